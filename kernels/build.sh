@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Compiles every kernels/*.cu into OUTDIR/<name>.fatbin (sm_80, sm_86, sm_89, sm_90a cubins + compute_80 PTX).
+# Called by Maven in generate-resources. Environment:
+#   CUDA_REQUIRE=true  a missing nvcc fails the build (default: warn and skip)
+#   CUDA_SKIP=true     skip kernel compilation entirely (fast CPU-only iterations)
+#   NVCC               the compiler (default nvcc)
+# Rebuilds a fatbin only when its .cu or any kernels/*.cuh header is newer. Runs up to $(nproc) nvcc at once.
+set -euo pipefail
+out=${1:?usage: build.sh OUTDIR}
+here=$(cd "$(dirname "$0")" && pwd)
+nvcc=${NVCC:-nvcc}
+
+if [ "${CUDA_SKIP:-false}" = true ]; then
+  echo "[kernels] skipped (-Dcuda.skip=true)"; exit 0
+fi
+if ! command -v "$nvcc" >/dev/null 2>&1; then
+  if [ "${CUDA_REQUIRE:-false}" = true ]; then
+    echo "[kernels] ERROR: nvcc not found on PATH and -Dcuda.require=true" >&2; exit 1
+  fi
+  echo "[kernels] WARNING: nvcc not found on PATH: CUDA kernels NOT compiled; the engine will run on the CPU backend only." >&2
+  exit 0
+fi
+
+mkdir -p "$out"
+archs="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+ -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=compute_80"
+newest_header=$(ls -t "$here"/*.cuh 2>/dev/null | head -n 1 || true)
+
+todo=()
+for cu in "$here"/*.cu; do
+  [ -e "$cu" ] || continue
+  name=$(basename "$cu" .cu)
+  fb="$out/$name.fatbin"
+  if [ -f "$fb" ] && [ "$fb" -nt "$cu" ] && { [ -z "$newest_header" ] || [ "$fb" -nt "$newest_header" ]; }; then continue; fi
+  todo+=("$cu")
+done
+[ ${#todo[@]} -gt 0 ] || { echo "[kernels] up to date"; exit 0; }
+
+echo "[kernels] $("$nvcc" --version | tail -n 1): compiling ${#todo[@]} file(s)"
+export out archs nvcc here
+printf '%s\n' "${todo[@]}" | xargs -P "$(nproc)" -I{} bash -c '
+  cu={}; name=$(basename "$cu" .cu)
+  "$nvcc" -fatbin -O3 -std=c++17 -I"$here" $archs -o "$out/$name.fatbin.tmp" "$cu" && mv "$out/$name.fatbin.tmp" "$out/$name.fatbin" \
+    && echo "[kernels]   $name.fatbin"'

@@ -1,0 +1,161 @@
+package dev.puppetengine.backend;
+
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.tensor.Storage;
+import dev.puppetengine.tensor.Tensor;
+
+import java.util.List;
+
+/**
+ * Every operation the engine runs, forward and backward, on one device. No autograd here: the
+ * differentiable wrappers in {@code dev.puppetengine.autograd.F} call these and record what backward needs.
+ *
+ * <p>Conventions: results are new contiguous tensors registered in the current {@link dev.puppetengine.tensor.Scope},
+ * in the dtype of the first floating input unless stated; inputs may be strided views. Activations are
+ * channels-last. Statistics (norm mean/rstd, attention log-sum-exp) are F32. The CPU backend is the reference:
+ * float64 arithmetic whatever the storage dtype, deterministic and independent of the thread count.
+ */
+public interface Backend extends AutoCloseable {
+
+    String name();
+
+    // ---- memory ---------------------------------------------------------------------------------------
+
+    Storage allocate(DType dtype, long numel);
+
+    default Tensor empty(DType dtype, int... shape) {
+        return Tensor.wrap(allocate(dtype, Shape.numel(shape)), shape);
+    }
+
+    /** Bytes currently allocated by tensors of this backend, and the peak since {@link #resetPeak()}. */
+    long bytesInUse();
+
+    long peakBytes();
+
+    void resetPeak();
+
+    /** Waits for all queued work (no-op on the CPU). */
+    default void synchronize() {}
+
+    @Override
+    default void close() {}
+
+    // ---- data movement --------------------------------------------------------------------------------
+
+    /** A contiguous copy of {@code x} converted to {@code dtype} (round to nearest even). */
+    Tensor copy(Tensor x, DType dtype);
+
+    /** Writes {@code src} into the (possibly strided) view {@code dst} of the same shape, converting dtype. */
+    void copyInto(Tensor src, Tensor dst);
+
+    void fill(Tensor dst, double value);
+
+    /** Fills {@code dst} from the Philox stream (seed, offset): element i uses counter offset + i/4. */
+    void fillRandom(Tensor dst, RandomKind kind, long seed, long offset);
+
+    Tensor concat(List<Tensor> xs, int dim);
+
+    // ---- elementwise ----------------------------------------------------------------------------------
+
+    /** a (op) b with numpy broadcasting. */
+    Tensor binary(BinaryOp op, Tensor a, Tensor b);
+
+    Tensor unary(UnaryOp op, Tensor x);
+
+    /** gy * op'(x). */
+    Tensor unaryBackward(UnaryOp op, Tensor x, Tensor gy);
+
+    /** x * scale + shift. */
+    Tensor affine(Tensor x, double scale, double shift);
+
+    /** In place: y = a * x + b * y (same shapes; y contiguous). Gradient accumulation, EMA, scaling. */
+    void axpby(double a, Tensor x, double b, Tensor y);
+
+    /** Sums {@code x} down to {@code shape}, a shape {@code x} broadcasts from (the backward of broadcasting). */
+    Tensor sumTo(Tensor x, int[] shape);
+
+    // ---- matrix products ------------------------------------------------------------------------------
+
+    /** (..., M, K) x (..., K, N) with broadcast batch dims; transposes are views. */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** x (..., K) w^T for w (N, K), plus bias (N) when not null. */
+    Tensor linear(Tensor x, Tensor w, Tensor bias);
+
+    /** x (N, H, W, Cin), w (Cout, kh, kw, Cin), bias (Cout) or null -> (N, Ho, Wo, Cout). */
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec);
+
+    Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec);
+
+    Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec);
+
+    // ---- normalisation and modulation -----------------------------------------------------------------
+
+    /**
+     * Group norm of x (N, ..., C): statistics per (sample, group of C/groups contiguous channels) over all
+     * middle dims (H, W for 4-D; F, H, W for frame-pooled 5-D). Optional SiLU fused after the affine.
+     */
+    NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu);
+
+    /** Returns {dx, dgamma, dbeta}. */
+    Tensor[] groupNormBackward(Tensor x, Tensor gamma, Tensor beta, NormResult saved, int groups, boolean silu, Tensor gy);
+
+    /** Layer norm over the last dim. */
+    NormResult layerNorm(Tensor x, Tensor gamma, Tensor beta, double eps);
+
+    Tensor[] layerNormBackward(Tensor x, Tensor gamma, NormResult saved, Tensor gy);
+
+    /** FiLM: x * (1 + gamma) + beta, all the same shape. */
+    Tensor film(Tensor x, Tensor gamma, Tensor beta);
+
+    /** Returns {dx, dgamma, dbeta}. */
+    Tensor[] filmBackward(Tensor x, Tensor gamma, Tensor gy);
+
+    /** p (..., 2D) -> p[..., :D] * gelu(p[..., D:]). */
+    Tensor geglu(Tensor p);
+
+    Tensor gegluBackward(Tensor p, Tensor gy);
+
+    /** Softmax over the last dim. */
+    Tensor softmax(Tensor x);
+
+    Tensor softmaxBackward(Tensor y, Tensor gy);
+
+    // ---- attention ------------------------------------------------------------------------------------
+
+    /**
+     * softmax(q k^T * scale) v per head. q (Bq, Lq, C), k and v (Bk, Lk, C), heads split C in contiguous
+     * slices. Bq must be a multiple of Bk: query batch i reads key/value batch i / (Bq / Bk). That is how
+     * all-to-first attention (Bk = videos, Bq = frames) and the temporal cross-attention to frame-0 context
+     * (Bk = videos, Bq = videos x pixels) share K/V without copying. Also returns the log-sum-exp (Bq, heads, Lq).
+     */
+    AttentionResult attention(Tensor q, Tensor k, Tensor v, int heads, double scale);
+
+    /** Returns {dq, dk, dv}; dk/dv accumulate over all query batches that share a key/value batch. */
+    Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, AttentionResult saved, Tensor gOut, int heads, double scale);
+
+    // ---- resampling -----------------------------------------------------------------------------------
+
+    /** (N, H, W, C) -> (N, 2H, 2W, C). */
+    Tensor upsampleNearest2x(Tensor x);
+
+    Tensor upsampleNearest2xBackward(Tensor gy);
+
+    /**
+     * Bilinear samples of feat (N, H, W, C) at points (N, K, 2) given as normalised (u, v) = (x / width,
+     * y / height): grid_sample with align_corners=false and border padding -> (N, K, C).
+     */
+    Tensor gridSamplePoints(Tensor feat, Tensor points);
+
+    Tensor gridSamplePointsBackward(Tensor gy, Tensor points, int[] featShape);
+
+    // ---- optimiser ------------------------------------------------------------------------------------
+
+    /**
+     * One Adam/AdamW step over many tensors, in place: params and moments are F32; grads any float type
+     * (multiplied by {@code p.gradScale()} first). When {@code lowPrecision} is not null, each updated
+     * parameter is also written to its low-precision model copy.
+     */
+    void adamStep(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, AdamParams p, List<Tensor> lowPrecision);
+}

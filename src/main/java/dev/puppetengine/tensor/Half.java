@@ -1,0 +1,66 @@
+package dev.puppetengine.tensor;
+
+/** Exact float <-> bf16 / fp16 conversions, rounding to nearest even (the rule torch and CUDA use). */
+public final class Half {
+    private Half() {}
+
+    public static short floatToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 0x0040); // quiet NaN, keep sign
+        int rounding = 0x7fff + ((bits >>> 16) & 1);
+        return (short) ((bits + rounding) >>> 16);
+    }
+
+    public static float bf16ToFloat(short h) {
+        return Float.intBitsToFloat((h & 0xffff) << 16);
+    }
+
+    public static short floatToF16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int exp = (bits >>> 23) & 0xff;
+        int mant = bits & 0x7fffff;
+        if (exp == 0xff) return (short) (sign | 0x7c00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0));
+        int e = exp - 127 + 15;
+        if (e >= 0x1f) return (short) (sign | 0x7c00);                 // overflow -> inf
+        if (e <= 0) {                                                  // subnormal or zero in fp16
+            if (e < -10) return (short) sign;
+            int m = mant | 0x800000;                                   // implicit 1
+            int shift = 14 - e;                                        // 1 - e + 13
+            int half = m >>> shift;
+            int rem = m & ((1 << shift) - 1);
+            int mid = 1 << (shift - 1);
+            if (rem > mid || (rem == mid && (half & 1) != 0)) half++;
+            return (short) (sign | half);
+        }
+        int half = (e << 10) | (mant >>> 13);
+        int rem = mant & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) != 0)) half++; // may carry into exponent: still correct
+        return (short) (sign | half);
+    }
+
+    public static float f16ToFloat(short h) {
+        int bits = h & 0xffff;
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1f;
+        int mant = bits & 0x3ff;
+        if (exp == 0x1f) return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
+        if (exp == 0) {
+            if (mant == 0) return Float.intBitsToFloat(sign);
+            float v = mant * 0x1p-24f;                                 // subnormal: exact in float
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+    }
+
+    /** Rounds a value to the nearest representable value of a floating storage type. */
+    public static double roundTo(DType t, double v) {
+        switch (t) {
+            case F64: return v;
+            case F32: return (float) v;
+            case BF16: return bf16ToFloat(floatToBf16((float) v));
+            case F16: return f16ToFloat(floatToF16((float) v));
+            default: throw new IllegalArgumentException("not a floating type: " + t);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package dev.puppetengine.tensor;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * Owns tensors for a lexical region. Every tensor created while a scope is current on this thread is
+ * registered with it; closing the scope closes them (returns their memory to the allocator). A result
+ * that must outlive the region is moved to the enclosing scope with {@link #escape(Tensor)}.
+ *
+ * <pre>
+ * try (Scope s = Scope.open()) {
+ *     Tensor h = ...;               // freed when s closes
+ *     return Scope.escape(result);  // now owned by the enclosing scope
+ * }
+ * </pre>
+ *
+ * A long-lived scope (model parameters, optimizer state) is made with {@link #detached()} and entered with
+ * {@link #use()} while creating what it should own. Scopes are confined to their thread.
+ */
+public final class Scope implements AutoCloseable {
+    private static final ThreadLocal<Deque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+
+    private final Set<Tensor> owned = new LinkedHashSet<>(); // Tensor has identity equality
+    private final Thread thread = Thread.currentThread();
+    private boolean closed;
+
+    private Scope() {}
+
+    /** Opens a scope and makes it current until it is closed. */
+    public static Scope open() {
+        Scope s = new Scope();
+        STACK.get().push(s);
+        return s;
+    }
+
+    /** A scope that is not current; enter it with {@link #use()}. Close it when its owner goes away. */
+    public static Scope detached() {
+        return new Scope();
+    }
+
+    /** The innermost open scope of this thread, or null. */
+    public static Scope current() {
+        return STACK.get().peek();
+    }
+
+    /** Makes this (detached) scope current until the returned handle is closed. */
+    public Use use() {
+        checkOpen();
+        STACK.get().push(this);
+        return new Use(this);
+    }
+
+    /** Re-entry of a scope; closing it only leaves the scope (its tensors stay). */
+    public static final class Use implements AutoCloseable {
+        private final Scope scope;
+        private boolean done;
+
+        private Use(Scope scope) { this.scope = scope; }
+
+        @Override
+        public void close() {
+            if (done) return;
+            done = true;
+            Deque<Scope> st = STACK.get();
+            if (st.peek() != scope) throw new IllegalStateException("scopes closed out of order");
+            st.pop();
+        }
+    }
+
+    void register(Tensor t) {
+        checkOpen();
+        owned.add(t);
+        t.owner = this;
+    }
+
+    /** Moves {@code t} from its scope to the scope enclosing the current one (or to no scope). */
+    public static Tensor escape(Tensor t) {
+        Deque<Scope> st = STACK.get();
+        Scope cur = st.peek();
+        Scope parent = null;
+        if (cur != null) {
+            var it = st.iterator();
+            it.next();
+            parent = it.hasNext() ? it.next() : null;
+        }
+        return t.moveTo(parent);
+    }
+
+    /** Moves {@code t} into this scope (from whichever scope owned it). */
+    public Tensor adopt(Tensor t) {
+        return t.moveTo(this);
+    }
+
+    void forget(Tensor t) {
+        owned.remove(t);
+    }
+
+    public int size() { return owned.size(); }
+
+    public boolean isClosed() { return closed; }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("scope is closed");
+        if (Thread.currentThread() != thread) throw new IllegalStateException("scope used from another thread");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        Deque<Scope> st = STACK.get();
+        if (st.peek() == this) st.pop();
+        else if (st.contains(this)) throw new IllegalStateException("scopes closed out of order");
+        closed = true;
+        Tensor[] all = owned.toArray(new Tensor[0]);
+        owned.clear();
+        for (int i = all.length - 1; i >= 0; i--) {
+            all[i].owner = null;
+            all[i].close();
+        }
+    }
+}

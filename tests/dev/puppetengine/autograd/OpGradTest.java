@@ -1,0 +1,131 @@
+package dev.puppetengine.autograd;
+
+import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Random;
+
+import static dev.puppetengine.testing.GradCheck.check;
+import static dev.puppetengine.testing.GradCheck.randn;
+import static dev.puppetengine.testing.GradCheck.uniform;
+
+/** Finite-difference gradient checks (float64, odd sizes) for every differentiable operation in {@link F}. */
+class OpGradTest {
+    private final Random rng = new Random(7);
+
+    @Test
+    void addSubMulDivWithBroadcasting() {
+        check("add", x -> F.add(x[0], x[1]), randn(rng, 3, 5), randn(rng, 1, 5));
+        check("sub", x -> F.sub(x[0], x[1]), randn(rng, 2, 3, 5), randn(rng, 3, 1));
+        check("mul", x -> F.mul(x[0], x[1]), randn(rng, 2, 3, 5), randn(rng, 5));
+        check("div", x -> F.div(x[0], x[1]), randn(rng, 3, 5), uniform(rng, 0.5, 2, 3, 1));
+    }
+
+    @Test
+    void unaryFunctions() {
+        for (UnaryOp op : UnaryOp.values()) {
+            if (op == UnaryOp.STEP) continue;
+            boolean positive = op == UnaryOp.LOG || op == UnaryOp.SQRT;
+            Tensor x = positive ? uniform(rng, 0.5, 2, 3, 7) : randn(rng, 3, 7);
+            check(op.name(), a -> F.unary(op, a[0]), x);
+        }
+        check("affine", x -> F.affine(x[0], 1.7, -0.3), randn(rng, 4, 3));
+    }
+
+    @Test
+    void matmulBatchedAndBroadcast() {
+        check("matmul", x -> F.matmul(x[0], x[1]), randn(rng, 3, 5), randn(rng, 5, 7));
+        check("matmul-batched", x -> F.matmul(x[0], x[1]), randn(rng, 2, 3, 5), randn(rng, 2, 5, 4));
+        check("matmul-broadcast", x -> F.matmul(x[0], x[1]), randn(rng, 2, 3, 5), randn(rng, 5, 4));
+        check("matmul-transposed", x -> F.matmul(F.transpose(x[0], 0, 1), x[1]), randn(rng, 5, 3), randn(rng, 5, 4));
+    }
+
+    @Test
+    void linearWithAndWithoutBias() {
+        check("linear", x -> F.linear(x[0], x[1], x[2]), randn(rng, 2, 3, 5), randn(rng, 7, 5), randn(rng, 7));
+        check("linear-nobias", x -> F.linear(x[0], x[1], null), randn(rng, 3, 5), randn(rng, 7, 5));
+    }
+
+    @Test
+    void conv2dKernelsStridesPaddings() {
+        check("conv3x3", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(1, 1)), randn(rng, 2, 5, 6, 3), randn(rng, 4, 3, 3, 3), randn(rng, 4));
+        check("conv1x1", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(1, 0)), randn(rng, 2, 5, 3, 3), randn(rng, 5, 1, 1, 3), randn(rng, 5));
+        check("conv3x3-s2", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(2, 1)), randn(rng, 1, 7, 5, 3), randn(rng, 2, 3, 3, 3), randn(rng, 2));
+        check("conv3x3-s2-asym", x -> F.conv2d(x[0], x[1], x[2], new ConvSpec(2, 2, 0, 1, 0, 1)), randn(rng, 1, 6, 7, 2), randn(rng, 3, 3, 3, 2), randn(rng, 3));
+        check("conv-k14-s14", x -> F.conv2d(x[0], x[1], null, ConvSpec.of(14, 0)), randn(rng, 1, 28, 42, 3), randn(rng, 3, 14, 14, 3));
+    }
+
+    @Test
+    void temporalConv() {
+        check("temporalConv", x -> F.temporalConv(x[0], x[1], x[2]), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4));
+    }
+
+    @Test
+    void groupNorm4dAnd5dWithAndWithoutSilu() {
+        check("groupNorm4d", x -> F.groupNorm(x[0], x[1], x[2], 2, 1e-5, false), randn(rng, 2, 3, 5, 6), randn(rng, 6), randn(rng, 6));
+        check("groupNorm5d-silu", x -> F.groupNorm(x[0], x[1], x[2], 3, 1e-6, true), randn(rng, 2, 3, 2, 3, 6), randn(rng, 6), randn(rng, 6));
+    }
+
+    @Test
+    void layerNorm() {
+        check("layerNorm", x -> F.layerNorm(x[0], x[1], x[2], 1e-5), randn(rng, 2, 3, 7), randn(rng, 7), randn(rng, 7));
+    }
+
+    @Test
+    void filmGegluSoftmax() {
+        check("film", x -> F.film(x[0], x[1], x[2]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5));
+        check("geglu", x -> F.geglu(x[0]), randn(rng, 3, 2, 10));
+        check("softmax", x -> F.softmax(x[0]), randn(rng, 3, 7));
+    }
+
+    @Test
+    void attentionLayouts() {
+        // spatial self-attention: (N, HW, C)
+        check("attn-self", x -> F.attention(x[0], x[1], x[2], 3, 0.4), randn(rng, 2, 5, 6), randn(rng, 2, 5, 6), randn(rng, 2, 5, 6));
+        // all-to-first: 2 videos x 3 frames of queries, K/V from each video's frame 0
+        check("attn-all-to-first", x -> {
+            Tensor z = x[0];                       // (B*F, L, C) tokens
+            Tensor first = F.reshape(F.narrow(F.reshape(z, 2, 3, 5, 4), 1, 0, 1), 2, 5, 4);
+            return F.attention(z, first, first, 2, 0.5);
+        }, randn(rng, 6, 5, 4));
+        // cross-attention to a short context and temporal cross (query batch = videos x pixels)
+        check("attn-cross", x -> F.attention(x[0], x[1], x[2], 2, 0.5), randn(rng, 3, 7, 4), randn(rng, 3, 6, 4), randn(rng, 3, 6, 4));
+        check("attn-temporal-cross", x -> F.attention(x[0], x[1], x[2], 1, 0.5), randn(rng, 6, 5, 4), randn(rng, 2, 6, 4), randn(rng, 2, 6, 4));
+    }
+
+    @Test
+    void shapesConcatNarrowExpand() {
+        check("concat", x -> F.concat(List.of(x[0], x[1]), 1), randn(rng, 2, 3, 4), randn(rng, 2, 2, 4));
+        check("narrow", x -> F.narrow(x[0], 1, 1, 2), randn(rng, 2, 4, 3));
+        check("permute", x -> F.contiguous(F.permute(x[0], 2, 0, 1)), randn(rng, 2, 4, 3));
+        check("expand", x -> F.expand(x[0], 3, 4, 5), randn(rng, 4, 1));
+        check("reshape", x -> F.reshape(F.transpose(x[0], 0, 1), 12), randn(rng, 3, 4));
+    }
+
+    @Test
+    void upsampleAndGridSample() {
+        check("upsample2x", x -> F.upsampleNearest2x(x[0]), randn(rng, 2, 3, 5, 3));
+        Tensor pts = uniform(rng, -0.1, 1.1, 2, 5, 2);   // inside and beyond the border
+        check("gridSamplePoints", x -> F.gridSamplePoints(x[0], pts), randn(rng, 2, 4, 5, 3));
+    }
+
+    @Test
+    void reductionsLossesEmbeddings() {
+        check("sum", x -> F.sum(x[0]), randn(rng, 3, 4));
+        check("mean", x -> F.mean(x[0]), randn(rng, 3, 4));
+        check("sumTo", x -> F.sumTo(x[0], 1, 4), randn(rng, 3, 4));
+        check("mse", x -> F.mse(x[0], x[1]), randn(rng, 3, 4), randn(rng, 3, 4));
+        check("sinusoidal", x -> F.sinusoidal(x[0], 8), randn(rng, 3));
+        check("dropout", x -> F.dropout(x[0], 0.3, 11, 0), randn(rng, 5, 6));
+        check("blend", x -> F.blend(x[0], x[1], x[2]), randn(rng, 2, 3), randn(rng, 2, 3), randn(rng, 1));
+    }
+
+    @Test
+    void checkpointMatchesDirect() {
+        Tensor w = randn(rng, 4, 4);
+        check("checkpoint", x -> F.checkpoint(in -> F.silu(F.linear(in[0], in[1], null)), x[0], x[1]), randn(rng, 3, 4), w);
+    }
+}
