@@ -1,0 +1,134 @@
+package dev.puppetengine.tensor;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TensorTest {
+    private static final CpuBackend CPU = CpuBackend.get();
+
+    private static Tensor iota(DType t, int... shape) {
+        double[] v = new double[(int) Shape.numel(shape)];
+        for (int i = 0; i < v.length; i++) v[i] = i;
+        return Tensor.of(CPU, t, shape, v);
+    }
+
+    @Test
+    void viewsAliasTheirStorage() {
+        try (Scope s = Scope.open()) {
+            Tensor base = iota(DType.F32, 3, 4);
+            Tensor row = base.narrow(0, 1, 1);
+            CPU.fill(row, -1);
+            assertArrayEquals(new double[]{0, 1, 2, 3, -1, -1, -1, -1, 8, 9, 10, 11}, base.toDoubleArray());
+            Tensor t = base.transpose(0, 1);
+            assertFalse(t.isContiguous());
+            assertArrayEquals(new int[]{4, 3}, t.shape());
+            assertArrayEquals(new double[]{0, -1, 8, 1, -1, 9, 2, -1, 10, 3, -1, 11}, t.toDoubleArray());
+            Tensor col = base.select(1, 2);
+            CPU.fill(col, 7);
+            assertEquals(7, base.toDoubleArray()[6]);
+            assertEquals(7, base.toDoubleArray()[10]);
+        }
+    }
+
+    @Test
+    void reshapeIsAViewWhenStridesAllowAndACopyOtherwise() {
+        try (Scope s = Scope.open()) {
+            Tensor base = iota(DType.F32, 2, 3, 4);
+            Tensor v = base.reshape(6, 4);
+            assertTrue(v.storage() == base.storage());
+            Tensor p = base.permute(0, 2, 1);                 // (2,4,3), not contiguous
+            Tensor merged = p.reshape(8, 3);                  // dims 0,1 not mergeable: copy
+            assertFalse(merged.storage() == base.storage());
+            assertArrayEquals(p.toDoubleArray(), merged.toDoubleArray());
+            Tensor sliced = base.narrow(2, 0, 2).reshape(2, 3, 2, 1); // splitting the last dim keeps a view
+            assertTrue(sliced.storage() == base.storage());
+            assertArrayEquals(base.narrow(2, 0, 2).toDoubleArray(), sliced.toDoubleArray());
+            assertThrows(IllegalArgumentException.class, () -> base.reshape(5, -1));
+        }
+    }
+
+    @Test
+    void expandUsesStrideZero() {
+        try (Scope s = Scope.open()) {
+            Tensor a = iota(DType.F64, 3, 1);
+            Tensor e = a.expand(2, 3, 4);
+            assertArrayEquals(new long[]{0, 1, 0}, e.strides());
+            double[] v = e.toDoubleArray();
+            assertEquals(24, v.length);
+            assertEquals(2, v[23]);
+            assertThrows(IllegalArgumentException.class, () -> a.expand(2, 1));
+            Tensor u = a.unsqueeze(0);
+            assertArrayEquals(new int[]{1, 3, 1}, u.shape());
+        }
+    }
+
+    @Test
+    void scopesFreeMemoryAndEscapeMovesOwnership() {
+        long before = CPU.bytesInUse();
+        Tensor kept;
+        try (Scope outer = Scope.open()) {
+            try (Scope inner = Scope.open()) {
+                Tensor tmp = iota(DType.F32, 100);
+                kept = Scope.escape(iota(DType.F32, 10));
+                assertEquals(1, inner.size());                 // only tmp: the escapee moved to outer
+            }
+            assertEquals(before + 40, CPU.bytesInUse());
+            assertEquals(outer, kept.owner());
+            assertFalse(kept.isClosed());
+        }
+        assertTrue(kept.isClosed());
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    @Test
+    void storageLivesWhileAnyViewLives() {
+        long before = CPU.bytesInUse();
+        Tensor base = iota(DType.F32, 8);
+        Tensor view = base.narrow(0, 2, 3);
+        base.close();
+        assertArrayEquals(new double[]{2, 3, 4}, view.toDoubleArray());
+        view.close();
+        assertEquals(before, CPU.bytesInUse());
+        assertThrows(IllegalStateException.class, view::toDoubleArray);
+    }
+
+    @Test
+    void dtypeConversionsRoundToNearestEven() {
+        // bf16: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 -> even (1); 1 + 3*2^-8 ties -> 1 + 2^-6 (even mantissa)
+        assertEquals(1.0f, Half.bf16ToFloat(Half.floatToBf16(1f + 0x1p-8f)));
+        assertEquals(1f + 0x1p-6f, Half.bf16ToFloat(Half.floatToBf16(1f + 3 * 0x1p-8f)));
+        assertEquals(1f + 0x1p-7f, Half.bf16ToFloat(Half.floatToBf16(1f + 0x1p-8f + 0x1p-20f)));
+        assertTrue(Float.isNaN(Half.bf16ToFloat(Half.floatToBf16(Float.NaN))));
+        // fp16: 2049 is a tie between 2048 and 2050 -> 2048; 2051 -> 2052; max 65504; overflow -> inf; subnormals
+        assertEquals(2048f, Half.f16ToFloat(Half.floatToF16(2049f)));
+        assertEquals(2052f, Half.f16ToFloat(Half.floatToF16(2051f)));
+        assertEquals(65504f, Half.f16ToFloat(Half.floatToF16(65504f)));
+        assertEquals(Float.POSITIVE_INFINITY, Half.f16ToFloat(Half.floatToF16(65520f)));
+        assertEquals(0x1p-24f, Half.f16ToFloat(Half.floatToF16(0x1p-24f)));
+        assertEquals(0f, Half.f16ToFloat(Half.floatToF16(0x1p-26f)));
+        assertEquals(-3 * 0x1p-24f, Half.f16ToFloat(Half.floatToF16(-3 * 0x1p-24f)));
+        // every fp16 and bf16 bit pattern survives float and back
+        for (int h = 0; h < 65536; h++) {
+            float f = Half.f16ToFloat((short) h);
+            if (!Float.isNaN(f)) assertEquals((short) h, Half.floatToF16(f), "f16 " + h);
+            float g = Half.bf16ToFloat((short) h);
+            if (!Float.isNaN(g)) assertEquals((short) h, Half.floatToBf16(g), "bf16 " + h);
+        }
+    }
+
+    @Test
+    void tensorsConvertBetweenDtypes() {
+        try (Scope s = Scope.open()) {
+            Tensor a = Tensor.of(CPU, DType.F32, new int[]{3}, 1.0, 1.00390625, -2.5);
+            assertArrayEquals(new double[]{1.0, 1.0, -2.5}, a.to(DType.BF16).toDoubleArray());
+            assertArrayEquals(new double[]{1.0, 1.00390625, -2.5}, a.to(DType.F16).toDoubleArray());
+            assertEquals(DType.F64, a.to(DType.F64).dtype());
+        }
+    }
+}
