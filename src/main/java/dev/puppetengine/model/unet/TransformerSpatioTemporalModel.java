@@ -1,0 +1,66 @@
+package dev.puppetengine.model.unet;
+
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.model.AlphaBlender;
+import dev.puppetengine.model.TimestepEmbedding;
+import dev.puppetengine.nn.GroupNorm;
+import dev.puppetengine.nn.Linear;
+import dev.puppetengine.nn.Module;
+import dev.puppetengine.nn.ModuleList;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+
+/**
+ * SVD's spatio-temporal transformer (spec 2.5): GN, proj_in, a spatial {@link BasicTransformerBlock} per
+ * frame, a {@link TemporalBasicTransformerBlock} per pixel with a frame positional embedding and the
+ * frame-0 context, an AlphaBlender between the two, proj_out and the residual. h (B*F, H, W, C).
+ */
+public final class TransformerSpatioTemporalModel extends Module {
+    private final GroupNorm norm;
+    private final Linear projIn, projOut;
+    private final BasicTransformerBlock spatial;
+    private final TemporalBasicTransformerBlock temporal;
+    private final TimestepEmbedding timePosEmbed;
+    private final AlphaBlender mixer;
+    private final int channels;
+
+    public TransformerSpatioTemporalModel(int channels, int heads, int contextDim, int groups, boolean allToFirst) {
+        this.channels = channels;
+        int dimHead = channels / heads;
+        this.norm = add("norm", new GroupNorm(groups, channels, 1e-6));
+        this.projIn = add("proj_in", new Linear(channels, channels, true));
+        this.spatial = add("transformer_blocks", new ModuleList<BasicTransformerBlock>())
+                .append(new BasicTransformerBlock(channels, heads, dimHead, contextDim, allToFirst));
+        this.temporal = add("temporal_transformer_blocks", new ModuleList<TemporalBasicTransformerBlock>())
+                .append(new TemporalBasicTransformerBlock(channels, heads, dimHead, contextDim));
+        this.timePosEmbed = add("time_pos_embed", new TimestepEmbedding(channels, 4 * channels, channels));
+        this.mixer = add("time_mixer", new AlphaBlender(0.5, false));
+        this.projOut = add("proj_out", new Linear(channels, channels, true));
+    }
+
+    /** context (B*F, Lc, Cc); the temporal cross-attention uses frame 0's context of each video. */
+    public Tensor forward(Tensor h, Tensor context, int frames) {
+        int[] s = h.shape();
+        int n = s[0], hw = s[1] * s[2], b = n / frames;
+        Tensor x = projIn.forward(F.reshape(norm.forward(h), n, hw, channels));
+        x = spatial.forward(x, context, frames);
+
+        Tensor pos = timePosEmbed.forward(frameEmbedding(h, frames));                 // (F, C)
+        Tensor y = F.add(F.reshape(x, b, frames, hw, channels), F.reshape(pos, 1, frames, 1, channels));
+        y = F.reshape(F.contiguous(F.permute(y, 0, 2, 1, 3)), b * hw, frames, channels);
+        y = temporal.forward(y, BasicTransformerBlock.firstFrame(context, frames));
+        y = F.reshape(F.contiguous(F.permute(F.reshape(y, b, hw, frames, channels), 0, 2, 1, 3)), n, hw, channels);
+
+        Tensor out = projOut.forward(mixer.forward(x, y));
+        return F.add(F.reshape(out, s), h);
+    }
+
+    /** sinus(f, C) for f = 0..F-1 in the dtype of h. */
+    private Tensor frameEmbedding(Tensor h, int frames) {
+        double[] idx = new double[frames];
+        for (int f = 0; f < frames; f++) idx[f] = f;
+        DType t = h.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor e = F.sinusoidal(Tensor.of(h.backend(), t, new int[]{frames}, idx), channels);
+        return e.dtype() == h.dtype() ? e : F.to(e, h.dtype());
+    }
+}

@@ -1,0 +1,11 @@
+package dev.puppetengine.model.unet;
+
+/**
+ * Forward options. {@code training} turns on Puppet-Master's condition dropout: each sample's drags are
+ * zeroed with probability cond_dropout_prob, drawn from the Philox uniform stream (dropoutSeed,
+ * dropoutOffset) so a resumed run draws the same. {@code checkpointing}: recompute each resnet, transformer
+ * and drag embedder in backward instead of keeping their activations.
+ */
+public record UNetOptions(boolean training, long dropoutSeed, long dropoutOffset, boolean checkpointing) {
+    public static final UNetOptions INFERENCE = new UNetOptions(false, 0, 0, false);
+}

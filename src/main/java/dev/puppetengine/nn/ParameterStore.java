@@ -1,0 +1,123 @@
+package dev.puppetengine.nn;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.tensor.Tensor;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Owns the weight tensors of a module tree on one backend in one dtype (a long-lived scope). Creating
+ * weights from scratch is deterministic per parameter name: parameter "a.b.weight" draws from the Philox
+ * stream keyed by (seed, hash of its name), so adding a module never changes the others' initial values.
+ */
+public final class ParameterStore implements AutoCloseable {
+    private final Scope scope = Scope.detached();
+    private final Map<String, Parameter> params;
+    private final Backend backend;
+    private final DType dtype;
+
+    private ParameterStore(Module root, Backend backend, DType dtype) {
+        this.params = root.namedParameters();
+        this.backend = backend;
+        this.dtype = dtype;
+    }
+
+    /** Weights initialised as {@link Init} says, from {@code seed}. */
+    public static ParameterStore initialize(Module root, Backend backend, DType dtype, long seed) {
+        ParameterStore s = new ParameterStore(root, backend, dtype);
+        try (Scope.Use u = s.scope.use()) {
+            s.params.forEach((name, p) -> p.set(s.create(name, p, seed)));
+        }
+        return s;
+    }
+
+    /** Zero weights, to be overwritten by {@link #load}. */
+    public static ParameterStore allocate(Module root, Backend backend, DType dtype) {
+        ParameterStore s = new ParameterStore(root, backend, dtype);
+        try (Scope.Use u = s.scope.use()) {
+            s.params.forEach((name, p) -> p.set(Tensor.zeros(backend, dtype, p.shape())));
+        }
+        return s;
+    }
+
+    private Tensor create(String name, Parameter p, long seed) {
+        Init init = p.init();
+        Tensor t = backend.empty(dtype, p.shape());
+        switch (init.kind()) {
+            case CONSTANT:
+                backend.fill(t, init.value());
+                return t;
+            case UNIFORM:
+            case NORMAL: {
+                RandomKind kind = init.kind() == Init.Kind.NORMAL ? RandomKind.NORMAL : RandomKind.UNIFORM;
+                Tensor r = backend.empty(dtype, p.shape());
+                backend.fillRandom(r, kind, seed ^ nameHash(name), 0);
+                Tensor v = kind == RandomKind.NORMAL ? backend.affine(r, init.value(), 0) : backend.affine(r, 2 * init.value(), -init.value());
+                backend.copyInto(v, t);
+                r.close();
+                v.close();
+                return t;
+            }
+            default:
+                throw new AssertionError();
+        }
+    }
+
+    /** FNV-1a 64 of the parameter name. */
+    static long nameHash(String name) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    public Map<String, Parameter> parameters() { return params; }
+
+    public Backend backend() { return backend; }
+
+    public DType dtype() { return dtype; }
+
+    /** Overwrites parameter {@code name} from an engine-layout tensor (any dtype; converted). */
+    public void load(String name, Tensor engineLayout) {
+        Parameter p = params.get(name);
+        if (p == null) throw new IllegalArgumentException("unexpected parameter " + name);
+        if (!java.util.Arrays.equals(engineLayout.shape(), p.shape()))
+            throw new IllegalArgumentException("parameter " + name + ": expected shape " + Shape.str(p.shape()) + ", got " + Shape.str(engineLayout.shape()));
+        try (Tensor src = engineLayout.backend() == backend ? engineLayout.alias() : engineLayout.to(backend)) {
+            backend.copyInto(src, p.value());
+        }
+    }
+
+    /** Marks the selected parameters as leaves that collect gradients. */
+    public void requireGrad(Predicate<String> which) {
+        params.forEach((name, p) -> {
+            if (which.test(name)) Autograd.requireGrad(p.value());
+        });
+    }
+
+    /** Frees the gradients of all parameters. */
+    public void zeroGrad() {
+        for (Parameter p : params.values()) {
+            Tensor g = p.value().grad();
+            if (g != null) {
+                g.close();
+                p.value().setGrad(null);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        zeroGrad();
+        scope.close();
+    }
+}
