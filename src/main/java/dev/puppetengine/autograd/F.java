@@ -8,6 +8,7 @@ import dev.puppetengine.backend.NormResult;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
@@ -539,8 +540,8 @@ public final class F {
      */
     public static Tensor checkpoint(Function<Tensor[], Tensor> fn, Tensor... inputs) {
         Tensor out;
-        try (GradMode.Guard g = GradMode.noGrad()) {
-            out = fn.apply(inputs);
+        try (GradMode.Guard g = GradMode.noGrad(); Scope s = Scope.open()) {      // activations die here
+            out = Scope.escape(fn.apply(inputs));
         }
         if (!GradMode.isEnabled()) return out;
         return Autograd.attach(out, new Node("checkpoint", inputs) {

@@ -76,17 +76,17 @@ public final class Scope implements AutoCloseable {
         t.owner = this;
     }
 
-    /** Moves {@code t} from its scope to the scope enclosing the current one (or to no scope). */
+    /**
+     * Moves {@code t} from the current scope to the enclosing one (or to no scope). A tensor the current
+     * scope does not own already outlives it and is returned unchanged.
+     */
     public static Tensor escape(Tensor t) {
         Deque<Scope> st = STACK.get();
         Scope cur = st.peek();
-        Scope parent = null;
-        if (cur != null) {
-            var it = st.iterator();
-            it.next();
-            parent = it.hasNext() ? it.next() : null;
-        }
-        return t.moveTo(parent);
+        if (cur == null || t.owner != cur) return t;
+        var it = st.iterator();
+        it.next();
+        return t.moveTo(it.hasNext() ? it.next() : null);
     }
 
     /** Moves {@code t} into this scope (from whichever scope owned it). */

@@ -69,11 +69,12 @@ public final class DragConditioning {
 
     /**
      * The layer context [clip, tokens] (N, 1 + K, X): tokens = mlp([h(start), h(target), pos(start),
-     * pos(target)]) from the modulated features h (N, r, r, C), sampled without gradient into h, masked.
+     * pos(target)]) from the modulated features h (N, r, r, C), sampled without gradient into h (unless
+     * {@code detach} is false), masked.
      */
-    public Tensor context(Tensor h, int r, DragTokenMlp mlp, Tensor clipContext) {
+    public Tensor context(Tensor h, int r, DragTokenMlp mlp, Tensor clipContext, boolean detach) {
         Level lv = level(r);
-        Tensor hd = F.detach(h);
+        Tensor hd = detach ? F.detach(h) : h;
         Tensor in = F.concat(List.of(F.gridSamplePoints(hd, start), F.gridSamplePoints(hd, target), lv.posStart(), lv.posTarget()), 2);
         Tensor tokens = F.mul(mlp.forward(in), mask);
         return F.concat(List.of(clipContext, tokens), 1);

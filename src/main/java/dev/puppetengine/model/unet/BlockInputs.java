@@ -2,6 +2,7 @@ package dev.puppetengine.model.unet;
 
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.model.drag.DragConditioning;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.function.Function;
@@ -9,11 +10,19 @@ import java.util.function.Function;
 /**
  * What every UNet block needs besides its hidden state, for one forward: the per-frame time embedding
  * (B*F, T), the per-frame CLIP context (B*F, L, X), the frame count, the drag conditioning (null for SVD)
- * and whether to checkpoint each resnet / transformer / drag embedder (recompute in backward).
+ * whether to checkpoint each resnet / transformer / drag embedder (recompute in backward), and whether drag
+ * tokens sample detached features (see UNetOptions).
  */
-record BlockInputs(Tensor temb, Tensor context, int frames, DragConditioning drags, boolean checkpoint) {
+record BlockInputs(Tensor temb, Tensor context, int frames, DragConditioning drags, boolean checkpoint, boolean detachDragFeatures) {
 
+    /**
+     * Runs one block. Its intermediates live in their own scope, so they are freed when it returns except
+     * what autograd saved for backward (or, checkpointed, nothing: backward recomputes them).
+     */
     Tensor run(Function<Tensor[], Tensor> fn, Tensor... inputs) {
-        return checkpoint ? F.checkpoint(fn, inputs) : fn.apply(inputs);
+        if (checkpoint) return F.checkpoint(fn, inputs);
+        try (Scope s = Scope.open()) {
+            return Scope.escape(fn.apply(inputs));
+        }
     }
 }

@@ -45,7 +45,7 @@ abstract class CrossAttnLayers extends Module {
             int r = h.size(1), c = h.size(3);
             Tensor gb = in.run(x -> flowConvs.get(j).forward(x[0]), in.drags().level(r).raster());
             h = F.film(h, F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
-            context = in.drags().context(h, r, dragTokenMlps.get(j), context);
+            context = in.drags().context(h, r, dragTokenMlps.get(j), context, in.detachDragFeatures());
         }
         TransformerSpatioTemporalModel attn = attentions.get(j);
         return in.run(x -> attn.forward(x[0], x[1], in.frames()), h, context);

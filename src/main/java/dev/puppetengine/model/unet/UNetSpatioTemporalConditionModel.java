@@ -108,7 +108,7 @@ public final class UNetSpatioTemporalConditionModel extends Module {
             Tensor in = F.reshape(F.concat(List.of(cast(x.sample(), dt), cond), 4), n, h, w, cfg.inChannels());
 
             DragConditioning drags = cfg.hasDrags() ? dragConditioning(x, opt, b, frames, h, dt) : null;
-            BlockInputs bi = new BlockInputs(temb, context, frames, drags, opt.checkpointing());
+            BlockInputs bi = new BlockInputs(temb, context, frames, drags, opt.checkpointing(), opt.detachDragFeatures());
 
             Deque<Tensor> skips = new ArrayDeque<>();
             Tensor hs = convIn.forward(in);

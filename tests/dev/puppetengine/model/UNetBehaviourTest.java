@@ -1,0 +1,160 @@
+package dev.puppetengine.model;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.unet.BasicTransformerBlock;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetInputs;
+import dev.puppetengine.model.unet.UNetOptions;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static dev.puppetengine.model.UNetGradientTest.inputs;
+import static dev.puppetengine.model.UNetGradientTest.randn;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class UNetBehaviourTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    private static double[] grad(ParameterStore ps, String name) {
+        return ps.parameters().get(name).value().grad().toDoubleArray();
+    }
+
+    private static void backward(UNetSpatioTemporalConditionModel unet, ParameterStore ps, UNetInputs in, Tensor r, UNetOptions o) {
+        ps.zeroGrad();
+        try (Scope s = Scope.open()) {
+            Autograd.backward(F.sum(F.mul(unet.forward(in, o), r)));
+        }
+    }
+
+    @Test
+    void checkpointingGivesTheSameGradientsWithLessPeakMemory() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(16, 4, 32));
+        Random rng = new Random(5);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 2)) {
+            ps.requireGrad(n -> true);
+            UNetInputs in = inputs(rng, 1, 4, 16, 32, DType.F64);
+            Tensor r = randn(rng, DType.F64, 1, 4, 16, 16, 4);
+            long base = CPU.bytesInUse();
+            CPU.resetPeak();
+            backward(unet, ps, in, r, new UNetOptions(false, 0, 0, false, true));
+            long plain = CPU.peakBytes() - base;
+            double[] g1 = grad(ps, "down_blocks.0.resnets.0.spatial_res_block.conv1.weight");
+            double[] m1 = grad(ps, "up_blocks.3.drag_token_mlps.1.0.weight");
+            CPU.resetPeak();
+            backward(unet, ps, in, r, new UNetOptions(false, 0, 0, true, true));
+            long ckpt = CPU.peakBytes() - base;
+            // same function, other summation order of gradient contributions: equal to float64 rounding
+            assertArrayEquals(g1, grad(ps, "down_blocks.0.resnets.0.spatial_res_block.conv1.weight"), 1e-9);
+            assertArrayEquals(m1, grad(ps, "up_blocks.3.drag_token_mlps.1.0.weight"), 1e-9);
+            System.out.printf("tiny UNet (16ch, 4 frames, 16x16 latents) peak tensor memory during forward+backward: %d KiB plain, %d KiB checkpointed%n",
+                    plain / 1024, ckpt / 1024);
+            assertTrue(ckpt < plain * 0.75, "checkpointing should cut peak memory: " + plain + " -> " + ckpt);
+        }
+    }
+
+    @Test
+    void dragFeaturesAreSampledWithoutGradient() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetGradientTest.tinyConfig());
+        Random rng = new Random(9);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 4)) {
+            ps.parameters().forEach((k, p) -> {                         // non-zero drag outputs
+                if (k.contains("flow_convs") && k.contains("conv_out")) {
+                    double[] v = p.value().toDoubleArray();
+                    for (int i = 0; i < v.length; i++) v[i] = 0.05 * rng.nextGaussian();
+                    p.value().copyFrom(v);
+                }
+            });
+            ps.requireGrad(n -> true);
+            UNetInputs in = inputs(rng, 1, 3, 8, 16, DType.F64);
+            Tensor r = randn(rng, DType.F64, 1, 3, 8, 8, 4);
+            backward(unet, ps, in, r, UNetOptions.INFERENCE);
+            double[] upstreamDetached = grad(ps, "conv_in.weight"), mlpDetached = grad(ps, "up_blocks.3.drag_token_mlps.2.0.weight");
+            backward(unet, ps, in, r, new UNetOptions(false, 0, 0, false, false));
+            // the last drag layer has no token path downstream of it: its MLP gradient is the same either way
+            assertArrayEquals(mlpDetached, grad(ps, "up_blocks.3.drag_token_mlps.2.0.weight"), 1e-12);
+            assertFalse(java.util.Arrays.equals(upstreamDetached, grad(ps, "conv_in.weight")));
+        }
+    }
+
+    @Test
+    void allToFirstAttentionReadsOnlyFrameZeroKeysAndValues() {
+        BasicTransformerBlock blk = new BasicTransformerBlock(8, 2, 4, 6, true);
+        Random rng = new Random(1);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(blk, CPU, DType.F64, 3);
+             GradMode.Guard g = GradMode.noGrad()) {
+            Tensor x = randn(rng, DType.F64, 3, 5, 8);          // one video, 3 frames, 5 tokens
+            Tensor ctx = randn(rng, DType.F64, 3, 2, 6);
+            double[] base = blk.forward(x, ctx, 3).toDoubleArray();
+            double[] xv = x.toDoubleArray();
+            double[] changed2 = xv.clone();
+            for (int i = 2 * 40; i < 3 * 40; i++) changed2[i] += rng.nextGaussian();   // change frame 2
+            double[] out2 = blk.forward(Tensor.of(CPU, DType.F64, new int[]{3, 5, 8}, changed2), ctx, 3).toDoubleArray();
+            for (int i = 40; i < 80; i++) assertEquals(base[i], out2[i], 1e-12, "frame 1 must not see frame 2");
+            double[] changed0 = xv.clone();
+            for (int i = 0; i < 40; i++) changed0[i] += rng.nextGaussian();             // change frame 0
+            double[] out0 = blk.forward(Tensor.of(CPU, DType.F64, new int[]{3, 5, 8}, changed0), ctx, 3).toDoubleArray();
+            boolean frame2Moved = false, frame1Moved = false;
+            for (int i = 80; i < 120; i++) frame2Moved |= Math.abs(base[i] - out2[i]) > 1e-6;
+            assertTrue(frame2Moved, "frame 2 sees its own change");
+            for (int i = 40; i < 80; i++) frame1Moved |= Math.abs(base[i] - out0[i]) > 1e-6;
+            assertTrue(frame1Moved, "frame 1 attends to frame 0");
+        }
+    }
+
+    @Test
+    void conditionDropoutZeroesWholeSamplesDeterministically() {
+        UNetConfig cfg = UNetGradientTest.tinyConfig();
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
+        Random rng = new Random(2);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
+             GradMode.Guard g = GradMode.noGrad()) {
+            ps.parameters().forEach((k, p) -> {
+                if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
+            });
+            UNetInputs in = inputs(rng, 1, 3, 8, 16, DType.F32);
+            UNetInputs noDrags = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
+                    Tensor.zeros(CPU, DType.F32, 1, 3, 5, 4), null);
+            double[] withDrags = unet.forward(in, UNetOptions.INFERENCE).toDoubleArray();
+            double[] zeroDrags = unet.forward(noDrags, UNetOptions.INFERENCE).toDoubleArray();
+            assertFalse(java.util.Arrays.equals(withDrags, zeroDrags), "drags change the output");
+            // find a dropout stream position that drops (u < 0.1) and one that keeps
+            long drop = -1, keep = -1;
+            for (long off = 0; off < 1000 && (drop < 0 || keep < 0); off++) {
+                if (dev.puppetengine.random.Philox.uniform(77, off, 0) < cfg.condDropoutProb()) drop = drop < 0 ? off : drop;
+                else keep = keep < 0 ? off : keep;
+            }
+            assertArrayEquals(zeroDrags, unet.forward(in, new UNetOptions(true, 77, drop, false, true)).toDoubleArray());
+            assertArrayEquals(withDrags, unet.forward(in, new UNetOptions(true, 77, keep, false, true)).toDoubleArray());
+        }
+    }
+
+    @Test
+    void svdAndZeroConditionsRun() {
+        UNetConfig c = UNetConfig.tiny(8, 2, 16);
+        UNetConfig svd = new UNetConfig(c.inChannels(), c.outChannels(), c.blockOutChannels(), c.layersPerBlock(), c.downBlockTypes(),
+                c.upBlockTypes(), c.numAttentionHeads(), 1, c.crossAttentionDim(), 8, 24, 2, 8, 0, 16, java.util.List.of(), 0,
+                true, false, c.normNumGroups(), c.resnetEpsDown(), c.resnetEpsMid(), c.resnetEpsUp());
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(svd);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
+             GradMode.Guard g = GradMode.noGrad()) {
+            UNetInputs in = new UNetInputs(randn(new Random(1), DType.F32, 1, 2, 8, 8, 4), Tensor.of(CPU, DType.F32, new int[]{1}, 0.3),
+                    Tensor.zeros(CPU, DType.F32, 1, 8, 8, 4), Tensor.zeros(CPU, DType.F32, 1, 1, 16), null,
+                    Tensor.of(CPU, DType.F32, new int[]{1, 3}, 6, 127, 0.02));
+            Tensor v = unet.forward(in, UNetOptions.INFERENCE);
+            assertArrayEquals(new int[]{1, 2, 8, 8, 4}, v.shape());
+            for (double d : v.toDoubleArray()) assertTrue(Double.isFinite(d));
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.puppetengine.model.drag;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Spec 11.1: DragAMove 00000, drag 0, frame 5, at r = 32, 16, 8. */
+class DragRasterizerTest {
+    // start (0.63671875, 0.953125), target at frame 5 (0.563824, 0.867723), final (0.447193, 0.731080)
+    private static final float SX = 0.63671875f, SY = 0.953125f, EX = 0.447193f, EY = 0.731080f;
+
+    private static float[] drags() {
+        float[] d = new float[14 * 5 * 4];
+        for (int f = 0; f < 14; f++) {
+            int o = f * 20;
+            d[o] = SX; d[o + 1] = SY;
+            d[o + 2] = SX + (EX - SX) * f / 13f;
+            d[o + 3] = SY + (EY - SY) * f / 13f;
+        }
+        return d;
+    }
+
+    private static void check(int r, int[] start, double[] so, int[] tgt, double[] to, int[] fin, double[] fo) {
+        float[] img = DragRasterizer.rasterize(drags(), 1, 14, 5, r);
+        int ch = 30, frame = 5;
+        int base = frame * r * r * ch;
+        assertEquals(so[0], img[base + (start[1] * r + start[0]) * ch], 1e-5);
+        assertEquals(so[1], img[base + (start[1] * r + start[0]) * ch + 1], 1e-5);
+        assertEquals(to[0], img[base + (tgt[1] * r + tgt[0]) * ch + 2], 1e-5);
+        assertEquals(to[1], img[base + (tgt[1] * r + tgt[0]) * ch + 3], 1e-5);
+        assertEquals(fo[0], img[base + (fin[1] * r + fin[0]) * ch + 4], 1e-5);
+        assertEquals(fo[1], img[base + (fin[1] * r + fin[0]) * ch + 5], 1e-5);
+        int written = 0;
+        for (int p = 0; p < r * r; p++)
+            for (int c = 0; c < ch; c++) {
+                float v = img[base + p * ch + c];
+                if (c >= 6) assertEquals(-1f, v, "absent drags stay -1");
+                if (v != -1f) written++;
+            }
+        assertEquals(6, written, "exactly six values written in frame 5 at r=" + r);
+    }
+
+    @Test
+    void workedExampleOfSpec11_1() {
+        check(32, new int[]{20, 30}, new double[]{0.375, 0.5}, new int[]{18, 27}, new double[]{0.042376, 0.767141},
+                new int[]{14, 23}, new double[]{0.310179, 0.394566});
+        check(16, new int[]{10, 15}, new double[]{0.1875, 0.25}, new int[]{9, 13}, new double[]{0.021188, 0.883571},
+                new int[]{7, 11}, new double[]{0.155089, 0.697283});
+        check(8, new int[]{5, 7}, new double[]{0.09375, 0.625}, new int[]{4, 6}, new double[]{0.510594, 0.941785},
+                new int[]{3, 5}, new double[]{0.577545, 0.848641});
+    }
+
+    @Test
+    void roundHalfEvenAndClamping() {
+        assertEquals(2, DragRasterizer.cell(2.5f / 8, 8));      // 2.5 - 0.5 = 2.0 exactly
+        assertEquals(2, DragRasterizer.cell(3.0f / 8, 8));      // 2.5 rounds to even 2
+        assertEquals(4, DragRasterizer.cell(5.0f / 8, 8));      // 4.5 rounds to even 4
+        assertEquals(0, DragRasterizer.cell(0f, 8));            // -0.5 -> -0 -> 0
+        assertEquals(7, DragRasterizer.cell(1f, 8));            // 7.5 -> 8 -> clamped 7
+    }
+
+    @Test
+    void sinCosTableLayout() {
+        double[] t = SinCosTable.table(4, 8);                    // 2 frequencies per quarter: w = 1, 1/100
+        int row = 2, col = 3, o = (row * 4 + col) * 8;
+        assertEquals(Math.sin(3), t[o], 1e-15);
+        assertEquals(Math.sin(0.03), t[o + 1], 1e-15);
+        assertEquals(Math.cos(3), t[o + 2], 1e-15);
+        assertEquals(Math.sin(2), t[o + 4], 1e-15);
+        assertEquals(Math.cos(0.02), t[o + 7], 1e-15);
+    }
+}
