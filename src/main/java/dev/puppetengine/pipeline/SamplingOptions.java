@@ -1,0 +1,37 @@
+package dev.puppetengine.pipeline;
+
+/**
+ * Sampling settings with the reference demo's defaults (spec 5.3): 50 Euler steps, guidance ramped per frame
+ * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on when the maximum exceeds 1), 14
+ * frames, seed 0. {@code scaleInput}: feed the UNet x / sqrt(sigma^2 + 1) (inference and SVD, default) or the
+ * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way.
+ */
+public record SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput) {
+    public SamplingOptions {
+        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        if (!(guidanceMin >= 1) || !(guidanceMax >= 1) || !Double.isFinite(guidanceMax) || !Double.isFinite(guidanceMin))
+            throw new IllegalArgumentException("guidance must be finite and >= 1, got " + guidanceMin + ".." + guidanceMax);
+        if (frames < 1) throw new IllegalArgumentException("frames must be >= 1, got " + frames);
+    }
+
+    public static SamplingOptions defaults() {
+        return new SamplingOptions(50, 1.0, 5.0, 0, 14, true);
+    }
+
+    public SamplingOptions withSteps(int s) { return new SamplingOptions(s, guidanceMin, guidanceMax, seed, frames, scaleInput); }
+
+    public SamplingOptions withGuidance(double max) { return new SamplingOptions(steps, guidanceMin, max, seed, frames, scaleInput); }
+
+    public SamplingOptions withSeed(long s) { return new SamplingOptions(steps, guidanceMin, guidanceMax, s, frames, scaleInput); }
+
+    public SamplingOptions withFrames(int f) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, f, scaleInput); }
+
+    public SamplingOptions withScaleInput(boolean b) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, b); }
+
+    public boolean cfg() { return guidanceMax > 1; }
+
+    /** Guidance of frame f: linspace(min, max, frames)[f]. */
+    public double guidance(int f) {
+        return frames == 1 ? guidanceMin : guidanceMin + (guidanceMax - guidanceMin) * f / (frames - 1);
+    }
+}

@@ -1,0 +1,126 @@
+package dev.puppetengine.pipeline;
+
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetInputs;
+import dev.puppetengine.model.unet.UNetOptions;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class SamplerTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    /** Spec 5.1, as printed (6 significant digits). */
+    @Test
+    void karrasSigmasReproduceTheSpecTables() {
+        double[] n25 = {700, 545.729, 421.569, 322.454, 244.023, 182.547, 134.854, 98.2671, 70.5408, 49.8098, 34.5367,
+                23.4675, 15.59, 10.0971, 6.35427, 3.8697, 2.26912, 1.27318, 0.678146, 0.339378, 0.157405, 0.0663991,
+                0.0248026, 0.0078825, 0.002, 0};
+        double[] n50 = {700, 620.328, 548.558, 484.027, 426.115, 374.246, 327.886, 286.539, 249.743, 217.075, 188.139,
+                162.575, 140.048, 120.251, 102.903, 87.7463, 74.5446, 63.0833, 53.1669, 44.6178, 37.2752, 30.9936, 25.6421,
+                21.103, 17.2708, 14.0513, 11.3605, 9.1241, 7.27616, 5.75878, 4.52114, 3.51886, 2.7134, 2.07144, 1.56432,
+                1.16757, 0.860398, 0.625271, 0.44752, 0.314968, 0.2176, 0.147262, 0.0973877, 0.0627535, 0.0392628, 0.0237518,
+                0.0138202, 0.0076843, 0.00404899, 0.002, 0};
+        check(new KarrasSchedule(25), n25);
+        check(new KarrasSchedule(50), n50);
+        KarrasSchedule s = new KarrasSchedule(25);
+        assertEquals(1.63777, s.cNoise(0), 5e-6);
+        assertEquals(-1.55365, s.cNoise(24), 5e-6);
+        assertEquals(700.000714, KarrasSchedule.initNoiseSigma(), 1e-6);
+        assertThrows(IllegalArgumentException.class, () -> new KarrasSchedule(0));
+    }
+
+    private static void check(KarrasSchedule s, double[] expected) {
+        assertEquals(expected.length - 1, s.steps());
+        for (int i = 0; i < expected.length; i++)
+            assertEquals(expected[i], s.sigma(i), Math.max(1e-9, Math.abs(expected[i]) * 6e-6), "sigma " + i);
+    }
+
+    @Test
+    void guidanceRampsPerFrameAndValidates() {
+        SamplingOptions o = SamplingOptions.defaults();
+        assertEquals(1.0, o.guidance(0));
+        assertEquals(5.0, o.guidance(13));
+        assertEquals(1 + 4.0 * 6 / 13, o.guidance(6), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> o.withSteps(0));
+        assertThrows(IllegalArgumentException.class, () -> o.withGuidance(0.5));
+        assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.NaN));
+        assertFalse(o.withGuidance(1).cfg());
+    }
+
+    private static UNetSpatioTemporalConditionModel unet() {
+        return new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 3, 16));
+    }
+
+    private static Tensor randn(long seed, int... shape) {
+        Tensor t = CPU.empty(DType.F32, shape);
+        CPU.fillRandom(t, RandomKind.NORMAL, seed, 0);
+        return t;
+    }
+
+    private static Tensor drags() {
+        double[] d = new double[3 * 5 * 4];
+        for (int f = 0; f < 3; f++) { d[f * 20] = 0.3; d[f * 20 + 1] = 0.4; d[f * 20 + 2] = 0.3 + 0.1 * f; d[f * 20 + 3] = 0.4; }
+        return Tensor.of(CPU, DType.F32, new int[]{1, 3, 5, 4}, d);
+    }
+
+    @Test
+    void oneCfgStepEqualsSeparateConditionalAndUnconditionalCalls() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3);
+             GradMode.Guard g = GradMode.noGrad()) {
+            ps.parameters().forEach((k, p) -> { if (k.contains("flow_convs") && k.contains("conv_out")) CPU.fillRandom(p.value(), RandomKind.NORMAL, 9, 0); });
+            Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
+            SamplingOptions o = new SamplingOptions(1, 1.0, 3.0, 42, 3, true);
+            Tensor got = new EulerSampler(unet).sample(z, clip, d, o, null);
+
+            Tensor x = randn(42, 1, 3, 8, 8, 4);          // the sampler's noise stream
+            double sigma = new KarrasSchedule(1).sigma(0);
+            x = F.scale(x, KarrasSchedule.initNoiseSigma());
+            Tensor xIn = F.scale(x, 1 / Math.sqrt(sigma * sigma + 1));
+            Tensor t = Tensor.of(CPU, DType.F32, new int[]{1}, new KarrasSchedule(1).cNoise(0));
+            double[] vc = unet.forward(new UNetInputs(xIn, t, z, clip, d, null), UNetOptions.INFERENCE).toDoubleArray();
+            double[] vu = unet.forward(new UNetInputs(xIn, t, Tensor.zeros(CPU, DType.F32, 1, 8, 8, 4), Tensor.zeros(CPU, DType.F32, 1, 1, 16),
+                    Tensor.zeros(CPU, DType.F32, 1, 3, 5, 4), null), UNetOptions.INFERENCE).toDoubleArray();
+            double[] xv = x.toDoubleArray(), out = got.toDoubleArray();
+            int perFrame = 8 * 8 * 4;
+            for (int i = 0; i < out.length; i++) {
+                double gf = 1.0 + 2.0 * (i / perFrame) / 2;                  // linspace(1, 3, 3)
+                double v = vu[i] + gf * (vc[i] - vu[i]);
+                double x0 = v * (-sigma / Math.sqrt(sigma * sigma + 1)) + xv[i] / (sigma * sigma + 1);
+                assertEquals(x0, out[i], 1e-5 * Math.max(1, Math.abs(x0)), "element " + i);
+            }
+        }
+    }
+
+    @Test
+    void sameSeedSameLatentsOtherSeedOthers() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3)) {
+            Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
+            SamplingOptions o = new SamplingOptions(3, 1.0, 2.0, 7, 3, true);
+            int[] calls = {0};
+            double[] a = new EulerSampler(unet).sample(z, clip, d, o, (done, total) -> calls[0]++).toDoubleArray();
+            double[] b = new EulerSampler(unet).sample(z, clip, d, o, null).toDoubleArray();
+            double[] c = new EulerSampler(unet).sample(z, clip, d, o.withSeed(8), null).toDoubleArray();
+            assertEquals(3, calls[0]);
+            assertArrayEquals(a, b);
+            assertFalse(java.util.Arrays.equals(a, c));
+            for (double v : a) assertFalse(Double.isNaN(v));
+        }
+    }
+}
