@@ -1,0 +1,19 @@
+package dev.puppetengine.random;
+
+/**
+ * Disjoint Philox counter ranges for the engine's named random draws. A Philox offset counts blocks of four
+ * elements, so two draws at nearby offsets would overlap; each (step, stream) pair instead starts at its own
+ * 2^32-block boundary (room for 16 G elements per draw). A run that resumes at step t draws exactly what an
+ * uninterrupted run draws at step t: no generator state is carried, only the counter.
+ */
+public final class Streams {
+    private Streams() {}
+
+    /** Training: log-normal sigma per sample, the noise epsilon, the drag condition dropout, the data order. */
+    public static final int SIGMA = 0, NOISE = 1, DROPOUT = 2, DATA = 3, COUNT = 4;
+
+    public static long offset(long step, int stream) {
+        if (stream < 0 || stream >= COUNT) throw new IllegalArgumentException("stream " + stream);
+        return (step * COUNT + stream) << 32;
+    }
+}

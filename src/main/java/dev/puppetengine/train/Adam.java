@@ -1,0 +1,149 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Adam (torch.optim.Adam, the reference) or AdamW over the trainable parameters, with fp32 master weights
+ * and moments: when a parameter is stored in bf16/fp16 the update runs on its fp32 master and writes the
+ * rounded value back in the same pass. Gradients accumulated over micro-steps are averaged, their global
+ * L2 norm clipped, the learning rate optionally warmed up linearly, then one fused step over all tensors.
+ */
+public final class Adam implements AutoCloseable {
+
+    public record Settings(double lr, double beta1, double beta2, double eps, double weightDecay, boolean adamW,
+                           double maxGradNorm, int warmupSteps) {
+        /** The reference: Adam, lr 1e-5, betas (0.9, 0.999), eps 1e-8, no decay, clip at 1, no warm-up. */
+        public static Settings reference() {
+            return new Settings(1e-5, 0.9, 0.999, 1e-8, 0, false, 1.0, 0);
+        }
+
+        public Settings withLr(double v) { return new Settings(v, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, warmupSteps); }
+
+        public Settings withWarmup(int v) { return new Settings(lr, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, v); }
+
+        public Settings withWeightDecay(double v, boolean w) { return new Settings(lr, beta1, beta2, eps, v, w, maxGradNorm, warmupSteps); }
+
+        public Settings withMaxGradNorm(double v) { return new Settings(lr, beta1, beta2, eps, weightDecay, adamW, v, warmupSteps); }
+    }
+
+    /** What one optimiser step did. */
+    public record StepResult(long step, double gradNorm, double clipScale, double lr) {}
+
+    private final Settings s;
+    private final Scope scope = Scope.detached();
+    private final Map<String, Tensor> params;
+    private final Map<String, Tensor> masters = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+    private long step;
+
+    /** {@code params}: the model's trainable tensors by name (leaves that collect gradients). */
+    public Adam(Map<String, Tensor> params, Settings settings) {
+        this.s = settings;
+        this.params = new LinkedHashMap<>(params);
+        try (Scope.Use u = scope.use()) {
+            params.forEach((name, p) -> {
+                Backend be = p.backend();
+                masters.put(name, p.dtype() == DType.F32 || p.dtype() == DType.F64 ? p : p.to(DType.F32));
+                DType mt = p.dtype() == DType.F64 ? DType.F64 : DType.F32;
+                m.put(name, Tensor.zeros(be, mt, p.shape()));
+                v.put(name, Tensor.zeros(be, mt, p.shape()));
+            });
+        }
+    }
+
+    public long stepCount() { return step; }
+
+    public Map<String, Tensor> firstMoments() { return m; }
+
+    public Map<String, Tensor> secondMoments() { return v; }
+
+    /** Master weights (the parameter itself when it is fp32). */
+    public Map<String, Tensor> masters() { return masters; }
+
+    /** Restores the step counter (moments and masters are restored by writing into their tensors). */
+    public void setStepCount(long n) { this.step = n; }
+
+    /** The learning rate at step n (1-based) with linear warm-up. */
+    public double lrAt(long n) {
+        return s.warmupSteps() > 0 ? s.lr() * Math.min(1.0, (double) n / s.warmupSteps()) : s.lr();
+    }
+
+    /** Global L2 norm of all gradients times {@code scale}. */
+    public double gradNorm(double scale) {
+        double sum = 0;
+        for (Tensor p : params.values()) {
+            Tensor g = p.grad();
+            if (g == null) continue;
+            Backend be = g.backend();
+            try (Tensor sq = be.unary(UnaryOp.SQUARE, g); Tensor tot = be.sumTo(sq, ones(g.dim()))) {
+                sum += tot.item();
+            }
+        }
+        return Math.sqrt(sum) * scale;
+    }
+
+    private static int[] ones(int n) {
+        int[] o = new int[n];
+        java.util.Arrays.fill(o, 1);
+        return o;
+    }
+
+    /**
+     * Applies the gradients accumulated over {@code microSteps} micro-steps (averaged), then clears them.
+     * Parameters without a gradient are left unchanged (and their moments untouched).
+     */
+    public StepResult step(int microSteps) {
+        double avg = 1.0 / microSteps;
+        double norm = gradNorm(avg);
+        if (!Double.isFinite(norm)) throw new NonFiniteException("gradient norm is " + norm + " at optimiser step " + (step + 1));
+        double clip = s.maxGradNorm() > 0 && norm > s.maxGradNorm() ? s.maxGradNorm() / (norm + 1e-6) : 1.0;
+        step++;
+        double lr = lrAt(step);
+        List<Tensor> ps = new ArrayList<>(), gs = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>(), low = new ArrayList<>();
+        params.forEach((name, p) -> {
+            if (p.grad() == null) return;
+            ps.add(masters.get(name));
+            gs.add(p.grad());
+            ms.add(m.get(name));
+            vs.add(v.get(name));
+            low.add(p);
+        });
+        if (!ps.isEmpty()) {
+            Backend be = ps.get(0).backend();
+            boolean needLow = low.stream().anyMatch(t -> t.dtype() != DType.F32 && t.dtype() != DType.F64);
+            be.adamStep(ps, gs, ms, vs, new AdamParams(lr, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), s.adamW(), step, avg * clip),
+                    needLow ? low : null);
+        }
+        zeroGrad();
+        return new StepResult(step, norm, clip, lr);
+    }
+
+    public void zeroGrad() {
+        for (Tensor p : params.values()) {
+            if (p.grad() != null) {
+                p.grad().close();
+                p.setGrad(null);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        zeroGrad();
+        scope.close();
+    }
+
+    /** Raised when the loss or the gradients stop being finite. */
+    public static final class NonFiniteException extends RuntimeException {
+        public NonFiniteException(String message) { super(message); }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.random.Philox;
+import dev.puppetengine.random.Streams;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EdmLossTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    private static Tensor randn(long seed, int... shape) {
+        Tensor t = CPU.empty(DType.F64, shape);
+        CPU.fillRandom(t, RandomKind.NORMAL, seed, 0);
+        return t;
+    }
+
+    @Test
+    void sigmasFollowTheLogNormal() {
+        double[] s = EdmLoss.sigmas(3, 0, 20000);
+        double mean = 0, sq = 0;
+        for (double x : s) { mean += Math.log(x); sq += Math.log(x) * Math.log(x); }
+        mean /= s.length;
+        assertEquals(0.7, mean, 0.03);
+        assertEquals(1.6, Math.sqrt(sq / s.length - mean * mean), 0.03);
+    }
+
+    /** With conv_out zeroed the UNet returns v = 0, so the loss has a closed form in sigma and eps. */
+    @Test
+    void lossEqualsTheClosedFormWhenVIsZero() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
+             GradMode.Guard g = GradMode.noGrad()) {
+            CPU.fill(ps.parameters().get("conv_out.weight").value(), 0);
+            CPU.fill(ps.parameters().get("conv_out.bias").value(), 0);
+            Tensor x0 = randn(5, 2, 2, 8, 8, 4);
+            EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4), randn(7, 2, 1, 16), Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
+            long seed = 11, step = 4;
+            double got = new EdmLoss(unet, true, null).loss(batch, seed, step, false).item();
+
+            double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
+            int per = x.length / 2;
+            double sum = 0;
+            for (int i = 0; i < x.length; i++) {
+                double sg = sigma[i / per];
+                double eps = Philox.normal(seed, Streams.offset(step, Streams.NOISE), i);
+                double d = (x[i] + sg * eps) / (sg * sg + 1);
+                sum += (1 + 1 / (sg * sg)) * (d - x[i]) * (d - x[i]);
+            }
+            assertEquals(sum / x.length, got, 1e-9 * Math.abs(got));
+        }
+    }
+
+    @Test
+    void cInChangesWhatTheUNetSeesAndFrameWeightsScale() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
+             GradMode.Guard g = GradMode.noGrad()) {
+            CPU.fillRandom(ps.parameters().get("conv_out.weight").value(), RandomKind.NORMAL, 3, 0);
+            EdmLoss.Batch batch = new EdmLoss.Batch(randn(5, 1, 2, 8, 8, 4), randn(6, 1, 8, 8, 4), randn(7, 1, 1, 16), Tensor.zeros(CPU, DType.F32, 1, 2, 5, 4));
+            double with = new EdmLoss(unet, true, null).loss(batch, 1, 0, false).item();
+            double without = new EdmLoss(unet, false, null).loss(batch, 1, 0, false).item();
+            assertNotEquals(with, without);
+            double doubled = new EdmLoss(unet, true, new double[]{2, 2}).loss(batch, 1, 0, false).item();
+            assertEquals(2 * with, doubled, 1e-12 * doubled);
+            assertTrue(Double.isFinite(with));
+            double[] fw = EdmLoss.frameWeights(14, 3, true);
+            assertEquals(1, fw[0]);
+            assertEquals(3, fw[13], 1e-12);
+        }
+    }
+}

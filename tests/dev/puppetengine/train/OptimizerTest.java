@@ -1,0 +1,134 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class OptimizerTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    private static Tensor leaf(DType t, double... v) {
+        return Autograd.requireGrad(Tensor.of(CPU, t, new int[]{v.length}, v));
+    }
+
+    private static void setGrad(Tensor p, double... g) {
+        if (p.grad() != null) p.grad().close();
+        p.setGrad(Tensor.of(CPU, DType.F64, new int[]{g.length}, g));
+    }
+
+    /** torch.optim.Adam's update for one scalar, written out independently. */
+    private static double[] torchAdam(double p, double[] grads, double lr, double b1, double b2, double eps, double wd, boolean decoupled) {
+        double m = 0, v = 0;
+        for (int t = 1; t <= grads.length; t++) {
+            double g = grads[t - 1];
+            if (wd != 0 && !decoupled) g += wd * p;
+            if (wd != 0 && decoupled) p *= 1 - lr * wd;
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g * g;
+            double bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+            p -= lr / bc1 * m / (Math.sqrt(v) / Math.sqrt(bc2) + eps);
+        }
+        return new double[]{p, m, v};
+    }
+
+    @Test
+    void adamAndAdamWMatchHandComputedSteps() {
+        for (boolean adamW : new boolean[]{false, true}) {
+            try (Scope s = Scope.open()) {
+                Tensor p = leaf(DType.F64, 1.5, -0.25);
+                var set = new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0.01, adamW, 0, 0);
+                try (Adam opt = new Adam(Map.of("p", p), set)) {
+                    double[][] g = {{0.5, -2}, {-0.3, 0.7}, {0.2, 0.1}};
+                    for (double[] gi : g) {
+                        setGrad(p, gi);
+                        opt.step(1);
+                        assertNull(p.grad(), "gradients are cleared after a step");
+                    }
+                    double[] e0 = torchAdam(1.5, new double[]{0.5, -0.3, 0.2}, 0.1, 0.9, 0.999, 1e-8, 0.01, adamW);
+                    double[] e1 = torchAdam(-0.25, new double[]{-2, 0.7, 0.1}, 0.1, 0.9, 0.999, 1e-8, 0.01, adamW);
+                    assertArrayEquals(new double[]{e0[0], e1[0]}, p.toDoubleArray(), 1e-12);
+                    assertArrayEquals(new double[]{e0[1], e1[1]}, opt.firstMoments().get("p").toDoubleArray(), 1e-12);
+                    assertArrayEquals(new double[]{e0[2], e1[2]}, opt.secondMoments().get("p").toDoubleArray(), 1e-12);
+                    assertEquals(3, opt.stepCount());
+                }
+            }
+        }
+    }
+
+    @Test
+    void accumulatedGradientsAreAveragedAndClippedByGlobalNorm() {
+        try (Scope s = Scope.open()) {
+            Tensor a = leaf(DType.F64, 0, 0), b = leaf(DType.F64, 0);
+            var set = new Adam.Settings(1.0, 0.0, 0.0, 0, 0, false, 1.0, 0);   // beta 0: step = lr * g / |g| per element
+            try (Adam opt = new Adam(Map.of("a", a, "b", b), set)) {
+                setGrad(a, 6, 0);            // two micro-steps summed: mean grad (3, 0), (4) -> norm 5
+                setGrad(b, 8);
+                Adam.StepResult r = opt.step(2);
+                assertEquals(5.0, r.gradNorm(), 1e-12);
+                assertEquals(1.0 / (5 + 1e-6), r.clipScale(), 1e-12);
+            }
+        }
+    }
+
+    @Test
+    void warmupRampsTheLearningRate() {
+        try (Scope s = Scope.open()) {
+            Tensor a = leaf(DType.F64, 0);
+            try (Adam opt = new Adam(Map.of("a", a), Adam.Settings.reference().withLr(1e-3).withWarmup(4))) {
+                assertEquals(0.25e-3, opt.lrAt(1), 1e-15);
+                assertEquals(1e-3, opt.lrAt(4), 1e-15);
+                assertEquals(1e-3, opt.lrAt(9), 1e-15);
+            }
+        }
+    }
+
+    @Test
+    void lowPrecisionParametersUpdateTheirFp32Master() {
+        try (Scope s = Scope.open()) {
+            Tensor p = leaf(DType.BF16, 1.0);
+            try (Adam opt = new Adam(Map.of("p", p), new Adam.Settings(1e-4, 0.9, 0.999, 1e-8, 0, false, 0, 0))) {
+                for (int i = 0; i < 3; i++) {
+                    setGrad(p, 1.0);
+                    opt.step(1);
+                }
+                double master = opt.masters().get("p").item();
+                assertEquals(1.0 - 3e-4, master, 1e-7);          // the fp32 master moves by lr per step
+                assertEquals(1.0, p.item());                      // bf16 cannot represent 0.9997: rounds to 1
+            }
+        }
+    }
+
+    @Test
+    void nonFiniteGradientsStopTheStep() {
+        try (Scope s = Scope.open()) {
+            Tensor p = leaf(DType.F64, 1.0);
+            try (Adam opt = new Adam(Map.of("p", p), Adam.Settings.reference())) {
+                setGrad(p, Double.NaN);
+                assertThrows(Adam.NonFiniteException.class, () -> opt.step(1));
+            }
+        }
+    }
+
+    @Test
+    void emaStartsAtTheModelAndFollowsIt() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.of(CPU, DType.F32, new int[]{2}, 1.0, 2.0);
+            try (Ema ema = new Ema(Map.of("w", w), 0.9)) {
+                assertArrayEquals(new double[]{1, 2}, ema.weights().get("w").toDoubleArray());
+                w.copyFrom(new double[]{2, 0});
+                ema.update(Map.of("w", w));
+                assertArrayEquals(new double[]{1.1, 1.8}, ema.weights().get("w").toDoubleArray(), 1e-6);
+            }
+        }
+    }
+}
