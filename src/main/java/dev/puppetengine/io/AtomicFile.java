@@ -14,7 +14,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Writes files and directories so that the final name only ever holds complete content: the data goes to a
@@ -36,7 +40,7 @@ public final class AtomicFile {
         void write(OutputStream out) throws IOException;
     }
 
-    /** Fills a (fresh, empty) directory; files in it should themselves be written with {@link #write}. */
+    /** Fills a (fresh, empty) directory; everything in it is fsynced before the directory is published. */
     @FunctionalInterface
     public interface DirectoryBody {
         void write(Path dir) throws IOException;
@@ -56,7 +60,7 @@ public final class AtomicFile {
             deleteQuietly(tmp, t);
             throw t;
         }
-        syncDirectory(dir);
+        fsync(dir);
     }
 
     /** Like {@link #write(Path, FileBody)} for a stream writer (buffered; flushed before the fsync). */
@@ -87,13 +91,13 @@ public final class AtomicFile {
         Path tmp = createSibling(target, true);
         try {
             body.write(tmp);
-            syncDirectory(tmp);
+            syncTree(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (Throwable t) {
             deleteQuietly(tmp, t);
             throw t;
         }
-        syncDirectory(parent);
+        fsync(parent);
     }
 
     /** Writes all remaining bytes of {@code src} (a channel write may be partial). */
@@ -121,9 +125,19 @@ public final class AtomicFile {
         }
     }
 
-    /** Makes a rename durable (POSIX needs the directory itself fsynced). */
-    private static void syncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+    /** fsyncs every file and directory under {@code root}, deepest first, whatever wrote them. */
+    private static void syncTree(Path root) throws IOException {
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(root)) {
+            all = s.collect(Collectors.toList());
+        }
+        Collections.reverse(all);
+        for (Path p : all) fsync(p);
+    }
+
+    /** fsyncs a file or directory; a directory fsync makes renames in it durable (POSIX). */
+    private static void fsync(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             ch.force(true);
         }
     }

@@ -34,6 +34,9 @@ public final class TorchStorage {
 
     public String key() { return key; }
 
+    /** The file (and stream) this storage came from, for messages. */
+    String source() { return source; }
+
     public DType dtype() { return dtype; }
 
     public long numel() { return numel; }

@@ -74,6 +74,8 @@ public final class TorchTensor {
         if (n == 0) return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
         long span = 1;
         for (int i = 0; i < shape.length; i++) span += (shape[i] - 1L) * strides[i];
+        if (n * dtype().bytes() > Integer.MAX_VALUE)   // stride-0 views can be far larger than their storage
+            throw new PickleException(storage.source(), this + " is over the 2 GiB limit of one host buffer");
         ByteBuffer raw = storage.read(offset, span);
         return isContiguous() ? raw : gather(raw, n);
     }
@@ -98,11 +100,11 @@ public final class TorchTensor {
     /** Copies a strided view out of {@code raw} (which starts at the view's first element), element by element. */
     private ByteBuffer gather(ByteBuffer raw, long n) {
         int es = dtype().bytes();
-        byte[] out = new byte[Math.toIntExact(n * es)];
+        byte[] out = new byte[(int) (n * es)];
         int[] idx = new int[shape.length];
         long pos = 0;
         for (int k = 0; k < n; k++) {
-            raw.get(Math.toIntExact(pos * es), out, k * es, es);
+            raw.get((int) (pos * es), out, k * es, es);
             for (int d = shape.length - 1; d >= 0; d--) {   // odometer increment
                 pos += strides[d];
                 if (++idx[d] < shape[d]) break;

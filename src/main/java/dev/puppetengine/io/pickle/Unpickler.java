@@ -29,6 +29,23 @@ import java.util.Set;
  */
 final class Unpickler {
     private static final int MAX_PROTOCOL = 5;
+    /** Names of the supported opcodes, for messages. */
+    private static final String[] NAMES = new String[256];
+
+    static {
+        op(0x80, "PROTO"); op(0x95, "FRAME"); op('.', "STOP"); op('(', "MARK"); op('N', "NONE"); op(0x88, "NEWTRUE"); op(0x89, "NEWFALSE");
+        op('K', "BININT1"); op('M', "BININT2"); op('J', "BININT"); op(0x8a, "LONG1"); op('G', "BINFLOAT");
+        op(0x8c, "SHORT_BINUNICODE"); op('X', "BINUNICODE"); op('U', "SHORT_BINSTRING"); op('C', "SHORT_BINBYTES"); op('B', "BINBYTES");
+        op(')', "EMPTY_TUPLE"); op(0x85, "TUPLE1"); op(0x86, "TUPLE2"); op(0x87, "TUPLE3"); op('t', "TUPLE");
+        op(']', "EMPTY_LIST"); op('a', "APPEND"); op('e', "APPENDS"); op('}', "EMPTY_DICT"); op('d', "DICT"); op('s', "SETITEM");
+        op('u', "SETITEMS"); op(0x8f, "EMPTY_SET"); op(0x90, "ADDITEMS"); op('q', "BINPUT"); op('r', "LONG_BINPUT"); op(0x94, "MEMOIZE");
+        op('h', "BINGET"); op('j', "LONG_BINGET"); op('c', "GLOBAL"); op(0x93, "STACK_GLOBAL"); op('R', "REDUCE"); op('b', "BUILD");
+        op('Q', "BINPERSID");
+    }
+
+    private static void op(int code, String name) {
+        NAMES[code] = name;
+    }
 
     private final ByteBuffer in;
     private final String source;
@@ -56,49 +73,49 @@ final class Unpickler {
             if (!in.hasRemaining()) throw error("truncated pickle: input ends at byte " + in.position() + " before STOP");
             opPos = in.position();
             int op = in.get() & 0xff;
-            opName = null;
+            opName = NAMES[op];
             switch (op) {
-                case 0x80: { opName = "PROTO"; int v = u8(); if (v > MAX_PROTOCOL) throw error("unsupported pickle protocol " + v); break; }
-                case 0x95: { opName = "FRAME"; need(8); long n = in.getLong(); if (n < 0 || n > in.remaining()) throw truncated(n); break; }
-                case '.': { opName = "STOP"; return stop(); }
+                case 0x80: { int v = u8(); if (v > MAX_PROTOCOL) throw error("unsupported pickle protocol " + v); break; }
+                case 0x95: { need(8); long n = in.getLong(); if (n < 0 || n > in.remaining()) throw truncated(n); break; }
+                case '.': return stop();
                 case '(': marks.add(stack.size()); break;
                 case 'N': stack.add(null); break;
                 case 0x88: stack.add(Boolean.TRUE); break;
                 case 0x89: stack.add(Boolean.FALSE); break;
-                case 'K': { opName = "BININT1"; stack.add((long) u8()); break; }
-                case 'M': { opName = "BININT2"; need(2); stack.add((long) (in.getShort() & 0xffff)); break; }
-                case 'J': { opName = "BININT"; need(4); stack.add((long) in.getInt()); break; }
-                case 0x8a: { opName = "LONG1"; stack.add(long1(u8())); break; }
-                case 'G': { opName = "BINFLOAT"; need(8); stack.add(in.order(ByteOrder.BIG_ENDIAN).getDouble()); in.order(ByteOrder.LITTLE_ENDIAN); break; }
-                case 0x8c: { opName = "SHORT_BINUNICODE"; stack.add(utf8(u8())); break; }
-                case 'X': { opName = "BINUNICODE"; stack.add(utf8(u32())); break; }
-                case 'U': { opName = "SHORT_BINSTRING"; stack.add(utf8(u8())); break; }
-                case 'C': { opName = "SHORT_BINBYTES"; stack.add(bytes(u8())); break; }
-                case 'B': { opName = "BINBYTES"; stack.add(bytes(u32())); break; }
+                case 'K': { stack.add((long) u8()); break; }
+                case 'M': { need(2); stack.add((long) (in.getShort() & 0xffff)); break; }
+                case 'J': { need(4); stack.add((long) in.getInt()); break; }
+                case 0x8a: { stack.add(long1(u8())); break; }
+                case 'G': { need(8); stack.add(Double.longBitsToDouble(Long.reverseBytes(in.getLong()))); break; }  // big-endian
+                case 0x8c: { stack.add(utf8(u8())); break; }
+                case 'X': { stack.add(utf8(u32())); break; }
+                case 'U': { stack.add(utf8(u8())); break; }
+                case 'C': { stack.add(bytes(u8())); break; }
+                case 'B': { stack.add(bytes(u32())); break; }
                 case ')': stack.add(tuple(List.of())); break;
-                case 0x85: { opName = "TUPLE1"; stack.add(tuple(popN(1))); break; }
-                case 0x86: { opName = "TUPLE2"; stack.add(tuple(popN(2))); break; }
-                case 0x87: { opName = "TUPLE3"; stack.add(tuple(popN(3))); break; }
-                case 't': { opName = "TUPLE"; stack.add(tuple(popMark())); break; }
+                case 0x85: { stack.add(tuple(popN(1))); break; }
+                case 0x86: { stack.add(tuple(popN(2))); break; }
+                case 0x87: { stack.add(tuple(popN(3))); break; }
+                case 't': { stack.add(tuple(popMark())); break; }
                 case ']': stack.add(new ArrayList<>()); break;
-                case 'a': { opName = "APPEND"; Object v = pop(); list().add(v); break; }
-                case 'e': { opName = "APPENDS"; List<Object> items = popMark(); list().addAll(items); break; }
+                case 'a': { Object v = pop(); list().add(v); break; }
+                case 'e': { List<Object> items = popMark(); list().addAll(items); break; }
                 case '}': stack.add(new LinkedHashMap<>()); break;
-                case 'd': { opName = "DICT"; Map<Object, Object> m = new LinkedHashMap<>(); putPairs(m, popMark()); stack.add(m); break; }
-                case 's': { opName = "SETITEM"; Object v = pop(); Object k = key(pop()); dict().put(k, v); break; }
-                case 'u': { opName = "SETITEMS"; List<Object> items = popMark(); putPairs(dict(), items); break; }
+                case 'd': { Map<Object, Object> m = new LinkedHashMap<>(); putPairs(m, popMark()); stack.add(m); break; }
+                case 's': { Object v = pop(); Object k = key(pop()); dict().put(k, v); break; }
+                case 'u': { List<Object> items = popMark(); putPairs(dict(), items); break; }
                 case 0x8f: stack.add(new LinkedHashSet<>()); break;
-                case 0x90: { opName = "ADDITEMS"; List<Object> items = popMark(); for (Object o : items) key(o); set().addAll(items); break; }
-                case 'q': { opName = "BINPUT"; memo.put((long) u8(), top()); break; }
-                case 'r': { opName = "LONG_BINPUT"; memo.put(u32l(), top()); break; }
-                case 0x94: { opName = "MEMOIZE"; memo.put((long) memo.size(), top()); break; }
-                case 'h': { opName = "BINGET"; stack.add(memoGet(u8())); break; }
-                case 'j': { opName = "LONG_BINGET"; stack.add(memoGet(u32l())); break; }
-                case 'c': { opName = "GLOBAL"; String module = line(); String name = line(); stack.add(globals.find(module, name)); break; }
-                case 0x93: { opName = "STACK_GLOBAL"; String name = string(pop()); String module = string(pop()); stack.add(globals.find(module, name)); break; }
-                case 'R': { opName = "REDUCE"; reduce(); break; }
-                case 'b': { opName = "BUILD"; Object state = pop(); globals.build(top(), state); break; }
-                case 'Q': { opName = "BINPERSID"; persid(); break; }
+                case 0x90: { List<Object> items = popMark(); for (Object o : items) key(o); set().addAll(items); break; }
+                case 'q': { memo.put((long) u8(), top()); break; }
+                case 'r': { memo.put(u32l(), top()); break; }
+                case 0x94: { memo.put((long) memo.size(), top()); break; }
+                case 'h': { stack.add(memoGet(u8())); break; }
+                case 'j': { stack.add(memoGet(u32l())); break; }
+                case 'c': { String module = line(); String name = line(); stack.add(globals.find(module, name)); break; }
+                case 0x93: { String name = string(pop()); String module = string(pop()); stack.add(globals.find(module, name)); break; }
+                case 'R': { reduce(); break; }
+                case 'b': { Object state = pop(); globals.build(top(), state); break; }
+                case 'Q': { persid(); break; }
                 default:
                     throw error(String.format("unsupported pickle opcode 0x%02x%s at byte %d", op,
                             op >= 0x20 && op < 0x7f ? " '" + (char) op + "'" : "", opPos));
