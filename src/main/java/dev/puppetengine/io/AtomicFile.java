@@ -1,0 +1,161 @@
+package dev.puppetengine.io;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Writes files and directories so that the final name only ever holds complete content: the data goes to a
+ * sibling temp name ({@code <name>.tmp-<random>}), is fsynced, then renamed atomically over the target. A
+ * failure removes the temp file and leaves any previous file under the final name untouched.
+ */
+public final class AtomicFile {
+    private AtomicFile() {}
+
+    /** Writes a file's content into an open channel (positioned at 0). */
+    @FunctionalInterface
+    public interface FileBody {
+        void write(FileChannel out) throws IOException;
+    }
+
+    /** Writes a file's content as a stream. */
+    @FunctionalInterface
+    public interface StreamBody {
+        void write(OutputStream out) throws IOException;
+    }
+
+    /** Fills a (fresh, empty) directory; everything in it is fsynced before the directory is published. */
+    @FunctionalInterface
+    public interface DirectoryBody {
+        void write(Path dir) throws IOException;
+    }
+
+    /** Atomically creates or replaces {@code target} with what {@code body} writes. */
+    public static void write(Path target, FileBody body) throws IOException {
+        Path dir = parentOf(target);
+        Path tmp = createSibling(target, false);
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                body.write(ch);
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (Throwable t) {
+            deleteQuietly(tmp, t);
+            throw t;
+        }
+        fsync(dir);
+    }
+
+    /** Like {@link #write(Path, FileBody)} for a stream writer (buffered; flushed before the fsync). */
+    public static void writeStream(Path target, StreamBody body) throws IOException {
+        write(target, ch -> {
+            OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
+            body.write(os);
+            os.flush(); // not closed: closing would close the channel before its fsync
+        });
+    }
+
+    public static void writeBytes(Path target, byte[] data) throws IOException {
+        write(target, ch -> writeFully(ch, ByteBuffer.wrap(data)));
+    }
+
+    public static void writeString(Path target, String text) throws IOException {
+        writeBytes(target, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Publishes a directory atomically: {@code body} fills {@code <target>.tmp-<random>}, which is then renamed
+     * to {@code target}. The target must not exist yet (a directory cannot be atomically replaced); on failure
+     * the temp directory and everything in it is removed.
+     */
+    public static void publishDirectory(Path target, DirectoryBody body) throws IOException {
+        if (Files.exists(target)) throw new FileAlreadyExistsException(target.toString(), null, "refusing to replace an existing directory");
+        Path parent = parentOf(target);
+        Path tmp = createSibling(target, true);
+        try {
+            body.write(tmp);
+            syncTree(tmp);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (Throwable t) {
+            deleteQuietly(tmp, t);
+            throw t;
+        }
+        fsync(parent);
+    }
+
+    /** Writes all remaining bytes of {@code src} (a channel write may be partial). */
+    public static void writeFully(FileChannel ch, ByteBuffer src) throws IOException {
+        while (src.hasRemaining()) ch.write(src);
+    }
+
+    private static Path parentOf(Path target) {
+        Path p = target.toAbsolutePath().getParent();
+        if (p == null) throw new IllegalArgumentException("no parent directory for " + target);
+        return p;
+    }
+
+    /** Creates a new sibling of {@code target} with a random suffix (default permissions, unlike createTempFile's 0600). */
+    private static Path createSibling(Path target, boolean directory) throws IOException {
+        Path dir = parentOf(target);
+        String base = target.getFileName() + ".tmp-";
+        for (int attempt = 0; ; attempt++) {
+            Path p = dir.resolve(base + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
+            try {
+                return directory ? Files.createDirectory(p) : Files.createFile(p);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt >= 16) throw e;
+            }
+        }
+    }
+
+    /** fsyncs every file and directory under {@code root}, deepest first, whatever wrote them. */
+    private static void syncTree(Path root) throws IOException {
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(root)) {
+            all = s.collect(Collectors.toList());
+        }
+        Collections.reverse(all);
+        for (Path p : all) fsync(p);
+    }
+
+    /** fsyncs a file or directory; a directory fsync makes renames in it durable (POSIX). */
+    private static void fsync(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    private static void deleteQuietly(Path p, Throwable cause) {
+        try {
+            deleteRecursively(p);
+        } catch (IOException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(p)) {
+                for (Path c : ds) deleteRecursively(c);
+            }
+        }
+        Files.deleteIfExists(p);
+    }
+}

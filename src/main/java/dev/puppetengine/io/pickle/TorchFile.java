@@ -1,0 +1,63 @@
+package dev.puppetengine.io.pickle;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * A loaded torch checkpoint or pickle, safely: the three layouts torch/pickle produce are detected by content.
+ * <ul>
+ * <li>zip torch.save ({@code .pt/.bin}, {@code ema.pt}): storages are read lazily from the archive, which stays
+ * open until {@link #close()};</li>
+ * <li>legacy (non-zip) torch.save;</li>
+ * <li>a plain pickle, whose tensors may be legacy torch.save streams embedded as bytes (DragAMove batches).</li>
+ * </ul>
+ * {@link #root()} is the unpickled object in the plain Java model described in {@link Unpickler}, with tensors
+ * as {@link TorchTensor}. Only allow-listed torch/numpy reconstructors are emulated; nothing is executed.
+ */
+public final class TorchFile implements AutoCloseable {
+    private final Path path;
+    private final Object root;
+    private final Closeable resource;
+
+    TorchFile(Path path, Object root, Closeable resource) {
+        this.path = path;
+        this.root = root;
+        this.resource = resource;
+    }
+
+    public static TorchFile open(Path file) throws IOException {
+        ByteBuffer head = map(file, 16);
+        if (ZipTorchFormat.matches(head)) return ZipTorchFormat.open(file);
+        return new TorchFile(file, load(map(file, Long.MAX_VALUE), file.toString()), null);
+    }
+
+    /** A legacy torch.save stream or a plain pickle held in memory. */
+    static Object load(ByteBuffer all, String source) throws IOException {
+        if (LegacyTorchFormat.matches(all)) return LegacyTorchFormat.load(all, source);
+        Object root = new Unpickler(all, source, new TorchGlobals(source, true), null).load();
+        if (all.hasRemaining()) throw new PickleException(source, all.remaining() + " unexpected bytes after the pickle's STOP");
+        return root;
+    }
+
+    /** The first {@code limit} bytes of a file (the whole file must stay below 2 GiB to be mapped at once). */
+    private static ByteBuffer map(Path file, long limit) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long n = Math.min(ch.size(), limit);
+            if (n > Integer.MAX_VALUE) throw new PickleException(file.toString(), "a non-zip pickle of " + n + " bytes is over the 2 GiB limit");
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, n);
+        }
+    }
+
+    public Path path() { return path; }
+
+    public Object root() { return root; }
+
+    @Override
+    public void close() throws IOException {
+        if (resource != null) resource.close();
+    }
+}

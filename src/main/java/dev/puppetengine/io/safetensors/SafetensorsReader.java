@@ -1,0 +1,119 @@
+package dev.puppetengine.io.safetensors;
+
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.TensorBytes;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Lazy reader of a safetensors file (layout: ARCHITECTURE.md 6.4). Opening reads and validates only the
+ * header; each tensor's bytes are memory-mapped on demand, one mapping per tensor, so files far beyond 2 GiB
+ * work as long as each tensor is below 2 GiB.
+ *
+ * <pre>
+ * try (SafetensorsReader r = SafetensorsReader.open(path)) {
+ *     for (SafetensorsEntry e : r.entries()) ...;
+ *     Tensor w = r.load("conv_in.weight", backend, DType.BF16);
+ * }
+ * </pre>
+ */
+public final class SafetensorsReader implements AutoCloseable {
+    private final Path file;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final Map<String, SafetensorsEntry> byName = new LinkedHashMap<>();
+    private final Map<String, String> metadata;
+
+    private SafetensorsReader(Path file, FileChannel channel, long dataStart, SafetensorsHeader header) {
+        this.file = file;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        for (SafetensorsEntry e : header.entries) byName.put(e.name(), e);
+        this.metadata = header.metadata;
+    }
+
+    public static SafetensorsReader open(Path file) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            long size = ch.size();
+            if (size < 8) throw new SafetensorsException(file, "file is " + size + " bytes, too short for the 8-byte header length");
+            long n = readFully(ch, 0, 8).getLong();
+            if (n < 0 || n > size - 8)
+                throw new SafetensorsException(file, "header length " + Long.toUnsignedString(n) + " exceeds the file size of " + size + " bytes");
+            if (n > SafetensorsHeader.MAX_HEADER_BYTES)
+                throw new SafetensorsException(file, "header length " + n + " exceeds the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit");
+            byte[] json = readFully(ch, 8, (int) n).array();
+            return new SafetensorsReader(file, ch, 8 + n, SafetensorsHeader.parse(file, json, size - 8 - n));
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    public Path file() { return file; }
+
+    /** All tensors in data order (no data is read). */
+    public List<SafetensorsEntry> entries() {
+        return List.copyOf(byName.values());
+    }
+
+    public boolean contains(String name) {
+        return byName.containsKey(name);
+    }
+
+    public SafetensorsEntry entry(String name) throws SafetensorsException {
+        SafetensorsEntry e = byName.get(name);
+        if (e == null) throw new SafetensorsException(file, "no tensor '" + name + "' among its " + byName.size() + " tensors");
+        return e;
+    }
+
+    /** The {@code __metadata__} strings (empty when absent). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** A read-only little-endian mapping of one tensor's bytes (valid until the mapping is garbage collected). */
+    public ByteBuffer map(String name) throws IOException {
+        SafetensorsEntry e = entry(name);
+        if (e.byteSize() > Integer.MAX_VALUE)
+            throw new SafetensorsException(file, "tensor '" + name + "' is " + e.byteSize() + " bytes; a single tensor must be below 2 GiB to map");
+        return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Loads a tensor in its stored dtype into a new contiguous tensor (owned by the current scope, if any). */
+    public Tensor load(String name, Backend backend) throws IOException {
+        return load(name, backend, entry(name).dtype());
+    }
+
+    /** Loads a tensor converted to {@code dtype} (floating types only; exact, round to nearest even). */
+    public Tensor load(String name, Backend backend, DType dtype) throws IOException {
+        SafetensorsEntry e = entry(name);
+        if (!TensorBytes.canConvert(e.dtype(), dtype))
+            throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
+        return TensorBytes.upload(backend, map(name), e.dtype(), e.shape(), dtype);
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+
+    private static ByteBuffer readFully(FileChannel ch, long pos, int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            if (ch.read(b, pos + b.position()) < 0) throw new EOFException("unexpected end of file at byte " + (pos + b.position()));
+        }
+        return b.flip();
+    }
+}

@@ -1,0 +1,171 @@
+package dev.puppetengine.io.pickle;
+
+import dev.puppetengine.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Hand-assembled opcode streams: the opcodes torch files rarely emit, and everything that must be refused. */
+class UnpicklerTest {
+    /** Concatenates opcodes and operands: Integer or Character = one byte, String = its UTF-8 bytes, byte[] as is. */
+    private static byte[] bytes(Object... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (Object p : parts) {
+            if (p instanceof Integer i) out.write(i);
+            else if (p instanceof Character c) out.write(c);
+            else if (p instanceof String s) out.writeBytes(s.getBytes(StandardCharsets.UTF_8));
+            else out.writeBytes((byte[]) p);
+        }
+        return out.toByteArray();
+    }
+
+    private static Object load(Object... parts) throws IOException {
+        return TorchFile.load(ByteBuffer.wrap(bytes(parts)), "test.pkl");
+    }
+
+    private static void refused(String expected, Object... parts) {
+        PickleException e = assertThrows(PickleException.class, () -> load(parts));
+        assertTrue(e.getMessage().startsWith("test.pkl"), e.getMessage());
+        assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());
+    }
+
+    @Test
+    void refusesGlobalsOutsideTheAllowList() {
+        // Protocol 2 GLOBAL, then what would call it: refused at the GLOBAL, before anything could run.
+        refused("global os.system is not on the allow list", 0x80, 2, 'c', "os\nsystem\n", 'X', 2, 0, 0, 0, "ls", 0x85, 'R', '.');
+        // Protocol 4 STACK_GLOBAL.
+        refused("global builtins.eval is not on the allow list",
+                0x80, 4, 0x8c, 8, "builtins", 0x8c, 4, "eval", 0x93, 0x8c, 1, "1", 0x85, 'R', '.');
+        refused("global torch.load is not on the allow list", 'c', "torch\nload\n", '.');
+        refused("global torch.ShortStorage is not on the allow list", 'c', "torch\nShortStorage\n", '.');
+        refused("global __builtin__.getattr is not on the allow list", 'c', "__builtin__\ngetattr\n", '.');
+    }
+
+    @Test
+    void refusesCallingAnythingButReconstructors() {
+        refused("REDUCE of None: only allow-listed reconstructors can be called", 'N', ')', 'R', '.');
+        refused("REDUCE of StorageType", 'c', "torch\nFloatStorage\n", ')', 'R', '.');
+        refused("BUILD of list of 0 with None is not supported", ']', 'N', 'b', '.');
+    }
+
+    @Test
+    void nestedEmbeddedStreamsAreRefused() {
+        // A legacy stream whose object is _load_from_bytes(...) again: only the outer pickle may embed streams.
+        byte[] inner = bytes(
+                0x80, 2, 0x8a, 10, new byte[] {0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19}, '.',
+                0x80, 2, 'M', 0xe9, 0x03, '.',
+                0x80, 2, '}', 'X', 13, 0, 0, 0, "little_endian", 0x88, 's', '.',
+                0x80, 2, 'c', "torch.storage\n_load_from_bytes\n", 'C', 0, 0x85, 'R', '.');
+        PickleException e = assertThrows(PickleException.class, () -> TorchFile.load(ByteBuffer.wrap(inner), "outer.pkl"));
+        assertTrue(e.getMessage().contains("global torch.storage._load_from_bytes is not on the allow list"), e.getMessage());
+        // The same stream embedded in a plain pickle gets as far as the nested call and is refused there.
+        refused("test.pkl (embedded torch.save bytes): global torch.storage._load_from_bytes",
+                'c', "torch.storage\n_load_from_bytes\n", 'B', inner.length, 0, 0, 0, inner, 0x85, 'R', '.');
+    }
+
+    @Test
+    void malformedStreams() {
+        refused("truncated pickle: input ends at byte 2 before STOP", 0x80, 2);
+        refused("truncated pickle: BINUNICODE at byte 0 needs 100 bytes, 2 left", 'X', 100, 0, 0, 0, "ab");
+        refused("truncated pickle: BINBYTES at byte 0 needs 4294967295 bytes", 'B', 0xff, 0xff, 0xff, 0xff, '.');
+        refused("truncated pickle: FRAME at byte 2 needs 1000 bytes", 0x80, 4, 0x95, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 'N', '.');
+        refused("stack underflow at byte 1 (APPEND)", ']', 'a', '.');
+        refused("stack underflow", '(', 0x85, '.');                   // TUPLE1 may not reach below a MARK
+        refused("no MARK before TUPLE", 't', '.');
+        refused("memo entry 5 used before it was defined (BINGET at byte 0)", 'h', 5, '.');
+        refused("memo entry 70000 used before it was defined (LONG_BINGET", 'j', 0x70, 0x11, 1, 0, '.');
+        refused("unsupported pickle opcode 0x81 at byte 3", 'N', ')', ')', 0x81, '.');   // NEWOBJ
+        refused("unsupported pickle opcode 0x69 'i' at byte 0", 'i', "os\nsystem\n", '.');  // INST
+        refused("unsupported pickle protocol 6", 0x80, 6, 'N', '.');
+        refused("malformed pickle: 1 values and 0 marks left at STOP", 'N', 'N', '.');
+        refused("APPEND on tuple of 0, expected a list", ')', 'N', 'a', '.');
+        refused("SETITEMS with an odd number (1) of keys and values", '}', '(', 'N', 'u', '.');
+        refused("invalid UTF-8 in SHORT_BINUNICODE", 0x8c, 1, new byte[] {(byte) 0xff}, '.');
+        refused("BINPERSID (persistent id 'x') in a pickle without a storage table", 0x8c, 1, "x", 'Q', '.');
+        refused("non-ASCII byte in GLOBAL name", 'c', "to\u0001rch\nx\n", '.');
+        // A list that contains itself, used as a dict key: refused instead of hashing forever.
+        refused("SETITEM with key list of 1: keys must be str", '}', ']', 0x94, 'h', 0, 'a', 'N', 's', '.');
+        refused("ADDITEMS with key tuple of 1", 0x8f, '(', ']', 0x85, 0x90, '.');
+    }
+
+    @Test
+    void lessCommonOpcodes() throws IOException {
+        // DICT from a MARK, SETITEM, SHORT_BINSTRING, BININT (negative), BINFLOAT (big-endian), LONG1.
+        Object d = load('(', 'U', 1, "a", 'J', 0xfe, 0xff, 0xff, 0xff, 'U', 1, "b",
+                'G', new byte[] {0x3f, (byte) 0xf8, 0, 0, 0, 0, 0, 0}, 'd',
+                'U', 1, "c", 0x8a, 1, 0xff, 's', 'U', 1, "z", 0x8a, 0, 's', '.');
+        Map<Object, Object> expected = new LinkedHashMap<>();
+        expected.put("a", -2L);
+        expected.put("b", 1.5);
+        expected.put("c", -1L);
+        expected.put("z", 0L);
+        assertEquals(expected, d);
+        // EMPTY_SET + ADDITEMS, EMPTY_LIST + APPENDS, LONG_BINPUT / LONG_BINGET, MEMOIZE (index = memo size) / BINGET.
+        Object l = load(']', 'r', 0x00, 0x00, 0x01, 0x00, '(', 0x8f, '(', 'K', 1, 'K', 2, 0x90, 0x94, 'h', 1, 'j', 0x00, 0x00, 0x01, 0x00,
+                0x85, 'e', '.');
+        List<?> list = (List<?>) l;
+        assertEquals(3, list.size());
+        assertEquals(Set.of(1L, 2L), list.get(0));
+        assertEquals(list.get(0), list.get(1));
+        assertEquals(list, ((List<?>) list.get(2)).get(0), "LONG_BINGET returns the list itself");
+    }
+
+    @Test
+    void numpyScalarsAndDtypes() throws IOException {
+        Object s = load('c', "numpy.core.multiarray\nscalar\n", 'c', "numpy\ndtype\n", 0x8c, 2, "U3", 0x89, 0x88, 0x87, 'R',
+                '(', 'K', 3, 0x8c, 1, "<", 'N', 'N', 'N', 'K', 12, 'K', 4, 'K', 8, 't', 'b',
+                'C', 12, new byte[] {'h', 0, 0, 0, 'i', 0, 0, 0, 0, 0, 0, 0}, 0x86, 'R', '.');
+        assertEquals("hi", s);
+        refused("numpy scalar of numpy.dtype('U3') has 4 bytes, expected 12",
+                'c', "numpy.core.multiarray\nscalar\n", 'c', "numpy\ndtype\n", 0x8c, 2, "U3", 0x89, 0x88, 0x87, 'R',
+                'C', 4, "abcd", 0x86, 'R', '.');
+        refused("only str/float/int/bool descriptors", 'c', "numpy\ndtype\n", 0x8c, 2, "O8", 0x85, 'R', '.');
+    }
+
+    @Test
+    void tensorViewsMustStayInsideTheirStorage() throws PickleException {
+        TorchStorage st = new TorchStorage("t.pt", "k", DType.F32, 6, (off, len) -> ByteBuffer.allocate(len));
+        TorchTensor ok = TorchTensor.of("t.pt", st, 0, new int[] {2, 3}, new long[] {3, 1}, false);
+        assertEquals(6, ok.numel());
+        PickleException e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", st, 1, new int[] {2, 3}, new long[] {3, 1}, false));
+        assertTrue(e.getMessage().contains("reaches element 6 beyond the storage"), e.getMessage());
+        e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", st, 0, new int[] {2}, new long[] {-1}, false));
+        assertTrue(e.getMessage().contains("negative size or stride"), e.getMessage());
+        e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", st, 0, new int[] {Integer.MAX_VALUE, 3}, new long[] {Long.MAX_VALUE / 2, 1}, false));
+        assertTrue(e.getMessage().contains("extent overflows"), e.getMessage());
+        assertEquals(0, TorchTensor.of("t.pt", st, 99, new int[] {0, 5}, new long[] {5, 1}, false).numel(), "empty views need no storage");
+    }
+
+    @Test
+    void randomCorruptionNeverEscapesAsAnUncheckedException() throws Exception {
+        Random rng = new Random(1);
+        for (String name : List.of("embedded.pkl", "legacy.pt")) {
+            byte[] good = Files.readAllBytes(TorchFileTest.fixture(name));
+            for (int trial = 0; trial < 3000; trial++) {
+                byte[] bad = Arrays.copyOf(good, good.length);
+                for (int k = 1 + rng.nextInt(3); k > 0; k--) bad[rng.nextInt(bad.length)] = (byte) rng.nextInt(256);
+                try {
+                    TorchFile.load(ByteBuffer.wrap(bad), "fuzz");
+                } catch (PickleException expected) {
+                    // a clean rejection
+                } catch (RuntimeException e) {
+                    throw new AssertionError(name + " trial " + trial + " escaped as " + e, e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+package dev.puppetengine.io.safetensors;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SafetensorsTest {
+    private static final CpuBackend CPU = CpuBackend.get();
+
+    @TempDir
+    Path dir;
+
+    // ---- round trips --------------------------------------------------------------------------------
+
+    @Test
+    void roundTripsEveryDtypeWithMetadata() throws IOException {
+        Path f = dir.resolve("all.safetensors");
+        Map<String, double[]> values = new LinkedHashMap<>();
+        values.put("f64", new double[] {1e300, -2.5, Math.PI, 0});
+        values.put("f32", new double[] {1.5f, -3.25f, 1e-40f, 7});                 // 1e-40f: subnormal
+        values.put("bf16", new double[] {1.0078125, -256, Float.intBitsToFloat(0x7F610000), 0.5}); // representable in bf16
+        values.put("f16", new double[] {65504, -0x1p-14, 0x1p-24, 1}); // max, min normal, min subnormal
+        values.put("i64", new double[] {-(1L << 52), 1L << 40, -1, 0});
+        values.put("i32", new double[] {Integer.MIN_VALUE, Integer.MAX_VALUE, -7, 3});
+        values.put("u8", new double[] {0, 255, 128, 1});
+        values.put("bool", new double[] {1, 0, 0, 1});
+        Map<String, String> meta = Map.of("format", "pt", "note", "héllo \"quoted\" ✓");
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (DType t : DType.values()) {
+                String name = t.name().toLowerCase();
+                tensors.put(name, Tensor.of(CPU, t, new int[] {2, 2}, values.get(name)));
+            }
+            tensors.put("scalar", Tensor.scalar(CPU, DType.F32, 42));
+            tensors.put("empty", CPU.empty(DType.F16, 3, 0));
+            SafetensorsWriter.write(f, meta, tensors);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            assertEquals(meta, r.metadata());
+            List<String> names = r.entries().stream().map(SafetensorsEntry::name).toList();
+            assertEquals(List.of("f64", "f32", "bf16", "f16", "i64", "i32", "u8", "bool", "scalar", "empty"), names);
+            long pos = 0;
+            for (SafetensorsEntry e : r.entries()) {
+                assertEquals(pos, e.begin(), "packed without gaps in the order given: " + e);
+                pos = e.end();
+            }
+            for (DType t : DType.values()) {
+                String name = t.name().toLowerCase();
+                Tensor x = r.load(name, CPU);
+                assertEquals(t, x.dtype());
+                assertArrayEquals(new int[] {2, 2}, x.shape());
+                assertArrayEquals(values.get(name), x.toDoubleArray(), name);
+            }
+            assertEquals(42, r.load("scalar", CPU).item());
+            assertArrayEquals(new int[0], r.entry("scalar").shape());
+            assertArrayEquals(new int[] {3, 0}, r.load("empty", CPU).shape());
+        }
+        byte[] raw = Files.readAllBytes(f);
+        long n = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        assertEquals(0, (8 + n) % 8, "data section 8-byte aligned");
+        assertEquals(' ', raw[(int) (8 + n - 1)], "header padded with spaces");
+        assertTrue(new String(raw, 8, (int) n, StandardCharsets.UTF_8).startsWith("{\"__metadata__\":{"));
+    }
+
+    @Test
+    void streamsTensorsFromSuppliersInOrder() throws IOException {
+        Path f = dir.resolve("streamed.safetensors");
+        List<String> calls = new ArrayList<>();
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            int k = i;
+            items.add(new SafetensorsWriter.Item("t" + i, DType.F32, new int[] {k + 1}, () -> {
+                calls.add("t" + k);
+                ByteBuffer b = ByteBuffer.allocate(4 * (k + 1)).order(ByteOrder.LITTLE_ENDIAN);
+                for (int j = 0; j <= k; j++) b.putFloat(10 * k + j);
+                return b.flip();
+            }));
+        }
+        SafetensorsWriter.write(f, Map.of(), items);
+        assertEquals(List.of("t0", "t1", "t2"), calls);
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            assertEquals(Map.of(), r.metadata());
+            assertArrayEquals(new double[] {20, 21, 22}, r.load("t2", CPU).toDoubleArray());
+            assertFalse(new String(Files.readAllBytes(f), StandardCharsets.UTF_8).contains("__metadata__"));
+        }
+    }
+
+    // ---- dtype conversion on load ---------------------------------------------------------------------
+
+    private short[] loadShorts(Path f, String name, DType to) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(f); Tensor t = r.load(name, CPU, to)) {
+            assertEquals(to, t.dtype());
+            ByteBuffer b = t.toBytes();
+            short[] out = new short[b.remaining() / 2];
+            b.asShortBuffer().get(out);
+            return out;
+        }
+    }
+
+    private Path single(String name, DType t, double... v) throws IOException {
+        Path f = dir.resolve(name + ".safetensors");
+        try (Tensor x = Tensor.of(CPU, t, new int[] {v.length}, v)) {
+            SafetensorsWriter.write(f, Map.of(), Map.of(name, x));
+        }
+        return f;
+    }
+
+    @Test
+    void convertsF32ToHalfTypesRoundingToNearestEven() throws IOException {
+        Path f = single("x", DType.F32, 1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-11, 1 + 3 * 0x1p-11, 0x1p-24, 65520, -0.0);
+        // bf16: 1+2^-8 is the tie between 1 and 1+2^-7 -> even (1.0); 1+3*2^-8 ties up to 1+2^-6.
+        assertArrayEquals(new short[] {0x3F80, 0x3F82, 0x3F80, 0x3F80, 0x3380, 0x4780, (short) 0x8000}, loadShorts(f, "x", DType.BF16));
+        // f16: 1+2^-8 and 1+3*2^-8 are exact; 1+2^-11 ties down to 1.0, 1+3*2^-11 ties up to 1+2^-9; 2^-24 is the
+        // smallest subnormal; 65520 ties between 65504 and the next (infinite) step -> inf.
+        assertArrayEquals(new short[] {0x3C04, 0x3C0C, 0x3C00, 0x3C02, 0x0001, 0x7C00, (short) 0x8000}, loadShorts(f, "x", DType.F16));
+    }
+
+    @Test
+    void convertsF64WithoutDoubleRounding() throws IOException {
+        // (float) of 1+2^-8+2^-40 is the bf16 tie 1+2^-8 (-> 1.0 by even), but the value itself is above the tie
+        // and must round up; likewise 1+2^-11+2^-40 for f16.
+        Path f = single("d", DType.F64, 1 + 0x1p-8 + 0x1p-40, 1 + 0x1p-11 + 0x1p-40, 1e300);
+        assertArrayEquals(new short[] {0x3F81, 0x3F80, 0x7F80}, loadShorts(f, "d", DType.BF16));
+        assertArrayEquals(new short[] {0x3C04, 0x3C01, 0x7C00}, loadShorts(f, "d", DType.F16));
+        try (SafetensorsReader r = SafetensorsReader.open(f); Tensor t = r.load("d", CPU, DType.F32)) {
+            assertArrayEquals(new double[] {(float) (1 + 0x1p-8), (float) (1 + 0x1p-11), Double.POSITIVE_INFINITY}, t.toDoubleArray());
+        }
+    }
+
+    @Test
+    void convertsBetweenHalfTypesAndUpToF32Exactly() throws IOException {
+        // f16 1+2^-10 is not a bf16 value: the tie 1+2^-8 is not reached, rounds down; 1+3*2^-8 (exact f16) ties up.
+        Path f = single("h", DType.F16, 1 + 0x1p-10, 1 + 3 * 0x1p-8, 65504, 0x1p-24);
+        assertArrayEquals(new short[] {0x3F80, 0x3F82, 0x4780, 0x3380}, loadShorts(f, "h", DType.BF16));
+        Path g = single("b", DType.BF16, 1 + 0x1p-7, 0x1p-30, Float.intBitsToFloat(0x7F610000));
+        assertArrayEquals(new short[] {0x3C08, 0x0000, 0x7C00}, loadShorts(g, "b", DType.F16));
+        try (SafetensorsReader r = SafetensorsReader.open(g); Tensor t = r.load("b", CPU, DType.F32)) {
+            assertArrayEquals(new double[] {1 + 0x1p-7, 0x1p-30, Float.intBitsToFloat(0x7F61 << 16)}, t.toDoubleArray());
+        }
+    }
+
+    @Test
+    void refusesIntegerConversionAndUnknownNames() throws IOException {
+        Path f = single("ids", DType.I64, 1, 2, 3);
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            SafetensorsException e = assertThrows(SafetensorsException.class, () -> r.load("ids", CPU, DType.F32));
+            assertTrue(e.getMessage().contains("tensor 'ids' is I64 and cannot be loaded as F32"), e.getMessage());
+            e = assertThrows(SafetensorsException.class, () -> r.load("nope", CPU));
+            assertTrue(e.getMessage().startsWith(f + ": no tensor 'nope'"), e.getMessage());
+        }
+    }
+
+    // ---- large files ----------------------------------------------------------------------------------
+
+    @Test
+    void mapsTensorsBeyondTwoGibibytesOfData() throws IOException {
+        long big = (1L << 31) - 8;                    // just below the per-tensor mapping limit
+        String json = "{\"big\":{\"dtype\":\"U8\",\"shape\":[" + big + "],\"data_offsets\":[0," + big + "]},"
+                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + big + "," + (big + 8) + "]},"
+                + "\"far\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[" + (big + 8) + "," + (big + 12) + "]}}";
+        Path f = dir.resolve("sparse.safetensors");
+        long dataStart = writeRaw(f, json, 0);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {  // sparse: no real 2 GiB written
+            raf.setLength(dataStart + big + 12);
+            raf.seek(dataStart + big);
+            ByteBuffer b = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putFloat(1.25f).putFloat(-2f).putInt(-99);
+            raf.write(b.array());
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            assertArrayEquals(new double[] {1.25, -2}, r.load("tail", CPU).toDoubleArray());
+            assertEquals(-99, r.load("far", CPU).item());
+            assertEquals(big, r.entry("big").byteSize());
+        }
+    }
+
+    // ---- corruption battery ---------------------------------------------------------------------------
+
+    /** Writes 8-byte length + header + {@code dataBytes} zero bytes; returns where the data section starts. */
+    private static long writeRaw(Path f, String json, int dataBytes) throws IOException {
+        byte[] h = json.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        Files.write(f, b.array());
+        return 8 + h.length;
+    }
+
+    private SafetensorsException corrupt(String json, int dataBytes) throws IOException {
+        Path f = dir.resolve("bad.safetensors");
+        writeRaw(f, json, dataBytes);
+        return openFails(f);
+    }
+
+    private static SafetensorsException openFails(Path f) {
+        SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsReader.open(f).close());
+        assertTrue(e.getMessage().startsWith(f + ": "), "message names the file: " + e.getMessage());
+        return e;
+    }
+
+    private static void assertMessage(SafetensorsException e, String... parts) {
+        for (String p : parts) assertTrue(e.getMessage().contains(p), "expected '" + p + "' in: " + e.getMessage());
+    }
+
+    private static String entry(String name, String dtype, String shape, long begin, long end) {
+        return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" + begin + "," + end + "]}";
+    }
+
+    @Test
+    void truncatedFiles() throws IOException {
+        Path good = dir.resolve("good.safetensors");
+        try (Tensor x = Tensor.of(CPU, DType.F32, new int[] {4}, 1, 2, 3, 4)) {
+            SafetensorsWriter.write(good, Map.of(), Map.of("w", x));
+        }
+        byte[] raw = Files.readAllBytes(good);
+        Path f = dir.resolve("cut.safetensors");
+        Files.write(f, java.util.Arrays.copyOf(raw, raw.length - 3));
+        assertMessage(openFails(f), "tensor 'w'", "outside the data section of 13 bytes");
+        Files.write(f, java.util.Arrays.copyOf(raw, 20));
+        assertMessage(openFails(f), "header length", "exceeds the file size of 20 bytes");
+        Files.write(f, java.util.Arrays.copyOf(raw, 5));
+        assertMessage(openFails(f), "file is 5 bytes, too short");
+    }
+
+    @Test
+    void headerLengthPastEndOfFile() throws IOException {
+        Path f = dir.resolve("len.safetensors");
+        Files.write(f, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).array());
+        assertMessage(openFails(f), "header length 1099511627776 exceeds the file size of 16 bytes");
+        Files.write(f, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-1L).array());
+        assertMessage(openFails(f), "header length 18446744073709551615 exceeds");
+    }
+
+    @Test
+    void garbageJson() throws IOException {
+        assertMessage(corrupt("{\"a\": [1, 2", 0), "header is not valid JSON");
+        assertMessage(corrupt("\u0000\u0001garbage", 0), "header is not valid JSON");
+        assertMessage(corrupt("[1, 2, 3]", 0), "header must be a JSON object, found ARRAY");
+        assertMessage(corrupt("{} {}", 0), "header is not valid JSON");
+        assertMessage(corrupt("{" + entry("a", "U8", "[1]", 0, 1) + "," + entry("a", "U8", "[1]", 1, 2) + "}", 2),
+                "not valid JSON", "Duplicate field 'a'");
+    }
+
+    @Test
+    void unknownDtype() throws IOException {
+        assertMessage(corrupt("{" + entry("w8", "F8_E4M3", "[2]", 0, 2) + "}", 2),
+                "tensor 'w8'", "unsupported dtype 'F8_E4M3'", "supported: F64, F32, BF16, F16, I64, I32, U8, BOOL");
+    }
+
+    @Test
+    void overlappingRanges() throws IOException {
+        assertMessage(corrupt("{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F32", "[2]", 4, 12) + "}", 12),
+                "tensor 'b'", "data_offsets [4, 12] overlap tensor 'a' [0, 8]");
+    }
+
+    @Test
+    void byteCountMismatch() throws IOException {
+        assertMessage(corrupt("{" + entry("w", "F32", "[3]", 0, 8) + "}", 8),
+                "tensor 'w'", "span 8 bytes but F32 [3] needs 12");
+        assertMessage(corrupt("{" + entry("w", "F32", "[3]", 12, 0) + "}", 12), "tensor 'w'", "end before they begin");
+    }
+
+    @Test
+    void shapeProductOverflow() throws IOException {
+        assertMessage(corrupt("{" + entry("huge", "F64", "[2147483647,2147483647,2147483647]", 0, 8) + "}", 8),
+                "tensor 'huge'", "overflows 64 bits");
+        assertMessage(corrupt("{" + entry("wide", "U8", "[4294967296]", 0, 8) + "}", 8), "tensor 'wide'", "dimension above 2^31-1");
+        assertMessage(corrupt("{" + entry("neg", "U8", "[-1]", 0, 0) + "}", 0), "tensor 'neg'", "not a non-negative 64-bit integer");
+        assertMessage(corrupt("{" + entry("frac", "U8", "[1.5]", 0, 0) + "}", 0), "tensor 'frac'", "not a non-negative");
+        assertMessage(corrupt("{\"big\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,99999999999999999999]}}", 1),
+                "tensor 'big'", "not a non-negative 64-bit integer");
+    }
+
+    @Test
+    void offsetsOutsideTheDataSection() throws IOException {
+        assertMessage(corrupt("{" + entry("w", "U8", "[4]", 100, 104) + "}", 4),
+                "tensor 'w'", "data_offsets [100, 104] lie outside the data section of 4 bytes");
+        assertMessage(corrupt("{" + entry("w", "U8", "[4]", 0, 4) + "}", 9), "data section is 9 bytes but the tensors cover only 4");
+        assertMessage(corrupt("{" + entry("a", "U8", "[2]", 0, 2) + "," + entry("b", "U8", "[2]", 4, 6) + "}", 6),
+                "tensor 'b'", "gap of 2 bytes");
+    }
+
+    @Test
+    void malformedEntriesAndMetadata() throws IOException {
+        assertMessage(corrupt("{\"w\": 3}", 0), "tensor 'w'", "entry must be an object");
+        assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"extra\":1}}", 1), "unexpected field 'extra'");
+        assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"data_offsets\":[0,1]}}", 1), "tensor 'w'", "shape must be an array");
+        assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0]}}", 1), "data_offsets must have 2 entries");
+        assertMessage(corrupt("{\"__metadata__\":{\"k\":1}}", 0), "__metadata__ value of 'k' must be a string");
+        assertMessage(corrupt("{\"__metadata__\":[]}", 0), "__metadata__ must be an object of strings");
+    }
+
+    // ---- writer failures ------------------------------------------------------------------------------
+
+    private List<String> listing() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void writerFailureMidwayLeavesNoFileAndNoTemp() throws IOException {
+        Path f = dir.resolve("model.safetensors");
+        ByteBuffer ok = ByteBuffer.allocate(16);
+        List<SafetensorsWriter.Item> items = List.of(
+                new SafetensorsWriter.Item("a", DType.F32, new int[] {4}, () -> ok),
+                new SafetensorsWriter.Item("b", DType.F32, new int[] {4}, () -> { throw new IOException("source tensor unreadable"); }));
+        IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(f, Map.of(), items));
+        assertEquals("source tensor unreadable", e.getMessage());
+        assertEquals(List.of(), listing());
+
+        List<SafetensorsWriter.Item> shortData = List.of(new SafetensorsWriter.Item("c", DType.F16, new int[] {3}, () -> ByteBuffer.allocate(4)));
+        SafetensorsException se = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), shortData));
+        assertMessage(se, "tensor 'c'", "data supplied 4 bytes, F16 [3] needs 6");
+        assertEquals(List.of(), listing());
+    }
+
+    @Test
+    void writerRejectsBadItemsBeforeWriting() throws IOException {
+        Path f = dir.resolve("x.safetensors");
+        ByteBuffer none = ByteBuffer.allocate(0);
+        SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
+                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, () -> none),
+                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, () -> none))));
+        assertMessage(e, "tensor 'a' given twice");
+        e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
+                new SafetensorsWriter.Item("__metadata__", DType.U8, new int[] {0}, () -> none))));
+        assertMessage(e, "invalid tensor name '__metadata__'");
+        e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
+                new SafetensorsWriter.Item("neg", DType.U8, new int[] {-2}, () -> none))));
+        assertMessage(e, "tensor 'neg': invalid shape [-2]");
+        assertEquals(List.of(), listing());
+    }
+}
