@@ -54,13 +54,14 @@ class SafetensorsTest {
                 tensors.put(name, Tensor.of(CPU, t, new int[] {2, 2}, values.get(name)));
             }
             tensors.put("scalar", Tensor.scalar(CPU, DType.F32, 42));
+            tensors.put("transposed", Tensor.of(CPU, DType.F32, new int[] {2, 3}, 1, 2, 3, 4, 5, 6).transpose(0, 1)); // written in logical order
             tensors.put("empty", CPU.empty(DType.F16, 3, 0));
             SafetensorsWriter.write(f, meta, tensors);
         }
         try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
             assertEquals(meta, r.metadata());
             List<String> names = r.entries().stream().map(SafetensorsEntry::name).toList();
-            assertEquals(List.of("f64", "f32", "bf16", "f16", "i64", "i32", "u8", "bool", "scalar", "empty"), names);
+            assertEquals(List.of("f64", "f32", "bf16", "f16", "i64", "i32", "u8", "bool", "scalar", "transposed", "empty"), names);
             long pos = 0;
             for (SafetensorsEntry e : r.entries()) {
                 assertEquals(pos, e.begin(), "packed without gaps in the order given: " + e);
@@ -75,6 +76,7 @@ class SafetensorsTest {
             }
             assertEquals(42, r.load("scalar", CPU).item());
             assertArrayEquals(new int[0], r.entry("scalar").shape());
+            assertArrayEquals(new double[] {1, 4, 2, 5, 3, 6}, r.load("transposed", CPU).toDoubleArray());
             assertArrayEquals(new int[] {3, 0}, r.load("empty", CPU).shape());
         }
         byte[] raw = Files.readAllBytes(f);

@@ -52,8 +52,8 @@ final class NumpyScalars {
         if (raw.length != bytes)
             throw new PickleException(source, "numpy scalar of " + t + " has " + raw.length + " bytes, expected " + bytes);
         ByteBuffer b = ByteBuffer.wrap(raw).order(t.byteOrder == '>' ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN);
-        switch (kind + "" + (kind == 'U' ? "" : size)) {
-            case "U": return utf32(source, b, t);
+        if (kind == 'U') return utf32(source, b, t);
+        switch (t.descr) {
             case "f8": return b.getDouble();
             case "f4": return (double) b.getFloat();
             case "i8": return b.getLong();

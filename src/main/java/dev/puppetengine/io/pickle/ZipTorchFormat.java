@@ -33,9 +33,7 @@ final class ZipTorchFormat {
         ZipFile zip = new ZipFile(file.toFile());
         try {
             String prefix = archivePrefix(source, zip);
-            ZipEntry order = zip.getEntry(prefix + "byteorder");
-            if (order != null && !"little".equals(new String(read(source, zip, order, 0, (int) Math.min(order.getSize(), 16)), StandardCharsets.US_ASCII).trim()))
-                throw new PickleException(source, "only little-endian checkpoints are supported (" + prefix + "byteorder)");
+            checkLittleEndian(source, zip, prefix);
             ZipEntry pkl = zip.getEntry(prefix + "data.pkl");
             if (pkl.getSize() < 0 || pkl.getSize() > MAX_PICKLE_BYTES)
                 throw new PickleException(source, prefix + "data.pkl declares " + pkl.getSize() + " bytes (limit " + MAX_PICKLE_BYTES + ")");
@@ -48,6 +46,16 @@ final class ZipTorchFormat {
             zip.close();
             throw e;
         }
+    }
+
+    /** Newer archives record the byte order; older ones are always little-endian. */
+    private static void checkLittleEndian(String source, ZipFile zip, String prefix) throws IOException {
+        ZipEntry order = zip.getEntry(prefix + "byteorder");
+        if (order == null) return;
+        String value = order.getSize() >= 0 && order.getSize() <= 16
+                ? new String(read(source, zip, order, 0, (int) order.getSize()), StandardCharsets.US_ASCII).trim() : "?";
+        if (!value.equals("little"))
+            throw new PickleException(source, "only little-endian checkpoints are supported (" + prefix + "byteorder says '" + value + "')");
     }
 
     /** The single top-level directory holding data.pkl ("archive/" for torch.save, the file's stem for others). */
