@@ -1,0 +1,94 @@
+package dev.puppetengine.model.checkpoint;
+
+import dev.puppetengine.io.safetensors.SafetensorsEntry;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * One model component (unet, vae, image_encoder) as a safetensors file in the engine's layout
+ * (channels-last conv weights), its config JSON and identity in {@code __metadata__}. Written tensor by tensor
+ * (never the whole model on the heap), atomically; loading checks every key and shape against the module.
+ */
+public final class ComponentFile {
+    private ComponentFile() {}
+
+    public static final String FORMAT = "puppet-engine", LAYOUT = "engine-channels-last";
+
+    /** Writes {@code params} (engine layout) converted to {@code dtype}. */
+    public static void write(Path file, String component, String configJson, Map<String, Parameter> params, DType dtype,
+                             Map<String, String> extraMetadata) throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("layout", LAYOUT);
+        meta.put("component", component);
+        meta.put("config", configJson);
+        if (extraMetadata != null) meta.putAll(extraMetadata);
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            Parameter p = e.getValue();
+            items.add(new SafetensorsWriter.Item(e.getKey(), dtype, p.shape(), () -> {
+                try (Scope s = Scope.open()) {
+                    return p.value().to(dtype).toBytes();
+                }
+            }));
+        }
+        SafetensorsWriter.write(file, meta, items);
+    }
+
+    /** The component's metadata (format checked). */
+    public static Map<String, String> metadata(SafetensorsReader r, String component) {
+        Map<String, String> m = r.metadata();
+        if (!FORMAT.equals(m.get("format")) || !LAYOUT.equals(m.get("layout")))
+            throw new CheckpointException(r.file(), "not an engine checkpoint (metadata format=" + m.get("format") + ", layout=" + m.get("layout")
+                    + "); convert it first with ./puppet-engine convert");
+        if (!component.equals(m.get("component")))
+            throw new CheckpointException(r.file(), "holds component '" + m.get("component") + "', expected '" + component + "'");
+        if (m.get("config") == null) throw new CheckpointException(r.file(), "has no config in its metadata");
+        return m;
+    }
+
+    /**
+     * Loads every parameter of {@code store} from {@code r}, converting dtype. Missing, unexpected and
+     * mis-shaped tensors are all reported in one error naming the file.
+     */
+    public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
+        Map<String, Parameter> params = store.parameters();
+        List<String> problems = new ArrayList<>();
+        TreeSet<String> unexpected = new TreeSet<>();
+        for (SafetensorsEntry e : r.entries()) {
+            Parameter p = params.get(e.name());
+            if (p == null) unexpected.add(e.name());
+            else if (!Arrays.equals(p.shape(), e.shape()))
+                problems.add(e.name() + ": shape " + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(p.shape()));
+        }
+        TreeSet<String> missing = new TreeSet<>(params.keySet());
+        for (SafetensorsEntry e : r.entries()) missing.remove(e.name());
+        if (!missing.isEmpty()) problems.add(missing.size() + " missing tensor(s): " + abbreviate(missing));
+        if (!unexpected.isEmpty()) problems.add(unexpected.size() + " unexpected tensor(s): " + abbreviate(unexpected));
+        if (!problems.isEmpty()) throw new CheckpointException(r.file(), "does not match the model: " + String.join("; ", problems));
+        for (String name : params.keySet()) {
+            try (Scope s = Scope.open()) {
+                store.load(name, r.load(name, store.backend(), store.dtype()));
+            }
+        }
+    }
+
+    static String abbreviate(TreeSet<String> names) {
+        List<String> l = new ArrayList<>(names);
+        return l.size() <= 8 ? String.join(", ", l) : String.join(", ", l.subList(0, 8)) + ", ...";
+    }
+}
