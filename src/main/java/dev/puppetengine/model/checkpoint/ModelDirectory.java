@@ -1,0 +1,118 @@
+package dev.puppetengine.model.checkpoint;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.tensor.DType;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An engine model directory: one {@link ComponentFile} per component (unet.safetensors, vae.safetensors,
+ * image_encoder.safetensors) and manifest.json listing them with their tensor counts, sizes and sha256.
+ * Written as a whole into a temporary sibling directory and renamed into place, so a crash never leaves a
+ * half-written model under the final name.
+ */
+public final class ModelDirectory {
+    private ModelDirectory() {}
+
+    public static final String MANIFEST = "manifest.json", FORMAT = "puppet-engine-model";
+    public static final int VERSION = 1;
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Manifest(@JsonProperty("format") String format, @JsonProperty("version") int version, @JsonProperty("kind") String kind,
+                           @JsonProperty("dtype") String dtype, @JsonProperty("source") String source,
+                           @JsonProperty("components") Map<String, Entry> components) {}
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
+                        @JsonProperty("bytes") long bytes, @JsonProperty("sha256") String sha256) {}
+
+    /** What to write for one component: its config (JSON) and materialised parameters. */
+    public record Component(String configJson, Map<String, Parameter> params) {}
+
+    /**
+     * Writes a model directory. {@code kind} says what the model is ("puppet-master", "svd-img2vid", or a
+     * tiny preset); {@code source} where it came from. Refuses an existing target unless {@code force}.
+     */
+    public static Manifest write(Path dir, String kind, String source, DType dtype, Map<String, Component> components, boolean force)
+            throws IOException {
+        if (Files.exists(dir) && !force)
+            throw new IOException(dir + " already exists (use --force to replace it)");
+        Manifest[] made = new Manifest[1];
+        AtomicFile.DirectoryBody body = d -> {
+            Map<String, Entry> entries = new LinkedHashMap<>();
+            for (Map.Entry<String, Component> c : components.entrySet()) {
+                String file = c.getKey() + ".safetensors";
+                Path p = d.resolve(file);
+                ComponentFile.write(p, c.getKey(), c.getValue().configJson(), c.getValue().params(), dtype, Map.of("kind", kind));
+                long n = c.getValue().params().values().stream().mapToLong(Parameter::numel).sum();
+                entries.put(c.getKey(), new Entry(file, c.getValue().params().size(), n, Files.size(p), sha256(p)));
+            }
+            made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, entries);
+            AtomicFile.writeString(d.resolve(MANIFEST), JSON.writeValueAsString(made[0]));
+        };
+        if (!Files.exists(dir)) {
+            AtomicFile.publishDirectory(dir, body);
+        } else {                                         // --force: publish beside it, swap, drop the old one
+            Path fresh = dir.resolveSibling(dir.getFileName() + ".replacement"), old = dir.resolveSibling(dir.getFileName() + ".old");
+            for (Path p : new Path[]{fresh, old}) if (Files.exists(p)) deleteTree(p);
+            AtomicFile.publishDirectory(fresh, body);
+            Files.move(dir, old);
+            Files.move(fresh, dir);
+            deleteTree(old);
+        }
+        return made[0];
+    }
+
+    /** Reads and checks the manifest (format, version, every listed file present with the listed size). */
+    public static Manifest read(Path dir) throws IOException {
+        Path m = dir.resolve(MANIFEST);
+        if (!Files.isDirectory(dir)) throw new CheckpointException(dir, "is not a model directory (not a directory)");
+        if (!Files.isRegularFile(m)) throw new CheckpointException(dir, "is not a model directory (no " + MANIFEST + "); convert a checkpoint with ./puppet-engine convert");
+        Manifest man;
+        try {
+            man = JSON.readValue(m.toFile(), Manifest.class);
+        } catch (IOException e) {
+            throw new CheckpointException(m, "is not valid JSON: " + e.getMessage());
+        }
+        if (!FORMAT.equals(man.format())) throw new CheckpointException(m, "format is '" + man.format() + "', expected '" + FORMAT + "'");
+        if (man.version() != VERSION) throw new CheckpointException(m, "version " + man.version() + " is not supported (this engine reads " + VERSION + ")");
+        if (man.components() == null || man.components().isEmpty()) throw new CheckpointException(m, "lists no components");
+        for (Map.Entry<String, Entry> e : man.components().entrySet()) {
+            Path f = dir.resolve(e.getValue().file());
+            if (!Files.isRegularFile(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': file " + e.getValue().file() + " is missing");
+            if (Files.size(f) != e.getValue().bytes())
+                throw new CheckpointException(f, "has " + Files.size(f) + " bytes, the manifest says " + e.getValue().bytes() + " (truncated or replaced?)");
+        }
+        return man;
+    }
+
+    public static String sha256(Path file) throws IOException {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        org.apache.commons.io.FileUtils.deleteDirectory(p.toFile());
+    }
+
+    public static ObjectMapper json() { return JSON; }
+}
