@@ -66,6 +66,9 @@ public final class Adam implements AutoCloseable {
 
     public Map<String, Tensor> secondMoments() { return v; }
 
+    /** The model's trainable tensors. */
+    public Map<String, Tensor> parameters() { return params; }
+
     /** Master weights (the parameter itself when it is fp32). */
     public Map<String, Tensor> masters() { return masters; }
 

@@ -1,0 +1,167 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Fine-tunes the UNet (spec 4): per micro-step a batch in data order, the EDM loss, backward; every
+ * {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in log.jsonl
+ * and, every {@code checkpoint_every} steps, a crash-safe checkpoint. A run directory that already has a
+ * checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, and stop.
+ */
+public final class Trainer {
+
+    /** Progress after each optimiser step. */
+    public interface Listener {
+        void step(Progress p);
+    }
+
+    public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis) {}
+
+    public record Result(long startStep, long endStep, boolean stoppedBySignal, Path lastCheckpoint) {}
+
+    private final Path run;
+    private final UNetSpatioTemporalConditionModel unet;
+    private final ParameterStore store;
+    private final TrainingData data;
+    private final TrainingConfig cfg;
+    private final AtomicBoolean stop = new AtomicBoolean();
+
+    public Trainer(Path run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg) {
+        this.run = run;
+        this.unet = unet;
+        this.store = store;
+        this.data = data;
+        this.cfg = cfg;
+    }
+
+    /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
+    public void requestStop() { stop.set(true); }
+
+    public Result run(Listener listener) throws IOException {
+        Files.createDirectories(run);
+        String unetJson = ModelDirectory.json().writeValueAsString(unet.config());
+        checkConfig(unetJson);
+
+        Map<String, Tensor> trainable = new LinkedHashMap<>(), all = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : store.parameters().entrySet()) {
+            all.put(e.getKey(), e.getValue().value());
+            if (cfg.isTrainable(e.getKey())) trainable.put(e.getKey(), e.getValue().value());
+        }
+        store.requireGrad(cfg::isTrainable);
+        try (Adam adam = new Adam(trainable, cfg.adam());
+             Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {
+            Map<String, Tensor> weights = masters(all, adam);
+            long step = 0, micro = 0;
+            Path resumeFrom = TrainingCheckpoint.latest(run);
+            if (resumeFrom != null) {
+                TrainingCheckpoint.State st = TrainingCheckpoint.restore(resumeFrom, weights, adam, ema);
+                syncLowPrecision(adam);
+                step = st.step();
+                micro = st.microStep();
+            }
+            long start = step;
+            EdmLoss edm = new EdmLoss(unet, cfg.applyCIn(), null);
+            DataOrder order = new DataOrder(data.size(), cfg.seed());
+            Path last = resumeFrom;
+            long t0 = System.currentTimeMillis();
+            try (BufferedWriter log = Files.newBufferedWriter(run.resolve("log.jsonl"), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+                while (step < cfg.steps() && !stop.get()) {
+                    double lossSum = 0;
+                    for (int a = 0; a < cfg.accumulation(); a++, micro++) {
+                        int[] clips = new int[cfg.batchSize()];
+                        for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
+                        try (Scope s = Scope.open()) {
+                            Tensor loss = edm.loss(data.batch(clips, store.backend(), store.dtype()), cfg.seed(), micro, cfg.gradientCheckpointing());
+                            double l = loss.item();
+                            if (!Double.isFinite(l)) throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
+                            Autograd.backward(loss);
+                            lossSum += l;
+                        }
+                    }
+                    Adam.StepResult r = adam.step(cfg.accumulation());
+                    step = r.step();
+                    if (ema != null) ema.update(weights);
+                    long elapsed = System.currentTimeMillis() - t0;
+                    double clipsPerSecond = (step - start) * (double) cfg.accumulation() * cfg.batchSize() / Math.max(elapsed / 1000.0, 1e-9);
+                    Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed);
+                    log.write(String.format(java.util.Locale.ROOT,
+                            "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,\"grad_norm\":%.6g,\"clip\":%.4g,\"lr\":%.6g,\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
+                            step, micro, p.loss(), r.gradNorm(), r.clipScale(), r.lr(), clipsPerSecond, elapsed / 1000.0));
+                    log.flush();
+                    if (listener != null) listener.step(p);
+                    if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get())
+                        last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, unetJson, cfg.keepCheckpoints());
+                }
+            }
+            return new Result(start, step, stop.get() && step < cfg.steps(), last);
+        }
+    }
+
+    /**
+     * The fp32 weight of record per parameter: Adam's master for trainable low-precision parameters, else
+     * the parameter tensor itself.
+     */
+    private static Map<String, Tensor> masters(Map<String, Tensor> all, Adam adam) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        all.forEach((k, t) -> m.put(k, adam != null && adam.masters().containsKey(k) ? adam.masters().get(k) : t));
+        return m;
+    }
+
+    /** After restoring fp32 masters, the low-precision model copies must match them. */
+    private static void syncLowPrecision(Adam adam) {
+        adam.masters().forEach((k, master) -> {
+            Tensor p = adam.parameters().get(k);
+            if (p != master) p.backend().copyInto(master, p);
+        });
+    }
+
+    /** A run directory belongs to one configuration: refuse to resume it with another. */
+    private void checkConfig(String unetJson) throws IOException {
+        Path file = run.resolve("config.json");
+        String mine = ModelDirectory.json().writeValueAsString(Map.of("training", cfg, "unet", ModelDirectory.json().readTree(unetJson)));
+        if (Files.isRegularFile(file)) {
+            var saved = ModelDirectory.json().readTree(file.toFile());
+            if (!saved.equals(ModelDirectory.json().readTree(mine)))
+                throw new IllegalArgumentException(file + ": this run directory was started with another configuration; use a new --out directory or the same settings");
+        } else {
+            AtomicFile.writeString(file, mine);
+        }
+    }
+
+    /**
+     * Makes SIGINT/SIGTERM stop the run cleanly: the hook asks for a stop and waits (up to {@code maxWaitSeconds})
+     * for the checkpoint to be written. Returns the latch to count down when {@link #run} has returned.
+     */
+    public CountDownLatch stopOnSignal(long maxWaitSeconds) {
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            requestStop();
+            try {
+                done.await(maxWaitSeconds, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "puppet-engine-train-stop"));
+        return done;
+    }
+}

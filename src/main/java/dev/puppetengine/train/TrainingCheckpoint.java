@@ -1,0 +1,113 @@
+package dev.puppetengine.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Crash-safe training state. Each checkpoint is a directory checkpoints/step-NNNNNNNN/ holding the fp32
+ * weights (weights.safetensors), the Adam moments (optimizer.safetensors), the EMA weights when kept
+ * (ema.safetensors) and state.json (counters). It is written under a temporary name, fsynced and renamed,
+ * then "latest" is replaced atomically: a crash at any point leaves the previous checkpoint intact and never
+ * a half-written one under a final name. Resuming restores weights, moments, EMA and counters; data order
+ * and every random draw are functions of the counters.
+ */
+public final class TrainingCheckpoint {
+    private TrainingCheckpoint() {}
+
+    public record State(@JsonProperty("step") long step, @JsonProperty("micro_step") long microStep, @JsonProperty("seed") long seed) {}
+
+    static final String WEIGHTS = "weights.safetensors", OPTIMIZER = "optimizer.safetensors", EMA = "ema.safetensors", STATE = "state.json";
+
+    public static Path checkpointsDir(Path run) { return run.resolve("checkpoints"); }
+
+    static String name(long step) { return String.format("step-%08d", step); }
+
+    /** Writes the checkpoint of {@code state} and points "latest" at it; prunes to the newest {@code keep}. */
+    public static Path save(Path run, State state, Map<String, Tensor> weights, Adam adam, Ema ema, String unetConfigJson, int keep) throws IOException {
+        Path dir = checkpointsDir(run);
+        Files.createDirectories(dir);
+        Path target = dir.resolve(name(state.step()));
+        if (Files.exists(target)) return target;              // already saved at this step
+        AtomicFile.publishDirectory(target, d -> {
+            Map<String, String> meta = Map.of("format", "puppet-engine-training", "unet_config", unetConfigJson);
+            SafetensorsWriter.write(d.resolve(WEIGHTS), meta, weights);
+            Map<String, Tensor> moments = new LinkedHashMap<>();
+            adam.firstMoments().forEach((k, t) -> moments.put("m." + k, t));
+            adam.secondMoments().forEach((k, t) -> moments.put("v." + k, t));
+            SafetensorsWriter.write(d.resolve(OPTIMIZER), Map.of("format", "puppet-engine-optimizer", "step", String.valueOf(adam.stepCount())), moments);
+            if (ema != null) SafetensorsWriter.write(d.resolve(EMA), meta, ema.weights());
+            AtomicFile.writeString(d.resolve(STATE), ModelDirectory.json().writeValueAsString(state));
+        });
+        AtomicFile.writeString(run.resolve("latest"), target.getFileName().toString() + "\n");
+        prune(dir, keep);
+        return target;
+    }
+
+    private static void prune(Path dir, int keep) throws IOException {
+        List<Path> all = list(dir);
+        for (int i = 0; i < all.size() - keep; i++) org.apache.commons.io.FileUtils.deleteDirectory(all.get(i).toFile());
+    }
+
+    /** Complete checkpoints, oldest first (temporary directories of an interrupted save are ignored). */
+    static List<Path> list(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> s = Files.list(dir)) {
+            List<Path> l = new ArrayList<>(s.filter(p -> p.getFileName().toString().matches("step-\\d{8}") && Files.isRegularFile(p.resolve(STATE))).sorted().toList());
+            return l;
+        }
+    }
+
+    /** The newest complete checkpoint of a run, or null. */
+    public static Path latest(Path run) throws IOException {
+        Path pointer = run.resolve("latest");
+        if (Files.isRegularFile(pointer)) {
+            Path p = checkpointsDir(run).resolve(Files.readString(pointer).trim());
+            if (Files.isRegularFile(p.resolve(STATE))) return p;
+        }
+        List<Path> all = list(checkpointsDir(run));
+        return all.isEmpty() ? null : all.get(all.size() - 1);
+    }
+
+    /** Restores weights (into {@code weights}, converting dtype), moments, EMA; returns the counters. */
+    public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
+        State st = ModelDirectory.json().readValue(ckpt.resolve(STATE).toFile(), State.class);
+        copyAll(ckpt.resolve(WEIGHTS), "", weights);
+        Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+        adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
+        adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
+        copyAll(ckpt.resolve(OPTIMIZER), "", m);
+        copyAll(ckpt.resolve(OPTIMIZER), "", v);
+        adam.setStepCount(st.step());
+        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights());
+        return st;
+    }
+
+    private static void copyAll(Path file, String prefix, Map<String, Tensor> into) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IOException(file + " is missing: the checkpoint is incomplete");
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            for (Map.Entry<String, Tensor> e : into.entrySet()) {
+                String key = prefix + e.getKey();
+                if (!r.contains(key)) throw new IOException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
+                try (Scope s = Scope.open()) {
+                    Tensor t = r.load(key, e.getValue().backend(), e.getValue().dtype());
+                    if (!t.sameShape(e.getValue())) throw new IOException(file + ": tensor " + key + " has another shape than the model's");
+                    e.getValue().backend().copyInto(t, e.getValue());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.puppetengine.train;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * Everything that determines a training run (saved as config.json in the run directory; a resumed run must
+ * use the same values). Defaults follow the reference (spec 4.1) except where a toy run needs otherwise.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record TrainingConfig(
+        @JsonProperty("seed") long seed,
+        @JsonProperty("batch_size") int batchSize,
+        @JsonProperty("accumulation") int accumulation,
+        @JsonProperty("steps") long steps,
+        @JsonProperty("lr") double lr,
+        @JsonProperty("adamw") boolean adamW,
+        @JsonProperty("weight_decay") double weightDecay,
+        @JsonProperty("max_grad_norm") double maxGradNorm,
+        @JsonProperty("warmup_steps") int warmupSteps,
+        @JsonProperty("ema_decay") double emaDecay,
+        @JsonProperty("gradient_checkpointing") boolean gradientCheckpointing,
+        @JsonProperty("trainable") String trainable,
+        @JsonProperty("apply_c_in") boolean applyCIn,
+        @JsonProperty("checkpoint_every") int checkpointEvery,
+        @JsonProperty("keep_checkpoints") int keepCheckpoints) {
+
+    public TrainingConfig {
+        if (batchSize < 1 || accumulation < 1 || steps < 1) throw new IllegalArgumentException("batch size, accumulation and steps must be >= 1");
+        if (!(lr > 0)) throw new IllegalArgumentException("learning rate must be > 0, got " + lr);
+        if (!trainable.equals("all") && !trainable.equals("drag-attention"))
+            throw new IllegalArgumentException("trainable must be 'all' or 'drag-attention', got '" + trainable + "'");
+        if (checkpointEvery < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoint_every and keep_checkpoints must be >= 1");
+        if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
+    }
+
+    /** The reference's settings (Adam 1e-5, batch 1 x 64 accumulation, clip 1, EMA 0.9999, checkpointing). */
+    public static TrainingConfig reference(long steps) {
+        return new TrainingConfig(1024, 1, 64, steps, 1e-5, false, 0, 1.0, 0, 0.9999, true, "all", true, 1000, 3);
+    }
+
+    public Adam.Settings adam() {
+        return new Adam.Settings(lr, 0.9, 0.999, 1e-8, weightDecay, adamW, maxGradNorm, warmupSteps);
+    }
+
+    /** Which parameters train: all, or only the drag modules and the attention layers. */
+    public boolean isTrainable(String name) {
+        return trainable.equals("all") || name.contains(".flow_convs.") || name.contains(".drag_token_mlps.")
+                || name.contains(".attn1.") || name.contains(".attn2.");
+    }
+}
