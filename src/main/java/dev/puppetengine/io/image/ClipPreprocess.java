@@ -13,8 +13,8 @@ import dev.puppetengine.tensor.Tensor;
  * (A = -0.75) with align_corners=True, as torch's {@code interpolate(mode="bicubic")}, clamping taps at the
  * borders. For 256 to 224 the blur is a near-identity (sigma 0.071).
  *
- * <p>Arithmetic is double precision, rounded to float at the end; the reference runs in float32, which
- * moves values by about 1e-6.
+ * <p>Arithmetic is double precision, rounded to float at the end. The reference runs in float32, so the two
+ * agree to float32 rounding, not bit for bit.
  */
 public final class ClipPreprocess {
     public static final int SIZE = 224;

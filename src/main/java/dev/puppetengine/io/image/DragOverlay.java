@@ -32,6 +32,7 @@ public final class DragOverlay {
         try {
             g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
             g.setRenderingHint(RenderingHints.KEY_STROKE_CONTROL, RenderingHints.VALUE_STROKE_PURE);
+            g.translate(0.5, 0.5); // drag coordinates are pixel indices; Java2D puts pixel (x, y)'s centre at x + 0.5
             float scale = frame.height() / 256f;
             for (Drag d : drags) {
                 Path2D arrow = arrow(d, scale);

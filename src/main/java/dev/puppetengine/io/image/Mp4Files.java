@@ -1,23 +1,28 @@
 package dev.puppetengine.io.image;
 
 import dev.puppetengine.io.AtomicFiles;
-import org.jcodec.api.SequenceEncoder;
+import org.jcodec.api.transcode.PixelStore;
+import org.jcodec.api.transcode.SinkImpl;
+import org.jcodec.api.transcode.VideoFrameWithPacket;
 import org.jcodec.common.Codec;
 import org.jcodec.common.Format;
 import org.jcodec.common.io.FileChannelWrapper;
 import org.jcodec.common.io.NIOUtils;
 import org.jcodec.common.model.ColorSpace;
+import org.jcodec.common.model.Packet;
 import org.jcodec.common.model.Picture;
-import org.jcodec.common.model.Rational;
+import org.jcodec.scale.ColorUtil;
+import org.jcodec.scale.Transform;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * H.264 video in an MP4 (ISO base media) container, encoded in pure Java by JCodec. Frames are converted
- * to YUV 4:2:0, so both sides must be even. JCodec's encoder uses a fixed quantiser: the file is lossy
- * but close to the frames (a few levels per channel on smooth content).
+ * H.264 video (Baseline profile, 4:2:0, video range) in an MP4 container (JCodec's ISO-BMFF muxer, which
+ * it calls MOV; the file's brand is isom/mp41), encoded in pure Java by JCodec. Both frame sides must be
+ * even for the 4:2:0 chroma. Lossy: a decoded 256 x 256 Drag-a-Move frame differs from its source by about
+ * one level per channel on average (ffmpeg's decoder).
  */
 public final class Mp4Files {
     private Mp4Files() {}
@@ -36,17 +41,27 @@ public final class Mp4Files {
 
     private static void encode(Path path, List<RgbImage> frames, int fps) throws IOException {
         RgbImage first = frames.get(0);
+        Transform toVideoRange = ColorUtil.getTransform(ColorSpace.RGB, ColorSpace.YUV420);
         try (FileChannelWrapper out = NIOUtils.writableChannel(path.toFile())) {
-            SequenceEncoder encoder = new SequenceEncoder(out, Rational.R(fps, 1), Format.MOV, Codec.H264, null);
+            SinkImpl sink = SinkImpl.createWithStream(out, Format.MOV, Codec.H264, null);
+            sink.init();
             for (int i = 0; i < frames.size(); i++) {
                 RgbImage f = frames.get(i);
                 if (f.width() != first.width() || f.height() != first.height()) {
                     throw new IllegalArgumentException("frame " + i + " is " + f.width() + "x" + f.height() + ", frame 0 is "
                             + first.width() + "x" + first.height());
                 }
-                encoder.encodeNativeFrame(toPicture(f));
+                Picture yuv = Picture.create(f.width(), f.height(), ColorSpace.YUV420);
+                toVideoRange.transform(toPicture(f), yuv);
+                // Players read an H.264 stream without range signalling as video range (Y 16..235). JCodec's
+                // encoder accepts only pictures labelled full range (YUV420J) but codes the planes as given,
+                // so it gets video-range planes under that label; its own SequenceEncoder would store full
+                // range and players would show crushed shadows and clipped highlights.
+                Picture labelled = Picture.createPicture(f.width(), f.height(), yuv.getData(), ColorSpace.YUV420J);
+                Packet timing = Packet.createPacket(null, i, fps, 1, i, Packet.FrameType.KEY, null);
+                sink.outputVideoFrame(new VideoFrameWithPacket(timing, new PixelStore.LoanerPicture(labelled, 0)));
             }
-            encoder.finish();
+            sink.finish();
         }
     }
 
