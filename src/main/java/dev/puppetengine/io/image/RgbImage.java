@@ -43,10 +43,6 @@ public final class RgbImage {
         return pixels[(y * width + x) * 3 + c] & 0xff;
     }
 
-    public RgbImage copy() {
-        return new RgbImage(width, height, pixels.clone());
-    }
-
     /** The w x h region whose top-left corner is (x, y); it must lie inside the image. */
     public RgbImage crop(int x, int y, int w, int h) {
         if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > width || y + h > height) {
