@@ -1,0 +1,169 @@
+package dev.puppetengine.io.image;
+
+import dev.puppetengine.io.AtomicFiles;
+
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageWriter;
+import javax.imageio.stream.FileImageOutputStream;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.ImageOutputStream;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.ComponentColorModel;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reads still images (PNG, JPEG, BMP, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
+ * RGBA the way PIL would see them, and writes PNGs and directories of PNG frames atomically.
+ *
+ * <p>Pixel values come from the decoded samples, not through Java2D's colour management, because PIL
+ * applies none: grey is replicated to R=G=B (Java2D would treat it as linear grey and brighten it), an
+ * embedded ICC profile is ignored, and 16-bit samples keep their high byte (PIL's "RGB;16B" unpacking).
+ * Palette images go through their palette. JPEG decoding is the JDK's libjpeg; it can differ from PIL's
+ * libjpeg-turbo by a unit here and there, so only lossless formats are bit-exact end to end.
+ */
+public final class ImageFiles {
+    private static final String FORMATS = "PNG, JPEG, GIF or BMP";
+
+    private ImageFiles() {}
+
+    /** The image as RGBA; without an alpha channel every pixel is opaque. Errors name the file. */
+    public static RgbaImage readRgba(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such image file");
+        if (Files.size(file) == 0) throw new IOException("cannot read image " + file + ": the file is empty");
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            if (in == null) throw new IOException("cannot open image " + file);
+            ImageReader reader = readerFor(in, file);
+            try {
+                reader.setInput(in);
+                if (reader.getFormatName().equalsIgnoreCase("gif")) return GifFiles.decode(reader, file, 1).get(0).image();
+                int w = reader.getWidth(0), h = reader.getHeight(0);
+                if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
+                return toRgba(reader.read(0));
+            } catch (IIOException | RuntimeException e) {
+                // Decoders report corrupt input with arbitrary runtime exceptions; all of them are bad-file errors.
+                throw unreadable(file, e);
+            } finally {
+                reader.dispose();
+            }
+        }
+    }
+
+    /** The image composited onto white (spec 1.2; opaque images are returned unchanged). */
+    public static RgbImage readRgb(Path file) throws IOException {
+        return readRgba(file).compositeOntoWhite();
+    }
+
+    /** Writes a PNG atomically (temporary file, fsync, rename). */
+    public static void writePng(Path file, RgbImage image) throws IOException {
+        AtomicFiles.write(file, temp -> encodePng(temp, image));
+    }
+
+    /**
+     * Writes {@code frame_000.png, frame_001.png, ...} (at least three digits, more when there are 1000+
+     * frames) into a new directory that appears complete or not at all.
+     */
+    public static void writePngFrames(Path dir, List<RgbImage> frames) throws IOException {
+        if (frames.isEmpty()) throw new IllegalArgumentException("no frames to write to " + dir);
+        String pattern = "frame_%0" + Math.max(3, String.valueOf(frames.size() - 1).length()) + "d.png";
+        AtomicFiles.writeDirectory(dir, temp -> {
+            for (int i = 0; i < frames.size(); i++) encodePng(temp.resolve(String.format(Locale.ROOT, pattern, i)), frames.get(i));
+        });
+    }
+
+    private static void encodePng(Path path, RgbImage image) throws IOException {
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
+        try (ImageOutputStream out = new FileImageOutputStream(path.toFile())) {
+            writer.setOutput(out);
+            writer.write(image.toBufferedImage());
+        } finally {
+            writer.dispose();
+        }
+    }
+
+    static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
+        Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+        if (!readers.hasNext()) throw new IOException("cannot read image " + file + ": unsupported or unrecognised format (expected " + FORMATS + ")");
+        return readers.next();
+    }
+
+    static IOException zeroSize(Path file, int w, int h) {
+        return new IOException("cannot read image " + file + ": it has zero size (" + w + "x" + h + ")");
+    }
+
+    /** A decoder failure; a header that declares a zero dimension gets the clearer zero-size message. */
+    static IOException unreadable(Path file, Exception cause) {
+        int[] declared = declaredSize(file);
+        if (declared != null && (declared[0] == 0 || declared[1] == 0)) return zeroSize(file, declared[0], declared[1]);
+        return new IOException("cannot read image " + file + ": corrupt or truncated (" + cause.getMessage() + ")", cause);
+    }
+
+    /** Width and height from a PNG, GIF or BMP header, or null when the header is not one of those. */
+    private static int[] declaredSize(Path file) {
+        byte[] head = new byte[26];
+        try (InputStream in = Files.newInputStream(file)) {
+            if (in.readNBytes(head, 0, head.length) < head.length) return null;
+        } catch (IOException e) {
+            return null;
+        }
+        ByteBuffer be = ByteBuffer.wrap(head), le = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
+        if ((head[0] & 0xff) == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G') return new int[] {be.getInt(16), be.getInt(20)};
+        if (head[0] == 'G' && head[1] == 'I' && head[2] == 'F') return new int[] {le.getShort(6) & 0xffff, le.getShort(8) & 0xffff};
+        if (head[0] == 'B' && head[1] == 'M') return new int[] {le.getInt(18), Math.abs(le.getInt(22))};
+        return null;
+    }
+
+    /** Straight-alpha RGBA of a decoded image, from its samples where the colour model allows (see class doc). */
+    static RgbaImage toRgba(BufferedImage img) {
+        int w = img.getWidth(), h = img.getHeight();
+        byte[] out = new byte[w * h * 4];
+        ColorModel cm = img.getColorModel();
+        if (hasPlainSamples(cm)) {
+            Raster raster = img.getRaster();
+            int bands = raster.getNumBands();
+            int colours = cm.getNumColorComponents();
+            int shift = cm.getComponentSize(0) - 8;
+            int[] row = new int[w * bands];
+            for (int y = 0; y < h; y++) {
+                raster.getPixels(0, y, w, 1, row);
+                for (int x = 0, o = y * w * 4; x < w; x++, o += 4) {
+                    int p = x * bands;
+                    for (int c = 0; c < 3; c++) out[o + c] = (byte) (row[p + (colours == 1 ? 0 : c)] >> shift);
+                    out[o + 3] = cm.hasAlpha() ? (byte) (row[p + colours] >> shift) : (byte) 255;
+                }
+            }
+        } else {
+            int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
+            for (int i = 0; i < argb.length; i++) {
+                out[4 * i] = (byte) (argb[i] >> 16);
+                out[4 * i + 1] = (byte) (argb[i] >> 8);
+                out[4 * i + 2] = (byte) argb[i];
+                out[4 * i + 3] = (byte) (argb[i] >>> 24);
+            }
+        }
+        return new RgbaImage(w, h, out);
+    }
+
+    /** One sample per component, 8 or 16 bits, grey or RGB, straight alpha: samples are the pixel values. */
+    private static boolean hasPlainSamples(ColorModel cm) {
+        if (!(cm instanceof ComponentColorModel) || cm.isAlphaPremultiplied()) return false;
+        int type = cm.getColorSpace().getType();
+        if (type != ColorSpace.TYPE_GRAY && type != ColorSpace.TYPE_RGB) return false;
+        int bits = cm.getComponentSize(0);
+        for (int s : cm.getComponentSize()) if (s != bits) return false;
+        return bits == 8 || bits == 16;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.puppetengine.io.image;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Node;
+
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageWriter;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.ImageOutputStream;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+class GifFilesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void roundTripKeepsFramesDelaysAndLoopsForever() throws IOException {
+        // Few colours, so the writer's palette holds them exactly and the round trip is lossless.
+        List<RgbImage> frames = List.of(solid(16, 12, 255, 0, 0), solid(16, 12, 0, 128, 255), ImageFilesTest.pattern(16, 12).crop(0, 0, 16, 12));
+        quantise(frames.get(2));
+        Path file = dir.resolve("anim.gif");
+        GifFiles.write(file, new Animation(frames, List.of(100, 250, 40)));
+
+        Animation back = GifFiles.read(file);
+        assertEquals(3, back.frames().size());
+        assertEquals(16, back.width());
+        assertEquals(12, back.height());
+        assertEquals(List.of(100, 250, 40), back.delaysMs());
+        for (int i = 0; i < 3; i++) assertArrayEquals(frames.get(i).pixels(), back.frames().get(i).pixels(), "frame " + i);
+        assertEquals("NETSCAPE2.0 loop 0", loopExtension(file));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(file), files.toList());
+        }
+    }
+
+    @Test
+    void partialFramesWrittenByPillowCompositeAsPillowShowsThem() throws IOException {
+        Animation anim = GifFiles.read(Fixtures.path("gif/pil_partial.gif"));
+        RgbImage strip = ImageFiles.readRgb(Fixtures.path("gif/pil_partial_frames.png"));
+        assertEquals(List.of(100, 200, 50, 100, 300), anim.delaysMs());
+        for (int i = 0; i < 5; i++) {
+            assertArrayEquals(strip.crop(0, 30 * i, 40, 30).pixels(), anim.frames().get(i).pixels(), "frame " + i);
+        }
+    }
+
+    @Test
+    void disposalMethodsAreApplied() throws IOException {
+        Path file = dir.resolve("disposal.gif");
+        writeRaw(file, new Object[][] {
+                {solid(4, 4, 255, 0, 0), 0, 0, "none"},
+                {solid(2, 2, 0, 0, 255), 1, 1, "restoreToPrevious"},
+                {solid(1, 1, 0, 255, 0), 0, 0, "restoreToBackgroundColor"},
+                {solid(1, 1, 0, 255, 0), 3, 3, "none"},
+        });
+        List<RgbImage> f = GifFiles.read(file).frames();
+        assertEquals(0, f.get(1).get(1, 1, 0)); // blue square drawn
+        assertEquals(255, f.get(1).get(1, 1, 2));
+        assertEquals(255, f.get(2).get(1, 1, 0)); // ... and undone: red again
+        assertEquals(0, f.get(2).get(1, 1, 2));
+        assertArrayEquals(new int[] {0, 255, 0}, rgb(f.get(2), 0, 0));
+        assertArrayEquals(new int[] {255, 255, 255}, rgb(f.get(3), 0, 0)); // cleared to background (white)
+        assertArrayEquals(new int[] {0, 255, 0}, rgb(f.get(3), 3, 3));
+        assertArrayEquals(new int[] {255, 0, 0}, rgb(f.get(3), 2, 2));
+    }
+
+    private static int[] rgb(RgbImage img, int x, int y) {
+        return new int[] {img.get(x, y, 0), img.get(x, y, 1), img.get(x, y, 2)};
+    }
+
+    static RgbImage solid(int w, int h, int r, int g, int b) {
+        RgbImage img = RgbImage.blank(w, h);
+        for (int i = 0; i < w * h; i++) {
+            img.pixels()[3 * i] = (byte) r;
+            img.pixels()[3 * i + 1] = (byte) g;
+            img.pixels()[3 * i + 2] = (byte) b;
+        }
+        return img;
+    }
+
+    /** Keeps two levels per channel (8 colours). */
+    private static void quantise(RgbImage img) {
+        for (int i = 0; i < img.pixels().length; i++) img.pixels()[i] = (byte) ((img.pixels()[i] & 0x80) != 0 ? 255 : 0);
+    }
+
+    private static String loopExtension(Path file) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            ImageReader reader = ImageIO.getImageReaders(in).next();
+            reader.setInput(in);
+            IIOMetadataNode root = (IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_gif_image_1.0");
+            IIOMetadataNode ext = (IIOMetadataNode) root.getElementsByTagName("ApplicationExtension").item(0);
+            assertNotNull(ext, "no application extension");
+            byte[] data = (byte[]) ext.getUserObject();
+            return ext.getAttribute("applicationID") + ext.getAttribute("authenticationCode") + " loop " + ((data[1] & 0xff) | (data[2] & 0xff) << 8);
+        }
+    }
+
+    /** A GIF with each frame {image, left, top, disposal} on a screen the size of the first frame. */
+    private static void writeRaw(Path file, Object[][] frames) throws IOException {
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("gif").next();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(file.toFile())) {
+            writer.setOutput(out);
+            writer.prepareWriteSequence(null);
+            for (Object[] f : frames) {
+                BufferedImage img = ((RgbImage) f[0]).toBufferedImage();
+                IIOMetadata meta = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(img), null);
+                IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree("javax_imageio_gif_image_1.0");
+                for (Node n = root.getFirstChild(); n != null; n = n.getNextSibling()) {
+                    IIOMetadataNode node = (IIOMetadataNode) n;
+                    if (node.getNodeName().equals("ImageDescriptor")) {
+                        node.setAttribute("imageLeftPosition", f[1].toString());
+                        node.setAttribute("imageTopPosition", f[2].toString());
+                    } else if (node.getNodeName().equals("GraphicControlExtension")) {
+                        node.setAttribute("disposalMethod", (String) f[3]);
+                    }
+                }
+                meta.setFromTree("javax_imageio_gif_image_1.0", root);
+                writer.writeToSequence(new IIOImage(img, null, meta), null);
+            }
+            writer.endWriteSequence();
+        } finally {
+            writer.dispose();
+        }
+    }
+}
