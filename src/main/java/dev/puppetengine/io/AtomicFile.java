@@ -40,6 +40,12 @@ public final class AtomicFile {
         void write(OutputStream out) throws IOException;
     }
 
+    /** Writes a file's content at a path (for encoders that open the file themselves: ImageIO, JCodec). */
+    @FunctionalInterface
+    public interface PathBody {
+        void write(Path temp) throws IOException;
+    }
+
     /** Fills a (fresh, empty) directory; everything in it is fsynced before the directory is published. */
     @FunctionalInterface
     public interface DirectoryBody {
@@ -55,6 +61,21 @@ public final class AtomicFile {
                 body.write(ch);
                 ch.force(true);
             }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (Throwable t) {
+            deleteQuietly(tmp, t);
+            throw t;
+        }
+        fsync(dir);
+    }
+
+    /** Like {@link #write(Path, FileBody)} for a writer that opens the (empty) temporary file by path. */
+    public static void writePath(Path target, PathBody body) throws IOException {
+        Path dir = parentOf(target);
+        Path tmp = createSibling(target, false);
+        try {
+            body.write(tmp);
+            fsync(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (Throwable t) {
             deleteQuietly(tmp, t);

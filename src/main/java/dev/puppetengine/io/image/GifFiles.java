@@ -1,6 +1,6 @@
 package dev.puppetengine.io.image;
 
-import dev.puppetengine.io.AtomicFiles;
+import dev.puppetengine.io.AtomicFile;
 import org.w3c.dom.Node;
 
 import javax.imageio.IIOException;
@@ -42,7 +42,7 @@ public final class GifFiles {
 
     /** Writes an animated GIF atomically. Delays are stored in GIF's unit of 10 ms (rounded). */
     public static void write(Path file, Animation animation) throws IOException {
-        AtomicFiles.write(file, temp -> encode(temp, animation));
+        AtomicFile.writePath(file, temp -> encode(temp, animation));
     }
 
     /** Every frame, composited, onto white. */

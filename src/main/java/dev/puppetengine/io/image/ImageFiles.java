@@ -1,6 +1,6 @@
 package dev.puppetengine.io.image;
 
-import dev.puppetengine.io.AtomicFiles;
+import dev.puppetengine.io.AtomicFile;
 
 import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
@@ -69,7 +69,7 @@ public final class ImageFiles {
 
     /** Writes a PNG atomically (temporary file, fsync, rename). */
     public static void writePng(Path file, RgbImage image) throws IOException {
-        AtomicFiles.write(file, temp -> encodePng(temp, image));
+        AtomicFile.writePath(file, temp -> encodePng(temp, image));
     }
 
     /**
@@ -79,7 +79,14 @@ public final class ImageFiles {
     public static void writePngFrames(Path dir, List<RgbImage> frames) throws IOException {
         if (frames.isEmpty()) throw new IllegalArgumentException("no frames to write to " + dir);
         String pattern = "frame_%0" + Math.max(3, String.valueOf(frames.size() - 1).length()) + "d.png";
-        AtomicFiles.writeDirectory(dir, temp -> {
+        if (Files.isDirectory(dir)) {                    // an empty directory may be replaced; a user's files never are
+            try (var entries = Files.list(dir)) {
+                if (entries.findAny().isPresent())
+                    throw new java.nio.file.FileAlreadyExistsException(dir.toString(), null, "output directory exists and is not empty; remove it or choose another");
+            }
+            Files.delete(dir);
+        }
+        AtomicFile.publishDirectory(dir, temp -> {
             for (int i = 0; i < frames.size(); i++) encodePng(temp.resolve(String.format(Locale.ROOT, pattern, i)), frames.get(i));
         });
     }

@@ -1,6 +1,6 @@
 package dev.puppetengine.io.image;
 
-import dev.puppetengine.io.AtomicFiles;
+import dev.puppetengine.io.AtomicFile;
 import org.jcodec.api.transcode.PixelStore;
 import org.jcodec.api.transcode.SinkImpl;
 import org.jcodec.api.transcode.VideoFrameWithPacket;
@@ -36,7 +36,7 @@ public final class Mp4Files {
             throw new IllegalArgumentException("H.264 (YUV 4:2:0) needs even frame sides, got " + first.width() + "x" + first.height()
                     + " for " + file);
         }
-        AtomicFiles.write(file, temp -> encode(temp, frames, fps));
+        AtomicFile.writePath(file, temp -> encode(temp, frames, fps));
     }
 
     private static void encode(Path path, List<RgbImage> frames, int fps) throws IOException {
