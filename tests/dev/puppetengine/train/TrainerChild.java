@@ -1,0 +1,34 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+
+import java.nio.file.Path;
+
+/** A training process for the kill-and-resume test: java ... TrainerChild RUN_DIR STEPS. */
+public final class TrainerChild {
+    static TrainingConfig config(long steps) {
+        return new TrainingConfig(5, 1, 2, steps, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 1, 2);
+    }
+
+    static UNetSpatioTemporalConditionModel model() {
+        return new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+    }
+
+    static RandomClips data() {
+        return new RandomClips(5, 2, 8, 16);
+    }
+
+    public static void main(String[] args) throws Exception {
+        UNetSpatioTemporalConditionModel unet = model();
+        try (ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
+            Trainer t = new Trainer(Path.of(args[0]), unet, ps, data(), config(Long.parseLong(args[1])));
+            var done = t.stopOnSignal(60);
+            t.run(p -> System.out.println("step " + p.step()));
+            done.countDown();
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TrainerTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    @TempDir
+    Path tmp;
+
+    /** Runs {@code steps} in {@code run}, stopping (as a signal would) after {@code stopAfter} steps. */
+    private static Trainer.Result train(Path run, long steps, long stopAfter, List<Double> losses) throws Exception {
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            Trainer t = new Trainer(run, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
+            return t.run(p -> {
+                if (losses != null) losses.add(p.loss());
+                if (p.step() >= stopAfter) t.requestStop();
+            });
+        }
+    }
+
+    private static double[] weights(Path ckpt, String file, String key) throws Exception {
+        try (SafetensorsReader r = SafetensorsReader.open(ckpt.resolve(file)); Scope s = Scope.open()) {
+            return r.load(key, CPU).toDoubleArray();
+        }
+    }
+
+    private static final String[] KEYS = {"conv_in.weight", "down_blocks.0.flow_convs.0.conv_in.weight", "up_blocks.3.drag_token_mlps.2.2.bias",
+            "mid_block.attentions.0.transformer_blocks.0.attn1.to_k.weight"};
+
+    private static void assertSameState(Path a, Path b) throws Exception {
+        for (String k : KEYS) {
+            assertArrayEquals(weights(a, "weights.safetensors", k), weights(b, "weights.safetensors", k), k);
+            assertArrayEquals(weights(a, "optimizer.safetensors", "v." + k), weights(b, "optimizer.safetensors", "v." + k), "v." + k);
+            assertArrayEquals(weights(a, "ema.safetensors", k), weights(b, "ema.safetensors", k), "ema " + k);
+        }
+    }
+
+    @Test
+    void overfittingOneBatchLowersTheLoss() throws Exception {
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            TrainingConfig c = new TrainingConfig(5, 1, 1, 30, 2e-3, false, 0, 1.0, 0, 0, false, "all", true, 100, 1);
+            TrainingData one = new TrainingData() {          // the same clip and noise level every step
+                public int size() { return 1; }
+                public EdmLoss.Batch batch(int[] clips, dev.puppetengine.backend.Backend be, DType dt) { return TrainerChild.data().batch(clips, be, dt); }
+            };
+            EdmLoss edm = new EdmLoss(unet, true, null);
+            ps.requireGrad(n -> true);
+            double first = 0, last = 0;
+            try (Adam adam = new Adam(trainable(ps), c.adam())) {
+                for (int i = 0; i < 30; i++) {
+                    try (Scope st = Scope.open()) {
+                        Tensor l = edm.loss(one.batch(new int[]{0}, CPU, DType.F32), 5, 0, false);   // fixed step: same sigma, noise
+                        if (i == 0) first = l.item();
+                        last = l.item();
+                        dev.puppetengine.autograd.Autograd.backward(l);
+                    }
+                    adam.step(1);
+                }
+            }
+            assertTrue(last < 0.5 * first, "loss " + first + " -> " + last);
+        }
+    }
+
+    private static java.util.Map<String, Tensor> trainable(ParameterStore ps) {
+        java.util.Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        ps.parameters().forEach((k, p) -> m.put(k, p.value()));
+        return m;
+    }
+
+    @Test
+    void stopAndResumeEqualsAnUninterruptedRun() throws Exception {
+        Path a = tmp.resolve("a"), b = tmp.resolve("b");
+        List<Double> la = new ArrayList<>(), lb = new ArrayList<>();
+        train(a, 6, Long.MAX_VALUE, la);
+        Trainer.Result first = train(b, 6, 3, lb);
+        assertTrue(first.stoppedBySignal());
+        assertEquals(3, first.endStep());
+        Trainer.Result second = train(b, 6, Long.MAX_VALUE, lb);
+        assertEquals(3, second.startStep());
+        assertEquals(6, second.endStep());
+        assertEquals(la, lb, "the same losses step by step");
+        assertSameState(TrainingCheckpoint.latest(a), TrainingCheckpoint.latest(b));
+        assertEquals(2, Files.list(TrainingCheckpoint.checkpointsDir(b)).count(), "keeps the newest 2");
+    }
+
+    @Test
+    void aRunDirectoryRefusesAnotherConfiguration() throws Exception {
+        Path run = tmp.resolve("run");
+        train(run, 1, Long.MAX_VALUE, null);
+        assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
+    }
+
+    @Test
+    void sigkillMidRunThenResumeGivesTheSameFinalWeights() throws Exception {
+        Path ref = tmp.resolve("ref"), killed = tmp.resolve("killed");
+        train(ref, 8, Long.MAX_VALUE, null);
+
+        Process p = child(killed, 8);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline) {                            // wait for the third checkpoint
+            Path latest = TrainingCheckpoint.latest(killed);
+            if (latest != null && latest.getFileName().toString().compareTo("step-00000003") >= 0) break;
+            if (!p.isAlive()) break;
+            Thread.sleep(20);
+        }
+        assertTrue(p.isAlive(), "the child finished before it could be killed; output: " + new String(p.getInputStream().readAllBytes()));
+        p.destroyForcibly();                                               // SIGKILL: no hook runs
+        p.waitFor(30, TimeUnit.SECONDS);
+        Path atKill = TrainingCheckpoint.latest(killed);
+        assertNotNull(atKill);
+        for (String k : KEYS) weights(atKill, "weights.safetensors", k);   // the latest checkpoint is complete and readable
+
+        Process resumed = child(killed, 8);
+        assertTrue(resumed.waitFor(180, TimeUnit.SECONDS), "resumed run did not finish");
+        assertEquals(0, resumed.exitValue(), new String(resumed.getInputStream().readAllBytes()));
+        assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(killed));
+    }
+
+    private static Process child(Path run, long steps) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(), run.toString(),
+                String.valueOf(steps)).redirectErrorStream(true).start();
+    }
+}
