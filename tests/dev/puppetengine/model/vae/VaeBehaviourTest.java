@@ -2,6 +2,7 @@ package dev.puppetengine.model.vae;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.Downsample2D;
+import dev.puppetengine.nn.Attention;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
@@ -171,11 +172,62 @@ class VaeBehaviourTest {
             LatentDistribution d = vae.encode(randn(new Random(6), DType.F64, 1, 16, 16, 3));
             double[] mean = d.mean().toDoubleArray(), logvar = d.logvar().toDoubleArray();
             assertEquals(4 * 4, mean.length);
-            for (int i = 0; i < 4; i += 4) {
+            for (int i = 0; i < mean.length; i += 4) {
                 assertArrayEquals(new double[]{0.5, -0.25, 1, 2}, Arrays.copyOfRange(mean, i, i + 4));
                 assertArrayEquals(new double[]{20, -30, 3, -3}, Arrays.copyOfRange(logvar, i, i + 4));
             }
         }
+    }
+
+    /** The mid blocks' attention against plain loops: GN(groups, 1e-6) -> one head over all H*W pixels (scale C^-1/2) -> to_out -> + x. */
+    @Test
+    void midBlockAttentionIsOneHeadOverAllPixelsWithResidual() {
+        int c = 4, hw = 6, groups = 2;
+        Attention attn = UNetMidBlock2D.vaeAttention(c, groups);
+        Random rng = new Random(9);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(attn, CPU, DType.F64, 9)) {
+            ps.parameters().forEach((k, p) -> p.value().copyFrom(item(randn(rng, DType.F64, 1, (int) p.numel()), 0)));
+            double[] x = randn(rng, DType.F64, 1, 2, 3, c).toDoubleArray();
+            double[] got = attn.forwardImage(Tensor.of(CPU, DType.F64, new int[]{1, 2, 3, c}, x)).toDoubleArray();
+
+            double[] gamma = w(ps, "group_norm.weight"), beta = w(ps, "group_norm.bias"), n = new double[hw * c];
+            int cg = c / groups;
+            for (int g = 0; g < groups; g++) {
+                double mean = 0, var = 0;
+                for (int t = 0; t < hw; t++) for (int j = g * cg; j < (g + 1) * cg; j++) mean += x[t * c + j] / (hw * cg);
+                for (int t = 0; t < hw; t++) for (int j = g * cg; j < (g + 1) * cg; j++) var += Math.pow(x[t * c + j] - mean, 2) / (hw * cg);
+                for (int t = 0; t < hw; t++)
+                    for (int j = g * cg; j < (g + 1) * cg; j++) n[t * c + j] = (x[t * c + j] - mean) / Math.sqrt(var + 1e-6) * gamma[j] + beta[j];
+            }
+            double[] q = lin(ps, "to_q", n, c), k = lin(ps, "to_k", n, c), v = lin(ps, "to_v", n, c), a = new double[hw * c];
+            for (int i = 0; i < hw; i++) {
+                double[] e = new double[hw];
+                double sum = 0;
+                for (int j = 0; j < hw; j++) {
+                    for (int d = 0; d < c; d++) e[j] += q[i * c + d] * k[j * c + d] / Math.sqrt(c);
+                    sum += e[j] = Math.exp(e[j]);
+                }
+                for (int j = 0; j < hw; j++) for (int d = 0; d < c; d++) a[i * c + d] += e[j] / sum * v[j * c + d];
+            }
+            double[] want = lin(ps, "to_out.0", a, c);
+            for (int i = 0; i < want.length; i++) want[i] += x[i];
+            assertArrayEquals(want, got, 1e-12);
+        }
+    }
+
+    private static double[] w(ParameterStore ps, String name) {
+        return ps.parameters().get(name).value().toDoubleArray();
+    }
+
+    /** Row-wise x W^T + b for rows of width c. */
+    private static double[] lin(ParameterStore ps, String prefix, double[] x, int c) {
+        double[] wt = w(ps, prefix + ".weight"), b = w(ps, prefix + ".bias"), y = new double[x.length];
+        for (int t = 0; t < x.length / c; t++)
+            for (int o = 0; o < c; o++) {
+                y[t * c + o] = b[o];
+                for (int j = 0; j < c; j++) y[t * c + o] += wt[o * c + j] * x[t * c + j];
+            }
+        return y;
     }
 
     static double maxDiff(double[] a, double[] b) {
