@@ -7,6 +7,7 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.ParameterGradCheck;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -30,21 +31,13 @@ class ClipBehaviourTest {
         return Tensor.of(CPU, t, shape, v);
     }
 
-    static void perturb(ParameterStore ps, Random rng) {
-        for (Parameter p : ps.parameters().values()) {
-            double[] v = p.value().toDoubleArray();
-            for (int i = 0; i < v.length; i++) v[i] += 0.1 * rng.nextGaussian();
-            p.value().copyFrom(v);
-        }
-    }
-
     @Test
     void embedMatchesThePlainReference() {
         ClipVisionConfig cfg = ClipVisionConfig.tiny(32, 8, 16);
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(cfg);
         Random rng = new Random(1);
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(clip, CPU, DType.F64, 1)) {
-            perturb(ps, rng);
+            ParameterGradCheck.perturb(ps, rng, 0.1);
             Tensor pixels = randn(rng, DType.F64, 2, 32, 32, 3);
             Tensor out = clip.embed(pixels);
             assertArrayEquals(new int[]{2, 16}, out.shape());
