@@ -26,6 +26,11 @@ public final class SpatioTemporalResBlock extends Module {
         return new SpatioTemporalResBlock(in, out, tembChannels, eps, eps, groups, 0.5, false);
     }
 
+    /** The VAE temporal decoder's variant: no time embedding, spatial eps 1e-6, temporal 1e-5, switched mix starting at 0. */
+    public static SpatioTemporalResBlock vaeDecoder(int in, int out, int groups) {
+        return new SpatioTemporalResBlock(in, out, 0, 1e-6, 1e-5, groups, 0.0, true);
+    }
+
     public Tensor forward(Tensor h, Tensor temb, int frames) {
         Tensor hs = spatial.forward(h, temb);
         int[] s = hs.shape();

@@ -37,4 +37,12 @@ public final class Attention extends Module {
         Tensor q = toQ.forward(x), k = toK.forward(kv), v = toV.forward(kv);
         return toOut.forward(F.attention(q, k, v, heads, 1 / Math.sqrt(dimHead)));
     }
+
+    /** The VAE's attention block: x (N, H, W, C) -> x + self-attention over the H*W tokens of group_norm(x). */
+    public Tensor forwardImage(Tensor x) {
+        if (groupNorm == null) throw new IllegalStateException("forwardImage needs an attention built with group_norm");
+        int[] s = x.shape();
+        Tensor tokens = F.reshape(groupNorm.forward(x), s[0], s[1] * s[2], s[3]);
+        return F.add(x, F.reshape(forward(tokens, null), s));
+    }
 }
