@@ -41,7 +41,7 @@ class ClipPreprocessTest {
     void tensorIsChannelsLastBatchOfOne() {
         RgbImage img = new RgbImage(256, 256, Fixtures.gunzip("clip/in_256x256.u8.gz"));
         try (Scope s = Scope.open()) {
-            Tensor t = ClipPreprocess.toTensor(CpuBackend.get(), img);
+            Tensor t = ClipPreprocess.toTensor(CpuBackend.get(), img, ClipPreprocess.SIZE);
             assertArrayEquals(new int[] {1, 224, 224, 3}, t.shape());
             assertEquals(DType.F32, t.dtype());
             assertArrayEquals(ClipPreprocess.preprocess(img), t.toFloatArray());

@@ -1,6 +1,9 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
 import picocli.CommandLine.Command;
@@ -12,9 +15,9 @@ import java.util.TreeMap;
 
 /** Lists a model preset's parameters (name, checkpoint shape) and counts without allocating any weights. */
 @Command(name = "describe", mixinStandardHelpOptions = true,
-        description = "Describe a model preset without allocating it: parameter count per top-level module, or every key with --keys.")
+        description = "Describe a model preset without allocating it: parameters per top-level module of each component, or every key with --keys.")
 final class DescribeCommand implements Runnable {
-    @Option(names = "--preset", defaultValue = "puppet-master", description = "puppet-master, svd-img2vid or tiny (default: ${DEFAULT-VALUE})")
+    @Option(names = "--preset", defaultValue = "puppet-master", description = "puppet-master, svd-img2vid or toy (default: ${DEFAULT-VALUE})")
     String preset;
 
     @Option(names = "--keys", description = "Print every parameter key with its checkpoint shape.")
@@ -22,7 +25,13 @@ final class DescribeCommand implements Runnable {
 
     @Override
     public void run() {
-        Module m = new UNetSpatioTemporalConditionModel(Presets.unet(preset));
+        ModelPresets p = ModelPresets.named(preset);
+        describe("unet", new UNetSpatioTemporalConditionModel(p.unet()));
+        describe("vae", new AutoencoderKLTemporalDecoder(p.vae()));
+        describe("image_encoder", new ClipVisionModelWithProjection(p.clip()));
+    }
+
+    private void describe(String component, Module m) {
         Map<String, Long> perModule = new TreeMap<>();
         for (Map.Entry<String, Parameter> e : m.namedParameters().entrySet()) {
             if (keys) System.out.println(e.getKey() + " " + Arrays.toString(e.getValue().checkpointShape()));
@@ -30,7 +39,7 @@ final class DescribeCommand implements Runnable {
             String top = parts[0].endsWith("blocks") ? parts[0] + "." + parts[1] : parts[0];
             perModule.merge(top, e.getValue().numel(), Long::sum);
         }
-        if (!keys) perModule.forEach((k, v) -> System.out.printf("%-24s %,15d%n", k, v));
-        System.out.printf("%s UNet: %,d tensors, %,d parameters%n", preset, m.namedParameters().size(), m.parameterCount());
+        if (!keys) perModule.forEach((k, v) -> System.out.printf("  %-28s %,15d%n", k, v));
+        System.out.printf("%s %s: %,d tensors, %,d parameters%n%n", preset, component, m.namedParameters().size(), m.parameterCount());
     }
 }

@@ -26,12 +26,21 @@ public final class ClipPreprocess {
 
     /** The normalised (224, 224, 3) channels-last input for an RGB image of any size. */
     public static float[] preprocess(RgbImage image) {
-        return preprocess(ImageTensors.toSigned(image), image.height(), image.width());
+        return preprocess(image, SIZE);
+    }
+
+    /** The same at another encoder resolution (toy models): (size, size, 3). */
+    public static float[] preprocess(RgbImage image, int size) {
+        return preprocess(ImageTensors.toSigned(image), image.height(), image.width(), size);
     }
 
     /** The normalised (224, 224, 3) channels-last input for an (H, W, 3) image with values in [-1, 1]. */
     public static float[] preprocess(float[] signedHwc, int height, int width) {
-        double[] resized = resizeAntialiased(toDouble(signedHwc, height, width), height, width, SIZE, SIZE);
+        return preprocess(signedHwc, height, width, SIZE);
+    }
+
+    private static float[] preprocess(float[] signedHwc, int height, int width, int size) {
+        double[] resized = resizeAntialiased(toDouble(signedHwc, height, width), height, width, size, size);
         float[] out = new float[resized.length];
         for (int i = 0; i < resized.length; i++) {
             int c = i % 3;
@@ -40,9 +49,9 @@ public final class ClipPreprocess {
         return out;
     }
 
-    /** {@link #preprocess(RgbImage)} as a (1, 224, 224, 3) F32 tensor on {@code backend}. */
-    public static Tensor toTensor(Backend backend, RgbImage image) {
-        return Tensor.of(backend, DType.F32, new int[] {1, SIZE, SIZE, 3}, preprocess(image));
+    /** {@link #preprocess(RgbImage, int)} as a (1, size, size, 3) F32 tensor on {@code backend}. */
+    public static Tensor toTensor(Backend backend, RgbImage image, int size) {
+        return Tensor.of(backend, DType.F32, new int[] {1, size, size, 3}, preprocess(image, size));
     }
 
     /** Blur then bicubic resize of an (h, w, 3) image to (outH, outW, 3); see the class comment. */

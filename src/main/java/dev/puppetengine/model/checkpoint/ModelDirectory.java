@@ -35,7 +35,7 @@ public final class ModelDirectory {
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Manifest(@JsonProperty("format") String format, @JsonProperty("version") int version, @JsonProperty("kind") String kind,
                            @JsonProperty("dtype") String dtype, @JsonProperty("source") String source,
-                           @JsonProperty("components") Map<String, Entry> components) {}
+                           @JsonProperty("resolution") int resolution, @JsonProperty("components") Map<String, Entry> components) {}
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
@@ -46,9 +46,10 @@ public final class ModelDirectory {
 
     /**
      * Writes a model directory. {@code kind} says what the model is ("puppet-master", "svd-img2vid", or a
-     * tiny preset); {@code source} where it came from. Refuses an existing target unless {@code force}.
+     * tiny preset); {@code source} where it came from; {@code resolution} the image side it generates (0:
+     * unknown, the pipeline assumes 256). Refuses an existing target unless {@code force}.
      */
-    public static Manifest write(Path dir, String kind, String source, DType dtype, Map<String, Component> components, boolean force)
+    public static Manifest write(Path dir, String kind, String source, int resolution, DType dtype, Map<String, Component> components, boolean force)
             throws IOException {
         if (Files.exists(dir) && !force)
             throw new IOException(dir + " already exists (use --force to replace it)");
@@ -62,7 +63,7 @@ public final class ModelDirectory {
                 long n = c.getValue().params().values().stream().mapToLong(Parameter::numel).sum();
                 entries.put(c.getKey(), new Entry(file, c.getValue().params().size(), n, Files.size(p), sha256(p)));
             }
-            made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, entries);
+            made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, resolution, entries);
             AtomicFile.writeString(d.resolve(MANIFEST), JSON.writeValueAsString(made[0]));
         };
         if (!Files.exists(dir)) {

@@ -1,0 +1,97 @@
+package dev.puppetengine.pipeline;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.model.checkpoint.CheckpointException;
+import dev.puppetengine.model.checkpoint.ComponentFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.clip.ClipVisionConfig;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.model.vae.VaeConfig;
+import dev.puppetengine.nn.Module;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The three components of an engine model directory, built from their configs and loaded on one backend. */
+public final class LoadedModel implements AutoCloseable {
+    public final ModelDirectory.Manifest manifest;
+    public final UNetSpatioTemporalConditionModel unet;
+    public final AutoencoderKLTemporalDecoder vae;
+    public final ClipVisionModelWithProjection clip;
+    private final List<ParameterStore> stores = new ArrayList<>();
+    private final ParameterStore unetWeights;
+
+    private LoadedModel(ModelDirectory.Manifest manifest, UNetSpatioTemporalConditionModel unet, AutoencoderKLTemporalDecoder vae,
+                        ClipVisionModelWithProjection clip, ParameterStore unetWeights) {
+        this.manifest = manifest;
+        this.unet = unet;
+        this.vae = vae;
+        this.clip = clip;
+        this.unetWeights = unetWeights;
+    }
+
+    public ParameterStore unetWeights() { return unetWeights; }
+
+    public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
+        ModelDirectory.Manifest man = ModelDirectory.read(dir);
+        ObjectMapper json = ModelDirectory.json();
+        for (String c : new String[]{"unet", "vae", "image_encoder"})
+            if (!man.components().containsKey(c)) throw new CheckpointException(dir, "has no '" + c + "' component; sampling needs unet, vae and image_encoder");
+        List<ParameterStore> opened = new ArrayList<>();
+        try {
+            UNetSpatioTemporalConditionModel unet;
+            ParameterStore uw;
+            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("unet").file()))) {
+                UNetConfig cfg = json.readValue(ComponentFile.metadata(r, "unet").get("config"), UNetConfig.class);
+                if (!cfg.hasDrags())
+                    throw new CheckpointException(dir, "holds a plain SVD UNet (no drag modules); sampling needs a Puppet-Master model "
+                            + "(convert SVD with ./puppet-engine convert, which adds the drag modules)");
+                unet = new UNetSpatioTemporalConditionModel(cfg);
+                uw = loadInto(r, unet, backend, dtype, opened);
+            }
+            AutoencoderKLTemporalDecoder vae;
+            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("vae").file()))) {
+                vae = new AutoencoderKLTemporalDecoder(json.readValue(ComponentFile.metadata(r, "vae").get("config"), VaeConfig.class));
+                loadInto(r, vae, backend, dtype, opened);
+            }
+            ClipVisionModelWithProjection clip;
+            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("image_encoder").file()))) {
+                clip = new ClipVisionModelWithProjection(json.readValue(ComponentFile.metadata(r, "image_encoder").get("config"), ClipVisionConfig.class));
+                loadInto(r, clip, backend, dtype, opened);
+            }
+            LoadedModel m = new LoadedModel(man, unet, vae, clip, uw);
+            m.stores.addAll(opened);
+            return m;
+        } catch (IOException | RuntimeException e) {
+            opened.forEach(ParameterStore::close);
+            throw e;
+        }
+    }
+
+    private static ParameterStore loadInto(SafetensorsReader r, Module m, Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
+        ParameterStore s = ParameterStore.allocate(m, backend, dtype);
+        opened.add(s);
+        ComponentFile.load(r, s);
+        return s;
+    }
+
+    /** The image side the model generates: the VAE's downscale factor times the latent side it was built for. */
+    public int resolution() {
+        return manifest.resolution() > 0 ? manifest.resolution() : 256;
+    }
+
+    @Override
+    public void close() {
+        stores.forEach(ParameterStore::close);
+        stores.clear();
+    }
+}

@@ -1,0 +1,101 @@
+package dev.puppetengine.pipeline;
+
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.image.ClipPreprocess;
+import dev.puppetengine.io.image.ImageTensors;
+import dev.puppetengine.io.image.ModelInput;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The embedded API: load a model directory once, then {@link #sample} videos from an image and drags.
+ *
+ * <pre>
+ * try (PuppetMaster pm = PuppetMaster.load(Path.of("models/toy"), Backends.select("auto"), DType.F32)) {
+ *     Result r = pm.sample(image, List.of(DragPath.line(0.4, 0.5, 0.7, 0.5)), SamplingOptions.defaults(), null);
+ *     r.frames();   // 14 RGB frames
+ * }
+ * </pre>
+ *
+ * Pipeline (spec 1.2): square the image and resize to the model resolution (LANCZOS), CLIP embedding of it,
+ * VAE posterior mean (unscaled), the drag tensor, Euler sampling with guidance, decode of all frames in one
+ * call, frames to uint8. Not thread-safe: use one instance per thread (instances may share a backend).
+ */
+public final class PuppetMaster implements AutoCloseable {
+
+    /** Stage times in milliseconds and the peak device memory of one sample. */
+    public record Timings(long preprocessMs, long clipMs, long vaeEncodeMs, long unetTotalMs, int steps, long vaeDecodeMs, long peakBytes) {
+        public double unetPerStepMs() { return (double) unetTotalMs / steps; }
+    }
+
+    public record Result(List<RgbImage> frames, RgbImage input, Timings timings) {}
+
+    private final LoadedModel model;
+    private final Backend backend;
+    private final DType dtype;
+
+    private PuppetMaster(LoadedModel model, Backend backend, DType dtype) {
+        this.model = model;
+        this.backend = backend;
+        this.dtype = dtype;
+    }
+
+    public static PuppetMaster load(Path modelDir, Backend backend, DType dtype) throws IOException {
+        return new PuppetMaster(LoadedModel.load(modelDir, backend, dtype), backend, dtype);
+    }
+
+    public LoadedModel model() { return model; }
+
+    /** The side of the (square) frames this model generates. */
+    public int resolution() { return model.resolution(); }
+
+    /** Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates. */
+    public Result sample(RgbImage image, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
+        int frames = o.frames(), side = resolution();
+        backend.resetPeak();
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+            long t0 = System.nanoTime();
+            RgbImage input = ModelInput.prepare(image, side);
+            Tensor pixels = F.to(ImageTensors.toTensor(backend, List.of(input)), dtype);
+            Tensor clipIn = F.to(ClipPreprocess.toTensor(backend, input, model.clip.config().imageSize()), dtype);
+            float[] d = DragPath.tensor(drags, frames);
+            Tensor dragTensor = Tensor.of(backend, dtype, new int[]{1, frames, DragPath.MAX_DRAGS, 4}, toDouble(d));
+            long t1 = System.nanoTime();
+            Tensor emb = model.clip.embed(clipIn);
+            Tensor context = F.reshape(emb, 1, 1, emb.size(1));
+            long t2 = System.nanoTime();
+            Tensor z = model.vae.encodeMean(pixels);
+            long t3 = System.nanoTime();
+            Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o, listener);
+            long t4 = System.nanoTime();
+            int[] s = latents.shape();
+            Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());
+            Tensor video = model.vae.decode(scaled, frames);
+            List<RgbImage> out = ImageTensors.toImages(video);
+            long t5 = System.nanoTime();
+            Timings tm = new Timings(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), o.steps(), ms(t5 - t4), backend.peakBytes());
+            return new Result(out, input, tm);
+        }
+    }
+
+    private static long ms(long nanos) { return nanos / 1_000_000; }
+
+    private static double[] toDouble(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}
