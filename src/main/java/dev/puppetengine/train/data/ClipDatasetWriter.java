@@ -3,7 +3,6 @@ package dev.puppetengine.train.data;
 import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,8 +92,8 @@ public final class ClipDatasetWriter implements AutoCloseable {
         io.execute(() -> {
             try {
                 writeNow(index, rgb, drags);
-            } catch (IOException | UncheckedIOException | IllegalStateException e) {
-                failure.compareAndSet(null, new IOException("writing clip " + index + " under " + root + " failed: " + e.getMessage(), e));
+            } catch (Throwable e) { // recorded for the generating thread: finish() must not mark the dataset complete
+                failure.compareAndSet(null, new IOException("writing clip " + index + " under " + root + " failed: " + e, e));
             } finally {
                 inFlight.release();
             }

@@ -65,7 +65,7 @@ public record ClipDrags(int width, int height, int frames, List<double[]> drags,
         int frames = Json.positive(o, "frames", file);
         return new ClipDrags(size.get(0).asInt(), size.get(1).asInt(), frames,
                 tracks(o, "drags", frames, file), tracks(o, "candidates", frames, file),
-                tracks(o, "static_candidates", frames, file), o.path("info"));
+                tracks(o, "static_candidates", frames, file), o.has("info") ? o.get("info") : JsonNodeFactory.instance.objectNode());
     }
 
     private static ArrayNode tracksJson(List<double[]> tracks) {

@@ -18,7 +18,7 @@ final class Cabinet {
         SplittableRandom r = b.rng;
         double aspect = r.nextDouble(0.55, 1.5);
         double w = at.extent() * Math.min(1, aspect) * 0.8, h = at.extent() / Math.max(1, aspect) * 0.8;
-        int drawers = 1 + r.nextInt(Math.max(1, Math.min(4, (int) (2.5 * h / w) + 1)));
+        int drawers = 1 + r.nextInt((int) Math.max(1, Math.min(4, Math.round(2 * h / w)))); // taller cabinets hold more
         double angle = r.nextDouble(-0.2, 0.2) + (r.nextDouble() < 0.25 ? Math.PI / 2 : 0);
         AffineTransform object = at.transform(angle, false);
         AffineTransform[] still = b.still(object);
@@ -34,18 +34,23 @@ final class Cabinet {
         int movingSlot = animate ? r.nextInt(drawers) : -1;
         double slide = (r.nextBoolean() ? 1 : -1) * slotW * r.nextDouble(0.45, 0.9);
         Progress progress = Progress.random(r);
+        Rectangle2D[] slots = new Rectangle2D[drawers];
         for (int i = 0; i < drawers; i++) {
-            Rectangle2D slot = new Rectangle2D.Double(-w / 2 + margin, -h / 2 + margin + i * (slotH + gap), slotW, slotH);
-            b.fill(cabinet, slot, dark, still);
-            boolean moves = i == movingSlot;
+            slots[i] = new Rectangle2D.Double(-w / 2 + margin, -h / 2 + margin + i * (slotH + gap), slotW, slotH);
+            b.fill(cabinet, slots[i], dark, still);
+        }
+        for (int i = 0; i < drawers; i++) { // the moving drawer last, so it slides over the others
+            int slot = (movingSlot + 1 + i) % drawers;
+            boolean moves = slot == movingSlot;
             int drawer = b.part("drawer", moves);
             AffineTransform[] poses = moves
                     ? b.moving(object, f -> AffineTransform.getTranslateInstance(slide * progress.at(b.time(f)), 0))
                     : still;
-            Rectangle2D panel = new Rectangle2D.Double(slot.getX() - gap / 3, slot.getY() - gap / 3, slotW + 2 * gap / 3, slotH + 2 * gap / 3);
+            Rectangle2D s = slots[slot];
+            Rectangle2D panel = new Rectangle2D.Double(s.getX() - gap / 3, s.getY() - gap / 3, slotW + 2 * gap / 3, slotH + 2 * gap / 3);
             b.outlined(drawer, panel, Palette.fill(r, front, panel), Palette.shade(front, 0.4), line, poses);
             double hw = slotW * r.nextDouble(0.15, 0.35), hh = slotH * r.nextDouble(0.12, 0.25);
-            b.fill(drawer, new RoundRectangle2D.Double(slot.getCenterX() - hw / 2, slot.getCenterY() - hh / 2, hw, hh, hh, hh),
+            b.fill(drawer, new RoundRectangle2D.Double(s.getCenterX() - hw / 2, s.getCenterY() - hh / 2, hw, hh, hh, hh),
                     Palette.shade(front, 0.35), poses);
         }
     }

@@ -53,7 +53,7 @@ final class Fish {
             if (animate) {
                 AffineTransform[] parent = chain;
                 double delay = k * lag;
-                chain = b.moving(new AffineTransform(), f -> {
+                chain = b.poses(f -> {
                     double t = Math.max(0, (b.time(f) - delay) / (1 - delay));
                     AffineTransform m = new AffineTransform(parent[f]);
                     m.rotate(bend * progress.at(t), jointX, 0);

@@ -1,6 +1,9 @@
 package dev.puppetengine.train.data.synthetic;
 
-/** Told after each clip of a dataset generation, whether written or found already complete. */
+/**
+ * Told on the generating thread after each clip of a dataset generation: generated and queued for writing,
+ * or found already complete. All clips are on disk when the generation call returns.
+ */
 @FunctionalInterface
 public interface ProgressListener {
     ProgressListener NONE = (done, total) -> {};

@@ -54,11 +54,16 @@ final class SceneBuilder {
 
     /** Per-frame poses {@code object * motion(f)}: a motion in the object's local coordinates. */
     AffineTransform[] moving(AffineTransform object, IntFunction<AffineTransform> motion) {
+        return poses(f -> {
+            AffineTransform t = new AffineTransform(object);
+            t.concatenate(motion.apply(f));
+            return t;
+        });
+    }
+
+    AffineTransform[] poses(IntFunction<AffineTransform> pose) {
         AffineTransform[] out = new AffineTransform[frames];
-        for (int f = 0; f < frames; f++) {
-            out[f] = new AffineTransform(object);
-            out[f].concatenate(motion.apply(f));
-        }
+        for (int f = 0; f < frames; f++) out[f] = pose.apply(f);
         return out;
     }
 
