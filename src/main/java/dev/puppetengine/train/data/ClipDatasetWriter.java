@@ -1,0 +1,141 @@
+package dev.puppetengine.train.data;
+
+import org.apache.commons.io.file.PathUtils;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Writes a clip dataset, resumably. Each clip is written into {@code clips/.000123.partial/} (every file
+ * fsynced) and renamed to {@code clips/000123/}, so a clip directory under its final name is always whole;
+ * leftovers of an interrupted run are removed when the writer opens. {@code dataset.json} says
+ * {@code "complete": false} until {@link #finish()}. One writer per directory at a time.
+ *
+ * <p>Clips are encoded and written on a few I/O threads: an fsync costs about a millisecond here and a clip
+ * has 15 files, so done one after another the syncs would take longer than generating the clips, while
+ * concurrent syncs share the file system's journal commits.
+ */
+public final class ClipDatasetWriter implements AutoCloseable {
+    private static final String PARTIAL = ".partial";
+    private static final int IO_THREADS = 4;
+    private static final int MAX_IN_FLIGHT = 16;
+
+    private final Path root;
+    private final DatasetManifest manifest;
+    private final ExecutorService io = Executors.newFixedThreadPool(IO_THREADS, r -> {
+        Thread t = new Thread(r, "clip-writer");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    private final ThreadLocal<Png> png = ThreadLocal.withInitial(Png::new);
+    private final AtomicReference<IOException> failure = new AtomicReference<>();
+
+    private ClipDatasetWriter(Path root, DatasetManifest manifest) {
+        this.root = root;
+        this.manifest = manifest;
+    }
+
+    /**
+     * Opens {@code root} for writing {@code manifest}'s clips. An existing dataset there must come from the
+     * same generator, seed, parameters and geometry (its complete clips are then kept); anything else is an
+     * error, so that one directory never mixes clips of two configurations.
+     */
+    public static ClipDatasetWriter open(Path root, DatasetManifest manifest) throws IOException {
+        Path clips = ClipDataset.clipsDir(root);
+        Files.createDirectories(clips);
+        Path file = ClipDataset.manifestFile(root);
+        if (Files.exists(file)) {
+            String conflict = manifest.conflictWith(DatasetManifest.fromJson(Json.read(file), file));
+            if (conflict != null)
+                throw new IOException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
+        }
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(clips, "*" + PARTIAL)) {
+            for (Path p : leftovers) PathUtils.deleteDirectory(p);
+        }
+        AtomicFiles.write(file, Json.bytes(manifest.withComplete(false).toJson()));
+        return new ClipDatasetWriter(root, manifest);
+    }
+
+    /** Whether clip {@code index} is already on disk with all its files. */
+    public boolean isComplete(int index) {
+        Path dir = ClipDataset.clipDir(root, index);
+        if (!Files.isRegularFile(ClipDataset.dragsFile(dir))) return false;
+        for (int f = 0; f < manifest.frames(); f++)
+            if (!Files.isRegularFile(ClipDataset.frameFile(dir, f))) return false;
+        return true;
+    }
+
+    /**
+     * Queues clip {@code index} (frames (F, H, W, 3) uint8, not modified afterwards by the caller) for
+     * writing, replacing an incomplete one. A failure of an earlier queued clip is thrown here or by {@link #finish()}.
+     */
+    public void write(int index, byte[] rgb, ClipDrags drags) throws IOException {
+        int frameBytes = manifest.width() * manifest.height() * 3;
+        if (rgb.length != manifest.frames() * frameBytes)
+            throw new IllegalArgumentException("clip " + index + ": " + rgb.length + " frame bytes, expected " + manifest.frames() + " x "
+                    + manifest.height() + " x " + manifest.width() + " x 3");
+        if (drags.width() != manifest.width() || drags.height() != manifest.height() || drags.frames() != manifest.frames())
+            throw new IllegalArgumentException("clip " + index + ": drags for " + drags.frames() + " frames of " + drags.width() + "x"
+                    + drags.height() + ", the dataset has " + manifest.frames() + " of " + manifest.width() + "x" + manifest.height());
+        drags.tensor(); // fails here, naming the drag, rather than in a reader later
+        throwFailure();
+        inFlight.acquireUninterruptibly();
+        io.execute(() -> {
+            try {
+                writeNow(index, rgb, drags);
+            } catch (Throwable e) { // recorded for the generating thread: finish() must not mark the dataset complete
+                failure.compareAndSet(null, new IOException("writing clip " + index + " under " + root + " failed: " + e, e));
+            } finally {
+                inFlight.release();
+            }
+        });
+    }
+
+    private void writeNow(int index, byte[] rgb, ClipDrags drags) throws IOException {
+        int frameBytes = manifest.width() * manifest.height() * 3;
+        Path dir = ClipDataset.clipDir(root, index);
+        Path tmp = dir.resolveSibling("." + dir.getFileName() + PARTIAL);
+        if (Files.exists(tmp)) PathUtils.deleteDirectory(tmp);
+        Files.createDirectory(tmp);
+        for (int f = 0; f < manifest.frames(); f++)
+            AtomicFiles.writeSynced(ClipDataset.frameFile(tmp, f), png.get().encode(rgb, f * frameBytes, manifest.width(), manifest.height()));
+        AtomicFiles.writeSynced(ClipDataset.dragsFile(tmp), Json.bytes(drags.toJson()));
+        AtomicFiles.syncDirectory(tmp);
+        if (Files.exists(dir)) PathUtils.deleteDirectory(dir);
+        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Waits for the queued clips, makes their renames durable and marks the dataset complete. */
+    public void finish() throws IOException {
+        inFlight.acquireUninterruptibly(MAX_IN_FLIGHT);
+        inFlight.release(MAX_IN_FLIGHT);
+        throwFailure();
+        AtomicFiles.syncDirectory(ClipDataset.clipsDir(root));
+        AtomicFiles.write(ClipDataset.manifestFile(root), Json.bytes(manifest.withComplete(true).toJson()));
+    }
+
+    /** Lets queued clips finish (without marking the dataset complete) and stops the I/O threads. */
+    @Override
+    public void close() {
+        io.shutdown();
+        try {
+            io.awaitTermination(1, TimeUnit.HOURS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void throwFailure() throws IOException {
+        IOException e = failure.get();
+        if (e != null) throw e;
+    }
+}

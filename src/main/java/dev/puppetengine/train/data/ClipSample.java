@@ -1,0 +1,28 @@
+package dev.puppetengine.train.data;
+
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+
+import java.nio.ByteBuffer;
+
+/** One clip as read from disk: frames (F, H, W, 3) uint8 row-major, and its drags. */
+public record ClipSample(int index, int frames, int width, int height, byte[] rgb, ClipDrags drags) {
+
+    /** The (F, 5, 4) drag tensor (spec 3.2) as a row-major float array. */
+    public float[] dragTensor() {
+        return drags.tensor();
+    }
+
+    /** Frames as a U8 tensor (F, H, W, 3), channels-last like every engine activation. The caller owns it. */
+    public Tensor framesTensor(Backend backend) {
+        Tensor t = backend.empty(DType.U8, frames, height, width, 3);
+        t.storage().write(0, ByteBuffer.wrap(rgb));
+        return t;
+    }
+
+    /** The drag tensor as F32 (F, 5, 4). The caller owns it. */
+    public Tensor dragsTensor(Backend backend) {
+        return Tensor.of(backend, DType.F32, new int[] {frames, DragTensor.SLOTS, 4}, dragTensor());
+    }
+}

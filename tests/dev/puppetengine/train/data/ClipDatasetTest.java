@@ -1,0 +1,130 @@
+package dev.puppetengine.train.data;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The on-disk clip format on hand-made clips: round trip, split, completeness and refusals. */
+class ClipDatasetTest {
+    private static final int F = 3, W = 20, H = 12;
+
+    private static DatasetManifest manifest(int count, long seed) {
+        return new DatasetManifest("test/1", seed, JsonNodeFactory.instance.objectNode().put("k", 1), count, F, W, H,
+                DatasetManifest.trainCount(count, 0.25), true);
+    }
+
+    private static byte[] frames(int seed) {
+        byte[] rgb = new byte[F * H * W * 3];
+        new Random(seed).nextBytes(rgb);
+        return rgb;
+    }
+
+    private static ClipDrags drags(int seed) {
+        double[] moving = new double[2 * F], still = new double[2 * F];
+        for (int f = 0; f < F; f++) {
+            moving[2 * f] = 2 + seed + 1.125 * f;
+            moving[2 * f + 1] = 3 + 0.001 * f;
+            still[2 * f] = 15.5;
+            still[2 * f + 1] = 7;
+        }
+        return new ClipDrags(W, H, F, List.of(moving, still), List.of(moving), List.of(still), JsonNodeFactory.instance.objectNode().put("kind", "hand"));
+    }
+
+    private static void writeAll(Path root, DatasetManifest m) throws IOException {
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, m)) {
+            for (int i = 0; i < m.count(); i++) w.write(i, frames(i), drags(i));
+            w.finish();
+        }
+    }
+
+    @Test
+    void writtenClipsReadBackExactly(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(4, 7));
+        ClipDataset ds = ClipDataset.open(root);
+        assertEquals(4, ds.count());
+        assertEquals(3, ds.trainCount(), "last 25% of 4 clips is 1 validation clip");
+        for (int i = 0; i < 4; i++) {
+            ClipSample s = ds.read(i);
+            assertArrayEquals(frames(i), s.rgb());
+            ClipDrags expect = drags(i);
+            assertEquals(expect.drags().size(), s.drags().drags().size());
+            for (int k = 0; k < expect.drags().size(); k++) assertArrayEquals(expect.drags().get(k), s.drags().drags().get(k));
+            assertArrayEquals(expect.staticCandidates().get(0), s.drags().staticCandidates().get(0));
+            assertArrayEquals(expect.tensor(), s.dragTensor());
+            assertEquals("hand", s.drags().info().get("kind").asText());
+        }
+        assertTrue(Files.isRegularFile(root.resolve("clips/000002/frame_02.png")));
+        assertTrue(Files.isRegularFile(root.resolve("clips/000002/drags.json")));
+    }
+
+    @Test
+    void samplesConvertToEngineTensors(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(1, 7));
+        ClipSample s = ClipDataset.open(root).read(0);
+        try (Tensor rgb = s.framesTensor(CpuBackend.get()); Tensor d = s.dragsTensor(CpuBackend.get())) {
+            assertArrayEquals(new int[] {F, H, W, 3}, rgb.shape());
+            assertEquals(DType.U8, rgb.dtype());
+            double[] v = rgb.toDoubleArray();
+            for (int i = 0; i < v.length; i += 97) assertEquals(s.rgb()[i] & 0xff, v[i]);
+            assertArrayEquals(new int[] {F, 5, 4}, d.shape());
+            assertArrayEquals(s.dragTensor(), d.toFloatArray());
+        }
+    }
+
+    @Test
+    void anUnfinishedDatasetDoesNotOpen(@TempDir Path root) throws IOException {
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(2, 7))) {
+            w.write(0, frames(0), drags(0));
+        }
+        String msg = assertThrows(IOException.class, () -> ClipDataset.open(root)).getMessage();
+        assertTrue(msg.contains("incomplete"), msg);
+    }
+
+    @Test
+    void aDifferentConfigurationCannotContinueADataset(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(2, 7));
+        String msg = assertThrows(IOException.class, () -> ClipDatasetWriter.open(root, manifest(2, 8))).getMessage();
+        assertTrue(msg.contains("seed 7 vs 8"), msg);
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(5, 7))) { // more clips of the same configuration is fine
+            assertTrue(w.isComplete(1));
+            assertFalse(w.isComplete(2));
+        }
+    }
+
+    @Test
+    void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {
+            assertThrows(IllegalArgumentException.class, () -> w.write(0, new byte[10], drags(0)));
+            ClipDrags wrongSize = new ClipDrags(W + 1, H, F, List.of(), List.of(), List.of(), JsonNodeFactory.instance.objectNode());
+            assertThrows(IllegalArgumentException.class, () -> w.write(0, frames(0), wrongSize));
+        }
+    }
+
+    @Test
+    void readErrorsNameTheFile(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(2, 7));
+        Path frame = root.resolve("clips/000001/frame_01.png");
+        Files.write(frame, new Png().encode(new byte[5 * 5 * 3], 0, 5, 5));
+        String msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(1)).getMessage();
+        assertTrue(msg.contains(frame.toString()) && msg.contains("expected 20x12"), msg);
+        Path json = root.resolve("clips/000000/drags.json");
+        Files.writeString(json, Files.readString(json).replace("\"frames\" : 3", "\"frames\" : 4"));
+        msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(0)).getMessage();
+        assertTrue(msg.contains(json.toString()), msg);
+    }
+}

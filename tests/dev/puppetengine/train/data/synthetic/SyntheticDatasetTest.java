@@ -1,0 +1,121 @@
+package dev.puppetengine.train.data.synthetic;
+
+import dev.puppetengine.train.data.ClipDataset;
+import dev.puppetengine.train.data.ClipSample;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Generating datasets on disk: contents, reproducibility to the byte, resume after damage or interruption. */
+class SyntheticDatasetTest {
+    private static final int COUNT = 10, SIZE = 32, F = 14;
+    private static final long SEED = 99;
+
+    private static SyntheticDataset.Result generate(Path dir, int count) throws IOException {
+        return SyntheticDataset.generate(dir, count, SEED, SIZE, F, ProgressListener.NONE);
+    }
+
+    /** Every file under {@code root} (relative path -> bytes). */
+    private static TreeMap<String, byte[]> files(Path root) throws IOException {
+        TreeMap<String, byte[]> out = new TreeMap<>();
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.filter(Files::isRegularFile).toList()) out.put(root.relativize(p).toString(), Files.readAllBytes(p));
+        }
+        return out;
+    }
+
+    private static void assertSameFiles(Path a, Path b) throws IOException {
+        TreeMap<String, byte[]> fa = files(a), fb = files(b);
+        assertEquals(fa.keySet(), fb.keySet());
+        for (String k : fa.keySet()) assertArrayEquals(fa.get(k), fb.get(k), k);
+    }
+
+    @Test
+    void readsBackWhatTheGeneratorMade(@TempDir Path dir) throws IOException {
+        assertEquals(new SyntheticDataset.Result(COUNT, 0), generate(dir, COUNT));
+        ClipDataset ds = ClipDataset.open(dir);
+        assertEquals(COUNT, ds.count());
+        assertEquals(F, ds.frames());
+        assertEquals(SIZE, ds.width());
+        assertEquals(SIZE, ds.height());
+        assertEquals(COUNT - 1, ds.trainCount(), "the last 10% of clips are the validation split");
+        assertEquals(SyntheticDataset.GENERATOR, ds.manifest().generator());
+        GeneratorConfig cfg = GeneratorConfig.defaults(SIZE, F);
+        for (int i = 0; i < COUNT; i++) {
+            ClipSample s = ds.read(i);
+            SyntheticClip c = SyntheticClip.generate(SEED, i, cfg);
+            assertArrayEquals(c.rgb(), s.rgb(), "frames of clip " + i);
+            assertArrayEquals(c.dragTensor(), s.dragTensor(), "drags of clip " + i);
+            assertEquals(c.candidates().size(), s.drags().candidates().size());
+            assertEquals(c.scene().kind().id(), s.drags().info().get("kind").asText());
+        }
+    }
+
+    @Test
+    void theSameSeedWritesTheSameBytes(@TempDir Path a, @TempDir Path b) throws IOException {
+        generate(a, COUNT);
+        generate(b, COUNT);
+        assertSameFiles(a, b);
+    }
+
+    @Test
+    void resumeKeepsCompleteClipsAndRedoesDamagedOnes(@TempDir Path dir, @TempDir Path reference) throws IOException {
+        generate(reference, COUNT);
+        generate(dir, COUNT);
+        Files.delete(dir.resolve("clips/000003/frame_07.png"));
+        Path leftover = Files.createDirectories(dir.resolve("clips/.000005.partial"));
+        Files.writeString(leftover.resolve("frame_00.png"), "half-written");
+        Path untouched = dir.resolve("clips/000004/drags.json");
+        BasicFileAttributes before = Files.readAttributes(untouched, BasicFileAttributes.class);
+
+        assertEquals(new SyntheticDataset.Result(1, COUNT - 1), generate(dir, COUNT));
+        assertFalse(Files.exists(leftover));
+        BasicFileAttributes after = Files.readAttributes(untouched, BasicFileAttributes.class);
+        assertEquals(before.fileKey(), after.fileKey(), "a complete clip is not rewritten");
+        assertEquals(before.lastModifiedTime(), after.lastModifiedTime());
+        assertSameFiles(reference, dir);
+    }
+
+    @Test
+    void anInterruptedGenerationResumesToTheSameDataset(@TempDir Path dir, @TempDir Path reference) throws IOException {
+        generate(reference, COUNT);
+        RuntimeException stop = new RuntimeException("stop");
+        ProgressListener interrupt = (done, total) -> { if (done == 4) throw stop; };
+        assertEquals(stop, assertThrows(RuntimeException.class, () -> SyntheticDataset.generate(dir, COUNT, SEED, SIZE, F, interrupt)));
+        assertTrue(assertThrows(IOException.class, () -> ClipDataset.open(dir)).getMessage().contains("incomplete"));
+
+        SyntheticDataset.Result r = generate(dir, COUNT);
+        assertEquals(COUNT, r.written() + r.skipped());
+        assertTrue(r.skipped() >= 4, r + ": the clips written before the interruption are kept");
+        assertSameFiles(reference, dir);
+    }
+
+    @Test
+    void aDatasetGrowsAndRefusesAnotherSeed(@TempDir Path dir) throws IOException {
+        generate(dir, 4);
+        assertEquals(new SyntheticDataset.Result(2, 4), generate(dir, 6));
+        assertEquals(6, ClipDataset.open(dir).count());
+        String msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 6, SEED + 1, SIZE, F, ProgressListener.NONE)).getMessage();
+        assertTrue(msg.contains("seed"), msg);
+    }
+
+    @Test
+    void progressCountsEveryClip(@TempDir Path dir) throws IOException {
+        List<Integer> seen = new java.util.ArrayList<>();
+        SyntheticDataset.generate(dir, 3, SEED, SIZE, F, (done, total) -> { assertEquals(3, total); seen.add(done); });
+        assertEquals(List.of(1, 2, 3), seen);
+    }
+}
