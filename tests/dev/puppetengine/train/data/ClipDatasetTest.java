@@ -119,7 +119,7 @@ class ClipDatasetTest {
     void readErrorsNameTheFile(@TempDir Path root) throws IOException {
         writeAll(root, manifest(2, 7));
         Path frame = root.resolve("clips/000001/frame_01.png");
-        Files.write(frame, new Png().encode(new byte[5 * 5 * 3], 0, 5, 5));
+        Files.write(frame, new dev.puppetengine.io.image.PngEncoder().encode(new byte[5 * 5 * 3], 0, 5, 5));
         String msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(1)).getMessage();
         assertTrue(msg.contains(frame.toString()) && msg.contains("expected 20x12"), msg);
         Path json = root.resolve("clips/000000/drags.json");

@@ -76,7 +76,7 @@ class SyntheticDatasetTest {
         generate(reference, COUNT);
         generate(dir, COUNT);
         Files.delete(dir.resolve("clips/000003/frame_07.png"));
-        Path leftover = Files.createDirectories(dir.resolve("clips/.000005.partial"));
+        Path leftover = Files.createDirectories(dir.resolve("clips/000005.tmp-1a2b3c"));   // what an interrupted publish leaves
         Files.writeString(leftover.resolve("frame_00.png"), "half-written");
         Path untouched = dir.resolve("clips/000004/drags.json");
         BasicFileAttributes before = Files.readAttributes(untouched, BasicFileAttributes.class);

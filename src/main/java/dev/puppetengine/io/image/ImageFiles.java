@@ -69,7 +69,7 @@ public final class ImageFiles {
 
     /** Writes a PNG atomically (temporary file, fsync, rename). */
     public static void writePng(Path file, RgbImage image) throws IOException {
-        AtomicFile.writePath(file, temp -> encodePng(temp, image));
+        AtomicFile.writeBytes(file, new PngEncoder().encode(image));
     }
 
     /**
@@ -87,18 +87,9 @@ public final class ImageFiles {
             Files.delete(dir);
         }
         AtomicFile.publishDirectory(dir, temp -> {
-            for (int i = 0; i < frames.size(); i++) encodePng(temp.resolve(String.format(Locale.ROOT, pattern, i)), frames.get(i));
+            PngEncoder png = new PngEncoder();
+            for (int i = 0; i < frames.size(); i++) Files.write(temp.resolve(String.format(Locale.ROOT, pattern, i)), png.encode(frames.get(i)));
         });
-    }
-
-    private static void encodePng(Path path, RgbImage image) throws IOException {
-        ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
-        try (ImageOutputStream out = new FileImageOutputStream(path.toFile())) {
-            writer.setOutput(out);
-            writer.write(image.toBufferedImage());
-        } finally {
-            writer.dispose();
-        }
     }
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {

@@ -1,5 +1,8 @@
 package dev.puppetengine.train.data;
 
+import dev.puppetengine.io.image.ImageFiles;
+import dev.puppetengine.io.image.RgbImage;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +56,13 @@ public final class ClipDataset {
                     + ", the dataset has " + frames() + " of " + width() + "x" + height());
         int frameBytes = width() * height() * 3;
         byte[] rgb = new byte[frames() * frameBytes];
-        for (int f = 0; f < frames(); f++) Png.decode(frameFile(dir, f), width(), height(), rgb, f * frameBytes);
+        for (int f = 0; f < frames(); f++) {
+            Path file = frameFile(dir, f);
+            RgbImage img = ImageFiles.readRgb(file);
+            if (img.width() != width() || img.height() != height())
+                throw new IOException(file + ": expected " + width() + "x" + height() + " pixels, found " + img.width() + "x" + img.height());
+            System.arraycopy(img.pixels(), 0, rgb, f * frameBytes, frameBytes);
+        }
         return new ClipSample(index, frames(), width(), height(), rgb, drags);
     }
 

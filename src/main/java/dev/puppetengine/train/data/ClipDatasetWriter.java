@@ -1,5 +1,8 @@
 package dev.puppetengine.train.data;
 
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.image.PngEncoder;
+
 import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;
@@ -24,7 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * concurrent syncs share the file system's journal commits.
  */
 public final class ClipDatasetWriter implements AutoCloseable {
-    private static final String PARTIAL = ".partial";
+    /** AtomicFile.publishDirectory writes a clip as {@code NNNNNN.tmp-<hex>} before renaming it. */
+    static final String PARTIAL_GLOB = "*.tmp-*";
     private static final int IO_THREADS = 4;
     private static final int MAX_IN_FLIGHT = 16;
 
@@ -36,7 +40,7 @@ public final class ClipDatasetWriter implements AutoCloseable {
         return t;
     });
     private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
-    private final ThreadLocal<Png> png = ThreadLocal.withInitial(Png::new);
+    private final ThreadLocal<PngEncoder> png = ThreadLocal.withInitial(PngEncoder::new);
     private final AtomicReference<IOException> failure = new AtomicReference<>();
 
     private ClipDatasetWriter(Path root, DatasetManifest manifest) {
@@ -58,10 +62,10 @@ public final class ClipDatasetWriter implements AutoCloseable {
             if (conflict != null)
                 throw new IOException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
         }
-        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(clips, "*" + PARTIAL)) {
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(clips, PARTIAL_GLOB)) {   // an interrupted clip
             for (Path p : leftovers) PathUtils.deleteDirectory(p);
         }
-        AtomicFiles.write(file, Json.bytes(manifest.withComplete(false).toJson()));
+        AtomicFile.writeBytes(file, Json.bytes(manifest.withComplete(false).toJson()));
         return new ClipDatasetWriter(root, manifest);
     }
 
@@ -103,15 +107,12 @@ public final class ClipDatasetWriter implements AutoCloseable {
     private void writeNow(int index, byte[] rgb, ClipDrags drags) throws IOException {
         int frameBytes = manifest.width() * manifest.height() * 3;
         Path dir = ClipDataset.clipDir(root, index);
-        Path tmp = dir.resolveSibling("." + dir.getFileName() + PARTIAL);
-        if (Files.exists(tmp)) PathUtils.deleteDirectory(tmp);
-        Files.createDirectory(tmp);
-        for (int f = 0; f < manifest.frames(); f++)
-            AtomicFiles.writeSynced(ClipDataset.frameFile(tmp, f), png.get().encode(rgb, f * frameBytes, manifest.width(), manifest.height()));
-        AtomicFiles.writeSynced(ClipDataset.dragsFile(tmp), Json.bytes(drags.toJson()));
-        AtomicFiles.syncDirectory(tmp);
-        if (Files.exists(dir)) PathUtils.deleteDirectory(dir);
-        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        if (Files.exists(dir)) PathUtils.deleteDirectory(dir);     // incomplete: redo it whole
+        AtomicFile.publishDirectory(dir, tmp -> {
+            for (int f = 0; f < manifest.frames(); f++)
+                Files.write(ClipDataset.frameFile(tmp, f), png.get().encode(rgb, f * frameBytes, manifest.width(), manifest.height()));
+            Files.write(ClipDataset.dragsFile(tmp), Json.bytes(drags.toJson()));
+        });
     }
 
     /** Waits for the queued clips, makes their renames durable and marks the dataset complete. */
@@ -119,8 +120,7 @@ public final class ClipDatasetWriter implements AutoCloseable {
         inFlight.acquireUninterruptibly(MAX_IN_FLIGHT);
         inFlight.release(MAX_IN_FLIGHT);
         throwFailure();
-        AtomicFiles.syncDirectory(ClipDataset.clipsDir(root));
-        AtomicFiles.write(ClipDataset.manifestFile(root), Json.bytes(manifest.withComplete(true).toJson()));
+        AtomicFile.writeBytes(ClipDataset.manifestFile(root), Json.bytes(manifest.withComplete(true).toJson()));
     }
 
     /** Lets queued clips finish (without marking the dataset complete) and stops the I/O threads. */
