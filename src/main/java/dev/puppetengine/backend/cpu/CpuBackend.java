@@ -262,8 +262,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
         CpuConv.Geometry g = geometry(x.shape(), w.shape(), spec);
-        double[] wt = readPermuted(w, 1, 2, 3, 0);                    // (kh, kw, Cin, Cout) = (KK, Cout)
-        double[] y = CpuConv.forward(g, read(x), wt, readOrNull(bias));
+        double[] y = CpuConv.forward(g, read(x), read(w), readOrNull(bias));   // w as (Cout, KK)
         return result(x.dtype(), new int[]{g.n(), g.ho(), g.wo(), g.cout()}, y);
     }
 

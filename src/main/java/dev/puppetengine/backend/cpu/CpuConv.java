@@ -11,7 +11,7 @@ import dev.puppetengine.backend.ConvSpec;
 final class CpuConv {
     private CpuConv() {}
 
-    private static final int TILE = 32, CO_BLOCK = 16;
+    private static final int TILE = 128, CO_BLOCK = 16;
 
     record Geometry(int n, int h, int w, int cin, int cout, int kh, int kw, ConvSpec s) {
         int ho() { return s.outH(h, kh); }
@@ -19,40 +19,44 @@ final class CpuConv {
         int kk() { return kh * kw * cin; }
     }
 
-    /** y (N*Ho*Wo, Cout) = im2col(x) (P, KK) x wt (KK, Cout) + bias. */
-    static double[] forward(Geometry g, double[] x, double[] wt, double[] bias) {
+    /**
+     * y (N*Ho*Wo, Cout) = im2col(x) (P, KK) x w^T + bias, computed per pixel tile as (W (Cout, KK) x cols^T (KK, T))^T
+     * so the GEMM's inner loop runs over the tile's pixels, long however few channels there are.
+     */
+    static double[] forward(Geometry g, double[] x, double[] w, double[] bias) {
         int p = g.n() * g.ho() * g.wo(), kk = g.kk(), cout = g.cout();
         double[] y = new double[p * cout];
         int tiles = (p + TILE - 1) / TILE;
         Parallel.forEach(tiles, (long) TILE * kk * cout, t -> {
             int p0 = t * TILE, rows = Math.min(TILE, p - p0);
-            double[] cols = new double[rows * kk];
-            im2col(g, x, p0, rows, cols);
-            CpuGemm.gemmSerial(rows, cout, kk, cols, 0, wt, 0, y, p0 * cout, false);
-            if (bias != null)
-                for (int r = 0; r < rows; r++) for (int c = 0; c < cout; c++) y[(p0 + r) * cout + c] += bias[c];
+            double[] colsT = new double[kk * rows], outT = new double[cout * rows];
+            im2col(g, x, p0, rows, colsT, true);
+            CpuGemm.gemmSerial(cout, rows, kk, w, 0, colsT, 0, outT, 0, false);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cout; c++) y[(p0 + r) * cout + c] = outT[c * rows + r] + (bias == null ? 0 : bias[c]);
         });
         return y;
     }
 
-    /** Rows p0..p0+rows of the im2col matrix: per output pixel, (ky, kx, ci) patch values, zero outside. */
-    private static void im2col(Geometry g, double[] x, int p0, int rows, double[] cols) {
-        int ho = g.ho(), wo = g.wo(), kk = g.kk(), cin = g.cin();
+    /**
+     * Rows p0..p0+rows of the im2col matrix: per output pixel r, its (ky, kx, ci) patch values (zero outside
+     * the input), stored at cols[r * KK + k] or, {@code transposed}, at cols[k * rows + r].
+     */
+    private static void im2col(Geometry g, double[] x, int p0, int rows, double[] cols, boolean transposed) {
+        int ho = g.ho(), wo = g.wo(), cin = g.cin(), kk = g.kk();
+        int rowStep = transposed ? 1 : kk, kStep = transposed ? rows : 1;
         ConvSpec s = g.s();
         for (int r = 0; r < rows; r++) {
             int pix = p0 + r;
             int ox = pix % wo, oy = (pix / wo) % ho, n = pix / (wo * ho);
-            int base = r * kk;
             for (int ky = 0; ky < g.kh(); ky++) {
                 int iy = oy * s.strideH() - s.padTop() + ky;
                 for (int kx = 0; kx < g.kw(); kx++) {
                     int ix = ox * s.strideW() - s.padLeft() + kx;
-                    int dst = base + (ky * g.kw() + kx) * cin;
-                    if (iy < 0 || iy >= g.h() || ix < 0 || ix >= g.w()) {
-                        java.util.Arrays.fill(cols, dst, dst + cin, 0.0);
-                    } else {
-                        System.arraycopy(x, ((n * g.h() + iy) * g.w() + ix) * cin, cols, dst, cin);
-                    }
+                    int dst = r * rowStep + (ky * g.kw() + kx) * cin * kStep;
+                    boolean inside = iy >= 0 && iy < g.h() && ix >= 0 && ix < g.w();
+                    int src = inside ? ((n * g.h() + iy) * g.w() + ix) * cin : 0;
+                    for (int c = 0; c < cin; c++) cols[dst + c * kStep] = inside ? x[src + c] : 0;
                 }
             }
         }
@@ -103,7 +107,7 @@ final class CpuConv {
             double[] part = new double[cb * kk];
             for (int p0 = 0; p0 < p; p0 += TILE) {
                 int rows = Math.min(TILE, p - p0);
-                im2col(g, x, p0, rows, cols);
+                im2col(g, x, p0, rows, cols, false);
                 for (int c = 0; c < cb; c++)
                     for (int r = 0; r < rows; r++) gyT[c * rows + r] = gy[(p0 + r) * cout + c0 + c];
                 CpuGemm.gemmSerial(cb, kk, rows, gyT, 0, cols, 0, part, 0, true);
