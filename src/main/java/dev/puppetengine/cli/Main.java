@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",
         description = "Samples and fine-tunes Puppet-Master (drag-conditioned image-to-video diffusion) in Java.",
-        subcommands = {DescribeCommand.class, CreateModelCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {SampleCommand.class, DescribeCommand.class, CreateModelCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
@@ -20,6 +20,10 @@ public final class Main implements Runnable {
             if (ex instanceof UserError || ex instanceof IllegalArgumentException) {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 2;
+            }
+            if (ex instanceof java.io.IOException) {          // the environment, not a bug: one line, no stack trace
+                cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+                return 1;
             }
             throw ex;
         });

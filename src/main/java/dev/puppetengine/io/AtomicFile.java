@@ -109,6 +109,7 @@ public final class AtomicFile {
     public static void publishDirectory(Path target, DirectoryBody body) throws IOException {
         if (Files.exists(target)) throw new FileAlreadyExistsException(target.toString(), null, "refusing to replace an existing directory");
         Path parent = parentOf(target);
+        Files.createDirectories(parent);
         Path tmp = createSibling(target, true);
         try {
             body.write(tmp);

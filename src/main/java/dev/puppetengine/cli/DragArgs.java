@@ -1,0 +1,113 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.image.SquareCrop;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.pipeline.DragPath;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Drags from the command line ("x0,y0:x1,y1") or a JSON file, in pixels of the input image (mapped through the
+ * centre square the model sees) or, with {@code normalized}, in [0, 1] coordinates of that square.
+ *
+ * <pre>
+ * {"normalized": false,
+ *  "drags": [{"start": [120, 80], "end": [180, 80]},
+ *            {"trajectory": [[40, 40], [41, 42], ...one point per frame...]}]}
+ * </pre>
+ */
+final class DragArgs {
+    private DragArgs() {}
+
+    static List<DragPath> parse(List<String> specs, Path jsonFile, boolean normalized, int width, int height, int frames) {
+        List<double[][]> raw = new ArrayList<>();           // per drag: points (x, y)
+        boolean norm = normalized;
+        if (jsonFile != null) {
+            JsonNode root;
+            try {
+                root = ModelDirectory.json().readTree(jsonFile.toFile());
+            } catch (IOException e) {
+                throw new UserError("cannot read drags file " + jsonFile + ": " + e.getMessage());
+            }
+            if (root == null || !root.has("drags") || !root.get("drags").isArray())
+                throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
+            norm = root.path("normalized").asBoolean(normalized);
+            int k = 0;
+            for (JsonNode d : root.get("drags")) {
+                String where = "drags file " + jsonFile + ", drag " + k++;
+                if (d.has("trajectory")) raw.add(points(d.get("trajectory"), where));
+                else if (d.has("start") && d.has("end")) raw.add(new double[][]{point(d.get("start"), where + " start"), point(d.get("end"), where + " end")});
+                else throw new UserError(where + ": needs \"start\" and \"end\", or \"trajectory\"");
+            }
+        }
+        for (String s : specs) raw.add(parseSpec(s));
+        if (raw.size() > DragPath.MAX_DRAGS) throw new UserError("at most " + DragPath.MAX_DRAGS + " drags, got " + raw.size());
+        SquareCrop crop = SquareCrop.centred(width, height);
+        List<DragPath> out = new ArrayList<>();
+        for (int k = 0; k < raw.size(); k++) {
+            double[][] pts = raw.get(k);
+            if (pts.length > 2 && pts.length != frames)
+                throw new UserError("drag " + k + ": a trajectory needs one point per frame (" + frames + "), got " + pts.length);
+            double[] xs = new double[pts.length], ys = new double[pts.length];
+            for (int i = 0; i < pts.length; i++) {
+                double x = pts[i][0], y = pts[i][1];
+                if (norm) {
+                    if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1))
+                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.4f, %.4f) is outside [0, 1] (normalized coordinates)", k, i, x, y));
+                    xs[i] = x;
+                    ys[i] = y;
+                } else {
+                    if (!(x >= 0 && x <= width && y >= 0 && y <= height))
+                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the %dx%d image", k, i, x, y, width, height));
+                    double[] n = crop.normalise(x, y);
+                    if (!(n[0] >= 0 && n[0] <= 1 && n[1] >= 0 && n[1] <= 1))
+                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the centred %dx%d square the model sees (x %d..%d, y %d..%d)",
+                                k, i, x, y, crop.side(), crop.side(), crop.left(), crop.left() + crop.side(), crop.top(), crop.top() + crop.side()));
+                    xs[i] = n[0];
+                    ys[i] = n[1];
+                }
+            }
+            out.add(new DragPath(xs, ys));
+        }
+        return out;
+    }
+
+    /** "x0,y0:x1,y1". */
+    static double[][] parseSpec(String s) {
+        String[] ends = s.trim().split(":");
+        if (ends.length != 2) throw new UserError("malformed drag '" + s + "': expected x0,y0:x1,y1");
+        return new double[][]{pair(ends[0], s), pair(ends[1], s)};
+    }
+
+    private static double[] pair(String p, String whole) {
+        String[] xy = p.split(",");
+        if (xy.length != 2) throw new UserError("malformed drag '" + whole + "': expected x0,y0:x1,y1");
+        try {
+            double x = Double.parseDouble(xy[0].trim()), y = Double.parseDouble(xy[1].trim());
+            if (!Double.isFinite(x) || !Double.isFinite(y)) throw new UserError("drag '" + whole + "' has a non-finite coordinate");
+            return new double[]{x, y};
+        } catch (NumberFormatException e) {
+            throw new UserError("malformed drag '" + whole + "': '" + p + "' is not two numbers");
+        }
+    }
+
+    private static double[] point(JsonNode n, String where) {
+        if (n == null || !n.isArray() || n.size() != 2 || !n.get(0).isNumber() || !n.get(1).isNumber())
+            throw new UserError(where + ": expected [x, y]");
+        double x = n.get(0).asDouble(), y = n.get(1).asDouble();
+        if (!Double.isFinite(x) || !Double.isFinite(y)) throw new UserError(where + ": non-finite coordinate");
+        return new double[]{x, y};
+    }
+
+    private static double[][] points(JsonNode n, String where) {
+        if (!n.isArray() || n.size() < 2) throw new UserError(where + ": a trajectory is an array of at least two [x, y] points");
+        double[][] p = new double[n.size()][];
+        for (int i = 0; i < p.length; i++) p[i] = point(n.get(i), where + " point " + i);
+        return p;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.io.image.Animation;
+import dev.puppetengine.io.image.Drag;
+import dev.puppetengine.io.image.DragOverlay;
+import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.io.image.ImageFiles;
+import dev.puppetengine.io.image.Mp4Files;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.DragPath;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** Writes frames as .gif, .mp4 or a directory of PNGs, chosen by the path; optionally with the demo's drag arrows. */
+final class VideoOutput {
+    private VideoOutput() {}
+
+    enum Kind { GIF, MP4, PNG_DIR }
+
+    static Kind kind(Path out) {
+        String n = out.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".gif")) return Kind.GIF;
+        if (n.endsWith(".mp4")) return Kind.MP4;
+        if (out.toString().endsWith("/") || !n.contains(".")) return Kind.PNG_DIR;
+        throw new UserError("unsupported output " + out + ": use a .gif or .mp4 file, or a directory (ending in /) for PNG frames");
+    }
+
+    static void write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {
+        List<RgbImage> f = frames;
+        if (overlay) {                       // the demo's layout: five annotated copies of frame 0, then the video
+            int side = frames.get(0).width();
+            List<Drag> arrows = new ArrayList<>();
+            for (DragPath d : drags) {
+                double[] e = d.endpointsPixels(side);
+                arrows.add(new Drag(e[0], e[1], e[2], e[3]));
+            }
+            f = DragOverlay.demoSequence(frames, arrows);
+        }
+        switch (kind(out)) {
+            case GIF: GifFiles.write(out, Animation.uniform(f, Math.max(1, 1000 / fps))); break;
+            case MP4: Mp4Files.write(out, f, fps); break;
+            default: ImageFiles.writePngFrames(out, f);
+        }
+    }
+}
