@@ -32,7 +32,7 @@ class TrainerTest {
     private static Trainer.Result train(Path run, long steps, long stopAfter, List<Double> losses) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
-            Trainer t = new Trainer(run, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
+            Trainer t = Trainer.forUNet(run, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
             return t.run(p -> {
                 if (losses != null) losses.add(p.loss());
                 if (p.step() >= stopAfter) t.requestStop();

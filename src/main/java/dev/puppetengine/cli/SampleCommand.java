@@ -96,7 +96,7 @@ final class SampleCommand implements Callable<Integer> {
         if (paths.isEmpty()) System.err.println("note: no drags given: the model generates its unconditioned motion");
         Path dir = model != null ? model : EngineHome.defaultModel();
         Backend backend = Devices.select(device);
-        try (PuppetMaster pm = load(dir, backend, DType.parse(dtype))) {
+        try (PuppetMaster pm = new PuppetMaster(loadModel(dir, backend, DType.parse(dtype)))) {
             String kind = pm.model().manifest.kind();
             if (kind.endsWith("-random"))
                 System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");
@@ -116,9 +116,10 @@ final class SampleCommand implements Callable<Integer> {
         return 0;
     }
 
-    static PuppetMaster load(Path dir, Backend backend, DType dtype) throws IOException {
+    /** Loads a model directory; its problems become one-line user errors. */
+    static dev.puppetengine.pipeline.LoadedModel loadModel(Path dir, Backend backend, DType dtype) throws IOException {
         try {
-            return PuppetMaster.load(dir, backend, dtype);
+            return dev.puppetengine.pipeline.LoadedModel.load(dir, backend, dtype);
         } catch (CheckpointException e) {
             throw new UserError(e.getMessage());
         } catch (java.nio.file.NoSuchFileException e) {

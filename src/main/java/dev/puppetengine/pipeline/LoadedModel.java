@@ -19,7 +19,9 @@ import dev.puppetengine.tensor.DType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** The three components of an engine model directory, built from their configs and loaded on one backend. */
 public final class LoadedModel implements AutoCloseable {
@@ -29,6 +31,7 @@ public final class LoadedModel implements AutoCloseable {
     public final ClipVisionModelWithProjection clip;
     private final List<ParameterStore> stores = new ArrayList<>();
     private final ParameterStore unetWeights;
+    private Path source;
 
     private LoadedModel(ModelDirectory.Manifest manifest, UNetSpatioTemporalConditionModel unet, AutoencoderKLTemporalDecoder vae,
                         ClipVisionModelWithProjection clip, ParameterStore unetWeights) {
@@ -40,6 +43,26 @@ public final class LoadedModel implements AutoCloseable {
     }
 
     public ParameterStore unetWeights() { return unetWeights; }
+
+    /** The weights of the VAE (index 1) and image encoder (index 2), as loaded. */
+    public ParameterStore vaeWeights() { return stores.get(1); }
+
+    public ParameterStore imageEncoderWeights() { return stores.get(2); }
+
+    /**
+     * Writes this model (its modules' current parameter values) as a new model directory. {@code configs}
+     * overrides a component's config JSON (e.g. a VAE with a new scaling factor).
+     */
+    public ModelDirectory.Manifest save(Path dir, String kind, String sourceNote, DType dtype, Map<String, String> configs, boolean force)
+            throws IOException {
+        ObjectMapper json = ModelDirectory.json();
+        Map<String, ModelDirectory.Component> c = new LinkedHashMap<>();
+        c.put("unet", new ModelDirectory.Component(configs.getOrDefault("unet", json.writeValueAsString(unet.config())), unet.namedParameters()));
+        c.put("vae", new ModelDirectory.Component(configs.getOrDefault("vae", json.writeValueAsString(vae.config())), vae.namedParameters()));
+        c.put("image_encoder", new ModelDirectory.Component(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
+                clip.namedParameters()));
+        return ModelDirectory.write(dir, kind, sourceNote, resolution(), dtype, c, force);
+    }
 
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(dir);

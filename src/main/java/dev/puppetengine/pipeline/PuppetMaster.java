@@ -42,14 +42,15 @@ public final class PuppetMaster implements AutoCloseable {
     private final Backend backend;
     private final DType dtype;
 
-    private PuppetMaster(LoadedModel model, Backend backend, DType dtype) {
+    /** Wraps a loaded model (closing this closes it). */
+    public PuppetMaster(LoadedModel model) {
         this.model = model;
-        this.backend = backend;
-        this.dtype = dtype;
+        this.backend = model.unetWeights().backend();
+        this.dtype = model.unetWeights().dtype();
     }
 
     public static PuppetMaster load(Path modelDir, Backend backend, DType dtype) throws IOException {
-        return new PuppetMaster(LoadedModel.load(modelDir, backend, dtype), backend, dtype);
+        return new PuppetMaster(LoadedModel.load(modelDir, backend, dtype));
     }
 
     public LoadedModel model() { return model; }

@@ -22,10 +22,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Fine-tunes the UNet (spec 4): per micro-step a batch in data order, the EDM loss, backward; every
- * {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in log.jsonl
- * and, every {@code checkpoint_every} steps, a crash-safe checkpoint. A run directory that already has a
- * checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, and stop.
+ * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
+ * every {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in
+ * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint. A run directory that already
+ * has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop.
+ * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
 public final class Trainer {
 
@@ -39,18 +40,26 @@ public final class Trainer {
     public record Result(long startStep, long endStep, boolean stoppedBySignal, Path lastCheckpoint) {}
 
     private final Path run;
-    private final UNetSpatioTemporalConditionModel unet;
+    private final Objective objective;
     private final ParameterStore store;
-    private final TrainingData data;
+    private final String modelConfigJson;
     private final TrainingConfig cfg;
     private final AtomicBoolean stop = new AtomicBoolean();
 
-    public Trainer(Path run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg) {
+    /** {@code store}: the weights being trained; {@code modelConfigJson} identifies the model (saved, checked on resume). */
+    public Trainer(Path run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
         this.run = run;
-        this.unet = unet;
+        this.objective = objective;
         this.store = store;
-        this.data = data;
+        this.modelConfigJson = modelConfigJson;
         this.cfg = cfg;
+    }
+
+    /** The UNet fine-tuning run on prepared clips. */
+    public static Trainer forUNet(Path run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg)
+            throws IOException {
+        return new Trainer(run, new EdmObjective(unet, store, data, cfg.applyCIn(), cfg.seed()), store,
+                ModelDirectory.json().writeValueAsString(unet.config()), cfg);
     }
 
     /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
@@ -58,8 +67,7 @@ public final class Trainer {
 
     public Result run(Listener listener) throws IOException {
         Files.createDirectories(run);
-        String unetJson = ModelDirectory.json().writeValueAsString(unet.config());
-        checkConfig(unetJson);
+        checkConfig(modelConfigJson);
 
         Map<String, Tensor> trainable = new LinkedHashMap<>(), all = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : store.parameters().entrySet()) {
@@ -79,8 +87,7 @@ public final class Trainer {
                 micro = st.microStep();
             }
             long start = step;
-            EdmLoss edm = new EdmLoss(unet, cfg.applyCIn(), null);
-            DataOrder order = new DataOrder(data.size(), cfg.seed());
+            DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
             long t0 = System.currentTimeMillis();
             try (BufferedWriter log = Files.newBufferedWriter(run.resolve("log.jsonl"), StandardCharsets.UTF_8,
@@ -91,7 +98,7 @@ public final class Trainer {
                         int[] clips = new int[cfg.batchSize()];
                         for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
                         try (Scope s = Scope.open()) {
-                            Tensor loss = edm.loss(data.batch(clips, store.backend(), store.dtype()), cfg.seed(), micro, cfg.gradientCheckpointing());
+                            Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
                             double l = loss.item();
                             if (!Double.isFinite(l)) throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
                             Autograd.backward(loss);
@@ -110,7 +117,7 @@ public final class Trainer {
                     log.flush();
                     if (listener != null) listener.step(p);
                     if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get())
-                        last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, unetJson, cfg.keepCheckpoints());
+                        last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
                 }
             }
             return new Result(start, step, stop.get() && step < cfg.steps(), last);
@@ -136,9 +143,9 @@ public final class Trainer {
     }
 
     /** A run directory belongs to one configuration: refuse to resume it with another. */
-    private void checkConfig(String unetJson) throws IOException {
+    private void checkConfig(String modelJson) throws IOException {
         Path file = run.resolve("config.json");
-        String mine = ModelDirectory.json().writeValueAsString(Map.of("training", cfg, "unet", ModelDirectory.json().readTree(unetJson)));
+        String mine = ModelDirectory.json().writeValueAsString(Map.of("training", cfg, "model", ModelDirectory.json().readTree(modelJson)));
         if (Files.isRegularFile(file)) {
             var saved = ModelDirectory.json().readTree(file.toFile());
             if (!saved.equals(ModelDirectory.json().readTree(mine)))

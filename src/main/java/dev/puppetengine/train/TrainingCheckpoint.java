@@ -37,13 +37,13 @@ public final class TrainingCheckpoint {
     static String name(long step) { return String.format("step-%08d", step); }
 
     /** Writes the checkpoint of {@code state} and points "latest" at it; prunes to the newest {@code keep}. */
-    public static Path save(Path run, State state, Map<String, Tensor> weights, Adam adam, Ema ema, String unetConfigJson, int keep) throws IOException {
+    public static Path save(Path run, State state, Map<String, Tensor> weights, Adam adam, Ema ema, String modelConfigJson, int keep) throws IOException {
         Path dir = checkpointsDir(run);
         Files.createDirectories(dir);
         Path target = dir.resolve(name(state.step()));
         if (Files.exists(target)) return target;              // already saved at this step
         AtomicFile.publishDirectory(target, d -> {
-            Map<String, String> meta = Map.of("format", "puppet-engine-training", "unet_config", unetConfigJson);
+            Map<String, String> meta = Map.of("format", "puppet-engine-training", "model_config", modelConfigJson);
             SafetensorsWriter.write(d.resolve(WEIGHTS), meta, weights);
             Map<String, Tensor> moments = new LinkedHashMap<>();
             adam.firstMoments().forEach((k, t) -> moments.put("m." + k, t));
@@ -94,6 +94,15 @@ public final class TrainingCheckpoint {
         adam.setStepCount(st.step());
         if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights());
         return st;
+    }
+
+    /** Loads a checkpoint's weights (or its EMA weights) into a model's parameters, to export the trained model. */
+    public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store) throws IOException {
+        Path file = ckpt.resolve(ema ? EMA : WEIGHTS);
+        if (ema && !java.nio.file.Files.isRegularFile(file)) throw new IOException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
+        Map<String, Tensor> into = new LinkedHashMap<>();
+        store.parameters().forEach((k, p) -> into.put(k, p.value()));
+        copyAll(file, "", into);
     }
 
     private static void copyAll(Path file, String prefix, Map<String, Tensor> into) throws IOException {

@@ -10,6 +10,12 @@ import java.nio.ByteBuffer;
 public record ClipSample(int index, int frames, int width, int height, byte[] rgb, ClipDrags drags) {
 
     /** The (F, 5, 4) drag tensor (spec 3.2) as a row-major float array. */
+    /** Frame f as an image (a copy). */
+    public dev.puppetengine.io.image.RgbImage frame(int f) {
+        int n = width * height * 3;
+        return new dev.puppetengine.io.image.RgbImage(width, height, java.util.Arrays.copyOfRange(rgb, f * n, (f + 1) * n));
+    }
+
     public float[] dragTensor() {
         return drags.tensor();
     }

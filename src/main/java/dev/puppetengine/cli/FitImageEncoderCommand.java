@@ -1,0 +1,57 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.ImageEncoderFit;
+import dev.puppetengine.train.Trainer;
+import dev.puppetengine.train.TrainingCheckpoint;
+import dev.puppetengine.train.TrainingConfig;
+import dev.puppetengine.train.data.ClipDataset;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine fit-image-encoder: fits a toy model's image encoder by distilling its VAE (see ImageEncoderFit). */
+@Command(name = "fit-image-encoder", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Fit the image encoder of a toy model: its token must predict the frame's VAE latent through a linear head",
+                "(a stand-in for CLIP's contrastive training). Writes OUT/model; resumable."})
+final class FitImageEncoderCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model directory with a trained VAE.")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "Clip dataset.")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "Run directory.")
+    Path out;
+
+    @Mixin
+    TrainingOptions training;
+
+    @Override
+    public Integer call() throws Exception {
+        TrainingConfig cfg = training.config(800, 1e-3, 8, 1, 0, "all", true);
+        try (LoadedModel m = Training.load(model)) {
+            ClipDataset ds = ClipDataset.open(data);
+            int side = m.resolution() / m.vae.config().downscaleFactor();
+            ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, side * side * m.vae.config().latentChannels(), cfg.seed());
+            try (ParameterStore store = ParameterStore.initialize(fit, m.unetWeights().backend(), DType.F32, cfg.seed())) {
+                fit.bind(store);
+                String json = ModelDirectory.json().writeValueAsString(m.clip.config());
+                Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
+                if (ckpt == null) return 0;
+                TrainingCheckpoint.loadWeights(ckpt, false, store);
+                m.save(out.resolve("model"), m.manifest.kind() + "-clip", "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
+                        DType.F32, Map.of(), true);
+                System.err.println("wrote " + out.resolve("model"));
+            }
+        }
+        return 0;
+    }
+}

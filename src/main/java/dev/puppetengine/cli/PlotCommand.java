@@ -1,0 +1,31 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.train.LossPlot;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine plot: the loss curve of a (running or finished) training run as a PNG. */
+@Command(name = "plot", mixinStandardHelpOptions = true,
+        description = "Plot the loss curve of a training run (RUN/log.jsonl) as a PNG; works while the run is still going.")
+final class PlotCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "RUN", description = "Run directory (or a log.jsonl file).")
+    Path run;
+
+    @Option(names = "--out", description = "PNG to write (default: RUN/loss.png).")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        Path log = Files.isDirectory(run) ? run.resolve("log.jsonl") : run;
+        if (!Files.isRegularFile(log)) throw new UserError(log + ": no such training log (expected a run directory with log.jsonl)");
+        Path png = out != null ? out : log.resolveSibling("loss.png");
+        int n = LossPlot.write(log, png);
+        System.err.printf("wrote %s (%d steps)%n", png, n);
+        return 0;
+    }
+}

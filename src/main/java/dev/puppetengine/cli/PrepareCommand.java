@@ -1,0 +1,38 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.PreparedData;
+import dev.puppetengine.train.data.ClipDataset;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine prepare: precompute VAE latents and image embeddings of a clip dataset for training. */
+@Command(name = "prepare", mixinStandardHelpOptions = true,
+        description = "Encode every clip of a dataset with the model's VAE (latents x scaling factor, frame-0 mean) and image encoder (frame 0) into OUT/prepared.safetensors.")
+final class PrepareCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "Clip dataset.")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "Output directory.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        try (LoadedModel m = Training.load(model)) {
+            ClipDataset ds = ClipDataset.open(data);
+            try (ProgressBar bar = TrainingOptions.bar("prepare", ds.count())) {
+                PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), DType.F32, bar::stepTo);
+            }
+            System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
+        }
+        return 0;
+    }
+}

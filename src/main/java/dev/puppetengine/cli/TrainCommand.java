@@ -1,0 +1,125 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.PreparedData;
+import dev.puppetengine.train.Trainer;
+import dev.puppetengine.train.TrainingCheckpoint;
+import dev.puppetengine.train.TrainingConfig;
+import dev.puppetengine.train.data.ClipDataset;
+import dev.puppetengine.train.data.ClipSample;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine train: fine-tunes the UNet of a model on prepared clips (spec 4). */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Fine-tune the UNet of a model with the EDM loss on clips prepared by ./puppet-engine prepare.",
+                "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps and on",
+                "Ctrl-C), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model, EMA weights when --ema is set).",
+                "Run the same command again to resume exactly where it stopped."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Starting model directory (converted SVD/Puppet-Master, or create-model).")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "Directory with prepared.safetensors (./puppet-engine prepare).")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "Run directory.")
+    Path out;
+
+    @Option(names = "--trainable", defaultValue = "all", description = "all, or drag-attention (only drag modules and attention) (default: ${DEFAULT-VALUE}).")
+    String trainable;
+
+    @Option(names = "--unscaled-input", description = "Train on the unscaled noisy latent like the public train.py (spec 4.2); default scales by c_in.")
+    boolean unscaledInput;
+
+    @Option(names = "--preview-clips", description = "Clip dataset whose first validation clip is sampled into OUT/previews/ (usually the dataset that was prepared).")
+    Path previewClips;
+
+    @Option(names = "--preview-every", defaultValue = "500", description = "Steps between preview GIFs (default: ${DEFAULT-VALUE}).")
+    int previewEvery;
+
+    @Option(names = "--preview-steps", defaultValue = "10", description = "Sampling steps of a preview (default: ${DEFAULT-VALUE}).")
+    int previewSteps;
+
+    @Option(names = "--export-dtype", defaultValue = "bf16", description = "dtype of OUT/model: bf16, fp16 or fp32 (default: ${DEFAULT-VALUE}).")
+    String exportDtype;
+
+    @Option(names = "--kind", defaultValue = "fine-tuned", description = "Kind recorded in OUT/model's manifest (default: ${DEFAULT-VALUE}).")
+    String kind;
+
+    @Mixin
+    TrainingOptions training;
+
+    @Override
+    public Integer call() throws Exception {
+        if (previewEvery < 1 || previewSteps < 1) throw new UserError("--preview-every and --preview-steps must be >= 1");
+        DType export = DType.parse(exportDtype);
+        TrainingConfig cfg;
+        try {
+            cfg = training.config(2000, 1e-4, 1, 1, 0, trainable, !unscaledInput);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        try (LoadedModel m = Training.load(model); PreparedData prepared = PreparedData.open(data)) {
+            Preview preview = previewClips == null ? null : Preview.of(ClipDataset.open(previewClips), m, out.resolve("previews"), previewSteps, !unscaledInput);
+            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
+            Path ckpt;
+            try (ProgressBar bar = TrainingOptions.bar("train", cfg.steps())) {
+                Trainer.Listener progress = TrainingOptions.listener(bar);
+                ckpt = Training.run(t, cfg, out, p -> {
+                    progress.step(p);
+                    if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
+                });
+            }
+            if (ckpt == null) return 0;
+            TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.unetWeights());
+            m.save(out.resolve("model"), kind, "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "") + ")",
+                    export, Map.of(), true);
+            System.err.println("wrote " + out.resolve("model"));
+            if (preview != null) preview.write(cfg.steps());
+        }
+        return 0;
+    }
+
+    /** Samples the first validation clip's image and drags with the weights being trained. */
+    record Preview(PuppetMaster pm, ClipSample clip, List<DragPath> drags, Path dir, SamplingOptions opts) {
+        static Preview of(ClipDataset ds, LoadedModel m, Path dir, int steps, boolean scaleInput) throws IOException {
+            ClipSample c = ds.read(ds.trainCount() < ds.count() ? ds.trainCount() : 0);
+            List<DragPath> drags = new ArrayList<>();
+            for (double[] track : c.drags().drags()) {
+                double[] xs = new double[track.length / 2], ys = new double[track.length / 2];
+                for (int f = 0; f < xs.length; f++) {
+                    xs[f] = Math.min(1, track[2 * f] / c.width());
+                    ys[f] = Math.min(1, track[2 * f + 1] / c.height());
+                }
+                drags.add(new DragPath(xs, ys));
+            }
+            return new Preview(new PuppetMaster(m), c, drags, dir, SamplingOptions.defaults().withSteps(steps).withFrames(c.frames()).withScaleInput(scaleInput));
+        }
+
+        void write(long step) {
+            try {
+                Files.createDirectories(dir);
+                var r = pm.sample(clip.frame(0), drags, opts, null);
+                VideoOutput.write(dir.resolve("step-" + step + ".gif"), r.frames(), drags, true, 7);
+            } catch (IOException e) {
+                System.err.println("warning: preview at step " + step + " failed: " + e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.io.image.ImageTensors;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.Trainer;
+import dev.puppetengine.train.TrainingCheckpoint;
+import dev.puppetengine.train.TrainingConfig;
+import dev.puppetengine.train.VaeObjective;
+import dev.puppetengine.train.data.ClipDataset;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine train-vae: trains a model's VAE on clips (toy models; SVD's VAE is used frozen). */
+@Command(name = "train-vae", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train the VAE of a (toy) model on a clip dataset, then set its latent scaling factor to 1/std of its latents.",
+                "Writes OUT/model (the input model with the trained VAE); resumable: run again to continue."})
+final class TrainVaeCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Starting model directory.")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "Clip dataset (./puppet-engine dataset).")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "Run directory (checkpoints, log.jsonl, loss.png, model/).")
+    Path out;
+
+    @Option(names = "--window", defaultValue = "4", description = "Consecutive frames per training sample (default: ${DEFAULT-VALUE}).")
+    int window;
+
+    @Option(names = "--kl-weight", defaultValue = "1e-6", description = "Weight of the KL term (default: ${DEFAULT-VALUE}).")
+    double klWeight;
+
+    @Mixin
+    TrainingOptions training;
+
+    @Override
+    public Integer call() throws Exception {
+        TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, "all", true);
+        try (LoadedModel m = Training.load(model)) {
+            ClipDataset ds = ClipDataset.open(data);
+            String vaeJson = ModelDirectory.json().writeValueAsString(m.vae.config());
+            Trainer t = new Trainer(out, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg);
+            Path ckpt = Training.run(t, cfg, "vae", out);
+            if (ckpt == null) return 0;
+            TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());
+            double factor = 1 / latentStd(m, ds);
+            String json = ModelDirectory.json().writeValueAsString(m.vae.config().withScalingFactor(factor));
+            m.save(out.resolve("model"), m.manifest.kind().replace("-random", "") + "-vae", "train-vae on " + data + " (" + cfg.steps() + " steps)",
+                    DType.F32, Map.of("vae", json), true);
+            System.err.printf("latent scaling factor 1/std = %.5f; wrote %s%n", factor, out.resolve("model"));
+        }
+        return 0;
+    }
+
+    /** std of the posterior means over up to 64 training clips' frames. */
+    static double latentStd(LoadedModel m, ClipDataset ds) throws Exception {
+        double sum = 0, sq = 0;
+        long n = 0;
+        try (GradMode.Guard g = GradMode.noGrad()) {
+            for (int i = 0; i < Math.min(64, ds.trainCount()); i++) {
+                try (Scope s = Scope.open()) {
+                    var c = ds.read(i);
+                    List<RgbImage> frames = new ArrayList<>();
+                    for (int f = 0; f < ds.frames(); f++) frames.add(c.frame(f));
+                    for (double v : m.vae.encodeMean(F.to(ImageTensors.toTensor(m.vaeWeights().backend(), frames), DType.F32)).toDoubleArray()) {
+                        sum += v;
+                        sq += v * v;
+                        n++;
+                    }
+                }
+            }
+        }
+        double mean = sum / n;
+        return Math.sqrt(sq / n - mean * mean);
+    }
+}

@@ -1,0 +1,48 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.LossPlot;
+import dev.puppetengine.train.Trainer;
+import dev.puppetengine.train.TrainingCheckpoint;
+import dev.puppetengine.train.TrainingConfig;
+import me.tongfei.progressbar.ProgressBar;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/** Shared steps of the training commands: load the starting model, run with a progress bar and signal handling. */
+final class Training {
+    private Training() {}
+
+    static LoadedModel load(Path model) throws IOException {
+        return SampleCommand.loadModel(model, CpuBackend.get(), DType.F32);
+    }
+
+    /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
+    static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
+        try (ProgressBar bar = TrainingOptions.bar(task, cfg.steps())) {
+            return run(t, cfg, out, TrainingOptions.listener(bar));
+        }
+    }
+
+    /** As above with the caller's listener (which drives its own progress bar). */
+    static Path run(Trainer t, TrainingConfig cfg, Path out, Trainer.Listener listener) throws IOException {
+        CountDownLatch done = t.stopOnSignal(300);
+        Trainer.Result r;
+        try {
+            r = t.run(listener);
+        } finally {
+            done.countDown();
+        }
+        LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+        if (r.stoppedBySignal()) {
+            System.err.printf("stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+            return null;
+        }
+        System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep(), r.endStep(), out.resolve("loss.png"));
+        return TrainingCheckpoint.latest(out);
+    }
+}
