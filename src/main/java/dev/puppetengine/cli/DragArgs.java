@@ -31,6 +31,10 @@ final class DragArgs {
             JsonNode root;
             try {
                 root = ModelDirectory.json().readTree(jsonFile.toFile());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // Jackson's own message spans lines: keep one
+                var at = e.getLocation();
+                throw new UserError("drags file " + jsonFile + " is not valid JSON" + (at == null ? "" : " (line " + at.getLineNr() + ", column "
+                        + at.getColumnNr() + ")") + ": " + e.getOriginalMessage());
             } catch (IOException e) {
                 throw new UserError("cannot read drags file " + jsonFile + ": " + e.getMessage());
             }

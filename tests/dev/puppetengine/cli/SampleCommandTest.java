@@ -1,0 +1,209 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.image.ImageFiles;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** ./puppet-engine sample end to end on a random toy model: determinism, outputs, and every bad input (exit 2, one line, nothing written). */
+class SampleCommandTest {
+    @TempDir
+    static Path dir;
+    static Path model, image;
+
+    record Run(int code, String err) {}
+
+    static Run run(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(old);
+        }
+    }
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        model = dir.resolve("toy");
+        assertEquals(0, Main.run("create-model", "--preset", "toy", "--out", model.toString(), "--dtype", "bf16"));
+        byte[] rgb = new byte[80 * 60 * 3];
+        for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 37 % 251);
+        image = dir.resolve("in.png");
+        ImageFiles.writePng(image, new RgbImage(80, 60, rgb));
+    }
+
+    private static String[] sample(Path out, String... extra) {
+        List<String> a = new ArrayList<>(List.of("sample", "--model", model.toString(), "--image", image.toString(), "--out", out.toString(),
+                "--steps", "1", "--frames", "2"));
+        a.addAll(Arrays.asList(extra));
+        return a.toArray(new String[0]);
+    }
+
+    @Test
+    void sameSeedGivesIdenticalFramesAndAnotherSeedDiffers() throws IOException {
+        Path a = dir.resolve("a/"), b = dir.resolve("b/"), c = dir.resolve("c/");
+        assertEquals(0, run(sample(a, "--drag", "30,20:40,25", "--seed", "7")).code());
+        assertEquals(0, run(sample(b, "--drag", "30,20:40,25", "--seed", "7")).code());
+        assertEquals(0, run(sample(c, "--drag", "30,20:40,25", "--seed", "8")).code());
+        List<Path> fa = frames(a), fb = frames(b), fc = frames(c);
+        assertEquals(2, fa.size());
+        for (int i = 0; i < fa.size(); i++) assertArrayEquals(Files.readAllBytes(fa.get(i)), Files.readAllBytes(fb.get(i)), "frame " + i);
+        assertFalse(Arrays.equals(Files.readAllBytes(fa.get(1)), Files.readAllBytes(fc.get(1))), "another seed must change the video");
+    }
+
+    @Test
+    void writesGifWithOverlayAndWarnsAboutRandomWeights() throws IOException {
+        Path gif = dir.resolve("o.gif");
+        Run r = run(sample(gif, "--drag", "30,20:40,25", "--overlay", "--guidance", "3"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.size(gif) > 0);
+        assertTrue(r.err().contains("untrained random weights"), r.err());
+    }
+
+    private static List<Path> frames(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.sorted().toList();
+        }
+    }
+
+    /** Every bad input: exit code 2, a one-line message naming the problem, and no output file. */
+    @Test
+    void badInputsExitTwoWithOneLineAndWriteNothing() throws IOException {
+        Path textPng = dir.resolve("text.png"), empty = dir.resolve("empty.png"), zero = dir.resolve("zero.png");
+        Files.writeString(textPng, "not an image");
+        Files.write(empty, new byte[0]);
+        Files.write(zero, zeroWidthPng());
+        Path badJson = dir.resolve("bad.json"), wrongJson = dir.resolve("wrong.json");
+        Files.writeString(badJson, "{\"drags\": [ {\"start\": [1, 2], ");
+        Files.writeString(wrongJson, "{\"drags\": [ {\"start\": [1, 2]} ]}");
+        Path incomplete = dir.resolve("incomplete");
+        copyTree(model, incomplete);
+        Files.delete(incomplete.resolve("vae.safetensors"));
+        Path svd = plainSvdModel();
+
+        Map<String, String[]> cases = new LinkedHashMap<>();
+        cases.put("no such image", new String[]{"--image", dir.resolve("missing.png").toString()});
+        cases.put("unsupported", new String[]{"--image", textPng.toString()});
+        cases.put("empty", new String[]{"--image", empty.toString()});
+        cases.put("zero", new String[]{"--image", zero.toString()});
+        cases.put("outside", new String[]{"--drag", "30,20:95,25"});
+        cases.put("at most 5", new String[]{"--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2"});
+        cases.put("malformed drag", new String[]{"--drag", "30,20-40,25"});
+        cases.put("drags file", new String[]{"--drags", badJson.toString()});
+        cases.put("needs \"start\" and \"end\"", new String[]{"--drags", wrongJson.toString()});
+        cases.put("non-finite", new String[]{"--drag", "NaN,20:40,25"});
+        cases.put("model directory", new String[]{"--model", dir.resolve("nomodel").toString()});
+        cases.put("vae.safetensors", new String[]{"--model", incomplete.toString()});
+        cases.put("plain SVD", new String[]{"--model", svd.toString()});
+        cases.put("steps must be >= 1", new String[]{"--steps", "0"});
+        cases.put("guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
+        cases.put("guidance must be finite", new String[]{"--guidance", "NaN"});
+        cases.put("unsupported output", new String[]{"--out", dir.resolve("x.avi").toString()});
+        for (Map.Entry<String, String[]> c : cases.entrySet()) {
+            Path out = dir.resolve("bad-" + Math.abs(c.getKey().hashCode()) + ".gif");
+            List<String> args = new ArrayList<>(Arrays.asList(sample(out, "--drag", "30,20:40,25")));
+            String[] extra = c.getValue();
+            for (int i = 0; i < extra.length; i++) {
+                int at = args.indexOf(extra[i]);
+                boolean option = extra[i].startsWith("--") && i + 1 < extra.length;
+                if (option && at >= 0 && !extra[i].equals("--drag")) {
+                    args.set(at + 1, extra[++i]);
+                } else if (extra[i].equals("--drag")) {
+                    args.add(extra[i]);
+                    args.add(extra[++i]);
+                } else {
+                    args.add(extra[i]);
+                }
+            }
+            if (c.getKey().equals("at most 5") || c.getKey().equals("outside") || c.getKey().equals("malformed drag") || c.getKey().equals("non-finite")
+                    || c.getKey().startsWith("drags file") || c.getKey().startsWith("needs")) {
+                int first = args.indexOf("--drag");
+                args.remove(first);
+                args.remove(first);
+            }
+            Run r = run(args.toArray(new String[0]));
+            String msg = r.err().strip();
+            assertEquals(2, r.code(), c.getKey() + ": " + r.err());
+            assertTrue(msg.startsWith("error: ") && msg.lines().count() == 1, c.getKey() + ": expected one line, got: " + r.err());
+            assertTrue(msg.contains(c.getKey()), c.getKey() + ": message does not name the problem: " + msg);
+            assertFalse(Files.exists(out), c.getKey() + ": output written");
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp")), "temporary files left behind");
+        }
+    }
+
+    /** A PNG whose header declares a 0 x 1 image (valid CRCs, so only the size is wrong). */
+    private static byte[] zeroWidthPng() {
+        java.nio.ByteBuffer ihdr = java.nio.ByteBuffer.allocate(17);
+        ihdr.put("IHDR".getBytes(StandardCharsets.US_ASCII)).putInt(0).putInt(1).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(ihdr.array());
+        java.nio.ByteBuffer png = java.nio.ByteBuffer.allocate(8 + 4 + 17 + 4 + 12);
+        png.put(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
+        java.util.zip.CRC32 end = new java.util.zip.CRC32();
+        end.update("IEND".getBytes(StandardCharsets.US_ASCII));
+        png.putInt(0).put("IEND".getBytes(StandardCharsets.US_ASCII)).putInt((int) end.getValue());
+        return png.array();
+    }
+
+    /** The toy model with a stock-SVD UNet (no drag modules): the wrong kind for sampling. */
+    private static Path plainSvdModel() throws IOException {
+        ModelPresets p = ModelPresets.named("toy");
+        ObjectNode json = ModelDirectory.json().valueToTree(p.unet());
+        json.put("num_drags", 0);
+        UNetConfig svd = ModelDirectory.json().treeToValue(json, UNetConfig.class);
+        Path out = dir.resolve("svd");
+        var unet = new UNetSpatioTemporalConditionModel(svd);
+        var vae = new AutoencoderKLTemporalDecoder(p.vae());
+        var clip = new ClipVisionModelWithProjection(p.clip());
+        try (ParameterStore u = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1);
+             ParameterStore v = ParameterStore.initialize(vae, CpuBackend.get(), DType.F32, 1);
+             ParameterStore c = ParameterStore.initialize(clip, CpuBackend.get(), DType.F32, 1)) {
+            Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
+            comps.put("unet", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(svd), u.parameters()));
+            comps.put("vae", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(p.vae()), v.parameters()));
+            comps.put("image_encoder", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(p.clip()), c.parameters()));
+            ModelDirectory.write(out, "svd-img2vid", "test", 64, DType.BF16, comps, false);
+        }
+        return out;
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (Stream<Path> s = Files.list(from)) {
+            for (Path p : s.toList()) Files.copy(p, to.resolve(p.getFileName()));
+        }
+    }
+}
