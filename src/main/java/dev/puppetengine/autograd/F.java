@@ -177,6 +177,7 @@ public final class F {
 
     public static Tensor matmul(Tensor a, Tensor b) {
         Tensor y = be(a).matmul(a, b);
+        FlopCount.add(2L * y.numel() * a.size(-1));
         if (!Autograd.recording(a, b)) return y;
         int[] as = a.shape(), bs = b.shape();
         return Autograd.attach(y, new Node("matmul", a, b) {
@@ -195,6 +196,7 @@ public final class F {
     /** x (..., K) w^T + bias, w (N, K). */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
         Tensor y = be(x).linear(x, w, bias);
+        FlopCount.add(2L * y.numel() * w.size(1));
         if (!Autograd.recording(x, w, bias)) return y;
         int[] xs = x.shape();
         int n = w.size(0), k = w.size(1);
@@ -216,6 +218,7 @@ public final class F {
     /** Channels-last 2-D convolution: x (N, H, W, Cin), w (Cout, kh, kw, Cin). */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
         Tensor y = be(x).conv2d(x, w, bias, spec);
+        FlopCount.add(2L * y.numel() * w.size(1) * w.size(2) * w.size(3));
         if (!Autograd.recording(x, w, bias)) return y;
         int[] xs = x.shape(), ws = w.shape();
         return Autograd.attach(y, new Node("conv2d", x, w, bias) {
@@ -314,6 +317,7 @@ public final class F {
     /** Multi-head attention; see {@link Backend#attention} for the layouts (query batch i uses key batch i / (Bq/Bk)). */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, double scale) {
         AttentionResult r = be(q).attention(q, k, v, heads, scale);
+        FlopCount.add(4L * q.numel() * k.size(1));           // QK^T and PV: 2 x (2 Lq Lk C) per query batch
         if (!Autograd.recording(q, k, v)) {
             r.lse().close();
             return r.out();

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",
         description = "Samples and fine-tunes Puppet-Master (drag-conditioned image-to-video diffusion) in Java.",
         subcommands = {SampleCommand.class, DescribeCommand.class, CreateModelCommand.class, DatasetCommand.class, TrainVaeCommand.class,
-                FitImageEncoderCommand.class, PrepareCommand.class, TrainCommand.class, PlotCommand.class, CommandLine.HelpCommand.class})
+                FitImageEncoderCommand.class, PrepareCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

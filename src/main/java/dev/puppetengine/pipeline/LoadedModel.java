@@ -3,6 +3,7 @@ package dev.puppetengine.pipeline;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.CheckpointException;
 import dev.puppetengine.model.checkpoint.ComponentFile;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
@@ -62,6 +63,28 @@ public final class LoadedModel implements AutoCloseable {
         c.put("image_encoder", new ModelDirectory.Component(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
                 clip.namedParameters()));
         return ModelDirectory.write(dir, kind, sourceNote, resolution(), dtype, c, force);
+    }
+
+    /**
+     * A preset with freshly initialised weights, built in memory (nothing read or written): benchmarks of the
+     * full-size architecture on machines that cannot download the real weights.
+     */
+    public static LoadedModel random(ModelPresets p, Backend backend, DType dtype, long seed) {
+        var unet = new UNetSpatioTemporalConditionModel(p.unet());
+        var vae = new AutoencoderKLTemporalDecoder(p.vae());
+        var clip = new ClipVisionModelWithProjection(p.clip());
+        List<ParameterStore> opened = new ArrayList<>();
+        try {
+            for (Module m : new Module[]{unet, vae, clip}) opened.add(ParameterStore.initialize(m, backend, dtype, seed));
+        } catch (RuntimeException e) {
+            opened.forEach(ParameterStore::close);
+            throw e;
+        }
+        var man = new ModelDirectory.Manifest(ModelDirectory.FORMAT, ModelDirectory.VERSION, p.name() + "-random", dtype.name(),
+                "random initialisation, seed " + seed, p.resolution(), Map.of());
+        LoadedModel lm = new LoadedModel(man, unet, vae, clip, opened.get(0));
+        lm.stores.addAll(opened);
+        return lm;
     }
 
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {

@@ -1,0 +1,33 @@
+package dev.puppetengine.autograd;
+
+/**
+ * Counts the forward FLOPs of the matrix ops (matmul, linear, conv, attention: 2 per multiply-add) that pass
+ * through {@link F} on this thread while counting is on; the benchmark harness uses it for achieved TFLOP/s
+ * and MFU. Element-wise ops are not counted (they are bandwidth, not FLOPs, in the roofline sense).
+ */
+public final class FlopCount {
+    private FlopCount() {}
+
+    private static final ThreadLocal<long[]> COUNTER = new ThreadLocal<>();
+
+    /** Starts counting on this thread (from zero). */
+    public static void start() { COUNTER.set(new long[1]); }
+
+    /** FLOPs counted since {@link #start}; 0 when not counting. */
+    public static long current() {
+        long[] c = COUNTER.get();
+        return c == null ? 0 : c[0];
+    }
+
+    /** Stops counting; returns the total. */
+    public static long stop() {
+        long n = current();
+        COUNTER.remove();
+        return n;
+    }
+
+    static void add(long flops) {
+        long[] c = COUNTER.get();
+        if (c != null) c[0] += flops;
+    }
+}

@@ -1,0 +1,30 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The benchmark harness runs and reports every stage, FLOPs and memory (never a timing assertion). */
+class BenchSampleCommandTest {
+    @Test
+    void benchSampleWritesEveryStageAndCountsUNetFlops(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.json");
+        assertEquals(0, Main.run("bench", "sample", "--preset", "toy", "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "1",
+                "--peak-tflops", "1", "--json", json.toString()));
+        JsonNode o = ModelDirectory.json().readTree(json.toFile());
+        for (String stage : new String[]{"preprocess", "clip", "vae_encode", "unet_per_step", "unet_total", "vae_decode", "total"})
+            assertTrue(o.get("median_ms").has(stage), stage);
+        // the toy UNet at 8x8 latents, 2 frames, CFG batch 2: at least its conv_in and conv_out alone
+        long convInOut = 2L * 2 * 2 * 8 * 8 * (8 * 9 * 32 + 32 * 9 * 4);
+        assertTrue(o.get("unet_flops_per_step").asLong() > convInOut, o.toString());
+        assertTrue(o.get("mfu").asDouble() > 0);
+        assertTrue(o.get("peak_bytes").asLong() > 0);
+        assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
+    }
+}
