@@ -108,7 +108,7 @@ public final class ConvertCommand implements Callable<Integer> {
             try (Progress bar = Progress.bar("convert", tensors)) {
                 m = conv.write(out, plan, source, force, bar);
             }
-            m.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-14s %5d tensors %,15d params %,15d bytes  %s  sha256 %s%n", v.file(), v.tensors(),
+            m.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-26s %5d tensors %,15d params %,15d bytes  %s  sha256 %s%n", v.file(), v.tensors(),
                     v.parameters(), v.bytes(), m.dtype(), v.sha256()));
             log.println("wrote " + out);
             return 0;

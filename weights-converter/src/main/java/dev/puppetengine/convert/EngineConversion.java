@@ -156,7 +156,7 @@ final class EngineConversion {
                     drags++;
                 } else if (sgm && key.startsWith("quant_conv.")) {
                     sources.put(key, identityConv(p));       // sgm's AutoencodingEngine has no quant_conv: the identity is exact
-                    notes.add(key + ": not in the sgm checkpoint, written as the identity");
+                    if (key.endsWith(".weight")) notes.add("quant_conv: not in the sgm checkpoint, written as the identity (exact: sgm has no such layer)");
                 } else {
                     missing.add(ref == null ? key + " (no sgm name)" : sgm ? in.prefix() + ref.name() + " (for " + key + ")" : key);
                     if (allowPartial) sources.put(key, initialised(key, p));
