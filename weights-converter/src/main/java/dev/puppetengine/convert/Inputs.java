@@ -137,7 +137,8 @@ final class Inputs implements AutoCloseable {
             else byComponent.computeIfAbsent(comp, k -> new LinkedHashMap<>()).put(t.name(), t);
         }
         if (byComponent.isEmpty())
-            throw new UserError(p + ": cannot tell what this checkpoint holds: none of its " + f.tensors.size() + " tensors has an sgm, UNet, VAE or CLIP name"
+            throw new UserError(p + " (" + f.format + "): cannot tell what this checkpoint holds: none of its " + f.tensors.size()
+                    + " tensors has an sgm, UNet, VAE or CLIP name"
                     + " (first: " + ComponentFile.abbreviate(f.tensors.keySet().stream().limit(3).toList()) + ")");
         // Unknown names join the largest component, where they are reported as unexpected tensors.
         String main = byComponent.entrySet().stream().max(Map.Entry.comparingByValue((a, b) -> a.size() - b.size())).get().getKey();
