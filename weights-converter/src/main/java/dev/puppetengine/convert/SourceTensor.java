@@ -1,7 +1,6 @@
 package dev.puppetengine.convert;
 
 import dev.puppetengine.tensor.DType;
-import dev.puppetengine.tensor.Shape;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,6 +19,4 @@ record SourceTensor(Path file, String name, DType dtype, int[] shape, Bytes byte
 
     @Override
     public int[] shape() { return shape.clone(); }
-
-    long numel() { return Shape.numel(shape); }
 }
