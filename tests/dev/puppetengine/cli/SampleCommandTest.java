@@ -192,9 +192,9 @@ class SampleCommandTest {
              ParameterStore v = ParameterStore.initialize(vae, CpuBackend.get(), DType.F32, 1);
              ParameterStore c = ParameterStore.initialize(clip, CpuBackend.get(), DType.F32, 1)) {
             Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
-            comps.put("unet", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(svd), u.parameters()));
-            comps.put("vae", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(p.vae()), v.parameters()));
-            comps.put("image_encoder", new ModelDirectory.Component(ModelDirectory.json().writeValueAsString(p.clip()), c.parameters()));
+            comps.put("unet", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(svd), u.parameters()));
+            comps.put("vae", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(p.vae()), v.parameters()));
+            comps.put("image_encoder", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(p.clip()), c.parameters()));
             ModelDirectory.write(out, "svd-img2vid", "test", 64, DType.BF16, comps, false);
         }
         return out;

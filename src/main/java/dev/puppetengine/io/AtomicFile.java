@@ -122,6 +122,23 @@ public final class AtomicFile {
         fsync(parent);
     }
 
+    /**
+     * Like {@link #publishDirectory} but an existing {@code target} is replaced: the new directory is published
+     * beside it, then the two are swapped and the old one removed, so the name never holds a partial directory.
+     */
+    public static void replaceDirectory(Path target, DirectoryBody body) throws IOException {
+        if (!Files.exists(target)) {
+            publishDirectory(target, body);
+            return;
+        }
+        Path fresh = target.resolveSibling(target.getFileName() + ".replacement"), old = target.resolveSibling(target.getFileName() + ".old");
+        for (Path p : new Path[]{fresh, old}) deleteRecursively(p);
+        publishDirectory(fresh, body);
+        Files.move(target, old);
+        Files.move(fresh, target);
+        deleteRecursively(old);
+    }
+
     /** Writes all remaining bytes of {@code src} (a channel write may be partial). */
     public static void writeFully(FileChannel ch, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) ch.write(src);

@@ -33,7 +33,7 @@ public final class ParameterStore implements AutoCloseable {
     public static ParameterStore initialize(Module root, Backend backend, DType dtype, long seed) {
         ParameterStore s = new ParameterStore(root, backend, dtype);
         try (Scope.Use u = s.scope.use()) {
-            s.params.forEach((name, p) -> p.set(s.create(name, p, seed)));
+            s.params.forEach((name, p) -> p.set(initialValue(backend, dtype, name, p, seed)));
         }
         return s;
     }
@@ -47,7 +47,11 @@ public final class ParameterStore implements AutoCloseable {
         return s;
     }
 
-    private Tensor create(String name, Parameter p, long seed) {
+    /**
+     * The value {@link #initialize} gives parameter {@code name} (a new tensor, owned by the current scope): the
+     * converter uses it to create single new modules of a model it never materialises as a whole.
+     */
+    public static Tensor initialValue(Backend backend, DType dtype, String name, Parameter p, long seed) {
         Init init = p.init();
         Tensor t = backend.empty(dtype, p.shape());
         switch (init.kind()) {

@@ -58,9 +58,9 @@ public final class LoadedModel implements AutoCloseable {
             throws IOException {
         ObjectMapper json = ModelDirectory.json();
         Map<String, ModelDirectory.Component> c = new LinkedHashMap<>();
-        c.put("unet", new ModelDirectory.Component(configs.getOrDefault("unet", json.writeValueAsString(unet.config())), unet.namedParameters()));
-        c.put("vae", new ModelDirectory.Component(configs.getOrDefault("vae", json.writeValueAsString(vae.config())), vae.namedParameters()));
-        c.put("image_encoder", new ModelDirectory.Component(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
+        c.put("unet", ModelDirectory.Component.of(configs.getOrDefault("unet", json.writeValueAsString(unet.config())), unet.namedParameters()));
+        c.put("vae", ModelDirectory.Component.of(configs.getOrDefault("vae", json.writeValueAsString(vae.config())), vae.namedParameters()));
+        c.put("image_encoder", ModelDirectory.Component.of(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
                 clip.namedParameters()));
         return ModelDirectory.write(dir, kind, sourceNote, resolution(), dtype, c, force);
     }

@@ -28,9 +28,39 @@ public final class ComponentFile {
 
     public static final String FORMAT = "puppet-engine", LAYOUT = "engine-channels-last";
 
+    /**
+     * One tensor to write: its engine-layout shape and a producer of its engine-layout value, called when the
+     * writer reaches it inside a scope that is closed right after (so only one tensor is materialised at a time).
+     */
+    public record Source(int[] shape, Value value) {
+        public Source {
+            shape = shape.clone();
+        }
+
+        @Override
+        public int[] shape() { return shape.clone(); }
+
+        public static Source of(Parameter p) {
+            return new Source(p.shape(), p::value);
+        }
+    }
+
+    @FunctionalInterface
+    public interface Value {
+        Tensor get() throws IOException;
+    }
+
     /** Writes {@code params} (engine layout) converted to {@code dtype}. */
     public static void write(Path file, String component, String configJson, Map<String, Parameter> params, DType dtype,
                              Map<String, String> extraMetadata) throws IOException {
+        Map<String, Source> sources = new LinkedHashMap<>();
+        params.forEach((k, p) -> sources.put(k, Source.of(p)));
+        writeSources(file, component, configJson, sources, dtype, extraMetadata);
+    }
+
+    /** Writes tensors produced one at a time (engine layout) converted to {@code dtype}. */
+    public static void writeSources(Path file, String component, String configJson, Map<String, Source> tensors, DType dtype,
+                                    Map<String, String> extraMetadata) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.put("layout", LAYOUT);
@@ -38,11 +68,15 @@ public final class ComponentFile {
         meta.put("config", configJson);
         if (extraMetadata != null) meta.putAll(extraMetadata);
         List<SafetensorsWriter.Item> items = new ArrayList<>();
-        for (Map.Entry<String, Parameter> e : params.entrySet()) {
-            Parameter p = e.getValue();
-            items.add(new SafetensorsWriter.Item(e.getKey(), dtype, p.shape(), () -> {
+        for (Map.Entry<String, Source> e : tensors.entrySet()) {
+            Source src = e.getValue();
+            items.add(new SafetensorsWriter.Item(e.getKey(), dtype, src.shape(), () -> {
                 try (Scope s = Scope.open()) {
-                    return p.value().to(dtype).toBytes();
+                    Tensor v = src.value().get();
+                    if (!Arrays.equals(v.shape(), src.shape))
+                        throw new CheckpointException(file, "tensor '" + e.getKey() + "': produced shape " + Arrays.toString(v.shape())
+                                + ", expected " + Arrays.toString(src.shape));
+                    return v.to(dtype).toBytes();
                 }
             }));
         }
@@ -67,6 +101,16 @@ public final class ComponentFile {
      */
     public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
         Map<String, Parameter> params = store.parameters();
+        check(r, params);
+        for (String name : params.keySet()) {
+            try (Scope s = Scope.open()) {
+                store.load(name, r.load(name, store.backend(), store.dtype()));
+            }
+        }
+    }
+
+    /** Checks that {@code r} holds exactly {@code params} with their engine shapes; one error lists every difference. */
+    public static void check(SafetensorsReader r, Map<String, Parameter> params) {
         List<String> problems = new ArrayList<>();
         TreeSet<String> unexpected = new TreeSet<>();
         for (SafetensorsEntry e : r.entries()) {
@@ -80,14 +124,10 @@ public final class ComponentFile {
         if (!missing.isEmpty()) problems.add(missing.size() + " missing tensor(s): " + abbreviate(missing));
         if (!unexpected.isEmpty()) problems.add(unexpected.size() + " unexpected tensor(s): " + abbreviate(unexpected));
         if (!problems.isEmpty()) throw new CheckpointException(r.file(), "does not match the model: " + String.join("; ", problems));
-        for (String name : params.keySet()) {
-            try (Scope s = Scope.open()) {
-                store.load(name, r.load(name, store.backend(), store.dtype()));
-            }
-        }
     }
 
-    static String abbreviate(TreeSet<String> names) {
+    /** The first eight names, then "..." (error messages stay one readable line). */
+    public static String abbreviate(java.util.Collection<String> names) {
         List<String> l = new ArrayList<>(names);
         return l.size() <= 8 ? String.join(", ", l) : String.join(", ", l.subList(0, 8)) + ", ...";
     }

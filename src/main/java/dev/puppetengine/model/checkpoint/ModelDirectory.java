@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Shape;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,8 +42,15 @@ public final class ModelDirectory {
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
                         @JsonProperty("bytes") long bytes, @JsonProperty("sha256") String sha256) {}
 
-    /** What to write for one component: its config (JSON) and materialised parameters. */
-    public record Component(String configJson, Map<String, Parameter> params) {}
+    /** What to write for one component: its config (JSON) and its tensors in engine layout. */
+    public record Component(String configJson, Map<String, ComponentFile.Source> tensors) {
+        /** A component whose tensors are materialised parameters. */
+        public static Component of(String configJson, Map<String, Parameter> params) {
+            Map<String, ComponentFile.Source> t = new LinkedHashMap<>();
+            params.forEach((k, p) -> t.put(k, ComponentFile.Source.of(p)));
+            return new Component(configJson, t);
+        }
+    }
 
     /**
      * Writes a model directory. {@code kind} says what the model is ("puppet-master", "svd-img2vid", or a
@@ -54,28 +62,18 @@ public final class ModelDirectory {
         if (Files.exists(dir) && !force)
             throw new IOException(dir + " already exists (use --force to replace it)");
         Manifest[] made = new Manifest[1];
-        AtomicFile.DirectoryBody body = d -> {
+        AtomicFile.replaceDirectory(dir, d -> {
             Map<String, Entry> entries = new LinkedHashMap<>();
             for (Map.Entry<String, Component> c : components.entrySet()) {
                 String file = c.getKey() + ".safetensors";
                 Path p = d.resolve(file);
-                ComponentFile.write(p, c.getKey(), c.getValue().configJson(), c.getValue().params(), dtype, Map.of("kind", kind));
-                long n = c.getValue().params().values().stream().mapToLong(Parameter::numel).sum();
-                entries.put(c.getKey(), new Entry(file, c.getValue().params().size(), n, Files.size(p), sha256(p)));
+                ComponentFile.writeSources(p, c.getKey(), c.getValue().configJson(), c.getValue().tensors(), dtype, Map.of("kind", kind));
+                long n = c.getValue().tensors().values().stream().mapToLong(t -> Shape.numel(t.shape())).sum();
+                entries.put(c.getKey(), new Entry(file, c.getValue().tensors().size(), n, Files.size(p), sha256(p)));
             }
             made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, resolution, entries);
             AtomicFile.writeString(d.resolve(MANIFEST), JSON.writeValueAsString(made[0]));
-        };
-        if (!Files.exists(dir)) {
-            AtomicFile.publishDirectory(dir, body);
-        } else {                                         // --force: publish beside it, swap, drop the old one
-            Path fresh = dir.resolveSibling(dir.getFileName() + ".replacement"), old = dir.resolveSibling(dir.getFileName() + ".old");
-            for (Path p : new Path[]{fresh, old}) if (Files.exists(p)) deleteTree(p);
-            AtomicFile.publishDirectory(fresh, body);
-            Files.move(dir, old);
-            Files.move(fresh, dir);
-            deleteTree(old);
-        }
+        });
         return made[0];
     }
 
@@ -109,10 +107,6 @@ public final class ModelDirectory {
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        org.apache.commons.io.FileUtils.deleteDirectory(p.toFile());
     }
 
     public static ObjectMapper json() { return JSON; }

@@ -86,6 +86,17 @@ public record UNetConfig(
                 List.of(1e-6, 1e-5, 1e-5, 1e-5));
     }
 
+    /**
+     * The stock SVD UNet a Puppet-Master config is initialised from (spec 3.1, 3.8): same widths, with
+     * add_embedding, without drag modules, plain self-attention and diffusers' own up-block eps.
+     */
+    public UNetConfig svdBase() {
+        return new UNetConfig(inChannels, outChannels, blockOutChannels, layersPerBlock, downBlockTypes, upBlockTypes, numAttentionHeads,
+                transformerLayersPerBlock, crossAttentionDim, additionTimeEmbedDim, projectionClassEmbeddingsInputDim, numFrames, sampleSize,
+                0, posEmbedDim, List.of(), 0, true, false, normNumGroups, resnetEpsDown, resnetEpsMid,
+                Collections.nCopies(resnetEpsUp.size(), resnetEpsDown.get(0)));
+    }
+
     /** A copy with another frame count. */
     public UNetConfig withFrames(int frames) {
         return new UNetConfig(inChannels, outChannels, blockOutChannels, layersPerBlock, downBlockTypes, upBlockTypes, numAttentionHeads,

@@ -1,0 +1,200 @@
+package dev.puppetengine.convert;
+
+import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.tensor.DType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad inputs give one clear error naming the file and tensor, exit code 2, and leave nothing behind. */
+class ConvertErrorsTest {
+    @TempDir
+    static Path shared;
+    static Path folder;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void folder() throws IOException {
+        folder = Synthetic.diffusersFolder(shared.resolve("svd"), DType.F32);
+    }
+
+    /** Runs the CLI; returns exit code and everything printed. */
+    private record Run(int code, String text) {}
+
+    private static Run run(String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        System.setOut(p);
+        System.setErr(p);
+        try {
+            int code = Main.run(Stream.concat(Stream.of("convert"), Stream.of(args)).toArray(String[]::new));
+            return new Run(code, buf.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    private static void assertFails(Run r, String... parts) {
+        assertEquals(2, r.code, r.text);
+        for (String s : parts) assertTrue(r.text.contains(s), "expected '" + s + "' in:\n" + r.text);
+    }
+
+    /** Nothing under the output's name, and no temporary sibling either. */
+    private void assertNothingLeft(Path out) throws IOException {
+        try (Stream<Path> s = Files.list(out.getParent())) {
+            List<Path> left = s.filter(p -> p.getFileName().toString().startsWith(out.getFileName().toString())).toList();
+            assertEquals(List.of(), left);
+        }
+    }
+
+    private Path copyFolder() throws IOException {
+        Path copy = dir.resolve("svd-copy");
+        for (String c : Inputs.COMPONENTS) {
+            Files.createDirectories(copy.resolve(c));
+            try (Stream<Path> s = Files.list(folder.resolve(c))) {
+                for (Path f : s.toList()) Files.copy(f, copy.resolve(c).resolve(f.getFileName()));
+            }
+        }
+        return copy;
+    }
+
+    @Test
+    void truncatedFile() throws IOException {
+        Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
+        byte[] all = Files.readAllBytes(unet);
+        Files.write(unet, java.util.Arrays.copyOf(all, all.length / 2));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), unet.toString(), "outside the data section");
+        assertNothingLeft(out);
+    }
+
+    @Test
+    void corruptedHeader() throws IOException {
+        Path in = copyFolder(), vae = in.resolve("vae/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
+        byte[] all = Files.readAllBytes(vae);
+        for (int i = 12; i < 40; i++) all[i] = '#';
+        Files.write(vae, all);
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), vae.toString(), "header is not valid JSON");
+        assertNothingLeft(out);
+    }
+
+    @Test
+    void missingAndUnexpectedTensorsAreNamedAndAllowPartialConvertsAnyway() throws IOException {
+        Path in = copyFolder(), vae = in.resolve("vae/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
+        Map<String, Synthetic.Values> t = new LinkedHashMap<>(Synthetic.vae());
+        t.remove("decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight");
+        t.put("decoder.extra.weight", new Synthetic.Values(new int[]{2}, new float[2]));
+        Synthetic.write(vae, t, DType.F32);
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), vae.toString(), "does not match the toy vae",
+                "1 missing: decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight", "1 unexpected: decoder.extra.weight", "--allow-partial");
+        assertNothingLeft(out);
+
+        Run ok = run(in.toString(), "--preset", "toy", "--allow-partial", "--out", out.toString());
+        assertEquals(0, ok.code, ok.text);
+        assertTrue(ok.text.contains("warning: " + vae), ok.text);
+        try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors"))) {
+            assertTrue(r.contains("decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight"));
+            assertFalse(r.contains("decoder.extra.weight"));
+        }
+    }
+
+    @Test
+    void misShapedTensorNamesTheExpectedShape() throws IOException {
+        Path in = copyFolder(), clip = in.resolve("image_encoder/model.safetensors"), out = dir.resolve("model");
+        Map<String, Synthetic.Values> t = new LinkedHashMap<>(Synthetic.clip());
+        t.put("visual_projection.weight", new Synthetic.Values(new int[]{32, 64}, new float[32 * 64]));
+        Synthetic.write(clip, t, DType.F32);
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), clip.toString(),
+                "1 mis-shaped: visual_projection.weight: shape [32, 64], expected [64, 32]");
+        assertNothingLeft(out);
+    }
+
+    @Test
+    void wrongModel() throws IOException {
+        Path out = dir.resolve("model");
+        assertFails(run(folder.toString(), "--out", out.toString()), folder.resolve("unet/config.json").toString(),
+                "not the puppet-master unet", "block_out_channels is [32,64,64,64], expected [320,640,1280,1280]");
+        Path sgm = Synthetic.sgmFile(dir.resolve("toy-svd.safetensors"), DType.F16);
+        assertFails(run(sgm.toString(), "--out", out.toString()), sgm.toString(), "does not match the puppet-master unet",
+                "model.diffusion_model.input_blocks.0.0.weight: shape [32, 8, 3, 3], expected [320, 8, 3, 3] (for conv_in.weight)");
+        Path vaeOnly = dir.resolve("vae.safetensors");
+        Synthetic.write(vaeOnly, Map.of("foo", new Synthetic.Values(new int[]{1}, new float[1])), DType.F32);
+        assertFails(run(vaeOnly.toString(), "--out", out.toString()), vaeOnly.toString(), "cannot tell what this checkpoint holds");
+        assertNothingLeft(out);
+    }
+
+    @Test
+    void failureWhileWritingLeavesNothingBehind() throws IOException {
+        ModelPresets toy = Synthetic.TOY;
+        Path vae = dir.resolve("vae.safetensors"), out = dir.resolve("model");
+        Synthetic.write(vae, Synthetic.vae(), DType.F32);
+        Map<String, SourceTensor> tensors = new LinkedHashMap<>();
+        try (InputFile f = InputFile.open(vae)) {
+            f.tensors.forEach((k, t) -> tensors.put(k, k.equals("decoder.conv_out.bias")
+                    ? new SourceTensor(t.file(), k, t.dtype(), t.shape(), () -> { throw new IOException(vae + ": read error (simulated)"); }) : t));
+            EngineConversion conv = new EngineConversion(toy, DType.BF16, 0, false, new PrintStream(PrintStream.nullOutputStream()));
+            EngineConversion.Planned p = conv.plan(new ComponentInput("vae", ComponentInput.Naming.DIFFUSERS, vae, "", tensors, null, null));
+            IOException e = assertThrows(IOException.class, () -> conv.write(out, List.of(p), "test", false, Progress.NONE));
+            assertTrue(e.getMessage().contains("read error (simulated)"), e.getMessage());
+        }
+        assertNothingLeft(out);
+    }
+
+    @Test
+    void refusesToOverwriteWithoutForceAndDryRunWritesNothing() throws IOException {
+        Path out = dir.resolve("model");
+        Run dry = run(folder.toString(), "--preset", "toy", "--dry-run", "--out", out.toString());
+        assertEquals(0, dry.code, dry.text);
+        assertTrue(dry.text.contains("diffusers folder") && dry.text.contains("nothing written"), dry.text);
+        assertNothingLeft(out);
+
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep"), "x");
+        assertFails(run(folder.toString(), "--preset", "toy", "--out", out.toString()), out + " already exists (use --force");
+        assertTrue(Files.exists(out.resolve("keep")));
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code);
+        assertFalse(Files.exists(out.resolve("keep")));
+        assertTrue(Files.exists(out.resolve("manifest.json")));
+    }
+
+    private static Path fixture(String name) {
+        try {
+            return Path.of(ConvertErrorsTest.class.getResource("/dev/puppetengine/io/pickle/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The allow list itself is tested in TorchFileTest.refusesAGlobalOutsideTheAllowList and UnpicklerTest; here: the converter's answer. */
+    @Test
+    void torchFiles() throws IOException {
+        Path out = dir.resolve("model");
+        Path evil = fixture("evil_system.pkl");
+        assertFails(run(evil.toString(), "--out", out.toString()), evil.toString(), "global posix.system is not on the allow list");
+        Path sd = fixture("state_dict.pt");          // a real torch zip state dict, but of no model the engine knows
+        assertFails(run(sd.toString(), "--out", out.toString()), sd.toString(), "torch", "cannot tell what this checkpoint holds");
+        assertNothingLeft(out);
+    }
+}

@@ -1,0 +1,142 @@
+package dev.puppetengine.convert;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Toy-size checkpoints with real values through every path: sgm and diffusers to engine, engine to diffusers and back. */
+class ConvertRoundTripTest {
+    private static final CpuBackend CPU = CpuBackend.get();
+    private static final List<String> FILES = List.of("unet.safetensors", "vae.safetensors", "image_encoder.safetensors");
+
+    @TempDir
+    static Path dir;
+    static Path fromDiffusers, fromSgm;
+
+    @BeforeAll
+    static void convertBoth() throws IOException {
+        Path folder = Synthetic.diffusersFolder(dir.resolve("svd-diffusers"), DType.F32);
+        Path sgm = Synthetic.sgmFile(dir.resolve("svd.safetensors"), DType.F16);
+        fromDiffusers = dir.resolve("engine-from-diffusers");
+        fromSgm = dir.resolve("engine-from-sgm");
+        assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--out", fromDiffusers.toString()));
+        assertEquals(0, Main.run("convert", sgm.toString(), "--preset", "toy", "--out", fromSgm.toString()));
+    }
+
+    private static float[] engine(Path modelDir, String file, String key) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(file)); Scope s = Scope.open()) {
+            return r.load(key, CPU, DType.F32).toFloatArray();
+        }
+    }
+
+    @Test
+    void sgmAndDiffusersGiveIdenticalEngineFiles() throws IOException {
+        for (String f : FILES) assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve(f)), Files.readAllBytes(fromSgm.resolve(f)), f);
+        ModelDirectory.Manifest m = ModelDirectory.read(fromSgm);
+        assertEquals("BF16", m.dtype());
+        assertEquals("toy", m.kind());
+        try (LoadedModel lm = LoadedModel.load(fromSgm, CPU, DType.F32)) {        // every key and shape as the engine expects
+            assertTrue(lm.unet.config().hasDrags());
+        }
+    }
+
+    @Test
+    void convWeightsAreStoredChannelsLastWithTheSourceValues() throws IOException {
+        Synthetic.Values src = Synthetic.svdUnet().get("down_blocks.0.resnets.0.spatial_res_block.conv1.weight");
+        float[] got = engine(fromSgm, "unet.safetensors", "down_blocks.0.resnets.0.spatial_res_block.conv1.weight");
+        int co = src.shape()[0], ci = src.shape()[1], kh = src.shape()[2], kw = src.shape()[3];
+        for (int o = 0; o < co; o++) for (int i = 0; i < ci; i++) for (int y = 0; y < kh; y++) for (int x = 0; x < kw; x++)
+            assertEquals(src.data()[((o * ci + i) * kh + y) * kw + x], got[((o * kh + y) * kw + x) * ci + i]);
+        Synthetic.Values t = Synthetic.vae().get("decoder.time_conv_out.weight");       // (Cout, Cin, 3, 1, 1) -> (Cout, 3, 1, Cin)
+        float[] tg = engine(fromSgm, "vae.safetensors", "decoder.time_conv_out.weight");
+        for (int o = 0; o < 3; o++) for (int i = 0; i < 3; i++) for (int k = 0; k < 3; k++)
+            assertEquals(t.data()[(o * 3 + i) * 3 + k], tg[(o * 3 + k) * 3 + i]);
+    }
+
+    @Test
+    void clipQkvSplitAndProjectionTransposeKeepValues() throws IOException {
+        Map<String, Synthetic.Values> clip = Synthetic.clip();
+        Map<String, Synthetic.Values> sgm = Synthetic.sgm("", clip, SgmNames::clip);
+        Synthetic.Values fused = sgm.get("transformer.resblocks.1.attn.in_proj_weight"), fusedBias = sgm.get("transformer.resblocks.1.attn.in_proj_bias");
+        int c = fused.shape()[1];
+        String[] qkv = {"q_proj", "k_proj", "v_proj"};
+        for (int part = 0; part < 3; part++) {
+            String key = "vision_model.encoder.layers.1.self_attn." + qkv[part];
+            assertArrayEquals(Arrays.copyOfRange(fused.data(), part * c * c, (part + 1) * c * c), engine(fromSgm, "image_encoder.safetensors", key + ".weight"), key);
+            assertArrayEquals(Arrays.copyOfRange(fusedBias.data(), part * c, (part + 1) * c), engine(fromSgm, "image_encoder.safetensors", key + ".bias"), key);
+        }
+        Synthetic.Values proj = sgm.get("proj");                 // (hidden, projection) in open_clip
+        float[] vp = engine(fromSgm, "image_encoder.safetensors", "visual_projection.weight");
+        int h = proj.shape()[0], p = proj.shape()[1];
+        for (int i = 0; i < h; i++) for (int j = 0; j < p; j++) assertEquals(proj.data()[i * p + j], vp[j * h + i]);
+        assertArrayEquals(clip.get("visual_projection.weight").data(), vp);
+        // the VAE attention's 1x1 convs became Linear weights
+        assertArrayEquals(Synthetic.vae().get("encoder.mid_block.attentions.0.to_out.0.weight").data(),
+                engine(fromSgm, "vae.safetensors", "encoder.mid_block.attentions.0.to_out.0.weight"));
+    }
+
+    @Test
+    void dragModulesAreCreatedAsCreateModelDoesWithZeroOutputConvs() throws IOException {
+        UNetSpatioTemporalConditionModel pm = new UNetSpatioTemporalConditionModel(Synthetic.TOY.unet());
+        Map<String, Parameter> params = pm.namedParameters();
+        try (SafetensorsReader r = SafetensorsReader.open(fromSgm.resolve("unet.safetensors"))) {
+            assertFalse(r.contains("add_embedding.linear_1.weight"));
+            int drags = 0;
+            for (String k : params.keySet()) {
+                if (!ComponentInput.isDragModule(k)) continue;
+                drags++;
+                try (Scope s = Scope.open()) {
+                    float[] got = r.load(k, CPU, DType.F32).toFloatArray();
+                    if (k.contains(".conv_out.")) {
+                        for (float v : got) assertEquals(0f, v, k);
+                    } else {
+                        Tensor want = ParameterStore.initialValue(CPU, DType.F32, k, params.get(k), 0).to(DType.BF16);
+                        assertArrayEquals(want.toFloatArray(), got, k);
+                    }
+                }
+            }
+            assertEquals(15 * 12 + 15 * 4, drags);          // 15 drag layers: 6 convs and 2 linears each
+        }
+    }
+
+    @Test
+    void engineToDiffusersAndBackIsBitExact() throws IOException {
+        Path exported = dir.resolve("exported"), back = dir.resolve("engine-again");
+        assertEquals(0, Main.run("convert", fromSgm.toString(), "--to", "diffusers", "--out", exported.toString()));
+        assertTrue(Files.isRegularFile(exported.resolve("unet/config.json")));
+        assertTrue(Files.isRegularFile(exported.resolve("image_encoder/model.safetensors")));
+        try (SafetensorsReader r = SafetensorsReader.open(exported.resolve("vae/diffusion_pytorch_model.safetensors")); Scope s = Scope.open()) {
+            assertEquals("pt", r.metadata().get("format"));
+            Synthetic.Values src = Synthetic.vae().get("decoder.conv_in.weight");    // PyTorch layout again, same values
+            assertArrayEquals(src.shape(), r.entry("decoder.conv_in.weight").shape());
+            assertEquals(DType.BF16, r.entry("decoder.conv_in.weight").dtype());
+            assertArrayEquals(src.data(), r.load("decoder.conv_in.weight", CPU, DType.F32).toFloatArray());
+            assertArrayEquals(new int[]{3, 3, 3, 1, 1}, r.entry("decoder.time_conv_out.weight").shape());
+        }
+        assertEquals(0, Main.run("convert", exported.toString(), "--preset", "toy", "--out", back.toString()));
+        for (String f : FILES) assertArrayEquals(Files.readAllBytes(fromSgm.resolve(f)), Files.readAllBytes(back.resolve(f)), f);
+    }
+}

@@ -1,0 +1,137 @@
+package dev.puppetengine.convert;
+
+import dev.puppetengine.cli.Main;
+import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.pickle.PickleException;
+import dev.puppetengine.io.safetensors.SafetensorsException;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.CheckpointException;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * {@code convert}: checkpoints (sgm single file, diffusers folder, Puppet-Master UNet, torch state dicts) to
+ * an engine model directory, or an engine model directory back to a diffusers folder.
+ */
+@Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Convert checkpoints into an engine model directory (default), or export one as a diffusers folder (--to diffusers).",
+                "Inputs: a Stability single-file SVD checkpoint (svd.safetensors), a diffusers SVD folder, Puppet-Master's model.safetensors,",
+                "torch .pt/.bin state dicts (EMA). Several inputs combine; a later one's component replaces an earlier one's,",
+                "e.g. 'convert svd-folder/ ckpts/model.safetensors' takes the VAE and image encoder from SVD and the UNet from Puppet-Master.",
+                "A plain SVD UNet becomes Puppet-Master's: add_embedding dropped, drag modules added with zero output convs."})
+public final class ConvertCommand implements Callable<Integer> {
+    @Parameters(arity = "1..*", paramLabel = "INPUT", description = "Checkpoint files or folders (one engine model directory with --to diffusers).")
+    List<Path> inputs;
+
+    @Option(names = "--out", description = "Directory to create (required unless --dry-run).")
+    Path out;
+
+    @Option(names = "--to", defaultValue = "engine", description = "engine or diffusers (default: ${DEFAULT-VALUE}).")
+    String to;
+
+    @Option(names = "--preset", defaultValue = "puppet-master", description = "Architecture to build and check against: puppet-master or toy "
+            + "(default: ${DEFAULT-VALUE}). An engine export's config.json takes precedence.")
+    String preset;
+
+    @Option(names = "--dtype", description = "Storage dtype: bf16 (default for engine output), fp16 or fp32; --to diffusers keeps the stored dtype unless given.")
+    String dtype;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the drag modules created for an SVD UNet (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--allow-partial", description = "Convert even when tensors are missing, unexpected or mis-shaped (warnings; missing ones are initialised).")
+    boolean allowPartial;
+
+    @Option(names = "--dry-run", description = "Only detect and check the inputs and print what would be written.")
+    boolean dryRun;
+
+    @Option(names = "--force", description = "Replace an existing output directory.")
+    boolean force;
+
+    /** The converter on its own: the same command and exit codes as ./puppet-engine convert. */
+    public static void main(String[] args) {
+        System.exit(Main.run(Stream.concat(Stream.of("convert"), Stream.of(args)).toArray(String[]::new)));
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        PrintStream log = System.out;
+        try {
+            if (out == null && !dryRun) throw new UserError("--out is required (or use --dry-run)");
+            if (out != null && Files.exists(out) && !force && !dryRun) throw new UserError(out + " already exists (use --force to replace it)");
+            switch (to.toLowerCase(Locale.ROOT)) {
+                case "engine": return toEngine(log);
+                case "diffusers": return toDiffusers(log);
+                default: throw new UserError("--to must be engine or diffusers, got '" + to + "'");
+            }
+        } catch (CheckpointException | PickleException | SafetensorsException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+    }
+
+    private int toEngine(PrintStream log) throws IOException {
+        ModelPresets p = ModelPresets.named(preset);
+        if (!p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got " + preset);
+        DType dt = DType.parse(dtype == null ? "bf16" : dtype);
+        try (Inputs in = Inputs.open(inputs, log)) {
+            EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial, log);
+            List<EngineConversion.Planned> plan = conv.plan(in);
+            long tensors = 0;
+            for (EngineConversion.Planned c : plan) {
+                log.printf(Locale.ROOT, "%-14s %5d tensors %,15d params  from %s%n", c.component(), c.tensors().size(), c.parameters(), c.input().file());
+                c.notes().forEach(n -> log.println("               " + n));
+                tensors += c.tensors().size();
+            }
+            List<String> absent = new ArrayList<>(Inputs.COMPONENTS);
+            plan.forEach(c -> absent.remove(c.component()));
+            if (!absent.isEmpty()) log.println("note: no " + String.join(", ", absent) + " in the inputs; sampling needs unet, vae and image_encoder");
+            if (dryRun) {
+                log.printf(Locale.ROOT, "dry run: checks passed; would write %,d tensors as %s (%,d bytes of weights); nothing written%n", tensors, dt,
+                        plan.stream().mapToLong(c -> c.parameters() * dt.bytes()).sum());
+                return 0;
+            }
+            String source = "converted from " + String.join("; ", in.descriptions) + " (preset " + p.name() + ", drag seed " + seed + ")";
+            ModelDirectory.Manifest m;
+            try (Progress bar = Progress.bar("convert", tensors)) {
+                m = conv.write(out, plan, source, force, bar);
+            }
+            m.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-26s %5d tensors %,15d params %,15d bytes  %s  sha256 %s%n", v.file(), v.tensors(),
+                    v.parameters(), v.bytes(), m.dtype(), v.sha256()));
+            log.println("wrote " + out);
+            return 0;
+        }
+    }
+
+    private int toDiffusers(PrintStream log) throws IOException {
+        if (inputs.size() != 1) throw new UserError("--to diffusers takes one engine model directory, got " + inputs.size() + " inputs");
+        Path dir = inputs.get(0);
+        ModelDirectory.Manifest man = ModelDirectory.read(dir);
+        log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
+        DType dt = dtype == null ? null : DType.parse(dtype);
+        if (dryRun) {
+            man.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-14s %5d tensors %,15d params%n", k, v.tensors(), v.parameters()));
+            log.println("dry run: would export to diffusers layout in " + (dt == null ? man.dtype() : dt) + "; nothing written");
+            return 0;
+        }
+        List<DiffusersExport.Written> files;
+        try (Progress bar = Progress.bar("export", DiffusersExport.tensorCount(dir))) {
+            files = DiffusersExport.export(dir, out, dt, force, bar);
+        }
+        files.forEach(w -> log.printf(Locale.ROOT, "%-45s %5d tensors %,15d bytes  sha256 %s%n", w.file(), w.tensors(), w.bytes(), w.sha256()));
+        log.println("wrote " + out);
+        return 0;
+    }
+}

@@ -1,0 +1,118 @@
+package dev.puppetengine.convert;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.TensorBytes;
+import dev.puppetengine.io.safetensors.SafetensorsEntry;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.checkpoint.CheckpointException;
+import dev.puppetengine.model.checkpoint.ComponentFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.clip.ClipVisionConfig;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.model.vae.VaeConfig;
+import dev.puppetengine.nn.Module;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Exports an engine model directory as a diffusers folder: {@code <component>/config.json} and its weights
+ * with diffusers' file names, PyTorch layouts (conv weights back to (Cout, Cin, kh, kw)) and the
+ * {"format": "pt"} metadata transformers requires. config.json carries diffusers' fields and the engine's
+ * own (unknown fields are ignored by diffusers), so converting the folder back gives the same model.
+ */
+final class DiffusersExport {
+    private static final CpuBackend CPU = CpuBackend.get();
+    private static final ObjectMapper JSON = ModelDirectory.json();
+
+    /** One written file: component, path relative to the folder, tensors, bytes, sha256. */
+    record Written(String component, String file, int tensors, long bytes, String sha256) {}
+
+    private DiffusersExport() {}
+
+    /** The tensor count of a model directory (for the progress bar). */
+    static long tensorCount(Path modelDir) throws IOException {
+        return ModelDirectory.read(modelDir).components().values().stream().mapToLong(ModelDirectory.Entry::tensors).sum();
+    }
+
+    /** Writes the folder; {@code dtype} null keeps each tensor's stored dtype. */
+    static List<Written> export(Path modelDir, Path out, DType dtype, boolean force, Progress progress) throws IOException {
+        ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
+        if (Files.exists(out) && !force) throw new IOException(out + " already exists (use --force to replace it)");
+        List<Written> written = new ArrayList<>();
+        AtomicFile.replaceDirectory(out, dir -> {
+            for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
+                try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
+                    written.add(component(c.getKey(), r, dir, dtype, progress));
+                }
+            }
+        });
+        return written;
+    }
+
+    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, Progress progress) throws IOException {
+        String config = ComponentFile.metadata(r, component).get("config");
+        Module module;
+        ObjectNode json = (ObjectNode) JSON.readTree(config);
+        String weights;
+        switch (component) {
+            case ComponentInput.UNET: {
+                UNetConfig cfg = JSON.readValue(config, UNetConfig.class);
+                module = new UNetSpatioTemporalConditionModel(cfg);
+                json.put("_class_name", cfg.hasDrags() ? "UNetDragSpatioTemporalConditionModel" : "UNetSpatioTemporalConditionModel");
+                weights = "diffusion_pytorch_model.safetensors";
+                break;
+            }
+            case ComponentInput.VAE:
+                module = new AutoencoderKLTemporalDecoder(JSON.readValue(config, VaeConfig.class));
+                json.put("_class_name", "AutoencoderKLTemporalDecoder");
+                weights = "diffusion_pytorch_model.safetensors";
+                break;
+            case ComponentInput.IMAGE_ENCODER:
+                module = new ClipVisionModelWithProjection(JSON.readValue(config, ClipVisionConfig.class));
+                json.putArray("architectures").add("CLIPVisionModelWithProjection");
+                json.put("model_type", "clip_vision_model");
+                weights = "model.safetensors";
+                break;
+            default:
+                throw new CheckpointException(r.file(), "unknown component '" + component + "'");
+        }
+        Map<String, Parameter> params = module.namedParameters();
+        ComponentFile.check(r, params);
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            Parameter p = e.getValue();
+            SafetensorsEntry stored = r.entry(e.getKey());
+            DType out = dtype != null ? dtype : stored.dtype();
+            items.add(new SafetensorsWriter.Item(e.getKey(), out, p.checkpointShape(), () -> {
+                try (Scope s = Scope.open()) {
+                    Tensor t = TensorBytes.upload(CPU, r.map(e.getKey()), stored.dtype(), stored.shape(), out);
+                    ByteBuffer b = p.layout().toCheckpoint(t).toBytes();
+                    progress.step(component + " " + e.getKey());
+                    return b;
+                }
+            }));
+        }
+        Path sub = Files.createDirectories(dir.resolve(component));
+        AtomicFile.writeString(sub.resolve("config.json"), JSON.writeValueAsString(json));
+        Path file = sub.resolve(weights);
+        SafetensorsWriter.write(file, Map.of("format", "pt"), items);
+        return new Written(component, component + "/" + weights, items.size(), Files.size(file), ModelDirectory.sha256(file));
+    }
+}

@@ -1,0 +1,251 @@
+package dev.puppetengine.convert;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.TensorBytes;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ComponentFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.clip.ClipVisionConfig;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.model.vae.VaeConfig;
+import dev.puppetengine.nn.Module;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * Plans and writes an engine model directory from detected inputs. Every key the target modules expect is
+ * looked up (through {@link SgmNames} for sgm inputs) and its stored shape checked before anything is written;
+ * missing, unexpected and mis-shaped tensors are reported together. A plain SVD UNet becomes Puppet-Master's:
+ * add_embedding is dropped and the drag modules are created as spec 3.8 says (conv_out zero, so the model
+ * starts out as SVD; PyTorch's default init elsewhere, seeded exactly as create-model). Tensors are converted
+ * one at a time while the file is written, so the model is never held in memory.
+ */
+final class EngineConversion {
+    private static final CpuBackend CPU = CpuBackend.get();
+    private static final ObjectMapper JSON = ModelDirectory.json();
+    /** diffusers fields that do not change the weights: the target's values are used whatever the input says. */
+    private static final Set<String> FREE_FIELDS = Set.of("num_frames", "sample_size");
+
+    /** One planned component: its config and its tensors (engine layout, produced while writing). */
+    record Planned(String component, ComponentInput input, String configJson, Map<String, ComponentFile.Source> tensors, long parameters,
+                   List<String> notes) {}
+
+    private final ModelPresets preset;
+    private final DType dtype;
+    private final long seed;
+    private final boolean allowPartial;
+    private final PrintStream log;
+
+    EngineConversion(ModelPresets preset, DType dtype, long seed, boolean allowPartial, PrintStream log) {
+        this.preset = preset;
+        this.dtype = dtype;
+        this.seed = seed;
+        this.allowPartial = allowPartial;
+        this.log = log;
+    }
+
+    List<Planned> plan(Inputs inputs) {
+        List<Planned> out = new ArrayList<>();
+        for (ComponentInput in : inputs.components.values()) out.add(plan(in));
+        return out;
+    }
+
+    Planned plan(ComponentInput in) {
+        switch (in.component()) {
+            case ComponentInput.UNET: {
+                UNetConfig target = unetConfig(in);
+                UNetConfig stored = in.hasDragModules() ? target : target.svdBase();
+                if (in.config() != null) checkFields(in, stored);
+                Function<String, SgmNames.Ref> names = in.naming() == ComponentInput.Naming.SGM ? k -> SgmNames.unet(target, k) : EngineConversion::same;
+                Map<String, Parameter> dropped = new LinkedHashMap<>();
+                if (!target.useAddEmbedding())
+                    new UNetSpatioTemporalConditionModel(stored).namedParameters().forEach((k, p) -> { if (k.startsWith("add_embedding.")) dropped.put(k, p); });
+                return plan(in, new UNetSpatioTemporalConditionModel(target), target, names, dropped);
+            }
+            case ComponentInput.VAE: {
+                VaeConfig cfg = in.config() != null ? parse(in, VaeConfig.class) : preset.vae();
+                Function<String, SgmNames.Ref> names = in.naming() == ComponentInput.Naming.SGM
+                        ? k -> SgmNames.vae(cfg.blockOutChannels().size(), k) : EngineConversion::same;
+                return plan(in, new AutoencoderKLTemporalDecoder(cfg), cfg, names, Map.of());
+            }
+            case ComponentInput.IMAGE_ENCODER: {
+                ClipVisionConfig cfg = in.config() != null ? parse(in, ClipVisionConfig.class) : preset.clip();
+                Function<String, SgmNames.Ref> names = in.naming() == ComponentInput.Naming.SGM ? SgmNames::clip : EngineConversion::same;
+                return plan(in, new ClipVisionModelWithProjection(cfg), cfg, names, Map.of());
+            }
+            default:
+                throw new AssertionError(in.component());
+        }
+    }
+
+    private static SgmNames.Ref same(String key) {
+        return new SgmNames.Ref(key, Transform.IDENTITY);
+    }
+
+    /**
+     * The Puppet-Master UNet config to build: an engine export's config.json (it carries the engine fields and
+     * drag settings) is used as it is; anything else gets the preset's.
+     */
+    private UNetConfig unetConfig(ComponentInput in) {
+        if (in.config() != null && in.config().has("resnet_eps_down") && in.config().path("num_drags").asInt() > 0) return parse(in, UNetConfig.class);
+        return preset.unet();
+    }
+
+    private static <T> T parse(ComponentInput in, Class<T> type) {
+        try {
+            return JSON.treeToValue(in.config(), type);
+        } catch (JsonProcessingException | IllegalArgumentException e) {
+            throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + e.getMessage().lines().findFirst().orElse(""), e);
+        }
+    }
+
+    /** A config.json that disagrees with the architecture the weights are checked against is the wrong model. */
+    private void checkFields(ComponentInput in, Object expected) {
+        JsonNode want = JSON.valueToTree(expected);
+        List<String> diffs = new ArrayList<>();
+        in.config().fields().forEachRemaining(f -> {
+            JsonNode w = want.get(f.getKey());
+            if (w != null && !FREE_FIELDS.contains(f.getKey()) && !w.equals((a, b) -> a.isNumber() && b.isNumber() ? Double.compare(a.asDouble(), b.asDouble())
+                    : a.equals(b) ? 0 : 1, f.getValue()))
+                diffs.add(f.getKey() + " is " + f.getValue() + ", expected " + w);
+        });
+        if (!diffs.isEmpty())
+            throw new UserError(in.configFile() + ": not the " + preset.name() + " " + in.component() + " (" + String.join("; ", diffs)
+                    + "); choose the matching --preset");
+    }
+
+    private Planned plan(ComponentInput in, Module module, Object config, Function<String, SgmNames.Ref> names, Map<String, Parameter> dropped) {
+        Map<String, Parameter> params = module.namedParameters();
+        Map<String, ComponentFile.Source> sources = new LinkedHashMap<>();
+        Set<String> used = new HashSet<>();
+        List<String> missing = new ArrayList<>(), misshaped = new ArrayList<>(), notes = new ArrayList<>();
+        List<String> initialised = new ArrayList<>();
+        boolean sgm = in.naming() == ComponentInput.Naming.SGM, createDrags = !in.hasDragModules();
+        int drags = 0;
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            String key = e.getKey();
+            Parameter p = e.getValue();
+            SgmNames.Ref ref = names.apply(key);
+            SourceTensor src = ref == null ? null : in.tensors().get(ref.name());
+            if (src == null) {
+                if (createDrags && ComponentInput.isDragModule(key)) {
+                    sources.put(key, initialised(key, p));
+                    drags++;
+                } else if (sgm && key.startsWith("quant_conv.")) {
+                    sources.put(key, identityConv(p));       // sgm's AutoencodingEngine has no quant_conv: the identity is exact
+                    if (key.endsWith(".weight")) notes.add("quant_conv: not in the sgm checkpoint, written as the identity (exact: sgm has no such layer)");
+                } else {
+                    missing.add(ref == null ? key + " (no sgm name)" : sgm ? in.prefix() + ref.name() + " (for " + key + ")" : key);
+                    if (allowPartial) sources.put(key, initialised(key, p));
+                    initialised.add(key);
+                }
+                continue;
+            }
+            used.add(ref.name());
+            int[] want = ref.transform().sourceShape(p.checkpointShape());
+            String problem = !Arrays.equals(src.shape(), want) ? "shape " + Arrays.toString(src.shape()) + ", expected " + Arrays.toString(want)
+                    : !src.dtype().isFloating() ? "dtype " + src.dtype() + ", expected a floating type" : null;
+            if (problem != null) {
+                misshaped.add(src.name() + ": " + problem + (sgm ? " (for " + key + ")" : ""));
+                if (allowPartial) sources.put(key, initialised(key, p));
+                initialised.add(key);
+                continue;
+            }
+            sources.put(key, new ComponentFile.Source(p.shape(), () -> engineValue(src, ref.transform(), p)));
+        }
+        int droppedCount = 0;
+        for (Map.Entry<String, Parameter> d : dropped.entrySet()) {
+            String stored = names.apply(d.getKey()).name();
+            SourceTensor src = in.tensors().get(stored);
+            if (src == null) continue;
+            used.add(stored);
+            if (!Arrays.equals(src.shape(), d.getValue().checkpointShape()))
+                misshaped.add(src.name() + ": shape " + Arrays.toString(src.shape()) + ", expected " + Arrays.toString(d.getValue().checkpointShape()));
+            droppedCount++;
+        }
+        TreeSet<String> unexpected = new TreeSet<>();
+        for (String n : in.tensors().keySet()) if (!used.contains(n)) unexpected.add(in.prefix() + n);
+
+        if (droppedCount > 0) notes.add("dropped add_embedding (" + droppedCount + " tensors): Puppet-Master has no added-time conditioning");
+        if (drags > 0) notes.add("created " + drags + " drag-module tensors (flow_convs conv_out zero, so the model behaves as SVD; "
+                + "PyTorch default init elsewhere, seed " + seed + ")");
+        List<String> problems = new ArrayList<>();
+        if (!missing.isEmpty()) problems.add(missing.size() + " missing: " + ComponentFile.abbreviate(missing));
+        if (!unexpected.isEmpty()) problems.add(unexpected.size() + " unexpected: " + ComponentFile.abbreviate(unexpected));
+        if (!misshaped.isEmpty()) problems.add(misshaped.size() + " mis-shaped: " + ComponentFile.abbreviate(misshaped));
+        if (!problems.isEmpty()) {
+            String what = in.file() + ": does not match the " + preset.name() + " " + in.component() + ": " + String.join("; ", problems);
+            if (!allowPartial) throw new UserError(what + " (--allow-partial converts anyway)");
+            log.println("warning: " + what);
+            if (!initialised.isEmpty()) notes.add(initialised.size() + " missing or mis-shaped tensors initialised (seed " + seed + "), unexpected ones skipped");
+        }
+        long n = params.values().stream().mapToLong(Parameter::numel).sum();
+        try {
+            return new Planned(in.component(), in, JSON.writeValueAsString(config), sources, n, notes);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Stored bytes -> output dtype -> the key's checkpoint tensor -> engine layout. */
+    private Tensor engineValue(SourceTensor src, Transform t, Parameter p) throws IOException {
+        try (Tensor stored = TensorBytes.upload(CPU, src.bytes().read(), src.dtype(), src.shape(), dtype);
+             Tensor ckpt = t.apply(stored, p.checkpointShape())) {
+            return p.layout().toEngine(ckpt);
+        }
+    }
+
+    private ComponentFile.Source initialised(String key, Parameter p) {
+        return new ComponentFile.Source(p.shape(), () -> ParameterStore.initialValue(CPU, DType.F32, key, p, seed));
+    }
+
+    private static ComponentFile.Source identityConv(Parameter p) {
+        int[] ckpt = p.checkpointShape();
+        return new ComponentFile.Source(p.shape(), () -> {
+            double[] v = new double[Math.toIntExact(Shape.numel(ckpt))];
+            if (ckpt.length == 1) return Tensor.of(CPU, DType.F32, ckpt, v);     // bias: zero
+            for (int i = 0; i < ckpt[0]; i++) v[i * ckpt[1] + i] = 1;
+            try (Tensor t = Tensor.of(CPU, DType.F32, ckpt, v)) {
+                return p.layout().toEngine(t);
+            }
+        });
+    }
+
+    /** Writes the planned components as a model directory. */
+    ModelDirectory.Manifest write(Path out, List<Planned> plan, String source, boolean force, Progress progress) throws IOException {
+        Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
+        for (Planned p : plan) {
+            Map<String, ComponentFile.Source> counted = new LinkedHashMap<>();
+            p.tensors().forEach((k, s) -> counted.put(k, new ComponentFile.Source(s.shape(), () -> {
+                Tensor t = s.value().get();
+                progress.step(p.component() + " " + k);
+                return t;
+            })));
+            comps.put(p.component(), new ModelDirectory.Component(p.configJson(), counted));
+        }
+        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), dtype, comps, force);
+    }
+}

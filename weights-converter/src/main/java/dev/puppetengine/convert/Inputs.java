@@ -1,0 +1,185 @@
+package dev.puppetengine.convert;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.cli.UserError;
+import dev.puppetengine.model.checkpoint.ComponentFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Opens the inputs of a conversion and tells what they are by their layout and tensor names: a Stability
+ * single-file (sgm) checkpoint, a diffusers folder (unet/, vae/, image_encoder/ with config.json, .fp16
+ * variants), or a single component file with diffusers names (Puppet-Master's released UNet, an SVD UNet, a
+ * torch EMA state dict, ...). A later input's component replaces an earlier one's (PM UNet over SVD's).
+ */
+final class Inputs implements AutoCloseable {
+    private static final String[] UNET_ROOTS = {"conv_in.", "time_embedding.", "add_embedding.", "down_blocks.", "mid_block.", "up_blocks.",
+            "conv_norm_out.", "conv_out."};
+    private static final String[] VAE_ROOTS = {"encoder.", "decoder.", "quant_conv."};
+    private static final String[] CLIP_ROOTS = {"vision_model.", "visual_projection."};
+    /** Weight files of a diffusers component folder, in order of preference (full precision first). */
+    private static final Map<String, List<String>> WEIGHTS = Map.of(
+            ComponentInput.UNET, List.of("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin",
+                    "diffusion_pytorch_model.fp16.bin"),
+            ComponentInput.VAE, List.of("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin",
+                    "diffusion_pytorch_model.fp16.bin"),
+            ComponentInput.IMAGE_ENCODER, List.of("model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"));
+    static final List<String> COMPONENTS = List.of(ComponentInput.UNET, ComponentInput.VAE, ComponentInput.IMAGE_ENCODER);
+
+    private final List<InputFile> opened = new ArrayList<>();
+    final Map<String, ComponentInput> components = new LinkedHashMap<>();
+    final List<String> descriptions = new ArrayList<>();
+
+    /** Opens and classifies every input, printing what was detected. */
+    static Inputs open(List<Path> paths, PrintStream log) throws IOException {
+        Inputs in = new Inputs();
+        try {
+            for (Path p : paths) {
+                List<ComponentInput> found = in.detect(p);
+                for (ComponentInput c : found) {
+                    ComponentInput before = in.components.put(c.component(), c);
+                    if (before != null) log.println("  " + c.component() + " from " + c.file() + " replaces the one in " + before.file());
+                }
+            }
+            Map<String, ComponentInput> ordered = new LinkedHashMap<>();
+            for (String c : COMPONENTS) if (in.components.containsKey(c)) ordered.put(c, in.components.get(c));
+            in.components.clear();
+            in.components.putAll(ordered);
+            in.descriptions.forEach(d -> log.println("detected " + d));
+            return in;
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
+    }
+
+    private List<ComponentInput> detect(Path p) throws IOException {
+        if (Files.isDirectory(p)) {
+            if (Files.isRegularFile(p.resolve(ModelDirectory.MANIFEST)))
+                throw new UserError(p + " is already an engine model directory (use --to diffusers to export it)");
+            List<ComponentInput> out = new ArrayList<>();
+            for (String c : COMPONENTS) {
+                Path sub = p.resolve(c);
+                if (Files.isDirectory(sub)) out.add(diffusersComponent(sub, c));
+            }
+            if (out.isEmpty()) {
+                if (Files.isRegularFile(p.resolve("model.safetensors"))) return detect(p.resolve("model.safetensors"));
+                throw new UserError(p + ": not a diffusers folder (no unet/, vae/ or image_encoder/) and no model.safetensors in it");
+            }
+            descriptions.add(p + ": diffusers folder (" + String.join(", ", out.stream().map(c -> c.component() + " " + p.relativize(c.file())).toList()) + ")");
+            return out;
+        }
+        return file(p);
+    }
+
+    private ComponentInput diffusersComponent(Path dir, String component) throws IOException {
+        Path weights = null;
+        for (String name : WEIGHTS.get(component)) {
+            if (Files.isRegularFile(dir.resolve(name))) {
+                weights = dir.resolve(name);
+                break;
+            }
+        }
+        if (weights == null) throw new UserError(dir + ": no weights file (looked for " + String.join(", ", WEIGHTS.get(component)) + ")");
+        InputFile f = openFile(weights);
+        Path cfgFile = dir.resolve("config.json");
+        JsonNode cfg = null;
+        if (Files.isRegularFile(cfgFile)) {
+            try {
+                cfg = ModelDirectory.json().readTree(cfgFile.toFile());
+            } catch (IOException e) {
+                throw new UserError(cfgFile + ": not valid JSON: " + e.getMessage());
+            }
+            if (cfg == null || !cfg.isObject()) throw new UserError(cfgFile + ": expected a JSON object");
+        }
+        return new ComponentInput(component, ComponentInput.Naming.DIFFUSERS, weights, "", f.tensors, cfg, cfgFile);
+    }
+
+    /** A single checkpoint file: sgm (all three components under their prefixes) or one component with diffusers names. */
+    private List<ComponentInput> file(Path p) throws IOException {
+        InputFile f = openFile(p);
+        Map<String, String> prefixes = new LinkedHashMap<>();
+        prefixes.put(ComponentInput.UNET, SgmNames.UNET_PREFIX);
+        prefixes.put(ComponentInput.VAE, SgmNames.VAE_PREFIX);
+        prefixes.put(ComponentInput.IMAGE_ENCODER, SgmNames.CLIP_PREFIX);
+        Map<String, Map<String, SourceTensor>> sgm = new LinkedHashMap<>();
+        TreeMap<String, Integer> ignored = new TreeMap<>();
+        for (SourceTensor t : f.tensors.values()) {
+            String comp = null;
+            for (Map.Entry<String, String> e : prefixes.entrySet()) if (t.name().startsWith(e.getValue())) comp = e.getKey();
+            if (comp != null) sgm.computeIfAbsent(comp, k -> new LinkedHashMap<>()).put(t.name().substring(prefixes.get(comp).length()), t);
+            else ignored.merge(sgmGroup(t.name()), 1, Integer::sum);
+        }
+        if (!sgm.isEmpty()) {
+            List<ComponentInput> out = new ArrayList<>();
+            sgm.forEach((c, m) -> out.add(new ComponentInput(c, ComponentInput.Naming.SGM, p, prefixes.get(c), m, null, null)));
+            StringBuilder d = new StringBuilder(p + ": Stability single-file (sgm) checkpoint, " + f.format + " (");
+            out.forEach(c -> d.append(c.prefix()).append("* ").append(c.tensors().size()).append(" tensors -> ").append(c.component()).append("; "));
+            d.append(ignored.isEmpty() ? "nothing else)" : "ignored: " + ignored + ")");
+            descriptions.add(d.toString());
+            return out;
+        }
+        Map<String, Map<String, SourceTensor>> byComponent = new LinkedHashMap<>();
+        List<SourceTensor> unknown = new ArrayList<>();
+        for (SourceTensor t : f.tensors.values()) {
+            String comp = startsWithAny(t.name(), UNET_ROOTS) ? ComponentInput.UNET : startsWithAny(t.name(), VAE_ROOTS) ? ComponentInput.VAE
+                    : startsWithAny(t.name(), CLIP_ROOTS) ? ComponentInput.IMAGE_ENCODER : null;
+            if (comp == null) unknown.add(t);
+            else byComponent.computeIfAbsent(comp, k -> new LinkedHashMap<>()).put(t.name(), t);
+        }
+        if (byComponent.isEmpty())
+            throw new UserError(p + " (" + f.format + "): cannot tell what this checkpoint holds: none of its " + f.tensors.size()
+                    + " tensors has an sgm, UNet, VAE or CLIP name"
+                    + " (first: " + ComponentFile.abbreviate(f.tensors.keySet().stream().limit(3).toList()) + ")");
+        // Unknown names join the largest component, where they are reported as unexpected tensors.
+        String main = byComponent.entrySet().stream().max(Map.Entry.comparingByValue((a, b) -> a.size() - b.size())).get().getKey();
+        unknown.forEach(t -> byComponent.get(main).put(t.name(), t));
+        List<ComponentInput> out = new ArrayList<>();
+        byComponent.forEach((c, m) -> out.add(new ComponentInput(c, ComponentInput.Naming.DIFFUSERS, p, "", m, null, null)));
+        List<String> what = out.stream().map(c -> c.component().equals(ComponentInput.UNET)
+                ? (c.hasDragModules() ? "Puppet-Master UNet (diffusers names + drag modules)" : "SVD UNet (diffusers names)") : c.component()).toList();
+        descriptions.add(p + ": " + String.join(" + ", what) + ", " + f.format + ", " + f.tensors.size() + " tensors");
+        return out;
+    }
+
+    private InputFile openFile(Path p) throws IOException {
+        InputFile f = InputFile.open(p);
+        opened.add(f);
+        if (ComponentFile.FORMAT.equals(f.metadata.get("format")))
+            throw new UserError(p + " is a component of an engine model directory; give the directory (with --to diffusers to export it)");
+        return f;
+    }
+
+    /** The first two name segments, which identify sgm's sub-models (conditioner.embedders.3, model_ema, ...). */
+    private static String sgmGroup(String name) {
+        String[] s = name.split("\\.");
+        return s.length >= 3 && s[0].equals("conditioner") ? s[0] + "." + s[1] + "." + s[2] : s[0];
+    }
+
+    private static boolean startsWithAny(String s, String[] prefixes) {
+        for (String p : prefixes) if (s.startsWith(p)) return true;
+        return false;
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (InputFile f : opened) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
+    }
+}
