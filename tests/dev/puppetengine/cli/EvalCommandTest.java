@@ -71,6 +71,7 @@ class EvalCommandTest {
             double px = ex.path("drag_error_px").asDouble();
             assertEquals(px / TinyModel.SIDE, ex.path("drag_error_norm").asDouble(), 1e-12);
             assertEquals(3, ex.path("tracks").get(0).size());
+            assertTrue(ex.path("drag_error_gt_px").asDouble() >= 0);
         }
         assertEquals(3, GifFiles.read(gifs.resolve("000000.gif")).frames().size());
         assertEquals(TinyModel.SIDE, GifFiles.read(gifs.resolve("000001.gif")).width());

@@ -97,10 +97,11 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private static void print(List<VideoScore> scores) {
-        System.out.printf("%-10s %5s %9s %7s %13s %10s %13s%n", "example", "drags", "PSNR dB", "SSIM", "drag err px", "drag norm", "end err px");
+        System.out.printf("%-10s %5s %9s %7s %12s %10s %11s %11s%n", "example", "drags", "PSNR dB", "SSIM", "drag err px", "drag norm", "end err px",
+                "gt err px");
         for (VideoScore s : scores)
-            System.out.printf(Locale.ROOT, "%-10s %5d %9.3f %7.4f %13.3f %10.4f %13.3f%n", s.name(), s.drags(), s.meanPsnr(), s.meanSsim(),
-                    s.drag().meanPx(), s.drag().meanNormalised(), s.drag().endPx());
+            System.out.printf(Locale.ROOT, "%-10s %5d %9.3f %7.4f %12.3f %10.4f %11.3f %11.3f%n", s.name(), s.drags(), s.meanPsnr(), s.meanSsim(),
+                    s.drag().meanPx(), s.drag().meanNormalised(), s.drag().endPx(), s.truthDrag().meanPx());
         System.out.println();
         for (Map.Entry<String, Summary> e : EvalReport.summaries(scores).entrySet())
             System.out.printf(Locale.ROOT, "%-18s %10.4f +- %.4f  (n = %d)%n", e.getKey(), e.getValue().mean(), e.getValue().std(), e.getValue().n());

@@ -23,6 +23,7 @@ public final class EvalReport {
         METRICS.put("drag_error_px", s -> s.drag().meanPx());
         METRICS.put("drag_error_norm", s -> s.drag().meanNormalised());
         METRICS.put("drag_end_error_px", s -> s.drag().endPx());
+        METRICS.put("drag_error_gt_px", s -> s.truthDrag().meanPx());
     }
 
     private EvalReport() {}
@@ -40,7 +41,8 @@ public final class EvalReport {
         defs.put("psnr", "dB over RGB, per frame against the ground truth at the model resolution, averaged over all frames");
         defs.put("ssim", "BT.601 luma, 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03, L 255, mean over full windows, per frame, averaged over all frames");
         defs.put("drag_error", "distance from each drag's start point tracked through the generated frames to the drag's target, "
-                + "averaged over drags and frames 1..F-1; px at the model resolution, norm = px / side; end = last frame only");
+                + "averaged over drags and frames 1..F-1; px at the model resolution, norm = px / side; end = last frame only; "
+                + "gt = the same measured on the ground-truth video (the tracker's error floor)");
         defs.putObject("tracker").put("patch_radius", tracker.patchRadius()).put("search_radius", tracker.searchRadius())
                 .put("method", "SSD on luma, template fixed from frame 0, search centred on the previous frame's match, whole-pixel displacements");
         ObjectNode summary = root.putObject("summary");
