@@ -29,12 +29,16 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine eval: sample held-out examples and score them against their ground truth. */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Sample the validation clips of a clip dataset (index >= its train split) or the DragAMove test examples, and",
-                "score each video: PSNR and SSIM against the ground-truth frames (resized to the model resolution like the input),",
-                "and the drag error (each drag's start point tracked through the generated frames vs the drag's targets).",
-                "DragAMove ground truth is the published NNNNN.gif, not the pickle's latents decoded: decoding needs the real SVD",
-                "VAE, which small models do not have. Prints a table and mean +- std; see docs/EVAL.md for the definitions."},
-        footer = {"", "Example:", "  ./puppet-engine eval --model models/toy --clips data/clips --steps 25 --out eval.json"})
+        description = {"Sample held-out examples and score each video against its ground truth: the",
+                "validation clips of a clip dataset (index >= its train split) or the",
+                "DragAMove test set. PSNR and SSIM against the ground-truth frames (resized",
+                "to the model resolution like the input); drag error: each drag's start point",
+                "tracked through the generated frames vs the drag's targets (also measured on",
+                "the ground truth: the tracker's floor).",
+                "DragAMove ground truth is the published NNNNN.gif, not the pickle's latents",
+                "decoded: decoding needs the real SVD VAE, which small models do not have.",
+                "Prints a table and mean +- std; definitions and caveats in docs/EVAL.md."},
+        footer = {"", "Example:", "  ./puppet-engine eval --clips data/clips --steps 25 --out eval.json"})
 final class EvalCommand implements Callable<Integer> {
     static final class Input {
         @Option(names = "--clips", required = true, description = "Clip dataset directory (./puppet-engine dataset); its validation clips are used.")
