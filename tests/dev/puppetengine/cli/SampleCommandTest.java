@@ -1,17 +1,10 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
-import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
-import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.unet.UNetConfig;
-import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
-import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
-import dev.puppetengine.nn.ParameterStore;
-import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** ./puppet-engine sample end to end on a random toy model: determinism, outputs, and every bad input (exit 2, one line, nothing written). */
+/** ./puppet-engine sample end to end on a tiny random model: determinism, outputs, and every bad input (exit 2, one line, nothing written). */
 class SampleCommandTest {
     @TempDir
     static Path dir;
@@ -55,8 +48,7 @@ class SampleCommandTest {
 
     @BeforeAll
     static void setUp() throws IOException {
-        model = dir.resolve("toy");
-        assertEquals(0, Main.run("create-model", "--preset", "toy", "--out", model.toString(), "--dtype", "bf16"));
+        model = TinyModel.write(dir.resolve("tiny"));
         byte[] rgb = new byte[80 * 60 * 3];
         for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 37 % 251);
         image = dir.resolve("in.png");
@@ -178,26 +170,11 @@ class SampleCommandTest {
         return png.array();
     }
 
-    /** The toy model with a stock-SVD UNet (no drag modules): the wrong kind for sampling. */
+    /** The test model with a stock-SVD UNet (no drag modules): the wrong kind for sampling. */
     private static Path plainSvdModel() throws IOException {
-        ModelPresets p = ModelPresets.named("toy");
-        ObjectNode json = ModelDirectory.json().valueToTree(p.unet());
+        ObjectNode json = ModelDirectory.json().valueToTree(UNetConfig.tiny(8, 14, 16));
         json.put("num_drags", 0);
-        UNetConfig svd = ModelDirectory.json().treeToValue(json, UNetConfig.class);
-        Path out = dir.resolve("svd");
-        var unet = new UNetSpatioTemporalConditionModel(svd);
-        var vae = new AutoencoderKLTemporalDecoder(p.vae());
-        var clip = new ClipVisionModelWithProjection(p.clip());
-        try (ParameterStore u = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1);
-             ParameterStore v = ParameterStore.initialize(vae, CpuBackend.get(), DType.F32, 1);
-             ParameterStore c = ParameterStore.initialize(clip, CpuBackend.get(), DType.F32, 1)) {
-            Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
-            comps.put("unet", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(svd), u.parameters()));
-            comps.put("vae", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(p.vae()), v.parameters()));
-            comps.put("image_encoder", ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(p.clip()), c.parameters()));
-            ModelDirectory.write(out, "svd-img2vid", "test", 64, DType.BF16, comps, false);
-        }
-        return out;
+        return TinyModel.write(dir.resolve("svd"), ModelDirectory.json().treeToValue(json, UNetConfig.class), "svd-img2vid");
     }
 
     private static void copyTree(Path from, Path to) throws IOException {

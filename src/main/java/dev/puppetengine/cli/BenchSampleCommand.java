@@ -79,7 +79,7 @@ final class BenchSampleCommand implements Callable<Integer> {
         Backend backend = Devices.select(device);
         DType dt = DType.parse(dtype);
         Path dir = model != null ? model : EngineHome.defaultModel();
-        LoadedModel m = preset != null ? LoadedModel.random(ModelPresets.named(preset), backend, dt, 0) : SampleCommand.loadModel(dir, backend, dt);
+        LoadedModel m = preset != null ? LoadedModel.random(ModelPresets.named(preset), backend, dt, 0) : SamplingArgs.loadModel(dir, backend, dt);
         try (PuppetMaster pm = new PuppetMaster(m)) {
             int side = pm.resolution();
             RgbImage img = testImage(side);

@@ -7,9 +7,9 @@ import picocli.CommandLine.Command;
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",
         description = "Samples and fine-tunes Puppet-Master (drag-conditioned image-to-video diffusion) in Java.",
-        subcommands = {SampleCommand.class, DescribeCommand.class, CreateModelCommand.class, ConvertCommand.class, DatasetCommand.class,
-                TrainVaeCommand.class, FitImageEncoderCommand.class, PrepareCommand.class, TrainCommand.class, PlotCommand.class,
-                BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {SampleCommand.class, SampleBatchCommand.class, EvalCommand.class, DescribeCommand.class, CreateModelCommand.class,
+                ConvertCommand.class, DatasetCommand.class, TrainVaeCommand.class, FitImageEncoderCommand.class, PrepareCommand.class,
+                TrainCommand.class, PlotCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

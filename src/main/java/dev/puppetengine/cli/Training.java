@@ -18,7 +18,7 @@ final class Training {
     private Training() {}
 
     static LoadedModel load(Path model) throws IOException {
-        return SampleCommand.loadModel(model, CpuBackend.get(), DType.F32);
+        return SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32);
     }
 
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */

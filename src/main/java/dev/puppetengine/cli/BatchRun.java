@@ -1,0 +1,79 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.eval.Example;
+import dev.puppetengine.eval.ExampleSource;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import me.tongfei.progressbar.ProgressBar;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * Samples the examples of a batch one after another under one progress bar (over all their steps). An
+ * example that cannot be read or sampled (bad file, bad drags) is reported with its name and skipped; the
+ * caller decides the exit code from the failures.
+ */
+final class BatchRun {
+    private BatchRun() {}
+
+    /** What to do with one sampled example (write it, score it). */
+    @FunctionalInterface
+    interface Sink {
+        void accept(Example example, PuppetMaster.Result result) throws IOException;
+    }
+
+    record Failure(String name, String message) {}
+
+    static List<Failure> run(PuppetMaster pm, ExampleSource source, List<String> names, Function<Example, SamplingOptions> options,
+                             int steps, String task, Sink sink) {
+        List<Failure> failed = new ArrayList<>();
+        try (ProgressBar bar = SamplingArgs.stepsBar(task, (long) names.size() * steps)) {
+            for (int i = 0; i < names.size(); i++) {
+                String name = names.get(i);
+                long base = (long) i * steps;
+                bar.setExtraMessage(" " + name + " (" + (i + 1) + "/" + names.size() + ")");
+                try {
+                    Example ex = source.load(name);
+                    sink.accept(ex, pm.sample(ex.image(), ex.drags(), options.apply(ex), (done, total) -> bar.stepTo(base + done)));
+                } catch (IOException | IllegalArgumentException | UserError e) {
+                    failed.add(new Failure(name, e.getMessage()));
+                    System.err.println("\nerror: " + name + ": " + e.getMessage());
+                }
+                bar.stepTo(base + steps);
+            }
+        }
+        return failed;
+    }
+
+    /** Opens an example source; an input that cannot be opened (missing directory, not a dataset) is the user's error. */
+    static ExampleSource open(SourceOpener opener) {
+        try {
+            return opener.open();
+        } catch (IOException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
+    @FunctionalInterface
+    interface SourceOpener {
+        ExampleSource open() throws IOException;
+    }
+
+    /** The first {@code limit} names (all when null). */
+    static List<String> first(List<String> names, Integer limit) {
+        if (limit == null) return names;
+        if (limit < 1) throw new UserError("--limit must be >= 1, got " + limit);
+        return names.subList(0, Math.min(limit, names.size()));
+    }
+
+    /** Prints the failures and returns the exit code: 0, or 2 when any example failed. */
+    static int report(List<Failure> failed, int total) {
+        if (failed.isEmpty()) return 0;
+        System.err.println("error: " + failed.size() + " of " + total + " inputs failed:");
+        for (Failure f : failed) System.err.println("  " + f.name() + ": " + f.message());
+        return 2;
+    }
+}

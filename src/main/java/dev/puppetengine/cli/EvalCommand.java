@@ -1,0 +1,113 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.eval.ClipSource;
+import dev.puppetengine.eval.DragAMoveSource;
+import dev.puppetengine.eval.EvalReport;
+import dev.puppetengine.eval.ExampleSource;
+import dev.puppetengine.eval.PointTracker;
+import dev.puppetengine.eval.Summary;
+import dev.puppetengine.eval.VideoScore;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine eval: sample held-out examples and score them against their ground truth. */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Sample held-out examples and score each video against its ground truth: the",
+                "validation clips of a clip dataset (index >= its train split) or the",
+                "DragAMove test set. PSNR and SSIM against the ground-truth frames (resized",
+                "to the model resolution like the input); drag error: each drag's start point",
+                "tracked through the generated frames vs the drag's targets (also measured on",
+                "the ground truth: the tracker's floor).",
+                "DragAMove ground truth is the published NNNNN.gif, not the pickle's latents",
+                "decoded: decoding needs the real SVD VAE, which small models do not have.",
+                "Prints a table and mean +- std; definitions and caveats in docs/EVAL.md."},
+        footer = {"", "Example:", "  ./puppet-engine eval --clips data/clips --steps 25 --out eval.json"})
+final class EvalCommand implements Callable<Integer> {
+    static final class Input {
+        @Option(names = "--clips", required = true, description = "Clip dataset directory (./puppet-engine dataset); its validation clips are used.")
+        Path clips;
+
+        @Option(names = "--dragamove", required = true, description = "Directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif).")
+        Path dragamove;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    @Option(names = "--limit", description = "Only the first N examples.")
+    Integer limit;
+
+    @Option(names = "--out", description = "Write the report (settings, summary, per-example and per-frame values) to this JSON file.")
+    Path out;
+
+    @Option(names = "--save-gifs", description = "Also write each generated video to DIR/<name>.gif.")
+    Path saveGifs;
+
+    @Mixin
+    SamplingArgs sampling;
+
+    @Override
+    public Integer call() throws Exception {
+        SamplingOptions base = sampling.options(14);
+        ExampleSource source = BatchRun.open(() -> input.clips != null ? new ClipSource(input.clips) : new DragAMoveSource(input.dragamove));
+        List<String> names = BatchRun.first(source.names(), limit);
+        if (names.isEmpty()) throw new UserError(input.clips + ": the dataset has no validation clips (all are in the train split)");
+        if (saveGifs != null) Files.createDirectories(saveGifs);
+        List<VideoScore> scores = new ArrayList<>();
+        List<BatchRun.Failure> failed;
+        ObjectNode header = JsonNodeFactory.instance.objectNode();
+        PointTracker tracker;
+        long t0 = System.nanoTime();
+        try (PuppetMaster pm = sampling.open()) {
+            tracker = PointTracker.forSide(pm.resolution());
+            header.put("model", sampling.modelDir().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution());
+            header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
+                    .put("path", (input.clips != null ? input.clips : input.dragamove).toString()).put("examples", names.size())
+                    .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
+            header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
+                    .put("seed", base.seed()).put("scale_input", base.scaleInput());
+            failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), base.steps(), "evaluating", (ex, r) -> {
+                scores.add(VideoScore.measure(ex, r.frames(), tracker));
+                if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, 7);
+            });
+        }
+        header.put("seconds", (System.nanoTime() - t0) / 1e9);
+        print(scores);
+        if (out != null) {
+            if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
+            Map<String, String> errors = new LinkedHashMap<>();
+            failed.forEach(f -> errors.put(f.name(), f.message()));
+            AtomicFile.writeString(out, ModelDirectory.json().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));
+            System.err.println("wrote " + out);
+        }
+        return BatchRun.report(failed, names.size());
+    }
+
+    private static void print(List<VideoScore> scores) {
+        System.out.printf("%-10s %5s %9s %7s %12s %10s %11s %11s%n", "example", "drags", "PSNR dB", "SSIM", "drag err px", "drag norm", "end err px",
+                "gt err px");
+        for (VideoScore s : scores)
+            System.out.printf(Locale.ROOT, "%-10s %5d %9.3f %7.4f %12.3f %10.4f %11.3f %11.3f%n", s.name(), s.drags(), s.meanPsnr(), s.meanSsim(),
+                    s.drag().meanPx(), s.drag().meanNormalised(), s.drag().endPx(), s.truthDrag().meanPx());
+        System.out.println();
+        for (Map.Entry<String, Summary> e : EvalReport.summaries(scores).entrySet())
+            System.out.printf(Locale.ROOT, "%-18s %10.4f +- %.4f  (n = %d)%n", e.getKey(), e.getValue().mean(), e.getValue().std(), e.getValue().n());
+    }
+}

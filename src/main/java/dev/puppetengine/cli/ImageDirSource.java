@@ -1,0 +1,57 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.eval.Example;
+import dev.puppetengine.eval.ExampleSource;
+import dev.puppetengine.io.image.ImageFiles;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.DragPath;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * A directory of images (PNG, JPEG, BMP, GIF), each with a sibling {@code <name>-drags.json} in the format
+ * {@code sample --drags} reads ({@link DragArgs}); examples are named by the image's base name.
+ */
+final class ImageDirSource implements ExampleSource {
+    private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".gif");
+
+    private final Map<String, Path> images = new TreeMap<>();
+    private final int frames;
+
+    ImageDirSource(Path dir, int frames) throws IOException {
+        if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such image directory");
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s.sorted()::iterator) {
+                String n = p.getFileName().toString(), lower = n.toLowerCase(Locale.ROOT);
+                for (String ext : EXTENSIONS)
+                    if (lower.endsWith(ext) && Files.isRegularFile(p)) {
+                        Path other = images.put(n.substring(0, n.length() - ext.length()), p);
+                        if (other != null) throw new UserError(p + " and " + other + " would both be written as " + n.substring(0, n.length() - ext.length()) + ".gif");
+                    }
+            }
+        }
+        if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP or GIF) found");
+        this.frames = frames;
+    }
+
+    @Override
+    public List<String> names() { return List.copyOf(images.keySet()); }
+
+    @Override
+    public Example load(String name) throws IOException {
+        Path image = images.get(name);
+        Path drags = image.resolveSibling(name + "-drags.json");
+        if (!Files.isRegularFile(drags)) throw new NoSuchFileException(drags.toString(), null, "no drags file next to " + image.getFileName());
+        RgbImage img = ImageFiles.readRgb(image);
+        List<DragPath> paths = DragArgs.parse(List.of(), drags, false, img.width(), img.height(), frames);
+        return new Example(name, img, paths, List.of());
+    }
+}

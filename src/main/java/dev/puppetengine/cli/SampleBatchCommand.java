@@ -1,0 +1,75 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.eval.DragAMoveSource;
+import dev.puppetengine.eval.ExampleSource;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** ./puppet-engine sample-batch: one GIF per input of a directory or of the DragAMove test set; resumable. */
+@Command(name = "sample-batch", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate a video for every input of a directory: images, each with a sibling",
+                "<name>-drags.json (the format of sample --drags), or the DragAMove test",
+                "examples (input = frame 0 of NNNNN.gif, drags from NNNNN.pkl). Writes",
+                "OUT/<name>.gif; inputs whose GIF already exists are skipped, so an",
+                "interrupted batch resumes. A bad input is reported by name and the batch",
+                "goes on; exit code 2 if any failed."},
+        footer = {"", "Example:", "  ./puppet-engine sample-batch --dragamove ../shared/data/dragamove-test --out out/dm --steps 25"})
+final class SampleBatchCommand implements Callable<Integer> {
+    static final class Input {
+        @Option(names = "--dir", required = true, description = "Directory of images (PNG, JPEG, BMP, GIF), each with <name>-drags.json.")
+        Path dir;
+
+        @Option(names = "--dragamove", required = true, description = "Directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif).")
+        Path dragamove;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    @Option(names = "--out", required = true, description = "Output directory (created); one <name>.gif per input.")
+    Path out;
+
+    @Option(names = "--limit", description = "Only the first N inputs (by name).")
+    Integer limit;
+
+    @Mixin
+    SamplingArgs sampling;
+
+    @Mixin
+    VideoArgs video;
+
+    @Override
+    public Integer call() throws Exception {
+        video.check();
+        SamplingOptions opts = sampling.options(video.frames);
+        ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
+        List<String> names = BatchRun.first(source.names(), limit);
+        Files.createDirectories(out);
+        List<String> todo = names.stream().filter(n -> !Files.exists(gif(n))).toList();
+        int skipped = names.size() - todo.size();
+        if (todo.isEmpty()) {
+            System.err.printf("all %d outputs already exist in %s%n", names.size(), out);
+            return 0;
+        }
+        List<BatchRun.Failure> failed;
+        try (PuppetMaster pm = sampling.open()) {
+            failed = BatchRun.run(pm, source, todo, ex -> opts, opts.steps(), "sampling",
+                    (ex, r) -> video.write(gif(ex.name()), r.frames(), ex.drags()));
+        }
+        System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
+        return BatchRun.report(failed, todo.size());
+    }
+
+    private Path gif(String name) {
+        return out.resolve(name + ".gif");
+    }
+}

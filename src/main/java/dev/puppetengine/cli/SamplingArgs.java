@@ -1,0 +1,85 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.model.checkpoint.CheckpointException;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.tensor.DType;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** The model and sampling options of sample, sample-batch and eval (a picocli mixin), and how they open the model. */
+final class SamplingArgs {
+    @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy).")
+    Path model;
+
+    @Option(names = "--steps", defaultValue = "50", description = "Euler steps (default: ${DEFAULT-VALUE}; the reference previews use 25).")
+    int steps;
+
+    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; 1 disables CFG).")
+    double guidance;
+
+    @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0 (default: ${DEFAULT-VALUE}).")
+    double guidanceMin;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Noise seed: the same seed gives the same video (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Compute dtype: fp32, bf16 or fp16 (CUDA) (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--unscaled-input", description = "Feed the UNet the unscaled noisy latent (for models trained like the public train.py, spec 4.2).")
+    boolean unscaledInput;
+
+    SamplingOptions options(int frames) {
+        try {
+            return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+    }
+
+    Path modelDir() {
+        return model != null ? model : EngineHome.defaultModel();
+    }
+
+    /** Loads the model on the chosen device; warns when its weights are untrained and prints what will run. */
+    PuppetMaster open() throws IOException {
+        Path dir = modelDir();
+        Backend backend = Devices.select(device);
+        PuppetMaster pm = new PuppetMaster(loadModel(dir, backend, DType.parse(dtype)));
+        String kind = pm.model().manifest.kind();
+        if (kind.endsWith("-random"))
+            System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");
+        System.err.printf("model %s (%s, %dx%d), %d steps, guidance %.2f..%.2f, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(),
+                steps, guidanceMin, guidance, seed, backend.name());
+        return pm;
+    }
+
+    /** Loads a model directory; its problems become one-line user errors. */
+    static LoadedModel loadModel(Path dir, Backend backend, DType dtype) throws IOException {
+        try {
+            return LoadedModel.load(dir, backend, dtype);
+        } catch (CheckpointException e) {
+            throw new UserError(e.getMessage());
+        } catch (NoSuchFileException e) {
+            throw new UserError("model directory " + dir + ": missing file " + e.getFile());
+        }
+    }
+
+    /** A progress bar over denoising steps, with speed and ETA. */
+    static ProgressBar stepsBar(String task, long totalSteps) {
+        return new ProgressBarBuilder().setTaskName(task).setInitialMax(totalSteps).setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(250).showSpeed().setUnit(" steps", 1).build();
+    }
+}

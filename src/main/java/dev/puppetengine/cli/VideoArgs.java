@@ -1,0 +1,29 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.DragPath;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Frame count and video output options of sample and sample-batch (a picocli mixin). */
+final class VideoArgs {
+    @Option(names = "--frames", defaultValue = "14", description = "Frames to generate (default: ${DEFAULT-VALUE}).")
+    int frames;
+
+    @Option(names = "--overlay", description = "Prepend five copies of the first frame with the drags drawn as arrows (as the demo does).")
+    boolean overlay;
+
+    @Option(names = "--fps", defaultValue = "7", description = "Frame rate of the GIF/MP4 (default: ${DEFAULT-VALUE}).")
+    int fps;
+
+    void check() {
+        if (fps < 1) throw new UserError("--fps must be >= 1");
+    }
+
+    void write(Path out, List<RgbImage> video, List<DragPath> drags) throws IOException {
+        VideoOutput.write(out, video, drags, overlay, fps);
+    }
+}

@@ -1,0 +1,72 @@
+package dev.puppetengine.eval;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.DragAMoveBatch;
+import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.tensor.Scope;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The DragAMove test examples ({@code NNNNN.pkl} + {@code NNNNN.gif}, spec 7). The input is frame 0 of the
+ * GIF (not the PNG, which has arrows drawn on it); the ground truth is the GIF's frames. The pickle's
+ * {@code latents} are not decoded: that needs the real SVD VAE, which small models do not have, and the
+ * GIF is the same video. Drags come from the pickle's normalised tensor: start (frame 0) and per-frame
+ * targets make one trajectory per slot; absent slots (all zeros in every frame) are skipped.
+ */
+public final class DragAMoveSource implements ExampleSource {
+    private final Path dir;
+    private final List<String> names;
+
+    public DragAMoveSource(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such DragAMove directory");
+        try (Stream<Path> s = Files.list(dir)) {
+            names = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".pkl")).map(n -> n.substring(0, n.length() - 4)).sorted().toList();
+        }
+        if (names.isEmpty()) throw new IOException(dir + ": no .pkl files (expected the DragAMove test examples NNNNN.pkl + NNNNN.gif)");
+        this.dir = dir;
+    }
+
+    @Override
+    public List<String> names() { return names; }
+
+    @Override
+    public Example load(String name) throws IOException {
+        float[] d;
+        int[] shape;
+        try (Scope s = Scope.open()) {                 // frees the batch's tensors
+            DragAMoveBatch b = DragAMoveBatch.read(dir.resolve(name + ".pkl"), CpuBackend.get());
+            d = b.drags().toFloatArray();
+            shape = b.drags().shape();
+        }
+        List<RgbImage> frames = GifFiles.read(dir.resolve(name + ".gif")).frames();
+        return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames);
+    }
+
+    /** Trajectories of the present slots of a (1, F, K, 4) drag tensor. */
+    static List<DragPath> drags(float[] d, int frames, int slots) {
+        List<DragPath> out = new ArrayList<>();
+        for (int k = 0; k < slots; k++) {
+            boolean present = false;
+            for (int f = 0; f < frames; f++)
+                for (int c = 0; c < 4; c++) present |= d[(f * slots + k) * 4 + c] != 0;
+            if (!present) continue;
+            double[] xs = new double[frames], ys = new double[frames];
+            for (int f = 0; f < frames; f++) {
+                int o = (f * slots + k) * 4;
+                xs[f] = f == 0 ? d[o] : d[o + 2];
+                ys[f] = f == 0 ? d[o + 1] : d[o + 3];
+            }
+            out.add(new DragPath(xs, ys));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,41 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.testing.SharedData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** eval and sample-batch on the shared DragAMove test set (skipped when it is absent), one example, one step. */
+class EvalDragAMoveTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void evaluatesAndSamplesOneDragAMoveExample() throws Exception {
+        Path data = SharedData.require("dragamove-test");
+        Path model = TinyModel.write(tmp.resolve("model")), report = tmp.resolve("report.json");
+        Object[] r = EvalCommandTest.run("eval", "--model", model.toString(), "--dragamove", data.toString(), "--limit", "1", "--steps", "1",
+                "--guidance", "1", "--out", report.toString());
+        assertEquals(0, r[0], (String) r[2]);
+        JsonNode j = ModelDirectory.json().readTree(report.toFile());
+        assertEquals("dragamove", j.path("data").path("kind").asText());
+        JsonNode ex = j.path("examples").get(0);
+        assertEquals("00000", ex.path("name").asText());
+        assertEquals(14, ex.path("psnr_per_frame").size());
+        assertTrue(ex.path("drags").asInt() >= 1);
+        assertTrue(Double.isFinite(ex.path("drag_error_px").asDouble()));
+
+        Path out = tmp.resolve("gifs");
+        Object[] b = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", data.toString(), "--limit", "1",
+                "--steps", "1", "--guidance", "1", "--out", out.toString());
+        assertEquals(0, b[0], (String) b[2]);
+        assertEquals(14, GifFiles.read(out.resolve("00000.gif")).frames().size());
+    }
+}

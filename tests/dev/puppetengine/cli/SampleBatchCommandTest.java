@@ -1,0 +1,98 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.train.data.ClipDataset;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SampleBatchCommandTest {
+    @TempDir
+    static Path tmp;
+    static Path model, images;
+
+    @BeforeAll
+    static void fixtures() throws Exception {
+        model = TinyModel.write(tmp.resolve("model"));
+        Path clips = TinyModel.clips(tmp.resolve("clips"), 1, 3);
+        images = Files.createDirectories(tmp.resolve("images"));
+        Path frame = ClipDataset.frameFile(ClipDataset.clipDir(clips, 0), 0);
+        for (String n : new String[]{"a.png", "b.png", "c.png"}) Files.copy(frame, images.resolve(n));
+        Files.writeString(images.resolve("a-drags.json"), "{\"drags\": [{\"start\": [20, 30], \"end\": [40, 30]}]}");
+        Files.writeString(images.resolve("b-drags.json"), "{\"drags\": [{\"start\": [0.2, 0.3], \"end\": [0.5, 0.3]}], \"normalized\": true}");
+        Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30]}]}");     // malformed: no end
+        Files.writeString(images.resolve("notes.txt"), "not an image");
+    }
+
+    private static Object[] batch(Path out, String... extra) {
+        String[] base = {"sample-batch", "--model", model.toString(), "--dir", images.toString(), "--out", out.toString(),
+                "--frames", "3", "--steps", "1", "--guidance", "1"};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        return EvalCommandTest.run(args);
+    }
+
+    @Test
+    void writesOneGifPerInputReportsBadOnesAndResumes() throws Exception {
+        Path out = tmp.resolve("out");
+        Object[] r = batch(out);
+        String err = (String) r[2];
+        assertEquals(2, r[0], err);
+        assertTrue(err.contains("c: ") && err.contains("c-drags.json") && err.contains("1 of 3 inputs failed"), err);
+        assertEquals(3, GifFiles.read(out.resolve("a.gif")).frames().size());
+        assertEquals(TinyModel.SIDE, GifFiles.read(out.resolve("b.gif")).width());
+        assertFalse(Files.exists(out.resolve("c.gif")));
+
+        FileTime aTime = FileTime.fromMillis(0);
+        Files.setLastModifiedTime(out.resolve("a.gif"), aTime);
+        Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30], \"end\": [30, 40]}]}");
+        try {
+            Object[] again = batch(out);
+            assertEquals(0, again[0], (String) again[2]);
+            assertTrue(((String) again[2]).contains("1 written, 2 skipped"), (String) again[2]);
+            assertEquals(aTime, Files.getLastModifiedTime(out.resolve("a.gif")), "existing outputs are kept");
+            assertTrue(Files.exists(out.resolve("c.gif")));
+            try (var s = Files.list(out)) {
+                assertEquals(3, s.count(), "no temporary files left");
+            }
+        } finally {
+            Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30]}]}");
+        }
+    }
+
+    @Test
+    void anImageWithoutDragsFileFailsAndLimitTakesTheFirstInputs() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("lonely"));
+        Files.copy(images.resolve("a.png"), dir.resolve("x.png"));
+        Files.copy(images.resolve("a.png"), dir.resolve("y.png"));
+        Path out = tmp.resolve("lonely-out");
+        Object[] r = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", dir.toString(), "--out", out.toString(),
+                "--frames", "3", "--steps", "1", "--guidance", "1", "--limit", "1");
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("x-drags.json") && ((String) r[2]).contains("1 of 1 inputs failed"), (String) r[2]);
+        assertFalse(Files.exists(out.resolve("x.gif")));
+    }
+
+    @Test
+    void unusableDirectoriesExitWithTwo() throws Exception {
+        Object[] none = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", tmp.resolve("nope").toString(),
+                "--out", tmp.resolve("o1").toString());
+        assertEquals(2, none[0]);
+        assertTrue(((String) none[2]).contains("nope"), (String) none[2]);
+        Object[] empty = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", Files.createDirectories(tmp.resolve("empty")).toString(),
+                "--out", tmp.resolve("o2").toString());
+        assertEquals(2, empty[0]);
+        assertTrue(((String) empty[2]).contains("no images"), (String) empty[2]);
+        Object[] noDragAMove = EvalCommandTest.run("sample-batch", "--dragamove", tmp.resolve("nope").toString(), "--out", tmp.resolve("o3").toString());
+        assertEquals(2, noDragAMove[0]);
+    }
+}

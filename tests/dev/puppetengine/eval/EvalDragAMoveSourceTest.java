@@ -1,0 +1,46 @@
+package dev.puppetengine.eval;
+
+import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.testing.SharedData;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class EvalDragAMoveSourceTest {
+
+    /** (1, F=3, K=3, 4): slot 0 moves right, slot 1 is absent (all zeros), slot 2 stays still. */
+    @Test
+    void presentSlotsBecomeTrajectories() {
+        float[] d = new float[3 * 3 * 4];
+        for (int f = 0; f < 3; f++) {
+            int o = f * 12;
+            d[o] = 0.25f; d[o + 1] = 0.5f; d[o + 2] = 0.25f + 0.125f * f; d[o + 3] = 0.5f;
+            d[o + 8] = 0.75f; d[o + 9] = 0.125f; d[o + 10] = 0.75f; d[o + 11] = 0.125f;
+        }
+        List<DragPath> p = DragAMoveSource.drags(d, 3, 3);
+        assertEquals(2, p.size());
+        assertArrayEquals(new double[]{0.25, 0.375, 0.5}, p.get(0).xs(), 1e-7);
+        assertArrayEquals(new double[]{0.5, 0.5, 0.5}, p.get(0).ys(), 1e-7);
+        assertArrayEquals(new double[]{0.75, 0.75, 0.75}, p.get(1).xs(), 1e-7);
+    }
+
+    @Test
+    void readsTheSharedTestExamples() throws Exception {
+        Path dir = SharedData.require("dragamove-test");
+        DragAMoveSource src = new DragAMoveSource(dir);
+        assertEquals(100, src.names().size());
+        assertEquals("00000", src.names().get(0));
+        Example ex = src.load("00000");
+        assertEquals(14, ex.groundTruth().size());
+        assertEquals(512, ex.image().width());
+        assertEquals(ex.groundTruth().get(0), ex.image());
+        assertEquals(14, ex.drags().get(0).xs().length);
+        for (DragPath p : ex.drags()) assertEquals(0, p.xs()[0] * 512 % 1, 1e-3, "integer pixels of the 512 render");   // spec 7
+        assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
+    }
+}

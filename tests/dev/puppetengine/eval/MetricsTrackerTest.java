@@ -1,0 +1,97 @@
+package dev.puppetengine.eval;
+
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.DragPath;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.DoubleBinaryOperator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MetricsTrackerTest {
+    private static final int SIDE = 64;
+
+    /** Smooth texture: a few sinusoids at unrelated frequencies (no period within the search window). */
+    private static double smooth(double x, double y) {
+        return 128 + 50 * Math.sin(0.31 * x + 0.17 * y) + 40 * Math.sin(0.13 * x - 0.29 * y + 1) + 25 * Math.sin(0.47 * x + 0.41 * y + 2);
+    }
+
+    /** Frames of {@code texture} translated by (vx, vy) pixels per frame: frame f at (x, y) shows texture(x - vx f, y - vy f). */
+    private static List<RgbImage> translated(DoubleBinaryOperator texture, double vx, double vy, int frames) {
+        List<RgbImage> out = new ArrayList<>();
+        for (int f = 0; f < frames; f++) {
+            double dx = vx * f, dy = vy * f;
+            out.add(MetricsTest.grey(SIDE, SIDE, (x, y) -> (int) Math.round(Math.max(0, Math.min(255, texture.applyAsDouble(x - dx, y - dy))))));
+        }
+        return out;
+    }
+
+    private static DoubleBinaryOperator noise(long seed) {
+        int n = 256;
+        int[] v = new Random(seed).ints(n * n, 0, 256).toArray();
+        return (x, y) -> v[Math.floorMod((int) Math.round(y), n) * n + Math.floorMod((int) Math.round(x), n)];
+    }
+
+    private static void assertFollows(double[][] track, double x0, double y0, double vx, double vy, double tol) {
+        for (int f = 0; f < track.length; f++) {
+            double e = Math.hypot(track[f][0] - (x0 + vx * f), track[f][1] - (y0 + vy * f));
+            assertTrue(e <= tol, "frame " + f + ": tracked (" + track[f][0] + ", " + track[f][1] + "), off by " + e + " px");
+        }
+    }
+
+    @Test
+    void recoversAnIntegerTranslationOfNoise() {
+        double[][] t = PointTracker.forSide(SIDE).track(translated(noise(7), 2, -1, 8), 30, 33);
+        assertFollows(t, 30, 33, 2, -1, 0.5);
+    }
+
+    @Test
+    void recoversASubPixelTranslationWithinAPixel() {
+        double[][] t = PointTracker.forSide(SIDE).track(translated(MetricsTrackerTest::smooth, 1.5, -0.7, 10), 31, 32);
+        assertFollows(t, 31, 32, 1.5, -0.7, 1.0);
+    }
+
+    /** Total motion (5 px x 7 frames) well beyond the search radius: the search follows the previous match. */
+    @Test
+    void followsMotionFartherThanTheSearchRadius() {
+        PointTracker tr = PointTracker.forSide(SIDE);
+        assertTrue(5 * 7 > tr.searchRadius());
+        assertFollows(tr.track(translated(noise(9), 5, 0, 8), 12, 30), 12, 30, 5, 0, 0.5);
+    }
+
+    /** Content that does not move: the tracked point stays, so the error at frame f is the drag's length so far. */
+    @Test
+    void staticClipErrorIsTheDragPathLength() {
+        List<RgbImage> still = translated(noise(3), 0, 0, 5);
+        DragError e = DragError.measure(still, List.of(DragPath.line(0.3, 0.5, 0.6, 0.5)), PointTracker.forSide(SIDE));
+        double length = 0.3 * SIDE;                       // 19.2 px at the last frame
+        for (int f = 0; f < 5; f++) assertEquals(length * f / 4, e.perFramePx()[f], 1e-5, "frame " + f);
+        assertEquals(length * 2.5 / 4, e.meanPx(), 1e-5);  // mean of frames 1..4
+        assertEquals(length * 2.5 / 4 / SIDE, e.meanNormalised(), 1e-7);
+        assertEquals(length, e.endPx(), 1e-5);
+    }
+
+    /** Content moving exactly as the drag asks (2 px right, 1 px down per frame): no error beyond the tracker's. */
+    @Test
+    void contentFollowingTheDragHasNoError() {
+        int frames = 6;
+        double[] xs = new double[frames], ys = new double[frames];
+        for (int f = 0; f < frames; f++) {
+            xs[f] = (20 + 2.0 * f) / SIDE;
+            ys[f] = (40 + 1.0 * f) / SIDE;
+        }
+        DragError e = DragError.measure(translated(noise(5), 2, 1, frames), List.of(new DragPath(xs, ys)), PointTracker.forSide(SIDE));
+        assertTrue(e.meanPx() < 0.5, "mean error " + e.meanPx());
+        assertEquals(0, e.perFramePx()[0], 1e-12);
+    }
+
+    @Test
+    void withoutDragsTheErrorIsUndefined() {
+        DragError e = DragError.measure(translated(noise(1), 0, 0, 3), List.of(), PointTracker.forSide(SIDE));
+        assertTrue(Double.isNaN(e.meanPx()) && Double.isNaN(e.endPx()));
+    }
+}
