@@ -2,7 +2,8 @@
 // log-sum-exp saved for the backward, no score matrix in device memory. q (Bq, Lq, C), k/v (Bk, Lk, C),
 // contiguous, heads = contiguous C/heads slices of d <= 256 channels. Query batch bi reads key/value batch
 // bi / (Bq / Bk): all-to-first attention passes frame 0's K/V once per video, never replicated.
-// One warp per query row (lane owns channels lane, lane+32, ...), four rows per block. fp32 compute.
+// One warp per query row (lane owns channels lane, lane+32, ...), four rows per block; grid (Bq*heads, rows/4)
+// (x has the 2^31 limit, y only 65535). fp32 compute.
 // Not tensor-core code: the simple correct version, the baseline for a wgmma/mma.sync rewrite.
 #include "common.cuh"
 
@@ -13,8 +14,8 @@
 extern "C" __global__ void attention_forward(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk, int c,
                                              int heads, float scale, int tile, void* out, float* lse) {
   extern __shared__ float sm[];
-  const int d = c / heads, bi = blockIdx.y / heads, h = blockIdx.y % heads, bj = bi / (bq / bk);
-  const int lane = threadIdx.x & 31, i = blockIdx.x * WARPS + (threadIdx.x >> 5);
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
   const bool active = i < lq;
   float* ks = sm;
   float* vs = sm + tile * d;
@@ -58,8 +59,8 @@ extern "C" __global__ void attention_forward(const void* q, const void* k, const
 
 // delta = rowsum(gOut * out) per (bi, h, i): the softmax-backward correction term.
 extern "C" __global__ void attention_delta(const void* out, int t, const void* go, int tg, int bq, int lq, int c, int heads, float* delta) {
-  const int d = c / heads, bi = blockIdx.y / heads, h = blockIdx.y % heads;
-  const int lane = threadIdx.x & 31, i = blockIdx.x * WARPS + (threadIdx.x >> 5);
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads;
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
   if (i >= lq) return;
   const long long o = ((long long)bi * lq + i) * c + h * d;
   float part = 0.f;
@@ -73,8 +74,8 @@ extern "C" __global__ void attention_backward_dq(const void* q, const void* k, c
                                                  const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
                                                  int heads, float scale, int tile, void* dq) {
   extern __shared__ float sm[];
-  const int d = c / heads, bi = blockIdx.y / heads, h = blockIdx.y % heads, bj = bi / (bq / bk);
-  const int lane = threadIdx.x & 31, i = blockIdx.x * WARPS + (threadIdx.x >> 5);
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
   const bool active = i < lq;
   float* ks = sm;
   float* vs = sm + tile * d;
@@ -122,8 +123,8 @@ extern "C" __global__ void attention_backward_dkv(const void* q, const void* k, 
                                                   const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
                                                   int heads, float scale, int tile, void* dk, void* dv) {
   extern __shared__ float sm[];
-  const int d = c / heads, bj = blockIdx.y / heads, h = blockIdx.y % heads, rep = bq / bk;
-  const int lane = threadIdx.x & 31, j = blockIdx.x * WARPS + (threadIdx.x >> 5);
+  const int d = c / heads, bj = blockIdx.x / heads, h = blockIdx.x % heads, rep = bq / bk;
+  const int lane = threadIdx.x & 31, j = blockIdx.y * WARPS + (threadIdx.x >> 5);
   const bool active = j < lk;
   float* qs = sm;
   float* gs = sm + tile * d;
