@@ -21,6 +21,7 @@ final class CudaAllocator {
     private final CudaBackend backend;
     private final Map<Long, ArrayDeque<CUdeviceptr>> free = new HashMap<>();
     private long inUse, peak, reserved, cached;
+    private volatile boolean poison;
 
     CudaAllocator(CudaBackend backend) { this.backend = backend; }
 
@@ -48,6 +49,8 @@ final class CudaAllocator {
         }
         inUse += size;
         peak = Math.max(peak, inUse);
+        // All-ones bytes are NaN in f32, bf16 and f16: an output element no kernel wrote shows up in any check.
+        if (poison) Cu.check(JCudaDriver.cuMemsetD8Async(p, (byte) 0xff, size, backend.computeStream()), "cuMemsetD8Async (poison)");
         return p;
     }
 
@@ -83,6 +86,9 @@ final class CudaAllocator {
     }
 
     private static String mib(long b) { return String.format("%.1f MiB", b / 1048576.0); }
+
+    /** Testing aid: fill every block handed out with NaN bytes (stream-ordered, before the op that gets it). */
+    void setPoison(boolean on) { poison = on; }
 
     synchronized long inUse() { return inUse; }
 

@@ -55,6 +55,7 @@ public final class CudaBackend implements Backend {
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private static CudaBackend instance;
+    private static CudaUnavailableException failure;   // the first probe's answer, kept: JCuda cannot retry a failed load
 
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
@@ -72,8 +73,25 @@ public final class CudaBackend implements Backend {
 
     /** The process-wide CUDA backend on device 0, created on first use. */
     public static synchronized CudaBackend get() throws CudaUnavailableException {
-        if (instance == null) instance = new CudaBackend();
-        return instance;
+        if (instance != null) return instance;
+        if (failure != null) throw failure;
+        try {
+            instance = new CudaBackend();
+            return instance;
+        } catch (CudaUnavailableException e) {
+            failure = e;
+            throw e;
+        }
+    }
+
+    /** A one-line reason from JCuda's multi-page native-library error. */
+    private static String linkFailure(LinkageError e) {
+        String m = String.valueOf(e.getMessage());
+        for (Throwable c = e; c != null && !m.contains("libcuda"); c = c.getCause()) m += " " + c.getMessage();
+        if (m.contains("libcuda.so.1"))
+            return "libcuda.so.1 (the NVIDIA driver library) is not installed or not on the loader path: install NVIDIA driver 580 or "
+                    + "newer (in a container, start it with GPU access, e.g. docker run --gpus all)";
+        return "JCuda's native driver binding did not load: " + m.lines().findFirst().orElse(m);
     }
 
     private CudaBackend() throws CudaUnavailableException {
@@ -87,8 +105,7 @@ public final class CudaBackend implements Backend {
             if (rc != 0)
                 throw new CudaUnavailableException(CudaUnavailableException.Reason.INIT_FAILED, "cuInit failed: " + CUresult.stringFor(rc), null);
         } catch (LinkageError e) {   // UnsatisfiedLinkError first, NoClassDefFoundError on later tries
-            throw new CudaUnavailableException(CudaUnavailableException.Reason.LIBCUDA_MISSING,
-                    "libcuda.so.1 (the NVIDIA driver library) could not be loaded: " + e.getMessage(), e);
+            throw new CudaUnavailableException(CudaUnavailableException.Reason.LIBCUDA_MISSING, linkFailure(e), e);
         }
         int[] count = new int[1], ver = new int[1];
         Cu.check(JCudaDriver.cuDeviceGetCount(count), "cuDeviceGetCount");
@@ -236,6 +253,9 @@ public final class CudaBackend implements Backend {
 
     /** Bytes held from the driver, tensors plus the allocator's cache. */
     public long bytesReserved() { return allocator.reserved(); }
+
+    /** Testing aid (the op harness): every new allocation is NaN-filled first, so unwritten outputs fail checks. */
+    public void setPoisonAllocations(boolean on) { allocator.setPoison(on); }
 
     /** Returns the allocator's cached blocks to the driver. */
     public void emptyCache() { allocator.releaseCached(); }
