@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("gpu")
 class OpHarnessTest {
-    private static CudaBackend gpu;
+    /** The backend under test: CUDA, or the CPU itself with -Dpuppet.harness.cpuSelfTest=true (checks the harness code). */
+    private static Backend gpu;
     private static String unavailable;
     private static final CpuBackend CPU = CpuBackend.get();
 
@@ -43,9 +44,14 @@ class OpHarnessTest {
 
     @BeforeAll
     static void probeCuda() {
+        if (Boolean.getBoolean("puppet.harness.cpuSelfTest")) {
+            gpu = CPU;
+            return;
+        }
         try {
-            gpu = CudaBackend.get();
-            gpu.setPoisonAllocations(true);
+            CudaBackend cuda = CudaBackend.get();
+            cuda.setPoisonAllocations(true);
+            gpu = cuda;
         } catch (CudaUnavailableException e) {
             unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
         }
@@ -72,14 +78,14 @@ class OpHarnessTest {
         Tensor on(boolean g) { return g ? gpu : cpu; }
     }
 
-    private Twin twin(DType t, double lo, double hi, int... shape) {
+    private Twin twinIn(DType t, double lo, double hi, int... shape) {
         double[] v = new double[Shape.numelInt(shape)];
         for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rnd.nextDouble();
         Tensor c = Tensor.of(CPU, t, shape, v);
         return new Twin(c, c.to(gpu));
     }
 
-    private Twin twin(DType t, int... shape) { return twin(t, -1, 1, shape); }
+    private Twin twin(DType t, int... shape) { return twinIn(t, -1, 1, shape); }
 
     /** Runs {@code op} on both backends (true = GPU) and compares each output. */
     private void check(String name, DType t, Function<Boolean, Tensor[]> op) {
@@ -146,7 +152,7 @@ class OpHarnessTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void elementwise(DType t) {
-        Twin a = twin(t, 3, 5, 7), b = twin(t, 0.5, 2, 5, 1), pos = twin(t, 0.1, 3, 3, 5, 7), gy = twin(t, 3, 5, 7);
+        Twin a = twin(t, 3, 5, 7), b = twinIn(t, 0.5, 2, 5, 1), pos = twinIn(t, 0.1, 3, 3, 5, 7), gy = twin(t, 3, 5, 7);
         for (BinaryOp op : BinaryOp.values())
             check1("binary " + op, t, g -> a.on(g).backend().binary(op, a.on(g), b.on(g)));
         for (UnaryOp op : UnaryOp.values()) {
@@ -206,7 +212,7 @@ class OpHarnessTest {
     void norms(DType t) {
         for (int[] shape : new int[][]{{2, 5, 7, 12}, {2, 3, 5, 7, 12}}) {     // 4-D and frame-pooled 5-D
             for (boolean silu : new boolean[]{false, true}) {
-                Twin x = twin(t, -2, 3, shape), gamma = twin(t, 0.5, 1.5, 12), beta = twin(t, 12), gy = twin(t, shape);
+                Twin x = twinIn(t, -2, 3, shape), gamma = twinIn(t, 0.5, 1.5, 12), beta = twin(t, 12), gy = twin(t, shape);
                 String n = "groupNorm " + Shape.str(shape) + (silu ? " +silu" : "");
                 check(n, t, g -> {
                     NormResult r = x.on(g).backend().groupNorm(x.on(g), gamma.on(g), beta.on(g), 3, 1e-5, silu);
@@ -231,10 +237,10 @@ class OpHarnessTest {
         Twin gm = twin(t, 3, 7, 37), bt = twin(t, 3, 7, 37);
         check1("film", t, g -> x.on(g).backend().film(x.on(g), gm.on(g), bt.on(g)));
         check("film backward", t, g -> x.on(g).backend().filmBackward(x.on(g), gm.on(g), gy.on(g)));
-        Twin p = twin(t, -3, 3, 3, 7, 2 * 37);
+        Twin p = twinIn(t, -3, 3, 3, 7, 2 * 37);
         check1("geglu", t, g -> p.on(g).backend().geglu(p.on(g)));
         check1("geglu backward", t, g -> p.on(g).backend().gegluBackward(p.on(g), gy.on(g)));
-        Twin logits = twin(t, -4, 4, 3, 7, 37);
+        Twin logits = twinIn(t, -4, 4, 3, 7, 37);
         check1("softmax", t, g -> logits.on(g).backend().softmax(logits.on(g)));
         check1("softmax backward", t, g -> {
             Backend b = logits.on(g).backend();
@@ -275,7 +281,7 @@ class OpHarnessTest {
         Twin x = twin(t, 2, 5, 7, 3), gy = twin(t, 2, 10, 14, 3);
         check1("upsample 2x", t, g -> x.on(g).backend().upsampleNearest2x(x.on(g)));
         check1("upsample 2x backward", t, g -> x.on(g).backend().upsampleNearest2xBackward(gy.on(g)));
-        Twin feat = twin(t, 2, 7, 9, 5), pts = twin(DType.F32, -0.1, 1.1, 2, 4, 2), gs = twin(t, 2, 4, 5);
+        Twin feat = twin(t, 2, 7, 9, 5), pts = twinIn(DType.F32, -0.1, 1.1, 2, 4, 2), gs = twin(t, 2, 4, 5);
         check1("gridSamplePoints", t, g -> feat.on(g).backend().gridSamplePoints(feat.on(g), pts.on(g)));
         check1("gridSamplePoints backward", t, g -> feat.on(g).backend().gridSamplePointsBackward(gs.on(g), pts.on(g), new int[]{2, 7, 9, 5}));
     }
@@ -284,8 +290,8 @@ class OpHarnessTest {
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void adam(DType gradType) {
         for (boolean decoupled : new boolean[]{false, true}) {
-            Twin w = twin(DType.F32, 37, 5), m = twin(DType.F32, -0.1, 0.1, 37, 5), v = twin(DType.F32, 0, 0.01, 37, 5);
-            Twin g1 = twin(gradType, 37, 5), w2 = twin(DType.F32, 11), m2 = twin(DType.F32, 11), v2 = twin(DType.F32, 0, 1, 11), g2 = twin(gradType, 11);
+            Twin w = twin(DType.F32, 37, 5), m = twinIn(DType.F32, -0.1, 0.1, 37, 5), v = twinIn(DType.F32, 0, 0.01, 37, 5);
+            Twin g1 = twin(gradType, 37, 5), w2 = twin(DType.F32, 11), m2 = twin(DType.F32, 11), v2 = twinIn(DType.F32, 0, 1, 11), g2 = twin(gradType, 11);
             AdamParams p = new AdamParams(1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 7, 0.5);
             Tensor[][] res = new Tensor[2][];
             for (int side = 0; side < 2; side++) {
