@@ -6,7 +6,10 @@ import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Picks the backend for a device name: "cpu", "cuda", or "auto" (cuda when usable, else cpu). */
+/**
+ * Picks the backend for a device name: "cpu", "cuda", or "auto" (cuda when usable, else cpu;
+ * {@code -Dpuppet.cuda.disable=true} makes auto pick the CPU).
+ */
 public final class Backends {
     private static final Logger LOG = LoggerFactory.getLogger(Backends.class);
 
@@ -35,6 +38,7 @@ public final class Backends {
                     throw new DeviceUnavailableException(e);
                 }
             case "auto":
+                if (Boolean.getBoolean("puppet.cuda.disable")) return CpuBackend.get();   // opt out while the GPU path is new
                 try {
                     return CudaBackend.get();
                 } catch (CudaUnavailableException e) {

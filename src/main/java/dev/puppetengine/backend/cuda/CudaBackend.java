@@ -387,9 +387,9 @@ public final class CudaBackend implements Backend {
 
     /**
      * The kernels' {@code Layout} struct: rank, sizes, and up to three operands' strides, after dropping size-1
-     * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2).
+     * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2). Public for tests.
      */
-    static long[] layout(int[] shape, long[]... strides) {
+    public static long[] layout(int[] shape, long[]... strides) {
         List<long[]> dims = new ArrayList<>();   // {size, st0, st1, st2}
         for (int d = 0; d < shape.length; d++) {
             if (shape[d] == 1) continue;
