@@ -1,19 +1,22 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.Backend;
-import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.backend.Backends;
 
-/** --device: cpu, cuda or auto. */
+/** --device: cpu, cuda or auto (cuda when usable, else cpu). */
 final class Devices {
     private Devices() {}
 
     static Backend select(String name) {
         switch (name) {
             case "cpu":
-            case "auto":
-                return CpuBackend.get();
             case "cuda":
-                throw new UserError("--device cuda: this build has no CUDA backend yet; use --device cpu");
+            case "auto":
+                try {
+                    return Backends.select(name);
+                } catch (Backends.DeviceUnavailableException e) {
+                    throw new UserError("--device cuda: " + e.getMessage() + " (--device cpu or auto runs without a GPU)");
+                }
             default:
                 throw new UserError("unknown device '" + name + "' (expected cpu, cuda or auto)");
         }

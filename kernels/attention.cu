@@ -1,0 +1,175 @@
+// Fused attention, flash style: online softmax over key tiles staged in shared memory, the (Bq, heads, Lq)
+// log-sum-exp saved for the backward, no score matrix in device memory. q (Bq, Lq, C), k/v (Bk, Lk, C),
+// contiguous, heads = contiguous C/heads slices of d <= 256 channels. Query batch bi reads key/value batch
+// bi / (Bq / Bk): all-to-first attention passes frame 0's K/V once per video, never replicated.
+// One warp per query row (lane owns channels lane, lane+32, ...), four rows per block; grid (Bq*heads, rows/4)
+// (x has the 2^31 limit, y only 65535). fp32 compute.
+// Not tensor-core code: the simple correct version, the baseline for a wgmma/mma.sync rewrite.
+#include "common.cuh"
+
+#define WARPS 4
+#define DMAX 256
+#define PER (DMAX / 32)
+
+extern "C" __global__ void attention_forward(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk, int c,
+                                             int heads, float scale, int tile, void* out, float* lse) {
+  extern __shared__ float sm[];
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
+  const bool active = i < lq;
+  float* ks = sm;
+  float* vs = sm + tile * d;
+  float qv[PER], acc[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int e = lane + 32 * p;
+    qv[p] = (active && e < d) ? ld(q, t, ((long long)bi * lq + i) * c + h * d + e) * scale : 0.f;
+    acc[p] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  for (int j0 = 0; j0 < lk; j0 += tile) {
+    const int nt = min(tile, lk - j0);
+    for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
+      long long src = ((long long)bj * lk + j0 + e / d) * c + h * d + e % d;
+      ks[e] = ld(k, t, src);
+      vs[e] = ld(v, t, src);
+    }
+    __syncthreads();
+    if (active) {
+      for (int jj = 0; jj < nt; jj++) {
+        float part = 0.f;
+#pragma unroll
+        for (int p = 0; p < PER; p++) if (lane + 32 * p < d) part += qv[p] * ks[jj * d + lane + 32 * p];
+        const float s = warp_sum(part), mn = fmaxf(m, s), corr = expf(m - mn), pj = expf(s - mn);
+        l = l * corr + pj;
+#pragma unroll
+        for (int p = 0; p < PER; p++) if (lane + 32 * p < d) acc[p] = acc[p] * corr + pj * vs[jj * d + lane + 32 * p];
+        m = mn;
+      }
+    }
+    __syncthreads();
+  }
+  if (active) {
+#pragma unroll
+    for (int p = 0; p < PER; p++)
+      if (lane + 32 * p < d) st(out, t, ((long long)bi * lq + i) * c + h * d + lane + 32 * p, acc[p] / l);
+    if (lane == 0) lse[((long long)bi * heads + h) * lq + i] = m + logf(l);
+  }
+}
+
+// delta = rowsum(gOut * out) per (bi, h, i): the softmax-backward correction term.
+extern "C" __global__ void attention_delta(const void* out, int t, const void* go, int tg, int bq, int lq, int c, int heads, float* delta) {
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads;
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
+  if (i >= lq) return;
+  const long long o = ((long long)bi * lq + i) * c + h * d;
+  float part = 0.f;
+  for (int e = lane; e < d; e += 32) part += ld(out, t, o + e) * ld(go, tg, o + e);
+  part = warp_sum(part);
+  if (lane == 0) delta[((long long)bi * heads + h) * lq + i] = part;
+}
+
+// dq: one warp per query row, recomputing p = exp(s - lse) over key tiles.
+extern "C" __global__ void attention_backward_dq(const void* q, const void* k, const void* v, int t, const void* go, int tg,
+                                                 const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                                 int heads, float scale, int tile, void* dq) {
+  extern __shared__ float sm[];
+  const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
+  const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
+  const bool active = i < lq;
+  float* ks = sm;
+  float* vs = sm + tile * d;
+  const long long qo = ((long long)bi * lq + i) * c + h * d;
+  const long long so = ((long long)bi * heads + h) * lq + i;
+  float qv[PER], gv[PER], acc[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int e = lane + 32 * p;
+    qv[p] = (active && e < d) ? ld(q, t, qo + e) : 0.f;
+    gv[p] = (active && e < d) ? ld(go, tg, qo + e) : 0.f;
+    acc[p] = 0.f;
+  }
+  const float li = active ? lse[so] : 0.f, di = active ? delta[so] : 0.f;
+  for (int j0 = 0; j0 < lk; j0 += tile) {
+    const int nt = min(tile, lk - j0);
+    for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
+      long long src = ((long long)bj * lk + j0 + e / d) * c + h * d + e % d;
+      ks[e] = ld(k, t, src);
+      vs[e] = ld(v, t, src);
+    }
+    __syncthreads();
+    if (active) {
+      for (int jj = 0; jj < nt; jj++) {
+        float ps = 0.f, pd = 0.f;
+#pragma unroll
+        for (int p = 0; p < PER; p++)
+          if (lane + 32 * p < d) { ps += qv[p] * ks[jj * d + lane + 32 * p]; pd += gv[p] * vs[jj * d + lane + 32 * p]; }
+        const float pj = expf(warp_sum(ps) * scale - li), ds = pj * (warp_sum(pd) - di) * scale;
+#pragma unroll
+        for (int p = 0; p < PER; p++) if (lane + 32 * p < d) acc[p] += ds * ks[jj * d + lane + 32 * p];
+      }
+    }
+    __syncthreads();
+  }
+  if (active) {
+#pragma unroll
+    for (int p = 0; p < PER; p++) if (lane + 32 * p < d) st(dq, tg, qo + lane + 32 * p, acc[p]);
+  }
+}
+
+// dk, dv: one warp per key row of kv batch bj, summing over every query batch that reads it (bj*rep ..
+// bj*rep+rep-1) in a fixed order: frame 0's K/V gradient collects all frames without atomics.
+extern "C" __global__ void attention_backward_dkv(const void* q, const void* k, const void* v, int t, const void* go, int tg,
+                                                  const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                                  int heads, float scale, int tile, void* dk, void* dv) {
+  extern __shared__ float sm[];
+  const int d = c / heads, bj = blockIdx.x / heads, h = blockIdx.x % heads, rep = bq / bk;
+  const int lane = threadIdx.x & 31, j = blockIdx.y * WARPS + (threadIdx.x >> 5);
+  const bool active = j < lk;
+  float* qs = sm;
+  float* gs = sm + tile * d;
+  float* ls = sm + 2 * tile * d;
+  float* dls = ls + tile;
+  const long long ko = ((long long)bj * lk + j) * c + h * d;
+  float kv[PER], vv[PER], ak[PER], av[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int e = lane + 32 * p;
+    kv[p] = (active && e < d) ? ld(k, t, ko + e) : 0.f;
+    vv[p] = (active && e < d) ? ld(v, t, ko + e) : 0.f;
+    ak[p] = av[p] = 0.f;
+  }
+  for (int bi = bj * rep; bi < (bj + 1) * rep; bi++) {
+    for (int i0 = 0; i0 < lq; i0 += tile) {
+      const int nt = min(tile, lq - i0);
+      for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
+        long long src = ((long long)bi * lq + i0 + e / d) * c + h * d + e % d;
+        qs[e] = ld(q, t, src);
+        gs[e] = ld(go, tg, src);
+      }
+      for (int e = threadIdx.x; e < nt; e += blockDim.x) {
+        ls[e] = lse[((long long)bi * heads + h) * lq + i0 + e];
+        dls[e] = delta[((long long)bi * heads + h) * lq + i0 + e];
+      }
+      __syncthreads();
+      if (active) {
+        for (int ii = 0; ii < nt; ii++) {
+          float ps = 0.f, pd = 0.f;
+#pragma unroll
+          for (int p = 0; p < PER; p++)
+            if (lane + 32 * p < d) { ps += qs[ii * d + lane + 32 * p] * kv[p]; pd += gs[ii * d + lane + 32 * p] * vv[p]; }
+          const float pi = expf(warp_sum(ps) * scale - ls[ii]), ds = pi * (warp_sum(pd) - dls[ii]) * scale;
+#pragma unroll
+          for (int p = 0; p < PER; p++)
+            if (lane + 32 * p < d) { av[p] += pi * gs[ii * d + lane + 32 * p]; ak[p] += ds * qs[ii * d + lane + 32 * p]; }
+        }
+      }
+      __syncthreads();
+    }
+  }
+  if (active) {
+#pragma unroll
+    for (int p = 0; p < PER; p++)
+      if (lane + 32 * p < d) { st(dk, tg, ko + lane + 32 * p, ak[p]); st(dv, tg, ko + lane + 32 * p, av[p]); }
+  }
+}

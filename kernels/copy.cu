@@ -1,0 +1,20 @@
+// copy/cast between any two element types over strided views (copy, copyInto, contiguous, concat slots), and fill.
+#include "common.cuh"
+
+// out[L.st0] = in[L.st1]; through double so every type pair converts like the CPU reference.
+extern "C" __global__ void copy_cast(Layout L, long long n, void* out, int to, const void* in, int ti) {
+  GRID_STRIDE(i, n) {
+    long long oo, oi, unused;
+    offsets(L, i, oo, oi, unused);
+    if (to == ti && to <= DT_F16) st(out, to, oo, ld(in, ti, oi));  // exact: the float holds any f32/bf16/f16
+    else std_(out, to, oo, ldd(in, ti, oi));
+  }
+}
+
+extern "C" __global__ void fill(Layout L, long long n, void* out, int to, double value) {
+  GRID_STRIDE(i, n) {
+    long long oo, u1, u2;
+    offsets(L, i, oo, u1, u2);
+    std_(out, to, oo, value);
+  }
+}

@@ -1,0 +1,62 @@
+package dev.puppetengine.backend;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.backend.cuda.CudaUnavailableException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Picks the backend for a device name: "cpu", "cuda", or "auto" (cuda when usable, else cpu;
+ * {@code -Dpuppet.cuda.disable=true} makes auto pick the CPU).
+ */
+public final class Backends {
+    private static final Logger LOG = LoggerFactory.getLogger(Backends.class);
+
+    private Backends() {}
+
+    /** Thrown for an explicit "cuda" request that cannot be met; the message says why and what to do. */
+    public static final class DeviceUnavailableException extends RuntimeException {
+        private final CudaUnavailableException.Reason reason;
+
+        DeviceUnavailableException(CudaUnavailableException cause) {
+            super("CUDA requested but unusable: " + cause.getMessage(), cause);
+            this.reason = cause.reason();
+        }
+
+        public CudaUnavailableException.Reason reason() { return reason; }
+    }
+
+    public static Backend select(String name) {
+        switch (name) {
+            case "cpu":
+                return CpuBackend.get();
+            case "cuda":
+                try {
+                    return CudaBackend.get();
+                } catch (CudaUnavailableException e) {
+                    throw new DeviceUnavailableException(e);
+                }
+            case "auto":
+                if (Boolean.getBoolean("puppet.cuda.disable")) return CpuBackend.get();   // opt out while the GPU path is new
+                try {
+                    return CudaBackend.get();
+                } catch (CudaUnavailableException e) {
+                    LOG.info("no usable CUDA ({}); running on the CPU", e.getMessage());
+                    return CpuBackend.get();
+                }
+            default:
+                throw new IllegalArgumentException("unknown device '" + name + "' (expected cpu, cuda or auto)");
+        }
+    }
+
+    /** Why CUDA is unusable here, or null when it is usable. */
+    public static String cudaUnavailableReason() {
+        try {
+            CudaBackend.get();
+            return null;
+        } catch (CudaUnavailableException e) {
+            return e.getMessage();
+        }
+    }
+}

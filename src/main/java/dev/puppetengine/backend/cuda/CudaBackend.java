@@ -1,0 +1,1031 @@
+package dev.puppetengine.backend.cuda;
+
+import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.AttentionResult;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.BinaryOp;
+import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.backend.NormResult;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.tensor.Storage;
+import dev.puppetengine.tensor.Tensor;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The GPU backend on JCuda's driver API (the only code that imports JCuda): the device's primary context, a
+ * compute stream that runs every kernel and a copy stream for transfers, the caching allocator, pinned staging
+ * for host transfers, fatbins loaded once from {@code /kernels/<name>.fatbin} with function handles cached by
+ * name, and the GEMM interface ({@link CudaGemm}). Kernels compute in fp32 on f32/bf16/f16 storage; F64 tensors
+ * can be stored and copied but not computed on. Inputs may be strided views: elementwise kernels take strides,
+ * the others get a contiguous copy first. Every failed call throws {@link CudaException} naming the call or
+ * kernel; with {@code -Dpuppet.cuda.sync=true} each launch is followed by a synchronize so an asynchronous
+ * fault is pinned on the kernel that caused it.
+ */
+public final class CudaBackend implements Backend {
+    private static final Logger LOG = LoggerFactory.getLogger(CudaBackend.class);
+    /** cubins and PTX come from CUDA 13's nvcc: drivers of the R580 branch (CUDA 13.0) or newer. */
+    static final int MIN_DRIVER = 13000;
+    private static final int THREADS = 256;
+    private static final long STAGING_BYTES = 16L << 20;
+    private static final boolean SYNC_EACH = Boolean.getBoolean("puppet.cuda.sync");
+    private static final CUdeviceptr NULL = new CUdeviceptr();
+
+    private static CudaBackend instance;
+    private static CudaUnavailableException failure;   // the first probe's answer, kept: JCuda cannot retry a failed load
+
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream compute = new CUstream(), copy = new CUstream();
+    private final CUevent computeDone = new CUevent();
+    private final String deviceName;
+    private final int smMajor, smMinor;
+    private final CudaAllocator allocator = new CudaAllocator(this);
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
+    private Pointer staging;
+    private ByteBuffer stagingBuf;
+    private CudaGemm gemm;
+
+    /** The process-wide CUDA backend on device 0, created on first use. */
+    public static synchronized CudaBackend get() throws CudaUnavailableException {
+        if (instance != null) return instance;
+        if (failure != null) throw failure;
+        try {
+            instance = new CudaBackend();
+            return instance;
+        } catch (CudaUnavailableException e) {
+            failure = e;
+            throw e;
+        }
+    }
+
+    /** A one-line reason from JCuda's multi-page native-library error. */
+    private static String linkFailure(LinkageError e) {
+        String m = String.valueOf(e.getMessage());
+        for (Throwable c = e; c != null && !m.contains("libcuda"); c = c.getCause()) m += " " + c.getMessage();
+        if (m.contains("libcuda.so.1"))
+            return "libcuda.so.1 (the NVIDIA driver library) is not installed or not on the loader path: install NVIDIA driver 580 or "
+                    + "newer (in a container, start it with GPU access, e.g. docker run --gpus all)";
+        return "JCuda's native driver binding did not load: " + m.lines().findFirst().orElse(m);
+    }
+
+    private CudaBackend() throws CudaUnavailableException {
+        try {
+            JCudaDriver.setExceptionsEnabled(false);
+            int rc = JCudaDriver.cuInit(0);
+            if (rc == CUresult.CUDA_ERROR_NO_DEVICE)
+                throw new CudaUnavailableException(CudaUnavailableException.Reason.NO_DEVICE, "no CUDA device: the NVIDIA driver is installed but sees no GPU (cuInit: CUDA_ERROR_NO_DEVICE)", null);
+            if (rc == 803 /* CUDA_ERROR_SYSTEM_DRIVER_MISMATCH */)
+                throw new CudaUnavailableException(CudaUnavailableException.Reason.DRIVER_TOO_OLD, "libcuda and the loaded NVIDIA kernel module differ in version (cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH); reboot or reinstall driver 580 or newer", null);
+            if (rc != 0)
+                throw new CudaUnavailableException(CudaUnavailableException.Reason.INIT_FAILED, "cuInit failed: " + CUresult.stringFor(rc), null);
+        } catch (LinkageError e) {   // UnsatisfiedLinkError first, NoClassDefFoundError on later tries
+            throw new CudaUnavailableException(CudaUnavailableException.Reason.LIBCUDA_MISSING, linkFailure(e), e);
+        }
+        int[] count = new int[1], ver = new int[1];
+        Cu.check(JCudaDriver.cuDeviceGetCount(count), "cuDeviceGetCount");
+        if (count[0] == 0) throw new CudaUnavailableException(CudaUnavailableException.Reason.NO_DEVICE, "no CUDA device (cuDeviceGetCount = 0)", null);
+        Cu.check(JCudaDriver.cuDriverGetVersion(ver), "cuDriverGetVersion");
+        if (ver[0] < MIN_DRIVER)
+            throw new CudaUnavailableException(CudaUnavailableException.Reason.DRIVER_TOO_OLD, String.format(
+                    "the NVIDIA driver supports CUDA %d.%d, but the kernels were built with CUDA 13: install driver 580 or newer",
+                    ver[0] / 1000, ver[0] % 1000 / 10), null);
+        Cu.check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet");
+        int[] a = new int[1];
+        Cu.check(JCudaDriver.cuDeviceGetAttribute(a, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device), "cuDeviceGetAttribute");
+        smMajor = a[0];
+        Cu.check(JCudaDriver.cuDeviceGetAttribute(a, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device), "cuDeviceGetAttribute");
+        smMinor = a[0];
+        byte[] nm = new byte[256];
+        Cu.check(JCudaDriver.cuDeviceGetName(nm, nm.length, device), "cuDeviceGetName");
+        deviceName = new String(nm).trim().replace("\0", "");
+        if (smMajor < 8)
+            throw new CudaUnavailableException(CudaUnavailableException.Reason.GPU_TOO_OLD, deviceName + " is sm_" + smMajor + smMinor
+                    + "; the kernels need sm_80 (Ampere) or newer", null);
+        Cu.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        bind();
+        Cu.check(JCudaDriver.cuStreamCreate(compute, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate");
+        Cu.check(JCudaDriver.cuStreamCreate(copy, 1), "cuStreamCreate");
+        Cu.check(JCudaDriver.cuEventCreate(computeDone, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+        try {
+            module("copy");   // fails early, with the reason, when the fatbins are missing or too new for the driver
+        } catch (CudaException e) {
+            CudaUnavailableException.Reason r = e.getMessage().contains("missing from the classpath")
+                    ? CudaUnavailableException.Reason.KERNELS_MISSING : CudaUnavailableException.Reason.DRIVER_TOO_OLD;
+            throw new CudaUnavailableException(r, e.getMessage(), e);
+        }
+        gemm = new CudaGemm(this);
+        LOG.info("CUDA backend on {} (sm_{}{}), driver CUDA {}.{}", deviceName, smMajor, smMinor, ver[0] / 1000, ver[0] % 1000 / 10);
+    }
+
+    @Override
+    public String name() { return "cuda"; }
+
+    public String deviceName() { return deviceName; }
+
+    public boolean usesCublas() { return gemm.usesCublas(); }
+
+    CudaAllocator allocator() { return allocator; }
+
+    CUstream computeStream() { return compute; }
+
+    /** The driver API's current context is per thread: make ours current on whichever thread calls in. */
+    private void bind() {
+        if (!contextBound.get()) {
+            Cu.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            contextBound.set(true);
+        }
+    }
+
+    // ---- modules and launches -------------------------------------------------------------------------
+
+    private synchronized CUmodule module(String name) {
+        CUmodule m = modules.get(name);
+        if (m != null) return m;
+        String res = "/kernels/" + name + ".fatbin";
+        byte[] bytes;
+        try (InputStream in = CudaBackend.class.getResourceAsStream(res)) {
+            if (in == null) throw new CudaException(res + " is missing from the classpath: the build had no nvcc (kernels/build.sh), "
+                    + "rebuild with CUDA 13 installed (mvn -Dcuda.require=true package)");
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new CudaException("reading " + res + ": " + e.getMessage(), e);
+        }
+        m = new CUmodule();
+        int rc = JCudaDriver.cuModuleLoadData(m, bytes);
+        if (rc == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU || rc == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
+            throw new CudaException("cuModuleLoadData(" + res + "): " + CUresult.stringFor(rc) + ": the driver is too old for this "
+                    + "fatbin (built with CUDA 13 for sm_80/86/89/90a + compute_80 PTX) or the GPU (sm_" + smMajor + smMinor
+                    + ") is not covered; install driver 580 or newer");
+        Cu.check(rc, "cuModuleLoadData(" + res + ")");
+        modules.put(name, m);
+        return m;
+    }
+
+    private synchronized CUfunction function(String mod, String fn) {
+        String key = mod + "/" + fn;
+        CUfunction f = functions.get(key);
+        if (f == null) {
+            f = new CUfunction();
+            Cu.check(JCudaDriver.cuModuleGetFunction(f, module(mod), fn), "cuModuleGetFunction(" + key + ")");
+            functions.put(key, f);
+        }
+        return f;
+    }
+
+    /**
+     * Launches kernel {@code mod/fn}. Arguments: CUdeviceptr (null for a null pointer), Integer, Long, Float, Double,
+     * long[] / int[] (a struct passed by value, e.g. a {@code Layout}).
+     */
+    void launch(String mod, String fn, long gx, int gy, int gz, int bx, int by, int smem, Object... args) {
+        if (gx <= 0 || gy <= 0 || gz <= 0) return;
+        bind();
+        Pointer[] ps = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a == null) ps[i] = Pointer.to(NULL);
+            else if (a instanceof CUdeviceptr) ps[i] = Pointer.to((CUdeviceptr) a);
+            else if (a instanceof Integer) ps[i] = Pointer.to(new int[]{(Integer) a});
+            else if (a instanceof Long) ps[i] = Pointer.to(new long[]{(Long) a});
+            else if (a instanceof Float) ps[i] = Pointer.to(new float[]{(Float) a});
+            else if (a instanceof Double) ps[i] = Pointer.to(new double[]{(Double) a});
+            else if (a instanceof long[]) ps[i] = Pointer.to((long[]) a);
+            else if (a instanceof int[]) ps[i] = Pointer.to((int[]) a);
+            else throw new IllegalArgumentException("kernel argument " + i + " of " + fn + ": " + a.getClass());
+        }
+        if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException(fn + ": grid of " + gx + " blocks");
+        Cu.check(JCudaDriver.cuLaunchKernel(function(mod, fn), (int) gx, gy, gz, bx, by, 1, smem, compute, Pointer.to(ps), null),
+                "launch of kernel " + mod + "/" + fn);
+        checkAfterLaunch("kernel " + mod + "/" + fn);
+    }
+
+    void checkAfterLaunch(String what) {
+        if (SYNC_EACH) Cu.check(JCudaDriver.cuStreamSynchronize(compute), what + " (synchronize after launch)");
+    }
+
+    /** A grid-stride launch over n elements. */
+    private void launch1d(String mod, String fn, long n, Object... args) {
+        if (n <= 0) return;
+        launch(mod, fn, Math.min((n + THREADS - 1) / THREADS, 1L << 20), 1, 1, THREADS, 1, 0, args);
+    }
+
+    // ---- memory and transfers -------------------------------------------------------------------------
+
+    @Override
+    public Storage allocate(DType dtype, long numel) {
+        bind();
+        return new CudaStorage(this, dtype, numel);
+    }
+
+    @Override
+    public long bytesInUse() { return allocator.inUse(); }
+
+    @Override
+    public long peakBytes() { return allocator.peak(); }
+
+    @Override
+    public void resetPeak() { allocator.resetPeak(); }
+
+    /** Bytes held from the driver, tensors plus the allocator's cache. */
+    public long bytesReserved() { return allocator.reserved(); }
+
+    /** Testing aid (the op harness): every new allocation is NaN-filled first, so unwritten outputs fail checks. */
+    public void setPoisonAllocations(boolean on) { allocator.setPoison(on); }
+
+    /** Returns the allocator's cached blocks to the driver. */
+    public void emptyCache() { allocator.releaseCached(); }
+
+    @Override
+    public void synchronize() {
+        bind();
+        Cu.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize(compute)");
+    }
+
+    @Override
+    public void close() {
+        synchronize();
+        allocator.releaseCached();
+    }
+
+    private ByteBuffer staging() {
+        if (staging == null) {
+            staging = new Pointer();
+            Cu.check(JCudaDriver.cuMemAllocHost(staging, STAGING_BYTES), "cuMemAllocHost(" + STAGING_BYTES + ")");
+            stagingBuf = staging.getByteBuffer(0, STAGING_BYTES);
+        }
+        return stagingBuf;
+    }
+
+    /** Host -> device through pinned staging on the copy stream; returns when the bytes are on the device. */
+    synchronized void upload(CUdeviceptr base, long byteOffset, ByteBuffer src) {
+        bind();
+        ByteBuffer st = staging();
+        ByteBuffer s = src.duplicate();
+        long at = byteOffset;
+        // Kernels queued earlier may still read the destination: the copy waits for them.
+        Cu.check(JCudaDriver.cuEventRecord(computeDone, compute), "cuEventRecord");
+        Cu.check(JCudaDriver.cuStreamWaitEvent(copy, computeDone, 0), "cuStreamWaitEvent");
+        while (s.hasRemaining()) {
+            int n = (int) Math.min(s.remaining(), STAGING_BYTES);
+            st.clear();
+            ByteBuffer part = s.slice();
+            part.limit(n);
+            st.put(part);
+            s.position(s.position() + n);
+            Cu.check(JCudaDriver.cuMemcpyHtoDAsync(base.withByteOffset(at), staging, n, copy), "cuMemcpyHtoDAsync(" + n + " bytes)");
+            Cu.check(JCudaDriver.cuStreamSynchronize(copy), "cuStreamSynchronize(copy) after upload");
+            at += n;
+        }
+        src.position(src.limit());
+    }
+
+    /** Device -> host after the queued kernels that write the source. */
+    synchronized void download(CUdeviceptr base, long byteOffset, ByteBuffer dst) {
+        bind();
+        ByteBuffer st = staging();
+        Cu.check(JCudaDriver.cuEventRecord(computeDone, compute), "cuEventRecord");
+        Cu.check(JCudaDriver.cuStreamWaitEvent(copy, computeDone, 0), "cuStreamWaitEvent");
+        long at = byteOffset;
+        while (dst.hasRemaining()) {
+            int n = (int) Math.min(dst.remaining(), STAGING_BYTES);
+            Cu.check(JCudaDriver.cuMemcpyDtoHAsync(staging, base.withByteOffset(at), n, copy), "cuMemcpyDtoHAsync(" + n + " bytes)");
+            Cu.check(JCudaDriver.cuStreamSynchronize(copy), "cuStreamSynchronize(copy) after download (an earlier kernel may have failed)");
+            st.clear();
+            st.limit(n);
+            dst.put(st);
+            at += n;
+        }
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------
+
+    /** Element type codes shared with kernels/common.cuh. */
+    static int code(DType t) {
+        switch (t) {
+            case F32: return 0;
+            case BF16: return 1;
+            case F16: return 2;
+            case F64: return 3;
+            case I32: return 4;
+            case I64: return 5;
+            case U8: case BOOL: return 6;
+            default: throw new AssertionError(t);
+        }
+    }
+
+    private CudaStorage storage(Tensor t) {
+        Storage s = t.storage();
+        if (!(s instanceof CudaStorage) || s.backend() != this)
+            throw new IllegalArgumentException("cuda op got a tensor on " + s.backend().name() + ": move it with tensor.to(backend) first");
+        return (CudaStorage) s;
+    }
+
+    /** Device address of the tensor's first element (its offset applied). */
+    private CUdeviceptr ptr(Tensor t) {
+        return storage(t).ptr.withByteOffset(t.offset() * t.dtype().bytes());
+    }
+
+    private static CUdeviceptr ptrOrNull(CudaBackend b, Tensor t) { return t == null ? null : b.ptr(t); }
+
+    private static void require(boolean ok, String what) {
+        if (!ok) throw new IllegalArgumentException(what);
+    }
+
+    private static void computable(Tensor t, String op) {
+        DType d = t.dtype();
+        if (d != DType.F32 && d != DType.BF16 && d != DType.F16)
+            throw new UnsupportedOperationException("cuda " + op + " on " + d + " tensors: CUDA kernels compute on F32, BF16 or F16 storage "
+                    + "(F64 is for the CPU reference; copy to F32 first)");
+    }
+
+    /** A contiguous handle of {@code t} in dtype {@code d}: an alias when it already is, else a copy. The caller closes it. */
+    private Tensor contig(Tensor t, DType d) {
+        return t.dtype() == d && t.isContiguous() ? t.alias() : copy(t, d);
+    }
+
+    private Tensor contig(Tensor t) { return contig(t, t.dtype()); }
+
+    private Tensor contigOrNull(Tensor t, DType d) { return t == null ? null : contig(t, d); }
+
+    private static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) if (t != null) t.close();
+    }
+
+    /** Strides of {@code t} broadcast (numpy rules, right-aligned) to {@code shape}. */
+    private static long[] bstrides(Tensor t, int[] shape) {
+        int[] s = t.shape();
+        long[] st = t.strides(), out = new long[shape.length];
+        int lead = shape.length - s.length;
+        for (int i = lead; i < shape.length; i++) out[i] = s[i - lead] == 1 ? 0 : st[i - lead];
+        return out;
+    }
+
+    /**
+     * The kernels' {@code Layout} struct: rank, sizes, and up to three operands' strides, after dropping size-1
+     * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2). Public for tests.
+     */
+    public static long[] layout(int[] shape, long[]... strides) {
+        List<long[]> dims = new ArrayList<>();   // {size, st0, st1, st2}
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] == 1) continue;
+            long[] e = new long[4];
+            e[0] = shape[d];
+            for (int o = 0; o < strides.length; o++) e[1 + o] = strides[o][d];
+            if (!dims.isEmpty()) {
+                long[] prev = dims.get(dims.size() - 1);
+                boolean merge = true;
+                for (int o = 0; o < strides.length; o++) merge &= prev[1 + o] == e[1 + o] * e[0];
+                if (merge) {
+                    prev[0] *= e[0];
+                    for (int o = 0; o < strides.length; o++) prev[1 + o] = e[1 + o];
+                    continue;
+                }
+            }
+            dims.add(e);
+        }
+        if (dims.size() > 8) throw new UnsupportedOperationException("cuda: a strided view of rank " + dims.size()
+                + " after merging dims (kernels take 8); make it contiguous first");
+        long[] L = new long[33];
+        L[0] = dims.size();
+        for (int d = 0; d < dims.size(); d++) {
+            long[] e = dims.get(d);
+            L[1 + d] = e[0];
+            for (int o = 0; o < 3; o++) L[9 + o * 8 + d] = e[1 + o];
+        }
+        return L;
+    }
+
+    // ---- data movement --------------------------------------------------------------------------------
+
+    @Override
+    public Tensor copy(Tensor x, DType dtype) {
+        Tensor out = empty(dtype, x.shape());
+        copyKernel(x, out);
+        return out;
+    }
+
+    private void copyKernel(Tensor src, Tensor dst) {
+        int[] s = dst.shape();
+        launch1d("copy", "copy_cast", Shape.numel(s), layout(s, dst.strides(), src.strides()), Shape.numel(s),
+                ptr(dst), code(dst.dtype()), ptr(src), code(src.dtype()));
+    }
+
+    @Override
+    public void copyInto(Tensor src, Tensor dst) {
+        require(src.sameShape(dst), "copyInto: shapes " + Shape.str(src.shape()) + " and " + Shape.str(dst.shape()) + " differ");
+        if (storage(src) == storage(dst)) {   // may overlap: read everything first, as the CPU reference does
+            try (Tensor tmp = copy(src, src.dtype())) { copyKernel(tmp, dst); }
+        } else {
+            copyKernel(src, dst);
+        }
+    }
+
+    @Override
+    public void fill(Tensor dst, double value) {
+        int[] s = dst.shape();
+        launch1d("copy", "fill", Shape.numel(s), layout(s, dst.strides()), Shape.numel(s), ptr(dst), code(dst.dtype()), value);
+    }
+
+    @Override
+    public void fillRandom(Tensor dst, RandomKind kind, long seed, long offset) {
+        int[] s = dst.shape();
+        long n = Shape.numel(s);
+        launch1d("philox", "philox_fill", (n + 3) / 4, layout(s, dst.strides()), n, ptr(dst), code(dst.dtype()),
+                kind == RandomKind.NORMAL ? 1 : 0, seed, offset);
+    }
+
+    @Override
+    public Tensor concat(List<Tensor> xs, int dim) {
+        require(!xs.isEmpty(), "concat of no tensors");
+        int[] shape = xs.get(0).shape();
+        int d = Shape.dim(dim, shape.length);
+        int total = 0;
+        for (Tensor x : xs) {
+            int[] s = x.shape();
+            require(s.length == shape.length, "concat: ranks differ");
+            for (int i = 0; i < s.length; i++)
+                require(i == d || s[i] == shape[i], "concat along " + d + ": shapes " + Shape.str(shape) + " and " + Shape.str(s) + " differ");
+            total += s[d];
+        }
+        shape[d] = total;
+        Tensor out = empty(xs.get(0).dtype(), shape);
+        int at = 0;
+        for (Tensor x : xs) {   // one strided copy kernel per input into its slot
+            try (Tensor slot = out.narrow(d, at, x.size(d))) { copyKernel(x, slot); }
+            at += x.size(d);
+        }
+        return out;
+    }
+
+    // ---- elementwise ----------------------------------------------------------------------------------
+
+    @Override
+    public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        computable(a, "binary");
+        int[] shape = Shape.broadcast(a.shape(), b.shape());
+        Tensor out = empty(a.dtype(), shape);
+        binaryInto(op, a, b, out);
+        return out;
+    }
+
+    /** out = a (op) b with broadcasting; out may be a itself (in-place bias add). */
+    private void binaryInto(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        int[] shape = out.shape();
+        try (Tensor bb = b.dtype() == a.dtype() ? b.alias() : copy(b, a.dtype())) {
+            launch1d("elementwise", "binary", Shape.numel(shape), layout(shape, out.strides(), bstrides(a, shape), bstrides(bb, shape)),
+                    Shape.numel(shape), op.ordinal(), ptr(out), ptr(a), ptr(bb), code(a.dtype()));
+        }
+    }
+
+    @Override
+    public Tensor unary(UnaryOp op, Tensor x) {
+        computable(x, "unary");
+        Tensor out = empty(x.dtype(), x.shape());
+        int[] s = x.shape();
+        launch1d("elementwise", "unary", Shape.numel(s), layout(s, out.strides(), x.strides()), Shape.numel(s), op.ordinal(),
+                ptr(out), code(out.dtype()), ptr(x), code(x.dtype()));
+        return out;
+    }
+
+    @Override
+    public Tensor unaryBackward(UnaryOp op, Tensor x, Tensor gy) {
+        computable(gy, "unaryBackward");
+        require(x.sameShape(gy), "unaryBackward: shapes " + Shape.str(x.shape()) + " and " + Shape.str(gy.shape()) + " differ");
+        Tensor out = empty(gy.dtype(), x.shape());
+        int[] s = x.shape();
+        launch1d("elementwise", "unary_backward", Shape.numel(s), layout(s, out.strides(), x.strides(), gy.strides()), Shape.numel(s),
+                op.ordinal(), ptr(out), code(out.dtype()), ptr(x), code(x.dtype()), ptr(gy), code(gy.dtype()));
+        return out;
+    }
+
+    @Override
+    public Tensor affine(Tensor x, double scale, double shift) {
+        computable(x, "affine");
+        Tensor out = empty(x.dtype(), x.shape());
+        int[] s = x.shape();
+        launch1d("elementwise", "affine", Shape.numel(s), layout(s, out.strides(), x.strides()), Shape.numel(s),
+                ptr(out), code(out.dtype()), ptr(x), code(x.dtype()), scale, shift);
+        return out;
+    }
+
+    @Override
+    public void axpby(double a, Tensor x, double b, Tensor y) {
+        require(x.sameShape(y), "axpby: shapes " + Shape.str(x.shape()) + " and " + Shape.str(y.shape()) + " differ");
+        computable(y, "axpby");
+        int[] s = y.shape();
+        launch1d("elementwise", "axpby", Shape.numel(s), layout(s, y.strides(), x.strides()), Shape.numel(s),
+                a, ptr(x), code(x.dtype()), b, ptr(y), code(y.dtype()));
+    }
+
+    @Override
+    public Tensor sumTo(Tensor x, int[] shape) {
+        int[] xs = x.shape();
+        require(Arrays.equals(Shape.broadcast(xs, shape), xs), "sumTo: " + Shape.str(xs) + " does not broadcast from " + Shape.str(shape));
+        computable(x, "sumTo");
+        Tensor out = empty(x.dtype(), shape);
+        int lead = xs.length - shape.length;
+        long[] xst = x.strides(), ost = Shape.contiguousStrides(shape);
+        List<Integer> kept = new ArrayList<>(), red = new ArrayList<>();
+        for (int d = 0; d < xs.length; d++) {
+            if (d >= lead && shape[d - lead] == xs[d]) kept.add(d);
+            else red.add(d);
+        }
+        int[] ks = new int[kept.size()], rs = new int[red.size()];
+        long[] kx = new long[ks.length], ko = new long[ks.length], rx = new long[rs.length];
+        for (int i = 0; i < ks.length; i++) { int d = kept.get(i); ks[i] = xs[d]; kx[i] = xst[d]; ko[i] = ost[d - lead]; }
+        for (int i = 0; i < rs.length; i++) { int d = red.get(i); rs[i] = xs[d]; rx[i] = xst[d]; }
+        long nOut = Shape.numel(shape), nRed = Shape.numel(rs);
+        if (nOut == 0) return out;
+        Object[] args = {layout(ks, kx, ko), layout(rs, rx), nOut, nRed, ptr(out), code(out.dtype()), ptr(x), code(x.dtype())};
+        if (nRed >= 256) launch("reduce", "sum_to_block", Math.min(nOut, 1L << 20), 1, 1, THREADS, 1, 0, args);
+        else launch1d("reduce", "sum_to_thread", nOut, args);
+        return out;
+    }
+
+    // ---- matrix products ------------------------------------------------------------------------------
+
+    /** Batch dims of a broadcast operand merged into one stride, or -1 when they do not merge. */
+    private static long batchStride(int[] batch, long[] st) {
+        long stride = 0;
+        boolean first = true;
+        for (int d = batch.length - 1; d >= 0; d--) {
+            if (batch[d] == 1) continue;
+            if (first) { stride = st[d]; first = false; }
+            else if (st[d] != stride * batchSpan(batch, d + 1)) return -1;
+        }
+        return stride;
+    }
+
+    /** Elements spanned by the non-unit batch dims after d, in units of the innermost one's stride (1 when none). */
+    private static long batchSpan(int[] batch, int from) {
+        long n = 1;
+        for (int d = from; d < batch.length; d++) n *= batch[d];
+        return n;
+    }
+
+    @Override
+    public Tensor matmul(Tensor a, Tensor b) {
+        int[] as = a.shape(), bs = b.shape();
+        require(as.length >= 2 && bs.length >= 2, "matmul needs rank >= 2, got " + Shape.str(as) + " x " + Shape.str(bs));
+        computable(a, "matmul");
+        int m = as[as.length - 2], k = as[as.length - 1], n = bs[bs.length - 1];
+        require(bs[bs.length - 2] == k, "matmul: inner dims differ in " + Shape.str(as) + " x " + Shape.str(bs));
+        int[] batch = Shape.broadcast(Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
+        int[] so = Arrays.copyOf(batch, batch.length + 2);
+        so[batch.length] = m;
+        so[batch.length + 1] = n;
+        Tensor out = empty(a.dtype(), so);
+        int nb = Shape.numelInt(batch);
+        try (Tensor a2 = batched(a, batch, m, k, a.dtype()); Tensor b2 = batched(b, batch, k, n, a.dtype())) {
+            gemm.gemm(nb, m, n, k, 1f, mat(a2, batch), mat(b2, batch), 0f, new CudaGemm.Mat(ptr(out), out.dtype(), n, 1, (long) m * n));
+        }
+        return out;
+    }
+
+    /** {@code t} broadcast to (batch..., r, c) in dtype d, copied contiguous only when its batch dims do not merge. */
+    private Tensor batched(Tensor t, int[] batch, int r, int c, DType d) {
+        int[] full = Arrays.copyOf(batch, batch.length + 2);
+        full[batch.length] = r;
+        full[batch.length + 1] = c;
+        Tensor v = t.expand(full);
+        if (v.dtype() == d && batchStride(batch, Arrays.copyOf(v.strides(), batch.length)) >= 0) return v;
+        try (v) { return copy(v, d); }
+    }
+
+    private CudaGemm.Mat mat(Tensor t, int[] batch) {
+        long[] st = t.strides();
+        int r = st.length;
+        return new CudaGemm.Mat(ptr(t), t.dtype(), st[r - 2], st[r - 1], batchStride(batch, Arrays.copyOf(st, batch.length)));
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        int[] xs = x.shape();
+        int k = xs[xs.length - 1], n = w.size(0);
+        require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
+        require(bias == null || (bias.dim() == 1 && bias.size(0) == n), "linear: bias must have shape [" + n + "]");
+        computable(x, "linear");
+        int rows = Shape.numelInt(xs) / Math.max(k, 1);
+        int[] os = xs.clone();
+        os[os.length - 1] = n;
+        Tensor out = empty(x.dtype(), os);
+        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype())) {
+            // B (K, N) = w^T: element (kk, j) at w[j, kk].
+            gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
+                    new CudaGemm.Mat(ptr(w2), w2.dtype(), w2.stride(1), w2.stride(0), 0), 0f, new CudaGemm.Mat(ptr(out), out.dtype(), n, 1, 0));
+        }
+        if (bias != null) binaryInto(BinaryOp.ADD, out, bias, out);
+        return out;
+    }
+
+    // ---- convolution: im2col (kernels/conv.cu) + GEMM, in image chunks that bound the column buffer ----
+
+    private static final long COL_BUDGET_BYTES = 256L << 20;
+
+    private record Geom(int n, int h, int w, int cin, int cout, int kh, int kw, int ho, int wo, ConvSpec s) {
+        long kk() { return (long) kh * kw * cin; }
+        boolean pointwise() { return kh == 1 && kw == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padTop() == 0 && s.padBottom() == 0 && s.padLeft() == 0 && s.padRight() == 0; }
+        int[] struct(int images) { return new int[]{images, h, w, cin, kh, kw, ho, wo, s.strideH(), s.strideW(), s.padTop(), s.padLeft()}; }
+        int chunk(DType t) {
+            long perImage = (long) ho * wo * kk() * t.bytes();
+            return (int) Math.max(1, Math.min(n, COL_BUDGET_BYTES / Math.max(perImage, 1)));
+        }
+    }
+
+    private static Geom geom(int[] xs, int[] ws, ConvSpec spec) {
+        require(xs.length == 4 && ws.length == 4, "conv2d expects x (N,H,W,Cin) and w (Cout,kh,kw,Cin), got " + Shape.str(xs) + ", " + Shape.str(ws));
+        require(xs[3] == ws[3], "conv2d: input has " + xs[3] + " channels, weight expects " + ws[3]);
+        Geom g = new Geom(xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], spec.outH(xs[1], ws[1]), spec.outW(xs[2], ws[2]), spec);
+        require(g.ho() > 0 && g.wo() > 0, "conv2d: empty output for input " + Shape.str(xs) + " kernel " + ws[1] + "x" + ws[2] + " " + spec);
+        return g;
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
+        Geom g = geom(x.shape(), w.shape(), spec);
+        computable(x, "conv2d");
+        DType t = x.dtype();
+        Tensor y = empty(t, g.n(), g.ho(), g.wo(), g.cout());
+        long kk = g.kk(), pix = (long) g.ho() * g.wo();
+        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t)) {
+            CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
+            if (g.pointwise()) {
+                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f,
+                        new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0));
+            } else {
+                int chunk = g.chunk(t);
+                try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
+                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                        int imgs = Math.min(chunk, g.n() - i0);
+                        CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
+                        launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
+                        CUdeviceptr yi = ptr(y).withByteOffset(i0 * pix * g.cout() * t.bytes());
+                        gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
+                                new CudaGemm.Mat(yi, t, g.cout(), 1, 0));
+                    }
+                }
+            }
+        }
+        if (bias != null) binaryInto(BinaryOp.ADD, y, bias, y);
+        return y;
+    }
+
+    @Override
+    public Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec) {
+        Geom g = geom(xShape, w.shape(), spec);
+        computable(gy, "conv2dBackwardInput");
+        DType t = gy.dtype();
+        Tensor dx = empty(t, xShape.clone());
+        long kk = g.kk(), pix = (long) g.ho() * g.wo();
+        try (Tensor gy2 = contig(gy); Tensor w2 = contig(w, t)) {
+            CudaGemm.Mat wm = new CudaGemm.Mat(ptr(w2), t, kk, 1, 0);                // (Cout, KK)
+            if (g.pointwise()) {
+                gemm.gemm(1, (int) (g.n() * pix), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f,
+                        new CudaGemm.Mat(ptr(dx), t, g.cin(), 1, 0));
+            } else {
+                int chunk = g.chunk(t);
+                // dcol in F32: col2im sums up to kh*kw of its entries per input element.
+                try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
+                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                        int imgs = Math.min(chunk, g.n() - i0);
+                        CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
+                        gemm.gemm(1, (int) (imgs * pix), (int) kk, g.cout(), 1f, new CudaGemm.Mat(gi, t, g.cout(), 1, 0), wm, 0f,
+                                new CudaGemm.Mat(ptr(dcol), DType.F32, kk, 1, 0));
+                        CUdeviceptr xi = ptr(dx).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
+                        launch1d("conv", "col2im", (long) imgs * g.h() * g.w() * g.cin(), g.struct(imgs), ptr(dcol), code(DType.F32), xi, code(t));
+                    }
+                }
+            }
+        }
+        return dx;
+    }
+
+    @Override
+    public Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec) {
+        Geom g = geom(x.shape(), wShape, spec);
+        computable(gy, "conv2dBackwardWeight");
+        DType t = gy.dtype();
+        long kk = g.kk(), pix = (long) g.ho() * g.wo();
+        // dW (Cout, KK) = gy^T (Cout, P) x col (P, KK), accumulated over chunks in F32.
+        try (Tensor acc = empty(DType.F32, g.cout(), (int) kk); Tensor gy2 = contig(gy); Tensor x2 = contig(x, t)) {
+            CudaGemm.Mat dw = new CudaGemm.Mat(ptr(acc), DType.F32, kk, 1, 0);
+            if (g.pointwise()) {
+                gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0),
+                        new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
+            } else {
+                int chunk = g.chunk(t);
+                try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
+                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                        int imgs = Math.min(chunk, g.n() - i0);
+                        CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
+                        launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
+                        CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
+                        gemm.gemm(1, g.cout(), (int) kk, (int) (imgs * pix), 1f, new CudaGemm.Mat(gi, t, 1, g.cout(), 0),
+                                new CudaGemm.Mat(ptr(col), t, kk, 1, 0), i0 == 0 ? 0f : 1f, dw);
+                    }
+                }
+            }
+            try (Tensor a4 = acc.reshape(wShape)) { return copy(a4, t); }
+        }
+    }
+
+    // ---- normalisation and modulation -----------------------------------------------------------------
+
+    private NormResult norm(Tensor x, Tensor gamma, Tensor beta, long n, long s, int c, int groups, double eps, boolean silu, int[] statShape) {
+        computable(x, "norm");
+        Tensor y = empty(x.dtype(), x.shape());
+        Tensor mean = empty(DType.F32, statShape), rstd = empty(DType.F32, statShape);
+        try (Tensor x2 = contig(x); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32)) {
+            launch("norm", "norm_stats", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), s, c, groups, eps, ptr(mean), ptr(rstd));
+            launch1d("norm", "norm_apply", n * s * c, ptr(x2), code(x2.dtype()), n, s, c, groups, ptr(mean), ptr(rstd),
+                    ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(y));
+        }
+        return new NormResult(y, mean, rstd);
+    }
+
+    private Tensor[] normBackward(Tensor x, Tensor gamma, Tensor beta, NormResult saved, long n, long s, int c, int groups, boolean silu, Tensor gy) {
+        computable(gy, "normBackward");
+        DType pt = gamma != null ? gamma.dtype() : x.dtype();
+        Tensor dx = empty(gy.dtype(), x.shape()), dg = empty(pt, c), db = empty(pt, c);
+        long rows = n * s;
+        int chunks = (int) Math.max(1, Math.min(512, rows / 256));
+        try (Tensor x2 = contig(x); Tensor gy2 = contig(gy); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32);
+             Tensor mean = contig(saved.mean(), DType.F32); Tensor rstd = contig(saved.rstd(), DType.F32);
+             Tensor pg = empty(DType.F32, chunks, c); Tensor pb = empty(DType.F32, chunks, c)) {
+            launch("norm", "norm_backward_dx", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), ptr(gy2), code(gy2.dtype()),
+                    s, c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(dx), code(dx.dtype()));
+            launch("norm", "norm_backward_params", (c + 31) / 32, chunks, 1, 32, 8, 0, ptr(x2), code(x2.dtype()), ptr(gy2), code(gy2.dtype()),
+                    rows, s, c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(pg), ptr(pb));
+            launch1d("reduce", "column_sum", c, ptr(pg), (long) chunks, (long) c, ptr(dg), code(pt));
+            launch1d("reduce", "column_sum", c, ptr(pb), (long) chunks, (long) c, ptr(db), code(pt));
+        }
+        return new Tensor[]{dx, dg, db};
+    }
+
+    @Override
+    public NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu) {
+        int[] s = x.shape();
+        require(s.length >= 2, "groupNorm needs (N, ..., C), got " + Shape.str(s));
+        int n = s[0], c = s[s.length - 1];
+        require(c % groups == 0, "groupNorm: " + c + " channels not divisible by " + groups + " groups");
+        long sp = Shape.numel(s) / Math.max((long) n * c, 1);
+        return norm(x, gamma, beta, n, sp, c, groups, eps, silu, new int[]{n, groups});
+    }
+
+    @Override
+    public Tensor[] groupNormBackward(Tensor x, Tensor gamma, Tensor beta, NormResult saved, int groups, boolean silu, Tensor gy) {
+        int[] s = x.shape();
+        int n = s[0], c = s[s.length - 1];
+        long sp = Shape.numel(s) / Math.max((long) n * c, 1);
+        return normBackward(x, gamma, beta, saved, n, sp, c, groups, silu, gy);
+    }
+
+    @Override
+    public NormResult layerNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
+        int[] s = x.shape();
+        int c = s[s.length - 1];
+        long rows = Shape.numel(s) / Math.max(c, 1);
+        return norm(x, gamma, beta, rows, 1, c, 1, eps, false, Arrays.copyOf(s, s.length - 1));
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor x, Tensor gamma, NormResult saved, Tensor gy) {
+        int[] s = x.shape();
+        int c = s[s.length - 1];
+        long rows = Shape.numel(s) / Math.max(c, 1);
+        return normBackward(x, gamma, null, saved, rows, 1, c, 1, false, gy);
+    }
+
+    @Override
+    public Tensor film(Tensor x, Tensor gamma, Tensor beta) {
+        require(x.sameShape(gamma) && x.sameShape(beta), "film: x, gamma, beta shapes differ");
+        computable(x, "film");
+        DType t = x.dtype();
+        Tensor out = empty(t, x.shape());
+        try (Tensor x2 = contig(x); Tensor g2 = contig(gamma, t); Tensor b2 = contig(beta, t)) {
+            launch1d("film", "film_forward", x.numel(), x.numel(), ptr(x2), ptr(g2), ptr(b2), ptr(out), code(t));
+        }
+        return out;
+    }
+
+    @Override
+    public Tensor[] filmBackward(Tensor x, Tensor gamma, Tensor gy) {
+        computable(gy, "filmBackward");
+        DType t = x.dtype(), tg = gy.dtype();
+        Tensor dx = empty(tg, x.shape()), dg = empty(tg, x.shape());
+        try (Tensor x2 = contig(x); Tensor g2 = contig(gamma, t); Tensor gy2 = contig(gy)) {
+            launch1d("film", "film_backward", x.numel(), x.numel(), ptr(x2), ptr(g2), ptr(gy2), code(t), ptr(dx), ptr(dg), code(tg));
+        }
+        return new Tensor[]{dx, dg, copy(gy, tg)};
+    }
+
+    @Override
+    public Tensor geglu(Tensor p) {
+        int[] s = p.shape();
+        int two = s[s.length - 1], d = two / 2;
+        require(two % 2 == 0, "geglu: last dim " + two + " is odd");
+        computable(p, "geglu");
+        long rows = Shape.numel(s) / Math.max(two, 1);
+        s[s.length - 1] = d;
+        Tensor out = empty(p.dtype(), s);
+        try (Tensor p2 = contig(p)) {
+            launch1d("geglu", "geglu_forward", rows * d, rows, d, ptr(p2), code(p2.dtype()), ptr(out));
+        }
+        return out;
+    }
+
+    @Override
+    public Tensor gegluBackward(Tensor p, Tensor gy) {
+        int[] s = p.shape();
+        int two = s[s.length - 1], d = two / 2;
+        computable(gy, "gegluBackward");
+        long rows = Shape.numel(s) / Math.max(two, 1);
+        Tensor dp = empty(gy.dtype(), s);
+        try (Tensor p2 = contig(p); Tensor gy2 = contig(gy)) {
+            launch1d("geglu", "geglu_backward", rows * d, rows, d, ptr(p2), code(p2.dtype()), ptr(gy2), code(gy2.dtype()), ptr(dp));
+        }
+        return dp;
+    }
+
+    @Override
+    public Tensor softmax(Tensor x) {
+        int[] s = x.shape();
+        int c = s[s.length - 1];
+        computable(x, "softmax");
+        long rows = Shape.numel(s) / Math.max(c, 1);
+        Tensor y = empty(x.dtype(), s);
+        try (Tensor x2 = contig(x)) {
+            launch("softmax", "softmax_forward", Math.min(rows, 1L << 20), 1, 1, THREADS, 1, 0, rows, c, ptr(x2), code(x2.dtype()), ptr(y));
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor gy) {
+        int[] s = y.shape();
+        int c = s[s.length - 1];
+        computable(gy, "softmaxBackward");
+        long rows = Shape.numel(s) / Math.max(c, 1);
+        Tensor dx = empty(gy.dtype(), s);
+        try (Tensor y2 = contig(y); Tensor gy2 = contig(gy)) {
+            launch("softmax", "softmax_backward", Math.min(rows, 1L << 20), 1, 1, THREADS, 1, 0, rows, c, ptr(y2), code(y2.dtype()),
+                    ptr(gy2), code(gy2.dtype()), ptr(dx));
+        }
+        return dx;
+    }
+
+    // ---- attention (kernels/attention.cu) -------------------------------------------------------------
+
+    private static final int ATTN_WARPS = 4, ATTN_DMAX = 256;
+
+    private record AttnDims(int bq, int lq, int bk, int lk, int c, int heads) {
+        int d() { return c / heads; }
+        /** Keys (or queries) per shared-memory tile: two d-wide float rows plus two floats each, within 48 KiB. */
+        int tile() { return Math.max(1, Math.min(64, (48 * 1024 / 4) / (2 * d() + 2))); }
+    }
+
+    private static AttnDims attnDims(Tensor q, Tensor k, Tensor v, int heads) {
+        int[] qs = q.shape(), ks = k.shape();
+        require(qs.length == 3 && ks.length == 3 && k.sameShape(v), "attention expects q (Bq,Lq,C), k and v (Bk,Lk,C); got "
+                + Shape.str(qs) + ", " + Shape.str(ks) + ", " + Shape.str(v.shape()));
+        require(qs[2] == ks[2], "attention: q has " + qs[2] + " channels, k has " + ks[2]);
+        require(ks[0] > 0 && qs[0] % ks[0] == 0, "attention: query batch " + qs[0] + " is not a multiple of key batch " + ks[0]);
+        require(qs[2] % heads == 0, "attention: " + qs[2] + " channels not divisible by " + heads + " heads");
+        if (qs[2] / heads > ATTN_DMAX)
+            throw new UnsupportedOperationException("cuda attention: head dim " + qs[2] / heads + " > " + ATTN_DMAX + " (kernels/attention.cu keeps a row in registers)");
+        return new AttnDims(qs[0], qs[1], ks[0], ks[1], qs[2], heads);
+    }
+
+    @Override
+    public AttentionResult attention(Tensor q, Tensor k, Tensor v, int heads, double scale) {
+        AttnDims dm = attnDims(q, k, v, heads);
+        computable(q, "attention");
+        DType t = q.dtype();
+        Tensor out = empty(t, q.shape()), lse = empty(DType.F32, dm.bq(), heads, dm.lq());
+        int tile = dm.tile();
+        try (Tensor q2 = contig(q); Tensor k2 = contig(k, t); Tensor v2 = contig(v, t)) {
+            launch("attention", "attention_forward", (long) dm.bq() * heads, (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, 1, 32 * ATTN_WARPS, 1,
+                    2 * tile * dm.d() * 4, ptr(q2), ptr(k2), ptr(v2), code(t), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads, (float) scale,
+                    tile, ptr(out), ptr(lse));
+        }
+        return new AttentionResult(out, lse);
+    }
+
+    @Override
+    public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, AttentionResult saved, Tensor gOut, int heads, double scale) {
+        AttnDims dm = attnDims(q, k, v, heads);
+        computable(gOut, "attentionBackward");
+        DType t = q.dtype(), tg = gOut.dtype();
+        Tensor dq = empty(tg, q.shape()), dk = empty(tg, k.shape()), dv = empty(tg, v.shape());
+        int tile = dm.tile(), rowsQ = (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, rowsK = (dm.lk() + ATTN_WARPS - 1) / ATTN_WARPS;
+        try (Tensor q2 = contig(q); Tensor k2 = contig(k, t); Tensor v2 = contig(v, t); Tensor o2 = contig(saved.out(), t);
+             Tensor lse = contig(saved.lse(), DType.F32); Tensor go = contig(gOut); Tensor delta = empty(DType.F32, dm.bq(), heads, dm.lq())) {
+            launch("attention", "attention_delta", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 0,
+                    ptr(o2), code(t), ptr(go), code(tg), dm.bq(), dm.lq(), dm.c(), heads, ptr(delta));
+            launch("attention", "attention_backward_dq", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 2 * tile * dm.d() * 4,
+                    ptr(q2), ptr(k2), ptr(v2), code(t), ptr(go), code(tg), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(),
+                    heads, (float) scale, tile, ptr(dq));
+            launch("attention", "attention_backward_dkv", (long) dm.bk() * heads, rowsK, 1, 32 * ATTN_WARPS, 1, (2 * tile * dm.d() + 2 * tile) * 4,
+                    ptr(q2), ptr(k2), ptr(v2), code(t), ptr(go), code(tg), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(),
+                    heads, (float) scale, tile, ptr(dk), ptr(dv));
+        }
+        return new Tensor[]{dq, dk, dv};
+    }
+
+    // ---- resampling -----------------------------------------------------------------------------------
+
+    @Override
+    public Tensor upsampleNearest2x(Tensor x) {
+        int[] s = x.shape();
+        require(s.length == 4, "upsampleNearest2x expects (N,H,W,C), got " + Shape.str(s));
+        computable(x, "upsampleNearest2x");
+        Tensor y = empty(x.dtype(), s[0], 2 * s[1], 2 * s[2], s[3]);
+        try (Tensor x2 = contig(x)) {
+            launch1d("resample", "upsample2x_forward", y.numel(), s[0], s[1], s[2], s[3], ptr(x2), code(x2.dtype()), ptr(y));
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor upsampleNearest2xBackward(Tensor gy) {
+        int[] s = gy.shape();
+        computable(gy, "upsampleNearest2xBackward");
+        int n = s[0], h = s[1] / 2, w = s[2] / 2, c = s[3];
+        Tensor dx = empty(gy.dtype(), n, h, w, c);
+        try (Tensor g2 = contig(gy)) {
+            launch1d("resample", "upsample2x_backward", dx.numel(), n, h, w, c, ptr(g2), code(g2.dtype()), ptr(dx));
+        }
+        return dx;
+    }
+
+    @Override
+    public Tensor gridSamplePoints(Tensor feat, Tensor points) {
+        int[] fs = feat.shape(), ps = points.shape();
+        require(fs.length == 4 && ps.length == 3 && ps[2] == 2 && ps[0] == fs[0],
+                "gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got " + Shape.str(fs) + ", " + Shape.str(ps));
+        computable(feat, "gridSamplePoints");
+        int n = fs[0], h = fs[1], w = fs[2], c = fs[3], k = ps[1];
+        Tensor out = empty(feat.dtype(), n, k, c);
+        try (Tensor f2 = contig(feat); Tensor p2 = contig(points, DType.F32)) {
+            launch1d("grid_sample", "grid_sample_forward", (long) n * k * c, n, h, w, c, k, ptr(f2), code(f2.dtype()), ptr(p2), ptr(out));
+        }
+        return out;
+    }
+
+    @Override
+    public Tensor gridSamplePointsBackward(Tensor gy, Tensor points, int[] featShape) {
+        computable(gy, "gridSamplePointsBackward");
+        int n = featShape[0], h = featShape[1], w = featShape[2], c = featShape[3], k = points.size(1);
+        try (Tensor acc = empty(DType.F32, featShape.clone()); Tensor g2 = contig(gy); Tensor p2 = contig(points, DType.F32)) {
+            fill(acc, 0);
+            launch1d("grid_sample", "grid_sample_backward", (long) n * c, n, h, w, c, k, ptr(g2), code(g2.dtype()), ptr(p2), ptr(acc));
+            return copy(acc, gy.dtype());
+        }
+    }
+
+    // ---- optimiser ------------------------------------------------------------------------------------
+
+    @Override
+    public void adamStep(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, AdamParams p, List<Tensor> lowPrecision) {
+        double bc1 = 1 - Math.pow(p.beta1(), p.step()), bc2 = 1 - Math.pow(p.beta2(), p.step());
+        for (int i = 0; i < params.size(); i++) {
+            Tensor w = params.get(i), mi = m.get(i), vi = v.get(i), low = lowPrecision == null ? null : lowPrecision.get(i);
+            for (Tensor s : new Tensor[]{w, mi, vi})
+                require(s.dtype() == DType.F32 && s.isContiguous(), "adamStep: parameters and moments must be contiguous F32, got " + s);
+            computable(grads.get(i), "adamStep");
+            boolean lowDirect = low == null || low.isContiguous();
+            try (Tensor g = contig(grads.get(i)); Tensor lt = lowDirect ? null : empty(low.dtype(), low.shape())) {
+                Tensor target = lowDirect ? low : lt;
+                launch1d("adam", "adam_step", w.numel(), w.numel(), ptr(w), ptr(g), code(g.dtype()), ptr(mi), ptr(vi),
+                        target == null ? null : ptr(target), target == null ? 0 : code(target.dtype()), p.lr(), p.beta1(), p.beta2(), p.eps(),
+                        p.weightDecay(), p.decoupled() ? 1 : 0, bc1, bc2, p.gradScale());
+                if (!lowDirect) copyKernel(lt, low);
+            }
+        }
+    }
+}

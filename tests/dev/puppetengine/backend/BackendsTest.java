@@ -1,0 +1,78 @@
+package dev.puppetengine.backend;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.backend.cuda.CudaUnavailableException;
+import org.junit.jupiter.api.Test;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Device selection: auto falls back to the CPU, an explicit cuda request without one fails saying why. */
+class BackendsTest {
+
+    @Test
+    void cpuIsTheReference() {
+        assertSame(CpuBackend.get(), Backends.select("cpu"));
+    }
+
+    @Test
+    void autoPicksCudaWhenUsableElseCpu() {
+        String why = Backends.cudaUnavailableReason();
+        assertEquals(why == null ? "cuda" : "cpu", Backends.select("auto").name());
+    }
+
+    @Test
+    void explicitCudaWithoutADeviceSaysWhy() {
+        String why = Backends.cudaUnavailableReason();
+        assumeTrue(why != null, "this machine has a usable CUDA device");
+        Backends.DeviceUnavailableException e = assertThrows(Backends.DeviceUnavailableException.class, () -> Backends.select("cuda"));
+        String m = e.getMessage();
+        // One of the reasons the brief names, in words a user can act on, and no multi-page native stack dump.
+        switch (e.reason()) {
+            case LIBCUDA_MISSING: assertTrue(m.contains("libcuda.so.1") && m.contains("driver"), m); break;
+            case NO_DEVICE: assertTrue(m.contains("no CUDA device"), m); break;
+            case DRIVER_TOO_OLD: assertTrue(m.contains("driver") && m.contains("580"), m); break;
+            default: assertTrue(m.length() > 20, m);
+        }
+        assertTrue(m.lines().count() == 1, "one-line message: " + m);
+        // The answer is stable: a second request gives the same reason (JCuda cannot retry a failed load).
+        assertEquals(m, assertThrows(Backends.DeviceUnavailableException.class, () -> Backends.select("cuda")).getMessage());
+        System.out.println("select(cuda) here: " + m);
+    }
+
+    @Test
+    void unknownNameIsRejected() {
+        assertThrows(IllegalArgumentException.class, () -> Backends.select("tpu"));
+    }
+
+    @Test
+    void reasonsCoverTheCasesTheMessageDistinguishes() {
+        List<String> names = new ArrayList<>();
+        for (CudaUnavailableException.Reason r : CudaUnavailableException.Reason.values()) names.add(r.name());
+        assertTrue(names.containsAll(List.of("LIBCUDA_MISSING", "NO_DEVICE", "DRIVER_TOO_OLD")), names.toString());
+    }
+
+    /** When the build ran nvcc (any fatbin present), every kernels/*.cu has its fatbin on the classpath. */
+    @Test
+    void everyKernelFileHasItsFatbin() throws Exception {
+        Path src = Path.of("kernels");
+        assumeTrue(Files.isDirectory(src), "run from the project root");
+        assumeTrue(BackendsTest.class.getResource("/kernels/copy.fatbin") != null, "kernels not compiled in this build (no nvcc)");
+        try (Stream<Path> cus = Files.list(src)) {
+            for (Path cu : (Iterable<Path>) cus.filter(p -> p.toString().endsWith(".cu"))::iterator) {
+                String name = cu.getFileName().toString().replace(".cu", "");
+                assertTrue(BackendsTest.class.getResource("/kernels/" + name + ".fatbin") != null, "missing fatbin for " + cu + File.separator);
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+package dev.puppetengine.backend;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.backend.cuda.CudaUnavailableException;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The op harness: every {@link Backend} op, forward and backward, on CUDA against the CPU reference, on fresh random
+ * inputs (seed printed on failure) with odd sizes that are not multiples of any tile. Every CUDA allocation is
+ * NaN-poisoned first, so an output element no kernel wrote fails. Tolerance: ||gpu - cpu|| / ||cpu|| under 1e-5 for
+ * F32 and 1e-2 for BF16, NaN never passes; the Philox streams must match bit for bit. Skips (JUnit assumption)
+ * where no CUDA device is usable.
+ */
+@Tag("gpu")
+class OpHarnessTest {
+    /** The backend under test: CUDA, or the CPU itself with -Dpuppet.harness.cpuSelfTest=true (checks the harness code). */
+    private static Backend gpu;
+    private static String unavailable;
+    private static final CpuBackend CPU = CpuBackend.get();
+
+    private final long seed = System.nanoTime();
+    private final Random rnd = new Random(seed);
+    private Scope scope;
+
+    @BeforeAll
+    static void probeCuda() {
+        if (Boolean.getBoolean("puppet.harness.cpuSelfTest")) {
+            gpu = CPU;
+            return;
+        }
+        try {
+            CudaBackend cuda = CudaBackend.get();
+            cuda.setPoisonAllocations(true);
+            gpu = cuda;
+        } catch (CudaUnavailableException e) {
+            unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
+        }
+    }
+
+    /** Per test, so each one reports as skipped (not the class silently vanishing) on a machine without CUDA. */
+    @BeforeEach
+    void open() {
+        assumeTrue(gpu != null, unavailable);
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        if (scope == null) return;
+        gpu.synchronize();
+        scope.close();
+    }
+
+    // ---- inputs on both backends -----------------------------------------------------------------------
+
+    /** The same values on the CPU and on the GPU (rounded to dtype once, so both see identical inputs). */
+    record Twin(Tensor cpu, Tensor gpu) {
+        Tensor on(boolean g) { return g ? gpu : cpu; }
+    }
+
+    private Twin twinIn(DType t, double lo, double hi, int... shape) {
+        double[] v = new double[Shape.numelInt(shape)];
+        for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rnd.nextDouble();
+        Tensor c = Tensor.of(CPU, t, shape, v);
+        return new Twin(c, c.to(gpu));
+    }
+
+    private Twin twin(DType t, int... shape) { return twinIn(t, -1, 1, shape); }
+
+    /** Runs {@code op} on both backends (true = GPU) and compares each output. */
+    private void check(String name, DType t, Function<Boolean, Tensor[]> op) {
+        Tensor[] ref = op.apply(false), out = op.apply(true);
+        assertEquals(ref.length, out.length, name);
+        for (int i = 0; i < ref.length; i++) compare(name + (ref.length > 1 ? " output " + i : ""), t, ref[i], out[i]);
+    }
+
+    private void check1(String name, DType t, Function<Boolean, Tensor> op) { check(name, t, g -> new Tensor[]{op.apply(g)}); }
+
+    private void compare(String name, DType t, Tensor ref, Tensor out) {
+        assertTrue(java.util.Arrays.equals(ref.shape(), out.shape()), name + ": shape " + Shape.str(out.shape()) + " vs " + Shape.str(ref.shape()));
+        double[] r = ref.toDoubleArray(), o = out.toDoubleArray();
+        double num = 0, den = 0;
+        for (int i = 0; i < r.length; i++) {
+            if (Double.isNaN(o[i]) && !Double.isNaN(r[i])) fail(name + ": NaN at element " + i + " of " + r.length + " (unwritten?), seed " + seed);
+            num += (o[i] - r[i]) * (o[i] - r[i]);
+            den += r[i] * r[i];
+        }
+        double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+        double tol = t == DType.F32 ? 1e-5 : 1e-2;
+        assertTrue(rel <= tol, String.format("%s (%s): rel error %.3g > %.0g, seed %d", name, t, rel, tol, seed));
+    }
+
+    // ---- data movement ---------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void copyAndCast(DType t) {
+        Twin x = twin(t, 5, 7, 3);
+        check1("copy to F32 of a permuted view", DType.F32, g -> { Tensor v = x.on(g).permute(2, 0, 1); return v.backend().copy(v, DType.F32); });
+        check1("copy to BF16", DType.BF16, g -> x.on(g).backend().copy(x.on(g), DType.BF16));
+        check1("copy to F16", DType.BF16, g -> x.on(g).backend().copy(x.on(g), DType.F16));
+        check1("copyInto a narrowed view", t, g -> {
+            Backend b = x.on(g).backend();
+            Tensor dst = Tensor.zeros(b, t, 5, 9, 3);
+            b.copyInto(x.on(g), dst.narrow(1, 1, 7));
+            return dst;
+        });
+        check1("fill a strided view", t, g -> {
+            Backend b = x.on(g).backend();
+            Tensor dst = Tensor.zeros(b, t, 4, 6);
+            b.fill(dst.narrow(1, 1, 3), 2.5);
+            return dst;
+        });
+        Twin y = twin(t, 5, 2, 3), z = twin(t, 5, 4, 3);
+        check1("concat", t, g -> x.on(g).backend().concat(List.of(x.on(g), y.on(g), z.on(g)), 1));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = RandomKind.class)
+    void philoxStreamsAreBitIdentical(RandomKind kind) {
+        long s = rnd.nextLong(), off = rnd.nextInt(1 << 20);
+        Tensor c = CPU.empty(DType.F32, 1001), gg = gpu.empty(DType.F32, 1001);
+        CPU.fillRandom(c, kind, s, off);
+        gpu.fillRandom(gg, kind, s, off);
+        float[] a = c.toFloatArray(), b = gg.toFloatArray();
+        for (int i = 0; i < a.length; i++)
+            assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), kind + " element " + i + " seed " + s + " offset " + off);
+    }
+
+    // ---- elementwise -----------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void elementwise(DType t) {
+        Twin a = twin(t, 3, 5, 7), b = twinIn(t, 0.5, 2, 5, 1), pos = twinIn(t, 0.1, 3, 3, 5, 7), gy = twin(t, 3, 5, 7);
+        for (BinaryOp op : BinaryOp.values())
+            check1("binary " + op, t, g -> a.on(g).backend().binary(op, a.on(g), b.on(g)));
+        for (UnaryOp op : UnaryOp.values()) {
+            Twin x = op == UnaryOp.LOG || op == UnaryOp.SQRT ? pos : a;
+            check1("unary " + op, t, g -> x.on(g).backend().unary(op, x.on(g)));
+            check1("unaryBackward " + op, t, g -> x.on(g).backend().unaryBackward(op, x.on(g), gy.on(g)));
+        }
+        check1("affine", t, g -> a.on(g).backend().affine(a.on(g), -1.75, 0.3));
+        check1("axpby with a transposed x", t, g -> {
+            Backend bk = a.on(g).backend();
+            Tensor y = bk.copy(gy.on(g), t).reshape(3, 7, 5).contiguous();
+            bk.axpby(0.7, a.on(g).transpose(1, 2), -1.3, y);
+            return y;
+        });
+        Twin wide = twin(t, 301, 7);
+        check1("sumTo (3,5,7)->(5,1)", t, g -> a.on(g).backend().sumTo(a.on(g), new int[]{5, 1}));
+        check1("sumTo (3,5,7)->(3,1,7)", t, g -> a.on(g).backend().sumTo(a.on(g), new int[]{3, 1, 7}));
+        check1("sumTo wide (301,7)->(7)", t, g -> wide.on(g).backend().sumTo(wide.on(g), new int[]{7}));
+    }
+
+    // ---- matrix products -------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void matrixProducts(DType t) {
+        Twin a = twin(t, 2, 3, 17, 33), b = twin(t, 33, 19), bt = twin(t, 19, 33), c = twin(t, 3, 33, 19);
+        check1("matmul broadcast batch", t, g -> a.on(g).backend().matmul(a.on(g), b.on(g)));
+        check1("matmul transposed b view", t, g -> a.on(g).backend().matmul(a.on(g), bt.on(g).transpose(0, 1)));
+        check1("matmul batched b", t, g -> a.on(g).backend().matmul(a.on(g), c.on(g)));
+        Twin x = twin(t, 3, 7, 33), w = twin(t, 19, 33), bias = twin(t, 19);
+        check1("linear + bias", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), bias.on(g)));
+        check1("linear", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), null));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void convolution(DType t) {
+        ConvSpec[] specs = {ConvSpec.of(1, 1), new ConvSpec(2, 2, 0, 1, 0, 1), ConvSpec.of(1, 0), new ConvSpec(1, 1, 1, 1, 0, 0)};
+        int[][] kernels = {{3, 3}, {3, 3}, {1, 1}, {3, 1}};
+        for (int i = 0; i < specs.length; i++) {
+            ConvSpec s = specs[i];
+            int kh = kernels[i][0], kw = kernels[i][1];
+            Twin x = twin(t, 2, 9, 11, 5), w = twin(t, 7, kh, kw, 5), bias = twin(t, 7);
+            int ho = s.outH(9, kh), wo = s.outW(11, kw);
+            Twin gy = twin(t, 2, ho, wo, 7);
+            String n = "conv " + kh + "x" + kw + " " + s;
+            check1(n, t, g -> x.on(g).backend().conv2d(x.on(g), w.on(g), bias.on(g), s));
+            check1(n + " backward input", t, g -> x.on(g).backend().conv2dBackwardInput(gy.on(g), w.on(g), new int[]{2, 9, 11, 5}, s));
+            check1(n + " backward weight", t, g -> x.on(g).backend().conv2dBackwardWeight(gy.on(g), x.on(g), new int[]{7, kh, kw, 5}, s));
+        }
+    }
+
+    // ---- normalisation and modulation ------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void norms(DType t) {
+        for (int[] shape : new int[][]{{2, 5, 7, 12}, {2, 3, 5, 7, 12}}) {     // 4-D and frame-pooled 5-D
+            for (boolean silu : new boolean[]{false, true}) {
+                Twin x = twinIn(t, -2, 3, shape), gamma = twinIn(t, 0.5, 1.5, 12), beta = twin(t, 12), gy = twin(t, shape);
+                String n = "groupNorm " + Shape.str(shape) + (silu ? " +silu" : "");
+                check(n, t, g -> {
+                    NormResult r = x.on(g).backend().groupNorm(x.on(g), gamma.on(g), beta.on(g), 3, 1e-5, silu);
+                    return new Tensor[]{r.y(), r.mean(), r.rstd()};
+                });
+                check(n + " backward", t, g -> {
+                    Backend b = x.on(g).backend();
+                    NormResult r = b.groupNorm(x.on(g), gamma.on(g), beta.on(g), 3, 1e-5, silu);
+                    return b.groupNormBackward(x.on(g), gamma.on(g), beta.on(g), r, 3, silu, gy.on(g));
+                });
+            }
+        }
+        Twin x = twin(t, 3, 7, 37), gamma = twin(t, 37), beta = twin(t, 37), gy = twin(t, 3, 7, 37);
+        check("layerNorm", t, g -> {
+            NormResult r = x.on(g).backend().layerNorm(x.on(g), gamma.on(g), beta.on(g), 1e-5);
+            return new Tensor[]{r.y(), r.mean(), r.rstd()};
+        });
+        check("layerNorm backward", t, g -> {
+            Backend b = x.on(g).backend();
+            return b.layerNormBackward(x.on(g), gamma.on(g), b.layerNorm(x.on(g), gamma.on(g), beta.on(g), 1e-5), gy.on(g));
+        });
+        Twin gm = twin(t, 3, 7, 37), bt = twin(t, 3, 7, 37);
+        check1("film", t, g -> x.on(g).backend().film(x.on(g), gm.on(g), bt.on(g)));
+        check("film backward", t, g -> x.on(g).backend().filmBackward(x.on(g), gm.on(g), gy.on(g)));
+        Twin p = twinIn(t, -3, 3, 3, 7, 2 * 37);
+        check1("geglu", t, g -> p.on(g).backend().geglu(p.on(g)));
+        check1("geglu backward", t, g -> p.on(g).backend().gegluBackward(p.on(g), gy.on(g)));
+        Twin logits = twinIn(t, -4, 4, 3, 7, 37);
+        check1("softmax", t, g -> logits.on(g).backend().softmax(logits.on(g)));
+        check1("softmax backward", t, g -> {
+            Backend b = logits.on(g).backend();
+            return b.softmaxBackward(b.softmax(logits.on(g)), gy.on(g));
+        });
+    }
+
+    // ---- attention -------------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void attention(DType t) {
+        // {Bq, Lq, Bk, Lk, C, heads}: plain, all-to-first style sharing (Bq = 3 Bk), a head wider than a warp, Lk > a tile.
+        int[][] cases = {{3, 13, 3, 11, 24, 3}, {6, 13, 2, 11, 24, 3}, {4, 9, 2, 7, 80, 2}, {2, 5, 1, 150, 16, 1}};
+        for (int[] cs : cases) {
+            Twin q = twin(t, cs[0], cs[1], cs[4]), k = twin(t, cs[2], cs[3], cs[4]), v = twin(t, cs[2], cs[3], cs[4]);
+            Twin go = twin(t, cs[0], cs[1], cs[4]);
+            int heads = cs[5];
+            double scale = 1 / Math.sqrt(cs[4] / (double) heads);
+            String n = "attention " + java.util.Arrays.toString(cs);
+            check(n, t, g -> {
+                AttentionResult r = q.on(g).backend().attention(q.on(g), k.on(g), v.on(g), heads, scale);
+                return new Tensor[]{r.out(), r.lse()};
+            });
+            check(n + " backward", t, g -> {
+                Backend b = q.on(g).backend();
+                AttentionResult r = b.attention(q.on(g), k.on(g), v.on(g), heads, scale);
+                return b.attentionBackward(q.on(g), k.on(g), v.on(g), r, go.on(g), heads, scale);
+            });
+        }
+    }
+
+    // ---- resampling and optimiser ----------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void resampling(DType t) {
+        Twin x = twin(t, 2, 5, 7, 3), gy = twin(t, 2, 10, 14, 3);
+        check1("upsample 2x", t, g -> x.on(g).backend().upsampleNearest2x(x.on(g)));
+        check1("upsample 2x backward", t, g -> x.on(g).backend().upsampleNearest2xBackward(gy.on(g)));
+        Twin feat = twin(t, 2, 7, 9, 5), pts = twinIn(DType.F32, -0.1, 1.1, 2, 4, 2), gs = twin(t, 2, 4, 5);
+        check1("gridSamplePoints", t, g -> feat.on(g).backend().gridSamplePoints(feat.on(g), pts.on(g)));
+        check1("gridSamplePoints backward", t, g -> feat.on(g).backend().gridSamplePointsBackward(gs.on(g), pts.on(g), new int[]{2, 7, 9, 5}));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void adam(DType gradType) {
+        for (boolean decoupled : new boolean[]{false, true}) {
+            Twin w = twin(DType.F32, 37, 5), m = twinIn(DType.F32, -0.1, 0.1, 37, 5), v = twinIn(DType.F32, 0, 0.01, 37, 5);
+            Twin g1 = twin(gradType, 37, 5), w2 = twin(DType.F32, 11), m2 = twin(DType.F32, 11), v2 = twinIn(DType.F32, 0, 1, 11), g2 = twin(gradType, 11);
+            AdamParams p = new AdamParams(1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 7, 0.5);
+            Tensor[][] res = new Tensor[2][];
+            for (int side = 0; side < 2; side++) {
+                boolean g = side == 1;
+                Backend b = w.on(g).backend();
+                Tensor low1 = b.empty(DType.BF16, 37, 5), low2 = b.empty(DType.BF16, 11);
+                b.adamStep(List.of(w.on(g), w2.on(g)), List.of(g1.on(g), g2.on(g)), List.of(m.on(g), m2.on(g)), List.of(v.on(g), v2.on(g)), p,
+                        List.of(low1, low2));
+                res[side] = new Tensor[]{w.on(g), m.on(g), v.on(g), w2.on(g), m2.on(g), v2.on(g), low1, low2};
+            }
+            String n = "adam " + (decoupled ? "AdamW" : "Adam") + " grads " + gradType + " output ";
+            // The master weights and moments are F32; the bf16 model copies may differ by one rounding.
+            for (int i = 0; i < 8; i++) compare(n + i, i < 6 ? DType.F32 : DType.BF16, res[0][i], res[1][i]);
+        }
+    }
+}
