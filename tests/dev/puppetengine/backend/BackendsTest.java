@@ -26,9 +26,15 @@ class BackendsTest {
     }
 
     @Test
-    void autoPicksCudaWhenUsableElseCpu() {
+    void autoIsTheCpuUnlessOptedInThenCudaWhenUsable() {
+        assertEquals("cpu", Backends.select("auto").name());
         String why = Backends.cudaUnavailableReason();
-        assertEquals(why == null ? "cuda" : "cpu", Backends.select("auto").name());
+        System.setProperty("puppet.cuda.auto", "true");
+        try {
+            assertEquals(why == null ? "cuda" : "cpu", Backends.select("auto").name());
+        } finally {
+            System.clearProperty("puppet.cuda.auto");
+        }
     }
 
     @Test

@@ -3,7 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.Backends;
 
-/** --device: cpu, cuda or auto (cuda when usable, else cpu). */
+/** --device: cpu, cuda or auto (see Backends.select). */
 final class Devices {
     private Devices() {}
 
