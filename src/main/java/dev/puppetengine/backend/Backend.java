@@ -54,7 +54,31 @@ public interface Backend extends AutoCloseable {
     /** Fills {@code dst} from the Philox stream (seed, offset): element i uses counter offset + i/4. */
     void fillRandom(Tensor dst, RandomKind kind, long seed, long offset);
 
-    Tensor concat(List<Tensor> xs, int dim);
+    /** Concatenation along {@code dim}: one {@link #copyInto} per input into its slot of the result. */
+    default Tensor concat(List<Tensor> xs, int dim) {
+        if (xs.isEmpty()) throw new IllegalArgumentException("concat of no tensors");
+        int[] shape = xs.get(0).shape();
+        int d = Shape.dim(dim, shape.length);
+        int total = 0;
+        for (Tensor x : xs) {
+            int[] s = x.shape();
+            if (s.length != shape.length) throw new IllegalArgumentException("concat: ranks differ");
+            for (int i = 0; i < s.length; i++)
+                if (i != d && s[i] != shape[i])
+                    throw new IllegalArgumentException("concat along " + d + ": shapes " + Shape.str(shape) + " and " + Shape.str(s) + " differ");
+            total += s[d];
+        }
+        shape[d] = total;
+        Tensor out = empty(xs.get(0).dtype(), shape);
+        int at = 0;
+        for (Tensor x : xs) {
+            try (Tensor slot = out.narrow(d, at, x.size(d))) {
+                copyInto(x, slot);
+            }
+            at += x.size(d);
+        }
+        return out;
+    }
 
     // ---- elementwise ----------------------------------------------------------------------------------
 

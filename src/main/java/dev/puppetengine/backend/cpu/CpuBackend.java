@@ -119,31 +119,6 @@ public final class CpuBackend implements Backend {
         Strided.write(dst, v);
     }
 
-    @Override
-    public Tensor concat(List<Tensor> xs, int dim) {
-        require(!xs.isEmpty(), "concat of no tensors");
-        int[] shape = xs.get(0).shape();
-        int d = Shape.dim(dim, shape.length);
-        int total = 0;
-        for (Tensor x : xs) {
-            int[] s = x.shape();
-            require(s.length == shape.length, "concat: ranks differ");
-            for (int i = 0; i < s.length; i++)
-                require(i == d || s[i] == shape[i], "concat along " + d + ": shapes " + Shape.str(shape) + " and " + Shape.str(s) + " differ");
-            total += s[d];
-        }
-        shape[d] = total;
-        Tensor out = empty(xs.get(0).dtype(), shape);
-        int at = 0;
-        for (Tensor x : xs) {
-            try (Tensor slot = out.narrow(d, at, x.size(d))) {
-                copyInto(x, slot);
-            }
-            at += x.size(d);
-        }
-        return out;
-    }
-
     // ---- elementwise ----------------------------------------------------------------------------------
 
     @Override

@@ -459,29 +459,6 @@ public final class CudaBackend implements Backend {
                 kind == RandomKind.NORMAL ? 1 : 0, seed, offset);
     }
 
-    @Override
-    public Tensor concat(List<Tensor> xs, int dim) {
-        require(!xs.isEmpty(), "concat of no tensors");
-        int[] shape = xs.get(0).shape();
-        int d = Shape.dim(dim, shape.length);
-        int total = 0;
-        for (Tensor x : xs) {
-            int[] s = x.shape();
-            require(s.length == shape.length, "concat: ranks differ");
-            for (int i = 0; i < s.length; i++)
-                require(i == d || s[i] == shape[i], "concat along " + d + ": shapes " + Shape.str(shape) + " and " + Shape.str(s) + " differ");
-            total += s[d];
-        }
-        shape[d] = total;
-        Tensor out = empty(xs.get(0).dtype(), shape);
-        int at = 0;
-        for (Tensor x : xs) {   // one strided copy kernel per input into its slot
-            try (Tensor slot = out.narrow(d, at, x.size(d))) { copyKernel(x, slot); }
-            at += x.size(d);
-        }
-        return out;
-    }
-
     // ---- elementwise ----------------------------------------------------------------------------------
 
     @Override
