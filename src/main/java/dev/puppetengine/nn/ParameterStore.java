@@ -108,9 +108,10 @@ public final class ParameterStore implements AutoCloseable {
         });
     }
 
-    /** Frees the gradients of all parameters. */
+    /** Frees the gradients of all parameters (skipping any whose weights another, closed store held: a module refitted inside a wider one). */
     public void zeroGrad() {
         for (Parameter p : params.values()) {
+            if (!p.isMaterialized()) continue;
             Tensor g = p.value().grad();
             if (g != null) {
                 g.close();

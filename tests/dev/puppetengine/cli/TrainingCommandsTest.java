@@ -1,0 +1,59 @@
+package dev.puppetengine.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The toy-model recipe end to end through the CLI, at a few steps each: every command's outputs, resume, refusals. */
+class TrainingCommandsTest {
+    @Test
+    void datasetTrainVaeFitEncoderPrepareTrainPlotAndSample(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0"));
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "6", "--size", "64", "--frames", "4"));
+
+        Path vae = dir.resolve("vae");
+        assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
+                "--steps", "2", "--batch-size", "1", "--window", "2", "--checkpoint-every", "1"));
+        assertTrue(Files.isRegularFile(vae.resolve("model/manifest.json")));
+        assertTrue(Files.size(vae.resolve("loss.png")) > 0);
+        assertEquals(2, Files.readAllLines(vae.resolve("log.jsonl")).size());
+
+        Path enc = dir.resolve("enc");
+        assertEquals(0, Main.run("fit-image-encoder", "--model", vae.resolve("model").toString(), "--data", data.toString(), "--out", enc.toString(),
+                "--steps", "2", "--batch-size", "2"));
+        Path prepared = dir.resolve("prepared");
+        assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString()));
+
+        Path run = dir.resolve("run");
+        String[] train = {"train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", run.toString(),
+                "--steps", "2", "--checkpoint-every", "1", "--preview-clips", data.toString(), "--preview-every", "1", "--preview-steps", "1",
+                "--ema", "0.9", "--kind", "toy-test"};
+        assertEquals(0, Main.run(train));
+        for (String f : new String[]{"model/manifest.json", "previews/step-1.gif", "previews/step-2.gif", "loss.png", "config.json"})
+            assertTrue(Files.isRegularFile(run.resolve(f)), f);
+        assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
+
+        // finished run: running it again resumes at the end (no new steps); other settings are refused
+        assertEquals(0, Main.run(train));
+        assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
+        String[] other = train.clone();
+        other[8] = "3";
+        assertEquals(2, Main.run(other));
+
+        Path png = dir.resolve("curve.png");
+        assertEquals(0, Main.run("plot", run.toString(), "--out", png.toString()));
+        assertTrue(Files.size(png) > 0);
+        assertEquals(2, Main.run("plot", dir.resolve("nothing").toString()));
+
+        Path gif = dir.resolve("s.gif");
+        assertEquals(0, Main.run("sample", "--model", run.resolve("model").toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
+                "--drag", "10,10:20,20", "--steps", "1", "--frames", "4", "--out", gif.toString()));
+        assertFalse(Files.size(gif) == 0);
+    }
+}
