@@ -47,7 +47,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
                 Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
                 if (ckpt == null) return 0;
                 TrainingCheckpoint.loadWeights(ckpt, false, store);
-                m.save(out.resolve("model"), m.manifest.kind() + "-clip", "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
+                m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
                         DType.F32, Map.of(), true);
                 System.err.println("wrote " + out.resolve("model"));
             }

@@ -59,7 +59,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());
             double factor = 1 / latentStd(m, ds);
             String json = ModelDirectory.json().writeValueAsString(m.vae.config().withScalingFactor(factor));
-            m.save(out.resolve("model"), m.manifest.kind().replace("-random", "") + "-vae", "train-vae on " + data + " (" + cfg.steps() + " steps)",
+            m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
                     DType.F32, Map.of("vae", json), true);
             System.err.printf("latent scaling factor 1/std = %.5f; wrote %s%n", factor, out.resolve("model"));
         }

@@ -51,7 +51,8 @@ public final class LoadedModel implements AutoCloseable {
     public ParameterStore imageEncoderWeights() { return stores.get(2); }
 
     /**
-     * Writes this model (its modules' current parameter values) as a new model directory. {@code configs}
+     * Writes this model (its modules' current parameter values) as a new model directory; its manifest's
+     * source is this model's source followed by {@code sourceNote}, so a model carries its history. {@code configs}
      * overrides a component's config JSON (e.g. a VAE with a new scaling factor).
      */
     public ModelDirectory.Manifest save(Path dir, String kind, String sourceNote, DType dtype, Map<String, String> configs, boolean force)
@@ -62,7 +63,8 @@ public final class LoadedModel implements AutoCloseable {
         c.put("vae", ModelDirectory.Component.of(configs.getOrDefault("vae", json.writeValueAsString(vae.config())), vae.namedParameters()));
         c.put("image_encoder", ModelDirectory.Component.of(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
                 clip.namedParameters()));
-        return ModelDirectory.write(dir, kind, sourceNote, resolution(), dtype, c, force);
+        String history = manifest.source() == null || manifest.source().isBlank() ? sourceNote : manifest.source() + "; then " + sourceNote;
+        return ModelDirectory.write(dir, kind, history, resolution(), dtype, c, force);
     }
 
     /**
