@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** ./puppet-engine bench: end-to-end benchmarks (per-hot-path ones are JMH, in src/jmh). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"End-to-end benchmarks. Per-kernel / per-op micro-benchmarks are JMH: mvn -Pjmh -DskipTests package; java -jar target/benchmarks.jar"},
-        subcommands = {BenchSampleCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchSampleCommand.class, BenchTrainCommand.class, CommandLine.HelpCommand.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The benchmark harness runs and reports every stage, FLOPs and memory (never a timing assertion). */
-class BenchSampleCommandTest {
+class BenchCommandTest {
     @Test
     void benchSampleWritesEveryStageAndCountsUNetFlops(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json");
@@ -26,5 +26,16 @@ class BenchSampleCommandTest {
         assertTrue(o.get("mfu").asDouble() > 0);
         assertTrue(o.get("peak_bytes").asLong() > 0);
         assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
+    }
+
+    @Test
+    void benchTrainReportsStepTimeFlopsAndMemory(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("train.json");
+        assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--frames", "2", "--steps", "1", "--warmup", "0",
+                "--gradient-checkpointing", "--json", json.toString()));
+        JsonNode o = ModelDirectory.json().readTree(json.toFile());
+        assertEquals(4 * o.get("forward_flops").asLong(), o.get("model_flops_per_step").asLong());
+        assertTrue(o.get("forward_flops").asLong() > 0 && o.get("peak_bytes").asLong() > 0, o.toString());
+        assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));
     }
 }

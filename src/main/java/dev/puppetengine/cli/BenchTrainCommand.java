@@ -1,0 +1,166 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.autograd.FlopCount;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.Adam;
+import dev.puppetengine.train.EdmLoss;
+import dev.puppetengine.train.EdmObjective;
+import dev.puppetengine.train.TrainingConfig;
+import dev.puppetengine.train.TrainingData;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * ./puppet-engine bench train: times full training steps of the UNet (EDM loss forward, backward, Adam) on a
+ * fixed random batch of the spec's shapes, with peak backend memory and, from the forward FLOPs counted by
+ * {@link FlopCount}, the usual 3x (4x with checkpointing) model FLOPs per step for TFLOP/s and MFU.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Benchmark UNet training steps (batch 1 like the reference): ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
+                "Uses --model, or a --preset built in memory with random weights (puppet-master: the 1.68B model, GPU-sized)."})
+final class BenchTrainCommand implements Callable<Integer> {
+    @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy unless --preset).")
+    Path model;
+
+    @Option(names = "--preset", description = "Build this preset with random weights instead (toy, puppet-master).")
+    String preset;
+
+    @Option(names = "--frames", defaultValue = "14", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
+    int frames;
+
+    @Option(names = "--steps", defaultValue = "3", description = "Timed optimiser steps; the median is reported (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--gradient-checkpointing", description = "Recompute each block's activations in backward (the reference's setting).")
+    boolean checkpointing;
+
+    @Option(names = "--trainable", defaultValue = "all", description = "all or drag-attention (default: ${DEFAULT-VALUE}).")
+    String trainable;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype; Adam keeps fp32 masters (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16) to report MFU.")
+    Double peakTflops;
+
+    @Option(names = "--json", description = "Also write the results as JSON here.")
+    Path json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (steps < 1 || warmup < 0 || frames < 1) throw new UserError("--steps and --frames must be >= 1, --warmup >= 0");
+        TrainingConfig cfg;
+        try {
+            cfg = new TrainingConfig(0, 1, 1, warmup + steps, 1e-5, false, 0, 1.0, 0, 0, checkpointing, trainable, true, 1, 1);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        Backend backend = Devices.select(device);
+        DType dt = DType.parse(dtype);
+        Path dir = model != null ? model : EngineHome.defaultModel();
+        try (LoadedModel m = preset != null ? LoadedModel.random(ModelPresets.named(preset), backend, dt, 0) : SamplingArgs.loadModel(dir, backend, dt);
+             Scope data = Scope.open()) {
+            int latent = m.resolution() / m.vae.config().downscaleFactor(), ch = m.unet.config().outChannels();
+            int ctx = m.unet.config().crossAttentionDim();
+            Tensor latents = random(backend, dt, 1, frames, latent, latent, ch), cond = random(backend, dt, 1, latent, latent, ch);
+            Tensor emb = random(backend, dt, 1, 1, ctx);
+            float[] d = DragPath.tensor(List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1)), frames);
+            Tensor drags = Tensor.of(backend, dt, new int[]{1, frames, DragPath.MAX_DRAGS, 4}, d);
+            TrainingData batch = new TrainingData() {
+                @Override
+                public int size() { return 1; }
+
+                @Override
+                public EdmLoss.Batch batch(int[] clips, Backend b, DType t) { return new EdmLoss.Batch(latents, cond, emb, drags); }
+            };
+            EdmObjective objective = new EdmObjective(m.unet, m.unetWeights(), batch, true, 0);
+            Map<String, Tensor> params = new LinkedHashMap<>();
+            for (Map.Entry<String, Parameter> e : m.unetWeights().parameters().entrySet())
+                if (cfg.isTrainable(e.getKey())) params.put(e.getKey(), e.getValue().value());
+            m.unetWeights().requireGrad(cfg::isTrainable);
+            String what = String.format(Locale.ROOT, "%s (%s), latents 1x%dx%dx%d, %d trainable tensors, checkpointing %s, %s %s",
+                    preset != null ? "preset " + preset : dir, m.manifest.kind(), frames, latent, latent, params.size(), checkpointing ? "on" : "off",
+                    backend.name(), dt);
+            System.err.println("bench train: " + what);
+            long[] ms = new long[steps];
+            long forwardFlops = 0, peak = 0;
+            try (Adam adam = new Adam(params, cfg.adam())) {
+                for (int i = 0; i < warmup + steps; i++) {
+                    backend.resetPeak();
+                    FlopCount.start();
+                    long t0 = System.nanoTime();
+                    try (Scope s = Scope.open()) {
+                        Autograd.backward(objective.loss(new int[]{0}, i, checkpointing));
+                    }
+                    long fwd = FlopCount.stop();
+                    adam.step(1);
+                    backend.synchronize();
+                    long t = (System.nanoTime() - t0) / 1_000_000;
+                    if (i >= warmup) {
+                        ms[i - warmup] = t;
+                        forwardFlops = fwd;
+                        peak = Math.max(peak, backend.peakBytes());
+                        System.err.printf(Locale.ROOT, "  step %d: %d ms%n", i - warmup + 1, t);
+                    }
+                }
+            }
+            long[] sorted = ms.clone();
+            Arrays.sort(sorted);
+            long med = sorted[steps / 2];
+            // Model FLOPs per step: forward + backward (2x forward); checkpointing runs the forward once more.
+            long modelFlops = forwardFlops * (checkpointing ? 4 : 3);
+            double tflops = modelFlops / (med / 1e3) / 1e12;
+            Double mfu = peakTflops == null ? null : tflops / peakTflops;
+            System.out.printf(Locale.ROOT, "train step: %d ms (median of %d); %.4f TFLOP/step (forward %.4f), %.4f TFLOP/s%s; peak memory %.1f MiB%n",
+                    med, steps, modelFlops / 1e12, forwardFlops / 1e12, tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
+                    peak / 1048576.0);
+            if (json != null) {
+                ObjectNode o = ModelDirectory.json().createObjectNode();
+                o.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name()).put("dtype", dt.name())
+                        .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
+                o.put("median_ms_per_step", med);
+                var all = o.putArray("ms_per_step");
+                for (long t : ms) all.add(t);
+                o.put("forward_flops", forwardFlops).put("model_flops_per_step", modelFlops).put("tflops_per_s", tflops);
+                if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
+                o.put("peak_bytes", peak);
+                AtomicFile.writeString(json, ModelDirectory.json().writeValueAsString(o));
+                System.err.println("wrote " + json);
+            }
+        }
+        return 0;
+    }
+
+    private static Tensor random(Backend b, DType dt, int... shape) {
+        Tensor t = b.empty(dt, shape);
+        b.fillRandom(t, RandomKind.NORMAL, 7, 0);
+        return t;
+    }
+}
