@@ -44,12 +44,15 @@ final class TrainVaeCommand implements Callable<Integer> {
     @Option(names = "--kl-weight", defaultValue = "1e-6", description = "Weight of the KL term (default: ${DEFAULT-VALUE}).")
     double klWeight;
 
+    @Option(names = "--decoder-only", description = "Train only the decoder (the encoder, and so latents already prepared, stay as they are).")
+    boolean decoderOnly;
+
     @Mixin
     TrainingOptions training;
 
     @Override
     public Integer call() throws Exception {
-        TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, "all", true);
+        TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, decoderOnly ? "decoder" : "all", true);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             String vaeJson = ModelDirectory.json().writeValueAsString(m.vae.config());

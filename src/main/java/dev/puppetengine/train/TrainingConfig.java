@@ -28,8 +28,8 @@ public record TrainingConfig(
     public TrainingConfig {
         if (batchSize < 1 || accumulation < 1 || steps < 1) throw new IllegalArgumentException("batch size, accumulation and steps must be >= 1");
         if (!(lr > 0)) throw new IllegalArgumentException("learning rate must be > 0, got " + lr);
-        if (!trainable.equals("all") && !trainable.equals("drag-attention"))
-            throw new IllegalArgumentException("trainable must be 'all' or 'drag-attention', got '" + trainable + "'");
+        if (!trainable.equals("all") && !trainable.equals("drag-attention") && !trainable.equals("decoder"))
+            throw new IllegalArgumentException("trainable must be 'all', 'drag-attention' or 'decoder' (VAE), got '" + trainable + "'");
         if (checkpointEvery < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoint_every and keep_checkpoints must be >= 1");
         if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
     }
@@ -43,9 +43,12 @@ public record TrainingConfig(
         return new Adam.Settings(lr, 0.9, 0.999, 1e-8, weightDecay, adamW, maxGradNorm, warmupSteps);
     }
 
-    /** Which parameters train: all, or only the drag modules and the attention layers. */
+    /** Which parameters train: all; only the UNet's drag modules and attention layers; or only a VAE's decoder. */
     public boolean isTrainable(String name) {
-        return trainable.equals("all") || name.contains(".flow_convs.") || name.contains(".drag_token_mlps.")
-                || name.contains(".attn1.") || name.contains(".attn2.");
+        switch (trainable) {
+            case "all": return true;
+            case "decoder": return name.startsWith("decoder.");
+            default: return name.contains(".flow_convs.") || name.contains(".drag_token_mlps.") || name.contains(".attn1.") || name.contains(".attn2.");
+        }
     }
 }
