@@ -34,13 +34,13 @@ final class Training {
         Trainer.Result r;
         try {
             r = t.run(listener);
+            LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+            if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens
+                System.err.printf("stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+                return null;
+            }
         } finally {
             done.countDown();
-        }
-        LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
-        if (r.stoppedBySignal()) {
-            System.err.printf("stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
-            return null;
         }
         System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep(), r.endStep(), out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);
