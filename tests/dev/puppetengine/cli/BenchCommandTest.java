@@ -26,6 +26,7 @@ class BenchCommandTest {
         assertTrue(o.get("mfu").asDouble() > 0);
         assertTrue(o.get("peak_bytes").asLong() > 0);
         assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
+        assertEquals(2, Main.run("bench", "sample", "--preset", "svd-img2vid"));   // no drag modules: refused before building it
     }
 
     @Test

@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
-import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.image.RgbImage;
-import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.LoadedModel;
@@ -14,9 +12,9 @@ import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
@@ -31,12 +29,6 @@ import java.util.concurrent.Callable;
         description = {"Benchmark sampling end to end: per-stage times, UNet ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
                 "Uses --model, or a --preset built in memory with random weights (the full-size puppet-master needs a GPU to be practical)."})
 final class BenchSampleCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy unless --preset).")
-    Path model;
-
-    @Option(names = "--preset", description = "Build this preset with random weights instead: toy, puppet-master, svd-img2vid is refused (no drags).")
-    String preset;
-
     @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample (default: ${DEFAULT-VALUE}).")
     int steps;
 
@@ -52,19 +44,10 @@ final class BenchSampleCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "3", description = "Timed samples; the table reports the median (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Compute dtype (default: ${DEFAULT-VALUE}).")
-    String dtype;
-
-    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16) to report MFU.")
-    Double peakTflops;
-
-    @Option(names = "--json", description = "Also write the results as JSON here.")
-    Path json;
-
     record Run(PuppetMaster.Timings t, long unetFlopsPerStep, long totalMs) {}
+
+    @Mixin
+    BenchModelArgs bench;
 
     @Override
     public Integer call() throws Exception {
@@ -76,15 +59,14 @@ final class BenchSampleCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
-        Backend backend = Devices.select(device);
-        DType dt = DType.parse(dtype);
-        Path dir = model != null ? model : EngineHome.defaultModel();
-        LoadedModel m = preset != null ? LoadedModel.random(ModelPresets.named(preset), backend, dt, 0) : SamplingArgs.loadModel(dir, backend, dt);
+        LoadedModel m = bench.open();
+        Backend backend = m.unetWeights().backend();
+        DType dt = m.unetWeights().dtype();
         try (PuppetMaster pm = new PuppetMaster(m)) {
             int side = pm.resolution();
             RgbImage img = testImage(side);
             List<DragPath> drags = List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1));
-            String what = String.format(Locale.ROOT, "%s (%s), %dx%d, %d frames, %d steps, CFG %s, %s %s", preset != null ? "preset " + preset : dir,
+            String what = String.format(Locale.ROOT, "%s (%s), %dx%d, %d frames, %d steps, CFG %s, %s %s", bench.label(),
                     m.manifest.kind(), side, side, frames, steps, opts.cfg() ? "on (batch 2)" : "off", backend.name(), dt);
             System.err.println("bench sample: " + what);
             for (int i = 0; i < warmup; i++) once(pm, img, drags, opts);
@@ -97,37 +79,34 @@ final class BenchSampleCommand implements Callable<Integer> {
             Run med = runs[repeat / 2];
             PuppetMaster.Timings t = med.t();
             double tflops = med.unetFlopsPerStep() / (t.unetPerStepMs() / 1e3) / 1e12;
-            Double mfu = peakTflops == null ? null : tflops / peakTflops;
+            Double mfu = bench.mfu(tflops);
             System.out.printf(Locale.ROOT, "%-22s %10s%n", "stage", "ms");
             System.out.printf(Locale.ROOT, "%-22s %10d%n%-22s %10d%n%-22s %10d%n%-22s %10.1f%n%-22s %10d%n%-22s %10d%n%-22s %10d%n",
                     "preprocess", t.preprocessMs(), "clip", t.clipMs(), "vae encode", t.vaeEncodeMs(), "unet per step", t.unetPerStepMs(),
                     "unet total", t.unetTotalMs(), "vae decode", t.vaeDecodeMs(), "total", med.totalMs());
             System.out.printf(Locale.ROOT, "unet: %.3f TFLOP/step, %.4f TFLOP/s%s; peak memory %.1f MiB%n", med.unetFlopsPerStep() / 1e12, tflops,
                     mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu), t.peakBytes() / 1048576.0);
-            if (json != null) {
-                ObjectNode o = ModelDirectory.json().createObjectNode();
-                o.put("date", Instant.now().toString());
-                o.put("what", what);
-                o.put("model", preset != null ? "preset:" + preset : dir.toString());
-                o.put("backend", backend.name());
-                o.put("dtype", dt.name());
-                o.put("resolution", side);
-                o.put("frames", frames);
-                o.put("steps", steps);
-                o.put("cfg", opts.cfg());
-                o.put("repeat", repeat);
-                ObjectNode st = o.putObject("median_ms");
-                st.put("preprocess", t.preprocessMs()).put("clip", t.clipMs()).put("vae_encode", t.vaeEncodeMs())
-                        .put("unet_per_step", t.unetPerStepMs()).put("unet_total", t.unetTotalMs()).put("vae_decode", t.vaeDecodeMs()).put("total", med.totalMs());
-                ArrayNode all = o.putArray("total_ms_all_runs");
-                for (Run r : runs) all.add(r.totalMs());
-                o.put("unet_flops_per_step", med.unetFlopsPerStep());
-                o.put("unet_tflops_per_s", tflops);
-                if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
-                o.put("peak_bytes", t.peakBytes());
-                AtomicFile.writeString(json, ModelDirectory.json().writeValueAsString(o));
-                System.err.println("wrote " + json);
-            }
+            ObjectNode o = ModelDirectory.json().createObjectNode();
+            o.put("date", Instant.now().toString());
+            o.put("what", what);
+            o.put("model", bench.label());
+            o.put("backend", backend.name());
+            o.put("dtype", dt.name());
+            o.put("resolution", side);
+            o.put("frames", frames);
+            o.put("steps", steps);
+            o.put("cfg", opts.cfg());
+            o.put("repeat", repeat);
+            ObjectNode st = o.putObject("median_ms");
+            st.put("preprocess", t.preprocessMs()).put("clip", t.clipMs()).put("vae_encode", t.vaeEncodeMs())
+                    .put("unet_per_step", t.unetPerStepMs()).put("unet_total", t.unetTotalMs()).put("vae_decode", t.vaeDecodeMs()).put("total", med.totalMs());
+            ArrayNode all = o.putArray("total_ms_all_runs");
+            for (Run r : runs) all.add(r.totalMs());
+            o.put("unet_flops_per_step", med.unetFlopsPerStep());
+            o.put("unet_tflops_per_s", tflops);
+            if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
+            o.put("peak_bytes", t.peakBytes());
+            bench.write(o);
         }
         return 0;
     }

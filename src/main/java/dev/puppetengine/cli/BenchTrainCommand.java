@@ -5,8 +5,6 @@ import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
-import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.pipeline.DragPath;
@@ -20,9 +18,9 @@ import dev.puppetengine.train.EdmObjective;
 import dev.puppetengine.train.TrainingConfig;
 import dev.puppetengine.train.TrainingData;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -40,12 +38,6 @@ import java.util.concurrent.Callable;
         description = {"Benchmark UNet training steps (batch 1 like the reference): ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
                 "Uses --model, or a --preset built in memory with random weights (puppet-master: the 1.68B model, GPU-sized)."})
 final class BenchTrainCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy unless --preset).")
-    Path model;
-
-    @Option(names = "--preset", description = "Build this preset with random weights instead (toy, puppet-master).")
-    String preset;
-
     @Option(names = "--frames", defaultValue = "14", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
     int frames;
 
@@ -61,17 +53,8 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--trainable", defaultValue = "all", description = "all or drag-attention (default: ${DEFAULT-VALUE}).")
     String trainable;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype; Adam keeps fp32 masters (default: ${DEFAULT-VALUE}).")
-    String dtype;
-
-    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16) to report MFU.")
-    Double peakTflops;
-
-    @Option(names = "--json", description = "Also write the results as JSON here.")
-    Path json;
+    @Mixin
+    BenchModelArgs bench;
 
     @Override
     public Integer call() throws Exception {
@@ -82,11 +65,10 @@ final class BenchTrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
-        Backend backend = Devices.select(device);
-        DType dt = DType.parse(dtype);
-        Path dir = model != null ? model : EngineHome.defaultModel();
-        try (LoadedModel m = preset != null ? LoadedModel.random(ModelPresets.named(preset), backend, dt, 0) : SamplingArgs.loadModel(dir, backend, dt);
+        try (LoadedModel m = bench.open();
              Scope data = Scope.open()) {
+            Backend backend = m.unetWeights().backend();
+            DType dt = m.unetWeights().dtype();
             int latent = m.resolution() / m.vae.config().downscaleFactor(), ch = m.unet.config().outChannels();
             int ctx = m.unet.config().crossAttentionDim();
             Tensor latents = random(backend, dt, 1, frames, latent, latent, ch), cond = random(backend, dt, 1, latent, latent, ch);
@@ -106,7 +88,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                 if (cfg.isTrainable(e.getKey())) params.put(e.getKey(), e.getValue().value());
             m.unetWeights().requireGrad(cfg::isTrainable);
             String what = String.format(Locale.ROOT, "%s (%s), latents 1x%dx%dx%d, %d trainable tensors, checkpointing %s, %s %s",
-                    preset != null ? "preset " + preset : dir, m.manifest.kind(), frames, latent, latent, params.size(), checkpointing ? "on" : "off",
+                    bench.label(), m.manifest.kind(), frames, latent, latent, params.size(), checkpointing ? "on" : "off",
                     backend.name(), dt);
             System.err.println("bench train: " + what);
             long[] ms = new long[steps];
@@ -138,23 +120,20 @@ final class BenchTrainCommand implements Callable<Integer> {
             // Model FLOPs per step: forward + backward (2x forward); checkpointing runs the forward once more.
             long modelFlops = forwardFlops * (checkpointing ? 4 : 3);
             double tflops = modelFlops / (med / 1e3) / 1e12;
-            Double mfu = peakTflops == null ? null : tflops / peakTflops;
+            Double mfu = bench.mfu(tflops);
             System.out.printf(Locale.ROOT, "train step: %d ms (median of %d); %.4f TFLOP/step (forward %.4f), %.4f TFLOP/s%s; peak memory %.1f MiB%n",
                     med, steps, modelFlops / 1e12, forwardFlops / 1e12, tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
                     peak / 1048576.0);
-            if (json != null) {
-                ObjectNode o = ModelDirectory.json().createObjectNode();
-                o.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name()).put("dtype", dt.name())
-                        .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
-                o.put("median_ms_per_step", med);
-                var all = o.putArray("ms_per_step");
-                for (long t : ms) all.add(t);
-                o.put("forward_flops", forwardFlops).put("model_flops_per_step", modelFlops).put("tflops_per_s", tflops);
-                if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
-                o.put("peak_bytes", peak);
-                AtomicFile.writeString(json, ModelDirectory.json().writeValueAsString(o));
-                System.err.println("wrote " + json);
-            }
+            ObjectNode o = ModelDirectory.json().createObjectNode();
+            o.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name()).put("dtype", dt.name())
+                    .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
+            o.put("median_ms_per_step", med);
+            var all = o.putArray("ms_per_step");
+            for (long t : ms) all.add(t);
+            o.put("forward_flops", forwardFlops).put("model_flops_per_step", modelFlops).put("tflops_per_s", tflops);
+            if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
+            o.put("peak_bytes", peak);
+            bench.write(o);
         }
         return 0;
     }

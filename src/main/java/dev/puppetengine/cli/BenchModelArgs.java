@@ -1,0 +1,58 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** What the bench commands share (a picocli mixin): the model (a directory or a random preset), device, dtype, MFU peak, JSON output. */
+final class BenchModelArgs {
+    @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy unless --preset).")
+    Path model;
+
+    @Option(names = "--preset", description = "Build this preset in memory with random weights instead: toy or puppet-master (the full-size model; GPU-sized).")
+    String preset;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16) to report MFU.")
+    Double peakTflops;
+
+    @Option(names = "--json", description = "Also write the results as JSON here.")
+    Path json;
+
+    /** The model on the chosen backend; a preset without drag modules (svd-img2vid) is refused, as sampling refuses it. */
+    LoadedModel open() throws IOException {
+        Backend backend = Devices.select(device);
+        DType dt = DType.parse(dtype);
+        if (preset == null) return SamplingArgs.loadModel(modelDir(), backend, dt);
+        ModelPresets p = ModelPresets.named(preset);
+        if (!p.unet().hasDrags()) throw new UserError("--preset " + preset + " has no drag modules: benchmark toy or puppet-master");
+        return LoadedModel.random(p, backend, dt, 0);
+    }
+
+    String label() { return preset != null ? "preset " + preset : modelDir().toString(); }
+
+    /** Achieved over peak, or null when no peak was given. */
+    Double mfu(double tflops) { return peakTflops == null ? null : tflops / peakTflops; }
+
+    /** Writes the report atomically when --json was given. */
+    void write(ObjectNode report) throws IOException {
+        if (json == null) return;
+        AtomicFile.writeString(json, ModelDirectory.json().writeValueAsString(report));
+        System.err.println("wrote " + json);
+    }
+
+    private Path modelDir() { return model != null ? model : EngineHome.defaultModel(); }
+}
