@@ -1,7 +1,7 @@
 package dev.puppetengine.cli;
 
-import dev.puppetengine.model.checkpoint.ModelDirectory;
-import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.eval.ClipSource;
+import dev.puppetengine.eval.Example;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
@@ -10,8 +10,6 @@ import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
-import dev.puppetengine.train.data.ClipDataset;
-import dev.puppetengine.train.data.ClipSample;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,8 +18,6 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -76,7 +72,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserError(e.getMessage());
         }
         try (LoadedModel m = Training.load(model); PreparedData prepared = PreparedData.open(data)) {
-            Preview preview = previewClips == null ? null : Preview.of(ClipDataset.open(previewClips), m, out.resolve("previews"), previewSteps, !unscaledInput);
+            Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
             Path ckpt;
             try (ProgressBar bar = TrainingOptions.bar("train", cfg.steps())) {
@@ -96,27 +92,21 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Samples the first validation clip's image and drags with the weights being trained. */
-    record Preview(PuppetMaster pm, ClipSample clip, List<DragPath> drags, Path dir, SamplingOptions opts) {
-        static Preview of(ClipDataset ds, LoadedModel m, Path dir, int steps, boolean scaleInput) throws IOException {
-            ClipSample c = ds.read(ds.trainCount() < ds.count() ? ds.trainCount() : 0);
-            List<DragPath> drags = new ArrayList<>();
-            for (double[] track : c.drags().drags()) {
-                double[] xs = new double[track.length / 2], ys = new double[track.length / 2];
-                for (int f = 0; f < xs.length; f++) {
-                    xs[f] = Math.min(1, track[2 * f] / c.width());
-                    ys[f] = Math.min(1, track[2 * f + 1] / c.height());
-                }
-                drags.add(new DragPath(xs, ys));
-            }
-            return new Preview(new PuppetMaster(m), c, drags, dir, SamplingOptions.defaults().withSteps(steps).withFrames(c.frames()).withScaleInput(scaleInput));
+    /** Samples the first validation clip's image and drags (read as eval reads them) with the weights being trained. */
+    record Preview(PuppetMaster pm, Example clip, Path dir, SamplingOptions opts) {
+        static Preview of(Path clips, LoadedModel m, Path dir, int steps, boolean scaleInput) throws IOException {
+            ClipSource source = new ClipSource(clips);
+            if (source.names().isEmpty()) throw new UserError("--preview-clips " + clips + " has no validation clips to preview");
+            Example c = source.load(source.names().get(0));
+            return new Preview(new PuppetMaster(m), c, dir,
+                    SamplingOptions.defaults().withSteps(steps).withFrames(c.groundTruth().size()).withScaleInput(scaleInput));
         }
 
         void write(long step) {
             try {
                 Files.createDirectories(dir);
-                var r = pm.sample(clip.frame(0), drags, opts, null);
-                VideoOutput.write(dir.resolve("step-" + step + ".gif"), r.frames(), drags, true, 7);
+                var r = pm.sample(clip.image(), clip.drags(), opts, null);
+                VideoOutput.write(dir.resolve("step-" + step + ".gif"), r.frames(), clip.drags(), true, 7);
             } catch (IOException e) {
                 System.err.println("warning: preview at step " + step + " failed: " + e.getMessage());
             }
