@@ -187,6 +187,28 @@ class OpHarnessTest {
         check1("linear", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), null));
     }
 
+    /**
+     * Products the tensor-core kernel takes (bf16/f16, extents and strides multiples of 8; cuBLAS takes them first
+     * unless -Dpuppet.cuda.gemm=mma): all four operand layouts, sizes off its 128x128x32 tiles, several k-tiles
+     * through its pipeline, a batch, and channel counts that send convolutions and their gradients there too.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BF16", "F16"})
+    void tensorCoreProducts(DType t) {
+        Twin a = twin(t, 136, 264), at = twin(t, 264, 136), b = twin(t, 264, 200), bt = twin(t, 200, 264);
+        check1("A K-major x B N-major", t, g -> a.on(g).backend().matmul(a.on(g), b.on(g)));
+        check1("A K-major x B K-major", t, g -> a.on(g).backend().matmul(a.on(g), bt.on(g).transpose(0, 1)));
+        check1("A M-major x B N-major", t, g -> a.on(g).backend().matmul(at.on(g).transpose(0, 1), b.on(g)));
+        check1("A M-major x B K-major", t, g -> a.on(g).backend().matmul(at.on(g).transpose(0, 1), bt.on(g).transpose(0, 1)));
+        Twin ab = twin(t, 3, 40, 72), bb = twin(t, 3, 72, 24);
+        check1("batched", t, g -> ab.on(g).backend().matmul(ab.on(g), bb.on(g)));
+        Twin x = twin(t, 2, 9, 11, 16), w = twin(t, 24, 3, 3, 16), gy = twin(t, 2, 9, 11, 24);
+        ConvSpec s = ConvSpec.of(1, 1);
+        check1("conv 3x3 16->24", t, g -> x.on(g).backend().conv2d(x.on(g), w.on(g), null, s));
+        check1("conv 3x3 16->24 backward input", t, g -> x.on(g).backend().conv2dBackwardInput(gy.on(g), w.on(g), new int[]{2, 9, 11, 16}, s));
+        check1("conv 3x3 16->24 backward weight", t, g -> x.on(g).backend().conv2dBackwardWeight(gy.on(g), x.on(g), new int[]{24, 3, 3, 16}, s));
+    }
+
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void convolution(DType t) {

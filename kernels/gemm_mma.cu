@@ -1,0 +1,197 @@
+// Tensor-core GEMM for sm_80 and newer: C = alpha * A B + beta * C per batch, bf16 or f16 operands, fp32
+// accumulation (mma.sync m16n8k16), C in any dtype and any strides.
+//
+// Block tile 128x128x32, 8 warps each owning 64x32 of C, a 3-stage cp.async pipeline (16-byte copies, zero-filled
+// past the edges), shared memory XOR-swizzled so every ldmatrix phase touches 8 distinct 16-byte bank groups.
+// Each operand is either K-major (its K index contiguous: A as (M, K) rows, B as (N, K) rows, i.e. B^T stored) or
+// MN-major (its M or N index contiguous); ldmatrix.trans turns the latter into the same fragments, so the forward
+// product and both backward products run without a transposed copy. Four entry points per dtype, one per layout
+// pair, all from the one template below.
+//
+// CudaGemm sends a product here only when: both operands bf16 (or both f16), the contiguous extent and the other
+// row stride and the batch stride are multiples of 8 elements, and both base addresses are 16-byte aligned.
+#include "common.cuh"
+
+namespace mma {
+
+constexpr int BM = 128, BN = 128, BK = 32, STAGES = 3, THREADS = 256;
+constexpr int TILE_CHUNKS = BM * BK / 8;  // 16-byte chunks per operand tile (BM == BN)
+
+// Chunk c of tile row r. A K-major tile has 4 chunks per row (BK = 32 halves), so two rows share a 128-byte line
+// and the swizzle uses r / 2; an MN-major tile has 16 chunks per row and uses r. Either way the 8 consecutive rows
+// an ldmatrix phase reads at one logical chunk land in 8 different bank groups.
+template <int CPR>
+__host__ __device__ inline int slot(int r, int c) {
+  if constexpr (CPR >= 8) return r * CPR + (c ^ (r & 7));
+  else return r * CPR + (c ^ ((r >> 1) & 3));
+}
+
+// The index arithmetic below is __host__ too: kernels/check/gemm_mma_host_check.cu runs it against an emulation of
+// ldmatrix and mma.sync (fragment layouts as the PTX manual gives them), since a wrong lane mapping is the likely bug.
+
+// Chunk i (of TILE_CHUNKS) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
+// chunk c along the contiguous index, and its shared-memory slot.
+template <bool KMAJOR>
+__host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
+  if constexpr (KMAJOR) { r = i / 4; c = i % 4; return slot<4>(r, c); }
+  else { r = i / 16; c = i % 16; return slot<16>(r, c); }
+}
+
+// The slot whose 16 bytes `lane` addresses in ldmatrix.x4 for A's 16 x 16 fragment at (m0, kk): matrices 0..3 are
+// (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8), i.e. mma's a0..a3.
+template <bool KMAJOR>
+__host__ __device__ inline int a_frag_slot(int lane, int m0, int kk) {
+  int j = lane / 8;
+  if constexpr (KMAJOR) return slot<4>(m0 + lane % 16, kk / 8 + lane / 16);
+  else return slot<16>(kk + lane % 8 + (j >> 1) * 8, m0 / 8 + (j & 1));  // with .trans
+}
+
+// Same for two n8 B fragments at (n0, kk): matrices (n +0, k +0), (n +0, k +8), (n +8, k +0), (n +8, k +8), i.e.
+// b0, b1 of columns n0.. and b0, b1 of columns n0 + 8...
+template <bool KMAJOR>
+__host__ __device__ inline int b_frag_slot(int lane, int n0, int kk) {
+  int j = lane / 8;
+  if constexpr (KMAJOR) return slot<4>(n0 + lane % 8 + (j >> 1) * 8, kk / 8 + (j & 1));
+  else return slot<16>(kk + lane % 8 + (j & 1) * 8, n0 / 8 + (j >> 1));  // with .trans
+}
+
+// Where accumulator e (0..3) of a lane's m16n8 tile sits: rows +0 / +8, columns 2 * (lane % 4) + (e % 2).
+__host__ __device__ inline int acc_row(int lane, int e) { return lane / 4 + (e / 2) * 8; }
+__host__ __device__ inline int acc_col(int lane, int e) { return (lane % 4) * 2 + e % 2; }
+
+__device__ __forceinline__ void cp_async16(uint4* dst, const void* src, bool valid) {
+  unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+  int bytes = valid ? 16 : 0;  // 0 source bytes: the 16 destination bytes are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+template <bool TRANS>
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const uint4* p) {
+  unsigned s = (unsigned)__cvta_generic_to_shared(p);
+  if constexpr (TRANS)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
+}
+
+template <bool BF16>
+__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  if constexpr (BF16)
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Copies one 128 x 32 operand tile (rows mn0.., k0..) into shared memory. g points at the operand's batch start;
+// ld is the stride of its non-contiguous index. Two 16-byte chunks per thread.
+template <bool KMAJOR>
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, long long ld, int mn0, int mn, int k0, int k) {
+#pragma unroll
+  for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
+    int i = threadIdx.x + it * THREADS;
+    int r, c, dst = tile_chunk<KMAJOR>(i, r, c);
+    // K-major: tile row = M/N index, chunk along K; MN-major: tile row = K index, chunk along M/N.
+    int row = KMAJOR ? mn0 + r : k0 + r, col = KMAJOR ? k0 + c * 8 : mn0 + c * 8;
+    bool valid = KMAJOR ? row < mn && col < k : row < k && col < mn;
+    const uint16_t* src = g + (long long)row * ld + col;
+    cp_async16(s + dst, valid ? (const void*)src : (const void*)g, valid);
+  }
+}
+
+template <bool BF16, bool A_KMAJOR, bool B_KMAJOR>
+__device__ __forceinline__ void gemm(int m, int n, int k, float alpha,
+                                     const uint16_t* A, long long lda, long long sba,
+                                     const uint16_t* B, long long ldb, long long sbb,
+                                     float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {
+  __shared__ uint4 sa[STAGES][TILE_CHUNKS], sb[STAGES][TILE_CHUNKS];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // this warp's 64 x 32 piece of the block tile
+  const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+  const int ktiles = (k + BK - 1) / BK;
+
+  const long long b = blockIdx.z;  // CudaGemm launches one grid layer per batch entry (batch <= 65535)
+  const uint16_t* a = A + b * sba;
+  const uint16_t* bb = B + b * sbb;
+  float acc[4][4][4] = {};
+
+  for (int s = 0; s < STAGES - 1; s++) {
+    if (s < ktiles) {
+      load_tile<A_KMAJOR>(sa[s], a, lda, bm, m, s * BK, k);
+      load_tile<B_KMAJOR>(sb[s], bb, ldb, bn, n, s * BK, k);
+    }
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < ktiles; kt++) {
+    cp_async_wait<STAGES - 2>();  // tile kt has landed (for this thread) ...
+    __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
+    int next = kt + STAGES - 1;
+    if (next < ktiles) {
+      load_tile<A_KMAJOR>(sa[next % STAGES], a, lda, bm, m, next * BK, k);
+      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ldb, bn, n, next * BK, k);
+    }
+    cp_async_commit();  // an empty group near the end keeps the wait count uniform
+    const uint4* ta = sa[kt % STAGES];
+    const uint4* tb = sb[kt % STAGES];
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      unsigned af[4][4], bf[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR>(lane, wm + i * 16, kk));
+#pragma unroll
+      for (int p = 0; p < 2; p++) {  // two n8 fragments per ldmatrix.x4
+        unsigned r[4];
+        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR>(lane, wn + p * 16, kk));
+        bf[2 * p][0] = r[0]; bf[2 * p][1] = r[1];
+        bf[2 * p + 1][0] = r[2]; bf[2 * p + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int q = 0; q < 4; q++) mma16816<BF16>(acc[i][q], af[i], bf[q][0], bf[q][1]);
+    }
+  }
+  cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
+
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int q = 0; q < 4; q++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
+        if (row < m && col < n) {
+          long long ci = b * sbc + row * crs + col * ccs;
+          float v = alpha * acc[i][q][e];
+          if (beta != 0.f) v += beta * ld(C, tc, ci);  // beta == 0 never reads C (it may hold poison)
+          st(C, tc, ci, v);
+        }
+      }
+}
+
+}  // namespace mma
+
+// Entry points: gemm_mma_<dtype>_<A layout><B layout>, k = K-major, m/n = MN-major.
+#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                           \
+  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2) NAME(                                                    \
+      int m, int n, int k, float alpha, const void* A, long long lda, long long sba, const void* B,         \
+      long long ldb, long long sbb, float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {         \
+    mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, lda, sba, (const uint16_t*)B, ldb, sbb, beta, \
+                             C, tc, crs, ccs, sbc);                                                                    \
+  }
+GEMM_MMA_ENTRY(gemm_mma_bf16_kk, true, true, true)
+GEMM_MMA_ENTRY(gemm_mma_bf16_kn, true, true, false)
+GEMM_MMA_ENTRY(gemm_mma_bf16_mk, true, false, true)
+GEMM_MMA_ENTRY(gemm_mma_bf16_mn, true, false, false)
+GEMM_MMA_ENTRY(gemm_mma_f16_kk, false, true, true)
+GEMM_MMA_ENTRY(gemm_mma_f16_kn, false, true, false)
+GEMM_MMA_ENTRY(gemm_mma_f16_mk, false, false, true)
+GEMM_MMA_ENTRY(gemm_mma_f16_mn, false, false, false)

@@ -1,0 +1,47 @@
+package dev.puppetengine.backend.cuda;
+
+import dev.puppetengine.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/**
+ * Which products the tensor-core GEMM takes (CudaGemm.mmaPlan): the layouts the engine's forward and backward
+ * products really have, and the refusals that keep every 16-byte copy whole and aligned. Pure Java, no GPU.
+ */
+class CudaGemmPlanTest {
+    private static CudaGemm.Mat mat(DType t, long rs, long cs, long bs) { return new CudaGemm.Mat(null, t, rs, cs, bs); }
+
+    private static CudaGemm.MmaPlan plan(int batch, int m, int n, int k, CudaGemm.Mat a, CudaGemm.Mat b) {
+        return CudaGemm.mmaPlan(batch, m, n, k, a, 0, b, 0);
+    }
+
+    @Test
+    void theEnginesProductsGetTheirLayouts() {
+        DType t = DType.BF16;
+        int rows = 2 * 14 * 32 * 32, cin = 320, cout = 640;
+        // linear / conv forward: x (rows, Cin) times the (Cin, Cout) view of w (Cout, Cin): both K-major
+        assertEquals(new CudaGemm.MmaPlan("gemm_mma_bf16_kk", cin, cin), plan(1, rows, cout, cin, mat(t, cin, 1, 0), mat(t, 1, cin, 0)));
+        // backward input: gy (rows, Cout) times w (Cout, Cin) as stored: B N-major
+        assertEquals(new CudaGemm.MmaPlan("gemm_mma_bf16_kn", cout, cin), plan(1, rows, cin, cout, mat(t, cout, 1, 0), mat(t, cin, 1, 0)));
+        // backward weight: gy^T (Cout, rows) times x (rows, Cin): A M-major, B N-major
+        assertEquals(new CudaGemm.MmaPlan("gemm_mma_bf16_mn", cout, cin), plan(1, cout, cin, rows, mat(t, 1, cout, 0), mat(t, cin, 1, 0)));
+        // f16, A M-major with B K-major, batched with aligned batch strides
+        assertEquals(new CudaGemm.MmaPlan("gemm_mma_f16_mk", 64, 40), plan(3, 64, 16, 40, mat(DType.F16, 1, 64, 64 * 40), mat(DType.F16, 1, 40, 40 * 16)));
+    }
+
+    @Test
+    void refusesWhatWouldBreakA16ByteCopy() {
+        DType t = DType.BF16;
+        assertNull(plan(1, 64, 64, 60, mat(t, 60, 1, 0), mat(t, 1, 60, 0)), "K not a multiple of 8 with K-major operands");
+        assertNull(plan(1, 64, 64, 64, mat(t, 68, 1, 0), mat(t, 1, 64, 0)), "row stride not a multiple of 8");
+        assertNull(plan(1, 60, 64, 64, mat(t, 1, 64, 0), mat(t, 1, 64, 0)), "M-major A with M not a multiple of 8");
+        assertNull(plan(1, 64, 64, 64, mat(t, 3, 2, 0), mat(t, 1, 64, 0)), "neither stride 1");
+        assertNull(plan(2, 64, 64, 64, mat(t, 64, 1, 4100), mat(t, 1, 64, 4096)), "batch stride not a multiple of 8");
+        assertNull(CudaGemm.mmaPlan(1, 64, 64, 64, mat(t, 64, 1, 0), 8, mat(t, 1, 64, 0), 0), "A's address 8 bytes past alignment");
+        assertNull(plan(1, 64, 64, 64, mat(DType.F32, 64, 1, 0), mat(DType.F32, 1, 64, 0)), "fp32 operands");
+        assertNull(plan(1, 64, 64, 64, mat(t, 64, 1, 0), mat(DType.F16, 1, 64, 0)), "mixed bf16 / f16");
+        assertNull(plan(70000, 64, 64, 64, mat(t, 64, 1, 4096), mat(t, 1, 64, 4096)), "more batches than a grid's z");
+    }
+}
