@@ -8,8 +8,13 @@
 // product and both backward products run without a transposed copy. Four entry points per dtype, one per layout
 // pair, all from the one template below.
 //
+// An operand is dense (row stride ld) or an im2col gather of a channels-last image: row = output pixel, column =
+// (ky, kx, ci). Convolution is then an implicit GEMM: the forward product gathers A, the weight gradient gathers
+// B, and the column matrix (kh*kw times the activation) never exists in device memory.
+//
 // CudaGemm sends a product here only when: both operands bf16 (or both f16), the contiguous extent and the other
-// row stride and the batch stride are multiples of 8 elements, and both base addresses are 16-byte aligned.
+// row stride and the batch stride are multiples of 8 elements (for a gather: Cin), and both base addresses are
+// 16-byte aligned, so every 16-byte copy is whole, aligned and inside one tap.
 #include "common.cuh"
 
 namespace mma {
@@ -55,6 +60,34 @@ __host__ __device__ inline int b_frag_slot(int lane, int n0, int kk) {
   else return slot<16>(kk + lane % 8 + (j & 1) * 8, n0 / 8 + (j >> 1));  // with .trans
 }
 
+// One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
+// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. All long long so Java passes it as a long[].
+struct Operand {
+  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl;
+};
+
+// The element offset of (row, col), or false where the operand is zero (past its edges, or in a conv's padding).
+// For a gather, 8 consecutive columns share one tap because Cin % 8 == 0.
+__host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
+  if (row >= o.rows || col >= o.cols) return false;
+  if (!o.gather) { off = (long long)row * o.ld + col; return true; }
+  int cin = (int)o.cin, kw = (int)o.kw, wo = (int)o.wo, ho = (int)o.ho;
+  int ci = col % cin, tap = col / cin, kx = tap % kw, ky = tap / kw;
+  int ox = row % wo, t = row / wo, oy = t % ho, b = t / ho;
+  int iy = oy * (int)o.sh - (int)o.pt + ky, ix = ox * (int)o.sw - (int)o.pl + kx;
+  if (iy < 0 || iy >= o.h || ix < 0 || ix >= o.w) return false;
+  off = (((long long)b * o.h + iy) * o.w + ix) * cin + ci;
+  return true;
+}
+
+// The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
+// chunks along K; MN-major rows run along K and chunks along M (or N).
+template <bool KMAJOR>
+__host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int& row, int& col) {
+  row = KMAJOR ? mn0 + r : k0 + r;
+  col = KMAJOR ? k0 + c * 8 : mn0 + c * 8;
+}
+
 // Where accumulator e (0..3) of a lane's m16n8 tile sits: rows +0 / +8, columns 2 * (lane % 4) + (e % 2).
 __host__ __device__ inline int acc_row(int lane, int e) { return lane / 4 + (e / 2) * 8; }
 __host__ __device__ inline int acc_col(int lane, int e) { return (lane % 4) * 2 + e % 2; }
@@ -91,27 +124,24 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// Copies one 128 x 32 operand tile (rows mn0.., k0..) into shared memory. g points at the operand's batch start;
-// ld is the stride of its non-contiguous index. Two 16-byte chunks per thread.
+// Copies the 128 x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two 16-byte
+// chunks per thread.
 template <bool KMAJOR>
-__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, long long ld, int mn0, int mn, int k0, int k) {
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0) {
 #pragma unroll
   for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
-    int i = threadIdx.x + it * THREADS;
-    int r, c, dst = tile_chunk<KMAJOR>(i, r, c);
-    // K-major: tile row = M/N index, chunk along K; MN-major: tile row = K index, chunk along M/N.
-    int row = KMAJOR ? mn0 + r : k0 + r, col = KMAJOR ? k0 + c * 8 : mn0 + c * 8;
-    bool valid = KMAJOR ? row < mn && col < k : row < k && col < mn;
-    const uint16_t* src = g + (long long)row * ld + col;
-    cp_async16(s + dst, valid ? (const void*)src : (const void*)g, valid);
+    int r, c, dst = tile_chunk<KMAJOR>(threadIdx.x + it * THREADS, r, c), row, col;
+    tile_coords<KMAJOR>(r, c, mn0, k0, row, col);
+    long long off = 0;
+    bool valid = locate(o, row, col, off);
+    cp_async16(s + dst, g + off, valid);
   }
 }
 
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR>
-__device__ __forceinline__ void gemm(int m, int n, int k, float alpha,
-                                     const uint16_t* A, long long lda, long long sba,
-                                     const uint16_t* B, long long ldb, long long sbb,
-                                     float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {
+__device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
+                                     const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
+                                     long long ccs, long long sbc) {
   __shared__ uint4 sa[STAGES][TILE_CHUNKS], sb[STAGES][TILE_CHUNKS];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // this warp's 64 x 32 piece of the block tile
@@ -119,14 +149,14 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha,
   const int ktiles = (k + BK - 1) / BK;
 
   const long long b = blockIdx.z;  // CudaGemm launches one grid layer per batch entry (batch <= 65535)
-  const uint16_t* a = A + b * sba;
-  const uint16_t* bb = B + b * sbb;
+  const uint16_t* a = A + b * oa.bs;
+  const uint16_t* bb = B + b * ob.bs;
   float acc[4][4][4] = {};
 
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < ktiles) {
-      load_tile<A_KMAJOR>(sa[s], a, lda, bm, m, s * BK, k);
-      load_tile<B_KMAJOR>(sb[s], bb, ldb, bn, n, s * BK, k);
+      load_tile<A_KMAJOR>(sa[s], a, oa, bm, s * BK);
+      load_tile<B_KMAJOR>(sb[s], bb, ob, bn, s * BK);
     }
     cp_async_commit();
   }
@@ -135,8 +165,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha,
     __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
     int next = kt + STAGES - 1;
     if (next < ktiles) {
-      load_tile<A_KMAJOR>(sa[next % STAGES], a, lda, bm, m, next * BK, k);
-      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ldb, bn, n, next * BK, k);
+      load_tile<A_KMAJOR>(sa[next % STAGES], a, oa, bm, next * BK);
+      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ob, bn, next * BK);
     }
     cp_async_commit();  // an empty group near the end keeps the wait count uniform
     const uint4* ta = sa[kt % STAGES];
@@ -180,12 +210,12 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha,
 }  // namespace mma
 
 // Entry points: gemm_mma_<dtype>_<A layout><B layout>, k = K-major, m/n = MN-major.
-#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                           \
-  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2) NAME(                                                    \
-      int m, int n, int k, float alpha, const void* A, long long lda, long long sba, const void* B,         \
-      long long ldb, long long sbb, float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {         \
-    mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, lda, sba, (const uint16_t*)B, ldb, sbb, beta, \
-                             C, tc, crs, ccs, sbc);                                                                    \
+#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                    \
+  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2)                                                  \
+      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,     \
+           float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {                            \
+    mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc, crs, ccs, \
+                             sbc);                                                                                \
   }
 GEMM_MMA_ENTRY(gemm_mma_bf16_kk, true, true, true)
 GEMM_MMA_ENTRY(gemm_mma_bf16_kn, true, true, false)

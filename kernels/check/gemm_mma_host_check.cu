@@ -8,31 +8,33 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <functional>
+#include <memory>
 #include <vector>
 
 using namespace mma;
 typedef float Chunk[8];  // one 16-byte shared-memory chunk (8 halves, kept as float: only indexing is checked)
 
-// The logical operand: value at (mn, k). Distinct integers so any misplaced element changes the sum.
-struct Operand {
-  int mn, k;
-  std::vector<float> v;
-  float at(int i, int kk) const { return v[(size_t)i * k + kk]; }
+// One operand: its memory (as float: only indexing is checked), the kernel's Operand description of it, and
+// the logical value at (mn, k) computed independently of the kernel's code (plain indexing or a direct conv tap).
+struct Side {
+  std::shared_ptr<std::vector<float>> mem;
+  Operand o;
+  std::function<float(int mn, int k)> at;
 };
 
-// Fills a tile the way load_tile does: chunk i -> (r, c) -> slot, 8 consecutive elements along the contiguous
-// index, zero past the edge (K-major requires k % 8 == 0, MN-major mn % 8 == 0, as CudaGemm does).
+// Fills a tile the way load_tile does: chunk i -> (r, c) -> slot, memory (row, col) -> locate -> 8 elements.
 template <bool KMAJOR>
-static void load(Chunk* s, const Operand& g, int mn0, int k0) {
+static void load(Chunk* s, const Side& g, int mn0, int k0) {
   std::vector<bool> written(TILE_CHUNKS, false);
   for (int i = 0; i < TILE_CHUNKS; i++) {
-    int r, c, dst = tile_chunk<KMAJOR>(i, r, c);
+    int r, c, dst = tile_chunk<KMAJOR>(i, r, c), row, col;
     if (dst < 0 || dst >= TILE_CHUNKS || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
-    for (int e = 0; e < 8; e++) {
-      int mn = KMAJOR ? mn0 + r : mn0 + c * 8 + e, kk = KMAJOR ? k0 + c * 8 + e : k0 + r;
-      s[dst][e] = (mn < g.mn && kk < g.k) ? g.at(mn, kk) : 0.f;
-    }
+    tile_coords<KMAJOR>(r, c, mn0, k0, row, col);
+    long long off = 0;
+    bool valid = locate(g.o, row, col, off);
+    for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f;
   }
 }
 
@@ -74,12 +76,44 @@ static void mma_emul(float acc[32][4], const float a[32][4][2], const float b[32
     }
 }
 
+static float rnd() { return (float)(rand() % 7 - 3); }
+
+// A dense operand (mn x k logical) stored K-major (row mn, ld k) or MN-major (row k, ld mn).
+static Side dense(bool kmajor, int mn, int k) {
+  Side d;
+  d.mem = std::make_shared<std::vector<float>>((size_t)mn * k);
+  for (auto& x : *d.mem) x = rnd();
+  long long ld = kmajor ? k : mn;
+  d.o = Operand{ld, 0, kmajor ? mn : k, kmajor ? k : mn, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  auto m = d.mem;
+  d.at = [m, kmajor, ld](int i, int kk) { return kmajor ? (*m)[(size_t)i * ld + kk] : (*m)[(size_t)kk * ld + i]; };
+  return d;
+}
+
+// im2col of a channels-last image x (n, h, w, cin) for a kh x kw conv: memory rows are output pixels, columns
+// (ky, kx, ci). Logically (pixel, column) as the A of a forward conv; (column, pixel) as the B of a weight gradient:
+// both views are returned, over the same memory.
+static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw, int sh, int sw, int pt, int pl) {
+  Side d;
+  d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
+  for (auto& x : *d.mem) x = rnd();
+  int ho = (h + 2 * pt - kh) / sh + 1, wo = (w + 2 * pl - kw) / sw + 1;
+  d.o = Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl};
+  auto m = d.mem;
+  auto at = [=](int p, int q) {
+    int b = p / (ho * wo), oy = (p / wo) % ho, ox = p % wo, ky = q / (kw * cin), kx = (q / cin) % kw, ci = q % cin;
+    int iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
+    return (iy < 0 || iy >= h || ix < 0 || ix >= w) ? 0.f : (*m)[(((size_t)b * h + iy) * w + ix) * cin + ci];
+  };
+  Side t = d;
+  d.at = at;
+  t.at = [at](int q, int p) { return at(p, q); };
+  return {d, t};
+}
+
+// C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k).
 template <bool AK, bool BKM>
-static int check(int m, int n, int k, unsigned seed) {
-  srand(seed);
-  Operand A{m, k, std::vector<float>((size_t)m * k)}, B{n, k, std::vector<float>((size_t)n * k)};
-  for (auto& x : A.v) x = (float)(rand() % 7 - 3);
-  for (auto& x : B.v) x = (float)(rand() % 7 - 3);
+static int check(const char* what, int m, int n, int k, const Side& A, const Side& B) {
   std::vector<float> C((size_t)m * n, NAN);
   static Chunk sa[TILE_CHUNKS], sb[TILE_CHUNKS];
   for (int bm = 0; bm < m; bm += BM)
@@ -133,22 +167,43 @@ static int check(int m, int n, int k, unsigned seed) {
       float got = C[(size_t)i * n + j];
       if (!(got == (float)ref) && bad++ < 5) printf("  (%d,%d): got %g want %g\n", i, j, got, ref);
     }
-  printf("%s A %s-major, B %s-major, m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", AK ? "K" : "M",
+  printf("%s %s, A %s-major, B %s-major, m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, AK ? "K" : "M",
          BKM ? "K" : "N", m, n, k, bad, m * n);
   return bad != 0;
 }
 
+template <bool AK, bool BKM>
+static int dense_case(int m, int n, int k) {
+  return check<AK, BKM>("dense", m, n, k, dense(AK, m, k), dense(BKM, n, k));
+}
+
 int main() {
-  // Shapes: one full tile, edges in every direction (M, N, K not multiples of 128 / 128 / 32), K of one chunk.
+  srand(1);
+  int fails = 0, cases = 0;
+  // Dense shapes: one full tile, edges in every direction (M, N, K not multiples of 128 / 128 / 32), K of one chunk.
   const int shapes[][3] = {{128, 128, 32}, {136, 200, 72}, {8, 16, 8}, {264, 136, 104}};
-  int fails = 0;
-  unsigned seed = 1;
   for (auto& s : shapes) {
-    fails += check<true, true>(s[0], s[1], s[2], seed++);
-    fails += check<true, false>(s[0], s[1], s[2], seed++);
-    fails += check<false, true>(s[0], s[1], s[2], seed++);
-    fails += check<false, false>(s[0], s[1], s[2], seed++);
+    fails += dense_case<true, true>(s[0], s[1], s[2]);
+    fails += dense_case<true, false>(s[0], s[1], s[2]);
+    fails += dense_case<false, true>(s[0], s[1], s[2]);
+    fails += dense_case<false, false>(s[0], s[1], s[2]);
+    cases += 4;
   }
-  printf(fails ? "%d FAILED\n" : "all %d layouts x shapes passed\n", fails ? fails : 16);
+  // Implicit-GEMM convolutions: 3x3 pad 1 stride 1, 3x3 stride 2 pad 1 (the downsampler), 1x1.
+  // Forward y = im2col(x) w^T: A gathered K-major, B = w (cout, kk) K-major. Weight gradient
+  // dW = gy^T im2col(x): A = gy (pixels, cout) M-major, B gathered N-major.
+  const int convs[][9] = {{2, 9, 11, 16, 24, 3, 3, 1, 1}, {1, 12, 10, 8, 16, 3, 3, 2, 1}, {2, 5, 7, 24, 8, 1, 1, 1, 0}};
+  for (auto& c : convs) {
+    int nb = c[0], h = c[1], w = c[2], cin = c[3], cout = c[4], kh = c[5], kw = c[6], st = c[7], pad = c[8];
+    auto [x, xb] = gather(nb, h, w, cin, kh, kw, st, st, pad, pad);
+    int pix = (int)x.o.rows, kk = (int)x.o.cols;
+    char what[96];
+    snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d forward", kh, kw, st, pad, cin, cout);
+    fails += check<true, true>(what, pix, cout, kk, x, dense(true, cout, kk));
+    snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d weight grad", kh, kw, st, pad, cin, cout);
+    fails += check<false, false>(what, cout, kk, pix, dense(false, cout, pix), xb);
+    cases += 2;
+  }
+  printf(fails ? "%d of %d FAILED\n" : "all %2$d cases passed\n", fails, cases);
   return fails != 0;
 }

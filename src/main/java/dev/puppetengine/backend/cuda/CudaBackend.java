@@ -628,6 +628,10 @@ public final class CudaBackend implements Backend {
         long kk() { return (long) kh * kw * cin; }
         boolean pointwise() { return kh == 1 && kw == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padTop() == 0 && s.padBottom() == 0 && s.padLeft() == 0 && s.padRight() == 0; }
         int[] struct(int images) { return new int[]{images, h, w, cin, kh, kw, ho, wo, s.strideH(), s.strideW(), s.padTop(), s.padLeft()}; }
+        /** The column matrix of all n images, for the implicit-GEMM path. */
+        CudaGemm.Im2col im2col(CUdeviceptr x, DType t) {
+            return new CudaGemm.Im2col(x, t, (long) n * ho * wo, h, w, cin, kh, kw, ho, wo, s.strideH(), s.strideW(), s.padTop(), s.padLeft());
+        }
         int chunk(DType t) {
             long perImage = (long) ho * wo * kk() * t.bytes();
             return (int) Math.max(1, Math.min(n, COL_BUDGET_BYTES / Math.max(perImage, 1)));
@@ -651,10 +655,10 @@ public final class CudaBackend implements Backend {
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
         try (Tensor x2 = contig(x); Tensor w2 = contig(w, t)) {
             CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
+            CudaGemm.Mat ym = new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0);
             if (g.pointwise()) {
-                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f,
-                        new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0));
-            } else {
+                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym);
+            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
@@ -711,10 +715,10 @@ public final class CudaBackend implements Backend {
         // dW (Cout, KK) = gy^T (Cout, P) x col (P, KK), accumulated over chunks in F32.
         try (Tensor acc = empty(DType.F32, g.cout(), (int) kk); Tensor gy2 = contig(gy); Tensor x2 = contig(x, t)) {
             CudaGemm.Mat dw = new CudaGemm.Mat(ptr(acc), DType.F32, kk, 1, 0);
+            CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
-                gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0),
-                        new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else {
+                gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
+            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {

@@ -32,11 +32,27 @@ import java.lang.invoke.MethodType;
 final class CudaGemm {
     private static final Logger LOG = LoggerFactory.getLogger(CudaGemm.class);
 
-    /** A batch of row-major matrices: element (b, r, c) at ptr + b*bs + r*rs + c*cs (elements). */
-    record Mat(CUdeviceptr ptr, DType dtype, long rs, long cs, long bs) {}
+    /** A GEMM operand: a strided matrix, or an im2col view of an image (implicit-GEMM convolution). */
+    sealed interface Operand permits Mat, Im2col {
+        CUdeviceptr ptr();
 
-    /** Which gemm_mma.cu entry point serves a product, with its operands' leading strides (elements). */
-    record MmaPlan(String entry, long lda, long ldb) {}
+        DType dtype();
+    }
+
+    /** A batch of row-major matrices: element (b, r, c) at ptr + b*bs + r*rs + c*cs (elements). */
+    record Mat(CUdeviceptr ptr, DType dtype, long rs, long cs, long bs) implements Operand {}
+
+    /**
+     * The column matrix of a convolution over the channels-last image at ptr (N, H, W, Cin), never materialised:
+     * row = output pixel (b, oy, ox), column = (ky, kx, ci). Only the tensor-core kernel reads it.
+     */
+    record Im2col(CUdeviceptr ptr, DType dtype, long pixels, int h, int w, int cin, int kh, int kw, int ho, int wo,
+                  int sh, int sw, int pt, int pl) implements Operand {
+        long cols() { return (long) kh * kw * cin; }
+    }
+
+    /** Which gemm_mma.cu entry point serves a product, and its two kernel Operand structs (gemm_mma.cu). */
+    record MmaPlan(String entry, long[] a, long[] b) {}
 
     private final CudaBackend backend;
     private final cublasHandle handle;
@@ -78,13 +94,7 @@ final class CudaGemm {
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c) {
         if (batch == 0 || m == 0 || n == 0) return;
         if (handle != null && a.dtype() == b.dtype() && cublas(batch, m, n, k, alpha, a, b, beta, c)) return;
-        MmaPlan plan = tensorCores ? mmaPlan(batch, m, n, k, a, byteOffset(a.ptr()), b, byteOffset(b.ptr())) : null;
-        if (plan != null) {
-            backend.launch("gemm_mma", plan.entry(), (n + 127) / 128, (m + 127) / 128, batch, 256, 1, 0,
-                    m, n, k, alpha, a.ptr(), plan.lda(), a.bs(), b.ptr(), plan.ldb(), b.bs(),
-                    beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs());
-            return;
-        }
+        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c)) return;
         int gz = Math.min(batch, 65535);
         backend.launch("gemm", "gemm_tiled", (n + 15) / 16, (m + 15) / 16, gz, 16, 16, 0,
                 batch, m, n, k, alpha,
@@ -95,24 +105,39 @@ final class CudaGemm {
 
     /**
      * The tensor-core kernel's plan for A (m x k) times B (k x n), or null when it cannot take them: both operands
-     * bf16 or both f16; each operand K-major (A's column stride 1, B's row stride 1) or MN-major (A's row stride 1,
-     * B's column stride 1), its contiguous extent and its other stride multiples of 8 elements, so every 16-byte
-     * copy is whole and aligned; batch strides multiples of 8 and base addresses 16-byte aligned for the same reason.
-     * Pure, so the choice is unit-tested without a GPU.
+     * bf16 or both f16; each operand K-major (its K index contiguous) or MN-major (its M or N index contiguous), its
+     * contiguous extent and its other stride multiples of 8 elements, so every 16-byte copy is whole and aligned;
+     * batch strides multiples of 8 and base addresses 16-byte aligned for the same reason. An im2col operand needs
+     * Cin % 8 == 0 (a copy then never straddles two taps) and no batch. Pure, so it is unit-tested without a GPU.
      */
-    static MmaPlan mmaPlan(int batch, int m, int n, int k, Mat a, long aByteOffset, Mat b, long bByteOffset) {
+    static MmaPlan mmaPlan(int batch, int m, int n, int k, Operand a, long aByteOffset, Operand b, long bByteOffset) {
         if (a.dtype() != b.dtype() || (a.dtype() != DType.BF16 && a.dtype() != DType.F16)) return null;
         if (batch > 65535 || aByteOffset % 16 != 0 || bByteOffset % 16 != 0) return null;
-        if (batch > 1 && (a.bs() % 8 != 0 || b.bs() % 8 != 0)) return null;
-        String al, bl;
-        long lda, ldb;
-        if (a.cs() == 1 && a.rs() % 8 == 0 && k % 8 == 0) { al = "k"; lda = a.rs(); }
-        else if (a.rs() == 1 && a.cs() % 8 == 0 && m % 8 == 0) { al = "m"; lda = a.cs(); }
-        else return null;
-        if (b.rs() == 1 && b.cs() % 8 == 0 && k % 8 == 0) { bl = "k"; ldb = b.cs(); }
-        else if (b.cs() == 1 && b.rs() % 8 == 0 && n % 8 == 0) { bl = "n"; ldb = b.rs(); }
-        else return null;
-        return new MmaPlan("gemm_mma_" + (a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + al + bl, lda, ldb);
+        // B (k x n) is read as the n x k matrix B^T, so both operands are (mn index, k index) below.
+        Side sa = side(a, batch, m, k, false), sb = side(b, batch, n, k, true);
+        if (sa == null || sb == null) return null;
+        String layout = (sa.kMajor() ? "k" : "m") + (sb.kMajor() ? "k" : "n");
+        return new MmaPlan("gemm_mma_" + (a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + layout, sa.struct(), sb.struct());
+    }
+
+    /** One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl}. */
+    private record Side(boolean kMajor, long[] struct) {}
+
+    private static Side side(Operand o, int batch, int mn, int k, boolean transposed) {
+        if (o instanceof Im2col g) {
+            if (batch != 1 || g.cin() % 8 != 0) return null;
+            long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl()};
+            // memory rows are pixels: K-major where the pixel is this side's M/N index, MN-major where it is K
+            if (g.pixels() == mn && g.cols() == k) return new Side(true, st);
+            if (g.pixels() == k && g.cols() == mn) return new Side(false, st);
+            throw new IllegalArgumentException("im2col operand (" + g.pixels() + " x " + g.cols() + ") does not fit a " + mn + " x " + k + " side");
+        }
+        Mat d = (Mat) o;
+        long sMN = transposed ? d.cs() : d.rs(), sK = transposed ? d.rs() : d.cs();
+        if (batch > 1 && d.bs() % 8 != 0) return null;
+        if (sK == 1 && sMN % 8 == 0 && k % 8 == 0) return new Side(true, new long[]{sMN, d.bs(), mn, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+        if (sMN == 1 && sK % 8 == 0 && mn % 8 == 0) return new Side(false, new long[]{sK, d.bs(), k, mn, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+        return null;
     }
 
     /**
@@ -135,6 +160,23 @@ final class CudaGemm {
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
+    }
+
+    /**
+     * A product with an im2col operand (implicit-GEMM convolution) on the tensor-core kernel. Returns false, having
+     * launched nothing, where that kernel is not the path (cuBLAS loaded, -Dpuppet.cuda.gemm=tiled, dtype or
+     * channels it cannot take): the caller then materialises the column matrix and calls {@link #gemm}.
+     */
+    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
+        return handle == null && tensorCores && mma(1, m, n, k, alpha, a, b, beta, c);
+    }
+
+    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
+        MmaPlan plan = mmaPlan(batch, m, n, k, a, byteOffset(a.ptr()), b, byteOffset(b.ptr()));
+        if (plan == null) return false;
+        backend.launch("gemm_mma", plan.entry(), (n + 127) / 128, (m + 127) / 128, batch, 256, 1, 0,
+                m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs());
+        return true;
     }
 
     /** Column-major view of a row-major rows x cols operand: {transposed?, leading dim}, or null if not BLAS-shaped. */
