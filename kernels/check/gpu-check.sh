@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# One device visit: the CUDA op harness twice (cuBLAS GEMM, then the built-in GEMM kernel), each launch
-# synchronized so a fault names its kernel. Prepare here:
-#   mvn -B -DskipTests package && ../shared/tools/device-pack --tests     (or /work/shared/tools/device-pack)
+# One device visit, about 8 minutes at most (every step has its own timeout; typical total is far less):
+#   1. the CUDA op harness twice (cuBLAS GEMM, then the built-in GEMM kernel), each launch synchronized so a fault
+#      names its kernel;
+#   2. the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on) and
+#   3. the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism), both synchronized;
+#   4. if compute-sanitizer is on PATH: memcheck over the op harness only (it slows kernels ~10x), summary kept.
+# Prepare here (the sampling test reads models/toy from the working tree, which travels with the command):
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests --desktop
 # then call the device tool with carry [".device"] and command: bash kernels/check/gpu-check.sh
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-run() {  # $1 = label, rest = extra JVM flags
-  local label=$1; shift
-  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true $*" timeout 400 bash .device/run org.junit.platform.console.ConsoleLauncher \
-    --select-class=dev.puppetengine.backend.OpHarnessTest --select-class=dev.puppetengine.backend.BackendsTest \
-    --details=tree --disable-banner > "$out/harness-$label.log" 2>&1
-  echo "$label: exit $?"; grep -E "tests (successful|failed|aborted|skipped)" "$out/harness-$label.log"
+summary=()
+run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes, rest = extra JVM flags
+  local label=$1 limit=$2 classes=$3; shift 3
+  local sel=(); for c in $classes; do sel+=(--select-class="dev.puppetengine.$c"); done
+  local t0=$SECONDS
+  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
+    "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
+  local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s" >> "$out/$label.log"
+  local line; line=$(grep -E "tests (successful|failed|aborted|skipped)" "$out/$label.log" | tr -s ' ' | tr '\n' ' ')
+  summary+=("$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")")
 }
-run cublas
-run builtin -Dpuppet.cuda.gemm=builtin
-echo "--- failures (first 40 lines) ---"; grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception" "$out"/harness-*.log | head -40
+run harness-cublas   75 "backend.OpHarnessTest backend.BackendsTest"
+run harness-builtin  75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=builtin
+run unet-parity     100 "model.UNetGpuParityTest"
+run sample-parity   110 "pipeline.PipelineGpuParityTest"
+if command -v compute-sanitizer > /dev/null; then
+  t0=$SECONDS
+  JAVA_OPTS="-Xmx8g" timeout 120 compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
+    bash .device/run org.junit.platform.console.ConsoleLauncher --select-class=dev.puppetengine.backend.OpHarnessTest \
+    --details=tree --disable-banner > "$out/memcheck-harness.log" 2>&1
+  rc=$?; [ $rc = 124 ] && echo "TIMEOUT after 120s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
+  grep -E "ERROR SUMMARY|LEAK SUMMARY" "$out/memcheck-harness.log" > "$out/memcheck-summary.txt" || echo "no ERROR SUMMARY line (exit $rc)" > "$out/memcheck-summary.txt"
+  summary+=("$(printf '%-18s exit %-3s %4ss  %s' memcheck-harness "$rc" "$((SECONDS - t0))" "$(tr '\n' ' ' < "$out/memcheck-summary.txt")")")
+else
+  summary+=("memcheck-harness   skipped: compute-sanitizer is not on PATH")
+fi
+echo "--- failures (first 60 lines) ---"
+grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "$out"/harness-*.log "$out"/*-parity.log | head -60
+echo "--- parity margins ---"; grep -h -E "tensors compared|vs cpu:|initial noise|sampled on" "$out"/*-parity.log | head -30
+echo "--- summary ---"; printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"

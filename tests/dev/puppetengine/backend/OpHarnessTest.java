@@ -1,14 +1,12 @@
 package dev.puppetengine.backend;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
-import dev.puppetengine.backend.cuda.CudaBackend;
-import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.testing.DeviceUnderTest;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,45 +20,28 @@ import java.util.function.Function;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The op harness: every {@link Backend} op, forward and backward, on CUDA against the CPU reference, on fresh random
  * inputs (seed printed on failure) with odd sizes that are not multiples of any tile. Every CUDA allocation is
  * NaN-poisoned first, so an output element no kernel wrote fails. Tolerance: ||gpu - cpu|| / ||cpu|| under 1e-5 for
  * F32 and 1e-2 for BF16, NaN never passes; the Philox streams must match bit for bit. Skips (JUnit assumption)
- * where no CUDA device is usable.
+ * where no CUDA device is usable ({@link DeviceUnderTest}, shared with the UNet and pipeline parity tests).
  */
 @Tag("gpu")
 class OpHarnessTest {
-    /** The backend under test: CUDA, or the CPU itself with -Dpuppet.harness.cpuSelfTest=true (checks the harness code). */
+    /** The backend under test: CUDA, or the CPU itself with -Dpuppet.harness.cpuSelfTest=true (checks the harness code); see DeviceUnderTest. */
     private static Backend gpu;
-    private static String unavailable;
     private static final CpuBackend CPU = CpuBackend.get();
 
     private final long seed = System.nanoTime();
     private final Random rnd = new Random(seed);
     private Scope scope;
 
-    @BeforeAll
-    static void probeCuda() {
-        if (Boolean.getBoolean("puppet.harness.cpuSelfTest")) {
-            gpu = CPU;
-            return;
-        }
-        try {
-            CudaBackend cuda = CudaBackend.get();
-            cuda.setPoisonAllocations(true);
-            gpu = cuda;
-        } catch (CudaUnavailableException e) {
-            unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
-        }
-    }
-
     /** Per test, so each one reports as skipped (not the class silently vanishing) on a machine without CUDA. */
     @BeforeEach
     void open() {
-        assumeTrue(gpu != null, unavailable);
+        gpu = DeviceUnderTest.require();
         scope = Scope.open();
     }
 

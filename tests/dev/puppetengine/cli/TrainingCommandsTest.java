@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The toy-model recipe end to end through the CLI, at a few steps each: every command's outputs, resume, refusals. */
@@ -27,6 +29,14 @@ class TrainingCommandsTest {
         Path enc = dir.resolve("enc");
         assertEquals(0, Main.run("fit-image-encoder", "--model", vae.resolve("model").toString(), "--data", data.toString(), "--out", enc.toString(),
                 "--steps", "2", "--batch-size", "2"));
+        // it trained the model's own encoder in place (the store that owns it; exit closed it once, cleanly): only the
+        // image encoder changed, and it carries no head
+        var before = ModelDirectory.read(vae.resolve("model")).components();
+        var after = ModelDirectory.read(enc.resolve("model")).components();
+        assertEquals(before.get("unet").sha256(), after.get("unet").sha256());
+        assertEquals(before.get("vae").sha256(), after.get("vae").sha256());
+        assertNotEquals(before.get("image_encoder").sha256(), after.get("image_encoder").sha256());
+        assertEquals(before.get("image_encoder").parameters(), after.get("image_encoder").parameters());
         Path prepared = dir.resolve("prepared");
         assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString()));
 

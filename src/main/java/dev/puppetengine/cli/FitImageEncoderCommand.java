@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
 /** ./puppet-engine fit-image-encoder: fits a toy model's image encoder by distilling its VAE (see ImageEncoderFit). */
 @Command(name = "fit-image-encoder", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fit the image encoder of a toy model: its token must predict the frame's VAE latent through a linear head",
-                "(a stand-in for CLIP's contrastive training). Writes OUT/model; resumable."})
+                "(a stand-in for CLIP's contrastive training), starting from the model's encoder weights. Writes OUT/model; resumable."})
 final class FitImageEncoderCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory with a trained VAE.")
     Path model;
@@ -41,16 +41,16 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             ClipDataset ds = ClipDataset.open(data);
             int side = m.resolution() / m.vae.config().downscaleFactor();
             ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, side * side * m.vae.config().latentChannels(), cfg.seed());
-            try (ParameterStore store = ParameterStore.initialize(fit, m.unetWeights().backend(), DType.F32, cfg.seed())) {
-                fit.bind(store);
-                String json = ModelDirectory.json().writeValueAsString(m.clip.config());
-                Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
-                if (ckpt == null) return 0;
-                TrainingCheckpoint.loadWeights(ckpt, false, store);
-                m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
-                        DType.F32, Map.of(), true);
-                System.err.println("wrote " + out.resolve("model"));
-            }
+            // The encoder trains in the store that owns it (closed with the model); the head's parameters join that store.
+            ParameterStore store = m.imageEncoderWeights();
+            fit.attachHead(store);
+            String json = ModelDirectory.json().writeValueAsString(m.clip.config());
+            Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
+            if (ckpt == null) return 0;
+            TrainingCheckpoint.loadWeights(ckpt, false, store);
+            m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
+                    DType.F32, Map.of(), true);
+            System.err.println("wrote " + out.resolve("model"));
         }
         return 0;
     }

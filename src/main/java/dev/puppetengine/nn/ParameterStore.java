@@ -108,10 +108,29 @@ public final class ParameterStore implements AutoCloseable {
         });
     }
 
-    /** Frees the gradients of all parameters (skipping any whose weights another, closed store held: a module refitted inside a wider one). */
+    /**
+     * Adds the parameters of {@code extra}, a module outside this store's tree, as {@code prefix + name}, initialised
+     * as {@link #initialize} would (from {@code seed} and their prefixed names) and owned by this store from now on:
+     * freed when it closes, trained with it. This is how a new module joins a loaded model's weights (the head that
+     * fit-image-encoder trains together with the image encoder) while every parameter keeps exactly one owner.
+     */
+    public void addInitialized(String prefix, Module extra, long seed) {
+        Map<String, Parameter> add = new java.util.LinkedHashMap<>();
+        extra.namedParameters().forEach((name, p) -> {
+            String key = prefix + name;
+            if (params.containsKey(key) || add.containsKey(key)) throw new IllegalArgumentException("parameter " + key + " is already in this store");
+            if (p.isMaterialized()) throw new IllegalArgumentException("parameter " + key + " already has weights (owned by another store)");
+            add.put(key, p);
+        });
+        try (Scope.Use u = scope.use()) {
+            add.forEach((name, p) -> p.set(initialValue(backend, dtype, name, p, seed)));
+        }
+        params.putAll(add);
+    }
+
+    /** Frees the gradients of all parameters. */
     public void zeroGrad() {
         for (Parameter p : params.values()) {
-            if (!p.isMaterialized()) continue;
             Tensor g = p.value().grad();
             if (g != null) {
                 g.close();

@@ -43,9 +43,7 @@ public final class EulerSampler {
         DType dt = imageLatents.dtype();
         KarrasSchedule sched = new KarrasSchedule(o.steps());
         try (GradMode.Guard ng = GradMode.noGrad(); Scope outer = Scope.open()) {
-            Tensor x = be.empty(dt, b, o.frames(), h, w, c);
-            be.fillRandom(x, RandomKind.NORMAL, o.seed(), 0);
-            x = F.scale(x, KarrasSchedule.initNoiseSigma());
+            Tensor x = F.scale(initialNoise(be, dt, b, o.frames(), h, w, c, o.seed()), KarrasSchedule.initNoiseSigma());
             Conditions cond = o.cfg() ? Conditions.cfg(imageLatents, clip, drags) : new Conditions(imageLatents, clip, drags);
             Tensor guidance = o.cfg() ? guidanceTensor(be, dt, o) : null;
             for (int i = 0; i < sched.steps(); i++) {
@@ -56,6 +54,17 @@ public final class EulerSampler {
             }
             return Scope.escape(x);
         }
+    }
+
+    /**
+     * The unit-variance noise sampling starts from (before the x sqrt(700^2 + 1) scale): the Philox normal stream
+     * (seed, offset 0) in the latents' channels-last layout (B, F, h, w, c), in {@code dt}. Bit-identical on every
+     * backend (the GPU parity test checks it); a new tensor in the current scope.
+     */
+    public static Tensor initialNoise(Backend be, DType dt, int b, int frames, int h, int w, int c, long seed) {
+        Tensor x = be.empty(dt, b, frames, h, w, c);
+        be.fillRandom(x, RandomKind.NORMAL, seed, 0);
+        return x;
     }
 
     /** Latents, context and drags of the UNet batch: [cond] or [cond, uncond]. */

@@ -9,7 +9,6 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Linear;
-import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Philox;
 import dev.puppetengine.random.Streams;
@@ -25,8 +24,11 @@ import java.util.List;
  * web-scale pairs; the toy's stand-in objective distils the trained VAE: from its image token, a linear head
  * must predict the frame's whole (scaled) VAE latent, so the token summarises what the frame looks like —
  * the role CLIP's global token plays for Puppet-Master. The head is discarded afterwards.
+ *
+ * <p>The encoder is trained in place, in the store that already owns its weights (the loaded model's); the head's
+ * parameters join that store ({@link #attachHead}), so the trainer sees one store and every parameter one owner.
  */
-public final class ImageEncoderFit extends Module implements Objective {
+public final class ImageEncoderFit implements Objective {
     private final ClipVisionModelWithProjection encoder;
     private final Linear head;
     private final AutoencoderKLTemporalDecoder vae;
@@ -35,15 +37,24 @@ public final class ImageEncoderFit extends Module implements Objective {
     private ParameterStore store;
 
     public ImageEncoderFit(ClipVisionModelWithProjection encoder, AutoencoderKLTemporalDecoder vae, ClipDataset data, int latentSize, long seed) {
-        this.encoder = add("encoder", encoder);
-        this.head = add("head", new Linear(encoder.config().projectionDim(), latentSize, true));
+        this.encoder = encoder;
+        this.head = new Linear(encoder.config().projectionDim(), latentSize, true);
         this.vae = vae;
         this.data = data;
         this.seed = seed;
     }
 
-    /** The store holding this module's (encoder + head) weights. */
-    public void bind(ParameterStore s) { this.store = s; }
+    /**
+     * Adds the head's parameters ("head.weight", "head.bias", initialised from {@code seed}) to {@code encoderWeights},
+     * the store that owns the encoder's weights, and trains in it: pass that same store to the {@link Trainer}.
+     */
+    public void attachHead(ParameterStore encoderWeights) {
+        encoderWeights.addInitialized(HEAD + ".", head, seed);
+        this.store = encoderWeights;
+    }
+
+    /** The prefix of the head's parameters in the store. */
+    public static final String HEAD = "head";
 
     @Override
     public int size() { return data.trainCount(); }

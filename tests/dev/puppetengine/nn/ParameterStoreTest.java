@@ -1,0 +1,61 @@
+package dev.puppetengine.nn;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** One owner per parameter: a new module joins an existing store (as fit-image-encoder's head does) instead of a second store rebinding weights. */
+class ParameterStoreTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    @Test
+    void addedModuleIsInitialisedTrainedAndFreedByTheStoreThatOwnsIt() {
+        Linear encoder = new Linear(3, 4, true), head = new Linear(4, 2, true);
+        ParameterStore store = ParameterStore.initialize(encoder, CPU, DType.F32, 5);
+        double[] before = encoder.namedParameters().get("weight").value().toDoubleArray();
+        store.addInitialized("head.", head, 9);
+        assertEquals(List.of("weight", "bias", "head.weight", "head.bias"), List.copyOf(store.parameters().keySet()));
+        assertArrayEquals(before, encoder.namedParameters().get("weight").value().toDoubleArray(), "the owned weights are untouched");
+        try (Scope s = Scope.open()) {   // initialised as initialize() would under the prefixed name
+            assertArrayEquals(ParameterStore.initialValue(CPU, DType.F32, "head.weight", head.namedParameters().get("weight"), 9).toDoubleArray(),
+                    store.parameters().get("head.weight").value().toDoubleArray());
+        }
+        // trains as one store: gradients reach both, zeroGrad clears both
+        store.requireGrad(n -> true);
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.of(CPU, DType.F32, new int[]{2, 3}, 1, 2, 3, 4, 5, 6);
+            Autograd.backward(F.sum(head.forward(encoder.forward(x))));
+        }
+        assertNotNull(store.parameters().get("weight").value().grad());
+        assertNotNull(store.parameters().get("head.bias").value().grad());
+        store.zeroGrad();
+        store.parameters().values().forEach(p -> assertEquals(null, p.value().grad()));
+        Tensor headWeight = store.parameters().get("head.weight").value();
+        store.close();   // frees every parameter it owns, the added ones too, without tripping over any
+        assertTrue(headWeight.isClosed());
+        assertFalse(head.namedParameters().get("weight").isMaterialized());
+    }
+
+    @Test
+    void refusesNamesItHasAndModulesAnotherStoreOwns() {
+        Linear a = new Linear(2, 2, false), b = new Linear(2, 2, false);
+        try (ParameterStore sa = ParameterStore.initialize(a, CPU, DType.F32, 1); ParameterStore sb = ParameterStore.initialize(b, CPU, DType.F32, 1)) {
+            assertThrows(IllegalArgumentException.class, () -> sa.addInitialized("", new Linear(2, 2, false), 1));   // "weight" exists
+            assertThrows(IllegalArgumentException.class, () -> sa.addInitialized("other.", b, 1));                    // b is sb's
+            assertEquals(1, sa.parameters().size());
+        }
+    }
+}
