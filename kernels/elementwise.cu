@@ -77,6 +77,18 @@ extern "C" __global__ void affine(Layout L, long long n, void* out, int to, cons
   }
 }
 
+// affine with the coefficients read from a device vector (CUDA graphs: read at replay, not baked into the launch):
+// the same expression as affine, so equal coefficients give bit-identical results. shift_at < 0: shift 0.
+extern "C" __global__ void affine_dev(Layout L, long long n, void* out, int to, const void* x, int tx, const double* coef,
+                                      int scale_at, int shift_at) {
+  double scale = coef[scale_at], shift = shift_at < 0 ? 0.0 : coef[shift_at];
+  GRID_STRIDE(i, n) {
+    long long oo, ox, u;
+    offsets(L, i, oo, ox, u);
+    std_(out, to, oo, (double)ld(x, tx, ox) * scale + shift);
+  }
+}
+
 // y[st0] = a * x[st1] + b * y[st0], in place.
 extern "C" __global__ void axpby(Layout L, long long n, double a, const void* x, int tx, double b, void* y, int ty) {
   GRID_STRIDE(i, n) {

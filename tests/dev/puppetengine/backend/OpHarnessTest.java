@@ -142,6 +142,17 @@ class OpHarnessTest {
             check1("unaryBackward " + op, t, g -> x.on(g).backend().unaryBackward(op, x.on(g), gy.on(g)));
         }
         check1("affine", t, g -> a.on(g).backend().affine(a.on(g), -1.75, 0.3));
+        check1("affineFrom (device coefficients, a transposed x)", t, g -> {
+            Backend bk = a.on(g).backend();
+            Tensor coef = Tensor.of(bk, DType.F64, new int[]{3}, 9.0, -1.75, 0.3);
+            return bk.affineFrom(a.on(g).transpose(1, 2), coef, 1, 2);
+        });
+        check1("affineFrom equals affine bit for bit", t, g -> {
+            Backend bk = a.on(g).backend();
+            Tensor coef = Tensor.of(bk, DType.F64, new int[]{2}, 1 / Math.sqrt(0.37 * 0.37 + 1), 0.125);
+            // The CPU difference is exactly 0, so any nonzero GPU element makes the relative error enormous.
+            return bk.binary(BinaryOp.SUB, bk.affineFrom(a.on(g), coef, 0, 1), bk.affine(a.on(g), 1 / Math.sqrt(0.37 * 0.37 + 1), 0.125));
+        });
         check1("axpby with a transposed x", t, g -> {
             Backend bk = a.on(g).backend();
             Tensor y = bk.copy(gy.on(g), t).reshape(3, 7, 5).contiguous();

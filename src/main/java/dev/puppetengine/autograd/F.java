@@ -8,6 +8,7 @@ import dev.puppetengine.backend.NormResult;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
@@ -511,7 +512,8 @@ public final class F {
         int half = dim / 2;
         double[] f = new double[half];
         for (int j = 0; j < half; j++) f[j] = Math.exp(-Math.log(10000) * j / half);
-        Tensor freqs = Tensor.of(t.backend(), t.dtype() == DType.F64 ? DType.F64 : DType.F32, new int[]{1, half}, f);
+        DType ft = t.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor freqs = DeviceConstants.get(List.of("sinusoid-freqs", t.backend(), ft, half), () -> Tensor.of(t.backend(), ft, new int[]{1, half}, f));
         Tensor args = mul(unsqueeze(t, 1), freqs);
         return concat(List.of(unary(UnaryOp.COS, args), unary(UnaryOp.SIN, args)), 1);
     }

@@ -26,6 +26,12 @@ public final class FlopCount {
         return n;
     }
 
+    /**
+     * Corrects the count for work that did not pass through {@link F} as it ran: a CUDA graph capture counts its
+     * step's FLOPs without running them (subtract), each replay runs them without Java calls (add).
+     */
+    public static void adjust(long flops) { add(flops); }
+
     static void add(long flops) {
         long[] c = COUNTER.get();
         if (c != null) c[0] += flops;

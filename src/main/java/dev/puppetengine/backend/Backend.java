@@ -35,6 +35,25 @@ public interface Backend extends AutoCloseable {
 
     void resetPeak();
 
+    /**
+     * Why this backend cannot capture device graphs ({@link #captureGraph}), or null when it can. The CPU cannot:
+     * callers that were asked for a graph log this reason and run eagerly.
+     */
+    default String graphUnavailable() {
+        return "the " + name() + " backend has no CUDA graphs (they need --device cuda)";
+    }
+
+    /**
+     * Captures the device work of {@code body} into a graph without running it; {@link DeviceGraph#replay} runs it.
+     * The body must only queue device work: no host transfers (they are refused), no synchronisation, every input it
+     * reads from tensors that outlive the graph and whose contents the caller updates before each replay. Its result
+     * (and every intermediate) lives in memory reserved for the graph until the graph is closed. Throws (after
+     * cleaning up) when the capture fails; the caller can then run the body eagerly.
+     */
+    default DeviceGraph captureGraph(java.util.function.Supplier<Tensor> body) {
+        throw new UnsupportedOperationException(graphUnavailable());
+    }
+
     /** Waits for all queued work (no-op on the CPU). */
     default void synchronize() {}
 
@@ -92,6 +111,17 @@ public interface Backend extends AutoCloseable {
 
     /** x * scale + shift. */
     Tensor affine(Tensor x, double scale, double shift);
+
+    /**
+     * {@link #affine} with the coefficients read from the device: x * coef[scaleAt] + (shiftAt < 0 ? 0 : coef[shiftAt]),
+     * {@code coef} an F64 vector. The same arithmetic as {@code affine(x, scale, shift)} with those doubles (so the
+     * results are bit-identical), but a captured CUDA graph reads the coefficients at replay instead of baking them in.
+     * This default reads them to the host (fine for backends without graphs).
+     */
+    default Tensor affineFrom(Tensor x, Tensor coef, int scaleAt, int shiftAt) {
+        double[] c = coef.toDoubleArray();
+        return affine(x, c[scaleAt], shiftAt < 0 ? 0 : c[shiftAt]);
+    }
 
     /** In place: y = a * x + b * y (same shapes; y contiguous). Gradient accumulation, EMA, scaling. */
     void axpby(double a, Tensor x, double b, Tensor y);

@@ -44,6 +44,10 @@ final class BenchSampleCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "3", description = "Timed samples; the table reports the median (default: ${DEFAULT-VALUE}).")
     int repeat;
 
+    @Option(names = "--cuda-graph", description = "Capture the UNet step in a CUDA graph and replay it (--device cuda; unverified on a GPU so far; "
+            + "also -Dpuppet.cuda.graph=true).")
+    boolean cudaGraph;
+
     record Run(PuppetMaster.Timings t, long unetFlopsPerStep, long totalMs) {}
 
     @Mixin
@@ -56,6 +60,7 @@ final class BenchSampleCommand implements Callable<Integer> {
         SamplingOptions opts;
         try {
             opts = SamplingOptions.defaults().withSteps(steps).withFrames(frames).withGuidance(guidance);
+            if (cudaGraph) opts = opts.withCudaGraph(true);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
@@ -66,8 +71,9 @@ final class BenchSampleCommand implements Callable<Integer> {
             int side = pm.resolution();
             RgbImage img = testImage(side);
             List<DragPath> drags = List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1));
-            String what = String.format(Locale.ROOT, "%s (%s), %dx%d, %d frames, %d steps, CFG %s, %s %s", bench.label(),
-                    m.manifest.kind(), side, side, frames, steps, opts.cfg() ? "on (batch 2)" : "off", backend.name(), dt);
+            String what = String.format(Locale.ROOT, "%s (%s), %dx%d, %d frames, %d steps, CFG %s, %s %s%s", bench.label(),
+                    m.manifest.kind(), side, side, frames, steps, opts.cfg() ? "on (batch 2)" : "off", backend.name(), dt,
+                    opts.cudaGraph() ? ", CUDA graph requested" : "");
             System.err.println("bench sample: " + what);
             for (int i = 0; i < warmup; i++) once(pm, img, drags, opts);
             Run[] runs = new Run[repeat];
@@ -96,6 +102,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             o.put("frames", frames);
             o.put("steps", steps);
             o.put("cfg", opts.cfg());
+            o.put("cuda_graph_requested", opts.cudaGraph());
             o.put("repeat", repeat);
             ObjectNode st = o.putObject("median_ms");
             st.put("preprocess", t.preprocessMs()).put("clip", t.clipMs()).put("vae_encode", t.vaeEncodeMs())

@@ -41,9 +41,14 @@ final class SamplingArgs {
     @Option(names = "--unscaled-input", description = "Feed the UNet the unscaled noisy latent (for models trained like the public train.py, spec 4.2).")
     boolean unscaledInput;
 
+    @Option(names = "--cuda-graph", description = "Capture the UNet step in a CUDA graph and replay it (--device cuda; unverified on a GPU so far, "
+            + "so off by default; also -Dpuppet.cuda.graph=true). Other devices log why and sample eagerly.")
+    boolean cudaGraph;
+
     SamplingOptions options(int frames) {
         try {
-            return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput);
+            return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput,
+                    cudaGraph || Boolean.getBoolean(SamplingOptions.CUDA_GRAPH_PROPERTY));
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

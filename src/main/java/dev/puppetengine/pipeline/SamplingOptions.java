@@ -4,9 +4,15 @@ package dev.puppetengine.pipeline;
  * Sampling settings with the reference demo's defaults (spec 5.3): 50 Euler steps, guidance ramped per frame
  * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on when the maximum exceeds 1), 14
  * frames, seed 0. {@code scaleInput}: feed the UNet x / sqrt(sigma^2 + 1) (inference and SVD, default) or the
- * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way.
+ * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way. {@code cudaGraph}: capture
+ * the UNet step in a CUDA graph and replay it (docs/CUDA.md, "CUDA graphs"); off unless {@code -Dpuppet.cuda.graph=true}
+ * or asked for (CLI {@code --cuda-graph}); on a backend without graphs the sampler logs why and runs eagerly.
+ * Unverified on a GPU so far, hence off by default.
  */
-public record SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput) {
+public record SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput, boolean cudaGraph) {
+    /** The system property that turns {@link #cudaGraph} on by default. */
+    public static final String CUDA_GRAPH_PROPERTY = "puppet.cuda.graph";
+
     public SamplingOptions {
         if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         if (!(guidanceMin >= 1) || !(guidanceMax >= 1) || !Double.isFinite(guidanceMax) || !Double.isFinite(guidanceMin))
@@ -14,19 +20,26 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
         if (frames < 1) throw new IllegalArgumentException("frames must be >= 1, got " + frames);
     }
 
+    /** {@code cudaGraph} from {@code -Dpuppet.cuda.graph} (default false). */
+    public SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput) {
+        this(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, Boolean.getBoolean(CUDA_GRAPH_PROPERTY));
+    }
+
     public static SamplingOptions defaults() {
         return new SamplingOptions(50, 1.0, 5.0, 0, 14, true);
     }
 
-    public SamplingOptions withSteps(int s) { return new SamplingOptions(s, guidanceMin, guidanceMax, seed, frames, scaleInput); }
+    public SamplingOptions withSteps(int s) { return new SamplingOptions(s, guidanceMin, guidanceMax, seed, frames, scaleInput, cudaGraph); }
 
-    public SamplingOptions withGuidance(double max) { return new SamplingOptions(steps, guidanceMin, max, seed, frames, scaleInput); }
+    public SamplingOptions withGuidance(double max) { return new SamplingOptions(steps, guidanceMin, max, seed, frames, scaleInput, cudaGraph); }
 
-    public SamplingOptions withSeed(long s) { return new SamplingOptions(steps, guidanceMin, guidanceMax, s, frames, scaleInput); }
+    public SamplingOptions withSeed(long s) { return new SamplingOptions(steps, guidanceMin, guidanceMax, s, frames, scaleInput, cudaGraph); }
 
-    public SamplingOptions withFrames(int f) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, f, scaleInput); }
+    public SamplingOptions withFrames(int f) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, f, scaleInput, cudaGraph); }
 
-    public SamplingOptions withScaleInput(boolean b) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, b); }
+    public SamplingOptions withScaleInput(boolean b) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, b, cudaGraph); }
+
+    public SamplingOptions withCudaGraph(boolean g) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, g); }
 
     public boolean cfg() { return guidanceMax > 1; }
 

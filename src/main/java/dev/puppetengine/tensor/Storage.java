@@ -48,9 +48,24 @@ public abstract class Storage {
     /** Returns the memory to the backend; called once, when the last reference goes. */
     protected abstract void free();
 
-    /** Copies {@code dst.remaining()} bytes (little-endian elements) starting at element {@code elemOffset}. */
-    public abstract void read(long elemOffset, ByteBuffer dst);
+    /**
+     * Copies {@code dst.remaining()} bytes (little-endian elements) starting at element {@code elemOffset}. A host
+     * transfer: refused while {@link HostTransfers#forbid} is in force on this thread (e.g. during CUDA graph capture).
+     */
+    public final void read(long elemOffset, ByteBuffer dst) {
+        HostTransfers.check("read", this);
+        readBytes(elemOffset, dst);
+    }
 
-    /** Copies {@code src.remaining()} bytes (little-endian elements) into this storage at element {@code elemOffset}. */
-    public abstract void write(long elemOffset, ByteBuffer src);
+    /** Copies {@code src.remaining()} bytes (little-endian elements) into this storage at element {@code elemOffset}; a host transfer as {@link #read}. */
+    public final void write(long elemOffset, ByteBuffer src) {
+        HostTransfers.check("write", this);
+        writeBytes(elemOffset, src);
+    }
+
+    /** The backend's device-to-host copy behind {@link #read}. */
+    protected abstract void readBytes(long elemOffset, ByteBuffer dst);
+
+    /** The backend's host-to-device copy behind {@link #write}. */
+    protected abstract void writeBytes(long elemOffset, ByteBuffer src);
 }

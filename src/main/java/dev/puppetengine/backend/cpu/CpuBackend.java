@@ -150,6 +150,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor affineFrom(Tensor x, Tensor coef, int scaleAt, int shiftAt) {
+        double[] c = read(coef);                // the storage itself: no host transfer
+        return affine(x, c[scaleAt], shiftAt < 0 ? 0 : c[shiftAt]);
+    }
+
+    @Override
     public Tensor affine(Tensor x, double scale, double shift) {
         double[] v = read(x), out = new double[v.length];
         for (int i = 0; i < v.length; i++) out[i] = v[i] * scale + shift;

@@ -66,7 +66,7 @@ final class CpuStorage extends Storage {
     }
 
     @Override
-    public void read(long elemOffset, ByteBuffer dst) {
+    protected void readBytes(long elemOffset, ByteBuffer dst) {
         ByteBuffer b = dst.order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining() / dtype().bytes();
         int o = (int) elemOffset;
@@ -81,7 +81,7 @@ final class CpuStorage extends Storage {
     }
 
     @Override
-    public void write(long elemOffset, ByteBuffer src) {
+    protected void writeBytes(long elemOffset, ByteBuffer src) {
         ByteBuffer b = src.order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining() / dtype().bytes();
         int o = (int) elemOffset;

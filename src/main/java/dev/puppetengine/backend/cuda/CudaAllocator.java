@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cuda;
 
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 
 import java.util.ArrayDeque;
@@ -31,16 +32,38 @@ final class CudaAllocator {
         return (b + step - 1) / step * step;
     }
 
-    synchronized CUdeviceptr allocate(long bytes) {
+    /** A device block and the graph pool it came from (null: the caching allocator itself). */
+    record Block(CUdeviceptr ptr, GraphPool<CUdeviceptr> pool) {}
+
+    private final GraphPool.Upstream<CUdeviceptr> upstream = new GraphPool.Upstream<>() {
+        @Override public CUdeviceptr allocate(long size) { return allocateClass(size, size); }
+        @Override public void free(CUdeviceptr block, long size) { freeClass(block, size); }
+    };
+    private GraphPool<CUdeviceptr> capture;   // the pool of the capture in progress, if any
+    private Thread captureThread;             // the thread whose allocations go to it
+
+    synchronized Block allocate(long bytes) {
         long size = sizeClass(bytes);
+        GraphPool<CUdeviceptr> pool = capture != null && Thread.currentThread() == captureThread ? capture : null;
+        CUdeviceptr p = pool != null ? pool.allocate(size) : allocateClass(bytes, size);
+        // All-ones bytes are NaN in f32, bf16 and f16: an output element no kernel wrote shows up in any check.
+        // (During a capture this memset becomes a graph node: stream-ordered before the op, as eagerly.)
+        if (poison) Cu.check(JCudaDriver.cuMemsetD8Async(p, (byte) 0xff, size, backend.computeStream()), "cuMemsetD8Async (poison)");
+        return new Block(p, pool);
+    }
+
+    /** A block of size class {@code size} from the free list, else from the driver. */
+    private CUdeviceptr allocateClass(long bytes, long size) {
         ArrayDeque<CUdeviceptr> q = free.get(size);
         CUdeviceptr p = q == null ? null : q.poll();
         if (p != null) {
             cached -= size;
         } else {
             p = new CUdeviceptr();
-            int rc = JCudaDriver.cuMemAlloc(p, size);
+            int rc = capture != null ? allocRelaxed(p, size) : JCudaDriver.cuMemAlloc(p, size);
             if (rc != 0) {
+                // Emptying the cache synchronizes and frees: illegal inside a capture. The capture fails, the caller runs eagerly.
+                if (capture != null) throw new CudaOutOfMemoryError(outOfMemory(bytes, size, rc).getMessage() + " (during CUDA graph capture)");
                 releaseCached();
                 rc = JCudaDriver.cuMemAlloc(p, size);
                 if (rc != 0) throw outOfMemory(bytes, size, rc);
@@ -49,21 +72,64 @@ final class CudaAllocator {
         }
         inUse += size;
         peak = Math.max(peak, inUse);
-        // All-ones bytes are NaN in f32, bf16 and f16: an output element no kernel wrote shows up in any check.
-        if (poison) Cu.check(JCudaDriver.cuMemsetD8Async(p, (byte) 0xff, size, backend.computeStream()), "cuMemsetD8Async (poison)");
         return p;
     }
 
-    synchronized void free(CUdeviceptr p, long bytes) {
+    /**
+     * cuMemAlloc while a capture (thread-local mode) is in progress: it is a "potentially unsafe" call there, so this
+     * thread switches to relaxed mode around it and back. Safe for us: the block is reserved for the graph by its pool
+     * and never freed while the graph lives (the same reasoning as PyTorch's cudaMallocMaybeCapturing).
+     */
+    private static int allocRelaxed(CUdeviceptr p, long size) {
+        int[] mode = {CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED};
+        Cu.check(JCudaDriver.cuThreadExchangeStreamCaptureMode(mode), "cuThreadExchangeStreamCaptureMode(relaxed)");
+        try {
+            return JCudaDriver.cuMemAlloc(p, size);
+        } finally {
+            Cu.check(JCudaDriver.cuThreadExchangeStreamCaptureMode(mode), "cuThreadExchangeStreamCaptureMode(restore)");
+        }
+    }
+
+    synchronized void free(Block b, long bytes) {
         long size = sizeClass(bytes);
+        if (b.pool() != null) b.pool().free(b.ptr(), size);
+        else freeClass(b.ptr(), size);
+    }
+
+    private void freeClass(CUdeviceptr p, long size) {
         free.computeIfAbsent(size, s -> new ArrayDeque<>()).push(p);
         inUse -= size;
         cached += size;
     }
 
+    /** From now until {@link #endCapture}, the calling thread's allocations come from a new private pool. */
+    synchronized GraphPool<CUdeviceptr> beginCapture() {
+        if (capture != null) throw new IllegalStateException("a CUDA graph capture is already in progress (on " + captureThread.getName() + ")");
+        capture = new GraphPool<>(upstream);
+        captureThread = Thread.currentThread();
+        return capture;
+    }
+
+    /** Ends routing to the pool: sealed for the graph when the capture succeeded, else released. */
+    synchronized void endCapture(GraphPool<CUdeviceptr> pool, boolean succeeded) {
+        if (capture == pool) {
+            capture = null;
+            captureThread = null;
+        }
+        if (succeeded) pool.seal();
+        else pool.release();
+    }
+
+    /** The graph is destroyed: its pool's blocks go back to the cache (those still held by tensors when they close). */
+    synchronized void releasePool(GraphPool<CUdeviceptr> pool) { pool.release(); }
+
+    /** Whether a capture is in progress (on any thread). */
+    synchronized boolean capturing() { return capture != null; }
+
     /** Returns every cached block to the driver (after the queued work that may still read them). */
     synchronized void releaseCached() {
         if (cached == 0) return;
+        if (capture != null) throw new IllegalStateException("emptying the CUDA allocator cache during a graph capture");
         backend.synchronize();
         for (Map.Entry<Long, ArrayDeque<CUdeviceptr>> e : free.entrySet()) {
             for (CUdeviceptr p : e.getValue()) {

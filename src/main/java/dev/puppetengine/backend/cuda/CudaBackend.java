@@ -5,10 +5,12 @@ import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.BinaryOp;
 import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.backend.DeviceGraph;
 import dev.puppetengine.backend.NormResult;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.HostTransfers;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Storage;
 import dev.puppetengine.tensor.Tensor;
@@ -19,9 +21,12 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +39,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The GPU backend on JCuda's driver API (the only code that imports JCuda): the device's primary context, a
@@ -70,6 +76,7 @@ public final class CudaBackend implements Backend {
     private Pointer staging;
     private ByteBuffer stagingBuf;
     private CudaGemm gemm;
+    private volatile Thread capturing;   // the thread capturing a CUDA graph on the compute stream, if any
 
     /** The process-wide CUDA backend on device 0, created on first use. */
     public static synchronized CudaBackend get() throws CudaUnavailableException {
@@ -205,6 +212,7 @@ public final class CudaBackend implements Backend {
     void launch(String mod, String fn, long gx, int gy, int gz, int bx, int by, int smem, Object... args) {
         if (gx <= 0 || gy <= 0 || gz <= 0) return;
         bind();
+        notForeignCapture("kernel " + mod + "/" + fn);
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
@@ -225,7 +233,8 @@ public final class CudaBackend implements Backend {
     }
 
     void checkAfterLaunch(String what) {
-        if (SYNC_EACH) Cu.check(JCudaDriver.cuStreamSynchronize(compute), what + " (synchronize after launch)");
+        // A capturing stream cannot be synchronized: -Dpuppet.cuda.sync=true is suspended inside a capture.
+        if (SYNC_EACH && capturing == null) Cu.check(JCudaDriver.cuStreamSynchronize(compute), what + " (synchronize after launch)");
     }
 
     /** A grid-stride launch over n elements. */
@@ -263,6 +272,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void synchronize() {
         bind();
+        noCapture("synchronize");
         Cu.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize(compute)");
     }
 
@@ -284,6 +294,7 @@ public final class CudaBackend implements Backend {
     /** Host -> device through pinned staging on the copy stream; returns when the bytes are on the device. */
     synchronized void upload(CUdeviceptr base, long byteOffset, ByteBuffer src) {
         bind();
+        noCapture("host-to-device upload");
         ByteBuffer st = staging();
         ByteBuffer s = src.duplicate();
         long at = byteOffset;
@@ -307,6 +318,7 @@ public final class CudaBackend implements Backend {
     /** Device -> host after the queued kernels that write the source. */
     synchronized void download(CUdeviceptr base, long byteOffset, ByteBuffer dst) {
         bind();
+        noCapture("device-to-host download");
         ByteBuffer st = staging();
         Cu.check(JCudaDriver.cuEventRecord(computeDone, compute), "cuEventRecord");
         Cu.check(JCudaDriver.cuStreamWaitEvent(copy, computeDone, 0), "cuStreamWaitEvent");
@@ -320,6 +332,88 @@ public final class CudaBackend implements Backend {
             dst.put(st);
             at += n;
         }
+    }
+
+    // ---- CUDA graphs ----------------------------------------------------------------------------------
+
+    /** Work from another thread while one thread captures would be recorded into its graph: refused. */
+    void notForeignCapture(String what) {
+        Thread c = capturing;
+        if (c != null && c != Thread.currentThread())
+            throw new CudaException(what + " from thread " + Thread.currentThread().getName() + " while thread " + c.getName()
+                    + " captures a CUDA graph on the compute stream (the backend is not usable from two threads during a capture)");
+    }
+
+    /** Host transfers and synchronisation cannot be part of a graph (the pinned staging and the copy stream stay out of it). */
+    private void noCapture(String what) {
+        Thread c = capturing;
+        if (c == Thread.currentThread())
+            throw new CudaException(what + " during CUDA graph capture: the captured work may only queue device work "
+                    + "(upload inputs before the capture, read results after a replay)");
+        notForeignCapture(what);
+    }
+
+    @Override
+    public String graphUnavailable() { return null; }
+
+    /**
+     * Captures {@code body}'s kernels and cuBLAS calls on the compute stream (cuStreamBeginCapture, thread-local
+     * mode: an unsafe driver call from this thread fails the capture instead of corrupting it, other threads are
+     * not affected) into an instantiated graph. Allocations of this thread come from a private pool for the
+     * capture (see {@link GraphPool}); host transfers are refused. On any failure the capture is ended, whatever
+     * was made is destroyed, the pool released, and a CudaException naming the failed call is thrown.
+     */
+    @Override
+    public DeviceGraph captureGraph(Supplier<Tensor> body) {
+        bind();
+        notForeignCapture("cuStreamBeginCapture");
+        GraphPool<CUdeviceptr> pool = allocator.beginCapture();
+        capturing = Thread.currentThread();
+        boolean inCapture = false;
+        Tensor out = null;
+        CUgraph graph = null;
+        CUgraphExec exec = null;
+        try {
+            Cu.check(JCudaDriver.cuStreamBeginCapture(compute, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                    "cuStreamBeginCapture(compute, thread-local)");
+            inCapture = true;
+            try (HostTransfers.Guard g = HostTransfers.forbid("CUDA graph capture")) {
+                out = body.get();
+            }
+            if (out == null) throw new IllegalArgumentException("captured body returned no tensor");
+            inCapture = false;
+            CUgraph made = new CUgraph();
+            Cu.check(JCudaDriver.cuStreamEndCapture(compute, made), "cuStreamEndCapture");
+            graph = made;
+            CUgraphExec e = new CUgraphExec();
+            Cu.check(JCudaDriver.cuGraphInstantiate(e, graph, 0), "cuGraphInstantiate");
+            exec = e;
+            allocator.endCapture(pool, true);
+            LOG.info("CUDA graph captured: {} of private pool for the graph", String.format("%.1f MiB", pool.ownedBytes() / 1048576.0));
+            return new CudaGraph(this, graph, exec, pool, out);
+        } catch (RuntimeException | Error e) {
+            if (inCapture) {                       // the body failed: leave capture mode, discard what was recorded
+                CUgraph partial = new CUgraph();
+                if (JCudaDriver.cuStreamEndCapture(compute, partial) == CUresult.CUDA_SUCCESS) JCudaDriver.cuGraphDestroy(partial);
+            }
+            if (exec != null) JCudaDriver.cuGraphExecDestroy(exec);
+            if (graph != null) JCudaDriver.cuGraphDestroy(graph);
+            if (out != null) out.close();
+            allocator.endCapture(pool, false);
+            throw e instanceof CudaException ce ? new CudaException("CUDA graph capture failed: " + ce.getMessage(), ce)
+                    : new CudaException("CUDA graph capture failed: " + e, e);
+        } finally {
+            capturing = null;
+        }
+    }
+
+    /** cuGraphLaunch on the compute stream. */
+    void launchGraph(CUgraphExec exec) {
+        bind();
+        notForeignCapture("cuGraphLaunch");
+        if (capturing == Thread.currentThread()) throw new CudaException("cuGraphLaunch during a capture");
+        Cu.check(JCudaDriver.cuGraphLaunch(exec, compute), "cuGraphLaunch");
+        checkAfterLaunch("cuGraphLaunch");
     }
 
     // ---- helpers --------------------------------------------------------------------------------------
@@ -497,6 +591,18 @@ public final class CudaBackend implements Backend {
         int[] s = x.shape();
         launch1d("elementwise", "unary_backward", Shape.numel(s), layout(s, out.strides(), x.strides(), gy.strides()), Shape.numel(s),
                 op.ordinal(), ptr(out), code(out.dtype()), ptr(x), code(x.dtype()), ptr(gy), code(gy.dtype()));
+        return out;
+    }
+
+    @Override
+    public Tensor affineFrom(Tensor x, Tensor coef, int scaleAt, int shiftAt) {
+        computable(x, "affineFrom");
+        require(coef.dtype() == DType.F64 && coef.isContiguous() && coef.dim() == 1, "affineFrom: coefficients must be a contiguous F64 vector, got " + coef);
+        require(scaleAt >= 0 && scaleAt < coef.numel() && shiftAt < coef.numel(), "affineFrom: coefficient index out of range");
+        Tensor out = empty(x.dtype(), x.shape());
+        int[] s = x.shape();
+        launch1d("elementwise", "affine_dev", Shape.numel(s), layout(s, out.strides(), x.strides()), Shape.numel(s),
+                ptr(out), code(out.dtype()), ptr(x), code(x.dtype()), ptr(coef), scaleAt, shiftAt);
         return out;
     }
 

@@ -205,6 +205,8 @@ final class CudaGemm {
         if (la[1] > Integer.MAX_VALUE || lb[1] > Integer.MAX_VALUE || lc[1] > Integer.MAX_VALUE) return false;
         int opB = lb[0] == 0 ? cublasOperation.CUBLAS_OP_N : cublasOperation.CUBLAS_OP_T;
         int opA = la[0] == 0 ? cublasOperation.CUBLAS_OP_N : cublasOperation.CUBLAS_OP_T;
+        backend.notForeignCapture("cublasGemmStridedBatchedEx");
+        // Host pointer mode: alpha/beta are read now (and baked into a captured graph: they are constants of the op).
         int rc = JCublas2.cublasGemmStridedBatchedEx_new(handle, opB, opA, n, m, k, Pointer.to(new float[]{alpha}),
                 b.ptr(), type(b.dtype()), (int) lb[1], b.bs(),
                 a.ptr(), type(a.dtype()), (int) la[1], a.bs(),

@@ -6,23 +6,25 @@ import jcuda.driver.CUdeviceptr;
 
 import java.nio.ByteBuffer;
 
-/** A device buffer from the caching allocator; host reads/writes go through the backend's pinned staging. */
+/** A device buffer from the caching allocator (or, made during a CUDA graph capture, from the graph's private pool); host reads/writes go through the backend's pinned staging. */
 final class CudaStorage extends Storage {
     private final CudaBackend owner;
+    private final CudaAllocator.Block block;
     final CUdeviceptr ptr;
 
     CudaStorage(CudaBackend owner, DType dtype, long numel) {
         super(owner, dtype, numel);
         this.owner = owner;
-        this.ptr = owner.allocator().allocate(numel * dtype.bytes());
+        this.block = owner.allocator().allocate(numel * dtype.bytes());
+        this.ptr = block.ptr();
     }
 
     @Override
-    protected void free() { owner.allocator().free(ptr, bytes()); }
+    protected void free() { owner.allocator().free(block, bytes()); }
 
     @Override
-    public void read(long elemOffset, ByteBuffer dst) { owner.download(ptr, elemOffset * dtype().bytes(), dst); }
+    protected void readBytes(long elemOffset, ByteBuffer dst) { owner.download(ptr, elemOffset * dtype().bytes(), dst); }
 
     @Override
-    public void write(long elemOffset, ByteBuffer src) { owner.upload(ptr, elemOffset * dtype().bytes(), src); }
+    protected void writeBytes(long elemOffset, ByteBuffer src) { owner.upload(ptr, elemOffset * dtype().bytes(), src); }
 }

@@ -8,7 +8,10 @@ import dev.puppetengine.nn.Linear;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ModuleList;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Tensor;
+
+import java.util.List;
 
 /**
  * SVD's spatio-temporal transformer (spec 2.5): GN, proj_in, a spatial {@link BasicTransformerBlock} per
@@ -60,7 +63,8 @@ public final class TransformerSpatioTemporalModel extends Module {
         double[] idx = new double[frames];
         for (int f = 0; f < frames; f++) idx[f] = f;
         DType t = h.dtype() == DType.F64 ? DType.F64 : DType.F32;
-        Tensor e = F.sinusoidal(Tensor.of(h.backend(), t, new int[]{frames}, idx), channels);
+        Tensor index = DeviceConstants.get(List.of("frame-index", h.backend(), t, frames), () -> Tensor.of(h.backend(), t, new int[]{frames}, idx));
+        Tensor e = F.sinusoidal(index, channels);
         return e.dtype() == h.dtype() ? e : F.to(e, h.dtype());
     }
 }

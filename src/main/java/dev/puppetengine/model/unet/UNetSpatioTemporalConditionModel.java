@@ -9,6 +9,7 @@ import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ModuleList;
 import dev.puppetengine.random.Philox;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -138,7 +139,18 @@ public final class UNetSpatioTemporalConditionModel extends Module {
         return F.reshape(F.expand(F.unsqueeze(t, 1), e), r);
     }
 
+    /**
+     * The drag conditioning of this forward. Built from host values (the drag tensor is read back), so at inference
+     * it goes through {@link DeviceConstants}: one build per drag tensor while a sampler's memo is open.
+     */
     private DragConditioning dragConditioning(UNetInputs x, UNetOptions opt, int b, int frames, int h, DType dt) {
+        if (opt.training()) return buildDragConditioning(x, opt, b, frames, h, dt);
+        Object key = List.of("drag-conditioning", DeviceConstants.identity(this), x.drags() == null ? "none" : DeviceConstants.identity(x.drags()), b, frames, h,
+                convIn.weight.value().backend(), dt);
+        return DeviceConstants.get(key, () -> buildDragConditioning(x, opt, b, frames, h, dt));
+    }
+
+    private DragConditioning buildDragConditioning(UNetInputs x, UNetOptions opt, int b, int frames, int h, DType dt) {
         int k = cfg.numDrags();
         float[] d = new float[b * frames * k * 4];
         if (x.drags() != null) {

@@ -1,0 +1,85 @@
+package dev.puppetengine.backend.cuda;
+
+import dev.puppetengine.backend.DeviceGraph;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** CudaBackend.captureGraph on a GPU: replays read the static inputs, failures clean up. Skips without CUDA. */
+@Tag("gpu")
+class CudaGraphTest {
+    private static CudaBackend cuda;
+    private static String unavailable;
+    private Scope scope;
+
+    @BeforeAll
+    static void probe() {
+        try {
+            cuda = CudaBackend.get();
+        } catch (CudaUnavailableException e) {
+            unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
+        }
+    }
+
+    @BeforeEach
+    void open() {
+        assumeTrue(cuda != null, unavailable);
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        if (scope == null) return;
+        cuda.synchronize();
+        scope.close();
+    }
+
+    @Test
+    void replayReadsTheStaticInputsAsTheyAreAtReplay() {
+        Tensor x = Tensor.of(cuda, DType.F32, new int[]{5}, 1, 2, 3, 4, 5);
+        Tensor coef = Tensor.of(cuda, DType.F64, new int[]{2}, 2.0, 0.5);
+        Tensor warm = cuda.affineFrom(x, coef, 0, 1);      // eager first: modules loaded outside the capture
+        assertArrayEquals(new double[]{2.5, 4.5, 6.5, 8.5, 10.5}, warm.toDoubleArray());
+        long before = cuda.bytesInUse();
+        try (DeviceGraph g = cuda.captureGraph(() -> {
+            try (Scope s = Scope.open()) {
+                return Scope.escape(cuda.affineFrom(cuda.affineFrom(x, coef, 0, -1), coef, 0, 1));
+            }
+        })) {
+            g.replay();
+            assertArrayEquals(new double[]{4.5, 8.5, 12.5, 16.5, 20.5}, g.output().toDoubleArray());
+            coef.copyFrom(new double[]{3.0, -1.0});           // new inputs, outside the capture
+            x.copyFrom(new double[]{1, 1, 1, 1, 1});
+            g.replay();
+            assertArrayEquals(new double[]{8, 8, 8, 8, 8}, g.output().toDoubleArray());
+            g.output().close();
+        }
+        assertEquals(before, cuda.bytesInUse(), "pool given back when the graph and its output are closed");
+    }
+
+    @Test
+    void hostTransferInsideCaptureFailsCleanlyAndTheBackendStaysUsable() {
+        Tensor x = Tensor.of(cuda, DType.F32, new int[]{3}, 1, 2, 3);
+        long before = cuda.bytesInUse();
+        CudaException e = assertThrows(CudaException.class, () -> cuda.captureGraph(() -> {
+            try (Scope s = Scope.open()) {
+                Tensor y = cuda.affine(x, 2, 0);
+                return Scope.escape(Tensor.of(cuda, DType.F32, new int[]{3}, y.toDoubleArray()));   // a read-back: not capturable
+            }
+        }));
+        assertTrue(e.getMessage().contains("CUDA graph capture failed"), e.getMessage());
+        assertEquals(before, cuda.bytesInUse(), "the failed capture's pool is released");
+        assertArrayEquals(new double[]{2, 4, 6}, cuda.affine(x, 2, 0).toDoubleArray(), "eager work after a failed capture");
+    }
+}

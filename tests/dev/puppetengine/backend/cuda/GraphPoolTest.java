@@ -1,0 +1,108 @@
+package dev.puppetengine.backend.cuda;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The CUDA graph pool's bookkeeping, on fake addresses (no GPU): reuse only within its capture, reserved while the graph lives. */
+class GraphPoolTest {
+    /** A fake upstream (the caching allocator): hands out fresh addresses, records what comes back. */
+    static final class Fake implements GraphPool.Upstream<Long> {
+        long next = 0x1000;
+        final List<Long> given = new ArrayList<>(), returned = new ArrayList<>();
+
+        @Override public Long allocate(long size) {
+            Long a = next;              // a new Long object per block: the pool tracks blocks by identity
+            next += size;
+            given.add(a);
+            return a;
+        }
+
+        @Override public void free(Long block, long size) { returned.add(block); }
+    }
+
+    @Test
+    void blocksFreedDuringTheCaptureAreReusedWithinIt() {
+        Fake up = new Fake();
+        GraphPool<Long> p = new GraphPool<>(up);
+        Long a = p.allocate(512), b = p.allocate(1024);
+        p.free(a, 512);
+        Long c = p.allocate(512);               // same size class: the freed block, not a new one
+        assertSame(a, c);
+        Long d = p.allocate(2048);              // no free block of that class: upstream
+        assertEquals(3, up.given.size());
+        assertEquals(1, p.reused());
+        assertEquals(512 + 1024 + 2048, p.ownedBytes());
+        assertNotEquals(b, d);
+        assertTrue(up.returned.isEmpty());
+    }
+
+    @Test
+    void sealedPoolKeepsFreedBlocksReservedAndRefusesAllocations() {
+        Fake up = new Fake();
+        GraphPool<Long> p = new GraphPool<>(up);
+        Long a = p.allocate(512), out = p.allocate(512);
+        p.free(a, 512);
+        p.seal();
+        assertThrows(IllegalStateException.class, () -> p.allocate(512));   // after the capture nothing comes from here
+        assertTrue(up.returned.isEmpty(), "a block freed during the capture is still the graph's");
+        p.free(out, 512);                       // the graph output's tensor closed while the graph lives
+        assertTrue(up.returned.isEmpty(), "freed while sealed: still reserved (every replay writes it)");
+        assertEquals(1024, p.ownedBytes());
+    }
+
+    @Test
+    void releaseGivesBackFreeBlocksNowAndLiveOnesWhenTheyAreFreed() {
+        Fake up = new Fake();
+        GraphPool<Long> p = new GraphPool<>(up);
+        Long a = p.allocate(512), out = p.allocate(4096);
+        p.free(a, 512);
+        p.seal();
+        p.release();                            // graph destroyed; the output tensor still holds its block
+        assertEquals(List.of(a), up.returned);
+        assertEquals(1, p.liveBlocks());
+        p.free(out, 4096);
+        assertEquals(List.of(a, out), up.returned);
+        assertEquals(0, p.ownedBytes());
+        p.release();                            // idempotent
+        assertEquals(2, up.returned.size());
+        assertThrows(IllegalStateException.class, () -> p.allocate(512));
+    }
+
+    @Test
+    void failedCaptureReleasesEverything() {
+        Fake up = new Fake();
+        GraphPool<Long> p = new GraphPool<>(up);
+        Long a = p.allocate(512), b = p.allocate(512);
+        p.free(a, 512);
+        p.free(b, 512);
+        p.release();                            // straight from CAPTURING
+        Set<Long> back = new HashSet<>(up.returned);
+        assertEquals(Set.of(a, b), back);
+        assertEquals(0, p.ownedBytes());
+    }
+
+    @Test
+    void misuseIsRefused() {
+        Fake up = new Fake();
+        GraphPool<Long> p = new GraphPool<>(up);
+        Long a = p.allocate(512);
+        assertThrows(IllegalStateException.class, () -> p.free(Long.valueOf(a), 512), "a block the pool does not hold (identity)");
+        assertThrows(IllegalStateException.class, () -> p.free(a, 1024), "wrong size");
+        p.free(a, 512);
+        assertThrows(IllegalStateException.class, () -> p.free(a, 512), "double free");
+        p.seal();
+        assertThrows(IllegalStateException.class, p::seal);
+        assertFalse(p.state() == GraphPool.State.CAPTURING);
+    }
+}
