@@ -64,6 +64,7 @@ class BenchOpsTest {
         assertEquals("BF16", sq.get("spec").get("dtype").asText());
         assertEquals(2L * 32 * 32 * 32, sq.get("flops").asLong());
         assertEquals("copy", cases.get(0).get("spec").get("kind").asText());
+        torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 
     @Test
@@ -112,6 +113,42 @@ class BenchOpsTest {
         JsonNode first = merged.get(2);
         assertEquals(2.5 / first.get("ours_ms").asDouble(), first.get("speedup").asDouble(), 1e-9);
         assertTrue(r.get("group_totals").get("attention").get("speedup").asDouble() > 0, r.get("group_totals").toString());
+        torchScriptRunsOneCaseOfEachKind(cases, dir);
+    }
+
+    /**
+     * Where python3 imports torch (a CPU build is enough), runs torch_ops.py on one case of each kind/pass/variant and
+     * requires a time for each: the script is otherwise only ever run on the GPU machine, where a typo costs a visit.
+     */
+    private static void torchScriptRunsOneCaseOfEachKind(List<JsonNode> cases, Path dir) throws Exception {
+        try {
+            Process probe = new ProcessBuilder("python3", "-c", "import torch").redirectErrorStream(true).start();
+            probe.getInputStream().readAllBytes();
+            if (probe.waitFor() != 0) {
+                System.err.println("torch_ops.py not run: python3 cannot import torch");
+                return;
+            }
+        } catch (java.io.IOException e) {
+            System.err.println("torch_ops.py not run: no python3");
+            return;
+        }
+        java.util.Map<String, JsonNode> one = new java.util.LinkedHashMap<>();
+        for (JsonNode c : cases) {
+            JsonNode s = c.get("spec");
+            one.putIfAbsent(s.get("kind").asText() + s.get("pass").asText() + s.path("variant").asText() + s.path("temporal").asText()
+                    + s.path("ta").asText() + s.path("tb").asText() + s.path("bias").asText() + s.path("shape").size(), c);
+        }
+        ObjectNode in = ModelDirectory.json().createObjectNode();
+        one.values().forEach(in.putArray("cases")::add);
+        Path casesFile = dir.resolve("one-of-each.json"), out = dir.resolve("one-of-each.torch.json");
+        Files.writeString(casesFile, in.toString());
+        Path script = EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
+        Process p = new ProcessBuilder("python3", script.toString(), casesFile.toString(), out.toString(), "--device", "cpu", "--warmup", "1", "--iters", "1")
+                .inheritIO().start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+        JsonNode results = ModelDirectory.json().readTree(out.toFile()).get("results");
+        for (JsonNode c : one.values()) assertTrue(results.get(c.get("id").asText()).has("ms"), c.get("id").asText() + ": " + results.get(c.get("id").asText()));
     }
 
     @Test

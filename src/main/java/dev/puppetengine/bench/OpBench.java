@@ -58,6 +58,7 @@ public final class OpBench {
             r.set("spec", c.spec());
             try {
                 r.put("ours_ms", time(backend, c, o.warmup(), o.iters()));
+                System.err.printf(Locale.ROOT, "  %s: %.4f ms%n", c.id(), r.get("ours_ms").asDouble());   // progress, in case the run is cut short
             } catch (RuntimeException e) {
                 r.put("ours_error", String.valueOf(e));
                 System.err.println("  " + c.id() + ": FAILED " + e);

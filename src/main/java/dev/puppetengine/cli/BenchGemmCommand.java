@@ -35,13 +35,17 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Benchmark every matrix product and convolution the UNet runs against PyTorch on the same device.",
-                "The list comes from a real run of the model, not a hand-written one: one forward at batch 2 (CFG sampling) and one",
-                "forward + backward at batch 1 (training, all weights trainable) are recorded, with the input- and weight-gradient",
-                "products of every linear and conv. Each distinct product is then timed alone through the same Backend op (fresh random",
-                "operands, --warmup calls, median of --iters), with TFLOP/s, % of the roofline (with --peak-tflops and the measured",
-                "copy bandwidth) and PyTorch's time for the same shapes (torch.matmul, F.linear, F.conv2d, conv3d for the (3,1,1)",
-                "temporal conv, aten.convolution_backward) and the speedup (PyTorch ms / our ms). Square bf16 products are added.",
-                "GPU: bench gemm --preset puppet-master --device cuda --dtype bf16 --peak-tflops 989 --json gemm.json"})
+                "",
+                "The list comes from a real run of the model, not a hand-written one: one forward at batch 2 (CFG sampling) and one "
+                        + "forward + backward at batch 1 (training, every weight trainable) are recorded, including the input- and "
+                        + "weight-gradient products of every linear and conv, and deduplicated with counts.",
+                "Each distinct product is then timed alone through the same Backend op (fresh random operands, --warmup calls, median "
+                        + "of --iters) with TFLOP/s and %% of the roofline (--peak-tflops and a device copy measured in the same run), next "
+                        + "to PyTorch for the same shapes (torch.matmul, F.linear, F.conv2d, conv3d for the (3,1,1) temporal conv, "
+                        + "aten.convolution_backward) and the speedup (PyTorch ms / our ms). Square bf16 products are added (--square).",
+                "",
+                "GPU: bench gemm --preset puppet-master --device cuda --dtype bf16 --peak-tflops 989 --json gemm.json",
+                "(add JAVA_OPTS=-Dpuppet.cuda.gemm=builtin to time our GEMM kernel instead of cuBLAS; see docs/PERFORMANCE.md)."})
 final class BenchGemmCommand implements Callable<Integer> {
     @Option(names = "--frames", description = "Frames (default: the UNet config's num_frames).")
     Integer frames;
@@ -70,6 +74,7 @@ final class BenchGemmCommand implements Callable<Integer> {
         }
         if (frames != null && frames < 1) throw new UserError("--frames must be >= 1");
         Map<GemmRecorder.Product, Integer> sampling, training = Map.of();
+        List<String> errors = new ArrayList<>();
         Backend backend;
         DType dt;
         String what;
@@ -80,20 +85,8 @@ final class BenchGemmCommand implements Callable<Integer> {
             what = String.format(Locale.ROOT, "bench gemm: %s (%s), %d frames, latents %dx%d, %s %s", bench.label(), m.manifest.kind(), f, side, side,
                     backend.name(), dt);
             System.err.println(what + ": recording a CFG forward" + (noTrain ? "" : " and a training step"));
-            GemmRecorder.start();
-            try {
-                unetPass(m, 2, f, side, false);
-            } finally {
-                sampling = GemmRecorder.stop();
-            }
-            if (!noTrain) {
-                GemmRecorder.start();
-                try {
-                    unetPass(m, 1, f, side, true);
-                } finally {
-                    training = GemmRecorder.stop();
-                }
-            }
+            sampling = record(() -> unetPass(m, 2, f, side, false), "the CFG forward", errors);
+            if (!noTrain) training = record(() -> unetPass(m, 1, f, side, true), "the training step", errors);
         }
         List<OpCase> cases = new ArrayList<>();
         sampling.forEach((p, n) -> cases.add(GemmCases.of("cfg-b2", "cfg-b2 ", p, n)));
@@ -101,8 +94,27 @@ final class BenchGemmCommand implements Callable<Integer> {
         for (int n : squares) cases.add(GemmCases.of("square", "square ", GemmRecorder.Product.square(DType.BF16, n), 1));
         cases.add(0, GemmCases.copy(cases, dt));     // first: the bandwidth roofline, measured on a warm device
         var header = ModelDirectory.json().createObjectNode().put("model", bench.label()).put("dtype", dt.name());
+        header.set("recording_errors", ModelDirectory.json().valueToTree(errors));
         OpBench.run(backend, what, header, cases, opts);
         return 0;
+    }
+
+    /**
+     * The products {@code pass} issues. Shapes are recorded before each backend call, so a pass that fails part-way
+     * (a CUDA error or out of memory on a first GPU run) still yields the products it reached: reported, not fatal.
+     */
+    private static Map<GemmRecorder.Product, Integer> record(Runnable pass, String what, List<String> errors) {
+        Map<GemmRecorder.Product, Integer> seen;
+        GemmRecorder.start();
+        try {
+            pass.run();
+        } catch (RuntimeException e) {
+            errors.add(what + ": " + e);
+            System.err.println("bench gemm: " + what + " failed (" + e + "); benchmarking the products recorded before the failure");
+        } finally {
+            seen = GemmRecorder.stop();
+        }
+        return seen;
     }
 
     /** One UNet call on random inputs of the real shapes; with {@code train}, all weights trainable and a backward. */
