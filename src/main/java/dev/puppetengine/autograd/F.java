@@ -177,6 +177,7 @@ public final class F {
     // ---- matrix products ------------------------------------------------------------------------------
 
     public static Tensor matmul(Tensor a, Tensor b) {
+        GemmRecorder.matmul("matmul", "forward", a, b);
         Tensor y = be(a).matmul(a, b);
         FlopCount.add(2L * y.numel() * a.size(-1));
         if (!Autograd.recording(a, b)) return y;
@@ -187,8 +188,16 @@ public final class F {
             @Override
             protected Tensor[] backward(Tensor gy) {
                 Tensor ga = null, gb = null;
-                if (needs(0)) ga = reduceTo(be(gy).matmul(gy, sb.transpose(-1, -2)), as);
-                if (needs(1)) gb = reduceTo(be(gy).matmul(sa.transpose(-1, -2), gy), bs);
+                if (needs(0)) {
+                    Tensor bt = sb.transpose(-1, -2);
+                    GemmRecorder.matmul("matmul", "backward_input", gy, bt);
+                    ga = reduceTo(be(gy).matmul(gy, bt), as);
+                }
+                if (needs(1)) {
+                    Tensor at = sa.transpose(-1, -2);
+                    GemmRecorder.matmul("matmul", "backward_weight", at, gy);
+                    gb = reduceTo(be(gy).matmul(at, gy), bs);
+                }
                 return new Tensor[]{ga, gb};
             }
         });
@@ -196,6 +205,7 @@ public final class F {
 
     /** x (..., K) w^T + bias, w (N, K). */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        GemmRecorder.linear(x, w, bias != null);
         Tensor y = be(x).linear(x, w, bias);
         FlopCount.add(2L * y.numel() * w.size(1));
         if (!Autograd.recording(x, w, bias)) return y;
@@ -208,8 +218,16 @@ public final class F {
             protected Tensor[] backward(Tensor gy) {
                 Backend be = be(gy);
                 Tensor g2 = gy.reshape(-1, n);
-                Tensor gx = needs(0) ? be.matmul(g2, sw).reshape(xs) : null;
-                Tensor gw = needs(1) ? be.matmul(g2.transpose(0, 1), sx.reshape(-1, k)) : null;
+                Tensor gx = null, gw = null;
+                if (needs(0)) {
+                    GemmRecorder.matmul("linear", "backward_input", g2, sw);
+                    gx = be.matmul(g2, sw).reshape(xs);
+                }
+                if (needs(1)) {
+                    Tensor g2t = g2.transpose(0, 1), x2 = sx.reshape(-1, k);
+                    GemmRecorder.matmul("linear", "backward_weight", g2t, x2);
+                    gw = be.matmul(g2t, x2);
+                }
                 Tensor gb = needs(2) ? be.sumTo(g2, new int[]{1, n}).reshape(n) : null;
                 return new Tensor[]{gx, gw, gb};
             }
@@ -218,6 +236,7 @@ public final class F {
 
     /** Channels-last 2-D convolution: x (N, H, W, Cin), w (Cout, kh, kw, Cin). */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
+        GemmRecorder.conv("forward", x.dtype(), x.shape(), w.shape(), spec, bias != null);
         Tensor y = be(x).conv2d(x, w, bias, spec);
         FlopCount.add(2L * y.numel() * w.size(1) * w.size(2) * w.size(3));
         if (!Autograd.recording(x, w, bias)) return y;
@@ -228,8 +247,15 @@ public final class F {
             @Override
             protected Tensor[] backward(Tensor gy) {
                 Backend be = be(gy);
-                Tensor gx = needs(0) ? be.conv2dBackwardInput(gy, sw, xs, spec) : null;
-                Tensor gw = needs(1) ? be.conv2dBackwardWeight(gy, sx, ws, spec) : null;
+                Tensor gx = null, gw = null;
+                if (needs(0)) {
+                    GemmRecorder.conv("backward_input", gy.dtype(), xs, ws, spec, false);
+                    gx = be.conv2dBackwardInput(gy, sw, xs, spec);
+                }
+                if (needs(1)) {
+                    GemmRecorder.conv("backward_weight", gy.dtype(), xs, ws, spec, false);
+                    gw = be.conv2dBackwardWeight(gy, sx, ws, spec);
+                }
                 Tensor gb = needs(2) ? be.sumTo(gy, new int[]{1, 1, 1, ws[0]}).reshape(ws[0]) : null;
                 return new Tensor[]{gx, gw, gb};
             }

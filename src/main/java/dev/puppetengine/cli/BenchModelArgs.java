@@ -5,6 +5,7 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Option;
@@ -40,6 +41,18 @@ final class BenchModelArgs {
         ModelPresets p = ModelPresets.named(preset);
         if (!p.unet().hasDrags()) throw new UserError("--preset " + preset + " has no drag modules: benchmark toy or puppet-master");
         return LoadedModel.random(p, backend, dt, 0);
+    }
+
+    /** The UNet config and latent side; a preset's come without building its weights (bench kernels needs only shapes). */
+    record Arch(UNetConfig unet, int latentSide, String kind) {}
+
+    Arch arch() throws IOException {
+        if (preset == null)
+            try (LoadedModel m = open()) {
+                return new Arch(m.unet.config(), m.resolution() / m.vae.config().downscaleFactor(), m.manifest.kind());
+            }
+        ModelPresets p = ModelPresets.named(preset);
+        return new Arch(p.unet(), p.resolution() / p.vae().downscaleFactor(), p.name() + "-random");
     }
 
     String label() { return preset != null ? "preset " + preset : modelDir().toString(); }

@@ -1,0 +1,231 @@
+package dev.puppetengine.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.tensor.Scope;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The one harness behind {@code bench gemm} and {@code bench kernels}: times each {@link OpCase} on the engine's
+ * backend (fresh random inputs, warm-up, then {@code iters} calls each followed by {@code synchronize()}, median
+ * wall time), writes the cases and our times as JSON, runs the PyTorch script on that same JSON (or merges a
+ * results file it wrote earlier), and prints one table: our time, TFLOP/s, GB/s, % of the roofline, PyTorch's
+ * time and the speedup (PyTorch ms / our ms: above 1 we are faster).
+ *
+ * <p>Roofline: max(FLOPs / --peak-tflops, bytes / copy bandwidth), where the copy bandwidth is the "copy" case
+ * measured in the same run on the same side (so each side is judged against its own device copy). A case that
+ * throws is reported with its error and the run goes on: the CUDA backend has never run before its first visit.
+ */
+public final class OpBench {
+    private OpBench() {}
+
+    /** warmup/iters: per case; torch: "auto", "none" or a python executable; torchResults: a results file to merge instead. */
+    public record Options(int warmup, int iters, String torch, Path torchResults, Path torchScript, Double peakTflops, Path json) {}
+
+    /** Runs every case, merges PyTorch, prints the table; returns the report (also written to {@code o.json()} when set). */
+    public static ObjectNode run(Backend backend, String what, ObjectNode header, List<OpCase> cases, Options o) throws IOException, InterruptedException {
+        ObjectMapper json = ModelDirectory.json();
+        ObjectNode report = json.createObjectNode();
+        report.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name())
+                .put("warmup", o.warmup()).put("iters", o.iters()).put("timing", "ours: wall clock per call incl. synchronize, median; torch: CUDA events, median");
+        if (o.peakTflops() != null) report.put("peak_tflops", o.peakTflops()); else report.putNull("peak_tflops");
+        if (backend instanceof CudaBackend cb) report.put("device", cb.deviceName()).put("gemm", cb.usesCublas() ? "cublas" : "builtin kernel");
+        report.setAll(header);
+        ArrayNode rows = report.putArray("cases");
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (OpCase c : cases)
+            if (!ids.add(c.id())) throw new IllegalStateException("two benchmark cases share the id '" + c.id() + "' (PyTorch results merge by id)");
+        System.err.printf(Locale.ROOT, "%s: %d cases, warmup %d, iters %d%n", what, cases.size(), o.warmup(), o.iters());
+        for (OpCase c : cases) {
+            ObjectNode r = rows.addObject();
+            r.put("id", c.id()).put("group", c.group()).put("count", c.count()).put("flops", c.flops()).put("bytes", c.bytes());
+            r.set("spec", c.spec());
+            try {
+                r.put("ours_ms", time(backend, c, o.warmup(), o.iters()));
+                System.err.printf(Locale.ROOT, "  %s: %.4f ms%n", c.id(), r.get("ours_ms").asDouble());   // progress, in case the run is cut short
+            } catch (RuntimeException e) {
+                r.put("ours_error", String.valueOf(e));
+                System.err.println("  " + c.id() + ": FAILED " + e);
+            }
+        }
+        Path file = o.json() != null ? o.json() : Files.createTempFile("puppet-bench", ".json");
+        AtomicFile.writeString(file, json.writeValueAsString(report));   // our side survives whatever PyTorch does
+
+        if (backend instanceof CudaBackend cb) cb.emptyCache();        // hand our cached blocks back for PyTorch's allocator
+        JsonNode torch = torchResults(backend, file, o);
+        if (torch.has("results")) {
+            report.set("torch", ((ObjectNode) torch.deepCopy()).without("results"));
+            for (JsonNode r : rows) {
+                JsonNode t = torch.get("results").get(r.get("id").asText());
+                if (t == null) continue;
+                if (t.has("ms")) ((ObjectNode) r).put("torch_ms", t.get("ms").asDouble());
+                if (t.has("error")) ((ObjectNode) r).put("torch_error", t.get("error").asText());
+            }
+        } else {
+            report.set("torch", torch);
+        }
+        derive(rows, o.peakTflops());
+        print(report);
+        if (o.json() != null) {
+            AtomicFile.writeString(file, json.writeValueAsString(report));
+            System.err.println("wrote " + file);
+        } else {
+            Files.deleteIfExists(file);
+        }
+        return report;
+    }
+
+    /** Median milliseconds of one case; inputs live in a scope per case, outputs in one per call. */
+    static double time(Backend backend, OpCase c, int warmup, int iters) {
+        try (Scope inputs = Scope.open()) {
+            Runnable op = c.setup().prepare(backend);
+            backend.synchronize();
+            for (int i = 0; i < warmup; i++)
+                try (Scope s = Scope.open()) {
+                    op.run();
+                    backend.synchronize();
+                }
+            double[] ms = new double[iters];
+            for (int i = 0; i < iters; i++)
+                try (Scope s = Scope.open()) {
+                    long t0 = System.nanoTime();
+                    op.run();
+                    backend.synchronize();
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+            Arrays.sort(ms);
+            return ms[iters / 2];
+        }
+    }
+
+    /** The PyTorch side: a given results file, else the script's output, else {"skipped": why}. */
+    private static JsonNode torchResults(Backend backend, Path cases, Options o) throws IOException, InterruptedException {
+        ObjectMapper json = ModelDirectory.json();
+        if (o.torchResults() != null) return json.readTree(o.torchResults().toFile());
+        String why = null, python = o.torch();
+        String device = backend.name().equals("cuda") ? "cuda" : "cpu";
+        if (python.equals("none")) why = "--torch none";
+        else if (!Files.isRegularFile(o.torchScript())) why = "no script at " + o.torchScript();
+        else if (python.equals("auto")) {
+            python = "python3";
+            why = probe(python, device);
+        }
+        if (why == null) {
+            Path out = o.json() != null ? o.json().resolveSibling(o.json().getFileName() + ".torch.json") : Files.createTempFile("puppet-torch", ".json");
+            Files.deleteIfExists(out);
+            System.err.println("PyTorch side: " + python + " " + o.torchScript());
+            int rc;
+            try {
+                rc = new ProcessBuilder(python, o.torchScript().toString(), cases.toString(), out.toString(), "--device", device,
+                        "--warmup", String.valueOf(o.warmup()), "--iters", String.valueOf(o.iters())).inheritIO().start().waitFor();
+            } catch (IOException e) {
+                rc = -1;
+                System.err.println("cannot run " + python + ": " + e.getMessage());
+            }
+            // The script rewrites its results after every case, so a crash part-way still leaves the cases it finished.
+            if (Files.isRegularFile(out)) {
+                JsonNode r = json.readTree(out.toFile());
+                if (rc != 0) System.err.println("PyTorch script exited with " + rc + "; merging the cases it finished");
+                if (o.json() == null) Files.deleteIfExists(out);
+                return r;
+            }
+            why = python + " " + o.torchScript().getFileName() + " exited with " + rc + " and wrote no results";
+        }
+        System.err.println("PyTorch side skipped: " + why);
+        return json.createObjectNode().put("skipped", why);
+    }
+
+    /** Null when {@code python} can import torch (and, for cuda, sees a GPU); else why not. */
+    private static String probe(String python, String device) throws InterruptedException {
+        String code = "import sys, torch; sys.exit(0 if '" + device + "' == 'cpu' or torch.cuda.is_available() else 3)";
+        try {
+            Process p = new ProcessBuilder(python, "-c", code).redirectErrorStream(true).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return python + " -c 'import torch' did not finish in 120 s";
+            }
+            if (p.exitValue() == 3) return "torch is importable but sees no CUDA device";
+            if (p.exitValue() != 0) {
+                String[] lines = new String(out).strip().split("\n");
+                return python + " cannot import torch (" + lines[lines.length - 1] + ")";
+            }
+            return null;
+        } catch (IOException e) {
+            return python + " not found (" + e.getMessage() + ")";
+        }
+    }
+
+    /** Adds TFLOP/s, GB/s, roofline % and the speedup to each row from its times. */
+    private static void derive(ArrayNode rows, Double peakTflops) {
+        Double oursBw = null, torchBw = null;                        // bytes per ms, from the copy case
+        for (JsonNode r : rows)
+            if (r.get("spec").get("kind").asText().equals("copy")) {
+                if (r.has("ours_ms")) oursBw = r.get("bytes").asDouble() / r.get("ours_ms").asDouble();
+                if (r.has("torch_ms")) torchBw = r.get("bytes").asDouble() / r.get("torch_ms").asDouble();
+            }
+        for (JsonNode n : rows) {
+            ObjectNode r = (ObjectNode) n;
+            double flops = r.get("flops").asDouble(), bytes = r.get("bytes").asDouble();
+            for (String side : new String[]{"ours", "torch"}) {
+                if (!r.has(side + "_ms")) continue;
+                double ms = r.get(side + "_ms").asDouble();
+                if (flops > 0) r.put(side + "_tflops", flops / ms / 1e9);
+                if (bytes > 0) r.put(side + "_gbps", bytes / ms / 1e6);
+                Double bw = side.equals("ours") ? oursBw : torchBw;
+                double roof = Math.max(peakTflops == null ? 0 : flops / (peakTflops * 1e9), bw == null ? 0 : bytes / bw);
+                if (roof > 0) r.put(side + "_roofline_pct", 100 * roof / ms);
+            }
+            if (r.has("ours_ms") && r.has("torch_ms")) r.put("speedup", r.get("torch_ms").asDouble() / r.get("ours_ms").asDouble());
+        }
+    }
+
+    private static void print(ObjectNode report) {
+        JsonNode rows = report.get("cases");
+        int w = 4;
+        for (JsonNode r : rows) w = Math.max(w, r.get("id").asText().length());
+        String head = "%-" + w + "s %6s %10s %8s %8s %6s %10s %8s %8s%n";
+        System.out.printf(Locale.ROOT, head, "case", "count", "ours ms", "TFLOP/s", "GB/s", "roof%", "torch ms", "TFLOP/s", "speedup");
+        Map<String, double[]> groups = new LinkedHashMap<>();      // group -> {ours ms x count, torch ms x count, cases}
+        for (JsonNode r : rows) {
+            System.out.printf(Locale.ROOT, "%-" + w + "s %6d %10s %8s %8s %6s %10s %8s %8s%n", r.get("id").asText(), r.get("count").asInt(),
+                    num(r, "ours_ms", "%.4f", r.has("ours_error") ? "FAILED" : "-"), num(r, "ours_tflops", "%.3g", ""), num(r, "ours_gbps", "%.1f", ""),
+                    num(r, "ours_roofline_pct", "%.0f", ""), num(r, "torch_ms", "%.4f", r.has("torch_error") ? "FAILED" : "-"),
+                    num(r, "torch_tflops", "%.3g", ""), num(r, "speedup", "%.2f", "-"));
+            if (r.has("speedup")) {
+                double[] g = groups.computeIfAbsent(r.get("group").asText(), k -> new double[3]);
+                g[0] += r.get("count").asInt() * r.get("ours_ms").asDouble();
+                g[1] += r.get("count").asInt() * r.get("torch_ms").asDouble();
+                g[2]++;
+            }
+        }
+        JsonNode t = report.get("torch");
+        if (t.has("skipped")) System.out.println("PyTorch side skipped: " + t.get("skipped").asText());
+        else System.out.println("PyTorch " + t.path("torch").asText("?") + " on " + t.path("device").asText("?"));
+        ObjectNode sums = report.putObject("group_totals");
+        groups.forEach((g, v) -> {
+            System.out.printf(Locale.ROOT, "%s: ours %.3f ms, torch %.3f ms over %d cases weighted by count: speedup %.2f%n", g, v[0], v[1], (int) v[2], v[1] / v[0]);
+            sums.putObject(g).put("ours_ms", v[0]).put("torch_ms", v[1]).put("cases", (int) v[2]).put("speedup", v[1] / v[0]);
+        });
+    }
+
+    private static String num(JsonNode r, String field, String fmt, String missing) {
+        return r.has(field) ? String.format(Locale.ROOT, fmt, r.get(field).asDouble()) : missing;
+    }
+}

@@ -1,0 +1,33 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.bench.OpBench;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** What bench gemm and bench kernels share (a picocli mixin): timing repeats and the PyTorch side. */
+final class OpBenchArgs {
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed calls per case first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--iters", defaultValue = "10", description = "Timed calls per case; the median is reported (default: ${DEFAULT-VALUE}).")
+    int iters;
+
+    @Option(names = "--torch", defaultValue = "auto", paramLabel = "auto|none|PYTHON",
+            description = {"Time the same cases in PyTorch with kernels/bench/torch_ops.py, run by this python (default: ${DEFAULT-VALUE}:",
+                    "python3 when it imports torch, and for --device cuda sees a GPU; otherwise the PyTorch columns are skipped, saying why)."})
+    String torch;
+
+    @Option(names = "--torch-results", paramLabel = "FILE",
+            description = "Merge this torch_ops.py output (from an earlier or separate run over the same cases) instead of running PyTorch.")
+    Path torchResults;
+
+    @Option(names = "--torch-script", paramLabel = "FILE", description = "The PyTorch script (default: kernels/bench/torch_ops.py in the engine's home).")
+    Path torchScript;
+
+    OpBench.Options options(BenchModelArgs bench) {
+        if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
+        Path script = torchScript != null ? torchScript : EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
+        return new OpBench.Options(warmup, iters, torch, torchResults, script, bench.peakTflops, bench.json);
+    }
+}

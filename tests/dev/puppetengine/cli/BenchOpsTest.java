@@ -1,0 +1,201 @@
+package dev.puppetengine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.unet.UNetConfig;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * bench gemm and bench kernels on the CPU with the toy preset: the recorded products and the config-derived kernel
+ * shapes are the model's, every case runs, JSON is written and PyTorch results merge by id (never a timing assertion).
+ */
+class BenchOpsTest {
+    private static final ModelPresets TOY = ModelPresets.named("toy");
+    private static final int FRAMES = 2;
+
+    @Test
+    void benchGemmRecordsTheModelsProductsIncludingBackward(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("gemm.json");
+        assertEquals(0, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "" + FRAMES, "--warmup", "0", "--iters", "1",
+                "--square", "32", "--torch", dir.resolve("no-such-python").toString(), "--json", json.toString()));
+        JsonNode r = ModelDirectory.json().readTree(json.toFile());
+        List<JsonNode> cases = list(r.get("cases"));
+        for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0 && !c.has("ours_error"), c.toString());
+        assertTrue(r.get("torch").get("skipped").asText().contains("no-such-python"), r.get("torch").toString());
+
+        UNetConfig u = TOY.unet();
+        int side = TOY.resolution() / TOY.vae().downscaleFactor(), c0 = u.blockOutChannels().get(0);
+        // conv_in: the 8 input channels (noisy + conditioning latents) at batch 2 x frames, once per forward
+        JsonNode convIn = one(cases, c -> is(c, "cfg-b2", "conv2d", "forward") && ints(c, "w").equals(List.of(c0, 3, 3, u.inChannels())));
+        assertEquals(List.of(2 * FRAMES, side, side, u.inChannels()), ints(convIn, "x"));
+        assertEquals(1, convIn.get("count").asInt());
+        assertEquals(2L * 2 * FRAMES * side * side * c0 * 9 * u.inChannels(), convIn.get("flops").asLong());
+        // proj_in / to_q of the first level: hidden size x hidden size over every token of every frame
+        assertFalse(all(cases, c -> is(c, "cfg-b2", "linear", "forward") && spec(c, "m") == 2 * FRAMES * side * side
+                && spec(c, "k") == c0 && spec(c, "n") == c0).isEmpty());
+        assertFalse(all(cases, c -> is(c, "cfg-b2", "conv2d", "forward") && c.get("spec").get("temporal").asBoolean()
+                && ints(c, "w").equals(List.of(c0, 3, 1, c0))).isEmpty(), "temporal conv at level 0");
+        // training: both gradient products; conv_in's input needs no gradient, its weight does
+        for (String kind : new String[]{"linear", "conv2d"})
+            for (String pass : new String[]{"forward", "backward_input", "backward_weight"})
+                assertFalse(all(cases, c -> is(c, "train-b1", kind, pass)).isEmpty(), kind + " " + pass);
+        Predicate<JsonNode> convInW = c -> c.get("spec").get("kind").asText().equals("conv2d") && ints(c, "w").equals(List.of(c0, 3, 3, u.inChannels()));
+        assertTrue(all(cases, c -> is(c, "train-b1", "conv2d", "backward_input") && convInW.test(c)).isEmpty());
+        assertEquals(List.of(FRAMES, side, side, u.inChannels()), ints(one(cases, c -> is(c, "train-b1", "conv2d", "backward_weight") && convInW.test(c)), "x"));
+        // every weight is trainable, so each forward product has exactly one weight-gradient product of the same FLOPs
+        assertEquals(flops(all(cases, c -> is(c, "train-b1", null, "forward"))), flops(all(cases, c -> is(c, "train-b1", null, "backward_weight"))));
+        assertTrue(all(cases, c -> is(c, "cfg-b2", null, "backward_input")).isEmpty(), "sampling runs no backward");
+        JsonNode sq = one(cases, c -> c.get("group").asText().equals("square"));
+        assertEquals("BF16", sq.get("spec").get("dtype").asText());
+        assertEquals(2L * 32 * 32 * 32, sq.get("flops").asLong());
+        assertEquals("copy", cases.get(0).get("spec").get("kind").asText());
+        torchScriptRunsOneCaseOfEachKind(cases, dir);
+    }
+
+    @Test
+    void benchKernelsTakesEveryLevelsShapesFromTheConfigAndMergesTorchResults(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("kernels.json");
+        String[] args = {"bench", "kernels", "--preset", "toy", "--device", "cpu", "--frames", "" + FRAMES, "--warmup", "0", "--iters", "1",
+                "--torch", "none", "--json", json.toString()};
+        assertEquals(0, Main.run(args));
+        List<JsonNode> cases = list(ModelDirectory.json().readTree(json.toFile()).get("cases"));
+        UNetConfig u = TOY.unet();
+        int side = TOY.resolution() / TOY.vae().downscaleFactor(), levels = u.blockOutChannels().size();
+        for (int i = 0; i < levels; i++) {
+            int c = u.blockOutChannels().get(i), s = side >> i, lvl = i, ctx = i < levels - 1 ? 1 + u.numDrags() : 1;   // mid block: CLIP token only
+            JsonNode a2f = one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " ") && k.get("spec").path("variant").asText().equals("all_to_first")
+                    && k.get("spec").get("pass").asText().equals("forward"));
+            assertEquals(List.of(2 * FRAMES, 2, s * s, s * s, c, u.numAttentionHeads().get(i)),
+                    List.of(spec(a2f, "bq"), spec(a2f, "bk"), spec(a2f, "lq"), spec(a2f, "lk"), spec(a2f, "c"), spec(a2f, "heads")));
+            assertEquals(4L * 2 * FRAMES * s * s * s * s * c, a2f.get("flops").asLong());
+            JsonNode cross = one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " attn cross fwd"));
+            assertEquals(ctx, spec(cross, "lk"));
+            one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " attn temporal bwd") && spec(k, "lq") == FRAMES && spec(k, "bq") == 2 * s * s);
+            JsonNode gn5 = one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " groupnorm+silu 5-D fwd"));
+            assertEquals(List.of(2, FRAMES, s, s, c), ints(gn5, "shape"));
+            assertEquals(i < levels - 1 ? 2 : 0, all(cases, k -> k.get("id").asText().startsWith("L" + lvl + " film")).size(), "FiLM only at drag levels");
+            assertEquals(3, all(cases, k -> k.get("id").asText().startsWith("L" + lvl + " tconv3x1x1")).size());
+        }
+        for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0, c.toString());
+
+        // a PyTorch results file written separately merges by id into the speedup column
+        ObjectNode fake = ModelDirectory.json().createObjectNode().put("torch", "9.9-fake").put("device", "fake GPU");
+        ObjectNode res = fake.putObject("results");
+        for (JsonNode c : cases) res.putObject(c.get("id").asText()).put("ms", 2.5);
+        res.putObject(cases.get(1).get("id").asText()).put("error", "RuntimeError: fake");
+        Path fakeFile = dir.resolve("torch.json");
+        Files.writeString(fakeFile, fake.toString());
+        List<String> a = new ArrayList<>(List.of(args));
+        int at = a.indexOf("--torch");
+        a.set(at, "--torch-results");
+        a.set(at + 1, fakeFile.toString());
+        assertEquals(0, Main.run(a.toArray(new String[0])));
+        JsonNode r = ModelDirectory.json().readTree(json.toFile());
+        assertEquals("fake GPU", r.get("torch").get("device").asText());
+        List<JsonNode> merged = list(r.get("cases"));
+        assertEquals("RuntimeError: fake", merged.get(1).get("torch_error").asText());
+        assertFalse(merged.get(1).has("speedup"));
+        JsonNode first = merged.get(2);
+        assertEquals(2.5 / first.get("ours_ms").asDouble(), first.get("speedup").asDouble(), 1e-9);
+        assertTrue(r.get("group_totals").get("attention").get("speedup").asDouble() > 0, r.get("group_totals").toString());
+        torchScriptRunsOneCaseOfEachKind(cases, dir);
+    }
+
+    /**
+     * Where python3 imports torch (a CPU build is enough), runs torch_ops.py on one case of each kind/pass/variant and
+     * requires a time for each: the script is otherwise only ever run on the GPU machine, where a typo costs a visit.
+     */
+    private static void torchScriptRunsOneCaseOfEachKind(List<JsonNode> cases, Path dir) throws Exception {
+        try {
+            Process probe = new ProcessBuilder("python3", "-c", "import torch").redirectErrorStream(true).start();
+            probe.getInputStream().readAllBytes();
+            if (probe.waitFor() != 0) {
+                System.err.println("torch_ops.py not run: python3 cannot import torch");
+                return;
+            }
+        } catch (java.io.IOException e) {
+            System.err.println("torch_ops.py not run: no python3");
+            return;
+        }
+        java.util.Map<String, JsonNode> one = new java.util.LinkedHashMap<>();
+        for (JsonNode c : cases) {
+            JsonNode s = c.get("spec");
+            one.putIfAbsent(s.get("kind").asText() + s.get("pass").asText() + s.path("variant").asText() + s.path("temporal").asText()
+                    + s.path("ta").asText() + s.path("tb").asText() + s.path("bias").asText() + s.path("shape").size(), c);
+        }
+        ObjectNode in = ModelDirectory.json().createObjectNode();
+        one.values().forEach(in.putArray("cases")::add);
+        Path casesFile = dir.resolve("one-of-each.json"), out = dir.resolve("one-of-each.torch.json");
+        Files.writeString(casesFile, in.toString());
+        Path script = EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
+        Process p = new ProcessBuilder("python3", script.toString(), casesFile.toString(), out.toString(), "--device", "cpu", "--warmup", "1", "--iters", "1")
+                .inheritIO().start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+        JsonNode results = ModelDirectory.json().readTree(out.toFile()).get("results");
+        for (JsonNode c : one.values()) assertTrue(results.get(c.get("id").asText()).has("ms"), c.get("id").asText() + ": " + results.get(c.get("id").asText()));
+    }
+
+    @Test
+    void torchScriptIsWhereTheCommandsLookAndParses() throws Exception {
+        Path script = EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
+        assertTrue(Files.isRegularFile(script), script.toString());
+        Process p;
+        try {
+            p = new ProcessBuilder("python3", "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", script.toString()).inheritIO().start();
+        } catch (java.io.IOException e) {
+            Assumptions.abort("no python3: " + e.getMessage());
+            return;
+        }
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), "torch_ops.py does not parse");
+    }
+
+    private static boolean is(JsonNode c, String group, String kind, String pass) {
+        JsonNode s = c.get("spec");
+        return c.get("group").asText().equals(group) && (kind == null || s.get("kind").asText().equals(kind)) && s.get("pass").asText().equals(pass);
+    }
+
+    private static int spec(JsonNode c, String field) { return c.get("spec").get(field).asInt(); }
+
+    private static List<Integer> ints(JsonNode c, String field) {
+        List<Integer> l = new ArrayList<>();
+        c.get("spec").get(field).forEach(n -> l.add(n.asInt()));
+        return l;
+    }
+
+    private static long flops(List<JsonNode> cases) {
+        return cases.stream().mapToLong(c -> c.get("count").asLong() * c.get("flops").asLong()).sum();
+    }
+
+    private static List<JsonNode> list(JsonNode array) {
+        List<JsonNode> l = new ArrayList<>();
+        array.forEach(l::add);
+        return l;
+    }
+
+    private static List<JsonNode> all(List<JsonNode> cases, Predicate<JsonNode> p) {
+        return cases.stream().filter(p).toList();
+    }
+
+    private static JsonNode one(List<JsonNode> cases, Predicate<JsonNode> p) {
+        List<JsonNode> m = all(cases, p);
+        assertEquals(1, m.size(), "expected exactly one matching case, got " + m.size());
+        return m.get(0);
+    }
+}
