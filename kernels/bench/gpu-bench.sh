@@ -3,7 +3,7 @@
 # 14 frames, 32x32 latents), each next to PyTorch on the same GPU. Prepare on the build machine (no GPU needed):
 #   mvn -B -DskipTests package && /work/shared/tools/device-pack
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/bench/gpu-bench.sh
-# Parts (default: all, in this order): kernels, gemm (our GEMM/conv kernels, -Dpuppet.cuda.gemm=builtin),
+# Parts (default: all, in this order): kernels, gemm (our tensor-core GEMM and implicit-GEMM conv, -Dpuppet.cuda.gemm=mma),
 # gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads; reuses PyTorch's numbers from gemm).
 # Env: PEAK_TFLOPS (default 989: H100/H200 SXM dense bf16), WARMUP (3), ITERS (10).
 # Logs and JSON go to $OUT; the tables (last lines of each part) are printed at the end.
@@ -27,7 +27,7 @@ run() {  # label, timeout (s), extra JVM flags, bench arguments...
 for p in $parts; do
   case $p in
     kernels) run kernels 150 "" kernels "${common[@]}" --json "$out/kernels.json" ;;
-    gemm) run gemm 270 "-Dpuppet.cuda.gemm=builtin" gemm "${common[@]}" --json "$out/gemm.json" ;;
+    gemm) run gemm 270 "-Dpuppet.cuda.gemm=mma" gemm "${common[@]}" --json "$out/gemm.json" ;;
     gemm-cublas)
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
       run gemm-cublas 120 "" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
