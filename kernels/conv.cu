@@ -46,3 +46,16 @@ extern "C" __global__ void col2im(ConvGeom g, const void* dcol, int tcol, void* 
     st(dx, tx, i, acc);
   }
 }
+
+// The weights of the stride-1 backward-input convolution: w (Cout, kh, kw, Cin) -> wf (kh, kw, Cout, Cin) with both
+// taps reversed, wf[ky][kx][co][ci] = w[co][kh-1-ky][kw-1-kx][ci]. dx is then a stride-1 convolution of gy padded
+// by (kh-1-pad): an implicit GEMM whose B operand is wf read N-major.
+extern "C" __global__ void flip_weights(int cout, int kh, int kw, int cin, const void* w, int t, void* wf) {
+  long long total = (long long)cout * kh * kw * cin;
+  GRID_STRIDE(i, total) {
+    int ci = (int)(i % cin);
+    long long r = i / cin;
+    int co = (int)(r % cout), kx = (int)((r / cout) % kw), ky = (int)(r / ((long long)cout * kw));
+    st(wf, t, i, ld(w, t, (((long long)co * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)) * cin + ci));
+  }
+}

@@ -111,9 +111,11 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   return {d, t};
 }
 
-// C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k).
+// C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k). Compared with
+// sum_k A(i, k) B(k, j), or with ref(i, j) when given (a formulation checked against its definition).
 template <bool AK, bool BKM>
-static int check(const char* what, int m, int n, int k, const Side& A, const Side& B) {
+static int check(const char* what, int m, int n, int k, const Side& A, const Side& B,
+                 std::function<double(int, int)> ref = nullptr) {
   std::vector<float> C((size_t)m * n, NAN);
   static Chunk sa[TILE_CHUNKS], sb[TILE_CHUNKS];
   for (int bm = 0; bm < m; bm += BM)
@@ -162,10 +164,11 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
   int bad = 0;
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) {
-      double ref = 0;
-      for (int kk = 0; kk < k; kk++) ref += (double)A.at(i, kk) * B.at(j, kk);
+      double want = 0;
+      if (ref) want = ref(i, j);
+      else for (int kk = 0; kk < k; kk++) want += (double)A.at(i, kk) * B.at(j, kk);
       float got = C[(size_t)i * n + j];
-      if (!(got == (float)ref) && bad++ < 5) printf("  (%d,%d): got %g want %g\n", i, j, got, ref);
+      if (!(got == (float)want) && bad++ < 5) printf("  (%d,%d): got %g want %g\n", i, j, got, want);
     }
   printf("%s %s, A %s-major, B %s-major, m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, AK ? "K" : "M",
          BKM ? "K" : "N", m, n, k, bad, m * n);
@@ -203,6 +206,50 @@ int main() {
     snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d weight grad", kh, kw, st, pad, cin, cout);
     fails += check<false, false>(what, cout, kk, pix, dense(false, cout, pix), xb);
     cases += 2;
+  }
+  // Stride-1 backward input as CudaBackend.backwardInputImplicit forms it: dx = im2col(gy as an Ho x Wo image of
+  // Cout channels, padded kh-1-pad) times the flipped weights wf (kh, kw, Cout, Cin) read N-major (conv.cu's
+  // flip_weights, transcribed), against dx's definition: dx[b,iy,ix,ci] = sum gy[b,oy,ox,co] w[co,ky,kx,ci] over
+  // oy = iy + pad - ky, ox = ix + pad - kx inside gy.
+  const int bwd[][7] = {{2, 9, 11, 16, 24, 3, 1}, {1, 6, 5, 8, 16, 3, 0}, {1, 7, 6, 8, 8, 3, 2}};
+  for (auto& c : bwd) {
+    int nb = c[0], h = c[1], w = c[2], cin = c[3], cout = c[4], kk = c[5], pad = c[6];
+    int ho = h + 2 * pad - kk + 1, wo = w + 2 * pad - kk + 1;
+    auto gy = std::make_shared<std::vector<float>>((size_t)nb * ho * wo * cout);
+    auto wt = std::make_shared<std::vector<float>>((size_t)cout * kk * kk * cin);
+    auto wf = std::make_shared<std::vector<float>>(wt->size());
+    for (auto& x : *gy) x = rnd();
+    for (auto& x : *wt) x = rnd();
+    for (size_t i = 0; i < wf->size(); i++) {  // flip_weights
+      int ci = (int)(i % cin);
+      size_t r = i / cin;
+      int co = (int)(r % cout), kx = (int)((r / cout) % kk), ky = (int)(r / ((size_t)cout * kk));
+      (*wf)[i] = (*wt)[(((size_t)co * kk + (kk - 1 - ky)) * kk + (kk - 1 - kx)) * cin + ci];
+    }
+    Side A;
+    A.mem = gy;
+    A.o = Operand{0, 0, (long long)nb * h * w, (long long)kk * kk * cout, 1, ho, wo, cout, kk, h, w, 1, 1, kk - 1 - pad, kk - 1 - pad};
+    A.at = [](int, int) { return 0.f; };  // unused: compared with the definition below
+    Side B;
+    B.mem = wf;
+    B.o = Operand{cin, 0, (long long)kk * kk * cout, cin, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    B.at = A.at;
+    auto def = [=](int p, int ci) {
+      int b = p / (h * w), iy = (p / w) % h, ix = p % w;
+      double sum = 0;
+      for (int co = 0; co < cout; co++)
+        for (int ky = 0; ky < kk; ky++)
+          for (int kx = 0; kx < kk; kx++) {
+            int oy = iy + pad - ky, ox = ix + pad - kx;
+            if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
+            sum += (double)(*gy)[(((size_t)b * ho + oy) * wo + ox) * cout + co] * (*wt)[(((size_t)co * kk + ky) * kk + kx) * cin + ci];
+          }
+      return sum;
+    };
+    char what[96];
+    snprintf(what, sizeof what, "conv %dx%d s1 p%d %d->%d backward input", kk, kk, pad, cin, cout);
+    fails += check<true, false>(what, nb * h * w, cin, kk * kk * cout, A, B, def);
+    cases++;
   }
   printf(fails ? "%d of %d FAILED\n" : "all %2$d cases passed\n", fails, cases);
   return fails != 0;

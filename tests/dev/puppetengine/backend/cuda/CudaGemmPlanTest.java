@@ -48,6 +48,10 @@ class CudaGemmPlanTest {
                 describe(plan(1, (int) p, 640, (int) kk, x, mat(t, 1, kk, 0))));
         assertEquals("gemm_mma_bf16_mn a(ld 640, 2048x640) b(ld 0, 2048x2880, im2col)",
                 describe(plan(1, 640, (int) kk, (int) p, mat(t, 1, 640, 0), x)));
+        // stride-1 backward input: gy (2, 32, 32, 640) gathered with pad kh-1-1, times the flipped weights (9*640, 320) N-major
+        CudaGemm.Im2col gy = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 640, 3, 3, 32, 32, 1, 1, 1, 1);
+        assertEquals("gemm_mma_bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)",
+                describe(plan(1, (int) gy.pixels(), 320, (int) gy.cols(), gy, mat(t, 320, 1, 0))));
         CudaGemm.Im2col odd = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 4, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
     }

@@ -791,10 +791,10 @@ public final class CudaBackend implements Backend {
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
         try (Tensor gy2 = contig(gy); Tensor w2 = contig(w, t)) {
             CudaGemm.Mat wm = new CudaGemm.Mat(ptr(w2), t, kk, 1, 0);                // (Cout, KK)
+            CudaGemm.Mat dxm = new CudaGemm.Mat(ptr(dx), t, g.cin(), 1, 0);
             if (g.pointwise()) {
-                gemm.gemm(1, (int) (g.n() * pix), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f,
-                        new CudaGemm.Mat(ptr(dx), t, g.cin(), 1, 0));
-            } else {
+                gemm.gemm(1, (int) (g.n() * pix), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
+            } else if (!backwardInputImplicit(g, gy2, w2, dxm)) {
                 int chunk = g.chunk(t);
                 // dcol in F32: col2im sums up to kh*kw of its entries per input element.
                 try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
@@ -810,6 +810,25 @@ public final class CudaBackend implements Backend {
             }
         }
         return dx;
+    }
+
+    /**
+     * Stride 1: dx is the convolution of gy (as an Ho x Wo image of Cout channels, padded by kh-1-padTop and
+     * kw-1-padLeft) with the flipped weights, output H x W: one implicit GEMM, no column buffer and no col2im.
+     * False, having written nothing to dx, where the tensor-core path does not take it.
+     */
+    private boolean backwardInputImplicit(Geom g, Tensor gy, Tensor w, CudaGemm.Mat dx) {
+        ConvSpec s = g.s();
+        if (s.strideH() != 1 || s.strideW() != 1) return false;
+        DType t = gy.dtype();
+        try (Tensor wf = empty(t, g.kh(), g.kw(), g.cout(), g.cin())) {
+            CudaGemm.Im2col a = new CudaGemm.Im2col(ptr(gy), t, (long) g.n() * g.h() * g.w(), g.ho(), g.wo(), g.cout(), g.kh(), g.kw(),
+                    g.h(), g.w(), 1, 1, g.kh() - 1 - s.padTop(), g.kw() - 1 - s.padLeft());
+            CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
+            if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
+            launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf));
+            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx);
+        }
     }
 
     @Override

@@ -168,8 +168,11 @@ final class CudaGemm {
      * channels it cannot take): the caller then materialises the column matrix and calls {@link #gemm}.
      */
     boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
-        return handle == null && tensorCores && mma(1, m, n, k, alpha, a, b, beta, c);
+        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c);
     }
+
+    /** Whether products with an im2col operand run here at all (not with cuBLAS loaded, nor in tiled-only mode). */
+    boolean implicitAvailable() { return handle == null && tensorCores; }
 
     private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
         MmaPlan plan = mmaPlan(batch, m, n, k, a, byteOffset(a.ptr()), b, byteOffset(b.ptr()));
