@@ -12,6 +12,15 @@
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+# What the engine's native bindings can load here (docs/CUDA.md "What loads on the GPU machine" records it):
+# libcuda (JCuda driver API), libcublas.so.12 (JCublas 12.6), libcudnn.so.8 (JCudnn 11.7; unused by the engine).
+{ for lib in libcuda.so.1 libcublas.so.12 libcublasLt.so.12 libcudnn.so.8 libcublas.so.13 libcudnn.so.9; do
+    hit=$(ldconfig -p 2>/dev/null | grep -m1 " $lib " | sed 's/.*=> //')
+    [ -z "$hit" ] && hit=$(timeout 20 find /usr /opt $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) \
+      -name "$lib*" 2>/dev/null | head -n 1)
+    printf '%-20s %s\n' "$lib" "${hit:-not found}"
+  done; nvcc --version 2>/dev/null | tail -n 1; command -v compute-sanitizer || echo "compute-sanitizer: not on PATH"; } > "$out/probe.txt" 2>&1
+cat "$out/probe.txt"
 summary=()
 run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes, rest = extra JVM flags
   local label=$1 limit=$2 classes=$3; shift 3
