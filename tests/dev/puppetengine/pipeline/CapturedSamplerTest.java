@@ -4,7 +4,6 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.DeviceGraph;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cpu.CpuBackend;
-import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
@@ -18,6 +17,9 @@ import org.junit.jupiter.api.Test;
 
 import java.util.function.Supplier;
 
+import static dev.puppetengine.pipeline.TinySampling.drags;
+import static dev.puppetengine.pipeline.TinySampling.randn;
+import static dev.puppetengine.pipeline.TinySampling.unet;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -58,22 +60,6 @@ class CapturedSamplerTest {
                 @Override public void close() {}
             };
         }
-    }
-
-    private static UNetSpatioTemporalConditionModel unet() {
-        return new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 3, 16));
-    }
-
-    private static Tensor randn(long seed, int... shape) {
-        Tensor t = CPU.empty(DType.F32, shape);
-        CPU.fillRandom(t, RandomKind.NORMAL, seed, 0);
-        return t;
-    }
-
-    private static Tensor drags() {
-        double[] d = new double[3 * 5 * 4];
-        for (int f = 0; f < 3; f++) { d[f * 20] = 0.3; d[f * 20 + 1] = 0.4; d[f * 20 + 2] = 0.3 + 0.1 * f; d[f * 20 + 3] = 0.4; }
-        return Tensor.of(CPU, DType.F32, new int[]{1, 3, 5, 4}, d);
     }
 
     private static void randomiseDragOutputs(ParameterStore ps) {

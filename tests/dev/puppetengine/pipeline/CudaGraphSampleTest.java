@@ -1,10 +1,9 @@
 package dev.puppetengine.pipeline;
 
 import dev.puppetengine.backend.cuda.CudaBackend;
-import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.tensor.DType;
-import org.junit.jupiter.api.BeforeAll;
+import dev.puppetengine.testing.DeviceUnderTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -14,7 +13,6 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Replay equals eager, on a GPU: the shipped toy model (models/toy) sampled for a few steps with the UNet step
@@ -24,17 +22,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("gpu")
 class CudaGraphSampleTest {
-    private static CudaBackend cuda;
-    private static String unavailable;
-
-    @BeforeAll
-    static void probe() {
-        try {
-            cuda = CudaBackend.get();
-        } catch (CudaUnavailableException e) {
-            unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
-        }
-    }
 
     private static RgbImage image(int side) {
         byte[] rgb = new byte[side * side * 3];
@@ -47,7 +34,7 @@ class CudaGraphSampleTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void graphReplayGivesTheEagerFrames(DType dtype) throws Exception {
-        assumeTrue(cuda != null, unavailable);
+        CudaBackend cuda = DeviceUnderTest.requireCuda();
         try (PuppetMaster pm = PuppetMaster.load(Path.of("models/toy"), cuda, dtype)) {
             RgbImage img = image(pm.resolution());
             List<DragPath> drags = List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1));

@@ -63,6 +63,13 @@ public final class DeviceUnderTest {
         return b;
     }
 
+    /** The CUDA backend itself, for tests of CUDA-only mechanisms (graphs); skipped without it and under the CPU stand-in. */
+    public static CudaBackend requireCuda() {
+        Backend b = require();
+        assumeTrue(b instanceof CudaBackend, "needs CUDA itself: the CPU stand-in (-D" + CPU_SELF_TEST + "=true) has no graphs");
+        return (CudaBackend) b;
+    }
+
     /** A one-line description for logs: which device runs, and whether it is the CPU stand-in. */
     public static String describe() {
         Backend b = probe();

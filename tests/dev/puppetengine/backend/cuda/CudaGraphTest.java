@@ -4,8 +4,8 @@ import dev.puppetengine.backend.DeviceGraph;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.DeviceUnderTest;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -14,27 +14,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** CudaBackend.captureGraph on a GPU: replays read the static inputs, failures clean up. Skips without CUDA. */
 @Tag("gpu")
 class CudaGraphTest {
-    private static CudaBackend cuda;
-    private static String unavailable;
+    private CudaBackend cuda;
     private Scope scope;
-
-    @BeforeAll
-    static void probe() {
-        try {
-            cuda = CudaBackend.get();
-        } catch (CudaUnavailableException e) {
-            unavailable = "no usable CUDA here (" + e.reason() + "): " + e.getMessage();
-        }
-    }
 
     @BeforeEach
     void open() {
-        assumeTrue(cuda != null, unavailable);
+        cuda = DeviceUnderTest.requireCuda();
         scope = Scope.open();
     }
 
