@@ -3,11 +3,8 @@ package dev.puppetengine.bench;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
-import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
-import dev.puppetengine.tensor.DType;
-import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -29,6 +26,11 @@ import java.util.concurrent.TimeUnit;
  * cross-attention to the 1 + 5 token context, temporal attention over 14 frames per pixel, GroupNorm+SiLU,
  * FiLM, the (3,1,1) temporal conv and a 3x3 conv. Each call is synchronised so the time is the kernel's.
  * Needs a usable CUDA device (setup fails otherwise). Run: java -jar target/benchmarks.jar CudaKernelsBenchmark
+ * The other kernels (elementwise, softmax, GEGLU, layer norm, resampling, grid sample, Philox, Adam, copy/cast,
+ * sumTo, the GEMM paths) are in {@link CudaOpsBenchmark}; both share {@link CudaBench}.
+ *
+ * <p>Each method's javadoc gives what one call must do (MB = 10^6 bytes, bf16 = 2 bytes, one activation
+ * (28, 32, 32, 320) bf16 = 18.35 MB), so a time converts to GB/s or TFLOP/s.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -37,16 +39,17 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class CudaKernelsBenchmark {
-    private static final int VIDEOS = 2, FRAMES = 14, SIDE = 32, C = 320, HEADS = 5, TOKENS = 6;
+    private static final int VIDEOS = CudaBench.VIDEOS, FRAMES = CudaBench.FRAMES, SIDE = CudaBench.SIDE, C = CudaBench.C,
+            HEADS = CudaBench.HEADS, TOKENS = 6;
 
+    private CudaBench bench;
     private CudaBackend gpu;
-    private Scope scope;
     private Tensor tokens, kvFrame0, context, temporalTokens, x, gamma, beta, normW, normB, video, temporalW, convW;
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
-        gpu = CudaBackend.get();
-        scope = Scope.open();
+        bench = CudaBench.open();
+        gpu = bench.gpu;
         int n = VIDEOS * FRAMES, l = SIDE * SIDE;
         tokens = random(n, l, C);                         // queries of every frame
         kvFrame0 = random(VIDEOS, l, C);                  // frame 0's keys/values, one per video
@@ -63,60 +66,59 @@ public class CudaKernelsBenchmark {
     }
 
     private Tensor random(int... shape) {
-        Tensor t = gpu.empty(DType.BF16, shape);
-        gpu.fillRandom(t, RandomKind.NORMAL, 1, 0);
-        return t;
+        return bench.random(shape);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        scope.close();
+        if (bench != null) bench.close();
     }
 
     private double done(Tensor... ts) {
-        gpu.synchronize();
-        double n = 0;
-        for (Tensor t : ts) {
-            n += t.numel();
-            t.close();
-        }
-        return n;
+        return bench.done(ts);
     }
 
+    /** 4 x Bq x Lq x Lk x C = 4 x 28 x 1024 x 1024 x 320 = 37.6 GFLOP (QK^T and PV); q read + out written 36.7 MB, frame 0's K/V 2.6 MB. */
     @Benchmark
     public double allToFirstAttention() {
         AttentionResult r = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
         return done(r.out(), r.lse());
     }
 
+    /** 4 x 28 x 1024 x 6 x 320 = 0.22 GFLOP: memory-bound, q read + out written 36.7 MB (K/V 0.2 MB, LSE 0.6 MB). */
     @Benchmark
     public double crossAttentionToDragContext() {
         AttentionResult r = gpu.attention(tokens, context, context, HEADS, 1 / Math.sqrt(C / HEADS));
         return done(r.out(), r.lse());
     }
 
+    /** 4 x 2048 x 14 x 14 x 320 = 0.51 GFLOP: memory-bound, q = k = v read (18.35 MB at least once) + out written 18.35 MB. */
     @Benchmark
     public double temporalAttention() {
         AttentionResult r = gpu.attention(temporalTokens, temporalTokens, temporalTokens, HEADS, 1 / Math.sqrt(C / HEADS));
         return done(r.out(), r.lse());
     }
 
+    /** x read for the statistics and again for the apply, y written: 3 x 18.35 = 55.0 MB (36.7 MB if x were read once). */
     @Benchmark
     public double groupNormSilu() {
         NormResult r = gpu.groupNorm(x, normW, normB, 32, 1e-5, true);
         return done(r.y(), r.mean(), r.rstd());
     }
 
+    /** x, gamma, beta read + y written: 4 x 18.35 = 73.4 MB. */
     @Benchmark
     public double film() {
         return done(gpu.film(x, gamma, beta));
     }
 
+    /** (3,1,1) temporal conv as a 3x1 conv over (2, 14, 1024, 320): 2 x 28672 x 320 x (3 x 320) = 17.6 GFLOP. */
     @Benchmark
     public double temporalConv() {
         return done(gpu.conv2d(video, temporalW, normB, new ConvSpec(1, 1, 1, 1, 0, 0)));
     }
 
+    /** 2 x 28672 x 320 x (9 x 320) = 52.8 GFLOP (stride 1, pad 1, 320 -> 320 at 32 x 32). */
     @Benchmark
     public double conv3x3() {
         return done(gpu.conv2d(x, convW, normB, ConvSpec.of(1, 1)));

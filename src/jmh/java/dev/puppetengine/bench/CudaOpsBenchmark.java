@@ -1,0 +1,363 @@
+package dev.puppetengine.bench;
+
+import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.BinaryOp;
+import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.backend.NormResult;
+import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.backend.cuda.CudaUnavailableException;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static dev.puppetengine.bench.CudaBench.C;
+import static dev.puppetengine.bench.CudaBench.FRAMES;
+import static dev.puppetengine.bench.CudaBench.HEADS;
+import static dev.puppetengine.bench.CudaBench.L;
+import static dev.puppetengine.bench.CudaBench.N;
+import static dev.puppetengine.bench.CudaBench.SIDE;
+import static dev.puppetengine.bench.CudaBench.VIDEOS;
+
+/**
+ * The CUDA kernels {@link CudaKernelsBenchmark} does not cover, at the spec's shapes (ARCHITECTURE.md
+ * 1.4, 2.3-2.6): CFG batch 2 x 14 frames = N 28, 32 x 32 latents, first level 320 channels. Elementwise
+ * (broadcast binary, SiLU/GELU and backward), softmax, GEGLU, layer norm, nearest 2x upsample and the stride-2 conv
+ * downsampler, grid sample at the drag points, Philox normal fill, AdamW, bf16/f32 copy-cast of strided views, sumTo,
+ * and one bf16 linear per GEMM path (cuBLAS, our tensor-core mma kernel, the tiled kernel). bf16 unless stated; each
+ * call is synchronised, so the time is the kernel's (plus launch). Needs a usable CUDA device: setup fails with the
+ * backend's reason otherwise, as in {@link CudaKernelsBenchmark}. Run: java -jar target/benchmarks.jar CudaOpsBenchmark
+ *
+ * <p>Each method's javadoc gives the bytes one call must move (the minimum: every input read once, every output
+ * written once) or its FLOPs. MB = 10^6 bytes; "act" = one activation (28, 32, 32, 320) bf16 = 9,175,040 elements =
+ * 18.35 MB. GB/s = MB / (microseconds x 1000).
+ */
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class CudaOpsBenchmark {
+    /** Tokens of the first level: 28 frames x 1024 pixels. */
+    private static final int T = N * L;
+    /** GEGLU feed-forward: proj 320 -> 2 x 1280 (ARCHITECTURE.md 2.6: Linear(C -> 8C), halves of 4C). */
+    private static final int FF = 4 * C;
+    /** Drag points per frame (spec: K = 5 max drags). */
+    private static final int DRAGS = 5;
+
+    private CudaBench bench;
+    private CudaBackend gpu;
+    private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, logits, probs, probsGy, proj, projGy,
+            small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB;
+    private NormResult lnSaved;
+    private final List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>(), m = new ArrayList<>(),
+            v = new ArrayList<>(), lowPrecision = new ArrayList<>();
+    private AdamParams adam;
+
+    @Setup(Level.Trial)
+    public void setup() throws CudaUnavailableException {
+        bench = CudaBench.open();
+        gpu = bench.gpu;
+        x = bench.random(N, SIDE, SIDE, C);                 // an activation (act)
+        gy = bench.random(N, SIDE, SIDE, C);
+        x2 = bench.random(N, SIDE, SIDE, C);
+        perFrame = bench.random(N, 1, 1, C);                // the resblock's temb projection, broadcast over pixels
+        tokens = bench.random(N, L, C);                     // transformer tokens (N, HW, C)
+        tokensGy = bench.random(N, L, C);
+        lnGamma = bench.random(C);
+        lnBeta = bench.random(C);
+        lnSaved = gpu.layerNorm(tokens, lnGamma, lnBeta, 1e-5);
+        logits = bench.random(N * HEADS, L, L);             // unfused spatial self-attention scores, one row per (frame, head, query)
+        probs = gpu.softmax(logits);
+        probsGy = bench.random(N * HEADS, L, L);
+        proj = bench.random(N, L, 2 * FF);                  // ff.net.0.proj output
+        projGy = bench.random(N, L, FF);
+        small = bench.random(N, SIDE / 2, SIDE / 2, 2 * C); // up_blocks.2's output (640 @ 16) before its upsampler
+        smallGy = bench.random(N, SIDE, SIDE, 2 * C);
+        convW = bench.random(C, 3, 3, C);                   // down_blocks.0's downsampler
+        convB = bench.random(C);
+        feat = bench.random(N, SIDE, SIDE, C);
+        points = bench.random(DType.F32, RandomKind.UNIFORM, N, DRAGS, 2);
+        pointsGy = bench.random(N, DRAGS, C);
+        wide = bench.random(N, SIDE, SIDE, 3 * C);           // up_blocks.3's skip concat (960 = 320 + 640 channels)
+        f32 = bench.random(DType.F32, RandomKind.NORMAL, N, SIDE, SIDE, C);
+        f32Big = gpu.empty(DType.F32, N, SIDE, SIDE, C);
+        noise = gpu.empty(DType.F32, VIDEOS, FRAMES, 4, SIDE, SIDE);
+        linW = bench.random(2 * FF, C);
+        linB = bench.random(2 * FF);
+        adamChunk();
+    }
+
+    /**
+     * The parameters of one 1280-channel spatial transformer block (attn1 q/k/v/out, attn2 q/k/v/out with 1024-wide
+     * context, GEGLU ff 1280 -> 2 x 5120 -> 1280, three LayerNorms): 20 tensors, 32,134,400 parameters, about 2% of
+     * the UNet's 1.68 B (the whole model does not fit a benchmark's setup sensibly; the step is one launch per
+     * tensor, so its time scales with the parameter count plus 20 launches).
+     */
+    private void adamChunk() {
+        int w = 1280;
+        int[][] shapes = {
+                {w, w}, {w, w}, {w, w}, {w, w}, {w},                  // attn1 to_q, to_k, to_v, to_out.0 (+ bias)
+                {w, w}, {w, 1024}, {w, 1024}, {w, w}, {w},            // attn2
+                {8 * w, w}, {8 * w}, {w, 4 * w}, {w},                 // ff.net.0.proj, ff.net.2
+                {w}, {w}, {w}, {w}, {w}, {w}};                        // norm1..3 weight and bias
+        for (int[] s : shapes) {
+            params.add(bench.random(DType.F32, RandomKind.NORMAL, s));
+            grads.add(bench.random(s));
+            Tensor mi = gpu.empty(DType.F32, s);
+            gpu.fill(mi, 0);
+            m.add(mi);
+            v.add(bench.random(DType.F32, RandomKind.UNIFORM, s));
+            lowPrecision.add(gpu.empty(DType.BF16, s));
+        }
+        adam = new AdamParams(1e-5, 0.9, 0.999, 1e-8, 0.01, true, 10, 1.0);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (bench != null) bench.close();
+    }
+
+    private double done(Tensor... ts) {
+        return bench.done(ts);
+    }
+
+    // ---- elementwise (elementwise.cu) -----------------------------------------------------------------
+
+    /** act + (28, 1, 1, 320) broadcast (the resblock's temb add): act read + act written = 36.7 MB. */
+    @Benchmark
+    public double binaryAddBroadcast() {
+        return done(gpu.binary(BinaryOp.ADD, x, perFrame));
+    }
+
+    /** act * act, same shapes (residuals, masks): 2 act read + act written = 55.0 MB. */
+    @Benchmark
+    public double binaryMul() {
+        return done(gpu.binary(BinaryOp.MUL, x, x2));
+    }
+
+    /** SiLU of act: read + write = 36.7 MB. */
+    @Benchmark
+    public double unarySilu() {
+        return done(gpu.unary(UnaryOp.SILU, x));
+    }
+
+    /** Exact (erf) GELU of act: read + write = 36.7 MB. */
+    @Benchmark
+    public double unaryGelu() {
+        return done(gpu.unary(UnaryOp.GELU, x));
+    }
+
+    /** gy * SiLU'(x) over act: x, gy read + dx written = 55.0 MB. */
+    @Benchmark
+    public double unarySiluBackward() {
+        return done(gpu.unaryBackward(UnaryOp.SILU, x, gy));
+    }
+
+    /** gy * GELU'(x) over act: x, gy read + dx written = 55.0 MB. */
+    @Benchmark
+    public double unaryGeluBackward() {
+        return done(gpu.unaryBackward(UnaryOp.GELU, x, gy));
+    }
+
+    // ---- softmax (softmax.cu) -------------------------------------------------------------------------
+
+    /**
+     * Softmax over the rows of the unfused first-level spatial self-attention scores (28 x 5 heads, 1024 x 1024):
+     * 146,800,640 elements, 293.6 MB read + 293.6 MB written = 587.2 MB.
+     */
+    @Benchmark
+    public double softmax() {
+        return done(gpu.softmax(logits));
+    }
+
+    /** Its backward: y, gy read + dx written = 3 x 293.6 = 880.8 MB. */
+    @Benchmark
+    public double softmaxBackward() {
+        return done(gpu.softmaxBackward(probs, probsGy));
+    }
+
+    // ---- GEGLU (geglu.cu) -----------------------------------------------------------------------------
+
+    /** First-level FF: p (28, 1024, 2560) -> (28, 1024, 1280): 146.8 MB read + 73.4 MB written = 220.2 MB (36.7 M erf). */
+    @Benchmark
+    public double geglu() {
+        return done(gpu.geglu(proj));
+    }
+
+    /** Its backward: p 146.8 MB + gy 73.4 MB read, dp 146.8 MB written = 367.0 MB. */
+    @Benchmark
+    public double gegluBackward() {
+        return done(gpu.gegluBackward(proj, projGy));
+    }
+
+    // ---- layer norm (norm.cu) -------------------------------------------------------------------------
+
+    /**
+     * LayerNorm over 320 channels of 28,672 tokens (28, 1024, 320): x 18.35 MB read, y 18.35 MB written, mean/rstd
+     * F32 0.23 MB = 36.9 MB (the kernels read x twice: statistics, then apply, 55.3 MB).
+     */
+    @Benchmark
+    public double layerNorm() {
+        NormResult r = gpu.layerNorm(tokens, lnGamma, lnBeta, 1e-5);
+        return done(r.y(), r.mean(), r.rstd());
+    }
+
+    /** Its backward {dx, dgamma, dbeta}: x, gy read + dx written = 55.0 MB, plus mean/rstd and the per-chunk parameter partials. */
+    @Benchmark
+    public double layerNormBackward() {
+        Tensor[] r = gpu.layerNormBackward(tokens, lnGamma, lnSaved, tokensGy);
+        return done(r);
+    }
+
+    // ---- resampling (resample.cu; the downsampler is a conv) -------------------------------------------
+
+    /** up_blocks.2's upsampler: (28, 16, 16, 640) -> (28, 32, 32, 640): 9.18 MB read + 36.7 MB written = 45.9 MB. */
+    @Benchmark
+    public double upsampleNearest2x() {
+        return done(gpu.upsampleNearest2x(small));
+    }
+
+    /** Its adjoint (each 2x2 block summed): 36.7 MB read + 9.18 MB written = 45.9 MB. */
+    @Benchmark
+    public double upsampleNearest2xBackward() {
+        return done(gpu.upsampleNearest2xBackward(smallGy));
+    }
+
+    /**
+     * The backend has no downsample op: the UNet's Downsample2D is a 3x3 conv, stride 2, pad 1 (ARCHITECTURE.md 2.3). down_blocks.0's:
+     * act -> (28, 16, 16, 320): 2 x 7168 x 320 x (9 x 320) = 13.2 GFLOP.
+     */
+    @Benchmark
+    public double downsampleConvStride2() {
+        return done(gpu.conv2d(x, convW, convB, ConvSpec.of(2, 1)));
+    }
+
+    // ---- grid sample at the drag points (grid_sample.cu) ----------------------------------------------
+
+    /**
+     * Bilinear samples of the first-level features (28, 32, 32, 320) at 5 drag points per frame -> (28, 5, 320):
+     * 4 texels x 44,800 = 0.36 MB read + 0.09 MB written. Launch-bound: this is the kernel's fixed cost.
+     */
+    @Benchmark
+    public double gridSamplePoints() {
+        return done(gpu.gridSamplePoints(feat, points));
+    }
+
+    /**
+     * Its adjoint into (28, 32, 32, 320): the result is act-sized (18.35 MB written); the implementation also zero-fills
+     * an F32 accumulator (36.7 MB) and casts it (36.7 MB read), 91.8 MB in all. Work per point is tiny.
+     */
+    @Benchmark
+    public double gridSamplePointsBackward() {
+        return done(gpu.gridSamplePointsBackward(pointsGy, points, feat.shape()));
+    }
+
+    // ---- Philox (philox.cu) ---------------------------------------------------------------------------
+
+    /** fillRandom NORMAL into an F32 (28, 32, 32, 320): 9.18 M normals, 36.7 MB written. */
+    @Benchmark
+    public double fillRandomNormal() {
+        gpu.fillRandom(f32Big, RandomKind.NORMAL, 7, 0);
+        return done();
+    }
+
+    /** The real noise draw, F32 (2, 14, 4, 32, 32): 114,688 normals, 0.46 MB written. Launch-bound. */
+    @Benchmark
+    public double fillRandomNormalLatentNoise() {
+        gpu.fillRandom(noise, RandomKind.NORMAL, 7, 0);
+        return done();
+    }
+
+    // ---- optimiser (adam.cu) --------------------------------------------------------------------------
+
+    /**
+     * One AdamW step over a representative multi-tensor chunk ({@link #adamChunk}: one 1280-channel transformer block,
+     * 20 tensors, 32,134,400 parameters): F32 param/m/v read and written (24 B), bf16 grad read (2 B), bf16 model copy
+     * written (2 B) = 28 B per parameter = 899.8 MB.
+     */
+    @Benchmark
+    public double adamStep() {
+        gpu.adamStep(params, grads, m, v, adam, lowPrecision);
+        return done();
+    }
+
+    // ---- copy / cast (copy.cu) ------------------------------------------------------------------------
+
+    /** A 320-channel slice of the (28, 32, 32, 960) skip concat (strided bf16 view) -> contiguous F32: 18.35 MB read + 36.7 MB written = 55.0 MB. */
+    @Benchmark
+    public double copyStridedBf16ToF32() {
+        try (Tensor slice = wide.narrow(3, C, C)) {
+            return done(gpu.copy(slice, DType.F32));
+        }
+    }
+
+    /** F32 act into a 320-channel slice of the bf16 skip concat (copyInto a strided view): 36.7 MB read + 18.35 MB written = 55.0 MB. */
+    @Benchmark
+    public double copyIntoStridedF32ToBf16() {
+        try (Tensor slice = wide.narrow(3, 2 * C, C)) {
+            gpu.copyInto(f32, slice);
+            return done();
+        }
+    }
+
+    // ---- sumTo (reduce.cu) ----------------------------------------------------------------------------
+
+    /** The bias gradient: act summed to (320): 18.35 MB read (28,672 summands per output). */
+    @Benchmark
+    public double sumToChannels() {
+        return done(gpu.sumTo(x, new int[]{C}));
+    }
+
+    /** The per-frame temb-projection gradient: act summed to (28, 1, 1, 320): 18.35 MB read (1024 summands per output). */
+    @Benchmark
+    public double sumToPerFrame() {
+        return done(gpu.sumTo(x, new int[]{N, 1, 1, C}));
+    }
+
+    // ---- GEMM paths (CudaGemm: cuBLAS, gemm_mma.cu, gemm.cu) -------------------------------------------
+
+    /**
+     * The first-level ff.net.0.proj: x (28672, 320) W^T (2560, 320) + bias, bf16 in and out, fp32 accumulation:
+     * 2 x 28672 x 2560 x 320 = 47.0 GFLOP (x 18.35 MB + W 1.6 MB read, y 146.8 MB written). Default path: cuBLAS
+     * when libcublas.so.12 loads, else gemm_mma.cu (the log line "CUDA GEMM: ..." says which).
+     */
+    @Benchmark
+    public double linearDefaultPath() {
+        return done(gpu.linear(tokens, linW, linB));
+    }
+
+    /**
+     * The same product on our tensor-core kernel (kernels/gemm_mma.cu): this method's fork runs with
+     * -Dpuppet.cuda.gemm=mma (the "# VM options" line shows it; with -f 0 or a command-line -jvmArgsAppend it would not).
+     * 47.0 GFLOP.
+     */
+    @Benchmark
+    @Fork(value = 1, jvmArgsAppend = "-Dpuppet.cuda.gemm=mma")
+    public double linearMma() {
+        return done(gpu.linear(tokens, linW, linB));
+    }
+
+    /** The same product on the tiled fp32-FMA kernel (kernels/gemm.cu), fork with -Dpuppet.cuda.gemm=tiled. 47.0 GFLOP. */
+    @Benchmark
+    @Fork(value = 1, jvmArgsAppend = "-Dpuppet.cuda.gemm=tiled")
+    public double linearTiled() {
+        return done(gpu.linear(tokens, linW, linB));
+    }
+}
