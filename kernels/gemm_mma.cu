@@ -16,23 +16,12 @@
 // row stride and the batch stride are multiples of 8 elements (for a gather: Cin), and both base addresses are
 // 16-byte aligned, so every 16-byte copy is whole, aligned and inside one tap.
 #include "common.cuh"
+#include "mma.cuh"
 
 namespace mma {
 
 constexpr int BM = 128, BN = 128, BK = 32, STAGES = 3, THREADS = 256;
 constexpr int TILE_CHUNKS = BM * BK / 8;  // 16-byte chunks per operand tile (BM == BN)
-
-// Chunk c of tile row r. A K-major tile has 4 chunks per row (BK = 32 halves), so two rows share a 128-byte line
-// and the swizzle uses r / 2; an MN-major tile has 16 chunks per row and uses r. Either way the 8 consecutive rows
-// an ldmatrix phase reads at one logical chunk land in 8 different bank groups.
-template <int CPR>
-__host__ __device__ inline int slot(int r, int c) {
-  if constexpr (CPR >= 8) return r * CPR + (c ^ (r & 7));
-  else return r * CPR + (c ^ ((r >> 1) & 3));
-}
-
-// The index arithmetic below is __host__ too: kernels/check/gemm_mma_host_check.cu runs it against an emulation of
-// ldmatrix and mma.sync (fragment layouts as the PTX manual gives them), since a wrong lane mapping is the likely bug.
 
 // Chunk i (of TILE_CHUNKS) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
 // chunk c along the contiguous index, and its shared-memory slot.
@@ -40,24 +29,6 @@ template <bool KMAJOR>
 __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
   if constexpr (KMAJOR) { r = i / 4; c = i % 4; return slot<4>(r, c); }
   else { r = i / 16; c = i % 16; return slot<16>(r, c); }
-}
-
-// The slot whose 16 bytes `lane` addresses in ldmatrix.x4 for A's 16 x 16 fragment at (m0, kk): matrices 0..3 are
-// (rows +0, k +0), (rows +8, k +0), (rows +0, k +8), (rows +8, k +8), i.e. mma's a0..a3.
-template <bool KMAJOR>
-__host__ __device__ inline int a_frag_slot(int lane, int m0, int kk) {
-  int j = lane / 8;
-  if constexpr (KMAJOR) return slot<4>(m0 + lane % 16, kk / 8 + lane / 16);
-  else return slot<16>(kk + lane % 8 + (j >> 1) * 8, m0 / 8 + (j & 1));  // with .trans
-}
-
-// Same for two n8 B fragments at (n0, kk): matrices (n +0, k +0), (n +0, k +8), (n +8, k +0), (n +8, k +8), i.e.
-// b0, b1 of columns n0.. and b0, b1 of columns n0 + 8...
-template <bool KMAJOR>
-__host__ __device__ inline int b_frag_slot(int lane, int n0, int kk) {
-  int j = lane / 8;
-  if constexpr (KMAJOR) return slot<4>(n0 + lane % 8 + (j >> 1) * 8, kk / 8 + (j & 1));
-  else return slot<16>(kk + lane % 8 + (j & 1) * 8, n0 / 8 + (j >> 1));  // with .trans
 }
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
@@ -86,42 +57,6 @@ template <bool KMAJOR>
 __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int& row, int& col) {
   row = KMAJOR ? mn0 + r : k0 + r;
   col = KMAJOR ? k0 + c * 8 : mn0 + c * 8;
-}
-
-// Where accumulator e (0..3) of a lane's m16n8 tile sits: rows +0 / +8, columns 2 * (lane % 4) + (e % 2).
-__host__ __device__ inline int acc_row(int lane, int e) { return lane / 4 + (e / 2) * 8; }
-__host__ __device__ inline int acc_col(int lane, int e) { return (lane % 4) * 2 + e % 2; }
-
-__device__ __forceinline__ void cp_async16(uint4* dst, const void* src, bool valid) {
-  unsigned s = (unsigned)__cvta_generic_to_shared(dst);
-  int bytes = valid ? 16 : 0;  // 0 source bytes: the 16 destination bytes are zero-filled
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-template <bool TRANS>
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const uint4* p) {
-  unsigned s = (unsigned)__cvta_generic_to_shared(p);
-  if constexpr (TRANS)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-  else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(s));
-}
-
-template <bool BF16>
-__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  if constexpr (BF16)
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // Copies the 128 x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two 16-byte
@@ -175,11 +110,11 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned af[4][4], bf[4][2];
 #pragma unroll
-      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR>(lane, wm + i * 16, kk));
+      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR, A_KMAJOR ? 4 : 16>(lane, wm + i * 16, kk));
 #pragma unroll
       for (int p = 0; p < 2; p++) {  // two n8 fragments per ldmatrix.x4
         unsigned r[4];
-        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR>(lane, wn + p * 16, kk));
+        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR, B_KMAJOR ? 4 : 16>(lane, wn + p * 16, kk));
         bf[2 * p][0] = r[0]; bf[2 * p][1] = r[1];
         bf[2 * p + 1][0] = r[2]; bf[2 * p + 1][1] = r[3];
       }

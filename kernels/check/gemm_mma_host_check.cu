@@ -131,13 +131,13 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
             static float af[4][32][4][2], bf[4][32][2][2];
             for (int i = 0; i < 4; i++) {
               int slots[32];
-              for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK>(l, wm + i * 16, kk);
+              for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK, AK ? 4 : 16>(l, wm + i * 16, kk);
               ldmatrix(af[i], sa, slots, !AK);
             }
             for (int p = 0; p < 2; p++) {
               int slots[32];
               float r[32][4][2];
-              for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM>(l, wn + p * 16, kk);
+              for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM, BKM ? 4 : 16>(l, wn + p * 16, kk);
               ldmatrix(r, sb, slots, !BKM);
               for (int t = 0; t < 32; t++)
                 for (int h = 0; h < 2; h++) {
