@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Kernel checks that need nvcc but no GPU: host builds of kernel index arithmetic, compared with references.
-#   gemm_mma_host_check: gemm_mma.cu's tile copy, swizzle, ldmatrix lane mapping and epilogue, with ldmatrix and
-#   mma.sync emulated from the PTX fragment layouts, against a triple loop (and no ldmatrix bank conflicts).
-# Run by .ci/run where nvcc is on PATH; about a minute of compilation.
+#   gemm_mma_host_check: gemm_mma.cu's tile copy, swizzle, ldmatrix lane mapping, im2col gathers and epilogue, with
+#   ldmatrix and mma.sync emulated from the PTX fragment layouts, against a triple loop and direct convolutions
+#   (and no ldmatrix bank conflicts).
+#   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
+#   double-precision softmax attention (out and log-sum-exp).
+# Run by .ci/run where nvcc is on PATH; about two minutes of compilation.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/gemm_mma_host_check" "$here/gemm_mma_host_check.cu"
-"$tmp/gemm_mma_host_check"
+for check in gemm_mma_host_check attention_mma_host_check; do
+  nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/$check" "$here/$check.cu"
+  "$tmp/$check"
+done

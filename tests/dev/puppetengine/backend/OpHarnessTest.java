@@ -268,7 +268,21 @@ class OpHarnessTest {
     @EnumSource(value = DType.class, names = {"F32", "BF16"})
     void attention(DType t) {
         // {Bq, Lq, Bk, Lk, C, heads}: plain, all-to-first style sharing (Bq = 3 Bk), a head wider than a warp, Lk > a tile.
-        int[][] cases = {{3, 13, 3, 11, 24, 3}, {6, 13, 2, 11, 24, 3}, {4, 9, 2, 7, 80, 2}, {2, 5, 1, 150, 16, 1}};
+        attentionCases(t, new int[][]{{3, 13, 3, 11, 24, 3}, {6, 13, 2, 11, 24, 3}, {4, 9, 2, 7, 80, 2}, {2, 5, 1, 150, 16, 1}});
+    }
+
+    /**
+     * Head dim 64 in bf16/f16 runs kernels/attention_mma.cu's forward (tensor cores); its log-sum-exp then feeds
+     * attention.cu's backward. All-to-first over ragged 64-row tiles, cross-attention to 6 tokens, temporal
+     * (14 keys), several key tiles.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BF16", "F16"})
+    void tensorCoreAttention(DType t) {
+        attentionCases(t, new int[][]{{6, 100, 2, 100, 128, 2}, {4, 70, 4, 6, 64, 1}, {3, 14, 3, 14, 192, 3}, {2, 64, 1, 130, 64, 1}});
+    }
+
+    private void attentionCases(DType t, int[][] cases) {
         for (int[] cs : cases) {
             Twin q = twin(t, cs[0], cs[1], cs[4]), k = twin(t, cs[2], cs[3], cs[4]), v = twin(t, cs[2], cs[3], cs[4]);
             Twin go = twin(t, cs[0], cs[1], cs[4]);

@@ -1035,11 +1035,30 @@ public final class CudaBackend implements Backend {
         Tensor out = empty(t, q.shape()), lse = empty(DType.F32, dm.bq(), heads, dm.lq());
         int tile = dm.tile();
         try (Tensor q2 = contig(q); Tensor k2 = contig(k, t); Tensor v2 = contig(v, t)) {
+            if (tensorCoreAttention(dm, q2, k2, v2)) {
+                launch("attention_mma", "attention_mma_forward_" + (t == DType.BF16 ? "bf16" : "f16"), (long) dm.bq() * heads, (dm.lq() + 63) / 64, 1,
+                        128, 1, 0, ptr(q2), ptr(k2), ptr(v2), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads, (float) scale, ptr(out), code(t), ptr(lse));
+                return new AttentionResult(out, lse);
+            }
             launch("attention", "attention_forward", (long) dm.bq() * heads, (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, 1, 32 * ATTN_WARPS, 1,
                     2 * tile * dm.d() * 4, ptr(q2), ptr(k2), ptr(v2), code(t), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads, (float) scale,
                     tile, ptr(out), ptr(lse));
         }
         return new AttentionResult(out, lse);
+    }
+
+    /** -Dpuppet.cuda.attention=simple keeps the forward on kernels/attention.cu (to compare the two on a GPU). */
+    private static final boolean SIMPLE_ATTENTION = "simple".equals(System.getProperty("puppet.cuda.attention"));
+
+    /**
+     * Whether kernels/attention_mma.cu takes this forward: bf16 or f16, head dim 64 (every SVD / Puppet-Master
+     * attention), and 16-byte aligned rows for its cp.async copies (C % 8 == 0, tensors starting on 16 bytes).
+     */
+    private static boolean tensorCoreAttention(AttnDims dm, Tensor q, Tensor k, Tensor v) {
+        if (SIMPLE_ATTENTION || dm.d() != 64 || dm.c() % 8 != 0) return false;
+        if (q.dtype() != DType.BF16 && q.dtype() != DType.F16) return false;
+        for (Tensor x : new Tensor[]{q, k, v}) if ((x.offset() * x.dtype().bytes()) % 16 != 0) return false;
+        return true;
     }
 
     @Override

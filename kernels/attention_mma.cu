@@ -1,0 +1,186 @@
+// Tensor-core attention forward (flash style) for head dim 64, bf16 or f16, sm_80+: the fast path of the
+// attention op for every layout the UNet runs (all-to-first, spatial cross, temporal); same contract as
+// attention.cu's attention_forward, whose backward consumes the log-sum-exp saved here.
+//
+// q (Bq, Lq, C), k / v (Bk, Lk, C), contiguous, head h = channels h*64 .. h*64+63; query batch bi reads key/value
+// batch bi / (Bq / Bk), so all-to-first attention reads frame 0's K/V once per video, never replicated.
+// Block = 4 warps = 64 query rows of one (batch, head); each warp owns 16 rows. K/V tiles of 64 keys stream
+// through shared memory, double-buffered with cp.async. S = Q K^T and O += P V are mma.sync m16n8k16 with fp32
+// accumulators; the online softmax works on the S fragments in registers (row max / sum over the 4 lanes of a
+// quad), and P goes from S's accumulator layout straight into A fragments for P V (p_frag below), never
+// touching shared memory. Scores are scaled by scale * log2(e) so exp2 does the exponentials; lse is returned in
+// natural-log units. Index functions are __host__ too: kernels/check/attention_mma_host_check.cu runs them.
+#include "common.cuh"
+#include "mma.cuh"
+
+namespace attn {
+
+constexpr int D = 64, BQ = 64, BKV = 64, THREADS = 128;
+constexpr int CPR = D / 8;              // 16-byte chunks per tile row
+constexpr int TILE_CHUNKS = BQ * CPR;   // 512 per Q, K or V tile (BQ == BKV)
+
+// Chunk i of a 64-row tile copy: row r (query or key), chunk c (8 channels), and its swizzled slot.
+__host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
+  r = i / CPR;
+  c = i % CPR;
+  return mma::slot<CPR>(r, c);
+}
+
+// P's A fragment for keys kk*16 .. kk*16+15, register `reg` (0..3), half `half` (0 low, 1 high): which S
+// accumulator holds it, as (n8 tile, element). a0/a1 are rows g / g+8 of keys 2c.., a2/a3 the same for keys 8+2c..;
+// an m16n8 accumulator has rows g / g+8 in elements 0,1 / 2,3 at columns 2c, 2c+1: the layouts line up tile by tile.
+__host__ __device__ inline void p_frag(int kk, int reg, int half, int& tile, int& e) {
+  tile = 2 * kk + (reg >> 1);
+  e = (reg & 1) * 2 + half;
+}
+
+__device__ __forceinline__ unsigned pack2(float lo, float hi, bool bf16) {
+  unsigned short a, b;
+  if (bf16) {
+    a = __bfloat16_as_ushort(__float2bfloat16_rn(lo));
+    b = __bfloat16_as_ushort(__float2bfloat16_rn(hi));
+  } else {
+    a = __half_as_ushort(__float2half_rn(lo));
+    b = __half_as_ushort(__float2half_rn(hi));
+  }
+  return (unsigned)a | ((unsigned)b << 16);
+}
+
+// Copies rows row0.. (up to 64, zero past `rows`) of one head's 64 channels into a swizzled tile.
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* base, long long row0, int rows, int c) {
+#pragma unroll
+  for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
+    int r, ch, dst = tile_chunk(threadIdx.x + it * THREADS, r, ch);
+    bool valid = r < rows;
+    mma::cp_async16(s + dst, base + (valid ? (row0 + r) * c + ch * 8 : 0), valid);
+  }
+}
+
+template <bool BF16>
+__device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, const uint16_t* v, int bq, int lq, int bk,
+                                        int lk, int c, int heads, float scale, void* out, int t, float* lse) {
+  __shared__ uint4 qs[TILE_CHUNKS], ks[2][TILE_CHUNKS], vs[2][TILE_CHUNKS];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk), q0 = blockIdx.y * BQ;
+  const uint16_t* qb = q + h * D;
+  const uint16_t* kb = k + h * D;
+  const uint16_t* vb = v + h * D;
+  const float sl2 = scale * 1.4426950408889634f;  // scores in log2 units
+  const int tiles = (lk + BKV - 1) / BKV;
+
+  load_tile(qs, qb, (long long)bi * lq + q0, lq - q0, c);
+  load_tile(ks[0], kb, (long long)bj * lk, lk, c);
+  load_tile(vs[0], vb, (long long)bj * lk, lk, c);
+  mma::cp_async_commit();
+
+  unsigned qf[4][4];                 // this warp's 16 query rows as A fragments, k16 steps over the 64 channels
+  float o[8][4] = {};                // O accumulators: 8 n8 tiles over the 64 channels
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // rows g and g+8: running max (log2 units), partial sum
+
+  for (int jt = 0; jt < tiles; jt++) {
+    const int j0 = jt * BKV, buf = jt & 1;
+    if (jt + 1 < tiles) {  // the other buffer was last read in iteration jt-1, which ended with a barrier
+      long long r0 = (long long)bj * lk + j0 + BKV;
+      load_tile(ks[buf ^ 1], kb, r0, lk - j0 - BKV, c);
+      load_tile(vs[buf ^ 1], vb, r0, lk - j0 - BKV, c);
+    }
+    mma::cp_async_commit();
+    mma::cp_async_wait<1>();  // everything but the tile just issued has landed
+    __syncthreads();
+    if (jt == 0) {
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) mma::ldmatrix_x4<false>(qf[kk], qs + mma::a_frag_slot<true, CPR>(lane, warp * 16, kk * 16));
+    }
+
+    float s[8][4] = {};  // S = Q K^T for 16 rows x 64 keys
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        unsigned r[4];
+        mma::ldmatrix_x4<false>(r, ks[buf] + mma::b_frag_slot<true, CPR>(lane, p * 16, kk * 16));
+        mma::mma16816<BF16>(s[2 * p], qf[kk], r[0], r[1]);
+        mma::mma16816<BF16>(s[2 * p + 1], qf[kk], r[2], r[3]);
+      }
+
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float x = j0 + n * 8 + mma::acc_col(lane, e) < lk ? s[n][e] * sl2 : -INFINITY;
+        s[n][e] = x;
+        mx[e / 2] = fmaxf(mx[e / 2], x);
+      }
+    float corr[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {  // the 4 lanes of a quad share a row
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      corr[r] = exp2f(m[r] - mx[r]);  // m = -inf on the first tile: 0, and l, o are 0 anyway
+      m[r] = mx[r];
+      l[r] *= corr[r];
+    }
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float p = exp2f(s[n][e] - m[e / 2]);
+        s[n][e] = p;
+        l[e / 2] += p;
+        o[n][e] *= corr[e / 2];
+      }
+
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {  // O += P V, keys kk*16 ..
+      unsigned a[4];
+#pragma unroll
+      for (int reg = 0; reg < 4; reg++) {
+        int t0, e0, t1, e1;
+        p_frag(kk, reg, 0, t0, e0);
+        p_frag(kk, reg, 1, t1, e1);
+        a[reg] = pack2(s[t0][e0], s[t1][e1], BF16);
+      }
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        unsigned r[4];
+        mma::ldmatrix_x4<true>(r, vs[buf] + mma::b_frag_slot<false, CPR>(lane, p * 16, kk * 16));
+        mma::mma16816<BF16>(o[2 * p], a, r[0], r[1]);
+        mma::mma16816<BF16>(o[2 * p + 1], a, r[2], r[3]);
+      }
+    }
+    __syncthreads();  // this buffer is refilled two iterations on
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  const float inv[2] = {1.f / l[0], 1.f / l[1]};
+#pragma unroll
+  for (int n = 0; n < 8; n++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      int row = q0 + warp * 16 + mma::acc_row(lane, e);
+      if (row < lq) st(out, t, ((long long)bi * lq + row) * c + h * D + n * 8 + mma::acc_col(lane, e), o[n][e] * inv[e / 2]);
+    }
+  if (lane % 4 == 0)
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      int row = q0 + warp * 16 + lane / 4 + r * 8;
+      if (row < lq) lse[((long long)bi * heads + h) * lq + row] = (m[r] + log2f(l[r])) * 0.6931471805599453f;
+    }
+}
+
+}  // namespace attn
+
+#define ATTN_MMA_ENTRY(NAME, BF16)                                                                                  \
+  extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                                 \
+      const void* q, const void* k, const void* v, int bq, int lq, int bk, int lk, int c, int heads, float scale,   \
+      void* out, int t, float* lse) {                                                                               \
+    attn::forward<BF16>((const uint16_t*)q, (const uint16_t*)k, (const uint16_t*)v, bq, lq, bk, lk, c, heads, scale, \
+                        out, t, lse);                                                                               \
+  }
+ATTN_MMA_ENTRY(attention_mma_forward_bf16, true)
+ATTN_MMA_ENTRY(attention_mma_forward_f16, false)
