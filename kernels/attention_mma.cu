@@ -56,6 +56,41 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* base, long l
   }
 }
 
+// acc (16 x 64 as 8 n8 tiles) += A (16 x 64 as four k16 fragments) B, B a 64 x 64 shared tile whose rows run along
+// n (KMAJOR_B: B^T is stored, e.g. K in Q K^T) or along k (read with ldmatrix.trans, e.g. V in P V).
+template <bool BF16, bool KMAJOR_B>
+__device__ __forceinline__ void warp_mma(float (&acc)[8][4], const unsigned (&a)[4][4], const uint4* tile, int lane) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+      unsigned r[4];
+      mma::ldmatrix_x4<!KMAJOR_B>(r, tile + mma::b_frag_slot<KMAJOR_B, CPR>(lane, p * 16, kk * 16));
+      mma::mma16816<BF16>(acc[2 * p], a[kk], r[0], r[1]);
+      mma::mma16816<BF16>(acc[2 * p + 1], a[kk], r[2], r[3]);
+    }
+}
+
+// A 16 x 64 accumulator (P, dS) as the A fragments of the next product, rounded to the operand type.
+template <bool BF16>
+__device__ __forceinline__ void acc_to_a(const float (&s)[8][4], unsigned (&a)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+    for (int reg = 0; reg < 4; reg++) {
+      int t0, e0, t1, e1;
+      p_frag(kk, reg, 0, t0, e0);
+      p_frag(kk, reg, 1, t1, e1);
+      a[kk][reg] = pack2(s[t0][e0], s[t1][e1], BF16);
+    }
+}
+
+// Rows warp*16.. of a 64-row shared tile as four k16 A fragments (the tile's rows run along m).
+__device__ __forceinline__ void tile_to_a(const uint4* tile, int warp, int lane, unsigned (&a)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) mma::ldmatrix_x4<false>(a[kk], tile + mma::a_frag_slot<true, CPR>(lane, warp * 16, kk * 16));
+}
+
 template <bool BF16>
 __device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, const uint16_t* v, int bq, int lq, int bk,
                                         int lk, int c, int heads, float scale, void* out, int t, float* lse) {
@@ -87,21 +122,10 @@ __device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, co
     mma::cp_async_commit();
     mma::cp_async_wait<1>();  // everything but the tile just issued has landed
     __syncthreads();
-    if (jt == 0) {
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) mma::ldmatrix_x4<false>(qf[kk], qs + mma::a_frag_slot<true, CPR>(lane, warp * 16, kk * 16));
-    }
+    if (jt == 0) tile_to_a(qs, warp, lane, qf);
 
     float s[8][4] = {};  // S = Q K^T for 16 rows x 64 keys
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++)
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        unsigned r[4];
-        mma::ldmatrix_x4<false>(r, ks[buf] + mma::b_frag_slot<true, CPR>(lane, p * 16, kk * 16));
-        mma::mma16816<BF16>(s[2 * p], qf[kk], r[0], r[1]);
-        mma::mma16816<BF16>(s[2 * p + 1], qf[kk], r[2], r[3]);
-      }
+    warp_mma<BF16, true>(s, qf, ks[buf], lane);
 
     float mx[2] = {m[0], m[1]};
 #pragma unroll
@@ -131,24 +155,9 @@ __device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, co
         o[n][e] *= corr[e / 2];
       }
 
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) {  // O += P V, keys kk*16 ..
-      unsigned a[4];
-#pragma unroll
-      for (int reg = 0; reg < 4; reg++) {
-        int t0, e0, t1, e1;
-        p_frag(kk, reg, 0, t0, e0);
-        p_frag(kk, reg, 1, t1, e1);
-        a[reg] = pack2(s[t0][e0], s[t1][e1], BF16);
-      }
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        unsigned r[4];
-        mma::ldmatrix_x4<true>(r, vs[buf] + mma::b_frag_slot<false, CPR>(lane, p * 16, kk * 16));
-        mma::mma16816<BF16>(o[2 * p], a, r[0], r[1]);
-        mma::mma16816<BF16>(o[2 * p + 1], a, r[2], r[3]);
-      }
-    }
+    unsigned pa[4][4];
+    acc_to_a<BF16>(s, pa);
+    warp_mma<BF16, false>(o, pa, vs[buf], lane);  // O += P V
     __syncthreads();  // this buffer is refilled two iterations on
   }
 
@@ -173,6 +182,134 @@ __device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, co
     }
 }
 
+// Backward, as two kernels so that no gradient needs atomics (deterministic, like attention.cu): dq walks the key
+// tiles of its query block; dkv walks every query tile of every query batch that reads its keys (all frames of a
+// video for all-to-first), in a fixed order. Both recompute P = exp(S - lse) from the forward's log-sum-exp, with
+// delta = rowsum(dO * O) from attention.cu's attention_delta; dS = P (dP - delta) scale.
+
+// dQ = dS K for 64 query rows of one (batch, head).
+template <bool BF16>
+__device__ __forceinline__ void backward_dq(const uint16_t* q, const uint16_t* k, const uint16_t* v, const uint16_t* go,
+                                            const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                            int heads, float scale, void* dq, int t) {
+  __shared__ uint4 qs[TILE_CHUNKS], gs[TILE_CHUNKS], ks[TILE_CHUNKS], vs[TILE_CHUNKS];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk), q0 = blockIdx.y * BQ;
+  const float l2e = 1.4426950408889634f, sl2 = scale * l2e;
+  load_tile(qs, q + h * D, (long long)bi * lq + q0, lq - q0, c);
+  load_tile(gs, go + h * D, (long long)bi * lq + q0, lq - q0, c);
+  mma::cp_async_commit();
+  float lrow[2], drow[2];  // rows g, g+8 of this lane: lse (log2 units) and delta
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    int row = q0 + warp * 16 + lane / 4 + r * 8;
+    long long si = ((long long)bi * heads + h) * lq + row;
+    lrow[r] = row < lq ? lse[si] * l2e : 0.f;
+    drow[r] = row < lq ? delta[si] : 0.f;
+  }
+  unsigned qf[4][4], gf[4][4];
+  float dqa[8][4] = {};
+  for (int j0 = 0; j0 < lk; j0 += BKV) {
+    __syncthreads();  // the previous tile is no longer read
+    load_tile(ks, k + h * D, (long long)bj * lk + j0, lk - j0, c);
+    load_tile(vs, v + h * D, (long long)bj * lk + j0, lk - j0, c);
+    mma::cp_async_commit();
+    mma::cp_async_wait<0>();
+    __syncthreads();
+    if (j0 == 0) {
+      tile_to_a(qs, warp, lane, qf);
+      tile_to_a(gs, warp, lane, gf);
+    }
+    float s[8][4] = {}, dp[8][4] = {};
+    warp_mma<BF16, true>(s, qf, ks, lane);   // S = Q K^T
+    warp_mma<BF16, true>(dp, gf, vs, lane);  // dP = dO V^T
+#pragma unroll
+    for (int n = 0; n < 8; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float p = j0 + n * 8 + mma::acc_col(lane, e) < lk ? exp2f(s[n][e] * sl2 - lrow[e / 2]) : 0.f;
+        s[n][e] = p * (dp[n][e] - drow[e / 2]) * scale;  // dS
+      }
+    unsigned dsa[4][4];
+    acc_to_a<BF16>(s, dsa);
+    warp_mma<BF16, false>(dqa, dsa, ks, lane);  // dQ += dS K
+  }
+#pragma unroll
+  for (int n = 0; n < 8; n++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      int row = q0 + warp * 16 + mma::acc_row(lane, e);
+      if (row < lq) st(dq, t, ((long long)bi * lq + row) * c + h * D + n * 8 + mma::acc_col(lane, e), dqa[n][e]);
+    }
+}
+
+// dK = dS^T Q and dV = P^T dO for 64 keys of key/value batch bj, over every query batch bj*rep .. that reads them.
+// Works on transposes: S^T = K Q^T, dP^T = V dO^T, so each warp's 16 keys are the m rows throughout.
+template <bool BF16>
+__device__ __forceinline__ void backward_dkv(const uint16_t* q, const uint16_t* k, const uint16_t* v, const uint16_t* go,
+                                             const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                             int heads, float scale, void* dk, void* dv, int t) {
+  __shared__ uint4 qs[TILE_CHUNKS], gs[TILE_CHUNKS], ks[TILE_CHUNKS], vs[TILE_CHUNKS];
+  __shared__ float ls[BQ], ds[BQ];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, rep = bq / bk;
+  const int bj = blockIdx.x / heads, h = blockIdx.x % heads, k0 = blockIdx.y * BKV;
+  const float l2e = 1.4426950408889634f, sl2 = scale * l2e;
+  load_tile(ks, k + h * D, (long long)bj * lk + k0, lk - k0, c);
+  load_tile(vs, v + h * D, (long long)bj * lk + k0, lk - k0, c);
+  mma::cp_async_commit();
+  unsigned kf[4][4], vf[4][4];
+  float dka[8][4] = {}, dva[8][4] = {};
+  bool first = true;
+  for (int bi = bj * rep; bi < (bj + 1) * rep; bi++)
+    for (int i0 = 0; i0 < lq; i0 += BQ) {
+      __syncthreads();  // the previous query tile is no longer read
+      load_tile(qs, q + h * D, (long long)bi * lq + i0, lq - i0, c);
+      load_tile(gs, go + h * D, (long long)bi * lq + i0, lq - i0, c);
+      mma::cp_async_commit();
+      if (threadIdx.x < BQ) {
+        int i = i0 + threadIdx.x;
+        long long si = ((long long)bi * heads + h) * lq + i;
+        ls[threadIdx.x] = i < lq ? lse[si] * l2e : 0.f;
+        ds[threadIdx.x] = i < lq ? delta[si] : 0.f;
+      }
+      mma::cp_async_wait<0>();
+      __syncthreads();
+      if (first) {
+        tile_to_a(ks, warp, lane, kf);
+        tile_to_a(vs, warp, lane, vf);
+        first = false;
+      }
+      float s[8][4] = {}, dp[8][4] = {};
+      warp_mma<BF16, true>(s, kf, qs, lane);   // S^T = K Q^T
+      warp_mma<BF16, true>(dp, vf, gs, lane);  // dP^T = V dO^T
+#pragma unroll
+      for (int n = 0; n < 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          int col = n * 8 + mma::acc_col(lane, e);  // the query, within the tile
+          float p = i0 + col < lq ? exp2f(s[n][e] * sl2 - ls[col]) : 0.f;
+          s[n][e] = p;                                     // P^T
+          dp[n][e] = p * (dp[n][e] - ds[col]) * scale;     // dS^T
+        }
+      unsigned pa[4][4], dsa[4][4];
+      acc_to_a<BF16>(s, pa);
+      acc_to_a<BF16>(dp, dsa);
+      warp_mma<BF16, false>(dva, pa, gs, lane);   // dV += P^T dO
+      warp_mma<BF16, false>(dka, dsa, qs, lane);  // dK += dS^T Q
+    }
+#pragma unroll
+  for (int n = 0; n < 8; n++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      int row = k0 + warp * 16 + mma::acc_row(lane, e);
+      if (row < lk) {
+        long long o = ((long long)bj * lk + row) * c + h * D + n * 8 + mma::acc_col(lane, e);
+        st(dk, t, o, dka[n][e]);
+        st(dv, t, o, dva[n][e]);
+      }
+    }
+}
+
 }  // namespace attn
 
 #define ATTN_MMA_ENTRY(NAME, BF16)                                                                                  \
@@ -184,3 +321,19 @@ __device__ __forceinline__ void forward(const uint16_t* q, const uint16_t* k, co
   }
 ATTN_MMA_ENTRY(attention_mma_forward_bf16, true)
 ATTN_MMA_ENTRY(attention_mma_forward_f16, false)
+
+#define ATTN_MMA_BACKWARD_ENTRIES(SUFFIX, BF16)                                                                       \
+  extern "C" __global__ void __launch_bounds__(attn::THREADS) attention_mma_backward_dq_##SUFFIX(                    \
+      const void* q, const void* k, const void* v, const void* go, const float* lse, const float* delta, int bq,      \
+      int lq, int bk, int lk, int c, int heads, float scale, void* dq, int t) {                                       \
+    attn::backward_dq<BF16>((const uint16_t*)q, (const uint16_t*)k, (const uint16_t*)v, (const uint16_t*)go, lse,    \
+                            delta, bq, lq, bk, lk, c, heads, scale, dq, t);                                           \
+  }                                                                                                                   \
+  extern "C" __global__ void __launch_bounds__(attn::THREADS) attention_mma_backward_dkv_##SUFFIX(                   \
+      const void* q, const void* k, const void* v, const void* go, const float* lse, const float* delta, int bq,      \
+      int lq, int bk, int lk, int c, int heads, float scale, void* dk, void* dv, int t) {                             \
+    attn::backward_dkv<BF16>((const uint16_t*)q, (const uint16_t*)k, (const uint16_t*)v, (const uint16_t*)go, lse,   \
+                             delta, bq, lq, bk, lk, c, heads, scale, dk, dv, t);                                      \
+  }
+ATTN_MMA_BACKWARD_ENTRIES(bf16, true)
+ATTN_MMA_BACKWARD_ENTRIES(f16, false)

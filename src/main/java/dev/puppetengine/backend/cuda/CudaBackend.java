@@ -1047,17 +1047,18 @@ public final class CudaBackend implements Backend {
         return new AttentionResult(out, lse);
     }
 
-    /** -Dpuppet.cuda.attention=simple keeps the forward on kernels/attention.cu (to compare the two on a GPU). */
+    /** -Dpuppet.cuda.attention=simple keeps attention on kernels/attention.cu (to compare the two on a GPU). */
     private static final boolean SIMPLE_ATTENTION = "simple".equals(System.getProperty("puppet.cuda.attention"));
 
     /**
-     * Whether kernels/attention_mma.cu takes this forward: bf16 or f16, head dim 64 (every SVD / Puppet-Master
-     * attention), and 16-byte aligned rows for its cp.async copies (C % 8 == 0, tensors starting on 16 bytes).
+     * Whether kernels/attention_mma.cu takes this attention (forward, or backward with gOut): bf16 or f16, head
+     * dim 64 (every SVD / Puppet-Master attention), and 16-byte aligned rows for its cp.async copies (C % 8 == 0,
+     * every tensor starting on 16 bytes).
      */
-    private static boolean tensorCoreAttention(AttnDims dm, Tensor q, Tensor k, Tensor v) {
+    private static boolean tensorCoreAttention(AttnDims dm, Tensor... qkv) {
         if (SIMPLE_ATTENTION || dm.d() != 64 || dm.c() % 8 != 0) return false;
-        if (q.dtype() != DType.BF16 && q.dtype() != DType.F16) return false;
-        for (Tensor x : new Tensor[]{q, k, v}) if ((x.offset() * x.dtype().bytes()) % 16 != 0) return false;
+        if (qkv[0].dtype() != DType.BF16 && qkv[0].dtype() != DType.F16) return false;
+        for (Tensor x : qkv) if (x.dtype() != qkv[0].dtype() || (x.offset() * x.dtype().bytes()) % 16 != 0) return false;
         return true;
     }
 
@@ -1072,6 +1073,16 @@ public final class CudaBackend implements Backend {
              Tensor lse = contig(saved.lse(), DType.F32); Tensor go = contig(gOut); Tensor delta = empty(DType.F32, dm.bq(), heads, dm.lq())) {
             launch("attention", "attention_delta", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 0,
                     ptr(o2), code(t), ptr(go), code(tg), dm.bq(), dm.lq(), dm.c(), heads, ptr(delta));
+            if (tg == t && tensorCoreAttention(dm, q2, k2, v2, go)) {
+                String dt = t == DType.BF16 ? "bf16" : "f16";
+                launch("attention_mma", "attention_mma_backward_dq_" + dt, (long) dm.bq() * heads, (dm.lq() + 63) / 64, 1, 128, 1, 0,
+                        ptr(q2), ptr(k2), ptr(v2), ptr(go), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads,
+                        (float) scale, ptr(dq), code(tg));
+                launch("attention_mma", "attention_mma_backward_dkv_" + dt, (long) dm.bk() * heads, (dm.lk() + 63) / 64, 1, 128, 1, 0,
+                        ptr(q2), ptr(k2), ptr(v2), ptr(go), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads,
+                        (float) scale, ptr(dk), ptr(dv), code(tg));
+                return new Tensor[]{dq, dk, dv};
+            }
             launch("attention", "attention_backward_dq", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 2 * tile * dm.d() * 4,
                     ptr(q2), ptr(k2), ptr(v2), code(t), ptr(go), code(tg), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(),
                     heads, (float) scale, tile, ptr(dq));
