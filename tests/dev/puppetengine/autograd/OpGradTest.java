@@ -24,6 +24,31 @@ class OpGradTest {
         check("div", x -> F.div(x[0], x[1]), randn(rng, 3, 5), uniform(rng, 0.5, 2, 3, 1));
     }
 
+    /**
+     * A broadcast factor's gradient in bf16 (a mix factor, a per-channel scale) sums products whose terms nearly
+     * cancel, so each product must not be rounded to bf16 before the sum. Here every pair contributes
+     * (1 + 2^-7)^2 - 1.015625 = 2^-14, but (1 + 2^-7)^2 rounds to 1.015625 in bf16: rounded first, the gradient is 0.
+     */
+    @Test
+    void bf16BroadcastGradientSumsUnroundedProducts() {
+        int pairs = 1024;
+        double e = 1 + Math.pow(2, -7);
+        double[] xv = new double[2 * pairs], gv = new double[2 * pairs];
+        for (int i = 0; i < pairs; i++) {
+            xv[2 * i] = e;
+            gv[2 * i] = e;
+            xv[2 * i + 1] = 1.015625;
+            gv[2 * i + 1] = -1;
+        }
+        var cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+        var bf16 = dev.puppetengine.tensor.DType.BF16;
+        Tensor x = Tensor.of(cpu, bf16, new int[]{2 * pairs}, xv), gy = Tensor.of(cpu, bf16, new int[]{2 * pairs}, gv);
+        Tensor a = Autograd.requireGrad(Tensor.of(cpu, bf16, new int[]{1}, 0.5));
+        Autograd.backward(F.mul(x, a), gy);
+        org.junit.jupiter.api.Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
+                "the exact sum of " + 2 * pairs + " bf16 products");
+    }
+
     @Test
     void unaryFunctions() {
         for (UnaryOp op : UnaryOp.values()) {
