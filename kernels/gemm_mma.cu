@@ -1,5 +1,5 @@
-// Tensor-core GEMM for sm_80 and newer: C = alpha * A B + beta * C per batch, bf16 or f16 operands, fp32
-// accumulation (mma.sync m16n8k16), C in any dtype and any strides.
+// Tensor-core GEMM for sm_80 and newer: C = alpha * A B + beta * C (+ bias per column) per batch, bf16 or f16
+// operands, fp32 accumulation (mma.sync m16n8k16), C in any dtype and any strides.
 //
 // Block tile 128x128x32, 8 warps each owning 64x32 of C, a 3-stage cp.async pipeline (16-byte copies, zero-filled
 // past the edges), shared memory XOR-swizzled so every ldmatrix phase touches 8 distinct 16-byte bank groups.
@@ -76,7 +76,7 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Ope
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR>
 __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
                                      const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
-                                     long long ccs, long long sbc) {
+                                     long long ccs, long long sbc, const void* bias, int tbias) {
   __shared__ uint4 sa[STAGES][TILE_CHUNKS], sb[STAGES][TILE_CHUNKS];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // this warp's 64 x 32 piece of the block tile
@@ -126,6 +126,14 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
   }
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
 
+  float bv[4][2];  // the per-column bias (linear / conv), fused: this lane's 8 columns
+#pragma unroll
+  for (int q = 0; q < 4; q++)
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      int col = bn + wn + q * 8 + acc_col(lane, e);
+      bv[q][e] = bias && col < n ? ld(bias, tbias, col) : 0.f;
+    }
 #pragma unroll
   for (int i = 0; i < 4; i++)
 #pragma unroll
@@ -135,7 +143,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
         int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
         if (row < m && col < n) {
           long long ci = b * sbc + row * crs + col * ccs;
-          float v = alpha * acc[i][q][e];
+          float v = alpha * acc[i][q][e] + bv[q][e % 2];
           if (beta != 0.f) v += beta * ld(C, tc, ci);  // beta == 0 never reads C (it may hold poison)
           st(C, tc, ci, v);
         }
@@ -148,9 +156,9 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 #define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                    \
   extern "C" __global__ void __launch_bounds__(mma::THREADS, 2)                                                  \
       NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,     \
-           float beta, void* C, int tc, long long crs, long long ccs, long long sbc) {                            \
+           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias) {  \
     mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc, crs, ccs, \
-                             sbc);                                                                                \
+                             sbc, bias, tbias);                                                                   \
   }
 GEMM_MMA_ENTRY(gemm_mma_bf16_kk, true, true, true)
 GEMM_MMA_ENTRY(gemm_mma_bf16_kn, true, true, false)

@@ -194,9 +194,11 @@ class OpHarnessTest {
         check1("A M-major x B K-major", t, g -> a.on(g).backend().matmul(at.on(g).transpose(0, 1), bt.on(g).transpose(0, 1)));
         Twin ab = twin(t, 3, 40, 72), bb = twin(t, 3, 72, 24);
         check1("batched", t, g -> ab.on(g).backend().matmul(ab.on(g), bb.on(g)));
-        Twin x = twin(t, 2, 9, 11, 16), w = twin(t, 24, 3, 3, 16), gy = twin(t, 2, 9, 11, 24);
+        Twin x = twin(t, 2, 9, 11, 16), w = twin(t, 24, 3, 3, 16), gy = twin(t, 2, 9, 11, 24), bias = twin(t, 24);
         ConvSpec s = ConvSpec.of(1, 1);
-        check1("conv 3x3 16->24", t, g -> x.on(g).backend().conv2d(x.on(g), w.on(g), null, s));
+        check1("conv 3x3 16->24 + bias (fused in the epilogue)", t, g -> x.on(g).backend().conv2d(x.on(g), w.on(g), bias.on(g), s));
+        Twin xl = twin(t, 3, 40, 72), wl = twin(t, 24, 72);
+        check1("linear 72->24 + bias", t, g -> xl.on(g).backend().linear(xl.on(g), wl.on(g), bias.on(g)));
         check1("conv 3x3 16->24 backward input", t, g -> x.on(g).backend().conv2dBackwardInput(gy.on(g), w.on(g), new int[]{2, 9, 11, 16}, s));
         check1("conv 3x3 16->24 backward weight", t, g -> x.on(g).backend().conv2dBackwardWeight(gy.on(g), x.on(g), new int[]{24, 3, 3, 16}, s));
     }

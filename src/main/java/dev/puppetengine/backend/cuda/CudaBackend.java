@@ -440,6 +440,9 @@ public final class CudaBackend implements Backend {
     }
 
     /** Device address of the tensor's first element (its offset applied). */
+    /** A contiguous bias tensor as the GEMM epilogue's per-column bias, or null. */
+    private CudaGemm.Bias bias(Tensor b) { return b == null ? null : new CudaGemm.Bias(ptr(b), b.dtype()); }
+
     private CUdeviceptr ptr(Tensor t) {
         return storage(t).ptr.withByteOffset(t.offset() * t.dtype().bytes());
     }
@@ -717,12 +720,13 @@ public final class CudaBackend implements Backend {
         int[] os = xs.clone();
         os[os.length - 1] = n;
         Tensor out = empty(x.dtype(), os);
-        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype())) {
+        boolean biased;
+        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias, null)) {
             // B (K, N) = w^T: element (kk, j) at w[j, kk].
-            gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
-                    new CudaGemm.Mat(ptr(w2), w2.dtype(), w2.stride(1), w2.stride(0), 0), 0f, new CudaGemm.Mat(ptr(out), out.dtype(), n, 1, 0));
+            biased = gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
+                    new CudaGemm.Mat(ptr(w2), w2.dtype(), w2.stride(1), w2.stride(0), 0), 0f, new CudaGemm.Mat(ptr(out), out.dtype(), n, 1, 0), bias(b2));
         }
-        if (bias != null) binaryInto(BinaryOp.ADD, out, bias, out);
+        if (bias != null && !biased) binaryInto(BinaryOp.ADD, out, bias, out);
         return out;
     }
 
@@ -759,12 +763,14 @@ public final class CudaBackend implements Backend {
         DType t = x.dtype();
         Tensor y = empty(t, g.n(), g.ho(), g.wo(), g.cout());
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
-        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t)) {
+        boolean biased = true;
+        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias, null)) {
+            CudaGemm.Bias bv = bias(b2);
             CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
             CudaGemm.Mat ym = new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0);
             if (g.pointwise()) {
-                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym);
-            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym)) {
+                biased = gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, bv);
+            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym, bv)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
@@ -772,13 +778,13 @@ public final class CudaBackend implements Backend {
                         CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
                         launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
                         CUdeviceptr yi = ptr(y).withByteOffset(i0 * pix * g.cout() * t.bytes());
-                        gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
-                                new CudaGemm.Mat(yi, t, g.cout(), 1, 0));
+                        biased = gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
+                                new CudaGemm.Mat(yi, t, g.cout(), 1, 0), bv);
                     }
                 }
             }
         }
-        if (bias != null) binaryInto(BinaryOp.ADD, y, bias, y);
+        if (bias != null && !biased) binaryInto(BinaryOp.ADD, y, bias, y);
         return y;
     }
 
@@ -827,7 +833,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
             if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
             launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf));
-            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx);
+            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, null);
         }
     }
 
@@ -843,7 +849,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
                 gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw)) {
+            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw, null)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {

@@ -51,6 +51,9 @@ final class CudaGemm {
         long cols() { return (long) kh * kw * cin; }
     }
 
+    /** A bias added to every row of C (one value per column), or null for none. */
+    record Bias(CUdeviceptr ptr, DType dtype) {}
+
     /** Which gemm_mma.cu entry point serves a product, and its two kernel Operand structs (gemm_mma.cu). */
     record MmaPlan(String entry, long[] a, long[] b) {}
 
@@ -92,15 +95,25 @@ final class CudaGemm {
     boolean usesCublas() { return handle != null; }
 
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c) {
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (handle != null && a.dtype() == b.dtype() && cublas(batch, m, n, k, alpha, a, b, beta, c)) return;
-        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c)) return;
+        gemm(batch, m, n, k, alpha, a, b, beta, c, null);
+    }
+
+    /**
+     * C = alpha A B + beta C (+ bias per column). Returns whether the bias was applied: our kernels fuse it into
+     * their epilogue; cuBLAS does not, and then the caller adds it.
+     */
+    boolean gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Bias bias) {
+        if (batch == 0 || m == 0 || n == 0) return true;
+        if (handle != null && a.dtype() == b.dtype() && cublas(batch, m, n, k, alpha, a, b, beta, c)) return bias == null;
+        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, bias)) return true;
         int gz = Math.min(batch, 65535);
         backend.launch("gemm", "gemm_tiled", (n + 15) / 16, (m + 15) / 16, gz, 16, 16, 0,
                 batch, m, n, k, alpha,
                 a.ptr(), CudaBackend.code(a.dtype()), a.rs(), a.cs(), a.bs(),
                 b.ptr(), CudaBackend.code(b.dtype()), b.rs(), b.cs(), b.bs(),
-                beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs());
+                beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs(),
+                bias == null ? null : bias.ptr(), bias == null ? 0 : CudaBackend.code(bias.dtype()));
+        return true;
     }
 
     /**
@@ -167,18 +180,19 @@ final class CudaGemm {
      * launched nothing, where that kernel is not the path (cuBLAS loaded, -Dpuppet.cuda.gemm=tiled, dtype or
      * channels it cannot take): the caller then materialises the column matrix and calls {@link #gemm}.
      */
-    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
-        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c);
+    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Bias bias) {
+        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, bias);
     }
 
     /** Whether products with an im2col operand run here at all (not with cuBLAS loaded, nor in tiled-only mode). */
     boolean implicitAvailable() { return handle == null && tensorCores; }
 
-    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c) {
+    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Bias bias) {
         MmaPlan plan = mmaPlan(batch, m, n, k, a, byteOffset(a.ptr()), b, byteOffset(b.ptr()));
         if (plan == null) return false;
         backend.launch("gemm_mma", plan.entry(), (n + 127) / 128, (m + 127) / 128, batch, 256, 1, 0,
-                m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs());
+                m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs(),
+                bias == null ? null : bias.ptr(), bias == null ? 0 : CudaBackend.code(bias.dtype()));
         return true;
     }
 
