@@ -107,7 +107,7 @@ class UNetGpuParityTest {
         shapes.forEach((k, s) -> {
             double[] v = new double[Shape.numelInt(s)];
             if (k.equals("drags")) {
-                java.util.Arrays.fill(v, -1);                            // absent drags: -1
+                java.util.Arrays.fill(v, -1);  // other slots: off-image points, "present" by spec 3.3 (only all-zero is absent); fine for device vs CPU
                 for (int b = 0; b < BATCH; b++)
                     for (int d = 0; d < 3; d++) {                        // three present drags per video, straight lines
                         double sx = rng.nextDouble(), sy = rng.nextDouble(), ex = rng.nextDouble(), ey = rng.nextDouble();
