@@ -76,7 +76,7 @@ public final class EulerSampler {
             Tensor guidance = o.cfg() ? guidanceTensor(be, dt, o) : null;
             for (int i = 0; i < sched.steps(); i++) {
                 try (Scope step = Scope.open()) {
-                    x = Scope.escape(step(x, i, sched, cond, guidance, o));
+                    x = Scope.escape(step(x, hostScalars(sched, i, guidance != null ? 2 * b : b, be), cond, guidance, o, sched.sigma(i + 1) == 0));
                 }
                 if (listener != null) listener.step(i + 1, sched.steps());
             }
@@ -97,8 +97,33 @@ public final class EulerSampler {
 
     // ---- the captured path ----------------------------------------------------------------------------
 
-    /** Per-step coefficients, in this order in {@link StaticInputs#coef}; the same doubles {@link #step} computes. */
+    /** The sigma-derived scalars of step i, in this order: c_in, c_out, c_skip, 1/sigma, next - sigma. */
     private static final int C_IN = 0, C_OUT = 1, C_SKIP = 2, INV_SIGMA = 3, DSIGMA = 4, COEFS = 5;
+
+    private static double[] coefficients(KarrasSchedule sched, int i) {
+        double sigma = sched.sigma(i), next = sched.sigma(i + 1);
+        // x0 = v * c_out + x * c_skip; x <- x + (x - x0) / sigma * (next - sigma)
+        return new double[]{1 / Math.sqrt(sigma * sigma + 1), -sigma / Math.sqrt(sigma * sigma + 1), 1 / (sigma * sigma + 1), 1 / sigma, next - sigma};
+    }
+
+    /** Where {@link #step} reads its per-step values: host doubles (eager) or device buffers (a captured graph). */
+    private interface StepScalars {
+        /** t times scalar {@code which} of {@link #coefficients}. */
+        Tensor scale(Tensor t, int which);
+
+        /** c_noise per batch row, F32. */
+        Tensor timestep();
+    }
+
+    /** The eager step's scalars: host values baked into each op. */
+    private static StepScalars hostScalars(KarrasSchedule sched, int i, int batch, Backend be) {
+        double[] c = coefficients(sched, i), t = new double[batch];
+        java.util.Arrays.fill(t, sched.cNoise(i));
+        return new StepScalars() {
+            public Tensor scale(Tensor x, int which) { return F.scale(x, c[which]); }
+            public Tensor timestep() { return Tensor.of(be, DType.F32, new int[]{batch}, t); }
+        };
+    }
 
     /**
      * The captured step's inputs: fixed device buffers allocated before the capture (their addresses are in the
@@ -106,18 +131,15 @@ public final class EulerSampler {
      * capture) from tables uploaded once before the loop. x: the current latents; coef: the sigma-derived scalars of
      * {@link #step} (c_in, c_out, c_skip, 1/sigma, next - sigma) as F64; timestep: c_noise per batch row, F32.
      */
-    private record StaticInputs(Tensor x, Tensor coef, Tensor timestep, Tensor coefTable, Tensor timestepTable) {
+    private record StaticInputs(Tensor x, Tensor coef, Tensor timestep, Tensor coefTable, Tensor timestepTable) implements StepScalars {
+        public Tensor scale(Tensor t, int which) { return t.backend().affineFrom(t, coef, which, -1); }
+
         static StaticInputs create(Tensor xInit, KarrasSchedule sched, int batch) {
             Backend be = xInit.backend();
             int n = sched.steps();
             double[] c = new double[n * COEFS], t = new double[n * batch];
             for (int i = 0; i < n; i++) {
-                double sigma = sched.sigma(i), next = sched.sigma(i + 1);
-                c[i * COEFS + C_IN] = 1 / Math.sqrt(sigma * sigma + 1);
-                c[i * COEFS + C_OUT] = -sigma / Math.sqrt(sigma * sigma + 1);
-                c[i * COEFS + C_SKIP] = 1 / (sigma * sigma + 1);
-                c[i * COEFS + INV_SIGMA] = 1 / sigma;
-                c[i * COEFS + DSIGMA] = next - sigma;
+                System.arraycopy(coefficients(sched, i), 0, c, i * COEFS, COEFS);
                 java.util.Arrays.fill(t, i * batch, (i + 1) * batch, sched.cNoise(i));
             }
             return new StaticInputs(be.empty(xInit.dtype(), xInit.shape()), be.empty(DType.F64, COEFS), be.empty(DType.F32, batch),
@@ -140,7 +162,7 @@ public final class EulerSampler {
      * Step 0 runs eagerly (it loads every kernel module, warms cuBLAS and fills the {@link DeviceConstants} memo with
      * the forward's host-built constants); step 1 is captured once and every later step but the last replays it; the
      * last step (it returns x0, a different computation) runs eagerly. Every step, eager or captured, is
-     * {@link #staticStep} on the static buffers, whose arithmetic equals {@link #step}'s. A failed capture is logged
+     * {@link #step} on the static buffers. A failed capture is logged
      * and the remaining steps run eagerly.
      */
     private Tensor sampleCaptured(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener, KarrasSchedule sched) {
@@ -165,7 +187,7 @@ public final class EulerSampler {
                         try (DeviceConstants.Freeze f = consts.freeze("CUDA graph capture")) {
                             graph = cap.capture(be, () -> {
                                 try (Scope step = Scope.open()) {
-                                    return Scope.escape(staticStep(in, cond, guidance, o, false));
+                                    return Scope.escape(step(in.x(), in, cond, guidance, o, false));
                                 }
                             });
                             LOG.info("UNet step captured in a CUDA graph; replaying it for steps 2..{} of {}", sched.steps() - 1, sched.steps());
@@ -182,7 +204,7 @@ public final class EulerSampler {
                         x = graph.output();
                     } else {
                         try (Scope step = Scope.open()) {
-                            x = Scope.escape(staticStep(in, cond, guidance, o, last));
+                            x = Scope.escape(step(in.x(), in, cond, guidance, o, last));
                         }
                     }
                     if (listener != null) listener.step(i + 1, sched.steps());
@@ -192,24 +214,6 @@ public final class EulerSampler {
             }
             return Scope.escape(x);
         }
-    }
-
-    /** {@link #step} reading x, the sigma scalars and the timestep from the static buffers (no host value per step). */
-    private Tensor staticStep(StaticInputs in, Conditions cond, Tensor guidance, SamplingOptions o, boolean last) {
-        Tensor x = in.x();
-        Backend be = x.backend();
-        int b = x.size(0);
-        Tensor xIn = o.scaleInput() ? be.affineFrom(x, in.coef(), C_IN, -1) : x;
-        if (guidance != null) xIn = F.concat(List.of(xIn, xIn), 0);
-        Tensor v = unet.forward(new UNetInputs(xIn, in.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE);
-        if (guidance != null) {
-            Tensor vc = F.narrow(v, 0, 0, b), vu = F.narrow(v, 0, b, b);
-            v = F.add(vu, F.mul(F.sub(vc, vu), guidance));
-        }
-        Tensor x0 = F.add(be.affineFrom(v, in.coef(), C_OUT, -1), be.affineFrom(x, in.coef(), C_SKIP, -1));
-        if (last) return x0;
-        Tensor d = be.affineFrom(F.sub(x, x0), in.coef(), INV_SIGMA, -1);
-        return F.add(x, be.affineFrom(d, in.coef(), DSIGMA, -1));
     }
 
     /** Latents, context and drags of the UNet batch: [cond] or [cond, uncond]. */
@@ -228,24 +232,18 @@ public final class EulerSampler {
         return Tensor.of(be, dt, new int[]{1, o.frames(), 1, 1, 1}, g);
     }
 
-    private Tensor step(Tensor x, int i, KarrasSchedule sched, Conditions cond, Tensor guidance, SamplingOptions o) {
-        double sigma = sched.sigma(i), next = sched.sigma(i + 1);
+    /** One Euler v-prediction step (spec 5): CFG batch and per-frame guidance, then x0 and the update (x0 itself when last). */
+    private Tensor step(Tensor x, StepScalars sc, Conditions cond, Tensor guidance, SamplingOptions o, boolean last) {
         int b = x.size(0);
-        Tensor xIn = o.scaleInput() ? F.scale(x, 1 / Math.sqrt(sigma * sigma + 1)) : x;
-        int batch = guidance != null ? 2 * b : b;
+        Tensor xIn = o.scaleInput() ? sc.scale(x, C_IN) : x;
         if (guidance != null) xIn = F.concat(List.of(xIn, xIn), 0);
-        double[] t = new double[batch];
-        java.util.Arrays.fill(t, sched.cNoise(i));
-        Tensor timestep = Tensor.of(x.backend(), DType.F32, new int[]{batch}, t);
-        Tensor v = unet.forward(new UNetInputs(xIn, timestep, cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE);
+        Tensor v = unet.forward(new UNetInputs(xIn, sc.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE);
         if (guidance != null) {
             Tensor vc = F.narrow(v, 0, 0, b), vu = F.narrow(v, 0, b, b);
             v = F.add(vu, F.mul(F.sub(vc, vu), guidance));
         }
-        // x0 = v * (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1); x <- x + (x - x0) / sigma * (next - sigma)
-        Tensor x0 = F.add(F.scale(v, -sigma / Math.sqrt(sigma * sigma + 1)), F.scale(x, 1 / (sigma * sigma + 1)));
-        if (next == 0) return x0;
-        Tensor d = F.scale(F.sub(x, x0), 1 / sigma);
-        return F.add(x, F.scale(d, next - sigma));
+        Tensor x0 = F.add(sc.scale(v, C_OUT), sc.scale(x, C_SKIP));
+        if (last) return x0;
+        return F.add(x, sc.scale(sc.scale(F.sub(x, x0), INV_SIGMA), DSIGMA));
     }
 }
