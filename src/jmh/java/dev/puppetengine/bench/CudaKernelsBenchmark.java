@@ -44,7 +44,8 @@ public class CudaKernelsBenchmark {
 
     private CudaBench bench;
     private CudaBackend gpu;
-    private Tensor tokens, kvFrame0, context, temporalTokens, x, gamma, beta, normW, normB, video, temporalW, convW;
+    private Tensor tokens, kvFrame0, context, temporalTokens, x, gamma, beta, normW, normB, video, temporalW, convW, gy;
+    private AttentionResult allToFirst;
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
@@ -63,6 +64,8 @@ public class CudaKernelsBenchmark {
         video = random(VIDEOS, FRAMES, SIDE * SIDE, C);
         temporalW = random(C, 3, 1, C);
         convW = random(C, 3, 3, C);
+        gy = random(n, SIDE, SIDE, C);
+        allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
     }
 
     private Tensor random(int... shape) {
@@ -122,5 +125,27 @@ public class CudaKernelsBenchmark {
     @Benchmark
     public double conv3x3() {
         return done(gpu.conv2d(x, convW, normB, ConvSpec.of(1, 1)));
+    }
+
+    /**
+     * Backward of {@link #allToFirstAttention}: recomputes QK^T, then dP, dQ, dK, dV (2.5x the forward's FLOPs:
+     * 94 GFLOP); frame 0's dK/dV sum all 14 frames of their video.
+     */
+    @Benchmark
+    public double allToFirstAttentionBackward() {
+        Tensor[] g = gpu.attentionBackward(tokens, kvFrame0, kvFrame0, allToFirst, tokens, HEADS, 1 / Math.sqrt(C / HEADS));
+        return done(g);
+    }
+
+    /** Input gradient of {@link #conv3x3}: 52.8 GFLOP (stride 1: an implicit GEMM on gy and the flipped weights). */
+    @Benchmark
+    public double conv3x3BackwardInput() {
+        return done(gpu.conv2dBackwardInput(gy, convW, x.shape(), ConvSpec.of(1, 1)));
+    }
+
+    /** Weight gradient of {@link #conv3x3}: 52.8 GFLOP (gy^T times the gathered im2col of x). */
+    @Benchmark
+    public double conv3x3BackwardWeight() {
+        return done(gpu.conv2dBackwardWeight(gy, x, convW.shape(), ConvSpec.of(1, 1)));
     }
 }
