@@ -5,11 +5,13 @@
 #   (and no ldmatrix bank conflicts).
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
+#   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
+#   (empty tensors, size 1, chunk edges): every element covered exactly once.
 # Run by .ci/run where nvcc is on PATH; about two minutes of compilation.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for check in gemm_mma_host_check attention_mma_host_check; do
+for check in gemm_mma_host_check attention_mma_host_check adam_host_check; do
   nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/$check" "$here/$check.cu"
   "$tmp/$check"
 done

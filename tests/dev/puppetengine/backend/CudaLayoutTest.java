@@ -3,8 +3,10 @@ package dev.puppetengine.backend;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,5 +72,23 @@ class CudaLayoutTest {
         long[] L = CudaBackend.layout(new int[]{3, 5, 7}, new long[]{35, 7, 1}, new long[]{35, 7, 1});
         assertEquals(1, L[0]);
         assertEquals(105, L[1]);
+    }
+
+    /**
+     * The multi-tensor Adam table in the layout kernels/adam.cu documents (its host check runs the kernel's block
+     * mapping over tables built by that rule): block starts ceil(n / chunk) apart, empty tensors sharing their
+     * successor's start, the grid size last, then each tensor's 8 words unchanged.
+     */
+    @Test
+    void adamTableLayout() {
+        long[] sizes = {0, 5, 4, 0, 1, 8, 0};
+        long[][] rows = new long[sizes.length][];
+        for (int t = 0; t < sizes.length; t++) rows[t] = new long[]{sizes[t], 100 + t, 200 + t, 300 + t, 400 + t, 0, 1, t % 3};
+        long[] w = CudaBackend.adamTable(4, rows);
+        assertArrayEquals(new long[]{0, 0, 2, 3, 3, 4, 6, 6}, Arrays.copyOf(w, sizes.length + 1));
+        assertEquals(sizes.length + 1 + 8 * sizes.length, w.length);
+        for (int t = 0; t < sizes.length; t++)
+            assertArrayEquals(rows[t], Arrays.copyOfRange(w, sizes.length + 1 + 8 * t, sizes.length + 9 + 8 * t), "tensor " + t);
+        assertArrayEquals(new long[]{0}, CudaBackend.adamTable(4));
     }
 }

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -316,25 +317,56 @@ class OpHarnessTest {
         check1("gridSamplePoints backward", t, g -> feat.on(g).backend().gridSamplePointsBackward(gs.on(g), pts.on(g), new int[]{2, 7, 9, 5}));
     }
 
+    /**
+     * One multi-tensor step (one launch on CUDA) over tensors of many sizes: empty, one element, odd sizes below, at
+     * and across the kernel's 2048-element chunks. Gradients F32, BF16 and F16 in the same step, two of them strided
+     * views (transposed, narrowed at an offset); low-precision copies BF16 and F16, one a transposed view, or none at
+     * all (a null list).
+     */
     @ParameterizedTest
-    @EnumSource(value = DType.class, names = {"F32", "BF16"})
-    void adam(DType gradType) {
+    @ValueSource(booleans = {false, true})
+    void adam(boolean lowCopies) {
+        int[][] shapes = {{37, 5}, {11}, {1}, {0, 5}, {41, 53}, {64, 64}, {3, 7}, {2049}, {0}, {6, 9}};
+        DType[] gradTypes = {DType.F32, DType.BF16, DType.F16};
+        int nt = shapes.length;
         for (boolean decoupled : new boolean[]{false, true}) {
-            Twin w = twin(DType.F32, 37, 5), m = twinIn(DType.F32, -0.1, 0.1, 37, 5), v = twinIn(DType.F32, 0, 0.01, 37, 5);
-            Twin g1 = twin(gradType, 37, 5), w2 = twin(DType.F32, 11), m2 = twin(DType.F32, 11), v2 = twinIn(DType.F32, 0, 1, 11), g2 = twin(gradType, 11);
+            Twin[] w = new Twin[nt], m = new Twin[nt], v = new Twin[nt], gr = new Twin[nt];
+            for (int i = 0; i < nt; i++) {
+                int[] s = shapes[i];
+                w[i] = twin(DType.F32, s);
+                m[i] = twinIn(DType.F32, -0.1, 0.1, s);
+                v[i] = twinIn(DType.F32, 0, 0.01, s);
+                DType gt = gradTypes[i % 3];
+                gr[i] = i == 6 ? twin(gt, 7, 3) : i == 9 ? twin(gt, 6, 11) : twin(gt, s);
+            }
             AdamParams p = new AdamParams(1e-3, 0.9, 0.999, 1e-8, 0.01, decoupled, 7, 0.5);
-            Tensor[][] res = new Tensor[2][];
+            List<List<Tensor>> res = new ArrayList<>();
             for (int side = 0; side < 2; side++) {
                 boolean g = side == 1;
-                Backend b = w.on(g).backend();
-                Tensor low1 = b.empty(DType.BF16, 37, 5), low2 = b.empty(DType.BF16, 11);
-                b.adamStep(List.of(w.on(g), w2.on(g)), List.of(g1.on(g), g2.on(g)), List.of(m.on(g), m2.on(g)), List.of(v.on(g), v2.on(g)), p,
-                        List.of(low1, low2));
-                res[side] = new Tensor[]{w.on(g), m.on(g), v.on(g), w2.on(g), m2.on(g), v2.on(g), low1, low2};
+                Backend b = w[0].on(g).backend();
+                List<Tensor> ws = new ArrayList<>(), gs = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>(), lows = new ArrayList<>();
+                for (int i = 0; i < nt; i++) {
+                    ws.add(w[i].on(g));
+                    ms.add(m[i].on(g));
+                    vs.add(v[i].on(g));
+                    gs.add(i == 6 ? gr[i].on(g).transpose(0, 1) : i == 9 ? gr[i].on(g).narrow(1, 1, 9) : gr[i].on(g));
+                    int[] s = shapes[i];
+                    lows.add(i == 0 ? b.empty(DType.BF16, s[1], s[0]).transpose(0, 1) : b.empty(i % 2 == 0 ? DType.F16 : DType.BF16, s));
+                }
+                b.adamStep(ws, gs, ms, vs, p, lowCopies ? lows : null);
+                List<Tensor> out = new ArrayList<>(ws);
+                out.addAll(ms);
+                out.addAll(vs);
+                if (lowCopies) out.addAll(lows);
+                res.add(out);
             }
-            String n = "adam " + (decoupled ? "AdamW" : "Adam") + " grads " + gradType + " output ";
-            // The master weights and moments are F32; the bf16 model copies may differ by one rounding.
-            for (int i = 0; i < 8; i++) compare(n + i, i < 6 ? DType.F32 : DType.BF16, res[0][i], res[1][i]);
+            String[] what = {"master", "m", "v", "low copy"};
+            for (int k = 0; k < res.get(0).size(); k++) {
+                Tensor ref = res.get(0).get(k), out = res.get(1).get(k);
+                // The master weights and moments are F32; the low-precision copies may differ by one rounding.
+                compare("adam " + (decoupled ? "AdamW" : "Adam") + " tensor " + k % nt + " " + Shape.str(shapes[k % nt]) + " " + what[k / nt],
+                        ref.dtype() == DType.F32 ? DType.F32 : DType.BF16, ref, out);
+            }
         }
     }
 }

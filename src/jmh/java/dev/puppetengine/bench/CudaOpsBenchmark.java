@@ -8,6 +8,9 @@ import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -66,9 +69,7 @@ public class CudaOpsBenchmark {
     private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, logits, probs, probsGy, proj, projGy,
             small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB;
     private NormResult lnSaved;
-    private final List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>(), m = new ArrayList<>(),
-            v = new ArrayList<>(), lowPrecision = new ArrayList<>();
-    private AdamParams adam;
+    private AdamTensors adamBlock, adamSmall;
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
@@ -101,23 +102,17 @@ public class CudaOpsBenchmark {
         noise = gpu.empty(DType.F32, VIDEOS, FRAMES, 4, SIDE, SIDE);
         linW = bench.random(2 * FF, C);
         linB = bench.random(2 * FF);
-        adamChunk();
+        adamBlock = adamChunk();
+        adamSmall = adamSmallTensors();
     }
 
-    /**
-     * The parameters of one 1280-channel spatial transformer block (attn1 q/k/v/out, attn2 q/k/v/out with 1024-wide
-     * context, GEGLU ff 1280 -> 2 x 5120 -> 1280, three LayerNorms): 20 tensors, 32,134,400 parameters, about 2% of
-     * the UNet's 1.68 B (the whole model does not fit a benchmark's setup sensibly; the step is one launch per
-     * tensor, so its time scales with the parameter count plus 20 launches).
-     */
-    private void adamChunk() {
-        int w = 1280;
-        int[][] shapes = {
-                {w, w}, {w, w}, {w, w}, {w, w}, {w},                  // attn1 to_q, to_k, to_v, to_out.0 (+ bias)
-                {w, w}, {w, 1024}, {w, 1024}, {w, w}, {w},            // attn2
-                {8 * w, w}, {8 * w}, {w, 4 * w}, {w},                 // ff.net.0.proj, ff.net.2
-                {w}, {w}, {w}, {w}, {w}, {w}};                        // norm1..3 weight and bias
-        for (int[] s : shapes) {
+    /** Master weights, bf16 gradients, moments and bf16 model copies for one benchmarked AdamW step. */
+    private final class AdamTensors {
+        private final List<Tensor> params = new ArrayList<>(), grads = new ArrayList<>(), m = new ArrayList<>(),
+                v = new ArrayList<>(), lowPrecision = new ArrayList<>();
+        private final AdamParams adam = new AdamParams(1e-5, 0.9, 0.999, 1e-8, 0.01, true, 10, 1.0);
+
+        void add(int... s) {
             params.add(bench.random(DType.F32, RandomKind.NORMAL, s));
             grads.add(bench.random(s));
             Tensor mi = gpu.empty(DType.F32, s);
@@ -126,7 +121,38 @@ public class CudaOpsBenchmark {
             v.add(bench.random(DType.F32, RandomKind.UNIFORM, s));
             lowPrecision.add(gpu.empty(DType.BF16, s));
         }
-        adam = new AdamParams(1e-5, 0.9, 0.999, 1e-8, 0.01, true, 10, 1.0);
+
+        void step() { gpu.adamStep(params, grads, m, v, adam, lowPrecision); }
+    }
+
+    /**
+     * The parameters of one 1280-channel spatial transformer block (attn1 q/k/v/out, attn2 q/k/v/out with 1024-wide
+     * context, GEGLU ff 1280 -> 2 x 5120 -> 1280, three LayerNorms): 20 tensors, 32,134,400 parameters, about 2% of
+     * the UNet's 1.68 B (the whole model does not fit a benchmark's setup sensibly; the step is one launch for all
+     * tensors, so its time scales with the parameter count).
+     */
+    private AdamTensors adamChunk() {
+        int w = 1280;
+        int[][] shapes = {
+                {w, w}, {w, w}, {w, w}, {w, w}, {w},                  // attn1 to_q, to_k, to_v, to_out.0 (+ bias)
+                {w, w}, {w, 1024}, {w, 1024}, {w, w}, {w},            // attn2
+                {8 * w, w}, {8 * w}, {w, 4 * w}, {w},                 // ff.net.0.proj, ff.net.2
+                {w}, {w}, {w}, {w}, {w}, {w}};                        // norm1..3 weight and bias
+        AdamTensors a = new AdamTensors();
+        for (int[] s : shapes) a.add(s);
+        return a;
+    }
+
+    /**
+     * Every Puppet-Master UNet parameter of at most 65,536 elements (biases, norm weights, small projections; the
+     * preset's shapes, nothing loaded): 974 of its 1,664 tensors, 1,106,602 parameters. Launch-bound: one launch per
+     * tensor made this ~974 launches; the multi-tensor kernel makes it one plus the table upload.
+     */
+    private AdamTensors adamSmallTensors() {
+        AdamTensors a = new AdamTensors();
+        for (Parameter p : new UNetSpatioTemporalConditionModel(ModelPresets.named("puppet-master").unet()).namedParameters().values())
+            if (p.numel() <= 65536) a.add((int) p.numel());
+        return a;
     }
 
     @TearDown(Level.Trial)
@@ -294,7 +320,18 @@ public class CudaOpsBenchmark {
      */
     @Benchmark
     public double adamStep() {
-        gpu.adamStep(params, grads, m, v, adam, lowPrecision);
+        adamBlock.step();
+        return done();
+    }
+
+    /**
+     * One AdamW step over the UNet's 974 small parameter tensors ({@link #adamSmallTensors}, 1,106,602 parameters):
+     * 28 B per parameter = 31.0 MB, plus a 70 KB launch table uploaded. Measures the per-step overhead that the
+     * multi-tensor launch removes.
+     */
+    @Benchmark
+    public double adamStepSmallTensors() {
+        adamSmall.step();
         return done();
     }
 

@@ -11,6 +11,7 @@ import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.HostTransfers;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Storage;
 import dev.puppetengine.tensor.Tensor;
@@ -34,6 +35,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -1152,22 +1154,77 @@ public final class CudaBackend implements Backend {
 
     // ---- optimiser ------------------------------------------------------------------------------------
 
+    /** Elements per block of the multi-tensor Adam launch: 8 per thread. */
+    private static final long ADAM_CHUNK = 8L * THREADS;
+
+    /**
+     * Every tensor of the step in one launch of {@code adam_step}: the per-tensor pointers and dtypes go to the
+     * device in a table (the gradients are fresh tensors each step, so they cannot be baked in). Everything is
+     * validated before any tensor is touched, so a bad argument leaves the whole step undone.
+     */
     @Override
     public void adamStep(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, AdamParams p, List<Tensor> lowPrecision) {
-        double bc1 = 1 - Math.pow(p.beta1(), p.step()), bc2 = 1 - Math.pow(p.beta2(), p.step());
-        for (int i = 0; i < params.size(); i++) {
-            Tensor w = params.get(i), mi = m.get(i), vi = v.get(i), low = lowPrecision == null ? null : lowPrecision.get(i);
-            for (Tensor s : new Tensor[]{w, mi, vi})
+        int nt = params.size();
+        for (int i = 0; i < nt; i++) {
+            Tensor w = params.get(i), low = lowPrecision == null ? null : lowPrecision.get(i);
+            for (Tensor s : new Tensor[]{w, m.get(i), v.get(i)})
                 require(s.dtype() == DType.F32 && s.isContiguous(), "adamStep: parameters and moments must be contiguous F32, got " + s);
             computable(grads.get(i), "adamStep");
-            boolean lowDirect = low == null || low.isContiguous();
-            try (Tensor g = contig(grads.get(i)); Tensor lt = lowDirect ? null : empty(low.dtype(), low.shape())) {
-                Tensor target = lowDirect ? low : lt;
-                launch1d("adam", "adam_step", w.numel(), w.numel(), ptr(w), ptr(g), code(g.dtype()), ptr(mi), ptr(vi),
-                        target == null ? null : ptr(target), target == null ? 0 : code(target.dtype()), p.lr(), p.beta1(), p.beta2(), p.eps(),
-                        p.weightDecay(), p.decoupled() ? 1 : 0, bc1, bc2, p.gradScale());
-                if (!lowDirect) copyKernel(lt, low);
+            // The kernel indexes every operand by the parameter's element count: a shorter one would be read out of bounds.
+            for (Tensor s : new Tensor[]{grads.get(i), m.get(i), v.get(i), low})
+                require(s == null || s.numel() == w.numel(), "adamStep: tensor " + i + " has " + w.numel() + " parameters, but got " + s);
+        }
+        double bc1 = 1 - Math.pow(p.beta1(), p.step()), bc2 = 1 - Math.pow(p.beta2(), p.step());
+        // Owns this step's temporaries: contiguous copies of strided gradients, contiguous stand-ins for strided low
+        // copies (copied into place after the update) and the table; freed in stream order after the launch.
+        try (Scope temps = Scope.open()) {
+            long[][] rows = new long[nt][];
+            List<Tensor[]> stridedLow = new ArrayList<>();   // {stand-in, destination}
+            for (int i = 0; i < nt; i++) {
+                Tensor w = params.get(i), low = lowPrecision == null ? null : lowPrecision.get(i), g = contig(grads.get(i)), target = low;
+                if (low != null && !low.isContiguous()) {
+                    target = empty(low.dtype(), low.shape());
+                    stridedLow.add(new Tensor[]{target, low});
+                }
+                rows[i] = new long[]{w.numel(), Address.of(ptr(w)), Address.of(ptr(g)), Address.of(ptr(m.get(i))), Address.of(ptr(v.get(i))),
+                        target == null ? 0 : Address.of(ptr(target)), code(g.dtype()), target == null ? 0 : code(target.dtype())};
             }
+            long[] words = adamTable(ADAM_CHUNK, rows);
+            if (words[nt] == 0) return;   // no tensors, or all empty
+            Tensor table = empty(DType.I64, words.length);
+            ByteBuffer bytes = ByteBuffer.allocate(words.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            bytes.asLongBuffer().put(words);
+            // A host transfer: on the device when write returns, and queued after earlier kernels that used the block.
+            table.storage().write(0, bytes);
+            launch("adam", "adam_step", words[nt], 1, 1, THREADS, 1, 0, ptr(table), nt, ADAM_CHUNK, p.lr(), p.beta1(), p.beta2(), p.eps(),
+                    p.weightDecay(), p.decoupled() ? 1 : 0, bc1, bc2, p.gradScale());
+            for (Tensor[] c : stridedLow) copyKernel(c[0], c[1]);
+        }
+    }
+
+    /**
+     * The table {@code adam_step} reads (its layout is documented in kernels/adam.cu): the first block of each
+     * tensor, ceil(n / chunk) blocks per tensor, ending with the grid size; then each tensor's 8 words {n, p, g, m, v,
+     * low (0: none), g's dtype code, low's dtype code}, as given in {@code tensors}. Public for tests.
+     */
+    public static long[] adamTable(long chunk, long[]... tensors) {
+        int nt = tensors.length;
+        long[] words = new long[nt + 1 + 8 * nt];
+        for (int t = 0; t < nt; t++) {
+            require(tensors[t].length == 8, "adamTable: 8 words per tensor, got " + tensors[t].length);
+            words[t + 1] = words[t] + (tensors[t][0] + chunk - 1) / chunk;
+            System.arraycopy(tensors[t], 0, words, nt + 1 + 8 * t, 8);
+        }
+        return words;
+    }
+
+    /** A device pointer's address as a number, for tables that kernels read (JCuda keeps the accessors protected). */
+    private static final class Address extends CUdeviceptr {
+        private Address(CUdeviceptr p) { super(p); }
+
+        static long of(CUdeviceptr p) {
+            Address a = new Address(p);
+            return a.getNativePointer() + a.getByteOffset();
         }
     }
 }
