@@ -1,5 +1,6 @@
-// Tensor-core GEMM for sm_80 and newer: C = alpha * A B + beta * C (+ bias per column) per batch, bf16 or f16
-// operands, fp32 accumulation (mma.sync m16n8k16), C in any dtype and any strides.
+// Tensor-core GEMM for sm_80 and newer: C = alpha * A B + beta * C (+ bias per column, + a residual, or the GEGLU
+// gate: epilogue.cuh) per batch, bf16 or f16 operands, fp32 accumulation (mma.sync m16n8k16), C in any dtype and any
+// strides.
 //
 // Block tile 128x128x32, 8 warps each owning 64x32 of C, a 3-stage cp.async pipeline (16-byte copies, zero-filled
 // past the edges), shared memory XOR-swizzled so every ldmatrix phase touches 8 distinct 16-byte bank groups.
@@ -16,6 +17,7 @@
 // row stride and the batch stride are multiples of 8 elements (for a gather: Cin), and both base addresses are
 // 16-byte aligned, so every 16-byte copy is whole, aligned and inside one tap.
 #include "common.cuh"
+#include "epilogue.cuh"
 #include "mma.cuh"
 
 namespace mma {
@@ -52,21 +54,24 @@ __host__ __device__ inline bool locate(const Operand& o, int row, int col, long 
 }
 
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
-// chunks along K; MN-major rows run along K and chunks along M (or N).
+// chunks along K; MN-major rows run along K and chunks along M (or N). A GEGLU product's B (half = D, else 0) reads
+// its N index through geglu_source; past the product's 2D columns the index stays, so the edge zero fill holds.
 template <bool KMAJOR>
-__host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int& row, int& col) {
-  row = KMAJOR ? mn0 + r : k0 + r;
-  col = KMAJOR ? k0 + c * 8 : mn0 + c * 8;
+__host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int half, int& row, int& col) {
+  int mn = mn0 + (KMAJOR ? r : c * 8);
+  if (half && mn < 2 * half) mn = geglu_source(mn, half);
+  row = KMAJOR ? mn : k0 + r;
+  col = KMAJOR ? k0 + c * 8 : mn;
 }
 
 // Copies the 128 x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two 16-byte
 // chunks per thread.
 template <bool KMAJOR>
-__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0) {
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
 #pragma unroll
   for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
     int r, c, dst = tile_chunk<KMAJOR>(threadIdx.x + it * THREADS, r, c), row, col;
-    tile_coords<KMAJOR>(r, c, mn0, k0, row, col);
+    tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
     bool valid = locate(o, row, col, off);
     cp_async16(s + dst, g + off, valid);
@@ -76,7 +81,7 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Ope
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR>
 __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
                                      const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
-                                     long long ccs, long long sbc, const void* bias, int tbias) {
+                                     long long ccs, long long sbc, const void* bias, int tbias, Residual res, int half) {
   __shared__ uint4 sa[STAGES][TILE_CHUNKS], sb[STAGES][TILE_CHUNKS];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // this warp's 64 x 32 piece of the block tile
@@ -90,8 +95,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < ktiles) {
-      load_tile<A_KMAJOR>(sa[s], a, oa, bm, s * BK);
-      load_tile<B_KMAJOR>(sb[s], bb, ob, bn, s * BK);
+      load_tile<A_KMAJOR>(sa[s], a, oa, bm, s * BK, 0);
+      load_tile<B_KMAJOR>(sb[s], bb, ob, bn, s * BK, half);
     }
     cp_async_commit();
   }
@@ -100,8 +105,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
     int next = kt + STAGES - 1;
     if (next < ktiles) {
-      load_tile<A_KMAJOR>(sa[next % STAGES], a, oa, bm, next * BK);
-      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ob, bn, next * BK);
+      load_tile<A_KMAJOR>(sa[next % STAGES], a, oa, bm, next * BK, 0);
+      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ob, bn, next * BK, half);
     }
     cp_async_commit();  // an empty group near the end keeps the wait count uniform
     const uint4* ta = sa[kt % STAGES];
@@ -132,33 +137,49 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 #pragma unroll
     for (int e = 0; e < 2; e++) {
       int col = bn + wn + q * 8 + acc_col(lane, e);
-      bv[q][e] = bias && col < n ? ld(bias, tbias, col) : 0.f;
+      bv[q][e] = bias && col < n ? ld(bias, tbias, half ? geglu_source(col, half) : col) : 0.f;
     }
+  if (half) {  // GEGLU: fragment q (values) pairs with q + 1 (their gates); C has n / 2 columns
 #pragma unroll
-  for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++)
 #pragma unroll
-    for (int q = 0; q < 4; q++)
+      for (int q = 0; q < 4; q += 2)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
-        if (row < m && col < n) {
-          long long ci = b * sbc + row * crs + col * ccs;
-          float v = alpha * acc[i][q][e] + bv[q][e % 2];
-          if (beta != 0.f) v += beta * ld(C, tc, ci);  // beta == 0 never reads C (it may hold poison)
-          st(C, tc, ci, v);
+        for (int e = 0; e < 4; e++) {
+          int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
+          if (row < m && col < n)
+            st(C, tc, b * sbc + row * crs + geglu_source(col, half) * ccs,
+               geglu_epilogue(acc[i][q][e], acc[i][q + 1][e], alpha, bv[q][e % 2], bv[q + 1][e % 2]));
         }
-      }
+    return;
+  }
+  with_residual_type(res, [&](auto rt) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int q = 0; q < 4; q++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
+          if (row < m && col < n) {
+            long long ci = b * sbc + row * crs + col * ccs;
+            st(C, tc, ci, epilogue<decltype(rt)::value>(acc[i][q][e], alpha, bv[q][e % 2], res, b, row, col, beta, C, tc, ci));
+          }
+        }
+  });
 }
 
 }  // namespace mma
 
-// Entry points: gemm_mma_<dtype>_<A layout><B layout>, k = K-major, m/n = MN-major.
-#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                    \
-  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2)                                                  \
-      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,     \
-           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias) {  \
+// Entry points: gemm_mma_<dtype>_<A layout><B layout>, k = K-major, m/n = MN-major. half = D for a GEGLU product
+// (n = 2D), else 0; R == nullptr for no residual (separate arguments: JCuda cannot put a pointer in a struct).
+#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                         \
+  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2)                                                       \
+      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,          \
+           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,     \
+           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half) {                            \
     mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc, crs, ccs, \
-                             sbc, bias, tbias);                                                                   \
+                             sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half);                                 \
   }
 GEMM_MMA_ENTRY(gemm_mma_bf16_kk, true, true, true)
 GEMM_MMA_ENTRY(gemm_mma_bf16_kn, true, true, false)

@@ -25,13 +25,13 @@ struct Side {
 
 // Fills a tile the way load_tile does: chunk i -> (r, c) -> slot, memory (row, col) -> locate -> 8 elements.
 template <bool KMAJOR>
-static void load(Chunk* s, const Side& g, int mn0, int k0) {
+static void load(Chunk* s, const Side& g, int mn0, int k0, int half) {
   std::vector<bool> written(TILE_CHUNKS, false);
   for (int i = 0; i < TILE_CHUNKS; i++) {
     int r, c, dst = tile_chunk<KMAJOR>(i, r, c), row, col;
     if (dst < 0 || dst >= TILE_CHUNKS || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
-    tile_coords<KMAJOR>(r, c, mn0, k0, row, col);
+    tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
     bool valid = locate(g.o, row, col, off);
     for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f;
@@ -73,45 +73,52 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   return {d, t};
 }
 
+// The accumulators of block tile (bm, bn) after the kernel's k loop: acc[warp][i][q][lane][e]. half: a GEGLU product.
+typedef float Acc[8][4][4][32][4];
+template <bool AK, bool BKM>
+static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Side& B, int half) {
+  static Chunk sa[TILE_CHUNKS], sb[TILE_CHUNKS];
+  for (auto* p = &acc[0][0][0][0][0]; p != &acc[0][0][0][0][0] + sizeof(Acc) / sizeof(float); p++) *p = 0;
+  for (int k0 = 0; k0 < k; k0 += BK) {
+    load<AK>(sa, A, bm, k0, 0);
+    load<BKM>(sb, B, bn, k0, half);
+    for (int warp = 0; warp < 8; warp++) {
+      int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+      for (int kk = 0; kk < BK; kk += 16) {
+        static float af[4][32][4][2], bf[4][32][2][2];
+        for (int i = 0; i < 4; i++) {
+          int slots[32];
+          for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK, AK ? 4 : 16>(l, wm + i * 16, kk);
+          ldmatrix(af[i], sa, slots, !AK);
+        }
+        for (int p = 0; p < 2; p++) {
+          int slots[32];
+          float r[32][4][2];
+          for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM, BKM ? 4 : 16>(l, wn + p * 16, kk);
+          ldmatrix(r, sb, slots, !BKM);
+          for (int t = 0; t < 32; t++)
+            for (int h = 0; h < 2; h++) {
+              bf[2 * p][t][0][h] = r[t][0][h]; bf[2 * p][t][1][h] = r[t][1][h];
+              bf[2 * p + 1][t][0][h] = r[t][2][h]; bf[2 * p + 1][t][1][h] = r[t][3][h];
+            }
+        }
+        for (int i = 0; i < 4; i++)
+          for (int q = 0; q < 4; q++) mma_emul(acc[warp][i][q], af[i], bf[q]);
+      }
+    }
+  }
+}
+
 // C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k). Compared with
 // sum_k A(i, k) B(k, j), or with ref(i, j) when given (a formulation checked against its definition).
 template <bool AK, bool BKM>
 static int check(const char* what, int m, int n, int k, const Side& A, const Side& B,
                  std::function<double(int, int)> ref = nullptr) {
   std::vector<float> C((size_t)m * n, NAN);
-  static Chunk sa[TILE_CHUNKS], sb[TILE_CHUNKS];
+  static Acc acc;
   for (int bm = 0; bm < m; bm += BM)
     for (int bn = 0; bn < n; bn += BN) {
-      static float acc[8][4][4][32][4];  // warp, i, q, lane, e
-      for (auto* p = &acc[0][0][0][0][0]; p != &acc[0][0][0][0][0] + sizeof(acc) / sizeof(float); p++) *p = 0;
-      for (int k0 = 0; k0 < k; k0 += BK) {
-        load<AK>(sa, A, bm, k0);
-        load<BKM>(sb, B, bn, k0);
-        for (int warp = 0; warp < 8; warp++) {
-          int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
-          for (int kk = 0; kk < BK; kk += 16) {
-            static float af[4][32][4][2], bf[4][32][2][2];
-            for (int i = 0; i < 4; i++) {
-              int slots[32];
-              for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK, AK ? 4 : 16>(l, wm + i * 16, kk);
-              ldmatrix(af[i], sa, slots, !AK);
-            }
-            for (int p = 0; p < 2; p++) {
-              int slots[32];
-              float r[32][4][2];
-              for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM, BKM ? 4 : 16>(l, wn + p * 16, kk);
-              ldmatrix(r, sb, slots, !BKM);
-              for (int t = 0; t < 32; t++)
-                for (int h = 0; h < 2; h++) {
-                  bf[2 * p][t][0][h] = r[t][0][h]; bf[2 * p][t][1][h] = r[t][1][h];
-                  bf[2 * p + 1][t][0][h] = r[t][2][h]; bf[2 * p + 1][t][1][h] = r[t][3][h];
-                }
-            }
-            for (int i = 0; i < 4; i++)
-              for (int q = 0; q < 4; q++) mma_emul(acc[warp][i][q], af[i], bf[q]);
-          }
-        }
-      }
+      accumulate<AK, BKM>(acc, bm, bn, k, A, B, 0);
       for (int warp = 0; warp < 8; warp++) {
         int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
         for (int i = 0; i < 4; i++)
@@ -137,6 +144,53 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
   return bad != 0;
 }
 
+// A GEGLU product: x (m x k) times the projection W (2d x k, value rows then gate rows) with bias (2d), through the
+// kernel's remapped B tile loads and its epilogue pairing (fragment q with q + 1, output column and bias index from
+// geglu_source). The value and the gate each output receives are compared with sum_k x W[j] + bias[j] and
+// sum_k x W[d + j] + bias[d + j] (the gelu itself is the same function on both sides, so the pairing is what counts).
+template <bool AK, bool BKM>
+static int check_geglu(int m, int d, int k) {
+  Side A = dense(AK, m, k), B = dense(BKM, 2 * d, k);
+  std::vector<float> bias(2 * d), V((size_t)m * d, NAN), G((size_t)m * d, NAN);
+  for (auto& x : bias) x = rnd();
+  static Acc acc;
+  int n = 2 * d;
+  for (int bm = 0; bm < m; bm += BM)
+    for (int bn = 0; bn < n; bn += BN) {
+      accumulate<AK, BKM>(acc, bm, bn, k, A, B, d);
+      for (int warp = 0; warp < 8; warp++) {
+        int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+        for (int i = 0; i < 4; i++)
+          for (int q = 0; q < 4; q += 2)
+            for (int l = 0; l < 32; l++)
+              for (int e = 0; e < 4; e++) {
+                int row = bm + wm + i * 16 + acc_row(l, e), col = bn + wn + q * 8 + acc_col(l, e);
+                int gcol = bn + wn + (q + 1) * 8 + acc_col(l, e);  // the gate fragment's own column, as bv[q + 1] is loaded
+                if (row >= m || col >= n) continue;
+                size_t o = (size_t)row * d + geglu_source(col, d);
+                if (!std::isnan(V[o])) { printf("FAIL: geglu output (%d,%d) written twice\n", row, geglu_source(col, d)); return 1; }
+                V[o] = acc[warp][i][q][l][e] + bias[geglu_source(col, d)];
+                G[o] = acc[warp][i][q + 1][l][e] + (gcol < n ? bias[geglu_source(gcol, d)] : 0.f);
+              }
+      }
+    }
+  int bad = 0;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < d; j++) {
+      double v = bias[j], g = bias[d + j];
+      for (int kk = 0; kk < k; kk++) {
+        v += (double)A.at(i, kk) * B.at(j, kk);
+        g += (double)A.at(i, kk) * B.at(d + j, kk);
+      }
+      size_t o = (size_t)i * d + j;
+      if (!(V[o] == (float)v && G[o] == (float)g) && bad++ < 5)
+        printf("  (%d,%d): value %g gate %g, want %g %g\n", i, j, V[o], G[o], v, g);
+    }
+  printf("%s geglu, A %s-major, B %s-major, m=%d d=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", AK ? "K" : "M",
+         BKM ? "K" : "N", m, d, k, bad, m * d);
+  return bad != 0;
+}
+
 template <bool AK, bool BKM>
 static int dense_case(int m, int n, int k) {
   return check<AK, BKM>("dense", m, n, k, dense(AK, m, k), dense(BKM, n, k));
@@ -153,6 +207,13 @@ int main() {
     fails += dense_case<false, true>(s[0], s[1], s[2]);
     fails += dense_case<false, false>(s[0], s[1], s[2]);
     cases += 4;
+  }
+  // GEGLU products (the feed-forward's projection): D a multiple of 16, of 8 only, one partial block tile, several.
+  const int gg[][3] = {{136, 64, 40}, {72, 24, 32}, {40, 200, 16}};
+  for (auto& g : gg) {
+    fails += check_geglu<true, true>(g[0], g[1], g[2]);
+    fails += check_geglu<true, false>(g[0], g[1], g[2]);
+    cases += 2;
   }
   // Implicit-GEMM convolutions: 3x3 pad 1 stride 1, 3x3 stride 2 pad 1 (the downsampler), 1x1.
   // Forward y = im2col(x) w^T: A gathered K-major, B = w (cout, kk) K-major. Weight gradient

@@ -72,6 +72,8 @@ class OpGradTest {
     void linearWithAndWithoutBias() {
         check("linear", x -> F.linear(x[0], x[1], x[2]), randn(rng, 2, 3, 5), randn(rng, 7, 5), randn(rng, 7));
         check("linear-nobias", x -> F.linear(x[0], x[1], null), randn(rng, 3, 5), randn(rng, 7, 5));
+        check("linear-residual", x -> F.linear(x[0], x[1], x[2], x[3]), randn(rng, 2, 3, 5), randn(rng, 7, 5), randn(rng, 7), randn(rng, 2, 3, 7));
+        check("linearGeglu", x -> F.linearGeglu(x[0], x[1], x[2]), randn(rng, 3, 5), randn(rng, 8, 5), randn(rng, 8));
     }
 
     @Test
@@ -81,11 +83,13 @@ class OpGradTest {
         check("conv3x3-s2", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(2, 1)), randn(rng, 1, 7, 5, 3), randn(rng, 2, 3, 3, 3), randn(rng, 2));
         check("conv3x3-s2-asym", x -> F.conv2d(x[0], x[1], x[2], new ConvSpec(2, 2, 0, 1, 0, 1)), randn(rng, 1, 6, 7, 2), randn(rng, 3, 3, 3, 2), randn(rng, 3));
         check("conv-k14-s14", x -> F.conv2d(x[0], x[1], null, ConvSpec.of(14, 0)), randn(rng, 1, 28, 42, 3), randn(rng, 3, 14, 14, 3));
+        check("conv3x3-residual", x -> F.conv2d(x[0], x[1], x[2], x[3], ConvSpec.of(1, 1)), randn(rng, 2, 5, 6, 3), randn(rng, 4, 3, 3, 3), randn(rng, 4), randn(rng, 2, 5, 6, 4));
     }
 
     @Test
     void temporalConv() {
         check("temporalConv", x -> F.temporalConv(x[0], x[1], x[2]), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4));
+        check("temporalConv-residual", x -> F.temporalConv(x[0], x[1], x[2], x[3]), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4), randn(rng, 2, 5, 3, 2, 4));
     }
 
     @Test

@@ -178,6 +178,29 @@ class OpHarnessTest {
         Twin x = twin(t, 3, 7, 33), w = twin(t, 19, 33), bias = twin(t, 19);
         check1("linear + bias", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), bias.on(g)));
         check1("linear", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), null));
+        epilogues(t, 3, 7, 33, 19);
+    }
+
+    /**
+     * The GEMM epilogues on (rows x k) (k -> n) products: a residual (alone, with a bias, in F32 next to narrow
+     * outputs) and the GEGLU gate (n = 2d; d odd here, so the tensor-core kernel passes it to the general path).
+     */
+    private void epilogues(DType t, int b, int l, int k, int n) {
+        Twin x = twin(t, b, l, k), w = twin(t, n, k), bias = twin(t, n), res = twin(t, b, l, n), res32 = twin(DType.F32, b, l, n);
+        check1("linear + bias + residual", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), bias.on(g), res.on(g)));
+        check1("linear + residual", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), null, res.on(g)));
+        check1("linear + residual in F32", t, g -> x.on(g).backend().linear(x.on(g), w.on(g), bias.on(g), res32.on(g)));
+        for (int d : new int[]{n, n + 8}) {
+            Twin wg = twin(t, 2 * d, k), bg = twin(t, 2 * d);
+            check1("linearGeglu d=" + d + " + bias", t, g -> x.on(g).backend().linearGeglu(x.on(g), wg.on(g), bg.on(g)));
+            check1("linearGeglu d=" + d, t, g -> x.on(g).backend().linearGeglu(x.on(g), wg.on(g), null));
+        }
+        Twin xc = twin(t, 2, 9, 11, 16), wc = twin(t, 24, 3, 3, 16), bc = twin(t, 24), rc = twin(t, 2, 9, 11, 24);
+        check1("conv 3x3 + bias + residual", t, g -> xc.on(g).backend().conv2d(xc.on(g), wc.on(g), bc.on(g), rc.on(g), ConvSpec.of(1, 1)));
+        Twin wt = twin(t, 24, 3, 1, 16);
+        check1("temporal conv (3x1) + bias + residual", t, g -> xc.on(g).backend().conv2d(xc.on(g), wt.on(g), bc.on(g), rc.on(g), new ConvSpec(1, 1, 1, 1, 0, 0)));
+        Twin w1 = twin(t, 24, 1, 1, 16);
+        check1("conv 1x1 + residual", t, g -> xc.on(g).backend().conv2d(xc.on(g), w1.on(g), null, rc.on(g), ConvSpec.of(1, 0)));
     }
 
     /**
@@ -202,6 +225,7 @@ class OpHarnessTest {
         check1("linear 72->24 + bias", t, g -> xl.on(g).backend().linear(xl.on(g), wl.on(g), bias.on(g)));
         check1("conv 3x3 16->24 backward input", t, g -> x.on(g).backend().conv2dBackwardInput(gy.on(g), w.on(g), new int[]{2, 9, 11, 16}, s));
         check1("conv 3x3 16->24 backward weight", t, g -> x.on(g).backend().conv2dBackwardWeight(gy.on(g), x.on(g), new int[]{24, 3, 3, 16}, s));
+        epilogues(t, 3, 50, 72, 136);   // d = 136 and 144: the tensor-core GEGLU epilogue, one partial block tile
     }
 
     @ParameterizedTest

@@ -220,14 +220,20 @@ public final class F {
     }
 
     /** x (..., K) w^T + bias, w (N, K). */
-    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) { return linear(x, w, bias, null); }
+
+    /**
+     * x (..., K) w^T + bias + residual (the output's shape, or null), the residual added in the product's epilogue
+     * (one rounding, no separate add). Its gradient is the output's.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         GemmRecorder.linear(x, w, bias != null);
-        Tensor y = be(x).linear(x, w, bias);
+        Tensor y = be(x).linear(x, w, bias, residual);
         FlopCount.add(2L * y.numel() * w.size(1));
-        if (!Autograd.recording(x, w, bias)) return y;
+        if (!Autograd.recording(x, w, bias, residual)) return y;
         int[] xs = x.shape();
         int n = w.size(0), k = w.size(1);
-        return Autograd.attach(y, new Node("linear", x, w, bias) {
+        return Autograd.attach(y, new Node("linear", x, w, bias, residual) {
             final Tensor sx = save(needs(1) ? x : null), sw = save(needs(0) ? w : null);
 
             @Override
@@ -245,19 +251,35 @@ public final class F {
                     gw = be.matmul(g2t, x2);
                 }
                 Tensor gb = needs(2) ? be.sumTo(g2, new int[]{1, n}).reshape(n) : null;
-                return new Tensor[]{gx, gw, gb};
+                return new Tensor[]{gx, gw, gb, needs(3) ? gy.alias() : null};
             }
         });
     }
 
+    /**
+     * geglu(linear(x, w, bias)) for the feed-forward's projection w (2D, K): where no gradient is recorded, one fused
+     * product whose epilogue applies the gate (the 2D-wide projection is never stored); else the two ops, since the
+     * backward needs the projection.
+     */
+    public static Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        if (Autograd.recording(x, w, bias)) return geglu(linear(x, w, bias));
+        GemmRecorder.linear(x, w, bias != null);
+        Tensor y = be(x).linearGeglu(x, w, bias);
+        FlopCount.add(4L * y.numel() * w.size(1));
+        return y;
+    }
+
     /** Channels-last 2-D convolution: x (N, H, W, Cin), w (Cout, kh, kw, Cin). */
-    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
+    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) { return conv2d(x, w, bias, null, spec); }
+
+    /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue as in {@link #linear}. */
+    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
         GemmRecorder.conv("forward", x.dtype(), x.shape(), w.shape(), spec, bias != null);
-        Tensor y = be(x).conv2d(x, w, bias, spec);
+        Tensor y = be(x).conv2d(x, w, bias, residual, spec);
         FlopCount.add(2L * y.numel() * w.size(1) * w.size(2) * w.size(3));
-        if (!Autograd.recording(x, w, bias)) return y;
+        if (!Autograd.recording(x, w, bias, residual)) return y;
         int[] xs = x.shape(), ws = w.shape();
-        return Autograd.attach(y, new Node("conv2d", x, w, bias) {
+        return Autograd.attach(y, new Node("conv2d", x, w, bias, residual) {
             final Tensor sx = save(needs(1) ? x : null), sw = save(needs(0) ? w : null);
 
             @Override
@@ -273,7 +295,7 @@ public final class F {
                     gw = be.conv2dBackwardWeight(gy, sx, ws, spec);
                 }
                 Tensor gb = needs(2) ? be.sumTo(gy, new int[]{1, 1, 1, ws[0]}).reshape(ws[0]) : null;
-                return new Tensor[]{gx, gw, gb};
+                return new Tensor[]{gx, gw, gb, needs(3) ? gy.alias() : null};
             }
         });
     }
@@ -282,10 +304,14 @@ public final class F {
      * The (3,1,1) temporal convolution: x (B, F, H, W, Cin), w (Cout, 3, 1, Cin), zero padding of one frame
      * at each end. It is a 3x1 conv2d over the (B, F, H*W, C) view.
      */
-    public static Tensor temporalConv(Tensor x, Tensor w, Tensor bias) {
+    public static Tensor temporalConv(Tensor x, Tensor w, Tensor bias) { return temporalConv(x, w, bias, null); }
+
+    /** {@link #temporalConv} plus a residual of the output's shape (or null), added in the epilogue. */
+    public static Tensor temporalConv(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         int[] s = x.shape();
         if (s.length != 5) throw new IllegalArgumentException("temporalConv expects (B,F,H,W,C), got " + Shape.str(s));
-        Tensor y = conv2d(reshape(x, s[0], s[1], s[2] * s[3], s[4]), w, bias, new ConvSpec(1, 1, 1, 1, 0, 0));
+        Tensor r = residual == null ? null : reshape(residual, s[0], s[1], s[2] * s[3], w.size(0));
+        Tensor y = conv2d(reshape(x, s[0], s[1], s[2] * s[3], s[4]), w, bias, r, new ConvSpec(1, 1, 1, 1, 0, 0));
         return reshape(y, s[0], s[1], s[2], s[3], w.size(0));
     }
 

@@ -135,10 +135,26 @@ public interface Backend extends AutoCloseable {
     Tensor matmul(Tensor a, Tensor b);
 
     /** x (..., K) w^T for w (N, K), plus bias (N) when not null. */
-    Tensor linear(Tensor x, Tensor w, Tensor bias);
+    default Tensor linear(Tensor x, Tensor w, Tensor bias) { return linear(x, w, bias, null); }
+
+    /**
+     * x (..., K) w^T + bias + residual, the residual (the output's shape, or null) added in the product's epilogue:
+     * one rounding to x's dtype after the whole sum, and no pass over memory for the add.
+     */
+    Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual);
+
+    /**
+     * GEGLU of a projection, fused: p = x w^T + bias with w (2D, K), then p[..., :D] * gelu(p[..., D:]) (exact erf
+     * GELU), rounded once to x's dtype; p never exists at that precision. The forward of {@code geglu(linear(...))}
+     * where no gradient is needed.
+     */
+    Tensor linearGeglu(Tensor x, Tensor w, Tensor bias);
 
     /** x (N, H, W, Cin), w (Cout, kh, kw, Cin), bias (Cout) or null -> (N, Ho, Wo, Cout). */
-    Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec);
+    default Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) { return conv2d(x, w, bias, null, spec); }
+
+    /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue like {@link #linear}'s. */
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec);
 
     Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec);
 

@@ -34,7 +34,6 @@ public final class ResnetBlock2D extends Module {
             Tensor t = timeEmbProj.forward(F.silu(temb));
             a = F.add(a, F.reshape(t, t.size(0), 1, 1, t.size(1)));
         }
-        a = conv2.forward(norm2.forwardSilu(a));
-        return F.add(a, shortcut != null ? shortcut.forward(h) : h);
+        return conv2.forward(norm2.forwardSilu(a), shortcut != null ? shortcut.forward(h) : h);
     }
 }

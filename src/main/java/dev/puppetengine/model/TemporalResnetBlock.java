@@ -32,7 +32,6 @@ public final class TemporalResnetBlock extends Module {
             Tensor e = timeEmbProj.forward(F.silu(temb));
             t = F.add(t, F.reshape(e, s[0], s[1], 1, 1, e.size(1)));
         }
-        t = conv2.forward(norm2.forwardSilu(t));
-        return F.add(x, t);
+        return conv2.forward(norm2.forwardSilu(t), x);
     }
 }

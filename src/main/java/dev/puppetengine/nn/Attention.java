@@ -32,10 +32,13 @@ public final class Attention extends Module {
     }
 
     /** x (Bq, L, C), context (Bk, Lk, Ckv) or null -> (Bq, L, C). */
-    public Tensor forward(Tensor x, Tensor context) {
+    public Tensor forward(Tensor x, Tensor context) { return forward(x, context, null); }
+
+    /** {@link #forward(Tensor, Tensor)} + residual (the output's shape, or null), added in to_out's epilogue. */
+    public Tensor forward(Tensor x, Tensor context, Tensor residual) {
         Tensor kv = context == null ? x : context;
         Tensor q = toQ.forward(x), k = toK.forward(kv), v = toV.forward(kv);
-        return toOut.forward(F.attention(q, k, v, heads, 1 / Math.sqrt(dimHead)));
+        return toOut.forward(F.attention(q, k, v, heads, 1 / Math.sqrt(dimHead)), residual);
     }
 
     /** The VAE's attention block: x (N, H, W, C) -> x + self-attention over the H*W tokens of group_norm(x). */
@@ -43,6 +46,6 @@ public final class Attention extends Module {
         if (groupNorm == null) throw new IllegalStateException("forwardImage needs an attention built with group_norm");
         int[] s = x.shape();
         Tensor tokens = F.reshape(groupNorm.forward(x), s[0], s[1] * s[2], s[3]);
-        return F.add(x, F.reshape(forward(tokens, null), s));
+        return F.reshape(forward(tokens, null, F.reshape(x, s[0], s[1] * s[2], s[3])), s);
     }
 }

@@ -30,7 +30,10 @@ public final class Conv2d extends Module {
         return new Conv2d(in, out, kernel, ConvSpec.of(1, kernel / 2), true);
     }
 
-    public Tensor forward(Tensor x) {
-        return F.conv2d(x, weight.value(), bias == null ? null : bias.value(), spec);
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /** The convolution plus a residual of the output's shape (or null), added in the product's epilogue. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return F.conv2d(x, weight.value(), bias == null ? null : bias.value(), residual, spec);
     }
 }

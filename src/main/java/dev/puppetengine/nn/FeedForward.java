@@ -17,7 +17,10 @@ public final class FeedForward extends Module {
         this(dim, 4 * dim, dim);
     }
 
-    public Tensor forward(Tensor x) {
-        return out.forward(F.geglu(proj.forward(x)));
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /** out(geglu(proj(x))) + residual (or null): the gate and the residual are both GEMM epilogues. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return out.forward(proj.forwardGeglu(x), residual);
     }
 }

@@ -15,7 +15,15 @@ public final class Linear extends Module {
         this.bias = bias ? param("bias", Init.fanIn(in), out) : null;
     }
 
-    public Tensor forward(Tensor x) {
-        return F.linear(x, weight.value(), bias == null ? null : bias.value());
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /** x W^T + b + residual, the residual (the output's shape, or null) added in the product's epilogue. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return F.linear(x, weight.value(), bias == null ? null : bias.value(), residual);
+    }
+
+    /** geglu(forward(x)) for a projection to values then gates, fused where no gradient is recorded. */
+    public Tensor forwardGeglu(Tensor x) {
+        return F.linearGeglu(x, weight.value(), bias == null ? null : bias.value());
     }
 }

@@ -15,7 +15,10 @@ public final class TemporalConv extends Module {
         this.bias = param("bias", Init.fanIn(3L * in), out);
     }
 
-    public Tensor forward(Tensor x) {
-        return F.temporalConv(x, weight.value(), bias.value());
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /** The convolution plus a residual of the output's shape (or null), added in the product's epilogue. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return F.temporalConv(x, weight.value(), bias.value(), residual);
     }
 }

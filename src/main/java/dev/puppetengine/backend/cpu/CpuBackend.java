@@ -215,7 +215,26 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor linear(Tensor x, Tensor w, Tensor bias) {
+    public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        int[] os = x.shape().clone();
+        os[os.length - 1] = w.size(0);
+        requireResidual("linear", residual, os);
+        double[] out = projection(x, w, bias);
+        if (residual != null) addInto(out, read(residual));
+        return result(x.dtype(), os, out);
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        int n = w.size(0), d = n / 2;
+        require(n % 2 == 0, "linearGeglu: the projection needs an even number of outputs (values then gates), got " + n);
+        int[] os = x.shape().clone();
+        os[os.length - 1] = d;
+        return result(x.dtype(), os, geglu(projection(x, w, bias), d));
+    }
+
+    /** x (..., K) w^T + bias in double, (rows, N) row-major: the unrounded product the linear ops finish. */
+    private double[] projection(Tensor x, Tensor w, Tensor bias) {
         int[] xs = x.shape();
         int k = xs[xs.length - 1], n = w.size(0);
         require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
@@ -227,9 +246,16 @@ public final class CpuBackend implements Backend {
             double[] bv = read(bias);
             for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) out[r * n + j] += bv[j];
         }
-        int[] os = xs.clone();
-        os[os.length - 1] = n;
-        return result(x.dtype(), os, out);
+        return out;
+    }
+
+    private static void requireResidual(String op, Tensor residual, int[] outShape) {
+        require(residual == null || Arrays.equals(residual.shape(), outShape), op + ": residual "
+                + (residual == null ? "" : Shape.str(residual.shape())) + " must have the output's shape " + Shape.str(outShape));
+    }
+
+    private static void addInto(double[] y, double[] r) {
+        for (int i = 0; i < y.length; i++) y[i] += r[i];
     }
 
     private static CpuConv.Geometry geometry(int[] xs, int[] ws, ConvSpec spec) {
@@ -241,10 +267,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
         CpuConv.Geometry g = geometry(x.shape(), w.shape(), spec);
+        int[] os = {g.n(), g.ho(), g.wo(), g.cout()};
+        requireResidual("conv2d", residual, os);
         double[] y = CpuConv.forward(g, read(x), read(w), readOrNull(bias));   // w as (Cout, KK)
-        return result(x.dtype(), new int[]{g.n(), g.ho(), g.wo(), g.cout()}, y);
+        if (residual != null) addInto(y, read(residual));
+        return result(x.dtype(), os, y);
     }
 
     @Override
@@ -323,13 +352,17 @@ public final class CpuBackend implements Backend {
         int[] s = p.shape();
         int two = s[s.length - 1], d = two / 2;
         require(two % 2 == 0, "geglu: last dim " + two + " is odd");
-        double[] v = read(p);
-        int rows = v.length / Math.max(two, 1);
+        s[s.length - 1] = d;
+        return result(p.dtype(), s, geglu(read(p), d));
+    }
+
+    /** Rows of 2d values (values then gates) -> rows of d: value * gelu(gate). */
+    private static double[] geglu(double[] v, int d) {
+        int rows = v.length / Math.max(2 * d, 1);
         double[] out = new double[rows * d];
         for (int r = 0; r < rows; r++)
-            for (int j = 0; j < d; j++) out[r * d + j] = v[r * two + j] * UnaryOp.GELU.apply(v[r * two + d + j]);
-        s[s.length - 1] = d;
-        return result(p.dtype(), s, out);
+            for (int j = 0; j < d; j++) out[r * d + j] = v[r * 2 * d + j] * UnaryOp.GELU.apply(v[r * 2 * d + d + j]);
+        return out;
     }
 
     @Override

@@ -240,7 +240,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** A grid-stride launch over n elements. */
-    private void launch1d(String mod, String fn, long n, Object... args) {
+    void launch1d(String mod, String fn, long n, Object... args) {
         if (n <= 0) return;
         launch(mod, fn, Math.min((n + THREADS - 1) / THREADS, 1L << 20), 1, 1, THREADS, 1, 0, args);
     }
@@ -441,11 +441,11 @@ public final class CudaBackend implements Backend {
         return (CudaStorage) s;
     }
 
-    /** Device address of the tensor's first element (its offset applied). */
     /** A contiguous bias tensor as the GEMM epilogue's per-column bias, or null. */
     private CudaGemm.Bias bias(Tensor b) { return b == null ? null : new CudaGemm.Bias(ptr(b), b.dtype()); }
 
-    private CUdeviceptr ptr(Tensor t) {
+    /** Device address of the tensor's first element (its offset applied). */
+    CUdeviceptr ptr(Tensor t) {
         return storage(t).ptr.withByteOffset(t.offset() * t.dtype().bytes());
     }
 
@@ -712,23 +712,47 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor linear(Tensor x, Tensor w, Tensor bias) {
+    public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
+        int n = w.size(0);
+        int[] os = linearShape(x, w, bias, n);
+        require(residual == null || Arrays.equals(residual.shape(), os), "linear: residual " + (residual == null ? "" : Shape.str(residual.shape()))
+                + " must have the output's shape " + Shape.str(os));
+        return product(x, w, bias, residual, false, os);
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
+        int n = w.size(0);
+        int[] os = linearShape(x, w, bias, n);
+        require(n % 2 == 0, "linearGeglu: the projection needs an even number of outputs (values then gates), got " + n);
+        os[os.length - 1] = n / 2;
+        return product(x, w, bias, null, true, os);
+    }
+
+    private static int[] linearShape(Tensor x, Tensor w, Tensor bias, int n) {
         int[] xs = x.shape();
-        int k = xs[xs.length - 1], n = w.size(0);
+        int k = xs[xs.length - 1];
         require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
         require(bias == null || (bias.dim() == 1 && bias.size(0) == n), "linear: bias must have shape [" + n + "]");
-        computable(x, "linear");
-        int rows = Shape.numelInt(xs) / Math.max(k, 1);
         int[] os = xs.clone();
         os[os.length - 1] = n;
+        return os;
+    }
+
+    /** x (..., K) w^T through the GEMM with its epilogue (bias, residual or GEGLU) into a new tensor of shape os. */
+    private Tensor product(Tensor x, Tensor w, Tensor bias, Tensor residual, boolean geglu, int[] os) {
+        computable(x, "linear");
+        int k = w.size(1), n = w.size(0);
+        int rows = Shape.numelInt(x.shape()) / Math.max(k, 1);
         Tensor out = empty(x.dtype(), os);
-        boolean biased;
-        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias, null)) {
+        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias, null);
+             Tensor r2 = contigOrNull(residual, x.dtype())) {
             // B (K, N) = w^T: element (kk, j) at w[j, kk].
-            biased = gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
-                    new CudaGemm.Mat(ptr(w2), w2.dtype(), w2.stride(1), w2.stride(0), 0), 0f, new CudaGemm.Mat(ptr(out), out.dtype(), n, 1, 0), bias(b2));
+            gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
+                    new CudaGemm.Mat(ptr(w2), w2.dtype(), w2.stride(1), w2.stride(0), 0), 0f,
+                    new CudaGemm.Mat(ptr(out), out.dtype(), os[os.length - 1], 1, 0),
+                    new CudaGemm.Epilogue(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), r2.dtype(), n, 1, 0), geglu));
         }
-        if (bias != null && !biased) binaryInto(BinaryOp.ADD, out, bias, out);
         return out;
     }
 
@@ -759,34 +783,35 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) {
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
         Geom g = geom(x.shape(), w.shape(), spec);
         computable(x, "conv2d");
         DType t = x.dtype();
         Tensor y = empty(t, g.n(), g.ho(), g.wo(), g.cout());
+        require(residual == null || Arrays.equals(residual.shape(), y.shape()), "conv2d: residual " + (residual == null ? "" : Shape.str(residual.shape()))
+                + " must have the output's shape " + Shape.str(y.shape()));
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
-        boolean biased = true;
-        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias, null)) {
-            CudaGemm.Bias bv = bias(b2);
+        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias, null); Tensor r2 = contigOrNull(residual, t)) {
             CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
             CudaGemm.Mat ym = new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0);
+            CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), t, g.cout(), 1, 0));
             if (g.pointwise()) {
-                biased = gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, bv);
-            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym, bv)) {
+                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, ep);
+            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym, ep)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
                         CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
                         launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
-                        CUdeviceptr yi = ptr(y).withByteOffset(i0 * pix * g.cout() * t.bytes());
-                        biased = gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
-                                new CudaGemm.Mat(yi, t, g.cout(), 1, 0), bv);
+                        long yOff = i0 * pix * g.cout() * t.bytes();
+                        CudaGemm.Mat ri = r2 == null ? null : new CudaGemm.Mat(ptr(r2).withByteOffset(yOff), t, g.cout(), 1, 0);
+                        gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
+                                new CudaGemm.Mat(ptr(y).withByteOffset(yOff), t, g.cout(), 1, 0), CudaGemm.Epilogue.of(ep.bias(), ri));
                     }
                 }
             }
         }
-        if (bias != null && !biased) binaryInto(BinaryOp.ADD, y, bias, y);
         return y;
     }
 
@@ -1186,8 +1211,8 @@ public final class CudaBackend implements Backend {
                     target = empty(low.dtype(), low.shape());
                     stridedLow.add(new Tensor[]{target, low});
                 }
-                rows[i] = new long[]{w.numel(), Address.of(ptr(w)), Address.of(ptr(g)), Address.of(ptr(m.get(i))), Address.of(ptr(v.get(i))),
-                        target == null ? 0 : Address.of(ptr(target)), code(g.dtype()), target == null ? 0 : code(target.dtype())};
+                rows[i] = new long[]{w.numel(), DevicePointers.address(ptr(w)), DevicePointers.address(ptr(g)), DevicePointers.address(ptr(m.get(i))), DevicePointers.address(ptr(v.get(i))),
+                        target == null ? 0 : DevicePointers.address(ptr(target)), code(g.dtype()), target == null ? 0 : code(target.dtype())};
             }
             long[] words = adamTable(ADAM_CHUNK, rows);
             if (words[nt] == 0) return;   // no tensors, or all empty
@@ -1216,15 +1241,5 @@ public final class CudaBackend implements Backend {
             System.arraycopy(tensors[t], 0, words, nt + 1 + 8 * t, 8);
         }
         return words;
-    }
-
-    /** A device pointer's address as a number, for tables that kernels read (JCuda keeps the accessors protected). */
-    private static final class Address extends CUdeviceptr {
-        private Address(CUdeviceptr p) { super(p); }
-
-        static long of(CUdeviceptr p) {
-            Address a = new Address(p);
-            return a.getNativePointer() + a.getByteOffset();
-        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
 import jcuda.Pointer;
 import jcuda.cudaDataType;
 import jcuda.driver.CUdeviceptr;
@@ -12,13 +13,13 @@ import jcuda.runtime.cudaStream_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
+import java.util.function.Predicate;
+
 
 /**
  * The one GEMM interface: C = alpha * A B + beta * C per batch, row-major operands given as (pointer, row stride,
- * column stride, batch stride) in elements. Three paths, tried in order:
+ * column stride, batch stride) in elements, with an {@link Epilogue} (bias, residual, GEGLU gate) that every path
+ * applies before its one rounding to C (kernels/epilogue.cuh). Three paths, tried in order:
  * <ol>
  *   <li>cuBLAS (GemmStridedBatchedEx, fp32 compute, so bf16 operands accumulate in fp32 and fp32 stays true fp32,
  *       no TF32) when libcublas.so.12 loads and the strides are a plain or transposed matrix layout;</li>
@@ -26,7 +27,8 @@ import java.lang.invoke.MethodType;
  *       ({@link #mmaPlan});</li>
  *   <li>the tiled fp32-FMA kernel (kernels/gemm.cu): any dtype, any strides. Correct, slow.</li>
  * </ol>
- * {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
+ * cuBLAS has no such epilogue: with one, it writes an fp32 product and {@code gemm_epilogue} finishes it; the tiled
+ * kernel does the same for GEGLU. {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
  * machine that has cuBLAS). The choice is logged once.
  */
 final class CudaGemm {
@@ -51,8 +53,37 @@ final class CudaGemm {
         long cols() { return (long) kh * kw * cin; }
     }
 
-    /** A bias added to every row of C (one value per column), or null for none. */
+    /** A bias added to every row of C (one value per column). */
     record Bias(CUdeviceptr ptr, DType dtype) {}
+
+    /**
+     * What a product does before its one rounding to C (kernels/epilogue.cuh): a bias per column (or null), a residual
+     * of C's shape (or null; F32, BF16 or F16), or, {@code geglu}, the GEGLU gate: the product's n columns are a
+     * projection's values then gates, and C gets n / 2 columns value * gelu(gate) (bias over all n; no residual, beta 0).
+     */
+    record Epilogue(Bias bias, Mat residual, boolean geglu) {
+        static final Epilogue NONE = new Epilogue(null, null, false);
+
+        Epilogue {
+            if (geglu && residual != null) throw new IllegalArgumentException("a GEGLU epilogue takes no residual");
+            if (residual != null && residual.dtype() != DType.F32 && residual.dtype() != DType.BF16 && residual.dtype() != DType.F16)
+                throw new IllegalArgumentException("a GEMM residual must be F32, BF16 or F16, got " + residual.dtype());
+        }
+
+        static Epilogue of(Bias bias, Mat residual) { return new Epilogue(bias, residual, false); }
+
+        boolean any() { return bias != null || residual != null || geglu; }
+
+        /** The kernels' residual arguments {pointer, dtype code, row stride, column stride, batch stride}. */
+        Object[] residualArgs() {
+            return residual == null ? new Object[]{null, 0, 0L, 0L, 0L}
+                    : new Object[]{residual.ptr(), CudaBackend.code(residual.dtype()), residual.rs(), residual.cs(), residual.bs()};
+        }
+
+        Object[] biasArgs() {
+            return new Object[]{bias == null ? null : bias.ptr(), bias == null ? 0 : CudaBackend.code(bias.dtype())};
+        }
+    }
 
     /** Which gemm_mma.cu entry point serves a product, and its two kernel Operand structs (gemm_mma.cu). */
     record MmaPlan(String entry, long[] a, long[] b) {}
@@ -95,25 +126,53 @@ final class CudaGemm {
     boolean usesCublas() { return handle != null; }
 
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c) {
-        gemm(batch, m, n, k, alpha, a, b, beta, c, null);
+        gemm(batch, m, n, k, alpha, a, b, beta, c, Epilogue.NONE);
+    }
+
+    /** C = alpha A B (+ beta C), finished by {@code ep}; for GEGLU, n counts the product's columns (C has n / 2). */
+    void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
+        if (batch == 0 || m == 0 || n == 0) return;
+        if (ep.geglu() && (n % 2 != 0 || beta != 0f)) throw new IllegalArgumentException("GEGLU product: n must be even and beta 0, got n=" + n + " beta=" + beta);
+        if (handle != null && a.dtype() == b.dtype()) {
+            if (!ep.any()) { if (cublas(batch, m, n, k, alpha, a, b, beta, c)) return; }
+            else if (viaProduct(batch, m, n, ep, p -> cublas(batch, m, n, k, 1f, a, b, 0f, p), alpha, beta, c)) return;
+        }
+        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, ep)) return;
+        if (ep.geglu()) viaProduct(batch, m, n, ep, p -> { tiled(batch, m, n, k, 1f, a, b, 0f, p, Epilogue.NONE); return true; }, alpha, beta, c);
+        else tiled(batch, m, n, k, alpha, a, b, beta, c, ep);
+    }
+
+    private void tiled(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
+        backend.launch("gemm", "gemm_tiled", (n + 15) / 16, (m + 15) / 16, Math.min(batch, 65535), 16, 16, 0,
+                concat(new Object[]{batch, m, n, k, alpha,
+                        a.ptr(), CudaBackend.code(a.dtype()), a.rs(), a.cs(), a.bs(),
+                        b.ptr(), CudaBackend.code(b.dtype()), b.rs(), b.cs(), b.bs(),
+                        beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()}, ep.biasArgs(), ep.residualArgs()));
     }
 
     /**
-     * C = alpha A B + beta C (+ bias per column). Returns whether the bias was applied: our kernels fuse it into
-     * their epilogue; cuBLAS does not, and then the caller adds it.
+     * The product into an fp32 temporary, then {@code gemm_epilogue} into C: for paths without a fused epilogue.
+     * {@code product} writes the plain product (batch, m, n) into the Mat it gets, or returns false having launched nothing.
      */
-    boolean gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Bias bias) {
-        if (batch == 0 || m == 0 || n == 0) return true;
-        if (handle != null && a.dtype() == b.dtype() && cublas(batch, m, n, k, alpha, a, b, beta, c)) return bias == null;
-        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, bias)) return true;
-        int gz = Math.min(batch, 65535);
-        backend.launch("gemm", "gemm_tiled", (n + 15) / 16, (m + 15) / 16, gz, 16, 16, 0,
-                batch, m, n, k, alpha,
-                a.ptr(), CudaBackend.code(a.dtype()), a.rs(), a.cs(), a.bs(),
-                b.ptr(), CudaBackend.code(b.dtype()), b.rs(), b.cs(), b.bs(),
-                beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs(),
-                bias == null ? null : bias.ptr(), bias == null ? 0 : CudaBackend.code(bias.dtype()));
-        return true;
+    private boolean viaProduct(int batch, int m, int n, Epilogue ep, Predicate<Mat> product, float alpha, float beta, Mat c) {
+        try (Tensor p = backend.empty(DType.F32, batch, m, n)) {
+            if (!product.test(new Mat(backend.ptr(p), DType.F32, n, 1, (long) m * n))) return false;
+            int nOut = ep.geglu() ? n / 2 : n;
+            long total = (long) batch * m * nOut;
+            backend.launch1d("gemm", "gemm_epilogue", total,
+                    concat(new Object[]{total, m, nOut, ep.geglu() ? 1 : 0, alpha, backend.ptr(p)}, ep.biasArgs(), ep.residualArgs(),
+                            new Object[]{beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()}));
+            return true;
+        }
+    }
+
+    private static Object[] concat(Object[]... parts) {
+        int n = 0;
+        for (Object[] p : parts) n += p.length;
+        Object[] all = new Object[n];
+        int at = 0;
+        for (Object[] p : parts) { System.arraycopy(p, 0, all, at, p.length); at += p.length; }
+        return all;
     }
 
     /**
@@ -154,45 +213,25 @@ final class CudaGemm {
     }
 
     /**
-     * The byte offset a device pointer carries past its cuMemAlloc base (256-byte aligned, so the offset decides
-     * 16-byte alignment). JCuda keeps {@code Pointer.getByteOffset} protected; this reads it once per call site.
-     */
-    private static long byteOffset(CUdeviceptr p) {
-        try {
-            return (long) BYTE_OFFSET.invokeExact((Pointer) p);
-        } catch (Throwable e) {
-            throw new IllegalStateException("cannot read a JCuda pointer's byte offset", e);
-        }
-    }
-
-    private static final MethodHandle BYTE_OFFSET;
-    static {
-        try {
-            BYTE_OFFSET = MethodHandles.privateLookupIn(Pointer.class, MethodHandles.lookup())
-                    .findVirtual(Pointer.class, "getByteOffset", MethodType.methodType(long.class));
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /**
      * A product with an im2col operand (implicit-GEMM convolution) on the tensor-core kernel. Returns false, having
      * launched nothing, where that kernel is not the path (cuBLAS loaded, -Dpuppet.cuda.gemm=tiled, dtype or
      * channels it cannot take): the caller then materialises the column matrix and calls {@link #gemm}.
      */
-    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Bias bias) {
-        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, bias);
+    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep) {
+        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep);
     }
 
     /** Whether products with an im2col operand run here at all (not with cuBLAS loaded, nor in tiled-only mode). */
     boolean implicitAvailable() { return handle == null && tensorCores; }
 
-    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Bias bias) {
-        MmaPlan plan = mmaPlan(batch, m, n, k, a, byteOffset(a.ptr()), b, byteOffset(b.ptr()));
+    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep) {
+        // GEGLU reads B's N index in runs of 8 (kernels/epilogue.cuh: geglu_source), so the half must keep them aligned.
+        if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
+        MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
         backend.launch("gemm_mma", plan.entry(), (n + 127) / 128, (m + 127) / 128, batch, 256, 1, 0,
-                m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs(),
-                bias == null ? null : bias.ptr(), bias == null ? 0 : CudaBackend.code(bias.dtype()));
+                concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
+                        ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0}));
         return true;
     }
 

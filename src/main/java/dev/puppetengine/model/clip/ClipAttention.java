@@ -21,7 +21,8 @@ public final class ClipAttention extends Module {
     }
 
     /** x (N, L, dim) -> (N, L, dim). */
-    Tensor forward(Tensor x) {
-        return outProj.forward(F.attention(qProj.forward(x), kProj.forward(x), vProj.forward(x), heads, scale));
+    /** Self-attention of x, plus the residual (x's shape, or null) in out_proj's epilogue. */
+    Tensor forward(Tensor x, Tensor residual) {
+        return outProj.forward(F.attention(qProj.forward(x), kProj.forward(x), vProj.forward(x), heads, scale), residual);
     }
 }

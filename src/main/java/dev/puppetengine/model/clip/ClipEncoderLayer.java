@@ -24,7 +24,7 @@ public final class ClipEncoderLayer extends Module {
     }
 
     Tensor forward(Tensor x) {
-        x = F.add(x, selfAttn.forward(layerNorm1.forward(x)));
-        return F.add(x, fc2.forward(F.gelu(fc1.forward(layerNorm2.forward(x)))));
+        x = selfAttn.forward(layerNorm1.forward(x), x);   // residuals: in the out-projections
+        return fc2.forward(F.gelu(fc1.forward(layerNorm2.forward(x))), x);
     }
 }

@@ -32,9 +32,9 @@ public final class BasicTransformerBlock extends Module {
     /** x (B*F, L, C) tokens, context (B*F, Lc, Cc). */
     public Tensor forward(Tensor x, Tensor context, int frames) {
         Tensor n1 = norm1.forward(x);
-        x = F.add(x, attn1.forward(n1, allToFirst ? firstFrame(n1, frames) : null));
-        x = F.add(x, attn2.forward(norm2.forward(x), context));
-        return F.add(x, ff.forward(norm3.forward(x)));
+        x = attn1.forward(n1, allToFirst ? firstFrame(n1, frames) : null, x);   // residuals: in the out-projections
+        x = attn2.forward(norm2.forward(x), context, x);
+        return ff.forward(norm3.forward(x), x);
     }
 
     /** Frame 0 of each video: (B*F, L, C) -> (B, L, C), a view. */

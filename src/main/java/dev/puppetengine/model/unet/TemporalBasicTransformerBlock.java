@@ -29,9 +29,9 @@ public final class TemporalBasicTransformerBlock extends Module {
 
     /** y (B*HW, F, C) sequences over frames; context0 (B, Lc, Cc): query batch b*HW+p reads context b. */
     public Tensor forward(Tensor y, Tensor context0) {
-        y = F.add(y, ffIn.forward(normIn.forward(y)));
-        y = F.add(y, attn1.forward(norm1.forward(y), null));
-        y = F.add(y, attn2.forward(norm2.forward(y), context0));
-        return F.add(y, ff.forward(norm3.forward(y)));
+        y = ffIn.forward(normIn.forward(y), y);   // residuals: in the out-projections
+        y = attn1.forward(norm1.forward(y), null, y);
+        y = attn2.forward(norm2.forward(y), context0, y);
+        return ff.forward(norm3.forward(y), y);
     }
 }

@@ -54,8 +54,7 @@ public final class TransformerSpatioTemporalModel extends Module {
         y = temporal.forward(y, BasicTransformerBlock.firstFrame(context, frames));
         y = F.reshape(F.contiguous(F.permute(F.reshape(y, b, hw, frames, channels), 0, 2, 1, 3)), n, hw, channels);
 
-        Tensor out = projOut.forward(mixer.forward(x, y));
-        return F.add(F.reshape(out, s), h);
+        return F.reshape(projOut.forward(mixer.forward(x, y), F.reshape(h, n, hw, channels)), s);
     }
 
     /** sinus(f, C) for f = 0..F-1 in the dtype of h. */
