@@ -4,8 +4,14 @@
 #   mvn -B -DskipTests package && /work/shared/tools/device-pack
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/bench/gpu-bench.sh
 # Parts (default: all, in this order): kernels, gemm (our tensor-core GEMM and implicit-GEMM conv, -Dpuppet.cuda.gemm=mma),
-# gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads; reuses PyTorch's numbers from gemm).
-# Env: PEAK_TFLOPS (default 989: H100/H200 SXM dense bf16), WARMUP (3), ITERS (10).
+# gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads; reuses PyTorch's numbers from gemm),
+# sample (not in the default list: `bash kernels/bench/gpu-bench.sh sample`): the engine's bench sample on the random
+# puppet-master preset (bf16) and then the reference pipeline (Puppet-Master's networks.py on diffusers, fp16, SDPA,
+# kernels/bench/torch_sample.py), same settings, and the per-stage ratio. It also needs the reference sources:
+#   bash kernels/bench/pack-reference.sh        (on the build machine; writes .device-ref/, about 6 MB)
+# and carry [".device", ".device-ref"]. About 3-4 minutes at most (engine capped at 270 s, PyTorch at 210 s).
+# Env: PEAK_TFLOPS (default 989: H100/H200 SXM dense bf16), WARMUP (3), ITERS (10);
+#      for sample: SAMPLE_STEPS (50), SAMPLE_REPEAT (engine timed samples, 2), TORCH_REPEAT (3), both after 1 warm-up.
 # Logs and JSON go to $OUT; the tables (last lines of each part) are printed at the end.
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
@@ -31,11 +37,36 @@ for p in $parts; do
     gemm-cublas)
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
       run gemm-cublas 120 "" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
-    *) echo "unknown part $p (kernels, gemm, gemm-cublas)"; exit 2 ;;
+    sample)
+      steps=${SAMPLE_STEPS:-50}
+      run sample 270 "" sample --preset puppet-master --device cuda --dtype bf16 --steps "$steps" --warmup 1 \
+        --repeat "${SAMPLE_REPEAT:-2}" --peak-tflops "${PEAK_TFLOPS:-989}" --json "$out/sample.json"
+      if [ -d .device-ref/diffusers/src ]; then
+        t0=$SECONDS
+        timeout 210 python3 kernels/bench/torch_sample.py --puppet-master .device-ref/puppet-master \
+          --diffusers .device-ref/diffusers/src --extra-path .device-ref/site --device cuda --dtype fp16 --steps "$steps" \
+          --warmup 1 --repeat "${TORCH_REPEAT:-3}" --peak-tflops "${PEAK_TFLOPS:-989}" --json "$out/sample-torch.json" \
+          > "$out/sample-torch.txt" 2> "$out/sample-torch.log"
+        echo "sample-torch: exit $? in $((SECONDS - t0)) s"
+        if [ -f "$out/sample.json" ] && [ -f "$out/sample-torch.json" ]; then
+          python3 kernels/bench/compare_sample.py "$out/sample.json" "$out/sample-torch.json" --json "$out/sample-compare.json" \
+            > "$out/sample-compare.txt" 2>&1
+        fi
+      else
+        echo "sample-torch: .device-ref/ missing (run kernels/bench/pack-reference.sh and carry .device-ref)" | tee "$out/sample-torch.log"
+      fi ;;
+    *) echo "unknown part $p (kernels, gemm, gemm-cublas, sample)"; exit 2 ;;
   esac
 done
 for p in $parts; do
   echo "=== $p (full table: $out/$p.txt, log: $out/$p.log)"
   grep -E "FAILED|failed|skipped|Exception" "$out/$p.log" | head -n 5
-  grep -E "^(PyTorch|copy|square|[a-z_0-9-]+: ours)" "$out/$p.txt"
+  if [ "$p" = sample ]; then
+    cat "$out/sample.txt"
+    echo "--- reference (PyTorch; log: $out/sample-torch.log)"; grep -E "Error|error:" "$out/sample-torch.log" 2>/dev/null | tail -n 3
+    cat "$out/sample-torch.txt" 2>/dev/null
+    echo "--- side by side (speedup = PyTorch ms / engine ms)"; cat "$out/sample-compare.txt" 2>/dev/null
+  else
+    grep -E "^(PyTorch|copy|square|[a-z_0-9-]+: ours)" "$out/$p.txt"
+  fi
 done
