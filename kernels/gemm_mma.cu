@@ -2,8 +2,10 @@
 // gate: epilogue.cuh) per batch, bf16 or f16 operands, fp32 accumulation (mma.sync m16n8k16), C in any dtype and any
 // strides.
 //
-// Block tile 128x128x32, 8 warps each owning 64x32 of C, a 3-stage cp.async pipeline (16-byte copies, zero-filled
-// past the edges), shared memory XOR-swizzled so every ldmatrix phase touches 8 distinct 16-byte bank groups.
+// Block tiles of WM x WN warps, each warp owning 64x32 of C (128x128 with 8 warps, 128x64, 64x128: CudaGemm
+// picks per problem, autotuned or by a wave heuristic), k step 32, a 3-stage cp.async pipeline (16-byte copies,
+// zero-filled past the edges), shared memory XOR-swizzled so every ldmatrix phase touches 8 distinct 16-byte bank
+// groups.
 // Each operand is either K-major (its K index contiguous: A as (M, K) rows, B as (N, K) rows, i.e. B^T stored) or
 // MN-major (its M or N index contiguous); ldmatrix.trans turns the latter into the same fragments, so the forward
 // product and both backward products run without a transposed copy. Four entry points per dtype, one per layout
@@ -22,15 +24,28 @@
 
 namespace mma {
 
-constexpr int BM = 128, BN = 128, BK = 32, STAGES = 3, THREADS = 256;
-constexpr int TILE_CHUNKS = BM * BK / 8;  // 16-byte chunks per operand tile (BM == BN)
+constexpr int BK = 32, STAGES = 3, WARP_M = 64, WARP_N = 32;
 
-// Chunk i (of TILE_CHUNKS) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
+// A block tile of WM x WN warps. Smaller tiles put more blocks on the SMs when M or N is small (the UNet's
+// low-resolution levels: 448 rows of 1280 channels fill 40 blocks of 128x128 on a 132-SM GPU, 80 of 128x64).
+template <int WM, int WN>
+struct Tile {
+  static constexpr int BM = WARP_M * WM, BN = WARP_N * WN, THREADS = 32 * WM * WN;
+};
+
+// 16-byte chunks per row of an operand tile whose M or N extent is MN: K-major rows hold the k step, MN-major rows
+// the MN extent.
+template <bool KMAJOR, int MN>
+__host__ __device__ constexpr int chunks_per_row() { return KMAJOR ? BK / 8 : MN / 8; }
+
+// Chunk i (of MN * BK / 8) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
 // chunk c along the contiguous index, and its shared-memory slot.
-template <bool KMAJOR>
+template <bool KMAJOR, int MN>
 __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
-  if constexpr (KMAJOR) { r = i / 4; c = i % 4; return slot<4>(r, c); }
-  else { r = i / 16; c = i % 16; return slot<16>(r, c); }
+  constexpr int W = chunks_per_row<KMAJOR, MN>();
+  r = i / W;
+  c = i % W;
+  return slot<W>(r, c);
 }
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
@@ -64,13 +79,14 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
   col = KMAJOR ? k0 + c * 8 : mn;
 }
 
-// Copies the 128 x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two 16-byte
-// chunks per thread.
-template <bool KMAJOR>
+// Copies the MN x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two or four
+// 16-byte chunks per thread.
+template <bool KMAJOR, int MN, int THREADS>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
+  static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
 #pragma unroll
-  for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR>(threadIdx.x + it * THREADS, r, c), row, col;
+  for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
+    int r, c, dst = tile_chunk<KMAJOR, MN>(threadIdx.x + it * THREADS, r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
     bool valid = locate(o, row, col, off);
@@ -78,13 +94,15 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Ope
   }
 }
 
-template <bool BF16, bool A_KMAJOR, bool B_KMAJOR>
+template <bool BF16, bool A_KMAJOR, bool B_KMAJOR, int WM, int WN>
 __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
                                      const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
                                      long long ccs, long long sbc, const void* bias, int tbias, Residual res, int half) {
-  __shared__ uint4 sa[STAGES][TILE_CHUNKS], sb[STAGES][TILE_CHUNKS];
+  constexpr int BM = Tile<WM, WN>::BM, BN = Tile<WM, WN>::BN, THREADS = Tile<WM, WN>::THREADS;
+  constexpr int ACPR = chunks_per_row<A_KMAJOR, BM>(), BCPR = chunks_per_row<B_KMAJOR, BN>();
+  __shared__ uint4 sa[STAGES][BM * BK / 8], sb[STAGES][BN * BK / 8];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // this warp's 64 x 32 piece of the block tile
+  const int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;  // this warp's 64 x 32 piece of the block tile
   const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
   const int ktiles = (k + BK - 1) / BK;
 
@@ -95,8 +113,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < ktiles) {
-      load_tile<A_KMAJOR>(sa[s], a, oa, bm, s * BK, 0);
-      load_tile<B_KMAJOR>(sb[s], bb, ob, bn, s * BK, half);
+      load_tile<A_KMAJOR, BM, THREADS>(sa[s], a, oa, bm, s * BK, 0);
+      load_tile<B_KMAJOR, BN, THREADS>(sb[s], bb, ob, bn, s * BK, half);
     }
     cp_async_commit();
   }
@@ -105,8 +123,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
     int next = kt + STAGES - 1;
     if (next < ktiles) {
-      load_tile<A_KMAJOR>(sa[next % STAGES], a, oa, bm, next * BK, 0);
-      load_tile<B_KMAJOR>(sb[next % STAGES], bb, ob, bn, next * BK, half);
+      load_tile<A_KMAJOR, BM, THREADS>(sa[next % STAGES], a, oa, bm, next * BK, 0);
+      load_tile<B_KMAJOR, BN, THREADS>(sb[next % STAGES], bb, ob, bn, next * BK, half);
     }
     cp_async_commit();  // an empty group near the end keeps the wait count uniform
     const uint4* ta = sa[kt % STAGES];
@@ -115,11 +133,11 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned af[4][4], bf[4][2];
 #pragma unroll
-      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR, A_KMAJOR ? 4 : 16>(lane, wm + i * 16, kk));
+      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR, ACPR>(lane, wm + i * 16, kk));
 #pragma unroll
       for (int p = 0; p < 2; p++) {  // two n8 fragments per ldmatrix.x4
         unsigned r[4];
-        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR, B_KMAJOR ? 4 : 16>(lane, wn + p * 16, kk));
+        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR, BCPR>(lane, wn + p * 16, kk));
         bf[2 * p][0] = r[0]; bf[2 * p][1] = r[1];
         bf[2 * p + 1][0] = r[2]; bf[2 * p + 1][1] = r[3];
       }
@@ -171,21 +189,30 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 
 }  // namespace mma
 
-// Entry points: gemm_mma_<dtype>_<A layout><B layout>, k = K-major, m/n = MN-major. half = D for a GEGLU product
-// (n = 2D), else 0; R == nullptr for no residual (separate arguments: JCuda cannot put a pointer in a struct).
-#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM)                                                                         \
-  extern "C" __global__ void __launch_bounds__(mma::THREADS, 2)                                                       \
+#ifndef GEMM_MMA_INDEX_ONLY  // kernels/check/gemm_mma_host_check.cu includes this file for its index functions only
+// Entry points: gemm_mma_<dtype>_<A layout><B layout>_<BM>x<BN>, k = K-major, m/n = MN-major. half = D for a GEGLU
+// product (n = 2D), else 0; R == nullptr for no residual (separate arguments: JCuda cannot put a pointer in a
+// struct). Launch bounds: 512 threads' worth of blocks per SM, i.e. at most 128 registers for every tile.
+#define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM, WM, WN)                                                                 \
+  extern "C" __global__ void __launch_bounds__(mma::Tile<WM, WN>::THREADS, 512 / mma::Tile<WM, WN>::THREADS)          \
       NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,          \
            float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,     \
            const void* R, int tr, long long rrs, long long rcs, long long rbs, int half) {                            \
-    mma::gemm<BF16, AK, BKM>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc, crs, ccs, \
-                             sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half);                                 \
+    mma::gemm<BF16, AK, BKM, WM, WN>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc,    \
+                                     crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half);              \
   }
-GEMM_MMA_ENTRY(gemm_mma_bf16_kk, true, true, true)
-GEMM_MMA_ENTRY(gemm_mma_bf16_kn, true, true, false)
-GEMM_MMA_ENTRY(gemm_mma_bf16_mk, true, false, true)
-GEMM_MMA_ENTRY(gemm_mma_bf16_mn, true, false, false)
-GEMM_MMA_ENTRY(gemm_mma_f16_kk, false, true, true)
-GEMM_MMA_ENTRY(gemm_mma_f16_kn, false, true, false)
-GEMM_MMA_ENTRY(gemm_mma_f16_mk, false, false, true)
-GEMM_MMA_ENTRY(gemm_mma_f16_mn, false, false, false)
+// Three tiles: 64x64 would fill the SMs best on the smallest problems but spills (4-36 bytes) with its four chunk
+// copies per thread, and every entry point costs build time (ptxas: ~16 s each per architecture).
+#define GEMM_MMA_TILES(NAME, BF16, AK, BKM)          \
+  GEMM_MMA_ENTRY(NAME##_128x128, BF16, AK, BKM, 2, 4) \
+  GEMM_MMA_ENTRY(NAME##_128x64, BF16, AK, BKM, 2, 2)  \
+  GEMM_MMA_ENTRY(NAME##_64x128, BF16, AK, BKM, 1, 4)
+GEMM_MMA_TILES(gemm_mma_bf16_kk, true, true, true)
+GEMM_MMA_TILES(gemm_mma_bf16_kn, true, true, false)
+GEMM_MMA_TILES(gemm_mma_bf16_mk, true, false, true)
+GEMM_MMA_TILES(gemm_mma_bf16_mn, true, false, false)
+GEMM_MMA_TILES(gemm_mma_f16_kk, false, true, true)
+GEMM_MMA_TILES(gemm_mma_f16_kn, false, true, false)
+GEMM_MMA_TILES(gemm_mma_f16_mk, false, false, true)
+GEMM_MMA_TILES(gemm_mma_f16_mn, false, false, false)
+#endif

@@ -4,6 +4,7 @@
 // a plain triple loop. Catches a wrong lane mapping, swizzle collision, ldmatrix bank conflict or edge mask; not
 // races or the cp.async pipeline (the GPU op harness covers those).
 //   nvcc -std=c++17 -o /tmp/gmc kernels/check/gemm_mma_host_check.cu && /tmp/gmc
+#define GEMM_MMA_INDEX_ONLY  // no device entry points: ptxas on them took minutes
 #include "../gemm_mma.cu"
 #include "mma_emulation.h"
 #include <math.h>
@@ -24,12 +25,13 @@ struct Side {
 };
 
 // Fills a tile the way load_tile does: chunk i -> (r, c) -> slot, memory (row, col) -> locate -> 8 elements.
-template <bool KMAJOR>
+template <bool KMAJOR, int MN>
 static void load(Chunk* s, const Side& g, int mn0, int k0, int half) {
-  std::vector<bool> written(TILE_CHUNKS, false);
-  for (int i = 0; i < TILE_CHUNKS; i++) {
-    int r, c, dst = tile_chunk<KMAJOR>(i, r, c), row, col;
-    if (dst < 0 || dst >= TILE_CHUNKS || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
+  constexpr int chunks = MN * BK / 8;
+  std::vector<bool> written(chunks, false);
+  for (int i = 0; i < chunks; i++) {
+    int r, c, dst = tile_chunk<KMAJOR, MN>(i, r, c), row, col;
+    if (dst < 0 || dst >= chunks || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
@@ -73,28 +75,30 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   return {d, t};
 }
 
-// The accumulators of block tile (bm, bn) after the kernel's k loop: acc[warp][i][q][lane][e]. half: a GEGLU product.
+// The accumulators of block tile (bm, bn) after the kernel's k loop: acc[warp][i][q][lane][e] (up to 8 warps).
+// half: a GEGLU product. T: the block tile (WM x WN warps of WARP_M x WARP_N).
 typedef float Acc[8][4][4][32][4];
-template <bool AK, bool BKM>
+template <bool AK, bool BKM, class T>
 static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Side& B, int half) {
-  static Chunk sa[TILE_CHUNKS], sb[TILE_CHUNKS];
+  constexpr int WN = T::BN / WARP_N, ACPR = chunks_per_row<AK, T::BM>(), BCPR = chunks_per_row<BKM, T::BN>();
+  static Chunk sa[T::BM * BK / 8], sb[T::BN * BK / 8];
   for (auto* p = &acc[0][0][0][0][0]; p != &acc[0][0][0][0][0] + sizeof(Acc) / sizeof(float); p++) *p = 0;
   for (int k0 = 0; k0 < k; k0 += BK) {
-    load<AK>(sa, A, bm, k0, 0);
-    load<BKM>(sb, B, bn, k0, half);
-    for (int warp = 0; warp < 8; warp++) {
-      int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+    load<AK, T::BM>(sa, A, bm, k0, 0);
+    load<BKM, T::BN>(sb, B, bn, k0, half);
+    for (int warp = 0; warp < T::THREADS / 32; warp++) {
+      int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
       for (int kk = 0; kk < BK; kk += 16) {
         static float af[4][32][4][2], bf[4][32][2][2];
         for (int i = 0; i < 4; i++) {
           int slots[32];
-          for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK, AK ? 4 : 16>(l, wm + i * 16, kk);
+          for (int l = 0; l < 32; l++) slots[l] = a_frag_slot<AK, ACPR>(l, wm + i * 16, kk);
           ldmatrix(af[i], sa, slots, !AK);
         }
         for (int p = 0; p < 2; p++) {
           int slots[32];
           float r[32][4][2];
-          for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM, BKM ? 4 : 16>(l, wn + p * 16, kk);
+          for (int l = 0; l < 32; l++) slots[l] = b_frag_slot<BKM, BCPR>(l, wn + p * 16, kk);
           ldmatrix(r, sb, slots, !BKM);
           for (int t = 0; t < 32; t++)
             for (int h = 0; h < 2; h++) {
@@ -111,16 +115,17 @@ static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Sid
 
 // C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k). Compared with
 // sum_k A(i, k) B(k, j), or with ref(i, j) when given (a formulation checked against its definition).
-template <bool AK, bool BKM>
+template <bool AK, bool BKM, class T>
 static int check(const char* what, int m, int n, int k, const Side& A, const Side& B,
                  std::function<double(int, int)> ref = nullptr) {
+  constexpr int WN = T::BN / WARP_N;
   std::vector<float> C((size_t)m * n, NAN);
   static Acc acc;
-  for (int bm = 0; bm < m; bm += BM)
-    for (int bn = 0; bn < n; bn += BN) {
-      accumulate<AK, BKM>(acc, bm, bn, k, A, B, 0);
-      for (int warp = 0; warp < 8; warp++) {
-        int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+  for (int bm = 0; bm < m; bm += T::BM)
+    for (int bn = 0; bn < n; bn += T::BN) {
+      accumulate<AK, BKM, T>(acc, bm, bn, k, A, B, 0);
+      for (int warp = 0; warp < T::THREADS / 32; warp++) {
+        int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
         for (int i = 0; i < 4; i++)
           for (int q = 0; q < 4; q++)
             for (int l = 0; l < 32; l++)
@@ -139,8 +144,8 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
       float got = C[(size_t)i * n + j];
       if (!(got == (float)want) && bad++ < 5) printf("  (%d,%d): got %g want %g\n", i, j, got, want);
     }
-  printf("%s %s, A %s-major, B %s-major, m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, AK ? "K" : "M",
-         BKM ? "K" : "N", m, n, k, bad, m * n);
+  printf("%s %s, %dx%d tile, A %s-major, B %s-major, m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, T::BM,
+         T::BN, AK ? "K" : "M", BKM ? "K" : "N", m, n, k, bad, m * n);
   return bad != 0;
 }
 
@@ -148,18 +153,19 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
 // kernel's remapped B tile loads and its epilogue pairing (fragment q with q + 1, output column and bias index from
 // geglu_source). The value and the gate each output receives are compared with sum_k x W[j] + bias[j] and
 // sum_k x W[d + j] + bias[d + j] (the gelu itself is the same function on both sides, so the pairing is what counts).
-template <bool AK, bool BKM>
+template <bool AK, bool BKM, class T>
 static int check_geglu(int m, int d, int k) {
+  constexpr int WN = T::BN / WARP_N;
   Side A = dense(AK, m, k), B = dense(BKM, 2 * d, k);
   std::vector<float> bias(2 * d), V((size_t)m * d, NAN), G((size_t)m * d, NAN);
   for (auto& x : bias) x = rnd();
   static Acc acc;
   int n = 2 * d;
-  for (int bm = 0; bm < m; bm += BM)
-    for (int bn = 0; bn < n; bn += BN) {
-      accumulate<AK, BKM>(acc, bm, bn, k, A, B, d);
-      for (int warp = 0; warp < 8; warp++) {
-        int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+  for (int bm = 0; bm < m; bm += T::BM)
+    for (int bn = 0; bn < n; bn += T::BN) {
+      accumulate<AK, BKM, T>(acc, bm, bn, k, A, B, d);
+      for (int warp = 0; warp < T::THREADS / 32; warp++) {
+        int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
         for (int i = 0; i < 4; i++)
           for (int q = 0; q < 4; q += 2)
             for (int l = 0; l < 32; l++)
@@ -186,33 +192,34 @@ static int check_geglu(int m, int d, int k) {
       if (!(V[o] == (float)v && G[o] == (float)g) && bad++ < 5)
         printf("  (%d,%d): value %g gate %g, want %g %g\n", i, j, V[o], G[o], v, g);
     }
-  printf("%s geglu, A %s-major, B %s-major, m=%d d=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", AK ? "K" : "M",
-         BKM ? "K" : "N", m, d, k, bad, m * d);
+  printf("%s geglu, %dx%d tile, A %s-major, B %s-major, m=%d d=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", T::BM,
+         T::BN, AK ? "K" : "M", BKM ? "K" : "N", m, d, k, bad, m * d);
   return bad != 0;
 }
 
-template <bool AK, bool BKM>
+template <bool AK, bool BKM, class T>
 static int dense_case(int m, int n, int k) {
-  return check<AK, BKM>("dense", m, n, k, dense(AK, m, k), dense(BKM, n, k));
+  return check<AK, BKM, T>("dense", m, n, k, dense(AK, m, k), dense(BKM, n, k));
 }
 
-int main() {
-  srand(1);
-  int fails = 0, cases = 0;
+// Every case through block tile T; returns the number failed, counts into cases.
+template <class T>
+static int tile_cases(int& cases) {
+  int fails = 0;
   // Dense shapes: one full tile, edges in every direction (M, N, K not multiples of 128 / 128 / 32), K of one chunk.
   const int shapes[][3] = {{128, 128, 32}, {136, 200, 72}, {8, 16, 8}, {264, 136, 104}};
   for (auto& s : shapes) {
-    fails += dense_case<true, true>(s[0], s[1], s[2]);
-    fails += dense_case<true, false>(s[0], s[1], s[2]);
-    fails += dense_case<false, true>(s[0], s[1], s[2]);
-    fails += dense_case<false, false>(s[0], s[1], s[2]);
+    fails += dense_case<true, true, T>(s[0], s[1], s[2]);
+    fails += dense_case<true, false, T>(s[0], s[1], s[2]);
+    fails += dense_case<false, true, T>(s[0], s[1], s[2]);
+    fails += dense_case<false, false, T>(s[0], s[1], s[2]);
     cases += 4;
   }
   // GEGLU products (the feed-forward's projection): D a multiple of 16, of 8 only, one partial block tile, several.
   const int gg[][3] = {{136, 64, 40}, {72, 24, 32}, {40, 200, 16}};
   for (auto& g : gg) {
-    fails += check_geglu<true, true>(g[0], g[1], g[2]);
-    fails += check_geglu<true, false>(g[0], g[1], g[2]);
+    fails += check_geglu<true, true, T>(g[0], g[1], g[2]);
+    fails += check_geglu<true, false, T>(g[0], g[1], g[2]);
     cases += 2;
   }
   // Implicit-GEMM convolutions: 3x3 pad 1 stride 1, 3x3 stride 2 pad 1 (the downsampler), 1x1.
@@ -225,9 +232,9 @@ int main() {
     int pix = (int)x.o.rows, kk = (int)x.o.cols;
     char what[96];
     snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d forward", kh, kw, st, pad, cin, cout);
-    fails += check<true, true>(what, pix, cout, kk, x, dense(true, cout, kk));
+    fails += check<true, true, T>(what, pix, cout, kk, x, dense(true, cout, kk));
     snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d weight grad", kh, kw, st, pad, cin, cout);
-    fails += check<false, false>(what, cout, kk, pix, dense(false, cout, pix), xb);
+    fails += check<false, false, T>(what, cout, kk, pix, dense(false, cout, pix), xb);
     cases += 2;
   }
   // Stride-1 backward input as CudaBackend.backwardInputImplicit forms it: dx = im2col(gy as an Ho x Wo image of
@@ -271,9 +278,17 @@ int main() {
     };
     char what[96];
     snprintf(what, sizeof what, "conv %dx%d s1 p%d %d->%d backward input", kk, kk, pad, cin, cout);
-    fails += check<true, false>(what, nb * h * w, cin, kk * kk * cout, A, B, def);
+    fails += check<true, false, T>(what, nb * h * w, cin, kk * kk * cout, A, B, def);
     cases++;
   }
+  return fails;
+}
+
+int main() {
+  srand(1);
+  int cases = 0;
+  // The tiles gemm_mma.cu instantiates (GEMM_MMA_TILES).
+  int fails = tile_cases<Tile<2, 4>>(cases) + tile_cases<Tile<2, 2>>(cases) + tile_cases<Tile<1, 4>>(cases);
   printf(fails ? "%d of %d FAILED\n" : "all %2$d cases passed\n", fails, cases);
   return fails != 0;
 }

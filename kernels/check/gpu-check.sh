@@ -2,7 +2,8 @@
 # One device visit, about 8 minutes at most (every step has its own timeout; typical total is far less):
 #   1. the CUDA op harness three times, once per GEMM path (default: cuBLAS where libcublas.so.12 loads; then our
 #      tensor-core kernel with implicit-GEMM convolution, -Dpuppet.cuda.gemm=mma; then the tiled fallback), each
-#      launch synchronized so a fault names its kernel;
+#      launch synchronized so a fault names its kernel; the tensor-core path once more per forced block tile
+#      (-Dpuppet.cuda.gemm.tile: by default the tuner picks tiles per shape, so one run need not use them all);
 #   2. the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on) and
 #   3. the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism), both synchronized;
 #   4. if compute-sanitizer is on PATH: memcheck over the op harness only (it slows kernels ~10x), summary kept.
@@ -33,7 +34,9 @@ run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes, rest
   summary+=("$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")")
 }
 run harness-cublas   75 "backend.OpHarnessTest backend.BackendsTest"
-run harness-mma      75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma
+run harness-mma      75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune"
+run harness-128x64   60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
+run harness-64x128   60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
 run harness-tiled    75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
 run unet-parity     100 "model.UNetGpuParityTest"
 run sample-parity   110 "pipeline.PipelineGpuParityTest"

@@ -70,6 +70,7 @@ public final class CudaBackend implements Backend {
     private final CUstream compute = new CUstream(), copy = new CUstream();
     private final CUevent computeDone = new CUevent();
     private final String deviceName;
+    private final int multiprocessors;
     private final int smMajor, smMinor;
     private final CudaAllocator allocator = new CudaAllocator(this);
     private final Map<String, CUmodule> modules = new HashMap<>();
@@ -130,6 +131,8 @@ public final class CudaBackend implements Backend {
         smMajor = a[0];
         Cu.check(JCudaDriver.cuDeviceGetAttribute(a, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device), "cuDeviceGetAttribute");
         smMinor = a[0];
+        Cu.check(JCudaDriver.cuDeviceGetAttribute(a, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device), "cuDeviceGetAttribute");
+        multiprocessors = a[0];
         byte[] nm = new byte[256];
         Cu.check(JCudaDriver.cuDeviceGetName(nm, nm.length, device), "cuDeviceGetName");
         deviceName = new String(nm).trim().replace("\0", "");
@@ -156,6 +159,34 @@ public final class CudaBackend implements Backend {
     public String name() { return "cuda"; }
 
     public String deviceName() { return deviceName; }
+
+    /** The device's name and compute capability, e.g. "NVIDIA H100 80GB HBM3 sm_90": what tuned choices are valid for. */
+    String deviceKey() { return deviceName + " sm_" + smMajor + smMinor; }
+
+    int multiprocessors() { return multiprocessors; }
+
+    /** Whether a CUDA graph is being captured on the compute stream (nothing can be timed or synchronized then). */
+    boolean capturing() { return capturing != null; }
+
+    /** Device time of the work {@code launches} queues on the compute stream, in milliseconds (synchronizes). */
+    double timeMillis(Runnable launches) {
+        bind();
+        CUevent start = new CUevent(), stop = new CUevent();
+        Cu.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+        Cu.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+        try {
+            Cu.check(JCudaDriver.cuEventRecord(start, compute), "cuEventRecord");
+            launches.run();
+            Cu.check(JCudaDriver.cuEventRecord(stop, compute), "cuEventRecord");
+            Cu.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+            float[] ms = new float[1];
+            Cu.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+            return ms[0];
+        } finally {
+            JCudaDriver.cuEventDestroy(start);
+            JCudaDriver.cuEventDestroy(stop);
+        }
+    }
 
     public boolean usesCublas() { return gemm.usesCublas(); }
 

@@ -1,7 +1,9 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.backend.cpu.CpuBackend;
 import jcuda.Pointer;
 import jcuda.cudaDataType;
 import jcuda.driver.CUdeviceptr;
@@ -13,6 +15,9 @@ import jcuda.runtime.cudaStream_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.EnumSet;
+import java.util.Random;
+import java.util.Set;
 import java.util.function.Predicate;
 
 
@@ -28,7 +33,8 @@ import java.util.function.Predicate;
  *   <li>the tiled fp32-FMA kernel (kernels/gemm.cu): any dtype, any strides. Correct, slow.</li>
  * </ol>
  * cuBLAS has no such epilogue: with one, it writes an fp32 product and {@code gemm_epilogue} finishes it; the tiled
- * kernel does the same for GEGLU. {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
+ * kernel does the same for GEGLU. The tensor-core kernel's block tile is chosen per problem by {@link GemmTuner}
+ * (timed once per shape and device, cached on disk). {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
  * machine that has cuBLAS). The choice is logged once.
  */
 final class CudaGemm {
@@ -91,6 +97,9 @@ final class CudaGemm {
     private final CudaBackend backend;
     private final cublasHandle handle;
     private final boolean tensorCores;
+    private final GemmTuner tuner;
+    /** Launches per timing of a tile; the product runs once more before, untimed (module load, caches). */
+    private static final int TUNE_REPS = 3;
 
     CudaGemm(CudaBackend backend) {
         this.backend = backend;
@@ -118,6 +127,8 @@ final class CudaGemm {
             }
         }
         handle = h;
+        boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
+        tuner = new GemmTuner(backend.deviceKey(), backend.multiprocessors(), GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
         String ours = tensorCores ? "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)" : "kernels/gemm.cu (tiled) only";
         if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12), fp32 accumulation; products it cannot take: {}", ours);
         else LOG.info("CUDA GEMM: {}, because {}", ours, why);
@@ -229,10 +240,76 @@ final class CudaGemm {
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
-        backend.launch("gemm_mma", plan.entry(), (n + 127) / 128, (m + 127) / 128, batch, 256, 1, 0,
+        String key = plan.entry() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
+                + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
+        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
+        launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
+        return true;
+    }
+
+    private void launchMma(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta,
+                           Mat c, Epilogue ep) {
+        backend.launch("gemm_mma", plan.entry() + "_" + tile.suffix(), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0,
                 concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
                         ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0}));
-        return true;
+    }
+
+    /** Milliseconds per run of the product with {@code tile}, written to a scratch C (beta 0: C itself is untouched). */
+    private double time(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, DType ct, Epilogue ep) {
+        int nOut = ep.geglu() ? n / 2 : n;
+        try (Tensor scratch = backend.empty(ct, batch, m, nOut)) {
+            Mat sc = new Mat(backend.ptr(scratch), ct, nOut, 1, (long) m * nOut);
+            launchMma(plan, tile, batch, m, n, k, alpha, a, b, 0f, sc, ep);
+            return backend.timeMillis(() -> {
+                for (int i = 0; i < TUNE_REPS; i++) launchMma(plan, tile, batch, m, n, k, alpha, a, b, 0f, sc, ep);
+            }) / TUNE_REPS;
+        }
+    }
+
+    /**
+     * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
+     * k = 72) in all four operand layouts into a NaN-poisoned output, compared in double (relative error under 1e-3;
+     * the inputs are exact in bf16 on both sides, only fp32 accumulation differs). Runs once, before any timing.
+     */
+    private Set<GemmTuner.Tile> validateTiles() {
+        int m = 136, n = 200, k = 72;
+        Set<GemmTuner.Tile> ok = EnumSet.noneOf(GemmTuner.Tile.class);
+        CpuBackend cpu = CpuBackend.get();
+        Random rnd = new Random(20261201);
+        try (Scope scope = Scope.open()) {
+            Tensor a = Tensor.of(cpu, DType.BF16, new int[]{m, k}, rnd.doubles((long) m * k, -1, 1).toArray());
+            Tensor b = Tensor.of(cpu, DType.BF16, new int[]{k, n}, rnd.doubles((long) k * n, -1, 1).toArray());
+            double[] want = cpu.matmul(cpu.copy(a, DType.F64), cpu.copy(b, DType.F64)).toDoubleArray();
+            Tensor ak = a.to(backend), am = cpu.copy(a.transpose(0, 1), DType.BF16).to(backend);     // (m, k) and (k, m) storage
+            Tensor bn = b.to(backend), bk = cpu.copy(b.transpose(0, 1), DType.BF16).to(backend);     // (k, n) and (n, k) storage
+            Mat[] as = {new Mat(backend.ptr(ak), DType.BF16, k, 1, 0), new Mat(backend.ptr(am), DType.BF16, 1, m, 0)};
+            Mat[] bs = {new Mat(backend.ptr(bn), DType.BF16, n, 1, 0), new Mat(backend.ptr(bk), DType.BF16, 1, k, 0)};
+            Tensor out = backend.empty(DType.F32, m, n);
+            Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
+            for (GemmTuner.Tile t : GemmTuner.Tile.values()) {
+                double worst = 0;
+                for (Mat am2 : as)
+                    for (Mat bm2 : bs) {
+                        backend.fill(out, Double.NaN);
+                        launchMma(mmaPlan(1, m, n, k, am2, 0, bm2, 0), t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE);
+                        worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
+                    }
+                if (worst < 1e-3) ok.add(t);
+                else LOG.error("gemm_mma tile {}: relative error {} against the CPU reference", t.suffix(), worst);
+            }
+        }
+        return ok;
+    }
+
+    /** ||got - want|| / ||want||; NaN (an unwritten element) gives NaN, which fails every bound. */
+    static double relativeError(double[] want, double[] got) {
+        double num = 0, den = 0;
+        for (int i = 0; i < want.length; i++) {
+            num += (got[i] - want[i]) * (got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+        double e = Math.sqrt(num / Math.max(den, 1e-300));
+        return Double.isNaN(e) ? Double.POSITIVE_INFINITY : e;
     }
 
     /** Column-major view of a row-major rows x cols operand: {transposed?, leading dim}, or null if not BLAS-shaped. */

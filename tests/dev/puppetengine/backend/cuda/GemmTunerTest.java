@@ -1,0 +1,129 @@
+package dev.puppetengine.backend.cuda;
+
+import dev.puppetengine.backend.cuda.GemmTuner.Tile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The tile choice of the tensor-core GEMM without a GPU: timing and validation are stand-ins here. */
+class GemmTunerTest {
+    private static final String H100 = "NVIDIA H100 80GB HBM3 sm_90";
+
+    @TempDir
+    Path dir;
+
+    /** Times from a table; counts the calls. */
+    private static GemmTuner.Bench bench(Map<Tile, Double> ms, List<Tile> calls) {
+        return t -> { calls.add(t); return ms.get(t); };
+    }
+
+    @Test
+    void heuristicKeepsTheBigTileWhenEverySmGetsABlock() {
+        GemmTuner g = new GemmTuner(H100, 132, null, false, () -> EnumSet.allOf(Tile.class));
+        // CFG batch at the 32x32 level: 2*14*32*32 = 28672 tokens x 320 channels: 672 blocks of 128x128.
+        assertEquals(Tile.T128x128, g.heuristic(28672, 320, 1));
+        // The 4x4 level: 448 tokens x 1280 channels is 40 blocks of 128x128: split the larger side (n).
+        assertEquals(Tile.T128x64, g.heuristic(448, 1280, 1));
+        assertEquals(Tile.T64x128, g.heuristic(1280, 448, 1));
+        assertEquals(40, Tile.T128x128.blocks(448, 1280, 1));
+        assertEquals(80, Tile.T128x64.blocks(448, 1280, 1));
+    }
+
+    @Test
+    void tunesOncePerShapeAndKeepsTheFastestUsableTile() {
+        AtomicInteger validations = new AtomicInteger();
+        GemmTuner g = new GemmTuner(H100, 132, null, true, () -> { validations.incrementAndGet(); return EnumSet.of(Tile.T128x128, Tile.T128x64); });
+        List<Tile> calls = new ArrayList<>();
+        // T64x128 would be fastest but failed validation: never timed, never chosen.
+        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 1.5, Tile.T64x128, 0.1), calls);
+        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, b));
+        assertEquals(List.of(Tile.T128x128, Tile.T128x64), calls);
+        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, b));
+        assertEquals(2, calls.size(), "a tuned shape is not timed again");
+        assertEquals(1, validations.get(), "validation runs once, before the first timing");
+    }
+
+    @Test
+    void untunedOrCapturingUsesTheHeuristicWithoutTiming() {
+        List<Tile> calls = new ArrayList<>();
+        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 9.0, Tile.T128x64, 1.0, Tile.T64x128, 1.0), calls);
+        GemmTuner off = new GemmTuner(H100, 132, null, false, () -> { throw new AssertionError("no validation when not tuning"); });
+        assertEquals(Tile.T128x128, off.choose("k", 28672, 320, 1, true, b));
+        GemmTuner on = new GemmTuner(H100, 132, null, true, () -> EnumSet.allOf(Tile.class));
+        assertEquals(Tile.T128x128, on.choose("k", 28672, 320, 1, false, b), "inside a graph capture nothing is timed");
+        assertTrue(calls.isEmpty());
+        assertEquals(Tile.T128x64, on.choose("k", 28672, 320, 1, true, b), "and the shape is tuned at the next eager call");
+    }
+
+    @Test
+    void choicesPersistPerDeviceAcrossProcesses() throws Exception {
+        Path file = dir.resolve("cache").resolve("gemm-tiles.json");
+        List<Tile> calls = new ArrayList<>();
+        GemmTuner first = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
+        first.choose("shape-a", 448, 1280, 1, true, bench(Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0), calls));
+        assertTrue(Files.isRegularFile(file));
+        assertTrue(Files.readString(file).contains("\"shape-a\" : \"64x128\"") || Files.readString(file).contains("\"shape-a\":\"64x128\""), Files.readString(file));
+
+        calls.clear();
+        GemmTuner second = new GemmTuner(H100, 132, file, true, () -> { throw new AssertionError("cached: nothing to validate"); });
+        assertEquals(Tile.T64x128, second.choose("shape-a", 448, 1280, 1, true, bench(Map.of(), calls)));
+        assertTrue(calls.isEmpty());
+
+        GemmTuner otherGpu = new GemmTuner("NVIDIA A100-SXM4-80GB sm_80", 108, file, false, () -> EnumSet.allOf(Tile.class));
+        assertEquals(otherGpu.heuristic(448, 1280, 1), otherGpu.choose("shape-a", 448, 1280, 1, true, bench(Map.of(), calls)),
+                "another device's choices are not used");
+    }
+
+    @Test
+    void aMalformedCacheIsIgnoredAndReplaced() throws Exception {
+        Path file = dir.resolve("gemm-tiles.json");
+        Files.writeString(file, "{ not json");
+        GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
+        assertEquals(Tile.T128x128, g.choose("s", 28672, 320, 1, true, bench(Map.of(Tile.T128x128, 1.0, Tile.T128x64, 2.0, Tile.T64x128, 3.0), new ArrayList<>())));
+        assertTrue(Files.readString(file).contains("128x128"));
+    }
+
+    @Test
+    void noUsableTileIsAnErrorThatSaysWhatToDo() {
+        GemmTuner g = new GemmTuner(H100, 132, null, true, () -> EnumSet.noneOf(Tile.class));
+        CudaException e = assertThrows(CudaException.class, () -> g.choose("s", 64, 64, 1, true, t -> 1.0));
+        assertTrue(e.getMessage().contains("-Dpuppet.cuda.gemm=tiled"), e.getMessage());
+    }
+
+    @Test
+    void aForcedTileWinsAndABadNameIsRefused() {
+        System.setProperty("puppet.cuda.gemm.tile", "64x128");
+        try {
+            GemmTuner g = new GemmTuner(H100, 132, null, true, () -> { throw new AssertionError("forced: no validation"); });
+            assertEquals(Tile.T64x128, g.choose("s", 28672, 320, 1, true, t -> { throw new AssertionError("forced: no timing"); }));
+            System.setProperty("puppet.cuda.gemm.tile", "96x96");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Tile::forced);
+            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128]"), e.getMessage());
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.tile");
+        }
+    }
+
+    @Test
+    void cacheFileIsPerDeviceUnderTheConfiguredDirectory() {
+        String old = System.getProperty("puppet.cuda.tuneCache");
+        System.setProperty("puppet.cuda.tuneCache", dir.toString());
+        try {
+            assertEquals(dir.resolve("gemm-tiles-NVIDIA_H100_80GB_HBM3_sm_90.json"), GemmTuner.defaultCacheFile(H100));
+        } finally {
+            if (old == null) System.clearProperty("puppet.cuda.tuneCache");
+            else System.setProperty("puppet.cuda.tuneCache", old);
+        }
+    }
+}
