@@ -132,6 +132,8 @@ def parse_args(argv=None):
     p.add_argument("--clip", default="standin", choices=["standin", "transformers"])
     p.add_argument("--no-shims", action="store_true", help="import diffusers' dependencies as installed (a full reference env)")
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count of one UNet forward")
+    p.add_argument("--flops-only", action="store_true", help="only count one CFG UNet forward's FLOPs, on the meta "
+                   "device (no memory, no compute: the full model at any frame count in seconds, on any machine)")
     p.add_argument("--no-cudnn-benchmark", action="store_true", help="leave torch.backends.cudnn.benchmark off")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on the CPU (default: torch's choice; "
                    "use 1 on a shared machine: oversubscribed OpenMP threads made a tiny step 30x slower here)")
@@ -433,6 +435,31 @@ def drag_tensor(torch, frames, count, dtype, device):
 
 
 # ---- the benchmark ---------------------------------------------------------------------------------------------------
+def count_flops_on_meta(a, torch, F):
+    """The FLOPs of one UNet forward over the CFG batch (2 per multiply-add, FlopCounterMode), with every tensor on
+    the meta device. The drag blocks' nonzero() cannot be sized on meta: it is assumed all nonzero, which only
+    shapes an index tensor."""
+    import networks
+    import torch.fx.experimental._config as fx_config
+    from torch.utils.flop_counter import FlopCounterMode
+    fx_config.meta_nonzero_assume_all_nonzero = True
+    unet_cfg = UNET_TINY if a.tiny else UNET_FULL
+    torch.set_default_device("meta")
+    unet = networks.UNetDragSpatioTemporalConditionModel(**unet_cfg)
+    unet = unet.to("meta").eval().requires_grad_(False)  # .to: some buffers are made on the CPU whatever the default
+    set_all_to_first(torch, F, unet, a.frames)
+    b, latent = 2 if a.guidance > 1 else 1, a.size // 8
+    kw = dict(sample=torch.randn(b, a.frames, 4, latent, latent), timestep=torch.tensor(1.0),
+              image_latents=torch.randn(b, 4, latent, latent), encoder_hidden_states=torch.randn(b, 1, unet_cfg["cross_attention_dim"]),
+              added_time_ids=torch.randn(b, 3), drags=torch.randn(b, a.frames, 5, 4))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        unet(**kw)
+    flops = counter.get_total_flops()
+    print(f"unet_flops_per_step: {flops} ({flops / 1e12:.3f} TFLOP; batch {b}, {a.frames} frames, latents {latent}x{latent}, "
+          f"counted on the meta device)")
+    return 0
+
+
 def main(argv=None):
     a = parse_args(argv)
     setup_imports(a)
@@ -441,6 +468,8 @@ def main(argv=None):
     import torch.nn as nn
     import torch.nn.functional as F
 
+    if a.flops_only:
+        return count_flops_on_meta(a, torch, F)
     dev = torch.device(a.device)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[a.dtype]
     cuda = dev.type == "cuda"

@@ -42,11 +42,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * tensor is max(base, 2 x the CPU's own error at the same dtype for that tensor): the device must be as accurate as the
  * CPU reference implementation at that precision, within a factor 2. Why not a fixed 1e-5: measured on the CPU
  * ({@code ParityToleranceTest}, seed as here), this random tiny network amplifies rounding ~100-300x in backward,
- * so CPU F32 against F64 already reaches ~9e-5 on some weight gradients (it sums in other orders than the device, so
+ * so CPU F32 against F64 already reaches ~1e-4 on some weight gradients (it sums in other orders than the device, so
  * the device lands at the same level, not below); and bf16 storage of activations and gradients (unit roundoff 2e-3)
  * gives output errors ~1.4% but gradient errors from ~1% up to several hundred percent on the most cancelling ones
  * (mix-factor scalars, the input gradients ~60%): a fixed bf16 bound would either pass anything or fail a correct
- * device. Base: F32 1e-4 (about the CPU's worst here), BF16 3e-2 (about twice the CPU's output error). A wrong index,
+ * device. Base: F32 2e-4 (about twice the CPU's worst here: 1.01e-4 once the GEMM epilogues fused the residual adds,
+ * which changed where F32 rounds), BF16 3e-2 (about twice the CPU's output error). A wrong index,
  * a missing term or an unwritten element gives errors of 1e-2..1 in F32, far above. BF16 gradients are the weak part:
  * a bf16-only bug smaller than bf16's own error in a gradient passes; the F32 run of the same kernels covers those.
  *
@@ -55,7 +56,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("gpu")
 class UNetGpuParityTest {
     static final CpuBackend CPU = CpuBackend.get();
-    static final double TOL_F32 = 1e-4, TOL_BF16 = 3e-2, CPU_FACTOR = 2;
+    static final double TOL_F32 = 2e-4, TOL_BF16 = 3e-2, CPU_FACTOR = 2;
     static final int BATCH = 2, LATENT = 8;
     static final long SEED = 20240611L;
 
