@@ -33,7 +33,8 @@ run() {  # label, timeout (s), extra JVM flags, bench arguments...
 for p in $parts; do
   case $p in
     kernels) run kernels 150 "" kernels "${common[@]}" --json "$out/kernels.json" ;;
-    gemm) run gemm 270 "-Dpuppet.cuda.gemm=mma" gemm "${common[@]}" --json "$out/gemm.json" ;;
+    # the tuner's tile choice per shape (made in the warm-up calls) lands in $out/tune/gemm-tiles-*.json
+    gemm) run gemm 270 "-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache=$out/tune" gemm "${common[@]}" --json "$out/gemm.json" ;;
     gemm-cublas)
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
       run gemm-cublas 120 "" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
