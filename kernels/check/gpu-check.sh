@@ -3,7 +3,8 @@
 #   1. the CUDA op harness three times, once per GEMM path (default: cuBLAS where libcublas.so.12 loads; then our
 #      tensor-core kernel with implicit-GEMM convolution, -Dpuppet.cuda.gemm=mma; then the tiled fallback), each
 #      launch synchronized so a fault names its kernel; the tensor-core path once more per forced block tile
-#      (-Dpuppet.cuda.gemm.tile: by default the tuner picks tiles per shape, so one run need not use them all);
+#      (the product and convolution cases with -Dpuppet.cuda.gemm.tile: the tuner picks tiles per shape, so one run
+#      need not use them all);
 #   2. the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on) and
 #   3. the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism), both synchronized;
 #   4. if compute-sanitizer is on PATH: memcheck over the op harness only (it slows kernels ~10x), summary kept.
@@ -23,9 +24,11 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu
   done; nvcc --version 2>/dev/null | tail -n 1; command -v compute-sanitizer || echo "compute-sanitizer: not on PATH"; } > "$out/probe.txt" 2>&1
 cat "$out/probe.txt"
 summary=()
-run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes, rest = extra JVM flags
+run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or Class#method(types)), rest = extra JVM flags
   local label=$1 limit=$2 classes=$3; shift 3
-  local sel=(); for c in $classes; do sel+=(--select-class="dev.puppetengine.$c"); done
+  local sel=(); for c in $classes; do
+    if [[ $c == *"#"* ]]; then sel+=(--select-method="dev.puppetengine.$c"); else sel+=(--select-class="dev.puppetengine.$c"); fi
+  done
   local t0=$SECONDS
   JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
@@ -33,13 +36,16 @@ run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes, rest
   local line; line=$(grep -E "tests (successful|failed|aborted|skipped)" "$out/$label.log" | tr -s ' ' | tr '\n' ' ')
   summary+=("$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")")
 }
-run harness-cublas   75 "backend.OpHarnessTest backend.BackendsTest"
-run harness-mma      75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune"
-run harness-128x64   60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
-run harness-64x128   60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
-run harness-tiled    75 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
-run unet-parity     100 "model.UNetGpuParityTest"
-run sample-parity   110 "pipeline.PipelineGpuParityTest"
+products="backend.OpHarnessTest#matrixProducts(dev.puppetengine.tensor.DType)"
+products+=" backend.OpHarnessTest#tensorCoreProducts(dev.puppetengine.tensor.DType)"
+products+=" backend.OpHarnessTest#convolution(dev.puppetengine.tensor.DType)"
+run harness-cublas   70 "backend.OpHarnessTest backend.BackendsTest"
+run harness-mma      70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune"
+run products-128x64  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
+run products-64x128  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
+run harness-tiled    60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
+run unet-parity      95 "model.UNetGpuParityTest"
+run sample-parity   100 "pipeline.PipelineGpuParityTest"
 if command -v compute-sanitizer > /dev/null; then
   t0=$SECONDS
   JAVA_OPTS="-Xmx8g" timeout 120 compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
@@ -52,6 +58,6 @@ else
   summary+=("memcheck-harness   skipped: compute-sanitizer is not on PATH")
 fi
 echo "--- failures (first 60 lines) ---"
-grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "$out"/harness-*.log "$out"/*-parity.log | head -60
+grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "$out"/harness-*.log "$out"/products-*.log "$out"/*-parity.log | head -60
 echo "--- parity margins ---"; grep -h -E "tensors compared|vs cpu:|initial noise|sampled on" "$out"/*-parity.log | head -30
 echo "--- summary ---"; printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
