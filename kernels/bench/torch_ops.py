@@ -111,13 +111,27 @@ def film(s, new):
     return fn if s["pass"] == "forward" else backward_of(fn, (x, gb))
 
 
+def linear_epilogue(s, new):
+    """The engine's fused epilogues as PyTorch runs them: F.linear, then the GEGLU gate (chunk, gelu, mul) or the
+    residual add (the diffusers FeedForward / attention-block order)."""
+    m, n, k = s["m"], s["n"], s["k"]
+    x, w, b = new(m, k), new(n, k), new(n)
+    if s["kind"] == "linear_geglu":
+        def fn():
+            a, gate = F.linear(x, w, b).chunk(2, dim=-1)
+            return a * F.gelu(gate)
+        return fn
+    r = new(m, n)
+    return lambda: F.linear(x, w, b) + r
+
+
 def copy(s, new):
     x = new(s["numel"])
     return lambda: x.clone()
 
 
 BUILD = {"matmul": gemm, "linear": gemm, "conv2d": conv, "attention": attention, "group_norm_silu": group_norm_silu,
-         "film": film, "copy": copy}
+         "film": film, "copy": copy, "linear_geglu": linear_epilogue, "linear_residual": linear_epilogue}
 
 
 def median_ms(fn, device, warmup, iters):

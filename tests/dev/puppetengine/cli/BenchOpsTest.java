@@ -90,6 +90,10 @@ class BenchOpsTest {
             assertEquals(List.of(2, FRAMES, s, s, c), ints(gn5, "shape"));
             assertEquals(i < levels - 1 ? 2 : 0, all(cases, k -> k.get("id").asText().startsWith("L" + lvl + " film")).size(), "FiLM only at drag levels");
             assertEquals(3, all(cases, k -> k.get("id").asText().startsWith("L" + lvl + " tconv3x1x1")).size());
+            JsonNode geglu = one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " linear+geglu"));
+            assertEquals(List.of(2 * FRAMES * s * s, 8 * c, c), List.of(spec(geglu, "m"), spec(geglu, "n"), spec(geglu, "k")));
+            assertEquals(2L * 2 * FRAMES * s * s * 8 * c * c, geglu.get("flops").asLong());
+            one(cases, k -> k.get("id").asText().startsWith("L" + lvl + " linear+residual") && spec(k, "n") == c);
         }
         for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0, c.toString());
 

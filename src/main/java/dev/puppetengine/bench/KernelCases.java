@@ -24,7 +24,8 @@ import java.util.Locale;
  * frame (the spatial resnets, 4-D) and frame-pooled (the temporal resnets, 5-D), FiLM with gamma/beta as the two
  * channel halves of one drag-embedding tensor (as the model slices them) at drag levels, and the (3,1,1) temporal
  * conv. Forward and, where the Backend has one, backward. Attention exists at the cross-attention levels and in
- * the mid block (the last level).
+ * the mid block (the last level), and with it the two GEMM epilogues the transformer blocks use in sampling: the
+ * feed-forward projection with the GEGLU gate fused, and an out-projection with its residual add fused.
  */
 public final class KernelCases {
     private KernelCases() {}
@@ -43,6 +44,8 @@ public final class KernelCases {
                     cases.add(attention(l, "cross", bwd, t, n, n, hw, 1 + (drags ? cfg.numDrags() : 0), c, heads));
                     cases.add(attention(l, "temporal", bwd, t, batch * hw, batch * hw, frames, frames, c, heads));
                 }
+                cases.add(epilogue(l, "linear_geglu", t, n * hw, 8 * c, c));
+                cases.add(epilogue(l, "linear_residual", t, n * hw, c, c));
             }
             double eps = cfg.resnetEpsDown().get(i);
             for (boolean bwd : new boolean[]{false, true}) {
@@ -105,6 +108,24 @@ public final class KernelCases {
             if (!bwd) return () -> be.film(x, gamma, beta);
             Tensor g = OpCase.random(be, t, shape);
             return () -> be.filmBackward(x, gamma, g);
+        });
+    }
+
+    /**
+     * x (m, k) times w (n, k)^T + bias, finished in the product's epilogue: "linear_geglu" gates the n = 8C projection
+     * down to n / 2 outputs, "linear_residual" adds a residual of the output's shape. Forward only (the fused GEGLU
+     * is the no-gradient path).
+     */
+    private static OpCase epilogue(String l, String kind, DType t, int m, int n, int k) {
+        ObjectNode s = spec(kind, false, t).put("m", m).put("n", n).put("k", k);
+        boolean geglu = kind.equals("linear_geglu");
+        String id = String.format(Locale.ROOT, "%s%s %dx%d w %dx%d", l, geglu ? "linear+geglu" : "linear+residual", m, k, n, k);
+        long out = (long) m * (geglu ? n / 2 : n), bytes = OpCase.bytes(t, (long) m * k + (long) n * k + n + out * (geglu ? 1 : 2));
+        return new OpCase(id, kind, s, 2L * m * n * k, bytes, 1, be -> {
+            Tensor x = OpCase.random(be, t, m, k), w = OpCase.random(be, t, n, k), b = OpCase.random(be, t, n);
+            if (geglu) return () -> be.linearGeglu(x, w, b);
+            Tensor r = OpCase.random(be, t, m, n);
+            return () -> be.linear(x, w, b, r);
         });
     }
 
