@@ -35,9 +35,18 @@ def backward_of(fn, inputs):
 
 def gemm(s, new):
     b, m, n, k = s["batch"], s["m"], s["n"], s["k"]
-    if s["kind"] == "linear":  # x (m, k) w^T with w stored (n, k)
+    if s["kind"] == "linear":  # x (m, k) w^T with w stored (n, k), and what the engine fuses after it
         x, w = new(m, k), new(n, k)
         bias = new(n) if s["bias"] else None
+        epilogue = s.get("epilogue", "none")
+        if epilogue == "geglu":
+            def fn():
+                a, gate = F.linear(x, w, bias).chunk(2, dim=-1)
+                return a * F.gelu(gate)
+            return fn
+        if epilogue == "residual":
+            r = new(m, n)
+            return lambda: F.linear(x, w, bias) + r
         return lambda: F.linear(x, w, bias)
 
     def operand(rows, cols, transposed):  # stored the other way round when the engine's operand was a transposed view
@@ -65,6 +74,9 @@ def conv(s, new):
     x, wt = new(*x_shape), new(*w_shape)
     if s["pass"] == "forward":
         bias = new(cout) if s["bias"] else None
+        if s.get("epilogue", "none") == "residual":
+            r = torch.randn_like(op(x, wt, None, stride, pad))
+            return lambda: op(x, wt, bias, stride, pad) + r
         return lambda: op(x, wt, bias, stride, pad)
     gy = torch.randn_like(op(x, wt, None, stride, pad))
     mask = [True, False, False] if s["pass"] == "backward_input" else [False, True, False]
@@ -112,17 +124,8 @@ def film(s, new):
 
 
 def linear_epilogue(s, new):
-    """The engine's fused epilogues as PyTorch runs them: F.linear, then the GEGLU gate (chunk, gelu, mul) or the
-    residual add (the diffusers FeedForward / attention-block order)."""
-    m, n, k = s["m"], s["n"], s["k"]
-    x, w, b = new(m, k), new(n, k), new(n)
-    if s["kind"] == "linear_geglu":
-        def fn():
-            a, gate = F.linear(x, w, b).chunk(2, dim=-1)
-            return a * F.gelu(gate)
-        return fn
-    r = new(m, n)
-    return lambda: F.linear(x, w, b) + r
+    """bench kernels' linear_geglu / linear_residual cases: the biased linear of gemm() with that epilogue."""
+    return gemm(dict(s, kind="linear", batch=1, bias=True, epilogue=s["kind"][len("linear_"):]), new)
 
 
 def copy(s, new):

@@ -50,6 +50,15 @@ class BenchOpsTest {
                 && spec(c, "k") == c0 && spec(c, "n") == c0).isEmpty());
         assertFalse(all(cases, c -> is(c, "cfg-b2", "conv2d", "forward") && c.get("spec").get("temporal").asBoolean()
                 && ints(c, "w").equals(List.of(c0, 3, 1, c0))).isEmpty(), "temporal conv at level 0");
+        // the fused epilogues are recorded as run: sampling's feed-forward projection with the GEGLU gate (n = 8C), the
+        // out-projections and resnet conv2 with their residuals; training records the GEGLU projection plain
+        Predicate<JsonNode> ffProj = c -> spec(c, "k") == c0 && spec(c, "n") == 8 * c0;
+        assertEquals("geglu", one(cases, c -> is(c, "cfg-b2", "linear", "forward") && ffProj.test(c)).get("spec").get("epilogue").asText());
+        assertEquals("none", one(cases, c -> is(c, "train-b1", "linear", "forward") && ffProj.test(c)).get("spec").get("epilogue").asText());
+        for (String group : new String[]{"cfg-b2", "train-b1"})
+            for (String kind : new String[]{"linear", "conv2d"})
+                assertFalse(all(cases, c -> is(c, group, kind, "forward") && c.get("spec").get("epilogue").asText().equals("residual")).isEmpty(),
+                        group + " " + kind + " with a residual");
         // training: both gradient products; conv_in's input needs no gradient, its weight does
         for (String kind : new String[]{"linear", "conv2d"})
             for (String pass : new String[]{"forward", "backward_input", "backward_weight"})
@@ -140,7 +149,7 @@ class BenchOpsTest {
         for (JsonNode c : cases) {
             JsonNode s = c.get("spec");
             one.putIfAbsent(s.get("kind").asText() + s.get("pass").asText() + s.path("variant").asText() + s.path("temporal").asText()
-                    + s.path("ta").asText() + s.path("tb").asText() + s.path("bias").asText() + s.path("shape").size(), c);
+                    + s.path("ta").asText() + s.path("tb").asText() + s.path("bias").asText() + s.path("epilogue").asText() + s.path("shape").size(), c);
         }
         ObjectNode in = ModelDirectory.json().createObjectNode();
         one.values().forEach(in.putArray("cases")::add);

@@ -227,7 +227,7 @@ public final class F {
      * (one rounding, no separate add). Its gradient is the output's.
      */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
-        GemmRecorder.linear(x, w, bias != null);
+        GemmRecorder.linear(x, w, bias != null, residual != null ? GemmRecorder.Epilogue.RESIDUAL : GemmRecorder.Epilogue.NONE);
         Tensor y = be(x).linear(x, w, bias, residual);
         FlopCount.add(2L * y.numel() * w.size(1));
         if (!Autograd.recording(x, w, bias, residual)) return y;
@@ -263,7 +263,7 @@ public final class F {
      */
     public static Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
         if (Autograd.recording(x, w, bias)) return geglu(linear(x, w, bias));
-        GemmRecorder.linear(x, w, bias != null);
+        GemmRecorder.linear(x, w, bias != null, GemmRecorder.Epilogue.GEGLU);
         Tensor y = be(x).linearGeglu(x, w, bias);
         FlopCount.add(4L * y.numel() * w.size(1));
         return y;
@@ -274,7 +274,8 @@ public final class F {
 
     /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue as in {@link #linear}. */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
-        GemmRecorder.conv("forward", x.dtype(), x.shape(), w.shape(), spec, bias != null);
+        GemmRecorder.conv("forward", x.dtype(), x.shape(), w.shape(), spec, bias != null,
+                residual != null ? GemmRecorder.Epilogue.RESIDUAL : GemmRecorder.Epilogue.NONE);
         Tensor y = be(x).conv2d(x, w, bias, residual, spec);
         FlopCount.add(2L * y.numel() * w.size(1) * w.size(2) * w.size(3));
         if (!Autograd.recording(x, w, bias, residual)) return y;
@@ -287,11 +288,11 @@ public final class F {
                 Backend be = be(gy);
                 Tensor gx = null, gw = null;
                 if (needs(0)) {
-                    GemmRecorder.conv("backward_input", gy.dtype(), xs, ws, spec, false);
+                    GemmRecorder.conv("backward_input", gy.dtype(), xs, ws, spec, false, GemmRecorder.Epilogue.NONE);
                     gx = be.conv2dBackwardInput(gy, sw, xs, spec);
                 }
                 if (needs(1)) {
-                    GemmRecorder.conv("backward_weight", gy.dtype(), xs, ws, spec, false);
+                    GemmRecorder.conv("backward_weight", gy.dtype(), xs, ws, spec, false, GemmRecorder.Epilogue.NONE);
                     gw = be.conv2dBackwardWeight(gy, sx, ws, spec);
                 }
                 Tensor gb = needs(2) ? be.sumTo(gy, new int[]{1, 1, 1, ws[0]}).reshape(ws[0]) : null;

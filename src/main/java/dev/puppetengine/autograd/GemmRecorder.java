@@ -23,21 +23,23 @@ public final class GemmRecorder {
      * matmul/linear: a (batch, m, k) x b (batch, k, n); ta/tb say an operand is a transposed view (the
      * backward's x^T and gy^T), which changes the kernel a GEMM library picks; linear is x (m, k) w^T with w
      * stored (n, k). conv2d: x (N, H, W, Cin) and w (Cout, kh, kw, Cin) channels-last, with spec; for the
-     * backward passes x and w are the shapes of the forward's operands.
+     * backward passes x and w are the shapes of the forward's operands. epilogue: what the forward's epilogue does
+     * besides the bias (Epilogue: none, a residual add, the GEGLU gate).
      */
     public record Product(String kind, String pass, DType dtype, int batch, int m, int n, int k, boolean ta, boolean tb,
-                          boolean bias, List<Integer> x, List<Integer> w, ConvSpec spec) {
+                          boolean bias, Epilogue epilogue, List<Integer> x, List<Integer> w, ConvSpec spec) {
 
-        static Product gemm(String kind, String pass, DType dtype, int batch, int m, int n, int k, boolean ta, boolean tb, boolean bias) {
-            return new Product(kind, pass, dtype, batch, m, n, k, ta, tb, bias, null, null, null);
+        static Product gemm(String kind, String pass, DType dtype, int batch, int m, int n, int k, boolean ta, boolean tb, boolean bias,
+                            Epilogue epilogue) {
+            return new Product(kind, pass, dtype, batch, m, n, k, ta, tb, bias, epilogue, null, null, null);
         }
 
-        public static Product conv(String pass, DType dtype, int[] x, int[] w, ConvSpec spec, boolean bias) {
-            return new Product("conv2d", pass, dtype, 0, 0, 0, 0, false, false, bias, List.of(box(x)), List.of(box(w)), spec);
+        public static Product conv(String pass, DType dtype, int[] x, int[] w, ConvSpec spec, boolean bias, Epilogue epilogue) {
+            return new Product("conv2d", pass, dtype, 0, 0, 0, 0, false, false, bias, epilogue, List.of(box(x)), List.of(box(w)), spec);
         }
 
         public static Product square(DType dtype, int n) {
-            return gemm("matmul", "forward", dtype, 1, n, n, n, false, false, false);
+            return gemm("matmul", "forward", dtype, 1, n, n, n, false, false, false, Epilogue.NONE);
         }
 
         public boolean isConv() { return spec != null; }
@@ -54,6 +56,9 @@ public final class GemmRecorder {
             return isConv() && w.get(1) == 3 && w.get(2) == 1 && spec.padTop() == 1 && spec.padBottom() == 1 && spec.padLeft() == 0 && spec.padRight() == 0;
         }
     }
+
+    /** A forward's epilogue beyond the bias (kernels/epilogue.cuh). */
+    public enum Epilogue { NONE, RESIDUAL, GEGLU }
 
     private static final ThreadLocal<Map<Product, Integer>> SEEN = new ThreadLocal<>();
 
@@ -79,18 +84,18 @@ public final class GemmRecorder {
         if (!on()) return;
         int m = a.size(-2), k = a.size(-1), n = b.size(-1);
         long batch = Math.max(a.numel() / ((long) m * k), b.numel() / ((long) k * n));
-        add(Product.gemm(kind, pass, a.dtype(), (int) batch, m, n, k, transposed(a), transposed(b), false));
+        add(Product.gemm(kind, pass, a.dtype(), (int) batch, m, n, k, transposed(a), transposed(b), false, Epilogue.NONE));
     }
 
-    /** linear's forward: x (..., k) w^T, w (n, k). */
-    static void linear(Tensor x, Tensor w, boolean bias) {
+    /** linear's forward: x (..., k) w^T, w (n, k) (for GEGLU, n counts the projection's columns). */
+    static void linear(Tensor x, Tensor w, boolean bias, Epilogue epilogue) {
         if (!on()) return;
         int k = w.size(1);
-        add(Product.gemm("linear", "forward", x.dtype(), 1, (int) (x.numel() / k), w.size(0), k, false, true, bias));
+        add(Product.gemm("linear", "forward", x.dtype(), 1, (int) (x.numel() / k), w.size(0), k, false, true, bias, epilogue));
     }
 
-    static void conv(String pass, DType dtype, int[] x, int[] w, ConvSpec spec, boolean bias) {
-        if (on()) add(Product.conv(pass, dtype, x, w, spec, bias));
+    static void conv(String pass, DType dtype, int[] x, int[] w, ConvSpec spec, boolean bias, Epilogue epilogue) {
+        if (on()) add(Product.conv(pass, dtype, x, w, spec, bias, epilogue));
     }
 
     /** A view whose last two dims are swapped relative to row-major storage. */

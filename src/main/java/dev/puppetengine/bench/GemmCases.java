@@ -1,6 +1,7 @@
 package dev.puppetengine.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.GemmRecorder.Epilogue;
 import dev.puppetengine.autograd.GemmRecorder.Product;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
@@ -18,7 +19,10 @@ public final class GemmCases {
     /** A case that replays {@code p} with fresh random operands through the same Backend op F called; its id starts with {@code prefix}. */
     public static OpCase of(String group, String prefix, Product p, int count) {
         ObjectNode s = ModelDirectory.json().createObjectNode();
-        s.put("kind", p.kind()).put("pass", p.pass()).put("dtype", p.dtype().name()).put("bias", p.bias());
+        s.put("kind", p.kind()).put("pass", p.pass()).put("dtype", p.dtype().name()).put("bias", p.bias())
+                .put("epilogue", p.epilogue().name().toLowerCase(Locale.ROOT));
+        boolean residual = p.epilogue() == Epilogue.RESIDUAL, geglu = p.epilogue() == Epilogue.GEGLU;
+        String fused = residual ? " +residual" : geglu ? " +geglu" : "";
         String pass = switch (p.pass()) {
             case "forward" -> "fwd";
             case "backward_input" -> "dX";
@@ -27,14 +31,17 @@ public final class GemmCases {
         DType t = p.dtype();
         if (!p.isConv()) {
             s.put("batch", p.batch()).put("m", p.m()).put("n", p.n()).put("k", p.k()).put("ta", p.ta()).put("tb", p.tb());
-            String id = String.format(Locale.ROOT, "%s%s %s %s%dx%dx%d%s%s%s", prefix, p.kind(), pass, p.batch() > 1 ? p.batch() + "*" : "",
-                    p.m(), p.n(), p.k(), p.ta() ? " aT" : "", p.tb() ? " bT" : "", p.bias() ? " +bias" : "");
-            long bytes = OpCase.bytes(t, (long) p.batch() * ((long) p.m() * p.k() + (long) p.k() * p.n() + (long) p.m() * p.n()));
+            String id = String.format(Locale.ROOT, "%s%s %s %s%dx%dx%d%s%s%s%s", prefix, p.kind(), pass, p.batch() > 1 ? p.batch() + "*" : "",
+                    p.m(), p.n(), p.k(), p.ta() ? " aT" : "", p.tb() ? " bT" : "", p.bias() ? " +bias" : "", fused);
+            long out = (long) p.m() * p.n() / (geglu ? 2 : 1) * (residual ? 2 : 1);   // C written (and a residual read)
+            long bytes = OpCase.bytes(t, (long) p.batch() * ((long) p.m() * p.k() + (long) p.k() * p.n() + out));
             return new OpCase(id, group, s, p.flops(), bytes, count, be -> {
                 if (p.kind().equals("linear")) {
                     Tensor x = OpCase.random(be, t, p.m(), p.k()), w = OpCase.random(be, t, p.n(), p.k());
                     Tensor bias = p.bias() ? OpCase.random(be, t, p.n()) : null;
-                    return () -> be.linear(x, w, bias);
+                    if (geglu) return () -> be.linearGeglu(x, w, bias);
+                    Tensor r = residual ? OpCase.random(be, t, p.m(), p.n()) : null;
+                    return () -> be.linear(x, w, bias, r);
                 }
                 Tensor a = operand(be, t, p.batch(), p.m(), p.k(), p.ta()), b = operand(be, t, p.batch(), p.k(), p.n(), p.tb());
                 return () -> be.matmul(a, b);
@@ -51,12 +58,13 @@ public final class GemmCases {
         boolean same = cs.padTop() == w[1] / 2 && cs.padBottom() == w[1] / 2 && cs.padLeft() == w[2] / 2 && cs.padRight() == w[2] / 2;
         String id = String.format(Locale.ROOT, "%s%s %s %s%s%s -> %d%s", prefix, p.isTemporal() ? "tconv3x1x1" : "conv" + w[1] + "x" + w[2],
                 pass, OpCase.dims(x), cs.strideH() != 1 || cs.strideW() != 1 ? " s" + cs.strideH() + "," + cs.strideW() : "",
-                same ? "" : " pad" + List.of(cs.padTop(), cs.padBottom(), cs.padLeft(), cs.padRight()), w[0], p.bias() ? " +bias" : "");
-        long bytes = OpCase.bytes(t, Shape.numel(x) + Shape.numel(w) + Shape.numel(y));
+                same ? "" : " pad" + List.of(cs.padTop(), cs.padBottom(), cs.padLeft(), cs.padRight()), w[0], p.bias() ? " +bias" : "") + fused;
+        long bytes = OpCase.bytes(t, Shape.numel(x) + Shape.numel(w) + Shape.numel(y) * (residual ? 2 : 1));
         return new OpCase(id, group, s, p.flops(), bytes, count, be -> switch (p.pass()) {
             case "forward" -> {
                 Tensor xt = OpCase.random(be, t, x), wt = OpCase.random(be, t, w), bias = p.bias() ? OpCase.random(be, t, w[0]) : null;
-                yield () -> be.conv2d(xt, wt, bias, cs);
+                Tensor r = residual ? OpCase.random(be, t, y) : null;
+                yield () -> be.conv2d(xt, wt, bias, r, cs);
             }
             case "backward_input" -> {
                 Tensor gy = OpCase.random(be, t, y), wt = OpCase.random(be, t, w);

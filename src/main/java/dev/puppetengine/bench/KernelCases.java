@@ -1,6 +1,7 @@
 package dev.puppetengine.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.GemmRecorder;
 import dev.puppetengine.autograd.GemmRecorder.Product;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
@@ -56,7 +57,8 @@ public final class KernelCases {
             ConvSpec temporal = new ConvSpec(1, 1, 1, 1, 0, 0);
             int[] x = {batch, frames, hw, c}, w = {c, 3, 1, c};
             for (String pass : new String[]{"forward", "backward_input", "backward_weight"})
-                cases.add(GemmCases.of("temporal_conv", l, Product.conv(pass, t, x, w, temporal, pass.equals("forward")), 1));
+                cases.add(GemmCases.of("temporal_conv", l, Product.conv(pass, t, x, w, temporal, pass.equals("forward"),
+                        GemmRecorder.Epilogue.NONE), 1));
         }
         return cases;
     }
