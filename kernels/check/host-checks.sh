@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Kernel checks that need nvcc but no GPU: host builds of kernel index arithmetic, compared with references.
-#   gemm_mma_host_check: gemm_mma.cu's tile copy, swizzle, ldmatrix lane mapping, im2col gathers and epilogue, with
-#   ldmatrix and mma.sync emulated from the PTX fragment layouts, against a triple loop and direct convolutions
-#   (and no ldmatrix bank conflicts).
+#   gemm_mma_host_check: gemm_mma.cu's tile copy, swizzle, ldmatrix lane mapping, im2col gathers, epilogue and GEGLU
+#   column interleave, for each of its three block tiles, with ldmatrix and mma.sync emulated from the PTX fragment
+#   layouts, against a triple loop and direct convolutions (and no ldmatrix bank conflicts).
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
