@@ -156,6 +156,13 @@ public interface Backend extends AutoCloseable {
     /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue like {@link #linear}'s. */
     Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec);
 
+    /** The one check of a product's residual, for every backend: null, or exactly the output's shape. */
+    static void requireResidual(String op, Tensor residual, int[] outShape) {
+        if (residual != null && !java.util.Arrays.equals(residual.shape(), outShape))
+            throw new IllegalArgumentException(op + ": residual " + Shape.str(residual.shape())
+                    + " must have the output's shape " + Shape.str(outShape));
+    }
+
     Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec);
 
     Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec);

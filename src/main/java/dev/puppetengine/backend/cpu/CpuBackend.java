@@ -218,7 +218,7 @@ public final class CpuBackend implements Backend {
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         int[] os = x.shape().clone();
         os[os.length - 1] = w.size(0);
-        requireResidual("linear", residual, os);
+        Backend.requireResidual("linear", residual, os);
         double[] out = projection(x, w, bias);
         if (residual != null) addInto(out, read(residual));
         return result(x.dtype(), os, out);
@@ -249,11 +249,6 @@ public final class CpuBackend implements Backend {
         return out;
     }
 
-    private static void requireResidual(String op, Tensor residual, int[] outShape) {
-        require(residual == null || Arrays.equals(residual.shape(), outShape), op + ": residual "
-                + (residual == null ? "" : Shape.str(residual.shape())) + " must have the output's shape " + Shape.str(outShape));
-    }
-
     private static void addInto(double[] y, double[] r) {
         for (int i = 0; i < y.length; i++) y[i] += r[i];
     }
@@ -270,7 +265,7 @@ public final class CpuBackend implements Backend {
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
         CpuConv.Geometry g = geometry(x.shape(), w.shape(), spec);
         int[] os = {g.n(), g.ho(), g.wo(), g.cout()};
-        requireResidual("conv2d", residual, os);
+        Backend.requireResidual("conv2d", residual, os);
         double[] y = CpuConv.forward(g, read(x), read(w), readOrNull(bias));   // w as (Cout, KK)
         if (residual != null) addInto(y, read(residual));
         return result(x.dtype(), os, y);

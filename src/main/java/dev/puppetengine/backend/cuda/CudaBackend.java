@@ -502,6 +502,8 @@ public final class CudaBackend implements Backend {
 
     private Tensor contigOrNull(Tensor t, DType d) { return t == null ? null : contig(t, d); }
 
+    private Tensor contigOrNull(Tensor t) { return t == null ? null : contig(t); }
+
     private static void closeAll(Tensor... ts) {
         for (Tensor t : ts) if (t != null) t.close();
     }
@@ -746,8 +748,7 @@ public final class CudaBackend implements Backend {
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         int n = w.size(0);
         int[] os = linearShape(x, w, bias, n);
-        require(residual == null || Arrays.equals(residual.shape(), os), "linear: residual " + (residual == null ? "" : Shape.str(residual.shape()))
-                + " must have the output's shape " + Shape.str(os));
+        Backend.requireResidual("linear", residual, os);
         return product(x, w, bias, residual, false, os);
     }
 
@@ -776,7 +777,7 @@ public final class CudaBackend implements Backend {
         int k = w.size(1), n = w.size(0);
         int rows = Shape.numelInt(x.shape()) / Math.max(k, 1);
         Tensor out = empty(x.dtype(), os);
-        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias, null);
+        try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias);
              Tensor r2 = contigOrNull(residual, x.dtype())) {
             // B (K, N) = w^T: element (kk, j) at w[j, kk].
             gemm.gemm(1, rows, n, k, 1f, new CudaGemm.Mat(ptr(x2), x2.dtype(), k, 1, 0),
@@ -819,10 +820,9 @@ public final class CudaBackend implements Backend {
         computable(x, "conv2d");
         DType t = x.dtype();
         Tensor y = empty(t, g.n(), g.ho(), g.wo(), g.cout());
-        require(residual == null || Arrays.equals(residual.shape(), y.shape()), "conv2d: residual " + (residual == null ? "" : Shape.str(residual.shape()))
-                + " must have the output's shape " + Shape.str(y.shape()));
+        Backend.requireResidual("conv2d", residual, y.shape());
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
-        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias, null); Tensor r2 = contigOrNull(residual, t)) {
+        try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias); Tensor r2 = contigOrNull(residual, t)) {
             CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
             CudaGemm.Mat ym = new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0);
             CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), t, g.cout(), 1, 0));
@@ -891,7 +891,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
             if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
             launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf));
-            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, null);
+            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE);
         }
     }
 
@@ -907,7 +907,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
                 gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw, null)) {
+            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
                 int chunk = g.chunk(t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {

@@ -306,8 +306,8 @@ final class CudaGemm {
         return ok;
     }
 
-    /** ||got - want|| / ||want||; NaN (an unwritten element) gives NaN, which fails every bound. */
-    static double relativeError(double[] want, double[] got) {
+    /** ||got - want|| / ||want||; a NaN anywhere (an unwritten element) gives infinity, which fails every bound. */
+    private static double relativeError(double[] want, double[] got) {
         double num = 0, den = 0;
         for (int i = 0; i < want.length; i++) {
             num += (got[i] - want[i]) * (got[i] - want[i]);
