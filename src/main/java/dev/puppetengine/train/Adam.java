@@ -80,18 +80,27 @@ public final class Adam implements AutoCloseable {
         return s.warmupSteps() > 0 ? s.lr() * Math.min(1.0, (double) n / s.warmupSteps()) : s.lr();
     }
 
-    /** Global L2 norm of all gradients times {@code scale}. */
+    /**
+     * Global L2 norm of all gradients times {@code scale}. The per-tensor sums of squares accumulate on the gradients'
+     * backend (F32, F64 for F64 gradients) and are read once: one host round trip per optimiser step, not one per
+     * parameter tensor (about a thousand for the full UNet, each waiting for the device).
+     */
     public double gradNorm(double scale) {
-        double sum = 0;
-        for (Tensor p : params.values()) {
-            Tensor g = p.grad();
-            if (g == null) continue;
-            Backend be = g.backend();
-            try (Tensor sq = be.unary(UnaryOp.SQUARE, g); Tensor tot = be.sumTo(sq, ones(g.dim()))) {
-                sum += tot.item();
+        Tensor acc = null;
+        try {
+            for (Tensor p : params.values()) {
+                Tensor g = p.grad();
+                if (g == null) continue;
+                Backend be = g.backend();
+                if (acc == null) acc = Tensor.zeros(be, g.dtype() == DType.F64 ? DType.F64 : DType.F32, 1);
+                try (Tensor sq = be.unary(UnaryOp.SQUARE, g); Tensor tot = be.sumTo(sq, ones(g.dim())); Tensor t1 = tot.reshape(1)) {
+                    be.axpby(1, t1, 1, acc);
+                }
             }
+            return acc == null ? 0 : Math.sqrt(acc.item()) * scale;
+        } finally {
+            if (acc != null) acc.close();
         }
-        return Math.sqrt(sum) * scale;
     }
 
     private static int[] ones(int n) {
