@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles every kernels/*.cu into OUTDIR/<name>.fatbin (sm_80 and sm_90a cubins + compute_80 PTX). An sm_80 cubin
+# Compiles every kernels/*.cu into OUTDIR/<name>.fatbin (sm_80 and sm_90a cubins + compute_80 PTX; gemm_wgmma.cu, whose
+# wgmma exists on sm_90a only, just the sm_90a cubin: CudaGemm loads it on sm_90 devices only). An sm_80 cubin
 # runs on every sm_8x GPU (A100, A10/RTX 30xx at sm_86, L4/L40/RTX 40xx at sm_89), so separate sm_86 / sm_89 cubins only
 # doubled the build (ptxas dominates it); newer GPUs JIT the PTX.
 # Called by Maven in generate-resources. Environment:
@@ -25,6 +26,7 @@ fi
 
 mkdir -p "$out"
 archs="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=compute_80"
+hopper_only="-gencode arch=compute_90a,code=sm_90a"
 newest_header=$(ls -t "$here"/*.cuh 2>/dev/null | head -n 1 || true)
 
 todo=()
@@ -38,8 +40,9 @@ done
 [ ${#todo[@]} -gt 0 ] || { echo "[kernels] up to date"; exit 0; }
 
 echo "[kernels] $("$nvcc" --version | tail -n 1): compiling ${#todo[@]} file(s)"
-export out archs nvcc here
+export out archs hopper_only nvcc here
 printf '%s\n' "${todo[@]}" | xargs -P "$(nproc)" -I{} bash -c '
-  cu={}; name=$(basename "$cu" .cu)
-  "$nvcc" -fatbin -O3 -std=c++17 -I"$here" $archs -o "$out/$name.fatbin.tmp" "$cu" && mv "$out/$name.fatbin.tmp" "$out/$name.fatbin" \
+  cu={}; name=$(basename "$cu" .cu); a=$archs
+  [ "$name" = gemm_wgmma ] && a=$hopper_only
+  "$nvcc" -fatbin -O3 -std=c++17 -I"$here" $a -o "$out/$name.fatbin.tmp" "$cu" && mv "$out/$name.fatbin.tmp" "$out/$name.fatbin" \
     && echo "[kernels]   $name.fatbin"'

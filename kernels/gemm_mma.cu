@@ -19,8 +19,7 @@
 // row stride and the batch stride are multiples of 8 elements (for a gather: Cin), and both base addresses are
 // 16-byte aligned, so every 16-byte copy is whole, aligned and inside one tap.
 #include "common.cuh"
-#include "epilogue.cuh"
-#include "mma.cuh"
+#include "gemm_tile.cuh"
 
 namespace mma {
 
@@ -33,73 +32,12 @@ struct Tile {
   static constexpr int BM = WARP_M * WM, BN = WARP_N * WN, THREADS = 32 * WM * WN;
 };
 
-// 16-byte chunks per row of an operand tile whose M or N extent is MN: K-major rows hold the k step, MN-major rows
-// the MN extent.
-template <bool KMAJOR, int MN>
-__host__ __device__ constexpr int chunks_per_row() { return KMAJOR ? BK / 8 : MN / 8; }
-
-// Chunk i (of MN * BK / 8) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
-// chunk c along the contiguous index, and its shared-memory slot.
-template <bool KMAJOR, int MN>
-__host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
-  constexpr int W = chunks_per_row<KMAJOR, MN>();
-  r = i / W;
-  c = i % W;
-  return slot<W>(r, c);
-}
-
-// One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
-// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. All long long so Java passes it as a long[].
-struct Operand {
-  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl;
-};
-
-// The element offset of (row, col), or false where the operand is zero (past its edges, or in a conv's padding).
-// For a gather, 8 consecutive columns share one tap because Cin % 8 == 0.
-__host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
-  if (row >= o.rows || col >= o.cols) return false;
-  if (!o.gather) { off = (long long)row * o.ld + col; return true; }
-  int cin = (int)o.cin, kw = (int)o.kw, wo = (int)o.wo, ho = (int)o.ho;
-  int ci = col % cin, tap = col / cin, kx = tap % kw, ky = tap / kw;
-  int ox = row % wo, t = row / wo, oy = t % ho, b = t / ho;
-  int iy = oy * (int)o.sh - (int)o.pt + ky, ix = ox * (int)o.sw - (int)o.pl + kx;
-  if (iy < 0 || iy >= o.h || ix < 0 || ix >= o.w) return false;
-  off = (((long long)b * o.h + iy) * o.w + ix) * cin + ci;
-  return true;
-}
-
-// The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
-// chunks along K; MN-major rows run along K and chunks along M (or N). A GEGLU product's B (half = D, else 0) reads
-// its N index through geglu_source; past the product's 2D columns the index stays, so the edge zero fill holds.
-template <bool KMAJOR>
-__host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int half, int& row, int& col) {
-  int mn = mn0 + (KMAJOR ? r : c * 8);
-  if (half && mn < 2 * half) mn = geglu_source(mn, half);
-  row = KMAJOR ? mn : k0 + r;
-  col = KMAJOR ? k0 + c * 8 : mn;
-}
-
-// Copies the MN x 32 operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Two or four
-// 16-byte chunks per thread.
-template <bool KMAJOR, int MN, int THREADS>
-__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
-  static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
-#pragma unroll
-  for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN>(threadIdx.x + it * THREADS, r, c), row, col;
-    tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
-    long long off = 0;
-    bool valid = locate(o, row, col, off);
-    cp_async16(s + dst, g + off, valid);
-  }
-}
-
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR, int WM, int WN>
 __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
                                      const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
                                      long long ccs, long long sbc, const void* bias, int tbias, Residual res, int half) {
   constexpr int BM = Tile<WM, WN>::BM, BN = Tile<WM, WN>::BN, THREADS = Tile<WM, WN>::THREADS;
-  constexpr int ACPR = chunks_per_row<A_KMAJOR, BM>(), BCPR = chunks_per_row<B_KMAJOR, BN>();
+  constexpr int ACPR = chunks_per_row<A_KMAJOR, BM, BK>(), BCPR = chunks_per_row<B_KMAJOR, BN, BK>();
   __shared__ uint4 sa[STAGES][BM * BK / 8], sb[STAGES][BN * BK / 8];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;  // this warp's 64 x 32 piece of the block tile
@@ -113,8 +51,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < ktiles) {
-      load_tile<A_KMAJOR, BM, THREADS>(sa[s], a, oa, bm, s * BK, 0);
-      load_tile<B_KMAJOR, BN, THREADS>(sb[s], bb, ob, bn, s * BK, half);
+      load_tile<A_KMAJOR, BM, BK, THREADS>(sa[s], a, oa, bm, s * BK, 0);
+      load_tile<B_KMAJOR, BN, BK, THREADS>(sb[s], bb, ob, bn, s * BK, half);
     }
     cp_async_commit();
   }
@@ -123,8 +61,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
     int next = kt + STAGES - 1;
     if (next < ktiles) {
-      load_tile<A_KMAJOR, BM, THREADS>(sa[next % STAGES], a, oa, bm, next * BK, 0);
-      load_tile<B_KMAJOR, BN, THREADS>(sb[next % STAGES], bb, ob, bn, next * BK, half);
+      load_tile<A_KMAJOR, BM, BK, THREADS>(sa[next % STAGES], a, oa, bm, next * BK, 0);
+      load_tile<B_KMAJOR, BN, BK, THREADS>(sb[next % STAGES], bb, ob, bn, next * BK, half);
     }
     cp_async_commit();  // an empty group near the end keeps the wait count uniform
     const uint4* ta = sa[kt % STAGES];

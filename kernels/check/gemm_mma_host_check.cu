@@ -30,7 +30,7 @@ static void load(Chunk* s, const Side& g, int mn0, int k0, int half) {
   constexpr int chunks = MN * BK / 8;
   std::vector<bool> written(chunks, false);
   for (int i = 0; i < chunks; i++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN>(i, r, c), row, col;
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK>(i, r, c), row, col;
     if (dst < 0 || dst >= chunks || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
@@ -80,7 +80,7 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
 typedef float Acc[8][4][4][32][4];
 template <bool AK, bool BKM, class T>
 static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Side& B, int half) {
-  constexpr int WN = T::BN / WARP_N, ACPR = chunks_per_row<AK, T::BM>(), BCPR = chunks_per_row<BKM, T::BN>();
+  constexpr int WN = T::BN / WARP_N, ACPR = chunks_per_row<AK, T::BM, BK>(), BCPR = chunks_per_row<BKM, T::BN, BK>();
   static Chunk sa[T::BM * BK / 8], sb[T::BN * BK / 8];
   for (auto* p = &acc[0][0][0][0][0]; p != &acc[0][0][0][0][0] + sizeof(Acc) / sizeof(float); p++) *p = 0;
   for (int k0 = 0; k0 < k; k0 += BK) {

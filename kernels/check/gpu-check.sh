@@ -43,6 +43,10 @@ run harness-cublas   70 "backend.OpHarnessTest backend.BackendsTest"
 run harness-mma      70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune"
 run products-128x64  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
 run products-64x128  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
+if nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; then   # gemm_wgmma.cu: sm_90 only
+  run products-wgmma-128x128 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=wgmma-128x128
+  run products-wgmma-128x256 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=wgmma-128x256
+fi
 run harness-tiled    60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
 run unet-parity      95 "model.UNetGpuParityTest"
 run sample-parity   100 "pipeline.PipelineGpuParityTest"

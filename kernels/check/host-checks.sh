@@ -3,6 +3,9 @@
 #   gemm_mma_host_check: gemm_mma.cu's tile copy, swizzle, ldmatrix lane mapping, im2col gathers, epilogue and GEGLU
 #   column interleave, for each of its three block tiles, with ldmatrix and mma.sync emulated from the PTX fragment
 #   layouts, against a triple loop and direct convolutions (and no ldmatrix bank conflicts).
+#   gemm_wgmma_host_check: gemm_wgmma.cu's persistent tile order, tile copies, wgmma descriptors and k slices (wgmma
+#   emulated from the PTX manual's 128-byte-swizzle operand layout and D fragment), accumulator staging (no bank
+#   conflicts) and epilogue walk, plain / conv / GEGLU, both tiles, against a triple loop.
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
@@ -11,7 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for check in gemm_mma_host_check attention_mma_host_check adam_host_check; do
+for check in gemm_mma_host_check gemm_wgmma_host_check attention_mma_host_check adam_host_check; do
   nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/$check" "$here/$check.cu"
   "$tmp/$check"
 done

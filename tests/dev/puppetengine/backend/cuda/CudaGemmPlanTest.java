@@ -19,7 +19,7 @@ class CudaGemmPlanTest {
 
     /** The entry point and each side's (ld, rows, cols, gather) as the kernel will read them. */
     private static String describe(CudaGemm.MmaPlan p) {
-        return p == null ? "none" : p.entry() + " a" + side(p.a()) + " b" + side(p.b());
+        return p == null ? "none" : p.kind() + " a" + side(p.a()) + " b" + side(p.b());
     }
 
     private static String side(long[] s) { return "(ld " + s[0] + ", " + s[2] + "x" + s[3] + (s[4] != 0 ? ", im2col" : "") + ")"; }
@@ -29,13 +29,13 @@ class CudaGemmPlanTest {
         DType t = DType.BF16;
         int rows = 2 * 14 * 32 * 32, cin = 320, cout = 640;
         // linear / conv forward: x (rows, Cin) times the (Cin, Cout) view of w (Cout, Cin): both K-major
-        assertEquals("gemm_mma_bf16_kk a(ld 320, 28672x320) b(ld 320, 640x320)", describe(plan(1, rows, cout, cin, mat(t, cin, 1, 0), mat(t, 1, cin, 0))));
+        assertEquals("bf16_kk a(ld 320, 28672x320) b(ld 320, 640x320)", describe(plan(1, rows, cout, cin, mat(t, cin, 1, 0), mat(t, 1, cin, 0))));
         // backward input: gy (rows, Cout) times w (Cout, Cin) as stored: B N-major
-        assertEquals("gemm_mma_bf16_kn a(ld 640, 28672x640) b(ld 320, 640x320)", describe(plan(1, rows, cin, cout, mat(t, cout, 1, 0), mat(t, cin, 1, 0))));
+        assertEquals("bf16_kn a(ld 640, 28672x640) b(ld 320, 640x320)", describe(plan(1, rows, cin, cout, mat(t, cout, 1, 0), mat(t, cin, 1, 0))));
         // backward weight: gy^T (Cout, rows) times x (rows, Cin): A M-major, B N-major
-        assertEquals("gemm_mma_bf16_mn a(ld 640, 28672x640) b(ld 320, 28672x320)", describe(plan(1, cout, cin, rows, mat(t, 1, cout, 0), mat(t, cin, 1, 0))));
+        assertEquals("bf16_mn a(ld 640, 28672x640) b(ld 320, 28672x320)", describe(plan(1, cout, cin, rows, mat(t, 1, cout, 0), mat(t, cin, 1, 0))));
         // f16, A M-major with B K-major, batched with aligned batch strides
-        assertEquals("gemm_mma_f16_mk a(ld 64, 40x64) b(ld 40, 16x40)", describe(plan(3, 64, 16, 40, mat(DType.F16, 1, 64, 64 * 40), mat(DType.F16, 1, 40, 40 * 16))));
+        assertEquals("f16_mk a(ld 64, 40x64) b(ld 40, 16x40)", describe(plan(3, 64, 16, 40, mat(DType.F16, 1, 64, 64 * 40), mat(DType.F16, 1, 40, 40 * 16))));
     }
 
     @Test
@@ -44,13 +44,13 @@ class CudaGemmPlanTest {
         // 3x3 pad 1 over (2, 32, 32, 320): forward gathers A (K-major), the weight gradient gathers B (N-major)
         CudaGemm.Im2col x = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 320, 3, 3, 32, 32, 1, 1, 1, 1);
         long p = x.pixels(), kk = x.cols();
-        assertEquals("gemm_mma_bf16_kk a(ld 0, 2048x2880, im2col) b(ld 2880, 640x2880)",
+        assertEquals("bf16_kk a(ld 0, 2048x2880, im2col) b(ld 2880, 640x2880)",
                 describe(plan(1, (int) p, 640, (int) kk, x, mat(t, 1, kk, 0))));
-        assertEquals("gemm_mma_bf16_mn a(ld 640, 2048x640) b(ld 0, 2048x2880, im2col)",
+        assertEquals("bf16_mn a(ld 640, 2048x640) b(ld 0, 2048x2880, im2col)",
                 describe(plan(1, 640, (int) kk, (int) p, mat(t, 1, 640, 0), x)));
         // stride-1 backward input: gy (2, 32, 32, 640) gathered with pad kh-1-1, times the flipped weights (9*640, 320) N-major
         CudaGemm.Im2col gy = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 640, 3, 3, 32, 32, 1, 1, 1, 1);
-        assertEquals("gemm_mma_bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)",
+        assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)",
                 describe(plan(1, (int) gy.pixels(), 320, (int) gy.cols(), gy, mat(t, 320, 1, 0))));
         CudaGemm.Im2col odd = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 4, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");

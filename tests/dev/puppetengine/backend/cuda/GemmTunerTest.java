@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The tile choice of the tensor-core GEMM without a GPU: timing and validation are stand-ins here. */
 class GemmTunerTest {
     private static final String H100 = "NVIDIA H100 80GB HBM3 sm_90";
+    private static final Set<Tile> MMA = Tile.MMA, ALL = EnumSet.allOf(Tile.class);
 
     @TempDir
     Path dir;
@@ -32,10 +34,10 @@ class GemmTunerTest {
     void heuristicKeepsTheBigTileWhenEverySmGetsABlock() {
         GemmTuner g = new GemmTuner(H100, 132, null, false, () -> EnumSet.allOf(Tile.class));
         // CFG batch at the 32x32 level: 2*14*32*32 = 28672 tokens x 320 channels: 672 blocks of 128x128.
-        assertEquals(Tile.T128x128, g.heuristic(28672, 320, 1));
+        assertEquals(Tile.T128x128, g.heuristic(28672, 320, 1, MMA));
         // The 4x4 level: 448 tokens x 1280 channels is 40 blocks of 128x128: split the larger side (n).
-        assertEquals(Tile.T128x64, g.heuristic(448, 1280, 1));
-        assertEquals(Tile.T64x128, g.heuristic(1280, 448, 1));
+        assertEquals(Tile.T128x64, g.heuristic(448, 1280, 1, MMA));
+        assertEquals(Tile.T64x128, g.heuristic(1280, 448, 1, MMA));
         assertEquals(40, Tile.T128x128.blocks(448, 1280, 1));
         assertEquals(80, Tile.T128x64.blocks(448, 1280, 1));
     }
@@ -47,9 +49,9 @@ class GemmTunerTest {
         List<Tile> calls = new ArrayList<>();
         // T64x128 would be fastest but failed validation: never timed, never chosen.
         GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 1.5, Tile.T64x128, 0.1), calls);
-        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, b));
+        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, MMA, b));
         assertEquals(List.of(Tile.T128x128, Tile.T128x64), calls);
-        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, b));
+        assertEquals(Tile.T128x64, g.choose("bf16_kk m=448 n=1280 k=1280", 448, 1280, 1, true, MMA, b));
         assertEquals(2, calls.size(), "a tuned shape is not timed again");
         assertEquals(1, validations.get(), "validation runs once, before the first timing");
     }
@@ -58,12 +60,15 @@ class GemmTunerTest {
     void untunedOrCapturingUsesTheHeuristicWithoutTiming() {
         List<Tile> calls = new ArrayList<>();
         GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 9.0, Tile.T128x64, 1.0, Tile.T64x128, 1.0), calls);
-        GemmTuner off = new GemmTuner(H100, 132, null, false, () -> { throw new AssertionError("no validation when not tuning"); });
-        assertEquals(Tile.T128x128, off.choose("k", 28672, 320, 1, true, b));
+        AtomicInteger validations = new AtomicInteger();
+        GemmTuner off = new GemmTuner(H100, 132, null, false, () -> { validations.incrementAndGet(); return ALL; });
+        assertEquals(Tile.T128x128, off.choose("k", 28672, 320, 1, true, MMA, b));
+        assertEquals(Tile.T128x128, off.choose("k2", 28672, 320, 1, true, MMA, b));
+        assertEquals(1, validations.get(), "untuned still validates, once: a wgmma tile is never chosen unvalidated");
         GemmTuner on = new GemmTuner(H100, 132, null, true, () -> EnumSet.allOf(Tile.class));
-        assertEquals(Tile.T128x128, on.choose("k", 28672, 320, 1, false, b), "inside a graph capture nothing is timed");
+        assertEquals(Tile.T128x128, on.choose("k", 28672, 320, 1, false, MMA, b), "inside a graph capture nothing is timed");
         assertTrue(calls.isEmpty());
-        assertEquals(Tile.T128x64, on.choose("k", 28672, 320, 1, true, b), "and the shape is tuned at the next eager call");
+        assertEquals(Tile.T128x64, on.choose("k", 28672, 320, 1, true, MMA, b), "and the shape is tuned at the next eager call");
     }
 
     @Test
@@ -71,17 +76,17 @@ class GemmTunerTest {
         Path file = dir.resolve("cache").resolve("gemm-tiles.json");
         List<Tile> calls = new ArrayList<>();
         GemmTuner first = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
-        first.choose("shape-a", 448, 1280, 1, true, bench(Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0), calls));
+        first.choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0), calls));
         assertTrue(Files.isRegularFile(file));
         assertTrue(Files.readString(file).contains("\"shape-a\" : \"64x128\"") || Files.readString(file).contains("\"shape-a\":\"64x128\""), Files.readString(file));
 
         calls.clear();
         GemmTuner second = new GemmTuner(H100, 132, file, true, () -> { throw new AssertionError("cached: nothing to validate"); });
-        assertEquals(Tile.T64x128, second.choose("shape-a", 448, 1280, 1, true, bench(Map.of(), calls)));
+        assertEquals(Tile.T64x128, second.choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(), calls)));
         assertTrue(calls.isEmpty());
 
         GemmTuner otherGpu = new GemmTuner("NVIDIA A100-SXM4-80GB sm_80", 108, file, false, () -> EnumSet.allOf(Tile.class));
-        assertEquals(otherGpu.heuristic(448, 1280, 1), otherGpu.choose("shape-a", 448, 1280, 1, true, bench(Map.of(), calls)),
+        assertEquals(otherGpu.heuristic(448, 1280, 1, MMA), otherGpu.choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(), calls)),
                 "another device's choices are not used");
     }
 
@@ -90,14 +95,14 @@ class GemmTunerTest {
         Path file = dir.resolve("gemm-tiles.json");
         Files.writeString(file, "{ not json");
         GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
-        assertEquals(Tile.T128x128, g.choose("s", 28672, 320, 1, true, bench(Map.of(Tile.T128x128, 1.0, Tile.T128x64, 2.0, Tile.T64x128, 3.0), new ArrayList<>())));
+        assertEquals(Tile.T128x128, g.choose("s", 28672, 320, 1, true, MMA, bench(Map.of(Tile.T128x128, 1.0, Tile.T128x64, 2.0, Tile.T64x128, 3.0), new ArrayList<>())));
         assertTrue(Files.readString(file).contains("128x128"));
     }
 
     @Test
     void noUsableTileIsAnErrorThatSaysWhatToDo() {
         GemmTuner g = new GemmTuner(H100, 132, null, true, () -> EnumSet.noneOf(Tile.class));
-        CudaException e = assertThrows(CudaException.class, () -> g.choose("s", 64, 64, 1, true, t -> 1.0));
+        CudaException e = assertThrows(CudaException.class, () -> g.choose("s", 64, 64, 1, true, MMA, t -> 1.0));
         assertTrue(e.getMessage().contains("-Dpuppet.cuda.gemm=tiled"), e.getMessage());
     }
 
@@ -106,13 +111,41 @@ class GemmTunerTest {
         System.setProperty("puppet.cuda.gemm.tile", "64x128");
         try {
             GemmTuner g = new GemmTuner(H100, 132, null, true, () -> { throw new AssertionError("forced: no validation"); });
-            assertEquals(Tile.T64x128, g.choose("s", 28672, 320, 1, true, t -> { throw new AssertionError("forced: no timing"); }));
+            assertEquals(Tile.T64x128, g.choose("s", 28672, 320, 1, true, MMA, t -> { throw new AssertionError("forced: no timing"); }));
             System.setProperty("puppet.cuda.gemm.tile", "96x96");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Tile::forced);
-            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128]"), e.getMessage());
+            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128, wgmma-128x128, wgmma-128x256]"), e.getMessage());
         } finally {
             System.clearProperty("puppet.cuda.gemm.tile");
         }
+    }
+
+    @Test
+    void wgmmaTilesOnlyAfterValidationAndOnlyWhereTheProductTakesThem() {
+        List<Tile> calls = new ArrayList<>();
+        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0), calls);
+        GemmTuner g = new GemmTuner(H100, 132, null, true, () -> ALL);
+        // inside a capture before anything was validated: gemm_mma.cu's tiles only
+        assertEquals(Tile.T128x128, g.choose("kk", 28672, 320, 1, false, ALL, b));
+        assertTrue(calls.isEmpty());
+        // eager: validated, timed among all candidates, wgmma's wide tile wins
+        assertEquals(Tile.W128x256, g.choose("kk", 28672, 320, 1, true, ALL, b));
+        assertEquals(5, calls.size());
+        // a product with an MN-major operand never gets a wgmma tile, even when one is forced
+        System.setProperty("puppet.cuda.gemm.tile", "wgmma-128x256");
+        try {
+            GemmTuner forced = new GemmTuner(H100, 132, null, true, () -> ALL);
+            assertEquals(Tile.W128x256, forced.choose("kk", 28672, 320, 1, true, ALL, b));
+            assertTrue(MMA.contains(forced.choose("kn", 28672, 320, 1, true, MMA, b)));
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.tile");
+        }
+        // a wgmma tile that failed validation is never chosen, not even by the heuristic
+        GemmTuner broken = new GemmTuner(H100, 132, null, false, () -> EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.T64x128, Tile.W128x128));
+        assertEquals(Tile.W128x128, broken.choose("kk", 28672, 320, 1, true, ALL, b));
+        GemmTuner heur = new GemmTuner(H100, 132, null, false, () -> ALL);
+        assertEquals(Tile.W128x256, heur.choose("big", 28672, 320, 1, true, ALL, b), "every SM gets a 128x256 tile");
+        assertEquals(Tile.W128x128, heur.choose("small", 448, 1280, 1, true, ALL, b));
     }
 
     @Test

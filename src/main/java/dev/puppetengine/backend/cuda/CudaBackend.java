@@ -22,6 +22,7 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
@@ -165,6 +166,9 @@ public final class CudaBackend implements Backend {
 
     int multiprocessors() { return multiprocessors; }
 
+    /** Compute capability as 10 * major + minor (90 for H100 / H200). */
+    int computeCapability() { return smMajor * 10 + smMinor; }
+
     /** Whether a CUDA graph is being captured on the compute stream (nothing can be timed or synchronized then). */
     boolean capturing() { return capturing != null; }
 
@@ -260,9 +264,21 @@ public final class CudaBackend implements Backend {
             else throw new IllegalArgumentException("kernel argument " + i + " of " + fn + ": " + a.getClass());
         }
         if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException(fn + ": grid of " + gx + " blocks");
-        Cu.check(JCudaDriver.cuLaunchKernel(function(mod, fn), (int) gx, gy, gz, bx, by, 1, smem, compute, Pointer.to(ps), null),
+        CUfunction f = function(mod, fn);
+        if (smem > 48 * 1024) allowSharedMemory(f, mod + "/" + fn, smem);
+        Cu.check(JCudaDriver.cuLaunchKernel(f, (int) gx, gy, gz, bx, by, 1, smem, compute, Pointer.to(ps), null),
                 "launch of kernel " + mod + "/" + fn);
         checkAfterLaunch("kernel " + mod + "/" + fn);
+    }
+
+    /** Dynamic shared memory granted per kernel beyond the default 48 KB (cuFuncSetAttribute, once per kernel and size). */
+    private final Map<String, Integer> sharedGranted = new HashMap<>();
+
+    private synchronized void allowSharedMemory(CUfunction f, String key, int bytes) {
+        if (sharedGranted.getOrDefault(key, 0) >= bytes) return;
+        Cu.check(JCudaDriver.cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute(" + key + ", " + bytes + " bytes of dynamic shared memory)");
+        sharedGranted.put(key, bytes);
     }
 
     void checkAfterLaunch(String what) {

@@ -33,7 +33,7 @@ import java.util.function.Predicate;
  *   <li>the tiled fp32-FMA kernel (kernels/gemm.cu): any dtype, any strides. Correct, slow.</li>
  * </ol>
  * cuBLAS has no such epilogue: with one, it writes an fp32 product and {@code gemm_epilogue} finishes it; the tiled
- * kernel does the same for GEGLU. The tensor-core kernel's block tile is chosen per problem by {@link GemmTuner}
+ * kernel does the same for GEGLU. The tensor-core kernel and block tile are chosen per problem by {@link GemmTuner}
  * (timed once per shape and device, cached on disk). {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
  * machine that has cuBLAS). The choice is logged once.
  */
@@ -91,13 +91,23 @@ final class CudaGemm {
         }
     }
 
-    /** Which gemm_mma.cu entry point serves a product, and its two kernel Operand structs (gemm_mma.cu). */
-    record MmaPlan(String entry, long[] a, long[] b) {}
+    /**
+     * How the tensor-core kernels take a product: its kind ("bf16_kk": dtype, then A's and B's layout, k = K-major,
+     * m / n = MN-major; with a tile, the entry point) and its two kernel Operand structs (kernels/gemm_tile.cuh).
+     */
+    record MmaPlan(String kind, long[] a, long[] b) {
+        /** Both operands K-major: the layout gemm_wgmma.cu takes. */
+        boolean kMajor() { return kind.endsWith("_kk"); }
+    }
 
     private final CudaBackend backend;
     private final cublasHandle handle;
     private final boolean tensorCores;
     private final GemmTuner tuner;
+    /** sm_90 (H100, H200): gemm_wgmma.cu's sm_90a cubin runs here and its tiles join the candidates. */
+    private final boolean hopper;
+    /** The tensor-core tiles this device can run. */
+    private final Set<GemmTuner.Tile> available;
     /** Launches per timing of a tile; the product runs once more before, untimed (module load, caches). */
     private static final int TUNE_REPS = 3;
 
@@ -127,9 +137,13 @@ final class CudaGemm {
             }
         }
         handle = h;
+        hopper = backend.computeCapability() == 90;
+        available = EnumSet.copyOf(GemmTuner.Tile.MMA);
+        if (hopper) available.addAll(GemmTuner.Tile.WGMMA);
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
         tuner = new GemmTuner(backend.deviceKey(), backend.multiprocessors(), GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
-        String ours = tensorCores ? "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)" : "kernels/gemm.cu (tiled) only";
+        String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
+                : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)";
         if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12), fp32 accumulation; products it cannot take: {}", ours);
         else LOG.info("CUDA GEMM: {}, because {}", ours, why);
     }
@@ -200,7 +214,7 @@ final class CudaGemm {
         Side sa = side(a, batch, m, k, false), sb = side(b, batch, n, k, true);
         if (sa == null || sb == null) return null;
         String layout = (sa.kMajor() ? "k" : "m") + (sb.kMajor() ? "k" : "n");
-        return new MmaPlan("gemm_mma_" + (a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + layout, sa.struct(), sb.struct());
+        return new MmaPlan((a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + layout, sa.struct(), sb.struct());
     }
 
     /** One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl}. */
@@ -240,18 +254,28 @@ final class CudaGemm {
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
-        String key = plan.entry() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
+        String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
-        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
+        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates(plan),
+                t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
         return true;
     }
 
+    /** The tiles that can take {@code plan} here: gemm_wgmma.cu's too on sm_90 when both operands are K-major. */
+    private Set<GemmTuner.Tile> candidates(MmaPlan plan) {
+        return hopper && plan.kMajor() ? available : GemmTuner.Tile.MMA;
+    }
+
     private void launchMma(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta,
                            Mat c, Epilogue ep) {
-        backend.launch("gemm_mma", plan.entry() + "_" + tile.suffix(), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0,
-                concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
-                        ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0}));
+        Object[] args = concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
+                ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0});
+        if (tile.wgmma())   // persistent: at most one block per SM walks the output tiles
+            backend.launch(tile.module, tile.entry(plan.kind()), Math.min(tile.blocks(m, n, batch), backend.multiprocessors()), 1, 1, tile.threads, 1,
+                    tile.smem, concat(args, new Object[]{batch}));
+        else
+            backend.launch(tile.module, tile.entry(plan.kind()), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0, args);
     }
 
     /** Milliseconds per run of the product with {@code tile}, written to a scratch C (beta 0: C itself is untouched). */
@@ -268,8 +292,9 @@ final class CudaGemm {
 
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
-     * k = 72) in all four operand layouts into a NaN-poisoned output, compared in double (relative error under 1e-3;
-     * the inputs are exact in bf16 on both sides, only fp32 accumulation differs). Runs once, before any timing.
+     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles: the K-major pair they take) into a NaN-poisoned
+     * output, compared in double (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32
+     * accumulation differs). Runs once, before any timing.
      */
     private Set<GemmTuner.Tile> validateTiles() {
         int m = 136, n = 200, k = 72;
@@ -286,21 +311,23 @@ final class CudaGemm {
             Mat[] bs = {new Mat(backend.ptr(bn), DType.BF16, n, 1, 0), new Mat(backend.ptr(bk), DType.BF16, 1, k, 0)};
             Tensor out = backend.empty(DType.F32, m, n);
             Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
-            for (GemmTuner.Tile t : GemmTuner.Tile.values()) {
+            for (GemmTuner.Tile t : available) {
                 double worst = 0;
                 try {
                     for (Mat am2 : as)
                         for (Mat bm2 : bs) {
+                            MmaPlan plan = mmaPlan(1, m, n, k, am2, 0, bm2, 0);
+                            if (t.wgmma() && !plan.kMajor()) continue;   // gemm_wgmma.cu takes K-major operands only
                             backend.fill(out, Double.NaN);
-                            launchMma(mmaPlan(1, m, n, k, am2, 0, bm2, 0), t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE);
+                            launchMma(plan, t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE);
                             worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
                         }
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
-                    LOG.error("gemm_mma tile {} failed to run: {}", t.suffix(), e.getMessage());
+                    LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;
                 }
                 if (worst < 1e-3) ok.add(t);
-                else LOG.error("gemm_mma tile {}: relative error {} against the CPU reference", t.suffix(), worst);
+                else LOG.error("tensor-core GEMM tile {}: relative error {} against the CPU reference: never used", t.suffix(), worst);
             }
         }
         return ok;

@@ -18,7 +18,8 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * Which block tile of kernels/gemm_mma.cu runs a product. Autotuned (the default): the first time a problem shape
+ * Which tensor-core kernel and block tile runs a product: a tile of kernels/gemm_mma.cu (mma.sync, every GPU), or,
+ * on sm_90 for products whose operands are both K-major, of kernels/gemm_wgmma.cu (wgmma). Autotuned (the default): the first time a problem shape
  * is seen, every usable tile runs it and is timed, the fastest is kept, and the choice is written to a cache file
  * per device, so later processes start tuned. A tile is usable once it has matched the CPU reference
  * ({@code validate}, run once before any timing); one that does not is never chosen. Untuned
@@ -29,18 +30,39 @@ import java.util.function.Supplier;
 final class GemmTuner {
     private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
     /** Bumped when the tiles or the kernel change enough to void cached choices. */
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
-    /** The block tiles gemm_mma.cu instantiates (GEMM_MMA_TILES): entry-point suffix, tile extents, threads. */
+    /**
+     * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_ENTRY
+     * (module, tile extents, threads per block, dynamic shared memory: gemm_wgmma.cu's Cfg::SMEM, 0 for gemm_mma.cu's
+     * static arrays).
+     */
     enum Tile {
-        T128x128(128, 128, 256), T128x64(128, 64, 128), T64x128(64, 128, 128);
+        T128x128("gemm_mma", 128, 128, 256, 0), T128x64("gemm_mma", 128, 64, 128, 0), T64x128("gemm_mma", 64, 128, 128, 0),
+        W128x128("gemm_wgmma", 128, 128, 256, 4 * (128 + 128) * 64 * 2 + 1024),
+        W128x256("gemm_wgmma", 128, 256, 256, 4 * (128 + 256) * 64 * 2 + 1024);
 
-        final int bm, bn, threads;
+        /** gemm_mma.cu's tiles: any operand layout, sm_80 and newer. */
+        static final Set<Tile> MMA = EnumSet.of(T128x128, T128x64, T64x128);
+        /** gemm_wgmma.cu's tiles: sm_90 only, both operands K-major. */
+        static final Set<Tile> WGMMA = EnumSet.of(W128x128, W128x256);
 
-        Tile(int bm, int bn, int threads) { this.bm = bm; this.bn = bn; this.threads = threads; }
+        final String module;
+        final int bm, bn, threads, smem;
 
-        String suffix() { return bm + "x" + bn; }
+        Tile(String module, int bm, int bn, int threads, int smem) {
+            this.module = module; this.bm = bm; this.bn = bn; this.threads = threads; this.smem = smem;
+        }
 
+        boolean wgmma() { return WGMMA.contains(this); }
+
+        /** Its name in -Dpuppet.cuda.gemm.tile and in the cache file. */
+        String suffix() { return (module.equals("gemm_wgmma") ? "wgmma-" : "") + bm + "x" + bn; }
+
+        /** The entry point for a product kind such as "bf16_kk" (dtype, A layout, B layout). */
+        String entry(String kind) { return module + "_" + kind + "_" + bm + "x" + bn; }
+
+        /** Output tiles of an m x n product (blocks of gemm_mma.cu; the persistent gemm_wgmma.cu walks them with at most one block per SM). */
         long blocks(int m, int n, int batch) { return (long) ((m + bm - 1) / bm) * ((n + bn - 1) / bn) * batch; }
 
         static Tile of(String suffix) {
@@ -76,7 +98,7 @@ final class GemmTuner {
     /**
      * {@code device}: the GPU's name and compute capability (cache entries of another device are ignored);
      * {@code sms}: its multiprocessor count; {@code cacheFile}: null for none; {@code validate}: the tiles that match
-     * the CPU reference, asked once, before the first timing.
+     * the CPU reference (it logs the others), asked once, at the first choice outside a graph capture.
      */
     GemmTuner(String device, int sms, Path cacheFile, boolean tune, Supplier<Set<Tile>> validate) {
         this.device = device;
@@ -88,35 +110,42 @@ final class GemmTuner {
     }
 
     /**
-     * The wave heuristic: the 128x128 tile when it gives every SM at least one block; else the half tile that splits
+     * The wave heuristic among the tiles {@code ok}: wgmma's wide tile when every SM gets a tile of it, else its
+     * 128x128; without wgmma, mma's 128x128 when it gives every SM at least one block, else the half tile that splits
      * the larger of m and n (more blocks, so more SMs busy). A guess from block counts, not from measurements.
      */
-    Tile heuristic(int m, int n, int batch) {
-        if (Tile.T128x128.blocks(m, n, batch) >= sms) return Tile.T128x128;
-        return m >= n ? Tile.T64x128 : Tile.T128x64;
+    Tile heuristic(int m, int n, int batch, Set<Tile> ok) {
+        if (ok.contains(Tile.W128x256) && Tile.W128x256.blocks(m, n, batch) >= sms) return Tile.W128x256;
+        if (ok.contains(Tile.W128x128)) return Tile.W128x128;
+        if (ok.contains(Tile.T128x128) && Tile.T128x128.blocks(m, n, batch) >= sms) return Tile.T128x128;
+        Tile split = m >= n ? Tile.T64x128 : Tile.T128x64;
+        if (ok.contains(split)) return split;
+        return ok.iterator().next();
     }
 
     /**
-     * The tile for the product {@code key} (dtype, layouts, m, n, k, batch, operand kinds): cached, else timed with
-     * {@code bench} when tuning is on and {@code canTime}, else the heuristic.
+     * The tile for the product {@code key} (dtype, layouts, m, n, k, batch, operand kinds) among {@code candidates}
+     * (the tiles that take its layouts on this device): cached, else timed with {@code bench} when tuning is on and
+     * {@code canTime}, else the heuristic. Only validated tiles are chosen, except gemm_mma.cu's inside a graph
+     * capture that comes before any eager product (nothing can be validated then).
      */
-    synchronized Tile choose(String key, int m, int n, int batch, boolean canTime, Bench bench) {
-        if (forced != null) return forced;
+    synchronized Tile choose(String key, int m, int n, int batch, boolean canTime, Set<Tile> candidates, Bench bench) {
+        if (forced != null && candidates.contains(forced)) return forced;
         Tile t = chosen.get(key);
-        if (t != null) return t;
-        if (!tune || !canTime) return heuristic(m, n, batch);
-        if (usable == null) {
+        if (t != null && candidates.contains(t)) return t;
+        if (usable == null && canTime) {
             usable = EnumSet.noneOf(Tile.class);
             usable.addAll(validate.get());
-            for (Tile bad : Tile.values())
-                if (!usable.contains(bad)) LOG.error("gemm_mma tile {} does not match the CPU reference on {}: never used", bad.suffix(), device);
         }
-        if (usable.isEmpty()) throw new CudaException("no gemm_mma tile matches the CPU reference on " + device
+        Set<Tile> ok = EnumSet.noneOf(Tile.class);
+        for (Tile c : candidates) if (usable != null ? usable.contains(c) : !c.wgmma()) ok.add(c);
+        if (ok.isEmpty()) throw new CudaException("no tensor-core GEMM tile matches the CPU reference on " + device
                 + ": the tensor-core GEMM is broken here; run with -Dpuppet.cuda.gemm=tiled and report it");
+        if (!tune || !canTime) return heuristic(m, n, batch, ok);
         Tile best = null;
         double bestMs = Double.POSITIVE_INFINITY;
         StringBuilder times = new StringBuilder();
-        for (Tile c : usable) {
+        for (Tile c : ok) {
             double ms = bench.millis(c);
             times.append(' ').append(c.suffix()).append(String.format(java.util.Locale.ROOT, "=%.4fms", ms));
             if (ms < bestMs) { bestMs = ms; best = c; }

@@ -1,0 +1,245 @@
+// Tensor-core GEMM for Hopper (sm_90a): the products, operands (dense or an im2col gather) and epilogue of
+// gemm_mma.cu, computed by wgmma: one warpgroup (4 warps) issues a 64 x N x 16 multiply whose A and B the tensor cores
+// read straight from shared memory through matrix descriptors, asynchronously, accumulating in registers.
+//
+// Scope: both operands K-major, i.e. the forward product of every linear layer and, through the im2col gather, of
+// every convolution: all of sampling. Products with an MN-major operand (the backward ones) stay on gemm_mma.cu.
+// Copies: cp.async 16-byte chunks into the 128-byte-swizzled layout wgmma reads (gemm_tile.cuh's slot() with 8
+// chunks per row is that swizzle), not the bulk tensor copy engine (TMA): a TMA copy needs a tensor map made on the
+// host by cuTensorMapEncodeTiled, which JCuda 12.6 does not bind, and cannot gather im2col rows of a padded conv.
+// Block: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
+// swizzled row per tile row); a STAGES-deep cp.async ring filled STAGES - 2 tiles ahead, so one wgmma batch stays in
+// flight while the next copies are issued and one stage is always free to refill.
+// Persistent: CudaGemm launches at most one block per SM; each walks tiles blockIdx.x, + gridDim.x, ... in grouped
+// order (GROUP_M tile rows at a time), so blocks running together share their A and B tiles in L2.
+// Epilogue: the accumulators are staged through the (then idle) ring as an fp32 tile and finished row by row, so
+// consecutive threads write consecutive columns of C; the fragment layout would scatter 8-byte pieces instead, and
+// indexing 64-128 accumulators from an epilogue loop the compiler does not unroll moves them all to local memory.
+// Ordering: every copying thread waits for its cp.async group and issues fence.proxy.async before the barrier, so
+// the tensor cores (the async proxy) see what ordinary copies wrote; wgmma.fence orders the accumulators' register
+// accesses before each batch.
+#include "common.cuh"
+#include "gemm_tile.cuh"
+
+namespace wg {
+using namespace mma;
+
+constexpr int BM = 128, BK = 64, THREADS = 256, GROUP_M = 8, STAGES = 4;
+
+template <int BN>
+struct Cfg {
+  static constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2, STAGE_BYTES = A_BYTES + B_BYTES;
+  // the ring, plus slack to start it on a 1024-byte boundary (the swizzle repeats every 8 rows of 128 bytes and is
+  // computed from the absolute shared address)
+  static constexpr int SMEM = STAGES * STAGE_BYTES + 1024;
+  static_assert(BM * (BN + 8) * 4 <= STAGES * STAGE_BYTES, "the staged C tile fits in the ring");
+};
+
+// Tile t of the persistent schedule -> (batch entry b, tile row tm, tile column tn): per batch entry, column-major
+// within groups of GROUP_M tile rows.
+__host__ __device__ inline void tile_of(int t, int tiles_m, int tiles_n, int& b, int& tm, int& tn) {
+  int per = tiles_m * tiles_n, r = t % per;
+  b = t / per;
+  int group = GROUP_M * tiles_n, first = r / group * GROUP_M;
+  int rows = tiles_m - first < GROUP_M ? tiles_m - first : GROUP_M;
+  tm = first + r % group % rows;
+  tn = r % group / rows;
+}
+
+// The wgmma matrix descriptor of a K-major tile in the 128-byte swizzle (rows of 128 bytes, atoms of 8 rows =
+// 1024 bytes): start address >> 4 in bits 0-13, leading byte offset in 16-29 (unused by this layout: 1), stride
+// byte offset 1024 >> 4 (atom to atom along M or N) in 32-45, swizzle mode 1 (128 bytes) in 62-63. The tile starts
+// 1024-aligned; the hardware applies the swizzle to the absolute address, so a k slice is a plain offset.
+__host__ __device__ inline uint64_t descriptor(unsigned smem_addr) {
+  return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+}
+
+// The descriptors of one stage (shared address `stage`: A's 128 rows, then B's BN rows): warpgroup g multiplies A's
+// rows 64g .. 64g + 63 by all of B; the k-th 16-wide slice of either starts 32 bytes further per k.
+__host__ __device__ inline uint64_t a_descriptor(unsigned stage, int g) { return descriptor(stage + g * 64 * 128); }
+template <int BN>
+__host__ __device__ inline uint64_t b_descriptor(unsigned stage) { return descriptor(stage + Cfg<BN>::A_BYTES); }
+__host__ __device__ inline uint64_t slice(uint64_t desc, int k) { return desc + 2 * k; }
+
+// Row stride of the staged C tile, in floats: BN + 8 puts the 8 rows of a warp's 8-byte fragment stores in
+// different banks.
+template <int BN>
+__host__ __device__ constexpr int staged_ld() { return BN + 8; }
+
+// Where thread (warpgroup g, warp w, lane) stages accumulator d[j][e]: wgmma's D gives warp w of a warpgroup rows
+// 16w.. of its 64, each 8 columns laid out as mma.sync's m16n8 C fragment.
+template <int BN>
+__host__ __device__ inline int staged_at(int g, int w, int lane, int j, int e) {
+  return (g * 64 + w * 16 + acc_row(lane, e)) * staged_ld<BN>() + j * 8 + acc_col(lane, e);
+}
+
+// The staged column of GEGLU output i of a tile (0 .. BN/2 - 1): values sit in columns 16q .. 16q + 7 (q = i / 8),
+// their gates 8 further (geglu_source's interleave).
+__host__ __device__ inline int geglu_staged_column(int i) { return i / 8 * 16 + i % 8; }
+
+// Where a C element goes and what is added to it: everything of the epilogue but the accumulator.
+struct Out {
+  int m, n;
+  float alpha, beta;
+  void* C;
+  int tc;
+  long long crs, ccs, sbc;
+  const void* bias;
+  int tbias;
+  Residual res;
+  int half;  // GEGLU: D (the product has 2D columns, C has D), else 0
+};
+
+#ifndef GEMM_WGMMA_INDEX_ONLY
+__device__ __forceinline__ float column_bias(const Out& o, int col) {
+  return o.bias && col < o.n ? ld(o.bias, o.tbias, o.half ? geglu_source(col, o.half) : col) : 0.f;
+}
+
+// Finishes the staged fp32 tile at (bm, bn) of batch entry b into C through the epilogue (epilogue.cuh).
+template <int BN>
+__device__ __forceinline__ void store_tile(const float* staged, const Out& o, long long b, int bm, int bn) {
+  constexpr int LD = staged_ld<BN>();
+  if (o.half) {  // GEGLU: output i of a row pairs staged column p (value) with p + 8 (gate)
+    for (int idx = threadIdx.x; idx < BM * BN / 2; idx += THREADS) {
+      int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm + r, col = bn + p;
+      if (row < o.m && col < o.n)
+        st(o.C, o.tc, b * o.sbc + row * o.crs + geglu_source(col, o.half) * o.ccs,
+           geglu_epilogue(staged[r * LD + p], staged[r * LD + p + 8], o.alpha, column_bias(o, col), column_bias(o, col + 8)));
+    }
+    return;
+  }
+  with_residual_type(o.res, [&](auto rt) {
+    for (int idx = threadIdx.x; idx < BM * BN; idx += THREADS) {
+      int r = idx / BN, c = idx % BN, row = bm + r, col = bn + c;
+      if (row < o.m && col < o.n) {
+        long long ci = b * o.sbc + row * o.crs + col * o.ccs;
+        st(o.C, o.tc, ci, epilogue<decltype(rt)::value>(staged[r * LD + c], o.alpha, column_bias(o, col), o.res, b, row, col,
+                                                        o.beta, o.C, o.tc, ci));
+      }
+    }
+  });
+}
+
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+// The compiler cannot see that an issued wgmma owns the accumulators until its wait: this ties every accumulator to
+// a point in the instruction stream, so no read of one is moved above the wait.
+template <int J>
+__device__ __forceinline__ void fence_accumulators(float (&d)[J][4]) {
+#pragma unroll
+  for (int j = 0; j < J; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) asm volatile("" : "+f"(d[j][e])::"memory");
+}
+
+// d[j][e] for j in [J, J + 4): 16 accumulator operands (lane layout: mma.sync's m16n8 C fragment, per 8 columns).
+#define WG_D4(J) "+f"(d[J][0]), "+f"(d[J][1]), "+f"(d[J][2]), "+f"(d[J][3]), "+f"(d[J + 1][0]), "+f"(d[J + 1][1]), "+f"(d[J + 1][2]), "+f"(d[J + 1][3]), "+f"(d[J + 2][0]), "+f"(d[J + 2][1]), "+f"(d[J + 2][2]), "+f"(d[J + 2][3]), "+f"(d[J + 3][0]), "+f"(d[J + 3][1]), "+f"(d[J + 3][2]), "+f"(d[J + 3][3])
+#define WG_D64 WG_D4(0), WG_D4(4), WG_D4(8), WG_D4(12)
+#define WG_D128 WG_D64, WG_D4(16), WG_D4(20), WG_D4(24), WG_D4(28)
+#define WG_R64 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define WG_R128 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+// D (64 x N, fp32) += A (64 x 16, descriptor da) B (16 x N, descriptor db), both K-major (no transpose), scale 1.
+#define WGMMA(N, TY, REGS, DA, DB, P, OUTS)                                                            \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" P ", 0;\n"                                         \
+               "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " {" REGS "}, %" DA ", %" DB \
+               ", p, 1, 1, 0, 0;\n}\n"                                                                  \
+               : OUTS                                                                                   \
+               : "l"(da), "l"(db), "r"(1))
+
+template <bool BF16, int N>
+__device__ __forceinline__ void wgmma(float (&d)[N / 8][4], uint64_t da, uint64_t db) {
+  if constexpr (N == 128 && BF16) WGMMA(128, "bf16", WG_R64, "64", "65", "66", WG_D64);
+  else if constexpr (N == 128) WGMMA(128, "f16", WG_R64, "64", "65", "66", WG_D64);
+  else if constexpr (BF16) WGMMA(256, "bf16", WG_R128, "128", "129", "130", WG_D128);
+  else WGMMA(256, "f16", WG_R128, "128", "129", "130", WG_D128);
+}
+
+template <bool BF16, int BN>
+__device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
+                                     const Operand& ob, const Out& o, int batch) {
+  using Cf = Cfg<BN>;
+  extern __shared__ uint4 smem[];
+  const unsigned raw = (unsigned)__cvta_generic_to_shared(smem), pad = (1024 - raw % 1024) % 1024;
+  const unsigned ring = raw + pad;                                  // shared address of stage 0
+  uint4* const ring_p = smem + pad / 16;
+  const int lane = threadIdx.x % 32, group = threadIdx.x / 128, warp = threadIdx.x % 128 / 32;
+  const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN, ktiles = (k + BK - 1) / BK;
+  const int total = tiles_m * tiles_n * batch;
+
+  for (int t = blockIdx.x; t < total; t += gridDim.x) {
+    int bt, tm, tn;
+    tile_of(t, tiles_m, tiles_n, bt, tm, tn);
+    const long long b = bt;
+    const int bm = tm * BM, bn = tn * BN;
+    const uint16_t* a = A + b * oa.bs;
+    const uint16_t* bb = B + b * ob.bs;
+    auto load = [&](int kt) {  // tile kt into stage kt % STAGES: A's 128 rows, then B's BN rows
+      uint4* s = ring_p + kt % STAGES * (Cf::STAGE_BYTES / 16);
+      load_tile<true, BM, BK, THREADS>(s, a, oa, bm, kt * BK, 0);
+      load_tile<true, BN, BK, THREADS>(s + Cf::A_BYTES / 16, bb, ob, bn, kt * BK, o.half);
+    };
+    float d[BN / 8][4];
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) d[j][e] = 0.f;
+
+    for (int s = 0; s < STAGES - 2; s++) {
+      if (s < ktiles) load(s);
+      cp_async_commit();
+    }
+    for (int kt = 0; kt < ktiles; kt++) {
+      cp_async_wait<STAGES - 3>();  // tile kt has landed (this thread's copies) ...
+      fence_proxy_async();          // ... is visible to the tensor cores ...
+      __syncthreads();              // ... for every thread's copies; and both warpgroups have retired batch kt - 2
+      if (kt + STAGES - 2 < ktiles) load(kt + STAGES - 2);  // into tile kt - 2's stage
+      cp_async_commit();            // an empty group near the end keeps the wait count uniform
+      const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
+      const uint64_t da = a_descriptor(stage, group), db = b_descriptor<BN>(stage);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, BN>(d, slice(da, kk), slice(db, kk));
+      wgmma_commit();
+      wgmma_wait<1>();  // batch kt - 1 is done
+    }
+    wgmma_wait<0>();
+    fence_accumulators(d);
+    cp_async_wait<0>();
+    __syncthreads();  // both warpgroups are done with the ring: it stages C now
+    float* staged = reinterpret_cast<float*>(ring_p);
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2)
+        *reinterpret_cast<float2*>(staged + staged_at<BN>(group, warp, lane, j, e)) = make_float2(d[j][e], d[j][e + 1]);
+    __syncthreads();
+    store_tile<BN>(staged, o, b, bm, bn);
+    __syncthreads();  // the staged tile is read before the next tile's copies refill the ring
+  }
+}
+#endif
+
+}  // namespace wg
+
+#ifndef GEMM_WGMMA_INDEX_ONLY  // kernels/check/gemm_wgmma_host_check.cu includes this file for its index functions only
+// Entry points gemm_wgmma_<dtype>_kk_128x<BN>: gemm_mma.cu's arguments plus the batch count (the grid is persistent,
+// not one layer per batch entry). Dynamic shared memory: Cfg<BN>::SMEM bytes (CudaGemm raises the limit).
+#define GEMM_WGMMA_ENTRY(NAME, BF16, BN)                                                                            \
+  extern "C" __global__ void __launch_bounds__(wg::THREADS, 1)                                                      \
+      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
+           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,   \
+           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half, int batch) {               \
+    wg::gemm<BF16, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                                     \
+                       wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, \
+                                half},                                                                              \
+                       batch);                                                                                      \
+  }
+GEMM_WGMMA_ENTRY(gemm_wgmma_bf16_kk_128x128, true, 128)
+GEMM_WGMMA_ENTRY(gemm_wgmma_bf16_kk_128x256, true, 256)
+GEMM_WGMMA_ENTRY(gemm_wgmma_f16_kk_128x128, false, 128)
+GEMM_WGMMA_ENTRY(gemm_wgmma_f16_kk_128x256, false, 256)
+#endif
