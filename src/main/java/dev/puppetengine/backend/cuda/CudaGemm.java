@@ -269,10 +269,16 @@ final class CudaGemm {
 
     private void launchMma(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta,
                            Mat c, Epilogue ep) {
+        launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep, backend.multiprocessors());
+    }
+
+    /** {@code maxBlocks}: the persistent kernel's grid cap (validation also runs it with 1, so one block walks every tile). */
+    private void launchMma(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta,
+                           Mat c, Epilogue ep, int maxBlocks) {
         Object[] args = concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
                 ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0});
         if (tile.wgmma())   // persistent: at most one block per SM walks the output tiles
-            backend.launch(tile.module, tile.entry(plan.kind()), Math.min(tile.blocks(m, n, batch), backend.multiprocessors()), 1, 1, tile.threads, 1,
+            backend.launch(tile.module, tile.entry(plan.kind()), Math.min(tile.blocks(m, n, batch), maxBlocks), 1, 1, tile.threads, 1,
                     tile.smem, concat(args, new Object[]{batch}));
         else
             backend.launch(tile.module, tile.entry(plan.kind()), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0, args);
@@ -292,7 +298,8 @@ final class CudaGemm {
 
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
-     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles: the K-major pair they take) into a NaN-poisoned
+     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles: the K-major pair they take, also on a grid of one
+     * block, which then walks every output tile: its persistent loop) into a NaN-poisoned
      * output, compared in double (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32
      * accumulation differs). Runs once, before any timing.
      */
@@ -318,9 +325,11 @@ final class CudaGemm {
                         for (Mat bm2 : bs) {
                             MmaPlan plan = mmaPlan(1, m, n, k, am2, 0, bm2, 0);
                             if (t.wgmma() && !plan.kMajor()) continue;   // gemm_wgmma.cu takes K-major operands only
-                            backend.fill(out, Double.NaN);
-                            launchMma(plan, t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE);
-                            worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
+                            for (int cap : t.wgmma() ? new int[]{backend.multiprocessors(), 1} : new int[]{backend.multiprocessors()}) {
+                                backend.fill(out, Double.NaN);
+                                launchMma(plan, t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE, cap);
+                                worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
+                            }
                         }
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
