@@ -1,15 +1,33 @@
-// FiLM modulation x * (1 + gamma) + beta (the drag embedding's feature modulation), contiguous same-shape operands.
+// A spatio-temporal resblock's output in one pass (spec 3.4): the time mixer's blend x = alpha a + (1 - alpha) b
+// (b null: x = a), then the drag FiLM x (1 + gamma) + beta (gamma null: none). Contiguous same-shape operands;
+// alpha is one element on the device (a trained parameter: reading it on the host would stall the stream).
 #include "common.cuh"
 
-extern "C" __global__ void film_forward(long long n, const void* x, const void* g, const void* b, void* out, int t) {
-  GRID_STRIDE(i, n) st(out, t, i, ld(x, t, i) * (1.f + ld(g, t, i)) + ld(b, t, i));
+__device__ __forceinline__ float blended(long long i, const void* a, const void* b, float al, int t) {
+  return b ? al * ld(a, t, i) + (1.f - al) * ld(b, t, i) : ld(a, t, i);
 }
 
-// dx = gy * (1 + gamma), dgamma = gy * x (dbeta = gy is a copy on the Java side).
-extern "C" __global__ void film_backward(long long n, const void* x, const void* g, const void* gy, int t, void* dx, void* dg, int tg) {
+extern "C" __global__ void blend_film_forward(long long n, const void* a, const void* b, const void* alpha, int ta,
+                                              const void* g, const void* beta, void* out, int t) {
+  const float al = b ? ld(alpha, ta, 0) : 1.f;
   GRID_STRIDE(i, n) {
-    float go = ld(gy, tg, i);
-    st(dx, tg, i, go * (1.f + ld(g, t, i)));
-    st(dg, tg, i, go * ld(x, t, i));
+    float x = blended(i, a, b, al, t);
+    st(out, t, i, g ? x * (1.f + ld(g, t, i)) + ld(beta, t, i) : x);
+  }
+}
+
+// gx = gy (1 + gamma) is the blend's gradient: da = alpha gx, db = (1 - alpha) gx, dgamma = gy x, and
+// terms[i] = gx (a - b), summed on the Java side to dalpha (dbeta = gy is a copy there).
+extern "C" __global__ void blend_film_backward(long long n, const void* a, const void* b, const void* alpha, int ta,
+                                               const void* g, int t, const void* gy, int tg, void* da, void* db, void* dg,
+                                               float* terms) {
+  const float al = b ? ld(alpha, ta, 0) : 1.f;
+  GRID_STRIDE(i, n) {
+    float go = ld(gy, tg, i), gx = g ? go * (1.f + ld(g, t, i)) : go;
+    if (g) st(dg, tg, i, go * blended(i, a, b, al, t));
+    if (!b) { st(da, tg, i, gx); continue; }
+    st(da, tg, i, gx * al);
+    st(db, tg, i, gx * (1.f - al));
+    terms[i] = gx * (ld(a, t, i) - ld(b, t, i));
   }
 }

@@ -113,14 +113,16 @@ def group_norm_silu(s, new):
 
 
 def film(s, new):
+    # a drag layer's resblock output: the time mixer's blend of the spatial and temporal branch, then the FiLM
     n, h, w, c = s["shape"]
-    x, gb = new(n, c, h, w), new(n, 2 * c, h, w)
+    x, y, mix, gb = new(n, c, h, w), new(n, c, h, w), new(1), new(n, 2 * c, h, w)
 
     def fn():
+        alpha = torch.sigmoid(mix)
         gamma, beta = gb.chunk(2, dim=1)  # the drag embedding's two channel halves, as the model slices them
-        return x * (1 + gamma) + beta
+        return (alpha * x + (1 - alpha) * y) * (1 + gamma) + beta
 
-    return fn if s["pass"] == "forward" else backward_of(fn, (x, gb))
+    return fn if s["pass"] == "forward" else backward_of(fn, (x, y, mix, gb))
 
 
 def linear_epilogue(s, new):

@@ -137,25 +137,26 @@ public final class F {
 
     public static Tensor scale(Tensor x, double s) { return affine(x, s, 0); }
 
-    /** x * (1 + gamma) + beta (the Puppet-Master drag modulation). */
-    public static Tensor film(Tensor x, Tensor gamma, Tensor beta) {
-        Tensor y = be(x).film(x, gamma, beta);
-        if (!Autograd.recording(x, gamma, beta)) return y;
-        return Autograd.attach(y, new Node("film", x, gamma, beta) {
-            final Tensor sx = save(x), sg = save(gamma);
+    /**
+     * A spatio-temporal resblock's output in one op (spec 3.4): x = alpha a + (1 - alpha) b with alpha =
+     * sigmoid(logit) (the time mixer; logit has shape [1]), then, when gamma is given, the drag FiLM
+     * x (1 + gamma) + beta. Without b there is no blend (logit unused: x = a).
+     */
+    public static Tensor blendFilm(Tensor a, Tensor b, Tensor logit, Tensor gamma, Tensor beta) {
+        Tensor alpha = b == null ? null : sigmoid(logit);
+        Tensor y = be(a).blendFilm(a, b, alpha, gamma, beta);
+        if (!Autograd.recording(a, b, alpha, gamma, beta)) return y;
+        return Autograd.attach(y, new Node("blendFilm", a, b, alpha, gamma, beta) {
+            final Tensor sa = save(a), sb = save(b), sal = save(alpha), sg = save(gamma);
 
             @Override
             protected Tensor[] backward(Tensor gy) {
-                Tensor[] g = be(gy).filmBackward(sx, sg, gy);
-                return new Tensor[]{needs(0) ? g[0] : null, needs(1) ? g[1] : null, needs(2) ? g[2] : null};
+                Tensor[] g = be(gy).blendFilmBackward(sa, sb, sal, sg, gy);
+                for (int i = 0; i < g.length; i++) if (g[i] != null && !needs(i)) { g[i].close(); g[i] = null; }
+                if (g[2] != null && g[2].dtype() != sal.dtype()) try (Tensor f32 = g[2]) { g[2] = f32.to(sal.dtype()); }
+                return g;
             }
         });
-    }
-
-    /** a * alpha + b * (1 - alpha) with alpha = sigmoid(logit): the AlphaBlender mix (logit has shape [1]). */
-    public static Tensor blend(Tensor a, Tensor b, Tensor logit) {
-        Tensor alpha = sigmoid(logit);
-        return add(mul(a, alpha), mul(b, affine(alpha, -1, 1)));
     }
 
     // ---- reductions and losses ------------------------------------------------------------------------

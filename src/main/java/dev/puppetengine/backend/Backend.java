@@ -183,11 +183,26 @@ public interface Backend extends AutoCloseable {
 
     Tensor[] layerNormBackward(Tensor x, Tensor gamma, NormResult saved, Tensor gy);
 
-    /** FiLM: x * (1 + gamma) + beta, all the same shape. */
-    Tensor film(Tensor x, Tensor gamma, Tensor beta);
+    /**
+     * A spatio-temporal resblock's output (spec 3.4) in one pass: x = alpha * a + (1 - alpha) * b, the time mixer's
+     * blend (b null: x = a, alpha unused), then the drag FiLM x * (1 + gamma) + beta (gamma and beta null: x itself).
+     * alpha has shape [1]; a, b, gamma, beta all a's shape. The blend never exists in memory.
+     */
+    Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta);
 
-    /** Returns {dx, dgamma, dbeta}. */
-    Tensor[] filmBackward(Tensor x, Tensor gamma, Tensor gy);
+    /** Returns {da, db, dalpha (F32, shape [1]), dgamma, dbeta}: null for an absent input (b: db and dalpha). */
+    Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy);
+
+    /** blendFilm's operand checks, the same for every backend. */
+    static void requireBlendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
+        String want = " must have a's shape " + Shape.str(a.shape());
+        if (b != null && !a.sameShape(b)) throw new IllegalArgumentException("blendFilm: b " + Shape.str(b.shape()) + want);
+        if (b != null && (alpha == null || alpha.numel() != 1))
+            throw new IllegalArgumentException("blendFilm: a blend needs alpha of one element, got " + (alpha == null ? "none" : Shape.str(alpha.shape())));
+        if ((gamma == null) != (beta == null)) throw new IllegalArgumentException("blendFilm: gamma and beta come together");
+        if (gamma != null && !a.sameShape(gamma)) throw new IllegalArgumentException("blendFilm: gamma " + Shape.str(gamma.shape()) + want);
+        if (beta != null && !a.sameShape(beta)) throw new IllegalArgumentException("blendFilm: beta " + Shape.str(beta.shape()) + want);
+    }
 
     /** p (..., 2D) -> p[..., :D] * gelu(p[..., D:]). */
     Tensor geglu(Tensor p);

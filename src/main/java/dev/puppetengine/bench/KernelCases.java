@@ -97,19 +97,25 @@ public final class KernelCases {
         });
     }
 
-    /** x * (1 + gamma) + beta; gamma and beta are the channel halves of one (..., 2C) tensor, as CrossAttnLayers slices them. */
+    /**
+     * A drag layer's resblock output: the time mixer's blend of the spatial and temporal branch, then x * (1 + gamma) +
+     * beta, gamma and beta the channel halves of one (..., 2C) tensor, as CrossAttnLayers slices them.
+     */
     private static OpCase film(String l, boolean bwd, DType t, int[] shape) {
         ObjectNode s = spec("film", bwd, t);
         s.set("shape", ModelDirectory.json().valueToTree(shape));
         String id = String.format(Locale.ROOT, "%sfilm %s %s", l, bwd ? "bwd" : "fwd", OpCase.dims(shape));
         long numel = Shape.numel(shape);
         int c = shape[3];
-        return new OpCase(id, "film", s, 0, OpCase.bytes(t, (bwd ? 6 : 4) * numel), 1, be -> {
-            Tensor x = OpCase.random(be, t, shape), gb = OpCase.random(be, t, shape[0], shape[1], shape[2], 2 * c);
+        // forward: 2 branches + gamma + beta read, y written; backward: 2 branches, gamma, gy read, 3 gradients, the
+        // F32 dalpha terms (counted as one) and dbeta's copy of gy written
+        return new OpCase(id, "film", s, 0, OpCase.bytes(t, (bwd ? 10 : 5) * numel), 1, be -> {
+            Tensor x = OpCase.random(be, t, shape), y = OpCase.random(be, t, shape), alpha = OpCase.random(be, t, 1);
+            Tensor gb = OpCase.random(be, t, shape[0], shape[1], shape[2], 2 * c);
             Tensor gamma = gb.narrow(3, 0, c), beta = gb.narrow(3, c, c);
-            if (!bwd) return () -> be.film(x, gamma, beta);
+            if (!bwd) return () -> be.blendFilm(x, y, alpha, gamma, beta);
             Tensor g = OpCase.random(be, t, shape);
-            return () -> be.filmBackward(x, gamma, g);
+            return () -> be.blendFilmBackward(x, y, alpha, gamma, g);
         });
     }
 

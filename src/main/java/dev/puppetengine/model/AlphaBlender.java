@@ -21,7 +21,11 @@ public final class AlphaBlender extends Module {
         this.switched = switched;
     }
 
-    public Tensor forward(Tensor spatial, Tensor temporal) {
-        return switched ? F.blend(temporal, spatial, mixFactor.value()) : F.blend(spatial, temporal, mixFactor.value());
+    public Tensor forward(Tensor spatial, Tensor temporal) { return forward(spatial, temporal, null, null); }
+
+    /** The blend, then the drag FiLM out * (1 + gamma) + beta when gamma is given, in one op (F.blendFilm). */
+    public Tensor forward(Tensor spatial, Tensor temporal, Tensor gamma, Tensor beta) {
+        return switched ? F.blendFilm(temporal, spatial, mixFactor.value(), gamma, beta)
+                : F.blendFilm(spatial, temporal, mixFactor.value(), gamma, beta);
     }
 }

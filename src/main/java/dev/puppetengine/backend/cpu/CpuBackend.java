@@ -328,18 +328,43 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor film(Tensor x, Tensor gamma, Tensor beta) {
-        require(x.sameShape(gamma) && x.sameShape(beta), "film: x, gamma, beta shapes differ");
-        double[] xv = read(x), g = read(gamma), b = read(beta), out = new double[xv.length];
-        for (int i = 0; i < out.length; i++) out[i] = xv[i] * (1 + g[i]) + b[i];
-        return result(x.dtype(), x.shape(), out);
+    public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
+        Backend.requireBlendFilm(a, b, alpha, gamma, beta);
+        double[] out = blend(a, b, alpha);
+        if (gamma != null) {
+            double[] g = read(gamma), be = read(beta);
+            for (int i = 0; i < out.length; i++) out[i] = out[i] * (1 + g[i]) + be[i];
+        }
+        return result(a.dtype(), a.shape(), out);
+    }
+
+    /** alpha * a + (1 - alpha) * b, or a copy of a without b: a new array (read may return a's own). */
+    private double[] blend(Tensor a, Tensor b, Tensor alpha) {
+        double[] x = read(a).clone();
+        if (b == null) return x;
+        double al = read(alpha)[0];
+        double[] bv = read(b);
+        for (int i = 0; i < x.length; i++) x[i] = al * x[i] + (1 - al) * bv[i];
+        return x;
     }
 
     @Override
-    public Tensor[] filmBackward(Tensor x, Tensor gamma, Tensor gy) {
-        double[] xv = read(x), g = read(gamma), go = read(gy), dx = new double[xv.length], dg = new double[xv.length];
-        for (int i = 0; i < dx.length; i++) { dx[i] = go[i] * (1 + g[i]); dg[i] = go[i] * xv[i]; }
-        return new Tensor[]{result(gy.dtype(), x.shape(), dx), result(gy.dtype(), x.shape(), dg), copy(gy, gy.dtype())};
+    public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
+        Backend.requireBlendFilm(a, b, alpha, gamma, gamma);
+        double[] go = read(gy), gx = go.clone(), dg = null;
+        if (gamma != null) {   // through the FiLM: dx = gy * (1 + gamma), dgamma = gy * x
+            double[] g = read(gamma), x = blend(a, b, alpha);
+            dg = new double[go.length];
+            for (int i = 0; i < go.length; i++) { gx[i] = go[i] * (1 + g[i]); dg[i] = go[i] * x[i]; }
+        }
+        DType t = gy.dtype();
+        if (b == null)
+            return new Tensor[]{result(t, a.shape(), gx), null, null, dg == null ? null : result(t, a.shape(), dg), gamma == null ? null : copy(gy, t)};
+        double al = read(alpha)[0], dal = 0;
+        double[] av = read(a), bv = read(b), da = new double[gx.length], db = new double[gx.length];
+        for (int i = 0; i < gx.length; i++) { da[i] = gx[i] * al; db[i] = gx[i] * (1 - al); dal += gx[i] * (av[i] - bv[i]); }
+        return new Tensor[]{result(t, a.shape(), da), result(t, a.shape(), db), result(DType.F32, new int[]{1}, new double[]{dal}),
+                dg == null ? null : result(t, a.shape(), dg), gamma == null ? null : copy(gy, t)};
     }
 
     @Override

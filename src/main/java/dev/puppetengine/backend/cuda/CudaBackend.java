@@ -1008,26 +1008,34 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor film(Tensor x, Tensor gamma, Tensor beta) {
-        require(x.sameShape(gamma) && x.sameShape(beta), "film: x, gamma, beta shapes differ");
-        computable(x, "film");
-        DType t = x.dtype();
-        Tensor out = empty(t, x.shape());
-        try (Tensor x2 = contig(x); Tensor g2 = contig(gamma, t); Tensor b2 = contig(beta, t)) {
-            launch1d("film", "film_forward", x.numel(), x.numel(), ptr(x2), ptr(g2), ptr(b2), ptr(out), code(t));
+    public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
+        Backend.requireBlendFilm(a, b, alpha, gamma, beta);
+        computable(a, "blendFilm");
+        DType t = a.dtype();
+        Tensor out = empty(t, a.shape());
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = contigOrNull(gamma, t); Tensor e2 = contigOrNull(beta, t)) {
+            launch1d("film", "blend_film_forward", a.numel(), a.numel(), ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
+                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), ptrOrNull(this, e2), ptr(out), code(t));
         }
         return out;
     }
 
     @Override
-    public Tensor[] filmBackward(Tensor x, Tensor gamma, Tensor gy) {
-        computable(gy, "filmBackward");
-        DType t = x.dtype(), tg = gy.dtype();
-        Tensor dx = empty(tg, x.shape()), dg = empty(tg, x.shape());
-        try (Tensor x2 = contig(x); Tensor g2 = contig(gamma, t); Tensor gy2 = contig(gy)) {
-            launch1d("film", "film_backward", x.numel(), x.numel(), ptr(x2), ptr(g2), ptr(gy2), code(t), ptr(dx), ptr(dg), code(tg));
+    public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
+        Backend.requireBlendFilm(a, b, alpha, gamma, gamma);
+        computable(gy, "blendFilmBackward");
+        DType t = a.dtype(), tg = gy.dtype();
+        long n = a.numel();
+        Tensor da = empty(tg, a.shape()), db = b == null ? null : empty(tg, a.shape()), dg = gamma == null ? null : empty(tg, a.shape());
+        // dalpha = sum of gy * (1 + gamma) * (a - b): per-element terms in F32, then one reduction
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = contigOrNull(gamma, t); Tensor gy2 = contig(gy);
+             Tensor terms = b == null ? null : empty(DType.F32, a.shape())) {
+            launch1d("film", "blend_film_backward", n, n, ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
+                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), code(t), ptr(gy2), code(tg), ptr(da), ptrOrNull(this, db),
+                    ptrOrNull(this, dg), ptrOrNull(this, terms));
+            Tensor dal = terms == null ? null : sumTo(terms, new int[]{1});
+            return new Tensor[]{da, db, dal, dg, gamma == null ? null : copy(gy, tg)};
         }
-        return new Tensor[]{dx, dg, copy(gy, tg)};
     }
 
     @Override

@@ -39,13 +39,15 @@ abstract class CrossAttnLayers extends Module {
     int layers() { return resnets.size(); }
 
     Tensor layer(int j, Tensor h, BlockInputs in) {
-        h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames()), h, in.temb());
         Tensor context = in.context();
-        if (flowConvs != null) {
-            int r = h.size(1), c = h.size(3);
+        if (flowConvs != null) {   // the drag FiLM is applied inside the resnet's last pass (SpatioTemporalResBlock)
+            int r = h.size(1);
             Tensor gb = in.run(x -> flowConvs.get(j).forward(x[0]), in.drags().level(r).raster());
-            h = F.film(h, F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
+            int c = gb.size(3) / 2;   // gamma, then beta
+            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames(), x[2], x[3]), h, in.temb(), F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
             context = in.drags().context(h, r, dragTokenMlps.get(j), context, in.detachDragFeatures());
+        } else {
+            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames()), h, in.temb());
         }
         TransformerSpatioTemporalModel attn = attentions.get(j);
         return in.run(x -> attn.forward(x[0], x[1], in.frames()), h, context);
