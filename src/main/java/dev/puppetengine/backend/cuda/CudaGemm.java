@@ -299,9 +299,10 @@ final class CudaGemm {
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
      * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles: the K-major pair they take, also on a grid of one
-     * block, which then walks every output tile: its persistent loop) into a NaN-poisoned
-     * output, compared in double (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32
-     * accumulation differs). Runs once, before any timing.
+     * block, which then walks every output tile: its persistent loop), then, in the forward layout, with the two
+     * epilogues sampling uses (bias + residual; bias + GEGLU gate), each into a NaN-poisoned output, compared in double
+     * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
+     * float evaluation differ). Runs once, before any timing.
      */
     private Set<GemmTuner.Tile> validateTiles() {
         int m = 136, n = 200, k = 72;
@@ -318,6 +319,17 @@ final class CudaGemm {
             Mat[] bs = {new Mat(backend.ptr(bn), DType.BF16, n, 1, 0), new Mat(backend.ptr(bk), DType.BF16, 1, k, 0)};
             Tensor out = backend.empty(DType.F32, m, n);
             Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
+            // x W^T (W = B^T, (n, k)) + bias + residual, and the GEGLU of its first 2d columns
+            int d = 96;
+            Tensor bias = Tensor.of(cpu, DType.BF16, new int[]{n}, rnd.doubles(n, -1, 1).toArray());
+            Tensor res = Tensor.of(cpu, DType.BF16, new int[]{m, n}, rnd.doubles((long) m * n, -1, 1).toArray());
+            Tensor a64 = cpu.copy(a, DType.F64), w64 = cpu.copy(b.transpose(0, 1), DType.F64), bias64 = cpu.copy(bias, DType.F64);
+            double[] wantRes = cpu.linear(a64, w64, bias64, cpu.copy(res, DType.F64)).toDoubleArray();
+            double[] wantGeglu = cpu.linearGeglu(a64, w64.narrow(0, 0, 2 * d), bias64.narrow(0, 0, 2 * d)).toDoubleArray();
+            Tensor biasDev = bias.to(backend), resDev = res.to(backend), outGeglu = backend.empty(DType.F32, m, d);
+            Bias bv = new Bias(backend.ptr(biasDev), DType.BF16);
+            Epilogue withResidual = Epilogue.of(bv, new Mat(backend.ptr(resDev), DType.BF16, n, 1, 0)), geglu = new Epilogue(bv, null, true);
+            Mat cGeglu = new Mat(backend.ptr(outGeglu), DType.F32, d, 1, 0);
             for (GemmTuner.Tile t : available) {
                 double worst = 0;
                 try {
@@ -331,6 +343,12 @@ final class CudaGemm {
                                 worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
                             }
                         }
+                    backend.fill(out, Double.NaN);
+                    launchMma(mmaPlan(1, m, n, k, as[0], 0, bs[1], 0), t, 1, m, n, k, 1f, as[0], bs[1], 0f, c, withResidual);
+                    worst = Math.max(worst, relativeError(wantRes, out.toDoubleArray()));
+                    backend.fill(outGeglu, Double.NaN);
+                    launchMma(mmaPlan(1, m, 2 * d, k, as[0], 0, bs[1], 0), t, 1, m, 2 * d, k, 1f, as[0], bs[1], 0f, cGeglu, geglu);
+                    worst = Math.max(worst, relativeError(wantGeglu, outGeglu.toDoubleArray()));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;
