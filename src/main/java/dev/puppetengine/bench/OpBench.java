@@ -57,8 +57,14 @@ public final class OpBench {
             r.put("id", c.id()).put("group", c.group()).put("count", c.count()).put("flops", c.flops()).put("bytes", c.bytes());
             r.set("spec", c.spec());
             try {
+                if (backend instanceof CudaBackend cb) cb.gemmPathsUsed();   // forget earlier cases' paths
                 r.put("ours_ms", time(backend, c, o.warmup(), o.iters()));
-                System.err.printf(Locale.ROOT, "  %s: %.4f ms%n", c.id(), r.get("ours_ms").asDouble());   // progress, in case the run is cut short
+                if (backend instanceof CudaBackend cb) {
+                    List<String> paths = cb.gemmPathsUsed();
+                    if (!paths.isEmpty()) r.put("gemm_path", String.join(",", paths));
+                }
+                System.err.printf(Locale.ROOT, "  %s: %.4f ms%s%n", c.id(), r.get("ours_ms").asDouble(),   // progress, in case the run is cut short
+                        r.has("gemm_path") ? " [" + r.get("gemm_path").asText() + "]" : "");
             } catch (RuntimeException e) {
                 r.put("ours_error", String.valueOf(e));
                 System.err.println("  " + c.id() + ": FAILED " + e);
@@ -200,14 +206,14 @@ public final class OpBench {
         JsonNode rows = report.get("cases");
         int w = 4;
         for (JsonNode r : rows) w = Math.max(w, r.get("id").asText().length());
-        String head = "%-" + w + "s %6s %10s %8s %8s %6s %10s %8s %8s%n";
-        System.out.printf(Locale.ROOT, head, "case", "count", "ours ms", "TFLOP/s", "GB/s", "roof%", "torch ms", "TFLOP/s", "speedup");
+        String head = "%-" + w + "s %6s %10s %8s %8s %6s %10s %8s %8s  %s%n";
+        System.out.printf(Locale.ROOT, head, "case", "count", "ours ms", "TFLOP/s", "GB/s", "roof%", "torch ms", "TFLOP/s", "speedup", "GEMM path");
         Map<String, double[]> groups = new LinkedHashMap<>();      // group -> {ours ms x count, torch ms x count, cases}
         for (JsonNode r : rows) {
-            System.out.printf(Locale.ROOT, "%-" + w + "s %6d %10s %8s %8s %6s %10s %8s %8s%n", r.get("id").asText(), r.get("count").asInt(),
+            System.out.printf(Locale.ROOT, "%-" + w + "s %6d %10s %8s %8s %6s %10s %8s %8s  %s%n", r.get("id").asText(), r.get("count").asInt(),
                     num(r, "ours_ms", "%.4f", r.has("ours_error") ? "FAILED" : "-"), num(r, "ours_tflops", "%.3g", ""), num(r, "ours_gbps", "%.1f", ""),
                     num(r, "ours_roofline_pct", "%.0f", ""), num(r, "torch_ms", "%.4f", r.has("torch_error") ? "FAILED" : "-"),
-                    num(r, "torch_tflops", "%.3g", ""), num(r, "speedup", "%.2f", "-"));
+                    num(r, "torch_tflops", "%.3g", ""), num(r, "speedup", "%.2f", "-"), r.path("gemm_path").asText(""));
             if (r.has("speedup")) {
                 double[] g = groups.computeIfAbsent(r.get("group").asText(), k -> new double[3]);
                 g[0] += r.get("count").asInt() * r.get("ours_ms").asDouble();

@@ -15,7 +15,10 @@ import jcuda.runtime.cudaStream_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -150,6 +153,18 @@ final class CudaGemm {
 
     boolean usesCublas() { return handle != null; }
 
+    /** The GEMM paths that served products since the last {@link #drainPaths} (bench rows name them). */
+    private final Set<String> paths = new LinkedHashSet<>();
+
+    private synchronized void served(String path) { paths.add(path); }
+
+    /** "cublas", "cublas+epilogue", "mma-128x64", "wgmma-128x256", "tiled", ... in first-use order; clears the record. */
+    synchronized List<String> drainPaths() {
+        List<String> p = new ArrayList<>(paths);
+        paths.clear();
+        return p;
+    }
+
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c) {
         gemm(batch, m, n, k, alpha, a, b, beta, c, Epilogue.NONE);
     }
@@ -159,10 +174,11 @@ final class CudaGemm {
         if (batch == 0 || m == 0 || n == 0) return;
         if (ep.geglu() && (n % 2 != 0 || beta != 0f)) throw new IllegalArgumentException("GEGLU product: n must be even and beta 0, got n=" + n + " beta=" + beta);
         if (handle != null && a.dtype() == b.dtype()) {
-            if (!ep.any()) { if (cublas(batch, m, n, k, alpha, a, b, beta, c)) return; }
-            else if (viaProduct(batch, m, n, ep, p -> cublas(batch, m, n, k, 1f, a, b, 0f, p), alpha, beta, c)) return;
+            if (!ep.any()) { if (cublas(batch, m, n, k, alpha, a, b, beta, c)) { served("cublas"); return; } }
+            else if (viaProduct(batch, m, n, ep, p -> cublas(batch, m, n, k, 1f, a, b, 0f, p), alpha, beta, c)) { served("cublas+epilogue"); return; }
         }
         if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, ep)) return;
+        served("tiled");
         if (ep.geglu()) viaProduct(batch, m, n, ep, p -> { tiled(batch, m, n, k, 1f, a, b, 0f, p, Epilogue.NONE); return true; }, alpha, beta, c);
         else tiled(batch, m, n, k, alpha, a, b, beta, c, ep);
     }
@@ -259,6 +275,7 @@ final class CudaGemm {
         GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates(plan),
                 t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
+        served(tile.module.substring("gemm_".length()) + "-" + tile.bm + "x" + tile.bn);
         return true;
     }
 
