@@ -13,13 +13,16 @@ __host__ __device__ constexpr int chunks_per_row() { return KMAJOR ? BK / 8 : MN
 
 // Chunk i (of MN * BK / 8) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
 // chunk c along the contiguous index, and its shared-memory slot. With 8 chunks per row (a 64-wide K-major k step)
-// slot() is exactly the hardware's 128-byte swizzle, the layout wgmma reads.
-template <bool KMAJOR, int MN, int BK>
+// slot() is exactly the hardware's 128-byte swizzle, the layout wgmma reads. ATOMS (gemm_wgmma.cu's MN-major tiles):
+// wgmma's MN-major layout instead, atoms of 8 K rows x 64 MN elements (128 bytes, the same swizzle), the atoms of one
+// 64-wide MN strip consecutive along K (1024 bytes apart), the strips BK * 128 bytes apart.
+template <bool KMAJOR, int MN, int BK, bool ATOMS = false>
 __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
   constexpr int W = chunks_per_row<KMAJOR, MN, BK>();
   r = i / W;
   c = i % W;
-  return slot<W>(r, c);
+  if constexpr (ATOMS && !KMAJOR) return c / 8 * (BK * 8) + r * 8 + (c % 8 ^ r % 8);
+  else return slot<W>(r, c);
 }
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
@@ -55,12 +58,12 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
 
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
 // chunks per thread, zero-filled past the edges.
-template <bool KMAJOR, int MN, int BK, int THREADS>
+template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
 #pragma unroll
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK>(threadIdx.x + it * THREADS, r, c), row, col;
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(threadIdx.x + it * THREADS, r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
     bool valid = locate(o, row, col, off);

@@ -2,10 +2,11 @@
 // gemm_mma.cu, computed by wgmma: one warpgroup (4 warps) issues a 64 x N x 16 multiply whose A and B the tensor cores
 // read straight from shared memory through matrix descriptors, asynchronously, accumulating in registers.
 //
-// Scope: both operands K-major, i.e. the forward product of every linear layer and, through the im2col gather, of
-// every convolution: all of sampling. Products with an MN-major operand (the backward ones) stay on gemm_mma.cu.
-// Copies: cp.async 16-byte chunks into the 128-byte-swizzled layout wgmma reads (gemm_tile.cuh's slot() with 8
-// chunks per row is that swizzle), not the bulk tensor copy engine (TMA): a TMA copy needs a tensor map made on the
+// Scope: gemm_mma.cu's four operand layouts (each operand K-major, or MN-major and read transposed by wgmma: the
+// forward product and both backward ones without a transposed copy), dense or an im2col gather (implicit-GEMM conv
+// forward, weight gradient, stride-1 input gradient).
+// Copies: cp.async 16-byte chunks into the 128-byte-swizzled layouts wgmma reads (gemm_tile.cuh: slot() with 8
+// chunks per row for a K-major tile, the ATOMS layout for an MN-major one), not the bulk tensor copy engine (TMA): a TMA copy needs a tensor map made on the
 // host by cuTensorMapEncodeTiled, which JCuda 12.6 does not bind, and cannot gather im2col rows of a padded conv.
 // Block: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
 // swizzled row per tile row); a STAGES-deep cp.async ring filled STAGES - 2 tiles ahead, so one wgmma batch stays in
@@ -46,20 +47,29 @@ __host__ __device__ inline void tile_of(int t, int tiles_m, int tiles_n, int& b,
   tn = r % group / rows;
 }
 
-// The wgmma matrix descriptor of a K-major tile in the 128-byte swizzle (rows of 128 bytes, atoms of 8 rows =
-// 1024 bytes): start address >> 4 in bits 0-13, leading byte offset in 16-29 (unused by this layout: 1), stride
-// byte offset 1024 >> 4 (atom to atom along M or N) in 32-45, swizzle mode 1 (128 bytes) in 62-63. The tile starts
-// 1024-aligned; the hardware applies the swizzle to the absolute address, so a k slice is a plain offset.
-__host__ __device__ inline uint64_t descriptor(unsigned smem_addr) {
-  return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+// A wgmma matrix descriptor, 128-byte swizzle (swizzle mode 1 in bits 62-63; the hardware applies the swizzle to
+// the absolute address, so tiles start 1024-aligned and a k slice is a plain offset): start address >> 4 in bits
+// 0-13, leading byte offset >> 4 in 16-29, stride byte offset >> 4 in 32-45.
+//   K-major tile (rows of 128 bytes along K, atoms of 8 rows): stride byte offset 1024 (atom to atom along M or N),
+//   leading byte offset unused (16); a 16-wide k slice is 32 bytes further.
+//   MN-major tile (gemm_tile.cuh's ATOMS layout: atoms of 8 K rows x 64 MN elements): leading byte offset BK * 128
+//   (64-wide MN strip to strip), stride byte offset 1024 (8 K rows to the next 8); a k slice is 2048 bytes further.
+__host__ __device__ inline uint64_t descriptor(unsigned smem_addr, unsigned lbo) {
+  return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | (uint64_t)(lbo >> 4) << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
 }
 
 // The descriptors of one stage (shared address `stage`: A's 128 rows, then B's BN rows): warpgroup g multiplies A's
-// rows 64g .. 64g + 63 by all of B; the k-th 16-wide slice of either starts 32 bytes further per k.
-__host__ __device__ inline uint64_t a_descriptor(unsigned stage, int g) { return descriptor(stage + g * 64 * 128); }
-template <int BN>
-__host__ __device__ inline uint64_t b_descriptor(unsigned stage) { return descriptor(stage + Cfg<BN>::A_BYTES); }
-__host__ __device__ inline uint64_t slice(uint64_t desc, int k) { return desc + 2 * k; }
+// rows 64g .. 64g + 63 (K-major: 64 rows further; MN-major: the next strip) by all of B; the k-th 16-wide slice.
+template <bool KMAJOR>
+__host__ __device__ inline uint64_t a_descriptor(unsigned stage, int g) {
+  return KMAJOR ? descriptor(stage + g * 64 * 128, 16) : descriptor(stage + g * BK * 128, BK * 128);
+}
+template <bool KMAJOR, int BN>
+__host__ __device__ inline uint64_t b_descriptor(unsigned stage) {
+  return descriptor(stage + Cfg<BN>::A_BYTES, KMAJOR ? 16 : BK * 128);
+}
+template <bool KMAJOR>
+__host__ __device__ inline uint64_t slice(uint64_t desc, int k) { return desc + (KMAJOR ? 32 : 2048) / 16 * k; }
 
 // Row stride of the staged C tile, in floats: BN + 8 puts the 8 rows of a warp's 8-byte fragment stores in
 // different banks.
@@ -142,23 +152,24 @@ __device__ __forceinline__ void fence_accumulators(float (&d)[J][4]) {
 #define WG_D128 WG_D64, WG_D4(16), WG_D4(20), WG_D4(24), WG_D4(28)
 #define WG_R64 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
 #define WG_R128 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-// D (64 x N, fp32) += A (64 x 16, descriptor da) B (16 x N, descriptor db), both K-major (no transpose), scale 1.
-#define WGMMA(N, TY, REGS, DA, DB, P, OUTS)                                                            \
+// D (64 x N, fp32) += A (64 x 16, descriptor da) B (16 x N, descriptor db), scale 1; an MN-major operand is read
+// transposed (imm-trans-a / -b = 1).
+#define WGMMA(N, TY, REGS, DA, DB, P, TA, TB, OUTS)                                                    \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" P ", 0;\n"                                         \
                "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " {" REGS "}, %" DA ", %" DB \
-               ", p, 1, 1, 0, 0;\n}\n"                                                                  \
+               ", p, 1, 1, %" TA ", %" TB ";\n}\n"                                                       \
                : OUTS                                                                                   \
-               : "l"(da), "l"(db), "r"(1))
+               : "l"(da), "l"(db), "r"(1), "n"(!AK), "n"(!BKM))
 
-template <bool BF16, int N>
+template <bool BF16, bool AK, bool BKM, int N>
 __device__ __forceinline__ void wgmma(float (&d)[N / 8][4], uint64_t da, uint64_t db) {
-  if constexpr (N == 128 && BF16) WGMMA(128, "bf16", WG_R64, "64", "65", "66", WG_D64);
-  else if constexpr (N == 128) WGMMA(128, "f16", WG_R64, "64", "65", "66", WG_D64);
-  else if constexpr (BF16) WGMMA(256, "bf16", WG_R128, "128", "129", "130", WG_D128);
-  else WGMMA(256, "f16", WG_R128, "128", "129", "130", WG_D128);
+  if constexpr (N == 128 && BF16) WGMMA(128, "bf16", WG_R64, "64", "65", "66", "67", "68", WG_D64);
+  else if constexpr (N == 128) WGMMA(128, "f16", WG_R64, "64", "65", "66", "67", "68", WG_D64);
+  else if constexpr (BF16) WGMMA(256, "bf16", WG_R128, "128", "129", "130", "131", "132", WG_D128);
+  else WGMMA(256, "f16", WG_R128, "128", "129", "130", "131", "132", WG_D128);
 }
 
-template <bool BF16, int BN>
+template <bool BF16, bool AK, bool BKM, int BN>
 __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
                                      const Operand& ob, const Out& o, int batch) {
   using Cf = Cfg<BN>;
@@ -179,8 +190,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
     const uint16_t* bb = B + b * ob.bs;
     auto load = [&](int kt) {  // tile kt into stage kt % STAGES: A's 128 rows, then B's BN rows
       uint4* s = ring_p + kt % STAGES * (Cf::STAGE_BYTES / 16);
-      load_tile<true, BM, BK, THREADS>(s, a, oa, bm, kt * BK, 0);
-      load_tile<true, BN, BK, THREADS>(s + Cf::A_BYTES / 16, bb, ob, bn, kt * BK, o.half);
+      load_tile<AK, BM, BK, THREADS, true>(s, a, oa, bm, kt * BK, 0);
+      load_tile<BKM, BN, BK, THREADS, true>(s + Cf::A_BYTES / 16, bb, ob, bn, kt * BK, o.half);
     };
     float d[BN / 8][4];
 #pragma unroll
@@ -199,10 +210,10 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
       if (kt + STAGES - 2 < ktiles) load(kt + STAGES - 2);  // into tile kt - 2's stage
       cp_async_commit();            // an empty group near the end keeps the wait count uniform
       const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
-      const uint64_t da = a_descriptor(stage, group), db = b_descriptor<BN>(stage);
+      const uint64_t da = a_descriptor<AK>(stage, group), db = b_descriptor<BKM, BN>(stage);
       wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, BN>(d, slice(da, kk), slice(db, kk));
+      for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, AK, BKM, BN>(d, slice<AK>(da, kk), slice<BKM>(db, kk));
       wgmma_commit();
       wgmma_wait<1>();  // batch kt - 1 is done
     }
@@ -226,20 +237,28 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
 }  // namespace wg
 
 #ifndef GEMM_WGMMA_INDEX_ONLY  // kernels/check/gemm_wgmma_host_check.cu includes this file for its index functions only
-// Entry points gemm_wgmma_<dtype>_kk_128x<BN>: gemm_mma.cu's arguments plus the batch count (the grid is persistent,
-// not one layer per batch entry). Dynamic shared memory: Cfg<BN>::SMEM bytes (CudaGemm raises the limit).
-#define GEMM_WGMMA_ENTRY(NAME, BF16, BN)                                                                            \
+// Entry points gemm_wgmma_<dtype>_<A layout><B layout>_128x<BN> (k = K-major, m/n = MN-major): gemm_mma.cu's
+// arguments plus the batch count (the grid is persistent, not one layer per batch entry). Dynamic shared memory:
+// Cfg<BN>::SMEM bytes (CudaGemm raises the limit).
+#define GEMM_WGMMA_ENTRY(NAME, BF16, AK, BKM, BN)                                                                   \
   extern "C" __global__ void __launch_bounds__(wg::THREADS, 1)                                                      \
       NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
            float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,   \
            const void* R, int tr, long long rrs, long long rcs, long long rbs, int half, int batch) {               \
-    wg::gemm<BF16, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                                     \
-                       wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, \
-                                half},                                                                              \
-                       batch);                                                                                      \
+    wg::gemm<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                            \
+                                wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias,                       \
+                                        Residual{R, tr, rrs, rcs, rbs}, half},                                      \
+                                batch);                                                                             \
   }
-GEMM_WGMMA_ENTRY(gemm_wgmma_bf16_kk_128x128, true, 128)
-GEMM_WGMMA_ENTRY(gemm_wgmma_bf16_kk_128x256, true, 256)
-GEMM_WGMMA_ENTRY(gemm_wgmma_f16_kk_128x128, false, 128)
-GEMM_WGMMA_ENTRY(gemm_wgmma_f16_kk_128x256, false, 256)
+#define GEMM_WGMMA_TILES(NAME, BF16, AK, BKM)          \
+  GEMM_WGMMA_ENTRY(NAME##_128x128, BF16, AK, BKM, 128) \
+  GEMM_WGMMA_ENTRY(NAME##_128x256, BF16, AK, BKM, 256)
+GEMM_WGMMA_TILES(gemm_wgmma_bf16_kk, true, true, true)
+GEMM_WGMMA_TILES(gemm_wgmma_bf16_kn, true, true, false)
+GEMM_WGMMA_TILES(gemm_wgmma_bf16_mk, true, false, true)
+GEMM_WGMMA_TILES(gemm_wgmma_bf16_mn, true, false, false)
+GEMM_WGMMA_TILES(gemm_wgmma_f16_kk, false, true, true)
+GEMM_WGMMA_TILES(gemm_wgmma_f16_kn, false, true, false)
+GEMM_WGMMA_TILES(gemm_wgmma_f16_mk, false, false, true)
+GEMM_WGMMA_TILES(gemm_wgmma_f16_mn, false, false, false)
 #endif

@@ -1,9 +1,10 @@
 // Host check of kernels/gemm_wgmma.cu's index arithmetic (no GPU needed): runs the kernel's persistent tile
-// schedule (tile_of), its tile copies (load_tile's chunk -> slot mapping) into an emulated shared memory whose ring
-// starts where the kernel's alignment puts it, its matrix descriptors as it builds them (k slices by + 2), a wgmma
-// emulated from the PTX manual's description (a K-major operand in the 128-byte swizzle: row r, element k at
-// start + (r / 8) * stride_byte_offset + (r % 8) * 128 + 2k, bits 4-6 of the address XORed with bits 7-9; D's
-// fragment: warp w of the warpgroup holds rows 16w.., thread t rows t/4 and t/4 + 8, columns 2(t%4), +1 of every 8),
+// schedule (tile_of), its tile copies (load_tile's chunk -> slot mapping, both layouts) into an emulated shared
+// memory whose ring starts where the kernel's alignment puts it, its matrix descriptors and k slices as it builds
+// them, a wgmma emulated from the PTX manual's canonical layouts in the 128-byte swizzle (K-major: MN row r, element
+// k at start + (r / 8) * SBO + (r % 8) * 128 + 2k; MN-major, read transposed: start + (r / 64) * LBO + 2 (r % 64) +
+// (k / 8) * SBO + (k % 8) * 128; then bits 4-6 of the address XORed with bits 7-9) and D's fragment (warp w of the
+// warpgroup holds rows 16w.., thread t rows t/4 and t/4 + 8, columns 2(t%4), +1 of every 8),
 // its staging of the accumulators and its epilogue walk (plain, bias, GEGLU), against a triple loop or a direct
 // convolution. Catches a wrong descriptor field, k-slice advance, warpgroup or B offset, swizzle/slot mismatch, tile
 // order gap, edge mask or GEGLU pairing; not races or the memory ordering (the GPU op harness covers those).
@@ -29,16 +30,23 @@ struct Side {  // a K-major operand: memory, the kernel's Operand, and its logic
 
 static float rnd() { return (float)(rand() % 7 - 3); }
 
-static Side dense(int batch, int mn, int k, int ld) {
+// A dense operand, logically mn x k, stored K-major (rows of k, stride ld >= k) or MN-major (rows of mn, ld >= mn).
+static Side dense(bool kmajor, int batch, int mn, int k, int ld) {
   Side d;
-  long long bs = (long long)mn * ld + 8;  // a batch stride that is not just the matrix size
+  long long rows = kmajor ? mn : k, bs = rows * ld + 8;  // a batch stride that is not just the matrix size
   d.mem = std::make_shared<std::vector<float>>((size_t)(batch * bs));
   for (auto& x : *d.mem) x = rnd();
-  d.o = Operand{ld, bs, mn, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  d.o = Operand{ld, bs, rows, kmajor ? k : mn, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  auto m = d.mem;
+  d.at = [m, ld, bs, kmajor](int bi, int kk) {  // (b * 100000 + mn, k)
+    long long b = bi / 100000, i = bi % 100000;
+    return (*m)[(size_t)(b * bs + (kmajor ? i * ld + kk : kk * ld + i))];
+  };
   return d;
 }
 
-// The A of a forward conv: rows = output pixels of x (n, h, w, cin), columns (ky, kx, ci).
+// The im2col of x (n, h, w, cin): rows = output pixels, columns (ky, kx, ci); at(pixel, column). As the A of a
+// forward conv (K-major) or, transposed (at(column, pixel)), the B of a weight gradient (MN-major).
 static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int p) {
   Side d;
   d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
@@ -55,7 +63,7 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
 }
 
 // One product C (batch x m x n) = A B^T through the kernel's schedule; half = D for GEGLU (C has D columns).
-template <int BN>
+template <int BN, bool AK, bool BKM>
 static std::vector<float> run(int batch, int m, int n, int k, const Side& A, const Side& B, const std::vector<float>& bias, int half) {
   using Cf = Cfg<BN>;
   const unsigned raw = 3000, pad = (1024 - raw % 1024) % 1024, ring = raw + pad;  // the kernel's alignment of a dynamic base
@@ -75,36 +83,39 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
     float acc[2][128][BN / 8][4] = {};
     for (int kt = 0; kt < ktiles; kt++) {
       const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
-      auto load = [&](const Side& g, int rows, unsigned base, int mn0, int hf) {  // load_tile<true, rows, BK, THREADS>
+      auto load = [&](const Side& g, bool kmajor, int rows, unsigned base, int mn0, int hf) {  // load_tile<.., ATOMS = true>
         std::vector<bool> written(rows * BK / 8, false);
         for (int i = 0; i < rows * BK / 8; i++) {
-          int r, c, dst = rows == BM ? tile_chunk<true, BM, BK>(i, r, c) : tile_chunk<true, BN, BK>(i, r, c), row, col;
+          int r, c, dst, row, col;
+          if (rows == BM) dst = kmajor ? tile_chunk<true, BM, BK, true>(i, r, c) : tile_chunk<false, BM, BK, true>(i, r, c);
+          else dst = kmajor ? tile_chunk<true, BN, BK, true>(i, r, c) : tile_chunk<false, BN, BK, true>(i, r, c);
           if (written.at(dst)) { printf("FAIL: slot %d written twice\n", dst); exit(1); }
           written[dst] = true;
-          tile_coords<true>(r, c, mn0, kt * BK, hf, row, col);
+          if (kmajor) tile_coords<true>(r, c, mn0, kt * BK, hf, row, col);
+          else tile_coords<false>(r, c, mn0, kt * BK, hf, row, col);
           long long off = 0;
           bool valid = locate(g.o, row, col, off);
           for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
         }
       };
-      load(A, BM, stage, bm, 0);
-      load(B, BN, stage + Cf::A_BYTES, bn, half);
-      auto element = [&](uint64_t desc, int r, int kk) {  // the emulated hardware read of a descriptor's operand
+      load(A, AK, BM, stage, bm, 0);
+      load(B, BKM, BN, stage + Cf::A_BYTES, bn, half);
+      auto element = [&](uint64_t desc, bool kmajor, int r, int kk) {  // the emulated hardware read of a descriptor's operand
         if (desc >> 62 != 1) { printf("FAIL: descriptor swizzle mode %d\n", (int)(desc >> 62)); exit(1); }
-        unsigned start = (unsigned)(desc & 0x3FFF) << 4, sbo = (unsigned)(desc >> 32 & 0x3FFF) << 4;
-        unsigned byte = start + r / 8 * sbo + r % 8 * 128 + kk * 2;
+        unsigned start = (unsigned)(desc & 0x3FFF) << 4, lbo = (unsigned)(desc >> 16 & 0x3FFF) << 4, sbo = (unsigned)(desc >> 32 & 0x3FFF) << 4;
+        unsigned byte = kmajor ? start + r / 8 * sbo + r % 8 * 128 + kk * 2 : start + r / 64 * lbo + r % 64 * 2 + kk / 8 * sbo + kk % 8 * 128;
         byte ^= (byte >> 7 & 7) << 4;
         return smem.at(byte / 2);
       };
       for (int g = 0; g < 2; g++) {
-        const uint64_t da = a_descriptor(stage, g), db = b_descriptor<BN>(stage);
+        const uint64_t da = a_descriptor<AK>(stage, g), db = b_descriptor<BKM, BN>(stage);
         for (int ks = 0; ks < BK / 16; ks++)
           for (int th = 0; th < 128; th++)
             for (int j = 0; j < BN / 8; j++)
               for (int e = 0; e < 4; e++) {
                 int row = 16 * (th / 32) + th % 32 / 4 + 8 * (e / 2), col = 8 * j + 2 * (th % 4) + e % 2;
                 float s = 0;
-                for (int kk = 0; kk < 16; kk++) s += element(slice(da, ks), row, kk) * element(slice(db, ks), col, kk);
+                for (int kk = 0; kk < 16; kk++) s += element(slice<AK>(da, ks), AK, row, kk) * element(slice<BKM>(db, ks), BKM, col, kk);
                 acc[g][th][j][e] += s;
               }
       }
@@ -147,11 +158,11 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
   return C;
 }
 
-template <int BN>
+template <int BN, bool AK, bool BKM>
 static int check(const char* what, int batch, int m, int n, int k, const Side& A, const Side& B, bool with_bias, int half = 0) {
   std::vector<float> bias;
   if (with_bias) { bias.resize(n); for (auto& x : bias) x = rnd(); }
-  std::vector<float> C = run<BN>(batch, m, n, k, A, B, bias, half);
+  std::vector<float> C = run<BN, AK, BKM>(batch, m, n, k, A, B, bias, half);
   int bad = 0, nc = half ? half : n;
   for (int b = 0; b < batch; b++)
     for (int i = 0; i < m; i++)
@@ -165,42 +176,51 @@ static int check(const char* what, int batch, int m, int n, int k, const Side& A
         float got = C[((size_t)b * m + i) * nc + j];
         if (!(got == (float)want) && bad++ < 5) printf("  (%d,%d,%d): got %g want %g\n", b, i, j, got, want);
       }
-  printf("%s %s, 128x%d tile, batch=%d m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, BN, batch, m, n, k, bad, batch * m * nc);
+  printf("%s %s, 128x%d tile, A %s-major, B %s-major, batch=%d m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, BN,
+         AK ? "K" : "M", BKM ? "K" : "N", batch, m, n, k, bad, batch * m * nc);
   return bad != 0;
 }
 
-// logical accessors for dense sides: (b * 100000 + mn, k), so one lambda serves every batch entry
-static void dense_at(Side& s) {
-  auto m = s.mem;
-  long long ld = s.o.ld, bs = s.o.bs;
-  s.at = [m, ld, bs](int bi, int kk) { return (*m)[(size_t)(bi / 100000 * bs + (long long)(bi % 100000) * ld + kk)]; };
+template <int BN, bool AK, bool BKM>
+static int layouts() {
+  int fails = 0;
+  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}}) {
+    Side A = dense(AK, batch, m, k, (AK ? k : m) + 8), B = dense(BKM, batch, n, k, BKM ? k : n);
+    fails += check<BN, AK, BKM>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
+  }
+  for (auto [m, d, k] : std::vector<std::tuple<int, int, int>>{{150, 136, 72}, {64, 8, 16}, {260, 320, 40}}) {
+    Side A = dense(AK, 1, m, k, AK ? k : m), B = dense(BKM, 1, 2 * d, k, BKM ? k : 2 * d);
+    fails += check<BN, AK, BKM>("geglu", 1, m, 2 * d, k, A, B, true, d);
+  }
+  return fails;
+}
+
+// Convolutions through the gather: the forward (A = im2col, K-major; B = weights (cout, 9 cin), K-major) and the
+// weight gradient (A = gy stored (pixels, cout), M-major; B = im2col read as (column, pixel), N-major).
+template <int BN>
+static int convs() {
+  int fails = 0;
+  for (auto [h, cin, cout, s] : std::vector<std::tuple<int, int, int, int>>{{9, 8, 24, 1}, {11, 16, 40, 2}}) {
+    Side X = conv_input(2, h, h + 2, cin, 3, 3, s, 1);
+    auto at = X.at;
+    int k = 9 * cin, pixels = (int)X.o.rows;
+    char what[64];
+    Side A = X;
+    A.at = [at](int bi, int q) { return at(bi % 100000, q); };
+    Side W = dense(true, 1, cout, k, k);
+    snprintf(what, sizeof what, "conv 3x3 s%d %d->%d", s, cin, cout);
+    fails += check<BN, true, true>(what, 1, pixels, cout, k, A, W, true);
+    Side G = dense(false, 1, cout, pixels, cout + 8), B = X;
+    B.at = [at](int bi, int px) { return at(px, bi % 100000); };
+    snprintf(what, sizeof what, "conv 3x3 s%d %d->%d dW", s, cin, cout);
+    fails += check<BN, false, false>(what, 1, cout, k, pixels, G, B, false);
+  }
+  return fails;
 }
 
 template <int BN>
 static int suite() {
-  int fails = 0;
-  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}}) {
-    Side A = dense(batch, m, k, k + 8), B = dense(batch, n, k, k);
-    dense_at(A); dense_at(B);
-    fails += check<BN>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
-  }
-  for (auto [h, cin, cout, s] : std::vector<std::tuple<int, int, int, int>>{{9, 8, 24, 1}, {11, 16, 40, 2}}) {
-    Side A = conv_input(2, h, h + 2, cin, 3, 3, s, 1);
-    auto inner = A.at;
-    A.at = [inner](int bi, int q) { return inner(bi % 100000, q); };
-    int k = 9 * cin;
-    Side W = dense(1, cout, k, k);
-    dense_at(W);
-    char what[64];
-    snprintf(what, sizeof what, "conv 3x3 s%d %d->%d", s, cin, cout);
-    fails += check<BN>(what, 1, (int)A.o.rows, cout, k, A, W, true);
-  }
-  for (auto [m, d, k] : std::vector<std::tuple<int, int, int>>{{150, 136, 72}, {64, 8, 16}, {260, 320, 40}}) {
-    Side A = dense(1, m, k, k), B = dense(1, 2 * d, k, k);
-    dense_at(A); dense_at(B);
-    fails += check<BN>("geglu", 1, m, 2 * d, k, A, B, true, d);
-  }
-  return fails;
+  return layouts<BN, true, true>() + layouts<BN, true, false>() + layouts<BN, false, true>() + layouts<BN, false, false>() + convs<BN>();
 }
 
 int main() {

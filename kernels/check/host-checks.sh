@@ -4,8 +4,9 @@
 #   column interleave, for each of its three block tiles, with ldmatrix and mma.sync emulated from the PTX fragment
 #   layouts, against a triple loop and direct convolutions (and no ldmatrix bank conflicts).
 #   gemm_wgmma_host_check: gemm_wgmma.cu's persistent tile order, tile copies, wgmma descriptors and k slices (wgmma
-#   emulated from the PTX manual's 128-byte-swizzle operand layout and D fragment), accumulator staging (no bank
-#   conflicts) and epilogue walk, plain / conv / GEGLU, both tiles, against a triple loop.
+#   emulated from the PTX manual's 128-byte-swizzle K-major and MN-major operand layouts and D fragment), accumulator
+#   staging (no bank conflicts) and epilogue walk, all four layouts, plain / GEGLU / conv forward and weight gradient,
+#   both tiles, against a triple loop.
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists

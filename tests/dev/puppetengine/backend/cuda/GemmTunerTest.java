@@ -121,7 +121,7 @@ class GemmTunerTest {
     }
 
     @Test
-    void wgmmaTilesOnlyAfterValidationAndOnlyWhereTheProductTakesThem() {
+    void wgmmaTilesOnlyAfterValidationAndOnlyAmongTheCandidates() {
         List<Tile> calls = new ArrayList<>();
         GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0), calls);
         GemmTuner g = new GemmTuner(H100, 132, null, true, () -> ALL);
@@ -131,7 +131,7 @@ class GemmTunerTest {
         // eager: validated, timed among all candidates, wgmma's wide tile wins
         assertEquals(Tile.W128x256, g.choose("kk", 28672, 320, 1, true, ALL, b));
         assertEquals(5, calls.size());
-        // a product with an MN-major operand never gets a wgmma tile, even when one is forced
+        // where the candidates hold no wgmma tile (a GPU other than sm_90) a forced one is not used
         System.setProperty("puppet.cuda.gemm.tile", "wgmma-128x256");
         try {
             GemmTuner forced = new GemmTuner(H100, 132, null, true, () -> ALL);

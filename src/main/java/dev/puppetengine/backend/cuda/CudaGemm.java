@@ -98,16 +98,13 @@ final class CudaGemm {
      * How the tensor-core kernels take a product: its kind ("bf16_kk": dtype, then A's and B's layout, k = K-major,
      * m / n = MN-major; with a tile, the entry point) and its two kernel Operand structs (kernels/gemm_tile.cuh).
      */
-    record MmaPlan(String kind, long[] a, long[] b) {
-        /** Both operands K-major: the layout gemm_wgmma.cu takes. */
-        boolean kMajor() { return kind.endsWith("_kk"); }
-    }
+    record MmaPlan(String kind, long[] a, long[] b) {}
 
     private final CudaBackend backend;
     private final cublasHandle handle;
     private final boolean tensorCores;
     private final GemmTuner tuner;
-    /** sm_90 (H100, H200): gemm_wgmma.cu's sm_90a cubin runs here and its tiles join the candidates. */
+    /** sm_90 (H100, H200): gemm_wgmma.cu's sm_90a cubin runs here and its tiles join every product's candidates. */
     private final boolean hopper;
     /** The tensor-core tiles this device can run. */
     private final Set<GemmTuner.Tile> available;
@@ -272,17 +269,13 @@ final class CudaGemm {
         if (plan == null) return false;
         String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
-        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates(plan),
+        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), available,
                 t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
         served(tile.module.substring("gemm_".length()) + "-" + tile.bm + "x" + tile.bn);
         return true;
     }
 
-    /** The tiles that can take {@code plan} here: gemm_wgmma.cu's too on sm_90 when both operands are K-major. */
-    private Set<GemmTuner.Tile> candidates(MmaPlan plan) {
-        return hopper && plan.kMajor() ? available : GemmTuner.Tile.MMA;
-    }
 
     private void launchMma(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta,
                            Mat c, Epilogue ep) {
@@ -315,8 +308,8 @@ final class CudaGemm {
 
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
-     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles: the K-major pair they take, also on a grid of one
-     * block, which then walks every output tile: its persistent loop), then, in the forward layout, with the two
+     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
+     * output tile: its persistent loop), then, in the forward layout, with the two
      * epilogues sampling uses (bias + residual; bias + GEGLU gate), each into a NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing.
@@ -353,7 +346,6 @@ final class CudaGemm {
                     for (Mat am2 : as)
                         for (Mat bm2 : bs) {
                             MmaPlan plan = mmaPlan(1, m, n, k, am2, 0, bm2, 0);
-                            if (t.wgmma() && !plan.kMajor()) continue;   // gemm_wgmma.cu takes K-major operands only
                             for (int cap : t.wgmma() ? new int[]{backend.multiprocessors(), 1} : new int[]{backend.multiprocessors()}) {
                                 backend.fill(out, Double.NaN);
                                 launchMma(plan, t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE, cap);

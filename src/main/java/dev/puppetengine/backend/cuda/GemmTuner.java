@@ -18,8 +18,8 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * Which tensor-core kernel and block tile runs a product: a tile of kernels/gemm_mma.cu (mma.sync, every GPU), or,
- * on sm_90 for products whose operands are both K-major, of kernels/gemm_wgmma.cu (wgmma). Autotuned (the default): the first time a problem shape
+ * Which tensor-core kernel and block tile runs a product: a tile of kernels/gemm_mma.cu (mma.sync, every GPU) or, on
+ * sm_90, of kernels/gemm_wgmma.cu (wgmma). Autotuned (the default): the first time a problem shape
  * is seen, every usable tile runs it and is timed, the fastest is kept, and the choice is written to a cache file
  * per device, so later processes start tuned. A tile is usable once it has matched the CPU reference
  * ({@code validate}, run once before any timing); one that does not is never chosen. Untuned
@@ -42,9 +42,9 @@ final class GemmTuner {
         W128x128("gemm_wgmma", 128, 128, 256, 4 * (128 + 128) * 64 * 2 + 1024),
         W128x256("gemm_wgmma", 128, 256, 256, 4 * (128 + 256) * 64 * 2 + 1024);
 
-        /** gemm_mma.cu's tiles: any operand layout, sm_80 and newer. */
+        /** gemm_mma.cu's tiles: sm_80 and newer. */
         static final Set<Tile> MMA = EnumSet.of(T128x128, T128x64, T64x128);
-        /** gemm_wgmma.cu's tiles: sm_90 only, both operands K-major. */
+        /** gemm_wgmma.cu's tiles: sm_90 only. */
         static final Set<Tile> WGMMA = EnumSet.of(W128x128, W128x256);
 
         final String module;
@@ -125,7 +125,7 @@ final class GemmTuner {
 
     /**
      * The tile for the product {@code key} (dtype, layouts, m, n, k, batch, operand kinds) among {@code candidates}
-     * (the tiles that take its layouts on this device): cached, else timed with {@code bench} when tuning is on and
+     * (the tiles this device runs): cached, else timed with {@code bench} when tuning is on and
      * {@code canTime}, else the heuristic. Only validated tiles are chosen, except gemm_mma.cu's inside a graph
      * capture that comes before any eager product (nothing can be validated then).
      */
