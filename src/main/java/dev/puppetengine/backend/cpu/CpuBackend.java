@@ -350,7 +350,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
-        Backend.requireBlendFilm(a, b, alpha, gamma, gamma);
+        Backend.requireBlendFilm(a, b, alpha, gamma);
         double[] go = read(gy), gx = go.clone(), dg = null;
         if (gamma != null) {   // through the FiLM: dx = gy * (1 + gamma), dgamma = gy * x
             double[] g = read(gamma), x = blend(a, b, alpha);

@@ -1025,7 +1025,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
-        Backend.requireBlendFilm(a, b, alpha, gamma, gamma);
+        Backend.requireBlendFilm(a, b, alpha, gamma);
         computable(gy, "blendFilmBackward");
         DType t = a.dtype(), tg = gy.dtype();
         long n = a.numel();

@@ -104,9 +104,7 @@ final class CudaGemm {
     private final cublasHandle handle;
     private final boolean tensorCores;
     private final GemmTuner tuner;
-    /** sm_90 (H100, H200): gemm_wgmma.cu's sm_90a cubin runs here and its tiles join every product's candidates. */
-    private final boolean hopper;
-    /** The tensor-core tiles this device can run. */
+    /** The tensor-core tiles this device can run: gemm_mma.cu's, and on sm_90 gemm_wgmma.cu's. */
     private final Set<GemmTuner.Tile> available;
     /** Launches per timing of a tile; the product runs once more before, untimed (module load, caches). */
     private static final int TUNE_REPS = 3;
@@ -137,7 +135,7 @@ final class CudaGemm {
             }
         }
         handle = h;
-        hopper = backend.computeCapability() == 90;
+        boolean hopper = backend.computeCapability() == 90;   // gemm_wgmma.cu's sm_90a cubin runs here only
         available = EnumSet.copyOf(GemmTuner.Tile.MMA);
         if (hopper) available.addAll(GemmTuner.Tile.WGMMA);
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
@@ -272,7 +270,7 @@ final class CudaGemm {
         GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), available,
                 t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
-        served(tile.module.substring("gemm_".length()) + "-" + tile.bm + "x" + tile.bn);
+        served(tile.label());
         return true;
     }
 

@@ -56,8 +56,11 @@ final class GemmTuner {
 
         boolean wgmma() { return WGMMA.contains(this); }
 
-        /** Its name in -Dpuppet.cuda.gemm.tile and in the cache file. */
-        String suffix() { return (module.equals("gemm_wgmma") ? "wgmma-" : "") + bm + "x" + bn; }
+        /** Its name in -Dpuppet.cuda.gemm.tile and in the cache file (gemm_mma.cu's tiles unprefixed, as first named). */
+        String suffix() { return wgmma() ? label() : bm + "x" + bn; }
+
+        /** Kernel and tile, e.g. "mma-128x64", "wgmma-128x256" (what bench rows name). */
+        String label() { return module.substring("gemm_".length()) + "-" + bm + "x" + bn; }
 
         /** The entry point for a product kind such as "bf16_kk" (dtype, A layout, B layout). */
         String entry(String kind) { return module + "_" + kind + "_" + bm + "x" + bn; }
