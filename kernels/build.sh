@@ -3,6 +3,8 @@
 # wgmma exists on sm_90a only, just the sm_90a cubin: CudaGemm loads it on sm_90 devices only). An sm_80 cubin
 # runs on every sm_8x GPU (A100, A10/RTX 30xx at sm_86, L4/L40/RTX 40xx at sm_89), so separate sm_86 / sm_89 cubins only
 # doubled the build (ptxas dominates it); newer GPUs JIT the PTX.
+# Also builds src/main/native/tensor_map.c into OUTDIR/libpuppet_tensor_map.so (the JNI shim for TMA tensor maps; needs
+# cuda.h from nvcc's toolkit and jni.h from $JAVA_HOME; without jni.h it is skipped and the engine copies by cp.async).
 # Called by Maven in generate-resources. Environment:
 #   CUDA_REQUIRE=true  a missing nvcc fails the build (default: warn and skip)
 #   CUDA_SKIP=true     skip kernel compilation entirely (fast CPU-only iterations)
@@ -25,6 +27,15 @@ if ! command -v "$nvcc" >/dev/null 2>&1; then
 fi
 
 mkdir -p "$out"
+shim_src="$here/../src/main/native/tensor_map.c" shim="$out/libpuppet_tensor_map.so"
+jdk=${JAVA_HOME:-}
+if [ ! -f "$jdk/include/jni.h" ] && command -v javac >/dev/null 2>&1; then jdk=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")"); fi
+if [ ! -f "$jdk/include/jni.h" ]; then
+  echo "[kernels] WARNING: no jni.h (set JAVA_HOME to a JDK): $(basename "$shim") not built; TMA copies disabled." >&2
+elif [ ! -f "$shim" ] || [ "$shim_src" -nt "$shim" ]; then
+  "$nvcc" -shared -Xcompiler -fPIC -O2 -I"$jdk/include" -I"$jdk/include/linux" -o "$shim.tmp" "$shim_src" -ldl && mv "$shim.tmp" "$shim" \
+    && echo "[kernels]   $(basename "$shim")"
+fi
 archs="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=compute_80"
 hopper_only="-gencode arch=compute_90a,code=sm_90a"
 newest_header=$(ls -t "$here"/*.cuh 2>/dev/null | head -n 1 || true)

@@ -57,11 +57,12 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
 }
 
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
-// chunks per thread, zero-filled past the edges.
-template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false>
+// chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
+// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once).
+template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
-#pragma unroll
+#pragma unroll UNROLL
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
     int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(threadIdx.x + it * THREADS, r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);

@@ -6,19 +6,29 @@
 // forward product and both backward ones without a transposed copy), dense or an im2col gather (implicit-GEMM conv
 // forward, weight gradient, stride-1 input gradient).
 // Copies: cp.async 16-byte chunks into the 128-byte-swizzled layouts wgmma reads (gemm_tile.cuh: slot() with 8
-// chunks per row for a K-major tile, the ATOMS layout for an MN-major one), not the bulk tensor copy engine (TMA): a TMA copy needs a tensor map made on the
-// host by cuTensorMapEncodeTiled, which JCuda 12.6 does not bind, and cannot gather im2col rows of a padded conv.
-// Block: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
-// swizzled row per tile row); a STAGES-deep cp.async ring filled STAGES - 2 tiles ahead, so one wgmma batch stays in
-// flight while the next copies are issued and one stage is always free to refill.
+// chunks per row for a K-major tile, the ATOMS layout for an MN-major one); in gemm_ws, a dense operand may instead
+// come through the bulk tensor copy engine (TMA): one thread issues a box copy per tile (an MN-major tile: one per
+// 64-wide strip) from a tensor map the host encoded (TensorMaps.java: cuTensorMapEncodeTiled through a JNI shim, as
+// JCuda 12.6 does not bind it) with the same 128-byte swizzle, so the stage holds exactly what the cp.async copy
+// would have written. An im2col gather, or GEGLU's interleaved B, stays on cp.async.
+// Two block organisations over the same copies, descriptors and epilogue (CudaGemm tunes between them):
+//  - gemm: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
+//    swizzled row per tile row); every thread copies and multiplies: a STAGES-deep cp.async ring filled STAGES - 2
+//    tiles ahead, so one wgmma batch stays in flight while the next copies are issued and one stage is always free.
+//  - gemm_ws (warp-specialised): a third warpgroup only copies (setmaxnreg gives its registers to the two that
+//    multiply), the ring's stages handed back and forth through mbarriers (full: the copies landed, TMA bytes
+//    included (expect_tx / complete_tx); empty: both
+//    multiplying warpgroups retired their wgmma on it), so copies run up to a whole ring ahead, also across output
+//    tiles, and the multiplying warpgroups never wait at a block-wide barrier. Their epilogue goes through a
+//    separate 64-row staging buffer, one warpgroup after the other (named barriers), while the copier refills the ring.
 // Persistent: CudaGemm launches at most one block per SM; each walks tiles blockIdx.x, + gridDim.x, ... in grouped
 // order (GROUP_M tile rows at a time), so blocks running together share their A and B tiles in L2.
-// Epilogue: the accumulators are staged through the (then idle) ring as an fp32 tile and finished row by row, so
+// Epilogue: the accumulators are staged through shared memory as an fp32 tile and finished row by row, so
 // consecutive threads write consecutive columns of C; the fragment layout would scatter 8-byte pieces instead, and
 // indexing 64-128 accumulators from an epilogue loop the compiler does not unroll moves them all to local memory.
-// Ordering: every copying thread waits for its cp.async group and issues fence.proxy.async before the barrier, so
-// the tensor cores (the async proxy) see what ordinary copies wrote; wgmma.fence orders the accumulators' register
-// accesses before each batch.
+// Ordering: every copying thread waits for its cp.async group and issues fence.proxy.async before it signals (the
+// barrier or the full mbarrier), so the tensor cores (the async proxy) see what ordinary copies wrote; wgmma.fence
+// orders the accumulators' register accesses before each batch.
 #include "common.cuh"
 #include "gemm_tile.cuh"
 
@@ -76,6 +86,39 @@ __host__ __device__ inline uint64_t slice(uint64_t desc, int k) { return desc + 
 template <int BN>
 __host__ __device__ constexpr int staged_ld() { return BN + 8; }
 
+// gemm_ws's shared memory: the ring (STAGES stages; the copier runs ahead by up to all of them), one multiplying
+// warpgroup's 64 staged rows of C, then the full and empty mbarriers of every stage.
+template <int BN>
+struct WsCfg {
+  static constexpr int STAGES = BN == 128 ? 5 : 3, THREADS = 384, COPIER_REGS = 40, MATH_REGS = 232;
+  static constexpr int RING = STAGES * Cfg<BN>::STAGE_BYTES, HALF = 64 * staged_ld<BN>() * 4, BARRIERS = RING + HALF;
+  static constexpr int SMEM = BARRIERS + 2 * STAGES * 8 + 1024;
+  static_assert(SMEM <= 227 * 1024, "fits an sm_90 block's shared memory");
+  static_assert(STAGES >= 3, "the copier signals a stage only after issuing the next one: 2 stages deadlock");
+  static_assert(128 * COPIER_REGS + 256 * MATH_REGS <= 65536, "the register file holds all three warpgroups");
+};
+
+// Iteration it (a block's k tiles counted across its output tiles) uses ring stage it % S; the stage's mbarriers are
+// then in their (it / S)-th phase, whose parity a wait names.
+__host__ __device__ inline int ring_stage(int it, int stages) { return it % stages; }
+__host__ __device__ inline int ring_parity(int it, int stages) { return it / stages & 1; }
+
+// A tensor map (CUtensorMap: 128 opaque bytes, 64-aligned), passed by value as a __grid_constant__ parameter.
+struct alignas(64) TensorMap { unsigned long long v[16]; };
+
+// The TMA boxes of an MN x BK operand tile at (mn0, k0), on a tensor map over the operand's (cols, rows[, batch])
+// with box (BK, MN) when K-major, (64, BK) when MN-major (TensorMaps.plan builds exactly these): box i's
+// coordinates (c0 innermost) and its byte offset in the tile. K-major: one box, rows of 128 bytes = slot()'s layout;
+// MN-major: one box per 64-wide strip, BK rows of 128 bytes = the ATOMS layout's strip.
+template <bool KMAJOR, int MN>
+__host__ __device__ constexpr int tma_boxes() { return KMAJOR ? 1 : MN / 64; }
+template <bool KMAJOR>
+__host__ __device__ inline int tma_box(int i, int mn0, int k0, int& c0, int& c1) {
+  c0 = KMAJOR ? k0 : mn0 + 64 * i;
+  c1 = KMAJOR ? mn0 : k0;
+  return KMAJOR ? 0 : i * BK * 128;
+}
+
 // Where thread (warpgroup g, warp w, lane) stages accumulator d[j][e]: wgmma's D gives warp w of a warpgroup rows
 // 16w.. of its 64, each 8 columns laid out as mma.sync's m16n8 C fragment.
 template <int BN>
@@ -105,12 +148,13 @@ __device__ __forceinline__ float column_bias(const Out& o, int col) {
   return o.bias && col < o.n ? ld(o.bias, o.tbias, o.half ? geglu_source(col, o.half) : col) : 0.f;
 }
 
-// Finishes the staged fp32 tile at (bm, bn) of batch entry b into C through the epilogue (epilogue.cuh).
-template <int BN>
-__device__ __forceinline__ void store_tile(const float* staged, const Out& o, long long b, int bm, int bn) {
+// Finishes ROWS staged fp32 rows, C's rows bm.. and columns bn.. of batch entry b, through the epilogue
+// (epilogue.cuh); threads tid = 0 .. NT - 1 share the work.
+template <int ROWS, int BN, int NT>
+__device__ __forceinline__ void store_tile(const float* staged, const Out& o, long long b, int bm, int bn, int tid) {
   constexpr int LD = staged_ld<BN>();
   if (o.half) {  // GEGLU: output i of a row pairs staged column p (value) with p + 8 (gate)
-    for (int idx = threadIdx.x; idx < BM * BN / 2; idx += THREADS) {
+    for (int idx = tid; idx < ROWS * BN / 2; idx += NT) {
       int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm + r, col = bn + p;
       if (row < o.m && col < o.n)
         st(o.C, o.tc, b * o.sbc + row * o.crs + geglu_source(col, o.half) * o.ccs,
@@ -119,7 +163,7 @@ __device__ __forceinline__ void store_tile(const float* staged, const Out& o, lo
     return;
   }
   with_residual_type(o.res, [&](auto rt) {
-    for (int idx = threadIdx.x; idx < BM * BN; idx += THREADS) {
+    for (int idx = tid; idx < ROWS * BN; idx += NT) {
       int r = idx / BN, c = idx % BN, row = bm + r, col = bn + c;
       if (row < o.m && col < o.n) {
         long long ci = b * o.sbc + row * o.crs + col * o.ccs;
@@ -228,8 +272,180 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
       for (int e = 0; e < 4; e += 2)
         *reinterpret_cast<float2*>(staged + staged_at<BN>(group, warp, lane, j, e)) = make_float2(d[j][e], d[j][e + 1]);
     __syncthreads();
-    store_tile<BN>(staged, o, b, bm, bn);
+    store_tile<BM, BN, THREADS>(staged, o, b, bm, bn, threadIdx.x);
     __syncthreads();  // the staged tile is read before the next tile's copies refill the ring
+  }
+}
+
+// mbarriers (shared addresses): init with an arrival count; arrive (release); test whether the phase of `parity`
+// has completed (acquire), i.e. the barrier's current phase has the other parity.
+__device__ __forceinline__ void mbar_init(unsigned bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(unsigned bar) {
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ bool mbar_done(unsigned bar, int parity) {
+  unsigned done;
+  asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+               : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  return done;
+}
+
+// Waits for the phase of `parity`. A wait of 2^32 clocks (seconds; a stage turns over in microseconds) is a protocol
+// fault: it marks the block failed, after which no wait blocks and the epilogue writes NaN, so a fault fails
+// CudaGemm's validation (the tile is then never used) instead of hanging the process. (No printf: a call inside the
+// main loop makes ptxas serialise every wgmma.)
+__device__ __forceinline__ void mbar_wait(unsigned bar, int parity, volatile int* failed) {
+  const long long start = clock64();
+  while (!*failed && !mbar_done(bar, parity))
+    if (clock64() - start > (1ll << 32)) *failed = 1;
+}
+
+// Named barriers 1.. among N threads (0 is __syncthreads): sync waits, arrive only counts. Immediate ids, so ptxas
+// reserves only the barriers used.
+template <int ID, int N>
+__device__ __forceinline__ void bar_sync() { asm volatile("bar.sync %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
+template <int ID, int N>
+__device__ __forceinline__ void bar_arrive() { asm volatile("bar.arrive %0, %1;\n" ::"n"(ID), "n"(N) : "memory"); }
+
+template <int R>
+__device__ __forceinline__ void regs_down() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R)); }
+template <int R>
+__device__ __forceinline__ void regs_up() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R)); }
+
+// The phase of `bar` also waits for `bytes` of TMA copies (each decrements the count as it lands).
+__device__ __forceinline__ void mbar_expect_bytes(unsigned bar, int bytes) {
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+// One TMA box copy from `map` at (c0, c1[, c2]) into shared address dst, counted on mbarrier bar. rank 2: the map has
+// no batch dimension (batch 1, or an operand shared by every batch entry).
+__device__ __forceinline__ void tma_copy(unsigned dst, const TensorMap& map, int rank, int c0, int c1, int c2, unsigned bar) {
+  const unsigned long long m = reinterpret_cast<unsigned long long>(&map);
+  if (rank == 3)
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n"
+                 ::"r"(dst), "l"(m), "r"(c0), "r"(c1), "r"(c2), "r"(bar) : "memory");
+  else
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+                 ::"r"(dst), "l"(m), "r"(c0), "r"(c1), "r"(bar) : "memory");
+}
+
+// Copies one operand tile into shared address dst by TMA (thread 0 only; rank = the map's, 0 = no map).
+template <bool KMAJOR, int MN>
+__device__ __forceinline__ void tma_tile(unsigned dst, const TensorMap& map, int rank, int mn0, int k0, int b, unsigned bar) {
+#pragma unroll
+  for (int i = 0; i < tma_boxes<KMAJOR, MN>(); i++) {
+    int c0, c1;
+    const int off = tma_box<KMAJOR>(i, mn0, k0, c0, c1);
+    tma_copy(dst + off, map, rank, c0, c1, b, bar);
+  }
+}
+
+// The warp-specialised block (the header's gemm_ws): warpgroup 0 copies, warpgroups 1 and 2 multiply rows 0-63 and
+// 64-127 of each output tile. Both sides count iterations `it` across the block's tiles the same way.
+// ta / tb: tensor maps of A and B, used where rank_a / rank_b is 2 or 3 (0: that operand is copied by cp.async).
+template <bool BF16, bool AK, bool BKM, int BN>
+__device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
+                                        const Operand& ob, const Out& o, int batch, const TensorMap& ta, int rank_a,
+                                        const TensorMap& tb, int rank_b) {
+  using Cf = Cfg<BN>;
+  using W = WsCfg<BN>;
+  constexpr int S = W::STAGES;
+  extern __shared__ uint4 smem[];
+  __shared__ int failed;
+  const unsigned raw = (unsigned)__cvta_generic_to_shared(smem), pad = (1024 - raw % 1024) % 1024;
+  const unsigned ring = raw + pad, full = ring + W::BARRIERS, empty = full + S * 8;
+  uint4* const ring_p = smem + pad / 16;
+  const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN, ktiles = (k + BK - 1) / BK;
+  const int total = tiles_m * tiles_n * batch;
+  if (threadIdx.x == 0) {
+    failed = 0;
+    for (int s = 0; s < S; s++) {
+      mbar_init(full + 8 * s, 128);   // every copying thread, once its copies for the stage have landed
+      mbar_init(empty + 8 * s, 256);  // every multiplying thread, once its wgmma on the stage retired
+    }
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {  // the copier
+    regs_down<W::COPIER_REGS>();
+    // TMA bytes per stage (a box's bytes count in full, its zero-filled part past the operand's edges included)
+    const int tma_bytes = (rank_a ? Cf::A_BYTES : 0) + (rank_b ? Cf::B_BYTES : 0);
+    int it = 0;
+    for (int t = blockIdx.x; t < total; t += gridDim.x) {
+      int bt, tm, tn;
+      tile_of(t, tiles_m, tiles_n, bt, tm, tn);
+      const uint16_t* a = A + bt * oa.bs;
+      const uint16_t* bb = B + bt * ob.bs;
+      for (int kt = 0; kt < ktiles; kt++, it++) {
+        const int s = ring_stage(it, S);
+        mbar_wait(empty + 8 * s, ring_parity(it, S) ^ 1, &failed);  // stage s retired its previous use (none at first)
+        uint4* st = ring_p + s * (Cf::STAGE_BYTES / 16);
+        const unsigned sa = ring + s * Cf::STAGE_BYTES;
+        if (tma_bytes && threadIdx.x == 0) {  // before this thread's arrival on the stage, so the phase waits for them
+          mbar_expect_bytes(full + 8 * s, tma_bytes);
+          if (rank_a) tma_tile<AK, BM>(sa, ta, rank_a, tm * BM, kt * BK, bt, full + 8 * s);
+          if (rank_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, rank_b, tn * BN, kt * BK, bt, full + 8 * s);
+        }
+        if (!rank_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
+        if (!rank_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
+        cp_async_commit();
+        if (it > 0) {  // the previous stage's copies have landed: make them visible to the tensor cores, signal
+          cp_async_wait<1>();
+          fence_proxy_async();
+          mbar_arrive(full + 8 * ring_stage(it - 1, S));
+        }
+      }
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    if (it > 0) mbar_arrive(full + 8 * ring_stage(it - 1, S));
+    return;
+  }
+
+  regs_up<W::MATH_REGS>();
+  const int g = threadIdx.x / 128 - 1, tid = threadIdx.x % 128, lane = tid % 32, warp = tid / 32;
+  float* const half = reinterpret_cast<float*>(ring_p + W::RING / 16);
+  int it = 0;
+  for (int t = blockIdx.x; t < total; t += gridDim.x) {
+    int bt, tm, tn;
+    tile_of(t, tiles_m, tiles_n, bt, tm, tn);
+    float d[BN / 8][4];
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) d[j][e] = 0.f;
+    for (int kt = 0; kt < ktiles; kt++, it++) {
+      const int s = ring_stage(it, S);
+      mbar_wait(full + 8 * s, ring_parity(it, S), &failed);
+      const unsigned stage = ring + s * Cf::STAGE_BYTES;
+      const uint64_t da = a_descriptor<AK>(stage, g), db = b_descriptor<BKM, BN>(stage);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, AK, BKM, BN>(d, slice<AK>(da, kk), slice<BKM>(db, kk));
+      wgmma_commit();
+      wgmma_wait<1>();  // the previous batch retired: its stage is free
+      if (kt > 0) mbar_arrive(empty + 8 * ring_stage(it - 1, S));
+    }
+    wgmma_wait<0>();
+    fence_accumulators(d);
+    mbar_arrive(empty + 8 * ring_stage(it - 1, S));
+    // epilogue through the one staging buffer: warpgroup 0 after warpgroup 1 finished the previous tile (barrier
+    // 2), warpgroup 1 after warpgroup 0 finished this one (barrier 1); 3 + g orders a warpgroup's own writes/reads
+    if (g == 1) bar_sync<1, 256>();
+    else if (t != blockIdx.x) bar_sync<2, 256>();
+    const bool bad = failed;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2)
+        *reinterpret_cast<float2*>(half + staged_at<BN>(0, warp, lane, j, e)) = bad ? make_float2(NAN, NAN) : make_float2(d[j][e], d[j][e + 1]);
+    g ? bar_sync<4, 128>() : bar_sync<3, 128>();
+    store_tile<64, BN, 128>(half, o, bt, tm * BM + 64 * g, tn * BN, tid);
+    g ? bar_sync<4, 128>() : bar_sync<3, 128>();
+    if (g == 0) bar_arrive<1, 256>();
+    else if (t + (int)gridDim.x < total) bar_arrive<2, 256>();
   }
 }
 #endif
@@ -237,9 +453,9 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
 }  // namespace wg
 
 #ifndef GEMM_WGMMA_INDEX_ONLY  // kernels/check/gemm_wgmma_host_check.cu includes this file for its index functions only
-// Entry points gemm_wgmma_<dtype>_<A layout><B layout>_128x<BN> (k = K-major, m/n = MN-major): gemm_mma.cu's
-// arguments plus the batch count (the grid is persistent, not one layer per batch entry). Dynamic shared memory:
-// Cfg<BN>::SMEM bytes (CudaGemm raises the limit).
+// Entry points gemm_wgmma[_ws]_<dtype>_<A layout><B layout>_128x<BN> (k = K-major, m/n = MN-major): gemm_mma.cu's
+// arguments plus the batch count (the grid is persistent, not one layer per batch entry). Threads and dynamic shared
+// memory: gemm 256 and Cfg<BN>::SMEM, gemm_ws 384 and WsCfg<BN>::SMEM (CudaGemm raises the limit; GemmTuner.Tile).
 #define GEMM_WGMMA_ENTRY(NAME, BF16, AK, BKM, BN)                                                                   \
   extern "C" __global__ void __launch_bounds__(wg::THREADS, 1)                                                      \
       NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
@@ -250,15 +466,30 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
                                         Residual{R, tr, rrs, rcs, rbs}, half},                                      \
                                 batch);                                                                             \
   }
-#define GEMM_WGMMA_TILES(NAME, BF16, AK, BKM)          \
-  GEMM_WGMMA_ENTRY(NAME##_128x128, BF16, AK, BKM, 128) \
-  GEMM_WGMMA_ENTRY(NAME##_128x256, BF16, AK, BKM, 256)
-GEMM_WGMMA_TILES(gemm_wgmma_bf16_kk, true, true, true)
-GEMM_WGMMA_TILES(gemm_wgmma_bf16_kn, true, true, false)
-GEMM_WGMMA_TILES(gemm_wgmma_bf16_mk, true, false, true)
-GEMM_WGMMA_TILES(gemm_wgmma_bf16_mn, true, false, false)
-GEMM_WGMMA_TILES(gemm_wgmma_f16_kk, false, true, true)
-GEMM_WGMMA_TILES(gemm_wgmma_f16_kn, false, true, false)
-GEMM_WGMMA_TILES(gemm_wgmma_f16_mk, false, false, true)
-GEMM_WGMMA_TILES(gemm_wgmma_f16_mn, false, false, false)
+// gemm_ws also takes A's and B's tensor maps and their ranks (0: copied by cp.async).
+#define GEMM_WGMMA_WS_ENTRY(NAME, BF16, AK, BKM, BN)                                                                \
+  extern "C" __global__ void __launch_bounds__(wg::WsCfg<BN>::THREADS, 1)                                           \
+      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
+           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,   \
+           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half, int batch,                 \
+           const __grid_constant__ wg::TensorMap ta, int rank_a, const __grid_constant__ wg::TensorMap tb,          \
+           int rank_b) {                                                                                            \
+    wg::gemm_ws<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                         \
+                                   wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias,                    \
+                                           Residual{R, tr, rrs, rcs, rbs}, half},                                   \
+                                   batch, ta, rank_a, tb, rank_b);                                                  \
+  }
+#define GEMM_WGMMA_TILES(KIND, BF16, AK, BKM)                                                        \
+  GEMM_WGMMA_ENTRY(gemm_wgmma_##KIND##_128x128, BF16, AK, BKM, 128)                                  \
+  GEMM_WGMMA_ENTRY(gemm_wgmma_##KIND##_128x256, BF16, AK, BKM, 256)                                  \
+  GEMM_WGMMA_WS_ENTRY(gemm_wgmma_ws_##KIND##_128x128, BF16, AK, BKM, 128)                            \
+  GEMM_WGMMA_WS_ENTRY(gemm_wgmma_ws_##KIND##_128x256, BF16, AK, BKM, 256)
+GEMM_WGMMA_TILES(bf16_kk, true, true, true)
+GEMM_WGMMA_TILES(bf16_kn, true, true, false)
+GEMM_WGMMA_TILES(bf16_mk, true, false, true)
+GEMM_WGMMA_TILES(bf16_mn, true, false, false)
+GEMM_WGMMA_TILES(f16_kk, false, true, true)
+GEMM_WGMMA_TILES(f16_kn, false, true, false)
+GEMM_WGMMA_TILES(f16_mk, false, false, true)
+GEMM_WGMMA_TILES(f16_mn, false, false, false)
 #endif

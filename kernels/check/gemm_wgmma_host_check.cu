@@ -5,7 +5,9 @@
 // k at start + (r / 8) * SBO + (r % 8) * 128 + 2k; MN-major, read transposed: start + (r / 64) * LBO + 2 (r % 64) +
 // (k / 8) * SBO + (k % 8) * 128; then bits 4-6 of the address XORed with bits 7-9) and D's fragment (warp w of the
 // warpgroup holds rows 16w.., thread t rows t/4 and t/4 + 8, columns 2(t%4), +1 of every 8),
-// its staging of the accumulators and its epilogue walk (plain, bias, GEGLU), against a triple loop or a direct
+// its staging of the accumulators and its epilogue walk (plain, bias, GEGLU), for both block organisations (gemm_ws:
+// the ring position counted across tiles, C staged and stored in 64-row halves, and every dense operand's TMA boxes,
+// emulated, leaving the same shared-memory bytes as its cp.async copy), against a triple loop or a direct
 // convolution. Catches a wrong descriptor field, k-slice advance, warpgroup or B offset, swizzle/slot mismatch, tile
 // order gap, edge mask or GEGLU pairing; not races or the memory ordering (the GPU op harness covers those).
 //   nvcc -std=c++17 -o /tmp/gwc kernels/check/gemm_wgmma_host_check.cu && /tmp/gwc
@@ -62,17 +64,57 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
   return d;
 }
 
-// One product C (batch x m x n) = A B^T through the kernel's schedule; half = D for GEGLU (C has D columns).
-template <int BN, bool AK, bool BKM>
+// gemm_ws's TMA copy of an operand tile, emulated from the CUDA driver's description of a tiled tensor map (tensor
+// dims (cols, rows[, batch]), byte strides (ld, bs), box (box0, box1): element (c0 + x, c1 + y) of the box, zero
+// where past the dims, lands at x * 2 + y * box0 * 2 from the destination, then the 128-byte swizzle on the absolute
+// address), with the map TensorMaps.plan builds and the kernel's boxes (tma_box); compared with the cp.async copy
+// already in smem wherever the tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry
+// the next row's elements where TMA writes zeros: rows / columns of C that are never stored).
+template <bool KMAJOR, int MN>
+static void tma_matches(const std::vector<float>& smem, const Side& g, int batch, unsigned tile, int b, int mn0, int k0) {
+  const long long dims0 = g.o.cols, dims1 = g.o.rows;  // TensorMaps.plan: (cols, rows, batch)
+  const bool rank3 = batch > 1 && g.o.bs > 0;           // else rank 2: every batch entry reads the same matrix
+  const int box0 = KMAJOR ? BK : 64, box1 = KMAJOR ? MN : BK;
+  if (box0 * 2 != 128) { printf("FAIL: a 128-byte-swizzle box must be 128 bytes wide\n"); exit(1); }
+  std::vector<float> want(MN * BK, NAN);
+  std::vector<bool> care(MN * BK, false);
+  for (int i = 0; i < tma_boxes<KMAJOR, MN>(); i++) {
+    int c0, c1;
+    unsigned dst = tile + tma_box<KMAJOR>(i, mn0, k0, c0, c1);
+    for (int y = 0; y < box1; y++)
+      for (int x = 0; x < box0; x++) {
+        long long gx = c0 + x, gy = c1 + y;
+        float v = gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * g.o.bs : 0) + gy * g.o.ld + gx) : 0.f;
+        unsigned byte = dst + y * box0 * 2 + x * 2;
+        byte ^= (byte >> 7 & 7) << 4;
+        if (byte < tile || byte >= tile + MN * BK * 2) { printf("FAIL: TMA box writes outside its tile\n"); exit(1); }
+        want[(byte - tile) / 2] = v;
+        care[(byte - tile) / 2] = (KMAJOR ? gy : gx) < (KMAJOR ? dims1 : dims0);
+      }
+  }
+  for (int e = 0; e < MN * BK; e++)
+    if (std::isnan(want[e]) || (care[e] && !(want[e] == smem[tile / 2 + e]))) {
+      printf("FAIL: TMA tile (%s-major, %d rows) differs from the cp.async copy at element %d: %g vs %g\n", KMAJOR ? "K" : "MN", MN, e,
+             want[e], smem[tile / 2 + e]);
+      exit(1);
+    }
+}
+
+// One product C (batch x m x n) = A B^T through the kernel's schedule; half = D for GEGLU (C has D columns). WS:
+// gemm_ws's ring (its stage count, iterations counted across the block's tiles) and its staging of C in 64-row
+// halves, one warpgroup's at a time.
+template <int BN, bool AK, bool BKM, bool WS>
 static std::vector<float> run(int batch, int m, int n, int k, const Side& A, const Side& B, const std::vector<float>& bias, int half) {
   using Cf = Cfg<BN>;
+  constexpr int RING_STAGES = WS ? WsCfg<BN>::STAGES : STAGES;
   const unsigned raw = 3000, pad = (1024 - raw % 1024) % 1024, ring = raw + pad;  // the kernel's alignment of a dynamic base
-  std::vector<float> smem((ring + STAGES * Cf::STAGE_BYTES) / 2, NAN);
+  std::vector<float> smem((ring + RING_STAGES * Cf::STAGE_BYTES) / 2, NAN);
   constexpr int LD = staged_ld<BN>();
   const int nc = half ? half : n;
   std::vector<float> C((size_t)batch * m * nc, NAN);
   const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN, ktiles = (k + BK - 1) / BK, total = tiles_m * tiles_n * batch;
   std::set<std::tuple<int, int, int>> seen;
+  int it = 0;  // one block walks every tile (the kernel's grid of one, as CudaGemm's validation also runs it)
   for (int t = 0; t < total; t++) {
     int b, tm, tn;
     tile_of(t, tiles_m, tiles_n, b, tm, tn);
@@ -81,8 +123,8 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
     }
     const int bm = tm * BM, bn = tn * BN;
     float acc[2][128][BN / 8][4] = {};
-    for (int kt = 0; kt < ktiles; kt++) {
-      const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
+    for (int kt = 0; kt < ktiles; kt++, it++) {
+      const unsigned stage = ring + (WS ? ring_stage(it, RING_STAGES) : kt % STAGES) * Cf::STAGE_BYTES;
       auto load = [&](const Side& g, bool kmajor, int rows, unsigned base, int mn0, int hf) {  // load_tile<.., ATOMS = true>
         std::vector<bool> written(rows * BK / 8, false);
         for (int i = 0; i < rows * BK / 8; i++) {
@@ -100,6 +142,10 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
       };
       load(A, AK, BM, stage, bm, 0);
       load(B, BKM, BN, stage + Cf::A_BYTES, bn, half);
+      if (WS) {  // gemm_ws's TMA path for a dense operand (B not in a GEGLU product) must leave the same bytes
+        if (!A.o.gather) tma_matches<AK, BM>(smem, A, batch, stage, b, bm, kt * BK);
+        if (!B.o.gather && !half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);
+      }
       auto element = [&](uint64_t desc, bool kmajor, int r, int kk) {  // the emulated hardware read of a descriptor's operand
         if (desc >> 62 != 1) { printf("FAIL: descriptor swizzle mode %d\n", (int)(desc >> 62)); exit(1); }
         unsigned start = (unsigned)(desc & 0x3FFF) << 4, lbo = (unsigned)(desc >> 16 & 0x3FFF) << 4, sbo = (unsigned)(desc >> 32 & 0x3FFF) << 4;
@@ -120,49 +166,53 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
               }
       }
     }
-    std::vector<float> staged((size_t)BM * LD, NAN);
-    for (int g = 0; g < 2; g++)
-      for (int w = 0; w < 4; w++)
-        for (int j = 0; j < BN / 8; j++)
-          for (int e = 0; e < 4; e += 2) {
-            std::set<int> banks[2];
-            for (int lane = 0; lane < 32; lane++) {
-              int at = staged_at<BN>(g, w, lane, j, e);
-              if (at % 2 || staged_at<BN>(g, w, lane, j, e + 1) != at + 1) { printf("FAIL: staged pair not an aligned float2\n"); exit(1); }
-              if (!std::isnan(staged.at(at))) { printf("FAIL: staged element %d written twice\n", at); exit(1); }
-              staged[at] = acc[g][32 * w + lane][j][e];
-              staged[at + 1] = acc[g][32 * w + lane][j][e + 1];
-              banks[lane / 16].insert(at % 32 / 2);  // 8-byte stores: a half warp per phase
-            }
-            if (banks[0].size() != 16 || banks[1].size() != 16) { printf("FAIL: bank conflict staging block %d\n", j); exit(1); }
-          }
     auto bias_at = [&](int col) { return bias.empty() || col >= n ? 0.f : bias[half ? geglu_source(col, half) : col]; };
-    if (half) {
-      for (int idx = 0; idx < BM * BN / 2; idx++) {
-        int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm + r, col = bn + p;
-        if (row < m && col < n) {
-          // the gelu is the same function on both sides: store value and gate (as value + 1000 * gate) to check pairing
-          float v = staged[r * LD + p] + bias_at(col), gt = staged[r * LD + p + 8] + bias_at(col + 8);
-          size_t o = ((size_t)b * m + row) * nc + geglu_source(col, half);
-          if (!std::isnan(C[o])) { printf("FAIL: GEGLU output written twice\n"); exit(1); }
-          C[o] = v + 1000 * gt;
+    constexpr int ROWS = WS ? 64 : BM;  // rows staged at once: gemm stages the whole tile, gemm_ws one warpgroup's half
+    for (int part = 0; part < BM / ROWS; part++) {
+      std::vector<float> staged((size_t)ROWS * LD, NAN);
+      for (int g = WS ? part : 0; g < (WS ? part + 1 : 2); g++)
+        for (int w = 0; w < 4; w++)
+          for (int j = 0; j < BN / 8; j++)
+            for (int e = 0; e < 4; e += 2) {
+              std::set<int> banks[2];
+              for (int lane = 0; lane < 32; lane++) {
+                int at = staged_at<BN>(WS ? 0 : g, w, lane, j, e);
+                if (at % 2 || staged_at<BN>(WS ? 0 : g, w, lane, j, e + 1) != at + 1) { printf("FAIL: staged pair not an aligned float2\n"); exit(1); }
+                if (!std::isnan(staged.at(at))) { printf("FAIL: staged element %d written twice\n", at); exit(1); }
+                staged[at] = acc[g][32 * w + lane][j][e];
+                staged[at + 1] = acc[g][32 * w + lane][j][e + 1];
+                banks[lane / 16].insert(at % 32 / 2);  // 8-byte stores: a half warp per phase
+              }
+              if (banks[0].size() != 16 || banks[1].size() != 16) { printf("FAIL: bank conflict staging block %d\n", j); exit(1); }
+            }
+      const int bm0 = bm + part * ROWS;  // store_tile<ROWS, ...>'s walk
+      if (half) {
+        for (int idx = 0; idx < ROWS * BN / 2; idx++) {
+          int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm0 + r, col = bn + p;
+          if (row < m && col < n) {
+            // the gelu is the same function on both sides: store value and gate (as value + 1000 * gate) to check pairing
+            float v = staged[r * LD + p] + bias_at(col), gt = staged[r * LD + p + 8] + bias_at(col + 8);
+            size_t o = ((size_t)b * m + row) * nc + geglu_source(col, half);
+            if (!std::isnan(C[o])) { printf("FAIL: GEGLU output written twice\n"); exit(1); }
+            C[o] = v + 1000 * gt;
+          }
         }
-      }
-    } else {
-      for (int idx = 0; idx < BM * BN; idx++) {
-        int r = idx / BN, c = idx % BN, row = bm + r, col = bn + c;
-        if (row < m && col < n) C[((size_t)b * m + row) * n + col] = staged[r * LD + c] + bias_at(col);
+      } else {
+        for (int idx = 0; idx < ROWS * BN; idx++) {
+          int r = idx / BN, c = idx % BN, row = bm0 + r, col = bn + c;
+          if (row < m && col < n) C[((size_t)b * m + row) * n + col] = staged[r * LD + c] + bias_at(col);
+        }
       }
     }
   }
   return C;
 }
 
-template <int BN, bool AK, bool BKM>
+template <int BN, bool AK, bool BKM, bool WS>
 static int check(const char* what, int batch, int m, int n, int k, const Side& A, const Side& B, bool with_bias, int half = 0) {
   std::vector<float> bias;
   if (with_bias) { bias.resize(n); for (auto& x : bias) x = rnd(); }
-  std::vector<float> C = run<BN, AK, BKM>(batch, m, n, k, A, B, bias, half);
+  std::vector<float> C = run<BN, AK, BKM, WS>(batch, m, n, k, A, B, bias, half);
   int bad = 0, nc = half ? half : n;
   for (int b = 0; b < batch; b++)
     for (int i = 0; i < m; i++)
@@ -176,28 +226,28 @@ static int check(const char* what, int batch, int m, int n, int k, const Side& A
         float got = C[((size_t)b * m + i) * nc + j];
         if (!(got == (float)want) && bad++ < 5) printf("  (%d,%d,%d): got %g want %g\n", b, i, j, got, want);
       }
-  printf("%s %s, 128x%d tile, A %s-major, B %s-major, batch=%d m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, BN,
+  printf("%s %s, %s128x%d tile, A %s-major, B %s-major, batch=%d m=%d n=%d k=%d: %d of %d wrong\n", bad ? "FAIL" : "ok  ", what, WS ? "ws " : "", BN,
          AK ? "K" : "M", BKM ? "K" : "N", batch, m, n, k, bad, batch * m * nc);
   return bad != 0;
 }
 
-template <int BN, bool AK, bool BKM>
+template <int BN, bool AK, bool BKM, bool WS>
 static int layouts() {
   int fails = 0;
   for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}}) {
     Side A = dense(AK, batch, m, k, (AK ? k : m) + 8), B = dense(BKM, batch, n, k, BKM ? k : n);
-    fails += check<BN, AK, BKM>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
+    fails += check<BN, AK, BKM, WS>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
   }
   for (auto [m, d, k] : std::vector<std::tuple<int, int, int>>{{150, 136, 72}, {64, 8, 16}, {260, 320, 40}}) {
     Side A = dense(AK, 1, m, k, AK ? k : m), B = dense(BKM, 1, 2 * d, k, BKM ? k : 2 * d);
-    fails += check<BN, AK, BKM>("geglu", 1, m, 2 * d, k, A, B, true, d);
+    fails += check<BN, AK, BKM, WS>("geglu", 1, m, 2 * d, k, A, B, true, d);
   }
   return fails;
 }
 
 // Convolutions through the gather: the forward (A = im2col, K-major; B = weights (cout, 9 cin), K-major) and the
 // weight gradient (A = gy stored (pixels, cout), M-major; B = im2col read as (column, pixel), N-major).
-template <int BN>
+template <int BN, bool WS>
 static int convs() {
   int fails = 0;
   for (auto [h, cin, cout, s] : std::vector<std::tuple<int, int, int, int>>{{9, 8, 24, 1}, {11, 16, 40, 2}}) {
@@ -209,22 +259,23 @@ static int convs() {
     A.at = [at](int bi, int q) { return at(bi % 100000, q); };
     Side W = dense(true, 1, cout, k, k);
     snprintf(what, sizeof what, "conv 3x3 s%d %d->%d", s, cin, cout);
-    fails += check<BN, true, true>(what, 1, pixels, cout, k, A, W, true);
+    fails += check<BN, true, true, WS>(what, 1, pixels, cout, k, A, W, true);
     Side G = dense(false, 1, cout, pixels, cout + 8), B = X;
     B.at = [at](int bi, int px) { return at(px, bi % 100000); };
     snprintf(what, sizeof what, "conv 3x3 s%d %d->%d dW", s, cin, cout);
-    fails += check<BN, false, false>(what, 1, cout, k, pixels, G, B, false);
+    fails += check<BN, false, false, WS>(what, 1, cout, k, pixels, G, B, false);
   }
   return fails;
 }
 
-template <int BN>
+template <int BN, bool WS>
 static int suite() {
-  return layouts<BN, true, true>() + layouts<BN, true, false>() + layouts<BN, false, true>() + layouts<BN, false, false>() + convs<BN>();
+  return layouts<BN, true, true, WS>() + layouts<BN, true, false, WS>() + layouts<BN, false, true, WS>() + layouts<BN, false, false, WS>() +
+         convs<BN, WS>();
 }
 
 int main() {
-  int fails = suite<128>() + suite<256>();
+  int fails = suite<128, false>() + suite<256, false>() + suite<128, true>() + suite<256, true>();
   // tile_of's grouped order: the first GROUP_M * tiles_n tiles cover exactly the first GROUP_M tile rows
   for (int tm = 1; tm < 20; tm++)
     for (int tn = 1; tn < 7; tn++) {

@@ -44,8 +44,9 @@ run harness-mma      70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.
 run products-128x64  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
 run products-64x128  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
 if nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; then   # gemm_wgmma.cu: sm_90 only
-  run products-wgmma-128x128 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=wgmma-128x128
-  run products-wgmma-128x256 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=wgmma-128x256
+  for t in wgmma-128x128 wgmma-128x256 wgmma-ws-128x128 wgmma-ws-128x256; do
+    run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t
+  done
 fi
 run harness-tiled    60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
 run unet-parity      95 "model.UNetGpuParityTest"

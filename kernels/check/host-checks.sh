@@ -6,7 +6,11 @@
 #   gemm_wgmma_host_check: gemm_wgmma.cu's persistent tile order, tile copies, wgmma descriptors and k slices (wgmma
 #   emulated from the PTX manual's 128-byte-swizzle K-major and MN-major operand layouts and D fragment), accumulator
 #   staging (no bank conflicts) and epilogue walk, all four layouts, plain / GEGLU / conv forward and weight gradient,
-#   both tiles, against a triple loop.
+#   both tiles, both block organisations (gemm_ws: its ring position across tiles, C staged in 64-row halves),
+#   against a triple loop.
+#   gemm_wgmma_ws_host_check: gemm_ws's mbarrier / named-barrier protocol (copier and multiplying warpgroups, cp.async
+#   groups, wgmma batches) as a model under random schedules: no deadlock, no copy into a stage being read, no read of
+#   a stage not yet landed, no parity ambiguity, no shared staging buffer; a 2-stage ring must deadlock.
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
@@ -15,7 +19,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for check in gemm_mma_host_check gemm_wgmma_host_check attention_mma_host_check adam_host_check; do
+for check in gemm_mma_host_check gemm_wgmma_host_check gemm_wgmma_ws_host_check attention_mma_host_check adam_host_check; do
   nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/$check" "$here/$check.cu"
   "$tmp/$check"
 done

@@ -114,7 +114,7 @@ class GemmTunerTest {
             assertEquals(Tile.T64x128, g.choose("s", 28672, 320, 1, true, MMA, t -> { throw new AssertionError("forced: no timing"); }));
             System.setProperty("puppet.cuda.gemm.tile", "96x96");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Tile::forced);
-            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128, wgmma-128x128, wgmma-128x256]"), e.getMessage());
+            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128, wgmma-128x128, wgmma-128x256, wgmma-ws-128x128, wgmma-ws-128x256, wgmma-tma-128x128, wgmma-tma-128x256]"), e.getMessage());
         } finally {
             System.clearProperty("puppet.cuda.gemm.tile");
         }
@@ -123,14 +123,15 @@ class GemmTunerTest {
     @Test
     void wgmmaTilesOnlyAfterValidationAndOnlyAmongTheCandidates() {
         List<Tile> calls = new ArrayList<>();
-        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0), calls);
+        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0,
+                Tile.WS128x128, 1.2, Tile.WS128x256, 1.1, Tile.TMA128x128, 1.3, Tile.TMA128x256, 1.05), calls);
         GemmTuner g = new GemmTuner(H100, 132, null, true, () -> ALL);
         // inside a capture before anything was validated: gemm_mma.cu's tiles only
         assertEquals(Tile.T128x128, g.choose("kk", 28672, 320, 1, false, ALL, b));
         assertTrue(calls.isEmpty());
         // eager: validated, timed among all candidates, wgmma's wide tile wins
         assertEquals(Tile.W128x256, g.choose("kk", 28672, 320, 1, true, ALL, b));
-        assertEquals(5, calls.size());
+        assertEquals(9, calls.size());
         // where the candidates hold no wgmma tile (a GPU other than sm_90) a forced one is not used
         System.setProperty("puppet.cuda.gemm.tile", "wgmma-128x256");
         try {
@@ -143,9 +144,33 @@ class GemmTunerTest {
         // a wgmma tile that failed validation is never chosen, not even by the heuristic
         GemmTuner broken = new GemmTuner(H100, 132, null, false, () -> EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.T64x128, Tile.W128x128));
         assertEquals(Tile.W128x128, broken.choose("kk", 28672, 320, 1, true, ALL, b));
+        // the warp-specialised tiles win by timing only: here the fastest once the plain wide tile failed validation
+        GemmTuner noWide = new GemmTuner(H100, 132, null, true, () -> EnumSet.complementOf(EnumSet.of(Tile.W128x256)));
+        assertEquals(Tile.TMA128x256, noWide.choose("kk", 28672, 320, 1, true, ALL, b));
+        Set<Tile> noTmaCandidates = EnumSet.complementOf(EnumSet.copyOf(Tile.TMA));   // a product TMA cannot copy
+        assertEquals(Tile.WS128x256, noWide.choose("kk-gather", 28672, 320, 1, true, noTmaCandidates, b));
+        GemmTuner onlyWs = new GemmTuner(H100, 132, null, false, () -> EnumSet.of(Tile.T128x128, Tile.WS128x128, Tile.WS128x256));
+        assertEquals(Tile.T128x128, onlyWs.choose("kk", 28672, 320, 1, true, ALL, b), "untimed, the heuristic keeps to tiles it knows");
         GemmTuner heur = new GemmTuner(H100, 132, null, false, () -> ALL);
         assertEquals(Tile.W128x256, heur.choose("big", 28672, 320, 1, true, ALL, b), "every SM gets a 128x256 tile");
         assertEquals(Tile.W128x128, heur.choose("small", 448, 1280, 1, true, ALL, b));
+    }
+
+    @Test
+    void entryPointsAndLaunchShapesMatchTheKernels() {
+        // gemm_wgmma.cu's GEMM_WGMMA_TILES names, threads and Cfg / WsCfg SMEM (gemm_wgmma_ws_host_check pins the same numbers)
+        assertEquals("gemm_mma_bf16_kn_128x64", Tile.T128x64.entry("bf16_kn"));
+        assertEquals("gemm_wgmma_f16_mk_128x256", Tile.W128x256.entry("f16_mk"));
+        assertEquals("gemm_wgmma_ws_bf16_kn_128x256", Tile.WS128x256.entry("bf16_kn"));
+        assertEquals("gemm_wgmma_ws_f16_mn_128x128", Tile.TMA128x128.entry("f16_mn"), "the TMA tiles are the warp-specialised kernel");
+        assertEquals("wgmma-ws-128x128", Tile.WS128x128.label());
+        assertEquals("wgmma-tma-128x256", Tile.TMA128x256.label());
+        assertEquals(Tile.WS128x128, Tile.of("wgmma-ws-128x128"));
+        assertEquals(Tile.TMA128x256, Tile.of("wgmma-tma-128x256"));
+        assertEquals(Tile.WS128x256.smem, Tile.TMA128x256.smem);
+        assertEquals(List.of(132096, 197632, 199760, 216112), List.of(Tile.W128x128.smem, Tile.W128x256.smem, Tile.WS128x128.smem, Tile.WS128x256.smem));
+        assertEquals(List.of(256, 256, 384, 384), List.of(Tile.W128x128.threads, Tile.W128x256.threads, Tile.WS128x128.threads, Tile.WS128x256.threads));
+        for (Tile t : Tile.WGMMA) assertTrue(t.smem <= 227 * 1024, t + ": an sm_90 block has 227 KB of shared memory");
     }
 
     @Test

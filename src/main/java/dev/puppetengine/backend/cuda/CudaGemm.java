@@ -137,7 +137,14 @@ final class CudaGemm {
         handle = h;
         boolean hopper = backend.computeCapability() == 90;   // gemm_wgmma.cu's sm_90a cubin runs here only
         available = EnumSet.copyOf(GemmTuner.Tile.MMA);
-        if (hopper) available.addAll(GemmTuner.Tile.WGMMA);
+        if (hopper) {
+            available.addAll(GemmTuner.Tile.WGMMA);
+            String noTma = !Boolean.parseBoolean(System.getProperty("puppet.cuda.tma", "true")) ? "-Dpuppet.cuda.tma=false" : TensorMaps.unavailable();
+            if (noTma != null) {
+                available.removeAll(GemmTuner.Tile.TMA);
+                LOG.info("CUDA GEMM: no TMA copies ({}); the warp-specialised wgmma kernel copies by cp.async", noTma);
+            }
+        }
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
         tuner = new GemmTuner(backend.deviceKey(), backend.multiprocessors(), GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
@@ -267,7 +274,12 @@ final class CudaGemm {
         if (plan == null) return false;
         String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
-        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), available,
+        Set<GemmTuner.Tile> candidates = available;
+        if (tmaPlan(plan, true, 128, batch) == null && (ep.geglu() || tmaPlan(plan, false, 128, batch) == null)) {
+            candidates = EnumSet.copyOf(available);   // no dense operand: the TMA tiles would be the cp.async ones again
+            candidates.removeAll(GemmTuner.Tile.TMA);
+        }
+        GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates,
                 t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
         served(tile.label());
@@ -285,11 +297,42 @@ final class CudaGemm {
                            Mat c, Epilogue ep, int maxBlocks) {
         Object[] args = concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
                 ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0});
+        if (tile.warpSpecialised())
+            args = concat(args, new Object[]{batch}, tensorMap(tile, plan, true, a, batch), tensorMap(tile, plan, false, b, ep.geglu() ? 0 : batch));
+        else if (tile.wgmma())
+            args = concat(args, new Object[]{batch});
         if (tile.wgmma())   // persistent: at most one block per SM walks the output tiles
             backend.launch(tile.module, tile.entry(plan.kind()), Math.min(tile.blocks(m, n, batch), maxBlocks), 1, 1, tile.threads, 1,
-                    tile.smem, concat(args, new Object[]{batch}));
+                    tile.smem, args);
         else
             backend.launch(tile.module, tile.entry(plan.kind()), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0, args);
+    }
+
+    private static final long[] NO_MAP = new long[16];
+
+    /**
+     * The TMA plan of plan's A ({@code forA}) or B, on a tile of {@code tileRows} rows, or null where TMA cannot copy
+     * it (an im2col gather). The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
+     */
+    static TensorMaps.Plan tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
+        String layout = plan.kind().substring(plan.kind().indexOf('_') + 1);
+        return TensorMaps.plan(forA ? plan.a() : plan.b(), layout.charAt(forA ? 0 : 1) == 'k', tileRows, batch);
+    }
+
+    /**
+     * gemm_ws's {map, rank} arguments for one operand: an encoded tensor map on a TMA tile where the operand is dense
+     * ({@code batch} 0: never, e.g. GEGLU's interleaved B), else an empty map and rank 0 (cp.async). A map the driver
+     * refuses (an unusual stride or alignment) also falls back to cp.async.
+     */
+    private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch) {
+        TensorMaps.Plan p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
+        if (p == null) return new Object[]{NO_MAP, 0};
+        try {
+            return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.rank()};
+        } catch (CudaException e) {
+            LOG.debug("TMA off for one operand: {}", e.getMessage());
+            return new Object[]{NO_MAP, 0};
+        }
     }
 
     /** Milliseconds per run of the product with {@code tile}, written to a scratch C (beta 0: C itself is untouched). */

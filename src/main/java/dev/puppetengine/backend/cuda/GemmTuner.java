@@ -19,7 +19,7 @@ import java.util.function.Supplier;
 
 /**
  * Which tensor-core kernel and block tile runs a product: a tile of kernels/gemm_mma.cu (mma.sync, every GPU) or, on
- * sm_90, of kernels/gemm_wgmma.cu (wgmma). Autotuned (the default): the first time a problem shape
+ * sm_90, of kernels/gemm_wgmma.cu (wgmma; two block organisations, plain and warp-specialised). Autotuned (the default): the first time a problem shape
  * is seen, every usable tile runs it and is timed, the fastest is kept, and the choice is written to a cache file
  * per device, so later processes start tuned. A tile is usable once it has matched the CPU reference
  * ({@code validate}, run once before any timing); one that does not is never chosen. Untuned
@@ -30,28 +30,50 @@ import java.util.function.Supplier;
 final class GemmTuner {
     private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
     /** Bumped when the tiles or the kernel change enough to void cached choices. */
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     /**
-     * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_ENTRY
-     * (module, tile extents, threads per block, dynamic shared memory: gemm_wgmma.cu's Cfg::SMEM, 0 for gemm_mma.cu's
-     * static arrays).
+     * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_TILES
+     * (module, variant: "" or gemm_wgmma.cu's warp-specialised "ws", whether its dense operands come by TMA, tile
+     * extents, threads per block, dynamic shared memory: gemm_wgmma.cu's Cfg / WsCfg SMEM, 0 for gemm_mma.cu's static
+     * arrays). The "tma" tiles are the "ws" kernel given tensor maps (TensorMaps), tuned and validated on their own, so
+     * a fault of either copy path costs only its own tiles.
      */
     enum Tile {
-        T128x128("gemm_mma", 128, 128, 256, 0), T128x64("gemm_mma", 128, 64, 128, 0), T64x128("gemm_mma", 64, 128, 128, 0),
-        W128x128("gemm_wgmma", 128, 128, 256, 4 * (128 + 128) * 64 * 2 + 1024),
-        W128x256("gemm_wgmma", 128, 256, 256, 4 * (128 + 256) * 64 * 2 + 1024);
+        T128x128("gemm_mma", "", false, 128, 128, 256, 0), T128x64("gemm_mma", "", false, 128, 64, 128, 0),
+        T64x128("gemm_mma", "", false, 64, 128, 128, 0),
+        W128x128("gemm_wgmma", "", false, 128, 128, 256, wgmmaSmem(128)),
+        W128x256("gemm_wgmma", "", false, 128, 256, 256, wgmmaSmem(256)),
+        WS128x128("gemm_wgmma", "ws", false, 128, 128, 384, wsSmem(128)),
+        WS128x256("gemm_wgmma", "ws", false, 128, 256, 384, wsSmem(256)),
+        TMA128x128("gemm_wgmma", "ws", true, 128, 128, 384, wsSmem(128)),
+        TMA128x256("gemm_wgmma", "ws", true, 128, 256, 384, wsSmem(256));
 
         /** gemm_mma.cu's tiles: sm_80 and newer. */
         static final Set<Tile> MMA = EnumSet.of(T128x128, T128x64, T64x128);
-        /** gemm_wgmma.cu's tiles: sm_90 only. */
-        static final Set<Tile> WGMMA = EnumSet.of(W128x128, W128x256);
+        /** gemm_wgmma.cu's tiles, both block organisations and both copy paths: sm_90 only. */
+        static final Set<Tile> WGMMA = EnumSet.of(W128x128, W128x256, WS128x128, WS128x256, TMA128x128, TMA128x256);
+        /** The tiles that copy dense operands by TMA (they need TensorMaps). */
+        static final Set<Tile> TMA = EnumSet.of(TMA128x128, TMA128x256);
 
-        final String module;
+        final String module, variant;
+        final boolean tma;
         final int bm, bn, threads, smem;
 
-        Tile(String module, int bm, int bn, int threads, int smem) {
-            this.module = module; this.bm = bm; this.bn = bn; this.threads = threads; this.smem = smem;
+        Tile(String module, String variant, boolean tma, int bm, int bn, int threads, int smem) {
+            this.module = module; this.variant = variant; this.tma = tma; this.bm = bm; this.bn = bn; this.threads = threads; this.smem = smem;
+        }
+
+        /** gemm_wgmma.cu's Cfg&lt;BN&gt;::SMEM: 4 ring stages of A (128 x 64) and B (BN x 64) bf16, 1024 bytes of alignment slack. */
+        private static int wgmmaSmem(int bn) { return 4 * (128 + bn) * 64 * 2 + 1024; }
+
+        /**
+         * gemm_wgmma.cu's WsCfg&lt;BN&gt;::SMEM: its ring (5 stages at BN 128, 3 at 256), one warpgroup's 64 staged fp32 rows
+         * of C (row stride BN + 8), 2 mbarriers per stage, the alignment slack.
+         */
+        private static int wsSmem(int bn) {
+            int stages = bn == 128 ? 5 : 3;
+            return stages * (128 + bn) * 64 * 2 + 64 * (bn + 8) * 4 + 2 * stages * 8 + 1024;
         }
 
         boolean wgmma() { return WGMMA.contains(this); }
@@ -59,11 +81,16 @@ final class GemmTuner {
         /** Its name in -Dpuppet.cuda.gemm.tile and in the cache file (gemm_mma.cu's tiles unprefixed, as first named). */
         String suffix() { return wgmma() ? label() : bm + "x" + bn; }
 
-        /** Kernel and tile, e.g. "mma-128x64", "wgmma-128x256" (what bench rows name). */
-        String label() { return module.substring("gemm_".length()) + "-" + bm + "x" + bn; }
+        /** Kernel and tile, e.g. "mma-128x64", "wgmma-128x256", "wgmma-ws-128x256", "wgmma-tma-128x256" (what bench rows name). */
+        String label() {
+            return module.substring("gemm_".length()) + (tma ? "-tma" : variant.isEmpty() ? "" : "-" + variant) + "-" + bm + "x" + bn;
+        }
+
+        /** gemm_wgmma.cu's gemm_ws: takes tensor maps (empty ones unless {@link #tma}). */
+        boolean warpSpecialised() { return variant.equals("ws"); }
 
         /** The entry point for a product kind such as "bf16_kk" (dtype, A layout, B layout). */
-        String entry(String kind) { return module + "_" + kind + "_" + bm + "x" + bn; }
+        String entry(String kind) { return module + (variant.isEmpty() ? "" : "_" + variant) + "_" + kind + "_" + bm + "x" + bn; }
 
         /** Output tiles of an m x n product (blocks of gemm_mma.cu; the persistent gemm_wgmma.cu walks them with at most one block per SM). */
         long blocks(int m, int n, int batch) { return (long) ((m + bm - 1) / bm) * ((n + bn - 1) / bn) * batch; }
@@ -113,7 +140,8 @@ final class GemmTuner {
     }
 
     /**
-     * The wave heuristic among the tiles {@code ok}: wgmma's wide tile when every SM gets a tile of it, else its
+     * The wave heuristic among the tiles {@code ok} (the warp-specialised wgmma tiles are chosen by timing only):
+     * wgmma's wide tile when every SM gets a tile of it, else its
      * 128x128; without wgmma, mma's 128x128 when it gives every SM at least one block, else the half tile that splits
      * the larger of m and n (more blocks, so more SMs busy). A guess from block counts, not from measurements.
      */

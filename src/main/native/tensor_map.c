@@ -1,0 +1,66 @@
+// JNI access to the CUDA driver's cuTensorMapEncodeTiled, which JCuda 12.6 does not bind: the tensor maps the bulk
+// tensor copy engine (TMA) reads, for kernels/gemm_wgmma.cu's warp-specialised GEMM. Java side:
+// dev.puppetengine.backend.cuda.TensorMaps. The driver is found with dlopen (in a running engine JCuda has loaded it
+// already), so this library links against nothing of CUDA and loads on machines without a GPU. Built by
+// kernels/build.sh next to the fatbins (it needs cuda.h, which comes with nvcc).
+#include <cuda.h>
+#include <dlfcn.h>
+#include <jni.h>
+#include <stdint.h>
+
+typedef CUresult (*EncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
+                                const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+// Status codes of our own, below every CUresult.
+enum { NO_DRIVER = -1, NO_SYMBOL = -2, BAD_ARGUMENTS = -3 };
+
+static EncodeTiled encoder(int* why) {
+  static EncodeTiled fn;  // resolved once; a race only repeats the same lookup
+  if (!fn) {
+    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (!lib) { *why = NO_DRIVER; return 0; }
+    fn = (EncodeTiled)dlsym(lib, "cuTensorMapEncodeTiled");
+    if (!fn) { *why = NO_SYMBOL; return 0; }
+  }
+  return fn;
+}
+
+// A tiled tensor map of 16-bit elements (bf16 or f16) at `address`: dims[rank] elements (innermost first),
+// strides[rank - 1] bytes, box[rank] elements, 128-byte swizzle, zero fill past the edges, 256-byte L2 promotion.
+// Writes the 16 words of the map into out; returns CUDA_SUCCESS (0), the driver's CUresult, or a code above.
+JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encode16(JNIEnv* env, jclass cls, jlongArray out, jboolean bf16,
+                                                                             jlong address, jlongArray dims, jlongArray strides,
+                                                                             jintArray box) {
+  (void)cls;
+  jsize rank = (*env)->GetArrayLength(env, dims);
+  if (rank < 1 || rank > 5 || (*env)->GetArrayLength(env, strides) != rank - 1 || (*env)->GetArrayLength(env, box) != rank ||
+      (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS)
+    return BAD_ARGUMENTS;
+  jlong d[5], s[4];
+  jint b[5];
+  (*env)->GetLongArrayRegion(env, dims, 0, rank, d);
+  (*env)->GetLongArrayRegion(env, strides, 0, rank - 1, s);
+  (*env)->GetIntArrayRegion(env, box, 0, rank, b);
+  cuuint64_t gd[5], gs[4];
+  cuuint32_t bd[5], es[5];
+  for (int i = 0; i < rank; i++) {
+    if (d[i] <= 0 || b[i] <= 0) return BAD_ARGUMENTS;
+    gd[i] = (cuuint64_t)d[i];
+    bd[i] = (cuuint32_t)b[i];
+    es[i] = 1;
+  }
+  for (int i = 0; i < rank - 1; i++) {
+    if (s[i] <= 0) return BAD_ARGUMENTS;
+    gs[i] = (cuuint64_t)s[i];
+  }
+  int why = 0;
+  EncodeTiled fn = encoder(&why);
+  if (!fn) return why;
+  CUtensorMap map;
+  CUresult rc = fn(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, (cuuint32_t)rank,
+                   (void*)(uintptr_t)address, gd, gs, bd, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map.opaque);
+  return (jint)rc;
+}

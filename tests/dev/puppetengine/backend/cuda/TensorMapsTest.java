@@ -1,0 +1,61 @@
+package dev.puppetengine.backend.cuda;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The TMA tensor maps of gemm_wgmma.cu's warp-specialised GEMM, without a GPU: their plans and the JNI library. */
+class TensorMapsTest {
+    /** An Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl} of a dense matrix. */
+    private static long[] dense(long ld, long bs, long rows, long cols) {
+        return new long[]{ld, bs, rows, cols, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    }
+
+    @Test
+    void plansUseTheKernelsBoxesAndByteStrides() {
+        // A of x W^T: x (448 tokens x 320 channels) K-major, a 128-row tile: one 64 x 128 box per k step
+        TensorMaps.Plan a = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        assertArrayEquals(new long[]{320, 448}, a.dims());
+        assertArrayEquals(new long[]{640}, a.strideBytes());
+        assertArrayEquals(new int[]{64, 128}, a.box());
+        // B (k = 320 rows of n = 1280 contiguous), MN-major, batched: 64 x 64 boxes (one per 64-wide strip), rank 3
+        TensorMaps.Plan b = TensorMaps.plan(dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
+        assertEquals(3, b.rank());
+        assertArrayEquals(new long[]{1280, 320, 2}, b.dims());
+        assertArrayEquals(new long[]{2576, 2 * 320 * 1288}, b.strideBytes());
+        assertArrayEquals(new int[]{64, 64, 1}, b.box());
+        // one matrix shared by every batch entry (batch stride 0): rank 2, the batch coordinate unused
+        assertEquals(2, TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4).rank());
+        assertArrayEquals(new int[]{64, 256}, TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4).box());
+        // an im2col gather is not a box of a tensor
+        long[] gather = dense(0, 0, 1024, 2880);
+        gather[4] = 1;
+        assertNull(TensorMaps.plan(gather, true, 128, 1));
+    }
+
+    @Test
+    void theLibraryLoadsOrSaysWhyAndEncodeNamesTheDriversAnswer() {
+        String why = TensorMaps.unavailable();
+        if (TensorMapsTest.class.getResource("/kernels/libpuppet_tensor_map.so") == null) {
+            assertTrue(why != null && why.contains("kernels/build.sh"), String.valueOf(why));
+            return;
+        }
+        assertNull(why, "the JNI library links against nothing of CUDA: it loads with or without a GPU");
+        TensorMaps.Plan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
+        try {
+            long[] map = TensorMaps.encode(p, true, address);
+            assertEquals(16, map.length);
+            assertTrue(java.util.Arrays.stream(map).anyMatch(w -> w != 0), "an encoded map is not all zero");
+        } catch (CudaException e) {   // no driver here, or one that refuses (no TMA before sm_90): the message says which
+            assertTrue(e.getMessage().contains("cuTensorMapEncodeTiled(dims [320, 448], strides [640] B, box [64, 128]"), e.getMessage());
+            assertTrue(e.getMessage().contains("libcuda.so.1") || e.getMessage().contains("CUresult"), e.getMessage());
+        }
+        CudaException bad = assertThrows(CudaException.class, () -> TensorMaps.encode(new TensorMaps.Plan(new long[]{64, 0}, new long[]{128}, new int[]{64, 1}), true, address));
+        assertTrue(bad.getMessage().contains("bad arguments"), "checked before the driver is asked: " + bad.getMessage());
+    }
+}
