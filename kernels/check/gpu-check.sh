@@ -4,7 +4,7 @@
 #      tensor-core kernel with implicit-GEMM convolution, -Dpuppet.cuda.gemm=mma; then the tiled fallback), each
 #      launch synchronized so a fault names its kernel; the tensor-core path once more per forced block tile
 #      (the product and convolution cases with -Dpuppet.cuda.gemm.tile: the tuner picks tiles per shape, so one run
-#      need not use them all);
+#      need not use them all; on sm_90 each wgmma tile: plain, warp-specialised, TMA-fed);
 #   2. the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on) and
 #   3. the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism), both synchronized;
 #   4. if compute-sanitizer is on PATH: memcheck over the op harness only (it slows kernels ~10x), summary kept.
@@ -44,7 +44,8 @@ run harness-mma      70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.
 run products-128x64  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
 run products-64x128  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
 if nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; then   # gemm_wgmma.cu: sm_90 only
-  for t in wgmma-128x128 wgmma-128x256 wgmma-ws-128x128 wgmma-ws-128x256; do
+  run tensor-maps 20 "backend.cuda.TensorMapsTest"   # the JNI shim against the real driver: a map is encoded
+  for t in wgmma-128x128 wgmma-128x256 wgmma-ws-128x128 wgmma-ws-128x256 wgmma-tma-128x128 wgmma-tma-128x256; do
     run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t
   done
 fi

@@ -1,5 +1,6 @@
 package dev.puppetengine.backend.cuda;
 
+import dev.puppetengine.backend.Backends;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -38,7 +39,7 @@ class TensorMapsTest {
     }
 
     @Test
-    void theLibraryLoadsOrSaysWhyAndEncodeNamesTheDriversAnswer() {
+    void theLibraryLoadsOrSaysWhyAndEncodeNamesTheDriversAnswer() throws CudaUnavailableException {
         String why = TensorMaps.unavailable();
         if (TensorMapsTest.class.getResource("/kernels/libpuppet_tensor_map.so") == null) {
             assertTrue(why != null && why.contains("kernels/build.sh"), String.valueOf(why));
@@ -47,11 +48,14 @@ class TensorMapsTest {
         assertNull(why, "the JNI library links against nothing of CUDA: it loads with or without a GPU");
         TensorMaps.Plan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
+        // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
+        boolean hopper = Backends.cudaUnavailableReason() == null && CudaBackend.get().computeCapability() == 90;
         try {
             long[] map = TensorMaps.encode(p, true, address);
             assertEquals(16, map.length);
             assertTrue(java.util.Arrays.stream(map).anyMatch(w -> w != 0), "an encoded map is not all zero");
-        } catch (CudaException e) {   // no driver here, or one that refuses (no TMA before sm_90): the message says which
+        } catch (CudaException e) {
+            if (hopper) throw e;
             assertTrue(e.getMessage().contains("cuTensorMapEncodeTiled(dims [320, 448], strides [640] B, box [64, 128]"), e.getMessage());
             assertTrue(e.getMessage().contains("libcuda.so.1") || e.getMessage().contains("CUresult"), e.getMessage());
         }
