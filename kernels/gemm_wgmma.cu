@@ -430,7 +430,7 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
     }
     wgmma_wait<0>();
     fence_accumulators(d);
-    mbar_arrive(empty + 8 * ring_stage(it - 1, S));
+    if (ktiles > 0) mbar_arrive(empty + 8 * ring_stage(it - 1, S));  // k = 0: no stage was used (C = bias ...)
     // epilogue through the one staging buffer: warpgroup 0 after warpgroup 1 finished the previous tile (barrier
     // 2), warpgroup 1 after warpgroup 0 finished this one (barrier 1); 3 + g orders a warpgroup's own writes/reads
     if (g == 1) bar_sync<1, 256>();

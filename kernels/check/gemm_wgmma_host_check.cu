@@ -234,7 +234,7 @@ static int check(const char* what, int batch, int m, int n, int k, const Side& A
 template <int BN, bool AK, bool BKM, bool WS>
 static int layouts() {
   int fails = 0;
-  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}}) {
+  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}, {2, 72, 40, 0}}) {
     Side A = dense(AK, batch, m, k, (AK ? k : m) + 8), B = dense(BKM, batch, n, k, BKM ? k : n);
     fails += check<BN, AK, BKM, WS>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
   }

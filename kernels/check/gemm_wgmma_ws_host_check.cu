@@ -59,6 +59,7 @@ struct Model {
     const Step& s = ag.prog[ag.pc];
     switch (s.kind) {
       case WAIT: {
+        if (s.a < 0) return fail("wait on a barrier of no stage");
         Mbar& m = bars[s.a];
         if ((m.phase & 1) == s.b) return false;  // the phase of parity b has not completed
         if (m.phase > s.c + 1) return fail("ABA: a parity wait passed phase " + std::to_string(m.phase) + " meaning " + std::to_string(s.c));
@@ -66,6 +67,7 @@ struct Model {
         break;
       }
       case ARRIVE: {
+        if (s.a < 0) return fail("arrival on a barrier of no stage");
         Mbar& m = bars[s.a];
         if (--m.pending == 0) { m.phase++; m.pending = m.count; }
         break;
@@ -120,22 +122,24 @@ static Model build(int S, int NC, int tiles, int ktiles) {
   for (int s = 0; s < S; s++) md.bars.push_back({2 * NC, 2 * NC});  // empty: every multiplying thread
   md.stage.resize(S);
   md.readers.assign(S, 0);
-  const int full = 0, empty = S;
+  // full[stage] / empty[stage] as a barrier index; -1 for a stage outside the ring (a fault the steps report)
+  auto full = [S](int stage) { return stage >= 0 && stage < S ? stage : -1; };
+  auto empty = [S](int stage) { return stage >= 0 && stage < S ? S + stage : -1; };
   Model::Agent copier;
   int it = 0;
   for (int t = 0; t < tiles; t++)
     for (int kt = 0; kt < ktiles; kt++, it++) {
       const int s = ring_stage(it, S);
-      copier.prog.push_back({WAIT, empty + s, ring_parity(it, S) ^ 1, it / S - 1});
+      copier.prog.push_back({WAIT, empty(s), ring_parity(it, S) ^ 1, it / S - 1});
       copier.prog.push_back({COPY, s, it});
       copier.prog.push_back({COMMIT});
       if (it > 0) {
         copier.prog.push_back({CP_WAIT, 1});
-        copier.prog.push_back({ARRIVE, full + ring_stage(it - 1, S)});
+        copier.prog.push_back({ARRIVE, full(ring_stage(it - 1, S))});
       }
     }
   copier.prog.push_back({CP_WAIT, 0});
-  if (it > 0) copier.prog.push_back({ARRIVE, full + ring_stage(it - 1, S)});
+  if (it > 0) copier.prog.push_back({ARRIVE, full(ring_stage(it - 1, S))});
   md.agents.push_back(copier);
   for (int g = 0; g < 2; g++)
     for (int th = 0; th < NC; th++) {
@@ -144,13 +148,13 @@ static Model build(int S, int NC, int tiles, int ktiles) {
       for (int t = 0; t < tiles; t++) {
         for (int kt = 0; kt < ktiles; kt++, it++) {
           const int s = ring_stage(it, S);
-          a.prog.push_back({WAIT, full + s, ring_parity(it, S), it / S});
+          a.prog.push_back({WAIT, full(s), ring_parity(it, S), it / S});
           a.prog.push_back({ISSUE, s, it});
           a.prog.push_back({WG_WAIT, 1});
-          if (kt > 0) a.prog.push_back({ARRIVE, empty + ring_stage(it - 1, S)});
+          if (kt > 0) a.prog.push_back({ARRIVE, empty(ring_stage(it - 1, S))});
         }
         a.prog.push_back({WG_WAIT, 0});
-        a.prog.push_back({ARRIVE, empty + ring_stage(it - 1, S)});
+        if (ktiles > 0) a.prog.push_back({ARRIVE, empty(ring_stage(it - 1, S))});
         if (g == 1) a.prog.push_back({NSYNC, 1, 2 * NC});
         else if (t != 0) a.prog.push_back({NSYNC, 2, 2 * NC});
         a.prog.push_back({STAGE_C, g, t});
@@ -201,7 +205,7 @@ int main() {
     fails++;
   }
   for (int S : {WsCfg<128>::STAGES, WsCfg<256>::STAGES})
-    for (auto [tiles, ktiles] : std::vector<std::pair<int, int>>{{1, 1}, {1, 2}, {3, 1}, {2, 7}, {4, 3}, {5, 13}}) {
+    for (auto [tiles, ktiles] : std::vector<std::pair<int, int>>{{1, 1}, {1, 2}, {3, 1}, {2, 7}, {4, 3}, {5, 13}, {3, 0}}) {
       int bad = 0;
       std::string first;
       for (unsigned seed = 0; seed < 300; seed++) {

@@ -36,6 +36,7 @@ class TensorMapsTest {
         long[] gather = dense(0, 0, 1024, 2880);
         gather[4] = 1;
         assertNull(TensorMaps.plan(gather, true, 128, 1));
+        assertNull(TensorMaps.plan(dense(8, 0, 72, 0), true, 128, 1), "k = 0: nothing to copy (the driver refuses a zero dim)");
     }
 
     @Test

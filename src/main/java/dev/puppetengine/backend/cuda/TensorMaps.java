@@ -31,12 +31,12 @@ final class TensorMaps {
     /**
      * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, ...}), K-major or
      * not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or null where TMA cannot copy it
-     * (an im2col gather). The boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one per tile; MN-major
+     * (an im2col gather, or nothing to copy). The boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one per tile; MN-major
      * (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
      */
     static Plan plan(long[] operand, boolean kMajor, int tileRows, int batch) {
         long ld = operand[0], bs = operand[1], rows = operand[2], cols = operand[3];
-        if (operand[4] != 0) return null;
+        if (operand[4] != 0 || rows <= 0 || cols <= 0) return null;   // a gather, or an empty operand (k = 0)
         int[] box2 = kMajor ? new int[]{64, tileRows} : new int[]{64, 64};
         if (batch > 1 && bs > 0)
             return new Plan(new long[]{cols, rows, batch}, new long[]{2 * ld, 2 * bs}, new int[]{box2[0], box2[1], 1});
