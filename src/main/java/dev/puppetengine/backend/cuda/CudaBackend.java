@@ -194,6 +194,8 @@ public final class CudaBackend implements Backend {
 
     public boolean usesCublas() { return gemm.usesCublas(); }
 
+    CudaGemm gemm() { return gemm; }
+
     /** Which GEMM paths served products since the last call (e.g. "wgmma-128x256", "cublas"), first use first. */
     public List<String> gemmPathsUsed() { return gemm.drainPaths(); }
 

@@ -353,9 +353,16 @@ final class CudaGemm {
      * output tile: its persistent loop), then, in the forward layout, with the two
      * epilogues sampling uses (bias + residual; bias + GEGLU gate), each into a NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
-     * float evaluation differ). Runs once, before any timing.
+     * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
+     * kernel faults on this GPU costs that tile, not this process's CUDA context.
      */
     private Set<GemmTuner.Tile> validateTiles() {
+        boolean probe = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.probe", "true"));
+        return validate(probe ? GemmProbe.survivors(available) : available);
+    }
+
+    /** The tiles of {@code tiles} whose products match the CPU reference here (validateTiles' checks, in this process). */
+    Set<GemmTuner.Tile> validate(Set<GemmTuner.Tile> tiles) {
         int m = 136, n = 200, k = 72;
         Set<GemmTuner.Tile> ok = EnumSet.noneOf(GemmTuner.Tile.class);
         CpuBackend cpu = CpuBackend.get();
@@ -381,7 +388,7 @@ final class CudaGemm {
             Bias bv = new Bias(backend.ptr(biasDev), DType.BF16);
             Epilogue withResidual = Epilogue.of(bv, new Mat(backend.ptr(resDev), DType.BF16, n, 1, 0)), geglu = new Epilogue(bv, null, true);
             Mat cGeglu = new Mat(backend.ptr(outGeglu), DType.F32, d, 1, 0);
-            for (GemmTuner.Tile t : available) {
+            for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
                     for (Mat am2 : as)

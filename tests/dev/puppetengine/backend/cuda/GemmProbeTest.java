@@ -1,0 +1,58 @@
+package dev.puppetengine.backend.cuda;
+
+import dev.puppetengine.backend.cuda.GemmTuner.Tile;
+import org.junit.jupiter.api.Test;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** The child-process tile validation without a GPU: a stand-in child reports, fails or crashes on cue. */
+class GemmProbeTest {
+    /** The stand-in child: "passes" every tile except the one named by puppet.test.probeBad; halts on puppet.test.probeCrash. */
+    public static final class FakeChild {
+        public static void main(String[] args) {
+            for (String name : args) {
+                System.out.println(GemmProbe.START + name);
+                System.out.flush();
+                if (name.equals(System.getProperty("puppet.test.probeCrash"))) Runtime.getRuntime().halt(134);   // as a CUDA fault would end it
+                System.out.println((name.equals(System.getProperty("puppet.test.probeBad")) ? GemmProbe.BAD : GemmProbe.OK) + name);
+            }
+        }
+    }
+
+    @Test
+    void parseFindsTheTileAChildDiedOn() {
+        Set<Tile> asked = EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.W128x256);
+        GemmProbe.Outcome o = GemmProbe.parse(List.of("some log line", GemmProbe.START + "128x128", GemmProbe.OK + "128x128",
+                GemmProbe.START + "128x64", GemmProbe.BAD + "128x64", GemmProbe.START + "wgmma-128x256"), asked);
+        assertEquals(EnumSet.of(Tile.T128x128), o.ok());
+        assertEquals(EnumSet.of(Tile.T128x64), o.bad());
+        assertEquals(Tile.W128x256, o.crashed());
+        assertNull(GemmProbe.parse(List.of(GemmProbe.START + "64x128"), asked).crashed(), "a tile it was not asked about is ignored");
+    }
+
+    @Test
+    void aCrashCostsOnlyTheTileItHappenedOn() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.T64x128, Tile.W128x128, Tile.WS128x256);
+        System.setProperty("puppet.test.probeCrash", "64x128");
+        System.setProperty("puppet.test.probeBad", "wgmma-ws-128x256");
+        try {
+            // the first child dies on 64x128; a second one takes the tiles after it
+            assertEquals(EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.W128x128), GemmProbe.survivors(all, FakeChild.class.getName()));
+        } finally {
+            System.clearProperty("puppet.test.probeCrash");
+            System.clearProperty("puppet.test.probeBad");
+        }
+        assertEquals(all, GemmProbe.survivors(all, FakeChild.class.getName()));
+    }
+
+    @Test
+    void aChildThatCannotStartLeavesValidationToThisProcess() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.W128x256);
+        assertEquals(all, GemmProbe.survivors(all, "dev.puppetengine.NoSuchMainClass"));
+    }
+}
