@@ -10,7 +10,8 @@
 // come through the bulk tensor copy engine (TMA): one thread issues a box copy per tile (an MN-major tile: one per
 // 64-wide strip) from a tensor map the host encoded (TensorMaps.java: cuTensorMapEncodeTiled through a JNI shim, as
 // JCuda 12.6 does not bind it) with the same 128-byte swizzle, so the stage holds exactly what the cp.async copy
-// would have written. An im2col gather, or GEGLU's interleaved B, stays on cp.async.
+// would have written. A stride-1 conv's gather with Cin % 64 == 0 comes by TMA's im2col mode (im2col_box); other
+// gathers, and GEGLU's interleaved B, stay on cp.async.
 // Two block organisations over the same copies, descriptors and epilogue (CudaGemm tunes between them):
 //  - gemm: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
 //    swizzled row per tile row); every thread copies and multiplies: a STAGES-deep cp.async ring filled STAGES - 2
@@ -116,6 +117,26 @@ template <bool KMAJOR>
 __host__ __device__ inline int tma_box(int i, int mn0, int k0, int& c0, int& c1) {
   c0 = KMAJOR ? k0 : mn0 + 64 * i;
   c1 = KMAJOR ? mn0 : k0;
+  return KMAJOR ? 0 : i * BK * 128;
+}
+
+// The same boxes of an im2col operand (a stride-1 conv's gather with Cin % 64 == 0) through an im2col tensor map
+// over x (N, H, W, Cin) (TensorMaps.im2colPlan: pixel window [-pad, size + pad - (kernel - 1)) in H and W, 64
+// channels per pixel, one pixel per tile row): a box is 64 consecutive channels of one tap at consecutive output
+// pixels, which is what the gather's tile rows (K-major: pixels along M or N, 128 bytes of channels each) and
+// MN-major strips (pixels along K, 64 channels of one tap across) hold. Its coordinates: channel c, the first
+// pixel's window position (w, h) in image n, and the tap (offset_w, offset_h) that moves the window.
+template <bool KMAJOR>
+__host__ __device__ inline int im2col_box(int i, int mn0, int k0, const Operand& o, int& c, int& w, int& h, int& n,
+                                          int& offset_w, int& offset_h) {
+  const int pixel = KMAJOR ? mn0 : k0, col = KMAJOR ? k0 : mn0 + 64 * i;
+  const int cin = (int)o.cin, tap = col / cin, ox = pixel % (int)o.wo, oy = pixel / (int)o.wo % (int)o.ho;
+  c = col % cin;
+  w = ox - (int)o.pl;
+  h = oy - (int)o.pt;
+  n = pixel / (int)(o.wo * o.ho);
+  offset_w = tap % (int)o.kw;
+  offset_h = tap / (int)o.kw;
   return KMAJOR ? 0 : i * BK * 128;
 }
 
@@ -331,20 +352,38 @@ __device__ __forceinline__ void tma_copy(unsigned dst, const TensorMap& map, int
                  ::"r"(dst), "l"(m), "r"(c0), "r"(c1), "r"(bar) : "memory");
 }
 
-// Copies one operand tile into shared address dst by TMA (thread 0 only; rank = the map's, 0 = no map).
+// One im2col box from `map` (rank 4: C, W, H, N) at (c, w, h, n), the window moved by the tap (offset_w, offset_h).
+__device__ __forceinline__ void tma_copy_im2col(unsigned dst, const TensorMap& map, int c, int w, int h, int n,
+                                                unsigned short offset_w, unsigned short offset_h, unsigned bar) {
+  const unsigned long long m = reinterpret_cast<unsigned long long>(&map);
+  asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6], {%7, %8};\n"
+               ::"r"(dst), "l"(m), "r"(c), "r"(w), "r"(h), "r"(n), "r"(bar), "h"(offset_w), "h"(offset_h) : "memory");
+}
+
+// The map modes an operand can have: 0 none (cp.async), 2 / 3 a tiled map of that rank, IM2COL an im2col map.
+constexpr int IM2COL = 4;
+
+// Copies one operand tile into shared address dst by TMA (thread 0 only; mode as above, never 0 here).
 template <bool KMAJOR, int MN>
-__device__ __forceinline__ void tma_tile(unsigned dst, const TensorMap& map, int rank, int mn0, int k0, int b, unsigned bar) {
+__device__ __forceinline__ void tma_tile(unsigned dst, const TensorMap& map, int mode, const Operand& o, int mn0, int k0, int b,
+                                         unsigned bar) {
 #pragma unroll
   for (int i = 0; i < tma_boxes<KMAJOR, MN>(); i++) {
-    int c0, c1;
-    const int off = tma_box<KMAJOR>(i, mn0, k0, c0, c1);
-    tma_copy(dst + off, map, rank, c0, c1, b, bar);
+    if (mode == IM2COL) {
+      int c, w, h, n, ow, oh;
+      const int off = im2col_box<KMAJOR>(i, mn0, k0, o, c, w, h, n, ow, oh);
+      tma_copy_im2col(dst + off, map, c, w, h, n, (unsigned short)ow, (unsigned short)oh, bar);
+    } else {
+      int c0, c1;
+      const int off = tma_box<KMAJOR>(i, mn0, k0, c0, c1);
+      tma_copy(dst + off, map, mode, c0, c1, b, bar);
+    }
   }
 }
 
 // The warp-specialised block (the header's gemm_ws): warpgroup 0 copies, warpgroups 1 and 2 multiply rows 0-63 and
 // 64-127 of each output tile. Both sides count iterations `it` across the block's tiles the same way.
-// ta / tb: tensor maps of A and B, used where rank_a / rank_b is 2 or 3 (0: that operand is copied by cp.async).
+// ta / tb: tensor maps of A and B, used where rank_a / rank_b is 2 or 3 (tiled) or IM2COL (0: copied by cp.async).
 template <bool BF16, bool AK, bool BKM, int BN>
 __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
                                         const Operand& ob, const Out& o, int batch, const TensorMap& ta, int rank_a,
@@ -385,8 +424,8 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
         const unsigned sa = ring + s * Cf::STAGE_BYTES;
         if (tma_bytes && threadIdx.x == 0) {  // before this thread's arrival on the stage, so the phase waits for them
           mbar_expect_bytes(full + 8 * s, tma_bytes);
-          if (rank_a) tma_tile<AK, BM>(sa, ta, rank_a, tm * BM, kt * BK, bt, full + 8 * s);
-          if (rank_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, rank_b, tn * BN, kt * BK, bt, full + 8 * s);
+          if (rank_a) tma_tile<AK, BM>(sa, ta, rank_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
+          if (rank_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, rank_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
         }
         if (!rank_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
         if (!rank_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
@@ -466,7 +505,7 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
                                         Residual{R, tr, rrs, rcs, rbs}, half},                                      \
                                 batch);                                                                             \
   }
-// gemm_ws also takes A's and B's tensor maps and their ranks (0: copied by cp.async).
+// gemm_ws also takes A's and B's tensor maps and their modes (0: copied by cp.async; 2, 3: tiled; 4: im2col).
 #define GEMM_WGMMA_WS_ENTRY(NAME, BF16, AK, BKM, BN)                                                                \
   extern "C" __global__ void __launch_bounds__(wg::WsCfg<BN>::THREADS, 1)                                           \
       NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \

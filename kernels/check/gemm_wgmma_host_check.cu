@@ -64,38 +64,71 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
   return d;
 }
 
-// gemm_ws's TMA copy of an operand tile, emulated from the CUDA driver's description of a tiled tensor map (tensor
-// dims (cols, rows[, batch]), byte strides (ld, bs), box (box0, box1): element (c0 + x, c1 + y) of the box, zero
-// where past the dims, lands at x * 2 + y * box0 * 2 from the destination, then the 128-byte swizzle on the absolute
-// address), with the map TensorMaps.plan builds and the kernel's boxes (tma_box); compared with the cp.async copy
-// already in smem wherever the tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry
-// the next row's elements where TMA writes zeros: rows / columns of C that are never stored).
+// Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): stride 1, Cin % 64 == 0, the
+// same square kernel and padding along H and W.
+static bool im2col_by_tma(const Operand& o) {
+  long long kh = o.cols / (o.kw * o.cin);
+  return o.gather && o.sh == 1 && o.sw == 1 && o.cin % 64 == 0 && o.pt == o.pl && kh == o.kw;
+}
+
+// gemm_ws's TMA copy of an operand tile, emulated, compared with the cp.async copy already in smem wherever the
+// tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry the next row's elements, or a
+// gather's zero, where TMA writes zeros or the next tap: rows / columns of C that are never stored).
+//   Dense: the driver's tiled map as TensorMaps.plan builds it (dims (cols, rows[, batch]), byte strides (ld, bs),
+//   box (box0, box1)): box element (c0 + x, c1 + y), zero past the dims, lands at x * 2 + y * box0 * 2 from the
+//   destination, then the 128-byte swizzle on the absolute address; the kernel's boxes (tma_box).
+//   Im2col (a stride-1 gather): the im2col map as TensorMaps.im2colPlan builds it (x (N, H, W, Cin); pixel window
+//   [-pad, size + pad - (kernel - 1)) in W and H; 64 channels per pixel; 128 or 64 pixels per box): pixel j of a box
+//   is the j-th window position after the box's first one (W fastest, then H, then the image), read at that
+//   position moved by the tap offsets, zero outside the image or past the last image (the semantics of PTX's im2col
+//   mode, as NVIDIA's and Triton's examples show them); its 64 channels from c on are box row j. The kernel's boxes
+//   (im2col_box).
 template <bool KMAJOR, int MN>
 static void tma_matches(const std::vector<float>& smem, const Side& g, int batch, unsigned tile, int b, int mn0, int k0) {
-  const long long dims0 = g.o.cols, dims1 = g.o.rows;  // TensorMaps.plan: (cols, rows, batch)
-  const bool rank3 = batch > 1 && g.o.bs > 0;           // else rank 2: every batch entry reads the same matrix
-  const int box0 = KMAJOR ? BK : 64, box1 = KMAJOR ? MN : BK;
-  if (box0 * 2 != 128) { printf("FAIL: a 128-byte-swizzle box must be 128 bytes wide\n"); exit(1); }
+  const Operand& o = g.o;
+  if (o.gather && !im2col_by_tma(o)) return;  // copied by cp.async only
   std::vector<float> want(MN * BK, NAN);
   std::vector<bool> care(MN * BK, false);
+  auto put = [&](unsigned byte, float v, bool inside) {
+    byte ^= (byte >> 7 & 7) << 4;
+    if (byte < tile || byte >= tile + MN * BK * 2) { printf("FAIL: TMA box writes outside its tile\n"); exit(1); }
+    want[(byte - tile) / 2] = v;
+    care[(byte - tile) / 2] = inside;
+  };
   for (int i = 0; i < tma_boxes<KMAJOR, MN>(); i++) {
-    int c0, c1;
-    unsigned dst = tile + tma_box<KMAJOR>(i, mn0, k0, c0, c1);
-    for (int y = 0; y < box1; y++)
-      for (int x = 0; x < box0; x++) {
-        long long gx = c0 + x, gy = c1 + y;
-        float v = gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * g.o.bs : 0) + gy * g.o.ld + gx) : 0.f;
-        unsigned byte = dst + y * box0 * 2 + x * 2;
-        byte ^= (byte >> 7 & 7) << 4;
-        if (byte < tile || byte >= tile + MN * BK * 2) { printf("FAIL: TMA box writes outside its tile\n"); exit(1); }
-        want[(byte - tile) / 2] = v;
-        care[(byte - tile) / 2] = (KMAJOR ? gy : gx) < (KMAJOR ? dims1 : dims0);
+    if (o.gather) {
+      int c, w, h, n, ow, oh;
+      const unsigned dst = tile + im2col_box<KMAJOR>(i, mn0, k0, o, c, w, h, n, ow, oh);
+      const int W = (int)o.w, H = (int)o.h, cin = (int)o.cin, low_w = -(int)o.pl, low_h = -(int)o.pt;
+      const int win_w = W + (int)o.pl - ((int)o.kw - 1) - low_w, win_h = H + (int)o.pt - ((int)o.kw - 1) - low_h;
+      const long long images = o.rows / (o.ho * o.wo), first = ((long long)n * win_h + (h - low_h)) * win_w + (w - low_w);
+      for (int j = 0; j < (KMAJOR ? MN : BK); j++) {
+        long long at = first + j;
+        int x = (int)(at % win_w) + low_w + ow, y = (int)(at / win_w % win_h) + low_h + oh;
+        long long img = at / ((long long)win_w * win_h);
+        bool valid = img < images && x >= 0 && x < W && y >= 0 && y < H;
+        for (int e = 0; e < 64; e++)
+          put(dst + j * 128 + e * 2, valid ? g.mem->at(((img * H + y) * W + x) * cin + c + e) : 0.f,
+              KMAJOR ? mn0 + j < o.rows : mn0 + 64 * i + e < o.cols);
       }
+    } else {
+      const long long dims0 = o.cols, dims1 = o.rows;  // TensorMaps.plan: (cols, rows, batch)
+      const bool rank3 = batch > 1 && o.bs > 0;         // else rank 2: every batch entry reads the same matrix
+      const int box0 = KMAJOR ? BK : 64, box1 = KMAJOR ? MN : BK;
+      int c0, c1;
+      const unsigned dst = tile + tma_box<KMAJOR>(i, mn0, k0, c0, c1);
+      for (int y = 0; y < box1; y++)
+        for (int x = 0; x < box0; x++) {
+          long long gx = c0 + x, gy = c1 + y;
+          put(dst + y * box0 * 2 + x * 2, gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * o.bs : 0) + gy * o.ld + gx) : 0.f,
+              (KMAJOR ? gy : gx) < (KMAJOR ? dims1 : dims0));
+        }
+    }
   }
   for (int e = 0; e < MN * BK; e++)
     if (std::isnan(want[e]) || (care[e] && !(want[e] == smem[tile / 2 + e]))) {
-      printf("FAIL: TMA tile (%s-major, %d rows) differs from the cp.async copy at element %d: %g vs %g\n", KMAJOR ? "K" : "MN", MN, e,
-             want[e], smem[tile / 2 + e]);
+      printf("FAIL: TMA %s tile (%s-major, %d rows) differs from the cp.async copy at element %d: %g vs %g\n", o.gather ? "im2col" : "tiled",
+             KMAJOR ? "K" : "MN", MN, e, want[e], smem[tile / 2 + e]);
       exit(1);
     }
 }
@@ -143,8 +176,8 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
       load(A, AK, BM, stage, bm, 0);
       load(B, BKM, BN, stage + Cf::A_BYTES, bn, half);
       if (WS) {  // gemm_ws's TMA path for a dense operand (B not in a GEGLU product) must leave the same bytes
-        if (!A.o.gather) tma_matches<AK, BM>(smem, A, batch, stage, b, bm, kt * BK);
-        if (!B.o.gather && !half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);
+        tma_matches<AK, BM>(smem, A, batch, stage, b, bm, kt * BK);
+        if (!half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);
       }
       auto element = [&](uint64_t desc, bool kmajor, int r, int kk) {  // the emulated hardware read of a descriptor's operand
         if (desc >> 62 != 1) { printf("FAIL: descriptor swizzle mode %d\n", (int)(desc >> 62)); exit(1); }
@@ -250,19 +283,21 @@ static int layouts() {
 template <int BN, bool WS>
 static int convs() {
   int fails = 0;
-  for (auto [h, cin, cout, s] : std::vector<std::tuple<int, int, int, int>>{{9, 8, 24, 1}, {11, 16, 40, 2}}) {
-    Side X = conv_input(2, h, h + 2, cin, 3, 3, s, 1);
+  // (kernel, h, cin, cout, stride): 64-channel stride-1 ones also through gemm_ws's TMA im2col (the 1x1 without padding)
+  for (auto [kk, h, cin, cout, s] : std::vector<std::tuple<int, int, int, int, int>>{
+           {3, 9, 8, 24, 1}, {3, 11, 16, 40, 2}, {3, 7, 64, 40, 1}, {1, 6, 128, 24, 1}}) {
+    Side X = conv_input(2, h, h + 2, cin, kk, kk, s, kk / 2);
     auto at = X.at;
-    int k = 9 * cin, pixels = (int)X.o.rows;
+    int k = kk * kk * cin, pixels = (int)X.o.rows;
     char what[64];
     Side A = X;
     A.at = [at](int bi, int q) { return at(bi % 100000, q); };
     Side W = dense(true, 1, cout, k, k);
-    snprintf(what, sizeof what, "conv 3x3 s%d %d->%d", s, cin, cout);
+    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d", kk, kk, s, cin, cout);
     fails += check<BN, true, true, WS>(what, 1, pixels, cout, k, A, W, true);
     Side G = dense(false, 1, cout, pixels, cout + 8), B = X;
     B.at = [at](int bi, int px) { return at(px, bi % 100000); };
-    snprintf(what, sizeof what, "conv 3x3 s%d %d->%d dW", s, cin, cout);
+    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d dW", kk, kk, s, cin, cout);
     fails += check<BN, false, false, WS>(what, 1, cout, k, pixels, G, B, false);
   }
   return fails;

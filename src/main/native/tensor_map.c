@@ -1,5 +1,5 @@
-// JNI access to the CUDA driver's cuTensorMapEncodeTiled, which JCuda 12.6 does not bind: the tensor maps the bulk
-// tensor copy engine (TMA) reads, for kernels/gemm_wgmma.cu's warp-specialised GEMM. Java side:
+// JNI access to the CUDA driver's cuTensorMapEncodeTiled and cuTensorMapEncodeIm2col, which JCuda 12.6 does not bind:
+// the tensor maps the bulk tensor copy engine (TMA) reads, for kernels/gemm_wgmma.cu's warp-specialised GEMM. Java side:
 // dev.puppetengine.backend.cuda.TensorMaps. The driver is found with dlopen (in a running engine JCuda has loaded it
 // already), so this library links against nothing of CUDA and loads on machines without a GPU. Built by
 // kernels/build.sh next to the fatbins (it needs cuda.h, which comes with nvcc).
@@ -12,17 +12,20 @@ typedef CUresult (*EncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, v
                                 const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
 
+typedef CUresult (*EncodeIm2col)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
+                                 const int*, const int*, cuuint32_t, cuuint32_t, const cuuint32_t*, CUtensorMapInterleave,
+                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
 // Status codes of our own, below every CUresult.
 enum { NO_DRIVER = -1, NO_SYMBOL = -2, BAD_ARGUMENTS = -3 };
 
-static EncodeTiled encoder(int* why) {
-  static EncodeTiled fn;  // resolved once; a race only repeats the same lookup
-  if (!fn) {
-    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-    if (!lib) { *why = NO_DRIVER; return 0; }
-    fn = (EncodeTiled)dlsym(lib, "cuTensorMapEncodeTiled");
-    if (!fn) { *why = NO_SYMBOL; return 0; }
-  }
+// The driver's function `name`, or null with *why set. The library handle is kept (a race only repeats the dlopen).
+static void* driver(const char* name, int* why) {
+  static void* lib;
+  if (!lib) lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+  if (!lib) { *why = NO_DRIVER; return 0; }
+  void* fn = dlsym(lib, name);
+  if (!fn) *why = NO_SYMBOL;
   return fn;
 }
 
@@ -55,12 +58,51 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encode16(JN
     gs[i] = (cuuint64_t)s[i];
   }
   int why = 0;
-  EncodeTiled fn = encoder(&why);
+  EncodeTiled fn = (EncodeTiled)driver("cuTensorMapEncodeTiled", &why);
   if (!fn) return why;
   CUtensorMap map;
   CUresult rc = fn(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, (cuuint32_t)rank,
                    (void*)(uintptr_t)address, gd, gs, bd, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map.opaque);
+  return (jint)rc;
+}
+
+// An im2col tensor map of 16-bit elements over a channels-last image batch at `address`: dims[4] = (C, W, H, N),
+// strides[3] bytes, the pixel window's corners lower[2] / upper[2] (W, H: innermost first, as the dims), `channels`
+// per pixel and `pixels` per box, traversal stride 1, 128-byte swizzle, zero fill. Same results as encode16.
+JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encodeIm2col16(JNIEnv* env, jclass cls, jlongArray out, jboolean bf16,
+                                                                                   jlong address, jlongArray dims, jlongArray strides,
+                                                                                   jintArray lower, jintArray upper, jint channels,
+                                                                                   jint pixels) {
+  (void)cls;
+  if ((*env)->GetArrayLength(env, dims) != 4 || (*env)->GetArrayLength(env, strides) != 3 || (*env)->GetArrayLength(env, lower) != 2 ||
+      (*env)->GetArrayLength(env, upper) != 2 || (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS || channels <= 0 || pixels <= 0)
+    return BAD_ARGUMENTS;
+  jlong d[4], s[3];
+  jint lo[2], hi[2];
+  (*env)->GetLongArrayRegion(env, dims, 0, 4, d);
+  (*env)->GetLongArrayRegion(env, strides, 0, 3, s);
+  (*env)->GetIntArrayRegion(env, lower, 0, 2, lo);
+  (*env)->GetIntArrayRegion(env, upper, 0, 2, hi);
+  cuuint64_t gd[4], gs[3];
+  cuuint32_t es[4] = {1, 1, 1, 1};
+  int lower_c[2] = {lo[0], lo[1]}, upper_c[2] = {hi[0], hi[1]};
+  for (int i = 0; i < 4; i++) {
+    if (d[i] <= 0) return BAD_ARGUMENTS;
+    gd[i] = (cuuint64_t)d[i];
+  }
+  for (int i = 0; i < 3; i++) {
+    if (s[i] <= 0) return BAD_ARGUMENTS;
+    gs[i] = (cuuint64_t)s[i];
+  }
+  int why = 0;
+  EncodeIm2col fn = (EncodeIm2col)driver("cuTensorMapEncodeIm2col", &why);
+  if (!fn) return why;
+  CUtensorMap map;
+  CUresult rc = fn(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4, (void*)(uintptr_t)address, gd, gs,
+                   lower_c, upper_c, (cuuint32_t)channels, (cuuint32_t)pixels, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                   CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map.opaque);
   return (jint)rc;
 }

@@ -19,24 +19,48 @@ class TensorMapsTest {
     @Test
     void plansUseTheKernelsBoxesAndByteStrides() {
         // A of x W^T: x (448 tokens x 320 channels) K-major, a 128-row tile: one 64 x 128 box per k step
-        TensorMaps.Plan a = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        TensorMaps.Plan a = (TensorMaps.Plan) TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
         assertArrayEquals(new long[]{320, 448}, a.dims());
         assertArrayEquals(new long[]{640}, a.strideBytes());
         assertArrayEquals(new int[]{64, 128}, a.box());
         // B (k = 320 rows of n = 1280 contiguous), MN-major, batched: 64 x 64 boxes (one per 64-wide strip), rank 3
-        TensorMaps.Plan b = TensorMaps.plan(dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
+        TensorMaps.Plan b = (TensorMaps.Plan) TensorMaps.plan(dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
         assertEquals(3, b.rank());
         assertArrayEquals(new long[]{1280, 320, 2}, b.dims());
         assertArrayEquals(new long[]{2576, 2 * 320 * 1288}, b.strideBytes());
         assertArrayEquals(new int[]{64, 64, 1}, b.box());
         // one matrix shared by every batch entry (batch stride 0): rank 2, the batch coordinate unused
-        assertEquals(2, TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4).rank());
-        assertArrayEquals(new int[]{64, 256}, TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4).box());
-        // an im2col gather is not a box of a tensor
-        long[] gather = dense(0, 0, 1024, 2880);
-        gather[4] = 1;
-        assertNull(TensorMaps.plan(gather, true, 128, 1));
+        TensorMaps.Plan shared = (TensorMaps.Plan) TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4);
+        assertEquals(2, shared.rank());
+        assertArrayEquals(new int[]{64, 256}, shared.box());
         assertNull(TensorMaps.plan(dense(8, 0, 72, 0), true, 128, 1), "k = 0: nothing to copy (the driver refuses a zero dim)");
+    }
+
+    /** The Operand struct of the im2col of x (n, h, w, cin) for a k x k conv, stride s, padding p. */
+    private static long[] gather(int n, int h, int w, int cin, int k, int s, int p) {
+        int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
+        return new long[]{0, 0, (long) n * ho * wo, (long) k * k * cin, 1, h, w, cin, k, ho, wo, s, s, p, p};
+    }
+
+    @Test
+    void stride1GathersWith64ChannelMultiplesGetIm2colPlans() {
+        // the UNet's 3x3 convs at 32x32 with 320 channels, CFG batch of 2 x 14 frames
+        TensorMaps.Im2colPlan a = (TensorMaps.Im2colPlan) TensorMaps.plan(gather(28, 32, 32, 320, 3, 1, 1), true, 128, 1);
+        assertArrayEquals(new long[]{320, 32, 32, 28}, a.dims());
+        assertArrayEquals(new long[]{640, 640 * 32, 640 * 32 * 32}, a.strideBytes());
+        assertArrayEquals(new int[]{-1, -1}, a.lower(), "the window starts at -pad");
+        assertArrayEquals(new int[]{-1, -1}, a.upper(), "and ends pad - (k - 1) past the image: 32 positions, one per output pixel");
+        assertEquals(64, a.channels());
+        assertEquals(128, a.pixels(), "K-major (conv forward): a box is the tile's 128 pixels");
+        assertEquals(TensorMaps.IM2COL, a.mode());
+        assertEquals(64, ((TensorMaps.Im2colPlan) TensorMaps.plan(gather(28, 32, 32, 320, 3, 1, 1), false, 256, 1)).pixels(),
+                "MN-major (weight gradient): pixels run along K, 64 per k step");
+        TensorMaps.Im2colPlan pointwise = (TensorMaps.Im2colPlan) TensorMaps.plan(gather(2, 8, 8, 128, 1, 1, 0), true, 128, 1);
+        assertArrayEquals(new int[]{0, 0}, pointwise.lower());
+        assertArrayEquals(new int[]{0, 0}, pointwise.upper());
+        // what stays on cp.async: stride 2 (the downsamplers), channels not a multiple of 64 (the 8-channel conv_in)
+        assertNull(TensorMaps.plan(gather(2, 32, 32, 320, 3, 2, 1), true, 128, 1));
+        assertNull(TensorMaps.plan(gather(2, 32, 32, 8, 3, 1, 1), true, 128, 1));
     }
 
     @Test
@@ -47,7 +71,7 @@ class TensorMapsTest {
             return;
         }
         assertNull(why, "the JNI library links against nothing of CUDA: it loads with or without a GPU");
-        TensorMaps.Plan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        TensorMaps.Map p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
         // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
         boolean hopper = Backends.cudaUnavailableReason() == null && CudaBackend.get().computeCapability() == 90;
@@ -59,6 +83,12 @@ class TensorMapsTest {
             if (hopper) throw e;
             assertTrue(e.getMessage().contains("cuTensorMapEncodeTiled(dims [320, 448], strides [640] B, box [64, 128]"), e.getMessage());
             assertTrue(e.getMessage().contains("libcuda.so.1") || e.getMessage().contains("CUresult"), e.getMessage());
+        }
+        try {   // an im2col map likewise
+            assertEquals(16, TensorMaps.encode(TensorMaps.plan(gather(2, 8, 8, 64, 3, 1, 1), true, 128, 1), true, address).length);
+        } catch (CudaException e) {
+            if (hopper) throw e;
+            assertTrue(e.getMessage().contains("cuTensorMapEncodeIm2col(dims [64, 8, 8, 2]"), e.getMessage());
         }
         CudaException bad = assertThrows(CudaException.class, () -> TensorMaps.encode(new TensorMaps.Plan(new long[]{64, 0}, new long[]{128}, new int[]{64, 1}), true, address));
         assertTrue(bad.getMessage().contains("bad arguments"), "checked before the driver is asked: " + bad.getMessage());

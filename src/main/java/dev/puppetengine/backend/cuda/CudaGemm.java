@@ -3,6 +3,7 @@ package dev.puppetengine.backend.cuda;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import jcuda.Pointer;
 import jcuda.cudaDataType;
@@ -276,7 +277,7 @@ final class CudaGemm {
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
         Set<GemmTuner.Tile> candidates = available;
         if (tmaPlan(plan, true, 128, batch) == null && (ep.geglu() || tmaPlan(plan, false, 128, batch) == null)) {
-            candidates = EnumSet.copyOf(available);   // no dense operand: the TMA tiles would be the cp.async ones again
+            candidates = EnumSet.copyOf(available);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
             candidates.removeAll(GemmTuner.Tile.TMA);
         }
         GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates,
@@ -311,24 +312,24 @@ final class CudaGemm {
     private static final long[] NO_MAP = new long[16];
 
     /**
-     * The TMA plan of plan's A ({@code forA}) or B, on a tile of {@code tileRows} rows, or null where TMA cannot copy
-     * it (an im2col gather). The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
+     * The TMA plan of plan's A ({@code forA}) or B, on a tile of {@code tileRows} rows (tiled, or im2col for a
+     * gather), or null where TMA cannot copy it. The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
      */
-    static TensorMaps.Plan tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
+    static TensorMaps.Map tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
         String layout = plan.kind().substring(plan.kind().indexOf('_') + 1);
         return TensorMaps.plan(forA ? plan.a() : plan.b(), layout.charAt(forA ? 0 : 1) == 'k', tileRows, batch);
     }
 
     /**
-     * gemm_ws's {map, rank} arguments for one operand: an encoded tensor map on a TMA tile where the operand is dense
-     * ({@code batch} 0: never, e.g. GEGLU's interleaved B), else an empty map and rank 0 (cp.async). A map the driver
-     * refuses (an unusual stride or alignment) also falls back to cp.async.
+     * gemm_ws's {map, mode} arguments for one operand: an encoded tensor map on a TMA tile where TMA can copy the
+     * operand ({@code batch} 0: never, e.g. GEGLU's interleaved B), else an empty map and mode 0 (cp.async). A map the
+     * driver refuses (an unusual stride or alignment) also falls back to cp.async.
      */
     private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch) {
-        TensorMaps.Plan p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
+        TensorMaps.Map p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
         if (p == null) return new Object[]{NO_MAP, 0};
         try {
-            return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.rank()};
+            return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.mode()};
         } catch (CudaException e) {
             LOG.debug("TMA off for one operand: {}", e.getMessage());
             return new Object[]{NO_MAP, 0};
@@ -351,7 +352,8 @@ final class CudaGemm {
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
      * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
      * output tile: its persistent loop), then, in the forward layout, with the two
-     * epilogues sampling uses (bias + residual; bias + GEGLU gate), each into a NaN-poisoned output, compared in double
+     * epilogues sampling uses (bias + residual; bias + GEGLU gate), and an implicit-GEMM 3x3 convolution's forward and
+     * weight gradient (64 channels: TMA im2col on the TMA tiles), each into a NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
      * kernel faults on this GPU costs that tile, not this process's CUDA context.
@@ -388,6 +390,21 @@ final class CudaGemm {
             Bias bv = new Bias(backend.ptr(biasDev), DType.BF16);
             Epilogue withResidual = Epilogue.of(bv, new Mat(backend.ptr(resDev), DType.BF16, n, 1, 0)), geglu = new Epilogue(bv, null, true);
             Mat cGeglu = new Mat(backend.ptr(outGeglu), DType.F32, d, 1, 0);
+            // implicit-GEMM convolution, 3x3 stride 1 pad 1 over x (2, 5, 7, 64) to 40 channels: the forward (A gathered,
+            // K-major) and the weight gradient (B gathered, N-major); 64 channels, so gemm_ws's TMA tiles use im2col maps
+            ConvSpec spec = ConvSpec.of(1, 1);
+            int imgs = 2, hh = 5, ww = 7, cin = 64, cout = 40, px = imgs * hh * ww, kk = 9 * cin;
+            Tensor x = Tensor.of(cpu, DType.BF16, new int[]{imgs, hh, ww, cin}, rnd.doubles((long) px * cin, -1, 1).toArray());
+            Tensor wt = Tensor.of(cpu, DType.BF16, new int[]{cout, 3, 3, cin}, rnd.doubles((long) cout * kk, -1, 1).toArray());
+            Tensor gy = Tensor.of(cpu, DType.BF16, new int[]{imgs, hh, ww, cout}, rnd.doubles((long) px * cout, -1, 1).toArray());
+            Tensor x64 = cpu.copy(x, DType.F64);
+            double[] wantConv = cpu.conv2d(x64, cpu.copy(wt, DType.F64), null, null, spec).toDoubleArray();
+            double[] wantDw = cpu.conv2dBackwardWeight(cpu.copy(gy, DType.F64), x64, new int[]{cout, 3, 3, cin}, spec).toDoubleArray();
+            Tensor xDev = x.to(backend), wDev = wt.to(backend), gyDev = gy.to(backend);
+            Tensor outConv = backend.empty(DType.F32, px, cout), outDw = backend.empty(DType.F32, cout, kk);
+            Im2col cols = new Im2col(backend.ptr(xDev), DType.BF16, px, hh, ww, cin, 3, 3, hh, ww, 1, 1, 1, 1);
+            Mat wT = new Mat(backend.ptr(wDev), DType.BF16, 1, kk, 0), gyT = new Mat(backend.ptr(gyDev), DType.BF16, 1, cout, 0);
+            Mat cConv = new Mat(backend.ptr(outConv), DType.F32, cout, 1, 0), cDw = new Mat(backend.ptr(outDw), DType.F32, kk, 1, 0);
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
@@ -406,6 +423,12 @@ final class CudaGemm {
                     backend.fill(outGeglu, Double.NaN);
                     launchMma(mmaPlan(1, m, 2 * d, k, as[0], 0, bs[1], 0), t, 1, m, 2 * d, k, 1f, as[0], bs[1], 0f, cGeglu, geglu);
                     worst = Math.max(worst, relativeError(wantGeglu, outGeglu.toDoubleArray()));
+                    backend.fill(outConv, Double.NaN);
+                    launchMma(mmaPlan(1, px, cout, kk, cols, 0, wT, 0), t, 1, px, cout, kk, 1f, cols, wT, 0f, cConv, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(wantConv, outConv.toDoubleArray()));
+                    backend.fill(outDw, Double.NaN);
+                    launchMma(mmaPlan(1, cout, kk, px, gyT, 0, cols, 0), t, 1, cout, kk, px, 1f, gyT, cols, 0f, cDw, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(wantDw, outDw.toDoubleArray()));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;

@@ -5,10 +5,11 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 
 /**
  * Tensor maps for the bulk tensor copy engine (TMA) of kernels/gemm_wgmma.cu's warp-specialised GEMM: the CUDA
- * driver's cuTensorMapEncodeTiled, which JCuda 12.6 does not bind, called through a small JNI library
+ * driver's cuTensorMapEncodeTiled and cuTensorMapEncodeIm2col, which JCuda 12.6 does not bind, called through a small JNI library
  * (src/main/native/tensor_map.c, built by kernels/build.sh into the classpath's /kernels/). Where that library is
  * missing (the build had no nvcc or no JDK headers) or cannot load, TMA is off and the kernel copies by cp.async.
  */
@@ -24,23 +25,62 @@ final class TensorMaps {
      * {@code address + 2 (b bs + row ld + col)}, rows x cols elements, read in boxes of {@code box} (innermost first).
      * A rank-3 map when the batch is stepped, else rank 2 (batch entries all read the same matrix).
      */
-    record Plan(long[] dims, long[] strideBytes, int[] box) {
+    record Plan(long[] dims, long[] strideBytes, int[] box) implements Map {
         int rank() { return dims.length; }
+
+        @Override
+        public int mode() { return rank(); }
     }
 
     /**
-     * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, ...}), K-major or
-     * not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or null where TMA cannot copy it
-     * (an im2col gather, or nothing to copy). The boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one per tile; MN-major
+     * An im2col map of a stride-1 convolution's input x (N, H, W, Cin), channels-last: dims (Cin, W, H, N), pixel
+     * window corners {@code lower} / {@code upper} (W, H), {@code channels} per pixel and {@code pixels} per box.
+     */
+    record Im2colPlan(long[] dims, long[] strideBytes, int[] lower, int[] upper, int channels, int pixels) implements Map {
+        @Override
+        public int mode() { return IM2COL; }
+    }
+
+    /** A plan of either kind; {@link #mode()} is the kernel's rank_a / rank_b argument for it. */
+    sealed interface Map permits Plan, Im2colPlan {
+        int mode();
+    }
+
+    /** gemm_wgmma.cu's IM2COL mode. */
+    static final int IM2COL = 4;
+
+    /**
+     * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, h, w, cin, kw, ho,
+     * wo, sh, sw, pt, pl}), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
+     * null where TMA cannot copy it (nothing to copy; a gather {@link #im2colPlan} refuses). A gather gets an
+     * im2col plan, a dense operand a tiled one, whose boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one per tile; MN-major
      * (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
      */
-    static Plan plan(long[] operand, boolean kMajor, int tileRows, int batch) {
+    static Map plan(long[] operand, boolean kMajor, int tileRows, int batch) {
         long ld = operand[0], bs = operand[1], rows = operand[2], cols = operand[3];
-        if (operand[4] != 0 || rows <= 0 || cols <= 0) return null;   // a gather, or an empty operand (k = 0)
+        if (rows <= 0 || cols <= 0) return null;   // an empty operand (k = 0): nothing to copy
+        if (operand[4] != 0) return im2colPlan(operand, kMajor, tileRows);
         int[] box2 = kMajor ? new int[]{64, tileRows} : new int[]{64, 64};
         if (batch > 1 && bs > 0)
             return new Plan(new long[]{cols, rows, batch}, new long[]{2 * ld, 2 * bs}, new int[]{box2[0], box2[1], 1});
         return new Plan(new long[]{cols, rows}, new long[]{2 * ld}, box2);
+    }
+
+    /**
+     * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): stride 1, Cin % 64 == 0 (a 64-wide k step or
+     * strip is 64 channels of one tap), the same square kernel and padding along H and W (so the corners' order
+     * cannot matter); null otherwise. Window [-pad, size + pad - (kernel - 1)) in W and H: every output pixel's top-left
+     * tap; 64 channels per pixel; pixels per box: the tile's rows when K-major (pixels along M), 64 when MN-major
+     * (pixels along K, the k step).
+     */
+    private static Im2colPlan im2colPlan(long[] o, boolean kMajor, int tileRows) {
+        long rows = o[2], cols = o[3], h = o[5], w = o[6], cin = o[7], kw = o[8], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
+        long kh = cols / (kw * cin);
+        if (sh != 1 || sw != 1 || cin % 64 != 0 || pt != pl || kh != kw || pl > 127) return null;
+        int lower = (int) -pl, upper = (int) (pl - (kw - 1));
+        long images = rows / (ho * wo);
+        return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h},
+                new int[]{lower, lower}, new int[]{upper, upper}, 64, kMajor ? tileRows : 64);
     }
 
     /** Null when maps can be encoded (the library loaded; the driver is checked at the first encode), else why not. */
@@ -50,13 +90,22 @@ final class TensorMaps {
      * The 16 words of the tensor map for {@code plan} over bf16 (or f16) memory at device address {@code address}.
      * Throws CudaException when the driver refuses it (it checks alignment, strides and box against the hardware).
      */
-    static long[] encode(Plan plan, boolean bf16, long address) {
+    static long[] encode(Map plan, boolean bf16, long address) {
         if (UNLOADED != null) throw new CudaException("TMA tensor maps unavailable: " + UNLOADED);
         long[] map = new long[16];
-        int rc = encode16(map, bf16, address, plan.dims(), plan.strideBytes(), plan.box());
-        if (rc != 0) throw new CudaException("cuTensorMapEncodeTiled(dims " + java.util.Arrays.toString(plan.dims()) + ", strides "
-                + java.util.Arrays.toString(plan.strideBytes()) + " B, box " + java.util.Arrays.toString(plan.box()) + ", address 0x"
-                + Long.toHexString(address) + "): " + reason(rc));
+        int rc;
+        String what;
+        if (plan instanceof Plan p) {
+            rc = encode16(map, bf16, address, p.dims(), p.strideBytes(), p.box());
+            what = "cuTensorMapEncodeTiled(dims " + Arrays.toString(p.dims()) + ", strides " + Arrays.toString(p.strideBytes()) + " B, box "
+                    + Arrays.toString(p.box());
+        } else {
+            Im2colPlan p = (Im2colPlan) plan;
+            rc = encodeIm2col16(map, bf16, address, p.dims(), p.strideBytes(), p.lower(), p.upper(), p.channels(), p.pixels());
+            what = "cuTensorMapEncodeIm2col(dims " + Arrays.toString(p.dims()) + ", strides " + Arrays.toString(p.strideBytes()) + " B, corners "
+                    + Arrays.toString(p.lower()) + " / " + Arrays.toString(p.upper()) + ", " + p.channels() + " channels x " + p.pixels() + " pixels";
+        }
+        if (rc != 0) throw new CudaException(what + ", address 0x" + Long.toHexString(address) + "): " + reason(rc));
         return map;
     }
 
@@ -70,6 +119,9 @@ final class TensorMaps {
     }
 
     private static native int encode16(long[] out, boolean bf16, long address, long[] dims, long[] strides, int[] box);
+
+    private static native int encodeIm2col16(long[] out, boolean bf16, long address, long[] dims, long[] strides, int[] lower, int[] upper,
+                                             int channels, int pixels);
 
     private static String load() {
         try (InputStream in = TensorMaps.class.getResourceAsStream(RESOURCE)) {
