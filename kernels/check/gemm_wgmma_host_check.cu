@@ -47,29 +47,26 @@ static Side dense(bool kmajor, int batch, int mn, int k, int ld) {
   return d;
 }
 
-// The im2col of x (n, h, w, cin): rows = output pixels, columns (ky, kx, ci); at(pixel, column). As the A of a
-// forward conv (K-major) or, transposed (at(column, pixel)), the B of a weight gradient (MN-major).
-static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int p) {
+// The im2col of x (n, h, w, cin), padding p along H and pw along W: rows = output pixels, columns (ky, kx, ci);
+// at(pixel, column). As the A of a forward conv (K-major) or, transposed (at(column, pixel)), the B of a weight
+// gradient (MN-major).
+static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int p, int pw) {
   Side d;
   d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
   for (auto& x : *d.mem) x = rnd();
-  int ho = (h + 2 * p - kh) / s + 1, wo = (w + 2 * p - kw) / s + 1;
-  d.o = Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, s, s, p, p};
+  int ho = (h + 2 * p - kh) / s + 1, wo = (w + 2 * pw - kw) / s + 1;
+  d.o = Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, s, s, p, pw};
   auto m = d.mem;
   d.at = [=](int px, int q) {
     int b = px / (ho * wo), oy = px / wo % ho, ox = px % wo, ky = q / (kw * cin), kx = q / cin % kw, ci = q % cin;
-    int iy = oy * s - p + ky, ix = ox * s - p + kx;
+    int iy = oy * s - p + ky, ix = ox * s - pw + kx;
     return (iy < 0 || iy >= h || ix < 0 || ix >= w) ? 0.f : (*m)[(((size_t)b * h + iy) * w + ix) * cin + ci];
   };
   return d;
 }
 
-// Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): stride 1, Cin % 64 == 0, the
-// same square kernel and padding along H and W.
-static bool im2col_by_tma(const Operand& o) {
-  long long kh = o.cols / (o.kw * o.cin);
-  return o.gather && o.sh == 1 && o.sw == 1 && o.cin % 64 == 0 && o.pt == o.pl && kh == o.kw;
-}
+// Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): stride 1, Cin % 64 == 0.
+static bool im2col_by_tma(const Operand& o) { return o.gather && o.sh == 1 && o.sw == 1 && o.cin % 64 == 0; }
 
 // gemm_ws's TMA copy of an operand tile, emulated, compared with the cp.async copy already in smem wherever the
 // tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry the next row's elements, or a
@@ -78,7 +75,7 @@ static bool im2col_by_tma(const Operand& o) {
 //   box (box0, box1)): box element (c0 + x, c1 + y), zero past the dims, lands at x * 2 + y * box0 * 2 from the
 //   destination, then the 128-byte swizzle on the absolute address; the kernel's boxes (tma_box).
 //   Im2col (a stride-1 gather): the im2col map as TensorMaps.im2colPlan builds it (x (N, H, W, Cin); pixel window
-//   [-pad, size + pad - (kernel - 1)) in W and H; 64 channels per pixel; 128 or 64 pixels per box): pixel j of a box
+//   from -pad over as many positions as outputs, in W and H; 64 channels per pixel; 128 or 64 pixels per box): pixel j of a box
 //   is the j-th window position after the box's first one (W fastest, then H, then the image), read at that
 //   position moved by the tap offsets, zero outside the image or past the last image (the semantics of PTX's im2col
 //   mode, as NVIDIA's and Triton's examples show them); its 64 channels from c on are box row j. The kernel's boxes
@@ -100,7 +97,7 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
       int c, w, h, n, ow, oh;
       const unsigned dst = tile + im2col_box<KMAJOR>(i, mn0, k0, o, c, w, h, n, ow, oh);
       const int W = (int)o.w, H = (int)o.h, cin = (int)o.cin, low_w = -(int)o.pl, low_h = -(int)o.pt;
-      const int win_w = W + (int)o.pl - ((int)o.kw - 1) - low_w, win_h = H + (int)o.pt - ((int)o.kw - 1) - low_h;
+      const int win_w = (int)o.wo, win_h = (int)o.ho;  // upper corner out - size - pad: the window holds one position per output
       const long long images = o.rows / (o.ho * o.wo), first = ((long long)n * win_h + (h - low_h)) * win_w + (w - low_w);
       for (int j = 0; j < (KMAJOR ? MN : BK); j++) {
         long long at = first + j;
@@ -283,21 +280,22 @@ static int layouts() {
 template <int BN, bool WS>
 static int convs() {
   int fails = 0;
-  // (kernel, h, cin, cout, stride): 64-channel stride-1 ones also through gemm_ws's TMA im2col (the 1x1 without padding)
-  for (auto [kk, h, cin, cout, s] : std::vector<std::tuple<int, int, int, int, int>>{
-           {3, 9, 8, 24, 1}, {3, 11, 16, 40, 2}, {3, 7, 64, 40, 1}, {1, 6, 128, 24, 1}}) {
-    Side X = conv_input(2, h, h + 2, cin, kk, kk, s, kk / 2);
+  // (kh, kw, h, cin, cout, stride): 64-channel stride-1 ones also through gemm_ws's TMA im2col (the 1x1 without
+  // padding; the 3x1 padded along H only, as the temporal conv over (frames, pixels))
+  for (auto [kh, kw, h, cin, cout, s] : std::vector<std::tuple<int, int, int, int, int, int>>{
+           {3, 3, 9, 8, 24, 1}, {3, 3, 11, 16, 40, 2}, {3, 3, 7, 64, 40, 1}, {1, 1, 6, 128, 24, 1}, {3, 1, 5, 64, 24, 1}}) {
+    Side X = conv_input(2, h, h + 2, cin, kh, kw, s, kh / 2, kw / 2);
     auto at = X.at;
-    int k = kk * kk * cin, pixels = (int)X.o.rows;
+    int k = kh * kw * cin, pixels = (int)X.o.rows;
     char what[64];
     Side A = X;
     A.at = [at](int bi, int q) { return at(bi % 100000, q); };
     Side W = dense(true, 1, cout, k, k);
-    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d", kk, kk, s, cin, cout);
+    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d", kh, kw, s, cin, cout);
     fails += check<BN, true, true, WS>(what, 1, pixels, cout, k, A, W, true);
     Side G = dense(false, 1, cout, pixels, cout + 8), B = X;
     B.at = [at](int bi, int px) { return at(px, bi % 100000); };
-    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d dW", kk, kk, s, cin, cout);
+    snprintf(what, sizeof what, "conv %dx%d s%d %d->%d dW", kh, kw, s, cin, cout);
     fails += check<BN, false, false, WS>(what, 1, cout, k, pixels, G, B, false);
   }
   return fails;

@@ -58,6 +58,12 @@ class TensorMapsTest {
         TensorMaps.Im2colPlan pointwise = (TensorMaps.Im2colPlan) TensorMaps.plan(gather(2, 8, 8, 128, 1, 1, 0), true, 128, 1);
         assertArrayEquals(new int[]{0, 0}, pointwise.lower());
         assertArrayEquals(new int[]{0, 0}, pointwise.upper());
+        // the temporal conv: kernel (3, 1), padding (1, 0) over (frames, pixels): W = the 1024 pixels, H = the 14 frames
+        long[] temporal = {0, 0, 2 * 14 * 1024, 3 * 320, 1, 14, 1024, 320, 1, 14, 1024, 1, 1, 1, 0};
+        TensorMaps.Im2colPlan t = (TensorMaps.Im2colPlan) TensorMaps.plan(temporal, true, 128, 1);
+        assertArrayEquals(new long[]{320, 1024, 14, 2}, t.dims());
+        assertArrayEquals(new int[]{0, -1}, t.lower(), "W first: no padding along pixels, one frame along time");
+        assertArrayEquals(new int[]{0, -1}, t.upper());
         // what stays on cp.async: stride 2 (the downsamplers), channels not a multiple of 64 (the 8-channel conv_in)
         assertNull(TensorMaps.plan(gather(2, 32, 32, 320, 3, 2, 1), true, 128, 1));
         assertNull(TensorMaps.plan(gather(2, 32, 32, 8, 3, 1, 1), true, 128, 1));

@@ -352,8 +352,9 @@ final class CudaGemm {
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
      * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
      * output tile: its persistent loop), then, in the forward layout, with the two
-     * epilogues sampling uses (bias + residual; bias + GEGLU gate), and an implicit-GEMM 3x3 convolution's forward and
-     * weight gradient (64 channels: TMA im2col on the TMA tiles), each into a NaN-poisoned output, compared in double
+     * epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3 one's forward
+     * and weight gradient, the temporal conv's 3x1 forward; 64 channels: TMA im2col on the TMA tiles), each into a
+     * NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
      * kernel faults on this GPU costs that tile, not this process's CUDA context.
@@ -405,6 +406,13 @@ final class CudaGemm {
             Im2col cols = new Im2col(backend.ptr(xDev), DType.BF16, px, hh, ww, cin, 3, 3, hh, ww, 1, 1, 1, 1);
             Mat wT = new Mat(backend.ptr(wDev), DType.BF16, 1, kk, 0), gyT = new Mat(backend.ptr(gyDev), DType.BF16, 1, cout, 0);
             Mat cConv = new Mat(backend.ptr(outConv), DType.F32, cout, 1, 0), cDw = new Mat(backend.ptr(outDw), DType.F32, kk, 1, 0);
+            // and the temporal conv's shape: kernel (3, 1), padding along H only (unequal corners for an im2col map)
+            ConvSpec specT = new ConvSpec(1, 1, 1, 1, 0, 0);
+            Tensor wt3 = Tensor.of(cpu, DType.BF16, new int[]{cout, 3, 1, cin}, rnd.doubles((long) cout * 3 * cin, -1, 1).toArray());
+            double[] wantT = cpu.conv2d(x64, cpu.copy(wt3, DType.F64), null, null, specT).toDoubleArray();
+            Tensor w3Dev = wt3.to(backend);
+            Im2col colsT = new Im2col(backend.ptr(xDev), DType.BF16, px, hh, ww, cin, 3, 1, hh, ww, 1, 1, 1, 0);
+            Mat w3T = new Mat(backend.ptr(w3Dev), DType.BF16, 1, 3 * cin, 0);
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
@@ -429,6 +437,9 @@ final class CudaGemm {
                     backend.fill(outDw, Double.NaN);
                     launchMma(mmaPlan(1, cout, kk, px, gyT, 0, cols, 0), t, 1, cout, kk, px, 1f, gyT, cols, 0f, cDw, Epilogue.NONE);
                     worst = Math.max(worst, relativeError(wantDw, outDw.toDoubleArray()));
+                    backend.fill(outConv, Double.NaN);
+                    launchMma(mmaPlan(1, px, cout, 3 * cin, colsT, 0, w3T, 0), t, 1, px, cout, 3 * cin, 1f, colsT, w3T, 0f, cConv, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(wantT, outConv.toDoubleArray()));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;

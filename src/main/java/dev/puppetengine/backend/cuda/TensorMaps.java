@@ -67,20 +67,20 @@ final class TensorMaps {
     }
 
     /**
-     * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): stride 1, Cin % 64 == 0 (a 64-wide k step or
-     * strip is 64 channels of one tap), the same square kernel and padding along H and W (so the corners' order
-     * cannot matter); null otherwise. Window [-pad, size + pad - (kernel - 1)) in W and H: every output pixel's top-left
-     * tap; 64 channels per pixel; pixels per box: the tile's rows when K-major (pixels along M), 64 when MN-major
-     * (pixels along K, the k step).
+     * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): stride 1 and Cin % 64 == 0 (a 64-wide k step
+     * or strip is 64 channels of one tap); null otherwise. Pixel window, per spatial dim: from -pad (the first output
+     * pixel's top-left tap) over as many positions as there are outputs, so the upper corner is out - size - pad
+     * (pad - (kernel - 1) for equal padding); corners W first, as the dims (CUTLASS passes them so). 64 channels per
+     * pixel; pixels per box: the tile's rows when K-major (pixels along M), 64 when MN-major (pixels along K).
      */
     private static Im2colPlan im2colPlan(long[] o, boolean kMajor, int tileRows) {
-        long rows = o[2], cols = o[3], h = o[5], w = o[6], cin = o[7], kw = o[8], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
-        long kh = cols / (kw * cin);
-        if (sh != 1 || sw != 1 || cin % 64 != 0 || pt != pl || kh != kw || pl > 127) return null;
-        int lower = (int) -pl, upper = (int) (pl - (kw - 1));
+        long rows = o[2], h = o[5], w = o[6], cin = o[7], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
+        int[] lower = {(int) -pl, (int) -pt}, upper = {(int) (wo - w - pl), (int) (ho - h - pt)};
+        if (sh != 1 || sw != 1 || cin % 64 != 0) return null;
+        for (int c : new int[]{lower[0], lower[1], upper[0], upper[1]}) if (c < -128 || c > 127) return null;   // rank 4's corner range
         long images = rows / (ho * wo);
-        return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h},
-                new int[]{lower, lower}, new int[]{upper, upper}, 64, kMajor ? tileRows : 64);
+        return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h}, lower, upper, 64,
+                kMajor ? tileRows : 64);
     }
 
     /** Null when maps can be encoded (the library loaded; the driver is checked at the first encode), else why not. */
