@@ -77,7 +77,7 @@ class TensorMapsTest {
             return;
         }
         assertNull(why, "the JNI library links against nothing of CUDA: it loads with or without a GPU");
-        TensorMaps.Map p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        TensorMaps.MapPlan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
         // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
         boolean hopper = Backends.cudaUnavailableReason() == null && CudaBackend.get().computeCapability() == 90;

@@ -315,7 +315,7 @@ final class CudaGemm {
      * The TMA plan of plan's A ({@code forA}) or B, on a tile of {@code tileRows} rows (tiled, or im2col for a
      * gather), or null where TMA cannot copy it. The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
      */
-    static TensorMaps.Map tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
+    static TensorMaps.MapPlan tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
         String layout = plan.kind().substring(plan.kind().indexOf('_') + 1);
         return TensorMaps.plan(forA ? plan.a() : plan.b(), layout.charAt(forA ? 0 : 1) == 'k', tileRows, batch);
     }
@@ -326,7 +326,7 @@ final class CudaGemm {
      * driver refuses (an unusual stride or alignment) also falls back to cp.async.
      */
     private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch) {
-        TensorMaps.Map p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
+        TensorMaps.MapPlan p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
         if (p == null) return new Object[]{NO_MAP, 0};
         try {
             return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.mode()};

@@ -25,7 +25,7 @@ final class TensorMaps {
      * {@code address + 2 (b bs + row ld + col)}, rows x cols elements, read in boxes of {@code box} (innermost first).
      * A rank-3 map when the batch is stepped, else rank 2 (batch entries all read the same matrix).
      */
-    record Plan(long[] dims, long[] strideBytes, int[] box) implements Map {
+    record Plan(long[] dims, long[] strideBytes, int[] box) implements MapPlan {
         int rank() { return dims.length; }
 
         @Override
@@ -36,13 +36,13 @@ final class TensorMaps {
      * An im2col map of a stride-1 convolution's input x (N, H, W, Cin), channels-last: dims (Cin, W, H, N), pixel
      * window corners {@code lower} / {@code upper} (W, H), {@code channels} per pixel and {@code pixels} per box.
      */
-    record Im2colPlan(long[] dims, long[] strideBytes, int[] lower, int[] upper, int channels, int pixels) implements Map {
+    record Im2colPlan(long[] dims, long[] strideBytes, int[] lower, int[] upper, int channels, int pixels) implements MapPlan {
         @Override
         public int mode() { return IM2COL; }
     }
 
     /** A plan of either kind; {@link #mode()} is the kernel's rank_a / rank_b argument for it. */
-    sealed interface Map permits Plan, Im2colPlan {
+    sealed interface MapPlan permits Plan, Im2colPlan {
         int mode();
     }
 
@@ -52,11 +52,11 @@ final class TensorMaps {
     /**
      * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, h, w, cin, kw, ho,
      * wo, sh, sw, pt, pl}), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
-     * null where TMA cannot copy it (nothing to copy; a gather {@link #im2colPlan} refuses). A gather gets an
-     * im2col plan, a dense operand a tiled one, whose boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one per tile; MN-major
-     * (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
+     * null where TMA cannot copy it (nothing to copy; a gather {@link #im2colPlan} refuses). A gather gets an im2col
+     * plan, a dense operand a tiled one, whose boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one
+     * per tile; MN-major (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
      */
-    static Map plan(long[] operand, boolean kMajor, int tileRows, int batch) {
+    static MapPlan plan(long[] operand, boolean kMajor, int tileRows, int batch) {
         long ld = operand[0], bs = operand[1], rows = operand[2], cols = operand[3];
         if (rows <= 0 || cols <= 0) return null;   // an empty operand (k = 0): nothing to copy
         if (operand[4] != 0) return im2colPlan(operand, kMajor, tileRows);
@@ -90,7 +90,7 @@ final class TensorMaps {
      * The 16 words of the tensor map for {@code plan} over bf16 (or f16) memory at device address {@code address}.
      * Throws CudaException when the driver refuses it (it checks alignment, strides and box against the hardware).
      */
-    static long[] encode(Map plan, boolean bf16, long address) {
+    static long[] encode(MapPlan plan, boolean bf16, long address) {
         if (UNLOADED != null) throw new CudaException("TMA tensor maps unavailable: " + UNLOADED);
         long[] map = new long[16];
         int rc;
@@ -112,7 +112,7 @@ final class TensorMaps {
     static String reason(int rc) {
         return switch (rc) {
             case -1 -> "libcuda.so.1 (the CUDA driver) did not load";
-            case -2 -> "the CUDA driver has no cuTensorMapEncodeTiled (older than CUDA 12)";
+            case -2 -> "the CUDA driver has no tensor-map encoder (older than CUDA 12)";
             case -3 -> "bad arguments (rank 1-5, positive dims, strides and box)";
             default -> "CUresult " + rc + " (" + jcuda.driver.CUresult.stringFor(rc) + ")";
         };
