@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device visit, about 8 minutes at most (every step has its own timeout; typical total is far less):
+# One device visit, about 14 minutes at most (every step has its own timeout; typical total is far less):
 #   1. the CUDA op harness three times, once per GEMM path (default: cuBLAS where libcublas.so.12 loads; then our
 #      tensor-core kernel with implicit-GEMM convolution, -Dpuppet.cuda.gemm=mma; then the tiled fallback), each
 #      launch synchronized so a fault names its kernel; the tensor-core path once more per forced block tile
