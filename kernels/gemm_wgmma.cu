@@ -10,8 +10,8 @@
 // come through the bulk tensor copy engine (TMA): one thread issues a box copy per tile (an MN-major tile: one per
 // 64-wide strip) from a tensor map the host encoded (TensorMaps.java: cuTensorMapEncodeTiled through a JNI shim, as
 // JCuda 12.6 does not bind it) with the same 128-byte swizzle, so the stage holds exactly what the cp.async copy
-// would have written. A stride-1 conv's gather with Cin % 64 == 0 comes by TMA's im2col mode (im2col_box); other
-// gathers, and GEGLU's interleaved B, stay on cp.async.
+// would have written. A conv's gather with Cin % 64 == 0 comes by TMA's im2col mode (im2col_box); other gathers, and
+// GEGLU's interleaved B, stay on cp.async.
 // Two block organisations over the same copies, descriptors and epilogue (CudaGemm tunes between them):
 //  - gemm: 2 warpgroups (256 threads) own a 128 x BN tile (BN 128 or 256), 64 rows each; k step 64 (one 128-byte
 //    swizzled row per tile row); every thread copies and multiplies: a STAGES-deep cp.async ring filled STAGES - 2
@@ -120,20 +120,20 @@ __host__ __device__ inline int tma_box(int i, int mn0, int k0, int& c0, int& c1)
   return KMAJOR ? 0 : i * BK * 128;
 }
 
-// The same boxes of an im2col operand (a stride-1 conv's gather with Cin % 64 == 0) through an im2col tensor map
-// over x (N, H, W, Cin) (TensorMaps.im2colPlan: pixel window [-pad, size + pad - (kernel - 1)) in H and W, 64
-// channels per pixel, one pixel per tile row): a box is 64 consecutive channels of one tap at consecutive output
-// pixels, which is what the gather's tile rows (K-major: pixels along M or N, 128 bytes of channels each) and
-// MN-major strips (pixels along K, 64 channels of one tap across) hold. Its coordinates: channel c, the first
-// pixel's window position (w, h) in image n, and the tap (offset_w, offset_h) that moves the window.
+// The same boxes of an im2col operand (a conv's gather with Cin % 64 == 0) through an im2col tensor map over x
+// (N, H, W, Cin) (TensorMaps.im2colPlan: per spatial dim a pixel window from -pad, stepped by the conv stride, one
+// position per output; 64 channels per pixel, one pixel per tile row): a box is 64 consecutive channels of one tap
+// at consecutive output pixels, which is what the gather's tile rows (K-major: pixels along M or N, 128 bytes of
+// channels each) and MN-major strips (pixels along K, 64 channels of one tap across) hold. Its coordinates: channel
+// c, the first pixel's window position (w, h) in image n, and the tap (offset_w, offset_h) that moves the window.
 template <bool KMAJOR>
 __host__ __device__ inline int im2col_box(int i, int mn0, int k0, const Operand& o, int& c, int& w, int& h, int& n,
                                           int& offset_w, int& offset_h) {
   const int pixel = KMAJOR ? mn0 : k0, col = KMAJOR ? k0 : mn0 + 64 * i;
   const int cin = (int)o.cin, tap = col / cin, ox = pixel % (int)o.wo, oy = pixel / (int)o.wo % (int)o.ho;
   c = col % cin;
-  w = ox - (int)o.pl;
-  h = oy - (int)o.pt;
+  w = ox * (int)o.sw - (int)o.pl;
+  h = oy * (int)o.sh - (int)o.pt;
   n = pixel / (int)(o.wo * o.ho);
   offset_w = tap % (int)o.kw;
   offset_h = tap / (int)o.kw;

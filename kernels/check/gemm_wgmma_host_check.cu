@@ -65,8 +65,8 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
   return d;
 }
 
-// Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): stride 1, Cin % 64 == 0.
-static bool im2col_by_tma(const Operand& o) { return o.gather && o.sh == 1 && o.sw == 1 && o.cin % 64 == 0; }
+// Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): Cin % 64 == 0.
+static bool im2col_by_tma(const Operand& o) { return o.gather && o.cin % 64 == 0; }
 
 // gemm_ws's TMA copy of an operand tile, emulated, compared with the cp.async copy already in smem wherever the
 // tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry the next row's elements, or a
@@ -74,12 +74,12 @@ static bool im2col_by_tma(const Operand& o) { return o.gather && o.sh == 1 && o.
 //   Dense: the driver's tiled map as TensorMaps.plan builds it (dims (cols, rows[, batch]), byte strides (ld, bs),
 //   box (box0, box1)): box element (c0 + x, c1 + y), zero past the dims, lands at x * 2 + y * box0 * 2 from the
 //   destination, then the 128-byte swizzle on the absolute address; the kernel's boxes (tma_box).
-//   Im2col (a stride-1 gather): the im2col map as TensorMaps.im2colPlan builds it (x (N, H, W, Cin); pixel window
-//   from -pad over as many positions as outputs, in W and H; 64 channels per pixel; 128 or 64 pixels per box): pixel j of a box
-//   is the j-th window position after the box's first one (W fastest, then H, then the image), read at that
-//   position moved by the tap offsets, zero outside the image or past the last image (the semantics of PTX's im2col
-//   mode, as NVIDIA's and Triton's examples show them); its 64 channels from c on are box row j. The kernel's boxes
-//   (im2col_box).
+//   Im2col (a gather): the im2col map as TensorMaps.im2colPlan builds it (x (N, H, W, Cin); per spatial dim a pixel
+//   window from -pad, traversed in steps of the conv stride, one position per output; 64 channels per pixel; 128 or
+//   64 pixels per box): pixel j of a box is the j-th window position after the box's first one (W fastest, then H,
+//   then the image), read at that position moved by the tap offsets, zero outside the image or past the last image
+//   (the semantics of PTX's im2col mode, as NVIDIA's and Triton's examples show them); its 64 channels from c on are
+//   box row j. The kernel's boxes (im2col_box).
 template <bool KMAJOR, int MN>
 static void tma_matches(const std::vector<float>& smem, const Side& g, int batch, unsigned tile, int b, int mn0, int k0) {
   const Operand& o = g.o;
@@ -96,12 +96,13 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
     if (o.gather) {
       int c, w, h, n, ow, oh;
       const unsigned dst = tile + im2col_box<KMAJOR>(i, mn0, k0, o, c, w, h, n, ow, oh);
-      const int W = (int)o.w, H = (int)o.h, cin = (int)o.cin, low_w = -(int)o.pl, low_h = -(int)o.pt;
-      const int win_w = (int)o.wo, win_h = (int)o.ho;  // upper corner out - size - pad: the window holds one position per output
-      const long long images = o.rows / (o.ho * o.wo), first = ((long long)n * win_h + (h - low_h)) * win_w + (w - low_w);
+      const int W = (int)o.w, H = (int)o.h, cin = (int)o.cin, low_w = -(int)o.pl, low_h = -(int)o.pt, sw = (int)o.sw, sh = (int)o.sh;
+      const int win_w = (int)o.wo, win_h = (int)o.ho;  // traversal positions: one per output (the window's upper corner)
+      if ((w - low_w) % sw || (h - low_h) % sh) { printf("FAIL: an im2col box starts between traversal positions\n"); exit(1); }
+      const long long images = o.rows / (o.ho * o.wo), first = ((long long)n * win_h + (h - low_h) / sh) * win_w + (w - low_w) / sw;
       for (int j = 0; j < (KMAJOR ? MN : BK); j++) {
         long long at = first + j;
-        int x = (int)(at % win_w) + low_w + ow, y = (int)(at / win_w % win_h) + low_h + oh;
+        int x = (int)(at % win_w) * sw + low_w + ow, y = (int)(at / win_w % win_h) * sh + low_h + oh;
         long long img = at / ((long long)win_w * win_h);
         bool valid = img < images && x >= 0 && x < W && y >= 0 && y < H;
         for (int e = 0; e < 64; e++)
@@ -280,10 +281,11 @@ static int layouts() {
 template <int BN, bool WS>
 static int convs() {
   int fails = 0;
-  // (kh, kw, h, cin, cout, stride): 64-channel stride-1 ones also through gemm_ws's TMA im2col (the 1x1 without
-  // padding; the 3x1 padded along H only, as the temporal conv over (frames, pixels))
+  // (kh, kw, h, cin, cout, stride): 64-channel ones also through gemm_ws's TMA im2col (the 1x1 without padding; the
+  // 3x1 padded along H only, as the temporal conv over (frames, pixels); the stride-2 one as the downsamplers)
   for (auto [kh, kw, h, cin, cout, s] : std::vector<std::tuple<int, int, int, int, int, int>>{
-           {3, 3, 9, 8, 24, 1}, {3, 3, 11, 16, 40, 2}, {3, 3, 7, 64, 40, 1}, {1, 1, 6, 128, 24, 1}, {3, 1, 5, 64, 24, 1}}) {
+           {3, 3, 9, 8, 24, 1}, {3, 3, 11, 16, 40, 2}, {3, 3, 7, 64, 40, 1}, {1, 1, 6, 128, 24, 1}, {3, 1, 5, 64, 24, 1},
+           {3, 3, 17, 64, 24, 2}}) {
     Side X = conv_input(2, h, h + 2, cin, kh, kw, s, kh / 2, kw / 2);
     auto at = X.at;
     int k = kh * kw * cin, pixels = (int)X.o.rows;

@@ -69,24 +69,27 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encode16(JN
 }
 
 // An im2col tensor map of 16-bit elements over a channels-last image batch at `address`: dims[4] = (C, W, H, N),
-// strides[3] bytes, the pixel window's corners lower[2] / upper[2] (W, H: innermost first, as the dims), `channels`
-// per pixel and `pixels` per box, traversal stride 1, 128-byte swizzle, zero fill. Same results as encode16.
+// strides[3] bytes, the pixel window's corners lower[2] / upper[2] and traversal strides step[2] (W, H: innermost
+// first, as the dims), `channels` per pixel and `pixels` per box, 128-byte swizzle, zero fill. Results as encode16.
 JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encodeIm2col16(JNIEnv* env, jclass cls, jlongArray out, jboolean bf16,
                                                                                    jlong address, jlongArray dims, jlongArray strides,
-                                                                                   jintArray lower, jintArray upper, jint channels,
-                                                                                   jint pixels) {
+                                                                                   jintArray lower, jintArray upper, jintArray step,
+                                                                                   jint channels, jint pixels) {
   (void)cls;
   if ((*env)->GetArrayLength(env, dims) != 4 || (*env)->GetArrayLength(env, strides) != 3 || (*env)->GetArrayLength(env, lower) != 2 ||
-      (*env)->GetArrayLength(env, upper) != 2 || (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS || channels <= 0 || pixels <= 0)
+      (*env)->GetArrayLength(env, upper) != 2 || (*env)->GetArrayLength(env, step) != 2 ||
+      (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS || channels <= 0 || pixels <= 0)
     return BAD_ARGUMENTS;
   jlong d[4], s[3];
-  jint lo[2], hi[2];
+  jint lo[2], hi[2], st[2];
   (*env)->GetLongArrayRegion(env, dims, 0, 4, d);
   (*env)->GetLongArrayRegion(env, strides, 0, 3, s);
   (*env)->GetIntArrayRegion(env, lower, 0, 2, lo);
   (*env)->GetIntArrayRegion(env, upper, 0, 2, hi);
+  (*env)->GetIntArrayRegion(env, step, 0, 2, st);
+  if (st[0] < 1 || st[0] > 8 || st[1] < 1 || st[1] > 8) return BAD_ARGUMENTS;
   cuuint64_t gd[4], gs[3];
-  cuuint32_t es[4] = {1, 1, 1, 1};
+  cuuint32_t es[4] = {1, (cuuint32_t)st[0], (cuuint32_t)st[1], 1};
   int lower_c[2] = {lo[0], lo[1]}, upper_c[2] = {hi[0], hi[1]};
   for (int i = 0; i < 4; i++) {
     if (d[i] <= 0) return BAD_ARGUMENTS;

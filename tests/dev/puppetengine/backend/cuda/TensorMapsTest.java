@@ -64,8 +64,13 @@ class TensorMapsTest {
         assertArrayEquals(new long[]{320, 1024, 14, 2}, t.dims());
         assertArrayEquals(new int[]{0, -1}, t.lower(), "W first: no padding along pixels, one frame along time");
         assertArrayEquals(new int[]{0, -1}, t.upper());
-        // what stays on cp.async: stride 2 (the downsamplers), channels not a multiple of 64 (the 8-channel conv_in)
-        assertNull(TensorMaps.plan(gather(2, 32, 32, 320, 3, 2, 1), true, 128, 1));
+        // the downsamplers: stride 2, 32x32 -> 16x16, pad 1: window 31 wide from -1, traversed in steps of 2
+        TensorMaps.Im2colPlan down = (TensorMaps.Im2colPlan) TensorMaps.plan(gather(2, 32, 32, 320, 3, 2, 1), true, 128, 1);
+        assertArrayEquals(new int[]{-1, -1}, down.lower());
+        assertArrayEquals(new int[]{-2, -2}, down.upper(), "(16 - 1) * 2 + 1 - 32 - 1");
+        assertArrayEquals(new int[]{2, 2}, down.step());
+        assertArrayEquals(new int[]{1, 1}, a.step());
+        // what stays on cp.async: channels not a multiple of 64 (the 8-channel conv_in)
         assertNull(TensorMaps.plan(gather(2, 32, 32, 8, 3, 1, 1), true, 128, 1));
     }
 

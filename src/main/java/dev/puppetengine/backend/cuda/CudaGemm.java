@@ -353,8 +353,8 @@ final class CudaGemm {
      * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
      * output tile: its persistent loop), then, in the forward layout, with the two
      * epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3 one's forward
-     * and weight gradient, the temporal conv's 3x1 forward; 64 channels: TMA im2col on the TMA tiles), each into a
-     * NaN-poisoned output, compared in double
+     * and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward; 64 channels: TMA im2col on the TMA
+     * tiles), each into a NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
      * kernel faults on this GPU costs that tile, not this process's CUDA context.
@@ -413,6 +413,15 @@ final class CudaGemm {
             Tensor w3Dev = wt3.to(backend);
             Im2col colsT = new Im2col(backend.ptr(xDev), DType.BF16, px, hh, ww, cin, 3, 1, hh, ww, 1, 1, 1, 0);
             Mat w3T = new Mat(backend.ptr(w3Dev), DType.BF16, 1, 3 * cin, 0);
+            // and a downsampler's: 3x3 stride 2 over x2 (2, 17, 19, 64): 180 output pixels, so the second M tile's first
+            // pixel is mid-row (the stride enters its im2col coordinates)
+            ConvSpec spec2 = ConvSpec.of(2, 1);
+            int h2 = 17, w2 = 19, ho2 = spec2.outH(h2, 3), wo2 = spec2.outW(w2, 3), px2 = imgs * ho2 * wo2;
+            Tensor x2 = Tensor.of(cpu, DType.BF16, new int[]{imgs, h2, w2, cin}, rnd.doubles((long) imgs * h2 * w2 * cin, -1, 1).toArray());
+            double[] want2 = cpu.conv2d(cpu.copy(x2, DType.F64), cpu.copy(wt, DType.F64), null, null, spec2).toDoubleArray();
+            Tensor x2Dev = x2.to(backend), out2 = backend.empty(DType.F32, px2, cout);
+            Im2col cols2 = new Im2col(backend.ptr(x2Dev), DType.BF16, px2, h2, w2, cin, 3, 3, ho2, wo2, 2, 2, 1, 1);
+            Mat c2 = new Mat(backend.ptr(out2), DType.F32, cout, 1, 0);
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
@@ -440,6 +449,9 @@ final class CudaGemm {
                     backend.fill(outConv, Double.NaN);
                     launchMma(mmaPlan(1, px, cout, 3 * cin, colsT, 0, w3T, 0), t, 1, px, cout, 3 * cin, 1f, colsT, w3T, 0f, cConv, Epilogue.NONE);
                     worst = Math.max(worst, relativeError(wantT, outConv.toDoubleArray()));
+                    backend.fill(out2, Double.NaN);
+                    launchMma(mmaPlan(1, px2, cout, kk, cols2, 0, wT, 0), t, 1, px2, cout, kk, 1f, cols2, wT, 0f, c2, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(want2, out2.toDoubleArray()));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;

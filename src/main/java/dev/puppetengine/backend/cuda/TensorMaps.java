@@ -33,10 +33,11 @@ final class TensorMaps {
     }
 
     /**
-     * An im2col map of a stride-1 convolution's input x (N, H, W, Cin), channels-last: dims (Cin, W, H, N), pixel
-     * window corners {@code lower} / {@code upper} (W, H), {@code channels} per pixel and {@code pixels} per box.
+     * An im2col map of a convolution's input x (N, H, W, Cin), channels-last: dims (Cin, W, H, N), pixel window
+     * corners {@code lower} / {@code upper} and traversal {@code step} (the conv stride) (W, H), {@code channels} per
+     * pixel and {@code pixels} per box.
      */
-    record Im2colPlan(long[] dims, long[] strideBytes, int[] lower, int[] upper, int channels, int pixels) implements MapPlan {
+    record Im2colPlan(long[] dims, long[] strideBytes, int[] lower, int[] upper, int[] step, int channels, int pixels) implements MapPlan {
         @Override
         public int mode() { return IM2COL; }
     }
@@ -67,20 +68,21 @@ final class TensorMaps {
     }
 
     /**
-     * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): stride 1 and Cin % 64 == 0 (a 64-wide k step
-     * or strip is 64 channels of one tap); null otherwise. Pixel window, per spatial dim: from -pad (the first output
-     * pixel's top-left tap) over as many positions as there are outputs, so the upper corner is out - size - pad
-     * (pad - (kernel - 1) for equal padding); corners W first, as the dims (CUTLASS passes them so). 64 channels per
-     * pixel; pixels per box: the tile's rows when K-major (pixels along M), 64 when MN-major (pixels along K).
+     * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): Cin % 64 == 0 (a 64-wide k step or strip is
+     * 64 channels of one tap), else null. Pixel window, per spatial dim: from -pad (the first output pixel's top-left
+     * tap), traversed in steps of the conv stride, (out - 1) stride + 1 wide (one position per output), so the upper
+     * corner is (out - 1) stride + 1 - size - pad (pad - (kernel - 1) at stride 1 with equal padding); corners and
+     * steps W first, as the dims (CUTLASS passes them so). 64 channels per pixel; pixels per box: the tile's rows when
+     * K-major (pixels along M), 64 when MN-major (pixels along K).
      */
     private static Im2colPlan im2colPlan(long[] o, boolean kMajor, int tileRows) {
         long rows = o[2], h = o[5], w = o[6], cin = o[7], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
-        int[] lower = {(int) -pl, (int) -pt}, upper = {(int) (wo - w - pl), (int) (ho - h - pt)};
-        if (sh != 1 || sw != 1 || cin % 64 != 0) return null;
+        int[] lower = {(int) -pl, (int) -pt}, upper = {(int) ((wo - 1) * sw + 1 - w - pl), (int) ((ho - 1) * sh + 1 - h - pt)};
+        if (cin % 64 != 0 || sw > 8 || sh > 8) return null;   // the driver's traversal strides go to 8
         for (int c : new int[]{lower[0], lower[1], upper[0], upper[1]}) if (c < -128 || c > 127) return null;   // rank 4's corner range
         long images = rows / (ho * wo);
-        return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h}, lower, upper, 64,
-                kMajor ? tileRows : 64);
+        return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h}, lower, upper,
+                new int[]{(int) sw, (int) sh}, 64, kMajor ? tileRows : 64);
     }
 
     /** Null when maps can be encoded (the library loaded; the driver is checked at the first encode), else why not. */
@@ -101,9 +103,10 @@ final class TensorMaps {
                     + Arrays.toString(p.box());
         } else {
             Im2colPlan p = (Im2colPlan) plan;
-            rc = encodeIm2col16(map, bf16, address, p.dims(), p.strideBytes(), p.lower(), p.upper(), p.channels(), p.pixels());
+            rc = encodeIm2col16(map, bf16, address, p.dims(), p.strideBytes(), p.lower(), p.upper(), p.step(), p.channels(), p.pixels());
             what = "cuTensorMapEncodeIm2col(dims " + Arrays.toString(p.dims()) + ", strides " + Arrays.toString(p.strideBytes()) + " B, corners "
-                    + Arrays.toString(p.lower()) + " / " + Arrays.toString(p.upper()) + ", " + p.channels() + " channels x " + p.pixels() + " pixels";
+                    + Arrays.toString(p.lower()) + " / " + Arrays.toString(p.upper()) + ", step " + Arrays.toString(p.step()) + ", "
+                    + p.channels() + " channels x " + p.pixels() + " pixels";
         }
         if (rc != 0) throw new CudaException(what + ", address 0x" + Long.toHexString(address) + "): " + reason(rc));
         return map;
@@ -121,7 +124,7 @@ final class TensorMaps {
     private static native int encode16(long[] out, boolean bf16, long address, long[] dims, long[] strides, int[] box);
 
     private static native int encodeIm2col16(long[] out, boolean bf16, long address, long[] dims, long[] strides, int[] lower, int[] upper,
-                                             int channels, int pixels);
+                                             int[] step, int channels, int pixels);
 
     private static String load() {
         try (InputStream in = TensorMaps.class.getResourceAsStream(RESOURCE)) {
