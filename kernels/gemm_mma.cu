@@ -133,9 +133,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 // struct). Launch bounds: 512 threads' worth of blocks per SM, i.e. at most 128 registers for every tile.
 #define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM, WM, WN)                                                                 \
   extern "C" __global__ void __launch_bounds__(mma::Tile<WM, WN>::THREADS, 512 / mma::Tile<WM, WN>::THREADS)          \
-      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,          \
-           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,     \
-           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half) {                            \
+      NAME(GEMM_PARAMS) {                                                                                            \
     mma::gemm<BF16, AK, BKM, WM, WN>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc,    \
                                      crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half);              \
   }

@@ -25,6 +25,14 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
   else return slot<W>(r, c);
 }
 
+// The parameters every tensor-core GEMM entry point takes (gemm_mma.cu, gemm_wgmma.cu; CudaGemm.launchMma passes
+// them): sizes, alpha, A and B with their Operand structs, beta, C (dtype, row / column / batch strides), bias
+// (dtype), the residual (dtype, strides) and GEGLU's half width (0 for none).
+#define GEMM_PARAMS                                                                                                 \
+  int m, int n, int k, float alpha, const void *A, mma::Operand oa, const void *B, mma::Operand ob, float beta,     \
+      void *C, int tc, long long crs, long long ccs, long long sbc, const void *bias, int tbias, const void *R,     \
+      int tr, long long rrs, long long rcs, long long rbs, int half
+
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
 // x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. All long long so Java passes it as a long[].
 struct Operand {

@@ -114,10 +114,12 @@ struct alignas(64) TensorMap { unsigned long long v[16]; };
 template <bool KMAJOR, int MN>
 __host__ __device__ constexpr int tma_boxes() { return KMAJOR ? 1 : MN / 64; }
 template <bool KMAJOR>
+__host__ __device__ constexpr int tma_box_offset(int i) { return KMAJOR ? 0 : i * BK * 128; }
+template <bool KMAJOR>
 __host__ __device__ inline int tma_box(int i, int mn0, int k0, int& c0, int& c1) {
   c0 = KMAJOR ? k0 : mn0 + 64 * i;
   c1 = KMAJOR ? mn0 : k0;
-  return KMAJOR ? 0 : i * BK * 128;
+  return tma_box_offset<KMAJOR>(i);
 }
 
 // The same boxes of an im2col operand (a conv's gather with Cin % 64 == 0) through an im2col tensor map over x
@@ -137,7 +139,7 @@ __host__ __device__ inline int im2col_box(int i, int mn0, int k0, const Operand&
   n = pixel / (int)(o.wo * o.ho);
   offset_w = tap % (int)o.kw;
   offset_h = tap / (int)o.kw;
-  return KMAJOR ? 0 : i * BK * 128;
+  return tma_box_offset<KMAJOR>(i);
 }
 
 // Where thread (warpgroup g, warp w, lane) stages accumulator d[j][e]: wgmma's D gives warp w of a warpgroup rows
@@ -383,11 +385,12 @@ __device__ __forceinline__ void tma_tile(unsigned dst, const TensorMap& map, int
 
 // The warp-specialised block (the header's gemm_ws): warpgroup 0 copies, warpgroups 1 and 2 multiply rows 0-63 and
 // 64-127 of each output tile. Both sides count iterations `it` across the block's tiles the same way.
-// ta / tb: tensor maps of A and B, used where rank_a / rank_b is 2 or 3 (tiled) or IM2COL (0: copied by cp.async).
+// ta / tb: tensor maps of A and B, used where mode_a / mode_b is 2 or 3 (a tiled map's rank) or IM2COL (0: copied by
+// cp.async).
 template <bool BF16, bool AK, bool BKM, int BN>
 __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
-                                        const Operand& ob, const Out& o, int batch, const TensorMap& ta, int rank_a,
-                                        const TensorMap& tb, int rank_b) {
+                                        const Operand& ob, const Out& o, int batch, const TensorMap& ta, int mode_a,
+                                        const TensorMap& tb, int mode_b) {
   using Cf = Cfg<BN>;
   using W = WsCfg<BN>;
   constexpr int S = W::STAGES;
@@ -410,7 +413,7 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
   if (threadIdx.x < 128) {  // the copier
     regs_down<W::COPIER_REGS>();
     // TMA bytes per stage (a box's bytes count in full, its zero-filled part past the operand's edges included)
-    const int tma_bytes = (rank_a ? Cf::A_BYTES : 0) + (rank_b ? Cf::B_BYTES : 0);
+    const int tma_bytes = (mode_a ? Cf::A_BYTES : 0) + (mode_b ? Cf::B_BYTES : 0);
     int it = 0;
     for (int t = blockIdx.x; t < total; t += gridDim.x) {
       int bt, tm, tn;
@@ -424,11 +427,11 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
         const unsigned sa = ring + s * Cf::STAGE_BYTES;
         if (tma_bytes && threadIdx.x == 0) {  // before this thread's arrival on the stage, so the phase waits for them
           mbar_expect_bytes(full + 8 * s, tma_bytes);
-          if (rank_a) tma_tile<AK, BM>(sa, ta, rank_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
-          if (rank_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, rank_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
+          if (mode_a) tma_tile<AK, BM>(sa, ta, mode_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
+          if (mode_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, mode_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
         }
-        if (!rank_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
-        if (!rank_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
+        if (!mode_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
+        if (!mode_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
         cp_async_commit();
         if (it > 0) {  // the previous stage's copies have landed: make them visible to the tensor cores, signal
           cp_async_wait<1>();
@@ -495,28 +498,19 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
 // Entry points gemm_wgmma[_ws]_<dtype>_<A layout><B layout>_128x<BN> (k = K-major, m/n = MN-major): gemm_mma.cu's
 // arguments plus the batch count (the grid is persistent, not one layer per batch entry). Threads and dynamic shared
 // memory: gemm 256 and Cfg<BN>::SMEM, gemm_ws 384 and WsCfg<BN>::SMEM (CudaGemm raises the limit; GemmTuner.Tile).
-#define GEMM_WGMMA_ENTRY(NAME, BF16, AK, BKM, BN)                                                                   \
-  extern "C" __global__ void __launch_bounds__(wg::THREADS, 1)                                                      \
-      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
-           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,   \
-           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half, int batch) {               \
-    wg::gemm<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                            \
-                                wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias,                       \
-                                        Residual{R, tr, rrs, rcs, rbs}, half},                                      \
-                                batch);                                                                             \
+// The epilogue's description from GEMM_PARAMS.
+#define WG_OUT wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half}
+#define GEMM_WGMMA_ENTRY(NAME, BF16, AK, BKM, BN)                                                                 \
+  extern "C" __global__ void __launch_bounds__(wg::THREADS, 1) NAME(GEMM_PARAMS, int batch) {                     \
+    wg::gemm<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, WG_OUT, batch);        \
   }
 // gemm_ws also takes A's and B's tensor maps and their modes (0: copied by cp.async; 2, 3: tiled; 4: im2col).
-#define GEMM_WGMMA_WS_ENTRY(NAME, BF16, AK, BKM, BN)                                                                \
-  extern "C" __global__ void __launch_bounds__(wg::WsCfg<BN>::THREADS, 1)                                           \
-      NAME(int m, int n, int k, float alpha, const void* A, mma::Operand oa, const void* B, mma::Operand ob,        \
-           float beta, void* C, int tc, long long crs, long long ccs, long long sbc, const void* bias, int tbias,   \
-           const void* R, int tr, long long rrs, long long rcs, long long rbs, int half, int batch,                 \
-           const __grid_constant__ wg::TensorMap ta, int rank_a, const __grid_constant__ wg::TensorMap tb,          \
-           int rank_b) {                                                                                            \
-    wg::gemm_ws<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob,                         \
-                                   wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias,                    \
-                                           Residual{R, tr, rrs, rcs, rbs}, half},                                   \
-                                   batch, ta, rank_a, tb, rank_b);                                                  \
+#define GEMM_WGMMA_WS_ENTRY(NAME, BF16, AK, BKM, BN)                                                              \
+  extern "C" __global__ void __launch_bounds__(wg::WsCfg<BN>::THREADS, 1)                                         \
+      NAME(GEMM_PARAMS, int batch, const __grid_constant__ wg::TensorMap ta, int mode_a,                          \
+           const __grid_constant__ wg::TensorMap tb, int mode_b) {                                                \
+    wg::gemm_ws<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, WG_OUT, batch, ta,   \
+                                   mode_a, tb, mode_b);                                                           \
   }
 #define GEMM_WGMMA_TILES(KIND, BF16, AK, BKM)                                                        \
   GEMM_WGMMA_ENTRY(gemm_wgmma_##KIND##_128x128, BF16, AK, BKM, 128)                                  \

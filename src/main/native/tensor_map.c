@@ -29,6 +29,25 @@ static void* driver(const char* name, int* why) {
   return fn;
 }
 
+// Reads a map's extent: dims[rank] elements and strides[rank - 1] bytes, all positive (BAD_ARGUMENTS otherwise).
+static int extent(JNIEnv* env, jlongArray dims, jlongArray strides, jsize rank, cuuint64_t* gd, cuuint64_t* gs) {
+  jlong d[5], s[4];
+  (*env)->GetLongArrayRegion(env, dims, 0, rank, d);
+  (*env)->GetLongArrayRegion(env, strides, 0, rank - 1, s);
+  for (int i = 0; i < rank; i++) {
+    if (d[i] <= 0 || (i < rank - 1 && s[i] <= 0)) return BAD_ARGUMENTS;
+    gd[i] = (cuuint64_t)d[i];
+    if (i < rank - 1) gs[i] = (cuuint64_t)s[i];
+  }
+  return 0;
+}
+
+// The encoder's result: the map's 16 words into out on success; the CUresult either way.
+static jint result(JNIEnv* env, jlongArray out, CUresult rc, const CUtensorMap* map) {
+  if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map->opaque);
+  return (jint)rc;
+}
+
 // A tiled tensor map of 16-bit elements (bf16 or f16) at `address`: dims[rank] elements (innermost first),
 // strides[rank - 1] bytes, box[rank] elements, 128-byte swizzle, zero fill past the edges, 256-byte L2 promotion.
 // Writes the 16 words of the map into out; returns CUDA_SUCCESS (0), the driver's CUresult, or a code above.
@@ -40,22 +59,15 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encode16(JN
   if (rank < 1 || rank > 5 || (*env)->GetArrayLength(env, strides) != rank - 1 || (*env)->GetArrayLength(env, box) != rank ||
       (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS)
     return BAD_ARGUMENTS;
-  jlong d[5], s[4];
-  jint b[5];
-  (*env)->GetLongArrayRegion(env, dims, 0, rank, d);
-  (*env)->GetLongArrayRegion(env, strides, 0, rank - 1, s);
-  (*env)->GetIntArrayRegion(env, box, 0, rank, b);
   cuuint64_t gd[5], gs[4];
+  if (extent(env, dims, strides, rank, gd, gs)) return BAD_ARGUMENTS;
+  jint b[5];
+  (*env)->GetIntArrayRegion(env, box, 0, rank, b);
   cuuint32_t bd[5], es[5];
   for (int i = 0; i < rank; i++) {
-    if (d[i] <= 0 || b[i] <= 0) return BAD_ARGUMENTS;
-    gd[i] = (cuuint64_t)d[i];
+    if (b[i] <= 0) return BAD_ARGUMENTS;
     bd[i] = (cuuint32_t)b[i];
     es[i] = 1;
-  }
-  for (int i = 0; i < rank - 1; i++) {
-    if (s[i] <= 0) return BAD_ARGUMENTS;
-    gs[i] = (cuuint64_t)s[i];
   }
   int why = 0;
   EncodeTiled fn = (EncodeTiled)driver("cuTensorMapEncodeTiled", &why);
@@ -64,8 +76,7 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encode16(JN
   CUresult rc = fn(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, (cuuint32_t)rank,
                    (void*)(uintptr_t)address, gd, gs, bd, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map.opaque);
-  return (jint)rc;
+  return result(env, out, rc, &map);
 }
 
 // An im2col tensor map of 16-bit elements over a channels-last image batch at `address`: dims[4] = (C, W, H, N),
@@ -80,25 +91,15 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encodeIm2co
       (*env)->GetArrayLength(env, upper) != 2 || (*env)->GetArrayLength(env, step) != 2 ||
       (*env)->GetArrayLength(env, out) != CU_TENSOR_MAP_NUM_QWORDS || channels <= 0 || pixels <= 0)
     return BAD_ARGUMENTS;
-  jlong d[4], s[3];
+  cuuint64_t gd[4], gs[3];
+  if (extent(env, dims, strides, 4, gd, gs)) return BAD_ARGUMENTS;
   jint lo[2], hi[2], st[2];
-  (*env)->GetLongArrayRegion(env, dims, 0, 4, d);
-  (*env)->GetLongArrayRegion(env, strides, 0, 3, s);
   (*env)->GetIntArrayRegion(env, lower, 0, 2, lo);
   (*env)->GetIntArrayRegion(env, upper, 0, 2, hi);
   (*env)->GetIntArrayRegion(env, step, 0, 2, st);
   if (st[0] < 1 || st[0] > 8 || st[1] < 1 || st[1] > 8) return BAD_ARGUMENTS;
-  cuuint64_t gd[4], gs[3];
   cuuint32_t es[4] = {1, (cuuint32_t)st[0], (cuuint32_t)st[1], 1};
   int lower_c[2] = {lo[0], lo[1]}, upper_c[2] = {hi[0], hi[1]};
-  for (int i = 0; i < 4; i++) {
-    if (d[i] <= 0) return BAD_ARGUMENTS;
-    gd[i] = (cuuint64_t)d[i];
-  }
-  for (int i = 0; i < 3; i++) {
-    if (s[i] <= 0) return BAD_ARGUMENTS;
-    gs[i] = (cuuint64_t)s[i];
-  }
   int why = 0;
   EncodeIm2col fn = (EncodeIm2col)driver("cuTensorMapEncodeIm2col", &why);
   if (!fn) return why;
@@ -106,6 +107,5 @@ JNIEXPORT jint JNICALL Java_dev_puppetengine_backend_cuda_TensorMaps_encodeIm2co
   CUresult rc = fn(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4, (void*)(uintptr_t)address, gd, gs,
                    lower_c, upper_c, (cuuint32_t)channels, (cuuint32_t)pixels, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
                    CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (rc == CUDA_SUCCESS) (*env)->SetLongArrayRegion(env, out, 0, CU_TENSOR_MAP_NUM_QWORDS, (const jlong*)map.opaque);
-  return (jint)rc;
+  return result(env, out, rc, &map);
 }

@@ -62,16 +62,20 @@ class CudaGemmPlanTest {
         int rows = 2 * 14 * 32 * 32, cin = 320, cout = 640;
         // backward input (A K-major (rows, Cout), B N-major: w (Cout, Cin) as stored), 128x256 tile
         CudaGemm.MmaPlan p = plan(1, rows, cin, cout, mat(t, cout, 1, 0), mat(t, cin, 1, 0));
-        TensorMaps.Plan a = (TensorMaps.Plan) CudaGemm.tmaPlan(p, true, 128, 1), b = (TensorMaps.Plan) CudaGemm.tmaPlan(p, false, 256, 1);
+        TensorMaps.Plan a = (TensorMaps.Plan) CudaGemm.tmaPlan(p, true, 128, 1, CudaGemm.Epilogue.NONE), b = (TensorMaps.Plan) CudaGemm.tmaPlan(p, false, 256, 1, CudaGemm.Epilogue.NONE);
         assertEquals("[640, 28672] [1280] [64, 128]", java.util.Arrays.toString(a.dims()) + " " + java.util.Arrays.toString(a.strideBytes()) + " " + java.util.Arrays.toString(a.box()));
         assertEquals("[320, 640] [640] [64, 64]", java.util.Arrays.toString(b.dims()) + " " + java.util.Arrays.toString(b.strideBytes()) + " " + java.util.Arrays.toString(b.box()));
         // a conv forward: the gathered A has an im2col map, the weights a tiled one; an 8-channel gather none
         CudaGemm.Im2col x = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 320, 3, 3, 32, 32, 1, 1, 1, 1);
         CudaGemm.MmaPlan conv = plan(1, (int) x.pixels(), 640, (int) x.cols(), x, mat(t, 1, x.cols(), 0));
-        assertEquals(TensorMaps.IM2COL, CudaGemm.tmaPlan(conv, true, 128, 1).mode());
-        assertEquals(2, CudaGemm.tmaPlan(conv, false, 128, 1).mode());
+        assertEquals(TensorMaps.IM2COL, CudaGemm.tmaPlan(conv, true, 128, 1, CudaGemm.Epilogue.NONE).mode());
+        assertEquals(2, CudaGemm.tmaPlan(conv, false, 128, 1, CudaGemm.Epilogue.NONE).mode());
+        // a GEGLU product's B is read in interleaved runs of 8: cp.async only; its A still has a map
+        CudaGemm.Epilogue geglu = new CudaGemm.Epilogue(null, null, true);
+        assertNull(CudaGemm.tmaPlan(p, false, 256, 1, geglu));
+        assertEquals(2, CudaGemm.tmaPlan(p, true, 128, 1, geglu).mode());
         CudaGemm.Im2col in = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 8, 3, 3, 32, 32, 1, 1, 1, 1);
-        assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1));
+        assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1, CudaGemm.Epilogue.NONE));
     }
 
     @Test

@@ -276,7 +276,8 @@ final class CudaGemm {
         String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
         Set<GemmTuner.Tile> candidates = available;
-        if (tmaPlan(plan, true, 128, batch) == null && (ep.geglu() || tmaPlan(plan, false, 128, batch) == null)) {
+        if (!java.util.Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
+                && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null) {
             candidates = EnumSet.copyOf(available);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
             candidates.removeAll(GemmTuner.Tile.TMA);
         }
@@ -299,7 +300,7 @@ final class CudaGemm {
         Object[] args = concat(new Object[]{m, n, k, alpha, a.ptr(), plan.a(), b.ptr(), plan.b(), beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()},
                 ep.biasArgs(), ep.residualArgs(), new Object[]{ep.geglu() ? n / 2 : 0});
         if (tile.warpSpecialised())
-            args = concat(args, new Object[]{batch}, tensorMap(tile, plan, true, a, batch), tensorMap(tile, plan, false, b, ep.geglu() ? 0 : batch));
+            args = concat(args, new Object[]{batch}, tensorMap(tile, plan, true, a, batch, ep), tensorMap(tile, plan, false, b, batch, ep));
         else if (tile.wgmma())
             args = concat(args, new Object[]{batch});
         if (tile.wgmma())   // persistent: at most one block per SM walks the output tiles
@@ -313,20 +314,22 @@ final class CudaGemm {
 
     /**
      * The TMA plan of plan's A ({@code forA}) or B, on a tile of {@code tileRows} rows (tiled, or im2col for a
-     * gather), or null where TMA cannot copy it. The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
+     * gather), or null where TMA cannot copy it, as for a GEGLU product's B, read in interleaved runs of 8 (the
+     * copy's geglu_source). The operand's layout is the plan kind's: "bf16_kn" is A K-major, B N-major.
      */
-    static TensorMaps.MapPlan tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch) {
+    static TensorMaps.MapPlan tmaPlan(MmaPlan plan, boolean forA, int tileRows, int batch, Epilogue ep) {
+        if (!forA && ep.geglu()) return null;
         String layout = plan.kind().substring(plan.kind().indexOf('_') + 1);
         return TensorMaps.plan(forA ? plan.a() : plan.b(), layout.charAt(forA ? 0 : 1) == 'k', tileRows, batch);
     }
 
     /**
      * gemm_ws's {map, mode} arguments for one operand: an encoded tensor map on a TMA tile where TMA can copy the
-     * operand ({@code batch} 0: never, e.g. GEGLU's interleaved B), else an empty map and mode 0 (cp.async). A map the
-     * driver refuses (an unusual stride or alignment) also falls back to cp.async.
+     * operand, else an empty map and mode 0 (cp.async). A map the driver refuses (an unusual stride or alignment)
+     * also falls back to cp.async.
      */
-    private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch) {
-        TensorMaps.MapPlan p = tile.tma && batch > 0 ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch) : null;
+    private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch, Epilogue ep) {
+        TensorMaps.MapPlan p = tile.tma ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch, ep) : null;
         if (p == null) return new Object[]{NO_MAP, 0};
         try {
             return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.mode()};
