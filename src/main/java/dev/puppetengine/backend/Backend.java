@@ -156,13 +156,6 @@ public interface Backend extends AutoCloseable {
     /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue like {@link #linear}'s. */
     Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec);
 
-    /** The one check of a product's residual, for every backend: null, or exactly the output's shape. */
-    static void requireResidual(String op, Tensor residual, int[] outShape) {
-        if (residual != null && !java.util.Arrays.equals(residual.shape(), outShape))
-            throw new IllegalArgumentException(op + ": residual " + Shape.str(residual.shape())
-                    + " must have the output's shape " + Shape.str(outShape));
-    }
-
     Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec);
 
     Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec);
@@ -192,22 +185,6 @@ public interface Backend extends AutoCloseable {
 
     /** Returns {da, db, dalpha (F32, shape [1]), dgamma, dbeta}: null for an absent input (b: db and dalpha). */
     Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy);
-
-    /** blendFilm's operand checks, the same for every backend (beta: with gamma, of a's shape). */
-    static void requireBlendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
-        requireBlendFilm(a, b, alpha, gamma);
-        if ((gamma == null) != (beta == null)) throw new IllegalArgumentException("blendFilm: gamma and beta come together");
-        if (beta != null && !a.sameShape(beta)) throw new IllegalArgumentException("blendFilm: beta " + Shape.str(beta.shape()) + " must have a's shape " + Shape.str(a.shape()));
-    }
-
-    /** The checks forward and backward share: b and gamma of a's shape, one alpha with b. */
-    static void requireBlendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma) {
-        String want = " must have a's shape " + Shape.str(a.shape());
-        if (b != null && !a.sameShape(b)) throw new IllegalArgumentException("blendFilm: b " + Shape.str(b.shape()) + want);
-        if (b != null && (alpha == null || alpha.numel() != 1))
-            throw new IllegalArgumentException("blendFilm: a blend needs alpha of one element, got " + (alpha == null ? "none" : Shape.str(alpha.shape())));
-        if (gamma != null && !a.sameShape(gamma)) throw new IllegalArgumentException("blendFilm: gamma " + Shape.str(gamma.shape()) + want);
-    }
 
     /** p (..., 2D) -> p[..., :D] * gelu(p[..., D:]). */
     Tensor geglu(Tensor p);

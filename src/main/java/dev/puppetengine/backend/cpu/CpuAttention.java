@@ -1,5 +1,7 @@
 package dev.puppetengine.backend.cpu;
 
+import dev.puppetengine.backend.AttentionDims;
+
 /**
  * Scaled dot-product attention per head on dense (B, L, C) arrays, heads as contiguous C/heads slices.
  * Query batch i reads key/value batch i / rep (rep = Bq / Bk). The forward keeps the log-sum-exp of each
@@ -9,13 +11,9 @@ package dev.puppetengine.backend.cpu;
 final class CpuAttention {
     private CpuAttention() {}
 
-    record Dims(int bq, int lq, int bk, int lk, int c, int heads) {
-        int rep() { return bq / bk; }
-        int d() { return c / heads; }
-    }
 
     /** Returns {out (Bq*Lq*C), lse (Bq*heads*Lq)}. */
-    static double[][] forward(Dims dm, double[] q, double[] k, double[] v, double scale) {
+    static double[][] forward(AttentionDims dm, double[] q, double[] k, double[] v, double scale) {
         int c = dm.c(), d = dm.d(), lq = dm.lq(), lk = dm.lk();
         double[] out = new double[dm.bq() * lq * c];
         double[] lse = new double[dm.bq() * dm.heads() * lq];
@@ -47,7 +45,7 @@ final class CpuAttention {
     }
 
     /** Returns {dq, dk, dv}. */
-    static double[][] backward(Dims dm, double[] q, double[] k, double[] v, double[] out, double[] lse, double[] go, double scale) {
+    static double[][] backward(AttentionDims dm, double[] q, double[] k, double[] v, double[] out, double[] lse, double[] go, double scale) {
         int c = dm.c(), d = dm.d(), lq = dm.lq(), lk = dm.lk(), rep = dm.rep();
         double[] dq = new double[q.length], dk = new double[k.length], dv = new double[v.length];
         Parallel.forEach(dm.bk() * dm.heads(), (long) rep * lq * lk * d * 4, task -> {

@@ -1,11 +1,14 @@
 package dev.puppetengine.backend.cpu;
 
 import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.AttentionDims;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.BinaryOp;
+import dev.puppetengine.backend.ConvGeometry;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
+import dev.puppetengine.backend.OpChecks;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.random.Philox;
@@ -83,10 +86,6 @@ public final class CpuBackend implements Backend {
 
     private static DType statsType(Tensor x) { return x.dtype() == DType.F64 ? DType.F64 : DType.F32; }
 
-    private static void require(boolean ok, String what) {
-        if (!ok) throw new IllegalArgumentException(what);
-    }
-
     // ---- data movement --------------------------------------------------------------------------------
 
     @Override
@@ -97,7 +96,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copyInto(Tensor src, Tensor dst) {
-        require(src.sameShape(dst), "copyInto: shapes " + Shape.str(src.shape()) + " and " + Shape.str(dst.shape()) + " differ");
+        OpChecks.sameShape("copyInto", src, dst);
         double[] v = read(src);
         Strided.write(dst, v == Strided.storage(dst).f64 ? v.clone() : v);
     }
@@ -164,7 +163,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpby(double a, Tensor x, double b, Tensor y) {
-        require(x.sameShape(y), "axpby: shapes " + Shape.str(x.shape()) + " and " + Shape.str(y.shape()) + " differ");
+        OpChecks.sameShape("axpby", x, y);
         double[] xv = read(x), yv = read(y), out = new double[yv.length];
         for (int i = 0; i < out.length; i++) out[i] = a * xv[i] + b * yv[i];
         Strided.write(y, out);
@@ -173,7 +172,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor sumTo(Tensor x, int[] shape) {
         int[] xs = x.shape();
-        require(Arrays.equals(Shape.broadcast(xs, shape), xs), "sumTo: " + Shape.str(xs) + " does not broadcast from " + Shape.str(shape));
+        OpChecks.sumTo(xs, shape);
         int lead = xs.length - shape.length;
         long[] outStride = new long[xs.length];
         long[] cs = Shape.contiguousStrides(shape);
@@ -198,11 +197,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
-        int[] as = a.shape(), bs = b.shape();
-        require(as.length >= 2 && bs.length >= 2, "matmul needs rank >= 2, got " + Shape.str(as) + " x " + Shape.str(bs));
+        int[] as = a.shape(), bs = b.shape(), batch = OpChecks.matmulBatch(as, bs);
         int m = as[as.length - 2], k = as[as.length - 1], n = bs[bs.length - 1];
-        require(bs[bs.length - 2] == k, "matmul: inner dims differ in " + Shape.str(as) + " x " + Shape.str(bs));
-        int[] batch = Shape.broadcast(Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
         int[] sa = Arrays.copyOf(batch, batch.length + 2), sb = sa.clone(), so = sa.clone();
         sa[batch.length] = m; sa[batch.length + 1] = k;
         sb[batch.length] = k; sb[batch.length + 1] = n;
@@ -216,9 +212,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
-        int[] os = x.shape().clone();
-        os[os.length - 1] = w.size(0);
-        Backend.requireResidual("linear", residual, os);
+        int[] os = OpChecks.linear(x, w, bias);
+        OpChecks.residual("linear", residual, os);
         double[] out = projection(x, w, bias);
         if (residual != null) addInto(out, read(residual));
         return result(x.dtype(), os, out);
@@ -226,19 +221,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
-        int n = w.size(0), d = n / 2;
-        require(n % 2 == 0, "linearGeglu: the projection needs an even number of outputs (values then gates), got " + n);
-        int[] os = x.shape().clone();
-        os[os.length - 1] = d;
-        return result(x.dtype(), os, geglu(projection(x, w, bias), d));
+        int[] os = OpChecks.linearGeglu(x, w, bias);
+        return result(x.dtype(), os, geglu(projection(x, w, bias), os[os.length - 1]));
     }
 
-    /** x (..., K) w^T + bias in double, (rows, N) row-major: the unrounded product the linear ops finish. */
+    /** x (..., K) w^T + bias in double, (rows, N) row-major: the unrounded product the (checked) linear ops finish. */
     private double[] projection(Tensor x, Tensor w, Tensor bias) {
         int[] xs = x.shape();
         int k = xs[xs.length - 1], n = w.size(0);
-        require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
-        require(bias == null || (bias.dim() == 1 && bias.size(0) == n), "linear: bias must have shape [" + n + "]");
         int rows = Shape.numelInt(xs) / Math.max(k, 1);
         double[] out = new double[rows * n];
         CpuGemm.gemm(rows, n, k, read(x), 0, readPermuted(w, 1, 0), 0, out, 0, false);
@@ -253,19 +243,11 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < y.length; i++) y[i] += r[i];
     }
 
-    private static CpuConv.Geometry geometry(int[] xs, int[] ws, ConvSpec spec) {
-        require(xs.length == 4 && ws.length == 4, "conv2d expects x (N,H,W,Cin) and w (Cout,kh,kw,Cin), got " + Shape.str(xs) + ", " + Shape.str(ws));
-        require(xs[3] == ws[3], "conv2d: input has " + xs[3] + " channels, weight expects " + ws[3]);
-        CpuConv.Geometry g = new CpuConv.Geometry(xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], spec);
-        require(g.ho() > 0 && g.wo() > 0, "conv2d: empty output for input " + Shape.str(xs) + " kernel " + ws[1] + "x" + ws[2] + " " + spec);
-        return g;
-    }
-
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
-        CpuConv.Geometry g = geometry(x.shape(), w.shape(), spec);
-        int[] os = {g.n(), g.ho(), g.wo(), g.cout()};
-        Backend.requireResidual("conv2d", residual, os);
+        ConvGeometry g = ConvGeometry.of(x.shape(), w.shape(), spec);
+        int[] os = g.outShape();
+        OpChecks.residual("conv2d", residual, os);
         double[] y = CpuConv.forward(g, read(x), read(w), readOrNull(bias));   // w as (Cout, KK)
         if (residual != null) addInto(y, read(residual));
         return result(x.dtype(), os, y);
@@ -273,14 +255,14 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec) {
-        CpuConv.Geometry g = geometry(xShape, w.shape(), spec);
+        ConvGeometry g = ConvGeometry.of(xShape, w.shape(), spec);
         double[] wr = readPermuted(w, 1, 2, 0, 3);                    // (kh, kw, Cout, Cin)
         return result(gy.dtype(), xShape.clone(), CpuConv.backwardInput(g, read(gy), wr));
     }
 
     @Override
     public Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec) {
-        CpuConv.Geometry g = geometry(x.shape(), wShape, spec);
+        ConvGeometry g = ConvGeometry.of(x.shape(), wShape, spec);
         return result(gy.dtype(), wShape.clone(), CpuConv.backwardWeight(g, read(gy), read(x)));
     }
 
@@ -289,9 +271,8 @@ public final class CpuBackend implements Backend {
     @Override
     public NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu) {
         int[] s = x.shape();
-        require(s.length >= 2, "groupNorm needs (N, ..., C), got " + Shape.str(s));
+        OpChecks.groupNorm(s, groups);
         int n = s[0], c = s[s.length - 1];
-        require(c % groups == 0, "groupNorm: " + c + " channels not divisible by " + groups + " groups");
         int sp = Shape.numelInt(s) / Math.max(n * c, 1);
         CpuNorm.Out o = CpuNorm.forward(read(x), n, sp, c, groups, readOrNull(gamma), readOrNull(beta), eps, silu);
         return new NormResult(result(x.dtype(), s, o.y()), result(statsType(x), new int[]{n, groups}, o.mean()),
@@ -329,7 +310,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
-        Backend.requireBlendFilm(a, b, alpha, gamma, beta);
+        OpChecks.blendFilm(a, b, alpha, gamma, beta);
         double[] out = blend(a, b, alpha);
         if (gamma != null) {
             double[] g = read(gamma), be = read(beta);
@@ -350,7 +331,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
-        Backend.requireBlendFilm(a, b, alpha, gamma);
+        OpChecks.blendFilm(a, b, alpha, gamma);
         double[] go = read(gy), gx = go.clone(), dg = null;
         if (gamma != null) {   // through the FiLM: dx = gy * (1 + gamma), dgamma = gy * x
             double[] g = read(gamma), x = blend(a, b, alpha);
@@ -369,11 +350,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor geglu(Tensor p) {
-        int[] s = p.shape();
-        int two = s[s.length - 1], d = two / 2;
-        require(two % 2 == 0, "geglu: last dim " + two + " is odd");
-        s[s.length - 1] = d;
-        return result(p.dtype(), s, geglu(read(p), d));
+        int[] os = OpChecks.geglu(p.shape());
+        return result(p.dtype(), os, geglu(read(p), os[os.length - 1]));
     }
 
     /** Rows of 2d values (values then gates) -> rows of d: value * gelu(gate). */
@@ -429,26 +407,16 @@ public final class CpuBackend implements Backend {
 
     // ---- attention ------------------------------------------------------------------------------------
 
-    private static CpuAttention.Dims attnDims(Tensor q, Tensor k, Tensor v, int heads) {
-        int[] qs = q.shape(), ks = k.shape();
-        require(qs.length == 3 && ks.length == 3 && k.sameShape(v), "attention expects q (Bq,Lq,C), k and v (Bk,Lk,C); got "
-                + Shape.str(qs) + ", " + Shape.str(ks) + ", " + Shape.str(v.shape()));
-        require(qs[2] == ks[2], "attention: q has " + qs[2] + " channels, k has " + ks[2]);
-        require(ks[0] > 0 && qs[0] % ks[0] == 0, "attention: query batch " + qs[0] + " is not a multiple of key batch " + ks[0]);
-        require(qs[2] % heads == 0, "attention: " + qs[2] + " channels not divisible by " + heads + " heads");
-        return new CpuAttention.Dims(qs[0], qs[1], ks[0], ks[1], qs[2], heads);
-    }
-
     @Override
     public AttentionResult attention(Tensor q, Tensor k, Tensor v, int heads, double scale) {
-        CpuAttention.Dims dm = attnDims(q, k, v, heads);
+        AttentionDims dm = AttentionDims.of(q, k, v, heads);
         double[][] r = CpuAttention.forward(dm, read(q), read(k), read(v), scale);
         return new AttentionResult(result(q.dtype(), q.shape(), r[0]), result(statsType(q), new int[]{dm.bq(), heads, dm.lq()}, r[1]));
     }
 
     @Override
     public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, AttentionResult saved, Tensor gOut, int heads, double scale) {
-        CpuAttention.Dims dm = attnDims(q, k, v, heads);
+        AttentionDims dm = AttentionDims.of(q, k, v, heads);
         double[][] r = CpuAttention.backward(dm, read(q), read(k), read(v), read(saved.out()), read(saved.lse()), read(gOut), scale);
         return new Tensor[]{result(gOut.dtype(), q.shape(), r[0]), result(gOut.dtype(), k.shape(), r[1]), result(gOut.dtype(), v.shape(), r[2])};
     }
@@ -458,7 +426,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor upsampleNearest2x(Tensor x) {
         int[] s = x.shape();
-        require(s.length == 4, "upsampleNearest2x expects (N,H,W,C), got " + Shape.str(s));
+        OpChecks.nhwc("upsampleNearest2x", s);
         int n = s[0], h = s[1], w = s[2], c = s[3];
         double[] v = read(x), out = new double[v.length * 4];
         for (int b = 0; b < n; b++)
@@ -494,8 +462,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor gridSamplePoints(Tensor feat, Tensor points) {
         int[] fs = feat.shape(), ps = points.shape();
-        require(fs.length == 4 && ps.length == 3 && ps[2] == 2 && ps[0] == fs[0],
-                "gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got " + Shape.str(fs) + ", " + Shape.str(ps));
+        OpChecks.gridSample(fs, ps);
         int n = fs[0], h = fs[1], w = fs[2], c = fs[3], k = ps[1];
         double[] f = read(feat), p = read(points), out = new double[n * k * c];
         for (int b = 0; b < n; b++)

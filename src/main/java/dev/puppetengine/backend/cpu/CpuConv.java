@@ -1,5 +1,6 @@
 package dev.puppetengine.backend.cpu;
 
+import dev.puppetengine.backend.ConvGeometry;
 import dev.puppetengine.backend.ConvSpec;
 
 /**
@@ -13,17 +14,11 @@ final class CpuConv {
 
     private static final int TILE = 128, CO_BLOCK = 16;
 
-    record Geometry(int n, int h, int w, int cin, int cout, int kh, int kw, ConvSpec s) {
-        int ho() { return s.outH(h, kh); }
-        int wo() { return s.outW(w, kw); }
-        int kk() { return kh * kw * cin; }
-    }
-
     /**
      * y (N*Ho*Wo, Cout) = im2col(x) (P, KK) x w^T + bias, computed per pixel tile as (W (Cout, KK) x cols^T (KK, T))^T
      * so the GEMM's inner loop runs over the tile's pixels, long however few channels there are.
      */
-    static double[] forward(Geometry g, double[] x, double[] w, double[] bias) {
+    static double[] forward(ConvGeometry g, double[] x, double[] w, double[] bias) {
         int p = g.n() * g.ho() * g.wo(), kk = g.kk(), cout = g.cout();
         double[] y = new double[p * cout];
         int tiles = (p + TILE - 1) / TILE;
@@ -42,7 +37,7 @@ final class CpuConv {
      * Rows p0..p0+rows of the im2col matrix: per output pixel r, its (ky, kx, ci) patch values (zero outside
      * the input), stored at cols[r * KK + k] or, {@code transposed}, at cols[k * rows + r].
      */
-    private static void im2col(Geometry g, double[] x, int p0, int rows, double[] cols, boolean transposed) {
+    private static void im2col(ConvGeometry g, double[] x, int p0, int rows, double[] cols, boolean transposed) {
         int ho = g.ho(), wo = g.wo(), cin = g.cin(), kk = g.kk();
         int rowStep = transposed ? 1 : kk, kStep = transposed ? rows : 1;
         ConvSpec s = g.s();
@@ -66,7 +61,7 @@ final class CpuConv {
      * gx (N*H*W, Cin): per input pixel, gather gy at every output pixel whose window covers it, then multiply
      * by wr ((ky, kx, co), ci).
      */
-    static double[] backwardInput(Geometry g, double[] gy, double[] wr) {
+    static double[] backwardInput(ConvGeometry g, double[] gy, double[] wr) {
         int p = g.n() * g.h() * g.w(), cin = g.cin(), cout = g.cout(), kg = g.kh() * g.kw() * cout;
         int ho = g.ho(), wo = g.wo();
         ConvSpec s = g.s();
@@ -96,7 +91,7 @@ final class CpuConv {
     }
 
     /** gw (Cout, KK) = gy^T (Cout, P) x im2col(x) (P, KK), parallel over blocks of output channels. */
-    static double[] backwardWeight(Geometry g, double[] gy, double[] x) {
+    static double[] backwardWeight(ConvGeometry g, double[] gy, double[] x) {
         int p = g.n() * g.ho() * g.wo(), kk = g.kk(), cout = g.cout();
         double[] gw = new double[cout * kk];
         int blocks = (cout + CO_BLOCK - 1) / CO_BLOCK;

@@ -1,12 +1,15 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.AttentionDims;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.BinaryOp;
+import dev.puppetengine.backend.ConvGeometry;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.DeviceGraph;
 import dev.puppetengine.backend.NormResult;
+import dev.puppetengine.backend.OpChecks;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
@@ -590,7 +593,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void copyInto(Tensor src, Tensor dst) {
-        require(src.sameShape(dst), "copyInto: shapes " + Shape.str(src.shape()) + " and " + Shape.str(dst.shape()) + " differ");
+        OpChecks.sameShape("copyInto", src, dst);
         if (storage(src) == storage(dst)) {   // may overlap: read everything first, as the CPU reference does
             try (Tensor tmp = copy(src, src.dtype())) { copyKernel(tmp, dst); }
         } else {
@@ -645,7 +648,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor unaryBackward(UnaryOp op, Tensor x, Tensor gy) {
         computable(gy, "unaryBackward");
-        require(x.sameShape(gy), "unaryBackward: shapes " + Shape.str(x.shape()) + " and " + Shape.str(gy.shape()) + " differ");
+        OpChecks.sameShape("unaryBackward", x, gy);
         Tensor out = empty(gy.dtype(), x.shape());
         int[] s = x.shape();
         launch1d("elementwise", "unary_backward", Shape.numel(s), layout(s, out.strides(), x.strides(), gy.strides()), Shape.numel(s),
@@ -677,7 +680,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void axpby(double a, Tensor x, double b, Tensor y) {
-        require(x.sameShape(y), "axpby: shapes " + Shape.str(x.shape()) + " and " + Shape.str(y.shape()) + " differ");
+        OpChecks.sameShape("axpby", x, y);
         computable(y, "axpby");
         int[] s = y.shape();
         launch1d("elementwise", "axpby", Shape.numel(s), layout(s, y.strides(), x.strides()), Shape.numel(s),
@@ -687,7 +690,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor sumTo(Tensor x, int[] shape) {
         int[] xs = x.shape();
-        require(Arrays.equals(Shape.broadcast(xs, shape), xs), "sumTo: " + Shape.str(xs) + " does not broadcast from " + Shape.str(shape));
+        OpChecks.sumTo(xs, shape);
         computable(x, "sumTo");
         Tensor out = empty(x.dtype(), shape);
         int lead = xs.length - shape.length;
@@ -732,12 +735,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
-        int[] as = a.shape(), bs = b.shape();
-        require(as.length >= 2 && bs.length >= 2, "matmul needs rank >= 2, got " + Shape.str(as) + " x " + Shape.str(bs));
+        int[] as = a.shape(), bs = b.shape(), batch = OpChecks.matmulBatch(as, bs);
         computable(a, "matmul");
         int m = as[as.length - 2], k = as[as.length - 1], n = bs[bs.length - 1];
-        require(bs[bs.length - 2] == k, "matmul: inner dims differ in " + Shape.str(as) + " x " + Shape.str(bs));
-        int[] batch = Shape.broadcast(Arrays.copyOf(as, as.length - 2), Arrays.copyOf(bs, bs.length - 2));
         int[] so = Arrays.copyOf(batch, batch.length + 2);
         so[batch.length] = m;
         so[batch.length + 1] = n;
@@ -767,29 +767,15 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias, Tensor residual) {
-        int n = w.size(0);
-        int[] os = linearShape(x, w, bias, n);
-        Backend.requireResidual("linear", residual, os);
+        int[] os = OpChecks.linear(x, w, bias);
+        OpChecks.residual("linear", residual, os);
         return product(x, w, bias, residual, false, os);
     }
 
     @Override
     public Tensor linearGeglu(Tensor x, Tensor w, Tensor bias) {
-        int n = w.size(0);
-        int[] os = linearShape(x, w, bias, n);
-        require(n % 2 == 0, "linearGeglu: the projection needs an even number of outputs (values then gates), got " + n);
-        os[os.length - 1] = n / 2;
+        int[] os = OpChecks.linearGeglu(x, w, bias);
         return product(x, w, bias, null, true, os);
-    }
-
-    private static int[] linearShape(Tensor x, Tensor w, Tensor bias, int n) {
-        int[] xs = x.shape();
-        int k = xs[xs.length - 1];
-        require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
-        require(bias == null || (bias.dim() == 1 && bias.size(0) == n), "linear: bias must have shape [" + n + "]");
-        int[] os = xs.clone();
-        os[os.length - 1] = n;
-        return os;
     }
 
     /** x (..., K) w^T through the GEMM with its epilogue (bias, residual or GEGLU) into a new tensor of shape os. */
@@ -813,35 +799,32 @@ public final class CudaBackend implements Backend {
 
     private static final long COL_BUDGET_BYTES = 256L << 20;
 
-    private record Geom(int n, int h, int w, int cin, int cout, int kh, int kw, int ho, int wo, ConvSpec s) {
-        long kk() { return (long) kh * kw * cin; }
-        boolean pointwise() { return kh == 1 && kw == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padTop() == 0 && s.padBottom() == 0 && s.padLeft() == 0 && s.padRight() == 0; }
-        int[] struct(int images) { return new int[]{images, h, w, cin, kh, kw, ho, wo, s.strideH(), s.strideW(), s.padTop(), s.padLeft()}; }
-        /** The column matrix of all n images, for the implicit-GEMM path. */
-        CudaGemm.Im2col im2col(CUdeviceptr x, DType t) {
-            return new CudaGemm.Im2col(x, t, (long) n * ho * wo, h, w, cin, kh, kw, ho, wo, s.strideH(), s.strideW(), s.padTop(), s.padLeft());
-        }
-        int chunk(DType t) {
-            long perImage = (long) ho * wo * kk() * t.bytes();
-            return (int) Math.max(1, Math.min(n, COL_BUDGET_BYTES / Math.max(perImage, 1)));
-        }
+    /** The im2col / col2im kernels' geometry words for a chunk of {@code images} images. */
+    private static int[] convStruct(ConvGeometry g, int images) {
+        ConvSpec s = g.s();
+        return new int[]{images, g.h(), g.w(), g.cin(), g.kh(), g.kw(), g.ho(), g.wo(), s.strideH(), s.strideW(), s.padTop(), s.padLeft()};
     }
 
-    private static Geom geom(int[] xs, int[] ws, ConvSpec spec) {
-        require(xs.length == 4 && ws.length == 4, "conv2d expects x (N,H,W,Cin) and w (Cout,kh,kw,Cin), got " + Shape.str(xs) + ", " + Shape.str(ws));
-        require(xs[3] == ws[3], "conv2d: input has " + xs[3] + " channels, weight expects " + ws[3]);
-        Geom g = new Geom(xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], spec.outH(xs[1], ws[1]), spec.outW(xs[2], ws[2]), spec);
-        require(g.ho() > 0 && g.wo() > 0, "conv2d: empty output for input " + Shape.str(xs) + " kernel " + ws[1] + "x" + ws[2] + " " + spec);
-        return g;
+    /** The column matrix of all n images, for the implicit-GEMM path. */
+    private static CudaGemm.Im2col im2col(ConvGeometry g, CUdeviceptr x, DType t) {
+        ConvSpec s = g.s();
+        return new CudaGemm.Im2col(x, t, (long) g.n() * g.ho() * g.wo(), g.h(), g.w(), g.cin(), g.kh(), g.kw(), g.ho(), g.wo(),
+                s.strideH(), s.strideW(), s.padTop(), s.padLeft());
+    }
+
+    /** Images per explicit-column chunk: as many as fit COL_BUDGET_BYTES of columns, at least one. */
+    private static int chunk(ConvGeometry g, DType t) {
+        long perImage = (long) g.ho() * g.wo() * g.kk() * t.bytes();
+        return (int) Math.max(1, Math.min(g.n(), COL_BUDGET_BYTES / Math.max(perImage, 1)));
     }
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
-        Geom g = geom(x.shape(), w.shape(), spec);
+        ConvGeometry g = ConvGeometry.of(x.shape(), w.shape(), spec);
         computable(x, "conv2d");
         DType t = x.dtype();
-        Tensor y = empty(t, g.n(), g.ho(), g.wo(), g.cout());
-        Backend.requireResidual("conv2d", residual, y.shape());
+        OpChecks.residual("conv2d", residual, g.outShape());
+        Tensor y = empty(t, g.outShape());
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
         try (Tensor x2 = contig(x); Tensor w2 = contig(w, t); Tensor b2 = contigOrNull(bias); Tensor r2 = contigOrNull(residual, t)) {
             CudaGemm.Mat wT = new CudaGemm.Mat(ptr(w2), t, 1, kk, 0);               // (KK, Cout) view of w (Cout, KK)
@@ -849,13 +832,13 @@ public final class CudaBackend implements Backend {
             CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), t, g.cout(), 1, 0));
             if (g.pointwise()) {
                 gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, ep);
-            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, g.im2col(ptr(x2), t), wT, 0f, ym, ep)) {
-                int chunk = g.chunk(t);
+            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep)) {
+                int chunk = chunk(g, t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
                         CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
+                        launch1d("conv", "im2col", imgs * pix * kk, convStruct(g, imgs), xi, code(t), ptr(col));
                         long yOff = i0 * pix * g.cout() * t.bytes();
                         CudaGemm.Mat ri = r2 == null ? null : new CudaGemm.Mat(ptr(r2).withByteOffset(yOff), t, g.cout(), 1, 0);
                         gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
@@ -869,7 +852,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor conv2dBackwardInput(Tensor gy, Tensor w, int[] xShape, ConvSpec spec) {
-        Geom g = geom(xShape, w.shape(), spec);
+        ConvGeometry g = ConvGeometry.of(xShape, w.shape(), spec);
         computable(gy, "conv2dBackwardInput");
         DType t = gy.dtype();
         Tensor dx = empty(t, xShape.clone());
@@ -880,7 +863,7 @@ public final class CudaBackend implements Backend {
             if (g.pointwise()) {
                 gemm.gemm(1, (int) (g.n() * pix), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
             } else if (!backwardInputImplicit(g, gy2, w2, dxm)) {
-                int chunk = g.chunk(t);
+                int chunk = chunk(g, t);
                 // dcol in F32: col2im sums up to kh*kw of its entries per input element.
                 try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
@@ -889,7 +872,7 @@ public final class CudaBackend implements Backend {
                         gemm.gemm(1, (int) (imgs * pix), (int) kk, g.cout(), 1f, new CudaGemm.Mat(gi, t, g.cout(), 1, 0), wm, 0f,
                                 new CudaGemm.Mat(ptr(dcol), DType.F32, kk, 1, 0));
                         CUdeviceptr xi = ptr(dx).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "col2im", (long) imgs * g.h() * g.w() * g.cin(), g.struct(imgs), ptr(dcol), code(DType.F32), xi, code(t));
+                        launch1d("conv", "col2im", (long) imgs * g.h() * g.w() * g.cin(), convStruct(g, imgs), ptr(dcol), code(DType.F32), xi, code(t));
                     }
                 }
             }
@@ -902,7 +885,7 @@ public final class CudaBackend implements Backend {
      * kw-1-padLeft) with the flipped weights, output H x W: one implicit GEMM, no column buffer and no col2im.
      * False, having written nothing to dx, where the tensor-core path does not take it.
      */
-    private boolean backwardInputImplicit(Geom g, Tensor gy, Tensor w, CudaGemm.Mat dx) {
+    private boolean backwardInputImplicit(ConvGeometry g, Tensor gy, Tensor w, CudaGemm.Mat dx) {
         ConvSpec s = g.s();
         if (s.strideH() != 1 || s.strideW() != 1) return false;
         DType t = gy.dtype();
@@ -918,7 +901,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor conv2dBackwardWeight(Tensor gy, Tensor x, int[] wShape, ConvSpec spec) {
-        Geom g = geom(x.shape(), wShape, spec);
+        ConvGeometry g = ConvGeometry.of(x.shape(), wShape, spec);
         computable(gy, "conv2dBackwardWeight");
         DType t = gy.dtype();
         long kk = g.kk(), pix = (long) g.ho() * g.wo();
@@ -928,13 +911,13 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
                 gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, g.im2col(ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
-                int chunk = g.chunk(t);
+            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
+                int chunk = chunk(g, t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
                         CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "im2col", imgs * pix * kk, g.struct(imgs), xi, code(t), ptr(col));
+                        launch1d("conv", "im2col", imgs * pix * kk, convStruct(g, imgs), xi, code(t), ptr(col));
                         CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
                         gemm.gemm(1, g.cout(), (int) kk, (int) (imgs * pix), 1f, new CudaGemm.Mat(gi, t, 1, g.cout(), 0),
                                 new CudaGemm.Mat(ptr(col), t, kk, 1, 0), i0 == 0 ? 0f : 1f, dw);
@@ -981,9 +964,8 @@ public final class CudaBackend implements Backend {
     @Override
     public NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu) {
         int[] s = x.shape();
-        require(s.length >= 2, "groupNorm needs (N, ..., C), got " + Shape.str(s));
+        OpChecks.groupNorm(s, groups);
         int n = s[0], c = s[s.length - 1];
-        require(c % groups == 0, "groupNorm: " + c + " channels not divisible by " + groups + " groups");
         long sp = Shape.numel(s) / Math.max((long) n * c, 1);
         return norm(x, gamma, beta, n, sp, c, groups, eps, silu, new int[]{n, groups});
     }
@@ -1014,7 +996,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
-        Backend.requireBlendFilm(a, b, alpha, gamma, beta);
+        OpChecks.blendFilm(a, b, alpha, gamma, beta);
         computable(a, "blendFilm");
         DType t = a.dtype();
         Tensor out = empty(t, a.shape());
@@ -1027,7 +1009,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor[] blendFilmBackward(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor gy) {
-        Backend.requireBlendFilm(a, b, alpha, gamma);
+        OpChecks.blendFilm(a, b, alpha, gamma);
         computable(gy, "blendFilmBackward");
         DType t = a.dtype(), tg = gy.dtype();
         long n = a.numel();
@@ -1045,13 +1027,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor geglu(Tensor p) {
-        int[] s = p.shape();
-        int two = s[s.length - 1], d = two / 2;
-        require(two % 2 == 0, "geglu: last dim " + two + " is odd");
+        int[] os = OpChecks.geglu(p.shape());
         computable(p, "geglu");
-        long rows = Shape.numel(s) / Math.max(two, 1);
-        s[s.length - 1] = d;
-        Tensor out = empty(p.dtype(), s);
+        int d = os[os.length - 1];
+        long rows = Shape.numel(os) / Math.max(d, 1);
+        Tensor out = empty(p.dtype(), os);
         try (Tensor p2 = contig(p)) {
             launch1d("geglu", "geglu_forward", rows * d, rows, d, ptr(p2), code(p2.dtype()), ptr(out));
         }
@@ -1102,31 +1082,23 @@ public final class CudaBackend implements Backend {
 
     private static final int ATTN_WARPS = 4, ATTN_DMAX = 256;
 
-    private record AttnDims(int bq, int lq, int bk, int lk, int c, int heads) {
-        int d() { return c / heads; }
-        /** Keys (or queries) per shared-memory tile: two d-wide float rows plus two floats each, within 48 KiB. */
-        int tile() { return Math.max(1, Math.min(64, (48 * 1024 / 4) / (2 * d() + 2))); }
-    }
+    /** Keys (or queries) per shared-memory tile of kernels/attention.cu: two d-wide float rows plus two floats each, within 48 KiB. */
+    private static int attentionTile(AttentionDims dm) { return Math.max(1, Math.min(64, (48 * 1024 / 4) / (2 * dm.d() + 2))); }
 
-    private static AttnDims attnDims(Tensor q, Tensor k, Tensor v, int heads) {
-        int[] qs = q.shape(), ks = k.shape();
-        require(qs.length == 3 && ks.length == 3 && k.sameShape(v), "attention expects q (Bq,Lq,C), k and v (Bk,Lk,C); got "
-                + Shape.str(qs) + ", " + Shape.str(ks) + ", " + Shape.str(v.shape()));
-        require(qs[2] == ks[2], "attention: q has " + qs[2] + " channels, k has " + ks[2]);
-        require(ks[0] > 0 && qs[0] % ks[0] == 0, "attention: query batch " + qs[0] + " is not a multiple of key batch " + ks[0]);
-        require(qs[2] % heads == 0, "attention: " + qs[2] + " channels not divisible by " + heads + " heads");
-        if (qs[2] / heads > ATTN_DMAX)
-            throw new UnsupportedOperationException("cuda attention: head dim " + qs[2] / heads + " > " + ATTN_DMAX + " (kernels/attention.cu keeps a row in registers)");
-        return new AttnDims(qs[0], qs[1], ks[0], ks[1], qs[2], heads);
+    private static AttentionDims attnDims(Tensor q, Tensor k, Tensor v, int heads) {
+        AttentionDims dm = AttentionDims.of(q, k, v, heads);
+        if (dm.d() > ATTN_DMAX)
+            throw new UnsupportedOperationException("cuda attention: head dim " + dm.d() + " > " + ATTN_DMAX + " (kernels/attention.cu keeps a row in registers)");
+        return dm;
     }
 
     @Override
     public AttentionResult attention(Tensor q, Tensor k, Tensor v, int heads, double scale) {
-        AttnDims dm = attnDims(q, k, v, heads);
+        AttentionDims dm = attnDims(q, k, v, heads);
         computable(q, "attention");
         DType t = q.dtype();
         Tensor out = empty(t, q.shape()), lse = empty(DType.F32, dm.bq(), heads, dm.lq());
-        int tile = dm.tile();
+        int tile = attentionTile(dm);
         try (Tensor q2 = contig(q); Tensor k2 = contig(k, t); Tensor v2 = contig(v, t)) {
             if (tensorCoreAttention(dm, q2, k2, v2)) {
                 launch("attention_mma", "attention_mma_forward_" + (t == DType.BF16 ? "bf16" : "f16"), (long) dm.bq() * heads, (dm.lq() + 63) / 64, 1,
@@ -1148,7 +1120,7 @@ public final class CudaBackend implements Backend {
      * dim 64 (every SVD / Puppet-Master attention), and 16-byte aligned rows for its cp.async copies (C % 8 == 0,
      * every tensor starting on 16 bytes).
      */
-    private static boolean tensorCoreAttention(AttnDims dm, Tensor... qkv) {
+    private static boolean tensorCoreAttention(AttentionDims dm, Tensor... qkv) {
         if (SIMPLE_ATTENTION || dm.d() != 64 || dm.c() % 8 != 0) return false;
         if (qkv[0].dtype() != DType.BF16 && qkv[0].dtype() != DType.F16) return false;
         for (Tensor x : qkv) if (x.dtype() != qkv[0].dtype() || (x.offset() * x.dtype().bytes()) % 16 != 0) return false;
@@ -1157,11 +1129,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor[] attentionBackward(Tensor q, Tensor k, Tensor v, AttentionResult saved, Tensor gOut, int heads, double scale) {
-        AttnDims dm = attnDims(q, k, v, heads);
+        AttentionDims dm = attnDims(q, k, v, heads);
         computable(gOut, "attentionBackward");
         DType t = q.dtype(), tg = gOut.dtype();
         Tensor dq = empty(tg, q.shape()), dk = empty(tg, k.shape()), dv = empty(tg, v.shape());
-        int tile = dm.tile(), rowsQ = (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, rowsK = (dm.lk() + ATTN_WARPS - 1) / ATTN_WARPS;
+        int tile = attentionTile(dm), rowsQ = (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, rowsK = (dm.lk() + ATTN_WARPS - 1) / ATTN_WARPS;
         try (Tensor q2 = contig(q); Tensor k2 = contig(k, t); Tensor v2 = contig(v, t); Tensor o2 = contig(saved.out(), t);
              Tensor lse = contig(saved.lse(), DType.F32); Tensor go = contig(gOut); Tensor delta = empty(DType.F32, dm.bq(), heads, dm.lq())) {
             launch("attention", "attention_delta", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 0,
@@ -1191,7 +1163,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor upsampleNearest2x(Tensor x) {
         int[] s = x.shape();
-        require(s.length == 4, "upsampleNearest2x expects (N,H,W,C), got " + Shape.str(s));
+        OpChecks.nhwc("upsampleNearest2x", s);
         computable(x, "upsampleNearest2x");
         Tensor y = empty(x.dtype(), s[0], 2 * s[1], 2 * s[2], s[3]);
         try (Tensor x2 = contig(x)) {
@@ -1215,8 +1187,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor gridSamplePoints(Tensor feat, Tensor points) {
         int[] fs = feat.shape(), ps = points.shape();
-        require(fs.length == 4 && ps.length == 3 && ps[2] == 2 && ps[0] == fs[0],
-                "gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got " + Shape.str(fs) + ", " + Shape.str(ps));
+        OpChecks.gridSample(fs, ps);
         computable(feat, "gridSamplePoints");
         int n = fs[0], h = fs[1], w = fs[2], c = fs[3], k = ps[1];
         Tensor out = empty(feat.dtype(), n, k, c);
