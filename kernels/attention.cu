@@ -11,6 +11,17 @@
 #define DMAX 256
 #define PER (DMAX / 32)
 
+// Stages rows row0 .. row0+nt-1 of one head's d channels (from channel col) of two (rows, C) tensors into shared
+// memory as fp32, nt x d each: the key/value (or query/gradient) tile every kernel below walks.
+__device__ void stage_rows(const void* a, int ta, const void* b, int tb, long long row0, int nt, int c, int col, int d,
+                           float* as, float* bs) {
+  for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
+    const long long src = (row0 + e / d) * c + col + e % d;
+    as[e] = ld(a, ta, src);
+    bs[e] = ld(b, tb, src);
+  }
+}
+
 extern "C" __global__ void attention_forward(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk, int c,
                                              int heads, float scale, int tile, void* out, float* lse) {
   extern __shared__ float sm[];
@@ -29,11 +40,7 @@ extern "C" __global__ void attention_forward(const void* q, const void* k, const
   float m = -INFINITY, l = 0.f;
   for (int j0 = 0; j0 < lk; j0 += tile) {
     const int nt = min(tile, lk - j0);
-    for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
-      long long src = ((long long)bj * lk + j0 + e / d) * c + h * d + e % d;
-      ks[e] = ld(k, t, src);
-      vs[e] = ld(v, t, src);
-    }
+    stage_rows(k, t, v, t, (long long)bj * lk + j0, nt, c, h * d, d, ks, vs);
     __syncthreads();
     if (active) {
       for (int jj = 0; jj < nt; jj++) {
@@ -92,11 +99,7 @@ extern "C" __global__ void attention_backward_dq(const void* q, const void* k, c
   const float li = active ? lse[so] : 0.f, di = active ? delta[so] : 0.f;
   for (int j0 = 0; j0 < lk; j0 += tile) {
     const int nt = min(tile, lk - j0);
-    for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
-      long long src = ((long long)bj * lk + j0 + e / d) * c + h * d + e % d;
-      ks[e] = ld(k, t, src);
-      vs[e] = ld(v, t, src);
-    }
+    stage_rows(k, t, v, t, (long long)bj * lk + j0, nt, c, h * d, d, ks, vs);
     __syncthreads();
     if (active) {
       for (int jj = 0; jj < nt; jj++) {
@@ -142,11 +145,7 @@ extern "C" __global__ void attention_backward_dkv(const void* q, const void* k, 
   for (int bi = bj * rep; bi < (bj + 1) * rep; bi++) {
     for (int i0 = 0; i0 < lq; i0 += tile) {
       const int nt = min(tile, lq - i0);
-      for (int e = threadIdx.x; e < nt * d; e += blockDim.x) {
-        long long src = ((long long)bi * lq + i0 + e / d) * c + h * d + e % d;
-        qs[e] = ld(q, t, src);
-        gs[e] = ld(go, tg, src);
-      }
+      stage_rows(q, t, go, tg, (long long)bi * lq + i0, nt, c, h * d, d, qs, gs);
       for (int e = threadIdx.x; e < nt; e += blockDim.x) {
         ls[e] = lse[((long long)bi * heads + h) * lq + i0 + e];
         dls[e] = delta[((long long)bi * heads + h) * lq + i0 + e];
