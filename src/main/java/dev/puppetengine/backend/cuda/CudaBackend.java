@@ -812,6 +812,12 @@ public final class CudaBackend implements Backend {
                 s.strideH(), s.strideW(), s.padTop(), s.padLeft());
     }
 
+    /** The explicit column matrix (imgs * Ho * Wo, KK) of images i0 .. i0 + imgs - 1 of x (contiguous) into col. */
+    private void im2colChunk(ConvGeometry g, Tensor x, int i0, int imgs, Tensor col) {
+        CUdeviceptr xi = ptr(x).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * x.dtype().bytes());
+        launch1d("conv", "im2col", (long) imgs * g.ho() * g.wo() * g.kk(), convStruct(g, imgs), xi, code(x.dtype()), ptr(col));
+    }
+
     /** Images per explicit-column chunk: as many as fit COL_BUDGET_BYTES of columns, at least one. */
     private static int chunk(ConvGeometry g, DType t) {
         long perImage = (long) g.ho() * g.wo() * g.kk() * t.bytes();
@@ -837,8 +843,7 @@ public final class CudaBackend implements Backend {
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
-                        CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "im2col", imgs * pix * kk, convStruct(g, imgs), xi, code(t), ptr(col));
+                        im2colChunk(g, x2, i0, imgs, col);
                         long yOff = i0 * pix * g.cout() * t.bytes();
                         CudaGemm.Mat ri = r2 == null ? null : new CudaGemm.Mat(ptr(r2).withByteOffset(yOff), t, g.cout(), 1, 0);
                         gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
@@ -916,8 +921,7 @@ public final class CudaBackend implements Backend {
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
-                        CUdeviceptr xi = ptr(x2).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "im2col", imgs * pix * kk, convStruct(g, imgs), xi, code(t), ptr(col));
+                        im2colChunk(g, x2, i0, imgs, col);
                         CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
                         gemm.gemm(1, g.cout(), (int) kk, (int) (imgs * pix), 1f, new CudaGemm.Mat(gi, t, 1, g.cout(), 0),
                                 new CudaGemm.Mat(ptr(col), t, kk, 1, 0), i0 == 0 ? 0f : 1f, dw);
