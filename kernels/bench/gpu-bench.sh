@@ -13,9 +13,12 @@
 # Env: PEAK_TFLOPS (default 989: H100/H200 SXM dense bf16), WARMUP (3), ITERS (10);
 #      for sample: SAMPLE_STEPS (50), SAMPLE_REPEAT (engine timed samples, 2), TORCH_REPEAT (3), both after 1 warm-up.
 # Logs and JSON go to $OUT; the tables (last lines of each part) are printed at the end.
+# DEADLINE (epoch s, see kernels/device-budget.sh) caps each part's timeout; status lines are appended to $OUT/summary.txt.
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
+source "$(dirname "$0")/../device-budget.sh"
 parts=${*:-kernels gemm gemm-cublas}
+for p in $parts; do case $p in kernels|gemm|gemm-cublas|sample) ;; *) echo "unknown part $p (kernels, gemm, gemm-cublas, sample)"; exit 2 ;; esac; done
 common=(--preset puppet-master --device cuda --dtype bf16 --peak-tflops "${PEAK_TFLOPS:-989}" --warmup "${WARMUP:-3}" --iters "${ITERS:-10}")
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
@@ -24,11 +27,14 @@ dirs="$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev
 cublas=$(timeout 30 find $dirs -name 'libcublas.so.12*' 2>/dev/null | head -n 1)
 [ -n "$cublas" ] && export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && echo "libcublas.so.12: $cublas"
 
+status() { echo "$1" | tee -a "$out/summary.txt"; }
 run() {  # label, timeout (s), extra JVM flags, bench arguments...
   local label=$1 limit=$2 jvm=$3; shift 3
+  limit=$(capped "$limit")
+  if [ "$limit" = 0 ]; then status "$label: skipped, the visit has no time left"; return; fi
   local t0=$SECONDS
   JAVA_OPTS="$jvm" timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench "$@" > "$out/$label.txt" 2> "$out/$label.log"
-  echo "$label: exit $? in $((SECONDS - t0)) s"
+  local rc=$?; status "$label: exit $rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo " (timed out at ${limit} s)")"
 }
 for p in $parts; do
   case $p in
@@ -42,13 +48,16 @@ for p in $parts; do
       steps=${SAMPLE_STEPS:-50}
       run sample 270 "" sample --preset puppet-master --device cuda --dtype bf16 --steps "$steps" --warmup 1 \
         --repeat "${SAMPLE_REPEAT:-2}" --peak-tflops "${PEAK_TFLOPS:-989}" --json "$out/sample.json"
-      if [ -d .device-ref/diffusers/src ]; then
+      limit=$(capped 210)
+      if [ "$limit" = 0 ]; then
+        status "sample-torch: skipped, the visit has no time left"
+      elif [ -d .device-ref/diffusers/src ]; then
         t0=$SECONDS
-        timeout 210 python3 kernels/bench/torch_sample.py --puppet-master .device-ref/puppet-master \
+        timeout "$limit" python3 kernels/bench/torch_sample.py --puppet-master .device-ref/puppet-master \
           --diffusers .device-ref/diffusers/src --extra-path .device-ref/site --device cuda --dtype fp16 --steps "$steps" \
           --warmup 1 --repeat "${TORCH_REPEAT:-3}" --peak-tflops "${PEAK_TFLOPS:-989}" --json "$out/sample-torch.json" \
           > "$out/sample-torch.txt" 2> "$out/sample-torch.log"
-        echo "sample-torch: exit $? in $((SECONDS - t0)) s"
+        status "sample-torch: exit $? in $((SECONDS - t0)) s"
         if [ -f "$out/sample.json" ] && [ -f "$out/sample-torch.json" ]; then
           python3 kernels/bench/compare_sample.py "$out/sample.json" "$out/sample-torch.json" --json "$out/sample-compare.json" \
             > "$out/sample-compare.txt" 2>&1
@@ -56,18 +65,17 @@ for p in $parts; do
       else
         echo "sample-torch: .device-ref/ missing (run kernels/bench/pack-reference.sh and carry .device-ref)" | tee "$out/sample-torch.log"
       fi ;;
-    *) echo "unknown part $p (kernels, gemm, gemm-cublas, sample)"; exit 2 ;;
   esac
 done
 for p in $parts; do
   echo "=== $p (full table: $out/$p.txt, log: $out/$p.log)"
-  grep -E "FAILED|failed|skipped|Exception" "$out/$p.log" | head -n 5
+  grep -E "FAILED|failed|skipped|Exception" "$out/$p.log" 2>/dev/null | head -n 5
   if [ "$p" = sample ]; then
-    cat "$out/sample.txt"
+    cat "$out/sample.txt" 2>/dev/null
     echo "--- reference (PyTorch; log: $out/sample-torch.log)"; grep -E "Error|error:" "$out/sample-torch.log" 2>/dev/null | tail -n 3
     cat "$out/sample-torch.txt" 2>/dev/null
     echo "--- side by side (speedup = PyTorch ms / engine ms)"; cat "$out/sample-compare.txt" 2>/dev/null
   else
-    grep -E "^(PyTorch|copy|square|[a-z_0-9-]+: ours)" "$out/$p.txt"
+    grep -E "^(PyTorch|copy|square|[a-z_0-9-]+: ours)" "$out/$p.txt" 2>/dev/null
   fi
 done

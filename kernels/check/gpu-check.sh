@@ -1,34 +1,53 @@
 #!/usr/bin/env bash
-# One device visit, about 14 minutes at most (every step has its own timeout; typical total is far less):
-#   1. the CUDA op harness three times, once per GEMM path (default: cuBLAS where libcublas.so.12 loads; then our
-#      tensor-core kernel with implicit-GEMM convolution, -Dpuppet.cuda.gemm=mma; then the tiled fallback), each
-#      launch synchronized so a fault names its kernel; the tensor-core path once more per forced block tile
-#      (the product and convolution cases with -Dpuppet.cuda.gemm.tile: the tuner picks tiles per shape, so one run
-#      need not use them all; on sm_90 each wgmma tile: plain, warp-specialised, TMA-fed);
-#   2. the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on) and
-#   3. the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism), both synchronized;
-#   4. if compute-sanitizer is on PATH: memcheck over the op harness only (it slows kernels ~10x), summary kept.
+# The GPU correctness checks, as named steps (default: all, in this order; about 14 minutes if every step ran to its
+# own timeout, so on this workplace's device run it through kernels/device-visit.sh, which orders and caps the steps):
+#   probe            what the native bindings can load here (libcuda, libcublas.so.12 for JCublas, libcudnn.so.8)
+#   harness-cublas   the CUDA op harness on the default GEMM path (cuBLAS where libcublas.so.12 loads) + BackendsTest
+#   harness-mma      the op harness on our tensor-core GEMM and implicit-GEMM convolution (-Dpuppet.cuda.gemm=mma;
+#                    the tuner validates every tile against the CPU reference first, wgmma ones included on sm_90)
+#   products-mma     the product and convolution cases once per forced mma.sync tile (128x64, 64x128: the tuner
+#                    picks per shape, so one harness run need not use them all)
+#   products-hopper  the same per forced wgmma tile, sm_90 only (plain, warp-specialised, TMA-fed), and TensorMapsTest
+#   harness-tiled    the op harness on the tiled (no tensor-core) fallback
+#   unet-parity      the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on)
+#   sample-parity    the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism)
+#   memcheck         compute-sanitizer memcheck over the op harness (kernels ~10x slower), when it is on PATH
+# Every launch synchronized (-Dpuppet.cuda.sync=true) so a fault names its kernel. Logs: $OUT/<step>.log; the
+# summary lines are appended to $OUT/summary.txt. DEADLINE (epoch s, see kernels/device-budget.sh) caps each step.
 # Prepare here (the sampling test reads models/toy from the working tree, which travels with the command):
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests --desktop
-# then call the device tool with carry [".device"] and command: bash kernels/check/gpu-check.sh
+# then call the device tool with carry [".device"] and command: bash kernels/check/gpu-check.sh [steps...]
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-# What the engine's native bindings can load here (docs/CUDA.md "What loads on the GPU machine" records it):
-# libcuda (JCuda driver API), libcublas.so.12 (JCublas 12.6), libcudnn.so.8 (JCudnn 11.7; unused by the engine).
-{ for lib in libcuda.so.1 libcublas.so.12 libcublasLt.so.12 libcudnn.so.8 libcublas.so.13 libcudnn.so.9; do
+source "$(dirname "$0")/../device-budget.sh"
+all="probe harness-cublas harness-mma products-mma products-hopper harness-tiled unet-parity sample-parity memcheck"
+steps=${*:-$all}
+for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $step (steps: $all)"; exit 2; }; done
+probe() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+  # What the engine's native bindings can load here (docs/CUDA.md "What loads on the GPU machine" records it):
+  # libcuda (JCuda driver API), libcublas.so.12 (JCublas 12.6), libcudnn.so.8 (JCudnn 11.7; unused by the engine).
+  # ldconfig first; for what it lacks, one find over the usual places (pip wheels ship CUDA libraries too).
+  local libs="libcuda.so.1 libcublas.so.12 libcublasLt.so.12 libcudnn.so.8 libcublas.so.13 libcudnn.so.9" found
+  found=$(timeout 30 find /usr /opt $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) \
+    \( -name 'libcuda.so*' -o -name 'libcublas*.so*' -o -name 'libcudnn.so*' \) 2>/dev/null)
+  { for lib in $libs; do
     hit=$(ldconfig -p 2>/dev/null | grep -m1 " $lib " | sed 's/.*=> //')
-    [ -z "$hit" ] && hit=$(timeout 20 find /usr /opt $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) \
-      -name "$lib*" 2>/dev/null | head -n 1)
+    [ -z "$hit" ] && hit=$(grep -m1 "/$lib" <<< "$found")
     printf '%-20s %s\n' "$lib" "${hit:-not found}"
   done; nvcc --version 2>/dev/null | tail -n 1; command -v compute-sanitizer || echo "compute-sanitizer: not on PATH"; } > "$out/probe.txt" 2>&1
-cat "$out/probe.txt"
+  cat "$out/probe.txt"
+}
 summary=()
+logs=()
 run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or Class#method(types)), rest = extra JVM flags
   local label=$1 limit=$2 classes=$3; shift 3
   local sel=(); for c in $classes; do
     if [[ $c == *"#"* ]]; then sel+=(--select-method="dev.puppetengine.$c"); else sel+=(--select-class="dev.puppetengine.$c"); fi
   done
+  limit=$(capped "$limit")
+  if [ "$limit" = 0 ]; then summary+=("$(printf '%-18s skipped: the visit has no time left' "$label")"); return; fi
+  logs+=("$out/$label.log")
   local t0=$SECONDS
   JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
@@ -39,31 +58,42 @@ run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or C
 products="backend.OpHarnessTest#matrixProducts(dev.puppetengine.tensor.DType)"
 products+=" backend.OpHarnessTest#tensorCoreProducts(dev.puppetengine.tensor.DType)"
 products+=" backend.OpHarnessTest#convolution(dev.puppetengine.tensor.DType)"
-run harness-cublas   70 "backend.OpHarnessTest backend.BackendsTest"
-run harness-mma      70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune"
-run products-128x64  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x64
-run products-64x128  35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=64x128
-if nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; then   # gemm_wgmma.cu: sm_90 only
-  run tensor-maps 20 "backend.cuda.TensorMapsTest"   # the JNI shim against the real driver: a map is encoded
-  for t in wgmma-128x128 wgmma-128x256 wgmma-ws-128x128 wgmma-ws-128x256 wgmma-tma-128x128 wgmma-tma-128x256; do
-    run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t
-  done
-fi
-run harness-tiled    60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled
-run unet-parity      95 "model.UNetGpuParityTest"
-run sample-parity   100 "pipeline.PipelineGpuParityTest"
-if command -v compute-sanitizer > /dev/null; then
-  t0=$SECONDS
-  JAVA_OPTS="-Xmx8g" timeout 120 compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
+hopper() { nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; }   # gemm_wgmma.cu: sm_90 only
+memcheck() {
+  if ! command -v compute-sanitizer > /dev/null; then summary+=("memcheck-harness   skipped: compute-sanitizer is not on PATH"); return; fi
+  local limit; limit=$(capped 120)
+  if [ "$limit" = 0 ]; then summary+=("memcheck-harness   skipped: the visit has no time left"); return; fi
+  local t0=$SECONDS
+  JAVA_OPTS="-Xmx8g" timeout "$limit" compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
     bash .device/run org.junit.platform.console.ConsoleLauncher --select-class=dev.puppetengine.backend.OpHarnessTest \
     --details=tree --disable-banner > "$out/memcheck-harness.log" 2>&1
-  rc=$?; [ $rc = 124 ] && echo "TIMEOUT after 120s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
+  local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
   grep -E "ERROR SUMMARY|LEAK SUMMARY" "$out/memcheck-harness.log" > "$out/memcheck-summary.txt" || echo "no ERROR SUMMARY line (exit $rc)" > "$out/memcheck-summary.txt"
   summary+=("$(printf '%-18s exit %-3s %4ss  %s' memcheck-harness "$rc" "$((SECONDS - t0))" "$(tr '\n' ' ' < "$out/memcheck-summary.txt")")")
-else
-  summary+=("memcheck-harness   skipped: compute-sanitizer is not on PATH")
+}
+for step in $steps; do
+  case $step in
+    probe) probe ;;
+    harness-cublas) run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" ;;
+    harness-mma) run harness-mma 70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune" ;;
+    products-mma)
+      for t in 128x64 64x128; do run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t; done ;;
+    products-hopper)
+      if hopper; then
+        run tensor-maps 20 "backend.cuda.TensorMapsTest"   # the JNI shim against the real driver: a map is encoded
+        for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
+          run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t
+        done
+      else summary+=("products-hopper    skipped: not an sm_90 GPU"); fi ;;
+    harness-tiled) run harness-tiled 60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled ;;
+    unet-parity) run unet-parity 95 "model.UNetGpuParityTest" ;;
+    sample-parity) run sample-parity 100 "pipeline.PipelineGpuParityTest" ;;
+    memcheck) memcheck ;;
+  esac
+done
+if [ ${#logs[@]} -gt 0 ]; then
+  echo "--- failures (first 60 lines) ---"
+  grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "${logs[@]}" 2>/dev/null | head -60
+  echo "--- parity margins ---"; grep -h -E "tensors compared|vs cpu:|initial noise|sampled on" "${logs[@]}" 2>/dev/null | head -30
 fi
-echo "--- failures (first 60 lines) ---"
-grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "$out"/harness-*.log "$out"/products-*.log "$out"/*-parity.log | head -60
-echo "--- parity margins ---"; grep -h -E "tensors compared|vs cpu:|initial noise|sampled on" "$out"/*-parity.log | head -30
-echo "--- summary ---"; printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
+echo "--- summary ---"; printf '%s\n' "${summary[@]}" | tee -a "$out/summary.txt"

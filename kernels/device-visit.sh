@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole GPU visit for this workplace's device tool, in one call: a session is lent 15 minutes of device time
+# (a machine's start included, none started with under 4 left), one command runs at most 10 minutes, and at most
+# 8 files come back from $OUT. So the steps of kernels/check/gpu-check.sh and kernels/bench/gpu-bench.sh run here
+# most important first, under one DEADLINE (BUDGET seconds from now, default 560 for timeout_s 600) that cuts each
+# step's own timeout to the time left; after every phase the logs so far are packed into $OUT/visit.tgz and the
+# status lines into $OUT/summary.txt, so a visit killed at its limit still returns what it did.
+#   1. probe, then the op harness on our tensor-core path (the tuner first validates every tile, wgmma/TMA included,
+#      each in a child JVM) - issue 5's correctness;
+#   2. bench gemm: every UNet GEMM/conv shape, ours next to PyTorch (cuBLAS/cuDNN), plus the square products;
+#   3. each Hopper tile forced on the product/conv cases, then the UNet and sampling parity tests;
+#   4. bench kernels, bench gemm on the cuBLAS path, the harness on cuBLAS and on the tiled fallback, the mma.sync
+#      tiles forced, memcheck - as far as the budget goes.
+# Prepare here, from a main checkout (the kernels build takes ~20 min on 2 cores):
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests --desktop
+# then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/device-visit.sh
+# Afterwards: unpack visit.tgz, commit the logs under docs/runs/<date>-*, numbers into docs/PERFORMANCE.md.
+set -uo pipefail
+final=${OUT:-/tmp/out}; mkdir -p "$final"
+work=$(mktemp -d /tmp/visit.XXXXXX)
+export DEADLINE=$(( $(date +%s) + ${BUDGET:-560} ))
+here=$(dirname "$0")
+pack() {
+  cat "$work"/check/summary.txt "$work"/bench/summary.txt > "$final/summary.txt" 2>/dev/null
+  tar czf "$final/visit.tgz.part" -C "$work" . && mv "$final/visit.tgz.part" "$final/visit.tgz"
+}
+phase() {  # $1 = check | bench, then the steps
+  local kind=$1; shift
+  local script="$here/check/gpu-check.sh"; [ "$kind" = bench ] && script="$here/bench/gpu-bench.sh"
+  echo "=== $kind: $* ($(( DEADLINE - $(date +%s) )) s left)"
+  OUT="$work/$kind" bash "$script" "$@" 2>&1 | tee -a "$work/console-$kind.txt"
+  pack
+}
+phase check probe harness-mma
+phase bench gemm
+phase check products-hopper unet-parity sample-parity
+phase bench kernels gemm-cublas
+phase check harness-cublas harness-tiled products-mma memcheck
+echo "=== visit done, $(( DEADLINE - $(date +%s) )) s of the budget left; logs: \$OUT/visit.tgz"
+cat "$final/summary.txt"
