@@ -18,9 +18,10 @@
 //    tiles ahead, so one wgmma batch stays in flight while the next copies are issued and one stage is always free.
 //  - gemm_ws (warp-specialised): a third warpgroup only copies (setmaxnreg gives its registers to the two that
 //    multiply), the ring's stages handed back and forth through mbarriers (full: the copies landed, TMA bytes
-//    included (expect_tx / complete_tx); empty: both
-//    multiplying warpgroups retired their wgmma on it), so copies run up to a whole ring ahead, also across output
-//    tiles, and the multiplying warpgroups never wait at a block-wide barrier. Their epilogue goes through a
+//    included (expect_tx / complete_tx); empty: both multiplying warpgroups retired their wgmma on it), so copies
+//    run up to a whole ring ahead, also across output tiles, and the multiplying warpgroups never wait at a
+//    block-wide barrier. When TMA brings both operands, one copier thread does everything: it arrives on the
+//    stage's full barrier with the expected bytes as it issues the boxes, and the stage is full when they land. Their epilogue goes through a
 //    separate 64-row staging buffer, one warpgroup after the other (named barriers), while the copier refills the ring.
 // Persistent: CudaGemm launches at most one block per SM; each walks tiles blockIdx.x, + gridDim.x, ... in grouped
 // order (GROUP_M tile rows at a time), so blocks running together share their A and B tiles in L2.
@@ -95,7 +96,7 @@ struct WsCfg {
   static constexpr int RING = STAGES * Cfg<BN>::STAGE_BYTES, HALF = 64 * staged_ld<BN>() * 4, BARRIERS = RING + HALF;
   static constexpr int SMEM = BARRIERS + 2 * STAGES * 8 + 1024;
   static_assert(SMEM <= 227 * 1024, "fits an sm_90 block's shared memory");
-  static_assert(STAGES >= 3, "the copier signals a stage only after issuing the next one: 2 stages deadlock");
+  static_assert(STAGES >= 3, "a cp.async copier signals a stage only after issuing the next one: 2 stages deadlock");
   static_assert(128 * COPIER_REGS + 256 * MATH_REGS <= 65536, "the register file holds all three warpgroups");
 };
 
@@ -308,6 +309,12 @@ __device__ __forceinline__ void mbar_init(unsigned bar, int count) {
 __device__ __forceinline__ void mbar_arrive(unsigned bar) {
   asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(bar) : "memory");
 }
+// Arrives and adds `bytes` of TMA copies to the phase: it completes once they land (and the other arrivals are in).
+__device__ __forceinline__ void mbar_arrive_expect_bytes(unsigned bar, int bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// Makes the initialised mbarriers visible to the other threads and to the TMA unit (as CUTLASS's sm90 pipelines do).
+__device__ __forceinline__ void mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 __device__ __forceinline__ bool mbar_done(unsigned bar, int parity) {
   unsigned done;
   asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
@@ -401,17 +408,21 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
   uint4* const ring_p = smem + pad / 16;
   const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN, ktiles = (k + BK - 1) / BK;
   const int total = tiles_m * tiles_n * batch;
+  const bool tma_only = mode_a && mode_b;  // no cp.async: thread 0 alone copies and signals
   if (threadIdx.x == 0) {
     failed = 0;
     for (int s = 0; s < S; s++) {
-      mbar_init(full + 8 * s, 128);   // every copying thread, once its copies for the stage have landed
+      mbar_init(full + 8 * s, tma_only ? 1 : 128);  // thread 0 as it issues the boxes, or every copying thread once
+                                                    // its copies for the stage have landed
       mbar_init(empty + 8 * s, 256);  // every multiplying thread, once its wgmma on the stage retired
     }
+    mbar_init_fence();
   }
   __syncthreads();
 
   if (threadIdx.x < 128) {  // the copier
     regs_down<W::COPIER_REGS>();
+    if (tma_only && threadIdx.x != 0) return;
     // TMA bytes per stage (a box's bytes count in full, its zero-filled part past the operand's edges included)
     const int tma_bytes = (mode_a ? Cf::A_BYTES : 0) + (mode_b ? Cf::B_BYTES : 0);
     int it = 0;
@@ -425,11 +436,14 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
         mbar_wait(empty + 8 * s, ring_parity(it, S) ^ 1, &failed);  // stage s retired its previous use (none at first)
         uint4* st = ring_p + s * (Cf::STAGE_BYTES / 16);
         const unsigned sa = ring + s * Cf::STAGE_BYTES;
-        if (tma_bytes && threadIdx.x == 0) {  // before this thread's arrival on the stage, so the phase waits for them
-          mbar_expect_bytes(full + 8 * s, tma_bytes);
+        if (tma_bytes && threadIdx.x == 0) {  // the bytes join the phase before any copy lands, and before this
+                                               // thread's own arrival: the phase waits for them
+          if (tma_only) mbar_arrive_expect_bytes(full + 8 * s, tma_bytes);
+          else mbar_expect_bytes(full + 8 * s, tma_bytes);
           if (mode_a) tma_tile<AK, BM>(sa, ta, mode_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
           if (mode_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, mode_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
         }
+        if (tma_only) continue;
         if (!mode_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
         if (!mode_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
         cp_async_commit();
@@ -440,9 +454,11 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
         }
       }
     }
-    cp_async_wait<0>();
-    fence_proxy_async();
-    if (it > 0) mbar_arrive(full + 8 * ring_stage(it - 1, S));
+    if (!tma_only) {
+      cp_async_wait<0>();
+      fence_proxy_async();
+      if (it > 0) mbar_arrive(full + 8 * ring_stage(it - 1, S));
+    }
     return;
   }
 

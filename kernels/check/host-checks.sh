@@ -9,8 +9,10 @@
 #   both tiles, both block organisations (gemm_ws: its ring position across tiles, C staged in 64-row halves),
 #   against a triple loop.
 #   gemm_wgmma_ws_host_check: gemm_ws's mbarrier / named-barrier protocol (copier and multiplying warpgroups, cp.async
-#   groups, wgmma batches) as a model under random schedules: no deadlock, no copy into a stage being read, no read of
-#   a stage not yet landed, no parity ambiguity, no shared staging buffer; a 2-stage ring must deadlock.
+#   groups, TMA copies with expected bytes, wgmma batches) as a model under random schedules, in each copy mode
+#   (cp.async, mixed, TMA only): no deadlock, no copy into a stage being read, no read of a stage not yet landed, no
+#   parity ambiguity, no shared staging buffer; a 2-stage cp.async ring must deadlock, a TMA copier that arrives
+#   without its bytes must fail.
 #   attention_mma_host_check: attention_mma.cu's tiles, fragments, P-to-A hand-over and online softmax, against a
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists

@@ -74,6 +74,13 @@ class CudaGemmPlanTest {
         CudaGemm.Epilogue geglu = new CudaGemm.Epilogue(null, null, true);
         assertNull(CudaGemm.tmaPlan(p, false, 256, 1, geglu));
         assertEquals(2, CudaGemm.tmaPlan(p, true, 128, 1, geglu).mode());
+        // a strided batch (CudaGemm.validate's): A per entry, a rank-3 map whose third dim walks the batch stride;
+        // B shared by every entry (batch stride 0), a rank-2 map
+        CudaGemm.MmaPlan batched = plan(2, 136, 200, 72, mat(t, 72, 1, 136 * 72), mat(t, 200, 1, 0));
+        TensorMaps.Plan a3 = (TensorMaps.Plan) CudaGemm.tmaPlan(batched, true, 128, 2, CudaGemm.Epilogue.NONE);
+        assertEquals("3 [72, 136, 2] [144, 19584] [64, 128, 1]", a3.mode() + " " + java.util.Arrays.toString(a3.dims()) + " "
+                + java.util.Arrays.toString(a3.strideBytes()) + " " + java.util.Arrays.toString(a3.box()));
+        assertEquals(2, CudaGemm.tmaPlan(batched, false, 128, 2, CudaGemm.Epilogue.NONE).mode());
         CudaGemm.Im2col in = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 8, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1, CudaGemm.Epilogue.NONE));
     }

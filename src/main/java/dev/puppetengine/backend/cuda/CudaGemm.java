@@ -425,6 +425,15 @@ final class CudaGemm {
             Tensor x2Dev = x2.to(backend), out2 = backend.empty(DType.F32, px2, cout);
             Im2col cols2 = new Im2col(backend.ptr(x2Dev), DType.BF16, px2, h2, w2, cin, 3, 3, ho2, wo2, 2, 2, 1, 1);
             Mat c2 = new Mat(backend.ptr(out2), DType.F32, cout, 1, 0);
+            // and a strided batch of 2 (A and B per entry: rank-3 tensor maps), and the same with B shared by both
+            Tensor a3 = Tensor.of(cpu, DType.BF16, new int[]{2, m, k}, rnd.doubles(2L * m * k, -1, 1).toArray());
+            Tensor b3 = Tensor.of(cpu, DType.BF16, new int[]{2, k, n}, rnd.doubles(2L * k * n, -1, 1).toArray());
+            Tensor a364 = cpu.copy(a3, DType.F64);
+            double[] wantBatch = cpu.matmul(a364, cpu.copy(b3, DType.F64)).toDoubleArray();
+            double[] wantShared = cpu.matmul(a364, cpu.copy(b, DType.F64)).toDoubleArray();
+            Tensor a3Dev = a3.to(backend), b3Dev = b3.to(backend), out3 = backend.empty(DType.F32, 2, m, n);
+            Mat a3m = new Mat(backend.ptr(a3Dev), DType.BF16, k, 1, (long) m * k), b3m = new Mat(backend.ptr(b3Dev), DType.BF16, n, 1, (long) k * n);
+            Mat c3 = new Mat(backend.ptr(out3), DType.F32, n, 1, (long) m * n);
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
@@ -455,6 +464,12 @@ final class CudaGemm {
                     backend.fill(out2, Double.NaN);
                     launchMma(mmaPlan(1, px2, cout, kk, cols2, 0, wT, 0), t, 1, px2, cout, kk, 1f, cols2, wT, 0f, c2, Epilogue.NONE);
                     worst = Math.max(worst, relativeError(want2, out2.toDoubleArray()));
+                    backend.fill(out3, Double.NaN);
+                    launchMma(mmaPlan(2, m, n, k, a3m, 0, b3m, 0), t, 2, m, n, k, 1f, a3m, b3m, 0f, c3, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(wantBatch, out3.toDoubleArray()));
+                    backend.fill(out3, Double.NaN);
+                    launchMma(mmaPlan(2, m, n, k, a3m, 0, bs[0], 0), t, 2, m, n, k, 1f, a3m, bs[0], 0f, c3, Epilogue.NONE);
+                    worst = Math.max(worst, relativeError(wantShared, out3.toDoubleArray()));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;
