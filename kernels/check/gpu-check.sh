@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU correctness checks, as named steps (default: all, in this order; about 14 minutes if every step ran to its
+# The GPU correctness checks, as named steps (default: all, in this order; about 15 minutes if every step ran to its
 # own timeout, so on this workplace's device run it through kernels/device-visit.sh, which orders and caps the steps):
 #   probe            what the native bindings can load here (libcuda, libcublas.so.12 for JCublas, libcudnn.so.8)
 #   harness-cublas   the CUDA op harness on the default GEMM path (cuBLAS where libcublas.so.12 loads) + BackendsTest
@@ -75,7 +75,8 @@ for step in $steps; do
   case $step in
     probe) probe ;;
     harness-cublas) run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" ;;
-    harness-mma) run harness-mma 70 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune" ;;
+    # 150 s: the tile probe's child JVM alone may take its 120 s timeout if a tile hangs (GemmProbe)
+    harness-mma) run harness-mma 150 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache="$out/tune" ;;
     products-mma)
       for t in 128x64 64x128; do run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t; done ;;
     products-hopper)
