@@ -49,11 +49,11 @@ __device__ __forceinline__ float geglu_epilogue(float acc_v, float acc_g, float 
   return (alpha * acc_v + bias_v) * geluf_(alpha * acc_g + bias_g);
 }
 
-// gemm_mma.cu's GEGLU products read the projection's output index in groups of 16: 8 value columns, then the 8 gate
-// columns of the same outputs. Logical column mn of the product is then column geglu_source(mn, D) of the projection,
-// so an mma accumulator fragment q (8 columns, q even) and its neighbour q + 1 hold the value and the gate of the
-// same 8 outputs in the same lane, and the epilogue pairs them without a shuffle. For a value column (mn % 16 < 8)
-// geglu_source is also the output column. Needs D % 8 == 0 (runs of 8 stay contiguous for 16-byte copies).
+// The tensor-core kernels' GEGLU products read the projection's output index in groups of 16: 8 value columns, then
+// the 8 gate columns of the same outputs. Logical column mn of the product is then column geglu_source(mn, D) of the
+// projection, so staged columns p (p % 16 < 8) and p + 8 of a tile hold the value and the gate of the same output,
+// which the epilogue's walk pairs (gemm_tile.cuh: store_tile). For a value column (mn % 16 < 8) geglu_source is also
+// the output column. Needs D % 8 == 0 (runs of 8 stay contiguous for 16-byte copies).
 __host__ __device__ inline int geglu_source(int mn, int half) {
   int w = mn % 16;
   return (mn / 16) * 8 + (w < 8 ? w : half + w - 8);

@@ -15,7 +15,8 @@ extern "C" __global__ void gemm_tiled(int batch, int m, int n, int k, float alph
                                       long long rbs) {
   __shared__ float As[TS][TS + 1], Bs[TS][TS + 1];
   int tx = threadIdx.x, ty = threadIdx.y;
-  int row = blockIdx.y * TS + ty, col = blockIdx.x * TS + tx;
+  // row tiles on grid x (up to 2^31 - 1): a video's VAE activations have more than y's 65535 tiles of rows
+  int row = blockIdx.x * TS + ty, col = blockIdx.y * TS + tx;
   Residual res{R, tr, rrs, rcs, rbs};
   for (int b = blockIdx.z; b < batch; b += gridDim.z) {
     float acc = 0.f;

@@ -15,6 +15,10 @@
 // (ky, kx, ci). Convolution is then an implicit GEMM: the forward product gathers A, the weight gradient gathers
 // B, and the column matrix (kh*kw times the activation) never exists in device memory.
 //
+// Epilogue: each 64-row band of the block's accumulators is staged as fp32 in the (then idle) stage memory and
+// finished by gemm_tile.cuh's store_tile, the walk gemm_wgmma.cu uses too: a loop, not 64 unrolled stores each with
+// its C-dtype and residual-dtype branches (that was ~90 000 instructions per entry point and ~16 s of ptxas each).
+//
 // CudaGemm sends a product here only when: both operands bf16 (or both f16), the contiguous extent and the other
 // row stride and the batch stride are multiples of 8 elements (for a gather: Cin), and both base addresses are
 // 16-byte aligned, so every 16-byte copy is whole, aligned and inside one tap.
@@ -30,18 +34,32 @@ constexpr int BK = 32, STAGES = 3, WARP_M = 64, WARP_N = 32;
 template <int WM, int WN>
 struct Tile {
   static constexpr int BM = WARP_M * WM, BN = WARP_N * WN, THREADS = 32 * WM * WN;
+  // the stages: A's tiles, then B's; after the main loop the same memory stages C, 64 rows (one warp row) at a time
+  static constexpr int A_CHUNKS = BM * BK / 8, B_CHUNKS = BN * BK / 8, POOL = STAGES * (A_CHUNKS + B_CHUNKS);
+  static_assert(WARP_M * staged_ld<BN>() * 4 <= POOL * 16, "64 staged rows of C fit in the stages' memory");
 };
 
+// Where a lane stages accumulator acc[i][q][e] of a warp whose 64 x 32 piece starts at column wn: row i * 16 +
+// acc_row of the staged 64-row band, column wn + q * 8 + acc_col (the m16n8 C fragment of 16-row block i, 8-column
+// block q). Elements e and e + 1 are adjacent: one 8-byte store.
+template <int BN>
+__host__ __device__ inline int staged_at(int lane, int wn, int i, int q, int e) {
+  return (i * 16 + acc_row(lane, e)) * staged_ld<BN>() + wn + q * 8 + acc_col(lane, e);
+}
+
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR, int WM, int WN>
-__device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uint16_t* A, const Operand& oa,
-                                     const uint16_t* B, const Operand& ob, float beta, void* C, int tc, long long crs,
-                                     long long ccs, long long sbc, const void* bias, int tbias, Residual res, int half) {
-  constexpr int BM = Tile<WM, WN>::BM, BN = Tile<WM, WN>::BN, THREADS = Tile<WM, WN>::THREADS;
+__device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
+                                     const Operand& ob, const Out& o) {
+  using T = Tile<WM, WN>;
+  constexpr int BM = T::BM, BN = T::BN, THREADS = T::THREADS;
   constexpr int ACPR = chunks_per_row<A_KMAJOR, BM, BK>(), BCPR = chunks_per_row<B_KMAJOR, BN, BK>();
-  __shared__ uint4 sa[STAGES][BM * BK / 8], sb[STAGES][BN * BK / 8];
+  __shared__ uint4 pool[T::POOL];
+  uint4* const sa = pool;                            // stage s of A at sa + s * A_CHUNKS
+  uint4* const sb = pool + STAGES * T::A_CHUNKS;     // stage s of B at sb + s * B_CHUNKS
+  const int half = o.half;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;  // this warp's 64 x 32 piece of the block tile
-  const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+  const int bm = blockIdx.x * BM, bn = blockIdx.y * BN;  // M on grid x: more than y's 65535 tiles of rows happen
   const int ktiles = (k + BK - 1) / BK;
 
   const long long b = blockIdx.z;  // CudaGemm launches one grid layer per batch entry (batch <= 65535)
@@ -51,8 +69,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < ktiles) {
-      load_tile<A_KMAJOR, BM, BK, THREADS>(sa[s], a, oa, bm, s * BK, 0);
-      load_tile<B_KMAJOR, BN, BK, THREADS>(sb[s], bb, ob, bn, s * BK, half);
+      load_tile<A_KMAJOR, BM, BK, THREADS>(sa + s * T::A_CHUNKS, a, oa, bm, s * BK, 0);
+      load_tile<B_KMAJOR, BN, BK, THREADS>(sb + s * T::B_CHUNKS, bb, ob, bn, s * BK, half);
     }
     cp_async_commit();
   }
@@ -61,12 +79,12 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
     int next = kt + STAGES - 1;
     if (next < ktiles) {
-      load_tile<A_KMAJOR, BM, BK, THREADS>(sa[next % STAGES], a, oa, bm, next * BK, 0);
-      load_tile<B_KMAJOR, BN, BK, THREADS>(sb[next % STAGES], bb, ob, bn, next * BK, half);
+      load_tile<A_KMAJOR, BM, BK, THREADS>(sa + next % STAGES * T::A_CHUNKS, a, oa, bm, next * BK, 0);
+      load_tile<B_KMAJOR, BN, BK, THREADS>(sb + next % STAGES * T::B_CHUNKS, bb, ob, bn, next * BK, half);
     }
     cp_async_commit();  // an empty group near the end keeps the wait count uniform
-    const uint4* ta = sa[kt % STAGES];
-    const uint4* tb = sb[kt % STAGES];
+    const uint4* ta = sa + kt % STAGES * T::A_CHUNKS;
+    const uint4* tb = sb + kt % STAGES * T::B_CHUNKS;
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned af[4][4], bf[4][2];
@@ -86,43 +104,23 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
     }
   }
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
-
-  float bv[4][2];  // the per-column bias (linear / conv), fused: this lane's 8 columns
+  __syncthreads();     // every warp is done with the stages: they stage C now, one warp row (64 rows) at a time
+  float* const staged = reinterpret_cast<float*>(pool);
 #pragma unroll
-  for (int q = 0; q < 4; q++)
+  for (int band = 0; band < WM; band++) {
+    if (warp / WN == band) {
 #pragma unroll
-    for (int e = 0; e < 2; e++) {
-      int col = bn + wn + q * 8 + acc_col(lane, e);
-      bv[q][e] = bias && col < n ? ld(bias, tbias, half ? geglu_source(col, half) : col) : 0.f;
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+#pragma unroll
+          for (int e = 0; e < 4; e += 2)
+            *reinterpret_cast<float2*>(staged + staged_at<BN>(lane, wn, i, q, e)) = make_float2(acc[i][q][e], acc[i][q][e + 1]);
     }
-  if (half) {  // GEGLU: fragment q (values) pairs with q + 1 (their gates); C has n / 2 columns
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-      for (int q = 0; q < 4; q += 2)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
-          if (row < m && col < n)
-            st(C, tc, b * sbc + row * crs + geglu_source(col, half) * ccs,
-               geglu_epilogue(acc[i][q][e], acc[i][q + 1][e], alpha, bv[q][e % 2], bv[q + 1][e % 2]));
-        }
-    return;
+    __syncthreads();
+    store_tile<WARP_M, BN, THREADS>(staged, o, b, bm + band * WARP_M, bn, threadIdx.x);
+    if (band + 1 < WM) __syncthreads();  // the band is read before the next one overwrites it
   }
-  with_residual_type(res, [&](auto rt) {
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-      for (int q = 0; q < 4; q++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          int row = bm + wm + i * 16 + acc_row(lane, e), col = bn + wn + q * 8 + acc_col(lane, e);
-          if (row < m && col < n) {
-            long long ci = b * sbc + row * crs + col * ccs;
-            st(C, tc, ci, epilogue<decltype(rt)::value>(acc[i][q][e], alpha, bv[q][e % 2], res, b, row, col, beta, C, tc, ci));
-          }
-        }
-  });
 }
 
 }  // namespace mma
@@ -134,11 +132,10 @@ __device__ __forceinline__ void gemm(int m, int n, int k, float alpha, const uin
 #define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM, WM, WN)                                                                 \
   extern "C" __global__ void __launch_bounds__(mma::Tile<WM, WN>::THREADS, 512 / mma::Tile<WM, WN>::THREADS)          \
       NAME(GEMM_PARAMS) {                                                                                            \
-    mma::gemm<BF16, AK, BKM, WM, WN>(m, n, k, alpha, (const uint16_t*)A, oa, (const uint16_t*)B, ob, beta, C, tc,    \
-                                     crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half);              \
+    mma::gemm<BF16, AK, BKM, WM, WN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, GEMM_OUT);            \
   }
-// Three tiles: 64x64 would fill the SMs best on the smallest problems but spills (4-36 bytes) with its four chunk
-// copies per thread, and every entry point costs build time (ptxas: ~16 s each per architecture).
+// Three tiles: 64x64 would fill the SMs best on the smallest problems but spilled (4-36 bytes) with its four chunk
+// copies per thread.
 #define GEMM_MMA_TILES(NAME, BF16, AK, BKM)          \
   GEMM_MMA_ENTRY(NAME##_128x128, BF16, AK, BKM, 2, 4) \
   GEMM_MMA_ENTRY(NAME##_128x64, BF16, AK, BKM, 2, 2)  \

@@ -32,6 +32,8 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
   int m, int n, int k, float alpha, const void *A, mma::Operand oa, const void *B, mma::Operand ob, float beta,     \
       void *C, int tc, long long crs, long long ccs, long long sbc, const void *bias, int tbias, const void *R,     \
       int tr, long long rrs, long long rcs, long long rbs, int half
+// GEMM_PARAMS' epilogue arguments as the Out the shared epilogue (store_tile) takes.
+#define GEMM_OUT mma::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half}
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
 // x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. All long long so Java passes it as a long[].
@@ -78,6 +80,64 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Ope
     bool valid = locate(o, row, col, off);
     cp_async16(s + dst, g + off, valid);
   }
+}
+
+// ---- the epilogue both kernels share: C staged as an fp32 tile in shared memory, then finished row by row ----
+// Consecutive threads write consecutive columns of C. The accumulator fragments would scatter 4- to 8-byte pieces;
+// indexing 64-128 accumulators from an epilogue loop the compiler does not unroll moves them all to local memory;
+// and an epilogue unrolled per accumulator repeats its C-dtype and residual-dtype branches per element (that made
+// gemm_mma.cu's entry points ~90 000 instructions each, mostly epilogue).
+
+// Row stride of the staged C tile, in floats: BN + 8 puts the 8 rows of a warp's 8-byte fragment stores in
+// different banks.
+template <int BN>
+__host__ __device__ constexpr int staged_ld() { return BN + 8; }
+
+// The staged column of GEGLU output i of a tile (0 .. BN/2 - 1): values sit in columns 16q .. 16q + 7 (q = i / 8),
+// their gates 8 further (geglu_source's interleave).
+__host__ __device__ inline int geglu_staged_column(int i) { return i / 8 * 16 + i % 8; }
+
+// Where a C element goes and what is added to it: everything of the epilogue but the accumulator.
+struct Out {
+  int m, n;
+  float alpha, beta;
+  void* C;
+  int tc;
+  long long crs, ccs, sbc;
+  const void* bias;
+  int tbias;
+  Residual res;
+  int half;  // GEGLU: D (the product has 2D columns, C has D), else 0
+};
+
+__device__ __forceinline__ float column_bias(const Out& o, int col) {
+  return o.bias && col < o.n ? ld(o.bias, o.tbias, o.half ? geglu_source(col, o.half) : col) : 0.f;
+}
+
+// Finishes ROWS staged fp32 rows, C's rows bm.. and columns bn.. of batch entry b, through the epilogue
+// (epilogue.cuh); threads tid = 0 .. NT - 1 share the work.
+template <int ROWS, int BN, int NT>
+__device__ __forceinline__ void store_tile(const float* staged, const Out& o, long long b, int bm, int bn, int tid) {
+  constexpr int LD = staged_ld<BN>();
+  if (o.half) {  // GEGLU: output i of a row pairs staged column p (value) with p + 8 (gate)
+    for (int idx = tid; idx < ROWS * BN / 2; idx += NT) {
+      int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm + r, col = bn + p;
+      if (row < o.m && col < o.n)
+        st(o.C, o.tc, b * o.sbc + row * o.crs + geglu_source(col, o.half) * o.ccs,
+           geglu_epilogue(staged[r * LD + p], staged[r * LD + p + 8], o.alpha, column_bias(o, col), column_bias(o, col + 8)));
+    }
+    return;
+  }
+  with_residual_type(o.res, [&](auto rt) {
+    for (int idx = tid; idx < ROWS * BN; idx += NT) {
+      int r = idx / BN, c = idx % BN, row = bm + r, col = bn + c;
+      if (row < o.m && col < o.n) {
+        long long ci = b * o.sbc + row * o.crs + col * o.ccs;
+        st(o.C, o.tc, ci, epilogue<decltype(rt)::value>(staged[r * LD + c], o.alpha, column_bias(o, col), o.res, b, row, col,
+                                                        o.beta, o.C, o.tc, ci));
+      }
+    }
+  });
 }
 
 }  // namespace mma

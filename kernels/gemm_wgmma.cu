@@ -83,11 +83,6 @@ __host__ __device__ inline uint64_t b_descriptor(unsigned stage) {
 template <bool KMAJOR>
 __host__ __device__ inline uint64_t slice(uint64_t desc, int k) { return desc + (KMAJOR ? 32 : 2048) / 16 * k; }
 
-// Row stride of the staged C tile, in floats: BN + 8 puts the 8 rows of a warp's 8-byte fragment stores in
-// different banks.
-template <int BN>
-__host__ __device__ constexpr int staged_ld() { return BN + 8; }
-
 // gemm_ws's shared memory: the ring (STAGES stages; the copier runs ahead by up to all of them), one multiplying
 // warpgroup's 64 staged rows of C, then the full and empty mbarriers of every stage.
 template <int BN>
@@ -150,54 +145,7 @@ __host__ __device__ inline int staged_at(int g, int w, int lane, int j, int e) {
   return (g * 64 + w * 16 + acc_row(lane, e)) * staged_ld<BN>() + j * 8 + acc_col(lane, e);
 }
 
-// The staged column of GEGLU output i of a tile (0 .. BN/2 - 1): values sit in columns 16q .. 16q + 7 (q = i / 8),
-// their gates 8 further (geglu_source's interleave).
-__host__ __device__ inline int geglu_staged_column(int i) { return i / 8 * 16 + i % 8; }
-
-// Where a C element goes and what is added to it: everything of the epilogue but the accumulator.
-struct Out {
-  int m, n;
-  float alpha, beta;
-  void* C;
-  int tc;
-  long long crs, ccs, sbc;
-  const void* bias;
-  int tbias;
-  Residual res;
-  int half;  // GEGLU: D (the product has 2D columns, C has D), else 0
-};
-
 #ifndef GEMM_WGMMA_INDEX_ONLY
-__device__ __forceinline__ float column_bias(const Out& o, int col) {
-  return o.bias && col < o.n ? ld(o.bias, o.tbias, o.half ? geglu_source(col, o.half) : col) : 0.f;
-}
-
-// Finishes ROWS staged fp32 rows, C's rows bm.. and columns bn.. of batch entry b, through the epilogue
-// (epilogue.cuh); threads tid = 0 .. NT - 1 share the work.
-template <int ROWS, int BN, int NT>
-__device__ __forceinline__ void store_tile(const float* staged, const Out& o, long long b, int bm, int bn, int tid) {
-  constexpr int LD = staged_ld<BN>();
-  if (o.half) {  // GEGLU: output i of a row pairs staged column p (value) with p + 8 (gate)
-    for (int idx = tid; idx < ROWS * BN / 2; idx += NT) {
-      int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm + r, col = bn + p;
-      if (row < o.m && col < o.n)
-        st(o.C, o.tc, b * o.sbc + row * o.crs + geglu_source(col, o.half) * o.ccs,
-           geglu_epilogue(staged[r * LD + p], staged[r * LD + p + 8], o.alpha, column_bias(o, col), column_bias(o, col + 8)));
-    }
-    return;
-  }
-  with_residual_type(o.res, [&](auto rt) {
-    for (int idx = tid; idx < ROWS * BN; idx += NT) {
-      int r = idx / BN, c = idx % BN, row = bm + r, col = bn + c;
-      if (row < o.m && col < o.n) {
-        long long ci = b * o.sbc + row * o.crs + col * o.ccs;
-        st(o.C, o.tc, ci, epilogue<decltype(rt)::value>(staged[r * LD + c], o.alpha, column_bias(o, col), o.res, b, row, col,
-                                                        o.beta, o.C, o.tc, ci));
-      }
-    }
-  });
-}
-
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -514,18 +462,16 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
 // Entry points gemm_wgmma[_ws]_<dtype>_<A layout><B layout>_128x<BN> (k = K-major, m/n = MN-major): gemm_mma.cu's
 // arguments plus the batch count (the grid is persistent, not one layer per batch entry). Threads and dynamic shared
 // memory: gemm 256 and Cfg<BN>::SMEM, gemm_ws 384 and WsCfg<BN>::SMEM (CudaGemm raises the limit; GemmTuner.Tile).
-// The epilogue's description from GEMM_PARAMS.
-#define WG_OUT wg::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half}
 #define GEMM_WGMMA_ENTRY(NAME, BF16, AK, BKM, BN)                                                                 \
   extern "C" __global__ void __launch_bounds__(wg::THREADS, 1) NAME(GEMM_PARAMS, int batch) {                     \
-    wg::gemm<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, WG_OUT, batch);        \
+    wg::gemm<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, GEMM_OUT, batch);        \
   }
 // gemm_ws also takes A's and B's tensor maps and their modes (0: copied by cp.async; 2, 3: tiled; 4: im2col).
 #define GEMM_WGMMA_WS_ENTRY(NAME, BF16, AK, BKM, BN)                                                              \
   extern "C" __global__ void __launch_bounds__(wg::WsCfg<BN>::THREADS, 1)                                         \
       NAME(GEMM_PARAMS, int batch, const __grid_constant__ wg::TensorMap ta, int mode_a,                          \
            const __grid_constant__ wg::TensorMap tb, int mode_b) {                                                \
-    wg::gemm_ws<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, WG_OUT, batch, ta,   \
+    wg::gemm_ws<BF16, AK, BKM, BN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, GEMM_OUT, batch, ta,   \
                                    mode_a, tb, mode_b);                                                           \
   }
 #define GEMM_WGMMA_TILES(KIND, BF16, AK, BKM)                                                        \

@@ -7,6 +7,7 @@
 #define GEMM_MMA_INDEX_ONLY  // no device entry points: ptxas on them took minutes
 #include "../gemm_mma.cu"
 #include "mma_emulation.h"
+#include "store_walk.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,27 +114,46 @@ static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Sid
   }
 }
 
+// The kernel's epilogue for block tile (bm, bn): per 64-row band, that band's warps stage their accumulators
+// (staged_at: aligned float2 stores, each element once, no bank conflicts, inside the stages' memory), then
+// store_tile's walk hands every element of C to plain / geglu (store_walk).
+template <class T, class Plain, class Geglu>
+static void finish(const Acc& acc, int bm, int bn, int m, int n, int half, Plain plain, Geglu geglu) {
+  constexpr int WN = T::BN / WARP_N, LD = staged_ld<T::BN>();
+  if (WARP_M * LD * 4 > T::POOL * 16) { printf("FAIL: a staged band does not fit the stages' memory\n"); exit(1); }
+  for (int band = 0; band < T::BM / WARP_M; band++) {
+    std::vector<float> staged((size_t)WARP_M * LD, NAN);
+    for (int warp = 0; warp < T::THREADS / 32; warp++) {
+      if (warp / WN != band) continue;
+      const int wn = (warp % WN) * WARP_N;
+      for (int i = 0; i < 4; i++)
+        for (int q = 0; q < 4; q++)
+          for (int e = 0; e < 4; e += 2) {
+            int at[32];
+            for (int l = 0; l < 32; l++) {
+              at[l] = staged_at<T::BN>(l, wn, i, q, e);
+              stage_pair(staged, at[l], staged_at<T::BN>(l, wn, i, q, e + 1), acc[warp][i][q][l][e], acc[warp][i][q][l][e + 1]);
+            }
+            if (!conflict_free_float2(at)) { printf("FAIL: bank conflict staging fragment (%d, %d)\n", i, q); exit(1); }
+          }
+    }
+    store_walk<T::BN>(staged, WARP_M, bm + band * WARP_M, bn, m, n, half, plain, geglu);
+  }
+}
+
+static void no_geglu(int, int, float, float) { printf("FAIL: a GEGLU output from a plain product\n"); exit(1); }
+
 // C (m x n) = A (m x k) B (k x n) through the kernel's schedule; B's Side is indexed (n, k). Compared with
 // sum_k A(i, k) B(k, j), or with ref(i, j) when given (a formulation checked against its definition).
 template <bool AK, bool BKM, class T>
 static int check(const char* what, int m, int n, int k, const Side& A, const Side& B,
                  std::function<double(int, int)> ref = nullptr) {
-  constexpr int WN = T::BN / WARP_N;
   std::vector<float> C((size_t)m * n, NAN);
   static Acc acc;
   for (int bm = 0; bm < m; bm += T::BM)
     for (int bn = 0; bn < n; bn += T::BN) {
       accumulate<AK, BKM, T>(acc, bm, bn, k, A, B, 0);
-      for (int warp = 0; warp < T::THREADS / 32; warp++) {
-        int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
-        for (int i = 0; i < 4; i++)
-          for (int q = 0; q < 4; q++)
-            for (int l = 0; l < 32; l++)
-              for (int e = 0; e < 4; e++) {
-                int row = bm + wm + i * 16 + acc_row(l, e), col = bn + wn + q * 8 + acc_col(l, e);
-                if (row < m && col < n) C[(size_t)row * n + col] = acc[warp][i][q][l][e];
-              }
-      }
+      finish<T>(acc, bm, bn, m, n, 0, [&](int row, int col, float v) { C[(size_t)row * n + col] = v; }, no_geglu);
     }
   int bad = 0;
   for (int i = 0; i < m; i++)
@@ -150,12 +170,11 @@ static int check(const char* what, int m, int n, int k, const Side& A, const Sid
 }
 
 // A GEGLU product: x (m x k) times the projection W (2d x k, value rows then gate rows) with bias (2d), through the
-// kernel's remapped B tile loads and its epilogue pairing (fragment q with q + 1, output column and bias index from
-// geglu_source). The value and the gate each output receives are compared with sum_k x W[j] + bias[j] and
+// kernel's remapped B tile loads and its epilogue pairing (staged column p with p + 8, output column and bias index
+// from geglu_source). The value and the gate each output receives are compared with sum_k x W[j] + bias[j] and
 // sum_k x W[d + j] + bias[d + j] (the gelu itself is the same function on both sides, so the pairing is what counts).
 template <bool AK, bool BKM, class T>
 static int check_geglu(int m, int d, int k) {
-  constexpr int WN = T::BN / WARP_N;
   Side A = dense(AK, m, k), B = dense(BKM, 2 * d, k);
   std::vector<float> bias(2 * d), V((size_t)m * d, NAN), G((size_t)m * d, NAN);
   for (auto& x : bias) x = rnd();
@@ -164,21 +183,14 @@ static int check_geglu(int m, int d, int k) {
   for (int bm = 0; bm < m; bm += T::BM)
     for (int bn = 0; bn < n; bn += T::BN) {
       accumulate<AK, BKM, T>(acc, bm, bn, k, A, B, d);
-      for (int warp = 0; warp < T::THREADS / 32; warp++) {
-        int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
-        for (int i = 0; i < 4; i++)
-          for (int q = 0; q < 4; q += 2)
-            for (int l = 0; l < 32; l++)
-              for (int e = 0; e < 4; e++) {
-                int row = bm + wm + i * 16 + acc_row(l, e), col = bn + wn + q * 8 + acc_col(l, e);
-                int gcol = bn + wn + (q + 1) * 8 + acc_col(l, e);  // the gate fragment's own column, as bv[q + 1] is loaded
-                if (row >= m || col >= n) continue;
-                size_t o = (size_t)row * d + geglu_source(col, d);
-                if (!std::isnan(V[o])) { printf("FAIL: geglu output (%d,%d) written twice\n", row, geglu_source(col, d)); return 1; }
-                V[o] = acc[warp][i][q][l][e] + bias[geglu_source(col, d)];
-                G[o] = acc[warp][i][q + 1][l][e] + (gcol < n ? bias[geglu_source(gcol, d)] : 0.f);
-              }
-      }
+      finish<T>(acc, bm, bn, m, n, d, [](int, int, float) { printf("FAIL: a plain output from a GEGLU product\n"); exit(1); },
+                [&](int row, int col, float v, float g) {
+                  // bias as column_bias loads it: the value's product column, the gate's (col + 8) while inside n
+                  size_t o = (size_t)row * d + geglu_source(col, d);
+                  if (!std::isnan(V[o])) { printf("FAIL: geglu output (%d,%d) written twice\n", row, geglu_source(col, d)); exit(1); }
+                  V[o] = v + bias[geglu_source(col, d)];
+                  G[o] = g + (col + 8 < n ? bias[geglu_source(col + 8, d)] : 0.f);
+                });
     }
   int bad = 0;
   for (int i = 0; i < m; i++)

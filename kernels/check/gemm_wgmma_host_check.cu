@@ -13,6 +13,7 @@
 //   nvcc -std=c++17 -o /tmp/gwc kernels/check/gemm_wgmma_host_check.cu && /tmp/gwc
 #define GEMM_WGMMA_INDEX_ONLY
 #include "../gemm_wgmma.cu"
+#include "store_walk.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,35 +206,21 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
         for (int w = 0; w < 4; w++)
           for (int j = 0; j < BN / 8; j++)
             for (int e = 0; e < 4; e += 2) {
-              std::set<int> banks[2];
+              int at[32];
               for (int lane = 0; lane < 32; lane++) {
-                int at = staged_at<BN>(WS ? 0 : g, w, lane, j, e);
-                if (at % 2 || staged_at<BN>(WS ? 0 : g, w, lane, j, e + 1) != at + 1) { printf("FAIL: staged pair not an aligned float2\n"); exit(1); }
-                if (!std::isnan(staged.at(at))) { printf("FAIL: staged element %d written twice\n", at); exit(1); }
-                staged[at] = acc[g][32 * w + lane][j][e];
-                staged[at + 1] = acc[g][32 * w + lane][j][e + 1];
-                banks[lane / 16].insert(at % 32 / 2);  // 8-byte stores: a half warp per phase
+                at[lane] = staged_at<BN>(WS ? 0 : g, w, lane, j, e);
+                stage_pair(staged, at[lane], staged_at<BN>(WS ? 0 : g, w, lane, j, e + 1), acc[g][32 * w + lane][j][e], acc[g][32 * w + lane][j][e + 1]);
               }
-              if (banks[0].size() != 16 || banks[1].size() != 16) { printf("FAIL: bank conflict staging block %d\n", j); exit(1); }
+              if (!conflict_free_float2(at)) { printf("FAIL: bank conflict staging block %d\n", j); exit(1); }
             }
-      const int bm0 = bm + part * ROWS;  // store_tile<ROWS, ...>'s walk
-      if (half) {
-        for (int idx = 0; idx < ROWS * BN / 2; idx++) {
-          int r = idx / (BN / 2), p = geglu_staged_column(idx % (BN / 2)), row = bm0 + r, col = bn + p;
-          if (row < m && col < n) {
-            // the gelu is the same function on both sides: store value and gate (as value + 1000 * gate) to check pairing
-            float v = staged[r * LD + p] + bias_at(col), gt = staged[r * LD + p + 8] + bias_at(col + 8);
-            size_t o = ((size_t)b * m + row) * nc + geglu_source(col, half);
-            if (!std::isnan(C[o])) { printf("FAIL: GEGLU output written twice\n"); exit(1); }
-            C[o] = v + 1000 * gt;
-          }
-        }
-      } else {
-        for (int idx = 0; idx < ROWS * BN; idx++) {
-          int r = idx / BN, c = idx % BN, row = bm0 + r, col = bn + c;
-          if (row < m && col < n) C[((size_t)b * m + row) * n + col] = staged[r * LD + c] + bias_at(col);
-        }
-      }
+      store_walk<BN>(staged, ROWS, bm + part * ROWS, bn, m, n, half,
+                     [&](int row, int col, float v) { C[((size_t)b * m + row) * n + col] = v + bias_at(col); },
+                     [&](int row, int col, float v, float gt) {
+                       // the gelu is the same function on both sides: store value and gate (as value + 1000 * gate) to check pairing
+                       size_t o = ((size_t)b * m + row) * nc + geglu_source(col, half);
+                       if (!std::isnan(C[o])) { printf("FAIL: GEGLU output written twice\n"); exit(1); }
+                       C[o] = v + bias_at(col) + 1000 * (gt + bias_at(col + 8));
+                     });
     }
   }
   return C;

@@ -229,6 +229,12 @@ class OpHarnessTest {
         check1("linear 72->24 + bias", t, g -> xl.on(g).backend().linear(xl.on(g), wl.on(g), bias.on(g)));
         check1("conv 3x3 16->24 backward input", t, g -> x.on(g).backend().conv2dBackwardInput(gy.on(g), w.on(g), new int[]{2, 9, 11, 16}, s));
         check1("conv 3x3 16->24 backward weight", t, g -> x.on(g).backend().conv2dBackwardWeight(gy.on(g), x.on(g), new int[]{24, 3, 3, 16}, s));
+        // pixels == kh * kw * Cin (one 8x9 image, 8 channels: 72 each): the gathered operand's layout must come from its
+        // side, not its sizes (a weight gradient once read it transposed)
+        Twin xs = twin(t, 1, 8, 9, 8), ws = twin(t, 24, 3, 3, 8), gys = twin(t, 1, 8, 9, 24);
+        check1("conv 3x3 8->24, pixels = 9 Cin, forward", t, g -> xs.on(g).backend().conv2d(xs.on(g), ws.on(g), null, s));
+        check1("conv 3x3 8->24, pixels = 9 Cin, backward weight", t,
+                g -> xs.on(g).backend().conv2dBackwardWeight(gys.on(g), xs.on(g), new int[]{24, 3, 3, 8}, s));
         epilogues(t, 3, 50, 72, 136);   // d = 136 and 144: the tensor-core GEGLU epilogue, one partial block tile
     }
 

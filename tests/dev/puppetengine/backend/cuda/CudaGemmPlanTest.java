@@ -48,6 +48,12 @@ class CudaGemmPlanTest {
                 describe(plan(1, (int) p, 640, (int) kk, x, mat(t, 1, kk, 0))));
         assertEquals("bf16_mn a(ld 640, 2048x640) b(ld 0, 2048x2880, im2col)",
                 describe(plan(1, 640, (int) kk, (int) p, mat(t, 1, 640, 0), x)));
+        // pixels == kh * kw * Cin (3x3, 64 channels, one 24x24 image: 576 each): the gather's side fixes its layout,
+        // where its sizes alone would fit either (a K-major B here is the transposed, wrong, weight gradient)
+        CudaGemm.Im2col sq = new CudaGemm.Im2col(null, t, 24 * 24, 24, 24, 64, 3, 3, 24, 24, 1, 1, 1, 1);
+        assertEquals(sq.pixels(), sq.cols());
+        assertEquals("bf16_kk", plan(1, 576, 40, 576, sq, mat(t, 1, 576, 0)).kind());
+        assertEquals("bf16_mn", plan(1, 40, 576, 576, mat(t, 1, 40, 0), sq).kind());
         // stride-1 backward input: gy (2, 32, 32, 640) gathered with pad kh-1-1, times the flipped weights (9*640, 320) N-major
         CudaGemm.Im2col gy = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 640, 3, 3, 32, 32, 1, 1, 1, 1);
         assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)",

@@ -187,7 +187,7 @@ final class CudaGemm {
     }
 
     private void tiled(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
-        backend.launch("gemm", "gemm_tiled", (n + 15) / 16, (m + 15) / 16, Math.min(batch, 65535), 16, 16, 0,
+        backend.launch("gemm", "gemm_tiled", (m + 15) / 16, (n + 15) / 16, Math.min(batch, 65535), 16, 16, 0,
                 concat(new Object[]{batch, m, n, k, alpha,
                         a.ptr(), CudaBackend.code(a.dtype()), a.rs(), a.cs(), a.bs(),
                         b.ptr(), CudaBackend.code(b.dtype()), b.rs(), b.cs(), b.bs(),
@@ -243,10 +243,13 @@ final class CudaGemm {
         if (o instanceof Im2col g) {
             if (batch != 1 || g.cin() % 8 != 0) return null;
             long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl()};
-            // memory rows are pixels: K-major where the pixel is this side's M/N index, MN-major where it is K
-            if (g.pixels() == mn && g.cols() == k) return new Side(true, st);
-            if (g.pixels() == k && g.cols() == mn) return new Side(false, st);
-            throw new IllegalArgumentException("im2col operand (" + g.pixels() + " x " + g.cols() + ") does not fit a " + mn + " x " + k + " side");
+            // Memory rows are pixels. A gathered A (a forward or an input gradient) has the pixel as its M index:
+            // K-major; a gathered B (a weight gradient) has it as its K index: N-major. Fixed by the side, not
+            // guessed from sizes: where pixels == kh * kw * Cin both guesses would fit, and one is the wrong product.
+            boolean fits = transposed ? g.pixels() == k && g.cols() == mn : g.pixels() == mn && g.cols() == k;
+            if (!fits) throw new IllegalArgumentException("im2col operand (" + g.pixels() + " pixels x " + g.cols() + ") does not fit "
+                    + (transposed ? "B as (K = pixels) x N" : "A as (M = pixels) x K") + ": " + mn + " x " + k);
+            return new Side(!transposed, st);
         }
         Mat d = (Mat) o;
         long sMN = transposed ? d.cs() : d.rs(), sK = transposed ? d.rs() : d.cs();
@@ -307,7 +310,7 @@ final class CudaGemm {
             backend.launch(tile.module, tile.entry(plan.kind()), Math.min(tile.blocks(m, n, batch), maxBlocks), 1, 1, tile.threads, 1,
                     tile.smem, args);
         else
-            backend.launch(tile.module, tile.entry(plan.kind()), (n + tile.bn - 1) / tile.bn, (m + tile.bm - 1) / tile.bm, batch, tile.threads, 1, 0, args);
+            backend.launch(tile.module, tile.entry(plan.kind()), (m + tile.bm - 1) / tile.bm, (n + tile.bn - 1) / tile.bn, batch, tile.threads, 1, 0, args);
     }
 
     private static final long[] NO_MAP = new long[16];
