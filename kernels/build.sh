@@ -9,6 +9,8 @@
 #   CUDA_REQUIRE=true  a missing nvcc fails the build (default: warn and skip)
 #   CUDA_SKIP=true     skip kernel compilation entirely (fast CPU-only iterations)
 #   NVCC               the compiler (default nvcc)
+#   CUDA_ARCHS=90a     only the sm_90a cubins (H100/H200), for a bundle that runs on one known GPU
+#                      (kernels/pack-device.sh); the default set runs on every sm_80+ GPU
 # Rebuilds a fatbin only when its .cu or any kernels/*.cuh header is newer. Runs up to $(nproc) nvcc at once.
 set -euo pipefail
 out=${1:?usage: build.sh OUTDIR}
@@ -38,6 +40,11 @@ elif [ ! -f "$shim" ] || [ "$shim_src" -nt "$shim" ]; then
 fi
 archs="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=compute_80"
 hopper_only="-gencode arch=compute_90a,code=sm_90a"
+case "${CUDA_ARCHS:-}" in
+  "") ;;
+  90a) archs=$hopper_only ;;
+  *) echo "[kernels] ERROR: CUDA_ARCHS=$CUDA_ARCHS: only 90a (or unset: the default set)" >&2; exit 2 ;;
+esac
 newest_header=$(ls -t "$here"/*.cuh 2>/dev/null | head -n 1 || true)
 
 todo=()
