@@ -12,7 +12,8 @@
 #   4. bench kernels, bench gemm on the cuBLAS path, the harness on cuBLAS and on the tiled fallback, the mma.sync
 #      tiles forced, memcheck - as far as the budget goes.
 # Prepare here, from a main checkout (the kernels build takes ~20 min on 2 cores):
-#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests --desktop
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
+#   (the bundle and the tracked tree must stay under the tool's 64 MiB; pack-device.sh checks)
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/device-visit.sh
 # Afterwards: unpack visit.tgz, commit the logs under docs/runs/<date>-*, numbers into docs/PERFORMANCE.md.
 set -uo pipefail

@@ -16,6 +16,7 @@ set -euo pipefail
 [ -d target/classes ] && [ -d target/test-classes ] || { echo "pack-device: build first: mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true" >&2; exit 2; }
 command -v nvcc > /dev/null || { echo "pack-device: nvcc is needed to build the kernels" >&2; exit 2; }
 pack=${DEVICE_PACK:-../shared/tools/device-pack}
+[ -f "$pack" ] || { echo "pack-device: no device-pack at $pack (set DEVICE_PACK to its path)" >&2; exit 2; }
 bash "$pack" --tests --desktop > /dev/null
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

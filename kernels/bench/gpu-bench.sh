@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device visit: bench kernels and bench gemm on the full-size puppet-master preset (random weights, bf16,
 # 14 frames, 32x32 latents), each next to PyTorch on the same GPU. Prepare on the build machine (no GPU needed):
-#   mvn -B -DskipTests package && /work/shared/tools/device-pack
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/bench/gpu-bench.sh
 # Parts (default: all, in this order): kernels, gemm (our tensor-core GEMM and implicit-GEMM conv, -Dpuppet.cuda.gemm=mma),
 # gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads; reuses PyTorch's numbers from gemm),

@@ -15,7 +15,7 @@
 # Every launch synchronized (-Dpuppet.cuda.sync=true) so a fault names its kernel. Logs: $OUT/<step>.log; the
 # summary lines are appended to $OUT/summary.txt. DEADLINE (epoch s, see kernels/device-budget.sh) caps each step.
 # Prepare here (the sampling test reads models/toy from the working tree, which travels with the command):
-#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests --desktop
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 # then call the device tool with carry [".device"] and command: bash kernels/check/gpu-check.sh [steps...]
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device visit for the CUDA-graph sampling path (docs/CUDA.md, "CUDA graphs"). Prepare here:
-#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && /work/shared/tools/device-pack --tests
+#   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 # then call the device tool with carry [".device"] and command: bash kernels/check/graph-check.sh   (about 5 minutes)
 # 1. the capture tests (CudaGraphTest: static inputs read at replay, failed capture cleans up; CudaGraphSampleTest:
 #    models/toy frames identical with and without the graph, F32 and BF16, pool given back);

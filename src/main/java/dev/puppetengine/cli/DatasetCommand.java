@@ -10,7 +10,7 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine dataset: the synthetic part-motion clips (drawers, hinges, tails, several objects). */
 @Command(name = "dataset", mixinStandardHelpOptions = true,
-        description = {"Generate the synthetic part-motion clip dataset (PNG frames + drags.json per clip; last 10% = validation).",
+        description = {"Generate the synthetic part-motion clip dataset (PNG frames + drags.json per clip; last 10%% = validation).",
                 "Resumable: re-running with the same settings completes an interrupted dataset."})
 final class DatasetCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Dataset directory.")
