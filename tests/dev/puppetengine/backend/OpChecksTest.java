@@ -49,6 +49,7 @@ class OpChecksTest {
         m.put("attention: q has 8 channels, k has 6", b -> b.attention(t(b, 1, 2, 8), t(b, 1, 3, 6), t(b, 1, 3, 6), 2, 1));
         m.put("attention: query batch 3 is not a multiple of key batch 2", b -> b.attention(t(b, 3, 2, 8), t(b, 2, 3, 8), t(b, 2, 3, 8), 2, 1));
         m.put("attention: 8 channels not divisible by 3 heads", b -> b.attention(t(b, 1, 2, 8), t(b, 1, 3, 8), t(b, 1, 3, 8), 3, 1));
+        m.put("attention needs at least one query and one key, got Lq 2, Lk 0", b -> b.attention(t(b, 1, 2, 8), t(b, 1, 0, 8), t(b, 1, 0, 8), 2, 1));
         m.put("upsampleNearest2x expects (N,H,W,C), got [2, 2, 3]", b -> b.upsampleNearest2x(t(b, 2, 2, 3)));
         m.put("gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got [1, 4, 4, 3], [1, 5, 3]",
                 b -> b.gridSamplePoints(t(b, 1, 4, 4, 3), t(b, 1, 5, 3)));

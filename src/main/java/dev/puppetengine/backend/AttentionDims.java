@@ -15,6 +15,7 @@ public record AttentionDims(int bq, int lq, int bk, int lk, int c, int heads) {
         OpChecks.require(qs[2] == ks[2], "attention: q has " + qs[2] + " channels, k has " + ks[2]);
         OpChecks.require(ks[0] > 0 && qs[0] % ks[0] == 0, "attention: query batch " + qs[0] + " is not a multiple of key batch " + ks[0]);
         OpChecks.require(heads > 0 && qs[2] % heads == 0, "attention: " + qs[2] + " channels not divisible by " + heads + " heads");
+        OpChecks.require(qs[1] > 0 && ks[1] > 0, "attention needs at least one query and one key, got Lq " + qs[1] + ", Lk " + ks[1]);
         return new AttentionDims(qs[0], qs[1], ks[0], ks[1], qs[2], heads);
     }
 
