@@ -1093,6 +1093,8 @@ public final class CudaBackend implements Backend {
         AttentionDims dm = AttentionDims.of(q, k, v, heads);
         if (dm.d() > ATTN_DMAX)
             throw new UnsupportedOperationException("cuda attention: head dim " + dm.d() + " > " + ATTN_DMAX + " (kernels/attention.cu keeps a row in registers)");
+        if ((long) Math.max(dm.lq(), dm.lk()) > 65535L * ATTN_WARPS)   // rows of ATTN_WARPS along grid y (at most 65535)
+            throw new UnsupportedOperationException("cuda attention: sequence length " + Math.max(dm.lq(), dm.lk()) + " > " + 65535L * ATTN_WARPS);
         return dm;
     }
 
