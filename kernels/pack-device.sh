@@ -8,16 +8,22 @@
 #     JUnit jars the console launcher's standalone jar already holds;
 #   - the Java runtime (java.desktop included, for the sampling parity test's images) as xz instead of gzip; the
 #     launcher unpacks it with tar, or python3's tarfile where tar has no xz.
-# Then it prints what would travel and fails if that is over the limit.
+# Then it prints what would travel (with .device-ref/ too where kernels/bench/pack-reference.sh made one) and fails if
+# the bundle and the tree are over the limit.
 # Prepare first: mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true
-# Use: bash kernels/pack-device.sh, then the device tool with carry [".device"] (kernels/device-visit.sh says how).
+# Use: bash kernels/pack-device.sh [--no-tests], then the device tool with carry [".device"] (kernels/device-visit.sh
+# says how). --no-tests: no test classes or JUnit (the benchmarks alone; room for .device-ref's reference pipeline).
 set -euo pipefail
+tests=1
+for a in "$@"; do
+  case $a in --no-tests) tests=0 ;; *) echo "pack-device: unknown option $a (--no-tests)" >&2; exit 2 ;; esac
+done
 [ -f pom.xml ] || { echo "pack-device: run me from the project root" >&2; exit 2; }
-[ -d target/classes ] && [ -d target/test-classes ] || { echo "pack-device: build first: mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true" >&2; exit 2; }
+[ -d target/classes ] && { [ $tests = 0 ] || [ -d target/test-classes ]; } || { echo "pack-device: build first: mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true" >&2; exit 2; }
 command -v nvcc > /dev/null || { echo "pack-device: nvcc is needed to build the kernels" >&2; exit 2; }
 pack=${DEVICE_PACK:-../shared/tools/device-pack}
 [ -f "$pack" ] || { echo "pack-device: no device-pack at $pack (set DEVICE_PACK to its path)" >&2; exit 2; }
-bash "$pack" --tests --desktop > /dev/null
+if [ $tests = 1 ]; then bash "$pack" --tests --desktop > /dev/null; else bash "$pack" --desktop > /dev/null; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 CUDA_ARCHS=${CUDA_ARCHS:-90a} bash kernels/build.sh "$tmp/kernels" > "$tmp/kernels.log" 2>&1 || { cat "$tmp/kernels.log"; exit 1; }
@@ -27,7 +33,7 @@ for jar in jmh-core commons-math3 jopt-simple junit-jupiter-api junit-jupiter-en
            junit-platform-commons junit-platform-engine junit-platform-launcher opentest4j apiguardian-api; do
   rm -f .device/lib/"$jar"-[0-9]*.jar
 done
-ls .device/lib/junit-platform-console-standalone-*.jar > /dev/null   # the launcher the device scripts run
+[ $tests = 0 ] || ls .device/lib/junit-platform-console-standalone-*.jar > /dev/null   # the launcher the device scripts run
 
 jdk=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,jdk.management,java.xml,java.desktop \
@@ -60,3 +66,8 @@ printf 'pack-device: .device %.1f MiB + tracked tree %.1f MiB + untracked %.1f M
   "$(echo "$total / 1048576" | bc -l)" $((limit / 1048576))
 du -sh .device/* | sed 's/^/  /'
 [ "$total" -le "$limit" ] || { echo "pack-device: over the device tool's limit" >&2; exit 1; }
+if [ -d .device-ref ]; then
+  ref=$(du -sb .device-ref | cut -f1)
+  printf 'pack-device: with .device-ref (%.1f MiB): %.1f MiB%s\n' "$(echo "$ref / 1048576" | bc -l)" \
+    "$(echo "($total + $ref) / 1048576" | bc -l)" "$([ $((total + ref)) -le "$limit" ] || echo ": over the limit, carry it only with --no-tests")"
+fi
