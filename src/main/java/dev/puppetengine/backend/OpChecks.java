@@ -65,6 +65,12 @@ public final class OpChecks {
         return os;
     }
 
+    /** The gradient of geglu's output for input p (..., 2D): shape (..., D). */
+    public static void gegluBackward(int[] ps, Tensor gy) {
+        int[] os = geglu(ps);
+        require(Arrays.equals(gy.shape(), os), "gegluBackward: gradient " + Shape.str(gy.shape()) + " must have the output's shape " + Shape.str(os));
+    }
+
     /** A product's residual: null, or exactly the output's shape. */
     public static void residual(String op, Tensor residual, int[] outShape) {
         require(residual == null || Arrays.equals(residual.shape(), outShape),
@@ -83,10 +89,22 @@ public final class OpChecks {
         require(s.length == 4, op + " expects (N,H,W,C), got " + Shape.str(s));
     }
 
+    /** The gradient of a 2x nearest upsample: (N, 2H, 2W, C). */
+    public static void upsampleBackward(int[] gs) {
+        require(gs.length == 4 && gs[1] % 2 == 0 && gs[2] % 2 == 0, "upsampleNearest2xBackward expects (N,2H,2W,C), got " + Shape.str(gs));
+    }
+
     /** feat (N, H, W, C) sampled at points (N, K, 2). */
     public static void gridSample(int[] fs, int[] ps) {
         require(fs.length == 4 && ps.length == 3 && ps[2] == 2 && ps[0] == fs[0],
                 "gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got " + Shape.str(fs) + ", " + Shape.str(ps));
+    }
+
+    /** The gradient (N, K, C) of sampling a feature map of featShape (N, H, W, C) at points (N, K, 2). */
+    public static void gridSampleBackward(int[] gs, int[] ps, int[] featShape) {
+        gridSample(featShape, ps);
+        require(gs.length == 3 && gs[0] == featShape[0] && gs[1] == ps[1] && gs[2] == featShape[3],
+                "gridSamplePointsBackward: gradient " + Shape.str(gs) + " must be (N,K,C) = " + Shape.str(new int[]{featShape[0], ps[1], featShape[3]}));
     }
 
     /** blendFilm's operands (beta: with gamma, of a's shape). */

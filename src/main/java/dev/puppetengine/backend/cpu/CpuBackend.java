@@ -366,6 +366,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor gegluBackward(Tensor p, Tensor gy) {
         int[] s = p.shape();
+        OpChecks.gegluBackward(s, gy);
         int two = s[s.length - 1], d = two / 2;
         double[] v = read(p), g = read(gy), out = new double[v.length];
         int rows = v.length / Math.max(two, 1);
@@ -394,6 +395,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor softmaxBackward(Tensor y, Tensor gy) {
+        OpChecks.sameShape("softmaxBackward", y, gy);
         int[] s = y.shape();
         int c = s[s.length - 1];
         double[] yv = read(y), g = read(gy), out = new double[yv.length];
@@ -439,6 +441,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor upsampleNearest2xBackward(Tensor gy) {
         int[] s = gy.shape();
+        OpChecks.upsampleBackward(s);
         int n = s[0], h = s[1] / 2, w = s[2] / 2, c = s[3];
         double[] g = read(gy), out = new double[n * h * w * c];
         for (int b = 0; b < n; b++)
@@ -481,6 +484,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor gridSamplePointsBackward(Tensor gy, Tensor points, int[] featShape) {
+        OpChecks.gridSampleBackward(gy.shape(), points.shape(), featShape);
         int n = featShape[0], h = featShape[1], w = featShape[2], c = featShape[3], k = points.size(1);
         double[] g = read(gy), p = read(points), out = new double[n * h * w * c];
         for (int b = 0; b < n; b++)

@@ -818,6 +818,13 @@ public final class CudaBackend implements Backend {
         launch1d("conv", "im2col", (long) imgs * g.ho() * g.wo() * g.kk(), convStruct(g, imgs), xi, code(x.dtype()), ptr(col));
     }
 
+    /** N * Ho * Wo, the products' row count (an int for the GEMM kernels). */
+    private static int outPixels(ConvGeometry g) {
+        long p = (long) g.n() * g.ho() * g.wo();
+        if (p > Integer.MAX_VALUE) throw new UnsupportedOperationException("cuda conv2d: " + p + " output pixels (N x Ho x Wo) > 2^31 - 1");
+        return (int) p;
+    }
+
     /** Images per explicit-column chunk: as many as fit COL_BUDGET_BYTES of columns, at least one. */
     private static int chunk(ConvGeometry g, DType t) {
         long perImage = (long) g.ho() * g.wo() * g.kk() * t.bytes();
@@ -837,8 +844,8 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat ym = new CudaGemm.Mat(ptr(y), t, g.cout(), 1, 0);
             CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), t, g.cout(), 1, 0));
             if (g.pointwise()) {
-                gemm.gemm(1, (int) (g.n() * pix), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, ep);
-            } else if (!gemm.implicit((int) (g.n() * pix), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep)) {
+                gemm.gemm(1, outPixels(g), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, ep);
+            } else if (!gemm.implicit(outPixels(g), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep)) {
                 int chunk = chunk(g, t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
@@ -866,7 +873,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat wm = new CudaGemm.Mat(ptr(w2), t, kk, 1, 0);                // (Cout, KK)
             CudaGemm.Mat dxm = new CudaGemm.Mat(ptr(dx), t, g.cin(), 1, 0);
             if (g.pointwise()) {
-                gemm.gemm(1, (int) (g.n() * pix), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
+                gemm.gemm(1, outPixels(g), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
             } else if (!backwardInputImplicit(g, gy2, w2, dxm)) {
                 int chunk = chunk(g, t);
                 // dcol in F32: col2im sums up to kh*kw of its entries per input element.
@@ -915,8 +922,8 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat dw = new CudaGemm.Mat(ptr(acc), DType.F32, kk, 1, 0);
             CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
-                gemm.gemm(1, g.cout(), g.cin(), (int) (g.n() * pix), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else if (!gemm.implicit(g.cout(), (int) kk, (int) (g.n() * pix), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
+                gemm.gemm(1, g.cout(), g.cin(), outPixels(g), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
+            } else if (!gemm.implicit(g.cout(), (int) kk, outPixels(g), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
                 int chunk = chunk(g, t);
                 try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
@@ -1045,6 +1052,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor gegluBackward(Tensor p, Tensor gy) {
         int[] s = p.shape();
+        OpChecks.gegluBackward(s, gy);
         int two = s[s.length - 1], d = two / 2;
         computable(gy, "gegluBackward");
         long rows = Shape.numel(s) / Math.max(two, 1);
@@ -1070,6 +1078,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor softmaxBackward(Tensor y, Tensor gy) {
+        OpChecks.sameShape("softmaxBackward", y, gy);
         int[] s = y.shape();
         int c = s[s.length - 1];
         computable(gy, "softmaxBackward");
@@ -1181,6 +1190,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor upsampleNearest2xBackward(Tensor gy) {
         int[] s = gy.shape();
+        OpChecks.upsampleBackward(s);
         computable(gy, "upsampleNearest2xBackward");
         int n = s[0], h = s[1] / 2, w = s[2] / 2, c = s[3];
         Tensor dx = empty(gy.dtype(), n, h, w, c);
@@ -1205,6 +1215,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor gridSamplePointsBackward(Tensor gy, Tensor points, int[] featShape) {
+        OpChecks.gridSampleBackward(gy.shape(), points.shape(), featShape);
         computable(gy, "gridSamplePointsBackward");
         int n = featShape[0], h = featShape[1], w = featShape[2], c = featShape[3], k = points.size(1);
         try (Tensor acc = empty(DType.F32, featShape.clone()); Tensor g2 = contig(gy); Tensor p2 = contig(points, DType.F32)) {
