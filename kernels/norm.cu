@@ -1,11 +1,14 @@
 // Group norm over x viewed as (N, S, C): statistics per (n, group of C/G contiguous channels) over S and the
 // group's channels (S = H*W, or F*H*W for frame-pooled 5-D), biased variance, per-channel affine, optional
 // SiLU. Layer norm is N = rows, S = 1, G = 1 (the CPU reference does the same). gamma/beta are F32 or null.
-// Statistics: two passes in double (millions of elements per group in the VAE), stored F32.
+// Statistics: two passes in double (millions of elements per group in the VAE), stored F32; the forward also gets
+// what the F32 mean leaves out (mean_lo = mu - (float)mu), so x - mu stays accurate where |mu| >> std (the CPU
+// reference normalises with the double mean; with the F32 mean alone the error grows as |mu| / std * 2^-24).
 #include "common.cuh"
 
 // One block per (n, g).
-extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, int groups, double eps, float* mean, float* rstd) {
+extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, int groups, double eps, float* mean, float* rstd,
+                                      float* mean_lo) {
   __shared__ double scratch[32];
   int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = c / groups;
   long long m = s * cg;
@@ -21,21 +24,23 @@ extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, 
   double var = block_sum(acc, scratch) / (double)m;
   if (threadIdx.x == 0) {
     mean[blockIdx.x] = (float)mu;
+    mean_lo[blockIdx.x] = (float)(mu - (double)(float)mu);
     rstd[blockIdx.x] = (float)(1.0 / sqrt(var + eps));
   }
 }
 
-__device__ __forceinline__ float norm_pre(float xv, float mu, float r, const float* gamma, const float* beta, int ch) {
-  return (xv - mu) * r * (gamma ? gamma[ch] : 1.f) + (beta ? beta[ch] : 0.f);
+// (x - mu) as (x - hi) - lo: x - hi is exact where x is near hi (Sterbenz), the F32 mean's rounding then removed.
+__device__ __forceinline__ float norm_pre(float xv, float mu, float lo, float r, const float* gamma, const float* beta, int ch) {
+  return ((xv - mu) - lo) * r * (gamma ? gamma[ch] : 1.f) + (beta ? beta[ch] : 0.f);
 }
 
 extern "C" __global__ void norm_apply(const void* x, int t, long long n, long long s, int c, int groups, const float* mean,
-                                      const float* rstd, const float* gamma, const float* beta, int silu, void* y) {
+                                      const float* mean_lo, const float* rstd, const float* gamma, const float* beta, int silu, void* y) {
   int cg = c / groups;
   GRID_STRIDE(i, n * s * c) {
     int ch = (int)(i % c);
     long long ng = (i / (s * c)) * groups + ch / cg;
-    float v = norm_pre(ld(x, t, i), mean[ng], rstd[ng], gamma, beta, ch);
+    float v = norm_pre(ld(x, t, i), mean[ng], mean_lo[ng], rstd[ng], gamma, beta, ch);
     st(y, t, i, silu ? v * sigmoidf_(v) : v);
   }
 }
@@ -45,7 +50,7 @@ __device__ __forceinline__ float norm_gpre(const void* x, int t, const void* gy,
                                            const float* gamma, const float* beta, int silu) {
   float g = ld(gy, tg, i);
   if (!silu) return g;
-  float v = norm_pre(ld(x, t, i), mu, r, gamma, beta, ch);
+  float v = norm_pre(ld(x, t, i), mu, 0.f, r, gamma, beta, ch);   // the backward uses the saved F32 stats, as the CPU does
   float sg = sigmoidf_(v);
   return g * sg * (1.f + v * (1.f - sg));
 }

@@ -278,6 +278,9 @@ class OpHarnessTest {
                 });
             }
         }
+        // far from zero (|mean| / std ~ 1700): x - mean must not lose the F32 mean's rounding (kernels/norm.cu mean_lo)
+        Twin xf = twinIn(t, 999, 1001, 2, 6, 5, 12), gf = twinIn(t, 0.5, 1.5, 12), bf = twin(t, 12);
+        check1("groupNorm, mean 1000", t, g -> xf.on(g).backend().groupNorm(xf.on(g), gf.on(g), bf.on(g), 3, 1e-5, false).y());
         Twin x = twin(t, 3, 7, 37), gamma = twin(t, 37), beta = twin(t, 37), gy = twin(t, 3, 7, 37);
         check("layerNorm", t, g -> {
             NormResult r = x.on(g).backend().layerNorm(x.on(g), gamma.on(g), beta.on(g), 1e-5);

@@ -945,9 +945,11 @@ public final class CudaBackend implements Backend {
         computable(x, "norm");
         Tensor y = empty(x.dtype(), x.shape());
         Tensor mean = empty(DType.F32, statShape), rstd = empty(DType.F32, statShape);
-        try (Tensor x2 = contig(x); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32)) {
-            launch("norm", "norm_stats", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), s, c, groups, eps, ptr(mean), ptr(rstd));
-            launch1d("norm", "norm_apply", n * s * c, ptr(x2), code(x2.dtype()), n, s, c, groups, ptr(mean), ptr(rstd),
+        try (Tensor x2 = contig(x); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32);
+             Tensor meanLo = empty(DType.F32, statShape)) {   // what the F32 mean leaves out, for the forward only
+            launch("norm", "norm_stats", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), s, c, groups, eps, ptr(mean), ptr(rstd),
+                    ptr(meanLo));
+            launch1d("norm", "norm_apply", n * s * c, ptr(x2), code(x2.dtype()), n, s, c, groups, ptr(mean), ptr(meanLo), ptr(rstd),
                     ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(y));
         }
         return new NormResult(y, mean, rstd);
