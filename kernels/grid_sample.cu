@@ -4,8 +4,12 @@
 
 struct Corners { int x0, y0, x1, y1; float ax, ay; };
 
+// Clamps to [0, hi] and keeps a NaN (fminf/fmaxf would turn it into a border sample): a NaN point gives NaN, as in
+// the CPU reference, instead of a plausible value from pixel (0, 0).
+__device__ __forceinline__ float clamp_nan(float p, float hi) { return p < 0.f ? 0.f : p > hi ? hi : p; }
+
 __device__ __forceinline__ Corners corners(float u, float v, int h, int w) {
-  float px = fminf(fmaxf(u * w - 0.5f, 0.f), (float)(w - 1)), py = fminf(fmaxf(v * h - 0.5f, 0.f), (float)(h - 1));
+  float px = clamp_nan(u * w - 0.5f, (float)(w - 1)), py = clamp_nan(v * h - 0.5f, (float)(h - 1));
   Corners r;
   float fx = floorf(px), fy = floorf(py);
   r.x0 = (int)fx; r.y0 = (int)fy;
