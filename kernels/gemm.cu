@@ -19,20 +19,24 @@ extern "C" __global__ void gemm_tiled(int batch, int m, int n, int k, float alph
   int row = blockIdx.x * TS + ty, col = blockIdx.y * TS + tx;
   Residual res{R, tr, rrs, rcs, rbs};
   for (int b = blockIdx.z; b < batch; b += gridDim.z) {
-    float acc = 0.f;
+    // each 16-wide k step summed in fp32, the steps in double: a weight gradient's K is every pixel of the batch
+    // (~1M for a video's VAE), where one fp32 running sum drifts past 1e-5 of the float64 reference
+    double acc = 0.0;
     for (int k0 = 0; k0 < k; k0 += TS) {
       int ka = k0 + tx, kb = k0 + ty;
       As[ty][tx] = (row < m && ka < k) ? ld(A, ta, b * abs_ + row * ars + ka * acs) : 0.f;
       Bs[ty][tx] = (kb < k && col < n) ? ld(B, tb, b * bbs + kb * brs + col * bcs) : 0.f;
       __syncthreads();
+      float part = 0.f;
 #pragma unroll
-      for (int kk = 0; kk < TS; kk++) acc += As[ty][kk] * Bs[kk][tx];
+      for (int kk = 0; kk < TS; kk++) part += As[ty][kk] * Bs[kk][tx];
+      acc += part;
       __syncthreads();
     }
     if (row < m && col < n) {
       long long ci = b * cbs + row * crs + col * ccs;
       float bv = bias ? ld(bias, tbias, col) : 0.f;
-      with_residual_type(res, [&](auto rt) { st(C, tc, ci, epilogue<decltype(rt)::value>(acc, alpha, bv, res, b, row, col, beta, C, tc, ci)); });
+      with_residual_type(res, [&](auto rt) { st(C, tc, ci, epilogue<decltype(rt)::value>((float)acc, alpha, bv, res, b, row, col, beta, C, tc, ci)); });
     }
   }
 }
