@@ -875,8 +875,8 @@ public final class CudaBackend implements Backend {
             if (g.pointwise()) {
                 gemm.gemm(1, outPixels(g), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
             } else if (!backwardInputImplicit(g, gy2, w2, dxm)) {
-                int chunk = chunk(g, t);
-                // dcol in F32: col2im sums up to kh*kw of its entries per input element.
+                // dcol in F32 (col2im sums up to kh*kw of its entries per input element), so chunked by F32's size
+                int chunk = chunk(g, DType.F32);
                 try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
                     for (int i0 = 0; i0 < g.n(); i0 += chunk) {
                         int imgs = Math.min(chunk, g.n() - i0);
