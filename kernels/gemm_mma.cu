@@ -47,9 +47,11 @@ __host__ __device__ inline int staged_at(int lane, int wn, int i, int q, int e) 
   return (i * 16 + acc_row(lane, e)) * staged_ld<BN>() + wn + q * 8 + acc_col(lane, e);
 }
 
+// The block's tile of C = A B (k deep) through o's epilogue (o.m x o.n bounds the stores; the operands' rows / cols
+// bound the zero-filled copies).
 template <bool BF16, bool A_KMAJOR, bool B_KMAJOR, int WM, int WN>
-__device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
-                                     const Operand& ob, const Out& o) {
+__device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa, const uint16_t* B, const Operand& ob,
+                                     const Out& o) {
   using T = Tile<WM, WN>;
   constexpr int BM = T::BM, BN = T::BN, THREADS = T::THREADS;
   constexpr int ACPR = chunks_per_row<A_KMAJOR, BM, BK>(), BCPR = chunks_per_row<B_KMAJOR, BN, BK>();
@@ -132,7 +134,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
 #define GEMM_MMA_ENTRY(NAME, BF16, AK, BKM, WM, WN)                                                                 \
   extern "C" __global__ void __launch_bounds__(mma::Tile<WM, WN>::THREADS, 512 / mma::Tile<WM, WN>::THREADS)          \
       NAME(GEMM_PARAMS) {                                                                                            \
-    mma::gemm<BF16, AK, BKM, WM, WN>(m, n, k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, GEMM_OUT);            \
+    mma::gemm<BF16, AK, BKM, WM, WN>(k, (const uint16_t*)A, oa, (const uint16_t*)B, ob, GEMM_OUT);                  \
   }
 // Three tiles: 64x64 would fill the SMs best on the smallest problems but spilled (4-36 bytes) with its four chunk
 // copies per thread.

@@ -21,8 +21,9 @@
 //    included (expect_tx / complete_tx); empty: both multiplying warpgroups retired their wgmma on it), so copies
 //    run up to a whole ring ahead, also across output tiles, and the multiplying warpgroups never wait at a
 //    block-wide barrier. When TMA brings both operands, one copier thread does everything: it arrives on the
-//    stage's full barrier with the expected bytes as it issues the boxes, and the stage is full when they land. Their epilogue goes through a
-//    separate 64-row staging buffer, one warpgroup after the other (named barriers), while the copier refills the ring.
+//    stage's full barrier with the expected bytes as it issues the boxes, and the stage is full when they land.
+//    Their epilogue goes through a separate 64-row staging buffer, one warpgroup after the other (named barriers),
+//    while the copier refills the ring.
 // Persistent: CudaGemm launches at most one block per SM; each walks tiles blockIdx.x, + gridDim.x, ... in grouped
 // order (GROUP_M tile rows at a time), so blocks running together share their A and B tiles in L2.
 // Epilogue: the accumulators are staged through shared memory as an fp32 tile and finished row by row, so

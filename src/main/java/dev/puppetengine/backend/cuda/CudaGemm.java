@@ -440,39 +440,19 @@ final class CudaGemm {
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
+                    int all = backend.multiprocessors();
                     for (Mat am2 : as)
-                        for (Mat bm2 : bs) {
-                            MmaPlan plan = mmaPlan(1, m, n, k, am2, 0, bm2, 0);
-                            for (int cap : t.wgmma() ? new int[]{backend.multiprocessors(), 1} : new int[]{backend.multiprocessors()}) {
-                                backend.fill(out, Double.NaN);
-                                launchMma(plan, t, 1, m, n, k, 1f, am2, bm2, 0f, c, Epilogue.NONE, cap);
-                                worst = Math.max(worst, relativeError(want, out.toDoubleArray()));
-                            }
-                        }
-                    backend.fill(out, Double.NaN);
-                    launchMma(mmaPlan(1, m, n, k, as[0], 0, bs[1], 0), t, 1, m, n, k, 1f, as[0], bs[1], 0f, c, withResidual);
-                    worst = Math.max(worst, relativeError(wantRes, out.toDoubleArray()));
-                    backend.fill(outGeglu, Double.NaN);
-                    launchMma(mmaPlan(1, m, 2 * d, k, as[0], 0, bs[1], 0), t, 1, m, 2 * d, k, 1f, as[0], bs[1], 0f, cGeglu, geglu);
-                    worst = Math.max(worst, relativeError(wantGeglu, outGeglu.toDoubleArray()));
-                    backend.fill(outConv, Double.NaN);
-                    launchMma(mmaPlan(1, px, cout, kk, cols, 0, wT, 0), t, 1, px, cout, kk, 1f, cols, wT, 0f, cConv, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(wantConv, outConv.toDoubleArray()));
-                    backend.fill(outDw, Double.NaN);
-                    launchMma(mmaPlan(1, cout, kk, px, gyT, 0, cols, 0), t, 1, cout, kk, px, 1f, gyT, cols, 0f, cDw, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(wantDw, outDw.toDoubleArray()));
-                    backend.fill(outConv, Double.NaN);
-                    launchMma(mmaPlan(1, px, cout, 3 * cin, colsT, 0, w3T, 0), t, 1, px, cout, 3 * cin, 1f, colsT, w3T, 0f, cConv, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(wantT, outConv.toDoubleArray()));
-                    backend.fill(out2, Double.NaN);
-                    launchMma(mmaPlan(1, px2, cout, kk, cols2, 0, wT, 0), t, 1, px2, cout, kk, 1f, cols2, wT, 0f, c2, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(want2, out2.toDoubleArray()));
-                    backend.fill(out3, Double.NaN);
-                    launchMma(mmaPlan(2, m, n, k, a3m, 0, b3m, 0), t, 2, m, n, k, 1f, a3m, b3m, 0f, c3, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(wantBatch, out3.toDoubleArray()));
-                    backend.fill(out3, Double.NaN);
-                    launchMma(mmaPlan(2, m, n, k, a3m, 0, bs[0], 0), t, 2, m, n, k, 1f, a3m, bs[0], 0f, c3, Epilogue.NONE);
-                    worst = Math.max(worst, relativeError(wantShared, out3.toDoubleArray()));
+                        for (Mat bm2 : bs)
+                            for (int cap : t.wgmma() ? new int[]{all, 1} : new int[]{all})
+                                worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, out, c, Epilogue.NONE, cap, want));
+                    worst = Math.max(worst, trial(t, 1, m, n, k, as[0], bs[1], out, c, withResidual, all, wantRes));
+                    worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as[0], bs[1], outGeglu, cGeglu, geglu, all, wantGeglu));
+                    worst = Math.max(worst, trial(t, 1, px, cout, kk, cols, wT, outConv, cConv, Epilogue.NONE, all, wantConv));
+                    worst = Math.max(worst, trial(t, 1, cout, kk, px, gyT, cols, outDw, cDw, Epilogue.NONE, all, wantDw));
+                    worst = Math.max(worst, trial(t, 1, px, cout, 3 * cin, colsT, w3T, outConv, cConv, Epilogue.NONE, all, wantT));
+                    worst = Math.max(worst, trial(t, 1, px2, cout, kk, cols2, wT, out2, c2, Epilogue.NONE, all, want2));
+                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, b3m, out3, c3, Epilogue.NONE, all, wantBatch));
+                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, bs[0], out3, c3, Epilogue.NONE, all, wantShared));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     continue;
@@ -482,6 +462,14 @@ final class CudaGemm {
             }
         }
         return ok;
+    }
+
+    /** One validation product on {@code tile} (grid capped at {@code maxBlocks}) into C = {@code out}, NaN-poisoned first: its relative error. */
+    private double trial(GemmTuner.Tile tile, int batch, int m, int n, int k, Operand a, Operand b, Tensor out, Mat c, Epilogue ep,
+                         int maxBlocks, double[] want) {
+        backend.fill(out, Double.NaN);
+        launchMma(mmaPlan(batch, m, n, k, a, 0, b, 0), tile, batch, m, n, k, 1f, a, b, 0f, c, ep, maxBlocks);
+        return relativeError(want, out.toDoubleArray());
     }
 
     /** ||got - want|| / ||want||; a NaN anywhere (an unwritten element) gives infinity, which fails every bound. */
