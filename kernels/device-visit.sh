@@ -3,15 +3,17 @@
 # (a machine's start included, none started with under 4 left), one command runs at most 10 minutes, and at most
 # 8 files come back from $OUT. So the steps of kernels/check/gpu-check.sh and kernels/bench/gpu-bench.sh run here
 # most important first, under one DEADLINE (BUDGET seconds from now, default 560 for timeout_s 600) that cuts each
-# step's own timeout to the time left; after every phase the logs so far are packed into $OUT/visit.tgz and the
-# status lines into $OUT/summary.txt, so a visit killed at its limit still returns what it did.
+# step's own timeout to the time left. The logs so far are packed into $OUT/visit.tgz (and the status lines into
+# $OUT/summary.txt) after every phase and every 20 s in between: the tool may grant less than timeout_s when the
+# session's device time is short (a slow machine start eats into it), and a call killed early still returns what it
+# did up to the last 20 s.
 #   1. probe, then the op harness on our tensor-core path (the tuner first validates every tile, wgmma/TMA included,
 #      each in a child JVM) - issue 5's correctness;
 #   2. bench gemm: every UNet GEMM/conv shape, ours next to PyTorch (cuBLAS/cuDNN), plus the square products;
 #   3. each Hopper tile forced on the product/conv cases, then the UNet and sampling parity tests;
 #   4. bench kernels, bench gemm on the cuBLAS path, the harness on cuBLAS and on the tiled fallback, the mma.sync
 #      tiles forced, memcheck - as far as the budget goes.
-# Prepare here, from a main checkout (the kernels build takes ~20 min on 2 cores):
+# Prepare here, from a main checkout (the kernels build takes about a minute):
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 #   (the bundle and the tracked tree must stay under the tool's 64 MiB; pack-device.sh checks)
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/device-visit.sh
@@ -21,10 +23,14 @@ final=${OUT:-/tmp/out}; mkdir -p "$final"
 work=$(mktemp -d /tmp/visit.XXXXXX)
 export DEADLINE=$(( $(date +%s) + ${BUDGET:-560} ))
 here=$(dirname "$0")
-pack() {
-  cat "$work"/check/summary.txt "$work"/bench/summary.txt > "$final/summary.txt" 2>/dev/null
-  tar czf "$final/visit.tgz.part" -C "$work" . && mv "$final/visit.tgz.part" "$final/visit.tgz"
+pack() {  # atomic renames: the background packer and a phase's pack may overlap (each writes its own temporaries)
+  local tag=$BASHPID  # read here: in a redirection of an external command it would be the child's pid
+  cat "$work"/check/summary.txt "$work"/bench/summary.txt > "$final/.summary.$tag" 2>/dev/null
+  mv "$final/.summary.$tag" "$final/summary.txt"
+  tar czf "$final/.visit.$tag" -C "$work" . 2>/dev/null && mv "$final/.visit.$tag" "$final/visit.tgz"
 }
+( while sleep 20; do pack; done ) & packer=$!
+trap 'kill $packer 2>/dev/null' EXIT
 phase() {  # $1 = check | bench, then the steps
   local kind=$1; shift
   local script="$here/check/gpu-check.sh"; [ "$kind" = bench ] && script="$here/bench/gpu-bench.sh"
@@ -37,5 +43,6 @@ phase bench gemm
 phase check products-hopper unet-parity sample-parity
 phase bench kernels gemm-cublas
 phase check harness-cublas harness-tiled products-mma memcheck
+kill $packer 2>/dev/null; wait $packer 2>/dev/null; pack
 echo "=== visit done, $(( DEADLINE - $(date +%s) )) s of the budget left; logs: \$OUT/visit.tgz"
 cat "$final/summary.txt"
