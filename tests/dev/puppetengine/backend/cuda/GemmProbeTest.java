@@ -9,16 +9,22 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The child-process tile validation without a GPU: a stand-in child reports, fails or crashes on cue. */
 class GemmProbeTest {
-    /** The stand-in child: "passes" every tile except the one named by puppet.test.probeBad; halts on puppet.test.probeCrash. */
+    /**
+     * The stand-in child: "passes" every tile except the one named by puppet.test.probeBad; halts on
+     * puppet.test.probeCrash; hangs on puppet.test.probeHang ("start": before its first tile).
+     */
     public static final class FakeChild {
-        public static void main(String[] args) {
+        public static void main(String[] args) throws InterruptedException {
+            if ("start".equals(System.getProperty("puppet.test.probeHang"))) Thread.sleep(Long.MAX_VALUE);
             for (String name : args) {
                 System.out.println(GemmProbe.START + name);
                 System.out.flush();
                 if (name.equals(System.getProperty("puppet.test.probeCrash"))) Runtime.getRuntime().halt(134);   // as a CUDA fault would end it
+                if (name.equals(System.getProperty("puppet.test.probeHang"))) Thread.sleep(Long.MAX_VALUE);      // a deadlocked pipeline
                 System.out.println((name.equals(System.getProperty("puppet.test.probeBad")) ? GemmProbe.BAD : GemmProbe.OK) + name);
             }
         }
@@ -48,6 +54,24 @@ class GemmProbeTest {
             System.clearProperty("puppet.test.probeBad");
         }
         assertEquals(all, GemmProbe.survivors(all, FakeChild.class.getName()));
+    }
+
+    @Test
+    void aHungTileIsStoppedAndDroppedAndAHungChildKeepsEveryTileOut() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.W128x128, Tile.WS128x256, Tile.TMA128x128);
+        System.setProperty("puppet.cuda.gemm.probeTileSeconds", "5");   // room for a slow JVM start on a loaded CI machine
+        try {
+            System.setProperty("puppet.test.probeHang", "wgmma-ws-128x256");
+            long t0 = System.nanoTime();
+            assertEquals(EnumSet.of(Tile.T128x128, Tile.W128x128, Tile.TMA128x128), GemmProbe.survivors(all, FakeChild.class.getName()));
+            assertTrue(System.nanoTime() - t0 < 60_000_000_000L, "stopped after the tile's silence, not the whole child's limit");
+            System.setProperty("puppet.test.probeHang", "start");
+            assertEquals(EnumSet.noneOf(Tile.class), GemmProbe.survivors(all, FakeChild.class.getName()),
+                    "a child that hangs before any tile would hang this process too: no tile is used");
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.probeTileSeconds");
+            System.clearProperty("puppet.test.probeHang");
+        }
     }
 
     @Test

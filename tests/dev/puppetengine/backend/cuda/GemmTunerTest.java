@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -88,6 +89,15 @@ class GemmTunerTest {
         GemmTuner otherGpu = new GemmTuner("NVIDIA A100-SXM4-80GB sm_80", 108, file, false, () -> EnumSet.allOf(Tile.class));
         assertEquals(otherGpu.heuristic(448, 1280, 1, MMA), otherGpu.choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(), calls)),
                 "another device's choices are not used");
+    }
+
+    @Test
+    void theCacheIdentityNamesTheKernelBuild() {
+        String d = CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
+        assertTrue(d.matches("[0-9a-f]{12}"), d);
+        assertEquals(d, CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma"), "the same jar, the same digest");
+        assertNotEquals(d, CudaBackend.kernelsDigest("gemm_mma"), "the modules named enter it");
+        assertNotEquals(CudaBackend.kernelsDigest("no_such_kernels"), CudaBackend.kernelsDigest("other_absent_kernels"));
     }
 
     @Test

@@ -48,6 +48,22 @@ class GraphPoolTest {
     }
 
     @Test
+    void aBlockFromBeforeTheCaptureFreedDuringItStaysWithTheGraph() {
+        Fake up = new Fake();
+        Long before = up.allocate(1024);        // an eager tensor's block, read by the captured nodes
+        GraphPool<Long> p = new GraphPool<>(up);
+        p.adopt(before, 1024);
+        assertSame(before, p.allocate(1024), "reusable within the capture (stream order, as eagerly)");
+        p.free(before, 1024);
+        p.seal();
+        assertTrue(up.returned.isEmpty(), "reserved while the graph lives: no eager tensor may overwrite it");
+        assertEquals(1024, p.ownedBytes());
+        p.release();
+        assertEquals(List.of(before), up.returned);
+        assertThrows(IllegalStateException.class, () -> p.adopt(before, 1024), "only during the capture");
+    }
+
+    @Test
     void sealedPoolKeepsFreedBlocksReservedAndRefusesAllocations() {
         Fake up = new Fake();
         GraphPool<Long> p = new GraphPool<>(up);

@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cuda;
 
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 
@@ -43,6 +44,7 @@ final class CudaAllocator {
     private Thread captureThread;             // the thread whose allocations go to it
 
     synchronized Block allocate(long bytes) {
+        if (poison) backend.notForeignCapture("poison memset");   // from another thread it would land in that graph, not run now
         long size = sizeClass(bytes);
         GraphPool<CUdeviceptr> pool = capture != null && Thread.currentThread() == captureThread ? capture : null;
         CUdeviceptr p = pool != null ? pool.allocate(size) : allocateClass(bytes, size);
@@ -62,10 +64,14 @@ final class CudaAllocator {
             p = new CUdeviceptr();
             int rc = capture != null ? allocRelaxed(p, size) : JCudaDriver.cuMemAlloc(p, size);
             if (rc != 0) {
+                // Only a real out-of-memory is one: an earlier kernel's fault (e.g. 700, illegal address) often
+                // surfaces at the next allocation, and must say so rather than advise a smaller batch.
+                notOutOfMemory(rc, size);
                 // Emptying the cache synchronizes and frees: illegal inside a capture. The capture fails, the caller runs eagerly.
                 if (capture != null) throw new CudaOutOfMemoryError(outOfMemory(bytes, size, rc).getMessage() + " (during CUDA graph capture)");
                 releaseCached();
                 rc = JCudaDriver.cuMemAlloc(p, size);
+                notOutOfMemory(rc, size);
                 if (rc != 0) throw outOfMemory(bytes, size, rc);
             }
             reserved += size;
@@ -73,6 +79,11 @@ final class CudaAllocator {
         inUse += size;
         peak = Math.max(peak, inUse);
         return p;
+    }
+
+    /** Throws the driver's own error for a failed cuMemAlloc other than CUDA_ERROR_OUT_OF_MEMORY. */
+    private static void notOutOfMemory(int rc, long size) {
+        if (rc != CUresult.CUDA_ERROR_OUT_OF_MEMORY) Cu.check(rc, "cuMemAlloc(" + size + " bytes)");
     }
 
     /**
@@ -93,6 +104,7 @@ final class CudaAllocator {
     synchronized void free(Block b, long bytes) {
         long size = sizeClass(bytes);
         if (b.pool() != null) b.pool().free(b.ptr(), size);
+        else if (capture != null && Thread.currentThread() == captureThread) capture.adopt(b.ptr(), size);   // captured nodes read it
         else freeClass(b.ptr(), size);
     }
 

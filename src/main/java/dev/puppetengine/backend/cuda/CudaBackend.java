@@ -40,9 +40,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -151,8 +155,9 @@ public final class CudaBackend implements Backend {
         try {
             module("copy");   // fails early, with the reason, when the fatbins are missing or too new for the driver
         } catch (CudaException e) {
-            CudaUnavailableException.Reason r = e.getMessage().contains("missing from the classpath")
-                    ? CudaUnavailableException.Reason.KERNELS_MISSING : CudaUnavailableException.Reason.DRIVER_TOO_OLD;
+            String msg = e.getMessage();   // any other load failure (a corrupt image, out of memory) is not the driver's age
+            CudaUnavailableException.Reason r = msg.contains(NOT_BUILT) ? CudaUnavailableException.Reason.KERNELS_MISSING
+                    : msg.contains(TOO_OLD) ? CudaUnavailableException.Reason.DRIVER_TOO_OLD : CudaUnavailableException.Reason.INIT_FAILED;
             throw new CudaUnavailableException(r, e.getMessage(), e);
         }
         gemm = new CudaGemm(this);
@@ -207,7 +212,7 @@ public final class CudaBackend implements Backend {
     CUstream computeStream() { return compute; }
 
     /** The driver API's current context is per thread: make ours current on whichever thread calls in. */
-    private void bind() {
+    void bind() {
         if (!contextBound.get()) {
             Cu.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
             contextBound.set(true);
@@ -216,13 +221,34 @@ public final class CudaBackend implements Backend {
 
     // ---- modules and launches -------------------------------------------------------------------------
 
+    private static final String NOT_BUILT = "is missing from the classpath", TOO_OLD = "the driver is too old for this fatbin";
+
+    /**
+     * A short digest of the named fatbins as built into this jar: tuned choices are only trusted for the kernels they
+     * were validated and timed with (a rebuilt kernel is validated again). "absent" for a module not built.
+     */
+    static String kernelsDigest(String... names) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (String name : names) {
+                try (InputStream in = CudaBackend.class.getResourceAsStream("/kernels/" + name + ".fatbin")) {
+                    sha.update((name + (in == null ? ":absent;" : ":")).getBytes(StandardCharsets.UTF_8));
+                    if (in != null) sha.update(in.readAllBytes());
+                }
+            }
+            return HexFormat.of().formatHex(sha.digest(), 0, 6);
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new CudaException("reading the GEMM fatbins: " + e.getMessage(), e);
+        }
+    }
+
     private synchronized CUmodule module(String name) {
         CUmodule m = modules.get(name);
         if (m != null) return m;
         String res = "/kernels/" + name + ".fatbin";
         byte[] bytes;
         try (InputStream in = CudaBackend.class.getResourceAsStream(res)) {
-            if (in == null) throw new CudaException(res + " is missing from the classpath: the build had no nvcc (kernels/build.sh), "
+            if (in == null) throw new CudaException(res + " " + NOT_BUILT + ": the build had no nvcc (kernels/build.sh), "
                     + "rebuild with CUDA 13 installed (mvn -Dcuda.require=true package)");
             bytes = in.readAllBytes();
         } catch (IOException e) {
@@ -231,8 +257,8 @@ public final class CudaBackend implements Backend {
         m = new CUmodule();
         int rc = JCudaDriver.cuModuleLoadData(m, bytes);
         if (rc == CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU || rc == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
-            throw new CudaException("cuModuleLoadData(" + res + "): " + CUresult.stringFor(rc) + ": the driver is too old for this "
-                    + "fatbin (built with CUDA 13 for sm_80/86/89/90a + compute_80 PTX) or the GPU (sm_" + smMajor + smMinor
+            throw new CudaException("cuModuleLoadData(" + res + "): " + CUresult.stringFor(rc) + ": " + TOO_OLD
+                    + " (built with CUDA 13 for sm_80/86/89/90a + compute_80 PTX) or the GPU (sm_" + smMajor + smMinor
                     + ") is not covered; install driver 580 or newer");
         Cu.check(rc, "cuModuleLoadData(" + res + ")");
         modules.put(name, m);

@@ -22,6 +22,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 
 
@@ -147,7 +148,8 @@ final class CudaGemm {
             }
         }
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
-        tuner = new GemmTuner(backend.deviceKey(), backend.multiprocessors(), GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
+        tuner = new GemmTuner(backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma"), backend.multiprocessors(),
+                GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
                 : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)";
         if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12), fp32 accumulation; products it cannot take: {}", ours);
@@ -331,13 +333,16 @@ final class CudaGemm {
      * operand, else an empty map and mode 0 (cp.async). A map the driver refuses (an unusual stride or alignment)
      * also falls back to cp.async.
      */
+    private final AtomicBoolean tmaRefusalSaid = new AtomicBoolean();
+
     private Object[] tensorMap(GemmTuner.Tile tile, MmaPlan plan, boolean forA, Operand op, int batch, Epilogue ep) {
         TensorMaps.MapPlan p = tile.tma ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch, ep) : null;
         if (p == null) return new Object[]{NO_MAP, 0};
         try {
             return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.mode()};
-        } catch (CudaException e) {
-            LOG.debug("TMA off for one operand: {}", e.getMessage());
+        } catch (CudaException e) {   // unexpected (the plan found it TMA-able): said once loudly, or a "TMA" tile could pass on cp.async unseen
+            if (tmaRefusalSaid.compareAndSet(false, true)) LOG.warn("TMA off for an operand the driver refused (further ones at debug): {}", e.getMessage());
+            else LOG.debug("TMA off for one operand: {}", e.getMessage());
             return new Object[]{NO_MAP, 0};
         }
     }
@@ -455,6 +460,7 @@ final class CudaGemm {
                     worst = Math.max(worst, trial(t, 2, m, n, k, a3m, bs[0], out3, c3, Epilogue.NONE, all, wantShared));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
+                    backend.synchronize();   // but a fault (illegal address or instruction) is sticky: this throws, ending the validation
                     continue;
                 }
                 if (worst < 1e-3) ok.add(t);

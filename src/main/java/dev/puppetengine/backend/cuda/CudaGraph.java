@@ -43,6 +43,7 @@ final class CudaGraph implements DeviceGraph {
         if (closed) return;
         closed = true;
         try {
+            backend.bind();   // the closing thread may not have the context current
             Cu.check(JCudaDriver.cuGraphExecDestroy(exec), "cuGraphExecDestroy");
             Cu.check(JCudaDriver.cuGraphDestroy(graph), "cuGraphDestroy");
         } finally {

@@ -13,13 +13,17 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs the tensor-core tiles' first validation in a child JVM before the engine's own: a kernel that faults on real
  * hardware (illegal instruction, misaligned address: a sticky error that ends the CUDA context, so every later
  * launch of the process fails too) or hangs takes the child down, not the engine, and only the tiles that passed
  * there are validated (again) and used here. The child validates one tile at a time, announcing each; after a crash,
- * the tile it was on is dropped and a new child takes the rest. Costs a JVM start and a CUDA context (about two
+ * or when a tile is silent for {@code puppet.cuda.gemm.probeTileSeconds} (default 30; a pipeline deadlock), the
+ * tile it was on is dropped and a new child takes the rest. A fault caught as an exception is not enough to go on:
+ * the child checks the context after each tile and exits if the error was sticky, so the next tile is not blamed for
+ * it. Its log (why a tile failed) goes to this process's stderr. Costs a JVM start and a CUDA context (about two
  * seconds) once per process, at the first tensor-core product. {@code -Dpuppet.cuda.gemm.probe=false} skips it;
  * so does a process whose classpath a child cannot reuse.
  */
@@ -27,6 +31,7 @@ final class GemmProbe {
     private static final Logger LOG = LoggerFactory.getLogger(GemmProbe.class);
     static final String START = "probe-start ", OK = "probe-ok ", BAD = "probe-bad ";
     private static final long TIMEOUT_S = 120;
+    private static final String TILE_SECONDS = "puppet.cuda.gemm.probeTileSeconds";
 
     private GemmProbe() {}
 
@@ -37,7 +42,9 @@ final class GemmProbe {
             GemmTuner.Tile t = GemmTuner.Tile.of(name);
             System.out.println(START + name);
             System.out.flush();
-            System.out.println((gemm.validate(EnumSet.of(t)).contains(t) ? OK : BAD) + name);
+            boolean ok = gemm.validate(EnumSet.of(t)).contains(t);
+            CudaBackend.get().synchronize();   // a sticky fault throws here: the child dies on this tile, not the next
+            System.out.println((ok ? OK : BAD) + name);
             System.out.flush();
         }
     }
@@ -63,18 +70,36 @@ final class GemmProbe {
             cmd.add(mainClass);
             for (GemmTuner.Tile t : todo) cmd.add(t.suffix());
             List<String> lines = new ArrayList<>();
+            AtomicLong lastLine = new AtomicLong(System.nanoTime());
+            long silentLimit = TimeUnit.SECONDS.toNanos(Long.getLong(TILE_SECONDS, 30)), deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
             int exit;
+            boolean stopped = false;
             try {
-                Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
                 Thread reader = new Thread(() -> {
                     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                        for (String l; (l = r.readLine()) != null; ) synchronized (lines) { lines.add(l); }
+                        for (String l; (l = r.readLine()) != null; ) {
+                            synchronized (lines) { lines.add(l); }
+                            lastLine.set(System.nanoTime());
+                        }
                     } catch (IOException ignored) {   // the child died: what it said so far is in `lines`
                     }
                 }, "gemm-probe-reader");
                 reader.setDaemon(true);
                 reader.start();
-                if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) { p.destroyForcibly(); p.waitFor(); }
+                try {
+                    while (!p.waitFor(1, TimeUnit.SECONDS)) {
+                        long now = System.nanoTime();
+                        if (now - lastLine.get() > silentLimit || now > deadline) {
+                            LOG.error("GEMM tile probe child silent for {} s (a hung tile?) or past {} s in all: stopping it",
+                                    (now - lastLine.get()) / 1_000_000_000L, TIMEOUT_S);
+                            stopped = true;
+                            break;
+                        }
+                    }
+                } finally {
+                    if (p.isAlive()) { p.destroyForcibly(); p.waitFor(); }
+                }
                 reader.join(5000);
                 exit = p.exitValue();
             } catch (IOException e) {
@@ -86,6 +111,8 @@ final class GemmProbe {
             }
             Outcome o;
             synchronized (lines) { o = parse(lines, todo); }
+            if (!o.bad().isEmpty())
+                LOG.error("tensor-core GEMM tile(s) {} failed validation in the probe child (its log above says why): never used in this process", o.bad());
             passed.addAll(o.ok());
             todo.removeAll(o.ok());
             todo.removeAll(o.bad());
@@ -95,6 +122,9 @@ final class GemmProbe {
                 LOG.error("tensor-core GEMM tile {} took down the validation child (exit {}; its last output: {}): never used in this process",
                         o.crashed().suffix(), exit, said);
                 todo.remove(o.crashed());
+            } else if (stopped && o.ok().isEmpty() && o.bad().isEmpty()) {   // hung before its first tile: this process would too
+                LOG.error("GEMM tile probe child hung before validating any tile ({}): tensor-core tiles {} are not used", said, todo);
+                break;
             } else if (!todo.isEmpty() && o.ok().isEmpty() && o.bad().isEmpty()) {
                 LOG.warn("GEMM tile probe child exited with {} before validating anything ({}); tiles are validated in this process only", exit, said);
                 passed.addAll(todo);

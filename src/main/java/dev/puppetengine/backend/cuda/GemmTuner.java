@@ -126,7 +126,8 @@ final class GemmTuner {
     private Set<Tile> usable;
 
     /**
-     * {@code device}: the GPU's name and compute capability (cache entries of another device are ignored);
+     * {@code device}: the GPU's name and compute capability, and a digest of the GEMM kernels (cache entries of
+     * another device or kernel build are ignored: a rebuilt kernel is validated and timed again);
      * {@code sms}: its multiprocessor count; {@code cacheFile}: null for none; {@code validate}: the tiles that match
      * the CPU reference (it logs the others), asked once, at the first choice outside a graph capture.
      */

@@ -21,6 +21,9 @@ import java.util.Map;
  *       upstream now, the rest as their tensors close.</li>
  * </ul>
  *
+ * A block allocated before the capture and freed by the capturing thread during it was read by captured nodes, so
+ * it is {@linkplain #adopt adopted}: from then on it is the pool's, like any block freed during the capture.
+ *
  * Bookkeeping only, over an opaque block type, so it is unit-tested on the CPU with fake addresses. Not thread-safe:
  * the caller (CudaAllocator) holds its lock. Sizes are size classes.
  */
@@ -71,6 +74,19 @@ final class GraphPool<B> {
             case SEALED -> { }                                      // stays reserved for the graph
             case RELEASED -> giveBack(block, size);
         }
+    }
+
+    /**
+     * A block from upstream, allocated before the capture and freed during it: captured nodes read its address, so
+     * handing it back upstream would let a later eager tensor overwrite what every replay reads. It joins this pool
+     * (reusable within the capture, reserved while the graph lives, given back on release).
+     */
+    void adopt(B block, long size) {
+        if (state != State.CAPTURING) throw new IllegalStateException("graph pool adoption while " + state + " (only during its capture)");
+        if (owned.containsKey(block)) throw new IllegalStateException("block adopted by a graph pool that already holds it");
+        owned.put(block, size);
+        ownedBytes += size;
+        free.computeIfAbsent(size, s -> new ArrayDeque<>()).push(block);
     }
 
     /** The capture ended: nothing more is allocated here; freed blocks stay reserved. */
