@@ -4,7 +4,8 @@
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/bench/gpu-bench.sh
 # Parts (default: all, in this order): kernels, gemm (our tensor-core GEMM and implicit-GEMM conv, -Dpuppet.cuda.gemm=mma),
-# gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads; reuses PyTorch's numbers from gemm),
+# gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads, forced wherever cuBLAS can take a product:
+# -Dpuppet.cuda.gemm.tile=cublas, convolutions by columns + cuBLAS; reuses PyTorch's numbers from gemm),
 # sample (not in the default list: `bash kernels/bench/gpu-bench.sh sample`): the engine's bench sample on the random
 # puppet-master preset (bf16) and then the reference pipeline (Puppet-Master's networks.py on diffusers, fp16, SDPA,
 # kernels/bench/torch_sample.py), same settings, and the per-stage ratio. It also needs the reference sources:
@@ -43,7 +44,7 @@ for p in $parts; do
     gemm) run gemm 270 "-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache=$out/tune" gemm "${common[@]}" --json "$out/gemm.json" ;;
     gemm-cublas)
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
-      run gemm-cublas 120 "" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
+      run gemm-cublas 120 "-Dpuppet.cuda.gemm.tile=cublas" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
     sample)
       steps=${SAMPLE_STEPS:-50}
       run sample 270 "" sample --preset puppet-master --device cuda --dtype bf16 --steps "$steps" --warmup 1 \

@@ -4,7 +4,9 @@ import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Which products the tensor-core GEMM takes (CudaGemm.mmaPlan): the layouts the engine's forward and backward
@@ -36,6 +38,20 @@ class CudaGemmPlanTest {
         assertEquals("bf16_mn a(ld 640, 28672x640) b(ld 320, 28672x320)", describe(plan(1, cout, cin, rows, mat(t, 1, cout, 0), mat(t, cin, 1, 0))));
         // f16, A M-major with B K-major, batched with aligned batch strides
         assertEquals("f16_mk a(ld 64, 40x64) b(ld 40, 16x40)", describe(plan(3, 64, 16, 40, mat(DType.F16, 1, 64, 64 * 40), mat(DType.F16, 1, 40, 40 * 16))));
+    }
+
+    @Test
+    void cublasIsOfferedOnlyProductsItCanTake() {
+        DType t = DType.BF16;
+        int m = 448, n = 1280, k = 320;
+        // the engine's three layouts (forward, backward input, backward weight) into a row-major C, or an fp32 temporary
+        assertTrue(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, 1, k, 0), mat(t, n, 1, 0)));
+        assertTrue(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), null));
+        assertTrue(CudaGemm.cublasTakes(m, n, k, mat(t, 1, m, 0), mat(t, n, 1, 0), mat(DType.F32, n, 1, 0)));
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(DType.F16, n, 1, 0), null), "mixed dtypes");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(DType.F64, k, 1, 0), mat(DType.F64, n, 1, 0), null), "no f64 GEMM through the Ex call");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), mat(t, 1, m, 0)), "C column-major: not this row-major call");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, 2 * k, 2, 0), mat(t, n, 1, 0), null), "A strided in both directions: not BLAS-shaped");
     }
 
     @Test

@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The tile choice of the tensor-core GEMM without a GPU: timing and validation are stand-ins here. */
 class GemmTunerTest {
     private static final String H100 = "NVIDIA H100 80GB HBM3 sm_90";
-    private static final Set<Tile> MMA = Tile.MMA, ALL = EnumSet.allOf(Tile.class);
+    /** ALL: every tile of ours (cuBLAS is a candidate only where CudaGemm offers it). */
+    private static final Set<Tile> MMA = Tile.MMA, ALL = EnumSet.complementOf(EnumSet.of(Tile.CUBLAS));
 
     @TempDir
     Path dir;
@@ -124,7 +125,7 @@ class GemmTunerTest {
             assertEquals(Tile.T64x128, g.choose("s", 28672, 320, 1, true, MMA, t -> { throw new AssertionError("forced: no timing"); }));
             System.setProperty("puppet.cuda.gemm.tile", "96x96");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, Tile::forced);
-            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128, wgmma-128x128, wgmma-128x256, wgmma-ws-128x128, wgmma-ws-128x256, wgmma-tma-128x128, wgmma-tma-128x256]"), e.getMessage());
+            assertTrue(e.getMessage().contains("[128x128, 128x64, 64x128, wgmma-128x128, wgmma-128x256, wgmma-ws-128x128, wgmma-ws-128x256, wgmma-tma-128x128, wgmma-tma-128x256, cublas]"), e.getMessage());
         } finally {
             System.clearProperty("puppet.cuda.gemm.tile");
         }
@@ -157,13 +158,44 @@ class GemmTunerTest {
         // the warp-specialised tiles win by timing only: here the fastest once the plain wide tile failed validation
         GemmTuner noWide = new GemmTuner(H100, 132, null, true, () -> EnumSet.complementOf(EnumSet.of(Tile.W128x256)));
         assertEquals(Tile.TMA128x256, noWide.choose("kk", 28672, 320, 1, true, ALL, b));
-        Set<Tile> noTmaCandidates = EnumSet.complementOf(EnumSet.copyOf(Tile.TMA));   // a product TMA cannot copy
+        Set<Tile> noTmaCandidates = EnumSet.copyOf(ALL);   // a product TMA cannot copy
+        noTmaCandidates.removeAll(Tile.TMA);
         assertEquals(Tile.WS128x256, noWide.choose("kk-gather", 28672, 320, 1, true, noTmaCandidates, b));
         GemmTuner onlyWs = new GemmTuner(H100, 132, null, false, () -> EnumSet.of(Tile.T128x128, Tile.WS128x128, Tile.WS128x256));
         assertEquals(Tile.T128x128, onlyWs.choose("kk", 28672, 320, 1, true, ALL, b), "untimed, the heuristic keeps to tiles it knows");
         GemmTuner heur = new GemmTuner(H100, 132, null, false, () -> ALL);
         assertEquals(Tile.W128x256, heur.choose("big", 28672, 320, 1, true, ALL, b), "every SM gets a 128x256 tile");
         assertEquals(Tile.W128x128, heur.choose("small", 448, 1280, 1, true, ALL, b));
+    }
+
+    @Test
+    void cublasIsTimedAgainstTheTilesAndKeptWhereItWins() throws Exception {
+        Path file = dir.resolve("gemm-tiles.json");
+        Set<Tile> withCublas = EnumSet.copyOf(ALL);
+        withCublas.add(Tile.CUBLAS);
+        List<Tile> calls = new ArrayList<>();
+        GemmTuner.Bench b = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0,
+                Tile.WS128x128, 1.2, Tile.WS128x256, 1.1, Tile.TMA128x128, 1.3, Tile.TMA128x256, 1.05, Tile.CUBLAS, 0.9), calls);
+        GemmTuner g = new GemmTuner(H100, 132, file, true, () -> ALL);
+        assertEquals(Tile.CUBLAS, g.choose("dense", 28672, 320, 1, true, withCublas, b));
+        assertEquals(10, calls.size(), "every tile and cuBLAS timed");
+        GemmTuner.Bench slowCublas = bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 3.0, Tile.T64x128, 3.0, Tile.W128x128, 1.5, Tile.W128x256, 1.0,
+                Tile.WS128x128, 1.2, Tile.WS128x256, 1.1, Tile.TMA128x128, 1.3, Tile.TMA128x256, 1.05, Tile.CUBLAS, 4.0), calls);
+        assertEquals(Tile.W128x256, g.choose("conv3x3", 28672, 320, 1, true, withCublas, slowCublas), "a tile where it is faster (e.g. no column matrix)");
+        GemmTuner later = new GemmTuner(H100, 132, file, true, () -> { throw new AssertionError("cached: nothing to validate"); });
+        assertEquals(Tile.CUBLAS, later.choose("dense", 28672, 320, 1, true, withCublas, t -> { throw new AssertionError("cached"); }));
+        assertTrue(Files.readString(file).contains("cublas"), Files.readString(file));
+        // untimed (tuning off, or in a capture) the vendor library is the guess where it is offered
+        GemmTuner off = new GemmTuner(H100, 132, null, false, () -> ALL);
+        assertEquals(Tile.CUBLAS, off.choose("x", 28672, 320, 1, true, withCublas, b));
+        assertEquals(Tile.CUBLAS, off.choose("y", 28672, 320, 1, false, withCublas, b));
+        // no tile of ours valid: cuBLAS still serves, no error; offered nowhere, the error stands
+        GemmTuner broken = new GemmTuner(H100, 132, null, true, () -> EnumSet.noneOf(Tile.class));
+        assertEquals(Tile.CUBLAS, broken.choose("z", 64, 64, 1, true, withCublas, t -> 1.0));
+        assertThrows(CudaException.class, () -> broken.choose("w", 64, 64, 1, true, ALL, t -> 1.0));
+        assertEquals(Tile.CUBLAS, Tile.of("cublas"));
+        assertEquals("cublas", Tile.CUBLAS.label());
+        assertTrue(!Tile.MMA.contains(Tile.CUBLAS) && !Tile.WGMMA.contains(Tile.CUBLAS) && !Tile.CUBLAS.wgmma());
     }
 
     @Test

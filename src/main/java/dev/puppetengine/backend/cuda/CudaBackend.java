@@ -871,18 +871,21 @@ public final class CudaBackend implements Backend {
             CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(bias(b2), r2 == null ? null : new CudaGemm.Mat(ptr(r2), t, g.cout(), 1, 0));
             if (g.pointwise()) {
                 gemm.gemm(1, outPixels(g), g.cout(), g.cin(), 1f, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), wT, 0f, ym, ep);
-            } else if (!gemm.implicit(outPixels(g), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep)) {
-                int chunk = chunk(g, t);
-                try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
-                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
-                        int imgs = Math.min(chunk, g.n() - i0);
-                        im2colChunk(g, x2, i0, imgs, col);
-                        long yOff = i0 * pix * g.cout() * t.bytes();
-                        CudaGemm.Mat ri = r2 == null ? null : new CudaGemm.Mat(ptr(r2).withByteOffset(yOff), t, g.cout(), 1, 0);
-                        gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
-                                new CudaGemm.Mat(ptr(y).withByteOffset(yOff), t, g.cout(), 1, 0), CudaGemm.Epilogue.of(ep.bias(), ri));
+            } else {
+                Runnable columns = () -> {   // explicit im2col columns in chunks, each a dense product
+                    int chunk = chunk(g, t);
+                    try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
+                        for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                            int imgs = Math.min(chunk, g.n() - i0);
+                            im2colChunk(g, x2, i0, imgs, col);
+                            long yOff = i0 * pix * g.cout() * t.bytes();
+                            CudaGemm.Mat ri = r2 == null ? null : new CudaGemm.Mat(ptr(r2).withByteOffset(yOff), t, g.cout(), 1, 0);
+                            gemm.gemm(1, (int) (imgs * pix), g.cout(), (int) kk, 1f, new CudaGemm.Mat(ptr(col), t, kk, 1, 0), wT, 0f,
+                                    new CudaGemm.Mat(ptr(y).withByteOffset(yOff), t, g.cout(), 1, 0), CudaGemm.Epilogue.of(ep.bias(), ri));
+                        }
                     }
-                }
+                };
+                if (!gemm.implicit(outPixels(g), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep, columns)) columns.run();
             }
         }
         return y;
@@ -900,19 +903,22 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat dxm = new CudaGemm.Mat(ptr(dx), t, g.cin(), 1, 0);
             if (g.pointwise()) {
                 gemm.gemm(1, outPixels(g), g.cin(), g.cout(), 1f, new CudaGemm.Mat(ptr(gy2), t, g.cout(), 1, 0), wm, 0f, dxm);
-            } else if (!backwardInputImplicit(g, gy2, w2, dxm)) {
-                // dcol in F32 (col2im sums up to kh*kw of its entries per input element), so chunked by F32's size
-                int chunk = chunk(g, DType.F32);
-                try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
-                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
-                        int imgs = Math.min(chunk, g.n() - i0);
-                        CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
-                        gemm.gemm(1, (int) (imgs * pix), (int) kk, g.cout(), 1f, new CudaGemm.Mat(gi, t, g.cout(), 1, 0), wm, 0f,
-                                new CudaGemm.Mat(ptr(dcol), DType.F32, kk, 1, 0));
-                        CUdeviceptr xi = ptr(dx).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
-                        launch1d("conv", "col2im", (long) imgs * g.h() * g.w() * g.cin(), convStruct(g, imgs), ptr(dcol), code(DType.F32), xi, code(t));
+            } else {
+                Runnable columns = () -> {   // gy times W into column gradients, gathered back by col2im (writes dx in full)
+                    // dcol in F32 (col2im sums up to kh*kw of its entries per input element), so chunked by F32's size
+                    int chunk = chunk(g, DType.F32);
+                    try (Tensor dcol = empty(DType.F32, (int) (chunk * pix), (int) kk)) {
+                        for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                            int imgs = Math.min(chunk, g.n() - i0);
+                            CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
+                            gemm.gemm(1, (int) (imgs * pix), (int) kk, g.cout(), 1f, new CudaGemm.Mat(gi, t, g.cout(), 1, 0), wm, 0f,
+                                    new CudaGemm.Mat(ptr(dcol), DType.F32, kk, 1, 0));
+                            CUdeviceptr xi = ptr(dx).withByteOffset((long) i0 * g.h() * g.w() * g.cin() * t.bytes());
+                            launch1d("conv", "col2im", (long) imgs * g.h() * g.w() * g.cin(), convStruct(g, imgs), ptr(dcol), code(DType.F32), xi, code(t));
+                        }
                     }
-                }
+                };
+                if (!backwardInputImplicit(g, gy2, w2, dxm, columns)) columns.run();
             }
         }
         return dx;
@@ -921,9 +927,10 @@ public final class CudaBackend implements Backend {
     /**
      * Stride 1: dx is the convolution of gy (as an Ho x Wo image of Cout channels, padded by kh-1-padTop and
      * kw-1-padLeft) with the flipped weights, output H x W: one implicit GEMM, no column buffer and no col2im.
-     * False, having written nothing to dx, where the tensor-core path does not take it.
+     * False, having written nothing to dx, where the tensor-core path does not take it or the tuner timed
+     * {@code columns} (the explicit path, CudaGemm#implicit) faster.
      */
-    private boolean backwardInputImplicit(ConvGeometry g, Tensor gy, Tensor w, CudaGemm.Mat dx) {
+    private boolean backwardInputImplicit(ConvGeometry g, Tensor gy, Tensor w, CudaGemm.Mat dx, Runnable columns) {
         ConvSpec s = g.s();
         if (s.strideH() != 1 || s.strideW() != 1) return false;
         DType t = gy.dtype();
@@ -933,7 +940,7 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
             if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
             launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf));
-            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE);
+            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE, columns);
         }
     }
 
@@ -949,17 +956,21 @@ public final class CudaBackend implements Backend {
             CudaGemm.Mat gyT = new CudaGemm.Mat(ptr(gy2), t, 1, g.cout(), 0);    // (Cout, P) view of gy (P, Cout)
             if (g.pointwise()) {
                 gemm.gemm(1, g.cout(), g.cin(), outPixels(g), 1f, gyT, new CudaGemm.Mat(ptr(x2), t, g.cin(), 1, 0), 0f, dw);
-            } else if (!gemm.implicit(g.cout(), (int) kk, outPixels(g), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE)) {
-                int chunk = chunk(g, t);
-                try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
-                    for (int i0 = 0; i0 < g.n(); i0 += chunk) {
-                        int imgs = Math.min(chunk, g.n() - i0);
-                        im2colChunk(g, x2, i0, imgs, col);
-                        CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
-                        gemm.gemm(1, g.cout(), (int) kk, (int) (imgs * pix), 1f, new CudaGemm.Mat(gi, t, 1, g.cout(), 0),
-                                new CudaGemm.Mat(ptr(col), t, kk, 1, 0), i0 == 0 ? 0f : 1f, dw);
+            } else {
+                Runnable columns = () -> {   // explicit columns in chunks, accumulated (the first chunk overwrites dW)
+                    int chunk = chunk(g, t);
+                    try (Tensor col = empty(t, (int) (chunk * pix), (int) kk)) {
+                        for (int i0 = 0; i0 < g.n(); i0 += chunk) {
+                            int imgs = Math.min(chunk, g.n() - i0);
+                            im2colChunk(g, x2, i0, imgs, col);
+                            CUdeviceptr gi = ptr(gy2).withByteOffset(i0 * pix * g.cout() * t.bytes());
+                            gemm.gemm(1, g.cout(), (int) kk, (int) (imgs * pix), 1f, new CudaGemm.Mat(gi, t, 1, g.cout(), 0),
+                                    new CudaGemm.Mat(ptr(col), t, kk, 1, 0), i0 == 0 ? 0f : 1f, dw);
+                        }
                     }
-                }
+                };
+                if (!gemm.implicit(g.cout(), (int) kk, outPixels(g), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE, columns))
+                    columns.run();
             }
             try (Tensor a4 = acc.reshape(wShape)) { return copy(a4, t); }
         }

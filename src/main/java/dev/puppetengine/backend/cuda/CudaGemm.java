@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 
@@ -161,7 +162,10 @@ final class CudaGemm {
     /** The GEMM paths that served products since the last {@link #drainPaths} (bench rows name them). */
     private final Set<String> paths = new LinkedHashSet<>();
 
-    private synchronized void served(String path) { paths.add(path); }
+    /** Products run while the tuner times its candidates are not served: they write scratch (or are redone). */
+    private int timing;
+
+    private synchronized void served(String path) { if (timing == 0) paths.add(path); }
 
     /** "cublas", "cublas+epilogue", "mma-128x64", "wgmma-128x256", "tiled", ... in first-use order; clears the record. */
     synchronized List<String> drainPaths() {
@@ -178,11 +182,14 @@ final class CudaGemm {
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
         if (batch == 0 || m == 0 || n == 0) return;
         if (ep.geglu() && (n % 2 != 0 || beta != 0f)) throw new IllegalArgumentException("GEGLU product: n must be even and beta 0, got n=" + n + " beta=" + beta);
-        if (handle != null && a.dtype() == b.dtype()) {
-            if (!ep.any()) { if (cublas(batch, m, n, k, alpha, a, b, beta, c)) { served("cublas"); return; } }
-            else if (viaProduct(batch, m, n, ep, p -> cublas(batch, m, n, k, 1f, a, b, 0f, p), alpha, beta, c)) { served("cublas+epilogue"); return; }
+        // cuBLAS competes with the tensor-core tiles where both can take the product (the tuner times them all)
+        boolean viaCublas = handle != null && cublasTakes(m, n, k, a, b, ep.any() ? null : c);
+        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, ep,
+                viaCublas ? sc -> cublasProduct(batch, m, n, k, alpha, a, b, 0f, sc, ep) : null)) return;
+        if (viaCublas) {
+            cublasProduct(batch, m, n, k, alpha, a, b, beta, c, ep);
+            return;
         }
-        if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, ep)) return;
         served("tiled");
         if (ep.geglu()) viaProduct(batch, m, n, ep, p -> { tiled(batch, m, n, k, 1f, a, b, 0f, p, Epilogue.NONE); return true; }, alpha, beta, c);
         else tiled(batch, m, n, k, alpha, a, b, beta, c, ep);
@@ -263,31 +270,39 @@ final class CudaGemm {
 
     /**
      * A product with an im2col operand (implicit-GEMM convolution) on the tensor-core kernel. Returns false, having
-     * launched nothing, where that kernel is not the path (cuBLAS loaded, -Dpuppet.cuda.gemm=tiled, dtype or
-     * channels it cannot take): the caller then materialises the column matrix and calls {@link #gemm}.
+     * launched nothing, where that kernel is not the path (-Dpuppet.cuda.gemm=tiled, dtype or channels it cannot take,
+     * or, with cuBLAS loaded, the tuner timed {@code columns} faster): the caller then materialises the column matrix
+     * and calls {@link #gemm}. {@code columns} runs that column path once, writing C in full (the tuner times it).
      */
-    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep) {
-        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep);
+    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns) {
+        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null);
     }
 
-    /** Whether products with an im2col operand run here at all (not with cuBLAS loaded, nor in tiled-only mode). */
-    boolean implicitAvailable() { return handle == null && tensorCores; }
+    /** Whether products with an im2col operand can run here at all (not in tiled-only mode). */
+    boolean implicitAvailable() { return tensorCores; }
 
-    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep) {
+    /**
+     * The product on the tensor-core tile the tuner picks; false, having launched nothing, where no tile can take it
+     * or the tuner picked {@code cublas}: the other path ({@code Tile.CUBLAS}: cuBLAS, or a convolution's column path),
+     * offered where it exists (else null), which the tuner times by running it once into a scratch C (beta 0).
+     */
+    private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep,
+                        Consumer<Mat> cublas) {
         // GEGLU reads B's N index in runs of 8 (kernels/epilogue.cuh: geglu_source), so the half must keep them aligned.
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
         String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
-        Set<GemmTuner.Tile> candidates = available;
+        Set<GemmTuner.Tile> candidates = EnumSet.copyOf(available);
         if (!java.util.Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
-                && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null) {
-            candidates = EnumSet.copyOf(available);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
-            candidates.removeAll(GemmTuner.Tile.TMA);
-        }
+                && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null)
+            candidates.removeAll(GemmTuner.Tile.TMA);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
+        if (cublas != null) candidates.add(GemmTuner.Tile.CUBLAS);
         GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates,
-                t -> time(plan, t, batch, m, n, k, alpha, a, b, c.dtype(), ep));
+                t -> time(batch, m, nOut(n, ep), c.dtype(), t == GemmTuner.Tile.CUBLAS ? cublas
+                        : sc -> launchMma(plan, t, batch, m, n, k, alpha, a, b, 0f, sc, ep)));
+        if (tile == GemmTuner.Tile.CUBLAS) return false;
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
         served(tile.label());
         return true;
@@ -347,15 +362,19 @@ final class CudaGemm {
         }
     }
 
-    /** Milliseconds per run of the product with {@code tile}, written to a scratch C (beta 0: C itself is untouched). */
-    private double time(MmaPlan plan, GemmTuner.Tile tile, int batch, int m, int n, int k, float alpha, Operand a, Operand b, DType ct, Epilogue ep) {
-        int nOut = ep.geglu() ? n / 2 : n;
+    private static int nOut(int n, Epilogue ep) { return ep.geglu() ? n / 2 : n; }
+
+    /** Milliseconds per run of {@code product} into a scratch C (batch x m x nOut of {@code ct}); run once untimed first. */
+    private double time(int batch, int m, int nOut, DType ct, Consumer<Mat> product) {
+        synchronized (this) { timing++; }
         try (Tensor scratch = backend.empty(ct, batch, m, nOut)) {
             Mat sc = new Mat(backend.ptr(scratch), ct, nOut, 1, (long) m * nOut);
-            launchMma(plan, tile, batch, m, n, k, alpha, a, b, 0f, sc, ep);
+            product.accept(sc);
             return backend.timeMillis(() -> {
-                for (int i = 0; i < TUNE_REPS; i++) launchMma(plan, tile, batch, m, n, k, alpha, a, b, 0f, sc, ep);
+                for (int i = 0; i < TUNE_REPS; i++) product.accept(sc);
             }) / TUNE_REPS;
+        } finally {
+            synchronized (this) { timing--; }
         }
     }
 
@@ -508,11 +527,32 @@ final class CudaGemm {
         }
     }
 
+    /**
+     * Whether cuBLAS can take A (m x k) times B (k x n) into C: BLAS-shaped operands of one supported dtype, C not
+     * transposed, leading dimensions in int range. {@code c} null: an fp32 temporary (the epilogue path's).
+     */
+    static boolean cublasTakes(int m, int n, int k, Mat a, Mat b, Mat c) {
+        if (a.dtype() != b.dtype() || type(a.dtype()) < 0) return false;
+        long[] la = blas(m, k, a.rs(), a.cs()), lb = blas(k, n, b.rs(), b.cs()), lc = c == null ? new long[]{0, n} : blas(m, n, c.rs(), c.cs());
+        if (la == null || lb == null || lc == null || lc[0] != 0 || (c != null && type(c.dtype()) < 0)) return false;
+        return la[1] <= Integer.MAX_VALUE && lb[1] <= Integer.MAX_VALUE && lc[1] <= Integer.MAX_VALUE;
+    }
+
+    /** The product on cuBLAS ({@link #cublasTakes} holds), its epilogue, if any, by gemm_epilogue from an fp32 temporary. */
+    private void cublasProduct(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
+        if (!ep.any()) {
+            cublas(batch, m, n, k, alpha, a, b, beta, c);
+            served("cublas");
+        } else {
+            viaProduct(batch, m, n, ep, p -> cublas(batch, m, n, k, 1f, a, b, 0f, p), alpha, beta, c);
+            served("cublas+epilogue");
+        }
+    }
+
     /** Row-major C = A B is column-major C^T = B^T A^T: cuBLAS gets (n, m, k) with B first. */
     private boolean cublas(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c) {
+        if (!cublasTakes(m, n, k, a, b, c)) throw new IllegalStateException("cuBLAS cannot take this product: " + m + "x" + n + "x" + k);
         long[] la = blas(m, k, a.rs(), a.cs()), lb = blas(k, n, b.rs(), b.cs()), lc = blas(m, n, c.rs(), c.cs());
-        if (la == null || lb == null || lc == null || lc[0] != 0 || type(a.dtype()) < 0 || type(c.dtype()) < 0) return false;
-        if (la[1] > Integer.MAX_VALUE || lb[1] > Integer.MAX_VALUE || lc[1] > Integer.MAX_VALUE) return false;
         int opB = lb[0] == 0 ? cublasOperation.CUBLAS_OP_N : cublasOperation.CUBLAS_OP_T;
         int opA = la[0] == 0 ? cublasOperation.CUBLAS_OP_N : cublasOperation.CUBLAS_OP_T;
         backend.notForeignCapture("cublasGemmStridedBatchedEx");

@@ -19,25 +19,29 @@ import java.util.function.Supplier;
 
 /**
  * Which tensor-core kernel and block tile runs a product: a tile of kernels/gemm_mma.cu (mma.sync, every GPU) or, on
- * sm_90, of kernels/gemm_wgmma.cu (wgmma; two block organisations, plain and warp-specialised). Autotuned (the default): the first time a problem shape
- * is seen, every usable tile runs it and is timed, the fastest is kept, and the choice is written to a cache file
+ * sm_90, of kernels/gemm_wgmma.cu (wgmma; two block organisations, plain and warp-specialised), or, where
+ * libcublas.so.12 loads and can take the product, cuBLAS ({@link Tile#CUBLAS}; for a convolution, its explicit
+ * column path). Autotuned (the default): the first time a problem shape
+ * is seen, every usable candidate runs it and is timed, the fastest is kept, and the choice is written to a cache file
  * per device, so later processes start tuned. A tile is usable once it has matched the CPU reference
  * ({@code validate}, run once before any timing); one that does not is never chosen. Untuned
  * ({@code -Dpuppet.cuda.gemm.tune=false}, or inside a CUDA-graph capture, where nothing can be timed): the cached
- * choice, else a wave heuristic. {@code -Dpuppet.cuda.gemm.tile=128x64} (say) forces one tile everywhere, to test each
- * on a GPU. Pure Java: CudaGemm supplies the timing and the validation.
+ * choice, else cuBLAS where offered, else a wave heuristic. {@code -Dpuppet.cuda.gemm.tile=128x64} (say) forces one
+ * tile everywhere, to test each on a GPU ({@code cublas}: cuBLAS wherever it is offered). Pure Java: CudaGemm
+ * supplies the timing and the validation.
  */
 final class GemmTuner {
     private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
     /** Bumped when the tiles or the kernel change enough to void cached choices. */
-    static final int VERSION = 4;   // 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
+    static final int VERSION = 5;   // 5: cuBLAS a timed candidate; 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
 
     /**
      * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_TILES
      * (module, variant: "" or gemm_wgmma.cu's warp-specialised "ws", whether its dense operands come by TMA, tile
      * extents, threads per block, dynamic shared memory: gemm_wgmma.cu's Cfg / WsCfg SMEM, 0 for gemm_mma.cu's static
      * arrays). The "tma" tiles are the "ws" kernel given tensor maps (TensorMaps), tuned and validated on their own, so
-     * a fault of either copy path costs only its own tiles.
+     * a fault of either copy path costs only its own tiles. {@link #CUBLAS} is no tile of ours: the vendor library as
+     * one more candidate (never validated, no kernel entry, no extents), offered by CudaGemm where it can take the product.
      */
     enum Tile {
         T128x128("gemm_mma", "", false, 128, 128, 256, 0), T128x64("gemm_mma", "", false, 128, 64, 128, 0),
@@ -47,7 +51,8 @@ final class GemmTuner {
         WS128x128("gemm_wgmma", "ws", false, 128, 128, 384, wsSmem(128)),
         WS128x256("gemm_wgmma", "ws", false, 128, 256, 384, wsSmem(256)),
         TMA128x128("gemm_wgmma", "ws", true, 128, 128, 384, wsSmem(128)),
-        TMA128x256("gemm_wgmma", "ws", true, 128, 256, 384, wsSmem(256));
+        TMA128x256("gemm_wgmma", "ws", true, 128, 256, 384, wsSmem(256)),
+        CUBLAS("cublas", "", false, 0, 0, 0, 0);
 
         /** gemm_mma.cu's tiles: sm_80 and newer. */
         static final Set<Tile> MMA = EnumSet.of(T128x128, T128x64, T64x128);
@@ -79,10 +84,11 @@ final class GemmTuner {
         boolean wgmma() { return WGMMA.contains(this); }
 
         /** Its name in -Dpuppet.cuda.gemm.tile and in the cache file (gemm_mma.cu's tiles unprefixed, as first named). */
-        String suffix() { return wgmma() ? label() : bm + "x" + bn; }
+        String suffix() { return wgmma() || this == CUBLAS ? label() : bm + "x" + bn; }
 
         /** Kernel and tile, e.g. "mma-128x64", "wgmma-128x256", "wgmma-ws-128x256", "wgmma-tma-128x256" (what bench rows name). */
         String label() {
+            if (this == CUBLAS) return "cublas";
             return module.substring("gemm_".length()) + (tma ? "-tma" : variant.isEmpty() ? "" : "-" + variant) + "-" + bm + "x" + bn;
         }
 
@@ -141,12 +147,14 @@ final class GemmTuner {
     }
 
     /**
-     * The wave heuristic among the tiles {@code ok} (the warp-specialised wgmma tiles are chosen by timing only):
+     * The untimed choice among {@code ok}: cuBLAS where offered (what the engine used everywhere before it was timed
+     * against the tiles), else the wave heuristic (the warp-specialised wgmma tiles are chosen by timing only):
      * wgmma's wide tile when every SM gets a tile of it, else its
      * 128x128; without wgmma, mma's 128x128 when it gives every SM at least one block, else the half tile that splits
      * the larger of m and n (more blocks, so more SMs busy). A guess from block counts, not from measurements.
      */
     Tile heuristic(int m, int n, int batch, Set<Tile> ok) {
+        if (ok.contains(Tile.CUBLAS)) return Tile.CUBLAS;   // untimed, the vendor library is the safer guess
         if (ok.contains(Tile.W128x256) && Tile.W128x256.blocks(m, n, batch) >= sms) return Tile.W128x256;
         if (ok.contains(Tile.W128x128)) return Tile.W128x128;
         if (ok.contains(Tile.T128x128) && Tile.T128x128.blocks(m, n, batch) >= sms) return Tile.T128x128;
@@ -170,7 +178,7 @@ final class GemmTuner {
             usable.addAll(validate.get());
         }
         Set<Tile> ok = EnumSet.noneOf(Tile.class);
-        for (Tile c : candidates) if (usable != null ? usable.contains(c) : !c.wgmma()) ok.add(c);
+        for (Tile c : candidates) if (c == Tile.CUBLAS || (usable != null ? usable.contains(c) : !c.wgmma())) ok.add(c);
         if (ok.isEmpty()) throw new CudaException("no tensor-core GEMM tile matches the CPU reference on " + device
                 + ": the tensor-core GEMM is broken here; run with -Dpuppet.cuda.gemm=tiled and report it");
         if (!tune || !canTime) return heuristic(m, n, batch, ok);
