@@ -2,8 +2,9 @@
 # The GPU correctness checks, as named steps (default: all, in this order; about 15 minutes if every step ran to its
 # own timeout, so on this workplace's device run it through kernels/device-visit.sh, which orders and caps the steps):
 #   probe            what the native bindings can load here (libcuda, libcublas.so.12 for JCublas, libcudnn.so.8)
-#   harness-cublas   the CUDA op harness on the default GEMM path (cuBLAS where libcublas.so.12 loads) + BackendsTest;
-#                    where the probe found no libcublas.so.12 that path is harness-mma's, so only BackendsTest + OpChecksTest
+#   harness-cublas   the CUDA op harness on cuBLAS where libcublas.so.12 loads (forced wherever it can take a product:
+#                    -Dpuppet.cuda.gemm.tile=cublas; the rest on our kernels) + BackendsTest + OpChecksTest; where the
+#                    probe found no libcublas.so.12 that would be harness-mma again, so only BackendsTest + OpChecksTest
 #   harness-mma      the op harness on our tensor-core GEMM and implicit-GEMM convolution (-Dpuppet.cuda.gemm=mma;
 #                    every tile is validated against the CPU reference first, wgmma ones included on sm_90; tuning
 #                    off, so a tile that fails on a harness shape it was not validated on cannot end the step early:
@@ -81,7 +82,7 @@ for step in $steps; do
     harness-cublas)
       if grep -q '^libcublas.so.12 *not found' "$out/probe.txt" 2>/dev/null; then
         run harness-cublas 40 "backend.BackendsTest backend.OpChecksTest"
-      else run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest"; fi ;;
+      else run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" -Dpuppet.cuda.gemm.tile=cublas; fi ;;
     # 150 s: the tile probe stops a child after 30 s of silence per hung tile (GemmProbe), a few may hang
     harness-mma) run harness-mma 150 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.tuneCache="$out/tune" ;;
     products-mma)

@@ -45,7 +45,7 @@ public final class OpBench {
         report.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name())
                 .put("warmup", o.warmup()).put("iters", o.iters()).put("timing", "ours: wall clock per call incl. synchronize, median; torch: CUDA events, median");
         if (o.peakTflops() != null) report.put("peak_tflops", o.peakTflops()); else report.putNull("peak_tflops");
-        if (backend instanceof CudaBackend cb) report.put("device", cb.deviceName()).put("gemm", cb.usesCublas() ? "cublas" : "builtin kernel");
+        if (backend instanceof CudaBackend cb) report.put("device", cb.deviceName()).put("gemm", cb.usesCublas() ? "cublas and builtin kernels, the faster per shape" : "builtin kernels");
         report.setAll(header);
         ArrayNode rows = report.putArray("cases");
         java.util.Set<String> ids = new java.util.HashSet<>();

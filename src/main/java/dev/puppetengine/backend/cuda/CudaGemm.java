@@ -30,18 +30,21 @@ import java.util.function.Predicate;
 /**
  * The one GEMM interface: C = alpha * A B + beta * C per batch, row-major operands given as (pointer, row stride,
  * column stride, batch stride) in elements, with an {@link Epilogue} (bias, residual, GEGLU gate) that every path
- * applies before its one rounding to C (kernels/epilogue.cuh). Three paths, tried in order:
+ * applies before its one rounding to C (kernels/epilogue.cuh). Three paths:
  * <ol>
  *   <li>cuBLAS (GemmStridedBatchedEx, fp32 compute, so bf16 operands accumulate in fp32 and fp32 stays true fp32,
- *       no TF32) when libcublas.so.12 loads and the strides are a plain or transposed matrix layout;</li>
- *   <li>our tensor-core kernel (kernels/gemm_mma.cu, mma.sync, sm_80+) for bf16/f16 operands whose layout it takes
- *       ({@link #mmaPlan});</li>
+ *       no TF32) when libcublas.so.12 loads and the strides are a plain or transposed matrix layout
+ *       ({@link #cublasTakes});</li>
+ *   <li>our tensor-core kernels (kernels/gemm_mma.cu, mma.sync, sm_80+; on sm_90 kernels/gemm_wgmma.cu) for bf16/f16
+ *       operands whose layout they take ({@link #mmaPlan}), including implicit-GEMM convolution;</li>
  *   <li>the tiled fp32-FMA kernel (kernels/gemm.cu): any dtype, any strides. Correct, slow.</li>
  * </ol>
- * cuBLAS has no such epilogue: with one, it writes an fp32 product and {@code gemm_epilogue} finishes it; the tiled
- * kernel does the same for GEGLU. The tensor-core kernel and block tile are chosen per problem by {@link GemmTuner}
- * (timed once per shape and device, cached on disk). {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS, {@code =tiled} uses only the tiled kernel (to test each path on a
- * machine that has cuBLAS). The choice is logged once.
+ * Where 1 and 2 can both take a product, {@link GemmTuner} picks per shape among our block tiles and cuBLAS (for a
+ * convolution: its column path), timed once per shape, device and kernel build, cached on disk; else 2 where it
+ * can, else 1, else 3. cuBLAS has no such epilogue: with one, it writes an fp32 product and {@code gemm_epilogue}
+ * finishes it; the tiled kernel does the same for GEGLU. {@code -Dpuppet.cuda.gemm=mma} skips cuBLAS,
+ * {@code =tiled} uses only the tiled kernel (to test each path on a machine that has cuBLAS). The paths in use are
+ * logged once.
  */
 final class CudaGemm {
     private static final Logger LOG = LoggerFactory.getLogger(CudaGemm.class);
@@ -149,12 +152,16 @@ final class CudaGemm {
             }
         }
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
-        tuner = new GemmTuner(backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma"), backend.multiprocessors(),
-                GemmTuner.defaultCacheFile(backend.deviceKey()), tune, this::validateTiles);
+        // one cache file per device and kernel build: two builds on one machine keep their own choices
+        String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
+        tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
                 : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)";
-        if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12), fp32 accumulation; products it cannot take: {}", ours);
+        if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12, fp32 accumulation) and {}; the faster per shape where both can take a product{}",
+                ours, tune ? "" : " (untuned: cuBLAS)");
         else LOG.info("CUDA GEMM: {}, because {}", ours, why);
+        if (h == null && GemmTuner.Tile.forced() == GemmTuner.Tile.CUBLAS)
+            LOG.warn("-Dpuppet.cuda.gemm.tile=cublas has no effect: cuBLAS is not in use ({}); the tuner chooses among the tiles", why);
     }
 
     boolean usesCublas() { return handle != null; }
@@ -275,6 +282,7 @@ final class CudaGemm {
      * and calls {@link #gemm}. {@code columns} runs that column path once, writing C in full (the tuner times it).
      */
     boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns) {
+        if (beta != 0f) throw new IllegalArgumentException("implicit GEMM with beta " + beta + ": the column path's timing run overwrites C");
         return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null);
     }
 
@@ -293,7 +301,9 @@ final class CudaGemm {
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
         String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
-                + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "");
+                + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "")
+                // what changes the other path's cost or whether it competes: cuBLAS finishes an epilogue in a second pass
+                + " c=" + c.dtype() + (ep.bias() != null ? " +bias" : "") + (ep.residual() != null ? " +res" : "") + (cublas != null ? " +cublas" : "");
         Set<GemmTuner.Tile> candidates = EnumSet.copyOf(available);
         if (!java.util.Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
                 && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null)

@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * hardware (illegal instruction, misaligned address: a sticky error that ends the CUDA context, so every later
  * launch of the process fails too) or hangs takes the child down, not the engine, and only the tiles that passed
  * there are validated (again) and used here. The child validates one tile at a time, announcing each; after a crash,
- * or when a tile is silent for {@code puppet.cuda.gemm.probeTileSeconds} (default 30; a pipeline deadlock), the
+ * or when a tile is silent for {@code puppet.cuda.gemm.probeTileSeconds} (default 30, counted from the child's
+ * first line: its start-up, JVM and CUDA context, only has the child's overall limit; a pipeline deadlock), the
  * tile it was on is dropped and a new child takes the rest. A fault caught as an exception is not enough to go on:
  * the child checks the context after each tile and exits if the error was sticky, so the next tile is not blamed for
  * it. Its log (why a tile failed) goes to this process's stderr. Costs a JVM start and a CUDA context (about two
@@ -70,10 +71,9 @@ final class GemmProbe {
             cmd.add(mainClass);
             for (GemmTuner.Tile t : todo) cmd.add(t.suffix());
             List<String> lines = new ArrayList<>();
-            AtomicLong lastLine = new AtomicLong(System.nanoTime());
+            AtomicLong lastLine = new AtomicLong(0);   // 0: nothing said yet (starting up)
             long silentLimit = TimeUnit.SECONDS.toNanos(Long.getLong(TILE_SECONDS, 30)), deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
             int exit;
-            boolean stopped = false;
             try {
                 Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
                 Thread reader = new Thread(() -> {
@@ -89,11 +89,10 @@ final class GemmProbe {
                 reader.start();
                 try {
                     while (!p.waitFor(1, TimeUnit.SECONDS)) {
-                        long now = System.nanoTime();
-                        if (now - lastLine.get() > silentLimit || now > deadline) {
+                        long now = System.nanoTime(), last = lastLine.get();
+                        if ((last != 0 && now - last > silentLimit) || now - deadline > 0) {
                             LOG.error("GEMM tile probe child silent for {} s (a hung tile?) or past {} s in all: stopping it",
-                                    (now - lastLine.get()) / 1_000_000_000L, TIMEOUT_S);
-                            stopped = true;
+                                    last == 0 ? "all its" : (now - last) / 1_000_000_000L, TIMEOUT_S);
                             break;
                         }
                     }
@@ -122,9 +121,6 @@ final class GemmProbe {
                 LOG.error("tensor-core GEMM tile {} took down the validation child (exit {}; its last output: {}): never used in this process",
                         o.crashed().suffix(), exit, said);
                 todo.remove(o.crashed());
-            } else if (stopped && o.ok().isEmpty() && o.bad().isEmpty()) {   // hung before its first tile: this process would too
-                LOG.error("GEMM tile probe child hung before validating any tile ({}): tensor-core tiles {} are not used", said, todo);
-                break;
             } else if (!todo.isEmpty() && o.ok().isEmpty() && o.bad().isEmpty()) {
                 LOG.warn("GEMM tile probe child exited with {} before validating anything ({}); tiles are validated in this process only", exit, said);
                 passed.addAll(todo);

@@ -173,6 +173,8 @@ final class GemmTuner {
         if (forced != null && candidates.contains(forced)) return forced;
         Tile t = chosen.get(key);
         if (t != null && candidates.contains(t)) return t;
+        // untimed, cuBLAS is the choice where offered: no reason to validate (or risk) a tile that would not be used
+        if ((!tune || !canTime) && candidates.contains(Tile.CUBLAS)) return Tile.CUBLAS;
         if (usable == null && canTime) {
             usable = EnumSet.noneOf(Tile.class);
             usable.addAll(validate.get());

@@ -22,7 +22,9 @@ import java.util.Map;
  * </ul>
  *
  * A block allocated before the capture and freed by the capturing thread during it was read by captured nodes, so
- * it is {@linkplain #adopt adopted}: from then on it is the pool's, like any block freed during the capture.
+ * it is {@linkplain #adopt adopted}: reserved for the graph, but never handed out again, not even within the capture
+ * (its contents come from before the graph, which never rewrites them; a captured writer would change what the next
+ * replay reads).
  *
  * Bookkeeping only, over an opaque block type, so it is unit-tested on the CPU with fake addresses. Not thread-safe:
  * the caller (CudaAllocator) holds its lock. Sizes are size classes.
@@ -77,16 +79,16 @@ final class GraphPool<B> {
     }
 
     /**
-     * A block from upstream, allocated before the capture and freed during it: captured nodes read its address, so
-     * handing it back upstream would let a later eager tensor overwrite what every replay reads. It joins this pool
-     * (reusable within the capture, reserved while the graph lives, given back on release).
+     * A block from upstream, allocated before the capture and freed during it: captured nodes read its address and
+     * contents, so handing it back upstream would let a later eager tensor overwrite what every replay reads, and
+     * reusing it in the capture would let a captured writer do the same from the second replay on. It is reserved
+     * while the graph lives and given back on release.
      */
     void adopt(B block, long size) {
         if (state != State.CAPTURING) throw new IllegalStateException("graph pool adoption while " + state + " (only during its capture)");
         if (owned.containsKey(block)) throw new IllegalStateException("block adopted by a graph pool that already holds it");
         owned.put(block, size);
         ownedBytes += size;
-        free.computeIfAbsent(size, s -> new ArrayDeque<>()).push(block);
     }
 
     /** The capture ended: nothing more is allocated here; freed blocks stay reserved. */
