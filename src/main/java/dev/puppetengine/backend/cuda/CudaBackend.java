@@ -242,6 +242,9 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /** Loads kernels/{@code name}.fatbin now (else at its first launch). */
+    void loadModule(String name) { module(name); }
+
     private synchronized CUmodule module(String name) {
         CUmodule m = modules.get(name);
         if (m != null) return m;

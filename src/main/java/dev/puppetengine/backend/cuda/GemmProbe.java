@@ -39,6 +39,9 @@ final class GemmProbe {
     /** The child: validates each named tile on this machine's GPU and reports it on stdout. */
     public static void main(String[] args) throws Exception {
         CudaGemm gemm = CudaBackend.get().gemm();
+        // modules first, before any tile is announced: a GPU without their cubins JITs the PTX here (may take long),
+        // which is start-up, not a hung tile
+        for (String name : args) CudaBackend.get().loadModule(GemmTuner.Tile.of(name).module);
         for (String name : args) {
             GemmTuner.Tile t = GemmTuner.Tile.of(name);
             System.out.println(START + name);
