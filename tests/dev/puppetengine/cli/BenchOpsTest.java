@@ -126,6 +126,13 @@ class BenchOpsTest {
         JsonNode first = merged.get(2);
         assertEquals(2.5 / first.get("ours_ms").asDouble(), first.get("speedup").asDouble(), 1e-9);
         assertTrue(r.get("group_totals").get("attention").get("speedup").asDouble() > 0, r.get("group_totals").toString());
+        // the geometric mean of the group's per-case speedups (issue 5's metric), each case once whatever its count
+        double logs = 0;
+        int n = 0;
+        for (JsonNode c : merged)
+            if (c.get("group").asText().equals("attention") && c.has("speedup")) { logs += Math.log(c.get("speedup").asDouble()); n++; }
+        assertEquals(n, r.get("group_totals").get("attention").get("cases").asInt());
+        assertEquals(Math.exp(logs / n), r.get("group_totals").get("attention").get("geomean_speedup").asDouble(), 1e-12);
         torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 

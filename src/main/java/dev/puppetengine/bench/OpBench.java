@@ -208,17 +208,20 @@ public final class OpBench {
         for (JsonNode r : rows) w = Math.max(w, r.get("id").asText().length());
         String head = "%-" + w + "s %6s %10s %8s %8s %6s %10s %8s %8s  %s%n";
         System.out.printf(Locale.ROOT, head, "case", "count", "ours ms", "TFLOP/s", "GB/s", "roof%", "torch ms", "TFLOP/s", "speedup", "GEMM path");
-        Map<String, double[]> groups = new LinkedHashMap<>();      // group -> {ours ms x count, torch ms x count, cases}
+        // group -> {ours ms x count, torch ms x count, cases, sum of ln(speedup)}: the time-weighted ratio says what a
+        // whole pass gains; the geometric mean of the per-shape ratios is issue 5's target metric (each shape counts once)
+        Map<String, double[]> groups = new LinkedHashMap<>();
         for (JsonNode r : rows) {
             System.out.printf(Locale.ROOT, "%-" + w + "s %6d %10s %8s %8s %6s %10s %8s %8s  %s%n", r.get("id").asText(), r.get("count").asInt(),
                     num(r, "ours_ms", "%.4f", r.has("ours_error") ? "FAILED" : "-"), num(r, "ours_tflops", "%.3g", ""), num(r, "ours_gbps", "%.1f", ""),
                     num(r, "ours_roofline_pct", "%.0f", ""), num(r, "torch_ms", "%.4f", r.has("torch_error") ? "FAILED" : "-"),
                     num(r, "torch_tflops", "%.3g", ""), num(r, "speedup", "%.2f", "-"), r.path("gemm_path").asText(""));
             if (r.has("speedup")) {
-                double[] g = groups.computeIfAbsent(r.get("group").asText(), k -> new double[3]);
+                double[] g = groups.computeIfAbsent(r.get("group").asText(), k -> new double[4]);
                 g[0] += r.get("count").asInt() * r.get("ours_ms").asDouble();
                 g[1] += r.get("count").asInt() * r.get("torch_ms").asDouble();
                 g[2]++;
+                g[3] += Math.log(r.get("speedup").asDouble());
             }
         }
         JsonNode t = report.get("torch");
@@ -226,8 +229,11 @@ public final class OpBench {
         else System.out.println("PyTorch " + t.path("torch").asText("?") + " on " + t.path("device").asText("?"));
         ObjectNode sums = report.putObject("group_totals");
         groups.forEach((g, v) -> {
-            System.out.printf(Locale.ROOT, "%s: ours %.3f ms, torch %.3f ms over %d cases weighted by count: speedup %.2f%n", g, v[0], v[1], (int) v[2], v[1] / v[0]);
-            sums.putObject(g).put("ours_ms", v[0]).put("torch_ms", v[1]).put("cases", (int) v[2]).put("speedup", v[1] / v[0]);
+            double geo = Math.exp(v[3] / v[2]);
+            System.out.printf(Locale.ROOT, "%s: ours %.3f ms, torch %.3f ms over %d cases weighted by count: speedup %.2f; geometric mean of the cases' speedups %.3f%n",
+                    g, v[0], v[1], (int) v[2], v[1] / v[0], geo);
+            sums.putObject(g).put("ours_ms", v[0]).put("torch_ms", v[1]).put("cases", (int) v[2]).put("speedup", v[1] / v[0])
+                    .put("geomean_speedup", geo);
         });
     }
 
