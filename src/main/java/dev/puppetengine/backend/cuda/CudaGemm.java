@@ -169,10 +169,10 @@ final class CudaGemm {
     /** The GEMM paths that served products since the last {@link #drainPaths} (bench rows name them). */
     private final Set<String> paths = new LinkedHashSet<>();
 
-    /** Products run while the tuner times its candidates are not served: they write scratch (or are redone). */
-    private int timing;
+    /** Products this thread runs while the tuner times its candidates are not served: they write scratch (or are redone). */
+    private final ThreadLocal<int[]> timing = ThreadLocal.withInitial(() -> new int[1]);
 
-    private synchronized void served(String path) { if (timing == 0) paths.add(path); }
+    private synchronized void served(String path) { if (timing.get()[0] == 0) paths.add(path); }
 
     /** "cublas", "cublas+epilogue", "mma-128x64", "wgmma-128x256", "tiled", ... in first-use order; clears the record. */
     synchronized List<String> drainPaths() {
@@ -376,7 +376,7 @@ final class CudaGemm {
 
     /** Milliseconds per run of {@code product} into a scratch C (batch x m x nOut of {@code ct}); run once untimed first. */
     private double time(int batch, int m, int nOut, DType ct, Consumer<Mat> product) {
-        synchronized (this) { timing++; }
+        timing.get()[0]++;
         try (Tensor scratch = backend.empty(ct, batch, m, nOut)) {
             Mat sc = new Mat(backend.ptr(scratch), ct, nOut, 1, (long) m * nOut);
             product.accept(sc);
@@ -384,7 +384,7 @@ final class CudaGemm {
                 for (int i = 0; i < TUNE_REPS; i++) product.accept(sc);
             }) / TUNE_REPS;
         } finally {
-            synchronized (this) { timing--; }
+            timing.get()[0]--;
         }
     }
 
