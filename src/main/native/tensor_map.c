@@ -8,6 +8,17 @@
 #include <jni.h>
 #include <stdint.h>
 
+// glibc 2.34 moved dlopen/dlsym into libc under a new symbol version, so a build on a new system would not load on
+// glibc < 2.34 (Ubuntu 20.04, RHEL 8), where JCuda's own natives do. Bind the original versions, which every glibc
+// still exports.
+#if defined(__x86_64__)
+__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
+__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+#elif defined(__aarch64__)
+__asm__(".symver dlopen,dlopen@GLIBC_2.17");
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+#endif
+
 typedef CUresult (*EncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
                                 const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
