@@ -300,7 +300,8 @@ public final class CudaBackend implements Backend {
             else if (a instanceof int[]) ps[i] = Pointer.to((int[]) a);
             else throw new IllegalArgumentException("kernel argument " + i + " of " + fn + ": " + a.getClass());
         }
-        if (gx > Integer.MAX_VALUE) throw new IllegalArgumentException(fn + ": grid of " + gx + " blocks");
+        if (gx > Integer.MAX_VALUE || gy > 65535 || gz > 65535)   // the hardware's grid limits, said before the driver's bare INVALID_VALUE
+            throw new IllegalArgumentException(fn + ": grid of " + gx + " x " + gy + " x " + gz + " blocks (limits 2^31-1 x 65535 x 65535)");
         CUfunction f = function(mod, fn);
         if (smem > 48 * 1024) allowSharedMemory(f, mod + "/" + fn, smem);
         Cu.check(JCudaDriver.cuLaunchKernel(f, (int) gx, gy, gz, bx, by, 1, smem, compute, Pointer.to(ps), null),
