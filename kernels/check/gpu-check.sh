@@ -9,14 +9,17 @@
 #                    every tile is validated against the CPU reference first, wgmma ones included on sm_90; tuning
 #                    off, so a tile that fails on a harness shape it was not validated on cannot end the step early:
 #                    bench gemm tunes, products-* force each tile)
-#   products-mma     the product and convolution cases once per forced mma.sync tile (128x64, 64x128: the tuner
-#                    picks per shape, so one harness run need not use them all)
+#   products-mma     the product and convolution cases once per forced mma.sync tile (128x128, 128x64, 64x128: on an
+#                    H100/H200 the untuned harness uses wgmma tiles, so one harness run need not use them at all)
 #   products-hopper  the same per forced wgmma tile, sm_90 only (plain, warp-specialised, TMA-fed), and TensorMapsTest
 #   harness-tiled    the op harness on the tiled (no tensor-core) fallback
 #   unet-parity      the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on)
 #   sample-parity    the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism)
 #   memcheck         compute-sanitizer memcheck over the op harness (kernels ~10x slower), when it is on PATH
-# Every launch synchronized (-Dpuppet.cuda.sync=true) so a fault names its kernel. Logs: $OUT/<step>.log; the
+# Every launch synchronized (-Dpuppet.cuda.sync=true) so a fault names its kernel. Strict, so a pass means what it says:
+# no usable CUDA fails every test instead of skipping it (-Dpuppet.harness.requireDevice=true), harness-mma fails when
+# any tile fails validation (-Dpuppet.cuda.gemm.strictValidation=true) rather than passing on the others, and a forced
+# tile this GPU cannot run (TMA off, not sm_90) fails its products-* step (-Dpuppet.cuda.gemm.tile.strict=true). Logs: $OUT/<step>.log; the
 # summary lines are appended to $OUT/summary.txt. DEADLINE (epoch s, see kernels/device-budget.sh) caps each step.
 # Prepare here (the sampling test reads models/toy from the working tree, which travels with the command):
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
@@ -53,7 +56,7 @@ run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or C
   if [ "$limit" = 0 ]; then summary+=("$(printf '%-18s skipped: the visit has no time left' "$label")"); return; fi
   logs+=("$out/$label.log")
   local t0=$SECONDS
-  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
+  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true -Dpuppet.harness.requireDevice=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
   local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s" >> "$out/$label.log"
   local line; line=$(grep -E "tests (successful|failed|aborted|skipped)" "$out/$label.log" | tr -s ' ' | tr '\n' ' ')
@@ -84,14 +87,14 @@ for step in $steps; do
         run harness-cublas 40 "backend.BackendsTest backend.OpChecksTest"
       else run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" -Dpuppet.cuda.gemm.tile=cublas; fi ;;
     # 150 s: the tile probe stops a child after 30 s of silence per hung tile (GemmProbe), a few may hang
-    harness-mma) run harness-mma 150 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.tuneCache="$out/tune" ;;
+    harness-mma) run harness-mma 150 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.tuneCache="$out/tune" -Dpuppet.cuda.gemm.strictValidation=true ;;
     products-mma)
-      for t in 128x64 64x128; do run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t; done ;;
+      for t in 128x128 128x64 64x128; do run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true; done ;;
     products-hopper)
       if hopper; then
         run tensor-maps 20 "backend.cuda.TensorMapsTest"   # the JNI shim against the real driver: a map is encoded
         for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
-          run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t
+          run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
         done
       else summary+=("products-hopper    skipped: not an sm_90 GPU"); fi ;;
     harness-tiled) run harness-tiled 60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled ;;

@@ -5,6 +5,8 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -17,6 +19,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public final class DeviceUnderTest {
     /** System property: the CPU stands in for CUDA. */
     public static final String CPU_SELF_TEST = "puppet.harness.cpuSelfTest";
+    /** System property: no usable CUDA is a failure, not a skip, and the CPU may not stand in (the GPU checks set it). */
+    public static final String REQUIRE_DEVICE = "puppet.harness.requireDevice";
 
     private static boolean probed;
     private static Backend device;
@@ -59,6 +63,10 @@ public final class DeviceUnderTest {
      */
     public static Backend require() {
         Backend b = probe();
+        if (Boolean.getBoolean(REQUIRE_DEVICE)) {   // on the GPU machine a run that skipped everything must not read as a pass
+            assertFalse(cpuStandIn(), "-D" + REQUIRE_DEVICE + "=true with the CPU standing in (-D" + CPU_SELF_TEST + "=true)");
+            assertNotNull(b, "-D" + REQUIRE_DEVICE + "=true: " + unavailableReason());
+        }
         assumeTrue(b != null, unavailableReason());
         return b;
     }
@@ -76,6 +84,6 @@ public final class DeviceUnderTest {
         if (b == null) return "none (" + unavailableReason() + ")";
         if (cpuStandIn()) return "cpu (stand-in for CUDA: -D" + CPU_SELF_TEST + "=true)";
         CudaBackend c = (CudaBackend) b;
-        return "cuda on " + c.deviceName() + (c.usesCublas() ? ", cuBLAS GEMM" : ", built-in GEMM kernel");
+        return "cuda on " + c.deviceName() + (c.usesCublas() ? ", cuBLAS and built-in GEMM kernels" : ", built-in GEMM kernels");
     }
 }

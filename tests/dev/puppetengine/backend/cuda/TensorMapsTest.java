@@ -77,6 +77,9 @@ class TensorMapsTest {
     @Test
     void theLibraryLoadsOrSaysWhyAndEncodeNamesTheDriversAnswer() throws CudaUnavailableException {
         String why = TensorMaps.unavailable();
+        // on sm_90 the library must be there (else every "wgmma-tma" tile silently runs as another tile)
+        boolean hopper = Backends.cudaUnavailableReason() == null && CudaBackend.get().computeCapability() == 90;
+        if (hopper) assertNull(why, "sm_90: the TMA tensor-map library must load");
         if (TensorMapsTest.class.getResource("/kernels/libpuppet_tensor_map.so") == null) {
             assertTrue(why != null && why.contains("kernels/build.sh"), String.valueOf(why));
             return;
@@ -85,7 +88,6 @@ class TensorMapsTest {
         TensorMaps.MapPlan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
         // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
-        boolean hopper = Backends.cudaUnavailableReason() == null && CudaBackend.get().computeCapability() == 90;
         try {
             long[] map = TensorMaps.encode(p, true, address);
             assertEquals(16, map.length);

@@ -151,6 +151,12 @@ final class CudaGemm {
                 LOG.info("CUDA GEMM: no TMA copies ({}); the warp-specialised wgmma kernel copies by cp.async", noTma);
             }
         }
+        GemmTuner.Tile forced = GemmTuner.Tile.forced();
+        // for the GPU checks (-Dpuppet.cuda.gemm.tile.strict=true): a forced tile this device cannot run (TMA off,
+        // another GPU's tile) must not let a products-* step pass on other tiles unseen
+        if (forced != null && forced != GemmTuner.Tile.CUBLAS && !available.contains(forced) && Boolean.getBoolean("puppet.cuda.gemm.tile.strict"))
+            throw new CudaException("-Dpuppet.cuda.gemm.tile=" + forced.suffix() + " cannot run on " + backend.deviceKey() + " (tiles here: "
+                    + available.stream().map(GemmTuner.Tile::suffix).toList() + ") and -Dpuppet.cuda.gemm.tile.strict=true");
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
         // one cache file per device and kernel build: two builds on one machine keep their own choices
         String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
@@ -160,7 +166,7 @@ final class CudaGemm {
         if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12, fp32 accumulation) and {}; the faster per shape where both can take a product{}",
                 ours, tune ? "" : " (untuned: cuBLAS)");
         else LOG.info("CUDA GEMM: {}, because {}", ours, why);
-        if (h == null && GemmTuner.Tile.forced() == GemmTuner.Tile.CUBLAS)
+        if (h == null && forced == GemmTuner.Tile.CUBLAS)
             LOG.warn("-Dpuppet.cuda.gemm.tile=cublas has no effect: cuBLAS is not in use ({}); the tuner chooses among the tiles", why);
     }
 
@@ -401,7 +407,15 @@ final class CudaGemm {
      */
     private Set<GemmTuner.Tile> validateTiles() {
         boolean probe = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.probe", "true"));
-        return validate(probe ? GemmProbe.survivors(available) : available);
+        Set<GemmTuner.Tile> ok = validate(probe ? GemmProbe.survivors(available) : available);
+        // for the GPU checks (-Dpuppet.cuda.gemm.strictValidation=true): a tile that fails validation is a failed
+        // check, not a tile the engine silently never uses while the harness passes on another
+        if (Boolean.getBoolean("puppet.cuda.gemm.strictValidation") && !ok.containsAll(available)) {
+            Set<GemmTuner.Tile> bad = EnumSet.copyOf(available);
+            bad.removeAll(ok);
+            throw new CudaException("tensor-core GEMM tiles " + bad + " failed validation against the CPU reference (-Dpuppet.cuda.gemm.strictValidation=true)");
+        }
+        return ok;
     }
 
     /** The tiles of {@code tiles} whose products match the CPU reference here (validateTiles' checks, in this process). */
