@@ -223,10 +223,9 @@ final class CudaGemm {
     private boolean viaProduct(int batch, int m, int n, Epilogue ep, Predicate<Mat> product, float alpha, float beta, Mat c) {
         try (Tensor p = backend.empty(DType.F32, batch, m, n)) {
             if (!product.test(new Mat(backend.ptr(p), DType.F32, n, 1, (long) m * n))) return false;
-            int nOut = ep.geglu() ? n / 2 : n;
-            long total = (long) batch * m * nOut;
+            long total = (long) batch * m * nOut(n, ep);
             backend.launch1d("gemm", "gemm_epilogue", total,
-                    concat(new Object[]{total, m, nOut, ep.geglu() ? 1 : 0, alpha, backend.ptr(p)}, ep.biasArgs(), ep.residualArgs(),
+                    concat(new Object[]{total, m, nOut(n, ep), ep.geglu() ? 1 : 0, alpha, backend.ptr(p)}, ep.biasArgs(), ep.residualArgs(),
                             new Object[]{beta, c.ptr(), CudaBackend.code(c.dtype()), c.rs(), c.cs(), c.bs()}));
             return true;
         }
