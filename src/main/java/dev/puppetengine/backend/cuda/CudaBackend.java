@@ -943,8 +943,8 @@ public final class CudaBackend implements Backend {
                     g.h(), g.w(), 1, 1, g.kh() - 1 - s.padTop(), g.kw() - 1 - s.padLeft());
             CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
             if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
-            launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf));
-            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE, columns);
+            return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE, columns,
+                    () -> launch1d("conv", "flip_weights", w.numel(), g.cout(), g.kh(), g.kw(), g.cin(), ptr(w), code(t), ptr(wf)));
         }
     }
 

@@ -198,7 +198,7 @@ final class CudaGemm {
         // cuBLAS competes with the tensor-core tiles where both can take the product (the tuner times them all)
         boolean viaCublas = handle != null && cublasTakes(m, n, k, a, b, ep.any() ? null : c);
         if (tensorCores && mma(batch, m, n, k, alpha, a, b, beta, c, ep,
-                viaCublas ? sc -> cublasProduct(batch, m, n, k, alpha, a, b, 0f, sc, ep) : null)) return;
+                viaCublas ? sc -> cublasProduct(batch, m, n, k, alpha, a, b, 0f, sc, ep) : null, null)) return;
         if (viaCublas) {
             cublasProduct(batch, m, n, k, alpha, a, b, beta, c, ep);
             return;
@@ -287,8 +287,17 @@ final class CudaGemm {
      * and calls {@link #gemm}. {@code columns} runs that column path once, writing C in full (the tuner times it).
      */
     boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns) {
+        return implicit(m, n, k, alpha, a, b, beta, c, ep, columns, null);
+    }
+
+    /**
+     * As above; {@code prepare} (may be null) writes what the tensor-core path reads but the column path does not
+     * (a backward-input conv's flipped weights): it runs before each tile launch, timed ones included (it is part of
+     * that path's cost), and not at all where the tuner chose the columns.
+     */
+    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns, Runnable prepare) {
         if (beta != 0f) throw new IllegalArgumentException("implicit GEMM with beta " + beta + ": the column path's timing run overwrites C");
-        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null);
+        return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null, prepare);
     }
 
     /** Whether products with an im2col operand can run here at all (not in tiled-only mode). */
@@ -300,7 +309,7 @@ final class CudaGemm {
      * offered where it exists (else null), which the tuner times by running it once into a scratch C (beta 0).
      */
     private boolean mma(int batch, int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep,
-                        Consumer<Mat> cublas) {
+                        Consumer<Mat> cublas, Runnable prepare) {
         // GEGLU reads B's N index in runs of 8 (kernels/epilogue.cuh: geglu_source), so the half must keep them aligned.
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
@@ -314,10 +323,12 @@ final class CudaGemm {
                 && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null)
             candidates.removeAll(GemmTuner.Tile.TMA);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
         if (cublas != null) candidates.add(GemmTuner.Tile.CUBLAS);
+        Runnable ready = prepare != null ? prepare : () -> {};   // in every timed run too: part of the path's cost
         GemmTuner.Tile tile = tuner.choose(key, m, n, batch, !backend.capturing(), candidates,
                 t -> time(batch, m, nOut(n, ep), c.dtype(), t == GemmTuner.Tile.CUBLAS ? cublas
-                        : sc -> launchMma(plan, t, batch, m, n, k, alpha, a, b, 0f, sc, ep)));
+                        : sc -> { ready.run(); launchMma(plan, t, batch, m, n, k, alpha, a, b, 0f, sc, ep); }));
         if (tile == GemmTuner.Tile.CUBLAS) return false;
+        ready.run();
         launchMma(plan, tile, batch, m, n, k, alpha, a, b, beta, c, ep);
         served(tile.label());
         return true;
