@@ -10,8 +10,11 @@ For every case this builds the PyTorch equivalent on fresh random tensors and ti
 {"torch", "device", "results": {id: {"ms": median} or {"error": message}}}, rewritten after every case so a
 run cut short still leaves what it finished. The engine merges it by id.
 
-Layouts: the engine's shapes are channels-last (N, H, W, C); here tensors use PyTorch's default contiguous
-(N, C, H, W) layout, which is what the reference code runs. fp32 stays real fp32 (TF32 off) like the engine.
+Layouts: the engine's shapes are channels-last (N, H, W, C). Every case is first timed in PyTorch's default
+contiguous layout ((N, C, H, W), what the reference code runs); then each convolution again in channels-last
+(torch.channels_last, channels_last_3d for the temporal conv), and its result gets "ms_nchw",
+"ms_channels_last", "layout" (the faster) and "ms" = the faster time. fp32 stays real fp32 (TF32 off) like the
+engine.
 """
 import argparse
 import json
@@ -58,7 +61,7 @@ def gemm(s, new):
     return lambda: torch.matmul(x, y)
 
 
-def conv(s, new):
+def conv(s, new, channels_last=False):
     n, h, w, cin = s["x"]
     cout, kh, kw, _ = s["w"]
     top, bottom, left, right = s["pad"]
@@ -72,6 +75,9 @@ def conv(s, new):
         hw = [side, side] if side * side == w else [w, 1]
         x_shape, w_shape, stride, pad, op = [n, cin, h] + hw, [cout, cin, kh, 1, 1], stride + [1], pad + [0], F.conv3d
     x, wt = new(*x_shape), new(*w_shape)
+    if channels_last:  # the engine's own layout; cuDNN has kernels for it (randn_like below keeps the format)
+        fmt = torch.channels_last if len(x_shape) == 4 else torch.channels_last_3d
+        x, wt = x.contiguous(memory_format=fmt), wt.contiguous(memory_format=fmt)
     if s["pass"] == "forward":
         bias = new(cout) if s["bias"] else None
         if s.get("epilogue", "none") == "residual":
@@ -183,12 +189,14 @@ def main():
     torch.backends.cudnn.benchmark = True  # PyTorch at its best: cuDNN picks its fastest algorithm during the warm-up
     name = torch.cuda.get_device_name() if a.device == "cuda" else "cpu"
     out = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": name, "results": {}}
+    def maker(s):
+        dt = DTYPES[s["dtype"]]
+        return lambda *shape: torch.randn(*shape, dtype=dt, device=a.device, requires_grad=s["pass"] == "backward")
+
     for case in cases:
         s = case["spec"]
         try:
-            dt = DTYPES[s["dtype"]]
-            new = lambda *shape: torch.randn(*shape, dtype=dt, device=a.device, requires_grad=s["pass"] == "backward")
-            fn = BUILD[s["kind"]](s, new)
+            fn = BUILD[s["kind"]](s, maker(s))
             ms = median_ms(fn, a.device, a.warmup, a.iters)
             out["results"][case["id"]] = {"ms": ms}
             print(f"torch {case['id']}: {ms:.4f} ms", file=sys.stderr)
@@ -196,6 +204,21 @@ def main():
             out["results"][case["id"]] = {"error": f"{type(e).__name__}: {e}"}
             print(f"torch {case['id']}: FAILED {type(e).__name__}: {e}", file=sys.stderr)
         fn = None
+        write(a.out, out)
+    # Convolutions again in channels-last, once every case has its default-layout time (a run cut short keeps
+    # those): "ms" becomes the faster layout's, so the engine is compared with cuDNN at its best, and the two
+    # times say which layout cuDNN itself prefers at each shape.
+    for case in cases:
+        s, r = case["spec"], out["results"][case["id"]]
+        if s["kind"] != "conv2d" or "ms" not in r:
+            continue
+        try:
+            cl = median_ms(conv(s, maker(s), channels_last=True), a.device, a.warmup, a.iters)
+            r.update(ms_nchw=r["ms"], ms_channels_last=cl, layout="channels_last" if cl < r["ms"] else "nchw", ms=min(cl, r["ms"]))
+            print(f"torch {case['id']} channels-last: {cl:.4f} ms", file=sys.stderr)
+        except Exception as e:
+            r["channels_last_error"] = f"{type(e).__name__}: {e}"
+            print(f"torch {case['id']} channels-last: FAILED {type(e).__name__}: {e}", file=sys.stderr)
         write(a.out, out)
 
 

@@ -111,6 +111,12 @@ class BenchOpsTest {
         ObjectNode res = fake.putObject("results");
         for (JsonNode c : cases) res.putObject(c.get("id").asText()).put("ms", 2.5);
         res.putObject(cases.get(1).get("id").asText()).put("error", "RuntimeError: fake");
+        // convolutions also timed in channels-last (torch_ops.py's second pass): 3 faster that way, 1 not
+        List<JsonNode> convs = all(cases, k -> k.get("spec").get("kind").asText().equals("conv2d"));
+        double[][] layouts = {{4, 2}, {3, 1}, {2, 1}, {1, 2}};
+        for (int i = 0; i < layouts.length; i++)
+            ((ObjectNode) res.get(convs.get(i).get("id").asText())).put("ms", Math.min(layouts[i][0], layouts[i][1]))
+                    .put("ms_nchw", layouts[i][0]).put("ms_channels_last", layouts[i][1]).put("layout", layouts[i][1] < layouts[i][0] ? "channels_last" : "nchw");
         Path fakeFile = dir.resolve("torch.json");
         Files.writeString(fakeFile, fake.toString());
         List<String> a = new ArrayList<>(List.of(args));
@@ -125,6 +131,14 @@ class BenchOpsTest {
         assertFalse(merged.get(1).has("speedup"));
         JsonNode first = merged.get(2);
         assertEquals(2.5 / first.get("ours_ms").asDouble(), first.get("speedup").asDouble(), 1e-9);
+        JsonNode conv = one(merged, k -> k.get("id").asText().equals(convs.get(1).get("id").asText()));
+        assertEquals(1.0, conv.get("torch_ms").asDouble());
+        assertEquals("channels_last", conv.get("torch_layout").asText());
+        assertEquals(3.0, conv.get("torch_ms_nchw").asDouble());
+        JsonNode lay = r.get("torch_conv_layouts");
+        assertEquals(4, lay.get("cases").asInt(), lay.toString());
+        assertEquals(3, lay.get("channels_last_faster").asInt());
+        assertEquals(Math.pow(2.0 * 3 * 2 * 0.5, 0.25), lay.get("geomean_nchw_over_channels_last").asDouble(), 1e-12);
         assertTrue(r.get("group_totals").get("attention").get("speedup").asDouble() > 0, r.get("group_totals").toString());
         // the geometric mean of the group's per-case speedups (issue 5's metric), each case once whatever its count
         double logs = 0;

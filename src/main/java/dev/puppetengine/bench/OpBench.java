@@ -80,8 +80,12 @@ public final class OpBench {
             for (JsonNode r : rows) {
                 JsonNode t = torch.get("results").get(r.get("id").asText());
                 if (t == null) continue;
-                if (t.has("ms")) ((ObjectNode) r).put("torch_ms", t.get("ms").asDouble());
-                if (t.has("error")) ((ObjectNode) r).put("torch_error", t.get("error").asText());
+                ObjectNode row = (ObjectNode) r;
+                if (t.has("ms")) row.put("torch_ms", t.get("ms").asDouble());
+                if (t.has("error")) row.put("torch_error", t.get("error").asText());
+                // convolutions timed in both layouts: torch_ms is the faster one's (torch_ops.py's second pass)
+                for (String f : new String[]{"layout", "ms_nchw", "ms_channels_last", "channels_last_error"})
+                    if (t.has(f)) row.set("torch_" + f, t.get(f));
             }
         } else {
             report.set("torch", torch);
@@ -227,6 +231,7 @@ public final class OpBench {
         JsonNode t = report.get("torch");
         if (t.has("skipped")) System.out.println("PyTorch side skipped: " + t.get("skipped").asText());
         else System.out.println("PyTorch " + t.path("torch").asText("?") + " on " + t.path("device").asText("?"));
+        convLayouts(rows, report);
         ObjectNode sums = report.putObject("group_totals");
         groups.forEach((g, v) -> {
             double geo = Math.exp(v[3] / v[2]);
@@ -235,6 +240,27 @@ public final class OpBench {
             sums.putObject(g).put("ours_ms", v[0]).put("torch_ms", v[1]).put("cases", (int) v[2]).put("speedup", v[1] / v[0])
                     .put("geomean_speedup", geo);
         });
+    }
+
+    /**
+     * Which layout cuDNN itself is faster in, over the convolutions PyTorch timed both ways: the measurement
+     * behind the engine's channels-last activations (issue 5 asks to measure before deciding).
+     */
+    private static void convLayouts(JsonNode rows, ObjectNode report) {
+        int cases = 0, clFaster = 0;
+        double logs = 0;
+        for (JsonNode r : rows)
+            if (r.has("torch_ms_nchw") && r.has("torch_ms_channels_last")) {
+                double nchw = r.get("torch_ms_nchw").asDouble(), cl = r.get("torch_ms_channels_last").asDouble();
+                cases++;
+                if (cl < nchw) clFaster++;
+                logs += Math.log(nchw / cl);
+            }
+        if (cases == 0) return;
+        double geo = Math.exp(logs / cases);
+        System.out.printf(Locale.ROOT, "PyTorch convolutions in both layouts (torch ms is the faster): channels-last faster in %d of %d cases;"
+                + " geometric mean of NCHW ms / channels-last ms %.3f%n", clFaster, cases, geo);
+        report.putObject("torch_conv_layouts").put("cases", cases).put("channels_last_faster", clFaster).put("geomean_nchw_over_channels_last", geo);
     }
 
     private static String num(JsonNode r, String field, String fmt, String missing) {
