@@ -17,7 +17,9 @@
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 #   (the bundle and the tracked tree must stay under the tool's 64 MiB; pack-device.sh checks)
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/device-visit.sh
-# Afterwards: unpack visit.tgz, commit the logs under docs/runs/<date>-*, numbers into docs/PERFORMANCE.md.
+# Afterwards: unpack visit.tgz, commit the logs under docs/runs/<date>-*, numbers into docs/PERFORMANCE.md. A bench
+# step stopped while PyTorch was timing leaves bench/<step>.json and <step>.json.torch.json: make its table here with
+#   ./puppet-engine bench gemm --ours-results bench/gemm.json --torch-results bench/gemm.json.torch.json
 set -uo pipefail
 final=${OUT:-/tmp/out}; mkdir -p "$final"
 work=$(mktemp -d /tmp/visit.XXXXXX)

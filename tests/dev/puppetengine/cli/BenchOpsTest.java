@@ -147,6 +147,34 @@ class BenchOpsTest {
             if (c.get("group").asText().equals("attention") && c.has("speedup")) { logs += Math.log(c.get("speedup").asDouble()); n++; }
         assertEquals(n, r.get("group_totals").get("attention").get("cases").asInt());
         assertEquals(Math.exp(logs / n), r.get("group_totals").get("attention").get("geomean_speedup").asDouble(), 1e-12);
+
+        // a report finished later (--ours-results: say the run stopped while PyTorch was timing) times nothing again:
+        // the same times, the same merge, whatever an earlier merge had put there
+        Path later = dir.resolve("later.json");
+        res.putObject(first.get("id").asText()).put("ms", 7.0);
+        Files.writeString(fakeFile, fake.toString());
+        assertEquals(0, Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch-results", fakeFile.toString(), "--json", later.toString()));
+        JsonNode again = ModelDirectory.json().readTree(later.toFile());
+        List<JsonNode> redone = list(again.get("cases"));
+        assertEquals(merged.size(), redone.size());
+        for (int i = 0; i < merged.size(); i++) assertEquals(merged.get(i).get("ours_ms"), redone.get(i).get("ours_ms"));
+        assertEquals(7.0 / first.get("ours_ms").asDouble(), redone.get(2).get("speedup").asDouble(), 1e-9);
+        assertEquals(r.get("torch_conv_layouts"), again.get("torch_conv_layouts"));
+        assertEquals(r.get("peak_tflops"), again.get("peak_tflops"));
+        // not a report: refused naming the file and what was expected
+        Path bad = dir.resolve("bad.json");
+        Files.writeString(bad, "{\"results\": {}}");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        int rc;
+        try {
+            rc = Main.run("bench", "kernels", "--ours-results", bad.toString(), "--torch", "none");
+        } finally {
+            System.setErr(old);
+        }
+        assertTrue(rc != 0, "a file that is not a report must fail");
+        assertTrue(err.toString().contains(bad.toString()) && err.toString().contains("\"cases\" array"), err.toString());
         torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 

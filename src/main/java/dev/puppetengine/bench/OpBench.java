@@ -74,7 +74,45 @@ public final class OpBench {
         AtomicFile.writeString(file, json.writeValueAsString(report));   // our side survives whatever PyTorch does
 
         if (backend instanceof CudaBackend cb) cb.emptyCache();        // hand our cached blocks back for PyTorch's allocator
-        JsonNode torch = torchResults(backend, file, o);
+        return finish(report, file, o);
+    }
+
+    /**
+     * An earlier run's report ({@code ours}: its --json file, our side timed; say a run stopped while PyTorch was
+     * timing), without timing anything again: PyTorch's results merged ({@code o.torchResults()}, else the script
+     * on the report's cases), then the table printed and the report written to {@code o.json()} as {@link #run} does.
+     */
+    public static ObjectNode finishEarlier(Path ours, Options o) throws IOException, InterruptedException {
+        JsonNode read;
+        try {
+            read = ModelDirectory.json().readTree(ours.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(ours + ": cannot read it as JSON (" + e.getMessage() + ")", e);
+        }
+        if (!(read instanceof ObjectNode report) || !report.path("cases").isArray() || !report.has("backend"))
+            throw new IllegalArgumentException(ours + ": not the --json report of bench gemm or bench kernels (expected an object with \"backend\" and a \"cases\" array)");
+        for (JsonNode r : report.get("cases")) {
+            if (!r.path("id").isTextual() || !r.path("flops").isNumber() || !r.path("bytes").isNumber() || !r.has("spec"))
+                throw new IllegalArgumentException(ours + ": case " + r.path("id").asText("#" + r) + " lacks id, flops, bytes or spec");
+            // what an earlier merge derived goes: it is derived again from the times below
+            ((ObjectNode) r).remove(List.of("torch_ms", "torch_error", "torch_layout", "torch_ms_nchw", "torch_ms_channels_last",
+                    "torch_channels_last_error", "torch_tflops", "torch_gbps", "torch_roofline_pct", "speedup"));
+        }
+        report.remove(List.of("torch", "group_totals", "torch_conv_layouts"));
+        Double peak = o.peakTflops() != null ? o.peakTflops() : report.path("peak_tflops").isNumber() ? report.get("peak_tflops").asDouble() : null;
+        if (peak != null) report.put("peak_tflops", peak);
+        Options with = new Options(o.warmup(), o.iters(), o.torch(), o.torchResults(), o.torchScript(), peak, o.json());
+        System.err.println("bench: " + report.path("what").asText("?") + ", our times from " + ours);
+        Path file = o.json() != null ? o.json() : Files.createTempFile("puppet-bench", ".json");
+        if (!file.equals(ours)) AtomicFile.writeString(file, ModelDirectory.json().writeValueAsString(report));
+        return finish(report, file, with);
+    }
+
+    /** PyTorch merged into {@code report} (whose cases are in {@code file}), speedups derived, the table printed, the report written. */
+    private static ObjectNode finish(ObjectNode report, Path file, Options o) throws IOException, InterruptedException {
+        ObjectMapper json = ModelDirectory.json();
+        JsonNode rows = report.get("cases");
+        JsonNode torch = torchResults(report.get("backend").asText(), file, o);
         if (torch.has("results")) {
             report.set("torch", ((ObjectNode) torch.deepCopy()).without("results"));
             for (JsonNode r : rows) {
@@ -90,7 +128,7 @@ public final class OpBench {
         } else {
             report.set("torch", torch);
         }
-        derive(rows, o.peakTflops());
+        derive((ArrayNode) rows, o.peakTflops());
         print(report);
         if (o.json() != null) {
             AtomicFile.writeString(file, json.writeValueAsString(report));
@@ -125,11 +163,11 @@ public final class OpBench {
     }
 
     /** The PyTorch side: a given results file, else the script's output, else {"skipped": why}. */
-    private static JsonNode torchResults(Backend backend, Path cases, Options o) throws IOException, InterruptedException {
+    private static JsonNode torchResults(String backend, Path cases, Options o) throws IOException, InterruptedException {
         ObjectMapper json = ModelDirectory.json();
         if (o.torchResults() != null) return json.readTree(o.torchResults().toFile());
         String why = null, python = o.torch();
-        String device = backend.name().equals("cuda") ? "cuda" : "cpu";
+        String device = backend.equals("cuda") ? "cuda" : "cpu";
         if (python.equals("none")) why = "--torch none";
         else if (!Files.isRegularFile(o.torchScript())) why = "no script at " + o.torchScript();
         else if (python.equals("auto")) {

@@ -22,8 +22,25 @@ final class OpBenchArgs {
             description = "Merge this torch_ops.py output (from an earlier or separate run over the same cases) instead of running PyTorch.")
     Path torchResults;
 
+    @Option(names = "--ours-results", paramLabel = "FILE",
+            description = {"Time nothing: take our side from this earlier --json report (say of a run stopped while PyTorch was timing),",
+                    "merge PyTorch (--torch-results, or the script on its cases), print the table and write --json. Needs no GPU with --torch-results."})
+    Path oursResults;
+
     @Option(names = "--torch-script", paramLabel = "FILE", description = "The PyTorch script (default: kernels/bench/torch_ops.py in the engine's home).")
     Path torchScript;
+
+    /** With --ours-results: finishes that report and returns true (the command then times nothing). */
+    boolean finishEarlier(BenchModelArgs bench) throws java.io.IOException, InterruptedException {
+        if (oursResults == null) return false;
+        if (!java.nio.file.Files.isRegularFile(oursResults)) throw new UserError("--ours-results: no file at " + oursResults);
+        try {
+            OpBench.finishEarlier(oursResults, options(bench));
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--ours-results " + e.getMessage());
+        }
+        return true;
+    }
 
     OpBench.Options options(BenchModelArgs bench) {
         if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
