@@ -11,7 +11,7 @@
 #      each in a child JVM) - issue 5's correctness;
 #   2. bench gemm: every UNet GEMM/conv shape, ours next to PyTorch (cuBLAS/cuDNN), plus the square products;
 #   3. each Hopper tile forced on the product/conv cases, then the UNet and sampling parity tests;
-#   4. bench kernels, bench gemm on the cuBLAS path, the harness on cuBLAS and on the tiled fallback, the mma.sync
+#   4. bench gemm on the sm_80 path (gemm_mma.cu's tiles only), bench kernels, bench gemm on the cuBLAS path, the harness on cuBLAS and on the tiled fallback, the mma.sync
 #      tiles forced, memcheck - as far as the budget goes.
 # Prepare here, from a main checkout (the kernels build takes about a minute):
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
@@ -43,7 +43,7 @@ phase() {  # $1 = check | bench, then the steps
 phase check probe harness-mma
 phase bench gemm
 phase check products-hopper unet-parity sample-parity
-phase bench kernels gemm-cublas
+phase bench gemm-sm80 kernels gemm-cublas
 phase check harness-cublas harness-tiled products-mma memcheck
 kill $packer 2>/dev/null; wait $packer 2>/dev/null; pack
 echo "=== visit done, $(( DEADLINE - $(date +%s) )) s of the budget left; logs: \$OUT/visit.tgz"

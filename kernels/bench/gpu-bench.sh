@@ -4,6 +4,8 @@
 #   mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true && bash kernels/pack-device.sh
 # then call the device tool with carry [".device"], timeout_s 600, command: bash kernels/bench/gpu-bench.sh
 # Parts (default: all, in this order): kernels, gemm (our tensor-core GEMM and implicit-GEMM conv, -Dpuppet.cuda.gemm=mma),
+# gemm-sm80 (our GEMM as an sm_80/sm_89 GPU runs it: gemm_mma.cu's tiles only, -Dpuppet.cuda.gemm.hopper=false, for
+# issue 5's ">= 60% of cuBLAS" target; reuses PyTorch's numbers from gemm),
 # gemm-cublas (the engine's cuBLAS path when libcublas.so.12 loads, forced wherever cuBLAS can take a product:
 # -Dpuppet.cuda.gemm.tile=cublas, convolutions by columns + cuBLAS; reuses PyTorch's numbers from gemm),
 # sample (not in the default list: `bash kernels/bench/gpu-bench.sh sample`): the engine's bench sample on the random
@@ -19,7 +21,7 @@ set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 source "$(dirname "$0")/../device-budget.sh"
 parts=${*:-kernels gemm gemm-cublas}
-for p in $parts; do case $p in kernels|gemm|gemm-cublas|sample) ;; *) echo "unknown part $p (kernels, gemm, gemm-cublas, sample)"; exit 2 ;; esac; done
+for p in $parts; do case $p in kernels|gemm|gemm-sm80|gemm-cublas|sample) ;; *) echo "unknown part $p (kernels, gemm, gemm-sm80, gemm-cublas, sample)"; exit 2 ;; esac; done
 common=(--preset puppet-master --device cuda --dtype bf16 --peak-tflops "${PEAK_TFLOPS:-989}" --warmup "${WARMUP:-3}" --iters "${ITERS:-10}")
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
@@ -36,12 +38,16 @@ run() {  # label, timeout (s), extra JVM flags, bench arguments...
   local t0=$SECONDS
   JAVA_OPTS="$jvm" timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench "$@" > "$out/$label.txt" 2> "$out/$label.log"
   local rc=$?; status "$label: exit $rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo " (timed out at ${limit} s)")"
-  # stopped while PyTorch was timing: our side is in $label.json, PyTorch's finished cases in its .torch.json;
-  # the table is made from them without timing again (here if time is left, else by the same command afterwards)
-  if [ $rc = 124 ] && [ -s "$out/$label.json" ] && [ -s "$out/$label.json.torch.json" ]; then
+  # stopped part-way: $label.json holds the cases we timed (rewritten after each), $label.json.torch.json PyTorch's
+  # finished ones (bench gemm parts without their own: gemm's); the table is made from them without timing again
+  # (here if time is left, else by the same command afterwards)
+  if [ $rc = 124 ] && [ -s "$out/$label.json" ]; then
+    local t="$out/$label.json.torch.json" torch=(--torch none)
+    [ -s "$t" ] || [ "$1" != gemm ] || t="$out/gemm.json.torch.json"
+    [ -s "$t" ] && torch=(--torch-results "$t")
     limit=$(capped 60)
     [ "$limit" != 0 ] && timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench "$1" --ours-results "$out/$label.json" \
-      --torch-results "$out/$label.json.torch.json" --json "$out/$label.json" > "$out/$label.txt" 2>> "$out/$label.log" \
+      "${torch[@]}" --json "$out/$label.json" > "$out/$label.txt" 2>> "$out/$label.log" \
       && status "$label: table made from the stopped run's JSON (bench $1 --ours-results)"
   fi
 }
@@ -50,9 +56,11 @@ for p in $parts; do
     kernels) run kernels 150 "" kernels "${common[@]}" --json "$out/kernels.json" ;;
     # the tuner's tile choice per shape (made in the warm-up calls) lands in $out/tune/gemm-tiles-*.json
     gemm) run gemm 270 "-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache=$out/tune" gemm "${common[@]}" --json "$out/gemm.json" ;;
-    gemm-cublas)
+    gemm-sm80|gemm-cublas)   # PyTorch's side is gemm's, where that part ran
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
-      run gemm-cublas 120 "-Dpuppet.cuda.gemm.tile=cublas" gemm "${common[@]}" "${torch[@]}" --json "$out/gemm-cublas.json" ;;
+      jvm="-Dpuppet.cuda.gemm.tile=cublas"
+      [ "$p" = gemm-sm80 ] && jvm="-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.hopper=false -Dpuppet.cuda.tuneCache=$out/tune-sm80"
+      run "$p" "$([ "$p" = gemm-sm80 ] && echo 150 || echo 120)" "$jvm" gemm "${common[@]}" "${torch[@]}" --json "$out/$p.json" ;;
     sample)
       steps=${SAMPLE_STEPS:-50}
       run sample 270 "" sample --preset puppet-master --device cuda --dtype bf16 --steps "$steps" --warmup 1 \

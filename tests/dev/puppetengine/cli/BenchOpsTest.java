@@ -161,6 +161,18 @@ class BenchOpsTest {
         assertEquals(7.0 / first.get("ours_ms").asDouble(), redone.get(2).get("speedup").asDouble(), 1e-9);
         assertEquals(r.get("torch_conv_layouts"), again.get("torch_conv_layouts"));
         assertEquals(r.get("peak_tflops"), again.get("peak_tflops"));
+        // a report cut short while our side was timing (rewritten after every case): the cases it has, the rest absent
+        ObjectNode cut = (ObjectNode) ModelDirectory.json().readTree(json.toFile());
+        com.fasterxml.jackson.databind.node.ArrayNode some = cut.putArray("cases");
+        for (int i = 0; i < 5; i++) some.add(((ObjectNode) merged.get(i).deepCopy()));
+        ((ObjectNode) some.get(4)).remove("ours_ms");
+        Path partial = dir.resolve("partial.json");
+        Files.writeString(partial, cut.toString());
+        assertEquals(0, Main.run("bench", "gemm", "--ours-results", partial.toString(), "--torch", "none", "--json", partial.toString()));
+        JsonNode finished = ModelDirectory.json().readTree(partial.toFile());
+        assertEquals(5, finished.get("cases").size());
+        assertFalse(finished.get("cases").get(2).has("speedup"), "no PyTorch side, no stale speedup");
+        assertTrue(finished.get("torch").get("skipped").asText().contains("--torch none"));
         // not a report: refused naming the file and what was expected
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, "{\"results\": {}}");

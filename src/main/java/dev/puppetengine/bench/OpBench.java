@@ -52,6 +52,8 @@ public final class OpBench {
         for (OpCase c : cases)
             if (!ids.add(c.id())) throw new IllegalStateException("two benchmark cases share the id '" + c.id() + "' (PyTorch results merge by id)");
         System.err.printf(Locale.ROOT, "%s: %d cases, warmup %d, iters %d%n", what, cases.size(), o.warmup(), o.iters());
+        Path file = o.json() != null ? o.json() : Files.createTempFile("puppet-bench", ".json");
+        AtomicFile.writeString(file, json.writeValueAsString(report));
         for (OpCase c : cases) {
             ObjectNode r = rows.addObject();
             r.put("id", c.id()).put("group", c.group()).put("count", c.count()).put("flops", c.flops()).put("bytes", c.bytes());
@@ -69,9 +71,9 @@ public final class OpBench {
                 r.put("ours_error", String.valueOf(e));
                 System.err.println("  " + c.id() + ": FAILED " + e);
             }
+            // after every case: a run stopped part-way (a device visit's time limit) keeps what it timed (--ours-results)
+            AtomicFile.writeString(file, json.writeValueAsString(report));
         }
-        Path file = o.json() != null ? o.json() : Files.createTempFile("puppet-bench", ".json");
-        AtomicFile.writeString(file, json.writeValueAsString(report));   // our side survives whatever PyTorch does
 
         if (backend instanceof CudaBackend cb) cb.emptyCache();        // hand our cached blocks back for PyTorch's allocator
         return finish(report, file, o);

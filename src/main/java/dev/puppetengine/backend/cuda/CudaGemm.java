@@ -141,7 +141,9 @@ final class CudaGemm {
             }
         }
         handle = h;
-        boolean hopper = backend.computeCapability() == 90;   // gemm_wgmma.cu's sm_90a cubin runs here only
+        // gemm_wgmma.cu's sm_90a cubin runs on sm_90 only; -Dpuppet.cuda.gemm.hopper=false keeps to gemm_mma.cu's
+        // tiles there too: what an sm_80/sm_89 GPU runs, so an H100 can measure that path against cuBLAS
+        boolean hopper = backend.computeCapability() == 90 && Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.hopper", "true"));
         available = EnumSet.copyOf(GemmTuner.Tile.MMA);
         if (hopper) {
             available.addAll(GemmTuner.Tile.WGMMA);
@@ -162,7 +164,8 @@ final class CudaGemm {
         String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
         tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
-                : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)";
+                : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)"
+                + (!hopper && backend.computeCapability() == 90 ? " (-Dpuppet.cuda.gemm.hopper=false: the sm_80 path)" : "");
         if (h != null) LOG.info("CUDA GEMM: cuBLAS (libcublas.so.12, fp32 accumulation) and {}; the faster per shape where both can take a product{}",
                 ours, tune ? "" : " (untuned: cuBLAS)");
         else LOG.info("CUDA GEMM: {}, because {}", ours, why);
