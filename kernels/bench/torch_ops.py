@@ -207,11 +207,17 @@ def main():
         write(a.out, out)
     # Convolutions again in channels-last, once every case has its default-layout time (a run cut short keeps
     # those): "ms" becomes the faster layout's, so the engine is compared with cuDNN at its best, and the two
-    # times say which layout cuDNN itself prefers at each shape.
+    # times say which layout cuDNN itself prefers at each shape. TORCH_OPS_CHANNELS_LAST_SECONDS bounds this pass
+    # (a device visit's budget; cases not reached keep their default-layout time only).
+    limit = float(os.environ.get("TORCH_OPS_CHANNELS_LAST_SECONDS", "inf"))
+    start = time.perf_counter()
     for case in cases:
         s, r = case["spec"], out["results"][case["id"]]
         if s["kind"] != "conv2d" or "ms" not in r:
             continue
+        if time.perf_counter() - start > limit:
+            print(f"torch: channels-last pass stopped after {limit:g} s (TORCH_OPS_CHANNELS_LAST_SECONDS)", file=sys.stderr)
+            break
         try:
             cl = median_ms(conv(s, maker(s), channels_last=True), a.device, a.warmup, a.iters)
             r.update(ms_nchw=r["ms"], ms_channels_last=cl, layout="channels_last" if cl < r["ms"] else "nchw", ms=min(cl, r["ms"]))
