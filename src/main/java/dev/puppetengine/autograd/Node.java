@@ -53,8 +53,6 @@ public abstract class Node implements GradFn {
         saved.clear();
     }
 
-    public String name() { return name; }
-
     @Override
     public String toString() { return "Node(" + name + ")"; }
 }

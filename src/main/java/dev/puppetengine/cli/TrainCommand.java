@@ -77,7 +77,7 @@ final class TrainCommand implements Callable<Integer> {
             Path ckpt;
             try (ProgressBar bar = TrainingOptions.bar("train", cfg.steps())) {
                 Trainer.Listener progress = TrainingOptions.listener(bar);
-                ckpt = Training.run(t, cfg, out, p -> {
+                ckpt = Training.run(t, out, p -> {
                     progress.step(p);
                     if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
                 });

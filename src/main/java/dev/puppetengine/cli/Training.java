@@ -24,12 +24,12 @@ final class Training {
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
         try (ProgressBar bar = TrainingOptions.bar(task, cfg.steps())) {
-            return run(t, cfg, out, TrainingOptions.listener(bar));
+            return run(t, out, TrainingOptions.listener(bar));
         }
     }
 
     /** As above with the caller's listener (which drives its own progress bar). */
-    static Path run(Trainer t, TrainingConfig cfg, Path out, Trainer.Listener listener) throws IOException {
+    static Path run(Trainer t, Path out, Trainer.Listener listener) throws IOException {
         CountDownLatch done = t.stopOnSignal(300);
         Trainer.Result r;
         try {

@@ -31,10 +31,7 @@ public final class Attention extends Module {
         this(queryDim, contextDim, heads, dimHead, false, 0, 0);
     }
 
-    /** x (Bq, L, C), context (Bk, Lk, Ckv) or null -> (Bq, L, C). */
-    public Tensor forward(Tensor x, Tensor context) { return forward(x, context, null); }
-
-    /** {@link #forward(Tensor, Tensor)} + residual (the output's shape, or null), added in to_out's epilogue. */
+    /** x (Bq, L, C), context (Bk, Lk, Ckv) or null -> (Bq, L, C), + residual (the output's shape, or null), added in to_out's epilogue. */
     public Tensor forward(Tensor x, Tensor context, Tensor residual) {
         Tensor kv = context == null ? x : context;
         Tensor q = toQ.forward(x), k = toK.forward(kv), v = toV.forward(kv);

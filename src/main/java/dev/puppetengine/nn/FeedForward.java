@@ -1,6 +1,5 @@
 package dev.puppetengine.nn;
 
-import dev.puppetengine.autograd.F;
 import dev.puppetengine.tensor.Tensor;
 
 /** diffusers FeedForward with GEGLU: net.0.proj (dim -> 2 inner), a * gelu(gate), net.2 (inner -> out). */
@@ -16,8 +15,6 @@ public final class FeedForward extends Module {
     public FeedForward(int dim) {
         this(dim, 4 * dim, dim);
     }
-
-    public Tensor forward(Tensor x) { return forward(x, null); }
 
     /** out(geglu(proj(x))) + residual (or null): the gate and the residual are both GEMM epilogues. */
     public Tensor forward(Tensor x, Tensor residual) {

@@ -32,7 +32,6 @@ public final class LoadedModel implements AutoCloseable {
     public final ClipVisionModelWithProjection clip;
     private final List<ParameterStore> stores = new ArrayList<>();
     private final ParameterStore unetWeights;
-    private Path source;
 
     private LoadedModel(ModelDirectory.Manifest manifest, UNetSpatioTemporalConditionModel unet, AutoencoderKLTemporalDecoder vae,
                         ClipVisionModelWithProjection clip, ParameterStore unetWeights) {

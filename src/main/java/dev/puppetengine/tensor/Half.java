@@ -52,15 +52,4 @@ public final class Half {
         }
         return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
-
-    /** Rounds a value to the nearest representable value of a floating storage type. */
-    public static double roundTo(DType t, double v) {
-        switch (t) {
-            case F64: return v;
-            case F32: return (float) v;
-            case BF16: return bf16ToFloat(floatToBf16((float) v));
-            case F16: return f16ToFloat(floatToF16((float) v));
-            default: throw new IllegalArgumentException("not a floating type: " + t);
-        }
-    }
 }

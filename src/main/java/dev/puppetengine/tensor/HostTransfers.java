@@ -18,9 +18,6 @@ public final class HostTransfers {
         return new Guard(prev);
     }
 
-    /** Whether host transfers are forbidden on this thread now. */
-    public static boolean forbidden() { return FORBIDDEN.get() != null; }
-
     static void check(String op, Storage s) {
         String why = FORBIDDEN.get();
         if (why != null)

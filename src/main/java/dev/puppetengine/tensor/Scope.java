@@ -89,11 +89,6 @@ public final class Scope implements AutoCloseable {
         return t.moveTo(it.hasNext() ? it.next() : null);
     }
 
-    /** Moves {@code t} into this scope (from whichever scope owned it). */
-    public Tensor adopt(Tensor t) {
-        return t.moveTo(this);
-    }
-
     void forget(Tensor t) {
         owned.remove(t);
     }

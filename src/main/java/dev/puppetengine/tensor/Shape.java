@@ -50,10 +50,6 @@ public final class Shape {
         return Arrays.toString(shape);
     }
 
-    public static int[] of(int... dims) {
-        return dims.clone();
-    }
-
     /** Normalises a possibly negative dimension index. */
     public static int dim(int d, int rank) {
         int r = d < 0 ? d + rank : d;

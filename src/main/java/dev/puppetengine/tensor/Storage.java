@@ -29,8 +29,6 @@ public abstract class Storage {
 
     public final long bytes() { return numel * dtype.bytes(); }
 
-    public final synchronized boolean isLive() { return refs > 0; }
-
     final synchronized void retain() {
         if (refs <= 0) throw new IllegalStateException("storage already freed");
         refs++;

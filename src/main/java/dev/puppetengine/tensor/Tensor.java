@@ -226,12 +226,6 @@ public final class Tensor implements AutoCloseable {
         return view(ns, st, offset);
     }
 
-    public Tensor squeeze(int d) {
-        d = Shape.dim(d, shape.length);
-        if (shape[d] != 1) throw new IllegalArgumentException("squeeze of dim " + d + " with size " + shape[d]);
-        return select(d, 0);
-    }
-
     /** A contiguous handle: an alias when already contiguous, else a copy. */
     public Tensor contiguous() {
         return isContiguous() ? alias() : backend().copy(this, dtype());

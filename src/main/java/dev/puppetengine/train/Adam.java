@@ -30,10 +30,6 @@ public final class Adam implements AutoCloseable {
         public Settings withLr(double v) { return new Settings(v, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, warmupSteps); }
 
         public Settings withWarmup(int v) { return new Settings(lr, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, v); }
-
-        public Settings withWeightDecay(double v, boolean w) { return new Settings(lr, beta1, beta2, eps, v, w, maxGradNorm, warmupSteps); }
-
-        public Settings withMaxGradNorm(double v) { return new Settings(lr, beta1, beta2, eps, weightDecay, adamW, v, warmupSteps); }
     }
 
     /** What one optimiser step did. */

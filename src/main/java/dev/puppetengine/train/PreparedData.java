@@ -55,9 +55,6 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         return new PreparedData(dir.resolve(FILE));
     }
 
-    /** All clips, for evaluation. */
-    public int count() { return latents.size(0); }
-
     /** Training uses the training split only. */
     @Override
     public int size() { return trainCount; }

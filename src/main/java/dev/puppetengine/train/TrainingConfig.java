@@ -34,11 +34,6 @@ public record TrainingConfig(
         if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
     }
 
-    /** The reference's settings (Adam 1e-5, batch 1 x 64 accumulation, clip 1, EMA 0.9999, checkpointing). */
-    public static TrainingConfig reference(long steps) {
-        return new TrainingConfig(1024, 1, 64, steps, 1e-5, false, 0, 1.0, 0, 0.9999, true, "all", true, 1000, 3);
-    }
-
     public Adam.Settings adam() {
         return new Adam.Settings(lr, 0.9, 0.999, 1e-8, weightDecay, adamW, maxGradNorm, warmupSteps);
     }

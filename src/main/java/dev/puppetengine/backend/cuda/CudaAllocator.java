@@ -22,7 +22,7 @@ final class CudaAllocator {
 
     private final CudaBackend backend;
     private final Map<Long, ArrayDeque<CUdeviceptr>> free = new HashMap<>();
-    private long inUse, peak, reserved, cached;
+    private long inUse, peak, cached;
     private volatile boolean poison;
 
     CudaAllocator(CudaBackend backend) { this.backend = backend; }
@@ -74,7 +74,6 @@ final class CudaAllocator {
                 notOutOfMemory(rc, size);
                 if (rc != 0) throw outOfMemory(bytes, size, rc);
             }
-            reserved += size;
         }
         inUse += size;
         peak = Math.max(peak, inUse);
@@ -135,20 +134,13 @@ final class CudaAllocator {
     /** The graph is destroyed: its pool's blocks go back to the cache (those still held by tensors when they close). */
     synchronized void releasePool(GraphPool<CUdeviceptr> pool) { pool.release(); }
 
-    /** Whether a capture is in progress (on any thread). */
-    synchronized boolean capturing() { return capture != null; }
-
     /** Returns every cached block to the driver (after the queued work that may still read them). */
     synchronized void releaseCached() {
         if (cached == 0) return;
         if (capture != null) throw new IllegalStateException("emptying the CUDA allocator cache during a graph capture");
         backend.synchronize();
-        for (Map.Entry<Long, ArrayDeque<CUdeviceptr>> e : free.entrySet()) {
-            for (CUdeviceptr p : e.getValue()) {
-                Cu.check(JCudaDriver.cuMemFree(p), "cuMemFree");
-                reserved -= e.getKey();
-            }
-        }
+        for (ArrayDeque<CUdeviceptr> blocks : free.values())
+            for (CUdeviceptr p : blocks) Cu.check(JCudaDriver.cuMemFree(p), "cuMemFree");
         free.clear();
         cached = 0;
     }
@@ -171,8 +163,6 @@ final class CudaAllocator {
     synchronized long inUse() { return inUse; }
 
     synchronized long peak() { return peak; }
-
-    synchronized long reserved() { return reserved; }
 
     synchronized void resetPeak() { peak = inUse; }
 }

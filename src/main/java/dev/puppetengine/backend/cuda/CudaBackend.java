@@ -347,9 +347,6 @@ public final class CudaBackend implements Backend {
     @Override
     public void resetPeak() { allocator.resetPeak(); }
 
-    /** Bytes held from the driver, tensors plus the allocator's cache. */
-    public long bytesReserved() { return allocator.reserved(); }
-
     /** Testing aid (the op harness): every new allocation is NaN-filled first, so unwritten outputs fail checks. */
     public void setPoisonAllocations(boolean on) { allocator.setPoison(on); }
 
@@ -557,10 +554,6 @@ public final class CudaBackend implements Backend {
     private Tensor contigOrNull(Tensor t, DType d) { return t == null ? null : contig(t, d); }
 
     private Tensor contigOrNull(Tensor t) { return t == null ? null : contig(t); }
-
-    private static void closeAll(Tensor... ts) {
-        for (Tensor t : ts) if (t != null) t.close();
-    }
 
     /** Strides of {@code t} broadcast (numpy rules, right-aligned) to {@code shape}. */
     private static long[] bstrides(Tensor t, int[] shape) {

@@ -604,8 +604,4 @@ final class CudaGemm {
         backend.checkAfterLaunch("cublasGemmStridedBatchedEx");
         return true;
     }
-
-    void close() {
-        if (handle != null) JCublas2.cublasDestroy(handle);
-    }
 }

@@ -34,11 +34,6 @@ public final class ClipPreprocess {
         return preprocess(ImageTensors.toSigned(image), image.height(), image.width(), size);
     }
 
-    /** The normalised (224, 224, 3) channels-last input for an (H, W, 3) image with values in [-1, 1]. */
-    public static float[] preprocess(float[] signedHwc, int height, int width) {
-        return preprocess(signedHwc, height, width, SIZE);
-    }
-
     private static float[] preprocess(float[] signedHwc, int height, int width, int size) {
         double[] resized = resizeAntialiased(toDouble(signedHwc, height, width), height, width, size, size);
         float[] out = new float[resized.length];

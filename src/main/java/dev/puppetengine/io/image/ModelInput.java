@@ -12,8 +12,6 @@ import java.nio.file.Path;
  * crop keeps the object's proportions. Callers normalise drag points with the same {@link SquareCrop}.
  */
 public final class ModelInput {
-    public static final int RESOLUTION = 256;
-
     private ModelInput() {}
 
     public static RgbImage prepare(Path file, int size) throws IOException {

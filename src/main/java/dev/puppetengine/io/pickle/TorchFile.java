@@ -19,12 +19,10 @@ import java.nio.file.StandardOpenOption;
  * as {@link TorchTensor}. Only allow-listed torch/numpy reconstructors are emulated; nothing is executed.
  */
 public final class TorchFile implements AutoCloseable {
-    private final Path path;
     private final Object root;
     private final Closeable resource;
 
-    TorchFile(Path path, Object root, Closeable resource) {
-        this.path = path;
+    TorchFile(Object root, Closeable resource) {
         this.root = root;
         this.resource = resource;
     }
@@ -32,7 +30,7 @@ public final class TorchFile implements AutoCloseable {
     public static TorchFile open(Path file) throws IOException {
         ByteBuffer head = map(file, 16);
         if (ZipTorchFormat.matches(head)) return ZipTorchFormat.open(file);
-        return new TorchFile(file, load(map(file, Long.MAX_VALUE), file.toString()), null);
+        return new TorchFile(load(map(file, Long.MAX_VALUE), file.toString()), null);
     }
 
     /** A legacy torch.save stream or a plain pickle held in memory. */
@@ -51,8 +49,6 @@ public final class TorchFile implements AutoCloseable {
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, n);
         }
     }
-
-    public Path path() { return path; }
 
     public Object root() { return root; }
 

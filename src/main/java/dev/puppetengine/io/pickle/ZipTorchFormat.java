@@ -41,7 +41,7 @@ final class ZipTorchFormat {
             Map<String, TorchStorage> storages = new HashMap<>();
             Object root = new Unpickler(ByteBuffer.wrap(pickle), source, new TorchGlobals(source, false),
                     pid -> storage(source, zip, prefix, pid, storages)).load();
-            return new TorchFile(file, root, zip);
+            return new TorchFile(root, zip);
         } catch (IOException | RuntimeException e) {
             zip.close();
             throw e;

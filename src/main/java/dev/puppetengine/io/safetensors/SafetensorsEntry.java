@@ -20,10 +20,6 @@ public record SafetensorsEntry(String name, DType dtype, int[] shape, long begin
         return shape.clone();
     }
 
-    public long numel() {
-        return Shape.numel(shape);
-    }
-
     public long byteSize() {
         return end - begin;
     }

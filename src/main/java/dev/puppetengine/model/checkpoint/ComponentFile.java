@@ -50,14 +50,6 @@ public final class ComponentFile {
         Tensor get() throws IOException;
     }
 
-    /** Writes {@code params} (engine layout) converted to {@code dtype}. */
-    public static void write(Path file, String component, String configJson, Map<String, Parameter> params, DType dtype,
-                             Map<String, String> extraMetadata) throws IOException {
-        Map<String, Source> sources = new LinkedHashMap<>();
-        params.forEach((k, p) -> sources.put(k, Source.of(p)));
-        writeSources(file, component, configJson, sources, dtype, extraMetadata);
-    }
-
     /** Writes tensors produced one at a time (engine layout) converted to {@code dtype}. */
     public static void writeSources(Path file, String component, String configJson, Map<String, Source> tensors, DType dtype,
                                     Map<String, String> extraMetadata) throws IOException {

@@ -97,13 +97,6 @@ public record UNetConfig(
                 Collections.nCopies(resnetEpsUp.size(), resnetEpsDown.get(0)));
     }
 
-    /** A copy with another frame count. */
-    public UNetConfig withFrames(int frames) {
-        return new UNetConfig(inChannels, outChannels, blockOutChannels, layersPerBlock, downBlockTypes, upBlockTypes, numAttentionHeads,
-                transformerLayersPerBlock, crossAttentionDim, additionTimeEmbedDim, projectionClassEmbeddingsInputDim, frames, sampleSize,
-                numDrags, posEmbedDim, dragEmbedderOutChannels, condDropoutProb, useAddEmbedding, allToFirstAttention, normNumGroups,
-                resnetEpsDown, resnetEpsMid, resnetEpsUp);
-    }
 
     /** Up-path head counts (reversed down list). */
     List<Integer> reversedHeads() {

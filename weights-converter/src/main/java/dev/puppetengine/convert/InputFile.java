@@ -23,15 +23,13 @@ import java.util.Map;
 final class InputFile implements AutoCloseable {
     static final List<String> WRAPPERS = List.of("state_dict", "model", "module", "ema", "model_ema", "ema_model");
 
-    final Path path;
     /** "safetensors" or "torch" (plus the wrapper key it was found under). */
     final String format;
     final Map<String, SourceTensor> tensors;
     final Map<String, String> metadata;
     private final AutoCloseable resource;
 
-    private InputFile(Path path, String format, Map<String, SourceTensor> tensors, Map<String, String> metadata, AutoCloseable resource) {
-        this.path = path;
+    private InputFile(String format, Map<String, SourceTensor> tensors, Map<String, String> metadata, AutoCloseable resource) {
         this.format = format;
         this.tensors = Collections.unmodifiableMap(tensors);
         this.metadata = metadata;
@@ -56,7 +54,7 @@ final class InputFile implements AutoCloseable {
         Map<String, SourceTensor> out = new LinkedHashMap<>();
         for (SafetensorsEntry e : r.entries())
             out.put(e.name(), new SourceTensor(file, e.name(), e.dtype(), e.shape(), () -> r.map(e.name())));
-        return new InputFile(file, "safetensors", out, r.metadata(), r);
+        return new InputFile("safetensors", out, r.metadata(), r);
     }
 
     private static InputFile torch(Path file) throws IOException {
@@ -84,7 +82,7 @@ final class InputFile implements AutoCloseable {
                 if (e.getKey() instanceof String name && e.getValue() instanceof TorchTensor t)
                     out.put(name, new SourceTensor(file, name, t.dtype(), t.shape(), t::toBytes));
             }
-            return new InputFile(file, format, out, Map.of(), f);
+            return new InputFile(format, out, Map.of(), f);
         } catch (RuntimeException e) {
             f.close();
             throw e;
