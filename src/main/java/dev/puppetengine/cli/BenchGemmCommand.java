@@ -45,7 +45,7 @@ import java.util.concurrent.Callable;
                         + "aten.convolution_backward) and the speedup (PyTorch ms / our ms). Square bf16 products are added (--square).",
                 "",
                 "GPU: bench gemm --preset puppet-master --device cuda --dtype bf16 --peak-tflops 989 --json gemm.json",
-                "(add JAVA_OPTS=-Dpuppet.cuda.gemm=mma to time our tensor-core GEMM and implicit-GEMM convolution instead of cuBLAS; see docs/PERFORMANCE.md)."})
+                "(by default each shape runs on the faster of cuBLAS, where libcublas.so.12 loads, and our kernels; add JAVA_OPTS=-Dpuppet.cuda.gemm=mma to time our tensor-core GEMM and implicit-GEMM convolution alone; see docs/PERFORMANCE.md)."})
 final class BenchGemmCommand implements Callable<Integer> {
     @Option(names = "--frames", description = "Frames (default: the UNet config's num_frames).")
     Integer frames;

@@ -41,7 +41,7 @@ final class TrainingOptions {
     @Option(names = "--ema", description = "EMA decay (0: no EMA).")
     Double ema;
 
-    @Option(names = "--gradient-checkpointing", description = "Recompute activations in backward (less memory, ~30%% more time).")
+    @Option(names = "--gradient-checkpointing", description = "Recompute each block's activations in backward: less memory, one more forward per step (about a third more compute).")
     boolean checkpointing;
 
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "Checkpoint every N steps (default: ${DEFAULT-VALUE}).")
