@@ -609,6 +609,18 @@ public final class F {
     // ---- gradient checkpointing -----------------------------------------------------------------------
 
     /**
+     * Runs one block of a model (a resnet, a transformer, a VAE level): its intermediates live in their own scope,
+     * freed when it returns except what autograd saved for backward, or, with {@code checkpoint}, nothing: backward
+     * recomputes them ({@link #checkpoint}).
+     */
+    public static Tensor block(boolean checkpoint, Function<Tensor[], Tensor> fn, Tensor... inputs) {
+        if (checkpoint) return checkpoint(fn, inputs);
+        try (Scope s = Scope.open()) {
+            return Scope.escape(fn.apply(inputs));
+        }
+    }
+
+    /**
      * Runs {@code fn} without recording and, in backward, runs it again with recording to get the gradients
      * of its inputs and of the parameters it uses. Activations inside {@code fn} then live only during that
      * recomputation. {@code fn} must be deterministic and take every graph tensor it uses through

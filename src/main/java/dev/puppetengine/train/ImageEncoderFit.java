@@ -74,7 +74,7 @@ public final class ImageEncoderFit implements Objective {
         }
         List<Tensor> pix = new ArrayList<>();
         for (RgbImage img : frames) pix.add(ClipPreprocess.toTensor(be, img, encoder.config().imageSize()));
-        Tensor emb = encoder.embed(F.to(be.concat(pix, 0), store.dtype()));
+        Tensor emb = encoder.embed(F.to(be.concat(pix, 0), store.dtype()), checkpointing);
         return F.mse(head.forward(emb), target);
     }
 }

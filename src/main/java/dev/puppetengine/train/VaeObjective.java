@@ -58,8 +58,8 @@ public final class VaeObjective implements Objective {
             for (int f = start; f < start + window; f++) frames.add(c.frame(f));
         }
         Tensor x = F.to(ImageTensors.toTensor(be, frames), store.dtype());
-        LatentDistribution q = vae.encode(x);
-        Tensor rec = vae.decode(q.mean(), window);
+        LatentDistribution q = vae.encode(x, checkpointing);
+        Tensor rec = vae.decode(q.mean(), window, checkpointing);
         Tensor charbonnier = F.mean(F.unary(UnaryOp.SQRT, F.affine(F.square(F.sub(rec, x)), 1, 1e-6)));
         // KL(N(mu, s^2) || N(0, 1)) = 0.5 (mu^2 + s^2 - 1 - log s^2), averaged per latent element
         Tensor kl = F.mean(F.affine(F.sub(F.add(F.square(q.mean()), F.unary(UnaryOp.EXP, q.logvar())), q.logvar()), 0.5, -0.5));

@@ -30,7 +30,10 @@ public final class ClipVisionModelWithProjection extends Module {
      * pixels (N, S, S, channels), S = image_size, already resized and normalised with CLIP's mean/std ->
      * image_embeds (N, projection_dim), not L2-normalised. Cast to the weights' dtype; returned in it.
      */
-    public Tensor embed(Tensor pixels) {
+    public Tensor embed(Tensor pixels) { return embed(pixels, false); }
+
+    /** As {@link #embed(Tensor)}; {@code checkpoint}: recompute each encoder layer in backward (training, less memory). */
+    public Tensor embed(Tensor pixels, boolean checkpoint) {
         int[] s = pixels.shape();
         int size = cfg.imageSize();
         if (s.length != 4 || s[1] != size || s[2] != size || s[3] != cfg.numChannels())
@@ -38,7 +41,7 @@ public final class ClipVisionModelWithProjection extends Module {
         DType dt = visualProjection.weight.value().dtype();
         try (Scope scope = Scope.open()) {
             Tensor x = pixels.dtype() == dt ? pixels : F.to(pixels, dt);
-            return Scope.escape(visualProjection.forward(visionModel.forward(x)));
+            return Scope.escape(visualProjection.forward(visionModel.forward(x, checkpoint)));
         }
     }
 }

@@ -24,10 +24,10 @@ public final class ClipVisionTransformer extends Module {
         this.postLayernorm = add("post_layernorm", new LayerNorm(cfg.hiddenSize(), cfg.layerNormEps()));
     }
 
-    /** pixels (N, S, S, channels) -> pooled class token (N, hidden). */
-    Tensor forward(Tensor pixels) {
+    /** pixels (N, S, S, channels) -> pooled class token (N, hidden); {@code checkpoint}: recompute each layer in backward (F#block). */
+    Tensor forward(Tensor pixels, boolean checkpoint) {
         Tensor x = preLayrnorm.forward(embeddings.forward(pixels));
-        for (ClipEncoderLayer l : layers.items()) x = l.forward(x);
+        for (ClipEncoderLayer l : layers.items()) x = F.block(checkpoint, in -> l.forward(in[0]), x);
         int[] s = x.shape();
         return postLayernorm.forward(F.reshape(F.narrow(x, 1, 0, 1), s[0], s[2]));
     }

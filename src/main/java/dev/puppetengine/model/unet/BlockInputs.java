@@ -2,7 +2,6 @@ package dev.puppetengine.model.unet;
 
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.model.drag.DragConditioning;
-import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.function.Function;
@@ -20,9 +19,6 @@ record BlockInputs(Tensor temb, Tensor context, int frames, DragConditioning dra
      * what autograd saved for backward (or, checkpointed, nothing: backward recomputes them).
      */
     Tensor run(Function<Tensor[], Tensor> fn, Tensor... inputs) {
-        if (checkpoint) return F.checkpoint(fn, inputs);
-        try (Scope s = Scope.open()) {
-            return Scope.escape(fn.apply(inputs));
-        }
+        return F.block(checkpoint, fn, inputs);
     }
 }

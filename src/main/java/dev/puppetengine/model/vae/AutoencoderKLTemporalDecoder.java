@@ -40,14 +40,17 @@ public final class AutoencoderKLTemporalDecoder extends Module {
     /** images (N, H, W, in) -> posterior mean (N, H/8, W/8, latent), unscaled. Each image is encoded independently. */
     public Tensor encodeMean(Tensor images) {
         try (Scope s = Scope.open()) {
-            return Scope.escape(F.contiguous(F.narrow(moments(images), 3, 0, cfg.latentChannels())));
+            return Scope.escape(F.contiguous(F.narrow(moments(images, false), 3, 0, cfg.latentChannels())));
         }
     }
 
     /** images (N, H, W, in) -> the posterior's mean and clamped log-variance, unscaled. */
-    public LatentDistribution encode(Tensor images) {
+    public LatentDistribution encode(Tensor images) { return encode(images, false); }
+
+    /** As {@link #encode(Tensor)}; {@code checkpoint}: recompute each encoder block in backward (training, less memory). */
+    public LatentDistribution encode(Tensor images, boolean checkpoint) {
         try (Scope s = Scope.open()) {
-            Tensor[] mv = F.split(moments(images), 3, cfg.latentChannels(), cfg.latentChannels());
+            Tensor[] mv = F.split(moments(images, checkpoint), 3, cfg.latentChannels(), cfg.latentChannels());
             Tensor mean = F.contiguous(mv[0]), logvar = clamp(mv[1], LOGVAR_MIN, LOGVAR_MAX);
             return new LatentDistribution(Scope.escape(mean), Scope.escape(logvar));
         }
@@ -58,22 +61,25 @@ public final class AutoencoderKLTemporalDecoder extends Module {
      * (index b*frames + f) -> images (B*frames, 8h, 8w, out), roughly in [-1, 1]. All frames of a video must
      * be decoded in one call: the decoder mixes frames, so decoding in chunks changes the result.
      */
-    public Tensor decode(Tensor latents, int frames) {
+    public Tensor decode(Tensor latents, int frames) { return decode(latents, frames, false); }
+
+    /** As {@link #decode(Tensor, int)}; {@code checkpoint}: recompute each decoder block in backward (training, less memory). */
+    public Tensor decode(Tensor latents, int frames, boolean checkpoint) {
         int[] s = latents.shape();
         if (s.length != 4 || s[3] != cfg.latentChannels())
             throw new IllegalArgumentException("VAE decode: latents must be (N, h, w, " + cfg.latentChannels() + "), got " + Shape.str(s));
         if (frames < 1 || s[0] % frames != 0)
             throw new IllegalArgumentException("VAE decode: " + s[0] + " latents are not a whole number of videos of " + frames + " frames");
         try (Scope scope = Scope.open()) {
-            return Scope.escape(decoder.forward(cast(latents), frames));
+            return Scope.escape(decoder.forward(cast(latents), frames, checkpoint));
         }
     }
 
-    private Tensor moments(Tensor images) {
+    private Tensor moments(Tensor images, boolean checkpoint) {
         int[] s = images.shape();
         if (s.length != 4 || s[3] != cfg.inChannels())
             throw new IllegalArgumentException("VAE encode: images must be (N, H, W, " + cfg.inChannels() + "), got " + Shape.str(s));
-        return quantConv.forward(encoder.forward(cast(images)));
+        return quantConv.forward(encoder.forward(cast(images), checkpoint));
     }
 
     private Tensor cast(Tensor t) {

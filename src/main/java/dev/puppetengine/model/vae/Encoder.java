@@ -1,5 +1,6 @@
 package dev.puppetengine.model.vae;
 
+import dev.puppetengine.autograd.F;
 import dev.puppetengine.nn.Conv2d;
 import dev.puppetengine.nn.GroupNorm;
 import dev.puppetengine.nn.Module;
@@ -35,9 +36,11 @@ public final class Encoder extends Module {
         this.convOut = add("conv_out", Conv2d.same(last, 2 * cfg.latentChannels(), 3));
     }
 
-    Tensor forward(Tensor x) {
+    /** {@code checkpoint}: recompute each down block and the mid block in backward (F#block). */
+    Tensor forward(Tensor x, boolean checkpoint) {
         Tensor h = convIn.forward(x);
-        for (DownEncoderBlock2D b : down) h = b.forward(h);
-        return convOut.forward(convNormOut.forwardSilu(mid.forward(h)));
+        for (DownEncoderBlock2D b : down) h = F.block(checkpoint, in -> b.forward(in[0]), h);
+        h = F.block(checkpoint, in -> mid.forward(in[0]), h);
+        return convOut.forward(convNormOut.forwardSilu(h));
     }
 }

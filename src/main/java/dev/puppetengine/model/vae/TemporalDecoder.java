@@ -41,9 +41,10 @@ public final class TemporalDecoder extends Module {
         this.timeConvOut = add("time_conv_out", new TemporalConv(cfg.outChannels(), cfg.outChannels()));
     }
 
-    Tensor forward(Tensor z, int frames) {
-        Tensor h = mid.forward(convIn.forward(z), frames);
-        for (UpBlockTemporalDecoder b : up) h = b.forward(h, frames);
+    /** {@code checkpoint}: recompute the mid block and each up block in backward (F#block). */
+    Tensor forward(Tensor z, int frames, boolean checkpoint) {
+        Tensor h = F.block(checkpoint, in -> mid.forward(in[0], frames), convIn.forward(z));
+        for (UpBlockTemporalDecoder b : up) h = F.block(checkpoint, in -> b.forward(in[0], frames), h);
         Tensor x = convOut.forward(convNormOut.forwardSilu(h));
         int[] s = x.shape();
         return F.reshape(timeConvOut.forward(F.reshape(x, s[0] / frames, frames, s[1], s[2], s[3])), s);
