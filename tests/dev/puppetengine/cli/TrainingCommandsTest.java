@@ -21,14 +21,18 @@ class TrainingCommandsTest {
 
         Path vae = dir.resolve("vae");
         assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
-                "--steps", "2", "--batch-size", "1", "--window", "2", "--checkpoint-every", "1"));
+                "--steps", "2", "--batch-size", "1", "--window", "2", "--checkpoint-every", "1", "--gradient-checkpointing"));
         assertTrue(Files.isRegularFile(vae.resolve("model/manifest.json")));
         assertTrue(Files.size(vae.resolve("loss.png")) > 0);
         assertEquals(2, Files.readAllLines(vae.resolve("log.jsonl")).size());
+        // the decoder alone, checkpointed (the frozen encoder then runs without recording)
+        assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("vae-dec").toString(),
+                "--steps", "1", "--batch-size", "1", "--window", "2", "--decoder-only", "--gradient-checkpointing"));
+        assertEquals(1, Files.readAllLines(dir.resolve("vae-dec").resolve("log.jsonl")).size());
 
         Path enc = dir.resolve("enc");
         assertEquals(0, Main.run("fit-image-encoder", "--model", vae.resolve("model").toString(), "--data", data.toString(), "--out", enc.toString(),
-                "--steps", "2", "--batch-size", "2"));
+                "--steps", "2", "--batch-size", "2", "--gradient-checkpointing"));
         // it trained the model's own encoder in place (the store that owns it; exit closed it once, cleanly): only the
         // image encoder changed, and it carries no head
         var before = ModelDirectory.read(vae.resolve("model")).components();

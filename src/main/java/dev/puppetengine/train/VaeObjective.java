@@ -1,6 +1,7 @@
 package dev.puppetengine.train;
 
 import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.io.image.ImageTensors;
@@ -58,11 +59,19 @@ public final class VaeObjective implements Objective {
             for (int f = start; f < start + window; f++) frames.add(c.frame(f));
         }
         Tensor x = F.to(ImageTensors.toTensor(be, frames), store.dtype());
-        LatentDistribution q = vae.encode(x, checkpointing);
+        LatentDistribution q;
+        if (encoderTrains()) q = vae.encode(x, checkpointing);
+        else try (GradMode.Guard g = GradMode.noGrad()) {   // --decoder-only: a checkpointed frozen encoder would be recomputed in backward for nothing
+            q = vae.encode(x);
+        }
         Tensor rec = vae.decode(q.mean(), window, checkpointing);
         Tensor charbonnier = F.mean(F.unary(UnaryOp.SQRT, F.affine(F.square(F.sub(rec, x)), 1, 1e-6)));
         // KL(N(mu, s^2) || N(0, 1)) = 0.5 (mu^2 + s^2 - 1 - log s^2), averaged per latent element
         Tensor kl = F.mean(F.affine(F.sub(F.add(F.square(q.mean()), F.unary(UnaryOp.EXP, q.logvar())), q.logvar()), 0.5, -0.5));
         return F.add(charbonnier, F.scale(kl, klWeight));
+    }
+
+    private boolean encoderTrains() {
+        return store.parameters().entrySet().stream().anyMatch(e -> !e.getKey().startsWith("decoder.") && e.getValue().value().requiresGrad());
     }
 }

@@ -161,7 +161,8 @@ final class CudaGemm {
                     + available.stream().map(GemmTuner.Tile::suffix).toList() + ") and -Dpuppet.cuda.gemm.tile.strict=true");
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
         // one cache file per device and kernel build: two builds on one machine keep their own choices
-        String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
+        String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma")
+                + (!hopper && backend.computeCapability() == 90 ? ", sm_80 tiles" : "");   // hopper=false's choices never serve the full set
         tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
                 : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)"
