@@ -27,7 +27,7 @@ final class BenchModelArgs {
     @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16): MFU (bench sample/train), the compute side of the roofline % (bench gemm/kernels).")
+    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16): MFU (bench sample/train), the compute side of the roofline %% (bench gemm/kernels).")
     Double peakTflops;
 
     @Option(names = "--json", description = "Also write the results as JSON here.")
