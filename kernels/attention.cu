@@ -1,15 +1,15 @@
 // Fused attention, flash style: online softmax over key tiles staged in shared memory, the (Bq, heads, Lq)
 // log-sum-exp saved for the backward, no score matrix in device memory. q (Bq, Lq, C), k/v (Bk, Lk, C),
-// contiguous, heads = contiguous C/heads slices of d <= 256 channels. Query batch bi reads key/value batch
+// contiguous, heads = contiguous C/heads slices of d <= 512 channels. Query batch bi reads key/value batch
 // bi / (Bq / Bk): all-to-first attention passes frame 0's K/V once per video, never replicated.
-// One warp per query row (lane owns channels lane, lane+32, ...), four rows per block; grid (Bq*heads, rows/4)
-// (x has the 2^31 limit, y only 65535). fp32 compute.
+// One warp per query row (lane owns channels lane, lane+32, ...: PER per lane, in registers), four rows per block;
+// grid (Bq*heads, rows/4) (x has the 2^31 limit, y only 65535). fp32 compute. Each kernel comes in two widths:
+// d <= 256 (PER 8), and "_wide" d <= 512 (PER 16: the VAE mid block's single 512-channel head), so the common
+// heads do not pay the wide one's registers and idle unrolled steps.
 // Not tensor-core code: the simple correct version, the baseline for a wgmma/mma.sync rewrite.
 #include "common.cuh"
 
 #define WARPS 4
-#define DMAX 256
-#define PER (DMAX / 32)
 
 // Stages rows row0 .. row0+nt-1 of one head's d channels (from channel col) of two (rows, C) tensors into shared
 // memory as fp32, nt x d each: the key/value (or query/gradient) tile every kernel below walks.
@@ -22,8 +22,9 @@ __device__ void stage_rows(const void* a, int ta, const void* b, int tb, long lo
   }
 }
 
-extern "C" __global__ void attention_forward(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk, int c,
-                                             int heads, float scale, int tile, void* out, float* lse) {
+template <int PER>
+__device__ __forceinline__ void attention_forward_impl(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk,
+                                                       int c, int heads, float scale, int tile, void* out, float* lse) {
   extern __shared__ float sm[];
   const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
   const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
@@ -64,6 +65,14 @@ extern "C" __global__ void attention_forward(const void* q, const void* k, const
   }
 }
 
+#define ATTENTION_FORWARD(name, per)                                                                                  \
+  extern "C" __global__ void name(const void* q, const void* k, const void* v, int t, int bq, int lq, int bk, int lk, int c, \
+                                  int heads, float scale, int tile, void* out, float* lse) {                           \
+    attention_forward_impl<per>(q, k, v, t, bq, lq, bk, lk, c, heads, scale, tile, out, lse);                         \
+  }
+ATTENTION_FORWARD(attention_forward, 8)
+ATTENTION_FORWARD(attention_forward_wide, 16)
+
 // delta = rowsum(gOut * out) per (bi, h, i): the softmax-backward correction term.
 extern "C" __global__ void attention_delta(const void* out, int t, const void* go, int tg, int bq, int lq, int c, int heads, float* delta) {
   const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads;
@@ -77,9 +86,10 @@ extern "C" __global__ void attention_delta(const void* out, int t, const void* g
 }
 
 // dq: one warp per query row, recomputing p = exp(s - lse) over key tiles.
-extern "C" __global__ void attention_backward_dq(const void* q, const void* k, const void* v, int t, const void* go, int tg,
-                                                 const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
-                                                 int heads, float scale, int tile, void* dq) {
+template <int PER>
+__device__ __forceinline__ void attention_backward_dq_impl(const void* q, const void* k, const void* v, int t, const void* go, int tg,
+                                                           const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                                           int heads, float scale, int tile, void* dq) {
   extern __shared__ float sm[];
   const int d = c / heads, bi = blockIdx.x / heads, h = blockIdx.x % heads, bj = bi / (bq / bk);
   const int lane = threadIdx.x & 31, i = blockIdx.y * WARPS + (threadIdx.x >> 5);
@@ -120,11 +130,21 @@ extern "C" __global__ void attention_backward_dq(const void* q, const void* k, c
   }
 }
 
+#define ATTENTION_BACKWARD_DQ(name, per)                                                                              \
+  extern "C" __global__ void name(const void* q, const void* k, const void* v, int t, const void* go, int tg,          \
+                                  const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,         \
+                                  int heads, float scale, int tile, void* dq) {                                        \
+    attention_backward_dq_impl<per>(q, k, v, t, go, tg, lse, delta, bq, lq, bk, lk, c, heads, scale, tile, dq);       \
+  }
+ATTENTION_BACKWARD_DQ(attention_backward_dq, 8)
+ATTENTION_BACKWARD_DQ(attention_backward_dq_wide, 16)
+
 // dk, dv: one warp per key row of kv batch bj, summing over every query batch that reads it (bj*rep ..
 // bj*rep+rep-1) in a fixed order: frame 0's K/V gradient collects all frames without atomics.
-extern "C" __global__ void attention_backward_dkv(const void* q, const void* k, const void* v, int t, const void* go, int tg,
-                                                  const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
-                                                  int heads, float scale, int tile, void* dk, void* dv) {
+template <int PER>
+__device__ __forceinline__ void attention_backward_dkv_impl(const void* q, const void* k, const void* v, int t, const void* go, int tg,
+                                                            const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,
+                                                            int heads, float scale, int tile, void* dk, void* dv) {
   extern __shared__ float sm[];
   const int d = c / heads, bj = blockIdx.x / heads, h = blockIdx.x % heads, rep = bq / bk;
   const int lane = threadIdx.x & 31, j = blockIdx.y * WARPS + (threadIdx.x >> 5);
@@ -172,3 +192,12 @@ extern "C" __global__ void attention_backward_dkv(const void* q, const void* k, 
       if (lane + 32 * p < d) { st(dk, tg, ko + lane + 32 * p, ak[p]); st(dv, tg, ko + lane + 32 * p, av[p]); }
   }
 }
+
+#define ATTENTION_BACKWARD_DKV(name, per)                                                                             \
+  extern "C" __global__ void name(const void* q, const void* k, const void* v, int t, const void* go, int tg,          \
+                                  const float* lse, const float* delta, int bq, int lq, int bk, int lk, int c,         \
+                                  int heads, float scale, int tile, void* dk, void* dv) {                              \
+    attention_backward_dkv_impl<per>(q, k, v, t, go, tg, lse, delta, bq, lq, bk, lk, c, heads, scale, tile, dk, dv);  \
+  }
+ATTENTION_BACKWARD_DKV(attention_backward_dkv, 8)
+ATTENTION_BACKWARD_DKV(attention_backward_dkv_wide, 16)

@@ -369,8 +369,10 @@ class OpHarnessTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
     void attention(DType t) {
-        // {Bq, Lq, Bk, Lk, C, heads}: plain, all-to-first style sharing (Bq = 3 Bk), a head wider than a warp, Lk > a tile.
-        attentionCases(t, new int[][]{{3, 13, 3, 11, 24, 3}, {6, 13, 2, 11, 24, 3}, {4, 9, 2, 7, 80, 2}, {2, 5, 1, 150, 16, 1}});
+        // {Bq, Lq, Bk, Lk, C, heads}: plain, all-to-first style sharing (Bq = 3 Bk), a head wider than a warp, Lk > a tile,
+        // the wide kernels: the VAE mid block's one 512-channel head (Lk > its 11-row tile), and 264 (just past 256)
+        attentionCases(t, new int[][]{{3, 13, 3, 11, 24, 3}, {6, 13, 2, 11, 24, 3}, {4, 9, 2, 7, 80, 2}, {2, 5, 1, 150, 16, 1},
+                {2, 30, 2, 30, 512, 1}, {3, 7, 1, 9, 528, 2}});
     }
 
     /**

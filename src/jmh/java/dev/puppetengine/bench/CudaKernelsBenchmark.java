@@ -45,6 +45,7 @@ public class CudaKernelsBenchmark {
     private CudaBench bench;
     private CudaBackend gpu;
     private Tensor tokens, kvFrame0, context, temporalTokens, x, temporalX, mix, gamma, beta, normW, normB, video, temporalW, convW, gy;
+    private Tensor vaeMid, clipTokens;
     private AttentionResult allToFirst;
 
     @Setup(Level.Trial)
@@ -68,6 +69,8 @@ public class CudaKernelsBenchmark {
         convW = random(C, 3, 3, C);
         gy = random(n, SIDE, SIDE, C);
         allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
+        vaeMid = random(FRAMES, SIDE * SIDE, 512);        // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
+        clipTokens = random(1, 257, 1280);                // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
     }
 
     private Tensor random(int... shape) {
@@ -101,6 +104,23 @@ public class CudaKernelsBenchmark {
     @Benchmark
     public double temporalAttention() {
         AttentionResult r = gpu.attention(temporalTokens, temporalTokens, temporalTokens, HEADS, 1 / Math.sqrt(C / HEADS));
+        return done(r.out(), r.lse());
+    }
+
+    /**
+     * kernels/attention.cu's wide entry (head dim 512 > 256): the SVD VAE decoder's mid-block self-attention, 4 x 14 x 1024
+     * x 1024 x 512 = 30.1 GFLOP in fp32 CUDA cores, q = k = v read + out written 29.4 MB.
+     */
+    @Benchmark
+    public double vaeMidBlockAttention() {
+        AttentionResult r = gpu.attention(vaeMid, vaeMid, vaeMid, 1, 1 / Math.sqrt(512));
+        return done(r.out(), r.lse());
+    }
+
+    /** kernels/attention.cu at head dim 80 (not the tensor-core kernel's 64): one CLIP ViT-H/14 layer's attention, 4 x 257 x 257 x 1280 = 0.34 GFLOP. */
+    @Benchmark
+    public double clipAttention() {
+        AttentionResult r = gpu.attention(clipTokens, clipTokens, clipTokens, 16, 1 / Math.sqrt(80));
         return done(r.out(), r.lse());
     }
 

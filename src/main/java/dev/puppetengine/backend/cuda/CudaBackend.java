@@ -1129,7 +1129,10 @@ public final class CudaBackend implements Backend {
 
     // ---- attention (kernels/attention.cu) -------------------------------------------------------------
 
-    private static final int ATTN_WARPS = 4, ATTN_DMAX = 256;
+    private static final int ATTN_WARPS = 4, ATTN_DMAX = 512;
+
+    /** kernels/attention.cu's entry for this head dim: 8 channels per lane up to 256, the "_wide" one (16) up to 512. */
+    private static String attentionEntry(String kernel, AttentionDims dm) { return dm.d() > 256 ? kernel + "_wide" : kernel; }
 
     /** Keys (or queries) per shared-memory tile of kernels/attention.cu: two d-wide float rows plus two floats each, within 48 KiB. */
     private static int attentionTile(AttentionDims dm) { return Math.max(1, Math.min(64, (48 * 1024 / 4) / (2 * dm.d() + 2))); }
@@ -1156,7 +1159,7 @@ public final class CudaBackend implements Backend {
                         128, 1, 0, ptr(q2), ptr(k2), ptr(v2), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads, (float) scale, ptr(out), code(t), ptr(lse));
                 return new AttentionResult(out, lse);
             }
-            launch("attention", "attention_forward", (long) dm.bq() * heads, (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, 1, 32 * ATTN_WARPS, 1,
+            launch("attention", attentionEntry("attention_forward", dm), (long) dm.bq() * heads, (dm.lq() + ATTN_WARPS - 1) / ATTN_WARPS, 1, 32 * ATTN_WARPS, 1,
                     2 * tile * dm.d() * 4, ptr(q2), ptr(k2), ptr(v2), code(t), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(), heads, (float) scale,
                     tile, ptr(out), ptr(lse));
         }
@@ -1199,10 +1202,10 @@ public final class CudaBackend implements Backend {
                         (float) scale, ptr(dk), ptr(dv), code(tg));
                 return new Tensor[]{dq, dk, dv};
             }
-            launch("attention", "attention_backward_dq", (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 2 * tile * dm.d() * 4,
+            launch("attention", attentionEntry("attention_backward_dq", dm), (long) dm.bq() * heads, rowsQ, 1, 32 * ATTN_WARPS, 1, 2 * tile * dm.d() * 4,
                     ptr(q2), ptr(k2), ptr(v2), code(t), ptr(go), code(tg), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(),
                     heads, (float) scale, tile, ptr(dq));
-            launch("attention", "attention_backward_dkv", (long) dm.bk() * heads, rowsK, 1, 32 * ATTN_WARPS, 1, (2 * tile * dm.d() + 2 * tile) * 4,
+            launch("attention", attentionEntry("attention_backward_dkv", dm), (long) dm.bk() * heads, rowsK, 1, 32 * ATTN_WARPS, 1, (2 * tile * dm.d() + 2 * tile) * 4,
                     ptr(q2), ptr(k2), ptr(v2), code(t), ptr(go), code(tg), ptr(lse), ptr(delta), dm.bq(), dm.lq(), dm.bk(), dm.lk(), dm.c(),
                     heads, (float) scale, tile, ptr(dk), ptr(dv));
         }
