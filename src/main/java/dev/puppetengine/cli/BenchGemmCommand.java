@@ -10,6 +10,7 @@ import dev.puppetengine.bench.GemmCases;
 import dev.puppetengine.bench.OpBench;
 import dev.puppetengine.bench.OpCase;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
@@ -132,7 +133,7 @@ final class BenchGemmCommand implements Callable<Integer> {
             float[] one = DragPath.tensor(List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1)), frames);
             float[] d = new float[one.length * batch];
             for (int i = 0; i < batch; i++) System.arraycopy(one, 0, d, i * one.length, one.length);
-            Tensor drags = Tensor.of(be, dt, new int[]{batch, frames, DragPath.MAX_DRAGS, 4}, d);
+            Tensor drags = Tensor.of(be, dt, new int[]{batch, frames, DragTensor.SLOTS, 4}, d);
             UNetInputs in = new UNetInputs(sample, t, image, context, drags, null);
             if (!train) {
                 m.unet.forward(in, UNetOptions.INFERENCE);

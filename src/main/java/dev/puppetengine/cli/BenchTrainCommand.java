@@ -6,6 +6,7 @@ import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.LoadedModel;
@@ -74,7 +75,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             Tensor latents = random(backend, dt, 1, frames, latent, latent, ch), cond = random(backend, dt, 1, latent, latent, ch);
             Tensor emb = random(backend, dt, 1, 1, ctx);
             float[] d = DragPath.tensor(List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1)), frames);
-            Tensor drags = Tensor.of(backend, dt, new int[]{1, frames, DragPath.MAX_DRAGS, 4}, d);
+            Tensor drags = Tensor.of(backend, dt, new int[]{1, frames, DragTensor.SLOTS, 4}, d);
             TrainingData batch = new TrainingData() {
                 @Override
                 public int size() { return 1; }

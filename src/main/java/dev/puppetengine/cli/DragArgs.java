@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.image.SquareCrop;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.pipeline.DragPath;
 
 import java.io.IOException;
@@ -50,7 +51,7 @@ final class DragArgs {
             }
         }
         for (String s : specs) raw.add(parseSpec(s));
-        if (raw.size() > DragPath.MAX_DRAGS) throw new UserError("at most " + DragPath.MAX_DRAGS + " drags, got " + raw.size());
+        if (raw.size() > DragTensor.SLOTS) throw new UserError("at most " + DragTensor.SLOTS + " drags, got " + raw.size());
         SquareCrop crop = SquareCrop.centred(width, height);
         List<DragPath> out = new ArrayList<>();
         for (int k = 0; k < raw.size(); k++) {

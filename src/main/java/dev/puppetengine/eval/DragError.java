@@ -1,6 +1,7 @@
 package dev.puppetengine.eval;
 
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.pipeline.DragPath;
 
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ public record DragError(int side, double[] perFramePx, List<double[][]> tracks) 
             double[][] p = tracker.track(frames, t[k * 4] * w, t[k * 4 + 1] * h);
             tracks.add(p);
             for (int f = 0; f < n; f++) {
-                int o = (f * DragPath.MAX_DRAGS + k) * 4;
+                int o = (f * DragTensor.SLOTS + k) * 4;
                 err[f] += Math.hypot(p[f][0] - t[o + 2] * w, p[f][1] - t[o + 3] * h) / drags.size();
             }
         }

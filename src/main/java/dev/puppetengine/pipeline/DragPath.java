@@ -1,16 +1,17 @@
 package dev.puppetengine.pipeline;
 
+import dev.puppetengine.model.drag.DragTensor;
+
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * One drag in the model input's normalised coordinates (x = column / width, y = row / height, origin top
  * left, both in [0, 1]): either a start and an end point (the demo's clicks; frame f's target is the linear
  * interpolation start + (end - start) f / (F - 1)) or a full trajectory with one point per frame (frame 0 is
- * the start). Puppet-Master takes at most five.
+ * the start). Puppet-Master takes at most five ({@link DragTensor#SLOTS}).
  */
 public record DragPath(double[] xs, double[] ys) {
-    public static final int MAX_DRAGS = 5;
-
     public DragPath {
         if (xs.length != ys.length || xs.length < 2) throw new IllegalArgumentException("a drag needs at least a start and an end point");
         for (int i = 0; i < xs.length; i++)
@@ -27,30 +28,25 @@ public record DragPath(double[] xs, double[] ys) {
 
     public boolean isTrajectory() { return xs.length > 2; }
 
-    /** The drag tensor (F, 5, 4) row-major: (x_start, y_start, x_f, y_f) per frame and slot, absent slots 0 (spec 3.2). */
+    /** The drag tensor (F, 5, 4) row-major (spec 3.2; {@link DragTensor}): lines interpolated linearly over the frames. */
     public static float[] tensor(List<DragPath> drags, int frames) {
-        if (drags.size() > MAX_DRAGS) throw new IllegalArgumentException("at most " + MAX_DRAGS + " drags, got " + drags.size());
-        float[] d = new float[frames * MAX_DRAGS * 4];
+        List<double[]> tracks = new ArrayList<>();
         for (int k = 0; k < drags.size(); k++) {
             DragPath p = drags.get(k);
             if (p.isTrajectory() && p.xs.length != frames)
                 throw new IllegalArgumentException("drag " + k + " has " + p.xs.length + " trajectory points, expected one per frame (" + frames + ")");
+            double[] t = new double[2 * frames];
             for (int f = 0; f < frames; f++) {
-                double x, y;
-                if (p.isTrajectory()) { x = p.xs[f]; y = p.ys[f]; }
+                if (p.isTrajectory()) { t[2 * f] = p.xs[f]; t[2 * f + 1] = p.ys[f]; }
                 else {
                     double a = frames == 1 ? 0 : (double) f / (frames - 1);
-                    x = p.xs[0] + (p.xs[1] - p.xs[0]) * a;
-                    y = p.ys[0] + (p.ys[1] - p.ys[0]) * a;
+                    t[2 * f] = p.xs[0] + (p.xs[1] - p.xs[0]) * a;
+                    t[2 * f + 1] = p.ys[0] + (p.ys[1] - p.ys[0]) * a;
                 }
-                int o = (f * MAX_DRAGS + k) * 4;
-                d[o] = (float) p.xs[0];
-                d[o + 1] = (float) p.ys[0];
-                d[o + 2] = (float) x;
-                d[o + 3] = (float) y;
             }
+            tracks.add(t);
         }
-        return d;
+        return DragTensor.encode(tracks, frames);
     }
 
     /** Start and end pixel coordinates in a side x side image (for drawing). */

@@ -7,6 +7,7 @@ import dev.puppetengine.io.image.ClipPreprocess;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.ModelInput;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
@@ -68,7 +69,7 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor pixels = F.to(ImageTensors.toTensor(backend, List.of(input)), dtype);
             Tensor clipIn = F.to(ClipPreprocess.toTensor(backend, input, model.clip.config().imageSize()), dtype);
             float[] d = DragPath.tensor(drags, frames);
-            Tensor dragTensor = Tensor.of(backend, dtype, new int[]{1, frames, DragPath.MAX_DRAGS, 4}, toDouble(d));
+            Tensor dragTensor = Tensor.of(backend, dtype, new int[]{1, frames, DragTensor.SLOTS, 4}, toDouble(d));
             long t1 = System.nanoTime();
             Tensor emb = model.clip.embed(clipIn);
             Tensor context = F.reshape(emb, 1, 1, emb.size(1));

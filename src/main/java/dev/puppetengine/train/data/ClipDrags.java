@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.model.drag.DragTensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -38,7 +39,7 @@ public record ClipDrags(int width, int height, int frames, List<double[]> drags,
 
     /** The (F, 5, 4) drag tensor of {@link #drags()}, row-major (spec 3.2). */
     public float[] tensor() {
-        return DragTensor.encode(drags, frames, width, height);
+        return DragTensor.encodePixels(drags, frames, width, height);
     }
 
     ObjectNode toJson() {

@@ -1,6 +1,7 @@
 package dev.puppetengine.train.data;
 
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 

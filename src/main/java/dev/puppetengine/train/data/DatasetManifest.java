@@ -3,6 +3,7 @@ package dev.puppetengine.train.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.model.drag.DragTensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -63,7 +64,7 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
         o.put("frames", frames);
         o.put("width", width);
         o.put("height", height);
-        o.put("max_drags", DragSelection.MAX_DRAGS);
+        o.put("max_drags", DragTensor.SLOTS);
         ObjectNode split = o.putObject("split");
         split.putArray("train").add(0).add(trainCount);
         split.putArray("val").add(trainCount).add(count);
@@ -74,8 +75,8 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
     static DatasetManifest fromJson(JsonNode o, Path file) throws IOException {
         if (!FORMAT.equals(o.path("format").asText()) || o.path("version").asInt() != VERSION)
             throw new IOException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
-        if (Json.integer(o, "max_drags", 1, file) != DragSelection.MAX_DRAGS)
-            throw new IOException(file + ": field 'max_drags' must be " + DragSelection.MAX_DRAGS + ", found " + o.get("max_drags"));
+        if (Json.integer(o, "max_drags", 1, file) != DragTensor.SLOTS)
+            throw new IOException(file + ": field 'max_drags' must be " + DragTensor.SLOTS + ", found " + o.get("max_drags"));
         int count = Math.toIntExact(Json.integer(o, "count", 0, file));
         JsonNode train = Json.field(Json.field(o, "split", file), "train", file);
         if (!train.isArray() || train.size() != 2 || train.get(0).asInt(-1) != 0 || train.get(1).asInt(-1) < 0 || train.get(1).asInt() > count)

@@ -1,5 +1,7 @@
 package dev.puppetengine.train.data;
 
+import dev.puppetengine.model.drag.DragTensor;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -8,13 +10,12 @@ import java.util.SplittableRandom;
  * The reference loader's choice of drags among tracked points (spec 4.5), for tracks in pixels of an image
  * of side {@code size}. A track is {@code double[2F]}: (x, y) of one point in frames 0..F-1.
  *
- * <p>Rules, in order: more than {@link #MAX_DRAGS} tracks: a random subset of 5 (in random order); drop track
+ * <p>Rules, in order: more than {@link DragTensor#SLOTS} tracks: a random subset of 5 (in random order); drop track
  * j when the per-frame distances to an earlier kept track i sum to at most F x threshold; keep the longest
  * path and each other track with probability min(1, 2 L_i / L_max). The reference renders at 512 px with a
  * 20 px threshold; here the threshold scales with the image: 20 * size / 512.
  */
 public final class DragSelection {
-    public static final int MAX_DRAGS = 5;
     private static final double REFERENCE_SIZE = 512;
     private static final double REFERENCE_DUPLICATE_PX = 20;
 
@@ -26,7 +27,7 @@ public final class DragSelection {
     }
 
     /**
-     * Chooses at most {@link #MAX_DRAGS} drags: the reference rules on the moving candidates, then, with
+     * Chooses at most {@link DragTensor#SLOTS} drags: the reference rules on the moving candidates, then, with
      * probability {@code staticProbability} and a slot free, one of the static candidates appended (a drag
      * that stays put teaches the model to hold that point still; the reference data has none, and its
      * length rule would always drop one, so it is added after the rules).
@@ -34,17 +35,17 @@ public final class DragSelection {
     public static List<double[]> choose(List<double[]> moving, List<double[]> still, double staticProbability,
                                         int size, SplittableRandom rng) {
         List<double[]> chosen = keepByLength(dropDuplicates(subset(moving, rng), duplicateThreshold(size)), rng);
-        if (!still.isEmpty() && chosen.size() < MAX_DRAGS && rng.nextDouble() < staticProbability)
+        if (!still.isEmpty() && chosen.size() < DragTensor.SLOTS && rng.nextDouble() < staticProbability)
             chosen.add(still.get(rng.nextInt(still.size())));
         return chosen;
     }
 
-    /** All tracks when there are at most {@link #MAX_DRAGS}, else a uniformly random 5 of them in random order. */
+    /** All tracks when there are at most {@link DragTensor#SLOTS}, else a uniformly random 5 of them in random order. */
     public static List<double[]> subset(List<double[]> tracks, SplittableRandom rng) {
-        if (tracks.size() <= MAX_DRAGS) return new ArrayList<>(tracks);
+        if (tracks.size() <= DragTensor.SLOTS) return new ArrayList<>(tracks);
         List<double[]> pool = new ArrayList<>(tracks);
-        List<double[]> out = new ArrayList<>(MAX_DRAGS);
-        for (int k = 0; k < MAX_DRAGS; k++) out.add(pool.remove(rng.nextInt(pool.size())));
+        List<double[]> out = new ArrayList<>(DragTensor.SLOTS);
+        for (int k = 0; k < DragTensor.SLOTS; k++) out.add(pool.remove(rng.nextInt(pool.size())));
         return out;
     }
 

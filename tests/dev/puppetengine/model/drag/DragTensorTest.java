@@ -1,0 +1,59 @@
+package dev.puppetengine.model.drag;
+
+import dev.puppetengine.pipeline.DragPath;
+import org.junit.jupiter.api.Test;
+
+import java.util.Collections;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DragTensorTest {
+    @Test
+    void layoutIsFramesBySlotsByStartAndTarget() {
+        int frames = 3;
+        double[] a = {8, 16, 12, 16, 16, 20};   // pixels in a 32 x 64 image
+        double[] b = {1, 1, 1, 1, 1, 1};
+        float[] t = DragTensor.encodePixels(List.of(a, b), frames, 32, 64);
+        assertEquals(frames * 5 * 4, t.length);
+        for (int f = 0; f < frames; f++) {
+            int o = f * 20;
+            assertEquals(8 / 32f, t[o]);
+            assertEquals(16 / 64f, t[o + 1]);
+            assertEquals((float) (a[2 * f] / 32), t[o + 2]);
+            assertEquals((float) (a[2 * f + 1] / 64), t[o + 3]);
+            assertEquals(1 / 32f, t[o + 4]);
+            for (int i = 8; i < 20; i++) assertEquals(0f, t[o + i], "absent slots are zero");
+        }
+        assertEquals(t[0], t[2], "frame 0 target equals start");
+        assertEquals(t[1], t[3]);
+    }
+
+    @Test
+    void rejectsWhatTheFormatCannotHold() {
+        double[] ok = {4, 4, 5, 5};
+        String tooMany = assertThrows(IllegalArgumentException.class,
+                () -> DragTensor.encodePixels(Collections.nCopies(6, ok), 2, 32, 32)).getMessage();
+        assertTrue(tooMany.contains("6 drags"), tooMany);
+        String outside = assertThrows(IllegalArgumentException.class,
+                () -> DragTensor.encodePixels(List.of(new double[] {4, 4, 40, 5}), 2, 32, 32)).getMessage();
+        assertTrue(outside.contains("drag 0") && outside.contains("x = 40.0"), outside);
+        assertThrows(IllegalArgumentException.class, () -> DragTensor.encodePixels(List.of(new double[] {0, 0, 3, 3}), 2, 32, 32));
+        assertThrows(IllegalArgumentException.class, () -> DragTensor.encodePixels(List.of(ok), 3, 32, 32));
+    }
+
+    /** Sampling's drags go through the same encoder: a line from the corner is refused, not silently dropped as an empty slot. */
+    @Test
+    void samplingDragsShareTheEncoder() {
+        float[] t = DragPath.tensor(java.util.List.of(DragPath.line(0.25, 0.5, 0.75, 0.5)), 3);
+        assertEquals(3 * DragTensor.SLOTS * 4, t.length);
+        assertEquals(0.5f, t[DragTensor.SLOTS * 4 + 2], "frame 1 of 3 is half way");
+        String corner = assertThrows(IllegalArgumentException.class,
+                () -> DragPath.tensor(java.util.List.of(DragPath.line(0, 0, 0.5, 0.5)), 3)).getMessage();
+        assertTrue(corner.contains("drag 0 starts at the origin"), corner);
+        assertEquals(DragTensor.encode(java.util.List.of(new double[]{0.125, 0.25, 0.5, 0.25}), 2)[2],
+                DragTensor.encodePixels(java.util.List.of(new double[]{4, 8, 16, 8}), 2, 32, 32)[2]);
+    }
+}
