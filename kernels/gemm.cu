@@ -1,4 +1,5 @@
-// Fallback GEMM when cuBLAS does not load: C = alpha * A B + beta * C (+ bias per column, + a residual: epilogue.cuh)
+// The tiled GEMM for what neither the tensor-core kernels (bf16/f16 with aligned strides) nor cuBLAS take, and for
+// -Dpuppet.cuda.gemm=tiled: C = alpha * A B + beta * C (+ bias per column, + a residual: epilogue.cuh)
 // per batch, every operand addressed by (row stride, column stride, batch stride), so transposed and broadcast
 // (stride 0) views need no copy. Shared-memory tiles of 16x16, fp32 accumulation. Correct, not fast.
 // gemm_epilogue applies the epilogue to an fp32 product another kernel wrote (cuBLAS, or this one for GEGLU), so

@@ -26,7 +26,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * The op harness: every {@link Backend} op, forward and backward, on CUDA against the CPU reference, on fresh random
  * inputs (seed printed on failure) with odd sizes that are not multiples of any tile. Every CUDA allocation is
  * NaN-poisoned first, so an output element no kernel wrote fails. Tolerance: ||gpu - cpu|| / ||cpu|| under 1e-5 for
- * F32 and 1e-2 for BF16, NaN never passes; the Philox streams must match bit for bit. Skips (JUnit assumption)
+ * F32 (also for the F32 outputs of bf16/f16 runs: norm statistics, log-sum-exp) and 1e-2 for BF16 and F16, plus a
+ * per-element bound (2 x tolerance x max|cpu|) so one wrong element cannot hide in the norm; the output dtype must
+ * match; NaN never passes; the Philox streams must match bit for bit. Skips (JUnit assumption)
  * where no CUDA device is usable ({@link DeviceUnderTest}, shared with the UNet and pipeline parity tests).
  */
 @Tag("gpu")
@@ -224,8 +226,8 @@ class OpHarnessTest {
     }
 
     /**
-     * Products the tensor-core kernel takes (bf16/f16, extents and strides multiples of 8; cuBLAS takes them first
-     * unless -Dpuppet.cuda.gemm=mma): all four operand layouts, sizes off its 128x128x32 tiles, several k-tiles
+     * Products the tensor-core kernel takes (bf16/f16, extents and strides multiples of 8; where cuBLAS loads the
+     * tuner may pick it instead, so gpu-check.sh runs this with -Dpuppet.cuda.gemm=mma and once per forced tile): all four operand layouts, sizes off its 128x128x32 tiles, several k-tiles
      * through its pipeline, a batch, and channel counts that send convolutions and their gradients there too.
      */
     @ParameterizedTest
@@ -376,8 +378,8 @@ class OpHarnessTest {
     }
 
     /**
-     * Head dim 64 in bf16/f16 runs kernels/attention_mma.cu's forward (tensor cores); its log-sum-exp then feeds
-     * attention.cu's backward. All-to-first over ragged 64-row tiles, cross-attention to 6 tokens, temporal
+     * Head dim 64 in bf16/f16 runs kernels/attention_mma.cu (tensor cores), forward and backward (attention.cu's
+     * attention_delta, then attention_mma_backward_dq/dkv from the forward's log-sum-exp). All-to-first over ragged 64-row tiles, cross-attention to 6 tokens, temporal
      * (14 keys), several key tiles.
      */
     @ParameterizedTest

@@ -11,7 +11,7 @@ import java.util.function.Supplier;
  * captured step then finds every constant already on the device (no host transfer inside the capture). While
  * {@link #freeze frozen} a miss is an error (the capture then fails loudly and the sampler falls back to eager).
  *
- * <p>With no memo open, {@link #get} simply builds the value in the current scope: today's behaviour, unchanged.
+ * <p>With no memo open, {@link #get} simply builds the value in the current scope (eager code needs no memo).
  * Memoised values are owned by the memo's own scope and freed when it closes. Confined to its thread.
  */
 public final class DeviceConstants implements AutoCloseable {

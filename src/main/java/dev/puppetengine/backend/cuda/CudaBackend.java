@@ -818,7 +818,7 @@ public final class CudaBackend implements Backend {
         return out;
     }
 
-    // ---- convolution: im2col (kernels/conv.cu) + GEMM, in image chunks that bound the column buffer ----
+    // ---- convolution: implicit GEMM on the tensor-core kernels, else im2col (kernels/conv.cu) + GEMM in image chunks ----
 
     private static final long COL_BUDGET_BYTES = 256L << 20;
 
@@ -1127,7 +1127,7 @@ public final class CudaBackend implements Backend {
         return dx;
     }
 
-    // ---- attention (kernels/attention.cu) -------------------------------------------------------------
+    // ---- attention (kernels/attention_mma.cu for bf16/f16 head dim 64, else kernels/attention.cu) ------
 
     private static final int ATTN_WARPS = 4, ATTN_DMAX = 512;
 
