@@ -33,7 +33,7 @@ final class Cabinet {
         double slotW = w - 2 * margin, slotH = (h - 2 * margin - (drawers - 1) * gap) / drawers;
         int movingSlot = animate ? r.nextInt(drawers) : -1;
         double slide = (r.nextBoolean() ? 1 : -1) * slotW * r.nextDouble(0.45, 0.9);
-        Progress progress = Progress.random(r);
+        MotionTiming progress = MotionTiming.random(r);
         Rectangle2D[] slots = new Rectangle2D[drawers];
         for (int i = 0; i < drawers; i++) {
             slots[i] = new Rectangle2D.Double(-w / 2 + margin, -h / 2 + margin + i * (slotH + gap), slotW, slotH);

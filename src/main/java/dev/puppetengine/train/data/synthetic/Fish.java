@@ -44,7 +44,7 @@ final class Fish {
         double rootWidth = height * r.nextDouble(0.3, 0.42);
         double bend = (r.nextBoolean() ? 1 : -1) * Math.toRadians(r.nextDouble(50, 110)) / segments;
         double lag = r.nextDouble(0, 0.6 / segments);
-        Progress progress = Progress.random(r);
+        MotionTiming progress = MotionTiming.random(r);
         int tailId = b.part("tail", animate);
         AffineTransform[] chain = still;
         for (int k = 0; k < segments; k++) {

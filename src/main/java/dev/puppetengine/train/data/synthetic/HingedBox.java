@@ -38,7 +38,7 @@ final class HingedBox {
         int side = r.nextBoolean() ? 1 : -1; // hinge on the right (+1) or left (-1) back edge
         double pivotX = side * w / 2, pivotY = top + t / 2;
         double opening = side * Math.toRadians(r.nextDouble(40, 110));
-        Progress progress = Progress.random(r);
+        MotionTiming progress = MotionTiming.random(r);
         int lidId = b.part("lid", animate);
         AffineTransform[] poses = animate
                 ? b.moving(object, f -> AffineTransform.getRotateInstance(opening * progress.at(b.time(f)), pivotX, pivotY))
@@ -74,7 +74,7 @@ final class HingedBox {
                 inside.getWidth() + 2 * margin / 3, inside.getHeight() + 2 * margin / 3);
         double hingeX = side > 0 ? panel.getMaxX() : panel.getMinX();
         double narrowest = r.nextDouble(0.2, 0.5);
-        Progress progress = Progress.random(r);
+        MotionTiming progress = MotionTiming.random(r);
         int doorId = b.part("door", animate);
         AffineTransform[] poses = animate ? b.moving(object, f -> {
             AffineTransform m = AffineTransform.getTranslateInstance(hingeX, 0);

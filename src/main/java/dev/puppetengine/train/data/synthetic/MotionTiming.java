@@ -7,14 +7,14 @@ import java.util.SplittableRandom;
  * {@code delay} and completes at {@code finish}. Forward motions go 0 -> 1 (a drawer opening), reversed ones
  * 1 -> 0 (closing), so the data holds both directions.
  */
-record Progress(Easing easing, double delay, double finish, boolean reversed) {
+record MotionTiming(Easing easing, double delay, double finish, boolean reversed) {
     enum Easing { LINEAR, SMOOTH, EASE_IN, EASE_OUT }
 
-    static Progress random(SplittableRandom rng) {
+    static MotionTiming random(SplittableRandom rng) {
         Easing e = Easing.values()[rng.nextInt(Easing.values().length)];
         double delay = rng.nextDouble() < 0.5 ? 0 : rng.nextDouble(0, 0.3);
         double finish = rng.nextDouble() < 0.5 ? 1 : rng.nextDouble(0.7, 1);
-        return new Progress(e, delay, finish, rng.nextDouble() < 0.3);
+        return new MotionTiming(e, delay, finish, rng.nextDouble() < 0.3);
     }
 
     double at(double t) {
