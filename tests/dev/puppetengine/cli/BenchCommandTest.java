@@ -1,7 +1,7 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +17,7 @@ class BenchCommandTest {
         Path json = dir.resolve("bench.json");
         assertEquals(0, Main.run("bench", "sample", "--preset", "toy", "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "1",
                 "--peak-tflops", "1", "--json", json.toString()));
-        JsonNode o = ModelDirectory.json().readTree(json.toFile());
+        JsonNode o = Json.mapper().readTree(json.toFile());
         for (String stage : new String[]{"preprocess", "clip", "vae_encode", "unet_per_step", "unet_total", "vae_decode", "total"})
             assertTrue(o.get("median_ms").has(stage), stage);
         // the toy UNet at 8x8 latents, 2 frames, CFG batch 2: at least its conv_in and conv_out alone
@@ -34,7 +34,7 @@ class BenchCommandTest {
         Path json = dir.resolve("train.json");
         assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--frames", "2", "--steps", "1", "--warmup", "0",
                 "--gradient-checkpointing", "--json", json.toString()));
-        JsonNode o = ModelDirectory.json().readTree(json.toFile());
+        JsonNode o = Json.mapper().readTree(json.toFile());
         assertEquals(4 * o.get("forward_flops").asLong(), o.get("model_flops_per_step").asLong());
         assertTrue(o.get("forward_flops").asLong() > 0 && o.get("peak_bytes").asLong() > 0, o.toString());
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));

@@ -2,8 +2,8 @@ package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.unet.UNetConfig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -33,7 +33,7 @@ class BenchOpsTest {
         Path json = dir.resolve("gemm.json");
         assertEquals(0, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "" + FRAMES, "--warmup", "0", "--iters", "1",
                 "--square", "32", "--torch", dir.resolve("no-such-python").toString(), "--json", json.toString()));
-        JsonNode r = ModelDirectory.json().readTree(json.toFile());
+        JsonNode r = Json.mapper().readTree(json.toFile());
         List<JsonNode> cases = list(r.get("cases"));
         for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0 && !c.has("ours_error"), c.toString());
         assertTrue(r.get("torch").get("skipped").asText().contains("no-such-python"), r.get("torch").toString());
@@ -82,7 +82,7 @@ class BenchOpsTest {
         String[] args = {"bench", "kernels", "--preset", "toy", "--device", "cpu", "--frames", "" + FRAMES, "--warmup", "0", "--iters", "1",
                 "--torch", "none", "--json", json.toString()};
         assertEquals(0, Main.run(args));
-        List<JsonNode> cases = list(ModelDirectory.json().readTree(json.toFile()).get("cases"));
+        List<JsonNode> cases = list(Json.mapper().readTree(json.toFile()).get("cases"));
         UNetConfig u = TOY.unet();
         int side = TOY.resolution() / TOY.vae().downscaleFactor(), levels = u.blockOutChannels().size();
         for (int i = 0; i < levels; i++) {
@@ -107,7 +107,7 @@ class BenchOpsTest {
         for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0, c.toString());
 
         // a PyTorch results file written separately merges by id into the speedup column
-        ObjectNode fake = ModelDirectory.json().createObjectNode().put("torch", "9.9-fake").put("device", "fake GPU");
+        ObjectNode fake = Json.mapper().createObjectNode().put("torch", "9.9-fake").put("device", "fake GPU");
         ObjectNode res = fake.putObject("results");
         for (JsonNode c : cases) res.putObject(c.get("id").asText()).put("ms", 2.5);
         res.putObject(cases.get(1).get("id").asText()).put("error", "RuntimeError: fake");
@@ -124,7 +124,7 @@ class BenchOpsTest {
         a.set(at, "--torch-results");
         a.set(at + 1, fakeFile.toString());
         assertEquals(0, Main.run(a.toArray(new String[0])));
-        JsonNode r = ModelDirectory.json().readTree(json.toFile());
+        JsonNode r = Json.mapper().readTree(json.toFile());
         assertEquals("fake GPU", r.get("torch").get("device").asText());
         List<JsonNode> merged = list(r.get("cases"));
         assertEquals("RuntimeError: fake", merged.get(1).get("torch_error").asText());
@@ -154,7 +154,7 @@ class BenchOpsTest {
         res.putObject(first.get("id").asText()).put("ms", 7.0);
         Files.writeString(fakeFile, fake.toString());
         assertEquals(0, Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch-results", fakeFile.toString(), "--json", later.toString()));
-        JsonNode again = ModelDirectory.json().readTree(later.toFile());
+        JsonNode again = Json.mapper().readTree(later.toFile());
         List<JsonNode> redone = list(again.get("cases"));
         assertEquals(merged.size(), redone.size());
         for (int i = 0; i < merged.size(); i++) assertEquals(merged.get(i).get("ours_ms"), redone.get(i).get("ours_ms"));
@@ -162,14 +162,14 @@ class BenchOpsTest {
         assertEquals(r.get("torch_conv_layouts"), again.get("torch_conv_layouts"));
         assertEquals(r.get("peak_tflops"), again.get("peak_tflops"));
         // a report cut short while our side was timing (rewritten after every case): the cases it has, the rest absent
-        ObjectNode cut = (ObjectNode) ModelDirectory.json().readTree(json.toFile());
+        ObjectNode cut = (ObjectNode) Json.mapper().readTree(json.toFile());
         com.fasterxml.jackson.databind.node.ArrayNode some = cut.putArray("cases");
         for (int i = 0; i < 5; i++) some.add(((ObjectNode) merged.get(i).deepCopy()));
         ((ObjectNode) some.get(4)).remove("ours_ms");
         Path partial = dir.resolve("partial.json");
         Files.writeString(partial, cut.toString());
         assertEquals(0, Main.run("bench", "gemm", "--ours-results", partial.toString(), "--torch", "none", "--json", partial.toString()));
-        JsonNode finished = ModelDirectory.json().readTree(partial.toFile());
+        JsonNode finished = Json.mapper().readTree(partial.toFile());
         assertEquals(5, finished.get("cases").size());
         assertFalse(finished.get("cases").get(2).has("speedup"), "no PyTorch side, no stale speedup");
         assertTrue(finished.get("torch").get("skipped").asText().contains("--torch none"));
@@ -212,7 +212,7 @@ class BenchOpsTest {
             one.putIfAbsent(s.get("kind").asText() + s.get("pass").asText() + s.path("variant").asText() + s.path("temporal").asText()
                     + s.path("ta").asText() + s.path("tb").asText() + s.path("bias").asText() + s.path("epilogue").asText() + s.path("shape").size(), c);
         }
-        ObjectNode in = ModelDirectory.json().createObjectNode();
+        ObjectNode in = Json.mapper().createObjectNode();
         one.values().forEach(in.putArray("cases")::add);
         Path casesFile = dir.resolve("one-of-each.json"), out = dir.resolve("one-of-each.torch.json");
         Files.writeString(casesFile, in.toString());
@@ -221,7 +221,7 @@ class BenchOpsTest {
                 .inheritIO().start();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue());
-        JsonNode results = ModelDirectory.json().readTree(out.toFile()).get("results");
+        JsonNode results = Json.mapper().readTree(out.toFile()).get("results");
         for (JsonNode c : one.values()) assertTrue(results.get(c.get("id").asText()).has("ms"), c.get("id").asText() + ": " + results.get(c.get("id").asText()));
     }
 

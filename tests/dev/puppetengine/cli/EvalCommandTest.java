@@ -1,8 +1,8 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.GifFiles;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.train.data.synthetic.ProgressListener;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,7 +53,7 @@ class EvalCommandTest {
         String table = (String) r[1];
         assertTrue(table.contains("000000") && table.contains("000001") && table.contains("psnr") && table.contains("+-"), table);
 
-        JsonNode j = ModelDirectory.json().readTree(report.toFile());
+        JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals("clips", j.path("data").path("kind").asText());
         assertEquals(TinyModel.SIDE, j.path("resolution").asInt());
         assertEquals(2, j.path("examples").size());
@@ -83,7 +83,7 @@ class EvalCommandTest {
         Object[] r = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1",
                 "--out", report.toString());
         assertEquals(0, r[0], (String) r[2]);
-        JsonNode j = ModelDirectory.json().readTree(report.toFile());
+        JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals(1, j.path("examples").size());
         assertEquals("000000", j.path("examples").get(0).path("name").asText());
     }

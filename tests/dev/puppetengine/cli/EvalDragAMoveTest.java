@@ -1,8 +1,8 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.GifFiles;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,7 +24,7 @@ class EvalDragAMoveTest {
         Object[] r = EvalCommandTest.run("eval", "--model", model.toString(), "--dragamove", data.toString(), "--limit", "1", "--steps", "1",
                 "--guidance", "1", "--out", report.toString());
         assertEquals(0, r[0], (String) r[2]);
-        JsonNode j = ModelDirectory.json().readTree(report.toFile());
+        JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals("dragamove", j.path("data").path("kind").asText());
         JsonNode ex = j.path("examples").get(0);
         assertEquals("00000", ex.path("name").asText());

@@ -1,9 +1,9 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.unet.UNetConfig;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -172,9 +172,9 @@ class SampleCommandTest {
 
     /** The test model with a stock-SVD UNet (no drag modules): the wrong kind for sampling. */
     private static Path plainSvdModel() throws IOException {
-        ObjectNode json = ModelDirectory.json().valueToTree(UNetConfig.tiny(8, 14, 16));
+        ObjectNode json = Json.mapper().valueToTree(UNetConfig.tiny(8, 14, 16));
         json.put("num_drags", 0);
-        return TinyModel.write(dir.resolve("svd"), ModelDirectory.json().treeToValue(json, UNetConfig.class), "svd-img2vid");
+        return TinyModel.write(dir.resolve("svd"), Json.mapper().treeToValue(json, UNetConfig.class), "svd-img2vid");
     }
 
     private static void copyTree(Path from, Path to) throws IOException {

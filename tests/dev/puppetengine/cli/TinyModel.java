@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.clip.ClipVisionConfig;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
@@ -45,7 +46,7 @@ final class TinyModel {
             for (Map.Entry<String, Module> e : modules.entrySet()) {
                 ParameterStore s = ParameterStore.initialize(e.getValue(), CpuBackend.get(), DType.F32, 1);
                 stores.put(e.getKey(), s);
-                comps.put(e.getKey(), ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(configs.get(e.getKey())), s.parameters()));
+                comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
             }
             ModelDirectory.write(dir, kind, "test fixture", SIDE, DType.F32, comps, false);
         } finally {

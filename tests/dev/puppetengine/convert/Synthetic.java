@@ -1,9 +1,9 @@
 package dev.puppetengine.convert;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.ModelPresets;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
@@ -124,14 +124,14 @@ final class Synthetic {
         write(dir.resolve("unet/diffusion_pytorch_model.safetensors"), svdUnet(), dtype);
         write(dir.resolve("vae/diffusion_pytorch_model.safetensors"), vae(), dtype);
         write(dir.resolve("image_encoder/model.safetensors"), clip(), dtype);
-        ObjectNode unet = ModelDirectory.json().valueToTree(TOY.unet().svdBase());
+        ObjectNode unet = Json.mapper().valueToTree(TOY.unet().svdBase());
         unet.retain("in_channels", "out_channels", "block_out_channels", "layers_per_block", "down_block_types", "up_block_types",
                 "num_attention_heads", "transformer_layers_per_block", "cross_attention_dim", "addition_time_embed_dim",
                 "projection_class_embeddings_input_dim", "num_frames", "sample_size");
         unet.put("_class_name", "UNetSpatioTemporalConditionModel");
         Files.writeString(dir.resolve("unet/config.json"), unet.toString());
-        Files.writeString(dir.resolve("vae/config.json"), ModelDirectory.json().writeValueAsString(TOY.vae()));
-        Files.writeString(dir.resolve("image_encoder/config.json"), ModelDirectory.json().writeValueAsString(TOY.clip()));
+        Files.writeString(dir.resolve("vae/config.json"), Json.mapper().writeValueAsString(TOY.vae()));
+        Files.writeString(dir.resolve("image_encoder/config.json"), Json.mapper().writeValueAsString(TOY.clip()));
         return dir;
     }
 

@@ -1,9 +1,9 @@
 package dev.puppetengine.parity;
 
 import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ComponentFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.clip.ClipVisionConfig;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.nn.ParameterStore;
@@ -45,7 +45,7 @@ class ClipReferenceParityTest {
         Path out = tmp.resolve("engine");
         assertEquals(0, Main.run("convert", tmp.resolve("reference").toString(), "--preset", "toy", "--dtype", "fp32", "--out", out.toString()));
         engineClip = out.resolve("image_encoder.safetensors");
-        config = ModelDirectory.json().readValue(ReferenceFixtures.path("image_encoder/config.json").toFile(), ClipVisionConfig.class);
+        config = Json.mapper().readValue(ReferenceFixtures.path("image_encoder/config.json").toFile(), ClipVisionConfig.class);
     }
 
     @ParameterizedTest
@@ -57,7 +57,7 @@ class ClipReferenceParityTest {
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(config);
         try (SafetensorsReader r = SafetensorsReader.open(engineClip); ParameterStore ps = ParameterStore.allocate(clip, CPU, t);
              Scope s = Scope.open()) {
-            assertEquals(config, ModelDirectory.json().readValue(ComponentFile.metadata(r, "image_encoder").get("config"), ClipVisionConfig.class));
+            assertEquals(config, Json.mapper().readValue(ComponentFile.metadata(r, "image_encoder").get("config"), ClipVisionConfig.class));
             ComponentFile.load(r, ps);
             Tensor pixels = ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "pixels")), t);
             ReferenceFixtures.Error e = ReferenceFixtures.error(clip.embed(pixels).toDoubleArray(), ReferenceFixtures.read(io, "image_embeds_f64").values());

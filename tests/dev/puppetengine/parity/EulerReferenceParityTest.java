@@ -1,7 +1,7 @@
 package dev.puppetengine.parity;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.KarrasSchedule;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EulerReferenceParityTest {
     @Test
     void sigmasTimestepsAndInitialScaleMatchDiffusers() throws IOException {
-        JsonNode all = ModelDirectory.json().readTree(ReferenceFixtures.path("euler.json").toFile());
+        JsonNode all = Json.mapper().readTree(ReferenceFixtures.path("euler.json").toFile());
         int checked = 0, ulpOff = 0;
         for (Iterator<Map.Entry<String, JsonNode>> it = all.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();

@@ -1,8 +1,8 @@
 package dev.puppetengine.parity;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.DType;
 
 import java.io.IOException;
@@ -59,7 +59,7 @@ final class FormulaWeights {
 
     /** Writes {@code file} from {@code manifest} (weights_manifest.json); asserts the generator's sha256. */
     static void write(Path manifest, Path file) throws IOException {
-        JsonNode m = ModelDirectory.json().readTree(manifest.toFile());
+        JsonNode m = Json.mapper().readTree(manifest.toFile());
         assertEquals(FORMULA, m.get("formula").asText());
         MessageDigest sha;
         try {

@@ -3,9 +3,9 @@ package dev.puppetengine.parity;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ComponentFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
@@ -67,7 +67,7 @@ class UNetReferenceParityTest {
      * 1e-6 (get_up_block does not pass resnet_eps to it), CrossAttnUpBlockSpatioTemporalWithFlow 1e-5 (PM passes 1e-5).
      */
     static ObjectNode engineConfigJson(Path referenceConfig) throws IOException {
-        ObjectNode c = (ObjectNode) ModelDirectory.json().readTree(referenceConfig.toFile());
+        ObjectNode c = (ObjectNode) Json.mapper().readTree(referenceConfig.toFile());
         c.put("use_add_embedding", false);
         c.put("all_to_first_attention", true);
         c.put("norm_num_groups", 32);
@@ -84,11 +84,11 @@ class UNetReferenceParityTest {
         Files.createDirectories(unet);
         FormulaWeights.write(ReferenceFixtures.path("unet/weights_manifest.json"), unet.resolve("diffusion_pytorch_model.safetensors"));
         ObjectNode cfg = engineConfigJson(ReferenceFixtures.path("unet/config.json"));
-        Files.writeString(unet.resolve("config.json"), ModelDirectory.json().writeValueAsString(cfg));
+        Files.writeString(unet.resolve("config.json"), Json.mapper().writeValueAsString(cfg));
         Path out = tmp.resolve("engine");
         assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--dtype", "fp32", "--out", out.toString()));
         engineUnet = out.resolve("unet.safetensors");
-        config = ModelDirectory.json().treeToValue(cfg, UNetConfig.class);
+        config = Json.mapper().treeToValue(cfg, UNetConfig.class);
     }
 
     /** Runs the converted engine UNet on the fixture inputs in {@code t}; returns v (B, F, H, W, 4), channels-last. */
@@ -102,7 +102,7 @@ class UNetReferenceParityTest {
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
         try (SafetensorsReader r = SafetensorsReader.open(engineUnet); ParameterStore ps = ParameterStore.allocate(unet, CPU, t);
              Scope s = Scope.open()) {
-            if (cfg == config) assertEquals(config, ModelDirectory.json().readValue(ComponentFile.metadata(r, "unet").get("config"), UNetConfig.class));
+            if (cfg == config) assertEquals(config, Json.mapper().readValue(ComponentFile.metadata(r, "unet").get("config"), UNetConfig.class));
             ComponentFile.load(r, ps);
             Tensor sample = ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "sample")), t);
             Tensor latents = ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "image_latents")), t);
@@ -158,7 +158,7 @@ class UNetReferenceParityTest {
         ObjectNode stockEps = engineConfigJson(ReferenceFixtures.path("unet/config.json"));
         ArrayNode up = stockEps.putArray("resnet_eps_up");
         config.upBlockTypes().forEach(x -> up.add(1e-6));
-        var json = ModelDirectory.json();
+        var json = Json.mapper();
         ReferenceFixtures.Error selfAttn = ReferenceFixtures.error(engineForward(DType.F64, json.treeToValue(plain, UNetConfig.class), false), ref);
         ReferenceFixtures.Error eps = ReferenceFixtures.error(engineForward(DType.F64, json.treeToValue(stockEps, UNetConfig.class), false), ref);
         ReferenceFixtures.Error noDrags = ReferenceFixtures.error(engineForward(DType.F64, config, true), ref);

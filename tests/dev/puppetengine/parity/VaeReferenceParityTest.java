@@ -1,9 +1,9 @@
 package dev.puppetengine.parity;
 
 import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ComponentFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.model.vae.LatentDistribution;
 import dev.puppetengine.model.vae.VaeConfig;
@@ -50,7 +50,7 @@ class VaeReferenceParityTest {
         Path out = tmp.resolve("engine");
         assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--dtype", "fp32", "--out", out.toString()));
         engineVae = out.resolve("vae.safetensors");
-        config = ModelDirectory.json().readValue(ReferenceFixtures.path("vae/config.json").toFile(), VaeConfig.class);
+        config = Json.mapper().readValue(ReferenceFixtures.path("vae/config.json").toFile(), VaeConfig.class);
         assertEquals(32, config.normNumGroups());
     }
 
@@ -65,7 +65,7 @@ class VaeReferenceParityTest {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(config);
         try (SafetensorsReader r = SafetensorsReader.open(engineVae); SafetensorsReader ior = SafetensorsReader.open(io);
              ParameterStore ps = ParameterStore.allocate(vae, CPU, t); Scope s = Scope.open()) {
-            assertEquals(config, ModelDirectory.json().readValue(ComponentFile.metadata(r, "vae").get("config"), VaeConfig.class));
+            assertEquals(config, Json.mapper().readValue(ComponentFile.metadata(r, "vae").get("config"), VaeConfig.class));
             ComponentFile.load(r, ps);
             int frames = Integer.parseInt(ior.metadata().get("num_frames"));
             Tensor images = ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "images")), t);

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.GemmRecorder.Epilogue;
 import dev.puppetengine.autograd.GemmRecorder.Product;
 import dev.puppetengine.backend.ConvSpec;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
@@ -18,7 +18,7 @@ public final class GemmCases {
 
     /** A case that replays {@code p} with fresh random operands through the same Backend op F called; its id starts with {@code prefix}. */
     public static OpCase of(String group, String prefix, Product p, int count) {
-        ObjectNode s = ModelDirectory.json().createObjectNode();
+        ObjectNode s = Json.mapper().createObjectNode();
         s.put("kind", p.kind()).put("pass", p.pass()).put("dtype", p.dtype().name()).put("bias", p.bias())
                 .put("epilogue", p.epilogue().name().toLowerCase(Locale.ROOT));
         boolean residual = p.epilogue() == Epilogue.RESIDUAL, geglu = p.epilogue() == Epilogue.GEGLU;
@@ -50,10 +50,10 @@ public final class GemmCases {
         int[] x = ints(p.x()), w = ints(p.w());
         ConvSpec cs = p.spec();
         int[] y = {x[0], cs.outH(x[1], w[1]), cs.outW(x[2], w[2]), w[0]};
-        s.set("x", ModelDirectory.json().valueToTree(x));
-        s.set("w", ModelDirectory.json().valueToTree(w));
-        s.set("stride", ModelDirectory.json().valueToTree(new int[]{cs.strideH(), cs.strideW()}));
-        s.set("pad", ModelDirectory.json().valueToTree(new int[]{cs.padTop(), cs.padBottom(), cs.padLeft(), cs.padRight()}));
+        s.set("x", Json.mapper().valueToTree(x));
+        s.set("w", Json.mapper().valueToTree(w));
+        s.set("stride", Json.mapper().valueToTree(new int[]{cs.strideH(), cs.strideW()}));
+        s.set("pad", Json.mapper().valueToTree(new int[]{cs.padTop(), cs.padBottom(), cs.padLeft(), cs.padRight()}));
         s.put("temporal", p.isTemporal());
         boolean same = cs.padTop() == w[1] / 2 && cs.padBottom() == w[1] / 2 && cs.padLeft() == w[2] / 2 && cs.padRight() == w[2] / 2;
         String id = String.format(Locale.ROOT, "%s%s %s %s%s%s -> %d%s", prefix, p.isTemporal() ? "tconv3x1x1" : "conv" + w[1] + "x" + w[2],
@@ -81,7 +81,7 @@ public final class GemmCases {
     public static OpCase copy(List<OpCase> cases, DType t) {
         long most = cases.stream().mapToLong(OpCase::bytes).max().orElse(0);
         long numel = Math.max(1L << 20, Math.min(1L << 30, most)) / 2 / t.bytes();
-        ObjectNode s = ModelDirectory.json().createObjectNode().put("kind", "copy").put("pass", "forward").put("dtype", t.name()).put("numel", numel);
+        ObjectNode s = Json.mapper().createObjectNode().put("kind", "copy").put("pass", "forward").put("dtype", t.name()).put("numel", numel);
         String id = String.format(Locale.ROOT, "copy %s %.1f MiB", t.name(), numel * t.bytes() / 1048576.0);
         return new OpCase(id, "copy", s, 0, OpCase.bytes(t, 2 * numel), 1, be -> {
             Tensor x = OpCase.random(be, t, (int) numel);

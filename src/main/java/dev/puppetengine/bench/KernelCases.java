@@ -1,13 +1,13 @@
 package dev.puppetengine.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.puppetengine.autograd.GemmRecorder;
 import dev.puppetengine.autograd.GemmRecorder.Product;
+import dev.puppetengine.autograd.GemmRecorder;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
@@ -84,7 +84,7 @@ public final class KernelCases {
     /** x channels-last, 4-D (per-frame statistics) or 5-D (statistics pooled over the frames too). */
     private static OpCase groupNormSilu(String l, boolean bwd, DType t, int[] shape, int groups, double eps) {
         ObjectNode s = spec("group_norm_silu", bwd, t).put("groups", groups).put("eps", eps);
-        s.set("shape", ModelDirectory.json().valueToTree(shape));
+        s.set("shape", Json.mapper().valueToTree(shape));
         String id = String.format(Locale.ROOT, "%sgroupnorm+silu %s %s %s", l, shape.length == 5 ? "5-D" : "4-D", bwd ? "bwd" : "fwd", OpCase.dims(shape));
         long numel = Shape.numel(shape);
         int c = shape[shape.length - 1];
@@ -103,7 +103,7 @@ public final class KernelCases {
      */
     private static OpCase film(String l, boolean bwd, DType t, int[] shape) {
         ObjectNode s = spec("film", bwd, t);
-        s.set("shape", ModelDirectory.json().valueToTree(shape));
+        s.set("shape", Json.mapper().valueToTree(shape));
         String id = String.format(Locale.ROOT, "%sfilm %s %s", l, bwd ? "bwd" : "fwd", OpCase.dims(shape));
         long numel = Shape.numel(shape);
         int c = shape[3];
@@ -138,6 +138,6 @@ public final class KernelCases {
     }
 
     private static ObjectNode spec(String kind, boolean bwd, DType t) {
-        return ModelDirectory.json().createObjectNode().put("kind", kind).put("pass", bwd ? "backward" : "forward").put("dtype", t.name());
+        return Json.mapper().createObjectNode().put("kind", kind).put("pass", bwd ? "backward" : "forward").put("dtype", t.name());
     }
 }

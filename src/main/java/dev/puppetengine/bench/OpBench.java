@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.tensor.Scope;
 
 import java.io.IOException;
@@ -40,7 +40,7 @@ public final class OpBench {
 
     /** Runs every case, merges PyTorch, prints the table; returns the report (also written to {@code o.json()} when set). */
     public static ObjectNode run(Backend backend, String what, ObjectNode header, List<OpCase> cases, Options o) throws IOException, InterruptedException {
-        ObjectMapper json = ModelDirectory.json();
+        ObjectMapper json = Json.mapper();
         ObjectNode report = json.createObjectNode();
         report.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name())
                 .put("warmup", o.warmup()).put("iters", o.iters()).put("timing", "ours: wall clock per call incl. synchronize, median; torch: CUDA events, median");
@@ -87,7 +87,7 @@ public final class OpBench {
     public static ObjectNode finishEarlier(Path ours, Options o) throws IOException, InterruptedException {
         JsonNode read;
         try {
-            read = ModelDirectory.json().readTree(ours.toFile());
+            read = Json.mapper().readTree(ours.toFile());
         } catch (IOException e) {
             throw new IllegalArgumentException(ours + ": cannot read it as JSON (" + e.getMessage() + ")", e);
         }
@@ -106,13 +106,13 @@ public final class OpBench {
         Options with = new Options(o.warmup(), o.iters(), o.torch(), o.torchResults(), o.torchScript(), peak, o.json());
         System.err.println("bench: " + report.path("what").asText("?") + ", our times from " + ours);
         Path file = o.json() != null ? o.json() : Files.createTempFile("puppet-bench", ".json");
-        if (!file.equals(ours)) AtomicFile.writeString(file, ModelDirectory.json().writeValueAsString(report));
+        if (!file.equals(ours)) AtomicFile.writeString(file, Json.mapper().writeValueAsString(report));
         return finish(report, file, with);
     }
 
     /** PyTorch merged into {@code report} (whose cases are in {@code file}), speedups derived, the table printed, the report written. */
     private static ObjectNode finish(ObjectNode report, Path file, Options o) throws IOException, InterruptedException {
-        ObjectMapper json = ModelDirectory.json();
+        ObjectMapper json = Json.mapper();
         JsonNode rows = report.get("cases");
         JsonNode torch = torchResults(report.get("backend").asText(), file, o);
         if (torch.has("results")) {
@@ -166,7 +166,7 @@ public final class OpBench {
 
     /** The PyTorch side: a given results file, else the script's output, else {"skipped": why}. */
     private static JsonNode torchResults(String backend, Path cases, Options o) throws IOException, InterruptedException {
-        ObjectMapper json = ModelDirectory.json();
+        ObjectMapper json = Json.mapper();
         if (o.torchResults() != null) return json.readTree(o.torchResults().toFile());
         String why = null, python = o.torch();
         String device = backend.equals("cuda") ? "cuda" : "cpu";

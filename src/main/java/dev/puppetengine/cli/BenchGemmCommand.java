@@ -9,7 +9,7 @@ import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.bench.GemmCases;
 import dev.puppetengine.bench.OpBench;
 import dev.puppetengine.bench.OpCase;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
@@ -95,8 +95,8 @@ final class BenchGemmCommand implements Callable<Integer> {
         training.forEach((p, n) -> cases.add(GemmCases.of("train-b1", "train-b1 ", p, n)));
         for (int n : squares) cases.add(GemmCases.of("square", "square ", GemmRecorder.Product.square(DType.BF16, n), 1));
         cases.add(0, GemmCases.copy(cases, dt));     // first: the bandwidth roofline, measured on a warm device
-        var header = ModelDirectory.json().createObjectNode().put("model", bench.label()).put("dtype", dt.name());
-        header.set("recording_errors", ModelDirectory.json().valueToTree(errors));
+        var header = Json.mapper().createObjectNode().put("model", bench.label()).put("dtype", dt.name());
+        header.set("recording_errors", Json.mapper().valueToTree(errors));
         OpBench.run(backend, what, header, cases, opts);
         return 0;
     }

@@ -5,7 +5,7 @@ import dev.puppetengine.bench.GemmCases;
 import dev.puppetengine.bench.KernelCases;
 import dev.puppetengine.bench.OpBench;
 import dev.puppetengine.bench.OpCase;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Command;
@@ -59,7 +59,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
                 label, kind, batch, f, side, side, cfg.blockOutChannels(), cfg.numAttentionHeads(), backend.name(), dt);
         List<OpCase> cases = new java.util.ArrayList<>(KernelCases.forConfig(cfg, batch, f, side, dt));
         cases.add(0, GemmCases.copy(cases, dt));     // first: the bandwidth roofline, measured on a warm device
-        var header = ModelDirectory.json().createObjectNode().put("model", label).put("dtype", dt.name()).put("batch", batch).put("frames", f)
+        var header = Json.mapper().createObjectNode().put("model", label).put("dtype", dt.name()).put("batch", batch).put("frames", f)
                 .put("latent_side", side);
         OpBench.run(backend, what, header, cases, opts);
         return 0;

@@ -3,8 +3,8 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
@@ -63,7 +63,7 @@ final class BenchModelArgs {
     /** Writes the report atomically when --json was given. */
     void write(ObjectNode report) throws IOException {
         if (json == null) return;
-        AtomicFile.writeString(json, ModelDirectory.json().writeValueAsString(report));
+        AtomicFile.writeString(json, Json.mapper().writeValueAsString(report));
         System.err.println("wrote " + json);
     }
 

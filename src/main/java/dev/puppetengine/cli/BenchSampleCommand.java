@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.RgbImage;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
@@ -92,7 +92,7 @@ final class BenchSampleCommand implements Callable<Integer> {
                     "unet total", t.unetTotalMs(), "vae decode", t.vaeDecodeMs(), "total", med.totalMs());
             System.out.printf(Locale.ROOT, "unet: %.3f TFLOP/step, %.4f TFLOP/s%s; peak memory %.1f MiB%n", med.unetFlopsPerStep() / 1e12, tflops,
                     mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu), t.peakBytes() / 1048576.0);
-            ObjectNode o = ModelDirectory.json().createObjectNode();
+            ObjectNode o = Json.mapper().createObjectNode();
             o.put("date", Instant.now().toString());
             o.put("what", what);
             o.put("model", bench.label());

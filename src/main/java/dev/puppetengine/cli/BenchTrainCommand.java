@@ -5,7 +5,7 @@ import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.pipeline.DragPath;
@@ -125,7 +125,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "train step: %d ms (median of %d); %.4f TFLOP/step (forward %.4f), %.4f TFLOP/s%s; peak memory %.1f MiB%n",
                     med, steps, modelFlops / 1e12, forwardFlops / 1e12, tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
                     peak / 1048576.0);
-            ObjectNode o = ModelDirectory.json().createObjectNode();
+            ObjectNode o = Json.mapper().createObjectNode();
             o.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name()).put("dtype", dt.name())
                     .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
             o.put("median_ms_per_step", med);

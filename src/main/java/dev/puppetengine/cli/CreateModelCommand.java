@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
@@ -51,7 +52,7 @@ final class CreateModelCommand implements Callable<Integer> {
             for (Map.Entry<String, Module> e : modules.entrySet()) {
                 ParameterStore s = ParameterStore.initialize(e.getValue(), CpuBackend.get(), DType.F32, seed);
                 stores.put(e.getKey(), s);
-                comps.put(e.getKey(), ModelDirectory.Component.of(ModelDirectory.json().writeValueAsString(configs.get(e.getKey())), s.parameters()));
+                comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
             }
             ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), dt, comps, force);
             m.components().forEach((k, v) -> System.out.printf("%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));

@@ -1,8 +1,8 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.SquareCrop;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.pipeline.DragPath;
 
@@ -31,7 +31,7 @@ final class DragArgs {
         if (jsonFile != null) {
             JsonNode root;
             try {
-                root = ModelDirectory.json().readTree(jsonFile.toFile());
+                root = Json.mapper().readTree(jsonFile.toFile());
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // Jackson's own message spans lines: keep one
                 var at = e.getLocation();
                 throw new UserError("drags file " + jsonFile + " is not valid JSON" + (at == null ? "" : " (line " + at.getLineNr() + ", column "

@@ -10,7 +10,7 @@ import dev.puppetengine.eval.PointTracker;
 import dev.puppetengine.eval.Summary;
 import dev.puppetengine.eval.VideoScore;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.ArgGroup;
@@ -94,7 +94,7 @@ final class EvalCommand implements Callable<Integer> {
             if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
             Map<String, String> errors = new LinkedHashMap<>();
             failed.forEach(f -> errors.put(f.name(), f.message()));
-            AtomicFile.writeString(out, ModelDirectory.json().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));
+            AtomicFile.writeString(out, Json.mapper().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));
             System.err.println("wrote " + out);
         }
         return BatchRun.report(failed, names.size());

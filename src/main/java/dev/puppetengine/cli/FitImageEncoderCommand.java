@@ -1,6 +1,6 @@
 package dev.puppetengine.cli;
 
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
@@ -44,7 +44,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             // The encoder trains in the store that owns it (closed with the model); the head's parameters join that store.
             ParameterStore store = m.imageEncoderWeights();
             fit.attachHead(store);
-            String json = ModelDirectory.json().writeValueAsString(m.clip.config());
+            String json = Json.mapper().writeValueAsString(m.clip.config());
             Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, store);

@@ -2,9 +2,9 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.RgbImage;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
@@ -55,13 +55,13 @@ final class TrainVaeCommand implements Callable<Integer> {
         TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, decoderOnly ? "decoder" : "all", true);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
-            String vaeJson = ModelDirectory.json().writeValueAsString(m.vae.config());
+            String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
             Trainer t = new Trainer(out, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg);
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());
             double factor = 1 / latentStd(m, ds);
-            String json = ModelDirectory.json().writeValueAsString(m.vae.config().withScalingFactor(factor));
+            String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
                     DType.F32, Map.of("vae", json), true);
             System.err.printf("latent scaling factor 1/std = %.5f; wrote %s%n", factor, out.resolve("model"));

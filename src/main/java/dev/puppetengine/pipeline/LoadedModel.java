@@ -2,6 +2,7 @@ package dev.puppetengine.pipeline;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.CheckpointException;
@@ -56,7 +57,7 @@ public final class LoadedModel implements AutoCloseable {
      */
     public ModelDirectory.Manifest save(Path dir, String kind, String sourceNote, DType dtype, Map<String, String> configs, boolean force)
             throws IOException {
-        ObjectMapper json = ModelDirectory.json();
+        ObjectMapper json = Json.mapper();
         Map<String, ModelDirectory.Component> c = new LinkedHashMap<>();
         c.put("unet", ModelDirectory.Component.of(configs.getOrDefault("unet", json.writeValueAsString(unet.config())), unet.namedParameters()));
         c.put("vae", ModelDirectory.Component.of(configs.getOrDefault("vae", json.writeValueAsString(vae.config())), vae.namedParameters()));
@@ -90,7 +91,7 @@ public final class LoadedModel implements AutoCloseable {
 
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
-        ObjectMapper json = ModelDirectory.json();
+        ObjectMapper json = Json.mapper();
         for (String c : new String[]{"unet", "vae", "image_encoder"})
             if (!man.components().containsKey(c)) throw new CheckpointException(dir, "has no '" + c + "' component; sampling needs unet, vae and image_encoder");
         List<ParameterStore> opened = new ArrayList<>();

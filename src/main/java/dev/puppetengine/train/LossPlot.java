@@ -2,9 +2,8 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 
-import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -20,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import javax.imageio.ImageIO;
 
 /**
  * The loss curve of a run's log.jsonl as a PNG: every step's loss (light) and its moving average (dark) on a
@@ -37,7 +37,7 @@ public final class LossPlot {
             if (line.isBlank()) continue;
             JsonNode n;
             try {
-                n = ModelDirectory.json().readTree(line);
+                n = Json.mapper().readTree(line);
             } catch (IOException torn) {
                 continue;
             }

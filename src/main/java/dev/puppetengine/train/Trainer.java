@@ -2,7 +2,7 @@ package dev.puppetengine.train;
 
 import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.nn.ParameterStore;
@@ -59,7 +59,7 @@ public final class Trainer {
     public static Trainer forUNet(Path run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg)
             throws IOException {
         return new Trainer(run, new EdmObjective(unet, store, data, cfg.applyCIn(), cfg.seed()), store,
-                ModelDirectory.json().writeValueAsString(unet.config()), cfg);
+                Json.mapper().writeValueAsString(unet.config()), cfg);
     }
 
     /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
@@ -145,10 +145,10 @@ public final class Trainer {
     /** A run directory belongs to one configuration: refuse to resume it with another. */
     private void checkConfig(String modelJson) throws IOException {
         Path file = run.resolve("config.json");
-        String mine = ModelDirectory.json().writeValueAsString(Map.of("training", cfg, "model", ModelDirectory.json().readTree(modelJson)));
+        String mine = Json.mapper().writeValueAsString(Map.of("training", cfg, "model", Json.mapper().readTree(modelJson)));
         if (Files.isRegularFile(file)) {
-            var saved = ModelDirectory.json().readTree(file.toFile());
-            if (!saved.equals(ModelDirectory.json().readTree(mine)))
+            var saved = Json.mapper().readTree(file.toFile());
+            if (!saved.equals(Json.mapper().readTree(mine)))
                 throw new IllegalArgumentException(file + ": this run directory was started with another configuration; use a new --out directory or the same settings");
         } else {
             AtomicFile.writeString(file, mine);

@@ -2,9 +2,9 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -50,7 +50,7 @@ public final class TrainingCheckpoint {
             adam.secondMoments().forEach((k, t) -> moments.put("v." + k, t));
             SafetensorsWriter.write(d.resolve(OPTIMIZER), Map.of("format", "puppet-engine-optimizer", "step", String.valueOf(adam.stepCount())), moments);
             if (ema != null) SafetensorsWriter.write(d.resolve(EMA), meta, ema.weights());
-            AtomicFile.writeString(d.resolve(STATE), ModelDirectory.json().writeValueAsString(state));
+            AtomicFile.writeString(d.resolve(STATE), Json.mapper().writeValueAsString(state));
         });
         AtomicFile.writeString(run.resolve("latest"), target.getFileName().toString() + "\n");
         prune(dir, keep);
@@ -84,7 +84,7 @@ public final class TrainingCheckpoint {
 
     /** Restores weights (into {@code weights}, converting dtype), moments, EMA; returns the counters. */
     public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
-        State st = ModelDirectory.json().readValue(ckpt.resolve(STATE).toFile(), State.class);
+        State st = Json.mapper().readValue(ckpt.resolve(STATE).toFile(), State.class);
         copyAll(ckpt.resolve(WEIGHTS), "", weights);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));

@@ -3,7 +3,7 @@ package dev.puppetengine.backend.cuda;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.io.Json;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -202,7 +202,7 @@ final class GemmTuner {
     private void load() {
         if (cacheFile == null || !Files.isRegularFile(cacheFile)) return;
         try {
-            JsonNode root = ModelDirectory.json().readTree(cacheFile.toFile());
+            JsonNode root = Json.mapper().readTree(cacheFile.toFile());
             if (root.path("version").asInt() != VERSION || !device.equals(root.path("device").asText())) return;
             for (Iterator<Map.Entry<String, JsonNode>> it = root.path("tiles").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
@@ -217,13 +217,13 @@ final class GemmTuner {
     /** Rewrites the cache file atomically (a crash leaves the old one); a failure only costs tuning again later. */
     private void save() {
         if (cacheFile == null) return;
-        ObjectNode root = ModelDirectory.json().createObjectNode();
+        ObjectNode root = Json.mapper().createObjectNode();
         root.put("version", VERSION).put("device", device);
         ObjectNode tiles = root.putObject("tiles");
         chosen.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> tiles.put(e.getKey(), e.getValue().suffix()));
         try {
             Files.createDirectories(cacheFile.getParent());
-            AtomicFile.writeString(cacheFile, ModelDirectory.json().writeValueAsString(root));
+            AtomicFile.writeString(cacheFile, Json.mapper().writeValueAsString(root));
         } catch (IOException e) {
             LOG.warn("could not write the GEMM tuning cache {}: {}", cacheFile, e.getMessage());
         }

@@ -2,9 +2,8 @@ package dev.puppetengine.model.checkpoint;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
@@ -31,7 +30,6 @@ public final class ModelDirectory {
 
     public static final String MANIFEST = "manifest.json", FORMAT = "puppet-engine-model";
     public static final int VERSION = 1;
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Manifest(@JsonProperty("format") String format, @JsonProperty("version") int version, @JsonProperty("kind") String kind,
@@ -42,7 +40,7 @@ public final class ModelDirectory {
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
                         @JsonProperty("bytes") long bytes, @JsonProperty("sha256") String sha256) {}
 
-    /** What to write for one component: its config (JSON) and its tensors in engine layout. */
+    /** What to write for one component: its config (Json.mapper()) and its tensors in engine layout. */
     public record Component(String configJson, Map<String, ComponentFile.Source> tensors) {
         /** A component whose tensors are materialised parameters. */
         public static Component of(String configJson, Map<String, Parameter> params) {
@@ -72,7 +70,7 @@ public final class ModelDirectory {
                 entries.put(c.getKey(), new Entry(file, c.getValue().tensors().size(), n, Files.size(p), sha256(p)));
             }
             made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, resolution, entries);
-            AtomicFile.writeString(d.resolve(MANIFEST), JSON.writeValueAsString(made[0]));
+            AtomicFile.writeString(d.resolve(MANIFEST), Json.mapper().writeValueAsString(made[0]));
         });
         return made[0];
     }
@@ -84,9 +82,9 @@ public final class ModelDirectory {
         if (!Files.isRegularFile(m)) throw new CheckpointException(dir, "is not a model directory (no " + MANIFEST + "); convert a checkpoint with ./puppet-engine convert");
         Manifest man;
         try {
-            man = JSON.readValue(m.toFile(), Manifest.class);
+            man = Json.mapper().readValue(m.toFile(), Manifest.class);
         } catch (IOException e) {
-            throw new CheckpointException(m, "is not valid JSON: " + e.getMessage());
+            throw new CheckpointException(m, "is not valid Json.mapper(): " + e.getMessage());
         }
         if (!FORMAT.equals(man.format())) throw new CheckpointException(m, "format is '" + man.format() + "', expected '" + FORMAT + "'");
         if (man.version() != VERSION) throw new CheckpointException(m, "version " + man.version() + " is not supported (this engine reads " + VERSION + ")");
@@ -108,6 +106,4 @@ public final class ModelDirectory {
             throw new AssertionError(e);
         }
     }
-
-    public static ObjectMapper json() { return JSON; }
 }

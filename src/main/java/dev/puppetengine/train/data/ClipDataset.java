@@ -1,5 +1,6 @@
 package dev.puppetengine.train.data;
 
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
 

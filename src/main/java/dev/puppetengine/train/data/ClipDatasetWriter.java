@@ -1,8 +1,8 @@
 package dev.puppetengine.train.data;
 
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.PngEncoder;
-
 import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;

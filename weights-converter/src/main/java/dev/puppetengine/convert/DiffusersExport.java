@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
@@ -39,7 +40,7 @@ import java.util.Map;
  */
 final class DiffusersExport {
     private static final CpuBackend CPU = CpuBackend.get();
-    private static final ObjectMapper JSON = ModelDirectory.json();
+    private static final ObjectMapper JSON = Json.mapper();
 
     /** One written file: component, path relative to the folder, tensors, bytes, sha256. */
     record Written(String component, String file, int tensors, long bytes, String sha256) {}

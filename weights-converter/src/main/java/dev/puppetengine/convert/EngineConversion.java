@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ComponentFile;
@@ -45,7 +46,7 @@ import java.util.function.Function;
  */
 final class EngineConversion {
     private static final CpuBackend CPU = CpuBackend.get();
-    private static final ObjectMapper JSON = ModelDirectory.json();
+    private static final ObjectMapper JSON = Json.mapper();
     /** diffusers fields that do not change the weights: the target's values are used whatever the input says. */
     private static final Set<String> FREE_FIELDS = Set.of("num_frames", "sample_size");
 

@@ -2,6 +2,7 @@ package dev.puppetengine.convert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.model.checkpoint.ComponentFile;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 
@@ -95,7 +96,7 @@ final class Inputs implements AutoCloseable {
         JsonNode cfg = null;
         if (Files.isRegularFile(cfgFile)) {
             try {
-                cfg = ModelDirectory.json().readTree(cfgFile.toFile());
+                cfg = Json.mapper().readTree(cfgFile.toFile());
             } catch (IOException e) {
                 throw new UserError(cfgFile + ": not valid JSON: " + e.getMessage());
             }

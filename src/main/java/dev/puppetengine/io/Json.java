@@ -1,4 +1,4 @@
-package dev.puppetengine.train.data;
+package dev.puppetengine.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,13 +8,18 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Reading and checked field access for the dataset's JSON files; every error names the file and the field. */
-final class Json {
-    static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+/**
+ * The engine's one JSON mapper (indented output: manifests, configs, reports, the tuning cache), and checked field
+ * access for the files it reads; every error names the file and the field.
+ */
+public final class Json {
+    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private Json() {}
 
-    static JsonNode read(Path file) throws IOException {
+    public static ObjectMapper mapper() { return MAPPER; }
+
+    public static JsonNode read(Path file) throws IOException {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));
         } catch (com.fasterxml.jackson.core.JacksonException e) {
@@ -22,34 +27,34 @@ final class Json {
         }
     }
 
-    static byte[] bytes(JsonNode node) throws IOException {
+    public static byte[] bytes(JsonNode node) throws IOException {
         return MAPPER.writeValueAsBytes(node);
     }
 
-    static JsonNode field(JsonNode obj, String name, Path file) throws IOException {
+    public static JsonNode field(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = obj.get(name);
         if (v == null || v.isNull()) throw new IOException(file + ": field '" + name + "' is missing");
         return v;
     }
 
-    static long integer(JsonNode obj, String name, long min, Path file) throws IOException {
+    public static long integer(JsonNode obj, String name, long min, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
         if (!v.isIntegralNumber() || v.asLong() < min)
             throw new IOException(file + ": field '" + name + "' must be an integer >= " + min + ", found " + v);
         return v.asLong();
     }
 
-    static int positive(JsonNode obj, String name, Path file) throws IOException {
+    public static int positive(JsonNode obj, String name, Path file) throws IOException {
         return Math.toIntExact(integer(obj, name, 1, file));
     }
 
-    static String text(JsonNode obj, String name, Path file) throws IOException {
+    public static String text(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
         if (!v.isTextual()) throw new IOException(file + ": field '" + name + "' must be a string, found " + v);
         return v.asText();
     }
 
-    static boolean bool(JsonNode obj, String name, Path file) throws IOException {
+    public static boolean bool(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
         if (!v.isBoolean()) throw new IOException(file + ": field '" + name + "' must be true or false, found " + v);
         return v.asBoolean();
