@@ -30,7 +30,7 @@ final class BatchRun {
     static List<Failure> run(PuppetMaster pm, ExampleSource source, List<String> names, Function<Example, SamplingOptions> options,
                              int steps, String task, Sink sink) {
         List<Failure> failed = new ArrayList<>();
-        try (ProgressBar bar = SamplingArgs.stepsBar(task, (long) names.size() * steps)) {
+        try (ProgressBar bar = ProgressBars.of(task, (long) names.size() * steps, " steps")) {
             for (int i = 0; i < names.size(); i++) {
                 String name = names.get(i);
                 long base = (long) i * steps;

@@ -32,7 +32,7 @@ final class DatasetCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (count < 1) throw new UserError("--count must be >= 1");
         SyntheticDataset.Result r;
-        try (ProgressBar bar = TrainingOptions.bar("clips", count)) {
+        try (ProgressBar bar = ProgressBars.of("clips", count, null)) {
             r = SyntheticDataset.generate(out, count, seed, size, frames, (done, total) -> bar.stepTo(done));
         }
         System.err.printf("%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());

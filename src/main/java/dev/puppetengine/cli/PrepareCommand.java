@@ -28,7 +28,7 @@ final class PrepareCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
-            try (ProgressBar bar = TrainingOptions.bar("prepare", ds.count())) {
+            try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null)) {
                 PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), DType.F32, bar::stepTo);
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());

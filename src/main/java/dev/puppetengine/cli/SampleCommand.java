@@ -60,7 +60,7 @@ final class SampleCommand implements Callable<Integer> {
         if (paths.isEmpty()) System.err.println("note: no drags given: the model generates its unconditioned motion");
         try (PuppetMaster pm = sampling.open()) {
             PuppetMaster.Result r;
-            try (ProgressBar bar = SamplingArgs.stepsBar("sampling", opts.steps())) {
+            try (ProgressBar bar = ProgressBars.of("sampling", opts.steps(), " steps")) {
                 r = pm.sample(img, paths, opts, (done, total) -> bar.stepTo(done));
             }
             if (out.getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());

@@ -6,9 +6,6 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -80,11 +77,5 @@ final class SamplingArgs {
         } catch (NoSuchFileException e) {
             throw new UserError("model directory " + dir + ": missing file " + e.getFile());
         }
-    }
-
-    /** A progress bar over denoising steps, with speed and ETA. */
-    static ProgressBar stepsBar(String task, long totalSteps) {
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(totalSteps).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(250).showSpeed().setUnit(" steps", 1).build();
     }
 }

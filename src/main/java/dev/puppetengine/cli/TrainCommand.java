@@ -75,7 +75,7 @@ final class TrainCommand implements Callable<Integer> {
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
             Path ckpt;
-            try (ProgressBar bar = TrainingOptions.bar("train", cfg.steps())) {
+            try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
                 Trainer.Listener progress = TrainingOptions.listener(bar);
                 ckpt = Training.run(t, out, p -> {
                     progress.step(p);

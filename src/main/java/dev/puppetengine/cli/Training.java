@@ -23,7 +23,7 @@ final class Training {
 
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
-        try (ProgressBar bar = TrainingOptions.bar(task, cfg.steps())) {
+        try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null)) {
             return run(t, out, TrainingOptions.listener(bar));
         }
     }

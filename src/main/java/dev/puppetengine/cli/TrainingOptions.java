@@ -3,8 +3,6 @@ package dev.puppetengine.cli;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingConfig;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Option;
 
 import java.util.Locale;
@@ -56,12 +54,7 @@ final class TrainingOptions {
                 checkpointing, trainable, applyCIn, checkpointEvery, keep);
     }
 
-    /** A progress bar showing loss, gradient norm, learning rate and clips/s, with ETA. */
-    static ProgressBar bar(String task, long total) {
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000)
-                .setMaxRenderedLength(130).build();
-    }
-
+    /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate and clips/s. */
     static Trainer.Listener listener(ProgressBar bar) {
         return p -> {
             bar.stepTo(p.step());

@@ -1,8 +1,7 @@
 package dev.puppetengine.convert;
 
+import dev.puppetengine.cli.ProgressBars;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /** Counts converted tensors: a console progress bar, or nothing (tests, --quiet). */
 interface Progress extends AutoCloseable {
@@ -20,8 +19,7 @@ interface Progress extends AutoCloseable {
     };
 
     static Progress bar(String task, long tensors) {
-        ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(tensors).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500).setMaxRenderedLength(120).build();
+        ProgressBar bar = ProgressBars.of(task, tensors, null);
         return new Progress() {
             @Override
             public void step(String tensor) {
