@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.function.Function;
 import java.util.Map;
 
 /** The three components of an engine model directory, built from their configs and loaded on one backend. */
@@ -91,31 +92,20 @@ public final class LoadedModel implements AutoCloseable {
 
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
-        ObjectMapper json = Json.mapper();
         for (String c : new String[]{"unet", "vae", "image_encoder"})
             if (!man.components().containsKey(c)) throw new CheckpointException(dir, "has no '" + c + "' component; sampling needs unet, vae and image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
-            UNetSpatioTemporalConditionModel unet;
-            ParameterStore uw;
-            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("unet").file()))) {
-                UNetConfig cfg = json.readValue(ComponentFile.metadata(r, "unet").get("config"), UNetConfig.class);
+            UNetSpatioTemporalConditionModel unet = component(dir, man, "unet", UNetConfig.class, cfg -> {
                 if (!cfg.hasDrags())
                     throw new CheckpointException(dir, "holds a plain SVD UNet (no drag modules); sampling needs a Puppet-Master model "
                             + "(convert SVD with ./puppet-engine convert, which adds the drag modules)");
-                unet = new UNetSpatioTemporalConditionModel(cfg);
-                uw = loadInto(r, unet, backend, dtype, opened);
-            }
-            AutoencoderKLTemporalDecoder vae;
-            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("vae").file()))) {
-                vae = new AutoencoderKLTemporalDecoder(json.readValue(ComponentFile.metadata(r, "vae").get("config"), VaeConfig.class));
-                loadInto(r, vae, backend, dtype, opened);
-            }
-            ClipVisionModelWithProjection clip;
-            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get("image_encoder").file()))) {
-                clip = new ClipVisionModelWithProjection(json.readValue(ComponentFile.metadata(r, "image_encoder").get("config"), ClipVisionConfig.class));
-                loadInto(r, clip, backend, dtype, opened);
-            }
+                return new UNetSpatioTemporalConditionModel(cfg);
+            }, backend, dtype, opened);
+            ParameterStore uw = opened.get(0);
+            AutoencoderKLTemporalDecoder vae = component(dir, man, "vae", VaeConfig.class, AutoencoderKLTemporalDecoder::new, backend, dtype, opened);
+            ClipVisionModelWithProjection clip = component(dir, man, "image_encoder", ClipVisionConfig.class, ClipVisionModelWithProjection::new,
+                    backend, dtype, opened);
             LoadedModel m = new LoadedModel(man, unet, vae, clip, uw);
             m.stores.addAll(opened);
             return m;
@@ -125,11 +115,16 @@ public final class LoadedModel implements AutoCloseable {
         }
     }
 
-    private static ParameterStore loadInto(SafetensorsReader r, Module m, Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
-        ParameterStore s = ParameterStore.allocate(m, backend, dtype);
-        opened.add(s);
-        ComponentFile.load(r, s);
-        return s;
+    /** One component: its module built from the config in its file's metadata, weights loaded into a new store (added to {@code opened}). */
+    private static <C, M extends Module> M component(Path dir, ModelDirectory.Manifest man, String name, Class<C> configType, Function<C, M> build,
+                                                     Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get(name).file()))) {
+            M m = build.apply(Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType));
+            ParameterStore s = ParameterStore.allocate(m, backend, dtype);
+            opened.add(s);
+            ComponentFile.load(r, s);
+            return m;
+        }
     }
 
     /** The image side the model generates: the VAE's downscale factor times the latent side it was built for. */
