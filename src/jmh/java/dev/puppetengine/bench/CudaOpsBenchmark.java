@@ -67,7 +67,7 @@ public class CudaOpsBenchmark {
     private CudaBench bench;
     private CudaBackend gpu;
     private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, logits, probs, probsGy, proj, projGy,
-            small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB, outW, outB;
+            small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB, outW, outB, coef, scratch;
     private NormResult lnSaved;
     private AdamTensors adamBlock, adamSmall;
 
@@ -78,6 +78,8 @@ public class CudaOpsBenchmark {
         x = bench.random(N, SIDE, SIDE, C);                 // an activation (act)
         gy = bench.random(N, SIDE, SIDE, C);
         x2 = bench.random(N, SIDE, SIDE, C);
+        scratch = bench.random(N, SIDE, SIDE, C);           // written in place by axpby and fill
+        coef = bench.random(DType.F64, RandomKind.NORMAL, 5); // the CUDA-graph sampler's per-step scalars (affineFrom)
         perFrame = bench.random(N, 1, 1, C);                // the resblock's temb projection, broadcast over pixels
         tokens = bench.random(N, L, C);                     // transformer tokens (N, HW, C)
         tokensGy = bench.random(N, L, C);
@@ -202,6 +204,32 @@ public class CudaOpsBenchmark {
     @Benchmark
     public double unaryGeluBackward() {
         return done(gpu.unaryBackward(UnaryOp.GELU, x, gy));
+    }
+
+    /** x * s + t over act (the sampler's scalings, F.scale): read + write = 36.7 MB. */
+    @Benchmark
+    public double affine() {
+        return done(gpu.affine(x, 0.5, 0.25));
+    }
+
+    /** The same with s, t read from a device F64 vector (affine_dev: the captured sampler step's scalars): 36.7 MB. */
+    @Benchmark
+    public double affineFromDevice() {
+        return done(gpu.affineFrom(x, coef, 1, 3));
+    }
+
+    /** y = a x + b y in place over act (the Euler update, EMA): x, y read + y written = 55.0 MB. */
+    @Benchmark
+    public double axpby() {
+        gpu.axpby(0.5, x, 0.5, scratch);
+        return done();
+    }
+
+    /** Fill act with a constant (parameter initialisation, the tuner's NaN-poisoned outputs): 18.35 MB written. */
+    @Benchmark
+    public double fill() {
+        gpu.fill(scratch, 0);
+        return done();
     }
 
     // ---- softmax (softmax.cu) -------------------------------------------------------------------------
