@@ -31,12 +31,18 @@ class BenchOpsTest {
     @Test
     void benchGemmRecordsTheModelsProductsIncludingBackward(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("gemm.json");
+        // a named python that does not exist is refused before anything is timed
+        assertEquals(2, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--torch", dir.resolve("no-such-python").toString()));
+        // one that runs but cannot import torch: every case timed, the PyTorch side skipped saying why
+        Path python = dir.resolve("no-torch-python");
+        Files.writeString(python, "#!/bin/sh\necho 'ModuleNotFoundError: No module named torch' >&2\nexit 1\n");
+        assertTrue(python.toFile().setExecutable(true));
         assertEquals(0, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "" + FRAMES, "--warmup", "0", "--iters", "1",
-                "--square", "32", "--torch", dir.resolve("no-such-python").toString(), "--json", json.toString()));
+                "--square", "32", "--torch", python.toString(), "--json", json.toString()));
         JsonNode r = Json.mapper().readTree(json.toFile());
         List<JsonNode> cases = list(r.get("cases"));
         for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0 && !c.has("ours_error"), c.toString());
-        assertTrue(r.get("torch").get("skipped").asText().contains("no-such-python"), r.get("torch").toString());
+        assertTrue(r.get("torch").get("skipped").asText().contains("no-torch-python"), r.get("torch").toString());
 
         UNetConfig u = TOY.unet();
         int side = TOY.resolution() / TOY.vae().downscaleFactor(), c0 = u.blockOutChannels().get(0);
@@ -173,6 +179,17 @@ class BenchOpsTest {
         assertEquals(5, finished.get("cases").size());
         assertFalse(finished.get("cases").get(2).has("speedup"), "no PyTorch side, no stale speedup");
         assertTrue(finished.get("torch").get("skipped").asText().contains("--torch none"));
+        // PyTorch results that cannot be what torch_ops.py wrote for these cases are refused, not merged as "PyTorch ? on ?"
+        Path noResults = dir.resolve("no-results.json"), textMs = dir.resolve("text-ms.json"), otherIds = dir.resolve("other-ids.json");
+        Files.writeString(noResults, "[1, 2]");
+        ObjectNode t = Json.mapper().createObjectNode();
+        t.putObject("results").putObject(first.get("id").asText()).put("ms", "fast");
+        Files.writeString(textMs, t.toString());
+        t = Json.mapper().createObjectNode();
+        t.putObject("results").putObject("a case of another model").put("ms", 1.0);
+        Files.writeString(otherIds, t.toString());
+        for (Path f : new Path[]{noResults, textMs, otherIds, dir.resolve("absent.json")})
+            assertEquals(2, Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch-results", f.toString()), f.toString());
         // not a report: refused naming the file and what was expected
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, "{\"results\": {}}");

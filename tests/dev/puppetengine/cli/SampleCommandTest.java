@@ -99,9 +99,20 @@ class SampleCommandTest {
         Path badJson = dir.resolve("bad.json"), wrongJson = dir.resolve("wrong.json");
         Files.writeString(badJson, "{\"drags\": [ {\"start\": [1, 2], ");
         Files.writeString(wrongJson, "{\"drags\": [ {\"start\": [1, 2]} ]}");
+        Path normalizedText = dir.resolve("normalized-text.json");
+        Files.writeString(normalizedText, "{\"normalized\": \"yes\", \"drags\": [ {\"start\": [0.2, 0.3], \"end\": [0.5, 0.3]} ]}");
         Path incomplete = dir.resolve("incomplete");
         copyTree(model, incomplete);
         Files.delete(incomplete.resolve("vae.safetensors"));
+        Path noFile = dir.resolve("nofile"), badRes = dir.resolve("badres");
+        copyTree(model, noFile);
+        copyTree(model, badRes);
+        ObjectNode man = (ObjectNode) Json.mapper().readTree(noFile.resolve("manifest.json").toFile());
+        ((ObjectNode) man.get("components").get("unet")).remove("file");
+        Files.writeString(noFile.resolve("manifest.json"), man.toString());
+        man = (ObjectNode) Json.mapper().readTree(badRes.resolve("manifest.json").toFile());
+        man.put("resolution", -64);
+        Files.writeString(badRes.resolve("manifest.json"), man.toString());
         Path svd = plainSvdModel();
 
         Map<String, String[]> cases = new LinkedHashMap<>();
@@ -114,6 +125,10 @@ class SampleCommandTest {
         cases.put("malformed drag", new String[]{"--drag", "30,20-40,25"});
         cases.put("drags file", new String[]{"--drags", badJson.toString()});
         cases.put("needs \"start\" and \"end\"", new String[]{"--drags", wrongJson.toString()});
+        cases.put("drags file " + normalizedText + ": \"normalized\" must be true or false", new String[]{"--drags", normalizedText.toString()});
+        cases.put("component 'unet' has no \"file\"", new String[]{"--model", noFile.toString()});
+        cases.put("field 'resolution' is -64", new String[]{"--model", badRes.toString()});
+        cases.put("starts at the origin", new String[]{"--drag", "10,0:40,25"});   // the centred square's corner (the image is 80 x 60)
         cases.put("non-finite", new String[]{"--drag", "NaN,20:40,25"});
         cases.put("model directory", new String[]{"--model", dir.resolve("nomodel").toString()});
         cases.put("vae.safetensors", new String[]{"--model", incomplete.toString()});
@@ -139,7 +154,7 @@ class SampleCommandTest {
                 }
             }
             if (c.getKey().equals("at most 5") || c.getKey().equals("outside") || c.getKey().equals("malformed drag") || c.getKey().equals("non-finite")
-                    || c.getKey().startsWith("drags file") || c.getKey().startsWith("needs")) {
+                    || c.getKey().startsWith("drags file") || c.getKey().startsWith("needs") || c.getKey().startsWith("starts at")) {
                 int first = args.indexOf("--drag");
                 args.remove(first);
                 args.remove(first);

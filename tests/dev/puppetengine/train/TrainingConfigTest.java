@@ -25,4 +25,20 @@ class TrainingConfigTest {
         assertFalse(da.isTrainable("down_blocks.0.resnets.0.spatial_res_block.conv1.weight"));
         assertThrows(IllegalArgumentException.class, () -> with("some"));
     }
+
+    /** NaN and infinite settings train a model of NaN weights and still exit 0: refused up front (NaN compares false to everything). */
+    @Test
+    void refusesNonFiniteAndNegativeSettings() {
+        double nan = Double.NaN, inf = Double.POSITIVE_INFINITY;
+        for (double lr : new double[]{nan, inf, 0, -1e-4})
+            assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, lr, false, 0, 1, 0, 0, false, "all", true, 1, 1), "lr " + lr);
+        for (double wd : new double[]{nan, inf, -1})
+            assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, true, wd, 1, 0, 0, false, "all", true, 1, 1), "wd " + wd);
+        for (double clip : new double[]{nan, inf, -1})
+            assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, clip, 0, 0, false, "all", true, 1, 1), "clip " + clip);
+        for (double ema : new double[]{nan, 1, -0.1})
+            assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, 0, ema, false, "all", true, 1, 1), "ema " + ema);
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, -3, 0, false, "all", true, 1, 1));
+        new TrainingConfig(1, 1, 1, 1, 1e-4, true, 0.01, 0, 5, 0.999, false, "all", true, 1, 1);   // the edges that are fine
+    }
 }

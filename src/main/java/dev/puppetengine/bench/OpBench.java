@@ -117,16 +117,25 @@ public final class OpBench {
         JsonNode torch = torchResults(report.get("backend").asText(), file, o);
         if (torch.has("results")) {
             report.set("torch", ((ObjectNode) torch.deepCopy()).without("results"));
+            int matched = 0;
             for (JsonNode r : rows) {
                 JsonNode t = torch.get("results").get(r.get("id").asText());
                 if (t == null) continue;
+                matched++;
                 ObjectNode row = (ObjectNode) r;
-                if (t.has("ms")) row.put("torch_ms", t.get("ms").asDouble());
+                if (t.has("ms")) {
+                    if (!(t.get("ms").isNumber() && t.get("ms").asDouble() > 0))
+                        throw new IllegalArgumentException("PyTorch results, case '" + r.get("id").asText() + "': \"ms\" must be a positive number, found " + t.get("ms"));
+                    row.put("torch_ms", t.get("ms").asDouble());
+                }
                 if (t.has("error")) row.put("torch_error", t.get("error").asText());
                 // convolutions timed in both layouts: torch_ms is the faster one's (torch_ops.py's second pass)
                 for (String f : new String[]{"layout", "ms_nchw", "ms_channels_last", "channels_last_error"})
                     if (t.has(f)) row.set("torch_" + f, t.get(f));
             }
+            if (matched == 0 && rows.size() > 0 && torch.get("results").size() > 0)
+                throw new IllegalArgumentException("the PyTorch results (" + (o.torchResults() != null ? o.torchResults() : "torch_ops.py") + ") match none of the "
+                        + rows.size() + " cases by id: timed for another model, preset or --frames?");
         } else {
             report.set("torch", torch);
         }
@@ -167,7 +176,17 @@ public final class OpBench {
     /** The PyTorch side: a given results file, else the script's output, else {"skipped": why}. */
     private static JsonNode torchResults(String backend, Path cases, Options o) throws IOException, InterruptedException {
         ObjectMapper json = Json.mapper();
-        if (o.torchResults() != null) return json.readTree(o.torchResults().toFile());
+        if (o.torchResults() != null) {
+            JsonNode r;
+            try {
+                r = json.readTree(o.torchResults().toFile());
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                throw new IllegalArgumentException("--torch-results " + o.torchResults() + ": not valid JSON: " + Json.oneLine(e));
+            }
+            if (r == null || !r.path("results").isObject())
+                throw new IllegalArgumentException("--torch-results " + o.torchResults() + ": expected torch_ops.py's output, an object with a \"results\" object");
+            return r;
+        }
         String why = null, python = o.torch();
         String device = backend.equals("cuda") ? "cuda" : "cpu";
         if (python.equals("none")) why = "--torch none";

@@ -27,8 +27,17 @@ final class BenchModelArgs {
     @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16): MFU (bench sample/train), the compute side of the roofline %% (bench gemm/kernels).")
     Double peakTflops;
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
+
+    @Option(names = "--peak-tflops", description = "The device's dense peak for the dtype (e.g. 989 for H100 SXM bf16): MFU (bench sample/train), the compute side of the roofline %% (bench gemm/kernels).")
+    void peakTflops(double v) {
+        if (!(v > 0 && v < Double.POSITIVE_INFINITY))
+            throw new picocli.CommandLine.ParameterException(mixee.commandLine(), "--peak-tflops must be a finite number > 0, got " + v);
+        peakTflops = v;
+    }
 
     @Option(names = "--json", description = "Also write the results as JSON here.")
     Path json;

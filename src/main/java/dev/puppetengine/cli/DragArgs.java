@@ -41,6 +41,8 @@ final class DragArgs {
             }
             if (root == null || !root.has("drags") || !root.get("drags").isArray())
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
+            if (root.has("normalized") && !root.get("normalized").isBoolean())
+                throw new UserError("drags file " + jsonFile + ": \"normalized\" must be true or false, found " + root.get("normalized"));
             norm = root.path("normalized").asBoolean(normalized);
             int k = 0;
             for (JsonNode d : root.get("drags")) {
@@ -50,34 +52,41 @@ final class DragArgs {
                 else throw new UserError(where + ": needs \"start\" and \"end\", or \"trajectory\"");
             }
         }
+        int fromFile = raw.size();   // drags [0, fromFile) came from jsonFile: their errors name it
         for (String s : specs) raw.add(parseSpec(s));
         if (raw.size() > DragTensor.SLOTS) throw new UserError("at most " + DragTensor.SLOTS + " drags, got " + raw.size());
         SquareCrop crop = SquareCrop.centred(width, height);
         List<DragPath> out = new ArrayList<>();
         for (int k = 0; k < raw.size(); k++) {
             double[][] pts = raw.get(k);
+            String src = k < fromFile ? "drags file " + jsonFile + ": " : "";
             if (pts.length > 2 && pts.length != frames)
-                throw new UserError("drag " + k + ": a trajectory needs one point per frame (" + frames + "), got " + pts.length);
+                throw new UserError(src + "drag " + k + ": a trajectory needs one point per frame (" + frames + "), got " + pts.length);
             double[] xs = new double[pts.length], ys = new double[pts.length];
             for (int i = 0; i < pts.length; i++) {
                 double x = pts[i][0], y = pts[i][1];
                 if (norm) {
                     if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1))
-                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.4f, %.4f) is outside [0, 1] (normalized coordinates)", k, i, x, y));
+                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.4f, %.4f) is outside [0, 1] (normalized coordinates)", k, i, x, y));
                     xs[i] = x;
                     ys[i] = y;
                 } else {
                     if (!(x >= 0 && x <= width && y >= 0 && y <= height))
-                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the %dx%d image", k, i, x, y, width, height));
+                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the %dx%d image", k, i, x, y, width, height));
                     double[] n = crop.normalise(x, y);
                     if (!(n[0] >= 0 && n[0] <= 1 && n[1] >= 0 && n[1] <= 1))
-                        throw new UserError(String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the centred %dx%d square the model sees (x %d..%d, y %d..%d)",
+                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the centred %dx%d square the model sees (x %d..%d, y %d..%d)",
                                 k, i, x, y, crop.side(), crop.side(), crop.left(), crop.left() + crop.side(), crop.top(), crop.top() + crop.side()));
                     xs[i] = n[0];
                     ys[i] = n[1];
                 }
             }
             out.add(new DragPath(xs, ys));
+        }
+        try {
+            DragPath.tensor(out, frames);   // what the tensor cannot hold (a drag from the corner), before any model loads
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
         }
         return out;
     }

@@ -24,6 +24,15 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 2;
             }
+            // a malformed input file (its message names the file): bad input, not the environment
+            if (ex instanceof dev.puppetengine.io.safetensors.SafetensorsException || ex instanceof dev.puppetengine.io.pickle.PickleException) {
+                cmd.getErr().println("error: " + ex.getMessage());
+                return 2;
+            }
+            if (ex instanceof com.fasterxml.jackson.core.JacksonException j) {   // no multi-line source excerpt
+                cmd.getErr().println("error: invalid JSON: " + dev.puppetengine.io.Json.oneLine(j));
+                return 2;
+            }
             if (ex instanceof java.io.IOException) {          // the environment, not a bug: one line, no stack trace
                 cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
                 return 1;

@@ -44,6 +44,11 @@ final class OpBenchArgs {
 
     OpBench.Options options(BenchModelArgs bench) {
         if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
+        // checked before anything is timed, not after
+        if (torchResults != null && !java.nio.file.Files.isRegularFile(torchResults)) throw new UserError("--torch-results: no file at " + torchResults);
+        if (torchScript != null && !java.nio.file.Files.isRegularFile(torchScript)) throw new UserError("--torch-script: no file at " + torchScript);
+        if (!torch.equals("auto") && !torch.equals("none") && torch.contains("/") && !java.nio.file.Files.isExecutable(Path.of(torch)))
+            throw new UserError("--torch " + torch + ": not an executable file (give a python that imports torch, auto or none)");
         Path script = torchScript != null ? torchScript : EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
         return new OpBench.Options(warmup, iters, torch, torchResults, script, bench.peakTflops, bench.json);
     }

@@ -72,6 +72,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserError(e.getMessage());
         }
         try (LoadedModel m = Training.load(model); PreparedData prepared = PreparedData.open(data)) {
+            prepared.checkFits(m.unet.config());
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
             Path ckpt;

@@ -34,11 +34,16 @@ final class Training {
         Trainer.Result r;
         try {
             r = t.run(listener);
-            LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
-            if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens
-                System.err.printf("stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+            if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first
+                System.err.printf("%nstopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+                try {
+                    LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+                } catch (IOException | RuntimeException e) {   // a convenience: the next run redraws it
+                    System.err.println("loss curve not redrawn while shutting down: " + e.getMessage());
+                }
                 return null;
             }
+            LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
         } finally {
             done.countDown();
         }

@@ -19,6 +19,17 @@ public final class Json {
 
     public static ObjectMapper mapper() { return MAPPER; }
 
+    /** A JSON parse or mapping error in one line: Jackson's message without its source excerpt, plus where and which field. */
+    public static String oneLine(IOException e) {
+        if (!(e instanceof com.fasterxml.jackson.core.JacksonException j)) return e.getMessage();
+        String where = j.getLocation() == null ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+        String field = e instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()
+                ? " at field '" + m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                        .collect(java.util.stream.Collectors.joining(".")) + "'" : "";
+        String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
+        return msg + field + where;
+    }
+
     public static JsonNode read(Path file) throws IOException {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));

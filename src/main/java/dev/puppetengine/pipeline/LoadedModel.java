@@ -118,8 +118,15 @@ public final class LoadedModel implements AutoCloseable {
     /** One component: its module built from the config in its file's metadata, weights loaded into a new store (added to {@code opened}). */
     private static <C, M extends Module> M component(Path dir, ModelDirectory.Manifest man, String name, Class<C> configType, Function<C, M> build,
                                                      Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
-        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(man.components().get(name).file()))) {
-            M m = build.apply(Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType));
+        Path file = dir.resolve(man.components().get(name).file());
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            C config;
+            try {
+                config = Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                throw new CheckpointException(file, "the " + name + " config in its metadata is invalid: " + Json.oneLine(e));
+            }
+            M m = build.apply(config);
             ParameterStore s = ParameterStore.allocate(m, backend, dtype);
             opened.add(s);
             ComponentFile.load(r, s);

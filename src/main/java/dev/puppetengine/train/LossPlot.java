@@ -54,6 +54,8 @@ public final class LossPlot {
         List<double[]> pts = Files.isRegularFile(jsonl) ? read(jsonl) : List.of();
         BufferedImage img = render(pts, jsonl.getParent() == null ? "loss" : "loss: " + jsonl.toAbsolutePath().getParent().getFileName());
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        // no disk cache: its temporary file registers a delete-on-exit hook, refused while a Ctrl-C shutdown writes the plot
+        ImageIO.setUseCache(false);
         ImageIO.write(img, "png", bytes);
         AtomicFile.writeBytes(png, bytes.toByteArray());
         return pts.size();

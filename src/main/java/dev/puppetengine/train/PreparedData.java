@@ -9,9 +9,12 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.drag.DragTensor;
+import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.train.data.ClipDataset;
 import dev.puppetengine.train.data.ClipSample;
@@ -37,6 +40,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     private final Scope scope = Scope.detached();
     private final Tensor latents, cond, embedding, drags;
     private final int trainCount;
+    private final Path file;
 
     private PreparedData(Path file) throws IOException {
         try (SafetensorsReader r = SafetensorsReader.open(file); Scope.Use u = scope.use()) {
@@ -46,9 +50,41 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             embedding = r.load("embedding", cpu, DType.F32);
             drags = r.load("drags", cpu, DType.F32);
             String tc = r.metadata().get("train_count");
-            if (tc == null) throw new IOException(file + ": no train_count in its metadata (not written by ./puppet-engine prepare)");
-            trainCount = Integer.parseInt(tc);
+            if (tc == null) throw new IllegalArgumentException(file + ": no train_count in its metadata (not written by ./puppet-engine prepare)");
+            int[] l = latents.shape();
+            if (l.length != 5) throw new IllegalArgumentException(file + ": tensor 'latents' must be (clips, frames, h, w, channels), got " + Shape.str(l));
+            int n = l[0];
+            expect(file, "cond_latent", cond, n, l[2], l[3], l[4]);
+            if (embedding.shape().length != 3 || embedding.size(0) != n || embedding.size(1) != 1)
+                throw new IllegalArgumentException(file + ": tensor 'embedding' must be (" + n + ", 1, embedding dim), got " + Shape.str(embedding.shape()));
+            expect(file, "drags", drags, n, l[1], DragTensor.SLOTS, 4);
+            try {
+                trainCount = Integer.parseInt(tc.strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ": metadata train_count is '" + tc + "', expected a whole number");
+            }
+            if (trainCount < 1 || trainCount > n)
+                throw new IllegalArgumentException(file + ": metadata train_count is " + trainCount + ", expected 1.." + n + " (the file holds " + n + " clips)");
+            this.file = file;
+        } catch (IOException | RuntimeException e) {
+            scope.close();   // the tensors loaded before the failing check
+            throw e;
         }
+    }
+
+    private static void expect(Path file, String name, Tensor t, int... shape) {
+        if (!java.util.Arrays.equals(t.shape(), shape))
+            throw new IllegalArgumentException(file + ": tensor '" + name + "' must have shape " + Shape.str(shape) + " (from 'latents'), got " + Shape.str(t.shape()));
+    }
+
+    /** Refuses data prepared for another model: latent channels, frames and the image embedding's width must be the UNet's. */
+    public void checkFits(UNetConfig unet) {
+        int[] l = latents.shape();
+        if (2 * l[4] != unet.inChannels())
+            throw new IllegalArgumentException(file + ": latents have " + l[4] + " channels; this UNet takes " + unet.inChannels() / 2 + " (in_channels / 2)");
+        if (embedding.size(2) != unet.crossAttentionDim())
+            throw new IllegalArgumentException(file + ": embeddings are " + embedding.size(2) + " wide; this UNet's cross_attention_dim is " + unet.crossAttentionDim()
+                    + " (prepared with another model's image encoder?)");
     }
 
     public static PreparedData open(Path dir) throws IOException {

@@ -27,11 +27,17 @@ public record TrainingConfig(
 
     public TrainingConfig {
         if (batchSize < 1 || accumulation < 1 || steps < 1) throw new IllegalArgumentException("batch size, accumulation and steps must be >= 1");
-        if (!(lr > 0)) throw new IllegalArgumentException("learning rate must be > 0, got " + lr);
+        // written as !(ok) so NaN fails too (NaN or infinite settings train a model of NaN weights)
+        if (!(lr > 0 && lr < Double.POSITIVE_INFINITY)) throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + lr);
+        if (!(weightDecay >= 0 && weightDecay < Double.POSITIVE_INFINITY))
+            throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
+        if (!(maxGradNorm >= 0 && maxGradNorm < Double.POSITIVE_INFINITY))
+            throw new IllegalArgumentException("max grad norm must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
+        if (warmupSteps < 0) throw new IllegalArgumentException("warm-up steps must be >= 0, got " + warmupSteps);
         if (!trainable.equals("all") && !trainable.equals("drag-attention") && !trainable.equals("decoder"))
             throw new IllegalArgumentException("trainable must be 'all', 'drag-attention' or 'decoder' (VAE), got '" + trainable + "'");
         if (checkpointEvery < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoint_every and keep_checkpoints must be >= 1");
-        if (emaDecay < 0 || emaDecay >= 1) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
+        if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
     }
 
     public Adam.Settings adam() {

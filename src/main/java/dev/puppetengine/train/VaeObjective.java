@@ -38,6 +38,7 @@ public final class VaeObjective implements Objective {
 
     public VaeObjective(AutoencoderKLTemporalDecoder vae, ParameterStore store, ClipDataset data, int window, double klWeight, long seed) {
         if (window < 1 || window > data.frames()) throw new IllegalArgumentException("window must be in 1.." + data.frames() + ", got " + window);
+        if (!(klWeight >= 0 && klWeight < Double.POSITIVE_INFINITY)) throw new IllegalArgumentException("KL weight must be a finite number >= 0, got " + klWeight);
         this.vae = vae;
         this.store = store;
         this.data = data;

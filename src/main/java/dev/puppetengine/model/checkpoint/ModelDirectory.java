@@ -84,12 +84,16 @@ public final class ModelDirectory {
         try {
             man = Json.mapper().readValue(m.toFile(), Manifest.class);
         } catch (IOException e) {
-            throw new CheckpointException(m, "is not valid Json.mapper(): " + e.getMessage());
+            throw new CheckpointException(m, "is not a valid manifest: " + Json.oneLine(e));
         }
         if (!FORMAT.equals(man.format())) throw new CheckpointException(m, "format is '" + man.format() + "', expected '" + FORMAT + "'");
         if (man.version() != VERSION) throw new CheckpointException(m, "version " + man.version() + " is not supported (this engine reads " + VERSION + ")");
         if (man.components() == null || man.components().isEmpty()) throw new CheckpointException(m, "lists no components");
+        if (man.resolution() < 0 || man.resolution() % 64 != 0)
+            throw new CheckpointException(m, "field 'resolution' is " + man.resolution() + ", expected 0 (the default, 256) or a positive multiple of 64");
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
+            if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
+                throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
             Path f = dir.resolve(e.getValue().file());
             if (!Files.isRegularFile(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': file " + e.getValue().file() + " is missing");
             if (Files.size(f) != e.getValue().bytes())

@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
 /**
  * Settings of the synthetic clip generator.
  *
- * @param size                  image side in pixels (frames are square), at least 32
+ * @param size                  image side in pixels (frames are square), 32 to 4096
  * @param frames                frames per clip, at least 2 (the model uses 14)
  * @param candidates            points tracked on the moving parts per clip, before the drag selection rules
  * @param staticDragProbability chance that a clip's drags also hold one point of a static part
@@ -28,6 +28,7 @@ public record GeneratorConfig(int size, int frames, int candidates, double stati
 
     public GeneratorConfig {
         if (size < 32) throw new IllegalArgumentException("image size " + size + " px: at least 32 needed to keep drag points inside parts");
+        if (size > 4096) throw new IllegalArgumentException("image size " + size + " px: at most 4096 (the model works at 256; frames are whole images in memory)");
         if (frames < 2) throw new IllegalArgumentException("frames " + frames + ": a clip needs at least 2");
         if (candidates < 1) throw new IllegalArgumentException("candidates " + candidates + ": at least 1 tracked point is needed");
         if (!(staticDragProbability >= 0 && staticDragProbability <= 1))
