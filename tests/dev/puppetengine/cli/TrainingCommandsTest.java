@@ -43,6 +43,13 @@ class TrainingCommandsTest {
         assertEquals(before.get("image_encoder").parameters(), after.get("image_encoder").parameters());
         Path prepared = dir.resolve("prepared");
         assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString()));
+        // malformed inputs are bad input (exit 2), not an environment failure (exit 1)
+        Path broken = dir.resolve("broken");
+        Files.createDirectories(broken);
+        Files.writeString(broken.resolve("dataset.json"), "{\"format\": ");
+        assertEquals(2, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", broken.toString(), "--out", dir.resolve("p2").toString()));
+        assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", broken.toString(), "--out", dir.resolve("r2").toString(),
+                "--steps", "1"));
 
         Path run = dir.resolve("run");
         String[] train = {"train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", run.toString(),

@@ -1,8 +1,8 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.convert.ConvertCommand;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",
@@ -25,7 +25,7 @@ public final class Main implements Runnable {
                 return 2;
             }
             // a malformed input file (its message names the file): bad input, not the environment
-            if (ex instanceof dev.puppetengine.io.safetensors.SafetensorsException || ex instanceof dev.puppetengine.io.pickle.PickleException) {
+            if (ex instanceof dev.puppetengine.io.InputFileException) {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 2;
             }

@@ -2,6 +2,7 @@ package dev.puppetengine.eval;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.DragAMoveBatch;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.DragPath;
@@ -31,7 +32,7 @@ public final class DragAMoveSource implements ExampleSource {
         try (Stream<Path> s = Files.list(dir)) {
             names = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".pkl")).map(n -> n.substring(0, n.length() - 4)).sorted().toList();
         }
-        if (names.isEmpty()) throw new IOException(dir + ": no .pkl files (expected the DragAMove test examples NNNNN.pkl + NNNNN.gif)");
+        if (names.isEmpty()) throw new InputFileException(dir + ": no .pkl files (expected the DragAMove test examples NNNNN.pkl + NNNNN.gif)");
         this.dir = dir;
     }
 

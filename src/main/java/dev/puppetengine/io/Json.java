@@ -34,7 +34,7 @@ public final class Json {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new IOException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
+            throw new InputFileException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
         }
     }
 
@@ -44,14 +44,14 @@ public final class Json {
 
     public static JsonNode field(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = obj.get(name);
-        if (v == null || v.isNull()) throw new IOException(file + ": field '" + name + "' is missing");
+        if (v == null || v.isNull()) throw new InputFileException(file + ": field '" + name + "' is missing");
         return v;
     }
 
     public static long integer(JsonNode obj, String name, long min, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
         if (!v.isIntegralNumber() || v.asLong() < min)
-            throw new IOException(file + ": field '" + name + "' must be an integer >= " + min + ", found " + v);
+            throw new InputFileException(file + ": field '" + name + "' must be an integer >= " + min + ", found " + v);
         return v.asLong();
     }
 
@@ -61,13 +61,13 @@ public final class Json {
 
     public static String text(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
-        if (!v.isTextual()) throw new IOException(file + ": field '" + name + "' must be a string, found " + v);
+        if (!v.isTextual()) throw new InputFileException(file + ": field '" + name + "' must be a string, found " + v);
         return v.asText();
     }
 
     public static boolean bool(JsonNode obj, String name, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
-        if (!v.isBoolean()) throw new IOException(file + ": field '" + name + "' must be true or false, found " + v);
+        if (!v.isBoolean()) throw new InputFileException(file + ": field '" + name + "' must be true or false, found " + v);
         return v.asBoolean();
     }
 }

@@ -3,6 +3,7 @@ package dev.puppetengine.train;
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.image.ClipPreprocess;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.RgbImage;
@@ -88,6 +89,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     }
 
     public static PreparedData open(Path dir) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(dir.resolve(FILE)))
+            throw new InputFileException(dir + ": no " + FILE + " (make one from a clip dataset with ./puppet-engine prepare)");
         return new PreparedData(dir.resolve(FILE));
     }
 

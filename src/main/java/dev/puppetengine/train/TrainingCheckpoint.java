@@ -2,6 +2,7 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
@@ -99,21 +100,21 @@ public final class TrainingCheckpoint {
     /** Loads a checkpoint's weights (or its EMA weights) into a model's parameters, to export the trained model. */
     public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store) throws IOException {
         Path file = ckpt.resolve(ema ? EMA : WEIGHTS);
-        if (ema && !java.nio.file.Files.isRegularFile(file)) throw new IOException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
+        if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> into.put(k, p.value()));
         copyAll(file, "", into);
     }
 
     private static void copyAll(Path file, String prefix, Map<String, Tensor> into) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IOException(file + " is missing: the checkpoint is incomplete");
+        if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (Map.Entry<String, Tensor> e : into.entrySet()) {
                 String key = prefix + e.getKey();
-                if (!r.contains(key)) throw new IOException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
+                if (!r.contains(key)) throw new InputFileException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
                 try (Scope s = Scope.open()) {
                     Tensor t = r.load(key, e.getValue().backend(), e.getValue().dtype());
-                    if (!t.sameShape(e.getValue())) throw new IOException(file + ": tensor " + key + " has another shape than the model's");
+                    if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
                     e.getValue().backend().copyInto(t, e.getValue());
                 }
             }

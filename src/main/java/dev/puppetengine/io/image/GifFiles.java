@@ -1,8 +1,16 @@
 package dev.puppetengine.io.image;
 
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import org.w3c.dom.Node;
 
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import javax.imageio.IIOException;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
@@ -15,13 +23,6 @@ import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.FileImageOutputStream;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.ImageOutputStream;
-import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Animated GIFs through javax.imageio. Writing: one frame per image with its own delay, looping forever
@@ -49,11 +50,11 @@ public final class GifFiles {
     public static Animation read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such GIF file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            if (in == null) throw new IOException("cannot open GIF " + file);
+            if (in == null) throw new InputFileException("cannot open GIF " + file);
             ImageReader reader = ImageFiles.readerFor(in, file);
             try {
                 if (!reader.getFormatName().equalsIgnoreCase("gif")) {
-                    throw new IOException("cannot read " + file + " as a GIF: it is " + reader.getFormatName());
+                    throw new InputFileException("cannot read " + file + " as a GIF: it is " + reader.getFormatName());
                 }
                 reader.setInput(in);
                 List<Frame> frames = decode(reader, file, Integer.MAX_VALUE);

@@ -1,14 +1,8 @@
 package dev.puppetengine.io.image;
 
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 
-import javax.imageio.IIOException;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.ImageWriter;
-import javax.imageio.stream.FileImageOutputStream;
-import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.ImageOutputStream;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
@@ -24,6 +18,10 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * Reads still images (PNG, JPEG, BMP, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
@@ -43,9 +41,9 @@ public final class ImageFiles {
     /** The image as RGBA; without an alpha channel every pixel is opaque. Errors name the file. */
     public static RgbaImage readRgba(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such image file");
-        if (Files.size(file) == 0) throw new IOException("cannot read image " + file + ": the file is empty");
+        if (Files.size(file) == 0) throw new InputFileException("cannot read image " + file + ": the file is empty");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            if (in == null) throw new IOException("cannot open image " + file);
+            if (in == null) throw new InputFileException("cannot open image " + file);
             ImageReader reader = readerFor(in, file);
             try {
                 reader.setInput(in);
@@ -94,19 +92,19 @@ public final class ImageFiles {
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
         Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-        if (!readers.hasNext()) throw new IOException("cannot read image " + file + ": unsupported or unrecognised format (expected " + FORMATS + ")");
+        if (!readers.hasNext()) throw new InputFileException("cannot read image " + file + ": unsupported or unrecognised format (expected " + FORMATS + ")");
         return readers.next();
     }
 
     static IOException zeroSize(Path file, int w, int h) {
-        return new IOException("cannot read image " + file + ": it has zero size (" + w + "x" + h + ")");
+        return new InputFileException("cannot read image " + file + ": it has zero size (" + w + "x" + h + ")");
     }
 
     /** A decoder failure; a header that declares a zero dimension gets the clearer zero-size message. */
     static IOException unreadable(Path file, Exception cause) {
         int[] declared = declaredSize(file);
         if (declared != null && (declared[0] == 0 || declared[1] == 0)) return zeroSize(file, declared[0], declared[1]);
-        return new IOException("cannot read image " + file + ": corrupt or truncated (" + cause.getMessage() + ")", cause);
+        return new InputFileException("cannot read image " + file + ": corrupt or truncated (" + cause.getMessage() + ")", cause);
     }
 
     /** Width and height from a PNG, GIF or BMP header, or null when the header is not one of those. */

@@ -1,13 +1,14 @@
 package dev.puppetengine.io.pickle;
 
-import java.io.IOException;
+import dev.puppetengine.io.InputFileException;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /** A pickle or torch checkpoint that is malformed, unsupported, or names a global outside the allow list. */
-public final class PickleException extends IOException {
+public final class PickleException extends InputFileException {
     public PickleException(String source, String problem) {
         super(source + ": " + problem);
     }

@@ -3,6 +3,7 @@ package dev.puppetengine.model.checkpoint;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
@@ -58,7 +59,7 @@ public final class ModelDirectory {
     public static Manifest write(Path dir, String kind, String source, int resolution, DType dtype, Map<String, Component> components, boolean force)
             throws IOException {
         if (Files.exists(dir) && !force)
-            throw new IOException(dir + " already exists (use --force to replace it)");
+            throw new InputFileException(dir + " already exists (use --force to replace it)");
         Manifest[] made = new Manifest[1];
         AtomicFile.replaceDirectory(dir, d -> {
             Map<String, Entry> entries = new LinkedHashMap<>();

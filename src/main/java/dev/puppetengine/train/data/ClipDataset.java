@@ -1,5 +1,6 @@
 package dev.puppetengine.train.data;
 
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
@@ -27,9 +28,9 @@ public final class ClipDataset {
 
     public static ClipDataset open(Path root) throws IOException {
         Path file = manifestFile(root);
-        if (!Files.isRegularFile(file)) throw new IOException(file + ": not found (not a clip dataset directory)");
+        if (!Files.isRegularFile(file)) throw new InputFileException(file + ": not found (not a clip dataset directory)");
         DatasetManifest m = DatasetManifest.fromJson(Json.read(file), file);
-        if (!m.complete()) throw new IOException(file + ": the dataset is incomplete (generation was interrupted); run the generation again to finish it");
+        if (!m.complete()) throw new InputFileException(file + ": the dataset is incomplete (generation was interrupted); run the generation again to finish it");
         return new ClipDataset(root, m);
     }
 
@@ -50,10 +51,10 @@ public final class ClipDataset {
         if (index < 0 || index >= count()) throw new IndexOutOfBoundsException("clip " + index + " of a dataset of " + count());
         Path dir = clipDir(root, index);
         Path dragsFile = dir.resolve(DRAGS);
-        if (!Files.isRegularFile(dragsFile)) throw new IOException(dragsFile + ": not found");
+        if (!Files.isRegularFile(dragsFile)) throw new InputFileException(dragsFile + ": not found");
         ClipDrags drags = ClipDrags.fromJson(Json.read(dragsFile), dragsFile);
         if (drags.width() != width() || drags.height() != height() || drags.frames() != frames())
-            throw new IOException(dragsFile + ": " + drags.frames() + " frames of " + drags.width() + "x" + drags.height()
+            throw new InputFileException(dragsFile + ": " + drags.frames() + " frames of " + drags.width() + "x" + drags.height()
                     + ", the dataset has " + frames() + " of " + width() + "x" + height());
         int frameBytes = width() * height() * 3;
         byte[] rgb = new byte[frames() * frameBytes];
@@ -61,7 +62,7 @@ public final class ClipDataset {
             Path file = frameFile(dir, f);
             RgbImage img = ImageFiles.readRgb(file);
             if (img.width() != width() || img.height() != height())
-                throw new IOException(file + ": expected " + width() + "x" + height() + " pixels, found " + img.width() + "x" + img.height());
+                throw new InputFileException(file + ": expected " + width() + "x" + height() + " pixels, found " + img.width() + "x" + img.height());
             System.arraycopy(img.pixels(), 0, rgb, f * frameBytes, frameBytes);
         }
         return new ClipSample(index, frames(), width(), height(), rgb, drags);

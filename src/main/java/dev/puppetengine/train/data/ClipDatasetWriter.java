@@ -1,6 +1,7 @@
 package dev.puppetengine.train.data;
 
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.PngEncoder;
 import org.apache.commons.io.file.PathUtils;
@@ -9,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -60,7 +60,7 @@ public final class ClipDatasetWriter implements AutoCloseable {
         if (Files.exists(file)) {
             String conflict = manifest.conflictWith(DatasetManifest.fromJson(Json.read(file), file));
             if (conflict != null)
-                throw new IOException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
+                throw new InputFileException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
         }
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(clips, PARTIAL_GLOB)) {   // an interrupted clip
             for (Path p : leftovers) PathUtils.deleteDirectory(p);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
 
@@ -59,11 +60,11 @@ public record ClipDrags(int width, int height, int frames, List<double[]> drags,
 
     static ClipDrags fromJson(JsonNode o, Path file) throws IOException {
         if (!FORMAT.equals(o.path("format").asText()) || o.path("version").asInt() != VERSION)
-            throw new IOException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
-        if (Json.bool(o, "normalized", file)) throw new IOException(file + ": normalized coordinates are not supported, expected pixels");
+            throw new InputFileException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
+        if (Json.bool(o, "normalized", file)) throw new InputFileException(file + ": normalized coordinates are not supported, expected pixels");
         JsonNode size = Json.field(o, "image_size", file);
         if (!size.isArray() || size.size() != 2 || !size.get(0).canConvertToInt() || !size.get(1).canConvertToInt())
-            throw new IOException(file + ": field 'image_size' must be [width, height], found " + size);
+            throw new InputFileException(file + ": field 'image_size' must be [width, height], found " + size);
         int frames = Json.positive(o, "frames", file);
         return new ClipDrags(size.get(0).asInt(), size.get(1).asInt(), frames,
                 tracks(o, "drags", frames, file), tracks(o, "candidates", frames, file),
@@ -81,17 +82,17 @@ public record ClipDrags(int width, int height, int frames, List<double[]> drags,
 
     private static List<double[]> tracks(JsonNode o, String name, int frames, Path file) throws IOException {
         JsonNode arr = Json.field(o, name, file);
-        if (!arr.isArray()) throw new IOException(file + ": field '" + name + "' must be a list of tracks");
+        if (!arr.isArray()) throw new InputFileException(file + ": field '" + name + "' must be a list of tracks");
         List<double[]> out = new ArrayList<>();
         for (int k = 0; k < arr.size(); k++) {
             JsonNode track = arr.get(k);
             if (!track.isArray() || track.size() != frames)
-                throw new IOException(file + ": " + name + "[" + k + "] must list " + frames + " [x, y] positions, found " + track);
+                throw new InputFileException(file + ": " + name + "[" + k + "] must list " + frames + " [x, y] positions, found " + track);
             double[] t = new double[2 * frames];
             for (int f = 0; f < frames; f++) {
                 JsonNode p = track.get(f);
                 if (!p.isArray() || p.size() != 2 || !p.get(0).isNumber() || !p.get(1).isNumber())
-                    throw new IOException(file + ": " + name + "[" + k + "][" + f + "] must be [x, y], found " + p);
+                    throw new InputFileException(file + ": " + name + "[" + k + "][" + f + "] must be [x, y], found " + p);
                 t[2 * f] = p.get(0).asDouble();
                 t[2 * f + 1] = p.get(1).asDouble();
             }

@@ -3,6 +3,7 @@ package dev.puppetengine.train.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
 
@@ -75,13 +76,13 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
 
     static DatasetManifest fromJson(JsonNode o, Path file) throws IOException {
         if (!FORMAT.equals(o.path("format").asText()) || o.path("version").asInt() != VERSION)
-            throw new IOException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
+            throw new InputFileException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
         if (Json.integer(o, "max_drags", 1, file) != DragTensor.SLOTS)
-            throw new IOException(file + ": field 'max_drags' must be " + DragTensor.SLOTS + ", found " + o.get("max_drags"));
+            throw new InputFileException(file + ": field 'max_drags' must be " + DragTensor.SLOTS + ", found " + o.get("max_drags"));
         int count = Math.toIntExact(Json.integer(o, "count", 0, file));
         JsonNode train = Json.field(Json.field(o, "split", file), "train", file);
         if (!train.isArray() || train.size() != 2 || train.get(0).asInt(-1) != 0 || train.get(1).asInt(-1) < 0 || train.get(1).asInt() > count)
-            throw new IOException(file + ": field 'split.train' must be [0, n] with n <= count " + count + ", found " + train);
+            throw new InputFileException(file + ": field 'split.train' must be [0, n] with n <= count " + count + ", found " + train);
         return new DatasetManifest(Json.text(o, "generator", file), Json.integer(o, "seed", Long.MIN_VALUE, file),
                 Json.field(o, "parameters", file), count, Json.positive(o, "frames", file), Json.positive(o, "width", file),
                 Json.positive(o, "height", file), train.get(1).asInt(), Json.bool(o, "complete", file));

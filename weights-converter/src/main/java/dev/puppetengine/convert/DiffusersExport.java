@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
@@ -55,7 +56,7 @@ final class DiffusersExport {
     /** Writes the folder; {@code dtype} null keeps each tensor's stored dtype. */
     static List<Written> export(Path modelDir, Path out, DType dtype, boolean force, Progress progress) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
-        if (Files.exists(out) && !force) throw new IOException(out + " already exists (use --force to replace it)");
+        if (Files.exists(out) && !force) throw new InputFileException(out + " already exists (use --force to replace it)");
         List<Written> written = new ArrayList<>();
         AtomicFile.replaceDirectory(out, dir -> {
             for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
