@@ -137,6 +137,15 @@ class SampleCommandTest {
         cases.put("guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
         cases.put("guidance must be finite", new String[]{"--guidance", "NaN"});
         cases.put("unsupported output", new String[]{"--out", dir.resolve("x.avi").toString()});
+        // outputs that could not be written are refused before sampling, not after it
+        Path aFile = dir.resolve("a-file"), gifDir = dir.resolve("dir.gif"), full = dir.resolve("full");
+        Files.writeString(aFile, "x");
+        Files.createDirectories(gifDir);
+        Files.createDirectories(full);
+        Files.writeString(full.resolve("mine.txt"), "keep");
+        cases.put("is a file, not a directory", new String[]{"--out", aFile.resolve("o.gif").toString()});
+        cases.put("is a directory; give a file name", new String[]{"--out", gifDir.toString()});
+        cases.put("exists and is not empty", new String[]{"--out", full + "/"});
         for (Map.Entry<String, String[]> c : cases.entrySet()) {
             Path out = dir.resolve("bad-" + Math.abs(c.getKey().hashCode()) + ".gif");
             List<String> args = new ArrayList<>(Arrays.asList(sample(out, "--drag", "30,20:40,25")));

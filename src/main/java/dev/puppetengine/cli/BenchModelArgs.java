@@ -42,6 +42,11 @@ final class BenchModelArgs {
     @Option(names = "--json", description = "Also write the results as JSON here.")
     Path json;
 
+    /** Checks what every bench command writes before it times anything. */
+    void checkOutputs() {
+        if (json != null) OutputPaths.file("--json", json);
+    }
+
     /** The model on the chosen backend; a preset without drag modules (svd-img2vid) is refused, as sampling refuses it. */
     LoadedModel open() throws IOException {
         Backend backend = Devices.select(device);

@@ -66,6 +66,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingOptions base = sampling.options(14);
+        if (out != null) OutputPaths.file("--out", out);
+        if (saveGifs != null) OutputPaths.directory("--save-gifs", saveGifs, false);
         ExampleSource source = BatchRun.open(() -> input.clips != null ? new ClipSource(input.clips) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
         if (names.isEmpty()) throw new UserError(input.clips + ": the dataset has no validation clips (all are in the train split)");

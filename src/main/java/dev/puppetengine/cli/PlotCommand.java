@@ -24,6 +24,8 @@ final class PlotCommand implements Callable<Integer> {
         Path log = Files.isDirectory(run) ? run.resolve("log.jsonl") : run;
         if (!Files.isRegularFile(log)) throw new UserError(log + ": no such training log (expected a run directory with log.jsonl)");
         Path png = out != null ? out : log.resolveSibling("loss.png");
+        OutputPaths.file("--out", png);
+        if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         int n = LossPlot.write(log, png);
         System.err.printf("wrote %s (%d steps)%n", png, n);
         return 0;

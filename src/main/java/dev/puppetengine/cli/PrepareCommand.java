@@ -26,6 +26,7 @@ final class PrepareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        OutputPaths.directory("--out", out, false);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null)) {

@@ -50,6 +50,7 @@ final class SampleBatchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         video.check();
+        OutputPaths.directory("--out", out, false);
         SamplingOptions opts = sampling.options(video.frames);
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);

@@ -49,7 +49,7 @@ final class SampleCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         video.check();
         SamplingOptions opts = sampling.options(video.frames);
-        VideoOutput.kind(out);
+        VideoOutput.check(out);
         RgbImage img;
         try {
             img = ImageFiles.readRgb(image);

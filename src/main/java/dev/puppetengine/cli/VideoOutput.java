@@ -29,6 +29,14 @@ final class VideoOutput {
         throw new UserError("unsupported output " + out + ": use a .gif or .mp4 file, or a directory (ending in /) for PNG frames");
     }
 
+    /** The output's kind, its path checked before any work ({@link OutputPaths}). */
+    static Kind check(Path out) {
+        Kind k = kind(out);
+        if (k == Kind.PNG_DIR) OutputPaths.directory("--out", out, true);
+        else OutputPaths.file("--out", out);
+        return k;
+    }
+
     static void write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {
         List<RgbImage> f = frames;
         if (overlay) {                       // the demo's layout: five annotated copies of frame 0, then the video
