@@ -65,7 +65,18 @@ class TrainingCommandsTest {
         assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
         String[] other = train.clone();
         other[8] = "3";
-        assertEquals(2, Main.run(other));
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream was = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(2, Main.run(other));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
+        Path empty = dir.resolve("empty.jsonl");
+        Files.writeString(empty, "not json\n{\"step\": 1}\n");
+        assertEquals(2, Main.run("plot", empty.toString(), "--out", dir.resolve("e.png").toString()));
 
         Path png = dir.resolve("curve.png");
         assertEquals(0, Main.run("plot", run.toString(), "--out", png.toString()));

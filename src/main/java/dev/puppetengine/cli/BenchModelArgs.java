@@ -42,8 +42,10 @@ final class BenchModelArgs {
     @Option(names = "--json", description = "Also write the results as JSON here.")
     Path json;
 
-    /** Checks what every bench command writes before it times anything. */
-    void checkOutputs() {
+    /** Checks the options every bench command shares, and what it writes, before it times anything. */
+    void check() {
+        if (model != null && preset != null)
+            throw new UserError("--model and --preset both given: benchmark a model directory or a random preset, not both");
         if (json != null) OutputPaths.file("--json", json);
     }
 

@@ -56,7 +56,7 @@ final class BenchSampleCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (warmup < 0 || repeat < 1) throw new UserError("--warmup must be >= 0 and --repeat >= 1");
-        bench.checkOutputs();
+        bench.check();
         if (steps < 2) throw new UserError("--steps must be >= 2 (the UNet's FLOPs per step are measured between steps)");
         SamplingOptions opts;
         try {

@@ -60,7 +60,7 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (steps < 1 || warmup < 0 || frames < 1) throw new UserError("--steps and --frames must be >= 1, --warmup >= 0");
-        bench.checkOutputs();
+        bench.check();
         TrainingConfig cfg;
         try {
             cfg = new TrainingConfig(0, 1, 1, warmup + steps, 1e-5, false, 0, 1.0, 0, 0, checkpointing, trainable, true, 1, 1);

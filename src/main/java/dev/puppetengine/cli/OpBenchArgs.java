@@ -44,7 +44,7 @@ final class OpBenchArgs {
 
     OpBench.Options options(BenchModelArgs bench) {
         if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
-        bench.checkOutputs();
+        bench.check();
         // checked before anything is timed, not after
         if (torchResults != null && !java.nio.file.Files.isRegularFile(torchResults)) throw new UserError("--torch-results: no file at " + torchResults);
         if (torchScript != null && !java.nio.file.Files.isRegularFile(torchScript)) throw new UserError("--torch-script: no file at " + torchScript);

@@ -26,6 +26,8 @@ final class PlotCommand implements Callable<Integer> {
         Path png = out != null ? out : log.resolveSibling("loss.png");
         OutputPaths.file("--out", png);
         if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
+        if (LossPlot.read(log).isEmpty())
+            throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
         int n = LossPlot.write(log, png);
         System.err.printf("wrote %s (%d steps)%n", png, n);
         return 0;

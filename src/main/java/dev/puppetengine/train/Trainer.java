@@ -1,7 +1,9 @@
 package dev.puppetengine.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.Parameter;
@@ -15,7 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -147,9 +151,23 @@ public final class Trainer {
         Path file = run.resolve("config.json");
         String mine = Json.mapper().writeValueAsString(Map.of("training", cfg, "model", Json.mapper().readTree(modelJson)));
         if (Files.isRegularFile(file)) {
-            var saved = Json.mapper().readTree(file.toFile());
-            if (!saved.equals(Json.mapper().readTree(mine)))
-                throw new IllegalArgumentException(file + ": this run directory was started with another configuration; use a new --out directory or the same settings");
+            JsonNode saved;
+            try {
+                saved = Json.mapper().readTree(file.toFile());
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                throw new InputFileException(file + ": not valid JSON (" + Json.oneLine(e) + "); it records the run's settings");
+            }
+            JsonNode now = Json.mapper().readTree(mine);
+            if (!now.equals(saved)) {
+                List<String> diff = new ArrayList<>();
+                for (String part : new String[]{"training", "model"})
+                    now.path(part).fields().forEachRemaining(f -> {
+                        JsonNode was = saved.path(part).get(f.getKey());
+                        if (!f.getValue().equals(was)) diff.add(part + "." + f.getKey() + " " + (was == null ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(f.getValue()));
+                    });
+                throw new IllegalArgumentException(file + ": this run directory was started with other settings (" + (diff.isEmpty() ? "see the file" : String.join(", ", diff))
+                        + "); use a new --out directory or the same settings");
+            }
         } else {
             AtomicFile.writeString(file, mine);
         }
@@ -170,5 +188,10 @@ public final class Trainer {
             }
         }, "puppet-engine-train-stop"));
         return done;
+    }
+
+    private static String abbreviate(JsonNode v) {
+        String t = v.toString();
+        return t.length() <= 60 ? t : t.substring(0, 57) + "...";
     }
 }
