@@ -19,6 +19,15 @@ public final class Main implements Runnable {
     /** Runs a command line and returns its exit code (tests call this). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // a mistyped option: what is wrong and where the help is, not the whole usage (which buries the message)
+        cl.setParameterExceptionHandler((ex, given) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("error: " + ex.getMessage());
+            if (ex instanceof CommandLine.UnmatchedArgumentException u) CommandLine.UnmatchedArgumentException.printSuggestions(u, c.getErr());
+            String sub = c.getCommandSpec().qualifiedName().replaceFirst("^\\S+", "").strip();
+            c.getErr().println("(./puppet-engine " + (sub.isEmpty() ? "" : sub + " ") + "--help lists the " + (sub.isEmpty() ? "commands" : "options") + ")");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
             if (ex instanceof UserError || ex instanceof IllegalArgumentException) {
                 cmd.getErr().println("error: " + ex.getMessage());
