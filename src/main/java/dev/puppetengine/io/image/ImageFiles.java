@@ -40,6 +40,7 @@ public final class ImageFiles {
 
     /** The image as RGBA; without an alpha channel every pixel is opaque. Errors name the file. */
     public static RgbaImage readRgba(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new InputFileException("cannot read image " + file + ": it is a directory, not an image file");
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such image file");
         if (Files.size(file) == 0) throw new InputFileException("cannot read image " + file + ": the file is empty");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {

@@ -96,6 +96,7 @@ public final class ModelDirectory {
             if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
             Path f = dir.resolve(e.getValue().file());
+            if (Files.isDirectory(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': " + e.getValue().file() + " is a directory, expected its .safetensors file");
             if (!Files.isRegularFile(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': file " + e.getValue().file() + " is missing");
             if (Files.size(f) != e.getValue().bytes())
                 throw new CheckpointException(f, "has " + Files.size(f) + " bytes, the manifest says " + e.getValue().bytes() + " (truncated or replaced?)");
