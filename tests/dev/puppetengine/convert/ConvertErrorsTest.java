@@ -177,6 +177,22 @@ class ConvertErrorsTest {
         assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code);
         assertFalse(Files.exists(out.resolve("keep")));
         assertTrue(Files.exists(out.resolve("manifest.json")));
+
+        // the export's dry run makes the real run's checks: a component whose file holds another component fails it
+        Run export = run(out.toString(), "--to", "diffusers", "--dry-run");
+        assertEquals(0, export.code, export.text);
+        assertTrue(export.text.contains("checks passed"), export.text);
+        Path swapped = dir.resolve("swapped");
+        Files.createDirectories(swapped);
+        try (Stream<Path> s = Files.list(out)) {
+            for (Path f : s.toList()) Files.copy(f, swapped.resolve(f.getFileName()));
+        }
+        Files.copy(out.resolve("vae.safetensors"), swapped.resolve("unet.safetensors"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        com.fasterxml.jackson.databind.node.ObjectNode man = (com.fasterxml.jackson.databind.node.ObjectNode)
+                dev.puppetengine.io.Json.mapper().readTree(swapped.resolve("manifest.json").toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
+        Files.writeString(swapped.resolve("manifest.json"), man.toString());
+        assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
     }
 
     private static Path fixture(String name) {

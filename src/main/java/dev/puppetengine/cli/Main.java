@@ -34,7 +34,7 @@ public final class Main implements Runnable {
                 return 2;
             }
             // a malformed input file (its message names the file): bad input, not the environment
-            if (ex instanceof dev.puppetengine.io.InputFileException) {
+            if (ex instanceof dev.puppetengine.io.InputFileException || ex instanceof dev.puppetengine.model.checkpoint.CheckpointException) {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 2;
             }

@@ -122,8 +122,9 @@ public final class ConvertCommand implements Callable<Integer> {
         log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
         DType dt = dtype == null ? null : DType.parse(dtype);
         if (dryRun) {
+            DiffusersExport.check(dir);   // the real run's checks: configs, tensor names and shapes
             man.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-14s %5d tensors %,15d params%n", k, v.tensors(), v.parameters()));
-            log.println("dry run: would export to diffusers layout in " + (dt == null ? man.dtype() : dt) + "; nothing written");
+            log.println("dry run: checks passed; would export to diffusers layout in " + (dt == null ? man.dtype() : dt) + "; nothing written");
             return 0;
         }
         List<DiffusersExport.Written> files;

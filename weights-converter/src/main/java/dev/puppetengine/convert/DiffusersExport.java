@@ -68,33 +68,44 @@ final class DiffusersExport {
         return written;
     }
 
-    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, Progress progress) throws IOException {
+    /** What {@link #export} checks, without writing: every component's config parses and its tensors are the module's, by name and shape. */
+    static void check(Path modelDir) throws IOException {
+        ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
+        for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet())
+            try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
+                ComponentFile.check(r, target(c.getKey(), r).module().namedParameters());
+            }
+    }
+
+    /** A component as diffusers lays it out: the module its config builds, that config with diffusers' class fields, the weights file name. */
+    private record Target(Module module, ObjectNode json, String weights) {}
+
+    private static Target target(String component, SafetensorsReader r) throws IOException {
         String config = ComponentFile.metadata(r, component).get("config");
-        Module module;
         ObjectNode json = (ObjectNode) JSON.readTree(config);
-        String weights;
         switch (component) {
             case ComponentInput.UNET: {
                 UNetConfig cfg = JSON.readValue(config, UNetConfig.class);
-                module = new UNetSpatioTemporalConditionModel(cfg);
                 json.put("_class_name", cfg.hasDrags() ? "UNetDragSpatioTemporalConditionModel" : "UNetSpatioTemporalConditionModel");
-                weights = "diffusion_pytorch_model.safetensors";
-                break;
+                return new Target(new UNetSpatioTemporalConditionModel(cfg), json, "diffusion_pytorch_model.safetensors");
             }
             case ComponentInput.VAE:
-                module = new AutoencoderKLTemporalDecoder(JSON.readValue(config, VaeConfig.class));
                 json.put("_class_name", "AutoencoderKLTemporalDecoder");
-                weights = "diffusion_pytorch_model.safetensors";
-                break;
+                return new Target(new AutoencoderKLTemporalDecoder(JSON.readValue(config, VaeConfig.class)), json, "diffusion_pytorch_model.safetensors");
             case ComponentInput.IMAGE_ENCODER:
-                module = new ClipVisionModelWithProjection(JSON.readValue(config, ClipVisionConfig.class));
                 json.putArray("architectures").add("CLIPVisionModelWithProjection");
                 json.put("model_type", "clip_vision_model");
-                weights = "model.safetensors";
-                break;
+                return new Target(new ClipVisionModelWithProjection(JSON.readValue(config, ClipVisionConfig.class)), json, "model.safetensors");
             default:
                 throw new CheckpointException(r.file(), "unknown component '" + component + "'");
         }
+    }
+
+    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, Progress progress) throws IOException {
+        Target target = target(component, r);
+        Module module = target.module();
+        ObjectNode json = target.json();
+        String weights = target.weights();
         Map<String, Parameter> params = module.namedParameters();
         ComponentFile.check(r, params);
         List<SafetensorsWriter.Item> items = new ArrayList<>();
