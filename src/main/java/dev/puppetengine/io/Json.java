@@ -13,7 +13,8 @@ import java.nio.file.Path;
  * access for the files it reads; every error names the file and the field.
  */
 public final class Json {
-    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);   // "{...}}}" is not a manifest
 
     private Json() {}
 
@@ -27,6 +28,8 @@ public final class Json {
                 ? " at field '" + m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                         .collect(java.util.stream.Collectors.joining(".")) + "'" : "";
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
+        int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
+        if (src >= 0) msg = msg.substring(0, src);
         return msg + field + where;
     }
 
