@@ -85,7 +85,12 @@ public final class TrainingCheckpoint {
 
     /** Restores weights (into {@code weights}, converting dtype), moments, EMA; returns the counters. */
     public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
-        State st = Json.mapper().readValue(ckpt.resolve(STATE).toFile(), State.class);
+        State st;
+        try {
+            st = Json.mapper().readValue(ckpt.resolve(STATE).toFile(), State.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (" + Json.oneLine(e) + "); remove this checkpoint to resume from the one before");
+        }
         copyAll(ckpt.resolve(WEIGHTS), "", weights);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
