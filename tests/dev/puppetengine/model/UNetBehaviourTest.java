@@ -13,8 +13,10 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.CheckpointingCheck;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.Random;
 
 import static dev.puppetengine.model.UNetGradientTest.inputs;
@@ -46,21 +48,9 @@ class UNetBehaviourTest {
             ps.requireGrad(n -> true);
             UNetInputs in = inputs(rng, 1, 4, 16, 32, DType.F64);
             Tensor r = randn(rng, DType.F64, 1, 4, 16, 16, 4);
-            long base = CPU.bytesInUse();
-            CPU.resetPeak();
-            backward(unet, ps, in, r, new UNetOptions(false, 0, 0, false, true));
-            long plain = CPU.peakBytes() - base;
-            double[] g1 = grad(ps, "down_blocks.0.resnets.0.spatial_res_block.conv1.weight");
-            double[] m1 = grad(ps, "up_blocks.3.drag_token_mlps.1.0.weight");
-            CPU.resetPeak();
-            backward(unet, ps, in, r, new UNetOptions(false, 0, 0, true, true));
-            long ckpt = CPU.peakBytes() - base;
-            // same function, other summation order of gradient contributions: equal to float64 rounding
-            assertArrayEquals(g1, grad(ps, "down_blocks.0.resnets.0.spatial_res_block.conv1.weight"), 1e-9);
-            assertArrayEquals(m1, grad(ps, "up_blocks.3.drag_token_mlps.1.0.weight"), 1e-9);
-            System.out.printf("tiny UNet (16ch, 4 frames, 16x16 latents) peak tensor memory during forward+backward: %d KiB plain, %d KiB checkpointed%n",
-                    plain / 1024, ckpt / 1024);
-            assertTrue(ckpt < plain * 0.75, "checkpointing should cut peak memory: " + plain + " -> " + ckpt);
+            CheckpointingCheck.sameGradientsLessMemory("tiny UNet (16ch, 4 frames, 16x16 latents)", ps,
+                    List.of("down_blocks.0.resnets.0.spatial_res_block.conv1.weight", "up_blocks.3.drag_token_mlps.1.0.weight"), r,
+                    checkpoint -> unet.forward(in, new UNetOptions(false, 0, 0, checkpoint, true)));
         }
     }
 

@@ -7,6 +7,7 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.CheckpointingCheck;
 import dev.puppetengine.testing.ParameterGradCheck;
 import org.junit.jupiter.api.Test;
 
@@ -41,22 +42,8 @@ class ClipBehaviourTest {
             Tensor pixels = randn(rng, DType.F64, 4, 64, 64, 3), r = randn(rng, DType.F64, 4, 16);
             String[] names = {"vision_model.encoder.layers.0.self_attn.q_proj.weight", "vision_model.encoder.layers.1.mlp.fc1.weight",
                     "vision_model.embeddings.patch_embedding.weight"};
-            long[] peak = new long[2];
-            double[][][] grads = new double[2][][];
-            for (int run = 0; run < 2; run++) {
-                ps.zeroGrad();
-                long base = CPU.bytesInUse();
-                CPU.resetPeak();
-                try (Scope t = Scope.open()) {
-                    dev.puppetengine.autograd.Autograd.backward(dev.puppetengine.autograd.F.sum(dev.puppetengine.autograd.F.mul(clip.embed(pixels, run == 1), r)));
-                }
-                peak[run] = CPU.peakBytes() - base;
-                grads[run] = Arrays.stream(names).map(n -> ps.parameters().get(n).value().grad().toDoubleArray()).toArray(double[][]::new);
-            }
-            for (int i = 0; i < names.length; i++) assertArrayEquals(grads[0][i], grads[1][i], 1e-9, names[i]);
-            System.out.printf("tiny CLIP (4 images of 64x64, 256 patches) peak tensor memory during embed+backward: %d KiB plain, %d KiB checkpointed%n",
-                    peak[0] / 1024, peak[1] / 1024);
-            assertTrue(peak[1] < peak[0] * 0.75, "checkpointing should cut peak memory: " + peak[0] + " -> " + peak[1]);
+            CheckpointingCheck.sameGradientsLessMemory("tiny CLIP (4 images of 64x64, 256 patches)", ps, Arrays.asList(names), r,
+                    checkpoint -> clip.embed(pixels, checkpoint));
         }
     }
 

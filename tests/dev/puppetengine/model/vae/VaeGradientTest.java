@@ -1,11 +1,10 @@
 package dev.puppetengine.model.vae;
 
-import dev.puppetengine.autograd.Autograd;
-import dev.puppetengine.autograd.F;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.CheckpointingCheck;
 import dev.puppetengine.testing.ParameterGradCheck;
 import org.junit.jupiter.api.Test;
 
@@ -15,9 +14,7 @@ import java.util.Random;
 import static dev.puppetengine.model.vae.VaeBehaviourTest.CPU;
 import static dev.puppetengine.model.vae.VaeBehaviourTest.randn;
 import static dev.puppetengine.testing.ParameterGradCheck.project;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Backward through the tiny VAE (float64) against central differences on sampled parameters of every kind of layer. */
 class VaeGradientTest {
@@ -91,24 +88,8 @@ class VaeGradientTest {
             Tensor images = randn(rng, DType.F64, 3, 64, 64, 3), r = randn(rng, DType.F64, 3, 64, 64, 3);
             List<String> names = List.of("encoder.down_blocks.0.resnets.0.conv1.weight", "encoder.mid_block.attentions.0.to_q.weight",
                     "decoder.mid_block.resnets.0.time_mixer.mix_factor", "decoder.up_blocks.3.resnets.0.spatial_res_block.conv1.weight");
-            long[] peak = new long[2];
-            double[][][] grads = new double[2][][];
-            for (int run = 0; run < 2; run++) {
-                boolean checkpoint = run == 1;
-                ps.zeroGrad();
-                long base = CPU.bytesInUse();
-                CPU.resetPeak();
-                try (Scope t = Scope.open()) {
-                    LatentDistribution q = vae.encode(images, checkpoint);
-                    Autograd.backward(F.sum(F.mul(vae.decode(q.mean(), 3, checkpoint), r)));
-                }
-                peak[run] = CPU.peakBytes() - base;
-                grads[run] = names.stream().map(n -> ps.parameters().get(n).value().grad().toDoubleArray()).toArray(double[][]::new);
-            }
-            for (int i = 0; i < names.size(); i++) assertArrayEquals(grads[0][i], grads[1][i], 1e-9, names.get(i));
-            System.out.printf("tiny VAE (3 frames of 64x64) peak tensor memory during encode+decode+backward: %d KiB plain, %d KiB checkpointed%n",
-                    peak[0] / 1024, peak[1] / 1024);
-            assertTrue(peak[1] < peak[0] * 0.75, "checkpointing should cut peak memory: " + peak[0] + " -> " + peak[1]);
+            CheckpointingCheck.sameGradientsLessMemory("tiny VAE (3 frames of 64x64, encode + decode)", ps, names, r,
+                    checkpoint -> vae.decode(vae.encode(images, checkpoint).mean(), 3, checkpoint));
         }
     }
 }
