@@ -24,4 +24,24 @@ class ShippedModelTest {
                 "--out", out.toString(), "--overlay"));
         assertTrue(Files.size(out) > 0);
     }
+
+    /** describe --verify: the shipped files match their manifest's sha256; one flipped byte is found and named. */
+    @Test
+    void verifyChecksEveryComponentsSha256(@TempDir Path dir) throws Exception {
+        Path toy = EngineHome.defaultModel();
+        assertEquals(java.util.List.of(), ModelDirectory.verify(toy));
+        assertEquals(0, Main.run("describe", "--verify", toy.toString()));
+        Path copy = dir.resolve("toy");
+        Files.createDirectories(copy);
+        try (var s = Files.list(toy)) {
+            for (Path f : s.toList()) Files.copy(f, copy.resolve(f.getFileName()));
+        }
+        byte[] vae = Files.readAllBytes(copy.resolve("vae.safetensors"));
+        vae[vae.length - 3] ^= 1;                                      // a weight byte: sizes and headers stay valid
+        Files.write(copy.resolve("vae.safetensors"), vae);
+        java.util.List<String> bad = ModelDirectory.verify(copy);
+        assertEquals(1, bad.size(), bad.toString());
+        assertTrue(bad.get(0).contains("vae.safetensors") && bad.get(0).contains("'vae'"), bad.get(0));
+        assertEquals(2, Main.run("describe", "--verify", copy.toString()));
+    }
 }

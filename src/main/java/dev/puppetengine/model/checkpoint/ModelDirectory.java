@@ -104,6 +104,22 @@ public final class ModelDirectory {
         return man;
     }
 
+    /**
+     * Reads every component file whole and compares its SHA-256 with the manifest's (loading checks sizes only: hashing
+     * gigabytes on every load would cost more than the load). Returns one line per mismatch, empty when all match.
+     */
+    public static java.util.List<String> verify(Path dir) throws IOException {
+        Manifest man = read(dir);
+        java.util.List<String> bad = new java.util.ArrayList<>();
+        for (Map.Entry<String, Entry> e : man.components().entrySet()) {
+            Path f = dir.resolve(e.getValue().file());
+            String got = sha256(f), want = e.getValue().sha256();
+            if (want == null || !want.equalsIgnoreCase(got))
+                bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
+        }
+        return bad;
+    }
+
     public static String sha256(Path file) throws IOException {
         try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
             in.transferTo(java.io.OutputStream.nullOutputStream());
