@@ -23,7 +23,7 @@ public final class Json {
     /** A JSON parse or mapping error in one line: Jackson's message without its source excerpt, plus where and which field. */
     public static String oneLine(IOException e) {
         if (!(e instanceof com.fasterxml.jackson.core.JacksonException j)) return e.getMessage();
-        String where = j.getLocation() == null ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+        String where = j.getLocation() == null || j.getLocation().getLineNr() < 1 ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
         String field = e instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()
                 ? " at field '" + m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                         .collect(java.util.stream.Collectors.joining(".")) + "'" : "";

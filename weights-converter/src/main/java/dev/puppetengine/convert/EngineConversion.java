@@ -118,7 +118,9 @@ final class EngineConversion {
     private static <T> T parse(ComponentInput in, Class<T> type) {
         try {
             return JSON.treeToValue(in.config(), type);
-        } catch (JsonProcessingException | IllegalArgumentException e) {
+        } catch (JsonProcessingException e) {
+            throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + dev.puppetengine.io.Json.oneLine(e), e);
+        } catch (IllegalArgumentException e) {
             throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + e.getMessage().lines().findFirst().orElse(""), e);
         }
     }

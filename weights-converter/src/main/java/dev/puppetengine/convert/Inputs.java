@@ -98,7 +98,7 @@ final class Inputs implements AutoCloseable {
             try {
                 cfg = Json.mapper().readTree(cfgFile.toFile());
             } catch (IOException e) {
-                throw new UserError(cfgFile + ": not valid JSON: " + e.getMessage());
+                throw new UserError(cfgFile + ": not valid JSON: " + Json.oneLine(e));
             }
             if (cfg == null || !cfg.isObject()) throw new UserError(cfgFile + ": expected a JSON object");
         }
