@@ -25,6 +25,18 @@ class ShippedModelTest {
         assertTrue(Files.size(out) > 0);
     }
 
+    /** Weights that do not fit the config mis-shape hundreds of tensors: the message names a few and counts the rest (was ~19,000 characters). */
+    @Test
+    void configThatDoesNotFitItsWeightsGivesOneShortMessage(@TempDir Path dir) throws Exception {
+        Path m = TinyModel.write(dir.resolve("m"));
+        var wider = new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(dev.puppetengine.model.unet.UNetConfig.tiny(16, 14, 16));
+        try (var r = dev.puppetengine.io.safetensors.SafetensorsReader.open(m.resolve("unet.safetensors"))) {
+            String msg = org.junit.jupiter.api.Assertions.assertThrows(dev.puppetengine.model.checkpoint.CheckpointException.class,
+                    () -> dev.puppetengine.model.checkpoint.ComponentFile.check(r, wider.namedParameters())).getMessage();
+            assertTrue(msg.contains("more mis-shaped tensor(s)") && msg.length() < 1000, msg.length() + ": " + msg);
+        }
+    }
+
     /** describe --verify: the shipped files match their manifest's sha256; one flipped byte is found and named. */
     @Test
     void verifyChecksEveryComponentsSha256(@TempDir Path dir) throws Exception {

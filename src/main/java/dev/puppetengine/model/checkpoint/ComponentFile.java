@@ -103,14 +103,18 @@ public final class ComponentFile {
 
     /** Checks that {@code r} holds exactly {@code params} with their engine shapes; one error lists every difference. */
     public static void check(SafetensorsReader r, Map<String, Parameter> params) {
-        List<String> problems = new ArrayList<>();
+        List<String> problems = new ArrayList<>(), misShaped = new ArrayList<>();
         TreeSet<String> unexpected = new TreeSet<>();
         for (SafetensorsEntry e : r.entries()) {
             Parameter p = params.get(e.name());
             if (p == null) unexpected.add(e.name());
             else if (!Arrays.equals(p.shape(), e.shape()))
-                problems.add(e.name() + ": shape " + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(p.shape()));
+                misShaped.add(e.name() + ": shape " + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(p.shape()));
         }
+        // a config that does not fit its weights mis-shapes hundreds of tensors: the first few say enough
+        if (!misShaped.isEmpty())
+            problems.add(misShaped.size() <= 4 ? String.join("; ", misShaped)
+                    : String.join("; ", misShaped.subList(0, 4)) + "; and " + (misShaped.size() - 4) + " more mis-shaped tensor(s) (does the config fit these weights?)");
         TreeSet<String> missing = new TreeSet<>(params.keySet());
         for (SafetensorsEntry e : r.entries()) missing.remove(e.name());
         if (!missing.isEmpty()) problems.add(missing.size() + " missing tensor(s): " + abbreviate(missing));
