@@ -1,8 +1,8 @@
 package dev.puppetengine.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.puppetengine.autograd.GemmRecorder.Product;
 import dev.puppetengine.autograd.GemmRecorder;
+import dev.puppetengine.autograd.GemmRecorder.Product;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.ConvSpec;

@@ -1,8 +1,8 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.convert.ConvertCommand;
-import picocli.CommandLine.Command;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",

@@ -23,8 +23,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.function.Function;
 import java.util.Map;
+import java.util.function.Function;
 
 /** The three components of an engine model directory, built from their configs and loaded on one backend. */
 public final class LoadedModel implements AutoCloseable {

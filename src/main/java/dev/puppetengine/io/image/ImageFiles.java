@@ -3,6 +3,10 @@ package dev.puppetengine.io.image;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 
+import javax.imageio.IIOException;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
@@ -18,10 +22,6 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import javax.imageio.IIOException;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * Reads still images (PNG, JPEG, BMP, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
