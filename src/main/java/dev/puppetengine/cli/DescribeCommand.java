@@ -10,18 +10,22 @@ import dev.puppetengine.nn.Parameter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 
 /** Lists a model preset's parameters (name, checkpoint shape) and counts without allocating any weights; or verifies a model directory. */
 @Command(name = "describe", mixinStandardHelpOptions = true,
         description = {"Describe a model preset without allocating it: parameters per top-level module of each component, or every key with --keys.",
                 "With --verify DIR: check a model directory's files against the SHA-256 sums in its manifest (loading checks only sizes);",
                 "exit 2 naming each file that differs."})
-final class DescribeCommand implements java.util.concurrent.Callable<Integer> {
+final class DescribeCommand implements Callable<Integer> {
     @Option(names = "--verify", paramLabel = "DIR", description = "An engine model directory to verify instead of describing a preset.")
-    java.nio.file.Path verify;
+    Path verify;
 
     @Option(names = "--preset", defaultValue = "puppet-master", description = "puppet-master, svd-img2vid or toy (default: ${DEFAULT-VALUE})")
     String preset;
@@ -30,9 +34,9 @@ final class DescribeCommand implements java.util.concurrent.Callable<Integer> {
     boolean keys;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() throws IOException {
         if (verify != null) {
-            java.util.List<String> bad = ModelDirectory.verify(verify);
+            List<String> bad = ModelDirectory.verify(verify);
             if (!bad.isEmpty()) throw new UserError(String.join("; ", bad));
             System.out.println(verify + ": every component file matches its manifest sha256");
             return 0;

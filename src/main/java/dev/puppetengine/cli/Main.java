@@ -29,12 +29,9 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
-            if (ex instanceof UserError || ex instanceof IllegalArgumentException) {
-                cmd.getErr().println("error: " + ex.getMessage());
-                return 2;
-            }
-            // a malformed input file (its message names the file): bad input, not the environment
-            if (ex instanceof dev.puppetengine.io.InputFileException || ex instanceof dev.puppetengine.model.checkpoint.CheckpointException) {
+            // bad input, including a malformed input file (the message names the file), not the environment
+            if (ex instanceof UserError || ex instanceof IllegalArgumentException || ex instanceof dev.puppetengine.io.InputFileException
+                    || ex instanceof dev.puppetengine.model.checkpoint.CheckpointException) {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 2;
             }

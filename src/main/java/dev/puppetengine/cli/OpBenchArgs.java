@@ -3,6 +3,8 @@ package dev.puppetengine.cli;
 import dev.puppetengine.bench.OpBench;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** What bench gemm and bench kernels share (a picocli mixin): timing repeats and the PyTorch side. */
@@ -31,9 +33,9 @@ final class OpBenchArgs {
     Path torchScript;
 
     /** With --ours-results: finishes that report and returns true (the command then times nothing). */
-    boolean finishEarlier(BenchModelArgs bench) throws java.io.IOException, InterruptedException {
+    boolean finishEarlier(BenchModelArgs bench) throws IOException, InterruptedException {
         if (oursResults == null) return false;
-        if (!java.nio.file.Files.isRegularFile(oursResults)) throw new UserError("--ours-results: no file at " + oursResults);
+        if (!Files.isRegularFile(oursResults)) throw new UserError("--ours-results: no file at " + oursResults);
         try {
             OpBench.finishEarlier(oursResults, options(bench));
         } catch (IllegalArgumentException e) {
@@ -46,9 +48,9 @@ final class OpBenchArgs {
         if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
         bench.check();
         // checked before anything is timed, not after
-        if (torchResults != null && !java.nio.file.Files.isRegularFile(torchResults)) throw new UserError("--torch-results: no file at " + torchResults);
-        if (torchScript != null && !java.nio.file.Files.isRegularFile(torchScript)) throw new UserError("--torch-script: no file at " + torchScript);
-        if (!torch.equals("auto") && !torch.equals("none") && torch.contains("/") && !java.nio.file.Files.isExecutable(Path.of(torch)))
+        if (torchResults != null && !Files.isRegularFile(torchResults)) throw new UserError("--torch-results: no file at " + torchResults);
+        if (torchScript != null && !Files.isRegularFile(torchScript)) throw new UserError("--torch-script: no file at " + torchScript);
+        if (!torch.equals("auto") && !torch.equals("none") && torch.contains("/") && !Files.isExecutable(Path.of(torch)))
             throw new UserError("--torch " + torch + ": not an executable file (give a python that imports torch, auto or none)");
         Path script = torchScript != null ? torchScript : EngineHome.home().resolve("kernels").resolve("bench").resolve("torch_ops.py");
         return new OpBench.Options(warmup, iters, torch, torchResults, script, bench.peakTflops, bench.json);

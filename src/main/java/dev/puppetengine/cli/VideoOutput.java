@@ -29,12 +29,10 @@ final class VideoOutput {
         throw new UserError("unsupported output " + out + ": use a .gif or .mp4 file, or a directory (ending in /) for PNG frames");
     }
 
-    /** The output's kind, its path checked before any work ({@link OutputPaths}). */
-    static Kind check(Path out) {
-        Kind k = kind(out);
-        if (k == Kind.PNG_DIR) OutputPaths.directory("--out", out, true);
+    /** The output's kind and path, checked before any work ({@link OutputPaths}). */
+    static void check(Path out) {
+        if (kind(out) == Kind.PNG_DIR) OutputPaths.directory("--out", out, true);
         else OutputPaths.file("--out", out);
-        return k;
     }
 
     static void write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {

@@ -882,7 +882,7 @@ public final class CudaBackend implements Backend {
                         }
                     }
                 };
-                if (!gemm.implicit(outPixels(g), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep, columns)) columns.run();
+                if (!gemm.implicit(outPixels(g), g.cout(), (int) kk, 1f, im2col(g, ptr(x2), t), wT, 0f, ym, ep, columns, null)) columns.run();
             }
         }
         return y;
@@ -966,7 +966,7 @@ public final class CudaBackend implements Backend {
                         }
                     }
                 };
-                if (!gemm.implicit(g.cout(), (int) kk, outPixels(g), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE, columns))
+                if (!gemm.implicit(g.cout(), (int) kk, outPixels(g), 1f, gyT, im2col(g, ptr(x2), t), 0f, dw, CudaGemm.Epilogue.NONE, columns, null))
                     columns.run();
             }
             try (Tensor a4 = acc.reshape(wShape)) { return copy(a4, t); }

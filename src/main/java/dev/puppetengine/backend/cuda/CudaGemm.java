@@ -289,15 +289,9 @@ final class CudaGemm {
      * launched nothing, where that kernel is not the path (-Dpuppet.cuda.gemm=tiled, dtype or channels it cannot take,
      * or, with cuBLAS loaded, the tuner timed {@code columns} faster): the caller then materialises the column matrix
      * and calls {@link #gemm}. {@code columns} runs that column path once, writing C in full (the tuner times it).
-     */
-    boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns) {
-        return implicit(m, n, k, alpha, a, b, beta, c, ep, columns, null);
-    }
-
-    /**
-     * As above; {@code prepare} (may be null) writes what the tensor-core path reads but the column path does not
-     * (a backward-input conv's flipped weights): it runs before each tile launch, timed ones included (it is part of
-     * that path's cost), and not at all where the tuner chose the columns.
+     * {@code prepare} (or null) writes what the tensor-core path reads and the column path does not (a backward-input
+     * conv's flipped weights): it runs before each tile launch, timed ones included (part of that path's cost), and
+     * not at all where the tuner chose the columns.
      */
     boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns, Runnable prepare) {
         if (beta != 0f) throw new IllegalArgumentException("implicit GEMM with beta " + beta + ": the column path's timing run overwrites C");
