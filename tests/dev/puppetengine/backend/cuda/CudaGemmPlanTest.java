@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -105,6 +106,18 @@ class CudaGemmPlanTest {
         assertEquals(2, CudaGemm.tmaPlan(batched, false, 128, 2, CudaGemm.Epilogue.NONE).mode());
         CudaGemm.Im2col in = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 8, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1, CudaGemm.Epilogue.NONE));
+    }
+
+    @Test
+    void dimensionsStopWhereTheKernels32BitTileArithmeticWouldWrap() {
+        // (m + 127) / 128 and blockIdx.x * 128 in int: a conv with 2^31 - 1 output pixels passed the old check and got
+        // a negative grid, which launch() then skipped without an error
+        assertEquals(CudaGemm.MAX_DIM, CudaGemm.dim(CudaGemm.MAX_DIM, "rows"));
+        assertTrue(CudaGemm.MAX_DIM + 255L <= Integer.MAX_VALUE, "the largest tile (256) rounds up without wrapping");
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                () -> CudaGemm.dim(Integer.MAX_VALUE, "cuda conv2d: output pixels (N x Ho x Wo)"));
+        assertTrue(e.getMessage().startsWith("cuda conv2d: output pixels (N x Ho x Wo): 2147483647 > "), e.getMessage());
+        assertThrows(UnsupportedOperationException.class, () -> CudaGemm.dim(3L << 31, "cuda linear: rows of x"));
     }
 
     @Test

@@ -205,7 +205,7 @@ public final class CpuBackend implements Backend {
         so[batch.length] = m; so[batch.length + 1] = n;
         double[] av = Strided.readBroadcast(a, sa), bv = Strided.readBroadcast(b, sb);
         int nb = Shape.numelInt(batch);
-        double[] out = new double[nb * m * n];
+        double[] out = new double[Shape.numelInt(so)];
         for (int i = 0; i < nb; i++) CpuGemm.gemm(m, n, k, av, i * m * k, bv, i * k * n, out, i * m * n, false);
         return result(a.dtype(), so, out);
     }
@@ -230,7 +230,7 @@ public final class CpuBackend implements Backend {
         int[] xs = x.shape();
         int k = xs[xs.length - 1], n = w.size(0);
         int rows = Shape.numelInt(xs) / Math.max(k, 1);
-        double[] out = new double[rows * n];
+        double[] out = new double[Shape.numelInt(new int[]{rows, n})];
         CpuGemm.gemm(rows, n, k, read(x), 0, readPermuted(w, 1, 0), 0, out, 0, false);
         if (bias != null) {
             double[] bv = read(bias);
@@ -430,12 +430,13 @@ public final class CpuBackend implements Backend {
         int[] s = x.shape();
         OpChecks.nhwc("upsampleNearest2x", s);
         int n = s[0], h = s[1], w = s[2], c = s[3];
-        double[] v = read(x), out = new double[v.length * 4];
+        int[] os = {n, 2 * h, 2 * w, c};
+        double[] v = read(x), out = new double[Shape.numelInt(os)];
         for (int b = 0; b < n; b++)
             for (int y = 0; y < 2 * h; y++)
                 for (int xx = 0; xx < 2 * w; xx++)
                     System.arraycopy(v, ((b * h + y / 2) * w + xx / 2) * c, out, ((b * 2 * h + y) * 2 * w + xx) * c, c);
-        return result(x.dtype(), new int[]{n, 2 * h, 2 * w, c}, out);
+        return result(x.dtype(), os, out);
     }
 
     @Override
@@ -486,7 +487,7 @@ public final class CpuBackend implements Backend {
     public Tensor gridSamplePointsBackward(Tensor gy, Tensor points, int[] featShape) {
         OpChecks.gridSampleBackward(gy.shape(), points.shape(), featShape);
         int n = featShape[0], h = featShape[1], w = featShape[2], c = featShape[3], k = points.size(1);
-        double[] g = read(gy), p = read(points), out = new double[n * h * w * c];
+        double[] g = read(gy), p = read(points), out = new double[Shape.numelInt(featShape)];
         for (int b = 0; b < n; b++)
             for (int i = 0; i < k; i++) {
                 double[] bl = bilinear(p[(b * k + i) * 2], p[(b * k + i) * 2 + 1], h, w);

@@ -2,6 +2,7 @@ package dev.puppetengine.backend.cpu;
 
 import dev.puppetengine.backend.ConvGeometry;
 import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.tensor.Shape;
 
 /**
  * Channels-last 2-D convolution as tiled im2col + GEMM. x (N, H, W, Cin), weights (Cout, kh, kw, Cin).
@@ -19,8 +20,8 @@ final class CpuConv {
      * so the GEMM's inner loop runs over the tile's pixels, long however few channels there are.
      */
     static double[] forward(ConvGeometry g, double[] x, double[] w, double[] bias) {
+        double[] y = new double[Shape.numelInt(g.outShape())];   // the clear refusal before p * cout can wrap
         int p = g.n() * g.ho() * g.wo(), kk = g.kk(), cout = g.cout();
-        double[] y = new double[p * cout];
         int tiles = (p + TILE - 1) / TILE;
         Parallel.forEach(tiles, (long) TILE * kk * cout, t -> {
             int p0 = t * TILE, rows = Math.min(TILE, p - p0);
@@ -65,7 +66,7 @@ final class CpuConv {
         int p = g.n() * g.h() * g.w(), cin = g.cin(), cout = g.cout(), kg = g.kh() * g.kw() * cout;
         int ho = g.ho(), wo = g.wo();
         ConvSpec s = g.s();
-        double[] gx = new double[p * cin];
+        double[] gx = new double[Shape.numelInt(new int[]{g.n(), g.h(), g.w(), cin})];
         int tiles = (p + TILE - 1) / TILE;
         Parallel.forEach(tiles, (long) TILE * kg * cin, t -> {
             int p0 = t * TILE, rows = Math.min(TILE, p - p0);

@@ -284,7 +284,10 @@ public final class CudaBackend implements Backend {
      * long[] / int[] (a struct passed by value, e.g. a {@code Layout}).
      */
     void launch(String mod, String fn, long gx, int gy, int gz, int bx, int by, int smem, Object... args) {
-        if (gx <= 0 || gy <= 0 || gz <= 0) return;
+        // the hardware's grid limits, said before the driver's bare INVALID_VALUE; negative: a size computation wrapped
+        if (gx < 0 || gy < 0 || gz < 0 || gx > Integer.MAX_VALUE || gy > 65535 || gz > 65535)
+            throw new IllegalArgumentException(fn + ": grid of " + gx + " x " + gy + " x " + gz + " blocks (limits 2^31-1 x 65535 x 65535)");
+        if (gx == 0 || gy == 0 || gz == 0) return;
         bind();
         notForeignCapture("kernel " + mod + "/" + fn);
         Pointer[] ps = new Pointer[args.length];
@@ -300,8 +303,6 @@ public final class CudaBackend implements Backend {
             else if (a instanceof int[]) ps[i] = Pointer.to((int[]) a);
             else throw new IllegalArgumentException("kernel argument " + i + " of " + fn + ": " + a.getClass());
         }
-        if (gx > Integer.MAX_VALUE || gy > 65535 || gz > 65535)   // the hardware's grid limits, said before the driver's bare INVALID_VALUE
-            throw new IllegalArgumentException(fn + ": grid of " + gx + " x " + gy + " x " + gz + " blocks (limits 2^31-1 x 65535 x 65535)");
         CUfunction f = function(mod, fn);
         if (smem > 48 * 1024) allowSharedMemory(f, mod + "/" + fn, smem);
         Cu.check(JCudaDriver.cuLaunchKernel(f, (int) gx, gy, gz, bx, by, 1, smem, compute, Pointer.to(ps), null),
@@ -805,7 +806,7 @@ public final class CudaBackend implements Backend {
     private Tensor product(Tensor x, Tensor w, Tensor bias, Tensor residual, boolean geglu, int[] os) {
         computable(x, "linear");
         int k = w.size(1), n = w.size(0);
-        int rows = Shape.numelInt(x.shape()) / Math.max(k, 1);
+        int rows = CudaGemm.dim(x.numel() / Math.max(k, 1), "cuda linear: rows of x");
         Tensor out = empty(x.dtype(), os);
         try (Tensor x2 = contig(x); Tensor w2 = w.dtype() == x.dtype() ? w.alias() : copy(w, x.dtype()); Tensor b2 = contigOrNull(bias);
              Tensor r2 = contigOrNull(residual, x.dtype())) {
@@ -843,9 +844,7 @@ public final class CudaBackend implements Backend {
 
     /** N * Ho * Wo, the products' row count (an int for the GEMM kernels). */
     private static int outPixels(ConvGeometry g) {
-        long p = (long) g.n() * g.ho() * g.wo();
-        if (p > Integer.MAX_VALUE) throw new UnsupportedOperationException("cuda conv2d: " + p + " output pixels (N x Ho x Wo) > 2^31 - 1");
-        return (int) p;
+        return CudaGemm.dim((long) g.n() * g.ho() * g.wo(), "cuda conv2d: output pixels (N x Ho x Wo)");
     }
 
     /** Images per explicit-column chunk: as many as fit COL_BUDGET_BYTES of columns, at least one. */

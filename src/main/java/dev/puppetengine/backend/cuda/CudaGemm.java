@@ -195,9 +195,25 @@ final class CudaGemm {
         gemm(batch, m, n, k, alpha, a, b, beta, c, Epilogue.NONE);
     }
 
+    /** The largest m, n or k: the kernels round them up to whole tiles (at most 256) in 32-bit arithmetic. */
+    static final int MAX_DIM = Integer.MAX_VALUE - 255;
+
+    /** {@code v} as a product dimension; refused, naming {@code what}, where the kernels' tile arithmetic would wrap. */
+    static int dim(long v, String what) {
+        if (v > MAX_DIM) throw new UnsupportedOperationException(what + ": " + v + " > " + MAX_DIM + " (the GEMM kernels index tiles in 32 bits)");
+        return (int) v;
+    }
+
+    private static void dims(int m, int n, int k) {
+        dim(m, "GEMM rows (m)");
+        dim(n, "GEMM columns (n)");
+        dim(k, "GEMM reduction length (k)");
+    }
+
     /** C = alpha A B (+ beta C), finished by {@code ep}; for GEGLU, n counts the product's columns (C has n / 2). */
     void gemm(int batch, int m, int n, int k, float alpha, Mat a, Mat b, float beta, Mat c, Epilogue ep) {
         if (batch == 0 || m == 0 || n == 0) return;
+        dims(m, n, k);
         if (ep.geglu() && (n % 2 != 0 || beta != 0f)) throw new IllegalArgumentException("GEGLU product: n must be even and beta 0, got n=" + n + " beta=" + beta);
         // cuBLAS competes with the tensor-core tiles where both can take the product (the tuner times them all)
         boolean viaCublas = handle != null && cublasTakes(m, n, k, a, b, ep.any() ? null : c);
@@ -295,6 +311,7 @@ final class CudaGemm {
      */
     boolean implicit(int m, int n, int k, float alpha, Operand a, Operand b, float beta, Mat c, Epilogue ep, Runnable columns, Runnable prepare) {
         if (beta != 0f) throw new IllegalArgumentException("implicit GEMM with beta " + beta + ": the column path's timing run overwrites C");
+        dims(m, n, k);
         return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null, prepare);
     }
 
