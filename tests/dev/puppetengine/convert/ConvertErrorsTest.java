@@ -91,6 +91,35 @@ class ConvertErrorsTest {
     }
 
     @Test
+    void shardedCheckpointsWithABadIndexAreRefusedNamingIt() throws IOException {
+        Path in = copyFolder(), out = dir.resolve("model");
+        Files.delete(in.resolve("vae/diffusion_pytorch_model.safetensors"));
+        Path index = Synthetic.writeSharded(in.resolve("vae"), "diffusion_pytorch_model", Synthetic.vae(), DType.F32, 2);
+        String good = Files.readString(index), second = "diffusion_pytorch_model-00002-of-00002.safetensors";
+        String oneInSecond = Synthetic.vae().keySet().stream().reduce((a, b) -> b).orElseThrow();
+
+        Files.writeString(index, good.replace("\"" + oneInSecond + "\" : \"" + second, "\"" + oneInSecond + "\" : \"diffusion_pytorch_model-00001-of-00002.safetensors"));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(),
+                "puts tensor " + oneInSecond + " in diffusion_pytorch_model-00001-of-00002.safetensors, which does not hold it (" + second + " does)");
+
+        Files.writeString(index, good);
+        Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "shard " + second, "is missing");
+
+        Files.writeString(index, good.replace(second, "../" + second));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "must name a shard file beside the index");
+
+        Files.writeString(index, "{\"metadata\": {}}");
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "field 'weight_map' is missing");
+
+        Files.writeString(index, good);                                          // a tensor in two shards
+        Files.move(dir.resolve(second), in.resolve("vae").resolve(second));
+        Synthetic.write(in.resolve("vae/diffusion_pytorch_model-00001-of-00002.safetensors"), Synthetic.vae(), DType.F32);
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "is in two shards");
+        assertNothingLeft(out);
+    }
+
+    @Test
     void corruptedHeader() throws IOException {
         Path in = copyFolder(), vae = in.resolve("vae/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
         byte[] all = Files.readAllBytes(vae);

@@ -110,6 +110,30 @@ final class Synthetic {
         SafetensorsWriter.write(file, Map.of("format", "pt"), items);
     }
 
+    /**
+     * The tensors split over {@code shards} files as save_pretrained shards them: base "diffusion_pytorch_model" gives
+     * diffusion_pytorch_model-00001-of-0000n.safetensors, ... and diffusion_pytorch_model.safetensors.index.json with
+     * the weight_map; returns the index.
+     */
+    static Path writeSharded(Path dir, String base, Map<String, Values> tensors, DType dtype, int shards) throws IOException {
+        List<Map<String, Values>> parts = new ArrayList<>();
+        for (int i = 0; i < shards; i++) parts.add(new LinkedHashMap<>());
+        ObjectNode map = Json.mapper().createObjectNode();
+        int i = 0;
+        for (Map.Entry<String, Values> e : tensors.entrySet()) {
+            int shard = i++ * shards / tensors.size();
+            parts.get(shard).put(e.getKey(), e.getValue());
+            map.put(e.getKey(), String.format("%s-%05d-of-%05d.safetensors", base, shard + 1, shards));
+        }
+        for (int k = 0; k < shards; k++) write(dir.resolve(String.format("%s-%05d-of-%05d.safetensors", base, k + 1, shards)), parts.get(k), dtype);
+        ObjectNode index = Json.mapper().createObjectNode();
+        index.putObject("metadata").put("total_size", 0);
+        index.set("weight_map", map);
+        Path p = dir.resolve(base + ".safetensors.index.json");
+        Files.writeString(p, index.toPrettyString());
+        return p;
+    }
+
     static ByteBuffer bytes(float[] v, DType dtype) {
         ByteBuffer b = ByteBuffer.allocate(v.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : v) {

@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Convert checkpoints into an engine model directory (default), or export one as a diffusers folder (--to diffusers).",
                 "Inputs: a Stability single-file SVD checkpoint (svd.safetensors), a diffusers SVD folder, Puppet-Master's model.safetensors,",
-                "torch .pt/.bin state dicts (EMA). Several inputs combine; a later one's component replaces an earlier one's,",
+                "torch .pt/.bin state dicts (EMA); any of them sharded (give the *.index.json). Several inputs combine; a later one's component replaces an earlier one's,",
                 "e.g. 'convert svd-folder/ ckpts/model.safetensors' takes the VAE and image encoder from SVD and the UNet from Puppet-Master.",
                 "A plain SVD UNet becomes Puppet-Master's: add_embedding dropped, drag modules added with zero output convs."})
 public final class ConvertCommand implements Callable<Integer> {

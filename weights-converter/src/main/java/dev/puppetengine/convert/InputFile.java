@@ -1,6 +1,9 @@
 package dev.puppetengine.convert;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.pickle.TorchFile;
 import dev.puppetengine.io.pickle.TorchTensor;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
@@ -14,10 +17,13 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
- * The tensors of one checkpoint file, by stored name: a safetensors file (memory-mapped per tensor) or a
- * torch.save file read through the allow-listed pickle reader (storages read lazily). A torch file may wrap its
+ * The tensors of one checkpoint file, by stored name: a safetensors file (memory-mapped per tensor), a
+ * torch.save file read through the allow-listed pickle reader (storages read lazily), or the index of a checkpoint
+ * sharded into several such files. A torch file may wrap its
  * state dict in a dict under one of {@link #WRAPPERS} (training checkpoints, EMA files).
  */
 final class InputFile implements AutoCloseable {
@@ -38,7 +44,73 @@ final class InputFile implements AutoCloseable {
 
     static InputFile open(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new UserError(file + ": no such file");
+        if (file.getFileName().toString().endsWith(INDEX)) return sharded(file);
         return isSafetensors(file) ? safetensors(file) : torch(file);
+    }
+
+    /** The suffix of a sharded checkpoint's index (save_pretrained's "model.safetensors.index.json" and kin). */
+    static final String INDEX = ".index.json";
+
+    /**
+     * A checkpoint split into shards (save_pretrained with max_shard_size): the index's weight_map names, for every
+     * tensor, the file beside it that holds it. All the shards' tensors, each checked to be in the shard the map says.
+     */
+    private static InputFile sharded(Path index) throws IOException {
+        JsonNode map = Json.field(Json.read(index), "weight_map", index);
+        if (!map.isObject() || map.isEmpty()) throw new InputFileException(index + ": field 'weight_map' must be a non-empty object of tensor -> shard file");
+        Map<String, String> where = new TreeMap<>();
+        for (Map.Entry<String, JsonNode> e : (Iterable<Map.Entry<String, JsonNode>>) map::fields) {
+            String shard = e.getValue().asText();
+            if (!e.getValue().isTextual() || shard.isEmpty() || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.endsWith(INDEX))
+                throw new InputFileException(index + ": weight_map['" + e.getKey() + "'] must name a shard file beside the index, found " + e.getValue());
+            where.put(e.getKey(), shard);
+        }
+        Map<String, InputFile> shards = new LinkedHashMap<>();
+        try {
+            Map<String, SourceTensor> out = new LinkedHashMap<>();
+            Map<String, String> metadata = new LinkedHashMap<>();
+            for (String shard : new TreeSet<>(where.values())) {
+                Path p = index.resolveSibling(shard);
+                if (!Files.isRegularFile(p)) throw new InputFileException(index + ": shard " + shard + " (of " + tensorsIn(where, shard) + ") is missing");
+                InputFile f = open(p);
+                shards.put(shard, f);
+                metadata.putAll(f.metadata);
+                for (SourceTensor t : f.tensors.values()) {
+                    SourceTensor before = out.put(t.name(), t);
+                    if (before != null) throw new InputFileException(index + ": tensor " + t.name() + " is in two shards, " + before.file().getFileName() + " and " + shard);
+                }
+            }
+            for (Map.Entry<String, String> e : where.entrySet()) {
+                SourceTensor t = out.get(e.getKey());
+                if (t == null || !t.file().getFileName().toString().equals(e.getValue()))
+                    throw new InputFileException(index + ": weight_map puts tensor " + e.getKey() + " in " + e.getValue() + ", which does not hold it"
+                            + (t == null ? "" : " (" + t.file().getFileName() + " does)"));
+            }
+            String formats = String.join("/", new TreeSet<>(shards.values().stream().map(f -> f.format).toList()));
+            List<InputFile> all = List.copyOf(shards.values());
+            return new InputFile(formats + ", " + shards.size() + " shards", out, metadata, () -> closeAll(all));
+        } catch (IOException | RuntimeException e) {
+            closeAll(List.copyOf(shards.values()));
+            throw e;
+        }
+    }
+
+    /** What an index puts in one shard, for messages: the first name and how many more. */
+    private static String tensorsIn(Map<String, String> where, String shard) {
+        List<String> names = where.entrySet().stream().filter(e -> e.getValue().equals(shard)).map(Map.Entry::getKey).toList();
+        return names.size() == 1 ? names.get(0) : names.get(0) + " and " + (names.size() - 1) + " more tensors";
+    }
+
+    private static void closeAll(List<InputFile> files) throws IOException {
+        IOException first = null;
+        for (InputFile f : files) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
     }
 
     /** safetensors starts with an 8-byte header length and then the header's '{'. */

@@ -19,7 +19,7 @@ import java.util.TreeMap;
 /**
  * Opens the inputs of a conversion and tells what they are by their layout and tensor names: a Stability
  * single-file (sgm) checkpoint, a diffusers folder (unet/, vae/, image_encoder/ with config.json, .fp16
- * variants), or a single component file with diffusers names (Puppet-Master's released UNet, an SVD UNet, a
+ * variants, whole or sharded), or a single component file with diffusers names (Puppet-Master's released UNet, an SVD UNet, a
  * torch EMA state dict, ...). A later input's component replaces an earlier one's (PM UNet over SVD's).
  */
 final class Inputs implements AutoCloseable {
@@ -27,14 +27,23 @@ final class Inputs implements AutoCloseable {
             "conv_norm_out.", "conv_out."};
     private static final String[] VAE_ROOTS = {"encoder.", "decoder.", "quant_conv."};
     private static final String[] CLIP_ROOTS = {"vision_model.", "visual_projection."};
-    /** Weight files of a diffusers component folder, in order of preference (full precision first). */
+    /** Weight files of a diffusers component folder, in order of preference (full precision first), each whole or sharded. */
     private static final Map<String, List<String>> WEIGHTS = Map.of(
-            ComponentInput.UNET, List.of("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin",
-                    "diffusion_pytorch_model.fp16.bin"),
-            ComponentInput.VAE, List.of("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin",
-                    "diffusion_pytorch_model.fp16.bin"),
-            ComponentInput.IMAGE_ENCODER, List.of("model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"));
+            ComponentInput.UNET, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                    "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"),
+            ComponentInput.VAE, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                    "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"),
+            ComponentInput.IMAGE_ENCODER, wholeOrSharded("model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"));
     static final List<String> COMPONENTS = List.of(ComponentInput.UNET, ComponentInput.VAE, ComponentInput.IMAGE_ENCODER);
+
+    private static List<String> wholeOrSharded(String... names) {
+        List<String> out = new ArrayList<>();
+        for (String n : names) {
+            out.add(n);
+            out.add(n + InputFile.INDEX);
+        }
+        return List.copyOf(out);
+    }
 
     private final List<InputFile> opened = new ArrayList<>();
     final Map<String, ComponentInput> components = new LinkedHashMap<>();
@@ -73,8 +82,9 @@ final class Inputs implements AutoCloseable {
                 if (Files.isDirectory(sub)) out.add(diffusersComponent(sub, c));
             }
             if (out.isEmpty()) {
-                if (Files.isRegularFile(p.resolve("model.safetensors"))) return detect(p.resolve("model.safetensors"));
-                throw new UserError(p + ": not a diffusers folder (no unet/, vae/ or image_encoder/) and no model.safetensors in it");
+                for (String f : wholeOrSharded("model.safetensors"))
+                    if (Files.isRegularFile(p.resolve(f))) return detect(p.resolve(f));
+                throw new UserError(p + ": not a diffusers folder (no unet/, vae/ or image_encoder/) and no model.safetensors (or its sharded index) in it");
             }
             descriptions.add(p + ": diffusers folder (" + String.join(", ", out.stream().map(c -> c.component() + " " + p.relativize(c.file())).toList()) + ")");
             return out;
