@@ -101,7 +101,8 @@ final class InputFile implements AutoCloseable {
         return names.size() == 1 ? names.get(0) : names.get(0) + " and " + (names.size() - 1) + " more tensors";
     }
 
-    private static void closeAll(List<InputFile> files) throws IOException {
+    /** Closes every file, even after one fails; throws the first failure. */
+    static void closeAll(List<InputFile> files) throws IOException {
         IOException first = null;
         for (InputFile f : files) {
             try {

@@ -183,14 +183,6 @@ final class Inputs implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        IOException first = null;
-        for (InputFile f : opened) {
-            try {
-                f.close();
-            } catch (IOException e) {
-                if (first == null) first = e;
-            }
-        }
-        if (first != null) throw first;
+        InputFile.closeAll(opened);
     }
 }
