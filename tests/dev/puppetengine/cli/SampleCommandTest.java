@@ -1,10 +1,13 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,6 +84,14 @@ class SampleCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.size(gif) > 0);
         assertTrue(r.err().contains("untrained random weights"), r.err());
+        assertFalse(r.err().contains("takes hours per sample"), "the toy is practical on the CPU: " + r.err());
+    }
+
+    @Test
+    void theFullSizeUNetIsCalledImpracticalOnTheCpuOnly() {
+        long full = new UNetSpatioTemporalConditionModel(ModelPresets.named("puppet-master").unet()).parameterCount();
+        assertTrue(SamplingArgs.tooLargeFor(CpuBackend.get(), full), full + " parameters");
+        assertFalse(SamplingArgs.tooLargeFor(CpuBackend.get(), new UNetSpatioTemporalConditionModel(ModelPresets.named("toy").unet()).parameterCount()));
     }
 
     private static List<Path> frames(Path d) throws IOException {
