@@ -1,6 +1,9 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.TrainingCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,6 +77,14 @@ class TrainingCommandsTest {
             System.setErr(was);
         }
         assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
+        // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
+        Path runBf16 = dir.resolve("run-bf16");
+        assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),
+                "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32"));
+        try (SafetensorsReader r = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"))) {
+            assertEquals(DType.F32, r.entries().get(0).dtype());
+        }
+        assertTrue(Files.readString(runBf16.resolve("log.jsonl")).contains("\"loss\":"));
         Path empty = dir.resolve("empty.jsonl");
         Files.writeString(empty, "not json\n{\"step\": 1}\n");
         assertEquals(2, Main.run("plot", empty.toString(), "--out", dir.resolve("e.png").toString()));

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EdmLossTest {
@@ -59,6 +60,44 @@ class EdmLossTest {
                 sum += (1 + 1 / (sg * sg)) * (d - x[i]) * (d - x[i]);
             }
             assertEquals(sum / x.length, got, 1e-9 * Math.abs(got));
+        }
+    }
+
+    /**
+     * A BF16 UNet's loss is still computed in F32 (v = 0 again, so the closed form applies): rounding x0 + sigma eps
+     * to bf16 alone would put the loss off by far more than the 1e-5 asserted here (checked below), since at small
+     * sigma D - x0 is small and weighted by 1 + 1/sigma^2.
+     */
+    @Test
+    void aBf16UNetsLossIsComputedInF32() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.BF16, 1);
+             GradMode.Guard g = GradMode.noGrad()) {
+            CPU.fill(ps.parameters().get("conv_out.weight").value(), 0);
+            CPU.fill(ps.parameters().get("conv_out.bias").value(), 0);
+            Tensor x0 = randn(5, 2, 2, 8, 8, 4).to(DType.F32);
+            EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4).to(DType.BF16), randn(7, 2, 1, 16).to(DType.BF16),
+                    Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
+            long seed = 11, step = 6;                      // sigmas 0.238 and 0.0316
+            double got = new EdmLoss(unet, true, null).loss(batch, seed, step, false).item();
+
+            double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
+            int per = x.length / 2;
+            double exact = 0, noisyInBf16 = 0;
+            for (int i = 0; i < x.length; i++) {
+                double sg = sigma[i / per], lambda = 1 + 1 / (sg * sg);
+                double noisy = (float) (x[i] + sg * (float) Philox.normal(seed, Streams.offset(step, Streams.NOISE), i));
+                double d = noisy / (sg * sg + 1), dBf16 = Tensor.of(CPU, DType.BF16, new int[]{1}, noisy).item() / (sg * sg + 1);
+                exact += lambda * (d - x[i]) * (d - x[i]);
+                noisyInBf16 += lambda * (dBf16 - x[i]) * (dBf16 - x[i]);
+            }
+            exact /= x.length;
+            noisyInBf16 /= x.length;
+            assertEquals(exact, got, 1e-5 * exact);
+            assertTrue(Math.abs(noisyInBf16 - exact) > 1e-3 * exact, "the bound must tell F32 from bf16 arithmetic: " + noisyInBf16 + " vs " + exact);
+            Tensor bf16Latents = x0.to(DType.BF16);
+            assertThrows(IllegalArgumentException.class, () -> new EdmLoss(unet, true, null).loss(
+                    new EdmLoss.Batch(bf16Latents, batch.condLatent(), batch.embedding(), batch.drags()), seed, step, false));
         }
     }
 

@@ -51,8 +51,8 @@ final class BenchKernelsCommand implements Callable<Integer> {
         BenchModelArgs.Arch arch = bench.arch();
         UNetConfig cfg = arch.unet();
         int side = arch.latentSide();
-        Backend backend = Devices.select(bench.device);
-        DType dt = DType.parse(bench.dtype);
+        Backend backend = bench.target.backend();
+        DType dt = bench.target.dtype();
         String label = bench.label(), kind = arch.kind();
         int f = frames != null ? frames : cfg.numFrames();
         String what = String.format(Locale.ROOT, "bench kernels: %s (%s), batch %d, %d frames, latents %dx%d, channels %s, heads %s, %s %s",

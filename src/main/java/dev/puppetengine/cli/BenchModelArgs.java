@@ -8,6 +8,7 @@ import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -21,11 +22,8 @@ final class BenchModelArgs {
     @Option(names = "--preset", description = "Build this preset in memory with random weights instead: toy or puppet-master (the full-size model; GPU-sized).")
     String preset;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype (default: ${DEFAULT-VALUE}).")
-    String dtype;
+    @Mixin
+    DeviceArgs target;
 
     Double peakTflops;
 
@@ -51,8 +49,8 @@ final class BenchModelArgs {
 
     /** The model on the chosen backend; a preset without drag modules (svd-img2vid) is refused, as sampling refuses it. */
     LoadedModel open() throws IOException {
-        Backend backend = Devices.select(device);
-        DType dt = DType.parse(dtype);
+        Backend backend = target.backend();
+        DType dt = target.dtype();
         if (preset == null) return SamplingArgs.loadModel(modelDir(), backend, dt);
         ModelPresets p = ModelPresets.named(preset);
         if (!p.unet().hasDrags()) throw new UserError("--preset " + preset + " has no drag modules: benchmark toy or puppet-master");

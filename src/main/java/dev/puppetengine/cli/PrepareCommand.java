@@ -1,11 +1,11 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.pipeline.LoadedModel;
-import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.data.ClipDataset;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -24,13 +24,16 @@ final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
 
+    @Mixin
+    DeviceArgs target;
+
     @Override
     public Integer call() throws Exception {
         OutputPaths.directory("--out", out, false);
-        try (LoadedModel m = Training.load(model)) {
+        try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
             ClipDataset ds = ClipDataset.open(data);
             try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null)) {
-                PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), DType.F32, bar::stepTo);
+                PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), bar::stepTo);
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
         }

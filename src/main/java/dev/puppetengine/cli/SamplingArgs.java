@@ -7,6 +7,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -30,11 +31,8 @@ final class SamplingArgs {
     @Option(names = "--seed", defaultValue = "0", description = "Noise seed: the same seed gives the same video (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Compute dtype: fp32, bf16 or fp16 (CUDA) (default: ${DEFAULT-VALUE}).")
-    String dtype;
+    @Mixin
+    DeviceArgs target;
 
     @Option(names = "--unscaled-input", description = "Feed the UNet the unscaled noisy latent (for models trained like the public train.py, spec 4.2).")
     boolean unscaledInput;
@@ -69,8 +67,8 @@ final class SamplingArgs {
     /** Loads the model on the chosen device; warns when its weights are untrained or too large for it, and prints what will run. */
     PuppetMaster open() throws IOException {
         Path dir = modelDir();
-        Backend backend = Devices.select(device);
-        PuppetMaster pm = new PuppetMaster(loadModel(dir, backend, DType.parse(dtype)));
+        Backend backend = target.backend();
+        PuppetMaster pm = new PuppetMaster(loadModel(dir, backend, target.dtype()));
         String kind = pm.model().manifest.kind();
         if (kind.endsWith("-random"))
             System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");

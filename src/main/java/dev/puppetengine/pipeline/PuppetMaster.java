@@ -69,7 +69,7 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor pixels = F.to(ImageTensors.toTensor(backend, List.of(input)), dtype);
             Tensor clipIn = F.to(ClipPreprocess.toTensor(backend, input, model.clip.config().imageSize()), dtype);
             float[] d = DragPath.tensor(drags, frames);
-            Tensor dragTensor = Tensor.of(backend, dtype, new int[]{1, frames, DragTensor.SLOTS, 4}, toDouble(d));
+            Tensor dragTensor = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, toDouble(d));   // read on the host: kept exact
             long t1 = System.nanoTime();
             Tensor emb = model.clip.embed(clipIn);
             Tensor context = F.reshape(emb, 1, 1, emb.size(1));

@@ -33,8 +33,18 @@ public final class EdmLoss {
         this.frameWeights = frameWeights;
     }
 
-    /** One batch: latents (B, F, h, w, 4) scaled; condLatent (B, h, w, 4) unscaled; embedding (B, 1, X); drags (B, F, K, 4). */
+    /**
+     * One batch: latents (B, F, h, w, 4) scaled, in {@link #lossType} of the UNet's dtype; condLatent (B, h, w, 4)
+     * unscaled and embedding (B, 1, X) in the UNet's dtype; drags (B, F, K, 4) in F32 (read on the host).
+     */
     public record Batch(Tensor latents, Tensor condLatent, Tensor embedding, Tensor drags) {}
+
+    /**
+     * The dtype of the loss's own arithmetic (noise, preconditioning, squared error) for a UNet computing in
+     * {@code unet}: F32 for low-precision UNets, as the reference's fp16 autocast keeps it in fp32 (in bf16,
+     * D - x0 at small sigma would be rounding error weighted by 1 + 1/sigma^2), F64 for F64 ones.
+     */
+    public static DType lossType(DType unet) { return unet == DType.F64 ? DType.F64 : DType.F32; }
 
     /** The sigmas micro-step {@code step} draws for a batch of b samples. */
     public static double[] sigmas(long seed, long step, int b) {
@@ -46,7 +56,8 @@ public final class EdmLoss {
     public Tensor loss(Batch batch, long seed, long step, boolean checkpointing) {
         Tensor x0 = batch.latents();
         Backend be = x0.backend();
-        DType dt = x0.dtype();
+        DType dt = x0.dtype(), unetType = batch.condLatent().dtype();
+        if (dt != lossType(unetType)) throw new IllegalArgumentException("EDM loss: latents in " + dt + ", expected " + lossType(unetType) + " for a " + unetType + " UNet");
         int[] s = x0.shape();
         int b = s[0];
         double[] sigma = sigmas(seed, step, b);
@@ -63,10 +74,10 @@ public final class EdmLoss {
         Tensor eps = be.empty(dt, s);
         be.fillRandom(eps, RandomKind.NORMAL, seed, Streams.offset(step, Streams.NOISE));
         Tensor noisy = F.add(x0, F.mul(eps, Tensor.of(be, dt, perSample, sigma)));
-        Tensor in = F.mul(noisy, Tensor.of(be, dt, perSample, cIn));
+        Tensor in = cast(F.mul(noisy, Tensor.of(be, dt, perSample, cIn)), unetType);
         Tensor v = unet.forward(new UNetInputs(in, Tensor.of(be, DType.F32, new int[]{b}, cNoise), batch.condLatent(), batch.embedding(),
                 batch.drags(), null), UNetOptions.training(seed, Streams.offset(step, Streams.DROPOUT), checkpointing));
-        Tensor d = F.add(F.mul(noisy, Tensor.of(be, dt, perSample, cSkip)), F.mul(v, Tensor.of(be, dt, perSample, cOut)));
+        Tensor d = F.add(F.mul(noisy, Tensor.of(be, dt, perSample, cSkip)), F.mul(cast(v, dt), Tensor.of(be, dt, perSample, cOut)));
         Tensor err = F.mul(F.square(F.sub(d, x0)), Tensor.of(be, dt, perSample, lambda));
         if (frameWeights != null) {
             if (frameWeights.length != s[1]) throw new IllegalArgumentException("frame weights: expected " + s[1] + ", got " + frameWeights.length);
@@ -74,6 +85,8 @@ public final class EdmLoss {
         }
         return F.mean(err);
     }
+
+    private static Tensor cast(Tensor x, DType t) { return x.dtype() == t ? x : F.to(x, t); }
 
     /** The reference's optional frame weighting: linspace(1, w, F) when increasing, else 1 for frame 0 and w after. */
     public static double[] frameWeights(int frames, double w, boolean increasing) {

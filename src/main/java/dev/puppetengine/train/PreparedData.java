@@ -100,8 +100,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
 
     @Override
     public EdmLoss.Batch batch(int[] clips, Backend backend, DType dtype) {
-        return new EdmLoss.Batch(rows(latents, clips, backend, dtype), rows(cond, clips, backend, dtype), rows(embedding, clips, backend, dtype),
-                rows(drags, clips, backend, dtype));
+        return new EdmLoss.Batch(rows(latents, clips, backend, EdmLoss.lossType(dtype)), rows(cond, clips, backend, dtype),
+                rows(embedding, clips, backend, dtype), rows(drags, clips, backend, DType.F32));
     }
 
     private static Tensor rows(Tensor all, int[] idx, Backend backend, DType dtype) {

@@ -10,9 +10,9 @@ public interface TrainingData {
     int size();
 
     /**
-     * A batch of the given clips on {@code backend} in {@code dtype}: latents (B, F, h, w, 4) scaled by the VAE
-     * factor; cond latent (B, h, w, 4) unscaled; embedding (B, 1, X); drags (B, F, K, 4). Tensors belong to the
-     * current scope.
+     * A batch of the given clips on {@code backend} for a UNet computing in {@code dtype}, in the dtypes
+     * {@link EdmLoss.Batch} gives: latents (B, F, h, w, 4) scaled by the VAE factor; cond latent (B, h, w, 4)
+     * unscaled; embedding (B, 1, X); drags (B, F, K, 4). Tensors belong to the current scope.
      */
     EdmLoss.Batch batch(int[] clips, Backend backend, DType dtype) throws IOException;
 }

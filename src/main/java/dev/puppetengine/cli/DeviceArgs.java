@@ -1,0 +1,25 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.tensor.DType;
+import picocli.CommandLine.Option;
+
+/** Where a command computes and in which precision (a picocli mixin of sampling, training, prepare and the benchmarks). */
+final class DeviceArgs {
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16 or fp16 (CUDA); training keeps"
+            + " fp32 master weights, moments and loss (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    Backend backend() { return Devices.select(device); }
+
+    DType dtype() {
+        try {
+            return DType.parse(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--dtype: " + e.getMessage());
+        }
+    }
+}
