@@ -2,7 +2,10 @@ package dev.puppetengine.train;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.random.Philox;
+import dev.puppetengine.random.Streams;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
@@ -12,34 +15,78 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** prepared.safetensors whose tensors disagree with each other, or with the model, are refused naming the file and the tensor. */
+/**
+ * prepared.safetensors: what a batch draws (the reference loader's posterior sample and drag choice, spec 4.5, 4.6),
+ * and files whose tensors disagree with each other, or with the model, refused naming the file and the tensor.
+ */
 class PreparedDataTest {
     private static final CpuBackend CPU = CpuBackend.get();
+    private static final int CLIPS = 3, FRAMES = 2, SIDE = 4, CH = 4, SIZE = 64, CANDIDATES = 8;
+    private static final double SCALE = 0.5;
 
-    /** 3 clips of 2 frames, 4 x 4 latents of 4 channels, 8-wide embeddings; {@code change} edits a shape or the metadata. */
-    private static Path write(Path dir, String name, java.util.function.Consumer<Map<String, int[]>> change, String trainCount) throws IOException {
+    private record Spec(Map<String, int[]> shapes, Map<String, String> meta) {}
+
+    /**
+     * 3 clips of 2 frames, 4 x 4 latents of 4 channels, 8-wide embeddings; clip 0 has 8 candidate tracks and one
+     * static one, clips 1 and 2 none (they keep their own drags). {@code change} edits a shape or the metadata.
+     */
+    private static Path write(Path dir, String name, Consumer<Spec> change) throws IOException {
         Map<String, int[]> shapes = new LinkedHashMap<>();
-        shapes.put("latents", new int[]{3, 2, 4, 4, 4});
-        shapes.put("cond_latent", new int[]{3, 4, 4, 4});
-        shapes.put("embedding", new int[]{3, 1, 8});
-        shapes.put("drags", new int[]{3, 2, 5, 4});
-        change.accept(shapes);
+        shapes.put("latent_mean", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
+        shapes.put("latent_std", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
+        shapes.put("embedding", new int[]{CLIPS, 1, 8});
+        shapes.put("drags", new int[]{CLIPS, FRAMES, DragTensor.SLOTS, 4});
+        shapes.put("candidates", new int[]{CLIPS, CANDIDATES, FRAMES, 2});
+        shapes.put("candidate_count", new int[]{CLIPS});
+        shapes.put("static_candidates", new int[]{CLIPS, 1, FRAMES, 2});
+        shapes.put("static_count", new int[]{CLIPS});
+        Map<String, String> meta = new LinkedHashMap<>(Map.of("version", "2", "train_count", "2", "scaling_factor", String.valueOf(SCALE),
+                "image_width", String.valueOf(SIZE), "image_height", String.valueOf(SIZE), "static_drag_probability", "0.5"));
+        Spec spec = new Spec(shapes, meta);
+        change.accept(spec);
         Path d = dir.resolve(name);
         Files.createDirectories(d);
         try (Scope s = Scope.open()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            shapes.forEach((k, v) -> tensors.put(k, CPU.empty(DType.F32, v)));
-            for (Tensor t : tensors.values()) CPU.fill(t, 0.1);
-            SafetensorsWriter.write(d.resolve(PreparedData.FILE), Map.of("train_count", trainCount), tensors);
+            shapes.forEach((k, shape) -> tensors.put(k, Tensor.of(CPU, DType.F32, shape, values(k, shape))));
+            SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, tensors);
         }
         return d;
+    }
+
+    /** Distinct, recognisable values per tensor; candidate tracks far apart and of different lengths. */
+    private static double[] values(String name, int[] shape) {
+        double[] v = new double[Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+        switch (name) {
+            case "candidate_count" -> v[0] = CANDIDATES;
+            case "static_count" -> v[0] = 1;
+            case "candidates" -> {
+                for (int k = 0; k < Math.min(CANDIDATES, shape[1]); k++)      // clip 0: track k from (4 + 7k, 10) moving right by 2 + k px
+                    for (int f = 0; f < FRAMES; f++) {
+                        v[(k * FRAMES + f) * 2] = 4 + 7 * k + f * (2 + k);
+                        v[(k * FRAMES + f) * 2 + 1] = 10;
+                    }
+            }
+            case "static_candidates" -> {
+                for (int f = 0; f < FRAMES; f++) { v[2 * f] = 60; v[2 * f + 1] = 60; }
+            }
+            default -> {
+                for (int i = 0; i < v.length; i++) v[i] = (name.hashCode() % 7 + i % 13) / 16.0;
+            }
+        }
+        return v;
     }
 
     private static String refused(Path d) {
@@ -47,20 +94,69 @@ class PreparedDataTest {
     }
 
     @Test
+    void eachBatchDrawsAPosteriorSampleAndRedrawsTheDragsFromTheCandidates(@TempDir Path dir) throws IOException {
+        try (PreparedData p = PreparedData.open(write(dir, "ok", s -> {})); Scope s = Scope.open()) {
+            int[] clips = {0, 1};
+            EdmLoss.Batch b = p.batch(clips, 9, 3, CPU, DType.F32);
+            double[] mean = values("latent_mean", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH}), std = values("latent_std", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
+            double[] lat = b.latents().toDoubleArray(), cond = b.condLatent().toDoubleArray();
+            int per = FRAMES * SIDE * SIDE * CH;
+            for (int i = 0; i < lat.length; i++) {   // clips 0 and 1 are the file's first two rows
+                double eps = Philox.normal(9, Streams.offset(3, Streams.LATENT), i);
+                assertEquals((float) ((mean[i] + std[i] * (float) eps) * SCALE), lat[i], 1e-6, "latent " + i);
+            }
+            for (int c = 0; c < 2; c++)
+                for (int i = 0; i < SIDE * SIDE * CH; i++) assertEquals((float) mean[c * per + i], cond[c * SIDE * SIDE * CH + i], 0, "cond");
+            assertArrayEquals(lat, p.batch(clips, 9, 3, CPU, DType.F32).latents().toDoubleArray(), "same seed and step, same draw");
+            assertTrue(!Arrays.equals(lat, p.batch(clips, 9, 4, CPU, DType.F32).latents().toDoubleArray()), "another step, another draw");
+
+            // clip 0 redraws among its candidates; clip 1 (no candidates) keeps its own drags at every step
+            float[] own = new float[FRAMES * DragTensor.SLOTS * 4];
+            double[] ownAll = values("drags", new int[]{CLIPS, FRAMES, DragTensor.SLOTS, 4});
+            for (int i = 0; i < own.length; i++) own[i] = (float) ownAll[own.length + i];
+            Set<String> seen = new HashSet<>();
+            for (long step = 0; step < 40; step++) {
+                float[] d = p.dragsOf(0, 9, step, 0, FRAMES);
+                assertArrayEquals(d, p.dragsOf(0, 9, step, 0, FRAMES));
+                assertArrayEquals(own, p.dragsOf(1, 9, step, 1, FRAMES));
+                int present = 0;
+                for (int k = 0; k < DragTensor.SLOTS; k++) {
+                    float x0 = d[k * 4], y0 = d[k * 4 + 1];
+                    if (x0 == 0 && y0 == 0) continue;
+                    present++;
+                    boolean known = Math.abs(y0 * SIZE - 10) < 1e-3 && Math.abs((x0 * SIZE - 4) / 7 - Math.rint((x0 * SIZE - 4) / 7)) < 1e-3
+                            || Math.abs(x0 * SIZE - 60) < 1e-3 && Math.abs(y0 * SIZE - 60) < 1e-3;
+                    assertTrue(known, "drag " + k + " starts at a candidate or the static point: " + x0 * SIZE + ", " + y0 * SIZE);
+                }
+                assertTrue(present >= 1 && present <= DragTensor.SLOTS);
+                seen.add(Arrays.toString(d));
+            }
+            assertTrue(seen.size() > 5, "drags are chosen afresh: " + seen.size() + " distinct sets in 40 steps");
+        }
+    }
+
+    @Test
     void refusesInconsistentFilesAndDataForAnotherModel(@TempDir Path dir) throws IOException {
-        try (PreparedData ok = PreparedData.open(write(dir, "ok", m -> {}, "2"))) {
+        try (PreparedData ok = PreparedData.open(write(dir, "ok", s -> {}))) {
             assertEquals(2, ok.size());
             ok.checkFits(UNetConfig.tiny(16, 2, 8));   // in_channels 8 = 2 x 4 latent channels, cross_attention_dim 8
             String other = assertThrows(IllegalArgumentException.class, () -> ok.checkFits(UNetConfig.tiny(16, 2, 32))).getMessage();
             assertTrue(other.contains("cross_attention_dim is 32"), other);
         }
-        String cond = refused(write(dir, "cond", m -> m.put("cond_latent", new int[]{3, 4, 4, 8}), "2"));
-        assertTrue(cond.contains(PreparedData.FILE) && cond.contains("'cond_latent' must have shape [3, 4, 4, 4]"), cond);
-        String drags = refused(write(dir, "drags", m -> m.put("drags", new int[]{3, 2, 4, 5}), "2"));
+        String std = refused(write(dir, "std", s -> s.shapes().put("latent_std", new int[]{3, 2, 4, 4, 8})));
+        assertTrue(std.contains(PreparedData.FILE) && std.contains("'latent_std' must have shape [3, 2, 4, 4, 4]"), std);
+        String drags = refused(write(dir, "drags", s -> s.shapes().put("drags", new int[]{3, 2, 4, 5})));
         assertTrue(drags.contains("'drags' must have shape [3, 2, 5, 4]"), drags);
-        String emb = refused(write(dir, "emb", m -> m.put("embedding", new int[]{3, 2, 8}), "2"));
+        String emb = refused(write(dir, "emb", s -> s.shapes().put("embedding", new int[]{3, 2, 8})));
         assertTrue(emb.contains("'embedding' must be (3, 1, embedding dim)"), emb);
-        assertTrue(refused(write(dir, "count", m -> {}, "50")).contains("train_count is 50, expected 1..3"));
-        assertTrue(refused(write(dir, "text", m -> {}, "lots")).contains("train_count is 'lots'"));
+        String cand = refused(write(dir, "cand", s -> s.shapes().put("candidates", new int[]{3, 8, 3, 2})));
+        assertTrue(cand.contains("'candidates' must be (3, tracks, 2, 2)"), cand);
+        String count = refused(write(dir, "cnt", s -> s.shapes().put("candidates", new int[]{3, 4, 2, 2})));
+        assertTrue(count.contains("candidate_count[0] is 8.0, expected a whole number in 0..4"), count);
+        assertTrue(refused(write(dir, "count", s -> s.meta().put("train_count", "50"))).contains("train_count is 50, expected 1..3"));
+        assertTrue(refused(write(dir, "text", s -> s.meta().put("train_count", "lots"))).contains("train_count is 'lots'"));
+        assertTrue(refused(write(dir, "p", s -> s.meta().put("static_drag_probability", "2"))).contains("static_drag_probability in [0, 1]"));
+        String old = refused(write(dir, "old", s -> s.meta().remove("version")));
+        assertTrue(old.contains("written by an older engine") && old.contains("run ./puppet-engine prepare again"), old);
     }
 }

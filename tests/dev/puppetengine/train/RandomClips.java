@@ -29,10 +29,10 @@ final class RandomClips implements TrainingData {
     }
 
     @Override
-    public EdmLoss.Batch batch(int[] clips, Backend be, DType dt) {
+    public EdmLoss.Batch batch(int[] clips, long seed, long microStep, Backend be, DType dt) {
         List<Tensor> lat = new ArrayList<>(), cond = new ArrayList<>(), emb = new ArrayList<>(), drags = new ArrayList<>();
         for (int c : clips) {
-            lat.add(stream(be, dt, 1000 + c, 1, frames, side, side, 4));
+            lat.add(stream(be, EdmLoss.lossType(dt), 1000 + c, 1, frames, side, side, 4));
             cond.add(stream(be, dt, 2000 + c, 1, side, side, 4));
             emb.add(stream(be, dt, 3000 + c, 1, 1, ctx));
             double[] d = new double[frames * 5 * 4];
@@ -42,7 +42,7 @@ final class RandomClips implements TrainingData {
                 d[f * 20 + 2] = d[f * 20] + 0.3 * f / Math.max(frames - 1, 1);
                 d[f * 20 + 3] = 0.5;
             }
-            drags.add(Tensor.of(be, dt, new int[]{1, frames, 5, 4}, d));
+            drags.add(Tensor.of(be, DType.F32, new int[]{1, frames, 5, 4}, d));
         }
         return new EdmLoss.Batch(be.concat(lat, 0), be.concat(cond, 0), be.concat(emb, 0), be.concat(drags, 0));
     }

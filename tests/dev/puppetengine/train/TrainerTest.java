@@ -64,7 +64,9 @@ class TrainerTest {
             TrainingConfig c = new TrainingConfig(5, 1, 1, 30, 2e-3, false, 0, 1.0, 0, 0, false, "all", true, 100, 1);
             TrainingData one = new TrainingData() {          // the same clip and noise level every step
                 public int size() { return 1; }
-                public EdmLoss.Batch batch(int[] clips, dev.puppetengine.backend.Backend be, DType dt) { return TrainerChild.data().batch(clips, be, dt); }
+                public EdmLoss.Batch batch(int[] clips, long seed, long micro, dev.puppetengine.backend.Backend be, DType dt) {
+                    return TrainerChild.data().batch(clips, seed, 0, be, dt);
+                }
             };
             EdmLoss edm = new EdmLoss(unet, true, null);
             ps.requireGrad(n -> true);
@@ -72,7 +74,7 @@ class TrainerTest {
             try (Adam adam = new Adam(trainable(ps), c.adam())) {
                 for (int i = 0; i < 30; i++) {
                     try (Scope st = Scope.open()) {
-                        Tensor l = edm.loss(one.batch(new int[]{0}, CPU, DType.F32), 5, 0, false);   // fixed step: same sigma, noise
+                        Tensor l = edm.loss(one.batch(new int[]{0}, 5, 0, CPU, DType.F32), 5, 0, false);   // fixed step: same sigma, noise
                         if (i == 0) first = l.item();
                         last = l.item();
                         dev.puppetengine.autograd.Autograd.backward(l);

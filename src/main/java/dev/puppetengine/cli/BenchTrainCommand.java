@@ -82,7 +82,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                 public int size() { return 1; }
 
                 @Override
-                public EdmLoss.Batch batch(int[] clips, Backend b, DType t) { return new EdmLoss.Batch(latents, cond, emb, drags); }
+                public EdmLoss.Batch batch(int[] clips, long seed, long microStep, Backend b, DType t) { return new EdmLoss.Batch(latents, cond, emb, drags); }
             };
             EdmObjective objective = new EdmObjective(m.unet, m.unetWeights(), batch, true, 0);
             Map<String, Tensor> params = new LinkedHashMap<>();

@@ -9,8 +9,11 @@ package dev.puppetengine.random;
 public final class Streams {
     private Streams() {}
 
-    /** Training: log-normal sigma per sample, the noise epsilon, the drag condition dropout, the data order. */
-    public static final int SIGMA = 0, NOISE = 1, DROPOUT = 2, DATA = 3, COUNT = 4;
+    /**
+     * Training: log-normal sigma per sample, the noise epsilon, the drag condition dropout, the data order, the
+     * posterior sample of the latents, the drags chosen from a clip's candidates.
+     */
+    public static final int SIGMA = 0, NOISE = 1, DROPOUT = 2, DATA = 3, LATENT = 4, DRAGS = 5, COUNT = 6;
 
     public static long offset(long step, int stream) {
         if (stream < 0 || stream >= COUNT) throw new IllegalArgumentException("stream " + stream);

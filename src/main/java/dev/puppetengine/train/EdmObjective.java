@@ -25,6 +25,6 @@ public final class EdmObjective implements Objective {
 
     @Override
     public Tensor loss(int[] items, long microStep, boolean checkpointing) throws IOException {
-        return edm.loss(data.batch(items, store.backend(), store.dtype()), seed, microStep, checkpointing);
+        return edm.loss(data.batch(items, seed, microStep, store.backend(), store.dtype()), seed, microStep, checkpointing);
     }
 }

@@ -25,8 +25,8 @@ import java.util.List;
  *   "static_candidates": [[[x, y] per frame] ...],        points on static parts (constant tracks)
  *   "info": {...}                                          producer's notes (scene kind, parts)
  * }</pre>
- * The candidates let a trainer redraw the drags each epoch with {@link DragSelection#choose}, as the
- * reference loader does.
+ * Training redraws the drags from the candidates for every batch with {@link DragSelection#choose}, as the
+ * reference loader does per item (train.PreparedData).
  */
 public record ClipDrags(int width, int height, int frames, List<double[]> drags, List<double[]> candidates,
                         List<double[]> staticCandidates, JsonNode info) {
