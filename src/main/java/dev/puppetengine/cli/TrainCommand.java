@@ -90,9 +90,9 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.unetWeights());
-            m.save(out.resolve("model"), kind, "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "") + ")",
-                    export, Map.of(), true);
-            System.err.println("wrote " + out.resolve("model"));
+            m.save(out.resolve("model"), kind, "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "")
+                    + (unscaledInput ? ", unscaled input: sample with --unscaled-input" : "") + ")", export, Map.of(), true);
+            System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (trained on unscaled input: sample it with --unscaled-input)" : ""));
             if (preview != null) preview.write(cfg.steps());
         }
         return 0;
