@@ -82,6 +82,17 @@ class ConvertErrorsTest {
     }
 
     @Test
+    void exportNamesWhatPythonLoadersWouldReadOtherwise() throws IOException {
+        Path engine = dir.resolve("engine");
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code);
+        Run r = run(engine.toString(), "--to", "diffusers", "--dry-run");
+        assertEquals(0, r.code, r.text);
+        assertTrue(r.text.contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text);
+        assertTrue(r.text.contains("warning: vae has norm_num_groups 8"), r.text);
+        assertFalse(r.text.contains("warning: image_encoder"), r.text);
+    }
+
+    @Test
     void truncatedFile() throws IOException {
         Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
         byte[] all = Files.readAllBytes(unet);

@@ -77,6 +77,27 @@ final class DiffusersExport {
             }
     }
 
+    /**
+     * Where diffusers and Puppet-Master's networks.py will not read the exported folder as the engine does, one line
+     * each: they build 32 GroupNorm groups whatever a UNet's or VAE's config says (only the engine reads norm_num_groups).
+     */
+    static List<String> caveats(Path modelDir) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (Map.Entry<String, ModelDirectory.Entry> c : ModelDirectory.read(modelDir).components().entrySet()) {
+            if (c.getKey().equals(ComponentInput.IMAGE_ENCODER)) continue;
+            try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
+                int groups = JSON.readTree(ComponentFile.metadata(r, c.getKey()).get("config")).path("norm_num_groups").asInt(DIFFUSERS_GROUPS);
+                if (groups != DIFFUSERS_GROUPS)
+                    out.add(c.getKey() + " has norm_num_groups " + groups + ": diffusers and Puppet-Master's networks.py build " + DIFFUSERS_GROUPS
+                            + " groups whatever config.json says, so they compute other numbers with it, or refuse it where channels are not"
+                            + " divisible by " + DIFFUSERS_GROUPS + " (the engine reads it back exactly)");
+            }
+        }
+        return out;
+    }
+
+    private static final int DIFFUSERS_GROUPS = 32;
+
     /** A component as diffusers lays it out: the module its config builds, that config with diffusers' class fields, the weights file name. */
     private record Target(Module module, ObjectNode json, String weights) {}
 
