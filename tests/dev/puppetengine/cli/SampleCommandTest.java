@@ -88,7 +88,7 @@ class SampleCommandTest {
     }
 
     @Test
-    void theFullSizeUNetIsCalledImpracticalOnTheCpuOnly() {
+    void theFullSizeUNetIsCalledImpracticalOnTheCpu() {
         long full = new UNetSpatioTemporalConditionModel(ModelPresets.named("puppet-master").unet()).parameterCount();
         assertTrue(SamplingArgs.tooLargeFor(CpuBackend.get(), full), full + " parameters");
         assertFalse(SamplingArgs.tooLargeFor(CpuBackend.get(), new UNetSpatioTemporalConditionModel(ModelPresets.named("toy").unet()).parameterCount()));

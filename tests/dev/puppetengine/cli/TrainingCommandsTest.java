@@ -79,8 +79,19 @@ class TrainingCommandsTest {
         assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
-        assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),
-                "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32"));
+        java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream errWas = System.err;
+        System.setErr(new java.io.PrintStream(said, true));
+        try {
+            assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),
+                    "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32"));
+            assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
+                    "--steps", "1", "--dtype", "fp16"));
+        } finally {
+            System.setErr(errWas);
+        }
+        assertTrue(said.toString().contains("on cpu, BF16 weights and activations; F32 master weights, moments and loss"), said.toString());
+        assertTrue(said.toString().contains("needs loss scaling"), said.toString());
         try (SafetensorsReader r = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"))) {
             assertEquals(DType.F32, r.entries().get(0).dtype());
         }

@@ -105,7 +105,7 @@ class ConvertErrorsTest {
     void shardedCheckpointsWithABadIndexAreRefusedNamingIt() throws IOException {
         Path in = copyFolder(), out = dir.resolve("model");
         Files.delete(in.resolve("vae/diffusion_pytorch_model.safetensors"));
-        Path index = Synthetic.writeSharded(in.resolve("vae"), "diffusion_pytorch_model", Synthetic.vae(), DType.F32, 2);
+        Path index = Synthetic.writeSharded(in.resolve("vae"), "diffusion_pytorch_model", null, Synthetic.vae(), DType.F32, 2);
         String good = Files.readString(index), second = "diffusion_pytorch_model-00002-of-00002.safetensors";
         String oneInSecond = Synthetic.vae().keySet().stream().reduce((a, b) -> b).orElseThrow();
 
@@ -117,8 +117,10 @@ class ConvertErrorsTest {
         Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "shard " + second, "is missing");
 
-        Files.writeString(index, good.replace(second, "../" + second));
-        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "must name a shard file beside the index");
+        for (String outside : new String[]{"../" + second, ".."}) {
+            Files.writeString(index, good.replace("\"" + second + "\"", "\"" + outside + "\""));
+            assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "must name a shard file beside the index");
+        }
 
         Files.writeString(index, "{\"metadata\": {}}");
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "field 'weight_map' is missing");

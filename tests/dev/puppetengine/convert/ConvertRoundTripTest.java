@@ -65,19 +65,21 @@ class ConvertRoundTripTest {
 
     @Test
     void shardedCheckpointsConvertAsTheWholeOnes() throws IOException {
-        // the UNet in 3 shards and the image encoder in 2, as save_pretrained with a small max_shard_size writes them;
-        // Puppet-Master's UNet as a sharded model.safetensors given by its folder
+        // the UNet in 3 shards, the image encoder in 2 and the VAE as 2 shards of the fp16 variant, as save_pretrained with a
+        // small max_shard_size writes them; Puppet-Master's UNet as a sharded model.safetensors given by its folder
         Path folder = Synthetic.diffusersFolder(dir.resolve("svd-sharded"), DType.F32);
         Files.delete(folder.resolve("unet/diffusion_pytorch_model.safetensors"));
         Files.delete(folder.resolve("image_encoder/model.safetensors"));
-        Synthetic.writeSharded(folder.resolve("unet"), "diffusion_pytorch_model", Synthetic.svdUnet(), DType.F32, 3);
-        Synthetic.writeSharded(folder.resolve("image_encoder"), "model", Synthetic.clip(), DType.F32, 2);
+        Files.delete(folder.resolve("vae/diffusion_pytorch_model.safetensors"));
+        Synthetic.writeSharded(folder.resolve("unet"), "diffusion_pytorch_model", null, Synthetic.svdUnet(), DType.F32, 3);
+        Synthetic.writeSharded(folder.resolve("image_encoder"), "model", null, Synthetic.clip(), DType.F32, 2);
+        Synthetic.writeSharded(folder.resolve("vae"), "diffusion_pytorch_model", "fp16", Synthetic.vae(), DType.F16, 2);
         Path out = dir.resolve("engine-from-shards");
         assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--out", out.toString()));
         for (String f : FILES) assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve(f)), Files.readAllBytes(out.resolve(f)), f);
 
         Path ckpt = dir.resolve("sharded-ckpt");
-        Synthetic.writeSharded(ckpt, "model", Synthetic.svdUnet(), DType.F32, 2);
+        Synthetic.writeSharded(ckpt, "model", null, Synthetic.svdUnet(), DType.F32, 2);
         Path out2 = dir.resolve("engine-pm-sharded");
         assertEquals(0, Main.run("convert", folder.toString(), ckpt.toString(), "--preset", "toy", "--out", out2.toString()));
         assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve("unet.safetensors")), Files.readAllBytes(out2.resolve("unet.safetensors")));

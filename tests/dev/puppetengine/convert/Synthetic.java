@@ -113,9 +113,11 @@ final class Synthetic {
     /**
      * The tensors split over {@code shards} files as save_pretrained shards them: base "diffusion_pytorch_model" gives
      * diffusion_pytorch_model-00001-of-0000n.safetensors, ... and diffusion_pytorch_model.safetensors.index.json with
-     * the weight_map; returns the index.
+     * the weight_map (variant "fp16": diffusion_pytorch_model.fp16-00001-of-0000n.safetensors and
+     * diffusion_pytorch_model.safetensors.index.fp16.json); returns the index.
      */
-    static Path writeSharded(Path dir, String base, Map<String, Values> tensors, DType dtype, int shards) throws IOException {
+    static Path writeSharded(Path dir, String base, String variant, Map<String, Values> tensors, DType dtype, int shards) throws IOException {
+        String stem = variant == null ? base : base + "." + variant;
         List<Map<String, Values>> parts = new ArrayList<>();
         for (int i = 0; i < shards; i++) parts.add(new LinkedHashMap<>());
         ObjectNode map = Json.mapper().createObjectNode();
@@ -123,13 +125,13 @@ final class Synthetic {
         for (Map.Entry<String, Values> e : tensors.entrySet()) {
             int shard = i++ * shards / tensors.size();
             parts.get(shard).put(e.getKey(), e.getValue());
-            map.put(e.getKey(), String.format("%s-%05d-of-%05d.safetensors", base, shard + 1, shards));
+            map.put(e.getKey(), String.format("%s-%05d-of-%05d.safetensors", stem, shard + 1, shards));
         }
-        for (int k = 0; k < shards; k++) write(dir.resolve(String.format("%s-%05d-of-%05d.safetensors", base, k + 1, shards)), parts.get(k), dtype);
+        for (int k = 0; k < shards; k++) write(dir.resolve(String.format("%s-%05d-of-%05d.safetensors", stem, k + 1, shards)), parts.get(k), dtype);
         ObjectNode index = Json.mapper().createObjectNode();
         index.putObject("metadata").put("total_size", 0);
         index.set("weight_map", map);
-        Path p = dir.resolve(base + ".safetensors.index.json");
+        Path p = dir.resolve(base + ".safetensors.index" + (variant == null ? "" : "." + variant) + ".json");
         Files.writeString(p, index.toPrettyString());
         return p;
     }

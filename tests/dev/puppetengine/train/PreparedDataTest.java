@@ -1,14 +1,25 @@
 package dev.puppetengine.train;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.clip.ClipVisionConfig;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.model.vae.VaeConfig;
+import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Philox;
 import dev.puppetengine.random.Streams;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.data.ClipDataset;
+import dev.puppetengine.train.data.ClipDatasetWriter;
+import dev.puppetengine.train.data.ClipDrags;
+import dev.puppetengine.train.data.DatasetManifest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +29,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -96,17 +108,23 @@ class PreparedDataTest {
     @Test
     void eachBatchDrawsAPosteriorSampleAndRedrawsTheDragsFromTheCandidates(@TempDir Path dir) throws IOException {
         try (PreparedData p = PreparedData.open(write(dir, "ok", s -> {})); Scope s = Scope.open()) {
-            int[] clips = {0, 1};
+            int[] clips = {2, 0};
             EdmLoss.Batch b = p.batch(clips, 9, 3, CPU, DType.F32);
             double[] mean = values("latent_mean", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH}), std = values("latent_std", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
             double[] lat = b.latents().toDoubleArray(), cond = b.condLatent().toDoubleArray();
-            int per = FRAMES * SIDE * SIDE * CH;
-            for (int i = 0; i < lat.length; i++) {   // clips 0 and 1 are the file's first two rows
+            int per = FRAMES * SIDE * SIDE * CH, img = SIDE * SIDE * CH;
+            for (int i = 0; i < lat.length; i++) {   // batch position i / per holds clip clips[i / per]
+                int at = clips[i / per] * per + i % per;
                 double eps = Philox.normal(9, Streams.offset(3, Streams.LATENT), i);
-                assertEquals((float) ((mean[i] + std[i] * (float) eps) * SCALE), lat[i], 1e-6, "latent " + i);
+                assertEquals((float) ((mean[at] + std[at] * (float) eps) * SCALE), lat[i], 1e-6, "latent " + i);
             }
             for (int c = 0; c < 2; c++)
-                for (int i = 0; i < SIDE * SIDE * CH; i++) assertEquals((float) mean[c * per + i], cond[c * SIDE * SIDE * CH + i], 0, "cond");
+                for (int i = 0; i < img; i++) assertEquals((float) mean[clips[c] * per + i], cond[c * img + i], 0, "cond of batch position " + c);
+            double[] batchDrags = b.drags().toDoubleArray();
+            for (int c = 0; c < 2; c++) {
+                float[] want = p.dragsOf(clips[c], 9, 3, c, FRAMES);
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], batchDrags[c * want.length + i], 0, "drag tensor of batch position " + c);
+            }
             assertArrayEquals(lat, p.batch(clips, 9, 3, CPU, DType.F32).latents().toDoubleArray(), "same seed and step, same draw");
             assertTrue(!Arrays.equals(lat, p.batch(clips, 9, 4, CPU, DType.F32).latents().toDoubleArray()), "another step, another draw");
 
@@ -124,14 +142,51 @@ class PreparedDataTest {
                     float x0 = d[k * 4], y0 = d[k * 4 + 1];
                     if (x0 == 0 && y0 == 0) continue;
                     present++;
-                    boolean known = Math.abs(y0 * SIZE - 10) < 1e-3 && Math.abs((x0 * SIZE - 4) / 7 - Math.rint((x0 * SIZE - 4) / 7)) < 1e-3
-                            || Math.abs(x0 * SIZE - 60) < 1e-3 && Math.abs(y0 * SIZE - 60) < 1e-3;
-                    assertTrue(known, "drag " + k + " starts at a candidate or the static point: " + x0 * SIZE + ", " + y0 * SIZE);
+                    long track = Math.round((x0 * SIZE - 4) / 7);   // candidate k starts at (4 + 7k, 10), the static point at (60, 60)
+                    boolean isStatic = Math.abs(x0 * SIZE - 60) < 1e-3 && Math.abs(y0 * SIZE - 60) < 1e-3;
+                    assertTrue(isStatic || Math.abs(y0 * SIZE - 10) < 1e-3 && Math.abs(x0 * SIZE - (4 + 7 * track)) < 1e-3,
+                            "drag " + k + " starts at a candidate or the static point: " + x0 * SIZE + ", " + y0 * SIZE);
+                    for (int f = 0; f < FRAMES; f++) {      // and follows that track in every frame
+                        double x = d[(f * DragTensor.SLOTS + k) * 4 + 2] * SIZE, y = d[(f * DragTensor.SLOTS + k) * 4 + 3] * SIZE;
+                        assertEquals(isStatic ? 60 : 4 + 7 * track + f * (2 + track), x, 1e-3, "x of drag " + k + " in frame " + f);
+                        assertEquals(isStatic ? 60 : 10, y, 1e-3, "y of drag " + k + " in frame " + f);
+                    }
                 }
                 assertTrue(present >= 1 && present <= DragTensor.SLOTS);
                 seen.add(Arrays.toString(d));
             }
             assertTrue(seen.size() > 5, "drags are chosen afresh: " + seen.size() + " distinct sets in 40 steps");
+        }
+    }
+
+    /** prepare on a hand-made dataset: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
+    @Test
+    void prepareKeepsTheCandidatesThatStayInTheImage(@TempDir Path dir) throws IOException {
+        int frames = 2, side = 32;
+        DatasetManifest m = new DatasetManifest("test/1", 1, JsonNodeFactory.instance.objectNode().put("static_drag_probability", 0.25), 2, frames,
+                side, side, 1, true);
+        double[] in = {4, 5, 9, 5}, out = {20, 5, 33, 5}, still = {30, 30, 30, 30};   // (x, y) per frame; out ends at x = 33 > 32
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(dir.resolve("clips"), m)) {
+            for (int i = 0; i < 2; i++)
+                w.write(i, new byte[frames * side * side * 3], new ClipDrags(side, side, frames, List.of(in), List.of(in, out), List.of(still),
+                        JsonNodeFactory.instance.objectNode()));
+            w.finish();
+        }
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2)) {
+            assertEquals(2, PreparedData.write(dir.resolve("prep"), ClipDataset.open(dir.resolve("clips")), vae, clip, CPU, DType.F32, null));
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("prep").resolve(PreparedData.FILE)); Scope s = Scope.open()) {
+            assertArrayEquals(new double[]{1, 1}, r.load("candidate_count", CPU, DType.F64).toDoubleArray());
+            assertArrayEquals(new double[]{1, 1}, r.load("static_count", CPU, DType.F64).toDoubleArray());
+            assertEquals("0.25", r.metadata().get("static_drag_probability"));
+            assertTrue(r.load("latent_std", CPU, DType.F64).toDoubleArray()[0] > 0, "the posterior's std is stored");
+        }
+        try (PreparedData p = PreparedData.open(dir.resolve("prep")); Scope s = Scope.open()) {
+            assertEquals(1, p.size());
+            assertEquals(in[2] / side, p.batch(new int[]{0}, 1, 0, CPU, DType.F32).drags().toDoubleArray()[(DragTensor.SLOTS + 0) * 4 + 2], 1e-6,
+                    "frame 1 of the one moving candidate");
         }
     }
 
@@ -156,6 +211,8 @@ class PreparedDataTest {
         assertTrue(refused(write(dir, "count", s -> s.meta().put("train_count", "50"))).contains("train_count is 50, expected 1..3"));
         assertTrue(refused(write(dir, "text", s -> s.meta().put("train_count", "lots"))).contains("train_count is 'lots'"));
         assertTrue(refused(write(dir, "p", s -> s.meta().put("static_drag_probability", "2"))).contains("static_drag_probability in [0, 1]"));
+        String outside = refused(write(dir, "outside", s -> s.meta().put("image_width", "40")));   // candidate 5 reaches x = 46
+        assertTrue(outside.contains("candidates[0][5] leaves the 40x64 image"), outside);
         String old = refused(write(dir, "old", s -> s.meta().remove("version")));
         assertTrue(old.contains("written by an older engine") && old.contains("run ./puppet-engine prepare again"), old);
     }

@@ -113,7 +113,6 @@ class CudaGemmPlanTest {
         // (m + 127) / 128 and blockIdx.x * 128 in int: a conv with 2^31 - 1 output pixels passed the old check and got
         // a negative grid, which launch() then skipped without an error
         assertEquals(CudaGemm.MAX_DIM, CudaGemm.dim(CudaGemm.MAX_DIM, "rows"));
-        assertTrue(CudaGemm.MAX_DIM + 255L <= Integer.MAX_VALUE, "the largest tile (256) rounds up without wrapping");
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                 () -> CudaGemm.dim(Integer.MAX_VALUE, "cuda conv2d: output pixels (N x Ho x Wo)"));
         assertTrue(e.getMessage().startsWith("cuda conv2d: output pixels (N x Ho x Wo): 2147483647 > "), e.getMessage());

@@ -9,8 +9,7 @@ final class DeviceArgs {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16 or fp16 (CUDA); training keeps"
-            + " fp32 master weights, moments and loss (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16 or fp16 (CUDA) (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     Backend backend() { return Devices.select(device); }

@@ -13,7 +13,8 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine prepare: precompute VAE latents and image embeddings of a clip dataset for training. */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
-        description = "Encode every clip of a dataset with the model's VAE (latents x scaling factor, frame-0 mean) and image encoder (frame 0) into OUT/prepared.safetensors.")
+        description = {"Encode every clip of a dataset with the model's VAE (each frame's posterior mean and std) and image encoder (frame 0)",
+                "into OUT/prepared.safetensors, with the clips' drags and the candidate tracks training chooses drags from for every batch."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
     Path model;
@@ -33,7 +34,8 @@ final class PrepareCommand implements Callable<Integer> {
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
             ClipDataset ds = ClipDataset.open(data);
             try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null)) {
-                PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), bar::stepTo);
+                int outside = PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), bar::stepTo);
+                if (outside > 0) System.err.printf("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)%n", outside);
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
         }

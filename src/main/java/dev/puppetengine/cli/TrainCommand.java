@@ -6,6 +6,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.EdmLoss;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
@@ -26,7 +27,8 @@ import java.util.concurrent.Callable;
         description = {"Fine-tune the UNet of a model with the EDM loss on clips prepared by ./puppet-engine prepare.",
                 "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps and on",
                 "Ctrl-C), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model, EMA weights when --ema is set).",
-                "Run the same command again to resume exactly where it stopped.",
+                "Run the same command again to resume exactly where it stopped. --dtype bf16 is mixed precision: bf16 weights and activations,",
+                "fp32 master weights, Adam moments and loss (fp16 is refused: it would need loss scaling).",
                 "Defaults suit toy-size runs; the reference's recipe for the full model: --lr 1e-5 --accumulation 64 --ema 0.9999",
                 "--gradient-checkpointing (its 1.5 M micro-steps = about 23,400 optimiser steps here)."})
 final class TrainCommand implements Callable<Integer> {
@@ -76,8 +78,12 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
-        try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype()); PreparedData prepared = PreparedData.open(data)) {
+        DType dt = target.dtype();
+        if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
+        try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt); PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
+            System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
+                    + (dt == EdmLoss.lossType(dt) ? "" : " weights and activations; F32 master weights, moments and loss"));
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
             Path ckpt;

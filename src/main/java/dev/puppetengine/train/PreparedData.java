@@ -76,11 +76,11 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             if (embedding.shape().length != 3 || embedding.size(0) != n || embedding.size(1) != 1)
                 throw new IllegalArgumentException(file + ": tensor 'embedding' must be (" + n + ", 1, embedding dim), got " + Shape.str(embedding.shape()));
             expect(file, "drags", drags, n, frames, DragTensor.SLOTS, 4);
-            readTracks(r, file, "candidates", "candidate_count", n, frames, candidates);
-            readTracks(r, file, "static_candidates", "static_count", n, frames, statics);
             trainCount = number(file, meta, "train_count", 1, n);
             width = number(file, meta, "image_width", 1, Integer.MAX_VALUE);
             height = number(file, meta, "image_height", 1, Integer.MAX_VALUE);
+            readTracks(r, file, "candidates", "candidate_count", n, frames, width, height, candidates);
+            readTracks(r, file, "static_candidates", "static_count", n, frames, width, height, statics);
             scalingFactor = real(file, meta, "scaling_factor");
             staticProbability = real(file, meta, "static_drag_probability");
             if (!(scalingFactor > 0) || !(staticProbability >= 0 && staticProbability <= 1))
@@ -93,8 +93,9 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         }
     }
 
-    /** Tracks (N, C, F, 2) with their per-clip counts (N) into one list of (x, y per frame) tracks per clip. */
-    private static void readTracks(SafetensorsReader r, Path file, String name, String countName, int n, int frames, List<List<double[]>> into) throws IOException {
+    /** Tracks (N, C, F, 2) with their per-clip counts (N) into one list of (x, y per frame) tracks per clip, each inside the image. */
+    private static void readTracks(SafetensorsReader r, Path file, String name, String countName, int n, int frames, int width, int height,
+                                   List<List<double[]>> into) throws IOException {
         try (Scope s = Scope.open()) {
             Tensor t = r.load(name, dev.puppetengine.backend.cpu.CpuBackend.get(), DType.F64), count = r.load(countName, t.backend(), DType.F64);
             int[] ts = t.shape();
@@ -108,11 +109,21 @@ public final class PreparedData implements TrainingData, AutoCloseable {
                 List<double[]> clip = new ArrayList<>();
                 for (int k = 0; k < (int) c[i]; k++) {
                     int at = (i * ts[1] + k) * 2 * frames;
-                    clip.add(java.util.Arrays.copyOfRange(v, at, at + 2 * frames));
+                    double[] track = java.util.Arrays.copyOfRange(v, at, at + 2 * frames);
+                    if (!inside(track, width, height))
+                        throw new IllegalArgumentException(file + ": " + name + "[" + i + "][" + k + "] leaves the " + width + "x" + height + " image");
+                    clip.add(track);
                 }
                 into.add(clip);
             }
         }
+    }
+
+    /** Whether every (x, y) of a pixel track lies in the image (the drag tensor's range). */
+    static boolean inside(double[] track, int width, int height) {
+        for (int i = 0; i < track.length; i += 2)
+            if (!(track[i] >= 0 && track[i] <= width && track[i + 1] >= 0 && track[i + 1] <= height)) return false;
+        return true;
     }
 
     private static int number(Path file, Map<String, String> meta, String key, int min, int max) {
@@ -211,15 +222,16 @@ public final class PreparedData implements TrainingData, AutoCloseable {
 
     /**
      * Encodes every clip of {@code data} with the model's VAE (each frame's posterior) and image encoder (frame 0) into
-     * {@code out}/prepared.safetensors, with the clips' drags and the candidates to redraw them from.
+     * {@code out}/prepared.safetensors, with the clips' drags and the candidates to redraw them from. Candidate tracks
+     * that leave the image (the drag tensor cannot hold them) are left out; returns how many.
      */
-    public static void write(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
+    public static int write(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
                              DType dtype, IntConsumer progress) throws IOException {
         int n = data.count(), frames = data.frames();
         List<double[]> means = new ArrayList<>(), stds = new ArrayList<>(), emb = new ArrayList<>(), drg = new ArrayList<>();
         List<List<double[]>> cands = new ArrayList<>(), still = new ArrayList<>();
         int[] latShape = null;
-        int embDim = 0;
+        int embDim = 0, outside = 0;
         try (GradMode.Guard g = GradMode.noGrad()) {
             for (int i = 0; i < n; i++) {
                 try (Scope s = Scope.open()) {
@@ -237,8 +249,11 @@ public final class PreparedData implements TrainingData, AutoCloseable {
                     double[] dd = new double[d.length];
                     for (int j = 0; j < d.length; j++) dd[j] = d[j];
                     drg.add(dd);
-                    cands.add(c.drags().candidates());
-                    still.add(c.drags().staticCandidates());
+                    List<double[]> moving = c.drags().candidates().stream().filter(t -> inside(t, data.width(), data.height())).toList(),
+                            fixed = c.drags().staticCandidates().stream().filter(t -> inside(t, data.width(), data.height())).toList();
+                    outside += c.drags().candidates().size() - moving.size() + c.drags().staticCandidates().size() - fixed.size();
+                    cands.add(moving);
+                    still.add(fixed);
                 }
                 if (progress != null) progress.accept(i + 1);
             }
@@ -254,11 +269,12 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             putTracks(tensors, cpu, "candidates", "candidate_count", cands, frames);
             putTracks(tensors, cpu, "static_candidates", "static_count", still, frames);
             java.nio.file.Files.createDirectories(out);
-            SafetensorsWriter.write(out.resolve(FILE), Map.of("format", FORMAT, "version", VERSION, "train_count", String.valueOf(data.trainCount()),
-                    "clips", String.valueOf(n), "scaling_factor", String.valueOf(vae.scalingFactor()),
+            SafetensorsWriter.write(out.resolve(FILE), new java.util.TreeMap<>(Map.of("format", FORMAT, "version", VERSION,   // sorted: same bytes every run
+                    "train_count", String.valueOf(data.trainCount()), "clips", String.valueOf(n), "scaling_factor", String.valueOf(vae.scalingFactor()),
                     "image_width", String.valueOf(data.width()), "image_height", String.valueOf(data.height()),
-                    "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0))), tensors);
+                    "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)))), tensors);
         }
+        return outside;
     }
 
     /** Per-clip track lists as (N, max(1, most tracks), F, 2), zero-padded, and their counts (N). */

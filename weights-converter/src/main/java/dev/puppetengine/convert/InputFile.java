@@ -44,12 +44,22 @@ final class InputFile implements AutoCloseable {
 
     static InputFile open(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new UserError(file + ": no such file");
-        if (file.getFileName().toString().endsWith(INDEX)) return sharded(file);
+        if (isIndex(file.getFileName().toString())) return sharded(file);
         return isSafetensors(file) ? safetensors(file) : torch(file);
     }
 
-    /** The suffix of a sharded checkpoint's index (save_pretrained's "model.safetensors.index.json" and kin). */
-    static final String INDEX = ".index.json";
+    /**
+     * A sharded checkpoint's index as save_pretrained names it: weights name + ".index.json", or with a variant
+     * ".index.fp16.json" (e.g. diffusion_pytorch_model.safetensors.index.fp16.json).
+     */
+    static boolean isIndex(String name) {
+        return name.matches(".+\\.index(\\.[^.]+)?\\.json");
+    }
+
+    /** The index names of a weights file name, plain and as the fp16 variant: X.safetensors -> X.safetensors.index[.fp16].json. */
+    static List<String> indexNames(String weights) {
+        return List.of(weights + ".index.json", weights + ".index.fp16.json");
+    }
 
     /**
      * A checkpoint split into shards (save_pretrained with max_shard_size): the index's weight_map names, for every
@@ -61,7 +71,7 @@ final class InputFile implements AutoCloseable {
         Map<String, String> where = new TreeMap<>();
         for (Map.Entry<String, JsonNode> e : (Iterable<Map.Entry<String, JsonNode>>) map::fields) {
             String shard = e.getValue().asText();
-            if (!e.getValue().isTextual() || shard.isEmpty() || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.endsWith(INDEX))
+            if (!e.getValue().isTextual() || shard.isEmpty() || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.equals("..") || isIndex(shard))
                 throw new InputFileException(index + ": weight_map['" + e.getKey() + "'] must name a shard file beside the index, found " + e.getValue());
             where.put(e.getKey(), shard);
         }

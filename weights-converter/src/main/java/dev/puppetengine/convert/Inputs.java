@@ -29,18 +29,21 @@ final class Inputs implements AutoCloseable {
     private static final String[] CLIP_ROOTS = {"vision_model.", "visual_projection."};
     /** Weight files of a diffusers component folder, in order of preference (full precision first), each whole or sharded. */
     private static final Map<String, List<String>> WEIGHTS = Map.of(
-            ComponentInput.UNET, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                    "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"),
-            ComponentInput.VAE, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                    "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"),
-            ComponentInput.IMAGE_ENCODER, wholeOrSharded("model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"));
+            ComponentInput.UNET, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+            ComponentInput.VAE, wholeOrSharded("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"),
+            ComponentInput.IMAGE_ENCODER, wholeOrSharded("model.safetensors", "pytorch_model.bin"));
     static final List<String> COMPONENTS = List.of(ComponentInput.UNET, ComponentInput.VAE, ComponentInput.IMAGE_ENCODER);
 
+    /**
+     * Per weights name (X.safetensors): the whole file, its shards' index, the fp16 variant (X.fp16.safetensors) and
+     * that variant's index (X.safetensors.index.fp16.json), save_pretrained's names.
+     */
     private static List<String> wholeOrSharded(String... names) {
         List<String> out = new ArrayList<>();
         for (String n : names) {
-            out.add(n);
-            out.add(n + InputFile.INDEX);
+            int dot = n.lastIndexOf('.');
+            List<String> index = InputFile.indexNames(n);
+            out.addAll(List.of(n, index.get(0), n.substring(0, dot) + ".fp16" + n.substring(dot), index.get(1)));
         }
         return List.copyOf(out);
     }
