@@ -95,6 +95,13 @@ class TrainingCommandsTest {
         try (SafetensorsReader r = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"))) {
             assertEquals(DType.F32, r.entries().get(0).dtype());
         }
+        // --export-dtype fp32 exports the fp32 masters, not the bf16 copies the UNet computed with
+        try (SafetensorsReader r = SafetensorsReader.open(runBf16.resolve("model/unet.safetensors"));
+             dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
+            double[] w = r.load("conv_in.weight", dev.puppetengine.backend.cpu.CpuBackend.get(), DType.F32).toDoubleArray();
+            long finer = java.util.Arrays.stream(w).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
+            assertTrue(finer > w.length / 2, finer + " of " + w.length + " exported weights have more precision than bf16");
+        }
         assertTrue(Files.readString(runBf16.resolve("log.jsonl")).contains("\"loss\":"));
         Path empty = dir.resolve("empty.jsonl");
         Files.writeString(empty, "not json\n{\"step\": 1}\n");

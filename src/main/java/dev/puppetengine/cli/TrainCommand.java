@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.eval.ClipSource;
 import dev.puppetengine.eval.Example;
 import dev.puppetengine.pipeline.LoadedModel;
@@ -95,9 +96,18 @@ final class TrainCommand implements Callable<Integer> {
                 });
             }
             if (ckpt == null) return 0;
-            TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.unetWeights());
-            m.save(out.resolve("model"), kind, "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "")
-                    + (unscaledInput ? ", unscaled input: sample with --unscaled-input" : "") + ")", export, Map.of(), true);
+            boolean ema = cfg.emaDecay() > 0;
+            TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
+            String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
+                    + (unscaledInput ? ", unscaled input: sample with --unscaled-input" : "") + ")";
+            if (export != dt && dt != EdmLoss.lossType(dt)) {   // trained in low precision: export the fp32 master weights, not their rounded copies
+                try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
+                    TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights());
+                    full.save(out.resolve("model"), kind, note, export, Map.of(), true);
+                }
+            } else {
+                m.save(out.resolve("model"), kind, note, export, Map.of(), true);
+            }
             System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (trained on unscaled input: sample it with --unscaled-input)" : ""));
             if (preview != null) preview.write(cfg.steps());
         }
