@@ -8,6 +8,7 @@ import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.random.TorchCpuGenerator;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SamplerTest {
     static final CpuBackend CPU = CpuBackend.get();
@@ -73,7 +75,7 @@ class SamplerTest {
             SamplingOptions o = new SamplingOptions(1, 1.0, 3.0, 42, 3, true);
             Tensor got = new EulerSampler(unet).sample(z, clip, d, o, null);
 
-            Tensor x = randn(42, 1, 3, 8, 8, 4);          // the sampler's noise stream
+            Tensor x = EulerSampler.initialNoise(CPU, DType.F32, 1, 3, 8, 8, 4, 42);   // the sampler's noise
             double sigma = new KarrasSchedule(1).sigma(0);
             x = F.scale(x, KarrasSchedule.initNoiseSigma());
             Tensor xIn = F.scale(x, 1 / Math.sqrt(sigma * sigma + 1));
@@ -106,6 +108,35 @@ class SamplerTest {
             assertArrayEquals(a, b);
             assertFalse(java.util.Arrays.equals(a, c));
             for (double v : a) assertFalse(Double.isNaN(v));
+        }
+    }
+
+    /** The demo's noise for a seed: torch.randn((B, F, C, h, w)) after torch.manual_seed, moved channels-last. */
+    @Test
+    void initialNoiseIsTorchsForTheSeedInChannelsLastOrder() {
+        try (Scope s = Scope.open()) {
+            int b = 2, f = 3, c = 4, h = 5, w = 6;
+            double[] x = EulerSampler.initialNoise(CPU, DType.F32, b, f, h, w, c, 1234).toDoubleArray();
+            float[] torch = new TorchCpuGenerator(1234).normal(b * f * c * h * w);
+            for (int bi = 0; bi < b; bi++)
+                for (int fi = 0; fi < f; fi++)
+                    for (int ci = 0; ci < c; ci++)
+                        for (int y = 0; y < h; y++)
+                            for (int xi = 0; xi < w; xi++)
+                                assertEquals(torch[(((bi * f + fi) * c + ci) * h + y) * w + xi], x[((((bi * f + fi) * h + y) * w + xi) * c) + ci], 0);
+        }
+    }
+
+    /** A bf16 UNet: the sampler's state and arithmetic stay F32 (diffusers' scheduler upcasts the sample), only the UNet runs in bf16. */
+    @Test
+    void theSamplerKeepsF32StateForALowPrecisionUNet() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.BF16, 3)) {
+            Tensor z = randn(1, 1, 8, 8, 4).to(DType.BF16), clip = randn(2, 1, 1, 16).to(DType.BF16);
+            Tensor out = new EulerSampler(unet).sample(z, clip, drags(), new SamplingOptions(2, 1.0, 2.0, 7, 3, true), null);
+            assertEquals(DType.F32, out.dtype());
+            long finer = java.util.Arrays.stream(out.toDoubleArray()).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
+            assertTrue(finer > out.numel() / 2, finer + " of " + out.numel() + " latents carry more than bf16's precision");
         }
     }
 }

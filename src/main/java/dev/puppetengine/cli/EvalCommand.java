@@ -87,7 +87,7 @@ final class EvalCommand implements Callable<Integer> {
                     .put("seed", base.seed()).put("scale_input", base.scaleInput());
             failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), base.steps(), "evaluating", (ex, r) -> {
                 scores.add(VideoScore.measure(ex, r.frames(), tracker));
-                if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, 7);
+                if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
             });
         }
         header.put("seconds", (System.nanoTime() - t0) / 1e9);

@@ -16,7 +16,7 @@ final class VideoArgs {
     @Option(names = "--overlay", description = "Prepend five copies of the first frame with the drags drawn as arrows (as the demo does).")
     boolean overlay;
 
-    @Option(names = "--fps", defaultValue = "7", description = "Frame rate of the GIF/MP4 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--fps", defaultValue = "" + VideoOutput.DEMO_FPS, description = "Frame rate of the GIF/MP4 (default: ${DEFAULT-VALUE}, the demo's GIFs).")
     int fps;
 
     void check() {

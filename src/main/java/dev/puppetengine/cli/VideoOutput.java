@@ -35,6 +35,9 @@ final class VideoOutput {
         else OutputPaths.file("--out", out);
     }
 
+    /** The reference demo's GIF rate (diffusers' export_to_gif default: 100 ms a frame). */
+    static final int DEMO_FPS = 10;
+
     static void write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {
         List<RgbImage> f = frames;
         if (overlay) {                       // the demo's layout: five annotated copies of frame 0, then the video

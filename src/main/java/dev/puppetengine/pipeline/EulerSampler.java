@@ -5,10 +5,10 @@ import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.DeviceGraph;
-import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.random.TorchCpuGenerator;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
@@ -24,8 +24,11 @@ import org.slf4j.LoggerFactory;
  * Deterministic Euler sampling of the v-prediction UNet over the Karras schedule (spec 5.2), with
  * Puppet-Master's classifier-free guidance (spec 5.3): one UNet call on the batch [conditional,
  * unconditional], the unconditional half with zero image latents, zero CLIP context and zero drags, mixed
- * per frame as v = v_u + g_f (v_c - v_u). Initial noise: the Philox normal stream (seed, offset 0) in the
- * latents' channels-last layout, times sqrt(700^2 + 1): the same on every backend.
+ * per frame as v = v_u + g_f (v_c - v_u). Initial noise: what the reference demo draws for the seed
+ * ({@code torch.manual_seed(seed); torch.randn(B, F, 4, h, w)}, {@link TorchCpuGenerator}) in the latents'
+ * channels-last layout, times sqrt(700^2 + 1): the same on every backend. The sampler's own state (x, the guidance,
+ * the x0 and Euler arithmetic) is F32 whatever the UNet computes in (F64 for an F64 UNet), as diffusers' scheduler
+ * upcasts the sample; only the UNet's input and output are in its dtype.
  */
 public final class EulerSampler {
 
@@ -56,12 +59,13 @@ public final class EulerSampler {
 
     /**
      * imageLatents (B, h, w, 4) unscaled VAE mean of the first frame; clip (B, L, X); drags (B, F, K, 4)
-     * normalised. Returns the denoised latents (B, F, h, w, 4) in the scaled space (x 0.18215).
+     * normalised. Returns the denoised latents (B, F, h, w, 4) in the scaled space (x 0.18215), in
+     * {@link #stateType} of the UNet's dtype.
      */
     public Tensor sample(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener) {
         int b = imageLatents.size(0), h = imageLatents.size(1), w = imageLatents.size(2), c = imageLatents.size(3);
         Backend be = imageLatents.backend();
-        DType dt = imageLatents.dtype();
+        DType dt = stateType(imageLatents.dtype());
         KarrasSchedule sched = new KarrasSchedule(o.steps());
         if (o.cudaGraph()) {
             String why = capturer != null ? null : be.graphUnavailable();
@@ -84,15 +88,22 @@ public final class EulerSampler {
         }
     }
 
+    /** The dtype of the sampler's state for a UNet computing in {@code unet}: F32, or F64 for an F64 UNet. */
+    public static DType stateType(DType unet) { return unet == DType.F64 ? DType.F64 : DType.F32; }
+
     /**
-     * The unit-variance noise sampling starts from (before the x sqrt(700^2 + 1) scale): the Philox normal stream
-     * (seed, offset 0) in the latents' channels-last layout (B, F, h, w, c), in {@code dt}. Bit-identical on every
-     * backend (the GPU parity test checks it); a new tensor in the current scope.
+     * The unit-variance noise sampling starts from (before the x sqrt(700^2 + 1) scale): torch.randn((b, frames, c, h,
+     * w)) after torch.manual_seed(seed), as the demo draws it, moved to the latents' channels-last layout (B, F, h, w,
+     * c), in {@code dt}. Drawn on the host, so identical on every backend; a new tensor in the current scope.
      */
     public static Tensor initialNoise(Backend be, DType dt, int b, int frames, int h, int w, int c, long seed) {
-        Tensor x = be.empty(dt, b, frames, h, w, c);
-        be.fillRandom(x, RandomKind.NORMAL, seed, 0);
-        return x;
+        float[] torchOrder = new TorchCpuGenerator(seed).normal(Math.multiplyExact(Math.multiplyExact(b * frames, c), h * w));
+        double[] x = new double[torchOrder.length];
+        int i = 0;
+        for (int bf = 0; bf < b * frames; bf++)
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < h * w; p++) x[(bf * h * w + p) * c + ch] = torchOrder[i++];
+        return Tensor.of(be, dt, new int[]{b, frames, h, w, c}, x);
     }
 
     // ---- the captured path ----------------------------------------------------------------------------
@@ -168,7 +179,7 @@ public final class EulerSampler {
     private Tensor sampleCaptured(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener, KarrasSchedule sched) {
         int b = imageLatents.size(0), h = imageLatents.size(1), w = imageLatents.size(2), c = imageLatents.size(3);
         Backend be = imageLatents.backend();
-        DType dt = imageLatents.dtype();
+        DType dt = stateType(imageLatents.dtype());
         GraphCapturer cap = capturer != null ? capturer : Backend::captureGraph;
         try (GradMode.Guard ng = GradMode.noGrad(); Scope outer = Scope.open(); DeviceConstants consts = DeviceConstants.open()) {
             Tensor x = F.scale(initialNoise(be, dt, b, o.frames(), h, w, c, o.seed()), KarrasSchedule.initNoiseSigma());
@@ -232,12 +243,16 @@ public final class EulerSampler {
         return Tensor.of(be, dt, new int[]{1, o.frames(), 1, 1, 1}, g);
     }
 
-    /** One Euler v-prediction step (spec 5): CFG batch and per-frame guidance, then x0 and the update (x0 itself when last). */
+    /**
+     * One Euler v-prediction step (spec 5): CFG batch and per-frame guidance, then x0 and the update (x0 itself when
+     * last); x and the arithmetic in the state dtype, the UNet in its own.
+     */
     private Tensor step(Tensor x, StepScalars sc, Conditions cond, Tensor guidance, SamplingOptions o, boolean last) {
         int b = x.size(0);
-        Tensor xIn = o.scaleInput() ? sc.scale(x, C_IN) : x;
+        Tensor xIn = cast(o.scaleInput() ? sc.scale(x, C_IN) : x, cond.imageLatents().dtype());
         if (guidance != null) xIn = F.concat(List.of(xIn, xIn), 0);
-        Tensor v = unet.forward(new UNetInputs(xIn, sc.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE);
+        Tensor v = cast(unet.forward(new UNetInputs(xIn, sc.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE),
+                x.dtype());
         if (guidance != null) {
             Tensor vc = F.narrow(v, 0, 0, b), vu = F.narrow(v, 0, b, b);
             v = F.add(vu, F.mul(F.sub(vc, vu), guidance));
@@ -246,4 +261,6 @@ public final class EulerSampler {
         if (last) return x0;
         return F.add(x, sc.scale(sc.scale(F.sub(x, x0), INV_SIGMA), DSIGMA));
     }
+
+    private static Tensor cast(Tensor t, DType d) { return t.dtype() == d ? t : F.to(t, d); }
 }

@@ -79,7 +79,7 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o, listener);
             long t4 = System.nanoTime();
             int[] s = latents.shape();
-            Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());
+            Tensor scaled = F.to(F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor()), dtype);
             Tensor video = model.vae.decode(scaled, frames);
             List<RgbImage> out = ImageTensors.toImages(video);
             long t5 = System.nanoTime();
