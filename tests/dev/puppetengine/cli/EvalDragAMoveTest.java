@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,5 +38,27 @@ class EvalDragAMoveTest {
                 "--steps", "1", "--guidance", "1", "--out", out.toString());
         assertEquals(0, b[0], (String) b[2]);
         assertEquals(14, GifFiles.read(out.resolve("00000.gif")).frames().size());
+    }
+
+    /** --pickle-conditioning: the test batch's cond_latent and embedding, which only a model of SVD's shapes takes. */
+    @Test
+    void conditionsOnThePicklesLatentAndEmbeddingWhenAsked() throws Exception {
+        Path data = SharedData.require("dragamove-test");
+        Path small = TinyModel.write(tmp.resolve("small"));
+        Object[] r = EvalCommandTest.run("eval", "--model", small.toString(), "--dragamove", data.toString(), "--limit", "1", "--pickle-conditioning");
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("a 32x32x4 latent and a 1024-wide embedding; this model takes 8x8x4 and 16"), (String) r[2]);
+        r = EvalCommandTest.run("sample-batch", "--model", small.toString(), "--dir", tmp.toString(), "--out", tmp.resolve("o").toString(), "--pickle-conditioning");
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("--pickle-conditioning needs --dragamove"), (String) r[2]);
+
+        Path wide = TinyModel.write(tmp.resolve("wide"), UNetConfig.tiny(8, 14, 1024), 256, "tiny-256-random");   // 32 x 32 latents, 1024-wide context
+        Path report = tmp.resolve("report.json");
+        r = EvalCommandTest.run("eval", "--model", wide.toString(), "--dragamove", data.toString(), "--limit", "1", "--steps", "1", "--guidance", "1",
+                "--out", report.toString(), "--pickle-conditioning");
+        assertEquals(0, r[0], (String) r[2]);
+        JsonNode j = Json.mapper().readTree(report.toFile());
+        assertEquals("the pickle's cond_latent and embedding", j.path("sampling").path("conditioning").asText());
+        assertEquals(14, j.path("examples").get(0).path("psnr_per_frame").size());
     }
 }

@@ -33,8 +33,13 @@ final class TinyModel {
 
     /** The same model with another UNet config (e.g. one without drag modules) and manifest kind. */
     static Path write(Path dir, UNetConfig unet, String kind) throws IOException {
+        return write(dir, unet, SIDE, kind);
+    }
+
+    /** At another output side; the image encoder's projection is the UNet's cross_attention_dim. */
+    static Path write(Path dir, UNetConfig unet, int side, String kind) throws IOException {
         VaeConfig vae = VaeConfig.tiny(8);
-        ClipVisionConfig clip = ClipVisionConfig.tiny(32, 8, 16);
+        ClipVisionConfig clip = ClipVisionConfig.tiny(32, 8, unet.crossAttentionDim());
         Map<String, Module> modules = new LinkedHashMap<>();
         modules.put("unet", new UNetSpatioTemporalConditionModel(unet));
         modules.put("vae", new AutoencoderKLTemporalDecoder(vae));
@@ -48,7 +53,7 @@ final class TinyModel {
                 stores.put(e.getKey(), s);
                 comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
             }
-            ModelDirectory.write(dir, kind, "test fixture", SIDE, DType.F32, comps, false);
+            ModelDirectory.write(dir, kind, "test fixture", side, DType.F32, comps, false);
         } finally {
             stores.values().forEach(ParameterStore::close);
         }

@@ -7,6 +7,7 @@ import dev.puppetengine.pipeline.SamplingOptions;
 import me.tongfei.progressbar.ProgressBar;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -27,8 +28,27 @@ final class BatchRun {
 
     record Failure(String name, String message) {}
 
+    static final String PRECOMPUTED_HELP = "With --dragamove: condition on each test batch's own cond_latent and CLIP embedding, as the"
+            + " reference's test loop does, instead of encoding GIF frame 0 (needs the full-size VAE and image encoder's shapes: a converted model).";
+
+    /** --pickle-conditioning without DragAMove data is refused at once. */
+    static void requireDragAMove(boolean wanted, Path dragamove) {
+        if (wanted && dragamove == null) throw new UserError("--pickle-conditioning needs --dragamove (only the DragAMove test batches carry conditioning)");
+    }
+
+    /** --pickle-conditioning: refused before any sampling when the model cannot take the first example's conditioning. */
+    static void checkPrecomputed(boolean wanted, PuppetMaster pm, ExampleSource source, List<String> names) throws IOException {
+        if (!wanted) return;
+        try {
+            pm.checkFits(source.load(names.get(0)).precomputed());
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--pickle-conditioning: " + e.getMessage());
+        }
+    }
+
+    /** {@code precomputed}: condition on each example's precomputed conditioning (DragAMove's) instead of encoding its image. */
     static List<Failure> run(PuppetMaster pm, ExampleSource source, List<String> names, Function<Example, SamplingOptions> options,
-                             int steps, String task, Sink sink) {
+                             boolean precomputed, int steps, String task, Sink sink) {
         List<Failure> failed = new ArrayList<>();
         try (ProgressBar bar = ProgressBars.of(task, (long) names.size() * steps, " steps")) {
             for (int i = 0; i < names.size(); i++) {
@@ -37,7 +57,9 @@ final class BatchRun {
                 bar.setExtraMessage(" " + name + " (" + (i + 1) + "/" + names.size() + ")");
                 try {
                     Example ex = source.load(name);
-                    sink.accept(ex, pm.sample(ex.image(), ex.drags(), options.apply(ex), (done, total) -> bar.stepTo(base + done)));
+                    if (precomputed && ex.precomputed() == null) throw new UserError("no precomputed conditioning in this example");
+                    sink.accept(ex, pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
+                            (done, total) -> bar.stepTo(base + done)));
                 } catch (IOException | IllegalArgumentException | UserError e) {
                     failed.add(new Failure(name, e.getMessage()));
                     System.err.println("\nerror: " + name + ": " + e.getMessage());

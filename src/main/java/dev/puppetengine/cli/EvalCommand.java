@@ -60,11 +60,15 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--save-gifs", description = "Also write each generated video to DIR/<name>.gif.")
     Path saveGifs;
 
+    @Option(names = "--pickle-conditioning", description = BatchRun.PRECOMPUTED_HELP)
+    boolean pickleConditioning;
+
     @Mixin
     SamplingArgs sampling;
 
     @Override
     public Integer call() throws Exception {
+        BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         SamplingOptions base = sampling.options(14);
         if (out != null) OutputPaths.file("--out", out);
         if (saveGifs != null) OutputPaths.directory("--save-gifs", saveGifs, false);
@@ -78,14 +82,16 @@ final class EvalCommand implements Callable<Integer> {
         PointTracker tracker;
         long t0 = System.nanoTime();
         try (PuppetMaster pm = sampling.open()) {
+            BatchRun.checkPrecomputed(pickleConditioning, pm, source, names);
             tracker = PointTracker.forSide(pm.resolution());
             header.put("model", sampling.modelDir().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution());
             header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
                     .put("path", (input.clips != null ? input.clips : input.dragamove).toString()).put("examples", names.size())
                     .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
-                    .put("seed", base.seed()).put("scale_input", base.scaleInput());
-            failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), base.steps(), "evaluating", (ex, r) -> {
+                    .put("seed", base.seed()).put("scale_input", base.scaleInput())
+                    .put("conditioning", pickleConditioning ? "the pickle's cond_latent and embedding" : "frame 0 encoded by the model");
+            failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
                 scores.add(VideoScore.measure(ex, r.frames(), tracker));
                 if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
             });

@@ -41,6 +41,9 @@ final class SampleBatchCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Only the first N inputs (by name).")
     Integer limit;
 
+    @Option(names = "--pickle-conditioning", description = BatchRun.PRECOMPUTED_HELP)
+    boolean pickleConditioning;
+
     @Mixin
     SamplingArgs sampling;
 
@@ -50,6 +53,7 @@ final class SampleBatchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         video.check();
+        BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         OutputPaths.directory("--out", out, false);
         SamplingOptions opts = sampling.options(video.frames);
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
@@ -63,7 +67,8 @@ final class SampleBatchCommand implements Callable<Integer> {
         }
         List<BatchRun.Failure> failed;
         try (PuppetMaster pm = sampling.open()) {
-            failed = BatchRun.run(pm, source, todo, ex -> opts, opts.steps(), "sampling",
+            BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
+            failed = BatchRun.run(pm, source, todo, ex -> opts, pickleConditioning, opts.steps(), "sampling",
                     (ex, r) -> video.write(gif(ex.name()), r.frames(), ex.drags()));
         }
         System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());

@@ -5,6 +5,7 @@ import dev.puppetengine.io.DragAMoveBatch;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.Conditioning;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.tensor.Scope;
 
@@ -21,7 +22,8 @@ import java.util.stream.Stream;
  * GIF (not the PNG, which has arrows drawn on it); the ground truth is the GIF's frames. The pickle's
  * {@code latents} are not decoded: that needs the real SVD VAE, which small models do not have, and the
  * GIF is the same video. Drags come from the pickle's normalised tensor: start (frame 0) and per-frame
- * targets make one trajectory per slot; absent slots (all zeros in every frame) are skipped.
+ * targets make one trajectory per slot; absent slots (all zeros in every frame) are skipped. The pickle's
+ * {@code cond_latent} and {@code embedding} come along as the example's precomputed conditioning.
  */
 public final class DragAMoveSource implements ExampleSource {
     private final Path dir;
@@ -43,13 +45,16 @@ public final class DragAMoveSource implements ExampleSource {
     public Example load(String name) throws IOException {
         float[] d;
         int[] shape;
+        Conditioning cond;
         try (Scope s = Scope.open()) {                 // frees the batch's tensors
             DragAMoveBatch b = DragAMoveBatch.read(dir.resolve(name + ".pkl"), CpuBackend.get());
             d = b.drags().toFloatArray();
             shape = b.drags().shape();
+            int[] c = b.condLatent().shape();          // (1, 4, H, W)
+            cond = Conditioning.fromChannelsFirst(b.condLatent().toFloatArray(), c[1], c[2], b.embedding().toFloatArray());
         }
         List<RgbImage> frames = GifFiles.read(dir.resolve(name + ".gif")).frames();
-        return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames);
+        return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames, cond);
     }
 
     /** Trajectories of the present slots of a (1, F, K, 4) drag tensor. */

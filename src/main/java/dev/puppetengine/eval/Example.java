@@ -1,17 +1,23 @@
 package dev.puppetengine.eval;
 
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.pipeline.Conditioning;
 import dev.puppetengine.pipeline.DragPath;
 
 import java.util.List;
 
 /**
- * One input of a batch: the conditioning image, its drags (normalised to the image's centred square) and,
- * for evaluation, the ground-truth frames at their stored size (empty when there are none).
+ * One input of a batch: the conditioning image, its drags (normalised to the image's centred square), for evaluation
+ * the ground-truth frames at their stored size (empty when there are none), and the conditioning precomputed with it
+ * (DragAMove's cond_latent and embedding; null when there is none).
  */
-public record Example(String name, RgbImage image, List<DragPath> drags, List<RgbImage> groundTruth) {
+public record Example(String name, RgbImage image, List<DragPath> drags, List<RgbImage> groundTruth, Conditioning precomputed) {
     public Example {
         drags = List.copyOf(drags);
         groundTruth = List.copyOf(groundTruth);
+    }
+
+    public Example(String name, RgbImage image, List<DragPath> drags, List<RgbImage> groundTruth) {
+        this(name, image, drags, groundTruth, null);
     }
 }

@@ -61,7 +61,16 @@ public final class PuppetMaster implements AutoCloseable {
 
     /** Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates. */
     public Result sample(RgbImage image, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
+        return sample(image, null, drags, o, listener);
+    }
+
+    /**
+     * As above, conditioned on {@code given} (frame 0's latent and embedding, e.g. a DragAMove test batch's) instead
+     * of encoding {@code image}, which is then only the video's input frame; null encodes the image.
+     */
+    public Result sample(RgbImage image, Conditioning given, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         int frames = o.frames(), side = resolution();
+        if (given != null) checkFits(given);
         backend.resetPeak();
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             long t0 = System.nanoTime();
@@ -71,10 +80,11 @@ public final class PuppetMaster implements AutoCloseable {
             float[] d = DragPath.tensor(drags, frames);
             Tensor dragTensor = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, toDouble(d));   // read on the host: kept exact
             long t1 = System.nanoTime();
-            Tensor emb = model.clip.embed(clipIn);
+            Tensor emb = given == null ? model.clip.embed(clipIn) : Tensor.of(backend, dtype, new int[]{1, given.embedding().length}, toDouble(given.embedding()));
             Tensor context = F.reshape(emb, 1, 1, emb.size(1));
             long t2 = System.nanoTime();
-            Tensor z = model.vae.encodeMean(pixels);
+            Tensor z = given == null ? model.vae.encodeMean(pixels) : Tensor.of(backend, dtype, new int[]{1, given.side(), given.side(), given.channels()},
+                    toDouble(given.latent()));
             long t3 = System.nanoTime();
             Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o, listener);
             long t4 = System.nanoTime();
@@ -86,6 +96,15 @@ public final class PuppetMaster implements AutoCloseable {
             Timings tm = new Timings(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), o.steps(), ms(t5 - t4), backend.peakBytes());
             return new Result(out, input, tm);
         }
+    }
+
+    /** Refuses conditioning this model cannot take: latent side and channels, embedding width. */
+    public void checkFits(Conditioning c) {
+        int side = resolution() / model.vae.config().downscaleFactor(), ch = model.unet.config().inChannels() / 2, x = model.unet.config().crossAttentionDim();
+        if (c.side() != side || c.channels() != ch || c.embedding().length != x)
+            throw new IllegalArgumentException("precomputed conditioning is a " + c.side() + "x" + c.side() + "x" + c.channels() + " latent and a "
+                    + c.embedding().length + "-wide embedding; this model takes " + side + "x" + side + "x" + ch + " and " + x
+                    + " (the DragAMove batches are the full-size SVD's: use a converted Puppet-Master model)");
     }
 
     private static long ms(long nanos) { return nanos / 1_000_000; }

@@ -1,0 +1,71 @@
+package dev.puppetengine.pipeline;
+
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.image.ClipPreprocess;
+import dev.puppetengine.io.image.ImageTensors;
+import dev.puppetengine.io.image.ModelInput;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Sampling from precomputed conditioning (DragAMove's cond_latent and embedding) instead of encoding the image. */
+class PrecomputedConditioningTest {
+    private static final CpuBackend CPU = CpuBackend.get();
+
+    @Test
+    void theModelsOwnEncodingGivesTheSameVideoAndOtherConditioningAnother() {
+        try (PuppetMaster pm = new PuppetMaster(LoadedModel.random(ModelPresets.named("toy"), CPU, DType.F32, 4))) {
+            int side = pm.resolution();
+            byte[] rgb = new byte[side * side * 3];
+            for (int i = 0; i < rgb.length; i++) rgb[i] = (byte) (i * 7 % 251);
+            RgbImage image = new RgbImage(side, side, rgb);
+            Conditioning own;
+            try (Scope s = Scope.open(); GradMode.Guard g = GradMode.noGrad()) {
+                float[] z = pm.model().vae.encodeMean(ImageTensors.toTensor(CPU, List.of(ModelInput.prepare(image, side)))).toFloatArray();
+                float[] e = pm.model().clip.embed(ClipPreprocess.toTensor(CPU, ModelInput.prepare(image, side), pm.model().clip.config().imageSize())).toFloatArray();
+                own = new Conditioning(side / 8, 4, z, e);
+            }
+            SamplingOptions o = SamplingOptions.defaults().withSteps(2).withFrames(3);
+            List<DragPath> drags = List.of(DragPath.line(0.3, 0.4, 0.5, 0.4));
+            List<byte[]> encoded = pixels(pm.sample(image, drags, o, null).frames());
+            PuppetMaster.Result given = pm.sample(image, own, drags, o, null);
+            for (int f = 0; f < 3; f++)
+                assertArrayEquals(encoded.get(f), given.frames().get(f).pixels(), "frame " + f + ": the same conditioning, computed here or by sample");
+            assertEquals(0, given.timings().clipMs() + given.timings().vaeEncodeMs(), "nothing was encoded");
+
+            float[] z = own.latent();
+            for (int i = 0; i < z.length; i++) z[i] += 0.5f;
+            List<byte[]> other = pixels(pm.sample(image, new Conditioning(own.side(), 4, z, own.embedding()), drags, o, null).frames());
+            assertFalse(java.util.Arrays.equals(encoded.get(2), other.get(2)), "other conditioning, another video");
+
+            String msg = assertThrows(IllegalArgumentException.class,
+                    () -> pm.sample(image, new Conditioning(32, 4, new float[32 * 32 * 4], new float[1024]), drags, o, null)).getMessage();
+            assertTrue(msg.contains("a 32x32x4 latent and a 1024-wide embedding; this model takes 8x8x4 and 64"), msg);
+        }
+    }
+
+    private static List<byte[]> pixels(List<RgbImage> frames) {
+        return frames.stream().map(RgbImage::pixels).toList();
+    }
+
+    @Test
+    void channelsFirstLatentsAreMovedChannelsLast() {
+        float[] nchw = new float[2 * 3 * 3];
+        for (int i = 0; i < nchw.length; i++) nchw[i] = i;
+        Conditioning c = Conditioning.fromChannelsFirst(nchw, 2, 3, new float[]{1});
+        assertEquals(nchw[9 + 4], c.latent()[4 * 2 + 1], 0, "channel 1 at pixel 4");
+        assertEquals(nchw[4], c.latent()[4 * 2], 0, "channel 0 at pixel 4");
+    }
+}
