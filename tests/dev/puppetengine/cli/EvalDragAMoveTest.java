@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** eval and sample-batch on the shared DragAMove test set (skipped when it is absent), one example, one step. */
@@ -60,5 +61,10 @@ class EvalDragAMoveTest {
         JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals("the pickle's cond_latent and embedding", j.path("sampling").path("conditioning").asText());
         assertEquals(14, j.path("examples").get(0).path("psnr_per_frame").size());
+        Path encoded = tmp.resolve("encoded.json");   // the same run encoding GIF frame 0 with the model's own (random) encoders: another video
+        r = EvalCommandTest.run("eval", "--model", wide.toString(), "--dragamove", data.toString(), "--limit", "1", "--steps", "1", "--guidance", "1",
+                "--out", encoded.toString());
+        assertEquals(0, r[0], (String) r[2]);
+        assertNotEquals(j.path("examples").get(0).path("psnr_per_frame"), Json.mapper().readTree(encoded.toFile()).path("examples").get(0).path("psnr_per_frame"));
     }
 }

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -83,8 +84,8 @@ class TrainingCommandsTest {
         java.io.PrintStream errWas = System.err;
         System.setErr(new java.io.PrintStream(said, true));
         try {
-            assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),
-                    "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32"));
+            assertEquals(0, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // m0: F32 weights
+                    "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention"));
             assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
                     "--steps", "1", "--dtype", "fp16"));
         } finally {
@@ -93,14 +94,22 @@ class TrainingCommandsTest {
         assertTrue(said.toString().contains("on cpu, BF16 weights and activations; F32 master weights, moments and loss"), said.toString());
         assertTrue(said.toString().contains("needs loss scaling"), said.toString());
         try (SafetensorsReader r = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"))) {
-            assertEquals(DType.F32, r.entries().get(0).dtype());
+            for (var e : r.entries())   // trained tensors: their fp32 masters; frozen ones: the bf16 tensors the UNet ran with
+                assertEquals(e.name().contains(".attn1.") || e.name().contains(".attn2.") || e.name().contains("flow_convs") || e.name().contains("drag_token_mlps")
+                        ? DType.F32 : DType.BF16, e.dtype(), e.name());
         }
-        // --export-dtype fp32 exports the fp32 masters, not the bf16 copies the UNet computed with
+        // --export-dtype fp32 exports the trained weights' fp32 masters, not the bf16 copies the UNet computed with, and the
+        // frozen ones as the source model has them
         try (SafetensorsReader r = SafetensorsReader.open(runBf16.resolve("model/unet.safetensors"));
+             SafetensorsReader src = SafetensorsReader.open(model.resolve("unet.safetensors"));
              dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
-            double[] w = r.load("conv_in.weight", dev.puppetengine.backend.cpu.CpuBackend.get(), DType.F32).toDoubleArray();
+            dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+            String trained = r.entries().stream().map(e -> e.name()).filter(n -> n.contains(".attn1.to_q.weight")).findFirst().orElseThrow();
+            double[] w = r.load(trained, cpu, DType.F32).toDoubleArray();
             long finer = java.util.Arrays.stream(w).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
-            assertTrue(finer > w.length / 2, finer + " of " + w.length + " exported weights have more precision than bf16");
+            assertTrue(finer > w.length / 2, finer + " of " + w.length + " exported values of " + trained + " have more precision than bf16");
+            assertArrayEquals(src.load("conv_in.weight", cpu, DType.F32).toDoubleArray(), r.load("conv_in.weight", cpu, DType.F32).toDoubleArray(),
+                    "a frozen weight is exported as the source had it");
         }
         assertTrue(Files.readString(runBf16.resolve("log.jsonl")).contains("\"loss\":"));
         Path empty = dir.resolve("empty.jsonl");

@@ -1,6 +1,9 @@
 package dev.puppetengine.eval;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.DragAMoveBatch;
 import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
 
@@ -41,6 +44,15 @@ class EvalDragAMoveSourceTest {
         assertEquals(ex.groundTruth().get(0), ex.image());
         assertEquals(14, ex.drags().get(0).xs().length);
         for (DragPath p : ex.drags()) assertEquals(0, p.xs()[0] * 512 % 1, 1e-3, "integer pixels of the 512 render");   // spec 7
+        try (Scope s = Scope.open()) {   // the pickle's conditioning, channels-last
+            DragAMoveBatch b = DragAMoveBatch.read(dir.resolve("00000.pkl"), CpuBackend.get());
+            float[] nchw = b.condLatent().toFloatArray(), nhwc = ex.precomputed().latent();
+            assertEquals(32, ex.precomputed().side());
+            assertEquals(4, ex.precomputed().channels());
+            for (int c = 0; c < 4; c++)
+                for (int p = 0; p < 32 * 32; p += 97) assertEquals(nchw[c * 1024 + p], nhwc[p * 4 + c], 0, "channel " + c + " pixel " + p);
+            assertArrayEquals(b.embedding().toFloatArray(), ex.precomputed().embedding());
+        }
         assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
     }
 }

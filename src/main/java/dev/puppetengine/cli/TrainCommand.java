@@ -100,9 +100,9 @@ final class TrainCommand implements Callable<Integer> {
             TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
             String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
                     + (unscaledInput ? ", unscaled input: sample with --unscaled-input" : "") + ")";
-            if (export != dt && dt != EdmLoss.lossType(dt)) {   // trained in low precision: export the fp32 master weights, not their rounded copies
+            if (export != dt && dt != EdmLoss.lossType(dt)) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
                 try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
-                    TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights());
+                    TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
                     full.save(out.resolve("model"), kind, note, export, Map.of(), true);
                 }
             } else {

@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
  * per frame as v = v_u + g_f (v_c - v_u). Initial noise: what the reference demo draws for the seed
  * ({@code torch.manual_seed(seed); torch.randn(B, F, 4, h, w)}, {@link TorchCpuGenerator}) in the latents'
  * channels-last layout, times sqrt(700^2 + 1): the same on every backend. The sampler's own state (x, the guidance,
- * the x0 and Euler arithmetic) is F32 whatever the UNet computes in (F64 for an F64 UNet), as diffusers' scheduler
- * upcasts the sample; only the UNet's input and output are in its dtype.
+ * the x0 and Euler arithmetic) is F32 whatever the UNet computes in (F64 for an F64 UNet): diffusers' scheduler
+ * computes each step in fp32 but casts the result back to the UNet's dtype, and the demo's UNet is fp32 anyway; here
+ * the state stays F32 between steps too, so a bf16 UNet does not round late, small updates away.
  */
 public final class EulerSampler {
 

@@ -104,10 +104,16 @@ public final class TrainingCheckpoint {
 
     /** Loads a checkpoint's weights (or its EMA weights) into a model's parameters, to export the trained model. */
     public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store) throws IOException {
+        loadWeights(ckpt, ema, store, k -> true);
+    }
+
+    /** As above, only the parameters {@code which} names (e.g. the trained ones: frozen ones are saved in the model's own dtype). */
+    public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store, java.util.function.Predicate<String> which)
+            throws IOException {
         Path file = ckpt.resolve(ema ? EMA : WEIGHTS);
         if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
-        store.parameters().forEach((k, p) -> into.put(k, p.value()));
+        store.parameters().forEach((k, p) -> { if (which.test(k)) into.put(k, p.value()); });
         copyAll(file, "", into);
     }
 
