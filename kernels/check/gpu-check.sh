@@ -14,7 +14,7 @@
 #   products-hopper  the same per forced wgmma tile, sm_90 only (plain, warp-specialised, TMA-fed), and TensorMapsTest
 #   harness-tiled    the op harness on the tiled (no tensor-core) fallback
 #   unet-parity      the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16, checkpointing off/on)
-#   sample-parity    the sampling parity test (shipped toy model, 3 steps: Philox noise, frames, determinism)
+#   sample-parity    the sampling parity test (shipped toy model, 3 steps: frames vs the CPU, determinism)
 #   memcheck         compute-sanitizer memcheck over the op harness (kernels ~10x slower), when it is on PATH
 # Every launch synchronized (-Dpuppet.cuda.sync=true) so a fault names its kernel. Strict, so a pass means what it says:
 # no usable CUDA fails every test instead of skipping it (-Dpuppet.harness.requireDevice=true), harness-mma fails when

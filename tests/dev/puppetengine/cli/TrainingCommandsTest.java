@@ -78,6 +78,21 @@ class TrainingCommandsTest {
             System.setErr(was);
         }
         assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
+        // a run begun by an engine with another random-stream layout is not resumed with other draws
+        Path config = run.resolve("config.json");
+        String saved = Files.readString(config);
+        com.fasterxml.jackson.databind.node.ObjectNode older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
+        older.remove("random_streams");
+        Files.writeString(config, older.toString());
+        err.reset();
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(2, Main.run(train));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(err.toString().contains("random_streams (absent: an engine before 2026-12-01) -> 2"), err.toString());
+        Files.writeString(config, saved);
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
         java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();

@@ -55,7 +55,7 @@ final class SamplingArgs {
     }
 
     /**
-     * UNets above this size are not practical on the CPU: the full-size one (1.5 B) measured 65 s per step at 2 frames
+     * UNets above this size are not practical on the CPU: the full-size one (1.68 B) measured 65 s per step at 2 frames
      * without CFG on 2 cores, so 14 frames with CFG take about 15 minutes a step.
      */
     static final long CPU_PRACTICAL_PARAMETERS = 200_000_000L;

@@ -21,7 +21,7 @@ final class TrainingOptions {
     @Option(names = "--accumulation", description = "Micro-steps per optimiser step (gradients averaged).")
     Integer accumulation;
 
-    @Option(names = "--seed", defaultValue = "1024", description = "Seed of every random draw: data order, noise levels and noise, dropout, the latents' posterior samples and the drags chosen per batch (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "1024", description = "Seed of every random draw: the data order and the objective's (train: noise levels, noise, dropout, posterior samples, drags chosen per batch) (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--adamw", description = "AdamW (decoupled weight decay) instead of Adam.")

@@ -15,6 +15,9 @@ public final class Streams {
      */
     public static final int SIGMA = 0, NOISE = 1, DROPOUT = 2, DATA = 3, LATENT = 4, DRAGS = 5, COUNT = 6;
 
+    /** The version of this layout, recorded in a training run's config.json: a run is resumed only under the same one. */
+    public static final int LAYOUT = 2;
+
     public static long offset(long step, int stream) {
         if (stream < 0 || stream >= COUNT) throw new IllegalArgumentException("stream " + stream);
         return (step * COUNT + stream) << 32;

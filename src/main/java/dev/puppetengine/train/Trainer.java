@@ -8,6 +8,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.random.Streams;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -149,7 +150,11 @@ public final class Trainer {
     /** A run directory belongs to one configuration: refuse to resume it with another. */
     private void checkConfig(String modelJson) throws IOException {
         Path file = run.resolve("config.json");
-        String mine = Json.mapper().writeValueAsString(Map.of("training", cfg, "model", Json.mapper().readTree(modelJson)));
+        Map<String, Object> settings = new LinkedHashMap<>();   // in this order, so the file's bytes are the same every time
+        settings.put("training", cfg);
+        settings.put("model", Json.mapper().readTree(modelJson));
+        settings.put("random_streams", Streams.LAYOUT);          // a run resumed under another stream layout would draw otherwise
+        String mine = Json.mapper().writeValueAsString(settings);
         if (Files.isRegularFile(file)) {
             JsonNode saved;
             try {
@@ -165,6 +170,9 @@ public final class Trainer {
                         JsonNode was = saved.path(part).get(f.getKey());
                         if (!f.getValue().equals(was)) diff.add(part + "." + f.getKey() + " " + (was == null ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(f.getValue()));
                     });
+                if (!now.path("random_streams").equals(saved.path("random_streams")))
+                    diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
+                            + Streams.LAYOUT + " (the run's random draws would change)");
                 throw new IllegalArgumentException(file + ": this run directory was started with other settings (" + (diff.isEmpty() ? "see the file" : String.join(", ", diff))
                         + "); use a new --out directory or the same settings");
             }
