@@ -67,6 +67,30 @@ class ConvertNamesTest {
             assertNull(seen.put(SgmNames.unet(PM.unet(), k).name(), k));
     }
 
+    /** Every sgm name the converter reads for SVD, against the real file's key list (tests/resources/convert/svd_sgm_keys.txt). */
+    @Test
+    void sgmNamesAreTheRealFilesKeys() throws IOException {
+        java.util.Set<String> real = new java.util.TreeSet<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(ConvertNamesTest.class.getResourceAsStream("/convert/svd_sgm_keys.txt"), StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) if (!line.isBlank() && !line.startsWith("#")) real.add(line.strip());
+        }
+        assertEquals(2194, real.size());
+        ModelPresets svd = ModelPresets.named("svd-img2vid");
+        java.util.Set<String> ours = new java.util.TreeSet<>();
+        for (String k : new UNetSpatioTemporalConditionModel(svd.unet()).namedParameters().keySet())
+            ours.add(SgmNames.UNET_PREFIX + SgmNames.unet(svd.unet(), k).name());
+        int levels = svd.vae().blockOutChannels().size();
+        for (String k : new AutoencoderKLTemporalDecoder(svd.vae()).namedParameters().keySet())   // the encoder and quant_conv: SVD's conditioning-frame encoder
+            ours.add((k.startsWith("decoder.") ? SgmNames.VAE_PREFIX : SgmNames.COND_ENCODER_PREFIX) + SgmNames.vae(levels, k).name());
+        for (String k : new ClipVisionModelWithProjection(svd.clip()).namedParameters().keySet())
+            ours.add(SgmNames.CLIP_PREFIX + SgmNames.clip(k).name());
+        java.util.Set<String> missing = new java.util.TreeSet<>(real), extra = new java.util.TreeSet<>(ours);
+        missing.removeAll(ours);
+        extra.removeAll(real);
+        assertEquals(List.of(), List.copyOf(extra), "names the converter would look for that the file does not have");
+        assertEquals(List.of(), List.copyOf(missing), "tensors of the file the converter would not read");
+    }
+
     @Test
     void unetRulesOfTheSpec() {
         Map<String, String> spec = Map.ofEntries(

@@ -63,6 +63,31 @@ class ConvertRoundTripTest {
         }
     }
 
+    /**
+     * svd.safetensors' conditioning-frame encoder (conditioner.embedders.3.encoder: encoder + a learned quant_conv) is the
+     * VAE's encoder, not first_stage_model's (no quant_conv): the engine VAE equals a diffusers VAE with that encoder and
+     * quant_conv, whatever first_stage_model.encoder holds.
+     */
+    @Test
+    void theConditioningFrameEncoderOfAnSgmFileIsTheVaesEncoder() throws IOException {
+        Map<String, Synthetic.Values> vae = new java.util.LinkedHashMap<>(Synthetic.vae()), cond = new java.util.LinkedHashMap<>();
+        vae.replaceAll((k, v) -> {
+            if (!k.startsWith("encoder.") && !k.startsWith("quant_conv.")) return v;
+            float[] d = v.data().clone();
+            for (int i = 0; i < d.length; i++) d[i] = k.startsWith("quant_conv.") ? (i % 3) / 4f : -d[i] / 2;   // exact in every dtype
+            return new Synthetic.Values(v.shape(), d);
+        });
+        Path folder = Synthetic.diffusersFolder(dir.resolve("svd-cond"), DType.F32);
+        Synthetic.write(folder.resolve("vae/diffusion_pytorch_model.safetensors"), vae, DType.F32);
+        Path sgm = Synthetic.sgmFile(dir.resolve("svd-cond.safetensors"), DType.F32, vae);
+        Path a = dir.resolve("engine-cond-diffusers"), b = dir.resolve("engine-cond-sgm");
+        assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--out", a.toString()));
+        assertEquals(0, Main.run("convert", sgm.toString(), "--preset", "toy", "--out", b.toString()));
+        assertArrayEquals(Files.readAllBytes(a.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors")));
+        assertFalse(java.util.Arrays.equals(Files.readAllBytes(fromSgm.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors"))),
+                "first_stage_model.encoder (the other values) was not used");
+    }
+
     @Test
     void shardedCheckpointsConvertAsTheWholeOnes() throws IOException {
         // the UNet in 3 shards, the image encoder in 2 and the VAE as 2 shards of the fp16 variant, as save_pretrained with a

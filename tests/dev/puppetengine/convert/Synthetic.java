@@ -161,8 +161,16 @@ final class Synthetic {
         return dir;
     }
 
-    /** The toy SVD as one sgm file, with an ignored cond-frame encoder copy as in Stability's file. */
+    /** The toy SVD as one sgm file, with an ignored cond-frame encoder leftover as in Stability's file. */
     static Path sgmFile(Path file, DType dtype) throws IOException {
+        return sgmFile(file, dtype, null);
+    }
+
+    /**
+     * As above, and when {@code condVae} is given, its encoder and quant_conv as the conditioning-frame encoder
+     * (conditioner.embedders.3.encoder.*), which the converter takes as the VAE's encoder.
+     */
+    static Path sgmFile(Path file, DType dtype, Map<String, Values> condVae) throws IOException {
         UNetConfig u = TOY.unet();
         Map<String, Values> all = new LinkedHashMap<>();
         all.putAll(sgm(SgmNames.UNET_PREFIX, svdUnet(), k -> SgmNames.unet(u, k)));
@@ -172,6 +180,11 @@ final class Synthetic {
         all.putAll(sgm(SgmNames.VAE_PREFIX, vae, k -> SgmNames.vae(TOY.vae().blockOutChannels().size(), k)));
         all.putAll(sgm(SgmNames.CLIP_PREFIX, clip(), SgmNames::clip));
         all.put("conditioner.embedders.3.encoder.conv_in.weight", new Values(new int[]{2, 3}, new float[6]));
+        if (condVae != null) {
+            Map<String, Values> enc = new LinkedHashMap<>();
+            condVae.forEach((k, v) -> { if (k.startsWith("encoder.") || k.startsWith("quant_conv.")) enc.put(k, v); });
+            all.putAll(sgm(SgmNames.COND_ENCODER_PREFIX, enc, k -> SgmNames.vae(TOY.vae().blockOutChannels().size(), k)));
+        }
         write(file, all, dtype);
         return file;
     }

@@ -158,8 +158,9 @@ final class EngineConversion {
                     sources.put(key, initialised(key, p));
                     drags++;
                 } else if (sgm && key.startsWith("quant_conv.")) {
-                    sources.put(key, identityConv(p));       // sgm's AutoencodingEngine has no quant_conv: the identity is exact
-                    if (key.endsWith(".weight")) notes.add("quant_conv: not in the sgm checkpoint, written as the identity (exact: sgm has no such layer)");
+                    sources.put(key, identityConv(p));       // first_stage_model (AutoencodingEngine) has no quant_conv: exact for its encoder
+                    if (key.endsWith(".weight")) notes.add("quant_conv: the file has no conditioning-frame encoder copy (" + SgmNames.COND_ENCODER_PREFIX
+                            + "*), so the encoder is first_stage_model's, which has no quant_conv: written as the identity");
                 } else {
                     missing.add(ref == null ? key + " (no sgm name)" : sgm ? in.prefix() + ref.name() + " (for " + key + ")" : key);
                     if (allowPartial) sources.put(key, initialised(key, p));

@@ -126,18 +126,32 @@ final class Inputs implements AutoCloseable {
         prefixes.put(ComponentInput.VAE, SgmNames.VAE_PREFIX);
         prefixes.put(ComponentInput.IMAGE_ENCODER, SgmNames.CLIP_PREFIX);
         Map<String, Map<String, SourceTensor>> sgm = new LinkedHashMap<>();
+        Map<String, SourceTensor> condEncoder = new LinkedHashMap<>();
         TreeMap<String, Integer> ignored = new TreeMap<>();
         for (SourceTensor t : f.tensors.values()) {
             String comp = null;
             for (Map.Entry<String, String> e : prefixes.entrySet()) if (t.name().startsWith(e.getValue())) comp = e.getKey();
+            String cond = t.name().startsWith(SgmNames.COND_ENCODER_PREFIX) ? t.name().substring(SgmNames.COND_ENCODER_PREFIX.length()) : "";
             if (comp != null) sgm.computeIfAbsent(comp, k -> new LinkedHashMap<>()).put(t.name().substring(prefixes.get(comp).length()), t);
+            else if (cond.startsWith("encoder.") || cond.startsWith("quant_conv.")) condEncoder.put(cond, t);
             else ignored.merge(sgmGroup(t.name()), 1, Integer::sum);
+        }
+        // SVD encodes its conditioning frame with the copy under conditioner.embedders.3.encoder (encoder + quant_conv);
+        // first_stage_model has no quant_conv. Diffusers' VAE, which Puppet-Master's latents come from, encodes as SVD's
+        // conditioning does, so the VAE's encoder and quant_conv come from that copy when the file has it (spec 6.3).
+        boolean fromCond = sgm.containsKey(ComponentInput.VAE) && condEncoder.containsKey("quant_conv.weight") && condEncoder.containsKey("encoder.conv_in.weight");
+        if (fromCond) {
+            sgm.get(ComponentInput.VAE).keySet().removeIf(k -> k.startsWith("encoder."));
+            sgm.get(ComponentInput.VAE).putAll(condEncoder);
+        } else {
+            condEncoder.values().forEach(t -> ignored.merge(sgmGroup(t.name()), 1, Integer::sum));
         }
         if (!sgm.isEmpty()) {
             List<ComponentInput> out = new ArrayList<>();
             sgm.forEach((c, m) -> out.add(new ComponentInput(c, ComponentInput.Naming.SGM, p, prefixes.get(c), m, null, null)));
             StringBuilder d = new StringBuilder(p + ": Stability single-file (sgm) checkpoint, " + f.format + " (");
             out.forEach(c -> d.append(c.prefix()).append("* ").append(c.tensors().size()).append(" tensors -> ").append(c.component()).append("; "));
+            if (fromCond) d.append("the vae's encoder and quant_conv from ").append(SgmNames.COND_ENCODER_PREFIX).append("* (SVD's conditioning-frame encoder); ");
             d.append(ignored.isEmpty() ? "nothing else)" : "ignored: " + ignored + ")");
             descriptions.add(d.toString());
             return out;

@@ -16,6 +16,8 @@ final class SgmNames {
 
     static final String UNET_PREFIX = "model.diffusion_model.", VAE_PREFIX = "first_stage_model.",
             CLIP_PREFIX = "conditioner.embedders.0.open_clip.model.visual.";
+    /** SVD's conditioning-frame encoder (spec 6.3): a VAE encoder with quant_conv, relative names encoder.* and quant_conv.*. */
+    static final String COND_ENCODER_PREFIX = "conditioner.embedders.3.encoder.";
 
     /** A stored tensor and how it becomes the key's tensor. */
     record Ref(String name, Transform transform) {}
