@@ -37,14 +37,19 @@ class EdmLossTest {
         assertEquals(1.6, Math.sqrt(sq / s.length - mean * mean), 0.03);
     }
 
+    /** conv_out zeroed: the UNet returns v = 0 exactly, in any dtype. */
+    private static void zeroOutput(ParameterStore ps) {
+        CPU.fill(ps.parameters().get("conv_out.weight").value(), 0);
+        CPU.fill(ps.parameters().get("conv_out.bias").value(), 0);
+    }
+
     /** With conv_out zeroed the UNet returns v = 0, so the loss has a closed form in sigma and eps. */
     @Test
     void lossEqualsTheClosedFormWhenVIsZero() {
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
              GradMode.Guard g = GradMode.noGrad()) {
-            CPU.fill(ps.parameters().get("conv_out.weight").value(), 0);
-            CPU.fill(ps.parameters().get("conv_out.bias").value(), 0);
+            zeroOutput(ps);
             Tensor x0 = randn(5, 2, 2, 8, 8, 4);
             EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4), randn(7, 2, 1, 16), Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
             long seed = 11, step = 4;
@@ -73,8 +78,7 @@ class EdmLossTest {
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.BF16, 1);
              GradMode.Guard g = GradMode.noGrad()) {
-            CPU.fill(ps.parameters().get("conv_out.weight").value(), 0);
-            CPU.fill(ps.parameters().get("conv_out.bias").value(), 0);
+            zeroOutput(ps);
             Tensor x0 = randn(5, 2, 2, 8, 8, 4).to(DType.F32);
             EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4).to(DType.BF16), randn(7, 2, 1, 16).to(DType.BF16),
                     Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
