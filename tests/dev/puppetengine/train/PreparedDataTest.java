@@ -191,6 +191,13 @@ class PreparedDataTest {
     }
 
     @Test
+    void aSetTooLargeForOneTensorIsRefusedBeforeEncoding() {
+        PreparedData.checkSize(9362, 14, 32, 32, 4);   // 2,147,221,504 bytes: fits
+        String msg = assertThrows(IllegalArgumentException.class, () -> PreparedData.checkSize(9363, 14, 32, 32, 4)).getMessage();
+        assertTrue(msg.contains("at most 2 GiB per tensor (9362 such clips): split the dataset"), msg);
+    }
+
+    @Test
     void refusesInconsistentFilesAndDataForAnotherModel(@TempDir Path dir) throws IOException {
         try (PreparedData ok = PreparedData.open(write(dir, "ok", s -> {}))) {
             assertEquals(2, ok.size());

@@ -45,7 +45,8 @@ import java.util.function.IntConsumer;
  * <p>Each batch draws what the reference's loader draws per item: latents = (mean + std N(0, 1)) x scaling factor,
  * cond_latent = frame 0's mean unscaled, and drags chosen afresh from the candidates by {@link DragSelection} (a
  * clip without candidates keeps its own drags). The draws are functions of (seed, micro-step, position in the
- * batch), so a resumed run draws what an uninterrupted one does. Loaded whole into memory.
+ * batch), so a resumed run draws what an uninterrupted one does. Written and loaded whole, in memory, with each tensor
+ * under 2 GiB ({@link #checkSize}: about 9,300 full-size 14-frame clips per set); streaming per clip is not built.
  */
 public final class PreparedData implements TrainingData, AutoCloseable {
     public static final String FILE = "prepared.safetensors";
@@ -227,7 +228,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
      */
     public static int write(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
                              DType dtype, IntConsumer progress) throws IOException {
-        int n = data.count(), frames = data.frames();
+        int n = data.count(), frames = data.frames(), down = vae.config().downscaleFactor();
+        checkSize(n, frames, data.height() / down, data.width() / down, vae.config().latentChannels());
         List<double[]> means = new ArrayList<>(), stds = new ArrayList<>(), emb = new ArrayList<>(), drg = new ArrayList<>();
         List<List<double[]>> cands = new ArrayList<>(), still = new ArrayList<>();
         int[] latShape = null;
@@ -275,6 +277,17 @@ public final class PreparedData implements TrainingData, AutoCloseable {
                     "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)))), tensors);
         }
         return outside;
+    }
+
+    /**
+     * Refuses, before hours of encoding, a dataset whose latent tensors would exceed what one safetensors tensor can be
+     * mapped as (2 GiB; the whole set is also held in memory): about 9,300 clips of 14 frames at 32 x 32 x 4.
+     */
+    static void checkSize(int clips, int frames, int h, int w, int channels) {
+        long bytes = (long) clips * frames * h * w * channels * Float.BYTES;
+        if (bytes > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(clips + " clips of " + frames + " frames make " + bytes / (1L << 20) + " MiB latent tensors; one prepared set"
+                    + " holds at most 2 GiB per tensor (" + Integer.MAX_VALUE / ((long) frames * h * w * channels * Float.BYTES) + " such clips): split the dataset");
     }
 
     /** Per-clip track lists as (N, max(1, most tracks), F, 2), zero-padded, and their counts (N). */
