@@ -526,8 +526,9 @@ public final class F {
         });
     }
 
-    /** Converts dtype; the gradient is converted back. */
+    /** Converts dtype (x itself when it already has it); the gradient is converted back. */
     public static Tensor to(Tensor x, DType t) {
+        if (x.dtype() == t) return x;
         Tensor y = x.to(t);
         if (!Autograd.recording(x)) return y;
         DType from = x.dtype();

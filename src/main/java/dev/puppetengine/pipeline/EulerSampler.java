@@ -99,7 +99,7 @@ public final class EulerSampler {
      */
     public static Tensor initialNoise(Backend be, DType dt, int b, int frames, int h, int w, int c, long seed) {
         float[] torchOrder = new TorchCpuGenerator(seed).normal(Math.multiplyExact(Math.multiplyExact(b * frames, c), h * w));
-        double[] x = new double[torchOrder.length];
+        float[] x = new float[torchOrder.length];
         int i = 0;
         for (int bf = 0; bf < b * frames; bf++)
             for (int ch = 0; ch < c; ch++)
@@ -250,9 +250,9 @@ public final class EulerSampler {
      */
     private Tensor step(Tensor x, StepScalars sc, Conditions cond, Tensor guidance, SamplingOptions o, boolean last) {
         int b = x.size(0);
-        Tensor xIn = cast(o.scaleInput() ? sc.scale(x, C_IN) : x, cond.imageLatents().dtype());
+        Tensor xIn = o.scaleInput() ? sc.scale(x, C_IN) : x;   // the UNet casts its inputs to its dtype
         if (guidance != null) xIn = F.concat(List.of(xIn, xIn), 0);
-        Tensor v = cast(unet.forward(new UNetInputs(xIn, sc.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE),
+        Tensor v = F.to(unet.forward(new UNetInputs(xIn, sc.timestep(), cond.imageLatents(), cond.clip(), cond.drags(), null), UNetOptions.INFERENCE),
                 x.dtype());
         if (guidance != null) {
             Tensor vc = F.narrow(v, 0, 0, b), vu = F.narrow(v, 0, b, b);
@@ -262,6 +262,4 @@ public final class EulerSampler {
         if (last) return x0;
         return F.add(x, sc.scale(sc.scale(F.sub(x, x0), INV_SIGMA), DSIGMA));
     }
-
-    private static Tensor cast(Tensor t, DType d) { return t.dtype() == d ? t : F.to(t, d); }
 }

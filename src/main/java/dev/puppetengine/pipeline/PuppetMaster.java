@@ -78,18 +78,18 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor pixels = F.to(ImageTensors.toTensor(backend, List.of(input)), dtype);
             Tensor clipIn = F.to(ClipPreprocess.toTensor(backend, input, model.clip.config().imageSize()), dtype);
             float[] d = DragPath.tensor(drags, frames);
-            Tensor dragTensor = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, toDouble(d));   // read on the host: kept exact
+            Tensor dragTensor = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, d);   // read on the host: kept exact
             long t1 = System.nanoTime();
-            Tensor emb = given == null ? model.clip.embed(clipIn) : Tensor.of(backend, dtype, new int[]{1, given.embedding().length}, toDouble(given.embedding()));
+            Tensor emb = given == null ? model.clip.embed(clipIn) : Tensor.of(backend, dtype, new int[]{1, given.embedding().length}, given.embedding());
             Tensor context = F.reshape(emb, 1, 1, emb.size(1));
             long t2 = System.nanoTime();
             Tensor z = given == null ? model.vae.encodeMean(pixels) : Tensor.of(backend, dtype, new int[]{1, given.side(), given.side(), given.channels()},
-                    toDouble(given.latent()));
+                    given.latent());
             long t3 = System.nanoTime();
             Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o, listener);
             long t4 = System.nanoTime();
             int[] s = latents.shape();
-            Tensor scaled = F.to(F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor()), dtype);
+            Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());   // decode casts to the VAE's dtype
             Tensor video = model.vae.decode(scaled, frames);
             List<RgbImage> out = ImageTensors.toImages(video);
             long t5 = System.nanoTime();
@@ -108,12 +108,6 @@ public final class PuppetMaster implements AutoCloseable {
     }
 
     private static long ms(long nanos) { return nanos / 1_000_000; }
-
-    private static double[] toDouble(float[] f) {
-        double[] d = new double[f.length];
-        for (int i = 0; i < f.length; i++) d[i] = f[i];
-        return d;
-    }
 
     @Override
     public void close() {

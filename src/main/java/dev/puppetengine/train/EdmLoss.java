@@ -74,10 +74,10 @@ public final class EdmLoss {
         Tensor eps = be.empty(dt, s);
         be.fillRandom(eps, RandomKind.NORMAL, seed, Streams.offset(step, Streams.NOISE));
         Tensor noisy = F.add(x0, F.mul(eps, Tensor.of(be, dt, perSample, sigma)));
-        Tensor in = cast(F.mul(noisy, Tensor.of(be, dt, perSample, cIn)), unetType);
+        Tensor in = F.mul(noisy, Tensor.of(be, dt, perSample, cIn));   // the UNet casts its inputs to its dtype
         Tensor v = unet.forward(new UNetInputs(in, Tensor.of(be, DType.F32, new int[]{b}, cNoise), batch.condLatent(), batch.embedding(),
                 batch.drags(), null), UNetOptions.training(seed, Streams.offset(step, Streams.DROPOUT), checkpointing));
-        Tensor d = F.add(F.mul(noisy, Tensor.of(be, dt, perSample, cSkip)), F.mul(cast(v, dt), Tensor.of(be, dt, perSample, cOut)));
+        Tensor d = F.add(F.mul(noisy, Tensor.of(be, dt, perSample, cSkip)), F.mul(F.to(v, dt), Tensor.of(be, dt, perSample, cOut)));
         Tensor err = F.mul(F.square(F.sub(d, x0)), Tensor.of(be, dt, perSample, lambda));
         if (frameWeights != null) {
             if (frameWeights.length != s[1]) throw new IllegalArgumentException("frame weights: expected " + s[1] + ", got " + frameWeights.length);
@@ -85,8 +85,6 @@ public final class EdmLoss {
         }
         return F.mean(err);
     }
-
-    private static Tensor cast(Tensor x, DType t) { return x.dtype() == t ? x : F.to(x, t); }
 
     /** The reference's optional frame weighting: linspace(1, w, F) when increasing, else 1 for frame 0 and w after. */
     public static double[] frameWeights(int frames, double w, boolean increasing) {

@@ -184,10 +184,10 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             Tensor latents = F.scale(F.add(m, F.mul(rows(std, clips), eps)), scalingFactor);
             Tensor cond = F.reshape(F.contiguous(m.narrow(1, 0, 1)), clips.length, m.size(2), m.size(3), m.size(4));
             int frames = m.size(1);
-            double[] d = new double[clips.length * frames * DragTensor.SLOTS * 4];
+            float[] d = new float[clips.length * frames * DragTensor.SLOTS * 4];
             for (int b = 0; b < clips.length; b++) {
                 float[] row = dragsOf(clips[b], seed, microStep, b, frames);
-                for (int i = 0; i < row.length; i++) d[b * row.length + i] = row[i];
+                System.arraycopy(row, 0, d, b * row.length, row.length);
             }
             Tensor dragTensor = Tensor.of(cpu, DType.F32, new int[]{clips.length, frames, DragTensor.SLOTS, 4}, d);
             return new EdmLoss.Batch(Scope.escape(moved(latents, backend, EdmLoss.lossType(dtype))), Scope.escape(moved(cond, backend, dtype)),
@@ -197,12 +197,10 @@ public final class PreparedData implements TrainingData, AutoCloseable {
 
     /** Clip i's drag tensor for batch position b: chosen afresh from its candidates (spec 4.5), else its own. */
     float[] dragsOf(int clip, long seed, long microStep, int b, int frames) {
-        if (candidates.get(clip).isEmpty()) {
-            float[] own = new float[frames * DragTensor.SLOTS * 4];
-            double[] all = drags.narrow(0, clip, 1).toDoubleArray();
-            for (int i = 0; i < own.length; i++) own[i] = (float) all[i];
-            return own;
-        }
+        if (candidates.get(clip).isEmpty())
+            try (Tensor own = drags.narrow(0, clip, 1)) {
+                return own.toFloatArray();
+            }
         long bits = (long) (Philox.uniform(seed, Streams.offset(microStep, Streams.DRAGS), 2L * b) * (1L << 24)) << 24
                 | (long) (Philox.uniform(seed, Streams.offset(microStep, Streams.DRAGS), 2L * b + 1) * (1L << 24));
         List<double[]> chosen = DragSelection.choose(candidates.get(clip), statics.get(clip), staticProbability, (width + height) / 2,

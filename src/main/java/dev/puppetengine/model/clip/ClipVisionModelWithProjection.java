@@ -40,7 +40,7 @@ public final class ClipVisionModelWithProjection extends Module {
             throw new IllegalArgumentException("CLIP embed: pixels must be (N, " + size + ", " + size + ", " + cfg.numChannels() + "), got " + Shape.str(s));
         DType dt = visualProjection.weight.value().dtype();
         try (Scope scope = Scope.open()) {
-            Tensor x = pixels.dtype() == dt ? pixels : F.to(pixels, dt);
+            Tensor x = F.to(pixels, dt);
             return Scope.escape(visualProjection.forward(visionModel.forward(x, checkpoint)));
         }
     }

@@ -64,6 +64,6 @@ public final class TransformerSpatioTemporalModel extends Module {
         DType t = h.dtype() == DType.F64 ? DType.F64 : DType.F32;
         Tensor index = DeviceConstants.get(List.of("frame-index", h.backend(), t, frames), () -> Tensor.of(h.backend(), t, new int[]{frames}, idx));
         Tensor e = F.sinusoidal(index, channels);
-        return e.dtype() == h.dtype() ? e : F.to(e, h.dtype());
+        return F.to(e, h.dtype());
     }
 }

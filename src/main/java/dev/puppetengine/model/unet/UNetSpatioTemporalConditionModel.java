@@ -96,17 +96,17 @@ public final class UNetSpatioTemporalConditionModel extends Module {
             throw new IllegalArgumentException("UNet: latents must be square with a side divisible by " + (1 << (cfg.blockOutChannels().size() - 1)) + ", got " + h + "x" + w);
         DType dt = convIn.weight.value().dtype();
         try (Scope scope = Scope.open()) {
-            Tensor temb = timeEmbedding.forward(cast(F.sinusoidal(x.timestep(), cfg.blockOutChannels().get(0)), dt));
+            Tensor temb = timeEmbedding.forward(F.to(F.sinusoidal(x.timestep(), cfg.blockOutChannels().get(0)), dt));
             if (addEmbedding != null) {
                 Tensor ids = F.reshape(x.addedTimeIds(), b * 3);
-                Tensor e = F.reshape(cast(F.sinusoidal(ids, cfg.additionTimeEmbedDim()), dt), b, 3 * cfg.additionTimeEmbedDim());
+                Tensor e = F.reshape(F.to(F.sinusoidal(ids, cfg.additionTimeEmbedDim()), dt), b, 3 * cfg.additionTimeEmbedDim());
                 temb = F.add(temb, addEmbedding.forward(e));
             }
             temb = perFrame(temb, frames);
-            Tensor context = perFrame(cast(x.context(), dt), frames);
+            Tensor context = perFrame(F.to(x.context(), dt), frames);
 
-            Tensor cond = F.expand(F.unsqueeze(cast(x.imageLatents(), dt), 1), b, frames, h, w, x.imageLatents().size(3));
-            Tensor in = F.reshape(F.concat(List.of(cast(x.sample(), dt), cond), 4), n, h, w, cfg.inChannels());
+            Tensor cond = F.expand(F.unsqueeze(F.to(x.imageLatents(), dt), 1), b, frames, h, w, x.imageLatents().size(3));
+            Tensor in = F.reshape(F.concat(List.of(F.to(x.sample(), dt), cond), 4), n, h, w, cfg.inChannels());
 
             DragConditioning drags = cfg.hasDrags() ? dragConditioning(x, opt, b, frames, h, dt) : null;
             BlockInputs bi = new BlockInputs(temb, context, frames, drags, opt.checkpointing(), opt.detachDragFeatures());
@@ -120,10 +120,6 @@ public final class UNetSpatioTemporalConditionModel extends Module {
             Tensor v = convOut.forward(convNormOut.forwardSilu(hs));
             return Scope.escape(F.reshape(v, b, frames, h, w, cfg.outChannels()));
         }
-    }
-
-    private static Tensor cast(Tensor t, DType dt) {
-        return t.dtype() == dt ? t : F.to(t, dt);
     }
 
     /** (B, ...) -> (B*F, ...), each video's row repeated for its frames (index b*F + f). */

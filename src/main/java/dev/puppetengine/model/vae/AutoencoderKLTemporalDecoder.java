@@ -83,8 +83,7 @@ public final class AutoencoderKLTemporalDecoder extends Module {
     }
 
     private Tensor cast(Tensor t) {
-        DType dt = quantConv.weight.value().dtype();
-        return t.dtype() == dt ? t : F.to(t, dt);
+        return F.to(t, quantConv.weight.value().dtype());
     }
 
     /** min(max(x, lo), hi) from differentiable pieces: x - relu(x - hi) + relu(lo - x). */
