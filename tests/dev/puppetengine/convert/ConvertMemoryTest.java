@@ -34,11 +34,11 @@ class ConvertMemoryTest {
     void convertsAFileOfNearlyThreeHeaps() throws Exception {
         Map<String, Parameter> params = new AutoencoderKLTemporalDecoder(ModelPresets.named("puppet-master").vae()).namedParameters();
         List<SafetensorsWriter.Item> items = new ArrayList<>();
-        params.forEach((k, p) -> items.add(new SafetensorsWriter.Item(k, DType.F16, p.checkpointShape(), () -> {
+        params.forEach((k, p) -> items.add(new SafetensorsWriter.Item(k, DType.F16, p.checkpointShape(), out -> {
             int n = Shape.numelInt(p.checkpointShape());
             ByteBuffer b = ByteBuffer.allocate(2 * n).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < n; i++) b.putShort((short) (0x3c00 + (i & 0x3ff)));     // fp16 values in [1, 2)
-            return b.flip();
+            out.put(b.flip());
         })));
         Path in = dir.resolve("vae.safetensors"), out = dir.resolve("model");
         SafetensorsWriter.write(in, Map.of(), items);

@@ -105,7 +105,7 @@ final class Synthetic {
 
     static void write(Path file, Map<String, Values> tensors, DType dtype) throws IOException {
         List<SafetensorsWriter.Item> items = new ArrayList<>();
-        tensors.forEach((k, v) -> items.add(new SafetensorsWriter.Item(k, dtype, v.shape, () -> bytes(v.data, dtype))));
+        tensors.forEach((k, v) -> items.add(new SafetensorsWriter.Item(k, dtype, v.shape, out -> out.put(bytes(v.data, dtype)))));
         Files.createDirectories(file.toAbsolutePath().getParent());
         SafetensorsWriter.write(file, Map.of("format", "pt"), items);
     }

@@ -77,7 +77,7 @@ final class FormulaWeights {
             for (float x : v) bb.putFloat(x);
             bb.flip();
             sha.update(bb.duplicate());
-            items.add(new SafetensorsWriter.Item(key, DType.F32, shape, bb::duplicate));
+            items.add(new SafetensorsWriter.Item(key, DType.F32, shape, out -> out.put(bb.duplicate())));
         }
         assertEquals(m.get("sha256").asText(), HexFormat.of().formatHex(sha.digest()), "formula weights differ from the generator's");
         SafetensorsWriter.write(file, Map.of("format", "pt"), items);

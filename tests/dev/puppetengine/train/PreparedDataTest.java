@@ -60,11 +60,11 @@ class PreparedDataTest {
         shapes.put("latent_std", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
         shapes.put("embedding", new int[]{CLIPS, 1, 8});
         shapes.put("drags", new int[]{CLIPS, FRAMES, DragTensor.SLOTS, 4});
-        shapes.put("candidates", new int[]{CLIPS, CANDIDATES, FRAMES, 2});
+        shapes.put("candidates", new int[]{CANDIDATES, FRAMES, 2});
         shapes.put("candidate_count", new int[]{CLIPS});
-        shapes.put("static_candidates", new int[]{CLIPS, 1, FRAMES, 2});
+        shapes.put("static_candidates", new int[]{1, FRAMES, 2});
         shapes.put("static_count", new int[]{CLIPS});
-        Map<String, String> meta = new LinkedHashMap<>(Map.of("version", "2", "train_count", "2", "scaling_factor", String.valueOf(SCALE),
+        Map<String, String> meta = new LinkedHashMap<>(Map.of("version", "3", "train_count", "2", "scaling_factor", String.valueOf(SCALE),
                 "image_width", String.valueOf(SIZE), "image_height", String.valueOf(SIZE), "static_drag_probability", "0.5"));
         Spec spec = new Spec(shapes, meta);
         change.accept(spec);
@@ -85,7 +85,7 @@ class PreparedDataTest {
             case "candidate_count" -> v[0] = CANDIDATES;
             case "static_count" -> v[0] = 1;
             case "candidates" -> {
-                for (int k = 0; k < Math.min(CANDIDATES, shape[1]); k++)      // clip 0: track k from (4 + 7k, 10) moving right by 2 + k px
+                for (int k = 0; k < Math.min(CANDIDATES, shape[0]); k++)      // clip 0: track k from (4 + 7k, 10) moving right by 2 + k px
                     for (int f = 0; f < FRAMES; f++) {
                         v[(k * FRAMES + f) * 2] = 4 + 7 * k + f * (2 + k);
                         v[(k * FRAMES + f) * 2 + 1] = 10;
@@ -122,7 +122,7 @@ class PreparedDataTest {
                 for (int i = 0; i < img; i++) assertEquals((float) mean[clips[c] * per + i], cond[c * img + i], 0, "cond of batch position " + c);
             double[] batchDrags = b.drags().toDoubleArray();
             for (int c = 0; c < 2; c++) {
-                float[] want = p.dragsOf(clips[c], 9, 3, c, FRAMES);
+                float[] want = p.dragsOf(clips[c], 9, 3, c);
                 for (int i = 0; i < want.length; i++) assertEquals(want[i], batchDrags[c * want.length + i], 0, "drag tensor of batch position " + c);
             }
             assertArrayEquals(lat, p.batch(clips, 9, 3, CPU, DType.F32).latents().toDoubleArray(), "same seed and step, same draw");
@@ -134,9 +134,9 @@ class PreparedDataTest {
             for (int i = 0; i < own.length; i++) own[i] = (float) ownAll[own.length + i];
             Set<String> seen = new HashSet<>();
             for (long step = 0; step < 40; step++) {
-                float[] d = p.dragsOf(0, 9, step, 0, FRAMES);
-                assertArrayEquals(d, p.dragsOf(0, 9, step, 0, FRAMES));
-                assertArrayEquals(own, p.dragsOf(1, 9, step, 1, FRAMES));
+                float[] d = p.dragsOf(0, 9, step, 0);
+                assertArrayEquals(d, p.dragsOf(0, 9, step, 0));
+                assertArrayEquals(own, p.dragsOf(1, 9, step, 1));
                 int present = 0;
                 for (int k = 0; k < DragTensor.SLOTS; k++) {
                     float x0 = d[k * 4], y0 = d[k * 4 + 1];
@@ -159,42 +159,90 @@ class PreparedDataTest {
         }
     }
 
-    /** prepare on a hand-made dataset: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
-    @Test
-    void prepareKeepsTheCandidatesThatStayInTheImage(@TempDir Path dir) throws IOException {
+    private static final Map<String, String> WEIGHTS = Map.of("vae_sha256", "v1", "image_encoder_sha256", "c1");
+
+    /**
+     * A hand-made dataset of {@code n} 32 x 32 clips of 2 frames with distinct pixels; each clip has one candidate in the
+     * image, one that leaves it, and one static point.
+     */
+    private static ClipDataset dataset(Path dir, int n) throws IOException {
         int frames = 2, side = 32;
-        DatasetManifest m = new DatasetManifest("test/1", 1, JsonNodeFactory.instance.objectNode().put("static_drag_probability", 0.25), 2, frames,
-                side, side, 1, true);
+        DatasetManifest m = new DatasetManifest("test/1", 1, JsonNodeFactory.instance.objectNode().put("static_drag_probability", 0.25), n, frames,
+                side, side, Math.max(1, n - 1), true);
         double[] in = {4, 5, 9, 5}, out = {20, 5, 33, 5}, still = {30, 30, 30, 30};   // (x, y) per frame; out ends at x = 33 > 32
         try (ClipDatasetWriter w = ClipDatasetWriter.open(dir.resolve("clips"), m)) {
-            for (int i = 0; i < 2; i++)
-                w.write(i, new byte[frames * side * side * 3], new ClipDrags(side, side, frames, List.of(in), List.of(in, out), List.of(still),
-                        JsonNodeFactory.instance.objectNode()));
+            for (int i = 0; i < n; i++) {
+                byte[] rgb = new byte[frames * side * side * 3];
+                new java.util.Random(i).nextBytes(rgb);
+                w.write(i, rgb, new ClipDrags(side, side, frames, List.of(in), List.of(in, out), List.of(still), JsonNodeFactory.instance.objectNode()));
+            }
             w.finish();
         }
+        return ClipDataset.open(dir.resolve("clips"));
+    }
+
+    /** prepare with the tiny encoders; {@code stopAfter} clips done (0 for never), it fails as a crash would. */
+    private static int prepare(Path out, ClipDataset data, Map<String, String> weights, int stopAfter) throws IOException {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2)) {
-            assertEquals(2, PreparedData.write(dir.resolve("prep"), ClipDataset.open(dir.resolve("clips")), vae, clip, CPU, DType.F32, null));
+            PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, weights, 0);
+            return w.run(done -> {
+                if (done == stopAfter) throw new IllegalStateException("crash after clip " + done);
+            });
         }
+    }
+
+    /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
+    @Test
+    void prepareKeepsTheCandidatesThatStayInTheImage(@TempDir Path dir) throws IOException {
+        assertEquals(2, prepare(dir.resolve("prep"), dataset(dir, 2), WEIGHTS, 0));
+        assertTrue(!Files.exists(dir.resolve("prep").resolve(PreparedDataWriter.WORK)), "the work folder is removed");
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("prep").resolve(PreparedData.FILE)); Scope s = Scope.open()) {
             assertArrayEquals(new double[]{1, 1}, r.load("candidate_count", CPU, DType.F64).toDoubleArray());
             assertArrayEquals(new double[]{1, 1}, r.load("static_count", CPU, DType.F64).toDoubleArray());
+            assertArrayEquals(new int[]{2, 2, 2}, r.entry("candidates").shape());
             assertEquals("0.25", r.metadata().get("static_drag_probability"));
             assertTrue(r.load("latent_std", CPU, DType.F64).toDoubleArray()[0] > 0, "the posterior's std is stored");
         }
         try (PreparedData p = PreparedData.open(dir.resolve("prep")); Scope s = Scope.open()) {
             assertEquals(1, p.size());
-            assertEquals(in[2] / side, p.batch(new int[]{0}, 1, 0, CPU, DType.F32).drags().toDoubleArray()[(DragTensor.SLOTS + 0) * 4 + 2], 1e-6,
+            assertEquals(9.0 / 32, p.batch(new int[]{0}, 1, 0, CPU, DType.F32).drags().toDoubleArray()[(DragTensor.SLOTS + 0) * 4 + 2], 1e-6,
                     "frame 1 of the one moving candidate");
         }
     }
 
+    /**
+     * A prepare that crashed continues from its last commit (bytes written after it are dropped) and ends with the same
+     * file as one that never stopped; under other weights it is refused, naming what differs.
+     */
     @Test
-    void aSetTooLargeForOneTensorIsRefusedBeforeEncoding() {
-        PreparedData.checkSize(9362, 14, 32, 32, 4);   // 2,147,221,504 bytes: fits
-        String msg = assertThrows(IllegalArgumentException.class, () -> PreparedData.checkSize(9363, 14, 32, 32, 4)).getMessage();
-        assertTrue(msg.contains("at most 2 GiB per tensor (9362 such clips): split the dataset"), msg);
+    void anInterruptedPrepareContinuesToTheSameFile(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 5);
+        prepare(dir.resolve("whole"), data, WEIGHTS, 0);
+        Path out = dir.resolve("resumed"), work = out.resolve(PreparedDataWriter.WORK);
+        assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 3));
+        assertTrue(Files.isRegularFile(work.resolve(PreparedDataWriter.PROGRESS)) && !Files.exists(out.resolve(PreparedData.FILE)));
+        assertEquals(3, dev.puppetengine.io.Json.read(work.resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
+        Files.write(work.resolve("latent_mean"), new byte[100], java.nio.file.StandardOpenOption.APPEND);   // written after the last commit
+
+        String other = assertThrows(dev.puppetengine.io.InputFileException.class,
+                () -> prepare(out, data, Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1"), 0)).getMessage();
+        assertTrue(other.contains("unfinished prepare of other settings (vae_sha256 \"v1\" -> \"v2\")") && other.contains("remove " + work), "message: " + other);
+        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(out)).getMessage();
+        assertTrue(msg.contains("run the same prepare command again to finish it"), msg);
+
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2)) {
+            PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, WEIGHTS, 0);
+            assertEquals(3, w.done());
+            List<Integer> seen = new java.util.ArrayList<>();
+            assertEquals(5, w.run(seen::add), "tracks left out, counted over both runs");
+            assertEquals(List.of(4, 5), seen, "only the clips not yet done are encoded");
+        }
+        assertArrayEquals(Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE)), Files.readAllBytes(out.resolve(PreparedData.FILE)));
+        assertTrue(!Files.exists(work));
     }
 
     @Test
@@ -211,16 +259,20 @@ class PreparedDataTest {
         assertTrue(drags.contains("'drags' must have shape [3, 2, 5, 4]"), drags);
         String emb = refused(write(dir, "emb", s -> s.shapes().put("embedding", new int[]{3, 2, 8})));
         assertTrue(emb.contains("'embedding' must be (3, 1, embedding dim)"), emb);
-        String cand = refused(write(dir, "cand", s -> s.shapes().put("candidates", new int[]{3, 8, 3, 2})));
-        assertTrue(cand.contains("'candidates' must be (3, tracks, 2, 2)"), cand);
-        String count = refused(write(dir, "cnt", s -> s.shapes().put("candidates", new int[]{3, 4, 2, 2})));
+        String cand = refused(write(dir, "cand", s -> s.shapes().put("candidates", new int[]{8, 3, 2})));
+        assertTrue(cand.contains("'candidates' must be (tracks, 2, 2)"), cand);
+        String count = refused(write(dir, "cnt", s -> s.shapes().put("candidates", new int[]{4, 2, 2})));
         assertTrue(count.contains("candidate_count[0] is 8.0, expected a whole number in 0..4"), count);
+        String sum = refused(write(dir, "sum", s -> s.shapes().put("candidates", new int[]{10, 2, 2})));
+        assertTrue(sum.contains("candidate_count adds up to 8 tracks, 'candidates' holds 10"), sum);
         assertTrue(refused(write(dir, "count", s -> s.meta().put("train_count", "50"))).contains("train_count is 50, expected 1..3"));
         assertTrue(refused(write(dir, "text", s -> s.meta().put("train_count", "lots"))).contains("train_count is 'lots'"));
         assertTrue(refused(write(dir, "p", s -> s.meta().put("static_drag_probability", "2"))).contains("static_drag_probability in [0, 1]"));
         String outside = refused(write(dir, "outside", s -> s.meta().put("image_width", "40")));   // candidate 5 reaches x = 46
-        assertTrue(outside.contains("candidates[0][5] leaves the 40x64 image"), outside);
+        assertTrue(outside.contains("candidates of clip 0, track 5, leaves the 40x64 image"), outside);
         String old = refused(write(dir, "old", s -> s.meta().remove("version")));
         assertTrue(old.contains("written by an older engine") && old.contains("run ./puppet-engine prepare again"), old);
+        String v2 = refused(write(dir, "v2", s -> s.meta().put("version", "2")));
+        assertTrue(v2.contains("written by format version 2, this engine reads version 3"), v2);
     }
 }

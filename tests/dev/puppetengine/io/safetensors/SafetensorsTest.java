@@ -93,11 +93,10 @@ class SafetensorsTest {
         List<SafetensorsWriter.Item> items = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             int k = i;
-            items.add(new SafetensorsWriter.Item("t" + i, DType.F32, new int[] {k + 1}, () -> {
+            items.add(new SafetensorsWriter.Item("t" + i, DType.F32, new int[] {k + 1}, out -> {
                 calls.add("t" + k);
-                ByteBuffer b = ByteBuffer.allocate(4 * (k + 1)).order(ByteOrder.LITTLE_ENDIAN);
-                for (int j = 0; j <= k; j++) b.putFloat(10 * k + j);
-                return b.flip();
+                for (int j = 0; j <= k; j++)    // one piece per value: a tensor may come in any number of pieces
+                    out.put(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(10 * k + j).flip());
             }));
         }
         SafetensorsWriter.write(f, Map.of(), items);
@@ -171,6 +170,29 @@ class SafetensorsTest {
             assertTrue(e.getMessage().contains("tensor 'ids' is I64 and cannot be loaded as F32"), e.getMessage());
             e = assertThrows(SafetensorsException.class, () -> r.load("nope", CPU));
             assertTrue(e.getMessage().startsWith(f + ": no tensor 'nope'"), e.getMessage());
+        }
+    }
+
+    @Test
+    void loadsChosenRowsInTheirOrderAndRefusesRowsOutsideTheTensor() throws IOException {
+        Path f = dir.resolve("rows.safetensors");
+        double[] v = new double[5 * 2 * 3];
+        for (int i = 0; i < v.length; i++) v[i] = i + 0.25;
+        try (Tensor x = Tensor.of(CPU, DType.F32, new int[] {5, 2, 3}, v)) {
+            SafetensorsWriter.write(f, Map.of(), Map.of("x", x));
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            long[] rows = {3, 0, 1, 2, 2, 4};   // a run (0, 1, 2) read at once, a repeat, and out of order
+            Tensor t = r.loadRows("x", rows, CPU, DType.F64);
+            assertArrayEquals(new int[] {6, 2, 3}, t.shape());
+            double[] got = t.toDoubleArray();
+            for (int i = 0; i < rows.length; i++)
+                for (int j = 0; j < 6; j++) assertEquals(v[(int) rows[i] * 6 + j], got[i * 6 + j], 0, "row " + rows[i]);
+            assertArrayEquals(new double[] {24.25, 25.25, 26.25, 27.25, 28.25, 29.25}, r.loadRows("x", new long[] {4}, CPU, DType.BF16).to(DType.F64).toDoubleArray());
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("x", new long[] {3, 4, 5}, CPU, DType.F32)),
+                    "tensor 'x' has 5 rows; row 5 asked for");
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("x", new long[] {-1}, CPU, DType.F32)),
+                    "tensor 'x' has 5 rows; row -1 asked for");
         }
     }
 
@@ -325,15 +347,23 @@ class SafetensorsTest {
         Path f = dir.resolve("model.safetensors");
         ByteBuffer ok = ByteBuffer.allocate(16);
         List<SafetensorsWriter.Item> items = List.of(
-                new SafetensorsWriter.Item("a", DType.F32, new int[] {4}, () -> ok),
-                new SafetensorsWriter.Item("b", DType.F32, new int[] {4}, () -> { throw new IOException("source tensor unreadable"); }));
+                new SafetensorsWriter.Item("a", DType.F32, new int[] {4}, out -> out.put(ok)),
+                new SafetensorsWriter.Item("b", DType.F32, new int[] {4}, out -> { throw new IOException("source tensor unreadable"); }));
         IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(f, Map.of(), items));
         assertEquals("source tensor unreadable", e.getMessage());
         assertEquals(List.of(), listing());
 
-        List<SafetensorsWriter.Item> shortData = List.of(new SafetensorsWriter.Item("c", DType.F16, new int[] {3}, () -> ByteBuffer.allocate(4)));
+        List<SafetensorsWriter.Item> shortData = List.of(new SafetensorsWriter.Item("c", DType.F16, new int[] {3}, out -> out.put(ByteBuffer.allocate(4))));
         SafetensorsException se = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), shortData));
         assertMessage(se, "tensor 'c'", "data supplied 4 bytes, F16 [3] needs 6");
+        assertEquals(List.of(), listing());
+
+        List<SafetensorsWriter.Item> longData = List.of(new SafetensorsWriter.Item("d", DType.F16, new int[] {3}, out -> {
+            out.put(ByteBuffer.allocate(4));
+            out.put(ByteBuffer.allocate(4));   // refused as it comes, before it reaches the file
+        }));
+        se = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), longData));
+        assertMessage(se, "tensor 'd'", "data supplied 8 or more bytes, F16 [3] needs 6");
         assertEquals(List.of(), listing());
     }
 
@@ -342,14 +372,14 @@ class SafetensorsTest {
         Path f = dir.resolve("x.safetensors");
         ByteBuffer none = ByteBuffer.allocate(0);
         SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
-                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, () -> none),
-                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, () -> none))));
+                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, out -> out.put(none)),
+                new SafetensorsWriter.Item("a", DType.U8, new int[] {0}, out -> out.put(none)))));
         assertMessage(e, "tensor 'a' given twice");
         e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
-                new SafetensorsWriter.Item("__metadata__", DType.U8, new int[] {0}, () -> none))));
+                new SafetensorsWriter.Item("__metadata__", DType.U8, new int[] {0}, out -> out.put(none)))));
         assertMessage(e, "invalid tensor name '__metadata__'");
         e = assertThrows(SafetensorsException.class, () -> SafetensorsWriter.write(f, Map.of(), List.of(
-                new SafetensorsWriter.Item("neg", DType.U8, new int[] {-2}, () -> none))));
+                new SafetensorsWriter.Item("neg", DType.U8, new int[] {-2}, out -> out.put(none)))));
         assertMessage(e, "tensor 'neg': invalid shape [-2]");
         assertEquals(List.of(), listing());
     }

@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.train.PreparedData;
+import dev.puppetengine.train.PreparedDataWriter;
 import dev.puppetengine.train.data.ClipDataset;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -9,12 +10,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine prepare: precompute VAE latents and image embeddings of a clip dataset for training. */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
         description = {"Encode every clip of a dataset with the model's VAE (each frame's posterior mean and std) and image encoder (frame 0)",
-                "into OUT/prepared.safetensors, with the clips' drags and the candidate tracks training chooses drags from for every batch."})
+                "into OUT/prepared.safetensors, with the clips' drags and the candidate tracks training chooses drags from for every batch.",
+                "Memory stays that of one clip, whatever the dataset's size. Resumable: stopped for any reason, the same command continues",
+                "from what OUT/prepare-work/ last recorded (every 10 s)."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
     Path model;
@@ -33,8 +37,12 @@ final class PrepareCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
             ClipDataset ds = ClipDataset.open(data);
-            try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null)) {
-                int outside = PreparedData.write(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), bar::stepTo);
+            PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(),
+                    Map.of("vae_sha256", String.valueOf(m.manifest.components().get("vae").sha256()),
+                            "image_encoder_sha256", String.valueOf(m.manifest.components().get("image_encoder").sha256())));
+            if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
+            try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
+                int outside = w.run(bar::stepTo);
                 if (outside > 0) System.err.printf("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)%n", outside);
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());

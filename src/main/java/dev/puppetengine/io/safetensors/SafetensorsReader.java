@@ -19,7 +19,7 @@ import java.util.Map;
 /**
  * Lazy reader of a safetensors file (layout: ARCHITECTURE.md 6.4). Opening reads and validates only the
  * header; each tensor's bytes are memory-mapped on demand, one mapping per tensor, so files far beyond 2 GiB
- * work as long as each tensor is below 2 GiB.
+ * work as long as each tensor is below 2 GiB; {@link #loadRows} reads parts of tensors of any size.
  *
  * <pre>
  * try (SafetensorsReader r = SafetensorsReader.open(path)) {
@@ -104,6 +104,35 @@ public final class SafetensorsReader implements AutoCloseable {
         return TensorBytes.upload(backend, map(name), e.dtype(), e.shape(), dtype);
     }
 
+    /**
+     * Loads some rows (indices into the first dimension) of a tensor as a new tensor of shape (rows, rest...),
+     * converted to {@code dtype}, reading only their bytes (consecutive rows in one read): how a set far beyond
+     * memory, or a tensor beyond 2 GiB, is read a batch at a time. Thread-safe (positional reads).
+     */
+    public Tensor loadRows(String name, long[] rows, Backend backend, DType dtype) throws IOException {
+        SafetensorsEntry e = entry(name);
+        int[] shape = e.shape();
+        if (shape.length == 0) throw new SafetensorsException(file, "tensor '" + name + "' is a scalar; it has no rows to load");
+        if (!TensorBytes.canConvert(e.dtype(), dtype))
+            throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
+        long rowBytes = shape[0] == 0 ? 0 : e.byteSize() / shape[0];
+        if (rowBytes * rows.length > Integer.MAX_VALUE)
+            throw new SafetensorsException(file, rows.length + " rows of tensor '" + name + "' make " + rowBytes * rows.length + " bytes; at most 2 GiB load at once");
+        ByteBuffer b = ByteBuffer.allocate((int) (rowBytes * rows.length)).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < rows.length; ) {
+            long first = rows[i];
+            int run = 1;
+            while (i + run < rows.length && rows[i + run] == first + run) run++;
+            if (first < 0 || first + run > shape[0])
+                throw new SafetensorsException(file, "tensor '" + name + "' has " + shape[0] + " rows; row " + (first < 0 ? first : Math.max(first, shape[0])) + " asked for");
+            b.limit((int) ((i + run) * rowBytes)).position((int) (i * rowBytes));
+            readInto(channel, dataStart + e.begin() + first * rowBytes, b);
+            i += run;
+        }
+        shape[0] = rows.length;
+        return TensorBytes.upload(backend, b.clear(), e.dtype(), shape, dtype);
+    }
+
     @Override
     public void close() throws IOException {
         channel.close();
@@ -111,9 +140,15 @@ public final class SafetensorsReader implements AutoCloseable {
 
     private static ByteBuffer readFully(FileChannel ch, long pos, int n) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
-        while (b.hasRemaining()) {
-            if (ch.read(b, pos + b.position()) < 0) throw new EOFException("unexpected end of file at byte " + (pos + b.position()));
-        }
+        readInto(ch, pos, b);
         return b.flip();
+    }
+
+    /** Fills b's remaining bytes from the file at {@code pos}. */
+    private static void readInto(FileChannel ch, long pos, ByteBuffer b) throws IOException {
+        long at = pos - b.position();
+        while (b.hasRemaining()) {
+            if (ch.read(b, at + b.position()) < 0) throw new EOFException("unexpected end of file at byte " + (at + b.position()));
+        }
     }
 }

@@ -21,17 +21,23 @@ import java.util.Set;
 
 /**
  * Writes safetensors files atomically, streaming: the header (which needs every name, dtype and shape up
- * front) goes first, then each tensor's bytes are requested from its {@link Data} in turn, so a multi-GB model
- * is never held in the heap at once. Tensors are packed without gaps in the order given; the header is padded
+ * front) goes first, then each tensor's bytes are requested from its {@link Data} in turn, in as many pieces as it
+ * likes, so neither a multi-GB model nor a tensor beyond 2 GiB is ever held in the heap at once. Tensors are packed without gaps in the order given; the header is padded
  * with spaces to a multiple of 8 bytes so the data section starts aligned.
  */
 public final class SafetensorsWriter {
     private SafetensorsWriter() {}
 
-    /** Produces one tensor's little-endian bytes when the writer reaches it. */
+    /** Produces one tensor's little-endian bytes, in order, when the writer reaches it. */
     @FunctionalInterface
     public interface Data {
-        ByteBuffer get() throws IOException;
+        void write(Sink out) throws IOException;
+    }
+
+    /** Takes the next piece of a tensor's bytes. */
+    @FunctionalInterface
+    public interface Sink {
+        void put(ByteBuffer bytes) throws IOException;
     }
 
     /** One tensor to write. */
@@ -47,7 +53,7 @@ public final class SafetensorsWriter {
 
         /** A tensor written in its own dtype (its bytes are read when the writer reaches it). */
         public static Item of(String name, Tensor t) {
-            return new Item(name, t.dtype(), t.shape(), t::toBytes);
+            return new Item(name, t.dtype(), t.shape(), out -> out.put(t.toBytes()));
         }
     }
 
@@ -116,10 +122,17 @@ public final class SafetensorsWriter {
     }
 
     private static void writeData(Path file, FileChannel ch, Item it, long size) throws IOException {
-        ByteBuffer b = it.data().get();
-        if (b.remaining() != size)
-            throw new SafetensorsException(file, "tensor '" + it.name() + "': data supplied " + b.remaining() + " bytes, "
-                    + it.dtype() + " " + Arrays.toString(it.shape) + " needs " + size);
-        AtomicFile.writeFully(ch, b.duplicate());
+        long[] written = {0};
+        it.data().write(b -> {
+            if (written[0] + b.remaining() > size) throw wrongSize(file, it, written[0] + b.remaining() + " or more", size);
+            written[0] += b.remaining();
+            AtomicFile.writeFully(ch, b.duplicate());
+        });
+        if (written[0] != size) throw wrongSize(file, it, String.valueOf(written[0]), size);
+    }
+
+    private static SafetensorsException wrongSize(Path file, Item it, String supplied, long size) {
+        return new SafetensorsException(file, "tensor '" + it.name() + "': data supplied " + supplied + " bytes, "
+                + it.dtype() + " " + Arrays.toString(it.shape) + " needs " + size);
     }
 }

@@ -62,13 +62,13 @@ public final class ComponentFile {
         List<SafetensorsWriter.Item> items = new ArrayList<>();
         for (Map.Entry<String, Source> e : tensors.entrySet()) {
             Source src = e.getValue();
-            items.add(new SafetensorsWriter.Item(e.getKey(), dtype, src.shape(), () -> {
+            items.add(new SafetensorsWriter.Item(e.getKey(), dtype, src.shape(), out -> {
                 try (Scope s = Scope.open()) {
                     Tensor v = src.value().get();
                     if (!Arrays.equals(v.shape(), src.shape))
                         throw new CheckpointException(file, "tensor '" + e.getKey() + "': produced shape " + Arrays.toString(v.shape())
                                 + ", expected " + Arrays.toString(src.shape));
-                    return v.to(dtype).toBytes();
+                    out.put(v.to(dtype).toBytes());
                 }
             }));
         }

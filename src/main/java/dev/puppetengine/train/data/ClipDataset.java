@@ -36,6 +36,8 @@ public final class ClipDataset {
 
     public DatasetManifest manifest() { return manifest; }
 
+    public Path root() { return root; }
+
     public int count() { return manifest.count(); }
 
     public int frames() { return manifest.frames(); }

@@ -26,7 +26,6 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -134,12 +133,11 @@ final class DiffusersExport {
             Parameter p = e.getValue();
             SafetensorsEntry stored = r.entry(e.getKey());
             DType out = dtype != null ? dtype : stored.dtype();
-            items.add(new SafetensorsWriter.Item(e.getKey(), out, p.checkpointShape(), () -> {
+            items.add(new SafetensorsWriter.Item(e.getKey(), out, p.checkpointShape(), sink -> {
                 try (Scope s = Scope.open()) {
                     Tensor t = TensorBytes.upload(CPU, r.map(e.getKey()), stored.dtype(), stored.shape(), out);
-                    ByteBuffer b = p.layout().toCheckpoint(t).toBytes();
+                    sink.put(p.layout().toCheckpoint(t).toBytes());
                     progress.step(component + " " + e.getKey());
-                    return b;
                 }
             }));
         }

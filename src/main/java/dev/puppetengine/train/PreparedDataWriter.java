@@ -1,0 +1,288 @@
+package dev.puppetengine.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.ClipPreprocess;
+import dev.puppetengine.io.image.ImageTensors;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.drag.DragTensor;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.model.vae.LatentDistribution;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.data.ClipDataset;
+import dev.puppetengine.train.data.ClipSample;
+import org.apache.commons.io.file.PathUtils;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.IntConsumer;
+
+import static dev.puppetengine.train.PreparedData.CANDIDATES;
+import static dev.puppetengine.train.PreparedData.CANDIDATE_COUNT;
+import static dev.puppetengine.train.PreparedData.DRAGS;
+import static dev.puppetengine.train.PreparedData.EMBEDDING;
+import static dev.puppetengine.train.PreparedData.MEAN;
+import static dev.puppetengine.train.PreparedData.STATICS;
+import static dev.puppetengine.train.PreparedData.STATIC_COUNT;
+import static dev.puppetengine.train.PreparedData.STD;
+
+/**
+ * prepare: encodes every clip of a dataset with the model's VAE (each frame's posterior) and image encoder (frame 0)
+ * into {@code OUT/prepared.safetensors} ({@link PreparedData}'s format), one clip at a time in constant memory, and
+ * resumably. Each clip's rows are appended to one raw F32 file per tensor in {@code OUT/prepare-work/}; every
+ * {@code commitMillis} the files are fsynced and {@code progress.json} records their lengths. A prepare stopped for
+ * any reason continues from its last commit when started again for the same dataset and encoders; the file is
+ * assembled from the parts at the end (for a while the set is on disk twice) and the work folder removed.
+ */
+public final class PreparedDataWriter {
+    static final String WORK = "prepare-work", PROGRESS = "progress.json";
+    private static final String[] PARTS = {MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT};
+    private static final long COMMIT_MILLIS = 10_000;
+    private static final int COPY_CHUNK = 8 << 20;
+
+    private final Path out, work;
+    private final ClipDataset data;
+    private final AutoencoderKLTemporalDecoder vae;
+    private final ClipVisionModelWithProjection clip;
+    private final Backend backend;
+    private final DType dtype;
+    private final ObjectNode identity;
+    private final long commitMillis;
+    private int done, outside, height, width, channels, embeddingDim;
+    private final Map<String, Long> lengths = new LinkedHashMap<>();
+
+    private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
+                               DType dtype, ObjectNode identity, long commitMillis) {
+        this.out = out;
+        this.work = out.resolve(WORK);
+        this.data = data;
+        this.vae = vae;
+        this.clip = clip;
+        this.backend = backend;
+        this.dtype = dtype;
+        this.identity = identity;
+        this.commitMillis = commitMillis;
+        for (String p : PARTS) lengths.put(p, 0L);
+    }
+
+    /**
+     * Opens {@code out} for encoding {@code data} with {@code vae} and {@code clip} on {@code backend} in {@code dtype};
+     * {@code weights} identifies the encoders' weights (their checksums), so that an unfinished prepare found in
+     * {@code out} is only continued with the same weights, dtype, scaling factor and dataset.
+     */
+    public static PreparedDataWriter open(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip,
+                                          Backend backend, DType dtype, Map<String, String> weights) throws IOException {
+        return open(out, data, vae, clip, backend, dtype, weights, COMMIT_MILLIS);
+    }
+
+    static PreparedDataWriter open(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip,
+                                   Backend backend, DType dtype, Map<String, String> weights, long commitMillis) throws IOException {
+        if (data.count() == 0) throw new IllegalArgumentException(data.root() + ": the dataset has no clips");
+        ObjectNode id = Json.mapper().createObjectNode();
+        id.put("format_version", PreparedData.VERSION);
+        id.put("dataset", data.root().toAbsolutePath().normalize().toString());
+        id.put("clips", data.count());
+        id.put("train_count", data.trainCount());
+        id.put("frames", data.frames());
+        id.put("width", data.width());
+        id.put("height", data.height());
+        id.put("generator", data.manifest().generator());
+        id.put("seed", data.manifest().seed());
+        id.set("parameters", data.manifest().parameters());
+        id.put("dtype", dtype.name());
+        id.put("scaling_factor", String.valueOf(vae.scalingFactor()));
+        new TreeMap<>(weights).forEach(id::put);
+        ObjectNode asRead = (ObjectNode) Json.mapper().readTree(Json.mapper().writeValueAsString(id));   // numbers typed as progress.json reads them back
+        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, asRead, commitMillis);
+        w.resume();
+        return w;
+    }
+
+    /** Clips already encoded by an earlier, unfinished run (0 for a fresh start). */
+    public int done() { return done; }
+
+    private void resume() throws IOException {
+        Path file = work.resolve(PROGRESS);
+        if (!Files.isRegularFile(file)) {   // nothing committed: start over
+            if (Files.exists(work)) PathUtils.deleteDirectory(work);
+            return;
+        }
+        JsonNode p = Json.read(file);
+        if (!identity.equals(p.path("identity")))
+            throw new InputFileException(work + " holds an unfinished prepare of other settings (" + differences(p.path("identity"))
+                    + "): run that prepare again to finish it, or remove " + work + " to start over");
+        done = (int) Json.integer(p, "clips_done", 0, file);
+        outside = (int) Json.integer(p, "outside", 0, file);
+        height = (int) Json.integer(p, "latent_height", 0, file);
+        width = (int) Json.integer(p, "latent_width", 0, file);
+        channels = (int) Json.integer(p, "latent_channels", 0, file);
+        embeddingDim = (int) Json.integer(p, "embedding_dim", 0, file);
+        JsonNode bytes = Json.field(p, "bytes", file);
+        for (String part : PARTS) {
+            long n = Json.integer(bytes, part, 0, file);
+            Path f = work.resolve(part);
+            if (!Files.isRegularFile(f) || Files.size(f) < n)
+                throw new InputFileException(f + ": " + (Files.isRegularFile(f) ? Files.size(f) + " bytes" : "missing") + ", but " + file
+                        + " committed " + n + "; remove " + work + " to start over");
+            lengths.put(part, n);
+        }
+    }
+
+    private String differences(JsonNode was) {
+        List<String> d = new ArrayList<>();
+        identity.fields().forEachRemaining(f -> {
+            if (!f.getValue().equals(was.get(f.getKey()))) d.add(f.getKey() + " " + (was.has(f.getKey()) ? was.get(f.getKey()) : "(absent)") + " -> " + f.getValue());
+        });
+        return d.isEmpty() ? "see " + PROGRESS : String.join(", ", d);
+    }
+
+    /**
+     * Encodes the clips not yet done, then writes prepared.safetensors; {@code progress} gets the number of clips
+     * done after each. Candidate tracks that leave the image (the drag tensor cannot hold them) are left out; returns
+     * how many, over the whole prepare.
+     */
+    public int run(IntConsumer progress) throws IOException {
+        Files.createDirectories(work);
+        Map<String, FileChannel> parts = new LinkedHashMap<>();
+        try (GradMode.Guard g = GradMode.noGrad()) {
+            for (String p : PARTS) {
+                FileChannel ch = FileChannel.open(work.resolve(p), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                parts.put(p, ch);
+                ch.truncate(lengths.get(p)).position(lengths.get(p));   // drops what was written after the last commit
+            }
+            long lastCommit = System.currentTimeMillis();
+            for (int i = done; i < data.count(); i++) {
+                encode(i, parts);
+                done = i + 1;
+                if (done == data.count() || System.currentTimeMillis() - lastCommit >= commitMillis) {
+                    commit(parts);
+                    lastCommit = System.currentTimeMillis();
+                }
+                if (progress != null) progress.accept(done);
+            }
+        } finally {
+            for (FileChannel ch : parts.values()) ch.close();
+        }
+        assemble();
+        PathUtils.deleteDirectory(work);
+        return outside;
+    }
+
+    /** Appends clip i's rows to the parts. */
+    private void encode(int i, Map<String, FileChannel> parts) throws IOException {
+        int frames = data.frames();
+        try (Scope s = Scope.open()) {
+            ClipSample c = data.read(i);
+            List<RgbImage> imgs = new ArrayList<>();
+            for (int f = 0; f < frames; f++) imgs.add(c.frame(f));
+            LatentDistribution post = vae.encode(F.to(ImageTensors.toTensor(backend, imgs), dtype));      // (F, h, w, 4) each
+            Tensor e = clip.embed(F.to(ClipPreprocess.toTensor(backend, imgs.get(0), clip.config().imageSize()), dtype));
+            int[] l = post.mean().shape();
+            if (height == 0) {
+                height = l[1];
+                width = l[2];
+                channels = l[3];
+                embeddingDim = e.size(1);
+            }
+            append(parts, MEAN, post.mean().toFloatArray());
+            append(parts, STD, F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray());
+            append(parts, EMBEDDING, e.toFloatArray());
+            append(parts, DRAGS, c.dragTensor());
+            List<double[]> moving = c.drags().candidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList(),
+                    fixed = c.drags().staticCandidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList();
+            outside += c.drags().candidates().size() - moving.size() + c.drags().staticCandidates().size() - fixed.size();
+            append(parts, CANDIDATES, floats(moving));
+            append(parts, CANDIDATE_COUNT, new float[]{moving.size()});
+            append(parts, STATICS, floats(fixed));
+            append(parts, STATIC_COUNT, new float[]{fixed.size()});
+        }
+    }
+
+    private static void append(Map<String, FileChannel> parts, String part, float[] v) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(v.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        AtomicFile.writeFully(parts.get(part), b);
+    }
+
+    private static float[] floats(List<double[]> tracks) {
+        float[] f = new float[tracks.stream().mapToInt(t -> t.length).sum()];
+        int at = 0;
+        for (double[] t : tracks)
+            for (double x : t) f[at++] = (float) x;
+        return f;
+    }
+
+    /** Makes the parts' bytes durable, then records their lengths: what a later run continues from. */
+    private void commit(Map<String, FileChannel> parts) throws IOException {
+        for (Map.Entry<String, FileChannel> e : parts.entrySet()) {
+            e.getValue().force(false);
+            lengths.put(e.getKey(), e.getValue().position());
+        }
+        ObjectNode p = Json.mapper().createObjectNode();
+        p.set("identity", identity);
+        p.put("clips_done", done);
+        p.put("outside", outside);
+        p.put("latent_height", height);
+        p.put("latent_width", width);
+        p.put("latent_channels", channels);
+        p.put("embedding_dim", embeddingDim);
+        ObjectNode bytes = p.putObject("bytes");
+        lengths.forEach(bytes::put);
+        AtomicFile.writeString(work.resolve(PROGRESS), Json.mapper().writeValueAsString(p));
+    }
+
+    /** prepared.safetensors from the committed parts, each copied a chunk at a time. */
+    private void assemble() throws IOException {
+        int n = data.count(), frames = data.frames();
+        long trackBytes = 2L * frames * Float.BYTES;
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        shapes.put(MEAN, new int[]{n, frames, height, width, channels});
+        shapes.put(STD, new int[]{n, frames, height, width, channels});
+        shapes.put(EMBEDDING, new int[]{n, 1, embeddingDim});
+        shapes.put(DRAGS, new int[]{n, frames, DragTensor.SLOTS, 4});
+        shapes.put(CANDIDATES, new int[]{Math.toIntExact(lengths.get(CANDIDATES) / trackBytes), frames, 2});
+        shapes.put(CANDIDATE_COUNT, new int[]{n});
+        shapes.put(STATICS, new int[]{Math.toIntExact(lengths.get(STATICS) / trackBytes), frames, 2});
+        shapes.put(STATIC_COUNT, new int[]{n});
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        shapes.forEach((name, shape) -> items.add(new SafetensorsWriter.Item(name, DType.F32, shape, sink -> copy(work.resolve(name), lengths.get(name), sink))));
+        SafetensorsWriter.write(out.resolve(PreparedData.FILE), new TreeMap<>(Map.of("format", PreparedData.FORMAT, "version", PreparedData.VERSION,   // sorted: same bytes every run
+                "train_count", String.valueOf(data.trainCount()), "clips", String.valueOf(n), "scaling_factor", identity.path("scaling_factor").asText(),
+                "image_width", String.valueOf(data.width()), "image_height", String.valueOf(data.height()),
+                "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)))), items);
+    }
+
+    private static void copy(Path part, long length, SafetensorsWriter.Sink sink) throws IOException {
+        try (FileChannel ch = FileChannel.open(part, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate((int) Math.min(COPY_CHUNK, Math.max(length, 1)));
+            for (long at = 0; at < length; ) {
+                b.clear().limit((int) Math.min(b.capacity(), length - at));
+                while (b.hasRemaining())
+                    if (ch.read(b, at + b.position()) < 0) throw new java.io.EOFException(part + ": ends at byte " + (at + b.position()) + ", " + length + " committed");
+                at += b.position();
+                sink.put(b.flip());
+            }
+        }
+    }
+}
