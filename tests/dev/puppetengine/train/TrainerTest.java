@@ -108,6 +108,40 @@ class TrainerTest {
         assertEquals(2, Files.list(TrainingCheckpoint.checkpointsDir(b)).count(), "keeps the newest 2");
     }
 
+    /**
+     * A NaN loss in micro-step 5 (optimiser step 3 of 2 micro-steps) stops the run: step 2, not yet due for a checkpoint,
+     * is checkpointed with the counters of its end, the failure is logged, and the message says what was kept.
+     */
+    @Test
+    void aNonFiniteLossStopsTheRunKeepingTheLastGoodStep() throws Exception {
+        Path run = tmp.resolve("nan"), ref = tmp.resolve("ref");
+        train(ref, 2, Long.MAX_VALUE, null);
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        TrainingConfig every10 = new TrainingConfig(5, 1, 2, 6, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 10, 2);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            EdmObjective edm = new EdmObjective(unet, ps, TrainerChild.data(), true, every10.seed());
+            Objective nanAt5 = new Objective() {
+                public int size() { return edm.size(); }
+                public Tensor loss(int[] items, long micro, boolean ckpt) throws java.io.IOException {
+                    Tensor l = edm.loss(items, micro, ckpt);
+                    return micro == 5 ? dev.puppetengine.autograd.F.scale(l, Double.NaN) : l;
+                }
+            };
+            Trainer t = new Trainer(run, nanAt5, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), every10);
+            Adam.NonFiniteException e = assertThrows(Adam.NonFiniteException.class, () -> t.run(null));
+            assertTrue(e.getMessage().startsWith("training stopped: loss is NaN at micro-step 5 (clips ") && e.getMessage().contains("in optimiser step 3;")
+                    && e.getMessage().contains("the weights after step 2 are checkpointed in " + run.resolve("checkpoints").resolve("step-00000002")), e.getMessage());
+        }
+        Path kept = TrainingCheckpoint.latest(run);
+        assertEquals("step-00000002", kept.getFileName().toString());
+        assertTrue(Files.readString(kept.resolve("state.json")).replace(" ", "").contains("\"micro_step\":4"), Files.readString(kept.resolve("state.json")));
+        for (String k : KEYS)   // the same weights as a run that stopped at step 2
+            assertArrayEquals(weights(TrainingCheckpoint.latest(ref), "weights.safetensors", k), weights(kept, "weights.safetensors", k), k);
+        List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
+        assertEquals(3, log.size());
+        assertTrue(log.get(2).startsWith("{\"step\":3,\"micro_step\":4,\"error\":\"loss is NaN at micro-step 5"), log.get(2));
+    }
+
     @Test
     void aRunDirectoryRefusesAnotherConfiguration() throws Exception {
         Path run = tmp.resolve("run");

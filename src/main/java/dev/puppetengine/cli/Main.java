@@ -39,6 +39,11 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: invalid JSON: " + dev.puppetengine.io.Json.oneLine(j));
                 return 2;
             }
+            if (ex instanceof dev.puppetengine.train.Adam.NonFiniteException) {   // a diverged run, not a bug: its message says what was kept
+                cmd.getErr().println();
+                cmd.getErr().println("error: " + ex.getMessage());
+                return 1;
+            }
             if (ex instanceof java.io.IOException) {          // the environment, not a bug: one line, no stack trace
                 cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
                 return 1;

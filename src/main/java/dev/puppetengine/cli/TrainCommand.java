@@ -26,8 +26,8 @@ import java.util.concurrent.Callable;
 /** ./puppet-engine train: fine-tunes the UNet of a model on prepared clips (spec 4). */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fine-tune the UNet of a model with the EDM loss on clips prepared by ./puppet-engine prepare.",
-                "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps and on",
-                "Ctrl-C), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model, EMA weights when --ema is set).",
+                "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps, on",
+                "Ctrl-C, and when a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model, EMA weights when --ema is set).",
                 "Run the same command again to resume exactly where it stopped. --dtype bf16 is mixed precision: bf16 weights and activations,",
                 "fp32 master weights, Adam moments and loss (fp16 is refused: it would need loss scaling).",
                 "Defaults suit toy-size runs; the reference's recipe for the full model: --lr 1e-5 --accumulation 64 --ema 0.9999",

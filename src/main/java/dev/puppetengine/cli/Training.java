@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.Adam;
 import dev.puppetengine.train.LossPlot;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
@@ -33,7 +34,12 @@ final class Training {
         CountDownLatch done = t.stopOnSignal(300);
         Trainer.Result r;
         try {
-            r = t.run(listener);
+            try {
+                r = t.run(listener);
+            } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it
+                LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+                throw e;
+            }
             if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first
                 System.err.printf("%nstopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
                 try {

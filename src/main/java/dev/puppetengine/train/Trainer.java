@@ -30,7 +30,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
  * every {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in
  * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint. A run directory that already
- * has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop.
+ * has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop. A loss
+ * or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
+ * the last good step and logging what happened: see {@link #diverged}.
  * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
 public final class Trainer {
@@ -91,7 +93,7 @@ public final class Trainer {
                 step = st.step();
                 micro = st.microStep();
             }
-            long start = step;
+            long start = step, saved = step;
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
             long t0 = System.currentTimeMillis();
@@ -99,18 +101,29 @@ public final class Trainer {
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
                 while (step < cfg.steps() && !stop.get()) {
                     double lossSum = 0;
-                    for (int a = 0; a < cfg.accumulation(); a++, micro++) {
-                        int[] clips = new int[cfg.batchSize()];
-                        for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
-                        try (Scope s = Scope.open()) {
-                            Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
-                            double l = loss.item();
-                            if (!Double.isFinite(l)) throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
-                            Autograd.backward(loss);
-                            lossSum += l;
+                    long stepMicro = micro;
+                    Adam.StepResult r;
+                    try {
+                        for (int a = 0; a < cfg.accumulation(); a++, micro++) {
+                            int[] clips = new int[cfg.batchSize()];
+                            for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
+                            try (Scope s = Scope.open()) {
+                                Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
+                                double l = loss.item();
+                                if (!Double.isFinite(l)) throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
+                                Autograd.backward(loss);
+                                lossSum += l;
+                            }
                         }
+                        r = adam.step(cfg.accumulation());
+                    } catch (Adam.NonFiniteException e) {
+                        adam.zeroGrad();
+                        if (step > saved)
+                            last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, stepMicro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
+                        log.write("{\"step\":" + (step + 1) + ",\"micro_step\":" + stepMicro + ",\"error\":" + Json.mapper().writeValueAsString(e.getMessage()) + "}\n");
+                        log.flush();
+                        throw diverged(e, step, last);
                     }
-                    Adam.StepResult r = adam.step(cfg.accumulation());
                     step = r.step();
                     if (ema != null) ema.update(weights);
                     long elapsed = System.currentTimeMillis() - t0;
@@ -121,12 +134,27 @@ public final class Trainer {
                             step, micro, p.loss(), r.gradNorm(), r.clipScale(), r.lr(), clipsPerSecond, elapsed / 1000.0));
                     log.flush();
                     if (listener != null) listener.step(p);
-                    if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get())
+                    if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get()) {
                         last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
+                        saved = step;
+                    }
                 }
             }
             return new Result(start, step, stop.get() && step < cfg.steps(), last);
         }
+    }
+
+    /**
+     * What stopped the run at optimiser step {@code step + 1}, what is kept (the weights are as after {@code step},
+     * checkpointed unless nothing was trained yet) and what resuming would do: repeat the same draws, so the same failure.
+     */
+    private static Adam.NonFiniteException diverged(Adam.NonFiniteException e, long step, Path last) {
+        Adam.NonFiniteException d = new Adam.NonFiniteException("training stopped: " + e.getMessage() + ", in optimiser step " + (step + 1)
+                + (last == null ? "; nothing was trained yet" : "; the weights after step " + step + " are checkpointed in " + last)
+                + ". Running the same command again resumes there with the same draws and would stop the same way: the run diverged"
+                + " (a lower --lr or --max-grad-norm, in a new --out, usually helps) or the data holds non-finite values");
+        d.initCause(e);
+        return d;
     }
 
     /**
