@@ -53,7 +53,7 @@ final class TinyModel {
                 stores.put(e.getKey(), s);
                 comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
             }
-            ModelDirectory.write(dir, kind, "test fixture", side, DType.F32, comps, false);
+            ModelDirectory.write(dir, kind, "test fixture", side, true, DType.F32, comps, false);
         } finally {
             stores.values().forEach(ParameterStore::close);
         }

@@ -136,6 +136,14 @@ class TrainingCommandsTest {
         assertTrue(Files.size(png) > 0);
         assertEquals(2, Main.run("plot", dir.resolve("nothing").toString()));
 
+        // trained on the unscaled noisy latent: the exported model says so, and is not trained on further with scaling
+        Path runRaw = dir.resolve("run-raw");
+        assertEquals(0, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", runRaw.toString(), "--steps", "1", "--unscaled-input"));
+        assertEquals(ModelDirectory.UNSCALED, ModelDirectory.read(runRaw.resolve("model")).unetInput());
+        assertTrue(ModelDirectory.read(run.resolve("model")).scalesUNetInput());
+        assertEquals(2, Main.run("train", "--model", runRaw.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r3").toString(),
+                "--steps", "1"));
+
         Path gif = dir.resolve("s.gif");
         assertEquals(0, Main.run("sample", "--model", run.resolve("model").toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
                 "--drag", "10,10:20,20", "--steps", "1", "--frames", "4", "--out", gif.toString()));

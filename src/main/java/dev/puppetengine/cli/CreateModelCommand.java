@@ -54,7 +54,7 @@ final class CreateModelCommand implements Callable<Integer> {
                 stores.put(e.getKey(), s);
                 comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
             }
-            ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), dt, comps, force);
+            ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
             m.components().forEach((k, v) -> System.out.printf("%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
             System.out.println("wrote " + out);
         } finally {

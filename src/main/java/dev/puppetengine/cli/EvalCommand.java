@@ -89,7 +89,7 @@ final class EvalCommand implements Callable<Integer> {
                     .put("path", (input.clips != null ? input.clips : input.dragamove).toString()).put("examples", names.size())
                     .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
-                    .put("seed", base.seed()).put("scale_input", base.scaleInput())
+                    .put("seed", base.seed()).put("scale_input", pm.scalesInput(base))
                     .put("conditioning", pickleConditioning ? "the pickle's cond_latent and embedding" : "frame 0 encoded by the model");
             failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
                 scores.add(VideoScore.measure(ex, r.frames(), tracker));

@@ -49,7 +49,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, store);
             m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
-                    DType.F32, Map.of(), true);
+                    m.manifest.scalesUNetInput(), DType.F32, Map.of(), true);
             System.err.println("wrote " + out.resolve("model"));
         }
         return 0;

@@ -34,7 +34,8 @@ final class SamplingArgs {
     @Mixin
     DeviceArgs target;
 
-    @Option(names = "--unscaled-input", description = "Feed the UNet the unscaled noisy latent (for models trained like the public train.py, spec 4.2).")
+    @Option(names = "--unscaled-input", description = "Feed the UNet the unscaled noisy latent (for models trained like the public train.py, spec 4.2; "
+            + "a model trained so by ./puppet-engine train says so in its manifest and is sampled so without this option).")
     boolean unscaledInput;
 
     @Option(names = "--cuda-graph", description = "Capture the UNet step in a CUDA graph and replay it (--device cuda; unverified on a GPU so far, "
@@ -74,6 +75,8 @@ final class SamplingArgs {
             System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");
         System.err.printf("model %s (%s, %dx%d), %d steps, guidance %.2f..%.2f, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(),
                 steps, guidanceMin, guidance, seed, backend.name());
+        if (!unscaledInput && !pm.model().manifest.scalesUNetInput())
+            System.err.println("note: the model was trained on the unscaled noisy latent (its manifest's unet_input): it is sampled on it");
         long unetParams = pm.model().unet.parameterCount();
         if (tooLargeFor(backend, unetParams))
             System.err.printf("note: a %.1f B-parameter UNet on the CPU backend (the float64 reference) takes hours per sample; --device cuda is"

@@ -83,6 +83,9 @@ final class TrainCommand implements Callable<Integer> {
         if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt); PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
+            if (!m.manifest.scalesUNetInput() && !unscaledInput)
+                throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
+                        + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");
             System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
                     + (dt == EdmLoss.lossType(dt) ? "" : " weights and activations; F32 master weights, moments and loss"));
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
@@ -99,16 +102,16 @@ final class TrainCommand implements Callable<Integer> {
             boolean ema = cfg.emaDecay() > 0;
             TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
             String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
-                    + (unscaledInput ? ", unscaled input: sample with --unscaled-input" : "") + ")";
+                    + (unscaledInput ? ", unscaled input" : "") + ")";
             if (export != dt && dt != EdmLoss.lossType(dt)) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
                 try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
                     TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
-                    full.save(out.resolve("model"), kind, note, export, Map.of(), true);
+                    full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
                 }
             } else {
-                m.save(out.resolve("model"), kind, note, export, Map.of(), true);
+                m.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
             }
-            System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (trained on unscaled input: sample it with --unscaled-input)" : ""));
+            System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (its manifest says unet_input unscaled: sampling feeds it that way)" : ""));
             if (preview != null) preview.write(cfg.steps());
         }
         return 0;

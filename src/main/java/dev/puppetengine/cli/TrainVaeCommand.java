@@ -63,7 +63,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             double factor = 1 / latentStd(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
-                    DType.F32, Map.of("vae", json), true);
+                    m.manifest.scalesUNetInput(), DType.F32, Map.of("vae", json), true);
             System.err.printf("latent scaling factor 1/std = %.5f; wrote %s%n", factor, out.resolve("model"));
         }
         return 0;

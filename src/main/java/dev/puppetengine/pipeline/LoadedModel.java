@@ -54,10 +54,11 @@ public final class LoadedModel implements AutoCloseable {
     /**
      * Writes this model (its modules' current parameter values) as a new model directory; its manifest's
      * source is this model's source followed by {@code sourceNote}, so a model carries its history. {@code configs}
-     * overrides a component's config JSON (e.g. a VAE with a new scaling factor).
+     * overrides a component's config JSON (e.g. a VAE with a new scaling factor); {@code scaledInput} false for a UNet
+     * trained on the unscaled noisy latent (recorded, so sampling feeds it that way).
      */
-    public ModelDirectory.Manifest save(Path dir, String kind, String sourceNote, DType dtype, Map<String, String> configs, boolean force)
-            throws IOException {
+    public ModelDirectory.Manifest save(Path dir, String kind, String sourceNote, boolean scaledInput, DType dtype, Map<String, String> configs,
+                                        boolean force) throws IOException {
         ObjectMapper json = Json.mapper();
         Map<String, ModelDirectory.Component> c = new LinkedHashMap<>();
         c.put("unet", ModelDirectory.Component.of(configs.getOrDefault("unet", json.writeValueAsString(unet.config())), unet.namedParameters()));
@@ -65,7 +66,7 @@ public final class LoadedModel implements AutoCloseable {
         c.put("image_encoder", ModelDirectory.Component.of(configs.getOrDefault("image_encoder", json.writeValueAsString(clip.config())),
                 clip.namedParameters()));
         String history = manifest.source() == null || manifest.source().isBlank() ? sourceNote : manifest.source() + "; then " + sourceNote;
-        return ModelDirectory.write(dir, kind, history, resolution(), dtype, c, force);
+        return ModelDirectory.write(dir, kind, history, resolution(), scaledInput, dtype, c, force);
     }
 
     /**
@@ -84,7 +85,7 @@ public final class LoadedModel implements AutoCloseable {
             throw e;
         }
         var man = new ModelDirectory.Manifest(ModelDirectory.FORMAT, ModelDirectory.VERSION, p.name() + "-random", dtype.name(),
-                "random initialisation, seed " + seed, p.resolution(), Map.of());
+                "random initialisation, seed " + seed, p.resolution(), Map.of(), null);
         LoadedModel lm = new LoadedModel(man, unet, vae, clip, opened.get(0));
         lm.stores.addAll(opened);
         return lm;

@@ -65,6 +65,14 @@ public final class PuppetMaster implements AutoCloseable {
     }
 
     /**
+     * Whether sampling with {@code o} scales the UNet's input by c_in: unless the options say not to, or the model was
+     * trained on the unscaled noisy latent (its manifest's unet_input), which it must then be sampled on.
+     */
+    public boolean scalesInput(SamplingOptions o) {
+        return o.scaleInput() && model.manifest.scalesUNetInput();
+    }
+
+    /**
      * As above, conditioned on {@code given} (frame 0's latent and embedding, e.g. a DragAMove test batch's) instead
      * of encoding {@code image}, which is then only the video's input frame; null encodes the image.
      */
@@ -86,7 +94,7 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor z = given == null ? model.vae.encodeMean(pixels) : Tensor.of(backend, dtype, new int[]{1, given.side(), given.side(), given.channels()},
                     given.latent());
             long t3 = System.nanoTime();
-            Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o, listener);
+            Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o.withScaleInput(scalesInput(o)), listener);
             long t4 = System.nanoTime();
             int[] s = latents.shape();
             Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());   // decode casts to the VAE's dtype

@@ -1,6 +1,7 @@
 package dev.puppetengine.model.checkpoint;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
@@ -32,10 +33,18 @@ public final class ModelDirectory {
     public static final String MANIFEST = "manifest.json", FORMAT = "puppet-engine-model";
     public static final int VERSION = 1;
 
+    /** {@code unet_input}: what the UNet was trained to take, the noisy latent scaled by c_in (absent, the default) or {@link #UNSCALED}. */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Manifest(@JsonProperty("format") String format, @JsonProperty("version") int version, @JsonProperty("kind") String kind,
                            @JsonProperty("dtype") String dtype, @JsonProperty("source") String source,
-                           @JsonProperty("resolution") int resolution, @JsonProperty("components") Map<String, Entry> components) {}
+                           @JsonProperty("resolution") int resolution, @JsonProperty("components") Map<String, Entry> components,
+                           @JsonProperty("unet_input") @JsonInclude(JsonInclude.Include.NON_NULL) String unetInput) {
+        /** Whether sampling scales the UNet's input by c_in (SVD, Puppet-Master's inference), false for a UNet trained on it unscaled. */
+        public boolean scalesUNetInput() { return !UNSCALED.equals(unetInput); }
+    }
+
+    /** A UNet trained on the unscaled noisy latent, as the public train.py trains (spec 4.2): it must be sampled that way. */
+    public static final String UNSCALED = "unscaled";
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
@@ -54,10 +63,11 @@ public final class ModelDirectory {
     /**
      * Writes a model directory. {@code kind} says what the model is ("puppet-master", "svd-img2vid", or a
      * tiny preset); {@code source} where it came from; {@code resolution} the image side it generates (0:
-     * unknown, the pipeline assumes 256). Refuses an existing target unless {@code force}.
+     * unknown, the pipeline assumes 256); {@code scaledInput} false for a UNet trained on the unscaled noisy latent.
+     * Refuses an existing target unless {@code force}.
      */
-    public static Manifest write(Path dir, String kind, String source, int resolution, DType dtype, Map<String, Component> components, boolean force)
-            throws IOException {
+    public static Manifest write(Path dir, String kind, String source, int resolution, boolean scaledInput, DType dtype, Map<String, Component> components,
+                                 boolean force) throws IOException {
         if (Files.exists(dir) && !force)
             throw new InputFileException(dir + " already exists (use --force to replace it)");
         Manifest[] made = new Manifest[1];
@@ -70,7 +80,7 @@ public final class ModelDirectory {
                 long n = c.getValue().tensors().values().stream().mapToLong(t -> Shape.numel(t.shape())).sum();
                 entries.put(c.getKey(), new Entry(file, c.getValue().tensors().size(), n, Files.size(p), sha256(p)));
             }
-            made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, resolution, entries);
+            made[0] = new Manifest(FORMAT, VERSION, kind, dtype.name(), source, resolution, entries, scaledInput ? null : UNSCALED);
             AtomicFile.writeString(d.resolve(MANIFEST), Json.mapper().writeValueAsString(made[0]));
         });
         return made[0];
@@ -92,6 +102,8 @@ public final class ModelDirectory {
         if (man.components() == null || man.components().isEmpty()) throw new CheckpointException(m, "lists no components");
         if (man.resolution() < 0 || man.resolution() % 64 != 0)
             throw new CheckpointException(m, "field 'resolution' is " + man.resolution() + ", expected 0 (the default, 256) or a positive multiple of 64");
+        if (man.unetInput() != null && !UNSCALED.equals(man.unetInput()))
+            throw new CheckpointException(m, "field 'unet_input' is '" + man.unetInput() + "', expected '" + UNSCALED + "' or no such field (input scaled by c_in)");
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");

@@ -250,6 +250,6 @@ final class EngineConversion {
             })));
             comps.put(p.component(), new ModelDirectory.Component(p.configJson(), counted));
         }
-        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), dtype, comps, force);
+        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), true, dtype, comps, force);
     }
 }
