@@ -90,6 +90,13 @@ class ConvertErrorsTest {
         assertTrue(r.text.contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text);
         assertTrue(r.text.contains("warning: vae has norm_num_groups 8"), r.text);
         assertFalse(r.text.contains("warning: image_encoder"), r.text);
+        assertFalse(r.text.contains("unscaled"), r.text);
+
+        Path m = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // as train --unscaled-input marks its export
+        com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(m.toFile());
+        Files.writeString(m, json.put("unet_input", "unscaled").toString());
+        r = run(engine.toString(), "--to", "diffusers", "--dry-run");
+        assertTrue(r.text.contains("warning: the UNet was trained on the unscaled noisy latent") && r.text.contains("sample the export without that scaling"), r.text);
     }
 
     @Test

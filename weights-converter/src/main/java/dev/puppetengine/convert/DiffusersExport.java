@@ -78,11 +78,16 @@ final class DiffusersExport {
 
     /**
      * Where diffusers and Puppet-Master's networks.py will not read the exported folder as the engine does, one line
-     * each: they build 32 GroupNorm groups whatever a UNet's or VAE's config says (only the engine reads norm_num_groups).
+     * each: they build 32 GroupNorm groups whatever a UNet's or VAE's config says (only the engine reads norm_num_groups),
+     * and their pipelines scale the UNet's input by c_in, which a UNet trained unscaled (the manifest's unet_input) was not.
      */
     static List<String> caveats(Path modelDir) throws IOException {
         List<String> out = new ArrayList<>();
-        for (Map.Entry<String, ModelDirectory.Entry> c : ModelDirectory.read(modelDir).components().entrySet()) {
+        ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
+        if (!man.scalesUNetInput())
+            out.add("the UNet was trained on the unscaled noisy latent (manifest unet_input); diffusers' SVD pipeline and Puppet-Master's"
+                    + " inference feed it the latent scaled by c_in = 1/sqrt(sigma^2 + 1): sample the export without that scaling");
+        for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
             if (c.getKey().equals(ComponentInput.IMAGE_ENCODER)) continue;
             try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
                 int groups = JSON.readTree(ComponentFile.metadata(r, c.getKey()).get("config")).path("norm_num_groups").asInt(DIFFUSERS_GROUPS);
