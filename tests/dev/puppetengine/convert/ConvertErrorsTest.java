@@ -97,6 +97,11 @@ class ConvertErrorsTest {
         Files.writeString(m, json.put("unet_input", "unscaled").toString());
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
         assertTrue(r.text.contains("warning: the UNet was trained on the unscaled noisy latent") && r.text.contains("sample the export without that scaling"), r.text);
+        // the export keeps the setting in the UNet's config.json, and converting it back restores it
+        Path back = dir.resolve("back"), exported = dir.resolve("exported");
+        assertEquals(0, run(engine.toString(), "--to", "diffusers", "--out", exported.toString()).code);
+        assertEquals(0, run(exported.toString(), "--preset", "toy", "--out", back.toString()).code);
+        assertFalse(dev.puppetengine.model.checkpoint.ModelDirectory.read(back).scalesUNetInput());
     }
 
     @Test

@@ -36,8 +36,12 @@ final class Training {
         try {
             try {
                 r = t.run(listener);
-            } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it
-                LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+            } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report
+                try {
+                    LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
+                } catch (IOException | RuntimeException plot) {
+                    e.addSuppressed(plot);
+                }
                 throw e;
             }
             if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first

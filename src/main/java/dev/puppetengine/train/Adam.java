@@ -112,7 +112,7 @@ public final class Adam implements AutoCloseable {
     public StepResult step(int microSteps) {
         double avg = 1.0 / microSteps;
         double norm = gradNorm(avg);
-        if (!Double.isFinite(norm)) throw new NonFiniteException("gradient norm is " + norm + " at optimiser step " + (step + 1));
+        if (!Double.isFinite(norm)) throw new NonFiniteException("gradient norm is " + norm);   // the trainer says which step
         double clip = s.maxGradNorm() > 0 && norm > s.maxGradNorm() ? s.maxGradNorm() / (norm + 1e-6) : 1.0;
         step++;
         double lr = lrAt(step);

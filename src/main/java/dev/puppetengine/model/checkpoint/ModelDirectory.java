@@ -43,8 +43,11 @@ public final class ModelDirectory {
         public boolean scalesUNetInput() { return !UNSCALED.equals(unetInput); }
     }
 
-    /** A UNet trained on the unscaled noisy latent, as the public train.py trains (spec 4.2): it must be sampled that way. */
-    public static final String UNSCALED = "unscaled";
+    /**
+     * A UNet trained on the unscaled noisy latent, as the public train.py trains (spec 4.2): it must be sampled that way.
+     * The manifest's field {@link #UNET_INPUT}; a diffusers export carries it in the UNet's config.json, where convert finds it.
+     */
+    public static final String UNSCALED = "unscaled", UNET_INPUT = "unet_input";
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,

@@ -36,7 +36,8 @@ import java.util.Map;
  * Exports an engine model directory as a diffusers folder: {@code <component>/config.json} and its weights
  * with diffusers' file names, PyTorch layouts (conv weights back to (Cout, Cin, kh, kw)) and the
  * {"format": "pt"} metadata transformers requires. config.json carries diffusers' fields and the engine's
- * own (unknown fields are ignored by diffusers), so converting the folder back gives the same model.
+ * own (unknown fields are ignored by diffusers), and the UNet's the manifest's unet_input when it is unscaled, so
+ * converting the folder back gives the same model.
  */
 final class DiffusersExport {
     private static final CpuBackend CPU = CpuBackend.get();
@@ -60,7 +61,7 @@ final class DiffusersExport {
         AtomicFile.replaceDirectory(out, dir -> {
             for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
                 try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
-                    written.add(component(c.getKey(), r, dir, dtype, progress));
+                    written.add(component(c.getKey(), r, dir, dtype, man.scalesUNetInput(), progress));
                 }
             }
         });
@@ -86,7 +87,8 @@ final class DiffusersExport {
         ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
         if (!man.scalesUNetInput())
             out.add("the UNet was trained on the unscaled noisy latent (manifest unet_input); diffusers' SVD pipeline and Puppet-Master's"
-                    + " inference feed it the latent scaled by c_in = 1/sqrt(sigma^2 + 1): sample the export without that scaling");
+                    + " inference feed it the latent scaled by c_in = 1/sqrt(sigma^2 + 1): sample the export without that scaling (its"
+                    + " unet/config.json says unet_input unscaled, which only this engine's convert reads back)");
         for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
             if (c.getKey().equals(ComponentInput.IMAGE_ENCODER)) continue;
             try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
@@ -126,10 +128,12 @@ final class DiffusersExport {
         }
     }
 
-    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, Progress progress) throws IOException {
+    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, boolean scaledInput, Progress progress)
+            throws IOException {
         Target target = target(component, r);
         Module module = target.module();
         ObjectNode json = target.json();
+        if (component.equals(ComponentInput.UNET) && !scaledInput) json.put(ModelDirectory.UNET_INPUT, ModelDirectory.UNSCALED);
         String weights = target.weights();
         Map<String, Parameter> params = module.namedParameters();
         ComponentFile.check(r, params);

@@ -250,6 +250,8 @@ final class EngineConversion {
             })));
             comps.put(p.component(), new ModelDirectory.Component(p.configJson(), counted));
         }
-        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), true, dtype, comps, force);
+        boolean scaledInput = plan.stream().filter(p -> p.component().equals(ComponentInput.UNET) && p.input().config() != null)   // an engine export's
+                .noneMatch(p -> ModelDirectory.UNSCALED.equals(p.input().config().path(ModelDirectory.UNET_INPUT).asText()));
+        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), scaledInput, dtype, comps, force);
     }
 }
