@@ -64,16 +64,17 @@ class PreparedDataTest {
         shapes.put("candidate_count", new int[]{CLIPS});
         shapes.put("static_candidates", new int[]{1, FRAMES, 2});
         shapes.put("static_count", new int[]{CLIPS});
-        Map<String, String> meta = new LinkedHashMap<>(Map.of("version", "3", "train_count", "2", "scaling_factor", String.valueOf(SCALE),
+        Map<String, String> meta = new LinkedHashMap<>(Map.of("format", PreparedData.FORMAT, "version", "3", "train_count", "2", "scaling_factor", String.valueOf(SCALE),
                 "image_width", String.valueOf(SIZE), "image_height", String.valueOf(SIZE), "static_drag_probability", "0.5"));
         Spec spec = new Spec(shapes, meta);
         change.accept(spec);
         Path d = dir.resolve(name);
         Files.createDirectories(d);
         try (Scope s = Scope.open()) {
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            shapes.forEach((k, shape) -> tensors.put(k, Tensor.of(CPU, DType.F32, shape, values(k, shape))));
-            SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, tensors);
+            List<SafetensorsWriter.Item> items = new java.util.ArrayList<>();
+            shapes.forEach((k, shape) -> items.add(Arrays.stream(shape).anyMatch(n -> n == 0) ? new SafetensorsWriter.Item(k, DType.F32, shape, out -> {})
+                    : SafetensorsWriter.Item.of(k, Tensor.of(CPU, DType.F32, shape, values(k, shape)))));
+            SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, items);
         }
         return d;
     }
@@ -181,12 +182,16 @@ class PreparedDataTest {
         return ClipDataset.open(dir.resolve("clips"));
     }
 
-    /** prepare with the tiny encoders; {@code stopAfter} clips done (0 for never), it fails as a crash would. */
+    /** prepare with the tiny encoders, committing after every clip; {@code stopAfter} clips done (0 for never), it fails as a crash would. */
     private static int prepare(Path out, ClipDataset data, Map<String, String> weights, int stopAfter) throws IOException {
+        return prepare(out, data, weights, stopAfter, 0);
+    }
+
+    private static int prepare(Path out, ClipDataset data, Map<String, String> weights, int stopAfter, long commitMillis) throws IOException {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
-        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2)) {
-            PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, weights, 0);
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, weights, commitMillis)) {
             return w.run(done -> {
                 if (done == stopAfter) throw new IllegalStateException("crash after clip " + done);
             });
@@ -213,8 +218,9 @@ class PreparedDataTest {
     }
 
     /**
-     * A prepare that crashed continues from its last commit (bytes written after it are dropped) and ends with the same
-     * file as one that never stopped; under other weights it is refused, naming what differs.
+     * A prepare that crashed continues from its last commit (bytes written after it are dropped, an assembly or clean-up
+     * cut short is removed) and ends with the same file as one that never stopped; under other weights, with a part
+     * shorter than committed, or while another prepare writes there, it is refused. Without a commit it starts over.
      */
     @Test
     void anInterruptedPrepareContinuesToTheSameFile(@TempDir Path dir) throws IOException {
@@ -232,17 +238,91 @@ class PreparedDataTest {
         String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(out)).getMessage();
         assertTrue(msg.contains("run the same prepare command again to finish it"), msg);
 
+        Path std = work.resolve("latent_std");
+        byte[] stdBytes = Files.readAllBytes(std);
+        Files.write(std, Arrays.copyOf(stdBytes, 10));
+        String cut = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        assertTrue(cut.contains(std + ": 10 bytes, but") && cut.contains("committed " + stdBytes.length), cut);
+        Files.write(std, stdBytes);
+
+        Path staleAssembly = work.resolve(PreparedData.FILE + ".tmp-1234"), staleCleanUp = out.resolve(PreparedDataWriter.DONE).resolve("latent_mean");
+        Files.write(staleAssembly, new byte[64]);
+        Files.createDirectories(staleCleanUp.getParent());
+        Files.write(staleCleanUp, new byte[64]);
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
-        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2)) {
-            PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, WEIGHTS, 0);
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, WEIGHTS, 0)) {
             assertEquals(3, w.done());
+            assertTrue(!Files.exists(staleAssembly) && !Files.exists(staleCleanUp.getParent()), "leftovers of a cut-short assembly and clean-up are removed");
+            String busy = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+            assertTrue(busy.contains("another prepare is writing there"), busy);
             List<Integer> seen = new java.util.ArrayList<>();
             assertEquals(5, w.run(seen::add), "tracks left out, counted over both runs");
             assertEquals(List.of(4, 5), seen, "only the clips not yet done are encoded");
         }
-        assertArrayEquals(Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE)), Files.readAllBytes(out.resolve(PreparedData.FILE)));
-        assertTrue(!Files.exists(work));
+        byte[] whole = Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE));
+        assertArrayEquals(whole, Files.readAllBytes(out.resolve(PreparedData.FILE)));
+        try (var left = Files.list(out)) {
+            assertEquals(List.of(PreparedData.FILE), left.map(f -> f.getFileName().toString()).toList(), "no work folder, lock or temp file left");
+        }
+
+        Path never = dir.resolve("never");   // crashed before its first commit (every hour): starts over
+        assertThrows(IllegalStateException.class, () -> prepare(never, data, WEIGHTS, 3, 3_600_000));
+        List<Integer> again = new java.util.ArrayList<>();
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(never, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
+            assertEquals(0, w.done());
+            w.run(again::add);
+        }
+        assertEquals(List.of(1, 2, 3, 4, 5), again);
+        assertArrayEquals(whole, Files.readAllBytes(never.resolve(PreparedData.FILE)));
+    }
+
+    /**
+     * Clips' tracks are found by the running sum of the counts: with counts (0, 3, 5), clip 1 chooses among tracks 0..2
+     * and clip 2 among 3..7, and a track leaving the image is named by its clip and its index there.
+     */
+    @Test
+    void eachClipChoosesAmongItsOwnTracks(@TempDir Path dir) throws IOException {
+        Path d = write(dir, "ragged", s -> {});
+        try (Scope s = Scope.open()) {   // rewrite the counts: tracks 0..2 belong to clip 1, 3..7 to clip 2, the static point to clip 2
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            try (SafetensorsReader r = SafetensorsReader.open(d.resolve(PreparedData.FILE))) {
+                for (var e : r.entries()) t.put(e.name(), r.load(e.name(), CPU));
+                Tensor counts = Tensor.of(CPU, DType.F32, new int[]{CLIPS}, 0, 3, 5), statics = Tensor.of(CPU, DType.F32, new int[]{CLIPS}, 0, 0, 1);
+                t.put("candidate_count", counts);
+                t.put("static_count", statics);
+                SafetensorsWriter.write(d.resolve(PreparedData.FILE), r.metadata(), t);
+            }
+        }
+        try (PreparedData p = PreparedData.open(d)) {
+            Set<Long> firstTracks = new HashSet<>();
+            for (int clip = 1; clip <= 2; clip++)
+                for (long step = 0; step < 30; step++) {
+                    float[] drags = p.dragsOf(clip, 9, step, 0);
+                    for (int k = 0; k < DragTensor.SLOTS; k++) {
+                        float x0 = drags[k * 4] * SIZE;
+                        if (x0 == 0 || x0 == 60) continue;   // an empty slot, or clip 2's static point
+                        long track = Math.round((x0 - 4) / 7);
+                        assertTrue(clip == 1 ? track <= 2 : track >= 3, "clip " + clip + " drew track " + track);
+                        if (clip == 2) firstTracks.add(track);
+                    }
+                }
+            assertTrue(firstTracks.size() >= 3, "clip 2 draws among its five tracks: " + firstTracks);
+        }
+        try (Scope s = Scope.open()) {   // clip 2's second track (global 4) moved out of a 35-pixel-wide image
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            Map<String, String> meta;
+            try (SafetensorsReader r = SafetensorsReader.open(d.resolve(PreparedData.FILE))) {
+                for (var e : r.entries()) t.put(e.name(), r.load(e.name(), CPU));
+                meta = new LinkedHashMap<>(r.metadata());
+            }
+            meta.put("image_width", "35");   // tracks 0..3 stay within x <= 35 over both frames; track 4 reaches 4 + 28 + 6 = 38
+            SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, t);
+        }
+        String msg = refused(d);
+        assertTrue(msg.contains("candidates of clip 2, track 1, leaves the 35x64 image"), msg);
     }
 
     @Test
@@ -274,5 +354,12 @@ class PreparedDataTest {
         assertTrue(old.contains("written by an older engine") && old.contains("run ./puppet-engine prepare again"), old);
         String v2 = refused(write(dir, "v2", s -> s.meta().put("version", "2")));
         assertTrue(v2.contains("written by format version 2, this engine reads version 3"), v2);
+        String format = refused(write(dir, "format", s -> s.meta().remove("format")));
+        assertTrue(format.contains("metadata format is missing, expected 'puppet-engine-prepared'"), format);
+        String zero = refused(write(dir, "zero", s -> {
+            s.shapes().put("latent_mean", new int[]{3, 2, 0, 4, 4});
+            s.shapes().put("latent_std", new int[]{3, 2, 0, 4, 4});
+        }));
+        assertTrue(zero.contains("none of them 0, got [3, 2, 0, 4, 4]"), zero);
     }
 }

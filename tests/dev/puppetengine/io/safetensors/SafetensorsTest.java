@@ -178,8 +178,11 @@ class SafetensorsTest {
         Path f = dir.resolve("rows.safetensors");
         double[] v = new double[5 * 2 * 3];
         for (int i = 0; i < v.length; i++) v[i] = i + 0.25;
-        try (Tensor x = Tensor.of(CPU, DType.F32, new int[] {5, 2, 3}, v)) {
-            SafetensorsWriter.write(f, Map.of(), Map.of("x", x));
+        try (Tensor first = Tensor.of(CPU, DType.F32, new int[] {3}, -1, -2, -3); Tensor x = Tensor.of(CPU, DType.F32, new int[] {5, 2, 3}, v)) {
+            Map<String, Tensor> both = new LinkedHashMap<>();
+            both.put("first", first);   // x's data does not begin at the data section's start
+            both.put("x", x);
+            SafetensorsWriter.write(f, Map.of(), both);
         }
         try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
             long[] rows = {3, 0, 1, 2, 2, 4};   // a run (0, 1, 2) read at once, a repeat, and out of order

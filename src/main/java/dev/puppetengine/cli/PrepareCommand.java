@@ -17,8 +17,9 @@ import java.util.concurrent.Callable;
 @Command(name = "prepare", mixinStandardHelpOptions = true,
         description = {"Encode every clip of a dataset with the model's VAE (each frame's posterior mean and std) and image encoder (frame 0)",
                 "into OUT/prepared.safetensors, with the clips' drags and the candidate tracks training chooses drags from for every batch.",
-                "Memory stays that of one clip, whatever the dataset's size. Resumable: stopped for any reason, the same command continues",
-                "from what OUT/prepare-work/ last recorded (every 10 s)."})
+                "Memory stays that of one clip, whatever the dataset's size; disk: twice the set while the file is assembled at the end.",
+                "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s);",
+                "with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
     Path model;
@@ -37,11 +38,11 @@ final class PrepareCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
             ClipDataset ds = ClipDataset.open(data);
-            PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(),
+            try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(),
                     Map.of("vae_sha256", String.valueOf(m.manifest.components().get("vae").sha256()),
                             "image_encoder_sha256", String.valueOf(m.manifest.components().get("image_encoder").sha256())));
-            if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
-            try (ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
+                 ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
+                if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
                 int outside = w.run(bar::stepTo);
                 if (outside > 0) System.err.printf("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)%n", outside);
             }

@@ -9,6 +9,7 @@ import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.EdmLoss;
 import dev.puppetengine.train.PreparedData;
+import dev.puppetengine.train.PreparedDataWriter;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
@@ -83,6 +84,9 @@ final class TrainCommand implements Callable<Integer> {
         if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt); PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
+            if (java.nio.file.Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
+                System.err.println("note: " + data.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare; training on the " + PreparedData.FILE
+                        + " an earlier prepare left there");
             if (!m.manifest.scalesUNetInput() && !unscaledInput)
                 throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
                         + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");

@@ -102,6 +102,16 @@ public final class AtomicFile {
     }
 
     /**
+     * Renames {@code from} to {@code to} in one step (same file system), replacing a file there, and makes the rename
+     * durable: for results built inside a work folder that a crash may leave behind.
+     */
+    public static void rename(Path from, Path to) throws IOException {
+        Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        fsync(parentOf(to));
+        if (!parentOf(from).equals(parentOf(to))) fsync(parentOf(from));
+    }
+
+    /**
      * Publishes a directory atomically: {@code body} fills {@code <target>.tmp-<random>}, which is then renamed
      * to {@code target}. The target must not exist yet (a directory cannot be atomically replaced); on failure
      * the temp directory and everything in it is removed.

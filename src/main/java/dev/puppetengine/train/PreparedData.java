@@ -57,17 +57,24 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         this.file = file;
         this.reader = r;
         Map<String, String> meta = r.metadata();
+        if (!FORMAT.equals(meta.get("format")))
+            throw new IllegalArgumentException(file + ": metadata format is " + (meta.containsKey("format") ? "'" + meta.get("format") + "'" : "missing")
+                    + ", expected '" + FORMAT + "' (a file written by ./puppet-engine prepare)");
+        for (String name : new String[]{MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT})
+            if (!r.entry(name).dtype().isFloating())
+                throw new IllegalArgumentException(file + ": tensor '" + name + "' is " + r.entry(name).dtype() + ", expected a floating type (F32 as prepare writes)");
         if (!VERSION.equals(meta.get("version")))
             throw new IllegalArgumentException(file + ": written by " + (meta.containsKey("version") ? "format version " + meta.get("version") : "an older engine")
                     + ", this engine reads version " + VERSION + ": run ./puppet-engine prepare again");
         int[] l = shape(MEAN);
-        if (l.length != 5) throw new IllegalArgumentException(file + ": tensor '" + MEAN + "' must be (clips, frames, h, w, channels), got " + Shape.str(l));
+        if (l.length != 5 || Arrays.stream(l).anyMatch(d -> d == 0))
+            throw new IllegalArgumentException(file + ": tensor '" + MEAN + "' must be (clips, frames, h, w, channels), none of them 0, got " + Shape.str(l));
         clips = l[0];
         frames = l[1];
         channels = l[4];
         expect(STD, l);
         int[] e = shape(EMBEDDING);
-        if (e.length != 3 || e[0] != clips || e[1] != 1)
+        if (e.length != 3 || e[0] != clips || e[1] != 1 || e[2] == 0)
             throw new IllegalArgumentException(file + ": tensor '" + EMBEDDING + "' must be (" + clips + ", 1, embedding dim), got " + Shape.str(e));
         embeddingDim = e[2];
         expect(DRAGS, clips, frames, DragTensor.SLOTS, 4);

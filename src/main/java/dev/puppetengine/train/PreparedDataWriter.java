@@ -52,11 +52,14 @@ import static dev.puppetengine.train.PreparedData.STD;
  * into {@code OUT/prepared.safetensors} ({@link PreparedData}'s format), one clip at a time in constant memory, and
  * resumably. Each clip's rows are appended to one raw F32 file per tensor in {@code OUT/prepare-work/}; every
  * {@code commitMillis} the files are fsynced and {@code progress.json} records their lengths. A prepare stopped for
- * any reason continues from its last commit when started again for the same dataset and encoders; the file is
- * assembled from the parts at the end (for a while the set is on disk twice) and the work folder removed.
+ * any reason continues from its last commit when started again for the same dataset and encoders. At the end the
+ * file is assembled inside the work folder (for a while the set is on disk twice), renamed into OUT, and the work
+ * folder renamed to {@code prepare-work.done} and deleted, so a crash at any point leaves either the work to finish or
+ * a folder the next open removes. {@code prepare-work.lock} keeps a second prepare out of OUT meanwhile.
  */
-public final class PreparedDataWriter {
-    static final String WORK = "prepare-work", PROGRESS = "progress.json";
+public final class PreparedDataWriter implements AutoCloseable {
+    public static final String WORK = "prepare-work";
+    static final String PROGRESS = "progress.json", DONE = WORK + ".done", LOCK = WORK + ".lock";
     private static final String[] PARTS = {MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT};
     private static final long COMMIT_MILLIS = 10_000;
     private static final int COPY_CHUNK = 8 << 20;
@@ -71,6 +74,7 @@ public final class PreparedDataWriter {
     private final long commitMillis;
     private int done, outside, height, width, channels, embeddingDim;
     private final Map<String, Long> lengths = new LinkedHashMap<>();
+    private FileChannel lockFile;
 
     private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
                                DType dtype, ObjectNode identity, long commitMillis) {
@@ -115,8 +119,42 @@ public final class PreparedDataWriter {
         new TreeMap<>(weights).forEach(id::put);
         ObjectNode asRead = (ObjectNode) Json.mapper().readTree(Json.mapper().writeValueAsString(id));   // numbers typed as progress.json reads them back
         PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, asRead, commitMillis);
-        w.resume();
+        try {
+            w.lock();
+            if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
+            w.resume();
+        } catch (IOException | RuntimeException e) {
+            w.close();
+            throw e;
+        }
         return w;
+    }
+
+    /** Refuses OUT while another prepare (this process or another) writes there. */
+    private void lock() throws IOException {
+        Files.createDirectories(out);
+        Path f = out.resolve(LOCK);
+        lockFile = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        java.nio.channels.FileLock held;
+        try {
+            held = lockFile.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            held = null;
+        }
+        if (held == null) {
+            lockFile.close();
+            lockFile = null;
+            throw new InputFileException(out + ": another prepare is writing there (" + f + " is locked); wait for it to end or choose another --out");
+        }
+    }
+
+    /** Releases OUT (the lock goes with its channel). */
+    @Override
+    public void close() throws IOException {
+        if (lockFile == null) return;
+        Files.deleteIfExists(out.resolve(LOCK));
+        lockFile.close();
+        lockFile = null;
     }
 
     /** Clips already encoded by an earlier, unfinished run (0 for a fresh start). */
@@ -127,6 +165,9 @@ public final class PreparedDataWriter {
         if (!Files.isRegularFile(file)) {   // nothing committed: start over
             if (Files.exists(work)) PathUtils.deleteDirectory(work);
             return;
+        }
+        try (var stale = Files.newDirectoryStream(work, PreparedData.FILE + "*")) {   // an assembly cut short: as large as the set
+            for (Path f : stale) Files.delete(f);
         }
         JsonNode p = Json.read(file);
         if (!identity.equals(p.path("identity")))
@@ -163,6 +204,7 @@ public final class PreparedDataWriter {
      * how many, over the whole prepare.
      */
     public int run(IntConsumer progress) throws IOException {
+        if (lockFile == null) throw new IllegalStateException("prepare writer already closed");
         Files.createDirectories(work);
         Map<String, FileChannel> parts = new LinkedHashMap<>();
         try (GradMode.Guard g = GradMode.noGrad()) {
@@ -182,11 +224,26 @@ public final class PreparedDataWriter {
                 if (progress != null) progress.accept(done);
             }
         } finally {
-            for (FileChannel ch : parts.values()) ch.close();
+            closeAll(parts.values());
         }
-        assemble();
-        PathUtils.deleteDirectory(work);
+        Path assembled = work.resolve(PreparedData.FILE);
+        assemble(assembled);
+        AtomicFile.rename(assembled, out.resolve(PreparedData.FILE));
+        AtomicFile.rename(work, out.resolve(DONE));   // from here on a crash leaves only a folder to delete
+        PathUtils.deleteDirectory(out.resolve(DONE));
         return outside;
+    }
+
+    private static void closeAll(Iterable<FileChannel> channels) throws IOException {
+        IOException first = null;
+        for (FileChannel ch : channels)
+            try {
+                ch.close();
+            } catch (IOException e) {
+                if (first == null) first = e;
+                else first.addSuppressed(e);
+            }
+        if (first != null) throw first;
     }
 
     /** Appends clip i's rows to the parts. */
@@ -253,7 +310,7 @@ public final class PreparedDataWriter {
     }
 
     /** prepared.safetensors from the committed parts, each copied a chunk at a time. */
-    private void assemble() throws IOException {
+    private void assemble(Path file) throws IOException {
         int n = data.count(), frames = data.frames();
         long trackBytes = 2L * frames * Float.BYTES;
         Map<String, int[]> shapes = new LinkedHashMap<>();
@@ -267,7 +324,7 @@ public final class PreparedDataWriter {
         shapes.put(STATIC_COUNT, new int[]{n});
         List<SafetensorsWriter.Item> items = new ArrayList<>();
         shapes.forEach((name, shape) -> items.add(new SafetensorsWriter.Item(name, DType.F32, shape, sink -> copy(work.resolve(name), lengths.get(name), sink))));
-        SafetensorsWriter.write(out.resolve(PreparedData.FILE), new TreeMap<>(Map.of("format", PreparedData.FORMAT, "version", PreparedData.VERSION,   // sorted: same bytes every run
+        SafetensorsWriter.write(file, new TreeMap<>(Map.of("format", PreparedData.FORMAT, "version", PreparedData.VERSION,   // sorted: same bytes every run
                 "train_count", String.valueOf(data.trainCount()), "clips", String.valueOf(n), "scaling_factor", identity.path("scaling_factor").asText(),
                 "image_width", String.valueOf(data.width()), "image_height", String.valueOf(data.height()),
                 "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)))), items);

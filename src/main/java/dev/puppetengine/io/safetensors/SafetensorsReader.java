@@ -116,14 +116,14 @@ public final class SafetensorsReader implements AutoCloseable {
         if (!TensorBytes.canConvert(e.dtype(), dtype))
             throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
         long rowBytes = shape[0] == 0 ? 0 : e.byteSize() / shape[0];
-        if (rowBytes * rows.length > Integer.MAX_VALUE)
+        if (rowBytes > 0 && rows.length > (Integer.MAX_VALUE - 8) / rowBytes)   // the largest array a JVM allocates
             throw new SafetensorsException(file, rows.length + " rows of tensor '" + name + "' make " + rowBytes * rows.length + " bytes; at most 2 GiB load at once");
         ByteBuffer b = ByteBuffer.allocate((int) (rowBytes * rows.length)).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < rows.length; ) {
             long first = rows[i];
             int run = 1;
             while (i + run < rows.length && rows[i + run] == first + run) run++;
-            if (first < 0 || first + run > shape[0])
+            if (first < 0 || first > shape[0] - run)
                 throw new SafetensorsException(file, "tensor '" + name + "' has " + shape[0] + " rows; row " + (first < 0 ? first : Math.max(first, shape[0])) + " asked for");
             b.limit((int) ((i + run) * rowBytes)).position((int) (i * rowBytes));
             readInto(channel, dataStart + e.begin() + first * rowBytes, b);
