@@ -77,6 +77,49 @@ class EvalCommandTest {
         assertEquals(TinyModel.SIDE, GifFiles.read(gifs.resolve("000001.gif")).width());
     }
 
+    /**
+     * An evaluation stopped after its first example (while writing the second's line) continues from OUT.partial.jsonl:
+     * that example is not sampled again (its recorded scores, made recognisable here, reach the report), the other is;
+     * the progress file then goes. Under other settings it is refused.
+     */
+    @Test
+    void anInterruptedEvaluationContinuesWithoutSamplingAgain() throws Exception {
+        String[] cmd = {"eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--out", null};
+        Path whole = tmp.resolve("resume/whole.json"), resumed = tmp.resolve("resume/resumed.json");
+        cmd[cmd.length - 1] = whole.toString();
+        assertEquals(0, run(cmd)[0]);
+        JsonNode w = Json.mapper().readTree(whole.toFile());
+
+        com.fasterxml.jackson.databind.node.ObjectNode settings = w.deepCopy();   // the report's settings: what the run records first
+        settings.remove(java.util.List.of("metrics", "summary", "examples", "failed", "seconds"));
+        JsonNode first = w.path("examples").get(0);
+        double[] psnr = new double[first.path("psnr_per_frame").size()];
+        java.util.Arrays.fill(psnr, 99);
+        double[] ssim = Json.mapper().treeToValue(first.path("ssim_per_frame"), double[].class);
+        dev.puppetengine.eval.DragError none = new dev.puppetengine.eval.DragError(TinyModel.SIDE, new double[]{0, Double.NaN, Double.NaN}, java.util.List.of());
+        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
+            p.add(new dev.puppetengine.eval.VideoScore(first.path("name").asText(), 0, psnr, ssim, none, none));
+        }
+        java.nio.file.Files.writeString(dev.puppetengine.eval.EvalProgress.fileFor(resumed), "{\"name\":\"000001\",\"psnr\":[1",   // cut short by a crash
+                java.nio.file.StandardOpenOption.APPEND);
+        cmd[cmd.length - 1] = resumed.toString();
+        Object[] r = run(cmd);
+        assertEquals(0, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), (String) r[2]);
+        JsonNode j = Json.mapper().readTree(resumed.toFile());
+        assertEquals(99, j.path("examples").get(0).path("psnr").asDouble(), 0, "the recorded example is not sampled again");
+        assertEquals(w.path("examples").get(1), j.path("examples").get(1), "the other one is scored as in the uninterrupted run");
+        assertFalse(java.nio.file.Files.exists(dev.puppetengine.eval.EvalProgress.fileFor(resumed)));
+
+        settings.put("unet_sha256", "other");
+        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
+            assertTrue(p.scored().isEmpty());
+        }
+        r = run(cmd);
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("holds an unfinished evaluation with other settings (unet_sha256 \"other\" -> "), (String) r[2]);
+    }
+
     @Test
     void limitTakesTheFirstExamples() throws Exception {
         Path report = tmp.resolve("limited.json");

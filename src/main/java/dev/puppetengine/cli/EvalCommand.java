@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.eval.ClipSource;
 import dev.puppetengine.eval.DragAMoveSource;
+import dev.puppetengine.eval.EvalProgress;
 import dev.puppetengine.eval.EvalReport;
 import dev.puppetengine.eval.ExampleSource;
 import dev.puppetengine.eval.PointTracker;
@@ -11,6 +12,7 @@ import dev.puppetengine.eval.Summary;
 import dev.puppetengine.eval.VideoScore;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.ArgGroup;
@@ -54,7 +56,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Only the first N examples.")
     Integer limit;
 
-    @Option(names = "--out", description = "Write the report (settings, summary, per-example and per-frame values) to this JSON file.")
+    @Option(names = "--out", description = "Write the report (settings, summary, per-example and per-frame values) to this JSON file. Also makes the"
+            + " run resumable: OUT.partial.jsonl keeps each example's scores as they come; the same command continues after a stop.")
     Path out;
 
     @Option(names = "--save-gifs", description = "Also write each generated video to DIR/<name>.gif.")
@@ -78,23 +81,39 @@ final class EvalCommand implements Callable<Integer> {
         if (saveGifs != null) Files.createDirectories(saveGifs);
         List<VideoScore> scores = new ArrayList<>();
         List<BatchRun.Failure> failed;
+        EvalProgress progress = null;
         ObjectNode header = JsonNodeFactory.instance.objectNode();
         PointTracker tracker;
         long t0 = System.nanoTime();
         try (PuppetMaster pm = sampling.open()) {
             BatchRun.checkPrecomputed(pickleConditioning, pm, source, names);
             tracker = PointTracker.forSide(pm.resolution());
-            header.put("model", sampling.modelDir().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution());
+            ModelDirectory.Entry unet = pm.model().manifest.components().get("unet");
+            header.put("model", sampling.modelDir().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution())
+                    .put("unet_sha256", unet == null ? null : unet.sha256());
             header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
                     .put("path", (input.clips != null ? input.clips : input.dragamove).toString()).put("examples", names.size())
                     .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
-                    .put("seed", base.seed()).put("scale_input", pm.scalesInput(base))
+                    .put("seed", base.seed()).put("scale_input", pm.scalesInput(base)).put("device", pm.model().unetWeights().backend().name())
+                    .put("dtype", pm.model().unetWeights().dtype().name())
                     .put("conditioning", pickleConditioning ? "the pickle's cond_latent and embedding" : "frame 0 encoded by the model");
-            failed = BatchRun.run(pm, source, names, ex -> base.withFrames(ex.groundTruth().size()), pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
-                scores.add(VideoScore.measure(ex, r.frames(), tracker));
-                if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
-            });
+            progress = out == null ? null : EvalProgress.open(out, header);
+            Map<String, VideoScore> scored = new LinkedHashMap<>(progress == null ? Map.of() : progress.scored());
+            if (!scored.isEmpty())
+                System.err.printf("continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));
+            EvalProgress record = progress;
+            failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
+                    pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
+                        VideoScore s = VideoScore.measure(ex, r.frames(), tracker);
+                        if (record != null) record.add(s);
+                        scored.put(ex.name(), s);
+                        if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
+                    });
+            for (String n : names)
+                if (scored.containsKey(n)) scores.add(scored.get(n));
+        } finally {
+            if (progress != null) progress.close();
         }
         header.put("seconds", (System.nanoTime() - t0) / 1e9);
         print(scores);
@@ -103,6 +122,7 @@ final class EvalCommand implements Callable<Integer> {
             Map<String, String> errors = new LinkedHashMap<>();
             failed.forEach(f -> errors.put(f.name(), f.message()));
             AtomicFile.writeString(out, Json.mapper().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));
+            progress.finish();
             System.err.println("wrote " + out);
         }
         return BatchRun.report(failed, names.size());
