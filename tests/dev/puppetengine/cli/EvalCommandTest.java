@@ -13,6 +13,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -118,6 +119,38 @@ class EvalCommandTest {
         r = run(cmd);
         assertEquals(2, r[0]);
         assertTrue(((String) r[2]).contains("holds an unfinished evaluation with other settings (unet_sha256 \"other\" -> "), (String) r[2]);
+    }
+
+    /**
+     * An example that fails (its drags file broken) is not recorded: the report is written, the progress file kept with
+     * the other example's line, and the same command retries only the failed one; mended, the run completes as an
+     * uninterrupted one and the progress file goes.
+     */
+    @Test
+    void aRunWithFailedExamplesKeepsItsProgressAndRetriesOnlyThem() throws Exception {
+        Path copy = tmp.resolve("failing-clips"), whole = tmp.resolve("failing/whole.json"), report = tmp.resolve("failing/report.json");
+        org.apache.commons.io.FileUtils.copyDirectory(clips.toFile(), copy.toFile());
+        String[] cmd = {"eval", "--model", model.toString(), "--clips", copy.toString(), "--steps", "1", "--guidance", "1", "--out", whole.toString()};
+        assertEquals(0, run(cmd)[0]);
+        Path drags = copy.resolve("clips/000001/drags.json");
+        String good = java.nio.file.Files.readString(drags);
+        java.nio.file.Files.writeString(drags, "{");
+        cmd[cmd.length - 1] = report.toString();
+        Path partial = dev.puppetengine.eval.EvalProgress.fileFor(report);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            Object[] r = run(cmd);
+            assertEquals(2, r[0], (String) r[2]);
+            assertTrue(((String) r[2]).contains("retries only the failed ones"), (String) r[2]);
+            assertEquals(attempt == 1, ((String) r[2]).contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), (String) r[2]);
+            List<String> lines = java.nio.file.Files.readAllLines(partial);
+            assertEquals(2, lines.size(), "the settings and example 000000: " + lines);
+            assertTrue(lines.get(1).startsWith("{\"name\":\"000000\""), lines.get(1));
+        }
+        java.nio.file.Files.writeString(drags, good);
+        Object[] r = run(cmd);
+        assertEquals(0, r[0], (String) r[2]);
+        assertFalse(java.nio.file.Files.exists(partial));
+        assertEquals(Json.mapper().readTree(whole.toFile()).path("examples"), Json.mapper().readTree(report.toFile()).path("examples"));
     }
 
     @Test

@@ -20,6 +20,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,10 +91,10 @@ final class EvalCommand implements Callable<Integer> {
             BatchRun.checkPrecomputed(pickleConditioning, pm, source, names);
             tracker = PointTracker.forSide(pm.resolution());
             ModelDirectory.Entry unet = pm.model().manifest.components().get("unet");
-            header.put("model", sampling.modelDir().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution())
+            header.put("model", sampling.modelDir().toAbsolutePath().normalize().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution())
                     .put("unet_sha256", unet == null ? null : unet.sha256());
             header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
-                    .put("path", (input.clips != null ? input.clips : input.dragamove).toString()).put("examples", names.size())
+                    .put("path", (input.clips != null ? input.clips : input.dragamove).toAbsolutePath().normalize().toString()).put("examples", names.size())
                     .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
                     .put("seed", base.seed()).put("scale_input", pm.scalesInput(base)).put("device", pm.model().unetWeights().backend().name())
@@ -106,9 +108,14 @@ final class EvalCommand implements Callable<Integer> {
             failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
                     pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
                         VideoScore s = VideoScore.measure(ex, r.frames(), tracker);
-                        if (record != null) record.add(s);
-                        scored.put(ex.name(), s);
                         if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
+                        if (record != null)
+                            try {
+                                record.add(s);
+                            } catch (IOException e) {   // not one example's failure: the run cannot record any, so it stops
+                                throw new UncheckedIOException(EvalProgress.fileFor(out) + ": cannot record scores (" + e.getMessage() + ")", e);
+                            }
+                        scored.put(ex.name(), s);
                     });
             for (String n : names)
                 if (scored.containsKey(n)) scores.add(scored.get(n));
@@ -122,8 +129,9 @@ final class EvalCommand implements Callable<Integer> {
             Map<String, String> errors = new LinkedHashMap<>();
             failed.forEach(f -> errors.put(f.name(), f.message()));
             AtomicFile.writeString(out, Json.mapper().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));
-            progress.finish();
-            System.err.println("wrote " + out);
+            if (failed.isEmpty()) progress.finish();   // else kept: running again retries only the failed examples
+            System.err.println("wrote " + out + (failed.isEmpty() ? "" : "; " + EvalProgress.fileFor(out) + " keeps the scored examples:"
+                    + " the same command again retries only the failed ones"));
         }
         return BatchRun.report(failed, names.size());
     }

@@ -44,6 +44,7 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 1;
             }
+            if (ex instanceof java.io.UncheckedIOException u) ex = new java.io.IOException(u.getMessage(), u.getCause());
             if (ex instanceof java.io.IOException) {          // the environment, not a bug: one line, no stack trace
                 cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
                 return 1;

@@ -4,16 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,19 +25,23 @@ import java.util.Map;
 /**
  * What an evaluation has scored so far, so that a long one stopped for any reason continues where it stopped:
  * {@code <report>.partial.jsonl} holds the run's settings on its first line and then one line per scored example,
- * each fsynced as it is written (a line cut short by a crash is ignored). Opened again with the same settings, the
- * scored examples are not sampled again; with other settings it is refused. Removed when the report is written.
+ * each fsynced as it is written. Opened again with the same settings, the scored examples are not sampled again
+ * (lines a crash cut short or garbled are dropped, the file rewritten without them); with other settings it is
+ * refused. {@code <report>.partial.jsonl.lock} keeps a second run of the same report out meanwhile.
  */
 public final class EvalProgress implements AutoCloseable {
     private static final ObjectWriter LINE = Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT);
 
-    private final Path file;
+    private final Path file, lockFile;
+    private final FileChannel lock;
     private final Map<String, VideoScore> scored = new LinkedHashMap<>();
-    private final FileChannel out;
+    private FileChannel out;
+    private boolean locked;
 
-    private EvalProgress(Path file, FileChannel out) {
+    private EvalProgress(Path file, Path lockFile, FileChannel lock) {
         this.file = file;
-        this.out = out;
+        this.lockFile = lockFile;
+        this.lock = lock;
     }
 
     /** The progress file of the report {@code report}. */
@@ -43,46 +51,60 @@ public final class EvalProgress implements AutoCloseable {
 
     /** Opens (or starts) the progress of the evaluation reported to {@code report} under {@code settings}. */
     public static EvalProgress open(Path report, ObjectNode settings) throws IOException {
-        Path file = fileFor(report);
-        ObjectNode mine = (ObjectNode) Json.mapper().readTree(LINE.writeValueAsString(settings));   // as it reads back
-        Map<String, VideoScore> before = new LinkedHashMap<>();
-        long keep = 0;
-        if (Files.isRegularFile(file)) {
-            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-            JsonNode was = lines.isEmpty() ? null : parse(lines.get(0));
-            if (was == null) {
-                Files.delete(file);   // cut short before its first line: nothing to keep
-            } else {
-                if (!mine.equals(was))
-                    throw new InputFileException(file + " holds an unfinished evaluation with other settings (" + differences(was, mine)
-                            + "): run it with those to finish it, or remove the file to start over");
-                keep = lines.get(0).getBytes(StandardCharsets.UTF_8).length + 1;
-                for (String line : lines.subList(1, lines.size())) {
-                    JsonNode n = parse(line);
-                    if (n == null) break;   // the last line, cut short
-                    before.put(n.path("name").asText(), Json.mapper().treeToValue(n, VideoScore.class));
-                    keep += line.getBytes(StandardCharsets.UTF_8).length + 1;
-                }
-            }
-        }
+        Path file = fileFor(report), lockPath = file.resolveSibling(file.getFileName() + ".lock");
         if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        EvalProgress p = new EvalProgress(file, ch);
+        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        EvalProgress p = new EvalProgress(file, lockPath, lockChannel);
         try {
-            ch.truncate(keep).position(keep);
-            if (keep == 0) p.append(mine);
-            p.scored.putAll(before);
+            FileLock held;
+            try {
+                held = lockChannel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                held = null;
+            }
+            if (held == null) throw new InputFileException(report + ": another evaluation is writing this report (" + lockPath + " is locked)");
+            p.locked = true;
+            p.load((ObjectNode) Json.mapper().readTree(LINE.writeValueAsString(settings)));   // compared as it reads back
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            p.close();
             throw e;
         }
         return p;
     }
 
+    /** Reads what earlier runs scored, rewrites the file with the whole lines only, and opens it for appending. */
+    private void load(ObjectNode mine) throws IOException {
+        List<String> keep = new ArrayList<>();
+        keep.add(LINE.writeValueAsString(mine));
+        JsonNode was = null;
+        if (Files.isRegularFile(file)) {
+            byte[] all = Files.readAllBytes(file);
+            int start = 0;
+            for (int i = 0; i < all.length; i++) {
+                if (all[i] != '\n') continue;   // a last line without its newline was cut short: dropped
+                JsonNode n = parse(new String(all, start, i - start, StandardCharsets.UTF_8));
+                start = i + 1;
+                if (was == null) {
+                    if (n == null) break;       // no settings line: nothing to keep
+                    was = n;
+                    if (!mine.equals(was))
+                        throw new InputFileException(file + " holds an unfinished evaluation with other settings (" + differences(was, mine)
+                                + "): run it with those to finish it, or remove the file to start over");
+                } else if (n != null && n.hasNonNull("name")) {
+                    VideoScore s = Json.mapper().treeToValue(n, VideoScore.class);
+                    scored.put(s.name(), s);
+                    keep.add(LINE.writeValueAsString(s));
+                }
+            }
+        }
+        AtomicFile.writeString(file, String.join("\n", keep) + "\n");
+        out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    }
+
     private static JsonNode parse(String line) {
         try {
             return Json.mapper().readTree(line);
-        } catch (IOException torn) {
+        } catch (IOException garbled) {
             return null;
         }
     }
@@ -100,24 +122,42 @@ public final class EvalProgress implements AutoCloseable {
     /** Examples scored by earlier runs, by name. */
     public Map<String, VideoScore> scored() { return Map.copyOf(scored); }
 
-    /** Records one example's scores durably. */
+    /**
+     * Records one example's scores durably. A write that fails is cut back off the file, so the lines after it stay
+     * readable; the caller should stop (what is not recorded is sampled again next time).
+     */
     public void add(VideoScore s) throws IOException {
-        append(s);
+        long before = out.size();
+        try {
+            ByteBuffer b = ByteBuffer.wrap((LINE.writeValueAsString(s) + "\n").getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) out.write(b);
+            out.force(false);
+        } catch (IOException e) {
+            try {
+                out.truncate(before);
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            throw e;
+        }
         scored.put(s.name(), s);
     }
 
-    private void append(Object value) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap((LINE.writeValueAsString(value) + "\n").getBytes(StandardCharsets.UTF_8));
-        while (b.hasRemaining()) out.write(b);
-        out.force(false);
-    }
-
-    /** The report is written: the progress is no longer needed. */
+    /** The report is written and every example scored: the progress is no longer needed (call after {@link #close}). */
     public void finish() throws IOException {
-        out.close();
+        if (out != null) out.close();
         Files.deleteIfExists(file);
     }
 
+    /** Releases the report (the progress file stays). */
     @Override
-    public void close() throws IOException { out.close(); }
+    public void close() throws IOException {
+        try {
+            if (out != null) out.close();
+        } finally {
+            if (locked) Files.deleteIfExists(lockFile);   // never another run's
+            locked = false;
+            lock.close();
+        }
+    }
 }

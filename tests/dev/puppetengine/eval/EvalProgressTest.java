@@ -1,0 +1,92 @@
+package dev.puppetengine.eval;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The progress file of a resumable evaluation: what survives the ways a crash or a failed write can leave it. */
+class EvalProgressTest {
+    @TempDir
+    Path dir;
+
+    private static final ObjectNode SETTINGS = Json.mapper().createObjectNode().put("model", "/m").put("steps", 25);
+
+    private static VideoScore score(String name, double psnr) {
+        DragError d = new DragError(64, new double[]{0, Double.NaN, Double.POSITIVE_INFINITY}, List.<double[][]>of(new double[][]{{1, 2}, {3, 4}, {5, 6}}));
+        return new VideoScore(name, 1, new double[]{psnr, Double.POSITIVE_INFINITY, 1}, new double[]{0.5, 0.25, 1}, d, d);
+    }
+
+    private Set<String> reopened(Path report) throws IOException {
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            return p.scored().keySet();
+        }
+    }
+
+    @Test
+    void keepsEveryWholeLineWhateverACrashLeftAfterOrBetweenThem() throws IOException {
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("a", 10));
+            p.add(score("b", 20));
+        }
+        assertEquals(3, Files.readAllLines(file).size(), "the settings and one line per example");
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {   // values come back exactly, NaN and infinities included
+            VideoScore b = p.scored().get("b"), want = score("b", 20);
+            assertArrayEquals(want.psnr(), b.psnr());
+            assertArrayEquals(want.drag().perFramePx(), b.drag().perFramePx());
+            assertArrayEquals(want.drag().tracks().get(0)[2], b.drag().tracks().get(0)[2]);
+        }
+
+        byte[] bytes = Files.readAllBytes(file);   // b's line lost its newline: it was cut short, and is dropped
+        Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1));
+        assertEquals(Set.of("a"), reopened(report));
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("c", 30));
+        }
+        assertEquals(Set.of("a", "c"), reopened(report), "the line after a dropped one is whole");
+
+        Files.write(file, new byte[]{'{', '"', 'n', 0, '\n'}, StandardOpenOption.APPEND);   // garbage between whole lines
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("d", 40));
+        }
+        Files.write(file, new byte[]{'{', '"', 'n', (byte) 0xE2, (byte) 0x82}, StandardOpenOption.APPEND);   // torn inside a UTF-8 character
+        assertEquals(Set.of("a", "c", "d"), reopened(report));
+        assertEquals(4, Files.readAllLines(file).size(), "rewritten without the broken lines");
+    }
+
+    @Test
+    void refusesOtherSettingsAndASecondWriter() throws IOException {
+        Path report = dir.resolve("r.json");
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("a", 10));
+            String busy = assertThrows(InputFileException.class, () -> EvalProgress.open(report, SETTINGS)).getMessage();
+            assertTrue(busy.contains("another evaluation is writing this report"), busy);
+            assertTrue(Files.exists(report.resolveSibling("r.json.partial.jsonl.lock")), "the refused run leaves the holder's lock alone");
+        }
+        String other = assertThrows(InputFileException.class, () -> EvalProgress.open(report, SETTINGS.deepCopy().put("steps", 50))).getMessage();
+        assertTrue(other.contains("unfinished evaluation with other settings (steps 25 -> 50)"), other);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            assertEquals(Set.of("a"), p.scored().keySet());
+        }
+        EvalProgress p = EvalProgress.open(report, SETTINGS);
+        p.close();
+        p.finish();
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.toList(), "finished: no progress file and no lock");
+        }
+    }
+}
