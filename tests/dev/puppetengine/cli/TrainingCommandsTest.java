@@ -92,14 +92,36 @@ class TrainingCommandsTest {
             System.setErr(was);
         }
         assertTrue(err.toString().contains("random_streams (absent: an engine before 2026-12-01) -> 2"), err.toString());
+        // a run begun before its inputs were recorded resumes as it was
+        older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
+        older.remove("inputs");
+        Files.writeString(config, older.toString());
+        assertEquals(0, Main.run(train));
         Files.writeString(config, saved);
+        // resumed on other data, or from another model, it is refused naming what differs
+        Path data2 = dir.resolve("clips2"), prepared2 = dir.resolve("prepared2");
+        assertEquals(0, Main.run("dataset", "--out", data2.toString(), "--count", "2", "--size", "64", "--frames", "4", "--seed", "9"));
+        assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data2.toString(), "--out", prepared2.toString()));
+        String[] otherData = train.clone();
+        otherData[4] = prepared2.toString();
+        err.reset();
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(2, Main.run(otherData));
+            // data prepared with another VAE (m0's scaling factor is not the trained VAE's) is refused before training
+            assertEquals(2, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", dir.resolve("r-m0").toString(), "--steps", "1"));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(err.toString().contains("inputs.data.bytes") || err.toString().contains("inputs.data.metadata.dataset"), err.toString());
+        assertTrue(err.toString().contains("prepared with a VAE of scaling factor"), err.toString());
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
         java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
         java.io.PrintStream errWas = System.err;
         System.setErr(new java.io.PrintStream(said, true));
         try {
-            assertEquals(0, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // m0: F32 weights
+            assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // F32 weights
                     "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention"));
             assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
                     "--steps", "1", "--dtype", "fp16"));
@@ -116,7 +138,7 @@ class TrainingCommandsTest {
         // --export-dtype fp32 exports the trained weights' fp32 masters, not the bf16 copies the UNet computed with, and the
         // frozen ones as the source model has them
         try (SafetensorsReader r = SafetensorsReader.open(runBf16.resolve("model/unet.safetensors"));
-             SafetensorsReader src = SafetensorsReader.open(model.resolve("unet.safetensors"));
+             SafetensorsReader src = SafetensorsReader.open(enc.resolve("model").resolve("unet.safetensors"));
              dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
             dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
             String trained = r.entries().stream().map(e -> e.name()).filter(n -> n.contains(".attn1.to_q.weight")).findFirst().orElseThrow();
@@ -138,7 +160,8 @@ class TrainingCommandsTest {
 
         // trained on the unscaled noisy latent: the exported model says so, and is not trained on further with scaling
         Path runRaw = dir.resolve("run-raw");
-        assertEquals(0, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", runRaw.toString(), "--steps", "1", "--unscaled-input"));
+        assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runRaw.toString(), "--steps", "1",
+                "--unscaled-input"));
         assertEquals(ModelDirectory.UNSCALED, ModelDirectory.read(runRaw.resolve("model")).unetInput());
         assertTrue(ModelDirectory.read(run.resolve("model")).scalesUNetInput());
         assertEquals(2, Main.run("train", "--model", runRaw.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r3").toString(),

@@ -100,10 +100,15 @@ class TrainerTest {
         Trainer.Result first = train(b, 6, 3, lb);
         assertTrue(first.stoppedBySignal());
         assertEquals(3, first.endStep());
+        // what a kill after the checkpoint leaves: the next step's line, and a line cut short
+        Files.writeString(b.resolve("log.jsonl"), "{\"step\":4,\"micro_step\":8,\"loss\":0.5}\n{\"step\":5,\"lo", java.nio.file.StandardOpenOption.APPEND);
         Trainer.Result second = train(b, 6, Long.MAX_VALUE, lb);
         assertEquals(3, second.startStep());
         assertEquals(6, second.endStep());
         assertEquals(la, lb, "the same losses step by step");
+        List<Long> logged = new ArrayList<>();
+        for (String line : Files.readAllLines(b.resolve("log.jsonl"))) logged.add(dev.puppetengine.io.Json.mapper().readTree(line).get("step").asLong());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L), logged, "each step logged once");
         assertSameState(TrainingCheckpoint.latest(a), TrainingCheckpoint.latest(b));
         assertEquals(2, Files.list(TrainingCheckpoint.checkpointsDir(b)).count(), "keeps the newest 2");
     }

@@ -15,7 +15,6 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -96,13 +95,15 @@ class ClipDatasetTest {
     }
 
     @Test
-    void aDifferentConfigurationCannotContinueADataset(@TempDir Path root) throws IOException {
+    void aDifferentConfigurationOrCountCannotContinueADataset(@TempDir Path root) throws IOException {
         writeAll(root, manifest(2, 7));
         String msg = assertThrows(IOException.class, () -> ClipDatasetWriter.open(root, manifest(2, 8))).getMessage();
         assertTrue(msg.contains("seed 7 vs 8"), msg);
-        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(5, 7))) { // more clips of the same configuration is fine
+        // another count would move clips between the splits (2 clips: 1 for training; 5 clips: 4)
+        msg = assertThrows(IOException.class, () -> ClipDatasetWriter.open(root, manifest(5, 7))).getMessage();
+        assertTrue(msg.contains("2 clips (1 for training) vs 5 (4)") && msg.contains("write to a new directory"), msg);
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(2, 7))) { // the same configuration continues, its clips kept
             assertTrue(w.isComplete(1));
-            assertFalse(w.isComplete(2));
         }
     }
 

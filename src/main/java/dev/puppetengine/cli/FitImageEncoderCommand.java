@@ -45,7 +45,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             ParameterStore store = m.imageEncoderWeights();
             fit.attachHead(store);
             String json = Json.mapper().writeValueAsString(m.clip.config());
-            Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg), cfg, "image encoder", out);
+            Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg).inputs(Training.inputs(m, ds.manifest().toJson())), cfg, "image encoder", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, store);
             m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",

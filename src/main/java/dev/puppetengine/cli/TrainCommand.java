@@ -84,6 +84,9 @@ final class TrainCommand implements Callable<Integer> {
         if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt); PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
+            for (String note : prepared.checkEncoders(m.vae.scalingFactor(), m.manifest.components().get("vae").sha256(),
+                    m.manifest.components().get("image_encoder").sha256()))
+                System.err.println("note: " + note);
             if (java.nio.file.Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
                 System.err.println("note: " + data.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare; training on the " + PreparedData.FILE
                         + " an earlier prepare left there");
@@ -93,7 +96,7 @@ final class TrainCommand implements Callable<Integer> {
             System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
                     + (dt == EdmLoss.lossType(dt) ? "" : " weights and activations; F32 master weights, moments and loss"));
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
-            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg);
+            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg).inputs(Training.inputs(m, prepared.identity()));
             Path ckpt;
             try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
                 Trainer.Listener progress = TrainingOptions.listener(bar);

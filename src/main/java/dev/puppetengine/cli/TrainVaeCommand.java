@@ -56,7 +56,8 @@ final class TrainVaeCommand implements Callable<Integer> {
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
-            Trainer t = new Trainer(out, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg);
+            Trainer t = new Trainer(out, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg)
+                    .inputs(Training.inputs(m, ds.manifest().toJson()));
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());

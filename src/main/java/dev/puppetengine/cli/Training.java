@@ -1,6 +1,9 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.Adam;
@@ -22,6 +25,15 @@ final class Training {
         return SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32);
     }
 
+    /** What a run reads, for {@link Trainer#inputs}: the starting model's component checksums and the data's identity. */
+    static ObjectNode inputs(LoadedModel m, JsonNode data) {
+        ObjectNode in = Json.mapper().createObjectNode();
+        ObjectNode model = in.putObject("model");
+        m.manifest.components().forEach((name, e) -> model.put(name + "_sha256", e.sha256()));
+        in.set("data", data);
+        return in;
+    }
+
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
         try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null)) {
@@ -31,6 +43,8 @@ final class Training {
 
     /** As above with the caller's listener (which drives its own progress bar). */
     static Path run(Trainer t, Path out, Trainer.Listener listener) throws IOException {
+        Path resuming = TrainingCheckpoint.latest(out);
+        if (resuming != null) System.err.println("resuming the run in " + out + " from " + resuming);
         CountDownLatch done = t.stopOnSignal(300);
         Trainer.Result r;
         try {

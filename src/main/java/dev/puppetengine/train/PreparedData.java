@@ -52,11 +52,12 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     private final int clips, frames, trainCount, width, height, channels, embeddingDim;
     private final long[] candidateStart, staticStart;   // clip i's tracks are rows [start[i], start[i + 1])
     private final double scalingFactor, staticProbability;
+    private final Map<String, String> meta;
 
     private PreparedData(Path file, SafetensorsReader r) throws IOException {
         this.file = file;
         this.reader = r;
-        Map<String, String> meta = r.metadata();
+        this.meta = r.metadata();
         if (!FORMAT.equals(meta.get("format")))
             throw new IllegalArgumentException(file + ": metadata format is " + (meta.containsKey("format") ? "'" + meta.get("format") + "'" : "missing")
                     + ", expected '" + FORMAT + "' (a file written by ./puppet-engine prepare)");
@@ -195,6 +196,35 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         if (embeddingDim != unet.crossAttentionDim())
             throw new IllegalArgumentException(file + ": embeddings are " + embeddingDim + " wide; this UNet's cross_attention_dim is " + unet.crossAttentionDim()
                     + " (prepared with another model's image encoder?)");
+    }
+
+    /**
+     * Refuses a model whose VAE scales latents otherwise than the one that prepared this set (the UNet would learn
+     * latents of another scale than sampling gives it); returns notes where the model's VAE or image encoder file
+     * differs from the one that prepared it (the same weights in another dtype, or other weights: then prepare again).
+     */
+    public List<String> checkEncoders(double vaeScalingFactor, String vaeSha256, String imageEncoderSha256) {
+        if (Math.abs(vaeScalingFactor - scalingFactor) > 1e-6 * scalingFactor)
+            throw new IllegalArgumentException(file + ": prepared with a VAE of scaling factor " + scalingFactor + "; this model's VAE has "
+                    + vaeScalingFactor + " (another VAE): prepare the clips again with this model");
+        List<String> notes = new ArrayList<>();
+        for (String[] c : new String[][]{{"vae_sha256", vaeSha256, "VAE"}, {"image_encoder_sha256", imageEncoderSha256, "image encoder"}})
+            if (meta.containsKey(c[0]) && !meta.get(c[0]).equals(c[1]))
+                notes.add(file + " was prepared with another " + c[2] + " file (sha256 " + abbreviate(meta.get(c[0])) + ", this model's "
+                        + abbreviate(c[1]) + "): fine if it holds the same weights in another dtype, else prepare again with this model");
+        return notes;
+    }
+
+    private static String abbreviate(String sha) {
+        return sha == null || sha.length() <= 12 ? String.valueOf(sha) : sha.substring(0, 12) + "...";
+    }
+
+    /** What identifies this set to a training run resumed on it: its size and metadata (dataset, encoders, counts). */
+    public com.fasterxml.jackson.databind.node.ObjectNode identity() throws IOException {
+        com.fasterxml.jackson.databind.node.ObjectNode id = dev.puppetengine.io.Json.mapper().createObjectNode();
+        id.put("bytes", Files.size(file));
+        meta.forEach(id.putObject("metadata")::put);
+        return id;
     }
 
     /** Training uses the training split only. */

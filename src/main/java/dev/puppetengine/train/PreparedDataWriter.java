@@ -71,13 +71,14 @@ public final class PreparedDataWriter implements AutoCloseable {
     private final Backend backend;
     private final DType dtype;
     private final ObjectNode identity;
+    private final Map<String, String> weights;
     private final long commitMillis;
     private int done, outside, height, width, channels, embeddingDim;
     private final Map<String, Long> lengths = new LinkedHashMap<>();
     private FileChannel lockFile;
 
     private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
-                               DType dtype, ObjectNode identity, long commitMillis) {
+                               DType dtype, ObjectNode identity, Map<String, String> weights, long commitMillis) {
         this.out = out;
         this.work = out.resolve(WORK);
         this.data = data;
@@ -86,6 +87,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         this.backend = backend;
         this.dtype = dtype;
         this.identity = identity;
+        this.weights = Map.copyOf(weights);
         this.commitMillis = commitMillis;
         for (String p : PARTS) lengths.put(p, 0L);
     }
@@ -118,7 +120,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         id.put("scaling_factor", String.valueOf(vae.scalingFactor()));
         new TreeMap<>(weights).forEach(id::put);
         ObjectNode asRead = (ObjectNode) Json.mapper().readTree(Json.mapper().writeValueAsString(id));   // numbers typed as progress.json reads them back
-        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, asRead, commitMillis);
+        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, asRead, weights, commitMillis);
         try {
             w.lock();
             if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
@@ -324,10 +326,13 @@ public final class PreparedDataWriter implements AutoCloseable {
         shapes.put(STATIC_COUNT, new int[]{n});
         List<SafetensorsWriter.Item> items = new ArrayList<>();
         shapes.forEach((name, shape) -> items.add(new SafetensorsWriter.Item(name, DType.F32, shape, sink -> copy(work.resolve(name), lengths.get(name), sink))));
-        SafetensorsWriter.write(file, new TreeMap<>(Map.of("format", PreparedData.FORMAT, "version", PreparedData.VERSION,   // sorted: same bytes every run
+        Map<String, String> meta = new TreeMap<>(Map.of("format", PreparedData.FORMAT, "version", PreparedData.VERSION,   // sorted: same bytes every run
                 "train_count", String.valueOf(data.trainCount()), "clips", String.valueOf(n), "scaling_factor", identity.path("scaling_factor").asText(),
                 "image_width", String.valueOf(data.width()), "image_height", String.valueOf(data.height()),
-                "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)))), items);
+                "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)),
+                "dataset", identity.path("dataset").asText(), "dtype", identity.path("dtype").asText()));
+        weights.forEach(meta::put);   // the encoders' checksums: train compares them with its model's
+        SafetensorsWriter.write(file, meta, items);
     }
 
     private static void copy(Path part, long length, SafetensorsWriter.Sink sink) throws IOException {

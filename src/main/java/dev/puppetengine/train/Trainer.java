@@ -52,6 +52,7 @@ public final class Trainer {
     private final String modelConfigJson;
     private final TrainingConfig cfg;
     private final AtomicBoolean stop = new AtomicBoolean();
+    private JsonNode inputs;
 
     /** {@code store}: the weights being trained; {@code modelConfigJson} identifies the model (saved, checked on resume). */
     public Trainer(Path run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
@@ -67,6 +68,15 @@ public final class Trainer {
             throws IOException {
         return new Trainer(run, new EdmObjective(unet, store, data, cfg.applyCIn(), cfg.seed()), store,
                 Json.mapper().writeValueAsString(unet.config()), cfg);
+    }
+
+    /**
+     * Records what the run reads besides its settings (the starting model's files, the data) in config.json, so that
+     * resuming it on other ones is refused as other settings are; a run begun before this was recorded resumes as it was.
+     */
+    public Trainer inputs(JsonNode inputs) {
+        this.inputs = inputs;
+        return this;
     }
 
     /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
@@ -92,6 +102,7 @@ public final class Trainer {
                 syncLowPrecision(adam);
                 step = st.step();
                 micro = st.microStep();
+                trimLog(run.resolve("log.jsonl"), step);
             }
             long start = step, saved = step;
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
@@ -145,6 +156,23 @@ public final class Trainer {
     }
 
     /**
+     * Drops the log lines of steps after the checkpoint a run resumes from (written before a crash; the resumed run
+     * writes them again), and lines a crash cut short, so each step is logged once.
+     */
+    private static void trimLog(Path log, long step) throws IOException {
+        if (!Files.isRegularFile(log)) return;
+        List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8), keep = new ArrayList<>();
+        for (String line : lines) {
+            try {
+                if (Json.mapper().readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.add(line);
+            } catch (IOException torn) {
+                // dropped
+            }
+        }
+        if (keep.size() < lines.size()) AtomicFile.writeString(log, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
+    }
+
+    /**
      * What stopped the run at optimiser step {@code step + 1}, what is kept (the weights are as after {@code step},
      * checkpointed unless nothing was trained yet) and what resuming would do: repeat the same draws, so the same failure.
      */
@@ -182,6 +210,7 @@ public final class Trainer {
         settings.put("training", cfg);
         settings.put("model", Json.mapper().readTree(modelJson));
         settings.put("random_streams", Streams.LAYOUT);          // a run resumed under another stream layout would draw otherwise
+        if (inputs != null) settings.put("inputs", inputs);
         String mine = Json.mapper().writeValueAsString(settings);
         if (Files.isRegularFile(file)) {
             JsonNode saved;
@@ -191,19 +220,17 @@ public final class Trainer {
                 throw new InputFileException(file + ": not valid JSON (" + Json.oneLine(e) + "); it records the run's settings");
             }
             JsonNode now = Json.mapper().readTree(mine);
-            if (!now.equals(saved)) {
-                List<String> diff = new ArrayList<>();
-                for (String part : new String[]{"training", "model"})
-                    now.path(part).fields().forEachRemaining(f -> {
-                        JsonNode was = saved.path(part).get(f.getKey());
-                        if (!f.getValue().equals(was)) diff.add(part + "." + f.getKey() + " " + (was == null ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(f.getValue()));
-                    });
-                if (!now.path("random_streams").equals(saved.path("random_streams")))
-                    diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
-                            + Streams.LAYOUT + " (the run's random draws would change)");
-                throw new IllegalArgumentException(file + ": this run directory was started with other settings (" + (diff.isEmpty() ? "see the file" : String.join(", ", diff))
-                        + "); use a new --out directory or the same settings");
+            List<String> diff = new ArrayList<>();
+            for (String part : new String[]{"training", "model", "inputs"}) {
+                if (part.equals("inputs") && !saved.has(part)) continue;   // begun before inputs were recorded
+                differences(part, saved.path(part), now.path(part), diff);
             }
+            if (!now.path("random_streams").equals(saved.path("random_streams")))
+                diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
+                        + Streams.LAYOUT + " (the run's random draws would change)");
+            if (!diff.isEmpty())
+                throw new IllegalArgumentException(file + ": this run directory was started with other settings or inputs (" + String.join(", ", diff)
+                        + "); use a new --out directory or the same settings and inputs");
         } else {
             AtomicFile.writeString(file, mine);
         }
@@ -224,6 +251,19 @@ public final class Trainer {
             }
         }, "puppet-engine-train-stop"));
         return done;
+    }
+
+    /** The leaves where {@code now} differs from {@code was}, as "path was -> now". */
+    private static void differences(String path, JsonNode was, JsonNode now, List<String> out) {
+        if (now.equals(was)) return;
+        if (now.isObject() && was.isObject()) {
+            now.fields().forEachRemaining(f -> differences(path + "." + f.getKey(), was.path(f.getKey()), f.getValue(), out));
+            was.fieldNames().forEachRemaining(k -> {
+                if (!now.has(k)) out.add(path + "." + k + " " + abbreviate(was.get(k)) + " -> (absent)");
+            });
+        } else {
+            out.add(path + " " + (was.isMissingNode() ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(now));
+        }
     }
 
     private static String abbreviate(JsonNode v) {

@@ -43,9 +43,12 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
 
     /**
      * Why a dataset written under {@code existing} cannot be continued under this manifest, or null when it
-     * can: same producer, seed, parameters and clip geometry (the clip count may differ).
+     * can: same producer, seed, parameters, clip geometry, count and split. Another count is refused too: it would move
+     * clips between the training and validation splits (and leave sets prepared from the old split disagreeing).
      */
     public String conflictWith(DatasetManifest existing) {
+        if (count != existing.count || trainCount != existing.trainCount)
+            return existing.count + " clips (" + existing.trainCount + " for training) vs " + count + " (" + trainCount + ")";
         if (!generator.equals(existing.generator)) return "generator '" + existing.generator + "' vs '" + generator + "'";
         if (seed != existing.seed) return "seed " + existing.seed + " vs " + seed;
         if (frames != existing.frames) return "frames " + existing.frames + " vs " + frames;
@@ -55,7 +58,8 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
         return null;
     }
 
-    JsonNode toJson() {
+    /** dataset.json's content. */
+    public JsonNode toJson() {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("format", FORMAT);
         o.put("version", VERSION);
