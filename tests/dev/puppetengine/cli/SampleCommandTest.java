@@ -84,7 +84,21 @@ class SampleCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.size(gif) > 0);
         assertTrue(r.err().contains("untrained random weights"), r.err());
+        assertTrue(r.err().contains("(2 frames after 5 overlay frames)"), r.err());
         assertFalse(r.err().contains("takes hours per sample"), "the toy is practical on the CPU: " + r.err());
+    }
+
+    /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it. */
+    @Test
+    void anOutputWhereNothingCanBeCreatedIsRefusedUpFront() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        Run r = run(sample(Path.of("/proc/x.gif")));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--out /proc/x.gif: cannot create files in /proc"), r.err());
+        assertFalse(r.err().contains("model "), "refused before the model is loaded: " + r.err());
+        Run d = run("dataset", "--out", "/proc/x", "--count", "1");
+        assertEquals(2, d.code(), d.err());
+        assertTrue(d.err().contains("--out /proc/x: cannot create files in /proc"), d.err());
     }
 
     @Test

@@ -167,6 +167,20 @@ class TrainingCommandsTest {
         assertEquals(2, Main.run("train", "--model", runRaw.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r3").toString(),
                 "--steps", "1"));
 
+        // a run directory, or one of its checkpoints, given as a model: the message points at the model
+        java.io.ByteArrayOutputStream hint = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(hint, true));
+        try {
+            assertEquals(2, Main.run("sample", "--model", run.toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(), "--out",
+                    dir.resolve("x.gif").toString()));
+            assertEquals(2, Main.run("sample", "--model", TrainingCheckpoint.latest(run).toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
+                    "--out", dir.resolve("x.gif").toString()));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(hint.toString().contains("the model a training run exported is " + run.resolve("model")), hint.toString());
+        assertTrue(hint.toString().contains("it is a training checkpoint"), hint.toString());
+
         Path gif = dir.resolve("s.gif");
         assertEquals(0, Main.run("sample", "--model", run.resolve("model").toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
                 "--drag", "10,10:20,20", "--steps", "1", "--frames", "4", "--out", gif.toString()));

@@ -41,6 +41,7 @@ final class CreateModelCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelPresets p = ModelPresets.named(preset);
         DType dt = DType.parse(dtype);
+        OutputPaths.directory("--out", out, false);
         Map<String, Module> modules = new LinkedHashMap<>();
         modules.put("unet", new UNetSpatioTemporalConditionModel(p.unet()));
         modules.put("vae", new AutoencoderKLTemporalDecoder(p.vae()));

@@ -31,6 +31,7 @@ final class DatasetCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (count < 1) throw new UserError("--count must be >= 1");
+        OutputPaths.directory("--out", out, false);
         SyntheticDataset.Result r;
         try (ProgressBar bar = ProgressBars.of("clips", count, null)) {
             r = SyntheticDataset.generate(out, count, seed, size, frames, (done, total) -> bar.stepTo(done));

@@ -37,6 +37,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config(800, 1e-3, 8, 1, 0, "all", true);
+        OutputPaths.directory("--out", out, false);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             int side = m.resolution() / m.vae.config().downscaleFactor();

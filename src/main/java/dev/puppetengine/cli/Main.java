@@ -45,13 +45,23 @@ public final class Main implements Runnable {
                 return 1;
             }
             if (ex instanceof java.io.UncheckedIOException u) ex = new java.io.IOException(u.getMessage(), u.getCause());
-            if (ex instanceof java.io.IOException) {          // the environment, not a bug: one line, no stack trace
-                cmd.getErr().println("error: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+            if (ex instanceof java.io.IOException io) {          // the environment, not a bug: one line, no stack trace
+                cmd.getErr().println("error: " + reason(io));
                 return 1;
             }
             throw ex;
         });
         return cl.execute(args);
+    }
+
+    /** An I/O failure in words: file-system errors as what happened to which file, others as their message. */
+    static String reason(java.io.IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException f) return "no such file or directory: " + f.getFile();
+        if (e instanceof java.nio.file.AccessDeniedException f) return "permission denied: " + f.getFile();
+        if (e instanceof java.nio.file.FileAlreadyExistsException f) return "already exists: " + f.getFile();
+        if (e instanceof java.nio.file.FileSystemException f)
+            return (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName()) + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
+        return e.getClass().getSimpleName() + ": " + e.getMessage();
     }
 
     @Override

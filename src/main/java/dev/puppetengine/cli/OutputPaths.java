@@ -39,5 +39,10 @@ final class OutputPaths {
         if (p == null) return;   // a relative path under a vanished working directory: let the write say so
         if (!Files.isDirectory(p)) throw new UserError(option + " " + out + ": " + p + " is a file, not a directory");
         if (!Files.isWritable(p)) throw new UserError(option + " " + out + ": cannot write in " + p + " (permissions or a read-only file system)");
+        try {   // isWritable answers yes for root even where nothing can be created (/proc, /sys): try it
+            Files.delete(Files.createTempFile(p, ".puppet-engine-write-check", null));
+        } catch (IOException e) {
+            throw new UserError(option + " " + out + ": cannot create files in " + p + " (" + Main.reason(e) + ")");
+        }
     }
 }

@@ -64,10 +64,11 @@ final class SampleCommand implements Callable<Integer> {
                 r = pm.sample(img, paths, opts, (done, total) -> bar.stepTo(done));
             }
             if (out.getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
-            video.write(out, r.frames(), paths);
+            int written = video.write(out, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
-            System.err.printf("wrote %s (%d frames)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
-                    out, r.frames().size(), t.preprocessMs(), t.clipMs(), t.vaeEncodeMs(), t.unetPerStepMs(), t.vaeDecodeMs());
+            System.err.printf("wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
+                    out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",
+                    t.preprocessMs(), t.clipMs(), t.vaeEncodeMs(), t.unetPerStepMs(), t.vaeDecodeMs());
         }
         return 0;
     }

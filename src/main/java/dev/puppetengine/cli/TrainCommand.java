@@ -73,6 +73,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (previewEvery < 1 || previewSteps < 1) throw new UserError("--preview-every and --preview-steps must be >= 1");
+        OutputPaths.directory("--out", out, false);
         DType export = DType.parse(exportDtype);
         TrainingConfig cfg;
         try {

@@ -53,6 +53,7 @@ final class TrainVaeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, decoderOnly ? "decoder" : "all", true);
+        OutputPaths.directory("--out", out, false);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());

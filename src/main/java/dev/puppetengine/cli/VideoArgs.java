@@ -23,7 +23,8 @@ final class VideoArgs {
         if (fps < 1) throw new UserError("--fps must be >= 1");
     }
 
-    void write(Path out, List<RgbImage> video, List<DragPath> drags) throws IOException {
-        VideoOutput.write(out, video, drags, overlay, fps);
+    /** Returns the number of frames written (the video's, plus the overlay's with --overlay). */
+    int write(Path out, List<RgbImage> video, List<DragPath> drags) throws IOException {
+        return VideoOutput.write(out, video, drags, overlay, fps);
     }
 }

@@ -38,7 +38,8 @@ final class VideoOutput {
     /** The reference demo's GIF rate (diffusers' export_to_gif default: 100 ms a frame). */
     static final int DEMO_FPS = 10;
 
-    static void write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {
+    /** Writes the video (after the overlay frames if {@code overlay}); returns the number of frames written. */
+    static int write(Path out, List<RgbImage> frames, List<DragPath> drags, boolean overlay, int fps) throws IOException {
         List<RgbImage> f = frames;
         if (overlay) {                       // the demo's layout: five annotated copies of frame 0, then the video
             int side = frames.get(0).width();
@@ -54,5 +55,6 @@ final class VideoOutput {
             case MP4: Mp4Files.write(out, f, fps); break;
             default: ImageFiles.writePngFrames(out, f);
         }
+        return f.size();
     }
 }

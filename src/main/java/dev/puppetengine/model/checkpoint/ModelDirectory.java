@@ -93,7 +93,13 @@ public final class ModelDirectory {
     public static Manifest read(Path dir) throws IOException {
         Path m = dir.resolve(MANIFEST);
         if (!Files.isDirectory(dir)) throw new CheckpointException(dir, "is not a model directory (not a directory)");
-        if (!Files.isRegularFile(m)) throw new CheckpointException(dir, "is not a model directory (no " + MANIFEST + "); convert a checkpoint with ./puppet-engine convert");
+        if (!Files.isRegularFile(m)) {
+            String hint = Files.isRegularFile(dir.resolve("model").resolve(MANIFEST)) ? "the model a training run exported is " + dir.resolve("model")
+                    : Files.isRegularFile(dir.resolve("state.json")) ? "it is a training checkpoint: its run exports the model to RUN/model when it ends"
+                    + " (run the same train command again to finish it)"
+                    : "convert a checkpoint with ./puppet-engine convert";
+            throw new CheckpointException(dir, "is not a model directory (no " + MANIFEST + "); " + hint);
+        }
         Manifest man;
         try {
             man = Json.mapper().readValue(m.toFile(), Manifest.class);
