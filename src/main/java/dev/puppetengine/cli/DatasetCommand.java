@@ -33,7 +33,8 @@ final class DatasetCommand implements Callable<Integer> {
         if (count < 1) throw new UserError("--count must be >= 1");
         OutputPaths.directory("--out", out, false);
         SyntheticDataset.Result r;
-        try (ProgressBar bar = ProgressBars.of("clips", count, null)) {
+        try (StopNote n = StopNote.register(out + " keeps its complete clips; the same command continues");
+             ProgressBar bar = ProgressBars.of("clips", count, null)) {
             r = SyntheticDataset.generate(out, count, seed, size, frames, (done, total) -> bar.stepTo(done));
         }
         System.err.printf("%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());

@@ -9,7 +9,8 @@ final class DeviceArgs {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16, or fp16 (CUDA sampling) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16, fp16 (sampling only: training refuses it) or fp64 (the CPU reference)"
+            + " (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     Backend backend() { return Devices.select(device); }

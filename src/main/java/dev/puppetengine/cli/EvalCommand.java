@@ -33,14 +33,12 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine eval: sample held-out examples and score them against their ground truth. */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Sample held-out examples and score each video against its ground truth: the",
-                "validation clips of a clip dataset (index >= its train split) or the",
-                "DragAMove test set. PSNR and SSIM against the ground-truth frames (resized",
-                "to the model resolution like the input); drag error: each drag's start point",
-                "tracked through the generated frames vs the drag's targets (also measured on",
-                "the ground truth: the tracker's floor).",
-                "DragAMove ground truth is the published NNNNN.gif, not the pickle's latents",
-                "decoded: decoding needs the real SVD VAE, which small models do not have.",
+        description = {"Sample held-out examples and score each video against its ground truth.",
+                "Examples: the validation clips of a clip dataset (index >= its train split) or the DragAMove test set. PSNR and SSIM against"
+                        + " the ground-truth frames (resized to the model resolution like the input); drag error: each drag's start point tracked"
+                        + " through the generated frames vs the drag's targets (also measured on the ground truth: the tracker's floor).",
+                "DragAMove ground truth is the published NNNNN.gif, not the pickle's latents decoded: decoding needs the real SVD VAE, which"
+                        + " small models do not have.",
                 "Prints a table and mean +- std; definitions and caveats in docs/EVAL.md."},
         footer = {"", "Example:", "  ./puppet-engine eval --clips data/clips --steps 25 --out eval.json"})
 final class EvalCommand implements Callable<Integer> {
@@ -105,18 +103,21 @@ final class EvalCommand implements Callable<Integer> {
             if (!scored.isEmpty())
                 System.err.printf("continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));
             EvalProgress record = progress;
-            failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
-                    pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
-                        VideoScore s = VideoScore.measure(ex, r.frames(), tracker);
-                        if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
-                        if (record != null)
-                            try {
-                                record.add(s);
-                            } catch (IOException e) {   // not one example's failure: the run cannot record any, so it stops
-                                throw new UncheckedIOException(EvalProgress.fileFor(out) + ": cannot record scores (" + e.getMessage() + ")", e);
-                            }
-                        scored.put(ex.name(), s);
-                    });
+            try (StopNote note = StopNote.register(out == null ? "nothing was kept (--out makes an evaluation resumable)"
+                    : EvalProgress.fileFor(out) + " keeps the scored examples; the same command continues")) {
+                failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
+                        pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
+                            VideoScore s = VideoScore.measure(ex, r.frames(), tracker);
+                            if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
+                            if (record != null)
+                                try {
+                                    record.add(s);
+                                } catch (IOException e) {   // not one example's failure: the run cannot record any, so it stops
+                                    throw new UncheckedIOException(EvalProgress.fileFor(out) + ": cannot record scores (" + e.getMessage() + ")", e);
+                                }
+                            scored.put(ex.name(), s);
+                        });
+            }
             for (String n : names)
                 if (scored.containsKey(n)) scores.add(scored.get(n));
         } finally {

@@ -19,8 +19,10 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine fit-image-encoder: fits a toy model's image encoder by distilling its VAE (see ImageEncoderFit). */
 @Command(name = "fit-image-encoder", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Fit the image encoder of a toy model: its token must predict the frame's VAE latent through a linear head",
-                "(a stand-in for CLIP's contrastive training), starting from the model's encoder weights. Writes OUT/model; resumable."})
+        defaultValueProvider = TrainingOptions.ForFitImageEncoder.class,
+        description = {"Fit the image encoder of a toy model to predict each frame's VAE latent.",
+                "Its token must predict the frame's VAE latent through a linear head (a stand-in for CLIP's contrastive training), starting"
+                        + " from the model's encoder weights. Writes OUT/model; resumable."})
 final class FitImageEncoderCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory with a trained VAE.")
     Path model;
@@ -36,7 +38,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainingConfig cfg = training.config(800, 1e-3, 8, 1, 0, "all", true);
+        TrainingConfig cfg = training.config("all", true);
         OutputPaths.directory("--out", out, false);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);

@@ -15,11 +15,12 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine prepare: precompute VAE latents and image embeddings of a clip dataset for training. */
 @Command(name = "prepare", mixinStandardHelpOptions = true,
-        description = {"Encode every clip of a dataset with the model's VAE (each frame's posterior mean and std) and image encoder (frame 0)",
-                "into OUT/prepared.safetensors, with the clips' drags and the candidate tracks training chooses drags from for every batch.",
-                "Memory stays that of one clip, whatever the dataset's size; disk: twice the set while the file is assembled at the end.",
-                "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s);",
-                "with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed."})
+        description = {"Encode a clip dataset once with the model's VAE and image encoder, for training.",
+                "Each frame's VAE posterior (mean and std) and frame 0's image embedding go into OUT/prepared.safetensors, with the clips'"
+                        + " drags and the candidate tracks training chooses drags from for every batch.",
+                "Memory stays that of one clip, whatever the dataset's size; the disk holds the set twice while the file is assembled at the end.",
+                "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s);"
+                        + " with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
     Path model;
@@ -41,6 +42,8 @@ final class PrepareCommand implements Callable<Integer> {
             try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(),
                     Map.of("vae_sha256", String.valueOf(m.manifest.components().get("vae").sha256()),
                             "image_encoder_sha256", String.valueOf(m.manifest.components().get("image_encoder").sha256())));
+                 StopNote n = StopNote.register(out.resolve(PreparedDataWriter.WORK) + " keeps the clips encoded up to its last commit (every 10 s);"
+                         + " the same command continues");
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
                 int outside = w.run(bar::stepTo);

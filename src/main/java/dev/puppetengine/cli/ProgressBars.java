@@ -19,7 +19,7 @@ public final class ProgressBars {
     public static ProgressBar of(String task, long total, String unit, long done) {
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setMaxRenderedLength(130).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
-        if (unit != null) b.showSpeed().setUnit(unit, 1);
+        if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0")).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
         return b.build();
     }
 }

@@ -16,12 +16,10 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine sample-batch: one GIF per input of a directory or of the DragAMove test set; resumable. */
 @Command(name = "sample-batch", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Generate a video for every input of a directory: images, each with a sibling",
-                "<name>-drags.json (the format of sample --drags), or the DragAMove test",
-                "examples (input = frame 0 of NNNNN.gif, drags from NNNNN.pkl). Writes",
-                "OUT/<name>.gif; inputs whose GIF already exists are skipped, so an",
-                "interrupted batch resumes. A bad input is reported by name and the batch",
-                "goes on; exit code 2 if any failed."},
+        description = {"Generate a video for every input of a directory or of the DragAMove test set.",
+                "Inputs: images, each with a sibling <name>-drags.json (the format of sample --drags), or the DragAMove test examples"
+                        + " (input = frame 0 of NNNNN.gif, drags from NNNNN.pkl). Writes OUT/<name>.gif; inputs whose GIF already exists are"
+                        + " skipped, so an interrupted batch resumes. A bad input is reported by name and the batch goes on; exit code 2 if any failed."},
         footer = {"", "Example:", "  ./puppet-engine sample-batch --dragamove ../shared/data/dragamove-test --out out/dm --steps 25"})
 final class SampleBatchCommand implements Callable<Integer> {
     static final class Input {

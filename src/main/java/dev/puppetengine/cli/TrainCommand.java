@@ -25,14 +25,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine train: fine-tunes the UNet of a model on prepared clips (spec 4). */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Fine-tune the UNet of a model with the EDM loss on clips prepared by ./puppet-engine prepare.",
-                "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps, on",
-                "Ctrl-C, and when a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model, EMA weights when --ema is set).",
-                "Run the same command again to resume exactly where it stopped. --dtype bf16 is mixed precision: bf16 weights and activations,",
-                "fp32 master weights, Adam moments and loss (fp16 is refused: it would need loss scaling).",
-                "Defaults suit toy-size runs; the reference's recipe for the full model: --lr 1e-5 --accumulation 64 --ema 0.9999",
-                "--gradient-checkpointing (its 1.5 M micro-steps = about 23,400 optimiser steps here)."})
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, defaultValueProvider = TrainingOptions.ForTrain.class,
+        description = {"Fine-tune a model's UNet with the EDM loss on clips made by the prepare command.",
+                "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps, on Ctrl-C, and when"
+                        + " a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model,"
+                        + " EMA weights when --ema is set). Run the same command again to resume exactly where it stopped.",
+                "--dtype bf16 is mixed precision: bf16 weights and activations, fp32 master weights, Adam moments and loss (fp16 is refused: it"
+                        + " would need loss scaling).",
+                "The defaults suit toy-size runs; the reference's recipe for the full model is --lr 1e-5 --accumulation 64 --ema 0.9999"
+                        + " --gradient-checkpointing (its 1.5 M micro-steps are about 23,400 optimiser steps here)."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Starting model directory (converted SVD/Puppet-Master, or create-model).")
     Path model;
@@ -77,7 +78,7 @@ final class TrainCommand implements Callable<Integer> {
         DType export = DType.parse(exportDtype);
         TrainingConfig cfg;
         try {
-            cfg = training.config(2000, 1e-4, 1, 1, 0, trainable, !unscaledInput);
+            cfg = training.config(trainable, !unscaledInput);
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }

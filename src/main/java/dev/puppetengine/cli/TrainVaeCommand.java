@@ -25,7 +25,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine train-vae: trains a model's VAE on clips (toy models; SVD's VAE is used frozen). */
-@Command(name = "train-vae", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "train-vae", mixinStandardHelpOptions = true, sortOptions = false, defaultValueProvider = TrainingOptions.ForTrainVae.class,
         description = {"Train the VAE of a (toy) model on a clip dataset, then set its latent scaling factor to 1/std of its latents.",
                 "Writes OUT/model (the input model with the trained VAE); resumable: run again to continue."})
 final class TrainVaeCommand implements Callable<Integer> {
@@ -52,7 +52,7 @@ final class TrainVaeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainingConfig cfg = training.config(1500, 5e-4, 2, 1, 0, decoderOnly ? "decoder" : "all", true);
+        TrainingConfig cfg = training.config(decoderOnly ? "decoder" : "all", true);
         OutputPaths.directory("--out", out, false);
         try (LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);

@@ -3,23 +3,28 @@ package dev.puppetengine.cli;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingConfig;
 import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.util.Locale;
+import java.util.Map;
 
-/** Options every training command shares (a picocli mixin) and the progress bar they drive. */
+/**
+ * Options every training command shares (a picocli mixin) and the progress bar they drive. Each command gives its own
+ * defaults for the first five through its {@link Defaults} (so --help shows them).
+ */
 final class TrainingOptions {
-    @Option(names = "--steps", description = "Optimiser steps.")
-    Long steps;
+    @Option(names = "--steps", description = "Optimiser steps (default: ${DEFAULT-VALUE}).")
+    long steps;
 
-    @Option(names = "--lr", description = "Learning rate.")
-    Double lr;
+    @Option(names = "--lr", description = "Learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
 
-    @Option(names = "--batch-size", description = "Clips per micro-step.")
-    Integer batchSize;
+    @Option(names = "--batch-size", description = "Clips per micro-step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
 
-    @Option(names = "--accumulation", description = "Micro-steps per optimiser step (gradients averaged).")
-    Integer accumulation;
+    @Option(names = "--accumulation", description = "Micro-steps per optimiser step, gradients averaged (default: ${DEFAULT-VALUE}).")
+    int accumulation;
 
     @Option(names = "--seed", defaultValue = "1024", description = "Seed of every random draw: the data order and the objective's (train: noise levels, noise, dropout, posterior samples, drags chosen per batch) (default: ${DEFAULT-VALUE}).")
     long seed;
@@ -36,8 +41,8 @@ final class TrainingOptions {
     @Option(names = "--warmup", defaultValue = "0", description = "Linear learning-rate warm-up steps (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--ema", description = "EMA decay (0: no EMA).")
-    Double ema;
+    @Option(names = "--ema", description = "EMA decay, 0 for none (default: ${DEFAULT-VALUE}).")
+    double ema;
 
     @Option(names = "--gradient-checkpointing", description = "Recompute each block's activations in backward: less memory, one more forward per step (about a third more compute).")
     boolean checkpointing;
@@ -48,10 +53,36 @@ final class TrainingOptions {
     @Option(names = "--keep", defaultValue = "3", description = "Checkpoints to keep (default: ${DEFAULT-VALUE}).")
     int keep;
 
-    TrainingConfig config(long defSteps, double defLr, int defBatch, int defAccum, double defEma, String trainable, boolean applyCIn) {
-        return new TrainingConfig(seed, batchSize != null ? batchSize : defBatch, accumulation != null ? accumulation : defAccum,
-                steps != null ? steps : defSteps, lr != null ? lr : defLr, adamW, weightDecay, maxGradNorm, warmup, ema != null ? ema : defEma,
-                checkpointing, trainable, applyCIn, checkpointEvery, keep);
+    TrainingConfig config(String trainable, boolean applyCIn) {
+        return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
+                applyCIn, checkpointEvery, keep);
+    }
+
+    /** A command's defaults for --steps, --lr, --batch-size, --accumulation and --ema (its @Command's defaultValueProvider). */
+    abstract static class Defaults implements CommandLine.IDefaultValueProvider {
+        private final Map<String, String> values;
+
+        Defaults(String steps, String lr, String batchSize, String accumulation, String ema) {
+            values = Map.of("--steps", steps, "--lr", lr, "--batch-size", batchSize, "--accumulation", accumulation, "--ema", ema);
+        }
+
+        @Override
+        public String defaultValue(CommandLine.Model.ArgSpec arg) {
+            return arg instanceof CommandLine.Model.OptionSpec o ? values.get(o.longestName()) : null;
+        }
+    }
+
+    /** train: toy-size runs (the reference's recipe for the full model is in its --help). */
+    static final class ForTrain extends Defaults {
+        ForTrain() { super("2000", "1e-4", "1", "1", "0"); }
+    }
+
+    static final class ForTrainVae extends Defaults {
+        ForTrainVae() { super("1500", "5e-4", "2", "1", "0"); }
+    }
+
+    static final class ForFitImageEncoder extends Defaults {
+        ForFitImageEncoder() { super("800", "1e-3", "8", "1", "0"); }
     }
 
     /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate and clips/s. */

@@ -88,7 +88,7 @@ public final class LossPlot {
         java.util.function.DoubleUnaryOperator sx = s -> LEFT + (s - fx0) / (fx1 - fx0) * (W - LEFT - RIGHT);
         java.util.function.DoubleUnaryOperator sy = l -> H - BOTTOM - (Math.log10(Math.max(l, 1e-12)) - flo) / (fhi - flo) * (H - TOP - BOTTOM);
 
-        // Axes: decade (or finer) ticks on y, five ticks on x.
+        // Axes: five ticks on y; on x, five at whole steps (every step when there are fewer), each where its step is.
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
         for (int i = 0; i <= 4; i++) {
             double l = lo + (hi - lo) * i / 4, v = Math.pow(10, l);
@@ -97,9 +97,11 @@ public final class LossPlot {
             g.drawLine(LEFT + 1, y, W - RIGHT - 1, y);
             g.setColor(Color.BLACK);
             g.drawString(String.format(Locale.ROOT, "%.3g", v), 8, y + 4);
-            double s = x0 + (x1 - x0) * i / 4;
+        }
+        long first = (long) Math.ceil(x0), span = (long) Math.floor(x1) - first, every = Math.max(1, (long) Math.ceil(span / 4.0));
+        for (long s = first; s <= x1; s += every) {
             int x = (int) Math.round(sx.applyAsDouble(s));
-            g.drawString(String.format(Locale.ROOT, "%d", Math.round(s)), x - 10, H - BOTTOM + 16);
+            g.drawString(String.valueOf(s), x - 10, H - BOTTOM + 16);
         }
         g.drawString("step", W / 2 - 10, H - 12);
 
