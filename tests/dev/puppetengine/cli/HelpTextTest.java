@@ -38,4 +38,23 @@ class HelpTextTest {
         assertTrue(names.size() > 15, "rendered only " + names);
         assertEquals("", captured.toString(StandardCharsets.UTF_8));
     }
+
+    /** Each training command's own defaults reach both its --help and the run's settings. */
+    @Test
+    void trainingCommandsUseAndShowTheirOwnDefaults() {
+        TrainCommand train = new TrainCommand();
+        CommandLine cl = new CommandLine(train);
+        cl.parseArgs("--model", "m", "--data", "d", "--out", "o", "--batch-size", "3");
+        var cfg = train.training.config("all", true);
+        assertEquals(2000, cfg.steps());
+        assertEquals(1e-4, cfg.lr());
+        assertEquals(3, cfg.batchSize());
+        assertEquals(0, cfg.emaDecay());
+        assertTrue(cl.getUsageMessage().contains("Optimiser steps (default: 2000)"), cl.getUsageMessage());
+        FitImageEncoderCommand fit = new FitImageEncoderCommand();
+        CommandLine fl = new CommandLine(fit);
+        fl.parseArgs("--model", "m", "--data", "d", "--out", "o");
+        assertEquals(800, fit.training.config("all", true).steps());
+        assertTrue(fl.getUsageMessage().contains("Clips per micro-step (default: 8)"), fl.getUsageMessage());
+    }
 }
