@@ -158,6 +158,19 @@ class TrainerTest {
         }
     }
 
+    /** Killed before its first checkpoint, a run starts over, and its log with it (each step logged once). */
+    @Test
+    void aRunKilledBeforeItsFirstCheckpointStartsItsLogOver() throws Exception {
+        Path run = tmp.resolve("early");
+        TrainingConfig every10 = new TrainingConfig(5, 1, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
+        trainWith(run, every10, Long.MAX_VALUE, -1);
+        org.apache.commons.io.FileUtils.deleteDirectory(TrainingCheckpoint.checkpointsDir(run).toFile());   // as if killed before checkpointing
+        Files.delete(run.resolve("latest"));
+        trainWith(run, every10, Long.MAX_VALUE, -1);
+        List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
+        assertEquals(2, log.size(), String.valueOf(log));
+    }
+
     @Test
     void aRunDirectoryRefusesAnotherConfiguration() throws Exception {
         Path run = tmp.resolve("run");

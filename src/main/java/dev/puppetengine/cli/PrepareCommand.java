@@ -39,9 +39,12 @@ final class PrepareCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
             ClipDataset ds = ClipDataset.open(data);
-            try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(),
-                    Map.of("vae_sha256", String.valueOf(m.manifest.components().get("vae").sha256()),
-                            "image_encoder_sha256", String.valueOf(m.manifest.components().get("image_encoder").sha256())));
+            Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
+            for (String c : new String[]{"vae", "image_encoder"}) {
+                String sha = m.manifest.components().get(c).sha256();
+                if (sha != null) checksums.put(c + "_sha256", sha);
+            }
+            try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), checksums);
                  StopNote n = StopNote.register(out.resolve(PreparedDataWriter.WORK) + " keeps the clips encoded up to its last commit (every 10 s);"
                          + " the same command continues");
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {

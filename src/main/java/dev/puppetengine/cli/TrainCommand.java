@@ -98,7 +98,10 @@ final class TrainCommand implements Callable<Integer> {
             System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
                     + (dt == EdmLoss.lossType(dt) ? "" : " weights and activations; F32 master weights, moments and loss"));
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
-            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg).inputs(Training.inputs(m, prepared.identity()));
+            // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
+            // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
+            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg)
+                    .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
             Path ckpt;
             try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
                 Trainer.Listener progress = TrainingOptions.listener(bar);

@@ -15,7 +15,6 @@ import me.tongfei.progressbar.ProgressBar;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
 
 /** Shared steps of the training commands: load the starting model, run with a progress bar and signal handling. */
 final class Training {
@@ -43,13 +42,17 @@ final class Training {
 
     /** As above with the caller's listener (which drives its own progress bar). */
     static Path run(Trainer t, Path out, Trainer.Listener listener) throws IOException {
-        Path resuming = TrainingCheckpoint.latest(out);
-        if (resuming != null) System.err.println("resuming the run in " + out + " from " + resuming);
-        CountDownLatch done = t.stopOnSignal(300);
+        Trainer.Listener saying = new Trainer.Listener() {
+            @Override
+            public void step(Trainer.Progress p) { listener.step(p); }
+
+            @Override
+            public void resumed(Path checkpoint, long step) { System.err.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
+        };
         Trainer.Result r;
-        try {
+        try (Trainer.SignalStop stop = t.stopOnSignal(300)) {
             try {
-                r = t.run(listener);
+                r = t.run(saying);
             } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
@@ -68,8 +71,6 @@ final class Training {
                 return null;
             }
             LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
-        } finally {
-            done.countDown();
         }
         System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep(), r.endStep(), out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);

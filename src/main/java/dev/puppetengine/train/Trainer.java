@@ -40,6 +40,9 @@ public final class Trainer {
     /** Progress after each optimiser step. */
     public interface Listener {
         void step(Progress p);
+
+        /** The run continues from {@code checkpoint} (step {@code step}), after its settings and inputs were found the same. */
+        default void resumed(Path checkpoint, long step) {}
     }
 
     public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis) {}
@@ -102,8 +105,9 @@ public final class Trainer {
                 syncLowPrecision(adam);
                 step = st.step();
                 micro = st.microStep();
-                trimLog(run.resolve("log.jsonl"), step);
+                if (listener != null) listener.resumed(resumeFrom, step);
             }
+            trimLog(run.resolve("log.jsonl"), step);   // a run killed after logging steps it had not checkpointed logs them again
             long start = step, saved = step;
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
@@ -236,21 +240,35 @@ public final class Trainer {
         }
     }
 
+    /** Held while {@link #run} runs under {@link #stopOnSignal}; closing it lets a stopping JVM exit and removes the hook. */
+    public interface SignalStop extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /**
      * Makes SIGINT/SIGTERM stop the run cleanly: the hook asks for a stop and waits (up to {@code maxWaitSeconds})
-     * for the checkpoint to be written. Returns the latch to count down when {@link #run} has returned.
+     * for the checkpoint to be written. Close the result when {@link #run} has returned.
      */
-    public CountDownLatch stopOnSignal(long maxWaitSeconds) {
+    public SignalStop stopOnSignal(long maxWaitSeconds) {
         CountDownLatch done = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        Thread hook = new Thread(() -> {
             requestStop();
             try {
                 done.await(maxWaitSeconds, TimeUnit.SECONDS);
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
             }
-        }, "puppet-engine-train-stop"));
-        return done;
+        }, "puppet-engine-train-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        return () -> {
+            done.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);   // else every in-process run keeps its trainer reachable
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: the latch lets it finish
+            }
+        };
     }
 
     /** The leaves where {@code now} differs from {@code was}, as "path was -> now". */

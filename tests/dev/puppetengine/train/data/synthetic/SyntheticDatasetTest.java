@@ -103,12 +103,15 @@ class SyntheticDatasetTest {
         assertSameFiles(reference, dir);
     }
 
+    /** Run again, a dataset is kept as it is; another count (it would move clips between the splits) or seed is refused. */
     @Test
-    void aDatasetGrowsAndRefusesAnotherSeed(@TempDir Path dir) throws IOException {
+    void aDatasetRefusesAnotherCountOrSeed(@TempDir Path dir) throws IOException {
         generate(dir, 4);
-        assertEquals(new SyntheticDataset.Result(2, 4), generate(dir, 6));
-        assertEquals(6, ClipDataset.open(dir).count());
-        String msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 6, SEED + 1, SIZE, F, ProgressListener.NONE)).getMessage();
+        assertEquals(new SyntheticDataset.Result(0, 4), generate(dir, 4));
+        String count = assertThrows(IOException.class, () -> generate(dir, 6)).getMessage();
+        assertTrue(count.contains("4 clips (4 for training) vs 6 (5)"), count);
+        assertEquals(4, ClipDataset.open(dir).count());
+        String msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 4, SEED + 1, SIZE, F, ProgressListener.NONE)).getMessage();
         assertTrue(msg.contains("seed"), msg);
     }
 
