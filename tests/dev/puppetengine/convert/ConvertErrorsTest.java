@@ -104,6 +104,14 @@ class ConvertErrorsTest {
         assertFalse(dev.puppetengine.model.checkpoint.ModelDirectory.read(back).scalesUNetInput());
     }
 
+    /** An output where nothing can be created is refused before the checkpoint is read (minutes for the full model). */
+    @Test
+    void anOutputWhereNothingCanBeCreatedIsRefusedFirst() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        Run r = run(dir.resolve("no-such-input").toString(), "--preset", "toy", "--out", "/proc/x");
+        assertFails(r, "--out /proc/x: cannot create files in /proc");
+    }
+
     @Test
     void truncatedFile() throws IOException {
         Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");

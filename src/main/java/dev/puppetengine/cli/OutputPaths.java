@@ -9,18 +9,18 @@ import java.nio.file.Path;
  * nearest existing folder on the path must be a writable directory, a file output must not be an existing
  * directory, a directory output must not be a file (nor, where it would be replaced, hold files).
  */
-final class OutputPaths {
+public final class OutputPaths {
     private OutputPaths() {}
 
     /** A file to be written at {@code out} (its missing parent folders are created later). */
-    static void file(String option, Path out) {
+    public static void file(String option, Path out) {
         Path abs = out.toAbsolutePath();
         if (Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a directory; give a file name");
         writableAncestor(option, out, abs.getParent());
     }
 
     /** A directory at {@code out}; {@code mustBeEmpty} where the command would replace it whole (PNG frames). */
-    static void directory(String option, Path out, boolean mustBeEmpty) {
+    public static void directory(String option, Path out, boolean mustBeEmpty) {
         Path abs = out.toAbsolutePath();
         if (Files.exists(abs) && !Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a file; a directory is needed here");
         if (mustBeEmpty && Files.isDirectory(abs)) {

@@ -75,6 +75,7 @@ public final class ConvertCommand implements Callable<Integer> {
         try {
             if (out == null && !dryRun) throw new UserError("--out is required (or use --dry-run)");
             if (out != null && Files.exists(out) && !force && !dryRun) throw new UserError(out + " already exists (use --force to replace it)");
+            if (out != null && !dryRun) dev.puppetengine.cli.OutputPaths.directory("--out", out, false);   // before minutes of reading
             switch (to.toLowerCase(Locale.ROOT)) {
                 case "engine": return toEngine(log);
                 case "diffusers": return toDiffusers(log);
