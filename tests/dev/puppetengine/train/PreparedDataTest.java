@@ -267,6 +267,26 @@ class PreparedDataTest {
             assertEquals(List.of(PreparedData.FILE), left.map(f -> f.getFileName().toString()).toList(), "no work folder, lock or temp file left");
         }
 
+        Path asked = dir.resolve("asked");   // asked to stop (Ctrl-C) between hourly commits: commits what it encoded first
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
+            w.run(done -> {
+                if (done == 2) w.requestStop();
+            });
+            assertTrue(w.stopped());
+            assertEquals(2, w.done());
+        }
+        assertEquals(2, dev.puppetengine.io.Json.read(asked.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
+        assertTrue(!Files.exists(asked.resolve(PreparedData.FILE)));
+        List<Integer> rest = new java.util.ArrayList<>();
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
+            w.run(rest::add);
+            assertTrue(!w.stopped());
+        }
+        assertEquals(List.of(3, 4, 5), rest);
+        assertArrayEquals(whole, Files.readAllBytes(asked.resolve(PreparedData.FILE)));
+
         Path never = dir.resolve("never");   // crashed before its first commit (every hour): starts over
         assertThrows(IllegalStateException.class, () -> prepare(never, data, WEIGHTS, 3, 3_600_000));
         List<Integer> again = new java.util.ArrayList<>();

@@ -26,7 +26,7 @@ public final class TrainerChild {
         UNetSpatioTemporalConditionModel unet = model();
         try (ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
             Trainer t = Trainer.forUNet(Path.of(args[0]), unet, ps, data(), config(Long.parseLong(args[1])));
-            try (Trainer.SignalStop stop = t.stopOnSignal(60)) {
+            try (GracefulStop stop = t.stopOnSignal(60)) {
                 t.run(p -> System.out.println("step " + p.step()));
             }
         }

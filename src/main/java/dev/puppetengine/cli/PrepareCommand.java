@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.PreparedDataWriter;
 import dev.puppetengine.train.data.ClipDataset;
@@ -19,7 +20,8 @@ import java.util.concurrent.Callable;
                 "Each frame's VAE posterior (mean and std) and frame 0's image embedding go into OUT/prepared.safetensors, with the clips'"
                         + " drags and the candidate tracks training chooses drags from for every batch.",
                 "Memory stays that of one clip, whatever the dataset's size; the disk holds the set twice while the file is assembled at the end.",
-                "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s);"
+                "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s,"
+                        + " and on Ctrl-C);"
                         + " with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
@@ -45,11 +47,15 @@ final class PrepareCommand implements Callable<Integer> {
                 if (sha != null) checksums.put(c + "_sha256", sha);
             }
             try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), checksums);
-                 StopNote n = StopNote.register(out.resolve(PreparedDataWriter.WORK) + " keeps the clips encoded up to its last commit (every 10 s);"
-                         + " the same command continues");
+                 GracefulStop stop = w.stopOnSignal(120);
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
                 int outside = w.run(bar::stepTo);
+                if (w.stopped()) {   // still inside: the JVM exits as soon as the stop is closed; the message first
+                    System.err.printf("%nstopped after %d of %d clips, all kept in %s; the same command continues%n", w.done(), ds.count(),
+                            out.resolve(PreparedDataWriter.WORK));
+                    return 130;
+                }
                 if (outside > 0) System.err.printf("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)%n", outside);
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());

@@ -7,6 +7,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.Adam;
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.LossPlot;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
@@ -50,7 +51,7 @@ final class Training {
             public void resumed(Path checkpoint, long step) { System.err.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
         };
         Trainer.Result r;
-        try (Trainer.SignalStop stop = t.stopOnSignal(300)) {
+        try (GracefulStop stop = t.stopOnSignal(300)) {
             try {
                 r = t.run(saying);
             } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report

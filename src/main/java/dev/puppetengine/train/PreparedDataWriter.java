@@ -52,7 +52,8 @@ import static dev.puppetengine.train.PreparedData.STD;
  * into {@code OUT/prepared.safetensors} ({@link PreparedData}'s format), one clip at a time in constant memory, and
  * resumably. Each clip's rows are appended to one raw F32 file per tensor in {@code OUT/prepare-work/}; every
  * {@code commitMillis} the files are fsynced and {@code progress.json} records their lengths. A prepare stopped for
- * any reason continues from its last commit when started again for the same dataset and encoders. At the end the
+ * any reason continues from its last commit when started again for the same dataset and encoders (asked to stop,
+ * by {@link #requestStop} or a signal under {@link #stopOnSignal}, it commits first). At the end the
  * file is assembled inside the work folder (for a while the set is on disk twice), renamed into OUT, and the work
  * folder renamed to {@code prepare-work.done} and deleted, so a crash at any point leaves either the work to finish or
  * a folder the next open removes. {@code prepare-work.lock} keeps a second prepare out of OUT meanwhile.
@@ -76,6 +77,8 @@ public final class PreparedDataWriter implements AutoCloseable {
     private int done, outside, height, width, channels, embeddingDim;
     private final Map<String, Long> lengths = new LinkedHashMap<>();
     private FileChannel lockFile;
+    private final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    private boolean stopped;
 
     private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
                                DType dtype, ObjectNode identity, Map<String, String> weights, long commitMillis) {
@@ -159,8 +162,19 @@ public final class PreparedDataWriter implements AutoCloseable {
         lockFile = null;
     }
 
-    /** Clips already encoded by an earlier, unfinished run (0 for a fresh start). */
+    /** Clips encoded so far: by earlier, unfinished runs when opened (0 for a fresh start), then by this one too. */
     public int done() { return done; }
+
+    /** Asks {@link #run} to commit after the current clip and return without assembling (thread-safe). */
+    public void requestStop() { stop.set(true); }
+
+    /** Makes SIGINT/SIGTERM commit the clips encoded so far before the JVM exits; close the result when run returns. */
+    public GracefulStop stopOnSignal(long maxWaitSeconds) {
+        return GracefulStop.onSignal(this::requestStop, maxWaitSeconds);
+    }
+
+    /** Whether the last {@link #run} was stopped by {@link #requestStop} (its clips committed, the file not yet written). */
+    public boolean stopped() { return stopped; }
 
     private void resume() throws IOException {
         Path file = work.resolve(PROGRESS);
@@ -216,7 +230,7 @@ public final class PreparedDataWriter implements AutoCloseable {
                 ch.truncate(lengths.get(p)).position(lengths.get(p));   // drops what was written after the last commit
             }
             long lastCommit = System.currentTimeMillis();
-            for (int i = done; i < data.count(); i++) {
+            for (int i = done; i < data.count() && !stop.get(); i++) {
                 encode(i, parts);
                 done = i + 1;
                 if (done == data.count() || System.currentTimeMillis() - lastCommit >= commitMillis) {
@@ -225,8 +239,13 @@ public final class PreparedDataWriter implements AutoCloseable {
                 }
                 if (progress != null) progress.accept(done);
             }
+            if (done < data.count()) commit(parts);   // asked to stop: keep every clip encoded
         } finally {
             closeAll(parts.values());
+        }
+        if (done < data.count()) {   // asked to stop: everything encoded is committed
+            stopped = true;
+            return outside;
         }
         Path assembled = work.resolve(PreparedData.FILE);
         assemble(assembled);

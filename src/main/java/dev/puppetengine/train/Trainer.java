@@ -22,8 +22,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -240,35 +238,12 @@ public final class Trainer {
         }
     }
 
-    /** Held while {@link #run} runs under {@link #stopOnSignal}; closing it lets a stopping JVM exit and removes the hook. */
-    public interface SignalStop extends AutoCloseable {
-        @Override
-        void close();
-    }
-
     /**
-     * Makes SIGINT/SIGTERM stop the run cleanly: the hook asks for a stop and waits (up to {@code maxWaitSeconds})
-     * for the checkpoint to be written. Close the result when {@link #run} has returned.
+     * Makes SIGINT/SIGTERM stop the run cleanly: the current optimiser step is finished and checkpointed before the JVM
+     * exits (waiting up to {@code maxWaitSeconds}). Close the result when {@link #run} has returned.
      */
-    public SignalStop stopOnSignal(long maxWaitSeconds) {
-        CountDownLatch done = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            requestStop();
-            try {
-                done.await(maxWaitSeconds, TimeUnit.SECONDS);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        }, "puppet-engine-train-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
-        return () -> {
-            done.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);   // else every in-process run keeps its trainer reachable
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running: the latch lets it finish
-            }
-        };
+    public GracefulStop stopOnSignal(long maxWaitSeconds) {
+        return GracefulStop.onSignal(this::requestStop, maxWaitSeconds);
     }
 
     /** The leaves where {@code now} differs from {@code was}, as "path was -> now". */
