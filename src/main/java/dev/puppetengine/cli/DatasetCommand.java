@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -33,7 +34,7 @@ final class DatasetCommand implements Callable<Integer> {
         if (count < 1) throw new UserError("--count must be >= 1");
         OutputPaths.directory("--out", out, false);
         SyntheticDataset.Result r;
-        try (StopNote n = StopNote.register(out + " keeps its complete clips; the same command continues");
+        try (GracefulStop note = StopNote.saying(out + " keeps its complete clips; the same command continues");
              ProgressBar bar = ProgressBars.of("clips", count, null)) {
             r = SyntheticDataset.generate(out, count, seed, size, frames, (done, total) -> bar.stepTo(done));
         }

@@ -15,6 +15,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.train.GracefulStop;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -103,7 +104,7 @@ final class EvalCommand implements Callable<Integer> {
             if (!scored.isEmpty())
                 System.err.printf("continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));
             EvalProgress record = progress;
-            try (StopNote note = StopNote.register(out == null ? "nothing was kept (--out makes an evaluation resumable)"
+            try (GracefulStop note = StopNote.saying(out == null ? "nothing was kept (--out makes an evaluation resumable)"
                     : EvalProgress.fileFor(out) + " keeps the scored examples; the same command continues")) {
                 failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
                         pickleConditioning, base.steps(), "evaluating", (ex, r) -> {

@@ -1,27 +1,13 @@
 package dev.puppetengine.cli;
 
-/**
- * A line for the user when the JVM is stopped (Ctrl-C, SIGTERM) while a resumable command works: what was kept and
- * how to continue. Closing it (the work ended) removes it.
- */
-final class StopNote implements AutoCloseable {
-    private final Thread hook;
+import dev.puppetengine.train.GracefulStop;
 
-    private StopNote(String message) {
-        hook = new Thread(() -> System.err.println(System.lineSeparator() + "stopped: " + message), "puppet-engine-stop-note");
-        Runtime.getRuntime().addShutdownHook(hook);
-    }
+/** For work that keeps what it did as it goes (nothing to finish on a signal): a stop that only tells the user how to continue. */
+final class StopNote {
+    private StopNote() {}
 
-    static StopNote register(String message) {
-        return new StopNote(message);
-    }
-
-    @Override
-    public void close() {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the note is being printed
-        }
+    /** Prints "stopped: {@code message}" when SIGINT/SIGTERM ends the JVM before the result is closed. */
+    static GracefulStop saying(String message) {
+        return GracefulStop.onSignal(() -> System.err.println(System.lineSeparator() + "stopped: " + message), 0);
     }
 }

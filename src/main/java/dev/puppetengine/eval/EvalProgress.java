@@ -7,12 +7,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.LockFile;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,15 +31,13 @@ import java.util.Map;
 public final class EvalProgress implements AutoCloseable {
     private static final ObjectWriter LINE = Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT);
 
-    private final Path file, lockFile;
-    private final FileChannel lock;
+    private final Path file;
+    private final LockFile lock;
     private final Map<String, VideoScore> scored = new LinkedHashMap<>();
     private FileChannel out;
-    private boolean locked;
 
-    private EvalProgress(Path file, Path lockFile, FileChannel lock) {
+    private EvalProgress(Path file, LockFile lock) {
         this.file = file;
-        this.lockFile = lockFile;
         this.lock = lock;
     }
 
@@ -51,20 +48,11 @@ public final class EvalProgress implements AutoCloseable {
 
     /** Opens (or starts) the progress of the evaluation reported to {@code report} under {@code settings}. */
     public static EvalProgress open(Path report, ObjectNode settings) throws IOException {
-        Path file = fileFor(report), lockPath = file.resolveSibling(file.getFileName() + ".lock");
-        if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
-        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        EvalProgress p = new EvalProgress(file, lockPath, lockChannel);
+        Path file = fileFor(report);
+        EvalProgress p = new EvalProgress(file, LockFile.acquire(file.resolveSibling(file.getFileName() + ".lock"),
+                report + ": another evaluation is writing this report"));
         try {
-            FileLock held;
-            try {
-                held = lockChannel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                held = null;
-            }
-            if (held == null) throw new InputFileException(report + ": another evaluation is writing this report (" + lockPath + " is locked)");
-            p.locked = true;
-            p.load((ObjectNode) Json.mapper().readTree(LINE.writeValueAsString(settings)));   // compared as it reads back
+            p.load((ObjectNode) Json.asRead(settings));
         } catch (IOException | RuntimeException e) {
             p.close();
             throw e;
@@ -88,8 +76,8 @@ public final class EvalProgress implements AutoCloseable {
                     if (n == null) break;       // no settings line: nothing to keep
                     was = n;
                     if (!mine.equals(was))
-                        throw new InputFileException(file + " holds an unfinished evaluation with other settings (" + differences(was, mine)
-                                + "): run it with those to finish it, or remove the file to start over");
+                        throw new InputFileException(file + " holds an unfinished evaluation with other settings ("
+                                + String.join(", ", Json.differences("", was, mine)) + "): run it with those to finish it, or remove the file to start over");
                 } else if (n != null && n.hasNonNull("name")) {
                     VideoScore s = Json.mapper().treeToValue(n, VideoScore.class);
                     scored.put(s.name(), s);
@@ -107,16 +95,6 @@ public final class EvalProgress implements AutoCloseable {
         } catch (IOException garbled) {
             return null;
         }
-    }
-
-    private static String differences(JsonNode was, JsonNode now) {
-        StringBuilder d = new StringBuilder();
-        now.fields().forEachRemaining(f -> {
-            if (!f.getValue().equals(was.get(f.getKey())))
-                d.append(d.length() == 0 ? "" : ", ").append(f.getKey()).append(' ').append(was.has(f.getKey()) ? was.get(f.getKey()) : "(absent)")
-                        .append(" -> ").append(f.getValue());
-        });
-        return d.length() == 0 ? "see its first line" : d.toString();
     }
 
     /** Examples scored by earlier runs, by name. */
@@ -155,8 +133,6 @@ public final class EvalProgress implements AutoCloseable {
         try {
             if (out != null) out.close();
         } finally {
-            if (locked) Files.deleteIfExists(lockFile);   // never another run's
-            locked = false;
             lock.close();
         }
     }

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The engine's one JSON mapper (indented output: manifests, configs, reports, the tuning cache), and checked field
@@ -39,6 +41,42 @@ public final class Json {
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new InputFileException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
         }
+    }
+
+    /** {@code value} as a file read back would give it (numbers typed as parsed), so it compares equal with what was saved. */
+    public static JsonNode asRead(Object value) throws IOException {
+        return MAPPER.readTree(MAPPER.writeValueAsString(value));
+    }
+
+    /**
+     * Where the settings a file recorded ({@code was}) differ from the current ones ({@code now}): one entry per leaf,
+     * "path was -> now", values abbreviated; {@code path} names the root ("" for none).
+     */
+    public static List<String> differences(String path, JsonNode was, JsonNode now) {
+        List<String> out = new ArrayList<>();
+        differences(path, was, now, out);
+        return out;
+    }
+
+    private static void differences(String path, JsonNode was, JsonNode now, List<String> out) {
+        if (now.equals(was)) return;
+        if (now.isObject() && was.isObject()) {
+            now.fields().forEachRemaining(f -> differences(join(path, f.getKey()), was.path(f.getKey()), f.getValue(), out));
+            was.fieldNames().forEachRemaining(k -> {
+                if (!now.has(k)) out.add(join(path, k) + " " + abbreviate(was.get(k)) + " -> (absent)");
+            });
+        } else {
+            out.add(path + " " + (was.isMissingNode() ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(now));
+        }
+    }
+
+    private static String join(String path, String key) {
+        return path.isEmpty() ? key : path + "." + key;
+    }
+
+    private static String abbreviate(JsonNode v) {
+        String t = v.toString();
+        return t.length() <= 60 ? t : t.substring(0, 57) + "...";
     }
 
     public static byte[] bytes(JsonNode node) throws IOException {

@@ -9,6 +9,7 @@ import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.ClipPreprocess;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.RgbImage;
@@ -36,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 
 import static dev.puppetengine.train.PreparedData.CANDIDATES;
@@ -76,8 +78,8 @@ public final class PreparedDataWriter implements AutoCloseable {
     private final long commitMillis;
     private int done, outside, height, width, channels, embeddingDim;
     private final Map<String, Long> lengths = new LinkedHashMap<>();
-    private FileChannel lockFile;
-    private final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    private LockFile lock;
+    private final AtomicBoolean stop = new AtomicBoolean();
     private boolean stopped;
 
     private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
@@ -122,10 +124,9 @@ public final class PreparedDataWriter implements AutoCloseable {
         id.put("dtype", dtype.name());
         id.put("scaling_factor", String.valueOf(vae.scalingFactor()));
         new TreeMap<>(weights).forEach(id::put);
-        ObjectNode asRead = (ObjectNode) Json.mapper().readTree(Json.mapper().writeValueAsString(id));   // numbers typed as progress.json reads them back
-        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, asRead, weights, commitMillis);
+        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, (ObjectNode) Json.asRead(id), weights, commitMillis);
         try {
-            w.lock();
+            w.lock = LockFile.acquire(out.resolve(LOCK), out + ": another prepare is writing there; wait for it to end or choose another --out");
             if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
             w.resume();
         } catch (IOException | RuntimeException e) {
@@ -135,31 +136,10 @@ public final class PreparedDataWriter implements AutoCloseable {
         return w;
     }
 
-    /** Refuses OUT while another prepare (this process or another) writes there. */
-    private void lock() throws IOException {
-        Files.createDirectories(out);
-        Path f = out.resolve(LOCK);
-        lockFile = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        java.nio.channels.FileLock held;
-        try {
-            held = lockFile.tryLock();
-        } catch (java.nio.channels.OverlappingFileLockException e) {
-            held = null;
-        }
-        if (held == null) {
-            lockFile.close();
-            lockFile = null;
-            throw new InputFileException(out + ": another prepare is writing there (" + f + " is locked); wait for it to end or choose another --out");
-        }
-    }
-
-    /** Releases OUT (the lock goes with its channel). */
+    /** Releases OUT to other prepares. */
     @Override
     public void close() throws IOException {
-        if (lockFile == null) return;
-        Files.deleteIfExists(out.resolve(LOCK));
-        lockFile.close();
-        lockFile = null;
+        if (lock != null) lock.close();
     }
 
     /** Clips encoded so far: by earlier, unfinished runs when opened (0 for a fresh start), then by this one too. */
@@ -187,7 +167,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         }
         JsonNode p = Json.read(file);
         if (!identity.equals(p.path("identity")))
-            throw new InputFileException(work + " holds an unfinished prepare of other settings (" + differences(p.path("identity"))
+            throw new InputFileException(work + " holds an unfinished prepare of other settings (" + String.join(", ", Json.differences("", p.path("identity"), identity))
                     + "): run that prepare again to finish it, or remove " + work + " to start over");
         done = (int) Json.integer(p, "clips_done", 0, file);
         outside = (int) Json.integer(p, "outside", 0, file);
@@ -206,21 +186,13 @@ public final class PreparedDataWriter implements AutoCloseable {
         }
     }
 
-    private String differences(JsonNode was) {
-        List<String> d = new ArrayList<>();
-        identity.fields().forEachRemaining(f -> {
-            if (!f.getValue().equals(was.get(f.getKey()))) d.add(f.getKey() + " " + (was.has(f.getKey()) ? was.get(f.getKey()) : "(absent)") + " -> " + f.getValue());
-        });
-        return d.isEmpty() ? "see " + PROGRESS : String.join(", ", d);
-    }
-
     /**
      * Encodes the clips not yet done, then writes prepared.safetensors; {@code progress} gets the number of clips
      * done after each. Candidate tracks that leave the image (the drag tensor cannot hold them) are left out; returns
      * how many, over the whole prepare.
      */
     public int run(IntConsumer progress) throws IOException {
-        if (lockFile == null) throw new IllegalStateException("prepare writer already closed");
+        if (lock == null) throw new IllegalStateException("prepare writer not open");
         Files.createDirectories(work);
         Map<String, FileChannel> parts = new LinkedHashMap<>();
         try (GradMode.Guard g = GradMode.noGrad()) {
@@ -239,14 +211,12 @@ public final class PreparedDataWriter implements AutoCloseable {
                 }
                 if (progress != null) progress.accept(done);
             }
-            if (done < data.count()) commit(parts);   // asked to stop: keep every clip encoded
+            stopped = done < data.count();
+            if (stopped) commit(parts);   // asked to stop: keep every clip encoded, assemble another time
         } finally {
             closeAll(parts.values());
         }
-        if (done < data.count()) {   // asked to stop: everything encoded is committed
-            stopped = true;
-            return outside;
-        }
+        if (stopped) return outside;
         Path assembled = work.resolve(PreparedData.FILE);
         assemble(assembled);
         AtomicFile.rename(assembled, out.resolve(PreparedData.FILE));

@@ -225,7 +225,7 @@ public final class Trainer {
             List<String> diff = new ArrayList<>();
             for (String part : new String[]{"training", "model", "inputs"}) {
                 if (part.equals("inputs") && !saved.has(part)) continue;   // begun before inputs were recorded
-                differences(part, saved.path(part), now.path(part), diff);
+                diff.addAll(Json.differences(part, saved.path(part), now.path(part)));
             }
             if (!now.path("random_streams").equals(saved.path("random_streams")))
                 diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
@@ -244,23 +244,5 @@ public final class Trainer {
      */
     public GracefulStop stopOnSignal(long maxWaitSeconds) {
         return GracefulStop.onSignal(this::requestStop, maxWaitSeconds);
-    }
-
-    /** The leaves where {@code now} differs from {@code was}, as "path was -> now". */
-    private static void differences(String path, JsonNode was, JsonNode now, List<String> out) {
-        if (now.equals(was)) return;
-        if (now.isObject() && was.isObject()) {
-            now.fields().forEachRemaining(f -> differences(path + "." + f.getKey(), was.path(f.getKey()), f.getValue(), out));
-            was.fieldNames().forEachRemaining(k -> {
-                if (!now.has(k)) out.add(path + "." + k + " " + abbreviate(was.get(k)) + " -> (absent)");
-            });
-        } else {
-            out.add(path + " " + (was.isMissingNode() ? "(absent)" : abbreviate(was)) + " -> " + abbreviate(now));
-        }
-    }
-
-    private static String abbreviate(JsonNode v) {
-        String t = v.toString();
-        return t.length() <= 60 ? t : t.substring(0, 57) + "...";
     }
 }
