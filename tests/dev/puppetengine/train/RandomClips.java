@@ -32,7 +32,7 @@ final class RandomClips implements TrainingData {
     public EdmLoss.Batch batch(int[] clips, long seed, long microStep, Backend be, DType dt) {
         List<Tensor> lat = new ArrayList<>(), cond = new ArrayList<>(), emb = new ArrayList<>(), drags = new ArrayList<>();
         for (int c : clips) {
-            lat.add(stream(be, EdmLoss.lossType(dt), 1000 + c, 1, frames, side, side, 4));
+            lat.add(stream(be, dt.full(), 1000 + c, 1, frames, side, side, 4));
             cond.add(stream(be, dt, 2000 + c, 1, side, side, 4));
             emb.add(stream(be, dt, 3000 + c, 1, 1, ctx));
             double[] d = new double[frames * 5 * 4];

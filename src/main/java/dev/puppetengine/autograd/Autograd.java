@@ -141,7 +141,7 @@ public final class Autograd {
                 throw new IllegalStateException("gradient " + Shape.str(gy.shape()) + " for leaf " + Shape.str(leaf.shape()));
             Tensor g = leaf.grad();
             if (g == null) {
-                DType gt = leaf.dtype() == DType.F64 ? DType.F64 : DType.F32;
+                DType gt = leaf.dtype().full();
                 Tensor fresh = gy.backend().copy(gy, gt);
                 leaf.setGrad(fresh.moveTo(leaf.owner()));
             } else {

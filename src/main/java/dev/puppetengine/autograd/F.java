@@ -583,7 +583,7 @@ public final class F {
         int half = dim / 2;
         double[] f = new double[half];
         for (int j = 0; j < half; j++) f[j] = Math.exp(-Math.log(10000) * j / half);
-        DType ft = t.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        DType ft = t.dtype().full();
         Tensor freqs = DeviceConstants.get(List.of("sinusoid-freqs", t.backend(), ft, half), () -> Tensor.of(t.backend(), ft, new int[]{1, half}, f));
         Tensor args = mul(unsqueeze(t, 1), freqs);
         return concat(List.of(unary(UnaryOp.COS, args), unary(UnaryOp.SIN, args)), 1);
@@ -598,7 +598,7 @@ public final class F {
 
     /** 1 with probability {@code keep}, else 0, from the Philox uniform stream. */
     public static Tensor bernoulli(Backend b, DType t, int[] shape, double keep, long seed, long offset) {
-        Tensor u = b.empty(t == DType.F64 ? DType.F64 : DType.F32, shape);
+        Tensor u = b.empty(t.full(), shape);
         b.fillRandom(u, RandomKind.UNIFORM, seed, offset);
         Tensor m = b.affine(u, -1, keep);                        // keep - u > 0  <=>  u < keep
         u.close();

@@ -73,7 +73,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             DType dt = m.unetWeights().dtype();
             int latent = m.resolution() / m.vae.config().downscaleFactor(), ch = m.unet.config().outChannels();
             int ctx = m.unet.config().crossAttentionDim();
-            Tensor latents = random(backend, EdmLoss.lossType(dt), 1, frames, latent, latent, ch), cond = random(backend, dt, 1, latent, latent, ch);
+            Tensor latents = random(backend, dt.full(), 1, frames, latent, latent, ch), cond = random(backend, dt, 1, latent, latent, ch);
             Tensor emb = random(backend, dt, 1, 1, ctx);
             float[] d = DragPath.tensor(List.of(DragPath.line(0.3, 0.5, 0.6, 0.55), DragPath.line(0.7, 0.3, 0.7, 0.1)), frames);
             Tensor drags = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, d);

@@ -7,7 +7,6 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
-import dev.puppetengine.train.EdmLoss;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.PreparedDataWriter;
 import dev.puppetengine.train.Trainer;
@@ -96,7 +95,7 @@ final class TrainCommand implements Callable<Integer> {
                 throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
                         + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");
             System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
-                    + (dt == EdmLoss.lossType(dt) ? "" : " weights and activations; F32 master weights, moments and loss"));
+                    + (dt == dt.full() ? "" : " weights and activations; F32 master weights, moments and loss"));
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
             // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
@@ -115,7 +114,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
             String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
                     + (unscaledInput ? ", unscaled input" : "") + ")";
-            if (export != dt && dt != EdmLoss.lossType(dt)) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
+            if (export != dt && dt != dt.full()) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
                 try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
                     TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
                     full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);

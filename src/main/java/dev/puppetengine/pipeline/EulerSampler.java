@@ -61,12 +61,12 @@ public final class EulerSampler {
     /**
      * imageLatents (B, h, w, 4) unscaled VAE mean of the first frame; clip (B, L, X); drags (B, F, K, 4)
      * normalised. Returns the denoised latents (B, F, h, w, 4) in the scaled space (x 0.18215), in
-     * {@link #stateType} of the UNet's dtype.
+     * the {@link DType#full} type of the UNet's dtype.
      */
     public Tensor sample(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener) {
         int b = imageLatents.size(0), h = imageLatents.size(1), w = imageLatents.size(2), c = imageLatents.size(3);
         Backend be = imageLatents.backend();
-        DType dt = stateType(imageLatents.dtype());
+        DType dt = imageLatents.dtype().full();
         KarrasSchedule sched = new KarrasSchedule(o.steps());
         if (o.cudaGraph()) {
             String why = capturer != null ? null : be.graphUnavailable();
@@ -88,9 +88,6 @@ public final class EulerSampler {
             return Scope.escape(x);
         }
     }
-
-    /** The dtype of the sampler's state for a UNet computing in {@code unet}: F32, or F64 for an F64 UNet. */
-    public static DType stateType(DType unet) { return unet == DType.F64 ? DType.F64 : DType.F32; }
 
     /**
      * The unit-variance noise sampling starts from (before the x sqrt(700^2 + 1) scale): torch.randn((b, frames, c, h,
@@ -180,7 +177,7 @@ public final class EulerSampler {
     private Tensor sampleCaptured(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener, KarrasSchedule sched) {
         int b = imageLatents.size(0), h = imageLatents.size(1), w = imageLatents.size(2), c = imageLatents.size(3);
         Backend be = imageLatents.backend();
-        DType dt = stateType(imageLatents.dtype());
+        DType dt = imageLatents.dtype().full();
         GraphCapturer cap = capturer != null ? capturer : Backend::captureGraph;
         try (GradMode.Guard ng = GradMode.noGrad(); Scope outer = Scope.open(); DeviceConstants consts = DeviceConstants.open()) {
             Tensor x = F.scale(initialNoise(be, dt, b, o.frames(), h, w, c, o.seed()), KarrasSchedule.initNoiseSigma());

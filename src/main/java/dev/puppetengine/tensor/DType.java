@@ -19,6 +19,13 @@ public enum DType {
 
     public boolean isFloating() { return floating; }
 
+    /**
+     * The type that work on values of this type keeps its running state and sums in: F64 for F64, else F32. Low
+     * precision is for storage and products; a loss, a sampler's state, statistics, master weights and moments
+     * accumulate in F32 (as under PyTorch's autocast), and the float64 reference stays float64.
+     */
+    public DType full() { return this == F64 ? F64 : F32; }
+
     /** The safetensors dtype string ("F32", "BF16", ...). */
     public String safetensorsName() { return name(); }
 

@@ -49,7 +49,7 @@ public final class Adam implements AutoCloseable {
             params.forEach((name, p) -> {
                 Backend be = p.backend();
                 masters.put(name, p.dtype() == DType.F32 || p.dtype() == DType.F64 ? p : p.to(DType.F32));
-                DType mt = p.dtype() == DType.F64 ? DType.F64 : DType.F32;
+                DType mt = p.dtype().full();
                 m.put(name, Tensor.zeros(be, mt, p.shape()));
                 v.put(name, Tensor.zeros(be, mt, p.shape()));
             });
@@ -88,7 +88,7 @@ public final class Adam implements AutoCloseable {
                 Tensor g = p.grad();
                 if (g == null) continue;
                 Backend be = g.backend();
-                if (acc == null) acc = Tensor.zeros(be, g.dtype() == DType.F64 ? DType.F64 : DType.F32, 1);
+                if (acc == null) acc = Tensor.zeros(be, g.dtype().full(), 1);
                 try (Tensor sq = be.unary(UnaryOp.SQUARE, g); Tensor tot = be.sumTo(sq, ones(g.dim())); Tensor t1 = tot.reshape(1)) {
                     be.axpby(1, t1, 1, acc);
                 }

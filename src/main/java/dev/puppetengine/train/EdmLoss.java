@@ -34,17 +34,11 @@ public final class EdmLoss {
     }
 
     /**
-     * One batch: latents (B, F, h, w, 4) scaled, in {@link #lossType} of the UNet's dtype; condLatent (B, h, w, 4)
+     * One batch: latents (B, F, h, w, 4) scaled, in the {@link DType#full} type of the UNet's dtype (the loss's own
+     * arithmetic: in bf16, D - x0 at small sigma would be rounding error weighted by 1 + 1/sigma^2); condLatent (B, h, w, 4)
      * unscaled and embedding (B, 1, X) in the UNet's dtype; drags (B, F, K, 4) in F32 (read on the host).
      */
     public record Batch(Tensor latents, Tensor condLatent, Tensor embedding, Tensor drags) {}
-
-    /**
-     * The dtype of the loss's own arithmetic (noise, preconditioning, squared error) for a UNet computing in
-     * {@code unet}: F32 for low-precision UNets, as the reference's fp16 autocast keeps it in fp32 (in bf16,
-     * D - x0 at small sigma would be rounding error weighted by 1 + 1/sigma^2), F64 for F64 ones.
-     */
-    public static DType lossType(DType unet) { return unet == DType.F64 ? DType.F64 : DType.F32; }
 
     /** The sigmas micro-step {@code step} draws for a batch of b samples. */
     public static double[] sigmas(long seed, long step, int b) {
@@ -57,7 +51,7 @@ public final class EdmLoss {
         Tensor x0 = batch.latents();
         Backend be = x0.backend();
         DType dt = x0.dtype(), unetType = batch.condLatent().dtype();
-        if (dt != lossType(unetType)) throw new IllegalArgumentException("EDM loss: latents in " + dt + ", expected " + lossType(unetType) + " for a " + unetType + " UNet");
+        if (dt != unetType.full()) throw new IllegalArgumentException("EDM loss: latents in " + dt + ", expected " + unetType.full() + " for a " + unetType + " UNet");
         int[] s = x0.shape();
         int b = s[0];
         double[] sigma = sigmas(seed, step, b);

@@ -1,6 +1,5 @@
 package dev.puppetengine.train;
 
-import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -17,7 +16,7 @@ public final class Ema implements AutoCloseable {
     public Ema(Map<String, Tensor> source, double decay) {
         this.decay = decay;
         try (Scope.Use u = scope.use()) {
-            source.forEach((k, t) -> weights.put(k, t.backend().copy(t, t.dtype() == DType.F64 ? DType.F64 : DType.F32)));
+            source.forEach((k, t) -> weights.put(k, t.backend().copy(t, t.dtype().full())));
         }
     }
 

@@ -246,7 +246,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
                 System.arraycopy(row, 0, d, b * row.length, row.length);
             }
             Tensor dragTensor = Tensor.of(cpu, DType.F32, new int[]{clips.length, frames, DragTensor.SLOTS, 4}, d);
-            return new EdmLoss.Batch(Scope.escape(moved(latents, backend, EdmLoss.lossType(dtype))), Scope.escape(moved(cond, backend, dtype)),
+            return new EdmLoss.Batch(Scope.escape(moved(latents, backend, dtype.full())), Scope.escape(moved(cond, backend, dtype)),
                     Scope.escape(moved(reader.loadRows(EMBEDDING, rows, cpu, DType.F32), backend, dtype)), Scope.escape(moved(dragTensor, backend, DType.F32)));
         }
     }

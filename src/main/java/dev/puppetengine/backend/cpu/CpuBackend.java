@@ -84,7 +84,7 @@ public final class CpuBackend implements Backend {
         return out;
     }
 
-    private static DType statsType(Tensor x) { return x.dtype() == DType.F64 ? DType.F64 : DType.F32; }
+    private static DType statsType(Tensor x) { return x.dtype().full(); }
 
     // ---- data movement --------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ public final class TransformerSpatioTemporalModel extends Module {
     private Tensor frameEmbedding(Tensor h, int frames) {
         double[] idx = new double[frames];
         for (int f = 0; f < frames; f++) idx[f] = f;
-        DType t = h.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        DType t = h.dtype().full();
         Tensor index = DeviceConstants.get(List.of("frame-index", h.backend(), t, frames), () -> Tensor.of(h.backend(), t, new int[]{frames}, idx));
         Tensor e = F.sinusoidal(index, channels);
         return F.to(e, h.dtype());
