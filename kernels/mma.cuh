@@ -39,6 +39,7 @@ __host__ __device__ inline int b_frag_slot(int lane, int n0, int kk) {
 __host__ __device__ inline int acc_row(int lane, int e) { return lane / 4 + (e / 2) * 8; }
 __host__ __device__ inline int acc_col(int lane, int e) { return (lane % 4) * 2 + e % 2; }
 
+#ifndef PUPPET_SIMT_EMULATOR  // kernels/check/emu/simt.h defines these five on the CPU
 __device__ __forceinline__ void cp_async16(uint4* dst, const void* src, bool valid) {
   unsigned s = (unsigned)__cvta_generic_to_shared(dst);
   int bytes = valid ? 16 : 0;  // 0 source bytes: the 16 destination bytes are zero-filled
@@ -70,5 +71,7 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], 
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+
+#endif
 
 }  // namespace mma

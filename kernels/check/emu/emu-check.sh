@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU-tagged tests on the SIMT emulator, here, without a GPU: the engine's unchanged CUDA backend (JCuda, fatbin
+# loading, launch arithmetic, the caching allocator, graph capture) drives every kernel compiled for the CPU
+# (kernels/check/emu/build.sh). A pass means the kernels and their launches agree with the CPU reference on the
+# tests' shapes under the emulator's rules (README of this folder: what it checks and what it cannot); it is not a
+# GPU result and says nothing about speed. Steps (default: all):
+#   harness-mma     the op harness on the default GEMM path: mma.sync tiles validated against the CPU reference
+#                   first (strict: a tile that fails validation fails the step), tuning off
+#   products-mma    the product and convolution cases once per forced mma.sync tile
+#   harness-tiled   the op harness on the tiled (no tensor-core) GEMM
+#   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
+#   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
+#   sample-parity   the sampling parity tests (shipped toy model: frames vs the CPU, determinism, CUDA graphs)
+# Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log
+# (OUT defaults to target/simt/check), summary lines in OUT/summary.txt.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+out=${OUT:-$root/target/simt/check}; mkdir -p "$out"; : > "$out/summary.txt"
+all="harness-mma products-mma harness-tiled cuda unet-parity sample-parity"
+steps=${*:-$all}
+for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $step (steps: $all)"; exit 2; }; done
+cd "$root"
+bash kernels/check/emu/build.sh || exit 1
+ls target/classes/kernels/*.fatbin > /dev/null 2>&1 || { echo "[simt] no fatbins in target/classes/kernels: build with nvcc first (mvn -B -DskipTests package)"; exit 1; }
+failed=0
+run() {  # $1 = label, $2 = test selection for -Dtest, rest = JVM flags
+  local label=$1 tests=$2; shift 2
+  local t0=$SECONDS
+  rm -rf target/surefire-reports
+  LD_LIBRARY_PATH="$root/target/simt${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
+    -Dsurefire.failIfNoSpecifiedTests=false \
+    -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $*" > "$out/$label.log" 2>&1
+  local rc=$? counts
+  counts=$(cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*, Skipped: [0-9]*" \
+    | awk -F'[:,]' '{r += $2; f += $4; e += $6; s += $8} END {printf "tests %d, failed %d, errors %d, skipped %d", r, f, e, s}')
+  { echo "--- emulator messages (count, message) ---"
+    cat target/surefire-reports/*-output.txt 2>/dev/null | grep "^\[simt\]" | sort | uniq -c | sort -rn | head -20
+    echo "--- per class ---"; cat target/surefire-reports/*.txt 2>/dev/null | grep -E "Tests run:|<<<"; } >> "$out/$label.log"
+  [ $rc = 0 ] || failed=1
+  printf '%-16s exit %-3s %5ss  %s\n' "$label" "$rc" "$((SECONDS - t0))" "$counts" | tee -a "$out/summary.txt"
+}
+for step in $steps; do
+  case $step in
+    harness-mma) run harness-mma OpHarnessTest -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.gemm.strictValidation=true -Dpuppet.cuda.tuneCache="$out/tune" ;;
+    products-mma)
+      for t in 128x128 128x64 64x128; do
+        run products-$t "OpHarnessTest#matrixProducts+tensorCoreProducts+convolution" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
+      done ;;
+    harness-tiled) run harness-tiled OpHarnessTest -Dpuppet.cuda.gemm=tiled ;;
+    cuda) run cuda "CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest" ;;
+    unet-parity) run unet-parity UNetGpuParityTest ;;
+    sample-parity) run sample-parity "PipelineGpuParityTest,CudaGraphSampleTest" ;;
+  esac
+done
+echo "--- summary ---"; cat "$out/summary.txt"
+exit $failed

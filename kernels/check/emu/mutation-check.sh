@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Shows that the emulated GPU tests can fail: each mutant is a copy of kernels/ with one bug a GPU would expose, built
+# into its own emulator library and run against the tests that cover it; every mutant must fail them. Sources are
+# never touched (the copies live in a temporary folder). About five minutes. Prints one line per mutant.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+cd "$root"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+survivors=0
+# name | file | python expression (the source -> the mutant; must change it) | tests | JVM flags
+mutants=(
+  "missing barrier: gemm_tiled's second __syncthreads|gemm.cu|s.replace('      acc += part;\n      __syncthreads();', '      acc += part;', 1)|OpHarnessTest#matrixProducts|-Dpuppet.cuda.gemm=tiled"
+  "cp.async: gemm_mma waits for one group too few|gemm_mma.cu|s.replace('cp_async_wait<STAGES - 2>()', 'cp_async_wait<STAGES - 1>()', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
+  "ldmatrix: A fragment rows from lane % 8, not lane % 16|mma.cuh|s.replace('slot<CPR>(m0 + lane % 16,', 'slot<CPR>(m0 + lane % 8,', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
+  "early exit before a warp shuffle: softmax lanes 16-31 of each warp|softmax.cu|s.replace('    float mx = -INFINITY;', '    if (threadIdx.x % 32 >= 16) return;\n    float mx = -INFINITY;', 1)|OpHarnessTest#norms|"
+  "attention_mma: row max over 2 lanes of the quad, not 4|attention_mma.cu|s.replace('mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));', '', 1)|OpHarnessTest#tensorCoreAttention|"
+)
+for m in "${mutants[@]}"; do
+  IFS='|' read -r name file expr tests flags <<< "$m"
+  rm -rf "$work/kernels" "$work/lib"; cp -r kernels "$work/kernels"
+  python3 - "$work/kernels/$file" "$expr" <<'PY' || { echo "MUTATION NOT APPLIED: $name"; survivors=$((survivors + 1)); continue; }
+import sys
+path, expr = sys.argv[1], sys.argv[2]
+s = open(path).read()
+t = eval(expr, {"s": s})
+if t == s: sys.exit(1)
+open(path, "w").write(t)
+PY
+  SIMT_KERNELS="$work/kernels" bash kernels/check/emu/build.sh "$work/lib" > "$work/build.log" 2>&1 || { echo "BUILD FAILED: $name"; tail -5 "$work/build.log"; survivors=$((survivors + 1)); continue; }
+  rm -rf target/surefire-reports
+  LD_LIBRARY_PATH="$work/lib" timeout 600 mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" -Dsurefire.failIfNoSpecifiedTests=false \
+    -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $flags" > "$work/test.log" 2>&1
+  rc=$?
+  counts=$(cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*" | head -1)
+  why=$( { grep -h "^\[simt\]" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; } | head -1 | cut -c1-200)
+  if [ $rc = 0 ]; then echo "SURVIVED ($counts): $name"; survivors=$((survivors + 1))
+  else echo "killed ($counts): $name"; echo "    first failure: $why"; fi
+done
+echo "$survivors of ${#mutants[@]} mutants survived"
+exit $((survivors > 0))

@@ -1,0 +1,152 @@
+// The SIMT emulator's prelude: g++ compiles each kernels/*.cu as host C++ with this header forced in first, so the
+// kernels run on the CPU, one fiber per CUDA thread (simt.cpp), behind a stand-in libcuda.so.1 (driver.cpp) that
+// the engine's JCuda binding loads unchanged. What it checks: launch geometry and arguments from CudaBackend, index
+// arithmetic, barriers (a __syncthreads some threads never reach is reported as a deadlock), warp collectives,
+// cp.async groups (copies land at the wait, not at the issue, so a read before the wait sees stale data), shared
+// memory poisoned per block, out-of-bounds global accesses (guard pages). What it cannot: timing, the memory model
+// (fibers run one at a time), rounding inside the tensor cores, and gemm_wgmma.cu (it reports an sm_80 device).
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include "simt_runtime.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <type_traits>
+#include <utility>
+
+namespace emu {
+template <class T>
+T shfl_xor(unsigned mask, T v, int x) {
+  static_assert(sizeof(T) <= 8, "shuffle of a value over 8 bytes");
+  const unsigned char* slots = warp_post(&v, sizeof(T), mask);
+  T r;
+  memcpy(&r, slots + ((lane() ^ x) & 31) * WARP_SLOT, sizeof(T));
+  return r;
+}
+}  // namespace emu
+
+// Kernel sources see the CUDA names.
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __shared__
+#undef __launch_bounds__
+#define __global__
+#define __device__
+#define __host__
+#define __shared__ static   // one block runs at a time: a static is the block's shared variable
+#define __launch_bounds__(...)
+#define threadIdx (emu::thread_index())
+#define blockIdx (emu::block_index)
+#define blockDim (emu::block_dim)
+#define gridDim (emu::grid_dim)
+#define __CUDACC__ 1        // after every system header: kernels guard their __global__ entry points with it
+inline void __syncthreads() { emu::syncthreads(); }
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int x) { return emu::shfl_xor(mask, v, x); }
+inline float rsqrtf(float x) { return 1.f / sqrtf(x); }
+template <class A, class B>
+inline std::common_type_t<A, B> min(A a, B b) { return b < a ? b : a; }
+template <class A, class B>
+inline std::common_type_t<A, B> max(A a, B b) { return a < b ? b : a; }
+
+// kernels/mma.cuh's five PTX wrappers (it leaves them out under PUPPET_SIMT_EMULATOR), from the PTX manual's
+// fragment layouts, as kernels/check/mma_emulation.h has them for the host checks.
+namespace mma {
+inline void cp_async16(uint4* dst, const void* src, bool valid) { emu::cp_async16(dst, src, valid); }
+inline void cp_async_commit() { emu::cp_async_commit(); }
+template <int N>
+inline void cp_async_wait() { emu::cp_async_wait(N); }
+
+inline unsigned short half_bits(const uint4* row, int col) {
+  unsigned short h[8];
+  memcpy(h, row, 16);
+  return h[col];
+}
+
+// ldmatrix.x4: lane 8j+q gives row q of matrix j (16 aligned bytes); thread t receives, from each matrix j,
+// (row t/4, columns 2(t%4), +1), or with .trans (rows 2(t%4), +1, column t/4); the first element in the low half.
+template <bool TRANS>
+inline void ldmatrix_x4(unsigned (&r)[4], const uint4* p) {
+  if ((uintptr_t)p % 16) emu::fail("ldmatrix: row address %p is not 16-byte aligned", (const void*)p);
+  const unsigned char* posted = emu::warp_post(&p, sizeof p, 0xffffffffu);
+  const uint4* rows[32];
+  for (int l = 0; l < 32; l++) memcpy(&rows[l], posted + l * emu::WARP_SLOT, sizeof p);
+  int t = emu::lane();
+  for (int j = 0; j < 4; j++) {
+    unsigned short lo, hi;
+    if (TRANS) {
+      lo = half_bits(rows[8 * j + 2 * (t % 4)], t / 4);
+      hi = half_bits(rows[8 * j + 2 * (t % 4) + 1], t / 4);
+    } else {
+      lo = half_bits(rows[8 * j + t / 4], 2 * (t % 4));
+      hi = half_bits(rows[8 * j + t / 4], 2 * (t % 4) + 1);
+    }
+    r[j] = lo | (unsigned)hi << 16;
+  }
+}
+
+template <bool BF16>
+inline float half_value(unsigned bits) {
+  unsigned short h = (unsigned short)bits;
+  if (BF16) {
+    unsigned f = (unsigned)h << 16;
+    float v;
+    memcpy(&v, &f, 4);
+    return v;
+  }
+  __half x;
+  memcpy(&x, &h, 2);
+  return __half2float(x);
+}
+
+// mma.m16n8k16 row.col: A a0 (g, 2c..), a1 (g+8, 2c..), a2 (g, 2c+8..), a3 (g+8, 2c+8..); B b0 (k 2c.., n g),
+// b1 (k 2c+8.., n g); D d0,d1 (g, 2c..), d2,d3 (g+8, 2c..); g = lane / 4, c = lane % 4. Products summed in double.
+template <bool BF16>
+inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  struct Frag { unsigned a[4], b[2]; } mine = {{a[0], a[1], a[2], a[3]}, {b0, b1}}, all[32];
+  const unsigned char* posted = emu::warp_post(&mine, sizeof mine, 0xffffffffu);
+  for (int l = 0; l < 32; l++) memcpy(&all[l], posted + l * emu::WARP_SLOT, sizeof mine);
+  float A[16][16], B[16][8];
+  for (int t = 0; t < 32; t++) {
+    int g = t / 4, q = t % 4;
+    for (int h = 0; h < 2; h++) {
+      A[g][2 * q + h] = half_value<BF16>(all[t].a[0] >> 16 * h);
+      A[g + 8][2 * q + h] = half_value<BF16>(all[t].a[1] >> 16 * h);
+      A[g][2 * q + 8 + h] = half_value<BF16>(all[t].a[2] >> 16 * h);
+      A[g + 8][2 * q + 8 + h] = half_value<BF16>(all[t].a[3] >> 16 * h);
+      B[2 * q + h][g] = half_value<BF16>(all[t].b[0] >> 16 * h);
+      B[2 * q + 8 + h][g] = half_value<BF16>(all[t].b[1] >> 16 * h);
+    }
+  }
+  int t = emu::lane();
+  for (int e = 0; e < 4; e++) {
+    int row = t / 4 + (e / 2) * 8, col = 2 * (t % 4) + e % 2;
+    double sum = c[e];
+    for (int k = 0; k < 16; k++) sum += (double)A[row][k] * B[k][col];
+    c[e] = (float)sum;
+  }
+}
+}  // namespace mma
+
+// Registration: each kernel translation unit ends with one EMU_KERNEL(name) per extern "C" kernel (build.sh lists
+// them from a first compile), which records a trampoline that unpacks cuLaunchKernel's parameter array into the
+// kernel's own argument types, and the argument sizes (a captured graph copies the values).
+namespace emu {
+template <class F>
+struct Signature;
+template <class... A>
+struct Signature<void (*)(A...)> {
+  static constexpr unsigned sizes[sizeof...(A) + 1] = {(unsigned)sizeof(A)..., 0};
+  static constexpr int count = sizeof...(A);
+  template <void (*F)(A...), size_t... I>
+  static void unpack(void** p, std::index_sequence<I...>) { F(*static_cast<std::remove_cv_t<A>*>(p[I])...); }
+  template <void (*F)(A...)>
+  static void call(void** p) { unpack<F>(p, std::index_sequence_for<A...>{}); }
+};
+}  // namespace emu
+#define EMU_KERNEL(name)                                                                                   \
+  static emu::Registered emu_registered_##name(#name, &emu::Signature<decltype(&name)>::call<&name>, \
+                                               emu::Signature<decltype(&name)>::sizes,              \
+                                               emu::Signature<decltype(&name)>::count);
