@@ -11,8 +11,8 @@
 #   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
 #   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
 #   sample-parity   the sampling parity tests (shipped toy model: frames vs the CPU, determinism, CUDA graphs)
-# Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log
-# (OUT defaults to target/simt/check), summary lines in OUT/summary.txt.
+# Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log and
+# the step's surefire reports in OUT/<step>-reports (OUT defaults to target/simt/check), summary lines in OUT/summary.txt.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${OUT:-$root/target/simt/check}; mkdir -p "$out"; : > "$out/summary.txt"
@@ -36,6 +36,7 @@ run() {  # $1 = label, $2 = test selection for -Dtest, rest = JVM flags
   { echo "--- emulator messages (count, message) ---"
     cat target/surefire-reports/*-output.txt 2>/dev/null | grep "^\[simt\]" | sort | uniq -c | sort -rn | head -20
     echo "--- per class ---"; cat target/surefire-reports/*.txt 2>/dev/null | grep -E "Tests run:|<<<"; } >> "$out/$label.log"
+  rm -rf "$out/$label-reports"; cp -r target/surefire-reports "$out/$label-reports" 2>/dev/null
   [ $rc = 0 ] || failed=1
   printf '%-16s exit %-3s %5ss  %s\n' "$label" "$rc" "$((SECONDS - t0))" "$counts" | tee -a "$out/summary.txt"
 }
