@@ -22,17 +22,14 @@ for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $st
 cd "$root"
 bash kernels/check/emu/build.sh || exit 1
 ls target/classes/kernels/*.fatbin > /dev/null 2>&1 || { echo "[simt] no fatbins in target/classes/kernels: build with nvcc first (mvn -B -DskipTests package)"; exit 1; }
+source kernels/check/emu/tests-on.sh
 failed=0
 run() {  # $1 = label, $2 = test selection for -Dtest, rest = JVM flags
   local label=$1 tests=$2; shift 2
   local t0=$SECONDS
-  rm -rf target/surefire-reports
-  LD_LIBRARY_PATH="$root/target/simt${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
-    -Dsurefire.failIfNoSpecifiedTests=false \
-    -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $*" > "$out/$label.log" 2>&1
+  tests_on "$root/target/simt" "$out/$label.log" "$tests" "$@"
   local rc=$? counts
-  counts=$(cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*, Skipped: [0-9]*" \
-    | awk -F'[:,]' '{r += $2; f += $4; e += $6; s += $8} END {printf "tests %d, failed %d, errors %d, skipped %d", r, f, e, s}')
+  counts=$(test_counts)
   { echo "--- emulator messages (count, message) ---"
     cat target/surefire-reports/*-output.txt 2>/dev/null | grep "^\[simt\]" | sort | uniq -c | sort -rn | head -20
     echo "--- per class ---"; cat target/surefire-reports/*.txt 2>/dev/null | grep -E "Tests run:|<<<"; } >> "$out/$label.log"

@@ -6,6 +6,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+source kernels/check/emu/tests-on.sh
 survivors=0
 # name | file | python expression (the source -> the mutant; must change it) | tests | JVM flags
 mutants=(
@@ -27,11 +28,9 @@ if t == s: sys.exit(1)
 open(path, "w").write(t)
 PY
   SIMT_KERNELS="$work/kernels" bash kernels/check/emu/build.sh "$work/lib" > "$work/build.log" 2>&1 || { echo "BUILD FAILED: $name"; tail -5 "$work/build.log"; survivors=$((survivors + 1)); continue; }
-  rm -rf target/surefire-reports
-  LD_LIBRARY_PATH="$work/lib" timeout 600 mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" -Dsurefire.failIfNoSpecifiedTests=false \
-    -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $flags" > "$work/test.log" 2>&1
+  SIMT_TEST_TIMEOUT=600 tests_on "$work/lib" "$work/test.log" "$tests" $flags
   rc=$?
-  counts=$(cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*" | head -1)
+  counts=$(test_counts)
   why=$( { grep -h "^\[simt\]" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; } | head -1 | cut -c1-200)
   if [ $rc = 0 ]; then echo "SURVIVED ($counts): $name"; survivors=$((survivors + 1))
   else echo "killed ($counts): $name"; echo "    first failure: $why"; fi

@@ -8,6 +8,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include "check/mma_emulation.h"
 #include "simt_runtime.h"
 #include <math.h>
 #include <stdint.h>
@@ -51,8 +52,8 @@ inline std::common_type_t<A, B> min(A a, B b) { return b < a ? b : a; }
 template <class A, class B>
 inline std::common_type_t<A, B> max(A a, B b) { return a < b ? b : a; }
 
-// kernels/mma.cuh's five PTX wrappers (it leaves them out under PUPPET_SIMT_EMULATOR), from the PTX manual's
-// fragment layouts, as kernels/check/mma_emulation.h has them for the host checks.
+// kernels/mma.cuh's five PTX wrappers (it leaves them out under PUPPET_SIMT_EMULATOR), with the PTX manual's
+// fragment layouts as kernels/check/mma_emulation.h states them for the host checks.
 namespace mma {
 inline void cp_async16(uint4* dst, const void* src, bool valid) { emu::cp_async16(dst, src, valid); }
 inline void cp_async_commit() { emu::cp_async_commit(); }
@@ -65,25 +66,23 @@ inline unsigned short half_bits(const uint4* row, int col) {
   return h[col];
 }
 
-// ldmatrix.x4: lane 8j+q gives row q of matrix j (16 aligned bytes); thread t receives, from each matrix j,
-// (row t/4, columns 2(t%4), +1), or with .trans (rows 2(t%4), +1, column t/4); the first element in the low half.
+// ldmatrix.x4: lane 8j+q gives row q of matrix j (16 aligned bytes); each thread receives the pair
+// ldmatrix_source names from each matrix, the first element in the low half.
 template <bool TRANS>
 inline void ldmatrix_x4(unsigned (&r)[4], const uint4* p) {
   if ((uintptr_t)p % 16) emu::fail("ldmatrix: row address %p is not 16-byte aligned", (const void*)p);
   const unsigned char* posted = emu::warp_post(&p, sizeof p, 0xffffffffu);
-  const uint4* rows[32];
-  for (int l = 0; l < 32; l++) memcpy(&rows[l], posted + l * emu::WARP_SLOT, sizeof p);
   int t = emu::lane();
   for (int j = 0; j < 4; j++) {
-    unsigned short lo, hi;
-    if (TRANS) {
-      lo = half_bits(rows[8 * j + 2 * (t % 4)], t / 4);
-      hi = half_bits(rows[8 * j + 2 * (t % 4) + 1], t / 4);
-    } else {
-      lo = half_bits(rows[8 * j + t / 4], 2 * (t % 4));
-      hi = half_bits(rows[8 * j + t / 4], 2 * (t % 4) + 1);
+    unsigned short bits[2];
+    for (int h = 0; h < 2; h++) {
+      int row, col;
+      ldmatrix_source(t, h, TRANS, row, col);
+      const uint4* src;
+      memcpy(&src, posted + (8 * j + row) * emu::WARP_SLOT, sizeof src);
+      bits[h] = half_bits(src, col);
     }
-    r[j] = lo | (unsigned)hi << 16;
+    r[j] = bits[0] | (unsigned)bits[1] << 16;
   }
 }
 
@@ -101,28 +100,25 @@ inline float half_value(unsigned bits) {
   return __half2float(x);
 }
 
-// mma.m16n8k16 row.col: A a0 (g, 2c..), a1 (g+8, 2c..), a2 (g, 2c+8..), a3 (g+8, 2c+8..); B b0 (k 2c.., n g),
-// b1 (k 2c+8.., n g); D d0,d1 (g, 2c..), d2,d3 (g+8, 2c..); g = lane / 4, c = lane % 4. Products summed in double.
+// mma.m16n8k16 row.col, the operands placed by mma_a_at / mma_b_at, this lane's accumulators by mma_d_at; the
+// products are summed in double.
 template <bool BF16>
 inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  struct Frag { unsigned a[4], b[2]; } mine = {{a[0], a[1], a[2], a[3]}, {b0, b1}}, all[32];
+  struct Frag { unsigned a[4], b[2]; } mine = {{a[0], a[1], a[2], a[3]}, {b0, b1}};
   const unsigned char* posted = emu::warp_post(&mine, sizeof mine, 0xffffffffu);
-  for (int l = 0; l < 32; l++) memcpy(&all[l], posted + l * emu::WARP_SLOT, sizeof mine);
   float A[16][16], B[16][8];
   for (int t = 0; t < 32; t++) {
-    int g = t / 4, q = t % 4;
+    Frag f;
+    memcpy(&f, posted + t * emu::WARP_SLOT, sizeof f);
     for (int h = 0; h < 2; h++) {
-      A[g][2 * q + h] = half_value<BF16>(all[t].a[0] >> 16 * h);
-      A[g + 8][2 * q + h] = half_value<BF16>(all[t].a[1] >> 16 * h);
-      A[g][2 * q + 8 + h] = half_value<BF16>(all[t].a[2] >> 16 * h);
-      A[g + 8][2 * q + 8 + h] = half_value<BF16>(all[t].a[3] >> 16 * h);
-      B[2 * q + h][g] = half_value<BF16>(all[t].b[0] >> 16 * h);
-      B[2 * q + 8 + h][g] = half_value<BF16>(all[t].b[1] >> 16 * h);
+      int row, k, col;
+      for (int q = 0; q < 4; q++) { mma_a_at(t, q, h, row, k); A[row][k] = half_value<BF16>(f.a[q] >> 16 * h); }
+      for (int q = 0; q < 2; q++) { mma_b_at(t, q, h, k, col); B[k][col] = half_value<BF16>(f.b[q] >> 16 * h); }
     }
   }
-  int t = emu::lane();
   for (int e = 0; e < 4; e++) {
-    int row = t / 4 + (e / 2) * 8, col = 2 * (t % 4) + e % 2;
+    int row, col;
+    mma_d_at(emu::lane(), e, row, col);
     double sum = c[e];
     for (int k = 0; k < 16; k++) sum += (double)A[row][k] * B[k][col];
     c[e] = (float)sum;

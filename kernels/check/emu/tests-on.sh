@@ -1,0 +1,15 @@
+# Sourced by emu-check.sh and mutation-check.sh: tests_on LIBDIR LOG TESTS [JVM flags...] runs the Maven test
+# selection TESTS with LIBDIR's libcuda.so.1 as the driver (strict: no usable device fails instead of skipping),
+# output to LOG, fresh surefire reports in target/surefire-reports; returns Maven's exit code (124 after
+# SIMT_TEST_TIMEOUT seconds, default 1800: a kernel that spins without a barrier is not a detected deadlock).
+# test_counts sums the reports.
+tests_on() {
+  local lib=$1 log=$2 tests=$3; shift 3
+  rm -rf target/surefire-reports
+  LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "${SIMT_TEST_TIMEOUT:-1800}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
+    -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $*" > "$log" 2>&1
+}
+test_counts() {
+  cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*, Skipped: [0-9]*" \
+    | awk -F'[:,]' '{r += $2; f += $4; e += $6; s += $8} END {printf "tests %d, failed %d, errors %d, skipped %d", r, f, e, s}'
+}
