@@ -1,7 +1,8 @@
 // sumTo: the backward of broadcasting. Output element o sums x over the reduced dims. `K` walks the kept dims
 // (x strides in st[0], output strides in st[1]), `R` the reduced dims (x strides in st[0]). Double accumulators:
 // the reduced count can be millions (bias gradients over N*H*W) and the result must be order-independent enough
-// to match the float64 reference at fp32 tolerance.
+// to match the float64 reference at fp32 tolerance. x may be F64 (CudaBackend's own partial terms, never a user's
+// tensor): read with ldd, which is exact for every dtype.
 #include "common.cuh"
 
 // One block per output element: wide reductions (few outputs).
@@ -14,7 +15,7 @@ extern "C" __global__ void sum_to_block(Layout K, Layout R, long long nOut, long
     for (long long r = threadIdx.x; r < nRed; r += blockDim.x) {
       long long xr, u1, u2;
       offsets(R, r, xr, u1, u2);
-      acc += ld(x, tx, xo + xr);
+      acc += ldd(x, tx, xo + xr);
     }
     acc = block_sum(acc, scratch);
     if (threadIdx.x == 0) std_(out, to, oo, acc);
@@ -30,7 +31,7 @@ extern "C" __global__ void sum_to_thread(Layout K, Layout R, long long nOut, lon
     for (long long r = 0; r < nRed; r++) {
       long long xr, u1, u2;
       offsets(R, r, xr, u1, u2);
-      acc += ld(x, tx, xo + xr);
+      acc += ldd(x, tx, xo + xr);
     }
     std_(out, to, oo, acc);
   }

@@ -713,10 +713,15 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor sumTo(Tensor x, int[] shape) {
-        int[] xs = x.shape();
-        OpChecks.sumTo(xs, shape);
+        OpChecks.sumTo(x.shape(), shape);
         computable(x, "sumTo");
-        Tensor out = empty(x.dtype(), shape);
+        return sumTo(x, shape, x.dtype());
+    }
+
+    /** sumTo into an {@code outType} result; x may also be F64 (this backend's own partial terms). */
+    private Tensor sumTo(Tensor x, int[] shape, DType outType) {
+        int[] xs = x.shape();
+        Tensor out = empty(outType, shape);
         int lead = xs.length - shape.length;
         long[] xst = x.strides(), ost = Shape.contiguousStrides(shape);
         List<Integer> kept = new ArrayList<>(), red = new ArrayList<>();
@@ -1060,13 +1065,13 @@ public final class CudaBackend implements Backend {
         DType t = a.dtype(), tg = gy.dtype();
         long n = a.numel();
         Tensor da = empty(tg, a.shape()), db = b == null ? null : empty(tg, a.shape()), dg = gamma == null ? null : empty(tg, a.shape());
-        // dalpha = sum of gy * (1 + gamma) * (a - b): per-element terms in F32, then one reduction
+        // dalpha = sum of gy * (1 + gamma) * (a - b): per-element terms in F64 (they cancel), then one reduction
         try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = contigOrNull(gamma, t); Tensor gy2 = contig(gy);
-             Tensor terms = b == null ? null : empty(DType.F32, a.shape())) {
+             Tensor terms = b == null ? null : empty(DType.F64, a.shape())) {
             launch1d("film", "blend_film_backward", n, n, ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
                     b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), code(t), ptr(gy2), code(tg), ptr(da), ptrOrNull(this, db),
                     ptrOrNull(this, dg), ptrOrNull(this, terms));
-            Tensor dal = terms == null ? null : sumTo(terms, new int[]{1});
+            Tensor dal = terms == null ? null : sumTo(terms, new int[]{1}, DType.F32);
             return new Tensor[]{da, db, dal, dg, gamma == null ? null : copy(gy, tg)};
         }
     }
