@@ -147,6 +147,7 @@ __host__ __device__ inline int staged_at(int g, int w, int lane, int j, int e) {
 }
 
 #ifndef GEMM_WGMMA_INDEX_ONLY
+#ifndef PUPPET_SIMT_EMULATOR  // the SIMT emulator's simt.h supplies these PTX wrappers (kernels/check/emu)
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -185,6 +186,8 @@ __device__ __forceinline__ void wgmma(float (&d)[N / 8][4], uint64_t da, uint64_
   else if constexpr (BF16) WGMMA(256, "bf16", WG_R128, "128", "129", "130", "131", "132", WG_D128);
   else WGMMA(256, "f16", WG_R128, "128", "129", "130", "131", "132", WG_D128);
 }
+
+#endif  // PUPPET_SIMT_EMULATOR
 
 template <bool BF16, bool AK, bool BKM, int BN>
 __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, const Operand& oa, const uint16_t* B,
@@ -250,6 +253,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
   }
 }
 
+#ifndef PUPPET_SIMT_EMULATOR
 // mbarriers (shared addresses): init with an arrival count; arrive (release); test whether the phase of `parity`
 // has completed (acquire), i.e. the barrier's current phase has the other parity.
 __device__ __forceinline__ void mbar_init(unsigned bar, int count) {
@@ -269,16 +273,6 @@ __device__ __forceinline__ bool mbar_done(unsigned bar, int parity) {
   asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
                : "=r"(done) : "r"(bar), "r"(parity) : "memory");
   return done;
-}
-
-// Waits for the phase of `parity`. A wait of 2^32 clocks (seconds; a stage turns over in microseconds) is a protocol
-// fault: it marks the block failed, after which no wait blocks and the epilogue writes NaN, so a fault fails
-// CudaGemm's validation (the tile is then never used) instead of hanging the process. (No printf: a call inside the
-// main loop makes ptxas serialise every wgmma.)
-__device__ __forceinline__ void mbar_wait(unsigned bar, int parity, volatile int* failed) {
-  const long long start = clock64();
-  while (!*failed && !mbar_done(bar, parity))
-    if (clock64() - start > (1ll << 32)) *failed = 1;
 }
 
 // Named barriers 1.. among N threads (0 is __syncthreads): sync waits, arrive only counts. Immediate ids, so ptxas
@@ -316,6 +310,17 @@ __device__ __forceinline__ void tma_copy_im2col(unsigned dst, const TensorMap& m
   const unsigned long long m = reinterpret_cast<unsigned long long>(&map);
   asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6], {%7, %8};\n"
                ::"r"(dst), "l"(m), "r"(c), "r"(w), "r"(h), "r"(n), "r"(bar), "h"(offset_w), "h"(offset_h) : "memory");
+}
+#endif  // PUPPET_SIMT_EMULATOR
+
+// Waits for the phase of `parity`. A wait of 2^32 clocks (seconds; a stage turns over in microseconds) is a protocol
+// fault: it marks the block failed, after which no wait blocks and the epilogue writes NaN, so a fault fails
+// CudaGemm's validation (the tile is then never used) instead of hanging the process. (No printf: a call inside the
+// main loop makes ptxas serialise every wgmma.)
+__device__ __forceinline__ void mbar_wait(unsigned bar, int parity, volatile int* failed) {
+  const long long start = clock64();
+  while (!*failed && !mbar_done(bar, parity))
+    if (clock64() - start > (1ll << 32)) *failed = 1;
 }
 
 // The map modes an operand can have: 0 none (cp.async), 2 / 3 a tiled map of that rank, IM2COL an im2col map.

@@ -1,19 +1,19 @@
 // Host check of kernels/gemm_wgmma.cu's index arithmetic (no GPU needed): runs the kernel's persistent tile
 // schedule (tile_of), its tile copies (load_tile's chunk -> slot mapping, both layouts) into an emulated shared
 // memory whose ring starts where the kernel's alignment puts it, its matrix descriptors and k slices as it builds
-// them, a wgmma emulated from the PTX manual's canonical layouts in the 128-byte swizzle (K-major: MN row r, element
-// k at start + (r / 8) * SBO + (r % 8) * 128 + 2k; MN-major, read transposed: start + (r / 64) * LBO + 2 (r % 64) +
-// (k / 8) * SBO + (k % 8) * 128; then bits 4-6 of the address XORed with bits 7-9) and D's fragment (warp w of the
-// warpgroup holds rows 16w.., thread t rows t/4 and t/4 + 8, columns 2(t%4), +1 of every 8),
+// them, a wgmma emulated from the PTX manual's canonical layouts in the 128-byte swizzle and its D fragment
+// (hopper_emulation.h, which the SIMT emulator shares: wgmma_operand_byte, wgmma_d_at),
 // its staging of the accumulators and its epilogue walk (plain, bias, GEGLU), for both block organisations (gemm_ws:
 // the ring position counted across tiles, C staged and stored in 64-row halves, and every dense operand's TMA boxes,
 // emulated, leaving the same shared-memory bytes as its cp.async copy), against a triple loop or a direct
 // convolution. Catches a wrong descriptor field, k-slice advance, warpgroup or B offset, swizzle/slot mismatch, tile
-// order gap, edge mask or GEGLU pairing; not races or the memory ordering (the GPU op harness covers those).
+// order gap, edge mask or GEGLU pairing; not races or the memory ordering (the GPU op harness covers those; the SIMT
+// emulator's sm_90 runs the kernel itself: kernels/check/emu, SIMT_ARCH=90).
 //   nvcc -std=c++17 -o /tmp/gwc kernels/check/gemm_wgmma_host_check.cu && /tmp/gwc
 #define GEMM_WGMMA_INDEX_ONLY
 #include "../gemm_wgmma.cu"
 #include "store_walk.h"
+#include "hopper_emulation.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +87,7 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
   if (o.gather && !im2col_by_tma(o)) return;  // copied by cp.async only
   std::vector<float> want(MN * BK, NAN);
   std::vector<bool> care(MN * BK, false);
-  auto put = [&](unsigned byte, float v, bool inside) {
-    byte ^= (byte >> 7 & 7) << 4;
+  auto put = [&](unsigned byte, float v, bool inside) {  // byte: already swizzled
     if (byte < tile || byte >= tile + MN * BK * 2) { printf("FAIL: TMA box writes outside its tile\n"); exit(1); }
     want[(byte - tile) / 2] = v;
     care[(byte - tile) / 2] = inside;
@@ -97,17 +96,18 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
     if (o.gather) {
       int c, w, h, n, ow, oh;
       const unsigned dst = tile + im2col_box<KMAJOR>(i, mn0, k0, o, c, w, h, n, ow, oh);
-      const int W = (int)o.w, H = (int)o.h, cin = (int)o.cin, low_w = -(int)o.pl, low_h = -(int)o.pt, sw = (int)o.sw, sh = (int)o.sh;
-      const int win_w = (int)o.wo, win_h = (int)o.ho;  // traversal positions: one per output (the window's upper corner)
-      if ((w - low_w) % sw || (h - low_h) % sh) { printf("FAIL: an im2col box starts between traversal positions\n"); exit(1); }
-      const long long images = o.rows / (o.ho * o.wo), first = ((long long)n * win_h + (h - low_h) / sh) * win_w + (w - low_w) / sw;
+      const int cin = (int)o.cin;
+      // the window TensorMaps.im2colPlan encodes: from -pad, one position per output, stepped by the stride
+      const Im2colWindow win{(int)o.w, (int)o.h, (int)(o.rows / (o.ho * o.wo)), -(int)o.pl, -(int)o.pt,
+                             (int)((o.wo - 1) * o.sw + 1 - o.w - o.pl), (int)((o.ho - 1) * o.sh + 1 - o.h - o.pt), (int)o.sw, (int)o.sh};
+      long long first;
+      if (!im2col_first(win, w, h, n, first)) { printf("FAIL: an im2col box starts between traversal positions\n"); exit(1); }
       for (int j = 0; j < (KMAJOR ? MN : BK); j++) {
-        long long at = first + j;
-        int x = (int)(at % win_w) * sw + low_w + ow, y = (int)(at / win_w % win_h) * sh + low_h + oh;
-        long long img = at / ((long long)win_w * win_h);
-        bool valid = img < images && x >= 0 && x < W && y >= 0 && y < H;
+        int x, y;
+        long long img;
+        const bool valid = im2col_pixel(win, first, j, ow, oh, x, y, img);
         for (int e = 0; e < 64; e++)
-          put(dst + j * 128 + e * 2, valid ? g.mem->at(((img * H + y) * W + x) * cin + c + e) : 0.f,
+          put(swizzle128(dst + j * 128 + e * 2), valid ? g.mem->at(((img * win.H + y) * win.W + x) * cin + c + e) : 0.f,
               KMAJOR ? mn0 + j < o.rows : mn0 + 64 * i + e < o.cols);
       }
     } else {
@@ -116,10 +116,12 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
       const int box0 = KMAJOR ? BK : 64, box1 = KMAJOR ? MN : BK;
       int c0, c1;
       const unsigned dst = tile + tma_box<KMAJOR>(i, mn0, k0, c0, c1);
+      const int box[2] = {box0, box1};
       for (int y = 0; y < box1; y++)
         for (int x = 0; x < box0; x++) {
           long long gx = c0 + x, gy = c1 + y;
-          put(dst + y * box0 * 2 + x * 2, gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * o.bs : 0) + gy * o.ld + gx) : 0.f,
+          const int at[2] = {x, y};
+          put(tma_box_byte(dst, box, 2, at, 2), gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * o.bs : 0) + gy * o.ld + gx) : 0.f,
               (KMAJOR ? gy : gx) < (KMAJOR ? dims1 : dims0));
         }
     }
@@ -179,11 +181,8 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
         if (!half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);
       }
       auto element = [&](uint64_t desc, bool kmajor, int r, int kk) {  // the emulated hardware read of a descriptor's operand
-        if (desc >> 62 != 1) { printf("FAIL: descriptor swizzle mode %d\n", (int)(desc >> 62)); exit(1); }
-        unsigned start = (unsigned)(desc & 0x3FFF) << 4, lbo = (unsigned)(desc >> 16 & 0x3FFF) << 4, sbo = (unsigned)(desc >> 32 & 0x3FFF) << 4;
-        unsigned byte = kmajor ? start + r / 8 * sbo + r % 8 * 128 + kk * 2 : start + r / 64 * lbo + r % 64 * 2 + kk / 8 * sbo + kk % 8 * 128;
-        byte ^= (byte >> 7 & 7) << 4;
-        return smem.at(byte / 2);
+        if (wgmma_swizzle_mode(desc) != 1) { printf("FAIL: descriptor swizzle mode %d\n", wgmma_swizzle_mode(desc)); exit(1); }
+        return smem.at(wgmma_operand_byte(desc, kmajor, r, kk) / 2);
       };
       for (int g = 0; g < 2; g++) {
         const uint64_t da = a_descriptor<AK>(stage, g), db = b_descriptor<BKM, BN>(stage);
@@ -191,7 +190,8 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
           for (int th = 0; th < 128; th++)
             for (int j = 0; j < BN / 8; j++)
               for (int e = 0; e < 4; e++) {
-                int row = 16 * (th / 32) + th % 32 / 4 + 8 * (e / 2), col = 8 * j + 2 * (th % 4) + e % 2;
+                int row, col;
+                wgmma_d_at(th, j, e, row, col);
                 float s = 0;
                 for (int kk = 0; kk < 16; kk++) s += element(slice<AK>(da, ks), AK, row, kk) * element(slice<BKM>(db, ks), BKM, col, kk);
                 acc[g][th][j][e] += s;

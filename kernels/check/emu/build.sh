@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the SIMT emulator: OUTDIR/libcuda.so.1 (default target/simt), a stand-in NVIDIA driver library holding every
-# kernels/*.cu compiled by g++ as host code (gemm_wgmma.cu aside: the emulated device is sm_80). Needs g++ with C++20
+# kernels/*.cu compiled by g++ as host code (gemm_wgmma.cu's kernels too: they run when SIMT_ARCH=90). Needs g++ with C++20
 # and the CUDA toolkit's headers (cuda_bf16.h, cuda_fp16.h: found next to nvcc, or CUDA_HOME). About a minute.
 # Each kernel file is compiled twice: once to list its extern "C" kernels (nm), once with one EMU_KERNEL(name) line
 # per kernel appended, which registers it under that name for cuModuleGetFunction. `extern __shared__` arrays
@@ -16,7 +16,7 @@ inc=$cuda_home/include
 [ -f "$inc/cuda_bf16.h" ] || inc=/usr/local/cuda/include
 [ -f "$inc/cuda_bf16.h" ] || { echo "[simt] no cuda_bf16.h under $cuda_home/include: set CUDA_HOME to the CUDA toolkit" >&2; exit 2; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-flags=(-std=c++20 -O2 -fPIC -fno-strict-aliasing -fvisibility=hidden -DPUPPET_SIMT_EMULATOR -I"$inc" -I"$kernels" -I"$here")
+flags=(-std=c++20 -O2 -Wno-psabi -fPIC -fno-strict-aliasing -fvisibility=hidden -DPUPPET_SIMT_EMULATOR -I"$inc" -I"$kernels" -I"$here")
 objs=()
 compile() {   # $1 = kernels/NAME.cu
   local cu=$1 name; name=$(basename "$1" .cu)
@@ -30,7 +30,6 @@ compile() {   # $1 = kernels/NAME.cu
 }
 pids=()
 for cu in "$kernels"/*.cu; do
-  [ "$(basename "$cu")" = gemm_wgmma.cu ] && continue
   compile "$cu" & pids+=($!)
   objs+=("$work/$(basename "$cu" .cu).o")
   while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do sleep 0.2; done
@@ -38,7 +37,8 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 g++ "${flags[@]}" -c "$here/simt.cpp" -o "$work/simt.o"
 g++ "${flags[@]}" -c "$here/driver.cpp" -o "$work/driver.o"
+g++ "${flags[@]}" -c "$here/hopper.cpp" -o "$work/hopper.o"
 printf "{ global: cu*; local: *; };\n" > "$work/exports.map"
-g++ -shared -Wl,-soname,libcuda.so.1 -Wl,--version-script="$work/exports.map" -o "$out/libcuda.so.1.tmp" "$work/simt.o" "$work/driver.o" "${objs[@]}" -lpthread
+g++ -shared -Wl,-soname,libcuda.so.1 -Wl,--version-script="$work/exports.map" -o "$out/libcuda.so.1.tmp" "$work/simt.o" "$work/driver.o" "$work/hopper.o" "${objs[@]}" -lpthread
 mv "$out/libcuda.so.1.tmp" "$out/libcuda.so.1"
 echo "[simt] $out/libcuda.so.1: $(grep -h -c EMU_KERNEL "$work"/*.reg.cc | paste -sd+ | bc) kernels from $(ls "$work"/*.reg.cc | wc -l) files"

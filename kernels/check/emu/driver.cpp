@@ -1,9 +1,10 @@
 // The SIMT emulator's stand-in for libcuda.so.1: the driver API calls the engine makes through JCuda (the exported
-// names are the ones libJCudaDriver links against), answered on the host. One emulated device, an "sm_80" with
-// 108 multiprocessors; device memory is host memory between guard pages; every stream runs its work at once, in
+// names are the ones libJCudaDriver links against, and the tensor-map encoders the engine's JNI shim looks up),
+// answered on the host. One emulated device: an "sm_80" with 108 multiprocessors, or with SIMT_ARCH=90 an "sm_90"
+// with 132 (and the Hopper machinery of hopper.cpp for gemm_wgmma.cu); device memory is host memory between guard pages; every stream runs its work at once, in
 // order, except while it is being captured into a graph, which records launches and memsets for replay. Checks
 // that a real driver makes and the engine must pass are made here too: launch limits, the dynamic shared memory
-// opt-in, fatbins without sm_80 code, copies outside an allocation, and the stream-capture rules for unsafe calls
+// opt-in, fatbins without code for the emulated architecture, the tensor-map encoders' argument rules, copies outside an allocation, and the stream-capture rules for unsafe calls
 // (cuMemAlloc on a thread that is capturing fails unless it switched to relaxed mode). Kernel faults are printed
 // to stderr ("[simt] ...") and returned as CUDA_ERROR_LAUNCH_FAILED; unlike a real context, the next call works.
 #include "simt_runtime.h"
@@ -27,9 +28,18 @@ enum : int {
   NOT_SUPPORTED = 801, CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, CAPTURE_WRONG_THREAD = 908,
 };
 enum : int { MODE_GLOBAL = 0, MODE_THREAD_LOCAL = 1, MODE_RELAXED = 2 };
-constexpr int MULTIPROCESSORS = 108;
-constexpr size_t STATIC_SHARED = 48 << 10, MAX_SHARED_OPTIN = 163 << 10;
-constexpr const char* NAME = "SIMT emulator (CPU) sm_80";
+int emulated_arch() {
+  const char* e = getenv("SIMT_ARCH");
+  if (!e || !strcmp(e, "80")) return 80;
+  if (!strcmp(e, "90")) return 90;
+  fprintf(stderr, "[simt] SIMT_ARCH=%s: not 80 or 90; emulating sm_80\n", e);
+  return 80;
+}
+const int ARCH = emulated_arch();
+const int MULTIPROCESSORS = ARCH == 90 ? 132 : 108;
+constexpr size_t STATIC_SHARED = 48 << 10;
+const size_t MAX_SHARED_OPTIN = ARCH == 90 ? 227 << 10 : 163 << 10;
+const char* const NAME = ARCH == 90 ? "SIMT emulator (CPU) sm_90" : "SIMT emulator (CPU) sm_80";
 
 struct Function {
   std::string name;
@@ -122,7 +132,8 @@ int submit(Stream* s, Node&& n) {
   return run(n);
 }
 
-// Whether the fatbin holds code an sm_80 device runs: an sm_8x cubin, or PTX for compute_80 or older.
+// Whether the fatbin holds code the emulated device runs: a cubin of its major version up to its own (sm_90a's
+// cubin says 90), or PTX for its architecture or older.
 int check_fatbin(const void* image) {
   const unsigned char* b = (const unsigned char*)image;
   unsigned magic;
@@ -140,7 +151,7 @@ int check_fatbin(const void* image) {
     memcpy(&entry_header, b + off + 4, 4);
     memcpy(&padded, b + off + 8, 8);
     memcpy(&arch, b + off + 28, 4);
-    if ((kind == 2 && arch / 10 == 8) || (kind == 1 && arch <= 80)) return SUCCESS;
+    if ((kind == 2 && arch / 10 == ARCH / 10 && arch <= (unsigned)ARCH) || (kind == 1 && arch <= (unsigned)ARCH)) return SUCCESS;
     off += entry_header + padded;
   }
   return NO_BINARY_FOR_GPU;
@@ -168,8 +179,8 @@ API cuDeviceGetName(char* name, int len, int) { snprintf(name, len, "%s", NAME);
 
 API cuDeviceGetAttribute(int* v, int attribute, int) {
   switch (attribute) {
-    case 75: *v = 8; return SUCCESS;                 // compute capability major
-    case 76: *v = 0; return SUCCESS;                 // minor
+    case 75: *v = ARCH / 10; return SUCCESS;         // compute capability major
+    case 76: *v = ARCH % 10; return SUCCESS;         // minor
     case 16: *v = MULTIPROCESSORS; return SUCCESS;
     case 97: *v = (int)MAX_SHARED_OPTIN; return SUCCESS;   // max shared memory per block, opt-in
     case 8: *v = (int)STATIC_SHARED; return SUCCESS;        // max shared memory per block
@@ -375,3 +386,77 @@ API cuGraphLaunch(void* exec, void* stream) {
 
 API cuGraphDestroy(void* g) { LOCKED; delete (Graph*)g; return SUCCESS; }
 API cuGraphExecDestroy(void* g) { LOCKED; delete (Graph*)g; return SUCCESS; }
+
+// Tensor maps (cuTensorMapEncodeTiled / Im2col, for gemm_wgmma.cu's TMA copies): the arguments checked as the driver
+// documents them, then stored as hopper.cpp reads them (emu::TensorMapImage) in the map's 128 bytes. 16-bit element
+// types only (the engine's), no interleave; swizzle none or 128B.
+namespace {
+enum : int { DATA_FLOAT16 = 6, DATA_BFLOAT16 = 9, SWIZZLE_NONE = 0, SWIZZLE_128B = 3 };
+
+int check_map(void* map, int dtype, unsigned rank, void* address, const unsigned long long* dims, const unsigned long long* strides,
+              int interleave, int swizzle, unsigned inner_bytes, emu::TensorMapImage& m) {
+  if ((uintptr_t)map % 64 || (dtype != DATA_FLOAT16 && dtype != DATA_BFLOAT16) || interleave != 0) return INVALID_VALUE;
+  if (swizzle != SWIZZLE_NONE && swizzle != SWIZZLE_128B) return NOT_SUPPORTED;
+  if (rank < 1 || rank > 5 || (uintptr_t)address % 16) return INVALID_VALUE;
+  if (inner_bytes % 16 || (swizzle == SWIZZLE_128B && inner_bytes > 128)) return INVALID_VALUE;
+  memset(&m, 0, sizeof m);
+  m.magic = emu::TensorMapImage::MAGIC;
+  m.rank = (uint8_t)rank;
+  m.element_size = 2;
+  m.swizzle = (uint8_t)swizzle;
+  m.address = (uint64_t)(uintptr_t)address;
+  for (unsigned i = 0; i < rank; i++) {
+    if (dims[i] == 0 || dims[i] > (1ull << 32)) return INVALID_VALUE;
+    m.dims[i] = dims[i];
+    if (i + 1 < rank) {
+      if (strides[i] % 16 || strides[i] >= (1ull << 40)) return INVALID_VALUE;
+      m.strides[i] = strides[i];
+    }
+  }
+  return SUCCESS;
+}
+}  // namespace
+
+API cuTensorMapEncodeTiled(void* map, int dtype, unsigned rank, void* address, const unsigned long long* dims,
+                           const unsigned long long* strides, const unsigned* box, const unsigned* element_strides, int interleave,
+                           int swizzle, int, int) {
+  emu::TensorMapImage m;
+  if (rank < 1 || rank > 5) return INVALID_VALUE;
+  if (int rc = check_map(map, dtype, rank, address, dims, strides, interleave, swizzle, box[0] * 2, m)) return rc;
+  for (unsigned i = 0; i < rank; i++) {
+    if (box[i] < 1 || box[i] > 256 || element_strides[i] < 1 || element_strides[i] > 8) return INVALID_VALUE;
+    if (element_strides[i] != 1) return NOT_SUPPORTED;   // the engine's boxes are dense; not emulated
+    m.box[i] = (uint16_t)box[i];
+    m.element_strides[i] = 1;
+  }
+  memset(map, 0, 128);
+  memcpy(map, &m, sizeof m);
+  return SUCCESS;
+}
+
+API cuTensorMapEncodeIm2col(void* map, int dtype, unsigned rank, void* address, const unsigned long long* dims,
+                            const unsigned long long* strides, const int* lower, const int* upper, unsigned channels, unsigned pixels,
+                            const unsigned* element_strides, int interleave, int swizzle, int, int) {
+  emu::TensorMapImage m;
+  if (rank < 3 || rank > 5) return INVALID_VALUE;
+  if (rank != 4) return NOT_SUPPORTED;   // the engine's maps are (C, W, H, N); others not emulated
+  if (channels < 1 || channels > 256 || pixels < 1 || pixels > 1024) return INVALID_VALUE;
+  if (int rc = check_map(map, dtype, rank, address, dims, strides, interleave, swizzle, channels * 2, m)) return rc;
+  const int range = rank == 3 ? 1 << 15 : rank == 4 ? 1 << 7 : 1 << 4;   // the corners' signed range per rank
+  for (unsigned i = 0; i < rank - 2; i++) {
+    if (lower[i] < -range || lower[i] >= range || upper[i] < -range || upper[i] >= range) return INVALID_VALUE;
+    m.lower[i] = (int16_t)lower[i];
+    m.upper[i] = (int16_t)upper[i];
+  }
+  for (unsigned i = 0; i < rank; i++) {
+    if (element_strides[i] < 1 || element_strides[i] > 8) return INVALID_VALUE;
+    m.element_strides[i] = (uint8_t)element_strides[i];
+  }
+  if (element_strides[0] != 1 || element_strides[rank - 1] != 1) return NOT_SUPPORTED;   // strides over channels or images: not emulated
+  m.im2col = 1;
+  m.channels = (uint16_t)channels;
+  m.pixels = (uint16_t)pixels;
+  memset(map, 0, 128);
+  memcpy(map, &m, sizeof m);
+  return SUCCESS;
+}

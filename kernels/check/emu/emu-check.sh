@@ -7,6 +7,10 @@
 #   harness-mma     the op harness on the default GEMM path: mma.sync tiles validated against the CPU reference
 #                   first (strict: a tile that fails validation fails the step), tuning off
 #   products-mma    the product and convolution cases once per forced mma.sync tile
+#   harness-hopper  harness-mma on an emulated sm_90 (SIMT_ARCH=90): gemm_wgmma.cu's tiles validated with the rest,
+#                   wgmma, mbarriers, named barriers and TMA as hopper.cpp emulates them
+#   products-hopper TensorMapsTest (the JNI shim against the stand-in encoders), then the product and convolution
+#                   cases once per forced wgmma tile (plain, warp-specialised, TMA-fed; 128 and 256 wide), sm_90
 #   harness-tiled   the op harness on the tiled (no tensor-core) GEMM
 #   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
 #   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
@@ -16,7 +20,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${OUT:-$root/target/simt/check}; mkdir -p "$out"; : > "$out/summary.txt"
-all="harness-mma products-mma harness-tiled cuda unet-parity sample-parity"
+all="harness-mma products-mma harness-hopper products-hopper harness-tiled cuda unet-parity sample-parity"
 steps=${*:-$all}
 for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $step (steps: $all)"; exit 2; }; done
 cd "$root"
@@ -43,6 +47,12 @@ for step in $steps; do
     products-mma)
       for t in 128x128 128x64 64x128; do
         run products-$t "OpHarnessTest#matrixProducts+tensorCoreProducts+convolution" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
+      done ;;
+    harness-hopper) SIMT_ARCH=90 run harness-hopper OpHarnessTest -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.gemm.strictValidation=true -Dpuppet.cuda.tuneCache="$out/tune-sm90" ;;
+    products-hopper)
+      SIMT_ARCH=90 run tensor-maps TensorMapsTest
+      for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
+        SIMT_ARCH=90 run products-$t "OpHarnessTest#matrixProducts+tensorCoreProducts+convolution" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
       done ;;
     harness-tiled) run harness-tiled OpHarnessTest -Dpuppet.cuda.gemm=tiled ;;
     cuda) run cuda "CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest" ;;

@@ -1,7 +1,8 @@
 // The SIMT emulator's scheduler: one block at a time, one fiber per CUDA thread, all on the calling OS thread. A
-// fiber runs until it waits at a barrier (__syncthreads, or a warp collective: shuffles, ldmatrix, mma.sync); the
-// scheduler resumes the waiting fibers in rounds, and a barrier opens when every live thread of its block or warp has
-// arrived (exited threads no longer count, as on Volta and newer). Each round visits the fibers in a fresh random
+// fiber runs until it waits at a barrier (__syncthreads, a named barrier, or a warp collective: shuffles, ldmatrix,
+// mma.sync) or polls an mbarrier in vain (hopper.cpp); the scheduler resumes the waiting fibers in rounds, and a
+// barrier opens when every live thread of its block or warp has arrived (exited threads no longer count, as on Volta
+// and newer), a named barrier when its thread count has. Each round visits the fibers in a fresh random
 // order (SIMT_ORDER=forward|reverse|random, SIMT_SEED; default random, seed 1, so a run repeats): the code between two
 // barriers of different threads runs in no fixed order, as on a GPU, so a missing barrier between one warp's write
 // and another's read shows up in some launches instead of never. A full round with no arrival, release or exit is a
@@ -81,7 +82,7 @@ struct Warp {
   unsigned char slots[2][32 * SLOT];
 };
 
-enum class Wait { NONE, BLOCK, WARP };
+enum class Wait { NONE, BLOCK, WARP, NAMED, SPIN };
 }  // namespace
 
 struct Thread {
@@ -106,6 +107,8 @@ void* scheduler;
 std::vector<Thread> threads;
 std::vector<Warp> warps;
 Barrier block_barrier;
+Barrier named[16];                       // bar.sync / bar.arrive ids 1-15 (0 is __syncthreads)
+long long ticks;                         // clock64()
 std::vector<char*> stacks;               // kept across launches
 std::vector<unsigned char> shared_bytes;
 unsigned char* shared_base;
@@ -127,13 +130,15 @@ Order order_kind() {
 const Order ORDER = order_kind();
 uint64_t rng = getenv("SIMT_SEED") ? strtoull(getenv("SIMT_SEED"), nullptr, 10) | 1 : 1;
 
-void shuffle(std::vector<int>& v) {   // Fisher-Yates on xorshift64: the shuffle runs every round
-  for (size_t i = v.size(); i > 1; i--) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    std::swap(v[i - 1], v[rng % i]);
-  }
+uint64_t xorshift() {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+void shuffle(std::vector<int>& v) {   // Fisher-Yates: the shuffle runs every round
+  for (size_t i = v.size(); i > 1; i--) std::swap(v[i - 1], v[xorshift() % i]);
 }
 bool failed;
 std::string failure;
@@ -182,6 +187,7 @@ void run_thread() {
   for (auto& g : self->groups) retire(g);
   self->groups.clear();
   retire(self->open);
+  hopper_thread_exit();
   self->done = true;
   events++;
   leave(block_barrier);
@@ -199,15 +205,17 @@ char* new_stack() {
 }
 
 std::string describe_deadlock() {
-  int atBlock = 0, atWarp = 0, exited = 0, first = -1;
+  int atBlock = 0, atWarp = 0, atNamed = 0, spinning = 0, exited = 0, first = -1;
   for (Thread& t : threads) {
     if (t.done) exited++;
     else if (t.waiting == Wait::BLOCK) atBlock++;
+    else if (t.waiting == Wait::NAMED) atNamed++;
+    else if (t.waiting == Wait::SPIN) spinning++;
     else if (t.waiting == Wait::WARP) { atWarp++; if (first < 0) first = t.linear; }
   }
-  char buf[256];
-  snprintf(buf, sizeof buf, "deadlock: %d threads wait at __syncthreads, %d at a warp collective (first: thread %d), %d exited",
-           atBlock, atWarp, first, exited);
+  char buf[320];
+  snprintf(buf, sizeof buf, "deadlock: %d threads wait at __syncthreads, %d at a named barrier, %d poll an mbarrier whose phase "
+           "never completes, %d at a warp collective (first: thread %d), %d exited", atBlock, atNamed, spinning, atWarp, first, exited);
   return buf;
 }
 
@@ -221,7 +229,9 @@ bool run_block() {
     warps[w].barrier.expected = lanes;
     warps[w].live = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
   }
+  for (Barrier& b : named) b = Barrier{};
   memset(shared_base, 0xff, shared_size);   // stale shared memory reads as NaN
+  hopper_block_begin((int)threads.size());
   for (Thread& t : threads) {
     t.done = false;
     t.waiting = Wait::NONE;
@@ -258,7 +268,8 @@ bool run_block() {
       return false;
     }
   }
-  return true;
+  failure = hopper_block_end();
+  return failure.empty();
 }
 }  // namespace
 
@@ -283,6 +294,51 @@ void fail(const char* fmt, ...) {
 }
 
 void* dynamic_shared() { return shared_base; }
+
+unsigned shared_address(const void* p) {
+  const unsigned char* b = (const unsigned char*)p;
+  if (b < shared_base || b > shared_base + shared_size) fail("%p is not in the block's dynamic shared memory", p);
+  return SHARED_BASE + (unsigned)(b - shared_base);
+}
+
+unsigned char* shared_pointer(unsigned address, size_t bytes) {
+  if (address < SHARED_BASE || address + bytes > SHARED_BASE + shared_size)
+    fail("shared address 0x%x (%zu bytes) is outside the block's dynamic shared memory [0x%x, 0x%zx)", address, bytes, SHARED_BASE,
+         SHARED_BASE + shared_size);
+  return shared_base + (address - SHARED_BASE);
+}
+
+int linear_thread() { return current->linear; }
+
+void spin() {
+  current->waiting = Wait::SPIN;
+  suspend();
+  current->waiting = Wait::NONE;
+}
+
+void progress() { events++; }
+
+unsigned random_below(unsigned n) { return (unsigned)(xorshift() % n); }
+
+long long clock() { return ++ticks; }
+
+void named_barrier(int id, int count, bool wait) {
+  if (id < 1 || id > 15) fail("named barrier %d (1-15 here; 0 is __syncthreads)", id);
+  if (count <= 0 || count % 32 || count > (int)threads.size())
+    fail("named barrier %d with thread count %d: a multiple of 32 up to the block's %zu threads", id, count, threads.size());
+  Barrier& b = named[id];
+  if (b.arrived > 0 && b.expected != count) fail("named barrier %d used with thread counts %d and %d at once", id, b.expected, count);
+  b.expected = count;
+  if (wait) {
+    arrive(b, Wait::NAMED);
+    return;
+  }
+  events++;
+  if (++b.arrived >= b.expected) {
+    b.arrived = 0;
+    b.generation++;
+  }
+}
 
 const unsigned char* warp_post(const void* mine, int size, unsigned mask) {
   Warp& w = warps[current->linear / 32];

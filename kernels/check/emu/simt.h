@@ -4,7 +4,7 @@
 // arithmetic, barriers (a __syncthreads some threads never reach is reported as a deadlock), warp collectives,
 // cp.async groups (copies land at the wait, not at the issue, so a read before the wait sees stale data), shared
 // memory poisoned per block, out-of-bounds global accesses (guard pages). What it cannot: timing, the memory model
-// (fibers run one at a time), rounding inside the tensor cores, and gemm_wgmma.cu (it reports an sm_80 device).
+// (fibers run one at a time), rounding inside the tensor cores. gemm_wgmma.cu runs on an emulated sm_90 (SIMT_ARCH=90).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -33,11 +33,13 @@ T shfl_xor(unsigned mask, T v, int x) {
 #undef __host__
 #undef __shared__
 #undef __launch_bounds__
+#undef __grid_constant__
 #define __global__
 #define __device__
 #define __host__
 #define __shared__ static   // one block runs at a time: a static is the block's shared variable
 #define __launch_bounds__(...)
+#define __grid_constant__
 #define threadIdx (emu::thread_index())
 #define blockIdx (emu::block_index)
 #define blockDim (emu::block_dim)
@@ -125,6 +127,48 @@ inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigne
   }
 }
 }  // namespace mma
+
+// gemm_wgmma.cu's PTX wrappers (it leaves them out under PUPPET_SIMT_EMULATOR), on hopper.cpp's wgmma, mbarriers,
+// named barriers and TMA. Fences and register reallocation have nothing to do here: fibers run one at a time.
+inline long long clock64() { return emu::clock(); }
+inline size_t __cvta_generic_to_shared(const void* p) { return emu::shared_address(p); }
+namespace wg {
+inline void fence_proxy_async() {}
+inline void wgmma_fence() {}
+inline void wgmma_commit() { emu::wgmma_commit(); }
+template <int N>
+inline void wgmma_wait() { emu::wgmma_wait(N); }
+template <int J>
+inline void fence_accumulators(float (&)[J][4]) {}
+template <bool BF16, bool AK, bool BKM, int N>
+inline void wgmma(float (&d)[N / 8][4], uint64_t da, uint64_t db) { emu::wgmma(&d[0][0], N, BF16, AK, BKM, da, db); }
+inline void mbar_init(unsigned bar, int count) { emu::mbar_init(bar, count); }
+inline void mbar_arrive(unsigned bar) { emu::mbar_arrive(bar, 0); }
+inline void mbar_arrive_expect_bytes(unsigned bar, int bytes) { emu::mbar_arrive(bar, bytes); }
+inline void mbar_init_fence() {}
+inline bool mbar_done(unsigned bar, int parity) { return emu::mbar_try_wait(bar, parity); }
+template <int ID, int N>
+inline void bar_sync() { emu::named_barrier(ID, N, true); }
+template <int ID, int N>
+inline void bar_arrive() { emu::named_barrier(ID, N, false); }
+template <int R>
+inline void regs_down() {}
+template <int R>
+inline void regs_up() {}
+inline void mbar_expect_bytes(unsigned bar, int bytes) { emu::mbar_expect(bar, bytes); }
+template <class Map>
+inline void tma_copy(unsigned dst, const Map& map, int rank, int c0, int c1, int c2, unsigned bar) {
+  const int coords[3] = {c0, c1, c2};
+  emu::tma_box(dst, &map, rank, coords, nullptr, bar);
+}
+template <class Map>
+inline void tma_copy_im2col(unsigned dst, const Map& map, int c, int w, int h, int n, unsigned short offset_w, unsigned short offset_h,
+                            unsigned bar) {
+  const int coords[4] = {c, w, h, n};
+  const unsigned short offsets[2] = {offset_w, offset_h};
+  emu::tma_box(dst, &map, 4, coords, offsets, bar);
+}
+}  // namespace wg
 
 // Registration: each kernel translation unit ends with one EMU_KERNEL(name) per extern "C" kernel (build.sh lists
 // them from a first compile), which records a trampoline that unpacks cuLaunchKernel's parameter array into the

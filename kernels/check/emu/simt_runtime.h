@@ -32,6 +32,48 @@ void cp_async16(void* dst, const void* src, bool valid);
 void cp_async_commit();
 void cp_async_wait(int pending);
 
+// Hopper's block-level machinery for gemm_wgmma.cu (hopper.cpp; simt.h's wrappers call these). Shared addresses are
+// offsets into the block's shared window, where dynamic shared memory starts at SHARED_BASE (not 1024-aligned, as
+// after a GPU's reserved and static shared memory, so the kernels' own alignment of their swizzled ring is exercised).
+constexpr unsigned SHARED_BASE = 0x410;
+unsigned shared_address(const void* p);
+unsigned char* shared_pointer(unsigned address, size_t bytes);   // fails outside the window
+int linear_thread();                 // threadIdx as one index
+void spin();                         // a poll that found nothing: the other fibers run first (no progress)
+void progress();                     // counts as progress for deadlock detection
+unsigned random_below(unsigned n);   // the scheduler's seeded random stream
+// bar.sync / bar.arrive on named barrier id (1-15) with a thread count (a multiple of 32)
+void named_barrier(int id, int count, bool wait);
+long long clock();
+void hopper_block_begin(int threads);
+std::string hopper_block_end();      // "" or what the block left in flight
+void hopper_thread_exit();           // fails when the thread exits with wgmma not waited for
+
+void wgmma(float* d, int n, bool bf16, bool a_kmajor, bool b_kmajor, uint64_t da, uint64_t db);
+void wgmma_commit();
+void wgmma_wait(int pending);
+void mbar_init(unsigned bar, int count);
+void mbar_arrive(unsigned bar, int expect_bytes);   // expect_bytes > 0: arrive.expect_tx
+void mbar_expect(unsigned bar, int bytes);
+bool mbar_try_wait(unsigned bar, int parity);
+// cp.async.bulk.tensor: a box of `map` (128 bytes, as the stand-in driver encoded it) at coords into shared dst,
+// completing `bytes` on mbarrier bar when it lands. offsets: im2col's tap offsets (W, H), null for tiled mode.
+void tma_box(unsigned dst, const void* map, int rank, const int* coords, const unsigned short* offsets, unsigned bar);
+
+// The stand-in driver's tensor map (what cuTensorMapEncodeTiled / Im2col write into CUtensorMap's 128 opaque bytes).
+struct TensorMapImage {
+  static constexpr uint32_t MAGIC = 0x53494d54;   // "SIMT"
+  uint32_t magic;
+  uint8_t im2col, rank, element_size, swizzle;    // swizzle: CUtensorMapSwizzle (3 = 128B)
+  uint64_t address;
+  uint64_t dims[5], strides[4];                   // strides in bytes, of dims 1..rank-1
+  uint16_t box[5];                                // tiled: box dims; im2col: unused
+  uint8_t element_strides[5];
+  int16_t lower[3], upper[3];                     // im2col: the pixel window's corners (spatial dims, W first)
+  uint16_t channels, pixels;                      // im2col: channels per pixel, pixels per box
+};
+static_assert(sizeof(TensorMapImage) <= 128, "a tensor map is 128 bytes");
+
 // A kernel's entry: unpacks cuLaunchKernel's parameter array into the kernel's argument types and calls it.
 using Trampoline = void (*)(void** params);
 
