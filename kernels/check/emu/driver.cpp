@@ -110,11 +110,23 @@ bool in_allocation(unsigned long long p, size_t n) {
   return p >= it->first && p + n <= it->first + it->second.size;
 }
 
+// SIMT_STATS=1: at exit, how often each kernel ran in this process (which paths a test exercised).
+std::map<std::string, long> launches;
+void print_launches() {
+  for (auto& [name, count] : launches) fprintf(stderr, "[simt] launched %6ld x %s\n", count, name.c_str());
+}
+const bool STATS = [] {
+  const char* e = getenv("SIMT_STATS");
+  if (e && *e && strcmp(e, "0")) atexit(print_launches);
+  return e && *e && strcmp(e, "0");
+}();
+
 int run(const Node& n) {
   if (!n.kernel) {
     memset((void*)n.ptr, n.value, n.bytes);
     return SUCCESS;
   }
+  if (STATS) launches[n.kernel->name]++;
   std::vector<void*> params;
   for (auto& a : n.args) params.push_back((void*)a.data());
   std::string err = emu::run_grid(n.kernel->call, params.data(), n.grid, n.block, n.shared);

@@ -15,6 +15,9 @@
 
 #include <cuda_fp16.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <deque>
 #include <map>
 #include <vector>
@@ -51,6 +54,13 @@ struct Pending {
 std::map<unsigned, MBarrier> barriers;   // by shared address
 std::vector<Box> boxes;                   // in flight
 std::vector<Pending> pending;             // per thread
+long landed[2];                           // TMA boxes landed: tiled, im2col (SIMT_STATS prints them at exit)
+const bool STATS = [] {
+  const char* e = getenv("SIMT_STATS");
+  const bool on = e && *e && strcmp(e, "0");
+  if (on) atexit([] { if (landed[0] || landed[1]) fprintf(stderr, "[simt] TMA boxes landed: %ld tiled, %ld im2col\n", landed[0], landed[1]); });
+  return on;
+}();
 
 float half_at(unsigned address, bool bf16) {
   if (address % 2) fail("wgmma operand at odd shared address 0x%x", address);
@@ -160,6 +170,7 @@ void land(const Box& box) {
     }
     bytes = m.channels * m.pixels * m.element_size;
   }
+  landed[m.im2col ? 1 : 0]++;
   MBarrier& b = barrier_at(box.bar, "a TMA box's complete_tx");
   b.bytes -= bytes;
   complete_if_done(b);
@@ -210,7 +221,8 @@ void wgmma_wait(int keep) {
   Pending& p = pending[linear_thread()];
   while ((int)p.groups.size() > keep) {
     for (Multiply& m : p.groups.front()) {
-      if (product(m) != m.issued)
+      const std::vector<double> now = product(m);   // compared as bits: a NaN operand is still the same operand
+      if (memcmp(now.data(), m.issued.data(), now.size() * sizeof(double)))
         fail("the shared memory an in-flight wgmma reads (descriptors %016llx %016llx) changed before wgmma.wait_group retired it",
              (unsigned long long)m.da, (unsigned long long)m.db);
       for (int i = 0; i < m.n / 2; i++) m.d[i] = (float)((double)m.d[i] + m.issued[i]);

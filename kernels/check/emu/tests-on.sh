@@ -1,12 +1,13 @@
 # Sourced by emu-check.sh and mutation-check.sh: tests_on LIBDIR LOG TESTS [JVM flags...] runs the Maven test
 # selection TESTS with LIBDIR's libcuda.so.1 as the driver (strict: no usable device fails instead of skipping),
 # output to LOG, fresh surefire reports in target/surefire-reports; returns Maven's exit code (124 after
-# SIMT_TEST_TIMEOUT seconds, default 1800: a kernel that spins without a barrier is not a detected deadlock).
+# SIMT_TEST_TIMEOUT seconds, default 1800: a kernel that spins without a barrier is not a detected deadlock). Each JVM
+# prints how often each kernel ran when it exits (SIMT_STATS, "[simt] launched N x name").
 # test_counts sums the reports.
 tests_on() {
   local lib=$1 log=$2 tests=$3; shift 3
   rm -rf target/surefire-reports
-  LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "${SIMT_TEST_TIMEOUT:-1800}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
+  SIMT_STATS=${SIMT_STATS:-1} LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "${SIMT_TEST_TIMEOUT:-1800}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
     -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $*" > "$log" 2>&1
 }
 test_counts() {
