@@ -9,8 +9,9 @@
 #   products-mma    the product and convolution cases once per forced mma.sync tile
 #   harness-hopper  harness-mma on an emulated sm_90 (SIMT_ARCH=90): gemm_wgmma.cu's tiles validated with the rest,
 #                   wgmma, mbarriers, named barriers and TMA as hopper.cpp emulates them
-#   products-hopper TensorMapsTest (the JNI shim against the stand-in encoders), then the product and convolution
-#                   cases once per forced wgmma tile (plain, warp-specialised, TMA-fed; 128 and 256 wide), sm_90
+#   products-hopper TensorMapsTest (the JNI shim against the stand-in encoders) and the cuda step's tests on sm_90,
+#                   then the product and convolution cases once per forced wgmma tile (plain, warp-specialised,
+#                   TMA-fed; 128 and 256 wide)
 #   harness-tiled   the op harness on the tiled (no tensor-core) GEMM
 #   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
 #   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
@@ -50,7 +51,7 @@ for step in $steps; do
       done ;;
     harness-hopper) SIMT_ARCH=90 run harness-hopper OpHarnessTest -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.gemm.strictValidation=true -Dpuppet.cuda.tuneCache="$out/tune-sm90" ;;
     products-hopper)
-      SIMT_ARCH=90 run tensor-maps TensorMapsTest
+      SIMT_ARCH=90 run cuda-sm90 "TensorMapsTest,CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest"
       for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
         SIMT_ARCH=90 run products-$t "OpHarnessTest#matrixProducts+tensorCoreProducts+convolution" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
       done ;;

@@ -39,7 +39,7 @@ PY
   SIMT_ARCH=${arch:-80} SIMT_TEST_TIMEOUT=600 tests_on "$work/lib" "$work/test.log" "$tests" $flags
   rc=$?
   counts=$(test_counts)
-  why=$( { grep -h "^\[simt\]" "$work/test.log" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; } | head -1 | cut -c1-200)
+  why=$( { grep -h "^\[simt\] kernel" "$work/test.log" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; } | head -1 | cut -c1-200)
   if [ $rc = 0 ]; then echo "SURVIVED ($counts): $name"; survivors=$((survivors + 1))
   else echo "killed ($counts): $name"; echo "    first failure: $why"; fi
 done
