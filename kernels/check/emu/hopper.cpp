@@ -180,7 +180,11 @@ void land(const Box& box) {
 void hopper_block_begin(int threads) {
   barriers.clear();
   boxes.clear();
-  pending.assign(threads, Pending{});
+  if (pending.size() < (size_t)threads) pending.resize(threads);
+  for (Pending& p : pending) {   // empty unless a launch failed with multiplies in flight
+    p.open.clear();
+    p.groups.clear();
+  }
 }
 
 std::string hopper_block_end() {

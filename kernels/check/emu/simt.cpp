@@ -80,7 +80,9 @@ struct Warp {
   Barrier barrier;
   unsigned live = 0;   // lanes not exited
   unsigned char slots[2][32 * SLOT];
+  uint64_t exchange = 0;   // the serial of the exchange being gathered
 };
+uint64_t exchanges;        // exchange serials, unique in the process
 
 enum class Wait { NONE, BLOCK, WARP, NAMED, SPIN };
 }  // namespace
@@ -96,6 +98,7 @@ struct Thread {
   char* stack = nullptr;
   std::vector<Copy> open;                   // cp.async copies not yet committed to a group
   std::deque<std::vector<Copy>> groups;     // committed, not yet retired
+  uint64_t exchange = 0;                    // the serial of its last warp exchange
 };
 
 Thread* current;
@@ -310,6 +313,8 @@ unsigned char* shared_pointer(unsigned address, size_t bytes) {
 
 int linear_thread() { return current->linear; }
 
+uint64_t exchange_serial() { return current->exchange; }
+
 void spin() {
   current->waiting = Wait::SPIN;
   suspend();
@@ -347,6 +352,8 @@ const unsigned char* warp_post(const void* mine, int size, unsigned mask) {
   if (size > SLOT) fail("warp exchange of %d bytes per lane (at most %d)", size, SLOT);
   unsigned char* slots = w.slots[w.barrier.generation & 1];
   memcpy(slots + current_lane * SLOT, mine, size);
+  if (w.barrier.arrived == 0) w.exchange = ++exchanges;
+  current->exchange = w.exchange;
   arrive(w.barrier, Wait::WARP);
   return slots;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace emu {
 template <class T>
@@ -103,26 +104,33 @@ inline float half_value(unsigned bits) {
 }
 
 // mma.m16n8k16 row.col, the operands placed by mma_a_at / mma_b_at, this lane's accumulators by mma_d_at; the
-// products are summed in double.
+// products are summed in double. The warp's A and B are assembled once per exchange, by its first lane to get there.
 template <bool BF16>
 inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
   struct Frag { unsigned a[4], b[2]; } mine = {{a[0], a[1], a[2], a[3]}, {b0, b1}};
   const unsigned char* posted = emu::warp_post(&mine, sizeof mine, 0xffffffffu);
-  float A[16][16], B[16][8];
-  for (int t = 0; t < 32; t++) {
-    Frag f;
-    memcpy(&f, posted + t * emu::WARP_SLOT, sizeof f);
-    for (int h = 0; h < 2; h++) {
-      int row, k, col;
-      for (int q = 0; q < 4; q++) { mma_a_at(t, q, h, row, k); A[row][k] = half_value<BF16>(f.a[q] >> 16 * h); }
-      for (int q = 0; q < 2; q++) { mma_b_at(t, q, h, k, col); B[k][col] = half_value<BF16>(f.b[q] >> 16 * h); }
+  struct Operands { uint64_t exchange = 0; float A[16][16], B[16][8]; };
+  static std::vector<Operands> warps;   // by warp index; one block runs at a time
+  const size_t w = (size_t)emu::linear_thread() / 32;
+  if (warps.size() <= w) warps.resize(w + 1);
+  Operands& op = warps[w];
+  if (op.exchange != emu::exchange_serial()) {
+    op.exchange = emu::exchange_serial();
+    for (int t = 0; t < 32; t++) {
+      Frag f;
+      memcpy(&f, posted + t * emu::WARP_SLOT, sizeof f);
+      for (int h = 0; h < 2; h++) {
+        int row, k, col;
+        for (int q = 0; q < 4; q++) { mma_a_at(t, q, h, row, k); op.A[row][k] = half_value<BF16>(f.a[q] >> 16 * h); }
+        for (int q = 0; q < 2; q++) { mma_b_at(t, q, h, k, col); op.B[k][col] = half_value<BF16>(f.b[q] >> 16 * h); }
+      }
     }
   }
   for (int e = 0; e < 4; e++) {
     int row, col;
     mma_d_at(emu::lane(), e, row, col);
     double sum = c[e];
-    for (int k = 0; k < 16; k++) sum += (double)A[row][k] * B[k][col];
+    for (int k = 0; k < 16; k++) sum += (double)op.A[row][k] * op.B[k][col];
     c[e] = (float)sum;
   }
 }

@@ -26,6 +26,9 @@ void* dynamic_shared();
 // warp's live lanes (a collective over exited or missing lanes is an error, as it is undefined on a GPU).
 constexpr int WARP_SLOT = 64;
 const unsigned char* warp_post(const void* mine, int size, unsigned mask);
+// The calling lane's last exchange: the same number for every lane of it, never reused (lanes of one warp can cache
+// what they derive from the exchanged values under it).
+uint64_t exchange_serial();
 
 // cp.async: the 16 bytes are queued and land when a cp.async.wait_group retires their group (or at thread exit).
 void cp_async16(void* dst, const void* src, bool valid);
