@@ -13,8 +13,6 @@
 
 #include "check/hopper_emulation.h"
 
-#include <cuda_fp16.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -66,15 +64,7 @@ float half_at(unsigned address, bool bf16) {
   if (address % 2) fail("wgmma operand at odd shared address 0x%x", address);
   uint16_t h;
   memcpy(&h, shared_pointer(address, 2), 2);
-  if (bf16) {
-    uint32_t f = (uint32_t)h << 16;
-    float v;
-    memcpy(&v, &f, 4);
-    return v;
-  }
-  __half x;
-  memcpy(&x, &h, 2);
-  return __half2float(x);
+  return half_to_float(h, bf16);
 }
 
 // This thread's share of D = A B: d[j][e] for its rows and columns (wgmma_d_at), k over the 16-wide slice.

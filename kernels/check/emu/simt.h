@@ -89,19 +89,6 @@ inline void ldmatrix_x4(unsigned (&r)[4], const uint4* p) {
   }
 }
 
-template <bool BF16>
-inline float half_value(unsigned bits) {
-  unsigned short h = (unsigned short)bits;
-  if (BF16) {
-    unsigned f = (unsigned)h << 16;
-    float v;
-    memcpy(&v, &f, 4);
-    return v;
-  }
-  __half x;
-  memcpy(&x, &h, 2);
-  return __half2float(x);
-}
 
 // mma.m16n8k16 row.col, the operands placed by mma_a_at / mma_b_at, this lane's accumulators by mma_d_at; the
 // products are summed in double. The warp's A and B are assembled once per exchange, by its first lane to get there.
@@ -121,8 +108,8 @@ inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigne
       memcpy(&f, posted + t * emu::WARP_SLOT, sizeof f);
       for (int h = 0; h < 2; h++) {
         int row, k, col;
-        for (int q = 0; q < 4; q++) { mma_a_at(t, q, h, row, k); op.A[row][k] = half_value<BF16>(f.a[q] >> 16 * h); }
-        for (int q = 0; q < 2; q++) { mma_b_at(t, q, h, k, col); op.B[k][col] = half_value<BF16>(f.b[q] >> 16 * h); }
+        for (int q = 0; q < 4; q++) { mma_a_at(t, q, h, row, k); op.A[row][k] = emu::half_to_float((uint16_t)(f.a[q] >> 16 * h), BF16); }
+        for (int q = 0; q < 2; q++) { mma_b_at(t, q, h, k, col); op.B[k][col] = emu::half_to_float((uint16_t)(f.b[q] >> 16 * h), BF16); }
       }
     }
   }

@@ -1,6 +1,7 @@
 // What the SIMT emulator's parts share: the kernels' view (through simt.h), the scheduler (simt.cpp) and the
 // stand-in driver (driver.cpp).
 #pragma once
+#include <cuda_fp16.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +21,19 @@ inline int lane() { return current_lane; }
 void syncthreads();
 [[noreturn]] void fail(const char* fmt, ...);
 void* dynamic_shared();
+
+// A 16-bit tensor-core operand's value: bf16 (a float's top half) or IEEE half.
+inline float half_to_float(uint16_t h, bool bf16) {
+  if (bf16) {
+    const uint32_t f = (uint32_t)h << 16;
+    float v;
+    memcpy(&v, &f, 4);
+    return v;
+  }
+  __half x;
+  memcpy(&x, &h, 2);
+  return __half2float(x);
+}
 
 // Every live lane of the calling warp posts `size` bytes (at most WARP_SLOT) and waits for the others; lane l's bytes
 // are then at the returned address + l * WARP_SLOT, readable until the caller's next warp_post. `mask` must be the
