@@ -110,15 +110,14 @@ bool in_allocation(unsigned long long p, size_t n) {
   return p >= it->first && p + n <= it->first + it->second.size;
 }
 
-// SIMT_STATS=1: at exit, how often each kernel ran in this process (which paths a test exercised).
-std::map<std::string, long> launches;
-void print_launches() {
-  for (auto& [name, count] : launches) fprintf(stderr, "[simt] launched %6ld x %s\n", count, name.c_str());
-}
+// SIMT_STATS=1: at exit, how often each counted thing happened in this process (emu::tally: kernel launches, TMA
+// boxes), so a test's log shows which paths it exercised.
+std::map<std::string, long> tallies;
 const bool STATS = [] {
   const char* e = getenv("SIMT_STATS");
-  if (e && *e && strcmp(e, "0")) atexit(print_launches);
-  return e && *e && strcmp(e, "0");
+  const bool on = e && *e && strcmp(e, "0");
+  if (on) atexit([] { for (auto& [what, count] : tallies) fprintf(stderr, "[simt] %8ld x %s\n", count, what.c_str()); });
+  return on;
 }();
 
 int run(const Node& n) {
@@ -126,7 +125,7 @@ int run(const Node& n) {
     memset((void*)n.ptr, n.value, n.bytes);
     return SUCCESS;
   }
-  if (STATS) launches[n.kernel->name]++;
+  emu::tally("launched " + n.kernel->name);
   std::vector<void*> params;
   for (auto& a : n.args) params.push_back((void*)a.data());
   std::string err = emu::run_grid(n.kernel->call, params.data(), n.grid, n.block, n.shared);
@@ -171,6 +170,10 @@ int check_fatbin(const void* image) {
 }  // namespace
 
 bool emu::is_device_memory(const void* p, size_t n) { return in_allocation((unsigned long long)p, n); }
+
+void emu::tally(const std::string& what) {
+  if (STATS) tallies[what]++;
+}
 
 emu::Registered::Registered(const char* name, Trampoline call, const unsigned* sizes, int count) {
   auto [it, fresh] = registry().emplace(name, Function{name, call, std::vector<unsigned>(sizes, sizes + count)});

@@ -28,6 +28,7 @@ cd "$root"
 bash kernels/check/emu/build.sh || exit 1
 ls target/classes/kernels/*.fatbin > /dev/null 2>&1 || { echo "[simt] no fatbins in target/classes/kernels: build with nvcc first (mvn -B -DskipTests package)"; exit 1; }
 source kernels/check/emu/tests-on.sh
+cuda_tests="CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest"
 failed=0
 run() {  # $1 = label, $2 = test selection for -Dtest, rest = JVM flags
   local label=$1 tests=$2; shift 2
@@ -51,12 +52,12 @@ for step in $steps; do
       done ;;
     harness-hopper) SIMT_ARCH=90 run harness-hopper OpHarnessTest -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.gemm.strictValidation=true -Dpuppet.cuda.tuneCache="$out/tune-sm90" ;;
     products-hopper)
-      SIMT_ARCH=90 run cuda-sm90 "TensorMapsTest,CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest"
+      SIMT_ARCH=90 run cuda-sm90 "TensorMapsTest,$cuda_tests"
       for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
         SIMT_ARCH=90 run products-$t "OpHarnessTest#matrixProducts+tensorCoreProducts+convolution" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
       done ;;
     harness-tiled) run harness-tiled OpHarnessTest -Dpuppet.cuda.gemm=tiled ;;
-    cuda) run cuda "CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest" ;;
+    cuda) run cuda "$cuda_tests" ;;
     unet-parity) run unet-parity UNetGpuParityTest ;;
     sample-parity) run sample-parity "PipelineGpuParityTest,CudaGraphSampleTest" ;;
   esac

@@ -52,13 +52,6 @@ struct Pending {
 std::map<unsigned, MBarrier> barriers;   // by shared address
 std::vector<Box> boxes;                   // in flight
 std::vector<Pending> pending;             // per thread
-long landed[2];                           // TMA boxes landed: tiled, im2col (SIMT_STATS prints them at exit)
-const bool STATS = [] {
-  const char* e = getenv("SIMT_STATS");
-  const bool on = e && *e && strcmp(e, "0");
-  if (on) atexit([] { if (landed[0] || landed[1]) fprintf(stderr, "[simt] TMA boxes landed: %ld tiled, %ld im2col\n", landed[0], landed[1]); });
-  return on;
-}();
 
 float half_at(unsigned address, bool bf16) {
   if (address % 2) fail("wgmma operand at odd shared address 0x%x", address);
@@ -160,7 +153,7 @@ void land(const Box& box) {
     }
     bytes = m.channels * m.pixels * m.element_size;
   }
-  landed[m.im2col ? 1 : 0]++;
+  tally(m.im2col ? "TMA boxes landed (im2col)" : "TMA boxes landed (tiled)");
   MBarrier& b = barrier_at(box.bar, "a TMA box's complete_tx");
   b.bytes -= bytes;
   complete_if_done(b);

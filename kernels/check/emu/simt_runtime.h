@@ -102,6 +102,9 @@ struct Registered {
 // Whether [p, p + n) lies in a device allocation (driver.cpp).
 bool is_device_memory(const void* p, size_t n);
 
+// Counts one occurrence of `what`; with SIMT_STATS set, the counts are printed at exit (driver.cpp).
+void tally(const std::string& what);
+
 // Runs a whole grid; "" on success, else what went wrong and where.
 std::string run_grid(Trampoline kernel, void** params, Index3 grid, Index3 block, size_t dynamic_shared_bytes);
 }  // namespace emu

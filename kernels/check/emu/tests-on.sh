@@ -2,7 +2,7 @@
 # selection TESTS with LIBDIR's libcuda.so.1 as the driver (strict: no usable device fails instead of skipping),
 # output to LOG, fresh surefire reports in target/surefire-reports; returns Maven's exit code (124 after
 # SIMT_TEST_TIMEOUT seconds, default 1800: a kernel that spins without a barrier is not a detected deadlock). Each JVM
-# prints how often each kernel ran when it exits (SIMT_STATS, "[simt] launched N x name").
+# prints how often each kernel ran (and how many TMA boxes landed) when it exits (SIMT_STATS, "[simt] N x launched name").
 # test_counts sums the reports.
 tests_on() {
   local lib=$1 log=$2 tests=$3; shift 3
