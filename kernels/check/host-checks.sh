@@ -17,6 +17,8 @@
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
 #   (empty tensors, size 1, chunk edges): every element covered exactly once.
+#   gemm_wgmma_cute_check (only with CUTLASS=<a CUTLASS checkout>; CI has none): gemm_wgmma.cu's tile layouts,
+#   descriptors and D fragment, and hopper_emulation.h's reading of them, against CuTe's sm90 GMMA layouts.
 # Run by .ci/run where nvcc is on PATH; about two minutes of compilation.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,3 +27,7 @@ for check in gemm_mma_host_check gemm_wgmma_host_check gemm_wgmma_ws_host_check 
   nvcc -std=c++17 -arch=sm_80 -O2 -o "$tmp/$check" "$here/$check.cu"
   "$tmp/$check"
 done
+if [ -n "${CUTLASS:-}" ]; then
+  nvcc -std=c++17 -O2 -I"$CUTLASS/include" -o "$tmp/gemm_wgmma_cute_check" "$here/gemm_wgmma_cute_check.cu"
+  "$tmp/gemm_wgmma_cute_check"
+fi
