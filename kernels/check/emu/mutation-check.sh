@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shows that the emulated GPU tests can fail: each mutant is a copy of kernels/ with one bug a GPU would expose, built
 # into its own emulator library and run against the tests that cover it; every mutant must fail them. Sources are
-# never touched (the copies live in a temporary folder). About ten minutes. Prints one line per mutant.
+# never touched (the copies live in a temporary folder). About fifteen minutes. Prints one line per mutant.
 #   bash kernels/check/emu/mutation-check.sh [kernel file, e.g. gemm_wgmma.cu: only its mutants]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -22,6 +22,10 @@ mutants=(
   "gemm_ws: the TMA copier arrives without announcing its bytes|gemm_wgmma.cu|s.replace('if (tma_only) mbar_arrive_expect_bytes(full + 8 * s, tma_bytes);', 'if (tma_only) mbar_arrive(full + 8 * s);', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts+convolution|${hopper}wgmma-tma-128x128|90"
   "gemm_ws: im2col boxes one pixel to the right (TMA-fed conv tiles, caught by the strict tile validation)|gemm_wgmma.cu|s.replace('  w = ox * (int)o.sw - (int)o.pl;', '  w = ox * (int)o.sw - (int)o.pl + 1;', 1)|OpHarnessTest#matrixProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.gemm.strictValidation=true -Dpuppet.cuda.tuneCache=$work/tune|90"
   "gemm_ws: warpgroup 1 stages C without waiting for warpgroup 0 (named barrier)|gemm_wgmma.cu|s.replace('if (g == 1) bar_sync<1, 256>();', 'if (g == 1) {}', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts+convolution|${hopper}wgmma-ws-128x256|90"
+  "gemm: cp.async tiles not fenced into the async proxy before wgmma reads them|gemm_wgmma.cu|s.replace('      fence_proxy_async();          // ... is visible to the tensor cores ...', '', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-128x128|90"
+  "gemm_ws: the copier signals a full stage without fence.proxy.async|gemm_wgmma.cu|s.replace('          cp_async_wait<1>();\n          fence_proxy_async();', '          cp_async_wait<1>();', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts+convolution|${hopper}wgmma-ws-128x128|90"
+  "gemm: no wgmma.fence before a batch (the zeroed accumulators unordered)|gemm_wgmma.cu|s.replace('      wgmma_fence();\n', '', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-128x128|90"
+  "gemm_ws: TMA signals mbarriers whose init was never fenced|gemm_wgmma.cu|s.replace('    mbar_init_fence();\n', '', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-tma-128x128|90"
 )
 for m in "${mutants[@]}"; do
   IFS='|' read -r name file expr tests flags arch <<< "$m"

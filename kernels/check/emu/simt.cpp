@@ -180,6 +180,8 @@ void retire(std::vector<Copy>& copies) {
   for (const Copy& c : copies) {
     if (c.valid) memcpy(c.dst, c.src, 16);
     else memset(c.dst, 0, 16);
+    const unsigned char* d = (const unsigned char*)c.dst;
+    if (d >= shared_base && d + 16 <= shared_base + shared_size) generic_shared_write(SHARED_BASE + (unsigned)(d - shared_base), 16);
   }
   copies.clear();
 }
@@ -234,7 +236,7 @@ bool run_block() {
   }
   for (Barrier& b : named) b = Barrier{};
   memset(shared_base, 0xff, shared_size);   // stale shared memory reads as NaN
-  hopper_block_begin((int)threads.size());
+  hopper_block_begin((int)threads.size(), shared_size);
   for (Thread& t : threads) {
     t.done = false;
     t.waiting = Wait::NONE;

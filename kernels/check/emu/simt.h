@@ -124,12 +124,13 @@ inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigne
 }  // namespace mma
 
 // gemm_wgmma.cu's PTX wrappers (it leaves them out under PUPPET_SIMT_EMULATOR), on hopper.cpp's wgmma, mbarriers,
-// named barriers and TMA. Fences and register reallocation have nothing to do here: fibers run one at a time.
+// named barriers and TMA. The fences are checked where they order something hopper.cpp can see (the proxies, the
+// accumulators, the mbarriers' initialisation); register reallocation has nothing to do here.
 inline long long clock64() { return emu::clock(); }
 inline size_t __cvta_generic_to_shared(const void* p) { return emu::shared_address(p); }
 namespace wg {
-inline void fence_proxy_async() {}
-inline void wgmma_fence() {}
+inline void fence_proxy_async() { emu::fence_proxy_async(); }
+inline void wgmma_fence() { emu::wgmma_fence(); }
 inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int N>
 inline void wgmma_wait() { emu::wgmma_wait(N); }
@@ -140,7 +141,7 @@ inline void wgmma(float (&d)[N / 8][4], uint64_t da, uint64_t db) { emu::wgmma(&
 inline void mbar_init(unsigned bar, int count) { emu::mbar_init(bar, count); }
 inline void mbar_arrive(unsigned bar) { emu::mbar_arrive(bar, 0); }
 inline void mbar_arrive_expect_bytes(unsigned bar, int bytes) { emu::mbar_arrive(bar, bytes); }
-inline void mbar_init_fence() {}
+inline void mbar_init_fence() { emu::mbar_init_fence(); }
 inline bool mbar_done(unsigned bar, int parity) { return emu::mbar_try_wait(bar, parity); }
 template <int ID, int N>
 inline void bar_sync() { emu::named_barrier(ID, N, true); }

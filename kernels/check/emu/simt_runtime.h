@@ -62,10 +62,14 @@ unsigned random_below(unsigned n);   // the scheduler's seeded random stream
 // bar.sync / bar.arrive on named barrier id (1-15) with a thread count (a multiple of 32)
 void named_barrier(int id, int count, bool wait);
 long long clock();
-void hopper_block_begin(int threads);
+void hopper_block_begin(int threads, size_t shared_bytes);
 std::string hopper_block_end();      // "" or what the block left in flight
 void hopper_thread_exit();           // fails when the thread exits with wgmma not waited for
+void generic_shared_write(unsigned address, int bytes);   // a cp.async landed (the generic proxy wrote)
 
+void fence_proxy_async();
+void wgmma_fence();
+void mbar_init_fence();
 void wgmma(float* d, int n, bool bf16, bool a_kmajor, bool b_kmajor, uint64_t da, uint64_t db);
 void wgmma_commit();
 void wgmma_wait(int pending);
