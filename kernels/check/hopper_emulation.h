@@ -2,7 +2,8 @@
 // tensor-map documentation describe it: where wgmma reads an operand element through a shared-memory matrix
 // descriptor, which accumulator each thread of a warpgroup holds, where a TMA box element lands in shared memory, and
 // which pixel an im2col box reads. One statement of each, used by the host check (gemm_wgmma_host_check.cu) and by
-// the SIMT emulator (emu/hopper.cpp), so both read the kernel against the same description.
+// the SIMT emulator (emu/hopper.cpp), so both read the kernel against the same description; cute_layouts_check.cu
+// compares the operand layouts and the D fragment with CUTLASS's CuTe, a reading that is not ours.
 #pragma once
 #include <stdint.h>
 

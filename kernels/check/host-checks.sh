@@ -17,8 +17,9 @@
 #   double-precision softmax attention (out and log-sum-exp).
 #   adam_host_check: adam.cu's multi-tensor block -> (tensor, element range) mapping over random tensor-size lists
 #   (empty tensors, size 1, chunk edges): every element covered exactly once.
-#   gemm_wgmma_cute_check (only with CUTLASS=<a CUTLASS checkout>; CI has none): gemm_wgmma.cu's tile layouts,
-#   descriptors and D fragment, and hopper_emulation.h's reading of them, against CuTe's sm90 GMMA layouts.
+#   cute_layouts_check (only with CUTLASS=<a CUTLASS checkout>; CI has none): mma_emulation.h's mma.sync and ldmatrix
+#   layouts, gemm_wgmma.cu's tile layouts, descriptors and D fragment and hopper_emulation.h's reading of them,
+#   against CuTe's sm80 / sm75 / sm90 layouts.
 # Run by .ci/run where nvcc is on PATH; about two minutes of compilation.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +29,6 @@ for check in gemm_mma_host_check gemm_wgmma_host_check gemm_wgmma_ws_host_check 
   "$tmp/$check"
 done
 if [ -n "${CUTLASS:-}" ]; then
-  nvcc -std=c++17 -O2 -I"$CUTLASS/include" -o "$tmp/gemm_wgmma_cute_check" "$here/gemm_wgmma_cute_check.cu"
-  "$tmp/gemm_wgmma_cute_check"
+  nvcc -std=c++17 -O2 -I"$CUTLASS/include" -o "$tmp/cute_layouts_check" "$here/cute_layouts_check.cu"
+  "$tmp/cute_layouts_check"
 fi

@@ -1,6 +1,7 @@
-// Host emulation of ldmatrix.x4 and mma.sync m16n8k16 from the fragment layouts the PTX manual gives, for the
-// kernels' host checks (gemm_mma_host_check.cu, attention_mma_host_check.cu) and, through the per-lane layout
-// functions, the SIMT emulator (emu/simt.h). Values are floats: the checks verify index arithmetic, not rounding.
+// Host emulation of ldmatrix.x4 and mma.sync m16n8k16 from the fragment layouts the PTX manual gives (compared with
+// CUTLASS's CuTe by cute_layouts_check.cu), for the kernels' host checks (gemm_mma_host_check.cu,
+// attention_mma_host_check.cu) and, through the per-lane layout functions, the SIMT emulator (emu/simt.h). Values
+// are floats: the checks verify index arithmetic, not rounding.
 // Also fails on ldmatrix bank conflicts.
 #pragma once
 #include <stdio.h>

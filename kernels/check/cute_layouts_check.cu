@@ -1,25 +1,31 @@
-// A second reading of the Hopper layouts: gemm_wgmma.cu's shared-memory tiles, matrix descriptors and D fragment, and
-// hopper_emulation.h (which the host check and the SIMT emulator read them through), compared with CUTLASS's CuTe,
-// whose sm90 GMMA code runs on the hardware every day. hopper_emulation.h is our one statement of the PTX manual's
-// layouts; an error in it would be shared by the kernel's host check and the emulator (common mode). This check asks
-// CuTe instead, for every operand tile the kernel builds (A and B, K-major and MN-major, BN 128 and 256, each
-// warpgroup's rows, each 16-wide k slice):
-//   1. the tile copy's layout (gemm_tile.cuh: tile_chunk, as cp.async writes it; gemm_wgmma.cu: tma_box, as TMA
+// A second reading of the tensor-core layouts, not ours: the kernels' fragment and shared-memory layouts, and the two
+// headers the host checks and the SIMT emulator read them through (mma_emulation.h, hopper_emulation.h), compared with
+// CUTLASS's CuTe, whose sm80 and sm90 code runs on the hardware every day. Those headers are our one statement of the
+// PTX manual's layouts; an error in one would be shared by the kernel's host check and the emulator (common mode).
+// mma.sync / ldmatrix (gemm_mma.cu, attention_mma.cu; mma_emulation.h):
+//   1. mma_a_at / mma_b_at / mma_d_at equal CuTe's SM80 16x8x16 ALayout / BLayout / CLayout, (lane, register half)
+//      -> (row, column), register r's half h being CuTe's value 2r + h;
+//   2. ldmatrix.x4 (with and without .trans): which lane gives which row (ldmatrix()'s convention) and which element
+//      each lane receives (ldmatrix_source) equal CuTe's SM75_U32x4_LDSM_N / SM75_U16x8_LDSM_T bit maps.
+// wgmma (gemm_wgmma.cu; hopper_emulation.h), for every operand tile the kernel builds (A and B, K-major and
+// MN-major, BN 128 and 256, each warpgroup's rows, each 16-wide k slice):
+//   3. the tile copy's layout (gemm_tile.cuh: tile_chunk, as cp.async writes it; gemm_wgmma.cu: tma_box, as TMA
 //      writes it with the 128-byte swizzle) puts every element where CuTe's canonical 128-byte-swizzled GMMA layout
 //      (Layout_K_SW128_Atom / Layout_MN_SW128_Atom, tiled over the stage) has it; if it is not canonical, CuTe's
 //      static checks fail at compile time;
-//   2. the kernel's descriptor (a_descriptor / b_descriptor, slice) equals the one CuTe's make_gmma_desc builds for
+//   4. the kernel's descriptor (a_descriptor / b_descriptor, slice) equals the one CuTe's make_gmma_desc builds for
 //      that slice of that tile, bit for bit;
-//   3. hopper_emulation.h's wgmma_operand_byte, reading that descriptor, finds each element where CuTe's tensor has it;
-//   4. wgmma_d_at's accumulator owners equal CuTe's CLayout_64xN (thread, value) -> (m, n), for N = 128 and 256;
-//   5. the transpose immediates: CuTe's SM90 GMMA ops pass int(Major) as imm-trans-a / -b, the kernel !KMAJOR (a
+//   5. wgmma_operand_byte, reading that descriptor, finds each element where CuTe's tensor has it;
+//   6. wgmma_d_at's accumulator owners equal CuTe's CLayout_64xN (thread, value) -> (m, n), for N = 128 and 256;
+//   7. the transpose immediates: CuTe's SM90 GMMA ops pass int(Major) as imm-trans-a / -b, the kernel !KMAJOR (a
 //      compile-time check of the convention; the instruction strings themselves were compared by reading).
 // Not a GPU run: it moves the trust from our reading of the manual to CuTe's. It needs a CUTLASS checkout (headers
-// only), so CI does not run it:
-//   nvcc -std=c++17 -I$CUTLASS/include -o /tmp/gwcute kernels/check/gemm_wgmma_cute_check.cu && /tmp/gwcute
+// only), so CI does not run it (host-checks.sh does when CUTLASS is set):
+//   nvcc -std=c++17 -I$CUTLASS/include -o /tmp/cutec kernels/check/cute_layouts_check.cu && /tmp/cutec
 #define GEMM_WGMMA_INDEX_ONLY
 #include "../gemm_wgmma.cu"
 #include "hopper_emulation.h"
+#include "mma_emulation.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,8 @@ static size_t host_cvta(const void* p) { return SHARED + (size_t)((const unsigne
 #define __cvta_generic_to_shared(p) host_cvta(p)
 #define CUTE_CVTA_GENERIC_TO_SHARED_ACTIVATED 1
 #endif
+#include <cute/atom/copy_traits_sm75.hpp>
+#include <cute/atom/mma_traits_sm80.hpp>
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
 #include <cute/tensor.hpp>
 
@@ -80,7 +88,7 @@ static auto cute_tile(unsigned at) {
   else return make_tensor(ptr, tile_to_shape(G::Layout_MN_SW128_Atom<uint16_t>{}, Shape<Int<MN>, Int<wg::BK>>{}, Step<_2, _1>{}));
 }
 
-// Checks 1-3 for one operand: `rows` rows of the tile per multiply (A: one warpgroup's 64; B: all of it), starting at
+// Checks 3-5 for one operand: `rows` rows of the tile per multiply (A: one warpgroup's 64; B: all of it), starting at
 // row `first`, with the kernel's descriptor `desc(kk)` for k slice kk.
 template <bool KMAJOR, int MN, int ROWS, class Desc>
 static void operand(const char* name, unsigned at, int first, Desc desc) {
@@ -108,6 +116,56 @@ static void operand(const char* name, unsigned at, int first, Desc desc) {
         expect(read == theirs, "wgmma_operand_byte", read, theirs, ctx);
       }
   }
+}
+
+// 1. mma.sync m16n8k16: CuTe's layouts map (lane, value) to m + 16 k (A), n + 8 k (B), m + 16 n (C).
+static void mma_fragments() {
+  using T = MMA_Traits<SM80_16x8x16_F32BF16BF16F32_TN>;
+  const auto A = typename T::ALayout{};
+  const auto B = typename T::BLayout{};
+  const auto C = typename T::CLayout{};
+  char ctx[64];
+  for (int t = 0; t < 32; t++) {
+    for (int r = 0; r < 4; r++)
+      for (int h = 0; h < 2; h++) {
+        int row, k, col;
+        snprintf(ctx, sizeof ctx, "lane %d register %d half %d", t, r, h);
+        mma_a_at(t, r, h, row, k);
+        expect(row + 16 * k == A(t, 2 * r + h), "mma A fragment (m + 16 k)", row + 16 * k, A(t, 2 * r + h), ctx);
+        if (r >= 2) continue;
+        mma_b_at(t, r, h, k, col);
+        expect(col + 8 * k == B(t, 2 * r + h), "mma B fragment (n + 8 k)", col + 8 * k, B(t, 2 * r + h), ctx);
+      }
+    for (int e = 0; e < 4; e++) {
+      int row, col;
+      mma_d_at(t, e, row, col);
+      snprintf(ctx, sizeof ctx, "lane %d accumulator %d", t, e);
+      expect(row + 16 * col == C(t, e), "mma D fragment (m + 16 n)", row + 16 * col, C(t, e), ctx);
+    }
+  }
+}
+
+// 2. ldmatrix.x4: CuTe's bit maps over the four 8x8 matrices of 16-bit elements (1024 bits each, rows of 128 bits).
+// Source: lane s gives the row at bit Src(s, 0); destination: lane t's register j, half h, is the element at bit
+// Dst(t, 32 j + 16 h) (the value index of its lowest bit).
+template <class Op>
+static void ldmatrix_maps(bool trans) {
+  const auto src = typename Copy_Traits<Op>::SrcLayout{};
+  const auto dst = typename Copy_Traits<Op>::DstLayout{};
+  char ctx[64];
+  for (int s = 0; s < 32; s++) {   // ldmatrix(): lane 8j + q gives row q of matrix j
+    snprintf(ctx, sizeof ctx, "%s, lane %d's row address", trans ? ".trans" : "no .trans", s);
+    expect(s == src(s, 0) / 128, "ldmatrix source row (8 matrix + row)", s, src(s, 0) / 128, ctx);
+  }
+  for (int t = 0; t < 32; t++)
+    for (int j = 0; j < 4; j++)
+      for (int h = 0; h < 2; h++) {
+        int row, col;
+        ldmatrix_source(t, h, trans, row, col);
+        const long bit = dst(t, 32 * j + 16 * h), ours = 1024 * j + 128 * row + 16 * col;
+        snprintf(ctx, sizeof ctx, "%s, lane %d register %d half %d", trans ? ".trans" : "no .trans", t, j, h);
+        expect(ours == bit, "ldmatrix element (bit)", ours, bit, ctx);
+      }
 }
 
 template <bool AK, bool BKM, int BN>
@@ -138,6 +196,9 @@ static void accumulators() {
 }
 
 int main() {
+  mma_fragments();
+  ldmatrix_maps<SM75_U32x4_LDSM_N>(false);
+  ldmatrix_maps<SM75_U16x8_LDSM_T>(true);
   void* buffer = nullptr;
   if (posix_memalign(&buffer, 1024, wg::Cfg<256>::STAGE_BYTES)) return 2;
   host_base = static_cast<unsigned char*>(buffer);
@@ -151,7 +212,7 @@ int main() {
   stage<false, false, 256>();
   accumulators<128>();
   accumulators<256>();
-  printf("gemm_wgmma vs CuTe: %ld comparisons (tile copies by cp.async and TMA, descriptors, wgmma_operand_byte, D fragment), %ld mismatches\n",
-         checks, failures);
+  printf("tensor-core layouts vs CuTe: %ld comparisons (mma.sync fragments, ldmatrix maps; wgmma tile copies by cp.async and TMA, "
+         "descriptors, wgmma_operand_byte, D fragment), %ld mismatches\n", checks, failures);
   return failures ? 1 : 0;
 }
