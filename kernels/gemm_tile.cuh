@@ -36,9 +36,11 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
 #define GEMM_OUT mma::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half}
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
-// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. All long long so Java passes it as a long[].
+// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. dh, dw (a gather's, > 1 only for a strided
+// convolution's input gradient): x is read dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so
+// that gradient is a stride-1 convolution of the output gradient. All long long so Java passes it as a long[].
 struct Operand {
-  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl;
+  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw;
 };
 
 // The element offset of (row, col), or false where the operand is zero (past its edges, or in a conv's padding).
@@ -50,6 +52,11 @@ __host__ __device__ inline bool locate(const Operand& o, int row, int col, long 
   int ci = col % cin, tap = col / cin, kx = tap % kw, ky = tap / kw;
   int ox = row % wo, t = row / wo, oy = t % ho, b = t / ho;
   int iy = oy * (int)o.sh - (int)o.pt + ky, ix = ox * (int)o.sw - (int)o.pl + kx;
+  if (o.dh > 1 || o.dw > 1) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
+    if (iy % (int)o.dh || ix % (int)o.dw) return false;
+    iy /= (int)o.dh;
+    ix /= (int)o.dw;
+  }
   if (iy < 0 || iy >= o.h || ix < 0 || ix >= o.w) return false;
   off = (((long long)b * o.h + iy) * o.w + ix) * cin + ci;
   return true;

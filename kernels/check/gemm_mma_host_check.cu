@@ -249,14 +249,15 @@ static int tile_cases(int& cases) {
     fails += check<false, false, T>(what, cout, kk, pix, dense(false, cout, pix), xb);
     cases += 2;
   }
-  // Stride-1 backward input as CudaBackend.backwardInputImplicit forms it: dx = im2col(gy as an Ho x Wo image of
-  // Cout channels, padded kh-1-pad) times the flipped weights wf (kh, kw, Cout, Cin) read N-major (conv.cu's
-  // flip_weights, transcribed), against dx's definition: dx[b,iy,ix,ci] = sum gy[b,oy,ox,co] w[co,ky,kx,ci] over
-  // oy = iy + pad - ky, ox = ix + pad - kx inside gy.
-  const int bwd[][7] = {{2, 9, 11, 16, 24, 3, 1}, {1, 6, 5, 8, 16, 3, 0}, {1, 7, 6, 8, 8, 3, 2}};
+  // Backward input as CudaBackend.backwardInputImplicit forms it: dx = im2col(gy as an Ho x Wo image of Cout
+  // channels, dilated by the stride, padded kh-1-pad) times the flipped weights wf (kh, kw, Cout, Cin) read N-major
+  // (conv.cu's flip_weights, transcribed), against dx's definition: dx[b,iy,ix,ci] = sum gy[b,oy,ox,co] w[co,ky,kx,ci]
+  // over oy = (iy + pad - ky) / st, ox = (ix + pad - kx) / st where they divide, inside gy.
+  const int bwd[][8] = {{2, 9, 11, 16, 24, 3, 1, 1}, {1, 6, 5, 8, 16, 3, 0, 1}, {1, 7, 6, 8, 8, 3, 2, 1},
+                        {2, 9, 11, 16, 24, 3, 1, 2}, {1, 8, 8, 8, 16, 3, 1, 2}, {1, 10, 7, 8, 8, 3, 0, 2}, {1, 11, 9, 8, 16, 3, 2, 3}};
   for (auto& c : bwd) {
-    int nb = c[0], h = c[1], w = c[2], cin = c[3], cout = c[4], kk = c[5], pad = c[6];
-    int ho = h + 2 * pad - kk + 1, wo = w + 2 * pad - kk + 1;
+    int nb = c[0], h = c[1], w = c[2], cin = c[3], cout = c[4], kk = c[5], pad = c[6], st = c[7];
+    int ho = (h + 2 * pad - kk) / st + 1, wo = (w + 2 * pad - kk) / st + 1;
     auto gy = std::make_shared<std::vector<float>>((size_t)nb * ho * wo * cout);
     auto wt = std::make_shared<std::vector<float>>((size_t)cout * kk * kk * cin);
     auto wf = std::make_shared<std::vector<float>>(wt->size());
@@ -270,7 +271,7 @@ static int tile_cases(int& cases) {
     }
     Side A;
     A.mem = gy;
-    A.o = Operand{0, 0, (long long)nb * h * w, (long long)kk * kk * cout, 1, ho, wo, cout, kk, h, w, 1, 1, kk - 1 - pad, kk - 1 - pad};
+    A.o = Operand{0, 0, (long long)nb * h * w, (long long)kk * kk * cout, 1, ho, wo, cout, kk, h, w, 1, 1, kk - 1 - pad, kk - 1 - pad, st, st};
     A.at = [](int, int) { return 0.f; };  // unused: compared with the definition below
     Side B;
     B.mem = wf;
@@ -282,14 +283,14 @@ static int tile_cases(int& cases) {
       for (int co = 0; co < cout; co++)
         for (int ky = 0; ky < kk; ky++)
           for (int kx = 0; kx < kk; kx++) {
-            int oy = iy + pad - ky, ox = ix + pad - kx;
-            if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
+            int ty = iy + pad - ky, tx = ix + pad - kx, oy = ty / st, ox = tx / st;
+            if (ty < 0 || tx < 0 || ty % st || tx % st || oy >= ho || ox >= wo) continue;
             sum += (double)(*gy)[(((size_t)b * ho + oy) * wo + ox) * cout + co] * (*wt)[(((size_t)co * kk + ky) * kk + kx) * cin + ci];
           }
       return sum;
     };
     char what[96];
-    snprintf(what, sizeof what, "conv %dx%d s1 p%d %d->%d backward input", kk, kk, pad, cin, cout);
+    snprintf(what, sizeof what, "conv %dx%d s%d p%d %d->%d backward input", kk, kk, st, pad, cin, cout);
     fails += check<true, false, T>(what, nb * h * w, cin, kk * kk * cout, A, B, def);
     cases++;
   }

@@ -281,11 +281,15 @@ class OpHarnessTest {
         check1("conv 3x3 64->64 backward input", t, g -> x64.on(g).backend().conv2dBackwardInput(gy64.on(g), w64.on(g), new int[]{2, 9, 11, 64}, s1));
         check1("conv 3x3 64->64 backward weight", t, g -> x64.on(g).backend().conv2dBackwardWeight(gy64.on(g), x64.on(g), new int[]{64, 3, 3, 64}, s1));
         check1("temporal conv 3x1 64->64", t, g -> x64.on(g).backend().conv2d(x64.on(g), wt64.on(g), null, st));
-        // stride 2 (the downsamplers) on the tensor cores: forward and weight gradient implicit, input gradient by col2im
+        // stride 2 (the downsamplers) on the tensor cores, all three implicit (the input gradient gathers gy dilated)
         Twin gy2 = twin(t, 2, s2.outH(9, 3), s2.outW(11, 3), 64);
         check1("conv 3x3 s2 64->64", t, g -> x64.on(g).backend().conv2d(x64.on(g), w64.on(g), null, s2));
         check1("conv 3x3 s2 64->64 backward input", t, g -> x64.on(g).backend().conv2dBackwardInput(gy2.on(g), w64.on(g), new int[]{2, 9, 11, 64}, s2));
         check1("conv 3x3 s2 64->64 backward weight", t, g -> x64.on(g).backend().conv2dBackwardWeight(gy2.on(g), x64.on(g), new int[]{64, 3, 3, 64}, s2));
+        ConvSpec sv = new ConvSpec(2, 2, 0, 1, 0, 1);   // the VAE encoder's downsampler: padded right and bottom only
+        Twin gyv = twin(t, 2, sv.outH(9, 3), sv.outW(11, 3), 64);
+        check1("conv 3x3 s2 pad (0,1,0,1) 64->64 backward input", t,
+                g -> x64.on(g).backend().conv2dBackwardInput(gyv.on(g), w64.on(g), new int[]{2, 9, 11, 64}, sv));
     }
 
     @ParameterizedTest

@@ -75,6 +75,13 @@ class CudaGemmPlanTest {
         CudaGemm.Im2col gy = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 640, 3, 3, 32, 32, 1, 1, 1, 1);
         assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)",
                 describe(plan(1, (int) gy.pixels(), 320, (int) gy.cols(), gy, mat(t, 320, 1, 0))));
+        // stride-2 backward input (a downsampler's): gy (2, 16, 16, 640) read dilated by 2, the output dx 32x32
+        CudaGemm.Im2col gy2 = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 16, 16, 640, 3, 3, 32, 32, 1, 1, 1, 1, 2, 2);
+        CudaGemm.MmaPlan down = plan(1, (int) gy2.pixels(), 320, (int) gy2.cols(), gy2, mat(t, 320, 1, 0));
+        assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)", describe(down));
+        assertEquals("[16, 16, 640, 3, 32, 32, 1, 1, 1, 1, 2, 2]", java.util.Arrays.toString(java.util.Arrays.copyOfRange(down.a(), 5, 17)),
+                "the struct gemm_tile.cuh's locate() reads: gy's size, the gather's geometry, the dilation last");
+        assertNull(CudaGemm.tmaPlan(down, true, 128, 1, CudaGemm.Epilogue.NONE), "TMA's im2col mode cannot dilate: cp.async");
         CudaGemm.Im2col odd = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 4, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
     }

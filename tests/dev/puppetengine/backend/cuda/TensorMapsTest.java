@@ -11,9 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The TMA tensor maps of gemm_wgmma.cu's warp-specialised GEMM, without a GPU: their plans and the JNI library. */
 class TensorMapsTest {
-    /** An Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl} of a dense matrix. */
+    /** An Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw} of a dense matrix. */
     private static long[] dense(long ld, long bs, long rows, long cols) {
-        return new long[]{ld, bs, rows, cols, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        return CudaGemm.dense(ld, bs, rows, cols);
     }
 
     @Test
@@ -39,7 +39,7 @@ class TensorMapsTest {
     /** The Operand struct of the im2col of x (n, h, w, cin) for a k x k conv, stride s, padding p. */
     private static long[] gather(int n, int h, int w, int cin, int k, int s, int p) {
         int ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
-        return new long[]{0, 0, (long) n * ho * wo, (long) k * k * cin, 1, h, w, cin, k, ho, wo, s, s, p, p};
+        return new long[]{0, 0, (long) n * ho * wo, (long) k * k * cin, 1, h, w, cin, k, ho, wo, s, s, p, p, 1, 1};
     }
 
     @Test
@@ -59,7 +59,7 @@ class TensorMapsTest {
         assertArrayEquals(new int[]{0, 0}, pointwise.lower());
         assertArrayEquals(new int[]{0, 0}, pointwise.upper());
         // the temporal conv: kernel (3, 1), padding (1, 0) over (frames, pixels): W = the 1024 pixels, H = the 14 frames
-        long[] temporal = {0, 0, 2 * 14 * 1024, 3 * 320, 1, 14, 1024, 320, 1, 14, 1024, 1, 1, 1, 0};
+        long[] temporal = {0, 0, 2 * 14 * 1024, 3 * 320, 1, 14, 1024, 320, 1, 14, 1024, 1, 1, 1, 0, 1, 1};
         TensorMaps.Im2colPlan t = (TensorMaps.Im2colPlan) TensorMaps.plan(temporal, true, 128, 1);
         assertArrayEquals(new long[]{320, 1024, 14, 2}, t.dims());
         assertArrayEquals(new int[]{0, -1}, t.lower(), "W first: no padding along pixels, one frame along time");
@@ -70,8 +70,12 @@ class TensorMapsTest {
         assertArrayEquals(new int[]{-2, -2}, down.upper(), "(16 - 1) * 2 + 1 - 32 - 1");
         assertArrayEquals(new int[]{2, 2}, down.step());
         assertArrayEquals(new int[]{1, 1}, a.step());
-        // what stays on cp.async: channels not a multiple of 64 (the 8-channel conv_in)
+        // what stays on cp.async: channels not a multiple of 64 (the 8-channel conv_in), and a dilated gather (a
+        // downsampler's input gradient reads gy with zeros between its pixels, which TMA's im2col mode cannot insert)
         assertNull(TensorMaps.plan(gather(2, 32, 32, 8, 3, 1, 1), true, 128, 1));
+        long[] dilated = gather(2, 16, 16, 320, 3, 1, 1);
+        dilated[15] = dilated[16] = 2;
+        assertNull(TensorMaps.plan(dilated, true, 128, 1));
     }
 
     @Test

@@ -926,18 +926,19 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Stride 1: dx is the convolution of gy (as an Ho x Wo image of Cout channels, padded by kh-1-padTop and
-     * kw-1-padLeft) with the flipped weights, output H x W: one implicit GEMM, no column buffer and no col2im.
-     * False, having written nothing to dx, where the tensor-core path does not take it or the tuner timed
-     * {@code columns} (the explicit path, CudaGemm#implicit) faster.
+     * dx is the convolution of gy (as an Ho x Wo image of Cout channels, dilated by the stride: stride - 1 zeros
+     * between its pixels; padded by kh-1-padTop and kw-1-padLeft) with the flipped weights, stride 1, output H x W:
+     * one implicit GEMM, no column buffer and no col2im. At stride s, (s^2 - 1) / s^2 of the gathered products are
+     * zeros (the columns path has none, but writes and reads kh x kw column gradients per input element): the tuner
+     * times both. False, having written nothing to dx, where the tensor-core path does not take it or the tuner
+     * timed {@code columns} (the explicit path, CudaGemm#implicit) faster.
      */
     private boolean backwardInputImplicit(ConvGeometry g, Tensor gy, Tensor w, CudaGemm.Mat dx, Runnable columns) {
         ConvSpec s = g.s();
-        if (s.strideH() != 1 || s.strideW() != 1) return false;
         DType t = gy.dtype();
         try (Tensor wf = empty(t, g.kh(), g.kw(), g.cout(), g.cin())) {
             CudaGemm.Im2col a = new CudaGemm.Im2col(ptr(gy), t, (long) g.n() * g.h() * g.w(), g.ho(), g.wo(), g.cout(), g.kh(), g.kw(),
-                    g.h(), g.w(), 1, 1, g.kh() - 1 - s.padTop(), g.kw() - 1 - s.padLeft());
+                    g.h(), g.w(), 1, 1, g.kh() - 1 - s.padTop(), g.kw() - 1 - s.padLeft(), s.strideH(), s.strideW());
             CudaGemm.Mat b = new CudaGemm.Mat(ptr(wf), t, g.cin(), 1, 0);          // (kh*kw*Cout, Cin), N-major
             if (CudaGemm.mmaPlan(1, (int) a.pixels(), g.cin(), (int) a.cols(), a, 0, b, 0) == null || !gemm.implicitAvailable()) return false;
             return gemm.implicit((int) a.pixels(), g.cin(), (int) a.cols(), 1f, a, b, 0f, dx, CudaGemm.Epilogue.NONE, columns,

@@ -61,10 +61,16 @@ final class CudaGemm {
 
     /**
      * The column matrix of a convolution over the channels-last image at ptr (N, H, W, Cin), never materialised:
-     * row = output pixel (b, oy, ox), column = (ky, kx, ci). Only the tensor-core kernel reads it.
+     * row = output pixel (b, oy, ox), column = (ky, kx, ci). Only the tensor-core kernel reads it. dh, dw: the image
+     * read dilated (dh - 1 rows, dw - 1 columns of zeros between its pixels; 1 = as it is), as a strided
+     * convolution's input gradient reads the output gradient.
      */
     record Im2col(CUdeviceptr ptr, DType dtype, long pixels, int h, int w, int cin, int kh, int kw, int ho, int wo,
-                  int sh, int sw, int pt, int pl) implements Operand {
+                  int sh, int sw, int pt, int pl, int dh, int dw) implements Operand {
+        Im2col(CUdeviceptr ptr, DType dtype, long pixels, int h, int w, int cin, int kh, int kw, int ho, int wo, int sh, int sw, int pt, int pl) {
+            this(ptr, dtype, pixels, h, w, cin, kh, kw, ho, wo, sh, sw, pt, pl, 1, 1);
+        }
+
         long cols() { return (long) kh * kw * cin; }
     }
 
@@ -277,13 +283,13 @@ final class CudaGemm {
         return new MmaPlan((a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + layout, sa.struct(), sb.struct());
     }
 
-    /** One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl}. */
+    /** One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw}. */
     private record Side(boolean kMajor, long[] struct) {}
 
     private static Side side(Operand o, int batch, int mn, int k, boolean transposed) {
         if (o instanceof Im2col g) {
             if (batch != 1 || g.cin() % 8 != 0) return null;
-            long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl()};
+            long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl(), g.dh(), g.dw()};
             // Memory rows are pixels. A gathered A (a forward or an input gradient) has the pixel as its M index:
             // K-major; a gathered B (a weight gradient) has it as its K index: N-major. Fixed by the side, not
             // guessed from sizes: where pixels == kh * kw * Cin both guesses would fit, and one is the wrong product.
@@ -295,9 +301,19 @@ final class CudaGemm {
         Mat d = (Mat) o;
         long sMN = transposed ? d.cs() : d.rs(), sK = transposed ? d.rs() : d.cs();
         if (batch > 1 && d.bs() % 8 != 0) return null;
-        if (sK == 1 && sMN % 8 == 0 && k % 8 == 0) return new Side(true, new long[]{sMN, d.bs(), mn, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
-        if (sMN == 1 && sK % 8 == 0 && mn % 8 == 0) return new Side(false, new long[]{sK, d.bs(), k, mn, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+        if (sK == 1 && sMN % 8 == 0 && k % 8 == 0) return new Side(true, dense(sMN, d.bs(), mn, k));
+        if (sMN == 1 && sK % 8 == 0 && mn % 8 == 0) return new Side(false, dense(sK, d.bs(), k, mn));
         return null;
+    }
+
+    /** The Operand struct of a dense matrix (the gather's fields zero). */
+    static long[] dense(long ld, long bs, long rows, long cols) {
+        long[] st = new long[17];
+        st[0] = ld;
+        st[1] = bs;
+        st[2] = rows;
+        st[3] = cols;
+        return st;
     }
 
     /**
@@ -329,7 +345,7 @@ final class CudaGemm {
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
-        String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() : "")
+        String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() + (g.dh() > 1 ? "d" + g.dh() : "") : "")
                 + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "")
                 // what changes the other path's cost or whether it competes: cuBLAS finishes an epilogue in a second pass
                 + " c=" + c.dtype() + (ep.bias() != null ? " +bias" : "") + (ep.residual() != null ? " +res" : "") + (cublas != null ? " +cublas" : "");

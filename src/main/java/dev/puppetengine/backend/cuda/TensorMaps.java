@@ -52,7 +52,7 @@ final class TensorMaps {
 
     /**
      * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, h, w, cin, kw, ho,
-     * wo, sh, sw, pt, pl}), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
+     * wo, sh, sw, pt, pl, dh, dw}), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
      * null where TMA cannot copy it (nothing to copy; a gather {@link #im2colPlan} refuses). A gather gets an im2col
      * plan, a dense operand a tiled one, whose boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one
      * per tile; MN-major (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
@@ -69,7 +69,7 @@ final class TensorMaps {
 
     /**
      * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): Cin % 64 == 0 (a 64-wide k step or strip is
-     * 64 channels of one tap), else null. Pixel window, per spatial dim: from -pad (the first output pixel's top-left
+     * 64 channels of one tap) and the image not dilated (TMA's im2col mode has no zeros between pixels), else null. Pixel window, per spatial dim: from -pad (the first output pixel's top-left
      * tap), traversed in steps of the conv stride, (out - 1) stride + 1 wide (one position per output), so the upper
      * corner is (out - 1) stride + 1 - size - pad (pad - (kernel - 1) at stride 1 with equal padding); corners and
      * steps W first, as the dims (CUTLASS passes them so). 64 channels per pixel; pixels per box: the tile's rows when
@@ -78,7 +78,7 @@ final class TensorMaps {
     private static Im2colPlan im2colPlan(long[] o, boolean kMajor, int tileRows) {
         long rows = o[2], h = o[5], w = o[6], cin = o[7], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
         int[] lower = {(int) -pl, (int) -pt}, upper = {(int) ((wo - 1) * sw + 1 - w - pl), (int) ((ho - 1) * sh + 1 - h - pt)};
-        if (cin % 64 != 0 || sw > 8 || sh > 8) return null;   // the driver's traversal strides go to 8
+        if (cin % 64 != 0 || sw > 8 || sh > 8 || o[15] > 1 || o[16] > 1) return null;   // the driver's traversal strides go to 8
         for (int c : new int[]{lower[0], lower[1], upper[0], upper[1]}) if (c < -128 || c > 127) return null;   // rank 4's corner range
         long images = rows / (ho * wo);
         return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h}, lower, upper,
