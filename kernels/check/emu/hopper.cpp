@@ -253,7 +253,7 @@ void wgmma(float* d, int n, bool bf16, bool a_kmajor, bool b_kmajor, uint64_t da
   } else if (!p.left_at) {
     fail("wgmma with no wgmma.fence before the thread's first one");
   } else if (p.left_at != d || p.left.size() != (size_t)n / 2 || memcmp(p.left.data(), d, n / 2 * sizeof(float))) {
-    fail("wgmma on accumulators that other instructions changed since the last wgmma.wait_group, with no wgmma.fence between");
+    fail("wgmma on accumulators that other instructions changed since the last wgmma.fence or retirement, with no wgmma.fence between");
   }
   Multiply m{d, n, bf16, a_kmajor, b_kmajor, da, db, {}};
   m.issued = product(m, true);
