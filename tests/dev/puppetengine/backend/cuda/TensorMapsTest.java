@@ -11,29 +11,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The TMA tensor maps of gemm_wgmma.cu's warp-specialised GEMM, without a GPU: their plans and the JNI library. */
 class TensorMapsTest {
-    /** An Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw} of a dense matrix. */
-    private static long[] dense(long ld, long bs, long rows, long cols) {
-        return CudaGemm.dense(ld, bs, rows, cols);
-    }
-
     @Test
     void plansUseTheKernelsBoxesAndByteStrides() {
         // A of x W^T: x (448 tokens x 320 channels) K-major, a 128-row tile: one 64 x 128 box per k step
-        TensorMaps.Plan a = (TensorMaps.Plan) TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        TensorMaps.Plan a = (TensorMaps.Plan) TensorMaps.plan(CudaGemm.dense(320, 0, 448, 320), true, 128, 1);
         assertArrayEquals(new long[]{320, 448}, a.dims());
         assertArrayEquals(new long[]{640}, a.strideBytes());
         assertArrayEquals(new int[]{64, 128}, a.box());
         // B (k = 320 rows of n = 1280 contiguous), MN-major, batched: 64 x 64 boxes (one per 64-wide strip), rank 3
-        TensorMaps.Plan b = (TensorMaps.Plan) TensorMaps.plan(dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
+        TensorMaps.Plan b = (TensorMaps.Plan) TensorMaps.plan(CudaGemm.dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
         assertEquals(3, b.rank());
         assertArrayEquals(new long[]{1280, 320, 2}, b.dims());
         assertArrayEquals(new long[]{2576, 2 * 320 * 1288}, b.strideBytes());
         assertArrayEquals(new int[]{64, 64, 1}, b.box());
         // one matrix shared by every batch entry (batch stride 0): rank 2, the batch coordinate unused
-        TensorMaps.Plan shared = (TensorMaps.Plan) TensorMaps.plan(dense(64, 0, 300, 64), true, 256, 4);
+        TensorMaps.Plan shared = (TensorMaps.Plan) TensorMaps.plan(CudaGemm.dense(64, 0, 300, 64), true, 256, 4);
         assertEquals(2, shared.rank());
         assertArrayEquals(new int[]{64, 256}, shared.box());
-        assertNull(TensorMaps.plan(dense(8, 0, 72, 0), true, 128, 1), "k = 0: nothing to copy (the driver refuses a zero dim)");
+        assertNull(TensorMaps.plan(CudaGemm.dense(8, 0, 72, 0), true, 128, 1), "k = 0: nothing to copy (the driver refuses a zero dim)");
     }
 
     /** The Operand struct of the im2col of x (n, h, w, cin) for a k x k conv, stride s, padding p. */
@@ -89,7 +84,7 @@ class TensorMapsTest {
             return;
         }
         assertNull(why, "the JNI library links against nothing of CUDA: it loads with or without a GPU");
-        TensorMaps.MapPlan p = TensorMaps.plan(dense(320, 0, 448, 320), true, 128, 1);
+        TensorMaps.MapPlan p = TensorMaps.plan(CudaGemm.dense(320, 0, 448, 320), true, 128, 1);
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
         // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
         try {

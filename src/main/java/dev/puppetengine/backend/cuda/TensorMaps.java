@@ -69,16 +69,19 @@ final class TensorMaps {
 
     /**
      * The im2col plan of a gather (gemm_wgmma.cu's im2col_box reads it): Cin % 64 == 0 (a 64-wide k step or strip is
-     * 64 channels of one tap) and the image not dilated (TMA's im2col mode has no zeros between pixels), else null. Pixel window, per spatial dim: from -pad (the first output pixel's top-left
-     * tap), traversed in steps of the conv stride, (out - 1) stride + 1 wide (one position per output), so the upper
-     * corner is (out - 1) stride + 1 - size - pad (pad - (kernel - 1) at stride 1 with equal padding); corners and
+     * 64 channels of one tap) and the image not dilated (TMA's im2col mode has no zeros between pixels), else null.
+     * Pixel window, per spatial dim: from -pad (the first output pixel's top-left tap), traversed in steps of the conv
+     * stride, (out - 1) stride + 1 wide (one position per output), so the upper corner is (out - 1) stride + 1 - size
+     * - pad (pad - (kernel - 1) at stride 1 with equal padding); corners and
      * steps W first, as the dims (CUTLASS passes them so). 64 channels per pixel; pixels per box: the tile's rows when
      * K-major (pixels along M), 64 when MN-major (pixels along K).
      */
     private static Im2colPlan im2colPlan(long[] o, boolean kMajor, int tileRows) {
-        long rows = o[2], h = o[5], w = o[6], cin = o[7], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14];
+        long rows = o[2], h = o[5], w = o[6], cin = o[7], ho = o[9], wo = o[10], sh = o[11], sw = o[12], pt = o[13], pl = o[14],
+                dh = o[15], dw = o[16];
         int[] lower = {(int) -pl, (int) -pt}, upper = {(int) ((wo - 1) * sw + 1 - w - pl), (int) ((ho - 1) * sh + 1 - h - pt)};
-        if (cin % 64 != 0 || sw > 8 || sh > 8 || o[15] > 1 || o[16] > 1) return null;   // the driver's traversal strides go to 8
+        if (cin % 64 != 0 || dh > 1 || dw > 1) return null;
+        if (sw > 8 || sh > 8) return null;   // the driver's traversal strides go to 8
         for (int c : new int[]{lower[0], lower[1], upper[0], upper[1]}) if (c < -128 || c > 127) return null;   // rank 4's corner range
         long images = rows / (ho * wo);
         return new Im2colPlan(new long[]{cin, w, h, images}, new long[]{2 * cin, 2 * cin * w, 2 * cin * w * h}, lower, upper,
