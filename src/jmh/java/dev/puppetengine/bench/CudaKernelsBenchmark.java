@@ -44,7 +44,7 @@ public class CudaKernelsBenchmark {
 
     private CudaBench bench;
     private CudaBackend gpu;
-    private Tensor tokens, kvFrame0, context, temporalTokens, x, temporalX, mix, gamma, beta, normW, normB, video, temporalW, convW, gy;
+    private Tensor tokens, kvFrame0, context, temporalTokens, x, temporalX, mix, gamma, beta, normW, normB, video, temporalW, convW, gy, gyDown;
     private Tensor vaeMid, clipTokens;
     private AttentionResult allToFirst;
 
@@ -68,6 +68,7 @@ public class CudaKernelsBenchmark {
         temporalW = random(C, 3, 1, C);
         convW = random(C, 3, 3, C);
         gy = random(n, SIDE, SIDE, C);
+        gyDown = random(n, SIDE / 2, SIDE / 2, C);        // a downsampler's output gradient (3x3, stride 2, pad 1)
         allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
         vaeMid = random(FRAMES, SIDE * SIDE, 512);        // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
         clipTokens = random(1, 257, 1280);                // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
@@ -163,6 +164,16 @@ public class CudaKernelsBenchmark {
     @Benchmark
     public double conv3x3BackwardInput() {
         return done(gpu.conv2dBackwardInput(gy, convW, x.shape(), ConvSpec.of(1, 1)));
+    }
+
+    /**
+     * Input gradient of a downsampler (3x3, stride 2, pad 1, x as {@link #conv3x3}'s): 13.2 GFLOP of products, but the
+     * implicit GEMM multiplies gy dilated by 2 (three of four gathered values zero), so the kernel runs 52.8 GFLOP;
+     * where cuBLAS loads the tuner may pick GEMM + col2im instead.
+     */
+    @Benchmark
+    public double downsampleBackwardInput() {
+        return done(gpu.conv2dBackwardInput(gyDown, convW, x.shape(), ConvSpec.of(2, 1)));
     }
 
     /** Weight gradient of {@link #conv3x3}: 52.8 GFLOP (gy^T times the gathered im2col of x). */
