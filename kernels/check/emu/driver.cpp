@@ -416,6 +416,7 @@ int check_map(void* map, int dtype, unsigned rank, void* address, const unsigned
   if (inner_bytes % 16 || (swizzle == SWIZZLE_128B && inner_bytes > 128)) return INVALID_VALUE;
   memset(&m, 0, sizeof m);
   m.magic = emu::TensorMapImage::MAGIC;
+  m.word1 = emu::SMALL_TENSOR_BIT;   // as a driver <= 13.1 is taken to leave it (hopper.cpp checks it was cleared)
   m.rank = (uint8_t)rank;
   m.element_size = 2;
   m.swizzle = (uint8_t)swizzle;

@@ -324,6 +324,11 @@ void tma_box(unsigned dst, const void* map, int rank, const int* coords, const u
   if (m.magic != TensorMapImage::MAGIC) fail("cp.async.bulk.tensor with a tensor map the driver did not encode");
   if (m.rank != rank || (bool)m.im2col != (offsets != nullptr))
     fail("cp.async.bulk.tensor.%dd.%s on a %s tensor map of rank %d", rank, offsets ? "im2col" : "tile", m.im2col ? "im2col" : "tiled", m.rank);
+  unsigned long long last = m.dims[0] - 1;   // the tensor's extent: its last element's end, in elements
+  for (int i = 1; i < m.rank; i++) last += (m.dims[i] - 1) * (m.strides[i - 1] / m.element_size);
+  if ((m.word1 & SMALL_TENSOR_BIT) && (last + 1) * m.element_size < SMALL_TENSOR_BYTES)
+    fail("a TMA box through the tensor map of a %llu-byte tensor whose bit 21 of word 1 is still set: drivers up to 13.1 need it "
+         "cleared under 128 KiB (TensorMaps.smallTensorWorkaround)", (last + 1) * m.element_size);
   if (m.swizzle == 3 && dst % 1024) fail("a 128-byte-swizzled TMA box into shared address 0x%x: not 1024-byte aligned", dst);
   if (dst % 128) fail("a TMA box into shared address 0x%x: not 128-byte aligned", dst);
   if (!barrier_at(bar, "cp.async.bulk.tensor's mbarrier").async_visible)

@@ -86,6 +86,7 @@ struct TensorMapImage {
   static constexpr uint32_t MAGIC = 0x53494d54;   // "SIMT"
   uint32_t magic;
   uint8_t im2col, rank, element_size, swizzle;    // swizzle: CUtensorMapSwizzle (3 = 128B)
+  uint64_t word1;                                 // the map's second word: see SMALL_TENSOR_BIT
   uint64_t address;
   uint64_t dims[5], strides[4];                   // strides in bytes, of dims 1..rank-1
   uint16_t box[5];                                // tiled: box dims; im2col: unused
@@ -94,6 +95,14 @@ struct TensorMapImage {
   uint16_t channels, pixels;                      // im2col: channels per pixel, pixels per box
 };
 static_assert(sizeof(TensorMapImage) <= 128, "a tensor map is 128 bytes");
+static_assert(offsetof(TensorMapImage, word1) == 8, "word1 is the map's second 64-bit word");
+
+// Drivers up to 13.1 (cuDriverGetVersion <= 13010; the stand-in says 13000) have a bug that makes kernels reading
+// a map over a tensor of under 128 KiB occasionally fail, unless bit 21 of the map's second word is cleared after
+// encoding (CUTLASS 4.3.4 does so; TensorMaps.smallTensorWorkaround too). The stand-in encoder sets the bit, and a
+// box copied through a small tensor's map that still has it fails the launch: the one observable part we can model.
+constexpr uint64_t SMALL_TENSOR_BIT = 1ull << 21;
+constexpr unsigned long long SMALL_TENSOR_BYTES = 128 * 1024;
 
 // A kernel's entry: unpacks cuLaunchKernel's parameter array into the kernel's argument types and calls it.
 using Trampoline = void (*)(void** params);

@@ -74,6 +74,37 @@ class TensorMapsTest {
     }
 
     @Test
+    void smallTensorsLoseBit21OfWord1OnDriversUpTo13_1() {
+        // extents: the last element's end, not dims' product (a padded row stride counts its padding, the last row's does not)
+        TensorMaps.MapPlan x = TensorMaps.plan(CudaGemm.dense(72, 0, 136, 64), true, 128, 1);
+        assertEquals(2 * (135 * 72 + 64), x.extentBytes());
+        TensorMaps.MapPlan batched = TensorMaps.plan(CudaGemm.dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
+        assertEquals(2 * (320 * 1288 + 319 * 1288 + 1280), batched.extentBytes());
+        TensorMaps.MapPlan im2col = TensorMaps.plan(gather(2, 8, 8, 64, 3, 1, 1), true, 128, 1);
+        assertEquals(2 * 2 * 8 * 8 * 64, im2col.extentBytes());
+        long[] words = new long[16];
+        java.util.Arrays.fill(words, -1L);
+        long[] map = words.clone();
+        TensorMaps.smallTensorWorkaround(map, x, 13000);
+        assertEquals(~(1L << 21), map[1], "CUDA 13.0, 19 KiB: bit 21 of word 1 cleared, nothing else");
+        for (int i = 0; i < 16; i++) if (i != 1) assertEquals(-1L, map[i]);
+        map = words.clone();
+        TensorMaps.smallTensorWorkaround(map, im2col, 13010);
+        assertEquals(~(1L << 21), map[1], "13.1 too, and im2col maps too");
+        map = words.clone();
+        TensorMaps.smallTensorWorkaround(map, x, 13020);
+        assertArrayEquals(words, map, "a later driver: untouched");
+        map = words.clone();
+        TensorMaps.smallTensorWorkaround(map, batched, 13000);
+        assertArrayEquals(words, map, "1.6 MiB: untouched");
+        TensorMaps.MapPlan edge = TensorMaps.plan(CudaGemm.dense(64, 0, 1024, 64), true, 128, 1);
+        assertEquals(TensorMaps.SMALL_TENSOR_BYTES, edge.extentBytes());
+        map = words.clone();
+        TensorMaps.smallTensorWorkaround(map, edge, 13000);
+        assertArrayEquals(words, map, "exactly 128 KiB is not under it");
+    }
+
+    @Test
     void theLibraryLoadsOrSaysWhyAndEncodeNamesTheDriversAnswer() throws CudaUnavailableException {
         String why = TensorMaps.unavailable();
         // on sm_90 the library must be there (else every "wgmma-tma" tile silently runs as another tile)
@@ -88,7 +119,7 @@ class TensorMapsTest {
         long address = 1L << 32;   // 16-byte aligned; encoding reads no memory
         // on an sm_90 device (the driver initialised by the backend) the map must encode; elsewhere the error says why not
         try {
-            long[] map = TensorMaps.encode(p, true, address);
+            long[] map = TensorMaps.encode(p, true, address, 13000);
             assertEquals(16, map.length);
             assertTrue(java.util.Arrays.stream(map).anyMatch(w -> w != 0), "an encoded map is not all zero");
         } catch (CudaException e) {
@@ -97,12 +128,12 @@ class TensorMapsTest {
             assertTrue(e.getMessage().contains("libcuda.so.1") || e.getMessage().contains("CUresult"), e.getMessage());
         }
         try {   // an im2col map likewise
-            assertEquals(16, TensorMaps.encode(TensorMaps.plan(gather(2, 8, 8, 64, 3, 1, 1), true, 128, 1), true, address).length);
+            assertEquals(16, TensorMaps.encode(TensorMaps.plan(gather(2, 8, 8, 64, 3, 1, 1), true, 128, 1), true, address, 13000).length);
         } catch (CudaException e) {
             if (hopper) throw e;
             assertTrue(e.getMessage().contains("cuTensorMapEncodeIm2col(dims [64, 8, 8, 2]"), e.getMessage());
         }
-        CudaException bad = assertThrows(CudaException.class, () -> TensorMaps.encode(new TensorMaps.Plan(new long[]{64, 0}, new long[]{128}, new int[]{64, 1}), true, address));
+        CudaException bad = assertThrows(CudaException.class, () -> TensorMaps.encode(new TensorMaps.Plan(new long[]{64, 0}, new long[]{128}, new int[]{64, 1}), true, address, 13000));
         assertTrue(bad.getMessage().contains("bad arguments"), "checked before the driver is asked: " + bad.getMessage());
     }
 }

@@ -80,6 +80,7 @@ public final class CudaBackend implements Backend {
     private final String deviceName;
     private final int multiprocessors;
     private final int smMajor, smMinor;
+    private final int driverVersion;
     private final CudaAllocator allocator = new CudaAllocator(this);
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -129,6 +130,7 @@ public final class CudaBackend implements Backend {
         Cu.check(JCudaDriver.cuDeviceGetCount(count), "cuDeviceGetCount");
         if (count[0] == 0) throw new CudaUnavailableException(CudaUnavailableException.Reason.NO_DEVICE, "no CUDA device (cuDeviceGetCount = 0)", null);
         Cu.check(JCudaDriver.cuDriverGetVersion(ver), "cuDriverGetVersion");
+        driverVersion = ver[0];
         if (ver[0] < MIN_DRIVER)
             throw new CudaUnavailableException(CudaUnavailableException.Reason.DRIVER_TOO_OLD, String.format(
                     "the NVIDIA driver supports CUDA %d.%d, but the kernels were built with CUDA 13: install driver 580 or newer",
@@ -173,6 +175,9 @@ public final class CudaBackend implements Backend {
     String deviceKey() { return deviceName + " sm_" + smMajor + smMinor; }
 
     int multiprocessors() { return multiprocessors; }
+
+    /** The CUDA version the driver supports, as cuDriverGetVersion says it (13000 for 13.0). */
+    int driverVersion() { return driverVersion; }
 
     /** Compute capability as 10 * major + minor (90 for H100 / H200). */
     int computeCapability() { return smMajor * 10 + smMinor; }

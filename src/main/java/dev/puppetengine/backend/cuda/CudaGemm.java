@@ -411,7 +411,7 @@ final class CudaGemm {
         TensorMaps.MapPlan p = tile.tma ? tmaPlan(plan, forA, forA ? tile.bm : tile.bn, batch, ep) : null;
         if (p == null) return new Object[]{NO_MAP, 0};
         try {
-            return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr())), p.mode()};
+            return new Object[]{TensorMaps.encode(p, plan.kind().startsWith("bf16"), DevicePointers.address(op.ptr()), backend.driverVersion()), p.mode()};
         } catch (CudaException e) {   // unexpected (the plan found it TMA-able): said once loudly, or a "TMA" tile could pass on cp.async unseen
             if (tmaRefusalSaid.compareAndSet(false, true)) LOG.warn("TMA off for an operand the driver refused (further ones at debug): {}", e.getMessage());
             else LOG.debug("TMA off for one operand: {}", e.getMessage());

@@ -45,6 +45,19 @@ final class TensorMaps {
     /** A plan of either kind; {@link #mode()} is the kernel's rank_a / rank_b argument for it. */
     sealed interface MapPlan permits Plan, Im2colPlan {
         int mode();
+
+        /** The tensor's extents, innermost first, in elements. */
+        long[] dims();
+
+        /** The byte strides of dims 1 .. rank - 1 (dim 0 is contiguous). */
+        long[] strideBytes();
+
+        /** The bytes from the tensor's first element to the end of its last (16-bit elements). */
+        default long extentBytes() {
+            long last = dims()[0] - 1;
+            for (int i = 1; i < dims().length; i++) last += (dims()[i] - 1) * strideBytes()[i - 1] / 2;
+            return 2 * (last + 1);
+        }
     }
 
     /** gemm_wgmma.cu's IM2COL mode. */
@@ -92,10 +105,11 @@ final class TensorMaps {
     static String unavailable() { return UNLOADED; }
 
     /**
-     * The 16 words of the tensor map for {@code plan} over bf16 (or f16) memory at device address {@code address}.
-     * Throws CudaException when the driver refuses it (it checks alignment, strides and box against the hardware).
+     * The 16 words of the tensor map for {@code plan} over bf16 (or f16) memory at device address {@code address},
+     * for a driver of {@code driverVersion} (cuDriverGetVersion: {@link #smallTensorWorkaround}). Throws
+     * CudaException when the driver refuses it (it checks alignment, strides and box against the hardware).
      */
-    static long[] encode(MapPlan plan, boolean bf16, long address) {
+    static long[] encode(MapPlan plan, boolean bf16, long address, int driverVersion) {
         if (UNLOADED != null) throw new CudaException("TMA tensor maps unavailable: " + UNLOADED);
         long[] map = new long[16];
         int rc;
@@ -112,7 +126,24 @@ final class TensorMaps {
                     + p.channels() + " channels x " + p.pixels() + " pixels";
         }
         if (rc != 0) throw new CudaException(what + ", address 0x" + Long.toHexString(address) + "): " + reason(rc));
+        smallTensorWorkaround(map, plan, driverVersion);
         return map;
+    }
+
+    /** Drivers up to this version (13.1) need {@link #smallTensorWorkaround}. */
+    static final int SMALL_TENSOR_BUG_UNTIL = 13010;
+    /** The tensors it concerns span fewer bytes than this. */
+    static final long SMALL_TENSOR_BYTES = 128 * 1024;
+
+    /**
+     * CUDA drivers up to 13.1 encode a map over a tensor of under 128 KiB such that kernels reading it occasionally
+     * fail; CUTLASS 4.3.4 (its changelog: "a driver bug which will cause occasionally errors when executing
+     * kernels") clears bit 21 of the map's second 64-bit word after encoding, for both map kinds. The bit is not
+     * documented; we do what CUTLASS does, under the same condition. Many of the engine's maps are that small: every
+     * tile's validation product (136 x 72 of A), the op harness's cases, the time embedding's products (28 rows).
+     */
+    static void smallTensorWorkaround(long[] map, MapPlan plan, int driverVersion) {
+        if (driverVersion <= SMALL_TENSOR_BUG_UNTIL && plan.extentBytes() < SMALL_TENSOR_BYTES) map[1] &= ~(1L << 21);
     }
 
     static String reason(int rc) {
