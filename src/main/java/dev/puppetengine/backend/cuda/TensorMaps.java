@@ -137,10 +137,12 @@ final class TensorMaps {
 
     /**
      * CUDA drivers up to 13.1 encode a map over a tensor of under 128 KiB such that kernels reading it occasionally
-     * fail; CUTLASS 4.3.4 (its changelog: "a driver bug which will cause occasionally errors when executing
-     * kernels") clears bit 21 of the map's second 64-bit word after encoding, for both map kinds. The bit is not
-     * documented; we do what CUTLASS does, under the same condition. Many of the engine's maps are that small: every
-     * tile's validation product (136 x 72 of A), the op harness's cases, the time embedding's products (28 rows).
+     * fail (CUTLASS's changelog, 4.3.4: "on Blackwell when the tensor's backing memory allocation is less than 128KB";
+     * 4.7.0 calls the bit a promise that the first 128 KiB are mapped, so clearing it is the safe side). CUTLASS's
+     * C++ clears bit 21 of the map's second 64-bit word after encoding, tiled and im2col maps alike, on every
+     * architecture, when the driver is 13.1 or older and the tensor spans under 128 KiB; we do the same. The bit is
+     * not documented. Many of the engine's maps are that small: every tile's validation product (136 x 72 of A), the
+     * op harness's cases, the time embedding's products (28 rows).
      */
     static void smallTensorWorkaround(long[] map, MapPlan plan, int driverVersion) {
         if (driverVersion <= SMALL_TENSOR_BUG_UNTIL && plan.extentBytes() < SMALL_TENSOR_BYTES) map[1] &= ~(1L << 21);
