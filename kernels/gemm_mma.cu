@@ -69,41 +69,55 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
   const uint16_t* bb = B + b * ob.bs;
   float acc[4][4][4] = {};
 
-  for (int s = 0; s < STAGES - 1; s++) {
-    if (s < ktiles) {
-      load_tile<A_KMAJOR, BM, BK, THREADS>(sa + s * T::A_CHUNKS, a, oa, bm, s * BK, 0);
-      load_tile<B_KMAJOR, BN, BK, THREADS>(sb + s * T::B_CHUNKS, bb, ob, bn, s * BK, half);
-    }
-    cp_async_commit();
-  }
-  for (int kt = 0; kt < ktiles; kt++) {
-    cp_async_wait<STAGES - 2>();  // tile kt has landed (for this thread) ...
-    __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
-    int next = kt + STAGES - 1;
-    if (next < ktiles) {
-      load_tile<A_KMAJOR, BM, BK, THREADS>(sa + next % STAGES * T::A_CHUNKS, a, oa, bm, next * BK, 0);
-      load_tile<B_KMAJOR, BN, BK, THREADS>(sb + next % STAGES * T::B_CHUNKS, bb, ob, bn, next * BK, half);
-    }
-    cp_async_commit();  // an empty group near the end keeps the wait count uniform
-    const uint4* ta = sa + kt % STAGES * T::A_CHUNKS;
-    const uint4* tb = sb + kt % STAGES * T::B_CHUNKS;
-#pragma unroll
-    for (int kk = 0; kk < BK; kk += 16) {
-      unsigned af[4][4], bf[4][2];
-#pragma unroll
-      for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR, ACPR>(lane, wm + i * 16, kk));
-#pragma unroll
-      for (int p = 0; p < 2; p++) {  // two n8 fragments per ldmatrix.x4
-        unsigned r[4];
-        ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR, BCPR>(lane, wn + p * 16, kk));
-        bf[2 * p][0] = r[0]; bf[2 * p][1] = r[1];
-        bf[2 * p + 1][0] = r[2]; bf[2 * p + 1][1] = r[3];
+  // The prologue and the k loop, with how A's and B's copies find their memory (gemm_tile.cuh: Dense, Locate,
+  // TileRows): one copy of the loop per combination below, all inlined.
+  auto main_loop = [&](const auto& how_a, const auto& how_b) {
+    for (int s = 0; s < STAGES - 1; s++) {
+      if (s < ktiles) {
+        load_tile<A_KMAJOR, BM, BK, THREADS>(sa + s * T::A_CHUNKS, a, oa, bm, s * BK, 0, how_a);
+        load_tile<B_KMAJOR, BN, BK, THREADS>(sb + s * T::B_CHUNKS, bb, ob, bn, s * BK, half, how_b);
       }
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int q = 0; q < 4; q++) mma16816<BF16>(acc[i][q], af[i], bf[q][0], bf[q][1]);
+      cp_async_commit();
     }
+    for (int kt = 0; kt < ktiles; kt++) {
+      cp_async_wait<STAGES - 2>();  // tile kt has landed (for this thread) ...
+      __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
+      int next = kt + STAGES - 1;
+      if (next < ktiles) {
+        load_tile<A_KMAJOR, BM, BK, THREADS>(sa + next % STAGES * T::A_CHUNKS, a, oa, bm, next * BK, 0, how_a);
+        load_tile<B_KMAJOR, BN, BK, THREADS>(sb + next % STAGES * T::B_CHUNKS, bb, ob, bn, next * BK, half, how_b);
+      }
+      cp_async_commit();  // an empty group near the end keeps the wait count uniform
+      const uint4* ta = sa + kt % STAGES * T::A_CHUNKS;
+      const uint4* tb = sb + kt % STAGES * T::B_CHUNKS;
+#pragma unroll
+      for (int kk = 0; kk < BK; kk += 16) {
+        unsigned af[4][4], bf[4][2];
+#pragma unroll
+        for (int i = 0; i < 4; i++) ldmatrix_x4<!A_KMAJOR>(af[i], ta + a_frag_slot<A_KMAJOR, ACPR>(lane, wm + i * 16, kk));
+#pragma unroll
+        for (int p = 0; p < 2; p++) {  // two n8 fragments per ldmatrix.x4
+          unsigned r[4];
+          ldmatrix_x4<!B_KMAJOR>(r, tb + b_frag_slot<B_KMAJOR, BCPR>(lane, wn + p * 16, kk));
+          bf[2 * p][0] = r[0]; bf[2 * p][1] = r[1];
+          bf[2 * p + 1][0] = r[2]; bf[2 * p + 1][1] = r[3];
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+          for (int q = 0; q < 4; q++) mma16816<BF16>(acc[i][q], af[i], bf[q][0], bf[q][1]);
+      }
+    }
+  };
+  if (A_KMAJOR && oa.gather) {
+    if constexpr (A_KMAJOR) {
+      if (oa.dh == 1 && oa.dw == 1) main_loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
+      else main_loop(Locate{}, Dense{});
+    }
+  } else if (!B_KMAJOR && ob.gather) {
+    if constexpr (!B_KMAJOR) main_loop(Dense{}, Locate{});
+  } else {
+    main_loop(Dense{}, Dense{});
   }
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
   __syncthreads();     // every warp is done with the stages: they stage C now, one warp row (64 rows) at a time

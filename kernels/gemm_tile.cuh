@@ -38,28 +38,88 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
 // x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. dh, dw (a gather's, > 1 only for a strided
 // convolution's input gradient): x is read dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so
-// that gradient is a stride-1 convolution of the output gradient. All long long so Java passes it as a long[].
+// that gradient is a stride-1 convolution of the output gradient. fcin, fkw, fwo, fho: fast_divisor of cin, kw, wo
+// and ho (a gather's; with_divisors fills them). All long long so Java passes it as a long[] (CudaGemm.side).
 struct Operand {
-  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw;
+  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho;
 };
 
-// The element offset of (row, col), or false where the operand is zero (past its edges, or in a conv's padding).
-// For a gather, 8 consecutive columns share one tap because Cin % 8 == 0.
-__host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
-  if (row >= o.rows || col >= o.cols) return false;
-  if (!o.gather) { off = (long long)row * o.ld + col; return true; }
-  int cin = (int)o.cin, kw = (int)o.kw, wo = (int)o.wo, ho = (int)o.ho;
-  int ci = col % cin, tap = col / cin, kx = tap % kw, ky = tap / kw;
-  int ox = row % wo, t = row / wo, oy = t % ho, b = t / ho;
-  int iy = oy * (int)o.sh - (int)o.pt + ky, ix = ox * (int)o.sw - (int)o.pl + kx;
-  if (o.dh > 1 || o.dw > 1) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
+// n / d for 0 <= n < 2^31 as a multiply-high, an add and a shift (Granlund and Montgomery, "Division by invariant
+// integers using multiplication", 1994): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1, n / d =
+// (umulhi(n, m) + n) >> s. fast_divisor packs m | s << 32. A gather splits every 16-byte chunk's row and column by
+// Cin, kw, Wo and Ho; as division instructions that was ~200 SASS instructions per chunk, more issue slots than the
+// tile's mma.sync work (docs/CUDA.md).
+__host__ __device__ inline long long fast_divisor(long long d) {
+  int s = 0;
+  while ((1ll << s) < d) s++;
+  const unsigned long long m = (1ull << 32) * ((1ull << s) - (unsigned long long)d) / (unsigned long long)d + 1;
+  return (long long)(m | (unsigned long long)s << 32);
+}
+
+__host__ __device__ inline int fast_div(int n, long long f) {
+  const unsigned m = (unsigned)f, s = (unsigned)(f >> 32);
+#ifdef __CUDA_ARCH__
+  const unsigned hi = __umulhi((unsigned)n, m);
+#else
+  const unsigned hi = (unsigned)((unsigned long long)(unsigned)n * m >> 32);
+#endif
+  return (int)((hi + (unsigned)n) >> s);
+}
+
+// A gather's Operand with its divisors filled in (the host checks' gathers; Java computes the same).
+__host__ __device__ inline Operand with_divisors(Operand o) {
+  o.fcin = fast_divisor(o.cin);
+  o.fkw = fast_divisor(o.kw);
+  o.fwo = fast_divisor(o.wo);
+  o.fho = fast_divisor(o.ho);
+  return o;
+}
+
+// A gather row's output pixel as the top-left corner of its window: image b, and (iy0, ix0) in x (in dilated
+// coordinates where x is read dilated) packed as yx = (iy0 + 2^15) << 16 | (ix0 + 2^15): two registers per row
+// where TileRows keeps them (CudaGemm keeps x's extents under 2^14). A row past the operand's rows gets iy0 = -2^15:
+// no tap brings it inside.
+struct GatherRow {
+  int b;
+  unsigned yx;
+};
+
+__host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
+  const int t = fast_div(row, o.fwo), ox = row - t * (int)o.wo, b = fast_div(t, o.fho), oy = t - b * (int)o.ho;
+  const int iy0 = row < o.rows ? oy * (int)o.sh - (int)o.pt : -32768, ix0 = ox * (int)o.sw - (int)o.pl;
+  return {b, (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
+}
+
+// The element offset of a gather's (row, col) given its row's GatherRow, or false where it reads zero (past the
+// columns, in the padding, or between a dilated x's pixels). Column = (ky, kx, ci); 8 consecutive columns share
+// one tap because Cin % 8 == 0. DILATED = false: the caller knows x is read as it is (dh = dw = 1).
+template <bool DILATED = true>
+__host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, int col, long long& off) {
+  if (col >= o.cols) return false;
+  const int tap = fast_div(col, o.fcin), ci = col - tap * (int)o.cin, ky = fast_div(tap, o.fkw), kx = tap - ky * (int)o.kw;
+  int iy = (int)(g.yx >> 16) - 32768 + ky, ix = (int)(g.yx & 0xffff) - 32768 + kx;
+  if (DILATED && (o.dh > 1 || o.dw > 1)) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
     if (iy % (int)o.dh || ix % (int)o.dw) return false;
     iy /= (int)o.dh;
     ix /= (int)o.dw;
   }
-  if (iy < 0 || iy >= o.h || ix < 0 || ix >= o.w) return false;
-  off = (((long long)b * o.h + iy) * o.w + ix) * cin + ci;
+  if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
+  off = (long long)((g.b * (int)o.h + iy) * (int)o.w + ix) * o.cin + ci;   // x's pixels < 2^31 (CudaGemm)
   return true;
+}
+
+// The element offset of a dense operand's (row, col), or false past its edges.
+__host__ __device__ inline bool locate_dense(const Operand& o, int row, int col, long long& off) {
+  if (row >= o.rows || col >= o.cols) return false;
+  off = (long long)row * o.ld + col;
+  return true;
+}
+
+// The element offset of (row, col), or false where the operand is zero (past its edges, or where a gather reads
+// zero).
+__host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
+  if (!o.gather) return locate_dense(o, row, col, off);
+  return row < o.rows && gather_at(o, gather_row(o, row), col, off);
 }
 
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
@@ -73,18 +133,54 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
   col = KMAJOR ? k0 + c * 8 : mn;
 }
 
+// The chunk index of this thread's copy `it` in a tile copied by THREADS threads.
+template <int THREADS>
+__device__ __forceinline__ int copy_chunk(int it) { return threadIdx.x + it * THREADS; }
+
+// How load_tile finds its copies' memory, known at compile time: Dense (a dense operand), Locate (either kind,
+// each copy on its own: locate), or TileRows (a gathered K-major operand). The GEMM kernels pick per operand at
+// run time, one copy of their k loop per combination that occurs: a gather is only ever A, K-major (a forward or
+// input-gradient conv: TileRows, or Locate where dilated), or B, MN-major (a weight gradient: Locate), never both
+// (CudaGemm.mmaPlan).
+struct Dense {};
+struct Locate {};
+
+// A thread's GatherRows for its copies of a K-major tile (MN x BK) of a gathered operand read as it is (not
+// dilated): their rows (pixels) stay the same across the k loop, so the kernels whose copies are unrolled find them
+// once per tile. (A dilated gather, a strided conv's input gradient, goes by Locate: its zero test in this loop
+// made ptxas spill in gemm_mma's 64x128 tile on sm_90a.)
+template <int MN, int BK, int THREADS>
+struct TileRows {
+  GatherRow at[MN * BK / 8 / THREADS];
+
+  __device__ __forceinline__ TileRows(const Operand& o, int mn0) {
+#pragma unroll
+    for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
+      int r, c, row, col;
+      tile_chunk<true, MN, BK>(copy_chunk<THREADS>(it), r, c);
+      tile_coords<true>(r, c, mn0, 0, 0, row, col);
+      at[it] = gather_row(o, row);
+    }
+  }
+};
+
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
 // chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
-// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once).
-template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS>
-__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half) {
+// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once). how: Dense,
+// Locate, or this thread's TileRows for the tile.
+template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How = Locate>
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half,
+                                          const How& how = How{}) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
 #pragma unroll UNROLL
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(threadIdx.x + it * THREADS, r, c), row, col;
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(copy_chunk<THREADS>(it), r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
-    bool valid = locate(o, row, col, off);
+    bool valid;
+    if constexpr (std::is_same_v<How, Dense>) valid = locate_dense(o, row, col, off);
+    else if constexpr (std::is_same_v<How, Locate>) valid = locate(o, row, col, off);
+    else valid = gather_at<false>(o, how.at[it], col, off);
     cp_async16(s + dst, g + off, valid);
   }
 }

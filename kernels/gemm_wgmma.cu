@@ -129,13 +129,13 @@ template <bool KMAJOR>
 __host__ __device__ inline int im2col_box(int i, int mn0, int k0, const Operand& o, int& c, int& w, int& h, int& n,
                                           int& offset_w, int& offset_h) {
   const int pixel = KMAJOR ? mn0 : k0, col = KMAJOR ? k0 : mn0 + 64 * i;
-  const int cin = (int)o.cin, tap = col / cin, ox = pixel % (int)o.wo, oy = pixel / (int)o.wo % (int)o.ho;
-  c = col % cin;
-  w = ox * (int)o.sw - (int)o.pl;
-  h = oy * (int)o.sh - (int)o.pt;
-  n = pixel / (int)(o.wo * o.ho);
-  offset_w = tap % (int)o.kw;
-  offset_h = tap / (int)o.kw;
+  const int tap = fast_div(col, o.fcin), t = fast_div(pixel, o.fwo);
+  c = col - tap * (int)o.cin;
+  n = fast_div(t, o.fho);
+  w = (pixel - t * (int)o.wo) * (int)o.sw - (int)o.pl;
+  h = (t - n * (int)o.ho) * (int)o.sh - (int)o.pt;
+  offset_h = fast_div(tap, o.fkw);
+  offset_w = tap - offset_h * (int)o.kw;
   return tma_box_offset<KMAJOR>(i);
 }
 
@@ -208,37 +208,52 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
     const int bm = tm * BM, bn = tn * BN;
     const uint16_t* a = A + b * oa.bs;
     const uint16_t* bb = B + b * ob.bs;
-    auto load = [&](int kt) {  // tile kt into stage kt % STAGES: A's 128 rows, then B's BN rows
-      uint4* s = ring_p + kt % STAGES * (Cf::STAGE_BYTES / 16);
-      load_tile<AK, BM, BK, THREADS, true>(s, a, oa, bm, kt * BK, 0);
-      load_tile<BKM, BN, BK, THREADS, true>(s + Cf::A_BYTES / 16, bb, ob, bn, kt * BK, o.half);
-    };
     float d[BN / 8][4];
+    // The k loop, with how A's and B's copies find their memory (gemm_tile.cuh: Dense, Locate, TileRows; as in
+    // gemm_mma.cu, one copy of the loop per combination below). Each copy zeroes the accumulators and retires its
+    // last wgmma itself: register moves where the copies join, inside a wgmma's flight, serialise every wgmma
+    // (ptxas C7515).
+    auto k_loop = [&](const auto& how_a, const auto& how_b) {
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++)
+      for (int j = 0; j < BN / 8; j++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) d[j][e] = 0.f;
-
-    for (int s = 0; s < STAGES - 2; s++) {
-      if (s < ktiles) load(s);
-      cp_async_commit();
+        for (int e = 0; e < 4; e++) d[j][e] = 0.f;
+      auto load = [&](int kt) {  // tile kt into stage kt % STAGES: A's 128 rows, then B's BN rows
+        uint4* s = ring_p + kt % STAGES * (Cf::STAGE_BYTES / 16);
+        load_tile<AK, BM, BK, THREADS, true>(s, a, oa, bm, kt * BK, 0, how_a);
+        load_tile<BKM, BN, BK, THREADS, true>(s + Cf::A_BYTES / 16, bb, ob, bn, kt * BK, o.half, how_b);
+      };
+      for (int s = 0; s < STAGES - 2; s++) {
+        if (s < ktiles) load(s);
+        cp_async_commit();
+      }
+      for (int kt = 0; kt < ktiles; kt++) {
+        cp_async_wait<STAGES - 3>();  // tile kt has landed (this thread's copies) ...
+        fence_proxy_async();          // ... is visible to the tensor cores ...
+        __syncthreads();              // ... for every thread's copies; and both warpgroups have retired batch kt - 2
+        if (kt + STAGES - 2 < ktiles) load(kt + STAGES - 2);  // into tile kt - 2's stage
+        cp_async_commit();            // an empty group near the end keeps the wait count uniform
+        const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
+        const uint64_t da = a_descriptor<AK>(stage, group), db = b_descriptor<BKM, BN>(stage);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, AK, BKM, BN>(d, slice<AK>(da, kk), slice<BKM>(db, kk));
+        wgmma_commit();
+        wgmma_wait<1>();  // batch kt - 1 is done
+      }
+      wgmma_wait<0>();
+      fence_accumulators(d);
+    };
+    if (AK && oa.gather) {
+      if constexpr (AK) {
+        if (oa.dh == 1 && oa.dw == 1) k_loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
+        else k_loop(Locate{}, Dense{});
+      }
+    } else if (!BKM && ob.gather) {
+      if constexpr (!BKM) k_loop(Dense{}, Locate{});
+    } else {
+      k_loop(Dense{}, Dense{});
     }
-    for (int kt = 0; kt < ktiles; kt++) {
-      cp_async_wait<STAGES - 3>();  // tile kt has landed (this thread's copies) ...
-      fence_proxy_async();          // ... is visible to the tensor cores ...
-      __syncthreads();              // ... for every thread's copies; and both warpgroups have retired batch kt - 2
-      if (kt + STAGES - 2 < ktiles) load(kt + STAGES - 2);  // into tile kt - 2's stage
-      cp_async_commit();            // an empty group near the end keeps the wait count uniform
-      const unsigned stage = ring + kt % STAGES * Cf::STAGE_BYTES;
-      const uint64_t da = a_descriptor<AK>(stage, group), db = b_descriptor<BKM, BN>(stage);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < BK / 16; kk++) wgmma<BF16, AK, BKM, BN>(d, slice<AK>(da, kk), slice<BKM>(db, kk));
-      wgmma_commit();
-      wgmma_wait<1>();  // batch kt - 1 is done
-    }
-    wgmma_wait<0>();
-    fence_accumulators(d);
     cp_async_wait<0>();
     __syncthreads();  // both warpgroups are done with the ring: it stages C now
     float* staged = reinterpret_cast<float*>(ring_p);

@@ -63,7 +63,7 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
   for (auto& x : *d.mem) x = rnd();
   int ho = (h + 2 * pt - kh) / sh + 1, wo = (w + 2 * pl - kw) / sw + 1;
-  d.o = Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl};
+  d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl});
   auto m = d.mem;
   auto at = [=](int p, int q) {
     int b = p / (ho * wo), oy = (p / wo) % ho, ox = p % wo, ky = q / (kw * cin), kx = (q / cin) % kw, ci = q % cin;
@@ -271,7 +271,7 @@ static int tile_cases(int& cases) {
     }
     Side A;
     A.mem = gy;
-    A.o = Operand{0, 0, (long long)nb * h * w, (long long)kk * kk * cout, 1, ho, wo, cout, kk, h, w, 1, 1, kk - 1 - pad, kk - 1 - pad, st, st};
+    A.o = with_divisors(Operand{0, 0, (long long)nb * h * w, (long long)kk * kk * cout, 1, ho, wo, cout, kk, h, w, 1, 1, kk - 1 - pad, kk - 1 - pad, st, st});
     A.at = [](int, int) { return 0.f; };  // unused: compared with the definition below
     Side B;
     B.mem = wf;
@@ -297,9 +297,37 @@ static int tile_cases(int& cases) {
   return fails;
 }
 
+// gemm_tile.cuh's fast_div against the division it replaces: every divisor up to 3000 and some large ones, at
+// random numerators and around multiples, up to 2^31 - 1; and the constants CudaGemmPlanTest expects of Java's
+// CudaGemm.fastDivisor, so the two computations of the magic numbers agree.
+static int fast_div_fails() {
+  int fails = 0;
+  const long long expect[][2] = {{1, 1}, {3, 1431655766ll | 2ll << 32}, {320, 2576980378ll | 9ll << 32}, {64, 1ll | 6ll << 32}};
+  for (auto& e : expect)
+    if (fast_divisor(e[0]) != e[1]) { printf("fast_divisor(%lld) = %llx, expected %llx\n", e[0], fast_divisor(e[0]), e[1]); fails++; }
+  const long long max = (1ll << 31) - 1;
+  auto check = [&](long long d) {
+    const long long f = fast_divisor(d);
+    auto one = [&](long long n) {
+      if (n < 0 || n > max || fast_div((int)n, f) == n / d) return;
+      if (fails++ < 5) printf("fast_div(%lld, %lld) = %d, expected %lld\n", n, d, fast_div((int)n, f), n / d);
+    };
+    for (int i = 0; i < 32; i++) one(((long long)rand() << 16 ^ rand()) % (max + 1));
+    for (long long q : {1ll, 2ll, 3ll, max / d - 1, max / d})
+      for (long long n : {q * d - 1, q * d, q * d + 1}) one(n);
+    one(0);
+    one(max);
+  };
+  for (long long d = 1; d <= 3000; d++) check(d);
+  for (long long d : {9ll * 2560, 65535ll, 917504ll, 1ll << 20, max, 1ll << 31}) check(d);
+  return fails;
+}
+
 int main() {
   srand(1);
   int cases = 0;
+  if (int f = fast_div_fails()) { printf("fast_div: %d FAILED\n", f); return 1; }
+  printf("fast_div: exact on every divisor checked\n");
   // The tiles gemm_mma.cu instantiates (GEMM_MMA_TILES).
   int fails = tile_cases<Tile<2, 4>>(cases) + tile_cases<Tile<2, 2>>(cases) + tile_cases<Tile<1, 4>>(cases);
   printf(fails ? "%d of %d FAILED\n" : "all %2$d cases passed\n", fails, cases);

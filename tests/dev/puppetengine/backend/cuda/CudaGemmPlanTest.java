@@ -3,8 +3,10 @@ package dev.puppetengine.backend.cuda;
 import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -81,9 +83,54 @@ class CudaGemmPlanTest {
         assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)", describe(down));
         assertEquals("[16, 16, 640, 3, 32, 32, 1, 1, 1, 1, 2, 2]", java.util.Arrays.toString(java.util.Arrays.copyOfRange(down.a(), 5, 17)),
                 "the struct gemm_tile.cuh's locate() reads: gy's size, the gather's geometry, the dilation last");
+        assertEquals(CudaGemm.OPERAND_FIELDS, down.a().length);
+        assertArrayEquals(new long[]{CudaGemm.fastDivisor(640), CudaGemm.fastDivisor(3), CudaGemm.fastDivisor(32), CudaGemm.fastDivisor(32)},
+                java.util.Arrays.copyOfRange(down.a(), 17, 21), "then the divisors of Cin, kw, Wo and Ho");
+        assertEquals(CudaGemm.OPERAND_FIELDS, down.b().length, "a dense struct is as long, its gather fields zero");
         assertNull(CudaGemm.tmaPlan(down, true, 128, 1, CudaGemm.Epilogue.NONE), "TMA's im2col mode cannot dilate: cp.async");
+        CudaGemm.Im2col wide = new CudaGemm.Im2col(null, t, 16384, 1, 16384, 64, 1, 3, 1, 16384, 1, 1, 0, 1);
+        assertNull(plan(1, 16384, 64, (int) wide.cols(), wide, mat(t, 1, wide.cols(), 0)), "16384 pixels wide: past GatherRow's 16-bit corner");
+        CudaGemm.Im2col narrower = new CudaGemm.Im2col(null, t, 16383, 1, 16383, 64, 1, 3, 1, 16383, 1, 1, 0, 1);
+        assertNotNull(plan(1, 16383, 64, (int) narrower.cols(), narrower, mat(t, 1, narrower.cols(), 0)));
+        assertNull(plan(1, 576, 576, 576, sq, sq), "two gathered operands: no kernel k loop takes both");
         CudaGemm.Im2col odd = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 4, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
+    }
+
+    /** n / d as the kernels compute it from CudaGemm.fastDivisor(d) (kernels/gemm_tile.cuh: fast_div). */
+    private static long fastDiv(long n, long f) {
+        long hi = (n * (f & 0xffffffffL)) >>> 32;
+        return (hi + n) >>> (f >>> 32);
+    }
+
+    @Test
+    void fastDivisorsDivideExactlyBelow2To31() {
+        // the same constants kernels/check/gemm_mma_host_check.cu expects of gemm_tile.cuh's fast_divisor
+        assertEquals(1L, CudaGemm.fastDivisor(1));
+        assertEquals(1431655766L | 2L << 32, CudaGemm.fastDivisor(3));
+        assertEquals(2576980378L | 9L << 32, CudaGemm.fastDivisor(320));
+        assertEquals(1L | 6L << 32, CudaGemm.fastDivisor(64));
+        java.util.Random r = new java.util.Random(7);
+        long max = (1L << 31) - 1;
+        for (long d = 1; d <= 3000; d++) check(d, max, r);
+        for (long d : new long[]{9 * 2560, 65535, 917504, 1L << 20, (1L << 31) - 1, 1L << 31}) check(d, max, r);
+        assertThrows(IllegalArgumentException.class, () -> CudaGemm.fastDivisor(0));
+    }
+
+    private static void check(long d, long max, java.util.Random r) {
+        long f = CudaGemm.fastDivisor(d);
+        long[] ns = new long[64];
+        for (int i = 0; i < 32; i++) ns[i] = r.nextLong(max + 1);
+        for (int i = 0; i < 8; i++) {   // around multiples of d, low and at the top of the range
+            long q = i < 4 ? i + 1 : max / d - (i - 4);
+            ns[32 + 3 * i] = q * d - 1;
+            ns[33 + 3 * i] = q * d;
+            ns[34 + 3 * i] = q * d + 1;
+        }
+        ns[56] = 0;
+        ns[57] = max;
+        for (long n : ns)
+            if (n >= 0 && n <= max) assertEquals(n / d, fastDiv(n, f), n + " / " + d);
     }
 
     @Test

@@ -276,6 +276,7 @@ final class CudaGemm {
     static MmaPlan mmaPlan(int batch, int m, int n, int k, Operand a, long aByteOffset, Operand b, long bByteOffset) {
         if (a.dtype() != b.dtype() || (a.dtype() != DType.BF16 && a.dtype() != DType.F16)) return null;
         if (batch > 65535 || aByteOffset % 16 != 0 || bByteOffset % 16 != 0) return null;
+        if (a instanceof Im2col && b instanceof Im2col) return null;   // the kernels' k loops gather one operand at most
         // B (k x n) is read as the n x k matrix B^T, so both operands are (mn index, k index) below.
         Side sa = side(a, batch, m, k, false), sb = side(b, batch, n, k, true);
         if (sa == null || sb == null) return null;
@@ -283,13 +284,17 @@ final class CudaGemm {
         return new MmaPlan((a.dtype() == DType.BF16 ? "bf16" : "f16") + "_" + layout, sa.struct(), sb.struct());
     }
 
-    /** One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw}. */
+    /**
+     * One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w,
+     * cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho} (the last four: {@link #fastDivisor}s).
+     */
     private record Side(boolean kMajor, long[] struct) {}
 
     private static Side side(Operand o, int batch, int mn, int k, boolean transposed) {
         if (o instanceof Im2col g) {
-            if (batch != 1 || g.cin() % 8 != 0) return null;
-            long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl(), g.dh(), g.dw()};
+            if (batch != 1 || g.cin() % 8 != 0 || !gatherFits(g)) return null;
+            long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl(), g.dh(), g.dw(),
+                    fastDivisor(g.cin()), fastDivisor(g.kw()), fastDivisor(g.wo()), fastDivisor(g.ho())};
             // Memory rows are pixels. A gathered A (a forward or an input gradient) has the pixel as its M index:
             // K-major; a gathered B (a weight gradient) has it as its K index: N-major. Fixed by the side, not
             // guessed from sizes: where pixels == kh * kw * Cin both guesses would fit, and one is the wrong product.
@@ -306,9 +311,38 @@ final class CudaGemm {
         return null;
     }
 
+    /** Extents a gather's window corner may reach: gemm_tile.cuh's GatherRow packs it in 16-bit halves. */
+    static final int GATHER_EXTENT = 1 << 14;
+
+    /**
+     * Whether the kernels can gather g: its image (dilated) and its window positions within {@link #GATHER_EXTENT}
+     * per side, and its pixels below 2^31 (gemm_tile.cuh's gather_at indexes them in 32 bits).
+     */
+    static boolean gatherFits(Im2col g) {
+        long images = g.pixels() / ((long) g.ho() * g.wo());
+        long[] extents = {(long) g.h() * g.dh(), (long) g.w() * g.dw(), (long) g.ho() * g.sh(), (long) g.wo() * g.sw(), Math.abs(g.pt()), Math.abs(g.pl())};
+        for (long e : extents) if (e >= GATHER_EXTENT) return false;
+        return images * g.h() * g.w() <= Integer.MAX_VALUE;
+    }
+
+    /** Fields of kernels/gemm_tile.cuh's Operand struct. */
+    static final int OPERAND_FIELDS = 21;
+
+    /**
+     * kernels/gemm_tile.cuh's fast_divisor of d (1 .. 2^31): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d)
+     * + 1, the kernel computes n / d for 0 <= n < 2^31 as (umulhi(n, m) + n) >> s, no division instruction. Packed
+     * as m | s << 32.
+     */
+    static long fastDivisor(long d) {
+        if (d < 1 || d > 1L << 31) throw new IllegalArgumentException("fast divisor of " + d + ": expected 1 .. 2^31");
+        int sh = 64 - Long.numberOfLeadingZeros(d - 1);   // ceil(log2 d)
+        long m = Long.divideUnsigned((1L << 32) * ((1L << sh) - d), d) + 1;
+        return m | (long) sh << 32;
+    }
+
     /** The Operand struct of a dense matrix (the gather's fields zero). */
     static long[] dense(long ld, long bs, long rows, long cols) {
-        long[] st = new long[17];
+        long[] st = new long[OPERAND_FIELDS];
         st[0] = ld;
         st[1] = bs;
         st[2] = rows;

@@ -65,7 +65,7 @@ final class TensorMaps {
 
     /**
      * The plan for an operand given as gemm_wgmma.cu's Operand struct ({ld, bs, rows, cols, gather, h, w, cin, kw, ho,
-     * wo, sh, sw, pt, pl, dh, dw}), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
+     * wo, sh, sw, pt, pl, dh, dw, ...}: CudaGemm.side), K-major or not, whose tile has {@code tileRows} rows along M or N (BM for A, BN for B), or
      * null where TMA cannot copy it (nothing to copy; a gather {@link #im2colPlan} refuses). A gather gets an im2col
      * plan, a dense operand a tiled one, whose boxes are the kernel's (tma_box): K-major (64 k, tileRows rows), one
      * per tile; MN-major (64 mn, 64 k rows), one per 64-wide strip; 128 bytes wide, as the 128-byte swizzle requires.
