@@ -69,8 +69,7 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
   const uint16_t* bb = B + b * ob.bs;
   float acc[4][4][4] = {};
 
-  // The prologue and the k loop, with how A's and B's copies find their memory (gemm_tile.cuh: Dense, Locate,
-  // TileRows): one copy of the loop per combination below, all inlined.
+  // The prologue and the k loop, with how A's and B's copies find their memory (gemm_tile.cuh: with_copy_kinds).
   auto main_loop = [&](const auto& how_a, const auto& how_b) {
     for (int s = 0; s < STAGES - 1; s++) {
       if (s < ktiles) {
@@ -109,16 +108,7 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
       }
     }
   };
-  if (A_KMAJOR && oa.gather) {
-    if constexpr (A_KMAJOR) {
-      if (oa.dh == 1 && oa.dw == 1) main_loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
-      else main_loop(Locate{}, Dense{});
-    }
-  } else if (!B_KMAJOR && ob.gather) {
-    if constexpr (!B_KMAJOR) main_loop(Dense{}, Locate{});
-  } else {
-    main_loop(Dense{}, Dense{});
-  }
+  with_copy_kinds<A_KMAJOR, B_KMAJOR, BM, BK, THREADS>(oa, ob, bm, main_loop);
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
   __syncthreads();     // every warp is done with the stages: they stage C now, one warp row (64 rows) at a time
   float* const staged = reinterpret_cast<float*>(pool);

@@ -164,6 +164,22 @@ struct TileRows {
   }
 };
 
+// Runs loop(how_a, how_b), the caller's k loop, with how A's and B's copies find their memory for this product (the
+// combinations above): a copy of the loop per combination, each inlined.
+template <bool A_KMAJOR, bool B_KMAJOR, int BM, int BK, int THREADS, class Loop>
+__device__ __forceinline__ void with_copy_kinds(const Operand& oa, const Operand& ob, int bm, Loop&& loop) {
+  if (A_KMAJOR && oa.gather) {
+    if constexpr (A_KMAJOR) {
+      if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
+      else loop(Locate{}, Dense{});
+    }
+  } else if (!B_KMAJOR && ob.gather) {
+    if constexpr (!B_KMAJOR) loop(Dense{}, Locate{});
+  } else {
+    loop(Dense{}, Dense{});
+  }
+}
+
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
 // chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
 // copy-only warp with few registers: unrolled, the addresses of all its copies are live at once). how: Dense,

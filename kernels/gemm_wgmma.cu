@@ -209,9 +209,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
     const uint16_t* a = A + b * oa.bs;
     const uint16_t* bb = B + b * ob.bs;
     float d[BN / 8][4];
-    // The k loop, with how A's and B's copies find their memory (gemm_tile.cuh: Dense, Locate, TileRows; as in
-    // gemm_mma.cu, one copy of the loop per combination below). Each copy zeroes the accumulators and retires its
-    // last wgmma itself: register moves where the copies join, inside a wgmma's flight, serialise every wgmma
+    // The k loop, with how A's and B's copies find their memory (gemm_tile.cuh: with_copy_kinds). Each copy zeroes
+    // the accumulators and retires its last wgmma itself: register moves where the copies join, inside a wgmma's flight, serialise every wgmma
     // (ptxas C7515).
     auto k_loop = [&](const auto& how_a, const auto& how_b) {
 #pragma unroll
@@ -244,16 +243,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
       wgmma_wait<0>();
       fence_accumulators(d);
     };
-    if (AK && oa.gather) {
-      if constexpr (AK) {
-        if (oa.dh == 1 && oa.dw == 1) k_loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
-        else k_loop(Locate{}, Dense{});
-      }
-    } else if (!BKM && ob.gather) {
-      if constexpr (!BKM) k_loop(Dense{}, Locate{});
-    } else {
-      k_loop(Dense{}, Dense{});
-    }
+    with_copy_kinds<AK, BKM, BM, BK, THREADS>(oa, ob, bm, k_loop);
     cp_async_wait<0>();
     __syncthreads();  // both warpgroups are done with the ring: it stages C now
     float* staged = reinterpret_cast<float*>(ring_p);
