@@ -75,28 +75,46 @@ __host__ __device__ inline Operand with_divisors(Operand o) {
   return o;
 }
 
-// A gather row's output pixel as the top-left corner of its window: image b, and (iy0, ix0) in x (in dilated
-// coordinates where x is read dilated) packed as yx = (iy0 + 2^15) << 16 | (ix0 + 2^15): two registers per row
-// where TileRows keeps them (CudaGemm keeps x's extents under 2^14). A row past the operand's rows gets iy0 = -2^15:
-// no tap brings it inside.
+// Output pixel `row` of a gather (< its rows): its image b and the top-left corner (iy0, ix0) of its window in x
+// (in dilated coordinates where x is read dilated). gemm_wgmma.cu's im2col_box places TMA windows with it too.
+__host__ __device__ inline void window_of(const Operand& o, int row, int& b, int& iy0, int& ix0) {
+  const int t = fast_div(row, o.fwo), ox = row - t * (int)o.wo;
+  b = fast_div(t, o.fho);
+  iy0 = (t - b * (int)o.ho) * (int)o.sh - (int)o.pt;
+  ix0 = ox * (int)o.sw - (int)o.pl;
+}
+
+// Column `col` of a gather: its tap (ky, kx) and channel ci. 8 consecutive columns share one tap (Cin % 8 == 0).
+__host__ __device__ inline void tap_of(const Operand& o, int col, int& ky, int& kx, int& ci) {
+  const int tap = fast_div(col, o.fcin);
+  ci = col - tap * (int)o.cin;
+  ky = fast_div(tap, o.fkw);
+  kx = tap - ky * (int)o.kw;
+}
+
+// A gather row's window (window_of) with its corner packed as yx = (iy0 + 2^15) << 16 | (ix0 + 2^15): two registers
+// per row where TileRows keeps them (CudaGemm keeps x's extents under 2^14). A row past the operand's rows gets
+// iy0 = -2^15: no tap brings it inside.
 struct GatherRow {
   int b;
   unsigned yx;
 };
 
 __host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
-  const int t = fast_div(row, o.fwo), ox = row - t * (int)o.wo, b = fast_div(t, o.fho), oy = t - b * (int)o.ho;
-  const int iy0 = row < o.rows ? oy * (int)o.sh - (int)o.pt : -32768, ix0 = ox * (int)o.sw - (int)o.pl;
+  int b, iy0, ix0;
+  window_of(o, row, b, iy0, ix0);
+  if (row >= o.rows) iy0 = -32768;
   return {b, (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
 }
 
 // The element offset of a gather's (row, col) given its row's GatherRow, or false where it reads zero (past the
-// columns, in the padding, or between a dilated x's pixels). Column = (ky, kx, ci); 8 consecutive columns share
-// one tap because Cin % 8 == 0. DILATED = false: the caller knows x is read as it is (dh = dw = 1).
+// rows or columns, in the padding, or between a dilated x's pixels). DILATED = false: the caller knows x is read
+// as it is (dh = dw = 1).
 template <bool DILATED = true>
 __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, int col, long long& off) {
   if (col >= o.cols) return false;
-  const int tap = fast_div(col, o.fcin), ci = col - tap * (int)o.cin, ky = fast_div(tap, o.fkw), kx = tap - ky * (int)o.kw;
+  int ky, kx, ci;
+  tap_of(o, col, ky, kx, ci);
   int iy = (int)(g.yx >> 16) - 32768 + ky, ix = (int)(g.yx & 0xffff) - 32768 + kx;
   if (DILATED && (o.dh > 1 || o.dw > 1)) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
     if (iy % (int)o.dh || ix % (int)o.dw) return false;
@@ -119,7 +137,7 @@ __host__ __device__ inline bool locate_dense(const Operand& o, int row, int col,
 // zero).
 __host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
   if (!o.gather) return locate_dense(o, row, col, off);
-  return row < o.rows && gather_at(o, gather_row(o, row), col, off);
+  return gather_at(o, gather_row(o, row), col, off);
 }
 
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and

@@ -129,13 +129,8 @@ template <bool KMAJOR>
 __host__ __device__ inline int im2col_box(int i, int mn0, int k0, const Operand& o, int& c, int& w, int& h, int& n,
                                           int& offset_w, int& offset_h) {
   const int pixel = KMAJOR ? mn0 : k0, col = KMAJOR ? k0 : mn0 + 64 * i;
-  const int tap = fast_div(col, o.fcin), t = fast_div(pixel, o.fwo);
-  c = col - tap * (int)o.cin;
-  n = fast_div(t, o.fho);
-  w = (pixel - t * (int)o.wo) * (int)o.sw - (int)o.pl;
-  h = (t - n * (int)o.ho) * (int)o.sh - (int)o.pt;
-  offset_h = fast_div(tap, o.fkw);
-  offset_w = tap - offset_h * (int)o.kw;
+  window_of(o, pixel, n, h, w);
+  tap_of(o, col, offset_h, offset_w, c);
   return tma_box_offset<KMAJOR>(i);
 }
 
@@ -210,8 +205,8 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
     const uint16_t* bb = B + b * ob.bs;
     float d[BN / 8][4];
     // The k loop, with how A's and B's copies find their memory (gemm_tile.cuh: with_copy_kinds). Each copy zeroes
-    // the accumulators and retires its last wgmma itself: register moves where the copies join, inside a wgmma's flight, serialise every wgmma
-    // (ptxas C7515).
+    // the accumulators and retires its last wgmma itself: register moves where the copies join, inside a wgmma's
+    // flight, serialise every wgmma (ptxas C7515).
     auto k_loop = [&](const auto& how_a, const auto& how_b) {
 #pragma unroll
       for (int j = 0; j < BN / 8; j++)
