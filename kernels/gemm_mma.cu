@@ -108,7 +108,7 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
       }
     }
   };
-  with_copy_kinds<A_KMAJOR, B_KMAJOR, BM, BK, THREADS>(oa, ob, bm, main_loop);
+  with_copy_kinds<A_KMAJOR, B_KMAJOR, BM, BN, BK, THREADS>(oa, ob, bm, bn, half, threadIdx.x, main_loop);
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit
   __syncthreads();     // every warp is done with the stages: they stage C now, one warp row (64 rows) at a time
   float* const staged = reinterpret_cast<float*>(pool);

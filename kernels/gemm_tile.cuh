@@ -151,17 +151,46 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
   col = KMAJOR ? k0 + c * 8 : mn;
 }
 
-// The chunk index of this thread's copy `it` in a tile copied by THREADS threads.
+// The chunk index of thread tid's copy `it` in a tile copied by THREADS threads.
 template <int THREADS>
-__device__ __forceinline__ int copy_chunk(int it) { return threadIdx.x + it * THREADS; }
+__host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * THREADS; }
 
-// How load_tile finds its copies' memory, known at compile time: Dense (a dense operand), Locate (either kind,
-// each copy on its own: locate), or TileRows (a gathered K-major operand). The GEMM kernels pick per operand at
-// run time, one copy of their k loop per combination that occurs: a gather is only ever A, K-major (a forward or
-// input-gradient conv: TileRows, or Locate where dilated), or B, MN-major (a weight gradient: Locate), never both
-// (CudaGemm.mmaPlan).
-struct Dense {};
-struct Locate {};
+// How load_tile finds its copies' memory, known at compile time: find(o, it, row, col, k0, off) gives copy it's
+// element offset for tile coordinates (row, col) of the tile at k0, or false where it reads zero. Locate (either
+// kind, each copy on its own: locate), DenseCopies (a dense operand) or TileRows (a gathered K-major operand). The
+// GEMM kernels pick per operand at run time, one copy of their k loop per combination that occurs: a gather is only
+// ever A, K-major (a forward or input-gradient conv: TileRows, or Locate where dilated), or B, MN-major (a weight
+// gradient: Locate), never both (CudaGemm.mmaPlan).
+struct Locate {
+  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const { return locate(o, row, col, off); }
+};
+
+// A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset at k = 0 and whether its
+// M / N index is inside, found once per tile; a k step adds k0 (K-major) or k0 * ld (MN-major) and checks the K
+// index only. locate_dense per copy and k step (64-bit row * ld, both bounds in 64 bits) was ~150 of the dense k
+// loop's 217 instructions in gemm_mma (docs/CUDA.md). 32-bit offsets: CudaGemm keeps a dense operand's batch entry
+// under 2^31 elements.
+template <bool KMAJOR, int MN, int BK, int THREADS>
+struct DenseCopies {
+  static constexpr unsigned OUTSIDE = ~0u;
+  unsigned at[MN * BK / 8 / THREADS];  // row * ld + col at k = 0, or OUTSIDE past the M / N edge
+
+  __host__ __device__ DenseCopies(const Operand& o, int mn0, int half, int tid) {
+#pragma unroll
+    for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
+      int r, c, row, col;
+      tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
+      tile_coords<KMAJOR>(r, c, mn0, 0, half, row, col);
+      const bool inside = KMAJOR ? row < o.rows : col < o.cols;
+      at[it] = inside ? (unsigned)row * (unsigned)o.ld + (unsigned)col : OUTSIDE;
+    }
+  }
+
+  __host__ __device__ bool find(const Operand& o, int it, int row, int col, int k0, long long& off) const {
+    off = (long long)at[it] + (KMAJOR ? k0 : (long long)k0 * o.ld);
+    return at[it] != OUTSIDE && (KMAJOR ? col < (int)o.cols : row < (int)o.rows);
+  }
+};
 
 // A thread's GatherRows for its copies of a K-major tile (MN x BK) of a gathered operand read as it is (not
 // dilated): their rows (pixels) stay the same across the k loop, so the kernels whose copies are unrolled find them
@@ -171,50 +200,55 @@ template <int MN, int BK, int THREADS>
 struct TileRows {
   GatherRow at[MN * BK / 8 / THREADS];
 
-  __device__ __forceinline__ TileRows(const Operand& o, int mn0) {
+  __host__ __device__ TileRows(const Operand& o, int mn0, int tid) {
 #pragma unroll
     for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
       int r, c, row, col;
-      tile_chunk<true, MN, BK>(copy_chunk<THREADS>(it), r, c);
+      tile_chunk<true, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
       tile_coords<true>(r, c, mn0, 0, 0, row, col);
       at[it] = gather_row(o, row);
     }
   }
+
+  __host__ __device__ bool find(const Operand& o, int it, int, int col, int, long long& off) const {
+    return gather_at<false>(o, at[it], col, off);
+  }
 };
 
-// Runs loop(how_a, how_b), the caller's k loop, with how A's and B's copies find their memory for this product (the
-// combinations above): a copy of the loop per combination, each inlined.
-template <bool A_KMAJOR, bool B_KMAJOR, int BM, int BK, int THREADS, class Loop>
-__device__ __forceinline__ void with_copy_kinds(const Operand& oa, const Operand& ob, int bm, Loop&& loop) {
+// Runs loop(how_a, how_b), the caller's k loop, with how thread tid's copies of A and B find their memory for this
+// product (the combinations above; the tile at (bm, bn), B's GEGLU half width): a copy of the loop per combination,
+// each inlined. The host check runs it per emulated thread.
+#pragma nv_exec_check_disable
+template <bool A_KMAJOR, bool B_KMAJOR, int BM, int BN, int BK, int THREADS, class Loop>
+__host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, const Operand& ob, int bm, int bn, int half, int tid,
+                                                         Loop&& loop) {
   if (A_KMAJOR && oa.gather) {
     if constexpr (A_KMAJOR) {
-      if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm), Dense{});
-      else loop(Locate{}, Dense{});
+      const DenseCopies<B_KMAJOR, BN, BK, THREADS> dense_b(ob, bn, half, tid);
+      if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm, tid), dense_b);
+      else loop(Locate{}, dense_b);
     }
   } else if (!B_KMAJOR && ob.gather) {
-    if constexpr (!B_KMAJOR) loop(Dense{}, Locate{});
+    if constexpr (!B_KMAJOR) loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), Locate{});
   } else {
-    loop(Dense{}, Dense{});
+    loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), DenseCopies<B_KMAJOR, BN, BK, THREADS>(ob, bn, half, tid));
   }
 }
 
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
 // chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
-// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once). how: Dense,
-// Locate, or this thread's TileRows for the tile.
+// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once; such a loop finds
+// each copy by Locate). how: Locate, or this thread's DenseCopies or TileRows for the tile.
 template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How = Locate>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half,
                                           const How& how = How{}) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
 #pragma unroll UNROLL
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(copy_chunk<THREADS>(it), r, c), row, col;
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(copy_chunk<THREADS>(threadIdx.x, it), r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
-    bool valid;
-    if constexpr (std::is_same_v<How, Dense>) valid = locate_dense(o, row, col, off);
-    else if constexpr (std::is_same_v<How, Locate>) valid = locate(o, row, col, off);
-    else valid = gather_at<false>(o, how.at[it], col, off);
+    const bool valid = how.find(o, it, row, col, k0, off);
     cp_async16(s + dst, g + off, valid);
   }
 }

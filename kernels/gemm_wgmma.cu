@@ -238,7 +238,7 @@ __device__ __forceinline__ void gemm(int m, int n, int k, const uint16_t* A, con
       wgmma_wait<0>();
       fence_accumulators(d);
     };
-    with_copy_kinds<AK, BKM, BM, BK, THREADS>(oa, ob, bm, k_loop);
+    with_copy_kinds<AK, BKM, BM, BN, BK, THREADS>(oa, ob, bm, bn, o.half, threadIdx.x, k_loop);
     cp_async_wait<0>();
     __syncthreads();  // both warpgroups are done with the ring: it stages C now
     float* staged = reinterpret_cast<float*>(ring_p);

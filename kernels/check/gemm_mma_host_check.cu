@@ -25,20 +25,33 @@ struct Side {
   std::function<float(int mn, int k)> at;
 };
 
-// Fills a tile the way load_tile does: chunk i -> (r, c) -> slot, memory (row, col) -> locate -> 8 elements.
-template <bool KMAJOR, int MN>
-static void load(Chunk* s, const Side& g, int mn0, int k0, int half) {
-  constexpr int chunks = MN * BK / 8;
-  std::vector<bool> written(chunks, false);
-  for (int i = 0; i < chunks; i++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK>(i, r, c), row, col;
-    if (dst < 0 || dst >= chunks || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
+// Thread tid's copies of one operand's tile, as load_tile makes them: copy it -> chunk -> (r, c) -> slot, tile
+// coordinates (row, col) -> how.find -> 8 elements (vector::at: an offset outside the operand fails loudly).
+template <bool KMAJOR, int MN, int THREADS, class How>
+static void copies(Chunk* s, std::vector<bool>& written, const Side& g, const How& how, int tid, int mn0, int k0, int half) {
+  for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, it), r, c), row, col;
+    if (dst < 0 || dst >= MN * BK / 8 || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
-    bool valid = locate(g.o, row, col, off);
+    bool valid = how.find(g.o, it, row, col, k0, off);
     for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f;
   }
+}
+
+// Fills the k step's A and B tiles the way the block's threads do: per thread, with_copy_kinds picks how its copies
+// find their memory (DenseCopies, TileRows or Locate, made for that thread), then its copies. Every slot once.
+template <bool AK, bool BKM, class T>
+static void load(Chunk* sa, Chunk* sb, const Side& A, const Side& B, int bm, int bn, int k0, int half) {
+  std::vector<bool> wa(T::BM * BK / 8, false), wb(T::BN * BK / 8, false);
+  for (int tid = 0; tid < T::THREADS; tid++)
+    with_copy_kinds<AK, BKM, T::BM, T::BN, BK, T::THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
+      copies<AK, T::BM, T::THREADS>(sa, wa, A, how_a, tid, bm, k0, 0);
+      copies<BKM, T::BN, T::THREADS>(sb, wb, B, how_b, tid, bn, k0, half);
+    });
+  for (bool w : wa) if (!w) { printf("FAIL: an A slot no thread wrote\n"); exit(1); }
+  for (bool w : wb) if (!w) { printf("FAIL: a B slot no thread wrote\n"); exit(1); }
 }
 
 static float rnd() { return (float)(rand() % 7 - 3); }
@@ -85,8 +98,7 @@ static void accumulate(Acc& acc, int bm, int bn, int k, const Side& A, const Sid
   static Chunk sa[T::BM * BK / 8], sb[T::BN * BK / 8];
   for (auto* p = &acc[0][0][0][0][0]; p != &acc[0][0][0][0][0] + sizeof(Acc) / sizeof(float); p++) *p = 0;
   for (int k0 = 0; k0 < k; k0 += BK) {
-    load<AK, T::BM>(sa, A, bm, k0, 0);
-    load<BKM, T::BN>(sb, B, bn, k0, half);
+    load<AK, BKM, T>(sa, sb, A, B, bm, bn, k0, half);
     for (int warp = 0; warp < T::THREADS / 32; warp++) {
       int wm = (warp / WN) * WARP_M, wn = (warp % WN) * WARP_N;
       for (int kk = 0; kk < BK; kk += 16) {

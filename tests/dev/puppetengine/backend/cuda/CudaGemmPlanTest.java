@@ -186,4 +186,20 @@ class CudaGemmPlanTest {
         assertNull(plan(1, 64, 64, 64, mat(t, 64, 1, 0), mat(DType.F16, 1, 64, 0)), "mixed bf16 / f16");
         assertNull(plan(70000, 64, 64, 64, mat(t, 64, 1, 4096), mat(t, 1, 64, 4096)), "more batches than a grid's z");
     }
+
+    @Test
+    void refusesADenseOperandWhoseOffsetsNeed32Bits() {
+        // gemm_tile.cuh's DenseCopies: row * ld + col of every element of a batch entry below 2^31
+        DType t = DType.BF16;
+        int k = 1 << 16, m = 1 << 15;
+        assertTrue(CudaGemm.denseFits(k, m, k), "2^15 rows of 2^16: the last element's offset is 2^31 - 1");
+        assertFalse(CudaGemm.denseFits(k, m + 1, k), "one row more");
+        assertFalse(CudaGemm.denseFits(k + 8, m, k), "rows padded by 8 elements");
+        assertTrue(CudaGemm.denseFits(1L << 40, 1, 64), "one row: only its columns count");
+        assertNotNull(plan(1, m, 64, k, mat(t, k, 1, 0), mat(t, 1, k, 0)), "A of exactly 2^31 elements");
+        assertNull(plan(1, m + 8, 64, k, mat(t, k, 1, 0), mat(t, 1, k, 0)), "A K-major, 8 rows more");
+        // B (K x N) N-major: K rows of stride N
+        assertNotNull(plan(1, 64, k, m, mat(t, m, 1, 0), mat(t, k, 1, 0)), "B N-major, 2^15 rows of 2^16");
+        assertNull(plan(1, 64, k, m + 8, mat(t, m + 8, 1, 0), mat(t, k, 1, 0)), "B N-major, 8 rows more");
+    }
 }

@@ -306,9 +306,17 @@ final class CudaGemm {
         Mat d = (Mat) o;
         long sMN = transposed ? d.cs() : d.rs(), sK = transposed ? d.rs() : d.cs();
         if (batch > 1 && d.bs() % 8 != 0) return null;
-        if (sK == 1 && sMN % 8 == 0 && k % 8 == 0) return new Side(true, dense(sMN, d.bs(), mn, k));
-        if (sMN == 1 && sK % 8 == 0 && mn % 8 == 0) return new Side(false, dense(sK, d.bs(), k, mn));
+        if (sK == 1 && sMN % 8 == 0 && k % 8 == 0) return denseFits(sMN, mn, k) ? new Side(true, dense(sMN, d.bs(), mn, k)) : null;
+        if (sMN == 1 && sK % 8 == 0 && mn % 8 == 0) return denseFits(sK, k, mn) ? new Side(false, dense(sK, d.bs(), k, mn)) : null;
         return null;
+    }
+
+    /**
+     * Whether a dense operand's batch entry (rows x cols, row stride ld) spans at most 2^31 elements, so its last
+     * element's offset is below 2^31: gemm_tile.cuh's DenseCopies keeps each copy's offset in 32 bits.
+     */
+    static boolean denseFits(long ld, long rows, long cols) {
+        return rows == 0 || (rows - 1) * ld + cols <= 1L << 31;
     }
 
     /** Extents a gather's window corner may reach: gemm_tile.cuh's GatherRow packs it in 16-bit halves. */
