@@ -107,22 +107,32 @@ __host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
   return {b, (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
 }
 
-// The element offset of a gather's (row, col) given its row's GatherRow, or false where it reads zero (past the
-// rows or columns, in the padding, or between a dilated x's pixels). DILATED = false: the caller knows x is read
-// as it is (dh = dw = 1).
-template <bool DILATED = true>
-__host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, int col, long long& off) {
-  if (col >= o.cols) return false;
+// A gather column's tap (tap_of) where TileTaps keeps it. A column past the operand's columns gets ky = -2^15: no
+// window corner (|iy0| < 2^15) brings it inside.
+struct Tap {
   int ky, kx, ci;
-  tap_of(o, col, ky, kx, ci);
-  int iy = (int)(g.yx >> 16) - 32768 + ky, ix = (int)(g.yx & 0xffff) - 32768 + kx;
+};
+
+__host__ __device__ inline Tap tap_at(const Operand& o, int col) {
+  Tap t;
+  tap_of(o, col, t.ky, t.kx, t.ci);
+  if (col >= o.cols) t.ky = -32768;
+  return t;
+}
+
+// The element offset of a gather's element given its row's GatherRow and its column's Tap, or false where it reads
+// zero (past the rows or columns, in the padding, or between a dilated x's pixels). DILATED = false: the caller
+// knows x is read as it is (dh = dw = 1).
+template <bool DILATED = true>
+__host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, const Tap& t, long long& off) {
+  int iy = (int)(g.yx >> 16) - 32768 + t.ky, ix = (int)(g.yx & 0xffff) - 32768 + t.kx;
   if (DILATED && (o.dh > 1 || o.dw > 1)) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
     if (iy % (int)o.dh || ix % (int)o.dw) return false;
     iy /= (int)o.dh;
     ix /= (int)o.dw;
   }
   if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
-  off = (long long)((g.b * (int)o.h + iy) * (int)o.w + ix) * o.cin + ci;   // x's pixels < 2^31 (CudaGemm)
+  off = (long long)((g.b * (int)o.h + iy) * (int)o.w + ix) * o.cin + t.ci;   // x's pixels < 2^31 (CudaGemm)
   return true;
 }
 
@@ -137,7 +147,7 @@ __host__ __device__ inline bool locate_dense(const Operand& o, int row, int col,
 // zero).
 __host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
   if (!o.gather) return locate_dense(o, row, col, off);
-  return gather_at(o, gather_row(o, row), col, off);
+  return gather_at(o, gather_row(o, row), tap_at(o, col), off);
 }
 
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
@@ -157,10 +167,10 @@ __host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * T
 
 // How load_tile finds its copies' memory, known at compile time: find(o, it, row, col, k0, off) gives copy it's
 // element offset for tile coordinates (row, col) of the tile at k0, or false where it reads zero. Locate (either
-// kind, each copy on its own: locate), DenseCopies (a dense operand) or TileRows (a gathered K-major operand). The
-// GEMM kernels pick per operand at run time, one copy of their k loop per combination that occurs: a gather is only
-// ever A, K-major (a forward or input-gradient conv: TileRows, or Locate where dilated), or B, MN-major (a weight
-// gradient: Locate), never both (CudaGemm.mmaPlan).
+// kind, each copy on its own: locate), DenseCopies (a dense operand), TileRows (a gathered K-major operand) or
+// TileTaps (a gathered MN-major one). The GEMM kernels pick per operand at run time, one copy of their k loop per
+// combination that occurs: a gather is only ever A, K-major (a forward or input-gradient conv: TileRows, or Locate
+// where dilated), or B, MN-major and not dilated (a weight gradient: TileTaps), never both (CudaGemm.mmaPlan).
 struct Locate {
   __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const { return locate(o, row, col, off); }
 };
@@ -168,8 +178,8 @@ struct Locate {
 // A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset at k = 0 and whether its
 // M / N index is inside, found once per tile; a k step adds k0 (K-major) or k0 * ld (MN-major) and checks the K
 // index only. locate_dense per copy and k step (64-bit row * ld, both bounds in 64 bits) was ~150 of the dense k
-// loop's 217 instructions in gemm_mma (docs/CUDA.md). 32-bit offsets: CudaGemm keeps a dense operand's batch entry
-// under 2^31 elements.
+// loop's 217 instructions in gemm_mma (docs/CUDA.md). 32-bit offsets: a dense operand's batch entry spans at most
+// 2^31 elements (CudaGemm.denseFits).
 template <bool KMAJOR, int MN, int BK, int THREADS>
 struct DenseCopies {
   static constexpr unsigned OUTSIDE = ~0u;
@@ -211,7 +221,28 @@ struct TileRows {
   }
 
   __host__ __device__ bool find(const Operand& o, int it, int, int col, int, long long& off) const {
-    return gather_at<false>(o, at[it], col, off);
+    return gather_at<false>(o, at[it], tap_at(o, col), off);
+  }
+};
+
+// A thread's column tap for its copies of an MN-major tile (BK x MN, rows along K) of a gathered operand read as it
+// is: the weight gradient's B, whose K index is the pixel and whose N index is the column (ky, kx, ci). A thread's
+// copies all sit in one column chunk, so the tap is found once per tile and a k step finds only its pixels'
+// windows (Locate found both per copy and k step: four fast_div).
+template <int MN, int BK, int THREADS>
+struct TileTaps {
+  static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
+  Tap tap;
+
+  __host__ __device__ TileTaps(const Operand& o, int mn0, int tid) {
+    int r, c, row, col;
+    tile_chunk<false, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);
+    tile_coords<false>(r, c, mn0, 0, 0, row, col);
+    tap = tap_at(o, col);
+  }
+
+  __host__ __device__ bool find(const Operand& o, int, int row, int, int, long long& off) const {
+    return gather_at<false>(o, gather_row(o, row), tap, off);
   }
 };
 
@@ -228,8 +259,8 @@ __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, cons
       if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm, tid), dense_b);
       else loop(Locate{}, dense_b);
     }
-  } else if (!B_KMAJOR && ob.gather) {
-    if constexpr (!B_KMAJOR) loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), Locate{});
+  } else if (!B_KMAJOR && ob.gather) {  // never dilated (CudaGemm.mmaPlan)
+    if constexpr (!B_KMAJOR) loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), TileTaps<BN, BK, THREADS>(ob, bn, tid));
   } else {
     loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), DenseCopies<B_KMAJOR, BN, BK, THREADS>(ob, bn, half, tid));
   }
@@ -238,7 +269,7 @@ __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, cons
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
 // chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
 // copy-only warp with few registers: unrolled, the addresses of all its copies are live at once; such a loop finds
-// each copy by Locate). how: Locate, or this thread's DenseCopies or TileRows for the tile.
+// each copy by Locate). how: Locate, or this thread's DenseCopies, TileRows or TileTaps.
 template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How = Locate>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half,
                                           const How& how = How{}) {

@@ -1,8 +1,9 @@
 // Host check of kernels/gemm_mma.cu's index arithmetic (no GPU needed): runs the kernel's block / warp / k-step
-// schedule on the CPU with its own tile_chunk, slot, a_frag_slot, b_frag_slot, acc_row and acc_col, but with
+// schedule on the CPU with its own tile_chunk, slot, a_frag_slot, b_frag_slot, acc_row and acc_col, each thread's
+// copies as with_copy_kinds and the copy kinds (DenseCopies, TileRows, TileTaps, Locate) make them, but with
 // ldmatrix and mma.sync emulated from the fragment layouts the PTX manual states, and compares every product with
-// a plain triple loop. Catches a wrong lane mapping, swizzle collision, ldmatrix bank conflict or edge mask; not
-// races or the cp.async pipeline (the GPU op harness covers those).
+// a plain triple loop. Catches a wrong lane mapping, swizzle collision, ldmatrix bank conflict, copy offset or edge
+// mask; not races or the cp.async pipeline (the GPU op harness covers those).
 //   nvcc -std=c++17 -o /tmp/gmc kernels/check/gemm_mma_host_check.cu && /tmp/gmc
 #define GEMM_MMA_INDEX_ONLY  // no device entry points: ptxas on them took minutes
 #include "../gemm_mma.cu"

@@ -1,5 +1,6 @@
 // Host check of kernels/gemm_wgmma.cu's index arithmetic (no GPU needed): runs the kernel's persistent tile
-// schedule (tile_of), its tile copies (load_tile's chunk -> slot mapping, both layouts) into an emulated shared
+// schedule (tile_of), its tile copies (per thread, as load_tile makes them: chunk -> slot, both layouts, and the copy
+// kinds with_copy_kinds picks: DenseCopies, TileRows, TileTaps; gemm_ws's copier by Locate) into an emulated shared
 // memory whose ring starts where the kernel's alignment puts it, its matrix descriptors and k slices as it builds
 // them, a wgmma emulated from the PTX manual's canonical layouts in the 128-byte swizzle and its D fragment
 // (hopper_emulation.h, which the SIMT emulator shares: wgmma_operand_byte, wgmma_d_at),
@@ -137,6 +138,23 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
 // One product C (batch x m x n) = A B^T through the kernel's schedule; half = D for GEGLU (C has D columns). WS:
 // gemm_ws's ring (its stage count, iterations counted across the block's tiles) and its staging of C in 64-row
 // halves, one warpgroup's at a time.
+// Thread tid's copies of one operand's tile into the emulated shared memory at byte address base, as load_tile<..,
+// ATOMS = true> makes them: copy it -> chunk -> (r, c) -> slot, tile coordinates -> how.find -> 8 elements of batch
+// entry b (vector::at: an offset outside the operand fails loudly). Every slot once.
+template <bool KMAJOR, int MN, int NT, class How>
+static void copies(std::vector<float>& smem, std::vector<bool>& written, const Side& g, const How& how, int tid, unsigned base,
+                   int b, int mn0, int k0, int hf) {
+  for (int it = 0; it < MN * BK / 8 / NT; it++) {
+    int r, c, row, col, dst = tile_chunk<KMAJOR, MN, BK, true>(copy_chunk<NT>(tid, it), r, c);
+    if (written.at(dst)) { printf("FAIL: slot %d written twice\n", dst); exit(1); }
+    written[dst] = true;
+    tile_coords<KMAJOR>(r, c, mn0, k0, hf, row, col);
+    long long off = 0;
+    const bool valid = how.find(g.o, it, row, col, k0, off);
+    for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
+  }
+}
+
 template <int BN, bool AK, bool BKM, bool WS>
 static std::vector<float> run(int batch, int m, int n, int k, const Side& A, const Side& B, const std::vector<float>& bias, int half) {
   using Cf = Cfg<BN>;
@@ -159,23 +177,24 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
     float acc[2][128][BN / 8][4] = {};
     for (int kt = 0; kt < ktiles; kt++, it++) {
       const unsigned stage = ring + (WS ? ring_stage(it, RING_STAGES) : kt % STAGES) * Cf::STAGE_BYTES;
-      auto load = [&](const Side& g, bool kmajor, int rows, unsigned base, int mn0, int hf) {  // load_tile<.., ATOMS = true>
-        std::vector<bool> written(rows * BK / 8, false);
-        for (int i = 0; i < rows * BK / 8; i++) {
-          int r, c, dst, row, col;
-          if (rows == BM) dst = kmajor ? tile_chunk<true, BM, BK, true>(i, r, c) : tile_chunk<false, BM, BK, true>(i, r, c);
-          else dst = kmajor ? tile_chunk<true, BN, BK, true>(i, r, c) : tile_chunk<false, BN, BK, true>(i, r, c);
-          if (written.at(dst)) { printf("FAIL: slot %d written twice\n", dst); exit(1); }
-          written[dst] = true;
-          if (kmajor) tile_coords<true>(r, c, mn0, kt * BK, hf, row, col);
-          else tile_coords<false>(r, c, mn0, kt * BK, hf, row, col);
-          long long off = 0;
-          bool valid = locate(g.o, row, col, off);
-          for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
+      // load_tile<.., ATOMS = true> as the kernels' copying threads run it: gemm's 256, each with the copy kinds
+      // with_copy_kinds picks for it; gemm_ws's copier warpgroup (128) by Locate
+      std::vector<bool> wa(BM * BK / 8, false), wb(BN * BK / 8, false);
+      const int k0 = kt * BK;
+      if (WS) {
+        for (int tid = 0; tid < 128; tid++) {
+          copies<AK, BM, 128>(smem, wa, A, Locate{}, tid, stage, b, bm, k0, 0);
+          copies<BKM, BN, 128>(smem, wb, B, Locate{}, tid, stage + Cf::A_BYTES, b, bn, k0, half);
         }
-      };
-      load(A, AK, BM, stage, bm, 0);
-      load(B, BKM, BN, stage + Cf::A_BYTES, bn, half);
+      } else {
+        for (int tid = 0; tid < THREADS; tid++)
+          with_copy_kinds<AK, BKM, BM, BN, BK, THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
+            copies<AK, BM, THREADS>(smem, wa, A, how_a, tid, stage, b, bm, k0, 0);
+            copies<BKM, BN, THREADS>(smem, wb, B, how_b, tid, stage + Cf::A_BYTES, b, bn, k0, half);
+          });
+      }
+      for (bool w : wa) if (!w) { printf("FAIL: an A slot no thread wrote\n"); exit(1); }
+      for (bool w : wb) if (!w) { printf("FAIL: a B slot no thread wrote\n"); exit(1); }
       if (WS) {  // gemm_ws's TMA path for a dense operand (B not in a GEGLU product) must leave the same bytes
         tma_matches<AK, BM>(smem, A, batch, stage, b, bm, kt * BK);
         if (!half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);

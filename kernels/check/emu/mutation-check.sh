@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shows that the emulated GPU tests can fail: each mutant is a copy of kernels/ with one bug a GPU would expose, built
 # into its own emulator library and run against the tests that cover it; every mutant must fail them. Sources are
-# never touched (the copies live in a temporary folder). About fifteen minutes. Prints one line per mutant.
+# never touched (the copies live in a temporary folder). About twenty minutes. Prints one line per mutant.
 #   bash kernels/check/emu/mutation-check.sh [kernel file, e.g. gemm_wgmma.cu: only its mutants]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -17,6 +17,7 @@ mutants=(
   "ldmatrix: A fragment rows from lane % 8, not lane % 16|mma.cuh|s.replace('slot<CPR>(m0 + lane % 16,', 'slot<CPR>(m0 + lane % 8,', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "TileRows: every copy's window corner from the thread's first copy's row|gemm_tile.cuh|s.replace('tile_chunk<true, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);', 'tile_chunk<true, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);', 1)|OpHarnessTest#tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "DenseCopies: the K index never checked (a k step past K reads the next row)|gemm_tile.cuh|s.replace('return at[it] != OUTSIDE && (KMAJOR ? col < (int)o.cols : row < (int)o.rows);', 'return at[it] != OUTSIDE;', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
+  "TileTaps: every thread the column tap of thread 0|gemm_tile.cuh|s.replace('tile_chunk<false, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);', 'tile_chunk<false, MN, BK>(copy_chunk<THREADS>(0, 0), r, c);', 1)|OpHarnessTest#tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "early exit before a warp shuffle: softmax lanes 16-31 of each warp|softmax.cu|s.replace('    float mx = -INFINITY;', '    if (threadIdx.x % 32 >= 16) return;\n    float mx = -INFINITY;', 1)|OpHarnessTest#norms|"
   "attention_mma: row max over 2 lanes of the quad, not 4|attention_mma.cu|s.replace('mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));', '', 1)|OpHarnessTest#tensorCoreAttention|"
   "wgmma: descriptor stride byte offset 512, not 1024|gemm_wgmma.cu|s.replace('(uint64_t)(1024 >> 4) << 32', '(uint64_t)(512 >> 4) << 32', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-128x128|90"

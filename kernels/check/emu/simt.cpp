@@ -364,6 +364,8 @@ void cp_async16(void* dst, const void* src, bool valid) {
   if ((uintptr_t)dst % 16 || (valid && (uintptr_t)src % 16))
     fail("cp.async of 16 bytes from %p to %p: both must be 16-byte aligned", src, dst);
   if (is_device_memory(dst, 16)) fail("cp.async destination %p is global memory, not shared", dst);
+  // a GPU faults (or reads a neighbouring buffer); copying from it here would crash the JVM with no message
+  if (valid && !is_device_memory(src, 16)) fail("cp.async reads 16 bytes at %p, outside every device allocation", src);
   current->open.push_back({dst, src, valid});
 }
 

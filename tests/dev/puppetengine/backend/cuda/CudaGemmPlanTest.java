@@ -88,6 +88,7 @@ class CudaGemmPlanTest {
                 java.util.Arrays.copyOfRange(down.a(), 17, 21), "then the divisors of Cin, kw, Wo and Ho");
         assertEquals(CudaGemm.OPERAND_FIELDS, down.b().length, "a dense struct is as long, its gather fields zero");
         assertNull(CudaGemm.tmaPlan(down, true, 128, 1, CudaGemm.Epilogue.NONE), "TMA's im2col mode cannot dilate: cp.async");
+        assertNull(plan(1, 320, (int) gy2.cols(), (int) gy2.pixels(), mat(t, 1, 320, 0), gy2), "a dilated gather as B: no k loop reads one");
         CudaGemm.Im2col wide = new CudaGemm.Im2col(null, t, 16384, 1, 16384, 64, 1, 3, 1, 16384, 1, 1, 0, 1);
         assertNull(plan(1, 16384, 64, (int) wide.cols(), wide, mat(t, 1, wide.cols(), 0)), "16384 pixels wide: past GatherRow's 16-bit corner");
         CudaGemm.Im2col narrower = new CudaGemm.Im2col(null, t, 16383, 1, 16383, 64, 1, 3, 1, 16383, 1, 1, 0, 1);

@@ -293,6 +293,8 @@ final class CudaGemm {
     private static Side side(Operand o, int batch, int mn, int k, boolean transposed) {
         if (o instanceof Im2col g) {
             if (batch != 1 || g.cin() % 8 != 0 || !gatherFits(g)) return null;
+            // the kernels read a gathered B as it is (gemm_tile.cuh: TileTaps); only an input gradient's A is dilated
+            if (transposed && (g.dh() > 1 || g.dw() > 1)) return null;
             long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl(), g.dh(), g.dw(),
                     fastDivisor(g.cin()), fastDivisor(g.kw()), fastDivisor(g.wo()), fastDivisor(g.ho())};
             // Memory rows are pixels. A gathered A (a forward or an input gradient) has the pixel as its M index:
