@@ -197,6 +197,7 @@ struct DenseCopies {
   }
 
   __host__ __device__ bool find(const Operand& o, int it, int row, int col, int k0, long long& off) const {
+    // where this returns false, off may point past the operand: the zero-filling copy reads nothing there
     off = (long long)at[it] + (KMAJOR ? k0 : (long long)k0 * o.ld);
     return at[it] != OUTSIDE && (KMAJOR ? col < (int)o.cols : row < (int)o.rows);
   }
