@@ -9,6 +9,7 @@
 #include "../gemm_mma.cu"
 #include "mma_emulation.h"
 #include "store_walk.h"
+#include "copy_walk.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,33 +27,22 @@ struct Side {
   std::function<float(int mn, int k)> at;
 };
 
-// Thread tid's copies of one operand's tile, as load_tile makes them: copy it -> chunk -> (r, c) -> slot, tile
-// coordinates (row, col) -> how.find -> 8 elements (vector::at: an offset outside the operand fails loudly).
-template <bool KMAJOR, int MN, int THREADS, class How>
-static void copies(Chunk* s, std::vector<bool>& written, const Side& g, const How& how, int tid, int mn0, int k0, int half) {
-  for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, it), r, c), row, col;
-    if (dst < 0 || dst >= MN * BK / 8 || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
-    written[dst] = true;
-    tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
-    long long off = 0;
-    bool valid = how.find(g.o, it, row, col, k0, off);
-    for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f;
-  }
-}
-
 // Fills the k step's A and B tiles the way the block's threads do: per thread, with_copy_kinds picks how its copies
-// find their memory (DenseCopies, TileRows or Locate, made for that thread), then its copies. Every slot once.
+// find their memory (DenseCopies, TileRows, TileTaps or Locate, made for that thread), then copy_walk runs its
+// copies (vector::at: an offset outside the operand fails loudly). Every slot once.
 template <bool AK, bool BKM, class T>
 static void load(Chunk* sa, Chunk* sb, const Side& A, const Side& B, int bm, int bn, int k0, int half) {
   std::vector<bool> wa(T::BM * BK / 8, false), wb(T::BN * BK / 8, false);
+  auto into = [](Chunk* s, const Side& g) {
+    return [s, &g](int dst, bool valid, long long off) { for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f; };
+  };
   for (int tid = 0; tid < T::THREADS; tid++)
     with_copy_kinds<AK, BKM, T::BM, T::BN, BK, T::THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
-      copies<AK, T::BM, T::THREADS>(sa, wa, A, how_a, tid, bm, k0, 0);
-      copies<BKM, T::BN, T::THREADS>(sb, wb, B, how_b, tid, bn, k0, half);
+      copy_walk<AK, T::BM, BK, T::THREADS, false>(wa, A.o, how_a, tid, bm, k0, 0, into(sa, A));
+      copy_walk<BKM, T::BN, BK, T::THREADS, false>(wb, B.o, how_b, tid, bn, k0, half, into(sb, B));
     });
-  for (bool w : wa) if (!w) { printf("FAIL: an A slot no thread wrote\n"); exit(1); }
-  for (bool w : wb) if (!w) { printf("FAIL: a B slot no thread wrote\n"); exit(1); }
+  require_written(wa, "A");
+  require_written(wb, "B");
 }
 
 static float rnd() { return (float)(rand() % 7 - 3); }

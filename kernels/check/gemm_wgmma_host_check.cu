@@ -14,6 +14,7 @@
 #define GEMM_WGMMA_INDEX_ONLY
 #include "../gemm_wgmma.cu"
 #include "store_walk.h"
+#include "copy_walk.h"
 #include "hopper_emulation.h"
 #include <math.h>
 #include <stdio.h>
@@ -138,23 +139,6 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
 // One product C (batch x m x n) = A B^T through the kernel's schedule; half = D for GEGLU (C has D columns). WS:
 // gemm_ws's ring (its stage count, iterations counted across the block's tiles) and its staging of C in 64-row
 // halves, one warpgroup's at a time.
-// Thread tid's copies of one operand's tile into the emulated shared memory at byte address base, as load_tile<..,
-// ATOMS = true> makes them: copy it -> chunk -> (r, c) -> slot, tile coordinates -> how.find -> 8 elements of batch
-// entry b (vector::at: an offset outside the operand fails loudly). Every slot once.
-template <bool KMAJOR, int MN, int NT, class How>
-static void copies(std::vector<float>& smem, std::vector<bool>& written, const Side& g, const How& how, int tid, unsigned base,
-                   int b, int mn0, int k0, int hf) {
-  for (int it = 0; it < MN * BK / 8 / NT; it++) {
-    int r, c, row, col, dst = tile_chunk<KMAJOR, MN, BK, true>(copy_chunk<NT>(tid, it), r, c);
-    if (written.at(dst)) { printf("FAIL: slot %d written twice\n", dst); exit(1); }
-    written[dst] = true;
-    tile_coords<KMAJOR>(r, c, mn0, k0, hf, row, col);
-    long long off = 0;
-    const bool valid = how.find(g.o, it, row, col, k0, off);
-    for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
-  }
-}
-
 template <int BN, bool AK, bool BKM, bool WS>
 static std::vector<float> run(int batch, int m, int n, int k, const Side& A, const Side& B, const std::vector<float>& bias, int half) {
   using Cf = Cfg<BN>;
@@ -181,20 +165,25 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
       // with_copy_kinds picks for it; gemm_ws's copier warpgroup (128) by Locate
       std::vector<bool> wa(BM * BK / 8, false), wb(BN * BK / 8, false);
       const int k0 = kt * BK;
+      auto into = [&](unsigned base, const Side& g) {  // 8 elements of batch entry b into the emulated shared memory
+        return [&, base](int dst, bool valid, long long off) {
+          for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
+        };
+      };
       if (WS) {
         for (int tid = 0; tid < 128; tid++) {
-          copies<AK, BM, 128>(smem, wa, A, Locate{}, tid, stage, b, bm, k0, 0);
-          copies<BKM, BN, 128>(smem, wb, B, Locate{}, tid, stage + Cf::A_BYTES, b, bn, k0, half);
+          copy_walk<AK, BM, BK, 128, true>(wa, A.o, Locate{}, tid, bm, k0, 0, into(stage, A));
+          copy_walk<BKM, BN, BK, 128, true>(wb, B.o, Locate{}, tid, bn, k0, half, into(stage + Cf::A_BYTES, B));
         }
       } else {
         for (int tid = 0; tid < THREADS; tid++)
           with_copy_kinds<AK, BKM, BM, BN, BK, THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
-            copies<AK, BM, THREADS>(smem, wa, A, how_a, tid, stage, b, bm, k0, 0);
-            copies<BKM, BN, THREADS>(smem, wb, B, how_b, tid, stage + Cf::A_BYTES, b, bn, k0, half);
+            copy_walk<AK, BM, BK, THREADS, true>(wa, A.o, how_a, tid, bm, k0, 0, into(stage, A));
+            copy_walk<BKM, BN, BK, THREADS, true>(wb, B.o, how_b, tid, bn, k0, half, into(stage + Cf::A_BYTES, B));
           });
       }
-      for (bool w : wa) if (!w) { printf("FAIL: an A slot no thread wrote\n"); exit(1); }
-      for (bool w : wb) if (!w) { printf("FAIL: a B slot no thread wrote\n"); exit(1); }
+      require_written(wa, "A");
+      require_written(wb, "B");
       if (WS) {  // gemm_ws's TMA path for a dense operand (B not in a GEGLU product) must leave the same bytes
         tma_matches<AK, BM>(smem, A, batch, stage, b, bm, kt * BK);
         if (!half) tma_matches<BKM, BN>(smem, B, batch, stage + Cf::A_BYTES, b, bn, kt * BK);
