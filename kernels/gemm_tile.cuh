@@ -92,47 +92,65 @@ __host__ __device__ inline void tap_of(const Operand& o, int col, int& ky, int& 
   kx = tap - ky * (int)o.kw;
 }
 
-// A gather row's window (window_of) with its corner packed as yx = (iy0 + 2^15) << 16 | (ix0 + 2^15): two registers
-// per row where TileRows keeps them (CudaGemm keeps x's extents under 2^14). A row past the operand's rows gets
+// A gather row's window (window_of): its corner packed as yx = (iy0 + 2^15) << 16 | (ix0 + 2^15) (CudaGemm keeps x's
+// extents under 2^14), and the corner's element offset in x, at = ((b h + iy0) w + ix0) Cin mod 2^32. A tap adds
+// its own offset to at (Tap): one add per copy, in 32 bits, where the product ((b h + iy) w + ix) Cin + ci took three
+// multiplies, in 64 bits. Two registers per row where TileRows keeps them. A row past the operand's rows gets
 // iy0 = -2^15: no tap brings it inside.
 struct GatherRow {
-  int b;
-  unsigned yx;
+  unsigned at, yx;
 };
 
 __host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
   int b, iy0, ix0;
   window_of(o, row, b, iy0, ix0);
   if (row >= o.rows) iy0 = -32768;
-  return {b, (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
+  return {((unsigned)(b * (int)o.h + iy0) * (unsigned)o.w + (unsigned)ix0) * (unsigned)o.cin,
+          (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
 }
 
-// A gather column's tap (tap_of) where TileTaps keeps it. A column past the operand's columns gets ky = -2^15: no
-// window corner (|iy0| < 2^15) brings it inside.
+// A gather column's tap (tap_of) where TileRows and TileTaps use it: (ky, kx) and its element offset from a window
+// corner, at = (ky w + kx) Cin + ci. A column past the operand's columns gets ky = -2^15: no window corner
+// (|iy0| < 2^15) brings it inside.
 struct Tap {
-  int ky, kx, ci;
+  int ky, kx;
+  unsigned at;
 };
 
 __host__ __device__ inline Tap tap_at(const Operand& o, int col) {
-  Tap t;
-  tap_of(o, col, t.ky, t.kx, t.ci);
-  if (col >= o.cols) t.ky = -32768;
-  return t;
+  int ky, kx, ci;
+  tap_of(o, col, ky, kx, ci);
+  const unsigned at = (unsigned)(ky * (int)o.w + kx) * (unsigned)o.cin + (unsigned)ci;
+  return {col < o.cols ? ky : -32768, kx, at};
 }
 
-// The element offset of a gather's element given its row's GatherRow and its column's Tap, or false where it reads
-// zero (past the rows or columns, in the padding, or between a dilated x's pixels). DILATED = false: the caller
-// knows x is read as it is (dh = dw = 1).
-template <bool DILATED = true>
+// The element offset of a gather's element read as it is (not dilated), given its row's GatherRow and its column's
+// Tap, or false where it reads zero (past the rows or columns, or in the padding). Inside x the sum mod 2^32 is the
+// offset itself: x has fewer than 2^31 elements (CudaGemm.gatherFits).
 __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, const Tap& t, long long& off) {
-  int iy = (int)(g.yx >> 16) - 32768 + t.ky, ix = (int)(g.yx & 0xffff) - 32768 + t.kx;
-  if (DILATED && (o.dh > 1 || o.dw > 1)) {   // a position between x's pixels reads zero (a negative one fails the bounds below)
+  const int iy = (int)(g.yx >> 16) - 32768 + t.ky, ix = (int)(g.yx & 0xffff) - 32768 + t.kx;
+  if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
+  off = g.at + t.at;
+  return true;
+}
+
+// The element offset of a gather's (row, col), found from scratch (Locate, Dilated: a copy on its own), or false
+// where it reads zero: past the rows or columns, in the padding, or, where x is read dilated (a strided conv's input
+// gradient: dh - 1 rows and dw - 1 columns of zeros between x's pixels), between x's pixels.
+__host__ __device__ inline bool gather_element(const Operand& o, int row, int col, long long& off) {
+  int b, iy, ix, ky, kx, ci;
+  window_of(o, row, b, iy, ix);
+  tap_of(o, col, ky, kx, ci);
+  if (row >= o.rows || col >= o.cols) return false;
+  iy += ky;
+  ix += kx;
+  if (o.dh > 1 || o.dw > 1) {   // a negative position fails the bounds below
     if (iy % (int)o.dh || ix % (int)o.dw) return false;
     iy /= (int)o.dh;
     ix /= (int)o.dw;
   }
   if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
-  off = (long long)((g.b * (int)o.h + iy) * (int)o.w + ix) * o.cin + t.ci;   // x's pixels < 2^31 (CudaGemm)
+  off = (unsigned)((b * (int)o.h + iy) * (int)o.w + ix) * (unsigned)o.cin + (unsigned)ci;
   return true;
 }
 
@@ -146,8 +164,7 @@ __host__ __device__ inline bool locate_dense(const Operand& o, int row, int col,
 // The element offset of (row, col), or false where the operand is zero (past its edges, or where a gather reads
 // zero).
 __host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
-  if (!o.gather) return locate_dense(o, row, col, off);
-  return gather_at(o, gather_row(o, row), tap_at(o, col), off);
+  return o.gather ? gather_element(o, row, col, off) : locate_dense(o, row, col, off);
 }
 
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
@@ -166,13 +183,22 @@ template <int THREADS>
 __host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * THREADS; }
 
 // How load_tile finds its copies' memory, known at compile time: find(o, it, row, col, k0, off) gives copy it's
-// element offset for tile coordinates (row, col) of the tile at k0, or false where it reads zero. Locate (either
-// kind, each copy on its own: locate), DenseCopies (a dense operand), TileRows (a gathered K-major operand) or
-// TileTaps (a gathered MN-major one). The GEMM kernels pick per operand at run time, one copy of their k loop per
-// combination that occurs: a gather is only ever A, K-major (a forward or input-gradient conv: TileRows, or Locate
-// where dilated), or B, MN-major and not dilated (a weight gradient: TileTaps), never both (CudaGemm.mmaPlan).
+// element offset for tile coordinates (row, col) of the tile at k0, or false where it reads zero. Locate (any
+// kind, each copy on its own: locate), Dilated (a dilated gather, each copy on its own), DenseCopies (a dense
+// operand), TileRows (a gathered K-major operand) or TileTaps (a gathered MN-major one). The GEMM kernels pick per
+// operand at run time, one copy of their k loop per combination that occurs: a gather is only ever A, K-major (a
+// forward or input-gradient conv: TileRows, or Dilated where dilated), or B, MN-major and not dilated (a weight
+// gradient: TileTaps), never both (CudaGemm.mmaPlan).
 struct Locate {
   __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const { return locate(o, row, col, off); }
+};
+
+// A dilated gather's copies (a strided conv's input gradient), each on its own: Locate without its test for a
+// dense operand.
+struct Dilated {
+  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const {
+    return gather_element(o, row, col, off);
+  }
 };
 
 // A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset at k = 0 and whether its
@@ -205,24 +231,27 @@ struct DenseCopies {
 
 // A thread's GatherRows for its copies of a K-major tile (MN x BK) of a gathered operand read as it is (not
 // dilated): their rows (pixels) stay the same across the k loop, so the kernels whose copies are unrolled find them
-// once per tile. (A dilated gather, a strided conv's input gradient, goes by Locate: its zero test in this loop
-// made ptxas spill in gemm_mma's 64x128 tile on sm_90a.)
+// once per tile. The copies also share their column chunk, so a k step finds one tap for all of them. (A dilated
+// gather, a strided conv's input gradient, goes by Dilated: its zero test in this loop made ptxas spill in gemm_mma's
+// 64x128 tile on sm_90a.)
 template <int MN, int BK, int THREADS>
 struct TileRows {
+  static_assert(THREADS % (BK / 8) == 0, "a thread's copies share their column chunk");
   GatherRow at[MN * BK / 8 / THREADS];
+  int col0;  // the copies' column at k = 0
 
   __host__ __device__ TileRows(const Operand& o, int mn0, int tid) {
 #pragma unroll
     for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-      int r, c, row, col;
+      int r, c, row;
       tile_chunk<true, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
-      tile_coords<true>(r, c, mn0, 0, 0, row, col);
+      tile_coords<true>(r, c, mn0, 0, 0, row, col0);
       at[it] = gather_row(o, row);
     }
   }
 
-  __host__ __device__ bool find(const Operand& o, int it, int, int col, int, long long& off) const {
-    return gather_at<false>(o, at[it], tap_at(o, col), off);
+  __host__ __device__ bool find(const Operand& o, int it, int, int, int k0, long long& off) const {
+    return gather_at(o, at[it], tap_at(o, k0 + col0), off);  // the same tap_at for every copy: computed once
   }
 };
 
@@ -243,7 +272,7 @@ struct TileTaps {
   }
 
   __host__ __device__ bool find(const Operand& o, int, int row, int, int, long long& off) const {
-    return gather_at<false>(o, gather_row(o, row), tap, off);
+    return gather_at(o, gather_row(o, row), tap, off);
   }
 };
 
@@ -258,7 +287,7 @@ __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, cons
     if constexpr (A_KMAJOR) {
       const DenseCopies<B_KMAJOR, BN, BK, THREADS> dense_b(ob, bn, half, tid);
       if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm, tid), dense_b);
-      else loop(Locate{}, dense_b);
+      else loop(Dilated{}, dense_b);
     }
   } else if (!B_KMAJOR && ob.gather) {  // never dilated (CudaGemm.mmaPlan)
     if constexpr (!B_KMAJOR) loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), TileTaps<BN, BK, THREADS>(ob, bn, tid));

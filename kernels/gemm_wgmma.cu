@@ -4,7 +4,7 @@
 //
 // Scope: gemm_mma.cu's four operand layouts (each operand K-major, or MN-major and read transposed by wgmma: the
 // forward product and both backward ones without a transposed copy), dense or an im2col gather (implicit-GEMM conv
-// forward, weight gradient, input gradient (a strided one reads gy dilated: gemm_tile.cuh's locate)).
+// forward, weight gradient, input gradient (a strided one reads gy dilated: gemm_tile.cuh's gather_element)).
 // Copies: cp.async 16-byte chunks into the 128-byte-swizzled layouts wgmma reads (gemm_tile.cuh: slot() with 8
 // chunks per row for a K-major tile, the ATOMS layout for an MN-major one); in gemm_ws, a dense operand may instead
 // come through the bulk tensor copy engine (TMA): one thread issues a box copy per tile (an MN-major tile: one per

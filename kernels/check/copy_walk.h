@@ -1,16 +1,32 @@
-// load_tile's copies as one thread makes them (kernels/gemm_tile.cuh), for the host checks of both tensor-core GEMMs.
+// load_tile's copies as one thread makes them (kernels/gemm_tile.cuh), for the host checks of both tensor-core GEMMs,
+// each copied element checked against the operand's value computed here from the Operand's fields alone.
 // Include after the kernel file.
 #pragma once
 #include <stdio.h>
 #include <stdlib.h>
 #include <vector>
 
+// Element (row, col) of the matrix an Operand describes (rows x cols; a gather: pixels x (ky, kx, ci)), 0 outside it,
+// in the padding or between a dilated image's pixels; mem holds the batch entry from base. Plain division, none of
+// gemm_tile.cuh's arithmetic (window_of, tap_of, fast_div, GatherRow, the copy kinds): the independent side.
+static float operand_element(const mma::Operand& o, const std::vector<float>& mem, long long base, long long row, long long col) {
+  if (row < 0 || row >= o.rows || col < 0 || col >= o.cols) return 0.f;
+  if (!o.gather) return mem.at(base + row * o.ld + col);
+  long long b = row / (o.ho * o.wo), oy = row / o.wo % o.ho, ox = row % o.wo;
+  long long ky = col / (o.kw * o.cin), kx = col / o.cin % o.kw, ci = col % o.cin;
+  long long y = oy * o.sh - o.pt + ky, x = ox * o.sw - o.pl + kx;  // in the dilated image where dilated
+  long long dh = o.dh > 1 ? o.dh : 1, dw = o.dw > 1 ? o.dw : 1;
+  if (y < 0 || x < 0 || y % dh || x % dw || y / dh >= o.h || x / dw >= o.w) return 0.f;
+  return mem.at(base + ((b * o.h + y / dh) * o.w + x / dw) * o.cin + ci);
+}
+
 // Thread tid's copies of an MN x BK operand tile (NT copying threads; ATOMS: gemm_wgmma's MN-major layout): copy it ->
-// chunk -> (r, c) -> slot, tile coordinates (row, col) -> how.find, then put(slot, valid, off) stores the 8 elements.
-// written (a flag per slot) fails a slot out of range or written twice.
+// chunk -> (r, c) -> slot, tile coordinates (row, col) -> how.find, then the 8 elements the copy brings (zeros where
+// find says it reads none; memory from base, the batch entry's start) go to put(slot, v). Fails a slot out of range
+// or written twice (written: a flag per slot), an offset outside mem, and an element that is not operand_element's.
 template <bool KMAJOR, int MN, int BK, int NT, bool ATOMS, class How, class Put>
 static void copy_walk(std::vector<bool>& written, const mma::Operand& o, const How& how, int tid, int mn0, int k0, int half,
-                      Put put) {
+                      const std::vector<float>& mem, long long base, Put put) {
   for (int it = 0; it < MN * BK / 8 / NT; it++) {
     int r, c, row, col, dst = mma::tile_chunk<KMAJOR, MN, BK, ATOMS>(mma::copy_chunk<NT>(tid, it), r, c);
     if (dst < 0 || dst >= (int)written.size() || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
@@ -18,7 +34,17 @@ static void copy_walk(std::vector<bool>& written, const mma::Operand& o, const H
     mma::tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     long long off = 0;
     const bool valid = how.find(o, it, row, col, k0, off);
-    put(dst, valid, off);
+    float v[8];
+    for (int e = 0; e < 8; e++) {
+      v[e] = valid ? mem.at(base + off + e) : 0.f;
+      const float want = operand_element(o, mem, base, row, col + e);
+      if (!(v[e] == want)) {
+        printf("FAIL: thread %d's copy %d brings %g for element (%d, %d), want %g (%s)\n", tid, it, v[e], row, col + e, want,
+               valid ? "read at the offset found" : "zero-filled");
+        exit(1);
+      }
+    }
+    put(dst, v);
   }
 }
 

@@ -1,6 +1,6 @@
 // Host check of kernels/gemm_mma.cu's index arithmetic (no GPU needed): runs the kernel's block / warp / k-step
 // schedule on the CPU with its own tile_chunk, slot, a_frag_slot, b_frag_slot, acc_row and acc_col, each thread's
-// copies as with_copy_kinds and the copy kinds (DenseCopies, TileRows, TileTaps, Locate) make them, but with
+// copies as with_copy_kinds and the copy kinds (DenseCopies, TileRows, TileTaps, Dilated) make them, but with
 // ldmatrix and mma.sync emulated from the fragment layouts the PTX manual states, and compares every product with
 // a plain triple loop. Catches a wrong lane mapping, swizzle collision, ldmatrix bank conflict, copy offset or edge
 // mask; not races or the cp.async pipeline (the GPU op harness covers those).
@@ -28,18 +28,19 @@ struct Side {
 };
 
 // Fills the k step's A and B tiles the way the block's threads do: per thread, with_copy_kinds picks how its copies
-// find their memory (DenseCopies, TileRows, TileTaps or Locate, made for that thread), then copy_walk runs its
-// copies (vector::at: an offset outside the operand fails loudly). Every slot once.
+// find their memory (DenseCopies, TileRows, TileTaps or Dilated, made for that thread), then copy_walk runs its
+// copies (vector::at: an offset outside the operand fails loudly; every element is checked against the operand's
+// value, zero past its edges). Every slot once.
 template <bool AK, bool BKM, class T>
 static void load(Chunk* sa, Chunk* sb, const Side& A, const Side& B, int bm, int bn, int k0, int half) {
   std::vector<bool> wa(T::BM * BK / 8, false), wb(T::BN * BK / 8, false);
-  auto into = [](Chunk* s, const Side& g) {
-    return [s, &g](int dst, bool valid, long long off) { for (int e = 0; e < 8; e++) s[dst][e] = valid ? g.mem->at(off + e) : 0.f; };
+  auto into = [](Chunk* s) {
+    return [s](int dst, const float* v) { for (int e = 0; e < 8; e++) s[dst][e] = v[e]; };
   };
   for (int tid = 0; tid < T::THREADS; tid++)
     with_copy_kinds<AK, BKM, T::BM, T::BN, BK, T::THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
-      copy_walk<AK, T::BM, BK, T::THREADS, false>(wa, A.o, how_a, tid, bm, k0, 0, into(sa, A));
-      copy_walk<BKM, T::BN, BK, T::THREADS, false>(wb, B.o, how_b, tid, bn, k0, half, into(sb, B));
+      copy_walk<AK, T::BM, BK, T::THREADS, false>(wa, A.o, how_a, tid, bm, k0, 0, *A.mem, 0, into(sa));
+      copy_walk<BKM, T::BN, BK, T::THREADS, false>(wb, B.o, how_b, tid, bn, k0, half, *B.mem, 0, into(sb));
     });
   require_written(wa, "A");
   require_written(wb, "B");

@@ -71,9 +71,10 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
 // Whether gemm_ws copies a gather by TMA's im2col mode (TensorMaps.im2colPlan's rule): Cin % 64 == 0.
 static bool im2col_by_tma(const Operand& o) { return o.gather && o.cin % 64 == 0; }
 
-// gemm_ws's TMA copy of an operand tile, emulated, compared with the cp.async copy already in smem wherever the
-// tile's MN index is inside the operand (past it, a 16-byte cp.async chunk may carry the next row's elements, or a
-// gather's zero, where TMA writes zeros or the next tap: rows / columns of C that are never stored).
+// gemm_ws's TMA copy of an operand tile, emulated, compared with the cp.async copy already in smem (which copy_walk
+// checked element by element): a dense box everywhere (zeros past the dims, as cp.async's), an im2col box wherever
+// the tile's MN index is inside the operand (past it TMA brings the next image's pixels or the next tap where
+// cp.async zero-fills: rows / columns of C that are never stored).
 //   Dense: the driver's tiled map as TensorMaps.plan builds it (dims (cols, rows[, batch]), byte strides (ld, bs),
 //   box (box0, box1)): box element (c0 + x, c1 + y), zero past the dims, lands at x * 2 + y * box0 * 2 from the
 //   destination, then the 128-byte swizzle on the absolute address; the kernel's boxes (tma_box).
@@ -123,8 +124,7 @@ static void tma_matches(const std::vector<float>& smem, const Side& g, int batch
         for (int x = 0; x < box0; x++) {
           long long gx = c0 + x, gy = c1 + y;
           const int at[2] = {x, y};
-          put(tma_box_byte(dst, box, 2, at, 2), gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * o.bs : 0) + gy * o.ld + gx) : 0.f,
-              (KMAJOR ? gy : gx) < (KMAJOR ? dims1 : dims0));
+          put(tma_box_byte(dst, box, 2, at, 2), gx < dims0 && gy < dims1 ? g.mem->at((rank3 ? b * o.bs : 0) + gy * o.ld + gx) : 0.f, true);
         }
     }
   }
@@ -165,21 +165,19 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
       // with_copy_kinds picks for it; gemm_ws's copier warpgroup (128) by Locate
       std::vector<bool> wa(BM * BK / 8, false), wb(BN * BK / 8, false);
       const int k0 = kt * BK;
-      auto into = [&](unsigned base, const Side& g) {  // 8 elements of batch entry b into the emulated shared memory
-        return [&, base](int dst, bool valid, long long off) {
-          for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = valid ? g.mem->at(b * g.o.bs + off + e) : 0.f;
-        };
+      auto into = [&](unsigned base) {  // 8 elements into the emulated shared memory
+        return [&, base](int dst, const float* v) { for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = v[e]; };
       };
       if (WS) {
         for (int tid = 0; tid < 128; tid++) {
-          copy_walk<AK, BM, BK, 128, true>(wa, A.o, Locate{}, tid, bm, k0, 0, into(stage, A));
-          copy_walk<BKM, BN, BK, 128, true>(wb, B.o, Locate{}, tid, bn, k0, half, into(stage + Cf::A_BYTES, B));
+          copy_walk<AK, BM, BK, 128, true>(wa, A.o, Locate{}, tid, bm, k0, 0, *A.mem, b * A.o.bs, into(stage));
+          copy_walk<BKM, BN, BK, 128, true>(wb, B.o, Locate{}, tid, bn, k0, half, *B.mem, b * B.o.bs, into(stage + Cf::A_BYTES));
         }
       } else {
         for (int tid = 0; tid < THREADS; tid++)
           with_copy_kinds<AK, BKM, BM, BN, BK, THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
-            copy_walk<AK, BM, BK, THREADS, true>(wa, A.o, how_a, tid, bm, k0, 0, into(stage, A));
-            copy_walk<BKM, BN, BK, THREADS, true>(wb, B.o, how_b, tid, bn, k0, half, into(stage + Cf::A_BYTES, B));
+            copy_walk<AK, BM, BK, THREADS, true>(wa, A.o, how_a, tid, bm, k0, 0, *A.mem, b * A.o.bs, into(stage));
+            copy_walk<BKM, BN, BK, THREADS, true>(wb, B.o, how_b, tid, bn, k0, half, *B.mem, b * B.o.bs, into(stage + Cf::A_BYTES));
           });
       }
       require_written(wa, "A");
@@ -260,11 +258,13 @@ static int check(const char* what, int batch, int m, int n, int k, const Side& A
 template <int BN, bool AK, bool BKM, bool WS>
 static int layouts() {
   int fails = 0;
-  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 300, 136}, {2, 72, 520, 64}, {3, 130, 16, 8}, {1, 1100, 136, 200}, {2, 72, 40, 0}}) {
+  // M, N, K multiples of 8 as CudaGemm.mmaPlan requires of every contiguous extent (a 16-byte chunk never straddles
+  // an operand's edge: copy_walk checks every copied element), ragged against the tiles
+  for (auto [batch, m, n, k] : std::vector<std::tuple<int, int, int, int>>{{1, 200, 296, 136}, {2, 72, 520, 64}, {3, 136, 16, 8}, {1, 1096, 136, 200}, {2, 72, 40, 0}}) {
     Side A = dense(AK, batch, m, k, (AK ? k : m) + 8), B = dense(BKM, batch, n, k, BKM ? k : n);
     fails += check<BN, AK, BKM, WS>("dense", batch, m, n, k, A, B, (m + n) % 2 == 0);
   }
-  for (auto [m, d, k] : std::vector<std::tuple<int, int, int>>{{150, 136, 72}, {64, 8, 16}, {260, 320, 40}}) {
+  for (auto [m, d, k] : std::vector<std::tuple<int, int, int>>{{152, 136, 72}, {64, 8, 16}, {264, 320, 40}}) {
     Side A = dense(AK, 1, m, k, AK ? k : m), B = dense(BKM, 1, 2 * d, k, BKM ? k : 2 * d);
     fails += check<BN, AK, BKM, WS>("geglu", 1, m, 2 * d, k, A, B, true, d);
   }

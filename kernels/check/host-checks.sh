@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kernel checks that need nvcc but no GPU: host builds of kernel index arithmetic, compared with references.
-#   gemm_mma_host_check: gemm_mma.cu's tile copies (per thread, through the kernels' copy kinds), swizzle, ldmatrix
+#   gemm_mma_host_check: gemm_mma.cu's tile copies (per thread, through the kernels' copy kinds, every copied element
+#   against the operand's value: copy_walk.h), swizzle, ldmatrix
 #   lane mapping, im2col gathers, epilogue and GEGLU
 #   column interleave, for each of its three block tiles, with ldmatrix and mma.sync emulated from the PTX fragment
 #   layouts, against a triple loop and direct convolutions (and no ldmatrix bank conflicts).

@@ -203,4 +203,17 @@ class CudaGemmPlanTest {
         assertNotNull(plan(1, 64, k, m, mat(t, m, 1, 0), mat(t, k, 1, 0)), "B N-major, 2^15 rows of 2^16");
         assertNull(plan(1, 64, k, m + 8, mat(t, m + 8, 1, 0), mat(t, k, 1, 0)), "B N-major, 8 rows more");
     }
+
+    @Test
+    void refusesAGatherWhoseOffsetsNeed32Bits() {
+        // gemm_tile.cuh's gather_at: a window corner's offset plus a tap's, in 32 bits, so x has at most 2^31 elements
+        DType t = DType.BF16;
+        // 2^14 images of 64 x 64 pixels, 32 channels: exactly 2^31 elements (a 1x1 conv, so the columns are Cin)
+        CudaGemm.Im2col fits = new CudaGemm.Im2col(null, t, 1L << 26, 64, 64, 32, 1, 1, 64, 64, 1, 1, 0, 0);
+        assertTrue(CudaGemm.gatherFits(fits), "2^31 elements: the last one's offset is 2^31 - 1");
+        CudaGemm.Im2col over = new CudaGemm.Im2col(null, t, 1L << 26, 64, 64, 40, 1, 1, 64, 64, 1, 1, 0, 0);
+        assertFalse(CudaGemm.gatherFits(over), "2^26 pixels of 40 channels");
+        CudaGemm.Im2col wideChannels = new CudaGemm.Im2col(null, t, 16 * 16, 16, 16, 1 << 24, 1, 1, 16, 16, 1, 1, 0, 0);
+        assertFalse(CudaGemm.gatherFits(wideChannels), "256 pixels of 2^24 channels: few pixels, 2^32 elements");
+    }
 }

@@ -326,13 +326,13 @@ final class CudaGemm {
 
     /**
      * Whether the kernels can gather g: its image (dilated) and its window positions within {@link #GATHER_EXTENT}
-     * per side, and its pixels below 2^31 (gemm_tile.cuh's gather_at indexes them in 32 bits).
+     * per side, and its elements at most 2^31 (gemm_tile.cuh's gather_at finds them by 32-bit offsets).
      */
     static boolean gatherFits(Im2col g) {
         long images = g.pixels() / ((long) g.ho() * g.wo());
         long[] extents = {(long) g.h() * g.dh(), (long) g.w() * g.dw(), (long) g.ho() * g.sh(), (long) g.wo() * g.sw(), Math.abs(g.pt()), Math.abs(g.pl())};
         for (long e : extents) if (e >= GATHER_EXTENT) return false;
-        return images * g.h() * g.w() <= Integer.MAX_VALUE;
+        return images * g.h() * g.w() * g.cin() <= 1L << 31;
     }
 
     /** Fields of kernels/gemm_tile.cuh's Operand struct. */
