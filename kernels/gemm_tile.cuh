@@ -36,9 +36,10 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
 #define GEMM_OUT mma::Out{m, n, alpha, beta, C, tc, crs, ccs, sbc, bias, tbias, Residual{R, tr, rrs, rcs, rbs}, half}
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
-// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill. dh, dw (a gather's, > 1 only for a strided
-// convolution's input gradient): x is read dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so
-// that gradient is a stride-1 convolution of the output gradient. fcin, fkw, fwo, fho: fast_divisor of cin, kw, wo
+// x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill (each below 2^31: CudaGemm.MAX_DIM, so the
+// bounds are compared as int). dh, dw (a gather's, > 1 only for a strided convolution's input gradient): x is read
+// dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so that gradient is a stride-1 convolution of
+// the output gradient. fcin, fkw, fwo, fho: fast_divisor of cin, kw, wo
 // and ho (a gather's; with_divisors fills them). All long long so Java passes it as a long[] (CudaGemm.side).
 struct Operand {
   long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho;
@@ -121,17 +122,16 @@ __host__ __device__ inline Tap tap_at(const Operand& o, int col) {
   int ky, kx, ci;
   tap_of(o, col, ky, kx, ci);
   const unsigned at = (unsigned)(ky * (int)o.w + kx) * (unsigned)o.cin + (unsigned)ci;
-  return {col < o.cols ? ky : -32768, kx, at};
+  return {col < (int)o.cols ? ky : -32768, kx, at};
 }
 
 // The element offset of a gather's element read as it is (not dilated), given its row's GatherRow and its column's
 // Tap, or false where it reads zero (past the rows or columns, or in the padding). Inside x the sum mod 2^32 is the
-// offset itself: x has fewer than 2^31 elements (CudaGemm.gatherFits).
+// offset itself: x has at most 2^31 elements (CudaGemm.gatherFits).
 __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, const Tap& t, long long& off) {
   const int iy = (int)(g.yx >> 16) - 32768 + t.ky, ix = (int)(g.yx & 0xffff) - 32768 + t.kx;
-  if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
-  off = g.at + t.at;
-  return true;
+  off = g.at + t.at;  // where false, an offset the zero-filling copy does not read
+  return (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
 }
 
 // The element offset of a gather's (row, col), found from scratch (Locate, Dilated: a copy on its own), or false
@@ -141,7 +141,7 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
   int b, iy, ix, ky, kx, ci;
   window_of(o, row, b, iy, ix);
   tap_of(o, col, ky, kx, ci);
-  if (row >= o.rows || col >= o.cols) return false;
+  if (row >= (int)o.rows || col >= (int)o.cols) return false;
   iy += ky;
   ix += kx;
   if (o.dh > 1 || o.dw > 1) {   // a negative position fails the bounds below
@@ -156,7 +156,7 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
 
 // The element offset of a dense operand's (row, col), or false past its edges.
 __host__ __device__ inline bool locate_dense(const Operand& o, int row, int col, long long& off) {
-  if (row >= o.rows || col >= o.cols) return false;
+  if (row >= (int)o.rows || col >= (int)o.cols) return false;
   off = (long long)row * o.ld + col;
   return true;
 }
