@@ -20,7 +20,8 @@
 using namespace mma;
 
 // One operand: its memory (as float: only indexing is checked), the kernel's Operand description of it, and
-// the logical value at (mn, k) computed independently of the kernel's code (plain indexing or a direct conv tap).
+// the logical value at (mn, k) computed independently of the kernel's code (plain indexing; a gather's by
+// copy_walk.h's operand_element).
 struct Side {
   std::shared_ptr<std::vector<float>> mem;
   Operand o;
@@ -69,12 +70,9 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   for (auto& x : *d.mem) x = rnd();
   int ho = (h + 2 * pt - kh) / sh + 1, wo = (w + 2 * pl - kw) / sw + 1;
   d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl});
+  const Operand o = d.o;
   auto m = d.mem;
-  auto at = [=](int p, int q) {
-    int b = p / (ho * wo), oy = (p / wo) % ho, ox = p % wo, ky = q / (kw * cin), kx = (q / cin) % kw, ci = q % cin;
-    int iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
-    return (iy < 0 || iy >= h || ix < 0 || ix >= w) ? 0.f : (*m)[(((size_t)b * h + iy) * w + ix) * cin + ci];
-  };
+  auto at = [o, m](int p, int q) { return operand_element(o, *m, 0, p, q); };
   Side t = d;
   d.at = at;
   t.at = [at](int q, int p) { return at(p, q); };

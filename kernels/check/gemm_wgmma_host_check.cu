@@ -59,12 +59,9 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
   for (auto& x : *d.mem) x = rnd();
   int ho = (h + 2 * p - kh) / s + 1, wo = (w + 2 * pw - kw) / s + 1;
   d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, s, s, p, pw});
+  const Operand o = d.o;
   auto m = d.mem;
-  d.at = [=](int px, int q) {
-    int b = px / (ho * wo), oy = px / wo % ho, ox = px % wo, ky = q / (kw * cin), kx = q / cin % kw, ci = q % cin;
-    int iy = oy * s - p + ky, ix = ox * s - pw + kx;
-    return (iy < 0 || iy >= h || ix < 0 || ix >= w) ? 0.f : (*m)[(((size_t)b * h + iy) * w + ix) * cin + ci];
-  };
+  d.at = [o, m](int px, int q) { return operand_element(o, *m, 0, px, q); };
   return d;
 }
 
