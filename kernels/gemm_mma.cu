@@ -39,6 +39,15 @@ struct Tile {
   static_assert(WARP_M * staged_ld<BN>() * 4 <= POOL * 16, "64 staged rows of C fit in the stages' memory");
 };
 
+// f(std::integral_constant<int, I>) for I = 0 .. N - 1, in order.
+template <int N, int I = 0, class F>
+__device__ __forceinline__ void unrolled(F&& f) {
+  if constexpr (I < N) {
+    f(std::integral_constant<int, I>{});
+    unrolled<N, I + 1>(f);
+  }
+}
+
 // Where a lane stages accumulator acc[i][q][e] of a warp whose 64 x 32 piece starts at column wn: row i * 16 +
 // acc_row of the staged 64-row band, column wn + q * 8 + acc_col (the m16n8 C fragment of 16-row block i, 8-column
 // block q). Elements e and e + 1 are adjacent: one 8-byte store.
@@ -71,24 +80,24 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
 
   // The prologue and the k loop, with how A's and B's copies find their memory (gemm_tile.cuh: with_copy_kinds).
   auto main_loop = [&](const auto& how_a, const auto& how_b) {
+    auto load = [&](int s, int kt) {  // k tile kt into stage s
+      load_tile<A_KMAJOR, BM, BK, THREADS>(sa + s * T::A_CHUNKS, a, oa, bm, kt * BK, 0, how_a);
+      load_tile<B_KMAJOR, BN, BK, THREADS>(sb + s * T::B_CHUNKS, bb, ob, bn, kt * BK, half, how_b);
+    };
     for (int s = 0; s < STAGES - 1; s++) {
-      if (s < ktiles) {
-        load_tile<A_KMAJOR, BM, BK, THREADS>(sa + s * T::A_CHUNKS, a, oa, bm, s * BK, 0, how_a);
-        load_tile<B_KMAJOR, BN, BK, THREADS>(sb + s * T::B_CHUNKS, bb, ob, bn, s * BK, half, how_b);
-      }
+      if (s < ktiles) load(s, s);
       cp_async_commit();
     }
-    for (int kt = 0; kt < ktiles; kt++) {
+    // k tile kt, from stage S: a compile-time constant (the loop below is unrolled by STAGES), so every shared
+    // address in the step is a loop-invariant register plus an immediate; kt % STAGES cost ~25 instructions a step.
+    auto k_step = [&](int kt, auto stage) {
+      constexpr int S = decltype(stage)::value;
       cp_async_wait<STAGES - 2>();  // tile kt has landed (for this thread) ...
       __syncthreads();              // ... for every thread, and everyone is done with tile kt - 1's stage
-      int next = kt + STAGES - 1;
-      if (next < ktiles) {
-        load_tile<A_KMAJOR, BM, BK, THREADS>(sa + next % STAGES * T::A_CHUNKS, a, oa, bm, next * BK, 0, how_a);
-        load_tile<B_KMAJOR, BN, BK, THREADS>(sb + next % STAGES * T::B_CHUNKS, bb, ob, bn, next * BK, half, how_b);
-      }
+      if (kt + STAGES - 1 < ktiles) load((S + STAGES - 1) % STAGES, kt + STAGES - 1);
       cp_async_commit();  // an empty group near the end keeps the wait count uniform
-      const uint4* ta = sa + kt % STAGES * T::A_CHUNKS;
-      const uint4* tb = sb + kt % STAGES * T::B_CHUNKS;
+      const uint4* ta = sa + S * T::A_CHUNKS;
+      const uint4* tb = sb + S * T::B_CHUNKS;
 #pragma unroll
       for (int kk = 0; kk < BK; kk += 16) {
         unsigned af[4][4], bf[4][2];
@@ -106,7 +115,11 @@ __device__ __forceinline__ void gemm(int k, const uint16_t* A, const Operand& oa
 #pragma unroll
           for (int q = 0; q < 4; q++) mma16816<BF16>(acc[i][q], af[i], bf[q][0], bf[q][1]);
       }
-    }
+    };
+    for (int kt = 0; kt < ktiles; kt += STAGES)
+      unrolled<STAGES>([&](auto s) {
+        if (kt + decltype(s)::value < ktiles) k_step(kt + decltype(s)::value, s);
+      });
   };
   with_copy_kinds<A_KMAJOR, B_KMAJOR, BM, BN, BK, THREADS>(oa, ob, bm, bn, half, threadIdx.x, main_loop);
   cp_async_wait<0>();  // only empty groups can be pending here; leave none behind at exit

@@ -128,7 +128,7 @@ __host__ __device__ inline Tap tap_at(const Operand& o, int col) {
 // The element offset of a gather's element read as it is (not dilated), given its row's GatherRow and its column's
 // Tap, or false where it reads zero (past the rows or columns, or in the padding). Inside x the sum mod 2^32 is the
 // offset itself: x has at most 2^31 elements (CudaGemm.gatherFits).
-__host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, const Tap& t, long long& off) {
+__host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, const Tap& t, unsigned& off) {
   const int iy = (int)(g.yx >> 16) - 32768 + t.ky, ix = (int)(g.yx & 0xffff) - 32768 + t.kx;
   off = g.at + t.at;  // where false, an offset the zero-filling copy does not read
   return (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
@@ -137,7 +137,7 @@ __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, 
 // The element offset of a gather's (row, col), found from scratch (Locate, Dilated: a copy on its own), or false
 // where it reads zero: past the rows or columns, in the padding, or, where x is read dilated (a strided conv's input
 // gradient: dh - 1 rows and dw - 1 columns of zeros between x's pixels), between x's pixels.
-__host__ __device__ inline bool gather_element(const Operand& o, int row, int col, long long& off) {
+__host__ __device__ inline bool gather_element(const Operand& o, int row, int col, unsigned& off) {
   int b, iy, ix, ky, kx, ci;
   window_of(o, row, b, iy, ix);
   tap_of(o, col, ky, kx, ci);
@@ -155,15 +155,15 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
 }
 
 // The element offset of a dense operand's (row, col), or false past its edges.
-__host__ __device__ inline bool locate_dense(const Operand& o, int row, int col, long long& off) {
+__host__ __device__ inline bool locate_dense(const Operand& o, int row, int col, unsigned& off) {
   if (row >= (int)o.rows || col >= (int)o.cols) return false;
-  off = (long long)row * o.ld + col;
+  off = (unsigned)row * (unsigned)o.ld + (unsigned)col;
   return true;
 }
 
 // The element offset of (row, col), or false where the operand is zero (past its edges, or where a gather reads
 // zero).
-__host__ __device__ inline bool locate(const Operand& o, int row, int col, long long& off) {
+__host__ __device__ inline bool locate(const Operand& o, int row, int col, unsigned& off) {
   return o.gather ? gather_element(o, row, col, off) : locate_dense(o, row, col, off);
 }
 
@@ -182,34 +182,45 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
 template <int THREADS>
 __host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * THREADS; }
 
-// How load_tile finds its copies' memory, known at compile time: find(o, it, row, col, k0, off) gives copy it's
-// element offset for tile coordinates (row, col) of the tile at k0, or false where it reads zero. Locate (any
+// How load_tile finds its copies' memory, known at compile time: start(o, k0), the element offset of the tile at k0
+// from the operand's batch start (one per tile, for every copy), and find(o, it, row, col, k0, off), copy it's element
+// offset from there for tile coordinates (row, col), or false where it reads zero. Locate (any
 // kind, each copy on its own: locate), Dilated (a dilated gather, each copy on its own), DenseCopies (a dense
 // operand), TileRows (a gathered K-major operand) or TileTaps (a gathered MN-major one). The GEMM kernels pick per
 // operand at run time, one copy of their k loop per combination that occurs: a gather is only ever A, K-major (a
 // forward or input-gradient conv: TileRows, or Dilated where dilated), or B, MN-major and not dilated (a weight
 // gradient: TileTaps), never both (CudaGemm.mmaPlan).
-struct Locate {
-  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const { return locate(o, row, col, off); }
+// For the kinds whose copies each find their whole offset (all but DenseCopies): the tile starts at the batch start.
+struct FromStart {
+  __host__ __device__ long long start(const Operand&, int) const { return 0; }
+};
+
+struct Locate : FromStart {
+  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, unsigned& off) const { return locate(o, row, col, off); }
 };
 
 // A dilated gather's copies (a strided conv's input gradient), each on its own: Locate without its test for a
 // dense operand.
-struct Dilated {
-  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, long long& off) const {
+struct Dilated : FromStart {
+  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, unsigned& off) const {
     return gather_element(o, row, col, off);
   }
 };
 
-// A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset at k = 0 and whether its
-// M / N index is inside, found once per tile; a k step adds k0 (K-major) or k0 * ld (MN-major) and checks the K
-// index only. locate_dense per copy and k step (64-bit row * ld, both bounds in 64 bits) was ~150 of the dense k
-// loop's 217 instructions in gemm_mma (docs/CUDA.md). 32-bit offsets: a dense operand's batch entry spans at most
-// 2^31 elements (CudaGemm.denseFits).
+// A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset within a tile, and the
+// k0 below which it reads (its K index inside and its M / N index inside; 0 past the M / N edge), found once; a k
+// step moves the tile's start (start(): k0 along a K-major row, k0 rows down an MN-major operand), shared by all
+// copies, so a copy's address is one multiply-add and its zero test one compare. locate_dense per copy and k step
+// (64-bit row * ld, both bounds in 64 bits) was ~150 of the dense k loop's 217 instructions in gemm_mma
+// (docs/CUDA.md); a copy's offset from the batch start, added to the 64-bit batch start per copy, ~4 more per copy
+// (ptxas recomputed batch * bs for every copy at 128 registers). 32-bit offsets: a dense operand's batch entry spans
+// at most 2^31 elements (CudaGemm.denseFits).
 template <bool KMAJOR, int MN, int BK, int THREADS>
 struct DenseCopies {
-  static constexpr unsigned OUTSIDE = ~0u;
-  unsigned at[MN * BK / 8 / THREADS];  // row * ld + col at k = 0, or OUTSIDE past the M / N edge
+  static constexpr int ROWS = THREADS / chunks_per_row<KMAJOR, MN, BK>();  // tile rows between a thread's copies
+  static_assert(THREADS % chunks_per_row<KMAJOR, MN, BK>() == 0, "a thread's copies share their column chunk");
+  unsigned at[MN * BK / 8 / THREADS];  // row * ld + col at k = 0
+  int k_end[MN * BK / 8 / THREADS];    // the copy reads zero from k0 = k_end on
 
   __host__ __device__ DenseCopies(const Operand& o, int mn0, int half, int tid) {
 #pragma unroll
@@ -217,15 +228,18 @@ struct DenseCopies {
       int r, c, row, col;
       tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
       tile_coords<KMAJOR>(r, c, mn0, 0, half, row, col);
-      const bool inside = KMAJOR ? row < o.rows : col < o.cols;
-      at[it] = inside ? (unsigned)row * (unsigned)o.ld + (unsigned)col : OUTSIDE;
+      at[it] = (unsigned)row * (unsigned)o.ld + (unsigned)col;
+      k_end[it] = !(KMAJOR ? row < o.rows : col < o.cols) ? 0 : KMAJOR ? (int)o.cols - col : (int)o.rows - row;
     }
   }
 
-  __host__ __device__ bool find(const Operand& o, int it, int row, int col, int k0, long long& off) const {
-    // where this returns false, off may point past the operand: the zero-filling copy reads nothing there
-    off = (long long)at[it] + (KMAJOR ? k0 : (long long)k0 * o.ld);
-    return at[it] != OUTSIDE && (KMAJOR ? col < (int)o.cols : row < (int)o.rows);
+  __host__ __device__ long long start(const Operand& o, int k0) const { return KMAJOR ? k0 : (long long)k0 * o.ld; }
+
+  __host__ __device__ bool find(const Operand&, int it, int, int, int k0, unsigned& off) const {
+    off = at[it];  // where this returns false, off may point past the operand: the zero-filling copy reads nothing there
+    // MN-major, a thread's copies share their column and sit ROWS apart: copy it's end is copy 0's less it * ROWS,
+    // one register for all (ptxas spilled gemm_mma's mn 128x64 on sm_90a with one per copy)
+    return k0 < (KMAJOR ? k_end[it] : k_end[0] - it * ROWS);
   }
 };
 
@@ -235,7 +249,7 @@ struct DenseCopies {
 // gather, a strided conv's input gradient, goes by Dilated: its zero test in this loop made ptxas spill in gemm_mma's
 // 64x128 tile on sm_90a.)
 template <int MN, int BK, int THREADS>
-struct TileRows {
+struct TileRows : FromStart {
   static_assert(THREADS % (BK / 8) == 0, "a thread's copies share their column chunk");
   GatherRow at[MN * BK / 8 / THREADS];
   int col0;  // the copies' column at k = 0
@@ -250,7 +264,7 @@ struct TileRows {
     }
   }
 
-  __host__ __device__ bool find(const Operand& o, int it, int, int, int k0, long long& off) const {
+  __host__ __device__ bool find(const Operand& o, int it, int, int, int k0, unsigned& off) const {
     return gather_at(o, at[it], tap_at(o, k0 + col0), off);  // the same tap_at for every copy: computed once
   }
 };
@@ -260,7 +274,7 @@ struct TileRows {
 // copies all sit in one column chunk, so the tap is found once per tile and a k step finds only its pixels'
 // windows (Locate found both per copy and k step: four fast_div).
 template <int MN, int BK, int THREADS>
-struct TileTaps {
+struct TileTaps : FromStart {
   static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
   Tap tap;
 
@@ -271,7 +285,7 @@ struct TileTaps {
     tap = tap_at(o, col);
   }
 
-  __host__ __device__ bool find(const Operand& o, int, int row, int, int, long long& off) const {
+  __host__ __device__ bool find(const Operand& o, int, int row, int, int, unsigned& off) const {
     return gather_at(o, gather_row(o, row), tap, off);
   }
 };
@@ -304,13 +318,14 @@ template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNRO
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half,
                                           const How& how = How{}) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
+  const uint16_t* const gk = opaque(g + how.start(o, k0));
 #pragma unroll UNROLL
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
     int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(copy_chunk<THREADS>(threadIdx.x, it), r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
-    long long off = 0;
+    unsigned off = 0;
     const bool valid = how.find(o, it, row, col, k0, off);
-    cp_async16(s + dst, g + off, valid);
+    cp_async16(s + dst, gk + off, valid);
   }
 }
 

@@ -47,6 +47,12 @@ __device__ __forceinline__ void cp_async16(uint4* dst, const void* src, bool val
   asm volatile("{\n.reg .pred p;\nsetp.eq.u32 p, %2, 0;\ncp.async.cg.shared.global [%0], [%1], 16, p;\n}\n" ::"r"(s), "l"(src),
                "r"((unsigned)valid));
 }
+// p, as a value ptxas must take as it is (an empty asm that may change it): see load_tile.
+template <class T>
+__device__ __forceinline__ const T* opaque(const T* p) {
+  asm("" : "+l"(p));
+  return p;
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }

@@ -32,11 +32,11 @@ static void copy_walk(std::vector<bool>& written, const mma::Operand& o, const H
     if (dst < 0 || dst >= (int)written.size() || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
     mma::tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
-    long long off = 0;
+    unsigned off = 0;
     const bool valid = how.find(o, it, row, col, k0, off);
     float v[8];
     for (int e = 0; e < 8; e++) {
-      v[e] = valid ? mem.at(base + off + e) : 0.f;
+      v[e] = valid ? mem.at(base + how.start(o, k0) + off + e) : 0.f;
       const float want = operand_element(o, mem, base, row, col + e);
       if (!(v[e] == want)) {
         printf("FAIL: thread %d's copy %d brings %g for element (%d, %d), want %g (%s)\n", tid, it, v[e], row, col + e, want,

@@ -60,6 +60,8 @@ inline std::common_type_t<A, B> max(A a, B b) { return a < b ? b : a; }
 namespace mma {
 inline void cp_async16(uint4* dst, const void* src, bool valid) { emu::cp_async16(dst, src, valid); }
 inline void cp_async_commit() { emu::cp_async_commit(); }
+template <class T>
+inline const T* opaque(const T* p) { return p; }
 template <int N>
 inline void cp_async_wait() { emu::cp_async_wait(N); }
 
