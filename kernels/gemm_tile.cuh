@@ -105,7 +105,7 @@ struct GatherRow {
 __host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
   int b, iy0, ix0;
   window_of(o, row, b, iy0, ix0);
-  if (row >= o.rows) iy0 = -32768;
+  if (row >= (int)o.rows) iy0 = -32768;
   return {((unsigned)(b * (int)o.h + iy0) * (unsigned)o.w + (unsigned)ix0) * (unsigned)o.cin,
           (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
 }
