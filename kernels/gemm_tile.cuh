@@ -134,7 +134,7 @@ __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, 
   return (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
 }
 
-// The element offset of a gather's (row, col), found from scratch (Locate, Dilated: a copy on its own), or false
+// The element offset of a gather's (row, col), found from scratch (GatherEach: a copy on its own), or false
 // where it reads zero: past the rows or columns, in the padding, or, where x is read dilated (a strided conv's input
 // gradient: dh - 1 rows and dw - 1 columns of zeros between x's pixels), between x's pixels.
 __host__ __device__ inline bool gather_element(const Operand& o, int row, int col, unsigned& off) {
@@ -154,19 +154,6 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
   return true;
 }
 
-// The element offset of a dense operand's (row, col), or false past its edges.
-__host__ __device__ inline bool locate_dense(const Operand& o, int row, int col, unsigned& off) {
-  if (row >= (int)o.rows || col >= (int)o.cols) return false;
-  off = (unsigned)row * (unsigned)o.ld + (unsigned)col;
-  return true;
-}
-
-// The element offset of (row, col), or false where the operand is zero (past its edges, or where a gather reads
-// zero).
-__host__ __device__ inline bool locate(const Operand& o, int row, int col, unsigned& off) {
-  return o.gather ? gather_element(o, row, col, off) : locate_dense(o, row, col, off);
-}
-
 // The memory (row, col) of tile chunk (r, c) for the tile at (mn0, k0): K-major rows run along M (or N) and
 // chunks along K; MN-major rows run along K and chunks along M (or N). A GEGLU product's B (half = D, else 0) reads
 // its N index through geglu_source; past the product's 2D columns the index stays, so the edge zero fill holds.
@@ -184,69 +171,66 @@ __host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * T
 
 // How load_tile finds its copies' memory, known at compile time: start(o, k0), the element offset of the tile at k0
 // from the operand's batch start (one per tile, for every copy), and find(o, it, row, col, k0, off), copy it's element
-// offset from there for tile coordinates (row, col), or false where it reads zero. Locate (any
-// kind, each copy on its own: locate), Dilated (a dilated gather, each copy on its own), DenseCopies (a dense
-// operand), TileRows (a gathered K-major operand) or TileTaps (a gathered MN-major one). The GEMM kernels pick per
-// operand at run time, one copy of their k loop per combination that occurs: a gather is only ever A, K-major (a
-// forward or input-gradient conv: TileRows, or Dilated where dilated), or B, MN-major and not dilated (a weight
-// gradient: TileTaps), never both (CudaGemm.mmaPlan).
+// offset from there for tile coordinates (row, col), or false where it reads zero. DenseCopies (a dense operand),
+// TileRows (a gathered K-major operand), GatherEach (a gathered K-major operand, each copy on its own) or TileTaps (a
+// gathered MN-major one). The GEMM kernels pick per operand at run time, one copy of their k loop per combination
+// that occurs: a gather is only ever A, K-major (a forward or input-gradient conv: TileRows, or GatherEach where
+// dilated or in a copy loop), or B, MN-major and not dilated (a weight gradient: TileTaps), never both
+// (CudaGemm.mmaPlan).
 // For the kinds whose copies each find their whole offset (all but DenseCopies): the tile starts at the batch start.
 struct FromStart {
   __host__ __device__ long long start(const Operand&, int) const { return 0; }
 };
 
-struct Locate : FromStart {
-  __host__ __device__ bool find(const Operand& o, int, int row, int col, int, unsigned& off) const { return locate(o, row, col, off); }
-};
-
-// A dilated gather's copies (a strided conv's input gradient), each on its own: Locate without its test for a
-// dense operand.
-struct Dilated : FromStart {
+// A gathered K-major operand's copies, each found on its own (gather_element): a dilated gather (a strided conv's
+// input gradient), and any gather in a copy loop (gemm_ws's copier: TileRows' windows per copy would not fit its 40
+// registers).
+struct GatherEach : FromStart {
   __host__ __device__ bool find(const Operand& o, int, int row, int col, int, unsigned& off) const {
     return gather_element(o, row, col, off);
   }
 };
 
-// A thread's copies of a dense operand's MN x BK tiles (copies unrolled): each copy's offset within a tile, and the
-// k0 below which it reads (its K index inside and its M / N index inside; 0 past the M / N edge), found once; a k
-// step moves the tile's start (start(): k0 along a K-major row, k0 rows down an MN-major operand), shared by all
-// copies, so a copy's address is one multiply-add and its zero test one compare. locate_dense per copy and k step
-// (64-bit row * ld, both bounds in 64 bits) was ~150 of the dense k loop's 217 instructions in gemm_mma
-// (docs/CUDA.md); a copy's offset from the batch start, added to the 64-bit batch start per copy, ~4 more per copy
-// (ptxas recomputed batch * bs for every copy at 128 registers). 32-bit offsets: a dense operand's batch entry spans
-// at most 2^31 elements (CudaGemm.denseFits).
+// A thread's copies of a dense operand's MN x BK tiles. They share their column chunk and sit ROWS tile rows apart, so
+// copy it's offset is copy 0's plus it * step (GEGLU's B: its source rows, geglu_source, ROWS / 2 apart) and copy 0's
+// bounds, found once per tile, serve all: a copy's offset is one multiply-add, its zero test a compare or two, and the
+// kind four registers, whether the copies are unrolled (gemm, gemm_mma) or issued from a loop (gemm_ws's copier, 40
+// registers, where finding each copy from scratch took ~30 instructions). A k step moves the tile's start (start():
+// k0 along a K-major row, k0 rows down an MN-major operand), shared by all copies. (Finding each copy per k step, a
+// 64-bit row * ld and both bounds in 64 bits, was ~150 of gemm_mma's dense k loop's 217 instructions: docs/CUDA.md.)
+// 32-bit offsets: a dense operand's batch entry spans at most 2^31 elements (CudaGemm.denseFits).
 template <bool KMAJOR, int MN, int BK, int THREADS>
 struct DenseCopies {
   static constexpr int ROWS = THREADS / chunks_per_row<KMAJOR, MN, BK>();  // tile rows between a thread's copies
   static_assert(THREADS % chunks_per_row<KMAJOR, MN, BK>() == 0, "a thread's copies share their column chunk");
-  unsigned at[MN * BK / 8 / THREADS];  // row * ld + col at k = 0
-  int k_end[MN * BK / 8 / THREADS];    // the copy reads zero from k0 = k_end on
+  static_assert(!KMAJOR || ROWS % 16 == 0, "GEGLU's source rows of a thread's copies evenly spaced");
+  unsigned at, step;  // copy 0's offset at k = 0; copy it's is it * step further
+  int k_end;          // copy 0 reads zero from k0 = k_end on (MN-major: copy it from k_end - it * ROWS on)
+  int inside;         // K-major: copies it < inside lie inside the M / N edge (GEGLU's B: o.rows = 2 half)
 
   __host__ __device__ DenseCopies(const Operand& o, int mn0, int half, int tid) {
-#pragma unroll
-    for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-      int r, c, row, col;
-      tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
-      tile_coords<KMAJOR>(r, c, mn0, 0, half, row, col);
-      at[it] = (unsigned)row * (unsigned)o.ld + (unsigned)col;
-      k_end[it] = !(KMAJOR ? row < o.rows : col < o.cols) ? 0 : KMAJOR ? (int)o.cols - col : (int)o.rows - row;
-    }
+    int r, c, row, col;
+    tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);
+    tile_coords<KMAJOR>(r, c, mn0, 0, half, row, col);
+    at = (unsigned)row * (unsigned)o.ld + (unsigned)col;
+    step = (unsigned)(KMAJOR && half ? ROWS / 2 : ROWS) * (unsigned)o.ld;
+    const int left = (int)o.rows - (mn0 + r);  // K-major: copy 0's M / N index is mn0 + r (row, before geglu_source)
+    inside = KMAJOR && left > 0 ? (left + ROWS - 1) / ROWS : 0;
+    k_end = KMAJOR ? (int)o.cols - col : col < o.cols ? (int)o.rows - row : 0;
   }
 
   __host__ __device__ long long start(const Operand& o, int k0) const { return KMAJOR ? k0 : (long long)k0 * o.ld; }
 
   __host__ __device__ bool find(const Operand&, int it, int, int, int k0, unsigned& off) const {
-    off = at[it];  // where this returns false, off may point past the operand: the zero-filling copy reads nothing there
-    // MN-major, a thread's copies share their column and sit ROWS apart: copy it's end is copy 0's less it * ROWS,
-    // one register for all (ptxas spilled gemm_mma's mn 128x64 on sm_90a with one per copy)
-    return k0 < (KMAJOR ? k_end[it] : k_end[0] - it * ROWS);
+    off = at + it * step;  // where this returns false, off may point past the operand: the zero-filling copy reads nothing there
+    return KMAJOR ? k0 < k_end && it < inside : k0 < k_end - it * ROWS;
   }
 };
 
 // A thread's GatherRows for its copies of a K-major tile (MN x BK) of a gathered operand read as it is (not
 // dilated): their rows (pixels) stay the same across the k loop, so the kernels whose copies are unrolled find them
 // once per tile. The copies also share their column chunk, so a k step finds one tap for all of them. (A dilated
-// gather, a strided conv's input gradient, goes by Dilated: its zero test in this loop made ptxas spill in gemm_mma's
+// gather, a strided conv's input gradient, goes by GatherEach: its zero test in this loop made ptxas spill in gemm_mma's
 // 64x128 tile on sm_90a.)
 template <int MN, int BK, int THREADS>
 struct TileRows : FromStart {
@@ -272,7 +256,7 @@ struct TileRows : FromStart {
 // A thread's column tap for its copies of an MN-major tile (BK x MN, rows along K) of a gathered operand read as it
 // is: the weight gradient's B, whose K index is the pixel and whose N index is the column (ky, kx, ci). A thread's
 // copies all sit in one column chunk, so the tap is found once per tile and a k step finds only its pixels'
-// windows (Locate found both per copy and k step: four fast_div).
+// windows (finding both per copy and k step took four fast_div).
 template <int MN, int BK, int THREADS>
 struct TileTaps : FromStart {
   static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
@@ -292,16 +276,17 @@ struct TileTaps : FromStart {
 
 // Runs loop(how_a, how_b), the caller's k loop, with how thread tid's copies of A and B find their memory for this
 // product (the combinations above; the tile at (bm, bn), B's GEGLU half width): a copy of the loop per combination,
-// each inlined. The host check runs it per emulated thread.
+// each inlined. EACH: the caller issues its copies from a loop (gemm_ws's copier), so a gathered A goes by GatherEach,
+// not TileRows. The host checks run it per emulated thread.
 #pragma nv_exec_check_disable
-template <bool A_KMAJOR, bool B_KMAJOR, int BM, int BN, int BK, int THREADS, class Loop>
+template <bool A_KMAJOR, bool B_KMAJOR, int BM, int BN, int BK, int THREADS, bool EACH = false, class Loop>
 __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, const Operand& ob, int bm, int bn, int half, int tid,
                                                          Loop&& loop) {
   if (A_KMAJOR && oa.gather) {
     if constexpr (A_KMAJOR) {
       const DenseCopies<B_KMAJOR, BN, BK, THREADS> dense_b(ob, bn, half, tid);
-      if (oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm, tid), dense_b);
-      else loop(Dilated{}, dense_b);
+      if (!EACH && oa.dh == 1 && oa.dw == 1) loop(TileRows<BM, BK, THREADS>(oa, bm, tid), dense_b);
+      else loop(GatherEach{}, dense_b);
     }
   } else if (!B_KMAJOR && ob.gather) {  // never dilated (CudaGemm.mmaPlan)
     if constexpr (!B_KMAJOR) loop(DenseCopies<A_KMAJOR, BM, BK, THREADS>(oa, bm, 0, tid), TileTaps<BN, BK, THREADS>(ob, bn, tid));
@@ -311,12 +296,11 @@ __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, cons
 }
 
 // Copies the MN x BK operand tile at (mn0, k0) into shared memory; g is the operand's batch start. Whole 16-byte
-// chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (UNROLL) or issued from a loop (a
-// copy-only warp with few registers: unrolled, the addresses of all its copies are live at once; such a loop finds
-// each copy by Locate). how: Locate, or this thread's DenseCopies, TileRows or TileTaps.
-template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How = Locate>
-__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half,
-                                          const How& how = How{}) {
+// chunks per thread, zero-filled past the edges. UNROLL: the copies unrolled (all) or issued from a loop UNROLL at
+// a time (a copy-only warp with few registers: unrolled, the addresses of all its copies are live at once). how:
+// this thread's copy kind (with_copy_kinds).
+template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How>
+__device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half, const How& how) {
   static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
   const uint16_t* const gk = opaque(g + how.start(o, k0));
 #pragma unroll UNROLL

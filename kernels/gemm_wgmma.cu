@@ -385,28 +385,32 @@ __device__ __forceinline__ void gemm_ws(int m, int n, int k, const uint16_t* A, 
       tile_of(t, tiles_m, tiles_n, bt, tm, tn);
       const uint16_t* a = A + bt * oa.bs;
       const uint16_t* bb = B + bt * ob.bs;
-      for (int kt = 0; kt < ktiles; kt++, it++) {
-        const int s = ring_stage(it, S);
-        mbar_wait(empty + 8 * s, ring_parity(it, S) ^ 1, &failed);  // stage s retired its previous use (none at first)
-        uint4* st = ring_p + s * (Cf::STAGE_BYTES / 16);
-        const unsigned sa = ring + s * Cf::STAGE_BYTES;
-        if (tma_bytes && threadIdx.x == 0) {  // the bytes join the phase before any copy lands, and before this
-                                               // thread's own arrival: the phase waits for them
-          if (tma_only) mbar_arrive_expect_bytes(full + 8 * s, tma_bytes);
-          else mbar_expect_bytes(full + 8 * s, tma_bytes);
-          if (mode_a) tma_tile<AK, BM>(sa, ta, mode_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
-          if (mode_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, mode_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
+      // the tile's k loop, with how this thread's cp.async copies find their memory (from a loop, two at a time)
+      auto k_loop = [&](const auto& how_a, const auto& how_b) {
+        for (int kt = 0; kt < ktiles; kt++, it++) {
+          const int s = ring_stage(it, S);
+          mbar_wait(empty + 8 * s, ring_parity(it, S) ^ 1, &failed);  // stage s retired its previous use (none at first)
+          uint4* st = ring_p + s * (Cf::STAGE_BYTES / 16);
+          const unsigned sa = ring + s * Cf::STAGE_BYTES;
+          if (tma_bytes && threadIdx.x == 0) {  // the bytes join the phase before any copy lands, and before this
+                                                 // thread's own arrival: the phase waits for them
+            if (tma_only) mbar_arrive_expect_bytes(full + 8 * s, tma_bytes);
+            else mbar_expect_bytes(full + 8 * s, tma_bytes);
+            if (mode_a) tma_tile<AK, BM>(sa, ta, mode_a, oa, tm * BM, kt * BK, bt, full + 8 * s);
+            if (mode_b) tma_tile<BKM, BN>(sa + Cf::A_BYTES, tb, mode_b, ob, tn * BN, kt * BK, bt, full + 8 * s);
+          }
+          if (tma_only) continue;
+          if (!mode_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0, how_a);
+          if (!mode_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half, how_b);
+          cp_async_commit();
+          if (it > 0) {  // the previous stage's copies have landed: make them visible to the tensor cores, signal
+            cp_async_wait<1>();
+            fence_proxy_async();
+            mbar_arrive(full + 8 * ring_stage(it - 1, S));
+          }
         }
-        if (tma_only) continue;
-        if (!mode_a) load_tile<AK, BM, BK, 128, true, 2>(st, a, oa, tm * BM, kt * BK, 0);
-        if (!mode_b) load_tile<BKM, BN, BK, 128, true, 2>(st + Cf::A_BYTES / 16, bb, ob, tn * BN, kt * BK, o.half);
-        cp_async_commit();
-        if (it > 0) {  // the previous stage's copies have landed: make them visible to the tensor cores, signal
-          cp_async_wait<1>();
-          fence_proxy_async();
-          mbar_arrive(full + 8 * ring_stage(it - 1, S));
-        }
-      }
+      };
+      with_copy_kinds<AK, BKM, BM, BN, BK, 128, true>(oa, ob, tm * BM, tn * BN, o.half, threadIdx.x, k_loop);
     }
     if (!tma_only) {
       cp_async_wait<0>();

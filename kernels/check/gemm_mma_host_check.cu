@@ -1,6 +1,6 @@
 // Host check of kernels/gemm_mma.cu's index arithmetic (no GPU needed): runs the kernel's block / warp / k-step
 // schedule on the CPU with its own tile_chunk, slot, a_frag_slot, b_frag_slot, acc_row and acc_col, each thread's
-// copies as with_copy_kinds and the copy kinds (DenseCopies, TileRows, TileTaps, Dilated) make them, but with
+// copies as with_copy_kinds and the copy kinds (DenseCopies, TileRows, TileTaps, GatherEach) make them, but with
 // ldmatrix and mma.sync emulated from the fragment layouts the PTX manual states, and compares every product with
 // a plain triple loop. Catches a wrong lane mapping, swizzle collision, ldmatrix bank conflict, copy offset or edge
 // mask; not races or the cp.async pipeline (the GPU op harness covers those).
@@ -29,7 +29,7 @@ struct Side {
 };
 
 // Fills the k step's A and B tiles the way the block's threads do: per thread, with_copy_kinds picks how its copies
-// find their memory (DenseCopies, TileRows, TileTaps or Dilated, made for that thread), then copy_walk runs its
+// find their memory (DenseCopies, TileRows, TileTaps or GatherEach, made for that thread), then copy_walk runs its
 // copies (vector::at: an offset outside the operand fails loudly; every element is checked against the operand's
 // value, zero past its edges). Every slot once.
 template <bool AK, bool BKM, class T>

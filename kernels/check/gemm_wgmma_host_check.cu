@@ -1,7 +1,7 @@
 // Host check of kernels/gemm_wgmma.cu's index arithmetic (no GPU needed): runs the kernel's persistent tile
 // schedule (tile_of), its tile copies (per thread, as load_tile makes them: chunk -> slot, both layouts, and the copy
-// kinds with_copy_kinds picks: DenseCopies, TileRows, TileTaps; gemm_ws's copier by Locate) into an emulated shared
-// memory whose ring starts where the kernel's alignment puts it, its matrix descriptors and k slices as it builds
+// kinds with_copy_kinds picks: DenseCopies, TileRows, TileTaps, GatherEach; for gemm_ws's copier with EACH) into an
+// emulated shared memory whose ring starts where the kernel's alignment puts it, its matrix descriptors and k slices as it builds
 // them, a wgmma emulated from the PTX manual's canonical layouts in the 128-byte swizzle and its D fragment
 // (hopper_emulation.h, which the SIMT emulator shares: wgmma_operand_byte, wgmma_d_at),
 // its staging of the accumulators and its epilogue walk (plain, bias, GEGLU), for both block organisations (gemm_ws:
@@ -158,25 +158,19 @@ static std::vector<float> run(int batch, int m, int n, int k, const Side& A, con
     float acc[2][128][BN / 8][4] = {};
     for (int kt = 0; kt < ktiles; kt++, it++) {
       const unsigned stage = ring + (WS ? ring_stage(it, RING_STAGES) : kt % STAGES) * Cf::STAGE_BYTES;
-      // load_tile<.., ATOMS = true> as the kernels' copying threads run it: gemm's 256, each with the copy kinds
-      // with_copy_kinds picks for it; gemm_ws's copier warpgroup (128) by Locate
+      // load_tile<.., ATOMS = true> as the kernels' copying threads run it, each with the copy kinds with_copy_kinds
+      // picks for it: gemm's 256 threads, or gemm_ws's copier warpgroup (128, copies from a loop: EACH)
       std::vector<bool> wa(BM * BK / 8, false), wb(BN * BK / 8, false);
       const int k0 = kt * BK;
       auto into = [&](unsigned base) {  // 8 elements into the emulated shared memory
         return [&, base](int dst, const float* v) { for (int e = 0; e < 8; e++) smem[base / 2 + dst * 8 + e] = v[e]; };
       };
-      if (WS) {
-        for (int tid = 0; tid < 128; tid++) {
-          copy_walk<AK, BM, BK, 128, true>(wa, A.o, Locate{}, tid, bm, k0, 0, *A.mem, b * A.o.bs, into(stage));
-          copy_walk<BKM, BN, BK, 128, true>(wb, B.o, Locate{}, tid, bn, k0, half, *B.mem, b * B.o.bs, into(stage + Cf::A_BYTES));
-        }
-      } else {
-        for (int tid = 0; tid < THREADS; tid++)
-          with_copy_kinds<AK, BKM, BM, BN, BK, THREADS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
-            copy_walk<AK, BM, BK, THREADS, true>(wa, A.o, how_a, tid, bm, k0, 0, *A.mem, b * A.o.bs, into(stage));
-            copy_walk<BKM, BN, BK, THREADS, true>(wb, B.o, how_b, tid, bn, k0, half, *B.mem, b * B.o.bs, into(stage + Cf::A_BYTES));
-          });
-      }
+      constexpr int NT = WS ? 128 : THREADS;
+      for (int tid = 0; tid < NT; tid++)
+        with_copy_kinds<AK, BKM, BM, BN, BK, NT, WS>(A.o, B.o, bm, bn, half, tid, [&](const auto& how_a, const auto& how_b) {
+          copy_walk<AK, BM, BK, NT, true>(wa, A.o, how_a, tid, bm, k0, 0, *A.mem, b * A.o.bs, into(stage));
+          copy_walk<BKM, BN, BK, NT, true>(wb, B.o, how_b, tid, bn, k0, half, *B.mem, b * B.o.bs, into(stage + Cf::A_BYTES));
+        });
       require_written(wa, "A");
       require_written(wb, "B");
       if (WS) {  // gemm_ws's TMA path for a dense operand (B not in a GEGLU product) must leave the same bytes
