@@ -183,8 +183,8 @@ struct FromStart {
 };
 
 // A gathered K-major operand's copies, each found on its own (gather_element): a dilated gather (a strided conv's
-// input gradient), and any gather in a copy loop (gemm_ws's copier: TileRows' windows per copy would not fit its 40
-// registers).
+// input gradient), and any gather in a copy loop (gemm_ws's copier: TileRows' per-copy windows, indexed by the
+// loop's copy index, went to local memory there, a 72-byte stack frame).
 struct GatherEach : FromStart {
   __host__ __device__ bool find(const Operand& o, int, int row, int col, int, unsigned& off) const {
     return gather_element(o, row, col, off);
