@@ -255,22 +255,29 @@ struct TileRows : FromStart {
 
 // A thread's column tap for its copies of an MN-major tile (BK x MN, rows along K) of a gathered operand read as it
 // is: the weight gradient's B, whose K index is the pixel and whose N index is the column (ky, kx, ci). A thread's
-// copies all sit in one column chunk, so the tap is found once per tile and a k step finds only its pixels'
-// windows (finding both per copy and k step took four fast_div).
+// copies all sit in one column chunk, so the tap is found once per tile and a copy finds only its pixel's window
+// (window_of), then its element by multiply-adds (gather_row's packed window and gather_at's unpacking, the form
+// TileRows keeps per row, took about twice the instructions per copy here: docs/CUDA.md).
 template <int MN, int BK, int THREADS>
 struct TileTaps : FromStart {
   static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
-  Tap tap;
+  int ky, kx, ci;  // the copies' tap (ky = -2^15 past the columns: no window brings it inside)
 
   __host__ __device__ TileTaps(const Operand& o, int mn0, int tid) {
     int r, c, row, col;
     tile_chunk<false, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);
     tile_coords<false>(r, c, mn0, 0, 0, row, col);
-    tap = tap_at(o, col);
+    tap_of(o, col, ky, kx, ci);
+    if (col >= (int)o.cols) ky = -32768;
   }
 
   __host__ __device__ bool find(const Operand& o, int, int row, int, int, unsigned& off) const {
-    return gather_at(o, gather_row(o, row), tap, off);
+    int b, iy, ix;
+    window_of(o, row, b, iy, ix);
+    iy += ky;
+    ix += kx;
+    off = ((unsigned)(b * (int)o.h + iy) * (unsigned)o.w + (unsigned)ix) * (unsigned)o.cin + (unsigned)ci;  // x < 2^31 elements
+    return row < (int)o.rows && (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
   }
 };
 
@@ -305,7 +312,13 @@ __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Ope
   const uint16_t* const gk = opaque(g + how.start(o, k0));
 #pragma unroll UNROLL
   for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(copy_chunk<THREADS>(threadIdx.x, it), r, c), row, col;
+    const int i = copy_chunk<THREADS>(threadIdx.x, it);
+    // From a loop, ptxas does not see i >= 0 and splits it by the row width with signed fix-ups (~8 instructions
+    // per copy in gemm_ws's copier); assumed in tile_chunk, for every copy, it lengthened unrolled k loops by up to 42.
+#ifdef __CUDA_ARCH__  // (the SIMT emulator's g++ has no __builtin_assume)
+    if constexpr (UNROLL < MN * BK / 8 / THREADS) __builtin_assume(i >= 0);
+#endif
+    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(i, r, c), row, col;
     tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
     unsigned off = 0;
     const bool valid = how.find(o, it, row, col, k0, off);
