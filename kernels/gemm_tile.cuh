@@ -37,12 +37,12 @@ __host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
 
 // One operand in memory terms: element (row, col) at row * ld + col (+ batch * bs) when dense; an im2col gather of
 // x (N, H, W, Cin) when gather != 0. rows x cols bounds the zero fill (each below 2^31: CudaGemm.MAX_DIM, so the
-// bounds are compared as int). dh, dw (a gather's, > 1 only for a strided convolution's input gradient): x is read
-// dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so that gradient is a stride-1 convolution of
-// the output gradient. fcin, fkw, fwo, fho: fast_divisor of cin, kw, wo
-// and ho (a gather's; with_divisors fills them). All long long so Java passes it as a long[] (CudaGemm.side).
+// bounds are compared as int). dh, dw (a gather's: 1, or > 1 only for a strided convolution's input gradient): x is
+// read dilated, dh - 1 rows and dw - 1 columns of zeros between its pixels, so that gradient is a stride-1 convolution
+// of the output gradient. fcin, fkw, fwo, fho, fdh, fdw: fast_divisor of cin, kw, wo, ho, dh and dw (a gather's;
+// with_divisors fills them). All long long so Java passes it as a long[] (CudaGemm.side).
 struct Operand {
-  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho;
+  long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho, fdh, fdw;
 };
 
 // n / d for 0 <= n < 2^31 as a multiply-high, an add and a shift (Granlund and Montgomery, "Division by invariant
@@ -73,6 +73,8 @@ __host__ __device__ inline Operand with_divisors(Operand o) {
   o.fkw = fast_divisor(o.kw);
   o.fwo = fast_divisor(o.wo);
   o.fho = fast_divisor(o.ho);
+  o.fdh = fast_divisor(o.dh);
+  o.fdw = fast_divisor(o.dw);
   return o;
 }
 
@@ -144,11 +146,13 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
   if (row >= (int)o.rows || col >= (int)o.cols) return false;
   iy += ky;
   ix += kx;
-  if (o.dh > 1 || o.dw > 1) {   // a negative position fails the bounds below
-    if (iy % (int)o.dh || ix % (int)o.dw) return false;
-    iy /= (int)o.dh;
-    ix /= (int)o.dw;
-  }
+  // x's pixel: the position (in dilated coordinates) divided by (dh, dw), with no remainder; by fast_div (dh = dw = 1:
+  // the identity) and without a branch. The / and % by run-time dh, dw and the branch around them cost ~60
+  // instructions a copy in gemm_mma's dilated k loop (docs/CUDA.md).
+  const int qy = fast_div(iy, o.fdh), qx = fast_div(ix, o.fdw);  // meaningless for a negative position: rejected next
+  if ((iy | ix) < 0 || iy != qy * (int)o.dh || ix != qx * (int)o.dw) return false;
+  iy = qy;
+  ix = qx;
   if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
   off = (unsigned)((b * (int)o.h + iy) * (int)o.w + ix) * (unsigned)o.cin + (unsigned)ci;
   return true;

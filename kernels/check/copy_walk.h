@@ -15,9 +15,8 @@ static float operand_element(const mma::Operand& o, const std::vector<float>& me
   long long b = row / (o.ho * o.wo), oy = row / o.wo % o.ho, ox = row % o.wo;
   long long ky = col / (o.kw * o.cin), kx = col / o.cin % o.kw, ci = col % o.cin;
   long long y = oy * o.sh - o.pt + ky, x = ox * o.sw - o.pl + kx;  // in the dilated image where dilated
-  long long dh = o.dh > 1 ? o.dh : 1, dw = o.dw > 1 ? o.dw : 1;
-  if (y < 0 || x < 0 || y % dh || x % dw || y / dh >= o.h || x / dw >= o.w) return 0.f;
-  return mem.at(base + ((b * o.h + y / dh) * o.w + x / dw) * o.cin + ci);
+  if (y < 0 || x < 0 || y % o.dh || x % o.dw || y / o.dh >= o.h || x / o.dw >= o.w) return 0.f;
+  return mem.at(base + ((b * o.h + y / o.dh) * o.w + x / o.dw) * o.cin + ci);
 }
 
 // Thread tid's copies of an MN x BK operand tile (NT copying threads; ATOMS: gemm_wgmma's MN-major layout): copy it ->

@@ -69,7 +69,7 @@ static std::pair<Side, Side> gather(int n, int h, int w, int cin, int kh, int kw
   d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
   for (auto& x : *d.mem) x = rnd();
   int ho = (h + 2 * pt - kh) / sh + 1, wo = (w + 2 * pl - kw) / sw + 1;
-  d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl});
+  d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, sh, sw, pt, pl, 1, 1});
   const Operand o = d.o;
   auto m = d.mem;
   auto at = [o, m](int p, int q) { return operand_element(o, *m, 0, p, q); };

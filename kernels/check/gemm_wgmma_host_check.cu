@@ -58,7 +58,7 @@ static Side conv_input(int n, int h, int w, int cin, int kh, int kw, int s, int 
   d.mem = std::make_shared<std::vector<float>>((size_t)n * h * w * cin);
   for (auto& x : *d.mem) x = rnd();
   int ho = (h + 2 * p - kh) / s + 1, wo = (w + 2 * pw - kw) / s + 1;
-  d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, s, s, p, pw});
+  d.o = with_divisors(Operand{0, 0, (long long)n * ho * wo, (long long)kh * kw * cin, 1, h, w, cin, kw, ho, wo, s, s, p, pw, 1, 1});
   const Operand o = d.o;
   auto m = d.mem;
   d.at = [o, m](int px, int q) { return operand_element(o, *m, 0, px, q); };

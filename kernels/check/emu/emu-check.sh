@@ -15,7 +15,7 @@
 #   harness-tiled   the op harness on the tiled (no tensor-core) GEMM
 #   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
 #   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
-#   sample-parity   the sampling parity tests (shipped toy model: frames vs the CPU, determinism, CUDA graphs)
+#   sample-parity   the sampling parity tests (shipped toy model: frames vs the CPU, determinism; then CUDA graphs)
 # Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log and
 # the step's surefire reports in OUT/<step>-reports (OUT defaults to target/simt/check), summary lines in OUT/summary.txt.
 set -uo pipefail
@@ -59,7 +59,9 @@ for step in $steps; do
     harness-tiled) run harness-tiled OpHarnessTest -Dpuppet.cuda.gemm=tiled ;;
     cuda) run cuda "$cuda_tests" ;;
     unet-parity) run unet-parity UNetGpuParityTest ;;
-    sample-parity) run sample-parity "PipelineGpuParityTest,CudaGraphSampleTest" ;;
+    sample-parity)  # one JVM per class, each under its own SIMT_TEST_TIMEOUT (together they took 1660 s of 1800)
+      run sample-parity PipelineGpuParityTest
+      run sample-graphs CudaGraphSampleTest ;;
   esac
 done
 echo "--- summary ---"; cat "$out/summary.txt"

@@ -82,10 +82,11 @@ class CudaGemmPlanTest {
         CudaGemm.MmaPlan down = plan(1, (int) gy2.pixels(), 320, (int) gy2.cols(), gy2, mat(t, 320, 1, 0));
         assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)", describe(down));
         assertEquals("[16, 16, 640, 3, 32, 32, 1, 1, 1, 1, 2, 2]", java.util.Arrays.toString(java.util.Arrays.copyOfRange(down.a(), 5, 17)),
-                "the struct gemm_tile.cuh's locate() reads: gy's size, the gather's geometry, the dilation last");
+                "gemm_tile.cuh's Operand struct: gy's size, the gather's geometry, the dilation last");
         assertEquals(CudaGemm.OPERAND_FIELDS, down.a().length);
-        assertArrayEquals(new long[]{CudaGemm.fastDivisor(640), CudaGemm.fastDivisor(3), CudaGemm.fastDivisor(32), CudaGemm.fastDivisor(32)},
-                java.util.Arrays.copyOfRange(down.a(), 17, 21), "then the divisors of Cin, kw, Wo and Ho");
+        assertArrayEquals(new long[]{CudaGemm.fastDivisor(640), CudaGemm.fastDivisor(3), CudaGemm.fastDivisor(32), CudaGemm.fastDivisor(32),
+                        CudaGemm.fastDivisor(2), CudaGemm.fastDivisor(2)},
+                java.util.Arrays.copyOfRange(down.a(), 17, 23), "then the divisors of Cin, kw, Wo, Ho and the dilation");
         assertEquals(CudaGemm.OPERAND_FIELDS, down.b().length, "a dense struct is as long, its gather fields zero");
         assertNull(CudaGemm.tmaPlan(down, true, 128, 1, CudaGemm.Epilogue.NONE), "TMA's im2col mode cannot dilate: cp.async");
         assertNull(plan(1, 320, (int) gy2.cols(), (int) gy2.pixels(), mat(t, 1, 320, 0), gy2), "a dilated gather as B: no k loop reads one");

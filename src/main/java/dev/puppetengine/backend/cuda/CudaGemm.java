@@ -286,7 +286,7 @@ final class CudaGemm {
 
     /**
      * One operand as the kernel reads it: K-major or not, and its Operand struct {ld, bs, rows, cols, gather, h, w,
-     * cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho} (the last four: {@link #fastDivisor}s).
+     * cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho, fdh, fdw} (the last six: {@link #fastDivisor}s).
      */
     private record Side(boolean kMajor, long[] struct) {}
 
@@ -296,7 +296,7 @@ final class CudaGemm {
             // the kernels read a gathered B as it is (gemm_tile.cuh: TileTaps); only an input gradient's A is dilated
             if (transposed && (g.dh() > 1 || g.dw() > 1)) return null;
             long[] st = {0, 0, g.pixels(), g.cols(), 1, g.h(), g.w(), g.cin(), g.kw(), g.ho(), g.wo(), g.sh(), g.sw(), g.pt(), g.pl(), g.dh(), g.dw(),
-                    fastDivisor(g.cin()), fastDivisor(g.kw()), fastDivisor(g.wo()), fastDivisor(g.ho())};
+                    fastDivisor(g.cin()), fastDivisor(g.kw()), fastDivisor(g.wo()), fastDivisor(g.ho()), fastDivisor(g.dh()), fastDivisor(g.dw())};
             // Memory rows are pixels. A gathered A (a forward or an input gradient) has the pixel as its M index:
             // K-major; a gathered B (a weight gradient) has it as its K index: N-major. Fixed by the side, not
             // guessed from sizes: where pixels == kh * kw * Cin both guesses would fit, and one is the wrong product.
@@ -336,7 +336,7 @@ final class CudaGemm {
     }
 
     /** Fields of kernels/gemm_tile.cuh's Operand struct. */
-    static final int OPERAND_FIELDS = 21;
+    static final int OPERAND_FIELDS = 23;
 
     /**
      * kernels/gemm_tile.cuh's fast_divisor of d (1 .. 2^31): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d)
