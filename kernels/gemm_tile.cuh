@@ -261,7 +261,7 @@ struct TileRows : FromStart {
 // is: the weight gradient's B, whose K index is the pixel and whose N index is the column (ky, kx, ci). A thread's
 // copies all sit in one column chunk, so the tap is found once per tile and a copy finds only its pixel's window
 // (window_of), then its element by multiply-adds (gather_row's packed window and gather_at's unpacking, the form
-// TileRows keeps per row, took about twice the instructions per copy here: docs/CUDA.md).
+// TileRows keeps per row, cost ~5 more instructions per copy here: docs/CUDA.md).
 template <int MN, int BK, int THREADS>
 struct TileTaps : FromStart {
   static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
