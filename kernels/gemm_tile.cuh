@@ -112,7 +112,7 @@ __host__ __device__ inline GatherRow gather_row(const Operand& o, int row) {
           (unsigned)(iy0 + 32768) << 16 | (unsigned)(ix0 + 32768)};
 }
 
-// A gather column's tap (tap_of) where TileRows and TileTaps use it: (ky, kx) and its element offset from a window
+// A gather column's tap (tap_of) where TileRows uses it: (ky, kx) and its element offset from a window
 // corner, at = (ky w + kx) Cin + ci. A column past the operand's columns gets ky = -2^15: no window corner
 // (|iy0| < 2^15) brings it inside.
 struct Tap {
@@ -136,6 +136,12 @@ __host__ __device__ inline bool gather_at(const Operand& o, const GatherRow& g, 
   return (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
 }
 
+// The offset of x's element (b, iy, ix, ci), inside x: mod 2^32 it is the offset itself, x having at most 2^31
+// elements (CudaGemm.gatherFits).
+__host__ __device__ inline unsigned x_offset(const Operand& o, int b, int iy, int ix, int ci) {
+  return ((unsigned)(b * (int)o.h + iy) * (unsigned)o.w + (unsigned)ix) * (unsigned)o.cin + (unsigned)ci;
+}
+
 // The element offset of a gather's (row, col), found from scratch (GatherEach: a copy on its own), or false
 // where it reads zero: past the rows or columns, in the padding, or, where x is read dilated (a strided conv's input
 // gradient: dh - 1 rows and dw - 1 columns of zeros between x's pixels), between x's pixels.
@@ -154,7 +160,7 @@ __host__ __device__ inline bool gather_element(const Operand& o, int row, int co
   iy = qy;
   ix = qx;
   if ((unsigned)iy >= (unsigned)o.h || (unsigned)ix >= (unsigned)o.w) return false;
-  off = (unsigned)((b * (int)o.h + iy) * (int)o.w + ix) * (unsigned)o.cin + (unsigned)ci;
+  off = x_offset(o, b, iy, ix, ci);
   return true;
 }
 
@@ -280,7 +286,7 @@ struct TileTaps : FromStart {
     window_of(o, row, b, iy, ix);
     iy += ky;
     ix += kx;
-    off = ((unsigned)(b * (int)o.h + iy) * (unsigned)o.w + (unsigned)ix) * (unsigned)o.cin + (unsigned)ci;  // x < 2^31 elements
+    off = x_offset(o, b, iy, ix, ci);
     return row < (int)o.rows && (unsigned)iy < (unsigned)o.h && (unsigned)ix < (unsigned)o.w;
   }
 };
