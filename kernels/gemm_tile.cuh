@@ -175,9 +175,27 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
   col = KMAJOR ? k0 + c * 8 : mn;
 }
 
-// The chunk index of thread tid's copy `it` in a tile copied by THREADS threads.
-template <int THREADS>
-__host__ __device__ inline int copy_chunk(int tid, int it) { return tid + it * THREADS; }
+// Thread tid's copies of an MN x BK tile copied by THREADS threads: copy `it` is chunk tid + it * THREADS (tile_chunk),
+// so every copy sits in copy 0's column chunk c, ROWS tile rows below the previous one. Every layout's swizzle repeats
+// every 8 rows, so copies P apart (8 rows or more) differ in slot by the constant STEP: a copy's row and slot are an
+// add from copy 0's (and copy 1's where P = 2), no division per copy. Found per copy from its chunk index, ptxas
+// recomputed the slots every k step where registers ran short (gemm_mma's 128x64 tile on sm_90a: ~40 instructions).
+template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false>
+struct TileCopies {
+  static constexpr int W = chunks_per_row<KMAJOR, MN, BK>(), ROWS = THREADS / W, COPIES = MN * BK / 8 / THREADS;
+  static constexpr int P = ROWS % 8 == 0 ? 1 : 2, STEP = (ATOMS && !KMAJOR ? 8 : W) * ROWS * P;
+  static_assert(MN * BK / 8 % THREADS == 0 && THREADS % W == 0, "whole chunks per thread, each thread in one column chunk");
+  static_assert(ROWS % 8 == 0 || (ROWS == 4 && COPIES % 2 == 0), "copies 8 rows apart every P = 1 or 2 copies");
+  int r0, c, slot0, slot1;
+
+  __host__ __device__ explicit TileCopies(int tid) {
+    int r1, c1;
+    slot0 = tile_chunk<KMAJOR, MN, BK, ATOMS>(tid, r0, c);
+    slot1 = P == 2 ? tile_chunk<KMAJOR, MN, BK, ATOMS>(tid + THREADS, r1, c1) : 0;
+  }
+  __host__ __device__ int row(int it) const { return r0 + it * ROWS; }
+  __host__ __device__ int slot(int it) const { return (P == 2 && it % 2 ? slot1 : slot0) + it / P * STEP; }
+};
 
 // How load_tile finds its copies' memory, known at compile time: start(o, k0), the element offset of the tile at k0
 // from the operand's batch start (one per tile, for every copy), and find(o, it, row, col, k0, off), copy it's element
@@ -211,20 +229,19 @@ struct GatherEach : FromStart {
 // 32-bit offsets: a dense operand's batch entry spans at most 2^31 elements (CudaGemm.denseFits).
 template <bool KMAJOR, int MN, int BK, int THREADS>
 struct DenseCopies {
-  static constexpr int ROWS = THREADS / chunks_per_row<KMAJOR, MN, BK>();  // tile rows between a thread's copies
-  static_assert(THREADS % chunks_per_row<KMAJOR, MN, BK>() == 0, "a thread's copies share their column chunk");
+  static constexpr int ROWS = TileCopies<KMAJOR, MN, BK, THREADS>::ROWS;  // tile rows between a thread's copies
   static_assert(!KMAJOR || ROWS % 16 == 0, "GEGLU's source rows of a thread's copies evenly spaced");
   unsigned at, step;  // copy 0's offset at k = 0; copy it's is it * step further
   int k_end;          // copy 0 reads zero from k0 = k_end on (MN-major: copy it from k_end - it * ROWS on)
   int inside;         // K-major: copies it < inside lie inside the M / N edge (GEGLU's B: o.rows = 2 half)
 
   __host__ __device__ DenseCopies(const Operand& o, int mn0, int half, int tid) {
-    int r, c, row, col;
-    tile_chunk<KMAJOR, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);
-    tile_coords<KMAJOR>(r, c, mn0, 0, half, row, col);
+    const TileCopies<KMAJOR, MN, BK, THREADS> copies(tid);
+    int row, col;
+    tile_coords<KMAJOR>(copies.r0, copies.c, mn0, 0, half, row, col);
     at = (unsigned)row * (unsigned)o.ld + (unsigned)col;
     step = (unsigned)(KMAJOR && half ? ROWS / 2 : ROWS) * (unsigned)o.ld;
-    const int left = (int)o.rows - (mn0 + r);  // K-major: copy 0's M / N index is mn0 + r (row, before geglu_source)
+    const int left = (int)o.rows - (mn0 + copies.r0);  // K-major: copy 0's M / N index is mn0 + r (row, before geglu_source)
     inside = KMAJOR && left > 0 ? (left + ROWS - 1) / ROWS : 0;
     k_end = KMAJOR ? (int)o.cols - col : col < o.cols ? (int)o.rows - row : 0;
   }
@@ -244,16 +261,15 @@ struct DenseCopies {
 // 64x128 tile on sm_90a.)
 template <int MN, int BK, int THREADS>
 struct TileRows : FromStart {
-  static_assert(THREADS % (BK / 8) == 0, "a thread's copies share their column chunk");
   GatherRow at[MN * BK / 8 / THREADS];
   int col0;  // the copies' column at k = 0
 
   __host__ __device__ TileRows(const Operand& o, int mn0, int tid) {
+    const TileCopies<true, MN, BK, THREADS> copies(tid);
 #pragma unroll
     for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-      int r, c, row;
-      tile_chunk<true, MN, BK>(copy_chunk<THREADS>(tid, it), r, c);
-      tile_coords<true>(r, c, mn0, 0, 0, row, col0);
+      int row;
+      tile_coords<true>(copies.row(it), copies.c, mn0, 0, 0, row, col0);
       at[it] = gather_row(o, row);
     }
   }
@@ -270,13 +286,12 @@ struct TileRows : FromStart {
 // TileRows keeps per row, cost ~5 more instructions per copy here: docs/CUDA.md).
 template <int MN, int BK, int THREADS>
 struct TileTaps : FromStart {
-  static_assert(THREADS % (MN / 8) == 0, "a thread's copies share their column chunk");
   int ky, kx, ci;  // the copies' tap (ky = -2^15 past the columns: no window brings it inside)
 
   __host__ __device__ TileTaps(const Operand& o, int mn0, int tid) {
-    int r, c, row, col;
-    tile_chunk<false, MN, BK>(copy_chunk<THREADS>(tid, 0), r, c);
-    tile_coords<false>(r, c, mn0, 0, 0, row, col);
+    const TileCopies<false, MN, BK, THREADS> copies(tid);
+    int row, col;
+    tile_coords<false>(copies.r0, copies.c, mn0, 0, 0, row, col);
     tap_of(o, col, ky, kx, ci);
     if (col >= (int)o.cols) ky = -32768;
   }
@@ -318,21 +333,15 @@ __host__ __device__ __forceinline__ void with_copy_kinds(const Operand& oa, cons
 // this thread's copy kind (with_copy_kinds).
 template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false, int UNROLL = MN * BK / 8 / THREADS, class How>
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* g, const Operand& o, int mn0, int k0, int half, const How& how) {
-  static_assert(MN * BK / 8 % THREADS == 0, "whole chunks per thread");
+  const TileCopies<KMAJOR, MN, BK, THREADS, ATOMS> copies(threadIdx.x);
   const uint16_t* const gk = opaque(g + how.start(o, k0));
 #pragma unroll UNROLL
-  for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
-    const int i = copy_chunk<THREADS>(threadIdx.x, it);
-    // From a loop, ptxas does not see i >= 0 and splits it by the row width with signed fix-ups (~8 instructions
-    // per copy in gemm_ws's copier); assumed in tile_chunk, for every copy, it lengthened unrolled k loops by up to 42.
-#ifdef __CUDA_ARCH__  // (the SIMT emulator's g++ has no __builtin_assume)
-    if constexpr (UNROLL < MN * BK / 8 / THREADS) __builtin_assume(i >= 0);
-#endif
-    int r, c, dst = tile_chunk<KMAJOR, MN, BK, ATOMS>(i, r, c), row, col;
-    tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
+  for (int it = 0; it < copies.COPIES; it++) {
+    int row, col;
+    tile_coords<KMAJOR>(copies.row(it), copies.c, mn0, k0, half, row, col);
     unsigned off = 0;
     const bool valid = how.find(o, it, row, col, k0, off);
-    cp_async16(s + dst, gk + off, valid);
+    cp_async16(s + copies.slot(it), gk + off, valid);
   }
 }
 

@@ -20,14 +20,23 @@ static float operand_element(const mma::Operand& o, const std::vector<float>& me
 }
 
 // Thread tid's copies of an MN x BK operand tile (NT copying threads; ATOMS: gemm_wgmma's MN-major layout): copy it ->
-// chunk -> (r, c) -> slot, tile coordinates (row, col) -> how.find, then the 8 elements the copy brings (zeros where
-// find says it reads none; memory from base, the batch entry's start) go to put(slot, v). Fails a slot out of range
-// or written twice (written: a flag per slot), an offset outside mem, and an element that is not operand_element's.
+// (r, c) and slot by TileCopies, as load_tile finds them -> tile coordinates (row, col) -> how.find, then the 8
+// elements the copy brings (zeros where find says it reads none; memory from base, the batch entry's start) go to
+// put(slot, v). Fails a copy whose (r, c, slot) is not chunk tid + it * NT's by tile_chunk, a slot out of range or
+// written twice (written: a flag per slot), an offset outside mem, and an element that is not operand_element's.
 template <bool KMAJOR, int MN, int BK, int NT, bool ATOMS, class How, class Put>
 static void copy_walk(std::vector<bool>& written, const mma::Operand& o, const How& how, int tid, int mn0, int k0, int half,
                       const std::vector<float>& mem, long long base, Put put) {
-  for (int it = 0; it < MN * BK / 8 / NT; it++) {
-    int r, c, row, col, dst = mma::tile_chunk<KMAJOR, MN, BK, ATOMS>(mma::copy_chunk<NT>(tid, it), r, c);
+  const mma::TileCopies<KMAJOR, MN, BK, NT, ATOMS> copies(tid);
+  for (int it = 0; it < copies.COPIES; it++) {
+    int r, c, row, col, dst = copies.slot(it);
+    // the copy is chunk tid + it * NT: TileCopies' shortcut must give that chunk's row, column chunk and slot
+    const int want = mma::tile_chunk<KMAJOR, MN, BK, ATOMS>(tid + it * NT, r, c);
+    if (dst != want || r != copies.row(it) || c != copies.c) {
+      printf("FAIL: thread %d's copy %d: TileCopies gives row %d, chunk %d, slot %d; tile_chunk row %d, chunk %d, slot %d\n",
+             tid, it, copies.row(it), copies.c, dst, r, c, want);
+      exit(1);
+    }
     if (dst < 0 || dst >= (int)written.size() || written[dst]) { printf("FAIL: slot %d written twice or out of range\n", dst); exit(1); }
     written[dst] = true;
     mma::tile_coords<KMAJOR>(r, c, mn0, k0, half, row, col);
