@@ -19,12 +19,10 @@ constexpr int D = 64, BQ = 64, BKV = 64, THREADS = 128;
 constexpr int CPR = D / 8;              // 16-byte chunks per tile row
 constexpr int TILE_CHUNKS = BQ * CPR;   // 512 per Q, K or V tile (BQ == BKV)
 
-// Chunk i of a 64-row tile copy: row r (query or key), chunk c (8 channels), and its swizzled slot.
-__host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
-  r = i / CPR;
-  c = i % CPR;
-  return mma::slot<CPR>(r, c);
-}
+// A thread's copies of a 64-row tile: rows (query or key) by 64 channels, K-major (the GEMM kernels' tile copy layout,
+// mma::slot<CPR>), copy it's row and slot an add from copy 0's. (Split per copy from the chunk index, the forward took
+// 145 registers on sm_90a, 3 blocks per SM; 128 now, 4: docs/CUDA.md.)
+using Copies = mma::TileCopies<true, BQ, D, THREADS>;
 
 // P's A fragment for keys kk*16 .. kk*16+15, register `reg` (0..3), half `half` (0 low, 1 high): which S
 // accumulator holds it, as (n8 tile, element). a0/a1 are rows g / g+8 of keys 2c.., a2/a3 the same for keys 8+2c..;
@@ -48,11 +46,12 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi, bool bf16) {
 
 // Copies rows row0.. (up to 64, zero past `rows`) of one head's 64 channels into a swizzled tile.
 __device__ __forceinline__ void load_tile(uint4* s, const uint16_t* base, long long row0, int rows, int c) {
+  const Copies copies(threadIdx.x);
 #pragma unroll
-  for (int it = 0; it < TILE_CHUNKS / THREADS; it++) {
-    int r, ch, dst = tile_chunk(threadIdx.x + it * THREADS, r, ch);
-    bool valid = r < rows;
-    mma::cp_async16(s + dst, base + (valid ? (row0 + r) * c + ch * 8 : 0), valid);
+  for (int it = 0; it < Copies::COPIES; it++) {
+    const int r = copies.row(it);
+    const bool valid = r < rows;
+    mma::cp_async16(s + copies.slot(it), base + (valid ? (row0 + r) * c + copies.c * 8 : 0), valid);
   }
 }
 

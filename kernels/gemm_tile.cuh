@@ -7,24 +7,6 @@
 
 namespace mma {
 
-// 16-byte chunks per row of an MN x BK operand tile: K-major rows hold the k step, MN-major rows the MN extent.
-template <bool KMAJOR, int MN, int BK>
-__host__ __device__ constexpr int chunks_per_row() { return KMAJOR ? BK / 8 : MN / 8; }
-
-// Chunk i (of MN * BK / 8) of a tile copy: its tile row r (K-major: M/N index; MN-major: K index), its logical
-// chunk c along the contiguous index, and its shared-memory slot. With 8 chunks per row (a 64-wide K-major k step)
-// slot() is exactly the hardware's 128-byte swizzle, the layout wgmma reads. ATOMS (gemm_wgmma.cu's MN-major tiles):
-// wgmma's MN-major layout instead, atoms of 8 K rows x 64 MN elements (128 bytes, the same swizzle), the atoms of one
-// 64-wide MN strip consecutive along K (1024 bytes apart), the strips BK * 128 bytes apart.
-template <bool KMAJOR, int MN, int BK, bool ATOMS = false>
-__host__ __device__ inline int tile_chunk(int i, int& r, int& c) {
-  constexpr int W = chunks_per_row<KMAJOR, MN, BK>();
-  r = i / W;
-  c = i % W;
-  if constexpr (ATOMS && !KMAJOR) return c / 8 * (BK * 8) + r * 8 + (c % 8 ^ r % 8);
-  else return slot<W>(r, c);
-}
-
 // The parameters every tensor-core GEMM entry point takes (gemm_mma.cu, gemm_wgmma.cu; CudaGemm.launchMma passes
 // them): sizes, alpha, A and B with their Operand structs, beta, C (dtype, row / column / batch strides), bias
 // (dtype), the residual (dtype, strides) and GEGLU's half width (0 for none).
@@ -174,28 +156,6 @@ __host__ __device__ inline void tile_coords(int r, int c, int mn0, int k0, int h
   row = KMAJOR ? mn : k0 + r;
   col = KMAJOR ? k0 + c * 8 : mn;
 }
-
-// Thread tid's copies of an MN x BK tile copied by THREADS threads: copy `it` is chunk tid + it * THREADS (tile_chunk),
-// so every copy sits in copy 0's column chunk c, ROWS tile rows below the previous one. Every layout's swizzle repeats
-// every 8 rows, so copies P apart (8 rows or more) differ in slot by the constant STEP: a copy's row and slot are an
-// add from copy 0's (and copy 1's where P = 2), no division per copy. Found per copy from its chunk index, ptxas
-// recomputed the slots every k step where registers ran short (gemm_mma's 128x64 tile on sm_90a: ~40 instructions).
-template <bool KMAJOR, int MN, int BK, int THREADS, bool ATOMS = false>
-struct TileCopies {
-  static constexpr int W = chunks_per_row<KMAJOR, MN, BK>(), ROWS = THREADS / W, COPIES = MN * BK / 8 / THREADS;
-  static constexpr int P = ROWS % 8 == 0 ? 1 : 2, STEP = (ATOMS && !KMAJOR ? 8 : W) * ROWS * P;
-  static_assert(MN * BK / 8 % THREADS == 0 && THREADS % W == 0, "whole chunks per thread, each thread in one column chunk");
-  static_assert(ROWS % 8 == 0 || (ROWS == 4 && COPIES % 2 == 0), "copies 8 rows apart every P = 1 or 2 copies");
-  int r0, c, slot0, slot1;
-
-  __host__ __device__ explicit TileCopies(int tid) {
-    int r1, c1;
-    slot0 = tile_chunk<KMAJOR, MN, BK, ATOMS>(tid, r0, c);
-    slot1 = P == 2 ? tile_chunk<KMAJOR, MN, BK, ATOMS>(tid + THREADS, r1, c1) : 0;
-  }
-  __host__ __device__ int row(int it) const { return r0 + it * ROWS; }
-  __host__ __device__ int slot(int it) const { return (P == 2 && it % 2 ? slot1 : slot0) + it / P * STEP; }
-};
 
 // How load_tile finds its copies' memory, known at compile time: start(o, k0), the element offset of the tile at k0
 // from the operand's batch start (one per tile, for every copy), and find(o, it, row, col, k0, off), copy it's element

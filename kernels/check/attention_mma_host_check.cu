@@ -1,5 +1,5 @@
 // Host check of kernels/attention_mma.cu (no GPU needed): runs the kernels' block / warp / tile schedules on the CPU
-// with their own tile_chunk, fragment slots and p_frag, ldmatrix and mma.sync emulated (mma_emulation.h), the online
+// with their own tile copies, fragment slots and p_frag, ldmatrix and mma.sync emulated (mma_emulation.h), the online
 // softmax and the dS algebra re-done per lane as the kernels do them, and compares the forward (out, lse) and the
 // backward (dq, dk, dv) with plain double-precision attention and its gradients. Shapes cover ragged query and key
 // tiles, several heads and the all-to-first batch mapping (Bq = frames x videos, Bk = videos).
@@ -18,12 +18,21 @@ typedef std::vector<float> Vec;
 typedef float Acc[8][32][4];    // a warp's 16 x 64 accumulator: n8 tile, lane, element
 typedef float Frags[4][32][4][2];  // a warp's 16 x 64 A operand: k16 step, lane, register, half
 
-// load_tile on the host: rows row0.. of one head's channels, zero past `rows`.
+// load_tile on the host, thread by thread (attn::Copies): rows row0.. of one head's channels, zero past `rows`. Fails
+// a slot written twice or left unwritten.
 static void load(Chunk* s, const Vec& x, long long row0, int rows, int c, int h) {
-  for (int i = 0; i < TILE_CHUNKS; i++) {
-    int r, ch, dst = attn::tile_chunk(i, r, ch);
-    for (int e = 0; e < 8; e++) s[dst][e] = r < rows ? x[(row0 + r) * c + h * D + ch * 8 + e] : 0.f;
+  std::vector<bool> written(TILE_CHUNKS);
+  for (int tid = 0; tid < attn::THREADS; tid++) {
+    const attn::Copies copies(tid);
+    for (int it = 0; it < attn::Copies::COPIES; it++) {
+      const int r = copies.row(it), dst = copies.slot(it);
+      if (dst < 0 || dst >= TILE_CHUNKS || written[dst]) { printf("FAIL: tile slot %d written twice or out of range\n", dst); exit(1); }
+      written[dst] = true;
+      for (int e = 0; e < 8; e++) s[dst][e] = r < rows ? x[(row0 + r) * c + h * D + copies.c * 8 + e] : 0.f;
+    }
   }
+  for (bool w : written)
+    if (!w) { printf("FAIL: a tile slot no thread wrote\n"); exit(1); }
 }
 
 static void tile_to_a(const Chunk* tile, int warp, Frags& a) {
