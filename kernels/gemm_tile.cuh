@@ -201,7 +201,7 @@ struct DenseCopies {
     tile_coords<KMAJOR>(copies.r0, copies.c, mn0, 0, half, row, col);
     at = (unsigned)row * (unsigned)o.ld + (unsigned)col;
     step = (unsigned)(KMAJOR && half ? ROWS / 2 : ROWS) * (unsigned)o.ld;
-    const int left = (int)o.rows - (mn0 + copies.r0);  // K-major: copy 0's M / N index is mn0 + r (row, before geglu_source)
+    const int left = (int)o.rows - (mn0 + copies.r0);  // K-major: copy 0's M / N index (before geglu_source)
     inside = KMAJOR && left > 0 ? (left + ROWS - 1) / ROWS : 0;
     k_end = KMAJOR ? (int)o.cols - col : col < o.cols ? (int)o.rows - row : 0;
   }
@@ -221,13 +221,13 @@ struct DenseCopies {
 // 64x128 tile on sm_90a.)
 template <int MN, int BK, int THREADS>
 struct TileRows : FromStart {
-  GatherRow at[MN * BK / 8 / THREADS];
+  GatherRow at[TileCopies<true, MN, BK, THREADS>::COPIES];
   int col0;  // the copies' column at k = 0
 
   __host__ __device__ TileRows(const Operand& o, int mn0, int tid) {
     const TileCopies<true, MN, BK, THREADS> copies(tid);
 #pragma unroll
-    for (int it = 0; it < MN * BK / 8 / THREADS; it++) {
+    for (int it = 0; it < copies.COPIES; it++) {
       int row;
       tile_coords<true>(copies.row(it), copies.c, mn0, 0, 0, row, col0);
       at[it] = gather_row(o, row);
