@@ -62,17 +62,44 @@ struct Layout {
 
 __device__ __forceinline__ void offsets(const Layout& L, long long i, long long& o0, long long& o1, long long& o2) {
   o0 = o1 = o2 = 0;
-  for (int d = (int)L.rank - 1; d >= 0; --d) {
+  for (int d = (int)L.rank - 1; d > 0; --d) {
     long long s = L.size[d], c = i % s;
     i /= s;
     o0 += c * L.st[0][d];
     o1 += c * L.st[1][d];
     o2 += c * L.st[2][d];
   }
+  // What is left of i (< n) is dim 0's index: no division there, so a contiguous view (rank 1 once merged, the
+  // common case) needs none. Rank 0 (a scalar) has i = 0.
+  o0 += i * L.st[0][0];
+  o1 += i * L.st[1][0];
+  o2 += i * L.st[2][0];
 }
 
 #define GRID_STRIDE(i, n) \
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
+
+// n / d for 0 <= n < 2^31 as a multiply-high, an add and a shift (Granlund and Montgomery, "Division by invariant
+// integers using multiplication", 1994): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1, n / d =
+// (umulhi(n, m) + n) >> s. fast_divisor packs m | s << 32 (Java: CudaGemm.fastDivisor). For a divisor known only at
+// run time and used per element: a division instruction sequence is ~20 SASS instructions (32-bit) to ~70 (64-bit),
+// e.g. ~200 per 16-byte chunk of an im2col gather, more issue slots than the tile's mma.sync work (docs/CUDA.md).
+__host__ __device__ inline long long fast_divisor(long long d) {
+  int s = 0;
+  while ((1ll << s) < d) s++;
+  const unsigned long long m = (1ull << 32) * ((1ull << s) - (unsigned long long)d) / (unsigned long long)d + 1;
+  return (long long)(m | (unsigned long long)s << 32);
+}
+
+__host__ __device__ inline int fast_div(int n, long long f) {
+  const unsigned m = (unsigned)f, s = (unsigned)(f >> 32);
+#ifdef __CUDA_ARCH__
+  const unsigned hi = __umulhi((unsigned)n, m);
+#else
+  const unsigned hi = (unsigned)((unsigned long long)(unsigned)n * m >> 32);
+#endif
+  return (int)((hi + (unsigned)n) >> s);
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

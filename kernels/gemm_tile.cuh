@@ -27,28 +27,6 @@ struct Operand {
   long long ld, bs, rows, cols, gather, h, w, cin, kw, ho, wo, sh, sw, pt, pl, dh, dw, fcin, fkw, fwo, fho, fdh, fdw;
 };
 
-// n / d for 0 <= n < 2^31 as a multiply-high, an add and a shift (Granlund and Montgomery, "Division by invariant
-// integers using multiplication", 1994): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1, n / d =
-// (umulhi(n, m) + n) >> s. fast_divisor packs m | s << 32. A gather splits every 16-byte chunk's row and column by
-// Cin, kw, Wo and Ho; as division instructions that was ~200 SASS instructions per chunk, more issue slots than the
-// tile's mma.sync work (docs/CUDA.md).
-__host__ __device__ inline long long fast_divisor(long long d) {
-  int s = 0;
-  while ((1ll << s) < d) s++;
-  const unsigned long long m = (1ull << 32) * ((1ull << s) - (unsigned long long)d) / (unsigned long long)d + 1;
-  return (long long)(m | (unsigned long long)s << 32);
-}
-
-__host__ __device__ inline int fast_div(int n, long long f) {
-  const unsigned m = (unsigned)f, s = (unsigned)(f >> 32);
-#ifdef __CUDA_ARCH__
-  const unsigned hi = __umulhi((unsigned)n, m);
-#else
-  const unsigned hi = (unsigned)((unsigned long long)(unsigned)n * m >> 32);
-#endif
-  return (int)((hi + (unsigned)n) >> s);
-}
-
 // A gather's Operand with its divisors filled in (the host checks' gathers; Java computes the same).
 __host__ __device__ inline Operand with_divisors(Operand o) {
   o.fcin = fast_divisor(o.cin);

@@ -6,21 +6,65 @@
 // reference normalises with the double mean; with the F32 mean alone the error grows as |mu| / std * 2^-24).
 #include "common.cuh"
 
+// Thread tid's walk over one (n, g) group's S x cg elements in the order e = tid, tid + step, ...: element e is
+// pixel e / cg, channel j = e % cg of the group, at offset base + (e / cg) c + j in x. The next one is found by adds
+// and a compare; e / cg and e % cg per element (64-bit) were ~40 instructions, twice the element's memory time.
+struct GroupWalk {
+  long long off;  // the current element's offset in x
+  int j;          // its channel within the group
+  int cg, dj;     // group width; step % cg
+  long long doff, wrap;
+
+  __device__ GroupWalk(long long base, int c, int cg_, int tid, int step) : cg(cg_) {
+    j = tid % cg;
+    off = base + (long long)(tid / cg) * c + j;
+    dj = step % cg;
+    doff = (long long)(step / cg) * c + dj;
+    wrap = c - cg;  // past the group's last channel: on to the next pixel's first
+  }
+  __device__ void next() {
+    off += doff;
+    j += dj;
+    if (j >= cg) {
+      j -= cg;
+      off += wrap;
+    }
+  }
+};
+
+// f(v) for x's value at each element of walk w (e = threadIdx.x, + blockDim.x, ... < m), in that order, the loads four
+// at a time before their uses: a load followed by the add that needs it leaves one 2-byte load in flight per thread.
+template <class F>
+__device__ __forceinline__ void walk_values(const void* x, int t, GroupWalk w, long long m, F&& f) {
+  constexpr int B = 4;
+  for (long long e = threadIdx.x; e < m; e += B * (long long)blockDim.x) {
+    float v[B];
+#pragma unroll
+    for (int k = 0; k < B; k++) {
+      v[k] = e + k * (long long)blockDim.x < m ? ld(x, t, w.off) : 0.f;
+      w.next();
+    }
+#pragma unroll
+    for (int k = 0; k < B; k++)
+      if (e + k * (long long)blockDim.x < m) f(v[k]);
+  }
+}
+
 // One block per (n, g).
 extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, int groups, double eps, float* mean, float* rstd,
                                       float* mean_lo) {
   __shared__ double scratch[32];
   int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = c / groups;
   long long m = s * cg;
-  const long long base = (long long)n * s * c + (long long)g * cg;
+  const GroupWalk start((long long)n * s * c + (long long)g * cg, c, cg, threadIdx.x, blockDim.x);
   double acc = 0;
-  for (long long e = threadIdx.x; e < m; e += blockDim.x) acc += ld(x, t, base + (e / cg) * c + e % cg);
+  walk_values(x, t, start, m, [&](float v) { acc += v; });
   double mu = block_sum(acc, scratch) / (double)m;
   acc = 0;
-  for (long long e = threadIdx.x; e < m; e += blockDim.x) {
-    double d = ld(x, t, base + (e / cg) * c + e % cg) - mu;
+  walk_values(x, t, start, m, [&](float v) {
+    double d = v - mu;
     acc += d * d;
-  }
+  });
   double var = block_sum(acc, scratch) / (double)m;
   if (threadIdx.x == 0) {
     mean[blockIdx.x] = (float)mu;
@@ -30,18 +74,42 @@ extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, 
 }
 
 // (x - mu) as (x - hi) - lo: x - hi is exact where x is near hi (Sterbenz), the F32 mean's rounding then removed.
-__device__ __forceinline__ float norm_pre(float xv, float mu, float lo, float r, const float* gamma, const float* beta, int ch) {
-  return ((xv - mu) - lo) * r * (gamma ? gamma[ch] : 1.f) + (beta ? beta[ch] : 0.f);
+__device__ __forceinline__ float norm_pre(float xv, float mu, float lo, float r, float ga, float be) {
+  return ((xv - mu) - lo) * r * ga + be;
 }
+// Channel ch's affine weight and bias (1 and 0 where absent).
+__device__ __forceinline__ float weight_of(const float* gamma, int ch) { return gamma ? gamma[ch] : 1.f; }
+__device__ __forceinline__ float bias_of(const float* beta, int ch) { return beta ? beta[ch] : 0.f; }
 
-extern "C" __global__ void norm_apply(const void* x, int t, long long n, long long s, int c, int groups, const float* mean,
+// Block (32, 8) over a tile of 32 rows (pixels) x C: threadIdx.x walks a row's channels, threadIdx.y takes rows
+// ty, ty + 8, ty + 16, ty + 24 of the tile, their four loads issued before any is used (one 2-byte load in flight per
+// thread cannot keep the memory busy). A thread finds its channel's group once per channel and a row's image n by
+// fast_div (fs = fast_divisor(S); rows = N S < 2^31: CudaBackend.norm): found per element, i % C and i / (S C) in
+// 64 bits were most of the kernel's instructions. Launch bounds: built for every dtype, it would take 95 registers (2
+// blocks per SM); 48 lets 5 blocks in, without spills.
+extern "C" __global__ void __launch_bounds__(256, 5) norm_apply(const void* x, int t, int rows, long long fs, int c, int groups, const float* mean,
                                       const float* mean_lo, const float* rstd, const float* gamma, const float* beta, int silu, void* y) {
-  int cg = c / groups;
-  GRID_STRIDE(i, n * s * c) {
-    int ch = (int)(i % c);
-    long long ng = (i / (s * c)) * groups + ch / cg;
-    float v = norm_pre(ld(x, t, i), mean[ng], mean_lo[ng], rstd[ng], gamma, beta, ch);
-    st(y, t, i, silu ? v * sigmoidf_(v) : v);
+  constexpr int R = 4;
+  const int cg = c / groups;
+  for (long long tile = blockIdx.x * 8LL * R; tile < rows; tile += 8LL * R * gridDim.x) {
+    for (int ch = threadIdx.x; ch < c; ch += 32) {
+      const int g = ch / cg;
+      const float ga = weight_of(gamma, ch), be = bias_of(beta, ch);  // once per channel: y's stores may alias them
+      float v[R];
+#pragma unroll
+      for (int k = 0; k < R; k++) {
+        const long long row = tile + threadIdx.y + 8 * k;
+        v[k] = row < rows ? ld(x, t, row * c + ch) : 0.f;
+      }
+#pragma unroll
+      for (int k = 0; k < R; k++) {
+        const long long row = tile + threadIdx.y + 8 * k;
+        if (row >= rows) break;
+        const int ng = fast_div((int)row, fs) * groups + g;
+        const float o = norm_pre(v[k], mean[ng], mean_lo[ng], rstd[ng], ga, be);
+        st(y, t, row * c + ch, silu ? o * sigmoidf_(o) : o);
+      }
+    }
   }
 }
 
@@ -50,7 +118,7 @@ __device__ __forceinline__ float norm_gpre(const void* x, int t, const void* gy,
                                            const float* gamma, const float* beta, int silu) {
   float g = ld(gy, tg, i);
   if (!silu) return g;
-  float v = norm_pre(ld(x, t, i), mu, 0.f, r, gamma, beta, ch);   // the backward uses the saved F32 stats, as the CPU does
+  float v = norm_pre(ld(x, t, i), mu, 0.f, r, weight_of(gamma, ch), bias_of(beta, ch));   // the backward uses the saved F32 stats, as the CPU does
   float sg = sigmoidf_(v);
   return g * sg * (1.f + v * (1.f - sg));
 }
@@ -62,38 +130,40 @@ extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy
   __shared__ double scratch[32];
   int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = c / groups;
   long long m = s * cg;
-  const long long base = (long long)n * s * c + (long long)g * cg;
+  const GroupWalk start((long long)n * s * c + (long long)g * cg, c, cg, threadIdx.x, blockDim.x);
   float mu = mean[blockIdx.x], r = rstd[blockIdx.x];
   double sd = 0, sdx = 0;
-  for (long long e = threadIdx.x; e < m; e += blockDim.x) {
-    long long i = base + (e / cg) * c + e % cg;
-    int ch = g * cg + (int)(e % cg);
-    float dxh = norm_gpre(x, t, gy, tg, i, ch, mu, r, gamma, beta, silu) * (gamma ? gamma[ch] : 1.f);
+  GroupWalk w = start;
+  for (long long e = threadIdx.x; e < m; e += blockDim.x, w.next()) {
+    int ch = g * cg + w.j;
+    float dxh = norm_gpre(x, t, gy, tg, w.off, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
     sd += dxh;
-    sdx += (double)dxh * ((ld(x, t, i) - mu) * r);
+    sdx += (double)dxh * ((ld(x, t, w.off) - mu) * r);
   }
   float meanD = (float)(block_sum(sd, scratch) / (double)m);
   float meanDX = (float)(block_sum(sdx, scratch) / (double)m);
-  for (long long e = threadIdx.x; e < m; e += blockDim.x) {
-    long long i = base + (e / cg) * c + e % cg;
-    int ch = g * cg + (int)(e % cg);
-    float dxh = norm_gpre(x, t, gy, tg, i, ch, mu, r, gamma, beta, silu) * (gamma ? gamma[ch] : 1.f);
-    float xh = (ld(x, t, i) - mu) * r;
-    st(dx, tdx, i, r * (dxh - meanD - xh * meanDX));
+  w = start;
+  for (long long e = threadIdx.x; e < m; e += blockDim.x, w.next()) {
+    int ch = g * cg + w.j;
+    float dxh = norm_gpre(x, t, gy, tg, w.off, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
+    float xh = (ld(x, t, w.off) - mu) * r;
+    st(dx, tdx, w.off, r * (dxh - meanD - xh * meanDX));
   }
 }
 
 // dgamma/dbeta partial sums: block (32, 8) covers 32 channels; blockIdx.y takes rows chunk, chunk+gridDim.y, ...
-// Writes pg/pb (gridDim.y, C); column_sum (reduce.cu) finishes them in a fixed order.
-extern "C" __global__ void norm_backward_params(const void* x, int t, const void* gy, int tg, long long rows, long long s, int c,
+// (rows = N S < 2^31, fs = fast_divisor(S)). Writes pg/pb (gridDim.y, C); column_sum (reduce.cu) finishes them in a
+// fixed order.
+extern "C" __global__ void norm_backward_params(const void* x, int t, const void* gy, int tg, int rows, long long fs, int c,
                                                 int groups, const float* mean, const float* rstd, const float* gamma,
                                                 const float* beta, int silu, float* pg, float* pb) {
   __shared__ float sg_[8][33], sb_[8][33];
-  int ch = blockIdx.x * 32 + threadIdx.x, cg = c / groups;
+  int ch = blockIdx.x * 32 + threadIdx.x, g = ch / (c / groups);
   float ag = 0.f, ab = 0.f;
   if (ch < c) {
     for (long long row = blockIdx.y * 8 + threadIdx.y; row < rows; row += 8LL * gridDim.y) {
-      long long i = row * c + ch, ng = (row / s) * groups + ch / cg;
+      long long i = row * c + ch;
+      int ng = fast_div((int)row, fs) * groups + g;  // row / S as in norm_apply
       float mu = mean[ng], r = rstd[ng];
       float gp = norm_gpre(x, t, gy, tg, i, ch, mu, r, gamma, beta, silu);
       ag += gp * (ld(x, t, i) - mu) * r;

@@ -8,7 +8,7 @@
 
 // Element (row, col) of the matrix an Operand describes (rows x cols; a gather: pixels x (ky, kx, ci)), 0 outside it,
 // in the padding or between a dilated image's pixels; mem holds the batch entry from base. Plain division, none of
-// gemm_tile.cuh's arithmetic (window_of, tap_of, fast_div, GatherRow, the copy kinds): the independent side.
+// gemm_tile.cuh's arithmetic (window_of, tap_of, common.cuh's fast_div, GatherRow, the copy kinds): the independent side.
 static float operand_element(const mma::Operand& o, const std::vector<float>& mem, long long base, long long row, long long col) {
   if (row < 0 || row >= o.rows || col < 0 || col >= o.cols) return 0.f;
   if (!o.gather) return mem.at(base + row * o.ld + col);

@@ -299,7 +299,7 @@ static int tile_cases(int& cases) {
   return fails;
 }
 
-// gemm_tile.cuh's fast_div against the division it replaces: every divisor up to 3000 and some large ones, at
+// common.cuh's fast_div against the division it replaces: every divisor up to 3000 and some large ones, at
 // random numerators and around multiples, up to 2^31 - 1; and the constants CudaGemmPlanTest expects of Java's
 // CudaGemm.fastDivisor, so the two computations of the magic numbers agree.
 static int fast_div_fails() {

@@ -339,7 +339,7 @@ final class CudaGemm {
     static final int OPERAND_FIELDS = 23;
 
     /**
-     * kernels/gemm_tile.cuh's fast_divisor of d (1 .. 2^31): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d)
+     * kernels/common.cuh's fast_divisor of d (1 .. 2^31): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d)
      * + 1, the kernel computes n / d for 0 <= n < 2^31 as (umulhi(n, m) + n) >> s, no division instruction. Packed
      * as m | s << 32.
      */
