@@ -1,6 +1,7 @@
 package dev.puppetengine.backend;
 
 import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -17,14 +18,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class CudaLayoutTest {
 
-    /** kernels/common.cuh offsets(), transcribed. */
+    /** kernels/common.cuh offsets(), transcribed: dim 0 takes what is left of i, without a division. */
     private static long[] offsets(long[] L, long i) {
         long[] o = new long[3];
-        for (int d = (int) L[0] - 1; d >= 0; d--) {
+        for (int d = (int) L[0] - 1; d > 0; d--) {
             long s = L[1 + d], c = i % s;
             i /= s;
             for (int k = 0; k < 3; k++) o[k] += c * L[9 + k * 8 + d];
         }
+        for (int k = 0; k < 3; k++) o[k] += i * L[9 + k * 8];
         return o;
     }
 
@@ -65,6 +67,51 @@ class CudaLayoutTest {
                 for (int k = 0; k < 3; k++) assertEquals(naive(shape, st[k], i), o[k], "operand " + k + " element " + i + " trial " + trial);
             }
         }
+    }
+
+    /**
+     * kernels/copy.cu copy16: a same-dtype copy whose Layout inChunks16 rewrote in 16-byte chunks must move exactly
+     * the bytes of the element copy (chunk j's offsets, in elements, are those of element j * per on both sides), and
+     * anything else must stay on the element copy with its Layout untouched.
+     */
+    @Test
+    void copy16ChunksAddressLikeTheElementCopy() {
+        Random r = new Random(7);
+        DType[] types = {DType.BF16, DType.F32, DType.F16, DType.F64};
+        for (int trial = 0; trial < 300; trial++) {
+            DType t = types[r.nextInt(types.length)];
+            int per = 16 / t.bytes(), rank = 2 + r.nextInt(3);
+            int[] shape = new int[rank];
+            for (int d = 0; d < rank; d++) shape[d] = 1 + r.nextInt(4);
+            shape[rank - 1] = per * (1 + r.nextInt(3));
+            int[] order = new int[rank - 1];           // src: a contiguous tensor with its outer dims permuted (last dim stays last)
+            for (int d = 0; d < rank - 1; d++) order[d] = d;
+            for (int d = rank - 2; d > 0; d--) { int j = r.nextInt(d + 1), x = order[d]; order[d] = order[j]; order[j] = x; }
+            long[] dst = new long[rank], src = new long[rank];
+            long acc = 1;
+            for (int d = rank - 1; d >= 0; d--) { dst[d] = acc; acc *= shape[d]; }
+            acc = shape[rank - 1];
+            src[rank - 1] = 1;
+            for (int d = rank - 2; d >= 0; d--) { src[order[d]] = acc; acc *= shape[order[d]]; }
+            long[] L = CudaBackend.layout(shape, dst, src);
+            long n = acc, chunks = CudaBackend.inChunks16(L, t, 16L * r.nextInt(3) / t.bytes(), 0);
+            assertEquals(n / per, chunks, "trial " + trial);
+            for (long j = 0; j < chunks; j++) {
+                long[] o = offsets(L, j);
+                assertEquals(naive(shape, dst, j * per), o[0] * per, "dst chunk " + j + " trial " + trial);
+                assertEquals(naive(shape, src, j * per), o[1] * per, "src chunk " + j + " trial " + trial);
+            }
+        }
+        long[] rows7 = CudaBackend.layout(new int[]{5, 7}, new long[]{9, 1}, new long[]{7, 1});       // rows of 7 bf16: 14 bytes
+        long[] before = rows7.clone();
+        assertEquals(0, CudaBackend.inChunks16(rows7, DType.BF16, 0, 0));
+        assertArrayEquals(before, rows7, "a refused Layout stays as it was");
+        long[] wide = CudaBackend.layout(new int[]{4, 16}, new long[]{32, 1}, new long[]{16, 1});
+        assertEquals(0, CudaBackend.inChunks16(wide.clone(), DType.BF16, 1, 0), "dst starts 2 bytes past 16");
+        assertEquals(0, CudaBackend.inChunks16(wide.clone(), DType.BF16, 0, 4), "src starts 8 bytes past 16");
+        assertEquals(8, CudaBackend.inChunks16(wide.clone(), DType.BF16, 8, 16));
+        long[] strided = CudaBackend.layout(new int[]{4, 16}, new long[]{16, 1}, new long[]{32, 2});  // src's innermost stride 2
+        assertEquals(0, CudaBackend.inChunks16(strided, DType.BF16, 0, 0));
     }
 
     @Test

@@ -135,6 +135,15 @@ class OpHarnessTest {
             b.fill(dst.narrow(1, 1, 3), 2.5);
             return dst;
         });
+        // rows of 16 channels: whole 16-byte chunks, so same-dtype copies go by kernels/copy.cu copy16
+        Twin w = twin(t, 4, 6, 16);
+        check1("copy of a permuted view, 16-channel rows", t, g -> { Tensor v = w.on(g).permute(1, 0, 2); return v.backend().copy(v, t); });
+        check1("copyInto a narrowed view, 16-channel rows", t, g -> {
+            Backend b = w.on(g).backend();
+            Tensor dst = Tensor.zeros(b, t, 4, 9, 16);
+            b.copyInto(w.on(g), dst.narrow(1, 2, 6));
+            return dst;
+        });
         Twin y = twin(t, 5, 2, 3), z = twin(t, 5, 4, 3);
         check1("concat", t, g -> x.on(g).backend().concat(List.of(x.on(g), y.on(g), z.on(g)), 1));
     }

@@ -616,8 +616,33 @@ public final class CudaBackend implements Backend {
 
     private void copyKernel(Tensor src, Tensor dst) {
         int[] s = dst.shape();
-        launch1d("copy", "copy_cast", Shape.numel(s), layout(s, dst.strides(), src.strides()), Shape.numel(s),
-                ptr(dst), code(dst.dtype()), ptr(src), code(src.dtype()));
+        long[] L = layout(s, dst.strides(), src.strides());
+        long chunks = src.dtype() == dst.dtype() ? inChunks16(L, dst.dtype(), dst.offset(), src.offset()) : 0;
+        if (chunks > 0) launch1d("copy", "copy16", chunks, L, chunks, ptr(dst), ptr(src));
+        else launch1d("copy", "copy_cast", Shape.numel(s), L, Shape.numel(s), ptr(dst), code(dst.dtype()), ptr(src), code(src.dtype()));
+    }
+
+    /**
+     * A same-dtype copy's Layout {@code L} rewritten in 16-byte chunks (kernels/copy.cu copy16), and their count; 0 (L
+     * untouched) unless the innermost dim is contiguous on both sides, every row is whole chunks, and both views start
+     * 16-byte aligned (offsets in elements of t; device allocations are 256-byte aligned). Public for tests.
+     */
+    public static long inChunks16(long[] L, DType t, long dstOffset, long srcOffset) {
+        int rank = (int) L[0], bytes = t.bytes(), per = 16 / bytes;
+        if (rank == 0 || 16 % bytes != 0 || (dstOffset * bytes) % 16 != 0 || (srcOffset * bytes) % 16 != 0) return 0;
+        int last = rank - 1;
+        if (L[9 + last] != 1 || L[17 + last] != 1 || L[1 + last] % per != 0) return 0;
+        for (int d = 0; d < last; d++) if (L[9 + d] % per != 0 || L[17 + d] % per != 0) return 0;
+        long chunks = 1;
+        L[1 + last] /= per;
+        for (int d = 0; d < rank; d++) {
+            if (d < last) {
+                L[9 + d] /= per;
+                L[17 + d] /= per;
+            }
+            chunks *= L[1 + d];
+        }
+        return chunks;
     }
 
     @Override
