@@ -32,21 +32,25 @@ struct GroupWalk {
   }
 };
 
-// f(v) for x's value at each element of walk w (e = threadIdx.x, + blockDim.x, ... < m), in that order, the loads four
-// at a time before their uses: a load followed by the add that needs it leaves one 2-byte load in flight per thread.
-template <class F>
-__device__ __forceinline__ void walk_values(const void* x, int t, GroupWalk w, long long m, F&& f) {
+// For each element of walk w (e = threadIdx.x, + blockDim.x, ... < m), in that order: use(load(w), w) with the walk at
+// that element, the loads four elements at a time before their uses (a load followed by the arithmetic that needs it
+// leaves one 2-byte load in flight per thread, too few to keep the memory busy).
+template <class Load, class Use>
+__device__ __forceinline__ void walk_batched(GroupWalk w, long long m, Load&& load, Use&& use) {
   constexpr int B = 4;
   for (long long e = threadIdx.x; e < m; e += B * (long long)blockDim.x) {
-    float v[B];
+    decltype(load(w)) v[B];
+    GroupWalk u = w;
 #pragma unroll
     for (int k = 0; k < B; k++) {
-      v[k] = e + k * (long long)blockDim.x < m ? ld(x, t, w.off) : 0.f;
+      if (e + k * (long long)blockDim.x < m) v[k] = load(w);
       w.next();
     }
 #pragma unroll
-    for (int k = 0; k < B; k++)
-      if (e + k * (long long)blockDim.x < m) f(v[k]);
+    for (int k = 0; k < B; k++) {
+      if (e + k * (long long)blockDim.x < m) use(v[k], u);
+      u.next();
+    }
   }
 }
 
@@ -57,11 +61,12 @@ extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, 
   int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = c / groups;
   long long m = s * cg;
   const GroupWalk start((long long)n * s * c + (long long)g * cg, c, cg, threadIdx.x, blockDim.x);
+  const auto value = [&](const GroupWalk& w) { return ld(x, t, w.off); };
   double acc = 0;
-  walk_values(x, t, start, m, [&](float v) { acc += v; });
+  walk_batched(start, m, value, [&](float v, const GroupWalk&) { acc += v; });
   double mu = block_sum(acc, scratch) / (double)m;
   acc = 0;
-  walk_values(x, t, start, m, [&](float v) {
+  walk_batched(start, m, value, [&](float v, const GroupWalk&) {
     double d = v - mu;
     acc += d * d;
   });
@@ -113,12 +118,10 @@ extern "C" __global__ void __launch_bounds__(256, 5) norm_apply(const void* x, i
   }
 }
 
-// The gradient before the fused SiLU.
-__device__ __forceinline__ float norm_gpre(const void* x, int t, const void* gy, int tg, long long i, int ch, float mu, float r,
-                                           const float* gamma, const float* beta, int silu) {
-  float g = ld(gy, tg, i);
+// The gradient before the fused SiLU, from x's value xv and gy's g at channel ch.
+__device__ __forceinline__ float norm_gpre(float xv, float g, int ch, float mu, float r, const float* gamma, const float* beta, int silu) {
   if (!silu) return g;
-  float v = norm_pre(ld(x, t, i), mu, 0.f, r, weight_of(gamma, ch), bias_of(beta, ch));   // the backward uses the saved F32 stats, as the CPU does
+  float v = norm_pre(xv, mu, 0.f, r, weight_of(gamma, ch), bias_of(beta, ch));   // the backward uses the saved F32 stats, as the CPU does
   float sg = sigmoidf_(v);
   return g * sg * (1.f + v * (1.f - sg));
 }
@@ -133,22 +136,21 @@ extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy
   const GroupWalk start((long long)n * s * c + (long long)g * cg, c, cg, threadIdx.x, blockDim.x);
   float mu = mean[blockIdx.x], r = rstd[blockIdx.x];
   double sd = 0, sdx = 0;
-  GroupWalk w = start;
-  for (long long e = threadIdx.x; e < m; e += blockDim.x, w.next()) {
+  const auto values = [&](const GroupWalk& w) { return make_float2(ld(x, t, w.off), ld(gy, tg, w.off)); };  // x, gy
+  walk_batched(start, m, values, [&](float2 v, const GroupWalk& w) {
     int ch = g * cg + w.j;
-    float dxh = norm_gpre(x, t, gy, tg, w.off, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
+    float dxh = norm_gpre(v.x, v.y, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
     sd += dxh;
-    sdx += (double)dxh * ((ld(x, t, w.off) - mu) * r);
-  }
+    sdx += (double)dxh * ((v.x - mu) * r);
+  });
   float meanD = (float)(block_sum(sd, scratch) / (double)m);
   float meanDX = (float)(block_sum(sdx, scratch) / (double)m);
-  w = start;
-  for (long long e = threadIdx.x; e < m; e += blockDim.x, w.next()) {
+  walk_batched(start, m, values, [&](float2 v, const GroupWalk& w) {
     int ch = g * cg + w.j;
-    float dxh = norm_gpre(x, t, gy, tg, w.off, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
-    float xh = (ld(x, t, w.off) - mu) * r;
+    float dxh = norm_gpre(v.x, v.y, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
+    float xh = (v.x - mu) * r;
     st(dx, tdx, w.off, r * (dxh - meanD - xh * meanDX));
-  }
+  });
 }
 
 // dgamma/dbeta partial sums: block (32, 8) covers 32 channels; blockIdx.y takes rows chunk, chunk+gridDim.y, ...
@@ -165,8 +167,9 @@ extern "C" __global__ void norm_backward_params(const void* x, int t, const void
       long long i = row * c + ch;
       int ng = fast_div((int)row, fs) * groups + g;  // row / S as in norm_apply
       float mu = mean[ng], r = rstd[ng];
-      float gp = norm_gpre(x, t, gy, tg, i, ch, mu, r, gamma, beta, silu);
-      ag += gp * (ld(x, t, i) - mu) * r;
+      float xv = ld(x, t, i);
+      float gp = norm_gpre(xv, ld(gy, tg, i), ch, mu, r, gamma, beta, silu);
+      ag += gp * (xv - mu) * r;
       ab += gp;
     }
   }
