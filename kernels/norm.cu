@@ -1,6 +1,7 @@
 // Group norm over x viewed as (N, S, C): statistics per (n, group of C/G contiguous channels) over S and the
 // group's channels (S = H*W, or F*H*W for frame-pooled 5-D), biased variance, per-channel affine, optional
-// SiLU. Layer norm is N = rows, S = 1, G = 1 (the CPU reference does the same). gamma/beta are F32 or null.
+// SiLU. Layer norm is N = rows, S = 1, G = 1 (the CPU reference does the same). gamma/beta: null, or C values of dtype
+// tp (the module's parameters as they are: no cast per call).
 // Statistics: two passes in double (millions of elements per group in the VAE), stored F32; the forward also gets
 // what the F32 mean leaves out (mean_lo = mu - (float)mu), so x - mu stays accurate where |mu| >> std (the CPU
 // reference normalises with the double mean; with the F32 mean alone the error grows as |mu| / std * 2^-24).
@@ -82,9 +83,13 @@ extern "C" __global__ void norm_stats(const void* x, int t, long long s, int c, 
 __device__ __forceinline__ float norm_pre(float xv, float mu, float lo, float r, float ga, float be) {
   return ((xv - mu) - lo) * r * ga + be;
 }
-// Channel ch's affine weight and bias (1 and 0 where absent).
-__device__ __forceinline__ float weight_of(const float* gamma, int ch) { return gamma ? gamma[ch] : 1.f; }
-__device__ __forceinline__ float bias_of(const float* beta, int ch) { return beta ? beta[ch] : 0.f; }
+// The per-channel affine: gamma and beta of dtype t, either null.
+struct Affine {
+  const void *gamma, *beta;
+  int t;
+  __device__ float weight(int ch) const { return gamma ? ld(gamma, t, ch) : 1.f; }
+  __device__ float bias(int ch) const { return beta ? ld(beta, t, ch) : 0.f; }
+};
 
 // Block (32, 8) over a tile of 32 rows (pixels) x C: threadIdx.x walks a row's channels, threadIdx.y takes rows
 // ty, ty + 8, ty + 16, ty + 24 of the tile, their four loads issued before any is used (one 2-byte load in flight per
@@ -93,13 +98,15 @@ __device__ __forceinline__ float bias_of(const float* beta, int ch) { return bet
 // 64 bits were most of the kernel's instructions. Launch bounds: built for every dtype, it would take 95 registers (2
 // blocks per SM); 48 lets 5 blocks in, without spills.
 extern "C" __global__ void __launch_bounds__(256, 5) norm_apply(const void* x, int t, int rows, long long fs, int c, int groups, const float* mean,
-                                      const float* mean_lo, const float* rstd, const float* gamma, const float* beta, int silu, void* y) {
+                                      const float* mean_lo, const float* rstd, const void* gamma, const void* beta, int tp, int silu,
+                                      void* y) {
+  const Affine aff{gamma, beta, tp};
   constexpr int R = 4;
   const int cg = c / groups;
   for (long long tile = blockIdx.x * 8LL * R; tile < rows; tile += 8LL * R * gridDim.x) {
     for (int ch = threadIdx.x; ch < c; ch += 32) {
       const int g = ch / cg;
-      const float ga = weight_of(gamma, ch), be = bias_of(beta, ch);  // once per channel: y's stores may alias them
+      const float ga = aff.weight(ch), be = aff.bias(ch);  // once per channel: y's stores may alias them
       float v[R];
 #pragma unroll
       for (int k = 0; k < R; k++) {
@@ -119,17 +126,18 @@ extern "C" __global__ void __launch_bounds__(256, 5) norm_apply(const void* x, i
 }
 
 // The gradient before the fused SiLU, from x's value xv and gy's g at channel ch.
-__device__ __forceinline__ float norm_gpre(float xv, float g, int ch, float mu, float r, const float* gamma, const float* beta, int silu) {
+__device__ __forceinline__ float norm_gpre(float xv, float g, int ch, float mu, float r, const Affine& aff, int silu) {
   if (!silu) return g;
-  float v = norm_pre(xv, mu, 0.f, r, weight_of(gamma, ch), bias_of(beta, ch));   // the backward uses the saved F32 stats, as the CPU does
+  float v = norm_pre(xv, mu, 0.f, r, aff.weight(ch), aff.bias(ch));   // the backward uses the saved F32 stats, as the CPU does
   float sg = sigmoidf_(v);
   return g * sg * (1.f + v * (1.f - sg));
 }
 
 // dx, one block per (n, g): dx = r * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = gpre * gamma.
 extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy, int tg, long long s, int c, int groups,
-                                            const float* mean, const float* rstd, const float* gamma, const float* beta, int silu,
-                                            void* dx, int tdx) {
+                                            const float* mean, const float* rstd, const void* gamma, const void* beta, int tp,
+                                            int silu, void* dx, int tdx) {
+  const Affine aff{gamma, beta, tp};
   __shared__ double scratch[32];
   int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = c / groups;
   long long m = s * cg;
@@ -139,7 +147,7 @@ extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy
   const auto values = [&](const GroupWalk& w) { return make_float2(ld(x, t, w.off), ld(gy, tg, w.off)); };  // x, gy
   walk_batched(start, m, values, [&](float2 v, const GroupWalk& w) {
     int ch = g * cg + w.j;
-    float dxh = norm_gpre(v.x, v.y, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
+    float dxh = norm_gpre(v.x, v.y, ch, mu, r, aff, silu) * aff.weight(ch);
     sd += dxh;
     sdx += (double)dxh * ((v.x - mu) * r);
   });
@@ -147,7 +155,7 @@ extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy
   float meanDX = (float)(block_sum(sdx, scratch) / (double)m);
   walk_batched(start, m, values, [&](float2 v, const GroupWalk& w) {
     int ch = g * cg + w.j;
-    float dxh = norm_gpre(v.x, v.y, ch, mu, r, gamma, beta, silu) * weight_of(gamma, ch);
+    float dxh = norm_gpre(v.x, v.y, ch, mu, r, aff, silu) * aff.weight(ch);
     float xh = (v.x - mu) * r;
     st(dx, tdx, w.off, r * (dxh - meanD - xh * meanDX));
   });
@@ -157,8 +165,9 @@ extern "C" __global__ void norm_backward_dx(const void* x, int t, const void* gy
 // (rows = N S < 2^31, fs = fast_divisor(S)). Writes pg/pb (gridDim.y, C); column_sum (reduce.cu) finishes them in a
 // fixed order.
 extern "C" __global__ void norm_backward_params(const void* x, int t, const void* gy, int tg, int rows, long long fs, int c,
-                                                int groups, const float* mean, const float* rstd, const float* gamma,
-                                                const float* beta, int silu, float* pg, float* pb) {
+                                                int groups, const float* mean, const float* rstd, const void* gamma,
+                                                const void* beta, int tp, int silu, float* pg, float* pb) {
+  const Affine aff{gamma, beta, tp};
   __shared__ float sg_[8][33], sb_[8][33];
   int ch = blockIdx.x * 32 + threadIdx.x, g = ch / (c / groups);
   float ag = 0.f, ab = 0.f;
@@ -168,7 +177,7 @@ extern "C" __global__ void norm_backward_params(const void* x, int t, const void
       int ng = fast_div((int)row, fs) * groups + g;  // row / S as in norm_apply
       float mu = mean[ng], r = rstd[ng];
       float xv = ld(x, t, i);
-      float gp = norm_gpre(xv, ld(gy, tg, i), ch, mu, r, gamma, beta, silu);
+      float gp = norm_gpre(xv, ld(gy, tg, i), ch, mu, r, aff, silu);
       ag += gp * (xv - mu) * r;
       ab += gp;
     }

@@ -1010,6 +1010,14 @@ public final class CudaBackend implements Backend {
 
     // ---- normalisation and modulation -----------------------------------------------------------------
 
+    /**
+     * The dtype norm.cu reads gamma and beta in: gamma's (or beta's), so the module's parameters go as they are, not
+     * cast to F32 on every call (two small copy launches per norm).
+     */
+    private static DType affineType(Tensor gamma, Tensor beta) {
+        return gamma != null ? gamma.dtype() : beta != null ? beta.dtype() : DType.F32;
+    }
+
     /** The rows (pixels) N S of a norm's input: the kernels index them in 32 bits (norm.cu). */
     private static int normRows(long n, long s) {
         if (n * s > Integer.MAX_VALUE)
@@ -1022,12 +1030,13 @@ public final class CudaBackend implements Backend {
         int rows = normRows(n, s);
         Tensor y = empty(x.dtype(), x.shape());
         Tensor mean = empty(DType.F32, statShape), rstd = empty(DType.F32, statShape);
-        try (Tensor x2 = contig(x); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32);
+        DType pt = affineType(gamma, beta);
+        try (Tensor x2 = contig(x); Tensor g2 = contigOrNull(gamma, pt); Tensor b2 = contigOrNull(beta, pt);
              Tensor meanLo = empty(DType.F32, statShape)) {   // what the F32 mean leaves out, for the forward only
             launch("norm", "norm_stats", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), s, c, groups, eps, ptr(mean), ptr(rstd),
                     ptr(meanLo));
             launch("norm", "norm_apply", Math.min((rows + 31L) / 32, 1L << 20), 1, 1, 32, 8, 0, ptr(x2), code(x2.dtype()), rows,
-                    CudaGemm.fastDivisor(Math.max(s, 1)), c, groups, ptr(mean), ptr(meanLo), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(y));
+                    CudaGemm.fastDivisor(Math.max(s, 1)), c, groups, ptr(mean), ptr(meanLo), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), code(pt), silu ? 1 : 0, ptr(y));
         }
         return new NormResult(y, mean, rstd);
     }
@@ -1038,13 +1047,15 @@ public final class CudaBackend implements Backend {
         DType pt = gamma != null ? gamma.dtype() : x.dtype();
         Tensor dx = empty(gy.dtype(), x.shape()), dg = empty(pt, c), db = empty(pt, c);
         int chunks = Math.max(1, Math.min(512, rows / 256));
-        try (Tensor x2 = contig(x); Tensor gy2 = contig(gy); Tensor g2 = contigOrNull(gamma, DType.F32); Tensor b2 = contigOrNull(beta, DType.F32);
+        DType at = affineType(gamma, beta);
+        try (Tensor x2 = contig(x); Tensor gy2 = contig(gy); Tensor g2 = contigOrNull(gamma, at); Tensor b2 = contigOrNull(beta, at);
              Tensor mean = contig(saved.mean(), DType.F32); Tensor rstd = contig(saved.rstd(), DType.F32);
              Tensor pg = empty(DType.F32, chunks, c); Tensor pb = empty(DType.F32, chunks, c)) {
             launch("norm", "norm_backward_dx", n * groups, 1, 1, THREADS, 1, 0, ptr(x2), code(x2.dtype()), ptr(gy2), code(gy2.dtype()),
-                    s, c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(dx), code(dx.dtype()));
+                    s, c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), code(at), silu ? 1 : 0, ptr(dx), code(dx.dtype()));
             launch("norm", "norm_backward_params", (c + 31) / 32, chunks, 1, 32, 8, 0, ptr(x2), code(x2.dtype()), ptr(gy2), code(gy2.dtype()),
-                    rows, CudaGemm.fastDivisor(Math.max(s, 1)), c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), silu ? 1 : 0, ptr(pg), ptr(pb));
+                    rows, CudaGemm.fastDivisor(Math.max(s, 1)), c, groups, ptr(mean), ptr(rstd), ptrOrNull(this, g2), ptrOrNull(this, b2), code(at), silu ? 1 : 0,
+                    ptr(pg), ptr(pb));
             launch1d("reduce", "column_sum", c, ptr(pg), (long) chunks, (long) c, ptr(dg), code(pt));
             launch1d("reduce", "column_sum", c, ptr(pb), (long) chunks, (long) c, ptr(db), code(pt));
         }
