@@ -24,6 +24,7 @@ mutants=(
   "gather_element: a dilated gather reads x at the dilated position (the quotient by fast_div not taken)|gemm_tile.cuh|s.replace('  iy = qy;\n  ix = qx;\n', '', 1)|OpHarnessTest#tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "group norm: GroupWalk leaves a group's last channel without moving on to the next pixel's first|norm.cu|s.replace('      off += wrap;\n', '', 1)|OpHarnessTest#norms|"
   "copy16: reads the source at the destination's chunk offset|copy.cu|s.replace('out[oo] = in[oi];', 'out[oo] = in[oo];', 1)|OpHarnessTest#copyAndCast|"
+  "FilmRows: gamma and beta read as if contiguous (the channel halves' row stride ignored)|film.cu|s.replace('    if (gs == c) return i;', '    return i;', 1)|OpHarnessTest#norms|"
   "early exit before a warp shuffle: softmax lanes 16-31 of each warp|softmax.cu|s.replace('    float mx = -INFINITY;', '    if (threadIdx.x % 32 >= 16) return;\n    float mx = -INFINITY;', 1)|OpHarnessTest#norms|"
   "attention_mma: row max over 2 lanes of the quad, not 4|attention_mma.cu|s.replace('mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));', '', 1)|OpHarnessTest#tensorCoreAttention|"
   "wgmma: descriptor stride byte offset 512, not 1024|gemm_wgmma.cu|s.replace('(uint64_t)(1024 >> 4) << 32', '(uint64_t)(512 >> 4) << 32', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-128x128|90"

@@ -1,7 +1,9 @@
 package dev.puppetengine.backend;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -112,6 +114,24 @@ class CudaLayoutTest {
         assertEquals(8, CudaBackend.inChunks16(wide.clone(), DType.BF16, 8, 16));
         long[] strided = CudaBackend.layout(new int[]{4, 16}, new long[]{16, 1}, new long[]{32, 2});  // src's innermost stride 2
         assertEquals(0, CudaBackend.inChunks16(strided, DType.BF16, 0, 0));
+    }
+
+    /** film.cu reads gamma and beta in place only where they are rows of C with one stride, the same for both. */
+    @Test
+    void filmRowStrideOnlyForRowsOfTheLastDim() {
+        CpuBackend cpu = CpuBackend.get();
+        try (Tensor gb = Tensor.zeros(cpu, DType.BF16, 2, 3, 5, 2 * 8); Tensor full = Tensor.zeros(cpu, DType.BF16, 2, 3, 5, 8);
+             Tensor other = Tensor.zeros(cpu, DType.F32, 2, 3, 5, 8); Tensor square = Tensor.zeros(cpu, DType.BF16, 8, 8)) {
+            Tensor g = gb.narrow(3, 0, 8), b = gb.narrow(3, 8, 8);
+            assertEquals(16, CudaBackend.filmRowStride(g, b, DType.BF16), "channel halves of one tensor: rows 2C apart");
+            assertEquals(8, CudaBackend.filmRowStride(full, full, DType.BF16), "contiguous: C");
+            assertEquals(-1, CudaBackend.filmRowStride(g, full, DType.BF16), "different row strides");
+            assertEquals(-1, CudaBackend.filmRowStride(g, b, DType.F32), "another dtype than the activation's");
+            assertEquals(-1, CudaBackend.filmRowStride(other, other, DType.BF16), "gamma of another dtype");
+            Tensor tr = square.transpose(0, 1);
+            assertEquals(-1, CudaBackend.filmRowStride(tr, tr, DType.BF16), "last dim not contiguous");
+            assertEquals(-1, CudaBackend.filmRowStride(null, null, DType.BF16));
+        }
     }
 
     @Test

@@ -363,6 +363,12 @@ class OpHarnessTest {
             check(label + " backward", t, g -> x.on(g).backend().blendFilmBackward(x.on(g), blend ? other.on(g) : null,
                     blend ? alpha.on(g) : null, film ? gm.on(g) : null, gy.on(g)));
         }
+        // gamma and beta as the model has them: the two channel halves of one tensor, read in place (film.cu FilmRows)
+        Twin gb = twin(t, 3, 7, 2 * 37);
+        check1("blend+film, gamma and beta channel halves", t, g -> x.on(g).backend().blendFilm(x.on(g), other.on(g), alpha.on(g),
+                gb.on(g).narrow(2, 0, 37), gb.on(g).narrow(2, 37, 37)));
+        check("blend+film backward, gamma a channel half", t, g -> x.on(g).backend().blendFilmBackward(x.on(g), other.on(g), alpha.on(g),
+                gb.on(g).narrow(2, 0, 37), gy.on(g)));
         Twin p = twinIn(t, -3, 3, 3, 7, 2 * 37);
         check1("geglu", t, g -> p.on(g).backend().geglu(p.on(g)));
         check1("geglu backward", t, g -> p.on(g).backend().gegluBackward(p.on(g), gy.on(g)));

@@ -1095,15 +1095,37 @@ public final class CudaBackend implements Backend {
         return normBackward(x, gamma, null, saved, rows, 1, c, 1, false, gy);
     }
 
+    /**
+     * The row stride film.cu reads gamma and beta with in place (FilmRows): both of dtype t, rows of the last dim's C
+     * elements with one stride, the same for both (C when contiguous, 2C for the channel halves of one tensor, as the
+     * model slices the drag embedding), and under 2^31 elements where not contiguous. -1 otherwise (or without gamma):
+     * copy them contiguous first. Public for tests.
+     */
+    public static long filmRowStride(Tensor gamma, Tensor beta, DType t) {
+        if (gamma == null || gamma.dtype() != t || beta.dtype() != t) return -1;
+        int[] shape = gamma.shape();
+        int c = shape[shape.length - 1];
+        long[] L = layout(shape, gamma.strides(), beta.strides());
+        if (L[0] == 0 || (L[0] == 1 && L[9] == 1 && L[17] == 1)) return c;   // contiguous (or one element)
+        boolean rows = L[0] == 2 && L[2] == c && L[10] == 1 && L[18] == 1 && L[9] == L[17] && L[9] >= c;
+        return rows && gamma.numel() <= Integer.MAX_VALUE ? L[9] : -1;
+    }
+
+    private static Tensor aliasOrNull(Tensor t) { return t == null ? null : t.alias(); }
+
     @Override
     public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
         OpChecks.blendFilm(a, b, alpha, gamma, beta);
         computable(a, "blendFilm");
         DType t = a.dtype();
         Tensor out = empty(t, a.shape());
-        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = contigOrNull(gamma, t); Tensor e2 = contigOrNull(beta, t)) {
+        int c = a.size(-1);
+        long gs = filmRowStride(gamma, beta, t);   // -1: copy them contiguous
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = gs < 0 ? contigOrNull(gamma, t) : aliasOrNull(gamma);
+             Tensor e2 = gs < 0 ? contigOrNull(beta, t) : aliasOrNull(beta)) {
             launch1d("film", "blend_film_forward", a.numel(), a.numel(), ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
-                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), ptrOrNull(this, e2), ptr(out), code(t));
+                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), ptrOrNull(this, e2), c, CudaGemm.fastDivisor(Math.max(c, 1)),
+                    gs < 0 ? (long) c : gs, ptr(out), code(t));
         }
         return out;
     }
@@ -1116,11 +1138,13 @@ public final class CudaBackend implements Backend {
         long n = a.numel();
         Tensor da = empty(tg, a.shape()), db = b == null ? null : empty(tg, a.shape()), dg = gamma == null ? null : empty(tg, a.shape());
         // dalpha = sum of gy * (1 + gamma) * (a - b): per-element terms in F64 (they cancel), then one reduction
-        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = contigOrNull(gamma, t); Tensor gy2 = contig(gy);
-             Tensor terms = b == null ? null : empty(DType.F64, a.shape())) {
+        int c = a.size(-1);
+        long gs = filmRowStride(gamma, gamma, t);
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = gs < 0 ? contigOrNull(gamma, t) : aliasOrNull(gamma);
+             Tensor gy2 = contig(gy); Tensor terms = b == null ? null : empty(DType.F64, a.shape())) {
             launch1d("film", "blend_film_backward", n, n, ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
-                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), code(t), ptr(gy2), code(tg), ptr(da), ptrOrNull(this, db),
-                    ptrOrNull(this, dg), ptrOrNull(this, terms));
+                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), c, CudaGemm.fastDivisor(Math.max(c, 1)), gs < 0 ? (long) c : gs,
+                    code(t), ptr(gy2), code(tg), ptr(da), ptrOrNull(this, db), ptrOrNull(this, dg), ptrOrNull(this, terms));
             Tensor dal = terms == null ? null : sumTo(terms, new int[]{1}, DType.F32);
             return new Tensor[]{da, db, dal, dg, gamma == null ? null : copy(gy, tg)};
         }
