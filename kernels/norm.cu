@@ -9,7 +9,7 @@
 
 // Thread tid's walk over one (n, g) group's S x cg elements in the order e = tid, tid + step, ...: element e is
 // pixel e / cg, channel j = e % cg of the group, at offset base + (e / cg) c + j in x. The next one is found by adds
-// and a compare; e / cg and e % cg per element (64-bit) were ~40 instructions, twice the element's memory time.
+// and a compare; e / cg and e % cg per element (64-bit) were ~40 SASS instructions for a 2-byte element (not timed).
 struct GroupWalk {
   long long off;  // the current element's offset in x
   int j;          // its channel within the group
