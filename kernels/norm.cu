@@ -94,7 +94,7 @@ struct Affine {
 // Block (32, 8) over a tile of 32 rows (pixels) x C: threadIdx.x walks a row's channels, threadIdx.y takes rows
 // ty, ty + 8, ty + 16, ty + 24 of the tile, their four loads issued before any is used (one 2-byte load in flight per
 // thread cannot keep the memory busy). A thread finds its channel's group once per channel and a row's image n by
-// fast_div (fs = fast_divisor(S); rows = N S < 2^31: CudaBackend.norm): found per element, i % C and i / (S C) in
+// fast_div (fs = fast_divisor(S); rows = N S < 2^31: CudaBackend.normRows): found per element, i % C and i / (S C) in
 // 64 bits were most of the kernel's instructions. Launch bounds: built for every dtype, it would take 95 registers (2
 // blocks per SM); 48 lets 5 blocks in, without spills.
 extern "C" __global__ void __launch_bounds__(256, 5) norm_apply(const void* x, int t, int rows, long long fs, int c, int groups, const float* mean,

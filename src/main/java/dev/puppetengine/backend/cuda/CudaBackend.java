@@ -1111,7 +1111,10 @@ public final class CudaBackend implements Backend {
         return rows && gamma.numel() <= Integer.MAX_VALUE ? L[9] : -1;
     }
 
-    private static Tensor aliasOrNull(Tensor t) { return t == null ? null : t.alias(); }
+    /** gamma or beta as film.cu reads it: the view itself where filmRowStride accepted it (gs >= 0), else a contiguous copy. */
+    private Tensor filmOperand(Tensor x, long gs, DType t) {
+        return x == null ? null : gs >= 0 ? x.alias() : contig(x, t);
+    }
 
     @Override
     public Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
@@ -1120,12 +1123,11 @@ public final class CudaBackend implements Backend {
         DType t = a.dtype();
         Tensor out = empty(t, a.shape());
         int c = a.size(-1);
-        long gs = filmRowStride(gamma, beta, t);   // -1: copy them contiguous
-        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = gs < 0 ? contigOrNull(gamma, t) : aliasOrNull(gamma);
-             Tensor e2 = gs < 0 ? contigOrNull(beta, t) : aliasOrNull(beta)) {
+        long gs = filmRowStride(gamma, beta, t);   // -1: copy them contiguous (row stride C)
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = filmOperand(gamma, gs, t); Tensor e2 = filmOperand(beta, gs, t)) {
             launch1d("film", "blend_film_forward", a.numel(), a.numel(), ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
                     b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), ptrOrNull(this, e2), c, CudaGemm.fastDivisor(Math.max(c, 1)),
-                    gs < 0 ? (long) c : gs, ptr(out), code(t));
+                    Math.max(gs, c), ptr(out), code(t));
         }
         return out;
     }
@@ -1140,10 +1142,10 @@ public final class CudaBackend implements Backend {
         // dalpha = sum of gy * (1 + gamma) * (a - b): per-element terms in F64 (they cancel), then one reduction
         int c = a.size(-1);
         long gs = filmRowStride(gamma, gamma, t);
-        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = gs < 0 ? contigOrNull(gamma, t) : aliasOrNull(gamma);
-             Tensor gy2 = contig(gy); Tensor terms = b == null ? null : empty(DType.F64, a.shape())) {
+        try (Tensor a2 = contig(a); Tensor b2 = contigOrNull(b, t); Tensor g2 = filmOperand(gamma, gs, t); Tensor gy2 = contig(gy);
+             Tensor terms = b == null ? null : empty(DType.F64, a.shape())) {
             launch1d("film", "blend_film_backward", n, n, ptr(a2), ptrOrNull(this, b2), ptrOrNull(this, b == null ? null : alpha),
-                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), c, CudaGemm.fastDivisor(Math.max(c, 1)), gs < 0 ? (long) c : gs,
+                    b == null ? 0 : code(alpha.dtype()), ptrOrNull(this, g2), c, CudaGemm.fastDivisor(Math.max(c, 1)), Math.max(gs, c),
                     code(t), ptr(gy2), code(tg), ptr(da), ptrOrNull(this, db), ptrOrNull(this, dg), ptrOrNull(this, terms));
             Tensor dal = terms == null ? null : sumTo(terms, new int[]{1}, DType.F32);
             return new Tensor[]{da, db, dal, dg, gamma == null ? null : copy(gy, tg)};
