@@ -51,34 +51,6 @@ __device__ __forceinline__ void st(void* p, int t, long long i, float v) {
   }
 }
 
-// Up to three operands walked over one logical shape with their own element strides (0 = broadcast).
-// Passed by value; built by CudaBackend.layout (dims coalesced first, so rank is usually 1-3).
-#define MAXR 8
-struct Layout {
-  long long rank;
-  long long size[MAXR];
-  long long st[3][MAXR];
-};
-
-__device__ __forceinline__ void offsets(const Layout& L, long long i, long long& o0, long long& o1, long long& o2) {
-  o0 = o1 = o2 = 0;
-  for (int d = (int)L.rank - 1; d > 0; --d) {
-    long long s = L.size[d], c = i % s;
-    i /= s;
-    o0 += c * L.st[0][d];
-    o1 += c * L.st[1][d];
-    o2 += c * L.st[2][d];
-  }
-  // What is left of i (< n) is dim 0's index: no division there, so a contiguous view (rank 1 once merged, the
-  // common case) needs none. Rank 0 (a scalar) has i = 0.
-  o0 += i * L.st[0][0];
-  o1 += i * L.st[1][0];
-  o2 += i * L.st[2][0];
-}
-
-#define GRID_STRIDE(i, n) \
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
-
 // n / d for 0 <= n < 2^31 as a multiply-high, an add and a shift (Granlund and Montgomery, "Division by invariant
 // integers using multiplication", 1994): with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1, n / d =
 // (umulhi(n, m) + n) >> s. fast_divisor packs m | s << 32 (Java: CudaGemm.fastDivisor). For a divisor known only at
@@ -100,6 +72,56 @@ __host__ __device__ inline int fast_div(int n, long long f) {
 #endif
   return (int)((hi + (unsigned)n) >> s);
 }
+
+// Up to three operands walked over one logical shape with their own element strides (0 = broadcast).
+// Passed by value; built by CudaBackend.layout (dims coalesced first, so rank is usually 1-3). div[d] is
+// fast_divisor(size[d]) when the layout has under 2^31 elements (every index fits an int), else all 0.
+#define MAXR 8
+struct Layout {
+  long long rank;
+  long long size[MAXR];
+  long long st[3][MAXR];
+  long long div[MAXR];
+};
+
+__device__ __forceinline__ void offsets(const Layout& L, long long i, long long& o0, long long& o1, long long& o2) {
+  if ((int)L.rank <= 1) {  // a contiguous view (the common case) or one strided dim; rank 0 (a scalar) has i = 0
+    o0 = i * L.st[0][0];
+    o1 = i * L.st[1][0];
+    o2 = i * L.st[2][0];
+    return;
+  }
+  // The inner dims' indices, innermost first; what is left of i (< n) is dim 0's, without a division.
+  o0 = o1 = o2 = 0;
+  if (L.div[0]) {
+    // A 64-bit i % s and i / s is a call or ~45 instructions a dim; fast_div is a multiply-high, an add, a shift.
+    unsigned j = (unsigned)i;  // unsigned: c * st without sign extension
+#pragma unroll 1
+    for (int d = (int)L.rank - 1; d > 0; --d) {
+      const unsigned q = (unsigned)fast_div((int)j, L.div[d]), c = j - q * (unsigned)L.size[d];
+      j = q;
+      o0 += c * L.st[0][d];
+      o1 += c * L.st[1][d];
+      o2 += c * L.st[2][d];
+    }
+    i = j;
+  } else {
+#pragma unroll 1
+    for (int d = (int)L.rank - 1; d > 0; --d) {
+      long long s = L.size[d], c = i % s;
+      i /= s;
+      o0 += c * L.st[0][d];
+      o1 += c * L.st[1][d];
+      o2 += c * L.st[2][d];
+    }
+  }
+  o0 += i * L.st[0][0];
+  o1 += i * L.st[1][0];
+  o2 += i * L.st[2][0];
+}
+
+#define GRID_STRIDE(i, n) \
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -23,6 +23,7 @@ mutants=(
   "TileTaps: a pixel past the K edge read (its row bound dropped)|gemm_tile.cuh|s.replace('return row < (int)o.rows && (unsigned)iy', 'return (unsigned)iy', 1)|OpHarnessTest#tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "gather_element: a dilated gather reads x at the dilated position (the quotient by fast_div not taken)|gemm_tile.cuh|s.replace('  iy = qy;\n  ix = qx;\n', '', 1)|OpHarnessTest#tensorCoreProducts|-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=128x128 -Dpuppet.cuda.gemm.tile.strict=true -Dpuppet.cuda.gemm.probe=false"
   "group norm: GroupWalk leaves a group's last channel without moving on to the next pixel's first|norm.cu|s.replace('      off += wrap;\n', '', 1)|OpHarnessTest#norms|"
+  "Layout: an inner dim's index by the next outer dim's divisor (offsets()' fast_div path)|common.cuh|s.replace('fast_div((int)j, L.div[d])', 'fast_div((int)j, L.div[d - 1])', 1)|OpHarnessTest#elementwise+copyAndCast|"
   "copy16: reads the source at the destination's chunk offset|copy.cu|s.replace('out[oo] = in[oi];', 'out[oo] = in[oo];', 1)|OpHarnessTest#copyAndCast|"
   "FilmRows: gamma and beta read as if contiguous (the channel halves' row stride ignored)|film.cu|s.replace('    if (gs == c) return i;', '    return i;', 1)|OpHarnessTest#norms|"
   "early exit before a warp shuffle: softmax lanes 16-31 of each warp|softmax.cu|s.replace('    float mx = -INFINITY;', '    if (threadIdx.x % 32 >= 16) return;\n    float mx = -INFINITY;', 1)|OpHarnessTest#norms|"
@@ -55,7 +56,8 @@ PY
   SIMT_ARCH=${arch:-80} SIMT_TEST_TIMEOUT=600 tests_on "$work/lib" "$work/test.log" "$tests" $flags
   rc=$?
   counts=$(test_counts)
-  why=$( { grep -h "^\[simt\] kernel" "$work/test.log" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; } | head -1 | cut -c1-200)
+  why=$( { grep -h "^\[simt\] kernel" "$work/test.log" target/surefire-reports/*-output.txt 2>/dev/null; grep -h -E "^(org.opentest4j|dev.puppetengine)[A-Za-z.]*(Error|Exception)" target/surefire-reports/*.txt 2>/dev/null; \
+    grep -h -o "C  \[libcuda.so.1[^']*" target/surefire-reports/*.dumpstream 2>/dev/null | sed 's/^/JVM crashed (a fault, as a GPU would): /'; } | head -1 | cut -c1-200)
   if [ $rc = 0 ]; then echo "SURVIVED ($counts): $name"; survivors=$((survivors + 1))
   else echo "killed ($counts): $name"; echo "    first failure: $why"; fi
 done

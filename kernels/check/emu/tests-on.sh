@@ -8,7 +8,7 @@ tests_on() {
   local lib=$1 log=$2 tests=$3; shift 3
   rm -rf target/surefire-reports
   SIMT_STATS=${SIMT_STATS:-1} LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout "${SIMT_TEST_TIMEOUT:-1800}" mvn -B -q -o test -Dcuda.skip=true -Dtest="$tests" \
-    -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.jvm="-Xmx6g -Dpuppet.harness.requireDevice=true $*" > "$log" 2>&1
+    -Dsurefire.failIfNoSpecifiedTests=false -Dsurefire.jvm="-Xmx6g -XX:ErrorFile=target/hs_err_pid%p.log -Dpuppet.harness.requireDevice=true $*" > "$log" 2>&1
 }
 test_counts() {
   cat target/surefire-reports/*.txt 2>/dev/null | grep -o "Tests run: [0-9]*, Failures: [0-9]*, Errors: [0-9]*, Skipped: [0-9]*" \

@@ -2,6 +2,7 @@ package dev.puppetengine.backend;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.backend.cuda.CudaBackend;
+import dev.puppetengine.backend.cuda.CudaGemmPlanTest;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -20,12 +21,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class CudaLayoutTest {
 
-    /** kernels/common.cuh offsets(), transcribed: dim 0 takes what is left of i, without a division. */
+    /**
+     * kernels/common.cuh offsets(), transcribed: the other dims' indices by fast_div where the Layout has divisors
+     * (then i < 2^31), else by division; dim 0 takes what is left of i.
+     */
     private static long[] offsets(long[] L, long i) {
         long[] o = new long[3];
+        boolean fast = L[33] != 0;
+        if (fast) assertTrue(i <= Integer.MAX_VALUE, "index " + i + " of a Layout with divisors");
         for (int d = (int) L[0] - 1; d > 0; d--) {
-            long s = L[1 + d], c = i % s;
-            i /= s;
+            long s = L[1 + d], q = fast ? CudaGemmPlanTest.fastDiv(i, L[33 + d]) : i / s, c = i - q * s;
+            i = q;
             for (int k = 0; k < 3; k++) o[k] += c * L[9 + k * 8 + d];
         }
         for (int k = 0; k < 3; k++) o[k] += i * L[9 + k * 8];
@@ -132,6 +138,34 @@ class CudaLayoutTest {
             assertEquals(-1, CudaBackend.filmRowStride(tr, tr, DType.BF16), "last dim not contiguous");
             assertEquals(-1, CudaBackend.filmRowStride(null, null, DType.BF16));
         }
+    }
+
+    /** Layout.div is given exactly when every index fits 31 bits; both decodings address like the original shape. */
+    @Test
+    void divisorsOnlyBelow2To31() {
+        Random r = new Random(11);
+        for (int rows : new int[]{32768, 32769, 65536}) {     // rows * 65535 elements: 2^31 - 2^15, then over 2^31
+            int[] shape = {rows, 3, 21845};
+            long n = (long) rows * 3 * 21845;
+            long[] dst = {3 * 21845, 21845, 1}, src = {1, rows, 3L * rows};   // src transposed: nothing merges
+            long[] L = CudaBackend.layout(shape, dst, src);
+            assertEquals(3, L[0]);
+            boolean small = n < 1L << 31;
+            for (int d = 0; d < 8; d++) assertEquals(small && d < 3, L[33 + d] != 0, rows + " rows, divisor " + d);
+            long[] is = new long[40];
+            for (int k = 0; k < 32; k++) is[k] = r.nextLong(n);
+            for (int k = 0; k < 8; k++) is[32 + k] = n - 1 - k * 21845L;
+            for (long i : is) {
+                long[] o = offsets(L, i);
+                assertEquals(naive(shape, dst, i), o[0], rows + " rows, dst element " + i);
+                assertEquals(naive(shape, src, i), o[1], rows + " rows, src element " + i);
+            }
+        }
+        long[] scalar = CudaBackend.layout(new int[0], new long[0]);
+        assertEquals(0, scalar[0]);
+        assertEquals(0, scalar[33], "rank 0: nothing to divide");
+        long[] empty = CudaBackend.layout(new int[]{0, 3}, new long[]{3, 1});
+        for (int d = 0; d < 8; d++) assertEquals(0, empty[33 + d], "no elements: no divisors (and no exception)");
     }
 
     @Test

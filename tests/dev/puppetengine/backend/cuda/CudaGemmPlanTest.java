@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Which products the tensor-core GEMM takes (CudaGemm.mmaPlan): the layouts the engine's forward and backward
  * products really have, and the refusals that keep every 16-byte copy whole and aligned. Pure Java, no GPU.
  */
-class CudaGemmPlanTest {
+public class CudaGemmPlanTest {
     private static CudaGemm.Mat mat(DType t, long rs, long cs, long bs) { return new CudaGemm.Mat(null, t, rs, cs, bs); }
 
     private static CudaGemm.MmaPlan plan(int batch, int m, int n, int k, CudaGemm.Operand a, CudaGemm.Operand b) {
@@ -99,8 +99,8 @@ class CudaGemmPlanTest {
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
     }
 
-    /** n / d as the kernels compute it from CudaGemm.fastDivisor(d) (kernels/gemm_tile.cuh: fast_div). */
-    private static long fastDiv(long n, long f) {
+    /** n / d as the kernels compute it from CudaGemm.fastDivisor(d) (kernels/common.cuh: fast_div). CudaLayoutTest uses it too. */
+    public static long fastDiv(long n, long f) {
         long hi = (n * (f & 0xffffffffL)) >>> 32;
         return (hi + n) >>> (f >>> 32);
     }

@@ -572,7 +572,8 @@ public final class CudaBackend implements Backend {
 
     /**
      * The kernels' {@code Layout} struct: rank, sizes, and up to three operands' strides, after dropping size-1
-     * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2). Public for tests.
+     * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2), then the sizes' fast
+     * divisors ({@link #setDivisors}). Public for tests.
      */
     public static long[] layout(int[] shape, long[]... strides) {
         List<long[]> dims = new ArrayList<>();   // {size, st0, st1, st2}
@@ -595,14 +596,27 @@ public final class CudaBackend implements Backend {
         }
         if (dims.size() > 8) throw new UnsupportedOperationException("cuda: a strided view of rank " + dims.size()
                 + " after merging dims (kernels take 8); make it contiguous first");
-        long[] L = new long[33];
+        long[] L = new long[41];
         L[0] = dims.size();
         for (int d = 0; d < dims.size(); d++) {
             long[] e = dims.get(d);
             L[1 + d] = e[0];
             for (int o = 0; o < 3; o++) L[9 + o * 8 + d] = e[1 + o];
         }
+        setDivisors(L);
         return L;
+    }
+
+    /**
+     * Layout.div: every size's {@link CudaGemm#fastDivisor} when the sizes multiply to 1 .. 2^31 - 1 (the kernels'
+     * offsets() then decode an index in 32 bits), else zeros (64-bit divisions). After any change to the sizes.
+     */
+    private static void setDivisors(long[] L) {
+        int rank = (int) L[0];
+        long n = 1;
+        for (int d = 0; d < rank; d++) n *= L[1 + d];
+        boolean small = rank > 0 && n > 0 && n <= Integer.MAX_VALUE;
+        for (int d = 0; d < 8; d++) L[33 + d] = small && d < rank ? CudaGemm.fastDivisor(L[1 + d]) : 0;
     }
 
     // ---- data movement --------------------------------------------------------------------------------
@@ -642,6 +656,7 @@ public final class CudaBackend implements Backend {
             }
             chunks *= L[1 + d];
         }
+        setDivisors(L);
         return chunks;
     }
 
