@@ -49,8 +49,9 @@ public final class TransformerSpatioTemporalModel extends Module {
         x = spatial.forward(x, context, frames);
 
         Tensor pos = timePosEmbed.forward(frameEmbedding(h, frames));                 // (F, C)
-        Tensor y = F.add(F.reshape(x, b, frames, hw, channels), F.reshape(pos, 1, frames, 1, channels));
-        y = F.reshape(F.contiguous(F.permute(y, 0, 2, 1, 3)), b * hw, frames, channels);
+        // x read in the temporal order (B, HW, F, C): the add writes the frame sequences, no separate reordering copy
+        Tensor y = F.add(F.permute(F.reshape(x, b, frames, hw, channels), 0, 2, 1, 3), F.reshape(pos, 1, 1, frames, channels));
+        y = F.reshape(y, b * hw, frames, channels);
         y = temporal.forward(y, BasicTransformerBlock.firstFrame(context, frames));
         y = F.reshape(F.contiguous(F.permute(F.reshape(y, b, hw, frames, channels), 0, 2, 1, 3)), n, hw, channels);
 
