@@ -2,15 +2,20 @@ package dev.puppetengine.model;
 
 import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.F;
+import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.drag.DragEmbedding;
+import dev.puppetengine.model.drag.DragRasterizer;
 import dev.puppetengine.model.unet.BasicTransformerBlock;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.CheckpointingCheck;
@@ -147,4 +152,73 @@ class UNetBehaviourTest {
             for (double d : v.toDoubleArray()) assertTrue(Double.isFinite(d));
         }
     }
+
+    /**
+     * In a sampler's memo with gradients off, what the UNet computes from the weights and the drags alone (each drag
+     * layer's FiLM embedding, each transformer's frame positional embedding) is computed in the first forward only:
+     * the second does exactly those FLOPs less and gives the same bits. With gradients on nothing is reused.
+     */
+    @Test
+    void dragFilmAndFramePositionsAreComputedOncePerSamplingMemo() {
+        UNetConfig cfg = UNetGradientTest.tinyConfig();
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
+        Random rng = new Random(12);
+        int frames = cfg.numFrames(), r = 8, levels = cfg.blockOutChannels().size();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 4)) {
+            ps.parameters().forEach((k, p) -> {                         // non-zero drag FiLM, so reusing a wrong one shows
+                if (k.contains("flow_convs") && k.contains("conv_out")) {
+                    double[] v = p.value().toDoubleArray();
+                    for (int i = 0; i < v.length; i++) v[i] = 0.05 * rng.nextGaussian();
+                    p.value().copyFrom(v);
+                }
+            });
+            UNetInputs in = inputs(rng, 1, frames, r, 16, DType.F64);
+            long expected;
+            try (GradMode.Guard g = GradMode.noGrad(); Scope calls = Scope.open()) {   // those modules' own FLOPs, run directly
+                FlopCount.start();
+                stepInvariantCalls(unet, "", frames, r, levels);
+                expected = FlopCount.stop();
+            }
+            assertTrue(expected > 0);
+            try (GradMode.Guard g = GradMode.noGrad()) {
+                FlopCount.start();
+                double[] plain = unet.forward(in, UNetOptions.INFERENCE).toDoubleArray();
+                long full = FlopCount.stop();
+                try (DeviceConstants memo = DeviceConstants.open()) {
+                    FlopCount.start();
+                    double[] first = unet.forward(in, UNetOptions.INFERENCE).toDoubleArray();
+                    assertEquals(full, FlopCount.stop(), "the first forward computes everything");
+                    int kept = memo.size();
+                    FlopCount.start();
+                    double[] second = unet.forward(in, UNetOptions.INFERENCE).toDoubleArray();
+                    assertEquals(full - expected, FlopCount.stop(), "the second reuses the drag FiLM and frame embeddings, nothing else");
+                    assertEquals(kept, memo.size(), "nothing new memoised");
+                    assertArrayEquals(plain, first, 0);
+                    assertArrayEquals(plain, second, 0);
+                }
+            }
+            try (GradMode.Guard g = GradMode.enableGrad(); DeviceConstants memo = DeviceConstants.open(); Scope graph = Scope.open()) {
+                FlopCount.start();
+                unet.forward(in, UNetOptions.INFERENCE);
+                long first = FlopCount.stop();
+                FlopCount.start();
+                unet.forward(in, UNetOptions.INFERENCE);
+                assertEquals(first, FlopCount.stop(), "with gradients on, nothing computed from weights is reused");
+            }
+        }
+    }
+
+    /** Runs every DragEmbedding (on a raster of its level's size) and every frame positional MLP of the tree once. */
+    private static void stepInvariantCalls(Module m, String path, int frames, int r, int levels) {
+        if (m instanceof DragEmbedding e) {
+            String[] p = path.split("\\.");                   // down_blocks.i.flow_convs.j or up_blocks.i.flow_convs.j
+            int block = Integer.parseInt(p[1]), level = p[0].equals("down_blocks") ? block : levels - 1 - block;
+            e.forward(Tensor.zeros(CPU, DType.F64, frames, r >> level, r >> level, DragRasterizer.CHANNELS_PER_DRAG * 5));
+        } else if (m instanceof TimestepEmbedding t && path.endsWith("time_pos_embed")) {
+            int c = t.namedParameters().get("linear_2.bias").shape()[0];
+            t.forward(Tensor.zeros(CPU, DType.F64, frames, c));
+        }
+        m.children().forEach((name, child) -> stepInvariantCalls(child, path.isEmpty() ? name : path + "." + name, frames, r, levels));
+    }
+
 }

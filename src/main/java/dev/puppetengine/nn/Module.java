@@ -1,9 +1,14 @@
 package dev.puppetengine.nn;
 
+import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.tensor.DeviceConstants;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 /**
  * A node of the model tree. Children and parameters are registered under the diffusers / Puppet-Master
@@ -28,6 +33,18 @@ public abstract class Module {
 
     protected final Parameter param(String name, Init init, int... shape) {
         return param(name, Layout.PLAIN, init, shape);
+    }
+
+    /**
+     * A value this module computes from its weights and from inputs that do not change between sampling steps (the
+     * drag FiLM from the drag raster, the frame positional embedding). With gradients off it is memoised in the
+     * current {@link DeviceConstants} memo under {@code key} (what the inputs are) and this module's identity, so a
+     * sampler computes it in its first step only; with gradients on (or no memo open) it is built now. A memo lives
+     * only while a sampler runs, when the weights cannot change. {@code make} should free its intermediates (a
+     * scope) since what it leaves in the current scope is kept with the memo.
+     */
+    protected final <T> T stepInvariant(Object key, Supplier<T> make) {
+        return GradMode.isEnabled() ? make.get() : DeviceConstants.get(List.of("step-invariant", DeviceConstants.identity(this), key), make);
     }
 
     public final Map<String, Module> children() { return Collections.unmodifiableMap(children); }

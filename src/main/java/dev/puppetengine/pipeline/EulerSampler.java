@@ -75,7 +75,8 @@ public final class EulerSampler {
             if (why == null) return sampleCaptured(imageLatents, clip, drags, o, listener, sched);
             LOG.warn("CUDA graph requested but not used, sampling eagerly: {}", why);
         }
-        try (GradMode.Guard ng = GradMode.noGrad(); Scope outer = Scope.open()) {
+        // the memo: host-built constants uploaded once, and what the UNet computes from the drags alone once (Module.stepInvariant)
+        try (GradMode.Guard ng = GradMode.noGrad(); Scope outer = Scope.open(); DeviceConstants consts = DeviceConstants.open()) {
             Tensor x = F.scale(initialNoise(be, dt, b, o.frames(), h, w, c, o.seed()), KarrasSchedule.initNoiseSigma());
             Conditions cond = o.cfg() ? Conditions.cfg(imageLatents, clip, drags) : new Conditions(imageLatents, clip, drags);
             Tensor guidance = o.cfg() ? guidanceTensor(be, dt, o) : null;

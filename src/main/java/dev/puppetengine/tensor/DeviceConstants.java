@@ -7,7 +7,9 @@ import java.util.function.Supplier;
 /**
  * A per-thread memo of device constants built from host values inside a model's forward (sinusoid frequencies,
  * frame indices, the drag conditioning built from the drag tensor), so that repeated forwards of one sampling run
- * upload them once. The CUDA-graph sampler opens one around its loop: the eager warm-up step fills it and the
+ * upload them once, and of values computed from the weights and those constants alone (nn.Module#stepInvariant:
+ * the drag FiLM), so they are computed once: samplers open one around their loop, while the weights cannot change.
+ * The CUDA-graph sampler's eager warm-up step fills it and the
  * captured step then finds every constant already on the device (no host transfer inside the capture). While
  * {@link #freeze frozen} a miss is an error (the capture then fails loudly and the sampler falls back to eager).
  *

@@ -7,7 +7,10 @@ import dev.puppetengine.model.drag.DragRasterizer;
 import dev.puppetengine.model.drag.DragTokenMlp;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ModuleList;
+import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Tensor;
+
+import java.util.List;
 
 /**
  * The layers shared by the cross-attention down and up blocks: per layer j a resnet (resnets.j), a
@@ -42,7 +45,8 @@ abstract class CrossAttnLayers extends Module {
         Tensor context = in.context();
         if (flowConvs != null) {   // the drag FiLM is applied inside the resnet's last pass (SpatioTemporalResBlock)
             int r = h.size(1);
-            Tensor gb = in.run(x -> flowConvs.get(j).forward(x[0]), in.drags().level(r).raster());
+            Tensor raster = in.drags().level(r).raster();   // the drags only, not the step: computed once per sampling
+            Tensor gb = stepInvariant(List.of(j, DeviceConstants.identity(raster)), () -> in.run(x -> flowConvs.get(j).forward(x[0]), raster));
             int c = gb.size(3) / 2;   // gamma, then beta
             h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames(), x[2], x[3]), h, in.temb(), F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
             context = in.drags().context(h, r, dragTokenMlps.get(j), context, in.detachDragFeatures());

@@ -9,6 +9,7 @@ import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ModuleList;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.DeviceConstants;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.List;
@@ -48,7 +49,7 @@ public final class TransformerSpatioTemporalModel extends Module {
         Tensor x = projIn.forward(F.reshape(norm.forward(h), n, hw, channels));
         x = spatial.forward(x, context, frames);
 
-        Tensor pos = timePosEmbed.forward(frameEmbedding(h, frames));                 // (F, C)
+        Tensor pos = stepInvariant(List.of(frames, h.dtype(), h.backend()), () -> frameEmbedding(h, frames));   // (F, C)
         // x read in the temporal order (B, HW, F, C): the add writes the frame sequences, no separate reordering copy
         Tensor y = F.add(F.permute(F.reshape(x, b, frames, hw, channels), 0, 2, 1, 3), F.reshape(pos, 1, 1, frames, channels));
         y = F.reshape(y, b * hw, frames, channels);
@@ -58,13 +59,14 @@ public final class TransformerSpatioTemporalModel extends Module {
         return F.reshape(projOut.forward(mixer.forward(x, y), F.reshape(h, n, hw, channels)), s);
     }
 
-    /** sinus(f, C) for f = 0..F-1 in the dtype of h. */
+    /** time_pos_embed(sinus(f, C)) for f = 0..F-1 in the dtype of h: (F, C). */
     private Tensor frameEmbedding(Tensor h, int frames) {
         double[] idx = new double[frames];
         for (int f = 0; f < frames; f++) idx[f] = f;
         DType t = h.dtype().full();
         Tensor index = DeviceConstants.get(List.of("frame-index", h.backend(), t, frames), () -> Tensor.of(h.backend(), t, new int[]{frames}, idx));
-        Tensor e = F.sinusoidal(index, channels);
-        return F.to(e, h.dtype());
+        try (Scope s = Scope.open()) {
+            return Scope.escape(timePosEmbed.forward(F.to(F.sinusoidal(index, channels), h.dtype())));
+        }
     }
 }
