@@ -573,7 +573,7 @@ public final class CudaBackend implements Backend {
     /**
      * The kernels' {@code Layout} struct: rank, sizes, and up to three operands' strides, after dropping size-1
      * dims and merging dims that are contiguous for every operand (usually leaving rank 1 or 2), then the sizes' fast
-     * divisors ({@link #setDivisors}). Public for tests.
+     * divisors ({@code setDivisors}). Public for tests.
      */
     public static long[] layout(int[] shape, long[]... strides) {
         List<long[]> dims = new ArrayList<>();   // {size, st0, st1, st2}
