@@ -106,7 +106,7 @@ class OpGradTest {
     @Test
     void filmGegluSoftmax() {
         // the resblock output: blend then FiLM, each alone, and both (every input's gradient, the mix logit's too)
-        check("blend+film", x -> F.blendFilm(x[0], x[1], x[2], x[3], x[4]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 1),
+        check("blend+film", x -> F.blendFilm(x[0], x[1], F.sigmoid(x[2]), x[3], x[4]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 1),
                 randn(rng, 2, 3, 5), randn(rng, 2, 3, 5));
         check("film", x -> F.blendFilm(x[0], null, null, x[1], x[2]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5));
         check("geglu", x -> F.geglu(x[0]), randn(rng, 3, 2, 10));
@@ -152,7 +152,7 @@ class OpGradTest {
         check("mse", x -> F.mse(x[0], x[1]), randn(rng, 3, 4), randn(rng, 3, 4));
         check("sinusoidal", x -> F.sinusoidal(x[0], 8), randn(rng, 3));
         check("dropout", x -> F.dropout(x[0], 0.3, 11, 0), randn(rng, 5, 6));
-        check("blend", x -> F.blendFilm(x[0], x[1], x[2], null, null), randn(rng, 2, 3), randn(rng, 2, 3), randn(rng, 1));
+        check("blend", x -> F.blendFilm(x[0], x[1], F.sigmoid(x[2]), null, null), randn(rng, 2, 3), randn(rng, 2, 3), randn(rng, 1));
     }
 
     @Test

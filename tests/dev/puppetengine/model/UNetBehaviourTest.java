@@ -208,6 +208,42 @@ class UNetBehaviourTest {
         }
     }
 
+    @Test
+    void timeMixerAlphasAreMemoisedPerSamplingMemo() {
+        UNetConfig cfg = UNetGradientTest.tinyConfig();
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
+        Random rng = new Random(13);
+        List<AlphaBlender> blenders = new java.util.ArrayList<>();
+        collect(unet, AlphaBlender.class, blenders);
+        assertFalse(blenders.isEmpty());
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 4);
+             GradMode.Guard g = GradMode.noGrad()) {
+            UNetInputs in = inputs(rng, 1, cfg.numFrames(), 8, 16, DType.F64);
+            Tensor a = randn(rng, DType.F64, 2, 3), b = randn(rng, DType.F64, 2, 3);
+            int kept;
+            try (DeviceConstants memo = DeviceConstants.open()) {
+                unet.forward(in, UNetOptions.INFERENCE);
+                kept = memo.size();
+            }
+            try (DeviceConstants memo = DeviceConstants.open()) {
+                for (AlphaBlender m : blenders) {
+                    double alpha = 1 / (1 + Math.exp(-m.namedParameters().get("mix_factor").value().item()));
+                    double[] y = m.forward(a, b).toDoubleArray(), av = a.toDoubleArray(), bv = b.toDoubleArray();
+                    for (int i = 0; i < y.length; i++) assertEquals(alpha * av[i] + (1 - alpha) * bv[i], y[i], 1e-15);
+                    m.forward(a, b);
+                }
+                assertEquals(blenders.size(), memo.size(), "one alpha per time mixer, built on its first use only");
+                unet.forward(in, UNetOptions.INFERENCE);
+                assertEquals(kept, memo.size(), "the UNet's blends use exactly those alphas");
+            }
+        }
+    }
+
+    private static <M> void collect(Module m, Class<M> type, List<M> out) {
+        if (type.isInstance(m)) out.add(type.cast(m));
+        m.children().values().forEach(c -> collect(c, type, out));
+    }
+
     /** Runs every DragEmbedding (on a raster of its level's size) and every frame positional MLP of the tree once. */
     private static void stepInvariantCalls(Module m, String path, int frames, int r, int levels) {
         if (m instanceof DragEmbedding e) {

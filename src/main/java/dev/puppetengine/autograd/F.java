@@ -138,12 +138,11 @@ public final class F {
     public static Tensor scale(Tensor x, double s) { return affine(x, s, 0); }
 
     /**
-     * A spatio-temporal resblock's output in one op (spec 3.4): x = alpha a + (1 - alpha) b with alpha =
-     * sigmoid(logit) (the time mixer; logit has shape [1]), then, when gamma is given, the drag FiLM
-     * x (1 + gamma) + beta. Without b there is no blend (logit unused: x = a).
+     * A spatio-temporal resblock's output in one op (spec 3.4): x = alpha a + (1 - alpha) b (the time mixer;
+     * alpha has shape [1]), then, when gamma is given, the drag FiLM x (1 + gamma) + beta. Without b there is no
+     * blend (alpha null: x = a).
      */
-    public static Tensor blendFilm(Tensor a, Tensor b, Tensor logit, Tensor gamma, Tensor beta) {
-        Tensor alpha = b == null ? null : sigmoid(logit);
+    public static Tensor blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma, Tensor beta) {
         Tensor y = be(a).blendFilm(a, b, alpha, gamma, beta);
         if (!Autograd.recording(a, b, alpha, gamma, beta)) return y;
         return Autograd.attach(y, new Node("blendFilm", a, b, alpha, gamma, beta) {

@@ -25,7 +25,7 @@ public final class AlphaBlender extends Module {
 
     /** The blend, then the drag FiLM out * (1 + gamma) + beta when gamma is given, in one op (F.blendFilm). */
     public Tensor forward(Tensor spatial, Tensor temporal, Tensor gamma, Tensor beta) {
-        return switched ? F.blendFilm(temporal, spatial, mixFactor.value(), gamma, beta)
-                : F.blendFilm(spatial, temporal, mixFactor.value(), gamma, beta);
+        Tensor alpha = stepInvariant("alpha", () -> F.sigmoid(mixFactor.value()));   // weights only: once per sample
+        return switched ? F.blendFilm(temporal, spatial, alpha, gamma, beta) : F.blendFilm(spatial, temporal, alpha, gamma, beta);
     }
 }

@@ -10,7 +10,8 @@ import dev.puppetengine.tensor.Tensor;
 
 /**
  * Per-frame residual block: conv1(SiLU(GN(h))) [+ time_emb_proj(SiLU(temb))], conv2(SiLU(GN(.))), plus the
- * input (through a 1x1 conv_shortcut when channels change). h (N, H, W, Cin) -> (N, H, W, Cout).
+ * input (through a 1x1 conv_shortcut when channels change). h (N, H, W, Cin) -> (N, H, W, Cout). The caller
+ * passes SiLU(temb), which every block of the UNet shares, so the UNet computes it once per forward.
  */
 public final class ResnetBlock2D extends Module {
     private final GroupNorm norm1, norm2;
@@ -27,11 +28,11 @@ public final class ResnetBlock2D extends Module {
         this.shortcut = in != out ? add("conv_shortcut", new Conv2d(in, out, 1, ConvSpec.of(1, 0), true)) : null;
     }
 
-    /** temb (N, T) or null. */
-    public Tensor forward(Tensor h, Tensor temb) {
+    /** siluTemb: SiLU(temb), (N, T), or null. */
+    public Tensor forward(Tensor h, Tensor siluTemb) {
         Tensor a = conv1.forward(norm1.forwardSilu(h));
-        if (timeEmbProj != null && temb != null) {
-            Tensor t = timeEmbProj.forward(F.silu(temb));
+        if (timeEmbProj != null && siluTemb != null) {
+            Tensor t = timeEmbProj.forward(siluTemb);
             a = F.add(a, F.reshape(t, t.size(0), 1, 1, t.size(1)));
         }
         return conv2.forward(norm2.forwardSilu(a), shortcut != null ? shortcut.forward(h) : h);

@@ -31,16 +31,16 @@ public final class SpatioTemporalResBlock extends Module {
         return new SpatioTemporalResBlock(in, out, 0, 1e-6, 1e-5, groups, 0.0, true);
     }
 
-    public Tensor forward(Tensor h, Tensor temb, int frames) { return forward(h, temb, frames, null, null); }
+    public Tensor forward(Tensor h, Tensor siluTemb, int frames) { return forward(h, siluTemb, frames, null, null); }
 
     /**
      * With gamma and beta (B*F, H, W, Cout): the drag FiLM out * (1 + gamma) + beta of a drag-conditioned layer,
      * applied in the time mixer's pass (spec 3.4: right after the resnet).
      */
-    public Tensor forward(Tensor h, Tensor temb, int frames, Tensor gamma, Tensor beta) {
-        Tensor hs = spatial.forward(h, temb);
+    public Tensor forward(Tensor h, Tensor siluTemb, int frames, Tensor gamma, Tensor beta) {
+        Tensor hs = spatial.forward(h, siluTemb);
         int[] s = hs.shape();
-        Tensor ht = temporal.forward(F.reshape(hs, s[0] / frames, frames, s[1], s[2], s[3]), temb);
+        Tensor ht = temporal.forward(F.reshape(hs, s[0] / frames, frames, s[1], s[2], s[3]), siluTemb);
         return mixer.forward(hs, F.reshape(ht, s), gamma, beta);
     }
 }

@@ -9,7 +9,8 @@ import dev.puppetengine.tensor.Tensor;
 
 /**
  * Residual block across frames: x (B, F, H, W, C); group norm statistics pooled over all F frames, (3,1,1)
- * convolutions along the frame axis, per-frame time embedding; x + conv2(SiLU(GN(conv1(SiLU(GN(x))) + temb))).
+ * convolutions along the frame axis, per-frame time embedding; x + conv2(SiLU(GN(conv1(SiLU(GN(x))) +
+ * time_emb_proj(SiLU(temb))))), given SiLU(temb) like {@link ResnetBlock2D}.
  */
 public final class TemporalResnetBlock extends Module {
     private final GroupNorm norm1, norm2;
@@ -24,12 +25,12 @@ public final class TemporalResnetBlock extends Module {
         this.conv2 = add("conv2", new TemporalConv(channels, channels));
     }
 
-    /** temb (B*F, T) or null. */
-    public Tensor forward(Tensor x, Tensor temb) {
+    /** siluTemb: SiLU(temb), (B*F, T), or null. */
+    public Tensor forward(Tensor x, Tensor siluTemb) {
         int[] s = x.shape();
         Tensor t = conv1.forward(norm1.forwardSilu(x));
-        if (timeEmbProj != null && temb != null) {
-            Tensor e = timeEmbProj.forward(F.silu(temb));
+        if (timeEmbProj != null && siluTemb != null) {
+            Tensor e = timeEmbProj.forward(siluTemb);
             t = F.add(t, F.reshape(e, s[0], s[1], 1, 1, e.size(1)));
         }
         return conv2.forward(norm2.forwardSilu(t), x);

@@ -48,10 +48,10 @@ abstract class CrossAttnLayers extends Module {
             Tensor raster = in.drags().level(r).raster();   // the drags only, not the step: computed once per sampling
             Tensor gb = stepInvariant(List.of(j, DeviceConstants.identity(raster)), () -> in.run(x -> flowConvs.get(j).forward(x[0]), raster));
             int c = gb.size(3) / 2;   // gamma, then beta
-            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames(), x[2], x[3]), h, in.temb(), F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
+            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames(), x[2], x[3]), h, in.siluTemb(), F.narrow(gb, 3, 0, c), F.narrow(gb, 3, c, c));
             context = in.drags().context(h, r, dragTokenMlps.get(j), context, in.detachDragFeatures());
         } else {
-            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames()), h, in.temb());
+            h = in.run(x -> resnets.get(j).forward(x[0], x[1], in.frames()), h, in.siluTemb());
         }
         TransformerSpatioTemporalModel attn = attentions.get(j);
         return in.run(x -> attn.forward(x[0], x[1], in.frames()), h, context);

@@ -23,7 +23,7 @@ public final class DownBlockSpatioTemporal extends Module implements UNetBlock {
     public Tensor forward(Tensor h, BlockInputs in, Deque<Tensor> skips) {
         for (SpatioTemporalResBlock r : resnets.items()) {
             Tensor x = h;
-            h = in.run(a -> r.forward(a[0], a[1], in.frames()), x, in.temb());
+            h = in.run(a -> r.forward(a[0], a[1], in.frames()), x, in.siluTemb());
             skips.push(h);
         }
         if (downsampler != null) {

@@ -19,8 +19,8 @@ public final class UNetMidBlockSpatioTemporal extends Module {
     }
 
     Tensor forward(Tensor h, BlockInputs in) {
-        h = in.run(x -> res0.forward(x[0], x[1], in.frames()), h, in.temb());
+        h = in.run(x -> res0.forward(x[0], x[1], in.frames()), h, in.siluTemb());
         h = in.run(x -> attn.forward(x[0], x[1], in.frames()), h, in.context());
-        return in.run(x -> res1.forward(x[0], x[1], in.frames()), h, in.temb());
+        return in.run(x -> res1.forward(x[0], x[1], in.frames()), h, in.siluTemb());
     }
 }

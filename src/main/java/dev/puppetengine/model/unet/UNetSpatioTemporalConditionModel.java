@@ -102,14 +102,14 @@ public final class UNetSpatioTemporalConditionModel extends Module {
                 Tensor e = F.reshape(F.to(F.sinusoidal(ids, cfg.additionTimeEmbedDim()), dt), b, 3 * cfg.additionTimeEmbedDim());
                 temb = F.add(temb, addEmbedding.forward(e));
             }
-            temb = perFrame(temb, frames);
+            Tensor siluTemb = perFrame(F.silu(temb), frames);   // what every resblock's time_emb_proj reads
             Tensor context = perFrame(F.to(x.context(), dt), frames);
 
             Tensor cond = F.expand(F.unsqueeze(F.to(x.imageLatents(), dt), 1), b, frames, h, w, x.imageLatents().size(3));
             Tensor in = F.reshape(F.concat(List.of(F.to(x.sample(), dt), cond), 4), n, h, w, cfg.inChannels());
 
             DragConditioning drags = cfg.hasDrags() ? dragConditioning(x, opt, b, frames, h, dt) : null;
-            BlockInputs bi = new BlockInputs(temb, context, frames, drags, opt.checkpointing(), opt.detachDragFeatures());
+            BlockInputs bi = new BlockInputs(siluTemb, context, frames, drags, opt.checkpointing(), opt.detachDragFeatures());
 
             Deque<Tensor> skips = new ArrayDeque<>();
             Tensor hs = convIn.forward(in);

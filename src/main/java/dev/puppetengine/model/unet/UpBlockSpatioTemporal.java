@@ -24,7 +24,7 @@ public final class UpBlockSpatioTemporal extends Module implements UNetBlock {
     public Tensor forward(Tensor h, BlockInputs in, Deque<Tensor> skips) {
         for (SpatioTemporalResBlock r : resnets.items()) {
             Tensor x = F.concat(List.of(h, skips.pop()), 3);
-            h = in.run(a -> r.forward(a[0], a[1], in.frames()), x, in.temb());
+            h = in.run(a -> r.forward(a[0], a[1], in.frames()), x, in.siluTemb());
         }
         return upsampler != null ? upsampler.forward(h) : h;
     }
