@@ -14,7 +14,9 @@ import java.util.Locale;
 
 /**
  * Drags from the command line ("x0,y0:x1,y1") or a JSON file, in pixels of the input image (mapped through the
- * centre square the model sees) or, with {@code normalized}, in [0, 1] coordinates of that square.
+ * centre square the model sees) or, with {@code normalized}, in [0, 1] coordinates of that square. A file's own
+ * "normalized" key applies to its drags only (the command line's follow {@code normalized}); a file that says false
+ * while {@code normalized} is set is refused as a contradiction.
  *
  * <pre>
  * {"normalized": false,
@@ -27,7 +29,7 @@ final class DragArgs {
 
     static List<DragPath> parse(List<String> specs, Path jsonFile, boolean normalized, int width, int height, int frames) {
         List<double[][]> raw = new ArrayList<>();           // per drag: points (x, y)
-        boolean norm = normalized;
+        boolean fileNorm = normalized;
         if (jsonFile != null) {
             JsonNode root;
             try {
@@ -43,7 +45,9 @@ final class DragArgs {
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
             if (root.has("normalized") && !root.get("normalized").isBoolean())
                 throw new UserError("drags file " + jsonFile + ": \"normalized\" must be true or false, found " + root.get("normalized"));
-            norm = root.path("normalized").asBoolean(normalized);
+            fileNorm = root.path("normalized").asBoolean(normalized);
+            if (normalized && !fileNorm)
+                throw new UserError("drags file " + jsonFile + " says \"normalized\": false (pixels), but --normalized was given");
             int k = 0;
             for (JsonNode d : root.get("drags")) {
                 String where = "drags file " + jsonFile + ", drag " + k++;
@@ -60,6 +64,7 @@ final class DragArgs {
         for (int k = 0; k < raw.size(); k++) {
             double[][] pts = raw.get(k);
             String src = k < fromFile ? "drags file " + jsonFile + ": " : "";
+            boolean norm = k < fromFile ? fileNorm : normalized;
             if (pts.length > 2 && pts.length != frames)
                 throw new UserError(src + "drag " + k + ": a trajectory needs one point per frame (" + frames + "), got " + pts.length);
             double[] xs = new double[pts.length], ys = new double[pts.length];

@@ -33,7 +33,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--drags", description = "JSON file of drags: {\"drags\": [{\"start\": [x,y], \"end\": [x,y]} or {\"trajectory\": [[x,y], ...]}], \"normalized\": false}.")
     Path dragsFile;
 
-    @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels.")
+    @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags).")
     boolean normalized;
 
     @Option(names = "--out", required = true, description = "Output: file.gif, file.mp4, or a directory/ for PNG frames.")
