@@ -29,7 +29,11 @@ public final class DragConditioning {
         this.mask = mask;
     }
 
-    /** Tensors are created in the current scope, in {@code dtype} on {@code backend}. */
+    /**
+     * Tensors are created in the current scope, in {@code dtype} on {@code backend}, except the points: they stay in
+     * {@code dtype.full()} (F32, or F64): bf16 keeps 8 significant bits, up to 1/512 of the side off, and spec 3.5 samples at
+     * the float32 drags (the reference's grid_sample runs in float32 under autocast).
+     */
     public static DragConditioning build(float[] drags, int b, int frames, int k, Set<Integer> resolutions, int posDim,
                                          Backend backend, DType dtype) {
         int n = b * frames;
@@ -42,8 +46,8 @@ public final class DragConditioning {
             t[2 * i + 1] = drags[4 * i + 3];
             m[i] = present[(i / (frames * k)) * k + i % k] ? 1 : 0;
         }
-        DragConditioning dc = new DragConditioning(Tensor.of(backend, dtype, new int[]{n, k, 2}, s),
-                Tensor.of(backend, dtype, new int[]{n, k, 2}, t), Tensor.of(backend, dtype, new int[]{n, k, 1}, m));
+        DragConditioning dc = new DragConditioning(Tensor.of(backend, dtype.full(), new int[]{n, k, 2}, s),
+                Tensor.of(backend, dtype.full(), new int[]{n, k, 2}, t), Tensor.of(backend, dtype, new int[]{n, k, 1}, m));
         for (int r : resolutions) {
             Tensor raster = Tensor.of(backend, dtype, new int[]{n, r, r, DragRasterizer.CHANNELS_PER_DRAG * k},
                     DragRasterizer.rasterize(drags, b, frames, k, r));
@@ -60,6 +64,11 @@ public final class DragConditioning {
         Tensor out = table.backend().gridSamplePoints(table, flat);
         return out.reshape(ps[0], ps[1], table.size(3));
     }
+
+    /** The start and current target points (N, K, 2), for tests. */
+    Tensor start() { return start; }
+
+    Tensor target() { return target; }
 
     public Level level(int r) {
         Level l = levels.get(r);
