@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -176,6 +177,17 @@ class TrainerTest {
         Path run = tmp.resolve("run");
         train(run, 1, Long.MAX_VALUE, null);
         assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
+    }
+
+    /** A selection that matches no parameter (the VAE's "decoder" for a UNet) is refused before the run directory exists. */
+    @Test
+    void aTrainableSelectionMatchingNothingIsRefusedUpFront() {
+        Path run = tmp.resolve("decoder");
+        TrainingConfig decoder = new TrainingConfig(5, 1, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "decoder", true, 10, 2);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> trainWith(run, decoder, Long.MAX_VALUE, -1));
+        assertTrue(e.getMessage().startsWith("trainable 'decoder' selects none of the ") && e.getMessage().contains("parameters being trained (conv_in.weight, ...)"),
+                e.getMessage());
+        assertFalse(Files.exists(run), "nothing written");
     }
 
     @Test

@@ -7,7 +7,6 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
-import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
@@ -24,7 +23,6 @@ import picocli.CommandLine.Option;
 
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -85,10 +83,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                 public EdmLoss.Batch batch(int[] clips, long seed, long microStep, Backend b, DType t) { return new EdmLoss.Batch(latents, cond, emb, drags); }
             };
             EdmObjective objective = new EdmObjective(m.unet, m.unetWeights(), batch, true, 0);
-            Map<String, Tensor> params = new LinkedHashMap<>();
-            for (Map.Entry<String, Parameter> e : m.unetWeights().parameters().entrySet())
-                if (cfg.isTrainable(e.getKey())) params.put(e.getKey(), e.getValue().value());
-            m.unetWeights().requireGrad(cfg::isTrainable);
+            Map<String, Tensor> params = cfg.selectTrainable(m.unetWeights());
             String what = String.format(Locale.ROOT, "%s (%s), latents 1x%dx%dx%d, %d trainable tensors, checkpointing %s, %s %s",
                     bench.label(), m.manifest.kind(), frames, latent, latent, params.size(), checkpointing ? "on" : "off",
                     backend.name(), dt);

@@ -6,7 +6,6 @@ import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
-import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Streams;
 import dev.puppetengine.tensor.Scope;
@@ -84,15 +83,10 @@ public final class Trainer {
     public void requestStop() { stop.set(true); }
 
     public Result run(Listener listener) throws IOException {
+        Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
+        store.parameters().forEach((k, p) -> all.put(k, p.value()));
         Files.createDirectories(run);
         checkConfig(modelConfigJson);
-
-        Map<String, Tensor> trainable = new LinkedHashMap<>(), all = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : store.parameters().entrySet()) {
-            all.put(e.getKey(), e.getValue().value());
-            if (cfg.isTrainable(e.getKey())) trainable.put(e.getKey(), e.getValue().value());
-        }
-        store.requireGrad(cfg::isTrainable);
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {
             Map<String, Tensor> weights = masters(all, adam);

@@ -2,6 +2,11 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.Tensor;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Everything that determines a training run (saved as config.json in the run directory; a resumed run must
@@ -43,6 +48,20 @@ public record TrainingConfig(
 
     public Adam.Settings adam() {
         return new Adam.Settings(lr, 0.9, 0.999, 1e-8, weightDecay, adamW, maxGradNorm, warmupSteps);
+    }
+
+    /**
+     * The parameters of {@code store} that train, now marked as needing gradients; refuses a selection that matches
+     * none of them (the VAE's "decoder" given for a UNet), before anything is written.
+     */
+    public Map<String, Tensor> selectTrainable(ParameterStore store) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        store.parameters().forEach((k, p) -> { if (isTrainable(k)) out.put(k, p.value()); });
+        if (out.isEmpty())
+            throw new IllegalArgumentException("trainable '" + trainable + "' selects none of the " + store.parameters().size()
+                    + " parameters being trained (" + store.parameters().keySet().iterator().next() + ", ...)");
+        store.requireGrad(this::isTrainable);
+        return out;
     }
 
     /** Which parameters train: all; only the UNet's drag modules and attention layers; or only a VAE's decoder. */
