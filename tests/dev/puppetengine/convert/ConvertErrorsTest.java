@@ -266,6 +266,43 @@ class ConvertErrorsTest {
     }
 
     /** The allow list itself is tested in TorchFileTest.refusesAGlobalOutsideTheAllowList and UnpicklerTest; here: the converter's answer. */
+    /** A damaged torch zip or a file too short to be anything: exit 2, the file named, what is wrong with it. */
+    @Test
+    void damagedTorchZipsAndTinyFilesAreNamed() throws IOException {
+        Path out = dir.resolve("model");
+        byte[] sd = Files.readAllBytes(fixture("state_dict.pt"));
+        Path half = dir.resolve("half.pt");
+        Files.write(half, java.util.Arrays.copyOf(sd, sd.length / 2));
+        assertFails(run(half.toString(), "--out", out.toString()), half + ": starts like a zip torch checkpoint but is not a readable zip archive");
+
+        Path deflated = dir.resolve("deflated.pt");   // the same entries, compressed, then data.pkl's stream made invalid
+        String pkl = null;
+        try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(fixture("state_dict.pt").toFile());
+             java.util.zip.ZipOutputStream zo = new java.util.zip.ZipOutputStream(Files.newOutputStream(deflated))) {
+            for (java.util.zip.ZipEntry e : java.util.Collections.list(in.entries())) {
+                if (e.getName().endsWith("/data.pkl")) pkl = e.getName();
+                zo.putNextEntry(new java.util.zip.ZipEntry(e.getName()));   // DEFLATED, the stream's default
+                try (java.io.InputStream is = in.getInputStream(e)) {
+                    is.transferTo(zo);
+                }
+                zo.closeEntry();
+            }
+        }
+        byte[] z = Files.readAllBytes(deflated), name = pkl.getBytes(StandardCharsets.UTF_8);
+        int header = 0;                                // data.pkl's local header: "PK\3\4", 26 bytes of fields, then its name
+        while (!(z[header] == 'P' && z[header + 1] == 'K' && z[header + 2] == 3 && z[header + 3] == 4
+                && java.util.Arrays.equals(z, header + 30, header + 30 + name.length, name, 0, name.length))) header++;
+        int extra = (z[header + 28] & 0xff) | (z[header + 29] & 0xff) << 8;
+        z[header + 30 + name.length + extra] = (byte) 0xff;   // a final block of the reserved type 3
+        Files.write(deflated, z);
+        assertFails(run(deflated.toString(), "--out", out.toString()), deflated + ": zip entry " + pkl + " is damaged (invalid block type)");
+
+        Path tiny = dir.resolve("tiny.safetensors");
+        Files.write(tiny, java.util.Arrays.copyOf(Files.readAllBytes(folder.resolve("unet/diffusion_pytorch_model.safetensors")), 5));
+        assertFails(run(tiny.toString(), "--out", out.toString()), tiny + ": 5 bytes, too short to be a safetensors file or a torch checkpoint");
+        assertNothingLeft(out);
+    }
+
     @Test
     void torchFiles() throws IOException {
         Path out = dir.resolve("model");

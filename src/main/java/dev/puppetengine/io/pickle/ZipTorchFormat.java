@@ -1,5 +1,6 @@
 package dev.puppetengine.io.pickle;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.ZipEntry;
+import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 
 /**
@@ -30,7 +32,13 @@ final class ZipTorchFormat {
 
     static TorchFile open(Path file) throws IOException {
         String source = file.toString();
-        ZipFile zip = new ZipFile(file.toFile());
+        ZipFile zip;
+        try {
+            zip = new ZipFile(file.toFile());
+        } catch (ZipException e) {   // a truncated or damaged archive: the input's fault, said with the file
+            throw new PickleException(source, "starts like a zip torch checkpoint but is not a readable zip archive (" + e.getMessage()
+                    + "; a truncated download?)", e);
+        }
         try {
             String prefix = archivePrefix(source, zip);
             checkLittleEndian(source, zip, prefix);
@@ -107,6 +115,8 @@ final class ZipTorchFormat {
             return b;
         } catch (IllegalStateException closed) {
             throw new PickleException(source, "reading " + e.getName() + " after the checkpoint was closed", closed);
+        } catch (ZipException | EOFException damaged) {   // bad compressed data, or an entry shorter than its offset
+            throw new PickleException(source, "zip entry " + e.getName() + " is damaged (" + damaged.getMessage() + ")", damaged);
         }
     }
 }

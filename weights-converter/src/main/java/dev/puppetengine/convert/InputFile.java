@@ -45,6 +45,8 @@ final class InputFile implements AutoCloseable {
     static InputFile open(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new UserError(file + ": no such file");
         if (isIndex(file.getFileName().toString())) return sharded(file);
+        long size = Files.size(file);
+        if (size < 9) throw new UserError(file + ": " + size + " bytes, too short to be a safetensors file or a torch checkpoint (truncated?)");
         return isSafetensors(file) ? safetensors(file) : torch(file);
     }
 
