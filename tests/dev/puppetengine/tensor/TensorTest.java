@@ -1,5 +1,6 @@
 package dev.puppetengine.tensor;
 
+import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 
@@ -119,6 +120,53 @@ class TensorTest {
             if (!Float.isNaN(f)) assertEquals((short) h, Half.floatToF16(f), "f16 " + h);
             float g = Half.bf16ToFloat((short) h);
             if (!Float.isNaN(g)) assertEquals((short) h, Half.floatToBf16(g), "bf16 " + h);
+        }
+    }
+
+    /** A double result stored as bf16/fp16 rounds once: through the nearest float it could land on a false tie. */
+    @Test
+    void doublesRoundOnceToBf16AndF16() {
+        assertEquals(1f + 0x1p-7f, Half.bf16ToFloat(Half.doubleToBf16(1 + 0x1p-8 + 0x1p-40)));
+        assertEquals(1f + 0x1p-10f, Half.f16ToFloat(Half.doubleToF16(1 + 0x1p-11 + 0x1p-40)));
+        assertEquals(0x1p-24f, Half.f16ToFloat(Half.doubleToF16(0x1p-25 + 0x1p-60)));            // a subnormal
+        assertEquals(1.0f, Half.bf16ToFloat(Half.doubleToBf16(1 + 0x1p-8)));                    // a true tie stays even
+        assertEquals(Float.POSITIVE_INFINITY, Half.bf16ToFloat(Half.doubleToBf16(1e300)));
+        assertEquals(Float.NEGATIVE_INFINITY, Half.f16ToFloat(Half.doubleToF16(-1e300)));
+        assertTrue(Float.isNaN(Half.bf16ToFloat(Half.doubleToBf16(Double.NaN))));
+        java.util.Random rng = new java.util.Random(5);
+        for (int i = 0; i < 50_000; i++) {   // against rounding the double's own bits: 45 (bf16) or 42 (fp16) dropped
+            long bits = Double.doubleToRawLongBits((rng.nextBoolean() ? 1 : -1) * Math.scalb(1 + rng.nextDouble(), rng.nextInt(28) - 14));
+            for (int drop : new int[]{45, 42}) {                         // |v| in [2^-14, 2^14): normal in both
+                long tie = bits & ~((1L << drop) - 1) | 1L << (drop - 1);
+                for (long v : new long[]{bits, tie, tie + 1, tie - 1}) {   // random, a tie, just above, just below
+                    double d = Double.longBitsToDouble(v);
+                    float got = drop == 45 ? Half.bf16ToFloat(Half.doubleToBf16(d)) : Half.f16ToFloat(Half.doubleToF16(d));
+                    assertEquals(rne(d, drop), got, 0, (drop == 45 ? "bf16 " : "f16 ") + d);
+                }
+            }
+        }
+        try (Scope s = Scope.open()) {                                   // the CPU backend's results, and uploads
+            Tensor x = Tensor.of(CPU, DType.BF16, new int[]{3}, 1, 0x1p-8, 0x1p-30);
+            assertEquals(1 + 0x1p-7, F.sumTo(x, 1).toDoubleArray()[0]);
+            assertEquals(1 + 0x1p-7, Tensor.of(CPU, DType.BF16, new int[]{1}, 1 + 0x1p-8 + 0x1p-40).item());
+        }
+    }
+
+    /** v rounded to nearest even with its low {@code drop} mantissa bits removed (normal numbers). */
+    private static double rne(double v, int drop) {
+        long bits = Double.doubleToRawLongBits(v);
+        long r = bits + (1L << (drop - 1)) - 1 + ((bits >>> drop) & 1);
+        return Double.longBitsToDouble(r >>> drop << drop);
+    }
+
+    @Test
+    void aBinaryOpTakesTheFirstFloatingInputsDtype() {
+        try (Scope s = Scope.open()) {
+            Tensor i = Tensor.of(CPU, DType.I32, new int[]{2}, 1, 2), f = Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, 0.25);
+            Tensor y = F.add(i, f);
+            assertEquals(DType.F32, y.dtype());
+            assertArrayEquals(new double[]{1.5, 2.25}, y.toDoubleArray());
+            assertEquals(DType.F32, F.add(f, i).dtype());
         }
     }
 

@@ -4,6 +4,25 @@ package dev.puppetengine.tensor;
 public final class Half {
     private Half() {}
 
+    /** A double rounded once to bf16 (nearest even); {@code floatToBf16((float) v)} would round twice. */
+    public static short doubleToBf16(double v) { return floatToBf16(roundToOdd(v)); }
+
+    /** A double rounded once to fp16 (nearest even). */
+    public static short doubleToF16(double v) { return floatToF16(roundToOdd(v)); }
+
+    /**
+     * v as a float rounded toward zero with the last bit set when inexact ("round to odd"): rounding that to a
+     * format at least two bits narrower (bf16, fp16) gives v's correctly rounded value, where the float nearest
+     * to v could sit exactly on a tie that v itself is not on.
+     */
+    static float roundToOdd(double v) {
+        float f = (float) v;
+        if (f == v || Double.isNaN(v)) return f;
+        int bits = Float.floatToRawIntBits(f);
+        if (Math.abs((double) f) > Math.abs(v)) bits--;              // toward zero (an overflowed infinity -> the largest float)
+        return Float.intBitsToFloat(bits | 1);
+    }
+
     public static short floatToBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if ((bits & 0x7fffffff) > 0x7f800000) return (short) ((bits >>> 16) | 0x0040); // quiet NaN, keep sign

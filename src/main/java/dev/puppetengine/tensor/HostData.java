@@ -29,8 +29,8 @@ public final class HostData {
         switch (t) {
             case F64: for (double x : v) b.putDouble(x); break;
             case F32: for (double x : v) b.putFloat((float) x); break;
-            case BF16: for (double x : v) b.putShort(Half.floatToBf16((float) x)); break;
-            case F16: for (double x : v) b.putShort(Half.floatToF16((float) x)); break;
+            case BF16: for (double x : v) b.putShort(Half.doubleToBf16(x)); break;
+            case F16: for (double x : v) b.putShort(Half.doubleToF16(x)); break;
             case I64: for (double x : v) b.putLong((long) x); break;
             case I32: for (double x : v) b.putInt((int) x); break;
             case U8: case BOOL: for (double x : v) b.put((byte) (int) x); break;

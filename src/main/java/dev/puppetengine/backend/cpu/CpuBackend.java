@@ -131,7 +131,7 @@ public final class CpuBackend implements Backend {
             case MUL: for (int i = 0; i < out.length; i++) out[i] = av[i] * bv[i]; break;
             default: for (int i = 0; i < out.length; i++) out[i] = op.apply(av[i], bv[i]);
         }
-        return result(a.dtype(), shape, out);
+        return result(a.dtype().isFloating() || !b.dtype().isFloating() ? a.dtype() : b.dtype(), shape, out);   // the first floating input's
     }
 
     @Override
@@ -271,7 +271,7 @@ public final class CpuBackend implements Backend {
     @Override
     public NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu) {
         int[] s = x.shape();
-        OpChecks.groupNorm(s, groups);
+        OpChecks.groupNorm(s, groups, gamma, beta);
         int n = s[0], c = s[s.length - 1];
         int sp = Shape.numelInt(s) / Math.max(n * c, 1);
         CpuNorm.Out o = CpuNorm.forward(read(x), n, sp, c, groups, readOrNull(gamma), readOrNull(beta), eps, silu);
@@ -293,6 +293,7 @@ public final class CpuBackend implements Backend {
     @Override
     public NormResult layerNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
         int[] s = x.shape();
+        OpChecks.layerNorm(s, gamma, beta);
         int c = s[s.length - 1], rows = Shape.numelInt(s) / Math.max(c, 1);
         CpuNorm.Out o = CpuNorm.forward(read(x), rows, 1, c, 1, readOrNull(gamma), readOrNull(beta), eps, false);
         int[] st = Arrays.copyOf(s, s.length - 1);

@@ -52,8 +52,8 @@ final class CpuStorage extends Storage {
         switch (dtype()) {
             case F64: f64[k] = v; break;
             case F32: f32[k] = (float) v; break;
-            case BF16: h16[k] = Half.floatToBf16((float) v); break;
-            case F16: h16[k] = Half.floatToF16((float) v); break;
+            case BF16: h16[k] = Half.doubleToBf16(v); break;
+            case F16: h16[k] = Half.doubleToF16(v); break;
             case I64: i64[k] = (long) v; break;
             case I32: i32[k] = (int) v; break;
             default: u8[k] = (byte) (int) v;
