@@ -32,6 +32,7 @@ class OpChecksTest {
         m.put("matmul needs rank >= 2, got [3] x [3, 2]", b -> b.matmul(t(b, 3), t(b, 3, 2)));
         m.put("matmul: inner dims differ in [2, 3] x [4, 2]", b -> b.matmul(t(b, 2, 3), t(b, 4, 2)));
         m.put("linear: weight [5, 4] does not take inputs [2, 3]", b -> b.linear(t(b, 2, 3), t(b, 5, 4), null));
+        m.put("linear: inputs [3, 0] have no features", b -> b.linear(t(b, 3, 0), t(b, 4, 0), null));
         m.put("linear: bias must have shape [5]", b -> b.linear(t(b, 2, 3), t(b, 5, 3), t(b, 4)));
         m.put("linear: residual [2, 4] must have the output's shape [2, 5]", b -> b.linear(t(b, 2, 3), t(b, 5, 3), null, t(b, 2, 4)));
         m.put("linearGeglu: the projection needs an even number of outputs (values then gates), got 5",
@@ -44,6 +45,12 @@ class OpChecksTest {
                 b -> b.conv2d(t(b, 1, 2, 2, 3), t(b, 8, 3, 3, 3), null, ConvSpec.of(1, 0)));
         m.put("conv2d: residual [1, 4, 4, 7] must have the output's shape [1, 4, 4, 8]",
                 b -> b.conv2d(t(b, 1, 4, 4, 3), t(b, 8, 3, 3, 3), null, t(b, 1, 4, 4, 7), ConvSpec.of(1, 1)));
+        m.put("conv2d: empty output for input [1, 2, 2, 3] kernel 3x3 " + ConvSpec.of(2, 0),   // (2 - 3) / 2 truncates to 0
+                b -> b.conv2d(t(b, 1, 2, 2, 3), t(b, 8, 3, 3, 3), null, ConvSpec.of(2, 0)));
+        m.put("groupNorm: gamma [2, 2] must have shape [4]", b -> b.groupNorm(t(b, 1, 2, 4), t(b, 2, 2), t(b, 4), 2, 1e-5, false));
+        m.put("layerNorm: gamma [5] must have shape [2]", b -> b.layerNorm(t(b, 2, 2), t(b, 5), t(b, 2), 1e-5));
+        m.put("layerNorm: beta [3] must have shape [4]", b -> b.layerNorm(t(b, 2, 4).permute(1, 0).contiguous().permute(1, 0), null, t(b, 3), 1e-5));
+        m.put("blendFilm: a blend needs alpha of shape [1], got []", b -> b.blendFilm(t(b, 2, 3), t(b, 2, 3), t(b), null, null));
         m.put("groupNorm needs (N, ..., C), got [6]", b -> b.groupNorm(t(b, 6), null, null, 2, 1e-5, false));
         m.put("groupNorm: 6 channels not divisible by 4 groups", b -> b.groupNorm(t(b, 1, 2, 6), null, null, 4, 1e-5, false));
         m.put("attention: q has 8 channels, k has 6", b -> b.attention(t(b, 1, 2, 8), t(b, 1, 3, 6), t(b, 1, 3, 6), 2, 1));
@@ -59,7 +66,7 @@ class OpChecksTest {
         m.put("gridSamplePoints expects feat (N,H,W,C) and points (N,K,2), got [1, 4, 4, 3], [1, 5, 3]",
                 b -> b.gridSamplePoints(t(b, 1, 4, 4, 3), t(b, 1, 5, 3)));
         m.put("blendFilm: b [3, 2] must have a's shape [2, 3]", b -> b.blendFilm(t(b, 2, 3), t(b, 3, 2), t(b, 1), null, null));
-        m.put("blendFilm: a blend needs alpha of one element, got none", b -> b.blendFilm(t(b, 2, 3), t(b, 2, 3), null, null, null));
+        m.put("blendFilm: a blend needs alpha of shape [1], got none", b -> b.blendFilm(t(b, 2, 3), t(b, 2, 3), null, null, null));
         m.put("blendFilm: gamma and beta come together", b -> b.blendFilm(t(b, 2, 3), null, null, t(b, 2, 3), null));
         m.put("blendFilm: gamma [3, 2] must have a's shape [2, 3]", b -> b.blendFilmBackward(t(b, 2, 3), null, null, t(b, 3, 2), t(b, 2, 3)));
         return m;

@@ -5,7 +5,6 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.BinaryOp;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
-import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.DeviceConstants;
@@ -586,24 +585,6 @@ public final class F {
         Tensor freqs = DeviceConstants.get(List.of("sinusoid-freqs", t.backend(), ft, half), () -> Tensor.of(t.backend(), ft, new int[]{1, half}, f));
         Tensor args = mul(unsqueeze(t, 1), freqs);
         return concat(List.of(unary(UnaryOp.COS, args), unary(UnaryOp.SIN, args)), 1);
-    }
-
-    /** Inverted dropout: zeroes each element with probability p (Philox uniform stream seed/offset), scales the rest by 1/(1-p). */
-    public static Tensor dropout(Tensor x, double p, long seed, long offset) {
-        if (p <= 0) return x.alias();
-        Tensor mask = bernoulli(x.backend(), x.dtype(), x.shape(), 1 - p, seed, offset);
-        return mul(x, be(x).affine(mask, 1 / (1 - p), 0));
-    }
-
-    /** 1 with probability {@code keep}, else 0, from the Philox uniform stream. */
-    public static Tensor bernoulli(Backend b, DType t, int[] shape, double keep, long seed, long offset) {
-        Tensor u = b.empty(t.full(), shape);
-        b.fillRandom(u, RandomKind.UNIFORM, seed, offset);
-        Tensor m = b.affine(u, -1, keep);                        // keep - u > 0  <=>  u < keep
-        u.close();
-        Tensor r = b.unary(UnaryOp.STEP, m);
-        m.close();
-        return r;
     }
 
     // ---- gradient checkpointing -----------------------------------------------------------------------

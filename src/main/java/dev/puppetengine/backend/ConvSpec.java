@@ -11,7 +11,8 @@ public record ConvSpec(int strideH, int strideW, int padTop, int padBottom, int 
         return new ConvSpec(stride, stride, pad, pad, pad, pad);
     }
 
-    public int outH(int h, int kh) { return (h + padTop + padBottom - kh) / strideH + 1; }
+    /** Output rows; 0 or less when the kernel is larger than the padded input (floor division: -1 / 2 is not 0). */
+    public int outH(int h, int kh) { return Math.floorDiv(h + padTop + padBottom - kh, strideH) + 1; }
 
-    public int outW(int w, int kw) { return (w + padLeft + padRight - kw) / strideW + 1; }
+    public int outW(int w, int kw) { return Math.floorDiv(w + padLeft + padRight - kw, strideW) + 1; }
 }

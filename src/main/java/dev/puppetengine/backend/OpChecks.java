@@ -40,6 +40,7 @@ public final class OpChecks {
         int[] xs = x.shape();
         int k = xs[xs.length - 1];
         require(w.dim() == 2 && w.size(1) == k, "linear: weight " + Shape.str(w.shape()) + " does not take inputs " + Shape.str(xs));
+        require(k > 0, "linear: inputs " + Shape.str(xs) + " have no features");   // rows are counted as numel / K
         int n = w.size(0);
         require(bias == null || (bias.dim() == 1 && bias.size(0) == n), "linear: bias must have shape [" + n + "]");
         int[] os = xs.clone();
@@ -77,11 +78,23 @@ public final class OpChecks {
                 op + ": residual " + (residual == null ? "" : Shape.str(residual.shape())) + " must have the output's shape " + Shape.str(outShape));
     }
 
-    /** x (N, ..., C) in groups of C / groups channels. */
-    public static void groupNorm(int[] s, int groups) {
+    /** x (N, ..., C) in groups of C / groups channels; gamma and beta null or [C]. */
+    public static void groupNorm(int[] s, int groups, Tensor gamma, Tensor beta) {
         require(s.length >= 2, "groupNorm needs (N, ..., C), got " + Shape.str(s));
         int c = s[s.length - 1];
         require(groups > 0 && c % groups == 0, "groupNorm: " + c + " channels not divisible by " + groups + " groups");
+        normAffine("groupNorm", c, gamma, beta);
+    }
+
+    /** x (..., C) normalised over C; gamma and beta null or [C]. */
+    public static void layerNorm(int[] s, Tensor gamma, Tensor beta) {
+        require(s.length >= 1, "layerNorm needs (..., C), got " + Shape.str(s));
+        normAffine("layerNorm", s[s.length - 1], gamma, beta);
+    }
+
+    private static void normAffine(String op, int c, Tensor gamma, Tensor beta) {
+        require(gamma == null || Arrays.equals(gamma.shape(), new int[]{c}), op + ": gamma " + (gamma == null ? "" : Shape.str(gamma.shape())) + " must have shape [" + c + "]");
+        require(beta == null || Arrays.equals(beta.shape(), new int[]{c}), op + ": beta " + (beta == null ? "" : Shape.str(beta.shape())) + " must have shape [" + c + "]");
     }
 
     /** An image batch (N, H, W, C). */
@@ -114,12 +127,12 @@ public final class OpChecks {
         require(beta == null || a.sameShape(beta), "blendFilm: beta " + (beta == null ? "" : Shape.str(beta.shape())) + " must have a's shape " + Shape.str(a.shape()));
     }
 
-    /** The checks blendFilm's forward and backward share: b and gamma of a's shape, one alpha with b. */
+    /** The checks blendFilm's forward and backward share: b and gamma of a's shape, alpha [1] with b. */
     public static void blendFilm(Tensor a, Tensor b, Tensor alpha, Tensor gamma) {
         String want = " must have a's shape " + Shape.str(a.shape());
         if (b != null && !a.sameShape(b)) throw new IllegalArgumentException("blendFilm: b " + Shape.str(b.shape()) + want);
-        if (b != null && (alpha == null || alpha.numel() != 1))
-            throw new IllegalArgumentException("blendFilm: a blend needs alpha of one element, got " + (alpha == null ? "none" : Shape.str(alpha.shape())));
+        if (b != null && (alpha == null || !Arrays.equals(alpha.shape(), new int[]{1})))   // [1]: its gradient's shape
+            throw new IllegalArgumentException("blendFilm: a blend needs alpha of shape [1], got " + (alpha == null ? "none" : Shape.str(alpha.shape())));
         if (gamma != null && !a.sameShape(gamma)) throw new IllegalArgumentException("blendFilm: gamma " + Shape.str(gamma.shape()) + want);
     }
 }

@@ -1080,7 +1080,7 @@ public final class CudaBackend implements Backend {
     @Override
     public NormResult groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, double eps, boolean silu) {
         int[] s = x.shape();
-        OpChecks.groupNorm(s, groups);
+        OpChecks.groupNorm(s, groups, gamma, beta);
         int n = s[0], c = s[s.length - 1];
         long sp = Shape.numel(s) / Math.max((long) n * c, 1);
         return norm(x, gamma, beta, n, sp, c, groups, eps, silu, new int[]{n, groups});
@@ -1097,6 +1097,7 @@ public final class CudaBackend implements Backend {
     @Override
     public NormResult layerNorm(Tensor x, Tensor gamma, Tensor beta, double eps) {
         int[] s = x.shape();
+        OpChecks.layerNorm(s, gamma, beta);
         int c = s[s.length - 1];
         long rows = Shape.numel(s) / Math.max(c, 1);
         return norm(x, gamma, beta, rows, 1, c, 1, eps, false, Arrays.copyOf(s, s.length - 1));
