@@ -119,6 +119,18 @@ class EvalCommandTest {
         r = run(cmd);
         assertEquals(2, r[0]);
         assertTrue(((String) r[2]).contains("holds an unfinished evaluation with other settings (unet_sha256 \"other\" -> "), (String) r[2]);
+
+        // the same folder regenerated with another seed is other data, whatever its path and clip names
+        settings.put("unet_sha256", w.path("unet_sha256").asText());
+        assertFalse(w.path("data").path("identity").path("generator").asText().isEmpty(), w.path("data").toString());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) settings.path("data").path("identity")).put("seed", 77);
+        java.nio.file.Files.delete(dev.puppetengine.eval.EvalProgress.fileFor(resumed));
+        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
+            assertTrue(p.scored().isEmpty());
+        }
+        r = run(cmd);
+        assertEquals(2, r[0]);
+        assertTrue(((String) r[2]).contains("other settings (data.identity.seed 77 -> "), (String) r[2]);
     }
 
     /**

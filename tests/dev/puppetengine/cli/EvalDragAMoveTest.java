@@ -66,5 +66,18 @@ class EvalDragAMoveTest {
                 "--out", encoded.toString());
         assertEquals(0, r[0], (String) r[2]);
         assertNotEquals(j.path("examples").get(0).path("psnr_per_frame"), Json.mapper().readTree(encoded.toFile()).path("examples").get(0).path("psnr_per_frame"));
+
+        Path broken = tmp.resolve("broken");   // the first example's GIF missing: reported by name, the next one still scored
+        java.nio.file.Files.createDirectories(broken);
+        for (String f : new String[]{"00000.pkl", "00000.png", "00001.gif", "00001.pkl", "00001.png", "00002.pkl"}) java.nio.file.Files.copy(data.resolve(f), broken.resolve(f));
+        dev.puppetengine.io.image.Animation eight = GifFiles.read(data.resolve("00002.gif"));   // a GIF shorter than its pickle's drags
+        GifFiles.write(broken.resolve("00002.gif"), new dev.puppetengine.io.image.Animation(eight.frames().subList(0, 8), eight.delaysMs().subList(0, 8)));
+        Path partial = tmp.resolve("partial.json");
+        r = EvalCommandTest.run("eval", "--model", wide.toString(), "--dragamove", broken.toString(), "--steps", "1", "--guidance", "1",
+                "--out", partial.toString(), "--pickle-conditioning");
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("error: 00000: ") && ((String) r[2]).contains("00000.gif"), (String) r[2]);
+        assertTrue(((String) r[2]).contains("00002.gif has 8 frames but 00002.pkl's drags have 14"), (String) r[2]);
+        assertEquals("00001", Json.mapper().readTree(partial.toFile()).path("examples").get(0).path("name").asText());
     }
 }

@@ -94,5 +94,13 @@ class SampleBatchCommandTest {
         assertTrue(((String) empty[2]).contains("no images"), (String) empty[2]);
         Object[] noDragAMove = EvalCommandTest.run("sample-batch", "--dragamove", tmp.resolve("nope").toString(), "--out", tmp.resolve("o3").toString());
         assertEquals(2, noDragAMove[0]);
+        Path in = Files.createDirectories(tmp.resolve("in-and-out"));   // its outputs would be read back as inputs on the next run
+        Object[] same = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", in.toString(), "--out", in.resolve(".").toString());
+        assertEquals(2, same[0]);
+        assertTrue(((String) same[2]).contains("is the input directory: its GIFs would be read as inputs"), (String) same[2]);
+        Object[] frames = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", tmp.resolve("o4").toString(),
+                "--frames", "8");
+        assertEquals(2, frames[0]);
+        assertTrue(((String) frames[2]).contains("--frames does not apply to --dragamove"), (String) frames[2]);
     }
 }

@@ -128,4 +128,15 @@ class ClipDatasetTest {
         msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(0)).getMessage();
         assertTrue(msg.contains(json.toString()), msg);
     }
+
+    @Test
+    void aTrackPositionOutsideTheImageNamesTheFileAndThePoint(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(2, 7));
+        Path json = root.resolve("clips/000000/drags.json");
+        com.fasterxml.jackson.databind.node.ObjectNode o = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(json);
+        ((com.fasterxml.jackson.databind.node.ArrayNode) o.get("drags").get(0).get(1)).set(0, -3.0);
+        Files.writeString(json, o.toString());
+        String msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(0)).getMessage();
+        assertTrue(msg.startsWith(json + ": drags[0][1] [-3.0,") && msg.endsWith("lies outside the 20x12 image"), msg);
+    }
 }

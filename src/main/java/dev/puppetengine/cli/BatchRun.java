@@ -36,13 +36,26 @@ final class BatchRun {
         if (wanted && dragamove == null) throw new UserError("--pickle-conditioning needs --dragamove (only the DragAMove test batches carry conditioning)");
     }
 
-    /** --pickle-conditioning: refused before any sampling when the model cannot take the first example's conditioning. */
-    static void checkPrecomputed(boolean wanted, PuppetMaster pm, ExampleSource source, List<String> names) throws IOException {
+    /**
+     * --pickle-conditioning: refused before any sampling when the model cannot take the first readable example's
+     * conditioning. Examples that do not load are left to {@link #run}, which reports each by name and goes on.
+     */
+    static void checkPrecomputed(boolean wanted, PuppetMaster pm, ExampleSource source, List<String> names) {
         if (!wanted) return;
-        try {
-            pm.checkFits(source.load(names.get(0)).precomputed());
-        } catch (IllegalArgumentException e) {
-            throw new UserError("--pickle-conditioning: " + e.getMessage());
+        for (String name : names) {
+            Example ex;
+            try {
+                ex = source.load(name);
+            } catch (IOException | IllegalArgumentException | UserError e) {
+                continue;
+            }
+            if (ex.precomputed() == null) continue;
+            try {
+                pm.checkFits(ex.precomputed());
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--pickle-conditioning: " + e.getMessage());
+            }
+            return;
         }
     }
 

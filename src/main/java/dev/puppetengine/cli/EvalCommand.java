@@ -94,7 +94,8 @@ final class EvalCommand implements Callable<Integer> {
                     .put("unet_sha256", unet == null ? null : unet.sha256());
             header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
                     .put("path", (input.clips != null ? input.clips : input.dragamove).toAbsolutePath().normalize().toString()).put("examples", names.size())
-                    .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)");
+                    .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)")
+                    .set("identity", source.identity());
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())
                     .put("seed", base.seed()).put("scale_input", pm.scalesInput(base)).put("device", pm.model().unetWeights().backend().name())
                     .put("dtype", pm.model().unetWeights().dtype().name())

@@ -7,7 +7,9 @@ import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,11 +50,18 @@ final class SampleBatchCommand implements Callable<Integer> {
     @Mixin
     VideoArgs video;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         video.check();
         BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         OutputPaths.directory("--out", out, false);
+        if (input.dir != null && out.toAbsolutePath().normalize().equals(input.dir.toAbsolutePath().normalize()))
+            throw new UserError("--out " + out + " is the input directory: its GIFs would be read as inputs; give another directory");
+        if (input.dragamove != null && spec.commandLine().getParseResult().hasMatchedOption("--frames"))
+            throw new UserError("--frames does not apply to --dragamove: each example has as many frames as its drags");
         SamplingOptions opts = sampling.options(video.frames);
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
@@ -66,7 +75,8 @@ final class SampleBatchCommand implements Callable<Integer> {
         List<BatchRun.Failure> failed;
         try (PuppetMaster pm = sampling.open()) {
             BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
-            failed = BatchRun.run(pm, source, todo, ex -> opts, pickleConditioning, opts.steps(), "sampling",
+            failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
+                    pickleConditioning, opts.steps(), "sampling",
                     (ex, r) -> video.write(gif(ex.name()), r.frames(), ex.drags()));
         }
         System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());

@@ -1,10 +1,13 @@
 package dev.puppetengine.eval;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.io.image.SquareCrop;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.train.data.ClipDataset;
 import dev.puppetengine.train.data.ClipSample;
+import dev.puppetengine.train.data.DatasetManifest;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -28,6 +31,14 @@ public final class ClipSource implements ExampleSource {
         List<String> n = new ArrayList<>();
         for (int i = dataset.trainCount(); i < dataset.count(); i++) n.add(String.format(Locale.ROOT, "%06d", i));
         return n;
+    }
+
+    @Override
+    public ObjectNode identity() {
+        DatasetManifest m = dataset.manifest();
+        ObjectNode id = JsonNodeFactory.instance.objectNode().put("generator", m.generator()).put("seed", m.seed());
+        id.set("parameters", m.parameters());
+        return id.put("clips", dataset.count()).put("frames", dataset.frames()).put("width", dataset.width()).put("height", dataset.height());
     }
 
     @Override

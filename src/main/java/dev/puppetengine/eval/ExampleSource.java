@@ -1,5 +1,8 @@
 package dev.puppetengine.eval;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.IOException;
 import java.util.List;
 
@@ -9,4 +12,10 @@ public interface ExampleSource {
     List<String> names();
 
     Example load(String name) throws IOException;
+
+    /**
+     * What the examples are made from beyond their folder and names (a generated dataset's generator, seed and
+     * parameters), so a resumed evaluation refuses data regenerated under the same path; empty when unknown.
+     */
+    default ObjectNode identity() { return JsonNodeFactory.instance.objectNode(); }
 }

@@ -65,9 +65,15 @@ public record ClipDrags(int width, int height, int frames, List<double[]> drags,
         JsonNode size = Json.field(o, "image_size", file);
         if (!size.isArray() || size.size() != 2 || !size.get(0).canConvertToInt() || !size.get(1).canConvertToInt())
             throw new InputFileException(file + ": field 'image_size' must be [width, height], found " + size);
-        int frames = Json.positive(o, "frames", file);
-        return new ClipDrags(size.get(0).asInt(), size.get(1).asInt(), frames,
-                tracks(o, "drags", frames, file), tracks(o, "candidates", frames, file),
+        int frames = Json.positive(o, "frames", file), w = size.get(0).asInt(), h = size.get(1).asInt();
+        List<double[]> drags = tracks(o, "drags", frames, file);
+        for (int k = 0; k < drags.size(); k++)          // the chosen drags are sampled as given (candidates may leave the image: prepare drops those)
+            for (int f = 0; f < frames; f++) {
+                double x = drags.get(k)[2 * f], y = drags.get(k)[2 * f + 1];
+                if (!(x >= 0 && x <= w && y >= 0 && y <= h))
+                    throw new InputFileException(file + ": drags[" + k + "][" + f + "] " + o.get("drags").get(k).get(f) + " lies outside the " + w + "x" + h + " image");
+            }
+        return new ClipDrags(w, h, frames, drags, tracks(o, "candidates", frames, file),
                 tracks(o, "static_candidates", frames, file), o.has("info") ? o.get("info") : JsonNodeFactory.instance.objectNode());
     }
 
