@@ -31,7 +31,7 @@ final class CreateModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Initialisation seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Storage dtype: fp32, bf16 or fp16 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Storage dtype: fp32, bf16, fp16 or fp64 (the CPU reference's precision) (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(names = "--force", description = "Replace an existing directory.")

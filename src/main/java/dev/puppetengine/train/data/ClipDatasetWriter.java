@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Writes a clip dataset, resumably. Each clip is written into {@code clips/.000123.partial/} (every file
+ * Writes a clip dataset, resumably. Each clip is written into {@code clips/000123.tmp-<hex>/} (every file
  * fsynced) and renamed to {@code clips/000123/}, so a clip directory under its final name is always whole;
  * leftovers of an interrupted run are removed when the writer opens. {@code dataset.json} says
  * {@code "complete": false} until {@link #finish()}. One writer per directory at a time.
