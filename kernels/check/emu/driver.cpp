@@ -207,10 +207,30 @@ API cuDeviceGetAttribute(int* v, int attribute, int) {
   }
 }
 
+// SIMT_FAIL=<driver function>: that function fails with CUDA_ERROR_DEVICE_UNAVAILABLE (what an exclusive-process GPU
+// in use says), so tests can see how the backend's start-up handles a failing driver call
+bool failing(const char* fn) {
+  static const char* f = getenv("SIMT_FAIL");
+  return f && !strcmp(f, fn);
+}
+const int DEVICES_UNAVAILABLE = 46;
+
 API cuDevicePrimaryCtxRetain(void** ctx, int) { static int context; *ctx = &context; return SUCCESS; }
+API cuDevicePrimaryCtxRelease_v2(int) { return SUCCESS; }
 API cuCtxSetCurrent(void*) { return SUCCESS; }
 
-API cuStreamCreate(void** s, unsigned) { LOCKED; *s = new Stream(); return SUCCESS; }
+API cuStreamCreate(void** s, unsigned) {
+  if (failing("cuStreamCreate")) return DEVICES_UNAVAILABLE;
+  LOCKED;
+  *s = new Stream();
+  return SUCCESS;
+}
+API cuStreamDestroy_v2(void* s) {
+  if (!s) return INVALID_HANDLE;
+  LOCKED;
+  delete (Stream*)s;
+  return SUCCESS;
+}
 API cuStreamSynchronize(void* s) {
   LOCKED;
   Stream* st = stream_of(s);

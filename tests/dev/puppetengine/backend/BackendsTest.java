@@ -56,6 +56,35 @@ class BackendsTest {
         System.out.println("select(cuda) here: " + m);
     }
 
+    /**
+     * A driver call failing after cuInit (the emulator's SIMT_FAIL makes cuStreamCreate fail as an exclusive-process GPU
+     * in use would) is a reason CUDA is unavailable, the same on every ask, and auto falls back to the CPU.
+     */
+    @Test
+    void aDriverCallFailingAtStartIsAReasonNotACrash() throws Exception {
+        assumeTrue(Backends.cudaUnavailableReason() == null && ((dev.puppetengine.backend.cuda.CudaBackend) Backends.select("cuda")).deviceName()
+                .startsWith("SIMT emulator"), "needs the SIMT emulator, which injects the failure");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), FailingStart.class.getName()).redirectErrorStream(true);
+        pb.environment().put("SIMT_FAIL", "cuStreamCreate");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        assertTrue(out.contains("reason: CUDA initialisation failed: cuStreamCreate failed: CUDA_ERROR_DEVICE_UNAVAILABLE (46)\nagain: the same\n")
+                && out.contains("\nauto: cpu\n"), out);
+    }
+
+    /** The child process of the test above. */
+    static final class FailingStart {
+        public static void main(String[] args) {
+            String why = Backends.cudaUnavailableReason();
+            System.out.println("reason: " + why);
+            System.out.println("again: " + (why.equals(Backends.cudaUnavailableReason()) ? "the same" : Backends.cudaUnavailableReason()));
+            System.setProperty("puppet.cuda.auto", "true");
+            System.out.println("auto: " + Backends.select("auto").name());
+        }
+    }
+
     @Test
     void unknownNameIsRejected() {
         assertThrows(IllegalArgumentException.class, () -> Backends.select("tpu"));

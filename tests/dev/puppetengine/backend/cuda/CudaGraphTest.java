@@ -57,6 +57,35 @@ class CudaGraphTest {
         assertEquals(before, cuda.bytesInUse(), "pool given back when the graph and its output are closed");
     }
 
+    /**
+     * A graph reads (and frees, in its capture) the output of an earlier graph, which is then destroyed: the block
+     * stays with the new graph, so neither the old graph's release nor new allocations overwrite what it reads.
+     */
+    @Test
+    void aGraphReadingAnEarlierGraphsOutputKeepsItAfterThatGraphCloses() {
+        Tensor x = Tensor.of(cuda, DType.F32, new int[]{4}, 1, 2, 3, 4);
+        cuda.affine(x, 1, 0).close();                          // modules loaded outside the captures
+        DeviceGraph g1 = cuda.captureGraph(() -> cuda.affine(x, 10, 0));
+        g1.replay();
+        Tensor o1 = g1.output();
+        try (DeviceGraph g2 = cuda.captureGraph(() -> {
+            try (Scope s = Scope.open()) {
+                Tensor y = cuda.affine(o1, 1, 0);
+                o1.close();                                    // freed during the capture: captured nodes still read it
+                return Scope.escape(cuda.affine(y, 1, 5));
+            }
+        })) {
+            g1.close();
+            Tensor junk = cuda.affine(x, 0, -7);                // an eager allocation of the same size after g1 is gone
+            for (int i = 0; i < 3; i++) {
+                g2.replay();
+                assertArrayEquals(new double[]{15, 25, 35, 45}, g2.output().toDoubleArray(), "replay " + i);
+            }
+            junk.close();
+            g2.output().close();
+        }
+    }
+
     @Test
     void hostTransferInsideCaptureFailsCleanlyAndTheBackendStaysUsable() {
         Tensor x = Tensor.of(cuda, DType.F32, new int[]{3}, 1, 2, 3);

@@ -92,6 +92,19 @@ class GemmTunerTest {
                 "another device's choices are not used");
     }
 
+    /** A cached choice whose tile failed this process's validation (run for another shape) is tuned again, not used. */
+    @Test
+    void aCachedTileThatFailsValidationHereIsNotUsed() {
+        Path file = dir.resolve("gemm-tiles.json");
+        List<Tile> calls = new ArrayList<>();
+        new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class))
+                .choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0), calls));
+        GemmTuner later = new GemmTuner(H100, 132, file, true, () -> EnumSet.of(Tile.T128x128, Tile.T128x64));   // 64x128 broken here
+        Map<Tile, Double> ms = Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0);
+        assertEquals(Tile.T128x64, later.choose("shape-b", 448, 1280, 1, true, MMA, bench(ms, calls)));
+        assertEquals(Tile.T128x64, later.choose("shape-a", 448, 1280, 1, true, MMA, bench(ms, calls)), "not the cached 64x128");
+    }
+
     @Test
     void theCacheIdentityNamesTheKernelBuild() {
         String d = CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");

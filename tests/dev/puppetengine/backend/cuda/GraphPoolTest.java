@@ -62,6 +62,30 @@ class GraphPoolTest {
         assertThrows(IllegalStateException.class, () -> p.adopt(before, 1024), "only during the capture");
     }
 
+    /** An earlier graph's output freed during a later capture belongs to the later graph from then on. */
+    @Test
+    void aBlockOfAnotherGraphFreedDuringACaptureMovesToIt() {
+        Fake up = new Fake();
+        GraphPool<Long> first = new GraphPool<>(up);
+        Long out = first.allocate(1024);                        // the first graph's output, still held by a tensor
+        first.seal();
+        GraphPool<Long> second = new GraphPool<>(up);
+        first.handOver(out, 1024);
+        second.adopt(out, 1024);
+        assertEquals(0, first.ownedBytes());
+        first.release();
+        assertTrue(up.returned.isEmpty(), "destroying the first graph does not free what the second reads");
+        second.seal();
+        second.release();
+        assertEquals(List.of(out), up.returned, "it goes back with the second graph");
+        GraphPool<Long> third = new GraphPool<>(up);
+        Long mine = third.allocate(512);
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512), "not from a pool still capturing");
+        third.seal();
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 1024), "its size class");
+        assertThrows(IllegalStateException.class, () -> first.handOver(out, 1024), "no longer held");
+    }
+
     @Test
     void sealedPoolKeepsFreedBlocksReservedAndRefusesAllocations() {
         Fake up = new Fake();

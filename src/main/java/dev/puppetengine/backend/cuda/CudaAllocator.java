@@ -102,9 +102,15 @@ final class CudaAllocator {
 
     synchronized void free(Block b, long bytes) {
         long size = sizeClass(bytes);
-        if (b.pool() != null) b.pool().free(b.ptr(), size);
-        else if (capture != null && Thread.currentThread() == captureThread) capture.adopt(b.ptr(), size);   // captured nodes read it
-        else freeClass(b.ptr(), size);
+        if (capture != null && Thread.currentThread() == captureThread && b.pool() != capture) {
+            // captured nodes read it: the new graph keeps it, whether it was eager or an earlier graph's output
+            if (b.pool() != null) b.pool().handOver(b.ptr(), size);
+            capture.adopt(b.ptr(), size);
+        } else if (b.pool() != null) {
+            b.pool().free(b.ptr(), size);
+        } else {
+            freeClass(b.ptr(), size);
+        }
     }
 
     private void freeClass(CUdeviceptr p, long size) {

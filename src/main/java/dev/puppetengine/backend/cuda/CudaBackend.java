@@ -100,6 +100,9 @@ public final class CudaBackend implements Backend {
         } catch (CudaUnavailableException e) {
             failure = e;
             throw e;
+        } catch (CudaException e) {   // a driver call failing after cuInit (an exclusive-process GPU in use, no memory): unusable here
+            failure = new CudaUnavailableException(CudaUnavailableException.Reason.INIT_FAILED, "CUDA initialisation failed: " + e.getMessage(), e);
+            throw failure;
         }
     }
 
@@ -150,19 +153,32 @@ public final class CudaBackend implements Backend {
             throw new CudaUnavailableException(CudaUnavailableException.Reason.GPU_TOO_OLD, deviceName + " is sm_" + smMajor + smMinor
                     + "; the kernels need sm_80 (Ampere) or newer", null);
         Cu.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-        bind();
-        Cu.check(JCudaDriver.cuStreamCreate(compute, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate");
-        Cu.check(JCudaDriver.cuStreamCreate(copy, 1), "cuStreamCreate");
-        Cu.check(JCudaDriver.cuEventCreate(computeDone, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+        int made = 0;   // handles created so far: JCuda stores whatever the driver left in a failed create's handle
         try {
-            module("copy");   // fails early, with the reason, when the fatbins are missing or too new for the driver
-        } catch (CudaException e) {
-            String msg = e.getMessage();   // any other load failure (a corrupt image, out of memory) is not the driver's age
-            CudaUnavailableException.Reason r = msg.contains(NOT_BUILT) ? CudaUnavailableException.Reason.KERNELS_MISSING
-                    : msg.contains(TOO_OLD) ? CudaUnavailableException.Reason.DRIVER_TOO_OLD : CudaUnavailableException.Reason.INIT_FAILED;
-            throw new CudaUnavailableException(r, e.getMessage(), e);
+            bind();
+            Cu.check(JCudaDriver.cuStreamCreate(compute, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate");
+            made = 1;
+            Cu.check(JCudaDriver.cuStreamCreate(copy, 1), "cuStreamCreate");
+            made = 2;
+            Cu.check(JCudaDriver.cuEventCreate(computeDone, 2 /* CU_EVENT_DISABLE_TIMING */), "cuEventCreate");
+            made = 3;
+            try {
+                module("copy");   // fails early, with the reason, when the fatbins are missing or too new for the driver
+            } catch (CudaException e) {
+                String msg = e.getMessage();   // any other load failure (a corrupt image, out of memory) is not the driver's age
+                CudaUnavailableException.Reason r = msg.contains(NOT_BUILT) ? CudaUnavailableException.Reason.KERNELS_MISSING
+                        : msg.contains(TOO_OLD) ? CudaUnavailableException.Reason.DRIVER_TOO_OLD : CudaUnavailableException.Reason.INIT_FAILED;
+                throw new CudaUnavailableException(r, e.getMessage(), e);
+            }
+            gemm = new CudaGemm(this);
+        } catch (RuntimeException | CudaUnavailableException e) {
+            // give back what this start took, so a failed start leaves nothing behind
+            if (made >= 3) JCudaDriver.cuEventDestroy(computeDone);
+            if (made >= 2) JCudaDriver.cuStreamDestroy(copy);
+            if (made >= 1) JCudaDriver.cuStreamDestroy(compute);
+            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            throw e;
         }
-        gemm = new CudaGemm(this);
         LOG.info("CUDA backend on {} (sm_{}{}), driver CUDA {}.{}", deviceName, smMajor, smMinor, ver[0] / 1000, ver[0] % 1000 / 10);
     }
 
@@ -451,7 +467,9 @@ public final class CudaBackend implements Backend {
      * mode: an unsafe driver call from this thread fails the capture instead of corrupting it, other threads are
      * not affected) into an instantiated graph. Allocations of this thread come from a private pool for the
      * capture (see {@link GraphPool}); host transfers are refused. On any failure the capture is ended, whatever
-     * was made is destroyed, the pool released, and a CudaException naming the failed call is thrown.
+     * was made is destroyed, the pool released, and a CudaException naming the failed call is thrown. Other threads
+     * must not use this backend while a capture runs: their launches are refused once the capture has begun, but one
+     * already past that check would be recorded into the graph (the sampler captures from its own thread only).
      */
     @Override
     public DeviceGraph captureGraph(Supplier<Tensor> body) {
@@ -595,7 +613,7 @@ public final class CudaBackend implements Backend {
             dims.add(e);
         }
         if (dims.size() > 8) throw new UnsupportedOperationException("cuda: a strided view of rank " + dims.size()
-                + " after merging dims (kernels take 8); make it contiguous first");
+                + " after merging dims: the layout kernels take 8, so even a copy of it cannot run here; build it from views of rank 8 or less");
         long[] L = new long[41];
         L[0] = dims.size();
         for (int d = 0; d < dims.size(); d++) {

@@ -166,8 +166,9 @@ final class CudaGemm {
             throw new CudaException("-Dpuppet.cuda.gemm.tile=" + forced.suffix() + " cannot run on " + backend.deviceKey() + " (tiles here: "
                     + available.stream().map(GemmTuner.Tile::suffix).toList() + ") and -Dpuppet.cuda.gemm.tile.strict=true");
         boolean tune = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.tune", "true"));
-        // one cache file per device and kernel build: two builds on one machine keep their own choices
-        String build = backend.deviceKey() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma")
+        // one cache file per device, driver and kernel build: two builds on one machine keep their own choices, and a
+        // new driver (whose TMA the tiles' validation depends on: TensorMaps' small-tensor workaround) tunes anew
+        String build = backend.deviceKey() + ", driver " + backend.driverVersion() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma")
                 + (!hopper && backend.computeCapability() == 90 ? ", sm_80 tiles" : "");   // hopper=false's choices never serve the full set
         tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"

@@ -171,8 +171,8 @@ final class GemmTuner {
      */
     synchronized Tile choose(String key, int m, int n, int batch, boolean canTime, Set<Tile> candidates, Bench bench) {
         if (forced != null && candidates.contains(forced)) return forced;
-        Tile t = chosen.get(key);
-        if (t != null && candidates.contains(t)) return t;
+        Tile t = chosen.get(key);   // a cached choice, unless this process validated the tiles and that one failed
+        if (t != null && candidates.contains(t) && (t == Tile.CUBLAS || usable == null || usable.contains(t))) return t;
         // untimed, cuBLAS is the choice where offered: no reason to validate (or risk) a tile that would not be used
         if ((!tune || !canTime) && candidates.contains(Tile.CUBLAS)) return Tile.CUBLAS;
         if (usable == null && canTime) {

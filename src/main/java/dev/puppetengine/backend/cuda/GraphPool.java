@@ -91,6 +91,22 @@ final class GraphPool<B> {
         ownedBytes += size;
     }
 
+    /**
+     * A live block of this (sealed or released) pool freed by the capture of another graph, whose nodes read it: it
+     * leaves this pool without going upstream, for the capturing pool to {@linkplain #adopt adopt}. Kept here, it
+     * would go upstream when this graph is destroyed (or at once, were it destroyed already) while the new graph's
+     * replays still read it.
+     */
+    void handOver(B block, long size) {
+        if (state == State.CAPTURING) throw new IllegalStateException("hand-over from a pool still capturing");
+        Long have = owned.get(block);
+        if (have == null || !live.containsKey(block)) throw new IllegalStateException("block handed over by a graph pool that does not hold it live");
+        if (have != size) throw new IllegalStateException("block of " + have + " bytes handed over as " + size);
+        live.remove(block);
+        owned.remove(block);
+        ownedBytes -= size;
+    }
+
     /** The capture ended: nothing more is allocated here; freed blocks stay reserved. */
     void seal() {
         if (state != State.CAPTURING) throw new IllegalStateException("seal while " + state);
