@@ -53,6 +53,15 @@ class PrecomputedConditioningTest {
             String msg = assertThrows(IllegalArgumentException.class,
                     () -> pm.sample(image, new Conditioning(32, 4, new float[32 * 32 * 4], new float[1024]), drags, o, null)).getMessage();
             assertTrue(msg.contains("a 32x32x4 latent and a 1024-wide embedding; this model takes 8x8x4 and 64"), msg);
+
+            // a falling guidance ramp still guides (diffusers decides from the ramp's maximum), unlike no guidance
+            List<byte[]> none = pixels(pm.sample(image, drags, new SamplingOptions(2, 1, 1, 0, 3, true), null).frames());
+            List<byte[]> falling = pixels(pm.sample(image, drags, new SamplingOptions(2, 5, 1, 0, 3, true), null).frames());
+            assertFalse(java.util.Arrays.equals(none.get(1), falling.get(1)));
+
+            pm.close();
+            assertEquals("this PuppetMaster is closed (its model's weights were freed)",
+                    assertThrows(IllegalStateException.class, () -> pm.sample(image, drags, o, null)).getMessage());
         }
     }
 

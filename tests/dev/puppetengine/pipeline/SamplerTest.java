@@ -63,6 +63,7 @@ class SamplerTest {
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(0.5));
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.NaN));
         assertFalse(o.withGuidance(1).cfg());
+        assertTrue(new SamplingOptions(3, 5, 1, 0, 4, true).cfg(), "a falling ramp guides its early frames");
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.Collections;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,6 +46,17 @@ class DragTensorTest {
     }
 
     /** Sampling's drags go through the same encoder: a line from the corner is refused, not silently dropped as an empty slot. */
+    /** A DragPath is a value: its arrays cannot be changed through it, and equal points make equal drags. */
+    @Test
+    void aDragPathIsAValue() {
+        DragPath p = DragPath.line(0.2, 0.2, 0.4, 0.4);
+        p.xs()[1] = 0.9;
+        assertEquals(0.4, p.xs()[1]);
+        assertEquals(DragPath.line(0.2, 0.2, 0.4, 0.4), p);
+        assertEquals(DragPath.line(0.2, 0.2, 0.4, 0.4).hashCode(), p.hashCode());
+        assertNotEquals(DragPath.line(0.2, 0.2, 0.4, 0.5), p);
+    }
+
     @Test
     void samplingDragsShareTheEncoder() {
         float[] t = DragPath.tensor(java.util.List.of(DragPath.line(0.25, 0.5, 0.75, 0.5)), 3);

@@ -22,7 +22,7 @@ final class SamplingArgs {
     @Option(names = "--steps", defaultValue = "50", description = "Euler steps (default: ${DEFAULT-VALUE}; the reference previews use 25).")
     int steps;
 
-    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; 1 disables CFG).")
+    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when both are 1).")
     double guidance;
 
     @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0 (default: ${DEFAULT-VALUE}).")

@@ -3,6 +3,7 @@ package dev.puppetengine.pipeline;
 import dev.puppetengine.model.drag.DragTensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -21,6 +22,22 @@ public record DragPath(double[] xs, double[] ys) {
         xs = xs.clone();
         ys = ys.clone();
     }
+
+    /** A copy: the drag is a value (as {@link #equals} compares it). */
+    @Override
+    public double[] xs() { return xs.clone(); }
+
+    @Override
+    public double[] ys() { return ys.clone(); }
+
+    @Override
+    public boolean equals(Object o) { return o instanceof DragPath d && Arrays.equals(xs, d.xs) && Arrays.equals(ys, d.ys); }
+
+    @Override
+    public int hashCode() { return 31 * Arrays.hashCode(xs) + Arrays.hashCode(ys); }
+
+    @Override
+    public String toString() { return "DragPath[xs=" + Arrays.toString(xs) + ", ys=" + Arrays.toString(ys) + "]"; }
 
     public static DragPath line(double x0, double y0, double x1, double y1) {
         return new DragPath(new double[]{x0, x1}, new double[]{y0, y1});

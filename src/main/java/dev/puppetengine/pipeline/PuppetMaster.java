@@ -32,7 +32,10 @@ import java.util.List;
  */
 public final class PuppetMaster implements AutoCloseable {
 
-    /** Stage times in milliseconds and the peak device memory of one sample. */
+    /**
+     * Stage times in milliseconds and the backend's peak memory during one sample: the backend's, so with instances
+     * sampling on one backend at once it includes theirs.
+     */
     public record Timings(long preprocessMs, long clipMs, long vaeEncodeMs, long unetTotalMs, int steps, long vaeDecodeMs, long peakBytes) {
         public double unetPerStepMs() { return (double) unetTotalMs / steps; }
     }
@@ -42,6 +45,7 @@ public final class PuppetMaster implements AutoCloseable {
     private final LoadedModel model;
     private final Backend backend;
     private final DType dtype;
+    private boolean closed;
 
     /** Wraps a loaded model (closing this closes it). */
     public PuppetMaster(LoadedModel model) {
@@ -77,6 +81,7 @@ public final class PuppetMaster implements AutoCloseable {
      * of encoding {@code image}, which is then only the video's input frame; null encodes the image.
      */
     public Result sample(RgbImage image, Conditioning given, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
+        if (closed) throw new IllegalStateException("this PuppetMaster is closed (its model's weights were freed)");
         int frames = o.frames(), side = resolution();
         if (given != null) checkFits(given);
         backend.resetPeak();
@@ -119,6 +124,7 @@ public final class PuppetMaster implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         model.close();
     }
 }

@@ -2,7 +2,8 @@ package dev.puppetengine.pipeline;
 
 /**
  * Sampling settings with the reference demo's defaults (spec 5.3): 50 Euler steps, guidance ramped per frame
- * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on when the maximum exceeds 1), 14
+ * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on when some frame's guidance exceeds 1, as
+ * diffusers' pipeline decides from the ramp's maximum; a falling ramp is allowed), 14
  * frames, seed 0. {@code scaleInput}: feed the UNet x / sqrt(sigma^2 + 1) (inference and SVD, default) or the
  * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way. {@code cudaGraph}: capture
  * the UNet step in a CUDA graph and replay it (docs/CUDA.md, "CUDA graphs"); off unless {@code -Dpuppet.cuda.graph=true}
@@ -41,7 +42,7 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
 
     public SamplingOptions withCudaGraph(boolean g) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, g); }
 
-    public boolean cfg() { return guidanceMax > 1; }
+    public boolean cfg() { return Math.max(guidanceMin, guidanceMax) > 1; }
 
     /** Guidance of frame f: linspace(min, max, frames)[f]. */
     public double guidance(int f) {
