@@ -29,7 +29,8 @@ pack() {  # atomic renames: the background packer and a phase's pack may overlap
   local tag=$BASHPID  # read here: in a redirection of an external command it would be the child's pid
   cat "$work"/check/summary.txt "$work"/bench/summary.txt > "$final/.summary.$tag" 2>/dev/null
   mv "$final/.summary.$tag" "$final/summary.txt"
-  tar czf "$final/.visit.$tag" -C "$work" . 2>/dev/null && mv "$final/.visit.$tag" "$final/visit.tgz"
+  # tar exits 1 when a file changed while it read it (a bench step rewrites its JSON after every case): still a snapshot
+  tar czf "$final/.visit.$tag" -C "$work" . 2>/dev/null; [ $? -le 1 ] && mv "$final/.visit.$tag" "$final/visit.tgz"
 }
 ( while sleep 20; do pack; done ) & packer=$!
 trap 'kill $packer 2>/dev/null' EXIT

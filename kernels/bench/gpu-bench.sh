@@ -23,11 +23,14 @@ source "$(dirname "$0")/../device-budget.sh"
 parts=${*:-kernels gemm gemm-cublas}
 for p in $parts; do case $p in kernels|gemm|gemm-sm80|gemm-cublas|sample) ;; *) echo "unknown part $p (kernels, gemm, gemm-sm80, gemm-cublas, sample)"; exit 2 ;; esac; done
 common=(--preset puppet-master --device cuda --dtype bf16 --peak-tflops "${PEAK_TFLOPS:-989}" --warmup "${WARMUP:-3}" --iters "${ITERS:-10}")
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
+# capped too: they run before the first step, and a visit's budget leaves only 40 s past its DEADLINE (at least 1 s:
+# timeout 0 would mean no limit)
+short() { local l; l=$(capped "$1"); [ "$l" = 0 ] && l=1; echo "$l"; }
+timeout "$(short 20)" nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+timeout "$(short 60)" python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
 # JCublas needs libcublas.so.12; a pip-installed PyTorch may carry one (nvidia/cublas/lib): let the engine find it.
 dirs="$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) /usr/local /usr/lib /opt"
-cublas=$(timeout 30 find $dirs -name 'libcublas.so.12*' 2>/dev/null | head -n 1)
+cublas=$(timeout "$(short 30)" find $dirs -name 'libcublas.so.12*' 2>/dev/null | head -n 1)
 [ -n "$cublas" ] && export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && echo "libcublas.so.12: $cublas"
 
 status() { echo "$1" | tee -a "$out/summary.txt"; }
@@ -58,6 +61,9 @@ for p in $parts; do
     # PyTorch's second pass (convolutions in channels-last) gets at most 45 s of the step: the correctness steps come after
     gemm) TORCH_OPS_CHANNELS_LAST_SECONDS=${TORCH_OPS_CHANNELS_LAST_SECONDS:-45} run gemm 270 "-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.tuneCache=$out/tune" gemm "${common[@]}" --json "$out/gemm.json" ;;
     gemm-sm80|gemm-cublas)   # PyTorch's side is gemm's, where that part ran
+      if [ "$p" = gemm-cublas ] && [ -z "$cublas" ] && ! ldconfig -p 2>/dev/null | grep -q ' libcublas.so.12 '; then
+        status "gemm-cublas: skipped, no libcublas.so.12 here (it would time our tiles again)"; continue
+      fi
       if [ -f "$out/gemm.json.torch.json" ]; then torch=(--torch-results "$out/gemm.json.torch.json"); else torch=(); fi
       jvm="-Dpuppet.cuda.gemm.tile=cublas"
       [ "$p" = gemm-sm80 ] && jvm="-Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.hopper=false -Dpuppet.cuda.tuneCache=$out/tune-sm80"

@@ -38,7 +38,7 @@ def backward_of(fn, inputs):
 
 def gemm(s, new):
     b, m, n, k = s["batch"], s["m"], s["n"], s["k"]
-    if s["kind"] == "linear":  # x (m, k) w^T with w stored (n, k), and what the engine fuses after it
+    if s["kind"] == "linear" and s["pass"] == "forward":  # x (m, k) w^T with w stored (n, k), and what the engine fuses after it
         x, w = new(m, k), new(n, k)
         bias = new(n) if s["bias"] else None
         epilogue = s.get("epilogue", "none")

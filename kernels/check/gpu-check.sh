@@ -47,29 +47,30 @@ probe() {
 }
 summary=()
 logs=()
+note() { summary+=("$1"); echo "$1" >> "$out/summary.txt"; }   # written at once: a visit cut short keeps the finished steps' lines
 run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or Class#method(types)), rest = extra JVM flags
   local label=$1 limit=$2 classes=$3; shift 3
   local sel=(); for c in $classes; do
     if [[ $c == *"#"* ]]; then sel+=(--select-method="dev.puppetengine.$c"); else sel+=(--select-class="dev.puppetengine.$c"); fi
   done
   limit=$(capped "$limit")
-  if [ "$limit" = 0 ]; then summary+=("$(printf '%-18s skipped: the visit has no time left' "$label")"); return; fi
+  if [ "$limit" = 0 ]; then note "$(printf '%-18s skipped: the visit has no time left' "$label")"; return; fi
   logs+=("$out/$label.log")
   local t0=$SECONDS
   JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true -Dpuppet.harness.requireDevice=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
   local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s" >> "$out/$label.log"
   local line; line=$(grep -E "tests (successful|failed|aborted|skipped)" "$out/$label.log" | tr -s ' ' | tr '\n' ' ')
-  summary+=("$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")")
+  note "$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")"
 }
 products="backend.OpHarnessTest#matrixProducts(dev.puppetengine.tensor.DType)"
 products+=" backend.OpHarnessTest#tensorCoreProducts(dev.puppetengine.tensor.DType)"
 products+=" backend.OpHarnessTest#convolution(dev.puppetengine.tensor.DType)"
 hopper() { nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | grep -q '^9\.0'; }   # gemm_wgmma.cu: sm_90 only
 memcheck() {
-  if ! command -v compute-sanitizer > /dev/null; then summary+=("memcheck-harness   skipped: compute-sanitizer is not on PATH"); return; fi
+  if ! command -v compute-sanitizer > /dev/null; then note "memcheck-harness   skipped: compute-sanitizer is not on PATH"; return; fi
   local limit; limit=$(capped 120)
-  if [ "$limit" = 0 ]; then summary+=("memcheck-harness   skipped: the visit has no time left"); return; fi
+  if [ "$limit" = 0 ]; then note "memcheck-harness   skipped: the visit has no time left"; return; fi
   local t0=$SECONDS
   # no tile probe: its child JVM would run under the sanitizer too (~10x slower), and the harness validates anyway
   JAVA_OPTS="-Xmx8g -Dpuppet.cuda.gemm.probe=false" timeout "$limit" compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
@@ -77,15 +78,17 @@ memcheck() {
     --details=tree --disable-banner > "$out/memcheck-harness.log" 2>&1
   local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
   grep -E "ERROR SUMMARY|LEAK SUMMARY" "$out/memcheck-harness.log" > "$out/memcheck-summary.txt" || echo "no ERROR SUMMARY line (exit $rc)" > "$out/memcheck-summary.txt"
-  summary+=("$(printf '%-18s exit %-3s %4ss  %s' memcheck-harness "$rc" "$((SECONDS - t0))" "$(tr '\n' ' ' < "$out/memcheck-summary.txt")")")
+  note "$(printf '%-18s exit %-3s %4ss  %s' memcheck-harness "$rc" "$((SECONDS - t0))" "$(tr '\n' ' ' < "$out/memcheck-summary.txt")")"
 }
 for step in $steps; do
   case $step in
     probe) probe ;;
-    harness-cublas)
-      if grep -q '^libcublas.so.12 *not found' "$out/probe.txt" 2>/dev/null; then
+    harness-cublas)   # where probe found it (pip's nvidia/cublas/lib too: on the loader path for JCublas, as gpu-bench.sh does)
+      lib=$(awk '$1 == "libcublas.so.12" {print $2}' "$out/probe.txt" 2>/dev/null)
+      if [ -z "$lib" ] || [ "$lib" = not ]; then
         run harness-cublas 40 "backend.BackendsTest backend.OpChecksTest"
-      else run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" -Dpuppet.cuda.gemm.tile=cublas; fi ;;
+      else LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        run harness-cublas 70 "backend.OpHarnessTest backend.BackendsTest backend.OpChecksTest" -Dpuppet.cuda.gemm.tile=cublas; fi ;;
     # 150 s: the tile probe stops a child after 30 s of silence per hung tile (GemmProbe), a few may hang
     harness-mma) run harness-mma 150 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tune=false -Dpuppet.cuda.tuneCache="$out/tune" -Dpuppet.cuda.gemm.strictValidation=true ;;
     products-mma)
@@ -96,7 +99,7 @@ for step in $steps; do
         for t in wgmma-ws-128x128 wgmma-tma-128x128 wgmma-ws-128x256 wgmma-tma-128x256 wgmma-128x128 wgmma-128x256; do
           run products-$t 35 "$products" -Dpuppet.cuda.gemm=mma -Dpuppet.cuda.gemm.tile=$t -Dpuppet.cuda.gemm.tile.strict=true
         done
-      else summary+=("products-hopper    skipped: not an sm_90 GPU"); fi ;;
+      else note "products-hopper    skipped: not an sm_90 GPU"; fi ;;
     harness-tiled) run harness-tiled 60 "backend.OpHarnessTest" -Dpuppet.cuda.gemm=tiled ;;
     unet-parity) run unet-parity 95 "model.UNetGpuParityTest" ;;
     sample-parity) run sample-parity 100 "pipeline.PipelineGpuParityTest" ;;
@@ -108,4 +111,4 @@ if [ ${#logs[@]} -gt 0 ]; then
   grep -h -A3 -E "✘|MethodSource|AssertionFailed|Exception|FAIL |TIMEOUT" "${logs[@]}" 2>/dev/null | head -60
   echo "--- parity margins ---"; grep -h -E "tensors compared|vs cpu:|initial noise|sampled on" "${logs[@]}" 2>/dev/null | head -30
 fi
-echo "--- summary ---"; printf '%s\n' "${summary[@]}" | tee -a "$out/summary.txt"
+echo "--- summary ---"; printf '%s\n' "${summary[@]}"

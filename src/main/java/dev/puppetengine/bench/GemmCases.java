@@ -36,7 +36,7 @@ public final class GemmCases {
             long out = (long) p.m() * p.n() / (geglu ? 2 : 1) * (residual ? 2 : 1);   // C written (and a residual read)
             long bytes = OpCase.bytes(t, (long) p.batch() * ((long) p.m() * p.k() + (long) p.k() * p.n() + out));
             return new OpCase(id, group, s, p.flops(), bytes, count, be -> {
-                if (p.kind().equals("linear")) {
+                if (p.kind().equals("linear") && p.pass().equals("forward")) {   // its gradient products are plain (transposed) products
                     Tensor x = OpCase.random(be, t, p.m(), p.k()), w = OpCase.random(be, t, p.n(), p.k());
                     Tensor bias = p.bias() ? OpCase.random(be, t, p.n()) : null;
                     if (geglu) return () -> be.linearGeglu(x, w, bias);
