@@ -92,6 +92,22 @@ class GemmTunerTest {
                 "another device's choices are not used");
     }
 
+    /** Two processes tuning different shapes against one cache file: the second save keeps the first one's entry. */
+    @Test
+    void concurrentTunersMergeTheirEntries() {
+        Path file = dir.resolve("gemm-tiles.json");
+        Map<Tile, Double> ms = Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0);
+        GemmTuner a = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
+        GemmTuner b = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));   // both read an empty cache
+        a.choose("shape-a", 448, 1280, 1, true, MMA, bench(ms, new ArrayList<>()));
+        b.choose("shape-b", 448, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 1.0, Tile.T128x64, 2.0, Tile.T64x128, 3.0), new ArrayList<>()));
+        GemmTuner later = new GemmTuner(H100, 132, file, true, () -> { throw new AssertionError("cached: nothing to validate"); });
+        List<Tile> calls = new ArrayList<>();
+        assertEquals(Tile.T64x128, later.choose("shape-a", 448, 1280, 1, true, MMA, bench(Map.of(), calls)), "a's entry survived b's save");
+        assertEquals(Tile.T128x128, later.choose("shape-b", 448, 1280, 1, true, MMA, bench(Map.of(), calls)));
+        assertTrue(calls.isEmpty());
+    }
+
     /** A cached choice whose tile failed this process's validation (run for another shape) is tuned again, not used. */
     @Test
     void aCachedTileThatFailsValidationHereIsNotUsed() {

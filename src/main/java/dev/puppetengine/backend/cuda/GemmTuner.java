@@ -8,13 +8,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Supplier;
 
 /**
@@ -129,6 +134,7 @@ final class GemmTuner {
     private final Supplier<Set<Tile>> validate;
     private final Tile forced = Tile.forced();
     private final Map<String, Tile> chosen = new HashMap<>();
+    private final Map<String, Tile> timedHere = new HashMap<>();   // what this process measured: wins over the file's entry
     private Set<Tile> usable;
 
     /**
@@ -143,7 +149,7 @@ final class GemmTuner {
         this.cacheFile = cacheFile;
         this.tune = tune;
         this.validate = validate;
-        load();
+        chosen.putAll(read());
     }
 
     /**
@@ -194,37 +200,50 @@ final class GemmTuner {
         }
         LOG.debug("tuned {}:{} -> {}", key, times, best.suffix());
         chosen.put(key, best);
+        timedHere.put(key, best);
         save();
         return best;
     }
 
-    /** Reads the cache file's choices for this device; a missing, foreign or malformed file is ignored (with a warning). */
-    private void load() {
-        if (cacheFile == null || !Files.isRegularFile(cacheFile)) return;
+    /** The cache file's choices for this device; a missing, foreign or malformed file gives none (with a warning). */
+    private Map<String, Tile> read() {
+        Map<String, Tile> tiles = new HashMap<>();
+        if (cacheFile == null || !Files.isRegularFile(cacheFile)) return tiles;
         try {
             JsonNode root = Json.mapper().readTree(cacheFile.toFile());
-            if (root.path("version").asInt() != VERSION || !device.equals(root.path("device").asText())) return;
+            if (root.path("version").asInt() != VERSION || !device.equals(root.path("device").asText())) return tiles;
             for (Iterator<Map.Entry<String, JsonNode>> it = root.path("tiles").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 Tile t = Tile.of(e.getValue().asText());
-                if (t != null) chosen.put(e.getKey(), t);
+                if (t != null) tiles.put(e.getKey(), t);
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("ignoring the GEMM tuning cache {}: {}", cacheFile, e.getMessage());
         }
+        return tiles;
     }
 
-    /** Rewrites the cache file atomically (a crash leaves the old one); a failure only costs tuning again later. */
+    /**
+     * Merges this process's timings into the cache file and rewrites it atomically (a crash leaves the old one). The
+     * merge runs under a lock on a file beside it, so a second process tuning other shapes at the same time keeps its
+     * entries. A failure only costs tuning again later.
+     */
     private void save() {
         if (cacheFile == null) return;
-        ObjectNode root = Json.mapper().createObjectNode();
-        root.put("version", VERSION).put("device", device);
-        ObjectNode tiles = root.putObject("tiles");
-        chosen.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> tiles.put(e.getKey(), e.getValue().suffix()));
+        Path lock = cacheFile.resolveSibling(cacheFile.getFileName() + ".lock");   // never deleted: a waiter holds its inode
         try {
             Files.createDirectories(cacheFile.getParent());
-            AtomicFile.writeString(cacheFile, Json.mapper().writeValueAsString(root));
-        } catch (IOException e) {
+            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock held = ch.lock()) {
+                Map<String, Tile> merged = new TreeMap<>(read());
+                merged.putAll(timedHere);
+                ObjectNode root = Json.mapper().createObjectNode();
+                root.put("version", VERSION).put("device", device);
+                ObjectNode tiles = root.putObject("tiles");
+                merged.forEach((k, t) -> tiles.put(k, t.suffix()));
+                AtomicFile.writeString(cacheFile, Json.mapper().writeValueAsString(root));
+            }
+        } catch (IOException | OverlappingFileLockException e) {
             LOG.warn("could not write the GEMM tuning cache {}: {}", cacheFile, e.getMessage());
         }
     }
