@@ -6,13 +6,18 @@ import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EvalDragAMoveSourceTest {
 
@@ -54,5 +59,20 @@ class EvalDragAMoveSourceTest {
             assertArrayEquals(b.embedding().toFloatArray(), ex.precomputed().embedding());
         }
         assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
+    }
+
+    /** A resumed evaluation compares identities: a file replaced in place (same names) changes it, a copy does not. */
+    @Test
+    void identityDigestsTheFiles(@TempDir Path tmp) throws Exception {
+        Path dir = SharedData.require("dragamove-test");
+        for (String n : new String[]{"00000", "00001"})
+            for (String ext : new String[]{".pkl", ".gif"}) Files.copy(dir.resolve(n + ext), tmp.resolve(n + ext));
+        String before = new DragAMoveSource(tmp).identity().path("files_sha256").asText();
+        assertTrue(before.matches("[0-9a-f]{64}"), before);
+        assertEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText());
+        Files.copy(dir.resolve("00002.gif"), tmp.resolve("00001.gif"), StandardCopyOption.REPLACE_EXISTING);
+        assertNotEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText(), "a GIF replaced in place");
+        Files.delete(tmp.resolve("00001.gif"));
+        assertNotEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText(), "a GIF missing");
     }
 }

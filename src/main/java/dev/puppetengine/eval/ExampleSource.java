@@ -15,7 +15,8 @@ public interface ExampleSource {
 
     /**
      * What the examples are made from beyond their folder and names (a generated dataset's generator, seed and
-     * parameters), so a resumed evaluation refuses data regenerated under the same path; empty when unknown.
+     * parameters; a digest of the files), so a resumed evaluation refuses data regenerated or replaced under the
+     * same path; empty when unknown.
      */
-    default ObjectNode identity() { return JsonNodeFactory.instance.objectNode(); }
+    default ObjectNode identity() throws IOException { return JsonNodeFactory.instance.objectNode(); }
 }
