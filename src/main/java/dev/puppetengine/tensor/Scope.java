@@ -19,6 +19,9 @@ import java.util.Set;
  *
  * A long-lived scope (model parameters, optimizer state) is made with {@link #detached()} and entered with
  * {@link #use()} while creating what it should own. Scopes are confined to their thread.
+ *
+ * <p>Work on device tensors inside a scope: an operation that fails after allocating its output (out of memory for
+ * a second output, a failed launch) leaves that output to the current scope; with none open, nothing can free it.
  */
 public final class Scope implements AutoCloseable {
     private static final ThreadLocal<Deque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
