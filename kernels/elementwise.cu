@@ -89,6 +89,17 @@ extern "C" __global__ void affine_dev(Layout L, long long n, void* out, int to, 
   }
 }
 
+// out[st0] = min(max(x[st1], lo), hi) as torch.clamp: infinities become the bounds, NaN stays NaN (it fails both
+// comparisons). Bounds in double, the stored bound rounded once, as the CPU reference.
+extern "C" __global__ void clamp(Layout L, long long n, void* out, int to, const void* x, int tx, double lo, double hi) {
+  GRID_STRIDE(i, n) {
+    long long oo, ox, u;
+    offsets(L, i, oo, ox, u);
+    const double v = (double)ld(x, tx, ox);
+    std_(out, to, oo, v < lo ? lo : v > hi ? hi : v);
+  }
+}
+
 // y[st0] = a * x[st1] + b * y[st0], in place.
 extern "C" __global__ void axpby(Layout L, long long n, double a, const void* x, int tx, double b, void* y, int ty) {
   GRID_STRIDE(i, n) {

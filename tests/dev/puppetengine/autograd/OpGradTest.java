@@ -2,6 +2,8 @@ package dev.puppetengine.autograd;
 
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.UnaryOp;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -58,6 +60,8 @@ class OpGradTest {
             check(op.name(), a -> F.unary(op, a[0]), x);
         }
         check("affine", x -> F.affine(x[0], 1.7, -0.3), randn(rng, 4, 3));
+        // inputs away from the kinks (finite differences straddle none): 1 inside, 0 beyond either bound
+        check("clamp", x -> F.clamp(x[0], -0.5, 0.5), Tensor.of(CpuBackend.get(), DType.F64, new int[]{2, 3}, -2, -0.3, 0.1, 0.45, 0.7, 3));
     }
 
     @Test

@@ -29,6 +29,8 @@ class OpChecksTest {
         m.put("copyInto: shapes [2, 3] and [3, 2] differ", b -> b.copyInto(t(b, 2, 3), t(b, 3, 2)));
         m.put("axpby: shapes [2, 3] and [2] differ", b -> b.axpby(1, t(b, 2, 3), 1, t(b, 2)));
         m.put("sumTo: [2, 3] does not broadcast from [2]", b -> b.sumTo(t(b, 2, 3), new int[]{2}));
+        m.put("clamp: bounds [1.0, -1.0] are not lo <= hi", b -> b.clamp(t(b, 2, 3), 1, -1));
+        m.put("clamp: bounds [NaN, 1.0] are not lo <= hi", b -> b.clamp(t(b, 2, 3), Double.NaN, 1));
         m.put("matmul needs rank >= 2, got [3] x [3, 2]", b -> b.matmul(t(b, 3), t(b, 3, 2)));
         m.put("matmul: inner dims differ in [2, 3] x [4, 2]", b -> b.matmul(t(b, 2, 3), t(b, 4, 2)));
         m.put("linear: weight [5, 4] does not take inputs [2, 3]", b -> b.linear(t(b, 2, 3), t(b, 5, 4), null));

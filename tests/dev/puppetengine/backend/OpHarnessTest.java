@@ -174,6 +174,7 @@ class OpHarnessTest {
             check1("unaryBackward " + op, t, g -> x.on(g).backend().unaryBackward(op, x.on(g), gy.on(g)));
         }
         check1("affine", t, g -> a.on(g).backend().affine(a.on(g), -1.75, 0.3));
+        check1("clamp (a transposed x)", t, g -> a.on(g).backend().clamp(a.on(g).transpose(1, 2), -0.5, 0.8));
         check1("affineFrom (device coefficients, a transposed x)", t, g -> {
             Backend bk = a.on(g).backend();
             Tensor coef = Tensor.of(bk, DType.F64, new int[]{3}, 9.0, -1.75, 0.3);

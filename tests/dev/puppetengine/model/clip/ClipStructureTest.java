@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The full-size ViT-H/14 image encoder described without allocating: transformers key names, shapes, total of spec 2.8. */
 class ClipStructureTest {
@@ -76,5 +77,14 @@ class ClipStructureTest {
     void unsupportedActivationIsRejected() {
         var e = assertThrows(IllegalArgumentException.class, () -> new ClipVisionConfig(32, 64, 1, 2, 3, 32, 8, 16, 1e-5, "quick_gelu"));
         assertEquals("CLIP config: hidden_act must be \"gelu\" (exact erf form), got quick_gelu", e.getMessage());
+    }
+
+    /** A config.json without image_size (Jackson's 0) is refused, not built into a model of one position. */
+    @Test
+    void aMissingImageSizeIsRejected() {
+        String json = "{\"hidden_size\": 32, \"intermediate_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+                + " \"patch_size\": 8, \"projection_dim\": 16, \"layer_norm_eps\": 1e-5, \"hidden_act\": \"gelu\"}";
+        var e = assertThrows(Exception.class, () -> new ObjectMapper().readValue(json, ClipVisionConfig.class));
+        assertTrue(String.valueOf(e.getMessage()).contains("image_size 0 must be a positive multiple of patch_size 8"), e.getMessage());
     }
 }

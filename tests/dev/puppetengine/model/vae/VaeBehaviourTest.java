@@ -8,6 +8,8 @@ import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.Arrays;
 import java.util.Random;
@@ -176,6 +178,20 @@ class VaeBehaviourTest {
                 assertArrayEquals(new double[]{0.5, -0.25, 1, 2}, Arrays.copyOfRange(mean, i, i + 4));
                 assertArrayEquals(new double[]{20, -30, 3, -3}, Arrays.copyOfRange(logvar, i, i + 4));
             }
+        }
+    }
+
+    /** torch.clamp's answers in every dtype: infinities become the bounds, huge values too (no cancellation). */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F64", "F32", "BF16", "F16"})
+    void logvarIsClampedLikeTorch(DType t) {
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(vae, CPU, t, 6)) {
+            set(ps, "quant_conv.weight", new double[64]);
+            double big = t == DType.F16 ? 60000 : 1e9;
+            set(ps, "quant_conv.bias", 0, 0, 0, 0, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, big, -3000);
+            double[] logvar = vae.encode(Tensor.zeros(CPU, DType.F32, 1, 8, 8, 3)).logvar().toDoubleArray();
+            assertArrayEquals(new double[]{20, -30, 20, -30}, Arrays.copyOf(logvar, 4), t.name());
         }
     }
 

@@ -137,6 +137,28 @@ public final class F {
     public static Tensor scale(Tensor x, double s) { return affine(x, s, 0); }
 
     /**
+     * min(max(x, lo), hi) as torch.clamp (infinities to the bounds, NaN kept); the gradient passes where
+     * lo <= x <= hi (bounds included, as torch's) and is 0 outside.
+     */
+    public static Tensor clamp(Tensor x, double lo, double hi) {
+        Tensor y = be(x).clamp(x, lo, hi);
+        if (!Autograd.recording(x)) return y;
+        return Autograd.attach(y, new Node("clamp", x) {
+            final Tensor sx = save(x);
+
+            @Override
+            protected Tensor[] backward(Tensor gy) {
+                Backend k = be(gy);
+                try (Scope s = Scope.open()) {   // gy minus its parts where x > hi or x < lo (x - hi keeps its sign when rounded)
+                    Tensor above = k.unary(UnaryOp.STEP, k.affine(sx, 1, -hi)), below = k.unary(UnaryOp.STEP, k.affine(sx, -1, lo));
+                    Tensor outside = k.binary(BinaryOp.ADD, above, below);
+                    return new Tensor[]{Scope.escape(k.binary(BinaryOp.SUB, gy, k.binary(BinaryOp.MUL, gy, outside)))};
+                }
+            }
+        });
+    }
+
+    /**
      * A spatio-temporal resblock's output in one op (spec 3.4): x = alpha a + (1 - alpha) b (the time mixer;
      * alpha has shape [1]), then, when gamma is given, the drag FiLM x (1 + gamma) + beta. Without b there is no
      * blend (alpha null: x = a).

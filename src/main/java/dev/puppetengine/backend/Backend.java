@@ -112,6 +112,9 @@ public interface Backend extends AutoCloseable {
     /** x * scale + shift. */
     Tensor affine(Tensor x, double scale, double shift);
 
+    /** min(max(x, lo), hi) as torch.clamp: +-infinity become the bounds, NaN stays NaN. */
+    Tensor clamp(Tensor x, double lo, double hi);
+
     /**
      * {@link #affine} with the coefficients read from the device: x * coef[scaleAt] + (shiftAt < 0 ? 0 : coef[shiftAt]),
      * {@code coef} an F64 vector. The same arithmetic as {@code affine(x, scale, shift)} with those doubles (so the

@@ -21,6 +21,11 @@ public final class OpChecks {
         require(a.sameShape(b), op + ": shapes " + Shape.str(a.shape()) + " and " + Shape.str(b.shape()) + " differ");
     }
 
+    /** clamp's bounds: numbers, lo <= hi. */
+    public static void clampBounds(double lo, double hi) {
+        require(lo <= hi, "clamp: bounds [" + lo + ", " + hi + "] are not lo <= hi");   // false for NaN too
+    }
+
     /** x's shape reduces to {@code shape} by summing broadcast dims: {@code shape} broadcasts to x's. */
     public static void sumTo(int[] xs, int[] shape) {
         boolean ok = shape.length <= xs.length;

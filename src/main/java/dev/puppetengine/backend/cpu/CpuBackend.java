@@ -162,6 +162,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor clamp(Tensor x, double lo, double hi) {
+        OpChecks.clampBounds(lo, hi);
+        double[] v = read(x), out = new double[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = v[i] < lo ? lo : v[i] > hi ? hi : v[i];   // NaN fails both tests: kept
+        return result(x.dtype(), x.shape(), out);
+    }
+
+    @Override
     public void axpby(double a, Tensor x, double b, Tensor y) {
         OpChecks.sameShape("axpby", x, y);
         double[] xv = read(x), yv = read(y), out = new double[yv.length];

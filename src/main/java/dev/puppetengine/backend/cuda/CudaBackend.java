@@ -766,6 +766,17 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public Tensor clamp(Tensor x, double lo, double hi) {
+        OpChecks.clampBounds(lo, hi);
+        computable(x, "clamp");
+        Tensor out = empty(x.dtype(), x.shape());
+        int[] s = x.shape();
+        launch1d("elementwise", "clamp", Shape.numel(s), layout(s, out.strides(), x.strides()), Shape.numel(s),
+                ptr(out), code(out.dtype()), ptr(x), code(x.dtype()), lo, hi);
+        return out;
+    }
+
+    @Override
     public void axpby(double a, Tensor x, double b, Tensor y) {
         OpChecks.sameShape("axpby", x, y);
         computable(y, "axpby");

@@ -24,8 +24,8 @@ public record ClipVisionConfig(
         if (numChannels == 0) numChannels = 3;     // transformers' default when the field is absent
         if (hiddenSize < 1 || numAttentionHeads < 1 || hiddenSize % numAttentionHeads != 0)
             throw new IllegalArgumentException("CLIP config: hidden_size " + hiddenSize + " must be a positive multiple of num_attention_heads " + numAttentionHeads);
-        if (patchSize < 1 || imageSize % patchSize != 0)
-            throw new IllegalArgumentException("CLIP config: image_size " + imageSize + " must be a multiple of patch_size " + patchSize);
+        if (patchSize < 1 || imageSize < patchSize || imageSize % patchSize != 0)   // 0: the field is missing
+            throw new IllegalArgumentException("CLIP config: image_size " + imageSize + " must be a positive multiple of patch_size " + patchSize);
         if (intermediateSize < 1 || numHiddenLayers < 0 || projectionDim < 1 || layerNormEps <= 0)
             throw new IllegalArgumentException("CLIP config: intermediate_size, projection_dim and layer_norm_eps must be positive, num_hidden_layers non-negative");
         if (!"gelu".equals(hiddenAct))

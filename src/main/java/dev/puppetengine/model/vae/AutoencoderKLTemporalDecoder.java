@@ -2,7 +2,6 @@ package dev.puppetengine.model.vae;
 
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.ConvSpec;
-import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.nn.Conv2d;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.tensor.DType;
@@ -51,7 +50,7 @@ public final class AutoencoderKLTemporalDecoder extends Module {
     public LatentDistribution encode(Tensor images, boolean checkpoint) {
         try (Scope s = Scope.open()) {
             Tensor[] mv = F.split(moments(images, checkpoint), 3, cfg.latentChannels(), cfg.latentChannels());
-            Tensor mean = F.contiguous(mv[0]), logvar = clamp(mv[1], LOGVAR_MIN, LOGVAR_MAX);
+            Tensor mean = F.contiguous(mv[0]), logvar = F.clamp(mv[1], LOGVAR_MIN, LOGVAR_MAX);
             return new LatentDistribution(Scope.escape(mean), Scope.escape(logvar));
         }
     }
@@ -84,14 +83,5 @@ public final class AutoencoderKLTemporalDecoder extends Module {
 
     private Tensor cast(Tensor t) {
         return F.to(t, quantConv.weight.value().dtype());
-    }
-
-    /** min(max(x, lo), hi) from differentiable pieces: x - relu(x - hi) + relu(lo - x). */
-    private static Tensor clamp(Tensor x, double lo, double hi) {
-        return F.add(F.sub(x, relu(F.affine(x, 1, -hi))), relu(F.affine(x, -1, lo)));
-    }
-
-    private static Tensor relu(Tensor x) {
-        return F.mul(x, F.unary(UnaryOp.STEP, x));
     }
 }
