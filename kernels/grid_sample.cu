@@ -12,7 +12,7 @@ __device__ __forceinline__ Corners corners(float u, float v, int h, int w) {
   float px = clamp_nan(u * w - 0.5f, (float)(w - 1)), py = clamp_nan(v * h - 0.5f, (float)(h - 1));
   Corners r;
   float fx = floorf(px), fy = floorf(py);
-  r.x0 = (int)fx; r.y0 = (int)fy;
+  r.x0 = fx == fx ? (int)fx : 0; r.y0 = fy == fy ? (int)fy : 0;   // NaN: an in-bounds index (C++ leaves (int)NaN undefined)
   r.x1 = min(r.x0 + 1, w - 1); r.y1 = min(r.y0 + 1, h - 1);
   r.ax = px - fx; r.ay = py - fy;
   return r;

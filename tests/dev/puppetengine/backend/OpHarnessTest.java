@@ -9,6 +9,7 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -440,6 +442,18 @@ class OpHarnessTest {
         Twin feat = twin(t, 2, 7, 9, 5), pts = twinIn(DType.F32, -0.1, 1.1, 2, 4, 2), gs = twin(t, 2, 4, 5);
         check1("gridSamplePoints", t, g -> feat.on(g).backend().gridSamplePoints(feat.on(g), pts.on(g)));
         check1("gridSamplePoints backward", t, g -> feat.on(g).backend().gridSamplePointsBackward(gs.on(g), pts.on(g), new int[]{2, 7, 9, 5}));
+    }
+
+    /** A NaN point samples NaN (not pixel (0, 0), not a read out of bounds); the other points are unaffected. */
+    @Test
+    void gridSampleOfANanPointIsNan() {
+        double[] p = {0.3, 0.6, Double.NaN, 0.5, 0.5, Double.NaN, 0.9, 0.1};
+        for (Backend b : new Backend[]{CPU, gpu}) {
+            Tensor feat = Tensor.of(b, DType.F32, new int[]{1, 3, 4, 2}, IntStream.range(0, 24).mapToDouble(i -> i * 0.25).toArray());
+            double[] out = b.gridSamplePoints(feat, Tensor.of(b, DType.F32, new int[]{1, 4, 2}, p)).toDoubleArray();
+            for (int i = 0; i < 8; i++)
+                assertEquals(i >= 2 && i < 6, Double.isNaN(out[i]), b.name() + " point " + i / 2 + " channel " + i % 2 + ": " + out[i]);
+        }
     }
 
     /**
