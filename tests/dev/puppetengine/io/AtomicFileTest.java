@@ -41,9 +41,11 @@ class AtomicFileTest {
         AtomicFile.writeString(f, "old");
         IOException e = assertThrows(IOException.class, () -> AtomicFile.write(f, ch -> {
             AtomicFile.writeFully(ch, ByteBuffer.wrap("partial new content".getBytes()));
-            throw new IOException("disk on fire");
+            throw new IOException("No space left on device");
         }));
-        assertEquals("disk on fire", e.getMessage());
+        assertEquals("writing " + f + ": No space left on device", e.getMessage(), "the failure names the file (main: one line saying where)");
+        IOException viaPath = assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> { throw new IOException("No space left on device"); }));
+        assertEquals("writing " + f + ": No space left on device", viaPath.getMessage());
         assertEquals("old", Files.readString(f));
         assertEquals(List.of("model.bin"), listing());
     }

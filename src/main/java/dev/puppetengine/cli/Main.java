@@ -18,7 +18,11 @@ public final class Main implements Runnable {
 
     /** Runs a command line and returns its exit code (tests call this). */
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Main());
+        return execute(new CommandLine(new Main()), args);
+    }
+
+    /** Runs {@code cl} with the engine's error reporting: one line and exit 2 for bad input, 1 for the environment. */
+    static int execute(CommandLine cl, String... args) {
         // a mistyped option: what is wrong and where the help is, not the whole usage (which buries the message)
         cl.setParameterExceptionHandler((ex, given) -> {
             CommandLine c = ex.getCommandLine();
@@ -44,6 +48,10 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 1;
             }
+            if (ex instanceof dev.puppetengine.backend.cuda.CudaOutOfMemoryError) {   // its message says how much and what to try
+                cmd.getErr().println("error: " + ex.getMessage());
+                return 1;
+            }
             if (ex instanceof java.io.UncheckedIOException u) ex = new java.io.IOException(u.getMessage(), u.getCause());
             if (ex instanceof java.io.IOException io) {          // the environment, not a bug: one line, no stack trace
                 cmd.getErr().println("error: " + reason(io));
@@ -51,7 +59,17 @@ public final class Main implements Runnable {
             }
             throw ex;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {   // picocli hands errors on: the Java heap, said in one line like the GPU's
+            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory()));
+            return 1;
+        }
+    }
+
+    static String heapExhausted(long maxHeapBytes) {
+        return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try fewer --frames, a smaller --batch-size, or a "
+                + "larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", maxHeapBytes >> 20);
     }
 
     /** An I/O failure in words: file-system errors as what happened to which file, others as their message. */
@@ -61,7 +79,7 @@ public final class Main implements Runnable {
         if (e instanceof java.nio.file.FileAlreadyExistsException f) return "already exists: " + f.getFile();
         if (e instanceof java.nio.file.FileSystemException f)
             return (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName()) + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
-        return e.getClass().getSimpleName() + ": " + e.getMessage();
+        return (e.getClass() == java.io.IOException.class ? "" : e.getClass().getSimpleName() + ": ") + e.getMessage();
     }
 
     @Override

@@ -62,6 +62,9 @@ public final class AtomicFile {
                 ch.force(true);
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            deleteQuietly(tmp, e);
+            throw naming(target, e);
         } catch (Throwable t) {
             deleteQuietly(tmp, t);
             throw t;
@@ -77,6 +80,9 @@ public final class AtomicFile {
             body.write(tmp);
             fsync(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            deleteQuietly(tmp, e);
+            throw naming(target, e);
         } catch (Throwable t) {
             deleteQuietly(tmp, t);
             throw t;
@@ -189,6 +195,12 @@ public final class AtomicFile {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             ch.force(true);
         }
+    }
+
+    /** A write failure without a file name ("No space left on device") names the file being written. */
+    private static IOException naming(Path target, IOException e) {
+        if (e instanceof java.nio.file.FileSystemException || String.valueOf(e.getMessage()).contains(target.toString())) return e;
+        return new IOException("writing " + target + ": " + e.getMessage(), e);
     }
 
     private static void deleteQuietly(Path p, Throwable cause) {

@@ -1,0 +1,55 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.backend.cuda.CudaOutOfMemoryError;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.concurrent.Callable;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** How a failing command ends: exit code and one line on stderr, no stack trace (README: exit codes). */
+class MainErrorsTest {
+    /** Throws what its argument names. */
+    @Command(name = "thrower")
+    static final class Thrower implements Callable<Integer> {
+        @Parameters
+        String what;
+
+        @Override
+        public Integer call() {
+            switch (what) {
+                case "heap": throw new OutOfMemoryError("Java heap space");
+                case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
+                default: throw new IllegalArgumentException("--frames must be positive");
+            }
+        }
+    }
+
+    private static String[] run(String what) {
+        CommandLine cl = new CommandLine(new Thrower());
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err, true));
+        int rc = Main.execute(cl, what);
+        return new String[]{String.valueOf(rc), err.toString()};
+    }
+
+    @Test
+    void outOfMemoryIsOneLineAndAnEnvironmentError() {
+        String[] heap = run("heap");
+        assertEquals("1", heap[0]);
+        assertTrue(heap[1].startsWith("error: out of Java heap memory (") && heap[1].contains("JAVA_OPTS=-Xmx"), heap[1]);
+        assertEquals(1, heap[1].strip().lines().count(), heap[1]);
+        String[] gpu = run("gpu");
+        assertEquals("1", gpu[0]);
+        assertEquals("error: CUDA out of memory: asked for 512.0 MiB; try a smaller batch", gpu[1].strip());
+        String[] bad = run("other");
+        assertEquals("2", bad[0], "bad input stays exit 2");
+        assertEquals("error: --frames must be positive", bad[1].strip());
+    }
+}
