@@ -71,8 +71,11 @@ final class BatchRun {
                 try {
                     Example ex = source.load(name);
                     if (precomputed && ex.precomputed() == null) throw new UserError("no precomputed conditioning in this example");
-                    sink.accept(ex, pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
-                            (done, total) -> bar.stepTo(base + done)));
+                    PuppetMaster.Result r = pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
+                            (done, total) -> bar.stepTo(base + done));
+                    if (r.blank()) throw new UserError(r.nonFiniteNote());   // a black video is a failed example, not a result
+                    if (r.nonFinite() > 0) System.err.println("\nwarning: " + name + ": " + r.nonFiniteNote());
+                    sink.accept(ex, r);
                 } catch (IOException | IllegalArgumentException | UserError e) {
                     failed.add(new Failure(name, e.getMessage()));
                     System.err.println("\nerror: " + name + ": " + e.getMessage());

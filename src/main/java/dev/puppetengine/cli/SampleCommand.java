@@ -63,6 +63,11 @@ final class SampleCommand implements Callable<Integer> {
             try (ProgressBar bar = ProgressBars.of("sampling", opts.steps(), " steps")) {
                 r = pm.sample(img, paths, opts, (done, total) -> bar.stepTo(done));
             }
+            if (r.blank()) {   // a black video is not a result: nothing written
+                System.err.println("error: " + r.nonFiniteNote() + "; nothing was written");
+                return 1;
+            }
+            if (r.nonFinite() > 0) System.err.println("warning: " + r.nonFiniteNote());
             if (out.getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
             int written = video.write(out, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();

@@ -40,7 +40,25 @@ public final class PuppetMaster implements AutoCloseable {
         public double unetPerStepMs() { return (double) unetTotalMs / steps; }
     }
 
-    public record Result(List<RgbImage> frames, RgbImage input, Timings timings) {}
+    /**
+     * {@code nonFinite}: decoded values that were NaN or infinite (drawn black, or clipped), 0 in a healthy run; see
+     * {@link #nonFiniteNote()}.
+     */
+    public record Result(List<RgbImage> frames, RgbImage input, Timings timings, long nonFinite) {
+        /** Every decoded value was NaN or infinite: the frames are blank, not a video. */
+        public boolean blank() {
+            long values = 0;
+            for (RgbImage f : frames) values += f.pixels().length;
+            return nonFinite == values;
+        }
+
+        /** Null when every decoded value was finite, else what went wrong and what to try. */
+        public String nonFiniteNote() {
+            if (nonFinite == 0) return null;
+            return (blank() ? "every decoded value was" : nonFinite + " decoded values were") + " NaN or infinite: the model's weights or"
+                    + " the conditioning are not finite, or a 16-bit dtype overflowed (try --dtype bf16 or fp32)";
+        }
+    }
 
     private final LoadedModel model;
     private final Backend backend;
@@ -104,10 +122,13 @@ public final class PuppetMaster implements AutoCloseable {
             int[] s = latents.shape();
             Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());   // decode casts to the VAE's dtype
             Tensor video = model.vae.decode(scaled, frames);
-            List<RgbImage> out = ImageTensors.toImages(video);
+            double[] values = video.toDoubleArray();
+            List<RgbImage> out = ImageTensors.toImages(values, video.shape());
+            long nonFinite = 0;
+            for (double v : values) if (!Double.isFinite(v)) nonFinite++;
             long t5 = System.nanoTime();
             Timings tm = new Timings(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), o.steps(), ms(t5 - t4), backend.peakBytes());
-            return new Result(out, input, tm);
+            return new Result(out, input, tm, nonFinite);
         }
     }
 

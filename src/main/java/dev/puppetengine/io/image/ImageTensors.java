@@ -45,7 +45,11 @@ public final class ImageTensors {
         if (s.length != 4 || s[3] != 3 || !frames.dtype().isFloating()) {
             throw new IllegalArgumentException("frames must be a floating (N, H, W, 3) tensor, got " + frames.dtype() + " " + java.util.Arrays.toString(s));
         }
-        double[] v = frames.toDoubleArray();
+        return toImages(frames.toDoubleArray(), s);
+    }
+
+    /** {@link #toImages(Tensor)} from values already read to the host, (N, H, W, 3) row-major. */
+    public static List<RgbImage> toImages(double[] v, int[] s) {
         int per = s[1] * s[2] * 3;
         List<RgbImage> out = new ArrayList<>(s[0]);
         for (int n = 0; n < s[0]; n++) {
