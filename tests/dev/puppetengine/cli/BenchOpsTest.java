@@ -82,6 +82,18 @@ class BenchOpsTest {
         torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 
+    /** Without --square the CPU gets no square products (an 8192^3 one takes minutes there); bad sizes are refused. */
+    @Test
+    void benchGemmOnTheCpuAddsNoSquaresByDefault(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("gemm.json");
+        assertEquals(2, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--square", "0", "--torch", "none"));
+        assertEquals(0, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "1", "--no-train", "--warmup", "0", "--iters", "1",
+                "--torch", "none", "--json", json.toString()));
+        List<JsonNode> cases = list(Json.mapper().readTree(json.toFile()).get("cases"));
+        assertTrue(cases.size() > 5, "the model's products ran");
+        assertTrue(all(cases, c -> c.get("group").asText().equals("square")).isEmpty());
+    }
+
     @Test
     void benchKernelsTakesEveryLevelsShapesFromTheConfigAndMergesTorchResults(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("kernels.json");

@@ -5,6 +5,7 @@ import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GemmRecorder;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.bench.GemmCases;
 import dev.puppetengine.bench.OpBench;
@@ -51,8 +52,8 @@ final class BenchGemmCommand implements Callable<Integer> {
     @Option(names = "--frames", description = "Frames (default: the UNet config's num_frames).")
     Integer frames;
 
-    @Option(names = "--square", defaultValue = "4096,8192", paramLabel = "N[,N...]|none",
-            description = "Sizes of square bf16 products to add (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--square", paramLabel = "N[,N...]|none",
+            description = "Sizes of square bf16 products to add (default: 4096,8192 on a GPU, none on the CPU, where one 8192^3 product takes minutes).")
     String square;
 
     @Option(names = "--no-train", description = "Record only the sampling forward (no training batch, so no backward products).")
@@ -70,10 +71,11 @@ final class BenchGemmCommand implements Callable<Integer> {
         OpBench.Options opts = run.options(bench);
         List<Integer> squares = new ArrayList<>();
         try {
-            if (!square.equals("none")) for (String s : square.split(",")) squares.add(Integer.parseInt(s.strip()));
+            if (square != null && !square.equals("none")) for (String s : square.split(",")) squares.add(Integer.parseInt(s.strip()));
         } catch (NumberFormatException e) {
             throw new UserError("--square: expected sizes such as 4096,8192 or none, got " + square);
         }
+        for (int n : squares) if (n < 1) throw new UserError("--square: sizes must be positive, got " + n);
         if (frames != null && frames < 1) throw new UserError("--frames must be >= 1");
         Map<GemmRecorder.Product, Integer> sampling, training = Map.of();
         List<String> errors = new ArrayList<>();
@@ -90,6 +92,7 @@ final class BenchGemmCommand implements Callable<Integer> {
             sampling = record(() -> unetPass(m, 2, f, side, false), "the CFG forward", errors);
             if (!noTrain) training = record(() -> unetPass(m, 1, f, side, true), "the training step", errors);
         }
+        if (square == null && !(backend instanceof CpuBackend)) squares = List.of(4096, 8192);
         List<OpCase> cases = new ArrayList<>();
         sampling.forEach((p, n) -> cases.add(GemmCases.of("cfg-b2", "cfg-b2 ", p, n)));
         training.forEach((p, n) -> cases.add(GemmCases.of("train-b1", "train-b1 ", p, n)));
