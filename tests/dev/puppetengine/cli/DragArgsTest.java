@@ -44,4 +44,16 @@ class DragArgsTest {
         d = DragArgs.parse(List.of(), plainFile, false, 256, 256, 14);
         assertEquals(0.25 / 256, d.get(0).xs()[0], 1e-12, "without the key or the flag: pixels");
     }
+
+    /** A malformed drags file is one line naming where (no Jackson source excerpt); a repeated key is refused, not overridden. */
+    @Test
+    void malformedAndAmbiguousFilesAreRefusedInOneLine() throws IOException {
+        Path truncated = file("{\"drags\": [[[5,6],[7");
+        UserError e = assertThrows(UserError.class, () -> DragArgs.parse(List.of(), truncated, false, 256, 256, 14));
+        assertEquals("drags file " + truncated + " is not valid JSON: Unexpected end-of-input: expected close marker for Array"
+                + " (start marker at line: 1, column: 19) (line 1, column 21)", e.getMessage());
+        Path twice = file("{\"drags\": [{\"start\": [1, 2], \"end\": [3, 4]}], \"drags\": []}");
+        e = assertThrows(UserError.class, () -> DragArgs.parse(List.of(), twice, false, 256, 256, 14));
+        assertTrue(e.getMessage().contains("Duplicate field 'drags'"), e.getMessage());
+    }
 }

@@ -26,6 +26,7 @@ class MainErrorsTest {
             switch (what) {
                 case "heap": throw new OutOfMemoryError("Java heap space");
                 case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
+                case "no-gpu": throw new EnvironmentError("--device cuda: CUDA requested but unusable: no CUDA device", null);
                 default: throw new IllegalArgumentException("--frames must be positive");
             }
         }
@@ -48,6 +49,9 @@ class MainErrorsTest {
         String[] gpu = run("gpu");
         assertEquals("1", gpu[0]);
         assertEquals("error: CUDA out of memory: asked for 512.0 MiB; try a smaller batch", gpu[1].strip());
+        String[] noGpu = run("no-gpu");
+        assertEquals("1", noGpu[0], "no usable GPU is the machine, not the input");
+        assertEquals("error: --device cuda: CUDA requested but unusable: no CUDA device", noGpu[1].strip());
         String[] bad = run("other");
         assertEquals("2", bad[0], "bad input stays exit 2");
         assertEquals("error: --frames must be positive", bad[1].strip());

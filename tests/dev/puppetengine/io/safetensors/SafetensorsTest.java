@@ -353,7 +353,7 @@ class SafetensorsTest {
                 new SafetensorsWriter.Item("a", DType.F32, new int[] {4}, out -> out.put(ok)),
                 new SafetensorsWriter.Item("b", DType.F32, new int[] {4}, out -> { throw new IOException("source tensor unreadable"); }));
         IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(f, Map.of(), items));
-        assertEquals("source tensor unreadable", e.getMessage());
+        assertEquals("writing " + f + ": source tensor unreadable", e.getMessage());
         assertEquals(List.of(), listing());
 
         List<SafetensorsWriter.Item> shortData = List.of(new SafetensorsWriter.Item("c", DType.F16, new int[] {3}, out -> out.put(ByteBuffer.allocate(4))));

@@ -89,7 +89,7 @@ public final class OpBench {
         try {
             read = Json.mapper().readTree(ours.toFile());
         } catch (IOException e) {
-            throw new IllegalArgumentException(ours + ": cannot read it as JSON (" + e.getMessage() + ")", e);
+            throw new IllegalArgumentException(ours + ": cannot read it as JSON (" + Json.oneLine(e) + ")", e);
         }
         if (!(read instanceof ObjectNode report) || !report.path("cases").isArray() || !report.has("backend"))
             throw new IllegalArgumentException(ours + ": not the --json report of bench gemm or bench kernels (expected an object with \"backend\" and a \"cases\" array)");

@@ -35,9 +35,7 @@ final class DragArgs {
             try {
                 root = Json.mapper().readTree(jsonFile.toFile());
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // Jackson's own message spans lines: keep one
-                var at = e.getLocation();
-                throw new UserError("drags file " + jsonFile + " is not valid JSON" + (at == null ? "" : " (line " + at.getLineNr() + ", column "
-                        + at.getColumnNr() + ")") + ": " + e.getOriginalMessage());
+                throw new UserError("drags file " + jsonFile + " is not valid JSON: " + Json.oneLine(e));
             } catch (IOException e) {
                 throw new UserError("cannot read drags file " + jsonFile + ": " + e.getMessage());
             }

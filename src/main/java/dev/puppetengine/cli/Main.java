@@ -48,7 +48,7 @@ public final class Main implements Runnable {
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 1;
             }
-            if (ex instanceof dev.puppetengine.backend.cuda.CudaOutOfMemoryError) {   // its message says how much and what to try
+            if (ex instanceof EnvironmentError || ex instanceof dev.puppetengine.backend.cuda.CudaOutOfMemoryError) {   // its message says how much and what to try
                 cmd.getErr().println("error: " + ex.getMessage());
                 return 1;
             }

@@ -16,7 +16,8 @@ import java.util.List;
  */
 public final class Json {
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);   // "{...}}}" is not a manifest
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)   // "{...}}}" is not a manifest
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);     // two "drags" keys: which one was meant?
 
     private Json() {}
 
@@ -32,6 +33,7 @@ public final class Json {
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
+        msg = msg.replaceAll("\\[Source: REDACTED \\([^)]*\\); ([^\\]]*)\\]", "$1");   // "(start marker at [Source: REDACTED (...); line: 1, column: 4])"
         return msg + field + where;
     }
 
@@ -39,7 +41,7 @@ public final class Json {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new InputFileException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
+            throw new InputFileException(file + ": not valid JSON (" + oneLine(e) + ")", e);
         }
     }
 

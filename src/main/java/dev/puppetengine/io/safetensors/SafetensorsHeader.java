@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.tensor.DType;
 
 import java.nio.file.Path;
@@ -50,7 +51,7 @@ final class SafetensorsHeader {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new SafetensorsException(file, "header is not valid JSON: " + e.getOriginalMessage());
+            throw new SafetensorsException(file, "header is not valid JSON: " + Json.oneLine(e));
         } catch (java.io.IOException e) {
             throw new SafetensorsException(file, "header could not be parsed: " + e.getMessage(), e);
         }
