@@ -215,6 +215,9 @@ class PreparedDataTest {
             assertEquals(9.0 / 32, p.batch(new int[]{0}, 1, 0, CPU, DType.F32).drags().toDoubleArray()[(DragTensor.SLOTS + 0) * 4 + 2], 1e-6,
                     "frame 1 of the one moving candidate");
         }
+        Path file = dir.resolve("prep").resolve(PreparedData.FILE);   // the file named instead of its directory: say which to give
+        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(file)).getMessage();
+        assertTrue(msg.contains(file + " is a file: give the directory that holds prepared.safetensors (here " + dir.resolve("prep").toAbsolutePath() + ")"), msg);
     }
 
     /**

@@ -92,6 +92,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     }
 
     public static PreparedData open(Path dir) throws IOException {
+        if (Files.isRegularFile(dir))   // the file itself given: the directory is what a prepare run makes and train takes
+            throw new InputFileException(dir + " is a file: give the directory that holds " + FILE + " (here " + dir.toAbsolutePath().getParent() + ")");
         Path file = dir.resolve(FILE);
         if (!Files.isRegularFile(file))
             throw new InputFileException(dir + ": no " + FILE + (Files.isDirectory(dir.resolve(PreparedDataWriter.WORK))
