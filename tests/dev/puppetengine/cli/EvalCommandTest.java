@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -174,6 +175,32 @@ class EvalCommandTest {
         JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals(1, j.path("examples").size());
         assertEquals("000000", j.path("examples").get(0).path("name").asText());
+    }
+
+    /** The report (and its OUT.partial.jsonl) never lands in the folder the evaluation reads, nor the GIFs on DragAMove's ground truth. */
+    @Test
+    void refusesOutputsThatCouldReplaceItsInput() throws Exception {
+        Path manifest = clips.resolve("dataset.json");
+        String dataset = Files.readString(manifest);
+        for (Path out : new Path[]{manifest, clips.resolve("../" + clips.getFileName() + "/dataset.json"), clips.resolve("report.json")}) {
+            Object[] r = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--out", out.toString());
+            assertEquals(2, r[0], (String) r[2]);
+            assertTrue(((String) r[2]).contains("--out " + out + " is inside the input --clips " + clips + ": it could replace a file the command reads"),
+                    (String) r[2]);
+        }
+        assertEquals(dataset, Files.readString(manifest));
+        assertFalse(Files.exists(clips.resolve("report.json")));
+
+        Path dm = Files.createDirectories(tmp.resolve("dragamove")), gif = dm.resolve("00000.gif");
+        Files.writeString(dm.resolve("00000.pkl"), "pickle");
+        Files.writeString(gif, "ground truth");
+        Object[] overGif = run("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--out", gif.toString());
+        assertEquals(2, overGif[0], (String) overGif[2]);
+        assertTrue(((String) overGif[2]).contains("is inside the input --dragamove " + dm), (String) overGif[2]);
+        Object[] gifsOverGifs = run("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--save-gifs", dm + "/.");
+        assertEquals(2, gifsOverGifs[0], (String) gifsOverGifs[2]);
+        assertTrue(((String) gifsOverGifs[2]).contains("--save-gifs " + dm + "/. is the input --dragamove " + dm), (String) gifsOverGifs[2]);
+        assertEquals("ground truth", Files.readString(gif));
     }
 
     @Test

@@ -97,10 +97,10 @@ class SampleBatchCommandTest {
         Path in = Files.createDirectories(tmp.resolve("in-and-out"));   // its outputs would be read back as inputs on the next run
         Object[] same = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", in.toString(), "--out", in.resolve(".").toString());
         assertEquals(2, same[0]);
-        assertTrue(((String) same[2]).contains("is the input directory: its GIFs would be taken for inputs or outputs"), (String) same[2]);
+        assertTrue(((String) same[2]).contains("--out " + in.resolve(".") + " is the input --dir " + in + ": writing it would replace the input"), (String) same[2]);
         Object[] sameDragAMove = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", in.toString());
         assertEquals(2, sameDragAMove[0]);
-        assertTrue(((String) sameDragAMove[2]).contains("is the input directory"), (String) sameDragAMove[2]);
+        assertTrue(((String) sameDragAMove[2]).contains("is the input --dragamove " + in), (String) sameDragAMove[2]);
         Object[] frames = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", tmp.resolve("o4").toString(),
                 "--frames", "8");
         assertEquals(2, frames[0]);

@@ -3,6 +3,8 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.Animation;
+import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.ModelPresets;
@@ -99,6 +101,23 @@ class SampleCommandTest {
         Run d = run("dataset", "--out", "/proc/x", "--count", "1");
         assertEquals(2, d.code(), d.err());
         assertTrue(d.err().contains("--out /proc/x: cannot create files in /proc"), d.err());
+    }
+
+    /** The input image as --out, however spelled, is refused before any work and left as it was. */
+    @Test
+    void theInputImageIsNeverTheOutput() throws IOException {
+        Path gif = Files.createDirectories(dir.resolve("gif-in")).resolve("x.gif");
+        GifFiles.write(gif, Animation.uniform(List.of(ImageFiles.readRgb(image)), 100));
+        byte[] before = Files.readAllBytes(gif);
+        for (Path out : new Path[]{gif, dir.resolve("gif-in/../gif-in/x.gif")}) {
+            List<String> args = new ArrayList<>(Arrays.asList(sample(out)));
+            args.set(args.indexOf("--image") + 1, gif.toString());
+            Run r = run(args.toArray(new String[0]));
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("--out " + out + " is the input --image " + gif + ": writing it would replace the input; choose another --out"), r.err());
+            assertFalse(r.err().contains("model "), "refused before the model is loaded: " + r.err());
+        }
+        assertArrayEquals(before, Files.readAllBytes(gif));
     }
 
     @Test

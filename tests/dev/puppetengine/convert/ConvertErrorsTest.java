@@ -236,8 +236,8 @@ class ConvertErrorsTest {
         Files.writeString(out.resolve("keep"), "x");
         assertFails(run(folder.toString(), "--preset", "toy", "--out", out.toString()), out + " already exists (use --force");
         assertTrue(Files.exists(out.resolve("keep")));
+        Files.delete(out.resolve("keep"));   // an empty directory is replaced with --force (a folder of other files is not: below)
         assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code);
-        assertFalse(Files.exists(out.resolve("keep")));
         assertTrue(Files.exists(out.resolve("manifest.json")));
 
         // the export's dry run makes the real run's checks: a component whose file holds another component fails it
@@ -255,6 +255,52 @@ class ConvertErrorsTest {
         ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
         Files.writeString(swapped.resolve("manifest.json"), man.toString());
         assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
+    }
+
+    /** --force replaces an earlier output of the same kind or an empty directory, nothing else, and never an input. */
+    @Test
+    void forceReplacesOnlyAnEarlierOutputAndNeverAnInput() throws IOException {
+        Path notes = Files.createDirectory(dir.resolve("notes"));
+        Files.writeString(notes.resolve("notes.txt"), "precious");
+        assertFails(run(folder.toString(), "--preset", "toy", "--force", "--out", notes.toString()),
+                notes + " is not an engine model directory (no manifest.json of format puppet-engine-model) and not empty: refusing to delete it;"
+                        + " choose another --out");
+        assertEquals("precious", Files.readString(notes.resolve("notes.txt")));
+
+        Path model = dir.resolve("model");
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", model.toString()).code);
+        Run again = run(folder.toString(), "--preset", "toy", "--seed", "1", "--force", "--out", model.toString());   // a model directory: replaced
+        assertEquals(0, again.code, again.text);
+        String manifest = Files.readString(model.resolve("manifest.json"));
+
+        // the input, however spelled, something inside it, or a folder holding it: refused with or without --force
+        Path sameModel = dir.resolve("x/../model/."), sameFolder = folder.resolveSibling("./" + folder.getFileName());
+        for (String[] force : new String[][]{{}, {"--force"}}) {
+            assertFails(run(cat(force, model.toString(), "--to", "diffusers", "--out", sameModel.toString())),
+                    "--out " + sameModel + " is the input checkpoint " + model + ": writing it would replace the input; choose another --out");
+            assertFails(run(cat(force, folder.toString(), "--preset", "toy", "--out", sameFolder.toString())), "is the input checkpoint " + folder);
+            assertFails(run(cat(force, model.toString(), "--to", "diffusers", "--out", model.resolve("export").toString())),
+                    "--out " + model.resolve("export") + " is inside the input checkpoint " + model);
+            assertFails(run(cat(force, folder.toString(), model.resolve("unet.safetensors").toString(), "--preset", "toy", "--out", dir.toString())),
+                    "--out " + dir + " contains the input checkpoint " + model.resolve("unet.safetensors") + ": replacing it would delete the input");
+        }
+        assertEquals(manifest, Files.readString(model.resolve("manifest.json")));
+        assertFalse(Files.exists(model.resolve("export")));
+        assertTrue(Files.isRegularFile(folder.resolve("unet/config.json")));
+
+        // --to diffusers: an earlier export is replaced, a diffusers download (model_index.json, scheduler/, ...) is not
+        Path export = dir.resolve("export");
+        assertEquals(0, run(model.toString(), "--to", "diffusers", "--out", export.toString()).code);
+        Run exportAgain = run(model.toString(), "--to", "diffusers", "--force", "--out", export.toString());
+        assertEquals(0, exportAgain.code, exportAgain.text);
+        Files.writeString(export.resolve("model_index.json"), "{}");
+        assertFails(run(model.toString(), "--to", "diffusers", "--force", "--out", export.toString()),
+                export + " is not an earlier export (only unet/, vae/, image_encoder/ folders with config.json) and not empty: refusing to delete it");
+        assertTrue(Files.exists(export.resolve("model_index.json")));
+    }
+
+    private static String[] cat(String[] first, String... rest) {
+        return Stream.concat(Stream.of(rest), Stream.of(first)).toArray(String[]::new);
     }
 
     private static Path fixture(String name) {

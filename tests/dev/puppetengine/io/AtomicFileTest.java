@@ -85,6 +85,40 @@ class AtomicFileTest {
         assertEquals(List.of(), listing());
     }
 
+    /** --force on a mistyped path: only an empty directory or one the caller recognises as its own output is replaced. */
+    @Test
+    void replacesOnlyAnEmptyDirectoryOrOneOfItsKind() throws IOException {
+        Path absent = dir.resolve("absent"), empty = Files.createDirectory(dir.resolve("empty")), mine = Files.createDirectory(dir.resolve("mine"));
+        Path notes = Files.createDirectory(dir.resolve("notes"));
+        Files.writeString(mine.resolve("marker"), "x");
+        Files.writeString(notes.resolve("notes.txt"), "precious");
+        java.util.function.Predicate<Path> ours = d -> Files.exists(d.resolve("marker"));
+        AtomicFile.checkReplaceable(absent, false, "a thing", ours);
+        InputFileException noForce = assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(empty, false, "a thing", ours));
+        assertEquals(empty + " already exists (use --force to replace it)", noForce.getMessage());
+        AtomicFile.checkReplaceable(empty, true, "a thing", ours);
+        AtomicFile.checkReplaceable(mine, true, "a thing", ours);
+        InputFileException other = assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(notes, true, "a thing (no marker)", ours));
+        assertEquals(notes + " is not a thing (no marker) and not empty: refusing to delete it; choose another --out", other.getMessage());
+    }
+
+    /** Replacing publishes beside the target under fresh names: siblings called like the old fixed ones (.old, .replacement) are left alone. */
+    @Test
+    void replacingADirectoryLeavesItsSiblingsAlone() throws IOException {
+        Path out = Files.createDirectory(dir.resolve("model"));
+        Files.writeString(out.resolve("old.txt"), "old");
+        for (String sibling : new String[]{"model.old", "model.replacement"}) {
+            Files.createDirectory(dir.resolve(sibling));
+            Files.writeString(dir.resolve(sibling).resolve("notes.txt"), "precious");
+        }
+        AtomicFile.replaceDirectory(out, tmp -> AtomicFile.writeString(tmp.resolve("new.txt"), "new"));
+        assertEquals("new", Files.readString(out.resolve("new.txt")));
+        assertFalse(Files.exists(out.resolve("old.txt")));
+        assertEquals(List.of("model", "model.old", "model.replacement"), listing());
+        assertEquals("precious", Files.readString(dir.resolve("model.old/notes.txt")));
+        assertEquals("precious", Files.readString(dir.resolve("model.replacement/notes.txt")));
+    }
+
     @Test
     void refusesToReplaceAnExistingDirectory() throws IOException {
         Path out = Files.createDirectory(dir.resolve("exists"));

@@ -34,7 +34,7 @@ final class CreateModelCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "fp32", description = "Storage dtype: fp32, bf16, fp16 or fp64 (the CPU reference's precision) (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--force", description = "Replace an existing directory.")
+    @Option(names = "--force", description = "Replace --out if it is an engine model directory (with manifest.json) or empty; any other directory is refused.")
     boolean force;
 
     @Override
@@ -42,6 +42,7 @@ final class CreateModelCommand implements Callable<Integer> {
         ModelPresets p = ModelPresets.named(preset);
         DType dt = DType.parse(dtype);
         OutputPaths.directory("--out", out, false);
+        ModelDirectory.checkReplaceable(out, force);   // before initialising the weights (minutes for puppet-master)
         Map<String, Module> modules = new LinkedHashMap<>();
         modules.put("unet", new UNetSpatioTemporalConditionModel(p.unet()));
         modules.put("vae", new AutoencoderKLTemporalDecoder(p.vae()));

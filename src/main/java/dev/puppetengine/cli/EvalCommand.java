@@ -74,8 +74,16 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         SamplingOptions base = sampling.options(14);
-        if (out != null) OutputPaths.file("--out", out);
-        if (saveGifs != null) OutputPaths.directory("--save-gifs", saveGifs, false);
+        Path in = input.clips != null ? input.clips : input.dragamove;
+        String inOption = input.clips != null ? "--clips" : "--dragamove";
+        if (out != null) {   // the report and its OUT.partial.jsonl: anywhere in the folder it could replace a file read (dataset.json, NNNNN.gif)
+            OutputPaths.file("--out", out);
+            OutputPaths.notInput("--out", out, inOption, in, true);
+        }
+        if (saveGifs != null) {   // its <name>.gif in a DragAMove folder would replace the ground truth
+            OutputPaths.directory("--save-gifs", saveGifs, false);
+            OutputPaths.notInput("--save-gifs", saveGifs, inOption, in, false);
+        }
         ExampleSource source = BatchRun.open(() -> input.clips != null ? new ClipSource(input.clips) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
         if (names.isEmpty()) throw new UserError(input.clips + ": the dataset has no validation clips (all are in the train split)");
@@ -93,7 +101,7 @@ final class EvalCommand implements Callable<Integer> {
             header.put("model", sampling.modelDir().toAbsolutePath().normalize().toString()).put("model_kind", pm.model().manifest.kind()).put("resolution", pm.resolution())
                     .put("unet_sha256", unet == null ? null : unet.sha256());
             header.putObject("data").put("kind", input.clips != null ? "clips" : "dragamove")
-                    .put("path", (input.clips != null ? input.clips : input.dragamove).toAbsolutePath().normalize().toString()).put("examples", names.size())
+                    .put("path", in.toAbsolutePath().normalize().toString()).put("examples", names.size())
                     .put("ground_truth", input.clips != null ? "the clip's frames" : "the GIF's frames (pickle latents not decoded)")
                     .set("identity", source.identity());
             header.putObject("sampling").put("steps", base.steps()).put("guidance_min", base.guidanceMin()).put("guidance_max", base.guidanceMax())

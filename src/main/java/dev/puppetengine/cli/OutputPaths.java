@@ -7,7 +7,8 @@ import java.nio.file.Path;
 /**
  * Checks an output path before any work is done, so a minutes-long run does not end in a permission error: the
  * nearest existing folder on the path must be a writable directory, a file output must not be an existing
- * directory, a directory output must not be a file (nor, where it would be replaced, hold files).
+ * directory, a directory output must not be a file (nor, where it would be replaced, hold files), and no output
+ * may be the command's own input.
  */
 public final class OutputPaths {
     private OutputPaths() {}
@@ -31,6 +32,43 @@ public final class OutputPaths {
             }
         }
         writableAncestor(option, out, abs);
+    }
+
+    /**
+     * Refuses an output that would overwrite the command's input {@code in} (named by {@code input}: its option, or what
+     * it is): the same file or folder however spelled, and with {@code nested} also one inside the other (an output
+     * in a folder the command reads, a directory output that holds the input).
+     */
+    public static void notInput(String option, Path out, String input, Path in, boolean nested) {
+        Path o = resolved(out), i = resolved(in);
+        String said = option + " " + out + " ", theInput = " the input " + input + " " + in;
+        if (o.equals(i) || sameFile(out, in))
+            throw new UserError(said + "is" + theInput + ": writing it would replace the input; choose another " + option);
+        if (nested && o.startsWith(i))
+            throw new UserError(said + "is inside" + theInput + ": it could replace a file the command reads; choose a path outside it");
+        if (nested && i.startsWith(o))
+            throw new UserError(said + "contains" + theInput + ": replacing it would delete the input; choose another " + option);
+    }
+
+    /** {@code p} absolute and normalised, its existing part with links resolved, so two spellings of one place compare equal. */
+    private static Path resolved(Path p) {
+        Path abs = p.toAbsolutePath().normalize(), existing = abs;
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null) return abs;
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs));
+        } catch (IOException e) {
+            return abs;
+        }
+    }
+
+    /** One file under two names that real paths do not reveal (hard links, bind mounts). */
+    private static boolean sameFile(Path a, Path b) {
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static void writableAncestor(String option, Path out, Path from) {

@@ -25,6 +25,7 @@ final class PlotCommand implements Callable<Integer> {
         if (!Files.isRegularFile(log)) throw new UserError(log + ": no such training log (expected a run directory with log.jsonl)");
         Path png = out != null ? out : log.resolveSibling("loss.png");
         OutputPaths.file("--out", png);
+        OutputPaths.notInput("--out", png, "log", log, false);   // a PNG over log.jsonl: the run could not resume
         if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         if (LossPlot.read(log).isEmpty())
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");

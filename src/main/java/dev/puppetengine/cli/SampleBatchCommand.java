@@ -59,8 +59,7 @@ final class SampleBatchCommand implements Callable<Integer> {
         BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         OutputPaths.directory("--out", out, false);
         Path in = input.dir != null ? input.dir : input.dragamove;   // its GIFs are inputs (DragAMove's: the ground truth, named as outputs)
-        if (out.toAbsolutePath().normalize().equals(in.toAbsolutePath().normalize()))
-            throw new UserError("--out " + out + " is the input directory: its GIFs would be taken for inputs or outputs; give another directory");
+        OutputPaths.notInput("--out", out, input.dir != null ? "--dir" : "--dragamove", in, false);
         if (input.dragamove != null && spec.commandLine().getParseResult().hasMatchedOption("--frames"))
             throw new UserError("--frames does not apply to --dragamove: each example has as many frames as its drags");
         SamplingOptions opts = sampling.options(video.frames);

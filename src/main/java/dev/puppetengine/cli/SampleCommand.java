@@ -50,6 +50,7 @@ final class SampleCommand implements Callable<Integer> {
         video.check();
         SamplingOptions opts = sampling.options(video.frames);
         VideoOutput.check(out);
+        OutputPaths.notInput("--out", out, "--image", image, false);
         RgbImage img;
         try {
             img = ImageFiles.readRgb(image);

@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -139,16 +140,34 @@ public final class AtomicFile {
     }
 
     /**
+     * Refuses, before any work, a {@code target} that {@link #replaceDirectory} may not take: an existing one unless
+     * {@code force}, and even then anything but an empty directory or one that {@code ours} recognises as an earlier
+     * output of the same kind ({@code what}, with how it is recognised): replacing deletes everything in it, so a
+     * mistyped path must not take unrelated files with it.
+     */
+    public static void checkReplaceable(Path target, boolean force, String what, Predicate<Path> ours) throws IOException {
+        if (!Files.exists(target)) return;
+        if (!force) throw new InputFileException(target + " already exists (use --force to replace it)");
+        if (Files.isDirectory(target)) {
+            try (Stream<Path> s = Files.list(target)) {
+                if (s.findAny().isEmpty() || ours.test(target)) return;
+            }
+        }
+        throw new InputFileException(target + " is not " + what + " and not empty: refusing to delete it; choose another --out");
+    }
+
+    /**
      * Like {@link #publishDirectory} but an existing {@code target} is replaced: the new directory is published
      * beside it, then the two are swapped and the old one removed, so the name never holds a partial directory.
+     * Callers check {@code target} with {@link #checkReplaceable} first.
      */
     public static void replaceDirectory(Path target, DirectoryBody body) throws IOException {
         if (!Files.exists(target)) {
             publishDirectory(target, body);
             return;
         }
-        Path fresh = target.resolveSibling(target.getFileName() + ".replacement"), old = target.resolveSibling(target.getFileName() + ".old");
-        for (Path p : new Path[]{fresh, old}) deleteRecursively(p);
+        // fresh random names, not fixed ones: a sibling that happens to be called <name>.old is not ours to delete
+        Path fresh = randomSibling(target), old = randomSibling(target);
         publishDirectory(fresh, body);
         Files.move(target, old);
         Files.move(fresh, target);
@@ -168,16 +187,19 @@ public final class AtomicFile {
 
     /** Creates a new sibling of {@code target} with a random suffix (default permissions, unlike createTempFile's 0600). */
     private static Path createSibling(Path target, boolean directory) throws IOException {
-        Path dir = parentOf(target);
-        String base = target.getFileName() + ".tmp-";
         for (int attempt = 0; ; attempt++) {
-            Path p = dir.resolve(base + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
+            Path p = randomSibling(target);
             try {
                 return directory ? Files.createDirectory(p) : Files.createFile(p);
             } catch (FileAlreadyExistsException e) {
                 if (attempt >= 16) throw e;
             }
         }
+    }
+
+    /** {@code <name>.tmp-<random>} beside {@code target}, not created. */
+    private static Path randomSibling(Path target) {
+        return parentOf(target).resolve(target.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
     }
 
     /** fsyncs every file and directory under {@code root}, deepest first, whatever wrote them. */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
@@ -67,12 +66,11 @@ public final class ModelDirectory {
      * Writes a model directory. {@code kind} says what the model is ("puppet-master", "svd-img2vid", or a
      * tiny preset); {@code source} where it came from; {@code resolution} the image side it generates (0:
      * unknown, the pipeline assumes 256); {@code scaledInput} false for a UNet trained on the unscaled noisy latent.
-     * Refuses an existing target unless {@code force}.
+     * Refuses an existing target unless {@code force}, and then all but a model directory or an empty one ({@link #checkReplaceable}).
      */
     public static Manifest write(Path dir, String kind, String source, int resolution, boolean scaledInput, DType dtype, Map<String, Component> components,
                                  boolean force) throws IOException {
-        if (Files.exists(dir) && !force)
-            throw new InputFileException(dir + " already exists (use --force to replace it)");
+        checkReplaceable(dir, force);
         Manifest[] made = new Manifest[1];
         AtomicFile.replaceDirectory(dir, d -> {
             Map<String, Entry> entries = new LinkedHashMap<>();
@@ -87,6 +85,23 @@ public final class ModelDirectory {
             AtomicFile.writeString(d.resolve(MANIFEST), Json.mapper().writeValueAsString(made[0]));
         });
         return made[0];
+    }
+
+    /**
+     * Whether {@code dir} holds this engine's manifest (its format field ours), however damaged the rest: the model
+     * directory --force may replace. A manifest.json of any other program does not count.
+     */
+    public static boolean isModelDirectory(Path dir) {
+        try {
+            return FORMAT.equals(Json.mapper().readTree(dir.resolve(MANIFEST).toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Refuses, before any work, a {@code dir} that {@link #write} would not replace (an existing one without {@code force}, any other directory with it). */
+    public static void checkReplaceable(Path dir, boolean force) throws IOException {
+        AtomicFile.checkReplaceable(dir, force, "an engine model directory (no " + MANIFEST + " of format " + FORMAT + ")", ModelDirectory::isModelDirectory);
     }
 
     /** Reads and checks the manifest (format, version, every listed file present with the listed size). */

@@ -1,6 +1,7 @@
 package dev.puppetengine.convert;
 
 import dev.puppetengine.cli.Main;
+import dev.puppetengine.cli.OutputPaths;
 import dev.puppetengine.cli.UserError;
 import dev.puppetengine.io.pickle.PickleException;
 import dev.puppetengine.io.safetensors.SafetensorsException;
@@ -14,7 +15,6 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,7 +61,8 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Only detect and check the inputs and print what would be written.")
     boolean dryRun;
 
-    @Option(names = "--force", description = "Replace an existing output directory.")
+    @Option(names = "--force", description = "Replace --out if it is an engine model directory (with manifest.json; with --to diffusers: an earlier"
+            + " export, only unet/, vae/, image_encoder/) or empty; any other directory is refused, as is an --out that is, holds or lies in an input.")
     boolean force;
 
     /** The converter on its own: the same command and exit codes as ./puppet-engine convert. */
@@ -74,8 +75,10 @@ public final class ConvertCommand implements Callable<Integer> {
         PrintStream log = System.out;
         try {
             if (out == null && !dryRun) throw new UserError("--out is required (or use --dry-run)");
-            if (out != null && Files.exists(out) && !force && !dryRun) throw new UserError(out + " already exists (use --force to replace it)");
-            if (out != null && !dryRun) dev.puppetengine.cli.OutputPaths.directory("--out", out, false);   // before minutes of reading
+            if (out != null && !dryRun) {   // before minutes of reading
+                for (Path in : inputs) OutputPaths.notInput("--out", out, "checkpoint", in, true);   // with or without --force: it would replace or delete the input
+                OutputPaths.directory("--out", out, false);
+            }
             switch (to.toLowerCase(Locale.ROOT)) {
                 case "engine": return toEngine(log);
                 case "diffusers": return toDiffusers(log);
@@ -90,6 +93,7 @@ public final class ConvertCommand implements Callable<Integer> {
         ModelPresets p = ModelPresets.named(preset);
         if (!p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got " + preset);
         DType dt = DType.parse(dtype == null ? "bf16" : dtype);
+        if (!dryRun) ModelDirectory.checkReplaceable(out, force);
         try (Inputs in = Inputs.open(inputs, log)) {
             EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial, log);
             List<EngineConversion.Planned> plan = conv.plan(in);
@@ -122,6 +126,7 @@ public final class ConvertCommand implements Callable<Integer> {
     private int toDiffusers(PrintStream log) throws IOException {
         if (inputs.size() != 1) throw new UserError("--to diffusers takes one engine model directory, got " + inputs.size() + " inputs");
         Path dir = inputs.get(0);
+        if (!dryRun) DiffusersExport.checkReplaceable(out, force);
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
         log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
         DType dt = dtype == null ? null : DType.parse(dtype);

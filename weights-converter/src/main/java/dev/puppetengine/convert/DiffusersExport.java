@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.AtomicFile;
-import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
@@ -31,6 +30,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Exports an engine model directory as a diffusers folder: {@code <component>/config.json} and its weights
@@ -56,7 +56,7 @@ final class DiffusersExport {
     /** Writes the folder; {@code dtype} null keeps each tensor's stored dtype. */
     static List<Written> export(Path modelDir, Path out, DType dtype, boolean force, Progress progress) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(modelDir);
-        if (Files.exists(out) && !force) throw new InputFileException(out + " already exists (use --force to replace it)");
+        checkReplaceable(out, force);
         List<Written> written = new ArrayList<>();
         AtomicFile.replaceDirectory(out, dir -> {
             for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
@@ -66,6 +66,21 @@ final class DiffusersExport {
             }
         });
         return written;
+    }
+
+    /**
+     * Refuses, before any work, an {@code out} that {@link #export} would not replace: an existing one without {@code force},
+     * and with it anything but an empty directory or an earlier export (nothing but component folders, each with its
+     * config.json), so a diffusers download with its model_index.json, scheduler and the rest is never deleted.
+     */
+    static void checkReplaceable(Path out, boolean force) throws IOException {
+        AtomicFile.checkReplaceable(out, force, "an earlier export (only " + String.join("/, ", Inputs.COMPONENTS) + "/ folders with config.json)", dir -> {
+            try (Stream<Path> s = Files.list(dir)) {
+                return s.allMatch(p -> Inputs.COMPONENTS.contains(p.getFileName().toString()) && Files.isRegularFile(p.resolve("config.json")));
+            } catch (IOException e) {
+                return false;
+            }
+        });
     }
 
     /** What {@link #export} checks, without writing: every component's config parses and its tensors are the module's, by name and shape. */

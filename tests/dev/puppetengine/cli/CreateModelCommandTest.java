@@ -1,0 +1,65 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** create-model --force replaces a model directory or an empty one, and refuses, deleting nothing, any other directory. */
+class CreateModelCommandTest {
+    @TempDir
+    Path dir;
+
+    private static Object[] create(Path out, String... extra) {
+        List<String> args = new ArrayList<>(List.of("create-model", "--out", out.toString()));
+        args.addAll(List.of(extra));
+        return EvalCommandTest.run(args.toArray(new String[0]));
+    }
+
+    private List<String> listing() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void forceReplacesOnlyAModelDirectoryOrAnEmptyOne() throws Exception {
+        Path notes = Files.createDirectory(dir.resolve("notes"));
+        Files.writeString(notes.resolve("notes.txt"), "precious");
+        Object[] refused = create(notes, "--force");
+        assertEquals(2, refused[0], (String) refused[2]);
+        assertTrue(((String) refused[2]).contains(notes + " is not an engine model directory (no manifest.json of format puppet-engine-model)"
+                + " and not empty: refusing to delete it; choose another --out"), (String) refused[2]);
+        assertEquals(1, ((String) refused[2]).strip().lines().count(), (String) refused[2]);
+        assertEquals("precious", Files.readString(notes.resolve("notes.txt")));
+        assertEquals(List.of("notes"), listing(), "nothing written beside it");
+
+        // another program's manifest.json is not the engine's
+        Path foreign = Files.createDirectory(dir.resolve("foreign"));
+        Files.writeString(foreign.resolve("manifest.json"), "{\"format\": \"something-else\"}");
+        assertEquals(2, create(foreign, "--force")[0]);
+        assertTrue(Files.exists(foreign.resolve("manifest.json")));
+
+        Path empty = Files.createDirectory(dir.resolve("empty"));
+        Object[] noForce = create(empty);
+        assertEquals(2, noForce[0]);
+        assertTrue(((String) noForce[2]).contains(empty + " already exists (use --force to replace it)"), (String) noForce[2]);
+        Object[] first = create(empty, "--force");
+        assertEquals(0, first[0], (String) first[2]);
+        String sha = ModelDirectory.read(empty).components().get("unet").sha256();
+        Object[] again = create(empty, "--force", "--seed", "1");   // a model directory: replaced
+        assertEquals(0, again[0], (String) again[2]);
+        assertNotEquals(sha, ModelDirectory.read(empty).components().get("unet").sha256());
+        assertEquals(List.of("empty", "foreign", "notes"), listing(), "temporary siblings left");
+    }
+}

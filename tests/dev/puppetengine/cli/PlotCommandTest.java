@@ -1,0 +1,33 @@
+package dev.puppetengine.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** plot never writes its PNG over the training log it reads (the run could not resume). */
+class PlotCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void refusesAnOutputThatIsTheLog() throws Exception {
+        Path run = Files.createDirectory(dir.resolve("run")), log = run.resolve("log.jsonl");
+        String lines = "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n";
+        Files.writeString(log, lines);
+        for (Path out : new Path[]{log, run.resolve("../run/./log.jsonl")}) {
+            Object[] r = EvalCommandTest.run("plot", run.toString(), "--out", out.toString());
+            assertEquals(2, r[0], (String) r[2]);
+            assertTrue(((String) r[2]).contains("--out " + out + " is the input log " + log + ": writing it would replace the input"), (String) r[2]);
+            assertEquals(lines, Files.readString(log));
+        }
+        Object[] ok = EvalCommandTest.run("plot", run.toString());
+        assertEquals(0, ok[0], (String) ok[2]);
+        assertTrue(Files.size(run.resolve("loss.png")) > 0);
+        assertEquals(lines, Files.readString(log));
+    }
+}
