@@ -33,6 +33,11 @@ class TrainingCommandsTest {
         assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("vae-dec").toString(),
                 "--steps", "1", "--batch-size", "1", "--window", "2", "--decoder-only", "--gradient-checkpointing"));
         assertEquals(1, Files.readAllLines(dir.resolve("vae-dec").resolve("log.jsonl")).size());
+        // the encoder is unchanged, so is the scaling factor (latents prepared with the start model stay usable); a full run sets 1/std
+        try (var m0 = Training.load(model); var dec = Training.load(dir.resolve("vae-dec/model")); var full = Training.load(vae.resolve("model"))) {
+            assertEquals(m0.vae.config().scalingFactor(), dec.vae.config().scalingFactor());
+            assertNotEquals(m0.vae.config().scalingFactor(), full.vae.config().scalingFactor());
+        }
 
         Path enc = dir.resolve("enc");
         assertEquals(0, Main.run("fit-image-encoder", "--model", vae.resolve("model").toString(), "--data", data.toString(), "--out", enc.toString(),

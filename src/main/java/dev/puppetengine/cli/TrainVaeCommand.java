@@ -26,7 +26,8 @@ import java.util.concurrent.Callable;
 
 /** ./puppet-engine train-vae: trains a model's VAE on clips (toy models; SVD's VAE is used frozen). */
 @Command(name = "train-vae", mixinStandardHelpOptions = true, sortOptions = false, defaultValueProvider = TrainingOptions.ForTrainVae.class,
-        description = {"Train the VAE of a (toy) model on a clip dataset, then set its latent scaling factor to 1/std of its latents.",
+        description = {"Train the VAE of a (toy) model on a clip dataset, then set its latent scaling factor to 1/std of its latents"
+                        + " (with --decoder-only the encoder is unchanged, and so is the factor).",
                 "Writes OUT/model (the input model with the trained VAE); resumable: run again to continue."})
 final class TrainVaeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Starting model directory.")
@@ -44,7 +45,7 @@ final class TrainVaeCommand implements Callable<Integer> {
     @Option(names = "--kl-weight", defaultValue = "1e-6", description = "Weight of the KL term (default: ${DEFAULT-VALUE}).")
     double klWeight;
 
-    @Option(names = "--decoder-only", description = "Train only the decoder (the encoder, and so latents already prepared, stay as they are).")
+    @Option(names = "--decoder-only", description = "Train only the decoder (the encoder and its latent scaling factor, and so latents already prepared, stay as they are).")
     boolean decoderOnly;
 
     @Mixin
@@ -62,11 +63,12 @@ final class TrainVaeCommand implements Callable<Integer> {
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());
-            double factor = 1 / latentStd(m, ds);
+            // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
+            double factor = decoderOnly ? m.vae.config().scalingFactor() : 1 / latentStd(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
                     m.manifest.scalesUNetInput(), DType.F32, Map.of("vae", json), true);
-            System.err.printf("latent scaling factor 1/std = %.5f; wrote %s%n", factor, out.resolve("model"));
+            System.err.printf("latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
         }
         return 0;
     }
