@@ -140,6 +140,9 @@ class SampleCommandTest {
         Files.writeString(textPng, "not an image");
         Files.write(empty, new byte[0]);
         Files.write(zero, zeroWidthPng());
+        Path cutBmp = dir.resolve("cut.bmp");
+        javax.imageio.ImageIO.write(ImageFiles.readRgb(image).toBufferedImage(), "bmp", cutBmp.toFile());
+        Files.write(cutBmp, Arrays.copyOf(Files.readAllBytes(cutBmp), 1000));
         Path badJson = dir.resolve("bad.json"), wrongJson = dir.resolve("wrong.json");
         Files.writeString(badJson, "{\"drags\": [ {\"start\": [1, 2], ");
         Files.writeString(wrongJson, "{\"drags\": [ {\"start\": [1, 2]} ]}");
@@ -164,6 +167,7 @@ class SampleCommandTest {
         cases.put("unsupported", new String[]{"--image", textPng.toString()});
         cases.put("empty", new String[]{"--image", empty.toString()});
         cases.put("zero", new String[]{"--image", zero.toString()});
+        cases.put(cutBmp + ": corrupt or truncated BMP (end of file reached)", new String[]{"--image", cutBmp.toString()});
         cases.put("outside", new String[]{"--drag", "30,20:95,25"});
         cases.put("at most 5", new String[]{"--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2", "--drag", "1,1:2,2"});
         cases.put("malformed drag", new String[]{"--drag", "30,20-40,25"});

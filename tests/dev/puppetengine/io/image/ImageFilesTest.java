@@ -138,6 +138,15 @@ class ImageFilesTest {
         assertMessage(Files.write(dir.resolve("cut.png"), cut), "corrupt");
     }
 
+    /** The BMP reader reports a cut file with a bare EOFException (no message): still the file and what is wrong. */
+    @Test
+    void truncatedBmpIsNamed() throws IOException {
+        Path good = dir.resolve("good.bmp");
+        assertTrue(ImageIO.write(pattern(40, 40).toBufferedImage(), "bmp", good.toFile()));
+        byte[] cut = java.util.Arrays.copyOf(Files.readAllBytes(good), 1000);
+        assertMessage(Files.write(dir.resolve("cut.bmp"), cut), "corrupt or truncated BMP (end of file reached)");
+    }
+
     @Test
     void zeroSizePngIsNamed() throws IOException {
         assertMessage(Files.write(dir.resolve("zero.png"), zeroWidthPng()), "zero size");

@@ -53,7 +53,7 @@ final class BatchRun {
             try {
                 pm.checkFits(ex.precomputed());
             } catch (IllegalArgumentException e) {
-                throw new UserError("--pickle-conditioning: " + e.getMessage());
+                throw new UserError("--pickle-conditioning: " + Main.message(e));
             }
             return;
         }
@@ -77,8 +77,8 @@ final class BatchRun {
                     if (r.nonFinite() > 0) System.err.println("\nwarning: " + name + ": " + r.nonFiniteNote());
                     sink.accept(ex, r);
                 } catch (IOException | IllegalArgumentException | UserError e) {
-                    failed.add(new Failure(name, e.getMessage()));
-                    System.err.println("\nerror: " + name + ": " + e.getMessage());
+                    failed.add(new Failure(name, Main.message(e)));
+                    System.err.println("\nerror: " + name + ": " + Main.message(e));
                 }
                 bar.stepTo(base + steps);
             }
@@ -91,7 +91,7 @@ final class BatchRun {
         try {
             return opener.open();
         } catch (IOException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
     }
 

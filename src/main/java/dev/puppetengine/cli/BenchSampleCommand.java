@@ -63,7 +63,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             opts = SamplingOptions.defaults().withSteps(steps).withFrames(frames).withGuidance(guidance);
             if (cudaGraph) opts = opts.withCudaGraph(true);
         } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
         LoadedModel m = bench.open();
         Backend backend = m.unetWeights().backend();

@@ -63,7 +63,7 @@ final class BenchTrainCommand implements Callable<Integer> {
         try {
             cfg = new TrainingConfig(0, 1, 1, warmup + steps, 1e-5, false, 0, 1.0, 0, 0, checkpointing, trainable, true, 1, 1);
         } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
         try (LoadedModel m = bench.open();
              Scope data = Scope.open()) {

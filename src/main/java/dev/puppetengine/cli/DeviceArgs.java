@@ -19,7 +19,7 @@ final class DeviceArgs {
         try {
             return DType.parse(dtype);
         } catch (IllegalArgumentException e) {
-            throw new UserError("--dtype: " + e.getMessage());
+            throw new UserError("--dtype: " + Main.message(e));
         }
     }
 }

@@ -15,7 +15,7 @@ final class Devices {
                 try {
                     return Backends.select(name);
                 } catch (Backends.DeviceUnavailableException e) {
-                    throw new EnvironmentError("--device cuda: " + e.getMessage() + " (--device cpu or auto runs without a GPU)", e);
+                    throw new EnvironmentError("--device cuda: " + Main.message(e) + " (--device cpu or auto runs without a GPU)", e);
                 }
             default:
                 throw new UserError("unknown device '" + name + "' (expected cpu, cuda or auto)");

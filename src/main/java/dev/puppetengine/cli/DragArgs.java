@@ -37,7 +37,7 @@ final class DragArgs {
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // Jackson's own message spans lines: keep one
                 throw new UserError("drags file " + jsonFile + " is not valid JSON: " + Json.oneLine(e));
             } catch (IOException e) {
-                throw new UserError("cannot read drags file " + jsonFile + ": " + e.getMessage());
+                throw new UserError("cannot read drags file " + jsonFile + ": " + Main.message(e));
             }
             if (root == null || !root.has("drags") || !root.get("drags").isArray())
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
@@ -89,7 +89,7 @@ final class DragArgs {
         try {
             DragPath.tensor(out, frames);   // what the tensor cannot hold (a drag from the corner), before any model loads
         } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
         return out;
     }

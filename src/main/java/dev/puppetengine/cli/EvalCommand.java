@@ -123,7 +123,7 @@ final class EvalCommand implements Callable<Integer> {
                                 try {
                                     record.add(s);
                                 } catch (IOException e) {   // not one example's failure: the run cannot record any, so it stops
-                                    throw new UncheckedIOException(EvalProgress.fileFor(out) + ": cannot record scores (" + e.getMessage() + ")", e);
+                                    throw new UncheckedIOException(EvalProgress.fileFor(out) + ": cannot record scores (" + Main.message(e) + ")", e);
                                 }
                             scored.put(ex.name(), s);
                         });

@@ -36,7 +36,7 @@ public final class Main implements Runnable {
             // bad input, including a malformed input file (the message names the file), not the environment
             if (ex instanceof UserError || ex instanceof IllegalArgumentException || ex instanceof dev.puppetengine.io.InputFileException
                     || ex instanceof dev.puppetengine.model.checkpoint.CheckpointException) {
-                cmd.getErr().println("error: " + ex.getMessage());
+                cmd.getErr().println("error: " + message(ex));
                 return 2;
             }
             if (ex instanceof com.fasterxml.jackson.core.JacksonException j) {   // no multi-line source excerpt
@@ -45,11 +45,11 @@ public final class Main implements Runnable {
             }
             if (ex instanceof dev.puppetengine.train.Adam.NonFiniteException) {   // a diverged run, not a bug: its message says what was kept
                 cmd.getErr().println();
-                cmd.getErr().println("error: " + ex.getMessage());
+                cmd.getErr().println("error: " + message(ex));
                 return 1;
             }
             if (ex instanceof EnvironmentError || ex instanceof dev.puppetengine.backend.cuda.CudaOutOfMemoryError) {   // its message says how much and what to try
-                cmd.getErr().println("error: " + ex.getMessage());
+                cmd.getErr().println("error: " + message(ex));
                 return 1;
             }
             if (ex instanceof java.io.UncheckedIOException u) ex = new java.io.IOException(u.getMessage(), u.getCause());
@@ -79,7 +79,12 @@ public final class Main implements Runnable {
         if (e instanceof java.nio.file.FileAlreadyExistsException f) return "already exists: " + f.getFile();
         if (e instanceof java.nio.file.FileSystemException f)
             return (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName()) + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
-        return (e.getClass() == java.io.IOException.class ? "" : e.getClass().getSimpleName() + ": ") + e.getMessage();
+        return e.getClass() == java.io.IOException.class ? message(e) : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+    }
+
+    /** An exception's message for the user, or its kind where it has none (a bare EOFException, say): never "null". */
+    static String message(Throwable e) {
+        return e.getMessage() == null || e.getMessage().isBlank() ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     @Override

@@ -39,7 +39,7 @@ final class OpBenchArgs {
         try {
             OpBench.finishEarlier(oursResults, options(bench));
         } catch (IllegalArgumentException e) {
-            throw new UserError("--ours-results " + e.getMessage());
+            throw new UserError("--ours-results " + Main.message(e));
         }
         return true;
     }

@@ -28,7 +28,7 @@ public final class OutputPaths {
             try (var entries = Files.list(abs)) {
                 if (entries.findAny().isPresent()) throw new UserError(option + " " + out + " exists and is not empty; remove it or choose another");
             } catch (IOException e) {
-                throw new UserError(option + " " + out + ": cannot list it (" + e.getMessage() + ")");
+                throw new UserError(option + " " + out + ": cannot list it (" + Main.message(e) + ")");
             }
         }
         writableAncestor(option, out, abs);

@@ -55,7 +55,7 @@ final class SampleCommand implements Callable<Integer> {
         try {
             img = ImageFiles.readRgb(image);
         } catch (IOException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
         List<DragPath> paths = DragArgs.parse(drags, dragsFile, normalized, img.width(), img.height(), video.frames);
         if (paths.isEmpty()) System.err.println("note: no drags given: the model generates its unconditioned motion");

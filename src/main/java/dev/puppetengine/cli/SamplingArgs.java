@@ -47,7 +47,7 @@ final class SamplingArgs {
             return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput,
                     cudaGraph || Boolean.getBoolean(SamplingOptions.CUDA_GRAPH_PROPERTY));
         } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
     }
 
@@ -89,7 +89,7 @@ final class SamplingArgs {
         try {
             return LoadedModel.load(dir, backend, dtype);
         } catch (CheckpointException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         } catch (NoSuchFileException e) {
             throw new UserError("model directory " + dir + ": missing file " + e.getFile());
         }

@@ -79,7 +79,7 @@ final class TrainCommand implements Callable<Integer> {
         try {
             cfg = training.config(trainable, !unscaledInput);
         } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
+            throw new UserError(Main.message(e));
         }
         DType dt = target.dtype();
         if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
@@ -144,7 +144,7 @@ final class TrainCommand implements Callable<Integer> {
                 var r = pm.sample(clip.image(), clip.drags(), opts, null);
                 VideoOutput.write(dir.resolve("step-" + step + ".gif"), r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
             } catch (IOException e) {
-                System.err.println("warning: preview at step " + step + " failed: " + e.getMessage());
+                System.err.println("warning: preview at step " + step + " failed: " + Main.message(e));
             }
         }
     }

@@ -67,7 +67,7 @@ final class Training {
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
                 } catch (IOException | RuntimeException e) {   // a convenience: the next run redraws it
-                    System.err.println("loss curve not redrawn while shutting down: " + e.getMessage());
+                    System.err.println("loss curve not redrawn while shutting down: " + Main.message(e));
                 }
                 return null;
             }

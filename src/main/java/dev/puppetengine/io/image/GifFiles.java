@@ -17,6 +17,7 @@ import javax.imageio.stream.FileImageOutputStream;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.ImageOutputStream;
 import java.awt.image.BufferedImage;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -60,8 +61,8 @@ public final class GifFiles {
                 List<Frame> frames = decode(reader, file, Integer.MAX_VALUE);
                 return new Animation(frames.stream().map(f -> f.image().compositeOntoWhite()).toList(),
                         frames.stream().map(Frame::delayMs).toList());
-            } catch (IIOException | RuntimeException e) {
-                throw ImageFiles.unreadable(file, e);
+            } catch (IIOException | EOFException | RuntimeException e) {
+                throw ImageFiles.unreadable(file, reader, e);
             } finally {
                 reader.dispose();
             }

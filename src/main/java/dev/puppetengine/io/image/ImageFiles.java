@@ -12,6 +12,7 @@ import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.Raster;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -52,9 +53,10 @@ public final class ImageFiles {
                 int w = reader.getWidth(0), h = reader.getHeight(0);
                 if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
                 return toRgba(reader.read(0));
-            } catch (IIOException | RuntimeException e) {
-                // Decoders report corrupt input with arbitrary runtime exceptions; all of them are bad-file errors.
-                throw unreadable(file, e);
+            } catch (IIOException | EOFException | RuntimeException e) {
+                // Decoders report corrupt input with arbitrary runtime exceptions, and a truncated one (BMP's) with a bare
+                // EOFException; all of them are bad-file errors.
+                throw unreadable(file, reader, e);
             } finally {
                 reader.dispose();
             }
@@ -101,11 +103,13 @@ public final class ImageFiles {
         return new InputFileException("cannot read image " + file + ": it has zero size (" + w + "x" + h + ")");
     }
 
-    /** A decoder failure; a header that declares a zero dimension gets the clearer zero-size message. */
-    static IOException unreadable(Path file, Exception cause) {
+    /** A failure of {@code reader}; a header that declares a zero dimension gets the clearer zero-size message. */
+    static IOException unreadable(Path file, ImageReader reader, Exception cause) {
         int[] declared = declaredSize(file);
         if (declared != null && (declared[0] == 0 || declared[1] == 0)) return zeroSize(file, declared[0], declared[1]);
-        return new InputFileException("cannot read image " + file + ": corrupt or truncated (" + cause.getMessage() + ")", cause);
+        String format = reader.getOriginatingProvider().getFormatNames()[0].toUpperCase(Locale.ROOT);
+        String why = cause instanceof EOFException ? "end of file reached" : cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+        return new InputFileException("cannot read image " + file + ": corrupt or truncated " + format + " (" + why + ")", cause);
     }
 
     /** Width and height from a PNG, GIF or BMP header, or null when the header is not one of those. */
