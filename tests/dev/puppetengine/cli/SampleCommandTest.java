@@ -61,7 +61,11 @@ class SampleCommandTest {
     }
 
     private static String[] sample(Path out, String... extra) {
-        List<String> a = new ArrayList<>(List.of("sample", "--model", model.toString(), "--image", image.toString(), "--out", out.toString(),
+        return sample(out.toString(), extra);
+    }
+
+    private static String[] sample(String out, String... extra) {
+        List<String> a = new ArrayList<>(List.of("sample", "--model", model.toString(), "--image", image.toString(), "--out", out,
                 "--steps", "1", "--frames", "2"));
         a.addAll(Arrays.asList(extra));
         return a.toArray(new String[0]);
@@ -88,6 +92,15 @@ class SampleCommandTest {
         assertTrue(r.err().contains("untrained random weights"), r.err());
         assertTrue(r.err().contains("(2 frames after 5 overlay frames)"), r.err());
         assertFalse(r.err().contains("takes hours per sample"), "the toy is practical on the CPU: " + r.err());
+    }
+
+    /** The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot. */
+    @Test
+    void aTrailingSlashWritesFramesIntoADottedDirectory() throws IOException {
+        Path frames = dir.resolve("frames.v2");
+        Run r = run(sample(frames + "/"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, frames(frames).size());
     }
 
     /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it. */
@@ -185,6 +198,7 @@ class SampleCommandTest {
         cases.put("guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
         cases.put("guidance must be finite", new String[]{"--guidance", "NaN"});
         cases.put("unsupported output", new String[]{"--out", dir.resolve("x.avi").toString()});
+        cases.put("unsupported output /: it names no file or directory", new String[]{"--out", "/"});
         // outputs that could not be written are refused before sampling, not after it
         Path aFile = dir.resolve("a-file"), gifDir = dir.resolve("dir.gif"), full = dir.resolve("full");
         Files.writeString(aFile, "x");

@@ -118,7 +118,7 @@ final class EvalCommand implements Callable<Integer> {
                 failed = BatchRun.run(pm, source, names.stream().filter(n -> !scored.containsKey(n)).toList(), ex -> base.withFrames(ex.groundTruth().size()),
                         pickleConditioning, base.steps(), "evaluating", (ex, r) -> {
                             VideoScore s = VideoScore.measure(ex, r.frames(), tracker);
-                            if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
+                            if (saveGifs != null) VideoOutput.write(saveGifs.resolve(ex.name() + ".gif"), VideoOutput.Kind.GIF, r.frames(), ex.drags(), false, VideoOutput.DEMO_FPS);
                             if (record != null)
                                 try {
                                     record.add(s);

@@ -77,7 +77,7 @@ final class SampleBatchCommand implements Callable<Integer> {
             BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
             failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
                     pickleConditioning, opts.steps(), "sampling",
-                    (ex, r) -> video.write(gif(ex.name()), r.frames(), ex.drags()));
+                    (ex, r) -> video.write(gif(ex.name()), VideoOutput.Kind.GIF, r.frames(), ex.drags()));
         }
         System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
         return BatchRun.report(failed, todo.size());

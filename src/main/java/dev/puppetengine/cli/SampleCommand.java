@@ -36,8 +36,9 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags).")
     boolean normalized;
 
+    /** As typed: its trailing slash, which a Path would drop, asks for a directory of PNG frames. */
     @Option(names = "--out", required = true, description = "Output: file.gif, file.mp4, or a directory/ for PNG frames.")
-    Path out;
+    String out;
 
     @Mixin
     SamplingArgs sampling;
@@ -49,8 +50,8 @@ final class SampleCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         video.check();
         SamplingOptions opts = sampling.options(video.frames);
-        VideoOutput.check(out);
-        OutputPaths.notInput("--out", out, "--image", image, false);
+        VideoOutput.Kind kind = VideoOutput.check(out);
+        OutputPaths.notInput("--out", Path.of(out), "--image", image, false);
         RgbImage img;
         try {
             img = ImageFiles.readRgb(image);
@@ -69,8 +70,9 @@ final class SampleCommand implements Callable<Integer> {
                 return 1;
             }
             if (r.nonFinite() > 0) System.err.println("warning: " + r.nonFiniteNote());
-            if (out.getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
-            int written = video.write(out, r.frames(), paths);
+            Path target = Path.of(out);
+            if (target.getParent() != null) Files.createDirectories(target.toAbsolutePath().getParent());
+            int written = video.write(target, kind, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
             System.err.printf("wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
                     out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",

@@ -142,7 +142,7 @@ final class TrainCommand implements Callable<Integer> {
             try {
                 Files.createDirectories(dir);
                 var r = pm.sample(clip.image(), clip.drags(), opts, null);
-                VideoOutput.write(dir.resolve("step-" + step + ".gif"), r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
+                VideoOutput.write(dir.resolve("step-" + step + ".gif"), VideoOutput.Kind.GIF, r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
             } catch (IOException e) {
                 System.err.println("warning: preview at step " + step + " failed: " + Main.message(e));
             }

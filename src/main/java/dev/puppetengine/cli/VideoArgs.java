@@ -24,7 +24,7 @@ final class VideoArgs {
     }
 
     /** Returns the number of frames written (the video's, plus the overlay's with --overlay). */
-    int write(Path out, List<RgbImage> video, List<DragPath> drags) throws IOException {
-        return VideoOutput.write(out, video, drags, overlay, fps);
+    int write(Path out, VideoOutput.Kind kind, List<RgbImage> video, List<DragPath> drags) throws IOException {
+        return VideoOutput.write(out, kind, video, drags, overlay, fps);
     }
 }
