@@ -47,6 +47,15 @@ class GifFilesTest {
         }
     }
 
+    /** Browsers play a delay of 0 or 10 ms at about 100 ms: the shortest stored is 20 ms (50 fps). */
+    @Test
+    void delaysShorterThanBrowsersHonourAreStoredAs20Ms() throws IOException {
+        List<RgbImage> frames = List.of(solid(4, 4, 255, 0, 0), solid(4, 4, 0, 0, 255), solid(4, 4, 0, 255, 0), solid(4, 4, 0, 0, 0));
+        Path file = dir.resolve("fast.gif");
+        GifFiles.write(file, new Animation(frames, List.of(0, 10, 14, 30)));
+        assertEquals(List.of(20, 20, 20, 30), GifFiles.read(file).delaysMs());
+    }
+
     @Test
     void partialFramesWrittenByPillowCompositeAsPillowShowsThem() throws IOException {
         Animation anim = GifFiles.read(Fixtures.path("gif/pil_partial.gif"));

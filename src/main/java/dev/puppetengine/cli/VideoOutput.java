@@ -58,7 +58,7 @@ final class VideoOutput {
             f = DragOverlay.demoSequence(frames, arrows);
         }
         switch (kind) {
-            case GIF: GifFiles.write(out, Animation.uniform(f, Math.max(1, 1000 / fps))); break;
+            case GIF: GifFiles.write(out, Animation.uniform(f, 1000 / fps)); break;
             case MP4: Mp4Files.write(out, f, fps); break;
             default: ImageFiles.writePngFrames(out, f);
         }
