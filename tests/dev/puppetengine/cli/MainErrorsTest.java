@@ -6,6 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
+import java.io.EOFException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
@@ -55,5 +56,16 @@ class MainErrorsTest {
         String[] bad = run("other");
         assertEquals("2", bad[0], "bad input stays exit 2");
         assertEquals("error: --frames must be positive", bad[1].strip());
+    }
+
+    /** An exception without a message (a bare EOFException) is named by its kind, never as "null". */
+    @Test
+    void anExceptionWithoutAMessageIsNamedByItsKind() {
+        assertEquals("EOFException", Main.message(new EOFException()));
+        assertEquals("EOFException", Main.reason(new EOFException()));
+        assertEquals("UserError", Main.message(new UserError(" ")));
+        assertEquals("end of file", Main.message(new EOFException("end of file")));
+        assertEquals("EOFException: end of file", Main.reason(new EOFException("end of file")));
+        assertEquals("writing out.gif: No space left on device", Main.reason(new java.io.IOException("writing out.gif: No space left on device")));
     }
 }
