@@ -55,5 +55,8 @@ class DragArgsTest {
         Path twice = file("{\"drags\": [{\"start\": [1, 2], \"end\": [3, 4]}], \"drags\": []}");
         e = assertThrows(UserError.class, () -> DragArgs.parse(List.of(), twice, false, 256, 256, 14));
         assertTrue(e.getMessage().contains("Duplicate field 'drags'"), e.getMessage());
+        Path huge = file("{\"drags\": [{\"start\": [1e308, 2], \"end\": [3, 4]}]}");   // said briefly, not in 309 digits
+        e = assertThrows(UserError.class, () -> DragArgs.parse(List.of(), huge, false, 256, 256, 14));
+        assertTrue(e.getMessage().endsWith("drag 0 point 0 (1.00e+308, 2.0) is outside the 256x256 image"), e.getMessage());
     }
 }

@@ -27,6 +27,11 @@ import java.util.Locale;
 final class DragArgs {
     private DragArgs() {}
 
+    /** A coordinate for a message: fixed-point with {@code decimals}, in scientific notation when huge (1e308 has 309 digits). */
+    private static String num(double v, int decimals) {
+        return Math.abs(v) < 1e6 ? String.format(Locale.ROOT, "%." + decimals + "f", v) : String.format(Locale.ROOT, "%.3g", v);
+    }
+
     static List<DragPath> parse(List<String> specs, Path jsonFile, boolean normalized, int width, int height, int frames) {
         List<double[][]> raw = new ArrayList<>();           // per drag: points (x, y)
         boolean fileNorm = normalized;
@@ -70,12 +75,12 @@ final class DragArgs {
                 double x = pts[i][0], y = pts[i][1];
                 if (norm) {
                     if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1))
-                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.4f, %.4f) is outside [0, 1] (normalized coordinates)", k, i, x, y));
+                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%s, %s) is outside [0, 1] (normalized coordinates)", k, i, num(x, 4), num(y, 4)));
                     xs[i] = x;
                     ys[i] = y;
                 } else {
                     if (!(x >= 0 && x <= width && y >= 0 && y <= height))
-                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the %dx%d image", k, i, x, y, width, height));
+                        throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%s, %s) is outside the %dx%d image", k, i, num(x, 1), num(y, 1), width, height));
                     double[] n = crop.normalise(x, y);
                     if (!(n[0] >= 0 && n[0] <= 1 && n[1] >= 0 && n[1] <= 1))
                         throw new UserError(src + String.format(Locale.ROOT, "drag %d point %d (%.1f, %.1f) is outside the centred %dx%d square the model sees (x %d..%d, y %d..%d)",
