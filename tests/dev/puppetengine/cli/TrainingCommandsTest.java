@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.TrainingCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,6 +38,10 @@ class TrainingCommandsTest {
         try (var m0 = Training.load(model); var dec = Training.load(dir.resolve("vae-dec/model")); var full = Training.load(vae.resolve("model"))) {
             assertEquals(m0.vae.config().scalingFactor(), dec.vae.config().scalingFactor());
             assertNotEquals(m0.vae.config().scalingFactor(), full.vae.config().scalingFactor());
+        }
+        try (RunDirectory held = RunDirectory.lock(vae)) {   // one run at a time per run directory
+            assertEquals(2, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
+                    "--steps", "2", "--batch-size", "1", "--window", "2", "--checkpoint-every", "1", "--gradient-checkpointing"));
         }
 
         Path enc = dir.resolve("enc");
@@ -83,6 +88,16 @@ class TrainingCommandsTest {
             System.setErr(was);
         }
         assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
+        // while another run holds the directory (this process here, another one in use) a second is refused at once
+        err.reset();
+        System.setErr(new java.io.PrintStream(err, true));
+        try (RunDirectory held = RunDirectory.lock(run)) {
+            assertEquals(2, Main.run(train));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(err.toString().contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
+                err.toString());
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
         String saved = Files.readString(config);

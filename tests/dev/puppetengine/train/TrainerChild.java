@@ -24,8 +24,8 @@ public final class TrainerChild {
 
     public static void main(String[] args) throws Exception {
         UNetSpatioTemporalConditionModel unet = model();
-        try (ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
-            Trainer t = Trainer.forUNet(Path.of(args[0]), unet, ps, data(), config(Long.parseLong(args[1])));
+        try (RunDirectory run = RunDirectory.lock(Path.of(args[0])); ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
+            Trainer t = Trainer.forUNet(run, unet, ps, data(), config(Long.parseLong(args[1])));
             try (GracefulStop stop = t.stopOnSignal(60)) {
                 t.run(p -> System.out.println("step " + p.step()));
             }

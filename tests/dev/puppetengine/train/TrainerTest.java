@@ -32,8 +32,8 @@ class TrainerTest {
     /** Runs {@code steps} in {@code run}, stopping (as a signal would) after {@code stopAfter} steps. */
     private static Trainer.Result train(Path run, long steps, long stopAfter, List<Double> losses) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
-        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
-            Trainer t = Trainer.forUNet(run, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
+        try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            Trainer t = Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
             return t.run(p -> {
                 if (losses != null) losses.add(p.loss());
                 if (p.step() >= stopAfter) t.requestStop();
@@ -143,7 +143,7 @@ class TrainerTest {
     /** Trains {@code run} with {@code cfg}, stopping after step {@code stopAfter}; micro-step {@code nanAt} (if >= 0) gives a NaN loss. */
     private static void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
-        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+        try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
             EdmObjective edm = new EdmObjective(unet, ps, TrainerChild.data(), true, cfg.seed());
             Objective objective = new Objective() {
                 public int size() { return edm.size(); }
@@ -152,7 +152,7 @@ class TrainerTest {
                     return micro == nanAt ? dev.puppetengine.autograd.F.scale(l, Double.NaN) : l;
                 }
             };
-            Trainer t = new Trainer(run, objective, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), cfg);
+            Trainer t = new Trainer(dir, objective, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), cfg);
             t.run(p -> {
                 if (p.step() >= stopAfter) t.requestStop();
             });
@@ -179,15 +179,21 @@ class TrainerTest {
         assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
     }
 
-    /** A selection that matches no parameter (the VAE's "decoder" for a UNet) is refused before the run directory exists. */
+    /** A selection that matches no parameter (the VAE's "decoder" for a UNet) is refused before anything is written. */
     @Test
-    void aTrainableSelectionMatchingNothingIsRefusedUpFront() {
+    void aTrainableSelectionMatchingNothingIsRefusedUpFront() throws Exception {
         Path run = tmp.resolve("decoder");
         TrainingConfig decoder = new TrainingConfig(5, 1, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "decoder", true, 10, 2);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> trainWith(run, decoder, Long.MAX_VALUE, -1));
         assertTrue(e.getMessage().startsWith("trainable 'decoder' selects none of the ") && e.getMessage().contains("parameters being trained (conv_in.weight, ...)"),
                 e.getMessage());
-        assertFalse(Files.exists(run), "nothing written");
+        assertEmpty(run);
+    }
+
+    private static void assertEmpty(Path dir) throws Exception {
+        try (var entries = Files.list(dir)) {
+            assertEquals(List.of(), entries.toList(), "nothing written in " + dir);
+        }
     }
 
     @Test
@@ -203,7 +209,11 @@ class TrainerTest {
             if (!p.isAlive()) break;
             Thread.sleep(20);
         }
-        assertTrue(p.isAlive(), "the child finished before it could be killed; output: " + new String(p.getInputStream().readAllBytes()));
+        assertTrue(p.isAlive(), () -> "the child finished before it could be killed; output: " + output(p));   // lazily: reading waits for the end
+        dev.puppetengine.io.InputFileException busy = assertThrows(dev.puppetengine.io.InputFileException.class,
+                () -> train(killed, 8, Long.MAX_VALUE, null));                // a second run while the child trains there
+        assertTrue(busy.getMessage().startsWith(killed + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end"),
+                busy.getMessage());
         p.destroyForcibly();                                               // SIGKILL: no hook runs
         p.waitFor(30, TimeUnit.SECONDS);
         Path atKill = TrainingCheckpoint.latest(killed);
@@ -212,8 +222,16 @@ class TrainerTest {
 
         Process resumed = child(killed, 8);
         assertTrue(resumed.waitFor(180, TimeUnit.SECONDS), "resumed run did not finish");
-        assertEquals(0, resumed.exitValue(), new String(resumed.getInputStream().readAllBytes()));
+        assertEquals(0, resumed.exitValue(), () -> output(resumed));
         assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(killed));
+    }
+
+    private static String output(Process p) {
+        try {
+            return new String(p.getInputStream().readAllBytes());
+        } catch (java.io.IOException e) {
+            return "(unreadable: " + e + ")";
+        }
     }
 
     private static Process child(Path run, long steps) throws Exception {

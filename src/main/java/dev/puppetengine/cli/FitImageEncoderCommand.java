@@ -5,6 +5,7 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.ImageEncoderFit;
+import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
@@ -40,7 +41,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config("all", true);
         OutputPaths.directory("--out", out, false);
-        try (LoadedModel m = Training.load(model)) {
+        try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             int side = m.resolution() / m.vae.config().downscaleFactor();
             ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, side * side * m.vae.config().latentChannels(), cfg.seed());
@@ -48,7 +49,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             ParameterStore store = m.imageEncoderWeights();
             fit.attachHead(store);
             String json = Json.mapper().writeValueAsString(m.clip.config());
-            Path ckpt = Training.run(new Trainer(out, fit, store, json, cfg).inputs(Training.inputs(m, ds.manifest().toJson())), cfg, "image encoder", out);
+            Path ckpt = Training.run(new Trainer(run, fit, store, json, cfg).inputs(Training.inputs(m, ds.manifest().toJson())), cfg, "image encoder", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, false, store);
             m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",

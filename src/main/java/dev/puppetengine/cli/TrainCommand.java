@@ -9,6 +9,7 @@ import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.PreparedDataWriter;
+import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
@@ -28,7 +29,8 @@ import java.util.concurrent.Callable;
         description = {"Fine-tune a model's UNet with the EDM loss on clips made by the prepare command.",
                 "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps, on Ctrl-C, and when"
                         + " a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model,"
-                        + " EMA weights when --ema is set). Run the same command again to resume exactly where it stopped.",
+                        + " EMA weights when --ema is set). Run the same command again to resume exactly where it stopped (one run at"
+                        + " a time per OUT).",
                 "--dtype bf16 is mixed precision: bf16 weights and activations, fp32 master weights, Adam moments and loss (fp16 is refused: it"
                         + " would need loss scaling).",
                 "The defaults suit toy-size runs; the reference's recipe for the full model is --lr 1e-5 --accumulation 64 --ema 0.9999"
@@ -83,7 +85,8 @@ final class TrainCommand implements Callable<Integer> {
         }
         DType dt = target.dtype();
         if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
-        try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt); PreparedData prepared = PreparedData.open(data)) {
+        try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt);
+             PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
             for (String note : prepared.checkEncoders(m.vae.scalingFactor(), m.manifest.components().get("vae").sha256(),
                     m.manifest.components().get("image_encoder").sha256()))
@@ -99,7 +102,7 @@ final class TrainCommand implements Callable<Integer> {
             Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
             // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
             // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
-            Trainer t = Trainer.forUNet(out, m.unet, m.unetWeights(), prepared, cfg)
+            Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
                     .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
             Path ckpt;
             try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {

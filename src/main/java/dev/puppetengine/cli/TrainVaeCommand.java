@@ -9,6 +9,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
@@ -55,10 +56,10 @@ final class TrainVaeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config(decoderOnly ? "decoder" : "all", true);
         OutputPaths.directory("--out", out, false);
-        try (LoadedModel m = Training.load(model)) {
+        try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
-            Trainer t = new Trainer(out, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg)
+            Trainer t = new Trainer(run, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg)
                     .inputs(Training.inputs(m, ds.manifest().toJson()));
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;

@@ -26,9 +26,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
  * every {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in
- * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint. A run directory that already
- * has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop. A loss
- * or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
+ * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint, in a {@link RunDirectory} the caller
+ * holds. A run directory that already has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser
+ * step, checkpoint, stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
  * the last good step and logging what happened: see {@link #diverged}.
  * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
@@ -55,8 +55,8 @@ public final class Trainer {
     private JsonNode inputs;
 
     /** {@code store}: the weights being trained; {@code modelConfigJson} identifies the model (saved, checked on resume). */
-    public Trainer(Path run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
-        this.run = run;
+    public Trainer(RunDirectory run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
+        this.run = run.path();
         this.objective = objective;
         this.store = store;
         this.modelConfigJson = modelConfigJson;
@@ -64,7 +64,7 @@ public final class Trainer {
     }
 
     /** The UNet fine-tuning run on prepared clips. */
-    public static Trainer forUNet(Path run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg)
+    public static Trainer forUNet(RunDirectory run, UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, TrainingConfig cfg)
             throws IOException {
         return new Trainer(run, new EdmObjective(unet, store, data, cfg.applyCIn(), cfg.seed()), store,
                 Json.mapper().writeValueAsString(unet.config()), cfg);
@@ -85,7 +85,6 @@ public final class Trainer {
     public Result run(Listener listener) throws IOException {
         Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> all.put(k, p.value()));
-        Files.createDirectories(run);
         checkConfig(modelConfigJson);
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {

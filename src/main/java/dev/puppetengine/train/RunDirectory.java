@@ -1,0 +1,37 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.io.LockFile;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A training run's directory, held by one run at a time: a second run there would interleave its steps in log.jsonl
+ * and prune checkpoints the first resumes from. The training commands lock it (run.lock) before they load anything
+ * and keep it until they have exported, so a second run is refused at once; the OS drops the lock of a killed process.
+ */
+public final class RunDirectory implements AutoCloseable {
+    static final String LOCK = "run.lock";
+
+    private final Path path;
+    private final LockFile lock;
+
+    private RunDirectory(Path path, LockFile lock) {
+        this.path = path;
+        this.lock = lock;
+    }
+
+    /** Locks {@code path} (created if missing) for this run, or refuses naming the lock. */
+    public static RunDirectory lock(Path path) throws IOException {
+        return new RunDirectory(path, LockFile.acquire(path.resolve(LOCK),
+                path + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"));
+    }
+
+    public Path path() { return path; }
+
+    /** Releases the directory to the next run. */
+    @Override
+    public void close() throws IOException {
+        lock.close();
+    }
+}
