@@ -29,16 +29,30 @@ class TrainerTest {
     @TempDir
     Path tmp;
 
+    /** What the runs of a test noted about their directories. */
+    private final List<String> notes = new ArrayList<>();
+
     /** Runs {@code steps} in {@code run}, stopping (as a signal would) after {@code stopAfter} steps. */
-    private static Trainer.Result train(Path run, long steps, long stopAfter, List<Double> losses) throws Exception {
+    private Trainer.Result train(Path run, long steps, long stopAfter, List<Double> losses) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
         try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
             Trainer t = Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(steps));
-            return t.run(p -> {
+            return t.run(listener(t, stopAfter, losses));
+        }
+    }
+
+    /** Collects each step's loss (unless {@code losses} is null) and the notes; stops {@code t} after step {@code stopAfter}. */
+    private Trainer.Listener listener(Trainer t, long stopAfter, List<Double> losses) {
+        return new Trainer.Listener() {
+            @Override
+            public void step(Trainer.Progress p) {
                 if (losses != null) losses.add(p.loss());
                 if (p.step() >= stopAfter) t.requestStop();
-            });
-        }
+            }
+
+            @Override
+            public void note(String message) { notes.add(message); }
+        };
     }
 
     private static double[] weights(Path ckpt, String file, String key) throws Exception {
@@ -141,7 +155,7 @@ class TrainerTest {
     }
 
     /** Trains {@code run} with {@code cfg}, stopping after step {@code stopAfter}; micro-step {@code nanAt} (if >= 0) gives a NaN loss. */
-    private static void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
+    private void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
         try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
             EdmObjective edm = new EdmObjective(unet, ps, TrainerChild.data(), true, cfg.seed());
@@ -153,9 +167,7 @@ class TrainerTest {
                 }
             };
             Trainer t = new Trainer(dir, objective, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), cfg);
-            t.run(p -> {
-                if (p.step() >= stopAfter) t.requestStop();
-            });
+            t.run(listener(t, stopAfter, null));
         }
     }
 
@@ -177,6 +189,19 @@ class TrainerTest {
         Path run = tmp.resolve("run");
         train(run, 1, Long.MAX_VALUE, null);
         assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
+    }
+
+    /** A checkpoint save cut short by a kill leaves its staging folder; the next run of the directory removes it. */
+    @Test
+    void aResumedRunRemovesCheckpointSavesAKillCutShort() throws Exception {
+        Path run = tmp.resolve("staged");
+        train(run, 3, 1, null);
+        Path staged = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000002.tmp-5eed"));
+        Files.write(staged.resolve("weights.safetensors"), new byte[1000]);
+        train(run, 3, Long.MAX_VALUE, null);
+        assertFalse(Files.exists(staged));
+        assertEquals(List.of("removed 1 unfinished checkpoint save (*.tmp-*) a killed run left in " + TrainingCheckpoint.checkpointsDir(run)), notes);
+        assertEquals("step-00000003", TrainingCheckpoint.latest(run).getFileName().toString());
     }
 
     /** A selection that matches no parameter (the VAE's "decoder" for a UNet) is refused before anything is written. */
@@ -224,6 +249,9 @@ class TrainerTest {
         assertTrue(resumed.waitFor(180, TimeUnit.SECONDS), "resumed run did not finish");
         assertEquals(0, resumed.exitValue(), () -> output(resumed));
         assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(killed));
+        try (var left = Files.list(TrainingCheckpoint.checkpointsDir(killed))) {   // the newest 2, nothing a save cut short by the kill left
+            assertEquals(List.of("step-00000007", "step-00000008"), left.map(c -> c.getFileName().toString()).sorted().toList());
+        }
     }
 
     private static String output(Process p) {

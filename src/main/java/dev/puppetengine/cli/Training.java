@@ -49,6 +49,9 @@ final class Training {
 
             @Override
             public void resumed(Path checkpoint, long step) { System.err.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
+
+            @Override
+            public void note(String message) { System.err.println("note: " + message); }
         };
         Trainer.Result r;
         try (GracefulStop stop = t.stopOnSignal(300)) {

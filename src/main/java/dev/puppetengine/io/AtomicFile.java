@@ -174,6 +174,22 @@ public final class AtomicFile {
         deleteRecursively(old);
     }
 
+    /**
+     * Removes what writes cut short by a kill left in {@code dir} (their {@code <name>.tmp-<hex>} files and directories)
+     * and returns how many. Call it only where no other writer can be at work (the directory locked, or its one writer).
+     */
+    public static int removeLeftovers(Path dir) throws IOException {
+        int n = 0;
+        if (!Files.isDirectory(dir)) return n;
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(dir, "*.tmp-*")) {
+            for (Path p : leftovers) {
+                deleteRecursively(p);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Writes all remaining bytes of {@code src} (a channel write may be partial). */
     public static void writeFully(FileChannel ch, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) ch.write(src);

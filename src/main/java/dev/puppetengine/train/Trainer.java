@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
  * every {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in
  * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint, in a {@link RunDirectory} the caller
- * holds. A run directory that already has a checkpoint is resumed exactly. SIGINT/SIGTERM finish the current optimiser
- * step, checkpoint, stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
+ * holds. Checkpoint saves a kill cut short are removed first. A run directory that already has a checkpoint is resumed
+ * exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
  * the last good step and logging what happened: see {@link #diverged}.
  * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
@@ -40,6 +40,9 @@ public final class Trainer {
 
         /** The run continues from {@code checkpoint} (step {@code step}), after its settings and inputs were found the same. */
         default void resumed(Path checkpoint, long step) {}
+
+        /** Something the run did to its directory before training (removed leftovers, started over). */
+        default void note(String message) {}
     }
 
     public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis) {}
@@ -85,6 +88,10 @@ public final class Trainer {
     public Result run(Listener listener) throws IOException {
         Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> all.put(k, p.value()));
+        Path checkpoints = TrainingCheckpoint.checkpointsDir(run);
+        int leftovers = AtomicFile.removeLeftovers(checkpoints);   // no other run saves there: the directory is locked
+        if (leftovers > 0 && listener != null)
+            listener.note("removed " + leftovers + " unfinished checkpoint save" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + checkpoints);
         checkConfig(modelConfigJson);
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {

@@ -23,8 +23,8 @@ import java.util.stream.Stream;
  * record (weights.safetensors: fp32 masters of trained low-precision tensors, other tensors as the model holds them),
  * the Adam moments (optimizer.safetensors), the EMA weights when kept (ema.safetensors) and state.json (counters). It is written under a temporary name, fsynced and renamed,
  * then "latest" is replaced atomically: a crash at any point leaves the previous checkpoint intact and never
- * a half-written one under a final name. Resuming restores weights, moments, EMA and counters; data order
- * and every random draw are functions of the counters.
+ * a half-written one under a final name (the run's next start removes the temporary directory). Resuming restores
+ * weights, moments, EMA and counters; data order and every random draw are functions of the counters.
  */
 public final class TrainingCheckpoint {
     private TrainingCheckpoint() {}

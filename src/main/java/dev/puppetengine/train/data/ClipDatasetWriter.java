@@ -7,7 +7,6 @@ import dev.puppetengine.io.image.PngEncoder;
 import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
@@ -27,8 +26,6 @@ import java.util.concurrent.atomic.AtomicReference;
  * concurrent syncs share the file system's journal commits.
  */
 public final class ClipDatasetWriter implements AutoCloseable {
-    /** AtomicFile.publishDirectory writes a clip as {@code NNNNNN.tmp-<hex>} before renaming it. */
-    static final String PARTIAL_GLOB = "*.tmp-*";
     private static final int IO_THREADS = 4;
     private static final int MAX_IN_FLIGHT = 16;
 
@@ -62,9 +59,7 @@ public final class ClipDatasetWriter implements AutoCloseable {
             if (conflict != null)
                 throw new InputFileException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
         }
-        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(clips, PARTIAL_GLOB)) {   // an interrupted clip
-            for (Path p : leftovers) PathUtils.deleteDirectory(p);
-        }
+        AtomicFile.removeLeftovers(clips);   // interrupted clips (NNNNNN.tmp-<hex>)
         AtomicFile.writeBytes(file, Json.bytes(manifest.withComplete(false).toJson()));
         return new ClipDatasetWriter(root, manifest);
     }
