@@ -93,11 +93,16 @@ class TrainingCommandsTest {
         System.setErr(new java.io.PrintStream(err, true));
         try (RunDirectory held = RunDirectory.lock(run)) {
             assertEquals(2, Main.run(train));
+            String[] big = train.clone();
+            big[6] = dir.resolve("r-big").toString();
+            big = java.util.stream.Stream.concat(java.util.Arrays.stream(big), java.util.stream.Stream.of("--batch-size", "5000")).toArray(String[]::new);
+            assertEquals(2, Main.run(big));
         } finally {
             System.setErr(was);
         }
         assertTrue(err.toString().contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
                 err.toString());
+        assertTrue(err.toString().contains("error: batch size 5000 is larger than the 5 training examples"), err.toString());
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
         String saved = Files.readString(config);

@@ -204,6 +204,35 @@ class TrainerTest {
         assertEquals("step-00000003", TrainingCheckpoint.latest(run).getFileName().toString());
     }
 
+    /**
+     * A run that failed before its first checkpoint (here a NaN in its first micro-step; out of memory alike) left
+     * config.json and a log line but nothing to resume: other settings start it over, replacing both.
+     */
+    @Test
+    void aRunWithoutACheckpointStartsOverWithOtherSettings() throws Exception {
+        Path run = tmp.resolve("failed");
+        TrainingConfig first = new TrainingConfig(5, 1, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
+        assertThrows(Adam.NonFiniteException.class, () -> trainWith(run, first, Long.MAX_VALUE, 0));
+        assertEquals(1, Files.readAllLines(run.resolve("log.jsonl")).size());
+        TrainingConfig other = new TrainingConfig(5, 2, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
+        trainWith(run, other, Long.MAX_VALUE, -1);
+        assertEquals(List.of(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (training.batch_size 1 -> 2)"), notes);
+        assertEquals(2, dev.puppetengine.io.Json.read(run.resolve("config.json")).path("training").path("batch_size").asInt());
+        List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
+        assertEquals(2, log.size(), String.valueOf(log));
+        assertTrue(log.stream().noneMatch(l -> l.contains("error")), String.valueOf(log));
+    }
+
+    /** A batch larger than the training set (it would hold examples twice) is refused before anything is written. */
+    @Test
+    void aBatchLargerThanTheTrainingSetIsRefusedUpFront() throws Exception {
+        Path run = tmp.resolve("batch");
+        TrainingConfig six = new TrainingConfig(5, 6, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> trainWith(run, six, Long.MAX_VALUE, -1));
+        assertEquals("batch size 6 is larger than the 5 training examples", e.getMessage());
+        assertEmpty(run);
+    }
+
     /** A selection that matches no parameter (the VAE's "decoder" for a UNet) is refused before anything is written. */
     @Test
     void aTrainableSelectionMatchingNothingIsRefusedUpFront() throws Exception {

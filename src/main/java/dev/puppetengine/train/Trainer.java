@@ -28,7 +28,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * every {@code accumulation} micro-steps one Adam step (averaged, clipped), the EMA update, a line in
  * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint, in a {@link RunDirectory} the caller
  * holds. Checkpoint saves a kill cut short are removed first. A run directory that already has a checkpoint is resumed
- * exactly. SIGINT/SIGTERM finish the current optimiser step, checkpoint, stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
+ * exactly; one without starts over, with any settings. SIGINT/SIGTERM finish the current optimiser step, checkpoint,
+ * stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
  * the last good step and logging what happened: see {@link #diverged}.
  * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
@@ -86,18 +87,20 @@ public final class Trainer {
     public void requestStop() { stop.set(true); }
 
     public Result run(Listener listener) throws IOException {
+        if (cfg.batchSize() > objective.size())   // each batch would hold some examples twice
+            throw new IllegalArgumentException("batch size " + cfg.batchSize() + " is larger than the " + objective.size() + " training examples");
         Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> all.put(k, p.value()));
         Path checkpoints = TrainingCheckpoint.checkpointsDir(run);
         int leftovers = AtomicFile.removeLeftovers(checkpoints);   // no other run saves there: the directory is locked
         if (leftovers > 0 && listener != null)
             listener.note("removed " + leftovers + " unfinished checkpoint save" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + checkpoints);
-        checkConfig(modelConfigJson);
+        Path resumeFrom = TrainingCheckpoint.latest(run);
+        checkConfig(modelConfigJson, resumeFrom != null, listener);
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {
             Map<String, Tensor> weights = masters(all, adam);
             long step = 0, micro = 0;
-            Path resumeFrom = TrainingCheckpoint.latest(run);
             if (resumeFrom != null) {
                 TrainingCheckpoint.State st = TrainingCheckpoint.restore(resumeFrom, weights, adam, ema);
                 syncLowPrecision(adam);
@@ -205,8 +208,12 @@ public final class Trainer {
         });
     }
 
-    /** A run directory belongs to one configuration: refuse to resume it with another. */
-    private void checkConfig(String modelJson) throws IOException {
+    /**
+     * A run directory belongs to one configuration: refuse to resume it with another. Without a checkpoint there is
+     * nothing to resume (the earlier attempt failed before its first one, e.g. out of memory): it starts over with these
+     * settings, its log emptied by trimLog.
+     */
+    private void checkConfig(String modelJson, boolean resumable, Listener listener) throws IOException {
         Path file = run.resolve("config.json");
         Map<String, Object> settings = new LinkedHashMap<>();   // in this order, so the file's bytes are the same every time
         settings.put("training", cfg);
@@ -230,12 +237,14 @@ public final class Trainer {
             if (!now.path("random_streams").equals(saved.path("random_streams")))
                 diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
                         + Streams.LAYOUT + " (the run's random draws would change)");
-            if (!diff.isEmpty())
+            if (diff.isEmpty()) return;
+            if (resumable)
                 throw new IllegalArgumentException(file + ": this run directory was started with other settings or inputs (" + String.join(", ", diff)
                         + "); use a new --out directory or the same settings and inputs");
-        } else {
-            AtomicFile.writeString(file, mine);
+            if (listener != null)
+                listener.note(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (" + String.join(", ", diff) + ")");
         }
+        AtomicFile.writeString(file, mine);
     }
 
     /**
