@@ -38,5 +38,6 @@ class BenchCommandTest {
         assertEquals(4 * o.get("forward_flops").asLong(), o.get("model_flops_per_step").asLong());
         assertTrue(o.get("forward_flops").asLong() > 0 && o.get("peak_bytes").asLong() > 0, o.toString());
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));
+        assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--dtype", "fp16"), "what train refuses is not benchmarked");
     }
 }

@@ -150,6 +150,10 @@ class TrainingCommandsTest {
                     "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention"));
             assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
                     "--steps", "1", "--dtype", "fp16"));
+            for (String[] bad : new String[][]{{"--kind", " "}, {"--export-dtype", "int8"}})   // refused before any work
+                assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("bad").toString(),
+                        "--steps", "1", bad[0], bad[1]));
+            assertFalse(Files.exists(dir.resolve("bad")));
         } finally {
             System.setErr(errWas);
         }

@@ -59,6 +59,7 @@ final class BenchTrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (steps < 1 || warmup < 0 || frames < 1) throw new UserError("--steps and --frames must be >= 1, --warmup >= 0");
         bench.check();
+        bench.target.trainingDtype();   // what train refuses is not benchmarked as a training step
         TrainingConfig cfg;
         try {
             cfg = new TrainingConfig(0, 1, 1, warmup + steps, 1e-5, false, 0, 1.0, 0, 0, checkpointing, trainable, true, 1, 1);

@@ -60,7 +60,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preview-steps", defaultValue = "10", description = "Sampling steps of a preview (default: ${DEFAULT-VALUE}).")
     int previewSteps;
 
-    @Option(names = "--export-dtype", defaultValue = "bf16", description = "dtype of OUT/model: bf16, fp16 or fp32 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--export-dtype", defaultValue = "bf16", description = "dtype of OUT/model: bf16, fp16, fp32 or fp64 (default: ${DEFAULT-VALUE}).")
     String exportDtype;
 
     @Option(names = "--kind", defaultValue = "fine-tuned", description = "Kind recorded in OUT/model's manifest (default: ${DEFAULT-VALUE}).")
@@ -76,15 +76,20 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (previewEvery < 1 || previewSteps < 1) throw new UserError("--preview-every and --preview-steps must be >= 1");
         OutputPaths.directory("--out", out, false);
-        DType export = DType.parse(exportDtype);
+        DType export;
+        try {
+            export = DType.parse(exportDtype);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--export-dtype: " + Main.message(e));
+        }
+        if (kind.isBlank()) throw new UserError("--kind: empty; it names the model in OUT/model's manifest (default fine-tuned)");
         TrainingConfig cfg;
         try {
             cfg = training.config(trainable, !unscaledInput);
         } catch (IllegalArgumentException e) {
             throw new UserError(Main.message(e));
         }
-        DType dt = target.dtype();
-        if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
+        DType dt = target.trainingDtype();
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt);
              PreparedData prepared = PreparedData.open(data)) {
             prepared.checkFits(m.unet.config());
