@@ -191,16 +191,17 @@ class TrainerTest {
         assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
     }
 
-    /** A checkpoint save cut short by a kill leaves its staging folder; the next run of the directory removes it. */
+    /** Writes cut short by a kill (a checkpoint's staging folder, a log rewrite) are removed by the next run of the directory. */
     @Test
     void aResumedRunRemovesCheckpointSavesAKillCutShort() throws Exception {
         Path run = tmp.resolve("staged");
         train(run, 3, 1, null);
         Path staged = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000002.tmp-5eed"));
         Files.write(staged.resolve("weights.safetensors"), new byte[1000]);
+        Path log = Files.write(run.resolve("log.jsonl.tmp-1eaf"), new byte[10]);
         train(run, 3, Long.MAX_VALUE, null);
-        assertFalse(Files.exists(staged));
-        assertEquals(List.of("removed 1 unfinished checkpoint save (*.tmp-*) a killed run left in " + TrainingCheckpoint.checkpointsDir(run)), notes);
+        assertFalse(Files.exists(staged) || Files.exists(log));
+        assertEquals(List.of("removed 2 unfinished writes (*.tmp-*) a killed run left in " + run), notes);
         assertEquals("step-00000003", TrainingCheckpoint.latest(run).getFileName().toString());
     }
 

@@ -92,9 +92,10 @@ public final class Trainer {
         Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> all.put(k, p.value()));
         Path checkpoints = TrainingCheckpoint.checkpointsDir(run);
-        int leftovers = AtomicFile.removeLeftovers(checkpoints);   // no other run saves there: the directory is locked
+        // no other run writes there (the directory is locked): checkpoint saves, log rewrites and model exports a kill cut short
+        int leftovers = AtomicFile.removeLeftovers(checkpoints) + AtomicFile.removeLeftovers(run);
         if (leftovers > 0 && listener != null)
-            listener.note("removed " + leftovers + " unfinished checkpoint save" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + checkpoints);
+            listener.note("removed " + leftovers + " unfinished write" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + run);
         Path resumeFrom = TrainingCheckpoint.latest(run);
         checkConfig(modelConfigJson, resumeFrom != null, listener);
         try (Adam adam = new Adam(trainable, cfg.adam());
