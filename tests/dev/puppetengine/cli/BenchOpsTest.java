@@ -92,6 +92,17 @@ class BenchOpsTest {
         List<JsonNode> cases = list(Json.mapper().readTree(json.toFile()).get("cases"));
         assertTrue(cases.size() > 5, "the model's products ran");
         assertTrue(all(cases, c -> c.get("group").asText().equals("square")).isEmpty());
+
+        Path badTorch = Files.writeString(dir.resolve("torch.json"), "[1, 2]");   // refused before anything is timed
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(2, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "1", "--no-train", "--torch-results", badTorch.toString()));
+        } finally {
+            System.setErr(old);
+        }
+        assertFalse(err.toString().contains("cases, warmup"), err.toString());
     }
 
     @Test

@@ -48,6 +48,7 @@ public final class OpBench {
         if (backend instanceof CudaBackend cb) report.put("device", cb.deviceName()).put("gemm", cb.usesCublas() ? "cublas and builtin kernels, the faster per shape" : "builtin kernels");
         report.setAll(header);
         ArrayNode rows = report.putArray("cases");
+        if (o.torchResults() != null) readTorchResults(o.torchResults());   // a bad file refused before minutes of timing, not after
         java.util.Set<String> ids = new java.util.HashSet<>();
         for (OpCase c : cases)
             if (!ids.add(c.id())) throw new IllegalStateException("two benchmark cases share the id '" + c.id() + "' (PyTorch results merge by id)");
@@ -173,20 +174,23 @@ public final class OpBench {
         }
     }
 
+    /** A --torch-results file: torch_ops.py's output, an object with a "results" object. */
+    private static JsonNode readTorchResults(Path file) throws IOException {
+        JsonNode r;
+        try {
+            r = Json.mapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException("--torch-results " + file + ": not valid JSON: " + Json.oneLine(e));
+        }
+        if (r == null || !r.path("results").isObject())
+            throw new IllegalArgumentException("--torch-results " + file + ": expected torch_ops.py's output, an object with a \"results\" object");
+        return r;
+    }
+
     /** The PyTorch side: a given results file, else the script's output, else {"skipped": why}. */
     private static JsonNode torchResults(String backend, Path cases, Options o) throws IOException, InterruptedException {
+        if (o.torchResults() != null) return readTorchResults(o.torchResults());
         ObjectMapper json = Json.mapper();
-        if (o.torchResults() != null) {
-            JsonNode r;
-            try {
-                r = json.readTree(o.torchResults().toFile());
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
-                throw new IllegalArgumentException("--torch-results " + o.torchResults() + ": not valid JSON: " + Json.oneLine(e));
-            }
-            if (r == null || !r.path("results").isObject())
-                throw new IllegalArgumentException("--torch-results " + o.torchResults() + ": expected torch_ops.py's output, an object with a \"results\" object");
-            return r;
-        }
         String why = null, python = o.torch();
         String device = backend.equals("cuda") ? "cuda" : "cpu";
         if (python.equals("none")) why = "--torch none";
