@@ -199,8 +199,10 @@ class TrainerTest {
         Path staged = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000002.tmp-5eed"));
         Files.write(staged.resolve("weights.safetensors"), new byte[1000]);
         Path log = Files.write(run.resolve("log.jsonl.tmp-1eaf"), new byte[10]);
+        Path halfPruned = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000000"));   // a prune killed part way
+        Files.write(halfPruned.resolve("weights.safetensors"), new byte[1000]);                                        // (state.json already gone)
         train(run, 3, Long.MAX_VALUE, null);
-        assertFalse(Files.exists(staged) || Files.exists(log));
+        assertFalse(Files.exists(staged) || Files.exists(log) || Files.exists(halfPruned));
         assertEquals(List.of("removed 2 unfinished writes (*.tmp-*) a killed run left in " + run), notes);
         assertEquals("step-00000003", TrainingCheckpoint.latest(run).getFileName().toString());
     }

@@ -175,6 +175,16 @@ public final class AtomicFile {
     }
 
     /**
+     * Deletes a directory so that no kill leaves part of it under its name: it is renamed to {@code <name>.tmp-<hex>}
+     * first (one step), so what a kill interrupts is a leftover for {@link #removeLeftovers}.
+     */
+    public static void removeDirectory(Path target) throws IOException {
+        Path doomed = randomSibling(target);
+        Files.move(target, doomed, StandardCopyOption.ATOMIC_MOVE);
+        deleteRecursively(doomed);
+    }
+
+    /**
      * Removes what writes cut short by a kill left in {@code dir} (their {@code <name>.tmp-<hex>} files and directories)
      * and returns how many. Call it only where no other writer can be at work (the directory locked, or its one writer).
      */

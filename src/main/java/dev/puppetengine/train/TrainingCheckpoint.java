@@ -58,9 +58,19 @@ public final class TrainingCheckpoint {
         return target;
     }
 
+    /**
+     * Deletes all but the newest {@code keep} complete checkpoints, each renamed away first: a kill part way through
+     * used to leave step-N without its state.json, which list() skips and so no later prune removed. Such a step-N
+     * (from before) goes too.
+     */
     private static void prune(Path dir, int keep) throws IOException {
-        List<Path> all = list(dir);
-        for (int i = 0; i < all.size() - keep; i++) org.apache.commons.io.FileUtils.deleteDirectory(all.get(i).toFile());
+        List<Path> complete = list(dir);
+        java.util.Set<Path> kept = new java.util.HashSet<>(complete.subList(Math.max(0, complete.size() - keep), complete.size()));
+        List<Path> doomed;
+        try (Stream<Path> s = Files.list(dir)) {
+            doomed = s.filter(p -> p.getFileName().toString().matches("step-\\d{8}") && !kept.contains(p)).toList();
+        }
+        for (Path p : doomed) AtomicFile.removeDirectory(p);
     }
 
     /** Complete checkpoints, oldest first (temporary directories of an interrupted save are ignored). */
