@@ -347,7 +347,7 @@ class ConvertErrorsTest {
         Files.write(tiny, java.util.Arrays.copyOf(Files.readAllBytes(folder.resolve("unet/diffusion_pytorch_model.safetensors")), 5));
         assertFails(run(tiny.toString(), "--out", out.toString()), tiny + ": 5 bytes, too short to be a safetensors file or a torch checkpoint");
         Path png = Path.of("examples/fish.png");   // not a checkpoint at all: said so, not as a pickle opcode at byte 1
-        assertFails(run(png.toString(), "--out", out.toString()), png + ": not a safetensors file or a torch checkpoint (it is a PNG image)");
+        assertFails(run(png.toString(), "--out", out.toString()), png + ": not a torch checkpoint or pickle (neither a zip archive nor a pickle stream; it is a PNG image)");
         assertNothingLeft(out);
     }
 

@@ -30,7 +30,22 @@ public final class TorchFile implements AutoCloseable {
     public static TorchFile open(Path file) throws IOException {
         ByteBuffer head = map(file, 16);
         if (ZipTorchFormat.matches(head)) return ZipTorchFormat.open(file);
+        // torch.save's legacy stream and any pickle of protocol 2 or later open with PROTO: anything else is another kind of file
+        if (!head.hasRemaining() || (head.get(0) & 0xff) != 0x80)
+            throw new PickleException(file.toString(), "not a torch checkpoint or pickle (neither a zip archive nor a pickle stream" + looksLike(head) + ")");
         return new TorchFile(load(map(file, Long.MAX_VALUE), file.toString()), null);
+    }
+
+    /** What a file that is no checkpoint seems to be, from its first bytes (for the error message). */
+    private static String looksLike(ByteBuffer head) {
+        byte[] b = new byte[Math.min(4, head.remaining())];
+        head.get(0, b);
+        String start = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+        if (start.startsWith("\u0089PNG")) return "; it is a PNG image";
+        if (start.startsWith("\u00ff\u00d8")) return "; it is a JPEG image";
+        if (start.startsWith("GIF8")) return "; it is a GIF image";
+        if (start.startsWith("{") || start.startsWith("[")) return "; it looks like JSON";
+        return "";
     }
 
     /** A legacy torch.save stream or a plain pickle held in memory. */

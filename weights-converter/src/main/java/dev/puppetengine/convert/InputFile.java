@@ -47,25 +47,7 @@ final class InputFile implements AutoCloseable {
         if (isIndex(file.getFileName().toString())) return sharded(file);
         long size = Files.size(file);
         if (size < 9) throw new UserError(file + ": " + size + " bytes, too short to be a safetensors file or a torch checkpoint (truncated?)");
-        byte[] head;
-        try (InputStream in = Files.newInputStream(file)) {
-            head = in.readNBytes(9);
-        }
-        if (head[8] == '{') return safetensors(file);   // an 8-byte header length, then the header's '{'
-        boolean zip = head[0] == 'P' && head[1] == 'K', pickle = (head[0] & 0xff) == 0x80;   // torch.save: a zip, or (legacy) a pickle's PROTO
-        if (!zip && !pickle)
-            throw new UserError(file + ": not a safetensors file or a torch checkpoint" + looksLike(head));
-        return torch(file);
-    }
-
-    /** What a file that is no checkpoint seems to be, from its first bytes (for the error message). */
-    private static String looksLike(byte[] head) {
-        String start = new String(head, 0, 4, java.nio.charset.StandardCharsets.ISO_8859_1);
-        if (start.startsWith("\u0089PNG")) return " (it is a PNG image)";
-        if ((head[0] & 0xff) == 0xff && (head[1] & 0xff) == 0xd8) return " (it is a JPEG image)";
-        if (start.startsWith("GIF8")) return " (it is a GIF image)";
-        if (head[0] == '{' || head[0] == '[') return " (it looks like JSON: give the directory that holds it, or its weights file)";
-        return " (unknown format)";
+        return isSafetensors(file) ? safetensors(file) : torch(file);
     }
 
     /**
@@ -142,6 +124,14 @@ final class InputFile implements AutoCloseable {
             }
         }
         if (first != null) throw first;
+    }
+
+    /** safetensors starts with an 8-byte header length and then the header's '{'. */
+    private static boolean isSafetensors(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(9);
+            return head.length == 9 && head[8] == '{';
+        }
     }
 
     private static InputFile safetensors(Path file) throws IOException {
