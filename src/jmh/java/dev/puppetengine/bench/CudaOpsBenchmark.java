@@ -212,6 +212,12 @@ public class CudaOpsBenchmark {
         return done(gpu.affine(x, 0.5, 0.25));
     }
 
+    /** min(max(x, lo), hi) over act (the VAE posterior's log-variance, in prepare and train-vae): read + write = 36.7 MB. */
+    @Benchmark
+    public double clamp() {
+        return done(gpu.clamp(x, -0.5, 0.5));
+    }
+
     /** The same with s, t read from a device F64 vector (affine_dev: the captured sampler step's scalars): 36.7 MB. */
     @Benchmark
     public double affineFromDevice() {
