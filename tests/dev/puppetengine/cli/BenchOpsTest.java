@@ -182,7 +182,7 @@ class BenchOpsTest {
         Path later = dir.resolve("later.json");
         res.putObject(first.get("id").asText()).put("ms", 7.0);
         Files.writeString(fakeFile, fake.toString());
-        assertEquals(0, Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch-results", fakeFile.toString(), "--json", later.toString()));
+        assertEquals(0, Main.run("bench", "kernels", "--ours-results", json.toString(), "--torch-results", fakeFile.toString(), "--json", later.toString()));
         JsonNode again = Json.mapper().readTree(later.toFile());
         List<JsonNode> redone = list(again.get("cases"));
         assertEquals(merged.size(), redone.size());
@@ -197,7 +197,7 @@ class BenchOpsTest {
         ((ObjectNode) some.get(4)).remove("ours_ms");
         Path partial = dir.resolve("partial.json");
         Files.writeString(partial, cut.toString());
-        assertEquals(0, Main.run("bench", "gemm", "--ours-results", partial.toString(), "--torch", "none", "--json", partial.toString()));
+        assertEquals(0, Main.run("bench", "kernels", "--ours-results", partial.toString(), "--torch", "none", "--json", partial.toString()));
         JsonNode finished = Json.mapper().readTree(partial.toFile());
         assertEquals(5, finished.get("cases").size());
         assertFalse(finished.get("cases").get(2).has("speedup"), "no PyTorch side, no stale speedup");
@@ -212,7 +212,7 @@ class BenchOpsTest {
         t.putObject("results").putObject("a case of another model").put("ms", 1.0);
         Files.writeString(otherIds, t.toString());
         for (Path f : new Path[]{noResults, textMs, otherIds, dir.resolve("absent.json")})
-            assertEquals(2, Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch-results", f.toString()), f.toString());
+            assertEquals(2, Main.run("bench", "kernels", "--ours-results", json.toString(), "--torch-results", f.toString()), f.toString());
         // not a report: refused naming the file and what was expected
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, "{\"results\": {}}");
@@ -227,6 +227,16 @@ class BenchOpsTest {
         }
         assertTrue(rc != 0, "a file that is not a report must fail");
         assertTrue(err.toString().contains(bad.toString()) && err.toString().contains("\"cases\" array"), err.toString());
+        // bench kernels' report is not finished by bench gemm (its cases would be printed under the other command's name)
+        err.reset();
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            rc = Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch", "none");
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(2, rc, err.toString());
+        assertTrue(err.toString().contains("not a report of bench gemm") && err.toString().contains("\"bench kernels: "), err.toString());
         torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 

@@ -84,8 +84,9 @@ public final class OpBench {
      * An earlier run's report ({@code ours}: its --json file, our side timed; say a run stopped while PyTorch was
      * timing), without timing anything again: PyTorch's results merged ({@code o.torchResults()}, else the script
      * on the report's cases), then the table printed and the report written to {@code o.json()} as {@link #run} does.
+     * {@code command} ("bench gemm" or "bench kernels"): the report must be that command's, as its "what" says.
      */
-    public static ObjectNode finishEarlier(Path ours, Options o) throws IOException, InterruptedException {
+    public static ObjectNode finishEarlier(Path ours, String command, Options o) throws IOException, InterruptedException {
         JsonNode read;
         try {
             read = Json.mapper().readTree(ours.toFile());
@@ -94,6 +95,10 @@ public final class OpBench {
         }
         if (!(read instanceof ObjectNode report) || !report.path("cases").isArray() || !report.has("backend"))
             throw new IllegalArgumentException(ours + ": not the --json report of bench gemm or bench kernels (expected an object with \"backend\" and a \"cases\" array)");
+        String what = report.path("what").asText("");
+        if (!what.startsWith(command + ":"))
+            throw new IllegalArgumentException(ours + ": not a report of " + command + " (its \"what\" is "
+                    + (what.isEmpty() ? "missing" : "\"" + what + "\"") + "); finish it with the command that wrote it");
         for (JsonNode r : report.get("cases")) {
             if (!r.path("id").isTextual() || !r.path("flops").isNumber() || !r.path("bytes").isNumber() || !r.has("spec"))
                 throw new IllegalArgumentException(ours + ": case " + r.path("id").asText("#" + r) + " lacks id, flops, bytes or spec");

@@ -67,7 +67,7 @@ final class BenchGemmCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (run.finishEarlier(bench)) return 0;
+        if (run.finishEarlier("bench gemm", bench)) return 0;
         OpBench.Options opts = run.options(bench);
         List<Integer> squares = new ArrayList<>();
         try {

@@ -45,7 +45,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (run.finishEarlier(bench)) return 0;
+        if (run.finishEarlier("bench kernels", bench)) return 0;
         OpBench.Options opts = run.options(bench);
         if (batch < 1 || (frames != null && frames < 1)) throw new UserError("--batch and --frames must be >= 1");
         BenchModelArgs.Arch arch = bench.arch();

@@ -32,12 +32,12 @@ final class OpBenchArgs {
     @Option(names = "--torch-script", paramLabel = "FILE", description = "The PyTorch script (default: kernels/bench/torch_ops.py in the engine's home).")
     Path torchScript;
 
-    /** With --ours-results: finishes that report and returns true (the command then times nothing). */
-    boolean finishEarlier(BenchModelArgs bench) throws IOException, InterruptedException {
+    /** With --ours-results: finishes that report of {@code command} and returns true (the command then times nothing). */
+    boolean finishEarlier(String command, BenchModelArgs bench) throws IOException, InterruptedException {
         if (oursResults == null) return false;
         if (!Files.isRegularFile(oursResults)) throw new UserError("--ours-results: no file at " + oursResults);
         try {
-            OpBench.finishEarlier(oursResults, options(bench));
+            OpBench.finishEarlier(oursResults, command, options(bench));
         } catch (IllegalArgumentException e) {
             throw new UserError("--ours-results " + Main.message(e));
         }
