@@ -103,6 +103,7 @@ class TrainingCommandsTest {
         assertTrue(err.toString().contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
                 err.toString());
         assertTrue(err.toString().contains("error: batch size 5000 is larger than the 5 training examples"), err.toString());
+        assertFalse(Files.exists(dir.resolve("r-big")), "a run refused at its start leaves no --out directory behind");
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
         String saved = Files.readString(config);
