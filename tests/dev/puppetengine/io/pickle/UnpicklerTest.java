@@ -83,11 +83,11 @@ class UnpicklerTest {
         refused("truncated pickle: BINUNICODE at byte 0 needs 100 bytes, 2 left", 'X', 100, 0, 0, 0, "ab");
         refused("truncated pickle: BINBYTES at byte 0 needs 4294967295 bytes", 'B', 0xff, 0xff, 0xff, 0xff, '.');
         refused("truncated pickle: FRAME at byte 2 needs 1000 bytes", 0x80, 4, 0x95, 0xe8, 0x03, 0, 0, 0, 0, 0, 0, 'N', '.');
-        refused("stack underflow at byte 1 (APPEND)", ']', 'a', '.');
+        refused("malformed pickle: stack underflow at byte 1 (APPEND)", ']', 'a', '.');
         refused("stack underflow", '(', 0x85, '.');                   // TUPLE1 may not reach below a MARK
-        refused("no MARK before TUPLE", 't', '.');
-        refused("memo entry 5 used before it was defined (BINGET at byte 0)", 'h', 5, '.');
-        refused("memo entry 70000 used before it was defined (LONG_BINGET", 'j', 0x70, 0x11, 1, 0, '.');
+        refused("malformed pickle: no MARK before TUPLE", 't', '.');
+        refused("malformed pickle: memo entry 5 used before it was defined (BINGET at byte 0)", 'h', 5, '.');
+        refused("malformed pickle: memo entry 70000 used before it was defined (LONG_BINGET", 'j', 0x70, 0x11, 1, 0, '.');
         refused("unsupported pickle opcode 0x81 at byte 3", 'N', ')', ')', 0x81, '.');   // NEWOBJ
         refused("unsupported pickle opcode 0x69 'i' at byte 0", 'i', "os\nsystem\n", '.');  // INST
         refused("unsupported pickle protocol 6", 0x80, 6, 'N', '.');

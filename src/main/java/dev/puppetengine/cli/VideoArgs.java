@@ -17,7 +17,7 @@ final class VideoArgs {
     @Option(names = "--overlay", description = "Prepend five copies of the first frame with the drags drawn as arrows (as the demo does).")
     boolean overlay;
 
-    @Option(names = "--fps", defaultValue = "" + VideoOutput.DEMO_FPS, description = "Frame rate of the GIF/MP4 (default: ${DEFAULT-VALUE}, the demo's GIFs)."
+    @Option(names = "--fps", defaultValue = "" + VideoOutput.DEMO_FPS, description = "Frame rate of the video written (default: ${DEFAULT-VALUE}, the demo's GIFs)."
             + " A GIF plays at most " + GifFiles.MAX_FPS + " fps, the fastest browsers honour: a higher rate gives it " + GifFiles.MAX_FPS + ".")
     int fps;
 

@@ -151,7 +151,7 @@ final class Unpickler {
 
     private Object pop() throws PickleException {
         int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
-        if (stack.size() <= floor) throw error("stack underflow at byte " + opPos + " (" + opName + ")");
+        if (stack.size() <= floor) throw error("malformed pickle: stack underflow at byte " + opPos + " (" + opName + ")");
         return stack.remove(stack.size() - 1);
     }
 
@@ -168,7 +168,7 @@ final class Unpickler {
     }
 
     private List<Object> popMark() throws PickleException {
-        if (marks.isEmpty()) throw error("no MARK before " + opName + " at byte " + opPos);
+        if (marks.isEmpty()) throw error("malformed pickle: no MARK before " + opName + " at byte " + opPos);
         int m = marks.remove(marks.size() - 1);
         List<Object> items = new ArrayList<>(stack.subList(m, stack.size()));
         stack.subList(m, stack.size()).clear();
@@ -215,7 +215,7 @@ final class Unpickler {
     }
 
     private Object memoGet(long key) throws PickleException {
-        if (!memo.containsKey(key)) throw error("memo entry " + key + " used before it was defined (" + opName + " at byte " + opPos + ")");
+        if (!memo.containsKey(key)) throw error("malformed pickle: memo entry " + key + " used before it was defined (" + opName + " at byte " + opPos + ")");
         return memo.get(key);
     }
 
@@ -262,7 +262,7 @@ final class Unpickler {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
         } catch (CharacterCodingException e) {
-            throw error("invalid UTF-8 in " + opName + " at byte " + opPos);
+            throw error("malformed pickle: invalid UTF-8 in " + opName + " at byte " + opPos);
         }
     }
 
@@ -272,7 +272,7 @@ final class Unpickler {
         while (true) {
             int c = u8();
             if (c == '\n') return sb.toString();
-            if (c < 0x20 || c >= 0x7f) throw error("non-ASCII byte in GLOBAL name at byte " + (in.position() - 1));
+            if (c < 0x20 || c >= 0x7f) throw error("malformed pickle: non-ASCII byte in GLOBAL name at byte " + (in.position() - 1));
             sb.append((char) c);
         }
     }
