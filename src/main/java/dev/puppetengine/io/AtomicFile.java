@@ -55,22 +55,11 @@ public final class AtomicFile {
 
     /** Atomically creates or replaces {@code target} with what {@code body} writes. */
     public static void write(Path target, FileBody body) throws IOException {
-        Path dir = parentOf(target);
-        Path tmp = createSibling(target, false);
-        try {
+        writePath(target, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 body.write(ch);
-                ch.force(true);
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            deleteQuietly(tmp, e);
-            throw naming(target, e);
-        } catch (Throwable t) {
-            deleteQuietly(tmp, t);
-            throw t;
-        }
-        fsync(dir);
+        });
     }
 
     /** Like {@link #write(Path, FileBody)} for a writer that opens the (empty) temporary file by path. */
