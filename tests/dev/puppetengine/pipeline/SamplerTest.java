@@ -112,6 +112,18 @@ class SamplerTest {
         }
     }
 
+    /** Each step's latents replace the previous ones: a long sample holds one state, not one per step. */
+    @Test
+    void samplingHoldsTheSameMemoryAtEveryStep() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3)) {
+            Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
+            long[] after = new long[6];
+            new EulerSampler(unet).sample(z, clip, d, new SamplingOptions(6, 1.0, 2.0, 7, 3, true), (done, total) -> after[done - 1] = CPU.bytesInUse());
+            for (int i = 2; i < after.length; i++) assertEquals(after[1], after[i], "bytes in use after step " + (i + 1) + " vs step 2");
+        }
+    }
+
     /** The demo's noise for a seed: torch.randn((B, F, C, h, w)) after torch.manual_seed, moved channels-last. */
     @Test
     void initialNoiseIsTorchsForTheSeedInChannelsLastOrder() {

@@ -81,9 +81,11 @@ public final class EulerSampler {
             Conditions cond = o.cfg() ? Conditions.cfg(imageLatents, clip, drags) : new Conditions(imageLatents, clip, drags);
             Tensor guidance = o.cfg() ? guidanceTensor(be, dt, o) : null;
             for (int i = 0; i < sched.steps(); i++) {
+                Tensor previous = x;
                 try (Scope step = Scope.open()) {
                     x = Scope.escape(step(x, hostScalars(sched, i, guidance != null ? 2 * b : b, be), cond, guidance, o, sched.sigma(i + 1) == 0));
                 }
+                previous.close();   // else the outer scope would hold every step's latents until the end
                 if (listener != null) listener.step(i + 1, sched.steps());
             }
             return Scope.escape(x);
