@@ -81,7 +81,10 @@ public final class PuppetMaster implements AutoCloseable {
     /** The side of the (square) frames this model generates. */
     public int resolution() { return model.resolution(); }
 
-    /** Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates. */
+    /**
+     * Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates (none:
+     * an empty list). Null arguments (but {@code listener}) are refused with an IllegalArgumentException.
+     */
     public Result sample(RgbImage image, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         return sample(image, null, drags, o, listener);
     }
@@ -100,6 +103,10 @@ public final class PuppetMaster implements AutoCloseable {
      */
     public Result sample(RgbImage image, Conditioning given, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         if (closed) throw new IllegalStateException("this PuppetMaster is closed (its model's weights were freed)");
+        required(image, "image is null (the input image)");
+        required(drags, "drags is null (List.of() for none)");
+        for (int k = 0; k < drags.size(); k++) required(drags.get(k), "drag " + k + " is null");
+        required(o, "options is null (SamplingOptions.defaults() are the demo's)");
         int frames = o.frames(), side = resolution();
         if (given != null) checkFits(given);
         backend.resetPeak();
@@ -139,6 +146,11 @@ public final class PuppetMaster implements AutoCloseable {
             throw new IllegalArgumentException("precomputed conditioning is a " + c.side() + "x" + c.side() + "x" + c.channels() + " latent and a "
                     + c.embedding().length + "-wide embedding; this model takes " + side + "x" + side + "x" + ch + " and " + x
                     + " (the DragAMove batches are the full-size SVD's: use a converted Puppet-Master model)");
+    }
+
+    /** A null argument is the caller's mistake, refused before any work (not an NPE from deep in the pipeline). */
+    private static void required(Object argument, String message) {
+        if (argument == null) throw new IllegalArgumentException(message);
     }
 
     private static long ms(long nanos) { return nanos / 1_000_000; }

@@ -8,17 +8,27 @@ package dev.puppetengine.pipeline;
  * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way. {@code cudaGraph}: capture
  * the UNet step in a CUDA graph and replay it (docs/CUDA.md, "CUDA graphs"); off unless {@code -Dpuppet.cuda.graph=true}
  * or asked for (CLI {@code --cuda-graph}); on a backend without graphs the sampler logs why and runs eagerly.
- * Unverified on a GPU so far, hence off by default.
+ * Unverified on a GPU so far, hence off by default. Refused: steps outside 1..{@link #MAX_STEPS}, frames outside
+ * 1..{@link #MAX_FRAMES}, guidance that is not finite and >= 1.
  */
 public record SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput, boolean cudaGraph) {
     /** The system property that turns {@link #cudaGraph} on by default. */
     public static final String CUDA_GRAPH_PROPERTY = "puppet.cuda.graph";
 
+    /** The most steps: 20x the demo's 50 (each is a UNet call), so a mistyped count is refused rather than run for days. */
+    public static final int MAX_STEPS = 1000;
+
+    /**
+     * The most frames: about 9x Puppet-Master's 14. All frames are decoded in one call, and at 256 px SVD's decoder holds
+     * frames x 256^2 x 128 values at full resolution, past a tensor's 2^31 elements from 256 frames on.
+     */
+    public static final int MAX_FRAMES = 128;
+
     public SamplingOptions {
-        if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be >= 1 and <= " + MAX_STEPS + ", got " + steps);
         if (!(guidanceMin >= 1) || !(guidanceMax >= 1) || !Double.isFinite(guidanceMax) || !Double.isFinite(guidanceMin))
             throw new IllegalArgumentException("guidance must be finite and >= 1, got " + guidanceMin + ".." + guidanceMax);
-        if (frames < 1) throw new IllegalArgumentException("frames must be >= 1, got " + frames);
+        if (frames < 1 || frames > MAX_FRAMES) throw new IllegalArgumentException("frames must be >= 1 and <= " + MAX_FRAMES + ", got " + frames);
     }
 
     /** {@code cudaGraph} from {@code -Dpuppet.cuda.graph} (default false). */

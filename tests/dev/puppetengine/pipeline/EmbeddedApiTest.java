@@ -1,0 +1,95 @@
+package dev.puppetengine.pipeline;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.image.ImageFiles;
+import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.tensor.DType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@link PuppetMaster} as a server embeds it: threads, memory, argument checks; the shipped toy model on the CPU. */
+class EmbeddedApiTest {
+    private static final Path TOY = Path.of("models/toy");
+    private static final CpuBackend CPU = CpuBackend.get();
+    private static final List<DragPath> DRAGS = List.of(DragPath.line(0.2, 0.5, 0.3, 0.6));
+    private static final SamplingOptions FAST = SamplingOptions.defaults().withSteps(2).withFrames(2);
+
+    private static RgbImage fish() throws Exception {
+        return ImageFiles.readRgb(Path.of("examples/fish.png"));
+    }
+
+    /** Instances loaded on one thread and sampling at once on two others give the frames each gives alone. */
+    @Test
+    void twoInstancesSamplingAtOnceGiveWhatEachGivesAlone() throws Exception {
+        RgbImage image = fish();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (PuppetMaster a = PuppetMaster.load(TOY, CPU, DType.F32); PuppetMaster b = PuppetMaster.load(TOY, CPU, DType.F32)) {
+            List<RgbImage> aloneA = a.sample(image, DRAGS, FAST.withSeed(1), null).frames(), aloneB = b.sample(image, DRAGS, FAST.withSeed(2), null).frames();
+            Future<PuppetMaster.Result> fa = pool.submit(() -> a.sample(image, DRAGS, FAST.withSeed(1), null));
+            Future<PuppetMaster.Result> fb = pool.submit(() -> b.sample(image, DRAGS, FAST.withSeed(2), null));
+            List<RgbImage> atOnceA = fa.get().frames(), atOnceB = fb.get().frames();
+            for (int f = 0; f < FAST.frames(); f++) {
+                assertArrayEquals(aloneA.get(f).pixels(), atOnceA.get(f).pixels(), "seed 1, frame " + f);
+                assertArrayEquals(aloneB.get(f).pixels(), atOnceB.get(f).pixels(), "seed 2, frame " + f);
+            }
+            assertFalse(Arrays.equals(aloneA.get(1).pixels(), aloneB.get(1).pixels()), "the seeds differ");
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    /** Samples, one after another or refused, give back all they allocated; close gives back the weights, and twice is fine. */
+    @Test
+    void memoryReturnsAfterEverySampleAndClose() throws Exception {
+        RgbImage image = fish();
+        long before = CPU.bytesInUse();
+        PuppetMaster pm = PuppetMaster.load(TOY, CPU, DType.F32);
+        long loaded = CPU.bytesInUse();
+        for (int i = 0; i < 5; i++) {
+            pm.sample(image, DRAGS, FAST, null);
+            assertEquals(loaded, CPU.bytesInUse(), "after sample " + (i + 1));
+        }
+        assertThrows(IllegalArgumentException.class, () -> pm.sample(image, List.of(DragPath.line(0, 0, 0.5, 0.5)), FAST, null));
+        assertEquals(loaded, CPU.bytesInUse(), "after a refused drag");
+        pm.close();
+        assertEquals(before, CPU.bytesInUse(), "after close");
+        pm.close();
+        assertEquals("this PuppetMaster is closed (its model's weights were freed)",
+                assertThrows(IllegalStateException.class, () -> pm.sample(image, DRAGS, FAST, null)).getMessage());
+    }
+
+    @Test
+    void badArgumentsAreRefusedUpFrontNamingWhatIsWrong() throws Exception {
+        RgbImage image = fish();
+        try (PuppetMaster pm = PuppetMaster.load(TOY, CPU, DType.F32)) {
+            refused("image is null", () -> pm.sample(null, DRAGS, FAST, null));
+            refused("drags is null", () -> pm.sample(image, null, FAST, null));
+            refused("drag 1 is null", () -> pm.sample(image, Arrays.asList(DRAGS.get(0), null), FAST, null));
+            refused("options is null", () -> pm.sample(image, DRAGS, null, null));
+        }
+        refused("steps must be >= 1 and <= 1000, got 0", () -> FAST.withSteps(0));
+        refused("steps must be >= 1 and <= 1000, got 2147483647", () -> FAST.withSteps(Integer.MAX_VALUE));
+        refused("frames must be >= 1 and <= 128, got -1", () -> FAST.withFrames(-1));
+        refused("frames must be >= 1 and <= 128, got 100000000", () -> FAST.withFrames(100_000_000));
+        refused("guidance must be finite and >= 1, got 1.0..Infinity", () -> FAST.withGuidance(Double.POSITIVE_INFINITY));
+        refused("drag point 0 (NaN, 0.5000) is outside the image", () -> DragPath.line(Double.NaN, 0.5, 0.3, 0.6));
+    }
+
+    private static void refused(String message, Executable call) {
+        String got = assertThrows(IllegalArgumentException.class, call).getMessage();
+        assertTrue(got.startsWith(message), got);
+    }
+}
