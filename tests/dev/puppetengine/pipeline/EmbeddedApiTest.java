@@ -10,6 +10,7 @@ import org.junit.jupiter.api.function.Executable;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -17,10 +18,11 @@ import java.util.concurrent.Future;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@link PuppetMaster} as a server embeds it: threads, memory, argument checks; the shipped toy model on the CPU. */
+/** {@link PuppetMaster} as a server embeds it: threads, memory, cancellation, argument checks; the shipped toy model on the CPU. */
 class EmbeddedApiTest {
     private static final Path TOY = Path.of("models/toy");
     private static final CpuBackend CPU = CpuBackend.get();
@@ -69,6 +71,39 @@ class EmbeddedApiTest {
         pm.close();
         assertEquals("this PuppetMaster is closed (its model's weights were freed)",
                 assertThrows(IllegalStateException.class, () -> pm.sample(image, DRAGS, FAST, null)).getMessage());
+    }
+
+    /** A listener's exception or an interrupt stops sampling between steps, as documented, and leaks nothing. */
+    @Test
+    void aSampleCanBeCancelledByTheListenerOrAnInterrupt() throws Exception {
+        RgbImage image = fish();
+        SamplingOptions three = FAST.withSteps(3);
+        try (PuppetMaster pm = PuppetMaster.load(TOY, CPU, DType.F32)) {
+            long loaded = CPU.bytesInUse();
+            RuntimeException stop = new RuntimeException("client went away");
+            int[] steps = {0};
+            assertSame(stop, assertThrows(RuntimeException.class, () -> pm.sample(image, DRAGS, three, (done, total) -> {
+                steps[0] = done;
+                throw stop;
+            })));
+            assertEquals(1, steps[0]);
+            assertEquals(loaded, CPU.bytesInUse(), "after the listener's exception");
+
+            try {
+                assertThrows(CancellationException.class, () -> pm.sample(image, DRAGS, three, (done, total) -> {
+                    steps[0] = done;
+                    Thread.currentThread().interrupt();   // as Future.cancel(true) would, from another thread
+                }));
+                assertEquals(1, steps[0], "no step after the interrupt");
+                assertTrue(Thread.currentThread().isInterrupted(), "the interrupt stays set for the caller");
+                assertThrows(CancellationException.class, () -> pm.sample(image, DRAGS, three, (done, total) -> steps[0] = 0));
+                assertEquals(1, steps[0], "an interrupted thread runs no step");
+            } finally {
+                Thread.interrupted();
+            }
+            assertEquals(loaded, CPU.bytesInUse(), "after the cancelled samples");
+            assertEquals(FAST.frames(), pm.sample(image, DRAGS, FAST, null).frames().size(), "the instance samples again after a cancel");
+        }
     }
 
     @Test

@@ -15,6 +15,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
 
 import org.slf4j.Logger;
@@ -33,7 +34,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class EulerSampler {
 
-    /** Called after each step (for progress bars). */
+    /**
+     * Called after each step (for progress bars). An exception it throws stops sampling there and reaches the caller
+     * unchanged, with everything the sample allocated freed: one way to cancel (the other: interrupt the thread).
+     */
     public interface StepListener {
         void step(int done, int total);
     }
@@ -61,7 +65,8 @@ public final class EulerSampler {
     /**
      * imageLatents (B, h, w, 4) unscaled VAE mean of the first frame; clip (B, L, X); drags (B, F, K, 4)
      * normalised. Returns the denoised latents (B, F, h, w, 4) in the scaled space (x 0.18215), in
-     * the {@link DType#full} type of the UNet's dtype.
+     * the {@link DType#full} type of the UNet's dtype. Checks for an interrupt before each step: an interrupted thread
+     * (e.g. {@code Future.cancel(true)}) gets a {@link CancellationException} there, its interrupt flag left set.
      */
     public Tensor sample(Tensor imageLatents, Tensor clip, Tensor drags, SamplingOptions o, StepListener listener) {
         int b = imageLatents.size(0), h = imageLatents.size(1), w = imageLatents.size(2), c = imageLatents.size(3);
@@ -81,6 +86,7 @@ public final class EulerSampler {
             Conditions cond = o.cfg() ? Conditions.cfg(imageLatents, clip, drags) : new Conditions(imageLatents, clip, drags);
             Tensor guidance = o.cfg() ? guidanceTensor(be, dt, o) : null;
             for (int i = 0; i < sched.steps(); i++) {
+                stopIfInterrupted(i, sched.steps());
                 Tensor previous = x;
                 try (Scope step = Scope.open()) {
                     x = Scope.escape(step(x, hostScalars(sched, i, guidance != null ? 2 * b : b, be), cond, guidance, o, sched.sigma(i + 1) == 0));
@@ -90,6 +96,12 @@ public final class EulerSampler {
             }
             return Scope.escape(x);
         }
+    }
+
+    /** A step takes seconds to minutes, so a cancelled sample stops at the next one instead of running to the end. */
+    private static void stopIfInterrupted(int done, int total) {
+        if (Thread.currentThread().isInterrupted())
+            throw new CancellationException("sampling interrupted after " + done + " of " + total + " steps");
     }
 
     /**
@@ -192,6 +204,7 @@ public final class EulerSampler {
             long stepFlops = 0;
             try {
                 for (int i = 0; i < sched.steps(); i++) {
+                    stopIfInterrupted(i, sched.steps());
                     boolean last = i == sched.steps() - 1;
                     in.load(x, i);
                     if (!last && !eagerOnly && graph == null && i > 0) {

@@ -83,7 +83,10 @@ public final class PuppetMaster implements AutoCloseable {
 
     /**
      * Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates (none:
-     * an empty list). Null arguments (but {@code listener}) are refused with an IllegalArgumentException.
+     * an empty list). Null arguments (but {@code listener}) are refused with an IllegalArgumentException. To cancel,
+     * interrupt the thread (a CancellationException before the next step, the interrupt flag left set) or throw from
+     * {@code listener} (that exception, unchanged); either way the sample's memory is freed and the instance can sample
+     * again.
      */
     public Result sample(RgbImage image, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         return sample(image, null, drags, o, listener);
