@@ -28,13 +28,17 @@ import java.util.List;
  *
  * Pipeline (spec 1.2): square the image and resize to the model resolution (LANCZOS), CLIP embedding of it,
  * VAE posterior mean (unscaled), the drag tensor, Euler sampling with guidance, decode of all frames in one
- * call, frames to uint8. Not thread-safe: use one instance per thread (instances may share a backend).
+ * call, frames to uint8. Not thread-safe: use one instance per thread at a time (it may be loaded on another; instances
+ * may share a backend, but not while one of them samples with {@link SamplingOptions#cudaGraph}: a capture refuses
+ * other threads' work on its backend). {@link #sample} returns or throws having freed all it allocated; see there for
+ * cancelling it.
  */
 public final class PuppetMaster implements AutoCloseable {
 
     /**
      * Stage times in milliseconds and the backend's peak memory during one sample: the backend's, so with instances
-     * sampling on one backend at once it includes theirs.
+     * sampling on one backend at once it includes theirs, and misses what came before another sample started (each
+     * sample resets the backend's peak).
      */
     public record Timings(long preprocessMs, long clipMs, long vaeEncodeMs, long unetTotalMs, int steps, long vaeDecodeMs, long peakBytes) {
         public double unetPerStepMs() { return (double) unetTotalMs / steps; }
