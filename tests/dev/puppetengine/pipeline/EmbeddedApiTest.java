@@ -33,24 +33,32 @@ class EmbeddedApiTest {
         return ImageFiles.readRgb(Path.of("examples/fish.png"));
     }
 
-    /** Instances loaded on one thread and sampling at once on two others give the frames each gives alone. */
+    /**
+     * Two instances loaded at once on two threads, sampling alone on a third and then at once on the first two, give
+     * the same frames each time; closed on the third, they give back all their memory.
+     */
     @Test
-    void twoInstancesSamplingAtOnceGiveWhatEachGivesAlone() throws Exception {
+    void twoInstancesLoadedAndSamplingAtOnceGiveWhatEachGivesAlone() throws Exception {
         RgbImage image = fish();
+        long before = CPU.bytesInUse();
         ExecutorService pool = Executors.newFixedThreadPool(2);
-        try (PuppetMaster a = PuppetMaster.load(TOY, CPU, DType.F32); PuppetMaster b = PuppetMaster.load(TOY, CPU, DType.F32)) {
-            List<RgbImage> aloneA = a.sample(image, DRAGS, FAST.withSeed(1), null).frames(), aloneB = b.sample(image, DRAGS, FAST.withSeed(2), null).frames();
-            Future<PuppetMaster.Result> fa = pool.submit(() -> a.sample(image, DRAGS, FAST.withSeed(1), null));
-            Future<PuppetMaster.Result> fb = pool.submit(() -> b.sample(image, DRAGS, FAST.withSeed(2), null));
-            List<RgbImage> atOnceA = fa.get().frames(), atOnceB = fb.get().frames();
-            for (int f = 0; f < FAST.frames(); f++) {
-                assertArrayEquals(aloneA.get(f).pixels(), atOnceA.get(f).pixels(), "seed 1, frame " + f);
-                assertArrayEquals(aloneB.get(f).pixels(), atOnceB.get(f).pixels(), "seed 2, frame " + f);
+        try {
+            Future<PuppetMaster> la = pool.submit(() -> PuppetMaster.load(TOY, CPU, DType.F32)), lb = pool.submit(() -> PuppetMaster.load(TOY, CPU, DType.F32));
+            try (PuppetMaster a = la.get(); PuppetMaster b = lb.get()) {
+                List<RgbImage> aloneA = a.sample(image, DRAGS, FAST.withSeed(1), null).frames(), aloneB = b.sample(image, DRAGS, FAST.withSeed(2), null).frames();
+                Future<PuppetMaster.Result> fa = pool.submit(() -> a.sample(image, DRAGS, FAST.withSeed(1), null));
+                Future<PuppetMaster.Result> fb = pool.submit(() -> b.sample(image, DRAGS, FAST.withSeed(2), null));
+                List<RgbImage> atOnceA = fa.get().frames(), atOnceB = fb.get().frames();
+                for (int f = 0; f < FAST.frames(); f++) {
+                    assertArrayEquals(aloneA.get(f).pixels(), atOnceA.get(f).pixels(), "seed 1, frame " + f);
+                    assertArrayEquals(aloneB.get(f).pixels(), atOnceB.get(f).pixels(), "seed 2, frame " + f);
+                }
+                assertFalse(Arrays.equals(aloneA.get(1).pixels(), aloneB.get(1).pixels()), "the seeds differ");
             }
-            assertFalse(Arrays.equals(aloneA.get(1).pixels(), aloneB.get(1).pixels()), "the seeds differ");
         } finally {
             pool.shutdown();
         }
+        assertEquals(before, CPU.bytesInUse(), "after closing both");
     }
 
     /** Samples, one after another or refused, give back all they allocated; close gives back the weights, and twice is fine. */
