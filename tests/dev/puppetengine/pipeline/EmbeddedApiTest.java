@@ -1,9 +1,11 @@
 package dev.puppetengine.pipeline;
 
+import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -18,6 +20,7 @@ import java.util.concurrent.Future;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -110,6 +113,8 @@ class EmbeddedApiTest {
                 Thread.interrupted();
             }
             assertEquals(loaded, CPU.bytesInUse(), "after the cancelled samples");
+            assertNull(Scope.current(), "no scope left open on the caller's thread");
+            assertTrue(GradMode.isEnabled(), "the caller's grad mode restored");
             assertEquals(FAST.frames(), pm.sample(image, DRAGS, FAST, null).frames().size(), "the instance samples again after a cancel");
         }
     }
