@@ -20,7 +20,7 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
 
     /**
      * The most frames: about 9x Puppet-Master's 14. All frames are decoded in one call, and at 256 px SVD's decoder holds
-     * frames x 256^2 x 128 values at full resolution, past a tensor's 2^31 elements from 256 frames on.
+     * frames x 256^2 x 128 values at full resolution, past the CPU backend's 2^31 elements per tensor from 256 frames on.
      */
     public static final int MAX_FRAMES = 128;
 
