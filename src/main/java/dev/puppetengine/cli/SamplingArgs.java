@@ -19,7 +19,7 @@ final class SamplingArgs {
     @Option(names = "--model", description = "Engine model directory (default: the shipped models/toy).")
     Path model;
 
-    @Option(names = "--steps", defaultValue = "50", description = "Euler steps (default: ${DEFAULT-VALUE}; the reference previews use 25).")
+    @Option(names = "--steps", defaultValue = "50", description = "Euler steps, 1 to " + SamplingOptions.MAX_STEPS + " (default: ${DEFAULT-VALUE}; the reference previews use 25).")
     int steps;
 
     @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when both are 1).")

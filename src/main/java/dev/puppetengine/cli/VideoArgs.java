@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.DragPath;
+import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -11,7 +12,7 @@ import java.util.List;
 
 /** Frame count and video output options of sample and sample-batch (a picocli mixin). */
 final class VideoArgs {
-    @Option(names = "--frames", defaultValue = "14", description = "Frames to generate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--frames", defaultValue = "14", description = "Frames to generate, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
     int frames;
 
     @Option(names = "--overlay", description = "Prepend five copies of the first frame with the drags drawn as arrows (as the demo does).")
