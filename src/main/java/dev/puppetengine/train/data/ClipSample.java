@@ -10,13 +10,13 @@ import java.nio.ByteBuffer;
 /** One clip as read from disk: frames (F, H, W, 3) uint8 row-major, and its drags. */
 public record ClipSample(int index, int frames, int width, int height, byte[] rgb, ClipDrags drags) {
 
-    /** The (F, 5, 4) drag tensor (spec 3.2) as a row-major float array. */
     /** Frame f as an image (a copy). */
     public dev.puppetengine.io.image.RgbImage frame(int f) {
         int n = width * height * 3;
         return new dev.puppetengine.io.image.RgbImage(width, height, java.util.Arrays.copyOfRange(rgb, f * n, (f + 1) * n));
     }
 
+    /** The (F, 5, 4) drag tensor (spec 3.2) as a row-major float array. */
     public float[] dragTensor() {
         return drags.tensor();
     }
