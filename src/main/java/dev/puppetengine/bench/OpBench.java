@@ -175,7 +175,7 @@ public final class OpBench {
                     ms[i] = (System.nanoTime() - t0) / 1e6;
                 }
             Arrays.sort(ms);
-            return ms[iters / 2];
+            return ms[Median.index(iters)];
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.bench.Median;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.DragPath;
@@ -41,7 +42,7 @@ final class BenchSampleCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed samples first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--repeat", defaultValue = "3", description = "Timed samples; the table reports the median (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--repeat", defaultValue = "3", description = "Timed samples; the table reports the median run, of an even count the faster middle one (default: ${DEFAULT-VALUE}).")
     int repeat;
 
     @Option(names = "--cuda-graph", description = "Capture the UNet step in a CUDA graph and replay it (--device cuda; unverified on a GPU so far; "
@@ -83,7 +84,7 @@ final class BenchSampleCommand implements Callable<Integer> {
                 System.err.printf(Locale.ROOT, "  run %d: %d ms (unet %.1f ms/step)%n", i + 1, runs[i].totalMs(), runs[i].t().unetPerStepMs());
             }
             java.util.Arrays.sort(runs, java.util.Comparator.comparingLong(Run::totalMs));
-            Run med = runs[repeat / 2];
+            Run med = runs[Median.index(repeat)];
             PuppetMaster.Timings t = med.t();
             double tflops = med.unetFlopsPerStep() / (t.unetPerStepMs() / 1e3) / 1e12;
             Double mfu = bench.mfu(tflops);

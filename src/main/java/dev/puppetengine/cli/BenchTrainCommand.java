@@ -5,6 +5,7 @@ import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
+import dev.puppetengine.bench.Median;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.pipeline.DragPath;
@@ -40,7 +41,7 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--frames", defaultValue = "14", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
     int frames;
 
-    @Option(names = "--steps", defaultValue = "3", description = "Timed optimiser steps; the median is reported (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "3", description = "Timed optimiser steps; the median is reported, of an even count the lower middle (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
@@ -114,7 +115,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             }
             long[] sorted = ms.clone();
             Arrays.sort(sorted);
-            long med = sorted[steps / 2];
+            long med = sorted[Median.index(steps)];
             // Model FLOPs per step: forward + backward (2x forward); checkpointing runs the forward once more.
             long modelFlops = forwardFlops * (checkpointing ? 4 : 3);
             double tflops = modelFlops / (med / 1e3) / 1e12;

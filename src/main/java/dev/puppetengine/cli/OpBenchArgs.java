@@ -12,7 +12,7 @@ final class OpBenchArgs {
     @Option(names = "--warmup", defaultValue = "3", description = "Untimed calls per case first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--iters", defaultValue = "10", description = "Timed calls per case; the median is reported (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--iters", defaultValue = "10", description = "Timed calls per case; the median is reported, of an even count the lower middle (default: ${DEFAULT-VALUE}).")
     int iters;
 
     @Option(names = "--torch", defaultValue = "auto", paramLabel = "auto|none|PYTHON",
