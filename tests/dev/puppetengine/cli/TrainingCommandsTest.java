@@ -74,13 +74,20 @@ class TrainingCommandsTest {
             assertTrue(Files.isRegularFile(run.resolve(f)), f);
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
 
-        // finished run: running it again resumes at the end (no new steps); other settings are refused
-        assertEquals(0, Main.run(train));
+        // finished run: running it again resumes at the end (no new steps, and says so); other settings are refused
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream was = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(0, Main.run(train));
+        } finally {
+            System.setErr(was);
+        }
+        assertTrue(err.toString().contains("the run had already finished its 2 steps; nothing trained"), err.toString());
         assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
         String[] other = train.clone();
         other[8] = "3";
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream was = System.err;
+        err.reset();
         System.setErr(new java.io.PrintStream(err, true));
         try {
             assertEquals(2, Main.run(other));

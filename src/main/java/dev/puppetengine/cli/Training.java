@@ -76,7 +76,10 @@ final class Training {
             }
             LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
         }
-        System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep(), r.endStep(), out.resolve("loss.png"));
+        if (r.startStep() == r.endStep())   // run again after it finished: nothing trained, the model exported again
+            System.err.printf("the run had already finished its %d steps; nothing trained; loss curve %s%n", r.endStep(), out.resolve("loss.png"));
+        else
+            System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep() + 1, r.endStep(), out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);
     }
 }
