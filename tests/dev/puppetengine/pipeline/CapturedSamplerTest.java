@@ -118,6 +118,27 @@ class CapturedSamplerTest {
         }
     }
 
+    /**
+     * The captured path's eager steps replace their latents as the eager sampler's do: after a failed capture a long
+     * sample still holds one state, not one per step, and a replayed graph holds its output only.
+     */
+    @Test
+    void capturedPathHoldsTheSameMemoryAtEveryStep() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3)) {
+            Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
+            SamplingOptions o = new SamplingOptions(6, 1.0, 2.0, 7, 3, true).withCudaGraph(true);
+            EulerSampler failing = new EulerSampler(unet, (be, body) -> { throw new IllegalStateException("simulated capture failure"); });
+            for (EulerSampler sampler : new EulerSampler[]{failing, new EulerSampler(unet, new Emulated())}) {
+                long[] after = new long[o.steps()];
+                try (Scope sample = Scope.open()) {
+                    sampler.sample(z, clip, d, o, (done, total) -> after[done - 1] = CPU.bytesInUse());
+                }
+                for (int i = 1; i < after.length - 1; i++) assertEquals(after[0], after[i], "bytes in use after step " + (i + 1) + " vs step 1");
+            }
+        }
+    }
+
     /** The audit the memo exists for: the UNet forward uploads host-built constants, refused where a capture runs. */
     @Test
     void unetForwardUploadsOnlyOutsideAFrozenMemo() {
