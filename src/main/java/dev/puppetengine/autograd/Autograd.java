@@ -67,19 +67,7 @@ public final class Autograd {
         if (!root.sameShape(gradRoot))
             throw new IllegalArgumentException("gradient shape " + Shape.str(gradRoot.shape()) + " != root shape " + Shape.str(root.shape()));
         Node start = producer(root);
-        Map<Node, Integer> deps = new IdentityHashMap<>();
-        Deque<Node> stack = new ArrayDeque<>();
-        stack.push(start);
-        deps.put(start, 0);
-        while (!stack.isEmpty()) {                                   // count incoming edges of every reachable node
-            Node n = stack.pop();
-            for (Node m : n.next) {
-                if (m == null) continue;
-                Integer d = deps.get(m);
-                if (d == null) stack.push(m);
-                deps.put(m, d == null ? 1 : d + 1);
-            }
-        }
+        Map<Node, Integer> deps = dependencies(start);
         Map<Node, Tensor> pending = new IdentityHashMap<>();
         pending.put(start, gradRoot.alias());
         Deque<Node> ready = new ArrayDeque<>();
@@ -120,7 +108,35 @@ public final class Autograd {
             }
         } finally {
             for (Tensor t : pending.values()) t.close();
+            for (Node n : deps.keySet()) n.release();   // after a failure midway, the nodes not reached yet: nothing else frees their saved tensors
         }
+    }
+
+    /**
+     * Frees what the graph of {@code root} saved for backward, without computing gradients: for a result that will not
+     * be backpropagated (a non-finite loss). Saved tensors belong to no scope, so a graph neither consumed by
+     * {@link #backward} nor released keeps them, and the weights they alias, allocated for good. The graph is consumed.
+     */
+    public static void release(Tensor root) {
+        if (root.gradFn() instanceof Node n) dependencies(n).keySet().forEach(Node::release);
+    }
+
+    /** Every node reachable from {@code start}, with its count of incoming edges. */
+    private static Map<Node, Integer> dependencies(Node start) {
+        Map<Node, Integer> deps = new IdentityHashMap<>();
+        Deque<Node> stack = new ArrayDeque<>();
+        stack.push(start);
+        deps.put(start, 0);
+        while (!stack.isEmpty()) {
+            Node n = stack.pop();
+            for (Node m : n.next) {
+                if (m == null) continue;
+                Integer d = deps.get(m);
+                if (d == null) stack.push(m);
+                deps.put(m, d == null ? 1 : d + 1);
+            }
+        }
+        return deps;
     }
 
     /** Sink of a leaf: adds the incoming gradient into {@code leaf.grad()}, created in the leaf's scope. */
