@@ -154,6 +154,15 @@ class TrainerTest {
         assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(run));
     }
 
+    /** The forward of a non-finite loss is never backpropagated: the stopped run frees what it saved, with everything else. */
+    @Test
+    void aRunStoppedByANonFiniteLossGivesBackItsMemory() {
+        TrainingConfig cfg = new TrainingConfig(5, 1, 2, 2, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 10, 2);
+        long before = CPU.bytesInUse();
+        assertThrows(Adam.NonFiniteException.class, () -> trainWith(tmp.resolve("nan"), cfg, Long.MAX_VALUE, 1));
+        assertEquals(before, CPU.bytesInUse());
+    }
+
     /** Trains {@code run} with {@code cfg}, stopping after step {@code stopAfter}; micro-step {@code nanAt} (if >= 0) gives a NaN loss. */
     private void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();

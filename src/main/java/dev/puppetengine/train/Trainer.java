@@ -127,7 +127,10 @@ public final class Trainer {
                             try (Scope s = Scope.open()) {
                                 Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
                                 double l = loss.item();
-                                if (!Double.isFinite(l)) throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
+                                if (!Double.isFinite(l)) {
+                                    Autograd.release(loss);   // not backpropagated: its saved activations would stay allocated
+                                    throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
+                                }
                                 Autograd.backward(loss);
                                 lossSum += l;
                             }
