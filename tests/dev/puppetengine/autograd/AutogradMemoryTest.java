@@ -6,10 +6,16 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Saved tensors belong to no scope: a graph must free them whether or not its backward runs to the end. */
+/** Saved tensors belong to no scope: a graph must free them whether or not its backward runs to the end; F.chain relies on them. */
 class AutogradMemoryTest {
     static final CpuBackend CPU = CpuBackend.get();
 
@@ -35,6 +41,45 @@ class AutogradMemoryTest {
             Autograd.release(F.sum(F.square(x())));
         }
         assertEquals(before, CPU.bytesInUse());
+    }
+
+    /** Inference through a chain of six blocks holds at most a block's input and output, not every block's output. */
+    @Test
+    void aChainFreesEachBlocksInputOnceTheBlockHasReturned() {
+        long one = 1024 * 4;
+        List<Function<Tensor, Tensor>> blocks = Collections.nCopies(6, t -> F.add(t, t));
+        try (GradMode.Guard g = GradMode.noGrad(); Scope s = Scope.open()) {
+            double[] half = new double[1024];
+            java.util.Arrays.fill(half, 0.5);
+            Tensor h = Tensor.of(CPU, DType.F32, new int[]{1024}, half);
+            long base = CPU.bytesInUse();
+            CPU.resetPeak();
+            Tensor out = F.chain(false, h, blocks);
+            assertEquals(base, CPU.bytesInUse(), "only the output is left (the chain consumed its input)");
+            assertTrue(CPU.peakBytes() - base <= one, "peak over the input: " + (CPU.peakBytes() - base) + " bytes, one activation is " + one);
+            assertEquals(64.0 * 0.5, out.toDoubleArray()[0]);
+        }
+    }
+
+    /** What backward needs is saved on autograd's own handles: the chain's frees change no gradient, with or without checkpointing. */
+    @Test
+    void aChainsGradientsAreTheLoopsGradients() {
+        List<Function<Tensor, Tensor>> blocks = List.of(F::square, t -> F.scale(t, 3.0), F::square);
+        for (boolean checkpoint : new boolean[]{false, true}) {
+            long before = CPU.bytesInUse();
+            double[][] grads = new double[2][];
+            for (int run = 0; run < 2; run++)
+                try (Scope s = Scope.open()) {
+                    Tensor x = Autograd.requireGrad(Tensor.of(CPU, DType.F32, new int[]{4}, new double[]{0.5, -1, 2, 0.25}));
+                    Tensor h = F.scale(x, 1.0);
+                    if (run == 0) h = F.chain(checkpoint, h, blocks);
+                    else for (Function<Tensor, Tensor> b : blocks) h = F.block(checkpoint, in -> b.apply(in[0]), h);
+                    Autograd.backward(F.sum(h));
+                    grads[run] = x.grad().toDoubleArray();
+                }
+            assertArrayEquals(grads[1], grads[0], "checkpoint " + checkpoint);
+            assertEquals(before, CPU.bytesInUse());
+        }
     }
 
     private static Tensor x() {

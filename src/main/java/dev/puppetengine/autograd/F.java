@@ -624,6 +624,21 @@ public final class F {
     }
 
     /**
+     * {@code h} through {@code blocks} in turn, each a {@link #block}. The chain consumes {@code h} (an intermediate of
+     * the caller's) and frees each block's input once that block has returned: what backward needs, autograd saved on
+     * its own handles, so a chain of blocks holds one or two activations at a time instead of all of them until the
+     * caller's scope closes (the VAE decoder's full-resolution levels: hundreds of MB at 14 frames of 256x256).
+     */
+    public static Tensor chain(boolean checkpoint, Tensor h, List<? extends Function<Tensor, Tensor>> blocks) {
+        for (Function<Tensor, Tensor> b : blocks) {
+            Tensor next = block(checkpoint, in -> b.apply(in[0]), h);
+            if (next != h) h.close();
+            h = next;
+        }
+        return h;
+    }
+
+    /**
      * Runs {@code fn} without recording and, in backward, runs it again with recording to get the gradients
      * of its inputs and of the parameters it uses. Activations inside {@code fn} then live only during that
      * recomputation. {@code fn} must be deterministic and take every graph tensor it uses through

@@ -7,6 +7,10 @@ import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ModuleList;
 import dev.puppetengine.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
 /**
  * transformers' CLIPVisionTransformer ("vision_model"): embeddings, pre_layrnorm (sic, the checkpoint's
  * spelling), encoder.layers, and post_layernorm applied to the class token only (the pooled output).
@@ -26,8 +30,9 @@ public final class ClipVisionTransformer extends Module {
 
     /** pixels (N, S, S, channels) -> pooled class token (N, hidden); {@code checkpoint}: recompute each layer in backward (F#block). */
     Tensor forward(Tensor pixels, boolean checkpoint) {
-        Tensor x = preLayrnorm.forward(embeddings.forward(pixels));
-        for (ClipEncoderLayer l : layers.items()) x = F.block(checkpoint, in -> l.forward(in[0]), x);
+        List<Function<Tensor, Tensor>> blocks = new ArrayList<>();
+        for (ClipEncoderLayer l : layers.items()) blocks.add(l::forward);
+        Tensor x = F.chain(checkpoint, preLayrnorm.forward(embeddings.forward(pixels)), blocks);
         int[] s = x.shape();
         return postLayernorm.forward(F.reshape(F.narrow(x, 1, 0, 1), s[0], s[2]));
     }

@@ -9,6 +9,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The KL-f8 image encoder, frame by frame (purely 2-D): conv_in, DownEncoderBlock2D levels, mid block,
@@ -38,9 +39,9 @@ public final class Encoder extends Module {
 
     /** {@code checkpoint}: recompute each down block and the mid block in backward (F#block). */
     Tensor forward(Tensor x, boolean checkpoint) {
-        Tensor h = convIn.forward(x);
-        for (DownEncoderBlock2D b : down) h = F.block(checkpoint, in -> b.forward(in[0]), h);
-        h = F.block(checkpoint, in -> mid.forward(in[0]), h);
-        return convOut.forward(convNormOut.forwardSilu(h));
+        List<Function<Tensor, Tensor>> blocks = new ArrayList<>();
+        for (DownEncoderBlock2D b : down) blocks.add(b::forward);
+        blocks.add(mid::forward);
+        return convOut.forward(convNormOut.forwardSilu(F.chain(checkpoint, convIn.forward(x), blocks)));
     }
 }

@@ -10,6 +10,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * SVD's video decoder: conv_in, mid block, up levels (reversed channel list, layers_per_block + 1 video
@@ -43,9 +44,10 @@ public final class TemporalDecoder extends Module {
 
     /** {@code checkpoint}: recompute the mid block and each up block in backward (F#block). */
     Tensor forward(Tensor z, int frames, boolean checkpoint) {
-        Tensor h = F.block(checkpoint, in -> mid.forward(in[0], frames), convIn.forward(z));
-        for (UpBlockTemporalDecoder b : up) h = F.block(checkpoint, in -> b.forward(in[0], frames), h);
-        Tensor x = convOut.forward(convNormOut.forwardSilu(h));
+        List<Function<Tensor, Tensor>> blocks = new ArrayList<>();
+        blocks.add(in -> mid.forward(in, frames));
+        for (UpBlockTemporalDecoder b : up) blocks.add(in -> b.forward(in, frames));
+        Tensor x = convOut.forward(convNormOut.forwardSilu(F.chain(checkpoint, convIn.forward(z), blocks)));
         int[] s = x.shape();
         return F.reshape(timeConvOut.forward(F.reshape(x, s[0] / frames, frames, s[1], s[2], s[3])), s);
     }
