@@ -164,7 +164,7 @@ def median_ms(fn, device, warmup, iters):
             fn()
             ms.append((time.perf_counter() - t0) * 1e3)
     ms.sort()
-    return ms[len(ms) // 2]  # the same index the engine's median uses
+    return ms[(len(ms) - 1) // 2]  # the engine's index (bench/Median.index): of an even count the lower middle
 
 
 def write(path, obj):

@@ -112,6 +112,11 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def median_run(runs):
+    """The run with the median total, as the engine picks it (bench/Median.index): of an even count the faster middle one."""
+    return sorted(runs, key=lambda r: r["total"])[(len(runs) - 1) // 2]
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--puppet-master", required=True, help="directory holding Puppet-Master's networks.py and network_utils.py")
@@ -613,7 +618,7 @@ def main(argv=None):
         r = sample_once()
         runs.append(r)
         print(f"  run {i + 1}: {r['total']:.0f} ms (unet {r['unet_total'] / a.steps:.1f} ms/step)", file=sys.stderr)
-    med = sorted(runs, key=lambda r: r["total"])[a.repeat // 2]
+    med = median_run(runs)
     per_step = med["unet_total"] / a.steps
     tflops = flops / (per_step / 1e3) / 1e12 if flops else None
     mfu = tflops / a.peak_tflops if tflops is not None and a.peak_tflops else None
