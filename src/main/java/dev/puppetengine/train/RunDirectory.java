@@ -43,6 +43,9 @@ public final class RunDirectory implements AutoCloseable {
         if (created == null) return;
         // the directories made for the lock go again if nothing else was written there (a run refused at its start)
         for (Path p = path.toAbsolutePath(); p != null && p.startsWith(created); p = p.getParent()) {
+            String name = p.getFileName().toString();
+            if (name.equals(".")) continue;      // its parent itself, next (rmdir refuses a path ending in ".")
+            if (name.equals("..")) return;       // not a directory this run made
             try {
                 Files.deleteIfExists(p);
             } catch (DirectoryNotEmptyException written) {
