@@ -1,15 +1,20 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.pipeline.SamplingOptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -56,5 +61,32 @@ class HelpTextTest {
         fl.parseArgs("--model", "m", "--data", "d", "--out", "o");
         assertEquals(800, fit.training.config("all", true).steps());
         assertTrue(fl.getUsageMessage().contains("Clips per micro-step (default: 8)"), fl.getUsageMessage());
+    }
+
+    /**
+     * Step and frame counts SamplingOptions refuses (1..MAX_STEPS, 1..MAX_FRAMES) are stated in the help of the options
+     * that feed it, and train's --preview-steps is refused with the option's name before the model loads, not later as
+     * "steps must be ..." from the preview's SamplingOptions.
+     */
+    @Test
+    void samplingRangesAreShownAndPreviewStepsRefusedUpFront(@TempDir Path dir) {
+        assertTrue(new CommandLine(new TrainCommand()).getUsageMessage().contains("Sampling steps of a preview, 1 to " + SamplingOptions.MAX_STEPS));
+        String bench = new CommandLine(new BenchSampleCommand()).getUsageMessage();
+        assertTrue(bench.contains("Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS), bench);
+        assertTrue(bench.contains("Frames, 1 to " + SamplingOptions.MAX_FRAMES), bench);
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int rc;
+        try {
+            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            rc = Main.run("train", "--model", "models/toy", "--data", dir.resolve("absent").toString(), "--out", dir.resolve("run").toString(),
+                    "--preview-clips", dir.resolve("absent").toString(), "--preview-steps", "" + (SamplingOptions.MAX_STEPS + 1));
+        } finally {
+            System.setErr(err);
+        }
+        String said = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(2, rc, said);
+        assertEquals("error: --preview-steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + (SamplingOptions.MAX_STEPS + 1), said.strip());
+        assertFalse(Files.exists(dir.resolve("run")));
     }
 }

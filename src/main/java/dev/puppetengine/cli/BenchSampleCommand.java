@@ -30,10 +30,10 @@ import java.util.concurrent.Callable;
         description = {"Benchmark sampling end to end: per-stage times, UNet ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
                 "Uses --model, or a --preset built in memory with random weights (the full-size puppet-master needs a GPU to be practical)."})
 final class BenchSampleCommand implements Callable<Integer> {
-    @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample, at least 2: the per-step time is measured between steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS + ": the per-step time is measured between steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--frames", defaultValue = "14", description = "Frames (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--frames", defaultValue = "14", description = "Frames, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
     int frames;
 
     @Option(names = "--guidance", defaultValue = "5.0", description = "Max guidance; > 1 runs the CFG batch of 2 (default: ${DEFAULT-VALUE}).")

@@ -57,7 +57,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preview-every", defaultValue = "500", description = "Steps between preview GIFs (default: ${DEFAULT-VALUE}).")
     int previewEvery;
 
-    @Option(names = "--preview-steps", defaultValue = "10", description = "Sampling steps of a preview (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--preview-steps", defaultValue = "10", description = "Sampling steps of a preview, 1 to " + SamplingOptions.MAX_STEPS + " (default: ${DEFAULT-VALUE}).")
     int previewSteps;
 
     @Option(names = "--export-dtype", defaultValue = "bf16", description = "dtype of OUT/model: bf16, fp16, fp32 or fp64 (default: ${DEFAULT-VALUE}).")
@@ -74,7 +74,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (previewEvery < 1 || previewSteps < 1) throw new UserError("--preview-every and --preview-steps must be >= 1");
+        if (previewEvery < 1) throw new UserError("--preview-every must be >= 1");
+        if (previewSteps < 1 || previewSteps > SamplingOptions.MAX_STEPS)   // refused now, not after the model has loaded
+            throw new UserError("--preview-steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + previewSteps);
         OutputPaths.directory("--out", out, false);
         DType export;
         try {
