@@ -85,7 +85,7 @@ public final class AtomicFile {
         write(target, ch -> {
             OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
             body.write(os);
-            os.flush(); // not closed: closing would close the channel before its fsync
+            os.flush(); // not closed: write closes the channel after the body (the fsync then reopens the file by path)
         });
     }
 
