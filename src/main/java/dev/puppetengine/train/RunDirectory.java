@@ -28,8 +28,8 @@ public final class RunDirectory implements AutoCloseable {
 
     /** Locks {@code path} (created if missing) for this run, or refuses naming the lock. */
     public static RunDirectory lock(Path path) throws IOException {
-        Path created = null;
-        for (Path p = path.toAbsolutePath(); p != null && !Files.exists(p); p = p.getParent()) created = p;
+        Path created = null;   // normalized: a "." or ".." in --out names no directory of its own (rmdir refuses "fresh/.")
+        for (Path p = path.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created = p;
         return new RunDirectory(path, LockFile.acquire(path.resolve(LOCK),
                 path + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"), created);
     }
@@ -42,10 +42,7 @@ public final class RunDirectory implements AutoCloseable {
         lock.close();
         if (created == null) return;
         // the directories made for the lock go again if nothing else was written there (a run refused at its start)
-        for (Path p = path.toAbsolutePath(); p != null && p.startsWith(created); p = p.getParent()) {
-            String name = p.getFileName().toString();
-            if (name.equals(".")) continue;      // its parent itself, next (rmdir refuses a path ending in ".")
-            if (name.equals("..")) return;       // not a directory this run made
+        for (Path p = path.toAbsolutePath().normalize(); p != null && p.startsWith(created); p = p.getParent()) {
             try {
                 Files.deleteIfExists(p);
             } catch (DirectoryNotEmptyException written) {
