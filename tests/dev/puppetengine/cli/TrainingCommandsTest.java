@@ -75,28 +75,16 @@ class TrainingCommandsTest {
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
 
         // finished run: running it again resumes at the end (no new steps, and says so); other settings are refused
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream was = System.err;
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(0, Main.run(train));
-        } finally {
-            System.setErr(was);
-        }
-        assertTrue(err.toString().contains("the run had already finished its 2 steps; nothing trained"), err.toString());
+        String again = stderrOf(0, train);
+        assertTrue(again.contains("the run had already finished its 2 steps; nothing trained"), again);
         assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
         String[] other = train.clone();
         other[8] = "3";
-        err.reset();
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(2, Main.run(other));
-        } finally {
-            System.setErr(was);
-        }
-        assertTrue(err.toString().contains("training.steps 2 -> 3"), "names the setting that differs: " + err);
+        String differs = stderrOf(2, other);
+        assertTrue(differs.contains("training.steps 2 -> 3"), "names the setting that differs: " + differs);
         // while another run holds the directory (this process here, another one in use) a second is refused at once
-        err.reset();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream was = System.err;
         System.setErr(new java.io.PrintStream(err, true));
         try (RunDirectory held = RunDirectory.lock(run)) {
             assertEquals(2, Main.run(train));
@@ -117,14 +105,8 @@ class TrainingCommandsTest {
         com.fasterxml.jackson.databind.node.ObjectNode older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
         older.remove("random_streams");
         Files.writeString(config, older.toString());
-        err.reset();
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(2, Main.run(train));
-        } finally {
-            System.setErr(was);
-        }
-        assertTrue(err.toString().contains("random_streams (absent: an engine before 2026-12-01) -> 2"), err.toString());
+        String layout = stderrOf(2, train);
+        assertTrue(layout.contains("random_streams (absent: an engine before 2026-12-01) -> 2"), layout);
         // a run begun before its inputs were recorded resumes as it was
         older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
         older.remove("inputs");
@@ -137,17 +119,11 @@ class TrainingCommandsTest {
         assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data2.toString(), "--out", prepared2.toString()));
         String[] otherData = train.clone();
         otherData[4] = prepared2.toString();
-        err.reset();
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(2, Main.run(otherData));
-            // data prepared with another VAE (m0's scaling factor is not the trained VAE's) is refused before training
-            assertEquals(2, Main.run("train", "--model", model.toString(), "--data", prepared.toString(), "--out", dir.resolve("r-m0").toString(), "--steps", "1"));
-        } finally {
-            System.setErr(was);
-        }
-        assertTrue(err.toString().contains("inputs.data.bytes") || err.toString().contains("inputs.data.metadata.dataset"), err.toString());
-        assertTrue(err.toString().contains("prepared with a VAE of scaling factor"), err.toString());
+        String dataDiffers = stderrOf(2, otherData);
+        assertTrue(dataDiffers.contains("inputs.data.bytes") || dataDiffers.contains("inputs.data.metadata.dataset"), dataDiffers);
+        // data prepared with another VAE (m0's scaling factor is not the trained VAE's) is refused before training
+        String otherVae = stderrOf(2, "train", "--model", model.toString(), "--data", prepared.toString(), "--out", dir.resolve("r-m0").toString(), "--steps", "1");
+        assertTrue(otherVae.contains("prepared with a VAE of scaling factor"), otherVae);
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
         java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
@@ -222,5 +198,18 @@ class TrainingCommandsTest {
         assertEquals(0, Main.run("sample", "--model", run.resolve("model").toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
                 "--drag", "10,10:20,20", "--steps", "1", "--frames", "4", "--out", gif.toString()));
         assertFalse(Files.size(gif) == 0);
+    }
+
+    /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
+    private static String stderrOf(int rc, String... args) {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream was = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(rc, Main.run(args), err::toString);
+        } finally {
+            System.setErr(was);
+        }
+        return err.toString();
     }
 }
