@@ -34,11 +34,58 @@ class AutogradMemoryTest {
         assertEquals(before, CPU.bytesInUse());
     }
 
+    /** A loss never backpropagated (the trainer's non-finite loss): the tape frees what its graph saved. */
     @Test
-    void aReleasedGraphFreesWhatItSaved() {
+    void aTapeFreesAGraphThatIsNeverBackpropagated() {
         long before = CPU.bytesInUse();
-        try (Scope s = Scope.open()) {
-            Autograd.release(F.sum(F.square(x())));
+        try (Scope s = Scope.open(); Autograd.Tape t = Autograd.tape()) {
+            F.sum(F.square(x()));
+        }
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    /** A forward that throws after some ops recorded (a shape error, an out-of-memory) leaves no graph allocated. */
+    @Test
+    void aTapeFreesThePartialGraphOfAForwardThatThrows() {
+        long before = CPU.bytesInUse();
+        assertThrows(IllegalArgumentException.class, () -> {
+            try (Scope s = Scope.open(); Autograd.Tape t = Autograd.tape()) {
+                Tensor h = F.square(F.square(x()));
+                F.add(h, Tensor.zeros(CPU, DType.F32, 3));   // 64 and 3 do not broadcast
+            }
+        });
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    /** The recomputation inside a checkpoint's backward records too: when it fails, its partial graph goes with the tape. */
+    @Test
+    void aTapeFreesWhatAFailedCheckpointRecomputationRecorded() {
+        long before = CPU.bytesInUse();
+        boolean[] second = {false};
+        try (Scope s = Scope.open(); Autograd.Tape t = Autograd.tape()) {
+            Tensor y = F.checkpoint(in -> {
+                Tensor h = F.square(F.square(in[0]));
+                if (second[0]) throw new IllegalStateException("simulated failure in the recomputation");
+                second[0] = true;
+                return h;
+            }, x());
+            assertThrows(IllegalStateException.class, () -> Autograd.backward(F.sum(y)));
+        }
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    /** A nested tape frees only its own nodes: the outer graph stays whole and backpropagates after the inner one closes. */
+    @Test
+    void anInnerTapeLeavesTheOuterGraphWhole() {
+        long before = CPU.bytesInUse();
+        try (Scope s = Scope.open(); Autograd.Tape outer = Autograd.tape()) {
+            Tensor x = Autograd.requireGrad(Tensor.of(CPU, DType.F32, new int[]{2}, new double[]{1, -3}));
+            Tensor y = F.square(x);
+            try (Autograd.Tape inner = Autograd.tape()) {
+                F.sum(F.square(y));
+            }
+            Autograd.backward(F.sum(y));
+            assertArrayEquals(new double[]{2, -6}, x.grad().toDoubleArray());
         }
         assertEquals(before, CPU.bytesInUse());
     }

@@ -163,16 +163,37 @@ class TrainerTest {
         assertEquals(before, CPU.bytesInUse());
     }
 
+    /** A micro-step that throws after its forward recorded the whole graph (a device out of memory at the loss) leaks none of it. */
+    @Test
+    void aRunStoppedByAFailedForwardGivesBackItsMemory() {
+        TrainingConfig cfg = new TrainingConfig(5, 1, 2, 2, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 10, 2);
+        long before = CPU.bytesInUse();
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> trainWith(tmp.resolve("failed"), cfg, Long.MAX_VALUE, (micro, loss) -> {
+            if (micro == 1) throw new java.io.IOException("simulated failure after the forward");
+            return loss;
+        }));
+        assertEquals("simulated failure after the forward", e.getMessage());
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    /** What a test does to micro-step {@code micro}'s loss before the trainer sees it. */
+    private interface LossHook {
+        Tensor apply(long micro, Tensor loss) throws java.io.IOException;
+    }
+
     /** Trains {@code run} with {@code cfg}, stopping after step {@code stopAfter}; micro-step {@code nanAt} (if >= 0) gives a NaN loss. */
     private void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
+        trainWith(run, cfg, stopAfter, (micro, l) -> micro == nanAt ? dev.puppetengine.autograd.F.scale(l, Double.NaN) : l);
+    }
+
+    private void trainWith(Path run, TrainingConfig cfg, long stopAfter, LossHook hook) throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
         try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
             EdmObjective edm = new EdmObjective(unet, ps, TrainerChild.data(), true, cfg.seed());
             Objective objective = new Objective() {
                 public int size() { return edm.size(); }
                 public Tensor loss(int[] items, long micro, boolean ckpt) throws java.io.IOException {
-                    Tensor l = edm.loss(items, micro, ckpt);
-                    return micro == nanAt ? dev.puppetengine.autograd.F.scale(l, Double.NaN) : l;
+                    return hook.apply(micro, edm.loss(items, micro, ckpt));
                 }
             };
             Trainer t = new Trainer(dir, objective, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), cfg);

@@ -6,15 +6,18 @@ import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * Reverse-mode differentiation. Operations in {@link F} attach a {@link Node} to their result when grad mode
  * is on and an input requires grad; {@link #backward} walks the graph from a root in topological order,
  * frees each node's saved tensors and incoming gradient as soon as they are used, and accumulates into
- * leaf {@code grad}s (F32 for low-precision leaves, so many micro-steps add up without loss).
+ * leaf {@code grad}s (F32 for low-precision leaves, so many micro-steps add up without loss). A {@link Tape} frees
+ * the graphs backward never consumes.
  */
 public final class Autograd {
     private Autograd() {}
@@ -113,12 +116,36 @@ public final class Autograd {
     }
 
     /**
-     * Frees what the graph of {@code root} saved for backward, without computing gradients: for a result that will not
-     * be backpropagated (a non-finite loss). Saved tensors belong to no scope, so a graph neither consumed by
-     * {@link #backward} nor released keeps them, and the weights they alias, allocated for good. The graph is consumed.
+     * Opens a tape: every node recorded on this thread until it closes is freed when it closes, however the region
+     * ends. Saved tensors belong to no scope, so without it a graph that is neither consumed by {@link #backward}
+     * (a forward that threw midway, a non-finite loss left unpropagated) keeps what it saved, and the weights that
+     * aliases, allocated for good. Nodes a finished backward already freed cost nothing more here.
+     * {@code try (Scope s = Scope.open(); Autograd.Tape t = Autograd.tape()) { loss = ...; Autograd.backward(loss); }}
      */
-    public static void release(Tensor root) {
-        if (root.gradFn() instanceof Node n) dependencies(n).keySet().forEach(Node::release);
+    public static Tape tape() { return new Tape(); }
+
+    /** Whatever nodes the innermost open tape of this thread has recorded; see {@link #tape}. */
+    public static final class Tape implements AutoCloseable {
+        private static final ThreadLocal<Tape> CURRENT = new ThreadLocal<>();
+        private final Tape outer = CURRENT.get();
+        private final List<Node> nodes = new ArrayList<>();
+        private boolean closed;
+
+        private Tape() { CURRENT.set(this); }
+
+        static void record(Node n) {
+            Tape t = CURRENT.get();
+            if (t != null) t.nodes.add(n);
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            CURRENT.set(outer);
+            nodes.forEach(Node::release);
+            nodes.clear();
+        }
     }
 
     /** Every node reachable from {@code start}, with its count of incoming edges. */

@@ -24,6 +24,7 @@ public abstract class Node implements GradFn {
             Tensor t = inputs[i];
             if (t != null && t.requiresGrad()) next[i] = Autograd.producer(t);
         }
+        if (!reusable()) Autograd.Tape.record(this);
     }
 
     /** Whether input {@code i} wants a gradient (skip computing it otherwise). */

@@ -124,13 +124,12 @@ public final class Trainer {
                         for (int a = 0; a < cfg.accumulation(); a++, micro++) {
                             int[] clips = new int[cfg.batchSize()];
                             for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
-                            try (Scope s = Scope.open()) {
+                            // the tape frees the graph that a throwing forward or a non-finite loss leaves unpropagated
+                            try (Scope s = Scope.open(); Autograd.Tape t = Autograd.tape()) {
                                 Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
                                 double l = loss.item();
-                                if (!Double.isFinite(l)) {
-                                    Autograd.release(loss);   // not backpropagated: its saved activations would stay allocated
+                                if (!Double.isFinite(l))
                                     throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
-                                }
                                 Autograd.backward(loss);
                                 lossSum += l;
                             }
