@@ -49,6 +49,29 @@ class ParameterStoreTest {
         assertFalse(head.namedParameters().get("weight").isMaterialized());
     }
 
+    /** A store trained again with a narrower selection: the parameters left out get no gradient and hold none. */
+    @Test
+    void aNarrowerSelectionStopsTheOthersCollectingGradients() {
+        Linear a = new Linear(3, 2, true);
+        try (ParameterStore store = ParameterStore.initialize(a, CPU, DType.F32, 3)) {
+            store.requireGrad(n -> true);
+            backward(a);
+            store.requireGrad(n -> n.equals("bias"));
+            Tensor weight = store.parameters().get("weight").value(), bias = store.parameters().get("bias").value();
+            assertFalse(weight.requiresGrad());
+            assertEquals(null, weight.grad(), "the gradient of the first selection is freed");
+            backward(a);
+            assertEquals(null, weight.grad(), "no gradient flows into a parameter left out");
+            assertNotNull(bias.grad());
+        }
+    }
+
+    private static void backward(Linear a) {
+        try (Scope s = Scope.open()) {
+            Autograd.backward(F.sum(a.forward(Tensor.of(CPU, DType.F32, new int[]{2, 3}, 1, 2, 3, 4, 5, 6))));
+        }
+    }
+
     @Test
     void refusesNamesItHasAndModulesAnotherStoreOwns() {
         Linear a = new Linear(2, 2, false), b = new Linear(2, 2, false);

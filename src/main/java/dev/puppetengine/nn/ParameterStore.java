@@ -101,10 +101,20 @@ public final class ParameterStore implements AutoCloseable {
         }
     }
 
-    /** Marks the selected parameters as leaves that collect gradients. */
+    /**
+     * Makes exactly the selected parameters leaves that collect gradients. The others stop collecting and lose any
+     * gradient they hold: a store trained again with a narrower selection would otherwise still backpropagate into
+     * the parameters it no longer trains, into gradients no optimizer clears.
+     */
     public void requireGrad(Predicate<String> which) {
         params.forEach((name, p) -> {
-            if (which.test(name)) Autograd.requireGrad(p.value());
+            Tensor v = p.value();
+            if (which.test(name)) Autograd.requireGrad(v);
+            else {
+                v.setRequiresGrad(false);
+                if (v.grad() != null) v.grad().close();
+                v.setGrad(null);
+            }
         });
     }
 
