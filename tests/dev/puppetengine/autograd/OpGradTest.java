@@ -54,9 +54,10 @@ class OpGradTest {
     @Test
     void unaryFunctions() {
         for (UnaryOp op : UnaryOp.values()) {
-            if (op == UnaryOp.STEP) continue;
             boolean positive = op == UnaryOp.LOG || op == UnaryOp.SQRT;
-            Tensor x = positive ? uniform(rng, 0.5, 2, 3, 7) : randn(rng, 3, 7);
+            // STEP: both sides of its one kink, well away from it (its derivative is 0 there)
+            Tensor x = positive ? uniform(rng, 0.5, 2, 3, 7)
+                    : op == UnaryOp.STEP ? Tensor.of(CpuBackend.get(), DType.F64, new int[]{2, 3}, -2, -0.5, -0.1, 0.1, 0.5, 2) : randn(rng, 3, 7);
             check(op.name(), a -> F.unary(op, a[0]), x);
         }
         check("affine", x -> F.affine(x[0], 1.7, -0.3), randn(rng, 4, 3));
@@ -100,6 +101,11 @@ class OpGradTest {
     void groupNorm4dAnd5dWithAndWithoutSilu() {
         check("groupNorm4d", x -> F.groupNorm(x[0], x[1], x[2], 2, 1e-5, false), randn(rng, 2, 3, 5, 6), randn(rng, 6), randn(rng, 6));
         check("groupNorm5d-silu", x -> F.groupNorm(x[0], x[1], x[2], 3, 1e-6, true), randn(rng, 2, 3, 2, 3, 6), randn(rng, 6), randn(rng, 6));
+        // the resnets' norm + SiLU on 4-D (GroupNorm.forwardSilu), the frame-pooled norm without it, one channel per group
+        check("groupNorm4d-silu", x -> F.groupNorm(x[0], x[1], x[2], 2, 1e-5, true), randn(rng, 2, 3, 5, 6), randn(rng, 6), randn(rng, 6));
+        check("groupNorm5d", x -> F.groupNorm(x[0], x[1], x[2], 3, 1e-6, false), randn(rng, 2, 3, 2, 3, 6), randn(rng, 6), randn(rng, 6));
+        check("groupNorm-one-channel-per-group-silu", x -> F.groupNorm(x[0], x[1], x[2], 5, 1e-5, true), randn(rng, 2, 3, 4, 5), randn(rng, 5),
+                randn(rng, 5));
     }
 
     @Test
@@ -113,6 +119,10 @@ class OpGradTest {
         check("blend+film", x -> F.blendFilm(x[0], x[1], F.sigmoid(x[2]), x[3], x[4]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 1),
                 randn(rng, 2, 3, 5), randn(rng, 2, 3, 5));
         check("film", x -> F.blendFilm(x[0], null, null, x[1], x[2]), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 2, 3, 5));
+        // gamma and beta as the drag embedding gives them: the two channel halves of one tensor (strided views whose
+        // gradients meet in one leaf)
+        check("blend+film-channel-halves", x -> F.blendFilm(x[0], x[1], F.sigmoid(x[2]), F.narrow(x[3], 2, 0, 5), F.narrow(x[3], 2, 5, 5)),
+                randn(rng, 2, 3, 5), randn(rng, 2, 3, 5), randn(rng, 1), randn(rng, 2, 3, 10));
         check("geglu", x -> F.geglu(x[0]), randn(rng, 3, 2, 10));
         check("softmax", x -> F.softmax(x[0]), randn(rng, 3, 7));
     }
