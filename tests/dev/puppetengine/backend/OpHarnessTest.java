@@ -154,12 +154,19 @@ class OpHarnessTest {
     @EnumSource(value = RandomKind.class)
     void philoxStreamsAreBitIdentical(RandomKind kind) {
         long s = rnd.nextLong(), off = rnd.nextInt(1 << 20);
-        Tensor c = CPU.empty(DType.F32, 1001), gg = gpu.empty(DType.F32, 1001);
-        CPU.fillRandom(c, kind, s, off);
-        gpu.fillRandom(gg, kind, s, off);
-        float[] a = c.toFloatArray(), b = gg.toFloatArray();
-        for (int i = 0; i < a.length; i++)
-            assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), kind + " element " + i + " seed " + s + " offset " + off);
+        // also in the dtypes training draws its noise and initial weights in (EdmLoss, ParameterStore: the model's dtype,
+        // one rounding of the float), and into a strided view (13 rows of 77 of 80: the whole parent compared, so a write
+        // outside the view fails too)
+        for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16})
+            for (boolean strided : new boolean[]{false, true}) {
+                Tensor c = strided ? Tensor.zeros(CPU, t, 13, 80) : CPU.empty(t, 1001), gg = strided ? Tensor.zeros(gpu, t, 13, 80) : gpu.empty(t, 1001);
+                CPU.fillRandom(strided ? c.narrow(1, 2, 77) : c, kind, s, off);
+                gpu.fillRandom(strided ? gg.narrow(1, 2, 77) : gg, kind, s, off);
+                float[] a = c.toFloatArray(), b = gg.toFloatArray();
+                for (int i = 0; i < a.length; i++)
+                    assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]),
+                            kind + " " + t + (strided ? " strided" : "") + " element " + i + " seed " + s + " offset " + off);
+            }
     }
 
     // ---- elementwise -----------------------------------------------------------------------------------
@@ -168,8 +175,14 @@ class OpHarnessTest {
     @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
     void elementwise(DType t) {
         Twin a = twin(t, 3, 5, 7), b = twinIn(t, 0.5, 2, 5, 1), pos = twinIn(t, 0.1, 3, 3, 5, 7), gy = twin(t, 3, 5, 7);
-        for (BinaryOp op : BinaryOp.values())
+        // also an F32 a with b in t, as the bf16 backward of a broadcast product has them (F.mul / F.div: the widened F32
+        // gradient times the saved operand; the result F32), and both operands broadcast (F.sinusoidal: (B, 1) x (1, half))
+        Twin a32 = twin(DType.F32, 3, 5, 7), col = twin(t, 3, 1, 7);
+        for (BinaryOp op : BinaryOp.values()) {
             check1("binary " + op, t, g -> a.on(g).backend().binary(op, a.on(g), b.on(g)));
+            check1("binary " + op + ", a F32, b " + t, t, g -> a32.on(g).backend().binary(op, a32.on(g), b.on(g)));
+            check1("binary " + op + ", both broadcast (3,1,7) x (5,1)", t, g -> col.on(g).backend().binary(op, col.on(g), b.on(g)));
+        }
         for (UnaryOp op : UnaryOp.values()) {
             Twin x = op == UnaryOp.LOG || op == UnaryOp.SQRT ? pos : a;
             check1("unary " + op, t, g -> x.on(g).backend().unary(op, x.on(g)));
