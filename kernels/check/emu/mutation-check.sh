@@ -26,7 +26,7 @@ mutants=(
   "Layout: an inner dim's index by the next outer dim's divisor (offsets()' fast_div path)|common.cuh|s.replace('fast_div((int)j, L.div[d])', 'fast_div((int)j, L.div[d - 1])', 1)|OpHarnessTest#elementwise+copyAndCast|"
   "copy16: reads the source at the destination's chunk offset|copy.cu|s.replace('out[oo] = in[oi];', 'out[oo] = in[oo];', 1)|OpHarnessTest#copyAndCast|"
   "FilmRows: gamma and beta read as if contiguous (the channel halves' row stride ignored)|film.cu|s.replace('    if (gs == c) return i;', '    return i;', 1)|OpHarnessTest#norms|"
-  "early exit before a warp shuffle: softmax lanes 16-31 of each warp|softmax.cu|s.replace('    float mx = -INFINITY;', '    if (threadIdx.x % 32 >= 16) return;\n    float mx = -INFINITY;', 1)|OpHarnessTest#norms|"
+  "early exit before a warp shuffle: sum_to_block's lanes 16-31 of each warp|reduce.cu|s.replace('    acc = block_sum(acc, scratch);', '    if (threadIdx.x % 32 >= 16) return;\n    acc = block_sum(acc, scratch);', 1)|OpHarnessTest#elementwise|"
   "attention_mma: row max over 2 lanes of the quad, not 4|attention_mma.cu|s.replace('mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));', '', 1)|OpHarnessTest#tensorCoreAttention|"
   "wgmma: descriptor stride byte offset 512, not 1024|gemm_wgmma.cu|s.replace('(uint64_t)(1024 >> 4) << 32', '(uint64_t)(512 >> 4) << 32', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts|${hopper}wgmma-128x128|90"
   "gemm_ws: a stage handed back before the wgmma reading it retired|gemm_wgmma.cu|s.replace('      wgmma_wait<1>();  // the previous batch retired: its stage is free', '', 1)|OpHarnessTest#matrixProducts+tensorCoreProducts+convolution|${hopper}wgmma-ws-128x128|90"

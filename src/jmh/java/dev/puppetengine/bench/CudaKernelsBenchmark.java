@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * cross-attention to the 1 + 5 token context, temporal attention over 14 frames per pixel, GroupNorm+SiLU,
  * FiLM, the (3,1,1) temporal conv and a 3x3 conv. Each call is synchronised so the time is the kernel's.
  * Needs a usable CUDA device (setup fails otherwise). Run: java -jar target/benchmarks.jar CudaKernelsBenchmark
- * The other kernels (elementwise, softmax, GEGLU, layer norm, resampling, grid sample, Philox, Adam, copy/cast,
+ * The other kernels (elementwise, GEGLU, layer norm, resampling, grid sample, Philox, Adam, copy/cast,
  * sumTo, the GEMM paths) are in {@link CudaOpsBenchmark}; both share {@link CudaBench}.
  *
  * <p>Each method's javadoc gives what one call must do (MB = 10^6 bytes, bf16 = 2 bytes, one activation

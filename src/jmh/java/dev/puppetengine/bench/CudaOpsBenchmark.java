@@ -31,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 
 import static dev.puppetengine.bench.CudaBench.C;
 import static dev.puppetengine.bench.CudaBench.FRAMES;
-import static dev.puppetengine.bench.CudaBench.HEADS;
 import static dev.puppetengine.bench.CudaBench.L;
 import static dev.puppetengine.bench.CudaBench.N;
 import static dev.puppetengine.bench.CudaBench.SIDE;
@@ -40,7 +39,7 @@ import static dev.puppetengine.bench.CudaBench.VIDEOS;
 /**
  * The CUDA kernels {@link CudaKernelsBenchmark} does not cover, at the spec's shapes (ARCHITECTURE.md
  * 1.4, 2.3-2.6): CFG batch 2 x 14 frames = N 28, 32 x 32 latents, first level 320 channels. Elementwise
- * (broadcast binary, SiLU/GELU and backward), softmax, GEGLU, layer norm, nearest 2x upsample and the stride-2 conv
+ * (broadcast binary, SiLU/GELU and backward), GEGLU, layer norm, nearest 2x upsample and the stride-2 conv
  * downsampler, grid sample at the drag points, Philox normal fill, AdamW, bf16/f32 copy-cast of strided views, sumTo,
  * and one bf16 linear per GEMM path (cuBLAS, our tensor-core mma kernel, the tiled kernel). bf16 unless stated; each
  * call is synchronised, so the time is the kernel's (plus launch). Needs a usable CUDA device: setup fails with the
@@ -66,7 +65,7 @@ public class CudaOpsBenchmark {
 
     private CudaBench bench;
     private CudaBackend gpu;
-    private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, logits, probs, probsGy, proj, projGy,
+    private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, proj, projGy,
             small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB, outW, outB, coef, scratch;
     private NormResult lnSaved;
     private AdamTensors adamBlock, adamSmall;
@@ -86,9 +85,6 @@ public class CudaOpsBenchmark {
         lnGamma = bench.random(C);
         lnBeta = bench.random(C);
         lnSaved = gpu.layerNorm(tokens, lnGamma, lnBeta, 1e-5);
-        logits = bench.random(N * HEADS, L, L);             // unfused spatial self-attention scores, one row per (frame, head, query)
-        probs = gpu.softmax(logits);
-        probsGy = bench.random(N * HEADS, L, L);
         proj = bench.random(N, L, 2 * FF);                  // ff.net.0.proj output
         projGy = bench.random(N, L, FF);
         small = bench.random(N, SIDE / 2, SIDE / 2, 2 * C); // up_blocks.2's output (640 @ 16) before its upsampler
@@ -236,23 +232,6 @@ public class CudaOpsBenchmark {
     public double fill() {
         gpu.fill(scratch, 0);
         return done();
-    }
-
-    // ---- softmax (softmax.cu) -------------------------------------------------------------------------
-
-    /**
-     * Softmax over the rows of the unfused first-level spatial self-attention scores (28 x 5 heads, 1024 x 1024):
-     * 146,800,640 elements, 293.6 MB read + 293.6 MB written = 587.2 MB.
-     */
-    @Benchmark
-    public double softmax() {
-        return done(gpu.softmax(logits));
-    }
-
-    /** Its backward: y, gy read + dx written = 3 x 293.6 = 880.8 MB. */
-    @Benchmark
-    public double softmaxBackward() {
-        return done(gpu.softmaxBackward(probs, probsGy));
     }
 
     // ---- GEGLU (geglu.cu) -----------------------------------------------------------------------------

@@ -392,19 +392,6 @@ public final class F {
         });
     }
 
-    public static Tensor softmax(Tensor x) {
-        Tensor y = be(x).softmax(x);
-        if (!Autograd.recording(x)) return y;
-        return Autograd.attach(y, new Node("softmax", x) {
-            final Tensor sy = save(y);
-
-            @Override
-            protected Tensor[] backward(Tensor gy) {
-                return new Tensor[]{be(gy).softmaxBackward(sy, gy)};
-            }
-        });
-    }
-
     /** Multi-head attention; see {@link Backend#attention} for the layouts (query batch i uses key batch i / (Bq/Bk)). */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, double scale) {
         AttentionResult r = be(q).attention(q, k, v, heads, scale);

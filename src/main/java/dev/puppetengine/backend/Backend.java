@@ -194,11 +194,6 @@ public interface Backend extends AutoCloseable {
 
     Tensor gegluBackward(Tensor p, Tensor gy);
 
-    /** Softmax over the last dim. */
-    Tensor softmax(Tensor x);
-
-    Tensor softmaxBackward(Tensor y, Tensor gy);
-
     // ---- attention ------------------------------------------------------------------------------------
 
     /**

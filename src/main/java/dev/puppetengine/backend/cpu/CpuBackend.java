@@ -388,34 +388,6 @@ public final class CpuBackend implements Backend {
         return result(gy.dtype(), s, out);
     }
 
-    @Override
-    public Tensor softmax(Tensor x) {
-        int[] s = x.shape();
-        int c = s[s.length - 1];
-        double[] v = read(x), out = new double[v.length];
-        for (int r = 0; r < v.length / Math.max(c, 1); r++) {
-            double max = Double.NEGATIVE_INFINITY, sum = 0;
-            for (int j = 0; j < c; j++) max = Math.max(max, v[r * c + j]);
-            for (int j = 0; j < c; j++) sum += out[r * c + j] = Math.exp(v[r * c + j] - max);
-            for (int j = 0; j < c; j++) out[r * c + j] /= sum;
-        }
-        return result(x.dtype(), s, out);
-    }
-
-    @Override
-    public Tensor softmaxBackward(Tensor y, Tensor gy) {
-        OpChecks.sameShape("softmaxBackward", y, gy);
-        int[] s = y.shape();
-        int c = s[s.length - 1];
-        double[] yv = read(y), g = read(gy), out = new double[yv.length];
-        for (int r = 0; r < yv.length / Math.max(c, 1); r++) {
-            double dot = 0;
-            for (int j = 0; j < c; j++) dot += yv[r * c + j] * g[r * c + j];
-            for (int j = 0; j < c; j++) out[r * c + j] = yv[r * c + j] * (g[r * c + j] - dot);
-        }
-        return result(gy.dtype(), s, out);
-    }
-
     // ---- attention ------------------------------------------------------------------------------------
 
     @Override

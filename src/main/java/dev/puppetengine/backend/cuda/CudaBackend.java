@@ -1224,34 +1224,6 @@ public final class CudaBackend implements Backend {
         return dp;
     }
 
-    @Override
-    public Tensor softmax(Tensor x) {
-        int[] s = x.shape();
-        int c = s[s.length - 1];
-        computable(x, "softmax");
-        long rows = Shape.numel(s) / Math.max(c, 1);
-        Tensor y = empty(x.dtype(), s);
-        try (Tensor x2 = contig(x)) {
-            launch("softmax", "softmax_forward", Math.min(rows, 1L << 20), 1, 1, THREADS, 1, 0, rows, c, ptr(x2), code(x2.dtype()), ptr(y));
-        }
-        return y;
-    }
-
-    @Override
-    public Tensor softmaxBackward(Tensor y, Tensor gy) {
-        OpChecks.sameShape("softmaxBackward", y, gy);
-        int[] s = y.shape();
-        int c = s[s.length - 1];
-        computable(gy, "softmaxBackward");
-        long rows = Shape.numel(s) / Math.max(c, 1);
-        Tensor dx = empty(gy.dtype(), s);
-        try (Tensor y2 = contig(y); Tensor gy2 = contig(gy)) {
-            launch("softmax", "softmax_backward", Math.min(rows, 1L << 20), 1, 1, THREADS, 1, 0, rows, c, ptr(y2), code(y2.dtype()),
-                    ptr(gy2), code(gy2.dtype()), ptr(dx));
-        }
-        return dx;
-    }
-
     // ---- attention (kernels/attention_mma.cu for bf16/f16 head dim 64, else kernels/attention.cu) ------
 
     private static final int ATTN_WARPS = 4, ATTN_DMAX = 512;
