@@ -200,6 +200,30 @@ class TrainingCommandsTest {
         assertFalse(Files.size(gif) == 0);
     }
 
+    /** With --ema, train-vae and fit-image-encoder export the EMA weights (as train does), not the last step's. */
+    @Test
+    void trainVaeAndFitImageEncoderExportTheEmaWeights(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0"));
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        Path vae = dir.resolve("vae"), enc = dir.resolve("enc");
+        assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
+                "--steps", "1", "--batch-size", "1", "--window", "2", "--ema", "0.5"));
+        assertEquals(0, Main.run("fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", enc.toString(),
+                "--steps", "1", "--batch-size", "1", "--ema", "0.5"));
+        for (String[] c : new String[][]{{"vae", vae.toString(), "decoder.conv_out.weight"}, {"image_encoder", enc.toString(), "visual_projection.weight"}}) {
+            Path run = Path.of(c[1]);
+            try (SafetensorsReader exported = SafetensorsReader.open(run.resolve("model").resolve(c[0] + ".safetensors"));
+                 SafetensorsReader ema = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("ema.safetensors"));
+                 SafetensorsReader last = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("weights.safetensors"));
+                 dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
+                dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+                double[] w = exported.load(c[2], cpu, DType.F32).toDoubleArray();
+                assertArrayEquals(ema.load(c[2], cpu, DType.F32).toDoubleArray(), w, c[0]);
+                assertFalse(java.util.Arrays.equals(last.load(c[2], cpu, DType.F32).toDoubleArray(), w), c[0] + ": the EMA differs from the last step's weights");
+            }
+        }
+    }
+
     /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
     private static String stderrOf(int rc, String... args) {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();

@@ -63,7 +63,7 @@ final class TrainVaeCommand implements Callable<Integer> {
                     .inputs(Training.inputs(m, ds.manifest().toJson()));
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
-            TrainingCheckpoint.loadWeights(ckpt, false, m.vaeWeights());
+            TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.vaeWeights());   // with --ema its EMA weights, as train exports
             // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
             double factor = decoderOnly ? m.vae.config().scalingFactor() : 1 / latentStd(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
