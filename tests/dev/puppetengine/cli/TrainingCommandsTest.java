@@ -224,6 +224,16 @@ class TrainingCommandsTest {
         }
     }
 
+    /** fit-image-encoder's head predicts the latent of the data's frames, also where they are not the model's resolution (as prepare takes them). */
+    @Test
+    void fitImageEncoderOnFramesLargerThanTheModelResolution(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips96"), model = TinyModel.write(dir.resolve("m0"));
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "96", "--frames", "2"));
+        assertEquals(0, Main.run("fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("enc").toString(),
+                "--steps", "1", "--batch-size", "1"));
+        assertTrue(Files.isRegularFile(dir.resolve("enc/model/manifest.json")));
+    }
+
     /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
     private static String stderrOf(int rc, String... args) {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
