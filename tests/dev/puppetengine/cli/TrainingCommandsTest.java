@@ -234,6 +234,17 @@ class TrainingCommandsTest {
         assertTrue(Files.isRegularFile(dir.resolve("enc/model/manifest.json")));
     }
 
+    /** train-vae refuses, naming the data and the factor, frames the VAE cannot give back (sides not a multiple of its downscale factor). */
+    @Test
+    void trainVaeRefusesFramesThatAreNotWholeLatents(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips68"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("vae");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "68", "--frames", "2"));
+        String said = stderrOf(2, "train-vae", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", "1", "--batch-size", "1", "--window", "2");
+        assertTrue(said.contains("error: " + data + ": frames of 68x68 pixels; the VAE of " + model + " needs sides that are multiples of 8"), said);
+        assertFalse(Files.exists(out), "a run refused at its start leaves no --out directory behind");
+    }
+
     /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
     private static String stderrOf(int rc, String... args) {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();

@@ -58,6 +58,9 @@ final class TrainVaeCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
+            int f = m.vae.config().downscaleFactor();   // else the decoder gives back frames (side / f) * f pixels wide
+            if (ds.width() % f != 0 || ds.height() % f != 0)
+                throw new UserError(data + ": frames of " + ds.width() + "x" + ds.height() + " pixels; the VAE of " + model + " needs sides that are multiples of " + f);
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
             Trainer t = new Trainer(run, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg)
                     .inputs(Training.inputs(m, ds.manifest().toJson()));
