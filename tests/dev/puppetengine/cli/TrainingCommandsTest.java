@@ -245,6 +245,22 @@ class TrainingCommandsTest {
         assertFalse(Files.exists(out), "a run refused at its start leaves no --out directory behind");
     }
 
+    /** train-vae's --window and --kl-weight are settings of the run: resuming it with others is refused, naming them. */
+    @Test
+    void trainVaeIsNotResumedWithAnotherWindowOrKlWeight(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("vae");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "3"));
+        String[] run = {"train-vae", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--steps", "1", "--batch-size", "1",
+                "--window", "2", "--kl-weight", "1e-6"};
+        assertEquals(0, Main.run(run));
+        for (String[] other : new String[][]{{"12", "3", "inputs.objective.window 2 -> 3"}, {"14", "0.5", "inputs.objective.kl_weight 1.0E-6 -> 0.5"}}) {
+            String[] changed = run.clone();
+            changed[Integer.parseInt(other[0])] = other[1];
+            String said = stderrOf(2, changed);
+            assertTrue(said.contains(other[2]), said);
+        }
+    }
+
     /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
     private static String stderrOf(int rc, String... args) {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();

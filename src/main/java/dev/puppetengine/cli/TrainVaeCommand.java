@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.io.Json;
@@ -62,8 +63,11 @@ final class TrainVaeCommand implements Callable<Integer> {
             if (ds.width() % f != 0 || ds.height() % f != 0)
                 throw new UserError(data + ": frames of " + ds.width() + "x" + ds.height() + " pixels; the VAE of " + model + " needs sides that are multiples of " + f);
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
+            // --window and --kl-weight shape the loss: recorded in config.json, so that the run is not resumed with others
+            ObjectNode inputs = Training.inputs(m, ds.manifest().toJson());
+            inputs.putObject("objective").put("window", window).put("kl_weight", klWeight);
             Trainer t = new Trainer(run, new VaeObjective(m.vae, m.vaeWeights(), ds, window, klWeight, cfg.seed()), m.vaeWeights(), vaeJson, cfg)
-                    .inputs(Training.inputs(m, ds.manifest().toJson()));
+                    .inputs(inputs);
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.vaeWeights());   // with --ema its EMA weights, as train exports
