@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** plot never writes its PNG over the training log it reads (the run could not resume). */
@@ -29,5 +30,15 @@ class PlotCommandTest {
         assertEquals(0, ok[0], (String) ok[2]);
         assertTrue(Files.size(run.resolve("loss.png")) > 0);
         assertEquals(lines, Files.readString(log));
+    }
+
+    /** A log with nothing to plot is refused before --out's missing folders are created. */
+    @Test
+    void aRefusedPlotCreatesNoFolders() throws Exception {
+        Path log = Files.writeString(dir.resolve("log.jsonl"), "not json\n{\"step\": 1}\n");
+        Object[] r = EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("new/sub/loss.png").toString());
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("no step with a finite loss"), (String) r[2]);
+        assertFalse(Files.exists(dir.resolve("new")));
     }
 }

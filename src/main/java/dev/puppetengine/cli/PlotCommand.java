@@ -26,9 +26,9 @@ final class PlotCommand implements Callable<Integer> {
         Path png = out != null ? out : log.resolveSibling("loss.png");
         OutputPaths.file("--out", png);
         OutputPaths.notInput("--out", png, "log", log, false);   // a PNG over log.jsonl: the run could not resume
-        if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
-        if (LossPlot.read(log).isEmpty())
+        if (LossPlot.read(log).isEmpty())   // before creating --out's folders: a refused plot leaves nothing behind
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
+        if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         int n = LossPlot.write(log, png);
         System.err.printf("wrote %s (%d steps)%n", png, n);
         return 0;
