@@ -32,6 +32,14 @@ class PlotCommandTest {
         assertEquals(lines, Files.readString(log));
     }
 
+    /** Only numbers are losses: a null or a string (another tool's log) is no step, not a loss of 0. */
+    @Test
+    void aLossThatIsNotANumberIsNoStep() throws Exception {
+        Path log = Files.writeString(dir.resolve("log.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": null}\n"
+                + "{\"step\": 3, \"loss\": \"n/a\"}\n{\"step\": \"x\", \"loss\": 0.3}\n{\"step\": 4, \"loss\": 0.4}\n");
+        assertEquals(java.util.List.of(1.0, 4.0), dev.puppetengine.train.LossPlot.read(log).stream().map(p -> p[0]).toList());
+    }
+
     /** A log with nothing to plot is refused before --out's missing folders are created. */
     @Test
     void aRefusedPlotCreatesNoFolders() throws Exception {

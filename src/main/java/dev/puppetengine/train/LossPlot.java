@@ -41,7 +41,8 @@ public final class LossPlot {
             } catch (IOException torn) {
                 continue;
             }
-            if (n.has("step") && n.has("loss") && Double.isFinite(n.get("loss").asDouble()))
+            // numbers only: asDouble reads a null or a string as 0, which would plot as a drop to the axis floor
+            if (n.path("step").canConvertToLong() && n.path("loss").isNumber() && Double.isFinite(n.get("loss").asDouble()))
                 byStep.put(n.get("step").asLong(), n.get("loss").asDouble());
         }
         List<double[]> pts = new ArrayList<>();
