@@ -224,14 +224,24 @@ class TrainingCommandsTest {
         }
     }
 
-    /** fit-image-encoder's head predicts the latent of the data's frames, also where they are not the model's resolution (as prepare takes them). */
+    /**
+     * fit-image-encoder's head predicts the latent of the data's frames, also where they are not the model's resolution (as
+     * prepare takes them); --export-dtype sets the exported model's dtype, and a bad one is refused before any work.
+     */
     @Test
     void fitImageEncoderOnFramesLargerThanTheModelResolution(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips96"), model = TinyModel.write(dir.resolve("m0"));
         assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "96", "--frames", "2"));
         assertEquals(0, Main.run("fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("enc").toString(),
-                "--steps", "1", "--batch-size", "1"));
-        assertTrue(Files.isRegularFile(dir.resolve("enc/model/manifest.json")));
+                "--steps", "1", "--batch-size", "1", "--export-dtype", "bf16"));
+        try (SafetensorsReader exported = SafetensorsReader.open(dir.resolve("enc/model/image_encoder.safetensors"))) {
+            assertEquals(DType.BF16, exported.entry("visual_projection.weight").dtype());
+        }
+        for (String command : new String[]{"train-vae", "fit-image-encoder"}) {
+            String said = stderrOf(2, command, "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("bad").toString(), "--export-dtype", "int8");
+            assertTrue(said.contains("--export-dtype"), said);
+            assertFalse(Files.exists(dir.resolve("bad")), command);
+        }
     }
 
     /** train-vae refuses, naming the data and the factor, frames the VAE cannot give back (sides not a multiple of its downscale factor). */

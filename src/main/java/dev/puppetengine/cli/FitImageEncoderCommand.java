@@ -40,6 +40,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config("all", true);
+        DType export = training.exportDtype();
         OutputPaths.directory("--out", out, false);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
@@ -53,7 +54,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, store);   // with --ema its EMA weights, as train exports
             m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
-                    m.manifest.scalesUNetInput(), DType.F32, Map.of(), true);
+                    m.manifest.scalesUNetInput(), export, Map.of(), true);
             System.err.println("wrote " + out.resolve("model"));
         }
         return 0;

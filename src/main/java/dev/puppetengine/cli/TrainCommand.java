@@ -60,9 +60,6 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--preview-steps", defaultValue = "10", description = "Sampling steps of a preview, 1 to " + SamplingOptions.MAX_STEPS + " (default: ${DEFAULT-VALUE}).")
     int previewSteps;
 
-    @Option(names = "--export-dtype", defaultValue = "bf16", description = "dtype of OUT/model: bf16, fp16, fp32 or fp64 (default: ${DEFAULT-VALUE}).")
-    String exportDtype;
-
     @Option(names = "--kind", defaultValue = "fine-tuned", description = "Kind recorded in OUT/model's manifest (default: ${DEFAULT-VALUE}).")
     String kind;
 
@@ -78,12 +75,7 @@ final class TrainCommand implements Callable<Integer> {
         if (previewSteps < 1 || previewSteps > SamplingOptions.MAX_STEPS)   // refused now, not after the model has loaded
             throw new UserError("--preview-steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + previewSteps);
         OutputPaths.directory("--out", out, false);
-        DType export;
-        try {
-            export = DType.parse(exportDtype);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("--export-dtype: " + Main.message(e));
-        }
+        DType export = training.exportDtype();
         if (kind.isBlank()) throw new UserError("--kind: empty; it names the model in OUT/model's manifest (default fine-tuned)");
         TrainingConfig cfg;
         try {

@@ -56,6 +56,7 @@ final class TrainVaeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config(decoderOnly ? "decoder" : "all", true);
+        DType export = training.exportDtype();
         OutputPaths.directory("--out", out, false);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
@@ -75,7 +76,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             double factor = decoderOnly ? m.vae.config().scalingFactor() : 1 / latentStd(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
-                    m.manifest.scalesUNetInput(), DType.F32, Map.of("vae", json), true);
+                    m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
             System.err.printf("latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
         }
         return 0;

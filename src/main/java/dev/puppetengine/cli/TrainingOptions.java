@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingConfig;
 import me.tongfei.progressbar.ProgressBar;
@@ -11,7 +12,7 @@ import java.util.Map;
 
 /**
  * Options every training command shares (a picocli mixin) and the progress bar they drive. Each command gives its own
- * defaults for the first five through its {@link Defaults} (so --help shows them).
+ * defaults for --steps, --lr, --batch-size, --accumulation, --ema and --export-dtype through its {@link Defaults} (so --help shows them).
  */
 final class TrainingOptions {
     @Option(names = "--steps", description = "Optimiser steps (default: ${DEFAULT-VALUE}).")
@@ -53,17 +54,30 @@ final class TrainingOptions {
     @Option(names = "--keep", defaultValue = "3", description = "Checkpoints to keep (default: ${DEFAULT-VALUE}).")
     int keep;
 
+    @Option(names = "--export-dtype", description = "dtype of OUT/model: bf16, fp16, fp32 or fp64 (default: ${DEFAULT-VALUE}).")
+    String exportDtype;
+
+    /** --export-dtype, refused up front (before a model loads) when it names no dtype. */
+    DType exportDtype() {
+        try {
+            return DType.parse(exportDtype);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--export-dtype: " + Main.message(e));
+        }
+    }
+
     TrainingConfig config(String trainable, boolean applyCIn) {
         return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
                 applyCIn, checkpointEvery, keep);
     }
 
-    /** A command's defaults for --steps, --lr, --batch-size, --accumulation and --ema (its @Command's defaultValueProvider). */
+    /** A command's defaults for --steps, --lr, --batch-size, --accumulation, --ema and --export-dtype (its @Command's defaultValueProvider). */
     abstract static class Defaults implements CommandLine.IDefaultValueProvider {
         private final Map<String, String> values;
 
-        Defaults(String steps, String lr, String batchSize, String accumulation, String ema) {
-            values = Map.of("--steps", steps, "--lr", lr, "--batch-size", batchSize, "--accumulation", accumulation, "--ema", ema);
+        Defaults(String steps, String lr, String batchSize, String accumulation, String ema, String exportDtype) {
+            values = Map.of("--steps", steps, "--lr", lr, "--batch-size", batchSize, "--accumulation", accumulation, "--ema", ema,
+                    "--export-dtype", exportDtype);
         }
 
         @Override
@@ -72,17 +86,18 @@ final class TrainingOptions {
         }
     }
 
-    /** train: toy-size runs (the reference's recipe for the full model is in its --help). */
+    /** train: toy-size runs (the reference's recipe for the full model is in its --help); the model exported in bf16, as it samples. */
     static final class ForTrain extends Defaults {
-        ForTrain() { super("2000", "1e-4", "1", "1", "0"); }
+        ForTrain() { super("2000", "1e-4", "1", "1", "0", "bf16"); }
     }
 
+    /** train-vae and fit-image-encoder train in fp32 and export it unless told otherwise. */
     static final class ForTrainVae extends Defaults {
-        ForTrainVae() { super("1500", "5e-4", "2", "1", "0"); }
+        ForTrainVae() { super("1500", "5e-4", "2", "1", "0", "fp32"); }
     }
 
     static final class ForFitImageEncoder extends Defaults {
-        ForFitImageEncoder() { super("800", "1e-3", "8", "1", "0"); }
+        ForFitImageEncoder() { super("800", "1e-3", "8", "1", "0", "fp32"); }
     }
 
     /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate and clips/s. */
