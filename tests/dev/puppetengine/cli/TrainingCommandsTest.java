@@ -244,7 +244,10 @@ class TrainingCommandsTest {
         }
     }
 
-    /** train-vae refuses, naming the data and the factor, frames the VAE cannot give back (sides not a multiple of its downscale factor). */
+    /**
+     * train-vae refuses, naming the data and the factor, frames the VAE cannot give back (sides not a multiple of its
+     * downscale factor), and, naming the option, a --window longer than the clips.
+     */
     @Test
     void trainVaeRefusesFramesThatAreNotWholeLatents(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips68"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("vae");
@@ -253,6 +256,11 @@ class TrainingCommandsTest {
                 "--steps", "1", "--batch-size", "1", "--window", "2");
         assertTrue(said.contains("error: " + data + ": frames of 68x68 pixels; the VAE of " + model + " needs sides that are multiples of 8"), said);
         assertFalse(Files.exists(out), "a run refused at its start leaves no --out directory behind");
+        Path data64 = dir.resolve("clips64");
+        assertEquals(0, Main.run("dataset", "--out", data64.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        said = stderrOf(2, "train-vae", "--model", model.toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
+        assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
+        assertFalse(Files.exists(out));
     }
 
     /** train-vae's --window and --kl-weight are settings of the run: resuming it with others is refused, naming them. */
