@@ -55,11 +55,12 @@ class ShippedModelTest {
         assertEquals(1, bad.size(), bad.toString());
         assertTrue(bad.get(0).contains("vae.safetensors") && bad.get(0).contains("'vae'"), bad.get(0));
         assertEquals(2, Main.run("describe", "--verify", copy.toString()));
-        // files cut short (an interrupted copy) are named with the others, not only the first of them
+        // files cut short or missing (an interrupted copy) are named with the others, not only the first of them
         for (String f : new String[]{"unet.safetensors", "image_encoder.safetensors"})
             Files.write(copy.resolve(f), java.util.Arrays.copyOf(Files.readAllBytes(copy.resolve(f)), 100));
+        Files.delete(copy.resolve("image_encoder.safetensors"));   // and a file missing altogether
         bad = ModelDirectory.verify(copy);
         assertEquals(3, bad.size(), bad.toString());
-        for (String c : new String[]{"'unet'", "'vae'", "'image_encoder'"}) assertTrue(bad.toString().contains(c), bad.toString());
+        for (String c : new String[]{"'unet'", "'vae'", "image_encoder.safetensors: missing (component 'image_encoder')"}) assertTrue(bad.toString().contains(c), bad.toString());
     }
 }

@@ -109,7 +109,7 @@ public final class ModelDirectory {
         return read(dir, true);
     }
 
-    private static Manifest read(Path dir, boolean checkSizes) throws IOException {
+    private static Manifest read(Path dir, boolean checkFiles) throws IOException {
         Path m = dir.resolve(MANIFEST);
         if (!Files.isDirectory(dir)) throw new CheckpointException(dir, "is not a model directory (not a directory)");
         if (!Files.isRegularFile(m)) {
@@ -135,10 +135,11 @@ public final class ModelDirectory {
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
+            if (!checkFiles) continue;
             Path f = dir.resolve(e.getValue().file());
             if (Files.isDirectory(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': " + e.getValue().file() + " is a directory, expected its .safetensors file");
             if (!Files.isRegularFile(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': file " + e.getValue().file() + " is missing");
-            if (checkSizes && Files.size(f) != e.getValue().bytes())
+            if (Files.size(f) != e.getValue().bytes())
                 throw new CheckpointException(f, "has " + Files.size(f) + " bytes, the manifest says " + e.getValue().bytes() + " (truncated or replaced?)");
         }
         return man;
@@ -149,10 +150,14 @@ public final class ModelDirectory {
      * gigabytes on every load would cost more than the load). Returns one line per mismatch, empty when all match.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
-        Manifest man = read(dir, false);   // a file of another size is named below with every other that differs, not alone
+        Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
         java.util.List<String> bad = new java.util.ArrayList<>();
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             Path f = dir.resolve(e.getValue().file());
+            if (!Files.isRegularFile(f)) {
+                bad.add(f + ": missing (component '" + e.getKey() + "')");
+                continue;
+            }
             String got = sha256(f), want = e.getValue().sha256();
             if (want == null || !want.equalsIgnoreCase(got))
                 bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
