@@ -133,11 +133,6 @@ __device__ __forceinline__ double warp_sum(double v) {
   return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
 // Block-wide sum (blockDim.x a multiple of 32, at most 1024); every thread gets the total. Uses 32 slots of
 // shared scratch and ends with a barrier so the scratch can be reused by the next call.
 template <typename A>
@@ -148,17 +143,6 @@ __device__ __forceinline__ A block_sum(A v, A* scratch) {
   __syncthreads();
   A t = lane < nw ? scratch[lane] : (A)0;
   t = warp_sum(t);
-  __syncthreads();
-  return t;
-}
-
-__device__ __forceinline__ float block_max(float v, float* scratch) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  v = warp_max(v);
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float t = lane < nw ? scratch[lane] : -INFINITY;
-  t = warp_max(t);
   __syncthreads();
   return t;
 }
