@@ -112,8 +112,7 @@ public final class ParameterStore implements AutoCloseable {
             if (which.test(name)) Autograd.requireGrad(v);
             else {
                 v.setRequiresGrad(false);
-                if (v.grad() != null) v.grad().close();
-                v.setGrad(null);
+                freeGrad(v);
             }
         });
     }
@@ -140,13 +139,13 @@ public final class ParameterStore implements AutoCloseable {
 
     /** Frees the gradients of all parameters. */
     public void zeroGrad() {
-        for (Parameter p : params.values()) {
-            Tensor g = p.value().grad();
-            if (g != null) {
-                g.close();
-                p.value().setGrad(null);
-            }
-        }
+        for (Parameter p : params.values()) freeGrad(p.value());
+    }
+
+    private static void freeGrad(Tensor v) {
+        if (v.grad() == null) return;
+        v.grad().close();
+        v.setGrad(null);
     }
 
     @Override
