@@ -51,6 +51,20 @@ class OpGradTest {
                 "the exact sum of " + 2 * pairs + " bf16 products");
     }
 
+    /**
+     * A cast's gradient is the incoming one, cast back to the input's dtype (no finite difference: the F32 rounding of
+     * the forward would swamp it). Values exact in F32, so the F64 leaf must receive them unchanged.
+     */
+    @Test
+    void aCastPassesTheGradientBackInTheInputsDtype() {
+        var cpu = CpuBackend.get();
+        Tensor x = Autograd.requireGrad(Tensor.of(cpu, DType.F64, new int[]{2, 2}, 0.1, -2, 3, 0.7));
+        Tensor c = Tensor.of(cpu, DType.F32, new int[]{2, 2}, 0.5, -1.25, 3, 0.75);
+        Autograd.backward(F.sum(F.mul(F.to(x, DType.F32), c)));
+        org.junit.jupiter.api.Assertions.assertEquals(DType.F64, x.grad().dtype());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[]{0.5, -1.25, 3, 0.75}, x.grad().toDoubleArray(), 0);
+    }
+
     @Test
     void unaryFunctions() {
         for (UnaryOp op : UnaryOp.values()) {
