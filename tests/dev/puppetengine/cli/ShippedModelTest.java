@@ -62,5 +62,7 @@ class ShippedModelTest {
         bad = ModelDirectory.verify(copy);
         assertEquals(3, bad.size(), bad.toString());
         for (String c : new String[]{"'unet'", "'vae'", "image_encoder.safetensors: missing (component 'image_encoder')"}) assertTrue(bad.toString().contains(c), bad.toString());
+        Files.createDirectory(copy.resolve("image_encoder.safetensors"));   // a directory where the file should be
+        assertTrue(ModelDirectory.verify(copy).toString().contains("image_encoder.safetensors: a directory, expected its .safetensors file (component 'image_encoder')"));
     }
 }

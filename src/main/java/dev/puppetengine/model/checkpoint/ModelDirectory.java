@@ -155,7 +155,7 @@ public final class ModelDirectory {
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             Path f = dir.resolve(e.getValue().file());
             if (!Files.isRegularFile(f)) {
-                bad.add(f + ": missing (component '" + e.getKey() + "')");
+                bad.add(f + (Files.isDirectory(f) ? ": a directory, expected its .safetensors file" : ": missing") + " (component '" + e.getKey() + "')");
                 continue;
             }
             String got = sha256(f), want = e.getValue().sha256();
