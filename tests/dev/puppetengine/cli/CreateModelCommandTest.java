@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -61,5 +62,14 @@ class CreateModelCommandTest {
         assertEquals(0, again[0], (String) again[2]);
         assertNotEquals(sha, ModelDirectory.read(empty).components().get("unet").sha256());
         assertEquals(List.of("empty", "foreign", "notes"), listing(), "temporary siblings left");
+    }
+
+    /** A dtype the engine does not know is refused naming the option, as every command's dtype options are. */
+    @Test
+    void anUnknownDtypeIsRefusedNamingTheOption() {
+        Object[] r = create(dir.resolve("m"), "--dtype", "int8");
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("error: --dtype: unknown dtype 'int8'"), (String) r[2]);
+        assertFalse(Files.exists(dir.resolve("m")));
     }
 }

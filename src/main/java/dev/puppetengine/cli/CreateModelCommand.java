@@ -40,7 +40,7 @@ final class CreateModelCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelPresets p = ModelPresets.named(preset);
-        DType dt = DType.parse(dtype);
+        DType dt = DeviceArgs.dtypeOption("--dtype", dtype);
         OutputPaths.directory("--out", out, false);
         ModelDirectory.checkReplaceable(out, force);   // before initialising the weights (minutes for puppet-master)
         Map<String, Module> modules = new LinkedHashMap<>();

@@ -22,11 +22,14 @@ final class DeviceArgs {
         return dt;
     }
 
-    DType dtype() {
+    DType dtype() { return dtypeOption("--dtype", dtype); }
+
+    /** The dtype an option names, or a UserError naming the option. */
+    static DType dtypeOption(String option, String value) {
         try {
-            return DType.parse(dtype);
+            return DType.parse(value);
         } catch (IllegalArgumentException e) {
-            throw new UserError("--dtype: " + Main.message(e));
+            throw new UserError(option + ": " + Main.message(e));
         }
     }
 }

@@ -58,13 +58,7 @@ final class TrainingOptions {
     String exportDtype;
 
     /** --export-dtype, refused up front (before a model loads) when it names no dtype. */
-    DType exportDtype() {
-        try {
-            return DType.parse(exportDtype);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("--export-dtype: " + Main.message(e));
-        }
-    }
+    DType exportDtype() { return DeviceArgs.dtypeOption("--export-dtype", exportDtype); }
 
     TrainingConfig config(String trainable, boolean applyCIn) {
         return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
