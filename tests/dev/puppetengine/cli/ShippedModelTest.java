@@ -64,5 +64,10 @@ class ShippedModelTest {
         for (String c : new String[]{"'unet'", "'vae'", "image_encoder.safetensors: missing (component 'image_encoder')"}) assertTrue(bad.toString().contains(c), bad.toString());
         Files.createDirectory(copy.resolve("image_encoder.safetensors"));   // a directory where the file should be
         assertTrue(ModelDirectory.verify(copy).toString().contains("image_encoder.safetensors: a directory, expected its .safetensors file (component 'image_encoder')"));
+        // verify and loading say the same of a file cut short: loading stops at the first
+        String cut = copy.resolve("unet.safetensors") + ": 100 bytes, the manifest says ";
+        assertTrue(ModelDirectory.verify(copy).toString().contains(cut), ModelDirectory.verify(copy).toString());
+        String load = org.junit.jupiter.api.Assertions.assertThrows(dev.puppetengine.model.checkpoint.CheckpointException.class, () -> ModelDirectory.read(copy)).getMessage();
+        assertTrue(load.startsWith(cut) && load.endsWith("(truncated or replaced?) (component 'unet')"), load);
     }
 }

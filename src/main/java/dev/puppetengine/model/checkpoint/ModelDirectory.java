@@ -137,12 +137,18 @@ public final class ModelDirectory {
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
             if (!checkFiles) continue;
             Path f = dir.resolve(e.getValue().file());
-            if (Files.isDirectory(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': " + e.getValue().file() + " is a directory, expected its .safetensors file");
-            if (!Files.isRegularFile(f)) throw new CheckpointException(dir, "component '" + e.getKey() + "': file " + e.getValue().file() + " is missing");
-            if (Files.size(f) != e.getValue().bytes())
-                throw new CheckpointException(f, "has " + Files.size(f) + " bytes, the manifest says " + e.getValue().bytes() + " (truncated or replaced?)");
+            String problem = fileProblem(f, e.getValue());
+            if (problem != null) throw new CheckpointException(f, problem + " (component '" + e.getKey() + "')");
         }
         return man;
+    }
+
+    /** What keeps {@code f} from being the manifest's file for {@code e} as far as loading checks (kind, presence, size), or null. */
+    private static String fileProblem(Path f, Entry e) throws IOException {
+        if (Files.isDirectory(f)) return "a directory, expected its .safetensors file";
+        if (!Files.isRegularFile(f)) return "missing";
+        long size = Files.size(f);
+        return size == e.bytes() ? null : size + " bytes, the manifest says " + e.bytes() + " (truncated or replaced?)";
     }
 
     /**
@@ -154,8 +160,9 @@ public final class ModelDirectory {
         java.util.List<String> bad = new java.util.ArrayList<>();
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             Path f = dir.resolve(e.getValue().file());
-            if (!Files.isRegularFile(f)) {
-                bad.add(f + (Files.isDirectory(f) ? ": a directory, expected its .safetensors file" : ": missing") + " (component '" + e.getKey() + "')");
+            String problem = fileProblem(f, e.getValue());
+            if (problem != null) {
+                bad.add(f + ": " + problem + " (component '" + e.getKey() + "')");
                 continue;
             }
             String got = sha256(f), want = e.getValue().sha256();
