@@ -44,8 +44,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             ClipDataset ds = ClipDataset.open(data);
-            int f = m.vae.config().downscaleFactor();   // the head predicts the latent of the data's frames, whatever the model's resolution
-            ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, ds.height() / f * (ds.width() / f) * m.vae.config().latentChannels(), cfg.seed());
+            ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, cfg.seed());
             // The encoder trains in the store that owns it (closed with the model); the head's parameters join that store.
             ParameterStore store = m.imageEncoderWeights();
             fit.attachHead(store);

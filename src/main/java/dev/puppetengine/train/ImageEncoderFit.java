@@ -36,9 +36,10 @@ public final class ImageEncoderFit implements Objective {
     private final long seed;
     private ParameterStore store;
 
-    public ImageEncoderFit(ClipVisionModelWithProjection encoder, AutoencoderKLTemporalDecoder vae, ClipDataset data, int latentSize, long seed) {
+    public ImageEncoderFit(ClipVisionModelWithProjection encoder, AutoencoderKLTemporalDecoder vae, ClipDataset data, long seed) {
         this.encoder = encoder;
-        this.head = new Linear(encoder.config().projectionDim(), latentSize, true);
+        int f = vae.config().downscaleFactor();   // the latent of the data's frames, whatever the model's resolution
+        this.head = new Linear(encoder.config().projectionDim(), data.height() / f * (data.width() / f) * vae.config().latentChannels(), true);
         this.vae = vae;
         this.data = data;
         this.seed = seed;
