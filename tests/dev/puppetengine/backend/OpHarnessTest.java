@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * The op harness: every {@link Backend} op, forward and backward, on CUDA against the CPU reference, on fresh random
  * inputs (seed printed on failure) with odd sizes that are not multiples of any tile. Every CUDA allocation is
  * NaN-poisoned first, so an output element no kernel wrote fails. Tolerance: ||gpu - cpu|| / ||cpu|| under 1e-5 for
- * F32 (also for the F32 outputs of bf16/f16 runs: norm statistics, log-sum-exp) and 1e-2 for BF16 and F16, plus a
+ * F32 (also for the F32 outputs of bf16/f16 runs: norm statistics, log-sum-exp), 1e-2 for BF16 and 1.25e-3 for F16, plus a
  * per-element bound (2 x tolerance x max|cpu|) so one wrong element cannot hide in the norm; the output dtype must
  * match; NaN never passes; the Philox streams must match bit for bit. Skips (JUnit assumption)
  * where no CUDA device is usable ({@link DeviceUnderTest}, shared with the UNet and pipeline parity tests).
@@ -103,14 +103,25 @@ class OpHarnessTest {
             maxRef = Math.max(maxRef, Math.abs(r[i]));
             if (d > maxDiff) { maxDiff = d; worst = i; }
         }
-        // F32 outputs (norm statistics, log-sum-exp, dalpha) are held to F32's bound also when the inputs are BF16/F16
-        double tol = t == DType.F32 || out.dtype() == DType.F32 ? 1e-5 : 1e-2;
+        double tol = tolerance(t, out.dtype());
         double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-        assertTrue(rel <= tol, String.format("%s (%s): rel error %.3g > %.0g, seed %d", name, t, rel, tol, seed));
+        assertTrue(rel < tol, String.format("%s (%s): rel error %.3g >= %.3g, seed %d", name, t, rel, tol, seed));
         // one element far off (a tile corner, a swapped pair) hides in the norm of a large output: also bound every element
         double elemTol = ELEMENT_FACTOR * tol * Math.max(maxRef, 1e-30);
-        assertTrue(maxDiff <= elemTol, String.format("%s (%s): element %d of %d off by %.3g = %.3g x max|ref| > %.1f x tol, seed %d",
+        assertTrue(maxDiff < elemTol, String.format("%s (%s): element %d of %d off by %.3g = %.3g x max|ref| >= %.1f x tol, seed %d",
                 name, t, worst, r.length, maxDiff, maxDiff / Math.max(maxRef, 1e-30), ELEMENT_FACTOR, seed));
+    }
+
+    /**
+     * The relative-error bound of a run in {@code t} giving {@code out}: F32 outputs (norm statistics, log-sum-exp,
+     * dalpha) are held to F32's bound also when the inputs are BF16/F16; F16 to BF16's bound scaled by the two formats'
+     * precision (2^-11 vs 2^-8), since 1e-2 would let through an F16 kernel that rounds like BF16. On the SIMT
+     * emulator the worst cases (attention backward) reach 2.9e-3 in BF16 and 3.7e-4 in F16, so both bounds keep the
+     * same margin (docs/runs/2026-12-04-simt-emulator-harness-tolerances.txt).
+     */
+    static double tolerance(DType t, DType out) {
+        if (t == DType.F32 || out == DType.F32) return 1e-5;
+        return out == DType.F16 ? 1e-2 / 8 : 1e-2;
     }
 
     /** Per-element bound, in units of tol x max|ref| (an fp32-accumulated bf16 GEMM vs the f64 reference: ~0.14 tol). */
