@@ -96,7 +96,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                 for (int i = 0; i < warmup + steps; i++) {
                     backend.resetPeak();
                     long t0 = System.nanoTime(), fwd;
-                    try (Scope s = Scope.open()) {
+                    try (Scope s = Scope.open(); Autograd.Tape tape = Autograd.tape()) {
                         FlopCount.start();                 // the forward only: a checkpointed backward recomputes it
                         Tensor loss = objective.loss(new int[]{0}, i, checkpointing);
                         fwd = FlopCount.stop();
