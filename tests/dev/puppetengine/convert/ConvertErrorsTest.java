@@ -112,6 +112,17 @@ class ConvertErrorsTest {
         assertFails(r, "--out /proc/x: cannot create files in /proc");
     }
 
+    /** An unknown --dtype is refused naming the option, as every other command's dtype options are, before any input is read. */
+    @Test
+    void anUnknownDtypeIsRefusedNamingTheOptionBeforeTheInputsAreRead() throws IOException {
+        Path out = dir.resolve("model");
+        assertFails(run(folder.toString(), "--preset", "toy", "--dtype", "int8", "--out", out.toString()), "error: --dtype: unknown dtype 'int8'");
+        assertNothingLeft(out);
+        // --to diffusers too, before the input (here no engine model directory at all) is looked at
+        assertFails(run(folder.toString(), "--to", "diffusers", "--dtype", "int8", "--out", out.toString()), "error: --dtype: unknown dtype 'int8'");
+        assertNothingLeft(out);
+    }
+
     @Test
     void truncatedFile() throws IOException {
         Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");

@@ -5,7 +5,7 @@ import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Option;
 
 /** Where a command computes and in which precision (a picocli mixin of sampling, training, prepare and the benchmarks). */
-final class DeviceArgs {
+public final class DeviceArgs {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -25,7 +25,7 @@ final class DeviceArgs {
     DType dtype() { return dtypeOption("--dtype", dtype); }
 
     /** The dtype an option names, or a UserError naming the option. */
-    static DType dtypeOption(String option, String value) {
+    public static DType dtypeOption(String option, String value) {
         try {
             return DType.parse(value);
         } catch (IllegalArgumentException e) {

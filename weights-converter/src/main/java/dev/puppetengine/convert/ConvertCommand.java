@@ -1,5 +1,6 @@
 package dev.puppetengine.convert;
 
+import dev.puppetengine.cli.DeviceArgs;
 import dev.puppetengine.cli.Main;
 import dev.puppetengine.cli.OutputPaths;
 import dev.puppetengine.cli.UserError;
@@ -79,9 +80,10 @@ public final class ConvertCommand implements Callable<Integer> {
                 for (Path in : inputs) OutputPaths.notInput("--out", out, "checkpoint", in, true);   // with or without --force: it would replace or delete the input
                 OutputPaths.directory("--out", out, false);
             }
+            DType dt = dtype == null ? null : DeviceArgs.dtypeOption("--dtype", dtype);   // before any input is read
             switch (to.toLowerCase(Locale.ROOT)) {
-                case "engine": return toEngine(log);
-                case "diffusers": return toDiffusers(log);
+                case "engine": return toEngine(log, dt == null ? DType.BF16 : dt);
+                case "diffusers": return toDiffusers(log, dt);
                 default: throw new UserError("--to must be engine or diffusers, got '" + to + "'");
             }
         } catch (CheckpointException | PickleException | SafetensorsException e) {
@@ -89,10 +91,9 @@ public final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    private int toEngine(PrintStream log) throws IOException {
+    private int toEngine(PrintStream log, DType dt) throws IOException {
         ModelPresets p = ModelPresets.named(preset);
         if (!p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got " + preset);
-        DType dt = DType.parse(dtype == null ? "bf16" : dtype);
         if (!dryRun) ModelDirectory.checkReplaceable(out, force);
         try (Inputs in = Inputs.open(inputs, log)) {
             EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial, log);
@@ -123,13 +124,13 @@ public final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    private int toDiffusers(PrintStream log) throws IOException {
+    /** {@code dt} null: the stored dtype. */
+    private int toDiffusers(PrintStream log, DType dt) throws IOException {
         if (inputs.size() != 1) throw new UserError("--to diffusers takes one engine model directory, got " + inputs.size() + " inputs");
         Path dir = inputs.get(0);
         if (!dryRun) DiffusersExport.checkReplaceable(out, force);
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
         log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
-        DType dt = dtype == null ? null : DType.parse(dtype);
         for (String c : DiffusersExport.caveats(dir)) log.println("warning: " + c);
         if (dryRun) {
             DiffusersExport.check(dir);   // the real run's checks: configs, tensor names and shapes
