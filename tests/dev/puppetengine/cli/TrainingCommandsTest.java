@@ -200,7 +200,10 @@ class TrainingCommandsTest {
         assertFalse(Files.size(gif) == 0);
     }
 
-    /** With --ema, train-vae and fit-image-encoder export the EMA weights (as train does), not the last step's. */
+    /**
+     * With --ema, train-vae and fit-image-encoder export the EMA weights (as train does), not the last step's, and say so in
+     * the exported manifest's source, as train's does.
+     */
     @Test
     void trainVaeAndFitImageEncoderExportTheEmaWeights(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0"));
@@ -212,6 +215,8 @@ class TrainingCommandsTest {
                 "--steps", "1", "--batch-size", "1", "--ema", "0.5"));
         for (String[] c : new String[][]{{"vae", vae.toString(), "decoder.conv_out.weight"}, {"image_encoder", enc.toString(), "visual_projection.weight"}}) {
             Path run = Path.of(c[1]);
+            String source = ModelDirectory.read(run.resolve("model")).source();
+            assertTrue(source.endsWith(" (1 steps, EMA)"), source);
             try (SafetensorsReader exported = SafetensorsReader.open(run.resolve("model").resolve(c[0] + ".safetensors"));
                  SafetensorsReader ema = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("ema.safetensors"));
                  SafetensorsReader last = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("weights.safetensors"));

@@ -52,7 +52,7 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             Path ckpt = Training.run(new Trainer(run, fit, store, json, cfg).inputs(Training.inputs(m, ds.manifest().toJson())), cfg, "image encoder", out);
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, store);   // with --ema its EMA weights, as train exports
-            m.save(out.resolve("model"), m.manifest.kind(), "fit-image-encoder on " + data + " (" + cfg.steps() + " steps)",
+            m.save(out.resolve("model"), m.manifest.kind(), Training.source("fit-image-encoder", data, cfg),
                     m.manifest.scalesUNetInput(), export, Map.of(), true);
             System.err.println("wrote " + out.resolve("model"));
         }

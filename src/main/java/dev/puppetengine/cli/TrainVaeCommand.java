@@ -77,7 +77,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
             double factor = decoderOnly ? m.vae.config().scalingFactor() : 1 / latentStd(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
-            m.save(out.resolve("model"), m.manifest.kind(), "train-vae on " + data + " (" + cfg.steps() + " steps)",
+            m.save(out.resolve("model"), m.manifest.kind(), Training.source("train-vae", data, cfg),
                     m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
             System.err.printf("latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
         }

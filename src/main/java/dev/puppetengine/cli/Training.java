@@ -34,6 +34,11 @@ final class Training {
         return in;
     }
 
+    /** What OUT/model's manifest adds to the start model's history for {@code command}'s run on {@code data} (EMA weights as train says). */
+    static String source(String command, Path data, TrainingConfig cfg) {
+        return command + " on " + data + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "") + ")";
+    }
+
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
         try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null)) {
