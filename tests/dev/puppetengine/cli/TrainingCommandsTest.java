@@ -266,6 +266,10 @@ class TrainingCommandsTest {
         said = stderrOf(2, "train-vae", "--model", model.toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
         assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
         assertFalse(Files.exists(out));
+        // the window needs only the clips: refused before the model loads (here there is none to load)
+        said = stderrOf(2, "train-vae", "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
+        assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
+        assertFalse(Files.exists(out));
     }
 
     /** train-vae's --window and --kl-weight are settings of the run: resuming it with others is refused, naming them. */

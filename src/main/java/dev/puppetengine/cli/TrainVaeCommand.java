@@ -58,13 +58,13 @@ final class TrainVaeCommand implements Callable<Integer> {
         TrainingConfig cfg = training.config(decoderOnly ? "decoder" : "all", true);
         DType export = training.exportDtype();
         OutputPaths.directory("--out", out, false);
+        ClipDataset ds = ClipDataset.open(data);
+        if (window < 1 || window > ds.frames())   // the clips alone bound it: refused before the model loads
+            throw new UserError("--window " + window + ": the clips of " + data + " have " + ds.frames() + " frames; give 1 to " + ds.frames());
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
-            ClipDataset ds = ClipDataset.open(data);
             int f = m.vae.config().downscaleFactor();   // else the decoder gives back frames (side / f) * f pixels wide
             if (ds.width() % f != 0 || ds.height() % f != 0)
                 throw new UserError(data + ": frames of " + ds.width() + "x" + ds.height() + " pixels; the VAE of " + model + " needs sides that are multiples of " + f);
-            if (window < 1 || window > ds.frames())
-                throw new UserError("--window " + window + ": the clips of " + data + " have " + ds.frames() + " frames; give 1 to " + ds.frames());
             String vaeJson = Json.mapper().writeValueAsString(m.vae.config());
             // --window and --kl-weight shape the loss: recorded in config.json, so that the run is not resumed with others
             ObjectNode inputs = Training.inputs(m, ds.manifest().toJson());
