@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -61,6 +62,17 @@ class HelpTextTest {
         fl.parseArgs("--model", "m", "--data", "d", "--out", "o");
         assertEquals(800, fit.training.config("all", true).steps());
         assertTrue(fl.getUsageMessage().contains("Clips per micro-step (default: 8)"), fl.getUsageMessage());
+        // --export-dtype: train exports bf16 (as it samples), train-vae and fit-image-encoder the fp32 they train in
+        TrainVaeCommand vae = new TrainVaeCommand();
+        CommandLine vl = new CommandLine(vae);
+        vl.parseArgs("--model", "m", "--data", "d", "--out", "o");
+        assertEquals(DType.BF16, train.training.exportDtype());
+        assertEquals(DType.F32, vae.training.exportDtype());
+        assertEquals(DType.F32, fit.training.exportDtype());
+        for (CommandLine c : new CommandLine[]{cl, vl, fl}) {
+            String help = c.getUsageMessage().replaceAll("\\s+", " ");   // unwrapped
+            assertTrue(help.contains("dtype of OUT/model: bf16, fp16, fp32 or fp64 (default: " + (c == cl ? "bf16" : "fp32") + ")"), help);
+        }
     }
 
     /**
