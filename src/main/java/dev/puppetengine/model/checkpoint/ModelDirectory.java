@@ -152,8 +152,10 @@ public final class ModelDirectory {
     }
 
     /**
-     * Reads every component file whole and compares its SHA-256 with the manifest's (loading checks sizes only: hashing
-     * gigabytes on every load would cost more than the load). Returns one line per mismatch, empty when all match.
+     * Checks every component file against the manifest: one that loading would refuse ({@link #fileProblem}: missing, a
+     * directory, another size) is named without being hashed; every other is read whole and its SHA-256 compared with the
+     * manifest's (loading checks sizes only: hashing gigabytes on every load would cost more than the load). Returns one
+     * line per file that differs, empty when all match.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
         Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
