@@ -94,6 +94,20 @@ class AutogradMemoryTest {
         assertEquals(before, CPU.bytesInUse());
     }
 
+    /** Tapes close innermost first, as scopes do: an outer tape closed before its inner one is refused and stays open. */
+    @Test
+    void anOuterTapeClosedBeforeItsInnerOneIsRefused() {
+        long before = CPU.bytesInUse();
+        try (Scope s = Scope.open()) {
+            Autograd.Tape outer = Autograd.tape(), inner = Autograd.tape();
+            F.sum(F.square(x()));
+            assertThrows(IllegalStateException.class, outer::close);
+            inner.close();
+            outer.close();
+        }
+        assertEquals(before, CPU.bytesInUse());
+    }
+
     /** Inference through a chain of six blocks holds at most a block's input and output, not every block's output. */
     @Test
     void aChainFreesEachBlocksInputOnceTheBlockHasReturned() {

@@ -138,9 +138,12 @@ public final class Autograd {
             if (t != null) t.nodes.add(n);
         }
 
+        /** Frees the recorded nodes. Tapes nest: closing one while a tape opened inside it is still open is refused. */
         @Override
         public void close() {
             if (closed) return;
+            // an outer tape closed first would be made current again by the inner one's close, and record for good
+            if (CURRENT.get() != this) throw new IllegalStateException("tapes closed out of order: an inner tape is still open");
             closed = true;
             CURRENT.set(outer);
             nodes.forEach(Node::release);
