@@ -1,0 +1,208 @@
+package dev.puppetengine.backend.cpu;
+
+import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.BinaryOp;
+import dev.puppetengine.backend.ConvSpec;
+import dev.puppetengine.backend.NormResult;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Random;
+
+import static dev.puppetengine.testing.GradCheck.randn;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * The CPU reference on its own, against values worked out independently (the gradient checks only hold forward and
+ * backward to each other, and the op harness only holds CUDA to this): exact where the arithmetic is exact, a direct
+ * loop where it is not; sizes one short of the tile and channel-block sizes the conv and GEMM split work into.
+ */
+class CpuBackendTest {
+    private static final CpuBackend CPU = CpuBackend.get();
+    private final Random rng = new Random(13);
+    private Scope scope;
+
+    @BeforeEach
+    void open() { scope = Scope.open(); }
+
+    @AfterEach
+    void close() { scope.close(); }
+
+    private static Tensor f64(int[] shape, double... v) { return Tensor.of(CPU, DType.F64, shape, v); }
+
+    @Test
+    void everyDtypeRoundTripsThroughCpuStorage() {
+        for (DType t : DType.values()) {
+            double[] v = t == DType.BOOL ? new double[]{0, 1, 1, 0} : new double[]{0, 1, 2, 200};
+            Tensor x = Tensor.of(CPU, t, new int[]{4}, v);
+            assertArrayEquals(v, x.toDoubleArray(), t + " bytes in and out");
+            assertArrayEquals(v, CPU.copy(x, DType.F64).toDoubleArray(), t + " element reads");
+            assertArrayEquals(v, CPU.copy(f64(new int[]{4}, v), t).toDoubleArray(), t + " element writes");
+        }
+    }
+
+    @Test
+    void copiesNeverAliasTheirSource() {
+        Tensor x = f64(new int[]{2, 2}, 1, 2, 3, 4);
+        CPU.fill(CPU.copy(x, DType.F64), 0);
+        assertArrayEquals(new double[]{1, 2, 3, 4}, x.toDoubleArray());
+        CPU.copyInto(x, x.transpose(0, 1));   // source and destination are the same storage
+        assertArrayEquals(new double[]{1, 3, 2, 4}, x.toDoubleArray());
+    }
+
+    @Test
+    void divisionIsExactWhereTheQuotientIs() {
+        Tensor a = f64(new int[]{3}, 1, 3, -7), b = f64(new int[]{3}, 4, -2, 0.5);
+        assertArrayEquals(new double[]{0.25, -1.5, -14}, CPU.binary(BinaryOp.DIV, a, b).toDoubleArray());
+    }
+
+    @Test
+    void affineFromReadsScaleAndShiftFromTheCoefficients() {
+        Tensor x = f64(new int[]{3}, 1, -2, 0.5), coef = f64(new int[]{3}, 2, 0.5, -1);
+        assertArrayEquals(new double[]{1, -5, 0}, CPU.affineFrom(x, coef, 0, 2).toDoubleArray());
+        assertArrayEquals(new double[]{2.5, 1, 2.25}, CPU.affineFrom(x, coef, 1, 0).toDoubleArray());
+        assertArrayEquals(new double[]{0.5, -1, 0.25}, CPU.affineFrom(x, coef, 1, -1).toDoubleArray(), "a negative index: no shift");
+    }
+
+    @Test
+    void memoryAccountingAndTheAllocationLimit() {
+        long before = CPU.bytesInUse();
+        CPU.resetPeak();
+        assertEquals(before, CPU.peakBytes());
+        try (Tensor t = Tensor.zeros(CPU, DType.F64, 1000)) {
+            assertEquals(before + 8000, CPU.bytesInUse());
+        }
+        assertEquals(before, CPU.bytesInUse());
+        assertEquals(before + 8000, CPU.peakBytes());
+        CPU.resetPeak();
+        assertEquals(before, CPU.peakBytes());
+        assertThrows(IllegalArgumentException.class, () -> CPU.allocate(DType.U8, 1L << 32));   // not an int: no wrap to 0
+    }
+
+    /** No gamma and beta is gamma 1 and beta 0; parameter gradients take gamma's dtype (else x's); gy stays as it was. */
+    @Test
+    void normsWithoutAffineParameters() {
+        Tensor x = randn(rng, 2, 3, 5, 6), gy = randn(rng, 2, 3, 5, 6), ones = Tensor.full(CPU, DType.F64, 1, 6), zeros = Tensor.zeros(CPU, DType.F64, 6);
+        double[] gyBefore = gy.toDoubleArray();
+        for (boolean silu : new boolean[]{false, true}) {
+            NormResult plain = CPU.groupNorm(x, null, null, 3, 1e-5, silu), affine = CPU.groupNorm(x, ones, zeros, 3, 1e-5, silu);
+            assertArrayEquals(affine.y().toDoubleArray(), plain.y().toDoubleArray(), 0);
+            Tensor[] gp = CPU.groupNormBackward(x, null, null, plain, 3, silu, gy), ga = CPU.groupNormBackward(x, ones, zeros, affine, 3, silu, gy);
+            for (int i = 0; i < 3; i++) assertArrayEquals(ga[i].toDoubleArray(), gp[i].toDoubleArray(), 0, "silu " + silu + ", gradient " + i);
+            assertArrayEquals(gyBefore, gy.toDoubleArray(), 0, "gy is an input");
+        }
+        Tensor rows = randn(rng, 4, 6), gr = randn(rng, 4, 6);
+        NormResult plain = CPU.layerNorm(rows, null, null, 1e-5), affine = CPU.layerNorm(rows, ones, zeros, 1e-5);
+        assertArrayEquals(affine.y().toDoubleArray(), plain.y().toDoubleArray(), 0);
+        Tensor[] gp = CPU.layerNormBackward(rows, null, plain, gr), ga = CPU.layerNormBackward(rows, ones, affine, gr);
+        for (int i = 0; i < 3; i++) assertArrayEquals(ga[i].toDoubleArray(), gp[i].toDoubleArray(), 0, "layer norm gradient " + i);
+
+        Tensor g32 = Tensor.full(CPU, DType.F32, 1, 6), b32 = Tensor.zeros(CPU, DType.F32, 6);
+        Tensor[] g = CPU.groupNormBackward(x, g32, b32, CPU.groupNorm(x, g32, b32, 3, 1e-5, false), 3, false, gy);
+        assertEquals(List.of(DType.F64, DType.F32, DType.F32), List.of(g[0].dtype(), g[1].dtype(), g[2].dtype()));
+        assertEquals(DType.F64, CPU.groupNormBackward(x, null, null, CPU.groupNorm(x, null, null, 3, 1e-5, false), 3, false, gy)[1].dtype());
+        g = CPU.layerNormBackward(rows, g32, CPU.layerNorm(rows, g32, b32, 1e-5), gr);
+        assertEquals(List.of(DType.F64, DType.F32, DType.F32), List.of(g[0].dtype(), g[1].dtype(), g[2].dtype()));
+        assertEquals(DType.F64, CPU.layerNormBackward(rows, null, plain, gr)[1].dtype());
+    }
+
+    /** Absent inputs get null gradients (Backend.blendFilmBackward); without b or FiLM the op is the identity. */
+    @Test
+    void blendFilmBackwardGivesNoGradientForAbsentInputs() {
+        Tensor a = randn(rng, 2, 3), b = randn(rng, 2, 3), alpha = f64(new int[]{1}, 0.25), gy = randn(rng, 2, 3);
+        Tensor[] g = CPU.blendFilmBackward(a, b, alpha, null, gy);
+        assertNull(g[3]);
+        assertNull(g[4]);
+        g = CPU.blendFilmBackward(a, null, null, null, gy);
+        assertArrayEquals(gy.toDoubleArray(), g[0].toDoubleArray());
+        for (int i = 1; i < 5; i++) assertNull(g[i], "gradient " + i);
+    }
+
+    /**
+     * feat[b][y][x] = 100 b + 10 y + x, 3 x 4; a point (u, v) samples pixel (4 u - 0.5, 3 v - 0.5), clamped to the map:
+     * (0.5, 0.75) is (1.5, 1.75), 10 * 1.75 + 1.5 = 19; (1, 1) and (2, 2) clamp to the corner (3, 2); (-1, -1) to (0, 0).
+     */
+    @Test
+    void gridSampleInterpolatesBilinearlyAndClampsToTheMap() {
+        double[] f = new double[2 * 3 * 4];
+        for (int i = 0; i < f.length; i++) f[i] = 100 * (i / 12) + 10 * (i / 4 % 3) + i % 4;
+        double[] pts = {0.5, 0.75, 1, 1, 2, 2, -1, -1};
+        Tensor points = f64(new int[]{2, 4, 2}, java.util.stream.DoubleStream.concat(java.util.Arrays.stream(pts), java.util.Arrays.stream(pts)).toArray());
+        assertArrayEquals(new double[]{19, 23, 23, 0, 119, 123, 123, 100},
+                CPU.gridSamplePoints(f64(new int[]{2, 3, 4, 1}, f), points).toDoubleArray());
+    }
+
+    /** torch.optim.Adam's first step with beta1 = beta2 = 0, eps 1: w -= lr * g' / (|g'| + 1), g' = gradScale * g. */
+    @Test
+    void adamScalesTheGradientAndWritesTheLowPrecisionCopy() {
+        Tensor w = Tensor.full(CPU, DType.F32, 1, 2), m = Tensor.zeros(CPU, DType.F32, 2), v = Tensor.zeros(CPU, DType.F32, 2);
+        Tensor lo = Tensor.zeros(CPU, DType.BF16, 2);
+        CPU.adamStep(List.of(w), List.of(f64(new int[]{2}, 2, -6)), List.of(m), List.of(v), new AdamParams(1, 0, 0, 1, 0, false, 1, 0.5), List.of(lo));
+        assertArrayEquals(new double[]{0.5, 1.75}, w.toDoubleArray());
+        assertArrayEquals(new double[]{1, -3}, m.toDoubleArray());
+        assertArrayEquals(new double[]{1, 9}, v.toDoubleArray());
+        assertArrayEquals(new double[]{0.5, 1.75}, lo.toDoubleArray());
+    }
+
+    @Test
+    void matmulOverManyRowBlocksMatchesTheDirectSum() {
+        Tensor a = randn(rng, 37, 19), b = randn(rng, 19, 23);   // 37 rows: three row tasks of 16
+        double[] av = a.toDoubleArray(), bv = b.toDoubleArray(), want = new double[37 * 23];
+        for (int i = 0; i < 37; i++)
+            for (int j = 0; j < 23; j++)
+                for (int p = 0; p < 19; p++) want[i * 23 + j] += av[i * 19 + p] * bv[p * 23 + j];
+        assertArrayEquals(want, CPU.matmul(a, b).toDoubleArray(), 1e-12);
+    }
+
+    /**
+     * 255 input and output pixels (one short of two tiles of 128) and 31 output channels (one short of two blocks of
+     * 16): the forward against the direct sum, the two gradients as its adjoints, <conv(x), gy> = <x, gx> = <w, gw>.
+     */
+    @Test
+    void convOverSeveralTilesAndChannelBlocks() {
+        int[] xs = {1, 15, 17, 2}, ws = {31, 3, 3, 2};
+        ConvSpec s = ConvSpec.of(1, 1);
+        Tensor x = randn(rng, xs), w = randn(rng, ws), gy = randn(rng, 1, 15, 17, 31);
+        double[] want = directConv(x.toDoubleArray(), xs, w.toDoubleArray(), ws, s);
+        assertArrayEquals(want, CPU.conv2d(x, w, null, s).toDoubleArray(), 1e-12);
+        double forward = dot(want, gy.toDoubleArray());
+        assertEquals(forward, dot(x.toDoubleArray(), CPU.conv2dBackwardInput(gy, w, xs, s).toDoubleArray()), 1e-9);
+        assertEquals(forward, dot(w.toDoubleArray(), CPU.conv2dBackwardWeight(gy, x, ws, s).toDoubleArray()), 1e-9);
+    }
+
+    /** Channels-last convolution one output element at a time: x (N, H, W, Cin), w (Cout, kh, kw, Cin). */
+    private static double[] directConv(double[] x, int[] xs, double[] w, int[] ws, ConvSpec s) {
+        int n = xs[0], h = xs[1], wd = xs[2], cin = xs[3], cout = ws[0], kh = ws[1], kw = ws[2];
+        int ho = s.outH(h, kh), wo = s.outW(wd, kw);
+        double[] y = new double[n * ho * wo * cout];
+        for (int b = 0; b < n; b++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++)
+                    for (int co = 0; co < cout; co++) {
+                        double acc = 0;
+                        for (int ky = 0; ky < kh; ky++)
+                            for (int kx = 0; kx < kw; kx++) {
+                                int iy = oy * s.strideH() - s.padTop() + ky, ix = ox * s.strideW() - s.padLeft() + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                for (int ci = 0; ci < cin; ci++)
+                                    acc += x[((b * h + iy) * wd + ix) * cin + ci] * w[((co * kh + ky) * kw + kx) * cin + ci];
+                            }
+                        y[((b * ho + oy) * wo + ox) * cout + co] = acc;
+                    }
+        return y;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += a[i] * b[i];
+        return s;
+    }
+}
