@@ -27,12 +27,12 @@ class OpGradTest {
     }
 
     /**
-     * A broadcast factor's gradient in bf16 (a mix factor, a per-channel scale) sums products whose terms nearly
-     * cancel, so each product must not be rounded to bf16 before the sum. Here every pair contributes
-     * (1 + 2^-7)^2 - 1.015625 = 2^-14, but (1 + 2^-7)^2 rounds to 1.015625 in bf16: rounded first, the gradient is 0.
+     * A broadcast factor's gradient in bf16 or f16 (a mix factor, a per-channel scale) sums products whose terms nearly
+     * cancel, so each product must not be rounded to bf16/f16 before the sum. Here every pair contributes
+     * (1 + 2^-7)^2 - 1.015625 = 2^-14, but (1 + 2^-7)^2 rounds to 1.015625 in both: rounded first, the gradient is 0.
      */
     @Test
-    void bf16BroadcastGradientSumsUnroundedProducts() {
+    void lowPrecisionBroadcastGradientSumsUnroundedProducts() {
         int pairs = 1024;
         double e = 1 + Math.pow(2, -7);
         double[] xv = new double[2 * pairs], gv = new double[2 * pairs];
@@ -43,12 +43,13 @@ class OpGradTest {
             gv[2 * i + 1] = -1;
         }
         var cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
-        var bf16 = dev.puppetengine.tensor.DType.BF16;
-        Tensor x = Tensor.of(cpu, bf16, new int[]{2 * pairs}, xv), gy = Tensor.of(cpu, bf16, new int[]{2 * pairs}, gv);
-        Tensor a = Autograd.requireGrad(Tensor.of(cpu, bf16, new int[]{1}, 0.5));
-        Autograd.backward(F.mul(x, a), gy);
-        org.junit.jupiter.api.Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
-                "the exact sum of " + 2 * pairs + " bf16 products");
+        for (var low : List.of(dev.puppetengine.tensor.DType.BF16, dev.puppetengine.tensor.DType.F16)) {
+            Tensor x = Tensor.of(cpu, low, new int[]{2 * pairs}, xv), gy = Tensor.of(cpu, low, new int[]{2 * pairs}, gv);
+            Tensor a = Autograd.requireGrad(Tensor.of(cpu, low, new int[]{1}, 0.5));
+            Autograd.backward(F.mul(x, a), gy);
+            org.junit.jupiter.api.Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
+                    "the exact sum of " + 2 * pairs + " " + low + " products");
+        }
     }
 
     /**
