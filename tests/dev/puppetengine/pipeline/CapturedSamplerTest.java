@@ -15,6 +15,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
 
 import static dev.puppetengine.pipeline.TinySampling.drags;
@@ -74,7 +75,7 @@ class CapturedSamplerTest {
             randomiseDragOutputs(ps);
             Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
             for (SamplingOptions o : new SamplingOptions[]{new SamplingOptions(5, 1.0, 2.5, 11, 3, true),
-                    new SamplingOptions(4, 1.0, 1.0, 12, 3, false)}) {
+                    new SamplingOptions(4, 1.0, 1.0, 12, 3, false), new SamplingOptions(3, 1.0, 2.0, 13, 3, true)}) {   // 3: the fewest a graph serves
                 double[] eager = new EulerSampler(unet).sample(z, clip, d, o, null).toDoubleArray();
                 Emulated em = new Emulated();
                 int[] calls = {0};
@@ -135,6 +136,26 @@ class CapturedSamplerTest {
                     sampler.sample(z, clip, d, o, (done, total) -> after[done - 1] = CPU.bytesInUse());
                 }
                 for (int i = 1; i < after.length - 1; i++) assertEquals(after[0], after[i], "bytes in use after step " + (i + 1) + " vs step 1");
+            }
+        }
+    }
+
+    /** A guided batch of two without drags takes the graph path as it takes the eager one; an interrupt stops it too. */
+    @Test
+    void aGuidedBatchWithoutDragsAndAnInterruptOnTheGraphPath() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3)) {
+            Tensor z = randn(1, 2, 8, 8, 4), clip = randn(2, 2, 1, 16);
+            SamplingOptions o = new SamplingOptions(3, 1.0, 2.0, 5, 3, true);
+            double[] eager = new EulerSampler(unet).sample(z, clip, null, o, null).toDoubleArray();
+            Emulated em = new Emulated();
+            assertArrayEquals(eager, new EulerSampler(unet, em).sample(z, clip, null, o.withCudaGraph(true), null).toDoubleArray());
+            assertEquals(1, em.captures);
+            Thread.currentThread().interrupt();
+            try {
+                assertThrows(CancellationException.class, () -> new EulerSampler(unet, new Emulated()).sample(z, clip, null, o.withCudaGraph(true), null));
+            } finally {
+                Thread.interrupted();
             }
         }
     }

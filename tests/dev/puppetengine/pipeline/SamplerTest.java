@@ -64,6 +64,60 @@ class SamplerTest {
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.NaN));
         assertFalse(o.withGuidance(1).cfg());
         assertTrue(new SamplingOptions(3, 5, 1, 0, 4, true).cfg(), "a falling ramp guides its early frames");
+        assertEquals(2.5, new SamplingOptions(3, 2.5, 4, 0, 1, true).guidance(0), "one frame: the ramp's start");
+        assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(3, Double.POSITIVE_INFINITY, 2, 0, 4, true));
+        assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.POSITIVE_INFINITY));
+        assertEquals(SamplingOptions.MAX_STEPS, o.withSteps(SamplingOptions.MAX_STEPS).steps());
+        assertThrows(IllegalArgumentException.class, () -> o.withSteps(SamplingOptions.MAX_STEPS + 1));
+        assertEquals(1, o.withFrames(1).frames());
+        assertEquals(SamplingOptions.MAX_FRAMES, o.withFrames(SamplingOptions.MAX_FRAMES).frames());
+        assertThrows(IllegalArgumentException.class, () -> o.withFrames(0));
+        assertThrows(IllegalArgumentException.class, () -> o.withFrames(SamplingOptions.MAX_FRAMES + 1));
+    }
+
+    /**
+     * Two steps without guidance, by hand (spec 5.2): sigmas 700, 0.002, 0; each step feeds the UNet x / sqrt(sigma^2 + 1)
+     * at c_noise(sigma), x0 = -sigma / sqrt(sigma^2 + 1) v + x / (sigma^2 + 1), then x += (x - x0) / sigma * (next - sigma),
+     * or x0 itself at the last step. Each op's result is rounded to F32, the sampler's state type: the first step's
+     * update cancels x (about 700) down to x0 (about 1), so that rounding shows at 1e-4.
+     */
+    @Test
+    void twoEulerStepsMatchAHandComputation() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3);
+             GradMode.Guard g = GradMode.noGrad()) {
+            Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
+            double[] got = new EulerSampler(unet).sample(z, clip, d, new SamplingOptions(2, 1.0, 1.0, 42, 3, true), null).toDoubleArray();
+
+            KarrasSchedule sched = new KarrasSchedule(2);
+            float[] sigmas = sched.sigmas();
+            double[] x = F.scale(EulerSampler.initialNoise(CPU, DType.F32, 1, 3, 8, 8, 4, 42), KarrasSchedule.initNoiseSigma()).toDoubleArray();
+            for (int i = 0; i < 2; i++) {
+                double sigma = sigmas[i], next = sigmas[i + 1], norm = Math.sqrt(sigma * sigma + 1);
+                double[] xIn = new double[x.length];
+                for (int j = 0; j < x.length; j++) xIn[j] = (float) (x[j] / norm);
+                double[] v = unet.forward(new UNetInputs(Tensor.of(CPU, DType.F32, new int[]{1, 3, 8, 8, 4}, xIn),
+                        Tensor.of(CPU, DType.F32, new int[]{1}, sched.cNoise(i)), z, clip, d, null), UNetOptions.INFERENCE).toDoubleArray();
+                for (int j = 0; j < x.length; j++) {
+                    float x0 = (float) ((float) (-sigma / norm * v[j]) + (float) (x[j] / (sigma * sigma + 1)));
+                    x[j] = i == 1 ? x0 : (float) (x[j] + (float) ((float) ((float) (x[j] - x0) / sigma) * (next - sigma)));
+                }
+            }
+            for (int j = 0; j < x.length; j++) assertEquals(x[j], got[j], 1e-6 * Math.max(1, Math.abs(x[j])), "element " + j);
+        }
+    }
+
+    /** Guided sampling of a batch of two without drags: each row is what that row's inputs give alone. */
+    @Test
+    void aGuidedBatchWithoutDragsSamplesEachRowAsAlone() {
+        UNetSpatioTemporalConditionModel unet = unet();
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 3)) {
+            Tensor z = randn(1, 2, 8, 8, 4), clip = randn(2, 2, 1, 16);
+            SamplingOptions o = new SamplingOptions(2, 1.0, 2.0, 5, 3, true);
+            double[] both = new EulerSampler(unet).sample(z, clip, null, o, null).toDoubleArray();
+            double[] first = new EulerSampler(unet).sample(z.narrow(0, 0, 1), clip.narrow(0, 0, 1), null, o, null).toDoubleArray();
+            for (int j = 0; j < first.length; j++) assertEquals(first[j], both[j], 1e-5 * Math.max(1, Math.abs(first[j])), "element " + j);
+        }
     }
 
     @Test
