@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -171,7 +172,7 @@ class ConvertRoundTripTest {
 
     @Test
     void engineToDiffusersAndBackIsBitExact() throws IOException {
-        Path exported = dir.resolve("exported"), back = dir.resolve("engine-again");
+        Path exported = dir.resolve("exported");
         assertEquals(0, Main.run("convert", fromSgm.toString(), "--to", "diffusers", "--out", exported.toString()));
         assertTrue(Files.isRegularFile(exported.resolve("unet/config.json")));
         assertTrue(Files.isRegularFile(exported.resolve("image_encoder/model.safetensors")));
@@ -183,7 +184,16 @@ class ConvertRoundTripTest {
             assertArrayEquals(src.data(), r.load("decoder.conv_in.weight", CPU, DType.F32).toFloatArray());
             assertArrayEquals(new int[]{3, 3, 3, 1, 1}, r.entry("decoder.time_conv_out.weight").shape());
         }
-        assertEquals(0, Main.run("convert", exported.toString(), "--preset", "toy", "--out", back.toString()));
-        for (String f : FILES) assertArrayEquals(Files.readAllBytes(fromSgm.resolve(f)), Files.readAllBytes(back.resolve(f)), f);
+        // the export carries the model's kind and resolution: without --preset toy (the default is puppet-master, 256 px) the toy comes back as it was
+        ModelDirectory.Manifest source = ModelDirectory.read(fromSgm);
+        for (List<String> preset : List.of(List.of("--preset", "toy"), List.<String>of())) {
+            Path back = dir.resolve("engine-again" + preset.size());
+            List<String> args = new ArrayList<>(List.of("convert", exported.toString(), "--out", back.toString()));
+            args.addAll(preset);
+            assertEquals(0, Main.run(args.toArray(String[]::new)));
+            for (String f : FILES) assertArrayEquals(Files.readAllBytes(fromSgm.resolve(f)), Files.readAllBytes(back.resolve(f)), f + " " + preset);
+            ModelDirectory.Manifest m = ModelDirectory.read(back);
+            assertEquals(List.of(source.kind(), 64), List.of(m.kind(), m.resolution()), preset.toString());
+        }
     }
 }

@@ -48,6 +48,9 @@ public final class ModelDirectory {
      */
     public static final String UNSCALED = "unscaled", UNET_INPUT = "unet_input";
 
+    /** The manifest's fields {@code kind} and {@code resolution}, which a diffusers export also carries in the UNet's config.json. */
+    public static final String KIND = "kind", RESOLUTION = "resolution";
+
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Entry(@JsonProperty("file") String file, @JsonProperty("tensors") int tensors, @JsonProperty("parameters") long parameters,
                         @JsonProperty("bytes") long bytes, @JsonProperty("sha256") String sha256) {}

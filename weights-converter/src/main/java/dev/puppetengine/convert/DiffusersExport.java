@@ -36,8 +36,8 @@ import java.util.stream.Stream;
  * Exports an engine model directory as a diffusers folder: {@code <component>/config.json} and its weights
  * with diffusers' file names, PyTorch layouts (conv weights back to (Cout, Cin, kh, kw)) and the
  * {"format": "pt"} metadata transformers requires. config.json carries diffusers' fields and the engine's
- * own (unknown fields are ignored by diffusers), and the UNet's the manifest's unet_input when it is unscaled, so
- * converting the folder back gives the same model.
+ * own (unknown fields are ignored by diffusers), and the UNet's the manifest's kind and resolution, and its unet_input
+ * when it is unscaled, so converting the folder back gives the same model whatever --preset says.
  */
 final class DiffusersExport {
     private static final CpuBackend CPU = CpuBackend.get();
@@ -61,7 +61,7 @@ final class DiffusersExport {
         AtomicFile.replaceDirectory(out, dir -> {
             for (Map.Entry<String, ModelDirectory.Entry> c : man.components().entrySet()) {
                 try (SafetensorsReader r = SafetensorsReader.open(modelDir.resolve(c.getValue().file()))) {
-                    written.add(component(c.getKey(), r, dir, dtype, man.scalesUNetInput(), progress));
+                    written.add(component(c.getKey(), r, dir, dtype, man, progress));
                 }
             }
         });
@@ -143,12 +143,15 @@ final class DiffusersExport {
         }
     }
 
-    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, boolean scaledInput, Progress progress)
+    private static Written component(String component, SafetensorsReader r, Path dir, DType dtype, ModelDirectory.Manifest man, Progress progress)
             throws IOException {
         Target target = target(component, r);
         Module module = target.module();
         ObjectNode json = target.json();
-        if (component.equals(ComponentInput.UNET) && !scaledInput) json.put(ModelDirectory.UNET_INPUT, ModelDirectory.UNSCALED);
+        if (component.equals(ComponentInput.UNET)) {   // what the model is beyond its weights, read back by convert (EngineConversion.write)
+            json.put(ModelDirectory.KIND, man.kind()).put(ModelDirectory.RESOLUTION, man.resolution());
+            if (!man.scalesUNetInput()) json.put(ModelDirectory.UNET_INPUT, ModelDirectory.UNSCALED);
+        }
         String weights = target.weights();
         Map<String, Parameter> params = module.namedParameters();
         ComponentFile.check(r, params);

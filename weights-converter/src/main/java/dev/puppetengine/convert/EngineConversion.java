@@ -250,8 +250,11 @@ final class EngineConversion {
             })));
             comps.put(p.component(), new ModelDirectory.Component(p.configJson(), counted));
         }
-        boolean scaledInput = plan.stream().filter(p -> p.component().equals(ComponentInput.UNET) && p.input().config() != null)   // an engine export's
-                .noneMatch(p -> ModelDirectory.UNSCALED.equals(p.input().config().path(ModelDirectory.UNET_INPUT).asText()));
-        return ModelDirectory.write(out, preset.name(), source, preset.resolution(), scaledInput, dtype, comps, force);
+        // an engine export's UNet config.json says what the model was (DiffusersExport): its kind, resolution and UNet input, else the preset's
+        JsonNode unet = plan.stream().filter(p -> p.component().equals(ComponentInput.UNET) && p.input().config() != null)
+                .map(p -> p.input().config()).findFirst().orElse(JSON.createObjectNode());
+        boolean scaledInput = !ModelDirectory.UNSCALED.equals(unet.path(ModelDirectory.UNET_INPUT).asText());
+        return ModelDirectory.write(out, unet.path(ModelDirectory.KIND).asText(preset.name()), source,
+                unet.path(ModelDirectory.RESOLUTION).asInt(preset.resolution()), scaledInput, dtype, comps, force);
     }
 }
