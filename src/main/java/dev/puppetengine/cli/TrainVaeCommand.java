@@ -16,6 +16,7 @@ import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
 import dev.puppetengine.train.VaeObjective;
 import dev.puppetengine.train.data.ClipDataset;
+import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -84,12 +85,14 @@ final class TrainVaeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** std of the posterior means over up to 64 training clips' frames. */
+    /** std of the posterior means over up to 64 training clips' frames (a minute of encoding for the toy on 2 cores: with a bar). */
     static double latentStd(LoadedModel m, ClipDataset ds) throws Exception {
         double sum = 0, sq = 0;
         long n = 0;
-        try (GradMode.Guard g = GradMode.noGrad()) {
-            for (int i = 0; i < Math.min(64, ds.trainCount()); i++) {
+        int clips = Math.min(64, ds.trainCount());
+        System.err.printf("latent scaling factor: encoding the frames of %d training clips%n", clips);
+        try (GradMode.Guard g = GradMode.noGrad(); ProgressBar bar = ProgressBars.of("latent std", clips, null)) {
+            for (int i = 0; i < clips; i++, bar.step()) {
                 try (Scope s = Scope.open()) {
                     var c = ds.read(i);
                     List<RgbImage> frames = new ArrayList<>();
