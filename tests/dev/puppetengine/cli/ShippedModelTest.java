@@ -43,6 +43,9 @@ class ShippedModelTest {
         Path toy = EngineHome.defaultModel();
         assertEquals(java.util.List.of(), ModelDirectory.verify(toy));
         assertEquals(0, Main.run("describe", "--verify", toy.toString()));
+        // --keys and --preset describe a preset: with --verify they are refused, not ignored
+        assertEquals(2, Main.run("describe", "--verify", toy.toString(), "--keys"));
+        assertEquals(2, Main.run("describe", "--verify", toy.toString(), "--preset", "toy"));
         Path copy = dir.resolve("toy");
         Files.createDirectories(copy);
         try (var s = Files.list(toy)) {

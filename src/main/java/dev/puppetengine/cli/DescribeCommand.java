@@ -8,7 +8,9 @@ import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -33,9 +35,15 @@ final class DescribeCommand implements Callable<Integer> {
     @Option(names = "--keys", description = "Print every parameter key with its checkpoint shape.")
     boolean keys;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws IOException {
         if (verify != null) {
+            for (String o : new String[]{"--keys", "--preset"})   // they describe a preset, which --verify does not: not silently dropped
+                if (spec.commandLine().getParseResult().hasMatchedOption(o))
+                    throw new UserError(o + " describes a preset and does not apply to --verify, which checks a model directory's files");
             List<String> bad = ModelDirectory.verify(verify);
             if (!bad.isEmpty()) throw new UserError(String.join("; ", bad));
             System.out.println(verify + ": every component file matches its manifest sha256");
