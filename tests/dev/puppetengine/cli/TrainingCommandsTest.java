@@ -290,6 +290,17 @@ class TrainingCommandsTest {
         }
     }
 
+    /** dataset refuses a frame side or count the generator cannot make naming the options, before any --out is made. */
+    @Test
+    void datasetNamesTheOptionsOfClipsItCannotGenerate(@TempDir Path dir) {
+        Path out = dir.resolve("clips");
+        String said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--size", "16");
+        assertTrue(said.contains("error: --size 16, --frames 14: image size 16 px: at least 32 needed"), said);
+        said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--frames", "1");
+        assertTrue(said.contains("error: --size 64, --frames 1: frames 1: a clip needs at least 2"), said);
+        assertFalse(Files.exists(out));
+    }
+
     /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
     private static String stderrOf(int rc, String... args) {
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();

@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.train.GracefulStop;
+import dev.puppetengine.train.data.synthetic.GeneratorConfig;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -20,10 +21,10 @@ final class DatasetCommand implements Callable<Integer> {
     @Option(names = "--count", defaultValue = "2000", description = "Clips (default: ${DEFAULT-VALUE}).")
     int count;
 
-    @Option(names = "--size", defaultValue = "64", description = "Frame side in pixels (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--size", defaultValue = "64", description = "Frame side in pixels, 32 to 4096 (default: ${DEFAULT-VALUE}).")
     int size;
 
-    @Option(names = "--frames", defaultValue = "14", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--frames", defaultValue = "14", description = "Frames per clip, at least 2 (default: ${DEFAULT-VALUE}).")
     int frames;
 
     @Option(names = "--seed", defaultValue = "1", description = "Dataset seed (default: ${DEFAULT-VALUE}).")
@@ -32,11 +33,17 @@ final class DatasetCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (count < 1) throw new UserError("--count must be >= 1");
+        GeneratorConfig cfg;
+        try {
+            cfg = GeneratorConfig.defaults(size, frames);
+        } catch (IllegalArgumentException e) {   // named as the options, before the bar starts
+            throw new UserError("--size " + size + ", --frames " + frames + ": " + e.getMessage());
+        }
         OutputPaths.directory("--out", out, false);
         SyntheticDataset.Result r;
         try (GracefulStop note = StopNote.saying(out + " keeps its complete clips; the same command continues");
              ProgressBar bar = ProgressBars.of("clips", count, null)) {
-            r = SyntheticDataset.generate(out, count, seed, size, frames, (done, total) -> bar.stepTo(done));
+            r = SyntheticDataset.generate(out, count, seed, cfg, (done, total) -> bar.stepTo(done));
         }
         System.err.printf("%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
         return 0;
