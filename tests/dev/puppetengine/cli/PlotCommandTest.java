@@ -40,6 +40,17 @@ class PlotCommandTest {
         assertEquals(java.util.List.of(1.0, 4.0), dev.puppetengine.train.LossPlot.read(log).stream().map(p -> p[0]).toList());
     }
 
+    /** The plot is a PNG: an --out named otherwise (loss.gif) is refused, not written as a PNG under that name. */
+    @Test
+    void refusesAnOutputNotNamedPng() throws Exception {
+        Path log = Files.writeString(dir.resolve("log.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n");
+        Object[] r = EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("loss.gif").toString());
+        assertEquals(2, r[0], (String) r[2]);
+        assertTrue(((String) r[2]).contains("--out " + dir.resolve("loss.gif") + ": plot writes a PNG; give a file name ending in .png"), (String) r[2]);
+        assertFalse(Files.exists(dir.resolve("loss.gif")));
+        assertEquals(0, EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("Loss.PNG").toString())[0]);
+    }
+
     /** A log with nothing to plot is refused before --out's missing folders are created. */
     @Test
     void aRefusedPlotCreatesNoFolders() throws Exception {

@@ -16,7 +16,7 @@ final class PlotCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "RUN", description = "Run directory (or a log.jsonl file).")
     Path run;
 
-    @Option(names = "--out", description = "PNG to write (default: RUN/loss.png).")
+    @Option(names = "--out", description = "PNG to write, named *.png (default: RUN/loss.png).")
     Path out;
 
     @Override
@@ -26,6 +26,8 @@ final class PlotCommand implements Callable<Integer> {
         Path png = out != null ? out : log.resolveSibling("loss.png");
         OutputPaths.file("--out", png);
         OutputPaths.notInput("--out", png, "log", log, false);   // a PNG over log.jsonl: the run could not resume
+        if (!png.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png"))   // as sample refuses a name its format does not have
+            throw new UserError("--out " + png + ": plot writes a PNG; give a file name ending in .png");
         if (LossPlot.read(log).isEmpty())   // before creating --out's folders: a refused plot leaves nothing behind
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
         if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
