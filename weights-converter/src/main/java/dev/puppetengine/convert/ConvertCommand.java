@@ -47,7 +47,7 @@ public final class ConvertCommand implements Callable<Integer> {
     String to;
 
     @Option(names = "--preset", defaultValue = "puppet-master", description = "Architecture to build and check against: puppet-master or toy "
-            + "(default: ${DEFAULT-VALUE}). An engine export's config.json takes precedence.")
+            + "(default: ${DEFAULT-VALUE}). An engine export's config.json takes precedence (its architecture, and the model's kind and resolution).")
     String preset;
 
     @Option(names = "--dtype", description = "Storage dtype: bf16 (default for engine output), fp16 or fp32; --to diffusers keeps the stored dtype unless given.")
