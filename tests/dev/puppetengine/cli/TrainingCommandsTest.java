@@ -92,6 +92,7 @@ class TrainingCommandsTest {
             assertEquals(2, Main.run(train));
             String[] big = train.clone();
             big[6] = dir.resolve("r-big").toString();
+            big[2] = dir.resolve("absent").toString();   // refused before any model loads (here there is none to load)
             big = java.util.stream.Stream.concat(java.util.Arrays.stream(big), java.util.stream.Stream.of("--batch-size", "5000")).toArray(String[]::new);
             assertEquals(2, Main.run(big));
         } finally {
@@ -99,7 +100,7 @@ class TrainingCommandsTest {
         }
         assertTrue(err.toString().contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
                 err.toString());
-        assertTrue(err.toString().contains("error: batch size 5000 is larger than the 5 training examples"), err.toString());
+        assertTrue(err.toString().contains("error: --batch-size 5000 is larger than the 5 training clips of " + prepared), err.toString());
         assertFalse(Files.exists(dir.resolve("r-big")), "a run refused at its start leaves no --out directory behind");
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
@@ -253,7 +254,8 @@ class TrainingCommandsTest {
 
     /**
      * train-vae refuses, naming the data and the factor, frames the VAE cannot give back (sides not a multiple of its
-     * downscale factor), and, naming the option, a --window longer than the clips.
+     * downscale factor), and, naming the option, a --window longer than the clips; it and fit-image-encoder refuse a
+     * --batch-size larger than the training split before the model loads.
      */
     @Test
     void trainVaeRefusesFramesThatAreNotWholeLatents(@TempDir Path dir) throws Exception {
@@ -272,6 +274,13 @@ class TrainingCommandsTest {
         said = stderrOf(2, "train-vae", "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
         assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
         assertFalse(Files.exists(out));
+        // so is a --batch-size larger than the training split (both clips), by train-vae and fit-image-encoder alike
+        for (String command : new String[]{"train-vae", "fit-image-encoder"}) {
+            said = stderrOf(2, command, "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--batch-size", "3",
+                    command.equals("train-vae") ? "--window=2" : "--steps=1");
+            assertTrue(said.contains("error: --batch-size 3 is larger than the 2 training clips of " + data64), command + ": " + said);
+            assertFalse(Files.exists(out));
+        }
     }
 
     /** train-vae's --window and --kl-weight are settings of the run: resuming it with others is refused, naming them. */

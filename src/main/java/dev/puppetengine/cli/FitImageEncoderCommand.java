@@ -42,8 +42,9 @@ final class FitImageEncoderCommand implements Callable<Integer> {
         TrainingConfig cfg = training.config("all", true);
         DType export = training.exportDtype();
         OutputPaths.directory("--out", out, false);
+        ClipDataset ds = ClipDataset.open(data);
+        training.checkBatchSize(ds.trainCount(), data);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
-            ClipDataset ds = ClipDataset.open(data);
             ImageEncoderFit fit = new ImageEncoderFit(m.clip, m.vae, ds, cfg.seed());
             // The encoder trains in the store that owns it (closed with the model); the head's parameters join that store.
             ParameterStore store = m.imageEncoderWeights();

@@ -84,48 +84,50 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserError(Main.message(e));
         }
         DType dt = target.trainingDtype();
-        try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt);
-             PreparedData prepared = PreparedData.open(data)) {
-            prepared.checkFits(m.unet.config());
-            for (String note : prepared.checkEncoders(m.vae.scalingFactor(), m.manifest.components().get("vae").sha256(),
-                    m.manifest.components().get("image_encoder").sha256()))
-                System.err.println("note: " + note);
-            if (java.nio.file.Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
-                System.err.println("note: " + data.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare; training on the " + PreparedData.FILE
-                        + " an earlier prepare left there");
-            if (!m.manifest.scalesUNetInput() && !unscaledInput)
-                throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
-                        + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");
-            System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
-                    + (dt == dt.full() ? "" : " weights and activations; F32 master weights, moments and loss"));
-            Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
-            // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
-            // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
-            Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
-                    .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
-            Path ckpt;
-            try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
-                Trainer.Listener progress = TrainingOptions.listener(bar);
-                ckpt = Training.run(t, out, p -> {
-                    progress.step(p);
-                    if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
-                });
-            }
-            if (ckpt == null) return 0;
-            boolean ema = cfg.emaDecay() > 0;
-            TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
-            String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
-                    + (unscaledInput ? ", unscaled input" : "") + ")";
-            if (export != dt && dt != dt.full()) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
-                try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
-                    TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
-                    full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+        try (PreparedData prepared = PreparedData.open(data)) {
+            training.checkBatchSize(prepared.size(), data);
+            try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt)) {
+                prepared.checkFits(m.unet.config());
+                for (String note : prepared.checkEncoders(m.vae.scalingFactor(), m.manifest.components().get("vae").sha256(),
+                        m.manifest.components().get("image_encoder").sha256()))
+                    System.err.println("note: " + note);
+                if (java.nio.file.Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
+                    System.err.println("note: " + data.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare; training on the " + PreparedData.FILE
+                            + " an earlier prepare left there");
+                if (!m.manifest.scalesUNetInput() && !unscaledInput)
+                    throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
+                            + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");
+                System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
+                        + (dt == dt.full() ? "" : " weights and activations; F32 master weights, moments and loss"));
+                Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
+                // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
+                // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
+                Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
+                        .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
+                Path ckpt;
+                try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
+                    Trainer.Listener progress = TrainingOptions.listener(bar);
+                    ckpt = Training.run(t, out, p -> {
+                        progress.step(p);
+                        if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
+                    });
                 }
-            } else {
-                m.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                if (ckpt == null) return 0;
+                boolean ema = cfg.emaDecay() > 0;
+                TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
+                String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
+                        + (unscaledInput ? ", unscaled input" : "") + ")";
+                if (export != dt && dt != dt.full()) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
+                    try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
+                        TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
+                        full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                    }
+                } else {
+                    m.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                }
+                System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (its manifest says unet_input unscaled: sampling feeds it that way)" : ""));
+                if (preview != null) preview.write(cfg.steps());
             }
-            System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (its manifest says unet_input unscaled: sampling feeds it that way)" : ""));
-            if (preview != null) preview.write(cfg.steps());
         }
         return 0;
     }

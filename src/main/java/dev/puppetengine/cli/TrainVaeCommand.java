@@ -62,6 +62,7 @@ final class TrainVaeCommand implements Callable<Integer> {
         ClipDataset ds = ClipDataset.open(data);
         if (window < 1 || window > ds.frames())   // the clips alone bound it: refused before the model loads
             throw new UserError("--window " + window + ": the clips of " + data + " have " + ds.frames() + " frames; give 1 to " + ds.frames());
+        training.checkBatchSize(ds.trainCount(), data);
         try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = Training.load(model)) {
             int f = m.vae.config().downscaleFactor();   // else the decoder gives back frames (side / f) * f pixels wide
             if (ds.width() % f != 0 || ds.height() % f != 0)

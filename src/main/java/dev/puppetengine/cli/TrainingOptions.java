@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.util.Locale;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -59,6 +60,12 @@ final class TrainingOptions {
 
     /** --export-dtype, refused up front (before a model loads) when it names no dtype. */
     DType exportDtype() { return DeviceArgs.dtypeOption("--export-dtype", exportDtype); }
+
+    /** --batch-size against the training split of {@code data}, before a model loads (the Trainer would refuse it only after). */
+    void checkBatchSize(int trainCount, Path data) {
+        if (batchSize > trainCount)   // each batch would hold some clips twice
+            throw new UserError("--batch-size " + batchSize + " is larger than the " + trainCount + " training clips of " + data);
+    }
 
     TrainingConfig config(String trainable, boolean applyCIn) {
         return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
