@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,7 +41,12 @@ class BenchCommandTest {
         JsonNode o = Json.mapper().readTree(json.toFile());
         assertEquals(4 * o.get("forward_flops").asLong(), o.get("model_flops_per_step").asLong());
         assertTrue(o.get("forward_flops").asLong() > 0 && o.get("peak_bytes").asLong() > 0, o.toString());
+        assertEquals("preset toy", o.get("model").asText(), "the JSON names the model, as bench sample's does");
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));
+        // each bad count is refused naming its option
+        for (String[] bad : new String[][]{{"--steps", "0", "error: --steps must be >= 1, got 0"}, {"--warmup", "-1", "error: --warmup must be >= 0, got -1"},
+                {"--frames", "0", "error: --frames must be >= 1, got 0"}})
+            assertEquals(bad[2], CliRun.stderrOf(2, "bench", "train", "--preset", "toy", bad[0], bad[1]).strip());
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--dtype", "fp16"), "what train refuses is not benchmarked");
     }
 }

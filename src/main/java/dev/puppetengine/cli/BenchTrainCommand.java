@@ -58,7 +58,9 @@ final class BenchTrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (steps < 1 || warmup < 0 || frames < 1) throw new UserError("--steps and --frames must be >= 1, --warmup >= 0");
+        if (steps < 1) throw new UserError("--steps must be >= 1, got " + steps);
+        if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
+        if (frames < 1) throw new UserError("--frames must be >= 1, got " + frames);
         bench.check();
         bench.target.trainingDtype();   // what train refuses is not benchmarked as a training step
         TrainingConfig cfg;
@@ -124,7 +126,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                     med, steps, modelFlops / 1e12, forwardFlops / 1e12, tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
                     peak / 1048576.0);
             ObjectNode o = Json.mapper().createObjectNode();
-            o.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name()).put("dtype", dt.name())
+            o.put("date", Instant.now().toString()).put("what", what).put("model", bench.label()).put("backend", backend.name()).put("dtype", dt.name())
                     .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
             o.put("median_ms_per_step", med);
             var all = o.putArray("ms_per_step");
