@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,15 +95,8 @@ class BenchOpsTest {
         assertTrue(all(cases, c -> c.get("group").asText().equals("square")).isEmpty());
 
         Path badTorch = Files.writeString(dir.resolve("torch.json"), "[1, 2]");   // refused before anything is timed
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream old = System.err;
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(2, Main.run("bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "1", "--no-train", "--torch-results", badTorch.toString()));
-        } finally {
-            System.setErr(old);
-        }
-        assertFalse(err.toString().contains("cases, warmup"), err.toString());
+        String err = CliRun.stderrOf(2, "bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "1", "--no-train", "--torch-results", badTorch.toString());
+        assertFalse(err.contains("cases, warmup"), err);
     }
 
     @Test
@@ -216,27 +210,12 @@ class BenchOpsTest {
         // not a report: refused naming the file and what was expected
         Path bad = dir.resolve("bad.json");
         Files.writeString(bad, "{\"results\": {}}");
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream old = System.err;
-        System.setErr(new java.io.PrintStream(err, true));
-        int rc;
-        try {
-            rc = Main.run("bench", "kernels", "--ours-results", bad.toString(), "--torch", "none");
-        } finally {
-            System.setErr(old);
-        }
-        assertTrue(rc != 0, "a file that is not a report must fail");
-        assertTrue(err.toString().contains(bad.toString()) && err.toString().contains("\"cases\" array"), err.toString());
+        CliRun notReport = CliRun.of("bench", "kernels", "--ours-results", bad.toString(), "--torch", "none");
+        assertTrue(notReport.code() != 0, "a file that is not a report must fail");
+        assertTrue(notReport.err().contains(bad.toString()) && notReport.err().contains("\"cases\" array"), notReport.err());
         // bench kernels' report is not finished by bench gemm (its cases would be printed under the other command's name)
-        err.reset();
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            rc = Main.run("bench", "gemm", "--ours-results", json.toString(), "--torch", "none");
-        } finally {
-            System.setErr(old);
-        }
-        assertEquals(2, rc, err.toString());
-        assertTrue(err.toString().contains("not a report of bench gemm") && err.toString().contains("\"bench kernels: "), err.toString());
+        String otherBench = CliRun.stderrOf(2, "bench", "gemm", "--ours-results", json.toString(), "--torch", "none");
+        assertTrue(otherBench.contains("not a report of bench gemm") && otherBench.contains("\"bench kernels: "), otherBench);
         torchScriptRunsOneCaseOfEachKind(cases, dir);
     }
 

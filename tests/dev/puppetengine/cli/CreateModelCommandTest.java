@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,10 +22,10 @@ class CreateModelCommandTest {
     @TempDir
     Path dir;
 
-    private static Object[] create(Path out, String... extra) {
+    private static CliRun create(Path out, String... extra) {
         List<String> args = new ArrayList<>(List.of("create-model", "--out", out.toString()));
         args.addAll(List.of(extra));
-        return EvalCommandTest.run(args.toArray(new String[0]));
+        return CliRun.of(args.toArray(new String[0]));
     }
 
     private List<String> listing() throws IOException {
@@ -37,29 +38,29 @@ class CreateModelCommandTest {
     void forceReplacesOnlyAModelDirectoryOrAnEmptyOne() throws Exception {
         Path notes = Files.createDirectory(dir.resolve("notes"));
         Files.writeString(notes.resolve("notes.txt"), "precious");
-        Object[] refused = create(notes, "--force");
-        assertEquals(2, refused[0], (String) refused[2]);
-        assertTrue(((String) refused[2]).contains(notes + " is not an engine model directory (no manifest.json of format puppet-engine-model)"
-                + " and not empty: refusing to delete it; choose another --out"), (String) refused[2]);
-        assertEquals(1, ((String) refused[2]).strip().lines().count(), (String) refused[2]);
+        CliRun refused = create(notes, "--force");
+        assertEquals(2, refused.code(), refused.err());
+        assertTrue(refused.err().contains(notes + " is not an engine model directory (no manifest.json of format puppet-engine-model)"
+                + " and not empty: refusing to delete it; choose another --out"), refused.err());
+        assertEquals(1, refused.err().strip().lines().count(), refused.err());
         assertEquals("precious", Files.readString(notes.resolve("notes.txt")));
         assertEquals(List.of("notes"), listing(), "nothing written beside it");
 
         // another program's manifest.json is not the engine's
         Path foreign = Files.createDirectory(dir.resolve("foreign"));
         Files.writeString(foreign.resolve("manifest.json"), "{\"format\": \"something-else\"}");
-        assertEquals(2, create(foreign, "--force")[0]);
+        assertEquals(2, create(foreign, "--force").code());
         assertTrue(Files.exists(foreign.resolve("manifest.json")));
 
         Path empty = Files.createDirectory(dir.resolve("empty"));
-        Object[] noForce = create(empty);
-        assertEquals(2, noForce[0]);
-        assertTrue(((String) noForce[2]).contains(empty + " already exists (use --force to replace it)"), (String) noForce[2]);
-        Object[] first = create(empty, "--force");
-        assertEquals(0, first[0], (String) first[2]);
+        CliRun noForce = create(empty);
+        assertEquals(2, noForce.code());
+        assertTrue(noForce.err().contains(empty + " already exists (use --force to replace it)"), noForce.err());
+        CliRun first = create(empty, "--force");
+        assertEquals(0, first.code(), first.err());
         String sha = ModelDirectory.read(empty).components().get("unet").sha256();
-        Object[] again = create(empty, "--force", "--seed", "1");   // a model directory: replaced
-        assertEquals(0, again[0], (String) again[2]);
+        CliRun again = create(empty, "--force", "--seed", "1");   // a model directory: replaced
+        assertEquals(0, again.code(), again.err());
         assertNotEquals(sha, ModelDirectory.read(empty).components().get("unet").sha256());
         assertEquals(List.of("empty", "foreign", "notes"), listing(), "temporary siblings left");
     }
@@ -67,9 +68,9 @@ class CreateModelCommandTest {
     /** A dtype the engine does not know is refused naming the option, as every command's dtype options are. */
     @Test
     void anUnknownDtypeIsRefusedNamingTheOption() {
-        Object[] r = create(dir.resolve("m"), "--dtype", "int8");
-        assertEquals(2, r[0], (String) r[2]);
-        assertTrue(((String) r[2]).contains("error: --dtype: unknown dtype 'int8'"), (String) r[2]);
+        CliRun r = create(dir.resolve("m"), "--dtype", "int8");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("error: --dtype: unknown dtype 'int8'"), r.err());
         assertFalse(Files.exists(dir.resolve("m")));
     }
 }

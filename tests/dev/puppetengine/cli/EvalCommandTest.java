@@ -3,15 +3,13 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.synthetic.ProgressListener;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,28 +29,13 @@ class EvalCommandTest {
         clips = TinyModel.clips(tmp.resolve("clips"), 2, 3);
     }
 
-    /** Runs a command with stdout and stderr captured: {exit code, stdout, stderr}. */
-    static Object[] run(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Object[]{code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
-
     @Test
     void scoresTheValidationClipsAndWritesTheReport() throws Exception {
         Path report = tmp.resolve("out/report.json"), gifs = tmp.resolve("gifs");
-        Object[] r = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1",
+        CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1",
                 "--out", report.toString(), "--save-gifs", gifs.toString());
-        assertEquals(0, r[0], (String) r[2]);
-        String table = (String) r[1];
+        assertEquals(0, r.code(), r.err());
+        String table = r.out();
         assertTrue(table.contains("000000") && table.contains("000001") && table.contains("psnr") && table.contains("+-"), table);
 
         JsonNode j = Json.mapper().readTree(report.toFile());
@@ -89,7 +72,7 @@ class EvalCommandTest {
         String[] cmd = {"eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--out", null};
         Path whole = tmp.resolve("resume/whole.json"), resumed = tmp.resolve("resume/resumed.json");
         cmd[cmd.length - 1] = whole.toString();
-        assertEquals(0, run(cmd)[0]);
+        assertEquals(0, CliRun.of(cmd).code());
         JsonNode w = Json.mapper().readTree(whole.toFile());
 
         com.fasterxml.jackson.databind.node.ObjectNode settings = w.deepCopy();   // the report's settings: what the run records first
@@ -105,9 +88,9 @@ class EvalCommandTest {
         java.nio.file.Files.writeString(dev.puppetengine.eval.EvalProgress.fileFor(resumed), "{\"name\":\"000001\",\"psnr\":[1",   // cut short by a crash
                 java.nio.file.StandardOpenOption.APPEND);
         cmd[cmd.length - 1] = resumed.toString();
-        Object[] r = run(cmd);
-        assertEquals(0, r[0], (String) r[2]);
-        assertTrue(((String) r[2]).contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), (String) r[2]);
+        CliRun r = CliRun.of(cmd);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), r.err());
         JsonNode j = Json.mapper().readTree(resumed.toFile());
         assertEquals(99, j.path("examples").get(0).path("psnr").asDouble(), 0, "the recorded example is not sampled again");
         assertEquals(w.path("examples").get(1), j.path("examples").get(1), "the other one is scored as in the uninterrupted run");
@@ -117,9 +100,9 @@ class EvalCommandTest {
         try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
             assertTrue(p.scored().isEmpty());
         }
-        r = run(cmd);
-        assertEquals(2, r[0]);
-        assertTrue(((String) r[2]).contains("holds an unfinished evaluation with other settings (unet_sha256 \"other\" -> "), (String) r[2]);
+        r = CliRun.of(cmd);
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("holds an unfinished evaluation with other settings (unet_sha256 \"other\" -> "), r.err());
 
         // the same folder regenerated with another seed is other data, whatever its path and clip names
         settings.put("unet_sha256", w.path("unet_sha256").asText());
@@ -129,9 +112,9 @@ class EvalCommandTest {
         try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
             assertTrue(p.scored().isEmpty());
         }
-        r = run(cmd);
-        assertEquals(2, r[0]);
-        assertTrue(((String) r[2]).contains("other settings (data.identity.seed 77 -> "), (String) r[2]);
+        r = CliRun.of(cmd);
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("other settings (data.identity.seed 77 -> "), r.err());
     }
 
     /**
@@ -144,24 +127,24 @@ class EvalCommandTest {
         Path copy = tmp.resolve("failing-clips"), whole = tmp.resolve("failing/whole.json"), report = tmp.resolve("failing/report.json");
         org.apache.commons.io.FileUtils.copyDirectory(clips.toFile(), copy.toFile());
         String[] cmd = {"eval", "--model", model.toString(), "--clips", copy.toString(), "--steps", "1", "--guidance", "1", "--out", whole.toString()};
-        assertEquals(0, run(cmd)[0]);
+        assertEquals(0, CliRun.of(cmd).code());
         Path drags = copy.resolve("clips/000001/drags.json");
         String good = java.nio.file.Files.readString(drags);
         java.nio.file.Files.writeString(drags, "{");
         cmd[cmd.length - 1] = report.toString();
         Path partial = dev.puppetengine.eval.EvalProgress.fileFor(report);
         for (int attempt = 0; attempt < 2; attempt++) {
-            Object[] r = run(cmd);
-            assertEquals(2, r[0], (String) r[2]);
-            assertTrue(((String) r[2]).contains("retries only the failed ones"), (String) r[2]);
-            assertEquals(attempt == 1, ((String) r[2]).contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), (String) r[2]);
+            CliRun r = CliRun.of(cmd);
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("retries only the failed ones"), r.err());
+            assertEquals(attempt == 1, r.err().contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), r.err());
             List<String> lines = java.nio.file.Files.readAllLines(partial);
             assertEquals(2, lines.size(), "the settings and example 000000: " + lines);
             assertTrue(lines.get(1).startsWith("{\"name\":\"000000\""), lines.get(1));
         }
         java.nio.file.Files.writeString(drags, good);
-        Object[] r = run(cmd);
-        assertEquals(0, r[0], (String) r[2]);
+        CliRun r = CliRun.of(cmd);
+        assertEquals(0, r.code(), r.err());
         assertFalse(java.nio.file.Files.exists(partial));
         assertEquals(Json.mapper().readTree(whole.toFile()).path("examples"), Json.mapper().readTree(report.toFile()).path("examples"));
     }
@@ -169,9 +152,9 @@ class EvalCommandTest {
     @Test
     void limitTakesTheFirstExamples() throws Exception {
         Path report = tmp.resolve("limited.json");
-        Object[] r = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1",
+        CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1",
                 "--out", report.toString());
-        assertEquals(0, r[0], (String) r[2]);
+        assertEquals(0, r.code(), r.err());
         JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals(1, j.path("examples").size());
         assertEquals("000000", j.path("examples").get(0).path("name").asText());
@@ -183,10 +166,10 @@ class EvalCommandTest {
         Path manifest = clips.resolve("dataset.json");
         String dataset = Files.readString(manifest);
         for (Path out : new Path[]{manifest, clips.resolve("../" + clips.getFileName() + "/dataset.json"), clips.resolve("report.json")}) {
-            Object[] r = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--out", out.toString());
-            assertEquals(2, r[0], (String) r[2]);
-            assertTrue(((String) r[2]).contains("--out " + out + " is inside the input --clips " + clips + ": it could replace a file the command reads"),
-                    (String) r[2]);
+            CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--out", out.toString());
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("--out " + out + " is inside the input --clips " + clips + ": it could replace a file the command reads"),
+                    r.err());
         }
         assertEquals(dataset, Files.readString(manifest));
         assertFalse(Files.exists(clips.resolve("report.json")));
@@ -194,37 +177,37 @@ class EvalCommandTest {
         Path dm = Files.createDirectories(tmp.resolve("dragamove")), gif = dm.resolve("00000.gif");
         Files.writeString(dm.resolve("00000.pkl"), "pickle");
         Files.writeString(gif, "ground truth");
-        Object[] overGif = run("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--out", gif.toString());
-        assertEquals(2, overGif[0], (String) overGif[2]);
-        assertTrue(((String) overGif[2]).contains("is inside the input --dragamove " + dm), (String) overGif[2]);
-        Object[] gifsOverGifs = run("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--save-gifs", dm + "/.");
-        assertEquals(2, gifsOverGifs[0], (String) gifsOverGifs[2]);
-        assertTrue(((String) gifsOverGifs[2]).contains("--save-gifs " + dm + "/. is the input --dragamove " + dm), (String) gifsOverGifs[2]);
+        CliRun overGif = CliRun.of("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--out", gif.toString());
+        assertEquals(2, overGif.code(), overGif.err());
+        assertTrue(overGif.err().contains("is inside the input --dragamove " + dm), overGif.err());
+        CliRun gifsOverGifs = CliRun.of("eval", "--model", model.toString(), "--dragamove", dm.toString(), "--steps", "1", "--save-gifs", dm + "/.");
+        assertEquals(2, gifsOverGifs.code(), gifsOverGifs.err());
+        assertTrue(gifsOverGifs.err().contains("--save-gifs " + dm + "/. is the input --dragamove " + dm), gifsOverGifs.err());
         assertEquals("ground truth", Files.readString(gif));
     }
 
     @Test
     void badInputsExitWithTwoAndOneLine() throws Exception {
-        Object[] missing = run("eval", "--model", model.toString(), "--clips", tmp.resolve("nope").toString(), "--steps", "1");
-        assertEquals(2, missing[0]);
-        assertTrue(((String) missing[2]).contains("nope"), (String) missing[2]);
-        assertFalse(((String) missing[2]).contains("\tat "), "no stack trace");
+        CliRun missing = CliRun.of("eval", "--model", model.toString(), "--clips", tmp.resolve("nope").toString(), "--steps", "1");
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("nope"), missing.err());
+        assertFalse(missing.err().contains("\tat "), "no stack trace");
 
-        Object[] both = run("eval", "--clips", clips.toString(), "--dragamove", clips.toString());
-        assertEquals(2, both[0]);
-        Object[] neither = run("eval", "--model", model.toString());
-        assertEquals(2, neither[0]);
-        Object[] limit = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--limit", "0");
-        assertEquals(2, limit[0]);
-        Object[] steps = run("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "0");
-        assertEquals(2, steps[0]);
-        Object[] noModel = run("eval", "--model", tmp.resolve("no-model").toString(), "--clips", clips.toString(), "--steps", "1");
-        assertEquals(2, noModel[0], (String) noModel[2]);
+        CliRun both = CliRun.of("eval", "--clips", clips.toString(), "--dragamove", clips.toString());
+        assertEquals(2, both.code());
+        CliRun neither = CliRun.of("eval", "--model", model.toString());
+        assertEquals(2, neither.code());
+        CliRun limit = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--limit", "0");
+        assertEquals(2, limit.code());
+        CliRun steps = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "0");
+        assertEquals(2, steps.code());
+        CliRun noModel = CliRun.of("eval", "--model", tmp.resolve("no-model").toString(), "--clips", clips.toString(), "--steps", "1");
+        assertEquals(2, noModel.code(), noModel.err());
 
         Path trainOnly = tmp.resolve("train-only");
         SyntheticDataset.generate(trainOnly, 1, 1, TinyModel.SIDE, 3, ProgressListener.NONE);   // one clip: all in the train split
-        Object[] noVal = run("eval", "--model", model.toString(), "--clips", trainOnly.toString(), "--steps", "1");
-        assertEquals(2, noVal[0]);
-        assertTrue(((String) noVal[2]).contains("no validation clips"), (String) noVal[2]);
+        CliRun noVal = CliRun.of("eval", "--model", model.toString(), "--clips", trainOnly.toString(), "--steps", "1");
+        assertEquals(2, noVal.code());
+        assertTrue(noVal.err().contains("no validation clips"), noVal.err());
     }
 }

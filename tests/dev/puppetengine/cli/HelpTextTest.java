@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -86,18 +87,8 @@ class HelpTextTest {
         String bench = new CommandLine(new BenchSampleCommand()).getUsageMessage();
         assertTrue(bench.contains("Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS), bench);
         assertTrue(bench.contains("Frames, 1 to " + SamplingOptions.MAX_FRAMES), bench);
-        PrintStream err = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int rc;
-        try {
-            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            rc = Main.run("train", "--model", "models/toy", "--data", dir.resolve("absent").toString(), "--out", dir.resolve("run").toString(),
-                    "--preview-clips", dir.resolve("absent").toString(), "--preview-steps", "" + (SamplingOptions.MAX_STEPS + 1));
-        } finally {
-            System.setErr(err);
-        }
-        String said = captured.toString(StandardCharsets.UTF_8);
-        assertEquals(2, rc, said);
+        String said = CliRun.stderrOf(2, "train", "--model", "models/toy", "--data", dir.resolve("absent").toString(), "--out", dir.resolve("run").toString(),
+                "--preview-clips", dir.resolve("absent").toString(), "--preview-steps", "" + (SamplingOptions.MAX_STEPS + 1));
         assertEquals("error: --preview-steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + (SamplingOptions.MAX_STEPS + 1), said.strip());
         assertFalse(Files.exists(dir.resolve("run")));
     }

@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,13 +22,13 @@ class PlotCommandTest {
         String lines = "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n";
         Files.writeString(log, lines);
         for (Path out : new Path[]{log, run.resolve("../run/./log.jsonl")}) {
-            Object[] r = EvalCommandTest.run("plot", run.toString(), "--out", out.toString());
-            assertEquals(2, r[0], (String) r[2]);
-            assertTrue(((String) r[2]).contains("--out " + out + " is the input log " + log + ": writing it would replace the input"), (String) r[2]);
+            CliRun r = CliRun.of("plot", run.toString(), "--out", out.toString());
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains("--out " + out + " is the input log " + log + ": writing it would replace the input"), r.err());
             assertEquals(lines, Files.readString(log));
         }
-        Object[] ok = EvalCommandTest.run("plot", run.toString());
-        assertEquals(0, ok[0], (String) ok[2]);
+        CliRun ok = CliRun.of("plot", run.toString());
+        assertEquals(0, ok.code(), ok.err());
         assertTrue(Files.size(run.resolve("loss.png")) > 0);
         assertEquals(lines, Files.readString(log));
     }
@@ -44,20 +45,20 @@ class PlotCommandTest {
     @Test
     void refusesAnOutputNotNamedPng() throws Exception {
         Path log = Files.writeString(dir.resolve("log.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n");
-        Object[] r = EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("loss.gif").toString());
-        assertEquals(2, r[0], (String) r[2]);
-        assertTrue(((String) r[2]).contains("--out " + dir.resolve("loss.gif") + ": plot writes a PNG; give a file name ending in .png"), (String) r[2]);
+        CliRun r = CliRun.of("plot", log.toString(), "--out", dir.resolve("loss.gif").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--out " + dir.resolve("loss.gif") + ": plot writes a PNG; give a file name ending in .png"), r.err());
         assertFalse(Files.exists(dir.resolve("loss.gif")));
-        assertEquals(0, EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("Loss.PNG").toString())[0]);
+        assertEquals(0, CliRun.of("plot", log.toString(), "--out", dir.resolve("Loss.PNG").toString()).code());
     }
 
     /** A log with nothing to plot is refused before --out's missing folders are created. */
     @Test
     void aRefusedPlotCreatesNoFolders() throws Exception {
         Path log = Files.writeString(dir.resolve("log.jsonl"), "not json\n{\"step\": 1}\n");
-        Object[] r = EvalCommandTest.run("plot", log.toString(), "--out", dir.resolve("new/sub/loss.png").toString());
-        assertEquals(2, r[0], (String) r[2]);
-        assertTrue(((String) r[2]).contains("no step with a finite loss"), (String) r[2]);
+        CliRun r = CliRun.of("plot", log.toString(), "--out", dir.resolve("new/sub/loss.png").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("no step with a finite loss"), r.err());
         assertFalse(Files.exists(dir.resolve("new")));
     }
 }

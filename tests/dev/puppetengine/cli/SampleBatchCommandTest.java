@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.ClipDataset;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,21 +33,21 @@ class SampleBatchCommandTest {
         Files.writeString(images.resolve("notes.txt"), "not an image");
     }
 
-    private static Object[] batch(Path out, String... extra) {
+    private static CliRun batch(Path out, String... extra) {
         String[] base = {"sample-batch", "--model", model.toString(), "--dir", images.toString(), "--out", out.toString(),
                 "--frames", "3", "--steps", "1", "--guidance", "1"};
         String[] args = new String[base.length + extra.length];
         System.arraycopy(base, 0, args, 0, base.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
-        return EvalCommandTest.run(args);
+        return CliRun.of(args);
     }
 
     @Test
     void writesOneGifPerInputReportsBadOnesAndResumes() throws Exception {
         Path out = tmp.resolve("out");
-        Object[] r = batch(out);
-        String err = (String) r[2];
-        assertEquals(2, r[0], err);
+        CliRun r = batch(out);
+        String err = r.err();
+        assertEquals(2, r.code(), err);
         assertTrue(err.contains("c: ") && err.contains("c-drags.json") && err.contains("1 of 3 inputs failed"), err);
         assertEquals(3, GifFiles.read(out.resolve("a.gif")).frames().size());
         assertEquals(TinyModel.SIDE, GifFiles.read(out.resolve("b.gif")).width());
@@ -56,9 +57,9 @@ class SampleBatchCommandTest {
         Files.setLastModifiedTime(out.resolve("a.gif"), aTime);
         Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30], \"end\": [30, 40]}]}");
         try {
-            Object[] again = batch(out);
-            assertEquals(0, again[0], (String) again[2]);
-            assertTrue(((String) again[2]).contains("1 written, 2 skipped"), (String) again[2]);
+            CliRun again = batch(out);
+            assertEquals(0, again.code(), again.err());
+            assertTrue(again.err().contains("1 written, 2 skipped"), again.err());
             assertEquals(aTime, Files.getLastModifiedTime(out.resolve("a.gif")), "existing outputs are kept");
             assertTrue(Files.exists(out.resolve("c.gif")));
             try (var s = Files.list(out)) {
@@ -75,35 +76,35 @@ class SampleBatchCommandTest {
         Files.copy(images.resolve("a.png"), dir.resolve("x.png"));
         Files.copy(images.resolve("a.png"), dir.resolve("y.png"));
         Path out = tmp.resolve("lonely-out");
-        Object[] r = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", dir.toString(), "--out", out.toString(),
+        CliRun r = CliRun.of("sample-batch", "--model", model.toString(), "--dir", dir.toString(), "--out", out.toString(),
                 "--frames", "3", "--steps", "1", "--guidance", "1", "--limit", "1");
-        assertEquals(2, r[0]);
-        assertTrue(((String) r[2]).contains("x-drags.json") && ((String) r[2]).contains("1 of 1 inputs failed"), (String) r[2]);
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("x-drags.json") && r.err().contains("1 of 1 inputs failed"), r.err());
         assertFalse(Files.exists(out.resolve("x.gif")));
     }
 
     @Test
     void unusableDirectoriesExitWithTwo() throws Exception {
-        Object[] none = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", tmp.resolve("nope").toString(),
+        CliRun none = CliRun.of("sample-batch", "--model", model.toString(), "--dir", tmp.resolve("nope").toString(),
                 "--out", tmp.resolve("o1").toString());
-        assertEquals(2, none[0]);
-        assertTrue(((String) none[2]).contains("nope"), (String) none[2]);
-        Object[] empty = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", Files.createDirectories(tmp.resolve("empty")).toString(),
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("nope"), none.err());
+        CliRun empty = CliRun.of("sample-batch", "--model", model.toString(), "--dir", Files.createDirectories(tmp.resolve("empty")).toString(),
                 "--out", tmp.resolve("o2").toString());
-        assertEquals(2, empty[0]);
-        assertTrue(((String) empty[2]).contains("no images"), (String) empty[2]);
-        Object[] noDragAMove = EvalCommandTest.run("sample-batch", "--dragamove", tmp.resolve("nope").toString(), "--out", tmp.resolve("o3").toString());
-        assertEquals(2, noDragAMove[0]);
+        assertEquals(2, empty.code());
+        assertTrue(empty.err().contains("no images"), empty.err());
+        CliRun noDragAMove = CliRun.of("sample-batch", "--dragamove", tmp.resolve("nope").toString(), "--out", tmp.resolve("o3").toString());
+        assertEquals(2, noDragAMove.code());
         Path in = Files.createDirectories(tmp.resolve("in-and-out"));   // its outputs would be read back as inputs on the next run
-        Object[] same = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dir", in.toString(), "--out", in.resolve(".").toString());
-        assertEquals(2, same[0]);
-        assertTrue(((String) same[2]).contains("--out " + in.resolve(".") + " is the input --dir " + in + ": writing it would replace the input"), (String) same[2]);
-        Object[] sameDragAMove = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", in.toString());
-        assertEquals(2, sameDragAMove[0]);
-        assertTrue(((String) sameDragAMove[2]).contains("is the input --dragamove " + in), (String) sameDragAMove[2]);
-        Object[] frames = EvalCommandTest.run("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", tmp.resolve("o4").toString(),
+        CliRun same = CliRun.of("sample-batch", "--model", model.toString(), "--dir", in.toString(), "--out", in.resolve(".").toString());
+        assertEquals(2, same.code());
+        assertTrue(same.err().contains("--out " + in.resolve(".") + " is the input --dir " + in + ": writing it would replace the input"), same.err());
+        CliRun sameDragAMove = CliRun.of("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", in.toString());
+        assertEquals(2, sameDragAMove.code());
+        assertTrue(sameDragAMove.err().contains("is the input --dragamove " + in), sameDragAMove.err());
+        CliRun frames = CliRun.of("sample-batch", "--model", model.toString(), "--dragamove", in.toString(), "--out", tmp.resolve("o4").toString(),
                 "--frames", "8");
-        assertEquals(2, frames[0]);
-        assertTrue(((String) frames[2]).contains("--frames does not apply to --dragamove"), (String) frames[2]);
+        assertEquals(2, frames.code());
+        assertTrue(frames.err().contains("--frames does not apply to --dragamove"), frames.err());
     }
 }

@@ -10,13 +10,12 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,19 +36,6 @@ class SampleCommandTest {
     @TempDir
     static Path dir;
     static Path model, image;
-
-    record Run(int code, String err) {}
-
-    static Run run(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
 
     @BeforeAll
     static void setUp() throws IOException {
@@ -74,9 +60,9 @@ class SampleCommandTest {
     @Test
     void sameSeedGivesIdenticalFramesAndAnotherSeedDiffers() throws IOException {
         Path a = dir.resolve("a/"), b = dir.resolve("b/"), c = dir.resolve("c/");
-        assertEquals(0, run(sample(a, "--drag", "30,20:40,25", "--seed", "7")).code());
-        assertEquals(0, run(sample(b, "--drag", "30,20:40,25", "--seed", "7")).code());
-        assertEquals(0, run(sample(c, "--drag", "30,20:40,25", "--seed", "8")).code());
+        assertEquals(0, CliRun.of(sample(a, "--drag", "30,20:40,25", "--seed", "7")).code());
+        assertEquals(0, CliRun.of(sample(b, "--drag", "30,20:40,25", "--seed", "7")).code());
+        assertEquals(0, CliRun.of(sample(c, "--drag", "30,20:40,25", "--seed", "8")).code());
         List<Path> fa = frames(a), fb = frames(b), fc = frames(c);
         assertEquals(2, fa.size());
         for (int i = 0; i < fa.size(); i++) assertArrayEquals(Files.readAllBytes(fa.get(i)), Files.readAllBytes(fb.get(i)), "frame " + i);
@@ -86,7 +72,7 @@ class SampleCommandTest {
     @Test
     void writesGifWithOverlayAndWarnsAboutRandomWeights() throws IOException {
         Path gif = dir.resolve("o.gif");
-        Run r = run(sample(gif, "--drag", "30,20:40,25", "--overlay", "--guidance", "3"));
+        CliRun r = CliRun.of(sample(gif, "--drag", "30,20:40,25", "--overlay", "--guidance", "3"));
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.size(gif) > 0);
         assertTrue(r.err().contains("untrained random weights"), r.err());
@@ -98,7 +84,7 @@ class SampleCommandTest {
     @Test
     void aTrailingSlashWritesFramesIntoADottedDirectory() throws IOException {
         Path frames = dir.resolve("frames.v2");
-        Run r = run(sample(frames + "/"));
+        CliRun r = CliRun.of(sample(frames + "/"));
         assertEquals(0, r.code(), r.err());
         assertEquals(2, frames(frames).size());
     }
@@ -107,11 +93,11 @@ class SampleCommandTest {
     @Test
     void anOutputWhereNothingCanBeCreatedIsRefusedUpFront() {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
-        Run r = run(sample(Path.of("/proc/x.gif")));
+        CliRun r = CliRun.of(sample(Path.of("/proc/x.gif")));
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("--out /proc/x.gif: cannot create files in /proc"), r.err());
         assertFalse(r.err().contains("model "), "refused before the model is loaded: " + r.err());
-        Run d = run("dataset", "--out", "/proc/x", "--count", "1");
+        CliRun d = CliRun.of("dataset", "--out", "/proc/x", "--count", "1");
         assertEquals(2, d.code(), d.err());
         assertTrue(d.err().contains("--out /proc/x: cannot create files in /proc"), d.err());
     }
@@ -125,7 +111,7 @@ class SampleCommandTest {
         for (Path out : new Path[]{gif, dir.resolve("gif-in/../gif-in/x.gif")}) {
             List<String> args = new ArrayList<>(Arrays.asList(sample(out)));
             args.set(args.indexOf("--image") + 1, gif.toString());
-            Run r = run(args.toArray(new String[0]));
+            CliRun r = CliRun.of(args.toArray(new String[0]));
             assertEquals(2, r.code(), r.err());
             assertTrue(r.err().contains("--out " + out + " is the input --image " + gif + ": writing it would replace the input; choose another --out"), r.err());
             assertFalse(r.err().contains("model "), "refused before the model is loaded: " + r.err());
@@ -230,7 +216,7 @@ class SampleCommandTest {
                 args.remove(first);
                 args.remove(first);
             }
-            Run r = run(args.toArray(new String[0]));
+            CliRun r = CliRun.of(args.toArray(new String[0]));
             String msg = r.err().strip();
             assertEquals(2, r.code(), c.getKey() + ": " + r.err());
             assertTrue(msg.startsWith("error: ") && msg.lines().count() == 1, c.getKey() + ": expected one line, got: " + r.err());

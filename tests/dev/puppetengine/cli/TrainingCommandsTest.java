@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.puppetengine.testing.CliRun.stderrOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -85,22 +86,17 @@ class TrainingCommandsTest {
         String differs = stderrOf(2, other);
         assertTrue(differs.contains("training.steps 2 -> 3"), "names the setting that differs: " + differs);
         // while another run holds the directory (this process here, another one in use) a second is refused at once
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream was = System.err;
-        System.setErr(new java.io.PrintStream(err, true));
         try (RunDirectory held = RunDirectory.lock(run)) {
-            assertEquals(2, Main.run(train));
-            String[] big = train.clone();
-            big[6] = dir.resolve("r-big").toString();
-            big[2] = dir.resolve("absent").toString();   // refused before any model loads (here there is none to load)
-            big = java.util.stream.Stream.concat(java.util.Arrays.stream(big), java.util.stream.Stream.of("--batch-size", "5000")).toArray(String[]::new);
-            assertEquals(2, Main.run(big));
-        } finally {
-            System.setErr(was);
+            String busy = stderrOf(2, train);
+            assertTrue(busy.contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
+                    busy);
         }
-        assertTrue(err.toString().contains("error: " + run + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end or choose another --out"),
-                err.toString());
-        assertTrue(err.toString().contains("error: --batch-size 5000 is larger than the 5 training clips of " + prepared), err.toString());
+        String[] big = train.clone();
+        big[6] = dir.resolve("r-big").toString();
+        big[2] = dir.resolve("absent").toString();   // refused before any model loads (here there is none to load)
+        big = java.util.stream.Stream.concat(java.util.Arrays.stream(big), java.util.stream.Stream.of("--batch-size", "5000")).toArray(String[]::new);
+        String tooBig = stderrOf(2, big);
+        assertTrue(tooBig.contains("error: --batch-size 5000 is larger than the 5 training clips of " + prepared), tooBig);
         assertFalse(Files.exists(dir.resolve("r-big")), "a run refused at its start leaves no --out directory behind");
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
@@ -129,23 +125,16 @@ class TrainingCommandsTest {
         assertTrue(otherVae.contains("prepared with a VAE of scaling factor"), otherVae);
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
-        java.io.ByteArrayOutputStream said = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream errWas = System.err;
-        System.setErr(new java.io.PrintStream(said, true));
-        try {
-            assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // F32 weights
-                    "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention"));
-            assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
-                    "--steps", "1", "--dtype", "fp16"));
-            for (String[] bad : new String[][]{{"--kind", " "}, {"--export-dtype", "int8"}})   // refused before any work
-                assertEquals(2, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("bad").toString(),
-                        "--steps", "1", bad[0], bad[1]));
-            assertFalse(Files.exists(dir.resolve("bad")));
-        } finally {
-            System.setErr(errWas);
-        }
-        assertTrue(said.toString().contains("on cpu, BF16 weights and activations; F32 master weights, moments and loss"), said.toString());
-        assertTrue(said.toString().contains("needs loss scaling"), said.toString());
+        String said = stderrOf(0, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // F32 weights
+                "--steps", "1", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention");
+        assertTrue(said.contains("on cpu, BF16 weights and activations; F32 master weights, moments and loss"), said);
+        String f16 = stderrOf(2, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("f16").toString(),
+                "--steps", "1", "--dtype", "fp16");
+        assertTrue(f16.contains("needs loss scaling"), f16);
+        for (String[] bad : new String[][]{{"--kind", " "}, {"--export-dtype", "int8"}})   // refused before any work
+            stderrOf(2, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("bad").toString(),
+                    "--steps", "1", bad[0], bad[1]);
+        assertFalse(Files.exists(dir.resolve("bad")));
         try (SafetensorsReader r = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"))) {
             for (var e : r.entries())   // trained tensors: their fp32 masters; frozen ones: the bf16 tensors the UNet ran with
                 assertEquals(e.name().contains(".attn1.") || e.name().contains(".attn2.") || e.name().contains("flow_convs") || e.name().contains("drag_token_mlps")
@@ -184,18 +173,12 @@ class TrainingCommandsTest {
                 "--steps", "1"));
 
         // a run directory, or one of its checkpoints, given as a model: the message points at the model
-        java.io.ByteArrayOutputStream hint = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(hint, true));
-        try {
-            assertEquals(2, Main.run("sample", "--model", run.toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(), "--out",
-                    dir.resolve("x.gif").toString()));
-            assertEquals(2, Main.run("sample", "--model", TrainingCheckpoint.latest(run).toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
-                    "--out", dir.resolve("x.gif").toString()));
-        } finally {
-            System.setErr(was);
-        }
-        assertTrue(hint.toString().contains("the model a training run exported is " + run.resolve("model")), hint.toString());
-        assertTrue(hint.toString().contains("it is a training checkpoint"), hint.toString());
+        String runAsModel = stderrOf(2, "sample", "--model", run.toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(), "--out",
+                dir.resolve("x.gif").toString());
+        assertTrue(runAsModel.contains("the model a training run exported is " + run.resolve("model")), runAsModel);
+        String checkpointAsModel = stderrOf(2, "sample", "--model", TrainingCheckpoint.latest(run).toString(), "--image",
+                data.resolve("clips/000000/frame_00.png").toString(), "--out", dir.resolve("x.gif").toString());
+        assertTrue(checkpointAsModel.contains("it is a training checkpoint"), checkpointAsModel);
 
         Path gif = dir.resolve("s.gif");
         assertEquals(0, Main.run("sample", "--model", run.resolve("model").toString(), "--image", data.resolve("clips/000000/frame_00.png").toString(),
@@ -308,18 +291,5 @@ class TrainingCommandsTest {
         said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--frames", "1");
         assertTrue(said.contains("error: --size 64, --frames 1: frames 1: a clip needs at least 2"), said);
         assertFalse(Files.exists(out));
-    }
-
-    /** Runs the CLI, requires exit code {@code rc}, and returns what it printed on stderr. */
-    private static String stderrOf(int rc, String... args) {
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream was = System.err;
-        System.setErr(new java.io.PrintStream(err, true));
-        try {
-            assertEquals(rc, Main.run(args), err::toString);
-        } finally {
-            System.setErr(was);
-        }
-        return err.toString();
     }
 }

@@ -1,14 +1,13 @@
 package dev.puppetengine.convert;
 
-import dev.puppetengine.cli.Main;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URISyntaxException;
@@ -39,27 +38,14 @@ class ConvertErrorsTest {
         folder = Synthetic.diffusersFolder(shared.resolve("svd"), DType.F32);
     }
 
-    /** Runs the CLI; returns exit code and everything printed. */
-    private record Run(int code, String text) {}
-
-    private static Run run(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream p = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        System.setOut(p);
-        System.setErr(p);
-        try {
-            int code = Main.run(Stream.concat(Stream.of("convert"), Stream.of(args)).toArray(String[]::new));
-            return new Run(code, buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    /** Runs convert with {@code args}. */
+    private static CliRun run(String... args) {
+        return CliRun.of(Stream.concat(Stream.of("convert"), Stream.of(args)).toArray(String[]::new));
     }
 
-    private static void assertFails(Run r, String... parts) {
-        assertEquals(2, r.code, r.text);
-        for (String s : parts) assertTrue(r.text.contains(s), "expected '" + s + "' in:\n" + r.text);
+    private static void assertFails(CliRun r, String... parts) {
+        assertEquals(2, r.code(), r.text());
+        for (String s : parts) assertTrue(r.text().contains(s), "expected '" + s + "' in:\n" + r.text());
     }
 
     /** Nothing under the output's name, and no temporary sibling either. */
@@ -84,23 +70,23 @@ class ConvertErrorsTest {
     @Test
     void exportNamesWhatPythonLoadersWouldReadOtherwise() throws IOException {
         Path engine = dir.resolve("engine");
-        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code);
-        Run r = run(engine.toString(), "--to", "diffusers", "--dry-run");
-        assertEquals(0, r.code, r.text);
-        assertTrue(r.text.contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text);
-        assertTrue(r.text.contains("warning: vae has norm_num_groups 8"), r.text);
-        assertFalse(r.text.contains("warning: image_encoder"), r.text);
-        assertFalse(r.text.contains("unscaled"), r.text);
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code());
+        CliRun r = run(engine.toString(), "--to", "diffusers", "--dry-run");
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.text().contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text());
+        assertTrue(r.text().contains("warning: vae has norm_num_groups 8"), r.text());
+        assertFalse(r.text().contains("warning: image_encoder"), r.text());
+        assertFalse(r.text().contains("unscaled"), r.text());
 
         Path m = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // as train --unscaled-input marks its export
         com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(m.toFile());
         Files.writeString(m, json.put("unet_input", "unscaled").toString());
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
-        assertTrue(r.text.contains("warning: the UNet was trained on the unscaled noisy latent") && r.text.contains("sample the export without that scaling"), r.text);
+        assertTrue(r.text().contains("warning: the UNet was trained on the unscaled noisy latent") && r.text().contains("sample the export without that scaling"), r.text());
         // the export keeps the setting in the UNet's config.json, and converting it back restores it
         Path back = dir.resolve("back"), exported = dir.resolve("exported");
-        assertEquals(0, run(engine.toString(), "--to", "diffusers", "--out", exported.toString()).code);
-        assertEquals(0, run(exported.toString(), "--preset", "toy", "--out", back.toString()).code);
+        assertEquals(0, run(engine.toString(), "--to", "diffusers", "--out", exported.toString()).code());
+        assertEquals(0, run(exported.toString(), "--preset", "toy", "--out", back.toString()).code());
         assertFalse(dev.puppetengine.model.checkpoint.ModelDirectory.read(back).scalesUNetInput());
     }
 
@@ -108,7 +94,7 @@ class ConvertErrorsTest {
     @Test
     void anOutputWhereNothingCanBeCreatedIsRefusedFirst() {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
-        Run r = run(dir.resolve("no-such-input").toString(), "--preset", "toy", "--out", "/proc/x");
+        CliRun r = run(dir.resolve("no-such-input").toString(), "--preset", "toy", "--out", "/proc/x");
         assertFails(r, "--out /proc/x: cannot create files in /proc");
     }
 
@@ -184,9 +170,9 @@ class ConvertErrorsTest {
                 "1 missing: decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight", "1 unexpected: decoder.extra.weight", "--allow-partial");
         assertNothingLeft(out);
 
-        Run ok = run(in.toString(), "--preset", "toy", "--allow-partial", "--out", out.toString());
-        assertEquals(0, ok.code, ok.text);
-        assertTrue(ok.text.contains("warning: " + vae), ok.text);
+        CliRun ok = run(in.toString(), "--preset", "toy", "--allow-partial", "--out", out.toString());
+        assertEquals(0, ok.code(), ok.text());
+        assertTrue(ok.text().contains("warning: " + vae), ok.text());
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors"))) {
             assertTrue(r.contains("decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight"));
             assertFalse(r.contains("decoder.extra.weight"));
@@ -238,9 +224,9 @@ class ConvertErrorsTest {
     @Test
     void refusesToOverwriteWithoutForceAndDryRunWritesNothing() throws IOException {
         Path out = dir.resolve("model");
-        Run dry = run(folder.toString(), "--preset", "toy", "--dry-run", "--out", out.toString());
-        assertEquals(0, dry.code, dry.text);
-        assertTrue(dry.text.contains("diffusers folder") && dry.text.contains("nothing written"), dry.text);
+        CliRun dry = run(folder.toString(), "--preset", "toy", "--dry-run", "--out", out.toString());
+        assertEquals(0, dry.code(), dry.text());
+        assertTrue(dry.text().contains("diffusers folder") && dry.text().contains("nothing written"), dry.text());
         assertNothingLeft(out);
 
         Files.createDirectories(out);
@@ -248,13 +234,13 @@ class ConvertErrorsTest {
         assertFails(run(folder.toString(), "--preset", "toy", "--out", out.toString()), out + " already exists (use --force");
         assertTrue(Files.exists(out.resolve("keep")));
         Files.delete(out.resolve("keep"));   // an empty directory is replaced with --force (a folder of other files is not: below)
-        assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code);
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code());
         assertTrue(Files.exists(out.resolve("manifest.json")));
 
         // the export's dry run makes the real run's checks: a component whose file holds another component fails it
-        Run export = run(out.toString(), "--to", "diffusers", "--dry-run");
-        assertEquals(0, export.code, export.text);
-        assertTrue(export.text.contains("checks passed"), export.text);
+        CliRun export = run(out.toString(), "--to", "diffusers", "--dry-run");
+        assertEquals(0, export.code(), export.text());
+        assertTrue(export.text().contains("checks passed"), export.text());
         Path swapped = dir.resolve("swapped");
         Files.createDirectories(swapped);
         try (Stream<Path> s = Files.list(out)) {
@@ -279,9 +265,9 @@ class ConvertErrorsTest {
         assertEquals("precious", Files.readString(notes.resolve("notes.txt")));
 
         Path model = dir.resolve("model");
-        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", model.toString()).code);
-        Run again = run(folder.toString(), "--preset", "toy", "--seed", "1", "--force", "--out", model.toString());   // a model directory: replaced
-        assertEquals(0, again.code, again.text);
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", model.toString()).code());
+        CliRun again = run(folder.toString(), "--preset", "toy", "--seed", "1", "--force", "--out", model.toString());   // a model directory: replaced
+        assertEquals(0, again.code(), again.text());
         String manifest = Files.readString(model.resolve("manifest.json"));
 
         // the input, however spelled, something inside it, or a folder holding it: refused with or without --force
@@ -301,9 +287,9 @@ class ConvertErrorsTest {
 
         // --to diffusers: an earlier export is replaced, a diffusers download (model_index.json, scheduler/, ...) is not
         Path export = dir.resolve("export");
-        assertEquals(0, run(model.toString(), "--to", "diffusers", "--out", export.toString()).code);
-        Run exportAgain = run(model.toString(), "--to", "diffusers", "--force", "--out", export.toString());
-        assertEquals(0, exportAgain.code, exportAgain.text);
+        assertEquals(0, run(model.toString(), "--to", "diffusers", "--out", export.toString()).code());
+        CliRun exportAgain = run(model.toString(), "--to", "diffusers", "--force", "--out", export.toString());
+        assertEquals(0, exportAgain.code(), exportAgain.text());
         Files.writeString(export.resolve("model_index.json"), "{}");
         assertFails(run(model.toString(), "--to", "diffusers", "--force", "--out", export.toString()),
                 export + " is not an earlier export (only unet/, vae/, image_encoder/ folders with config.json) and not empty: refusing to delete it");
