@@ -11,6 +11,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -76,6 +77,10 @@ class OptimizerTest {
                 Adam.StepResult r = opt.step(2);
                 assertEquals(5.0, r.gradNorm(), 1e-12);
                 assertEquals(1.0 / (5 + 1e-6), r.clipScale(), 1e-12);
+                double c = r.clipScale();                // beta 0: the moments are the gradient the step used, averaged and clipped
+                assertArrayEquals(new double[]{3 * c, 0}, opt.firstMoments().get("a").toDoubleArray(), 1e-15);
+                assertArrayEquals(new double[]{4 * c}, opt.firstMoments().get("b").toDoubleArray(), 1e-15);
+                assertArrayEquals(new double[]{16 * c * c}, opt.secondMoments().get("b").toDoubleArray(), 1e-14);
             }
         }
     }
@@ -105,6 +110,66 @@ class OptimizerTest {
                 assertEquals(1.0 - 3e-4, master, 1e-7);          // the fp32 master moves by lr per step
                 assertEquals(1.0, p.item());                      // bf16 cannot represent 0.9997: rounds to 1
             }
+        }
+    }
+
+    /** The rounded master is written back: with lr 0.1 the fp32 master goes 1 -> 0.9, which bf16 holds as 0.8984375. */
+    @Test
+    void aLowPrecisionParameterTakesItsMastersRoundedValue() {
+        try (Scope s = Scope.open()) {
+            Tensor p = leaf(DType.BF16, 1.0);
+            try (Adam opt = new Adam(Map.of("p", p), new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0, false, 0, 0))) {
+                setGrad(p, 1.0);
+                opt.step(1);
+                assertEquals((float) 0.9, opt.masters().get("p").item(), 1e-7);
+                assertEquals(0.8984375, p.item());
+            }
+        }
+    }
+
+    /**
+     * Parameters without a gradient keep their weights and moments (no decay either, as torch skips them), and the
+     * clipping norm counts only the gradients there are; a step with no gradient at all changes nothing.
+     */
+    @Test
+    void parametersWithoutAGradientAreLeftAlone() {
+        try (Scope s = Scope.open()) {
+            Tensor a = leaf(DType.F64, 1, 2), b = leaf(DType.F64, 3);
+            try (Adam opt = new Adam(Map.of("a", a, "b", b), new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0.01, true, 10, 0))) {
+                assertEquals(java.util.Set.of("a", "b"), opt.parameters().keySet());
+                assertEquals(0, opt.step(1).gradNorm());
+                assertArrayEquals(new double[]{1, 2}, a.toDoubleArray());
+                assertArrayEquals(new double[]{3}, b.toDoubleArray());
+                setGrad(a, 3, 4);
+                assertEquals(5, opt.step(1).gradNorm(), 1e-12);
+                assertNotEquals(1, a.toDoubleArray()[0]);
+                assertArrayEquals(new double[]{3}, b.toDoubleArray());
+                assertArrayEquals(new double[]{0}, opt.firstMoments().get("b").toDoubleArray());
+                assertArrayEquals(new double[]{0}, opt.secondMoments().get("b").toDoubleArray());
+            }
+        }
+    }
+
+    /**
+     * A step frees the gradients it applied and what it computed on the way (the norm's accumulator); closing frees the
+     * masters and moments and drops a gradient still pending; the EMA frees its copy.
+     */
+    @Test
+    void stepsAndCloseGiveBackTheirMemory() {
+        try (Scope s = Scope.open()) {
+            Tensor p = leaf(DType.BF16, 1.0, 2.0);
+            long bare = CPU.bytesInUse();
+            try (Adam opt = new Adam(Map.of("p", p), Adam.Settings.reference())) {
+                long ready = CPU.bytesInUse();
+                setGrad(p, 0.5, -0.5);
+                opt.step(1);
+                assertEquals(ready, CPU.bytesInUse(), "after a step");
+                setGrad(p, 1, 1);
+            }
+            assertNull(p.grad());
+            assertEquals(bare, CPU.bytesInUse(), "after close");
+            new Ema(Map.of("p", p), 0.9).close();
+            assertEquals(bare, CPU.bytesInUse(), "after the EMA's close");
         }
     }
 
