@@ -4,6 +4,8 @@ import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetInputs;
+import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Philox;
@@ -13,6 +15,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -35,6 +38,8 @@ class EdmLossTest {
         mean /= s.length;
         assertEquals(0.7, mean, 0.03);
         assertEquals(1.6, Math.sqrt(sq / s.length - mean * mean), 0.03);
+        for (int i = 0; i < 3; i++)       // exactly the SIGMA stream's draws (a run resumes only under the same stream layout)
+            assertEquals(Math.exp(0.7 + 1.6 * Philox.normal(3, Streams.offset(0, Streams.SIGMA), i)), s[i]);
     }
 
     /** conv_out zeroed: the UNet returns v = 0 exactly, in any dtype. */
@@ -104,6 +109,62 @@ class EdmLossTest {
             Tensor bf16Latents = x0.to(DType.BF16);
             assertThrows(IllegalArgumentException.class, () -> new EdmLoss(unet, true, null).loss(
                     new EdmLoss.Batch(bf16Latents, batch.condLatent(), batch.embedding(), batch.drags()), seed, step, false));
+        }
+    }
+
+    /**
+     * With a UNet that does not return zero: the loss is the closed form around what the UNet returns for c_in x at
+     * c_noise = ln(sigma) / 4 (called here directly, with the same dropout draw), with c_skip and c_out applied to it;
+     * without c_in the UNet sees x + sigma eps unscaled.
+     */
+    @Test
+    void lossMatchesTheUNetsOutputForScaledInputs() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
+             GradMode.Guard g = GradMode.noGrad()) {
+            CPU.fillRandom(ps.parameters().get("conv_out.weight").value(), RandomKind.NORMAL, 3, 0);
+            CPU.fillRandom(ps.parameters().get("conv_out.bias").value(), RandomKind.NORMAL, 4, 0);
+            Tensor x0 = randn(5, 2, 2, 8, 8, 4);
+            EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4), randn(7, 2, 1, 16), Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
+            long seed = 11, step = 4;
+            double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
+            int per = x.length / 2;
+            for (boolean applyCIn : new boolean[]{true, false}) {
+                double got = new EdmLoss(unet, applyCIn, null).loss(batch, seed, step, false).item();
+                double[] noisy = new double[x.length], in = new double[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    double sg = sigma[i / per];
+                    noisy[i] = x[i] + sg * Philox.normal(seed, Streams.offset(step, Streams.NOISE), i);
+                    in[i] = applyCIn ? noisy[i] / Math.sqrt(sg * sg + 1) : noisy[i];
+                }
+                double[] cNoise = {0.25 * Math.log(sigma[0]), 0.25 * Math.log(sigma[1])};
+                double[] v = unet.forward(new UNetInputs(Tensor.of(CPU, DType.F64, x0.shape(), in), Tensor.of(CPU, DType.F32, new int[]{2}, cNoise),
+                        batch.condLatent(), batch.embedding(), batch.drags(), null),
+                        UNetOptions.training(seed, Streams.offset(step, Streams.DROPOUT), false)).toDoubleArray();
+                double sum = 0;
+                for (int i = 0; i < x.length; i++) {
+                    double sg = sigma[i / per];
+                    double d = noisy[i] / (sg * sg + 1) - sg / Math.sqrt(sg * sg + 1) * v[i];
+                    sum += (1 + 1 / (sg * sg)) * (d - x[i]) * (d - x[i]);
+                }
+                assertEquals(sum / x.length, got, 1e-10 * Math.abs(got), "c_in " + applyCIn);
+            }
+        }
+    }
+
+    /** The reference's two frame weightings, exactly; a weight per frame or none (refused naming both counts). */
+    @Test
+    void frameWeightsAreTheReferencesAndMustMatchTheFrames() {
+        assertArrayEquals(new double[]{1, 1.5, 2, 2.5, 3}, EdmLoss.frameWeights(5, 3, true));
+        assertArrayEquals(new double[]{1, 3, 3, 3, 3}, EdmLoss.frameWeights(5, 3, false));
+        assertArrayEquals(new double[]{1}, EdmLoss.frameWeights(1, 3, true));
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
+             GradMode.Guard g = GradMode.noGrad()) {
+            EdmLoss.Batch batch = new EdmLoss.Batch(randn(5, 1, 2, 8, 8, 4), randn(6, 1, 8, 8, 4), randn(7, 1, 1, 16), Tensor.zeros(CPU, DType.F32, 1, 2, 5, 4));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new EdmLoss(unet, true, new double[]{1, 2, 3}).loss(batch, 1, 0, false));
+            assertEquals("frame weights: expected 2, got 3", e.getMessage());
         }
     }
 
