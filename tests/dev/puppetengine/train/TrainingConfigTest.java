@@ -1,8 +1,19 @@
 package dev.puppetengine.train;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,5 +51,41 @@ class TrainingConfigTest {
             assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, 0, ema, false, "all", true, 1, 1), "ema " + ema);
         assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, -3, 0, false, "all", true, 1, 1));
         new TrainingConfig(1, 1, 1, 1, 1e-4, true, 0.01, 0, 5, 0.999, false, "all", true, 1, 1);   // the edges that are fine
+    }
+
+    /** Each count must be at least 1: batch size, accumulation, steps, checkpoint_every, keep_checkpoints. */
+    @Test
+    void refusesZeroCounts() {
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 0, 1, 1, 1e-4, false, 0, 1, 0, 0, false, "all", true, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 0, 1, 1e-4, false, 0, 1, 0, 0, false, "all", true, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 0, 1e-4, false, 0, 1, 0, 0, false, "all", true, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, 0, 0, false, "all", true, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, 0, 0, false, "all", true, 1, 0));
+    }
+
+    /** The optimiser gets the run's lr, decay, AdamW switch, clipping and warm-up, with the reference's betas and eps. */
+    @Test
+    void adamSettingsComeFromTheConfig() {
+        TrainingConfig c = new TrainingConfig(1, 1, 1, 1, 3e-4, true, 0.02, 0.5, 7, 0, false, "all", true, 1, 1);
+        assertEquals(new Adam.Settings(3e-4, 0.9, 0.999, 1e-8, 0.02, true, 0.5, 7), c.adam());
+    }
+
+    /** The selection returned is exactly the parameters isTrainable names, and exactly they now collect gradients. */
+    @Test
+    void selectTrainableMarksExactlyTheSelection() {
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
+            ps.requireGrad(k -> true);                     // a store trained before with everything: the narrower selection wins
+            TrainingConfig da = with("drag-attention");
+            Map<String, Tensor> sel = da.selectTrainable(ps);
+            assertTrue(sel.size() > 0 && sel.size() < ps.parameters().size(), sel.size() + " of " + ps.parameters().size());
+            ps.parameters().forEach((k, p) -> {
+                assertEquals(da.isTrainable(k), sel.containsKey(k), k);
+                assertEquals(da.isTrainable(k), p.value().requiresGrad(), k);
+                if (sel.containsKey(k)) assertSame(p.value(), sel.get(k), k);
+            });
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> with("decoder").selectTrainable(ps));
+            assertTrue(e.getMessage().startsWith("trainable 'decoder' selects none of the " + ps.parameters().size() + " parameters"), e.getMessage());
+        }
     }
 }
