@@ -1,0 +1,235 @@
+package dev.puppetengine.train;
+
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.nn.Linear;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The checkpoint files themselves, without a model or a trainer: what is saved, what resuming restores, what is kept. */
+class TrainingCheckpointTest {
+    static final CpuBackend CPU = CpuBackend.get();
+    static final Adam.Settings SETTINGS = Adam.Settings.reference().withLr(0.1);
+
+    @TempDir
+    Path run;
+
+    private static Tensor leaf(double... v) {
+        return Autograd.requireGrad(Tensor.of(CPU, DType.F32, new int[]{v.length}, v));
+    }
+
+    /** Weights a (2) and b (1), in this order. */
+    private static Map<String, Tensor> weights(Tensor a, Tensor b) {
+        Map<String, Tensor> w = new LinkedHashMap<>();
+        w.put("a", a);
+        w.put("b", b);
+        return w;
+    }
+
+    /** A checkpoint at {@code step} of weights (1, 2), (3) after one optimiser step and EMA update. */
+    private Path saveOne(long step, int keep) throws Exception {
+        Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
+        try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+            w.get("a").setGrad(Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, -1));
+            w.get("b").setGrad(Tensor.of(CPU, DType.F32, new int[]{1}, 2));
+            adam.step(1);
+            ema.update(w);
+            return TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, 4 * step, 77), w, adam, ema, "{\"toy\":1}", keep);
+        }
+    }
+
+    private List<String> checkpoints() throws Exception {
+        try (Stream<Path> s = Files.list(TrainingCheckpoint.checkpointsDir(run))) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void restoreGivesBackWeightsMomentsEmaAndCounters() throws Exception {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                w.get("a").setGrad(Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, -1));
+                w.get("b").setGrad(Tensor.of(CPU, DType.F32, new int[]{1}, 2));
+                adam.step(1);
+                ema.update(w);
+                Path ck = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(12, 48, 77), w, adam, ema, "{\"toy\":1}", 3);
+                assertEquals(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000012"), ck);
+                assertEquals("step-00000012\n", Files.readString(run.resolve("latest")));
+                assertEquals(ck, TrainingCheckpoint.latest(run));
+                try (SafetensorsReader r = SafetensorsReader.open(ck.resolve("weights.safetensors"))) {
+                    assertEquals(Map.of("format", "puppet-engine-training", "model_config", "{\"toy\":1}"), r.metadata());
+                }
+                try (SafetensorsReader r = SafetensorsReader.open(ck.resolve("optimizer.safetensors"))) {
+                    assertEquals(Map.of("format", "puppet-engine-optimizer", "step", "1"), r.metadata());
+                }
+
+                Map<String, Tensor> w2 = weights(leaf(0, 0), leaf(0));
+                try (Adam adam2 = new Adam(w2, SETTINGS); Ema ema2 = new Ema(w2, 0.5)) {
+                    assertEquals(new TrainingCheckpoint.State(12, 48, 77), TrainingCheckpoint.restore(ck, w2, adam2, ema2));
+                    assertEquals(12, adam2.stepCount());
+                    for (String k : List.of("a", "b")) {
+                        assertArrayEquals(w.get(k).toDoubleArray(), w2.get(k).toDoubleArray(), k);
+                        assertArrayEquals(adam.firstMoments().get(k).toDoubleArray(), adam2.firstMoments().get(k).toDoubleArray(), "m." + k);
+                        assertArrayEquals(adam.secondMoments().get(k).toDoubleArray(), adam2.secondMoments().get(k).toDoubleArray(), "v." + k);
+                        assertArrayEquals(ema.weights().get(k).toDoubleArray(), ema2.weights().get(k).toDoubleArray(), "ema " + k);
+                    }
+                    assertFalse(java.util.Arrays.equals(w.get("a").toDoubleArray(), ema.weights().get("a").toDoubleArray()),
+                            "the EMA differs from the weights, so restoring one for the other shows");
+                    assertFalse(java.util.Arrays.equals(adam.firstMoments().get("a").toDoubleArray(), adam.secondMoments().get("a").toDoubleArray()));
+                }
+            }
+        }
+    }
+
+    /** Without an EMA no ema.safetensors is written; exporting the EMA of such a checkpoint is refused naming why. */
+    @Test
+    void aRunWithoutEmaHasNoEmaFile() throws Exception {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
+            Path ck;
+            try (Adam adam = new Adam(w, SETTINGS)) {
+                ck = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(1, 1, 5), w, adam, null, "{}", 1);
+            }
+            assertFalse(Files.exists(ck.resolve("ema.safetensors")));
+            Linear lin = new Linear(1, 2, false);
+            try (ParameterStore ps = ParameterStore.allocate(lin, CPU, DType.F32)) {
+                InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.loadWeights(ck, true, ps));
+                assertEquals(ck + " has no EMA weights (the run was trained with ema_decay 0)", e.getMessage());
+            }
+        }
+    }
+
+    /** Exporting loads the named parameters (converting dtype), the weights or the EMA ones, and leaves the others. */
+    @Test
+    void loadWeightsFillsTheSelectedParameters() throws Exception {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> w = new LinkedHashMap<>();
+            w.put("weight", Autograd.requireGrad(Tensor.of(CPU, DType.F32, new int[]{2, 1}, 1, 2)));
+            w.put("bias", leaf(3, 4));
+            Path ck;
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                w.get("weight").copyFrom(new double[]{5, 6});
+                ema.update(w);                                            // EMA weight (3, 4)
+                ck = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(1, 1, 5), w, adam, ema, "{}", 1);
+            }
+            try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 2, false), CPU, DType.F64)) {
+                TrainingCheckpoint.loadWeights(ck, false, ps);
+                assertArrayEquals(new double[]{5, 6}, ps.parameters().get("weight").value().toDoubleArray());
+                TrainingCheckpoint.loadWeights(ck, true, ps);
+                assertArrayEquals(new double[]{3, 4}, ps.parameters().get("weight").value().toDoubleArray());
+            }
+            try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 2, true), CPU, DType.F32)) {
+                TrainingCheckpoint.loadWeights(ck, false, ps, k -> k.equals("bias"));
+                assertArrayEquals(new double[]{0, 0}, ps.parameters().get("weight").value().toDoubleArray());
+                assertArrayEquals(new double[]{3, 4}, ps.parameters().get("bias").value().toDoubleArray());
+            }
+        }
+    }
+
+    /** Only the newest {@code keep} complete checkpoints stay; a step-N a killed prune left without state.json goes too. */
+    @Test
+    void savesKeepTheNewestAndPointLatestAtTheLast() throws Exception {
+        try (Scope s = Scope.open()) {
+            saveOne(1, 2);
+            saveOne(2, 2);
+            assertEquals(List.of("step-00000001", "step-00000002"), checkpoints());
+            Path halfPruned = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000000"));
+            Files.write(halfPruned.resolve("weights.safetensors"), new byte[10]);
+            saveOne(3, 2);
+            assertEquals(List.of("step-00000002", "step-00000003"), checkpoints());
+            saveOne(10, 1);
+            assertEquals(List.of("step-00000010"), checkpoints(), "sorted by step, not by the order of the directory listing");
+            assertEquals("step-00000010\n", Files.readString(run.resolve("latest")));
+        }
+    }
+
+    /** A second save at the same step (a stop right after a periodic save) keeps the checkpoint written first. */
+    @Test
+    void aSaveAtASavedStepKeepsTheFirst() throws Exception {
+        try (Scope s = Scope.open()) {
+            Path first = saveOne(5, 2);
+            byte[] state = Files.readAllBytes(first.resolve("state.json"));
+            Map<String, Tensor> w = weights(leaf(9, 9), leaf(9));
+            try (Adam adam = new Adam(w, SETTINGS)) {
+                assertEquals(first, TrainingCheckpoint.save(run, new TrainingCheckpoint.State(5, 99, 77), w, adam, null, "{}", 2));
+            }
+            assertArrayEquals(state, Files.readAllBytes(first.resolve("state.json")));
+            assertTrue(Files.exists(first.resolve("ema.safetensors")));
+        }
+    }
+
+    /** latest(): the pointer when it names a complete checkpoint, else the newest complete one, else null. */
+    @Test
+    void latestFallsBackToTheNewestCompleteCheckpoint() throws Exception {
+        assertNull(TrainingCheckpoint.latest(run));
+        try (Scope s = Scope.open()) {
+            saveOne(1, 5);
+            Path two = saveOne(2, 5);
+            Path three = saveOne(3, 5);
+            Files.writeString(run.resolve("latest"), "step-00000002\n");
+            assertEquals(two, TrainingCheckpoint.latest(run), "the pointer wins");
+            Files.delete(two.resolve("state.json"));
+            assertEquals(three, TrainingCheckpoint.latest(run), "an incomplete checkpoint named by the pointer");
+            Files.delete(three.resolve("state.json"));
+            Files.delete(run.resolve("latest"));
+            assertEquals(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000001"), TrainingCheckpoint.latest(run), "no pointer");
+        }
+    }
+
+    /** A damaged checkpoint is refused naming the file and what is wrong with it. */
+    @Test
+    void aDamagedCheckpointIsRefusedNamingTheProblem() throws Exception {
+        try (Scope s = Scope.open()) {
+            Path ck = saveOne(1, 1);
+            Map<String, Tensor> w = weights(leaf(0, 0), leaf(0));
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                Map<String, Tensor> other = weights(leaf(0, 0), leaf(0));
+                other.put("c", leaf(0));
+                InputFileException missing = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, other, adam, ema));
+                assertEquals(ck.resolve("weights.safetensors") + ": tensor c is missing (was the run started with another model or trainable set?)",
+                        missing.getMessage());
+                Map<String, Tensor> wide = weights(leaf(0, 0, 0), leaf(0));
+                InputFileException shape = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, wide, adam, ema));
+                assertEquals(ck.resolve("weights.safetensors") + ": tensor a has another shape than the model's", shape.getMessage());
+
+                Files.move(ck.resolve("ema.safetensors"), ck.resolve("ema.bak"));
+                InputFileException noEma = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertEquals(ck.resolve("ema.safetensors") + " is missing: the checkpoint is incomplete", noEma.getMessage());
+                Files.move(ck.resolve("ema.bak"), ck.resolve("ema.safetensors"));
+                TrainingCheckpoint.restore(ck, w, adam, ema);          // whole again
+
+                SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), Map.of(), Map.of("m.a", leaf(0, 0), "m.b", leaf(0)));
+                InputFileException noV = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertEquals(ck.resolve("optimizer.safetensors") + ": tensor v.a is missing (was the run started with another model or trainable set?)",
+                        noV.getMessage());
+
+                Files.writeString(ck.resolve("state.json"), "{\"step\": ");
+                InputFileException state = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertTrue(state.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state ("), state.getMessage());
+                assertTrue(state.getMessage().endsWith("); remove this checkpoint to resume from the one before"), state.getMessage());
+            }
+        }
+    }
+}
