@@ -199,7 +199,126 @@ class SafetensorsTest {
         }
     }
 
+    /** loadRows refuses, naming the tensor, what has no rows, cannot convert, or asks past the end; empty shapes load. */
+    @Test
+    void loadRowsRefusesScalarsConversionsAndRowsPastTheEnd() throws IOException {
+        Path f = dir.resolve("odd.safetensors");
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            t.put("s", Tensor.scalar(CPU, DType.F32, 1));
+            t.put("ids", Tensor.of(CPU, DType.I64, new int[] {2}, 1, 2));
+            t.put("none", CPU.empty(DType.F32, 0, 3));
+            t.put("thin", CPU.empty(DType.F32, 3, 0));
+            t.put("x", Tensor.of(CPU, DType.F32, new int[] {5}, 0, 1, 2, 3, 4));
+            SafetensorsWriter.write(f, Map.of(), t);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("s", new long[] {0}, CPU, DType.F32)),
+                    "tensor 's' is a scalar; it has no rows to load");
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("ids", new long[] {0}, CPU, DType.F32)),
+                    "tensor 'ids' is I64 and cannot be loaded as F32");
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("none", new long[] {0}, CPU, DType.F32)),
+                    "tensor 'none' has 0 rows; row 0 asked for");
+            assertArrayEquals(new int[] {0, 3}, r.loadRows("none", new long[0], CPU, DType.F32).shape());
+            assertArrayEquals(new int[] {2, 0}, r.loadRows("thin", new long[] {2, 0}, CPU, DType.F32).shape());
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("x", new long[] {0, 1, 2, 3, 4, 5}, CPU, DType.F32)),
+                    "tensor 'x' has 5 rows; row 5 asked for");     // a run from row 0 that runs past the end
+            assertArrayEquals(new double[] {0, 1, 2, 3, 4}, r.loadRows("x", new long[] {0, 1, 2, 3, 4}, CPU, DType.F32).toDoubleArray());
+        }
+    }
+
+    /** A file cut short after it was opened (another process rewriting it) fails the read instead of waiting forever. */
+    @Test
+    void aFileTruncatedAfterOpeningFailsTheRead() throws IOException {
+        Path f = single("x", DType.F32, 1, 2, 3, 4);
+        try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
+            long dataStart = Files.size(f) - 16;
+            try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                raf.setLength(dataStart + 6);
+            }
+            java.io.EOFException e = assertThrows(java.io.EOFException.class, () -> r.loadRows("x", new long[] {0, 1, 2, 3}, CPU, DType.F32));
+            assertEquals("unexpected end of file at byte " + (dataStart + 6), e.getMessage());
+        }
+    }
+
+    /** A file without tensors (nothing after the header) is valid and round-trips. */
+    @Test
+    void roundTripsAFileWithoutTensors() throws IOException {
+        Path f = dir.resolve("empty.safetensors");
+        SafetensorsWriter.write(f, Map.of(), Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertEquals(List.of(), r.entries());
+            assertEquals(Map.of(), r.metadata());
+            assertFalse(r.contains("x"));
+        }
+    }
+
+    /** A header need not list tensors in data order (Python's writer sorts the keys): they are checked and listed in data order. */
+    @Test
+    void headerEntriesInAnyOrder() throws IOException {
+        Path f = dir.resolve("order.safetensors");
+        writeRaw(f, "{" + entry("a_late", "U8", "[4]", 4, 8) + "," + entry("b_early", "F32", "[1]", 0, 4) + "}", 8);
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertEquals(List.of("b_early", "a_late"), r.entries().stream().map(SafetensorsEntry::name).toList());
+            assertTrue(r.contains("a_late"));
+            assertEquals(4, r.entry("a_late").begin());
+            assertEquals(f, r.file());
+        }
+    }
+
+    private static long openFiles() {
+        return ((com.sun.management.UnixOperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getOpenFileDescriptorCount();
+    }
+
+    /** Neither a refused file nor a closed reader keeps the file open (a converter opens thousands; Windows cannot delete an open file). */
+    @Test
+    void refusedAndClosedFilesAreNotLeftOpen() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.UnixOperatingSystemMXBean, "counts open files on Unix");
+        Path good = single("w", DType.F32, 1, 2);
+        Path bad = dir.resolve("bad.safetensors");
+        writeRaw(bad, "[1]", 0);
+        long before = openFiles();
+        for (int i = 0; i < 64; i++) {
+            SafetensorsReader.open(good).close();
+            assertThrows(SafetensorsException.class, () -> SafetensorsReader.open(bad));
+        }
+        assertTrue(openFiles() < before + 16, before + " open files before, " + openFiles() + " after");
+    }
+
     // ---- large files ----------------------------------------------------------------------------------
+
+    /** 2^31 - 1 bytes map; 2^31 are refused naming the limit (sparse files: nothing is really written). */
+    @Test
+    void mapsUpToTheLargestMappingAndRefusesMore() throws IOException {
+        long max = Integer.MAX_VALUE;
+        Path f = dir.resolve("limit.safetensors");
+        long dataStart = writeRaw(f, "{" + entry("max", "U8", "[" + max + "]", 0, max) + "," + entry("over", "U8", "[2," + (1 << 30) + "]", max, 2 * max + 1) + "}", 0);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(dataStart + 2 * max + 1);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertEquals(max, r.map("max").capacity());
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.map("over")),
+                    "tensor 'over' is 2147483648 bytes; a single tensor must be below 2 GiB to map");
+        }
+    }
+
+    /** Rows that add up to 2 GiB or more are refused before anything is allocated. */
+    @Test
+    void loadRowsRefusesMoreThanAnArrayHolds() throws IOException {
+        long row = 1L << 30;
+        Path f = dir.resolve("rows3g.safetensors");
+        long dataStart = writeRaw(f, "{" + entry("x", "U8", "[3," + row + "]", 0, 3 * row) + "}", 0);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(dataStart + 3 * row);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("x", new long[] {0, 2}, CPU, DType.U8)),
+                    "2 rows of tensor 'x' make 2147483648 bytes; at most 2 GiB load at once");
+        }
+    }
+
 
     @Test
     void mapsTensorsBeyondTwoGibibytesOfData() throws IOException {
@@ -276,6 +395,22 @@ class SafetensorsTest {
         assertMessage(openFails(f), "header length 1099511627776 exceeds the file size of 16 bytes");
         Files.write(f, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-1L).array());
         assertMessage(openFails(f), "header length 18446744073709551615 exceeds");
+        Files.write(f, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(9).put("{}      ".getBytes(StandardCharsets.US_ASCII)).array());
+        assertMessage(openFails(f), "header length 9 exceeds the file size of 16 bytes");   // one byte past the end
+        Files.write(f, new byte[8]);
+        assertMessage(openFails(f), "header must be a JSON object, found");                 // a zero-length header: 8 bytes are enough to say so
+    }
+
+    /** The reference's 100 MiB cap on the header, checked before reading it (a sparse file: nothing is really written). */
+    @Test
+    void headerLongerThanTheLimit() throws IOException {
+        Path f = dir.resolve("longheader.safetensors");
+        long n = SafetensorsHeader.MAX_HEADER_BYTES + 1;
+        Files.write(f, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(n).array());
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(8 + n);
+        }
+        assertMessage(openFails(f), "header length 104857601 exceeds the 104857600-byte limit");
     }
 
     @Test
@@ -305,6 +440,8 @@ class SafetensorsTest {
         assertMessage(corrupt("{" + entry("w", "F32", "[3]", 0, 8) + "}", 8),
                 "tensor 'w'", "span 8 bytes but F32 [3] needs 12");
         assertMessage(corrupt("{" + entry("w", "F32", "[3]", 12, 0) + "}", 12), "tensor 'w'", "end before they begin");
+        assertMessage(corrupt("{" + entry("a", "U8", "[4]", 0, 4) + "," + entry("w", "F32", "[3]", 4, 12) + "}", 12),
+                "tensor 'w'", "data_offsets [4, 12] span 8 bytes but F32 [3] needs 12");
     }
 
     @Test
@@ -332,6 +469,9 @@ class SafetensorsTest {
         assertMessage(corrupt("{\"w\": 3}", 0), "tensor 'w'", "entry must be an object");
         assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"extra\":1}}", 1), "unexpected field 'extra'");
         assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"data_offsets\":[0,1]}}", 1), "tensor 'w'", "shape must be an array");
+        assertMessage(corrupt("{" + entry("w", "U8", "3", 0, 3) + "}", 3), "tensor 'w'", "shape must be an array of integers");
+        assertMessage(corrupt("{\"w\":{\"shape\":[1],\"data_offsets\":[0,1]}}", 1), "tensor 'w'", "dtype must be a string");
+        assertMessage(corrupt("{\"w\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,1]}}", 1), "tensor 'w'", "dtype must be a string");
         assertMessage(corrupt("{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0]}}", 1), "data_offsets must have 2 entries");
         assertMessage(corrupt("{\"__metadata__\":{\"k\":1}}", 0), "__metadata__ value of 'k' must be a string");
         assertMessage(corrupt("{\"__metadata__\":[]}", 0), "__metadata__ must be an object of strings");
