@@ -106,6 +106,7 @@ class TorchFileTest {
             assertTrue(bias.requiresGrad(), "_rebuild_parameter keeps requires_grad");
             assertArrayEquals(new double[] {0.5, -0.25}, values(bias));
             TorchTensor view = (TorchTensor) sd.get("view");
+            assertEquals("0", weight.storage().key());
             assertSame(weight.storage(), view.storage(), "one storage per key");
             assertArrayEquals(new double[] {1, 4}, values(view));
             assertArrayEquals(new double[] {0.5, -1.5, 1024}, values(sd.get("h")));

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -122,6 +123,47 @@ class UnpicklerTest {
         assertEquals(Set.of(1L, 2L), list.get(0));
         assertEquals(list.get(0), list.get(1));
         assertEquals(list, ((List<?>) list.get(2)).get(0), "LONG_BINGET returns the list itself");
+    }
+
+    /** Truncated fixed-size operands fail as truncation (not as an unchecked buffer underflow); boundaries of protocol and frames. */
+    @Test
+    void operandsAndFramesAtTheirLimits() throws IOException {
+        refused("truncated pickle: BININT at byte 0 needs 4 bytes, 2 left", 'J', 1, 2);
+        refused("truncated pickle: BINFLOAT at byte 0 needs 8 bytes, 3 left", 'G', 1, 2, 3);
+        assertEquals(null, load(0x80, 5, 'N', '.'), "protocol 5 is the newest supported");
+        assertEquals(null, load(0x80, 4, 0x95, 2, 0, 0, 0, 0, 0, 0, 0, 'N', '.'), "a frame that ends exactly at the end of the input");
+        assertEquals(null, load(0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0, 'N', '.'), "an empty frame");
+        refused("unsupported pickle opcode 0x20 ' ' at byte 0", ' ', '.');
+        refused("unsupported pickle opcode 0x7f at byte 0", 0x7f, '.');
+        refused("malformed pickle: 0 values and 1 marks left at STOP", '(', 'N', '.');
+    }
+
+    /** LONG1 values that fit a long come back as Long, the others (2^63 needs 64 bits unsigned) as BigInteger. */
+    @Test
+    void long1AtTheEdgesOfALong() throws IOException {
+        assertEquals(Long.MIN_VALUE, load(0x8a, 8, 0, 0, 0, 0, 0, 0, 0, 0x80, '.'));
+        assertEquals(Long.MAX_VALUE, load(0x8a, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '.'));
+        assertEquals(BigInteger.ONE.shiftLeft(63), load(0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, '.'));
+        assertEquals(BigInteger.ONE.shiftLeft(64).negate().add(BigInteger.ONE.shiftLeft(63)).subtract(BigInteger.ONE),
+                load(0x8a, 9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, '.'));
+    }
+
+    /** Dict keys may be any scalar or a flat tuple of scalars; a tuple holding a container is refused like a list. */
+    @Test
+    void dictKeysOfEveryScalarKind() throws IOException {
+        Map<?, ?> d = (Map<?, ?>) load('}', '(', 'N', 'K', 0, 0x8c, 1, "s", 'K', 1, 'K', 7, 'K', 2, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'K', 3,
+                'G', new byte[] {0x3f, (byte) 0xf8, 0, 0, 0, 0, 0, 0}, 'K', 4, 0x88, 'K', 5, 'K', 1, 'K', 2, 0x86, 'K', 6, 'u', '.');
+        assertEquals(Arrays.asList(null, "s", 7L, BigInteger.ONE.shiftLeft(64), 1.5, true, List.of(1L, 2L)), new java.util.ArrayList<>(d.keySet()));
+        refused("SETITEM with key tuple of 1: keys must be str", '}', ']', 0x85, 'N', 's', '.');
+        refused("ADDITEMS with key tuple of 1", 0x8f, '(', '}', 0x85, 0x90, '.');
+    }
+
+    /** GLOBAL names are printable ASCII: a control or DEL byte is refused where it is; a space is left to the allow list. */
+    @Test
+    void globalNamesArePrintableAscii() {
+        refused("malformed pickle: non-ASCII byte in GLOBAL name at byte 3", 'c', "to\u001frch\nx\n", '.');
+        refused("malformed pickle: non-ASCII byte in GLOBAL name at byte 4", 'c', "tor\u007fch\nx\n", '.');
+        refused("global torch.Float Storage is not on the allow list", 'c', "torch\nFloat Storage\n", '.');
     }
 
     @Test
