@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -117,6 +118,62 @@ class AtomicFileTest {
         assertEquals(List.of("model", "model.old", "model.replacement"), listing());
         assertEquals("precious", Files.readString(dir.resolve("model.old/notes.txt")));
         assertEquals("precious", Files.readString(dir.resolve("model.replacement/notes.txt")));
+    }
+
+    /** A failure that already names the file, or a file-system error (which names its file), is passed on unchanged. */
+    @Test
+    void failuresThatNameTheFileAreNotWrappedAgain() throws IOException {
+        Path f = dir.resolve("out.bin");
+        IOException named = new IOException("cannot encode " + f + ": bad pixel");
+        assertSame(named, assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> { throw named; })));
+        java.nio.file.AccessDeniedException denied = new java.nio.file.AccessDeniedException("/elsewhere");
+        assertSame(denied, assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> { throw denied; })));
+        assertEquals(List.of(), listing());
+        IllegalArgumentException root = assertThrows(IllegalArgumentException.class, () -> AtomicFile.writeString(dir.getRoot(), "x"));
+        assertEquals("no parent directory for " + dir.getRoot(), root.getMessage());
+    }
+
+    /** Replacing a directory that is not there yet simply publishes it. */
+    @Test
+    void replacingAMissingDirectoryCreatesIt() throws IOException {
+        Path out = dir.resolve("fresh");
+        AtomicFile.replaceDirectory(out, tmp -> AtomicFile.writeString(tmp.resolve("a.txt"), "a"));
+        assertEquals("a", Files.readString(out.resolve("a.txt")));
+        assertEquals(List.of("fresh"), listing());
+    }
+
+    /** rename replaces a file at the target, within a folder and across folders. */
+    @Test
+    void renameMovesAndReplaces() throws IOException {
+        Path work = Files.createDirectory(dir.resolve("work"));
+        Path a = Files.writeString(work.resolve("a.part"), "new"), target = Files.writeString(dir.resolve("a"), "old");
+        AtomicFile.rename(a, target);
+        assertEquals("new", Files.readString(target));
+        assertFalse(Files.exists(a));
+        Path b = Files.writeString(work.resolve("b"), "b");
+        AtomicFile.rename(b, work.resolve("c"));
+        assertEquals("b", Files.readString(work.resolve("c")));
+        assertEquals(List.of("a", "work"), listing());
+    }
+
+    /** removeDirectory takes a whole tree; removeLeftovers takes exactly the *.tmp-* files and folders and counts them. */
+    @Test
+    void removesDirectoriesAndLeftovers() throws IOException {
+        Path tree = Files.createDirectories(dir.resolve("step-1/sub"));
+        Files.writeString(tree.resolve("w.bin"), "w");
+        Files.writeString(dir.resolve("step-1/state.json"), "{}");
+        AtomicFile.removeDirectory(dir.resolve("step-1"));
+        assertEquals(List.of(), listing());
+
+        Files.writeString(dir.resolve("log.jsonl.tmp-1eaf"), "half");
+        Files.createDirectories(dir.resolve("step-2.tmp-5eed/unet"));
+        Files.writeString(dir.resolve("step-2.tmp-5eed/unet/w.bin"), "w");
+        Files.writeString(dir.resolve("keep.txt"), "keep");
+        Files.writeString(dir.resolve("tmp-not-a-leftover"), "keep");
+        assertEquals(2, AtomicFile.removeLeftovers(dir));
+        assertEquals(List.of("keep.txt", "tmp-not-a-leftover"), listing());
+        assertEquals(0, AtomicFile.removeLeftovers(dir));
+        assertEquals(0, AtomicFile.removeLeftovers(dir.resolve("absent")));
     }
 
     @Test
