@@ -7,8 +7,13 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class PhiloxTest {
@@ -65,6 +70,54 @@ class PhiloxTest {
         float[] shifted = new float[8];
         Philox.fill(shifted, 8, true, 7, 4, 0);              // offset counts blocks of 4 elements
         for (int i = 0; i < 8; i++) assertEquals(all[i + 4], shifted[i]);
+    }
+
+    /** Both 32-bit halves of the counter and of the seed reach the generator: the engine's streams start at block 2^32 and beyond. */
+    @Test
+    void counterAndSeedUseAll64Bits() {
+        long seed = 0x1234_5678_9abc_def0L, block = 0x0000_0003_0000_0005L;
+        assertArrayEquals(Philox.philox4x32(new int[]{5, 3, 0, 0}, new int[]{0x9abcdef0, 0x12345678}), Philox.block(seed, block));
+        assertFalse(Arrays.equals(Philox.block(1L << 32, 0), Philox.block(0, 0)), "the seed's high half is part of the key");
+        assertNotEquals(Philox.normal(9, Streams.offset(0, Streams.NOISE), 0), Philox.normal(9, Streams.offset(0, Streams.SIGMA), 0));
+    }
+
+    /** Each (step, stream) pair owns the 2^32 blocks from (6 step + stream) 2^32: the layout a resumed run relies on (Streams.LAYOUT). */
+    @Test
+    void streamOffsetsAreDisjointRanges() {
+        assertEquals(0, Streams.offset(0, Streams.SIGMA));
+        assertEquals(1L << 32, Streams.offset(0, Streams.NOISE));
+        assertEquals(5L << 32, Streams.offset(0, Streams.DRAGS));
+        assertEquals(6L << 32, Streams.offset(1, Streams.SIGMA));
+        assertEquals((6L * 1000 + Streams.DATA) << 32, Streams.offset(1000, Streams.DATA));
+        assertThrows(IllegalArgumentException.class, () -> Streams.offset(0, -1));
+        assertThrows(IllegalArgumentException.class, () -> Streams.offset(0, Streams.COUNT));
+    }
+
+    /** Uniforms are the top 24 bits of a word, exact in float, and the uniform stream is addressable by element. */
+    @Test
+    void uniformsAreTheTop24BitsOfTheirWord() {
+        assertEquals(0f, Philox.uniform(0xff));
+        assertEquals(0x1p-24f, Philox.uniform(0x100));
+        assertEquals(1 - 0x1p-24f, Philox.uniform(-1));
+        assertEquals(0.5f, Philox.uniform(0x8000_0000));
+        float[] all = new float[11];
+        Philox.fill(all, 11, false, 1L << 40, Streams.offset(2, Streams.DATA), 0);
+        for (int i = 0; i < 11; i++) {
+            assertEquals(Philox.uniform(Philox.block(1L << 40, Streams.offset(2, Streams.DATA) + i / 4)[i % 4]), all[i]);
+            assertEquals(all[i], Philox.uniform(1L << 40, Streams.offset(2, Streams.DATA), i));
+        }
+    }
+
+    /** Box-Muller at the ends of its ranges: u1 = (a + 1) / 2^32 is never 0 (a = 0 gives the largest radius) and is 1 for a = -1. */
+    @Test
+    void boxMullerAtTheEndsOfItsRanges() {
+        float rMax = (float) Math.sqrt(64 * Math.log(2));
+        assertEquals(rMax, Philox.boxMuller(0, 0, true), Math.ulp(rMax));      // cos 0
+        assertEquals(0f, Philox.boxMuller(0, 0, false), 0f);                    // sin 0
+        assertEquals(0f, Philox.boxMuller(-1, 12345, true), 0f);                // radius 0 (sqrt(-0.0): -0.0)
+        float quarter = Philox.boxMuller(0, 0x4000_0000, false);                // angle pi / 2: all on the sine
+        assertEquals(rMax, quarter, Math.ulp(rMax));
+        assertEquals(0f, Philox.boxMuller(0, 0x4000_0000, true), 1e-6f);
     }
 
     @Test

@@ -40,5 +40,9 @@ class TorchCpuGeneratorTest {
         TorchCpuGenerator h = new TorchCpuGenerator(5);
         for (int i = 0; i < 17 + 16; i++) h.nextInt();
         assertEquals(h.nextInt(), g.nextInt(), "17 values take 17 + 16 uniforms");
+        TorchCpuGenerator tail = new TorchCpuGenerator(5);
+        for (int i = 0; i < 17; i++) tail.nextInt();
+        float[] last16 = tail.normal(16);                   // the 16 fresh uniforms, transformed as a block of their own
+        for (int i = 0; i < 16; i++) assertEquals(last16[i], n17[i + 1], 0, "value " + (i + 1));
     }
 }
