@@ -3,6 +3,7 @@ package dev.puppetengine.io.pickle;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.testing.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -279,21 +280,15 @@ class TorchFormatsTest {
         refusedFile(zip("huge.pt", entries("archive/", huge, "archive/data/0", f32(1, 2))), "storage '0' of 2305843009213693951 elements overflows");
     }
 
-    private static long openFiles() {
-        return ((com.sun.management.UnixOperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getOpenFileDescriptorCount();
-    }
-
     /** A refused zip checkpoint does not stay open (the archive is held open only by a TorchFile that loaded). */
     @Test
     void aRefusedZipIsClosed() throws IOException {
-        org.junit.jupiter.api.Assumptions.assumeTrue(java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                instanceof com.sun.management.UnixOperatingSystemMXBean, "counts open files on Unix");
         Path bad = zip("bad.pt", entries("archive/", ZIP_W, "archive/byteorder", "big".getBytes()));
         List<Path> copies = new ArrayList<>();                           // distinct files: ZipFile shares one handle per file
         for (int i = 0; i < 64; i++) copies.add(Files.copy(bad, dir.resolve("bad" + i + ".pt")));
-        long before = openFiles();
+        long before = OpenFiles.count();
         for (Path c : copies) assertThrows(PickleException.class, () -> TorchFile.open(c));
-        assertTrue(openFiles() < before + 16, before + " open files before, " + openFiles() + " after");
+        assertTrue(OpenFiles.count() < before + 16, before + " open files before, " + OpenFiles.count() + " after");
     }
 
     // ---- what kind of file --------------------------------------------------------------------------------

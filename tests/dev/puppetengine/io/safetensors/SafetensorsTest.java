@@ -4,6 +4,7 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -266,24 +267,18 @@ class SafetensorsTest {
         }
     }
 
-    private static long openFiles() {
-        return ((com.sun.management.UnixOperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getOpenFileDescriptorCount();
-    }
-
     /** Neither a refused file nor a closed reader keeps the file open (a converter opens thousands; Windows cannot delete an open file). */
     @Test
     void refusedAndClosedFilesAreNotLeftOpen() throws IOException {
-        org.junit.jupiter.api.Assumptions.assumeTrue(java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                instanceof com.sun.management.UnixOperatingSystemMXBean, "counts open files on Unix");
         Path good = single("w", DType.F32, 1, 2);
         Path bad = dir.resolve("bad.safetensors");
         writeRaw(bad, "[1]", 0);
-        long before = openFiles();
+        long before = OpenFiles.count();
         for (int i = 0; i < 64; i++) {
             SafetensorsReader.open(good).close();
             assertThrows(SafetensorsException.class, () -> SafetensorsReader.open(bad));
         }
-        assertTrue(openFiles() < before + 16, before + " open files before, " + openFiles() + " after");
+        assertTrue(OpenFiles.count() < before + 16, before + " open files before, " + OpenFiles.count() + " after");
     }
 
     // ---- large files ----------------------------------------------------------------------------------
