@@ -1,6 +1,7 @@
 package dev.puppetengine.io.safetensors;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
@@ -228,7 +229,7 @@ class SafetensorsTest {
         }
     }
 
-    /** A file cut short after it was opened (another process rewriting it) fails the read instead of waiting forever. */
+    /** A file cut short after it was opened (another process rewriting it) fails the read, naming the file, instead of waiting forever. */
     @Test
     void aFileTruncatedAfterOpeningFailsTheRead() throws IOException {
         Path f = single("x", DType.F32, 1, 2, 3, 4);
@@ -237,8 +238,8 @@ class SafetensorsTest {
             try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
                 raf.setLength(dataStart + 6);
             }
-            java.io.EOFException e = assertThrows(java.io.EOFException.class, () -> r.loadRows("x", new long[] {0, 1, 2, 3}, CPU, DType.F32));
-            assertEquals("unexpected end of file at byte " + (dataStart + 6), e.getMessage());
+            InputFileException e = assertThrows(InputFileException.class, () -> r.loadRows("x", new long[] {0, 1, 2, 3}, CPU, DType.F32));
+            assertEquals(f + ": ends at byte " + (dataStart + 6) + ", inside the data its header describes (cut short since it was opened?)", e.getMessage());
         }
     }
 

@@ -1,11 +1,11 @@
 package dev.puppetengine.io.safetensors;
 
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -48,12 +48,12 @@ public final class SafetensorsReader implements AutoCloseable {
         try {
             long size = ch.size();
             if (size < 8) throw new SafetensorsException(file, "file is " + size + " bytes, too short for the 8-byte header length");
-            long n = readFully(ch, 0, 8).getLong();
+            long n = readFully(file, ch, 0, 8).getLong();
             if (n < 0 || n > size - 8)
                 throw new SafetensorsException(file, "header length " + Long.toUnsignedString(n) + " exceeds the file size of " + size + " bytes");
             if (n > SafetensorsHeader.MAX_HEADER_BYTES)
                 throw new SafetensorsException(file, "header length " + n + " exceeds the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit");
-            byte[] json = readFully(ch, 8, (int) n).array();
+            byte[] json = readFully(file, ch, 8, (int) n).array();
             return new SafetensorsReader(file, ch, 8 + n, SafetensorsHeader.parse(file, json, size - 8 - n));
         } catch (IOException | RuntimeException e) {
             ch.close();
@@ -126,7 +126,7 @@ public final class SafetensorsReader implements AutoCloseable {
             if (first < 0 || first > shape[0] - run)
                 throw new SafetensorsException(file, "tensor '" + name + "' has " + shape[0] + " rows; row " + (first < 0 ? first : Math.max(first, shape[0])) + " asked for");
             b.limit((int) ((i + run) * rowBytes)).position((int) (i * rowBytes));
-            readInto(channel, dataStart + e.begin() + first * rowBytes, b);
+            readInto(file, channel, dataStart + e.begin() + first * rowBytes, b);
             i += run;
         }
         shape[0] = rows.length;
@@ -138,17 +138,18 @@ public final class SafetensorsReader implements AutoCloseable {
         channel.close();
     }
 
-    private static ByteBuffer readFully(FileChannel ch, long pos, int n) throws IOException {
+    private static ByteBuffer readFully(Path file, FileChannel ch, long pos, int n) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
-        readInto(ch, pos, b);
+        readInto(file, ch, pos, b);
         return b.flip();
     }
 
-    /** Fills b's remaining bytes from the file at {@code pos}. */
-    private static void readInto(FileChannel ch, long pos, ByteBuffer b) throws IOException {
+    /** Fills b's remaining bytes from {@code file} at {@code pos}; open checked the sizes, so an end here is a file cut since. */
+    private static void readInto(Path file, FileChannel ch, long pos, ByteBuffer b) throws IOException {
         long at = pos - b.position();
         while (b.hasRemaining()) {
-            if (ch.read(b, at + b.position()) < 0) throw new EOFException("unexpected end of file at byte " + (at + b.position()));
+            if (ch.read(b, at + b.position()) < 0)
+                throw new InputFileException(file + ": ends at byte " + (at + b.position()) + ", inside the data its header describes (cut short since it was opened?)");
         }
     }
 }
