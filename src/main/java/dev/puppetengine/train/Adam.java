@@ -16,7 +16,10 @@ import java.util.Map;
  * Adam (torch.optim.Adam, the reference) or AdamW over the trainable parameters, with fp32 master weights
  * and moments: when a parameter is stored in bf16/fp16 the update runs on its fp32 master and writes the
  * rounded value back in the same pass. Gradients accumulated over micro-steps are averaged, their global
- * L2 norm clipped, the learning rate optionally warmed up linearly, then one fused step over all tensors.
+ * L2 norm clipped, the learning rate optionally warmed up linearly, then one fused step over all tensors. One step
+ * count serves every parameter's bias correction, and a parameter without a gradient is skipped (its moments kept)
+ * while the count advances; torch counts per parameter. The two agree where every trainable parameter gets a gradient
+ * each step, as in this trainer (drag dropout zeroes the drags, it does not cut the drag modules out of the graph).
  */
 public final class Adam implements AutoCloseable {
 
