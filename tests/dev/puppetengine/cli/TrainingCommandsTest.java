@@ -60,6 +60,8 @@ class TrainingCommandsTest {
         assertEquals(before.get("image_encoder").parameters(), after.get("image_encoder").parameters());
         Path prepared = dir.resolve("prepared");
         assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString()));
+        String preparedAgain = stderrOf(0, "prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString());
+        assertTrue(preparedAgain.contains(prepared.resolve("prepared.safetensors") + " already holds this prepare"), preparedAgain);
         // malformed inputs are bad input (exit 2), not an environment failure (exit 1)
         Path broken = dir.resolve("broken");
         Files.createDirectories(broken);

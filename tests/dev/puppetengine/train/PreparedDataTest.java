@@ -303,6 +303,38 @@ class PreparedDataTest {
     }
 
     /**
+     * A prepare run again into an OUT it finished does nothing (the file untouched); with other settings it is refused
+     * naming them, and so is a finished file that does not say its settings (an older engine's), rather than replaced.
+     */
+    @Test
+    void aFinishedPrepareIsNotRedoneNorReplacedByAnother(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 3);
+        Path out = dir.resolve("p"), file = out.resolve(PreparedData.FILE);
+        prepare(out, data, WEIGHTS, 0);
+        byte[] first = Files.readAllBytes(file);
+        java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(file);
+        assertEquals(0, prepare(out, data, WEIGHTS, 1), "nothing encoded (a clip done would stop it here)");
+        assertArrayEquals(first, Files.readAllBytes(file));
+        assertEquals(written, Files.getLastModifiedTime(file));
+        String other = assertThrows(dev.puppetengine.io.InputFileException.class,
+                () -> prepare(out, data, Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1"), 0)).getMessage();
+        assertEquals(file + " holds a finished prepare of other settings (vae_sha256 \"v1\" -> \"v2\"): remove it to prepare again, or choose another --out", other);
+        assertArrayEquals(first, Files.readAllBytes(file));
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            Map<String, String> meta;
+            try (SafetensorsReader r = SafetensorsReader.open(file)) {
+                for (var e : r.entries()) t.put(e.name(), r.load(e.name(), CPU));
+                meta = new LinkedHashMap<>(r.metadata());
+            }
+            meta.remove(PreparedDataWriter.IDENTITY);
+            SafetensorsWriter.write(file, meta, t);
+        }
+        String older = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        assertTrue(older.contains("a finished prepare whose settings were not recorded"), older);
+    }
+
+    /**
      * Clips' tracks are found by the running sum of the counts: with counts (0, 3, 5), clip 1 chooses among tracks 0..2
      * and clip 2 among 3..7, and a track leaving the image is named by its clip and its index there.
      */

@@ -22,7 +22,8 @@ import java.util.concurrent.Callable;
                 "Memory stays that of one clip, whatever the dataset's size; the disk holds the set twice while the file is assembled at the end.",
                 "Resumable: stopped for any reason, the same command continues from what OUT/prepare-work/ last recorded (every 10 s,"
                         + " and on Ctrl-C);"
-                        + " with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed."})
+                        + " with another model, dataset or --dtype it is refused until OUT/prepare-work/ is removed.",
+                "Run again once finished, it does nothing; with other settings it is refused while OUT/prepared.safetensors is there."})
 final class PrepareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory whose VAE and image encoder to use.")
     Path model;
@@ -48,7 +49,11 @@ final class PrepareCommand implements Callable<Integer> {
             }
             try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), checksums);
                  GracefulStop stop = w.stopOnSignal(120);
-                 ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
+                 ProgressBar bar = w.finished() ? null : ProgressBars.of("prepare", ds.count(), null, w.done())) {
+                if (w.finished()) {
+                    System.err.printf("%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
+                    return 0;
+                }
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
                 int outside = w.run(bar::stepTo);
                 if (w.stopped()) {   // still inside: the JVM exits as soon as the stop is closed; the message first

@@ -13,6 +13,7 @@ import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.ClipPreprocess;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.drag.DragTensor;
@@ -63,6 +64,8 @@ import static dev.puppetengine.train.PreparedData.STD;
 public final class PreparedDataWriter implements AutoCloseable {
     public static final String WORK = "prepare-work";
     static final String PROGRESS = "progress.json", DONE = WORK + ".done", LOCK = WORK + ".lock";
+    /** The metadata key of the settings a finished file was prepared with (the same JSON as progress.json's identity). */
+    static final String IDENTITY = "identity";
     private static final String[] PARTS = {MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT};
     private static final long COMMIT_MILLIS = 10_000;
     private static final int COPY_CHUNK = 8 << 20;
@@ -80,7 +83,7 @@ public final class PreparedDataWriter implements AutoCloseable {
     private final Map<String, Long> lengths = new LinkedHashMap<>();
     private LockFile lock;
     private final AtomicBoolean stop = new AtomicBoolean();
-    private boolean stopped;
+    private boolean stopped, finished;
 
     private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
                                DType dtype, ObjectNode identity, Map<String, String> weights, long commitMillis) {
@@ -128,7 +131,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         try {
             w.lock = LockFile.acquire(out.resolve(LOCK), out + ": another prepare is writing there; wait for it to end or choose another --out");
             if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
-            w.resume();
+            if (!w.resume() && Files.isRegularFile(w.out.resolve(PreparedData.FILE))) w.checkFinished(w.out.resolve(PreparedData.FILE));
         } catch (IOException | RuntimeException e) {
             w.close();
             throw e;
@@ -156,11 +159,34 @@ public final class PreparedDataWriter implements AutoCloseable {
     /** Whether the last {@link #run} was stopped by {@link #requestStop} (its clips committed, the file not yet written). */
     public boolean stopped() { return stopped; }
 
-    private void resume() throws IOException {
+    /** Whether this OUT holds an earlier prepare of the same settings that finished: then {@link #run} has nothing to do. */
+    public boolean finished() { return finished; }
+
+    /**
+     * A prepared file already in OUT, with no unfinished prepare beside it: the same settings are finished (nothing to
+     * do); others are refused, since replacing the file would change what training runs begun on it read.
+     */
+    private void checkFinished(Path file) throws IOException {
+        String recorded;
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            recorded = r.metadata().get(IDENTITY);
+        }
+        if (recorded == null)
+            throw new InputFileException(file + ": a finished prepare whose settings were not recorded (an engine before 2026-12-04):"
+                    + " remove it to prepare again, or choose another --out");
+        JsonNode was = Json.mapper().readTree(recorded);
+        if (!identity.equals(was))
+            throw new InputFileException(file + " holds a finished prepare of other settings (" + String.join(", ", Json.differences("", was, identity))
+                    + "): remove it to prepare again, or choose another --out");
+        finished = true;
+    }
+
+    /** Continues what the last commit in the work folder recorded; false when there is none (then it starts over). */
+    private boolean resume() throws IOException {
         Path file = work.resolve(PROGRESS);
         if (!Files.isRegularFile(file)) {   // nothing committed: start over
             if (Files.exists(work)) PathUtils.deleteDirectory(work);
-            return;
+            return false;
         }
         try (var stale = Files.newDirectoryStream(work, PreparedData.FILE + "*")) {   // an assembly cut short: as large as the set
             for (Path f : stale) Files.delete(f);
@@ -184,15 +210,17 @@ public final class PreparedDataWriter implements AutoCloseable {
                         + " committed " + n + "; remove " + work + " to start over");
             lengths.put(part, n);
         }
+        return true;
     }
 
     /**
      * Encodes the clips not yet done, then writes prepared.safetensors; {@code progress} gets the number of clips
      * done after each. Candidate tracks that leave the image (the drag tensor cannot hold them) are left out; returns
-     * how many, over the whole prepare.
+     * how many, over the whole prepare (0, doing nothing, when {@link #finished}).
      */
     public int run(IntConsumer progress) throws IOException {
         if (lock == null) throw new IllegalStateException("prepare writer not open");
+        if (finished) return 0;
         Files.createDirectories(work);
         Map<String, FileChannel> parts = new LinkedHashMap<>();
         try (GradMode.Guard g = GradMode.noGrad()) {
@@ -321,6 +349,7 @@ public final class PreparedDataWriter implements AutoCloseable {
                 "static_drag_probability", String.valueOf(data.manifest().parameters().path("static_drag_probability").asDouble(0)),
                 "dataset", identity.path("dataset").asText(), "dtype", identity.path("dtype").asText()));
         weights.forEach(meta::put);   // the encoders' checksums: train compares them with its model's
+        meta.put(IDENTITY, Json.mapper().writeValueAsString(identity));   // a later prepare into OUT compares its settings with them
         SafetensorsWriter.write(file, meta, items);
     }
 
