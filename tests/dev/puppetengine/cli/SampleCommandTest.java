@@ -10,6 +10,7 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -180,9 +181,10 @@ class SampleCommandTest {
         cases.put("model directory", new String[]{"--model", dir.resolve("nomodel").toString()});
         cases.put("vae.safetensors", new String[]{"--model", incomplete.toString()});
         cases.put("plain SVD", new String[]{"--model", svd.toString()});
-        cases.put("steps must be >= 1", new String[]{"--steps", "0"});
-        cases.put("guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
-        cases.put("guidance must be finite", new String[]{"--guidance", "NaN"});
+        cases.put("--steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got 0", new String[]{"--steps", "0"});
+        cases.put("--frames must be 1 to " + SamplingOptions.MAX_FRAMES + ", got 129", new String[]{"--frames", "129"});
+        cases.put("--guidance-min 1.0, --guidance 0.5: guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
+        cases.put("--guidance NaN: guidance must be finite", new String[]{"--guidance", "NaN"});
         cases.put("unsupported output", new String[]{"--out", dir.resolve("x.avi").toString()});
         cases.put("unsupported output /: it names no file or directory", new String[]{"--out", "/"});
         // outputs that could not be written are refused before sampling, not after it

@@ -42,12 +42,15 @@ final class SamplingArgs {
             + "so off by default; also -Dpuppet.cuda.graph=true). Other devices log why and sample eagerly.")
     boolean cudaGraph;
 
+    /** The options, refusing an out-of-range value naming its option ({@code frames}: --frames, or the data's count). */
     SamplingOptions options(int frames) {
+        if (steps < 1 || steps > SamplingOptions.MAX_STEPS) throw new UserError("--steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + steps);
+        if (frames < 1 || frames > SamplingOptions.MAX_FRAMES) throw new UserError("--frames must be 1 to " + SamplingOptions.MAX_FRAMES + ", got " + frames);
         try {
             return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput,
                     cudaGraph || Boolean.getBoolean(SamplingOptions.CUDA_GRAPH_PROPERTY));
-        } catch (IllegalArgumentException e) {
-            throw new UserError(Main.message(e));
+        } catch (IllegalArgumentException e) {   // what is left to check: the guidance ramp
+            throw new UserError("--guidance-min " + guidanceMin + ", --guidance " + guidance + ": " + Main.message(e));
         }
     }
 
