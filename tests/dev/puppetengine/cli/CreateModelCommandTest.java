@@ -65,12 +65,17 @@ class CreateModelCommandTest {
         assertEquals(List.of("empty", "foreign", "notes"), listing(), "temporary siblings left");
     }
 
-    /** A dtype the engine does not know is refused naming the option, as every command's dtype options are. */
+    /** A dtype or a preset the engine does not know is refused naming the option, as by every command that takes them. */
     @Test
-    void anUnknownDtypeIsRefusedNamingTheOption() {
+    void anUnknownDtypeOrPresetIsRefusedNamingTheOption() {
         CliRun r = create(dir.resolve("m"), "--dtype", "int8");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("error: --dtype: unknown dtype 'int8'"), r.err());
+        assertFalse(Files.exists(dir.resolve("m")));
+        String preset = "error: --preset: unknown model preset 'nope' (expected puppet-master, svd-img2vid or toy)";
+        assertEquals(preset, CliRun.stderrOf(2, "create-model", "--preset", "nope", "--out", dir.resolve("m").toString()).strip());
+        assertEquals(preset, CliRun.stderrOf(2, "describe", "--preset", "nope").strip());
+        assertEquals(preset, CliRun.stderrOf(2, "bench", "sample", "--preset", "nope").strip());
         assertFalse(Files.exists(dir.resolve("m")));
     }
 }

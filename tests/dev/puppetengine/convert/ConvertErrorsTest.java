@@ -98,7 +98,7 @@ class ConvertErrorsTest {
         assertFails(r, "--out /proc/x: cannot create files in /proc");
     }
 
-    /** An unknown --dtype is refused naming the option, as every other command's dtype options are, before any input is read. */
+    /** An unknown --dtype or --preset is refused naming the option, as by every other command, before any input is read. */
     @Test
     void anUnknownDtypeIsRefusedNamingTheOptionBeforeTheInputsAreRead() throws IOException {
         Path out = dir.resolve("model");
@@ -106,6 +106,10 @@ class ConvertErrorsTest {
         assertNothingLeft(out);
         // --to diffusers too, before the input (here no engine model directory at all) is looked at
         assertFails(run(folder.toString(), "--to", "diffusers", "--dtype", "int8", "--out", out.toString()), "error: --dtype: unknown dtype 'int8'");
+        // an unknown preset gets the presets convert takes (svd-img2vid, which it refuses too, is not offered)
+        for (String preset : new String[]{"nope", "svd-img2vid"})
+            assertFails(run(folder.toString(), "--preset", preset, "--out", out.toString()),
+                    "error: --preset must be a Puppet-Master architecture (puppet-master or toy), got '" + preset + "'");
         assertNothingLeft(out);
     }
 

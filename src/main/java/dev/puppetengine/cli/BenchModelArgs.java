@@ -52,7 +52,7 @@ final class BenchModelArgs {
         Backend backend = target.backend();
         DType dt = target.dtype();
         if (preset == null) return SamplingArgs.loadModel(modelDir(), backend, dt);
-        ModelPresets p = ModelPresets.named(preset);
+        ModelPresets p = UserError.naming("--preset", () -> ModelPresets.named(preset));
         if (!p.unet().hasDrags()) throw new UserError("--preset " + preset + " has no drag modules: benchmark toy or puppet-master");
         return LoadedModel.random(p, backend, dt, 0);
     }
@@ -65,7 +65,7 @@ final class BenchModelArgs {
             try (LoadedModel m = open()) {
                 return new Arch(m.unet.config(), m.resolution() / m.vae.config().downscaleFactor(), m.manifest.kind());
             }
-        ModelPresets p = ModelPresets.named(preset);
+        ModelPresets p = UserError.naming("--preset", () -> ModelPresets.named(preset));
         return new Arch(p.unet(), p.resolution() / p.vae().downscaleFactor(), p.name() + "-random");
     }
 

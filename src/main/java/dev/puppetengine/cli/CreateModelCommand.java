@@ -39,7 +39,7 @@ final class CreateModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelPresets p = ModelPresets.named(preset);
+        ModelPresets p = UserError.naming("--preset", () -> ModelPresets.named(preset));
         DType dt = DeviceArgs.dtypeOption("--dtype", dtype);
         OutputPaths.directory("--out", out, false);
         ModelDirectory.checkReplaceable(out, force);   // before initialising the weights (minutes for puppet-master)

@@ -49,7 +49,7 @@ final class DescribeCommand implements Callable<Integer> {
             System.out.println(verify + ": every component file matches its manifest sha256");
             return 0;
         }
-        ModelPresets p = ModelPresets.named(preset);
+        ModelPresets p = UserError.naming("--preset", () -> ModelPresets.named(preset));
         describe("unet", new UNetSpatioTemporalConditionModel(p.unet()));
         describe("vae", new AutoencoderKLTemporalDecoder(p.vae()));
         describe("image_encoder", new ClipVisionModelWithProjection(p.clip()));

@@ -26,10 +26,6 @@ public final class DeviceArgs {
 
     /** The dtype an option names, or a UserError naming the option. */
     public static DType dtypeOption(String option, String value) {
-        try {
-            return DType.parse(value);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(option + ": " + Main.message(e));
-        }
+        return UserError.naming(option, () -> DType.parse(value));
     }
 }

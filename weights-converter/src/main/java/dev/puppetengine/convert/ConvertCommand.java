@@ -92,8 +92,13 @@ public final class ConvertCommand implements Callable<Integer> {
     }
 
     private int toEngine(PrintStream log, DType dt) throws IOException {
-        ModelPresets p = ModelPresets.named(preset);
-        if (!p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got " + preset);
+        ModelPresets p;
+        try {
+            p = ModelPresets.named(preset);
+        } catch (IllegalArgumentException unknown) {
+            p = null;   // refused below with the presets convert takes, not every preset (svd-img2vid has no drag modules)
+        }
+        if (p == null || !p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got '" + preset + "'");
         if (!dryRun) ModelDirectory.checkReplaceable(out, force);
         try (Inputs in = Inputs.open(inputs, log)) {
             EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial, log);
