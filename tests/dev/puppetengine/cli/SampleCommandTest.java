@@ -81,13 +81,21 @@ class SampleCommandTest {
         assertFalse(r.err().contains("takes hours per sample"), "the toy is practical on the CPU: " + r.err());
     }
 
-    /** The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot. */
+    /**
+     * The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot; the
+     * same command run again replaces them, as it replaces a GIF.
+     */
     @Test
     void aTrailingSlashWritesFramesIntoADottedDirectory() throws IOException {
         Path frames = dir.resolve("frames.v2");
         CliRun r = CliRun.of(sample(frames + "/"));
         assertEquals(0, r.code(), r.err());
         assertEquals(2, frames(frames).size());
+        String[] oneFrame = sample(frames + "/");
+        oneFrame[oneFrame.length - 1] = "1";   // --frames 2 -> 1
+        r = CliRun.of(oneFrame);
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, frames(frames).size());
     }
 
     /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it. */
@@ -195,7 +203,7 @@ class SampleCommandTest {
         Files.writeString(full.resolve("mine.txt"), "keep");
         cases.put("is a file, not a directory", new String[]{"--out", aFile.resolve("o.gif").toString()});
         cases.put("is a directory; give a file name", new String[]{"--out", gifDir.toString()});
-        cases.put("exists and is not empty", new String[]{"--out", full + "/"});
+        cases.put("holds files other than PNG frames (frame_NNN.png)", new String[]{"--out", full + "/"});
         for (Map.Entry<String, String[]> c : cases.entrySet()) {
             Path out = dir.resolve("bad-" + Math.abs(c.getKey().hashCode()) + ".gif");
             List<String> args = new ArrayList<>(Arrays.asList(sample(out, "--drag", "30,20:40,25")));

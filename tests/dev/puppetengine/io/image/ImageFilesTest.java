@@ -159,7 +159,7 @@ class ImageFilesTest {
     }
 
     @Test
-    void pngFramesGoIntoANewDirectory() throws IOException {
+    void pngFramesGoIntoADirectoryThatHoldsNothingElse() throws IOException {
         List<RgbImage> frames = List.of(pattern(8, 6), pattern(8, 6).crop(0, 0, 8, 6), RgbImage.blank(8, 6));
         Path out = dir.resolve("frames");
         ImageFiles.writePngFrames(out, frames);
@@ -171,8 +171,18 @@ class ImageFilesTest {
             assertArrayEquals(frames.get(i).pixels(), ImageFiles.readRgb(out.resolve("frame_00" + i + ".png")).pixels());
         }
         assertEquals(List.of(out), listing());
-        // Never merged into (or deleted from) an existing non-empty directory.
+        // Frames written again replace the earlier frames whole (none of the three stays beside the new two)
+        ImageFiles.writePngFrames(out, frames.subList(1, 3));
+        try (var files = Files.list(out)) {
+            assertEquals(List.of("frame_000.png", "frame_001.png"), files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        assertArrayEquals(frames.get(2).pixels(), ImageFiles.readRgb(out.resolve("frame_001.png")).pixels());
+        assertEquals(List.of(out), listing(), "no temporary sibling left");
+        // but a directory holding anything else is never merged into nor deleted
+        Files.writeString(out.resolve("notes.txt"), "mine");
         assertThrows(FileAlreadyExistsException.class, () -> ImageFiles.writePngFrames(out, frames));
+        assertEquals("mine", Files.readString(out.resolve("notes.txt")));
+        assertTrue(Files.isRegularFile(out.resolve("frame_001.png")));
     }
 
     private void assertMessage(Path file, String expected) {

@@ -1,5 +1,7 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.io.image.ImageFiles;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -7,7 +9,7 @@ import java.nio.file.Path;
 /**
  * Checks an output path before any work is done, so a minutes-long run does not end in a permission error: the
  * nearest existing folder on the path must be a writable directory, a file output must not be an existing
- * directory, a directory output must not be a file (nor, where it would be replaced, hold files), and no output
+ * directory, a directory output must not be a file (nor, where it would be replaced, hold files but frames), and no output
  * may be the command's own input.
  */
 public final class OutputPaths {
@@ -20,13 +22,14 @@ public final class OutputPaths {
         writableAncestor(option, out, abs.getParent());
     }
 
-    /** A directory at {@code out}; {@code mustBeEmpty} where the command would replace it whole (PNG frames). */
-    public static void directory(String option, Path out, boolean mustBeEmpty) {
+    /** A directory at {@code out}; {@code frames} where the command replaces it whole with PNG frames (it may hold only frames). */
+    public static void directory(String option, Path out, boolean frames) {
         Path abs = out.toAbsolutePath();
         if (Files.exists(abs) && !Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a file; a directory is needed here");
-        if (mustBeEmpty && Files.isDirectory(abs)) {
-            try (var entries = Files.list(abs)) {
-                if (entries.findAny().isPresent()) throw new UserError(option + " " + out + " exists and is not empty; remove it or choose another");
+        if (frames && Files.isDirectory(abs)) {
+            try {
+                if (!ImageFiles.holdsOnlyFrames(abs))
+                    throw new UserError(option + " " + out + " holds files other than PNG frames (frame_NNN.png), which it would replace; remove them or choose another");
             } catch (IOException e) {
                 throw new UserError(option + " " + out + ": cannot list it (" + Main.message(e) + ")");
             }

@@ -37,7 +37,7 @@ final class SampleCommand implements Callable<Integer> {
     boolean normalized;
 
     /** As typed: its trailing slash, which a Path would drop, asks for a directory of PNG frames. */
-    @Option(names = "--out", required = true, description = "Output: file.gif, file.mp4, or a directory/ for PNG frames.")
+    @Option(names = "--out", required = true, description = "Output: file.gif, file.mp4, or a directory/ for PNG frames (replaced whole if it holds only frames; refused if it holds anything else).")
     String out;
 
     @Mixin

@@ -75,22 +75,27 @@ public final class ImageFiles {
 
     /**
      * Writes {@code frame_000.png, frame_001.png, ...} (at least three digits, more when there are 1000+
-     * frames) into a new directory that appears complete or not at all.
+     * frames) into a directory that appears complete or not at all. One that exists is replaced whole (no frame of
+     * the earlier video stays) when it holds nothing but frames ({@link #holdsOnlyFrames}); a user's files never are.
      */
     public static void writePngFrames(Path dir, List<RgbImage> frames) throws IOException {
         if (frames.isEmpty()) throw new IllegalArgumentException("no frames to write to " + dir);
         String pattern = "frame_%0" + Math.max(3, String.valueOf(frames.size() - 1).length()) + "d.png";
-        if (Files.isDirectory(dir)) {                    // an empty directory may be replaced; a user's files never are
-            try (var entries = Files.list(dir)) {
-                if (entries.findAny().isPresent())
-                    throw new java.nio.file.FileAlreadyExistsException(dir.toString(), null, "output directory exists and is not empty; remove it or choose another");
-            }
-            Files.delete(dir);
-        }
-        AtomicFile.publishDirectory(dir, temp -> {
+        if (Files.isDirectory(dir) && !holdsOnlyFrames(dir))
+            throw new java.nio.file.FileAlreadyExistsException(dir.toString(), null, "output directory holds files other than PNG frames (frame_NNN.png); remove them or choose another");
+        AtomicFile.replaceDirectory(dir, temp -> {
             PngEncoder png = new PngEncoder();
             for (int i = 0; i < frames.size(); i++) Files.write(temp.resolve(String.format(Locale.ROOT, pattern, i)), png.encode(frames.get(i)));
         });
+    }
+
+    private static final java.util.regex.Pattern FRAME_NAME = java.util.regex.Pattern.compile("frame_\\d{3,}\\.png");
+
+    /** Whether {@code dir} holds nothing but {@code frame_NNN.png} files, as {@link #writePngFrames} writes (or nothing). */
+    public static boolean holdsOnlyFrames(Path dir) throws IOException {
+        try (var entries = Files.list(dir)) {
+            return entries.allMatch(p -> FRAME_NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        }
     }
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
