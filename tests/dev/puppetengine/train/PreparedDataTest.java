@@ -335,6 +335,36 @@ class PreparedDataTest {
     }
 
     /**
+     * An unfinished prepare beside a finished file: of other settings (left by an engine that did not refuse to start it
+     * there), the file is not replaced by finishing it; of the same settings (its clean-up cut short after the file was
+     * moved into OUT), nothing is encoded or assembled again and the work folder is removed.
+     */
+    @Test
+    void anUnfinishedPrepareBesideAFinishedFileDoesNotReplaceIt(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 3);
+        Path out = dir.resolve("p"), file = out.resolve(PreparedData.FILE), work = out.resolve(PreparedDataWriter.WORK);
+        prepare(out, data, WEIGHTS, 0);
+        byte[] first = Files.readAllBytes(file);
+        Map<String, String> v2 = Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1");
+        Path other = dir.resolve("other");
+        assertThrows(IllegalStateException.class, () -> prepare(other, data, v2, 2));
+        Files.move(other.resolve(PreparedDataWriter.WORK), work);
+        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, v2, 0)).getMessage();
+        assertEquals(file + " holds a finished prepare of other settings (vae_sha256 \"v1\" -> \"v2\"): remove it to prepare again, or choose another --out", msg);
+        assertArrayEquals(first, Files.readAllBytes(file));
+
+        org.apache.commons.io.file.PathUtils.deleteDirectory(work);
+        Path same = dir.resolve("same");
+        assertThrows(IllegalStateException.class, () -> prepare(same, data, WEIGHTS, 3));   // every clip committed, the file not yet written
+        Files.move(same.resolve(PreparedDataWriter.WORK), work);
+        assertEquals(0, prepare(out, data, WEIGHTS, 1), "nothing encoded or assembled");
+        assertArrayEquals(first, Files.readAllBytes(file));
+        try (var left = Files.list(out)) {
+            assertEquals(List.of(PreparedData.FILE), left.map(f -> f.getFileName().toString()).toList(), "the work folder is removed");
+        }
+    }
+
+    /**
      * Clips' tracks are found by the running sum of the counts: with counts (0, 3, 5), clip 1 chooses among tracks 0..2
      * and clip 2 among 3..7, and a track leaving the image is named by its clip and its index there.
      */

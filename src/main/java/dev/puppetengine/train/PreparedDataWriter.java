@@ -131,7 +131,8 @@ public final class PreparedDataWriter implements AutoCloseable {
         try {
             w.lock = LockFile.acquire(out.resolve(LOCK), out + ": another prepare is writing there; wait for it to end or choose another --out");
             if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
-            if (!w.resume() && Files.isRegularFile(w.out.resolve(PreparedData.FILE))) w.checkFinished(w.out.resolve(PreparedData.FILE));
+            boolean resumed = w.resume();
+            if (Files.isRegularFile(w.out.resolve(PreparedData.FILE))) w.checkFinished(w.out.resolve(PreparedData.FILE), resumed);
         } catch (IOException | RuntimeException e) {
             w.close();
             throw e;
@@ -163,10 +164,12 @@ public final class PreparedDataWriter implements AutoCloseable {
     public boolean finished() { return finished; }
 
     /**
-     * A prepared file already in OUT, with no unfinished prepare beside it: the same settings are finished (nothing to
-     * do); others are refused, since replacing the file would change what training runs begun on it read.
+     * A prepared file already in OUT: the same settings are finished (nothing to do; an unfinished prepare of them
+     * beside it is one whose clean-up was cut short after the file was moved into OUT, and is removed); others are
+     * refused, even with an unfinished prepare of this run's settings beside it, since replacing the file would change
+     * what training runs begun on it read.
      */
-    private void checkFinished(Path file) throws IOException {
+    private void checkFinished(Path file, boolean resumed) throws IOException {
         String recorded;
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             recorded = r.metadata().get(IDENTITY);
@@ -178,6 +181,10 @@ public final class PreparedDataWriter implements AutoCloseable {
         if (!identity.equals(was))
             throw new InputFileException(file + " holds a finished prepare of other settings (" + String.join(", ", Json.differences("", was, identity))
                     + "): remove it to prepare again, or choose another --out");
+        if (resumed) {
+            AtomicFile.rename(work, out.resolve(DONE));
+            PathUtils.deleteDirectory(out.resolve(DONE));
+        }
         finished = true;
     }
 
