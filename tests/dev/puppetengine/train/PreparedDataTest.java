@@ -316,6 +316,8 @@ class PreparedDataTest {
         assertEquals(0, prepare(out, data, WEIGHTS, 1), "nothing encoded (a clip done would stop it here)");
         assertArrayEquals(first, Files.readAllBytes(file));
         assertEquals(written, Files.getLastModifiedTime(file));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), dir);
+        assertEquals(0, prepare(out, ClipDataset.open(link.resolve("clips").resolve(".")), WEIGHTS, 1), "the same dataset through a symbolic link");
         String other = assertThrows(dev.puppetengine.io.InputFileException.class,
                 () -> prepare(out, data, Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1"), 0)).getMessage();
         assertEquals(file + " holds a finished prepare of other settings (vae_sha256 \"v1\" -> \"v2\"): remove it to prepare again, or choose another --out", other);

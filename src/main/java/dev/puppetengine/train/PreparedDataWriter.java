@@ -115,7 +115,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         if (data.count() == 0) throw new IllegalArgumentException(data.root() + ": the dataset has no clips");
         ObjectNode id = Json.mapper().createObjectNode();
         id.put("format_version", PreparedData.VERSION);
-        id.put("dataset", data.root().toAbsolutePath().normalize().toString());
+        id.put("dataset", data.root().toRealPath().toString());   // one spelling of the folder: through a symbolic link too
         id.put("clips", data.count());
         id.put("train_count", data.trainCount());
         id.put("frames", data.frames());
