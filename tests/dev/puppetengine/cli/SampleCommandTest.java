@@ -83,7 +83,7 @@ class SampleCommandTest {
 
     /**
      * The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot; the
-     * same command run again replaces them, as it replaces a GIF.
+     * same command run again replaces them, as it replaces a GIF, unless the image is one of them.
      */
     @Test
     void aTrailingSlashWritesFramesIntoADottedDirectory() throws IOException {
@@ -96,6 +96,14 @@ class SampleCommandTest {
         r = CliRun.of(oneFrame);
         assertEquals(0, r.code(), r.err());
         assertEquals(1, frames(frames).size());
+        Path first = frames(frames).get(0);   // an earlier frame as the image: replacing the directory would replace the input
+        byte[] kept = Files.readAllBytes(first);
+        String[] fromAFrame = sample(frames + "/");
+        fromAFrame[Arrays.asList(fromAFrame).indexOf("--image") + 1] = first.toString();
+        r = CliRun.of(fromAFrame);
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("contains the input --image " + first), r.err());
+        assertArrayEquals(kept, Files.readAllBytes(first));
     }
 
     /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it. */

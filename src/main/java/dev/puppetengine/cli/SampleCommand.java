@@ -51,7 +51,7 @@ final class SampleCommand implements Callable<Integer> {
         video.check();
         SamplingOptions opts = sampling.options(video.frames);
         VideoOutput.Kind kind = VideoOutput.check(out);
-        OutputPaths.notInput("--out", Path.of(out), "--image", image, false);
+        OutputPaths.notInput("--out", Path.of(out), "--image", image, kind == VideoOutput.Kind.PNG_DIR);   // frames replace the directory whole
         RgbImage img;
         try {
             img = ImageFiles.readRgb(image);
