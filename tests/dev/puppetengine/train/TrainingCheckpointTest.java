@@ -51,12 +51,17 @@ class TrainingCheckpointTest {
     private Path saveOne(long step, int keep) throws Exception {
         Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
         try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
-            w.get("a").setGrad(Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, -1));
-            w.get("b").setGrad(Tensor.of(CPU, DType.F32, new int[]{1}, 2));
-            adam.step(1);
-            ema.update(w);
+            stepOnce(w, adam, ema);
             return TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, 4 * step, 77), w, adam, ema, "{\"toy\":1}", keep);
         }
+    }
+
+    /** One optimiser step and EMA update of weights (a, b) with fixed gradients. */
+    private static void stepOnce(Map<String, Tensor> w, Adam adam, Ema ema) {
+        w.get("a").setGrad(Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, -1));
+        w.get("b").setGrad(Tensor.of(CPU, DType.F32, new int[]{1}, 2));
+        adam.step(1);
+        ema.update(w);
     }
 
     private List<String> checkpoints() throws Exception {
@@ -70,10 +75,7 @@ class TrainingCheckpointTest {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
             try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
-                w.get("a").setGrad(Tensor.of(CPU, DType.F32, new int[]{2}, 0.5, -1));
-                w.get("b").setGrad(Tensor.of(CPU, DType.F32, new int[]{1}, 2));
-                adam.step(1);
-                ema.update(w);
+                stepOnce(w, adam, ema);
                 Path ck = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(12, 48, 77), w, adam, ema, "{\"toy\":1}", 3);
                 assertEquals(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000012"), ck);
                 assertEquals("step-00000012\n", Files.readString(run.resolve("latest")));
