@@ -176,6 +176,11 @@ class SampleCommandTest {
         man = (ObjectNode) Json.mapper().readTree(badRes.resolve("manifest.json").toFile());
         man.put("resolution", -64);
         Files.writeString(badRes.resolve("manifest.json"), man.toString());
+        Path noUnet = dir.resolve("nounet");   // what prepare takes (the encoders alone), but sampling does not
+        copyTree(model, noUnet);
+        man = (ObjectNode) Json.mapper().readTree(noUnet.resolve("manifest.json").toFile());
+        ((ObjectNode) man.get("components")).remove("unet");
+        Files.writeString(noUnet.resolve("manifest.json"), man.toString());
         Path svd = plainSvdModel();
 
         Map<String, String[]> cases = new LinkedHashMap<>();
@@ -192,6 +197,7 @@ class SampleCommandTest {
         cases.put("drags file " + normalizedText + ": \"normalized\" must be true or false", new String[]{"--drags", normalizedText.toString()});
         cases.put("component 'unet' has no \"file\"", new String[]{"--model", noFile.toString()});
         cases.put("field 'resolution' is -64", new String[]{"--model", badRes.toString()});
+        cases.put("has no 'unet' component; sampling needs unet, vae, image_encoder", new String[]{"--model", noUnet.toString()});
         cases.put("starts at the origin", new String[]{"--drag", "10,0:40,25"});   // the centred square's corner (the image is 80 x 60)
         cases.put("non-finite", new String[]{"--drag", "NaN,20:40,25"});
         cases.put("model directory", new String[]{"--model", dir.resolve("nomodel").toString()});

@@ -58,9 +58,15 @@ class TrainingCommandsTest {
         assertEquals(before.get("vae").sha256(), after.get("vae").sha256());
         assertNotEquals(before.get("image_encoder").sha256(), after.get("image_encoder").sha256());
         assertEquals(before.get("image_encoder").parameters(), after.get("image_encoder").parameters());
-        Path prepared = dir.resolve("prepared");
-        assertEquals(0, Main.run("prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString()));
-        String preparedAgain = stderrOf(0, "prepare", "--model", enc.resolve("model").toString(), "--data", data.toString(), "--out", prepared.toString());
+        // prepare loads only the encoders, and only when there is work: a copy of the model whose UNet file is zeros
+        // (same size, so the manifest's checks pass) prepares; with its image encoder zeroed too it still finds its work done
+        Path prepared = dir.resolve("prepared"), encoders = dir.resolve("encoders");
+        org.apache.commons.io.file.PathUtils.copyDirectory(enc.resolve("model"), encoders);
+        var files = ModelDirectory.read(encoders).components();
+        zero(encoders.resolve(files.get("unet").file()));
+        assertEquals(0, Main.run("prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString()));
+        zero(encoders.resolve(files.get("image_encoder").file()));
+        String preparedAgain = stderrOf(0, "prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString());
         assertTrue(preparedAgain.contains(prepared.resolve("prepared.safetensors") + " already holds this prepare"), preparedAgain);
         // malformed inputs are bad input (exit 2), not an environment failure (exit 1)
         Path broken = dir.resolve("broken");
@@ -293,5 +299,10 @@ class TrainingCommandsTest {
         said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--frames", "1");
         assertTrue(said.contains("error: --size 64, --frames 1: frames 1: a clip needs at least 2"), said);
         assertFalse(Files.exists(out));
+    }
+
+    /** Overwrites a file with as many zero bytes: still the manifest's size, no longer a safetensors file. */
+    private static void zero(Path file) throws java.io.IOException {
+        Files.write(file, new byte[Math.toIntExact(Files.size(file))]);
     }
 }

@@ -105,8 +105,8 @@ class CorruptInputTest {
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
         try (ParameterStore v = ParameterStore.initialize(vae, CpuBackend.get(), DType.F32, 1);
              ParameterStore c = ParameterStore.initialize(clip, CpuBackend.get(), DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(prepared, ClipDataset.open(clips), vae, clip, CpuBackend.get(), DType.F32, Map.of())) {
-            w.run(null);
+             PreparedDataWriter w = PreparedDataWriter.open(prepared, ClipDataset.open(clips), vae.scalingFactor(), CpuBackend.get(), DType.F32, Map.of())) {
+            w.run(vae, clip, null);
         }
         Path copy = dir.resolve("copy");
         FileUtils.copyDirectory(clips.toFile(), copy.toFile());

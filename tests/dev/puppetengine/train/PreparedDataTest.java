@@ -191,8 +191,8 @@ class PreparedDataTest {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, weights, commitMillis)) {
-            return w.run(done -> {
+             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, DType.F32, weights, commitMillis)) {
+            return w.run(vae, clip, done -> {
                 if (done == stopAfter) throw new IllegalStateException("crash after clip " + done);
             });
         }
@@ -214,6 +214,11 @@ class PreparedDataTest {
             assertEquals(1, p.size());
             assertEquals(9.0 / 32, p.batch(new int[]{0}, 1, 0, CPU, DType.F32).drags().toDoubleArray()[(DragTensor.SLOTS + 0) * 4 + 2], 1e-6,
                     "frame 1 of the one moving candidate");
+        }
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));   // opened for one VAE, run with another: refused
+        try (PreparedDataWriter w = PreparedDataWriter.open(dir.resolve("other"), dataset(dir.resolve("d2"), 1), 2 * vae.scalingFactor(), CPU, DType.F32, WEIGHTS)) {
+            String said = assertThrows(IllegalArgumentException.class, () -> w.run(vae, null, null)).getMessage();
+            assertTrue(said.contains("a VAE of scaling factor " + vae.scalingFactor() + ", but this prepare was opened for " + 2 * vae.scalingFactor()), said);
         }
         Path file = dir.resolve("prep").resolve(PreparedData.FILE);   // the file named instead of its directory: say which to give
         String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(file)).getMessage();
@@ -255,13 +260,13 @@ class PreparedDataTest {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae, clip, CPU, DType.F32, WEIGHTS, 0)) {
+             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 0)) {
             assertEquals(3, w.done());
             assertTrue(!Files.exists(staleAssembly) && !Files.exists(staleCleanUp.getParent()), "leftovers of a cut-short assembly and clean-up are removed");
             String busy = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
             assertTrue(busy.contains("another prepare is writing there"), busy);
             List<Integer> seen = new java.util.ArrayList<>();
-            assertEquals(5, w.run(seen::add), "tracks left out, counted over both runs");
+            assertEquals(5, w.run(vae, clip, seen::add), "tracks left out, counted over both runs");
             assertEquals(List.of(4, 5), seen, "only the clips not yet done are encoded");
         }
         byte[] whole = Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE));
@@ -272,8 +277,8 @@ class PreparedDataTest {
 
         Path asked = dir.resolve("asked");   // asked to stop (Ctrl-C) between hourly commits: commits what it encoded first
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
-            w.run(done -> {
+             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
+            w.run(vae, clip, done -> {
                 if (done == 2) w.requestStop();
             });
             assertTrue(w.stopped());
@@ -283,8 +288,8 @@ class PreparedDataTest {
         assertTrue(!Files.exists(asked.resolve(PreparedData.FILE)));
         List<Integer> rest = new java.util.ArrayList<>();
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
-            w.run(rest::add);
+             PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
+            w.run(vae, clip, rest::add);
             assertTrue(!w.stopped());
         }
         assertEquals(List.of(3, 4, 5), rest);
@@ -294,9 +299,9 @@ class PreparedDataTest {
         assertThrows(IllegalStateException.class, () -> prepare(never, data, WEIGHTS, 3, 3_600_000));
         List<Integer> again = new java.util.ArrayList<>();
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(never, data, vae, clip, CPU, DType.F32, WEIGHTS, 3_600_000)) {
+             PreparedDataWriter w = PreparedDataWriter.open(never, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
             assertEquals(0, w.done());
-            w.run(again::add);
+            w.run(vae, clip, again::add);
         }
         assertEquals(List.of(1, 2, 3, 4, 5), again);
         assertArrayEquals(whole, Files.readAllBytes(never.resolve(PreparedData.FILE)));

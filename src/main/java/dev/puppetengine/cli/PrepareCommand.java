@@ -1,5 +1,8 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.PreparedData;
@@ -40,22 +43,26 @@ final class PrepareCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         OutputPaths.directory("--out", out, false);
-        try (LoadedModel m = SamplingArgs.loadModel(model, target.backend(), target.dtype())) {
-            ClipDataset ds = ClipDataset.open(data);
-            Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
-            for (String c : new String[]{"vae", "image_encoder"}) {
-                String sha = m.manifest.components().get(c).sha256();
-                if (sha != null) checksums.put(c + "_sha256", sha);
+        // Settings first, weights last: a prepare already done, or refused, is known before the encoders load (seconds to minutes).
+        ModelDirectory.Manifest man = SamplingArgs.fromModel(model, () -> ModelDirectory.read(model));
+        double scalingFactor = SamplingArgs.fromModel(model, () -> LoadedModel.config(model, "vae", VaeConfig.class)).scalingFactor();
+        ClipDataset ds = ClipDataset.open(data);
+        Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
+        for (String c : new String[]{"vae", "image_encoder"}) {
+            ModelDirectory.Entry e = man.components().get(c);
+            if (e != null && e.sha256() != null) checksums.put(c + "_sha256", e.sha256());
+        }
+        Backend backend = target.backend();
+        try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, scalingFactor, backend, target.dtype(), checksums);
+             GracefulStop stop = w.stopOnSignal(120)) {
+            if (w.finished()) {
+                System.err.printf("%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
+                return 0;
             }
-            try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, m.vae, m.clip, m.unetWeights().backend(), m.unetWeights().dtype(), checksums);
-                 GracefulStop stop = w.stopOnSignal(120);
-                 ProgressBar bar = w.finished() ? null : ProgressBars.of("prepare", ds.count(), null, w.done())) {
-                if (w.finished()) {
-                    System.err.printf("%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
-                    return 0;
-                }
+            try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, backend, target.dtype()));
+                 ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
-                int outside = w.run(bar::stepTo);
+                int outside = w.run(enc.vae, enc.clip, bar::stepTo);
                 if (w.stopped()) {   // still inside: the JVM exits as soon as the stop is closed; the message first
                     System.err.printf("%nstopped after %d of %d clips, all kept in %s; the same command continues%n", w.done(), ds.count(),
                             out.resolve(PreparedDataWriter.WORK));

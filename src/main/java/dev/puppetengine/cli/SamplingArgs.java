@@ -10,6 +10,8 @@ import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import org.apache.commons.io.function.IOSupplier;
+
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -89,8 +91,13 @@ final class SamplingArgs {
 
     /** Loads a model directory; its problems become one-line user errors. */
     static LoadedModel loadModel(Path dir, Backend backend, DType dtype) throws IOException {
+        return fromModel(dir, () -> LoadedModel.load(dir, backend, dtype));
+    }
+
+    /** What {@code read} gets from model directory {@code dir}; its problems become one-line user errors. */
+    static <T> T fromModel(Path dir, IOSupplier<T> read) throws IOException {
         try {
-            return LoadedModel.load(dir, backend, dtype);
+            return read.get();
         } catch (CheckpointException e) {
             throw new UserError(Main.message(e));
         } catch (NoSuchFileException e) {

@@ -92,9 +92,7 @@ public final class LoadedModel implements AutoCloseable {
     }
 
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
-        ModelDirectory.Manifest man = ModelDirectory.read(dir);
-        for (String c : new String[]{"unet", "vae", "image_encoder"})
-            if (!man.components().containsKey(c)) throw new CheckpointException(dir, "has no '" + c + "' component; sampling needs unet, vae and image_encoder");
+        ModelDirectory.Manifest man = manifest(dir, "sampling", "unet", "vae", "image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
             UNetSpatioTemporalConditionModel unet = component(dir, man, "unet", UNetConfig.class, cfg -> {
@@ -116,18 +114,73 @@ public final class LoadedModel implements AutoCloseable {
         }
     }
 
+    /** The VAE and image encoder of a model directory, without its UNet (most of a model's weights): what encoding a dataset needs. */
+    public static final class Encoders implements AutoCloseable {
+        public final ModelDirectory.Manifest manifest;
+        public final AutoencoderKLTemporalDecoder vae;
+        public final ClipVisionModelWithProjection clip;
+        private final List<ParameterStore> stores;
+
+        private Encoders(ModelDirectory.Manifest manifest, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, List<ParameterStore> stores) {
+            this.manifest = manifest;
+            this.vae = vae;
+            this.clip = clip;
+            this.stores = stores;
+        }
+
+        @Override
+        public void close() {
+            stores.forEach(ParameterStore::close);
+            stores.clear();
+        }
+    }
+
+    public static Encoders loadEncoders(Path dir, Backend backend, DType dtype) throws IOException {
+        ModelDirectory.Manifest man = manifest(dir, "encoding", "vae", "image_encoder");
+        List<ParameterStore> opened = new ArrayList<>();
+        try {
+            AutoencoderKLTemporalDecoder vae = component(dir, man, "vae", VaeConfig.class, AutoencoderKLTemporalDecoder::new, backend, dtype, opened);
+            ClipVisionModelWithProjection clip = component(dir, man, "image_encoder", ClipVisionConfig.class, ClipVisionModelWithProjection::new,
+                    backend, dtype, opened);
+            return new Encoders(man, vae, clip, opened);
+        } catch (IOException | RuntimeException e) {
+            opened.forEach(ParameterStore::close);
+            throw e;
+        }
+    }
+
+    /** Component {@code name}'s config, read from its file's metadata: no weights are loaded. */
+    public static <C> C config(Path dir, String name, Class<C> configType) throws IOException {
+        ModelDirectory.Manifest man = manifest(dir, "reading its " + name + " config", name);
+        Path file = dir.resolve(man.components().get(name).file());
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            return config(file, r, name, configType);
+        }
+    }
+
+    /** The manifest of {@code dir}, refused when it lacks a component that {@code use} needs. */
+    private static ModelDirectory.Manifest manifest(Path dir, String use, String... needed) throws IOException {
+        ModelDirectory.Manifest man = ModelDirectory.read(dir);
+        for (String c : needed)
+            if (!man.components().containsKey(c))
+                throw new CheckpointException(dir, "has no '" + c + "' component; " + use + " needs " + String.join(", ", needed));
+        return man;
+    }
+
+    private static <C> C config(Path file, SafetensorsReader r, String name, Class<C> configType) throws IOException {
+        try {
+            return Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CheckpointException(file, "the " + name + " config in its metadata is invalid: " + Json.oneLine(e));
+        }
+    }
+
     /** One component: its module built from the config in its file's metadata, weights loaded into a new store (added to {@code opened}). */
     private static <C, M extends Module> M component(Path dir, ModelDirectory.Manifest man, String name, Class<C> configType, Function<C, M> build,
                                                      Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
         Path file = dir.resolve(man.components().get(name).file());
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            C config;
-            try {
-                config = Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
-                throw new CheckpointException(file, "the " + name + " config in its metadata is invalid: " + Json.oneLine(e));
-            }
-            M m = build.apply(config);
+            M m = build.apply(config(file, r, name, configType));
             ParameterStore s = ParameterStore.allocate(m, backend, dtype);
             opened.add(s);
             ComponentFile.load(r, s);

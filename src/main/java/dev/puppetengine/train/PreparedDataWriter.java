@@ -72,8 +72,7 @@ public final class PreparedDataWriter implements AutoCloseable {
 
     private final Path out, work;
     private final ClipDataset data;
-    private final AutoencoderKLTemporalDecoder vae;
-    private final ClipVisionModelWithProjection clip;
+    private final double scalingFactor;
     private final Backend backend;
     private final DType dtype;
     private final ObjectNode identity;
@@ -85,13 +84,12 @@ public final class PreparedDataWriter implements AutoCloseable {
     private final AtomicBoolean stop = new AtomicBoolean();
     private boolean stopped, finished;
 
-    private PreparedDataWriter(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, Backend backend,
-                               DType dtype, ObjectNode identity, Map<String, String> weights, long commitMillis) {
+    private PreparedDataWriter(Path out, ClipDataset data, double scalingFactor, Backend backend, DType dtype, ObjectNode identity,
+                               Map<String, String> weights, long commitMillis) {
         this.out = out;
         this.work = out.resolve(WORK);
         this.data = data;
-        this.vae = vae;
-        this.clip = clip;
+        this.scalingFactor = scalingFactor;
         this.backend = backend;
         this.dtype = dtype;
         this.identity = identity;
@@ -101,17 +99,18 @@ public final class PreparedDataWriter implements AutoCloseable {
     }
 
     /**
-     * Opens {@code out} for encoding {@code data} with {@code vae} and {@code clip} on {@code backend} in {@code dtype};
+     * Opens {@code out} for encoding {@code data} on {@code backend} in {@code dtype} with a VAE of {@code scalingFactor};
      * {@code weights} identifies the encoders' weights (their checksums), so that an unfinished prepare found in
-     * {@code out} is only continued with the same weights, dtype, scaling factor and dataset.
+     * {@code out} is only continued with the same weights, dtype, scaling factor and dataset. Nothing here needs the
+     * encoders themselves: a prepare already {@link #finished}, or refused, is known before they are loaded.
      */
-    public static PreparedDataWriter open(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip,
-                                          Backend backend, DType dtype, Map<String, String> weights) throws IOException {
-        return open(out, data, vae, clip, backend, dtype, weights, COMMIT_MILLIS);
+    public static PreparedDataWriter open(Path out, ClipDataset data, double scalingFactor, Backend backend, DType dtype,
+                                          Map<String, String> weights) throws IOException {
+        return open(out, data, scalingFactor, backend, dtype, weights, COMMIT_MILLIS);
     }
 
-    static PreparedDataWriter open(Path out, ClipDataset data, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip,
-                                   Backend backend, DType dtype, Map<String, String> weights, long commitMillis) throws IOException {
+    static PreparedDataWriter open(Path out, ClipDataset data, double scalingFactor, Backend backend, DType dtype, Map<String, String> weights,
+                                   long commitMillis) throws IOException {
         if (data.count() == 0) throw new IllegalArgumentException(data.root() + ": the dataset has no clips");
         ObjectNode id = Json.mapper().createObjectNode();
         id.put("format_version", PreparedData.VERSION);
@@ -125,9 +124,9 @@ public final class PreparedDataWriter implements AutoCloseable {
         id.put("seed", data.manifest().seed());
         id.set("parameters", data.manifest().parameters());
         id.put("dtype", dtype.name());
-        id.put("scaling_factor", String.valueOf(vae.scalingFactor()));
+        id.put("scaling_factor", String.valueOf(scalingFactor));
         new TreeMap<>(weights).forEach(id::put);
-        PreparedDataWriter w = new PreparedDataWriter(out, data, vae, clip, backend, dtype, (ObjectNode) Json.asRead(id), weights, commitMillis);
+        PreparedDataWriter w = new PreparedDataWriter(out, data, scalingFactor, backend, dtype, (ObjectNode) Json.asRead(id), weights, commitMillis);
         try {
             w.lock = LockFile.acquire(out.resolve(LOCK), out + ": another prepare is writing there; wait for it to end or choose another --out");
             if (Files.exists(w.out.resolve(DONE))) PathUtils.deleteDirectory(w.out.resolve(DONE));   // a finished prepare whose clean-up was cut short
@@ -221,12 +220,15 @@ public final class PreparedDataWriter implements AutoCloseable {
     }
 
     /**
-     * Encodes the clips not yet done, then writes prepared.safetensors; {@code progress} gets the number of clips
-     * done after each. Candidate tracks that leave the image (the drag tensor cannot hold them) are left out; returns
-     * how many, over the whole prepare (0, doing nothing, when {@link #finished}).
+     * Encodes the clips not yet done with {@code vae} (of the scaling factor opened with) and {@code clip}, then writes
+     * prepared.safetensors; {@code progress} gets the number of clips done after each. Candidate tracks that leave the
+     * image (the drag tensor cannot hold them) are left out; returns how many, over the whole prepare (0, doing
+     * nothing, when {@link #finished}).
      */
-    public int run(IntConsumer progress) throws IOException {
+    public int run(AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, IntConsumer progress) throws IOException {
         if (lock == null) throw new IllegalStateException("prepare writer not open");
+        if (vae.scalingFactor() != scalingFactor)
+            throw new IllegalArgumentException("a VAE of scaling factor " + vae.scalingFactor() + ", but this prepare was opened for " + scalingFactor);
         if (finished) return 0;
         Files.createDirectories(work);
         Map<String, FileChannel> parts = new LinkedHashMap<>();
@@ -238,7 +240,7 @@ public final class PreparedDataWriter implements AutoCloseable {
             }
             long lastCommit = System.currentTimeMillis();
             for (int i = done; i < data.count() && !stop.get(); i++) {
-                encode(i, parts);
+                encode(i, parts, vae, clip);
                 done = i + 1;
                 if (done == data.count() || System.currentTimeMillis() - lastCommit >= commitMillis) {
                     commit(parts);
@@ -273,7 +275,7 @@ public final class PreparedDataWriter implements AutoCloseable {
     }
 
     /** Appends clip i's rows to the parts. */
-    private void encode(int i, Map<String, FileChannel> parts) throws IOException {
+    private void encode(int i, Map<String, FileChannel> parts, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip) throws IOException {
         int frames = data.frames();
         try (Scope s = Scope.open()) {
             ClipSample c = data.read(i);
