@@ -176,6 +176,8 @@ class SampleCommandTest {
         man = (ObjectNode) Json.mapper().readTree(badRes.resolve("manifest.json").toFile());
         man.put("resolution", -64);
         Files.writeString(badRes.resolve("manifest.json"), man.toString());
+        Path swapped = dir.resolve("cut/swapped");   // a --force replace killed between its renames: the new copy is named
+        copyTree(model, dir.resolve("cut/swapped.tmp-new-ab12"));
         Path noUnet = dir.resolve("nounet");   // what prepare takes (the encoders alone), but sampling does not
         copyTree(model, noUnet);
         man = (ObjectNode) Json.mapper().readTree(noUnet.resolve("manifest.json").toFile());
@@ -197,6 +199,8 @@ class SampleCommandTest {
         cases.put("drags file " + normalizedText + ": \"normalized\" must be true or false", new String[]{"--drags", normalizedText.toString()});
         cases.put("component 'unet' has no \"file\"", new String[]{"--model", noFile.toString()});
         cases.put("field 'resolution' is -64", new String[]{"--model", badRes.toString()});
+        cases.put("swapped: is missing: replacing it was cut short (killed between two renames); the complete new model is "
+                + dir.resolve("cut/swapped.tmp-new-ab12") + ": rename it to swapped", new String[]{"--model", swapped.toString()});
         cases.put("has no 'unet' component; sampling needs unet, vae, image_encoder", new String[]{"--model", noUnet.toString()});
         cases.put("starts at the origin", new String[]{"--drag", "10,0:40,25"});   // the centred square's corner (the image is 80 x 60)
         cases.put("non-finite", new String[]{"--drag", "NaN,20:40,25"});

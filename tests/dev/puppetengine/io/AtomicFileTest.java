@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -118,6 +119,26 @@ class AtomicFileTest {
         assertEquals(List.of("model", "model.old", "model.replacement"), listing());
         assertEquals("precious", Files.readString(dir.resolve("model.old/notes.txt")));
         assertEquals("precious", Files.readString(dir.resolve("model.replacement/notes.txt")));
+    }
+
+    /**
+     * A replace killed between its two renames leaves the name absent, the old copy and the complete new one beside it:
+     * the new one is found by its role in its name, not a copy still being filled (a further .tmp- suffix) nor the old one.
+     */
+    @Test
+    void aReplaceCutShortLeavesItsNewCopyToFind() throws IOException {
+        Path out = Files.createDirectory(dir.resolve("model"));
+        List<String> filling = new java.util.ArrayList<>();
+        AtomicFile.replaceDirectory(out, tmp -> filling.add(tmp.getFileName().toString()));
+        assertTrue(filling.get(0).matches("model\\.tmp-new-[0-9a-f]+\\.tmp-[0-9a-f]+"), "the new copy is filled under its final name + .tmp-: " + filling);
+        assertNull(AtomicFile.cutShortReplacement(out), "the target is there");
+        Files.delete(out);
+        assertNull(AtomicFile.cutShortReplacement(out));
+        for (String left : new String[]{"model.tmp-old-2e", "model.tmp-new-1f.tmp-3a", "model.tmp-new-", "model.tmp-4b", "other.tmp-new-5c"})
+            Files.createDirectory(dir.resolve(left));
+        assertNull(AtomicFile.cutShortReplacement(out), "no complete new copy of model");
+        Files.createDirectory(dir.resolve("model.tmp-new-1f"));
+        assertEquals(dir.resolve("model.tmp-new-1f"), AtomicFile.cutShortReplacement(out));
     }
 
     /** A failure that already names the file, or a file-system error (which names its file), is passed on unchanged. */

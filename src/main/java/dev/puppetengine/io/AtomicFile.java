@@ -27,6 +27,9 @@ import java.util.stream.Stream;
  * failure removes the temp file and leaves any previous file under the final name untouched.
  */
 public final class AtomicFile {
+    /** The role in the name of {@link #replaceDirectory}'s complete new copy. */
+    private static final String NEW = "new-";
+
     private AtomicFile() {}
 
     /** Writes a file's content into an open channel (positioned at 0). */
@@ -148,7 +151,8 @@ public final class AtomicFile {
     /**
      * Like {@link #publishDirectory} but an existing {@code target} is replaced: the new directory is published
      * beside it, then the two are swapped and the old one removed, so the name never holds a partial directory.
-     * Callers check {@code target} with {@link #checkReplaceable} first.
+     * A kill between the swap's two renames leaves the name absent and the complete new copy beside it, which
+     * {@link #cutShortReplacement} finds. Callers check {@code target} with {@link #checkReplaceable} first.
      */
     public static void replaceDirectory(Path target, DirectoryBody body) throws IOException {
         if (!Files.exists(target)) {
@@ -156,11 +160,26 @@ public final class AtomicFile {
             return;
         }
         // fresh random names, not fixed ones: a sibling that happens to be called <name>.old is not ours to delete
-        Path fresh = randomSibling(target), old = randomSibling(target);
+        Path fresh = randomSibling(target, NEW), old = randomSibling(target, "old-");
         publishDirectory(fresh, body);
-        Files.move(target, old);
-        Files.move(fresh, target);
+        Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
+        fsync(parentOf(target));   // the swap durable before the only other copy goes
         deleteRecursively(old);
+    }
+
+    /**
+     * The complete new copy that a {@link #replaceDirectory} of {@code target} killed between its two renames left
+     * beside it, or null (the target exists, or no such copy): what to tell a user who finds the target gone.
+     */
+    public static Path cutShortReplacement(Path target) throws IOException {
+        Path parent = parentOf(target);
+        if (Files.exists(target) || !Files.isDirectory(parent)) return null;
+        String prefix = target.getFileName() + ".tmp-" + NEW;
+        try (Stream<Path> s = Files.list(parent)) {   // a copy still being filled has a further .tmp- suffix: not complete
+            return s.filter(p -> p.getFileName().toString().startsWith(prefix) && p.getFileName().toString().substring(prefix.length()).matches("[0-9a-f]+")
+                    && Files.isDirectory(p)).findFirst().orElse(null);
+        }
     }
 
     /**
@@ -214,7 +233,12 @@ public final class AtomicFile {
 
     /** {@code <name>.tmp-<random>} beside {@code target}, not created. */
     private static Path randomSibling(Path target) {
-        return parentOf(target).resolve(target.getFileName() + ".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
+        return randomSibling(target, "");
+    }
+
+    /** {@code <name>.tmp-<role><random>}: the role tells {@link #replaceDirectory}'s two copies apart after a kill. */
+    private static Path randomSibling(Path target, String role) {
+        return parentOf(target).resolve(target.getFileName() + ".tmp-" + role + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
     }
 
     /** fsyncs every file and directory under {@code root}, deepest first, whatever wrote them. */

@@ -114,7 +114,12 @@ public final class ModelDirectory {
 
     private static Manifest read(Path dir, boolean checkFiles) throws IOException {
         Path m = dir.resolve(MANIFEST);
-        if (!Files.isDirectory(dir)) throw new CheckpointException(dir, "is not a model directory (not a directory)");
+        if (!Files.isDirectory(dir)) {
+            Path cut = AtomicFile.cutShortReplacement(dir);
+            throw new CheckpointException(dir, cut == null ? "is not a model directory (not a directory)"
+                    : "is missing: replacing it was cut short (killed between two renames); the complete new model is " + cut + ": rename it to "
+                    + dir.getFileName());
+        }
         if (!Files.isRegularFile(m)) {
             String hint = Files.isRegularFile(dir.resolve("model").resolve(MANIFEST)) ? "the model a training run exported is " + dir.resolve("model")
                     : Files.isRegularFile(dir.resolve("state.json")) ? "it is a training checkpoint: its run exports the model to RUN/model when it ends"
