@@ -141,6 +141,31 @@ class AtomicFileTest {
         assertEquals(dir.resolve("model.tmp-new-1f"), AtomicFile.cutShortReplacement(out));
     }
 
+    /** Writing through a symbolic link writes what it names, a file or a directory (a dangling link's too): the link stays. */
+    @Test
+    void writesGoThroughSymbolicLinks() throws IOException {
+        Path real = Files.createDirectory(dir.resolve("real")), file = Files.writeString(real.resolve("a.gif"), "old");
+        Path fileLink = Files.createSymbolicLink(dir.resolve("a.gif"), Path.of("real/a.gif"));
+        Path chain = Files.createSymbolicLink(dir.resolve("chain.gif"), Path.of("a.gif"));
+        AtomicFile.writeString(chain, "new");
+        assertTrue(Files.isSymbolicLink(fileLink) && Files.isSymbolicLink(chain));
+        assertEquals("new", Files.readString(file));
+        Path dangling = Files.createSymbolicLink(dir.resolve("b.gif"), Path.of("real/b.gif"));
+        AtomicFile.writeString(dangling, "made");
+        assertEquals("made", Files.readString(real.resolve("b.gif")));
+
+        Path frames = Files.createDirectory(real.resolve("frames"));
+        Files.writeString(frames.resolve("frame_000.png"), "old");
+        Path dirLink = Files.createSymbolicLink(dir.resolve("frames"), Path.of("real/frames"));
+        AtomicFile.replaceDirectory(dirLink, tmp -> AtomicFile.writeString(tmp.resolve("frame_001.png"), "new"));
+        assertTrue(Files.isSymbolicLink(dirLink));
+        try (Stream<Path> left = Files.list(frames)) {
+            assertEquals(List.of("frame_001.png"), left.map(p -> p.getFileName().toString()).toList());
+        }
+        Path loop = Files.createSymbolicLink(dir.resolve("loop"), Path.of("loop"));
+        assertThrows(java.nio.file.FileSystemException.class, () -> AtomicFile.writeString(loop, "x"));
+    }
+
     /** A failure that already names the file, or a file-system error (which names its file), is passed on unchanged. */
     @Test
     void failuresThatNameTheFileAreNotWrappedAgain() throws IOException {

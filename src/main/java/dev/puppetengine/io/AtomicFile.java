@@ -56,7 +56,7 @@ public final class AtomicFile {
         void write(Path dir) throws IOException;
     }
 
-    /** Atomically creates or replaces {@code target} with what {@code body} writes. */
+    /** Atomically creates or replaces {@code target} (what it names, if a symbolic link) with what {@code body} writes. */
     public static void write(Path target, FileBody body) throws IOException {
         writePath(target, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -67,6 +67,7 @@ public final class AtomicFile {
 
     /** Like {@link #write(Path, FileBody)} for a writer that opens the (empty) temporary file by path. */
     public static void writePath(Path target, PathBody body) throws IOException {
+        target = throughLinks(target);
         Path dir = parentOf(target);
         Path tmp = createSibling(target, false);
         try {
@@ -116,6 +117,7 @@ public final class AtomicFile {
      * the temp directory and everything in it is removed.
      */
     public static void publishDirectory(Path target, DirectoryBody body) throws IOException {
+        target = throughLinks(target);
         if (Files.exists(target)) throw new FileAlreadyExistsException(target.toString(), null, "refusing to replace an existing directory");
         Path parent = parentOf(target);
         Files.createDirectories(parent);
@@ -155,6 +157,7 @@ public final class AtomicFile {
      * {@link #cutShortReplacement} finds. Callers check {@code target} with {@link #checkReplaceable} first.
      */
     public static void replaceDirectory(Path target, DirectoryBody body) throws IOException {
+        target = throughLinks(target);
         if (!Files.exists(target)) {
             publishDirectory(target, body);
             return;
@@ -211,6 +214,19 @@ public final class AtomicFile {
     /** Writes all remaining bytes of {@code src} (a channel write may be partial). */
     public static void writeFully(FileChannel ch, ByteBuffer src) throws IOException {
         while (src.hasRemaining()) ch.write(src);
+    }
+
+    /**
+     * Where a write to {@code target} lands: a symbolic link (a chain of them, a dangling one too) stays a link and
+     * what it names is written, as a shell's {@code >} does, instead of the rename replacing the link itself.
+     */
+    private static Path throughLinks(Path target) throws IOException {
+        Path p = target;
+        for (int hops = 0; Files.isSymbolicLink(p); hops++) {
+            if (hops == 40) throw new java.nio.file.FileSystemException(target.toString(), null, "too many levels of symbolic links");
+            p = parentOf(p).resolve(Files.readSymbolicLink(p));
+        }
+        return p;
     }
 
     private static Path parentOf(Path target) {
