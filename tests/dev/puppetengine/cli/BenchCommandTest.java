@@ -45,8 +45,11 @@ class BenchCommandTest {
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));
         // each bad count is refused naming its option
         for (String[] bad : new String[][]{{"--steps", "0", "error: --steps must be >= 1, got 0"}, {"--warmup", "-1", "error: --warmup must be >= 0, got -1"},
-                {"--frames", "0", "error: --frames must be >= 1, got 0"}})
+                {"--frames", "0", "error: --frames must be 1 to 128, got 0"}})
             assertEquals(bad[2], CliRun.stderrOf(2, "bench", "train", "--preset", "toy", bad[0], bad[1]).strip());
+        for (String bench : new String[]{"sample", "train", "gemm", "kernels"})   // sampling's bound: a typo is not a huge allocation
+            assertEquals("error: --frames must be 1 to 128, got 100000", CliRun.stderrOf(2, "bench", bench, "--preset", "toy", "--device", "cpu",
+                    "--frames", "100000").strip(), bench);
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--dtype", "fp16"), "what train refuses is not benchmarked");
     }
 }

@@ -20,6 +20,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,7 +50,7 @@ import java.util.concurrent.Callable;
                 "GPU: bench gemm --preset puppet-master --device cuda --dtype bf16 --peak-tflops 989 --json gemm.json",
                 "(by default each shape runs on the faster of cuBLAS, where libcublas.so.12 loads, and our kernels; add JAVA_OPTS=-Dpuppet.cuda.gemm=mma to time our tensor-core GEMM and implicit-GEMM convolution alone; see docs/PERFORMANCE.md)."})
 final class BenchGemmCommand implements Callable<Integer> {
-    @Option(names = "--frames", description = "Frames (default: the UNet config's num_frames).")
+    @Option(names = "--frames", description = "Frames, 1 to " + SamplingOptions.MAX_FRAMES + " (default: the UNet config's num_frames).")
     Integer frames;
 
     @Option(names = "--square", paramLabel = "N[,N...]|none",
@@ -76,7 +77,7 @@ final class BenchGemmCommand implements Callable<Integer> {
             throw new UserError("--square: expected sizes such as 4096,8192 or none, got " + square);
         }
         for (int n : squares) if (n < 1) throw new UserError("--square: sizes must be positive, got " + n);
-        if (frames != null && frames < 1) throw new UserError("--frames must be >= 1");
+        if (frames != null) SamplingArgs.checkFrames(frames);
         Map<GemmRecorder.Product, Integer> sampling, training = Map.of();
         List<String> errors = new ArrayList<>();
         Backend backend;

@@ -8,6 +8,7 @@ import dev.puppetengine.bench.OpCase;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -34,7 +35,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "2", description = "Videos per call; 2 is sampling's CFG batch, 1 training's (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--frames", description = "Frames (default: the UNet config's num_frames).")
+    @Option(names = "--frames", description = "Frames, 1 to " + SamplingOptions.MAX_FRAMES + " (default: the UNet config's num_frames).")
     Integer frames;
 
     @Mixin
@@ -47,7 +48,8 @@ final class BenchKernelsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (run.finishEarlier("bench kernels", bench)) return 0;
         OpBench.Options opts = run.options(bench);
-        if (batch < 1 || (frames != null && frames < 1)) throw new UserError("--batch and --frames must be >= 1");
+        if (batch < 1) throw new UserError("--batch must be >= 1, got " + batch);
+        if (frames != null) SamplingArgs.checkFrames(frames);
         BenchModelArgs.Arch arch = bench.arch();
         UNetConfig cfg = arch.unet();
         int side = arch.latentSide();

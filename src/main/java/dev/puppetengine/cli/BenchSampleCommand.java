@@ -59,6 +59,7 @@ final class BenchSampleCommand implements Callable<Integer> {
         if (warmup < 0 || repeat < 1) throw new UserError("--warmup must be >= 0 and --repeat >= 1");
         bench.check();
         if (steps < 2) throw new UserError("--steps must be >= 2 (the UNet's FLOPs per step are measured between steps)");
+        SamplingArgs.checkFrames(frames);
         SamplingOptions opts;
         try {
             opts = SamplingOptions.defaults().withSteps(steps).withFrames(frames).withGuidance(guidance);

@@ -18,6 +18,7 @@ import dev.puppetengine.train.EdmLoss;
 import dev.puppetengine.train.EdmObjective;
 import dev.puppetengine.train.TrainingConfig;
 import dev.puppetengine.train.TrainingData;
+import dev.puppetengine.pipeline.SamplingOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,7 +39,7 @@ import java.util.concurrent.Callable;
         description = {"Benchmark UNet training steps (batch 1 like the reference): ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
                 "Uses --model, or a --preset built in memory with random weights (puppet-master: the 1.68B model, GPU-sized)."})
 final class BenchTrainCommand implements Callable<Integer> {
-    @Option(names = "--frames", defaultValue = "14", description = "Frames per clip (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--frames", defaultValue = "14", description = "Frames per clip, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
     int frames;
 
     @Option(names = "--steps", defaultValue = "3", description = "Timed optimiser steps; the median is reported, of an even count the lower middle (default: ${DEFAULT-VALUE}).")
@@ -60,7 +61,7 @@ final class BenchTrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (steps < 1) throw new UserError("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
-        if (frames < 1) throw new UserError("--frames must be >= 1, got " + frames);
+        SamplingArgs.checkFrames(frames);
         bench.check();
         bench.target.trainingDtype();   // what train refuses is not benchmarked as a training step
         TrainingConfig cfg;

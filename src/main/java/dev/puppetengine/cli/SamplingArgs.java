@@ -47,7 +47,7 @@ final class SamplingArgs {
     /** The options, refusing an out-of-range value naming its option ({@code frames}: --frames, or the data's count). */
     SamplingOptions options(int frames) {
         if (steps < 1 || steps > SamplingOptions.MAX_STEPS) throw new UserError("--steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + steps);
-        if (frames < 1 || frames > SamplingOptions.MAX_FRAMES) throw new UserError("--frames must be 1 to " + SamplingOptions.MAX_FRAMES + ", got " + frames);
+        checkFrames(frames);
         try {
             return new SamplingOptions(steps, guidanceMin, guidance, seed, frames, !unscaledInput,
                     cudaGraph || Boolean.getBoolean(SamplingOptions.CUDA_GRAPH_PROPERTY));
@@ -87,6 +87,11 @@ final class SamplingArgs {
             System.err.printf("note: a %.1f B-parameter UNet on the CPU backend (the float64 reference) takes hours per sample; --device cuda is"
                     + " the way to sample it (docs/PERFORMANCE.md, CPU)%n", unetParams / 1e9);
         return pm;
+    }
+
+    /** Refuses a --frames outside what sampling takes; the benchmarks hold to it too (a typo is not a 10 000-frame allocation). */
+    static void checkFrames(int frames) {
+        if (frames < 1 || frames > SamplingOptions.MAX_FRAMES) throw new UserError("--frames must be 1 to " + SamplingOptions.MAX_FRAMES + ", got " + frames);
     }
 
     /** Loads a model directory; its problems become one-line user errors. */
