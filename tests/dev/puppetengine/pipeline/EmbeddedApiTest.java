@@ -84,6 +84,22 @@ class EmbeddedApiTest {
                 assertThrows(IllegalStateException.class, () -> pm.sample(image, DRAGS, FAST, null)).getMessage());
     }
 
+    /**
+     * A close while a sample runs (a server shutting down; here from the listener, on the sampling thread, so without
+     * timing) lets that sample finish with the weights it reads and frees them when it returns.
+     */
+    @Test
+    void aCloseDuringASampleFreesTheWeightsWhenTheSampleEnds() throws Exception {
+        RgbImage image = fish();
+        long before = CPU.bytesInUse();
+        PuppetMaster pm = PuppetMaster.load(TOY, CPU, DType.F32);
+        PuppetMaster.Result r = pm.sample(image, DRAGS, FAST, (done, total) -> pm.close());
+        assertEquals(FAST.frames(), r.frames().size());
+        assertEquals(0, r.nonFinite());
+        assertEquals(before, CPU.bytesInUse(), "the weights freed after the sample");
+        assertThrows(IllegalStateException.class, () -> pm.sample(image, DRAGS, FAST, null));
+    }
+
     /** A listener's exception or an interrupt stops sampling between steps, as documented, and leaks nothing. */
     @Test
     void aSampleCanBeCancelledByTheListenerOrAnInterrupt() throws Exception {

@@ -30,8 +30,8 @@ import java.util.List;
  * VAE posterior mean (unscaled), the drag tensor, Euler sampling with guidance, decode of all frames in one
  * call, frames to uint8. Not thread-safe: use one instance per thread at a time (it may be loaded on another; instances
  * may share a backend, but not while one of them samples with {@link SamplingOptions#cudaGraph}: a capture refuses
- * other threads' work on its backend). {@link #sample} returns or throws having freed all it allocated; see there for
- * cancelling it.
+ * other threads' work on its backend). {@link #close} may come from any thread, also while a sample runs (see there).
+ * {@link #sample} returns or throws having freed all it allocated; see there for cancelling it.
  */
 public final class PuppetMaster implements AutoCloseable {
 
@@ -67,7 +67,8 @@ public final class PuppetMaster implements AutoCloseable {
     private final LoadedModel model;
     private final Backend backend;
     private final DType dtype;
-    private boolean closed;
+    private boolean closed;   // these two guarded by this: close() may come from another thread while samples run
+    private int sampling;
 
     /** Wraps a loaded model (closing this closes it). */
     public PuppetMaster(LoadedModel model) {
@@ -109,7 +110,15 @@ public final class PuppetMaster implements AutoCloseable {
      * of encoding {@code image}, which is then only the video's input frame; null encodes the image.
      */
     public Result sample(RgbImage image, Conditioning given, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
-        if (closed) throw new IllegalStateException("this PuppetMaster is closed (its model's weights were freed)");
+        begin();
+        try {
+            return sampleOpen(image, given, drags, o, listener);
+        } finally {
+            end();
+        }
+    }
+
+    private Result sampleOpen(RgbImage image, Conditioning given, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         required(image, "image is null (the input image)");
         required(drags, "drags is null (List.of() for none)");
         for (int k = 0; k < drags.size(); k++) required(drags.get(k), "drag " + k + " is null");
@@ -162,9 +171,30 @@ public final class PuppetMaster implements AutoCloseable {
 
     private static long ms(long nanos) { return nanos / 1_000_000; }
 
+    private synchronized void begin() {
+        if (closed) throw new IllegalStateException("this PuppetMaster is closed (its model's weights were freed)");
+        sampling++;
+    }
+
+    private void end() {
+        boolean free;
+        synchronized (this) { free = --sampling == 0 && closed; }
+        if (free) model.close();
+    }
+
+    /**
+     * Refuses new samples and frees the model's weights: now, or when the last sample running on another thread (or
+     * in a listener's call) returns, so that a close during a sample never frees weights it is still reading. Closing
+     * again does nothing.
+     */
     @Override
     public void close() {
-        closed = true;
-        model.close();
+        boolean free;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            free = sampling == 0;
+        }
+        if (free) model.close();
     }
 }
