@@ -144,6 +144,10 @@ class EmbeddedApiTest {
             refused("drag 1 is null", () -> pm.sample(image, Arrays.asList(DRAGS.get(0), null), FAST, null));
             refused("options is null", () -> pm.sample(image, DRAGS, null, null));
         }
+        refused("model directory is null", () -> PuppetMaster.load(null, CPU, DType.F32));
+        refused("backend is null", () -> PuppetMaster.load(TOY, null, DType.F32));
+        refused("dtype must be a floating type (F32, BF16, F16 or F64), got null", () -> PuppetMaster.load(TOY, CPU, null));
+        refused("dtype must be a floating type (F32, BF16, F16 or F64), got I32", () -> PuppetMaster.load(TOY, CPU, DType.I32));
         refused("steps must be >= 1 and <= 1000, got 0", () -> FAST.withSteps(0));
         refused("steps must be >= 1 and <= 1000, got 2147483647", () -> FAST.withSteps(Integer.MAX_VALUE));
         refused("frames must be >= 1 and <= 128, got -1", () -> FAST.withFrames(-1));

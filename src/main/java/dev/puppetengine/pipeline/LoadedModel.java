@@ -91,7 +91,12 @@ public final class LoadedModel implements AutoCloseable {
         return lm;
     }
 
+    /**
+     * Loads the three components of model directory {@code dir} onto {@code backend}, weights converted to {@code dtype}
+     * (a floating type). On failure nothing stays allocated or open. Close the model to free its weights.
+     */
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
+        checkArguments(dir, backend, dtype);
         ModelDirectory.Manifest man = manifest(dir, "sampling", "unet", "vae", "image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
@@ -136,6 +141,7 @@ public final class LoadedModel implements AutoCloseable {
     }
 
     public static Encoders loadEncoders(Path dir, Backend backend, DType dtype) throws IOException {
+        checkArguments(dir, backend, dtype);
         ModelDirectory.Manifest man = manifest(dir, "encoding", "vae", "image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
@@ -156,6 +162,14 @@ public final class LoadedModel implements AutoCloseable {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             return config(file, r, name, configType);
         }
+    }
+
+    /** A caller's null or integer dtype, refused with what was expected (not an NPE, or a file blamed for it, from deep in loading). */
+    private static void checkArguments(Path dir, Backend backend, DType dtype) {
+        if (dir == null) throw new IllegalArgumentException("model directory is null");
+        if (backend == null) throw new IllegalArgumentException("backend is null (Backends.select(\"auto\") picks one)");
+        if (dtype == null || !dtype.isFloating())
+            throw new IllegalArgumentException("dtype must be a floating type (F32, BF16, F16 or F64), got " + dtype);
     }
 
     /** The manifest of {@code dir}, refused when it lacks a component that {@code use} needs. */
