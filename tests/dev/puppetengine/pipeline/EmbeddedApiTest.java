@@ -153,6 +153,7 @@ class EmbeddedApiTest {
         refused("frames must be >= 1 and <= 128, got -1", () -> FAST.withFrames(-1));
         refused("frames must be >= 1 and <= 128, got 100000000", () -> FAST.withFrames(100_000_000));
         refused("guidance must be finite and >= 1, got 1.0..Infinity", () -> FAST.withGuidance(Double.POSITIVE_INFINITY));
+        refused("guidance must be <= 100.0, got 1.0..1.0E300", () -> FAST.withGuidance(1e300));   // finite, but infinite in the sampler's F32
         refused("drag point 0 (NaN, 0.5000) is outside the image", () -> DragPath.line(Double.NaN, 0.5, 0.3, 0.6));
     }
 

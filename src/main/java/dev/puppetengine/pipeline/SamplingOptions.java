@@ -9,7 +9,7 @@ package dev.puppetengine.pipeline;
  * the UNet step in a CUDA graph and replay it (docs/CUDA.md, "CUDA graphs"); off unless {@code -Dpuppet.cuda.graph=true}
  * or asked for (CLI {@code --cuda-graph}); on a backend without graphs the sampler logs why and runs eagerly.
  * Unverified on a GPU so far, hence off by default. Refused: steps outside 1..{@link #MAX_STEPS}, frames outside
- * 1..{@link #MAX_FRAMES}, guidance that is not finite and >= 1.
+ * 1..{@link #MAX_FRAMES}, guidance that is not finite and >= 1, or above {@link #MAX_GUIDANCE}.
  */
 public record SamplingOptions(int steps, double guidanceMin, double guidanceMax, long seed, int frames, boolean scaleInput, boolean cudaGraph) {
     /** The system property that turns {@link #cudaGraph} on by default. */
@@ -24,10 +24,18 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
      */
     public static final int MAX_FRAMES = 128;
 
+    /**
+     * The most guidance: 20x the demo's 5. The sampler holds guidance in F32, where a double past 3.4e38 is infinite, and
+     * far below that the guided velocity overflows: a video of NaNs. Well before that the video is noise.
+     */
+    public static final double MAX_GUIDANCE = 100;
+
     public SamplingOptions {
         if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be >= 1 and <= " + MAX_STEPS + ", got " + steps);
         if (!(guidanceMin >= 1) || !(guidanceMax >= 1) || !Double.isFinite(guidanceMax) || !Double.isFinite(guidanceMin))
             throw new IllegalArgumentException("guidance must be finite and >= 1, got " + guidanceMin + ".." + guidanceMax);
+        if (guidanceMin > MAX_GUIDANCE || guidanceMax > MAX_GUIDANCE)
+            throw new IllegalArgumentException("guidance must be <= " + MAX_GUIDANCE + ", got " + guidanceMin + ".." + guidanceMax);
         if (frames < 1 || frames > MAX_FRAMES) throw new IllegalArgumentException("frames must be >= 1 and <= " + MAX_FRAMES + ", got " + frames);
     }
 
