@@ -149,13 +149,21 @@ class ImageFilesTest {
 
     @Test
     void zeroSizePngIsNamed() throws IOException {
-        assertMessage(Files.write(dir.resolve("zero.png"), zeroWidthPng()), "zero size");
+        assertMessage(Files.write(dir.resolve("zero.png"), headerOnlyPng(0, 5)), "zero size");
     }
 
     @Test
     void zeroSizeGifIsNamed() throws IOException {
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0, 0, 0, ',', 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
         assertMessage(Files.write(dir.resolve("zero.gif"), gif), "zero size");
+    }
+
+    /** Refused from the header: such a file is valid (these only start like one), but its pixels would not fit an array. */
+    @Test
+    void imagesTooLargeToHoldAreNamedSo() throws IOException {
+        assertMessage(Files.write(dir.resolve("big.png"), headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 536870911)");
+        byte[] gif = {'G', 'I', 'F', '8', '9', 'a', -1, -1, -1, -1, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
+        assertMessage(Files.write(dir.resolve("big.gif"), gif), "65535x65535 is too large");
     }
 
     @Test
@@ -198,9 +206,9 @@ class ImageFilesTest {
         }
     }
 
-    /** A PNG whose IHDR (with a valid CRC) declares width 0. */
-    private static byte[] zeroWidthPng() {
-        ByteBuffer ihdr = ByteBuffer.allocate(17).put("IHDR".getBytes()).putInt(0).putInt(5).put(new byte[] {8, 2, 0, 0, 0});
+    /** A PNG of only an IHDR (with a valid CRC) that declares a width x height 8-bit RGB image, and IEND. */
+    private static byte[] headerOnlyPng(int width, int height) {
+        ByteBuffer ihdr = ByteBuffer.allocate(17).put("IHDR".getBytes()).putInt(width).putInt(height).put(new byte[] {8, 2, 0, 0, 0});
         CRC32 crc = new CRC32();
         crc.update(ihdr.array());
         ByteBuffer png = ByteBuffer.allocate(8 + 4 + 17 + 4 + 12);

@@ -75,7 +75,7 @@ public final class GifFiles {
     static List<Frame> decode(ImageReader reader, Path file, int maxFrames) throws IOException {
         IIOMetadataNode screen = child((IIOMetadataNode) reader.getStreamMetadata().getAsTree(STREAM_FORMAT), "LogicalScreenDescriptor");
         int width = intAttr(screen, "logicalScreenWidth"), height = intAttr(screen, "logicalScreenHeight");
-        if (width <= 0 || height <= 0) throw ImageFiles.zeroSize(file, width, height);
+        ImageFiles.checkSize(file, width, height);
         int count = maxFrames == Integer.MAX_VALUE ? reader.getNumImages(true) : maxFrames;
         int[] canvas = new int[width * height]; // ARGB; 0 is transparent
         int[] beforeFrame = null;

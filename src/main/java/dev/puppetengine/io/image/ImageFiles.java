@@ -51,7 +51,7 @@ public final class ImageFiles {
                 reader.setInput(in);
                 if (reader.getFormatName().equalsIgnoreCase("gif")) return GifFiles.decode(reader, file, 1).get(0).image();
                 int w = reader.getWidth(0), h = reader.getHeight(0);
-                if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
+                checkSize(file, w, h);
                 return toRgba(reader.read(0));
             } catch (IIOException | EOFException | RuntimeException e) {
                 // Decoders report corrupt input with arbitrary runtime exceptions, and a truncated one (BMP's) with a bare
@@ -102,6 +102,20 @@ public final class ImageFiles {
         Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
         if (!readers.hasNext()) throw new InputFileException("cannot read image " + file + ": unsupported or unrecognised format (expected " + FORMATS + ")");
         return readers.next();
+    }
+
+    /** The most pixels an image may have: its RGBA bytes are one Java array. */
+    static final long MAX_PIXELS = Integer.MAX_VALUE / 4;
+
+    /**
+     * Refuses a declared size of zero, or one too large to hold, from the header before anything is decoded (else the
+     * pixel count overflows and a valid file is reported as corrupt).
+     */
+    static void checkSize(Path file, int w, int h) throws IOException {
+        if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
+        if ((long) w * h > MAX_PIXELS)
+            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " is too large (" + (long) w * h + " pixels, at most "
+                    + MAX_PIXELS + ")");
     }
 
     static IOException zeroSize(Path file, int w, int h) {
