@@ -4,6 +4,7 @@ import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import org.junit.jupiter.api.Test;
@@ -77,9 +78,12 @@ class EmbeddedApiTest {
         }
         assertThrows(IllegalArgumentException.class, () -> pm.sample(image, List.of(DragPath.line(0, 0, 0.5, 0.5)), FAST, null));
         assertEquals(loaded, CPU.bytesInUse(), "after a refused drag");
+        ParameterStore vae = pm.model().vaeWeights();
         pm.close();
         assertEquals(before, CPU.bytesInUse(), "after close");
         pm.close();
+        assertSame(vae, pm.model().vaeWeights(), "a closed model's stores stay reachable, as its UNet's");
+        pm.model().close();
         assertEquals("this PuppetMaster is closed (its model's weights were freed)",
                 assertThrows(IllegalStateException.class, () -> pm.sample(image, DRAGS, FAST, null)).getMessage());
     }

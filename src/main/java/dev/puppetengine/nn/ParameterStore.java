@@ -148,8 +148,10 @@ public final class ParameterStore implements AutoCloseable {
         v.setGrad(null);
     }
 
+    /** Frees the weights and their gradients; closing again does nothing. */
     @Override
     public void close() {
+        if (scope.isClosed()) return;
         zeroGrad();
         scope.close();
     }

@@ -46,7 +46,7 @@ public final class LoadedModel implements AutoCloseable {
 
     public ParameterStore unetWeights() { return unetWeights; }
 
-    /** The weights of the VAE (index 1) and image encoder (index 2), as loaded. */
+    /** The weights of the VAE (index 1) and image encoder (index 2), as loaded (closed, as the UNet's, once this model is). */
     public ParameterStore vaeWeights() { return stores.get(1); }
 
     public ParameterStore imageEncoderWeights() { return stores.get(2); }
@@ -136,7 +136,6 @@ public final class LoadedModel implements AutoCloseable {
         @Override
         public void close() {
             stores.forEach(ParameterStore::close);
-            stores.clear();
         }
     }
 
@@ -210,6 +209,5 @@ public final class LoadedModel implements AutoCloseable {
     @Override
     public void close() {
         stores.forEach(ParameterStore::close);
-        stores.clear();
     }
 }
