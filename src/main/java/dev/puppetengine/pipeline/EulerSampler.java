@@ -39,6 +39,7 @@ public final class EulerSampler {
      * unchanged, with everything the sample allocated freed: one way to cancel (the other: interrupt the thread).
      */
     public interface StepListener {
+        /** {@code done} steps of {@code total} ({@link SamplingOptions#steps}) are finished: 1, 2, ..., total, on the sampling thread. */
         void step(int done, int total);
     }
 

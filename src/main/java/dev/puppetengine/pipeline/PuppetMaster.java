@@ -45,8 +45,11 @@ public final class PuppetMaster implements AutoCloseable {
     }
 
     /**
-     * {@code nonFinite}: decoded values that were NaN or infinite (drawn black, or clipped), 0 in a healthy run; see
-     * {@link #nonFiniteNote()}.
+     * A sampled video, all on the heap (nothing to close). {@code frames}: {@link SamplingOptions#frames} 8-bit RGB
+     * frames of {@link #resolution()} x {@link #resolution()} pixels, in time order;
+     * {@code input}: the image the model was conditioned on (the centre square of the given image, resized to the
+     * resolution); {@code nonFinite}: decoded values that were NaN or infinite (drawn black, or clipped), 0 in a
+     * healthy run; see {@link #nonFiniteNote()}.
      */
     public record Result(List<RgbImage> frames, RgbImage input, Timings timings, long nonFinite) {
         /** Every decoded value was NaN or infinite: the frames are blank, not a video. */
@@ -77,10 +80,17 @@ public final class PuppetMaster implements AutoCloseable {
         this.dtype = model.unetWeights().dtype();
     }
 
+    /**
+     * Loads an engine model directory (its manifest.json and three components) onto {@code backend}, weights converted to
+     * {@code dtype} (F32, BF16, F16 or F64). The caller owns the instance: close it to free the weights. A directory that
+     * is missing, incomplete or corrupt is refused with an IOException naming the file (an interrupt of the loading
+     * thread: ClosedByInterruptException); on any failure nothing stays allocated or open.
+     */
     public static PuppetMaster load(Path modelDir, Backend backend, DType dtype) throws IOException {
         return new PuppetMaster(LoadedModel.load(modelDir, backend, dtype));
     }
 
+    /** The loaded components and weights. They belong to this instance: close it, not them. */
     public LoadedModel model() { return model; }
 
     /** The side of the (square) frames this model generates. */
@@ -88,7 +98,11 @@ public final class PuppetMaster implements AutoCloseable {
 
     /**
      * Samples a video. {@code image} any size (centre-cropped to a square); drags in that square's coordinates (none:
-     * an empty list). Null arguments (but {@code listener}) are refused with an IllegalArgumentException. To cancel,
+     * an empty list; at most {@link dev.puppetengine.model.drag.DragTensor#SLOTS}; none may start at (0, 0), the drag
+     * tensor's empty slot; a trajectory needs one point per frame). Bad arguments, nulls (but {@code listener})
+     * included, are refused with an IllegalArgumentException before any work; after {@link #close}, an
+     * IllegalStateException. {@code listener} (may be null) is called on this thread after each of the
+     * {@link SamplingOptions#steps} UNet steps; the decode that follows the last is not reported. To cancel,
      * interrupt the thread (a CancellationException before the next step, the interrupt flag left set) or throw from
      * {@code listener} (that exception, unchanged); either way the sample's memory is freed and the instance can sample
      * again.

@@ -44,12 +44,14 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
         this(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, Boolean.getBoolean(CUDA_GRAPH_PROPERTY));
     }
 
+    /** The demo's settings: 50 steps, guidance 1 -> 5, seed 0, 14 frames, scaled input; cudaGraph from the system property. */
     public static SamplingOptions defaults() {
         return new SamplingOptions(50, 1.0, 5.0, 0, 14, true);
     }
 
     public SamplingOptions withSteps(int s) { return new SamplingOptions(s, guidanceMin, guidanceMax, seed, frames, scaleInput, cudaGraph); }
 
+    /** The guidance at the last frame (the ramp's end; its start, {@code guidanceMin}, stays). */
     public SamplingOptions withGuidance(double max) { return new SamplingOptions(steps, guidanceMin, max, seed, frames, scaleInput, cudaGraph); }
 
     public SamplingOptions withSeed(long s) { return new SamplingOptions(steps, guidanceMin, guidanceMax, s, frames, scaleInput, cudaGraph); }
@@ -60,6 +62,7 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
 
     public SamplingOptions withCudaGraph(boolean g) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, g); }
 
+    /** Whether classifier-free guidance runs (the UNet batch of two): some frame's guidance exceeds 1. */
     public boolean cfg() { return Math.max(guidanceMin, guidanceMax) > 1; }
 
     /** Guidance of frame f: linspace(min, max, frames)[f]. */
