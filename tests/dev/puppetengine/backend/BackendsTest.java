@@ -23,6 +23,8 @@ class BackendsTest {
     @Test
     void cpuIsTheReference() {
         assertSame(CpuBackend.get(), Backends.select("cpu"));
+        assertSame(CpuBackend.get(), Backends.select("CPU"), "any case, as dtypes");
+        assertEquals("device is null (expected cpu, cuda or auto)", assertThrows(IllegalArgumentException.class, () -> Backends.select(null)).getMessage());
     }
 
     @Test

@@ -13,6 +13,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A sample whose decoded values are not finite says so (its frames alone would only look black). */
@@ -47,5 +48,11 @@ class NonFiniteOutputTest {
         assertFalse(r.blank());
         assertTrue(r.nonFiniteNote().startsWith("5 decoded values were NaN or infinite"), r.nonFiniteNote());
         assertTrue(new PuppetMaster.Result(List.of(f, f), f, null, 24).blank());
+        assertTrue(r.nonFiniteNote().endsWith("(try bf16 or fp32: --dtype, or the dtype the model is loaded in)"), "API users have no --dtype alone");
+        java.util.ArrayList<RgbImage> mine = new java.util.ArrayList<>(List.of(f, f));
+        PuppetMaster.Result copied = new PuppetMaster.Result(mine, f, null, 24);
+        mine.add(f);   // the caller's list changes; the result does not
+        assertTrue(copied.blank() && copied.frames().size() == 2);
+        assertThrows(UnsupportedOperationException.class, () -> copied.frames().clear());
     }
 }

@@ -28,8 +28,10 @@ public final class Backends {
         public CudaUnavailableException.Reason reason() { return reason; }
     }
 
+    /** The backend for {@code name}, in any case (as dtypes are parsed). */
     public static Backend select(String name) {
-        switch (name) {
+        if (name == null) throw new IllegalArgumentException("device is null (expected cpu, cuda or auto)");
+        switch (name.toLowerCase(java.util.Locale.ROOT)) {
             case "cpu":
                 return CpuBackend.get();
             case "cuda":

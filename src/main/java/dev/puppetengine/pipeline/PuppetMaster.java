@@ -52,6 +52,10 @@ public final class PuppetMaster implements AutoCloseable {
      * healthy run; see {@link #nonFiniteNote()}.
      */
     public record Result(List<RgbImage> frames, RgbImage input, Timings timings, long nonFinite) {
+        public Result {
+            frames = List.copyOf(frames);   // the caller's to read, not to change under blank()
+        }
+
         /** Every decoded value was NaN or infinite: the frames are blank, not a video. */
         public boolean blank() {
             long values = 0;
@@ -63,7 +67,7 @@ public final class PuppetMaster implements AutoCloseable {
         public String nonFiniteNote() {
             if (nonFinite == 0) return null;
             return (blank() ? "every decoded value was" : nonFinite + " decoded values were") + " NaN or infinite: the model's weights or"
-                    + " the conditioning are not finite, or a 16-bit dtype overflowed (try --dtype bf16 or fp32)";
+                    + " the conditioning are not finite, or a 16-bit dtype overflowed (try bf16 or fp32: --dtype, or the dtype the model is loaded in)";
         }
     }
 
