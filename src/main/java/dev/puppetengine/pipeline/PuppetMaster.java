@@ -107,9 +107,9 @@ public final class PuppetMaster implements AutoCloseable {
      * included, are refused with an IllegalArgumentException before any work; after {@link #close}, an
      * IllegalStateException. {@code listener} (may be null) is called on this thread after each of the
      * {@link SamplingOptions#steps} UNet steps; the decode that follows the last is not reported. To cancel,
-     * interrupt the thread (a CancellationException before the next step, the interrupt flag left set) or throw from
-     * {@code listener} (that exception, unchanged); either way the sample's memory is freed and the instance can sample
-     * again.
+     * interrupt the thread (a CancellationException before the next step, or at once when interrupted before the call;
+     * the interrupt flag left set) or throw from {@code listener} (that exception, unchanged); either way the sample's
+     * memory is freed and the instance can sample again.
      */
     public Result sample(RgbImage image, List<DragPath> drags, SamplingOptions o, EulerSampler.StepListener listener) {
         return sample(image, null, drags, o, listener);
@@ -143,6 +143,8 @@ public final class PuppetMaster implements AutoCloseable {
         required(o, "options is null (SamplingOptions.defaults() are the demo's)");
         int frames = o.frames(), side = resolution();
         if (given != null) checkFits(given);
+        if (Thread.currentThread().isInterrupted())   // cancelled already: not even the encoders run
+            throw new java.util.concurrent.CancellationException("sampling interrupted before it began");
         backend.resetPeak();
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             long t0 = System.nanoTime();
