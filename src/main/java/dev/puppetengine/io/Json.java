@@ -93,13 +93,21 @@ public final class Json {
 
     public static long integer(JsonNode obj, String name, long min, Path file) throws IOException {
         JsonNode v = field(obj, name, file);
-        if (!v.isIntegralNumber() || v.asLong() < min)
+        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < min)   // asLong would wrap a value beyond 64 bits
             throw new InputFileException(file + ": field '" + name + "' must be an integer >= " + min + ", found " + v);
         return v.asLong();
     }
 
+    /** An integer field in [min, 2^31-1]: counts and sizes, which Java holds in an int. */
+    public static int intAtLeast(JsonNode obj, String name, int min, Path file) throws IOException {
+        long v = integer(obj, name, min, file);
+        if (v > Integer.MAX_VALUE)
+            throw new InputFileException(file + ": field '" + name + "' must be an integer from " + min + " to " + Integer.MAX_VALUE + ", found " + v);
+        return (int) v;
+    }
+
     public static int positive(JsonNode obj, String name, Path file) throws IOException {
-        return Math.toIntExact(integer(obj, name, 1, file));
+        return intAtLeast(obj, name, 1, file);
     }
 
     public static String text(JsonNode obj, String name, Path file) throws IOException {

@@ -83,7 +83,7 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
             throw new InputFileException(file + ": expected format '" + FORMAT + "' version " + VERSION + ", found " + o.path("format") + " " + o.path("version"));
         if (Json.integer(o, "max_drags", 1, file) != DragTensor.SLOTS)
             throw new InputFileException(file + ": field 'max_drags' must be " + DragTensor.SLOTS + ", found " + o.get("max_drags"));
-        int count = Math.toIntExact(Json.integer(o, "count", 0, file));
+        int count = Json.intAtLeast(o, "count", 0, file);
         JsonNode train = Json.field(Json.field(o, "split", file), "train", file);
         if (!train.isArray() || train.size() != 2 || train.get(0).asInt(-1) != 0 || train.get(1).asInt(-1) < 0 || train.get(1).asInt() > count)
             throw new InputFileException(file + ": field 'split.train' must be [0, n] with n <= count " + count + ", found " + train);
