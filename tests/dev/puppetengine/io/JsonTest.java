@@ -31,4 +31,13 @@ class JsonTest {
         assertThrows(InputFileException.class, () -> Json.integer(parse("{\"seed\": 18446744073709551621}"), "seed", Long.MIN_VALUE, FILE));
         assertThrows(InputFileException.class, () -> Json.positive(parse("{\"frames\": 18446744073709551621}"), "frames", FILE));
     }
+
+    /** Found by fuzzing: bytes that Jackson's encoding detection takes for UTF-32 escaped as a bare CharConversionException (exit 1, no file). */
+    @Test
+    void bytesThatLookLikeUtf32AreInvalidJsonNamingTheFile(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path f = dir.resolve("dataset.json");
+        java.nio.file.Files.write(f, new byte[] {0, 0, 0, '{', (byte) 0xff});
+        String msg = assertThrows(InputFileException.class, () -> Json.read(f)).getMessage();
+        assertTrue(msg.startsWith(f + ": not valid JSON ("), msg);
+    }
 }

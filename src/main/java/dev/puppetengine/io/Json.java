@@ -40,7 +40,7 @@ public final class Json {
     public static JsonNode read(Path file) throws IOException {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (com.fasterxml.jackson.core.JacksonException | java.io.CharConversionException e) {   // the latter: bytes Jackson took for UTF-32
             throw new InputFileException(file + ": not valid JSON (" + oneLine(e) + ")", e);
         }
     }
