@@ -179,6 +179,15 @@ class TorchFileTest {
         assertMessage(assertThrows(PickleException.class, () -> TorchFile.open(bigEndian)), "only little-endian");
     }
 
+    /** Found by fuzzing: an end record whose comment length overruns the file made ZipFile throw a bare EOFException (exit 1, no file named). */
+    @Test
+    void zipWhoseEndRecordOverrunsTheFileIsRefusedNamingIt() throws IOException {
+        byte[] all = Files.readAllBytes(fixture("state_dict.pt"));
+        all[all.length - 2] = 9;   // the end-of-central-directory record's comment length (its last two bytes): 9 bytes that are not there
+        Path bad = Files.write(dir.resolve("comment.pt"), all);
+        assertMessage(assertThrows(PickleException.class, () -> TorchFile.open(bad)), bad.toString(), "not a readable zip archive");
+    }
+
     private interface EntryEdit {
         byte[] apply(String name, byte[] data);
     }

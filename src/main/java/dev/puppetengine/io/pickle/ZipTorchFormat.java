@@ -35,7 +35,7 @@ final class ZipTorchFormat {
         ZipFile zip;
         try {
             zip = new ZipFile(file.toFile());
-        } catch (ZipException e) {   // a truncated or damaged archive: the input's fault, said with the file
+        } catch (ZipException | EOFException e) {   // a truncated or damaged archive (EOF: an end record that overruns the file): the input's fault
             throw new PickleException(source, "starts like a zip torch checkpoint but is not a readable zip archive (" + e.getMessage()
                     + "; a truncated download?)", e);
         }
