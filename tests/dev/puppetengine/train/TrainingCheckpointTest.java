@@ -222,6 +222,15 @@ class TrainingCheckpointTest {
                 Files.move(ck.resolve("ema.bak"), ck.resolve("ema.safetensors"));
                 TrainingCheckpoint.restore(ck, w, adam, ema);          // whole again
 
+                // found by fuzzing: "null" was a NullPointerException after the weights were copied, a negative step resumed silently
+                byte[] good = Files.readAllBytes(ck.resolve("state.json"));
+                for (String bad : new String[] {"null", "{\"step\": -5, \"micro_step\": 0, \"seed\": 1}", "{}"}) {
+                    Files.writeString(ck.resolve("state.json"), bad);
+                    InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
+                    assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (expected step >= 1"), e.getMessage());
+                }
+                Files.write(ck.resolve("state.json"), good);
+
                 SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), Map.of(), Map.of("m.a", leaf(0, 0), "m.b", leaf(0)));
                 InputFileException noV = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
                 assertEquals(ck.resolve("optimizer.safetensors") + ": tensor v.a is missing (was the run started with another model or trainable set?)",

@@ -101,6 +101,9 @@ public final class TrainingCheckpoint {
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (" + Json.oneLine(e) + "); remove this checkpoint to resume from the one before");
         }
+        if (st == null || st.step() < 1 || st.microStep() < 0)   // "null" reads as no state; a step below 1 was never saved
+            throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected step >= 1 and micro_step >= 0, found "
+                    + (st == null ? "null" : "step " + st.step() + ", micro_step " + st.microStep()) + "); remove this checkpoint to resume from the one before");
         copyAll(ckpt.resolve(WEIGHTS), "", weights);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
