@@ -138,7 +138,7 @@ class ConvertErrorsTest {
         Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "shard " + second, "is missing");
 
-        for (String outside : new String[]{"../" + second, ".."}) {
+        for (String outside : new String[]{"../" + second, "..", "a\\u0000b"}) {   // the NUL (found by fuzzing) was an InvalidPathException not naming the index
             Files.writeString(index, good.replace("\"" + second + "\"", "\"" + outside + "\""));
             assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "must name a shard file beside the index");
         }

@@ -73,7 +73,7 @@ final class InputFile implements AutoCloseable {
         Map<String, String> where = new TreeMap<>();
         for (Map.Entry<String, JsonNode> e : (Iterable<Map.Entry<String, JsonNode>>) map::fields) {
             String shard = e.getValue().asText();
-            if (!e.getValue().isTextual() || shard.isEmpty() || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.equals("..") || isIndex(shard))
+            if (!e.getValue().isTextual() || shard.isEmpty() || shard.indexOf('\0') >= 0 || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.equals("..") || isIndex(shard))
                 throw new InputFileException(index + ": weight_map['" + e.getKey() + "'] must name a shard file beside the index, found " + e.getValue());
             where.put(e.getKey(), shard);
         }
