@@ -133,6 +133,7 @@ public final class ModelDirectory {
         } catch (IOException e) {
             throw new CheckpointException(m, "is not a valid manifest: " + Json.oneLine(e));
         }
+        if (man == null) throw new CheckpointException(m, "is not a valid manifest: it holds null, expected a JSON object");
         if (!FORMAT.equals(man.format())) throw new CheckpointException(m, "format is '" + man.format() + "', expected '" + FORMAT + "'");
         if (man.version() != VERSION) throw new CheckpointException(m, "version " + man.version() + " is not supported (this engine reads " + VERSION + ")");
         if (man.components() == null || man.components().isEmpty()) throw new CheckpointException(m, "lists no components");
