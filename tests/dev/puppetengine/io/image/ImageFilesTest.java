@@ -164,6 +164,12 @@ class ImageFilesTest {
         assertMessage(Files.write(dir.resolve("big.png"), headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 536870911)");
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', -1, -1, -1, -1, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
         assertMessage(Files.write(dir.resolve("big.gif"), gif), "65535x65535 is too large");
+        // one that fits an array but not the heap: refused from the header, not an OutOfMemoryError
+        Path file = dir.resolve("wide.png");
+        String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.checkSize(file, 20000, 10000, 1L << 30)).getMessage();
+        assertEquals("cannot read image " + file + ": 20000x10000 needs about 1525 MiB to decode, more than this JVM's 1024 MiB heap"
+                + " (raise -Xmx through JAVA_OPTS, or give a smaller image)", said);
+        ImageFiles.checkSize(file, 20000, 10000, 2L << 30);
     }
 
     @Test

@@ -107,15 +107,25 @@ public final class ImageFiles {
     /** The most pixels an image may have: its RGBA bytes are one Java array. */
     static final long MAX_PIXELS = Integer.MAX_VALUE / 4;
 
+    /** Bytes per pixel a decode holds at its peak: the decoder's raster and the RGBA copy, up to 4 bytes each. */
+    static final int DECODE_BYTES_PER_PIXEL = 8;
+
     /**
      * Refuses a declared size of zero, or one too large to hold, from the header before anything is decoded (else the
-     * pixel count overflows and a valid file is reported as corrupt).
+     * pixel count overflows and a valid file is reported as corrupt, or a kilobyte's header asks the heap for gigabytes).
      */
     static void checkSize(Path file, int w, int h) throws IOException {
+        checkSize(file, w, h, Runtime.getRuntime().maxMemory());
+    }
+
+    static void checkSize(Path file, int w, int h, long heap) throws IOException {
         if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
-        if ((long) w * h > MAX_PIXELS)
-            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " is too large (" + (long) w * h + " pixels, at most "
-                    + MAX_PIXELS + ")");
+        long pixels = (long) w * h;
+        if (pixels > MAX_PIXELS)
+            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " is too large (" + pixels + " pixels, at most " + MAX_PIXELS + ")");
+        if (pixels * DECODE_BYTES_PER_PIXEL > heap)
+            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " needs about " + (pixels * DECODE_BYTES_PER_PIXEL >> 20)
+                    + " MiB to decode, more than this JVM's " + (heap >> 20) + " MiB heap (raise -Xmx through JAVA_OPTS, or give a smaller image)");
     }
 
     static IOException zeroSize(Path file, int w, int h) {
