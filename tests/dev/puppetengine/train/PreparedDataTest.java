@@ -246,6 +246,17 @@ class PreparedDataTest {
         String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(out)).getMessage();
         assertTrue(msg.contains("run the same prepare command again to finish it"), msg);
 
+        Path progress = work.resolve(PreparedDataWriter.PROGRESS);   // a count past the dataset, or past an int, is refused
+        String committed = Files.readString(progress);
+        for (String[] bad : new String[][]{{"6", "field 'clips_done' is 6, more than the dataset's 5 clips"},
+                {"4294967299", "field 'clips_done' must be an integer from 0 to 2147483647, found 4294967299"}}) {
+            var edited = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(committed);
+            Files.writeString(progress, edited.put("clips_done", new java.math.BigInteger(bad[0])).toString());
+            String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+            assertTrue(said.contains(bad[1]), said);
+        }
+        Files.writeString(progress, committed);
+
         Path std = work.resolve("latent_std");
         byte[] stdBytes = Files.readAllBytes(std);
         Files.write(std, Arrays.copyOf(stdBytes, 10));

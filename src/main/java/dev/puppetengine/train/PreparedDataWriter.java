@@ -201,12 +201,15 @@ public final class PreparedDataWriter implements AutoCloseable {
         if (!identity.equals(p.path("identity")))
             throw new InputFileException(work + " holds an unfinished prepare of other settings (" + String.join(", ", Json.differences("", p.path("identity"), identity))
                     + "): run that prepare again to finish it, or remove " + work + " to start over");
-        done = (int) Json.integer(p, "clips_done", 0, file);
-        outside = (int) Json.integer(p, "outside", 0, file);
-        height = (int) Json.integer(p, "latent_height", 0, file);
-        width = (int) Json.integer(p, "latent_width", 0, file);
-        channels = (int) Json.integer(p, "latent_channels", 0, file);
-        embeddingDim = (int) Json.integer(p, "embedding_dim", 0, file);
+        done = Json.intAtLeast(p, "clips_done", 0, file);
+        if (done > data.count())
+            throw new InputFileException(file + ": field 'clips_done' is " + done + ", more than the dataset's " + data.count() + " clips; remove " + work
+                    + " to start over");
+        outside = Json.intAtLeast(p, "outside", 0, file);
+        height = Json.intAtLeast(p, "latent_height", 0, file);
+        width = Json.intAtLeast(p, "latent_width", 0, file);
+        channels = Json.intAtLeast(p, "latent_channels", 0, file);
+        embeddingDim = Json.intAtLeast(p, "embedding_dim", 0, file);
         JsonNode bytes = Json.field(p, "bytes", file);
         for (String part : PARTS) {
             long n = Json.integer(bytes, part, 0, file);
