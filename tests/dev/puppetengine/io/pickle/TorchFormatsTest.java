@@ -408,6 +408,9 @@ class TorchFormatsTest {
         assertTrue(e.getMessage().endsWith(": shape and strides differ in rank"), e.getMessage());
         e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", one, -1, new int[] {1}, new long[] {1}, false));
         assertTrue(e.getMessage().endsWith(": negative storage offset"), e.getMessage());
+        int max = Integer.MAX_VALUE;   // a broadcast view over one element whose count overflows (was an ArithmeticException when read)
+        e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", one, 0, new int[] {max, max, max}, new long[] {0, 0, 0}, false));
+        assertTrue(e.getMessage().endsWith(": element count or extent overflows 64 bits"), e.getMessage());
         TorchTensor ids = TorchTensor.of("t.pt", storage(DType.I64, 1, new byte[8]), 0, new int[] {1}, new long[] {1}, false);
         assertThrows(IllegalArgumentException.class, () -> ids.toTensor(CPU, DType.F32));
     }

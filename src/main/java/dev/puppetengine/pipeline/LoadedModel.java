@@ -182,7 +182,9 @@ public final class LoadedModel implements AutoCloseable {
 
     private static <C> C config(Path file, SafetensorsReader r, String name, Class<C> configType) throws IOException {
         try {
-            return Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
+            C config = Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
+            if (config == null) throw new CheckpointException(file, "the " + name + " config in its metadata is null, expected a JSON object");
+            return config;
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new CheckpointException(file, "the " + name + " config in its metadata is invalid: " + Json.oneLine(e));
         }

@@ -43,8 +43,9 @@ public final class TorchTensor {
                 if (shape[i] == 0) return new TorchTensor(storage, offset, shape, strides, requiresGrad);
                 last = Math.addExact(last, Math.multiplyExact(shape[i] - 1L, strides[i]));
             }
+            Shape.numel(shape);   // a view (stride 0) may span little storage yet count more elements than 64 bits hold
         } catch (ArithmeticException e) {
-            throw new PickleException(source, what + ": extent overflows 64 bits");
+            throw new PickleException(source, what + ": element count or extent overflows 64 bits");
         }
         if (last >= storage.numel()) throw new PickleException(source, what + ": reaches element " + last + " beyond the storage");
         return new TorchTensor(storage, offset, shape, strides, requiresGrad);

@@ -144,8 +144,14 @@ public final class ModelDirectory {
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
+            Path f;
+            try {
+                f = dir.resolve(e.getValue().file());
+            } catch (java.nio.file.InvalidPathException bad) {   // a NUL, say: Path's own message names neither file nor component
+                throw new CheckpointException(m, "component '" + e.getKey() + "' has \"file\" " + Json.mapper().writeValueAsString(e.getValue().file())
+                        + ", not a valid file name");
+            }
             if (!checkFiles) continue;
-            Path f = dir.resolve(e.getValue().file());
             String problem = fileProblem(f, e.getValue());
             if (problem != null) throw new CheckpointException(f, problem + " (component '" + e.getKey() + "')");
         }
