@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -44,12 +45,14 @@ public final class TrainingCheckpoint {
         Path target = dir.resolve(name(state.step()));
         if (Files.exists(target)) return target;              // already saved at this step
         AtomicFile.publishDirectory(target, d -> {
-            Map<String, String> meta = Map.of("format", "puppet-engine-training", "model_config", modelConfigJson);
+            // sorted: Map.of's order changes from one JVM to the next, and with it a resumed run's checkpoint bytes
+            Map<String, String> meta = new TreeMap<>(Map.of("format", "puppet-engine-training", "model_config", modelConfigJson));
             SafetensorsWriter.write(d.resolve(WEIGHTS), meta, weights);
             Map<String, Tensor> moments = new LinkedHashMap<>();
             adam.firstMoments().forEach((k, t) -> moments.put("m." + k, t));
             adam.secondMoments().forEach((k, t) -> moments.put("v." + k, t));
-            SafetensorsWriter.write(d.resolve(OPTIMIZER), Map.of("format", "puppet-engine-optimizer", "step", String.valueOf(adam.stepCount())), moments);
+            SafetensorsWriter.write(d.resolve(OPTIMIZER), new TreeMap<>(Map.of("format", "puppet-engine-optimizer", "step", String.valueOf(adam.stepCount()))),
+                    moments);
             if (ema != null) SafetensorsWriter.write(d.resolve(EMA), meta, ema.weights());
             AtomicFile.writeString(d.resolve(STATE), Json.mapper().writeValueAsString(state));
         });
