@@ -201,6 +201,27 @@ class TrainingCheckpointTest {
         }
     }
 
+    /**
+     * A kill after step-4 was published but before "latest" named it: the resumed run (from step 2) reaches step 4 again, and
+     * that save points "latest" at the step-4 kept on disk; "latest" left at step 2 made the run export step 2's weights.
+     */
+    @Test
+    void aSaveAtAPublishedStepThatLatestMissedPointsLatestAtIt() throws Exception {
+        try (Scope s = Scope.open()) {
+            saveOne(2, 3);
+            Path four = saveOne(4, 3);
+            Files.writeString(run.resolve("latest"), "step-00000002\n");
+            assertEquals(four, saveOne(4, 3));
+            assertEquals("step-00000004\n", Files.readString(run.resolve("latest")));
+            assertEquals(four, TrainingCheckpoint.latest(run));
+
+            Files.delete(four.resolve("state.json"));   // half deleted by an older engine's prune: written again
+            assertEquals(four, saveOne(4, 3));
+            assertTrue(Files.isRegularFile(four.resolve("state.json")));
+            assertEquals(four, TrainingCheckpoint.latest(run));
+        }
+    }
+
     /** latest(): the pointer when it names a complete checkpoint, else the newest complete one, else null. */
     @Test
     void latestFallsBackToTheNewestCompleteCheckpoint() throws Exception {

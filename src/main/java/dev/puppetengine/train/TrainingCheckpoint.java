@@ -43,8 +43,9 @@ public final class TrainingCheckpoint {
         Path dir = checkpointsDir(run);
         Files.createDirectories(dir);
         Path target = dir.resolve(name(state.step()));
-        if (Files.exists(target)) return target;              // already saved at this step
-        AtomicFile.publishDirectory(target, d -> {
+        // a step-N under its final name is whole (one rename published it), unless an older engine's prune left it half deleted
+        if (Files.exists(target) && !Files.isRegularFile(target.resolve(STATE))) AtomicFile.removeDirectory(target);
+        if (!Files.exists(target)) AtomicFile.publishDirectory(target, d -> {
             // sorted: Map.of's order changes from one JVM to the next, and with it a resumed run's checkpoint bytes
             Map<String, String> meta = new TreeMap<>(Map.of("format", "puppet-engine-training", "model_config", modelConfigJson));
             SafetensorsWriter.write(d.resolve(WEIGHTS), meta, weights);
@@ -56,6 +57,8 @@ public final class TrainingCheckpoint {
             if (ema != null) SafetensorsWriter.write(d.resolve(EMA), meta, ema.weights());
             AtomicFile.writeString(d.resolve(STATE), Json.mapper().writeValueAsString(state));
         });
+        // also when step-N was saved already (kept as it is): a run killed after publishing it but before "latest" named it
+        // resumes from the one before, and without this its export at the end would take that older checkpoint's weights
         AtomicFile.writeString(run.resolve("latest"), target.getFileName().toString() + "\n");
         prune(dir, keep);
         return target;
