@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -68,6 +69,28 @@ class SampleBatchCommandTest {
         } finally {
             Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30]}]}");
         }
+    }
+
+    /** SIGTERM part way through a batch: exit 143 with a note that what was written stays and the same command continues. */
+    @Test
+    void aSignalSaysTheSameCommandContinues() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("many")), out = tmp.resolve("many-out"), log = tmp.resolve("many.log");
+        for (int i = 0; i < 30; i++) {   // far more work than the signal takes to arrive once the first GIF is there
+            Files.copy(images.resolve("a.png"), dir.resolve(i + ".png"));
+            Files.copy(images.resolve("a-drags.json"), dir.resolve(i + "-drags.json"));
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "sample-batch",
+                "--model", model.toString(), "--dir", dir.toString(), "--out", out.toString(), "--frames", "3", "--steps", "20", "--guidance", "1")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();   // a file: destroy() closes the pipes
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (p.isAlive() && !Files.exists(out.resolve("0.gif")) && System.nanoTime() < deadline) Thread.sleep(20);
+        assertTrue(p.isAlive() && Files.exists(out.resolve("0.gif")), "the batch ended, or wrote nothing in 2 minutes, before the signal");
+        p.destroy();   // SIGTERM
+        int code = p.waitFor();
+        String said = Files.readString(log);
+        assertEquals(143, code, said);
+        assertTrue(said.contains("stopped: " + out + " keeps the videos written so far; the same command continues"), said);
     }
 
     @Test

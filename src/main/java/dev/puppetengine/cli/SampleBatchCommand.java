@@ -4,6 +4,7 @@ import dev.puppetengine.eval.DragAMoveSource;
 import dev.puppetengine.eval.ExampleSource;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.train.GracefulStop;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,7 +74,8 @@ final class SampleBatchCommand implements Callable<Integer> {
             return 0;
         }
         List<BatchRun.Failure> failed;
-        try (PuppetMaster pm = sampling.open()) {
+        try (PuppetMaster pm = sampling.open();
+             GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues")) {
             BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
             failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
                     pickleConditioning, opts.steps(), "sampling",
