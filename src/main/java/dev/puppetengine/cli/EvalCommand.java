@@ -82,6 +82,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (saveGifs != null) {   // its <name>.gif in a DragAMove folder would replace the ground truth
             OutputPaths.directory("--save-gifs", saveGifs, false);
+            OutputPaths.noteLeftoversIn(saveGifs);
             OutputPaths.notInput("--save-gifs", saveGifs, inOption, in, false);
         }
         ExampleSource source = BatchRun.open(() -> input.clips != null ? new ClipSource(input.clips) : new DragAMoveSource(input.dragamove));

@@ -5,6 +5,8 @@ import dev.puppetengine.io.image.ImageFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Checks an output path before any work is done, so a minutes-long run does not end in a permission error: the
@@ -20,6 +22,7 @@ public final class OutputPaths {
         Path abs = out.toAbsolutePath();
         if (Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a directory; give a file name");
         writableAncestor(option, out, abs.getParent());
+        noteLeftovers(abs.getParent(), abs.getFileName() + ".tmp-", "beside " + out);
     }
 
     /** A directory at {@code out}; {@code frames} where the command replaces it whole with PNG frames (it may hold only frames). */
@@ -35,6 +38,39 @@ public final class OutputPaths {
             }
         }
         writableAncestor(option, out, abs);
+        if (abs.getParent() != null) noteLeftovers(abs.getParent(), abs.getFileName() + ".tmp-", "beside " + out);
+    }
+
+    /** Notes the leftovers of writes cut short inside {@code dir}, for commands that write files there (sample-batch's and eval's GIFs). */
+    public static void noteLeftoversIn(Path dir) {
+        noteLeftovers(dir, "", "in " + dir);
+    }
+
+    /**
+     * Notes what writes cut short by a kill left in {@code dir} (names starting {@code prefix} and holding {@code .tmp-},
+     * as atomic writes name their temporaries): not removed, since another run may be writing there now, but a full
+     * model's is gigabytes.
+     */
+    private static void noteLeftovers(Path dir, String prefix, String where) {
+        if (!Files.isDirectory(dir)) return;
+        List<Path> left;
+        try (Stream<Path> s = Files.list(dir)) {
+            left = s.filter(p -> p.getFileName().toString().startsWith(prefix) && p.getFileName().toString().contains(".tmp-")).sorted().toList();
+        } catch (IOException e) {
+            return;   // a note only: the write itself will say what is wrong with the folder
+        }
+        if (left.isEmpty()) return;
+        long bytes = 0;
+        for (Path p : left) {
+            try {
+                bytes += Files.isDirectory(p) ? org.apache.commons.io.file.PathUtils.sizeOfDirectory(p) : Files.size(p);
+            } catch (IOException | java.io.UncheckedIOException e) {
+                // vanished meanwhile (another run finished it): nothing to add
+            }
+        }
+        System.err.printf(java.util.Locale.ROOT, "note: %s: %d leftover%s of writes cut short (a kill or crash), %.1f MiB: %s; remove %s unless another run"
+                        + " is writing there now%n", where, left.size(), left.size() == 1 ? "" : "s", bytes / 1048576.0,
+                String.join(", ", left.stream().map(p -> p.getFileName().toString()).toList()), left.size() == 1 ? "it" : "them");
     }
 
     /**

@@ -59,6 +59,7 @@ final class SampleBatchCommand implements Callable<Integer> {
         video.check();
         BatchRun.requireDragAMove(pickleConditioning, input.dragamove);
         OutputPaths.directory("--out", out, false);
+        OutputPaths.noteLeftoversIn(out);
         Path in = input.dir != null ? input.dir : input.dragamove;   // its GIFs are inputs (DragAMove's: the ground truth, named as outputs)
         OutputPaths.notInput("--out", out, input.dir != null ? "--dir" : "--dragamove", in, false);
         if (input.dragamove != null && spec.commandLine().getParseResult().hasMatchedOption("--frames"))
