@@ -54,6 +54,29 @@ class Mp4FilesTest {
         }
     }
 
+    /** The header's creation and modification times are 0, not the clock's: the same frames give the same bytes on every run. */
+    @Test
+    void theHeaderCarriesNoClockTime() throws IOException {
+        Path file = dir.resolve("t.mp4");
+        Mp4Files.write(file, List.of(gradient(16, 16, 0), gradient(16, 16, 8)), 10);
+        byte[] b = Files.readAllBytes(file);
+        int boxes = 0;
+        for (String box : new String[]{"mvhd", "tkhd", "mdhd"}) {
+            for (int at = 4; (at = indexOf(b, box, at)) >= 0; at += 4, boxes++) {
+                int times = at + 4 + 4, width = b[at + 4] == 1 ? 8 : 4;   // after the type, version and flags
+                for (int i = times; i < times + 2 * width; i++) assertEquals(0, b[i], box + " time byte " + (i - times));
+            }
+        }
+        assertEquals(3, boxes, "one movie, one track, one media header");
+    }
+
+    private static int indexOf(byte[] b, String type, int from) {
+        byte[] t = type.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        for (int i = from; i + 4 <= b.length; i++)
+            if (b[i] == t[0] && b[i + 1] == t[1] && b[i + 2] == t[2] && b[i + 3] == t[3]) return i;
+        return -1;
+    }
+
     @Test
     void oddSizeIsRejectedBeforeWriting() {
         Path file = dir.resolve("odd.mp4");

@@ -15,8 +15,13 @@ import org.jcodec.scale.ColorUtil;
 import org.jcodec.scale.Transform;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Set;
 
 /**
  * H.264 video (Baseline profile, 4:2:0, video range) in an MP4 container (JCodec's ISO-BMFF muxer, which
@@ -62,6 +67,47 @@ public final class Mp4Files {
                 sink.outputVideoFrame(new VideoFrameWithPacket(timing, new PixelStore.LoanerPicture(labelled, 0)));
             }
             sink.finish();
+        }
+        clearTimes(path);
+    }
+
+    /** Boxes on the path to the ones that carry times (ISO/IEC 14496-12). */
+    private static final Set<String> CONTAINERS = Set.of("moov", "trak", "mdia");
+    /** Full boxes whose creation and modification times follow version and flags. */
+    private static final Set<String> TIMED = Set.of("mvhd", "tkhd", "mdhd");
+
+    /**
+     * Sets the creation and modification times JCodec takes from the clock to 0 ("unknown", as ffmpeg writes without
+     * a creation_time), so the same frames give the same bytes on every run, as GIFs and PNG frames do.
+     */
+    private static void clearTimes(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            clearTimes(path, ch, 0, ch.size());
+        }
+    }
+
+    private static void clearTimes(Path path, FileChannel ch, long from, long end) throws IOException {
+        ByteBuffer head = ByteBuffer.allocate(16);
+        for (long at = from; at + 8 <= end; ) {
+            head.clear().limit(16);
+            ch.read(head, at);
+            long size = Integer.toUnsignedLong(head.getInt(0)), header = 8;
+            String type = new String(head.array(), 4, 4, StandardCharsets.ISO_8859_1);
+            if (size == 1) {   // a 64-bit size follows the type (JCodec's mdat)
+                size = head.getLong(8);
+                header = 16;
+            } else if (size == 0) {   // to the end of the enclosing box
+                size = end - at;
+            }
+            if (size < header || at + size > end) throw new IOException(path + ": the encoder wrote box '" + type + "' at byte " + at + " with size " + size);
+            if (CONTAINERS.contains(type)) clearTimes(path, ch, at + header, at + size);
+            if (TIMED.contains(type)) {
+                ByteBuffer version = ByteBuffer.allocate(1);
+                ch.read(version, at + header);
+                int width = version.get(0) == 1 ? 8 : 4;
+                ch.write(ByteBuffer.allocate(2 * width), at + header + 4);
+            }
+            at += size;
         }
     }
 
