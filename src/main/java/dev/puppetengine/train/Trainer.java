@@ -11,8 +11,10 @@ import dev.puppetengine.random.Streams;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.Writer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -114,8 +116,9 @@ public final class Trainer {
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
             long t0 = System.currentTimeMillis();
-            try (BufferedWriter log = Files.newBufferedWriter(run.resolve("log.jsonl"), StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            try (FileChannel logFile = FileChannel.open(run.resolve("log.jsonl"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+                 Writer log = Channels.newWriter(logFile, StandardCharsets.UTF_8)) {
                 while (step < cfg.steps() && !stop.get()) {
                     double lossSum = 0;
                     long stepMicro = micro;
@@ -154,6 +157,7 @@ public final class Trainer {
                     log.flush();
                     if (listener != null) listener.step(p);
                     if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get()) {
+                        logFile.force(false);   // the steps a checkpoint holds stay logged through a power cut, not only a kill
                         last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
                         saved = step;
                     }
