@@ -141,6 +141,15 @@ class AtomicFileTest {
         assertEquals(dir.resolve("model.tmp-new-1f"), AtomicFile.cutShortReplacement(out));
     }
 
+    /** A replacement through a symbolic link is cut short beside what the link names: found from the link too. */
+    @Test
+    void cutShortReplacementThroughALink() throws IOException {
+        Files.createDirectory(dir.resolve("real"));
+        Path link = Files.createSymbolicLink(dir.resolve("model"), Path.of("real/model"));
+        Files.createDirectory(dir.resolve("real/model.tmp-new-1f"));
+        assertEquals(dir.resolve("real/model.tmp-new-1f"), AtomicFile.cutShortReplacement(link));
+    }
+
     /** Writing through a symbolic link writes what it names, a file or a directory (a dangling link's too): the link stays. */
     @Test
     void writesGoThroughSymbolicLinks() throws IOException {

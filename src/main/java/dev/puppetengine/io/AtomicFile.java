@@ -176,6 +176,7 @@ public final class AtomicFile {
      * beside it, or null (the target exists, or no such copy): what to tell a user who finds the target gone.
      */
     public static Path cutShortReplacement(Path target) throws IOException {
+        target = throughLinks(target);   // where replaceDirectory swapped: beside what a link names
         Path parent = parentOf(target);
         if (Files.exists(target) || !Files.isDirectory(parent)) return null;
         String prefix = target.getFileName() + ".tmp-" + NEW;
