@@ -222,6 +222,22 @@ class TrainingCheckpointTest {
         }
     }
 
+    /**
+     * A run resumed from step 4 while a step-6 that "latest" never named is on disk: its save at step 5 keeps step 5 (which
+     * "latest" names), not step 6 as the newest; step 6 is done again. Before, keep 1 deleted the checkpoint just saved.
+     */
+    @Test
+    void aSaveKeepsItselfOverACheckpointPastItThatLatestNeverNamed() throws Exception {
+        try (Scope s = Scope.open()) {
+            saveOne(4, 3);
+            saveOne(6, 3);
+            Files.writeString(run.resolve("latest"), "step-00000004\n");
+            Path five = saveOne(5, 1);
+            assertEquals(List.of("step-00000005"), checkpoints());
+            assertEquals(five, TrainingCheckpoint.latest(run));
+        }
+    }
+
     /** latest(): the pointer when it names a complete checkpoint, else the newest complete one, else null. */
     @Test
     void latestFallsBackToTheNewestCompleteCheckpoint() throws Exception {

@@ -60,17 +60,18 @@ public final class TrainingCheckpoint {
         // also when step-N was saved already (kept as it is): a run killed after publishing it but before "latest" named it
         // resumes from the one before, and without this its export at the end would take that older checkpoint's weights
         AtomicFile.writeString(run.resolve("latest"), target.getFileName().toString() + "\n");
-        prune(dir, keep);
+        prune(dir, target, keep);
         return target;
     }
 
     /**
-     * Deletes all but the newest {@code keep} complete checkpoints, each renamed away first: a kill part way through
-     * used to leave step-N without its state.json, which list() skips and so no later prune removed. Such a step-N
-     * (from before) goes too.
+     * Deletes all but the newest {@code keep} complete checkpoints up to {@code saved}, each renamed away first: a kill
+     * part way through used to leave step-N without its state.json, which list() skips and so no later prune removed.
+     * Such a step-N (from before) goes too, and so does one past {@code saved}: a run cut short before "latest" named it,
+     * which this run is doing again (kept, it would outrank the one "latest" names and be kept in its place).
      */
-    private static void prune(Path dir, int keep) throws IOException {
-        List<Path> complete = list(dir);
+    private static void prune(Path dir, Path saved, int keep) throws IOException {
+        List<Path> complete = list(dir).stream().filter(p -> p.getFileName().compareTo(saved.getFileName()) <= 0).toList();   // names sort by step
         java.util.Set<Path> kept = new java.util.HashSet<>(complete.subList(Math.max(0, complete.size() - keep), complete.size()));
         List<Path> doomed;
         try (Stream<Path> s = Files.list(dir)) {
