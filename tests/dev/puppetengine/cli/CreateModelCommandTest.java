@@ -95,5 +95,12 @@ class CreateModelCommandTest {
         assertTrue(Files.isDirectory(left), "noted, not removed");
         CliRun clean = create(dir.resolve("n"), "--preset", "toy");
         assertFalse(clean.err().contains("leftover"), clean.err());
+        // --out a symbolic link: the write goes beside what it names, and so do its leftovers
+        Path elsewhere = Files.createDirectory(dir.resolve("elsewhere")), link = Files.createSymbolicLink(dir.resolve("linked"), elsewhere.resolve("m2"));
+        Files.createDirectory(elsewhere.resolve("m2.tmp-4d"));
+        CliRun linked = create(link, "--preset", "toy");
+        assertEquals(0, linked.code(), linked.err());
+        assertTrue(linked.err().contains("note: beside " + link + ": 1 leftover of writes cut short (a kill or crash), 0.0 MiB: m2.tmp-4d;"), linked.err());
+        assertTrue(Files.isSymbolicLink(link) && Files.isDirectory(elsewhere.resolve("m2")), "the model is written where the link points");
     }
 }

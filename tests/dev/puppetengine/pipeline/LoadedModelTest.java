@@ -26,5 +26,7 @@ class LoadedModelTest {
                 + ", \"components\": {\"vae\": {\"file\": \"vae.safetensors\", \"bytes\": " + Files.size(vae) + "}}}");
         String msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, "vae", VaeConfig.class)).getMessage();
         assertEquals(vae + ": the vae config in its metadata is null, expected a JSON object", msg);
+        msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, "image_encoder", VaeConfig.class)).getMessage();
+        assertEquals(dir + ": has no 'image_encoder' component", msg);
     }
 }

@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.image.ImageFiles;
 
 import java.io.IOException;
@@ -22,7 +23,7 @@ public final class OutputPaths {
         Path abs = out.toAbsolutePath();
         if (Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a directory; give a file name");
         writableAncestor(option, out, abs.getParent());
-        noteLeftovers(abs.getParent(), abs.getFileName() + ".tmp-", "beside " + out);
+        noteLeftoversBeside(out);
     }
 
     /** A directory at {@code out}; {@code frames} where the command replaces it whole with PNG frames (it may hold only frames). */
@@ -38,7 +39,18 @@ public final class OutputPaths {
             }
         }
         writableAncestor(option, out, abs);
-        if (abs.getParent() != null) noteLeftovers(abs.getParent(), abs.getFileName() + ".tmp-", "beside " + out);
+        noteLeftoversBeside(out);
+    }
+
+    /** Notes the leftovers of writes of {@code out} cut short: beside what it names, through a symbolic link, where writes put them. */
+    private static void noteLeftoversBeside(Path out) {
+        Path real;
+        try {
+            real = AtomicFile.throughLinks(out.toAbsolutePath());
+        } catch (IOException e) {
+            return;   // a note only: the write will say what is wrong
+        }
+        if (real.getParent() != null) noteLeftovers(real.getParent(), real.getFileName() + ".tmp-", "beside " + out);
     }
 
     /** Notes the leftovers of writes cut short inside {@code dir}, for commands that write files there (sample-batch's and eval's GIFs). */

@@ -53,13 +53,14 @@ final class PrepareCommand implements Callable<Integer> {
             if (e != null && e.sha256() != null) checksums.put(c + "_sha256", e.sha256());
         }
         Backend backend = target.backend();
-        try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, scalingFactor, backend, target.dtype(), checksums);
-             GracefulStop stop = w.stopOnSignal(120)) {
+        try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, scalingFactor, backend, target.dtype(), checksums)) {
             if (w.finished()) {
                 System.err.printf("%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
                 return 0;
             }
+            // the signal handler after the load: a Ctrl-C while the encoders load has nothing to commit and ends it at once
             try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, backend, target.dtype()));
+                 GracefulStop stop = w.stopOnSignal(120);
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
                 int outside = w.run(enc.vae, enc.clip, bar::stepTo);

@@ -221,7 +221,7 @@ public final class AtomicFile {
      * Where a write to {@code target} lands: a symbolic link (a chain of them, a dangling one too) stays a link and
      * what it names is written, as a shell's {@code >} does, instead of the rename replacing the link itself.
      */
-    private static Path throughLinks(Path target) throws IOException {
+    public static Path throughLinks(Path target) throws IOException {
         Path p = target;
         for (int hops = 0; Files.isSymbolicLink(p); hops++) {
             if (hops == 40) throw new java.nio.file.FileSystemException(target.toString(), null, "too many levels of symbolic links");

@@ -156,7 +156,7 @@ public final class LoadedModel implements AutoCloseable {
 
     /** Component {@code name}'s config, read from its file's metadata: no weights are loaded. */
     public static <C> C config(Path dir, String name, Class<C> configType) throws IOException {
-        ModelDirectory.Manifest man = manifest(dir, "reading its " + name + " config", name);
+        ModelDirectory.Manifest man = manifest(dir, null, name);
         Path file = dir.resolve(man.components().get(name).file());
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             return config(file, r, name, configType);
@@ -171,12 +171,12 @@ public final class LoadedModel implements AutoCloseable {
             throw new IllegalArgumentException("dtype must be a floating type (F32, BF16, F16 or F64), got " + dtype);
     }
 
-    /** The manifest of {@code dir}, refused when it lacks a component that {@code use} needs. */
+    /** The manifest of {@code dir}, refused when it lacks a component that {@code use} (null: the one asked for) needs. */
     private static ModelDirectory.Manifest manifest(Path dir, String use, String... needed) throws IOException {
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
         for (String c : needed)
             if (!man.components().containsKey(c))
-                throw new CheckpointException(dir, "has no '" + c + "' component; " + use + " needs " + String.join(", ", needed));
+                throw new CheckpointException(dir, "has no '" + c + "' component" + (use == null ? "" : "; " + use + " needs " + String.join(", ", needed)));
         return man;
     }
 
