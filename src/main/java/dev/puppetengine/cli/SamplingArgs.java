@@ -24,7 +24,8 @@ final class SamplingArgs {
     @Option(names = "--steps", defaultValue = "50", description = "Euler steps, 1 to " + SamplingOptions.MAX_STEPS + " (default: ${DEFAULT-VALUE}; the reference previews use 25).")
     int steps;
 
-    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when both are 1).")
+    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame, 1 to " + (int) SamplingOptions.MAX_GUIDANCE
+            + "; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when both are 1).")
     double guidance;
 
     @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0 (default: ${DEFAULT-VALUE}).")
