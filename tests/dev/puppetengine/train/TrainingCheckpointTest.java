@@ -250,6 +250,10 @@ class TrainingCheckpointTest {
             assertEquals(two, TrainingCheckpoint.latest(run), "the pointer wins");
             Files.delete(two.resolve("state.json"));
             assertEquals(three, TrainingCheckpoint.latest(run), "an incomplete checkpoint named by the pointer");
+            Files.write(run.resolve("latest"), new byte[]{'s', 't', 'e', 'p', 0, '\n'});   // damaged (found by fuzzing): as no pointer
+            assertEquals(three, TrainingCheckpoint.latest(run));
+            Files.write(run.resolve("latest"), new byte[]{(byte) 0xff, (byte) 0xfe});
+            assertEquals(three, TrainingCheckpoint.latest(run));
             Files.delete(three.resolve("state.json"));
             Files.delete(run.resolve("latest"));
             assertEquals(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000001"), TrainingCheckpoint.latest(run), "no pointer");

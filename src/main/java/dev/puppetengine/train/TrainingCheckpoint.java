@@ -89,12 +89,19 @@ public final class TrainingCheckpoint {
         }
     }
 
-    /** The newest complete checkpoint of a run, or null. */
+    /**
+     * The checkpoint "latest" names when it is complete, else the newest complete one (a pointer that is damaged, not
+     * UTF-8 or no file name, counts as absent), or null.
+     */
     public static Path latest(Path run) throws IOException {
         Path pointer = run.resolve("latest");
         if (Files.isRegularFile(pointer)) {
-            Path p = checkpointsDir(run).resolve(Files.readString(pointer).trim());
-            if (Files.isRegularFile(p.resolve(STATE))) return p;
+            try {
+                Path p = checkpointsDir(run).resolve(Files.readString(pointer).trim());
+                if (Files.isRegularFile(p.resolve(STATE))) return p;
+            } catch (java.nio.charset.CharacterCodingException | java.nio.file.InvalidPathException damaged) {
+                // as a pointer to nothing: the listing below decides
+            }
         }
         List<Path> all = list(checkpointsDir(run));
         return all.isEmpty() ? null : all.get(all.size() - 1);
