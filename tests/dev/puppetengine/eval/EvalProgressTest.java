@@ -89,4 +89,26 @@ class EvalProgressTest {
             assertEquals(List.of(), left.toList(), "finished: no progress file and no lock");
         }
     }
+
+    /** Found by fuzzing: a whole line with missing or mistyped scores came back as a VideoScore of nulls (an NPE in the report). */
+    @Test
+    void refusesAWholeLineThatIsNoScoredExampleNamingTheFieldAndLine() throws IOException {
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("a", 10));
+        }
+        String good = Files.readAllLines(file).get(1);
+        String[][] cases = {
+                {"{\"name\":\"b\"}", "Cannot map `null` into type `int` at field 'drags'"},
+                {good.replaceFirst("\"truthDrag\":\\{.*\\}}$", "\"truthDrag\":null}"), "field 'truthDrag' is missing"},
+                {good.replace("\"psnr\":[10.0,", "\"psnr\":[null,"), "at field 'psnr"},
+                {good.replace("\"psnr\":[10.0,", "\"psnr\":\"x\",\"z\":["), "not a scored example"},
+                {good.replace("\"ssim\":[0.5,", "\"ssim\":["), "field 'ssim' does not hold one value per frame (3 PSNRs)"},
+        };
+        for (String[] c : cases) {
+            Files.writeString(file, Files.readAllLines(file).get(0) + "\n" + c[0] + "\n");
+            String msg = assertThrows(InputFileException.class, () -> reopened(report), c[0]).getMessage();
+            assertTrue(msg.startsWith(file + " line 2: ") && msg.contains(c[1]) && msg.lines().count() == 1, msg);
+        }
+    }
 }

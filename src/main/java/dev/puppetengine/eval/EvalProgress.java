@@ -1,6 +1,9 @@
 package dev.puppetengine.eval;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -67,11 +70,12 @@ public final class EvalProgress implements AutoCloseable {
         JsonNode was = null;
         if (Files.isRegularFile(file)) {
             byte[] all = Files.readAllBytes(file);
-            int start = 0;
+            int start = 0, line = 0;
             for (int i = 0; i < all.length; i++) {
                 if (all[i] != '\n') continue;   // a last line without its newline was cut short: dropped
                 JsonNode n = parse(new String(all, start, i - start, StandardCharsets.UTF_8));
                 start = i + 1;
+                line++;
                 if (was == null) {
                     if (n == null) break;       // no settings line: nothing to keep
                     was = n;
@@ -79,7 +83,7 @@ public final class EvalProgress implements AutoCloseable {
                         throw new InputFileException(file + " holds an unfinished evaluation with other settings ("
                                 + String.join(", ", Json.differences("", was, mine)) + "): run it with those to finish it, or remove the file to start over");
                 } else if (n != null && n.hasNonNull("name")) {
-                    VideoScore s = Json.mapper().treeToValue(n, VideoScore.class);
+                    VideoScore s = score(n, line);
                     scored.put(s.name(), s);
                     keep.add(LINE.writeValueAsString(s));
                 }
@@ -87,6 +91,32 @@ public final class EvalProgress implements AutoCloseable {
         }
         AtomicFile.writeString(file, String.join("\n", keep) + "\n");
         out = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+    }
+
+    private static final ObjectReader SCORE = Json.mapper().readerFor(VideoScore.class)
+            .with(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);   // [null, 2] is no PSNR of 0
+
+    /**
+     * A whole line naming an example, which add wrote: one that reads otherwise was edited or corrupted, and is refused
+     * rather than taken as scores (its missing metrics would fail the report later) or silently dropped.
+     */
+    private VideoScore score(JsonNode n, int line) throws IOException {
+        String where = file + " line " + line;
+        VideoScore s;
+        try {
+            s = SCORE.readValue(n);
+        } catch (JacksonException e) {
+            throw new InputFileException(where + ": not a scored example (" + Json.oneLine(e) + "); remove the file to start over", e);
+        }
+        String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : s.drag() == null || s.drag().perFramePx() == null || s.drag().tracks() == null ? "drag"
+                : s.truthDrag() == null || s.truthDrag().perFramePx() == null || s.truthDrag().tracks() == null ? "truthDrag" : null;
+        if (missing != null) throw new InputFileException(where + ": field '" + missing + "' is missing; remove the file to start over");
+        int frames = s.psnr().length;
+        String uneven = frames == 0 ? "psnr" : s.ssim().length != frames ? "ssim" : s.drag().perFramePx().length != frames ? "drag"
+                : s.truthDrag().perFramePx().length != frames ? "truthDrag" : null;
+        if (uneven != null)
+            throw new InputFileException(where + ": field '" + uneven + "' does not hold one value per frame (" + frames + " PSNRs); remove the file to start over");
+        return s;
     }
 
     private static JsonNode parse(String line) {
