@@ -221,6 +221,15 @@ class TrainerTest {
         assertThrows(IllegalArgumentException.class, () -> train(run, 2, Long.MAX_VALUE, null));
     }
 
+    /** Found by fuzzing: bytes Jackson takes for UTF-32 failed as an I/O error (exit 1) naming no file. */
+    @Test
+    void aConfigJsonThatIsNoTextIsRefusedNamingIt() throws Exception {
+        Path run = Files.createDirectories(tmp.resolve("garbled"));
+        Files.write(run.resolve("config.json"), new byte[]{0, 0, 0, '{', 0x7f, -1, -1, -1});
+        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> train(run, 1, Long.MAX_VALUE, null)).getMessage();
+        assertTrue(msg.startsWith(run.resolve("config.json") + ": not valid JSON (") && msg.endsWith("; it records the run's settings"), msg);
+    }
+
     /** Writes cut short by a kill (a checkpoint's staging folder, a log rewrite) are removed by the next run of the directory. */
     @Test
     void aResumedRunRemovesCheckpointSavesAKillCutShort() throws Exception {

@@ -231,9 +231,9 @@ public final class Trainer {
         if (Files.isRegularFile(file)) {
             JsonNode saved;
             try {
-                saved = Json.mapper().readTree(file.toFile());
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
-                throw new InputFileException(file + ": not valid JSON (" + Json.oneLine(e) + "); it records the run's settings");
+                saved = Json.read(file);   // also bytes that are no text (not a JacksonException)
+            } catch (InputFileException e) {
+                throw new InputFileException(e.getMessage() + "; it records the run's settings", e);
             }
             JsonNode now = Json.mapper().readTree(mine);
             List<String> diff = new ArrayList<>();
