@@ -284,10 +284,16 @@ class TrainingCheckpointTest {
 
                 // found by fuzzing: "null" was a NullPointerException after the weights were copied, a negative step resumed silently
                 byte[] good = Files.readAllBytes(ck.resolve("state.json"));
-                for (String bad : new String[] {"null", "{\"step\": -5, \"micro_step\": 0, \"seed\": 1}", "{}"}) {
+                for (String bad : new String[] {"null", "{\"step\": -5, \"micro_step\": 0, \"seed\": 1}"}) {
                     Files.writeString(ck.resolve("state.json"), bad);
                     InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
                     assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (expected step >= 1"), e.getMessage());
+                }
+                // found by fuzzing: a field left out read as 0 (micro_step 0 resumes on other data), bytes taken for UTF-32 failed naming no file
+                for (String bad : new String[] {"{}", "{\"step\": 3, \"seed\": 1}", "{\"step\": 3, \"micro_step\": null, \"seed\": 1}", "\0\0\0{\u007f\u00ff"}) {
+                    Files.write(ck.resolve("state.json"), bad.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
+                    assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (") && e.getMessage().lines().count() == 1, e.getMessage());
                 }
                 Files.write(ck.resolve("state.json"), good);
 

@@ -111,8 +111,10 @@ public final class TrainingCheckpoint {
     public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
         State st;
         try {
-            st = Json.mapper().readValue(ckpt.resolve(STATE).toFile(), State.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            // a field left out is refused, not read as 0 (a micro_step of 0 would resume on other data); CharConversionException: bytes that are no text
+            st = Json.mapper().readerFor(State.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                    .readValue(Files.readAllBytes(ckpt.resolve(STATE)));
+        } catch (com.fasterxml.jackson.core.JacksonException | java.io.CharConversionException e) {
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (" + Json.oneLine(e) + "); remove this checkpoint to resume from the one before");
         }
         if (st == null || st.step() < 1 || st.microStep() < 0)   // "null" reads as no state; a step below 1 was never saved
