@@ -230,6 +230,18 @@ class TrainerTest {
         assertTrue(msg.startsWith(run.resolve("config.json") + ": not valid JSON (") && msg.endsWith("; it records the run's settings"), msg);
     }
 
+    /** Found by fuzzing: a log line with bytes that are no UTF-8 failed the resumed run (MalformedInputException, exit 1, no file named). */
+    @Test
+    void aLogLineThatIsNoUtf8IsDroppedOnResume() throws Exception {
+        Path run = tmp.resolve("bytes");
+        train(run, 2, 1, null);
+        Files.write(run.resolve("log.jsonl"), new byte[]{'{', (byte) 0xff, '}', '\n'}, java.nio.file.StandardOpenOption.APPEND);
+        assertEquals(1, LossPlot.read(run.resolve("log.jsonl")).size());
+        train(run, 2, Long.MAX_VALUE, null);
+        List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
+        assertEquals(2, log.size(), String.valueOf(log));
+    }
+
     /** Writes cut short by a kill (a checkpoint's staging folder, a log rewrite) are removed by the next run of the directory. */
     @Test
     void aResumedRunRemovesCheckpointSavesAKillCutShort() throws Exception {

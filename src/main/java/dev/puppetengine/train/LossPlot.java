@@ -33,7 +33,7 @@ public final class LossPlot {
     /** Reads (step, loss) pairs; a line cut short by a crash is skipped. Later lines win for a repeated step (resume). */
     public static List<double[]> read(Path jsonl) throws IOException {
         java.util.TreeMap<Long, Double> byStep = new java.util.TreeMap<>();
-        for (String line : Files.readAllLines(jsonl, StandardCharsets.UTF_8)) {
+        for (String line : new String(Files.readAllBytes(jsonl), StandardCharsets.UTF_8).lines().toList()) {   // bytes that are no UTF-8: a garbled line, skipped
             if (line.isBlank()) continue;
             JsonNode n;
             try {

@@ -173,7 +173,8 @@ public final class Trainer {
      */
     private static void trimLog(Path log, long step) throws IOException {
         if (!Files.isRegularFile(log)) return;
-        List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8), keep = new ArrayList<>();
+        // decoded leniently: a line with bytes that are no UTF-8 is dropped as garbled (readAllLines would fail the whole run)
+        List<String> lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).lines().toList(), keep = new ArrayList<>();
         for (String line : lines) {
             try {
                 if (Json.mapper().readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.add(line);
