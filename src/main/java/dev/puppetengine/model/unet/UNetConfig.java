@@ -55,6 +55,14 @@ public record UNetConfig(
         if (transformerLayersPerBlock != 1) throw new IllegalArgumentException("UNet config: transformer_layers_per_block must be 1 (SVD)");
         if (numDrags > 0 && (posEmbedDim % 4 != 0 || dragEmbedderOutChannels.isEmpty()))
             throw new IllegalArgumentException("UNet config: pos_embed_dim must be a multiple of 4 and drag_embedder_out_channels non-empty");
+        // a config.json can hold [null] or 0 heads: refused here, not a NullPointerException or "/ by zero" building the model
+        for (List<?> l : new List<?>[]{blockOutChannels, numAttentionHeads, resnetEpsDown, resnetEpsUp, dragEmbedderOutChannels == null ? List.of() : dragEmbedderOutChannels})
+            if (l.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("UNet config: a list holds null: " + l);
+        if (layersPerBlock < 1) throw new IllegalArgumentException("UNet config: layers_per_block must be at least 1, got " + layersPerBlock);
+        for (int i = 0; i < levels; i++)
+            if (blockOutChannels.get(i) < 1 || numAttentionHeads.get(i) < 1 || blockOutChannels.get(i) % numAttentionHeads.get(i) != 0)
+                throw new IllegalArgumentException("UNet config: block_out_channels " + blockOutChannels.get(i) + " must be positive and divisible by num_attention_heads "
+                        + numAttentionHeads.get(i));
         for (int c : blockOutChannels)
             if (c % normNumGroups != 0) throw new IllegalArgumentException("UNet config: " + c + " channels not divisible by norm_num_groups " + normNumGroups);
     }
