@@ -122,6 +122,21 @@ class ConvertErrorsTest {
         assertNothingLeft(out);
     }
 
+    /** Found by fuzzing: "abc" was read as the preset's resolution and true as 1, writing a model that does not load; "Unscaled" as scaled. */
+    @Test
+    void anEngineExportsModelFieldsAreCheckedNamingTheConfig() throws IOException {
+        Path in = copyFolder(), cfg = in.resolve("unet/config.json"), out = dir.resolve("model");
+        com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(cfg);
+        String[][] cases = {{"resolution", "\"abc\"", "field 'resolution' must be an integer"}, {"resolution", "true", "field 'resolution' must be an integer"},
+                {"resolution", "100", "field 'resolution' must be a multiple of 64, found 100"}, {"kind", "{}", "field 'kind' must be a string"},
+                {"unet_input", "\"Unscaled\"", "field 'unet_input' must be \"unscaled\" or absent"}};
+        for (String[] c : cases) {
+            Files.writeString(cfg, good.deepCopy().set(c[0], dev.puppetengine.io.Json.mapper().readTree(c[1])).toString());
+            assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), cfg + ": " + c[2]);
+            assertNothingLeft(out);
+        }
+    }
+
     @Test
     void shardedCheckpointsWithABadIndexAreRefusedNamingIt() throws IOException {
         Path in = copyFolder(), out = dir.resolve("model");

@@ -251,10 +251,17 @@ final class EngineConversion {
             comps.put(p.component(), new ModelDirectory.Component(p.configJson(), counted));
         }
         // an engine export's UNet config.json says what the model was (DiffusersExport): its kind, resolution and UNet input, else the preset's
-        JsonNode unet = plan.stream().filter(p -> p.component().equals(ComponentInput.UNET) && p.input().config() != null)
-                .map(p -> p.input().config()).findFirst().orElse(JSON.createObjectNode());
-        boolean scaledInput = !ModelDirectory.UNSCALED.equals(unet.path(ModelDirectory.UNET_INPUT).asText());
-        return ModelDirectory.write(out, unet.path(ModelDirectory.KIND).asText(preset.name()), source,
-                unet.path(ModelDirectory.RESOLUTION).asInt(preset.resolution()), scaledInput, dtype, comps, force);
+        // read checked: asInt/asText would take "abc" for the preset's resolution, true for 1, and write a model no one can load
+        ComponentInput unet = plan.stream().filter(p -> p.component().equals(ComponentInput.UNET) && p.input().config() != null)
+                .map(Planned::input).findFirst().orElse(null);
+        JsonNode cfg = unet == null ? JSON.createObjectNode() : unet.config();
+        Path cfgFile = unet == null ? null : unet.configFile();
+        String kind = cfg.has(ModelDirectory.KIND) ? dev.puppetengine.io.Json.text(cfg, ModelDirectory.KIND, cfgFile) : preset.name();
+        int resolution = cfg.has(ModelDirectory.RESOLUTION) ? dev.puppetengine.io.Json.intAtLeast(cfg, ModelDirectory.RESOLUTION, 0, cfgFile) : preset.resolution();
+        if (resolution % 64 != 0) throw new UserError(cfgFile + ": field 'resolution' must be a multiple of 64, found " + resolution);
+        String input = cfg.has(ModelDirectory.UNET_INPUT) ? dev.puppetengine.io.Json.text(cfg, ModelDirectory.UNET_INPUT, cfgFile) : null;
+        if (input != null && !input.equals(ModelDirectory.UNSCALED))
+            throw new UserError(cfgFile + ": field '" + ModelDirectory.UNET_INPUT + "' must be \"" + ModelDirectory.UNSCALED + "\" or absent, found \"" + input + "\"");
+        return ModelDirectory.write(out, kind, source, resolution, input == null, dtype, comps, force);
     }
 }
