@@ -104,6 +104,7 @@ class EvalProgressTest {
                 {good.replace("\"psnr\":[10.0,", "\"psnr\":[null,"), "at field 'psnr"},
                 {good.replace("\"psnr\":[10.0,", "\"psnr\":\"x\",\"z\":["), "not a scored example"},
                 {good.replace("\"ssim\":[0.5,", "\"ssim\":["), "field 'ssim' does not hold one value per frame (3 PSNRs)"},
+                {good.replace("\"drags\":1,", "\"drags\":-2,"), "field 'drags' is -2, a count"},
         };
         for (String[] c : cases) {
             Files.writeString(file, Files.readAllLines(file).get(0) + "\n" + c[0] + "\n");

@@ -111,6 +111,7 @@ public final class EvalProgress implements AutoCloseable {
         String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : s.drag() == null || s.drag().perFramePx() == null || s.drag().tracks() == null ? "drag"
                 : s.truthDrag() == null || s.truthDrag().perFramePx() == null || s.truthDrag().tracks() == null ? "truthDrag" : null;
         if (missing != null) throw new InputFileException(where + ": field '" + missing + "' is missing; remove the file to start over");
+        if (s.drags() < 0) throw new InputFileException(where + ": field 'drags' is " + s.drags() + ", a count; remove the file to start over");
         int frames = s.psnr().length;
         String uneven = frames == 0 ? "psnr" : s.ssim().length != frames ? "ssim" : s.drag().perFramePx().length != frames ? "drag"
                 : s.truthDrag().perFramePx().length != frames ? "truthDrag" : null;
