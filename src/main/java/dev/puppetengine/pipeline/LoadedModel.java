@@ -121,13 +121,11 @@ public final class LoadedModel implements AutoCloseable {
 
     /** The VAE and image encoder of a model directory, without its UNet (most of a model's weights): what encoding a dataset needs. */
     public static final class Encoders implements AutoCloseable {
-        public final ModelDirectory.Manifest manifest;
         public final AutoencoderKLTemporalDecoder vae;
         public final ClipVisionModelWithProjection clip;
         private final List<ParameterStore> stores;
 
-        private Encoders(ModelDirectory.Manifest manifest, AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, List<ParameterStore> stores) {
-            this.manifest = manifest;
+        private Encoders(AutoencoderKLTemporalDecoder vae, ClipVisionModelWithProjection clip, List<ParameterStore> stores) {
             this.vae = vae;
             this.clip = clip;
             this.stores = stores;
@@ -147,7 +145,7 @@ public final class LoadedModel implements AutoCloseable {
             AutoencoderKLTemporalDecoder vae = component(dir, man, "vae", VaeConfig.class, AutoencoderKLTemporalDecoder::new, backend, dtype, opened);
             ClipVisionModelWithProjection clip = component(dir, man, "image_encoder", ClipVisionConfig.class, ClipVisionModelWithProjection::new,
                     backend, dtype, opened);
-            return new Encoders(man, vae, clip, opened);
+            return new Encoders(vae, clip, opened);
         } catch (IOException | RuntimeException e) {
             opened.forEach(ParameterStore::close);
             throw e;

@@ -59,12 +59,12 @@ public record UNetConfig(
         for (List<?> l : new List<?>[]{blockOutChannels, numAttentionHeads, resnetEpsDown, resnetEpsUp, dragEmbedderOutChannels == null ? List.of() : dragEmbedderOutChannels})
             if (l.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("UNet config: a list holds null: " + l);
         if (layersPerBlock < 1) throw new IllegalArgumentException("UNet config: layers_per_block must be at least 1, got " + layersPerBlock);
-        for (int i = 0; i < levels; i++)
-            if (blockOutChannels.get(i) < 1 || numAttentionHeads.get(i) < 1 || blockOutChannels.get(i) % numAttentionHeads.get(i) != 0)
-                throw new IllegalArgumentException("UNet config: block_out_channels " + blockOutChannels.get(i) + " must be positive and divisible by num_attention_heads "
-                        + numAttentionHeads.get(i));
-        for (int c : blockOutChannels)
+        for (int i = 0; i < levels; i++) {
+            int c = blockOutChannels.get(i), heads = numAttentionHeads.get(i);
+            if (c < 1 || heads < 1 || c % heads != 0)
+                throw new IllegalArgumentException("UNet config: block_out_channels " + c + " must be positive and divisible by num_attention_heads " + heads);
             if (c % normNumGroups != 0) throw new IllegalArgumentException("UNet config: " + c + " channels not divisible by norm_num_groups " + normNumGroups);
+        }
     }
 
     public boolean hasDrags() { return numDrags > 0; }
