@@ -24,9 +24,9 @@ class LoadedModelTest {
         SafetensorsWriter.write(vae, Map.of("format", ComponentFile.FORMAT, "layout", ComponentFile.LAYOUT, "component", "vae", "config", "null"), List.of());
         Files.writeString(dir.resolve(ModelDirectory.MANIFEST), "{\"format\": \"" + ModelDirectory.FORMAT + "\", \"version\": " + ModelDirectory.VERSION
                 + ", \"components\": {\"vae\": {\"file\": \"vae.safetensors\", \"bytes\": " + Files.size(vae) + "}}}");
-        String msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, "vae", VaeConfig.class)).getMessage();
+        String msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, ModelDirectory.read(dir), "vae", VaeConfig.class)).getMessage();
         assertEquals(vae + ": the vae config in its metadata is null, expected a JSON object", msg);
-        msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, "image_encoder", VaeConfig.class)).getMessage();
+        msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, ModelDirectory.read(dir), "image_encoder", VaeConfig.class)).getMessage();
         assertEquals(dir + ": has no 'image_encoder' component", msg);
     }
 }

@@ -45,7 +45,7 @@ final class PrepareCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         // Settings first, weights last: a prepare already done, or refused, is known before the encoders load (seconds to minutes).
         ModelDirectory.Manifest man = SamplingArgs.fromModel(model, () -> ModelDirectory.read(model));
-        double scalingFactor = SamplingArgs.fromModel(model, () -> LoadedModel.config(model, "vae", VaeConfig.class)).scalingFactor();
+        double scalingFactor = SamplingArgs.fromModel(model, () -> LoadedModel.config(model, man, "vae", VaeConfig.class)).scalingFactor();
         ClipDataset ds = ClipDataset.open(data);
         Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
         for (String c : new String[]{"vae", "image_encoder"}) {
@@ -59,7 +59,7 @@ final class PrepareCommand implements Callable<Integer> {
                 return 0;
             }
             // the signal handler after the load: a Ctrl-C while the encoders load has nothing to commit and ends it at once
-            try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, backend, target.dtype()));
+            try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, man, backend, target.dtype()));
                  GracefulStop stop = w.stopOnSignal(120);
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
                 if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());

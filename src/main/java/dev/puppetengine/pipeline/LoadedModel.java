@@ -97,7 +97,7 @@ public final class LoadedModel implements AutoCloseable {
      */
     public static LoadedModel load(Path dir, Backend backend, DType dtype) throws IOException {
         checkArguments(dir, backend, dtype);
-        ModelDirectory.Manifest man = manifest(dir, "sampling", "unet", "vae", "image_encoder");
+        ModelDirectory.Manifest man = require(dir, ModelDirectory.read(dir), "sampling", "unet", "vae", "image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
             UNetSpatioTemporalConditionModel unet = component(dir, man, "unet", UNetConfig.class, cfg -> {
@@ -137,9 +137,10 @@ public final class LoadedModel implements AutoCloseable {
         }
     }
 
-    public static Encoders loadEncoders(Path dir, Backend backend, DType dtype) throws IOException {
+    /** Loads them as {@link #load} does, from the files that {@code man} (read from {@code dir}) names. */
+    public static Encoders loadEncoders(Path dir, ModelDirectory.Manifest man, Backend backend, DType dtype) throws IOException {
         checkArguments(dir, backend, dtype);
-        ModelDirectory.Manifest man = manifest(dir, "encoding", "vae", "image_encoder");
+        require(dir, man, "encoding", "vae", "image_encoder");
         List<ParameterStore> opened = new ArrayList<>();
         try {
             AutoencoderKLTemporalDecoder vae = component(dir, man, "vae", VaeConfig.class, AutoencoderKLTemporalDecoder::new, backend, dtype, opened);
@@ -152,9 +153,9 @@ public final class LoadedModel implements AutoCloseable {
         }
     }
 
-    /** Component {@code name}'s config, read from its file's metadata: no weights are loaded. */
-    public static <C> C config(Path dir, String name, Class<C> configType) throws IOException {
-        ModelDirectory.Manifest man = manifest(dir, null, name);
+    /** Component {@code name}'s config, read from the metadata of the file that {@code man} (read from {@code dir}) names: no weights are loaded. */
+    public static <C> C config(Path dir, ModelDirectory.Manifest man, String name, Class<C> configType) throws IOException {
+        require(dir, man, null, name);
         Path file = dir.resolve(man.components().get(name).file());
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             return config(file, r, name, configType);
@@ -169,9 +170,8 @@ public final class LoadedModel implements AutoCloseable {
             throw new IllegalArgumentException("dtype must be a floating type (F32, BF16, F16 or F64), got " + dtype);
     }
 
-    /** The manifest of {@code dir}, refused when it lacks a component that {@code use} (null: the one asked for) needs. */
-    private static ModelDirectory.Manifest manifest(Path dir, String use, String... needed) throws IOException {
-        ModelDirectory.Manifest man = ModelDirectory.read(dir);
+    /** Manifest {@code man} of {@code dir}, refused when it lacks a component that {@code use} (null: the one asked for) needs. */
+    private static ModelDirectory.Manifest require(Path dir, ModelDirectory.Manifest man, String use, String... needed) {
         for (String c : needed)
             if (!man.components().containsKey(c))
                 throw new CheckpointException(dir, "has no '" + c + "' component" + (use == null ? "" : "; " + use + " needs " + String.join(", ", needed)));
