@@ -33,7 +33,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--drags", description = "JSON file of drags: {\"drags\": [{\"start\": [x,y], \"end\": [x,y]} or {\"trajectory\": [[x,y], ...]} with one point per frame], \"normalized\": false}.")
     Path dragsFile;
 
-    @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags).")
+    @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags; a file saying false is refused with --normalized).")
     boolean normalized;
 
     /** As typed: its trailing slash, which a Path would drop, asks for a directory of PNG frames. */
