@@ -27,8 +27,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Sampling parity: the shipped toy model (models/toy) sampled through {@link PuppetMaster} with the same image, drags,
- * seed and 3 Euler steps (classifier-free guidance on), on the CPU and on the device. Checks: (1) the initial Philox
- * noise the sampler starts from is bit-identical on both, in F32 and BF16; (2) the final frames agree: metric, over
+ * seed and 3 Euler steps (classifier-free guidance on), on the CPU and on the device. Checks: (1) the initial noise
+ * the sampler starts from (torch.randn's, drawn on the host) is bit-identical on both, in F32 and BF16; (2) the final frames agree: metric, over
  * every channel of every pixel of every frame in 8-bit levels, the mean |device - cpu| and the fraction of values more
  * than 8 levels apart; bound F32 mean <= 0.05 and <= 0.01% over 8 levels, BF16 (model in bf16 on both sides, the
  * shipped dtype) mean <= 0.5 and <= 0.1% over 8 levels (why: see {@link #BF16_MEAN}); (3) the device samples the same

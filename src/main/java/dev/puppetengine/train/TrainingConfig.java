@@ -41,7 +41,7 @@ public record TrainingConfig(
             throw new IllegalArgumentException("max grad norm must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
         if (warmupSteps < 0) throw new IllegalArgumentException("warm-up steps must be >= 0, got " + warmupSteps);
         if (!trainable.equals("all") && !trainable.equals("drag-attention") && !trainable.equals("decoder"))
-            throw new IllegalArgumentException("trainable must be 'all', 'drag-attention' or 'decoder' (VAE), got '" + trainable + "'");
+            throw new IllegalArgumentException("trainable must be 'all' or 'drag-attention' (a UNet), or 'all' or 'decoder' (a VAE), got '" + trainable + "'");
         if (checkpointEvery < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoint_every and keep_checkpoints must be >= 1");
         if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
     }
