@@ -69,7 +69,7 @@ final class DragArgs {
             String src = k < fromFile ? "drags file " + jsonFile + ": " : "";
             boolean norm = k < fromFile ? fileNorm : normalized;
             if (pts.length > 2 && pts.length != frames)
-                throw new UserError(src + "drag " + k + ": a trajectory needs one point per frame (" + frames + "), got " + pts.length);
+                throw new UserError(src + "drag " + k + ": a trajectory needs one point per frame (" + frames + "), or two (start and end), got " + pts.length);
             double[] xs = new double[pts.length], ys = new double[pts.length];
             for (int i = 0; i < pts.length; i++) {
                 double x = pts[i][0], y = pts[i][1];

@@ -30,7 +30,7 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--drag", description = "A drag x0,y0:x1,y1 (repeatable, at most 5 in all).")
     List<String> drags = new ArrayList<>();
 
-    @Option(names = "--drags", description = "JSON file of drags: {\"drags\": [{\"start\": [x,y], \"end\": [x,y]} or {\"trajectory\": [[x,y], ...]} with one point per frame], \"normalized\": false}.")
+    @Option(names = "--drags", description = "JSON file of drags: {\"drags\": [{\"start\": [x,y], \"end\": [x,y]} or {\"trajectory\": [[x,y], ...]} with one point per frame (two: start and end)], \"normalized\": false}.")
     Path dragsFile;
 
     @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags; a file saying false is refused with --normalized).")
