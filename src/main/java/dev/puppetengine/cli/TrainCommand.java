@@ -146,7 +146,10 @@ final class TrainCommand implements Callable<Integer> {
             try {
                 Files.createDirectories(dir);
                 var r = pm.sample(clip.image(), clip.drags(), opts, null);
-                VideoOutput.write(dir.resolve("step-" + step + ".gif"), VideoOutput.Kind.GIF, r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
+                // as sample does: NaN or infinite values are said, not only drawn black, and an all-black preview is not written
+                if (r.nonFinite() > 0) System.err.println("warning: preview at step " + step + (r.blank() ? " not written: " : ": ") + r.nonFiniteNote());
+                if (!r.blank())
+                    VideoOutput.write(dir.resolve("step-" + step + ".gif"), VideoOutput.Kind.GIF, r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
             } catch (IOException e) {
                 System.err.println("warning: preview at step " + step + " failed: " + Main.message(e));
             }

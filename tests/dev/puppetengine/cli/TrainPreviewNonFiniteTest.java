@@ -1,0 +1,44 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.pipeline.LoadedModel;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+
+import static dev.puppetengine.testing.CliRun.stderrOf;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A training preview whose decoded frames are NaN says so, as sample does, instead of writing a black GIF: the UNet
+ * trains (its loss is finite) while the decoder, which training never checks, is broken.
+ */
+class TrainPreviewNonFiniteTest {
+    @Test
+    void aNanDecoderPreviewIsReportedNotWrittenBlack(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = dir.resolve("nan-decoder");
+        try (LoadedModel m = LoadedModel.load(TinyModel.write(dir.resolve("m0")), CpuBackend.get(), DType.F32)) {
+            Tensor bias = m.vaeWeights().parameters().get("decoder.conv_out.bias").value();
+            double[] nan = new double[(int) bias.numel()];
+            Arrays.fill(nan, Double.NaN);
+            bias.copyFrom(nan);
+            m.save(model, "nan-decoder", "decoder.conv_out.bias set to NaN", true, DType.F32, Map.of(), false);
+        }
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "5", "--size", "64", "--frames", "2"));   // 4 training clips, 1 to preview
+        Path prepared = dir.resolve("prep"), run = dir.resolve("run");
+        assertEquals(0, Main.run("prepare", "--model", model.toString(), "--data", data.toString(), "--out", prepared.toString()));
+        String said = stderrOf(0, "train", "--model", model.toString(), "--data", prepared.toString(), "--out", run.toString(), "--steps", "1",
+                "--preview-clips", data.toString(), "--preview-every", "1", "--preview-steps", "1");
+        assertTrue(said.contains("warning: preview at step 1 not written: every decoded value was NaN or infinite"), said);
+        assertFalse(Files.exists(run.resolve("previews/step-1.gif")));
+        assertTrue(Files.isRegularFile(run.resolve("model/manifest.json")), "the preview does not stop training");
+    }
+}
