@@ -188,14 +188,41 @@ class PreparedDataTest {
     }
 
     private static int prepare(Path out, ClipDataset data, Map<String, String> weights, int stopAfter, long commitMillis) throws IOException {
+        return prepare(out, data, weights, stopAfter, commitMillis, DType.F32, v -> {});
+    }
+
+    /** The same in {@code dtype}, the VAE's weights changed by {@code vaeEdit} first. */
+    private static int prepare(Path out, ClipDataset data, Map<String, String> weights, int stopAfter, long commitMillis, DType dtype,
+                               Consumer<ParameterStore> vaeEdit) throws IOException {
         AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
         ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
-        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
-             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, DType.F32, weights, commitMillis)) {
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, dtype, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, dtype, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, dtype, weights, commitMillis)) {
+            vaeEdit.accept(v);
             return w.run(vae, clip, done -> {
                 if (done == stopAfter) throw new IllegalStateException("crash after clip " + done);
             });
         }
+    }
+
+    /**
+     * An encoder that overflows fp16 (its first conv's weights x 1e5, still finite there: the conv's output is not) gives
+     * NaN posteriors in F16; prepare refuses them naming the clip instead of writing data that would stop training
+     * with a NaN loss whenever that clip is drawn. In F32 the same weights prepare (the group norm takes the scale out).
+     */
+    @Test
+    void prepareRefusesNonFiniteEncodings(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 2);
+        Consumer<ParameterStore> huge = v -> {
+            Tensor w = v.parameters().get("encoder.conv_in.weight").value();
+            w.copyFrom(Arrays.stream(w.toDoubleArray()).map(x -> x * 1e5).toArray());
+        };
+        assertEquals(2, prepare(dir.resolve("f32"), data, WEIGHTS, 0, 0, DType.F32, huge));
+        Path out = dir.resolve("f16");
+        String said = assertThrows(IllegalArgumentException.class, () -> prepare(out, data, WEIGHTS, 0, 0, DType.F16, huge)).getMessage();
+        assertTrue(said.startsWith(ClipDataset.clipDir(data.root(), 0) + ": its VAE posterior mean holds NaN or infinite values, encoded in F16"), said);
+        assertTrue(said.endsWith("or a 16-bit dtype overflowed (try --dtype bf16 or fp32)"), said);
+        assertTrue(!Files.exists(out.resolve(PreparedData.FILE)));
     }
 
     /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */

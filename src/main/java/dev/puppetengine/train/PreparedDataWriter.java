@@ -293,9 +293,9 @@ public final class PreparedDataWriter implements AutoCloseable {
                 channels = l[3];
                 embeddingDim = e.size(1);
             }
-            append(parts, MEAN, post.mean().toFloatArray());
-            append(parts, STD, F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray());
-            append(parts, EMBEDDING, e.toFloatArray());
+            append(parts, MEAN, finite(i, "VAE posterior mean", post.mean().toFloatArray()));
+            append(parts, STD, finite(i, "VAE posterior std", F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray()));
+            append(parts, EMBEDDING, finite(i, "image embedding", e.toFloatArray()));
             append(parts, DRAGS, c.dragTensor());
             List<double[]> moving = c.drags().candidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList(),
                     fixed = c.drags().staticCandidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList();
@@ -305,6 +305,18 @@ public final class PreparedDataWriter implements AutoCloseable {
             append(parts, STATICS, floats(fixed));
             append(parts, STATIC_COUNT, new float[]{fixed.size()});
         }
+    }
+
+    /**
+     * v, refused when a value is NaN or infinite: such a clip would stop training only when it is drawn (a NaN loss),
+     * maybe hours in, where the prepare can say now which clip and why.
+     */
+    private float[] finite(int clip, String what, float[] v) {
+        for (float x : v)
+            if (!Float.isFinite(x))
+                throw new IllegalArgumentException(ClipDataset.clipDir(data.root(), clip) + ": its " + what + " holds NaN or infinite values, encoded in "
+                        + dtype + ": the encoders' weights are not finite, or a 16-bit dtype overflowed (try --dtype bf16 or fp32)");
+        return v;
     }
 
     private static void append(Map<String, FileChannel> parts, String part, float[] v) throws IOException {
