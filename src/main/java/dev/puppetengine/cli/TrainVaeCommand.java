@@ -10,6 +10,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.train.Adam;
 import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -77,7 +79,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             if (ckpt == null) return 0;
             TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.vaeWeights());   // with --ema its EMA weights, as train exports
             // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
-            double factor = decoderOnly ? m.vae.config().scalingFactor() : 1 / latentStd(m, ds);
+            double factor = decoderOnly ? m.vae.config().scalingFactor() : scalingFactor(m, ds);
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), Training.source("train-vae", data, cfg),
                     m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
@@ -86,9 +88,12 @@ final class TrainVaeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** std of the posterior means over up to 64 training clips' frames (a minute of encoding for the toy on 2 cores: with a bar). */
-    static double latentStd(LoadedModel m, ClipDataset ds) throws Exception {
-        double sum = 0, sq = 0;
+    /**
+     * 1 / the std of the posterior means over up to 64 training clips' frames (a minute of encoding for the toy on 2
+     * cores: with a bar); refused where the latents are constant (an encoder collapsed by training): 1/0 is no factor.
+     */
+    static double scalingFactor(LoadedModel m, ClipDataset ds) throws Exception {
+        double mean = 0, m2 = 0;   // Welford: constant latents give exactly 0, where E[x^2] - E[x]^2 can round to either side of it
         long n = 0;
         int clips = Math.min(64, ds.trainCount());
         System.err.printf("latent scaling factor: encoding the frames of %d training clips%n", clips);
@@ -99,14 +104,17 @@ final class TrainVaeCommand implements Callable<Integer> {
                     List<RgbImage> frames = new ArrayList<>();
                     for (int f = 0; f < ds.frames(); f++) frames.add(c.frame(f));
                     for (double v : m.vae.encodeMean(F.to(ImageTensors.toTensor(m.vaeWeights().backend(), frames), DType.F32)).toDoubleArray()) {
-                        sum += v;
-                        sq += v * v;
-                        n++;
+                        double d = v - mean;
+                        mean += d / ++n;
+                        m2 += d * (v - mean);
                     }
                 }
             }
         }
-        double mean = sum / n;
-        return Math.sqrt(sq / n - mean * mean);
+        double std = Math.sqrt(m2 / n), factor = 1 / std;
+        if (!(factor < Double.POSITIVE_INFINITY))   // NaN too: non-finite latents
+            throw new Adam.NonFiniteException(String.format(Locale.ROOT, "the trained encoder's latents have std %s over %d values, so 1/std is no latent "
+                    + "scaling factor; no model was written, the run's checkpoints stay (train again with a lower --lr, or --decoder-only)", std, n));
+        return factor;
     }
 }

@@ -37,7 +37,8 @@ public record VaeConfig(
         for (String t : downBlockTypes)
             if (!t.equals(DOWN_ENCODER)) throw new IllegalArgumentException("VAE config: unsupported down block type " + t + " (only " + DOWN_ENCODER + ")");
         if (layersPerBlock < 1) throw new IllegalArgumentException("VAE config: layers_per_block must be at least 1, got " + layersPerBlock);
-        if (scalingFactor <= 0) throw new IllegalArgumentException("VAE config: scaling_factor must be positive, got " + scalingFactor);
+        if (!(scalingFactor > 0 && scalingFactor < Double.POSITIVE_INFINITY))   // 1e999 in a config.json reads as infinity
+            throw new IllegalArgumentException("VAE config: scaling_factor must be a finite number > 0, got " + scalingFactor);
         for (int c : blockOutChannels)
             if (c % normNumGroups != 0) throw new IllegalArgumentException("VAE config: " + c + " channels not divisible by norm_num_groups " + normNumGroups);
         if (inChannels < 1 || outChannels < 1 || latentChannels < 1)
