@@ -60,7 +60,7 @@ public final class TensorBytes {
         if (from == DType.F64) {
             double d = in.getDouble();
             if (to == DType.F32) dst.putFloat((float) d);
-            else putHalf(dst, to, roundToOddFloat(d));
+            else dst.putShort(to == DType.BF16 ? Half.doubleToBf16(d) : Half.doubleToF16(d));   // rounded once
             return;
         }
         float f = from == DType.F32 ? in.getFloat() : from == DType.BF16 ? Half.bf16ToFloat(in.getShort()) : Half.f16ToFloat(in.getShort());
@@ -73,17 +73,5 @@ public final class TensorBytes {
 
     private static void putHalf(ByteBuffer dst, DType to, float f) {
         dst.putShort(to == DType.BF16 ? Half.floatToBf16(f) : Half.floatToF16(f));
-    }
-
-    /**
-     * double -> float truncating toward zero and setting the last bit when inexact ("round to odd"). A
-     * following round-to-nearest-even to a format with at least two fewer significand bits then equals
-     * rounding the double directly.
-     */
-    static float roundToOddFloat(double d) {
-        float f = (float) d;
-        if (Double.isNaN(d) || (double) f == d) return f;
-        if (Math.abs((double) f) > Math.abs(d)) f = Math.nextAfter(f, 0.0);
-        return Float.intBitsToFloat(Float.floatToRawIntBits(f) | 1);
     }
 }
