@@ -376,7 +376,7 @@ class TorchFormatsTest {
         assertEquals("t.pkl: OrderedDict called with 1 arguments, expected 0", one.getMessage());
         refusedCall("_load_from_bytes called with 2 arguments, expected 1", 'c', "torch.storage\n_load_from_bytes\n", 'N', 'N', 0x86, 'R', '.');
         refused(bytes(MAGIC, VERSION, LITTLE, object(tensor(pid("FloatStorage", "0", 2, true), 0, new long[] {1L << 31}, new long[] {0})), keys("0"), floats(2, 1, 2)),
-                "tensor dimension 2147483648 exceeds 2^31-1");
+                "tensor dimension 2147483648 is outside 0..2^31-1");
         refusedCall("BUILD of dict of 0 with None is not supported", 'c', "collections\nOrderedDict\n", ')', 'R', 'N', 'b', '.');
         refusedCall("REDUCE arguments must be a tuple, found None", 'c', "collections\nOrderedDict\n", 'N', 'R', '.');
     }
@@ -413,6 +413,25 @@ class TorchFormatsTest {
         assertTrue(e.getMessage().endsWith(": element count or extent overflows 64 bits"), e.getMessage());
         TorchTensor ids = TorchTensor.of("t.pt", storage(DType.I64, 1, new byte[8]), 0, new int[] {1}, new long[] {1}, false);
         assertThrows(IllegalArgumentException.class, () -> ids.toTensor(CPU, DType.F32));
+    }
+
+    /**
+     * Malformed views found by fuzzing the tensor data: a negative size after an empty dimension (was an
+     * IllegalArgumentException naming no file when read), a size below -2^31 (its int cast wrapped to a valid size), and
+     * a stride-0 view of 2^31 - 1 bytes (was an OutOfMemoryError: beyond the largest array a JVM allocates).
+     */
+    @Test
+    void malformedViewsAreRefusedNamingTheFile() throws IOException {
+        TorchStorage one = storage(DType.F32, 2, f32(3, 9));
+        PickleException e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", one, 0, new int[] {0, -1}, new long[] {1, 1}, false));
+        assertTrue(e.getMessage().startsWith("t.pt: ") && e.getMessage().endsWith(": negative size or stride"), e.getMessage());
+        e = assertThrows(PickleException.class, () -> TorchTensor.of("t.pt", one, 0, new int[] {0, 1}, new long[] {1, -1}, false));
+        assertTrue(e.getMessage().endsWith(": negative size or stride"), e.getMessage());
+        refused(bytes(MAGIC, VERSION, LITTLE, object(tensor(pid("FloatStorage", "0", 2, true), 0, new long[] {-(1L << 32) + 2}, new long[] {1})), keys("0"), floats(2, 1, 2)),
+                "tensor dimension -4294967294 is outside 0..2^31-1");
+        TorchTensor bytes = TorchTensor.of("t.pt", storage(DType.U8, 1, new byte[1]), 0, new int[] {Integer.MAX_VALUE}, new long[] {0}, false);
+        e = assertThrows(PickleException.class, bytes::toBytes);
+        assertEquals("t.pt: TorchTensor[2147483647] U8 is over the 2 GiB limit of one host buffer", e.getMessage());
     }
 
     @Test

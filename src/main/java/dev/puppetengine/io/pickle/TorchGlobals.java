@@ -72,7 +72,9 @@ final class TorchGlobals implements Globals {
         long[] size = longs("size", a.get(2));
         int[] shape = new int[size.length];
         for (int i = 0; i < shape.length; i++) {
-            if (size[i] > Integer.MAX_VALUE) throw new PickleException(source, "tensor dimension " + size[i] + " exceeds 2^31-1");
+            // below -2^31 the cast would wrap to a valid size: refused here, other negatives by TorchTensor.of
+            if (size[i] > Integer.MAX_VALUE || size[i] < Integer.MIN_VALUE)
+                throw new PickleException(source, "tensor dimension " + size[i] + " is outside 0..2^31-1");
             shape[i] = (int) size[i];
         }
         return TorchTensor.of(source, st, longValue("storage_offset", a.get(1)), shape, longs("stride", a.get(3)), bool("requires_grad", a.get(4)));

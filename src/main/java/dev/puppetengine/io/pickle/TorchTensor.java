@@ -36,10 +36,12 @@ public final class TorchTensor {
         String what = "tensor " + Shape.str(shape) + " strides " + Arrays.toString(strides) + " offset " + offset + " over " + storage;
         if (shape.length != strides.length) throw new PickleException(source, what + ": shape and strides differ in rank");
         if (offset < 0) throw new PickleException(source, what + ": negative storage offset");
+        // every dimension, before an empty one ends the extent check: a negative size past it would reach numel() unchecked
+        for (int i = 0; i < shape.length; i++)
+            if (shape[i] < 0 || strides[i] < 0) throw new PickleException(source, what + ": negative size or stride");
         long last = offset;
         try {
             for (int i = 0; i < shape.length; i++) {
-                if (shape[i] < 0 || strides[i] < 0) throw new PickleException(source, what + ": negative size or stride");
                 if (shape[i] == 0) return new TorchTensor(storage, offset, shape, strides, requiresGrad);
                 last = Math.addExact(last, Math.multiplyExact(shape[i] - 1L, strides[i]));
             }
@@ -75,7 +77,7 @@ public final class TorchTensor {
         if (n == 0) return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
         long span = 1;
         for (int i = 0; i < shape.length; i++) span += (shape[i] - 1L) * strides[i];
-        if (n * dtype().bytes() > Integer.MAX_VALUE)   // stride-0 views can be far larger than their storage
+        if (n * dtype().bytes() > Integer.MAX_VALUE - 8)   // the largest array a JVM allocates; stride-0 views can be far larger than their storage
             throw new PickleException(storage.source(), this + " is over the 2 GiB limit of one host buffer");
         ByteBuffer raw = storage.read(offset, span);
         return isContiguous() ? raw : gather(raw, n);
