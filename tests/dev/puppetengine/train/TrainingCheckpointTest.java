@@ -260,6 +260,45 @@ class TrainingCheckpointTest {
         }
     }
 
+    /**
+     * Values a resumed run cannot train from are refused naming the file, the tensor and the element: they were restored, the
+     * first step turned the weights NaN, and the run saved those as its newest checkpoint.
+     */
+    @Test
+    void nonFiniteValuesAndNegativeSecondMomentsAreRefused() throws Exception {
+        try (Scope s = Scope.open()) {
+            Path ck = saveOne(1, 1);
+            Map<String, Tensor> w = weights(leaf(0, 0), leaf(0));
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                Path opt = ck.resolve("optimizer.safetensors");
+                byte[] good = Files.readAllBytes(opt);
+                Object[][] cases = {{"m.b", Double.NaN, "m.b holds a value that is not finite (element 0 of 1 is NaN)"},
+                        {"v.a", -0.25, "v.a holds a value that is not finite and non-negative (a second moment) (element 1 of 2 is -0.25)"}};
+                for (Object[] c : cases) {
+                    Map<String, Tensor> moments = new LinkedHashMap<>(Map.of("m.a", leaf(1, 1), "m.b", leaf(1), "v.a", leaf(1, 1), "v.b", leaf(1)));
+                    Tensor t = moments.get((String) c[0]);
+                    double[] v = t.toDoubleArray();
+                    v[v.length - 1] = (double) c[1];
+                    moments.put((String) c[0], Tensor.of(CPU, DType.F32, t.shape(), v));
+                    SafetensorsWriter.write(opt, Map.of(), moments);
+                    InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                    assertEquals(opt + ": tensor " + c[2] + ": the checkpoint is damaged; remove it to resume from the one before", e.getMessage());
+                }
+                Files.write(opt, good);
+                SafetensorsWriter.write(ck.resolve("ema.safetensors"), Map.of(), weights(leaf(1, Double.NEGATIVE_INFINITY), leaf(1)));
+                InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertTrue(e.getMessage().startsWith(ck.resolve("ema.safetensors") + ": tensor a holds a value that is not finite (element 1 of 2 is -Infinity)"),
+                        e.getMessage());
+                SafetensorsWriter.write(ck.resolve("weights.safetensors"), Map.of(), Map.of("weight", Tensor.of(CPU, DType.BF16, new int[]{2, 1}, 0, Double.NaN)));
+                try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 2, false), CPU, DType.F32)) {   // exporting, from bf16
+                    e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.loadWeights(ck, false, ps));
+                    assertTrue(e.getMessage().startsWith(ck.resolve("weights.safetensors") + ": tensor weight holds a value that is not finite (element 1 of 2 is NaN)"),
+                            e.getMessage());
+                }
+            }
+        }
+    }
+
     /** A damaged checkpoint is refused naming the file and what is wrong with it. */
     @Test
     void aDamagedCheckpointIsRefusedNamingTheProblem() throws Exception {

@@ -8,6 +8,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.function.DoublePredicate;
 
 /**
  * Moves little-endian element bytes read from a file into a backend tensor, optionally converting between
@@ -56,6 +57,32 @@ public final class TensorBytes {
         }
     }
 
+    /**
+     * The first element of {@code src} (whole little-endian elements of the floating {@code dtype}; not consumed) that fails
+     * {@code ok}, for messages ("element 7 of 12 is NaN"), or null when none does: how readers refuse values such as
+     * NaN and infinities naming the file and tensor that hold them. One pass over bytes the caller reads anyway.
+     */
+    public static String firstFailing(ByteBuffer src, DType dtype, DoublePredicate ok) {
+        if (!dtype.isFloating()) throw new IllegalArgumentException("values of " + dtype + " are not checked");
+        ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        long n = in.remaining() / dtype.bytes();
+        for (long i = 0; i < n; i++) {
+            double v = get(in, dtype);
+            if (!ok.test(v)) return "element " + i + " of " + n + " is " + v;
+        }
+        return null;
+    }
+
+    /** The next element of a floating dtype (exact: each widens to double). */
+    private static double get(ByteBuffer in, DType from) {
+        switch (from) {
+            case F64: return in.getDouble();
+            case F32: return in.getFloat();
+            case BF16: return Half.bf16ToFloat(in.getShort());
+            default: return Half.f16ToFloat(in.getShort());
+        }
+    }
+
     private static void put(ByteBuffer dst, DType to, DType from, ByteBuffer in) {
         if (from == DType.F64) {
             double d = in.getDouble();
@@ -63,7 +90,7 @@ public final class TensorBytes {
             else dst.putShort(to == DType.BF16 ? Half.doubleToBf16(d) : Half.doubleToF16(d));   // rounded once
             return;
         }
-        float f = from == DType.F32 ? in.getFloat() : from == DType.BF16 ? Half.bf16ToFloat(in.getShort()) : Half.f16ToFloat(in.getShort());
+        float f = (float) get(in, from);
         switch (to) {
             case F64: dst.putDouble(f); break;
             case F32: dst.putFloat(f); break;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.tensor.Scope;
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.DoublePredicate;
 import java.util.stream.Stream;
 
 /**
@@ -120,14 +122,16 @@ public final class TrainingCheckpoint {
         if (st == null || st.step() < 1 || st.microStep() < 0)   // "null" reads as no state; a step below 1 was never saved
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected step >= 1 and micro_step >= 0, found "
                     + (st == null ? "null" : "step " + st.step() + ", micro_step " + st.microStep()) + "); remove this checkpoint to resume from the one before");
-        copyAll(ckpt.resolve(WEIGHTS), "", weights);
+        // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
+        // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
+        copyAll(ckpt.resolve(WEIGHTS), "", weights, Double::isFinite, FINITE);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
         adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
-        copyAll(ckpt.resolve(OPTIMIZER), "", m);
-        copyAll(ckpt.resolve(OPTIMIZER), "", v);
+        copyAll(ckpt.resolve(OPTIMIZER), "", m, Double::isFinite, FINITE);
+        copyAll(ckpt.resolve(OPTIMIZER), "", v, x -> x >= 0 && x < Double.POSITIVE_INFINITY, "finite and non-negative (a second moment)");
         adam.setStepCount(st.step());
-        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights());
+        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights(), Double::isFinite, FINITE);
         return st;
     }
 
@@ -143,10 +147,13 @@ public final class TrainingCheckpoint {
         if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> { if (which.test(k)) into.put(k, p.value()); });
-        copyAll(file, "", into);
+        copyAll(file, "", into, Double::isFinite, FINITE);
     }
 
-    private static void copyAll(Path file, String prefix, Map<String, Tensor> into) throws IOException {
+    private static final String FINITE = "finite";
+
+    /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that fails {@code ok} ({@code okWords} says what it must be). */
+    private static void copyAll(Path file, String prefix, Map<String, Tensor> into, DoublePredicate ok, String okWords) throws IOException {
         if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (Map.Entry<String, Tensor> e : into.entrySet()) {
@@ -155,6 +162,10 @@ public final class TrainingCheckpoint {
                 try (Scope s = Scope.open()) {
                     Tensor t = r.load(key, e.getValue().backend(), e.getValue().dtype());
                     if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
+                    String bad = TensorBytes.firstFailing(r.map(key), r.entry(key).dtype(), ok);
+                    if (bad != null)
+                        throw new InputFileException(file + ": tensor " + key + " holds a value that is not " + okWords + " (" + bad
+                                + "): the checkpoint is damaged; remove it to resume from the one before");
                     e.getValue().backend().copyInto(t, e.getValue());
                 }
             }
