@@ -2,6 +2,7 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.clip.ClipVisionConfig;
@@ -24,6 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -491,5 +494,34 @@ class PreparedDataTest {
             s.shapes().put("latent_std", new int[]{3, 2, 0, 4, 4});
         }));
         assertTrue(zero.contains("none of them 0, got [3, 2, 0, 4, 4]"), zero);
+    }
+
+    /**
+     * A NaN or an infinity in the rows a batch reads is refused naming the file, the tensor and the clip: the loss was NaN
+     * and the run stopped as diverged. Clip 1 keeps its own drags (it has no candidates), so they are read too.
+     */
+    @Test
+    void nonFiniteRowsAreRefusedNamingTheClip(@TempDir Path dir) throws IOException {
+        for (String name : List.of("latent_mean", "latent_std", "embedding", "drags")) {
+            Path d = write(dir, name, s -> {});
+            Path file = d.resolve(PreparedData.FILE);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+                 SafetensorsReader r = SafetensorsReader.open(file)) {
+                ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+                ch.read(header, 0);
+                long rowBytes = r.entry(name).byteSize() / CLIPS;   // clip 1's third element becomes -Infinity
+                ch.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, Float.NEGATIVE_INFINITY), 8 + header.getLong(0) + r.entry(name).begin() + rowBytes + 8);
+            }
+            try (PreparedData p = PreparedData.open(d); Scope s = Scope.open()) {
+                p.batch(new int[]{0}, 1, 0, CPU, DType.F32);
+                InputFileException e = assertThrows(InputFileException.class, () -> p.batch(new int[]{0, 1}, 1, 0, CPU, DType.F32));
+                assertEquals(file + ": tensor '" + name + "' of clip 1 is not finite (element 2 of " + rowElements(name) + " is -Infinity): the file is damaged;"
+                        + " remove it and prepare the clips again", e.getMessage());
+            }
+        }
+    }
+
+    private static int rowElements(String name) {
+        return name.equals("embedding") ? 8 : name.equals("drags") ? FRAMES * DragTensor.SLOTS * 4 : FRAMES * SIDE * SIDE * CH;
     }
 }

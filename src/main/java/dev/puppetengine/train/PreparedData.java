@@ -5,6 +5,7 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.model.unet.UNetConfig;
@@ -17,6 +18,7 @@ import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.train.data.DragSelection;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -238,9 +240,9 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         Backend cpu = CpuBackend.get();
         long[] rows = Arrays.stream(clips).asLongStream().toArray();
         try (Scope s = Scope.open()) {
-            Tensor m = reader.loadRows(MEAN, rows, cpu, DType.F32), eps = cpu.empty(DType.F32, m.shape());
+            Tensor m = finiteRows(MEAN, rows), eps = cpu.empty(DType.F32, m.shape());
             cpu.fillRandom(eps, RandomKind.NORMAL, seed, Streams.offset(microStep, Streams.LATENT));
-            Tensor latents = F.scale(F.add(m, F.mul(reader.loadRows(STD, rows, cpu, DType.F32), eps)), scalingFactor);
+            Tensor latents = F.scale(F.add(m, F.mul(finiteRows(STD, rows), eps)), scalingFactor);
             Tensor cond = F.reshape(F.contiguous(m.narrow(1, 0, 1)), clips.length, m.size(2), m.size(3), m.size(4));
             float[] d = new float[clips.length * frames * DragTensor.SLOTS * 4];
             for (int b = 0; b < clips.length; b++) {
@@ -249,7 +251,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             }
             Tensor dragTensor = Tensor.of(cpu, DType.F32, new int[]{clips.length, frames, DragTensor.SLOTS, 4}, d);
             return new EdmLoss.Batch(Scope.escape(moved(latents, backend, dtype.full())), Scope.escape(moved(cond, backend, dtype)),
-                    Scope.escape(moved(reader.loadRows(EMBEDDING, rows, cpu, DType.F32), backend, dtype)), Scope.escape(moved(dragTensor, backend, DType.F32)));
+                    Scope.escape(moved(finiteRows(EMBEDDING, rows), backend, dtype)), Scope.escape(moved(dragTensor, backend, DType.F32)));
         }
     }
 
@@ -257,7 +259,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     float[] dragsOf(int clip, long seed, long microStep, int b) throws IOException {
         List<double[]> moving = tracks(CANDIDATES, candidateStart, clip);
         if (moving.isEmpty())
-            try (Tensor own = reader.loadRows(DRAGS, new long[]{clip}, CpuBackend.get(), DType.F32)) {
+            try (Tensor own = finiteRows(DRAGS, new long[]{clip})) {
                 return own.toFloatArray();
             }
         long bits = (long) (Philox.uniform(seed, Streams.offset(microStep, Streams.DRAGS), 2L * b) * (1L << 24)) << 24
@@ -265,6 +267,25 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         List<double[]> chosen = DragSelection.choose(moving, tracks(STATICS, staticStart, clip), staticProbability, (width + height) / 2,
                 new SplittableRandom(bits));
         return DragTensor.encodePixels(chosen, frames, width, height);
+    }
+
+    /**
+     * Rows (clips) of {@code name} as F32 on the CPU, refused naming the clip when one holds a NaN or an infinity: the loss
+     * would be NaN and the run stop as diverged, naming neither the file nor the clip. Only the batch's rows are read.
+     */
+    private Tensor finiteRows(String name, long[] rows) throws IOException {
+        Tensor t = reader.loadRows(name, rows, CpuBackend.get(), DType.F32);
+        ByteBuffer b = t.toBytes();
+        int rowBytes = b.remaining() / rows.length;
+        for (int i = 0; i < rows.length; i++) {
+            String bad = TensorBytes.firstFailing(b.slice(i * rowBytes, rowBytes), DType.F32, Double::isFinite);
+            if (bad != null) {
+                t.close();
+                throw new InputFileException(file + ": tensor '" + name + "' of clip " + rows[i] + " is not finite (" + bad
+                        + "): the file is damaged; remove it and prepare the clips again");
+            }
+        }
+        return t;
     }
 
     /** One clip's tracks of {@code name}, each (x, y per frame). */
