@@ -39,6 +39,7 @@ import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -223,9 +224,28 @@ class PreparedDataTest {
         assertEquals(2, prepare(dir.resolve("f32"), data, WEIGHTS, 0, 0, DType.F32, huge));
         Path out = dir.resolve("f16");
         String said = assertThrows(IllegalArgumentException.class, () -> prepare(out, data, WEIGHTS, 0, 0, DType.F16, huge)).getMessage();
-        assertTrue(said.startsWith(ClipDataset.clipDir(data.root(), 0) + ": its VAE posterior mean holds NaN or infinite values, encoded in F16"), said);
-        assertTrue(said.endsWith("or a 16-bit dtype overflowed (try --dtype bf16 or fp32)"), said);
+        assertTrue(said.startsWith(ClipDataset.clipDir(data.root(), 0) + ": its latent_mean from the model's encoders is not finite (element "), said);
+        assertTrue(said.endsWith("or a 16-bit --dtype overflowed (try bf16 or fp32)"), said);
         assertTrue(!Files.exists(out.resolve(PreparedData.FILE)));
+    }
+
+    /** An encoder output with a NaN (here from a NaN weight) is refused naming the clip, not written for training to stop on later. */
+    @Test
+    void prepareRefusesEncoderOutputsThatAreNotFinite(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 2);
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+             PreparedDataWriter w = PreparedDataWriter.open(dir.resolve("prep"), data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS)) {
+            Tensor bias = v.parameters().get("encoder.conv_in.bias").value();
+            double[] b = bias.toDoubleArray();
+            b[0] = Double.NaN;
+            bias.copyFrom(b);
+            String said = assertThrows(IllegalArgumentException.class, () -> w.run(vae, clip, null)).getMessage();
+            assertTrue(said.startsWith(ClipDataset.clipDir(data.root(), 0) + ": its latent_mean from the model's encoders is not finite (element ")
+                    && said.endsWith(" is NaN): the encoders' weights are not finite, or a 16-bit --dtype overflowed (try bf16 or fp32)"), said);
+        }
+        assertFalse(Files.exists(dir.resolve("prep").resolve(PreparedData.FILE)));
     }
 
     /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */

@@ -10,6 +10,7 @@ import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.LockFile;
+import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.image.ClipPreprocess;
 import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.image.RgbImage;
@@ -293,9 +294,13 @@ public final class PreparedDataWriter implements AutoCloseable {
                 channels = l[3];
                 embeddingDim = e.size(1);
             }
-            append(parts, MEAN, finite(i, "VAE posterior mean", post.mean().toFloatArray()));
-            append(parts, STD, finite(i, "VAE posterior std", F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray()));
-            append(parts, EMBEDDING, finite(i, "image embedding", e.toFloatArray()));
+            float[] mean = post.mean().toFloatArray(), std = F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray(), emb = e.toFloatArray();
+            requireFinite(i, MEAN, mean);
+            requireFinite(i, STD, std);
+            requireFinite(i, EMBEDDING, emb);
+            append(parts, MEAN, mean);
+            append(parts, STD, std);
+            append(parts, EMBEDDING, emb);
             append(parts, DRAGS, c.dragTensor());
             List<double[]> moving = c.drags().candidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList(),
                     fixed = c.drags().staticCandidates().stream().filter(t -> PreparedData.inside(t, data.width(), data.height())).toList();
@@ -308,21 +313,24 @@ public final class PreparedDataWriter implements AutoCloseable {
     }
 
     /**
-     * v, refused when a value is NaN or infinite: such a clip would stop training only when it is drawn (a NaN loss),
-     * maybe hours in, where the prepare can say now which clip and why.
+     * Refuses an encoder output of clip i that holds a NaN or an infinity: written, it would stop training far later with a
+     * NaN loss. Nothing of the clip is written; the clips before it stay (resumable).
      */
-    private float[] finite(int clip, String what, float[] v) {
-        for (float x : v)
-            if (!Float.isFinite(x))
-                throw new IllegalArgumentException(ClipDataset.clipDir(data.root(), clip) + ": its " + what + " holds NaN or infinite values, encoded in "
-                        + dtype + ": the encoders' weights are not finite, or a 16-bit dtype overflowed (try --dtype bf16 or fp32)");
-        return v;
+    private void requireFinite(int i, String part, float[] v) {
+        String bad = TensorBytes.firstFailing(f32(v), DType.F32, Double::isFinite);
+        if (bad != null)
+            throw new IllegalArgumentException(ClipDataset.clipDir(data.root(), i) + ": its " + part + " from the model's encoders is not finite (" + bad
+                    + "): the encoders' weights are not finite, or a 16-bit --dtype overflowed (try bf16 or fp32)");
     }
 
     private static void append(Map<String, FileChannel> parts, String part, float[] v) throws IOException {
+        AtomicFile.writeFully(parts.get(part), f32(v));
+    }
+
+    private static ByteBuffer f32(float[] v) {
         ByteBuffer b = ByteBuffer.allocate(v.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(v);
-        AtomicFile.writeFully(parts.get(part), b);
+        return b;
     }
 
     private static float[] floats(List<double[]> tracks) {
