@@ -52,6 +52,15 @@ class AtomicFileTest {
         assertEquals(List.of("model.bin"), listing());
     }
 
+    /** An input found bad while writing (convert reading a damaged tensor) stays an InputFileException naming the input, not a write failure. */
+    @Test
+    void aBadInputFoundWhileWritingIsPassedOn() throws IOException {
+        Path f = dir.resolve("model.bin"), input = dir.resolve("in.safetensors");
+        InputFileException bad = new InputFileException(input + ": tensor w is not finite");
+        assertSame(bad, assertThrows(InputFileException.class, () -> AtomicFile.write(f, ch -> { throw bad; })));
+        assertEquals(List.of(), listing());
+    }
+
     @Test
     void failedFirstWriteLeavesNothing() throws IOException {
         Path f = dir.resolve("new.bin");
