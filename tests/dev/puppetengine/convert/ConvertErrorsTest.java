@@ -209,6 +209,41 @@ class ConvertErrorsTest {
         assertNothingLeft(out);
     }
 
+    /**
+     * A NaN or an infinity in a tensor, or a value that the output dtype cannot hold, is refused naming the file and the
+     * tensor, both ways: it was written as it was (fp16: as infinity), a model that samples NaN videos.
+     */
+    @Test
+    void valuesThatAreNotFiniteOrDoNotFitTheDtypeAreRefused() throws IOException {
+        Path in = copyFolder(), clip = in.resolve("image_encoder/model.safetensors"), out = dir.resolve("model");
+        for (float v : new float[]{Float.NaN, 1e6f}) {
+            Map<String, Synthetic.Values> t = new LinkedHashMap<>(Synthetic.clip());
+            float[] w = t.get("visual_projection.weight").data().clone();
+            w[3] = v;
+            t.put("visual_projection.weight", new Synthetic.Values(t.get("visual_projection.weight").shape(), w));
+            Synthetic.write(clip, t, DType.F32);
+            if (Float.isNaN(v))
+                assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()),
+                        clip + ": tensor visual_projection.weight is not finite (element 3 of 2048 is NaN): the file is damaged");
+            else
+                assertFails(run(in.toString(), "--preset", "toy", "--dtype", "fp16", "--out", out.toString()),
+                        clip + ": tensor visual_projection.weight has values beyond the range of F16 (element 3 of 2048 is Infinity once converted)");
+            assertNothingLeft(out);
+        }
+        Path engine = dir.resolve("engine"), encoder = engine.resolve("image_encoder.safetensors");
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of("models/toy").toFile(), engine.toFile());
+        try (SafetensorsReader r = SafetensorsReader.open(encoder);
+             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(encoder, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(len, 0);
+            ch.write(java.nio.ByteBuffer.wrap(new byte[]{(byte) 0x80, (byte) 0xff}), 8 + len.getLong(0) + r.entry("visual_projection.weight").begin());   // bf16 -Infinity
+        }
+        Path exported = dir.resolve("exported");
+        assertFails(run(engine.toString(), "--to", "diffusers", "--out", exported.toString()),
+                encoder + ": tensor visual_projection.weight is not finite (element 0 of ");
+        assertNothingLeft(exported);
+    }
+
     @Test
     void wrongModel() throws IOException {
         Path out = dir.resolve("model");

@@ -2,10 +2,8 @@ package dev.puppetengine.convert;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.Json;
-import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
@@ -40,7 +38,6 @@ import java.util.stream.Stream;
  * when it is unscaled, so converting the folder back gives the same model whatever --preset says.
  */
 final class DiffusersExport {
-    private static final CpuBackend CPU = CpuBackend.get();
     private static final ObjectMapper JSON = Json.mapper();
 
     /** One written file: component, path relative to the folder, tensors, bytes, sha256. */
@@ -162,7 +159,7 @@ final class DiffusersExport {
             DType out = dtype != null ? dtype : stored.dtype();
             items.add(new SafetensorsWriter.Item(e.getKey(), out, p.checkpointShape(), sink -> {
                 try (Scope s = Scope.open()) {
-                    Tensor t = TensorBytes.upload(CPU, r.map(e.getKey()), stored.dtype(), stored.shape(), out);
+                    Tensor t = new SourceTensor(r.file(), e.getKey(), stored.dtype(), stored.shape(), () -> r.map(e.getKey())).read(out);
                     sink.put(p.layout().toCheckpoint(t).toBytes());
                     progress.step(component + " " + e.getKey());
                 }

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.cli.UserError;
 import dev.puppetengine.io.Json;
-import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ComponentFile;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
@@ -216,7 +215,7 @@ final class EngineConversion {
 
     /** Stored bytes -> output dtype -> the key's checkpoint tensor -> engine layout. */
     private Tensor engineValue(SourceTensor src, Transform t, Parameter p) throws IOException {
-        try (Tensor stored = TensorBytes.upload(CPU, src.bytes().read(), src.dtype(), src.shape(), dtype);
+        try (Tensor stored = src.read(dtype);
              Tensor ckpt = t.apply(stored, p.checkpointShape())) {
             return p.layout().toEngine(ckpt);
         }
