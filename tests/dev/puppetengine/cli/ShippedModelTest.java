@@ -67,6 +67,24 @@ class ShippedModelTest {
         for (String c : new String[]{"'unet'", "'vae'", "image_encoder.safetensors: missing (component 'image_encoder')"}) assertTrue(bad.toString().contains(c), bad.toString());
         Files.createDirectory(copy.resolve("image_encoder.safetensors"));   // a directory where the file should be
         assertTrue(ModelDirectory.verify(copy).toString().contains("image_encoder.safetensors: a directory, expected its .safetensors file (component 'image_encoder')"));
+        // a weight that is not finite with a matching sha256 (written so, e.g. converted from a damaged checkpoint before convert
+        // checked its values): loading and sampling gave NaN frames, said nowhere which tensor
+        Path nan = dir.resolve("nan");
+        org.apache.commons.io.FileUtils.copyDirectory(toy.toFile(), nan.toFile());
+        Path encoder = nan.resolve("image_encoder.safetensors");
+        long n;
+        try (dev.puppetengine.io.safetensors.SafetensorsReader r = dev.puppetengine.io.safetensors.SafetensorsReader.open(encoder);
+             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(encoder, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(len, 0);
+            ch.write(java.nio.ByteBuffer.wrap(new byte[]{(byte) 0xc1, 0x7f}), 8 + len.getLong(0) + r.entry("visual_projection.weight").begin() + 2);   // a bf16 NaN payload
+            n = r.entry("visual_projection.weight").byteSize() / 2;
+        }
+        Files.writeString(nan.resolve(ModelDirectory.MANIFEST), Files.readString(nan.resolve(ModelDirectory.MANIFEST))
+                .replace(ModelDirectory.read(toy).components().get("image_encoder").sha256(), ModelDirectory.sha256(encoder)));
+        assertEquals(java.util.List.of(encoder + ": tensor visual_projection.weight is not finite (element 1 of " + n
+                + " is NaN) (component 'image_encoder'): sampling with it gives NaN frames"), ModelDirectory.verify(nan));
+        assertEquals(2, Main.run("describe", "--verify", nan.toString()));
         // verify and loading say the same of a file cut short: loading stops at the first
         String cut = copy.resolve("unet.safetensors") + ": 100 bytes, the manifest says ";
         assertTrue(ModelDirectory.verify(copy).toString().contains(cut), ModelDirectory.verify(copy).toString());

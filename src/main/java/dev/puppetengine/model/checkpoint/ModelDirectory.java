@@ -5,6 +5,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.TensorBytes;
+import dev.puppetengine.io.safetensors.SafetensorsEntry;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
@@ -169,8 +172,9 @@ public final class ModelDirectory {
     /**
      * Checks every component file against the manifest: one that loading would refuse ({@link #fileProblem}: missing, a
      * directory, another size) is named without being hashed; every other is read whole and its SHA-256 compared with the
-     * manifest's (loading checks sizes only: hashing gigabytes on every load would cost more than the load). Returns one
-     * line per file that differs, empty when all match.
+     * manifest's, and one that matches is scanned for weights that are NaN or infinite (loading checks neither: hashing or
+     * scanning gigabytes on every load would cost about as much as the load). Returns one line per file that differs or
+     * holds such a weight, empty when all are sound.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
         Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
@@ -185,8 +189,23 @@ public final class ModelDirectory {
             String got = sha256(f), want = e.getValue().sha256();
             if (want == null || !want.equalsIgnoreCase(got))
                 bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
+            else {
+                String weight = nonFinite(f);   // written so: converted or trained from weights that were not finite
+                if (weight != null) bad.add(f + ": " + weight + " (component '" + e.getKey() + "'): sampling with it gives NaN frames");
+            }
         }
         return bad;
+    }
+
+    /** The first tensor of {@code file} holding a NaN or an infinity, in words, or null. */
+    private static String nonFinite(Path file) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            for (SafetensorsEntry t : r.entries()) {
+                String bad = t.dtype().isFloating() ? TensorBytes.firstFailing(r.map(t.name()), t.dtype(), Double::isFinite) : null;
+                if (bad != null) return "tensor " + t.name() + " is not finite (" + bad + ")";
+            }
+        }
+        return null;
     }
 
     public static String sha256(Path file) throws IOException {
