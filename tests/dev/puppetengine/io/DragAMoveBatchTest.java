@@ -7,9 +7,11 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
@@ -64,6 +66,31 @@ class DragAMoveBatchTest {
             assertEquals(40, b.endMotionT());
             assertEquals(4, s.size(), "the four tensors belong to the caller's scope");
         }
+    }
+
+    /** A NaN or an infinity in a batch's tensor is refused naming the file and the tensor (eval sampled NaN frames from it). */
+    @Test
+    void rejectsTensorsThatAreNotFinite(@TempDir Path dir) throws Exception {
+        byte[] good = Files.readAllBytes(fixture("dragamove_tiny.pkl"));
+        Object[][] cases = {{-0.15922501683235168f, Float.NaN, "'cond_latent' is not finite (element 0 of 16 is NaN)"},
+                {1.8016349077224731f, Float.POSITIVE_INFINITY, "'embedding' is not finite (element 0 of 8 is Infinity)"}};
+        for (Object[] c : cases) {
+            byte[] bad = good.clone(), was = le((float) c[0]);
+            int at = 0;
+            while (!Arrays.equals(bad, at, at + 4, was, 0, 4)) at++;   // the value's bytes in the embedded storage
+            System.arraycopy(le((float) c[1]), 0, bad, at, 4);
+            Path f = dir.resolve("bad.pkl");
+            Files.write(f, bad);
+            try (Scope s = Scope.open()) {
+                PickleException e = assertThrows(PickleException.class, () -> DragAMoveBatch.read(f, CPU));
+                assertEquals(f + ": " + c[2], e.getMessage());
+                assertEquals(0, s.size(), "nothing uploaded is left behind");
+            }
+        }
+    }
+
+    private static byte[] le(float v) {
+        return java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(v).array();
     }
 
     @Test

@@ -10,6 +10,7 @@ import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +49,8 @@ public record DragAMoveBatch(Tensor latents, Tensor condLatent, Tensor embedding
             long start = integer(source, m, "start_motion_t");
             long end = integer(source, m, "end_motion_t");
             try (Scope s = Scope.open()) {  // a failed upload frees the ones before it
-                Tensor latents = lat.toTensor(backend, DType.F32), condLatent = cond.toTensor(backend, DType.F32);
-                Tensor embedding = emb.toTensor(backend, DType.F32), drags = drg.toTensor(backend, DType.F32);
+                Tensor latents = finite(source, "latents", lat, backend), condLatent = finite(source, "cond_latent", cond, backend);
+                Tensor embedding = finite(source, "embedding", emb, backend), drags = finite(source, "drags", drg, backend);
                 return new DragAMoveBatch(Scope.escape(latents), Scope.escape(condLatent), Scope.escape(embedding), Scope.escape(drags),
                         category, instance, subset, camera, start, end);
             }
@@ -65,6 +66,17 @@ public record DragAMoveBatch(Tensor latents, Tensor condLatent, Tensor embedding
         if (!(field(source, m, key) instanceof TorchTensor t) || t.shape().length != rank || !t.dtype().isFloating())
             throw new PickleException(source, "'" + key + "' must be a floating tensor of rank " + rank + ", found " + PickleException.describe(m.get(key)));
         return t;
+    }
+
+    /**
+     * The tensor as F32 on {@code backend}, refused when a value is NaN or infinite: conditioned on it, eval sampled NaN frames
+     * (scored, or failed as blank) and named the example, not the tensor.
+     */
+    private static Tensor finite(String source, String key, TorchTensor t, Backend backend) throws IOException {
+        ByteBuffer b = t.toBytes();
+        String bad = TensorBytes.firstFailing(b, t.dtype(), Double::isFinite);
+        if (bad != null) throw new PickleException(source, "'" + key + "' is not finite (" + bad + ")");
+        return TensorBytes.upload(backend, b, t.dtype(), t.shape(), DType.F32);
     }
 
     /** A one-element list of str (numpy str_ scalars are already decoded to String). */
