@@ -240,6 +240,9 @@ class SafetensorsTest {
             }
             InputFileException e = assertThrows(InputFileException.class, () -> r.loadRows("x", new long[] {0, 1, 2, 3}, CPU, DType.F32));
             assertEquals(f + ": ends at byte " + (dataStart + 6) + ", inside the data its header describes (cut short since it was opened?)", e.getMessage());
+            // a whole tensor is mapped: that was an IOException naming no file ("cannot extend file to required size")
+            e = assertThrows(InputFileException.class, () -> r.load("x", CPU));
+            assertEquals(f + ": ends at byte " + (dataStart + 6) + ", inside the data its header describes (cut short since it was opened?)", e.getMessage());
         }
     }
 

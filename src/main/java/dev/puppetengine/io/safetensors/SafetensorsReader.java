@@ -88,6 +88,8 @@ public final class SafetensorsReader implements AutoCloseable {
         SafetensorsEntry e = entry(name);
         if (e.byteSize() > Integer.MAX_VALUE)
             throw new SafetensorsException(file, "tensor '" + name + "' is " + e.byteSize() + " bytes; a single tensor must be below 2 GiB to map");
+        long size = channel.size();   // mapping past the end fails naming no file ("cannot extend file to required size")
+        if (dataStart + e.end() > size) throw cutShort(file, size);
         return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -148,8 +150,11 @@ public final class SafetensorsReader implements AutoCloseable {
     private static void readInto(Path file, FileChannel ch, long pos, ByteBuffer b) throws IOException {
         long at = pos - b.position();
         while (b.hasRemaining()) {
-            if (ch.read(b, at + b.position()) < 0)
-                throw new InputFileException(file + ": ends at byte " + (at + b.position()) + ", inside the data its header describes (cut short since it was opened?)");
+            if (ch.read(b, at + b.position()) < 0) throw cutShort(file, at + b.position());
         }
+    }
+
+    private static InputFileException cutShort(Path file, long end) {
+        return new InputFileException(file + ": ends at byte " + end + ", inside the data its header describes (cut short since it was opened?)");
     }
 }
