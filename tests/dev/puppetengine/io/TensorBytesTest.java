@@ -17,23 +17,33 @@ class TensorBytesTest {
         return b.flip();
     }
 
-    /** Every NaN payload and both infinities of the 16-bit types are found; denormals and signed zeros are finite. */
+    /**
+     * Every NaN payload and both infinities of the 16-bit types are found; denormals and signed zeros are finite, and -0 is
+     * not below zero.
+     */
     @Test
-    void firstFailingFindsNaNPayloadsAndInfinitiesNotDenormals() {
+    void nonFiniteFindsNaNPayloadsAndInfinitiesNotDenormals() {
         ByteBuffer finiteBf16 = shorts(0x0001, 0x8001, 0x8000, 0x7f7f, 0xff7f);   // denormals, -0, +-max
-        assertNull(TensorBytes.firstFailing(finiteBf16, DType.BF16, Double::isFinite));
+        assertNull(TensorBytes.nonFinite(finiteBf16, DType.BF16));
         assertEquals(0, finiteBf16.position(), "not consumed");
-        assertEquals("element 2 of 3 is NaN", TensorBytes.firstFailing(shorts(0, 0x3f80, 0x7f81), DType.BF16, Double::isFinite));
-        assertEquals("element 0 of 1 is NaN", TensorBytes.firstFailing(shorts(0xffc1), DType.BF16, Double::isFinite));
-        assertEquals("element 1 of 2 is -Infinity", TensorBytes.firstFailing(shorts(0, 0xff80), DType.BF16, Double::isFinite));
-        assertNull(TensorBytes.firstFailing(shorts(0x0001, 0x7bff, 0xfbff), DType.F16, Double::isFinite));
-        assertEquals("element 0 of 2 is NaN", TensorBytes.firstFailing(shorts(0x7e01, 0), DType.F16, Double::isFinite));
-        assertEquals("element 1 of 2 is Infinity", TensorBytes.firstFailing(shorts(0, 0x7c00), DType.F16, Double::isFinite));
+        assertEquals("element 2 of 3 is NaN", TensorBytes.nonFinite(shorts(0, 0x3f80, 0x7f81), DType.BF16));
+        assertEquals("element 0 of 1 is NaN", TensorBytes.nonFinite(shorts(0xffc1), DType.BF16));
+        assertEquals("element 1 of 2 is -Infinity", TensorBytes.nonFinite(shorts(0, 0xff80), DType.BF16));
+        assertNull(TensorBytes.nonFinite(shorts(0x0001, 0x7bff, 0xfbff), DType.F16));
+        assertEquals("element 0 of 2 is NaN", TensorBytes.nonFinite(shorts(0x7e01, 0), DType.F16));
+        assertEquals("element 1 of 2 is Infinity", TensorBytes.nonFinite(shorts(0, 0x7c00), DType.F16));
         ByteBuffer f64 = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putDouble(Double.MIN_VALUE).putDouble(-1).putDouble(Double.MAX_VALUE).flip();
-        assertNull(TensorBytes.firstFailing(f64, DType.F64, Double::isFinite));
-        assertEquals("element 1 of 3 is -1.0", TensorBytes.firstFailing(f64, DType.F64, x -> x >= 0));
+        assertNull(TensorBytes.nonFinite(f64, DType.F64));
+        assertEquals("element 1 of 3 is -1.0", TensorBytes.negativeOrNonFinite(f64, DType.F64));
         ByteBuffer f32 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(Float.MIN_VALUE).putInt(0x7fc00001).flip();
-        assertEquals("element 1 of 2 is NaN", TensorBytes.firstFailing(f32, DType.F32, Double::isFinite));
-        assertThrows(IllegalArgumentException.class, () -> TensorBytes.firstFailing(ByteBuffer.allocate(8), DType.I64, Double::isFinite));
+        assertEquals("element 1 of 2 is NaN", TensorBytes.nonFinite(f32, DType.F32));
+        assertThrows(IllegalArgumentException.class, () -> TensorBytes.nonFinite(ByteBuffer.allocate(8), DType.I64));
+        assertNull(TensorBytes.negativeOrNonFinite(shorts(0x8000, 0, 0x0001), DType.BF16), "-0 and denormals are not below zero");
+        assertEquals("element 1 of 2 is -5.9604644775390625E-8", TensorBytes.negativeOrNonFinite(shorts(0x8000, 0x8001), DType.F16), "a negative denormal is");
+        ByteBuffer negZero = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(0x80000000).putFloat(2).putFloat(-1e-45f).flip();
+        assertEquals("element 2 of 3 is -1.401298464324817E-45", TensorBytes.negativeOrNonFinite(negZero, DType.F32));
+        assertNull(TensorBytes.negativeOrNonFinite(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(0, -0.0), DType.F64));
+        ByteBuffer from2 = shorts(0x7f80, 0, 0x7fc0).position(2);   // elements counted from the position
+        assertEquals("element 1 of 2 is NaN", TensorBytes.nonFinite(from2, DType.BF16));
     }
 }

@@ -74,7 +74,7 @@ public record DragAMoveBatch(Tensor latents, Tensor condLatent, Tensor embedding
      */
     private static Tensor finite(String source, String key, TorchTensor t, Backend backend) throws IOException {
         ByteBuffer b = t.toBytes();
-        String bad = TensorBytes.firstFailing(b, t.dtype(), Double::isFinite);
+        String bad = TensorBytes.nonFinite(b, t.dtype());
         if (bad != null) throw new PickleException(source, "'" + key + "' is not finite (" + bad + ")");
         return TensorBytes.upload(backend, b, t.dtype(), t.shape(), DType.F32);
     }

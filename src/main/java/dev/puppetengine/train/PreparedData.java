@@ -278,7 +278,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         ByteBuffer b = t.toBytes();
         int rowBytes = b.remaining() / rows.length;
         for (int i = 0; i < rows.length; i++) {
-            String bad = TensorBytes.firstFailing(b.slice(i * rowBytes, rowBytes), DType.F32, Double::isFinite);
+            String bad = TensorBytes.nonFinite(b.slice(i * rowBytes, rowBytes), DType.F32);
             if (bad != null) {
                 t.close();
                 throw new InputFileException(file + ": tensor '" + name + "' of clip " + rows[i] + " is not finite (" + bad

@@ -317,7 +317,7 @@ public final class PreparedDataWriter implements AutoCloseable {
      * NaN loss. Nothing of the clip is written; the clips before it stay (resumable).
      */
     private void requireFinite(int i, String part, float[] v) {
-        String bad = TensorBytes.firstFailing(f32(v), DType.F32, Double::isFinite);
+        String bad = TensorBytes.nonFinite(f32(v), DType.F32);
         if (bad != null)
             throw new IllegalArgumentException(ClipDataset.clipDir(data.root(), i) + ": its " + part + " from the model's encoders is not finite (" + bad
                     + "): the encoders' weights are not finite, or a 16-bit --dtype overflowed (try bf16 or fp32)");

@@ -11,6 +11,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.DoublePredicate;
 import java.util.stream.Stream;
 
 /**
@@ -124,14 +124,14 @@ public final class TrainingCheckpoint {
                     + (st == null ? "null" : "step " + st.step() + ", micro_step " + st.microStep()) + "); remove this checkpoint to resume from the one before");
         // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
         // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
-        copyAll(ckpt.resolve(WEIGHTS), "", weights, Double::isFinite, FINITE);
+        copyAll(ckpt.resolve(WEIGHTS), "", weights, false);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
         adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
-        copyAll(ckpt.resolve(OPTIMIZER), "", m, Double::isFinite, FINITE);
-        copyAll(ckpt.resolve(OPTIMIZER), "", v, x -> x >= 0 && x < Double.POSITIVE_INFINITY, "finite and non-negative (a second moment)");
+        copyAll(ckpt.resolve(OPTIMIZER), "", m, false);
+        copyAll(ckpt.resolve(OPTIMIZER), "", v, true);
         adam.setStepCount(st.step());
-        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights(), Double::isFinite, FINITE);
+        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights(), false);
         return st;
     }
 
@@ -147,13 +147,11 @@ public final class TrainingCheckpoint {
         if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> { if (which.test(k)) into.put(k, p.value()); });
-        copyAll(file, "", into, Double::isFinite, FINITE);
+        copyAll(file, "", into, false);
     }
 
-    private static final String FINITE = "finite";
-
-    /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that fails {@code ok} ({@code okWords} says what it must be). */
-    private static void copyAll(Path file, String prefix, Map<String, Tensor> into, DoublePredicate ok, String okWords) throws IOException {
+    /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that is NaN or infinite, or with {@code moments2} negative. */
+    private static void copyAll(Path file, String prefix, Map<String, Tensor> into, boolean moments2) throws IOException {
         if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (Map.Entry<String, Tensor> e : into.entrySet()) {
@@ -162,9 +160,11 @@ public final class TrainingCheckpoint {
                 try (Scope s = Scope.open()) {
                     Tensor t = r.load(key, e.getValue().backend(), e.getValue().dtype());
                     if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
-                    String bad = TensorBytes.firstFailing(r.map(key), r.entry(key).dtype(), ok);
+                    ByteBuffer stored = r.map(key);
+                    String bad = moments2 ? TensorBytes.negativeOrNonFinite(stored, r.entry(key).dtype()) : TensorBytes.nonFinite(stored, r.entry(key).dtype());
                     if (bad != null)
-                        throw new InputFileException(file + ": tensor " + key + " holds a value that is not " + okWords + " (" + bad
+                        throw new InputFileException(file + ": tensor " + key + " holds a value that is not " + (moments2 ? "finite and non-negative (a second moment)" : "finite")
+                                + " (" + bad
                                 + "): the checkpoint is damaged; remove it to resume from the one before");
                     e.getValue().backend().copyInto(t, e.getValue());
                 }

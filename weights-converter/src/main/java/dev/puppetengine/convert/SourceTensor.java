@@ -31,10 +31,10 @@ record SourceTensor(Path file, String name, DType dtype, int[] shape, Bytes byte
      */
     Tensor read(DType to) throws IOException {
         ByteBuffer raw = bytes.read();
-        String bad = TensorBytes.firstFailing(raw, dtype, Double::isFinite);
+        String bad = TensorBytes.nonFinite(raw, dtype);
         if (bad != null) throw new InputFileException(file + ": tensor " + name + " is not finite (" + bad + "): the file is damaged");
         Tensor t = TensorBytes.upload(CpuBackend.get(), raw, dtype, shape, to);
-        if (to != dtype && (bad = TensorBytes.firstFailing(t.toBytes(), to, Double::isFinite)) != null) {
+        if (to != dtype && (bad = TensorBytes.nonFinite(t.toBytes(), to)) != null) {
             t.close();
             throw new InputFileException(file + ": tensor " + name + " has values beyond the range of " + to + " (" + bad
                     + " once converted): choose another --dtype (bf16 keeps fp32's range)");
