@@ -83,8 +83,12 @@ class ShippedModelTest {
         Files.writeString(nan.resolve(ModelDirectory.MANIFEST), Files.readString(nan.resolve(ModelDirectory.MANIFEST))
                 .replace(ModelDirectory.read(toy).components().get("image_encoder").sha256(), ModelDirectory.sha256(encoder)));
         assertEquals(java.util.List.of(encoder + ": tensor visual_projection.weight is not finite (element 1 of " + n
-                + " is NaN) (component 'image_encoder'): sampling with it gives NaN frames"), ModelDirectory.verify(nan));
+                + " is NaN) (component 'image_encoder'): loading refuses it"), ModelDirectory.verify(nan));
         assertEquals(2, Main.run("describe", "--verify", nan.toString()));
+        String refused = org.junit.jupiter.api.Assertions.assertThrows(dev.puppetengine.model.checkpoint.CheckpointException.class,
+                () -> dev.puppetengine.pipeline.LoadedModel.load(nan, dev.puppetengine.backend.cpu.CpuBackend.get(), dev.puppetengine.tensor.DType.F32)).getMessage();
+        assertEquals(encoder + ": tensor visual_projection.weight is not finite (element 1 of " + n + " is NaN): the file is damaged, or was written"
+                + " from weights that were not finite", refused, "loading refuses it too (it sampled NaN frames)");
         // verify and loading say the same of a file cut short: loading stops at the first
         String cut = copy.resolve("unet.safetensors") + ": 100 bytes, the manifest says ";
         assertTrue(ModelDirectory.verify(copy).toString().contains(cut), ModelDirectory.verify(copy).toString());

@@ -67,7 +67,7 @@ public final class PuppetMaster implements AutoCloseable {
         public String nonFiniteNote() {
             if (nonFinite == 0) return null;
             return (blank() ? "every decoded value was" : nonFinite + " decoded values were") + " NaN or infinite: the model's weights or"
-                    + " the conditioning are not finite (describe --verify checks the weights), or a 16-bit dtype overflowed (try bf16 or fp32: --dtype, or the dtype the model is loaded in)";
+                    + " the conditioning are not finite, or a 16-bit dtype overflowed (try bf16 or fp32: --dtype, or the dtype the model is loaded in)";
         }
     }
 

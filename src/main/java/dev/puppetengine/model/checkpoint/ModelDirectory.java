@@ -172,8 +172,8 @@ public final class ModelDirectory {
     /**
      * Checks every component file against the manifest: one that loading would refuse ({@link #fileProblem}: missing, a
      * directory, another size) is named without being hashed; every other is read whole and its SHA-256 compared with the
-     * manifest's, and one that matches is scanned for weights that are NaN or infinite (loading checks neither: hashing or
-     * scanning gigabytes on every load would cost about as much as the load). Returns one line per file that differs or
+     * manifest's (loading checks sizes only: hashing gigabytes on every load would cost more than the load), and one that
+     * matches is scanned for weights that are NaN or infinite, as loading does. Returns one line per file that differs or
      * holds such a weight, empty when all are sound.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
@@ -191,7 +191,7 @@ public final class ModelDirectory {
                 bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
             else {
                 String weight = nonFinite(f);   // written so: converted or trained from weights that were not finite
-                if (weight != null) bad.add(f + ": " + weight + " (component '" + e.getKey() + "'): sampling with it gives NaN frames");
+                if (weight != null) bad.add(f + ": " + weight + " (component '" + e.getKey() + "'): loading refuses it");
             }
         }
         return bad;
