@@ -242,6 +242,24 @@ class ConvertErrorsTest {
         assertFails(run(engine.toString(), "--to", "diffusers", "--out", exported.toString()),
                 encoder + ": tensor visual_projection.weight is not finite (element 0 of ");
         assertNothingLeft(exported);
+        // an integer tensor where a weight belongs: exported as it was without --dtype, an IllegalArgumentException naming no file with it
+        List<dev.puppetengine.io.safetensors.SafetensorsWriter.Item> items = new java.util.ArrayList<>();
+        Path ints = dir.resolve("ints.safetensors");
+        try (SafetensorsReader r = SafetensorsReader.open(Path.of("models/toy/image_encoder.safetensors"))) {
+            for (dev.puppetengine.io.safetensors.SafetensorsEntry e : r.entries()) {
+                boolean replaced = e.name().equals("visual_projection.weight");
+                items.add(new dev.puppetengine.io.safetensors.SafetensorsWriter.Item(e.name(), replaced ? DType.I32 : e.dtype(), e.shape(),
+                        sink -> sink.put(replaced ? java.nio.ByteBuffer.allocate((int) e.byteSize() * 2) : r.map(e.name()))));
+            }
+            dev.puppetengine.io.safetensors.SafetensorsWriter.write(ints, r.metadata(), items);
+        }
+        Path manifest = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // the file's new size, so that it loads
+        Files.writeString(manifest, Files.readString(manifest).replace("\"bytes\" : " + Files.size(encoder), "\"bytes\" : " + Files.size(ints)));
+        Files.move(ints, encoder, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        for (String[] dtype : new String[][]{{}, {"--dtype", "fp32"}})
+            assertFails(run(cat(new String[]{engine.toString(), "--to", "diffusers", "--out", exported.toString()}, dtype)),
+                    encoder + ": tensor visual_projection.weight is I32, expected a floating type");
+        assertNothingLeft(exported);
     }
 
     @Test

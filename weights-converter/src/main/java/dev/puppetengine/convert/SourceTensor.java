@@ -25,11 +25,12 @@ record SourceTensor(Path file, String name, DType dtype, int[] shape, Bytes byte
     public int[] shape() { return shape.clone(); }
 
     /**
-     * The stored values converted to {@code to}, on the CPU. A NaN or an infinity is refused naming the file, the tensor and the
+     * The stored values converted to {@code to}, on the CPU; integer tensors are refused. A NaN or an infinity is refused naming the file, the tensor and the
      * element, and so is a value beyond the range of {@code to} (above 65504 for F16): written, either gives a model that
      * samples NaN videos, named nowhere. One pass over each side, once per conversion.
      */
     Tensor read(DType to) throws IOException {
+        if (!dtype.isFloating()) throw new InputFileException(file + ": tensor " + name + " is " + dtype + ", expected a floating type");
         ByteBuffer raw = bytes.read();
         String bad = TensorBytes.nonFinite(raw, dtype);
         if (bad != null) throw new InputFileException(file + ": tensor " + name + " is not finite (" + bad + "): the file is damaged");
