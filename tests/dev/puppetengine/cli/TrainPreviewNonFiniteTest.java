@@ -1,15 +1,14 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
-import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 
 import static dev.puppetengine.testing.CliRun.stderrOf;
@@ -19,18 +18,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A training preview whose decoded frames are NaN says so, as sample does, instead of writing a black GIF: the UNet
- * trains (its loss is finite) while the decoder, which training never checks, is broken.
+ * trains (its loss is finite) while decoding, which training never checks, overflows. (Weights that are NaN themselves
+ * are refused when the model loads.)
  */
 class TrainPreviewNonFiniteTest {
     @Test
     void aNanDecoderPreviewIsReportedNotWrittenBlack(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips"), model = dir.resolve("nan-decoder");
         try (LoadedModel m = LoadedModel.load(TinyModel.write(dir.resolve("m0")), CpuBackend.get(), DType.F32)) {
-            Tensor bias = m.vaeWeights().parameters().get("decoder.conv_out.bias").value();
-            double[] nan = new double[(int) bias.numel()];
-            Arrays.fill(nan, Double.NaN);
-            bias.copyFrom(nan);
-            m.save(model, "nan-decoder", "decoder.conv_out.bias set to NaN", true, DType.F32, Map.of(), false);
+            // the decoder's input is latents / scaling factor: past the float range, so every decoded value is NaN
+            String vae = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(Float.MIN_VALUE));
+            m.save(model, "nan-decoder", "VAE scaling factor 1.4e-45", true, DType.F32, Map.of("vae", vae), false);
         }
         assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "5", "--size", "64", "--frames", "2"));   // 4 training clips, 1 to preview
         Path prepared = dir.resolve("prep"), run = dir.resolve("run");
