@@ -11,6 +11,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -69,7 +70,12 @@ public final class ComponentFile {
                     if (!Arrays.equals(v.shape(), src.shape))
                         throw new CheckpointException(file, "tensor '" + e.getKey() + "': produced shape " + Arrays.toString(v.shape())
                                 + ", expected " + Arrays.toString(src.shape));
-                    out.put(v.to(dtype).toBytes());
+                    ByteBuffer bytes = v.to(dtype).toBytes();
+                    String bad = TensorBytes.nonFinite(bytes, dtype);   // loading would refuse the file: said now, naming the tensor
+                    if (bad != null)
+                        throw new CheckpointException(file, "tensor '" + e.getKey() + "' is not finite in " + dtype + " (" + bad + "): its values are past "
+                                + dtype + "'s range (write it in bf16 or fp32), or were not finite already");
+                    out.put(bytes);
                 }
             }));
         }
