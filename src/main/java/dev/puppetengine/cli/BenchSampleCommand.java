@@ -49,7 +49,8 @@ final class BenchSampleCommand implements Callable<Integer> {
             + "also -Dpuppet.cuda.graph=true).")
     boolean cudaGraph;
 
-    record Run(PuppetMaster.Timings t, long unetFlopsPerStep, long totalMs) {}
+    /** {@code nonFiniteNote}: null for a sound sample, else what its non-finite values say (a timing of a broken sample). */
+    record Run(PuppetMaster.Timings t, long unetFlopsPerStep, long totalMs, String nonFiniteNote) {}
 
     @Mixin
     BenchModelArgs bench;
@@ -84,6 +85,9 @@ final class BenchSampleCommand implements Callable<Integer> {
                 runs[i] = once(pm, img, drags, opts);
                 System.err.printf(Locale.ROOT, "  run %d: %d ms (unet %.1f ms/step)%n", i + 1, runs[i].totalMs(), runs[i].t().unetPerStepMs());
             }
+            // timed, but not a result: a NaN video (a 16-bit overflow, say) may even run at another speed than a sound one
+            java.util.Arrays.stream(runs).map(Run::nonFiniteNote).filter(java.util.Objects::nonNull).findFirst()
+                    .ifPresent(note -> System.err.println("warning: these timings are of broken samples: " + note));
             java.util.Arrays.sort(runs, java.util.Comparator.comparingLong(Run::totalMs));
             Run med = runs[Median.index(repeat)];
             PuppetMaster.Timings t = med.t();
@@ -116,6 +120,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             o.put("unet_tflops_per_s", tflops);
             if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
             o.put("peak_bytes", t.peakBytes());
+            o.put("non_finite_note", med.nonFiniteNote());
             bench.write(o);
         }
         return 0;
@@ -136,7 +141,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             FlopCount.stop();
         }
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        return new Run(r.timings(), (at[1] - at[0]) / (o.steps() - 1), ms);
+        return new Run(r.timings(), (at[1] - at[0]) / (o.steps() - 1), ms, r.nonFiniteNote());
     }
 
     /** A deterministic textured test image (the content does not change the cost). */
