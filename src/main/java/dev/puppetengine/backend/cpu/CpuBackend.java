@@ -214,7 +214,7 @@ public final class CpuBackend implements Backend {
         double[] av = Strided.readBroadcast(a, sa), bv = Strided.readBroadcast(b, sb);
         int nb = Shape.numelInt(batch);
         double[] out = new double[Shape.numelInt(so)];
-        for (int i = 0; i < nb; i++) CpuGemm.gemm(m, n, k, av, i * m * k, bv, i * k * n, out, i * m * n, false);
+        for (int i = 0; i < nb; i++) CpuGemm.gemm(m, n, k, av, i * m * k, bv, i * k * n, out, i * m * n);
         return result(a.dtype(), so, out);
     }
 
@@ -239,7 +239,7 @@ public final class CpuBackend implements Backend {
         int k = xs[xs.length - 1], n = w.size(0);
         int rows = Shape.numelInt(xs) / Math.max(k, 1);
         double[] out = new double[Shape.numelInt(new int[]{rows, n})];
-        CpuGemm.gemm(rows, n, k, read(x), 0, readPermuted(w, 1, 0), 0, out, 0, false);
+        CpuGemm.gemm(rows, n, k, read(x), 0, readPermuted(w, 1, 0), 0, out, 0);
         if (bias != null) {
             double[] bv = read(bias);
             for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) out[r * n + j] += bv[j];

@@ -27,7 +27,7 @@ final class CpuConv {
             int p0 = t * TILE, rows = Math.min(TILE, p - p0);
             double[] colsT = new double[kk * rows], outT = new double[cout * rows];
             im2col(g, x, p0, rows, colsT, true);
-            CpuGemm.gemmSerial(cout, rows, kk, w, 0, colsT, 0, outT, 0, false);
+            CpuGemm.gemmSerial(cout, rows, kk, w, 0, colsT, 0, outT, 0);
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < cout; c++) y[(p0 + r) * cout + c] = outT[c * rows + r] + (bias == null ? 0 : bias[c]);
         });
@@ -86,7 +86,7 @@ final class CpuConv {
                     }
                 }
             }
-            CpuGemm.gemmSerial(rows, cin, kg, gath, 0, wr, 0, gx, p0 * cin, false);
+            CpuGemm.gemmSerial(rows, cin, kg, gath, 0, wr, 0, gx, p0 * cin);
         });
         return gx;
     }
@@ -106,7 +106,7 @@ final class CpuConv {
                 im2col(g, x, p0, rows, cols, false);
                 for (int c = 0; c < cb; c++)
                     for (int r = 0; r < rows; r++) gyT[c * rows + r] = gy[(p0 + r) * cout + c0 + c];
-                CpuGemm.gemmSerial(cb, kk, rows, gyT, 0, cols, 0, part, 0, true);
+                CpuGemm.gemmSerial(cb, kk, rows, gyT, 0, cols, 0, part, 0);
             }
             System.arraycopy(part, 0, gw, c0 * kk, cb * kk);
         });
