@@ -1,16 +1,12 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
-import dev.puppetengine.pipeline.LoadedModel;
-import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,12 +37,7 @@ class BenchCommandTest {
     /** Timings of a sample whose frames came out NaN are said to be of a broken sample, not reported as if sound. */
     @Test
     void benchSampleSaysWhenItsSamplesAreNotFinite(@TempDir Path dir) throws Exception {
-        Path model = dir.resolve("broken"), json = dir.resolve("bench.json");
-        try (LoadedModel m = LoadedModel.load(TinyModel.write(dir.resolve("m0")), CpuBackend.get(), DType.F32)) {
-            // the decoder's input is latents / scaling factor: past the float range, so every decoded value is NaN
-            String vae = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(Float.MIN_VALUE));
-            m.save(model, "broken", "VAE scaling factor 1.4e-45", true, DType.F32, Map.of("vae", vae), false);
-        }
+        Path model = TinyModel.writeDecodingNaN(dir.resolve("broken")), json = dir.resolve("bench.json");
         String said = CliRun.stderrOf(0, "bench", "sample", "--model", model.toString(), "--frames", "2", "--steps", "2", "--warmup", "0",
                 "--repeat", "1", "--json", json.toString());
         assertTrue(said.contains("warning: these timings are of broken samples: every decoded value was NaN or infinite"), said);

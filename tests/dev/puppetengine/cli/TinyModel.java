@@ -11,6 +11,7 @@ import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.train.data.synthetic.GeneratorConfig;
 import dev.puppetengine.train.data.synthetic.ProgressListener;
@@ -34,6 +35,18 @@ final class TinyModel {
     /** The same model with another UNet config (e.g. one without drag modules) and manifest kind. */
     static Path write(Path dir, UNetConfig unet, String kind) throws IOException {
         return write(dir, unet, SIDE, kind);
+    }
+
+    /**
+     * The tiny model whose every decoded value is NaN, its weights all finite (loading refuses others): the decoder's
+     * input is latents / scaling factor, and a factor of 1.4e-45 puts that past the float range.
+     */
+    static Path writeDecodingNaN(Path dir) throws IOException {
+        try (LoadedModel m = LoadedModel.load(write(dir.resolveSibling(dir.getFileName() + "-source")), CpuBackend.get(), DType.F32)) {
+            String vae = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(Float.MIN_VALUE));
+            m.save(dir, "decoding-nan", "VAE scaling factor 1.4e-45", true, DType.F32, Map.of("vae", vae), false);
+        }
+        return dir;
     }
 
     /** At another output side; the image encoder's projection is the UNet's cross_attention_dim. */

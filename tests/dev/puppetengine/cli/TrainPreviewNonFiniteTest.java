@@ -1,15 +1,10 @@
 package dev.puppetengine.cli;
 
-import dev.puppetengine.backend.cpu.CpuBackend;
-import dev.puppetengine.io.Json;
-import dev.puppetengine.pipeline.LoadedModel;
-import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 import static dev.puppetengine.testing.CliRun.stderrOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,12 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TrainPreviewNonFiniteTest {
     @Test
     void aNanDecoderPreviewIsReportedNotWrittenBlack(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("clips"), model = dir.resolve("nan-decoder");
-        try (LoadedModel m = LoadedModel.load(TinyModel.write(dir.resolve("m0")), CpuBackend.get(), DType.F32)) {
-            // the decoder's input is latents / scaling factor: past the float range, so every decoded value is NaN
-            String vae = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(Float.MIN_VALUE));
-            m.save(model, "nan-decoder", "VAE scaling factor 1.4e-45", true, DType.F32, Map.of("vae", vae), false);
-        }
+        Path data = dir.resolve("clips"), model = TinyModel.writeDecodingNaN(dir.resolve("nan-decoder"));
         assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "5", "--size", "64", "--frames", "2"));   // 4 training clips, 1 to preview
         Path prepared = dir.resolve("prep"), run = dir.resolve("run");
         assertEquals(0, Main.run("prepare", "--model", model.toString(), "--data", data.toString(), "--out", prepared.toString()));
