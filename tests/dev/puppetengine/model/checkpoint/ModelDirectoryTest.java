@@ -43,9 +43,12 @@ class ModelDirectoryTest {
         Map<String, ModelDirectory.Component> components = Map.of("vae", new ModelDirectory.Component("{}", Map.of("w", w)));
         Path out = dir.resolve("m");
         String msg = assertThrows(CheckpointException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F16, components, false)).getMessage();
-        assertTrue(msg.endsWith("vae.safetensors: tensor 'w' is not finite in F16 (element 1 of 3 is Infinity): its values are past F16's range "
-                + "(write it in bf16 or fp32), or were not finite already"), msg);
+        // named where it would have been published, not in the temporary directory that the failure deletes
+        assertEquals(out.resolve("vae.safetensors") + ": tensor 'w' is not finite in F16 (element 1 of 3 is Infinity): its values are past F16's range "
+                + "(write it in bf16 or fp32), or were not finite already", msg);
         assertFalse(Files.exists(out));
         assertEquals("tiny", ModelDirectory.write(out, "tiny", "test", 0, true, DType.BF16, components, false).kind());
+        msg = assertThrows(CheckpointException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F16, components, true)).getMessage();
+        assertTrue(msg.startsWith(out.resolve("vae.safetensors") + ": tensor 'w' is not finite in F16"), "replacing it, too: " + msg);
     }
 }

@@ -52,8 +52,11 @@ public final class ComponentFile {
         Tensor get() throws IOException;
     }
 
-    /** Writes tensors produced one at a time (engine layout) converted to {@code dtype}. */
-    public static void writeSources(Path file, String component, String configJson, Map<String, Source> tensors, DType dtype,
+    /**
+     * Writes tensors produced one at a time (engine layout) converted to {@code dtype}; errors name {@code named}, where
+     * {@code file} (in a temporary directory that a failure deletes) is published.
+     */
+    public static void writeSources(Path file, Path named, String component, String configJson, Map<String, Source> tensors, DType dtype,
                                     Map<String, String> extraMetadata) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
@@ -68,12 +71,12 @@ public final class ComponentFile {
                 try (Scope s = Scope.open()) {
                     Tensor v = src.value().get();
                     if (!Arrays.equals(v.shape(), src.shape))
-                        throw new CheckpointException(file, "tensor '" + e.getKey() + "': produced shape " + Arrays.toString(v.shape())
+                        throw new CheckpointException(named, "tensor '" + e.getKey() + "': produced shape " + Arrays.toString(v.shape())
                                 + ", expected " + Arrays.toString(src.shape));
                     ByteBuffer bytes = v.to(dtype).toBytes();
                     String bad = TensorBytes.nonFinite(bytes, dtype);   // loading would refuse the file: said now, naming the tensor
                     if (bad != null)
-                        throw new CheckpointException(file, "tensor '" + e.getKey() + "' is not finite in " + dtype + " (" + bad + "): its values are past "
+                        throw new CheckpointException(named, "tensor '" + e.getKey() + "' is not finite in " + dtype + " (" + bad + "): its values are past "
                                 + dtype + "'s range (write it in bf16 or fp32), or were not finite already");
                     out.put(bytes);
                 }

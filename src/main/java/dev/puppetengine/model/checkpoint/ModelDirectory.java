@@ -83,7 +83,7 @@ public final class ModelDirectory {
             for (Map.Entry<String, Component> c : components.entrySet()) {
                 String file = c.getKey() + ".safetensors";
                 Path p = d.resolve(file);
-                ComponentFile.writeSources(p, c.getKey(), c.getValue().configJson(), c.getValue().tensors(), dtype, Map.of("kind", kind));
+                ComponentFile.writeSources(p, dir.resolve(file), c.getKey(), c.getValue().configJson(), c.getValue().tensors(), dtype, Map.of("kind", kind));
                 long n = c.getValue().tensors().values().stream().mapToLong(t -> Shape.numel(t.shape())).sum();
                 entries.put(c.getKey(), new Entry(file, c.getValue().tensors().size(), n, Files.size(p), sha256(p)));
             }
