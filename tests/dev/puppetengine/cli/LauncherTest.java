@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The ./puppet-engine launcher, building: a signal to it stops the whole build, not only the launcher's shell. */
 class LauncherTest {
     @ParameterizedTest
-    @CsvSource({"TERM, 143", "INT, 130"})
+    @CsvSource({"TERM, 143", "INT, 130", "HUP, 129"})   // 128 + the signal, as the shell reports a process it ended
     void aSignalDuringTheBuildStopsTheBuildsChildren(String signal, int expectedCode, @TempDir Path dir) throws Exception {
         Path launcher = dir.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
         Files.copy(Path.of("puppet-engine"), launcher);
