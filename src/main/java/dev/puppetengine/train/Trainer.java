@@ -193,7 +193,8 @@ public final class Trainer {
         Adam.NonFiniteException d = new Adam.NonFiniteException("training stopped: " + e.getMessage() + ", in optimiser step " + (step + 1)
                 + (last == null ? "; nothing was trained yet" : "; the weights after step " + step + " are checkpointed in " + last)
                 + ". Running the same command again resumes there with the same draws and would stop the same way: the run diverged"
-                + " (a lower --lr or --max-grad-norm, in a new --out, usually helps) or the data holds non-finite values");
+                + " (a lower --lr or --max-grad-norm, in a new --out, usually helps; the data and a resumed checkpoint are checked for"
+                + " non-finite values as they are read)");
         d.initCause(e);
         return d;
     }
