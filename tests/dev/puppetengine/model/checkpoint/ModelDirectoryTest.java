@@ -1,6 +1,9 @@
 package dev.puppetengine.model.checkpoint;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.nn.Linear;
+import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -50,5 +53,27 @@ class ModelDirectoryTest {
         assertEquals("tiny", ModelDirectory.write(out, "tiny", "test", 0, true, DType.BF16, components, false).kind());
         msg = assertThrows(CheckpointException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F16, components, true)).getMessage();
         assertTrue(msg.startsWith(out.resolve("vae.safetensors") + ": tensor 'w' is not finite in F16"), "replacing it, too: " + msg);
+    }
+
+    /** Loaded as F16, a weight past 65504 would become infinite: refused naming the file and tensor; bf16 keeps it. */
+    @Test
+    void aWeightThatOverflowsF16IsRefusedWhenLoadedAsF16(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("w.safetensors");
+        int[] shape;
+        try (ParameterStore s = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
+            shape = s.parameters().get("weight").shape();
+        }
+        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[]{1, 7e4f}));
+        ComponentFile.writeSources(file, file, "vae", "{}", Map.of("weight", w), DType.F32, Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            try (ParameterStore f16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F16)) {
+                String msg = assertThrows(CheckpointException.class, () -> ComponentFile.load(r, f16)).getMessage();
+                assertEquals(file + ": tensor weight overflows F16 (element 1 of 2 is Infinity once converted): load the model in bf16 or fp32 (--dtype)", msg);
+            }
+            try (ParameterStore bf16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.BF16)) {
+                ComponentFile.load(r, bf16);
+                assertEquals(70144.0, bf16.parameters().get("weight").value().toDoubleArray()[1]);   // 7e4 to bf16's nearest (a step of 512 there)
+            }
+        }
     }
 }

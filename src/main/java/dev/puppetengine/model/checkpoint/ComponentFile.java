@@ -102,6 +102,7 @@ public final class ComponentFile {
      * mis-shaped tensors are all reported in one error naming the file. A weight holding a NaN or an infinity is refused
      * naming the tensor: it samples NaN frames and trains NaN losses, said only after minutes of work and naming neither.
      * The check tests the mapped bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
+     * Loaded as F16 from a wider dtype, the converted values are checked too: past 65504 a weight becomes infinite.
      */
     public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
         Map<String, Parameter> params = store.parameters();
@@ -113,6 +114,10 @@ public final class ComponentFile {
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"
                             + " from weights that were not finite");
+                // only F16 narrows the range (bf16 keeps fp32's); the check reads the converted copy back, so only then
+                if (store.dtype() == DType.F16 && r.entry(name).dtype() != DType.F16 && (bad = TensorBytes.nonFinite(t.toBytes(), DType.F16)) != null)
+                    throw new CheckpointException(r.file(), "tensor " + name + " overflows F16 (" + bad + " once converted): load the model in bf16"
+                            + " or fp32 (--dtype)");
                 store.load(name, t);
             }
         }
