@@ -46,4 +46,17 @@ class TensorBytesTest {
         ByteBuffer from2 = shorts(0x7f80, 0, 0x7fc0).position(2);   // elements counted from the position
         assertEquals("element 1 of 2 is NaN", TensorBytes.nonFinite(from2, DType.BF16));
     }
+
+    /** F16's overflow bound is where conversion rounds to an infinity: 65519.99 still rounds to 65504, 65520 does not. */
+    @Test
+    void overflowsF16AtTheRoundingBound() {
+        ByteBuffer f32 = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putFloat(65519.99f).putFloat(-65519.99f).putFloat(-65520f).flip();
+        assertEquals("element 2 of 3 is -Infinity", TensorBytes.overflowsF16(f32, DType.F32));
+        assertEquals(0, f32.position(), "not consumed");
+        f32.limit(8);
+        assertNull(TensorBytes.overflowsF16(f32, DType.F32));
+        for (double x : new double[]{65519.99, 65520})   // the bound agrees with the conversion the loader does
+            assertEquals(x >= 65520, Float.isInfinite(dev.puppetengine.tensor.Half.f16ToFloat(dev.puppetengine.tensor.Half.doubleToF16(x))), "" + x);
+        assertEquals("element 0 of 1 is Infinity", TensorBytes.overflowsF16(shorts(0x4780), DType.BF16));   // 65536
+    }
 }

@@ -88,6 +88,21 @@ public final class TensorBytes {
         return "element " + i + " of " + n + " is " + get(in, dtype);
     }
 
+    /**
+     * The first element of {@code src} (finite, of the floating {@code dtype}) that F16 cannot hold: from 65520 on a value
+     * rounds past F16's largest, 65504, to an infinity. In {@link #nonFinite}'s words, with the converted value; null when
+     * all fit. Read from the stored bytes, so that a tensor converted on a device need not come back to be checked.
+     */
+    public static String overflowsF16(ByteBuffer src, DType dtype) {
+        ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int n = in.remaining() / dtype.bytes();
+        for (int i = 0; i < n; i++) {
+            double x = get(in, dtype);
+            if (Math.abs(x) >= 65520) return "element " + i + " of " + n + " is " + Math.copySign(Double.POSITIVE_INFINITY, x);
+        }
+        return null;
+    }
+
     /** Whether IEEE bits (sign-extended: only those below {@code sign} and the sign count) are finite and, if asked, not below zero. */
     private static boolean fine(long bits, long exponent, long sign, boolean refuseNegative) {
         return (bits & exponent) != exponent && !(refuseNegative && (bits & sign) != 0 && (bits & (sign - 1)) != 0);

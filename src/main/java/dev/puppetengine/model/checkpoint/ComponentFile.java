@@ -109,16 +109,15 @@ public final class ComponentFile {
         check(r, params);
         for (String name : params.keySet()) {
             try (Scope s = Scope.open()) {
-                Tensor t = r.load(name, store.backend(), store.dtype());
-                String bad = TensorBytes.nonFinite(r.map(name), r.entry(name).dtype());
+                DType stored = r.entry(name).dtype();
+                String bad = TensorBytes.nonFinite(r.map(name), stored);
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"
                             + " from weights that were not finite");
-                // only F16 narrows the range (bf16 keeps fp32's); the check reads the converted copy back, so only then
-                if (store.dtype() == DType.F16 && r.entry(name).dtype() != DType.F16 && (bad = TensorBytes.nonFinite(t.toBytes(), DType.F16)) != null)
+                if (store.dtype() == DType.F16 && stored != DType.F16 && (bad = TensorBytes.overflowsF16(r.map(name), stored)) != null)   // bf16 keeps fp32's range
                     throw new CheckpointException(r.file(), "tensor " + name + " overflows F16 (" + bad + " once converted): load the model in bf16"
                             + " or fp32 (--dtype)");
-                store.load(name, t);
+                store.load(name, r.load(name, store.backend(), store.dtype()));
             }
         }
     }
