@@ -102,7 +102,7 @@ public final class ComponentFile {
      * mis-shaped tensors are all reported in one error naming the file. A weight holding a NaN or an infinity is refused
      * naming the tensor: it samples NaN frames and trains NaN losses, said only after minutes of work and naming neither.
      * The check tests the mapped bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
-     * Loaded as F16 from a wider dtype, the converted values are checked too: past 65504 a weight becomes infinite.
+     * Loaded as F16 from another dtype, a weight that would round past 65504 to an infinity is refused too.
      */
     public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
         Map<String, Parameter> params = store.parameters();
