@@ -1,6 +1,7 @@
 package dev.puppetengine.io;
 
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Half;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -51,12 +52,36 @@ class TensorBytesTest {
     @Test
     void overflowsF16AtTheRoundingBound() {
         ByteBuffer f32 = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putFloat(65519.99f).putFloat(-65519.99f).putFloat(-65520f).flip();
-        assertEquals("element 2 of 3 is -Infinity", TensorBytes.overflowsF16(f32, DType.F32));
+        assertEquals("element 2 of 3 is -Infinity", TensorBytes.overflows(f32, DType.F32, DType.F16));
         assertEquals(0, f32.position(), "not consumed");
         f32.limit(8);
-        assertNull(TensorBytes.overflowsF16(f32, DType.F32));
-        for (double x : new double[]{65519.99, 65520})   // the bound agrees with the conversion the loader does
-            assertEquals(x >= 65520, Float.isInfinite(dev.puppetengine.tensor.Half.f16ToFloat(dev.puppetengine.tensor.Half.doubleToF16(x))), "" + x);
-        assertEquals("element 0 of 1 is Infinity", TensorBytes.overflowsF16(shorts(0x4780), DType.BF16));   // 65536
+        assertNull(TensorBytes.overflows(f32, DType.F32, DType.F16));
+        assertEquals("element 0 of 1 is Infinity", TensorBytes.overflows(shorts(0x4780), DType.BF16, DType.F16));   // 65536
+    }
+
+    /** BF16 keeps nearly all of F32's range: only the top sliver, from 2^128 - 2^119, rounds to an infinity. */
+    @Test
+    void overflowsBf16OnlyInF32sTopSliver() {
+        float below = Math.nextDown(0x1.ffp127f), bound = 0x1.ffp127f;
+        ByteBuffer f32 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(-below).putFloat(bound).flip();
+        assertEquals("element 1 of 2 is Infinity", TensorBytes.overflows(f32, DType.F32, DType.BF16));
+        ByteBuffer f64 = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putDouble(1e300).putDouble(1).flip();
+        assertEquals("element 0 of 2 is Infinity", TensorBytes.overflows(f64, DType.F64, DType.F32));
+        assertNull(TensorBytes.overflows(f32, DType.F32, DType.F32), "same type");
+        assertNull(TensorBytes.overflows(f64, DType.F64, DType.F64), "wider type");
+        assertNull(TensorBytes.overflows(shorts(0x7f7f), DType.BF16, DType.F32), "wider type");
+    }
+
+    /** Each bound agrees with the conversion the loader does: the value just below stays finite, the bound becomes infinite. */
+    @Test
+    void boundsAgreeWithTheConversions() {
+        for (double x : new double[]{65519.99, 65520})
+            assertEquals(x >= 65520, Float.isInfinite(Half.f16ToFloat(Half.doubleToF16(x))), "f16 " + x);
+        for (double x : new double[]{Math.nextDown(0x1.ffp127), 0x1.ffp127})
+            assertEquals(x >= 0x1.ffp127, Float.isInfinite(Half.bf16ToFloat(Half.doubleToBf16(x))), "bf16 from f64 " + x);
+        for (float x : new float[]{Math.nextDown(0x1.ffp127f), 0x1.ffp127f})
+            assertEquals(x >= 0x1.ffp127f, Float.isInfinite(Half.bf16ToFloat(Half.floatToBf16(x))), "bf16 from f32 " + x);
+        for (double x : new double[]{Math.nextDown(0x1.ffffffp127), 0x1.ffffffp127})
+            assertEquals(x >= 0x1.ffffffp127, Float.isInfinite((float) x), "f32 " + x);
     }
 }

@@ -76,4 +76,26 @@ class ModelDirectoryTest {
             }
         }
     }
+
+    /** Loaded as BF16, an F32 weight in the top sliver of F32's range would become infinite: refused; fp32 keeps it. */
+    @Test
+    void aWeightThatOverflowsBf16IsRefusedWhenLoadedAsBf16(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("w.safetensors");
+        int[] shape;
+        try (ParameterStore s = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
+            shape = s.parameters().get("weight").shape();
+        }
+        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[]{-3.4e38f, 1}));
+        ComponentFile.writeSources(file, file, "vae", "{}", Map.of("weight", w), DType.F32, Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            try (ParameterStore bf16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.BF16)) {
+                String msg = assertThrows(CheckpointException.class, () -> ComponentFile.load(r, bf16)).getMessage();
+                assertEquals(file + ": tensor weight overflows BF16 (element 0 of 2 is -Infinity once converted): load the model in fp32 (--dtype)", msg);
+            }
+            try (ParameterStore f32 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
+                ComponentFile.load(r, f32);
+                assertEquals(-3.4e38f, (float) f32.parameters().get("weight").value().toDoubleArray()[0]);
+            }
+        }
+    }
 }

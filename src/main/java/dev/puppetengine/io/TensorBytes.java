@@ -89,18 +89,33 @@ public final class TensorBytes {
     }
 
     /**
-     * The first element of {@code src} (finite, of the floating {@code dtype}) that F16 cannot hold: from 65520 on a value
-     * rounds past F16's largest, 65504, to an infinity. In {@link #nonFinite}'s words, with the converted value; null when
-     * all fit. Read from the stored bytes, so that a tensor converted on a device need not come back to be checked.
+     * The first element of {@code src} (finite, of the floating {@code from}) that {@code to} cannot hold: from its
+     * rounding bound on (65520 for F16, 2^128 - 2^119 for BF16, 2^128 - 2^103 for F32) a value rounds past the type's
+     * largest to an infinity. In {@link #nonFinite}'s words, with the converted value; null when all fit, as always when
+     * {@code to} has at least {@code from}'s range. Read from the stored bytes, so that a tensor converted on a device
+     * need not come back to be checked.
      */
-    public static String overflowsF16(ByteBuffer src, DType dtype) {
+    public static String overflows(ByteBuffer src, DType from, DType to) {
+        double bound = roundingBound(to);
+        if (bound >= roundingBound(from)) return null;
         ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int n = in.remaining() / dtype.bytes();
+        int n = in.remaining() / from.bytes();
         for (int i = 0; i < n; i++) {
-            double x = get(in, dtype);
-            if (Math.abs(x) >= 65520) return "element " + i + " of " + n + " is " + Math.copySign(Double.POSITIVE_INFINITY, x);
+            double x = get(in, from);
+            if (Math.abs(x) >= bound) return "element " + i + " of " + n + " is " + Math.copySign(Double.POSITIVE_INFINITY, x);
         }
         return null;
+    }
+
+    /** The magnitude from which a value rounds (nearest even) to an infinity in a floating {@code dtype}: halfway past its largest. */
+    private static double roundingBound(DType dtype) {
+        switch (dtype) {
+            case F64: return Double.POSITIVE_INFINITY;
+            case F32: return 0x1.ffffffp127;
+            case BF16: return 0x1.ffp127;
+            case F16: return 65520;
+            default: throw new IllegalArgumentException(dtype + " is not a floating type");
+        }
     }
 
     /** Whether IEEE bits (sign-extended: only those below {@code sign} and the sign count) are finite and, if asked, not below zero. */

@@ -102,7 +102,8 @@ public final class ComponentFile {
      * mis-shaped tensors are all reported in one error naming the file. A weight holding a NaN or an infinity is refused
      * naming the tensor: it samples NaN frames and trains NaN losses, said only after minutes of work and naming neither.
      * The check tests the mapped bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
-     * Loaded as F16 from another dtype, a weight that would round past 65504 to an infinity is refused too.
+     * Loaded in a narrower dtype, a weight that would round past that type's largest to an infinity is refused too (F16 from
+     * 65520 on; BF16 from 3.3961e38, which an F32 file can hold).
      */
     public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
         Map<String, Parameter> params = store.parameters();
@@ -114,9 +115,9 @@ public final class ComponentFile {
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"
                             + " from weights that were not finite");
-                if (store.dtype() == DType.F16 && stored != DType.F16 && (bad = TensorBytes.overflowsF16(r.map(name), stored)) != null)   // bf16 keeps fp32's range
-                    throw new CheckpointException(r.file(), "tensor " + name + " overflows F16 (" + bad + " once converted): load the model in bf16"
-                            + " or fp32 (--dtype)");
+                if ((bad = TensorBytes.overflows(r.map(name), stored, store.dtype())) != null)
+                    throw new CheckpointException(r.file(), "tensor " + name + " overflows " + store.dtype() + " (" + bad + " once converted): load"
+                            + " the model in " + (store.dtype() == DType.F16 ? "bf16 or fp32" : "fp32") + " (--dtype)");
                 store.load(name, r.load(name, store.backend(), store.dtype()));
             }
         }
