@@ -201,6 +201,16 @@ class TrainerTest {
         }
     }
 
+    /** fp16 weights are refused by the API as by the CLI: without loss scaling their small gradients underflow to zero. */
+    @Test
+    void fp16WeightsAreRefused() throws Exception {
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        try (RunDirectory dir = RunDirectory.lock(tmp.resolve("fp16")); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F16, 1)) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(1))).getMessage();
+            assertTrue(msg.contains("loss scaling") && msg.contains("bf16"), msg);
+        }
+    }
+
     /** Killed before its first checkpoint, a run starts over, and its log with it (each step logged once). */
     @Test
     void aRunKilledBeforeItsFirstCheckpointStartsItsLogOver() throws Exception {

@@ -8,6 +8,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Streams;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -60,8 +61,13 @@ public final class Trainer {
     private final AtomicBoolean stop = new AtomicBoolean();
     private JsonNode inputs;
 
-    /** {@code store}: the weights being trained; {@code modelConfigJson} identifies the model (saved, checked on resume). */
+    /**
+     * {@code store}: the weights being trained, fp32, bf16 or fp64 (fp16's small gradients underflow to zero without loss
+     * scaling, which this loop does not do); {@code modelConfigJson} identifies the model (saved, checked on resume).
+     */
     public Trainer(RunDirectory run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
+        if (store.dtype() == DType.F16)
+            throw new IllegalArgumentException("training fp16 weights needs loss scaling, which Trainer does not do: use bf16 (same speed on tensor cores) or fp32");
         this.run = run.path();
         this.objective = objective;
         this.store = store;
