@@ -12,6 +12,7 @@ import dev.puppetengine.nn.Linear;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Philox;
 import dev.puppetengine.random.Streams;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.train.data.ClipDataset;
 
@@ -76,6 +77,7 @@ public final class ImageEncoderFit implements Objective {
         List<Tensor> pix = new ArrayList<>();
         for (RgbImage img : frames) pix.add(ClipPreprocess.toTensor(be, img, encoder.config().imageSize()));
         Tensor emb = encoder.embed(F.to(be.concat(pix, 0), store.dtype()), checkpointing);
-        return F.mse(head.forward(emb), target);
+        DType full = store.dtype().full();   // the loss is computed in fp32 for bf16 weights, as the UNet's is
+        return F.mse(F.to(head.forward(emb), full), F.to(target, full));
     }
 }

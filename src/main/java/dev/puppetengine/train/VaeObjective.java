@@ -11,6 +11,7 @@ import dev.puppetengine.model.vae.LatentDistribution;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Philox;
 import dev.puppetengine.random.Streams;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.train.data.ClipDataset;
 import dev.puppetengine.train.data.ClipSample;
@@ -59,16 +60,17 @@ public final class VaeObjective implements Objective {
             int start = (int) (Philox.uniform(seed, Streams.offset(microStep, Streams.SIGMA), i) * (data.frames() - window + 1));
             for (int f = start; f < start + window; f++) frames.add(c.frame(f));
         }
-        Tensor x = F.to(ImageTensors.toTensor(be, frames), store.dtype());
+        DType full = store.dtype().full();   // the loss is computed in fp32 for bf16 weights, as the UNet's is
+        Tensor x = F.to(ImageTensors.toTensor(be, frames), full);
         LatentDistribution q;
-        if (encoderTrains()) q = vae.encode(x, checkpointing);
+        if (encoderTrains()) q = vae.encode(F.to(x, store.dtype()), checkpointing);
         else try (GradMode.Guard g = GradMode.noGrad()) {   // --decoder-only: a checkpointed frozen encoder would be recomputed in backward for nothing
-            q = vae.encode(x);
+            q = vae.encode(F.to(x, store.dtype()));
         }
-        Tensor rec = vae.decode(q.mean(), window, checkpointing);
+        Tensor rec = F.to(vae.decode(q.mean(), window, checkpointing), full), mean = F.to(q.mean(), full), logvar = F.to(q.logvar(), full);
         Tensor charbonnier = F.mean(F.unary(UnaryOp.SQRT, F.affine(F.square(F.sub(rec, x)), 1, 1e-6)));
         // KL(N(mu, s^2) || N(0, 1)) = 0.5 (mu^2 + s^2 - 1 - log s^2), averaged per latent element
-        Tensor kl = F.mean(F.affine(F.sub(F.add(F.square(q.mean()), F.unary(UnaryOp.EXP, q.logvar())), q.logvar()), 0.5, -0.5));
+        Tensor kl = F.mean(F.affine(F.sub(F.add(F.square(mean), F.unary(UnaryOp.EXP, logvar)), logvar), 0.5, -0.5));
         return F.add(charbonnier, F.scale(kl, klWeight));
     }
 
