@@ -4,9 +4,16 @@ import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
 
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -85,6 +92,45 @@ class TensorTest {
         }
         assertTrue(kept.isClosed());
         assertEquals(before, CPU.bytesInUse());
+    }
+
+    /**
+     * An opened scope, and a tensor it owns, are closed on their own thread only: from another, the scope stayed current
+     * on its thread (closed, refusing every tensor made there after, for the thread's life), and a tensor's removal
+     * raced the thread's registrations.
+     */
+    @Test
+    void anotherThreadCannotCloseAThreadsScopeOrItsTensors() throws Exception {
+        long before = CPU.bytesInUse();
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            try (Scope s = Scope.open()) {
+                Tensor t = iota(DType.F32, 4);
+                assertEquals("scope used from another thread", refusedOn(other, () -> { s.close(); return null; }));
+                assertEquals("scope used from another thread", refusedOn(other, () -> { t.close(); return null; }));
+                assertFalse(s.isClosed());
+                assertFalse(t.isClosed());
+                assertSame(s, Scope.current());
+                assertSame(s, iota(DType.F32, 2).owner(), "the thread still makes tensors in its scope");
+            }
+            assertNull(Scope.current());
+            assertEquals(before, CPU.bytesInUse(), "all freed by the scope's own close");
+            Scope weights = Scope.detached();   // a long-lived scope, as a model's weights: whoever owns it may close it anywhere
+            try (Scope.Use u = weights.use()) {
+                iota(DType.F32, 4);
+            }
+            other.submit(weights::close).get();
+            assertTrue(weights.isClosed());
+            assertEquals(before, CPU.bytesInUse(), "the detached scope's tensors freed on the other thread");
+        } finally {
+            other.shutdown();
+        }
+    }
+
+    private static String refusedOn(ExecutorService thread, Callable<Void> call) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> thread.submit(call).get());
+        assertTrue(e.getCause() instanceof IllegalStateException, String.valueOf(e.getCause()));
+        return e.getCause().getMessage();
     }
 
     @Test

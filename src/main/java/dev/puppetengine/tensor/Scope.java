@@ -18,7 +18,8 @@ import java.util.Set;
  * </pre>
  *
  * A long-lived scope (model parameters, optimizer state) is made with {@link #detached()} and entered with
- * {@link #use()} while creating what it should own. Scopes are confined to their thread.
+ * {@link #use()} while creating what it should own. Scopes are confined to their thread: one opened there, and the
+ * tensors any scope owns, are closed there too (else refused); a detached one may be closed by whoever owns it.
  *
  * <p>Work on device tensors inside a scope: an operation that fails after allocating its output (out of memory for
  * a second output, a failed launch) leaves that output to the current scope; with none open, nothing can free it.
@@ -28,20 +29,21 @@ public final class Scope implements AutoCloseable {
 
     private final Set<Tensor> owned = new LinkedHashSet<>(); // Tensor has identity equality
     private final Thread thread = Thread.currentThread();
+    private final boolean stacked;   // opened: on its thread's stack until closed, and only that thread can take it off
     private boolean closed;
 
-    private Scope() {}
+    private Scope(boolean stacked) { this.stacked = stacked; }
 
     /** Opens a scope and makes it current until it is closed. */
     public static Scope open() {
-        Scope s = new Scope();
+        Scope s = new Scope(true);
         STACK.get().push(s);
         return s;
     }
 
     /** A scope that is not current; enter it with {@link #use()}. Close it when its owner goes away. */
     public static Scope detached() {
-        return new Scope();
+        return new Scope(false);
     }
 
     /** The innermost open scope of this thread, or null. */
@@ -93,6 +95,7 @@ public final class Scope implements AutoCloseable {
     }
 
     void forget(Tensor t) {
+        checkThread();   // the set is this thread's: another's removal races its registrations
         owned.remove(t);
     }
 
@@ -102,12 +105,17 @@ public final class Scope implements AutoCloseable {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("scope is closed");
+        checkThread();
+    }
+
+    private void checkThread() {
         if (Thread.currentThread() != thread) throw new IllegalStateException("scope used from another thread");
     }
 
     @Override
     public void close() {
         if (closed) return;
+        if (stacked) checkThread();   // closed elsewhere it would stay current here, closed, refusing every tensor after
         Deque<Scope> st = STACK.get();
         if (st.peek() == this) st.pop();
         else if (st.contains(this)) throw new IllegalStateException("scopes closed out of order");

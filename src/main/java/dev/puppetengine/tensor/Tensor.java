@@ -344,12 +344,11 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (closed) return;
-        closed = true;
         if (owner != null) {
-            Scope o = owner;
+            if (!owner.isClosed()) owner.forget(this);   // refused from another thread: before anything changes
             owner = null;
-            if (!o.isClosed()) o.forget(this);
         }
+        closed = true;
         storage.release();
     }
 
