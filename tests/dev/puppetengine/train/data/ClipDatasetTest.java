@@ -107,6 +107,23 @@ class ClipDatasetTest {
         }
     }
 
+    /**
+     * A second writer (another dataset run with the same --out) is refused while one is open: it would have removed the
+     * first one's clips in progress as leftovers of a killed run, failing it.
+     */
+    @Test
+    void aSecondWriterIsRefusedWhileOneIsOpen(@TempDir Path root) throws IOException {
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(2, 7))) {
+            Path inProgress = Files.createDirectory(root.resolve("clips/000000.tmp-1f2e3d"));   // as the first writer's publish leaves it meanwhile
+            String msg = assertThrows(IOException.class, () -> ClipDatasetWriter.open(root, manifest(2, 7))).getMessage();
+            assertTrue(msg.contains("another dataset run is writing there") && msg.contains("dataset.lock"), msg);
+            assertTrue(Files.isDirectory(inProgress), "the first writer's clip in progress kept");
+            Files.delete(inProgress);
+        }
+        writeAll(root, manifest(2, 7));   // released by close
+        assertEquals(2, ClipDataset.open(root).count());
+    }
+
     @Test
     void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {

@@ -3,6 +3,7 @@ package dev.puppetengine.train.data;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.PngEncoder;
 import org.apache.commons.io.file.PathUtils;
 
@@ -19,7 +20,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * Writes a clip dataset, resumably. Each clip is written into {@code clips/000123.tmp-<hex>/} (every file
  * fsynced) and renamed to {@code clips/000123/}, so a clip directory under its final name is always whole;
  * leftovers of an interrupted run are removed when the writer opens. {@code dataset.json} says
- * {@code "complete": false} until {@link #finish()}. One writer per directory at a time.
+ * {@code "complete": false} until {@link #finish()}. One writer per directory at a time: {@code dataset.lock} refuses a
+ * second (whose open would remove the first one's clips in progress as leftovers).
  *
  * <p>Clips are encoded and written on a few I/O threads: an fsync costs about a millisecond here and a clip
  * has 15 files, so done one after another the syncs would take longer than generating the clips, while
@@ -28,9 +30,11 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class ClipDatasetWriter implements AutoCloseable {
     private static final int IO_THREADS = 4;
     private static final int MAX_IN_FLIGHT = 16;
+    static final String LOCK = "dataset.lock";
 
     private final Path root;
     private final DatasetManifest manifest;
+    private final LockFile lock;
     private final ExecutorService io = Executors.newFixedThreadPool(IO_THREADS, r -> {
         Thread t = new Thread(r, "clip-writer");
         t.setDaemon(true);
@@ -40,9 +44,10 @@ public final class ClipDatasetWriter implements AutoCloseable {
     private final ThreadLocal<PngEncoder> png = ThreadLocal.withInitial(PngEncoder::new);
     private final AtomicReference<IOException> failure = new AtomicReference<>();
 
-    private ClipDatasetWriter(Path root, DatasetManifest manifest) {
+    private ClipDatasetWriter(Path root, DatasetManifest manifest, LockFile lock) {
         this.root = root;
         this.manifest = manifest;
+        this.lock = lock;
     }
 
     /**
@@ -51,17 +56,23 @@ public final class ClipDatasetWriter implements AutoCloseable {
      * error, so that one directory never mixes clips of two configurations.
      */
     public static ClipDatasetWriter open(Path root, DatasetManifest manifest) throws IOException {
-        Path clips = ClipDataset.clipsDir(root);
-        Files.createDirectories(clips);
-        Path file = ClipDataset.manifestFile(root);
-        if (Files.exists(file)) {
-            String conflict = manifest.conflictWith(DatasetManifest.fromJson(Json.read(file), file));
-            if (conflict != null)
-                throw new InputFileException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
+        LockFile lock = LockFile.acquire(root.resolve(LOCK), root + ": another dataset run is writing there; wait for it to end or choose another --out");
+        try {
+            Path clips = ClipDataset.clipsDir(root);
+            Files.createDirectories(clips);
+            Path file = ClipDataset.manifestFile(root);
+            if (Files.exists(file)) {
+                String conflict = manifest.conflictWith(DatasetManifest.fromJson(Json.read(file), file));
+                if (conflict != null)
+                    throw new InputFileException(file + ": the existing dataset differs (" + conflict + "); write to a new directory");
+            }
+            AtomicFile.removeLeftovers(clips);   // interrupted clips (NNNNNN.tmp-<hex>): no other writer is at work here
+            AtomicFile.writeBytes(file, Json.bytes(manifest.withComplete(false).toJson()));
+            return new ClipDatasetWriter(root, manifest, lock);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
         }
-        AtomicFile.removeLeftovers(clips);   // interrupted clips (NNNNNN.tmp-<hex>)
-        AtomicFile.writeBytes(file, Json.bytes(manifest.withComplete(false).toJson()));
-        return new ClipDatasetWriter(root, manifest);
     }
 
     /** Whether clip {@code index} is already on disk with all its files. */
@@ -118,15 +129,17 @@ public final class ClipDatasetWriter implements AutoCloseable {
         AtomicFile.writeBytes(ClipDataset.manifestFile(root), Json.bytes(manifest.withComplete(true).toJson()));
     }
 
-    /** Lets queued clips finish (without marking the dataset complete) and stops the I/O threads. */
+    /** Lets queued clips finish (without marking the dataset complete), stops the I/O threads and releases the directory. */
     @Override
-    public void close() {
+    public void close() throws IOException {
         io.shutdown();
+        boolean idle = false;
         try {
-            io.awaitTermination(1, TimeUnit.HOURS);
+            idle = io.awaitTermination(1, TimeUnit.HOURS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (idle) lock.close();   // else clips are still being written: the lock stays until the process ends
     }
 
     private void throwFailure() throws IOException {
