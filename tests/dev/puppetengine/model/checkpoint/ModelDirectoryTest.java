@@ -58,44 +58,38 @@ class ModelDirectoryTest {
     /** Loaded as F16, a weight past 65504 would become infinite: refused naming the file and tensor; bf16 keeps it. */
     @Test
     void aWeightThatOverflowsF16IsRefusedWhenLoadedAsF16(@TempDir Path dir) throws Exception {
-        Path file = dir.resolve("w.safetensors");
-        int[] shape;
-        try (ParameterStore s = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
-            shape = s.parameters().get("weight").shape();
-        }
-        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[]{1, 7e4f}));
-        ComponentFile.writeSources(file, file, "vae", "{}", Map.of("weight", w), DType.F32, Map.of());
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            try (ParameterStore f16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F16)) {
-                String msg = assertThrows(CheckpointException.class, () -> ComponentFile.load(r, f16)).getMessage();
-                assertEquals(file + ": tensor weight overflows F16 (element 1 of 2 is Infinity once converted): load the model in bf16 or fp32 (--dtype)", msg);
-            }
-            try (ParameterStore bf16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.BF16)) {
-                ComponentFile.load(r, bf16);
-                assertEquals(70144.0, bf16.parameters().get("weight").value().toDoubleArray()[1]);   // 7e4 to bf16's nearest (a step of 512 there)
-            }
-        }
+        Path file = writeWeight(dir, 1, 7e4f);
+        assertEquals(file + ": tensor weight overflows F16 (element 1 of 2 is Infinity once converted): load the model in bf16 or fp32 (--dtype)",
+                loadAs(file, DType.F16, 0));
+        assertEquals("70144.0", loadAs(file, DType.BF16, 1));   // 7e4 to bf16's nearest (a step of 512 there)
     }
 
     /** Loaded as BF16, an F32 weight in the top sliver of F32's range would become infinite: refused; fp32 keeps it. */
     @Test
     void aWeightThatOverflowsBf16IsRefusedWhenLoadedAsBf16(@TempDir Path dir) throws Exception {
+        Path file = writeWeight(dir, -3.4e38f, 1);
+        assertEquals(file + ": tensor weight overflows BF16 (element 0 of 2 is -Infinity once converted): load the model in fp32 (--dtype)",
+                loadAs(file, DType.BF16, 0));
+        assertEquals(String.valueOf((double) -3.4e38f), loadAs(file, DType.F32, 0));
+    }
+
+    /** An F32 file holding a (1, 2) Linear's weight. */
+    private static Path writeWeight(Path dir, float a, float b) throws Exception {
         Path file = dir.resolve("w.safetensors");
-        int[] shape;
-        try (ParameterStore s = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
-            shape = s.parameters().get("weight").shape();
-        }
-        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[]{-3.4e38f, 1}));
+        int[] shape = {2, 1};
+        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[]{a, b}));
         ComponentFile.writeSources(file, file, "vae", "{}", Map.of("weight", w), DType.F32, Map.of());
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            try (ParameterStore bf16 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.BF16)) {
-                String msg = assertThrows(CheckpointException.class, () -> ComponentFile.load(r, bf16)).getMessage();
-                assertEquals(file + ": tensor weight overflows BF16 (element 0 of 2 is -Infinity once converted): load the model in fp32 (--dtype)", msg);
-            }
-            try (ParameterStore f32 = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), DType.F32)) {
-                ComponentFile.load(r, f32);
-                assertEquals(-3.4e38f, (float) f32.parameters().get("weight").value().toDoubleArray()[0]);
-            }
+        return file;
+    }
+
+    /** Loads {@code file} as {@code dtype}: the refusal's message, or the loaded weight's element {@code i}. */
+    private static String loadAs(Path file, DType dtype, int i) throws Exception {
+        try (SafetensorsReader r = SafetensorsReader.open(file);
+             ParameterStore store = ParameterStore.allocate(new Linear(1, 2, false), CpuBackend.get(), dtype)) {
+            ComponentFile.load(r, store);
+            return String.valueOf(store.parameters().get("weight").value().toDoubleArray()[i]);
+        } catch (CheckpointException e) {
+            return e.getMessage();
         }
     }
 }
