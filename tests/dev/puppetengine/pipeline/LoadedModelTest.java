@@ -1,10 +1,13 @@
 package dev.puppetengine.pipeline;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.CheckpointException;
 import dev.puppetengine.model.checkpoint.ComponentFile;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.vae.VaeConfig;
+import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,5 +31,26 @@ class LoadedModelTest {
         assertEquals(vae + ": the vae config in its metadata is null, expected a JSON object", msg);
         msg = assertThrows(CheckpointException.class, () -> LoadedModel.config(dir, ModelDirectory.read(dir), "image_encoder", VaeConfig.class)).getMessage();
         assertEquals(dir + ": has no 'image_encoder' component", msg);
+    }
+
+    /**
+     * A model directory replaced after its manifest was read (a training run exporting there while prepare reads it) is
+     * refused, not loaded: its weights would have been paired with the other model's manifest and checksums.
+     */
+    @Test
+    void aModelReplacedSinceItsManifestWasReadIsRefused(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model");
+        save(model, 1, false);
+        ModelDirectory.Manifest before = ModelDirectory.read(model);
+        save(model, 2, true);
+        String msg = assertThrows(CheckpointException.class, () -> LoadedModel.loadEncoders(model, before, CpuBackend.get(), DType.F32)).getMessage();
+        assertEquals(model + ": was replaced while it was being loaded (its manifest.json changed since it was read): load it again", msg);
+        LoadedModel.loadEncoders(model, ModelDirectory.read(model), CpuBackend.get(), DType.F32).close();
+    }
+
+    private static void save(Path dir, long seed, boolean force) throws Exception {
+        try (LoadedModel m = LoadedModel.random(ModelPresets.named("toy"), CpuBackend.get(), DType.F32, seed)) {
+            m.save(dir, "toy", "test", true, DType.F32, Map.of(), force);
+        }
     }
 }

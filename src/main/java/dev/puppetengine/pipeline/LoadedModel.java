@@ -193,6 +193,11 @@ public final class LoadedModel implements AutoCloseable {
                                                      Backend backend, DType dtype, List<ParameterStore> opened) throws IOException {
         Path file = dir.resolve(man.components().get(name).file());
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            // read again once the file is open: a directory replaced since man was read (a training run exporting there)
+            // would pair its weights with another model's manifest and checksums
+            if (!ModelDirectory.read(dir).equals(man))
+                throw new CheckpointException(dir, "was replaced while it was being loaded (its " + ModelDirectory.MANIFEST
+                        + " changed since it was read): load it again");
             M m = build.apply(config(file, r, name, configType));
             ParameterStore s = ParameterStore.allocate(m, backend, dtype);
             opened.add(s);
