@@ -1,28 +1,35 @@
 package dev.puppetengine.io;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
-import java.util.concurrent.ThreadLocalRandom;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Keeps a second writer (another process, or this one) out of an output while it is written: an OS lock on a small
  * file beside it. The lock dies with the process; closing releases it and deletes the file.
+ *
+ * <p>The OS lock is POSIX's, owned by the process: closing any descriptor of the file in this process releases it,
+ * so nothing here opens a locked file a second time. A second taker in this process is refused from {@link #HELD},
+ * and whether the name still leads to the file locked is asked by {@code stat}, not by reading it.
  */
 public final class LockFile implements AutoCloseable {
-    private final Path file;
+    /** The lock files this process holds (parent's real path + name). */
+    private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
+    private final Path file, key;
     private final FileChannel channel;
 
-    private LockFile(Path file, FileChannel channel) {
+    private LockFile(Path file, Path key, FileChannel channel) {
         this.file = file;
+        this.key = key;
         this.channel = channel;
     }
 
@@ -33,53 +40,65 @@ public final class LockFile implements AutoCloseable {
 
     /** Tests: {@code opened} runs between opening the file and locking it, where another holder's close may come. */
     static LockFile acquire(Path file, String busy, Runnable opened) throws IOException {
-        if (file.toAbsolutePath().getParent() != null) Files.createDirectories(file.toAbsolutePath().getParent());
-        while (true) {
-            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock held;
-            try {
-                opened.run();
-                held = ch.tryLock();
-                if (held != null && !stillNamed(file, ch)) {   // a holder's close deleted what this opened: take the file there now
+        Path parent = file.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path key = parent.toRealPath().resolve(file.getFileName());
+        if (!HELD.add(key)) throw busy(busy, file);
+        try {
+            while (true) {
+                Object before = identity(file);
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock held;
+                try {
+                    opened.run();
+                    held = ch.tryLock();
+                } catch (OverlappingFileLockException elsewhereInThisProcess) {
+                    held = null;
+                } catch (IOException | RuntimeException e) {
                     ch.close();
-                    continue;
+                    throw e;
                 }
-            } catch (OverlappingFileLockException inThisProcess) {
-                held = null;
-            } catch (IOException | RuntimeException e) {
-                ch.close();
-                throw e;
+                if (held == null) {
+                    ch.close();
+                    throw busy(busy, file);
+                }
+                // A holder's close deletes the file, then unlocks it: one that opened it just before then holds a file no name
+                // leads to, while the next creates and locks a new one under the name. The same file named before the open
+                // and after the lock is the one locked (short of two more holders passing between, one reusing the number).
+                if (before != null && before.equals(identity(file))) return new LockFile(file, key, ch);
+                ch.close();   // missing before (created here: looked at again) or replaced since: take the file there now
             }
-            if (held == null) {
-                ch.close();
-                throw new InputFileException(busy + " (" + file + " is locked)");
-            }
-            return new LockFile(file, ch);
+        } catch (IOException | RuntimeException e) {
+            HELD.remove(key);
+            throw e;
         }
     }
 
+    private static InputFileException busy(String busy, Path file) {
+        return new InputFileException(busy + " (" + file + " is locked)");
+    }
+
     /**
-     * Whether {@code file} still names the file {@code ch} has just locked. A holder's close deletes the file, then
-     * unlocks it: a taker that opened it just before then locks a file no name leads to, while the next one creates and
-     * locks a new file under the name, and both would hold the lock. Told apart by a token unique to this taker, written
-     * through the channel and read back by name.
+     * The file {@code file} names now (device and inode, by stat: no descriptor opened), or null when there is none; where
+     * the file system has no file keys, only whether there is one.
      */
-    private static boolean stillNamed(Path file, FileChannel ch) throws IOException {
-        byte[] token = (ProcessHandle.current().pid() + " " + Long.toHexString(ThreadLocalRandom.current().nextLong()) + "\n")
-                .getBytes(StandardCharsets.US_ASCII);
-        ch.truncate(0);
-        AtomicFile.writeFully(ch, ByteBuffer.wrap(token));
+    private static Object identity(Path file) throws IOException {
         try {
-            return Arrays.equals(Files.readAllBytes(file), token);
-        } catch (NoSuchFileException deleted) {
-            return false;
+            Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+            return key != null ? key : file;
+        } catch (NoSuchFileException none) {
+            return null;
         }
     }
 
     @Override
     public void close() throws IOException {
         if (!channel.isOpen()) return;
-        Files.deleteIfExists(file);   // while still held: never another writer's file
-        channel.close();
+        try {
+            Files.deleteIfExists(file);   // while still held: never another writer's file
+            channel.close();
+        } finally {
+            HELD.remove(key);
+        }
     }
 }
