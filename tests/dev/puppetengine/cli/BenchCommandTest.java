@@ -27,6 +27,10 @@ class BenchCommandTest {
         // the toy UNet at 8x8 latents, 2 frames, CFG batch 2: at least its conv_in and conv_out alone
         long convInOut = 2L * 2 * 2 * 8 * 8 * (8 * 9 * 32 + 32 * 9 * 4);
         assertTrue(o.get("unet_flops_per_step").asLong() > convInOut, o.toString());
+        // the rate divides a later step's FLOPs by a later step's time, not by the mean over all steps with the first
+        // (which also computes the drag embeddings the later steps reuse)
+        double rate = o.get("unet_flops_per_step").asDouble() / o.get("unet_later_step_ms").asDouble() / 1e9;
+        assertEquals(rate, o.get("unet_tflops_per_s").asDouble(), rate * 1e-12, o.toString());
         assertTrue(o.get("mfu").asDouble() > 0);
         assertTrue(o.get("peak_bytes").asLong() > 0);
         assertTrue(o.get("non_finite_note").isNull(), o.toString());

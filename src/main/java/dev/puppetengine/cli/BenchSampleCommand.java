@@ -30,7 +30,8 @@ import java.util.concurrent.Callable;
         description = {"Benchmark sampling end to end: per-stage times, UNet ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
                 "Uses --model, or a --preset built in memory with random weights (the full-size puppet-master needs a GPU to be practical)."})
 final class BenchSampleCommand implements Callable<Integer> {
-    @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS + ": the per-step time is measured between steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS + ": TFLOP/s and MFU are "
+            + "measured over steps 2..N, FLOPs and time alike (the first step also computes what the later ones reuse) (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--frames", defaultValue = "14", description = "Frames, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
@@ -49,8 +50,11 @@ final class BenchSampleCommand implements Callable<Integer> {
             + "also -Dpuppet.cuda.graph=true).")
     boolean cudaGraph;
 
-    /** {@code nonFiniteNote}: null for a sound sample, else what its non-finite values say (a timing of a broken sample). */
-    record Run(PuppetMaster.Timings t, long unetFlopsPerStep, long totalMs, String nonFiniteNote) {}
+    /**
+     * {@code unetFlopsPerStep}, {@code laterStepMs}: a UNet step's FLOPs and milliseconds over steps 2..N (one interval for
+     * both); {@code nonFiniteNote}: null for a sound sample, else what its non-finite values say (a timing of a broken sample).
+     */
+    record Run(PuppetMaster.Timings t, long unetFlopsPerStep, double laterStepMs, long totalMs, String nonFiniteNote) {}
 
     @Mixin
     BenchModelArgs bench;
@@ -59,7 +63,7 @@ final class BenchSampleCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (warmup < 0 || repeat < 1) throw new UserError("--warmup must be >= 0 and --repeat >= 1");
         bench.check();
-        if (steps < 2) throw new UserError("--steps must be >= 2 (the UNet's FLOPs per step are measured between steps)");
+        if (steps < 2) throw new UserError("--steps must be >= 2 (the UNet's FLOPs and time per step are measured between steps)");
         SamplingArgs.checkFrames(frames);
         SamplingOptions opts;
         try {
@@ -79,10 +83,10 @@ final class BenchSampleCommand implements Callable<Integer> {
                     m.manifest.kind(), side, side, frames, steps, opts.cfg() ? "on (batch 2)" : "off", backend.name(), dt,
                     opts.cudaGraph() ? ", CUDA graph requested" : "");
             System.err.println("bench sample: " + what);
-            for (int i = 0; i < warmup; i++) once(pm, img, drags, opts);
+            for (int i = 0; i < warmup; i++) once(pm, backend, img, drags, opts);
             Run[] runs = new Run[repeat];
             for (int i = 0; i < repeat; i++) {
-                runs[i] = once(pm, img, drags, opts);
+                runs[i] = once(pm, backend, img, drags, opts);
                 System.err.printf(Locale.ROOT, "  run %d: %d ms (unet %.1f ms/step)%n", i + 1, runs[i].totalMs(), runs[i].t().unetPerStepMs());
             }
             // timed, but not a result: a NaN video (a 16-bit overflow, say) may even run at another speed than a sound one
@@ -91,13 +95,14 @@ final class BenchSampleCommand implements Callable<Integer> {
             java.util.Arrays.sort(runs, java.util.Comparator.comparingLong(Run::totalMs));
             Run med = runs[Median.index(repeat)];
             PuppetMaster.Timings t = med.t();
-            double tflops = med.unetFlopsPerStep() / (t.unetPerStepMs() / 1e3) / 1e12;
+            double tflops = med.unetFlopsPerStep() / (med.laterStepMs() / 1e3) / 1e12;
             Double mfu = bench.mfu(tflops);
             System.out.printf(Locale.ROOT, "%-22s %10s%n", "stage", "ms");
             System.out.printf(Locale.ROOT, "%-22s %10d%n%-22s %10d%n%-22s %10d%n%-22s %10.1f%n%-22s %10d%n%-22s %10d%n%-22s %10d%n",
                     "preprocess", t.preprocessMs(), "clip", t.clipMs(), "vae encode", t.vaeEncodeMs(), "unet per step", t.unetPerStepMs(),
                     "unet total", t.unetTotalMs(), "vae decode", t.vaeDecodeMs(), "total", med.totalMs());
-            System.out.printf(Locale.ROOT, "unet: %.3f TFLOP/step, %.4f TFLOP/s%s; peak memory %.1f MiB%n", med.unetFlopsPerStep() / 1e12, tflops,
+            System.out.printf(Locale.ROOT, "unet steps 2..%d: %.4g TFLOP and %.1f ms per step, %.4f TFLOP/s%s; peak memory %.1f MiB%n", steps,
+                    med.unetFlopsPerStep() / 1e12, med.laterStepMs(), tflops,
                     mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu), t.peakBytes() / 1048576.0);
             ObjectNode o = Json.mapper().createObjectNode();
             o.put("date", Instant.now().toString());
@@ -117,6 +122,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             ArrayNode all = o.putArray("total_ms_all_runs");
             for (Run r : runs) all.add(r.totalMs());
             o.put("unet_flops_per_step", med.unetFlopsPerStep());
+            o.put("unet_later_step_ms", med.laterStepMs());
             o.put("unet_tflops_per_s", tflops);
             if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
             o.put("peak_bytes", t.peakBytes());
@@ -126,22 +132,25 @@ final class BenchSampleCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One sample; the UNet's FLOPs per step are the count between the first and last step callbacks. */
-    private static Run once(PuppetMaster pm, RgbImage img, List<DragPath> drags, SamplingOptions o) {
-        long[] at = new long[2];
+    /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks. */
+    private static Run once(PuppetMaster pm, Backend backend, RgbImage img, List<DragPath> drags, SamplingOptions o) {
+        long[] at = new long[2], ns = new long[2];
         FlopCount.start();
         long t0 = System.nanoTime();
         PuppetMaster.Result r;
         try {
             r = pm.sample(img, drags, o, (done, total) -> {
-                if (done == 1) at[0] = FlopCount.current();
-                if (done == total) at[1] = FlopCount.current();
+                if (done != 1 && done != total) return;
+                backend.synchronize();   // a device's queued steps count before this instant, not after
+                int i = done == 1 ? 0 : 1;
+                at[i] = FlopCount.current();
+                ns[i] = System.nanoTime();
             });
         } finally {
             FlopCount.stop();
         }
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        return new Run(r.timings(), (at[1] - at[0]) / (o.steps() - 1), ms, r.nonFiniteNote());
+        return new Run(r.timings(), (at[1] - at[0]) / (o.steps() - 1), (ns[1] - ns[0]) / 1e6 / (o.steps() - 1), ms, r.nonFiniteNote());
     }
 
     /** A deterministic textured test image (the content does not change the cost). */
