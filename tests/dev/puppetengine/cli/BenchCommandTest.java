@@ -54,8 +54,21 @@ class BenchCommandTest {
         assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--frames", "2", "--steps", "1", "--warmup", "0",
                 "--gradient-checkpointing", "--json", json.toString()));
         JsonNode o = Json.mapper().readTree(json.toFile());
-        assertEquals(4 * o.get("forward_flops").asLong(), o.get("model_flops_per_step").asLong());
         assertTrue(o.get("forward_flops").asLong() > 0 && o.get("peak_bytes").asLong() > 0, o.toString());
+        // model FLOPs are the forward and backward products counted as they run: the checkpointed forward's recompute
+        // is not model work (else MFU would be 4/3 of the plain run's at the same speed), and a backward that trains
+        // fewer weights does less than the 2x forward an assumed 3x would claim
+        Path plain = dir.resolve("plain.json"), dragAttention = dir.resolve("drag-attention.json");
+        assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--frames", "2", "--steps", "1", "--warmup", "0", "--json", plain.toString()));
+        assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--frames", "2", "--steps", "1", "--warmup", "0", "--trainable", "drag-attention",
+                "--json", dragAttention.toString()));
+        JsonNode p = Json.mapper().readTree(plain.toFile()), d = Json.mapper().readTree(dragAttention.toFile());
+        assertEquals(p.get("model_flops_per_step").asLong(), o.get("model_flops_per_step").asLong(), p + "\n" + o);
+        assertEquals(p.get("forward_flops").asLong(), d.get("forward_flops").asLong());
+        assertTrue(d.get("model_flops_per_step").asLong() < p.get("model_flops_per_step").asLong(), d + "\n" + p);
+        for (JsonNode r : new JsonNode[]{o, p, d})
+            assertEquals(r.get("forward_flops").asLong() + r.get("backward_flops").asLong(), r.get("model_flops_per_step").asLong(), r.toString());
+        assertTrue(o.get("recomputed_flops").asLong() > 0 && p.get("recomputed_flops").asLong() == 0, o + "\n" + p);
         assertEquals("preset toy", o.get("model").asText(), "the JSON names the model, as bench sample's does");
         assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--trainable", "some"));
         // each bad count is refused naming its option

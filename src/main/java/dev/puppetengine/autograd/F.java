@@ -228,12 +228,16 @@ public final class F {
                 if (needs(0)) {
                     Tensor bt = sb.transpose(-1, -2);
                     GemmRecorder.matmul("matmul", "backward_input", gy, bt);
-                    ga = reduceTo(be(gy).matmul(gy, bt), as);
+                    Tensor full = be(gy).matmul(gy, bt);
+                    FlopCount.addBackward(2L * full.numel() * gy.size(-1));
+                    ga = reduceTo(full, as);
                 }
                 if (needs(1)) {
                     Tensor at = sa.transpose(-1, -2);
                     GemmRecorder.matmul("matmul", "backward_weight", at, gy);
-                    gb = reduceTo(be(gy).matmul(at, gy), bs);
+                    Tensor full = be(gy).matmul(at, gy);
+                    FlopCount.addBackward(2L * full.numel() * at.size(-1));
+                    gb = reduceTo(full, bs);
                 }
                 return new Tensor[]{ga, gb};
             }
@@ -265,11 +269,13 @@ public final class F {
                 if (needs(0)) {
                     GemmRecorder.matmul("linear", "backward_input", g2, sw);
                     gx = be.matmul(g2, sw).reshape(xs);
+                    FlopCount.addBackward(2L * gx.numel() * n);
                 }
                 if (needs(1)) {
                     Tensor g2t = g2.transpose(0, 1), x2 = sx.reshape(-1, k);
                     GemmRecorder.matmul("linear", "backward_weight", g2t, x2);
                     gw = be.matmul(g2t, x2);
+                    FlopCount.addBackward(2L * gw.numel() * g2.size(0));
                 }
                 Tensor gb = needs(2) ? be.sumTo(g2, new int[]{1, n}).reshape(n) : null;
                 return new Tensor[]{gx, gw, gb, needs(3) ? gy.alias() : null};
@@ -308,11 +314,14 @@ public final class F {
             protected Tensor[] backward(Tensor gy) {
                 Backend be = be(gy);
                 Tensor gx = null, gw = null;
+                long products = 2L * gy.numel() * ws[1] * ws[2] * ws[3];   // each gradient product has the forward's count
                 if (needs(0)) {
+                    FlopCount.addBackward(products);
                     GemmRecorder.conv("backward_input", gy.dtype(), xs, ws, spec, false, GemmRecorder.Epilogue.NONE);
                     gx = be.conv2dBackwardInput(gy, sw, xs, spec);
                 }
                 if (needs(1)) {
+                    FlopCount.addBackward(products);
                     GemmRecorder.conv("backward_weight", gy.dtype(), xs, ws, spec, false, GemmRecorder.Epilogue.NONE);
                     gw = be.conv2dBackwardWeight(gy, sx, ws, spec);
                 }
@@ -407,6 +416,7 @@ public final class F {
             @Override
             protected Tensor[] backward(Tensor gy) {
                 Tensor[] g = be(gy).attentionBackward(sq, sk, sv, st, gy, heads, scale);
+                FlopCount.addBackward(8L * sq.numel() * sk.size(1));   // dV, dP, dQ, dK: twice the forward's two products
                 return new Tensor[]{needs(0) ? g[0] : null, needs(1) ? g[1] : null, needs(2) ? g[2] : null};
             }
         });

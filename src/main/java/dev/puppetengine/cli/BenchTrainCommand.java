@@ -32,12 +32,15 @@ import java.util.concurrent.Callable;
 
 /**
  * ./puppet-engine bench train: times full training steps of the UNet (EDM loss forward, backward, Adam) on a
- * fixed random batch of the spec's shapes, with peak backend memory and, from the forward FLOPs counted by
- * {@link FlopCount}, the usual 3x (4x with checkpointing) model FLOPs per step for TFLOP/s and MFU.
+ * fixed random batch of the spec's shapes, with peak backend memory and, for TFLOP/s and MFU, the model FLOPs per step:
+ * the forward's and the backward's gradient products as {@link FlopCount} counts them running (a checkpointed forward's
+ * recompute is reported apart, not as model FLOPs).
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Benchmark UNet training steps (batch 1 like the reference): ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
-                "Uses --model, or a --preset built in memory with random weights (puppet-master: the 1.68B model, GPU-sized)."})
+                "Uses --model, or a --preset built in memory with random weights (puppet-master: the 1.68B model, GPU-sized).",
+                "TFLOP/s and MFU use model FLOPs: the forward's and the backward's matrix products as they run (2 per multiply-add; "
+                        + "fewer gradient products with fewer trainable weights), without a checkpointed forward's recompute (reported apart)."})
 final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--frames", defaultValue = "14", description = "Frames per clip, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
     int frames;
@@ -94,16 +97,19 @@ final class BenchTrainCommand implements Callable<Integer> {
                     backend.name(), dt);
             System.err.println("bench train: " + what);
             long[] ms = new long[steps];
-            long forwardFlops = 0, peak = 0;
+            long forwardFlops = 0, backwardFlops = 0, recomputedFlops = 0, peak = 0;
             try (Adam adam = new Adam(params, cfg.adam())) {
                 for (int i = 0; i < warmup + steps; i++) {
                     backend.resetPeak();
-                    long t0 = System.nanoTime(), fwd;
+                    long t0 = System.nanoTime(), fwd, bwd, all;
+                    FlopCount.start();
                     try (Scope s = Scope.open(); Autograd.Tape tape = Autograd.tape()) {
-                        FlopCount.start();                 // the forward only: a checkpointed backward recomputes it
                         Tensor loss = objective.loss(new int[]{0}, i, checkpointing);
-                        fwd = FlopCount.stop();
+                        fwd = FlopCount.current();
                         Autograd.backward(loss);
+                        bwd = FlopCount.backward();
+                    } finally {
+                        all = FlopCount.stop();
                     }
                     adam.step(1);
                     backend.synchronize();
@@ -111,6 +117,8 @@ final class BenchTrainCommand implements Callable<Integer> {
                     if (i >= warmup) {
                         ms[i - warmup] = t;
                         forwardFlops = fwd;
+                        backwardFlops = bwd;
+                        recomputedFlops = all - fwd - bwd;   // the forward ops a checkpointed backward ran again
                         peak = Math.max(peak, backend.peakBytes());
                         System.err.printf(Locale.ROOT, "  step %d: %d ms%n", i - warmup + 1, t);
                     }
@@ -119,12 +127,12 @@ final class BenchTrainCommand implements Callable<Integer> {
             long[] sorted = ms.clone();
             Arrays.sort(sorted);
             long med = sorted[Median.index(steps)];
-            // Model FLOPs per step: forward + backward (2x forward); checkpointing runs the forward once more.
-            long modelFlops = forwardFlops * (checkpointing ? 4 : 3);
+            long modelFlops = forwardFlops + backwardFlops;
             double tflops = modelFlops / (med / 1e3) / 1e12;
             Double mfu = bench.mfu(tflops);
-            System.out.printf(Locale.ROOT, "train step: %d ms (median of %d); %.4f TFLOP/step (forward %.4f), %.4f TFLOP/s%s; peak memory %.1f MiB%n",
-                    med, steps, modelFlops / 1e12, forwardFlops / 1e12, tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
+            System.out.printf(Locale.ROOT, "train step: %d ms (median of %d); %.4g TFLOP/step (forward %.4g, backward %.4g%s), %.4f TFLOP/s%s; peak memory %.1f MiB%n",
+                    med, steps, modelFlops / 1e12, forwardFlops / 1e12, backwardFlops / 1e12,
+                    checkpointing ? String.format(Locale.ROOT, "; recomputed %.4g more", recomputedFlops / 1e12) : "", tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
                     peak / 1048576.0);
             ObjectNode o = Json.mapper().createObjectNode();
             o.put("date", Instant.now().toString()).put("what", what).put("model", bench.label()).put("backend", backend.name()).put("dtype", dt.name())
@@ -132,7 +140,8 @@ final class BenchTrainCommand implements Callable<Integer> {
             o.put("median_ms_per_step", med);
             var all = o.putArray("ms_per_step");
             for (long t : ms) all.add(t);
-            o.put("forward_flops", forwardFlops).put("model_flops_per_step", modelFlops).put("tflops_per_s", tflops);
+            o.put("forward_flops", forwardFlops).put("backward_flops", backwardFlops).put("model_flops_per_step", modelFlops)
+                    .put("recomputed_flops", recomputedFlops).put("tflops_per_s", tflops);
             if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
             o.put("peak_bytes", peak);
             bench.write(o);
