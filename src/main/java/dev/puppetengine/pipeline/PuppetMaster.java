@@ -36,9 +36,9 @@ import java.util.List;
 public final class PuppetMaster implements AutoCloseable {
 
     /**
-     * Stage times in milliseconds and the backend's peak memory during one sample: the backend's, so with instances
-     * sampling on one backend at once it includes theirs, and misses what came before another sample started (each
-     * sample resets the backend's peak).
+     * Stage times in milliseconds (each stage's work finished on the device) and the backend's peak memory during one
+     * sample: the backend's, so with instances sampling on one backend at once it includes theirs, and misses what came
+     * before another sample started (each sample resets the backend's peak).
      */
     public record Timings(long preprocessMs, long clipMs, long vaeEncodeMs, long unetTotalMs, int steps, long vaeDecodeMs, long peakBytes) {
         public double unetPerStepMs() { return (double) unetTotalMs / steps; }
@@ -153,15 +153,15 @@ public final class PuppetMaster implements AutoCloseable {
             Tensor clipIn = F.to(ClipPreprocess.toTensor(backend, input, model.clip.config().imageSize()), dtype);
             float[] d = DragPath.tensor(drags, frames);
             Tensor dragTensor = Tensor.of(backend, DType.F32, new int[]{1, frames, DragTensor.SLOTS, 4}, d);   // read on the host: kept exact
-            long t1 = System.nanoTime();
+            long t1 = stageEnd();
             Tensor emb = given == null ? model.clip.embed(clipIn) : Tensor.of(backend, dtype, new int[]{1, given.embedding().length}, given.embedding());
             Tensor context = F.reshape(emb, 1, 1, emb.size(1));
-            long t2 = System.nanoTime();
+            long t2 = stageEnd();
             Tensor z = given == null ? model.vae.encodeMean(pixels) : Tensor.of(backend, dtype, new int[]{1, given.side(), given.side(), given.channels()},
                     given.latent());
-            long t3 = System.nanoTime();
+            long t3 = stageEnd();
             Tensor latents = new EulerSampler(model.unet).sample(z, context, dragTensor, o.withScaleInput(scalesInput(o)), listener);
-            long t4 = System.nanoTime();
+            long t4 = stageEnd();
             int[] s = latents.shape();
             Tensor scaled = F.scale(F.reshape(latents, s[0] * s[1], s[2], s[3], s[4]), 1 / model.vae.scalingFactor());   // decode casts to the VAE's dtype
             Tensor video = model.vae.decode(scaled, frames);
@@ -169,7 +169,7 @@ public final class PuppetMaster implements AutoCloseable {
             List<RgbImage> out = ImageTensors.toImages(values, video.shape());
             long nonFinite = 0;
             for (double v : values) if (!Double.isFinite(v)) nonFinite++;
-            long t5 = System.nanoTime();
+            long t5 = stageEnd();
             Timings tm = new Timings(ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3), o.steps(), ms(t5 - t4), backend.peakBytes());
             return new Result(out, input, tm, nonFinite);
         }
@@ -190,6 +190,12 @@ public final class PuppetMaster implements AutoCloseable {
     }
 
     private static long ms(long nanos) { return nanos / 1_000_000; }
+
+    /** Now, once the backend has run what the stage queued: a device's ops return before they run (CUDA). */
+    private long stageEnd() {
+        backend.synchronize();
+        return System.nanoTime();
+    }
 
     private synchronized void begin() {
         if (closed) throw new IllegalStateException("this PuppetMaster is closed (its model's weights were freed)");
