@@ -46,6 +46,7 @@ import java.util.concurrent.Callable;
                         + "of --iters) with TFLOP/s and %% of the roofline (--peak-tflops and a device copy measured in the same run), next "
                         + "to PyTorch for the same shapes (torch.matmul, F.linear, F.conv2d, conv3d for the (3,1,1) temporal conv, "
                         + "aten.convolution_backward) and the speedup (PyTorch ms / our ms). Square bf16 products are added (--square).",
+                "Attention's QK^T and PV products run inside the fused attention kernel, not as GEMMs: bench kernels times them.",
                 "",
                 "GPU: bench gemm --preset puppet-master --device cuda --dtype bf16 --peak-tflops 989 --json gemm.json",
                 "(by default each shape runs on the faster of cuBLAS, where libcublas.so.12 loads, and our kernels; add JAVA_OPTS=-Dpuppet.cuda.gemm=mma to time our tensor-core GEMM and implicit-GEMM convolution alone; see docs/PERFORMANCE.md)."})
