@@ -220,6 +220,27 @@ class AtomicFileTest {
         assertEquals(List.of("a", "work"), listing());
     }
 
+    /**
+     * An interrupt that comes once the rename is done (the file written and published) leaves the write reported as
+     * done, and the interrupt set for the caller: the directory's fsync does not fail on it as if nothing were written.
+     */
+    @Test
+    void anInterruptAfterTheRenameIsKeptNotAFailure() throws IOException {
+        Path f = dir.resolve("a.txt"), moved = dir.resolve("b.txt");
+        try {
+            AtomicFile.writePath(f, tmp -> Files.writeString(tmp, "done"), () -> Thread.currentThread().interrupt());
+            assertTrue(Thread.interrupted(), "the interrupt is kept");
+            assertEquals("done", Files.readString(f));
+            assertEquals(List.of("a.txt"), listing());
+            Thread.currentThread().interrupt();   // rename moves before its fsyncs: the move does not look at the interrupt
+            AtomicFile.rename(f, moved);
+            assertTrue(Thread.interrupted(), "the interrupt is kept");
+            assertEquals(List.of("b.txt"), listing());
+        } finally {
+            Thread.interrupted();   // never leave the test's thread interrupted
+        }
+    }
+
     /** removeDirectory takes a whole tree; removeLeftovers takes exactly the *.tmp-* files and folders and counts them. */
     @Test
     void removesDirectoriesAndLeftovers() throws IOException {

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -67,6 +68,11 @@ public final class AtomicFile {
 
     /** Like {@link #write(Path, FileBody)} for a writer that opens the (empty) temporary file by path. */
     public static void writePath(Path target, PathBody body) throws IOException {
+        writePath(target, body, () -> {});
+    }
+
+    /** Tests: {@code renamed} runs between the rename and the directory's fsync, where an interrupt may come. */
+    static void writePath(Path target, PathBody body, Runnable renamed) throws IOException {
         target = throughLinks(target);
         Path dir = parentOf(target);
         Path tmp = createSibling(target, false);
@@ -81,7 +87,8 @@ public final class AtomicFile {
             deleteQuietly(tmp, t);
             throw t;
         }
-        fsync(dir);
+        renamed.run();
+        fsyncRenamed(dir);
     }
 
     /** Like {@link #write(Path, FileBody)} for a stream writer (buffered; flushed before the fsync). */
@@ -107,8 +114,8 @@ public final class AtomicFile {
      */
     public static void rename(Path from, Path to) throws IOException {
         Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        fsync(parentOf(to));
-        if (!parentOf(from).equals(parentOf(to))) fsync(parentOf(from));
+        fsyncRenamed(parentOf(to));
+        if (!parentOf(from).equals(parentOf(to))) fsyncRenamed(parentOf(from));
     }
 
     /**
@@ -130,7 +137,7 @@ public final class AtomicFile {
             deleteQuietly(tmp, t);
             throw t;
         }
-        fsync(parent);
+        fsyncRenamed(parent);
     }
 
     /**
@@ -167,7 +174,7 @@ public final class AtomicFile {
         publishDirectory(fresh, body);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
         Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
-        fsync(parentOf(target));   // the swap durable before the only other copy goes
+        fsyncRenamed(parentOf(target));   // the swap durable before the only other copy goes
         deleteRecursively(old);
     }
 
@@ -272,6 +279,26 @@ public final class AtomicFile {
     private static void fsync(Path path) throws IOException {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             ch.force(true);
+        }
+    }
+
+    /**
+     * fsyncs the directory of a rename that is done: an interrupt (which closes the channel, failing the fsync) must not
+     * make a published file look unwritten, so the fsync is retried and the interrupt kept for the caller to act on.
+     */
+    private static void fsyncRenamed(Path dir) throws IOException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            while (true) {
+                try {
+                    fsync(dir);
+                    return;
+                } catch (ClosedByInterruptException e) {
+                    interrupted |= Thread.interrupted();   // set by the interrupt: cleared for the retry
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
     }
 
