@@ -654,7 +654,7 @@ def main(argv=None):
         "median_ms": {"preprocess": med["preprocess"], "clip": med["clip"], "vae_encode": med["vae_encode"],
                       "unet_per_step": per_step, "unet_total": med["unet_total"], "vae_decode": med["vae_decode"],
                       "total": med["total"]},
-        "total_ms_all_runs": sorted(r["total"] for r in runs),
+        "total_ms_all_runs": [r["total"] for r in runs],
         "unet_flops_per_step": flops,
         "unet_flops_counter": "torch.utils.flop_counter.FlopCounterMode, one CFG forward" if flops else None,
         "unet_tflops_per_s": tflops,

@@ -7,6 +7,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,14 +20,17 @@ class BenchCommandTest {
     @Test
     void benchSampleWritesEveryStageAndCountsUNetFlops(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json");
-        assertEquals(0, Main.run("bench", "sample", "--preset", "toy", "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "2",
-                "--peak-tflops", "1", "--json", json.toString()));
+        String said = CliRun.stderrOf(0, "bench", "sample", "--preset", "toy", "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "2",
+                "--peak-tflops", "1", "--json", json.toString());
         JsonNode o = Json.mapper().readTree(json.toFile());
         for (String stage : new String[]{"preprocess", "clip", "vae_encode", "unet_per_step", "unet_total", "vae_decode", "total"})
             assertTrue(o.get("median_ms").has(stage), stage);
         // of two runs the median is the faster one (Median.index), a run that really happened, not the slower
         JsonNode all = o.get("total_ms_all_runs");
         assertEquals(Math.min(all.get(0).asLong(), all.get(1).asLong()), o.get("median_ms").get("total").asLong(), o.toString());
+        // every run's total in run order, as the "run N: ... ms" lines say, not as sorted to find the median
+        List<Long> printed = Pattern.compile("run \\d+: (\\d+) ms").matcher(said).results().map(m -> Long.parseLong(m.group(1))).toList();
+        assertEquals(printed, List.of(all.get(0).asLong(), all.get(1).asLong()), said);
         // the toy UNet at 8x8 latents, 2 frames, CFG batch 2: at least its conv_in and conv_out alone
         long convInOut = 2L * 2 * 2 * 8 * 8 * (8 * 9 * 32 + 32 * 9 * 4);
         assertTrue(o.get("unet_flops_per_step").asLong() > convInOut, o.toString());
@@ -36,6 +43,15 @@ class BenchCommandTest {
         assertTrue(o.get("non_finite_note").isNull(), o.toString());
         assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
         assertEquals(2, Main.run("bench", "sample", "--preset", "svd-img2vid"));   // no drag modules: refused before building it
+    }
+
+    /** The median run is found without reordering the runs, which total_ms_all_runs lists in run order. */
+    @Test
+    void theMedianRunLeavesTheRunsInRunOrder() {
+        BenchSampleCommand.Run[] runs = LongStream.of(300, 100, 200).mapToObj(ms -> new BenchSampleCommand.Run(null, 0, 0, ms, null))
+                .toArray(BenchSampleCommand.Run[]::new);
+        assertEquals(200, BenchSampleCommand.median(runs).totalMs());
+        assertEquals(List.of(300L, 100L, 200L), Arrays.stream(runs).map(BenchSampleCommand.Run::totalMs).toList());
     }
 
     /** Timings of a sample whose frames came out NaN are said to be of a broken sample, not reported as if sound. */

@@ -28,7 +28,10 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Benchmark sampling end to end: per-stage times, UNet ms/step, TFLOP/s, MFU, peak memory; JSON with --json.",
-                "Uses --model, or a --preset built in memory with random weights (the full-size puppet-master needs a GPU to be practical)."})
+                "Uses --model, or a --preset built in memory with random weights (the full-size puppet-master needs a GPU to be practical).",
+                "JSON units: milliseconds for median_ms (the median run's stages), unet_later_step_ms and total_ms_all_runs (each timed run's total,"
+                        + " in run order); FLOPs for unet_flops_per_step; TFLOP/s for unet_tflops_per_s; mfu is a fraction of --peak-tflops (0.42 where"
+                        + " the table says MFU 42.0%%; null without --peak-tflops); bytes for peak_bytes."})
 final class BenchSampleCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "5", description = "Euler steps per sample, 2 to " + SamplingOptions.MAX_STEPS + ": TFLOP/s and MFU are "
             + "measured over steps 2..N, FLOPs and time alike (the first step also computes what the later ones reuse) (default: ${DEFAULT-VALUE}).")
@@ -92,8 +95,7 @@ final class BenchSampleCommand implements Callable<Integer> {
             // timed, but not a result: a NaN video (a 16-bit overflow, say) may even run at another speed than a sound one
             java.util.Arrays.stream(runs).map(Run::nonFiniteNote).filter(java.util.Objects::nonNull).findFirst()
                     .ifPresent(note -> System.err.println("warning: these timings are of broken samples: " + note));
-            java.util.Arrays.sort(runs, java.util.Comparator.comparingLong(Run::totalMs));
-            Run med = runs[Median.index(repeat)];
+            Run med = median(runs);
             PuppetMaster.Timings t = med.t();
             double tflops = med.unetFlopsPerStep() / (med.laterStepMs() / 1e3) / 1e12;
             Double mfu = bench.mfu(tflops);
@@ -130,6 +132,11 @@ final class BenchSampleCommand implements Callable<Integer> {
             bench.write(o);
         }
         return 0;
+    }
+
+    /** The run of median total time ({@link Median}); {@code runs} stay in run order, as total_ms_all_runs lists them. */
+    static Run median(Run[] runs) {
+        return java.util.Arrays.stream(runs).sorted(java.util.Comparator.comparingLong(Run::totalMs)).toList().get(Median.index(runs.length));
     }
 
     /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks. */
