@@ -1,5 +1,6 @@
 package dev.puppetengine.convert;
 
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.tensor.DType;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -324,6 +326,31 @@ class ConvertErrorsTest {
         ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
         Files.writeString(swapped.resolve("manifest.json"), man.toString());
         assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
+    }
+
+    /**
+     * While a convert writes an --out (its lock held), a second one to the same --out is refused naming the lock, before it
+     * reads or writes anything: the first one's output is untouched and no copy is left beside it.
+     */
+    @Test
+    void aSecondConvertToAnOutBeingWrittenIsRefused() throws IOException {
+        Path out = dir.resolve("model"), export = dir.resolve("export");
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", out.toString()).code());
+        assertEquals(0, run(out.toString(), "--to", "diffusers", "--out", export.toString()).code());
+        byte[] manifest = Files.readAllBytes(out.resolve("manifest.json")), unetConfig = Files.readAllBytes(export.resolve("unet").resolve("config.json"));
+        for (Path o : List.of(out, export)) {
+            Path lock = dir.resolve(o.getFileName() + ".lock");
+            try (LockFile first = LockFile.acquire(lock, "the first convert")) {
+                String[] args = o == out ? new String[]{folder.toString(), "--preset", "toy", "--seed", "1", "--force", "--out", o.toString()}
+                        : new String[]{out.toString(), "--to", "diffusers", "--dtype", "fp32", "--force", "--out", o.toString()};
+                assertFails(run(args), o + ": another convert is writing there", lock + " is locked");
+            }
+        }
+        assertArrayEquals(manifest, Files.readAllBytes(out.resolve("manifest.json")));
+        assertArrayEquals(unetConfig, Files.readAllBytes(export.resolve("unet").resolve("config.json")));
+        try (Stream<Path> s = Files.list(dir)) {
+            assertEquals(List.of("export", "model"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no copy or lock left beside them");
+        }
     }
 
     /** --force replaces an earlier output of the same kind or an empty directory, nothing else, and never an input. */

@@ -4,6 +4,8 @@ import dev.puppetengine.cli.DeviceArgs;
 import dev.puppetengine.cli.Main;
 import dev.puppetengine.cli.OutputPaths;
 import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.pickle.PickleException;
 import dev.puppetengine.io.safetensors.SafetensorsException;
 import dev.puppetengine.model.ModelPresets;
@@ -81,14 +83,25 @@ public final class ConvertCommand implements Callable<Integer> {
                 OutputPaths.directory("--out", out, false);
             }
             DType dt = dtype == null ? null : DeviceArgs.dtypeOption("--dtype", dtype);   // before any input is read
-            switch (to.toLowerCase(Locale.ROOT)) {
-                case "engine": return toEngine(log, dt == null ? DType.BF16 : dt);
-                case "diffusers": return toDiffusers(log, dt);
-                default: throw new UserError("--to must be engine or diffusers, got '" + to + "'");
+            try (LockFile lock = dryRun ? null : lockOut()) {
+                switch (to.toLowerCase(Locale.ROOT)) {
+                    case "engine": return toEngine(log, dt == null ? DType.BF16 : dt);
+                    case "diffusers": return toDiffusers(log, dt);
+                    default: throw new UserError("--to must be engine or diffusers, got '" + to + "'");
+                }
             }
         } catch (CheckpointException | PickleException | SafetensorsException e) {
             throw new UserError(e.getMessage(), e);
         }
+    }
+
+    /**
+     * Refuses a second convert to the same --out while this one runs (two replacing it at once, one fails mid-swap and
+     * leaves its complete copy beside it): {@code <out>.lock}, beside where the output is swapped (what a link names).
+     */
+    private LockFile lockOut() throws IOException {
+        Path at = AtomicFile.throughLinks(out);
+        return LockFile.acquire(at.resolveSibling(at.getFileName() + ".lock"), out + ": another convert is writing there; wait for it to end or choose another --out");
     }
 
     private int toEngine(PrintStream log, DType dt) throws IOException {
