@@ -83,12 +83,10 @@ public final class ConvertCommand implements Callable<Integer> {
                 OutputPaths.directory("--out", out, false);
             }
             DType dt = dtype == null ? null : DeviceArgs.dtypeOption("--dtype", dtype);   // before any input is read
+            String target = to.toLowerCase(Locale.ROOT);
+            if (!target.equals("engine") && !target.equals("diffusers")) throw new UserError("--to must be engine or diffusers, got '" + to + "'");
             try (LockFile lock = dryRun ? null : lockOut()) {
-                switch (to.toLowerCase(Locale.ROOT)) {
-                    case "engine": return toEngine(log, dt == null ? DType.BF16 : dt);
-                    case "diffusers": return toDiffusers(log, dt);
-                    default: throw new UserError("--to must be engine or diffusers, got '" + to + "'");
-                }
+                return target.equals("engine") ? toEngine(log, dt == null ? DType.BF16 : dt) : toDiffusers(log, dt);
             }
         } catch (CheckpointException | PickleException | SafetensorsException e) {
             throw new UserError(e.getMessage(), e);
