@@ -9,6 +9,8 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,6 +52,29 @@ class ParameterStoreTest {
     }
 
     /** A store trained again with a narrower selection: the parameters left out get no gradient and hold none. */
+    /**
+     * Whoever owns a store may close it on any thread (a model loaded on one thread, closed on another), gradients and
+     * all: closing them one by one from there was refused (a scope's tensors are closed on its thread) and leaked the weights.
+     */
+    @Test
+    void aStoreWithGradientsClosesOnAnotherThread() throws Exception {
+        long before = CPU.bytesInUse();
+        Linear lin = new Linear(3, 2, true);
+        ParameterStore store = ParameterStore.initialize(lin, CPU, DType.F32, 1);
+        store.requireGrad(n -> true);
+        try (Scope s = Scope.open()) {
+            Autograd.backward(F.sum(lin.forward(Tensor.of(CPU, DType.F32, new int[]{1, 3}, 1, 2, 3))));
+        }
+        assertNotNull(lin.namedParameters().get("weight").value().grad());
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            other.submit(store::close).get();
+        } finally {
+            other.shutdown();
+        }
+        assertEquals(before, CPU.bytesInUse(), "weights and gradients freed");
+    }
+
     @Test
     void aNarrowerSelectionStopsTheOthersCollectingGradients() {
         Linear a = new Linear(3, 2, true);

@@ -152,7 +152,9 @@ public final class ParameterStore implements AutoCloseable {
     @Override
     public void close() {
         if (scope.isClosed()) return;
-        zeroGrad();
+        // the scope owns the gradients too (AccumulateGrad puts them with their weight) and frees them on any thread;
+        // closed one by one they would be refused off its thread, leaking everything
+        for (Parameter p : params.values()) p.value().setGrad(null);
         scope.close();
     }
 }
