@@ -73,6 +73,22 @@ class ModelDirectoryTest {
         assertEquals(String.valueOf((double) -3.4e38f), loadAs(file, DType.F32, 0));
     }
 
+    /** An F64 weight past F32's range (an fp64 export) is refused in fp32 and bf16 alike: only fp64 holds it, which the advice names. */
+    @Test
+    void aWeightThatOnlyFp64HoldsIsRefusedSayingFp64(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("w.safetensors");
+        int[] shape = {2, 1};
+        ComponentFile.Source w = new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F64, shape, new double[]{1, 1e300}));
+        ComponentFile.writeSources(file, file, "vae", "{}", Map.of("weight", w), DType.F64, Map.of());
+        assertEquals(file + ": tensor weight overflows F32 (element 1 of 2 is Infinity once converted): load the model in fp64 (--dtype)",
+                loadAs(file, DType.F32, 0));
+        assertEquals(file + ": tensor weight overflows BF16 (element 1 of 2 is Infinity once converted): load the model in fp64 (--dtype)",
+                loadAs(file, DType.BF16, 0));
+        assertEquals(file + ": tensor weight overflows F16 (element 1 of 2 is Infinity once converted): load the model in fp64 (--dtype)",
+                loadAs(file, DType.F16, 0));
+        assertEquals("1.0E300", loadAs(file, DType.F64, 1));
+    }
+
     /** An F32 file holding a (1, 2) Linear's weight. */
     private static Path writeWeight(Path dir, float a, float b) throws Exception {
         Path file = dir.resolve("w.safetensors");

@@ -103,7 +103,7 @@ public final class ComponentFile {
      * naming the tensor: it samples NaN frames and trains NaN losses, said only after minutes of work and naming neither.
      * The check tests the mapped bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
      * Loaded in a narrower dtype, a weight that would round past that type's largest to an infinity is refused too (F16 from
-     * 65520 on; BF16 from 3.3961e38, which an F32 file can hold).
+     * 65520 on; BF16 from 3.3961e38, which an F32 file can hold; F32 from 3.4028e38, which an F64 file can).
      */
     public static void load(SafetensorsReader r, ParameterStore store) throws IOException {
         Map<String, Parameter> params = store.parameters();
@@ -115,9 +115,13 @@ public final class ComponentFile {
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"
                             + " from weights that were not finite");
-                if ((bad = TensorBytes.overflows(r.map(name), stored, store.dtype())) != null)
+                if ((bad = TensorBytes.overflows(r.map(name), stored, store.dtype())) != null) {
+                    // a type that holds it: past F32's range (an F64 file) only fp64, also when fp32 was asked for
+                    String holds = TensorBytes.overflows(r.map(name), stored, DType.F32) != null ? "fp64"
+                            : store.dtype() == DType.F16 && TensorBytes.overflows(r.map(name), stored, DType.BF16) == null ? "bf16 or fp32" : "fp32";
                     throw new CheckpointException(r.file(), "tensor " + name + " overflows " + store.dtype() + " (" + bad + " once converted): load"
-                            + " the model in " + (store.dtype() == DType.F16 ? "bf16 or fp32" : "fp32") + " (--dtype)");
+                            + " the model in " + holds + " (--dtype)");
+                }
                 store.load(name, r.load(name, store.backend(), store.dtype()));
             }
         }
