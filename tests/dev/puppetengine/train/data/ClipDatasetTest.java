@@ -124,6 +124,25 @@ class ClipDatasetTest {
         assertEquals(2, ClipDataset.open(root).count());
     }
 
+    /**
+     * A writer closed by an interrupted thread (a cancelled task) with no clip in flight releases the directory: it was
+     * kept locked for the JVM's life, refusing every later writer there as "another dataset run".
+     */
+    @Test
+    void aWriterClosedWhileInterruptedReleasesTheDirectoryWhenIdle(@TempDir Path root) throws IOException {
+        ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(2, 7));
+        w.write(0, frames(0), drags(0));
+        w.finish();   // written: its I/O threads idle, to be stopped
+        Thread.currentThread().interrupt();
+        try {
+            w.close();
+        } finally {
+            assertTrue(Thread.interrupted(), "the interrupt stays set for the caller");
+        }
+        writeAll(root, manifest(2, 7));
+        assertEquals(2, ClipDataset.open(root).count());
+    }
+
     @Test
     void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {

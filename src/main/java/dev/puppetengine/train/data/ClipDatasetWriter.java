@@ -138,6 +138,7 @@ public final class ClipDatasetWriter implements AutoCloseable {
             idle = io.awaitTermination(1, TimeUnit.HOURS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            idle = inFlight.availablePermits() == MAX_IN_FLIGHT;   // no clip queued or being written: nothing for the lock to guard
         }
         if (idle) lock.close();   // else clips are still being written: the lock stays until the process ends
     }
