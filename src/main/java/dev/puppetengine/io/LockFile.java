@@ -96,9 +96,12 @@ public final class LockFile implements AutoCloseable {
         if (!channel.isOpen()) return;
         try {
             Files.deleteIfExists(file);   // while still held: never another writer's file
-            channel.close();
         } finally {
-            HELD.remove(key);
+            try {
+                channel.close();
+            } finally {
+                HELD.remove(key);   // only once released: a taker here before then would open the file and so release it
+            }
         }
     }
 }

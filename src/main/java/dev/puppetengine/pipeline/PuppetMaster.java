@@ -37,8 +37,9 @@ public final class PuppetMaster implements AutoCloseable {
 
     /**
      * Stage times in milliseconds (each stage's work finished on the device) and the backend's peak memory during one
-     * sample: the backend's, so with instances sampling on one backend at once it includes theirs, and misses what came
-     * before another sample started (each sample resets the backend's peak).
+     * sample: the backend's, so with instances sampling on one backend at once both include theirs (a stage waits for the
+     * device's queued work, whoever queued it), and the peak misses what came before another sample started (each sample
+     * resets the backend's peak).
      */
     public record Timings(long preprocessMs, long clipMs, long vaeEncodeMs, long unetTotalMs, int steps, long vaeDecodeMs, long peakBytes) {
         public double unetPerStepMs() { return (double) unetTotalMs / steps; }
