@@ -11,7 +11,8 @@ import java.util.List;
  * not accumulate as they would if each frame were matched to the previous one. In each next frame the
  * template is compared, by the sum of squared differences, at every integer offset within searchRadius of the
  * previous frame's match, so the point can travel far in total while the search stays local. Ties go to the
- * smaller displacement (a point on a flat, static region stays put). Matches are whole pixels, so the
+ * smaller displacement (a point on a flat, static region stays put), then to the first in scan order (rows top to
+ * bottom, each left to right). Matches are whole pixels, so the
  * track is the start point moved by integer displacements: sub-pixel motion is resolved to within half a pixel
  * per axis (a parabolic SSD refinement was tried and dropped: on textured content it biases exact, static
  * matches). Pixels outside the image repeat the nearest edge pixel.
