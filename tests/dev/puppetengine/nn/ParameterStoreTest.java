@@ -106,4 +106,23 @@ class ParameterStoreTest {
             assertEquals(1, sa.parameters().size());
         }
     }
+
+    /**
+     * A store whose weights do not all fit (here a CPU tensor past 2^31 elements; on a GPU, out of memory part-way
+     * through a model) frees the ones it had allocated: loading promises nothing stays allocated after a failure.
+     */
+    @Test
+    void aStoreThatFailsPartWayFreesWhatItAllocated() {
+        Module twoLayers = new Module() {
+            {
+                add("small", new Linear(3, 4, true));
+                add("huge", new Linear(1 << 16, 1 << 16, false));
+            }
+        };
+        long before = CPU.bytesInUse();
+        assertThrows(IllegalArgumentException.class, () -> ParameterStore.allocate(twoLayers, CPU, DType.F32));
+        assertEquals(before, CPU.bytesInUse(), "after a failed allocate");
+        assertThrows(IllegalArgumentException.class, () -> ParameterStore.initialize(twoLayers, CPU, DType.F32, 1));
+        assertEquals(before, CPU.bytesInUse(), "after a failed initialize");
+    }
 }

@@ -32,18 +32,14 @@ public final class ParameterStore implements AutoCloseable {
     /** Weights initialised as {@link Init} says, from {@code seed}. */
     public static ParameterStore initialize(Module root, Backend backend, DType dtype, long seed) {
         ParameterStore s = new ParameterStore(root, backend, dtype);
-        try (Scope.Use u = s.scope.use()) {
-            s.params.forEach((name, p) -> p.set(initialValue(backend, dtype, name, p, seed)));
-        }
+        s.scope.fill(() -> s.params.forEach((name, p) -> p.set(initialValue(backend, dtype, name, p, seed))));
         return s;
     }
 
     /** Zero weights, to be overwritten by {@link #load}. */
     public static ParameterStore allocate(Module root, Backend backend, DType dtype) {
         ParameterStore s = new ParameterStore(root, backend, dtype);
-        try (Scope.Use u = s.scope.use()) {
-            s.params.forEach((name, p) -> p.set(Tensor.zeros(backend, dtype, p.shape())));
-        }
+        s.scope.fill(() -> s.params.forEach((name, p) -> p.set(Tensor.zeros(backend, dtype, p.shape()))));
         return s;
     }
 

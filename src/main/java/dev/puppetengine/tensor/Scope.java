@@ -58,6 +58,19 @@ public final class Scope implements AutoCloseable {
         return new Use(this);
     }
 
+    /**
+     * Runs {@code make} with this (detached) scope current, as an owner's constructor fills it; when {@code make} throws
+     * (out of memory part-way), closes this scope first, freeing what it had made: the owner never exists to be closed.
+     */
+    public void fill(Runnable make) {
+        try (Use u = use()) {
+            make.run();
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
     /** Re-entry of a scope; closing it only leaves the scope (its tensors stay). */
     public static final class Use implements AutoCloseable {
         private final Scope scope;
