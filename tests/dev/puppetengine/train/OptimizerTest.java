@@ -173,6 +173,26 @@ class OptimizerTest {
         }
     }
 
+    /**
+     * An optimizer or EMA that cannot make all its state (on a GPU: out of memory part-way through a large model's
+     * moments; here a closed parameter after an open one) frees what it had made.
+     */
+    @Test
+    void aFailedConstructionFreesWhatItMade() {
+        try (Scope s = Scope.open()) {
+            Tensor p = leaf(DType.BF16, 1.0, 2.0), gone = leaf(DType.BF16, 3.0, 4.0);
+            gone.close();
+            Map<String, Tensor> params = new java.util.LinkedHashMap<>();
+            params.put("p", p);
+            params.put("gone", gone);
+            long bare = CPU.bytesInUse();
+            assertThrows(IllegalStateException.class, () -> new Adam(params, Adam.Settings.reference()));
+            assertEquals(bare, CPU.bytesInUse(), "after a failed Adam");
+            assertThrows(IllegalStateException.class, () -> new Ema(params, 0.9));
+            assertEquals(bare, CPU.bytesInUse(), "after a failed EMA");
+        }
+    }
+
     @Test
     void nonFiniteGradientsStopTheStep() {
         try (Scope s = Scope.open()) {

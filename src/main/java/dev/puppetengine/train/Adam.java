@@ -48,15 +48,13 @@ public final class Adam implements AutoCloseable {
     public Adam(Map<String, Tensor> params, Settings settings) {
         this.s = settings;
         this.params = new LinkedHashMap<>(params);
-        try (Scope.Use u = scope.use()) {
-            params.forEach((name, p) -> {
-                Backend be = p.backend();
-                masters.put(name, p.dtype() == DType.F32 || p.dtype() == DType.F64 ? p : p.to(DType.F32));
-                DType mt = p.dtype().full();
-                m.put(name, Tensor.zeros(be, mt, p.shape()));
-                v.put(name, Tensor.zeros(be, mt, p.shape()));
-            });
-        }
+        scope.fill(() -> params.forEach((name, p) -> {
+            Backend be = p.backend();
+            masters.put(name, p.dtype() == DType.F32 || p.dtype() == DType.F64 ? p : p.to(DType.F32));
+            DType mt = p.dtype().full();
+            m.put(name, Tensor.zeros(be, mt, p.shape()));
+            v.put(name, Tensor.zeros(be, mt, p.shape()));
+        }));
     }
 
     public long stepCount() { return step; }

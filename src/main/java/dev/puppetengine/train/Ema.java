@@ -15,9 +15,7 @@ public final class Ema implements AutoCloseable {
     /** Starts equal to {@code source} (the reference initialises EMA as a copy of the model). */
     public Ema(Map<String, Tensor> source, double decay) {
         this.decay = decay;
-        try (Scope.Use u = scope.use()) {
-            source.forEach((k, t) -> weights.put(k, t.backend().copy(t, t.dtype().full())));
-        }
+        scope.fill(() -> source.forEach((k, t) -> weights.put(k, t.backend().copy(t, t.dtype().full()))));
     }
 
     public void update(Map<String, Tensor> source) {
