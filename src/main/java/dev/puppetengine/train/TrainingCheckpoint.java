@@ -158,9 +158,9 @@ public final class TrainingCheckpoint {
                 String key = prefix + e.getKey();
                 if (!r.contains(key)) throw new InputFileException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
                 try (Scope s = Scope.open()) {
-                    Tensor t = r.load(key, e.getValue().backend(), e.getValue().dtype());
+                    ByteBuffer stored = r.map(key);   // one mapping for the load and the check
+                    Tensor t = r.load(key, stored, e.getValue().backend(), e.getValue().dtype());
                     if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
-                    ByteBuffer stored = r.map(key);
                     String bad = moments2 ? TensorBytes.negativeOrNonFinite(stored, r.entry(key).dtype()) : TensorBytes.nonFinite(stored, r.entry(key).dtype());
                     if (bad != null)
                         throw new InputFileException(file + ": tensor " + key + " holds a value that is not " + (moments2 ? "finite and non-negative (a second moment)" : "finite")

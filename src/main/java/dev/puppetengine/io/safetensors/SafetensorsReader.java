@@ -100,10 +100,18 @@ public final class SafetensorsReader implements AutoCloseable {
 
     /** Loads a tensor converted to {@code dtype} (floating types only; exact, round to nearest even). */
     public Tensor load(String name, Backend backend, DType dtype) throws IOException {
+        return load(name, map(name), backend, dtype);
+    }
+
+    /**
+     * As {@link #load(String, Backend, DType)}, from {@code mapped}, what {@link #map} gave for {@code name}: a caller that
+     * checks the stored values first loads from the same mapping (each one lasts until the GC frees it).
+     */
+    public Tensor load(String name, ByteBuffer mapped, Backend backend, DType dtype) throws IOException {
         SafetensorsEntry e = entry(name);
         if (!TensorBytes.canConvert(e.dtype(), dtype))
             throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
-        return TensorBytes.upload(backend, map(name), e.dtype(), e.shape(), dtype);
+        return TensorBytes.upload(backend, mapped, e.dtype(), e.shape(), dtype);
     }
 
     /**

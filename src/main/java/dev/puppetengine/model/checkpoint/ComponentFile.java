@@ -111,18 +111,19 @@ public final class ComponentFile {
         for (String name : params.keySet()) {
             try (Scope s = Scope.open()) {
                 DType stored = r.entry(name).dtype();
-                String bad = TensorBytes.nonFinite(r.map(name), stored);
+                ByteBuffer bytes = r.map(name);   // one mapping for the checks and the load
+                String bad = TensorBytes.nonFinite(bytes, stored);
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"
                             + " from weights that were not finite");
-                if ((bad = TensorBytes.overflows(r.map(name), stored, store.dtype())) != null) {
+                if ((bad = TensorBytes.overflows(bytes, stored, store.dtype())) != null) {
                     // a type that holds it: past F32's range (an F64 file) only fp64, also when fp32 was asked for
-                    String holds = TensorBytes.overflows(r.map(name), stored, DType.F32) != null ? "fp64"
-                            : store.dtype() == DType.F16 && TensorBytes.overflows(r.map(name), stored, DType.BF16) == null ? "bf16 or fp32" : "fp32";
+                    String holds = TensorBytes.overflows(bytes, stored, DType.F32) != null ? "fp64"
+                            : store.dtype() == DType.F16 && TensorBytes.overflows(bytes, stored, DType.BF16) == null ? "bf16 or fp32" : "fp32";
                     throw new CheckpointException(r.file(), "tensor " + name + " overflows " + store.dtype() + " (" + bad + " once converted): load"
                             + " the model in " + holds + " (--dtype)");
                 }
-                store.load(name, r.load(name, store.backend(), store.dtype()));
+                store.load(name, r.load(name, bytes, store.backend(), store.dtype()));
             }
         }
     }
