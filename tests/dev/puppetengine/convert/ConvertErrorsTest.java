@@ -251,7 +251,7 @@ class ConvertErrorsTest {
             for (dev.puppetengine.io.safetensors.SafetensorsEntry e : r.entries()) {
                 boolean replaced = e.name().equals("visual_projection.weight");
                 items.add(new dev.puppetengine.io.safetensors.SafetensorsWriter.Item(e.name(), replaced ? DType.I32 : e.dtype(), e.shape(),
-                        sink -> sink.put(replaced ? java.nio.ByteBuffer.allocate((int) e.byteSize() * 2) : r.map(e.name()))));
+                        sink -> sink.put(replaced ? java.nio.ByteBuffer.allocate((int) e.byteSize() * 2) : r.read(e.name()))));
             }
             dev.puppetengine.io.safetensors.SafetensorsWriter.write(ints, r.metadata(), items);
         }

@@ -158,7 +158,7 @@ public final class TrainingCheckpoint {
                 String key = prefix + e.getKey();
                 if (!r.contains(key)) throw new InputFileException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
                 try (Scope s = Scope.open()) {
-                    ByteBuffer stored = r.map(key);   // one mapping for the load and the check
+                    ByteBuffer stored = r.read(key);   // one read for the load and the check
                     Tensor t = r.load(key, stored, e.getValue().backend(), e.getValue().dtype());
                     if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
                     String bad = moments2 ? TensorBytes.negativeOrNonFinite(stored, r.entry(key).dtype()) : TensorBytes.nonFinite(stored, r.entry(key).dtype());

@@ -2,8 +2,10 @@ package dev.puppetengine.io.pickle;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -28,12 +30,12 @@ public final class TorchFile implements AutoCloseable {
     }
 
     public static TorchFile open(Path file) throws IOException {
-        ByteBuffer head = map(file, 16);
+        ByteBuffer head = head(file);
         if (ZipTorchFormat.matches(head)) return ZipTorchFormat.open(file);
         // torch.save's legacy stream and any pickle of protocol 2 or later open with PROTO: anything else is another kind of file
         if (!head.hasRemaining() || (head.get(0) & 0xff) != 0x80)
             throw new PickleException(file.toString(), "not a torch checkpoint or pickle (neither a zip archive nor a pickle stream" + looksLike(head) + ")");
-        return new TorchFile(load(map(file, Long.MAX_VALUE), file.toString()), null);
+        return new TorchFile(load(map(file), file.toString()), null);
     }
 
     /** What a file that is no checkpoint seems to be, from its first bytes (for the error message). */
@@ -56,10 +58,20 @@ public final class TorchFile implements AutoCloseable {
         return root;
     }
 
-    /** The first {@code limit} bytes of a file (the whole file must stay below 2 GiB to be mapped at once). */
-    private static ByteBuffer map(Path file, long limit) throws IOException {
+    /** The first 16 bytes of a file, or all of a shorter one (what tells the formats apart). */
+    private static ByteBuffer head(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return ByteBuffer.wrap(in.readNBytes(16));
+        }
+    }
+
+    /**
+     * A whole non-zip file, mapped (below 2 GiB): its tensors are views into it, so a read would hold the file in the heap
+     * as long as they live; one mapping per file, freed by the GC after them.
+     */
+    private static ByteBuffer map(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long n = Math.min(ch.size(), limit);
+            long n = ch.size();
             if (n > Integer.MAX_VALUE) throw new PickleException(file.toString(), "a non-zip pickle of " + n + " bytes is over the 2 GiB limit");
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, n);
         }

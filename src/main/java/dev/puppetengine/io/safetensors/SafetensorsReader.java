@@ -18,8 +18,9 @@ import java.util.Map;
 
 /**
  * Lazy reader of a safetensors file (layout: ARCHITECTURE.md 6.4). Opening reads and validates only the
- * header; each tensor's bytes are memory-mapped on demand, one mapping per tensor, so files far beyond 2 GiB
- * work as long as each tensor is below 2 GiB; {@link #loadRows} reads parts of tensors of any size.
+ * header; each tensor's bytes are read on demand into a heap buffer, so files far beyond 2 GiB work as long as each
+ * tensor is below 2 GiB; {@link #loadRows} reads parts of tensors of any size. Reads, not memory maps: a mapping lives
+ * until the GC frees it (hundreds per model load), holding the file's pages, and a deleted checkpoint's disk space, meanwhile.
  *
  * <pre>
  * try (SafetensorsReader r = SafetensorsReader.open(path)) {
@@ -29,6 +30,9 @@ import java.util.Map;
  * </pre>
  */
 public final class SafetensorsReader implements AutoCloseable {
+    /** The largest array a JVM allocates, the bound of one read. */
+    private static final int MAX_READ = Integer.MAX_VALUE - 8;
+
     private final Path file;
     private final FileChannel channel;
     private final long dataStart;
@@ -83,14 +87,14 @@ public final class SafetensorsReader implements AutoCloseable {
         return metadata;
     }
 
-    /** A read-only little-endian mapping of one tensor's bytes (valid until the mapping is garbage collected). */
-    public ByteBuffer map(String name) throws IOException {
+    /** One tensor's bytes, read into a new little-endian heap buffer. Thread-safe (positional reads). */
+    public ByteBuffer read(String name) throws IOException {
         SafetensorsEntry e = entry(name);
-        if (e.byteSize() > Integer.MAX_VALUE)
-            throw new SafetensorsException(file, "tensor '" + name + "' is " + e.byteSize() + " bytes; a single tensor must be below 2 GiB to map");
-        long size = channel.size();   // mapping past the end fails naming no file ("cannot extend file to required size")
-        if (dataStart + e.end() > size) throw cutShort(file, size);
-        return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        if (e.byteSize() > MAX_READ)
+            throw new SafetensorsException(file, "tensor '" + name + "' is " + e.byteSize() + " bytes; a single tensor must be below 2 GiB to load (loadRows reads part of one)");
+        ByteBuffer b = ByteBuffer.allocate((int) e.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        readInto(file, channel, dataStart + e.begin(), b);
+        return b.flip();
     }
 
     /** Loads a tensor in its stored dtype into a new contiguous tensor (owned by the current scope, if any). */
@@ -100,18 +104,15 @@ public final class SafetensorsReader implements AutoCloseable {
 
     /** Loads a tensor converted to {@code dtype} (floating types only; exact, round to nearest even). */
     public Tensor load(String name, Backend backend, DType dtype) throws IOException {
-        return load(name, map(name), backend, dtype);
+        return load(name, read(name), backend, dtype);
     }
 
-    /**
-     * As {@link #load(String, Backend, DType)}, from {@code mapped}, what {@link #map} gave for {@code name}: a caller that
-     * checks the stored values first loads from the same mapping (each one lasts until the GC frees it).
-     */
-    public Tensor load(String name, ByteBuffer mapped, Backend backend, DType dtype) throws IOException {
+    /** As {@link #load(String, Backend, DType)}, from {@code bytes}, what {@link #read} gave for {@code name}: a caller that checks the stored values first reads once. */
+    public Tensor load(String name, ByteBuffer bytes, Backend backend, DType dtype) throws IOException {
         SafetensorsEntry e = entry(name);
         if (!TensorBytes.canConvert(e.dtype(), dtype))
             throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
-        return TensorBytes.upload(backend, mapped, e.dtype(), e.shape(), dtype);
+        return TensorBytes.upload(backend, bytes, e.dtype(), e.shape(), dtype);
     }
 
     /**
@@ -126,7 +127,7 @@ public final class SafetensorsReader implements AutoCloseable {
         if (!TensorBytes.canConvert(e.dtype(), dtype))
             throw new SafetensorsException(file, "tensor '" + name + "' is " + e.dtype() + " and cannot be loaded as " + dtype);
         long rowBytes = shape[0] == 0 ? 0 : e.byteSize() / shape[0];
-        if (rowBytes > 0 && rows.length > (Integer.MAX_VALUE - 8) / rowBytes)   // the largest array a JVM allocates
+        if (rowBytes > 0 && rows.length > MAX_READ / rowBytes)
             throw new SafetensorsException(file, rows.length + " rows of tensor '" + name + "' make " + rowBytes * rows.length + " bytes; at most 2 GiB load at once");
         ByteBuffer b = ByteBuffer.allocate((int) (rowBytes * rows.length)).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < rows.length; ) {

@@ -101,7 +101,7 @@ public final class ComponentFile {
      * Loads every parameter of {@code store} from {@code r}, converting dtype. Missing, unexpected and
      * mis-shaped tensors are all reported in one error naming the file. A weight holding a NaN or an infinity is refused
      * naming the tensor: it samples NaN frames and trains NaN losses, said only after minutes of work and naming neither.
-     * The check tests the mapped bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
+     * The check tests the stored bits, a fraction of a second for a 3 GB model (verify's hash costs several times more).
      * Loaded in a narrower dtype, a weight that would round past that type's largest to an infinity is refused too (F16 from
      * 65520 on; BF16 from 3.3961e38, which an F32 file can hold; F32 from 3.4028e38, which an F64 file can).
      */
@@ -111,7 +111,7 @@ public final class ComponentFile {
         for (String name : params.keySet()) {
             try (Scope s = Scope.open()) {
                 DType stored = r.entry(name).dtype();
-                ByteBuffer bytes = r.map(name);   // one mapping for the checks and the load
+                ByteBuffer bytes = r.read(name);   // one read for the checks and the load
                 String bad = TensorBytes.nonFinite(bytes, stored);
                 if (bad != null)
                     throw new CheckpointException(r.file(), "tensor " + name + " is not finite (" + bad + "): the file is damaged, or was written"

@@ -201,7 +201,7 @@ public final class ModelDirectory {
     private static String nonFinite(Path file) throws IOException {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (SafetensorsEntry t : r.entries()) {
-                String bad = t.dtype().isFloating() ? TensorBytes.nonFinite(r.map(t.name()), t.dtype()) : null;
+                String bad = t.dtype().isFloating() ? TensorBytes.nonFinite(r.read(t.name()), t.dtype()) : null;
                 if (bad != null) return "tensor " + t.name() + " is not finite (" + bad + ")";
             }
         }

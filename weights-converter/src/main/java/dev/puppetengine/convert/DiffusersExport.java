@@ -159,7 +159,7 @@ final class DiffusersExport {
             DType out = dtype != null ? dtype : stored.dtype();
             items.add(new SafetensorsWriter.Item(e.getKey(), out, p.checkpointShape(), sink -> {
                 try (Scope s = Scope.open()) {
-                    Tensor t = new SourceTensor(r.file(), e.getKey(), stored.dtype(), stored.shape(), () -> r.map(e.getKey())).read(out);
+                    Tensor t = new SourceTensor(r.file(), e.getKey(), stored.dtype(), stored.shape(), () -> r.read(e.getKey())).read(out);
                     sink.put(p.layout().toCheckpoint(t).toBytes());
                     progress.step(component + " " + e.getKey());
                 }

@@ -21,7 +21,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The tensors of one checkpoint file, by stored name: a safetensors file (memory-mapped per tensor), a
+ * The tensors of one checkpoint file, by stored name: a safetensors file (each tensor read when converted), a
  * torch.save file read through the allow-listed pickle reader (storages read lazily), or the index of a checkpoint
  * sharded into several such files. A torch file may wrap its
  * state dict in a dict under one of {@link #WRAPPERS} (training checkpoints, EMA files).
@@ -138,7 +138,7 @@ final class InputFile implements AutoCloseable {
         SafetensorsReader r = SafetensorsReader.open(file);
         Map<String, SourceTensor> out = new LinkedHashMap<>();
         for (SafetensorsEntry e : r.entries())
-            out.put(e.name(), new SourceTensor(file, e.name(), e.dtype(), e.shape(), () -> r.map(e.name())));
+            out.put(e.name(), new SourceTensor(file, e.name(), e.dtype(), e.shape(), () -> r.read(e.name())));
         return new InputFile("safetensors", out, r.metadata(), r);
     }
 
