@@ -1,8 +1,11 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.eval.EvalProgress;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.Animation;
 import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.synthetic.ProgressListener;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
@@ -12,6 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -83,7 +88,7 @@ class EvalCommandTest {
         double[] ssim = Json.mapper().treeToValue(first.path("ssim_per_frame"), double[].class);
         dev.puppetengine.eval.DragError none = new dev.puppetengine.eval.DragError(TinyModel.SIDE, new double[]{0, Double.NaN, Double.NaN}, java.util.List.of());
         try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
-            p.add(new dev.puppetengine.eval.VideoScore(first.path("name").asText(), 0, psnr, ssim, none, none));
+            p.add(new dev.puppetengine.eval.VideoScore(first.path("name").asText(), 0, psnr, ssim, none, none, java.util.Map.of()));
         }
         java.nio.file.Files.writeString(dev.puppetengine.eval.EvalProgress.fileFor(resumed), "{\"name\":\"000001\",\"psnr\":[1",   // cut short by a crash
                 java.nio.file.StandardOpenOption.APPEND);
@@ -147,6 +152,123 @@ class EvalCommandTest {
         assertEquals(0, r.code(), r.err());
         assertFalse(java.nio.file.Files.exists(partial));
         assertEquals(Json.mapper().readTree(whole.toFile()).path("examples"), Json.mapper().readTree(report.toFile()).path("examples"));
+    }
+
+    /** {@code count} DragAMove examples: the toy batch (2 frames, tests/fixtures/make_torch_pickles.py) and a 2-frame GIF of its own. */
+    private static Path dragAMove(Path dir, int count) throws Exception {
+        Files.createDirectories(dir);
+        for (int i = 0; i < count; i++) {
+            String n = String.format("%05d", i);
+            Files.copy(TINY_BATCH, dir.resolve(n + ".pkl"), StandardCopyOption.REPLACE_EXISTING);
+            groundTruth(dir.resolve(n + ".gif"), i);
+        }
+        return dir;
+    }
+
+    private static final Path TINY_BATCH;
+
+    static {
+        try {
+            TINY_BATCH = Path.of(EvalCommandTest.class.getResource("/dev/puppetengine/io/pickle/dragamove_tiny.pkl").toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Two frames of a diagonal pattern that {@code shade} shifts. */
+    private static void groundTruth(Path gif, int shade) throws Exception {
+        List<RgbImage> frames = new ArrayList<>();
+        for (int f = 0; f < 2; f++) {
+            byte[] px = new byte[TinyModel.SIDE * TinyModel.SIDE * 3];
+            for (int i = 0; i < px.length; i++) px[i] = (byte) ((i / 3 % TinyModel.SIDE + i / 3 / TinyModel.SIDE) * 4 + 40 * shade + 8 * f);
+            frames.add(new RgbImage(TinyModel.SIDE, TinyModel.SIDE, px));
+        }
+        GifFiles.write(gif, new Animation(frames, List.of(100, 100)));
+    }
+
+    private static String[] evalDragAMove(Path data, Path report) {
+        return new String[]{"eval", "--model", model.toString(), "--dragamove", data.toString(), "--steps", "1", "--guidance", "1", "--out", report.toString()};
+    }
+
+    /**
+     * A DragAMove example that failed (a corrupt pickle) and was then repaired is scored by the same command, with the
+     * other example's recorded scores kept: the report is that of an uninterrupted run on the repaired folder.
+     */
+    @Test
+    void aRepairedDragAMoveExampleIsRetriedAndScored() throws Exception {
+        Path data = dragAMove(tmp.resolve("dm-repair"), 2), whole = tmp.resolve("dm-repair-out/whole.json"), report = tmp.resolve("dm-repair-out/report.json");
+        CliRun r = CliRun.of(evalDragAMove(data, whole));
+        assertEquals(0, r.code(), r.err());
+        Files.writeString(data.resolve("00001.pkl"), "not a pickle");
+        r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("error: 00001: "), r.err());
+        Files.copy(TINY_BATCH, data.resolve("00001.pkl"), StandardCopyOption.REPLACE_EXISTING);
+        r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), r.err());
+        assertFalse(Files.exists(EvalProgress.fileFor(report)));
+        assertEquals(Json.mapper().readTree(whole.toFile()).path("examples"), Json.mapper().readTree(report.toFile()).path("examples"));
+    }
+
+    /**
+     * A scored DragAMove example whose files changed since is refused, naming the example and the file, with the progress
+     * file left as it was: its scores describe other data. Restored, the evaluation continues.
+     */
+    @Test
+    void aChangedScoredDragAMoveExampleIsRefusedNamingIt() throws Exception {
+        Path data = dragAMove(tmp.resolve("dm-changed"), 2), report = tmp.resolve("dm-changed-out/report.json"), partial = EvalProgress.fileFor(report);
+        Files.writeString(data.resolve("00001.pkl"), "not a pickle");   // fails: the progress file stays, with 00000's scores
+        assertEquals(2, CliRun.of(evalDragAMove(data, report)).code());
+        String progress = Files.readString(partial);
+        Files.copy(TINY_BATCH, data.resolve("00001.pkl"), StandardCopyOption.REPLACE_EXISTING);
+        groundTruth(data.resolve("00000.gif"), 5);
+        CliRun r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("example 00000 was scored on other files") && r.err().contains("00000.gif"), r.err());
+        assertFalse(r.err().contains("00000.pkl"), "the unchanged pickle is not named: " + r.err());
+        assertEquals(progress, Files.readString(partial));
+
+        groundTruth(data.resolve("00000.gif"), 0);
+        r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, Json.mapper().readTree(report.toFile()).path("examples").size());
+    }
+
+    /** An example never scored (the run stopped before it) is sampled with its current files, whatever they were when the run began. */
+    @Test
+    void aChangedUnscoredDragAMoveExampleDoesNotRefuseTheResume() throws Exception {
+        Path data = dragAMove(tmp.resolve("dm-unscored"), 3), report = tmp.resolve("dm-unscored-out/report.json"), partial = EvalProgress.fileFor(report);
+        Files.writeString(data.resolve("00002.pkl"), "not a pickle");   // keeps the progress file
+        assertEquals(2, CliRun.of(evalDragAMove(data, report)).code());
+        List<String> lines = new ArrayList<>(Files.readAllLines(partial));
+        assertTrue(lines.get(2).startsWith("{\"name\":\"00001\""), lines.get(2));
+        lines.remove(2);   // as if stopped before 00001 was scored
+        Files.write(partial, lines);
+        groundTruth(data.resolve("00001.gif"), 6);
+        CliRun r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("continuing an unfinished evaluation: 1 of 3 examples were scored"), r.err());
+        assertTrue(r.err().contains("error: 00002: "), r.err());
+        JsonNode j = Json.mapper().readTree(report.toFile());
+        assertEquals(List.of("00000", "00001"), List.of(j.path("examples").get(0).path("name").asText(), j.path("examples").get(1).path("name").asText()));
+    }
+
+    /** A progress file of the earlier format (one digest over the whole folder) is refused with a message that says so. */
+    @Test
+    void aDragAMoveProgressFileOfTheEarlierFormatIsRefusedSayingWhy() throws Exception {
+        Path data = dragAMove(tmp.resolve("dm-old"), 2), report = tmp.resolve("dm-old-out/report.json"), partial = EvalProgress.fileFor(report);
+        Files.writeString(data.resolve("00001.pkl"), "not a pickle");
+        assertEquals(2, CliRun.of(evalDragAMove(data, report)).code());
+        List<String> lines = new ArrayList<>(Files.readAllLines(partial));
+        com.fasterxml.jackson.databind.node.ObjectNode settings = (com.fasterxml.jackson.databind.node.ObjectNode) Json.mapper().readTree(lines.get(0));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) settings.path("data")).putObject("identity").put("examples", 2).put("files_sha256", "ab".repeat(32));
+        lines.set(0, Json.mapper().writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(settings));
+        Files.write(partial, lines);
+        CliRun r = CliRun.of(evalDragAMove(data, report));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(partial + " was written by an earlier version"), r.err());
+        assertTrue(r.err().contains("remove it to start over"), r.err());
     }
 
     @Test

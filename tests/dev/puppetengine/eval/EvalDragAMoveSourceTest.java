@@ -2,6 +2,7 @@ package dev.puppetengine.eval;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.DragAMoveBatch;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.testing.SharedData;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -61,18 +63,36 @@ class EvalDragAMoveSourceTest {
         assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
     }
 
-    /** A resumed evaluation compares identities: a file replaced in place (same names) changes it, a copy does not. */
+    /**
+     * The identity is which examples there are; each example's files have their own digests, which loading records: a file
+     * replaced in place changes its example's digests only.
+     */
     @Test
-    void identityDigestsTheFiles(@TempDir Path tmp) throws Exception {
+    void identityNamesTheExamplesAndEachExampleDigestsItsFiles(@TempDir Path tmp) throws Exception {
         Path dir = SharedData.require("dragamove-test");
         for (String n : new String[]{"00000", "00001"})
             for (String ext : new String[]{".pkl", ".gif"}) Files.copy(dir.resolve(n + ext), tmp.resolve(n + ext));
-        String before = new DragAMoveSource(tmp).identity().path("files_sha256").asText();
-        assertTrue(before.matches("[0-9a-f]{64}"), before);
-        assertEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText());
+        DragAMoveSource src = new DragAMoveSource(tmp);
+        var identity = src.identity();
+        assertEquals(2, identity.path("examples").asInt());
+        assertTrue(identity.path("names_sha256").asText().matches("[0-9a-f]{64}"), identity.toString());
+        Map<String, String> zero = src.files("00000"), one = src.files("00001");
+        assertEquals(List.of("00001.pkl", "00001.gif"), List.copyOf(one.keySet()));
+        assertEquals(ModelDirectory.sha256(tmp.resolve("00001.gif")), one.get("00001.gif"));
+        assertEquals(one, src.load("00001").files());
+
         Files.copy(dir.resolve("00002.gif"), tmp.resolve("00001.gif"), StandardCopyOption.REPLACE_EXISTING);
-        assertNotEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText(), "a GIF replaced in place");
+        src = new DragAMoveSource(tmp);
+        assertEquals(identity, src.identity(), "a GIF replaced in place is the same set of examples");
+        assertEquals(zero, src.files("00000"));
+        assertEquals(one.get("00001.pkl"), src.files("00001").get("00001.pkl"));
+        assertNotEquals(one.get("00001.gif"), src.files("00001").get("00001.gif"));
         Files.delete(tmp.resolve("00001.gif"));
-        assertNotEquals(before, new DragAMoveSource(tmp).identity().path("files_sha256").asText(), "a GIF missing");
+        assertEquals("missing", src.files("00001").get("00001.gif"));
+
+        Files.copy(dir.resolve("00002.pkl"), tmp.resolve("00002.pkl"));
+        assertNotEquals(identity, new DragAMoveSource(tmp).identity(), "an example more");
+        Files.move(tmp.resolve("00002.pkl"), tmp.resolve("00003.pkl"));
+        assertNotEquals(identity.path("names_sha256"), new DragAMoveSource(tmp).identity().path("names_sha256"), "an example renamed");
     }
 }

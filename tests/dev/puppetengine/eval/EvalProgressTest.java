@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -27,7 +28,7 @@ class EvalProgressTest {
 
     private static VideoScore score(String name, double psnr) {
         DragError d = new DragError(64, new double[]{0, Double.NaN, Double.POSITIVE_INFINITY}, List.<double[][]>of(new double[][]{{1, 2}, {3, 4}, {5, 6}}));
-        return new VideoScore(name, 1, new double[]{psnr, Double.POSITIVE_INFINITY, 1}, new double[]{0.5, 0.25, 1}, d, d);
+        return new VideoScore(name, 1, new double[]{psnr, Double.POSITIVE_INFINITY, 1}, new double[]{0.5, 0.25, 1}, d, d, Map.of("a.pkl", "0123"));
     }
 
     private Set<String> reopened(Path report) throws IOException {
@@ -87,6 +88,43 @@ class EvalProgressTest {
         p.finish();
         try (var left = Files.list(dir)) {
             assertEquals(List.of(), left.toList(), "finished: no progress file and no lock");
+        }
+    }
+
+    /**
+     * A scored example is kept only while the source's files for it are those it was scored on; a line without digests
+     * (a source that has none, or a line written before they were recorded) matches such a source.
+     */
+    @Test
+    void refusesAScoredExampleWhoseFilesChangedNamingTheExampleAndFile() throws IOException {
+        Map<String, Map<String, String>> files = new java.util.HashMap<>(Map.of("a", Map.of("a.pkl", "0123"), "b", Map.of("b.pkl", "4567")));
+        ExampleSource source = new ExampleSource() {
+            @Override public List<String> names() { return List.of("a", "b"); }
+            @Override public Example load(String name) { throw new AssertionError("scored examples are not loaded"); }
+            @Override public Map<String, String> files(String name) { return files.get(name); }
+        };
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("a", 10));
+        }
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.requireSameFiles(source);
+        }
+        files.put("b", Map.of("b.pkl", "89ab"));   // not scored: no concern
+        files.put("a", Map.of("a.pkl", "0123", "a.gif", "missing"));
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            String msg = assertThrows(InputFileException.class, () -> p.requireSameFiles(source)).getMessage();
+            assertEquals(file + ": example a was scored on other files than there are now (a.gif: SHA-256 none when scored, missing now);"
+                    + " put back the files it was scored on, or remove the file to start over", msg);
+        }
+
+        Files.writeString(file, Files.readAllLines(file).get(0) + "\n" + Files.readAllLines(file).get(1).replaceFirst(",\"files\":\\{[^}]*}", "") + "\n");
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            assertEquals(Map.of(), p.scored().get("a").files());
+            p.requireSameFiles(new ExampleSource() {
+                @Override public List<String> names() { return List.of("a"); }
+                @Override public Example load(String name) { throw new AssertionError(); }
+            });
         }
     }
 

@@ -110,6 +110,7 @@ final class EvalCommand implements Callable<Integer> {
                     .put("dtype", pm.model().unetWeights().dtype().name())
                     .put("conditioning", pickleConditioning ? "the pickle's cond_latent and embedding" : "frame 0 encoded by the model");
             progress = out == null ? null : EvalProgress.open(out, header);
+            if (progress != null) progress.requireSameFiles(source);
             Map<String, VideoScore> scored = new LinkedHashMap<>(progress == null ? Map.of() : progress.scored());
             if (!scored.isEmpty())
                 System.err.printf("continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));

@@ -7,12 +7,12 @@ import dev.puppetengine.io.DragAMoveBatch;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.Conditioning;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.tensor.Scope;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -21,7 +21,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -49,35 +51,34 @@ public final class DragAMoveSource implements ExampleSource {
     public List<String> names() { return names; }
 
     /**
-     * A SHA-256 over every example's pickle and GIF (name, then bytes; "missing" for an absent GIF): the folder's
-     * files replaced in place make another dataset. Reads the whole folder once (about 80 MB for the test set).
+     * Which examples the folder holds: their count and a SHA-256 of their names. Their content is each example's own
+     * ({@link #files}), so that repairing or replacing one example's files does not make the others another dataset.
      */
     @Override
-    public ObjectNode identity() throws IOException {
-        MessageDigest md;
+    public ObjectNode identity() {
         try {
-            md = MessageDigest.getInstance("SHA-256");
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(String.join("\n", names).getBytes(StandardCharsets.UTF_8));
+            return JsonNodeFactory.instance.objectNode().put("examples", names.size()).put("names_sha256", HexFormat.of().formatHex(digest));
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
-        byte[] buf = new byte[1 << 16];
-        for (String n : names)
-            for (String file : new String[]{n + ".pkl", n + ".gif"}) {
-                md.update((file + "\n").getBytes(StandardCharsets.UTF_8));
-                Path f = dir.resolve(file);
-                if (!Files.isRegularFile(f)) {
-                    md.update("missing\n".getBytes(StandardCharsets.UTF_8));
-                    continue;
-                }
-                try (InputStream in = Files.newInputStream(f)) {
-                    for (int r; (r = in.read(buf)) > 0; ) md.update(buf, 0, r);
-                }
-            }
-        return JsonNodeFactory.instance.objectNode().put("examples", names.size()).put("files_sha256", HexFormat.of().formatHex(md.digest()));
+    }
+
+    /** The pickle's and the GIF's SHA-256, in that order. */
+    @Override
+    public Map<String, String> files(String name) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String file : new String[]{name + ".pkl", name + ".gif"}) {
+            Path f = dir.resolve(file);
+            out.put(file, Files.isRegularFile(f) ? ModelDirectory.sha256(f) : "missing");
+        }
+        return out;
     }
 
     @Override
     public Example load(String name) throws IOException {
+        // digested before they are read: a file replaced in between then reads as changed on resume, never the reverse
+        Map<String, String> files = files(name);
         float[] d;
         int[] shape;
         Conditioning cond;
@@ -92,7 +93,7 @@ public final class DragAMoveSource implements ExampleSource {
         List<RgbImage> frames = GifFiles.read(gif).frames();
         if (frames.size() != shape[1])   // the ground truth and the drags must describe the same video
             throw new InputFileException(gif + " has " + frames.size() + " frames but " + name + ".pkl's drags have " + shape[1]);
-        return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames, cond);
+        return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames, cond, files);
     }
 
     /** Trajectories of the present slots of a (1, F, K, 4) drag tensor. */

@@ -21,15 +21,20 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 
 /**
  * What an evaluation has scored so far, so that a long one stopped for any reason continues where it stopped:
  * {@code <report>.partial.jsonl} holds the run's settings on its first line and then one line per scored example,
  * each fsynced as it is written. Opened again with the same settings, the scored examples are not sampled again
  * (lines a crash cut short or garbled are dropped, the file rewritten without them); with other settings it is
- * refused. {@code <report>.partial.jsonl.lock} keeps a second run of the same report out meanwhile.
+ * refused, and so is a scored example whose files changed since ({@link #requireSameFiles}). Examples not scored yet,
+ * failed ones included, are read as they are then. {@code <report>.partial.jsonl.lock} keeps a second run of the same
+ * report out meanwhile.
  */
 public final class EvalProgress implements AutoCloseable {
     private static final ObjectWriter LINE = Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT);
@@ -79,6 +84,9 @@ public final class EvalProgress implements AutoCloseable {
                 if (was == null) {
                     if (n == null) break;       // no settings line: nothing to keep
                     was = n;
+                    if (!mine.equals(was) && was.at("/data/identity/files_sha256").isTextual())   // the earlier DragAMove format
+                        throw new InputFileException(file + " was written by an earlier version, which digested the whole DragAMove folder at once"
+                                + " and not each example's files, so its scores cannot be checked against the files there now: remove it to start over");
                     if (!mine.equals(was))
                         throw new InputFileException(file + " holds an unfinished evaluation with other settings ("
                                 + String.join(", ", Json.differences("", was, mine)) + "): run it with those to finish it, or remove the file to start over");
@@ -126,6 +134,35 @@ public final class EvalProgress implements AutoCloseable {
         } catch (IOException garbled) {
             return null;
         }
+    }
+
+    /**
+     * Refuses to continue when an example scored earlier was read from other files than {@code source} holds now (one
+     * replaced, repaired or gone): its scores would stand in the report beside others as if measured on the same data.
+     * Reads each scored example's files once.
+     */
+    public void requireSameFiles(ExampleSource source) throws IOException {
+        String first = null;
+        int changed = 0;
+        for (VideoScore s : scored.values()) {
+            Map<String, String> now = source.files(s.name()), then = s.files();
+            if (now.equals(then) || changed++ > 0) continue;   // the first changed example is named, the others counted
+            Set<String> names = new LinkedHashSet<>(now.keySet());
+            names.addAll(then.keySet());
+            for (String f : names)
+                if (!Objects.equals(now.get(f), then.get(f))) {
+                    first = "example " + s.name() + " was scored on other files than there are now (" + f + ": SHA-256 " + brief(then.get(f))
+                            + " when scored, " + brief(now.get(f)) + " now)";
+                    break;
+                }
+        }
+        if (first != null)
+            throw new InputFileException(file + ": " + first + (changed > 1 ? " and " + (changed - 1) + " more scored examples changed" : "")
+                    + "; put back the files " + (changed > 1 ? "they were" : "it was") + " scored on, or remove the file to start over");
+    }
+
+    private static String brief(String sha256) {
+        return sha256 == null ? "none" : sha256.length() > 16 ? sha256.substring(0, 16) + "..." : sha256;
     }
 
     /** Examples scored by earlier runs, by name. */

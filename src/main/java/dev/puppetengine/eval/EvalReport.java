@@ -57,6 +57,7 @@ public final class EvalReport {
             ObjectNode e = examples.addObject();
             e.put("name", s.name());
             e.put("drags", s.drags());
+            if (!s.files().isEmpty()) s.files().forEach(e.putObject("files_sha256")::put);   // what the scores were measured on
             METRICS.forEach((k, f) -> put(e, k, f.applyAsDouble(s)));
             e.set("psnr_per_frame", array(s.psnr()));
             e.set("ssim_per_frame", array(s.ssim()));
