@@ -58,6 +58,26 @@ class MainErrorsTest {
         assertEquals("error: --frames must be positive", bad[1].strip());
     }
 
+    /** The heap advice names only options the command that ran has: create-model has none of them. */
+    @Test
+    void heapAdviceNamesOnlyTheCommandsOwnOptions() {
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+                outOfHeap("create-model", "--out", "m"));
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+                outOfHeap("sample", "--image", "a.png", "--drag", "1,1:2,2", "--out", "o.gif"));
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size, --gradient-checkpointing or a larger"
+                + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o"));
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames, --gradient-checkpointing or a larger"
+                + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("bench", "train"));
+    }
+
+    /** What the engine prints when {@code args}' command runs out of heap (its arguments parsed, the command itself not run). */
+    private static String outOfHeap(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.parseArgs(args);
+        return "error: " + Main.heapExhausted(1L << 30, Main.ran(cl));
+    }
+
     /** An exception without a message (a bare EOFException) is named by its kind, never as "null". */
     @Test
     void anExceptionWithoutAMessageIsNamedByItsKind() {

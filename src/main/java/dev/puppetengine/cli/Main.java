@@ -62,14 +62,29 @@ public final class Main implements Runnable {
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {   // picocli hands errors on: the Java heap, said in one line like the GPU's
-            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory()));
+            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory(), ran(cl)));
             return 1;
         }
     }
 
-    static String heapExhausted(long maxHeapBytes) {
-        return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try fewer --frames, a smaller --batch-size, or a "
-                + "larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", maxHeapBytes >> 20);
+    /** The advice names only what {@code command} can change (create-model and convert have none of these options). */
+    static String heapExhausted(long maxHeapBytes, CommandLine.Model.CommandSpec command) {
+        java.util.List<String> tries = new java.util.ArrayList<>();
+        String[][] advice = {{"--frames", "fewer --frames"}, {"--batch-size", "a smaller --batch-size"}, {"--gradient-checkpointing", "--gradient-checkpointing"}};
+        for (String[] a : advice)
+            if (command != null && command.findOption(a[0]) != null) tries.add(a[1]);
+        tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
+        String last = tries.remove(tries.size() - 1);
+        return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
+                tries.isEmpty() ? last : String.join(", ", tries) + " or " + last);
+    }
+
+    /** The (sub)command that {@code cl} ran; null when its arguments were not parsed. */
+    static CommandLine.Model.CommandSpec ran(CommandLine cl) {
+        CommandLine.ParseResult r = cl.getParseResult();
+        if (r == null) return null;
+        while (r.hasSubcommand()) r = r.subcommand();
+        return r.commandSpec();
     }
 
     /** An I/O failure in words: file-system errors as what happened to which file, others as their message. */
