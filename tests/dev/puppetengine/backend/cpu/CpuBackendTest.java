@@ -58,6 +58,40 @@ class CpuBackendTest {
         assertArrayEquals(new double[]{1, 3, 2, 4}, x.toDoubleArray());
     }
 
+    /**
+     * fill and copyInto on contiguous views (the runs they copy whole): every dtype, an offset into the storage, the elements
+     * around the run untouched, the fill value rounded once as an element write rounds it, a copy between overlapping runs
+     * of one storage as if through a temporary, and the bits copied as they are (a NaN's payload, -0).
+     */
+    @Test
+    void fillAndCopyIntoContiguousRunsOfEveryDtype() {
+        for (DType t : DType.values()) {
+            double[] v = {1, 2, 3, 4, 5, 6};
+            Tensor x = Tensor.of(CPU, t, new int[]{6}, v);
+            double fill = t.isFloating() ? 0.1 : t == DType.BOOL ? 1 : 7;
+            CPU.fill(x.narrow(0, 1, 3), fill);
+            double rounded = CPU.copy(f64(new int[]{1}, fill), t).toDoubleArray()[0];
+            assertArrayEquals(new double[]{1, rounded, rounded, rounded, 5, 6}, x.toDoubleArray(), t + " fill");
+            Tensor y = Tensor.of(CPU, t, new int[]{6}, v);
+            CPU.copyInto(y.narrow(0, 0, 4), y.narrow(0, 2, 4));   // overlapping, the destination after the source
+            assertArrayEquals(new double[]{1, 2, 1, 2, 3, 4}, y.toDoubleArray(), t + " overlapping copy");
+        }
+        for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+            int nanBits = t == DType.F32 ? 0x7fc00123 : t == DType.BF16 ? 0x7fc1 : 0x7e01;   // quiet NaNs with a payload
+            int negZero = t == DType.F32 ? 0x80000000 : 0x8000;
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(2 * t.bytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            if (t == DType.F32) b.putInt(nanBits).putInt(negZero).flip(); else b.putShort((short) nanBits).putShort((short) negZero).flip();
+            Tensor src = CPU.empty(t, new int[]{2}), dst = CPU.empty(t, new int[]{2});
+            src.storage().write(0, b);
+            assertEquals(0, b.remaining(), t + ": a write takes the buffer's bytes");
+            CPU.copyInto(src, dst);
+            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(2 * t.bytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            dst.storage().read(0, out);
+            assertEquals(0, out.remaining(), t + ": a read fills the buffer");
+            assertEquals(b.flip(), out.flip(), t + ": the bits copied as they are");
+        }
+    }
+
     @Test
     void divisionIsExactWhereTheQuotientIs() {
         Tensor a = f64(new int[]{3}, 1, 3, -7), b = f64(new int[]{3}, 4, -2, 0.5);

@@ -97,12 +97,21 @@ public final class CpuBackend implements Backend {
     @Override
     public void copyInto(Tensor src, Tensor dst) {
         OpChecks.sameShape("copyInto", src, dst);
+        if (src.dtype() == dst.dtype() && src.isContiguous() && dst.isContiguous()) {   // the bits as they are: no round trip through double
+            CpuStorage.copy(Strided.storage(src), (int) src.offset(), Strided.storage(dst), (int) dst.offset(), Shape.numelInt(dst.shape()));
+            return;
+        }
         double[] v = read(src);
         Strided.write(dst, v == Strided.storage(dst).f64 ? v.clone() : v);
     }
 
     @Override
     public void fill(Tensor dst, double value) {
+        if (dst.isContiguous()) {   // one run (a new parameter's zeros): no dense double copy, no per-element rounding
+            int o = (int) dst.offset();
+            Strided.storage(dst).fill(o, o + Shape.numelInt(dst.shape()), value);
+            return;
+        }
         double[] v = new double[Shape.numelInt(dst.shape())];
         Arrays.fill(v, value);
         Strided.write(dst, v);

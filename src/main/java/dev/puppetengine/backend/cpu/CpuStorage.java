@@ -60,6 +60,30 @@ final class CpuStorage extends Storage {
         }
     }
 
+    /** Sets elements [from, to) to {@code v} rounded to the dtype once, as {@link #set} rounds it. */
+    void fill(int from, int to, double v) {
+        if (from == to) return;
+        set(from, v);
+        switch (dtype()) {
+            case F64: java.util.Arrays.fill(f64, from, to, f64[from]); break;
+            case F32: java.util.Arrays.fill(f32, from, to, f32[from]); break;
+            case BF16: case F16: java.util.Arrays.fill(h16, from, to, h16[from]); break;
+            case I64: java.util.Arrays.fill(i64, from, to, i64[from]); break;
+            case I32: java.util.Arrays.fill(i32, from, to, i32[from]); break;
+            default: java.util.Arrays.fill(u8, from, to, u8[from]);
+        }
+    }
+
+    /** Copies {@code n} elements between storages of one dtype, bit for bit (overlapping runs of one storage included). */
+    static void copy(CpuStorage src, int srcFrom, CpuStorage dst, int dstFrom, int n) {
+        System.arraycopy(src.array(), srcFrom, dst.array(), dstFrom, n);
+    }
+
+    /** The one array that holds this storage's elements. */
+    private Object array() {
+        return f64 != null ? f64 : f32 != null ? f32 : h16 != null ? h16 : i64 != null ? i64 : i32 != null ? i32 : u8;
+    }
+
     @Override
     protected void free() {
         owner.track(-bytes());
@@ -70,14 +94,15 @@ final class CpuStorage extends Storage {
         ByteBuffer b = dst.order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining() / dtype().bytes();
         int o = (int) elemOffset;
-        switch (dtype()) {
-            case F64: for (int i = 0; i < n; i++) b.putDouble(f64[o + i]); break;
-            case F32: for (int i = 0; i < n; i++) b.putFloat(f32[o + i]); break;
-            case BF16: case F16: for (int i = 0; i < n; i++) b.putShort(h16[o + i]); break;
-            case I64: for (int i = 0; i < n; i++) b.putLong(i64[o + i]); break;
-            case I32: for (int i = 0; i < n; i++) b.putInt(i32[o + i]); break;
-            default: b.put(u8, o, n);
+        switch (dtype()) {   // bulk views of the buffer, which do not move its position: moved after
+            case F64: b.asDoubleBuffer().put(f64, o, n); break;
+            case F32: b.asFloatBuffer().put(f32, o, n); break;
+            case BF16: case F16: b.asShortBuffer().put(h16, o, n); break;
+            case I64: b.asLongBuffer().put(i64, o, n); break;
+            case I32: b.asIntBuffer().put(i32, o, n); break;
+            default: b.put(u8, o, n); return;
         }
+        b.position(b.position() + n * dtype().bytes());
     }
 
     @Override
@@ -85,13 +110,14 @@ final class CpuStorage extends Storage {
         ByteBuffer b = src.order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining() / dtype().bytes();
         int o = (int) elemOffset;
-        switch (dtype()) {
-            case F64: for (int i = 0; i < n; i++) f64[o + i] = b.getDouble(); break;
-            case F32: for (int i = 0; i < n; i++) f32[o + i] = b.getFloat(); break;
-            case BF16: case F16: for (int i = 0; i < n; i++) h16[o + i] = b.getShort(); break;
-            case I64: for (int i = 0; i < n; i++) i64[o + i] = b.getLong(); break;
-            case I32: for (int i = 0; i < n; i++) i32[o + i] = b.getInt(); break;
-            default: b.get(u8, o, n);
+        switch (dtype()) {   // as in readBytes
+            case F64: b.asDoubleBuffer().get(f64, o, n); break;
+            case F32: b.asFloatBuffer().get(f32, o, n); break;
+            case BF16: case F16: b.asShortBuffer().get(h16, o, n); break;
+            case I64: b.asLongBuffer().get(i64, o, n); break;
+            case I32: b.asIntBuffer().get(i32, o, n); break;
+            default: b.get(u8, o, n); return;
         }
+        b.position(b.position() + n * dtype().bytes());
     }
 }
