@@ -8,7 +8,6 @@ import dev.puppetengine.tensor.Tensor;
 public final class Conv2d extends Module {
     public final Parameter weight, bias;
     public final ConvSpec spec;
-    public final int in, out;
 
     public Conv2d(int in, int out, int kernel, ConvSpec spec, boolean bias) {
         this(in, out, kernel, spec, bias, false);
@@ -16,8 +15,6 @@ public final class Conv2d extends Module {
 
     /** {@code zeroInit}: weight and bias start at 0 (output convs that must begin as a no-op). */
     public Conv2d(int in, int out, int kernel, ConvSpec spec, boolean bias, boolean zeroInit) {
-        this.in = in;
-        this.out = out;
         this.spec = spec;
         long fanIn = (long) in * kernel * kernel;
         Init init = zeroInit ? Init.zeros() : Init.fanIn(fanIn);

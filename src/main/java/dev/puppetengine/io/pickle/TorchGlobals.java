@@ -15,7 +15,7 @@ import java.util.Map;
  */
 final class TorchGlobals implements Globals {
     /** A torch storage class named inside a persistent id (it is never called). */
-    record StorageType(String name, DType dtype) {}
+    record StorageType(DType dtype) {}
 
     private static final Map<String, DType> STORAGE_TYPES = Map.of(
             "DoubleStorage", DType.F64, "FloatStorage", DType.F32, "HalfStorage", DType.F16, "BFloat16Storage", DType.BF16,
@@ -47,7 +47,7 @@ final class TorchGlobals implements Globals {
                 if (embeddedLegacy) return (PickleCallable) this::loadFromBytes;
                 break;
             default:
-                if (module.equals("torch") && STORAGE_TYPES.containsKey(name)) return new StorageType(name, STORAGE_TYPES.get(name));
+                if (module.equals("torch") && STORAGE_TYPES.containsKey(name)) return new StorageType(STORAGE_TYPES.get(name));
         }
         throw new PickleException(source, "global " + module + "." + name + " is not on the allow list of torch/numpy reconstructors; refusing to load it");
     }

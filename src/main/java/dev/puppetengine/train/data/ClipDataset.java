@@ -67,7 +67,7 @@ public final class ClipDataset {
                 throw new InputFileException(file + ": expected " + width() + "x" + height() + " pixels, found " + img.width() + "x" + img.height());
             System.arraycopy(img.pixels(), 0, rgb, f * frameBytes, frameBytes);
         }
-        return new ClipSample(index, frames(), width(), height(), rgb, drags);
+        return new ClipSample(frames(), width(), height(), rgb, drags);
     }
 
     static Path manifestFile(Path root) {

@@ -8,7 +8,7 @@ import dev.puppetengine.tensor.Tensor;
 import java.nio.ByteBuffer;
 
 /** One clip as read from disk: frames (F, H, W, 3) uint8 row-major, and its drags. */
-public record ClipSample(int index, int frames, int width, int height, byte[] rgb, ClipDrags drags) {
+public record ClipSample(int frames, int width, int height, byte[] rgb, ClipDrags drags) {
 
     /** Frame f as an image (a copy). */
     public dev.puppetengine.io.image.RgbImage frame(int f) {

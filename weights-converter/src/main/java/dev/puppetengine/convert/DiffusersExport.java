@@ -40,8 +40,8 @@ import java.util.stream.Stream;
 final class DiffusersExport {
     private static final ObjectMapper JSON = Json.mapper();
 
-    /** One written file: component, path relative to the folder, tensors, bytes, sha256. */
-    record Written(String component, String file, int tensors, long bytes, String sha256) {}
+    /** One written file: path relative to the folder, tensors, bytes, sha256. */
+    record Written(String file, int tensors, long bytes, String sha256) {}
 
     private DiffusersExport() {}
 
@@ -169,6 +169,6 @@ final class DiffusersExport {
         AtomicFile.writeString(sub.resolve("config.json"), JSON.writeValueAsString(json));
         Path file = sub.resolve(weights);
         SafetensorsWriter.write(file, Map.of("format", "pt"), items);
-        return new Written(component, component + "/" + weights, items.size(), Files.size(file), ModelDirectory.sha256(file));
+        return new Written(component + "/" + weights, items.size(), Files.size(file), ModelDirectory.sha256(file));
     }
 }
