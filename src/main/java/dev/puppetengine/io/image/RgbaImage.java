@@ -21,17 +21,8 @@ public final class RgbaImage {
         this.pixels = pixels;
     }
 
-    public int width() { return width; }
-
-    public int height() { return height; }
-
     /** The backing array (not a copy): index (y * width + x) * 4 + channel. */
     public byte[] pixels() { return pixels; }
-
-    /** Channel {@code c} (0 = R, 1 = G, 2 = B, 3 = A) of pixel (x, y), 0..255. */
-    public int get(int x, int y, int c) {
-        return pixels[(y * width + x) * 4 + c] & 0xff;
-    }
 
     /**
      * Composites onto white exactly as the reference demo (spec 1.2) does with a float32 numpy array:
