@@ -32,7 +32,7 @@ class AtomicFileTest {
     void writesAndReplacesWithoutLeavingTempFiles() throws IOException {
         Path f = dir.resolve("a.txt");
         AtomicFile.writeString(f, "first");
-        AtomicFile.writeStream(f, out -> out.write("second".getBytes()));
+        AtomicFile.writeBytes(f, "second".getBytes());
         assertEquals("second", Files.readString(f));
         assertEquals(List.of("a.txt"), listing());
     }

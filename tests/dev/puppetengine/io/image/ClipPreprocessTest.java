@@ -14,11 +14,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ClipPreprocessTest {
     private static final int[] ROWS = {0, 1, 2, 57, 111, 112, 200, 221, 222, 223};
     private static final double TOLERANCE = 1e-5;
+    private static final int SIZE = 224;   // SVD's image encoder's input
 
     @Test
     void preprocess256MatchesReferenceRows() {
         RgbImage img = new RgbImage(256, 256, Fixtures.gunzip("clip/in_256x256.u8.gz"));
-        float[] out = ClipPreprocess.preprocess(img);
+        float[] out = ClipPreprocess.preprocess(img, SIZE);
         assertEquals(224 * 224 * 3, out.length);
         float[] expected = Fixtures.gunzipFloats("clip/pre_rows.f32.gz");
         int rowLen = 224 * 3;
@@ -41,10 +42,10 @@ class ClipPreprocessTest {
     void tensorIsChannelsLastBatchOfOne() {
         RgbImage img = new RgbImage(256, 256, Fixtures.gunzip("clip/in_256x256.u8.gz"));
         try (Scope s = Scope.open()) {
-            Tensor t = ClipPreprocess.toTensor(CpuBackend.get(), img, ClipPreprocess.SIZE);
+            Tensor t = ClipPreprocess.toTensor(CpuBackend.get(), img, SIZE);
             assertArrayEquals(new int[] {1, 224, 224, 3}, t.shape());
             assertEquals(DType.F32, t.dtype());
-            assertArrayEquals(ClipPreprocess.preprocess(img), t.toFloatArray());
+            assertArrayEquals(ClipPreprocess.preprocess(img, SIZE), t.toFloatArray());
         }
     }
 
@@ -53,7 +54,7 @@ class ClipPreprocessTest {
         // Blur and interpolation weights each sum to 1, so a flat image stays flat: ((v/255) - mean) / std.
         RgbImage grey = RgbImage.blank(300, 260);
         java.util.Arrays.fill(grey.pixels(), (byte) 200);
-        float[] out = ClipPreprocess.preprocess(grey);
+        float[] out = ClipPreprocess.preprocess(grey, SIZE);
         double[] mean = {0.48145466, 0.4578275, 0.40821073}, std = {0.26862954, 0.26130258, 0.27577711};
         for (int i = 0; i < out.length; i++) {
             double signed = 200f / 255f * 2f - 1f;

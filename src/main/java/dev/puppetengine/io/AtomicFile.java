@@ -1,10 +1,7 @@
 package dev.puppetengine.io;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -37,12 +34,6 @@ public final class AtomicFile {
     @FunctionalInterface
     public interface FileBody {
         void write(FileChannel out) throws IOException;
-    }
-
-    /** Writes a file's content as a stream. */
-    @FunctionalInterface
-    public interface StreamBody {
-        void write(OutputStream out) throws IOException;
     }
 
     /** Writes a file's content at a path (for encoders that open the file themselves: ImageIO, JCodec). */
@@ -89,15 +80,6 @@ public final class AtomicFile {
         }
         renamed.run();
         fsyncRenamed(dir);
-    }
-
-    /** Like {@link #write(Path, FileBody)} for a stream writer (buffered; flushed before the fsync). */
-    public static void writeStream(Path target, StreamBody body) throws IOException {
-        write(target, ch -> {
-            OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
-            body.write(os);
-            os.flush(); // not closed: write closes the channel after the body (the fsync then reopens the file by path)
-        });
     }
 
     public static void writeBytes(Path target, byte[] data) throws IOException {

@@ -17,19 +17,13 @@ import dev.puppetengine.tensor.Tensor;
  * agree to float32 rounding, not bit for bit.
  */
 public final class ClipPreprocess {
-    public static final int SIZE = 224;
     private static final double[] MEAN = {0.48145466, 0.4578275, 0.40821073};
     private static final double[] STD = {0.26862954, 0.26130258, 0.27577711};
     private static final double CUBIC_A = -0.75;
 
     private ClipPreprocess() {}
 
-    /** The normalised (224, 224, 3) channels-last input for an RGB image of any size. */
-    public static float[] preprocess(RgbImage image) {
-        return preprocess(image, SIZE);
-    }
-
-    /** The same at another encoder resolution (toy models): (size, size, 3). */
+    /** The normalised (size, size, 3) channels-last input for an RGB image of any size (224 for SVD's encoder). */
     public static float[] preprocess(RgbImage image, int size) {
         return preprocess(ImageTensors.toSigned(image), image.height(), image.width(), size);
     }

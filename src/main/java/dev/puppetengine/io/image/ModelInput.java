@@ -1,11 +1,9 @@
 package dev.puppetengine.io.image;
 
-import java.io.IOException;
-import java.nio.file.Path;
-
 /**
- * The conditioning image as the pipeline uses it (spec 1.2 without the optional SAM centring): read,
- * alpha-composite onto white, make square, LANCZOS-resize to the model resolution (256 for Puppet-Master).
+ * The conditioning image as the pipeline uses it (spec 1.2 without the optional SAM centring): the image as
+ * {@link ImageFiles#readRgb} gives it (alpha composited onto white), made square and LANCZOS-resized to the model
+ * resolution (256 for Puppet-Master).
  *
  * <p>Non-square inputs are centre-cropped to a square before resizing. The reference demo instead resizes
  * a non-square image straight to 256 x 256, squashing it, and normalises drags by width and height; a
@@ -13,10 +11,6 @@ import java.nio.file.Path;
  */
 public final class ModelInput {
     private ModelInput() {}
-
-    public static RgbImage prepare(Path file, int size) throws IOException {
-        return prepare(ImageFiles.readRgb(file), size);
-    }
 
     public static RgbImage prepare(RgbImage image, int size) {
         RgbImage square = SquareCrop.centred(image.width(), image.height()).apply(image);
