@@ -61,7 +61,7 @@ class AutogradTest {
         recordsOnlyWhenAGradientIsWanted("sumTo", x -> F.sumTo(x[0], 1, 4), randn(rng, 3, 4));
         recordsOnlyWhenAGradientIsWanted("matmul", x -> F.matmul(x[0], x[1]), randn(rng, 3, 4), randn(rng, 4, 5));
         recordsOnlyWhenAGradientIsWanted("linear", x -> F.linear(x[0], x[1], x[2]), randn(rng, 3, 4), randn(rng, 5, 4), randn(rng, 5));
-        recordsOnlyWhenAGradientIsWanted("conv2d", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(1, 1)), randn(rng, 1, 4, 4, 2), randn(rng, 3, 3, 3, 2),
+        recordsOnlyWhenAGradientIsWanted("conv2d", x -> F.conv2d(x[0], x[1], x[2], null, ConvSpec.of(1, 1)), randn(rng, 1, 4, 4, 2), randn(rng, 3, 3, 3, 2),
                 randn(rng, 3));
         recordsOnlyWhenAGradientIsWanted("groupNorm", x -> F.groupNorm(x[0], x[1], x[2], 2, 1e-5, true), randn(rng, 2, 3, 4), randn(rng, 4), randn(rng, 4));
         recordsOnlyWhenAGradientIsWanted("layerNorm", x -> F.layerNorm(x[0], x[1], x[2], 1e-5), randn(rng, 3, 4), randn(rng, 4), randn(rng, 4));
@@ -126,7 +126,7 @@ class AutogradTest {
         assertArrayEquals(new double[]{1, 2, 4, 5}, parts[1].contiguous().toDoubleArray());
         assertThrows(IllegalArgumentException.class, () -> F.split(x, 1, 1, 1));
         assertSame(x, F.to(x, DType.F64), "already that dtype: the tensor itself");
-        assertThrows(IllegalArgumentException.class, () -> F.temporalConv(randn(rng, 1, 3, 2, 2), randn(rng, 2, 3, 1, 2), null));
+        assertThrows(IllegalArgumentException.class, () -> F.temporalConv(randn(rng, 1, 3, 2, 2), randn(rng, 2, 3, 1, 2), null, null));
     }
 
     /** diffusers' Timesteps (flip_sin_to_cos, shift 0): frequencies exp(-ln(10000) j / half), cosines first. */

@@ -98,17 +98,17 @@ class OpGradTest {
 
     @Test
     void conv2dKernelsStridesPaddings() {
-        check("conv3x3", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(1, 1)), randn(rng, 2, 5, 6, 3), randn(rng, 4, 3, 3, 3), randn(rng, 4));
-        check("conv1x1", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(1, 0)), randn(rng, 2, 5, 3, 3), randn(rng, 5, 1, 1, 3), randn(rng, 5));
-        check("conv3x3-s2", x -> F.conv2d(x[0], x[1], x[2], ConvSpec.of(2, 1)), randn(rng, 1, 7, 5, 3), randn(rng, 2, 3, 3, 3), randn(rng, 2));
-        check("conv3x3-s2-asym", x -> F.conv2d(x[0], x[1], x[2], new ConvSpec(2, 2, 0, 1, 0, 1)), randn(rng, 1, 6, 7, 2), randn(rng, 3, 3, 3, 2), randn(rng, 3));
-        check("conv-k14-s14", x -> F.conv2d(x[0], x[1], null, ConvSpec.of(14, 0)), randn(rng, 1, 28, 42, 3), randn(rng, 3, 14, 14, 3));
+        check("conv3x3", x -> F.conv2d(x[0], x[1], x[2], null, ConvSpec.of(1, 1)), randn(rng, 2, 5, 6, 3), randn(rng, 4, 3, 3, 3), randn(rng, 4));
+        check("conv1x1", x -> F.conv2d(x[0], x[1], x[2], null, ConvSpec.of(1, 0)), randn(rng, 2, 5, 3, 3), randn(rng, 5, 1, 1, 3), randn(rng, 5));
+        check("conv3x3-s2", x -> F.conv2d(x[0], x[1], x[2], null, ConvSpec.of(2, 1)), randn(rng, 1, 7, 5, 3), randn(rng, 2, 3, 3, 3), randn(rng, 2));
+        check("conv3x3-s2-asym", x -> F.conv2d(x[0], x[1], x[2], null, new ConvSpec(2, 2, 0, 1, 0, 1)), randn(rng, 1, 6, 7, 2), randn(rng, 3, 3, 3, 2), randn(rng, 3));
+        check("conv-k14-s14", x -> F.conv2d(x[0], x[1], null, null, ConvSpec.of(14, 0)), randn(rng, 1, 28, 42, 3), randn(rng, 3, 14, 14, 3));
         check("conv3x3-residual", x -> F.conv2d(x[0], x[1], x[2], x[3], ConvSpec.of(1, 1)), randn(rng, 2, 5, 6, 3), randn(rng, 4, 3, 3, 3), randn(rng, 4), randn(rng, 2, 5, 6, 4));
     }
 
     @Test
     void temporalConv() {
-        check("temporalConv", x -> F.temporalConv(x[0], x[1], x[2]), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4));
+        check("temporalConv", x -> F.temporalConv(x[0], x[1], x[2], null), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4));
         check("temporalConv-residual", x -> F.temporalConv(x[0], x[1], x[2], x[3]), randn(rng, 2, 5, 3, 2, 3), randn(rng, 4, 3, 1, 3), randn(rng, 4), randn(rng, 2, 5, 3, 2, 4));
     }
 

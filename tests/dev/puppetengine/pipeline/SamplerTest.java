@@ -90,10 +90,9 @@ class SamplerTest {
             double[] got = new EulerSampler(unet).sample(z, clip, d, new SamplingOptions(2, 1.0, 1.0, 42, 3, true), null).toDoubleArray();
 
             KarrasSchedule sched = new KarrasSchedule(2);
-            float[] sigmas = sched.sigmas();
             double[] x = F.scale(EulerSampler.initialNoise(CPU, DType.F32, 1, 3, 8, 8, 4, 42), KarrasSchedule.initNoiseSigma()).toDoubleArray();
             for (int i = 0; i < 2; i++) {
-                double sigma = sigmas[i], next = sigmas[i + 1], norm = Math.sqrt(sigma * sigma + 1);
+                double sigma = sched.sigma(i), next = sched.sigma(i + 1), norm = Math.sqrt(sigma * sigma + 1);
                 double[] xIn = new double[x.length];
                 for (int j = 0; j < x.length; j++) xIn[j] = (float) (x[j] / norm);
                 double[] v = unet.forward(new UNetInputs(Tensor.of(CPU, DType.F32, new int[]{1, 3, 8, 8, 4}, xIn),

@@ -37,7 +37,7 @@ class TensorTest {
             assertFalse(t.isContiguous());
             assertArrayEquals(new int[]{4, 3}, t.shape());
             assertArrayEquals(new double[]{0, -1, 8, 1, -1, 9, 2, -1, 10, 3, -1, 11}, t.toDoubleArray());
-            Tensor col = base.select(1, 2);
+            Tensor col = base.narrow(1, 2, 1);
             CPU.fill(col, 7);
             assertEquals(7, base.toDoubleArray()[6]);
             assertEquals(7, base.toDoubleArray()[10]);
@@ -71,8 +71,6 @@ class TensorTest {
             assertEquals(24, v.length);
             assertEquals(2, v[23]);
             assertThrows(IllegalArgumentException.class, () -> a.expand(2, 1));
-            Tensor u = a.unsqueeze(0);
-            assertArrayEquals(new int[]{1, 3, 1}, u.shape());
         }
     }
 

@@ -56,7 +56,7 @@ class SafetensorsTest {
                 String name = t.name().toLowerCase();
                 tensors.put(name, Tensor.of(CPU, t, new int[] {2, 2}, values.get(name)));
             }
-            tensors.put("scalar", Tensor.scalar(CPU, DType.F32, 42));
+            tensors.put("scalar", Tensor.of(CPU, DType.F32, new int[0], 42.0));
             tensors.put("transposed", Tensor.of(CPU, DType.F32, new int[] {2, 3}, 1, 2, 3, 4, 5, 6).transpose(0, 1)); // written in logical order
             tensors.put("empty", CPU.empty(DType.F16, 3, 0));
             SafetensorsWriter.write(f, meta, tensors);
@@ -208,7 +208,7 @@ class SafetensorsTest {
         Path f = dir.resolve("odd.safetensors");
         try (Scope s = Scope.open()) {
             Map<String, Tensor> t = new LinkedHashMap<>();
-            t.put("s", Tensor.scalar(CPU, DType.F32, 1));
+            t.put("s", Tensor.of(CPU, DType.F32, new int[0], 1.0));
             t.put("ids", Tensor.of(CPU, DType.I64, new int[] {2}, 1, 2));
             t.put("none", CPU.empty(DType.F32, 0, 3));
             t.put("thin", CPU.empty(DType.F32, 3, 0));

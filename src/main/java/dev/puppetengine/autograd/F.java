@@ -296,10 +296,10 @@ public final class F {
         return y;
     }
 
-    /** Channels-last 2-D convolution: x (N, H, W, Cin), w (Cout, kh, kw, Cin). */
-    public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, ConvSpec spec) { return conv2d(x, w, bias, null, spec); }
-
-    /** {@link #conv2d} plus a residual of the output's shape (or null), added in the epilogue as in {@link #linear}. */
+    /**
+     * Channels-last 2-D convolution: x (N, H, W, Cin), w (Cout, kh, kw, Cin), plus a residual of the output's shape
+     * (or null), added in the epilogue as in {@link #linear}.
+     */
     public static Tensor conv2d(Tensor x, Tensor w, Tensor bias, Tensor residual, ConvSpec spec) {
         GemmRecorder.conv("forward", x.dtype(), x.shape(), w.shape(), spec, bias != null,
                 residual != null ? GemmRecorder.Epilogue.RESIDUAL : GemmRecorder.Epilogue.NONE);
@@ -333,11 +333,9 @@ public final class F {
 
     /**
      * The (3,1,1) temporal convolution: x (B, F, H, W, Cin), w (Cout, 3, 1, Cin), zero padding of one frame
-     * at each end. It is a 3x1 conv2d over the (B, F, H*W, C) view.
+     * at each end. It is a 3x1 conv2d over the (B, F, H*W, C) view, plus a residual of the output's shape (or null),
+     * added in the epilogue.
      */
-    public static Tensor temporalConv(Tensor x, Tensor w, Tensor bias) { return temporalConv(x, w, bias, null); }
-
-    /** {@link #temporalConv} plus a residual of the output's shape (or null), added in the epilogue. */
     public static Tensor temporalConv(Tensor x, Tensor w, Tensor bias, Tensor residual) {
         int[] s = x.shape();
         if (s.length != 5) throw new IllegalArgumentException("temporalConv expects (B,F,H,W,C), got " + Shape.str(s));

@@ -27,8 +27,6 @@ public final class KarrasSchedule {
     /** sigma_i for i = 0..steps (the last is 0). */
     public float sigma(int i) { return sigmas[i]; }
 
-    public float[] sigmas() { return sigmas.clone(); }
-
     /** The UNet timestep of step i: 0.25 ln sigma_i in float32. */
     public float cNoise(int i) { return (float) (0.25 * Math.log(sigmas[i])); }
 

@@ -173,20 +173,6 @@ public final class Tensor implements AutoCloseable {
         return view(ns, strides, offset + start * strides[d]);
     }
 
-    /** Index {@code i} along {@code d}; the dimension is removed. */
-    public Tensor select(int d, int i) {
-        d = Shape.dim(d, shape.length);
-        if (i < 0 || i >= shape[d]) throw new IndexOutOfBoundsException("index " + i + " out of range for dim " + d + " of shape " + Shape.str(shape));
-        int[] ns = new int[shape.length - 1];
-        long[] st = new long[shape.length - 1];
-        for (int k = 0, j = 0; k < shape.length; k++) {
-            if (k == d) continue;
-            ns[j] = shape[k];
-            st[j++] = strides[k];
-        }
-        return view(ns, st, offset + i * strides[d]);
-    }
-
     /** Broadcasts size-1 dimensions (and new leading ones) to {@code target} with stride 0; -1 keeps a size. */
     public Tensor expand(int... target) {
         if (target.length < shape.length) throw new IllegalArgumentException("expand to fewer dims: " + Shape.str(shape) + " -> " + Shape.str(target));
@@ -204,23 +190,6 @@ public final class Tensor implements AutoCloseable {
                 if (s == t) { ns[i] = s; st[i] = strides[i - lead]; }
                 else if (s == 1) { ns[i] = t; st[i] = 0; }
                 else throw new IllegalArgumentException("cannot expand " + Shape.str(shape) + " to " + Shape.str(target));
-            }
-        }
-        return view(ns, st, offset);
-    }
-
-    public Tensor unsqueeze(int d) {
-        d = d < 0 ? d + shape.length + 1 : d;
-        if (d < 0 || d > shape.length) throw new IndexOutOfBoundsException("unsqueeze dim " + d);
-        int[] ns = new int[shape.length + 1];
-        long[] st = new long[shape.length + 1];
-        for (int i = 0, j = 0; i < ns.length; i++) {
-            if (i == d) {
-                ns[i] = 1;
-                st[i] = j < shape.length ? strides[j] * shape[j] : 1;
-            } else {
-                ns[i] = shape[j];
-                st[i] = strides[j++];
             }
         }
         return view(ns, st, offset);
@@ -295,10 +264,6 @@ public final class Tensor implements AutoCloseable {
         double[] d = new double[values.length];
         for (int i = 0; i < d.length; i++) d[i] = values[i];
         return of(b, t, shape, d);
-    }
-
-    public static Tensor scalar(Backend b, DType t, double v) {
-        return of(b, t, new int[0], v);
     }
 
     public static Tensor zeros(Backend b, DType t, int... shape) {
