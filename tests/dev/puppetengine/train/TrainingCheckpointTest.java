@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The checkpoint files themselves, without a model or a trainer: what is saved, what resuming restores, what is kept. */
 class TrainingCheckpointTest {
     static final CpuBackend CPU = CpuBackend.get();
-    static final Adam.Settings SETTINGS = Adam.Settings.reference().withLr(0.1);
+    static final Adam.Settings SETTINGS = new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0, false, 1.0, 0);
 
     @TempDir
     Path run;

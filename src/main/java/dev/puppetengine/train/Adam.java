@@ -24,16 +24,7 @@ import java.util.Map;
 public final class Adam implements AutoCloseable {
 
     public record Settings(double lr, double beta1, double beta2, double eps, double weightDecay, boolean adamW,
-                           double maxGradNorm, int warmupSteps) {
-        /** The reference: Adam, lr 1e-5, betas (0.9, 0.999), eps 1e-8, no decay, clip at 1, no warm-up. */
-        public static Settings reference() {
-            return new Settings(1e-5, 0.9, 0.999, 1e-8, 0, false, 1.0, 0);
-        }
-
-        public Settings withLr(double v) { return new Settings(v, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, warmupSteps); }
-
-        public Settings withWarmup(int v) { return new Settings(lr, beta1, beta2, eps, weightDecay, adamW, maxGradNorm, v); }
-    }
+                           double maxGradNorm, int warmupSteps) {}
 
     /** What one optimiser step did. */
     public record StepResult(long step, double gradNorm, double clipScale, double lr) {}
