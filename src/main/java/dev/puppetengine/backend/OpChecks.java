@@ -102,9 +102,9 @@ public final class OpChecks {
         require(beta == null || Arrays.equals(beta.shape(), new int[]{c}), op + ": beta " + (beta == null ? "" : Shape.str(beta.shape())) + " must have shape [" + c + "]");
     }
 
-    /** An image batch (N, H, W, C). */
-    public static void nhwc(String op, int[] s) {
-        require(s.length == 4, op + " expects (N,H,W,C), got " + Shape.str(s));
+    /** The input of a 2x nearest upsample: an image batch (N, H, W, C). */
+    public static void upsample(int[] s) {
+        require(s.length == 4, "upsampleNearest2x expects (N,H,W,C), got " + Shape.str(s));
     }
 
     /** The gradient of a 2x nearest upsample: (N, 2H, 2W, C). */

@@ -124,14 +124,14 @@ public final class TrainingCheckpoint {
                     + (st == null ? "null" : "step " + st.step() + ", micro_step " + st.microStep()) + "); remove this checkpoint to resume from the one before");
         // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
         // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
-        copyAll(ckpt.resolve(WEIGHTS), "", weights, false);
+        copyAll(ckpt.resolve(WEIGHTS), weights, false);
         Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
         adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
-        copyAll(ckpt.resolve(OPTIMIZER), "", m, false);
-        copyAll(ckpt.resolve(OPTIMIZER), "", v, true);
+        copyAll(ckpt.resolve(OPTIMIZER), m, false);
+        copyAll(ckpt.resolve(OPTIMIZER), v, true);
         adam.setStepCount(st.step());
-        if (ema != null) copyAll(ckpt.resolve(EMA), "", ema.weights(), false);
+        if (ema != null) copyAll(ckpt.resolve(EMA), ema.weights(), false);
         return st;
     }
 
@@ -147,15 +147,15 @@ public final class TrainingCheckpoint {
         if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> { if (which.test(k)) into.put(k, p.value()); });
-        copyAll(file, "", into, false);
+        copyAll(file, into, false);
     }
 
     /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that is NaN or infinite, or with {@code moments2} negative. */
-    private static void copyAll(Path file, String prefix, Map<String, Tensor> into, boolean moments2) throws IOException {
+    private static void copyAll(Path file, Map<String, Tensor> into, boolean moments2) throws IOException {
         if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (Map.Entry<String, Tensor> e : into.entrySet()) {
-                String key = prefix + e.getKey();
+                String key = e.getKey();
                 if (!r.contains(key)) throw new InputFileException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
                 try (Scope s = Scope.open()) {
                     ByteBuffer stored = r.read(key);   // one read for the load and the check

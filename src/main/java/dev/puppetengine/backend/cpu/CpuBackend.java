@@ -419,7 +419,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor upsampleNearest2x(Tensor x) {
         int[] s = x.shape();
-        OpChecks.nhwc("upsampleNearest2x", s);
+        OpChecks.upsample(s);
         int n = s[0], h = s[1], w = s[2], c = s[3];
         int[] os = {n, 2 * h, 2 * w, c};
         double[] v = read(x), out = new double[Shape.numelInt(os)];

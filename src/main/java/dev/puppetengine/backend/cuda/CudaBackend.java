@@ -1314,7 +1314,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor upsampleNearest2x(Tensor x) {
         int[] s = x.shape();
-        OpChecks.nhwc("upsampleNearest2x", s);
+        OpChecks.upsample(s);
         computable(x, "upsampleNearest2x");
         Tensor y = empty(x.dtype(), s[0], 2 * s[1], 2 * s[2], s[3]);
         try (Tensor x2 = contig(x)) {
