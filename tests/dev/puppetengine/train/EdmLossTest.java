@@ -15,7 +15,6 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -58,7 +57,7 @@ class EdmLossTest {
             Tensor x0 = randn(5, 2, 2, 8, 8, 4);
             EdmLoss.Batch batch = new EdmLoss.Batch(x0, randn(6, 2, 8, 8, 4), randn(7, 2, 1, 16), Tensor.zeros(CPU, DType.F32, 2, 2, 5, 4));
             long seed = 11, step = 4;
-            double got = new EdmLoss(unet, true, null).loss(batch, seed, step, false).item();
+            double got = new EdmLoss(unet, true).loss(batch, seed, step, false).item();
 
             double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
             int per = x.length / 2;
@@ -90,7 +89,7 @@ class EdmLossTest {
             long seed = 11, small = 0;
             while (Math.min(EdmLoss.sigmas(seed, small, 2)[0], EdmLoss.sigmas(seed, small, 2)[1]) > 0.05) small++;   // a small sigma: where it matters
             long step = small;
-            double got = new EdmLoss(unet, true, null).loss(batch, seed, step, false).item();
+            double got = new EdmLoss(unet, true).loss(batch, seed, step, false).item();
 
             double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
             int per = x.length / 2;
@@ -107,7 +106,7 @@ class EdmLossTest {
             assertEquals(exact, got, 1e-5 * exact);
             assertTrue(Math.abs(noisyInBf16 - exact) > 1e-3 * exact, "the bound must tell F32 from bf16 arithmetic: " + noisyInBf16 + " vs " + exact);
             Tensor bf16Latents = x0.to(DType.BF16);
-            assertThrows(IllegalArgumentException.class, () -> new EdmLoss(unet, true, null).loss(
+            assertThrows(IllegalArgumentException.class, () -> new EdmLoss(unet, true).loss(
                     new EdmLoss.Batch(bf16Latents, batch.condLatent(), batch.embedding(), batch.drags()), seed, step, false));
         }
     }
@@ -130,7 +129,7 @@ class EdmLossTest {
             double[] sigma = EdmLoss.sigmas(seed, step, 2), x = x0.toDoubleArray();
             int per = x.length / 2;
             for (boolean applyCIn : new boolean[]{true, false}) {
-                double got = new EdmLoss(unet, applyCIn, null).loss(batch, seed, step, false).item();
+                double got = new EdmLoss(unet, applyCIn).loss(batch, seed, step, false).item();
                 double[] noisy = new double[x.length], in = new double[x.length];
                 for (int i = 0; i < x.length; i++) {
                     double sg = sigma[i / per];
@@ -152,38 +151,17 @@ class EdmLossTest {
         }
     }
 
-    /** The reference's two frame weightings, exactly; a weight per frame or none (refused naming both counts). */
     @Test
-    void frameWeightsAreTheReferencesAndMustMatchTheFrames() {
-        assertArrayEquals(new double[]{1, 1.5, 2, 2.5, 3}, EdmLoss.frameWeights(5, 3, true));
-        assertArrayEquals(new double[]{1, 3, 3, 3, 3}, EdmLoss.frameWeights(5, 3, false));
-        assertArrayEquals(new double[]{1}, EdmLoss.frameWeights(1, 3, true));
-        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
-        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
-             GradMode.Guard g = GradMode.noGrad()) {
-            EdmLoss.Batch batch = new EdmLoss.Batch(randn(5, 1, 2, 8, 8, 4), randn(6, 1, 8, 8, 4), randn(7, 1, 1, 16), Tensor.zeros(CPU, DType.F32, 1, 2, 5, 4));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new EdmLoss(unet, true, new double[]{1, 2, 3}).loss(batch, 1, 0, false));
-            assertEquals("frame weights: expected 2, got 3", e.getMessage());
-        }
-    }
-
-    @Test
-    void cInChangesWhatTheUNetSeesAndFrameWeightsScale() {
+    void cInChangesWhatTheUNetSees() {
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(8, 2, 16));
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 1);
              GradMode.Guard g = GradMode.noGrad()) {
             CPU.fillRandom(ps.parameters().get("conv_out.weight").value(), RandomKind.NORMAL, 3, 0);
             EdmLoss.Batch batch = new EdmLoss.Batch(randn(5, 1, 2, 8, 8, 4), randn(6, 1, 8, 8, 4), randn(7, 1, 1, 16), Tensor.zeros(CPU, DType.F32, 1, 2, 5, 4));
-            double with = new EdmLoss(unet, true, null).loss(batch, 1, 0, false).item();
-            double without = new EdmLoss(unet, false, null).loss(batch, 1, 0, false).item();
+            double with = new EdmLoss(unet, true).loss(batch, 1, 0, false).item();
+            double without = new EdmLoss(unet, false).loss(batch, 1, 0, false).item();
             assertNotEquals(with, without);
-            double doubled = new EdmLoss(unet, true, new double[]{2, 2}).loss(batch, 1, 0, false).item();
-            assertEquals(2 * with, doubled, 1e-12 * doubled);
             assertTrue(Double.isFinite(with));
-            double[] fw = EdmLoss.frameWeights(14, 3, true);
-            assertEquals(1, fw[0]);
-            assertEquals(3, fw[13], 1e-12);
         }
     }
 }

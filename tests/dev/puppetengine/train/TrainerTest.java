@@ -83,7 +83,7 @@ class TrainerTest {
                     return TrainerChild.data().batch(clips, seed, 0, be, dt);
                 }
             };
-            EdmLoss edm = new EdmLoss(unet, true, null);
+            EdmLoss edm = new EdmLoss(unet, true);
             ps.requireGrad(n -> true);
             double first = 0, last = 0;
             try (Adam adam = new Adam(trainable(ps), c.adam())) {

@@ -15,7 +15,8 @@ import dev.puppetengine.tensor.Tensor;
  * The EDM training loss in SVD's v-parameterisation (spec 1.3, 4.2) with sigma_data = 1:
  * ln sigma ~ N(P_mean, P_std^2) per sample; x = x0 + sigma eps; the UNet sees c_in x (or x unscaled, as the
  * public train.py does, when {@code applyCIn} is false) at c_noise = 0.25 ln sigma; D = x / (sigma^2 + 1) -
- * sigma / sqrt(sigma^2 + 1) v; loss = mean((1 + 1/sigma^2) w_f (D - x0)^2) with optional per-frame weights.
+ * sigma / sqrt(sigma^2 + 1) v; loss = mean((1 + 1/sigma^2) (D - x0)^2), every frame weighted alike (the reference's
+ * default, non_first_frame_weight = 1).
  * Randomness: sigma, eps and the drag dropout of micro-step t come from disjoint Philox ranges
  * ({@link Streams}), so a resumed run at the same step draws the same values.
  */
@@ -24,13 +25,10 @@ public final class EdmLoss {
 
     private final UNetSpatioTemporalConditionModel unet;
     private final boolean applyCIn;
-    private final double[] frameWeights;
 
-    /** frameWeights null for none (the reference's non_first_frame_weight = 1). */
-    public EdmLoss(UNetSpatioTemporalConditionModel unet, boolean applyCIn, double[] frameWeights) {
+    public EdmLoss(UNetSpatioTemporalConditionModel unet, boolean applyCIn) {
         this.unet = unet;
         this.applyCIn = applyCIn;
-        this.frameWeights = frameWeights;
     }
 
     /**
@@ -73,17 +71,6 @@ public final class EdmLoss {
                 batch.drags(), null), UNetOptions.training(seed, Streams.offset(step, Streams.DROPOUT), checkpointing));
         Tensor d = F.add(F.mul(noisy, Tensor.of(be, dt, perSample, cSkip)), F.mul(F.to(v, dt), Tensor.of(be, dt, perSample, cOut)));
         Tensor err = F.mul(F.square(F.sub(d, x0)), Tensor.of(be, dt, perSample, lambda));
-        if (frameWeights != null) {
-            if (frameWeights.length != s[1]) throw new IllegalArgumentException("frame weights: expected " + s[1] + ", got " + frameWeights.length);
-            err = F.mul(err, Tensor.of(be, dt, new int[]{1, s[1], 1, 1, 1}, frameWeights));
-        }
         return F.mean(err);
-    }
-
-    /** The reference's optional frame weighting: linspace(1, w, F) when increasing, else 1 for frame 0 and w after. */
-    public static double[] frameWeights(int frames, double w, boolean increasing) {
-        double[] f = new double[frames];
-        for (int i = 0; i < frames; i++) f[i] = increasing ? 1 + (w - 1) * i / Math.max(frames - 1, 1) : (i == 0 ? 1 : w);
-        return f;
     }
 }

@@ -14,7 +14,7 @@ public final class EdmObjective implements Objective {
     private final long seed;
 
     public EdmObjective(UNetSpatioTemporalConditionModel unet, ParameterStore store, TrainingData data, boolean applyCIn, long seed) {
-        this.edm = new EdmLoss(unet, applyCIn, null);
+        this.edm = new EdmLoss(unet, applyCIn);
         this.data = data;
         this.store = store;
         this.seed = seed;
