@@ -8,7 +8,6 @@ import dev.puppetengine.testing.Parity;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

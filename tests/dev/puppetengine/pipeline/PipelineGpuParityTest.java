@@ -4,8 +4,6 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.tensor.DType;
-import dev.puppetengine.tensor.Scope;
-import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.DeviceUnderTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,5 @@
 package dev.puppetengine.pipeline;
 
-import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ClipPreprocess;

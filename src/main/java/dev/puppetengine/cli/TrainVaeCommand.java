@@ -9,7 +9,6 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
-import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.train.Adam;
 import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;

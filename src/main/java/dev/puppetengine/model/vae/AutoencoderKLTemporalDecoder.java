@@ -4,7 +4,6 @@ import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.nn.Conv2d;
 import dev.puppetengine.nn.Module;
-import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
