@@ -473,7 +473,6 @@ public final class F {
         Tensor y = x.narrow(dim, start, length);
         if (!Autograd.recording(x)) return y;
         int[] xs = x.shape();
-        DType t = x.dtype();
         return Autograd.attach(y, new Node("narrow", x) {
             @Override
             protected Tensor[] backward(Tensor gy) {
