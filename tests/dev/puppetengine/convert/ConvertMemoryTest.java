@@ -1,5 +1,6 @@
 package dev.puppetengine.convert;
 
+import dev.puppetengine.cli.Main;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.ModelPresets;
@@ -46,8 +47,8 @@ class ConvertMemoryTest {
         assertTrue(size > (2L * HEAP_MB) << 20, "input " + size + " bytes");
 
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xmx" + HEAP_MB + "m", "-cp", System.getProperty("java.class.path"), ConvertCommand.class.getName(),
-                in.toString(), "--out", out.toString()).redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
+        Process p = new ProcessBuilder(java, "-Xmx" + HEAP_MB + "m", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "convert", in.toString(), "--out", out.toString()).redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).start();
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "conversion did not finish");
         String log = Files.readString(dir.resolve("log.txt"));
         assertEquals(0, p.exitValue(), log);

@@ -1,7 +1,6 @@
 package dev.puppetengine.convert;
 
 import dev.puppetengine.cli.DeviceArgs;
-import dev.puppetengine.cli.Main;
 import dev.puppetengine.cli.OutputPaths;
 import dev.puppetengine.cli.UserError;
 import dev.puppetengine.io.AtomicFile;
@@ -23,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 /**
  * {@code convert}: checkpoints (sgm single file, diffusers folder, Puppet-Master UNet, torch state dicts) to
@@ -67,11 +65,6 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace --out if it is an engine model directory (with manifest.json; with --to diffusers: an earlier"
             + " export, only unet/, vae/, image_encoder/) or empty; any other directory is refused, as is an --out that is, holds or lies in an input.")
     boolean force;
-
-    /** The converter on its own: the same command and exit codes as ./puppet-engine convert. */
-    public static void main(String[] args) {
-        System.exit(Main.run(Stream.concat(Stream.of("convert"), Stream.of(args)).toArray(String[]::new)));
-    }
 
     @Override
     public Integer call() throws IOException {
