@@ -1,6 +1,5 @@
 package dev.puppetengine.cli;
 
-import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
@@ -8,7 +7,6 @@ import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Module;
-import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,19 +47,11 @@ final class CreateModelCommand implements Callable<Integer> {
         modules.put("image_encoder", new ClipVisionModelWithProjection(p.clip()));
         Map<String, Object> configs = Map.of("unet", p.unet(), "vae", p.vae(), "image_encoder", p.clip());
         Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
-        Map<String, ParameterStore> stores = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, Module> e : modules.entrySet()) {
-                ParameterStore s = ParameterStore.initialize(e.getValue(), CpuBackend.get(), DType.F32, seed);
-                stores.put(e.getKey(), s);
-                comps.put(e.getKey(), ModelDirectory.Component.of(Json.mapper().writeValueAsString(configs.get(e.getKey())), s.parameters()));
-            }
-            ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
-            m.components().forEach((k, v) -> System.out.printf("%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
-            System.out.println("wrote " + out);
-        } finally {
-            stores.values().forEach(ParameterStore::close);
-        }
+        for (Map.Entry<String, Module> e : modules.entrySet())   // each weight made as it is written: puppet-master's 9 GB of fp32 never at once
+            comps.put(e.getKey(), ModelDirectory.Component.initialised(Json.mapper().writeValueAsString(configs.get(e.getKey())), e.getValue(), seed));
+        ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
+        m.components().forEach((k, v) -> System.out.printf("%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
+        System.out.println("wrote " + out);
         return 0;
     }
 }

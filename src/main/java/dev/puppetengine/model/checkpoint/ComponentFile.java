@@ -5,6 +5,7 @@ import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.nn.Parameter;
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
@@ -44,6 +45,11 @@ public final class ComponentFile {
 
         public static Source of(Parameter p) {
             return new Source(p.shape(), p::value);
+        }
+
+        /** Parameter {@code name}'s initial value from {@code seed} ({@link ParameterStore#initialize}'s), made when written. */
+        public static Source initialised(String name, Parameter p, long seed) {
+            return new Source(p.shape(), () -> ParameterStore.initialValue(CpuBackend.get(), DType.F32, name, p, seed));
         }
     }
 

@@ -8,6 +8,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
@@ -64,6 +65,13 @@ public final class ModelDirectory {
         public static Component of(String configJson, Map<String, Parameter> params) {
             Map<String, ComponentFile.Source> t = new LinkedHashMap<>();
             params.forEach((k, p) -> t.put(k, ComponentFile.Source.of(p)));
+            return new Component(configJson, t);
+        }
+
+        /** A component of {@code root}'s parameters initialised from {@code seed}, each made only when written (one at a time in memory). */
+        public static Component initialised(String configJson, Module root, long seed) {
+            Map<String, ComponentFile.Source> t = new LinkedHashMap<>();
+            root.namedParameters().forEach((k, p) -> t.put(k, ComponentFile.Source.initialised(k, p, seed)));
             return new Component(configJson, t);
         }
     }

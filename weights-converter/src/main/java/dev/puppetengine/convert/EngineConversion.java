@@ -17,7 +17,6 @@ import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
-import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
@@ -154,7 +153,7 @@ final class EngineConversion {
             SourceTensor src = ref == null ? null : in.tensors().get(ref.name());
             if (src == null) {
                 if (createDrags && ComponentInput.isDragModule(key)) {
-                    sources.put(key, initialised(key, p));
+                    sources.put(key, ComponentFile.Source.initialised(key, p, seed));
                     drags++;
                 } else if (sgm && key.startsWith("quant_conv.")) {
                     sources.put(key, identityConv(p));       // first_stage_model (AutoencodingEngine) has no quant_conv: exact for its encoder
@@ -162,7 +161,7 @@ final class EngineConversion {
                             + "*), so the encoder is first_stage_model's, which has no quant_conv: written as the identity");
                 } else {
                     missing.add(ref == null ? key + " (no sgm name)" : sgm ? in.prefix() + ref.name() + " (for " + key + ")" : key);
-                    if (allowPartial) sources.put(key, initialised(key, p));
+                    if (allowPartial) sources.put(key, ComponentFile.Source.initialised(key, p, seed));
                     initialised.add(key);
                 }
                 continue;
@@ -173,7 +172,7 @@ final class EngineConversion {
                     : !src.dtype().isFloating() ? "dtype " + src.dtype() + ", expected a floating type" : null;
             if (problem != null) {
                 misshaped.add(src.name() + ": " + problem + (sgm ? " (for " + key + ")" : ""));
-                if (allowPartial) sources.put(key, initialised(key, p));
+                if (allowPartial) sources.put(key, ComponentFile.Source.initialised(key, p, seed));
                 initialised.add(key);
                 continue;
             }
@@ -219,10 +218,6 @@ final class EngineConversion {
              Tensor ckpt = t.apply(stored, p.checkpointShape())) {
             return p.layout().toEngine(ckpt);
         }
-    }
-
-    private ComponentFile.Source initialised(String key, Parameter p) {
-        return new ComponentFile.Source(p.shape(), () -> ParameterStore.initialValue(CPU, DType.F32, key, p, seed));
     }
 
     private static ComponentFile.Source identityConv(Parameter p) {
