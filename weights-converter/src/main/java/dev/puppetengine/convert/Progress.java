@@ -3,7 +3,7 @@ package dev.puppetengine.convert;
 import dev.puppetengine.cli.ProgressBars;
 import me.tongfei.progressbar.ProgressBar;
 
-/** Counts converted tensors: a console progress bar, or nothing (tests, --quiet). */
+/** Counts converted tensors: a console progress bar, or nothing (tests). */
 interface Progress extends AutoCloseable {
     void step(String tensor);
 
