@@ -305,6 +305,56 @@ class SafetensorsTest {
 
     // ---- large files ----------------------------------------------------------------------------------
 
+    /**
+     * A read into a heap buffer goes through a temporary direct buffer as large as the read, which the JDK then keeps for
+     * the thread (sun.nio.ch.Util's buffer cache): a tensor read whole would hold that much native memory beside the heap
+     * copy for as long as the thread lives (the main thread: the process), and needs it free under -XX:MaxDirectMemorySize.
+     * Reads go in bounded chunks, so read and loadRows of a 256 MiB tensor leave well under that (a sparse file).
+     */
+    @Test
+    void readsDoNotLeaveATensorSizedDirectBufferBehind() throws Exception {
+        long big = 256L << 20;
+        Path f = dir.resolve("direct.safetensors");
+        long dataStart = writeRaw(f, "{" + entry("big", "U8", "[" + big + "]", 0, big) + "," + entry("rows", "U8", "[2," + big / 2 + "]", big, 2 * big) + "}", 0);
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(dataStart + 2 * big);
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            long read = directGrowth(() -> assertEquals(big, r.read("big").remaining()));
+            long rows = directGrowth(() -> {
+                try (Scope s = Scope.open()) {   // scopes are per thread
+                    assertEquals(big, r.loadRows("rows", new long[] {0, 1}, CPU, DType.U8).numel());
+                }
+            });
+            assertTrue(read < big / 8 && rows < big / 8, "direct memory kept after reading " + big + " bytes: " + read + " (read), " + rows + " (loadRows)");
+        }
+    }
+
+    private interface IoBody {
+        void run() throws IOException;
+    }
+
+    /** The growth of the JVM's direct buffer memory while {@code body} runs in a new thread (whose buffer cache starts empty). */
+    private static long directGrowth(IoBody body) throws InterruptedException {
+        java.lang.management.BufferPoolMXBean direct = java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)
+                .stream().filter(p -> p.getName().equals("direct")).findFirst().orElseThrow();
+        long[] grew = new long[1];
+        Throwable[] failed = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                long before = direct.getMemoryUsed();
+                body.run();
+                grew[0] = direct.getMemoryUsed() - before;   // measured before the thread ends and its cache is freed
+            } catch (Throwable e) {
+                failed[0] = e;
+            }
+        });
+        t.start();
+        t.join();
+        if (failed[0] != null) throw new AssertionError(failed[0]);
+        return grew[0];
+    }
+
     /** A tensor of more bytes than an array holds (2^31 - 8) is refused naming the limit, before anything is allocated (a sparse file). */
     @Test
     void readRefusesATensorBeyondTheLargestArray() throws IOException {

@@ -32,6 +32,8 @@ import java.util.Map;
 public final class SafetensorsReader implements AutoCloseable {
     /** The largest array a JVM allocates, the bound of one read. */
     private static final int MAX_READ = Integer.MAX_VALUE - 8;
+    /** The most bytes one positional read asks for (see readInto). */
+    private static final int READ_CHUNK = 1 << 22;
 
     private final Path file;
     private final FileChannel channel;
@@ -155,11 +157,21 @@ public final class SafetensorsReader implements AutoCloseable {
         return b.flip();
     }
 
-    /** Fills b's remaining bytes from {@code file} at {@code pos}; open checked the sizes, so an end here is a file cut since. */
+    /**
+     * Fills b's remaining bytes from {@code file} at {@code pos}; open checked the sizes, so an end here is a file cut since.
+     * At most {@link #READ_CHUNK} bytes a call: the JDK reads into a heap buffer through a temporary direct buffer as large
+     * as the read and keeps it for the thread, so one whole read of a tensor would hold that much native memory from then on.
+     */
     private static void readInto(Path file, FileChannel ch, long pos, ByteBuffer b) throws IOException {
         long at = pos - b.position();
-        while (b.hasRemaining()) {
-            if (ch.read(b, at + b.position()) < 0) throw cutShort(file, at + b.position());
+        int end = b.limit();
+        try {
+            while (b.position() < end) {
+                b.limit((int) Math.min(end, (long) b.position() + READ_CHUNK));
+                if (ch.read(b, at + b.position()) < 0) throw cutShort(file, at + b.position());
+            }
+        } finally {
+            b.limit(end);
         }
     }
 
