@@ -58,7 +58,7 @@ class MainErrorsTest {
         assertEquals("error: --frames must be positive", bad[1].strip());
     }
 
-    /** The heap advice names only options the command that ran has: create-model has none of them. */
+    /** The heap advice names only options the command that ran has (create-model has none of them), not a flag already given. */
     @Test
     void heapAdviceNamesOnlyTheCommandsOwnOptions() {
         assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
@@ -69,6 +69,8 @@ class MainErrorsTest {
                 + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o"));
         assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames, --gradient-checkpointing or a larger"
                 + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("bench", "train"));
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size or a larger heap (JAVA_OPTS=-Xmx16g"
+                + " ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o", "--gradient-checkpointing"), "a flag given is not advised");
     }
 
     /** What the engine prints when {@code args}' command runs out of heap (its arguments parsed, the command itself not run). */

@@ -67,24 +67,27 @@ public final class Main implements Runnable {
         }
     }
 
-    /** The advice names only what {@code command} can change (create-model and convert have none of these options). */
-    static String heapExhausted(long maxHeapBytes, CommandLine.Model.CommandSpec command) {
+    /**
+     * The advice names only what the command that ran ({@code ran}) can still change: its own options (create-model and
+     * convert have none of these), a flag not already given.
+     */
+    static String heapExhausted(long maxHeapBytes, CommandLine.ParseResult ran) {
         java.util.List<String> tries = new java.util.ArrayList<>();
         String[][] advice = {{"--frames", "fewer --frames"}, {"--batch-size", "a smaller --batch-size"}, {"--gradient-checkpointing", "--gradient-checkpointing"}};
-        for (String[] a : advice)
-            if (command != null && command.findOption(a[0]) != null) tries.add(a[1]);
+        for (String[] a : advice)   // where the advice is the option itself (a flag), not once it is given
+            if (ran != null && ran.commandSpec().findOption(a[0]) != null && !(a[0].equals(a[1]) && ran.hasMatchedOption(a[0]))) tries.add(a[1]);
         tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
         String last = tries.remove(tries.size() - 1);
         return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
                 tries.isEmpty() ? last : String.join(", ", tries) + " or " + last);
     }
 
-    /** The (sub)command that {@code cl} ran; null when its arguments were not parsed. */
-    static CommandLine.Model.CommandSpec ran(CommandLine cl) {
+    /** The parse of the (sub)command that {@code cl} ran; null when its arguments were not parsed. */
+    static CommandLine.ParseResult ran(CommandLine cl) {
         CommandLine.ParseResult r = cl.getParseResult();
         if (r == null) return null;
         while (r.hasSubcommand()) r = r.subcommand();
-        return r.commandSpec();
+        return r;
     }
 
     /** An I/O failure in words: file-system errors as what happened to which file, others as their message. */
