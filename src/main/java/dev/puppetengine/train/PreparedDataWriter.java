@@ -6,7 +6,6 @@ import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.UnaryOp;
-import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
@@ -286,28 +285,25 @@ public final class PreparedDataWriter implements AutoCloseable {
             ClipSample c = data.read(i);
             List<RgbImage> imgs = new ArrayList<>();
             for (int f = 0; f < frames; f++) imgs.add(c.frame(f));
-            // the VAE's encoder is per frame: on the CPU backend, whose tensors are on the Java heap, frames go one at a time, so
-            // memory is one frame's activations (all 14 of a 256 x 256 clip at once took more than an 8 GB heap with the full VAE);
-            // elsewhere all at once, as before (a device's GEMMs may pick other kernels for another batch, changing the last bits)
-            int step = backend instanceof CpuBackend ? 1 : frames;
+            // the VAE's encoder is per frame, so frames go one at a time: memory is one frame's activations, not a clip's
+            // (all 14 of a 256 x 256 clip at once took more than an 8 GB heap with the full VAE on the CPU)
             float[] mean = null, std = null;
-            for (int f0 = 0; f0 < frames; f0 += step) {
+            for (int f = 0; f < frames; f++) {
                 try (Scope part = Scope.open()) {
-                    LatentDistribution post = vae.encode(F.to(ImageTensors.toTensor(backend, imgs.subList(f0, Math.min(frames, f0 + step))), dtype));   // (n, h, w, 4) each
-                    int[] l = post.mean().shape();
+                    LatentDistribution post = vae.encode(F.to(ImageTensors.toTensor(backend, imgs.subList(f, f + 1)), dtype));   // (1, h, w, 4) each
+                    float[] m = post.mean().toFloatArray(), sd = F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray();
                     if (mean == null) {
+                        int[] l = post.mean().shape();
                         if (height == 0) {
                             height = l[1];
                             width = l[2];
                             channels = l[3];
                         }
-                        mean = new float[frames * l[1] * l[2] * l[3]];
+                        mean = new float[frames * m.length];
                         std = new float[mean.length];
                     }
-                    int at = f0 * l[1] * l[2] * l[3];
-                    float[] m = post.mean().toFloatArray(), sd = F.unary(UnaryOp.EXP, F.scale(post.logvar(), 0.5)).toFloatArray();
-                    System.arraycopy(m, 0, mean, at, m.length);
-                    System.arraycopy(sd, 0, std, at, sd.length);
+                    System.arraycopy(m, 0, mean, f * m.length, m.length);
+                    System.arraycopy(sd, 0, std, f * sd.length, sd.length);
                 }
             }
             Tensor e = clip.embed(F.to(ClipPreprocess.toTensor(backend, imgs.get(0), clip.config().imageSize()), dtype));
