@@ -71,6 +71,10 @@ class MainErrorsTest {
                 + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("bench", "train"));
         assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size or a larger heap (JAVA_OPTS=-Xmx16g"
                 + " ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o", "--gradient-checkpointing"), "a flag given is not advised");
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+                outOfHeap("sample-batch", "--dragamove", "dm", "--out", "o"), "--dragamove takes each example's frame count and refuses --frames");
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+                outOfHeap("sample-batch", "--dir", "d", "--out", "o"));
     }
 
     /** What the engine prints when {@code args}' command runs out of heap (its arguments parsed, the command itself not run). */

@@ -75,7 +75,9 @@ public final class Main implements Runnable {
         java.util.List<String> tries = new java.util.ArrayList<>();
         String[][] advice = {{"--frames", "fewer --frames"}, {"--batch-size", "a smaller --batch-size"}, {"--gradient-checkpointing", "--gradient-checkpointing"}};
         for (String[] a : advice)   // where the advice is the option itself (a flag), not once it is given
-            if (ran != null && ran.commandSpec().findOption(a[0]) != null && !(a[0].equals(a[1]) && ran.hasMatchedOption(a[0]))) tries.add(a[1]);
+            if (ran != null && ran.commandSpec().findOption(a[0]) != null && !(a[0].equals(a[1]) && ran.hasMatchedOption(a[0]))
+                    && !(a[0].equals("--frames") && ran.hasMatchedOption("--dragamove")))   // sample-batch --dragamove refuses --frames
+                tries.add(a[1]);
         tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
         String last = tries.remove(tries.size() - 1);
         return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
