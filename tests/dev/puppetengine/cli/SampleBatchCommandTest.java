@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.ClipDataset;
@@ -94,6 +95,23 @@ class SampleBatchCommandTest {
         String said = Files.readString(log);
         assertEquals(143, code, said);
         assertTrue(said.contains("stopped: " + out + " keeps the videos written so far; the same command continues"), said);
+    }
+
+    /** A second run on an --out being written is refused (it would sample the same missing videos again), naming the lock. */
+    @Test
+    void aSecondRunOnTheSameOutIsRefused() throws Exception {
+        Path out = tmp.resolve("locked-out");
+        try (LockFile first = LockFile.acquire(out.resolve(SampleBatchCommand.LOCK), "held by the test")) {
+            CliRun r = batch(out, "--limit", "1");
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().contains(out + ": another sample-batch is writing there; wait for it to end or choose another --out ("
+                    + out.resolve(SampleBatchCommand.LOCK) + " is locked)"), r.err());
+            assertFalse(Files.exists(out.resolve("a.gif")));
+        }
+        CliRun after = batch(out, "--limit", "1");
+        assertEquals(0, after.code(), after.err());
+        assertTrue(Files.exists(out.resolve("a.gif")));
+        assertFalse(Files.exists(out.resolve(SampleBatchCommand.LOCK)), "released and removed at the end");
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.eval.DragAMoveSource;
 import dev.puppetengine.eval.ExampleSource;
+import dev.puppetengine.io.LockFile;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.train.GracefulStop;
@@ -22,9 +23,12 @@ import java.util.concurrent.Callable;
         description = {"Generate a video for every input of a directory or of the DragAMove test set.",
                 "Inputs: images, each with a sibling <name>-drags.json (the format of sample --drags), or the DragAMove test examples"
                         + " (input = frame 0 of NNNNN.gif, drags from NNNNN.pkl). Writes OUT/<name>.gif; inputs whose GIF already exists are"
-                        + " skipped, so an interrupted batch resumes. A bad input is reported by name and the batch goes on; exit code 2 if any failed."},
+                        + " skipped, so an interrupted batch resumes; a second run on the same OUT is refused while one runs. A bad input is reported by name and the batch goes on; exit code 2 if any failed."},
         footer = {"", "Example:", "  ./puppet-engine sample-batch --dragamove ../shared/data/dragamove-test --out out/dm --steps 25"})
 final class SampleBatchCommand implements Callable<Integer> {
+    /** Held in --out while a run writes there. */
+    static final String LOCK = "sample-batch.lock";
+
     static final class Input {
         @Option(names = "--dir", required = true, description = "Directory of images (PNG, JPEG, BMP, GIF), each with <name>-drags.json.")
         Path dir;
@@ -67,23 +71,25 @@ final class SampleBatchCommand implements Callable<Integer> {
         SamplingOptions opts = sampling.options(video.frames);
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
-        Files.createDirectories(out);
-        List<String> todo = names.stream().filter(n -> !Files.exists(gif(n))).toList();
-        int skipped = names.size() - todo.size();
-        if (todo.isEmpty()) {
-            System.err.printf("all %d outputs already exist in %s%n", names.size(), out);
-            return 0;
+        // a second run on this --out would sample the same missing videos again: it waits its turn instead
+        try (LockFile lock = LockFile.acquire(out.resolve(LOCK), out + ": another sample-batch is writing there; wait for it to end or choose another --out")) {
+            List<String> todo = names.stream().filter(n -> !Files.exists(gif(n))).toList();
+            int skipped = names.size() - todo.size();
+            if (todo.isEmpty()) {
+                System.err.printf("all %d outputs already exist in %s%n", names.size(), out);
+                return 0;
+            }
+            List<BatchRun.Failure> failed;
+            try (PuppetMaster pm = sampling.open();
+                 GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues")) {
+                BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
+                failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
+                        pickleConditioning, opts.steps(), "sampling",
+                        (ex, r) -> video.write(gif(ex.name()), VideoOutput.Kind.GIF, r.frames(), ex.drags()));
+            }
+            System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
+            return BatchRun.report(failed, todo.size());
         }
-        List<BatchRun.Failure> failed;
-        try (PuppetMaster pm = sampling.open();
-             GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues")) {
-            BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
-            failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
-                    pickleConditioning, opts.steps(), "sampling",
-                    (ex, r) -> video.write(gif(ex.name()), VideoOutput.Kind.GIF, r.frames(), ex.drags()));
-        }
-        System.err.printf("%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
-        return BatchRun.report(failed, todo.size());
     }
 
     private Path gif(String name) {
