@@ -26,9 +26,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class HelpTextTest {
     private static void render(CommandLine cl, List<String> names) {
-        names.add(cl.getCommandSpec().qualifiedName());
-        assertTrue(cl.getUsageMessage().contains("Usage:"), cl.getCommandSpec().qualifiedName());
+        CommandLine.Model.CommandSpec spec = cl.getCommandSpec();
+        names.add(spec.qualifiedName());
+        assertTrue(cl.getUsageMessage().contains("Usage:"), spec.qualifiedName());
+        noSentenceSplit(spec.qualifiedName(), spec.usageMessage().description());
+        for (CommandLine.Model.ArgSpec a : spec.args()) noSentenceSplit(spec.qualifiedName() + " " + a, a.description());
         for (CommandLine sub : cl.getSubcommands().values()) render(sub, names);
+    }
+
+    /**
+     * Each element of a description array is printed on a line of its own: one that goes on in lower case is a sentence
+     * broken in the middle of --help's paragraph (as the source's line length once broke sample's).
+     */
+    private static void noSentenceSplit(String where, String[] lines) {
+        for (int i = 1; i < lines.length; i++)
+            assertFalse(!lines[i - 1].isBlank() && !lines[i].isEmpty() && Character.isLowerCase(lines[i].charAt(0)),
+                    where + ": '" + lines[i] + "' goes on from the line before it: join them into one element");
     }
 
     @Test

@@ -23,8 +23,8 @@ import java.util.concurrent.Callable;
 /** Lists a model preset's parameters (name, checkpoint shape) and counts without allocating any weights; or verifies a model directory. */
 @Command(name = "describe", mixinStandardHelpOptions = true,
         description = {"Describe a model preset without allocating it: parameters per top-level module of each component, or every key with --keys.",
-                "With --verify DIR: check a model directory's files against the SHA-256 sums in its manifest (loading checks only sizes)",
-                "and their weights for NaN or infinite values; exit 2 naming each file that differs or the first such weight in it."})
+                "With --verify DIR: check a model directory's files against the SHA-256 sums in its manifest (loading checks only sizes)"
+                        + " and their weights for NaN or infinite values; exit 2 naming each file that differs or the first such weight in it."})
 final class DescribeCommand implements Callable<Integer> {
     @Option(names = "--verify", paramLabel = "DIR", description = "An engine model directory to verify instead of describing a preset.")
     Path verify;

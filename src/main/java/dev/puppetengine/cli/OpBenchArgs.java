@@ -16,8 +16,8 @@ final class OpBenchArgs {
     int iters;
 
     @Option(names = "--torch", defaultValue = "auto", paramLabel = "auto|none|PYTHON",
-            description = {"Time the same cases in PyTorch with kernels/bench/torch_ops.py, run by this python (default: ${DEFAULT-VALUE}:",
-                    "python3 when it imports torch, and for --device cuda sees a GPU; otherwise the PyTorch columns are skipped, saying why)."})
+            description = {"Time the same cases in PyTorch with kernels/bench/torch_ops.py, run by this python (default: ${DEFAULT-VALUE}:"
+                            + " python3 when it imports torch, and for --device cuda sees a GPU; otherwise the PyTorch columns are skipped, saying why)."})
     String torch;
 
     @Option(names = "--torch-results", paramLabel = "FILE",
@@ -25,8 +25,8 @@ final class OpBenchArgs {
     Path torchResults;
 
     @Option(names = "--ours-results", paramLabel = "FILE",
-            description = {"Time nothing: take our side from this earlier --json report (say of a run stopped while PyTorch was timing),",
-                    "merge PyTorch (--torch-results, or the script on its cases), print the table and write --json. Needs no GPU with --torch-results."})
+            description = {"Time nothing: take our side from this earlier --json report (say of a run stopped while PyTorch was timing),"
+                            + " merge PyTorch (--torch-results, or the script on its cases), print the table and write --json. Needs no GPU with --torch-results."})
     Path oursResults;
 
     @Option(names = "--torch-script", paramLabel = "FILE", description = "The PyTorch script (default: kernels/bench/torch_ops.py in the engine's home).")

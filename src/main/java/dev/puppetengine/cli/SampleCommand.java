@@ -20,8 +20,8 @@ import java.util.concurrent.Callable;
 /** ./puppet-engine sample: one image and a few drags in, a short video out. */
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Generate a video in which the dragged parts of an image move along the drags.",
-                "Drags are start:end pixel positions in the input image (x to the right, y down); the model sees the image's",
-                "centred square, resized to its resolution. Without --model, the small model shipped in models/toy is used (CPU)."},
+                "Drags are start:end pixel positions in the input image (x to the right, y down); the model sees the image's"
+                        + " centred square, resized to its resolution. Without --model, the small model shipped in models/toy is used (CPU)."},
         footer = {"", "Example:", "  ./puppet-engine sample --image examples/cabinet.png --drag 110,183:28,194 --out out.gif --overlay"})
 final class SampleCommand implements Callable<Integer> {
     @Option(names = "--image", required = true, description = "Input image (PNG, JPEG, BMP, GIF first frame); alpha is composited onto white.")

@@ -29,13 +29,13 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Convert checkpoints into an engine model directory (default), or export one as a diffusers folder (--to diffusers).",
-                "Inputs: a Stability single-file SVD checkpoint (svd.safetensors), a diffusers SVD folder, Puppet-Master's model.safetensors,",
-                "torch .pt/.bin state dicts (EMA); any of them sharded (give the *.index.json). Several inputs combine; a later one's component replaces an earlier one's,",
-                "e.g. 'convert svd-folder/ ckpts/model.safetensors' takes the VAE and image encoder from SVD and the UNet from Puppet-Master.",
+                "Inputs: a Stability single-file SVD checkpoint (svd.safetensors), a diffusers SVD folder, Puppet-Master's model.safetensors,"
+                        + " torch .pt/.bin state dicts (EMA); any of them sharded (give the *.index.json). Several inputs combine; a later one's component replaces an earlier one's,"
+                        + " e.g. 'convert svd-folder/ ckpts/model.safetensors' takes the VAE and image encoder from SVD and the UNet from Puppet-Master.",
                 "A plain SVD UNet becomes Puppet-Master's: add_embedding dropped, drag modules added with zero output convs.",
-                "--to diffusers writes unet/, vae/ and image_encoder/ (config.json + weights) to load one by one with diffusers /",
-                "transformers / Puppet-Master's networks.py; no model_index.json: a Puppet-Master UNet needs its own forward (image latents,",
-                "drags) and, as in its train.py, the all-to-first attention processors set after loading."})
+                "--to diffusers writes unet/, vae/ and image_encoder/ (config.json + weights) to load one by one with diffusers /"
+                        + " transformers / Puppet-Master's networks.py; no model_index.json: a Puppet-Master UNet needs its own forward (image latents,"
+                        + " drags) and, as in its train.py, the all-to-first attention processors set after loading."})
 public final class ConvertCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "INPUT", description = "Checkpoint files or folders (one engine model directory with --to diffusers).")
     List<Path> inputs;
