@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU correctness checks, as named steps (default: all, in this order; about 15 minutes if every step ran to its
 # own timeout, so on this workplace's device run it through kernels/device-visit.sh, which orders and caps the steps):
-#   probe            what the native bindings can load here (libcuda, libcublas.so.12 for JCublas, libcudnn.so.8)
+#   probe            what the native bindings can load here (libcuda, libcublas.so.12 for JCublas, libcudnn.so.8), and
+#                    per gemm_wgmma entry its SASS's HGMMA, local-memory and BSYNC/WARPSYNC counts (sass.txt) where cuobjdump is
 #   harness-cublas   the CUDA op harness on cuBLAS where libcublas.so.12 loads (forced wherever it can take a product:
 #                    -Dpuppet.cuda.gemm.tile=cublas; the rest on our kernels) + BackendsTest + OpChecksTest; where the
 #                    probe found no libcublas.so.12 that would be harness-mma again, so only BackendsTest + OpChecksTest
@@ -44,6 +45,17 @@ probe() {
     printf '%-20s %s\n' "$lib" "${hit:-not found}"
   done; nvcc --version 2>/dev/null | tail -n 1; command -v compute-sanitizer || echo "compute-sanitizer: not on PATH"; } > "$out/probe.txt" 2>&1
   cat "$out/probe.txt"
+  sass
+}
+# Issue 5 asks the Hopper kernel's SASS for HGMMA and no local memory; the 2026-12-05 review asks whether the warp is
+# reconverged (BSYNC/WARPSYNC) between gemm_ws's mbarrier spin and its first HGMMA. Counts per entry, where cuobjdump is.
+sass() {
+  local fb=.device/classes/kernels/gemm_wgmma.fatbin dump=$out/gemm_wgmma.sass PATH=$PATH:/usr/local/cuda/bin
+  command -v cuobjdump > /dev/null || { echo "sass: no cuobjdump on PATH or in /usr/local/cuda/bin" | tee "$out/sass.txt"; return; }
+  timeout 60 cuobjdump -sass -arch sm_90a "$fb" > "$dump" 2>&1 || { echo "sass: cuobjdump failed on $fb" | tee "$out/sass.txt"; return; }
+  awk '/Function :/ {f=$3} / HGMMA/ {h[f]++} / (LDL|STL)[. ]/ {l[f]++} / (BSYNC|WARPSYNC)/ {s[f]++} END {
+    for (f in h) printf "%-48s HGMMA %4d  local ld/st %3d  BSYNC/WARPSYNC %3d\n", f, h[f], l[f] + 0, s[f] + 0 }' "$dump" | sort | tee "$out/sass.txt"
+  gzip -f "$dump"
 }
 summary=()
 logs=()
