@@ -10,6 +10,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -83,6 +86,33 @@ class CudaGraphTest {
             }
             junk.close();
             g2.output().close();
+        }
+    }
+
+    /**
+     * The same hand-over, the later graph destroyed first: the earlier graph still writes its output block on every
+     * replay, so no eager allocation may get that block while the earlier graph lives.
+     */
+    @Test
+    void anEarlierGraphsOutputFreedInALaterCaptureIsNotReusedWhileTheEarlierGraphLives() {
+        Tensor x = Tensor.of(cuda, DType.F32, new int[]{4}, 1, 2, 3, 4);
+        cuda.affine(x, 1, 0).close();                          // modules loaded outside the captures
+        try (DeviceGraph g1 = cuda.captureGraph(() -> cuda.affine(x, 10, 0))) {
+            g1.replay();
+            Tensor o1 = g1.output();
+            DeviceGraph g2 = cuda.captureGraph(() -> {
+                try (Scope s = Scope.open()) {
+                    Tensor y = cuda.affine(o1, 1, 0);
+                    o1.close();                                // freed during the capture: g1 still writes it
+                    return Scope.escape(cuda.affine(y, 1, 5));
+                }
+            });
+            g2.output().close();
+            g2.close();
+            List<Tensor> junk = new ArrayList<>();
+            for (int i = 0; i < 4; i++) junk.add(cuda.affine(x, 0, -7));   // eager tensors of that size class
+            g1.replay();
+            for (Tensor j : junk) assertArrayEquals(new double[]{-7, -7, -7, -7}, j.toDoubleArray(), "an eager tensor after g1's replay");
         }
     }
 

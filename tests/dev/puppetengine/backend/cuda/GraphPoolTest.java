@@ -4,7 +4,9 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,6 +22,9 @@ class GraphPoolTest {
     static final class Fake implements GraphPool.Upstream<Long> {
         long next = 0x1000;
         final List<Long> given = new ArrayList<>(), returned = new ArrayList<>();
+        final Map<Long, Integer> holders = new IdentityHashMap<>();   // shared by its pools, as CudaAllocator's
+
+        GraphPool<Long> pool() { return new GraphPool<>(this, holders); }
 
         @Override public Long allocate(long size) {
             Long a = next;              // a new Long object per block: the pool tracks blocks by identity
@@ -34,7 +39,7 @@ class GraphPoolTest {
     @Test
     void blocksFreedDuringTheCaptureAreReusedWithinIt() {
         Fake up = new Fake();
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         Long a = p.allocate(512), b = p.allocate(1024);
         p.free(a, 512);
         Long c = p.allocate(512);               // same size class: the freed block, not a new one
@@ -51,7 +56,7 @@ class GraphPoolTest {
     void aBlockFromBeforeTheCaptureFreedDuringItStaysWithTheGraph() {
         Fake up = new Fake();
         Long before = up.allocate(1024);        // an eager tensor's block, read by the captured nodes
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         p.adopt(before, 1024);
         assertNotEquals(before, p.allocate(1024), "never handed out again: a captured writer would change what the next replay reads");
         p.seal();
@@ -66,30 +71,51 @@ class GraphPoolTest {
     @Test
     void aBlockOfAnotherGraphFreedDuringACaptureMovesToIt() {
         Fake up = new Fake();
-        GraphPool<Long> first = new GraphPool<>(up);
+        GraphPool<Long> first = up.pool();
         Long out = first.allocate(1024);                        // the first graph's output, still held by a tensor
         first.seal();
-        GraphPool<Long> second = new GraphPool<>(up);
-        first.handOver(out, 1024);
-        second.adopt(out, 1024);
-        assertEquals(0, first.ownedBytes());
+        GraphPool<Long> second = up.pool();
+        first.handOver(out, 1024, second);
+        assertEquals(1024, first.ownedBytes(), "the first graph still writes it");
+        assertEquals(1024, second.ownedBytes());
         first.release();
         assertTrue(up.returned.isEmpty(), "destroying the first graph does not free what the second reads");
         second.seal();
         second.release();
         assertEquals(List.of(out), up.returned, "it goes back with the second graph");
-        GraphPool<Long> third = new GraphPool<>(up);
+        GraphPool<Long> third = up.pool();
         Long mine = third.allocate(512);
-        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512), "not from a pool still capturing");
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512, first), "not from a pool still capturing");
         third.seal();
-        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 1024), "its size class");
-        assertThrows(IllegalStateException.class, () -> first.handOver(out, 1024), "no longer held");
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 1024, first), "its size class");
+        assertThrows(IllegalStateException.class, () -> first.handOver(out, 1024, third), "no longer held");
+    }
+
+    /**
+     * The other order: the later graph (or its failed capture) goes first. The earlier graph's replays still write
+     * the block, so it must stay reserved until that graph is gone too.
+     */
+    @Test
+    void aBlockHandedOverStaysReservedWhileTheGraphThatWritesItLives() {
+        for (boolean captured : new boolean[]{true, false}) {
+            Fake up = new Fake();
+            GraphPool<Long> first = up.pool();
+            Long out = first.allocate(1024);                    // every replay of the first graph writes it
+            first.seal();
+            GraphPool<Long> second = up.pool();
+            first.handOver(out, 1024, second);
+            if (captured) second.seal();
+            second.release();                                   // second graph destroyed, or its capture failed
+            assertTrue(up.returned.isEmpty(), "still written by the first graph's replays (second " + (captured ? "destroyed" : "never captured") + ")");
+            first.release();
+            assertEquals(List.of(out), up.returned, "it goes back with the last graph that uses it");
+        }
     }
 
     @Test
     void sealedPoolKeepsFreedBlocksReservedAndRefusesAllocations() {
         Fake up = new Fake();
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         Long a = p.allocate(512), out = p.allocate(512);
         p.free(a, 512);
         p.seal();
@@ -103,7 +129,7 @@ class GraphPoolTest {
     @Test
     void releaseGivesBackFreeBlocksNowAndLiveOnesWhenTheyAreFreed() {
         Fake up = new Fake();
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         Long a = p.allocate(512), out = p.allocate(4096);
         p.free(a, 512);
         p.seal();
@@ -121,7 +147,7 @@ class GraphPoolTest {
     @Test
     void failedCaptureReleasesEverything() {
         Fake up = new Fake();
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         Long a = p.allocate(512), b = p.allocate(512);
         p.free(a, 512);
         p.free(b, 512);
@@ -134,7 +160,7 @@ class GraphPoolTest {
     @Test
     void misuseIsRefused() {
         Fake up = new Fake();
-        GraphPool<Long> p = new GraphPool<>(up);
+        GraphPool<Long> p = up.pool();
         Long a = p.allocate(512);
         assertThrows(IllegalStateException.class, () -> p.free(Long.valueOf(a), 512), "a block the pool does not hold (identity)");
         assertThrows(IllegalStateException.class, () -> p.free(a, 1024), "wrong size");

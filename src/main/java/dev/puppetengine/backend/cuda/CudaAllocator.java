@@ -7,6 +7,7 @@ import jcuda.driver.JCudaDriver;
 
 import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
@@ -40,6 +41,7 @@ final class CudaAllocator {
         @Override public CUdeviceptr allocate(long size) { return allocateClass(size, size); }
         @Override public void free(CUdeviceptr block, long size) { freeClass(block, size); }
     };
+    private final Map<CUdeviceptr, Integer> poolHolders = new IdentityHashMap<>();   // shared by every graph pool
     private GraphPool<CUdeviceptr> capture;   // the pool of the capture in progress, if any
     private Thread captureThread;             // the thread whose allocations go to it
 
@@ -104,8 +106,9 @@ final class CudaAllocator {
         long size = sizeClass(bytes);
         if (capture != null && Thread.currentThread() == captureThread && b.pool() != capture) {
             // captured nodes read it: the new graph keeps it, whether it was eager or an earlier graph's output
-            if (b.pool() != null) b.pool().handOver(b.ptr(), size);
-            capture.adopt(b.ptr(), size);
+            // (then the earlier graph, which writes it, keeps it too)
+            if (b.pool() != null) b.pool().handOver(b.ptr(), size, capture);
+            else capture.adopt(b.ptr(), size);
         } else if (b.pool() != null) {
             b.pool().free(b.ptr(), size);
         } else {
@@ -122,7 +125,7 @@ final class CudaAllocator {
     /** From now until {@link #endCapture}, the calling thread's allocations come from a new private pool. */
     synchronized GraphPool<CUdeviceptr> beginCapture() {
         if (capture != null) throw new IllegalStateException("a CUDA graph capture is already in progress (on " + captureThread.getName() + ")");
-        capture = new GraphPool<>(upstream);
+        capture = new GraphPool<>(upstream, poolHolders);
         captureThread = Thread.currentThread();
         return capture;
     }

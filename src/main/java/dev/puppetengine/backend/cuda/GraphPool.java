@@ -24,7 +24,9 @@ import java.util.Map;
  * A block allocated before the capture and freed by the capturing thread during it was read by captured nodes, so
  * it is {@linkplain #adopt adopted}: reserved for the graph, but never handed out again, not even within the capture
  * (its contents come from before the graph, which never rewrites them; a captured writer would change what the next
- * replay reads).
+ * replay reads). A block of another graph's pool freed during the capture is {@linkplain #handOver handed over}:
+ * then both pools hold it, and it goes upstream only when the last of them gives it back ({@code holders}, shared
+ * by every pool of one allocator).
  *
  * Bookkeeping only, over an opaque block type, so it is unit-tested on the CPU with fake addresses. Not thread-safe:
  * the caller (CudaAllocator) holds its lock. Sizes are size classes.
@@ -40,13 +42,18 @@ final class GraphPool<B> {
     enum State { CAPTURING, SEALED, RELEASED }
 
     private final Upstream<B> upstream;
+    private final Map<B, Integer> holders;                          // per block: how many pools own it (all pools of the upstream)
     private final Map<B, Long> owned = new IdentityHashMap<>();     // every block taken from upstream and not given back
     private final Map<B, Boolean> live = new IdentityHashMap<>();   // owned blocks a tensor holds now
     private final Map<Long, ArrayDeque<B>> free = new HashMap<>();  // reusable during the capture
     private State state = State.CAPTURING;
     private long ownedBytes, reused;
 
-    GraphPool(Upstream<B> upstream) { this.upstream = upstream; }
+    /** {@code holders}: one identity map shared by every pool of {@code upstream}. */
+    GraphPool(Upstream<B> upstream, Map<B, Integer> holders) {
+        this.upstream = upstream;
+        this.holders = holders;
+    }
 
     State state() { return state; }
 
@@ -58,8 +65,7 @@ final class GraphPool<B> {
             reused++;
         } else {
             b = upstream.allocate(size);
-            owned.put(b, size);
-            ownedBytes += size;
+            own(b, size);
         }
         live.put(b, Boolean.TRUE);
         return b;
@@ -87,24 +93,29 @@ final class GraphPool<B> {
     void adopt(B block, long size) {
         if (state != State.CAPTURING) throw new IllegalStateException("graph pool adoption while " + state + " (only during its capture)");
         if (owned.containsKey(block)) throw new IllegalStateException("block adopted by a graph pool that already holds it");
+        own(block, size);
+    }
+
+    private void own(B block, long size) {
         owned.put(block, size);
         ownedBytes += size;
+        holders.merge(block, 1, Integer::sum);
     }
 
     /**
-     * A live block of this (sealed or released) pool freed by the capture of another graph, whose nodes read it: it
-     * leaves this pool without going upstream, for the capturing pool to {@linkplain #adopt adopt}. Kept here, it
-     * would go upstream when this graph is destroyed (or at once, were it destroyed already) while the new graph's
-     * replays still read it.
+     * A live block of this (sealed or released) pool freed by the capture of another graph, whose nodes read it: the
+     * capturing pool {@code to} {@linkplain #adopt adopts} it, and this one keeps it while its graph lives (every
+     * replay of this graph writes it). Either graph may be destroyed first (or the capture fail): the block goes
+     * upstream with the last pool that holds it, never while a graph that reads or writes it can still replay.
      */
-    void handOver(B block, long size) {
+    void handOver(B block, long size, GraphPool<B> to) {
         if (state == State.CAPTURING) throw new IllegalStateException("hand-over from a pool still capturing");
+        if (to.holders != holders) throw new IllegalStateException("hand-over between pools of different allocators");
         Long have = owned.get(block);
         if (have == null || !live.containsKey(block)) throw new IllegalStateException("block handed over by a graph pool that does not hold it live");
         if (have != size) throw new IllegalStateException("block of " + have + " bytes handed over as " + size);
-        live.remove(block);
-        owned.remove(block);
-        ownedBytes -= size;
+        to.adopt(block, size);
+        free(block, size);   // sealed: stays reserved here; released: this pool lets go, the adopter still holds it
     }
 
     /** The capture ended: nothing more is allocated here; freed blocks stay reserved. */
@@ -126,7 +137,10 @@ final class GraphPool<B> {
     private void giveBack(B block, long size) {
         owned.remove(block);
         ownedBytes -= size;
-        upstream.free(block, size);
+        if (holders.merge(block, -1, Integer::sum) == 0) {
+            holders.remove(block);
+            upstream.free(block, size);
+        }
     }
 
     /** Bytes taken from upstream and not yet given back. */
