@@ -69,4 +69,27 @@ class DragRasterizerTest {
         assertEquals(Math.sin(2), t[o + 4], 1e-15);
         assertEquals(Math.cos(0.02), t[o + 7], 1e-15);
     }
+
+    /**
+     * Spec 3.3: a value is written only where the slot is present in that frame (any of its four numbers non-zero), and
+     * channels 4-5 hold the last frame's target in every frame; 3.5's token mask looks at all frames.
+     */
+    @Test
+    void aSlotAbsentInOneFrameWritesNothingInThatFrame() {
+        float[] d = drags();
+        java.util.Arrays.fill(d, 3 * 20, 3 * 20 + 4, 0f);                    // drag 0 absent in frame 3 only
+        int r = 8, ch = 30;
+        float[] img = DragRasterizer.rasterize(d, 1, 14, 5, r);
+        for (int i = 3 * r * r * ch; i < 4 * r * r * ch; i++) assertEquals(-1f, img[i], "frame 3 is all -1");
+        // frame 4 still carries the final target (frame 13's (EX, EY)) at its cell, offsets u r - cell
+        int cx = DragRasterizer.cell(EX, r), cy = DragRasterizer.cell(EY, r);
+        assertEquals(3, cx);
+        assertEquals(5, cy);
+        int px = (4 * r * r + cy * r + cx) * ch;
+        assertEquals(EX * r - 3, img[px + 4], 1e-6);
+        assertEquals(EY * r - 5, img[px + 5], 1e-6);
+        boolean[] present = DragRasterizer.present(d, 1, 14, 5);
+        assertEquals(true, present[0], "present in other frames: its tokens stay");
+        for (int k = 1; k < 5; k++) assertEquals(false, present[k], "slot " + k);
+    }
 }

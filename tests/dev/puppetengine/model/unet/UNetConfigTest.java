@@ -5,7 +5,17 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.Json;
 import org.junit.jupiter.api.Test;
 
+import dev.puppetengine.nn.GroupNorm;
+import dev.puppetengine.nn.LayerNorm;
+import dev.puppetengine.nn.Module;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,5 +37,75 @@ class UNetConfigTest {
             JsonMappingException e = assertThrows(JsonMappingException.class, () -> Json.mapper().treeToValue(cfg, UNetConfig.class), c[0] + "=" + c[1]);
             assertTrue(e.getOriginalMessage().contains(c[2]), e.getOriginalMessage());
         }
+    }
+
+    /**
+     * Spec 2.1 and 3.1: the released model's hyper-parameters (the converter builds the Puppet-Master UNet from this preset
+     * when a checkpoint carries no engine config), written out here from the spec, not from the preset.
+     */
+    @Test
+    void puppetMasterPresetHasTheSpecsHyperParameters() {
+        UNetConfig c = UNetConfig.puppetMaster();
+        assertEquals(8, c.inChannels());
+        assertEquals(4, c.outChannels());
+        assertEquals(List.of(320, 640, 1280, 1280), c.blockOutChannels());
+        assertEquals(2, c.layersPerBlock());
+        assertEquals(List.of(5, 10, 20, 20), c.numAttentionHeads());           // head dim 64 everywhere
+        assertEquals(1, c.transformerLayersPerBlock());
+        assertEquals(1024, c.crossAttentionDim());
+        assertEquals(14, c.numFrames());
+        assertEquals(1280, c.timeEmbedDim());
+        assertEquals(5, c.numDrags());                                          // 6K = 30 raster channels
+        assertEquals(0.1, c.condDropoutProb());
+        assertEquals(64, c.posEmbedDim());
+        assertEquals(List.of(256, 320, 320), c.dragEmbedderOutChannels());
+        assertFalse(c.useAddEmbedding(), "no added-time conditioning (3.1.1)");
+        assertTrue(c.allToFirstAttention(), "all-to-first attn1 (3.1.5)");
+        assertEquals(32, c.normNumGroups());
+        UNetConfig svd = UNetConfig.svdImg2vid();
+        assertTrue(svd.useAddEmbedding() && !svd.allToFirstAttention() && !svd.hasDrags());
+        assertEquals(256, svd.additionTimeEmbedDim());
+        assertEquals(768, svd.projectionClassEmbeddingsInputDim());
+    }
+
+    /**
+     * Spec 2.3's "resnet GN eps (PM)" column, for both halves of every SpatioTemporalResBlock, 2.5's transformer in-norm
+     * (GN 1e-6), 2.6's LayerNorms (1e-5) and the output GN (1e-5), read off the full-size model (built without weights);
+     * the stock SVD UNet keeps diffusers' 1e-6 in its up blocks.
+     */
+    @Test
+    void groupNormEpsFollowTheSpecTablePerBlock() {
+        Map<String, Double> gn = new TreeMap<>(), ln = new TreeMap<>();
+        norms(new UNetSpatioTemporalConditionModel(UNetConfig.puppetMaster()), "", gn, ln);
+        int resnetNorms = 0;
+        for (Map.Entry<String, Double> e : gn.entrySet()) {
+            String k = e.getKey();
+            double expected;
+            if (k.equals("conv_norm_out")) expected = 1e-5;
+            else if (k.contains(".attentions.")) expected = 1e-6;
+            else {
+                resnetNorms++;
+                assertTrue(k.contains("_res_block.norm"), k);
+                if (k.startsWith("mid_block.") || k.startsWith("down_blocks.3.")) expected = 1e-5;
+                else if (k.startsWith("down_blocks.") || k.startsWith("up_blocks.0.")) expected = 1e-6;
+                else expected = 1e-5;                                           // up_blocks.1-3: PM's WithFlow quirk
+            }
+            assertEquals(expected, e.getValue(), k);
+        }
+        assertEquals(22 * 4, resnetNorms, "22 resnets, 2 norms in each half");
+        assertEquals(16 * 7, ln.size(), "7 LayerNorms in each of the 16 transformers");
+        ln.forEach((k, eps) -> assertEquals(1e-5, eps, k));
+
+        Map<String, Double> svd = new TreeMap<>();
+        norms(new UNetSpatioTemporalConditionModel(UNetConfig.svdImg2vid()), "", svd, new TreeMap<>());
+        assertEquals(1e-6, svd.get("up_blocks.2.resnets.1.spatial_res_block.norm1"));
+        assertEquals(1e-6, svd.get("up_blocks.3.resnets.2.temporal_res_block.norm2"));
+        assertEquals(1e-5, svd.get("down_blocks.3.resnets.0.temporal_res_block.norm1"));
+    }
+
+    private static void norms(Module m, String path, Map<String, Double> gn, Map<String, Double> ln) {
+        if (m instanceof GroupNorm g) gn.put(path, g.eps);
+        if (m instanceof LayerNorm l) ln.put(path, l.eps);
+        m.children().forEach((name, child) -> norms(child, path.isEmpty() ? name : path + "." + name, gn, ln));
     }
 }
