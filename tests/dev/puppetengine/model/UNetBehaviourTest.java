@@ -135,6 +135,34 @@ class UNetBehaviourTest {
         }
     }
 
+    /**
+     * Spec 3.7: the drop is drawn for each sample b on its own: in a batch of two, a draw that drops sample 0 and keeps
+     * sample 1 gives exactly the inference output of [zero drags, sample 1's drags].
+     */
+    @Test
+    void conditionDropoutIsDrawnPerSample() {
+        UNetConfig cfg = UNetGradientTest.tinyConfig();
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
+        Random rng = new Random(3);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
+             GradMode.Guard g = GradMode.noGrad()) {
+            ps.parameters().forEach((k, p) -> {
+                if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
+            });
+            UNetInputs in = inputs(rng, 2, 3, 8, 16, DType.F32);
+            double[] d = in.drags().toDoubleArray();
+            java.util.Arrays.fill(d, 0, d.length / 2, 0.0);                       // sample 0's drags zeroed by hand
+            UNetInputs firstDropped = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
+                    Tensor.of(CPU, DType.F32, in.drags().shape(), d), null);
+            double[] expected = unet.forward(firstDropped, UNetOptions.INFERENCE).toDoubleArray();
+            assertFalse(java.util.Arrays.equals(expected, unet.forward(in, UNetOptions.INFERENCE).toDoubleArray()), "sample 0's drags matter");
+            long off = 0;
+            while (!(dev.puppetengine.random.Philox.uniform(77, off, 0) < cfg.condDropoutProb()
+                    && dev.puppetengine.random.Philox.uniform(77, off, 1) >= cfg.condDropoutProb())) off++;
+            assertArrayEquals(expected, unet.forward(in, new UNetOptions(true, 77, off, false, true)).toDoubleArray());
+        }
+    }
+
     @Test
     void svdAndZeroConditionsRun() {
         UNetConfig c = UNetConfig.tiny(8, 2, 16);

@@ -53,6 +53,18 @@ class SamplerTest {
             assertEquals(expected[i], s.sigma(i), Math.max(1e-9, Math.abs(expected[i]) * 6e-6), "sigma " + i);
     }
 
+    /** Spec 1.2 / 5.3: the demo's settings are the defaults: 50 steps, guidance 1.0 at frame 0 to 5.0 at frame 13, 14 frames, c_in scaling. */
+    @Test
+    void defaultsAreTheDemosSettings() {
+        SamplingOptions o = SamplingOptions.defaults();
+        assertEquals(50, o.steps());
+        assertEquals(14, o.frames());
+        assertEquals(1.0, o.guidanceMin());
+        assertEquals(5.0, o.guidanceMax());
+        assertTrue(o.scaleInput(), "x / sqrt(sigma^2 + 1) at inference (5.2)");
+        assertTrue(o.cfg());
+    }
+
     @Test
     void guidanceRampsPerFrameAndValidates() {
         SamplingOptions o = SamplingOptions.defaults();
