@@ -288,6 +288,35 @@ class PreparedDataTest {
     }
 
     /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
+    /**
+     * Spec 4.6: what prepare stores per frame is the VAE posterior of that frame, unscaled: latent_mean = the posterior
+     * mean and latent_std = exp(logvar / 2) (the std the loader multiplies N(0, 1) by), each frame encoded alone.
+     */
+    @Test
+    void prepareStoresEachFramesPosteriorMeanAndStd(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 2);
+        prepare(dir.resolve("prep"), data, WEIGHTS, 0);
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1);   // the weights prepare() used
+             SafetensorsReader r = SafetensorsReader.open(dir.resolve("prep").resolve(PreparedData.FILE)); Scope s = Scope.open()) {
+            double[] mean = r.load("latent_mean", CPU, DType.F64).toDoubleArray(), std = r.load("latent_std", CPU, DType.F64).toDoubleArray();
+            int[] shape = r.entry("latent_mean").shape();
+            int per = shape[2] * shape[3] * shape[4], frames = shape[1];
+            int checked = 0;
+            for (int clip = 0; clip < shape[0]; clip++)
+                for (int f = 0; f < frames; f++) {
+                    var post = vae.encode(dev.puppetengine.io.image.ImageTensors.toTensor(CPU, List.of(data.read(clip).frame(f))));
+                    double[] m = post.mean().toDoubleArray(), lv = post.logvar().toDoubleArray();
+                    int at = (clip * frames + f) * per;
+                    for (int i = 0; i < per; i++, checked++) {
+                        assertEquals(m[i], mean[at + i], 1e-6, "mean, clip " + clip + " frame " + f);
+                        assertEquals(Math.exp(0.5 * lv[i]), std[at + i], 1e-6 * Math.exp(0.5 * lv[i]), "std, clip " + clip + " frame " + f);
+                    }
+                }
+            assertTrue(checked > 0);
+        }
+    }
+
     @Test
     void prepareKeepsTheCandidatesThatStayInTheImage(@TempDir Path dir) throws IOException {
         assertEquals(2, prepare(dir.resolve("prep"), dataset(dir, 2), WEIGHTS, 0));
