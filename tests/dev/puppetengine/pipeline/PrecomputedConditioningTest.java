@@ -64,6 +64,43 @@ class PrecomputedConditioningTest {
         }
     }
 
+    /**
+     * Spec 1.2 steps 5-7 and 5.4 as one composition: the video sample returns is the Euler sampler's latents for the
+     * conditioning, divided by the VAE's scaling factor, decoded with num_frames = F in one call, then
+     * clamp((x + 1) / 2, 0, 1) and round(x 255) per value.
+     */
+    @Test
+    void theVideoIsTheSamplersLatentsDividedByTheScalingFactorAndDecodedAtOnce() {
+        try (PuppetMaster pm = new PuppetMaster(LoadedModel.random(ModelPresets.named("toy"), CPU, DType.F32, 4))) {
+            int side = pm.resolution(), h = side / 8, frames = 3;
+            RgbImage image = new RgbImage(side, side, new byte[side * side * 3]);
+            float[] z = new float[h * h * 4], e = new float[pm.model().unet.config().crossAttentionDim()];
+            for (int i = 0; i < z.length; i++) z[i] = (float) Math.sin(i);
+            for (int i = 0; i < e.length; i++) e[i] = (float) Math.cos(i);
+            SamplingOptions o = SamplingOptions.defaults().withSteps(1).withFrames(frames);
+            List<DragPath> drags = List.of(DragPath.line(0.3, 0.4, 0.6, 0.5));
+            List<RgbImage> got = pm.sample(image, new Conditioning(h, 4, z, e), drags, o, null).frames();
+            try (Scope s = Scope.open(); GradMode.Guard g = GradMode.noGrad()) {
+                var zt = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, h, h, 4}, z);
+                var ctx = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, 1, e.length}, e);
+                var dt = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, frames, 5, 4}, DragPath.tensor(drags, frames));
+                var latents = new EulerSampler(pm.model().unet).sample(zt, ctx, dt, o, null);
+                double factor = pm.model().vae.scalingFactor();
+                var video = pm.model().vae.decode(dev.puppetengine.autograd.F.scale(
+                        dev.puppetengine.autograd.F.reshape(latents, frames, h, h, 4), 1 / factor), frames);
+                double[] v = video.toDoubleArray();
+                int per = side * side * 3;
+                for (int f = 0; f < frames; f++) {
+                    byte[] px = got.get(f).pixels();
+                    for (int i = 0; i < per; i++) {
+                        float unit = Math.min(Math.max((float) v[f * per + i] / 2f + 0.5f, 0f), 1f);
+                        assertEquals((int) Math.rint(unit * 255f), px[i] & 0xff, "frame " + f + " value " + i);
+                    }
+                }
+            }
+        }
+    }
+
     private static List<byte[]> pixels(List<RgbImage> frames) {
         return frames.stream().map(RgbImage::pixels).toList();
     }
