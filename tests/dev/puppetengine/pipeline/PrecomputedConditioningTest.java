@@ -53,10 +53,13 @@ class PrecomputedConditioningTest {
                     () -> pm.sample(image, new Conditioning(32, 4, new float[32 * 32 * 4], new float[1024]), drags, o, null)).getMessage();
             assertTrue(msg.contains("a 32x32x4 latent and a 1024-wide embedding; this model takes 8x8x4 and 64"), msg);
 
-            // a falling guidance ramp still guides (diffusers decides from the ramp's maximum), unlike no guidance
+            // spec 5.3: CFG runs iff g_max > 1, so a ramp falling from 5 to 1 samples as no guidance at all (as the
+            // reference's sample_from_noise does), while a rising one guides
             List<byte[]> none = pixels(pm.sample(image, drags, new SamplingOptions(2, 1, 1, 0, 3, true), null).frames());
             List<byte[]> falling = pixels(pm.sample(image, drags, new SamplingOptions(2, 5, 1, 0, 3, true), null).frames());
-            assertFalse(java.util.Arrays.equals(none.get(1), falling.get(1)));
+            List<byte[]> rising = pixels(pm.sample(image, drags, new SamplingOptions(2, 1, 5, 0, 3, true), null).frames());
+            for (int f = 0; f < 3; f++) assertArrayEquals(none.get(f), falling.get(f), "frame " + f);
+            assertFalse(java.util.Arrays.equals(none.get(2), rising.get(2)));
 
             pm.close();
             assertEquals("this PuppetMaster is closed (its model's weights were freed)",

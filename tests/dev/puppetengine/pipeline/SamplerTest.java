@@ -75,7 +75,10 @@ class SamplerTest {
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(0.5));
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.NaN));
         assertFalse(o.withGuidance(1).cfg());
-        assertTrue(new SamplingOptions(3, 5, 1, 0, 4, true).cfg(), "a falling ramp guides its early frames");
+        // spec 5.3: CFG is enabled iff g_max > 1 (utils.sample_from_noise: do_classifier_free_guidance = max_guidance > 1),
+        // whatever g_min is: a ramp falling to 1 runs the conditional branch alone
+        assertFalse(new SamplingOptions(3, 5, 1, 0, 4, true).cfg(), "g_max = 1: no CFG, even with g_min 5");
+        assertTrue(new SamplingOptions(3, 1, 1.5, 0, 4, true).cfg());
         assertEquals(2.5, new SamplingOptions(3, 2.5, 4, 0, 1, true).guidance(0), "one frame: the ramp's start");
         assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(3, Double.POSITIVE_INFINITY, 2, 0, 4, true));
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.POSITIVE_INFINITY));

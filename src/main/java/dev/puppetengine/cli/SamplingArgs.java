@@ -25,7 +25,7 @@ final class SamplingArgs {
     int steps;
 
     @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame, 1 to " + (int) SamplingOptions.MAX_GUIDANCE
-            + "; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when both are 1).")
+            + "; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when it is 1, whatever --guidance-min is, as in the reference).")
     double guidance;
 
     @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0 (default: ${DEFAULT-VALUE}).")

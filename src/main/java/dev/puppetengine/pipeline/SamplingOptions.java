@@ -2,8 +2,9 @@ package dev.puppetengine.pipeline;
 
 /**
  * Sampling settings with the reference demo's defaults (spec 5.3): 50 Euler steps, guidance ramped per frame
- * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on when some frame's guidance exceeds 1, as
- * diffusers' pipeline decides from the ramp's maximum; a falling ramp is allowed), 14
+ * from 1.0 at frame 0 to 5.0 at the last frame (classifier-free guidance on iff the last frame's guidance exceeds 1, as
+ * spec 5.3 and the reference's {@code sample_from_noise} decide, {@code max_guidance > 1}: a ramp falling to 1 samples
+ * the conditional branch alone, unguided), 14
  * frames, seed 0. {@code scaleInput}: feed the UNet x / sqrt(sigma^2 + 1) (inference and SVD, default) or the
  * raw noisy latent (how the public train.py trains, spec 4.2) for models trained that way. {@code cudaGraph}: capture
  * the UNet step in a CUDA graph and replay it (docs/CUDA.md, "CUDA graphs"); off unless {@code -Dpuppet.cuda.graph=true}
@@ -62,8 +63,8 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
 
     public SamplingOptions withCudaGraph(boolean g) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, g); }
 
-    /** Whether classifier-free guidance runs (the UNet batch of two): some frame's guidance exceeds 1. */
-    public boolean cfg() { return Math.max(guidanceMin, guidanceMax) > 1; }
+    /** Whether classifier-free guidance runs (the UNet batch of two): iff the ramp's end, g_max, exceeds 1 (spec 5.3). */
+    public boolean cfg() { return guidanceMax > 1; }
 
     /** Guidance of frame f: linspace(min, max, frames)[f]. */
     public double guidance(int f) {
