@@ -94,6 +94,10 @@ class BenchCommandTest {
         for (String bench : new String[]{"sample", "train", "gemm", "kernels"})   // sampling's bound: a typo is not a huge allocation
             assertEquals("error: --frames must be 1 to 128, got 100000", CliRun.stderrOf(2, "bench", bench, "--preset", "toy", "--device", "cpu",
                     "--frames", "100000").strip(), bench);
-        assertEquals(2, Main.run("bench", "train", "--preset", "toy", "--dtype", "fp16"), "what train refuses is not benchmarked");
+        // fp16, which train runs with loss scaling, is benchmarked so too
+        Path f16 = dir.resolve("fp16.json");
+        assertEquals(0, Main.run("bench", "train", "--preset", "toy", "--device", "cpu", "--dtype", "fp16", "--frames", "2", "--steps", "1", "--warmup", "0",
+                "--json", f16.toString()));
+        assertEquals("F16", Json.mapper().readTree(f16.toFile()).get("dtype").asText());
     }
 }

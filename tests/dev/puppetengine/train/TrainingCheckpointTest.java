@@ -93,7 +93,7 @@ class TrainingCheckpointTest {
                 Map<String, Tensor> w2 = weights(leaf(0, 0), leaf(0));
                 try (Adam adam2 = new Adam(w2, SETTINGS); Ema ema2 = new Ema(w2, 0.5)) {
                     assertEquals(new TrainingCheckpoint.State(12, 48, 77), TrainingCheckpoint.restore(ck, w2, adam2, ema2));
-                    assertEquals(12, adam2.stepCount());
+                    assertEquals(1, adam2.stepCount(), "Adam's own count (optimizer metadata), not the run's step: fp16 loss scaling skips steps");
                     for (String k : List.of("a", "b")) {
                         assertArrayEquals(w.get(k).toDoubleArray(), w2.get(k).toDoubleArray(), k);
                         assertArrayEquals(adam.firstMoments().get(k).toDoubleArray(), adam2.firstMoments().get(k).toDoubleArray(), "m." + k);
@@ -104,6 +104,25 @@ class TrainingCheckpointTest {
                             "the EMA differs from the weights, so restoring one for the other shows");
                     assertFalse(java.util.Arrays.equals(adam.firstMoments().get("a").toDoubleArray(), adam.secondMoments().get("a").toDoubleArray()));
                 }
+            }
+        }
+    }
+
+    /** fp16 loss scaling's state goes in state.json and comes back; a run without scaling writes state.json as before. */
+    @Test
+    void theLossScaleIsSavedOnlyWhenScaling() throws Exception {
+        try (Scope s = Scope.open()) {
+            Path plain = saveOne(1, 3);
+            List<String> fields = new java.util.ArrayList<>();
+            dev.puppetengine.io.Json.read(plain.resolve("state.json")).fieldNames().forEachRemaining(fields::add);
+            assertEquals(List.of("step", "micro_step", "seed"), fields);
+            Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                stepOnce(w, adam, ema);
+                TrainingCheckpoint.State scaled = new TrainingCheckpoint.State(2, 8, 77, new LossScaler.State(32768, 5));
+                Path ck = TrainingCheckpoint.save(run, scaled, w, adam, ema, "{\"toy\":1}", 3);
+                assertEquals(scaled, TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertNull(TrainingCheckpoint.restore(plain, w, adam, ema).lossScale());
             }
         }
     }
@@ -334,7 +353,22 @@ class TrainingCheckpointTest {
                     InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
                     assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (") && e.getMessage().lines().count() == 1, e.getMessage());
                 }
+                for (String bad : new String[] {"{\"scale\": 0, \"good_steps\": 0}", "{\"scale\": 65536, \"good_steps\": -1}", "{\"scale\": 65536}"}) {
+                    Files.writeString(ck.resolve("state.json"), "{\"step\": 1, \"micro_step\": 4, \"seed\": 77, \"loss_scale\": " + bad + "}");
+                    InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
+                    assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (") && e.getMessage().lines().count() == 1, e.getMessage());
+                }
                 Files.write(ck.resolve("state.json"), good);
+
+                byte[] optimizer = Files.readAllBytes(ck.resolve("optimizer.safetensors"));
+                Map<String, Tensor> moments = Map.of("m.a", leaf(0, 0), "m.b", leaf(0), "v.a", leaf(0, 0), "v.b", leaf(0));
+                for (Map<String, String> meta : List.of(Map.<String, String>of(), Map.of("step", "x"), Map.of("step", "2"), Map.of("step", "-1"))) {
+                    SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), meta, moments);
+                    InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), meta.toString());
+                    assertTrue(e.getMessage().startsWith(ck.resolve("optimizer.safetensors") + ": its metadata's step (Adam's step count) is ")
+                            && e.getMessage().endsWith(", expected 0 to 1: the checkpoint is damaged; remove it to resume from the one before"), e.getMessage());
+                }
+                Files.write(ck.resolve("optimizer.safetensors"), optimizer);
 
                 SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), Map.of(), Map.of("m.a", leaf(0, 0), "m.b", leaf(0)));
                 InputFileException noV = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));

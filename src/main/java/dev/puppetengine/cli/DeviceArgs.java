@@ -9,18 +9,11 @@ public final class DeviceArgs {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16, fp16 (sampling only: train and bench train refuse it) or fp64 (the CPU reference)"
+    @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16, fp16 (train adds dynamic loss scaling) or fp64 (the CPU reference)"
             + " (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     Backend backend() { return Devices.select(device); }
-
-    /** {@link #dtype()} for training, which refuses fp16 (no loss scaling). */
-    DType trainingDtype() {
-        DType dt = dtype();
-        if (dt == DType.F16) throw new UserError("--dtype fp16: training in fp16 needs loss scaling, which train does not do; use bf16 (same speed on tensor cores) or fp32");
-        return dt;
-    }
 
     DType dtype() { return dtypeOption("--dtype", dtype); }
 

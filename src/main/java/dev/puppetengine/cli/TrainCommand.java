@@ -31,8 +31,9 @@ import java.util.concurrent.Callable;
                         + " a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model,"
                         + " EMA weights when --ema is set). Run the same command again to resume exactly where it stopped; one run at a time per OUT,"
                         + " and one that stopped before its first checkpoint starts over (with any settings).",
-                "--dtype bf16 is mixed precision: bf16 weights and activations, fp32 master weights, Adam moments and loss (fp16 is refused: it"
-                        + " would need loss scaling).",
+                "--dtype bf16 is mixed precision: bf16 weights and activations, fp32 master weights, Adam moments and loss. --dtype fp16 is the"
+                        + " same in fp16, with dynamic loss scaling as the reference's (scale 2^16, halved when the gradients overflow, and that"
+                        + " optimiser step skipped, logged and counted in --steps; doubled after 2000 good steps).",
                 "The defaults suit toy-size runs; the reference's recipe for the full model is --lr 1e-5 --accumulation 64 --ema 0.9999"
                         + " --gradient-checkpointing (its 1.5 M micro-steps are about 23,400 optimiser steps here)."})
 final class TrainCommand implements Callable<Integer> {
@@ -83,7 +84,7 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(Main.message(e));
         }
-        DType dt = target.trainingDtype();
+        DType dt = target.dtype();
         try (PreparedData prepared = PreparedData.open(data)) {
             training.checkBatchSize(prepared.size(), data);
             try (RunDirectory run = RunDirectory.lock(out); LoadedModel m = SamplingArgs.loadModel(model, target.backend(), dt)) {
@@ -98,7 +99,8 @@ final class TrainCommand implements Callable<Integer> {
                     throw new UserError(model + " was trained on the unscaled noisy latent (its manifest's unet_input): pass --unscaled-input to go on"
                             + " training it so (scaling it now would train it toward another input, and its previews would be sampled unscaled)");
                 System.err.println("train: " + model + " on " + m.unetWeights().backend().name() + ", " + dt
-                        + (dt == dt.full() ? "" : " weights and activations; F32 master weights, moments and loss"));
+                        + (dt == dt.full() ? "" : " weights and activations; F32 master weights, moments and loss")
+                        + (dt == DType.F16 ? "; dynamic loss scaling" : ""));
                 Preview preview = previewClips == null ? null : Preview.of(previewClips, m, out.resolve("previews"), previewSteps, !unscaledInput);
                 // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
                 // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them

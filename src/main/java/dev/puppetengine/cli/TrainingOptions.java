@@ -101,11 +101,13 @@ final class TrainingOptions {
         ForFitImageEncoder() { super("800", "1e-3", "8", "1", "0", "fp32"); }
     }
 
-    /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate and clips/s. */
+    /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate, clips/s and, in fp16, loss scale. */
     static Trainer.Listener listener(ProgressBar bar) {
         return p -> {
             bar.stepTo(p.step());
-            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  |g| %.3f  lr %.2e  %.2f clips/s", p.loss(), p.gradNorm(), p.lr(), p.clipsPerSecond()));
+            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  |g| %s  lr %.2e  %.2f clips/s%s", p.loss(),
+                    p.skipped() ? "inf (step skipped)" : String.format(Locale.ROOT, "%.3f", p.gradNorm()), p.lr(), p.clipsPerSecond(),
+                    p.lossScale() > 0 ? String.format(Locale.ROOT, "  scale %.6g", p.lossScale()) : ""));
         };
     }
 }

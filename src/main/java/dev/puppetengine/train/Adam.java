@@ -15,9 +15,9 @@ import java.util.Map;
 /**
  * Adam (torch.optim.Adam, the reference) or AdamW over the trainable parameters, with fp32 master weights
  * and moments: when a parameter is stored in bf16/fp16 the update runs on its fp32 master and writes the
- * rounded value back in the same pass. Gradients accumulated over micro-steps are averaged, their global
- * L2 norm clipped, the learning rate optionally warmed up linearly, then one fused step over all tensors. One step
- * count serves every parameter's bias correction, and a parameter without a gradient is skipped (its moments kept)
+ * rounded value back in the same pass. Gradients accumulated over micro-steps are averaged (and unscaled, under
+ * fp16 loss scaling), their global L2 norm clipped, the learning rate optionally warmed up linearly, then one fused
+ * step over all tensors. One step count serves every parameter's bias correction, and a parameter without a gradient is skipped (its moments kept)
  * while the count advances; torch counts per parameter. The two agree where every trainable parameter gets a gradient
  * each step, as in this trainer (drag dropout zeroes the drags, it does not cut the drag modules out of the graph).
  */
@@ -26,8 +26,8 @@ public final class Adam implements AutoCloseable {
     public record Settings(double lr, double beta1, double beta2, double eps, double weightDecay, boolean adamW,
                            double maxGradNorm, int warmupSteps) {}
 
-    /** What one optimiser step did. */
-    public record StepResult(long step, double gradNorm, double clipScale, double lr) {}
+    /** What one optimiser step did; {@code skipped}: nothing, its scaled gradients were not finite (see {@link #scaledStep}). */
+    public record StepResult(long step, double gradNorm, double clipScale, double lr, boolean skipped) {}
 
     private final Settings s;
     private final Scope scope = Scope.detached();
@@ -99,12 +99,27 @@ public final class Adam implements AutoCloseable {
 
     /**
      * Applies the gradients accumulated over {@code microSteps} micro-steps (averaged), then clears them.
-     * Parameters without a gradient are left unchanged (and their moments untouched).
+     * Parameters without a gradient are left unchanged (and their moments untouched). Gradients that are not finite
+     * throw {@link NonFiniteException}, changing nothing.
      */
-    public StepResult step(int microSteps) {
-        double avg = 1.0 / microSteps;
+    public StepResult step(int microSteps) { return step(microSteps, 1, false); }
+
+    /**
+     * As {@link #step} for the gradients of losses multiplied by {@code lossScale} before backward (fp16 loss scaling,
+     * {@link LossScaler}): the scale is divided out with the averaging. Gradients that are not finite here mean the scale
+     * overflowed them, not that training diverged: the step is skipped (weights, moments and step count unchanged), the
+     * gradients are cleared and the result says {@code skipped}.
+     */
+    public StepResult scaledStep(int microSteps, double lossScale) { return step(microSteps, lossScale, true); }
+
+    private StepResult step(int microSteps, double lossScale, boolean skipNonFinite) {
+        double avg = 1.0 / (microSteps * lossScale);   // a lossScale of 1 leaves the unscaled step's arithmetic as it was
         double norm = gradNorm(avg);
-        if (!Double.isFinite(norm)) throw new NonFiniteException("gradient norm is " + norm);   // the trainer says which step
+        if (!Double.isFinite(norm)) {
+            if (!skipNonFinite) throw new NonFiniteException("gradient norm is " + norm);   // the trainer says which step
+            zeroGrad();
+            return new StepResult(step, norm, 1.0, lrAt(step + 1), true);
+        }
         double clip = s.maxGradNorm() > 0 && norm > s.maxGradNorm() ? s.maxGradNorm() / (norm + 1e-6) : 1.0;
         step++;
         double lr = lrAt(step);
@@ -124,7 +139,7 @@ public final class Adam implements AutoCloseable {
                     needLow ? low : null);
         }
         zeroGrad();
-        return new StepResult(step, norm, clip, lr);
+        return new StepResult(step, norm, clip, lr, false);
     }
 
     public void zeroGrad() {

@@ -33,7 +33,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * holds. Checkpoint saves a kill cut short are removed first. A run directory that already has a checkpoint is resumed
  * exactly; one without starts over, with any settings. SIGINT/SIGTERM finish the current optimiser step, checkpoint,
  * stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
- * the last good step and logging what happened: see {@link #diverged}.
+ * the last good step and logging what happened: see {@link #diverged}. fp16 weights train with dynamic loss scaling
+ * ({@link LossScaler}): there gradients that are not finite skip the optimiser step instead (logged, the scale halved),
+ * and the skipped step counts toward {@code steps}, as in the reference, whose loop counts batches whether or not the
+ * scaler let the optimiser step.
  * The same loop fine-tunes the UNet ({@link EdmObjective}) and fits the toy VAE and image encoder.
  */
 public final class Trainer {
@@ -49,7 +52,9 @@ public final class Trainer {
         default void note(String message) {}
     }
 
-    public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis) {}
+    /** {@code skipped}: fp16 loss scaling skipped the step (its gradients were not finite); {@code lossScale}: the scale after it, 0 without scaling. */
+    public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis,
+                           boolean skipped, double lossScale) {}
 
     public record Result(long startStep, long endStep, boolean stoppedBySignal, Path lastCheckpoint) {}
 
@@ -60,14 +65,14 @@ public final class Trainer {
     private final TrainingConfig cfg;
     private final AtomicBoolean stop = new AtomicBoolean();
     private JsonNode inputs;
+    private LossScaler scaler;
 
     /**
-     * {@code store}: the weights being trained, fp32, bf16 or fp64 (fp16's small gradients underflow to zero without loss
-     * scaling, which this loop does not do); {@code modelConfigJson} identifies the model (saved, checked on resume).
+     * {@code store}: the weights being trained, fp32, bf16, fp16 (with loss scaling) or fp64; {@code modelConfigJson}
+     * identifies the model (saved, checked on resume).
      */
     public Trainer(RunDirectory run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
-        if (store.dtype() == DType.F16)
-            throw new IllegalArgumentException("training fp16 weights needs loss scaling, which Trainer does not do: use bf16 (same speed on tensor cores) or fp32");
+        this.scaler = store.dtype() == DType.F16 ? new LossScaler() : null;   // bf16's range is fp32's: nothing to scale
         this.run = run.path();
         this.objective = objective;
         this.store = store;
@@ -88,6 +93,12 @@ public final class Trainer {
      */
     public Trainer inputs(JsonNode inputs) {
         this.inputs = inputs;
+        return this;
+    }
+
+    /** For tests: loss scaling with {@code s} (on fp32 weights too, or with a short growth interval), or none. */
+    Trainer lossScaler(LossScaler s) {
+        this.scaler = s;
         return this;
     }
 
@@ -115,6 +126,8 @@ public final class Trainer {
                 syncLowPrecision(adam);
                 step = st.step();
                 micro = st.microStep();
+                // a checkpoint from before scaling (a bf16 run resumed in fp16) starts at the initial scale; one from a scaled run resumed unscaled drops it
+                if (scaler != null && st.lossScale() != null) scaler.restore(st.lossScale());
                 if (listener != null) listener.resumed(resumeFrom, step);
             }
             trimLog(run.resolve("log.jsonl"), step);   // a run killed after logging steps it had not checkpointed logs them again
@@ -139,38 +152,45 @@ public final class Trainer {
                                 double l = loss.item();
                                 if (!Double.isFinite(l))
                                     throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
-                                Autograd.backward(loss);
+                                Autograd.backward(scaler == null ? loss : scaler.scaled(loss));
                                 lossSum += l;
                             }
                         }
-                        r = adam.step(cfg.accumulation());
+                        r = scaler == null ? adam.step(cfg.accumulation()) : scaler.step(adam, cfg.accumulation());
                     } catch (Adam.NonFiniteException e) {
                         adam.zeroGrad();
                         if (step > saved)
-                            last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, stepMicro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
+                            last = TrainingCheckpoint.save(run, state(step, stepMicro), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
                         log.write("{\"step\":" + (step + 1) + ",\"micro_step\":" + stepMicro + ",\"error\":" + Json.mapper().writeValueAsString(e.getMessage()) + "}\n");
                         log.flush();
                         throw diverged(e, step, last);
                     }
-                    step = r.step();
-                    if (ema != null) ema.update(weights);
+                    step++;
+                    if (ema != null && !r.skipped()) ema.update(weights);
                     long elapsed = System.currentTimeMillis() - t0;
                     double clipsPerSecond = (step - start) * (double) cfg.accumulation() * cfg.batchSize() / Math.max(elapsed / 1000.0, 1e-9);
-                    Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed);
-                    log.write(String.format(java.util.Locale.ROOT,
-                            "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,\"grad_norm\":%.6g,\"clip\":%.4g,\"lr\":%.6g,\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
-                            step, micro, p.loss(), r.gradNorm(), r.clipScale(), r.lr(), clipsPerSecond, elapsed / 1000.0));
+                    Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed, r.skipped(),
+                            scaler == null ? 0 : scaler.scale());
+                    // a skipped step has no gradient norm to log (JSON has no Infinity); loss_scale is the scale after the step
+                    String outcome = r.skipped() ? "\"skipped\":true" : String.format(java.util.Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
+                    String scale = scaler == null ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
+                    log.write(String.format(java.util.Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
+                            step, micro, p.loss(), outcome, r.lr(), scale, clipsPerSecond, elapsed / 1000.0));
                     log.flush();
                     if (listener != null) listener.step(p);
                     if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get()) {
                         logFile.force(false);   // the steps a checkpoint holds stay logged through a power cut, not only a kill
-                        last = TrainingCheckpoint.save(run, new TrainingCheckpoint.State(step, micro, cfg.seed()), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
+                        last = TrainingCheckpoint.save(run, state(step, micro), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
                         saved = step;
                     }
                 }
             }
             return new Result(start, step, stop.get() && step < cfg.steps(), last);
         }
+    }
+
+    private TrainingCheckpoint.State state(long step, long micro) {
+        return new TrainingCheckpoint.State(step, micro, cfg.seed(), scaler == null ? null : scaler.state());
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.puppetengine.train;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
@@ -32,7 +33,15 @@ import java.util.stream.Stream;
 public final class TrainingCheckpoint {
     private TrainingCheckpoint() {}
 
-    public record State(@JsonProperty("step") long step, @JsonProperty("micro_step") long microStep, @JsonProperty("seed") long seed) {}
+    /**
+     * The counters; {@code lossScale} only in runs with fp16 loss scaling (absent from the file otherwise, so other runs'
+     * state.json is as before). {@code step} counts optimiser steps skipped by loss scaling too; Adam's own count (its
+     * bias correction and warm-up) is in optimizer.safetensors' metadata.
+     */
+    public record State(@JsonProperty("step") long step, @JsonProperty("micro_step") long microStep, @JsonProperty("seed") long seed,
+                        @JsonProperty("loss_scale") @JsonInclude(JsonInclude.Include.NON_NULL) LossScaler.State lossScale) {
+        public State(long step, long microStep, long seed) { this(step, microStep, seed, null); }
+    }
 
     static final String WEIGHTS = "weights.safetensors", OPTIMIZER = "optimizer.safetensors", EMA = "ema.safetensors", STATE = "state.json";
 
@@ -122,6 +131,10 @@ public final class TrainingCheckpoint {
         if (st == null || st.step() < 1 || st.microStep() < 0)   // "null" reads as no state; a step below 1 was never saved
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected step >= 1 and micro_step >= 0, found "
                     + (st == null ? "null" : "step " + st.step() + ", micro_step " + st.microStep()) + "); remove this checkpoint to resume from the one before");
+        LossScaler.State ls = st.lossScale();
+        if (ls != null && !(ls.scale() > 0 && ls.scale() < Double.POSITIVE_INFINITY && ls.goodSteps() >= 0))
+            throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected a loss_scale scale that is finite and > 0 and good_steps >= 0, found "
+                    + ls.scale() + " and " + ls.goodSteps() + "); remove this checkpoint to resume from the one before");
         // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
         // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
         copyAll(ckpt.resolve(WEIGHTS), weights, false);
@@ -130,9 +143,28 @@ public final class TrainingCheckpoint {
         adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
         copyAll(ckpt.resolve(OPTIMIZER), m, false);
         copyAll(ckpt.resolve(OPTIMIZER), v, true);
-        adam.setStepCount(st.step());
+        adam.setStepCount(optimizerSteps(ckpt.resolve(OPTIMIZER), st.step()));
         if (ema != null) copyAll(ckpt.resolve(EMA), ema.weights(), false);
         return st;
+    }
+
+    /**
+     * Adam's step count, from the optimizer file's metadata (written there since the first engine): fewer than the
+     * checkpoint's {@code step} by the steps fp16 loss scaling skipped.
+     */
+    private static long optimizerSteps(Path file, long step) throws IOException {
+        String n;
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            n = r.metadata().get("step");
+        }
+        try {
+            long count = Long.parseLong(String.valueOf(n));
+            if (count >= 0 && count <= step) return count;
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new InputFileException(file + ": its metadata's step (Adam's step count) is " + (n == null ? "missing" : "'" + n + "'") + ", expected 0 to "
+                + step + ": the checkpoint is damaged; remove it to resume from the one before");
     }
 
     /** Loads a checkpoint's weights (or its EMA weights) into a model's parameters, to export the trained model. */
