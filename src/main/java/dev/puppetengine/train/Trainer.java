@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * log.jsonl and, every {@code checkpoint_every} steps, a crash-safe checkpoint, in a {@link RunDirectory} the caller
  * holds. Checkpoint saves a kill cut short are removed first. A run directory that already has a checkpoint is resumed
  * exactly; one without starts over, with any settings. SIGINT/SIGTERM finish the current optimiser step, checkpoint,
- * stop. A loss or gradient norm that is not finite stops the run too (the reference stops on a NaN loss), after checkpointing
+ * stop. A loss or gradient norm that is not finite stops the run too (docs/MODEL.md: how the reference differs), after checkpointing
  * the last good step and logging what happened: see {@link #diverged}. fp16 weights train with dynamic loss scaling
  * ({@link LossScaler}): there gradients that are not finite skip the optimiser step instead (logged, the scale halved),
  * and the skipped step counts toward {@code steps}, as in the reference, whose loop counts batches whether or not the
@@ -166,7 +166,7 @@ public final class Trainer {
                         throw diverged(e, step, last);
                     }
                     step++;
-                    if (ema != null && !r.skipped()) ema.update(weights);
+                    if (ema != null) ema.update(weights);   // a skipped step's too: the reference updates it every 64 micro-steps regardless
                     long elapsed = System.currentTimeMillis() - t0;
                     double clipsPerSecond = (step - start) * (double) cfg.accumulation() * cfg.batchSize() / Math.max(elapsed / 1000.0, 1e-9);
                     Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed, r.skipped(),
