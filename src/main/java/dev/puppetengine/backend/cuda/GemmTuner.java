@@ -38,7 +38,7 @@ import java.util.function.Supplier;
 final class GemmTuner {
     private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
     /** Bumped when the tiles or the kernel change enough to void cached choices. */
-    static final int VERSION = 5;   // 5: cuBLAS a timed candidate; 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
+    static final int VERSION = 6;   // 6: entries keyed by the candidates timed; 5: cuBLAS a timed candidate; 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
 
     /**
      * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_TILES
@@ -170,13 +170,16 @@ final class GemmTuner {
     }
 
     /**
-     * The tile for the product {@code key} (dtype, layouts, m, n, k, batch, operand kinds) among {@code candidates}
+     * The tile for the product {@code product} (dtype, layouts, m, n, k, batch, operand kinds) among {@code candidates}
      * (the tiles this device runs): cached, else timed with {@code bench} when tuning is on and
      * {@code canTime}, else the heuristic. Only validated tiles are chosen, except gemm_mma.cu's inside a graph
-     * capture that comes before any eager product (nothing can be validated then).
+     * capture that comes before any eager product (nothing can be validated then). The candidates enter the cache
+     * key: a choice made where fewer were offered (-Dpuppet.cuda.tma=false, no TensorMaps library) never timed the
+     * others, so it must not serve a process that offers them, nor be overwritten by it.
      */
-    synchronized Tile choose(String key, int m, int n, int batch, boolean canTime, Set<Tile> candidates, Bench bench) {
+    synchronized Tile choose(String product, int m, int n, int batch, boolean canTime, Set<Tile> candidates, Bench bench) {
         if (forced != null && candidates.contains(forced)) return forced;
+        String key = product + " among " + String.join(",", candidates.stream().map(Tile::suffix).toList());
         Tile t = chosen.get(key);   // a cached choice, unless this process validated the tiles and that one failed
         if (t != null && candidates.contains(t) && (t == Tile.CUBLAS || usable == null || usable.contains(t))) return t;
         // untimed, cuBLAS is the choice where offered: no reason to validate (or risk) a tile that would not be used
