@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GemmProbeTest {
     /**
      * The stand-in child: "passes" every tile except the one named by puppet.test.probeBad; halts on
-     * puppet.test.probeCrash; hangs on puppet.test.probeHang; starts puppet.test.probeSlowStart seconds late.
+     * puppet.test.probeCrash; hangs on puppet.test.probeHang; starts puppet.test.probeSlowStart seconds late; takes
+     * puppet.test.probeTileMillis per tile.
      */
     public static final class FakeChild {
         public static void main(String[] args) throws InterruptedException {
@@ -25,6 +26,7 @@ class GemmProbeTest {
                 System.out.flush();
                 if (name.equals(System.getProperty("puppet.test.probeCrash"))) Runtime.getRuntime().halt(134);   // as a CUDA fault would end it
                 if (name.equals(System.getProperty("puppet.test.probeHang"))) Thread.sleep(Long.MAX_VALUE);      // a deadlocked pipeline
+                Thread.sleep(Integer.getInteger("puppet.test.probeTileMillis", 0));   // a slow but working validation
                 System.out.println((name.equals(System.getProperty("puppet.test.probeBad")) ? GemmProbe.BAD : GemmProbe.OK) + name);
             }
         }
@@ -72,6 +74,20 @@ class GemmProbeTest {
             System.clearProperty("puppet.test.probeHang");
             System.clearProperty("puppet.test.probeSlowStart");
             System.clearProperty("puppet.test.probeBad");
+        }
+    }
+
+    /** The child's overall limit is for its start-up: a child that reports every tile in time is never stopped for its total. */
+    @Test
+    void aChildThatKeepsReportingIsNotStoppedPartWay() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.T64x128, Tile.W128x128, Tile.W128x256);
+        System.setProperty("puppet.cuda.gemm.probeStartSeconds", "2");
+        System.setProperty("puppet.test.probeTileMillis", "1000");   // 5 s in all, each tile well within its 30 s
+        try {
+            assertEquals(all, GemmProbe.survivors(all, FakeChild.class.getName()));
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.probeStartSeconds");
+            System.clearProperty("puppet.test.probeTileMillis");
         }
     }
 

@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * launch of the process fails too) or hangs takes the child down, not the engine, and only the tiles that passed
  * there are validated (again) and used here. The child validates one tile at a time, announcing each; after a crash,
  * or when a tile is silent for {@code puppet.cuda.gemm.probeTileSeconds} (default 30, counted from the child's
- * first line: its start-up, JVM and CUDA context, only has the child's overall limit; a pipeline deadlock), the
- * tile it was on is dropped and a new child takes the rest. A fault caught as an exception is not enough to go on:
+ * first line; a pipeline deadlock), the tile it was on is dropped and a new child takes the rest. Its start-up (JVM,
+ * CUDA context, modules) has {@code puppet.cuda.gemm.probeStartSeconds} (default 120); a child that keeps
+ * reporting is never stopped for its total time. A fault caught as an exception is not enough to go on:
  * the child checks the context after each tile and exits if the error was sticky, so the next tile is not blamed for
  * it. Its log (why a tile failed) goes to this process's stderr. Costs a JVM start and a CUDA context (about two
  * seconds) once per process, at the first tensor-core product. {@code -Dpuppet.cuda.gemm.probe=false} skips it;
@@ -31,8 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class GemmProbe {
     private static final Logger LOG = LoggerFactory.getLogger(GemmProbe.class);
     static final String START = "probe-start ", OK = "probe-ok ", BAD = "probe-bad ";
-    private static final long TIMEOUT_S = 120;
-    private static final String TILE_SECONDS = "puppet.cuda.gemm.probeTileSeconds";
+    private static final String TILE_SECONDS = "puppet.cuda.gemm.probeTileSeconds", START_SECONDS = "puppet.cuda.gemm.probeStartSeconds";
 
     private GemmProbe() {}
 
@@ -75,7 +75,8 @@ final class GemmProbe {
             for (GemmTuner.Tile t : todo) cmd.add(t.suffix());
             List<String> lines = new ArrayList<>();
             AtomicLong lastLine = new AtomicLong(0);   // 0: nothing said yet (starting up)
-            long silentLimit = TimeUnit.SECONDS.toNanos(Long.getLong(TILE_SECONDS, 30)), deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_S);
+            long silentLimit = TimeUnit.SECONDS.toNanos(Long.getLong(TILE_SECONDS, 30)), startLimit = TimeUnit.SECONDS.toNanos(Long.getLong(START_SECONDS, 120));
+            long started = System.nanoTime();
             int exit;
             try {
                 Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
@@ -93,9 +94,10 @@ final class GemmProbe {
                 try {
                     while (!p.waitFor(1, TimeUnit.SECONDS)) {
                         long now = System.nanoTime(), last = lastLine.get();
-                        if ((last != 0 && now - last > silentLimit) || now - deadline > 0) {
-                            LOG.error("GEMM tile probe child silent for {} s (a hung tile?) or past {} s in all: stopping it",
-                                    last == 0 ? "all its" : (now - last) / 1_000_000_000L, TIMEOUT_S);
+                        // no limit on the total once it speaks: stopped part-way, the working tile it was on would be blamed
+                        if (last == 0 ? now - started > startLimit : now - last > silentLimit) {
+                            LOG.error("GEMM tile probe child {} s: stopping it", last == 0 ? "said nothing (start-up hung?) in " + (now - started) / 1_000_000_000L
+                                    : "silent (a hung tile?) for " + (now - last) / 1_000_000_000L);
                             break;
                         }
                     }
