@@ -28,7 +28,7 @@ cd "$root"
 bash kernels/check/emu/build.sh || exit 1
 ls target/classes/kernels/*.fatbin > /dev/null 2>&1 || { echo "[simt] no fatbins in target/classes/kernels: build with nvcc first (mvn -B -DskipTests package)"; exit 1; }
 source kernels/check/emu/tests-on.sh
-cuda_tests="CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,OpChecksTest,BackendsTest"
+cuda_tests="CudaLayoutTest,CudaGraphTest,GemmTunerTest,GemmProbeTest,CudaGemmValidationTest,OpChecksTest,BackendsTest"
 failed=0
 run() {  # $1 = label, $2 = test selection for -Dtest, rest = JVM flags
   local label=$1 tests=$2; shift 2

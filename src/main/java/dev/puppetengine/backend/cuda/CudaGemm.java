@@ -485,8 +485,8 @@ final class CudaGemm {
      * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
      * output tile: its persistent loop), then, in the forward layout, with the two
      * epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3 one's forward
-     * and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward; 64 channels: TMA im2col on the TMA
-     * tiles), each into a NaN-poisoned output, compared in double
+     * and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward and its input gradient, whose gather
+     * is dilated; 64 channels: TMA im2col on the TMA tiles), each into a NaN-poisoned output, compared in double
      * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
      * kernel faults on this GPU costs that tile, not this process's CUDA context.
@@ -562,6 +562,20 @@ final class CudaGemm {
             Tensor x2Dev = x2.to(backend), out2 = backend.empty(DType.F32, px2, cout);
             Im2col cols2 = new Im2col(backend.ptr(x2Dev), DType.BF16, px2, h2, w2, cin, 3, 3, ho2, wo2, 2, 2, 1, 1);
             Mat c2 = new Mat(backend.ptr(out2), DType.F32, cout, 1, 0);
+            // and its input gradient as CudaBackend runs it: gy gathered dilated by the stride (the only dilated gather)
+            // times the flipped weights (kh, kw, Cout, Cin), N-major
+            int pxIn2 = imgs * h2 * w2;
+            Tensor gy2 = Tensor.of(cpu, DType.BF16, new int[]{imgs, ho2, wo2, cout}, rnd.doubles((long) imgs * ho2 * wo2 * cout, -1, 1).toArray());
+            double[] wantDx2 = cpu.conv2dBackwardInput(cpu.copy(gy2, DType.F64), cpu.copy(wt, DType.F64), new int[]{imgs, h2, w2, cin}, spec2).toDoubleArray();
+            double[] wv = wt.toDoubleArray(), wflip = new double[wv.length];
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    for (int co = 0; co < cout; co++)
+                        System.arraycopy(wv, ((co * 3 + 2 - ky) * 3 + 2 - kx) * cin, wflip, ((ky * 3 + kx) * cout + co) * cin, cin);
+            Tensor gy2Dev = gy2.to(backend), wflipDev = Tensor.of(cpu, DType.BF16, new int[]{9 * cout, cin}, wflip).to(backend);
+            Tensor outDx2 = backend.empty(DType.F32, pxIn2, cin);
+            Im2col dilated = new Im2col(backend.ptr(gy2Dev), DType.BF16, pxIn2, ho2, wo2, cout, 3, 3, h2, w2, 1, 1, 1, 1, 2, 2);
+            Mat wflipN = new Mat(backend.ptr(wflipDev), DType.BF16, cin, 1, 0), cDx2 = new Mat(backend.ptr(outDx2), DType.F32, cin, 1, 0);
             // and a strided batch of 2 (A and B per entry: rank-3 tensor maps), and the same with B shared by both
             Tensor a3 = Tensor.of(cpu, DType.BF16, new int[]{2, m, k}, rnd.doubles(2L * m * k, -1, 1).toArray());
             Tensor b3 = Tensor.of(cpu, DType.BF16, new int[]{2, k, n}, rnd.doubles(2L * k * n, -1, 1).toArray());
@@ -585,6 +599,7 @@ final class CudaGemm {
                     worst = Math.max(worst, trial(t, 1, cout, kk, px, gyT, cols, outDw, cDw, Epilogue.NONE, all, wantDw));
                     worst = Math.max(worst, trial(t, 1, px, cout, 3 * cin, colsT, w3T, outConv, cConv, Epilogue.NONE, all, wantT));
                     worst = Math.max(worst, trial(t, 1, px2, cout, kk, cols2, wT, out2, c2, Epilogue.NONE, all, want2));
+                    worst = Math.max(worst, trial(t, 1, pxIn2, cin, 9 * cout, dilated, wflipN, outDx2, cDx2, Epilogue.NONE, all, wantDx2));
                     worst = Math.max(worst, trial(t, 2, m, n, k, a3m, b3m, out3, c3, Epilogue.NONE, all, wantBatch));
                     worst = Math.max(worst, trial(t, 2, m, n, k, a3m, bs[0], out3, c3, Epilogue.NONE, all, wantShared));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
