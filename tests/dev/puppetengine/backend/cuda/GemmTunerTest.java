@@ -171,6 +171,25 @@ class GemmTunerTest {
         assertTrue(e.getMessage().contains("-Dpuppet.cuda.gemm=tiled"), e.getMessage());
     }
 
+    /**
+     * A validation that threw (-Dpuppet.cuda.gemm.strictValidation naming the failed tiles, an out-of-memory) is not
+     * "no tile matches" at the next product: that would blame every tile; its own reason is given again instead.
+     */
+    @Test
+    void aValidationThatThrewIsReportedAsItselfLater() {
+        AtomicInteger validations = new AtomicInteger();
+        GemmTuner g = new GemmTuner(H100, 132, null, true, () -> {
+            validations.incrementAndGet();
+            throw new CudaException("tensor-core GEMM tiles [W128x256] failed validation against the CPU reference");
+        });
+        Map<Tile, Double> ms = Map.of(Tile.T128x128, 1.0, Tile.T128x64, 2.0, Tile.T64x128, 3.0);
+        CudaException first = assertThrows(CudaException.class, () -> g.choose("a", 448, 1280, 1, true, MMA, bench(ms, new ArrayList<>())));
+        assertTrue(first.getMessage().contains("[W128x256]"), first.getMessage());
+        CudaException later = assertThrows(CudaException.class, () -> g.choose("b", 448, 1280, 1, true, MMA, bench(ms, new ArrayList<>())));
+        assertTrue(later.getMessage().contains("[W128x256]"), later.getMessage());
+        assertEquals(1, validations.get(), "not run again (it starts a child JVM)");
+    }
+
     @Test
     void aForcedTileWinsAndABadNameIsRefused() {
         System.setProperty("puppet.cuda.gemm.tile", "64x128");

@@ -136,6 +136,8 @@ final class GemmTuner {
     private final Map<String, Tile> chosen = new HashMap<>();
     private final Map<String, Tile> timedHere = new HashMap<>();   // what this process measured: wins over the file's entry
     private Set<Tile> usable;
+    /** Why the validation threw, given again at later products that only our tiles could take (it is not run again). */
+    private RuntimeException validationFailed;
 
     /**
      * {@code device}: the GPU's name and compute capability, and a digest of the GEMM kernels (cache entries of
@@ -185,11 +187,18 @@ final class GemmTuner {
         // untimed, cuBLAS is the choice where offered: no reason to validate (or risk) a tile that would not be used
         if ((!tune || !canTime) && candidates.contains(Tile.CUBLAS)) return Tile.CUBLAS;
         if (usable == null && canTime) {
-            usable = EnumSet.noneOf(Tile.class);
-            usable.addAll(validate.get());
+            usable = EnumSet.noneOf(Tile.class);   // left empty if it throws: cuBLAS, where offered, still serves
+            try {
+                usable.addAll(validate.get());
+            } catch (RuntimeException e) {
+                validationFailed = e;
+                throw e;
+            }
         }
         Set<Tile> ok = EnumSet.noneOf(Tile.class);
         for (Tile c : candidates) if (c == Tile.CUBLAS || (usable != null ? usable.contains(c) : !c.wgmma())) ok.add(c);
+        if (ok.isEmpty() && validationFailed != null)   // not "no tile matches": that blames tiles it may never have run
+            throw new CudaException("tensor-core GEMM tile validation failed earlier in this process: " + validationFailed.getMessage(), validationFailed);
         if (ok.isEmpty()) throw new CudaException("no tensor-core GEMM tile matches the CPU reference on " + device
                 + ": the tensor-core GEMM is broken here; run with -Dpuppet.cuda.gemm=tiled and report it");
         if (!tune || !canTime) return heuristic(m, n, batch, ok);
