@@ -482,12 +482,12 @@ final class CudaGemm {
 
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
-     * k = 72) in all four operand layouts (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
+     * k = 72) in all four operand layouts (and in f16, whose kernel entries are separate) (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
      * output tile: its persistent loop), then, in the forward layout, with the two
      * epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3 one's forward
      * and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward and its input gradient, whose gather
      * is dilated; 64 channels: TMA im2col on the TMA tiles), each into a NaN-poisoned output, compared in double
-     * (relative error under 1e-3; the inputs are exact in bf16 on both sides, only fp32 accumulation and the gelu's
+     * (relative error under 1e-3; the inputs are exact in bf16 (f16) on both sides, only fp32 accumulation and the gelu's
      * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
      * kernel faults on this GPU costs that tile, not this process's CUDA context.
      */
@@ -518,6 +518,13 @@ final class CudaGemm {
             Tensor bn = b.to(backend), bk = cpu.copy(b.transpose(0, 1), DType.BF16).to(backend);     // (k, n) and (n, k) storage
             Mat[] as = {new Mat(backend.ptr(ak), DType.BF16, k, 1, 0), new Mat(backend.ptr(am), DType.BF16, 1, m, 0)};
             Mat[] bs = {new Mat(backend.ptr(bn), DType.BF16, n, 1, 0), new Mat(backend.ptr(bk), DType.BF16, 1, k, 0)};
+            // the same in f16: kernel entries of their own (gemm_*_f16_*: f16 mma, f16 tensor maps)
+            Tensor a16 = cpu.copy(a, DType.F16), b16 = cpu.copy(b, DType.F16);
+            double[] want16 = cpu.matmul(cpu.copy(a16, DType.F64), cpu.copy(b16, DType.F64)).toDoubleArray();
+            Tensor ak16 = a16.to(backend), am16 = cpu.copy(a16.transpose(0, 1), DType.F16).to(backend);
+            Tensor bn16 = b16.to(backend), bk16 = cpu.copy(b16.transpose(0, 1), DType.F16).to(backend);
+            Mat[] as16 = {new Mat(backend.ptr(ak16), DType.F16, k, 1, 0), new Mat(backend.ptr(am16), DType.F16, 1, m, 0)};
+            Mat[] bs16 = {new Mat(backend.ptr(bn16), DType.F16, n, 1, 0), new Mat(backend.ptr(bk16), DType.F16, 1, k, 0)};
             Tensor out = backend.empty(DType.F32, m, n);
             Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
             // x W^T (W = B^T, (n, k)) + bias + residual, and the GEGLU of its first 2d columns
@@ -593,6 +600,9 @@ final class CudaGemm {
                         for (Mat bm2 : bs)
                             for (int cap : t.wgmma() ? new int[]{all, 1} : new int[]{all})
                                 worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, out, c, Epilogue.NONE, cap, want));
+                    for (Mat am2 : as16)
+                        for (Mat bm2 : bs16)
+                            worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, out, c, Epilogue.NONE, all, want16));
                     worst = Math.max(worst, trial(t, 1, m, n, k, as[0], bs[1], out, c, withResidual, all, wantRes));
                     worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as[0], bs[1], outGeglu, cGeglu, geglu, all, wantGeglu));
                     worst = Math.max(worst, trial(t, 1, px, cout, kk, cols, wT, outConv, cConv, Epilogue.NONE, all, wantConv));
