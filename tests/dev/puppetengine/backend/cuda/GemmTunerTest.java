@@ -146,6 +146,18 @@ class GemmTunerTest {
         assertEquals(Tile.WS128x256, later.choose("kk", 28672, 320, 1, true, noTma, none));
     }
 
+    /** One GPU name, fewer SMs (a MIG slice, a PCIe card): waves and the persistent grid differ, so do the choices. */
+    @Test
+    void choicesAreNotSharedAcrossSmCounts() {
+        Path file = dir.resolve("gemm-tiles.json");
+        new GemmTuner(H100, 132, file, true, () -> ALL)
+                .choose("s", 448, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 3.0, Tile.T128x64, 2.0, Tile.T64x128, 1.0), new ArrayList<>()));
+        GemmTuner slice = new GemmTuner(H100, 66, file, false, () -> ALL);
+        assertEquals(Tile.T128x64, slice.heuristic(448, 1280, 1, MMA));
+        assertEquals(Tile.T128x64, slice.choose("s", 448, 1280, 1, true, MMA, t -> { throw new AssertionError("untuned"); }),
+                "the 132-SM choice (64x128) is not used");
+    }
+
     @Test
     void theCacheIdentityNamesTheKernelBuild() {
         String d = CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma");
@@ -294,7 +306,7 @@ class GemmTunerTest {
         String old = System.getProperty("puppet.cuda.tuneCache");
         System.setProperty("puppet.cuda.tuneCache", dir.toString());
         try {
-            assertEquals(dir.resolve("gemm-tiles-NVIDIA_H100_80GB_HBM3_sm_90.json"), GemmTuner.defaultCacheFile(H100));
+            assertEquals(dir.resolve("gemm-tiles-NVIDIA_H100_80GB_HBM3_sm_90_132sm.json"), GemmTuner.defaultCacheFile(H100, 132));
         } finally {
             if (old == null) System.clearProperty("puppet.cuda.tuneCache");
             else System.setProperty("puppet.cuda.tuneCache", old);

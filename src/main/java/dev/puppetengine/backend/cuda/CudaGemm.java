@@ -170,7 +170,7 @@ final class CudaGemm {
         // new driver (whose TMA the tiles' validation depends on: TensorMaps' small-tensor workaround) tunes anew
         String build = backend.deviceKey() + ", driver " + backend.driverVersion() + ", kernels " + CudaBackend.kernelsDigest("gemm_mma", "gemm_wgmma")
                 + (!hopper && backend.computeCapability() == 90 ? ", sm_80 tiles" : "");   // hopper=false's choices never serve the full set
-        tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build), tune, this::validateTiles);
+        tuner = new GemmTuner(build, backend.multiprocessors(), GemmTuner.defaultCacheFile(build, backend.multiprocessors()), tune, this::validateTiles);
         String ours = !tensorCores ? "kernels/gemm.cu (tiled) only"
                 : (hopper ? "kernels/gemm_wgmma.cu (wgmma) or " : "") + "kernels/gemm_mma.cu (tensor cores) for bf16/f16, else kernels/gemm.cu (tiled)"
                 + (!hopper && backend.computeCapability() == 90 ? " (-Dpuppet.cuda.gemm.hopper=false: the sm_80 path)" : "");

@@ -142,7 +142,7 @@ final class GemmTuner {
     /**
      * {@code device}: the GPU's name and compute capability, and a digest of the GEMM kernels (cache entries of
      * another device or kernel build are ignored: a rebuilt kernel is validated and timed again);
-     * {@code sms}: its multiprocessor count; {@code cacheFile}: null for none; {@code validate}: the tiles that match
+     * {@code sms}: its multiprocessor count (part of the cache's identity too); {@code cacheFile}: null for none; {@code validate}: the tiles that match
      * the CPU reference (it logs the others), asked once, at the first choice outside a graph capture.
      */
     GemmTuner(String device, int sms, Path cacheFile, boolean tune, Supplier<Set<Tile>> validate) {
@@ -223,7 +223,7 @@ final class GemmTuner {
         if (cacheFile == null || !Files.isRegularFile(cacheFile)) return tiles;
         try {
             JsonNode root = Json.mapper().readTree(cacheFile.toFile());
-            if (root.path("version").asInt() != VERSION || !device.equals(root.path("device").asText())) return tiles;
+            if (root.path("version").asInt() != VERSION || !device.equals(root.path("device").asText()) || root.path("sms").asInt() != sms) return tiles;
             for (Iterator<Map.Entry<String, JsonNode>> it = root.path("tiles").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 Tile t = Tile.of(e.getValue().asText());
@@ -250,7 +250,7 @@ final class GemmTuner {
                 Map<String, Tile> merged = new TreeMap<>(read());
                 merged.putAll(timedHere);
                 ObjectNode root = Json.mapper().createObjectNode();
-                root.put("version", VERSION).put("device", device);
+                root.put("version", VERSION).put("device", device).put("sms", sms);
                 ObjectNode tiles = root.putObject("tiles");
                 merged.forEach((k, t) -> tiles.put(k, t.suffix()));
                 AtomicFile.writeString(cacheFile, Json.mapper().writeValueAsString(root));
@@ -260,8 +260,11 @@ final class GemmTuner {
         }
     }
 
-    /** Where the choices of {@code device} are kept: -Dpuppet.cuda.tuneCache=DIR, else $XDG_CACHE_HOME or ~/.cache, /puppet-engine. */
-    static Path defaultCacheFile(String device) {
+    /**
+     * Where the choices of {@code device} with {@code sms} multiprocessors are kept (one GPU name can come with fewer:
+     * a MIG slice): -Dpuppet.cuda.tuneCache=DIR, else $XDG_CACHE_HOME or ~/.cache, /puppet-engine.
+     */
+    static Path defaultCacheFile(String device, int sms) {
         String dir = System.getProperty("puppet.cuda.tuneCache");
         Path base;
         if (dir != null) base = Path.of(dir);
@@ -269,6 +272,6 @@ final class GemmTuner {
             String xdg = System.getenv("XDG_CACHE_HOME");
             base = (xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache")).resolve("puppet-engine");
         }
-        return base.resolve("gemm-tiles-" + device.replaceAll("[^A-Za-z0-9._-]+", "_") + ".json");
+        return base.resolve("gemm-tiles-" + (device + " " + sms + "sm").replaceAll("[^A-Za-z0-9._-]+", "_") + ".json");
     }
 }
