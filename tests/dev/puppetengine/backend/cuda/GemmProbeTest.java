@@ -3,19 +3,21 @@ package dev.puppetengine.backend.cuda;
 import dev.puppetengine.backend.cuda.GemmTuner.Tile;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The child-process tile validation without a GPU: a stand-in child reports, fails or crashes on cue. */
 class GemmProbeTest {
     /**
      * The stand-in child: "passes" every tile except the one named by puppet.test.probeBad; halts on
-     * puppet.test.probeCrash; hangs on puppet.test.probeHang; starts puppet.test.probeSlowStart seconds late; takes
+     * puppet.test.probeCrash; hangs on puppet.test.probeHang (printing other lines on puppet.test.probeChatter); starts puppet.test.probeSlowStart seconds late; takes
      * puppet.test.probeTileMillis per tile.
      */
     public static final class FakeChild {
@@ -26,6 +28,8 @@ class GemmProbeTest {
                 System.out.flush();
                 if (name.equals(System.getProperty("puppet.test.probeCrash"))) Runtime.getRuntime().halt(134);   // as a CUDA fault would end it
                 if (name.equals(System.getProperty("puppet.test.probeHang"))) Thread.sleep(Long.MAX_VALUE);      // a deadlocked pipeline
+                if (name.equals(System.getProperty("puppet.test.probeChatter")))   // hung, but something keeps writing to stdout
+                    while (true) { System.out.println("[simt] still waiting"); Thread.sleep(200); }
                 Thread.sleep(Integer.getInteger("puppet.test.probeTileMillis", 0));   // a slow but working validation
                 System.out.println((name.equals(System.getProperty("puppet.test.probeBad")) ? GemmProbe.BAD : GemmProbe.OK) + name);
             }
@@ -88,6 +92,21 @@ class GemmProbeTest {
         } finally {
             System.clearProperty("puppet.cuda.gemm.probeStartSeconds");
             System.clearProperty("puppet.test.probeTileMillis");
+        }
+    }
+
+    /** Only the child's own tile lines count as progress: other output on its stdout does not hide a hung tile. */
+    @Test
+    void otherOutputDoesNotHideAHungTile() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.T128x64, Tile.T64x128);
+        System.setProperty("puppet.cuda.gemm.probeTileSeconds", "2");
+        System.setProperty("puppet.test.probeChatter", "128x64");
+        try {
+            assertEquals(EnumSet.of(Tile.T128x128, Tile.T64x128),
+                    assertTimeoutPreemptively(Duration.ofSeconds(60), () -> GemmProbe.survivors(all, FakeChild.class.getName())));
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.probeTileSeconds");
+            System.clearProperty("puppet.test.probeChatter");
         }
     }
 

@@ -21,9 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * launch of the process fails too) or hangs takes the child down, not the engine, and only the tiles that passed
  * there are validated (again) and used here. The child validates one tile at a time, announcing each; after a crash,
  * or when a tile is silent for {@code puppet.cuda.gemm.probeTileSeconds} (default 30, counted from the child's
- * first line; a pipeline deadlock), the tile it was on is dropped and a new child takes the rest. Its start-up (JVM,
- * CUDA context, modules) has {@code puppet.cuda.gemm.probeStartSeconds} (default 120); a child that keeps
- * reporting is never stopped for its total time. A fault caught as an exception is not enough to go on:
+ * first tile line; only tile lines count, not other output; a pipeline deadlock), the tile it was on is dropped
+ * and a new child takes the rest. Its start-up (JVM, CUDA context, modules) has
+ * {@code puppet.cuda.gemm.probeStartSeconds} (default 120); a child that keeps reporting tiles is never stopped for
+ * its total time. A fault caught as an exception is not enough to go on:
  * the child checks the context after each tile and exits if the error was sticky, so the next tile is not blamed for
  * it. Its log (why a tile failed) goes to this process's stderr. Costs a JVM start and a CUDA context (about two
  * seconds) once per process, at the first tensor-core product. {@code -Dpuppet.cuda.gemm.probe=false} skips it;
@@ -74,7 +75,7 @@ final class GemmProbe {
             cmd.add(mainClass);
             for (GemmTuner.Tile t : todo) cmd.add(t.suffix());
             List<String> lines = new ArrayList<>();
-            AtomicLong lastLine = new AtomicLong(0);   // 0: nothing said yet (starting up)
+            AtomicLong lastLine = new AtomicLong(0);   // the last tile line; 0: none yet (starting up)
             long silentLimit = TimeUnit.SECONDS.toNanos(Long.getLong(TILE_SECONDS, 30)), startLimit = TimeUnit.SECONDS.toNanos(Long.getLong(START_SECONDS, 120));
             long started = System.nanoTime();
             int exit;
@@ -84,7 +85,8 @@ final class GemmProbe {
                     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                         for (String l; (l = r.readLine()) != null; ) {
                             synchronized (lines) { lines.add(l); }
-                            lastLine.set(System.nanoTime());
+                            // progress is a tile line: other output (a library's, the emulator's) must not hide a hung tile
+                            if (l.startsWith(START) || l.startsWith(OK) || l.startsWith(BAD)) lastLine.set(System.nanoTime());
                         }
                     } catch (IOException ignored) {   // the child died: what it said so far is in `lines`
                     }
