@@ -217,4 +217,28 @@ public class CudaGemmPlanTest {
         CudaGemm.Im2col wideChannels = new CudaGemm.Im2col(null, t, 16 * 16, 16, 16, 1 << 24, 1, 1, 16, 16, 1, 1, 0, 0);
         assertFalse(CudaGemm.gatherFits(wideChannels), "256 pixels of 2^24 channels: few pixels, 2^32 elements");
     }
+
+    /**
+     * Tile timing (CudaGemm.perRun): a short product is timed in pairs that span about TUNE_PAIR_MS each, and one pair
+     * disturbed (another process's kernel) does not move the result; a slow one is one pair of TUNE_REPS.
+     */
+    @Test
+    void tileTimingTakesTheMedianOfPairsLongEnoughToMeasure() {
+        java.util.List<Integer> asked = new java.util.ArrayList<>();
+        double fast = CudaGemm.perRun(n -> {
+            asked.add(n);
+            return n * 0.005 + (asked.size() == 3 ? 40 : 0.002);   // 5 us a run, 2 us of event overhead; the second pair hit
+        });
+        int reps = (int) Math.ceil(CudaGemm.TUNE_PAIR_MS / 0.007);
+        java.util.List<Integer> want = new java.util.ArrayList<>(java.util.List.of(1));
+        for (int p = 0; p < CudaGemm.TUNE_PAIRS; p++) want.add(reps);
+        assertEquals(want, asked);
+        assertEquals(0.005, fast, 0.0001);
+        asked.clear();
+        assertEquals(2.0, CudaGemm.perRun(n -> { asked.add(n); return 2.0 * n; }), 1e-12);
+        assertEquals(java.util.List.of(1, CudaGemm.TUNE_REPS), asked);
+        asked.clear();
+        CudaGemm.perRun(n -> { asked.add(n); return 0; });   // below the events' resolution: bounded, not infinite
+        assertEquals(CudaGemm.TUNE_MAX_REPS, asked.get(1));
+    }
 }

@@ -118,8 +118,9 @@ final class CudaGemm {
     private final GemmTuner tuner;
     /** The tensor-core tiles this device can run: gemm_mma.cu's, and on sm_90 gemm_wgmma.cu's. */
     private final Set<GemmTuner.Tile> available;
-    /** Launches per timing of a tile; the product runs once more before, untimed (module load, caches). */
-    private static final int TUNE_REPS = 3;
+    /** Timing a tile (see {@link #perRun}): launches per event pair (at least, at most), pairs, a pair's target span. */
+    static final int TUNE_REPS = 3, TUNE_MAX_REPS = 200, TUNE_PAIRS = 5;
+    static final double TUNE_PAIR_MS = 0.5;
 
     CudaGemm(CudaBackend backend) {
         this.backend = backend;
@@ -471,13 +472,29 @@ final class CudaGemm {
         timing.get()[0]++;
         try (Tensor scratch = backend.empty(ct, batch, m, nOut)) {
             Mat sc = new Mat(backend.ptr(scratch), ct, nOut, 1, (long) m * nOut);
-            product.accept(sc);
-            return backend.timeMillis(() -> {
-                for (int i = 0; i < TUNE_REPS; i++) product.accept(sc);
-            }) / TUNE_REPS;
+            product.accept(sc);   // module load, caches
+            return perRun(n -> backend.timeMillis(() -> {
+                for (int i = 0; i < n; i++) product.accept(sc);
+            }));
         } finally {
             timing.get()[0]--;
         }
+    }
+
+    /**
+     * Milliseconds per run from {@code timed} (milliseconds for n runs back to back between two events): one run sizes
+     * the repetitions so that a pair spans about TUNE_PAIR_MS (an event pair around a few 5 us launches is mostly event
+     * resolution and launch jitter), then the median of TUNE_PAIRS pairs (a clock change or another process's kernel
+     * moves one pair, not the median). A run of a millisecond or more needs neither: one pair of TUNE_REPS.
+     */
+    static double perRun(java.util.function.IntToDoubleFunction timed) {
+        double once = timed.applyAsDouble(1);
+        int reps = (int) Math.min(TUNE_MAX_REPS, Math.max(TUNE_REPS, Math.ceil(TUNE_PAIR_MS / Math.max(once, 1e-4))));
+        int pairs = once >= 1 ? 1 : TUNE_PAIRS;
+        double[] t = new double[pairs];
+        for (int p = 0; p < pairs; p++) t[p] = timed.applyAsDouble(reps) / reps;
+        java.util.Arrays.sort(t);
+        return t[pairs / 2];
     }
 
     /**
