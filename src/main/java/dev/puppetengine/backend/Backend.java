@@ -57,6 +57,18 @@ public interface Backend extends AutoCloseable {
     /** Waits for all queued work (no-op on the CPU). */
     default void synchronize() {}
 
+    /**
+     * Milliseconds of the work {@code work} queues, waited for: device time between two events where the backend has
+     * them (CUDA: as torch.cuda.Event times PyTorch, so benchmarks compare like with like), else the wall clock.
+     */
+    default double timeMillis(Runnable work) {
+        synchronize();
+        long t0 = System.nanoTime();
+        work.run();
+        synchronize();
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
     @Override
     default void close() {}
 

@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The one harness behind {@code bench gemm} and {@code bench kernels}: times each {@link OpCase} on the engine's
- * backend (fresh random inputs, warm-up, then {@code iters} calls each followed by {@code synchronize()}, median
- * wall time), writes the cases and our times as JSON, runs the PyTorch script on that same JSON (or merges a
+ * backend (fresh random inputs, warm-up, then {@code iters} calls, each timed by {@link Backend#timeMillis}: CUDA events
+ * on a GPU, as the PyTorch side is timed, the wall clock on the CPU; median), writes the cases and our times as JSON, runs the PyTorch script on that same JSON (or merges a
  * results file it wrote earlier), and prints one table: our time, TFLOP/s, GB/s, % of the roofline, PyTorch's
  * time and the speedup (PyTorch ms / our ms: above 1 we are faster).
  *
@@ -43,7 +43,7 @@ public final class OpBench {
         ObjectMapper json = Json.mapper();
         ObjectNode report = json.createObjectNode();
         report.put("date", Instant.now().toString()).put("what", what).put("backend", backend.name())
-                .put("warmup", o.warmup()).put("iters", o.iters()).put("timing", "ours: wall clock per call incl. synchronize, median; torch: CUDA events, median");
+                .put("warmup", o.warmup()).put("iters", o.iters()).put("timing", "each call between two CUDA events (wall clock on the CPU), median, on both sides");
         if (o.peakTflops() != null) report.put("peak_tflops", o.peakTflops()); else report.putNull("peak_tflops");
         if (backend instanceof CudaBackend cb) report.put("device", cb.deviceName()).put("gemm", cb.usesCublas() ? "cublas and builtin kernels, the faster per shape" : "builtin kernels");
         report.setAll(header);
@@ -169,10 +169,7 @@ public final class OpBench {
             double[] ms = new double[iters];
             for (int i = 0; i < iters; i++)
                 try (Scope s = Scope.open()) {
-                    long t0 = System.nanoTime();
-                    op.run();
-                    backend.synchronize();
-                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                    ms[i] = backend.timeMillis(op);
                 }
             Arrays.sort(ms);
             return ms[Median.index(iters)];

@@ -202,7 +202,8 @@ public final class CudaBackend implements Backend {
     boolean capturing() { return capturing != null; }
 
     /** Device time of the work {@code launches} queues on the compute stream, in milliseconds (synchronizes). */
-    double timeMillis(Runnable launches) {
+    @Override
+    public double timeMillis(Runnable launches) {
         bind();
         CUevent start = new CUevent(), stop = new CUevent();
         Cu.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
