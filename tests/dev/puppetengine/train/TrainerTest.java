@@ -340,6 +340,25 @@ class TrainerTest {
     }
 
     /**
+     * A non-finite loss right after a skipped step checkpoints that step as a stop there would: the halved scale, Adam's
+     * count without the skipped step, the weights, moments and EMA after it (no checkpoint was due: the diverged path saves it).
+     */
+    @Test
+    void aDivergenceRightAfterASkippedStepCheckpointsItAsAStopWould() throws Exception {
+        TrainingConfig rare = new TrainingConfig(5, 1, 1, 5, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 100, 100);
+        LossHook skipThenNaN = (micro, l) -> micro == 2 ? F.scale(l, Double.NaN) : overflowAt(1).apply(micro, l);
+        Path diverged = tmp.resolve("diverged"), stopped = tmp.resolve("stopped");
+        assertThrows(Adam.NonFiniteException.class, () -> trainWith(diverged, rare, DType.F32, new LossScaler(), Long.MAX_VALUE, skipThenNaN));
+        assertEquals(2, trainWith(stopped, rare, DType.F32, new LossScaler(), 2, skipThenNaN).endStep());
+        Path a = TrainingCheckpoint.latest(diverged), b = TrainingCheckpoint.latest(stopped);
+        assertEquals(checkpoint(diverged, 2), a);
+        assertSameState(a, b);
+        assertEquals(Files.readString(b.resolve("state.json")), Files.readString(a.resolve("state.json")));
+        assertEquals(32768, lossScale(a).get("scale").asDouble());
+        assertEquals("1", adamSteps(a));
+    }
+
+    /**
      * The scale doubles after the growth interval's good steps in a row (2 here; torch's 2000 by default), and a skipped
      * step restarts the count: overflow in step 2, then 2 good steps before it doubles again.
      */
