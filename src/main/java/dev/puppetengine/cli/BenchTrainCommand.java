@@ -98,6 +98,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             System.err.println("bench train: " + what);
             long[] ms = new long[steps];
             long forwardFlops = 0, backwardFlops = 0, recomputedFlops = 0, peak = 0;
+            int skipped = 0;   // timed steps loss scaling skipped: no Adam update, so shorter
             LossScaler scaler = dt == DType.F16 ? new LossScaler() : null;   // as train runs an fp16 step
             try (Adam adam = new Adam(params, cfg.adam())) {
                 for (int i = 0; i < warmup + steps; i++) {
@@ -112,8 +113,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                     } finally {
                         all = FlopCount.stop();
                     }
-                    if (scaler == null) adam.step(1);
-                    else scaler.step(adam, 1);
+                    boolean skip = (scaler == null ? adam.step(1) : scaler.step(adam, 1)).skipped();
                     backend.synchronize();
                     long t = (System.nanoTime() - t0) / 1_000_000;
                     if (i >= warmup) {
@@ -122,7 +122,8 @@ final class BenchTrainCommand implements Callable<Integer> {
                         backwardFlops = bwd;
                         recomputedFlops = all - fwd - bwd;   // the forward ops a checkpointed backward ran again
                         peak = Math.max(peak, backend.peakBytes());
-                        System.err.printf(Locale.ROOT, "  step %d: %d ms%n", i - warmup + 1, t);
+                        if (skip) skipped++;
+                        System.err.printf(Locale.ROOT, "  step %d: %d ms%s%n", i - warmup + 1, t, skip ? " (skipped by loss scaling: no optimiser update)" : "");
                     }
                 }
             }
@@ -136,6 +137,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                     med, steps, modelFlops / 1e12, forwardFlops / 1e12, backwardFlops / 1e12,
                     checkpointing ? String.format(Locale.ROOT, "; recomputed %.4g more", recomputedFlops / 1e12) : "", tflops, mfu == null ? "" : String.format(Locale.ROOT, ", MFU %.1f%%", 100 * mfu),
                     peak / 1048576.0);
+            if (skipped > 0) System.out.printf(Locale.ROOT, "%d of the %d timed steps skipped by fp16 loss scaling (gradients overflowed; no Adam update)%n", skipped, steps);
             ObjectNode o = Json.mapper().createObjectNode();
             o.put("date", Instant.now().toString()).put("what", what).put("model", bench.label()).put("backend", backend.name()).put("dtype", dt.name())
                     .put("frames", frames).put("latent_side", latent).put("gradient_checkpointing", checkpointing).put("trainable", trainable);
@@ -146,6 +148,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                     .put("recomputed_flops", recomputedFlops).put("tflops_per_s", tflops);
             if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
             o.put("peak_bytes", peak);
+            if (scaler != null) o.put("skipped_steps", skipped);
             bench.write(o);
         }
         return 0;
