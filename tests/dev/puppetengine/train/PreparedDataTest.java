@@ -287,7 +287,6 @@ class PreparedDataTest {
         assertFalse(Files.exists(dir.resolve("prep").resolve(PreparedData.FILE)));
     }
 
-    /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
     /**
      * Spec 4.6: what prepare stores per frame is the VAE posterior of that frame, unscaled: latent_mean = the posterior
      * mean and latent_std = exp(logvar / 2) (the std the loader multiplies N(0, 1) by), each frame encoded alone.
@@ -317,6 +316,7 @@ class PreparedDataTest {
         }
     }
 
+    /** prepare: posteriors and candidates stored; a candidate that leaves the image is left out and counted. */
     @Test
     void prepareKeepsTheCandidatesThatStayInTheImage(@TempDir Path dir) throws IOException {
         assertEquals(2, prepare(dir.resolve("prep"), dataset(dir, 2), WEIGHTS, 0));
