@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class OptimizerTest {
     static final CpuBackend CPU = CpuBackend.get();
@@ -83,6 +84,31 @@ class OptimizerTest {
                 assertArrayEquals(new double[]{3 * c, 0}, opt.firstMoments().get("a").toDoubleArray(), 1e-15);
                 assertArrayEquals(new double[]{4 * c}, opt.firstMoments().get("b").toDoubleArray(), 1e-15);
                 assertArrayEquals(new double[]{16 * c * c}, opt.secondMoments().get("b").toDoubleArray(), 1e-14);
+            }
+        }
+    }
+
+    /**
+     * fp16 loss scaling: non-finite gradients skip the step and halve the scale, but not past the smallest normal double:
+     * gradients that stay non-finite that far are divergence, refused as without scaling (not a scale of 0 checkpointed).
+     */
+    @Test
+    void aLossScaleThatWouldUnderflowIsDivergence() {
+        try (Scope s = Scope.open()) {
+            Tensor a = leaf(DType.F64, 1);
+            try (Adam opt = new Adam(Map.of("a", a), REFERENCE)) {
+                LossScaler scaler = new LossScaler();
+                scaler.restore(new LossScaler.State(4 * Double.MIN_NORMAL, 0));
+                setGrad(a, Double.POSITIVE_INFINITY);
+                assertTrue(scaler.step(opt, 1).skipped());
+                assertEquals(2 * Double.MIN_NORMAL, scaler.scale());
+                setGrad(a, Double.NaN);
+                assertTrue(scaler.step(opt, 1).skipped());
+                assertEquals(Double.MIN_NORMAL, scaler.scale());
+                setGrad(a, Double.NaN);
+                Adam.NonFiniteException e = assertThrows(Adam.NonFiniteException.class, () -> scaler.step(opt, 1));
+                assertTrue(e.getMessage().startsWith("gradient norm is NaN at every loss scale down to 2.2250738585072014E-308"), e.getMessage());
+                assertEquals(0, opt.stepCount());
             }
         }
     }

@@ -79,8 +79,9 @@ final class SamplingArgs {
         String kind = pm.model().manifest.kind();
         if (kind.endsWith("-random"))
             System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");
-        System.err.printf("model %s (%s, %dx%d), %d steps, guidance %.2f..%.2f, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(),
-                steps, guidanceMin, guidance, seed, backend.name());
+        System.err.printf("model %s (%s, %dx%d), %d steps, %s, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(), steps,
+                SamplingOptions.cfg(guidance) ? String.format(java.util.Locale.ROOT, "guidance %.2f..%.2f", guidanceMin, guidance) : "no guidance (CFG off: --guidance is 1)",
+                seed, backend.name());
         if (!unscaledInput && !pm.model().manifest.scalesUNetInput())
             System.err.println("note: the model was trained on the unscaled noisy latent (its manifest's unet_input): it is sampled on it");
         long unetParams = pm.model().unet.parameterCount();

@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, defaultValueProvider = TrainingOptions.ForTrain.class,
         description = {"Fine-tune a model's UNet with the EDM loss on clips made by the prepare command.",
                 "The run directory OUT gets config.json, log.jsonl, loss.png, checkpoints/ (every --checkpoint-every steps, on Ctrl-C, and when"
-                        + " a NaN or infinite loss or gradient stops the run), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model,"
+                        + " a NaN or infinite loss or gradient stops the run; in fp16 such a gradient skips the step), previews/step-N.gif and, at the end, OUT/model (the fine-tuned model,"
                         + " EMA weights when --ema is set). Run the same command again to resume exactly where it stopped; one run at a time per OUT,"
                         + " and one that stopped before its first checkpoint starts over (with any settings).",
                 "--dtype bf16 is mixed precision: bf16 weights and activations, fp32 master weights, Adam moments and loss. --dtype fp16 is the"

@@ -64,7 +64,10 @@ public record SamplingOptions(int steps, double guidanceMin, double guidanceMax,
     public SamplingOptions withCudaGraph(boolean g) { return new SamplingOptions(steps, guidanceMin, guidanceMax, seed, frames, scaleInput, g); }
 
     /** Whether classifier-free guidance runs (the UNet batch of two): iff the ramp's end, g_max, exceeds 1 (spec 5.3). */
-    public boolean cfg() { return guidanceMax > 1; }
+    public boolean cfg() { return cfg(guidanceMax); }
+
+    /** The rule itself, for a guidance at the last frame (g_max). */
+    public static boolean cfg(double guidanceMax) { return guidanceMax > 1; }
 
     /** Guidance of frame f: linspace(min, max, frames)[f]. */
     public double guidance(int f) {

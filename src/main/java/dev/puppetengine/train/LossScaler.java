@@ -45,6 +45,10 @@ public final class LossScaler {
     public Adam.StepResult step(Adam adam, int microSteps) {
         Adam.StepResult r = adam.scaledStep(microSteps, scale);
         if (r.skipped()) {
+            // gradients not finite at every scale fp16 could use, and past it: not overflow but divergence (torch would
+            // go on halving to 0, a scale no checkpoint can resume)
+            if (scale * BACKOFF < Double.MIN_NORMAL)
+                throw new Adam.NonFiniteException("gradient norm is " + r.gradNorm() + " at every loss scale down to " + scale);
             scale *= BACKOFF;
             goodSteps = 0;
         } else if (++goodSteps >= growthInterval) {   // >=: a checkpoint may come from a longer interval
