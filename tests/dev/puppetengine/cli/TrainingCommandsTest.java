@@ -143,6 +143,7 @@ class TrainingCommandsTest {
                 "--steps", "1", "--device", "cpu", "--dtype", "fp16", "--trainable", "drag-attention");
         assertTrue(f16.contains("on cpu, F16 weights and activations; F32 master weights, moments and loss; dynamic loss scaling"), f16);
         assertTrue(Files.readString(runF16.resolve("log.jsonl")).contains(",\"loss_scale\":"), Files.readString(runF16.resolve("log.jsonl")));
+        assertTrue(f16.contains("trained steps 1..1 (1 skipped by fp16 loss scaling: their gradients overflowed, log.jsonl \"skipped\")"), f16);
         for (String[] bad : new String[][]{{"--kind", " "}, {"--export-dtype", "int8"}})   // refused before any work
             stderrOf(2, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("bad").toString(),
                     "--steps", "1", bad[0], bad[1]);

@@ -84,7 +84,8 @@ final class Training {
         if (r.startStep() == r.endStep())   // run again after it finished: nothing trained, the model exported again
             System.err.printf("the run had already finished its %d steps; nothing trained; loss curve %s%n", r.endStep(), out.resolve("loss.png"));
         else
-            System.err.printf("trained steps %d..%d; loss curve %s%n", r.startStep() + 1, r.endStep(), out.resolve("loss.png"));
+            System.err.printf("trained steps %d..%d%s; loss curve %s%n", r.startStep() + 1, r.endStep(), r.skippedSteps() == 0 ? ""
+                    : " (" + r.skippedSteps() + " skipped by fp16 loss scaling: their gradients overflowed, log.jsonl \"skipped\")", out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);
     }
 }

@@ -56,7 +56,8 @@ public final class Trainer {
     public record Progress(long step, long totalSteps, double loss, double gradNorm, double lr, double clipsPerSecond, long elapsedMillis,
                            boolean skipped, double lossScale) {}
 
-    public record Result(long startStep, long endStep, boolean stoppedBySignal, Path lastCheckpoint) {}
+    /** {@code skippedSteps}: of this run's steps, those fp16 loss scaling skipped (their gradients overflowed). */
+    public record Result(long startStep, long endStep, boolean stoppedBySignal, Path lastCheckpoint, long skippedSteps) {}
 
     private final Path run;
     private final Objective objective;
@@ -131,7 +132,7 @@ public final class Trainer {
                 if (listener != null) listener.resumed(resumeFrom, step);
             }
             trimLog(run.resolve("log.jsonl"), step);   // a run killed after logging steps it had not checkpointed logs them again
-            long start = step, saved = step;
+            long start = step, saved = step, skipped = 0;
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
             long t0 = System.currentTimeMillis();
@@ -166,6 +167,7 @@ public final class Trainer {
                         throw diverged(e, step, last);
                     }
                     step++;
+                    if (r.skipped()) skipped++;
                     if (ema != null) ema.update(weights);   // a skipped step's too: the reference updates it every 64 micro-steps regardless
                     long elapsed = System.currentTimeMillis() - t0;
                     double clipsPerSecond = (step - start) * (double) cfg.accumulation() * cfg.batchSize() / Math.max(elapsed / 1000.0, 1e-9);
@@ -185,7 +187,7 @@ public final class Trainer {
                     }
                 }
             }
-            return new Result(start, step, stop.get() && step < cfg.steps(), last);
+            return new Result(start, step, stop.get() && step < cfg.steps(), last, skipped);
         }
     }
 
