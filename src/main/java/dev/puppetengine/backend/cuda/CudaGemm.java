@@ -521,6 +521,13 @@ final class CudaGemm {
         return ok;
     }
 
+    /** The CPU matrix x (r, c) on the device stored both ways, (r, c) and (c, r), each as a Mat of the (r, c) operand. */
+    private Mat[] bothStorages(Tensor x) {
+        int r = x.size(0), c = x.size(1);
+        Tensor rows = x.to(backend), cols = CpuBackend.get().copy(x.transpose(0, 1), x.dtype()).to(backend);
+        return new Mat[]{new Mat(backend.ptr(rows), x.dtype(), c, 1, 0), new Mat(backend.ptr(cols), x.dtype(), 1, r, 0)};
+    }
+
     /** The tiles of {@code tiles} whose products match the CPU reference here (validateTiles' checks, in this process). */
     Set<GemmTuner.Tile> validate(Set<GemmTuner.Tile> tiles) {
         int m = 136, n = 200, k = 72;
@@ -531,17 +538,11 @@ final class CudaGemm {
             Tensor a = Tensor.of(cpu, DType.BF16, new int[]{m, k}, rnd.doubles((long) m * k, -1, 1).toArray());
             Tensor b = Tensor.of(cpu, DType.BF16, new int[]{k, n}, rnd.doubles((long) k * n, -1, 1).toArray());
             double[] want = cpu.matmul(cpu.copy(a, DType.F64), cpu.copy(b, DType.F64)).toDoubleArray();
-            Tensor ak = a.to(backend), am = cpu.copy(a.transpose(0, 1), DType.BF16).to(backend);     // (m, k) and (k, m) storage
-            Tensor bn = b.to(backend), bk = cpu.copy(b.transpose(0, 1), DType.BF16).to(backend);     // (k, n) and (n, k) storage
-            Mat[] as = {new Mat(backend.ptr(ak), DType.BF16, k, 1, 0), new Mat(backend.ptr(am), DType.BF16, 1, m, 0)};
-            Mat[] bs = {new Mat(backend.ptr(bn), DType.BF16, n, 1, 0), new Mat(backend.ptr(bk), DType.BF16, 1, k, 0)};
+            Mat[] as = bothStorages(a), bs = bothStorages(b);
             // the same in f16: kernel entries of their own (gemm_*_f16_*: f16 mma, f16 tensor maps)
             Tensor a16 = cpu.copy(a, DType.F16), b16 = cpu.copy(b, DType.F16);
             double[] want16 = cpu.matmul(cpu.copy(a16, DType.F64), cpu.copy(b16, DType.F64)).toDoubleArray();
-            Tensor ak16 = a16.to(backend), am16 = cpu.copy(a16.transpose(0, 1), DType.F16).to(backend);
-            Tensor bn16 = b16.to(backend), bk16 = cpu.copy(b16.transpose(0, 1), DType.F16).to(backend);
-            Mat[] as16 = {new Mat(backend.ptr(ak16), DType.F16, k, 1, 0), new Mat(backend.ptr(am16), DType.F16, 1, m, 0)};
-            Mat[] bs16 = {new Mat(backend.ptr(bn16), DType.F16, n, 1, 0), new Mat(backend.ptr(bk16), DType.F16, 1, k, 0)};
+            Mat[] as16 = bothStorages(a16), bs16 = bothStorages(b16);
             Tensor out = backend.empty(DType.F32, m, n);
             Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
             // x W^T (W = B^T, (n, k)) + bias + residual, and the GEGLU of its first 2d columns
