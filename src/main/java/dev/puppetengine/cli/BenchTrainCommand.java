@@ -99,7 +99,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             long[] ms = new long[steps];
             long forwardFlops = 0, backwardFlops = 0, recomputedFlops = 0, peak = 0;
             int skipped = 0;   // timed steps loss scaling skipped: no Adam update, so shorter
-            LossScaler scaler = dt == DType.F16 ? new LossScaler() : null;   // as train runs an fp16 step
+            LossScaler scaler = LossScaler.forWeights(dt);   // as train runs the step
             try (Adam adam = new Adam(params, cfg.adam())) {
                 for (int i = 0; i < warmup + steps; i++) {
                     backend.resetPeak();
@@ -108,12 +108,12 @@ final class BenchTrainCommand implements Callable<Integer> {
                     try (Scope s = Scope.open(); Autograd.Tape tape = Autograd.tape()) {
                         Tensor loss = objective.loss(new int[]{0}, i, checkpointing);
                         fwd = FlopCount.current();
-                        Autograd.backward(scaler == null ? loss : scaler.scaled(loss));
+                        Autograd.backward(scaler.scaled(loss));
                         bwd = FlopCount.backward();
                     } finally {
                         all = FlopCount.stop();
                     }
-                    boolean skip = (scaler == null ? adam.step(1) : scaler.step(adam, 1)).skipped();
+                    boolean skip = scaler.step(adam, 1).skipped();
                     backend.synchronize();
                     long t = (System.nanoTime() - t0) / 1_000_000;
                     if (i >= warmup) {
@@ -148,7 +148,7 @@ final class BenchTrainCommand implements Callable<Integer> {
                     .put("recomputed_flops", recomputedFlops).put("tflops_per_s", tflops);
             if (mfu != null) o.put("mfu", mfu); else o.putNull("mfu");
             o.put("peak_bytes", peak);
-            if (scaler != null) o.put("skipped_steps", skipped);
+            if (scaler.dynamic()) o.put("skipped_steps", skipped);
             bench.write(o);
         }
         return 0;

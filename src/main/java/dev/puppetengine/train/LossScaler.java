@@ -19,8 +19,8 @@ public final class LossScaler {
     /** What a checkpoint keeps (state.json's loss_scale): the scale and the good steps since it last changed. */
     public record State(@JsonProperty("scale") double scale, @JsonProperty("good_steps") long goodSteps) {}
 
-    private final int growthInterval;
-    private double scale = INITIAL_SCALE;
+    private final int growthInterval;   // 0: no scaling
+    private double scale;
     private long goodSteps;
 
     /** torch's defaults: scale 2^16, x2 after 2000 good steps, x0.5 on a skipped one. */
@@ -28,14 +28,34 @@ public final class LossScaler {
 
     /** A shorter interval lets tests see the scale grow. */
     LossScaler(int growthInterval) {
+        this(growthInterval, INITIAL_SCALE);
         if (growthInterval < 1) throw new IllegalArgumentException("growth interval must be >= 1, got " + growthInterval);
-        this.growthInterval = growthInterval;
     }
 
+    private LossScaler(int growthInterval, double scale) {
+        this.growthInterval = growthInterval;
+        this.scale = scale;
+    }
+
+    /**
+     * No scaling (fp32, bf16: bf16's range is fp32's): the loss as it is, Adam's plain step, whose non-finite gradients
+     * stop the run; nothing checkpointed. So callers take one path whatever the dtype.
+     */
+    public static LossScaler none() { return new LossScaler(0, 1); }
+
+    /** The scaler training weights of {@code dtype} needs: dynamic for fp16, whose small gradients flush to zero unscaled. */
+    public static LossScaler forWeights(dev.puppetengine.tensor.DType dtype) {
+        return dtype == dev.puppetengine.tensor.DType.F16 ? new LossScaler() : none();
+    }
+
+    /** Whether this scales (fp16) at all. */
+    public boolean dynamic() { return growthInterval > 0; }
+
+    /** The current scale; 1 without scaling. */
     public double scale() { return scale; }
 
     /** The loss to backpropagate: {@code loss} times the scale. */
-    public Tensor scaled(Tensor loss) { return F.scale(loss, scale); }
+    public Tensor scaled(Tensor loss) { return dynamic() ? F.scale(loss, scale) : loss; }
 
     /**
      * The optimiser step on the gradients of {@link #scaled} losses over {@code microSteps} micro-steps (unscaled as Adam
@@ -43,6 +63,7 @@ public final class LossScaler {
      * doubles it.
      */
     public Adam.StepResult step(Adam adam, int microSteps) {
+        if (!dynamic()) return adam.step(microSteps);
         Adam.StepResult r = adam.scaledStep(microSteps, scale);
         if (r.skipped()) {
             // gradients not finite at every scale fp16 could use, and past it: not overflow but divergence (torch would
@@ -58,10 +79,15 @@ public final class LossScaler {
         return r;
     }
 
-    public State state() { return new State(scale, goodSteps); }
+    /** What a checkpoint keeps; null without scaling (state.json as before scaling existed). */
+    public State state() { return dynamic() ? new State(scale, goodSteps) : null; }
 
-    /** Continues from a checkpoint's state (checked as it was read). */
+    /**
+     * Continues from a checkpoint's state (checked as it was read). Without scaling it is ignored, as a checkpoint without
+     * one (a bf16 run resumed in fp16) leaves a dynamic scaler at its initial scale.
+     */
     void restore(State s) {
+        if (!dynamic() || s == null) return;
         scale = s.scale();
         goodSteps = s.goodSteps();
     }

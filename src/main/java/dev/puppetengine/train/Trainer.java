@@ -8,7 +8,6 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.random.Streams;
-import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
@@ -73,7 +72,7 @@ public final class Trainer {
      * identifies the model (saved, checked on resume).
      */
     public Trainer(RunDirectory run, Objective objective, ParameterStore store, String modelConfigJson, TrainingConfig cfg) {
-        this.scaler = store.dtype() == DType.F16 ? new LossScaler() : null;   // bf16's range is fp32's: nothing to scale
+        this.scaler = LossScaler.forWeights(store.dtype());
         this.run = run.path();
         this.objective = objective;
         this.store = store;
@@ -97,7 +96,7 @@ public final class Trainer {
         return this;
     }
 
-    /** For tests: loss scaling with {@code s} (on fp32 weights too, or with a short growth interval), or none. */
+    /** For tests: loss scaling with {@code s} (on fp32 weights too, or with a short growth interval). */
     Trainer lossScaler(LossScaler s) {
         this.scaler = s;
         return this;
@@ -127,8 +126,7 @@ public final class Trainer {
                 syncLowPrecision(adam);
                 step = st.step();
                 micro = st.microStep();
-                // a checkpoint from before scaling (a bf16 run resumed in fp16) starts at the initial scale; one from a scaled run resumed unscaled drops it
-                if (scaler != null && st.lossScale() != null) scaler.restore(st.lossScale());
+                scaler.restore(st.lossScale());
                 if (listener != null) listener.resumed(resumeFrom, step);
             }
             trimLog(run.resolve("log.jsonl"), step);   // a run killed after logging steps it had not checkpointed logs them again
@@ -153,11 +151,11 @@ public final class Trainer {
                                 double l = loss.item();
                                 if (!Double.isFinite(l))
                                     throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
-                                Autograd.backward(scaler == null ? loss : scaler.scaled(loss));
+                                Autograd.backward(scaler.scaled(loss));
                                 lossSum += l;
                             }
                         }
-                        r = scaler == null ? adam.step(cfg.accumulation()) : scaler.step(adam, cfg.accumulation());
+                        r = scaler.step(adam, cfg.accumulation());
                     } catch (Adam.NonFiniteException e) {
                         adam.zeroGrad();
                         if (step > saved)
@@ -172,10 +170,10 @@ public final class Trainer {
                     long elapsed = System.currentTimeMillis() - t0;
                     double clipsPerSecond = (step - start) * (double) cfg.accumulation() * cfg.batchSize() / Math.max(elapsed / 1000.0, 1e-9);
                     Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed, r.skipped(),
-                            scaler == null ? 0 : scaler.scale());
+                            scaler.dynamic() ? scaler.scale() : 0);
                     // a skipped step has no gradient norm to log (JSON has no Infinity); loss_scale is the scale after the step
                     String outcome = r.skipped() ? "\"skipped\":true" : String.format(java.util.Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
-                    String scale = scaler == null ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
+                    String scale = !scaler.dynamic() ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
                     log.write(String.format(java.util.Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
                             step, micro, p.loss(), outcome, r.lr(), scale, clipsPerSecond, elapsed / 1000.0));
                     log.flush();
@@ -192,7 +190,7 @@ public final class Trainer {
     }
 
     private TrainingCheckpoint.State state(long step, long micro) {
-        return new TrainingCheckpoint.State(step, micro, cfg.seed(), scaler == null ? null : scaler.state());
+        return new TrainingCheckpoint.State(step, micro, cfg.seed(), scaler.state());
     }
 
     /**
