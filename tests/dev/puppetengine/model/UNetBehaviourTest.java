@@ -108,6 +108,13 @@ class UNetBehaviourTest {
         }
     }
 
+    /** The zero-initialised output convs (the drag modules' among them) made random, so that drags change the output. */
+    private static void liveDragOutputs(ParameterStore ps) {
+        ps.parameters().forEach((k, p) -> {
+            if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
+        });
+    }
+
     @Test
     void conditionDropoutZeroesWholeSamplesDeterministically() {
         UNetConfig cfg = UNetGradientTest.tinyConfig();
@@ -115,9 +122,7 @@ class UNetBehaviourTest {
         Random rng = new Random(2);
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
              GradMode.Guard g = GradMode.noGrad()) {
-            ps.parameters().forEach((k, p) -> {
-                if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
-            });
+            liveDragOutputs(ps);
             UNetInputs in = inputs(rng, 1, 3, 8, 16, DType.F32);
             UNetInputs noDrags = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
                     Tensor.zeros(CPU, DType.F32, 1, 3, 5, 4), null);
@@ -146,9 +151,7 @@ class UNetBehaviourTest {
         Random rng = new Random(3);
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
              GradMode.Guard g = GradMode.noGrad()) {
-            ps.parameters().forEach((k, p) -> {
-                if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
-            });
+            liveDragOutputs(ps);
             UNetInputs in = inputs(rng, 2, 3, 8, 16, DType.F32);
             double[] d = in.drags().toDoubleArray();
             java.util.Arrays.fill(d, 0, d.length / 2, 0.0);                       // sample 0's drags zeroed by hand
