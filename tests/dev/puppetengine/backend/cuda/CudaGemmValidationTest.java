@@ -13,7 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The tuner's tile validation (CudaGemm.validate) on a GPU or the emulator: every tile this device runs passes it here.
  * Its point is the kernel mutants of kernels/check/emu/mutation-check.sh: a tile that computes some product class the
- * engine runs wrongly must fail it, or the tuner may time and cache a wrong kernel as the winner.
+ * engine runs wrongly (into fp32, bf16 or f16 C), or that stores outside C, must fail it, or the tuner may time and
+ * cache a wrong kernel as the winner.
  */
 @Tag("gpu")
 class CudaGemmValidationTest {

@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.HostData;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.backend.ConvSpec;
@@ -8,6 +9,7 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import jcuda.Pointer;
 import jcuda.cudaDataType;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasComputeType;
 import jcuda.jcublas.cublasHandle;
@@ -16,6 +18,7 @@ import jcuda.runtime.cudaStream_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
@@ -499,14 +502,18 @@ final class CudaGemm {
 
     /**
      * The tiles whose products match the CPU reference here: each runs a bf16 product with ragged edges (136 x 200,
-     * k = 72) in all four operand layouts (and in f16, whose kernel entries are separate) (gemm_wgmma.cu's tiles also on a grid of one block, which then walks every
-     * output tile: its persistent loop), then, in the forward layout, with the two
-     * epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3 one's forward
-     * and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward and its input gradient, whose gather
-     * is dilated; 64 channels: TMA im2col on the TMA tiles), each into a NaN-poisoned output, compared in double
-     * (relative error under 1e-3; the inputs are exact in bf16 (f16) on both sides, only fp32 accumulation and the gelu's
-     * float evaluation differ). Runs once, before any timing; first in a child process (GemmProbe), so a tile whose
-     * kernel faults on this GPU costs that tile, not this process's CUDA context.
+     * k = 72) in all four operand layouts (and in f16, whose kernel entries are separate) (gemm_wgmma.cu's tiles also
+     * on a grid of one block, which then walks every output tile: its persistent loop), then, in the forward layout,
+     * with the two epilogues sampling uses (bias + residual; bias + GEGLU gate), and implicit-GEMM convolutions (a 3x3
+     * one's forward and weight gradient, the temporal conv's 3x1 forward, a stride-2 3x3 forward and its input
+     * gradient, whose gather is dilated; 64 channels: TMA im2col on the TMA tiles), all into fp32 C; and the forward
+     * product and the GEGLU one (store_tile's two walks) into bf16 C and into f16 C, as the engine's activations are
+     * stored (st()'s 16-bit conversions). Each C is compared in double: relative error under 1e-3 (the inputs are
+     * exact in bf16 (f16) on both sides, only fp32 accumulation and the gelu's float evaluation differ), plus one
+     * rounding to a 16-bit C ({@link #rounding}). Each C starts NaN-poisoned and lies between poisoned guard bytes
+     * that must come back bit-exact: a store just past an edge of C would land, on a GPU, in a neighbouring
+     * allocation. Runs once, before any timing; first in a child process (GemmProbe), so a tile whose kernel faults
+     * on this GPU costs that tile, not this process's CUDA context.
      */
     private Set<GemmTuner.Tile> validateTiles() {
         boolean probe = Boolean.parseBoolean(System.getProperty("puppet.cuda.gemm.probe", "true"));
@@ -543,8 +550,6 @@ final class CudaGemm {
             Tensor a16 = cpu.copy(a, DType.F16), b16 = cpu.copy(b, DType.F16);
             double[] want16 = cpu.matmul(cpu.copy(a16, DType.F64), cpu.copy(b16, DType.F64)).toDoubleArray();
             Mat[] as16 = bothStorages(a16), bs16 = bothStorages(b16);
-            Tensor out = backend.empty(DType.F32, m, n);
-            Mat c = new Mat(backend.ptr(out), DType.F32, n, 1, 0);
             // x W^T (W = B^T, (n, k)) + bias + residual, and the GEGLU of its first 2d columns
             int d = 96;
             Tensor bias = Tensor.of(cpu, DType.BF16, new int[]{n}, rnd.doubles(n, -1, 1).toArray());
@@ -552,10 +557,11 @@ final class CudaGemm {
             Tensor a64 = cpu.copy(a, DType.F64), w64 = cpu.copy(b.transpose(0, 1), DType.F64), bias64 = cpu.copy(bias, DType.F64);
             double[] wantRes = cpu.linear(a64, w64, bias64, cpu.copy(res, DType.F64)).toDoubleArray();
             double[] wantGeglu = cpu.linearGeglu(a64, w64.narrow(0, 0, 2 * d), bias64.narrow(0, 0, 2 * d)).toDoubleArray();
-            Tensor biasDev = bias.to(backend), resDev = res.to(backend), outGeglu = backend.empty(DType.F32, m, d);
+            double[] wantGeglu16 = cpu.linearGeglu(cpu.copy(a16, DType.F64), cpu.copy(b16.transpose(0, 1), DType.F64).narrow(0, 0, 2 * d),
+                    bias64.narrow(0, 0, 2 * d)).toDoubleArray();
+            Tensor biasDev = bias.to(backend), resDev = res.to(backend);
             Bias bv = new Bias(backend.ptr(biasDev), DType.BF16);
             Epilogue withResidual = Epilogue.of(bv, new Mat(backend.ptr(resDev), DType.BF16, n, 1, 0)), geglu = new Epilogue(bv, null, true);
-            Mat cGeglu = new Mat(backend.ptr(outGeglu), DType.F32, d, 1, 0);
             // implicit-GEMM convolution, 3x3 stride 1 pad 1 over x (2, 5, 7, 64) to 40 channels: the forward (A gathered,
             // K-major) and the weight gradient (B gathered, N-major); 64 channels, so gemm_ws's TMA tiles use im2col maps
             ConvSpec spec = ConvSpec.of(1, 1);
@@ -567,10 +573,8 @@ final class CudaGemm {
             double[] wantConv = cpu.conv2d(x64, cpu.copy(wt, DType.F64), null, null, spec).toDoubleArray();
             double[] wantDw = cpu.conv2dBackwardWeight(cpu.copy(gy, DType.F64), x64, new int[]{cout, 3, 3, cin}, spec).toDoubleArray();
             Tensor xDev = x.to(backend), wDev = wt.to(backend), gyDev = gy.to(backend);
-            Tensor outConv = backend.empty(DType.F32, px, cout), outDw = backend.empty(DType.F32, cout, kk);
             Im2col cols = new Im2col(backend.ptr(xDev), DType.BF16, px, hh, ww, cin, 3, 3, hh, ww, 1, 1, 1, 1);
             Mat wT = new Mat(backend.ptr(wDev), DType.BF16, 1, kk, 0), gyT = new Mat(backend.ptr(gyDev), DType.BF16, 1, cout, 0);
-            Mat cConv = new Mat(backend.ptr(outConv), DType.F32, cout, 1, 0), cDw = new Mat(backend.ptr(outDw), DType.F32, kk, 1, 0);
             // and the temporal conv's shape: kernel (3, 1), padding along H only (unequal corners for an im2col map)
             ConvSpec specT = new ConvSpec(1, 1, 1, 1, 0, 0);
             Tensor wt3 = Tensor.of(cpu, DType.BF16, new int[]{cout, 3, 1, cin}, rnd.doubles((long) cout * 3 * cin, -1, 1).toArray());
@@ -584,9 +588,8 @@ final class CudaGemm {
             int h2 = 17, w2 = 19, ho2 = spec2.outH(h2, 3), wo2 = spec2.outW(w2, 3), px2 = imgs * ho2 * wo2;
             Tensor x2 = Tensor.of(cpu, DType.BF16, new int[]{imgs, h2, w2, cin}, rnd.doubles((long) imgs * h2 * w2 * cin, -1, 1).toArray());
             double[] want2 = cpu.conv2d(cpu.copy(x2, DType.F64), cpu.copy(wt, DType.F64), null, null, spec2).toDoubleArray();
-            Tensor x2Dev = x2.to(backend), out2 = backend.empty(DType.F32, px2, cout);
+            Tensor x2Dev = x2.to(backend);
             Im2col cols2 = new Im2col(backend.ptr(x2Dev), DType.BF16, px2, h2, w2, cin, 3, 3, ho2, wo2, 2, 2, 1, 1);
-            Mat c2 = new Mat(backend.ptr(out2), DType.F32, cout, 1, 0);
             // and its input gradient as CudaBackend runs it: gy gathered dilated by the stride (the only dilated gather)
             // times the flipped weights (kh, kw, Cout, Cin), N-major
             int pxIn2 = imgs * h2 * w2;
@@ -598,18 +601,16 @@ final class CudaGemm {
                     for (int co = 0; co < cout; co++)
                         System.arraycopy(wv, ((co * 3 + 2 - ky) * 3 + 2 - kx) * cin, wflip, ((ky * 3 + kx) * cout + co) * cin, cin);
             Tensor gy2Dev = gy2.to(backend), wflipDev = Tensor.of(cpu, DType.BF16, new int[]{9 * cout, cin}, wflip).to(backend);
-            Tensor outDx2 = backend.empty(DType.F32, pxIn2, cin);
             Im2col dilated = new Im2col(backend.ptr(gy2Dev), DType.BF16, pxIn2, ho2, wo2, cout, 3, 3, h2, w2, 1, 1, 1, 1, 2, 2);
-            Mat wflipN = new Mat(backend.ptr(wflipDev), DType.BF16, cin, 1, 0), cDx2 = new Mat(backend.ptr(outDx2), DType.F32, cin, 1, 0);
+            Mat wflipN = new Mat(backend.ptr(wflipDev), DType.BF16, cin, 1, 0);
             // and a strided batch of 2 (A and B per entry: rank-3 tensor maps), and the same with B shared by both
             Tensor a3 = Tensor.of(cpu, DType.BF16, new int[]{2, m, k}, rnd.doubles(2L * m * k, -1, 1).toArray());
             Tensor b3 = Tensor.of(cpu, DType.BF16, new int[]{2, k, n}, rnd.doubles(2L * k * n, -1, 1).toArray());
             Tensor a364 = cpu.copy(a3, DType.F64);
             double[] wantBatch = cpu.matmul(a364, cpu.copy(b3, DType.F64)).toDoubleArray();
             double[] wantShared = cpu.matmul(a364, cpu.copy(b, DType.F64)).toDoubleArray();
-            Tensor a3Dev = a3.to(backend), b3Dev = b3.to(backend), out3 = backend.empty(DType.F32, 2, m, n);
+            Tensor a3Dev = a3.to(backend), b3Dev = b3.to(backend);
             Mat a3m = new Mat(backend.ptr(a3Dev), DType.BF16, k, 1, (long) m * k), b3m = new Mat(backend.ptr(b3Dev), DType.BF16, n, 1, (long) k * n);
-            Mat c3 = new Mat(backend.ptr(out3), DType.F32, n, 1, (long) m * n);
             for (GemmTuner.Tile t : tiles) {
                 double worst = 0;
                 try {
@@ -617,37 +618,77 @@ final class CudaGemm {
                     for (Mat am2 : as)
                         for (Mat bm2 : bs)
                             for (int cap : t.wgmma() ? new int[]{all, 1} : new int[]{all})
-                                worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, out, c, Epilogue.NONE, cap, want));
+                                worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, DType.F32, Epilogue.NONE, cap, want));
                     for (Mat am2 : as16)
                         for (Mat bm2 : bs16)
-                            worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, out, c, Epilogue.NONE, all, want16));
-                    worst = Math.max(worst, trial(t, 1, m, n, k, as[0], bs[1], out, c, withResidual, all, wantRes));
-                    worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as[0], bs[1], outGeglu, cGeglu, geglu, all, wantGeglu));
-                    worst = Math.max(worst, trial(t, 1, px, cout, kk, cols, wT, outConv, cConv, Epilogue.NONE, all, wantConv));
-                    worst = Math.max(worst, trial(t, 1, cout, kk, px, gyT, cols, outDw, cDw, Epilogue.NONE, all, wantDw));
-                    worst = Math.max(worst, trial(t, 1, px, cout, 3 * cin, colsT, w3T, outConv, cConv, Epilogue.NONE, all, wantT));
-                    worst = Math.max(worst, trial(t, 1, px2, cout, kk, cols2, wT, out2, c2, Epilogue.NONE, all, want2));
-                    worst = Math.max(worst, trial(t, 1, pxIn2, cin, 9 * cout, dilated, wflipN, outDx2, cDx2, Epilogue.NONE, all, wantDx2));
-                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, b3m, out3, c3, Epilogue.NONE, all, wantBatch));
-                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, bs[0], out3, c3, Epilogue.NONE, all, wantShared));
+                            worst = Math.max(worst, trial(t, 1, m, n, k, am2, bm2, DType.F32, Epilogue.NONE, all, want16));
+                    worst = Math.max(worst, trial(t, 1, m, n, k, as[0], bs[1], DType.F32, withResidual, all, wantRes));
+                    worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as[0], bs[1], DType.F32, geglu, all, wantGeglu));
+                    worst = Math.max(worst, trial(t, 1, m, n, k, as[0], bs[1], DType.BF16, Epilogue.NONE, all, want));
+                    worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as[0], bs[1], DType.BF16, geglu, all, wantGeglu));
+                    worst = Math.max(worst, trial(t, 1, m, n, k, as16[0], bs16[1], DType.F16, Epilogue.NONE, all, want16));
+                    worst = Math.max(worst, trial(t, 1, m, 2 * d, k, as16[0], bs16[1], DType.F16, geglu, all, wantGeglu16));
+                    worst = Math.max(worst, trial(t, 1, px, cout, kk, cols, wT, DType.F32, Epilogue.NONE, all, wantConv));
+                    worst = Math.max(worst, trial(t, 1, cout, kk, px, gyT, cols, DType.F32, Epilogue.NONE, all, wantDw));
+                    worst = Math.max(worst, trial(t, 1, px, cout, 3 * cin, colsT, w3T, DType.F32, Epilogue.NONE, all, wantT));
+                    worst = Math.max(worst, trial(t, 1, px2, cout, kk, cols2, wT, DType.F32, Epilogue.NONE, all, want2));
+                    worst = Math.max(worst, trial(t, 1, pxIn2, cin, 9 * cout, dilated, wflipN, DType.F32, Epilogue.NONE, all, wantDx2));
+                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, b3m, DType.F32, Epilogue.NONE, all, wantBatch));
+                    worst = Math.max(worst, trial(t, 2, m, n, k, a3m, bs[0], DType.F32, Epilogue.NONE, all, wantShared));
                 } catch (CudaException e) {   // e.g. a launch this device refuses: the tile is not usable here
                     LOG.error("tensor-core GEMM tile {} failed to run: {}", t.suffix(), e.getMessage());
                     backend.synchronize();   // but a fault (illegal address or instruction) is sticky: this throws, ending the validation
                     continue;
                 }
                 if (worst < 1e-3) ok.add(t);
-                else LOG.error("tensor-core GEMM tile {}: relative error {} against the CPU reference: never used", t.suffix(), worst);
+                else LOG.error("tensor-core GEMM tile {}: relative error {} (beyond C's rounding) against the CPU reference: never used", t.suffix(), worst);
             }
         }
         return ok;
     }
 
-    /** One validation product on {@code tile} (grid capped at {@code maxBlocks}) into C = {@code out}, NaN-poisoned first: its relative error. */
-    private double trial(GemmTuner.Tile tile, int batch, int m, int n, int k, Operand a, Operand b, Tensor out, Mat c, Epilogue ep,
+    /** Bytes on each side of a validation C that must stay poison: a store past an edge of C starts in them. */
+    private static final int GUARD_BYTES = 4096;
+
+    /**
+     * One validation product on {@code tile} (grid capped at {@code maxBlocks}) into a fresh C of dtype {@code ct},
+     * (batch, m, n) contiguous (n / 2 columns for GEGLU), with GUARD_BYTES on each side; all of it all-ones bytes first
+     * (NaN in f32, bf16 and f16: an element never written fails the comparison). Returns its relative error less
+     * C's {@link #rounding}, or infinity where a guard byte changed.
+     */
+    private double trial(GemmTuner.Tile tile, int batch, int m, int n, int k, Operand a, Operand b, DType ct, Epilogue ep,
                          int maxBlocks, double[] want) {
-        backend.fill(out, Double.NaN);
-        launchMma(mmaPlan(batch, m, n, k, a, 0, b, 0), tile, batch, m, n, k, 1f, a, b, 0f, c, ep, maxBlocks);
-        return relativeError(want, out.toDoubleArray());
+        int cols = nOut(n, ep), bytes = Math.toIntExact((long) batch * m * cols * ct.bytes());
+        try (Tensor guarded = backend.empty(DType.U8, bytes + 2 * GUARD_BYTES)) {
+            CUdeviceptr base = backend.ptr(guarded);
+            Cu.check(JCudaDriver.cuMemsetD8Async(base, (byte) 0xff, bytes + 2 * GUARD_BYTES, backend.computeStream()), "cuMemsetD8Async (validation C)");
+            Mat c = new Mat(base.withByteOffset(GUARD_BYTES), ct, cols, 1, (long) m * cols);
+            launchMma(mmaPlan(batch, m, n, k, a, 0, b, 0), tile, batch, m, n, k, 1f, a, b, 0f, c, ep, maxBlocks);
+            ByteBuffer got = guarded.toBytes();
+            for (int i = 0; i < GUARD_BYTES; i++) {
+                int before = GUARD_BYTES - 1 - i, after = GUARD_BYTES + bytes + i;   // i bytes from C's start and end
+                if (got.get(before) != -1 || got.get(after) != -1) {
+                    LOG.error("tensor-core GEMM tile {} wrote outside C ({} C of {} x {}, batch {}): byte {} {} it", tile.suffix(), ct, m, cols,
+                            batch, i + 1, got.get(before) != -1 ? "before" : "after");
+                    return Double.POSITIVE_INFINITY;
+                }
+            }
+            return relativeError(want, HostData.decode(got.position(GUARD_BYTES), ct, want.length)) - rounding(ct);
+        }
+    }
+
+    /**
+     * The most one rounding to C's dtype adds to a trial's relative error: rounding to nearest moves each element by
+     * at most 2^-p of itself (p significand bits: bf16 8, f16 11), so the error's norm by at most 2^-p of the
+     * product's (f16's subnormals, under 2^-14, by at most 2^-25 each: nothing next to these products' norms).
+     * The bound for a 16-bit C is then 1e-3 + 2^-p; an fp32 C holds the fp32 accumulator as it is.
+     */
+    private static double rounding(DType ct) {
+        return switch (ct) {
+            case BF16 -> 0x1p-8;
+            case F16 -> 0x1p-11;
+            default -> 0;
+        };
     }
 
     /** ||got - want|| / ||want||; a NaN anywhere (an unwritten element) gives infinity, which fails every bound. */
