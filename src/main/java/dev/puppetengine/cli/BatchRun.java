@@ -74,11 +74,11 @@ final class BatchRun {
                     PuppetMaster.Result r = pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
                             (done, total) -> bar.stepTo(base + done));
                     if (r.blank()) throw new UserError(r.nonFiniteNote());   // a black video is a failed example, not a result
-                    if (r.nonFinite() > 0) System.err.println("\nwarning: " + name + ": " + r.nonFiniteNote());
+                    if (r.nonFinite() > 0) ProgressBars.println("warning: " + name + ": " + r.nonFiniteNote());
                     sink.accept(ex, r);
                 } catch (IOException | IllegalArgumentException | UserError e) {
                     failed.add(new Failure(name, Main.message(e)));
-                    System.err.println("\nerror: " + name + ": " + Main.message(e));
+                    ProgressBars.println("error: " + name + ": " + Main.message(e));
                 }
                 bar.stepTo(base + steps);
             }

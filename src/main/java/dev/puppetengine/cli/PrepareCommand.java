@@ -62,14 +62,14 @@ final class PrepareCommand implements Callable<Integer> {
             try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, man, backend, target.dtype()));
                  GracefulStop stop = w.stopOnSignal(120);
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
-                if (w.done() > 0) System.err.printf("continuing an unfinished prepare: %d of %d clips were encoded%n", w.done(), ds.count());
+                if (w.done() > 0) ProgressBars.println(String.format("continuing an unfinished prepare: %d of %d clips were encoded", w.done(), ds.count()));
                 int outside = w.run(enc.vae, enc.clip, bar::stepTo);
                 if (w.stopped()) {   // still inside: the JVM exits as soon as the stop is closed; the message first
-                    System.err.printf("%nstopped after %d of %d clips, all kept in %s; the same command continues%n", w.done(), ds.count(),
-                            out.resolve(PreparedDataWriter.WORK));
+                    ProgressBars.println(String.format("stopped after %d of %d clips, all kept in %s; the same command continues", w.done(), ds.count(),
+                            out.resolve(PreparedDataWriter.WORK)));
                     return 130;
                 }
-                if (outside > 0) System.err.printf("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)%n", outside);
+                if (outside > 0) ProgressBars.println(String.format("note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)", outside));
             }
             System.err.printf("wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
         }

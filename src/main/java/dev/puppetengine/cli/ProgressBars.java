@@ -2,13 +2,27 @@ package dev.puppetengine.cli;
 
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.jline.terminal.spi.SystemStream;
+import org.jline.terminal.spi.TerminalProvider;
 
+import java.io.PrintStream;
 import java.time.Duration;
 
-/** The one console progress bar every long command shows (ASCII, so logs and Windows consoles render it): count, ETA, a free message. */
+/**
+ * The one console progress bar every long command shows (ASCII, so logs and Windows consoles render it): count, ETA, a
+ * free message. On a terminal it is redrawn in place; when stderr is a pipe or a file (CI, nohup) it is written as plain
+ * lines, one every {@link #LOG_EVERY_MILLIS} and the last, since carriage-return redraws make a log unreadable.
+ * Lines a command prints while a bar is open go through {@link #println}, which keeps them off the bar's line.
+ */
 public final class ProgressBars {
     private ProgressBars() {}
+
+    static final long LOG_EVERY_MILLIS = 10_000;
+    private static final int MAX_WIDTH = 130;
+
+    private static volatile Console open;
 
     /** {@code unit}: a label such as " steps" to show the speed in (then twice a second), or null (once a second, no speed). */
     public static ProgressBar of(String task, long total, String unit) {
@@ -17,9 +31,86 @@ public final class ProgressBars {
 
     /** A bar for work resumed with {@code done} of {@code total} already done (its speed and ETA count only what this run does). */
     public static ProgressBar of(String task, long total, String unit, long done) {
+        Console console = new Console(System.err, StderrTerminal.WIDTH);
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-                .setMaxRenderedLength(130).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
+                .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
         if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0")).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
+        open = console;
         return b.build();
+    }
+
+    /** Prints a line on stderr; while a bar is open, on a line of its own above the bar. */
+    public static void println(String line) {
+        Console c = open;
+        if (c != null) c.println(line);
+        else System.err.println(line);
+    }
+
+    /** Whether stderr is a terminal, and its width (0: not a terminal). Asked once: jline runs {@code test -t 2} / {@code stty}. */
+    private static final class StderrTerminal {
+        static final int WIDTH = width();
+
+        private static int width() {
+            try {
+                TerminalProvider p = TerminalProvider.load("exec");
+                if (!p.isSystemStream(SystemStream.Error)) return 0;
+                int cols = p.systemStreamWidth(SystemStream.Error);
+                return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : MAX_WIDTH;   // one column short: a full line would wrap on some terminals
+            } catch (Exception | LinkageError e) {   // no way to ask (no shell, another OS): as if not a terminal, plain lines are safe anywhere
+                return 0;
+            }
+        }
+    }
+
+    /** {@code width} 0: not a terminal. */
+    static final class Console implements ProgressBarConsumer {
+        private final PrintStream out;
+        private final int width;
+        private String last;
+        private String printed;
+        private long printedAt;
+
+        Console(PrintStream out, int width) {
+            this.out = out;
+            this.width = width;
+        }
+
+        @Override
+        public int getMaxRenderedLength() { return width > 0 ? width : MAX_WIDTH; }
+
+        @Override
+        public synchronized void accept(String rendered) {
+            last = rendered.stripTrailing();
+            if (width > 0) {
+                redraw();
+            } else if (!last.equals(printed) && (printed == null || System.currentTimeMillis() - printedAt >= LOG_EVERY_MILLIS)) {
+                out.println(last);
+                printed = last;
+                printedAt = System.currentTimeMillis();
+            }
+        }
+
+        private void redraw() {
+            out.print('\r' + last + " ".repeat(Math.max(0, width - last.length())));   // spaces: a shorter line must not leave the last one's tail
+            out.flush();
+        }
+
+        synchronized void println(String line) {
+            if (width > 0 && last != null) {
+                out.print('\r' + " ".repeat(width) + '\r');
+                out.println(line);
+                redraw();
+            } else {
+                out.println(line);
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            if (open == this) open = null;
+            if (last == null) return;
+            if (width > 0) out.println();
+            else if (!last.equals(printed)) out.println(last);
+        }
     }
 }

@@ -13,7 +13,6 @@ import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
-import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -106,14 +105,9 @@ final class TrainCommand implements Callable<Integer> {
                 // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
                 Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
                         .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
-                Path ckpt;
-                try (ProgressBar bar = ProgressBars.of("train", cfg.steps(), null)) {
-                    Trainer.Listener progress = TrainingOptions.listener(bar);
-                    ckpt = Training.run(t, out, p -> {
-                        progress.step(p);
-                        if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
-                    });
-                }
+                Path ckpt = Training.run(t, cfg, "train", out, p -> {
+                    if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
+                });
                 if (ckpt == null) return 0;
                 boolean ema = cfg.emaDecay() > 0;
                 TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
@@ -149,11 +143,11 @@ final class TrainCommand implements Callable<Integer> {
                 Files.createDirectories(dir);
                 var r = pm.sample(clip.image(), clip.drags(), opts, null);
                 // as sample does: NaN or infinite values are said, not only drawn black, and an all-black preview is not written
-                if (r.nonFinite() > 0) System.err.println("warning: preview at step " + step + (r.blank() ? " not written: " : ": ") + r.nonFiniteNote());
+                if (r.nonFinite() > 0) ProgressBars.println("warning: preview at step " + step + (r.blank() ? " not written: " : ": ") + r.nonFiniteNote());
                 if (!r.blank())
                     VideoOutput.write(dir.resolve("step-" + step + ".gif"), VideoOutput.Kind.GIF, r.frames(), clip.drags(), true, VideoOutput.DEMO_FPS);
             } catch (IOException e) {
-                System.err.println("warning: preview at step " + step + " failed: " + Main.message(e));
+                ProgressBars.println("warning: preview at step " + step + " failed: " + Main.message(e));
             }
         }
     }

@@ -41,27 +41,17 @@ final class Training {
 
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
-        try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null)) {
-            return run(t, out, TrainingOptions.listener(bar));
-        }
+        return run(t, cfg, task, out, p -> {});
     }
 
-    /** As above with the caller's listener (which drives its own progress bar). */
-    static Path run(Trainer t, Path out, Trainer.Listener listener) throws IOException {
-        Trainer.Listener saying = new Trainer.Listener() {
-            @Override
-            public void step(Trainer.Progress p) { listener.step(p); }
-
-            @Override
-            public void resumed(Path checkpoint, long step) { System.err.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
-
-            @Override
-            public void note(String message) { System.err.println("note: " + message); }
-        };
+    /** As above; {@code each} also hears every optimiser step (train's previews). */
+    static Path run(Trainer t, TrainingConfig cfg, String task, Path out, Trainer.Listener each) throws IOException {
+        Path resume = TrainingCheckpoint.latest(out);   // the bar counts from there, so that its ETA times only this run's steps
+        long done = resume == null ? 0 : TrainingCheckpoint.step(resume);
         Trainer.Result r;
         try (GracefulStop stop = t.stopOnSignal(300)) {
-            try {
-                r = t.run(saying);
+            try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null, done)) {
+                r = t.run(listener(TrainingOptions.listener(bar), each, out));
             } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
@@ -71,7 +61,7 @@ final class Training {
                 throw e;
             }
             if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first
-                System.err.printf("%nstopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+                System.err.printf("stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
                 } catch (IOException | RuntimeException e) {   // a convenience: the next run redraws it
@@ -87,5 +77,21 @@ final class Training {
             System.err.printf("trained steps %d..%d%s; loss curve %s%n", r.startStep() + 1, r.endStep(), r.skippedSteps() == 0 ? ""
                     : " (" + r.skippedSteps() + " skipped by fp16 loss scaling: their gradients overflowed, log.jsonl \"skipped\")", out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);
+    }
+
+    private static Trainer.Listener listener(Trainer.Listener bar, Trainer.Listener each, Path out) {
+        return new Trainer.Listener() {
+            @Override
+            public void step(Trainer.Progress p) {
+                bar.step(p);
+                each.step(p);
+            }
+
+            @Override
+            public void resumed(Path checkpoint, long step) { ProgressBars.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
+
+            @Override
+            public void note(String message) { ProgressBars.println("note: " + message); }
+        };
     }
 }

@@ -118,8 +118,28 @@ public final class TrainingCheckpoint {
         return all.isEmpty() ? null : all.get(all.size() - 1);
     }
 
+    /** The optimiser step a checkpoint holds. */
+    public static long step(Path ckpt) throws IOException {
+        return state(ckpt).step();
+    }
+
     /** Restores weights (into {@code weights}, converting dtype), moments, EMA; returns the counters. */
     public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
+        State st = state(ckpt);
+        // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
+        // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
+        copyAll(ckpt.resolve(WEIGHTS), weights, false);
+        Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+        adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
+        adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
+        copyAll(ckpt.resolve(OPTIMIZER), m, false);
+        copyAll(ckpt.resolve(OPTIMIZER), v, true);
+        adam.setStepCount(optimizerSteps(ckpt.resolve(OPTIMIZER), st.step()));
+        if (ema != null) copyAll(ckpt.resolve(EMA), ema.weights(), false);
+        return st;
+    }
+
+    private static State state(Path ckpt) throws IOException {
         State st;
         try {
             // a field left out is refused, not read as 0 (a micro_step of 0 would resume on other data); CharConversionException: bytes that are no text
@@ -135,16 +155,6 @@ public final class TrainingCheckpoint {
         if (ls != null && !(ls.scale() > 0 && ls.scale() < Double.POSITIVE_INFINITY && ls.goodSteps() >= 0))
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected a loss_scale scale that is finite and > 0 and good_steps >= 0, found "
                     + ls.scale() + " and " + ls.goodSteps() + "); remove this checkpoint to resume from the one before");
-        // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
-        // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
-        copyAll(ckpt.resolve(WEIGHTS), weights, false);
-        Map<String, Tensor> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
-        adam.firstMoments().forEach((k, t) -> m.put("m." + k, t));
-        adam.secondMoments().forEach((k, t) -> v.put("v." + k, t));
-        copyAll(ckpt.resolve(OPTIMIZER), m, false);
-        copyAll(ckpt.resolve(OPTIMIZER), v, true);
-        adam.setStepCount(optimizerSteps(ckpt.resolve(OPTIMIZER), st.step()));
-        if (ema != null) copyAll(ckpt.resolve(EMA), ema.weights(), false);
         return st;
     }
 

@@ -1,0 +1,69 @@
+package dev.puppetengine.cli;
+
+import dev.puppetengine.testing.CliRun;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What the progress bar writes: plain lines into a pipe or file, redraws on a terminal, other lines never on the bar's. */
+class ProgressBarsTest {
+    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    private final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+
+    private String written() { return bytes.toString(StandardCharsets.UTF_8); }
+
+    @Test
+    void intoAPipeItWritesWholeLinesAtMostOnceAnIntervalAndTheLast() {
+        ProgressBars.Console c = new ProgressBars.Console(out, 0);
+        c.accept("task 0/3   ");
+        c.accept("task 1/3");   // within the interval of the line before: not written
+        c.println("note: something");
+        c.accept("task 2/3");
+        c.accept("task 3/3");
+        c.close();
+        assertEquals(String.join(System.lineSeparator(), "task 0/3", "note: something", "task 3/3", ""), written());
+    }
+
+    @Test
+    void onATerminalALineSaidWhileTheBarIsOpenTakesTheBarsLineAndTheBarIsRedrawnBelow() {
+        ProgressBars.Console c = new ProgressBars.Console(out, 10);
+        c.accept("bar 1/3");
+        c.println("trained");
+        c.close();
+        assertEquals("\rbar 1/3   \r          \rtrained" + System.lineSeparator() + "\rbar 1/3   " + System.lineSeparator(), written());
+    }
+
+    /**
+     * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
+     * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.
+     */
+    @Test
+    void aResumedTrainingRunsBarStartsAtTheCheckpointInPlainLines(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", "4", "--checkpoint-every", "2", "--batch-size", "1"};
+        assertEquals(0, Main.run(fit));
+        // as if stopped after step 2: the step-4 checkpoint and the pointer to it gone
+        Files.delete(out.resolve("latest"));
+        try (var files = Files.walk(out.resolve("checkpoints/step-00000004"))) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        String err = CliRun.stderrOf(0, fit);
+        assertFalse(err.contains("\r"), err);
+        List<String> bars = err.lines().filter(l -> l.startsWith("image encoder ")).toList();
+        assertTrue(bars.size() >= 2 && bars.get(0).contains(" 2/4 ") && bars.get(bars.size() - 1).contains(" 4/4 "), err);
+        assertTrue(err.lines().anyMatch(l -> l.startsWith("resuming the run in " + out + " at step 2")), err);
+        assertTrue(err.lines().anyMatch(l -> l.startsWith("trained steps 3..4; loss curve")), err);
+    }
+}
