@@ -8,6 +8,6 @@ final class StopNote {
 
     /** Prints "stopped: {@code message}" when SIGINT/SIGTERM ends the JVM before the result is closed. */
     static GracefulStop saying(String message) {
-        return GracefulStop.onSignal(() -> System.err.println(System.lineSeparator() + "stopped: " + message), 0);
+        return GracefulStop.onSignal(() -> ProgressBars.println("stopped: " + message), 0);   // the bar still open: a line of its own
     }
 }
