@@ -94,5 +94,14 @@ class ShippedModelTest {
         assertTrue(ModelDirectory.verify(copy).toString().contains(cut), ModelDirectory.verify(copy).toString());
         String load = org.junit.jupiter.api.Assertions.assertThrows(dev.puppetengine.model.checkpoint.CheckpointException.class, () -> ModelDirectory.read(copy)).getMessage();
         assertTrue(load.startsWith(cut) && load.endsWith("(truncated or replaced?) (component 'unet')"), load);
+        // describe --verify's bar: the bytes said read come to verifyBytes exactly, whether a file matches, differs or holds a NaN
+        for (Path d : new Path[]{toy, nan, copy}) {
+            long[] said = {0};
+            ModelDirectory.verify(d, k -> said[0] += k);
+            assertEquals(ModelDirectory.verifyBytes(d), said[0], d.toString());
+        }
+        assertTrue(ModelDirectory.verifyBytes(toy) > 2 * Files.size(toy.resolve("unet.safetensors")));
+        String err = dev.puppetengine.testing.CliRun.stderrOf(0, "describe", "--verify", toy.toString());
+        assertTrue(err.lines().anyMatch(l -> l.startsWith("verify 100%")), err);
     }
 }

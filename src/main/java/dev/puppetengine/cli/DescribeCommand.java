@@ -7,6 +7,7 @@ import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
+import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -44,7 +45,12 @@ final class DescribeCommand implements Callable<Integer> {
             for (String o : new String[]{"--keys", "--preset"})   // they describe a preset, which --verify does not: not silently dropped
                 if (spec.commandLine().getParseResult().hasMatchedOption(o))
                     throw new UserError(o + " describes a preset and does not apply to --verify, which checks a model directory's files");
-            List<String> bad = ModelDirectory.verify(verify);
+            List<String> bad;
+            long mb = 1 << 20;
+            try (ProgressBar bar = ProgressBars.of("verify", Math.max(1, ModelDirectory.verifyBytes(verify) / mb), " MB")) {
+                long[] read = {0};
+                bad = ModelDirectory.verify(verify, n -> bar.stepTo((read[0] += n) / mb));
+            }
             if (!bad.isEmpty()) throw new UserError(String.join("; ", bad));
             System.out.println(verify + ": every component file matches its manifest sha256 and holds finite weights");
             return 0;

@@ -17,12 +17,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * An engine model directory: one {@link ComponentFile} per component (unet.safetensors, vae.safetensors,
@@ -185,6 +185,19 @@ public final class ModelDirectory {
      * holds such a weight, empty when all are sound.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
+        return verify(dir, n -> {});
+    }
+
+    /** The bytes {@link #verify} reads: each sound-sized component file twice (hashed, then scanned). */
+    public static long verifyBytes(Path dir) throws IOException {
+        long n = 0;
+        for (Entry e : read(dir, false).components().values())
+            if (fileProblem(dir.resolve(e.file()), e) == null) n += 2 * e.bytes();
+        return n;
+    }
+
+    /** As {@link #verify(Path)}, telling {@code read} each run of bytes read (up to {@link #verifyBytes} in all). */
+    public static java.util.List<String> verify(Path dir, LongConsumer read) throws IOException {
         Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
         java.util.List<String> bad = new java.util.ArrayList<>();
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
@@ -194,32 +207,47 @@ public final class ModelDirectory {
                 bad.add(f + ": " + problem + " (component '" + e.getKey() + "')");
                 continue;
             }
-            String got = sha256(f), want = e.getValue().sha256();
-            if (want == null || !want.equalsIgnoreCase(got))
+            String got = sha256(f, read), want = e.getValue().sha256();
+            if (want == null || !want.equalsIgnoreCase(got)) {
                 bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
-            else {
-                String weight = nonFinite(f);   // written so: converted or trained from weights that were not finite
+                read.accept(e.getValue().bytes());   // not scanned
+            } else {
+                String weight = nonFinite(f, read);   // written so: converted or trained from weights that were not finite
                 if (weight != null) bad.add(f + ": " + weight + " (component '" + e.getKey() + "'): loading refuses it");
             }
         }
         return bad;
     }
 
-    /** The first tensor of {@code file} holding a NaN or an infinity, in words, or null. */
-    private static String nonFinite(Path file) throws IOException {
+    /** The first tensor of {@code file} holding a NaN or an infinity, in words, or null; {@code read} hears the file's bytes. */
+    private static String nonFinite(Path file, LongConsumer read) throws IOException {
+        long left = Files.size(file);
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (SafetensorsEntry t : r.entries()) {
                 String bad = t.dtype().isFloating() ? TensorBytes.nonFinite(r.read(t.name()), t.dtype()) : null;
                 if (bad != null) return "tensor " + t.name() + " is not finite (" + bad + ")";
+                read.accept(t.byteSize());
+                left -= t.byteSize();
             }
+        } finally {
+            read.accept(left);   // the header, and the tensors after a non-finite one: not read, but done with
         }
         return null;
     }
 
     public static String sha256(Path file) throws IOException {
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        return sha256(file, n -> {});
+    }
+
+    private static String sha256(Path file, LongConsumer read) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+                read.accept(n);
+            }
+            return HexFormat.of().formatHex(md.digest());
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
