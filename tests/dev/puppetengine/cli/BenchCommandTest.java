@@ -31,6 +31,9 @@ class BenchCommandTest {
         // every run's total in run order, as the "run N: ... ms" lines say, not as sorted to find the median
         List<Long> printed = Pattern.compile("run \\d+: (\\d+) ms").matcher(said).results().map(m -> Long.parseLong(m.group(1))).toList();
         assertEquals(printed, List.of(all.get(0).asLong(), all.get(1).asLong()), said);
+        // the bar counts the steps of every run (a full-size CPU run is hours), its run lines each a line of their own
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("bench sample 100%") && l.contains(" 4/4 steps")), said);
+        assertTrue(said.lines().filter(l -> l.startsWith("  run ")).count() == 2, said);
         // the toy UNet at 8x8 latents, 2 frames, CFG batch 2: at least its conv_in and conv_out alone
         long convInOut = 2L * 2 * 2 * 8 * 8 * (8 * 9 * 32 + 32 * 9 * 4);
         assertTrue(o.get("unet_flops_per_step").asLong() > convInOut, o.toString());

@@ -12,6 +12,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
 
 /**
  * ./puppet-engine bench sample: times whole samples stage by stage (preprocess, CLIP, VAE encode, UNet per
@@ -86,11 +88,16 @@ final class BenchSampleCommand implements Callable<Integer> {
                     m.manifest.kind(), side, side, frames, steps, opts.cfg() ? "on (batch 2)" : "off", backend.name(), dt,
                     opts.cudaGraph() ? ", CUDA graph requested" : "");
             System.err.println("bench sample: " + what);
-            for (int i = 0; i < warmup; i++) once(pm, backend, img, drags, opts);
             Run[] runs = new Run[repeat];
-            for (int i = 0; i < repeat; i++) {
-                runs[i] = once(pm, backend, img, drags, opts);
-                System.err.printf(Locale.ROOT, "  run %d: %d ms (unet %.1f ms/step)%n", i + 1, runs[i].totalMs(), runs[i].t().unetPerStepMs());
+            // a full-size run on a CPU takes hours: the steps of every run, warm-up included, on one bar
+            try (ProgressBar bar = ProgressBars.of("bench sample", (long) (warmup + repeat) * steps, " steps")) {
+                for (int i = 0; i < warmup + repeat; i++) {
+                    long base = (long) i * steps;
+                    Run r = once(pm, backend, img, drags, opts, done -> bar.stepTo(base + done));
+                    if (i < warmup) continue;
+                    runs[i - warmup] = r;
+                    ProgressBars.println(String.format(Locale.ROOT, "  run %d: %d ms (unet %.1f ms/step)", i - warmup + 1, r.totalMs(), r.t().unetPerStepMs()));
+                }
             }
             // timed, but not a result: a NaN video (a 16-bit overflow, say) may even run at another speed than a sound one
             java.util.Arrays.stream(runs).map(Run::nonFiniteNote).filter(java.util.Objects::nonNull).findFirst()
@@ -140,13 +147,15 @@ final class BenchSampleCommand implements Callable<Integer> {
     }
 
     /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks. */
-    private static Run once(PuppetMaster pm, Backend backend, RgbImage img, List<DragPath> drags, SamplingOptions o) {
+    /** One timed sample; {@code stepped} hears each step done. */
+    private static Run once(PuppetMaster pm, Backend backend, RgbImage img, List<DragPath> drags, SamplingOptions o, IntConsumer stepped) {
         long[] at = new long[2], ns = new long[2];
         FlopCount.start();
         long t0 = System.nanoTime();
         PuppetMaster.Result r;
         try {
             r = pm.sample(img, drags, o, (done, total) -> {
+                stepped.accept(done);
                 if (done != 1 && done != total) return;
                 backend.synchronize();   // a device's queued steps count before this instant, not after
                 int i = done == 1 ? 0 : 1;
