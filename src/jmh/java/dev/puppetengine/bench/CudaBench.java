@@ -9,26 +9,53 @@ import dev.puppetengine.tensor.Tensor;
 
 /**
  * The setup the CUDA benchmark classes share: the CUDA backend (or {@link CudaUnavailableException} from
- * {@link #open()}, which fails the JMH trial with the backend's one-line reason, e.g. no libcuda / no device), one
- * {@link Scope} owning every input tensor for the trial, random inputs, and {@link #done} to end a timed call.
- * Not a JMH state itself: each benchmark class holds one from its {@code @Setup(Level.Trial)} and closes it in its
- * {@code @TearDown}.
+ * {@link #open}, which fails the JMH trial with the backend's one-line reason, e.g. no libcuda / no device), the
+ * trial's {@link Shapes}, one {@link Scope} owning every input tensor for the trial, random inputs, and {@link #done}
+ * to end a timed call. Not a JMH state itself: each benchmark class holds one from its {@code @Setup(Level.Trial)}
+ * and closes it in its {@code @TearDown}.
  */
 final class CudaBench implements AutoCloseable {
-    /** The spec's first-level shapes: CFG batch 2 videos of 14 frames, 32 x 32 latents, 320 channels, 5 heads. */
-    static final int VIDEOS = 2, FRAMES = 14, SIDE = 32, C = 320, HEADS = 5, N = VIDEOS * FRAMES, L = SIDE * SIDE;
+    /**
+     * The shapes of a trial, picked by the benchmark classes' {@code shapes} parameter. "spec" (the default; every
+     * javadoc figure is for it): CFG batch 2 videos of 14 frames, 32 x 32 latents, 320 channels in 5 heads of 64; CLIP
+     * ViT-H/14's 257 tokens in 16 heads of 80; a 1280-channel transformer block with 1024-wide context for AdamW.
+     * "tiny" ({@code -p shapes=tiny}): the same structure small enough for the SIMT emulator (the CI smoke run): 2 videos
+     * of 3 frames, 8 x 8 latents, 128 channels (heads of 64, 32 groups, GEGLU's 4C a multiple of 8, rows of 16-byte
+     * multiples), CLIP's head dim 80 in 2 heads over 17 tokens, a 128-channel block with 64-wide context.
+     */
+    record Shapes(int videos, int frames, int side, int c, int heads, int clipTokens, int clipHeads, int blockWidth, int contextWidth) {
+        static Shapes named(String name) {
+            return switch (name) {
+                case "spec" -> new Shapes(2, 14, 32, 320, 5, 257, 16, 1280, 1024);
+                case "tiny" -> new Shapes(2, 3, 8, 128, 2, 17, 2, 128, 64);
+                default -> throw new IllegalArgumentException("unknown shapes '" + name + "' (expected spec or tiny)");
+            };
+        }
+
+        /** Frames in the batch. */
+        int n() { return videos * frames; }
+
+        /** Pixels per frame. */
+        int l() { return side * side; }
+
+        /** The attention scale of a head of the first level. */
+        double scale() { return 1 / Math.sqrt(c / heads); }
+    }
 
     final CudaBackend gpu;
+    final Shapes shapes;
     private final Scope scope;
 
-    private CudaBench(CudaBackend gpu) {
+    private CudaBench(CudaBackend gpu, Shapes shapes) {
         this.gpu = gpu;
+        this.shapes = shapes;
         this.scope = Scope.open();
     }
 
-    /** The CUDA backend on device 0 and a fresh scope for the trial's inputs. */
-    static CudaBench open() throws CudaUnavailableException {
-        return new CudaBench(CudaBackend.get());
+    /** The CUDA backend on device 0, the named {@link Shapes} and a fresh scope for the trial's inputs. */
+    static CudaBench open(String shapes) throws CudaUnavailableException {
+        Shapes s = Shapes.named(shapes);   // before the backend: a wrong name fails on any machine
+        return new CudaBench(CudaBackend.get(), s);
     }
 
     /** A bf16 tensor of standard normals (Philox seed 1). */

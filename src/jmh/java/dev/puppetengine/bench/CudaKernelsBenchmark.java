@@ -13,6 +13,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
@@ -29,8 +30,8 @@ import java.util.concurrent.TimeUnit;
  * The other kernels (elementwise, GEGLU, layer norm, resampling, grid sample, Philox, Adam, copy/cast,
  * sumTo, the GEMM paths) are in {@link CudaOpsBenchmark}; both share {@link CudaBench}.
  *
- * <p>Each method's javadoc gives what one call must do (MB = 10^6 bytes, bf16 = 2 bytes, one activation
- * (28, 32, 32, 320) bf16 = 18.35 MB), so a time converts to GB/s or TFLOP/s.
+ * <p>Each method's javadoc gives what one call must do at the default shapes (MB = 10^6 bytes, bf16 = 2 bytes, one
+ * activation (28, 32, 32, 320) bf16 = 18.35 MB), so a time converts to GB/s or TFLOP/s.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -39,10 +40,15 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class CudaKernelsBenchmark {
-    private static final int VIDEOS = CudaBench.VIDEOS, FRAMES = CudaBench.FRAMES, SIDE = CudaBench.SIDE, C = CudaBench.C,
-            HEADS = CudaBench.HEADS, TOKENS = 6;
+    /** The 1 + 5 tokens of the drag context. */
+    private static final int TOKENS = 6;
+
+    /** {@link CudaBench.Shapes}: "spec", or "tiny" for a smoke run on the SIMT emulator. */
+    @Param("spec")
+    public String shapes;
 
     private CudaBench bench;
+    private CudaBench.Shapes s;
     private CudaBackend gpu;
     private Tensor tokens, kvFrame0, context, temporalTokens, x, temporalX, mix, gamma, beta, normW, normB, video, temporalW, convW, gy, gyDown;
     private Tensor vaeMid, clipTokens;
@@ -50,28 +56,29 @@ public class CudaKernelsBenchmark {
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
-        bench = CudaBench.open();
+        bench = CudaBench.open(shapes);
         gpu = bench.gpu;
-        int n = VIDEOS * FRAMES, l = SIDE * SIDE;
-        tokens = random(n, l, C);                         // queries of every frame
-        kvFrame0 = random(VIDEOS, l, C);                  // frame 0's keys/values, one per video
-        context = random(n, TOKENS, C);
-        temporalTokens = random(VIDEOS * l, FRAMES, C);   // each pixel's 14 frames
-        x = random(n, SIDE, SIDE, C);
-        temporalX = random(n, SIDE, SIDE, C);
+        s = bench.shapes;
+        int n = s.n(), l = s.l(), side = s.side(), c = s.c();
+        tokens = random(n, l, c);                         // queries of every frame
+        kvFrame0 = random(s.videos(), l, c);              // frame 0's keys/values, one per video
+        context = random(n, TOKENS, c);
+        temporalTokens = random(s.videos() * l, s.frames(), c);   // each pixel's 14 frames
+        x = random(n, side, side, c);
+        temporalX = random(n, side, side, c);
         mix = random(1);
-        gamma = random(n, SIDE, SIDE, C);
-        beta = random(n, SIDE, SIDE, C);
-        normW = random(C);
-        normB = random(C);
-        video = random(VIDEOS, FRAMES, SIDE * SIDE, C);
-        temporalW = random(C, 3, 1, C);
-        convW = random(C, 3, 3, C);
-        gy = random(n, SIDE, SIDE, C);
-        gyDown = random(n, SIDE / 2, SIDE / 2, C);        // a downsampler's output gradient (3x3, stride 2, pad 1)
-        allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
-        vaeMid = random(FRAMES, SIDE * SIDE, 512);        // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
-        clipTokens = random(1, 257, 1280);                // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
+        gamma = random(n, side, side, c);
+        beta = random(n, side, side, c);
+        normW = random(c);
+        normB = random(c);
+        video = random(s.videos(), s.frames(), l, c);
+        temporalW = random(c, 3, 1, c);
+        convW = random(c, 3, 3, c);
+        gy = random(n, side, side, c);
+        gyDown = random(n, side / 2, side / 2, c);        // a downsampler's output gradient (3x3, stride 2, pad 1)
+        allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, s.heads(), s.scale());
+        vaeMid = random(s.frames(), l, 512);              // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
+        clipTokens = random(1, s.clipTokens(), s.clipHeads() * 80);   // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
     }
 
     private Tensor random(int... shape) {
@@ -90,21 +97,21 @@ public class CudaKernelsBenchmark {
     /** 4 x Bq x Lq x Lk x C = 4 x 28 x 1024 x 1024 x 320 = 37.6 GFLOP (QK^T and PV); q read + out written 36.7 MB, frame 0's K/V 2.6 MB. */
     @Benchmark
     public double allToFirstAttention() {
-        AttentionResult r = gpu.attention(tokens, kvFrame0, kvFrame0, HEADS, 1 / Math.sqrt(C / HEADS));
+        AttentionResult r = gpu.attention(tokens, kvFrame0, kvFrame0, s.heads(), s.scale());
         return done(r.out(), r.lse());
     }
 
     /** 4 x 28 x 1024 x 6 x 320 = 0.22 GFLOP: memory-bound, q read + out written 36.7 MB (K/V 0.2 MB, LSE 0.6 MB). */
     @Benchmark
     public double crossAttentionToDragContext() {
-        AttentionResult r = gpu.attention(tokens, context, context, HEADS, 1 / Math.sqrt(C / HEADS));
+        AttentionResult r = gpu.attention(tokens, context, context, s.heads(), s.scale());
         return done(r.out(), r.lse());
     }
 
     /** 4 x 2048 x 14 x 14 x 320 = 0.51 GFLOP: memory-bound, q = k = v read (18.35 MB at least once) + out written 18.35 MB. */
     @Benchmark
     public double temporalAttention() {
-        AttentionResult r = gpu.attention(temporalTokens, temporalTokens, temporalTokens, HEADS, 1 / Math.sqrt(C / HEADS));
+        AttentionResult r = gpu.attention(temporalTokens, temporalTokens, temporalTokens, s.heads(), s.scale());
         return done(r.out(), r.lse());
     }
 
@@ -121,7 +128,7 @@ public class CudaKernelsBenchmark {
     /** kernels/attention.cu at head dim 80 (not the tensor-core kernel's 64): one CLIP ViT-H/14 layer's attention, 4 x 257 x 257 x 1280 = 0.34 GFLOP. */
     @Benchmark
     public double clipAttention() {
-        AttentionResult r = gpu.attention(clipTokens, clipTokens, clipTokens, 16, 1 / Math.sqrt(80));
+        AttentionResult r = gpu.attention(clipTokens, clipTokens, clipTokens, s.clipHeads(), 1 / Math.sqrt(80));
         return done(r.out(), r.lse());
     }
 
@@ -156,7 +163,7 @@ public class CudaKernelsBenchmark {
      */
     @Benchmark
     public double allToFirstAttentionBackward() {
-        Tensor[] g = gpu.attentionBackward(tokens, kvFrame0, kvFrame0, allToFirst, tokens, HEADS, 1 / Math.sqrt(C / HEADS));
+        Tensor[] g = gpu.attentionBackward(tokens, kvFrame0, kvFrame0, allToFirst, tokens, s.heads(), s.scale());
         return done(g);
     }
 

@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
@@ -28,13 +29,6 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-
-import static dev.puppetengine.bench.CudaBench.C;
-import static dev.puppetengine.bench.CudaBench.FRAMES;
-import static dev.puppetengine.bench.CudaBench.L;
-import static dev.puppetengine.bench.CudaBench.N;
-import static dev.puppetengine.bench.CudaBench.SIDE;
-import static dev.puppetengine.bench.CudaBench.VIDEOS;
 
 /**
  * The CUDA kernels {@link CudaKernelsBenchmark} does not cover, at the spec's shapes (ARCHITECTURE.md
@@ -47,7 +41,7 @@ import static dev.puppetengine.bench.CudaBench.VIDEOS;
  *
  * <p>Each method's javadoc gives the bytes one call must move (the minimum: every input read once, every output
  * written once) or its FLOPs. MB = 10^6 bytes; "act" = one activation (28, 32, 32, 320) bf16 = 9,175,040 elements =
- * 18.35 MB. GB/s = MB / (microseconds x 1000).
+ * 18.35 MB; the figures are for the default shapes. GB/s = MB / (microseconds x 1000).
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -56,14 +50,15 @@ import static dev.puppetengine.bench.CudaBench.VIDEOS;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class CudaOpsBenchmark {
-    /** Tokens of the first level: 28 frames x 1024 pixels. */
-    private static final int T = N * L;
-    /** GEGLU feed-forward: proj 320 -> 2 x 1280 (ARCHITECTURE.md 2.6: Linear(C -> 8C), halves of 4C). */
-    private static final int FF = 4 * C;
     /** Drag points per frame (spec: K = 5 max drags). */
     private static final int DRAGS = 5;
 
+    /** {@link CudaBench.Shapes}: "spec", or "tiny" for a smoke run on the SIMT emulator. */
+    @Param("spec")
+    public String shapes;
+
     private CudaBench bench;
+    private CudaBench.Shapes s;
     private CudaBackend gpu;
     private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, proj, projGy,
             small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB, outW, outB, coef, scratch;
@@ -72,36 +67,39 @@ public class CudaOpsBenchmark {
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
-        bench = CudaBench.open();
+        bench = CudaBench.open(shapes);
         gpu = bench.gpu;
-        x = bench.random(N, SIDE, SIDE, C);                 // an activation (act)
-        gy = bench.random(N, SIDE, SIDE, C);
-        x2 = bench.random(N, SIDE, SIDE, C);
-        scratch = bench.random(N, SIDE, SIDE, C);           // written in place by axpby and fill
+        s = bench.shapes;
+        int n = s.n(), l = s.l(), side = s.side(), c = s.c();
+        int ff = 4 * c;   // GEGLU feed-forward: proj 320 -> 2 x 1280 (ARCHITECTURE.md 2.6: Linear(C -> 8C), halves of 4C)
+        x = bench.random(n, side, side, c);                 // an activation (act)
+        gy = bench.random(n, side, side, c);
+        x2 = bench.random(n, side, side, c);
+        scratch = bench.random(n, side, side, c);           // written in place by axpby and fill
         coef = bench.random(DType.F64, RandomKind.NORMAL, 5); // the CUDA-graph sampler's per-step scalars (affineFrom)
-        perFrame = bench.random(N, 1, 1, C);                // the resblock's temb projection, broadcast over pixels
-        tokens = bench.random(N, L, C);                     // transformer tokens (N, HW, C)
-        tokensGy = bench.random(N, L, C);
-        lnGamma = bench.random(C);
-        lnBeta = bench.random(C);
+        perFrame = bench.random(n, 1, 1, c);                // the resblock's temb projection, broadcast over pixels
+        tokens = bench.random(n, l, c);                     // transformer tokens (N, HW, C)
+        tokensGy = bench.random(n, l, c);
+        lnGamma = bench.random(c);
+        lnBeta = bench.random(c);
         lnSaved = gpu.layerNorm(tokens, lnGamma, lnBeta, 1e-5);
-        proj = bench.random(N, L, 2 * FF);                  // ff.net.0.proj output
-        projGy = bench.random(N, L, FF);
-        small = bench.random(N, SIDE / 2, SIDE / 2, 2 * C); // up_blocks.2's output (640 @ 16) before its upsampler
-        smallGy = bench.random(N, SIDE, SIDE, 2 * C);
-        convW = bench.random(C, 3, 3, C);                   // down_blocks.0's downsampler
-        convB = bench.random(C);
-        feat = bench.random(N, SIDE, SIDE, C);
-        points = bench.random(DType.F32, RandomKind.UNIFORM, N, DRAGS, 2);
-        pointsGy = bench.random(N, DRAGS, C);
-        wide = bench.random(N, SIDE, SIDE, 3 * C);           // up_blocks.3's skip concat (960 = 320 + 640 channels)
-        f32 = bench.random(DType.F32, RandomKind.NORMAL, N, SIDE, SIDE, C);
-        f32Big = gpu.empty(DType.F32, N, SIDE, SIDE, C);
-        noise = gpu.empty(DType.F32, VIDEOS, FRAMES, 4, SIDE, SIDE);
-        linW = bench.random(2 * FF, C);
-        linB = bench.random(2 * FF);
-        outW = bench.random(C, C);
-        outB = bench.random(C);
+        proj = bench.random(n, l, 2 * ff);                  // ff.net.0.proj output
+        projGy = bench.random(n, l, ff);
+        small = bench.random(n, side / 2, side / 2, 2 * c); // up_blocks.2's output (640 @ 16) before its upsampler
+        smallGy = bench.random(n, side, side, 2 * c);
+        convW = bench.random(c, 3, 3, c);                   // down_blocks.0's downsampler
+        convB = bench.random(c);
+        feat = bench.random(n, side, side, c);
+        points = bench.random(DType.F32, RandomKind.UNIFORM, n, DRAGS, 2);
+        pointsGy = bench.random(n, DRAGS, c);
+        wide = bench.random(n, side, side, 3 * c);           // up_blocks.3's skip concat (960 = 320 + 640 channels)
+        f32 = bench.random(DType.F32, RandomKind.NORMAL, n, side, side, c);
+        f32Big = gpu.empty(DType.F32, n, side, side, c);
+        noise = gpu.empty(DType.F32, s.videos(), s.frames(), 4, side, side);
+        linW = bench.random(2 * ff, c);
+        linB = bench.random(2 * ff);
+        outW = bench.random(c, c);
+        outB = bench.random(c);
         adamBlock = adamChunk();
         adamSmall = adamSmallTensors();
     }
@@ -132,14 +130,14 @@ public class CudaOpsBenchmark {
      * tensors, so its time scales with the parameter count).
      */
     private AdamTensors adamChunk() {
-        int w = 1280;
-        int[][] shapes = {
+        int w = s.blockWidth(), ctx = s.contextWidth();
+        int[][] tensors = {
                 {w, w}, {w, w}, {w, w}, {w, w}, {w},                  // attn1 to_q, to_k, to_v, to_out.0 (+ bias)
-                {w, w}, {w, 1024}, {w, 1024}, {w, w}, {w},            // attn2
+                {w, w}, {w, ctx}, {w, ctx}, {w, w}, {w},              // attn2
                 {8 * w, w}, {8 * w}, {w, 4 * w}, {w},                 // ff.net.0.proj, ff.net.2
                 {w}, {w}, {w}, {w}, {w}, {w}};                        // norm1..3 weight and bias
         AdamTensors a = new AdamTensors();
-        for (int[] s : shapes) a.add(s);
+        for (int[] t : tensors) a.add(t);
         return a;
     }
 
@@ -355,7 +353,7 @@ public class CudaOpsBenchmark {
     /** A 320-channel slice of the (28, 32, 32, 960) skip concat (strided bf16 view) -> contiguous F32: 18.35 MB read + 36.7 MB written = 55.0 MB. */
     @Benchmark
     public double copyStridedBf16ToF32() {
-        try (Tensor slice = wide.narrow(3, C, C)) {
+        try (Tensor slice = wide.narrow(3, s.c(), s.c())) {
             return done(gpu.copy(slice, DType.F32));
         }
     }
@@ -363,7 +361,7 @@ public class CudaOpsBenchmark {
     /** F32 act into a 320-channel slice of the bf16 skip concat (copyInto a strided view): 36.7 MB read + 18.35 MB written = 55.0 MB. */
     @Benchmark
     public double copyIntoStridedF32ToBf16() {
-        try (Tensor slice = wide.narrow(3, 2 * C, C)) {
+        try (Tensor slice = wide.narrow(3, 2 * s.c(), s.c())) {
             gpu.copyInto(f32, slice);
             return done();
         }
@@ -374,13 +372,13 @@ public class CudaOpsBenchmark {
     /** The bias gradient: act summed to (320): 18.35 MB read (28,672 summands per output). */
     @Benchmark
     public double sumToChannels() {
-        return done(gpu.sumTo(x, new int[]{C}));
+        return done(gpu.sumTo(x, new int[]{s.c()}));
     }
 
     /** The per-frame temb-projection gradient: act summed to (28, 1, 1, 320): 18.35 MB read (1024 summands per output). */
     @Benchmark
     public double sumToPerFrame() {
-        return done(gpu.sumTo(x, new int[]{N, 1, 1, C}));
+        return done(gpu.sumTo(x, new int[]{s.n(), 1, 1, s.c()}));
     }
 
     // ---- GEMM paths (CudaGemm: cuBLAS, gemm_mma.cu, gemm.cu) -------------------------------------------
