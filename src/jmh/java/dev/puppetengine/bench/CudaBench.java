@@ -10,9 +10,11 @@ import dev.puppetengine.tensor.Tensor;
 /**
  * The setup the CUDA benchmark classes share: the CUDA backend (or {@link CudaUnavailableException} from
  * {@link #open}, which fails the JMH trial with the backend's one-line reason, e.g. no libcuda / no device), the
- * trial's {@link Shapes}, one {@link Scope} owning every input tensor for the trial, random inputs, and {@link #done}
- * to end a timed call. Not a JMH state itself: each benchmark class holds one from its {@code @Setup(Level.Trial)}
- * and closes it in its {@code @TearDown}.
+ * trial's {@link Shapes}, one {@link Scope} owning every input tensor for the trial, random inputs, {@link #done}
+ * to end a timed call, and {@link #checkFreed} against a benchmark that stops freeing its results (it would time a
+ * growing device heap, and run out of memory at the spec's shapes). Not a JMH state itself: each benchmark class holds
+ * one from its {@code @Setup(Level.Trial)}, calls {@link #inputsMade} at its end and {@link #checkFreed} after each
+ * iteration, and closes it in its {@code @TearDown}.
  */
 final class CudaBench implements AutoCloseable {
     /**
@@ -45,6 +47,7 @@ final class CudaBench implements AutoCloseable {
     final CudaBackend gpu;
     final Shapes shapes;
     private final Scope scope;
+    private long baseline;
 
     private CudaBench(CudaBackend gpu, Shapes shapes) {
         this.gpu = gpu;
@@ -78,6 +81,18 @@ final class CudaBench implements AutoCloseable {
             t.close();
         }
         return n;
+    }
+
+    /** Ends the setup: the device memory in use now is what every iteration must leave. */
+    void inputsMade() {
+        baseline = gpu.bytesInUse();
+    }
+
+    /** Fails the trial if an iteration changed the device memory in use: results not freed by {@link #done}, or inputs closed. */
+    void checkFreed() {
+        long grown = gpu.bytesInUse() - baseline;
+        if (grown > 0) throw new IllegalStateException(grown + " bytes of benchmark results not freed after an iteration");
+        if (grown < 0) throw new IllegalStateException(-grown + " bytes of the trial's inputs freed during an iteration");
     }
 
     @Override

@@ -79,10 +79,16 @@ public class CudaKernelsBenchmark {
         allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, s.heads(), s.scale());
         vaeMid = random(s.frames(), l, 512);              // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
         clipTokens = random(1, s.clipTokens(), s.clipHeads() * 80);   // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
+        bench.inputsMade();
     }
 
     private Tensor random(int... shape) {
         return bench.random(shape);
+    }
+
+    @TearDown(Level.Iteration)
+    public void checkFreed() {
+        bench.checkFreed();
     }
 
     @TearDown(Level.Trial)

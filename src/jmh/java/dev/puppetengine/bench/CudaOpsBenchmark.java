@@ -102,6 +102,7 @@ public class CudaOpsBenchmark {
         outB = bench.random(c);
         adamBlock = adamChunk();
         adamSmall = adamSmallTensors();
+        bench.inputsMade();
     }
 
     /** Master weights, bf16 gradients, moments and bf16 model copies for one benchmarked AdamW step. */
@@ -151,6 +152,11 @@ public class CudaOpsBenchmark {
         for (Parameter p : new UNetSpatioTemporalConditionModel(ModelPresets.named("puppet-master").unet()).namedParameters().values())
             if (p.numel() <= 65536) a.add((int) p.numel());
         return a;
+    }
+
+    @TearDown(Level.Iteration)
+    public void checkFreed() {
+        bench.checkFreed();
     }
 
     @TearDown(Level.Trial)
