@@ -12,7 +12,7 @@
 # puppet-master preset (bf16) and then the reference pipeline (Puppet-Master's networks.py on diffusers, fp16, SDPA,
 # kernels/bench/torch_sample.py), same settings, and the per-stage ratio. It also needs the reference sources:
 #   bash kernels/bench/pack-reference.sh        (on the build machine; writes .device-ref/, about 6 MB)
-# and carry [".device", ".device-ref"] (pack with `kernels/pack-device.sh --no-tests` so both fit the 64 MiB). About 3-4 minutes at most (engine capped at 270 s, PyTorch at 210 s).
+# and carry [".device", ".device-ref"] (pack with `kernels/pack-device.sh --no-tests` so both fit the 64 MiB). At most 8 minutes (engine capped at 270 s, PyTorch at 210 s).
 # Env: PEAK_TFLOPS (default 989: H100/H200 SXM dense bf16), WARMUP (3), ITERS (10);
 #      for sample: SAMPLE_STEPS (50), SAMPLE_REPEAT (engine timed samples, 2), TORCH_REPEAT (3), both after 1 warm-up.
 # Logs and JSON go to $OUT; the tables (last lines of each part) are printed at the end.

@@ -33,7 +33,7 @@ steps=${*:-$all}
 for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $step (steps: $all)"; exit 2; }; done
 probe() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-  # What the engine's native bindings can load here (docs/CUDA.md "What loads on the GPU machine" records it):
+  # What the engine's native bindings can load here (docs/CUDA.md "What loads where" records it):
   # libcuda (JCuda driver API), libcublas.so.12 (JCublas 12.6), libcudnn.so.8 (JCudnn 11.7; unused by the engine).
   # ldconfig first; for what it lacks, one find over the usual places (pip wheels ship CUDA libraries too).
   local libs="libcuda.so.1 libcublas.so.12 libcublasLt.so.12 libcudnn.so.8 libcublas.so.13 libcudnn.so.9" found

@@ -13,7 +13,7 @@
 #                   then the product and convolution cases once per forced wgmma tile (plain, warp-specialised,
 #                   TMA-fed; 128 and 256 wide)
 #   harness-tiled   the op harness on the tiled (no tensor-core) GEMM
-#   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, OpChecksTest, BackendsTest
+#   cuda            CudaLayoutTest, CudaGraphTest, GemmTunerTest, GemmProbeTest, CudaGemmValidationTest, OpChecksTest, BackendsTest
 #   unet-parity     the whole-UNet parity test (tiny UNet forward + backward, F32 and BF16)
 #   sample-parity   the sampling parity tests (shipped toy model: frames vs the CPU, determinism; then CUDA graphs)
 # Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log and
