@@ -44,6 +44,30 @@ class ProgressBarsTest {
     }
 
     /**
+     * A bar closed as soon as it is opened (nothing left to do) is closed all the same: the library's first draw, on
+     * its render thread, used to swallow such a close, leaving the bar the open one, so that a later line went to it
+     * (here: the stream stderr was when the bar opened) instead of to stderr. Many times, since it was a race.
+     */
+    @Test
+    void aBarClosedAtOnceIsNoLongerTheOpenOne() {
+        PrintStream saved = System.err;
+        try {
+            for (int i = 0; i < 50; i++) {
+                ByteArrayOutputStream during = new ByteArrayOutputStream(), after = new ByteArrayOutputStream();
+                System.setErr(new PrintStream(during, true, StandardCharsets.UTF_8));
+                ProgressBars.of("empty", 0, null).close();
+                System.setErr(new PrintStream(after, true, StandardCharsets.UTF_8));
+                ProgressBars.println("after " + i);
+                assertEquals("after " + i + System.lineSeparator(), after.toString(StandardCharsets.UTF_8),
+                        "the line went to the closed bar's stream: " + during.toString(StandardCharsets.UTF_8));
+                assertTrue(during.toString(StandardCharsets.UTF_8).contains("empty"), during.toString(StandardCharsets.UTF_8));
+            }
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
+    /**
      * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
      * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.
      */

@@ -9,6 +9,8 @@ import org.jline.terminal.spi.TerminalProvider;
 
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one console progress bar every long command shows (ASCII, so logs and Windows consoles render it): count, ETA, a
@@ -35,8 +37,15 @@ public final class ProgressBars {
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
         if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0")).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
+        ProgressBar bar = b.build();
         open = console;
-        return b.build();
+        // progressbar 0.10.1 draws a bar first on its render thread, and only a later run of its update action closes
+        // the consumer: a bar closed before that first run (no work to do: a finished resume, an empty batch) had its
+        // close taken for the first draw, leaving the Console unclosed (no line end on a terminal, `open` still set, so
+        // later println went to it). One render thread runs both in order, so once the first draw is under way here,
+        // close always reaches Console.close.
+        console.awaitFirstDraw();
+        return bar;
     }
 
     /** Prints a line on stderr; while a bar is open, on a line of its own above the bar. */
@@ -66,6 +75,7 @@ public final class ProgressBars {
     static final class Console implements ProgressBarConsumer {
         private final PrintStream out;
         private final int width;
+        private final CountDownLatch drawn = new CountDownLatch(1);
         private String last;
         private String printed;
         private long printedAt;
@@ -80,13 +90,26 @@ public final class ProgressBars {
 
         @Override
         public synchronized void accept(String rendered) {
-            last = rendered.stripTrailing();
-            if (width > 0) {
-                redraw();
-            } else if (!last.equals(printed) && (printed == null || System.currentTimeMillis() - printedAt >= LOG_EVERY_MILLIS)) {
-                out.println(last);
-                printed = last;
-                printedAt = System.currentTimeMillis();
+            try {
+                last = rendered.stripTrailing();
+                if (width > 0) {
+                    redraw();
+                } else if (!last.equals(printed) && (printed == null || System.currentTimeMillis() - printedAt >= LOG_EVERY_MILLIS)) {
+                    out.println(last);
+                    printed = last;
+                    printedAt = System.currentTimeMillis();
+                }
+            } finally {
+                drawn.countDown();
+            }
+        }
+
+        /** Waits (a little at most) for the bar's first draw: see {@link ProgressBars#of(String, long, String, long)}. */
+        void awaitFirstDraw() {
+            try {
+                drawn.await(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 
