@@ -43,6 +43,17 @@ class ProgressBarsTest {
         assertEquals("\rbar 1/3   \r          \rtrained" + System.lineSeparator() + "\rbar 1/3   " + System.lineSeparator(), written());
     }
 
+    /** A signal's note (StopNote) on a terminal: the bar's line ended as it stood, the note below, no redraw after it. */
+    @Test
+    void onATerminalTheNoteBeforeExitEndsTheBarsLineAndTheBarIsNotRedrawn() {
+        ProgressBars.Console c = new ProgressBars.Console(out, 10);
+        c.accept("bar 1/3");
+        c.printlnOnExit("stopped: x");
+        c.accept("bar 2/3");   // the render thread, before the JVM halts
+        c.close();
+        assertEquals("\rbar 1/3   " + System.lineSeparator() + "stopped: x" + System.lineSeparator(), written());
+    }
+
     /**
      * A bar closed as soon as it is opened (nothing left to do) is closed all the same: the library's first draw, on
      * its render thread, used to swallow such a close, leaving the bar the open one, so that a later line went to it

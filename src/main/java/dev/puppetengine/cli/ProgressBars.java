@@ -55,6 +55,16 @@ public final class ProgressBars {
         else System.err.println(line);
     }
 
+    /**
+     * As {@link #println}, for a signal's note just before the JVM exits (StopNote): on a terminal the bar's line is
+     * ended where it stands and the bar not redrawn below the note, which would leave the shell's prompt on the bar.
+     */
+    public static void printlnOnExit(String line) {
+        Console c = open;
+        if (c != null) c.printlnOnExit(line);
+        else System.err.println(line);
+    }
+
     /** Whether stderr is a terminal, and its width (0: not a terminal). Asked once: jline runs {@code test -t 2} / {@code stty}. */
     private static final class StderrTerminal {
         static final int WIDTH = width();
@@ -77,6 +87,7 @@ public final class ProgressBars {
         private final int width;
         private final CountDownLatch drawn = new CountDownLatch(1);
         private String last;
+        private boolean ended;   // on a terminal: the bar's line ended for good (printlnOnExit), no more redraws
         private String printed;
         private long printedAt;
 
@@ -91,6 +102,7 @@ public final class ProgressBars {
         @Override
         public synchronized void accept(String rendered) {
             try {
+                if (ended) return;
                 last = rendered.stripTrailing();
                 if (width > 0) {
                     redraw();
@@ -128,10 +140,18 @@ public final class ProgressBars {
             }
         }
 
+        synchronized void printlnOnExit(String line) {
+            if (width > 0 && last != null && !ended) {
+                out.println();   // the bar stays as it stood, above the note
+                ended = true;
+            }
+            out.println(line);
+        }
+
         @Override
         public synchronized void close() {
             if (open == this) open = null;
-            if (last == null) return;
+            if (last == null || ended) return;
             if (width > 0) out.println();
             else if (!last.equals(printed)) out.println(last);
         }

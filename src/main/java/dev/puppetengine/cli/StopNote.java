@@ -8,6 +8,7 @@ final class StopNote {
 
     /** Prints "stopped: {@code message}" when SIGINT/SIGTERM ends the JVM before the result is closed. */
     static GracefulStop saying(String message) {
-        return GracefulStop.onSignal(() -> ProgressBars.println("stopped: " + message), 0);   // the bar still open: a line of its own
+        // the bar still open: a line of its own below it (the JVM exits next: the bar is not redrawn under the note)
+        return GracefulStop.onSignal(() -> ProgressBars.printlnOnExit("stopped: " + message), 0);
     }
 }
