@@ -78,6 +78,14 @@ class ProgressBarsTest {
         }
     }
 
+    /** describe --verify's bar ends at 100% on a model of under a megabyte too (it counted whole MB of a total of 1: 0%). */
+    @Test
+    void verifysBarEndsFullOnASmallModel(@TempDir Path dir) throws Exception {
+        Path model = TinyModel.write(dir.resolve("m"));
+        CliRun r = CliRun.of("describe", "--verify", model.toString());
+        assertTrue(r.err().lines().anyMatch(l -> l.startsWith("verify 100%")), r.err());
+    }
+
     /**
      * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
      * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.
