@@ -146,8 +146,7 @@ final class BenchSampleCommand implements Callable<Integer> {
         return java.util.Arrays.stream(runs).sorted(java.util.Comparator.comparingLong(Run::totalMs)).toList().get(Median.index(runs.length));
     }
 
-    /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks. */
-    /** One timed sample; {@code stepped} hears each step done. */
+    /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks; {@code stepped} hears each step done. */
     private static Run once(PuppetMaster pm, Backend backend, RgbImage img, List<DragPath> drags, SamplingOptions o, IntConsumer stepped) {
         long[] at = new long[2], ns = new long[2];
         FlopCount.start();
