@@ -74,7 +74,9 @@ public final class ProgressBars {
                 TerminalProvider p = TerminalProvider.load("exec");
                 if (!p.isSystemStream(SystemStream.Error)) return 0;
                 int cols = p.systemStreamWidth(SystemStream.Error);
-                return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : MAX_WIDTH;   // one column short: a full line would wrap on some terminals
+                // one column short: a full line would wrap on some terminals. jline asks stty on stdin, so with stdin
+                // redirected the width is unknown: 79, as wider would wrap (a new line per redraw) on an 80-column one
+                return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : 79;
             } catch (Exception | LinkageError e) {   // no way to ask (no shell, another OS): as if not a terminal, plain lines are safe anywhere
                 return 0;
             }
