@@ -46,11 +46,11 @@ final class DescribeCommand implements Callable<Integer> {
                 if (spec.commandLine().getParseResult().hasMatchedOption(o))
                     throw new UserError(o + " describes a preset and does not apply to --verify, which checks a model directory's files");
             List<String> bad;
-            long mb = 1 << 20;
-            try (ProgressBar bar = ProgressBars.of("verify", Math.max(1, (ModelDirectory.verifyBytes(verify) + mb - 1) / mb), " MB")) {
+            long mib = 1 << 20;
+            try (ProgressBar bar = ProgressBars.of("verify", Math.max(1, (ModelDirectory.verifyBytes(verify) + mib - 1) / mib), " MiB")) {
                 long[] read = {0};
-                bad = ModelDirectory.verify(verify, n -> bar.stepTo((read[0] += n) / mb));
-                bar.stepTo(bar.getMax());   // done: the MB counted down stop short of a total rounded up (0 of 1 under 1 MB)
+                bad = ModelDirectory.verify(verify, n -> bar.stepTo((read[0] += n) / mib));
+                bar.stepTo(bar.getMax());   // done: whole MiB read, rounded down, stop short of the total, rounded up (0 of 1 under 1 MiB)
             }
             if (!bad.isEmpty()) throw new UserError(String.join("; ", bad));
             System.out.println(verify + ": every component file matches its manifest sha256 and holds finite weights");
