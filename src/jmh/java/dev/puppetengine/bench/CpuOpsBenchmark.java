@@ -34,7 +34,8 @@ import java.util.concurrent.TimeUnit;
  * Run: java -jar target/benchmarks.jar CpuOpsBenchmark
  *
  * <p>Each result is closed in the call, and every state checks at each iteration's end that the backend holds no more
- * memory than after setup, so a benchmark that stops freeing its results fails instead of timing a growing heap.
+ * memory than after setup ({@link BenchMemory}, as the CUDA benchmarks), so a benchmark that stops freeing its results
+ * fails instead of timing a growing heap.
  * The returned element count only gives the method a result: the outputs cannot be optimised away, since each is
  * registered with the trial's {@link Scope} (a heap set) when made. CI runs every method briefly (.ci/run).
  */
@@ -49,7 +50,7 @@ public class CpuOpsBenchmark {
     /** The inputs of one trial, owned by one scope; their memory is the baseline a leak is measured against. */
     public abstract static class Inputs {
         private Scope scope;
-        private long baseline;
+        private final BenchMemory memory = new BenchMemory(CPU);
 
         abstract void make();
 
@@ -57,18 +58,22 @@ public class CpuOpsBenchmark {
         public void setup() {
             scope = Scope.open();
             make();
-            baseline = CPU.bytesInUse();
+            memory.inputsMade();
         }
 
         @TearDown(Level.Iteration)
         public void checkFreed() {
-            long grown = CPU.bytesInUse() - baseline;
-            if (grown != 0) throw new IllegalStateException(grown + " bytes of benchmark results not freed after an iteration");
+            memory.checkFreed();
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
             scope.close();
+        }
+
+        /** {@link BenchMemory#done}: frees a call's results; their element count is the method's result. */
+        double done(Tensor... ts) {
+            return memory.done(ts);
         }
     }
 
@@ -157,19 +162,9 @@ public class CpuOpsBenchmark {
         return t;
     }
 
-    /** Frees a call's results; their element count is the method's result. */
-    private static double done(Tensor... ts) {
-        double n = 0;
-        for (Tensor t : ts) {
-            n += t.numel();
-            t.close();
-        }
-        return n;
-    }
-
     @Benchmark
     public double matmul(Square s) {
-        return done(CPU.matmul(s.a, s.b));
+        return s.done(CPU.matmul(s.a, s.b));
     }
 
     // ---- transformer block -------------------------------------------------------------------------------
@@ -177,40 +172,40 @@ public class CpuOpsBenchmark {
     /** ff.net.0.proj with the GEGLU gate (sampling's feed-forward): 2 x tokens x 8C x C FLOP plus tokens x 4C erf. */
     @Benchmark
     public double linearGeglu(Shapes s) {
-        return done(CPU.linearGeglu(s.tokens, s.ffW, s.ffB));
+        return s.done(CPU.linearGeglu(s.tokens, s.ffW, s.ffB));
     }
 
     /** An attention's out-projection with its residual add. */
     @Benchmark
     public double linearResidual(Shapes s) {
-        return done(CPU.linear(s.tokens, s.outW, s.outB, s.residual));
+        return s.done(CPU.linear(s.tokens, s.outW, s.outB, s.residual));
     }
 
     /** Spatial self-attention, all-to-first as the toy config has it: every frame's queries on its video's frame 0. */
     @Benchmark
     public double attentionSpatial(Shapes s) {
         AttentionResult r = CPU.attention(s.tokens, s.kvFrame0, s.kvFrame0, s.heads, s.scale);
-        return done(r.out(), r.lse());
+        return s.done(r.out(), r.lse());
     }
 
     /** Cross-attention to the 1 + 5 drag/CLIP context tokens. */
     @Benchmark
     public double attentionCross(Shapes s) {
         AttentionResult r = CPU.attention(s.tokens, s.context, s.context, s.heads, s.scale);
-        return done(r.out(), r.lse());
+        return s.done(r.out(), r.lse());
     }
 
     /** Temporal attention: each pixel's 14 frames. */
     @Benchmark
     public double attentionTemporal(Shapes s) {
         AttentionResult r = CPU.attention(s.temporalTokens, s.temporalTokens, s.temporalTokens, s.heads, s.scale);
-        return done(r.out(), r.lse());
+        return s.done(r.out(), r.lse());
     }
 
     @Benchmark
     public double layerNorm(Shapes s) {
         NormResult r = CPU.layerNorm(s.tokens, s.normW, s.normB, 1e-5);
-        return done(r.y(), r.mean(), r.rstd());
+        return s.done(r.y(), r.mean(), r.rstd());
     }
 
     // ---- resnet block ------------------------------------------------------------------------------------
@@ -218,46 +213,46 @@ public class CpuOpsBenchmark {
     @Benchmark
     public double groupNormSilu(Shapes s) {
         NormResult r = CPU.groupNorm(s.x, s.normW, s.normB, s.groups, 1e-5, true);
-        return done(r.y(), r.mean(), r.rstd());
+        return s.done(r.y(), r.mean(), r.rstd());
     }
 
     /** The resnet's 3x3 conv with bias, stride 1, pad 1. */
     @Benchmark
     public double conv3x3Forward(Shapes s) {
-        return done(CPU.conv2d(s.x, s.convW, s.convB, ConvSpec.of(1, 1)));
+        return s.done(CPU.conv2d(s.x, s.convW, s.convB, ConvSpec.of(1, 1)));
     }
 
     /** The temporal resnet's (3,1,1) conv. */
     @Benchmark
     public double temporalConv(Shapes s) {
-        return done(CPU.conv2d(s.video, s.temporalW, s.convB, new ConvSpec(1, 1, 1, 1, 0, 0)));
+        return s.done(CPU.conv2d(s.video, s.temporalW, s.convB, new ConvSpec(1, 1, 1, 1, 0, 0)));
     }
 
     @Benchmark
     public double vaeDecoderConv3x3(Vae v) {
-        return done(CPU.conv2d(v.x, v.w, v.b, ConvSpec.of(1, 1)));
+        return v.done(CPU.conv2d(v.x, v.w, v.b, ConvSpec.of(1, 1)));
     }
 
     /** The time embedding added over every pixel (broadcast binary). */
     @Benchmark
     public double addBroadcast(Shapes s) {
-        return done(CPU.binary(BinaryOp.ADD, s.x, s.temb));
+        return s.done(CPU.binary(BinaryOp.ADD, s.x, s.temb));
     }
 
     @Benchmark
     public double silu(Shapes s) {
-        return done(CPU.unary(UnaryOp.SILU, s.x));
+        return s.done(CPU.unary(UnaryOp.SILU, s.x));
     }
 
     // ---- training ----------------------------------------------------------------------------------------
 
     @Benchmark
     public double conv3x3BackwardInput(Shapes s) {
-        return done(CPU.conv2dBackwardInput(s.gy, s.convW, s.x.shape(), ConvSpec.of(1, 1)));
+        return s.done(CPU.conv2dBackwardInput(s.gy, s.convW, s.x.shape(), ConvSpec.of(1, 1)));
     }
 
     @Benchmark
     public double conv3x3BackwardWeight(Shapes s) {
-        return done(CPU.conv2dBackwardWeight(s.gy, s.x, s.convW.shape(), ConvSpec.of(1, 1)));
+        return s.done(CPU.conv2dBackwardWeight(s.gy, s.x, s.convW.shape(), ConvSpec.of(1, 1)));
     }
 }

@@ -47,12 +47,13 @@ final class CudaBench implements AutoCloseable {
     final CudaBackend gpu;
     final Shapes shapes;
     private final Scope scope;
-    private long baseline;
+    private final BenchMemory memory;
 
     private CudaBench(CudaBackend gpu, Shapes shapes) {
         this.gpu = gpu;
         this.shapes = shapes;
         this.scope = Scope.open();
+        this.memory = new BenchMemory(gpu);
     }
 
     /** The CUDA backend on device 0, the named {@link Shapes} and a fresh scope for the trial's inputs. */
@@ -72,27 +73,19 @@ final class CudaBench implements AutoCloseable {
         return t;
     }
 
-    /** Ends a timed call: waits for the queued kernels, then frees its results. Returns their element count (for the blackhole). */
+    /** {@link BenchMemory#done}. */
     double done(Tensor... ts) {
-        gpu.synchronize();
-        double n = 0;
-        for (Tensor t : ts) {
-            n += t.numel();
-            t.close();
-        }
-        return n;
+        return memory.done(ts);
     }
 
-    /** Ends the setup: the device memory in use now is what every iteration must leave. */
+    /** {@link BenchMemory#inputsMade}. */
     void inputsMade() {
-        baseline = gpu.bytesInUse();
+        memory.inputsMade();
     }
 
-    /** Fails the trial if an iteration changed the device memory in use: results not freed by {@link #done}, or inputs closed. */
+    /** {@link BenchMemory#checkFreed}. */
     void checkFreed() {
-        long grown = gpu.bytesInUse() - baseline;
-        if (grown > 0) throw new IllegalStateException(grown + " bytes of benchmark results not freed after an iteration");
-        if (grown < 0) throw new IllegalStateException(-grown + " bytes of the trial's inputs freed during an iteration");
+        memory.checkFreed();
     }
 
     @Override
