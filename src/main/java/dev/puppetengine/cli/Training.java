@@ -16,6 +16,7 @@ import me.tongfei.progressbar.ProgressBar;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** Shared steps of the training commands: load the starting model, run with a progress bar and signal handling. */
 final class Training {
@@ -51,7 +52,7 @@ final class Training {
         Trainer.Result r;
         try (GracefulStop stop = t.stopOnSignal(300)) {
             try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null, done)) {
-                r = t.run(listener(TrainingOptions.listener(bar), each, out));
+                r = t.run(listener(bar, each, out));
             } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
@@ -79,11 +80,18 @@ final class Training {
         return TrainingCheckpoint.latest(out);
     }
 
-    private static Trainer.Listener listener(Trainer.Listener bar, Trainer.Listener each, Path out) {
+    /**
+     * Drives {@code bar} with each optimiser step's loss, gradient norm, learning rate, clips/s and, in fp16, loss scale,
+     * then tells {@code each}; resumption and notes are said above the bar.
+     */
+    private static Trainer.Listener listener(ProgressBar bar, Trainer.Listener each, Path out) {
         return new Trainer.Listener() {
             @Override
             public void step(Trainer.Progress p) {
-                bar.step(p);
+                bar.stepTo(p.step());
+                bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  |g| %s  lr %.2e  %.2f clips/s%s", p.loss(),
+                        p.skipped() ? "inf (step skipped)" : String.format(Locale.ROOT, "%.3f", p.gradNorm()), p.lr(), p.clipsPerSecond(),
+                        p.lossScale() > 0 ? String.format(Locale.ROOT, "  scale %.6g", p.lossScale()) : ""));
                 each.step(p);
             }
 

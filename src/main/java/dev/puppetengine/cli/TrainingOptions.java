@@ -1,13 +1,10 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.tensor.DType;
-import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingConfig;
-import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
-import java.util.Locale;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -99,15 +96,5 @@ final class TrainingOptions {
 
     static final class ForFitImageEncoder extends Defaults {
         ForFitImageEncoder() { super("800", "1e-3", "8", "1", "0", "fp32"); }
-    }
-
-    /** Drives {@code bar} (ProgressBars) with each optimiser step's loss, gradient norm, learning rate, clips/s and, in fp16, loss scale. */
-    static Trainer.Listener listener(ProgressBar bar) {
-        return p -> {
-            bar.stepTo(p.step());
-            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  |g| %s  lr %.2e  %.2f clips/s%s", p.loss(),
-                    p.skipped() ? "inf (step skipped)" : String.format(Locale.ROOT, "%.3f", p.gradNorm()), p.lr(), p.clipsPerSecond(),
-                    p.lossScale() > 0 ? String.format(Locale.ROOT, "  scale %.6g", p.lossScale()) : ""));
-        };
     }
 }
