@@ -99,6 +99,30 @@ public class CudaGemmPlanTest {
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
     }
 
+    @Test
+    void convolutionsAlikeInMnkTuneApart() {
+        DType t = DType.BF16;
+        // 3x3 stride 1 over 32 channels: pad 1 on 32x32 and pad 0 on 34x34 both give 1024 pixels of 288 columns
+        CudaGemm.Im2col pad1 = new CudaGemm.Im2col(null, t, 32 * 32, 32, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1);
+        CudaGemm.Im2col pad0 = new CudaGemm.Im2col(null, t, 32 * 32, 34, 34, 32, 3, 3, 32, 32, 1, 1, 0, 0);
+        CudaGemm.Mat w = mat(t, 1, pad1.cols(), 0);
+        String a = key(pad1, w), b = key(pad0, w);
+        assertEquals("bf16_kk m=1024 n=64 k=288 batch=1 conv 3x3 s1x1 p1x1 in32x32 c=BF16 +cublas", a);
+        assertFalse(a.equals(b), "one tile choice for both: " + b);
+        CudaGemm.Im2col dilated = new CudaGemm.Im2col(null, t, 32 * 32, 32, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1, 2, 2);
+        assertFalse(key(pad1, w).equals(key(dilated, w)), "dilation 2 gathers other taps");
+        // the weight gradient's gathered B: the same shape words after "dW"
+        CudaGemm.Mat gy = mat(t, 1, 64, 0);
+        CudaGemm.MmaPlan dw = plan(1, 64, (int) pad1.cols(), 1024, gy, pad1);
+        assertEquals("bf16_mn m=64 n=288 k=1024 batch=1 dW 3x3 s1x1 p1x1 in32x32 c=F32 +bias",
+                CudaGemm.tuneKey(dw, 1, 64, 288, 1024, gy, pad1, DType.F32, CudaGemm.Epilogue.of(new CudaGemm.Bias(null, t), null), false));
+    }
+
+    private static String key(CudaGemm.Im2col x, CudaGemm.Mat w) {
+        int m = (int) x.pixels(), k = (int) x.cols();
+        return CudaGemm.tuneKey(plan(1, m, 64, k, x, w), 1, m, 64, k, x, w, x.dtype(), CudaGemm.Epilogue.NONE, true);
+    }
+
     /** n / d as the kernels compute it from CudaGemm.fastDivisor(d) (kernels/common.cuh: fast_div). CudaLayoutTest uses it too. */
     public static long fastDiv(long n, long f) {
         long hi = (n * (f & 0xffffffffL)) >>> 32;

@@ -75,6 +75,14 @@ final class CudaGemm {
         }
 
         long cols() { return (long) kh * kw * cin; }
+
+        /**
+         * The map's shape for the tuning key: two convolutions alike in m, n and k (3x3 pad 1 on 32x32 and pad 0 on
+         * 34x34, say) gather differently (edge taps, rows per tile), so a tile timed on one must not serve the other.
+         */
+        String tuneKey() {
+            return kh + "x" + kw + " s" + sh + "x" + sw + " p" + pt + "x" + pl + (dh > 1 || dw > 1 ? " d" + dh + "x" + dw : "") + " in" + h + "x" + w;
+        }
     }
 
     /** A bias added to every row of C (one value per column). */
@@ -380,6 +388,14 @@ final class CudaGemm {
         return implicitAvailable() && mma(1, m, n, k, alpha, a, b, beta, c, ep, handle != null ? sc -> columns.run() : null, prepare);
     }
 
+    /** The tuner's key for a product: what sets each tile's time and whether the other path (cuBLAS, or the columns) competes. */
+    static String tuneKey(MmaPlan plan, int batch, int m, int n, int k, Operand a, Operand b, DType c, Epilogue ep, boolean other) {
+        return plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv " + g.tuneKey() : "")
+                + (b instanceof Im2col g ? " dW " + g.tuneKey() : "") + (ep.geglu() ? " geglu" : "")
+                // cuBLAS finishes an epilogue in a second pass
+                + " c=" + c + (ep.bias() != null ? " +bias" : "") + (ep.residual() != null ? " +res" : "") + (other ? " +cublas" : "");
+    }
+
     /** Whether products with an im2col operand can run here at all (not in tiled-only mode). */
     boolean implicitAvailable() { return tensorCores; }
 
@@ -394,10 +410,7 @@ final class CudaGemm {
         if (ep.geglu() && ((n / 2) % 8 != 0 || b instanceof Im2col)) return false;
         MmaPlan plan = mmaPlan(batch, m, n, k, a, DevicePointers.byteOffset(a.ptr()), b, DevicePointers.byteOffset(b.ptr()));
         if (plan == null) return false;
-        String key = plan.kind() + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch + (a instanceof Im2col g ? " conv" + g.kh() + "x" + g.kw() + "s" + g.sh() + (g.dh() > 1 ? "d" + g.dh() : "") : "")
-                + (b instanceof Im2col g ? " dW" + g.kh() + "x" + g.kw() + "s" + g.sh() : "") + (ep.geglu() ? " geglu" : "")
-                // what changes the other path's cost or whether it competes: cuBLAS finishes an epilogue in a second pass
-                + " c=" + c.dtype() + (ep.bias() != null ? " +bias" : "") + (ep.residual() != null ? " +res" : "") + (cublas != null ? " +cublas" : "");
+        String key = tuneKey(plan, batch, m, n, k, a, b, c.dtype(), ep, cublas != null);
         Set<GemmTuner.Tile> candidates = EnumSet.copyOf(available);
         if (!java.util.Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
                 && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null)

@@ -38,7 +38,7 @@ import java.util.function.Supplier;
 final class GemmTuner {
     private static final Logger LOG = LoggerFactory.getLogger(GemmTuner.class);
     /** Bumped when the tiles or the kernel change enough to void cached choices. */
-    static final int VERSION = 7;   // 7: choices made after validation of 16-bit C and of stores outside C; 6: entries keyed by the candidates timed; 5: cuBLAS a timed candidate; 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
+    static final int VERSION = 8;   // 8: convolution keys hold padding and image size; 7: choices made after validation of 16-bit C and of stores outside C; 6: entries keyed by the candidates timed; 5: cuBLAS a timed candidate; 4: gemm_mma.cu's staged epilogue, gemm_ws's TMA-only signalling
 
     /**
      * The block tiles the kernels instantiate: gemm_mma.cu's GEMM_MMA_TILES and gemm_wgmma.cu's GEMM_WGMMA_TILES
