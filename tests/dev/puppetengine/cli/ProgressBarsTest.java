@@ -43,6 +43,44 @@ class ProgressBarsTest {
         assertEquals("\rbar 1/3   \r          \rtrained" + System.lineSeparator() + "\rbar 1/3   " + System.lineSeparator(), written());
     }
 
+    /**
+     * On a terminal, what others write to System.err while the bar is open (slf4j's simple logger looks System.err up at
+     * every line) goes above the bar, a partial line at close too, and System.err is given back at close.
+     */
+    @Test
+    void onATerminalOtherWritesToStderrGoAboveTheBar() {
+        PrintStream saved = System.err;
+        try {
+            System.setErr(out);
+            ProgressBars.Console c = new ProgressBars.Console(out, 10);
+            c.takeStderr();
+            c.accept("bar 1/3");
+            System.err.println("tuned x");
+            System.err.print("tail");
+            c.close();
+            assertEquals(out, System.err, "stderr given back");
+            String redraw = "\rbar 1/3   ", clear = "\r          \r", nl = System.lineSeparator();
+            assertEquals(redraw + clear + "tuned x" + nl + redraw + clear + "tail" + nl + redraw + nl, written());
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
+    /** Into a pipe nothing is taken: the bar's lines are whole, another line cannot land on one. */
+    @Test
+    void intoAPipeStderrIsLeftAlone() {
+        PrintStream saved = System.err;
+        try {
+            System.setErr(out);
+            ProgressBars.Console c = new ProgressBars.Console(out, 0);
+            c.takeStderr();
+            assertEquals(out, System.err);
+            c.close();
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
     /** A signal's note (StopNote) on a terminal: the bar's line ended as it stood, the note below, no redraw after it. */
     @Test
     void onATerminalTheNoteBeforeExitEndsTheBarsLineAndTheBarIsNotRedrawn() {

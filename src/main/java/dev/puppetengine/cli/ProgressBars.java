@@ -7,7 +7,10 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.jline.terminal.spi.SystemStream;
 import org.jline.terminal.spi.TerminalProvider;
 
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -16,7 +19,9 @@ import java.util.concurrent.TimeUnit;
  * The one console progress bar every long command shows (ASCII, so logs and Windows consoles render it): count, ETA, a
  * free message. On a terminal it is redrawn in place; when stderr is a pipe or a file (CI, nohup) it is written as plain
  * lines, one every {@link #LOG_EVERY_MILLIS} and the last, since carriage-return redraws make a log unreadable.
- * Lines a command prints while a bar is open go through {@link #println}, which keeps them off the bar's line.
+ * Lines a command prints while a bar is open go through {@link #println}, which keeps them off the bar's line; on a
+ * terminal so do other writes to {@code System.err} (slf4j's simple logger, say the CUDA tuner's lines), taken over while
+ * the bar is open.
  */
 public final class ProgressBars {
     private ProgressBars() {}
@@ -37,6 +42,7 @@ public final class ProgressBars {
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
         if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0")).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
+        console.takeStderr();
         ProgressBar bar = b.build();
         open = console;
         // progressbar 0.10.1 draws a bar first on its render thread, and only a later run of its update action closes
@@ -92,6 +98,8 @@ public final class ProgressBars {
         private boolean ended;   // on a terminal: the bar's line ended for good (printlnOnExit), no more redraws
         private String printed;
         private long printedAt;
+        private PrintStream replaced, taken;   // System.err before takeStderr, put back on close; and the one it set
+        private final AboveBar sink = new AboveBar();
 
         Console(PrintStream out, int width) {
             this.out = out;
@@ -118,6 +126,39 @@ public final class ProgressBars {
             }
         }
 
+        /**
+         * On a terminal, makes {@code System.err} a stream whose every line goes through {@link #println} until the bar
+         * closes: a line written there straight (a logger's) would land on the bar's line and be overwritten by its next
+         * redraw. Into a pipe the bar writes whole lines, so other lines cannot be glued to it: nothing to take.
+         */
+        void takeStderr() {
+            if (width == 0) return;
+            replaced = System.err;
+            taken = new PrintStream(sink, true, StandardCharsets.UTF_8);
+            System.setErr(taken);
+        }
+
+        /** Collects bytes written to the taken stderr into lines for {@link #println} (UTF-8 both ways: lossless). */
+        private final class AboveBar extends OutputStream {
+            private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+
+            @Override
+            public void write(int b) {
+                synchronized (Console.this) {
+                    if (b == '\n') flushLine();
+                    else line.write(b);
+                }
+            }
+
+            /** Emits a line collected so far; a partial one too (at close: nothing written is lost). */
+            void flushLine() {
+                String s = line.toString(StandardCharsets.UTF_8);
+                line.reset();
+                if (s.endsWith("\r")) s = s.substring(0, s.length() - 1);   // a CRLF line separator
+                println(s);
+            }
+        }
+
         /** Waits (a little at most) for the bar's first draw: see {@link ProgressBars#of(String, long, String, long)}. */
         void awaitFirstDraw() {
             try {
@@ -133,7 +174,7 @@ public final class ProgressBars {
         }
 
         synchronized void println(String line) {
-            if (width > 0 && last != null) {
+            if (width > 0 && last != null && !ended) {
                 out.print('\r' + " ".repeat(width) + '\r');
                 out.println(line);
                 redraw();
@@ -153,6 +194,11 @@ public final class ProgressBars {
         @Override
         public synchronized void close() {
             if (open == this) open = null;
+            if (taken != null) {
+                if (sink.line.size() > 0) sink.flushLine();
+                if (System.err == taken) System.setErr(replaced);   // unless someone set another since
+                taken = null;
+            }
             if (last == null || ended) return;
             if (width > 0) out.println();
             else if (!last.equals(printed)) out.println(last);
