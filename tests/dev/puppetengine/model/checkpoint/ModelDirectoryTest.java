@@ -1,6 +1,8 @@
 package dev.puppetengine.model.checkpoint;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.io.safetensors.SafetensorsException;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.nn.Linear;
 import dev.puppetengine.nn.ParameterStore;
@@ -9,8 +11,14 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -87,6 +95,97 @@ class ModelDirectoryTest {
         assertEquals(file + ": tensor weight overflows F16 (element 1 of 2 is Infinity once converted): load the model in fp64 (--dtype)",
                 loadAs(file, DType.F16, 0));
         assertEquals("1.0E300", loadAs(file, DType.F64, 1));
+    }
+
+    /**
+     * describe --verify reads each component file once, hashing the bytes it scans: it read a file whole to hash it, then
+     * again tensor by tensor to scan it, twice the time for a model of several GB.
+     */
+    @Test
+    void verifyReadsEachComponentFileOnce(@TempDir Path dir) throws Exception {
+        int[] shape = {1 << 20};
+        Map<String, ComponentFile.Source> tensors = new java.util.LinkedHashMap<>();
+        for (String name : new String[]{"a", "b", "c", "d"})
+            tensors.put(name, new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[shape[0]])));
+        Path model = dir.resolve("m");
+        ModelDirectory.write(model, "tiny", "test", 0, true, DType.F32, Map.of("unet", new ModelDirectory.Component("{}", tensors)), false);
+        long size = Files.size(model.resolve("unet.safetensors"));
+        assertEquals(List.of(), ModelDirectory.verify(model));   // and the classes it needs loaded, before counting
+        Path io = Path.of("/proc/self/io");
+        long before = Files.isReadable(io) ? readChars(io) : 0;
+        long[] said = {0};
+        assertEquals(List.of(), ModelDirectory.verify(model, n -> said[0] += n));
+        if (Files.isReadable(io)) {   // what this process read from any file: the 16 MB file once, not twice
+            long read = readChars(io) - before;
+            assertTrue(read >= size && read < size + size / 2, read + " bytes read for a file of " + size);
+        }
+        assertEquals(size, said[0], "the bytes told, for describe's bar");
+        assertEquals(size, ModelDirectory.verifyBytes(model));
+    }
+
+    /**
+     * Hashed as it is scanned, the file's every byte counts in file order: the header with its padding, then the tensors in
+     * data order, here not the header's. A NaN is told of a file whose hash matches, not of one that differs.
+     */
+    @Test
+    void verifyHashesTensorsStoredOutOfHeaderOrder(@TempDir Path dir) throws Exception {
+        byte[] sound = outOfHeaderOrder(1), nan = outOfHeaderOrder(Float.NaN);
+        Path file = modelOf(dir, sound, sound);
+        long[] said = {0};
+        assertEquals(List.of(), ModelDirectory.verify(dir, n -> said[0] += n));
+        assertEquals(sound.length, said[0]);
+        modelOf(dir, nan, nan);
+        assertEquals(List.of(file + ": tensor a is not finite (element 0 of 2 is NaN) (component 'vae'): loading refuses it"), ModelDirectory.verify(dir));
+        modelOf(dir, nan, sound);
+        assertEquals(List.of(file + ": sha256 " + sha256(nan) + ", the manifest says " + sha256(sound) + " (component 'vae' was modified or damaged)"),
+                ModelDirectory.verify(dir));
+    }
+
+    /**
+     * A file whose header no longer parses, listed with another hash, is a hash mismatch like any damaged file, not the
+     * parse error: verify hashes on past the header plainly. One whose hash matches is refused as loading refuses it.
+     */
+    @Test
+    void aDamagedHeaderWithAnotherHashIsAHashMismatch(@TempDir Path dir) throws Exception {
+        byte[] sound = outOfHeaderOrder(1);
+        byte[] json = sound.clone(), length = sound.clone();
+        json[8] = 'x';           // the header's opening brace
+        length[7] = (byte) 0x80;   // a negative header length
+        for (byte[] damaged : new byte[][]{json, length, "short".getBytes(StandardCharsets.US_ASCII)}) {
+            Path file = modelOf(dir, damaged, sound);
+            long[] said = {0};
+            assertEquals(List.of(file + ": sha256 " + sha256(damaged) + ", the manifest says " + sha256(sound) + " (component 'vae' was modified or damaged)"),
+                    ModelDirectory.verify(dir, n -> said[0] += n));
+            assertEquals(damaged.length, said[0]);
+        }
+        modelOf(dir, json, json);
+        assertTrue(assertThrows(SafetensorsException.class, () -> ModelDirectory.verify(dir)).getMessage().contains("header is not valid JSON"));
+    }
+
+    /** An F32 safetensors file whose header lists tensor b, stored second, before a = (a0, 2), and is padded with spaces past 8-byte alignment. */
+    private static byte[] outOfHeaderOrder(float a0) {
+        byte[] json = ("{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}" + " ".repeat(13)).getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer b = ByteBuffer.allocate(8 + json.length + 16).order(ByteOrder.LITTLE_ENDIAN).putLong(json.length).put(json);
+        return b.putFloat(a0).putFloat(2).putFloat(3).putFloat(4).array();
+    }
+
+    /** Makes {@code dir} a model directory whose one component, vae, holds {@code bytes}, listed with the hash of {@code listed}; its file. */
+    private static Path modelOf(Path dir, byte[] bytes, byte[] listed) throws Exception {
+        Path file = Files.write(dir.resolve("vae.safetensors"), bytes);
+        Map<String, ModelDirectory.Entry> c = Map.of("vae", new ModelDirectory.Entry(file.getFileName().toString(), 2, 4, bytes.length, sha256(listed)));
+        Files.writeString(dir.resolve(ModelDirectory.MANIFEST), Json.mapper().writeValueAsString(
+                new ModelDirectory.Manifest(ModelDirectory.FORMAT, ModelDirectory.VERSION, "tiny", "F32", "test", 0, c, null)));
+        return file;
+    }
+
+    private static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    /** Linux's count of the bytes this process has read (read and pread alike), from /proc/self/io. */
+    private static long readChars(Path io) throws Exception {
+        return Long.parseLong(Files.readAllLines(io).stream().filter(l -> l.startsWith("rchar:")).findFirst().orElseThrow().substring(6).trim());
     }
 
     /** An F32 file holding a (1, 2) Linear's weight. */

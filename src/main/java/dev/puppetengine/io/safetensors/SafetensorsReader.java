@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Lazy reader of a safetensors file (layout: ARCHITECTURE.md 6.4). Opening reads and validates only the
@@ -50,17 +51,29 @@ public final class SafetensorsReader implements AutoCloseable {
     }
 
     public static SafetensorsReader open(Path file) throws IOException {
+        return open(file, b -> {});
+    }
+
+    /**
+     * As {@link #open(Path)}, handing {@code header} each run of bytes it reads (the 8-byte length, then the JSON) before
+     * checking it. The tensors, in {@link #entries} order, hold the rest of the file: a caller that hashes the file while
+     * reading them reads it once, and one whose header is refused knows how far it got.
+     */
+    public static SafetensorsReader open(Path file, Consumer<ByteBuffer> header) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
             long size = ch.size();
             if (size < 8) throw new SafetensorsException(file, "file is " + size + " bytes, too short for the 8-byte header length");
-            long n = readFully(file, ch, 0, 8).getLong();
+            ByteBuffer length = readFully(file, ch, 0, 8);
+            header.accept(length.duplicate());
+            long n = length.getLong();
             if (n < 0 || n > size - 8)
                 throw new SafetensorsException(file, "header length " + Long.toUnsignedString(n) + " exceeds the file size of " + size + " bytes");
             if (n > SafetensorsHeader.MAX_HEADER_BYTES)
                 throw new SafetensorsException(file, "header length " + n + " exceeds the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit");
-            byte[] json = readFully(file, ch, 8, (int) n).array();
-            return new SafetensorsReader(file, ch, 8 + n, SafetensorsHeader.parse(file, json, size - 8 - n));
+            ByteBuffer json = readFully(file, ch, 8, (int) n);
+            header.accept(json.duplicate());
+            return new SafetensorsReader(file, ch, 8 + n, SafetensorsHeader.parse(file, json.array(), size - 8 - n));
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;

@@ -7,6 +7,7 @@ import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
+import dev.puppetengine.io.safetensors.SafetensorsException;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
@@ -14,14 +15,17 @@ import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Shape;
 
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /**
@@ -179,24 +183,24 @@ public final class ModelDirectory {
 
     /**
      * Checks every component file against the manifest: one that loading would refuse ({@link #fileProblem}: missing, a
-     * directory, another size) is named without being hashed; every other is read whole and its SHA-256 compared with the
-     * manifest's (loading checks sizes only: hashing gigabytes on every load would cost more than the load), and one that
-     * matches is scanned for weights that are NaN or infinite, as loading does. Returns one line per file that differs or
-     * holds such a weight, empty when all are sound.
+     * directory, another size) is named without being read; every other is read once, whole, its SHA-256 compared with the
+     * manifest's (loading checks sizes only: hashing gigabytes on every load would cost more than the load) while its
+     * weights are scanned for NaN or infinite values, as loading does, a finding told only of a file whose hash matches.
+     * Returns one line per file that differs or holds such a weight, empty when all are sound.
      */
     public static java.util.List<String> verify(Path dir) throws IOException {
         return verify(dir, n -> {});
     }
 
-    /** The bytes {@link #verify} reads: each sound-sized component file twice (hashed, then scanned). */
+    /** The bytes {@link #verify} reads: each sound-sized component file once. */
     public static long verifyBytes(Path dir) throws IOException {
         long n = 0;
         for (Entry e : read(dir, false).components().values())
-            if (fileProblem(dir.resolve(e.file()), e) == null) n += 2 * e.bytes();
+            if (fileProblem(dir.resolve(e.file()), e) == null) n += e.bytes();
         return n;
     }
 
-    /** As {@link #verify(Path)}, telling {@code read} each run of bytes read (up to {@link #verifyBytes} in all). */
+    /** As {@link #verify(Path)}, telling {@code read} each run of bytes read ({@link #verifyBytes} in all). */
     public static java.util.List<String> verify(Path dir, LongConsumer read) throws IOException {
         Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
         java.util.List<String> bad = new java.util.ArrayList<>();
@@ -207,47 +211,73 @@ public final class ModelDirectory {
                 bad.add(f + ": " + problem + " (component '" + e.getKey() + "')");
                 continue;
             }
-            String got = sha256(f, read), want = e.getValue().sha256();
-            if (want == null || !want.equalsIgnoreCase(got)) {
-                bad.add(f + ": sha256 " + got + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
-                read.accept(e.getValue().bytes());   // not scanned
+            Reading got = readOnce(f, read);
+            String want = e.getValue().sha256();
+            if (want == null || !want.equalsIgnoreCase(got.sha256())) {   // the scan of bytes other than the manifest's says nothing more
+                bad.add(f + ": sha256 " + got.sha256() + ", the manifest says " + (want == null ? "nothing" : want) + " (component '" + e.getKey() + "' was modified or damaged)");
             } else {
-                String weight = nonFinite(f, read);   // written so: converted or trained from weights that were not finite
+                String weight = got.nonFinite();   // written so: converted or trained from weights that were not finite
                 if (weight != null) bad.add(f + ": " + weight + " (component '" + e.getKey() + "'): loading refuses it");
             }
         }
         return bad;
     }
 
-    /** The first tensor of {@code file} holding a NaN or an infinity, in words, or null; {@code read} hears the file's bytes. */
-    private static String nonFinite(Path file, LongConsumer read) throws IOException {
-        long left = Files.size(file);
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            for (SafetensorsEntry t : r.entries()) {
-                String bad = t.dtype().isFloating() ? TensorBytes.nonFinite(r.read(t.name()), t.dtype()) : null;
-                if (bad != null) return "tensor " + t.name() + " is not finite (" + bad + ")";
-                read.accept(t.byteSize());
-                left -= t.byteSize();
-            }
-        } finally {
-            read.accept(left);   // the header, and the tensors after a non-finite one: not read, but done with
+    /** A component file read once: its SHA-256, and the scan's finding or what stopped the scan. */
+    private record Reading(String sha256, String firstNonFinite, SafetensorsException unscanned) {
+        /** The first tensor holding a NaN or an infinity, in words, or null; a file whose scan stopped short of one is refused, as loading refuses it. */
+        String nonFinite() throws SafetensorsException {
+            if (firstNonFinite == null && unscanned != null) throw unscanned;
+            return firstNonFinite;
         }
-        return null;
+    }
+
+    /**
+     * Reads {@code file} once, one tensor at a time, hashing its bytes in file order (the header, then the tensors in data
+     * order, which the reader checked cover the rest) and scanning each floating tensor; {@code read} hears each run hashed.
+     * Where the file does not parse as safetensors, the rest is hashed plainly: a damaged file is named by its hash.
+     */
+    private static Reading readOnce(Path file, LongConsumer read) throws IOException {
+        MessageDigest md = newSha256();
+        long[] hashed = {0};
+        Consumer<ByteBuffer> hash = b -> {
+            hashed[0] += b.remaining();
+            read.accept(b.remaining());
+            md.update(b);
+        };
+        String weight = null;
+        SafetensorsException unscanned = null;
+        try (SafetensorsReader r = SafetensorsReader.open(file, hash)) {
+            for (SafetensorsEntry t : r.entries()) {
+                ByteBuffer b = r.read(t.name());
+                String bad = weight == null && t.dtype().isFloating() ? TensorBytes.nonFinite(b, t.dtype()) : null;
+                if (bad != null) weight = "tensor " + t.name() + " is not finite (" + bad + ")";
+                hash.accept(b);   // on past a non-finite tensor too: the finding counts only if the whole file's hash matches
+            }
+        } catch (SafetensorsException e) {   // a header that does not parse, or a tensor too large to read whole
+            unscanned = e;
+            hashFrom(file, hashed[0], hash);
+        }
+        return new Reading(HexFormat.of().formatHex(md.digest()), weight, unscanned);
     }
 
     public static String sha256(Path file) throws IOException {
-        return sha256(file, n -> {});
+        MessageDigest md = newSha256();
+        hashFrom(file, 0, md::update);
+        return HexFormat.of().formatHex(md.digest());
     }
 
-    private static String sha256(Path file, LongConsumer read) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 20];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-                read.accept(n);
-            }
-            return HexFormat.of().formatHex(md.digest());
+    /** Hands {@code hash} the bytes of {@code file} from {@code pos} to its end, a megabyte at a time. */
+    private static void hashFrom(Path file, long pos, Consumer<ByteBuffer> hash) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            for (int n; (n = ch.read(buf.clear(), pos)) > 0; pos += n) hash.accept(buf.flip());
+        }
+    }
+
+    private static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
