@@ -125,6 +125,27 @@ class ProgressBarsTest {
     }
 
     /**
+     * A resumed dataset's bar starts at its complete clips (kept in moments: counted from 0, they made its speed and ETA
+     * wrong), and with a clip missing between complete ones it does not step back. A dataset of other settings is refused
+     * before the bar opens.
+     */
+    @Test
+    void aResumedDatasetsBarStartsAtItsCompleteClips(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips");
+        String[] dataset = {"dataset", "--out", data.toString(), "--count", "3", "--size", "32", "--frames", "2"};
+        assertEquals(0, Main.run(dataset));
+        org.apache.commons.io.file.PathUtils.deleteDirectory(data.resolve("clips/000001"));
+        String err = CliRun.stderrOf(0, dataset);
+        List<String> bars = err.lines().filter(l -> l.startsWith("clips ")).toList();
+        assertTrue(bars.size() >= 2 && bars.get(0).contains(" 2/3 ") && bars.get(bars.size() - 1).contains(" 3/3 "), err);
+        assertTrue(err.contains("1 clips written, 2 already complete"), err);
+        dataset[dataset.length - 1] = "3";   // other settings: refused before any bar
+        String refused = CliRun.stderrOf(2, dataset);
+        assertTrue(refused.contains("the existing dataset differs"), refused);
+        assertFalse(refused.lines().anyMatch(l -> l.startsWith("clips ")), refused);
+    }
+
+    /**
      * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
      * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.
      */

@@ -41,9 +41,12 @@ final class DatasetCommand implements Callable<Integer> {
         }
         OutputPaths.directory("--out", out, false);
         SyntheticDataset.Result r;
+        // opened before the bar: a dataset of other settings is refused first, and the bar starts at the clips already
+        // complete (kept in moments: counted from 0, they would make its speed and ETA wrong)
         try (GracefulStop note = StopNote.saying(out + " keeps its complete clips; the same command continues");
-             ProgressBar bar = ProgressBars.of("clips", count, null)) {
-            r = SyntheticDataset.generate(out, count, seed, cfg, (done, total) -> bar.stepTo(done));
+             SyntheticDataset ds = SyntheticDataset.open(out, count, seed, cfg);
+             ProgressBar bar = ProgressBars.of("clips", count, null, ds.complete())) {
+            r = ds.generate((done, total) -> bar.stepTo(done));
         }
         System.err.printf("%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
         return 0;

@@ -115,10 +115,18 @@ class SyntheticDatasetTest {
         assertTrue(msg.contains("seed"), msg);
     }
 
+    /** Progress counts complete clips: resumed, from those found complete (a bar starts there), and never back over a gap. */
     @Test
-    void progressCountsEveryClip(@TempDir Path dir) throws IOException {
+    void progressCountsCompleteClips(@TempDir Path dir) throws IOException {
         List<Integer> seen = new java.util.ArrayList<>();
         SyntheticDataset.generate(dir, 3, SEED, SIZE, F, (done, total) -> { assertEquals(3, total); seen.add(done); });
         assertEquals(List.of(1, 2, 3), seen);
+        Files.delete(dir.resolve("clips/000000/drags.json"));
+        seen.clear();
+        try (SyntheticDataset d = SyntheticDataset.open(dir, 3, SEED, GeneratorConfig.defaults(SIZE, F))) {
+            assertEquals(2, d.complete());
+            assertEquals(new SyntheticDataset.Result(1, 2), d.generate((done, total) -> seen.add(done)));
+        }
+        assertEquals(List.of(3), seen);
     }
 }
