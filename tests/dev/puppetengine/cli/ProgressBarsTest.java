@@ -145,6 +145,20 @@ class ProgressBarsTest {
         assertFalse(refused.lines().anyMatch(l -> l.startsWith("clips ")), refused);
     }
 
+    /** A resumed training run refused for other settings says so before any bar (it used to print a bar's first line, then the error). */
+    @Test
+    void aResumeRefusedForOtherSettingsShowsNoBar(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", "1", "--batch-size", "1"};
+        assertEquals(0, Main.run(fit));
+        fit[8] = "2";
+        String err = CliRun.stderrOf(2, fit);
+        assertTrue(err.contains("training.steps 1 -> 2"), err);
+        assertFalse(err.lines().anyMatch(l -> l.startsWith("image encoder ")), err);
+    }
+
     /**
      * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
      * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.

@@ -47,8 +47,9 @@ final class Training {
 
     /** As above; {@code each} also hears every optimiser step (train's previews). */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out, Trainer.Listener each) throws IOException {
-        Path resume = TrainingCheckpoint.latest(out);   // the bar counts from there, so that its ETA times only this run's steps
-        long done = resume == null ? 0 : TrainingCheckpoint.step(resume);
+        // before the bar: a resume refused for other settings says so without a bar, and the bar counts from the
+        // checkpoint resumed, so that its ETA times only this run's steps
+        long done = t.prepare(note -> ProgressBars.println("note: " + note));
         Trainer.Result r;
         try (GracefulStop stop = t.stopOnSignal(300)) {
             try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null, done)) {
@@ -82,7 +83,7 @@ final class Training {
 
     /**
      * Drives {@code bar} with each optimiser step's loss, gradient norm, learning rate, clips/s and, in fp16, loss scale,
-     * then tells {@code each}; resumption and notes are said above the bar.
+     * then tells {@code each}; resumption is said above the bar.
      */
     private static Trainer.Listener listener(ProgressBar bar, Trainer.Listener each, Path out) {
         return new Trainer.Listener() {
@@ -97,9 +98,6 @@ final class Training {
 
             @Override
             public void resumed(Path checkpoint, long step) { ProgressBars.println("resuming the run in " + out + " at step " + step + " (" + checkpoint + ")"); }
-
-            @Override
-            public void note(String message) { ProgressBars.println("note: " + message); }
         };
     }
 }

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
@@ -47,7 +48,7 @@ public final class Trainer {
         /** The run continues from {@code checkpoint} (step {@code step}), after its settings and inputs were found the same. */
         default void resumed(Path checkpoint, long step) {}
 
-        /** Something the run did to its directory before training (removed leftovers, started over). */
+        /** Something the run did to its directory before training (removed leftovers, started over), when {@link #run} prepared it. */
         default void note(String message) {}
     }
 
@@ -66,6 +67,8 @@ public final class Trainer {
     private final AtomicBoolean stop = new AtomicBoolean();
     private JsonNode inputs;
     private LossScaler scaler;
+    private Map<String, Tensor> trainable;   // set by prepare (null until then), with the checkpoint to resume (null: step 0)
+    private Path resumeFrom;
 
     /**
      * {@code store}: the weights being trained, fp32, bf16, fp16 (with loss scaling) or fp64; {@code modelConfigJson}
@@ -105,18 +108,32 @@ public final class Trainer {
     /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
     public void requestStop() { stop.set(true); }
 
-    public Result run(Listener listener) throws IOException {
+    /**
+     * Readies the run for {@link #run}: selects the trainable parameters, removes the unfinished writes a killed run left
+     * in its directory and checks the settings and inputs against those it was begun with (refusing to resume a
+     * checkpoint under others), telling {@code notes} what it did. Returns the step the run starts at: its latest
+     * checkpoint's, else 0. {@link #run} calls it unless it was called already: a caller with a progress bar calls it
+     * first, so that a refusal comes before any bar and the bar starts at that step.
+     */
+    public long prepare(Consumer<String> notes) throws IOException {
         if (cfg.batchSize() > objective.size())   // each batch would hold some examples twice
             throw new IllegalArgumentException("batch size " + cfg.batchSize() + " is larger than the " + objective.size() + " training examples");
-        Map<String, Tensor> trainable = cfg.selectTrainable(store), all = new LinkedHashMap<>();
-        store.parameters().forEach((k, p) -> all.put(k, p.value()));
+        Map<String, Tensor> selected = cfg.selectTrainable(store);
         Path checkpoints = TrainingCheckpoint.checkpointsDir(run);
         // no other run writes there (the directory is locked): checkpoint saves, log rewrites and model exports a kill cut short
         int leftovers = AtomicFile.removeLeftovers(checkpoints) + AtomicFile.removeLeftovers(run);
-        if (leftovers > 0 && listener != null)
-            listener.note("removed " + leftovers + " unfinished write" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + run);
-        Path resumeFrom = TrainingCheckpoint.latest(run);
-        checkConfig(modelConfigJson, resumeFrom != null, listener);
+        if (leftovers > 0)
+            notes.accept("removed " + leftovers + " unfinished write" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + run);
+        resumeFrom = TrainingCheckpoint.latest(run);
+        checkConfig(modelConfigJson, resumeFrom != null, notes);
+        trainable = selected;
+        return resumeFrom == null ? 0 : TrainingCheckpoint.step(resumeFrom);
+    }
+
+    public Result run(Listener listener) throws IOException {
+        if (trainable == null) prepare(listener == null ? note -> {} : listener::note);
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        store.parameters().forEach((k, p) -> all.put(k, p.value()));
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {
             Map<String, Tensor> weights = masters(all, adam);
@@ -248,7 +265,7 @@ public final class Trainer {
      * nothing to resume (the earlier attempt failed before its first one, e.g. out of memory): it starts over with these
      * settings, its log emptied by trimLog.
      */
-    private void checkConfig(String modelJson, boolean resumable, Listener listener) throws IOException {
+    private void checkConfig(String modelJson, boolean resumable, Consumer<String> notes) throws IOException {
         Path file = run.resolve("config.json");
         Map<String, Object> settings = new LinkedHashMap<>();   // in this order, so the file's bytes are the same every time
         settings.put("training", cfg);
@@ -276,8 +293,7 @@ public final class Trainer {
             if (resumable)
                 throw new IllegalArgumentException(file + ": this run directory was started with other settings or inputs (" + String.join(", ", diff)
                         + "); use a new --out directory or the same settings and inputs");
-            if (listener != null)
-                listener.note(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (" + String.join(", ", diff) + ")");
+            notes.accept(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (" + String.join(", ", diff) + ")");
         }
         AtomicFile.writeString(file, mine);
     }
