@@ -10,7 +10,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -75,16 +74,18 @@ class ConvertErrorsTest {
         assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code());
         CliRun r = run(engine.toString(), "--to", "diffusers", "--dry-run");
         assertEquals(0, r.code(), r.text());
-        assertTrue(r.text().contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text());
-        assertTrue(r.text().contains("warning: vae has norm_num_groups 8"), r.text());
+        // warnings on stderr: stdout stays the report (convert ... > report.txt), and the user still sees them
+        assertTrue(r.err().contains("warning: unet has norm_num_groups 8: diffusers and Puppet-Master's networks.py build 32 groups"), r.text());
+        assertTrue(r.err().contains("warning: vae has norm_num_groups 8"), r.text());
         assertFalse(r.text().contains("warning: image_encoder"), r.text());
+        assertFalse(r.out().contains("warning"), r.out());
         assertFalse(r.text().contains("unscaled"), r.text());
 
         Path m = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // as train --unscaled-input marks its export
         com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(m.toFile());
         Files.writeString(m, json.put("unet_input", "unscaled").toString());
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
-        assertTrue(r.text().contains("warning: the UNet was trained on the unscaled noisy latent") && r.text().contains("sample the export without that scaling"), r.text());
+        assertTrue(r.err().contains("warning: the UNet was trained on the unscaled noisy latent") && r.err().contains("sample the export without that scaling"), r.text());
         // the export keeps the setting in the UNet's config.json, and converting it back restores it
         Path back = dir.resolve("back"), exported = dir.resolve("exported");
         assertEquals(0, run(engine.toString(), "--to", "diffusers", "--out", exported.toString()).code());
@@ -193,7 +194,8 @@ class ConvertErrorsTest {
 
         CliRun ok = run(in.toString(), "--preset", "toy", "--allow-partial", "--out", out.toString());
         assertEquals(0, ok.code(), ok.text());
-        assertTrue(ok.text().contains("warning: " + vae), ok.text());
+        assertTrue(ok.err().contains("warning: " + vae), ok.text());
+        assertFalse(ok.out().contains("warning"), ok.out());
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors"))) {
             assertTrue(r.contains("decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight"));
             assertFalse(r.contains("decoder.extra.weight"));
@@ -287,7 +289,7 @@ class ConvertErrorsTest {
         try (InputFile f = InputFile.open(vae)) {
             f.tensors.forEach((k, t) -> tensors.put(k, k.equals("decoder.conv_out.bias")
                     ? new SourceTensor(t.file(), k, t.dtype(), t.shape(), () -> { throw new IOException(vae + ": read error (simulated)"); }) : t));
-            EngineConversion conv = new EngineConversion(toy, DType.BF16, 0, false, new PrintStream(PrintStream.nullOutputStream()));
+            EngineConversion conv = new EngineConversion(toy, DType.BF16, 0, false);
             EngineConversion.Planned p = conv.plan(new ComponentInput("vae", ComponentInput.Naming.DIFFUSERS, vae, "", tensors, null, null));
             IOException e = assertThrows(IOException.class, () -> conv.write(out, List.of(p), "test", false, Progress.NONE));
             assertTrue(e.getMessage().contains("read error (simulated)"), e.getMessage());

@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -169,8 +168,7 @@ class ConvertNamesTest {
     @Test
     void fullSizeSvdInSgmAndDiffusersNamesPlansThePuppetMasterModel() {
         UNetConfig svd = PM.unet().svdBase();
-        PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
-        EngineConversion conv = new EngineConversion(PM, DType.BF16, 0, false, quiet);
+        EngineConversion conv = new EngineConversion(PM, DType.BF16, 0, false);
         Map<String, Function<String, SgmNames.Ref>> sgmNames = Map.of(
                 ComponentInput.UNET, k -> SgmNames.unet(svd, k), ComponentInput.VAE, k -> SgmNames.vae(4, k), ComponentInput.IMAGE_ENCODER, SgmNames::clip);
         Map<String, Module> modules = Map.of(ComponentInput.UNET, new UNetSpatioTemporalConditionModel(svd),

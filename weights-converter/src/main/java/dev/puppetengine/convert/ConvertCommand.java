@@ -105,7 +105,7 @@ public final class ConvertCommand implements Callable<Integer> {
         if (p == null || !p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got '" + preset + "'");
         if (!dryRun) ModelDirectory.checkReplaceable(out, force);
         try (Inputs in = Inputs.open(inputs, log)) {
-            EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial, log);
+            EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial);
             List<EngineConversion.Planned> plan = conv.plan(in);
             long tensors = 0;
             for (EngineConversion.Planned c : plan) {
@@ -140,7 +140,7 @@ public final class ConvertCommand implements Callable<Integer> {
         if (!dryRun) DiffusersExport.checkReplaceable(out, force);
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
         log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
-        for (String c : DiffusersExport.caveats(dir)) log.println("warning: " + c);
+        for (String c : DiffusersExport.caveats(dir)) System.err.println("warning: " + c);   // stdout is the report; no bar open yet
         if (dryRun) {
             DiffusersExport.check(dir);   // the real run's checks: configs, tensor names and shapes
             man.components().forEach((k, v) -> log.printf(Locale.ROOT, "%-14s %5d tensors %,15d params%n", k, v.tensors(), v.parameters()));

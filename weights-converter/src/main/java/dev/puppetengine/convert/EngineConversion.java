@@ -22,7 +22,6 @@ import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -56,14 +55,12 @@ final class EngineConversion {
     private final DType dtype;
     private final long seed;
     private final boolean allowPartial;
-    private final PrintStream log;
 
-    EngineConversion(ModelPresets preset, DType dtype, long seed, boolean allowPartial, PrintStream log) {
+    EngineConversion(ModelPresets preset, DType dtype, long seed, boolean allowPartial) {
         this.preset = preset;
         this.dtype = dtype;
         this.seed = seed;
         this.allowPartial = allowPartial;
-        this.log = log;
     }
 
     List<Planned> plan(Inputs inputs) {
@@ -201,7 +198,7 @@ final class EngineConversion {
         if (!problems.isEmpty()) {
             String what = in.file() + ": does not match the " + preset.name() + " " + in.component() + ": " + String.join("; ", problems);
             if (!allowPartial) throw new UserError(what + " (--allow-partial converts anyway)");
-            log.println("warning: " + what);
+            System.err.println("warning: " + what);   // stdout is convert's report; planned before its bar opens
             if (!initialised.isEmpty()) notes.add(initialised.size() + " missing or mis-shaped tensors initialised (seed " + seed + "), unexpected ones skipped");
         }
         long n = params.values().stream().mapToLong(Parameter::numel).sum();
