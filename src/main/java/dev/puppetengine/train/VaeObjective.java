@@ -26,7 +26,8 @@ import java.util.List;
  * and loss = Charbonnier(decode(mean) - x) + kl_weight KL(q(z|x) || N(0, I)). The decoder gets the mean, not
  * a sample: at initialisation the posterior std is 1 while the means are ~0.01, so a sample is pure noise and
  * the autoencoder did not learn at all in a first attempt (loss flat for 120 steps); with a tiny KL weight
- * the optimum has a near-zero variance anyway, and prepare and sampling only ever use the mean. Windows rather
+ * the optimum has a near-zero variance anyway: sampling and the conditioning frame use the mean (train's video latents
+ * are drawn as mean + std N(0, 1) from what prepare keeps, as the reference's loader does, spec 4.6). Windows rather
  * than whole clips keep a CPU step short; the decoder's temporal layers see real frame sequences either way.
  */
 public final class VaeObjective implements Objective {
