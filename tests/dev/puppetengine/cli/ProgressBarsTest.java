@@ -66,6 +66,30 @@ class ProgressBarsTest {
         }
     }
 
+    /**
+     * A write that reaches a closed bar, through the taken stderr a logger thread fetched just before close gave it back,
+     * or a println that read the open bar just before close, is a plain line: the closed bar is not drawn again below it.
+     */
+    @Test
+    void onATerminalAWriteReachingAClosedBarDoesNotRedrawIt() {
+        PrintStream saved = System.err;
+        try {
+            System.setErr(out);
+            ProgressBars.Console c = new ProgressBars.Console(out, 10);
+            c.takeStderr();
+            c.accept("bar 1/3");
+            PrintStream held = System.err;
+            c.close();
+            held.println("late");
+            held.print("tail");
+            c.println("racing");
+            String nl = System.lineSeparator();
+            assertEquals("\rbar 1/3   " + nl + "late" + nl + "tail" + "racing" + nl, written());
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
     /** Into a pipe nothing is taken: the bar's lines are whole, another line cannot land on one. */
     @Test
     void intoAPipeStderrIsLeftAlone() {

@@ -95,7 +95,7 @@ public final class ProgressBars {
         private final int width;
         private final CountDownLatch drawn = new CountDownLatch(1);
         private String last;
-        private boolean ended;   // on a terminal: the bar's line ended for good (printlnOnExit), no more redraws
+        private boolean ended;   // the bar's line ended for good (printlnOnExit on a terminal, or close), no more redraws
         private String printed;
         private long printedAt;
         private PrintStream replaced, taken;   // System.err before takeStderr, put back on close; and the one it set
@@ -145,7 +145,8 @@ public final class ProgressBars {
             @Override
             public void write(int b) {
                 synchronized (Console.this) {
-                    if (b == '\n') flushLine();
+                    if (taken == null) out.write(b);   // given back at close: a stream fetched before (a logger thread's) writes through
+                    else if (b == '\n') flushLine();
                     else line.write(b);
                 }
             }
@@ -200,6 +201,7 @@ public final class ProgressBars {
                 taken = null;
             }
             if (last == null || ended) return;
+            ended = true;   // a println that still reaches it (having read `open` before close) is a plain line: no bar redrawn below
             if (width > 0) out.println();
             else if (!last.equals(printed)) out.println(last);
         }
