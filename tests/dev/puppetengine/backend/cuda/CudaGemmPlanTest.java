@@ -107,14 +107,19 @@ public class CudaGemmPlanTest {
         CudaGemm.Im2col pad0 = new CudaGemm.Im2col(null, t, 32 * 32, 34, 34, 32, 3, 3, 32, 32, 1, 1, 0, 0);
         CudaGemm.Mat w = mat(t, 1, pad1.cols(), 0);
         String a = key(pad1, w), b = key(pad0, w);
-        assertEquals("bf16_kk m=1024 n=64 k=288 batch=1 conv 3x3 s1x1 p1x1 in32x32 c=BF16 +cublas", a);
+        assertEquals("bf16_kk m=1024 n=64 k=288 batch=1 conv 3x3 s1x1 p1x1 in32x32 out32x32 c=BF16 +cublas", a);
         assertFalse(a.equals(b), "one tile choice for both: " + b);
         CudaGemm.Im2col dilated = new CudaGemm.Im2col(null, t, 32 * 32, 32, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1, 2, 2);
         assertFalse(key(pad1, w).equals(key(dilated, w)), "dilation 2 gathers other taps");
+        // a stride-2 convolution's input gradient into 32x31 and into 31x32 images: the same 16x16 gradient read dilated,
+        // the same padding at the top and left, as many pixels
+        CudaGemm.Im2col wide = new CudaGemm.Im2col(null, t, 32 * 31, 16, 16, 32, 3, 3, 32, 31, 1, 1, 1, 1, 2, 2);
+        CudaGemm.Im2col tall = new CudaGemm.Im2col(null, t, 31 * 32, 16, 16, 32, 3, 3, 31, 32, 1, 1, 1, 1, 2, 2);
+        assertFalse(key(wide, w).equals(key(tall, w)), "one tile choice for both: " + key(tall, w));
         // the weight gradient's gathered B: the same shape words after "dW"
         CudaGemm.Mat gy = mat(t, 1, 64, 0);
         CudaGemm.MmaPlan dw = plan(1, 64, (int) pad1.cols(), 1024, gy, pad1);
-        assertEquals("bf16_mn m=64 n=288 k=1024 batch=1 dW 3x3 s1x1 p1x1 in32x32 c=F32 +bias",
+        assertEquals("bf16_mn m=64 n=288 k=1024 batch=1 dW 3x3 s1x1 p1x1 in32x32 out32x32 c=F32 +bias",
                 CudaGemm.tuneKey(dw, 1, 64, 288, 1024, gy, pad1, DType.F32, CudaGemm.Epilogue.of(new CudaGemm.Bias(null, t), null), false));
     }
 

@@ -78,10 +78,13 @@ final class CudaGemm {
 
         /**
          * The map's shape for the tuning key: two convolutions alike in m, n and k (3x3 pad 1 on 32x32 and pad 0 on
-         * 34x34, say) gather differently (edge taps, rows per tile), so a tile timed on one must not serve the other.
+         * 34x34, say) gather differently (edge taps, rows per tile), so a tile timed on one must not serve the other. The
+         * output size too: the bottom and right padding are not words of their own, so one input and top-left padding can
+         * give outputs of other shapes and the same pixel count (a stride-2 input gradient's 32x31 and 31x32).
          */
         String tuneKey() {
-            return kh + "x" + kw + " s" + sh + "x" + sw + " p" + pt + "x" + pl + (dh > 1 || dw > 1 ? " d" + dh + "x" + dw : "") + " in" + h + "x" + w;
+            return kh + "x" + kw + " s" + sh + "x" + sw + " p" + pt + "x" + pl + (dh > 1 || dw > 1 ? " d" + dh + "x" + dw : "") + " in" + h + "x" + w
+                    + " out" + ho + "x" + wo;
         }
     }
 
