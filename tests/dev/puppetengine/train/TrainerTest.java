@@ -73,6 +73,28 @@ class TrainerTest {
         }
     }
 
+    /**
+     * A Trainer run a second time prepares again, as a new Trainer on the directory would: it resumes from the checkpoint
+     * the first run left, not from what the first run was prepared with (nothing: it started over from step 0 on the
+     * trained weights, emptying the log of the steps it had trained).
+     */
+    @Test
+    void aSecondRunOfOneTrainerResumesWhereTheFirstEnded() throws Exception {
+        Path run = tmp.resolve("twice");
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            Trainer t = Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(2));
+            assertEquals(0, t.prepare(n -> {}));
+            Trainer.Result first = t.run(null);
+            assertEquals(0, first.startStep());
+            assertEquals(2, first.endStep());
+            Trainer.Result again = t.run(null);
+            assertEquals(2, again.startStep(), "resumed at the first run's last checkpoint");
+            assertEquals(2, again.endStep());
+        }
+        assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
+    }
+
     @Test
     void overfittingOneBatchLowersTheLoss() throws Exception {
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();

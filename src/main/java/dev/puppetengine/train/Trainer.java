@@ -67,7 +67,7 @@ public final class Trainer {
     private final AtomicBoolean stop = new AtomicBoolean();
     private JsonNode inputs;
     private LossScaler scaler;
-    private Map<String, Tensor> trainable;   // set by prepare (null until then), with the checkpoint to resume (null: step 0)
+    private Map<String, Tensor> trainable;   // set by prepare, taken by the next run (null: not prepared), with the checkpoint to resume (null: step 0)
     private Path resumeFrom;
 
     /**
@@ -112,8 +112,8 @@ public final class Trainer {
      * Readies the run for {@link #run}: selects the trainable parameters, removes the unfinished writes a killed run left
      * in its directory and checks the settings and inputs against those it was begun with (refusing to resume a
      * checkpoint under others), telling {@code notes} what it did. Returns the step the run starts at: its latest
-     * checkpoint's, else 0. {@link #run} calls it unless it was called already: a caller with a progress bar calls it
-     * first, so that a refusal comes before any bar and the bar starts at that step.
+     * checkpoint's, else 0. {@link #run} calls it unless it was called since the last run: a caller with a progress bar
+     * calls it first, so that a refusal comes before any bar and the bar starts at that step.
      */
     public long prepare(Consumer<String> notes) throws IOException {
         if (cfg.batchSize() > objective.size())   // each batch would hold some examples twice
@@ -131,7 +131,10 @@ public final class Trainer {
     }
 
     public Result run(Listener listener) throws IOException {
-        if (trainable == null) prepare(listener == null ? note -> {} : listener::note);
+        if (this.trainable == null) prepare(listener == null ? note -> {} : listener::note);
+        Map<String, Tensor> trainable = this.trainable;
+        Path resumeFrom = this.resumeFrom;
+        this.trainable = null;   // a preparation serves one run: a later one prepares again, resuming where this one ends
         Map<String, Tensor> all = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> all.put(k, p.value()));
         try (Adam adam = new Adam(trainable, cfg.adam());
