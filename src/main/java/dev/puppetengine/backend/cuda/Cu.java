@@ -2,9 +2,35 @@ package dev.puppetengine.backend.cuda;
 
 import jcuda.driver.CUresult;
 
-/** Return-code checking: every driver call goes through {@link #check}, so no error is silently dropped. */
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Return-code checking: every driver call goes through {@link #check}, so no error is silently dropped; and JCuda's
+ * native-library errors in one line.
+ */
 final class Cu {
     private Cu() {}
+
+    private static final Pattern LOADER = Pattern.compile("(\\S+\\.so[.\\d]*): cannot open shared object file");
+
+    /**
+     * Why a JCuda binding did not load, in one line: JCuda's message holds a page of nested stack traces (one per way
+     * it tried), the loader's reason deep inside. The library the loader could not open where it says so
+     * ("libcublas.so.12: cannot open shared object file"), else the message's first line.
+     */
+    static String linkFailure(LinkageError e) {
+        String all = messages(e);
+        Matcher m = LOADER.matcher(all);
+        return m.find() ? m.group(1) + ": cannot open shared object file" : all.lines().findFirst().orElse("");
+    }
+
+    /** The messages of {@code e} and its causes, a line apart. */
+    static String messages(Throwable e) {
+        StringBuilder all = new StringBuilder();
+        for (Throwable c = e; c != null; c = c.getCause()) all.append(c.getMessage()).append('\n');
+        return all.toString();
+    }
 
     static void check(int rc, String call) {
         if (rc != CUresult.CUDA_SUCCESS) {

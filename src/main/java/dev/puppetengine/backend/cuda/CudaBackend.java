@@ -106,14 +106,12 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** A one-line reason from JCuda's multi-page native-library error. */
-    private static String linkFailure(LinkageError e) {
-        String m = String.valueOf(e.getMessage());
-        for (Throwable c = e; c != null && !m.contains("libcuda"); c = c.getCause()) m += " " + c.getMessage();
-        if (m.contains("libcuda.so.1"))
+    /** What to do about the driver binding not loading, in one line. */
+    static String linkFailure(LinkageError e) {
+        if (Cu.messages(e).contains("libcuda.so.1"))
             return "libcuda.so.1 (the NVIDIA driver library) is not installed or not on the loader path: install NVIDIA driver 580 or "
                     + "newer (in a container, start it with GPU access, e.g. docker run --gpus all)";
-        return "JCuda's native driver binding did not load: " + m.lines().findFirst().orElse(m);
+        return "JCuda's native driver binding did not load: " + Cu.linkFailure(e);
     }
 
     private CudaBackend() throws CudaUnavailableException {

@@ -157,7 +157,8 @@ final class CudaGemm {
                     if (rc != 0) throw new CudaException("cublasSetStream failed: " + rc);
                 }
             } catch (LinkageError e) {
-                why = "libcublas.so.12 did not load: " + e.getMessage();
+                why = "JCublas did not load (" + Cu.linkFailure(e) + ")";
+                LOG.debug("JCublas's load error in full: {}", e.getMessage());
                 h = null;
             }
         }
