@@ -42,8 +42,8 @@ public final class ProgressBars {
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
         if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0")).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
-        console.takeStderr();
         ProgressBar bar = b.build();
+        console.takeStderr();   // after build: a build that threw would have left stderr taken
         open = console;
         // progressbar 0.10.1 draws a bar first on its render thread, and only a later run of its update action closes
         // the consumer: a bar closed before that first run (no work to do: a finished resume, an empty batch) had its
@@ -131,7 +131,7 @@ public final class ProgressBars {
          * closes: a line written there straight (a logger's) would land on the bar's line and be overwritten by its next
          * redraw. Into a pipe the bar writes whole lines, so other lines cannot be glued to it: nothing to take.
          */
-        void takeStderr() {
+        synchronized void takeStderr() {
             if (width == 0) return;
             replaced = System.err;
             taken = new PrintStream(sink, true, StandardCharsets.UTF_8);
