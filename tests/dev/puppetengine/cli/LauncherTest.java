@@ -21,9 +21,12 @@ class LauncherTest {
     void aSignalDuringTheBuildStopsTheBuildsChildren(String signal, int expectedCode, @TempDir Path dir) throws Exception {
         Path launcher = dir.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
         Files.copy(Path.of("puppet-engine"), launcher);
-        // a stand-in for mvn whose child (like nvcc under Maven) would finish the build's work after the signal
+        // a stand-in for mvn whose child (like nvcc under Maven) would finish the build's work after the signal: once the
+        // test says "go" (after the launcher is gone), not after a time, which a busy machine could let pass before the
+        // signal; it gives up unfinished after a minute, not to outlive a test that failed before saying "go"
         Path mvn = bin.resolve("mvn");
-        Files.writeString(mvn, "#!/bin/sh\ntouch started\n(sleep 1.5; touch finished) &\nwait\n");
+        Files.writeString(mvn, "#!/bin/sh\ntouch started\n"
+                + "(i=0; while [ ! -e go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; if [ -e go ]; then touch finished; fi) &\nwait\n");
         for (Path p : new Path[]{launcher, mvn}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
         // the signal at its default, as in a user's shell: a job started in the background (a CI run under nohup, say) starts
         // with INT and HUP ignored, and bash can neither trap nor reset a signal ignored on entry
@@ -35,11 +38,40 @@ class LauncherTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (p.isAlive() && !Files.exists(dir.resolve("started")) && System.nanoTime() < deadline) Thread.sleep(10);
         assertTrue(p.isAlive() && Files.exists(dir.resolve("started")), Files.readString(dir.resolve("log.txt")));
-        Thread.sleep(200);   // the launcher sets its trap right after starting the build
+        awaitTraps(p.pid());
         assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
         assertTrue(p.waitFor(10, TimeUnit.SECONDS), "the launcher did not exit on SIG" + signal);
         assertEquals(expectedCode, p.exitValue(), Files.readString(dir.resolve("log.txt")));
-        Thread.sleep(2500);   // past the child's 1.5 s
+        Files.createFile(dir.resolve("go"));
+        Thread.sleep(2000);   // a child still running sees "go" within 50 ms
         assertFalse(Files.exists(dir.resolve("finished")), "the build's child kept running after the launcher's SIG" + signal);
+    }
+
+    /**
+     * Waits for the launcher to have set its traps: it sets them right after starting the build, but a busy machine may
+     * not run its shell for a while after the build's child touched "started", and a signal before the traps ends the
+     * shell alone (exit 128 + the signal all the same), the build running on. On Linux the shell's caught signals
+     * (SigCgt in /proc/PID/status) show its TERM and HUP traps (bash catches neither on its own; INT it does, so INT
+     * says nothing): the INT trap is the statement after them, hence the short wait after. Elsewhere only that wait.
+     */
+    private static void awaitTraps(long pid) throws Exception {
+        Path status = Path.of("/proc/" + pid + "/status");
+        long wanted = 1L << (15 - 1) | 1L << (1 - 1);   // SIGTERM, SIGHUP
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (Files.isReadable(status) && (caught(status) & wanted) != wanted) {
+            assertTrue(System.nanoTime() < deadline, "the launcher set no TERM and HUP traps in 30 s");
+            Thread.sleep(10);
+        }
+        Thread.sleep(200);
+    }
+
+    /** The signals a process catches (the SigCgt mask of /proc/PID/status: bit n - 1 for signal n); 0 once it is gone. */
+    private static long caught(Path status) {
+        try {
+            return Files.readAllLines(status).stream().filter(l -> l.startsWith("SigCgt:"))
+                    .mapToLong(l -> Long.parseUnsignedLong(l.substring("SigCgt:".length()).trim(), 16)).findFirst().orElse(0);
+        } catch (java.io.IOException e) {   // it ended meanwhile: the assertions after say how
+            return 0;
+        }
     }
 }
