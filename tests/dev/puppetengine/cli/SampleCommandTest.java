@@ -12,6 +12,7 @@ import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.testing.CliRun;
+import dev.puppetengine.testing.ProcDir;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,17 +107,17 @@ class SampleCommandTest {
         assertArrayEquals(kept, Files.readAllBytes(first));
     }
 
-    /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it. */
+    /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it (and why: {@link ProcDir}). */
     @Test
     void anOutputWhereNothingCanBeCreatedIsRefusedUpFront() {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
         CliRun r = CliRun.of(sample(Path.of("/proc/x.gif")));
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("--out /proc/x.gif: cannot create files in /proc"), r.err());
+        assertTrue(r.err().contains("--out /proc/x.gif: " + ProcDir.refusal()), r.err());
         assertFalse(r.err().contains("model "), "refused before the model is loaded: " + r.err());
         CliRun d = CliRun.of("dataset", "--out", "/proc/x", "--count", "1");
         assertEquals(2, d.code(), d.err());
-        assertTrue(d.err().contains("--out /proc/x: cannot create files in /proc"), d.err());
+        assertTrue(d.err().contains("--out /proc/x: " + ProcDir.refusal()), d.err());
     }
 
     /** The input image as --out, however spelled, is refused before any work and left as it was. */
