@@ -47,7 +47,8 @@ public final class TrainingCheckpoint {
 
     public static Path checkpointsDir(Path run) { return run.resolve("checkpoints"); }
 
-    static String name(long step) { return String.format("step-%08d", step); }
+    /** A checkpoint's directory name: ASCII digits whatever the locale (%d writes Arabic-Indic ones in an Arabic locale, Devanagari in Marathi..., which {@link #list} does not match). */
+    static String name(long step) { return String.format(java.util.Locale.ROOT, "step-%08d", step); }
 
     /** Writes the checkpoint of {@code state} and points "latest" at it; prunes to the newest {@code keep}. */
     public static Path save(Path run, State state, Map<String, Tensor> weights, Adam adam, Ema ema, String modelConfigJson, int keep) throws IOException {
