@@ -53,7 +53,7 @@ class SafetensorsTest {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (DType t : DType.values()) {
-                String name = t.name().toLowerCase();
+                String name = t.name().toLowerCase(java.util.Locale.ROOT);
                 tensors.put(name, Tensor.of(CPU, t, new int[] {2, 2}, values.get(name)));
             }
             tensors.put("scalar", Tensor.of(CPU, DType.F32, new int[0], 42.0));
@@ -71,7 +71,7 @@ class SafetensorsTest {
                 pos = e.end();
             }
             for (DType t : DType.values()) {
-                String name = t.name().toLowerCase();
+                String name = t.name().toLowerCase(java.util.Locale.ROOT);
                 Tensor x = r.load(name, CPU);
                 assertEquals(t, x.dtype());
                 assertArrayEquals(new int[] {2, 2}, x.shape());
