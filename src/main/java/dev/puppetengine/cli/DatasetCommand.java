@@ -48,7 +48,7 @@ final class DatasetCommand implements Callable<Integer> {
              ProgressBar bar = ProgressBars.of("clips", count, null, ds.complete())) {
             r = ds.generate((done, total) -> bar.stepTo(done));
         }
-        System.err.printf("%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
+        System.err.printf(java.util.Locale.ROOT, "%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
         return 0;
     }
 }

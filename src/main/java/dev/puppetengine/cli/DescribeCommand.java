@@ -71,7 +71,7 @@ final class DescribeCommand implements Callable<Integer> {
             String top = parts[0].endsWith("blocks") ? parts[0] + "." + parts[1] : parts[0];
             perModule.merge(top, e.getValue().numel(), Long::sum);
         }
-        if (!keys) perModule.forEach((k, v) -> System.out.printf("  %-28s %,15d%n", k, v));
-        System.out.printf("%s %s: %,d tensors, %,d parameters%n%n", preset, component, m.namedParameters().size(), m.parameterCount());
+        if (!keys) perModule.forEach((k, v) -> System.out.printf(java.util.Locale.ROOT, "  %-28s %,15d%n", k, v));
+        System.out.printf(java.util.Locale.ROOT, "%s %s: %,d tensors, %,d parameters%n%n", preset, component, m.namedParameters().size(), m.parameterCount());
     }
 }

@@ -80,7 +80,7 @@ public final class Main implements Runnable {
                 tries.add(a[1]);
         tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
         String last = tries.remove(tries.size() - 1);
-        return String.format("out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
+        return String.format(java.util.Locale.ROOT, "out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
                 tries.isEmpty() ? last : String.join(", ", tries) + " or " + last);
     }
 

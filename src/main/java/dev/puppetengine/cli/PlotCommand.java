@@ -32,7 +32,7 @@ final class PlotCommand implements Callable<Integer> {
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
         if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         int n = LossPlot.write(log, png);
-        System.err.printf("wrote %s (%d steps)%n", png, n);
+        System.err.printf(java.util.Locale.ROOT, "wrote %s (%d steps)%n", png, n);
         return 0;
     }
 }

@@ -74,7 +74,7 @@ final class SampleCommand implements Callable<Integer> {
             if (target.getParent() != null) Files.createDirectories(target.toAbsolutePath().getParent());
             int written = video.write(target, kind, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
-            System.err.printf("wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
+            System.err.printf(java.util.Locale.ROOT, "wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
                     out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",
                     t.preprocessMs(), t.clipMs(), t.vaeEncodeMs(), t.unetPerStepMs(), t.vaeDecodeMs());
         }

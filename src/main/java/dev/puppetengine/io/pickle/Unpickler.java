@@ -117,7 +117,7 @@ final class Unpickler {
                 case 'b': { Object state = pop(); globals.build(top(), state); break; }
                 case 'Q': { persid(); break; }
                 default:
-                    throw error(String.format("unsupported pickle opcode 0x%02x%s at byte %d", op,
+                    throw error(String.format(java.util.Locale.ROOT, "unsupported pickle opcode 0x%02x%s at byte %d", op,
                             op >= 0x20 && op < 0x7f ? " '" + (char) op + "'" : "", opPos));
             }
         }
