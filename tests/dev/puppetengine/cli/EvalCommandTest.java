@@ -158,7 +158,7 @@ class EvalCommandTest {
     private static Path dragAMove(Path dir, int count) throws Exception {
         Files.createDirectories(dir);
         for (int i = 0; i < count; i++) {
-            String n = String.format("%05d", i);
+            String n = String.format(java.util.Locale.ROOT, "%05d", i);
             Files.copy(TINY_BATCH, dir.resolve(n + ".pkl"), StandardCopyOption.REPLACE_EXISTING);
             groundTruth(dir.resolve(n + ".gif"), i);
         }
