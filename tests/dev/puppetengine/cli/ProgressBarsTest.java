@@ -22,16 +22,24 @@ class ProgressBarsTest {
 
     private String written() { return bytes.toString(StandardCharsets.UTF_8); }
 
+    /** On the Console's own clock (here the test's): not on the time the test happens to take, nor on the wall clock. */
     @Test
     void intoAPipeItWritesWholeLinesAtMostOnceAnIntervalAndTheLast() {
-        ProgressBars.Console c = new ProgressBars.Console(out, 0);
-        c.accept("task 0/3   ");
-        c.accept("task 1/3");   // within the interval of the line before: not written
+        long interval = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(ProgressBars.LOG_EVERY_MILLIS);
+        long[] now = {-5};   // any origin: nanoTime's may be negative
+        ProgressBars.Console c = new ProgressBars.Console(out, 0, () -> now[0]);
+        c.accept("task 0/5   ");
+        c.accept("task 1/5");   // within the interval of the line before: not written
         c.println("note: something");
-        c.accept("task 2/3");
-        c.accept("task 3/3");
-        c.close();
-        assertEquals(String.join(System.lineSeparator(), "task 0/3", "note: something", "task 3/3", ""), written());
+        now[0] += interval - 1;
+        c.accept("task 2/5");   // still within it
+        now[0] += 1;
+        c.accept("task 3/5");   // an interval after the last line: written
+        now[0] += interval - 1;
+        c.accept("task 4/5");
+        c.accept("task 5/5");
+        c.close();              // the last, whenever
+        assertEquals(String.join(System.lineSeparator(), "task 0/5", "note: something", "task 3/5", "task 5/5", ""), written());
     }
 
     @Test

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The one console progress bar every long command shows (ASCII, so logs and Windows consoles render it): count, ETA, a
@@ -93,17 +94,24 @@ public final class ProgressBars {
     static final class Console implements ProgressBarConsumer {
         private final PrintStream out;
         private final int width;
+        private final LongSupplier nanos;   // a monotonic clock: a wall clock set back would hold the lines for as long
         private final CountDownLatch drawn = new CountDownLatch(1);
         private String last;
         private boolean ended;   // the bar's line ended for good (printlnOnExit on a terminal, or close), no more redraws
         private String printed;
-        private long printedAt;
+        private long printedAt;   // nanos
         private PrintStream replaced, taken;   // System.err before takeStderr, put back on close; and the one it set
         private final AboveBar sink = new AboveBar();
 
         Console(PrintStream out, int width) {
+            this(out, width, System::nanoTime);
+        }
+
+        /** {@code nanos}: the clock of the interval between lines into a pipe (tests pass their own). */
+        Console(PrintStream out, int width, LongSupplier nanos) {
             this.out = out;
             this.width = width;
+            this.nanos = nanos;
         }
 
         @Override
@@ -116,10 +124,10 @@ public final class ProgressBars {
                 last = rendered.stripTrailing();
                 if (width > 0) {
                     redraw();
-                } else if (!last.equals(printed) && (printed == null || System.currentTimeMillis() - printedAt >= LOG_EVERY_MILLIS)) {
+                } else if (!last.equals(printed) && (printed == null || nanos.getAsLong() - printedAt >= TimeUnit.MILLISECONDS.toNanos(LOG_EVERY_MILLIS))) {
                     out.println(last);
                     printed = last;
-                    printedAt = System.currentTimeMillis();
+                    printedAt = nanos.getAsLong();
                 }
             } finally {
                 drawn.countDown();
