@@ -242,13 +242,13 @@ public final class PreparedDataWriter implements AutoCloseable {
                 parts.put(p, ch);
                 ch.truncate(lengths.get(p)).position(lengths.get(p));   // drops what was written after the last commit
             }
-            long lastCommit = System.currentTimeMillis();
+            long lastCommit = System.nanoTime(), commitNanos = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(commitMillis);   // monotonic: not the wall clock
             for (int i = done; i < data.count() && !stop.get(); i++) {
                 encode(i, parts, vae, clip);
                 done = i + 1;
-                if (done == data.count() || System.currentTimeMillis() - lastCommit >= commitMillis) {
+                if (done == data.count() || System.nanoTime() - lastCommit >= commitNanos) {
                     commit(parts);
-                    lastCommit = System.currentTimeMillis();
+                    lastCommit = System.nanoTime();
                 }
                 if (progress != null) progress.accept(done);
             }
