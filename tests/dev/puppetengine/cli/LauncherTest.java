@@ -30,7 +30,8 @@ class LauncherTest {
         for (Path p : new Path[]{launcher, mvn}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
         // the signal at its default, as in a user's shell: a job started in the background (a CI run under nohup, say) starts
         // with INT and HUP ignored, and bash can neither trap nor reset a signal ignored on entry
-        assumeTrue(new ProcessBuilder("env", "--default-signal=" + signal, "true").start().waitFor() == 0, "env --default-signal (coreutils 8.31+) is needed");
+        assumeTrue(new ProcessBuilder("env", "--default-signal=" + signal, "bash", "-c", "true").start().waitFor() == 0,
+                "env --default-signal (coreutils 8.31+) and bash (the launcher's shell) are needed");
         ProcessBuilder pb = new ProcessBuilder("env", "--default-signal=" + signal, "bash", launcher.toString(), "--help").redirectErrorStream(true)
                 .redirectOutput(dir.resolve("log.txt").toFile());   // no target/puppet-engine.jar there: it builds
         pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
