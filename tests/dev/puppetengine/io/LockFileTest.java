@@ -69,11 +69,14 @@ class LockFileTest {
         }
     }
 
-    /** Runs {@link LockProbe} in a new JVM on {@code file}: "locked" or "busy". */
+    /**
+     * Runs {@link LockProbe} in a new JVM on {@code file}: "locked" or "busy", its stdout. Its stderr goes to this JVM's:
+     * a JVM writes notes there that are not the probe's (JAVA_TOOL_OPTIONS or _JAVA_OPTIONS set: "Picked up ...").
+     */
     private static String probe(Path file) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), LockProbe.class.getName(), file.toString())
-                .redirectErrorStream(true).start();
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe did not end");
         return out;
