@@ -567,21 +567,26 @@ class TrainerTest {
         Path ref = tmp.resolve("ref"), killed = tmp.resolve("killed");
         train(ref, 8, Long.MAX_VALUE, null);
 
-        Process p = child(killed, 8);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (System.nanoTime() < deadline) {                            // wait for the third checkpoint
-            Path latest = TrainingCheckpoint.latest(killed);
-            if (latest != null && latest.getFileName().toString().compareTo("step-00000003") >= 0) break;
-            if (!p.isAlive()) break;
-            Thread.sleep(20);
+        // holding its run directory once trained: the second run below is refused by a live holder however long this
+        // process takes to get there (a busy machine), not by one that may have finished its last steps meanwhile
+        Process p = child(killed, 8, true);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (System.nanoTime() < deadline) {                            // wait for the third checkpoint
+                Path latest = TrainingCheckpoint.latest(killed);
+                if (latest != null && latest.getFileName().toString().compareTo("step-00000003") >= 0) break;
+                if (!p.isAlive()) break;
+                Thread.sleep(20);
+            }
+            assertTrue(p.isAlive(), () -> "the child ended before it could be killed; output: " + output(p));   // lazily: reading waits for the end
+            dev.puppetengine.io.InputFileException busy = assertThrows(dev.puppetengine.io.InputFileException.class,
+                    () -> train(killed, 8, Long.MAX_VALUE, null));                // a second run while the child trains there
+            assertTrue(busy.getMessage().startsWith(killed + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end"),
+                    busy.getMessage());
+        } finally {
+            p.destroyForcibly();                                               // SIGKILL: no hook runs
+            p.waitFor(30, TimeUnit.SECONDS);
         }
-        assertTrue(p.isAlive(), () -> "the child finished before it could be killed; output: " + output(p));   // lazily: reading waits for the end
-        dev.puppetengine.io.InputFileException busy = assertThrows(dev.puppetengine.io.InputFileException.class,
-                () -> train(killed, 8, Long.MAX_VALUE, null));                // a second run while the child trains there
-        assertTrue(busy.getMessage().startsWith(killed + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end"),
-                busy.getMessage());
-        p.destroyForcibly();                                               // SIGKILL: no hook runs
-        p.waitFor(30, TimeUnit.SECONDS);
         Path atKill = TrainingCheckpoint.latest(killed);
         assertNotNull(atKill);
         for (String k : KEYS) weights(atKill, "weights.safetensors", k);   // the latest checkpoint is complete and readable
@@ -604,8 +609,15 @@ class TrainerTest {
     }
 
     private static Process child(Path run, long steps) throws Exception {
+        return child(run, steps, false);
+    }
+
+    /** {@code hold}: once trained the child keeps the run directory until killed (see {@link TrainerChild}). */
+    private static Process child(Path run, long steps, boolean hold) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(), run.toString(),
-                String.valueOf(steps)).redirectErrorStream(true).start();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"), TrainerChild.class.getName(), run.toString(),
+                String.valueOf(steps)));
+        if (hold) cmd.add("hold");
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
     }
 }
