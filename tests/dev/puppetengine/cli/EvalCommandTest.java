@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -158,7 +159,7 @@ class EvalCommandTest {
     private static Path dragAMove(Path dir, int count) throws Exception {
         Files.createDirectories(dir);
         for (int i = 0; i < count; i++) {
-            String n = String.format(java.util.Locale.ROOT, "%05d", i);
+            String n = String.format(Locale.ROOT, "%05d", i);
             Files.copy(TINY_BATCH, dir.resolve(n + ".pkl"), StandardCopyOption.REPLACE_EXISTING);
             groundTruth(dir.resolve(n + ".gif"), i);
         }

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -125,9 +126,9 @@ final class Synthetic {
         for (Map.Entry<String, Values> e : tensors.entrySet()) {
             int shard = i++ * shards / tensors.size();
             parts.get(shard).put(e.getKey(), e.getValue());
-            map.put(e.getKey(), String.format(java.util.Locale.ROOT, "%s-%05d-of-%05d.safetensors", stem, shard + 1, shards));
+            map.put(e.getKey(), String.format(Locale.ROOT, "%s-%05d-of-%05d.safetensors", stem, shard + 1, shards));
         }
-        for (int k = 0; k < shards; k++) write(dir.resolve(String.format(java.util.Locale.ROOT, "%s-%05d-of-%05d.safetensors", stem, k + 1, shards)), parts.get(k), dtype);
+        for (int k = 0; k < shards; k++) write(dir.resolve(String.format(Locale.ROOT, "%s-%05d-of-%05d.safetensors", stem, k + 1, shards)), parts.get(k), dtype);
         ObjectNode index = Json.mapper().createObjectNode();
         index.putObject("metadata").put("total_size", 0);
         index.set("weight_map", map);

@@ -14,6 +14,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -153,7 +154,7 @@ class DragAMoveBatchTest {
         Map<String, Integer> categories = new TreeMap<>();
         Map<Integer, Integer> dragCounts = new TreeMap<>();
         for (int i = 0; i < 100; i++) {
-            try (DragAMoveBatch b = DragAMoveBatch.read(dir.resolve(String.format(java.util.Locale.ROOT, "%05d.pkl", i)), CPU)) {
+            try (DragAMoveBatch b = DragAMoveBatch.read(dir.resolve(String.format(Locale.ROOT, "%05d.pkl", i)), CPU)) {
                 categories.merge(b.category(), 1, Integer::sum);
                 double[] d = b.drags().toDoubleArray();         // (1, 14, 5, 4): a drag counts when any frame is non-zero
                 int used = 0;

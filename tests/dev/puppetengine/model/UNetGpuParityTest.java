@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 
@@ -270,7 +271,7 @@ class UNetGpuParityTest {
             double t = Math.max(base, Math.max(CPU_FACTOR * e.rel(), e.rel() + SPREAD_FACTOR * spread.getOrDefault(e.name(), 0.0)));
             tol.put(e.name(), t < 1 ? t : Double.POSITIVE_INFINITY);
         });
-        Parity p = new Parity(label + String.format(java.util.Locale.ROOT, " (floor %.3g)", floor));
+        Parity p = new Parity(label + String.format(Locale.ROOT, " (floor %.3g)", floor));
         assertEquals(ref.values().keySet(), dev.values().keySet(), "the two runs produced different tensor sets");
         ref.values().forEach((k, r) -> {
             double[] g = dev.values().get(k);
@@ -308,7 +309,7 @@ class UNetGpuParityTest {
         List<Parity.Entry> unverified = unverified(p);
         System.out.println(unverified.size() + " of " + p.entries().size() + " tensors unverified (bound >= 1: " + t
                 + " rounding alone moves them about as far as a zero result; checked only present and finite):");
-        unverified.forEach(e -> System.out.printf(java.util.Locale.ROOT, "  unverified  %-70s rel %.3g%n", e.name(), e.rel()));
+        unverified.forEach(e -> System.out.printf(Locale.ROOT, "  unverified  %-70s rel %.3g%n", e.name(), e.rel()));
         Parity direct = new Parity("for information: device vs CPU, both " + t);
         compareAll(direct, cpu, dev, Double.POSITIVE_INFINITY, floor(ref));
         System.out.println(direct.report(5));

@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 import static dev.puppetengine.parity.ReferenceFixtures.CPU;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -215,7 +216,7 @@ class UNetReferenceParityTest {
         }
         double worst = errors.values().stream().mapToDouble(ReferenceFixtures.Error::relL2).max().orElseThrow();
         String worstName = errors.entrySet().stream().max(java.util.Comparator.comparingDouble(e -> e.getValue().relL2())).orElseThrow().getKey();
-        System.out.println(String.format(java.util.Locale.ROOT, "UNet engine %s gradients vs reference: %d tensors, worst rel L2 %.3e (%s)",
+        System.out.println(String.format(Locale.ROOT, "UNet engine %s gradients vs reference: %d tensors, worst rel L2 %.3e (%s)",
                 precision, errors.size(), worst, worstName));
         errors.forEach((k, e) -> assertTrue(e.relL2() < tol, e.line(precision + " grad " + k)));
     }

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 
@@ -53,7 +54,7 @@ class SafetensorsTest {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (DType t : DType.values()) {
-                String name = t.name().toLowerCase(java.util.Locale.ROOT);
+                String name = t.name().toLowerCase(Locale.ROOT);
                 tensors.put(name, Tensor.of(CPU, t, new int[] {2, 2}, values.get(name)));
             }
             tensors.put("scalar", Tensor.of(CPU, DType.F32, new int[0], 42.0));
@@ -71,7 +72,7 @@ class SafetensorsTest {
                 pos = e.end();
             }
             for (DType t : DType.values()) {
-                String name = t.name().toLowerCase(java.util.Locale.ROOT);
+                String name = t.name().toLowerCase(Locale.ROOT);
                 Tensor x = r.load(name, CPU);
                 assertEquals(t, x.dtype());
                 assertArrayEquals(new int[] {2, 2}, x.shape());

@@ -14,6 +14,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Function;
 
 /**
@@ -68,7 +69,7 @@ public final class F {
         Tensor sa = op == BinaryOp.MUL || op == BinaryOp.DIV ? a : null;
         Tensor sb = op == BinaryOp.MUL || op == BinaryOp.DIV ? b : null;
         int[] as = a.shape(), bs = b.shape();
-        return Autograd.attach(y, new Node(op.name().toLowerCase(java.util.Locale.ROOT), a, b) {
+        return Autograd.attach(y, new Node(op.name().toLowerCase(Locale.ROOT), a, b) {
             final Tensor xa = save(sa), xb = save(sb);
 
             @Override
@@ -104,7 +105,7 @@ public final class F {
     public static Tensor unary(UnaryOp op, Tensor x) {
         Tensor y = be(x).unary(op, x);
         if (!Autograd.recording(x)) return y;
-        return Autograd.attach(y, new Node(op.name().toLowerCase(java.util.Locale.ROOT), x) {
+        return Autograd.attach(y, new Node(op.name().toLowerCase(Locale.ROOT), x) {
             final Tensor sx = save(x);
 
             @Override

@@ -6,6 +6,8 @@ import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Locale;
+
 /**
  * Picks the backend for a device name: "cpu", "cuda", or "auto". Until the CUDA backend has passed the op
  * harness on a GPU (docs/CUDA.md: it has never run on one yet), "auto" means the CPU unless
@@ -31,7 +33,7 @@ public final class Backends {
     /** The backend for {@code name}, in any case (as dtypes are parsed). */
     public static Backend select(String name) {
         if (name == null) throw new IllegalArgumentException("device is null (expected cpu, cuda or auto)");
-        switch (name.toLowerCase(java.util.Locale.ROOT)) {
+        switch (name.toLowerCase(Locale.ROOT)) {
             case "cpu":
                 return CpuBackend.get();
             case "cuda":

@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -50,7 +51,7 @@ final class CreateModelCommand implements Callable<Integer> {
         for (Map.Entry<String, Module> e : modules.entrySet())   // each weight made as it is written: puppet-master's 9 GB of fp32 never at once
             comps.put(e.getKey(), ModelDirectory.Component.initialised(Json.mapper().writeValueAsString(configs.get(e.getKey())), e.getValue(), seed));
         ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
-        m.components().forEach((k, v) -> System.out.printf(java.util.Locale.ROOT, "%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
+        m.components().forEach((k, v) -> System.out.printf(Locale.ROOT, "%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
         System.out.println("wrote " + out);
         return 0;
     }

@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine dataset: the synthetic part-motion clips (drawers, hinges, tails, several objects). */
@@ -48,7 +49,7 @@ final class DatasetCommand implements Callable<Integer> {
              ProgressBar bar = ProgressBars.of("clips", count, null, ds.complete())) {
             r = ds.generate((done, total) -> bar.stepTo(done));
         }
-        System.err.printf(java.util.Locale.ROOT, "%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
+        System.err.printf(Locale.ROOT, "%s: %d clips written, %d already complete%n", out, r.written(), r.skipped());
         return 0;
     }
 }

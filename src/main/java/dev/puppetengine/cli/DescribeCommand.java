@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -71,7 +72,7 @@ final class DescribeCommand implements Callable<Integer> {
             String top = parts[0].endsWith("blocks") ? parts[0] + "." + parts[1] : parts[0];
             perModule.merge(top, e.getValue().numel(), Long::sum);
         }
-        if (!keys) perModule.forEach((k, v) -> System.out.printf(java.util.Locale.ROOT, "  %-28s %,15d%n", k, v));
-        System.out.printf(java.util.Locale.ROOT, "%s %s: %,d tensors, %,d parameters%n%n", preset, component, m.namedParameters().size(), m.parameterCount());
+        if (!keys) perModule.forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %,15d%n", k, v));
+        System.out.printf(Locale.ROOT, "%s %s: %,d tensors, %,d parameters%n%n", preset, component, m.namedParameters().size(), m.parameterCount());
     }
 }

@@ -113,7 +113,7 @@ final class EvalCommand implements Callable<Integer> {
             if (progress != null) progress.requireSameFiles(source);
             Map<String, VideoScore> scored = new LinkedHashMap<>(progress == null ? Map.of() : progress.scored());
             if (!scored.isEmpty())
-                System.err.printf(java.util.Locale.ROOT, "continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));
+                System.err.printf(Locale.ROOT, "continuing an unfinished evaluation: %d of %d examples were scored (%s)%n", scored.size(), names.size(), EvalProgress.fileFor(out));
             EvalProgress record = progress;
             try (GracefulStop note = StopNote.saying(out == null ? "nothing was kept (--out makes an evaluation resumable)"
                     : EvalProgress.fileFor(out) + " keeps the scored examples; the same command continues")) {
@@ -150,7 +150,7 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private static void print(List<VideoScore> scores) {
-        System.out.printf(java.util.Locale.ROOT, "%-10s %5s %9s %7s %12s %10s %11s %11s%n", "example", "drags", "PSNR dB", "SSIM", "drag err px", "drag norm", "end err px",
+        System.out.printf(Locale.ROOT, "%-10s %5s %9s %7s %12s %10s %11s %11s%n", "example", "drags", "PSNR dB", "SSIM", "drag err px", "drag norm", "end err px",
                 "gt err px");
         for (VideoScore s : scores)
             System.out.printf(Locale.ROOT, "%-10s %5d %9.3f %7.4f %12.3f %10.4f %11.3f %11.3f%n", s.name(), s.drags(), s.meanPsnr(), s.meanSsim(),

@@ -4,6 +4,8 @@ import dev.puppetengine.convert.ConvertCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.Locale;
+
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
 @Command(name = "puppet-engine", mixinStandardHelpOptions = true, version = "puppet-engine 0.1.0",
         description = "Samples and fine-tunes Puppet-Master (drag-conditioned image-to-video diffusion) in Java.",
@@ -80,7 +82,7 @@ public final class Main implements Runnable {
                 tries.add(a[1]);
         tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
         String last = tries.remove(tries.size() - 1);
-        return String.format(java.util.Locale.ROOT, "out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
+        return String.format(Locale.ROOT, "out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
                 tries.isEmpty() ? last : String.join(", ", tries) + " or " + last);
     }
 

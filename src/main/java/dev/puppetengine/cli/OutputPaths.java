@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
@@ -80,7 +81,7 @@ public final class OutputPaths {
                 // vanished meanwhile (another run finished it): nothing to add
             }
         }
-        System.err.printf(java.util.Locale.ROOT, "note: %s: %d leftover%s of writes cut short (a kill or crash), %.1f MiB: %s; remove %s unless another run"
+        System.err.printf(Locale.ROOT, "note: %s: %d leftover%s of writes cut short (a kill or crash), %.1f MiB: %s; remove %s unless another run"
                         + " is writing there now%n", where, left.size(), left.size() == 1 ? "" : "s", bytes / 1048576.0,
                 String.join(", ", left.stream().map(p -> p.getFileName().toString()).toList()), left.size() == 1 ? "it" : "them");
     }

@@ -7,6 +7,7 @@ import picocli.CommandLine.Parameters;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine plot: the loss curve of a (running or finished) training run as a PNG. */
@@ -26,13 +27,13 @@ final class PlotCommand implements Callable<Integer> {
         Path png = out != null ? out : log.resolveSibling("loss.png");
         OutputPaths.file("--out", png);
         OutputPaths.notInput("--out", png, "log", log, false);   // a PNG over log.jsonl: the run could not resume
-        if (!png.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png"))   // as sample refuses a name its format does not have
+        if (!png.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png"))   // as sample refuses a name its format does not have
             throw new UserError("--out " + png + ": plot writes a PNG; give a file name ending in .png");
         if (LossPlot.read(log).isEmpty())   // before creating --out's folders: a refused plot leaves nothing behind
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
         if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         int n = LossPlot.write(log, png);
-        System.err.printf(java.util.Locale.ROOT, "wrote %s (%d steps)%n", png, n);
+        System.err.printf(Locale.ROOT, "wrote %s (%d steps)%n", png, n);
         return 0;
     }
 }

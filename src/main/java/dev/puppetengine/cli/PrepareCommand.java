@@ -14,6 +14,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -55,23 +56,23 @@ final class PrepareCommand implements Callable<Integer> {
         Backend backend = target.backend();
         try (PreparedDataWriter w = PreparedDataWriter.open(out, ds, scalingFactor, backend, target.dtype(), checksums)) {
             if (w.finished()) {
-                System.err.printf(java.util.Locale.ROOT, "%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
+                System.err.printf(Locale.ROOT, "%s already holds this prepare (same dataset, encoders and dtype): nothing to do%n", out.resolve(PreparedData.FILE));
                 return 0;
             }
             // the signal handler after the load: a Ctrl-C while the encoders load has nothing to commit and ends it at once
             try (LoadedModel.Encoders enc = SamplingArgs.fromModel(model, () -> LoadedModel.loadEncoders(model, man, backend, target.dtype()));
                  GracefulStop stop = w.stopOnSignal(120);
                  ProgressBar bar = ProgressBars.of("prepare", ds.count(), null, w.done())) {
-                if (w.done() > 0) ProgressBars.println(String.format(java.util.Locale.ROOT, "continuing an unfinished prepare: %d of %d clips were encoded", w.done(), ds.count()));
+                if (w.done() > 0) ProgressBars.println(String.format(Locale.ROOT, "continuing an unfinished prepare: %d of %d clips were encoded", w.done(), ds.count()));
                 int outside = w.run(enc.vae, enc.clip, bar::stepTo);
                 if (w.stopped()) {   // still inside: the JVM exits as soon as the stop is closed; the message first
-                    ProgressBars.println(String.format(java.util.Locale.ROOT, "stopped after %d of %d clips, all kept in %s; the same command continues", w.done(), ds.count(),
+                    ProgressBars.println(String.format(Locale.ROOT, "stopped after %d of %d clips, all kept in %s; the same command continues", w.done(), ds.count(),
                             out.resolve(PreparedDataWriter.WORK)));
                     return 130;
                 }
-                if (outside > 0) ProgressBars.println(String.format(java.util.Locale.ROOT, "note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)", outside));
+                if (outside > 0) ProgressBars.println(String.format(Locale.ROOT, "note: %d candidate tracks leave the image somewhere and were left out (the drag tensor holds points in the image)", outside));
             }
-            System.err.printf(java.util.Locale.ROOT, "wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
+            System.err.printf(Locale.ROOT, "wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
         }
         return 0;
     }

@@ -12,6 +12,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -42,7 +43,7 @@ public final class ProgressBars {
         Console console = new Console(System.err, StderrTerminal.WIDTH);
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
-        if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0", java.text.DecimalFormatSymbols.getInstance(java.util.Locale.ROOT))).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
+        if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0", java.text.DecimalFormatSymbols.getInstance(Locale.ROOT))).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
         ProgressBar bar = b.build();
         console.takeStderr();   // after build: a build that threw would have left stderr taken
         open = console;

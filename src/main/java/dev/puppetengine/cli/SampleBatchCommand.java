@@ -16,6 +16,7 @@ import picocli.CommandLine.Spec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine sample-batch: one GIF per input of a directory or of the DragAMove test set; resumable. */
@@ -76,7 +77,7 @@ final class SampleBatchCommand implements Callable<Integer> {
             List<String> todo = names.stream().filter(n -> !Files.exists(gif(n))).toList();
             int skipped = names.size() - todo.size();
             if (todo.isEmpty()) {
-                System.err.printf(java.util.Locale.ROOT, "all %d outputs already exist in %s%n", names.size(), out);
+                System.err.printf(Locale.ROOT, "all %d outputs already exist in %s%n", names.size(), out);
                 return 0;
             }
             List<BatchRun.Failure> failed;
@@ -87,7 +88,7 @@ final class SampleBatchCommand implements Callable<Integer> {
                         pickleConditioning, opts.steps(), "sampling",
                         (ex, r) -> video.write(gif(ex.name()), VideoOutput.Kind.GIF, r.frames(), ex.drags()));
             }
-            System.err.printf(java.util.Locale.ROOT, "%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
+            System.err.printf(Locale.ROOT, "%s: %d written, %d skipped (already there), %d failed%n", out, todo.size() - failed.size(), skipped, failed.size());
             return BatchRun.report(failed, todo.size());
         }
     }

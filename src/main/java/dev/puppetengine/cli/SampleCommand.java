@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine sample: one image and a few drags in, a short video out. */
@@ -74,7 +75,7 @@ final class SampleCommand implements Callable<Integer> {
             if (target.getParent() != null) Files.createDirectories(target.toAbsolutePath().getParent());
             int written = video.write(target, kind, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
-            System.err.printf(java.util.Locale.ROOT, "wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
+            System.err.printf(Locale.ROOT, "wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
                     out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",
                     t.preprocessMs(), t.clipMs(), t.vaeEncodeMs(), t.unetPerStepMs(), t.vaeDecodeMs());
         }

@@ -15,6 +15,7 @@ import org.apache.commons.io.function.IOSupplier;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** The model and sampling options of sample, sample-batch and eval (a picocli mixin), and how they open the model. */
 final class SamplingArgs {
@@ -79,14 +80,14 @@ final class SamplingArgs {
         String kind = pm.model().manifest.kind();
         if (kind.endsWith("-random"))
             System.err.println("warning: model '" + kind + "' at " + dir + " has untrained random weights: expect noise, not motion");
-        System.err.printf(java.util.Locale.ROOT, "model %s (%s, %dx%d), %d steps, %s, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(), steps,
-                SamplingOptions.cfg(guidance) ? String.format(java.util.Locale.ROOT, "guidance %.2f..%.2f", guidanceMin, guidance) : "no guidance (CFG off: --guidance is 1)",
+        System.err.printf(Locale.ROOT, "model %s (%s, %dx%d), %d steps, %s, seed %d, %s%n", dir, kind, pm.resolution(), pm.resolution(), steps,
+                SamplingOptions.cfg(guidance) ? String.format(Locale.ROOT, "guidance %.2f..%.2f", guidanceMin, guidance) : "no guidance (CFG off: --guidance is 1)",
                 seed, backend.name());
         if (!unscaledInput && !pm.model().manifest.scalesUNetInput())
             System.err.println("note: the model was trained on the unscaled noisy latent (its manifest's unet_input): it is sampled on it");
         long unetParams = pm.model().unet.parameterCount();
         if (tooLargeFor(backend, unetParams))
-            System.err.printf(java.util.Locale.ROOT, "note: a %.1f B-parameter UNet on the CPU backend (the float64 reference) takes hours per sample; --device cuda is"
+            System.err.printf(Locale.ROOT, "note: a %.1f B-parameter UNet on the CPU backend (the float64 reference) takes hours per sample; --device cuda is"
                     + " the way to sample it (docs/PERFORMANCE.md, CPU)%n", unetParams / 1e9);
         return pm;
     }

@@ -82,7 +82,7 @@ final class TrainVaeCommand implements Callable<Integer> {
             String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
             m.save(out.resolve("model"), m.manifest.kind(), Training.source("train-vae", data, cfg),
                     m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
-            System.err.printf(java.util.Locale.ROOT, "latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
+            System.err.printf(Locale.ROOT, "latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
         }
         return 0;
     }
@@ -95,7 +95,7 @@ final class TrainVaeCommand implements Callable<Integer> {
         double mean = 0, m2 = 0;   // Welford: constant latents give exactly 0, where E[x^2] - E[x]^2 can round to either side of it
         long n = 0;
         int clips = Math.min(64, ds.trainCount());
-        System.err.printf(java.util.Locale.ROOT, "latent scaling factor: encoding the frames of %d training clips%n", clips);
+        System.err.printf(Locale.ROOT, "latent scaling factor: encoding the frames of %d training clips%n", clips);
         try (GradMode.Guard g = GradMode.noGrad(); ProgressBar bar = ProgressBars.of("latent std", clips, null)) {
             for (int i = 0; i < clips; i++, bar.step()) {
                 try (Scope s = Scope.open()) {

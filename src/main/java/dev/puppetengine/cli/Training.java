@@ -63,7 +63,7 @@ final class Training {
                 throw e;
             }
             if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first
-                System.err.printf(java.util.Locale.ROOT, "stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+                System.err.printf(Locale.ROOT, "stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
                 } catch (IOException | RuntimeException e) {   // a convenience: the next run redraws it
@@ -74,9 +74,9 @@ final class Training {
             LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
         }
         if (r.startStep() == r.endStep())   // run again after it finished: nothing trained, the model exported again
-            System.err.printf(java.util.Locale.ROOT, "the run had already finished its %d steps; nothing trained; loss curve %s%n", r.endStep(), out.resolve("loss.png"));
+            System.err.printf(Locale.ROOT, "the run had already finished its %d steps; nothing trained; loss curve %s%n", r.endStep(), out.resolve("loss.png"));
         else
-            System.err.printf(java.util.Locale.ROOT, "trained steps %d..%d%s; loss curve %s%n", r.startStep() + 1, r.endStep(), r.skippedSteps() == 0 ? ""
+            System.err.printf(Locale.ROOT, "trained steps %d..%d%s; loss curve %s%n", r.startStep() + 1, r.endStep(), r.skippedSteps() == 0 ? ""
                     : " (" + r.skippedSteps() + " skipped by fp16 loss scaling: their gradients overflowed, log.jsonl \"skipped\")", out.resolve("loss.png"));
         return TrainingCheckpoint.latest(out);
     }

@@ -5,6 +5,7 @@ import dev.puppetengine.model.drag.DragTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One drag in the model input's normalised coordinates (x = column / width, y = row / height, origin top
@@ -17,7 +18,7 @@ public record DragPath(double[] xs, double[] ys) {
         if (xs.length != ys.length || xs.length < 2) throw new IllegalArgumentException("a drag needs at least a start and an end point");
         for (int i = 0; i < xs.length; i++)
             if (!(xs[i] >= 0 && xs[i] <= 1 && ys[i] >= 0 && ys[i] <= 1))
-                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
                         "drag point %d (%.4f, %.4f) is outside the image (normalised coordinates must be in [0, 1])", i, xs[i], ys[i]));
         xs = xs.clone();
         ys = ys.clone();

@@ -1,5 +1,7 @@
 package dev.puppetengine.tensor;
 
+import java.util.Locale;
+
 /**
  * Element types. Floating types are storage formats: the CPU backend computes in float64 whatever the
  * storage, the CUDA backend in fp32 with bf16/fp16 operands. Names match safetensors' dtype strings.
@@ -37,7 +39,7 @@ public enum DType {
 
     /** Parses a user-facing name: fp32/float32/f32, bf16/bfloat16, fp16/float16/f16, fp64/float64. */
     public static DType parse(String s) {
-        switch (s.toLowerCase(java.util.Locale.ROOT)) {
+        switch (s.toLowerCase(Locale.ROOT)) {
             case "fp32": case "float32": case "f32": case "float": return F32;
             case "bf16": case "bfloat16": return BF16;
             case "fp16": case "float16": case "f16": case "half": return F16;

@@ -22,6 +22,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -192,9 +193,9 @@ public final class Trainer {
                     Progress p = new Progress(step, cfg.steps(), lossSum / cfg.accumulation(), r.gradNorm(), r.lr(), clipsPerSecond, elapsed, r.skipped(),
                             scaler.dynamic() ? scaler.scale() : 0);
                     // a skipped step has no gradient norm to log (JSON has no Infinity); loss_scale is the scale after the step
-                    String outcome = r.skipped() ? "\"skipped\":true" : String.format(java.util.Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
+                    String outcome = r.skipped() ? "\"skipped\":true" : String.format(Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
                     String scale = !scaler.dynamic() ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
-                    log.write(String.format(java.util.Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
+                    log.write(String.format(Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
                             step, micro, p.loss(), outcome, r.lr(), scale, clipsPerSecond, elapsed / 1000.0));
                     log.flush();
                     if (listener != null) listener.step(p);

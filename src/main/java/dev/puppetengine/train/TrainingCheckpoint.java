@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -48,7 +49,7 @@ public final class TrainingCheckpoint {
     public static Path checkpointsDir(Path run) { return run.resolve("checkpoints"); }
 
     /** A checkpoint's directory name: ASCII digits whatever the locale (%d writes Arabic-Indic ones in an Arabic locale, Devanagari in Marathi..., which {@link #list} does not match). */
-    static String name(long step) { return String.format(java.util.Locale.ROOT, "step-%08d", step); }
+    static String name(long step) { return String.format(Locale.ROOT, "step-%08d", step); }
 
     /** Writes the checkpoint of {@code state} and points "latest" at it; prunes to the newest {@code keep}. */
     public static Path save(Path run, State state, Map<String, Tensor> weights, Adam adam, Ema ema, String modelConfigJson, int keep) throws IOException {

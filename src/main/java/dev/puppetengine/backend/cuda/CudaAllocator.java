@@ -8,6 +8,7 @@ import jcuda.driver.JCudaDriver;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -157,14 +158,14 @@ final class CudaAllocator {
     private CudaOutOfMemoryError outOfMemory(long bytes, long size, int rc) {
         long[] fr = new long[1], tot = new long[1];
         JCudaDriver.cuMemGetInfo(fr, tot);
-        return new CudaOutOfMemoryError(String.format(java.util.Locale.ROOT,
+        return new CudaOutOfMemoryError(String.format(Locale.ROOT,
                 "CUDA out of memory: asked for %s (%s as a size class); tensors hold %s, peak %s; the device has %s free of %s "
                         + "(driver code %d). Try a smaller batch or resolution, fewer frames, bf16 instead of fp32, gradient "
                         + "checkpointing, or closing other processes on this GPU (nvidia-smi shows them).",
                 mib(bytes), mib(size), mib(inUse), mib(peak), mib(fr[0]), mib(tot[0]), rc));
     }
 
-    private static String mib(long b) { return String.format(java.util.Locale.ROOT, "%.1f MiB", b / 1048576.0); }
+    private static String mib(long b) { return String.format(Locale.ROOT, "%.1f MiB", b / 1048576.0); }
 
     /** Testing aid: fill every block handed out with NaN bytes (stream-ordered, before the op that gets it). */
     void setPoison(boolean on) { poison = on; }

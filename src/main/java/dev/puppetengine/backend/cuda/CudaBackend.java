@@ -48,6 +48,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -133,7 +134,7 @@ public final class CudaBackend implements Backend {
         Cu.check(JCudaDriver.cuDriverGetVersion(ver), "cuDriverGetVersion");
         driverVersion = ver[0];
         if (ver[0] < MIN_DRIVER)
-            throw new CudaUnavailableException(CudaUnavailableException.Reason.DRIVER_TOO_OLD, String.format(java.util.Locale.ROOT,
+            throw new CudaUnavailableException(CudaUnavailableException.Reason.DRIVER_TOO_OLD, String.format(Locale.ROOT,
                     "the NVIDIA driver supports CUDA %d.%d, but the kernels were built with CUDA 13: install driver 580 or newer",
                     ver[0] / 1000, ver[0] % 1000 / 10), null);
         Cu.check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet");
@@ -496,7 +497,7 @@ public final class CudaBackend implements Backend {
             Cu.check(JCudaDriver.cuGraphInstantiate(e, graph, 0), "cuGraphInstantiate");
             exec = e;
             allocator.endCapture(pool, true);
-            LOG.info("CUDA graph captured: {} of private pool for the graph", String.format(java.util.Locale.ROOT, "%.1f MiB", pool.ownedBytes() / 1048576.0));
+            LOG.info("CUDA graph captured: {} of private pool for the graph", String.format(Locale.ROOT, "%.1f MiB", pool.ownedBytes() / 1048576.0));
             return new CudaGraph(this, graph, exec, pool, out);
         } catch (RuntimeException | Error e) {
             if (inCapture) {                       // the body failed: leave capture mode, discard what was recorded

@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -207,7 +208,7 @@ final class GemmTuner {
         StringBuilder times = new StringBuilder();
         for (Tile c : ok) {
             double ms = bench.millis(c);
-            times.append(' ').append(c.suffix()).append(String.format(java.util.Locale.ROOT, "=%.4fms", ms));
+            times.append(' ').append(c.suffix()).append(String.format(Locale.ROOT, "=%.4fms", ms));
             if (ms < bestMs) { bestMs = ms; best = c; }
         }
         LOG.debug("tuned {}:{} -> {}", key, times, best.suffix());

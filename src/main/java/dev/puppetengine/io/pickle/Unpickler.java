@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -117,7 +118,7 @@ final class Unpickler {
                 case 'b': { Object state = pop(); globals.build(top(), state); break; }
                 case 'Q': { persid(); break; }
                 default:
-                    throw error(String.format(java.util.Locale.ROOT, "unsupported pickle opcode 0x%02x%s at byte %d", op,
+                    throw error(String.format(Locale.ROOT, "unsupported pickle opcode 0x%02x%s at byte %d", op,
                             op >= 0x20 && op < 0x7f ? " '" + (char) op + "'" : "", opPos));
             }
         }

@@ -2,6 +2,8 @@ package dev.puppetengine.convert;
 
 import dev.puppetengine.tensor.Tensor;
 
+import java.util.Locale;
+
 /**
  * How a stored tensor becomes the checkpoint-layout (diffusers) tensor of one key. Only sgm checkpoints need
  * more than IDENTITY: the VAE attention's 1x1 convs are Linear weights in diffusers (SQUEEZE), open_clip stores
@@ -44,6 +46,6 @@ record Transform(Kind kind, int part) {
 
     @Override
     public String toString() {
-        return kind == Kind.ROWS ? "rows " + part + "/" + FUSED : kind.name().toLowerCase(java.util.Locale.ROOT);
+        return kind == Kind.ROWS ? "rows " + part + "/" + FUSED : kind.name().toLowerCase(Locale.ROOT);
     }
 }
