@@ -22,6 +22,17 @@ class ProgressBarsTest {
 
     private String written() { return bytes.toString(StandardCharsets.UTF_8); }
 
+    /** Runs {@code body} with System.err set to this test's stream, the real one put back after. */
+    private void withStderrAsOut(Runnable body) {
+        PrintStream saved = System.err;
+        try {
+            System.setErr(out);
+            body.run();
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
     /** On the Console's own clock (here the test's): not on the time the test happens to take, nor on the wall clock. */
     @Test
     void intoAPipeItWritesWholeLinesAtMostOnceAnIntervalAndTheLast() {
@@ -57,21 +68,17 @@ class ProgressBarsTest {
      */
     @Test
     void onATerminalOtherWritesToStderrGoAboveTheBar() {
-        PrintStream saved = System.err;
-        try {
-            System.setErr(out);
-            ProgressBars.Console c = new ProgressBars.Console(out, 10);
-            c.takeStderr();
-            c.accept("bar 1/3");
-            System.err.println("tuned x");
-            System.err.print("tail");
-            c.close();
-            assertEquals(out, System.err, "stderr given back");
-            String redraw = "\rbar 1/3   ", clear = "\r          \r", nl = System.lineSeparator();
-            assertEquals(redraw + clear + "tuned x" + nl + redraw + clear + "tail" + nl + redraw + nl, written());
-        } finally {
-            System.setErr(saved);
-        }
+        withStderrAsOut(() -> {
+                ProgressBars.Console c = new ProgressBars.Console(out, 10);
+                c.takeStderr();
+                c.accept("bar 1/3");
+                System.err.println("tuned x");
+                System.err.print("tail");
+                c.close();
+                assertEquals(out, System.err, "stderr given back");
+                String redraw = "\rbar 1/3   ", clear = "\r          \r", nl = System.lineSeparator();
+                assertEquals(redraw + clear + "tuned x" + nl + redraw + clear + "tail" + nl + redraw + nl, written());
+        });
     }
 
     /**
@@ -80,37 +87,29 @@ class ProgressBarsTest {
      */
     @Test
     void onATerminalAWriteReachingAClosedBarDoesNotRedrawIt() {
-        PrintStream saved = System.err;
-        try {
-            System.setErr(out);
-            ProgressBars.Console c = new ProgressBars.Console(out, 10);
-            c.takeStderr();
-            c.accept("bar 1/3");
-            PrintStream held = System.err;
-            c.close();
-            held.println("late");
-            held.print("tail");
-            c.println("racing");
-            String nl = System.lineSeparator();
-            assertEquals("\rbar 1/3   " + nl + "late" + nl + "tail" + "racing" + nl, written());
-        } finally {
-            System.setErr(saved);
-        }
+        withStderrAsOut(() -> {
+                ProgressBars.Console c = new ProgressBars.Console(out, 10);
+                c.takeStderr();
+                c.accept("bar 1/3");
+                PrintStream held = System.err;
+                c.close();
+                held.println("late");
+                held.print("tail");
+                c.println("racing");
+                String nl = System.lineSeparator();
+                assertEquals("\rbar 1/3   " + nl + "late" + nl + "tail" + "racing" + nl, written());
+        });
     }
 
     /** Into a pipe nothing is taken: the bar's lines are whole, another line cannot land on one. */
     @Test
     void intoAPipeStderrIsLeftAlone() {
-        PrintStream saved = System.err;
-        try {
-            System.setErr(out);
-            ProgressBars.Console c = new ProgressBars.Console(out, 0);
-            c.takeStderr();
-            assertEquals(out, System.err);
-            c.close();
-        } finally {
-            System.setErr(saved);
-        }
+        withStderrAsOut(() -> {
+                ProgressBars.Console c = new ProgressBars.Console(out, 0);
+                c.takeStderr();
+                assertEquals(out, System.err);
+                c.close();
+        });
     }
 
     /** A signal's note (StopNote) on a terminal: the bar's line ended as it stood, the note below, no redraw after it. */
