@@ -190,6 +190,24 @@ class ProgressBarsTest {
         assertFalse(err.lines().anyMatch(l -> l.startsWith("image encoder ")), err);
     }
 
+    /** A resumed training run whose checkpoint file was cut short is refused before any bar (found as the run restored it, after the bar's first line). */
+    @Test
+    void aDamagedCheckpointIsRefusedBeforeAnyBar(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", "2", "--checkpoint-every", "1", "--batch-size", "1"};
+        assertEquals(0, Main.run(fit));
+        Files.delete(out.resolve("latest"));   // as if stopped after step 1, whose weights file was then cut short
+        org.apache.commons.io.file.PathUtils.deleteDirectory(out.resolve("checkpoints/step-00000002"));
+        Path weights = out.resolve("checkpoints/step-00000001/weights.safetensors");
+        byte[] whole = Files.readAllBytes(weights);
+        Files.write(weights, java.util.Arrays.copyOf(whole, whole.length - 1));
+        String err = CliRun.stderrOf(2, fit);
+        assertTrue(err.contains(weights.toString()), err);
+        assertFalse(err.lines().anyMatch(l -> l.startsWith("image encoder ")), err);
+    }
+
     /**
      * End to end with stderr captured (not a terminal): the bar's lines are there, whole; a resumed run's bar starts at the
      * checkpoint's step (its ETA times only this run's steps); the summary is a line of its own.

@@ -11,10 +11,12 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -515,6 +517,31 @@ class TrainerTest {
         assertFalse(Files.exists(staged) || Files.exists(log) || Files.exists(halfPruned));
         assertEquals(List.of("removed 2 unfinished writes (*.tmp-*) a killed run left in " + run), notes);
         assertEquals("step-00000003", TrainingCheckpoint.latest(run).getFileName().toString());
+    }
+
+    /**
+     * A checkpoint whose file was cut short, or that holds another model's tensor, is refused by prepare (which a caller runs before
+     * opening its progress bar), naming the file; it used to be found only as the run restored it.
+     */
+    @Test
+    void prepareRefusesADamagedCheckpoint() throws Exception {
+        Path run = tmp.resolve("damaged");
+        train(run, 2, 1, null);
+        Path optimizer = TrainingCheckpoint.latest(run).resolve("optimizer.safetensors");
+        byte[] whole = Files.readAllBytes(optimizer);
+        Files.write(optimizer, java.util.Arrays.copyOf(whole, whole.length - 4));
+        UNetSpatioTemporalConditionModel unet = TrainerChild.model();
+        try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
+            Trainer t = Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(2));
+            IOException cut = assertThrows(IOException.class, () -> t.prepare(n -> {}));
+            assertTrue(cut.getMessage().startsWith(optimizer.toString()), cut.getMessage());
+            Files.write(optimizer, whole);
+            Path ema = optimizer.resolveSibling("ema.safetensors");
+            Map<String, Tensor> one = Map.of("conv_in.weight", Tensor.zeros(CPU, DType.F32, 1));
+            dev.puppetengine.io.safetensors.SafetensorsWriter.write(ema, Map.of(), one);
+            IOException other = assertThrows(IOException.class, () -> t.prepare(n -> {}));
+            assertTrue(other.getMessage().startsWith(ema + ": tensor conv_in.weight has another shape than the model's ([1], expected ["), other.getMessage());
+        }
     }
 
     /**

@@ -127,6 +127,9 @@ public final class Trainer {
             notes.accept("removed " + leftovers + " unfinished write" + (leftovers == 1 ? "" : "s") + " (*.tmp-*) a killed run left in " + run);
         resumeFrom = TrainingCheckpoint.latest(run);
         checkConfig(modelConfigJson, resumeFrom != null, notes);
+        if (resumeFrom != null) {   // its headers now, so that a refusal comes before a caller's bar (run reads the values)
+            TrainingCheckpoint.check(resumeFrom, TrainingCheckpoint.shapes(values()), selected.keySet(), cfg.emaDecay() > 0);
+        }
         trainable = selected;
         return resumeFrom == null ? 0 : TrainingCheckpoint.step(resumeFrom);
     }
@@ -136,8 +139,7 @@ public final class Trainer {
         Map<String, Tensor> trainable = this.trainable;
         Path resumeFrom = this.resumeFrom;
         this.trainable = null;   // a preparation serves one run: a later one prepares again, resuming where this one ends
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        store.parameters().forEach((k, p) -> all.put(k, p.value()));
+        Map<String, Tensor> all = values();
         try (Adam adam = new Adam(trainable, cfg.adam());
              Ema ema = cfg.emaDecay() > 0 ? new Ema(masters(all, null), cfg.emaDecay()) : null) {
             Map<String, Tensor> weights = masters(all, adam);
@@ -250,6 +252,13 @@ public final class Trainer {
      * The fp32 weight of record per parameter: Adam's master for trainable low-precision parameters, else
      * the parameter tensor itself.
      */
+    /** Every parameter's value by name. */
+    private Map<String, Tensor> values() {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        store.parameters().forEach((k, p) -> all.put(k, p.value()));
+        return all;
+    }
+
     private static Map<String, Tensor> masters(Map<String, Tensor> all, Adam adam) {
         Map<String, Tensor> m = new LinkedHashMap<>();
         all.forEach((k, t) -> m.put(k, adam != null && adam.masters().containsKey(k) ? adam.masters().get(k) : t));

@@ -125,9 +125,35 @@ public final class TrainingCheckpoint {
         return state(ckpt).step();
     }
 
-    /** Restores weights (into {@code weights}, converting dtype), moments, EMA; returns the counters. */
-    public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
+    /**
+     * Checks a checkpoint without reading its tensors: its state.json, each file there and whole with every tensor
+     * resuming reads at the shape it has here ({@code weights}: every weight by name; the moments of {@code trained};
+     * the EMA weights when {@code ema}) and Adam's step count. {@link #restore} checks so first, and {@link Trainer#prepare}
+     * does: a checkpoint of another model or trainable set, or a file cut short, is refused before a run opens its
+     * progress bar. The values are checked as they are read.
+     */
+    public static State check(Path ckpt, Map<String, int[]> weights, java.util.Collection<String> trained, boolean ema) throws IOException {
         State st = state(ckpt);
+        requireTensors(ckpt.resolve(WEIGHTS), weights);
+        Map<String, int[]> moments = new LinkedHashMap<>();
+        for (String prefix : new String[] {"m.", "v."})
+            for (String k : trained) moments.put(prefix + k, java.util.Objects.requireNonNull(weights.get(k), k + ": a trained tensor that is not a weight"));
+        requireTensors(ckpt.resolve(OPTIMIZER), moments);
+        optimizerSteps(ckpt.resolve(OPTIMIZER), st.step());
+        if (ema) requireTensors(ckpt.resolve(EMA), weights);
+        return st;
+    }
+
+    /** Each tensor's shape by name, as {@link #check} takes them. */
+    public static Map<String, int[]> shapes(Map<String, Tensor> tensors) {
+        Map<String, int[]> m = new LinkedHashMap<>();
+        tensors.forEach((k, t) -> m.put(k, t.shape()));
+        return m;
+    }
+
+    /** Restores weights (into {@code weights}, converting dtype), moments, EMA, after {@link #check}ing the checkpoint; returns the counters. */
+    public static State restore(Path ckpt, Map<String, Tensor> weights, Adam adam, Ema ema) throws IOException {
+        State st = check(ckpt, shapes(weights), adam.firstMoments().keySet(), ema != null);
         // values checked: a NaN, or a negative second moment (its square root is NaN), turned the weights NaN in the first step;
         // the next save made them the newest checkpoint, and the NaN loss after it stopped the run blaming the learning rate or the data
         copyAll(ckpt.resolve(WEIGHTS), weights, false);
@@ -194,17 +220,34 @@ public final class TrainingCheckpoint {
         copyAll(file, into, false);
     }
 
+    /** Refuses {@code file} unless it is there and holds each tensor of {@code shapes} at that shape (its header only is read). */
+    private static void requireTensors(Path file, Map<String, int[]> shapes) throws IOException {
+        try (SafetensorsReader r = openPart(file)) {
+            for (Map.Entry<String, int[]> e : shapes.entrySet()) requireTensor(r, e.getKey(), e.getValue());
+        }
+    }
+
+    private static SafetensorsReader openPart(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
+        return SafetensorsReader.open(file);
+    }
+
+    private static void requireTensor(SafetensorsReader r, String key, int[] shape) throws IOException {
+        if (!r.contains(key)) throw new InputFileException(r.file() + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
+        if (!java.util.Arrays.equals(r.entry(key).shape(), shape))
+            throw new InputFileException(r.file() + ": tensor " + key + " has another shape than the model's (" + java.util.Arrays.toString(r.entry(key).shape())
+                    + ", expected " + java.util.Arrays.toString(shape) + ")");
+    }
+
     /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that is NaN or infinite, or with {@code moments2} negative. */
     private static void copyAll(Path file, Map<String, Tensor> into, boolean moments2) throws IOException {
-        if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+        try (SafetensorsReader r = openPart(file)) {
             for (Map.Entry<String, Tensor> e : into.entrySet()) {
                 String key = e.getKey();
-                if (!r.contains(key)) throw new InputFileException(file + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
+                requireTensor(r, key, e.getValue().shape());   // before the read: a wrong tensor's bytes are never read
                 try (Scope s = Scope.open()) {
                     ByteBuffer stored = r.read(key);   // one read for the load and the check
                     Tensor t = r.load(key, stored, e.getValue().backend(), e.getValue().dtype());
-                    if (!t.sameShape(e.getValue())) throw new InputFileException(file + ": tensor " + key + " has another shape than the model's");
                     String bad = moments2 ? TensorBytes.negativeOrNonFinite(stored, r.entry(key).dtype()) : TensorBytes.nonFinite(stored, r.entry(key).dtype());
                     if (bad != null)
                         throw new InputFileException(file + ": tensor " + key + " holds a value that is not " + (moments2 ? "finite and non-negative (a second moment)" : "finite")
