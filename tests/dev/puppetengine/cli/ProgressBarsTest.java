@@ -112,6 +112,21 @@ class ProgressBarsTest {
         });
     }
 
+    /** A partial line written to the taken stderr before a signal's note is not lost: the JVM exits without closing the bar. */
+    @Test
+    void onATerminalAPartialLineBeforeTheNoteBeforeExitIsWritten() {
+        withStderrAsOut(() -> {
+                ProgressBars.Console c = new ProgressBars.Console(out, 10);
+                c.takeStderr();
+                c.accept("bar 1/3");
+                System.err.print("tuning");
+                c.printlnOnExit("stopped: x");
+                String nl = System.lineSeparator();
+                assertEquals("\rbar 1/3   " + nl + "tuning" + nl + "stopped: x" + nl, written());
+                c.close();
+        });
+    }
+
     /** A signal's note (StopNote) on a terminal: the bar's line ended as it stood, the note below, no redraw after it. */
     @Test
     void onATerminalTheNoteBeforeExitEndsTheBarsLineAndTheBarIsNotRedrawn() {

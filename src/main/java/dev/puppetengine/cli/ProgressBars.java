@@ -198,6 +198,7 @@ public final class ProgressBars {
                 out.println();   // the bar stays as it stood, above the note
                 ended = true;
             }
+            if (sink.line.size() > 0) sink.flushLine();   // a partial line on the taken stderr: the JVM exits without closing the bar
             out.println(line);
         }
 
