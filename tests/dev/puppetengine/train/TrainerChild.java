@@ -7,11 +7,12 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
- * A training process for the kill-and-resume test: java ... TrainerChild RUN_DIR STEPS [hold]. With "hold" it keeps the
- * run directory (its lock) once trained, until it is killed (10 minutes at most): a test that checks that another run
- * is refused there meanwhile does not race the end of the training.
+ * A training process for the kill-and-resume test: java ... TrainerChild RUN_DIR STEPS [hold] [f64]. With "hold" it keeps
+ * the run directory (its lock) once trained, until it is killed (10 minutes at most): a test that checks that another
+ * run is refused there meanwhile does not race the end of the training. With "f64" the weights are F64 (F32 otherwise).
  */
 public final class TrainerChild {
     static TrainingConfig config(long steps) {
@@ -28,12 +29,14 @@ public final class TrainerChild {
 
     public static void main(String[] args) throws Exception {
         UNetSpatioTemporalConditionModel unet = model();
-        try (RunDirectory run = RunDirectory.lock(Path.of(args[0])); ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), DType.F32, 1)) {
+        List<String> flags = List.of(args).subList(2, args.length);
+        DType dtype = flags.contains("f64") ? DType.F64 : DType.F32;
+        try (RunDirectory run = RunDirectory.lock(Path.of(args[0])); ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), dtype, 1)) {
             Trainer t = Trainer.forUNet(run, unet, ps, data(), config(Long.parseLong(args[1])));
             try (GracefulStop stop = t.stopOnSignal(60)) {
                 t.run(p -> System.out.println("step " + p.step()));
             }
-            if (args.length > 2 && args[2].equals("hold")) {
+            if (flags.contains("hold")) {
                 System.out.println("holding");
                 Thread.sleep(600_000);
             }
