@@ -172,6 +172,13 @@ class ImageFilesTest {
         ImageFiles.checkSize(file, 20000, 10000, 2L << 30);
     }
 
+    /** A 30-byte GIF whose 1x1 screen passed the check while its frame's 65535x65535 was decoded whole (an OutOfMemoryError, or "corrupt"). */
+    @Test
+    void gifFramesLargerThanTheirScreenAreCheckedToo() throws IOException {
+        byte[] gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, -1, -1, -1, -1, 0, 2, 2, 0x4c, 1, 0, ';'};
+        assertMessage(Files.write(dir.resolve("big-frame.gif"), gif), "65535x65535 is too large");
+    }
+
     @Test
     void pngFramesGoIntoADirectoryThatHoldsNothingElse() throws IOException {
         List<RgbImage> frames = List.of(pattern(8, 6), pattern(8, 6).crop(0, 0, 8, 6), RgbImage.blank(8, 6));

@@ -83,6 +83,7 @@ public final class GifFiles {
         int[] rect = null;
         List<Frame> frames = new ArrayList<>();
         for (int i = 0; i < count; i++) {
+            ImageFiles.checkSize(file, reader.getWidth(i), reader.getHeight(i));   // a frame may declare more than its screen, and is decoded whole
             BufferedImage part = reader.read(i);
             IIOMetadataNode meta = (IIOMetadataNode) reader.getImageMetadata(i).getAsTree(IMAGE_FORMAT);
             // The previous frame's disposal applies before this frame is drawn.
