@@ -165,6 +165,16 @@ class ClipDatasetTest {
         assertTrue(msg.contains(json.toString()), msg);
     }
 
+    /** 3 frames of 30000x30000 wrapped the clip's byte count: read(0) threw a NegativeArraySizeException. */
+    @Test
+    void aClipTooLargeForOneArrayIsRefusedFromTheManifest(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(2, 7));
+        Path json = ClipDataset.manifestFile(root);
+        Files.writeString(json, Files.readString(json).replace("\"width\" : 20", "\"width\" : 30000").replace("\"height\" : 12", "\"height\" : 30000"));
+        String msg = assertThrows(IOException.class, () -> ClipDataset.open(root)).getMessage();
+        assertEquals(json + ": fields 'frames' x 'width' x 'height' (3 x 30000 x 30000) make clips of more than 2147483639 RGB bytes, the most one clip may hold", msg);
+    }
+
     @Test
     void aTrackPositionOutsideTheImageNamesTheFileAndThePoint(@TempDir Path root) throws IOException {
         writeAll(root, manifest(2, 7));

@@ -25,6 +25,8 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
                               int height, int trainCount, boolean complete) {
     static final String FORMAT = "puppet-engine-clips";
     static final int VERSION = 1;
+    /** A clip's frames are read into one array: the largest a JVM allocates. */
+    private static final long MAX_CLIP_BYTES = Integer.MAX_VALUE - 8;
 
     public DatasetManifest {
         if (trainCount < 0 || trainCount > count)
@@ -87,8 +89,12 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
         JsonNode train = Json.field(Json.field(o, "split", file), "train", file);
         if (!train.isArray() || train.size() != 2 || train.get(0).asInt(-1) != 0 || train.get(1).asInt(-1) < 0 || train.get(1).asInt() > count)
             throw new InputFileException(file + ": field 'split.train' must be [0, n] with n <= count " + count + ", found " + train);
+        int frames = Json.positive(o, "frames", file), width = Json.positive(o, "width", file), height = Json.positive(o, "height", file);
+        // beyond it the byte count wrapped (a NegativeArraySizeException, or gigabytes allocated before any frame was read); divided, as the product can pass 2^63
+        if ((long) width * height > MAX_CLIP_BYTES / 3 / frames)
+            throw new InputFileException(file + ": fields 'frames' x 'width' x 'height' (" + frames + " x " + width + " x " + height
+                    + ") make clips of more than " + MAX_CLIP_BYTES + " RGB bytes, the most one clip may hold");
         return new DatasetManifest(Json.text(o, "generator", file), Json.integer(o, "seed", Long.MIN_VALUE, file),
-                Json.field(o, "parameters", file), count, Json.positive(o, "frames", file), Json.positive(o, "width", file),
-                Json.positive(o, "height", file), train.get(1).asInt(), Json.bool(o, "complete", file));
+                Json.field(o, "parameters", file), count, frames, width, height, train.get(1).asInt(), Json.bool(o, "complete", file));
     }
 }
