@@ -44,6 +44,19 @@ class ModelDirectoryTest {
         assertTrue(msg.contains(manifest + ": component 'vae' has \"file\" \"vae\\u0000.safetensors\", not a valid file name"), msg);
     }
 
+    /** A component file outside the model directory was read as the component when it was there at the manifest's size. */
+    @Test
+    void aComponentFileOutsideTheDirectoryIsRefused(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("model")), outside = Files.writeString(tmp.resolve("vae.safetensors"), "abc");
+        for (String file : new String[]{"../vae.safetensors", outside.toString()}) {
+            String quoted = Json.mapper().writeValueAsString(file);
+            Path manifest = Files.writeString(dir.resolve("manifest.json"), "{\"format\": \"" + ModelDirectory.FORMAT + "\", \"version\": " + ModelDirectory.VERSION
+                    + ", \"components\": {\"vae\": {\"file\": " + quoted + ", \"bytes\": 3}}}");
+            String msg = assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir)).getMessage();
+            assertEquals(manifest + ": component 'vae' has \"file\" " + quoted + ", not a valid file name: expected the name of a file in the model directory", msg);
+        }
+    }
+
     /**
      * A weight past the written dtype's range (1e5 in fp16, as a trained model exported with --export-dtype fp16 could
      * hold) is refused when written, naming the tensor, not written as infinity for loading to refuse later.

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.io.AtomicFile;
+import dev.puppetengine.io.FileNames;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
@@ -159,13 +160,12 @@ public final class ModelDirectory {
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             if (e.getValue() == null || e.getValue().file() == null || e.getValue().file().isBlank())
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has no \"file\"");
-            Path f;
-            try {
-                f = dir.resolve(e.getValue().file());
-            } catch (java.nio.file.InvalidPathException bad) {   // a NUL, say: Path's own message names neither file nor component
+            // a NUL (Path's own message names neither file nor component), or a path out of the directory ("../x", "/x"): a downloaded
+            // model's manifest would have its loads and verify read whatever file of that size it named
+            if (!FileNames.isPlain(e.getValue().file()))
                 throw new CheckpointException(m, "component '" + e.getKey() + "' has \"file\" " + Json.mapper().writeValueAsString(e.getValue().file())
-                        + ", not a valid file name");
-            }
+                        + ", not a valid file name: expected the name of a file in the model directory");
+            Path f = dir.resolve(e.getValue().file());
             if (!checkFiles) continue;
             String problem = fileProblem(f, e.getValue());
             if (problem != null) throw new CheckpointException(f, problem + " (component '" + e.getKey() + "')");

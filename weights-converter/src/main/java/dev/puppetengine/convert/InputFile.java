@@ -2,6 +2,7 @@ package dev.puppetengine.convert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.cli.UserError;
+import dev.puppetengine.io.FileNames;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.pickle.TorchFile;
@@ -73,7 +74,7 @@ final class InputFile implements AutoCloseable {
         Map<String, String> where = new TreeMap<>();
         for (Map.Entry<String, JsonNode> e : (Iterable<Map.Entry<String, JsonNode>>) map::fields) {
             String shard = e.getValue().asText();
-            if (!e.getValue().isTextual() || shard.isEmpty() || shard.indexOf('\0') >= 0 || Path.of(shard).isAbsolute() || Path.of(shard).getNameCount() != 1 || shard.equals("..") || isIndex(shard))
+            if (!e.getValue().isTextual() || !FileNames.isPlain(shard) || isIndex(shard))
                 throw new InputFileException(index + ": weight_map['" + e.getKey() + "'] must name a shard file beside the index, found " + e.getValue());
             where.put(e.getKey(), shard);
         }
