@@ -279,6 +279,19 @@ class TrainingCheckpointTest {
         }
     }
 
+    /** A "latest" naming a checkpoint out of the run's checkpoints/ ("../x", an absolute path) was resumed from, and exported. */
+    @Test
+    void latestNamesOnlyACheckpointOfTheRun() throws Exception {
+        try (Scope s = Scope.open()) {
+            Path one = saveOne(1, 5);
+            Path outside = Files.move(saveOne(2, 5), run.resolve("step-00000002"));
+            for (String pointer : new String[]{"../step-00000002", outside.toString()}) {
+                Files.writeString(run.resolve("latest"), pointer + "\n");
+                assertEquals(one, TrainingCheckpoint.latest(run), pointer);
+            }
+        }
+    }
+
     /**
      * Values a resumed run cannot train from are refused naming the file, the tensor and the element: they were restored, the
      * first step turned the weights NaN, and the run saved those as its newest checkpoint.

@@ -88,7 +88,7 @@ public final class TrainingCheckpoint {
         java.util.Set<Path> kept = new java.util.HashSet<>(complete.subList(Math.max(0, complete.size() - keep), complete.size()));
         List<Path> doomed;
         try (Stream<Path> s = Files.list(dir)) {
-            doomed = s.filter(p -> p.getFileName().toString().matches("step-\\d{8}") && !kept.contains(p)).toList();
+            doomed = s.filter(p -> isStep(p.getFileName().toString()) && !kept.contains(p)).toList();
         }
         for (Path p : doomed) AtomicFile.removeDirectory(p);
     }
@@ -97,22 +97,30 @@ public final class TrainingCheckpoint {
     static List<Path> list(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) return List.of();
         try (Stream<Path> s = Files.list(dir)) {
-            List<Path> l = new ArrayList<>(s.filter(p -> p.getFileName().toString().matches("step-\\d{8}") && Files.isRegularFile(p.resolve(STATE))).sorted().toList());
+            List<Path> l = new ArrayList<>(s.filter(p -> isStep(p.getFileName().toString()) && Files.isRegularFile(p.resolve(STATE))).sorted().toList());
             return l;
         }
     }
 
+    /** Whether {@code name} is a checkpoint's directory name, as {@link #name} makes it. */
+    private static boolean isStep(String name) {
+        return name.matches("step-\\d{8}");
+    }
+
     /**
      * The checkpoint "latest" names when it is complete, else the newest complete one (a pointer that is damaged, not
-     * UTF-8 or no file name, counts as absent), or null.
+     * UTF-8 or no checkpoint name, counts as absent), or null.
      */
     public static Path latest(Path run) throws IOException {
         Path pointer = run.resolve("latest");
         if (Files.isRegularFile(pointer)) {
             try {
-                Path p = checkpointsDir(run).resolve(Files.readString(pointer).trim());
-                if (Files.isRegularFile(p.resolve(STATE))) return p;
-            } catch (java.nio.charset.CharacterCodingException | java.nio.file.InvalidPathException damaged) {
+                String name = Files.readString(pointer).trim();
+                if (isStep(name)) {   // of this run's: not "../x" nor "/x" (nor a NUL, no path at all)
+                    Path p = checkpointsDir(run).resolve(name);
+                    if (Files.isRegularFile(p.resolve(STATE))) return p;
+                }
+            } catch (java.nio.charset.CharacterCodingException damaged) {
                 // as a pointer to nothing: the listing below decides
             }
         }
