@@ -22,6 +22,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class GifFilesTest {
     @TempDir
@@ -45,6 +46,15 @@ class GifFilesTest {
         try (var files = Files.list(dir)) {
             assertEquals(List.of(file), files.toList());
         }
+    }
+
+    /** Refused before any frame is decoded: a DragAMove example's GIF of a hundred thousand tiny frames was decoded whole, each held at its screen's size. */
+    @Test
+    void moreFramesThanExpectedAreRefusedNamingTheFile() throws IOException {
+        Path file = dir.resolve("long.gif");
+        GifFiles.write(file, new Animation(List.of(solid(4, 4, 255, 0, 0), solid(4, 4, 0, 0, 255), solid(4, 4, 0, 255, 0)), List.of(100, 100, 100)));
+        assertEquals(file + ": 3 frames, more than the 2 expected", assertThrows(IOException.class, () -> GifFiles.read(file, 2)).getMessage());
+        assertEquals(3, GifFiles.read(file, 3).frames().size());
     }
 
     /** Browsers play a delay of 0 or 10 ms at about 100 ms: the shortest stored is 20 ms (50 fps). */

@@ -51,6 +51,14 @@ public final class GifFiles {
 
     /** Every frame, composited, onto white. */
     public static Animation read(Path file) throws IOException {
+        return read(file, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #read(Path)}, refusing a GIF of more than {@code maxFrames} frames before decoding any: each is held whole,
+     * so a megabyte of one-pixel frames on a 256x256 screen asked for tens of gigabytes.
+     */
+    public static Animation read(Path file, int maxFrames) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such GIF file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new InputFileException("cannot open GIF " + file);
@@ -60,7 +68,9 @@ public final class GifFiles {
                     throw new InputFileException("cannot read " + file + " as a GIF: it is " + reader.getFormatName());
                 }
                 reader.setInput(in);
-                List<Frame> frames = decode(reader, file, Integer.MAX_VALUE);
+                int count = reader.getNumImages(true);
+                if (count > maxFrames) throw new InputFileException(file + ": " + count + " frames, more than the " + maxFrames + " expected");
+                List<Frame> frames = decode(reader, file, count);
                 return new Animation(frames.stream().map(f -> f.image().compositeOntoWhite()).toList(),
                         frames.stream().map(Frame::delayMs).toList());
             } catch (IIOException | EOFException | RuntimeException e) {
@@ -71,12 +81,11 @@ public final class GifFiles {
         }
     }
 
-    /** The first {@code maxFrames} frames of the GIF {@code reader} is positioned on, composited on the logical screen. */
-    static List<Frame> decode(ImageReader reader, Path file, int maxFrames) throws IOException {
+    /** The first {@code count} frames of the GIF {@code reader} is positioned on, composited on the logical screen. */
+    static List<Frame> decode(ImageReader reader, Path file, int count) throws IOException {
         IIOMetadataNode screen = child((IIOMetadataNode) reader.getStreamMetadata().getAsTree(STREAM_FORMAT), "LogicalScreenDescriptor");
         int width = intAttr(screen, "logicalScreenWidth"), height = intAttr(screen, "logicalScreenHeight");
         ImageFiles.checkSize(file, width, height);
-        int count = maxFrames == Integer.MAX_VALUE ? reader.getNumImages(true) : maxFrames;
         int[] canvas = new int[width * height]; // ARGB; 0 is transparent
         int[] beforeFrame = null;
         String disposal = "none";
