@@ -191,14 +191,29 @@ class ProgressBarsTest {
         assertFalse(refused.lines().anyMatch(l -> l.startsWith("clips ")), refused);
     }
 
+    /**
+     * Runs fit-image-encoder on a tiny model and two clips into {@code out} for {@code steps} steps, a checkpoint every
+     * {@code every}; its arguments, to run it again.
+     */
+    private static String[] fitted(Path dir, Path out, int steps, int every) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0"));
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", String.valueOf(steps), "--checkpoint-every", String.valueOf(every), "--batch-size", "1"};
+        assertEquals(0, Main.run(fit));
+        return fit;
+    }
+
+    /** As if the run in {@code out} had stopped before checkpoint {@code step}: that checkpoint and the pointer to it gone. */
+    private static void stoppedBefore(Path out, String step) throws Exception {
+        Files.delete(out.resolve("latest"));
+        org.apache.commons.io.file.PathUtils.deleteDirectory(out.resolve("checkpoints").resolve(step));
+    }
+
     /** A resumed training run refused for other settings says so before any bar (it used to print a bar's first line, then the error). */
     @Test
     void aResumeRefusedForOtherSettingsShowsNoBar(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
-        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
-        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
-                "--steps", "1", "--batch-size", "1"};
-        assertEquals(0, Main.run(fit));
+        String[] fit = fitted(dir, dir.resolve("enc"), 1, 1);
         fit[8] = "2";
         String err = CliRun.stderrOf(2, fit);
         assertTrue(err.contains("training.steps 1 -> 2"), err);
@@ -208,13 +223,9 @@ class ProgressBarsTest {
     /** A resumed training run whose checkpoint file was cut short is refused before any bar (found as the run restored it, after the bar's first line). */
     @Test
     void aDamagedCheckpointIsRefusedBeforeAnyBar(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
-        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
-        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
-                "--steps", "2", "--checkpoint-every", "1", "--batch-size", "1"};
-        assertEquals(0, Main.run(fit));
-        Files.delete(out.resolve("latest"));   // as if stopped after step 1, whose weights file was then cut short
-        org.apache.commons.io.file.PathUtils.deleteDirectory(out.resolve("checkpoints/step-00000002"));
+        Path out = dir.resolve("enc");
+        String[] fit = fitted(dir, out, 2, 1);
+        stoppedBefore(out, "step-00000002");   // and step 1's weights file then cut short
         Path weights = out.resolve("checkpoints/step-00000001/weights.safetensors");
         byte[] whole = Files.readAllBytes(weights);
         Files.write(weights, java.util.Arrays.copyOf(whole, whole.length - 1));
@@ -229,16 +240,9 @@ class ProgressBarsTest {
      */
     @Test
     void aResumedTrainingRunsBarStartsAtTheCheckpointInPlainLines(@TempDir Path dir) throws Exception {
-        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
-        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
-        String[] fit = {"fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
-                "--steps", "4", "--checkpoint-every", "2", "--batch-size", "1"};
-        assertEquals(0, Main.run(fit));
-        // as if stopped after step 2: the step-4 checkpoint and the pointer to it gone
-        Files.delete(out.resolve("latest"));
-        try (var files = Files.walk(out.resolve("checkpoints/step-00000004"))) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        Path out = dir.resolve("enc");
+        String[] fit = fitted(dir, out, 4, 2);
+        stoppedBefore(out, "step-00000004");
         String err = CliRun.stderrOf(0, fit);
         assertFalse(err.contains("\r"), err);
         List<String> bars = err.lines().filter(l -> l.startsWith("image encoder ")).toList();
