@@ -248,10 +248,6 @@ public final class Trainer {
         return d;
     }
 
-    /**
-     * The fp32 weight of record per parameter: Adam's master for trainable low-precision parameters, else
-     * the parameter tensor itself.
-     */
     /** Every parameter's value by name. */
     private Map<String, Tensor> values() {
         Map<String, Tensor> all = new LinkedHashMap<>();
@@ -259,6 +255,10 @@ public final class Trainer {
         return all;
     }
 
+    /**
+     * The fp32 weight of record per parameter: Adam's master for trainable low-precision parameters, else
+     * the parameter tensor itself.
+     */
     private static Map<String, Tensor> masters(Map<String, Tensor> all, Adam adam) {
         Map<String, Tensor> m = new LinkedHashMap<>();
         all.forEach((k, t) -> m.put(k, adam != null && adam.masters().containsKey(k) ? adam.masters().get(k) : t));
