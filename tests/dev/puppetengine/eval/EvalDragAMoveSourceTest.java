@@ -2,6 +2,10 @@ package dev.puppetengine.eval;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.DragAMoveBatch;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.image.Animation;
+import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.tensor.Scope;
@@ -61,6 +65,21 @@ class EvalDragAMoveSourceTest {
             assertArrayEquals(b.embedding().toFloatArray(), ex.precomputed().embedding());
         }
         assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
+    }
+
+    /** A GIF longer than its pickle's drags is refused as a shorter one is, naming the pickle the frame count comes from. */
+    @Test
+    void aGifWithMoreFramesThanTheDragsNamesThePickle(@TempDir Path tmp) throws Exception {
+        Path dir = SharedData.require("dragamove-test");
+        Files.copy(dir.resolve("00000.pkl"), tmp.resolve("00000.pkl"));
+        Animation gif = GifFiles.read(dir.resolve("00000.gif"));
+        List<RgbImage> frames = new java.util.ArrayList<>(gif.frames());
+        frames.add(frames.get(0));
+        List<Integer> delays = new java.util.ArrayList<>(gif.delaysMs());
+        delays.add(delays.get(0));
+        GifFiles.write(tmp.resolve("00000.gif"), new Animation(frames, delays));
+        String msg = assertThrows(InputFileException.class, () -> new DragAMoveSource(tmp).load("00000")).getMessage();
+        assertEquals(tmp.resolve("00000.gif") + " has 15 frames but 00000.pkl's drags have 14", msg);
     }
 
     /**

@@ -53,8 +53,8 @@ class GifFilesTest {
     void moreFramesThanExpectedAreRefusedNamingTheFile() throws IOException {
         Path file = dir.resolve("long.gif");
         GifFiles.write(file, new Animation(List.of(solid(4, 4, 255, 0, 0), solid(4, 4, 0, 0, 255), solid(4, 4, 0, 255, 0)), List.of(100, 100, 100)));
-        assertEquals(file + ": 3 frames, more than the 2 expected", assertThrows(IOException.class, () -> GifFiles.read(file, 2)).getMessage());
-        assertEquals(3, GifFiles.read(file, 3).frames().size());
+        assertEquals(file + " has 3 frames but 2 were expected", assertThrows(IOException.class, () -> GifFiles.read(file, 2, "2 were expected")).getMessage());
+        assertEquals(3, GifFiles.read(file, 3, "3 were expected").frames().size());
     }
 
     /** Browsers play a delay of 0 or 10 ms at about 100 ms: the shortest stored is 20 ms (50 fps). */

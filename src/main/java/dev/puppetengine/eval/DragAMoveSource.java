@@ -90,9 +90,9 @@ public final class DragAMoveSource implements ExampleSource {
             cond = Conditioning.fromChannelsFirst(b.condLatent().toFloatArray(), c[1], c[2], b.embedding().toFloatArray());
         }
         Path gif = dir.resolve(name + ".gif");
-        List<RgbImage> frames = GifFiles.read(gif, shape[1]).frames();
-        if (frames.size() != shape[1])   // the ground truth and the drags must describe the same video
-            throw new InputFileException(gif + " has " + frames.size() + " frames but " + name + ".pkl's drags have " + shape[1]);
+        String drags = name + ".pkl's drags have " + shape[1];   // the ground truth and the drags must describe the same video
+        List<RgbImage> frames = GifFiles.read(gif, shape[1], drags).frames();
+        if (frames.size() != shape[1]) throw new InputFileException(gif + " has " + frames.size() + " frames but " + drags);
         return new Example(name, frames.get(0), drags(d, shape[1], shape[2]), frames, cond, files);
     }
 

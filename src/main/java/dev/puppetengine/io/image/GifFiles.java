@@ -51,14 +51,15 @@ public final class GifFiles {
 
     /** Every frame, composited, onto white. */
     public static Animation read(Path file) throws IOException {
-        return read(file, Integer.MAX_VALUE);
+        return read(file, Integer.MAX_VALUE, null);
     }
 
     /**
      * As {@link #read(Path)}, refusing a GIF of more than {@code maxFrames} frames before decoding any: each is held whole,
-     * so a megabyte of one-pixel frames on a 256x256 screen asked for tens of gigabytes.
+     * so a megabyte of one-pixel frames on a 256x256 screen asked for tens of gigabytes. {@code expected} says where
+     * {@code maxFrames} comes from, ending the refusal "FILE has N frames but ...".
      */
-    public static Animation read(Path file, int maxFrames) throws IOException {
+    public static Animation read(Path file, int maxFrames, String expected) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such GIF file");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new InputFileException("cannot open GIF " + file);
@@ -69,7 +70,7 @@ public final class GifFiles {
                 }
                 reader.setInput(in);
                 int count = reader.getNumImages(true);
-                if (count > maxFrames) throw new InputFileException(file + ": " + count + " frames, more than the " + maxFrames + " expected");
+                if (count > maxFrames) throw new InputFileException(file + " has " + count + " frames but " + expected);
                 List<Frame> frames = decode(reader, file, count);
                 return new Animation(frames.stream().map(f -> f.image().compositeOntoWhite()).toList(),
                         frames.stream().map(Frame::delayMs).toList());
