@@ -17,6 +17,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Generated clips: reproducibility, drag format, drags on their parts in every frame, visible motion. */
 class SyntheticClipTest {
+    /** 43 frames of 4096x4096 were generated (hours) into a dataset whose clips no reader takes: more than one array's bytes. */
+    @Test
+    void aClipTooLargeToReadIsRefusedBeforeGenerating() {
+        GeneratorConfig.defaults(4096, 42);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.defaults(4096, 43));
+        assertEquals("43 frames of 4096x4096: clips of more than 2147483639 RGB bytes, the most one clip may hold", e.getMessage());
+    }
+
     private static final int F = 14;
 
     private static GeneratorConfig only(SceneKind kind, int size) {

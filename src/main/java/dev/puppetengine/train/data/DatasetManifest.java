@@ -26,7 +26,7 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
     static final String FORMAT = "puppet-engine-clips";
     static final int VERSION = 1;
     /** A clip's frames are read into one array: the largest a JVM allocates. */
-    private static final long MAX_CLIP_BYTES = Integer.MAX_VALUE - 8;
+    public static final long MAX_CLIP_BYTES = Integer.MAX_VALUE - 8;
 
     public DatasetManifest {
         if (trainCount < 0 || trainCount > count)
