@@ -28,6 +28,11 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
     /** A clip's frames are read into one array: the largest a JVM allocates. */
     public static final long MAX_CLIP_BYTES = Integer.MAX_VALUE - 8;
 
+    /** Whether clips of {@code frames} RGB frames of {@code width} x {@code height} fit {@link #MAX_CLIP_BYTES} (divided: the product can pass 2^63). */
+    public static boolean clipFits(int frames, int width, int height) {
+        return (long) width * height <= MAX_CLIP_BYTES / 3 / frames;
+    }
+
     public DatasetManifest {
         if (trainCount < 0 || trainCount > count)
             throw new IllegalArgumentException("train split of " + trainCount + " clips out of " + count);
@@ -90,8 +95,8 @@ public record DatasetManifest(String generator, long seed, JsonNode parameters, 
         if (!train.isArray() || train.size() != 2 || train.get(0).asInt(-1) != 0 || train.get(1).asInt(-1) < 0 || train.get(1).asInt() > count)
             throw new InputFileException(file + ": field 'split.train' must be [0, n] with n <= count " + count + ", found " + train);
         int frames = Json.positive(o, "frames", file), width = Json.positive(o, "width", file), height = Json.positive(o, "height", file);
-        // beyond it the byte count wrapped (a NegativeArraySizeException, or gigabytes allocated before any frame was read); divided, as the product can pass 2^63
-        if ((long) width * height > MAX_CLIP_BYTES / 3 / frames)
+        // beyond it the byte count wrapped (a NegativeArraySizeException, or gigabytes allocated before any frame was read)
+        if (!clipFits(frames, width, height))
             throw new InputFileException(file + ": fields 'frames' x 'width' x 'height' (" + frames + " x " + width + " x " + height
                     + ") make clips of more than " + MAX_CLIP_BYTES + " RGB bytes, the most one clip may hold");
         return new DatasetManifest(Json.text(o, "generator", file), Json.integer(o, "seed", Long.MIN_VALUE, file),

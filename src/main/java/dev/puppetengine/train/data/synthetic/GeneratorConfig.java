@@ -31,7 +31,7 @@ public record GeneratorConfig(int size, int frames, int candidates, double stati
         if (size < 32) throw new IllegalArgumentException("image size " + size + " px: at least 32 needed to keep drag points inside parts");
         if (size > 4096) throw new IllegalArgumentException("image size " + size + " px: at most 4096 (the model works at 256; frames are whole images in memory)");
         if (frames < 2) throw new IllegalArgumentException("frames " + frames + ": a clip needs at least 2");
-        if ((long) size * size > DatasetManifest.MAX_CLIP_BYTES / 3 / frames)   // else written, then refused by every reader of the dataset
+        if (!DatasetManifest.clipFits(frames, size, size))   // else written, then refused by every reader of the dataset
             throw new IllegalArgumentException(frames + " frames of " + size + "x" + size + ": clips of more than " + DatasetManifest.MAX_CLIP_BYTES
                     + " RGB bytes, the most one clip may hold");
         if (candidates < 1) throw new IllegalArgumentException("candidates " + candidates + ": at least 1 tracked point is needed");
