@@ -6,7 +6,8 @@ import picocli.CommandLine.Option;
 
 /** Where a command computes and in which precision (a picocli mixin of sampling, training, prepare and the benchmarks). */
 public final class DeviceArgs {
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}). auto is the CPU"
+            + " unless JAVA_OPTS=-Dpuppet.cuda.auto=true opts in to cuda where usable (the GPU path is unverified so far).")
     String device;
 
     @Option(names = "--dtype", defaultValue = "fp32", description = "Weights and compute dtype: fp32, bf16, fp16 (train adds dynamic loss scaling) or fp64 (the CPU reference)"
