@@ -306,6 +306,23 @@ class TrainingCommandsTest {
         assertFalse(Files.exists(out));
     }
 
+    /** Each out-of-range training option is refused naming the option, not TrainingConfig's JSON field, before any data or model is read. */
+    @Test
+    void trainingOptionsAreRefusedNamingTheOption(@TempDir Path dir) {
+        String[][] bad = {{"--steps", "0", "--steps must be >= 1, got 0"}, {"--batch-size", "0", "--batch-size must be >= 1, got 0"},
+                {"--accumulation", "0", "--accumulation must be >= 1, got 0"}, {"--warmup", "-1", "--warmup must be >= 0, got -1"},
+                {"--checkpoint-every", "0", "--checkpoint-every must be >= 1, got 0"}, {"--keep", "0", "--keep must be >= 1, got 0"},
+                {"--lr", "0", "--lr must be a finite number > 0, got 0.0"}, {"--weight-decay", "-1", "--weight-decay must be a finite number >= 0, got -1.0"},
+                {"--max-grad-norm", "-1", "--max-grad-norm must be a finite number >= 0 (0: no clipping), got -1.0"},
+                {"--ema", "1", "--ema must be in [0, 1) (0: no EMA), got 1.0"}};
+        String missing = dir.resolve("missing").toString(), out = dir.resolve("run").toString();
+        for (String[] b : bad)
+            for (String command : new String[]{"train", "train-vae", "fit-image-encoder"})
+                assertEquals("error: " + b[2], stderrOf(2, command, "--model", missing, "--data", missing, "--out", out, b[0], b[1]).strip(), command + " " + b[0]);
+        assertEquals("error: --trainable must be all or drag-attention, got 'decoder'",
+                stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
+    }
+
     /** Overwrites a file with as many zero bytes: still the manifest's size, no longer a safetensors file. */
     private static void zero(Path file) throws java.io.IOException {
         Files.write(file, new byte[Math.toIntExact(Files.size(file))]);

@@ -66,6 +66,7 @@ final class BenchTrainCommand implements Callable<Integer> {
         if (steps < 1) throw new UserError("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
         SamplingArgs.checkFrames(frames);
+        TrainingOptions.checkUNetTrainable(trainable);
         bench.check();
         TrainingConfig cfg;
         try {

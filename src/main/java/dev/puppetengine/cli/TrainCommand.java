@@ -77,6 +77,7 @@ final class TrainCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         DType export = training.exportDtype();
         if (kind.isBlank()) throw new UserError("--kind: empty; it names the model in OUT/model's manifest (default fine-tuned)");
+        TrainingOptions.checkUNetTrainable(trainable);
         TrainingConfig cfg;
         try {
             cfg = training.config(trainable, !unscaledInput);

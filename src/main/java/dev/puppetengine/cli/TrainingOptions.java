@@ -40,7 +40,7 @@ final class TrainingOptions {
     @Option(names = "--warmup", defaultValue = "0", description = "Linear learning-rate warm-up steps (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--ema", description = "EMA decay, 0 for none (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--ema", description = "EMA decay, in [0, 1); 0 for none (default: ${DEFAULT-VALUE}).")
     double ema;
 
     @Option(names = "--gradient-checkpointing", description = "Recompute each block's activations in backward: less memory, one more forward per step (about a third more compute).")
@@ -64,9 +64,34 @@ final class TrainingOptions {
             throw new UserError("--batch-size " + batchSize + " is larger than the " + trainCount + " training clips of " + data);
     }
 
+    /**
+     * The config; an out-of-range option is refused naming it (TrainingConfig's own messages name its JSON fields,
+     * checkpoint_every, ema_decay, and lump --steps, --batch-size and --accumulation together).
+     */
     TrainingConfig config(String trainable, boolean applyCIn) {
+        atLeast("--steps", steps, 1);
+        atLeast("--batch-size", batchSize, 1);
+        atLeast("--accumulation", accumulation, 1);
+        atLeast("--warmup", warmup, 0);
+        atLeast("--checkpoint-every", checkpointEvery, 1);
+        atLeast("--keep", keep, 1);
+        if (!(lr > 0 && lr < Double.POSITIVE_INFINITY)) throw new UserError("--lr must be a finite number > 0, got " + lr);
+        if (!(weightDecay >= 0 && weightDecay < Double.POSITIVE_INFINITY)) throw new UserError("--weight-decay must be a finite number >= 0, got " + weightDecay);
+        if (!(maxGradNorm >= 0 && maxGradNorm < Double.POSITIVE_INFINITY))
+            throw new UserError("--max-grad-norm must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
+        if (!(ema >= 0 && ema < 1)) throw new UserError("--ema must be in [0, 1) (0: no EMA), got " + ema);
         return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
                 applyCIn, checkpointEvery, keep);
+    }
+
+    private static void atLeast(String option, long value, long min) {
+        if (value < min) throw new UserError(option + " must be >= " + min + ", got " + value);
+    }
+
+    /** A UNet's --trainable (train, bench train), refused naming the option before a model loads. */
+    static void checkUNetTrainable(String trainable) {
+        if (!trainable.equals("all") && !trainable.equals("drag-attention"))
+            throw new UserError("--trainable must be all or drag-attention, got '" + trainable + "'");
     }
 
     /** A command's defaults for --steps, --lr, --batch-size, --accumulation, --ema and --export-dtype (its @Command's defaultValueProvider). */
