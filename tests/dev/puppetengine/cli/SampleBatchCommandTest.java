@@ -127,6 +127,16 @@ class SampleBatchCommandTest {
         assertFalse(Files.exists(out.resolve("x.gif")));
     }
 
+    /** A file given where a directory of inputs is expected is said to be a file, not "no such directory". */
+    @Test
+    void aFileGivenAsTheInputDirectoryIsSaidToBeAFile() throws Exception {
+        Path file = Files.writeString(tmp.resolve("a-file.png"), "x");
+        assertEquals("error: " + file + " is a file, not a directory of images", CliRun.stderrOf(2, "sample-batch", "--model", model.toString(),
+                "--dir", file.toString(), "--out", tmp.resolve("o5").toString()).strip());
+        assertEquals("error: " + file + " is a file, not a directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif)",
+                CliRun.stderrOf(2, "sample-batch", "--model", model.toString(), "--dragamove", file.toString(), "--out", tmp.resolve("o6").toString()).strip());
+    }
+
     @Test
     void unusableDirectoriesExitWithTwo() throws Exception {
         CliRun none = CliRun.of("sample-batch", "--model", model.toString(), "--dir", tmp.resolve("nope").toString(),

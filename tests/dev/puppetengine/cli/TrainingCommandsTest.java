@@ -323,6 +323,14 @@ class TrainingCommandsTest {
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
     }
 
+    /** A file given as the clip dataset is said to be one, not "FILE/dataset.json: not found". */
+    @Test
+    void aFileGivenAsTheClipDatasetIsSaidToBeAFile(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("clips.json"), "{}");
+        assertEquals("error: " + file + " is a file, not a clip dataset directory",
+                stderrOf(2, "train-vae", "--model", dir.resolve("missing").toString(), "--data", file.toString(), "--out", dir.resolve("run").toString()).strip());
+    }
+
     /** Overwrites a file with as many zero bytes: still the manifest's size, no longer a safetensors file. */
     private static void zero(Path file) throws java.io.IOException {
         Files.write(file, new byte[Math.toIntExact(Files.size(file))]);

@@ -27,6 +27,7 @@ final class ImageDirSource implements ExampleSource {
     private final int frames;
 
     ImageDirSource(Path dir, int frames) throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) throw new UserError(dir + " is a file, not a directory of images");
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such image directory");
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s.sorted()::iterator) {

@@ -39,6 +39,8 @@ public final class DragAMoveSource implements ExampleSource {
     private final List<String> names;
 
     public DragAMoveSource(Path dir) throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir))
+            throw new InputFileException(dir + " is a file, not a directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif)");
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such DragAMove directory");
         try (Stream<Path> s = Files.list(dir)) {
             names = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".pkl")).map(n -> n.substring(0, n.length() - 4)).sorted().toList();

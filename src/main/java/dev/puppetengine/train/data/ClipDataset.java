@@ -28,6 +28,8 @@ public final class ClipDataset {
 
     public static ClipDataset open(Path root) throws IOException {
         Path file = manifestFile(root);
+        if (Files.exists(root) && !Files.isDirectory(root))   // else "FILE/dataset.json: not found", as if a directory were there
+            throw new InputFileException(root + " is a file, not a clip dataset directory");
         if (!Files.isRegularFile(file)) throw new InputFileException(file + ": not found (not a clip dataset directory)");
         DatasetManifest m = DatasetManifest.fromJson(Json.read(file), file);
         if (!m.complete()) throw new InputFileException(file + ": the dataset is incomplete (generation was interrupted); run the generation again to finish it");
