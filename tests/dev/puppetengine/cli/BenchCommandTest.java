@@ -48,6 +48,17 @@ class BenchCommandTest {
         assertEquals(2, Main.run("bench", "sample", "--preset", "svd-img2vid"));   // no drag modules: refused before building it
     }
 
+    /** bench sample refuses --steps past sampling's bound and a --guidance out of range naming the option, before building a model. */
+    @Test
+    void benchSampleNamesTheOptionOfABadStepsOrGuidance() {
+        assertEquals("error: --steps must be 2 to 1000, got 1001 (the UNet's FLOPs and time per step are measured between steps)",
+                CliRun.stderrOf(2, "bench", "sample", "--preset", "toy", "--steps", "1001").strip());
+        assertEquals("error: --guidance 0.5: guidance must be finite and >= 1, got 1.0..0.5",
+                CliRun.stderrOf(2, "bench", "sample", "--preset", "toy", "--guidance", "0.5").strip());
+        assertEquals("error: --guidance 101.0: guidance must be <= 100.0, got 1.0..101.0",
+                CliRun.stderrOf(2, "bench", "sample", "--preset", "toy", "--guidance", "101").strip());
+    }
+
     /** The median run is found without reordering the runs, which total_ms_all_runs lists in run order. */
     @Test
     void theMedianRunLeavesTheRunsInRunOrder() {

@@ -42,7 +42,8 @@ final class BenchSampleCommand implements Callable<Integer> {
     @Option(names = "--frames", defaultValue = "14", description = "Frames, 1 to " + SamplingOptions.MAX_FRAMES + " (default: ${DEFAULT-VALUE}).")
     int frames;
 
-    @Option(names = "--guidance", defaultValue = "5.0", description = "Max guidance; > 1 runs the CFG batch of 2 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--guidance", defaultValue = "5.0", description = "Guidance at the last frame (from 1.0 at frame 0), 1 to " + (int) SamplingOptions.MAX_GUIDANCE
+            + "; > 1 runs the CFG batch of 2 (default: ${DEFAULT-VALUE}).")
     double guidance;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed samples first (default: ${DEFAULT-VALUE}).")
@@ -68,14 +69,15 @@ final class BenchSampleCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (warmup < 0 || repeat < 1) throw new UserError("--warmup must be >= 0 and --repeat >= 1");
         bench.check();
-        if (steps < 2) throw new UserError("--steps must be >= 2 (the UNet's FLOPs and time per step are measured between steps)");
+        if (steps < 2 || steps > SamplingOptions.MAX_STEPS)
+            throw new UserError("--steps must be 2 to " + SamplingOptions.MAX_STEPS + ", got " + steps + " (the UNet's FLOPs and time per step are measured between steps)");
         SamplingArgs.checkFrames(frames);
         SamplingOptions opts;
         try {
             opts = SamplingOptions.defaults().withSteps(steps).withFrames(frames).withGuidance(guidance);
             if (cudaGraph) opts = opts.withCudaGraph(true);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(Main.message(e));
+        } catch (IllegalArgumentException e) {   // what is left: --guidance
+            throw new UserError("--guidance " + guidance + ": " + Main.message(e));
         }
         LoadedModel m = bench.open();
         Backend backend = m.unetWeights().backend();
