@@ -19,7 +19,7 @@ final class DatasetCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Dataset directory.")
     Path out;
 
-    @Option(names = "--count", defaultValue = "2000", description = "Clips (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--count", defaultValue = "2000", description = "Clips; the last 10%% (rounded) are validation, none below 5 (default: ${DEFAULT-VALUE}).")
     int count;
 
     @Option(names = "--size", defaultValue = "64", description = "Frame side in pixels, 32 to 4096 (default: ${DEFAULT-VALUE}).")

@@ -29,7 +29,7 @@ final class SamplingArgs {
             + "; it ramps from --guidance-min at frame 0 (default: ${DEFAULT-VALUE}; CFG is off when it is 1, whatever --guidance-min is, as in the reference).")
     double guidance;
 
-    @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--guidance-min", defaultValue = "1.0", description = "Guidance at frame 0, 1 to " + (int) SamplingOptions.MAX_GUIDANCE + " (default: ${DEFAULT-VALUE}).")
     double guidanceMin;
 
     @Option(names = "--seed", defaultValue = "0", description = "Noise seed: the same seed gives the same video (default: ${DEFAULT-VALUE}).")

@@ -50,7 +50,7 @@ public final class ConvertCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}). An engine export's config.json takes precedence (its architecture, and the model's kind and resolution).")
     String preset;
 
-    @Option(names = "--dtype", description = "Storage dtype: bf16 (default for engine output), fp16 or fp32; --to diffusers keeps the stored dtype unless given.")
+    @Option(names = "--dtype", description = "Storage dtype: bf16 (default for engine output), fp16, fp32 or fp64; --to diffusers keeps the stored dtype unless given.")
     String dtype;
 
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the drag modules created for an SVD UNet (default: ${DEFAULT-VALUE}).")
