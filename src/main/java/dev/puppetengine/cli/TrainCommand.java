@@ -78,12 +78,7 @@ final class TrainCommand implements Callable<Integer> {
         DType export = training.exportDtype();
         if (kind.isBlank()) throw new UserError("--kind: empty; it names the model in OUT/model's manifest (default fine-tuned)");
         TrainingOptions.checkUNetTrainable(trainable);
-        TrainingConfig cfg;
-        try {
-            cfg = training.config(trainable, !unscaledInput);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(Main.message(e));
-        }
+        TrainingConfig cfg = training.config(trainable, !unscaledInput);
         DType dt = target.dtype();
         try (PreparedData prepared = PreparedData.open(data)) {
             training.checkBatchSize(prepared.size(), data);

@@ -64,33 +64,25 @@ final class TrainingOptions {
             throw new UserError("--batch-size " + batchSize + " is larger than the " + trainCount + " training clips of " + data);
     }
 
-    /**
-     * The config; an out-of-range option is refused naming it (TrainingConfig's own messages name its JSON fields,
-     * checkpoint_every, ema_decay, and lump --steps, --batch-size and --accumulation together).
-     */
-    TrainingConfig config(String trainable, boolean applyCIn) {
-        atLeast("--steps", steps, 1);
-        atLeast("--batch-size", batchSize, 1);
-        atLeast("--accumulation", accumulation, 1);
-        atLeast("--warmup", warmup, 0);
-        atLeast("--checkpoint-every", checkpointEvery, 1);
-        atLeast("--keep", keep, 1);
-        if (!(lr > 0 && lr < Double.POSITIVE_INFINITY)) throw new UserError("--lr must be a finite number > 0, got " + lr);
-        if (!(weightDecay >= 0 && weightDecay < Double.POSITIVE_INFINITY)) throw new UserError("--weight-decay must be a finite number >= 0, got " + weightDecay);
-        if (!(maxGradNorm >= 0 && maxGradNorm < Double.POSITIVE_INFINITY))
-            throw new UserError("--max-grad-norm must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
-        if (!(ema >= 0 && ema < 1)) throw new UserError("--ema must be in [0, 1) (0: no EMA), got " + ema);
-        return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
-                applyCIn, checkpointEvery, keep);
-    }
+    /** Each TrainingConfig field's option, to name it when it is out of range (its own message names the config.json field). */
+    private static final Map<String, String> OPTIONS = Map.ofEntries(Map.entry("batch_size", "--batch-size"), Map.entry("accumulation", "--accumulation"),
+            Map.entry("steps", "--steps"), Map.entry("warmup_steps", "--warmup"), Map.entry("checkpoint_every", "--checkpoint-every"),
+            Map.entry("keep_checkpoints", "--keep"), Map.entry("lr", "--lr"), Map.entry("weight_decay", "--weight-decay"),
+            Map.entry("max_grad_norm", "--max-grad-norm"), Map.entry("ema_decay", "--ema"), Map.entry("trainable", "--trainable"));
 
-    private static void atLeast(String option, long value, long min) {
-        if (value < min) throw new UserError(option + " must be >= " + min + ", got " + value);
+    /** The config; an option out of range is refused naming it. */
+    TrainingConfig config(String trainable, boolean applyCIn) {
+        try {
+            return new TrainingConfig(seed, batchSize, accumulation, steps, lr, adamW, weightDecay, maxGradNorm, warmup, ema, checkpointing, trainable,
+                    applyCIn, checkpointEvery, keep);
+        } catch (TrainingConfig.InvalidSetting e) {
+            throw new UserError(OPTIONS.getOrDefault(e.field(), e.field()) + " " + e.requirement());
+        }
     }
 
     /** A UNet's --trainable (train, bench train), refused naming the option before a model loads. */
     static void checkUNetTrainable(String trainable) {
-        if (!trainable.equals("all") && !trainable.equals("drag-attention"))
+        if (!TrainingConfig.UNET_TRAINABLE.contains(trainable))
             throw new UserError("--trainable must be all or drag-attention, got '" + trainable + "'");
     }
 

@@ -31,19 +31,44 @@ public record TrainingConfig(
         @JsonProperty("checkpoint_every") int checkpointEvery,
         @JsonProperty("keep_checkpoints") int keepCheckpoints) {
 
+    /** What {@code trainable} may select in a UNet, and in a VAE ({@link #isTrainable}). */
+    public static final java.util.List<String> UNET_TRAINABLE = java.util.List.of("all", "drag-attention"), VAE_TRAINABLE = java.util.List.of("all", "decoder");
+
+    /** A setting out of its range, named by its config.json field (the commands name their option instead). */
+    public static final class InvalidSetting extends IllegalArgumentException {
+        private final String field, requirement;
+
+        InvalidSetting(String field, String requirement) {
+            super(field + " " + requirement);
+            this.field = field;
+            this.requirement = requirement;
+        }
+
+        public String field() { return field; }
+
+        /** What was wrong, without the field: "must be >= 1, got 0". */
+        public String requirement() { return requirement; }
+    }
+
     public TrainingConfig {
-        if (batchSize < 1 || accumulation < 1 || steps < 1) throw new IllegalArgumentException("batch size, accumulation and steps must be >= 1");
+        atLeast("batch_size", batchSize, 1);
+        atLeast("accumulation", accumulation, 1);
+        atLeast("steps", steps, 1);
+        atLeast("warmup_steps", warmupSteps, 0);
+        atLeast("checkpoint_every", checkpointEvery, 1);
+        atLeast("keep_checkpoints", keepCheckpoints, 1);
         // written as !(ok) so NaN fails too (NaN or infinite settings train a model of NaN weights)
-        if (!(lr > 0 && lr < Double.POSITIVE_INFINITY)) throw new IllegalArgumentException("learning rate must be a finite number > 0, got " + lr);
-        if (!(weightDecay >= 0 && weightDecay < Double.POSITIVE_INFINITY))
-            throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
+        if (!(lr > 0 && lr < Double.POSITIVE_INFINITY)) throw new InvalidSetting("lr", "must be a finite number > 0, got " + lr);
+        if (!(weightDecay >= 0 && weightDecay < Double.POSITIVE_INFINITY)) throw new InvalidSetting("weight_decay", "must be a finite number >= 0, got " + weightDecay);
         if (!(maxGradNorm >= 0 && maxGradNorm < Double.POSITIVE_INFINITY))
-            throw new IllegalArgumentException("max grad norm must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
-        if (warmupSteps < 0) throw new IllegalArgumentException("warm-up steps must be >= 0, got " + warmupSteps);
-        if (!trainable.equals("all") && !trainable.equals("drag-attention") && !trainable.equals("decoder"))
-            throw new IllegalArgumentException("trainable must be 'all' or 'drag-attention' (a UNet), or 'all' or 'decoder' (a VAE), got '" + trainable + "'");
-        if (checkpointEvery < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoint_every and keep_checkpoints must be >= 1");
-        if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("ema_decay must be in [0, 1), got " + emaDecay);
+            throw new InvalidSetting("max_grad_norm", "must be a finite number >= 0 (0: no clipping), got " + maxGradNorm);
+        if (!(emaDecay >= 0 && emaDecay < 1)) throw new InvalidSetting("ema_decay", "must be in [0, 1) (0: no EMA), got " + emaDecay);
+        if (!UNET_TRAINABLE.contains(trainable) && !VAE_TRAINABLE.contains(trainable))
+            throw new InvalidSetting("trainable", "must be 'all' or 'drag-attention' (a UNet), or 'all' or 'decoder' (a VAE), got '" + trainable + "'");
+    }
+
+    private static void atLeast(String field, long value, long min) {
+        if (value < min) throw new InvalidSetting(field, "must be >= " + min + ", got " + value);
     }
 
     public Adam.Settings adam() {
