@@ -11,7 +11,8 @@ public final class FileNames {
     public static boolean isPlain(String name) {
         try {
             Path p = Path.of(name);
-            return !name.isEmpty() && !p.isAbsolute() && p.getNameCount() == 1 && !name.equals(".") && !name.equals("..");
+            String parsed = p.toString();   // "../" parses as "..": compared parsed, it is refused as ".." is
+            return !name.isEmpty() && !p.isAbsolute() && p.getNameCount() == 1 && !parsed.equals(".") && !parsed.equals("..");
         } catch (InvalidPathException e) {   // a NUL, or a character the platform refuses (Windows: '?'): its caller names the file
             return false;
         }
