@@ -59,6 +59,13 @@ class BenchCommandTest {
                 CliRun.stderrOf(2, "bench", "sample", "--preset", "toy", "--guidance", "101").strip());
     }
 
+    /** bench train's steps run, --warmup + --steps, past an int wrapped negative: refused as "steps must be >= 1", an option it does not have. */
+    @Test
+    void benchTrainRefusesWarmupAndStepsPastAnIntNamingThem() {
+        assertEquals("error: --warmup + --steps must be at most 2147483647, got 2147483647 + 3",
+                CliRun.stderrOf(2, "bench", "train", "--preset", "toy", "--warmup", "2147483647").strip());
+    }
+
     /** The median run is found without reordering the runs, which total_ms_all_runs lists in run order. */
     @Test
     void theMedianRunLeavesTheRunsInRunOrder() {

@@ -65,6 +65,8 @@ final class BenchTrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (steps < 1) throw new UserError("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
+        if (warmup > Integer.MAX_VALUE - steps)   // the steps run, an int: past it the sum wrapped negative
+            throw new UserError("--warmup + --steps must be at most " + Integer.MAX_VALUE + ", got " + warmup + " + " + steps);
         SamplingArgs.checkFrames(frames);
         TrainingOptions.checkUNetTrainable(trainable);
         bench.check();
