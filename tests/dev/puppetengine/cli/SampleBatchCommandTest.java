@@ -1,20 +1,28 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.GifFiles;
+import dev.puppetengine.pipeline.PuppetMaster;
+import dev.puppetengine.pipeline.SamplingOptions;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.ClipDataset;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SampleBatchCommandTest {
@@ -160,5 +168,20 @@ class SampleBatchCommandTest {
                 "--frames", "8");
         assertEquals(2, frames.code());
         assertTrue(frames.err().contains("--frames does not apply to --dragamove"), frames.err());
+    }
+
+    /** A full disk fails every output alike: the batch stops at the first write that fails, not sampling every other input in vain. */
+    @Test
+    void anOutputThatCannotBeWrittenEndsTheBatch() throws Exception {
+        AtomicInteger writes = new AtomicInteger();
+        try (PuppetMaster pm = PuppetMaster.load(model, CpuBackend.get(), DType.F32)) {
+            IOException e = assertThrows(IOException.class, () -> BatchRun.run(pm, new ImageDirSource(images, 3), List.of("a", "b"),
+                    ex -> new SamplingOptions(1, 1, 1, 0, 3, true), false, 1, "sampling", (ex, r) -> {
+                        writes.incrementAndGet();
+                        throw new IOException("writing " + ex.name() + ".gif: No space left on device");
+                    }));
+            assertEquals("writing a.gif: No space left on device", e.getMessage());
+        }
+        assertEquals(1, writes.get(), "b is not sampled after a's write failed");
     }
 }

@@ -15,7 +15,7 @@ import java.util.function.Function;
 /**
  * Samples the examples of a batch one after another under one progress bar (over all their steps). An
  * example that cannot be read or sampled (bad file, bad drags) is reported with its name and skipped; the
- * caller decides the exit code from the failures.
+ * caller decides the exit code from the failures. An I/O failure writing an output ends the batch.
  */
 final class BatchRun {
     private BatchRun() {}
@@ -61,29 +61,42 @@ final class BatchRun {
 
     /** {@code precomputed}: condition on each example's precomputed conditioning (DragAMove's) instead of encoding its image. */
     static List<Failure> run(PuppetMaster pm, ExampleSource source, List<String> names, Function<Example, SamplingOptions> options,
-                             boolean precomputed, int steps, String task, Sink sink) {
+                             boolean precomputed, int steps, String task, Sink sink) throws IOException {
         List<Failure> failed = new ArrayList<>();
         try (ProgressBar bar = ProgressBars.of(task, (long) names.size() * steps, " steps")) {
             for (int i = 0; i < names.size(); i++) {
                 String name = names.get(i);
                 long base = (long) i * steps;
                 bar.setExtraMessage(" " + name + " (" + (i + 1) + "/" + names.size() + ")");
+                Example ex;
+                PuppetMaster.Result r;
                 try {
-                    Example ex = source.load(name);
+                    ex = source.load(name);
                     if (precomputed && ex.precomputed() == null) throw new UserError("no precomputed conditioning in this example");
-                    PuppetMaster.Result r = pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
+                    r = pm.sample(ex.image(), precomputed ? ex.precomputed() : null, ex.drags(), options.apply(ex),
                             (done, total) -> bar.stepTo(base + done));
                     if (r.blank()) throw new UserError(r.nonFiniteNote());   // a black video is a failed example, not a result
                     if (r.nonFinite() > 0) ProgressBars.println("warning: " + name + ": " + r.nonFiniteNote());
-                    sink.accept(ex, r);
                 } catch (IOException | IllegalArgumentException | UserError e) {
-                    failed.add(new Failure(name, Main.message(e)));
-                    ProgressBars.println("error: " + name + ": " + Main.message(e));
+                    fail(failed, name, e);
+                    bar.stepTo(base + steps);
+                    continue;
+                }
+                // an output that cannot be written (disk full, read-only) fails every example alike: the batch stops, what was written stays
+                try {
+                    sink.accept(ex, r);
+                } catch (IllegalArgumentException | UserError e) {
+                    fail(failed, name, e);
                 }
                 bar.stepTo(base + steps);
             }
         }
         return failed;
+    }
+
+    private static void fail(List<Failure> failed, String name, Exception e) {
+        failed.add(new Failure(name, Main.message(e)));
+        ProgressBars.println("error: " + name + ": " + Main.message(e));
     }
 
     /** Opens an example source; an input that cannot be opened (missing directory, not a dataset) is the user's error. */
