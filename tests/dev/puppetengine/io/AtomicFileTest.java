@@ -90,10 +90,23 @@ class AtomicFileTest {
         IOException e = assertThrows(IOException.class, () -> AtomicFile.publishDirectory(out, tmp -> {
             Files.createDirectory(tmp.resolve("sub"));
             AtomicFile.writeString(tmp.resolve("sub").resolve("half.bin"), "x");
-            throw new IOException("conversion failed");
+            throw new IOException("No space left on device");   // Files.write's, which names no file
         }));
-        assertEquals("conversion failed", e.getMessage());
+        assertEquals("writing " + out + ": No space left on device", e.getMessage());
         assertEquals(List.of(), listing());
+    }
+
+    /** A replace that fails names the directory replaced, not the fresh copy beside it, and keeps the old one. */
+    @Test
+    void failedDirectoryReplaceNamesTheTarget() throws IOException {
+        Path out = Files.createDirectory(dir.resolve("frames"));
+        Files.writeString(out.resolve("old.png"), "old");
+        IOException e = assertThrows(IOException.class, () -> AtomicFile.replaceDirectory(out, tmp -> {
+            throw new IOException("No space left on device");
+        }));
+        assertEquals("writing " + out + ": No space left on device", e.getMessage());
+        assertEquals(List.of("frames"), listing());
+        assertEquals("old", Files.readString(out.resolve("old.png")));
     }
 
     /** --force on a mistyped path: only an empty directory or one the caller recognises as its own output is replaced. */

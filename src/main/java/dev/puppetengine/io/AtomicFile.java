@@ -107,6 +107,11 @@ public final class AtomicFile {
      */
     public static void publishDirectory(Path target, DirectoryBody body) throws IOException {
         target = throughLinks(target);
+        publishDirectory(target, target, body);
+    }
+
+    /** {@code shown}: the name a write failure gives (replaceDirectory's target, not the fresh copy beside it). */
+    private static void publishDirectory(Path target, Path shown, DirectoryBody body) throws IOException {
         if (Files.exists(target)) throw new FileAlreadyExistsException(target.toString(), null, "refusing to replace an existing directory");
         Path parent = parentOf(target);
         Files.createDirectories(parent);
@@ -115,6 +120,9 @@ public final class AtomicFile {
             body.write(tmp);
             syncTree(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(tmp, e);
+            throw naming(shown, e);
         } catch (Throwable t) {
             deleteQuietly(tmp, t);
             throw t;
@@ -153,7 +161,7 @@ public final class AtomicFile {
         }
         // fresh random names, not fixed ones: a sibling that happens to be called <name>.old is not ours to delete
         Path fresh = randomSibling(target, NEW), old = randomSibling(target, "old-");
-        publishDirectory(fresh, body);
+        publishDirectory(fresh, target, body);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
         Files.move(fresh, target, StandardCopyOption.ATOMIC_MOVE);
         fsyncRenamed(parentOf(target));   // the swap durable before the only other copy goes
