@@ -143,6 +143,18 @@ class ClipDatasetTest {
         assertEquals(2, ClipDataset.open(root).count());
     }
 
+    /** A clip's write failure (a full disk) is reported as the file system said it, naming the file, not wrapped with its class name. */
+    @Test
+    void aClipWriteFailureIsReportedAsItIs(@TempDir Path root) throws IOException {
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(2, 7))) {
+            Path clips = ClipDataset.clipsDir(root);
+            Files.delete(clips);
+            Files.writeString(clips, "not a directory");   // provokes a write failure without root's tricks
+            w.write(0, frames(0), drags(0));
+            assertEquals(clips.toString(), assertThrows(java.nio.file.FileAlreadyExistsException.class, w::finish).getFile());
+        }
+    }
+
     @Test
     void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {

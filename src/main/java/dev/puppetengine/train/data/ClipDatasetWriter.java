@@ -102,7 +102,9 @@ public final class ClipDatasetWriter implements AutoCloseable {
         io.execute(() -> {
             try {
                 writeNow(index, rgb, drags);
-            } catch (Throwable e) { // recorded for the generating thread: finish() must not mark the dataset complete
+            } catch (IOException e) { // recorded for the generating thread: finish() must not mark the dataset complete
+                failure.compareAndSet(null, e);   // names the clip's directory (a full disk: "writing .../000001: No space left on device")
+            } catch (Throwable e) {
                 failure.compareAndSet(null, new IOException("writing clip " + index + " under " + root + " failed: " + e, e));
             } finally {
                 inFlight.release();
