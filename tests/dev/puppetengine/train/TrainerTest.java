@@ -179,6 +179,28 @@ class TrainerTest {
         assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(run));
     }
 
+    /**
+     * log.jsonl on a full disk (a link to /dev/full, whose writes fail as a full disk's do, for any user): the run stops
+     * with the file named, its last checkpoint intact, and goes on from there once the log can be written.
+     */
+    @Test
+    void aLogThatCannotBeWrittenIsNamedAndTheRunResumes() throws Exception {
+        Path full = Path.of("/dev/full");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isWritable(full), "no /dev/full");
+        Path run = tmp.resolve("full"), log = run.resolve("log.jsonl");
+        train(run, 4, 2, null);   // stopped after step 2, checkpointed
+        List<String> logged = Files.readAllLines(log);
+        Files.delete(log);
+        Files.createSymbolicLink(log, full);
+        IOException e = assertThrows(IOException.class, () -> train(run, 4, Long.MAX_VALUE, null));
+        assertEquals("writing " + log + ": No space left on device", e.getMessage());
+        assertEquals("step-00000002", TrainingCheckpoint.latest(run).getFileName().toString());
+        Files.delete(log);
+        Files.write(log, logged);
+        assertEquals(2, train(run, 4, Long.MAX_VALUE, null).startStep());
+        assertEquals(4, Files.readAllLines(log).size());
+    }
+
     /** The forward of a non-finite loss is never backpropagated: the stopped run frees what it saved, with everything else. */
     @Test
     void aRunStoppedByANonFiniteLossGivesBackItsMemory() {

@@ -295,8 +295,9 @@ public final class AtomicFile {
     /**
      * A write failure without a file name ("No space left on device") names the file being written. An input file found bad
      * while writing (a damaged tensor read to be converted) is passed on as it is: it names that file, and stays bad input (exit 2).
+     * Public for writers that append to a file they hold open (a log, a part being filled).
      */
-    private static IOException naming(Path target, IOException e) {
+    public static IOException naming(Path target, IOException e) {
         if (e instanceof java.nio.file.FileSystemException || e instanceof InputFileException || String.valueOf(e.getMessage()).contains(target.toString()))
             return e;
         return new IOException("writing " + target + ": " + e.getMessage(), e);

@@ -337,8 +337,13 @@ public final class PreparedDataWriter implements AutoCloseable {
                     + "): the encoders' weights are not finite, or a 16-bit --dtype overflowed (try bf16 or fp32)");
     }
 
-    private static void append(Map<String, FileChannel> parts, String part, float[] v) throws IOException {
-        AtomicFile.writeFully(parts.get(part), f32(v));
+    /** A failure (a full disk) names the part's file; what was written after the last commit is dropped on resuming. */
+    private void append(Map<String, FileChannel> parts, String part, float[] v) throws IOException {
+        try {
+            AtomicFile.writeFully(parts.get(part), f32(v));
+        } catch (IOException e) {
+            throw AtomicFile.naming(work.resolve(part), e);
+        }
     }
 
     private static ByteBuffer f32(float[] v) {

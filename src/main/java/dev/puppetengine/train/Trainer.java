@@ -157,7 +157,8 @@ public final class Trainer {
             DataOrder order = new DataOrder(objective.size(), cfg.seed());
             Path last = resumeFrom;
             long t0 = System.currentTimeMillis();
-            try (FileChannel logFile = FileChannel.open(run.resolve("log.jsonl"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            Path logPath = run.resolve("log.jsonl");
+            try (FileChannel logFile = FileChannel.open(logPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.APPEND);
                  Writer log = Channels.newWriter(logFile, StandardCharsets.UTF_8)) {
                 while (step < cfg.steps() && !stop.get()) {
@@ -183,8 +184,7 @@ public final class Trainer {
                         adam.zeroGrad();
                         if (step > saved)
                             last = TrainingCheckpoint.save(run, state(step, stepMicro), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
-                        log.write("{\"step\":" + (step + 1) + ",\"micro_step\":" + stepMicro + ",\"error\":" + Json.mapper().writeValueAsString(e.getMessage()) + "}\n");
-                        log.flush();
+                        append(log, logPath, "{\"step\":" + (step + 1) + ",\"micro_step\":" + stepMicro + ",\"error\":" + Json.mapper().writeValueAsString(e.getMessage()) + "}\n");
                         throw diverged(e, step, last);
                     }
                     step++;
@@ -197,9 +197,8 @@ public final class Trainer {
                     // a skipped step has no gradient norm to log (JSON has no Infinity); loss_scale is the scale after the step
                     String outcome = r.skipped() ? "\"skipped\":true" : String.format(Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
                     String scale = !scaler.dynamic() ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
-                    log.write(String.format(Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
+                    append(log, logPath, String.format(Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
                             step, micro, p.loss(), outcome, r.lr(), scale, clipsPerSecond, elapsed / 1000.0));
-                    log.flush();
                     if (listener != null) listener.step(p);
                     if (step % cfg.checkpointEvery() == 0 || step == cfg.steps() || stop.get()) {
                         logFile.force(false);   // the steps a checkpoint holds stay logged through a power cut, not only a kill
@@ -209,6 +208,16 @@ public final class Trainer {
                 }
             }
             return new Result(start, step, stop.get() && step < cfg.steps(), last, skipped);
+        }
+    }
+
+    /** Appends a line to log.jsonl; a failure (a full disk) names the file. A torn line is dropped when the run resumes. */
+    private static void append(Writer log, Path file, String line) throws IOException {
+        try {
+            log.write(line);
+            log.flush();
+        } catch (IOException e) {
+            throw AtomicFile.naming(file, e);
         }
     }
 
