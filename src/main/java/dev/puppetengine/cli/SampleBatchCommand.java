@@ -24,7 +24,8 @@ import java.util.concurrent.Callable;
         description = {"Generate a video for every input of a directory or of the DragAMove test set.",
                 "Inputs: images, each with a sibling <name>-drags.json (the format of sample --drags), or the DragAMove test examples"
                         + " (input = frame 0 of NNNNN.gif, drags from NNNNN.pkl). Writes OUT/<name>.gif; inputs whose GIF already exists are"
-                        + " skipped, so an interrupted batch resumes; a second run on the same OUT is refused while one runs. A bad input is reported by name and the batch goes on; exit code 2 if any failed."},
+                        + " skipped, so an interrupted batch resumes; a second run on the same OUT is refused while one runs. A bad input is reported by name and the batch goes on; exit code 2 if any failed."
+                        + " An output that cannot be written (a full disk) ends the batch, exit code 1: run it again to go on."},
         footer = {"", "Example:", "  ./puppet-engine sample-batch --dragamove ../shared/data/dragamove-test --out out/dm --steps 25"})
 final class SampleBatchCommand implements Callable<Integer> {
     /** Held in --out while a run writes there. */
