@@ -175,7 +175,7 @@ class SampleBatchCommandTest {
     void anOutputThatCannotBeWrittenEndsTheBatch() throws Exception {
         AtomicInteger writes = new AtomicInteger();
         try (PuppetMaster pm = PuppetMaster.load(model, CpuBackend.get(), DType.F32)) {
-            IOException e = assertThrows(IOException.class, () -> BatchRun.run(pm, new ImageDirSource(images, 3), List.of("a", "b"),
+            IOException e = assertThrows(IOException.class, () -> BatchRun.run(pm, new ImageDirSource(images, 3, false), List.of("a", "b"),
                     ex -> new SamplingOptions(1, 1, 1, 0, 3, true), false, 1, "sampling", (ex, r) -> {
                         writes.incrementAndGet();
                         throw new IOException("writing " + ex.name() + ".gif: No space left on device");

@@ -12,12 +12,14 @@ import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.testing.CliRun;
+import dev.puppetengine.testing.ExifImages;
 import dev.puppetengine.testing.ProcDir;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -105,6 +107,41 @@ class SampleCommandTest {
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("contains the input --image " + first), r.err());
         assertArrayEquals(kept, Files.readAllBytes(first));
+    }
+
+    /**
+     * A photo stored sideways, with an EXIF orientation: used as stored (the reference's way) with a note naming the
+     * option, or turned first with --auto-orient, in sample and sample-batch --dir; then drags are positions in the turned image.
+     */
+    @Test
+    void anExifOrientationIsNotedOrAppliedWithAutoOrient() throws IOException {
+        Path photos = Files.createDirectories(dir.resolve("photos")), photo = photos.resolve("sideways.png");
+        Files.write(photo, ExifImages.png(ImageFiles.readRgb(image), ExifImages.tiff(6, ByteOrder.BIG_ENDIAN)));
+        String[] asStored = sample(dir.resolve("stored.gif"), "--drag", "65,30:50,30");
+        asStored[Arrays.asList(asStored).indexOf("--image") + 1] = photo.toString();
+        CliRun r = CliRun.of(asStored);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("note: " + photo + ": its EXIF orientation says viewers show it turned 90 degrees clockwise;"
+                + " the model sees the stored 80x60 pixels as they are, and drags are positions in them (add --auto-orient"), r.err());
+
+        List<String> turned = new ArrayList<>(Arrays.asList(asStored));
+        turned.add("--auto-orient");
+        r = CliRun.of(turned.toArray(new String[0]));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("(65.0, 30.0) is outside the 60x80 image"), r.err());
+        turned.set(turned.indexOf("65,30:50,30"), "30,65:30,45");
+        r = CliRun.of(turned.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.err().contains("EXIF"), r.err());
+
+        Files.writeString(photos.resolve("sideways-drags.json"), "{\"drags\": []}");
+        RgbImage seen = new ImageDirSource(photos, 2, true).load("sideways").image();
+        assertEquals(60, seen.width());
+        assertEquals(80, seen.height());
+        assertEquals(80, new ImageDirSource(photos, 2, false).load("sideways").image().width());
+        r = CliRun.of("sample-batch", "--dragamove", photos.toString(), "--auto-orient", "--out", dir.resolve("batch").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--auto-orient applies to --dir"), r.err());
     }
 
     /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it (and why: {@link ProcDir}). */

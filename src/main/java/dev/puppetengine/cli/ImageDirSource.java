@@ -2,7 +2,6 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.eval.Example;
 import dev.puppetengine.eval.ExampleSource;
-import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.DragPath;
 
@@ -25,8 +24,9 @@ final class ImageDirSource implements ExampleSource {
 
     private final Map<String, Path> images = new TreeMap<>();
     private final int frames;
+    private final boolean autoOrient;
 
-    ImageDirSource(Path dir, int frames) throws IOException {
+    ImageDirSource(Path dir, int frames, boolean autoOrient) throws IOException {
         if (Files.exists(dir) && !Files.isDirectory(dir)) throw new UserError(dir + " is a file, not a directory of images");
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such image directory");
         try (Stream<Path> s = Files.list(dir)) {
@@ -41,6 +41,7 @@ final class ImageDirSource implements ExampleSource {
         }
         if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP or GIF) found");
         this.frames = frames;
+        this.autoOrient = autoOrient;
     }
 
     @Override
@@ -51,7 +52,7 @@ final class ImageDirSource implements ExampleSource {
         Path image = images.get(name);
         Path drags = image.resolveSibling(name + "-drags.json");
         if (!Files.isRegularFile(drags)) throw new NoSuchFileException(drags.toString(), null, "no drags file next to " + image.getFileName());
-        RgbImage img = ImageFiles.readRgb(image);
+        RgbImage img = InputImages.read(image, autoOrient, ProgressBars::println);
         List<DragPath> paths = DragArgs.parse(List.of(), drags, false, img.width(), img.height(), frames);
         return new Example(name, img, paths, List.of());
     }

@@ -48,6 +48,9 @@ final class SampleBatchCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Only the first N inputs (by name).")
     Integer limit;
 
+    @Option(names = "--auto-orient", description = InputImages.AUTO_ORIENT_HELP + " With --dir only.")
+    boolean autoOrient;
+
     @Option(names = "--pickle-conditioning", description = BatchRun.PRECOMPUTED_HELP)
     boolean pickleConditioning;
 
@@ -68,10 +71,11 @@ final class SampleBatchCommand implements Callable<Integer> {
         OutputPaths.noteLeftoversIn(out);
         Path in = input.dir != null ? input.dir : input.dragamove;   // its GIFs are inputs (DragAMove's: the ground truth, named as outputs)
         OutputPaths.notInput("--out", out, input.dir != null ? "--dir" : "--dragamove", in, false);
+        if (input.dragamove != null && autoOrient) throw new UserError("--auto-orient applies to --dir: DragAMove's inputs are GIF frames, which have no orientation");
         if (input.dragamove != null && spec.commandLine().getParseResult().hasMatchedOption("--frames"))
             throw new UserError("--frames does not apply to --dragamove: each example has as many frames as its drags");
         SamplingOptions opts = sampling.options(video.frames);
-        ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames) : new DragAMoveSource(input.dragamove));
+        ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames, autoOrient) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
         // a second run on this --out would sample the same missing videos again: it waits its turn instead
         try (LockFile lock = LockFile.acquire(out.resolve(LOCK), out + ": another sample-batch is writing there; wait for it to end or choose another --out")) {

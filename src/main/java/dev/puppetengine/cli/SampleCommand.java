@@ -1,6 +1,5 @@
 package dev.puppetengine.cli;
 
-import dev.puppetengine.io.image.ImageFiles;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.PuppetMaster;
@@ -37,6 +36,9 @@ final class SampleCommand implements Callable<Integer> {
     @Option(names = "--normalized", description = "Drag coordinates are in [0,1] of the model's square input, not pixels (a drags file's own \"normalized\" key, when present, governs its drags; a file saying false is refused with --normalized).")
     boolean normalized;
 
+    @Option(names = "--auto-orient", description = InputImages.AUTO_ORIENT_HELP)
+    boolean autoOrient;
+
     /** As typed: its trailing slash, which a Path would drop, asks for a directory of PNG frames. */
     @Option(names = "--out", required = true, description = "Output: file.gif, file.mp4, or a directory/ for PNG frames (replaced whole if it holds only frames; refused if it holds anything else).")
     String out;
@@ -55,7 +57,7 @@ final class SampleCommand implements Callable<Integer> {
         OutputPaths.notInput("--out", Path.of(out), "--image", image, kind == VideoOutput.Kind.PNG_DIR);   // frames replace the directory whole
         RgbImage img;
         try {
-            img = ImageFiles.readRgb(image);
+            img = InputImages.read(image, autoOrient, System.err::println);
         } catch (IOException e) {
             throw new UserError(Main.message(e));
         }

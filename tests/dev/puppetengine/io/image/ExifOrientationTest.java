@@ -1,0 +1,128 @@
+package dev.puppetengine.io.image;
+
+import dev.puppetengine.testing.ExifImages;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ExifOrientationTest {
+    @TempDir
+    Path dir;
+
+    /** 5x3, every pixel distinct (and not 0: JPEG is lossy, so its files are only read for their tag). */
+    private static RgbImage numbered() {
+        byte[] px = new byte[5 * 3 * 3];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) (i + 1);
+        return new RgbImage(5, 3, px);
+    }
+
+    @Test
+    void theTagIsReadInBothByteOrdersWithAndWithoutTheJpegPrefix() {
+        for (int o = 1; o <= 8; o++)
+            for (ByteOrder order : new ByteOrder[]{ByteOrder.LITTLE_ENDIAN, ByteOrder.BIG_ENDIAN}) {
+                byte[] tiff = ExifImages.tiff(o, order);
+                assertEquals(o, ExifOrientation.fromExif(tiff), o + " " + order);
+                byte[] app1 = new byte[6 + tiff.length];
+                System.arraycopy("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, app1, 0, 6);
+                System.arraycopy(tiff, 0, app1, 6, tiff.length);
+                assertEquals(o, ExifOrientation.fromExif(app1), o + " " + order + " after Exif\\0\\0");
+            }
+    }
+
+    /** Damaged or foreign blocks are no orientation, never an exception: every truncation, and values off the tag's range. */
+    @Test
+    void damagedBlocksReadAsStored() {
+        byte[] tiff = ExifImages.tiff(6, ByteOrder.BIG_ENDIAN);
+        for (int n = 0; n < 8 + 2 + 2 * 12; n++)   // short of the orientation entry's end (the next-IFD offset after it is not needed)
+            assertEquals(1, ExifOrientation.fromExif(Arrays.copyOf(tiff, n)), "cut at " + n);
+        assertEquals(6, ExifOrientation.fromExif(Arrays.copyOf(tiff, 8 + 2 + 2 * 12)));
+        assertEquals(1, ExifOrientation.fromExif(ExifImages.tiff(0, ByteOrder.BIG_ENDIAN)));
+        assertEquals(1, ExifOrientation.fromExif(ExifImages.tiff(9, ByteOrder.BIG_ENDIAN)));
+        byte[] offsetPastEnd = tiff.clone();
+        offsetPastEnd[4] = 0x7f;   // IFD offset 0x7f000008
+        assertEquals(1, ExifOrientation.fromExif(offsetPastEnd));
+        byte[] notTiff = tiff.clone();
+        notTiff[3] = 43;
+        assertEquals(1, ExifOrientation.fromExif(notTiff));
+    }
+
+    @Test
+    void filesGiveTheirTag() throws IOException {
+        Path jpg = dir.resolve("photo.jpg"), png = dir.resolve("shot.png"), plain = dir.resolve("plain.png"), junk = dir.resolve("junk.jpg");
+        Files.write(jpg, ExifImages.jpeg(numbered(), ExifImages.tiff(6, ByteOrder.BIG_ENDIAN)));
+        Files.write(png, ExifImages.png(numbered(), ExifImages.tiff(8, ByteOrder.LITTLE_ENDIAN)));
+        ImageFiles.writePng(plain, numbered());
+        Files.write(junk, ExifImages.jpeg(numbered(), new byte[]{1, 2, 3}));
+        assertEquals(6, ExifOrientation.of(jpg));
+        assertEquals(8, ExifOrientation.of(png));
+        assertEquals(1, ExifOrientation.of(plain));
+        assertEquals(1, ExifOrientation.of(junk));
+        assertArrayEquals(numbered().pixels(), ImageFiles.readRgb(png).pixels(), "the chunk must not change the pixels read");
+        assertEquals(5, ImageFiles.readRgb(jpg).width(), "an EXIF segment before the JFIF one, which the JDK's metadata refuses, decodes");
+        for (int cut = 0; cut < 60; cut++) {   // a file cut anywhere in its headers has no orientation, and no exception
+            Files.write(junk, Arrays.copyOf(Files.readAllBytes(jpg), cut));
+            assertEquals(cut < 2 + 4 + 6 + 8 + 2 + 2 * 12 ? 1 : 6, ExifOrientation.of(junk), "JPEG cut at " + cut);
+            Files.write(junk, Arrays.copyOf(Files.readAllBytes(png), cut));
+            assertEquals(cut < 8 + 25 + 8 + 8 + 2 + 2 * 12 ? 1 : 8, ExifOrientation.of(junk), "PNG cut at " + cut);
+        }
+    }
+
+    /** Bytes changed at random in the headers (lengths, markers, offsets) give some orientation 1 to 8, never an exception. */
+    @Test
+    void corruptHeadersNeverThrow() throws IOException {
+        java.util.Random rnd = new java.util.Random(5);
+        Path f = dir.resolve("fuzz");
+        for (byte[] good : new byte[][]{ExifImages.jpeg(numbered(), ExifImages.tiff(6, ByteOrder.LITTLE_ENDIAN)),
+                ExifImages.png(numbered(), ExifImages.tiff(3, ByteOrder.BIG_ENDIAN))})
+            for (int i = 0; i < 500; i++) {
+                byte[] bad = good.clone();
+                for (int k = 1 + rnd.nextInt(3); k > 0; k--) bad[rnd.nextInt(90)] = (byte) rnd.nextInt(256);
+                Files.write(f, bad);
+                int o = ExifOrientation.of(f);
+                assertTrue(o >= 1 && o <= 8, "orientation " + o);
+            }
+    }
+
+    /**
+     * Each orientation against the EXIF definition in its own words: which edge of the view the stored 0th row lies
+     * along (top, bottom, left, right) and which the 0th column (left, right, top, bottom).
+     */
+    @Test
+    void applyShowsTheStoredRowsAndColumnsWhereTheTagSays() {
+        String[][] edges = {{"top", "left"}, {"top", "right"}, {"bottom", "right"}, {"bottom", "left"},
+                {"left", "top"}, {"right", "top"}, {"right", "bottom"}, {"left", "bottom"}};
+        RgbImage in = numbered();
+        int w = in.width(), h = in.height();
+        for (int o = 1; o <= 8; o++) {
+            RgbImage out = ExifOrientation.apply(in, o);
+            String row0 = edges[o - 1][0], col0 = edges[o - 1][1];
+            boolean sideways = row0.equals("left") || row0.equals("right");
+            assertEquals(sideways ? h : w, out.width(), "orientation " + o);
+            assertEquals(sideways ? w : h, out.height(), "orientation " + o);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    int vx, vy;   // where stored (x, y) shows
+                    if (sideways) {
+                        vx = row0.equals("left") ? y : h - 1 - y;
+                        vy = col0.equals("top") ? x : w - 1 - x;
+                    } else {
+                        vy = row0.equals("top") ? y : h - 1 - y;
+                        vx = col0.equals("left") ? x : w - 1 - x;
+                    }
+                    for (int c = 0; c < 3; c++) assertEquals(in.get(x, y, c), out.get(vx, vy, c), "orientation " + o + " pixel " + x + "," + y);
+                }
+        }
+        assertThrows(IllegalArgumentException.class, () -> ExifOrientation.apply(in, 0));
+        assertThrows(IllegalArgumentException.class, () -> ExifOrientation.describe(9));
+    }
+}
