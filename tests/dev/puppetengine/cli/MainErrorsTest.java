@@ -61,27 +61,37 @@ class MainErrorsTest {
     /** The heap advice names only options the command that ran has (create-model has none of them), not a flag already given. */
     @Test
     void heapAdviceNamesOnlyTheCommandsOwnOptions() {
-        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)",
                 outOfHeap("create-model", "--out", "m"));
-        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)",
                 outOfHeap("sample", "--image", "a.png", "--drag", "1,1:2,2", "--out", "o.gif"));
         assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size, --gradient-checkpointing or a larger"
-                + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o"));
+                + " heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o"));
         assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames, --gradient-checkpointing or a larger"
-                + " heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)", outOfHeap("bench", "train"));
-        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size or a larger heap (JAVA_OPTS=-Xmx16g"
+                + " heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)", outOfHeap("bench", "train"));
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a smaller --batch-size or a larger heap (JAVA_OPTS=-Xmx2g"
                 + " ./puppet-engine ...)", outOfHeap("train", "--model", "m", "--data", "d", "--out", "o", "--gradient-checkpointing"), "a flag given is not advised");
-        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try a larger heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)",
                 outOfHeap("sample-batch", "--dragamove", "dm", "--out", "o"), "--dragamove takes each example's frame count and refuses --frames");
-        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)",
+        assertEquals("error: out of Java heap memory (1024 MiB, the JVM's -Xmx): try fewer --frames or a larger heap (JAVA_OPTS=-Xmx2g ./puppet-engine ...)",
                 outOfHeap("sample-batch", "--dir", "d", "--out", "o"));
+    }
+
+    /** The heap advised is twice the one that ran out, within 9/10 of the machine's memory; where no larger one fits, a larger machine. */
+    @Test
+    void heapAdviceFitsTheMachine() {
+        assertTrue(Main.heapExhausted(12_000L << 20, 64L << 30, null).endsWith("try a larger heap (JAVA_OPTS=-Xmx24g ./puppet-engine ...)"));
+        assertTrue(Main.heapExhausted(12L << 30, 16L << 30, null).endsWith("try a larger heap (JAVA_OPTS=-Xmx14g ./puppet-engine ...)"));
+        assertEquals("out of Java heap memory (14336 MiB, the JVM's -Xmx): try a machine with more memory than this one's 16 GiB",
+                Main.heapExhausted(14L << 30, 16L << 30, null));
+        assertTrue(Main.machineMemory() > 0);
     }
 
     /** What the engine prints when {@code args}' command runs out of heap (its arguments parsed, the command itself not run). */
     private static String outOfHeap(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.parseArgs(args);
-        return "error: " + Main.heapExhausted(1L << 30, Main.ran(cl));
+        return "error: " + Main.heapExhausted(1L << 30, 64L << 30, Main.ran(cl));
     }
 
     /** An exception without a message (a bare EOFException) is named by its kind, never as "null". */

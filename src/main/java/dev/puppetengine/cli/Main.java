@@ -64,7 +64,7 @@ public final class Main implements Runnable {
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {   // picocli hands errors on: the Java heap, said in one line like the GPU's
-            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory(), ran(cl)));
+            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory(), machineMemory(), ran(cl)));
             return 1;
         }
     }
@@ -73,17 +73,25 @@ public final class Main implements Runnable {
      * The advice names only what the command that ran ({@code ran}) can still change: its own options (create-model and
      * convert have none of these), a flag not already given.
      */
-    static String heapExhausted(long maxHeapBytes, CommandLine.ParseResult ran) {
+    static String heapExhausted(long maxHeapBytes, long machineBytes, CommandLine.ParseResult ran) {
         java.util.List<String> tries = new java.util.ArrayList<>();
         String[][] advice = {{"--frames", "fewer --frames"}, {"--batch-size", "a smaller --batch-size"}, {"--gradient-checkpointing", "--gradient-checkpointing"}};
         for (String[] a : advice)   // where the advice is the option itself (a flag), not once it is given
             if (ran != null && ran.commandSpec().findOption(a[0]) != null && !(a[0].equals(a[1]) && ran.hasMatchedOption(a[0]))
                     && !(a[0].equals("--frames") && ran.hasMatchedOption("--dragamove")))   // sample-batch --dragamove refuses --frames
                 tries.add(a[1]);
-        tries.add("a larger heap (JAVA_OPTS=-Xmx16g ./puppet-engine ...)");
+        // twice this heap, but within 9/10 of the machine's memory (beyond, the system would swap or kill the JVM)
+        long heapGiB = (maxHeapBytes + (1L << 30) - 1) >> 30, larger = Math.min(Math.max(2, 2 * heapGiB), machineBytes / 10 * 9 >> 30);
+        tries.add(larger > heapGiB ? "a larger heap (JAVA_OPTS=-Xmx" + larger + "g ./puppet-engine ...)"
+                : "a machine with more memory than this one's " + (machineBytes >> 30) + " GiB");
         String last = tries.remove(tries.size() - 1);
         return String.format(Locale.ROOT, "out of Java heap memory (%d MiB, the JVM's -Xmx): try %s", maxHeapBytes >> 20,
                 tries.isEmpty() ? last : String.join(", ", tries) + " or " + last);
+    }
+
+    /** The memory of this machine, or of its container where it has a limit. */
+    static long machineMemory() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
     }
 
     /** The parse of the (sub)command that {@code cl} ran; null when its arguments were not parsed. */
