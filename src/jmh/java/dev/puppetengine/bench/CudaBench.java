@@ -6,17 +6,21 @@ import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * The setup the CUDA benchmark classes share: the CUDA backend (or {@link CudaUnavailableException} from
- * {@link #open}, which fails the JMH trial with the backend's one-line reason, e.g. no libcuda / no device), the
- * trial's {@link Shapes}, one {@link Scope} owning every input tensor for the trial, random inputs, {@link #done}
- * to end a timed call, and {@link #checkFreed} against a benchmark that stops freeing its results (it would time a
- * growing device heap, and run out of memory at the spec's shapes). Not a JMH state itself: each benchmark class holds
- * one from its {@code @Setup(Level.Trial)}, calls {@link #inputsMade} at its end and {@link #checkFreed} after each
- * iteration, and closes it in its {@code @TearDown}.
+ * The JMH state the CUDA benchmark classes extend: the {@code shapes} parameter and the trial's {@link Shapes}, the
+ * CUDA backend (or {@link CudaUnavailableException} from {@link #open}, which fails the JMH trial with the backend's
+ * one-line reason, e.g. no libcuda / no device), one {@link Scope} owning every input tensor for the trial, random
+ * inputs, {@link #done} to end a timed call, and {@link #checkFreed} after each iteration against a benchmark that stops
+ * freeing its results (it would time a growing device heap, and run out of memory at the spec's shapes). A subclass's
+ * {@code @Setup(Level.Trial)} calls {@link #open} first and {@link #inputsMade} last; JMH runs the teardowns here.
  */
-final class CudaBench implements AutoCloseable {
+@State(org.openjdk.jmh.annotations.Scope.Benchmark)
+public abstract class CudaBench {
     /**
      * The shapes of a trial, picked by the benchmark classes' {@code shapes} parameter. "spec" (the default; every
      * javadoc figure is for it): CFG batch 2 videos of 14 frames, 32 x 32 latents, 320 channels in 5 heads of 64; CLIP
@@ -44,52 +48,52 @@ final class CudaBench implements AutoCloseable {
         double scale() { return 1 / Math.sqrt(c / heads); }
     }
 
-    final CudaBackend gpu;
-    final Shapes shapes;
-    private final Scope scope;
-    private final BenchMemory memory;
+    /** {@link Shapes}: "spec", or "tiny" for a smoke run on the SIMT emulator. */
+    @Param("spec")
+    public String shapes;
 
-    private CudaBench(CudaBackend gpu, Shapes shapes) {
-        this.gpu = gpu;
-        this.shapes = shapes;
-        this.scope = Scope.open();
-        this.memory = new BenchMemory(gpu);
-    }
+    protected CudaBackend gpu;
+    protected Shapes s;
+    private Scope scope;
+    private BenchMemory memory;
 
-    /** The CUDA backend on device 0, the named {@link Shapes} and a fresh scope for the trial's inputs. */
-    static CudaBench open(String shapes) throws CudaUnavailableException {
-        Shapes s = Shapes.named(shapes);   // before the backend: a wrong name fails on any machine
-        return new CudaBench(CudaBackend.get(), s);
+    /** The named {@link Shapes}, the CUDA backend on device 0 and a fresh scope for the trial's inputs. */
+    protected void open() throws CudaUnavailableException {
+        s = Shapes.named(shapes);   // before the backend: a wrong name fails on any machine
+        gpu = CudaBackend.get();
+        scope = Scope.open();
+        memory = new BenchMemory(gpu);
     }
 
     /** A bf16 tensor of standard normals (Philox seed 1). */
-    Tensor random(int... shape) {
+    protected Tensor random(int... shape) {
         return random(DType.BF16, RandomKind.NORMAL, shape);
     }
 
-    Tensor random(DType dtype, RandomKind kind, int... shape) {
+    protected Tensor random(DType dtype, RandomKind kind, int... shape) {
         Tensor t = gpu.empty(dtype, shape);
         gpu.fillRandom(t, kind, 1, 0);
         return t;
     }
 
     /** {@link BenchMemory#done}. */
-    double done(Tensor... ts) {
+    protected double done(Tensor... ts) {
         return memory.done(ts);
     }
 
     /** {@link BenchMemory#inputsMade}. */
-    void inputsMade() {
+    protected void inputsMade() {
         memory.inputsMade();
     }
 
     /** {@link BenchMemory#checkFreed}. */
-    void checkFreed() {
+    @TearDown(Level.Iteration)
+    public void checkFreed() {
         memory.checkFreed();
     }
 
-    @Override
+    @TearDown(Level.Trial)
     public void close() {
-        scope.close();
+        if (scope != null) scope.close();
     }
 }

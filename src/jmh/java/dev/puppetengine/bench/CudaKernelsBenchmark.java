@@ -3,7 +3,6 @@ package dev.puppetengine.bench;
 import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
-import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import dev.puppetengine.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -13,10 +12,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.concurrent.TimeUnit;
@@ -33,32 +29,22 @@ import java.util.concurrent.TimeUnit;
  * <p>Each method's javadoc gives what one call must do at the default shapes (MB = 10^6 bytes, bf16 = 2 bytes, one
  * activation (28, 32, 32, 320) bf16 = 18.35 MB), so a time converts to GB/s or TFLOP/s.
  */
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
-public class CudaKernelsBenchmark {
+public class CudaKernelsBenchmark extends CudaBench {
     /** The 1 + 5 tokens of the drag context. */
     private static final int TOKENS = 6;
 
-    /** {@link CudaBench.Shapes}: "spec", or "tiny" for a smoke run on the SIMT emulator. */
-    @Param("spec")
-    public String shapes;
-
-    private CudaBench bench;
-    private CudaBench.Shapes s;
-    private CudaBackend gpu;
     private Tensor tokens, kvFrame0, context, temporalTokens, x, temporalX, mix, gamma, beta, normW, normB, video, temporalW, convW, gy, gyDown;
     private Tensor vaeMid, clipTokens;
     private AttentionResult allToFirst;
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
-        bench = CudaBench.open(shapes);
-        gpu = bench.gpu;
-        s = bench.shapes;
+        open();
         int n = s.n(), l = s.l(), side = s.side(), c = s.c();
         tokens = random(n, l, c);                         // queries of every frame
         kvFrame0 = random(s.videos(), l, c);              // frame 0's keys/values, one per video
@@ -79,26 +65,9 @@ public class CudaKernelsBenchmark {
         allToFirst = gpu.attention(tokens, kvFrame0, kvFrame0, s.heads(), s.scale());
         vaeMid = random(s.frames(), l, 512);              // the VAE decoder's mid block: 14 frames of 32 x 32 latents, one 512-wide head
         clipTokens = random(1, s.clipTokens(), s.clipHeads() * 80);   // ViT-H/14's 16 x 16 patches + class token, 16 heads of 80
-        bench.inputsMade();
+        inputsMade();
     }
 
-    private Tensor random(int... shape) {
-        return bench.random(shape);
-    }
-
-    @TearDown(Level.Iteration)
-    public void checkFreed() {
-        bench.checkFreed();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        if (bench != null) bench.close();
-    }
-
-    private double done(Tensor... ts) {
-        return bench.done(ts);
-    }
 
     /** 4 x Bq x Lq x Lk x C = 4 x 28 x 1024 x 1024 x 320 = 37.6 GFLOP (QK^T and PV); q read + out written 36.7 MB, frame 0's K/V 2.6 MB. */
     @Benchmark

@@ -6,7 +6,6 @@ import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.UnaryOp;
-import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
@@ -20,10 +19,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.util.ArrayList;
@@ -43,23 +39,15 @@ import java.util.concurrent.TimeUnit;
  * written once) or its FLOPs. MB = 10^6 bytes; "act" = one activation (28, 32, 32, 320) bf16 = 9,175,040 elements =
  * 18.35 MB; the figures are for the default shapes. GB/s = MB / (microseconds x 1000).
  */
-@State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
-public class CudaOpsBenchmark {
+public class CudaOpsBenchmark extends CudaBench {
     /** Drag points per frame (spec: K = 5 max drags). */
     private static final int DRAGS = 5;
 
-    /** {@link CudaBench.Shapes}: "spec", or "tiny" for a smoke run on the SIMT emulator. */
-    @Param("spec")
-    public String shapes;
-
-    private CudaBench bench;
-    private CudaBench.Shapes s;
-    private CudaBackend gpu;
     private Tensor x, gy, x2, perFrame, tokens, tokensGy, lnGamma, lnBeta, proj, projGy,
             small, smallGy, convW, convB, feat, points, pointsGy, wide, f32, f32Big, noise, linW, linB, outW, outB, coef, scratch;
     private NormResult lnSaved;
@@ -67,42 +55,40 @@ public class CudaOpsBenchmark {
 
     @Setup(Level.Trial)
     public void setup() throws CudaUnavailableException {
-        bench = CudaBench.open(shapes);
-        gpu = bench.gpu;
-        s = bench.shapes;
+        open();
         int n = s.n(), l = s.l(), side = s.side(), c = s.c();
         int ff = 4 * c;   // GEGLU feed-forward: proj 320 -> 2 x 1280 (ARCHITECTURE.md 2.6: Linear(C -> 8C), halves of 4C)
-        x = bench.random(n, side, side, c);                 // an activation (act)
-        gy = bench.random(n, side, side, c);
-        x2 = bench.random(n, side, side, c);
-        scratch = bench.random(n, side, side, c);           // written in place by axpby and fill
-        coef = bench.random(DType.F64, RandomKind.NORMAL, 5); // the CUDA-graph sampler's per-step scalars (affineFrom)
-        perFrame = bench.random(n, 1, 1, c);                // the resblock's temb projection, broadcast over pixels
-        tokens = bench.random(n, l, c);                     // transformer tokens (N, HW, C)
-        tokensGy = bench.random(n, l, c);
-        lnGamma = bench.random(c);
-        lnBeta = bench.random(c);
+        x = random(n, side, side, c);                 // an activation (act)
+        gy = random(n, side, side, c);
+        x2 = random(n, side, side, c);
+        scratch = random(n, side, side, c);           // written in place by axpby and fill
+        coef = random(DType.F64, RandomKind.NORMAL, 5); // the CUDA-graph sampler's per-step scalars (affineFrom)
+        perFrame = random(n, 1, 1, c);                // the resblock's temb projection, broadcast over pixels
+        tokens = random(n, l, c);                     // transformer tokens (N, HW, C)
+        tokensGy = random(n, l, c);
+        lnGamma = random(c);
+        lnBeta = random(c);
         lnSaved = gpu.layerNorm(tokens, lnGamma, lnBeta, 1e-5);
-        proj = bench.random(n, l, 2 * ff);                  // ff.net.0.proj output
-        projGy = bench.random(n, l, ff);
-        small = bench.random(n, side / 2, side / 2, 2 * c); // up_blocks.2's output (640 @ 16) before its upsampler
-        smallGy = bench.random(n, side, side, 2 * c);
-        convW = bench.random(c, 3, 3, c);                   // down_blocks.0's downsampler
-        convB = bench.random(c);
-        feat = bench.random(n, side, side, c);
-        points = bench.random(DType.F32, RandomKind.UNIFORM, n, DRAGS, 2);
-        pointsGy = bench.random(n, DRAGS, c);
-        wide = bench.random(n, side, side, 3 * c);           // up_blocks.3's skip concat (960 = 320 + 640 channels)
-        f32 = bench.random(DType.F32, RandomKind.NORMAL, n, side, side, c);
+        proj = random(n, l, 2 * ff);                  // ff.net.0.proj output
+        projGy = random(n, l, ff);
+        small = random(n, side / 2, side / 2, 2 * c); // up_blocks.2's output (640 @ 16) before its upsampler
+        smallGy = random(n, side, side, 2 * c);
+        convW = random(c, 3, 3, c);                   // down_blocks.0's downsampler
+        convB = random(c);
+        feat = random(n, side, side, c);
+        points = random(DType.F32, RandomKind.UNIFORM, n, DRAGS, 2);
+        pointsGy = random(n, DRAGS, c);
+        wide = random(n, side, side, 3 * c);           // up_blocks.3's skip concat (960 = 320 + 640 channels)
+        f32 = random(DType.F32, RandomKind.NORMAL, n, side, side, c);
         f32Big = gpu.empty(DType.F32, n, side, side, c);
         noise = gpu.empty(DType.F32, s.videos(), s.frames(), 4, side, side);
-        linW = bench.random(2 * ff, c);
-        linB = bench.random(2 * ff);
-        outW = bench.random(c, c);
-        outB = bench.random(c);
+        linW = random(2 * ff, c);
+        linB = random(2 * ff);
+        outW = random(c, c);
+        outB = random(c);
         adamBlock = adamChunk();
         adamSmall = adamSmallTensors();
-        bench.inputsMade();
+        inputsMade();
     }
 
     /** Master weights, bf16 gradients, moments and bf16 model copies for one benchmarked AdamW step. */
@@ -112,12 +98,12 @@ public class CudaOpsBenchmark {
         private final AdamParams adam = new AdamParams(1e-5, 0.9, 0.999, 1e-8, 0.01, true, 10, 1.0);
 
         void add(int... s) {
-            params.add(bench.random(DType.F32, RandomKind.NORMAL, s));
-            grads.add(bench.random(s));
+            params.add(random(DType.F32, RandomKind.NORMAL, s));
+            grads.add(random(s));
             Tensor mi = gpu.empty(DType.F32, s);
             gpu.fill(mi, 0);
             m.add(mi);
-            v.add(bench.random(DType.F32, RandomKind.UNIFORM, s));
+            v.add(random(DType.F32, RandomKind.UNIFORM, s));
             lowPrecision.add(gpu.empty(DType.BF16, s));
         }
 
@@ -154,19 +140,6 @@ public class CudaOpsBenchmark {
         return a;
     }
 
-    @TearDown(Level.Iteration)
-    public void checkFreed() {
-        bench.checkFreed();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        if (bench != null) bench.close();
-    }
-
-    private double done(Tensor... ts) {
-        return bench.done(ts);
-    }
 
     // ---- elementwise (elementwise.cu) -----------------------------------------------------------------
 
