@@ -409,8 +409,10 @@ class ConvertErrorsTest {
         }
     }
 
-    /** The allow list itself is tested in TorchFileTest.refusesAGlobalOutsideTheAllowList and UnpicklerTest; here: the converter's answer. */
-    /** A damaged torch zip or a file too short to be anything: exit 2, the file named, what is wrong with it. */
+    /**
+     * A damaged torch zip or a file too short to be anything: exit 2, the file named, what is wrong with it. (The pickle
+     * allow list itself is tested in TorchFileTest.refusesAGlobalOutsideTheAllowList and UnpicklerTest; here: the converter's answer.)
+     */
     @Test
     void damagedTorchZipsAndTinyFilesAreNamed() throws IOException {
         Path out = dir.resolve("model");

@@ -45,7 +45,6 @@ class DragTensorTest {
         assertThrows(IllegalArgumentException.class, () -> DragTensor.encodePixels(List.of(ok), 3, 32, 32));
     }
 
-    /** Sampling's drags go through the same encoder: a line from the corner is refused, not silently dropped as an empty slot. */
     /** A DragPath is a value: its arrays cannot be changed through it, and equal points make equal drags. */
     @Test
     void aDragPathIsAValue() {
@@ -57,6 +56,7 @@ class DragTensorTest {
         assertNotEquals(DragPath.line(0.2, 0.2, 0.4, 0.5), p);
     }
 
+    /** Sampling's drags go through the same encoder: a line from the corner is refused, not silently dropped as an empty slot. */
     @Test
     void samplingDragsShareTheEncoder() {
         float[] t = DragPath.tensor(java.util.List.of(DragPath.line(0.25, 0.5, 0.75, 0.5)), 3);

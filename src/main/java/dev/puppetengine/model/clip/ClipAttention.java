@@ -20,8 +20,7 @@ public final class ClipAttention extends Module {
         this.outProj = add("out_proj", new Linear(dim, dim, true));
     }
 
-    /** x (N, L, dim) -> (N, L, dim). */
-    /** Self-attention of x, plus the residual (x's shape, or null) in out_proj's epilogue. */
+    /** Self-attention of x (N, L, dim) -> (N, L, dim), plus the residual (x's shape, or null) in out_proj's epilogue. */
     Tensor forward(Tensor x, Tensor residual) {
         return outProj.forward(F.attention(qProj.forward(x), kProj.forward(x), vProj.forward(x), heads, scale), residual);
     }

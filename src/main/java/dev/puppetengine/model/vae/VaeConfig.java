@@ -47,13 +47,13 @@ public record VaeConfig(
         downBlockTypes = List.copyOf(downBlockTypes);
     }
 
-    /** stabilityai/stable-video-diffusion-img2vid, vae/config.json. */
     /** The same VAE with another latent scaling factor (set after training a toy VAE: 1 / std of its latents). */
     public VaeConfig withScalingFactor(double f) {
         return new VaeConfig(inChannels, outChannels, latentChannels, downBlockTypes, blockOutChannels, layersPerBlock, sampleSize, f, forceUpcast,
                 normNumGroups);
     }
 
+    /** stabilityai/stable-video-diffusion-img2vid, vae/config.json. */
     public static VaeConfig svd() {
         return new VaeConfig(3, 3, 4, Collections.nCopies(4, DOWN_ENCODER), List.of(128, 256, 512, 512), 2, 768, 0.18215, true, DIFFUSERS_GROUPS);
     }
