@@ -139,7 +139,7 @@ public final class F {
 
     /**
      * min(max(x, lo), hi) as torch.clamp (infinities to the bounds, NaN kept); the gradient passes where
-     * lo <= x <= hi (bounds included, as torch's) and is 0 outside.
+     * {@code lo <= x <= hi} (bounds included, as torch's) and is 0 outside.
      */
     public static Tensor clamp(Tensor x, double lo, double hi) {
         Tensor y = be(x).clamp(x, lo, hi);

@@ -128,7 +128,7 @@ public interface Backend extends AutoCloseable {
     Tensor clamp(Tensor x, double lo, double hi);
 
     /**
-     * {@link #affine} with the coefficients read from the device: x * coef[scaleAt] + (shiftAt < 0 ? 0 : coef[shiftAt]),
+     * {@link #affine} with the coefficients read from the device: {@code x * coef[scaleAt] + (shiftAt < 0 ? 0 : coef[shiftAt])},
      * {@code coef} an F64 vector. The same arithmetic as {@code affine(x, scale, shift)} with those doubles (so the
      * results are bit-identical), but a captured CUDA graph reads the coefficients at replay instead of baking them in.
      * This default reads them to the host (fine for backends without graphs).

@@ -21,7 +21,7 @@ public final class OpChecks {
         require(a.sameShape(b), op + ": shapes " + Shape.str(a.shape()) + " and " + Shape.str(b.shape()) + " differ");
     }
 
-    /** clamp's bounds: numbers, lo <= hi. */
+    /** clamp's bounds: numbers, {@code lo <= hi}. */
     public static void clampBounds(double lo, double hi) {
         require(lo <= hi, "clamp: bounds [" + lo + ", " + hi + "] are not lo <= hi");   // false for NaN too
     }

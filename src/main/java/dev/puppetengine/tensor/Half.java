@@ -1,6 +1,6 @@
 package dev.puppetengine.tensor;
 
-/** Exact float <-> bf16 / fp16 conversions, rounding to nearest even (the rule torch and CUDA use). */
+/** Exact float {@literal <->} bf16 / fp16 conversions, rounding to nearest even (the rule torch and CUDA use). */
 public final class Half {
     private Half() {}
 
