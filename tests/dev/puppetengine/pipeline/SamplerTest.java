@@ -113,7 +113,7 @@ class SamplerTest {
                 double[] v = unet.forward(new UNetInputs(Tensor.of(CPU, DType.F32, new int[]{1, 3, 8, 8, 4}, xIn),
                         Tensor.of(CPU, DType.F32, new int[]{1}, sched.cNoise(i)), z, clip, d, null), UNetOptions.INFERENCE).toDoubleArray();
                 for (int j = 0; j < x.length; j++) {
-                    float x0 = (float) ((float) (-sigma / norm * v[j]) + (float) (x[j] / (sigma * sigma + 1)));
+                    float x0 = (float) (-sigma / norm * v[j]) + (float) (x[j] / (sigma * sigma + 1));
                     x[j] = i == 1 ? x0 : (float) (x[j] + (float) ((float) ((float) (x[j] - x0) / sigma) * (next - sigma)));
                 }
             }

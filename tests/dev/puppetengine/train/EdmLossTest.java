@@ -96,7 +96,7 @@ class EdmLossTest {
             double exact = 0, noisyInBf16 = 0;
             for (int i = 0; i < x.length; i++) {
                 double sg = sigma[i / per], lambda = 1 + 1 / (sg * sg);
-                double noisy = (float) (x[i] + sg * (float) Philox.normal(seed, Streams.offset(step, Streams.NOISE), i));
+                double noisy = (float) (x[i] + sg * Philox.normal(seed, Streams.offset(step, Streams.NOISE), i));
                 double d = noisy / (sg * sg + 1), dBf16 = Tensor.of(CPU, DType.BF16, new int[]{1}, noisy).item() / (sg * sg + 1);
                 exact += lambda * (d - x[i]) * (d - x[i]);
                 noisyInBf16 += lambda * (dBf16 - x[i]) * (dBf16 - x[i]);
