@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -14,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The ./puppet-engine launcher, building: a signal to it stops the whole build, not only the launcher's shell. */
+/** The ./puppet-engine launcher, building: a signal to it stops the whole build, not only the launcher's shell; a build that changes nothing is not repeated. */
 class LauncherTest {
     @ParameterizedTest
     @CsvSource({"TERM, 143", "INT, 130", "HUP, 129"})   // 128 + the signal, as the shell reports a process it ended
@@ -46,6 +47,38 @@ class LauncherTest {
         Files.createFile(dir.resolve("go"));
         Thread.sleep(2000);   // a child still running sees "go" within 50 ms
         assertFalse(Files.exists(dir.resolve("finished")), "the build's child kept running after the launcher's SIG" + signal);
+    }
+
+    /**
+     * A source newer than the jar builds once: when the build leaves the jar as it was (Maven finds it up to date, as
+     * after a kernel source is touched where nvcc is absent), the next launch does not build again.
+     */
+    @Test
+    void aBuildThatChangesNothingIsNotRepeated(@TempDir Path dir) throws Exception {
+        Path launcher = dir.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("puppet-engine"), launcher);
+        Files.writeString(bin.resolve("mvn"), "#!/bin/sh\necho build >> builds\nmkdir -p target/lib\n[ -f target/puppet-engine.jar ] || touch target/puppet-engine.jar\n");
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho ran\n");
+        for (Path p : new Path[]{launcher, bin.resolve("mvn"), bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path cu = Files.createDirectories(dir.resolve("kernels")).resolve("a.cu");
+        Files.writeString(cu, "");
+        Files.writeString(dir.resolve("pom.xml"), "");
+        long now = System.currentTimeMillis();
+        for (Path p : new Path[]{cu, dir.resolve("pom.xml")}) Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.fromMillis(now - 600_000));
+        for (int run = 1; run <= 3; run++) {
+            if (run == 2) {   // the jar older than a kernel source: one build
+                Files.setLastModifiedTime(dir.resolve("target/puppet-engine.jar"), java.nio.file.attribute.FileTime.fromMillis(now - 300_000));
+                Files.setLastModifiedTime(cu, java.nio.file.attribute.FileTime.fromMillis(now - 100_000));
+            }
+            ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "--help").redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile());
+            pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+            pb.environment().remove("JAVA_OPTS");
+            Process p = pb.start();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), Files.readString(dir.resolve("log.txt")));
+            assertTrue(Files.readString(dir.resolve("log.txt")).contains("ran"));
+            assertEquals(run == 1 ? 1 : 2, Files.readAllLines(dir.resolve("builds")).size(), "builds after launch " + run);
+        }
     }
 
     /**
