@@ -96,6 +96,26 @@ class AtomicFileTest {
         assertEquals(List.of(), listing());
     }
 
+    /**
+     * A file of a directory being published that cannot be written is named where it was going, not in the temporary
+     * directory, which is gone by then (convert's "writing /out/model.tmp-b3769f7d42b9/unet.safetensors" on a full disk).
+     */
+    @Test
+    void aFailedFileInAPublishedDirectoryIsNamedWhereItWasGoing() throws IOException {
+        Path out = dir.resolve("model");
+        IOException e = assertThrows(IOException.class, () -> AtomicFile.publishDirectory(out, tmp ->
+                AtomicFile.writePath(tmp.resolve("unet.safetensors"), f -> { throw new IOException("No space left on device"); })));
+        assertEquals("writing " + out.resolve("unet.safetensors") + ": No space left on device", e.getMessage());
+        java.nio.file.FileSystemException full = assertThrows(java.nio.file.FileSystemException.class, () -> AtomicFile.replaceDirectory(out, tmp -> {
+            throw new java.nio.file.FileSystemException(tmp.resolve("vae.safetensors").toString(), null, "No space left on device");
+        }));
+        assertEquals(out.resolve("vae.safetensors").toString(), full.getFile());
+        assertEquals("No space left on device", full.getReason());
+        java.nio.file.AccessDeniedException denied = new java.nio.file.AccessDeniedException("/elsewhere");
+        assertSame(denied, assertThrows(IOException.class, () -> AtomicFile.publishDirectory(out, tmp -> { throw denied; })));
+        assertEquals(List.of(), listing());
+    }
+
     /** A replace that fails names the directory replaced, not the fresh copy beside it, and keeps the old one. */
     @Test
     void failedDirectoryReplaceNamesTheTarget() throws IOException {

@@ -122,12 +122,29 @@ public final class AtomicFile {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             deleteQuietly(tmp, e);
-            throw naming(shown, e);
+            throw naming(shown, inPlaceOf(e, tmp, shown));
         } catch (Throwable t) {
             deleteQuietly(tmp, t);
             throw t;
         }
         fsyncRenamed(parent);
+    }
+
+    /**
+     * {@code e} with the temporary directory in its message replaced by the one its files were going to
+     * ({@code shown}): the temporary one is gone by the time the user reads it. A write failure as {@link #naming} words it,
+     * or a plain file-system error; anything else (an input file found bad, say) is passed on as it is.
+     */
+    private static IOException inPlaceOf(IOException e, Path tmp, Path shown) {
+        String t = tmp.toString(), s = shown.toString();
+        if (e.getClass() == java.nio.file.FileSystemException.class) {
+            java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) e;
+            if (f.getFile() == null || !f.getFile().contains(t)) return e;
+            IOException moved = new java.nio.file.FileSystemException(f.getFile().replace(t, s), f.getOtherFile() == null ? null : f.getOtherFile().replace(t, s), f.getReason());
+            moved.initCause(e);
+            return moved;
+        }
+        return e.getClass() == IOException.class && e.getMessage() != null && e.getMessage().contains(t) ? new IOException(e.getMessage().replace(t, s), e) : e;
     }
 
     /**
