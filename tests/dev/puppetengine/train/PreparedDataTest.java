@@ -573,6 +573,16 @@ class PreparedDataTest {
         assertTrue(outside.contains("candidates of clip 0, track 5, leaves the 40x64 image"), outside);
         String old = refused(write(dir, "old", s -> s.meta().remove("version")));
         assertTrue(old.contains("written by an older engine") && old.contains("run ./puppet-engine prepare again"), old);
+        // as an engine of 2026-12-01 wrote it: other tensors (latents, cond_latent, ...) and no version; was "no tensor 'latent_mean'"
+        String first = refused(write(dir, "first", s -> {
+            s.meta().keySet().retainAll(List.of("format", "train_count", "scaling_factor"));
+            s.shapes().clear();
+            s.shapes().put("latents", new int[]{CLIPS, FRAMES, SIDE, SIDE, CH});
+            s.shapes().put("cond_latent", new int[]{CLIPS, SIDE, SIDE, CH});
+            s.shapes().put("embedding", new int[]{CLIPS, 1, 8});
+            s.shapes().put("drags", new int[]{CLIPS, FRAMES, DragTensor.SLOTS, 4});
+        }));
+        assertTrue(first.contains("written by an older engine") && first.contains("run ./puppet-engine prepare again"), first);
         String v2 = refused(write(dir, "v2", s -> s.meta().put("version", "2")));
         assertTrue(v2.contains("written by format version 2, this engine reads version 3"), v2);
         String format = refused(write(dir, "format", s -> s.meta().remove("format")));

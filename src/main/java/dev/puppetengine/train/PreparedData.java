@@ -63,12 +63,13 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         if (!FORMAT.equals(meta.get("format")))
             throw new IllegalArgumentException(file + ": metadata format is " + (meta.containsKey("format") ? "'" + meta.get("format") + "'" : "missing")
                     + ", expected '" + FORMAT + "' (a file written by ./puppet-engine prepare)");
-        for (String name : new String[]{MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT})
-            if (!r.entry(name).dtype().isFloating())
-                throw new IllegalArgumentException(file + ": tensor '" + name + "' is " + r.entry(name).dtype() + ", expected a floating type (F32 as prepare writes)");
+        // before any tensor is looked up: an older format names its tensors otherwise (an early engine's has no 'latent_mean')
         if (!VERSION.equals(meta.get("version")))
             throw new IllegalArgumentException(file + ": written by " + (meta.containsKey("version") ? "format version " + meta.get("version") : "an older engine")
                     + ", this engine reads version " + VERSION + ": run ./puppet-engine prepare again");
+        for (String name : new String[]{MEAN, STD, EMBEDDING, DRAGS, CANDIDATES, CANDIDATE_COUNT, STATICS, STATIC_COUNT})
+            if (!r.entry(name).dtype().isFloating())
+                throw new IllegalArgumentException(file + ": tensor '" + name + "' is " + r.entry(name).dtype() + ", expected a floating type (F32 as prepare writes)");
         int[] l = shape(MEAN);
         if (l.length != 5 || Arrays.stream(l).anyMatch(d -> d == 0))
             throw new IllegalArgumentException(file + ": tensor '" + MEAN + "' must be (clips, frames, h, w, channels), none of them 0, got " + Shape.str(l));
