@@ -95,6 +95,18 @@ class EvalProgressTest {
      * A scored example is kept only while the source's files for it are those it was scored on; a line without digests
      * (a source that has none, or a line written before they were recorded) matches such a source.
      */
+    /** A file of an engine that recorded no data.identity: no settings can match it, so the refusal says so (it said 'run it with those'). */
+    @Test
+    void refusesAnEarlierVersionsFileWithoutTheDataIdentitySayingSo() throws IOException {
+        Path report = dir.resolve("old.json"), file = EvalProgress.fileFor(report);
+        ObjectNode now = SETTINGS.deepCopy(), then = SETTINGS.deepCopy();
+        now.putObject("data").put("kind", "clips").put("path", "/c").putObject("identity").put("seed", 1);
+        then.putObject("data").put("kind", "clips").put("path", "/c");
+        Files.writeString(file, Json.mapper().writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(then) + "\n");
+        String m = assertThrows(InputFileException.class, () -> EvalProgress.open(report, now)).getMessage();
+        assertTrue(m.startsWith(file + " was written by an earlier version") && m.endsWith("remove it to start over"), m);
+    }
+
     @Test
     void refusesAScoredExampleWhoseFilesChangedNamingTheExampleAndFile() throws IOException {
         Map<String, Map<String, String>> files = new java.util.HashMap<>(Map.of("a", Map.of("a.pkl", "0123"), "b", Map.of("b.pkl", "4567")));

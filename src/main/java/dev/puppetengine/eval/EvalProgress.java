@@ -87,6 +87,10 @@ public final class EvalProgress implements AutoCloseable {
                     if (!mine.equals(was) && was.at("/data/identity/files_sha256").isTextual())   // the earlier DragAMove format
                         throw new InputFileException(file + " was written by an earlier version, which digested the whole DragAMove folder at once"
                                 + " and not each example's files, so its scores cannot be checked against the files there now: remove it to start over");
+                    if (!mine.equals(was) && mine.path("data").has("identity") && was.path("data").isObject() && !was.path("data").has("identity"))
+                        // an engine before 2026-12-04: "run it with those" below could not be followed, no settings give its header
+                        throw new InputFileException(file + " was written by an earlier version, which did not record what identifies the data (data.identity),"
+                                + " so its scores cannot be checked against the data there now: remove it to start over");
                     if (!mine.equals(was))
                         throw new InputFileException(file + " holds an unfinished evaluation with other settings ("
                                 + String.join(", ", Json.differences("", was, mine)) + "): run it with those to finish it, or remove the file to start over");
