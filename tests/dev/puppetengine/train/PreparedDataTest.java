@@ -440,6 +440,21 @@ class PreparedDataTest {
      * A prepare run again into an OUT it finished does nothing (the file untouched); with other settings it is refused
      * naming them, and so is a finished file that does not say its settings (an older engine's), rather than replaced.
      */
+    /** An unfinished prepare that recorded the dataset through a symbolic link (as engines before 2026-12-04 did) continues. */
+    @Test
+    void anUnfinishedPrepareRecordingTheDatasetThroughALinkContinues(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 5);
+        prepare(dir.resolve("whole"), data, WEIGHTS, 0);
+        Path out = dir.resolve("resumed"), progress = out.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS);
+        assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 3));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), dir);
+        com.fasterxml.jackson.databind.node.ObjectNode p = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(progress).deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", link.resolve("clips").toString());
+        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        prepare(out, data, WEIGHTS, 0);
+        assertArrayEquals(Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE)), Files.readAllBytes(out.resolve(PreparedData.FILE)));
+    }
+
     @Test
     void aFinishedPrepareIsNotRedoneNorReplacedByAnother(@TempDir Path dir) throws IOException {
         ClipDataset data = dataset(dir, 3);

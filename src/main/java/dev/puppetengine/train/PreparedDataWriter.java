@@ -199,7 +199,7 @@ public final class PreparedDataWriter implements AutoCloseable {
             for (Path f : stale) Files.delete(f);
         }
         JsonNode p = Json.read(file);
-        if (!identity.equals(p.path("identity")))
+        if (!identity.equals(p.path("identity")) && !sameButForTheDatasetsSpelling(p.path("identity")))
             throw new InputFileException(work + " holds an unfinished prepare of other settings (" + String.join(", ", Json.differences("", p.path("identity"), identity))
                     + "): run that prepare again to finish it, or remove " + work + " to start over");
         done = Json.intAtLeast(p, "clips_done", 0, file);
@@ -221,6 +221,23 @@ public final class PreparedDataWriter implements AutoCloseable {
             lengths.put(part, n);
         }
         return true;
+    }
+
+    /**
+     * Whether {@code saved} is this identity but for the dataset written as another path to the same folder: engines
+     * before 2026-12-04 recorded it as given (through a symbolic link too), this one by its real path, and the same
+     * command would be refused as "other settings". The next commit records the real path.
+     */
+    private boolean sameButForTheDatasetsSpelling(JsonNode saved) {
+        if (!saved.isObject() || !saved.path("dataset").isTextual()) return false;
+        try {
+            if (!Path.of(saved.path("dataset").asText()).toRealPath().toString().equals(identity.path("dataset").asText())) return false;
+        } catch (IOException | java.nio.file.InvalidPathException gone) {
+            return false;
+        }
+        ObjectNode respelled = ((ObjectNode) saved).deepCopy();
+        respelled.set("dataset", identity.get("dataset"));
+        return identity.equals(respelled);
     }
 
     /**
