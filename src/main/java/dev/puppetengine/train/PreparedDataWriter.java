@@ -226,7 +226,7 @@ public final class PreparedDataWriter implements AutoCloseable {
     /**
      * Whether {@code saved} is this identity but for the dataset written as another path to the same folder: engines
      * before 2026-12-04 recorded it as given (through a symbolic link too), this one by its real path, and the same
-     * command would be refused as "other settings". The next commit records the real path.
+     * command would be refused as "other settings". The progress this run records gives the real path.
      */
     private boolean sameButForTheDatasetsSpelling(JsonNode saved) {
         if (!saved.isObject() || !saved.path("dataset").isTextual()) return false;
