@@ -113,7 +113,16 @@ class TrainingCommandsTest {
         older.remove("random_streams");
         Files.writeString(config, older.toString());
         String layout = stderrOf(2, train);
-        assertTrue(layout.contains("random_streams (absent: an engine before 2026-12-01) -> 2"), layout);
+        assertTrue(layout.contains(config + ": this run directory was begun by an earlier engine, which did not record random_streams: resuming it"
+                + " could not be checked to go on as it began; use a new --out directory"), layout);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).remove("seed");
+        Files.writeString(config, older.toString());
+        assertTrue(stderrOf(2, train).contains("which did not record training.seed, random_streams:"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).put("steps", 3);   // a setting that differs too: named as such
+        Files.writeString(config, older.toString());
+        String both = stderrOf(2, train);
+        assertTrue(both.contains("started with other settings or inputs (training.seed (absent) -> 1024, training.steps 3 -> 2, random_streams (absent: an"
+                + " engine before 2026-12-01) -> 2"), both);
         // a run begun before its inputs were recorded resumes as it was
         older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
         older.remove("inputs");

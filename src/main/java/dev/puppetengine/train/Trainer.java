@@ -312,6 +312,12 @@ public final class Trainer {
                 diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
                         + Streams.LAYOUT + " (the run's random draws would change)");
             if (diff.isEmpty()) return;
+            // only fields the file lacks (not the model's, whose optional ones a user's choice leaves out): an earlier engine
+            // began the run, and "the same settings" cannot be given
+            if (resumable && diff.stream().allMatch(d -> !d.startsWith("model") && d.matches("\\S+ \\(absent[:)].*")))
+                throw new IllegalArgumentException(file + ": this run directory was begun by an earlier engine, which did not record "
+                        + diff.stream().map(d -> d.substring(0, d.indexOf(' '))).collect(java.util.stream.Collectors.joining(", "))
+                        + ": resuming it could not be checked to go on as it began; use a new --out directory");
             if (resumable)
                 throw new IllegalArgumentException(file + ": this run directory was started with other settings or inputs (" + String.join(", ", diff)
                         + "); use a new --out directory or the same settings and inputs");
