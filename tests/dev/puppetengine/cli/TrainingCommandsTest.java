@@ -118,6 +118,11 @@ class TrainingCommandsTest {
         ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).remove("seed");
         Files.writeString(config, older.toString());
         assertTrue(stderrOf(2, train).contains("which did not record training.seed, random_streams:"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).put("knob", 1);   // a field this engine does not have
+        Files.writeString(config, older.toString());
+        assertTrue(stderrOf(2, train).contains("begun by another version of the engine, which did not record training.seed, random_streams and recorded"
+                + " training.knob, unknown to this one: resuming it could not be checked"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).remove("knob");
         ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).put("steps", 3);   // a setting that differs too: named as such
         Files.writeString(config, older.toString());
         String both = stderrOf(2, train);

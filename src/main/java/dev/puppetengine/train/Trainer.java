@@ -312,18 +312,28 @@ public final class Trainer {
                 diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
                         + Streams.LAYOUT + " (the run's random draws would change)");
             if (diff.isEmpty()) return;
-            // only fields the file lacks (not the model's, whose optional ones a user's choice leaves out): an earlier engine
-            // began the run, and "the same settings" cannot be given
-            if (resumable && diff.stream().allMatch(d -> !d.startsWith("model") && d.matches("\\S+ \\(absent[:)].*")))
-                throw new IllegalArgumentException(file + ": this run directory was begun by an earlier engine, which did not record "
-                        + diff.stream().map(d -> d.substring(0, d.indexOf(' '))).collect(java.util.stream.Collectors.joining(", "))
-                        + ": resuming it could not be checked to go on as it began; use a new --out directory");
+            // only fields one side lacks (not the model's, whose optional ones a user's choice leaves out): another version
+            // of the engine began the run, and "the same settings" cannot be given
+            List<String> unrecorded = fieldsOf(diff.stream().filter(d -> d.matches("\\S+ \\(absent[:)].*"))),
+                    unknown = fieldsOf(diff.stream().filter(d -> d.endsWith(" -> (absent)")));
+            if (resumable && unrecorded.size() + unknown.size() == diff.size() && diff.stream().noneMatch(d -> d.startsWith("model"))) {
+                List<String> which = new ArrayList<>();
+                if (!unrecorded.isEmpty()) which.add("did not record " + String.join(", ", unrecorded));
+                if (!unknown.isEmpty()) which.add("recorded " + String.join(", ", unknown) + ", unknown to this one");
+                throw new IllegalArgumentException(file + ": this run directory was begun by " + (unknown.isEmpty() ? "an earlier engine" : "another version of the engine")
+                        + ", which " + String.join(" and ", which) + ": resuming it could not be checked to go on as it began; use a new --out directory");
+            }
             if (resumable)
                 throw new IllegalArgumentException(file + ": this run directory was started with other settings or inputs (" + String.join(", ", diff)
                         + "); use a new --out directory or the same settings and inputs");
             notes.accept(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (" + String.join(", ", diff) + ")");
         }
         AtomicFile.writeString(file, mine);
+    }
+
+    /** The field paths of {@link Json#differences} entries ("path was -> now"). */
+    private static List<String> fieldsOf(java.util.stream.Stream<String> differences) {
+        return differences.map(d -> d.substring(0, d.indexOf(' '))).toList();
     }
 
     /**
