@@ -12,7 +12,7 @@ import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.testing.CliRun;
-import dev.puppetengine.testing.ExifImages;
+import dev.puppetengine.testing.ImageBytes;
 import dev.puppetengine.testing.ProcDir;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,7 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -116,7 +115,7 @@ class SampleCommandTest {
     @Test
     void anExifOrientationIsNotedOrAppliedWithAutoOrient() throws IOException {
         Path photos = Files.createDirectories(dir.resolve("photos")), photo = photos.resolve("sideways.png");
-        Files.write(photo, ExifImages.png(ImageFiles.readRgb(image), ExifImages.tiff(6, ByteOrder.BIG_ENDIAN)));
+        Files.write(photo, ImageBytes.png(ImageFiles.readRgb(image), ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN)));
         String[] asStored = sample(dir.resolve("stored.gif"), "--drag", "65,30:50,30");
         asStored[Arrays.asList(asStored).indexOf("--image") + 1] = photo.toString();
         CliRun r = CliRun.of(asStored);
@@ -193,7 +192,7 @@ class SampleCommandTest {
         Path textPng = dir.resolve("text.png"), empty = dir.resolve("empty.png"), zero = dir.resolve("zero.png");
         Files.writeString(textPng, "not an image");
         Files.write(empty, new byte[0]);
-        Files.write(zero, zeroWidthPng());
+        Files.write(zero, ImageBytes.headerOnlyPng(0, 1));
         Path cutBmp = dir.resolve("cut.bmp");
         javax.imageio.ImageIO.write(ImageFiles.readRgb(image).toBufferedImage(), "bmp", cutBmp.toFile());
         Files.write(cutBmp, Arrays.copyOf(Files.readAllBytes(cutBmp), 1000));
@@ -292,20 +291,6 @@ class SampleCommandTest {
         try (Stream<Path> s = Files.list(dir)) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp")), "temporary files left behind");
         }
-    }
-
-    /** A PNG whose header declares a 0 x 1 image (valid CRCs, so only the size is wrong). */
-    private static byte[] zeroWidthPng() {
-        java.nio.ByteBuffer ihdr = java.nio.ByteBuffer.allocate(17);
-        ihdr.put("IHDR".getBytes(StandardCharsets.US_ASCII)).putInt(0).putInt(1).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
-        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-        crc.update(ihdr.array());
-        java.nio.ByteBuffer png = java.nio.ByteBuffer.allocate(8 + 4 + 17 + 4 + 12);
-        png.put(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
-        java.util.zip.CRC32 end = new java.util.zip.CRC32();
-        end.update("IEND".getBytes(StandardCharsets.US_ASCII));
-        png.putInt(0).put("IEND".getBytes(StandardCharsets.US_ASCII)).putInt((int) end.getValue());
-        return png.array();
     }
 
     /** The test model with a stock-SVD UNet (no drag modules): the wrong kind for sampling. */

@@ -1,6 +1,6 @@
 package dev.puppetengine.io.image;
 
-import dev.puppetengine.testing.ExifImages;
+import dev.puppetengine.testing.ImageBytes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,7 +30,7 @@ class ExifOrientationTest {
     void theTagIsReadInBothByteOrdersWithAndWithoutTheJpegPrefix() {
         for (int o = 1; o <= 8; o++)
             for (ByteOrder order : new ByteOrder[]{ByteOrder.LITTLE_ENDIAN, ByteOrder.BIG_ENDIAN}) {
-                byte[] tiff = ExifImages.tiff(o, order);
+                byte[] tiff = ImageBytes.tiff(o, order);
                 assertEquals(o, ExifOrientation.fromExif(tiff), o + " " + order);
                 byte[] app1 = new byte[6 + tiff.length];
                 System.arraycopy("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, app1, 0, 6);
@@ -42,12 +42,12 @@ class ExifOrientationTest {
     /** Damaged or foreign blocks are no orientation, never an exception: every truncation, and values off the tag's range. */
     @Test
     void damagedBlocksReadAsStored() {
-        byte[] tiff = ExifImages.tiff(6, ByteOrder.BIG_ENDIAN);
+        byte[] tiff = ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN);
         for (int n = 0; n < 8 + 2 + 2 * 12; n++)   // short of the orientation entry's end (the next-IFD offset after it is not needed)
             assertEquals(1, ExifOrientation.fromExif(Arrays.copyOf(tiff, n)), "cut at " + n);
         assertEquals(6, ExifOrientation.fromExif(Arrays.copyOf(tiff, 8 + 2 + 2 * 12)));
-        assertEquals(1, ExifOrientation.fromExif(ExifImages.tiff(0, ByteOrder.BIG_ENDIAN)));
-        assertEquals(1, ExifOrientation.fromExif(ExifImages.tiff(9, ByteOrder.BIG_ENDIAN)));
+        assertEquals(1, ExifOrientation.fromExif(ImageBytes.tiff(0, ByteOrder.BIG_ENDIAN)));
+        assertEquals(1, ExifOrientation.fromExif(ImageBytes.tiff(9, ByteOrder.BIG_ENDIAN)));
         byte[] offsetPastEnd = tiff.clone();
         offsetPastEnd[4] = 0x7f;   // IFD offset 0x7f000008
         assertEquals(1, ExifOrientation.fromExif(offsetPastEnd));
@@ -59,10 +59,10 @@ class ExifOrientationTest {
     @Test
     void filesGiveTheirTag() throws IOException {
         Path jpg = dir.resolve("photo.jpg"), png = dir.resolve("shot.png"), plain = dir.resolve("plain.png"), junk = dir.resolve("junk.jpg");
-        Files.write(jpg, ExifImages.jpeg(numbered(), ExifImages.tiff(6, ByteOrder.BIG_ENDIAN)));
-        Files.write(png, ExifImages.png(numbered(), ExifImages.tiff(8, ByteOrder.LITTLE_ENDIAN)));
+        Files.write(jpg, ImageBytes.jpeg(numbered(), ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN)));
+        Files.write(png, ImageBytes.png(numbered(), ImageBytes.tiff(8, ByteOrder.LITTLE_ENDIAN)));
         ImageFiles.writePng(plain, numbered());
-        Files.write(junk, ExifImages.jpeg(numbered(), new byte[]{1, 2, 3}));
+        Files.write(junk, ImageBytes.jpeg(numbered(), new byte[]{1, 2, 3}));
         assertEquals(6, ExifOrientation.of(jpg));
         assertEquals(8, ExifOrientation.of(png));
         assertEquals(1, ExifOrientation.of(plain));
@@ -82,8 +82,8 @@ class ExifOrientationTest {
     void corruptHeadersNeverThrow() throws IOException {
         java.util.Random rnd = new java.util.Random(5);
         Path f = dir.resolve("fuzz");
-        for (byte[] good : new byte[][]{ExifImages.jpeg(numbered(), ExifImages.tiff(6, ByteOrder.LITTLE_ENDIAN)),
-                ExifImages.png(numbered(), ExifImages.tiff(3, ByteOrder.BIG_ENDIAN))})
+        for (byte[] good : new byte[][]{ImageBytes.jpeg(numbered(), ImageBytes.tiff(6, ByteOrder.LITTLE_ENDIAN)),
+                ImageBytes.png(numbered(), ImageBytes.tiff(3, ByteOrder.BIG_ENDIAN))})
             for (int i = 0; i < 500; i++) {
                 byte[] bad = good.clone();
                 for (int k = 1 + rnd.nextInt(3); k > 0; k--) bad[rnd.nextInt(90)] = (byte) rnd.nextInt(256);

@@ -1,5 +1,6 @@
 package dev.puppetengine.io.image;
 
+import dev.puppetengine.testing.ImageBytes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -11,13 +12,11 @@ import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
 import java.awt.image.WritableRaster;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -149,7 +148,7 @@ class ImageFilesTest {
 
     @Test
     void zeroSizePngIsNamed() throws IOException {
-        assertMessage(Files.write(dir.resolve("zero.png"), headerOnlyPng(0, 5)), "zero size");
+        assertMessage(Files.write(dir.resolve("zero.png"), ImageBytes.headerOnlyPng(0, 5)), "zero size");
     }
 
     @Test
@@ -161,7 +160,7 @@ class ImageFilesTest {
     /** Refused from the header: such a file is valid (these only start like one), but its pixels would not fit an array. */
     @Test
     void imagesTooLargeToHoldAreNamedSo() throws IOException {
-        assertMessage(Files.write(dir.resolve("big.png"), headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 536870911)");
+        assertMessage(Files.write(dir.resolve("big.png"), ImageBytes.headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 536870911)");
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', -1, -1, -1, -1, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
         assertMessage(Files.write(dir.resolve("big.gif"), gif), "65535x65535 is too large");
         // one that fits an array but not the heap: refused from the header, not an OutOfMemoryError
@@ -217,17 +216,6 @@ class ImageFilesTest {
         try (var files = Files.list(dir)) {
             return files.toList();
         }
-    }
-
-    /** A PNG of only an IHDR (with a valid CRC) that declares a width x height 8-bit RGB image, and IEND. */
-    private static byte[] headerOnlyPng(int width, int height) {
-        ByteBuffer ihdr = ByteBuffer.allocate(17).put("IHDR".getBytes()).putInt(width).putInt(height).put(new byte[] {8, 2, 0, 0, 0});
-        CRC32 crc = new CRC32();
-        crc.update(ihdr.array());
-        ByteBuffer png = ByteBuffer.allocate(8 + 4 + 17 + 4 + 12);
-        png.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(ihdr.array()).putInt((int) crc.getValue());
-        png.putInt(0).put("IEND".getBytes()).putInt(0xAE426082);
-        return png.array();
     }
 
     static RgbImage pattern(int w, int h) {

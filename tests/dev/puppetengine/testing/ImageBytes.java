@@ -10,9 +10,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32;
 
-/** Image files that carry an EXIF orientation tag, as cameras and phones write them (JPEG APP1) or PNG's eXIf chunk. */
-public final class ExifImages {
-    private ExifImages() {}
+/** Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), and header-only PNGs. */
+public final class ImageBytes {
+    private ImageBytes() {}
 
     /** A TIFF block (IFD0 with a SHORT orientation entry after a dummy one) in the given byte order. */
     public static byte[] tiff(int orientation, ByteOrder order) {
@@ -40,13 +40,25 @@ public final class ExifImages {
         ByteArrayOutputStream plain = new ByteArrayOutputStream();
         if (!ImageIO.write(img.toBufferedImage(), "png", plain)) throw new IOException("no PNG writer");
         byte[] p = plain.toByteArray();
-        int afterIhdr = 8 + 4 + 4 + 13 + 4;
-        byte[] type = "eXIf".getBytes(StandardCharsets.US_ASCII);
+        int afterIhdr = PNG_SIGNATURE.length + 4 + 4 + 13 + 4;
+        return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
+    }
+
+    private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+    /** A PNG chunk: length, type, data and the CRC of type and data. */
+    private static byte[] pngChunk(String type, byte[] data) {
+        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
         CRC32 crc = new CRC32();
-        crc.update(type);
-        crc.update(tiff);
-        ByteBuffer chunk = ByteBuffer.allocate(12 + tiff.length).putInt(tiff.length).put(type).put(tiff).putInt((int) crc.getValue());
-        return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), chunk.array()), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
+        crc.update(t);
+        crc.update(data);
+        return ByteBuffer.allocate(12 + data.length).putInt(data.length).put(t).put(data).putInt((int) crc.getValue()).array();
+    }
+
+    /** A PNG of only an IHDR that declares a width x height 8-bit RGB image (valid CRCs: only the size can be wrong), and IEND. */
+    public static byte[] headerOnlyPng(int width, int height) {
+        byte[] ihdr = ByteBuffer.allocate(13).putInt(width).putInt(height).put(new byte[]{8, 2, 0, 0, 0}).array();
+        return concat(concat(PNG_SIGNATURE, pngChunk("IHDR", ihdr)), pngChunk("IEND", new byte[0]));
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
