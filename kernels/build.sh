@@ -60,8 +60,9 @@ done
 
 echo "[kernels] $("$nvcc" --version | tail -n 1): compiling ${#todo[@]} file(s)"
 export out archs hopper_only nvcc here
-printf '%s\n' "${todo[@]}" | xargs -P "$(nproc)" -I{} bash -c '
-  cu={}; name=$(basename "$cu" .cu); a=$archs
+# each path goes to bash as $1, never into the script's text, so a checkout under a path with spaces or quotes builds
+printf '%s\0' "${todo[@]}" | xargs -0 -n 1 -P "$(nproc)" bash -c '
+  cu=$1; name=$(basename "$cu" .cu); a=$archs
   [ "$name" = gemm_wgmma ] && a=$hopper_only
   "$nvcc" -fatbin -O3 -std=c++17 -Xfatbin=-compress-all -I"$here" $a -o "$out/$name.fatbin.tmp" "$cu" && mv "$out/$name.fatbin.tmp" "$out/$name.fatbin" \
-    && echo "[kernels]   $name.fatbin"'
+    && echo "[kernels]   $name.fatbin"' build-one
