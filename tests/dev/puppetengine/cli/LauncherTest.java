@@ -8,6 +8,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -79,6 +82,60 @@ class LauncherTest {
             assertTrue(Files.readString(dir.resolve("log.txt")).contains("ran"));
             assertEquals(run == 1 ? 1 : 2, Files.readAllLines(dir.resolve("builds")).size(), "builds after launch " + run);
         }
+    }
+
+    /** A checkout at {@code root} whose jar is built (no source newer), with stand-ins: a java that prints its arguments one a line, an mvn that fails. */
+    private static Path builtCheckout(Path root) throws Exception {
+        Path bin = Files.createDirectories(root.resolve("stand-ins"));
+        Files.copy(Path.of("puppet-engine"), root.resolve("puppet-engine"));
+        Files.createDirectories(root.resolve("target/lib"));
+        Files.createFile(root.resolve("target/puppet-engine.jar"));
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\nfor a in \"$@\"; do echo \"arg<$a>\"; done\n");
+        Files.writeString(bin.resolve("mvn"), "#!/bin/sh\necho \"a build ran in $PWD\"; exit 1\n");   // never the real one
+        for (Path p : new Path[]{root.resolve("puppet-engine"), bin.resolve("java"), bin.resolve("mvn")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return bin;
+    }
+
+    /** What the launcher at {@code launcher} (as typed, from {@code cwd}) ran java with, given {@code env}; fails unless it ran it. */
+    private static String launch(Path cwd, String launcher, Path bin, Map<String, String> env, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("bash", launcher));
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile(cwd, "log", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().remove("JAVA_OPTS");
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        String out = Files.readString(log);
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+
+    /**
+     * Under a folder with a space, a quote and braces, started by a relative path with CDPATH exported (as some
+     * shell profiles do: cd then prints where it went, and the launcher's root was two lines), the jar runs with the
+     * checkout as its home and each argument whole.
+     */
+    @Test
+    void runsUnderAnOddPathWithCdpathExported(@TempDir Path dir) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("Bob's {work} files/pe"));
+        Path bin = builtCheckout(root);
+        String out = launch(dir, "Bob's {work} files/pe/puppet-engine", bin, Map.of("CDPATH", "."), "sample", "--out", "my video.gif");
+        assertTrue(out.contains("arg<-Dpuppetengine.home=" + root + ">\narg<-jar>\narg<" + root.resolve("target/puppet-engine.jar") + ">\n"
+                + "arg<sample>\narg<--out>\narg<my video.gif>\n"), out);
+    }
+
+    /** Started through links (~/bin/puppet-engine, one relative link to another), it runs the checkout's jar, not a build where the link is. */
+    @Test
+    void aLinkToTheLauncherRunsTheCheckout(@TempDir Path dir) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("src dir/pe"));
+        Path bin = builtCheckout(root);
+        Path links = Files.createDirectories(dir.resolve("home/bin")), tools = Files.createDirectories(dir.resolve("home/tools"));
+        Files.createSymbolicLink(tools.resolve("pe"), tools.relativize(root.resolve("puppet-engine")));
+        Files.createSymbolicLink(links.resolve("puppet-engine"), Path.of("../tools/pe"));
+        String out = launch(dir, links.resolve("puppet-engine").toString(), bin, Map.of(), "--help");
+        assertTrue(out.contains("arg<-Dpuppetengine.home=" + root + ">\narg<-jar>\narg<" + root.resolve("target/puppet-engine.jar") + ">\n"), out);
     }
 
     /**
