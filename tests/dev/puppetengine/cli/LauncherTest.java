@@ -104,6 +104,7 @@ class LauncherTest {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
         pb.environment().remove("JAVA_OPTS");
+        pb.environment().keySet().removeIf(k -> k.startsWith("LC_"));
         pb.environment().putAll(env);
         Process p = pb.start();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
@@ -136,6 +137,32 @@ class LauncherTest {
         Files.createSymbolicLink(links.resolve("puppet-engine"), Path.of("../tools/pe"));
         String out = launch(dir, links.resolve("puppet-engine").toString(), bin, Map.of(), "--help");
         assertTrue(out.contains("arg<-Dpuppetengine.home=" + root + ">\narg<-jar>\narg<" + root.resolve("target/puppet-engine.jar") + ">\n"), out);
+    }
+
+    /**
+     * Under the C/POSIX locale (containers, cron, env -i) Java 17 reads file names and arguments as ASCII and refuses
+     * a path with any other character ("Malformed input or input contains unmappable characters"): the launcher gives
+     * the JVM C.UTF-8 there, which spells ASCII the same.
+     */
+    @Test
+    void theJvmReadsPathsAsUtf8UnderTheCLocale(@TempDir Path dir) throws Exception {
+        assumeTrue(charmap(Map.of("LC_ALL", "C.UTF-8")).equals("UTF-8"), "no C.UTF-8 locale here");
+        Path root = Files.createDirectories(dir.resolve("pe"));
+        Path bin = builtCheckout(root);
+        // the stand-in runs the real JVM, which says how it decodes file names
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\nexec '" + Path.of(System.getProperty("java.home"), "bin", "java") + "' -XshowSettings:properties -version\n");
+        String out = launch(dir, root.resolve("puppet-engine").toString(), bin, Map.of("LANG", "C"), "sample", "--image", "caf\u00e9.png");
+        assertTrue(out.contains("sun.jnu.encoding = UTF-8"), out);
+    }
+
+    /** The charset of the locale that {@code env} (without the caller's LC_ variables) chooses, as {@code locale charmap} says it. */
+    private static String charmap(Map<String, String> env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("locale", "charmap").redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().keySet().removeIf(k -> k.startsWith("LC_"));
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        return p.waitFor() == 0 ? out : "";
     }
 
     /**
