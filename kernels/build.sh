@@ -61,7 +61,8 @@ done
 echo "[kernels] $("$nvcc" --version | tail -n 1): compiling ${#todo[@]} file(s)"
 export out archs hopper_only nvcc here
 # each path goes to bash as $1, never into the script's text, so a checkout under a path with spaces or quotes builds
-printf '%s\0' "${todo[@]}" | xargs -0 -n 1 -P "$(nproc)" bash -c '
+# getconf where there is no nproc (macOS, where mvn -B test runs this script with a stand-in nvcc)
+printf '%s\0' "${todo[@]}" | xargs -0 -n 1 -P "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)" bash -c '
   cu=$1; name=$(basename "$cu" .cu); a=$archs
   [ "$name" = gemm_wgmma ] && a=$hopper_only
   "$nvcc" -fatbin -O3 -std=c++17 -Xfatbin=-compress-all -I"$here" $a -o "$out/$name.fatbin.tmp" "$cu" && mv "$out/$name.fatbin.tmp" "$out/$name.fatbin" \
