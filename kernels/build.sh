@@ -14,6 +14,7 @@
 # Fatbins are compressed (-Xfatbin=-compress-all: ~10x smaller; the driver inflates them at load, as every CUDA 13
 # driver can). Rebuilds a fatbin only when its .cu or any kernels/*.cuh header is newer. Runs up to $(nproc) nvcc at once.
 set -euo pipefail
+unset CDPATH   # exported, it makes cd print where it went, which $(cd ... && pwd) would take in
 out=${1:?usage: build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 nvcc=${NVCC:-nvcc}

@@ -24,6 +24,7 @@
 #   against CuTe's sm80 / sm75 / sm90 layouts.
 # Run by .ci/run where nvcc is on PATH; about two minutes of compilation.
 set -euo pipefail
+unset CDPATH   # exported, it makes cd print where it went, which $(cd ... && pwd) would take in
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for check in gemm_mma_host_check gemm_wgmma_host_check gemm_wgmma_ws_host_check attention_mma_host_check adam_host_check; do

@@ -6,6 +6,7 @@
 # per kernel appended, which registers it under that name for cuModuleGetFunction. `extern __shared__` arrays
 # become pointers to the block's dynamic shared memory (the one rewrite of the sources; checked below).
 set -euo pipefail
+unset CDPATH   # exported, it makes cd print where it went, which $(cd ... && pwd) would take in
 here=$(cd "$(dirname "$0")" && pwd)
 kernels=$(cd "${SIMT_KERNELS:-$here/../..}" && pwd)   # SIMT_KERNELS: another copy of kernels/ (mutation-check.sh)
 out=$(mkdir -p "${1:-$here/../../../target/simt}" && cd "${1:-$here/../../../target/simt}" && pwd)

@@ -19,6 +19,7 @@
 # Needs Maven's test classpath (mvn -B test-compile) and the fatbins (a build with nvcc). Logs: OUT/<step>.log and
 # the step's surefire reports in OUT/<step>-reports (OUT defaults to target/simt/check), summary lines in OUT/summary.txt.
 set -uo pipefail
+unset CDPATH   # exported, it makes cd print where it went, which $(cd ... && pwd) would take in
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${OUT:-$root/target/simt/check}; mkdir -p "$out"; : > "$out/summary.txt"
 all="harness-mma products-mma harness-hopper products-hopper harness-tiled cuda unet-parity sample-parity"

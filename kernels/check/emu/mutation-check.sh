@@ -4,6 +4,7 @@
 # never touched (the copies live in a temporary folder). About twenty minutes. Prints one line per mutant.
 #   bash kernels/check/emu/mutation-check.sh [kernel file, e.g. gemm_wgmma.cu: only its mutants]
 set -uo pipefail
+unset CDPATH   # exported, it makes cd print where it went, which $(cd ... && pwd) would take in
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

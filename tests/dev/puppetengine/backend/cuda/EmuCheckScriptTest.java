@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * kernels/check/emu/emu-check.sh and its tests-on.sh, with stand-ins for the emulator's build and for Maven: the JVM
- * flags a step gives the test JVM reach it whole wherever the checkout lies.
+ * flags a step gives the test JVM reach it whole wherever the checkout lies, and an exported CDPATH does not move it.
  */
 class EmuCheckScriptTest {
     /**
@@ -41,9 +41,11 @@ class EmuCheckScriptTest {
         Files.createFile(Files.createDirectories(root.resolve("target/classes/kernels")).resolve("gemm.fatbin"));
         Files.writeString(bin.resolve("mvn"), FAKE_MVN);
         Files.setPosixFilePermissions(bin.resolve("mvn"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        ProcessBuilder pb = new ProcessBuilder("bash", emu.resolve("emu-check.sh").toString(), "harness-mma")
+        // by a relative path with CDPATH exported, as by hand or from .ci/run: cd then prints where it went
+        ProcessBuilder pb = new ProcessBuilder("bash", "kernels/check/emu/emu-check.sh", "harness-mma").directory(root.toFile())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile());
         pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("CDPATH", ".");
         pb.environment().remove("OUT");
         Process p = pb.start();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "emu-check.sh did not finish");

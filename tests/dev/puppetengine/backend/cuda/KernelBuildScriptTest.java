@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * kernels/build.sh, Maven's kernel step, with a stand-in nvcc that copies its source to its output: every kernel file
- * reaches nvcc whole wherever the checkout lies, and one that fails to compile fails the build.
+ * reaches nvcc whole wherever the checkout lies (and whatever CDPATH holds), and one that fails to compile fails the build.
  */
 class KernelBuildScriptTest {
     private static final String FAKE_NVCC = """
@@ -36,8 +36,11 @@ class KernelBuildScriptTest {
         Path nvcc = root.resolve("nvcc");
         Files.writeString(nvcc, FAKE_NVCC);
         Files.setPosixFilePermissions(nvcc, PosixFilePermissions.fromString("rwxr-xr-x"));
-        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("kernels/build.sh").toString(), out.toString())
+        // by a relative path with CDPATH exported, as by hand from the checkout (Maven gives an absolute one): cd then
+        // prints where it went, which $(cd ... && pwd) would take in
+        ProcessBuilder pb = new ProcessBuilder("bash", "kernels/build.sh", out.toString()).directory(root.toFile())
                 .redirectErrorStream(true).redirectOutput(root.resolve("log.txt").toFile());
+        pb.environment().put("CDPATH", ".");
         pb.environment().put("NVCC", nvcc.toString());
         pb.environment().put("PATH", path);
         pb.environment().remove("CUDA_SKIP");
