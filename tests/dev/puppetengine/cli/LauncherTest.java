@@ -150,8 +150,9 @@ class LauncherTest {
         Path root = Files.createDirectories(dir.resolve("pe"));
         Path bin = builtCheckout(root);
         // the stand-in runs the real JVM, which says how it decodes file names
-        Files.writeString(bin.resolve("java"), "#!/bin/sh\nexec '" + Path.of(System.getProperty("java.home"), "bin", "java") + "' -XshowSettings:properties -version\n");
-        String out = launch(dir, root.resolve("puppet-engine").toString(), bin, Map.of("LANG", "C"), "sample", "--image", "caf\u00e9.png");
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\nexec \"$REAL_JAVA\" -XshowSettings:properties -version\n");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String out = launch(dir, root.resolve("puppet-engine").toString(), bin, Map.of("LANG", "C", "REAL_JAVA", java), "sample", "--image", "caf\u00e9.png");
         assertTrue(out.contains("sun.jnu.encoding = UTF-8"), out);
     }
 
