@@ -26,6 +26,7 @@ class MainErrorsTest {
         public Integer call() {
             switch (what) {
                 case "heap": throw new OutOfMemoryError("Java heap space");
+                case "threads": throw new OutOfMemoryError("unable to create native thread: possibly out of memory or process/resource limits reached");
                 case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
                 case "no-gpu": throw new EnvironmentError("--device cuda: CUDA requested but unusable: no CUDA device", null);
                 default: throw new IllegalArgumentException("--frames must be positive");
@@ -56,6 +57,15 @@ class MainErrorsTest {
         String[] bad = run("other");
         assertEquals("2", bad[0], "bad input stays exit 2");
         assertEquals("error: --frames must be positive", bad[1].strip());
+    }
+
+    /** A thread that could not start (ulimit -u, a container's pids limit) is that limit, not the heap it has plenty of. */
+    @Test
+    void aThreadLimitIsNotCalledTheHeap() {
+        String[] threads = run("threads");
+        assertEquals("1", threads[0]);
+        assertEquals("error: could not start a thread: the limit on processes and threads is reached (ulimit -u, or a container's pids limit):"
+                + " raise it, or start fewer threads (JAVA_OPTS='-XX:ActiveProcessorCount=1 -XX:MaxRAMPercentage=75' ./puppet-engine ...)", threads[1].strip());
     }
 
     /** The heap advice names only options the command that ran has (create-model has none of them), not a flag already given. */

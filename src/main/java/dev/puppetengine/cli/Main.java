@@ -64,10 +64,16 @@ public final class Main implements Runnable {
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {   // picocli hands errors on: the Java heap, said in one line like the GPU's
-            cl.getErr().println("error: " + heapExhausted(Runtime.getRuntime().maxMemory(), machineMemory(), ran(cl)));
+            // the JVM reports a thread it could not start (a process limit, not memory) as an OutOfMemoryError too
+            cl.getErr().println("error: " + (String.valueOf(e.getMessage()).contains("unable to create native thread") ? THREADS_EXHAUSTED
+                    : heapExhausted(Runtime.getRuntime().maxMemory(), machineMemory(), ran(cl))));
             return 1;
         }
     }
+
+    /** ActiveProcessorCount sizes the JVM's own threads and the CPU backend's pool; the heap option keeps the launcher's default. */
+    static final String THREADS_EXHAUSTED = "could not start a thread: the limit on processes and threads is reached (ulimit -u, or a container's"
+            + " pids limit): raise it, or start fewer threads (JAVA_OPTS='-XX:ActiveProcessorCount=1 -XX:MaxRAMPercentage=75' ./puppet-engine ...)";
 
     /**
      * The advice names only what the command that ran ({@code ran}) can still change: its own options (create-model and
