@@ -167,6 +167,54 @@ class LauncherTest {
     }
 
     /**
+     * A shared install (another user's checkout, a read-only mount) is not rebuilt by its users: with a source newer than
+     * the jar, the jar runs as built after a one-line note; with no jar, one line says who can build it. Neither starts
+     * Maven, whose build would fail on target/ (and on a home without ~/.m2) in a screenful of errors.
+     */
+    @Test
+    void anUnwritableCheckoutRunsItsJarWithoutBuilding(@TempDir Path dir) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("install")), launcher = root.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("puppet-engine"), launcher);
+        Files.writeString(bin.resolve("mvn"), "#!/bin/sh\necho build >> " + dir.resolve("builds") + "\n");
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho ran\n");
+        Path jar = Files.createDirectories(root.resolve("target/lib")).resolveSibling("puppet-engine.jar");
+        Files.writeString(jar, "");
+        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 600_000));
+        Files.writeString(root.resolve("pom.xml"), "");   // newer than the jar: stale
+        for (Path p : new Path[]{launcher, bin.resolve("mvn"), bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (Path p : new Path[]{dir, bin}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxrwxrwx"));
+        for (Path p : new Path[]{root.resolve("target"), root}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("r-xr-xr-x"));
+        String[] ran = unprivileged(dir, launcher, bin);
+        assertEquals("0", ran[0], ran[1]);
+        assertEquals("[puppet-engine] note: the sources are newer than " + jar + ", which cannot be rebuilt here (" + root.resolve("target")
+                + " is not writable): running it as built\nran\n", ran[1]);
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(root.resolve("target"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.delete(jar);
+        for (Path p : new Path[]{root.resolve("target"), root}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("r-xr-xr-x"));
+        ran = unprivileged(dir, launcher, bin);
+        assertEquals("1", ran[0], ran[1]);
+        assertEquals("[puppet-engine] " + jar + " is not built and " + root.resolve("target") + " is not writable: the checkout's owner builds it"
+                + " (mvn -DskipTests package)\n", ran[1]);
+        assertFalse(Files.exists(dir.resolve("builds")), "Maven started");
+        for (Path p : new Path[]{root, root.resolve("target")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));   // for @TempDir's cleanup
+    }
+
+    /** Runs the launcher with --help as a user who cannot write where root could (nobody, when the tests run as root); its exit code and output. */
+    private static String[] unprivileged(Path dir, Path launcher, Path bin) throws Exception {
+        boolean root = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).strip().equals("0");
+        assumeTrue(!root || new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true").start().waitFor() == 0,
+                "as root, setpriv (util-linux) is needed to run the launcher as a user the permissions apply to");
+        java.util.List<String> cmd = new java.util.ArrayList<>(root ? java.util.List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups") : java.util.List.of());
+        cmd.addAll(java.util.List.of("bash", launcher.toString(), "--help"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).directory(dir.toFile());
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        Process p = pb.start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        return new String[]{String.valueOf(p.exitValue()), Files.readString(dir.resolve("log.txt"))};
+    }
+
+    /**
      * Waits for the launcher to have set its traps: it sets them right after starting the build, but a busy machine may
      * not run its shell for a while after the build's child touched "started", and a signal before the traps ends the
      * shell alone (exit 128 + the signal all the same), the build running on. On Linux the shell's caught signals
