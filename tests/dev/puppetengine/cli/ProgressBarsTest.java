@@ -14,6 +14,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** What the progress bar writes: plain lines into a pipe or file, redraws on a terminal, other lines never on the bar's. */
 class ProgressBarsTest {
@@ -30,6 +31,48 @@ class ProgressBarsTest {
             body.run();
         } finally {
             System.setErr(saved);
+        }
+    }
+
+    /**
+     * Asking whether stderr is a terminal writes no file: jline's way (its exec provider) extracted a native library into
+     * java.io.tmpdir on every run, and where that is not writable (a read-only or missing /tmp) it printed a stray line
+     * such as "/tmp/jlinenative-...so.lck (Permission denied)" into the command's output.
+     */
+    @Test
+    void askingForTheTerminalNeedsNoTempDirectory(@TempDir Path dir) throws Exception {
+        // stderr a pipe here: not a terminal, and nothing else said
+        assertEquals("width 0\n", child(List.of("-Djava.io.tmpdir=" + dir.resolve("missing")), List.of()));
+    }
+
+    /** On a terminal (a pty under script(1)), its width less one column, also when stdin is not the terminal. */
+    @Test
+    void onATerminalItsWidth() throws Exception {
+        assumeTrue(new ProcessBuilder("script", "-qec", "true", "/dev/null").start().waitFor() == 0, "script (util-linux) is needed for a pty");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String run = "stty cols 101 rows 30; " + java + " -cp " + System.getProperty("java.class.path") + " '" + Width.class.getName() + "'";
+        for (String stdin : new String[]{"", " </dev/null"})
+            assertEquals("width 100", child(List.of(), List.of("script", "-qec", run + stdin, "/dev/null")).strip(), "stdin:" + stdin);
+    }
+
+    /** Runs {@link Width} in a JVM of its own (with {@code jvmFlags}, under {@code wrapper} when given one); its output. */
+    private static String child(List<String> jvmFlags, List<String> wrapper) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(wrapper);
+        if (wrapper.isEmpty()) {
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.addAll(jvmFlags);
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Width.class.getName()));
+        }
+        Process p = new ProcessBuilder(cmd).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8) + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out;
+    }
+
+    /** The child of the two tests above: says the width ProgressBars found for stderr. */
+    static final class Width {
+        public static void main(String[] args) {
+            System.out.println("width " + ProgressBars.stderrWidth());
         }
     }
 

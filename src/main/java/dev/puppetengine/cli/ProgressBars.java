@@ -4,8 +4,6 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.jline.terminal.spi.SystemStream;
-import org.jline.terminal.spi.TerminalProvider;
 
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
@@ -73,19 +71,34 @@ public final class ProgressBars {
         else System.err.println(line);
     }
 
-    /** Whether stderr is a terminal, and its width (0: not a terminal). Asked once: jline runs {@code test -t 2} / {@code stty}. */
+    /** The width a bar on stderr has: 0 where stderr is not a terminal. */
+    static int stderrWidth() {
+        return StderrTerminal.WIDTH;
+    }
+
+    /**
+     * Whether stderr is a terminal, and its width (0: not a terminal). Asked once, of the shell, with stderr handed to it:
+     * jline's exec provider asked the same, but to hand stderr over it extracted a native library into java.io.tmpdir on
+     * every run (a stray error line where that is not writable), and it asked stty on stdin (redirected: width unknown).
+     */
     private static final class StderrTerminal {
         static final int WIDTH = width();
 
         private static int width() {
             try {
-                TerminalProvider p = TerminalProvider.load("exec");
-                if (!p.isSystemStream(SystemStream.Error)) return 0;
-                int cols = p.systemStreamWidth(SystemStream.Error);
-                // one column short: a full line would wrap on some terminals. jline asks stty on stdin, so with stdin
-                // redirected the width is unknown: 79, as wider would wrap (a new line per redraw) on an 80-column one
+                Process test = new ProcessBuilder("sh", "-c", "test -t 2").redirectError(ProcessBuilder.Redirect.INHERIT)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                if (test.waitFor() != 0) return 0;
+                Process stty = new ProcessBuilder("sh", "-c", "stty size <&2 2>/dev/null").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                String[] rowsCols = new String(stty.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+");
+                int cols = stty.waitFor() == 0 && rowsCols.length == 2 ? Integer.parseInt(rowsCols[1]) : 0;
+                // one column short: a full line would wrap on some terminals; an unknown width 79, as wider would wrap (a new
+                // line per redraw) on an 80-column one
                 return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : 79;
-            } catch (Exception | LinkageError e) {   // no way to ask (no shell, another OS): as if not a terminal, plain lines are safe anywhere
+            } catch (java.io.IOException | NumberFormatException e) {   // no shell: as if not a terminal, plain lines are safe anywhere
+                return 0;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 return 0;
             }
         }
