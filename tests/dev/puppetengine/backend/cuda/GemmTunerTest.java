@@ -312,4 +312,39 @@ class GemmTunerTest {
             else System.setProperty("puppet.cuda.tuneCache", old);
         }
     }
+
+    /**
+     * Without a usable home (the JVM's user.home is "?" for a uid with no passwd entry) the cache is off, not "?/.cache"
+     * made in the working directory; a relative XDG_CACHE_HOME is ignored, as the XDG spec says; $HOME serves where
+     * user.home is "?".
+     */
+    @Test
+    void noCacheWithoutAnAbsoluteHome() {
+        assertEquals(null, GemmTuner.cacheDirectory(null, null, "?", null));
+        assertEquals(null, GemmTuner.cacheDirectory(null, "cache", "?", ""));
+        assertEquals(Path.of("/home/u/.cache/puppet-engine"), GemmTuner.cacheDirectory(null, "cache", "?", "/home/u"));
+        assertEquals(Path.of("/x/puppet-engine"), GemmTuner.cacheDirectory(null, "/x", "?", null));
+        assertEquals(Path.of("/home/v/.cache/puppet-engine"), GemmTuner.cacheDirectory(null, "", "/home/v", "/home/u"));
+        assertEquals(Path.of("rel"), GemmTuner.cacheDirectory("rel", "/x", "/home/v", null), "-Dpuppet.cuda.tuneCache as given");
+    }
+
+    /** A cache that cannot be written is said once (with where to put one), not at every shape tuned: a GPU run tunes a hundred. */
+    @Test
+    void anUnwritableCacheIsSaidOnce() throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "").resolve("gemm-tiles.json");   // its folder cannot be made, even by root
+        GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
+        java.io.PrintStream was = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (int m : new int[]{448, 896, 1792})
+                g.choose("bf16_kk m=" + m + " n=1280 k=1280", m, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 1.5, Tile.T64x128, 1.0), new ArrayList<>()));
+        } finally {
+            System.setErr(was);
+        }
+        List<String> lines = err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        assertEquals(1, lines.size(), String.join("\n", lines));
+        assertTrue(lines.get(0).startsWith("WARN could not write the GEMM tuning cache " + file) && lines.get(0).endsWith(
+                "; tuning again in each process (-Dpuppet.cuda.tuneCache=DIR puts the cache in a writable DIR)"), lines.get(0));
+    }
 }

@@ -131,6 +131,8 @@ final class GemmTuner {
     private final String device;
     private final int sms;
     private final Path cacheFile;
+    /** Set at the first write that failed: the cache is not tried (and the failure not said) again in this process. */
+    private boolean cacheUnwritable;
     private final boolean tune;
     private final Supplier<Set<Tile>> validate;
     private final Tile forced = Tile.forced();
@@ -242,7 +244,7 @@ final class GemmTuner {
      * entries. A failure only costs tuning again later.
      */
     private void save() {
-        if (cacheFile == null) return;
+        if (cacheFile == null || cacheUnwritable) return;
         Path lock = cacheFile.resolveSibling(cacheFile.getFileName() + ".lock");   // never deleted: a waiter holds its inode
         try {
             Files.createDirectories(cacheFile.getParent());
@@ -257,22 +259,32 @@ final class GemmTuner {
                 AtomicFile.writeString(cacheFile, Json.mapper().writeValueAsString(root));
             }
         } catch (IOException | OverlappingFileLockException e) {
-            LOG.warn("could not write the GEMM tuning cache {}: {}", cacheFile, e.getMessage());
+            cacheUnwritable = true;
+            LOG.warn("could not write the GEMM tuning cache {}: {} {}; tuning again in each process (-Dpuppet.cuda.tuneCache=DIR puts the cache"
+                    + " in a writable DIR)", cacheFile, e.getClass().getSimpleName(), e.getMessage());
         }
     }
 
     /**
      * Where the choices of {@code device} with {@code sms} multiprocessors are kept (one GPU name can come with fewer:
-     * a MIG slice): -Dpuppet.cuda.tuneCache=DIR, else $XDG_CACHE_HOME or ~/.cache, /puppet-engine.
+     * a MIG slice), in {@link #cacheDirectory}; null (no cache) where there is none.
      */
     static Path defaultCacheFile(String device, int sms) {
-        String dir = System.getProperty("puppet.cuda.tuneCache");
-        Path base;
-        if (dir != null) base = Path.of(dir);
-        else {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            base = (xdg != null && !xdg.isEmpty() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache")).resolve("puppet-engine");
-        }
-        return base.resolve("gemm-tiles-" + (device + " " + sms + "sm").replaceAll("[^A-Za-z0-9._-]+", "_") + ".json");
+        Path base = cacheDirectory(System.getProperty("puppet.cuda.tuneCache"), System.getenv("XDG_CACHE_HOME"), System.getProperty("user.home"), System.getenv("HOME"));
+        return base == null ? null : base.resolve("gemm-tiles-" + (device + " " + sms + "sm").replaceAll("[^A-Za-z0-9._-]+", "_") + ".json");
+    }
+
+    /**
+     * -Dpuppet.cuda.tuneCache=DIR ({@code configured}), else $XDG_CACHE_HOME or the home's .cache, /puppet-engine. Only an
+     * absolute XDG_CACHE_HOME counts (the XDG spec's rule) and an absolute home: the JVM's user.home is "?" for a uid
+     * with no passwd entry (a container's --user), where $HOME serves if set, else no cache rather than "?/.cache"
+     * made in the working directory.
+     */
+    static Path cacheDirectory(String configured, String xdg, String userHome, String envHome) {
+        if (configured != null) return Path.of(configured);
+        if (xdg != null && xdg.startsWith("/")) return Path.of(xdg, "puppet-engine");
+        for (String home : new String[]{userHome, envHome})
+            if (home != null && home.startsWith("/")) return Path.of(home, ".cache", "puppet-engine");
+        return null;
     }
 }
