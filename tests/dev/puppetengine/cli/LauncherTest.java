@@ -200,6 +200,47 @@ class LauncherTest {
         for (Path p : new Path[]{root, root.resolve("target")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));   // for @TempDir's cleanup
     }
 
+    /**
+     * The JVM's temporary files go to a directory of the user's own ($TMPDIR, else /tmp, /puppet-engine-UID, mode 700):
+     * JCuda extracts its JNI libraries into java.io.tmpdir under fixed names and loads a file already there whoever left
+     * it, which in a shared /tmp is another user's code. One that is not the user's alone is not used; JAVA_OPTS can
+     * still name another.
+     */
+    @Test
+    void temporaryFilesGoToADirectoryOfTheUsersOwn(@TempDir Path dir) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("install")), launcher = root.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("puppet-engine"), launcher);
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"$@\"\n");
+        Files.createDirectories(root.resolve("target/lib"));
+        Files.writeString(root.resolve("target/puppet-engine.jar"), "");
+        for (Path p : new Path[]{launcher, bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String uid = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).strip();
+        Path shared = Files.createDirectory(dir.resolve("tmp")), own = shared.resolve("puppet-engine-" + uid);
+        assertTrue(javaArgs(launcher, bin, shared, null).startsWith("-Djava.io.tmpdir=" + own + " -XX:MaxRAMPercentage=75 "));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(own)));
+        assertTrue(javaArgs(launcher, bin, shared, "-Djava.io.tmpdir=/elsewhere").startsWith("-Djava.io.tmpdir=" + own + " -Djava.io.tmpdir=/elsewhere "),
+                "JAVA_OPTS after it: the last -D is the JVM's");
+        Files.setPosixFilePermissions(own, PosixFilePermissions.fromString("rwxrwxrwx"));   // another user could have put files there
+        assertTrue(javaArgs(launcher, bin, shared, null).startsWith("-XX:MaxRAMPercentage=75 "));
+        Files.delete(own);
+        Files.createSymbolicLink(own, Files.createDirectory(dir.resolve("theirs")));   // a link someone made in /tmp
+        Files.setPosixFilePermissions(dir.resolve("theirs"), PosixFilePermissions.fromString("rwx------"));
+        assertTrue(javaArgs(launcher, bin, shared, null).startsWith("-XX:MaxRAMPercentage=75 "));
+    }
+
+    /** The arguments the launcher gives java (a stand-in that echoes them), with TMPDIR and JAVA_OPTS (null: unset). */
+    private static String javaArgs(Path launcher, Path bin, Path tmpdir, String javaOpts) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "--help").redirectErrorStream(true);
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("TMPDIR", tmpdir.toString());
+        if (javaOpts != null) pb.environment().put("JAVA_OPTS", javaOpts);
+        else pb.environment().remove("JAVA_OPTS");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        return out;
+    }
+
     /** Runs the launcher with --help as a user who cannot write where root could (nobody, when the tests run as root); its exit code and output. */
     private static String[] unprivileged(Path dir, Path launcher, Path bin) throws Exception {
         boolean root = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).strip().equals("0");
