@@ -40,4 +40,27 @@ class LinkFailureTest {
         assertTrue(m.startsWith("libcuda.so.1 (the NVIDIA driver library) is not installed"), m);
         assertEquals(1, m.lines().count());
     }
+
+    /** JCuda's message where it could not extract its library into java.io.tmpdir (as it reads there, trimmed of the stack frames). */
+    private static UnsatisfiedLinkError extractionFailed(String why) {
+        return new UnsatisfiedLinkError("Error while loading native library \"JCudaDriver-12.6.0-linux-x86_64\"\nOperating system name: Linux\n"
+                + "---(start of nested stack traces)---\nStack trace from the attempt to load the library as a file:\n"
+                + "java.lang.UnsatisfiedLinkError: no JCudaDriver-12.6.0-linux-x86_64 in java.library.path: /usr/java/packages/lib:/usr/lib\n"
+                + "\tat java.base/java.lang.ClassLoader.loadLibrary(ClassLoader.java:2434)\n"
+                + "Stack trace from the attempt to load the library as a resource:\n" + why + "\n\tat jcuda.LibUtils.loadLibraryResource(LibUtils.java:280)\n"
+                + "---(end of nested stack traces)---\n");
+    }
+
+    /** A temporary directory JCuda cannot write, cannot make, or cannot run a library from (noexec): which, and what to do. */
+    @Test
+    void anUnusableTemporaryDirectoryIsNamed() {
+        String todo = ": java.io.tmpdir must be a writable directory that allows executables (TMPDIR=DIR ./puppet-engine ...)";
+        assertEquals("could not write /tmp/ro/libJCudaDriver-12.6.0-linux-x86_64.so (Permission denied)" + todo,
+                Cu.linkFailure(extractionFailed("java.io.FileNotFoundException: /tmp/ro/libJCudaDriver-12.6.0-linux-x86_64.so (Permission denied)")));
+        assertEquals("could not make /tmp/ro/missing" + todo,
+                Cu.linkFailure(extractionFailed("java.io.IOException: Could not create directory for temporary file: /tmp/ro/missing")));
+        assertEquals("could not load /mnt/noexec/libJCudaDriver-12.6.0-linux-x86_64.so (failed to map segment from shared object: a noexec mount?)" + todo,
+                Cu.linkFailure(extractionFailed("java.lang.UnsatisfiedLinkError: /mnt/noexec/libJCudaDriver-12.6.0-linux-x86_64.so: "
+                        + "/mnt/noexec/libJCudaDriver-12.6.0-linux-x86_64.so: failed to map segment from shared object")));
+    }
 }
