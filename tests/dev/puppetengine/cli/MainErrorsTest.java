@@ -7,12 +7,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 import java.io.EOFException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** How a failing command ends: exit code and one line on stderr, no stack trace (README: exit codes). */
 class MainErrorsTest {
@@ -57,6 +61,27 @@ class MainErrorsTest {
         String[] bad = run("other");
         assertEquals("2", bad[0], "bad input stays exit 2");
         assertEquals("error: --frames must be positive", bad[1].strip());
+    }
+
+    /**
+     * Standard output that could not be written (a full disk; /dev/full here) is an error, not exit 0 with the output
+     * cut short (describe --keys > keys.txt, convert > report.txt); a pipe whose reader left (| head -1) is not.
+     */
+    @Test
+    void aFailedWriteToStandardOutputIsAnErrorButAClosedPipeIsNot() throws Exception {
+        assumeTrue(Files.isWritable(Path.of("/dev/full")) && Files.isDirectory(Path.of("/proc/self/fd")), "needs Linux's /dev/full and /proc");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder full = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "describe", "--keys")
+                .redirectOutput(new java.io.File("/dev/full"));
+        Process p = full.start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.waitFor(), err);
+        assertEquals("error: could not write all of the standard output (/dev/full): is the disk full?\n", err);
+        Process piped = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "describe", "--keys").start();
+        piped.getInputStream().close();   // the reader gone before the first line, as head -1 after its line
+        err = new String(piped.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, piped.waitFor(), err);
+        assertEquals("", err);
     }
 
     /** A thread that could not start (ulimit -u, a container's pids limit) is that limit, not the heap it has plenty of. */

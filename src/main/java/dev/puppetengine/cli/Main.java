@@ -15,7 +15,26 @@ import java.util.Locale;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        System.exit(stdoutWritten(run(args)));
+    }
+
+    /**
+     * {@code rc}, or 1 where standard output could not all be written (PrintStream keeps only that a write failed): a full
+     * disk under "> report.txt" cut the output short. A pipe or socket whose reader left (| head -1) is no error.
+     */
+    static int stdoutWritten(int rc) {
+        if (!System.out.checkError()) return rc;
+        String to;   // where it leads
+        try {
+            to = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/1")).toString();
+        } catch (java.nio.file.NoSuchFileException e) {   // >&-
+            to = "closed";
+        } catch (java.io.IOException | UnsupportedOperationException e) {   // no /proc (not Linux): said without the place
+            to = null;
+        }
+        if (to != null && (to.startsWith("pipe:") || to.startsWith("socket:"))) return rc;
+        System.err.println("error: could not write all of the standard output" + (to == null ? "" : " (" + to + ")") + (to != null && to.startsWith("/") ? ": is the disk full?" : ""));
+        return rc == 0 ? 1 : rc;
     }
 
     /** Runs a command line and returns its exit code (tests call this). */
