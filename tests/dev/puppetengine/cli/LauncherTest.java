@@ -228,6 +228,32 @@ class LauncherTest {
         assertTrue(javaArgs(launcher, bin, shared, null).startsWith("-XX:MaxRAMPercentage=75 "));
     }
 
+    /**
+     * Under an address-space limit (ulimit -v) the JVM did not start below about 4 GiB ("Could not allocate compressed
+     * class space", a fatal error report): there the heap is a third of the limit and the JVM's other reservations small.
+     */
+    @Test
+    void anAddressSpaceLimitSizesTheJvm(@TempDir Path dir) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("install")), launcher = root.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("puppet-engine"), launcher);
+        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $@\"\n");
+        Files.createDirectories(root.resolve("target/lib"));
+        Files.writeString(root.resolve("target/puppet-engine.jar"), "");
+        for (Path p : new Path[]{launcher, bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (String limit : new String[]{"unlimited", "3000000"}) {
+            ProcessBuilder pb = new ProcessBuilder("bash", "-c", "ulimit -v " + limit + " && exec bash \"$0\" --help", launcher.toString()).redirectErrorStream(true);
+            pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+            pb.environment().remove("JAVA_OPTS");
+            pb.environment().remove("MALLOC_ARENA_MAX");
+            pb.environment().put("TMPDIR", dir.resolve("no-such-dir").toString());   // no -Djava.io.tmpdir: the options come first
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.startsWith(limit.equals("unlimited") ? "MALLOC_ARENA_MAX= -XX:MaxRAMPercentage=75 "
+                    : "MALLOC_ARENA_MAX=2 -Xmx1000000k -XX:CompressedClassSpaceSize=64m -XX:ReservedCodeCacheSize=64m "), limit + ": " + out);
+        }
+    }
+
     /** The arguments the launcher gives java (a stand-in that echoes them), with TMPDIR and JAVA_OPTS (null: unset). */
     private static String javaArgs(Path launcher, Path bin, Path tmpdir, String javaOpts) throws Exception {
         ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "--help").redirectErrorStream(true);
