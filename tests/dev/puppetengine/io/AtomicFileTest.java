@@ -52,6 +52,20 @@ class AtomicFileTest {
         assertEquals(List.of("model.bin"), listing());
     }
 
+    /**
+     * An encoder that words the failure its own way (ImageIO's GIF writer: "I/O error writing header!", the disk's
+     * reason only in the cause) keeps the reason: a full disk says so.
+     */
+    @Test
+    void anEncodersOwnWordsKeepTheReasonUnderThem() throws IOException {
+        Path f = dir.resolve("out.gif");
+        IOException e = assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> {
+            throw new javax.imageio.IIOException("I/O error writing header!", new IOException("No space left on device"));
+        }));
+        assertEquals("writing " + f + ": I/O error writing header! (No space left on device)", e.getMessage());
+        assertEquals(List.of(), listing());
+    }
+
     /** An input found bad while writing (convert reading a damaged tensor) stays an InputFileException naming the input, not a write failure. */
     @Test
     void aBadInputFoundWhileWritingIsPassedOn() throws IOException {

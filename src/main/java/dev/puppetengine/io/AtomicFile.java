@@ -310,14 +310,18 @@ public final class AtomicFile {
     }
 
     /**
-     * A write failure without a file name ("No space left on device") names the file being written. An input file found bad
+     * A write failure without a file name ("No space left on device") names the file being written, with the innermost
+     * cause's reason where the failure's own message lacks it. An input file found bad
      * while writing (a damaged tensor read to be converted) is passed on as it is: it names that file, and stays bad input (exit 2).
      * Public for writers that append to a file they hold open (a log, a part being filled).
      */
     public static IOException naming(Path target, IOException e) {
         if (e instanceof java.nio.file.FileSystemException || e instanceof InputFileException || String.valueOf(e.getMessage()).contains(target.toString()))
             return e;
-        return new IOException("writing " + target + ": " + e.getMessage(), e);
+        Throwable root = e;   // an encoder's own words ("I/O error writing header!") over the disk's reason in a cause
+        while (root.getCause() != null) root = root.getCause();
+        String why = root != e && root.getMessage() != null && !String.valueOf(e.getMessage()).contains(root.getMessage()) ? " (" + root.getMessage() + ")" : "";
+        return new IOException("writing " + target + ": " + e.getMessage() + why, e);
     }
 
     private static void deleteQuietly(Path p, Throwable cause) {
