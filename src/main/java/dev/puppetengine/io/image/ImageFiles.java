@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -44,6 +45,8 @@ public final class ImageFiles {
         if (Files.isDirectory(file)) throw new InputFileException("cannot read image " + file + ": it is a directory, not an image file");
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no such image file");
         if (Files.size(file) == 0) throw new InputFileException("cannot read image " + file + ": the file is empty");
+        // ImageIO gives no stream, and no reason, for a file it may not read
+        if (!Files.isReadable(file)) throw new AccessDeniedException(file.toString(), null, "permission denied");
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new InputFileException("cannot open image " + file);
             ImageReader reader = readerFor(in, file);

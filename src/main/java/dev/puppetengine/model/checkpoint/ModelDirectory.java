@@ -18,6 +18,7 @@ import dev.puppetengine.tensor.Shape;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -136,6 +137,8 @@ public final class ModelDirectory {
                     : "is missing: replacing it was cut short (killed between two renames); the complete new model is " + cut + ": rename it to "
                     + dir.getFileName());
         }
+        // another user's private folder: its manifest is there but cannot be seen, which is no "not a model directory"
+        if (!Files.isReadable(dir) || !Files.isExecutable(dir)) throw new AccessDeniedException(dir.toString());
         if (!Files.isRegularFile(m)) {
             String hint = Files.isRegularFile(dir.resolve("model").resolve(MANIFEST)) ? "the model a training run exported is " + dir.resolve("model")
                     : Files.isRegularFile(dir.resolve("state.json")) ? "it is a training checkpoint: its run exports the model to RUN/model when it ends"
