@@ -337,6 +337,20 @@ class TrainingCommandsTest {
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
     }
 
+    /**
+     * prepare refuses clips whose latents the model's UNet cannot take (32 px: 4x4 latents, where the tiny UNet halves
+     * three times), naming the size to use, before it encodes anything; train refused them only at its first step.
+     */
+    @Test
+    void prepareRefusesClipsTheUNetCannotTrainOn(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips32"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("prep");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "32", "--frames", "2"));
+        String said = stderrOf(2, "prepare", "--model", model.toString(), "--data", data.toString(), "--out", out.toString());
+        assertTrue(said.contains("error: " + data + ": clips are 32x32 px; " + model + " trains on square clips whose side is a multiple of 64 px"
+                + " (its VAE downscales by 8, its UNet needs latents divisible by 8)"), said);
+        assertFalse(Files.exists(out), "a prepare refused at its start leaves no --out directory behind");
+    }
+
     /** A file given as the clip dataset is said to be one, not "FILE/dataset.json: not found". */
     @Test
     void aFileGivenAsTheClipDatasetIsSaidToBeAFile(@TempDir Path dir) throws Exception {

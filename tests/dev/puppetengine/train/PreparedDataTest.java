@@ -49,7 +49,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class PreparedDataTest {
     private static final CpuBackend CPU = CpuBackend.get();
-    private static final int CLIPS = 3, FRAMES = 2, SIDE = 4, CH = 4, SIZE = 64, CANDIDATES = 8;
+    private static final int CLIPS = 3, FRAMES = 2, SIDE = 8, CH = 4, SIZE = 64, CANDIDATES = 8;
     private static final double SCALE = 0.5;
 
     private record Spec(Map<String, int[]> shapes, Map<String, String> meta) {}
@@ -569,8 +569,16 @@ class PreparedDataTest {
             String other = assertThrows(IllegalArgumentException.class, () -> ok.checkFits(UNetConfig.tiny(16, 2, 32))).getMessage();
             assertTrue(other.contains("cross_attention_dim is 32"), other);
         }
-        String std = refused(write(dir, "std", s -> s.shapes().put("latent_std", new int[]{3, 2, 4, 4, 8})));
-        assertTrue(std.contains(PreparedData.FILE) && std.contains("'latent_std' must have shape [3, 2, 4, 4, 4]"), std);
+        // latents the UNet cannot take (4x4; the tiny UNet halves them three times): refused before a run begins
+        try (PreparedData small = PreparedData.open(write(dir, "small", s -> {
+            s.shapes().put("latent_mean", new int[]{CLIPS, FRAMES, 4, 4, CH});
+            s.shapes().put("latent_std", new int[]{CLIPS, FRAMES, 4, 4, CH});
+        }))) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> small.checkFits(UNetConfig.tiny(16, 2, 8))).getMessage();
+            assertTrue(msg.contains("latents are 4x4 (from 64x64 px clips); this UNet takes square latents with a side divisible by 8"), msg);
+        }
+        String std = refused(write(dir, "std", s -> s.shapes().put("latent_std", new int[]{3, 2, 8, 8, 8})));
+        assertTrue(std.contains(PreparedData.FILE) && std.contains("'latent_std' must have shape [3, 2, 8, 8, 4]"), std);
         String drags = refused(write(dir, "drags", s -> s.shapes().put("drags", new int[]{3, 2, 4, 5})));
         assertTrue(drags.contains("'drags' must have shape [3, 2, 5, 4]"), drags);
         String emb = refused(write(dir, "emb", s -> s.shapes().put("embedding", new int[]{3, 2, 8})));

@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.train.GracefulStop;
@@ -46,8 +47,10 @@ final class PrepareCommand implements Callable<Integer> {
         OutputPaths.directory("--out", out, false);
         // Settings first, weights last: a prepare already done, or refused, is known before the encoders load (seconds to minutes).
         ModelDirectory.Manifest man = SamplingArgs.fromModel(model, () -> ModelDirectory.read(model));
-        double scalingFactor = SamplingArgs.fromModel(model, () -> LoadedModel.config(model, man, "vae", VaeConfig.class)).scalingFactor();
+        VaeConfig vae = SamplingArgs.fromModel(model, () -> LoadedModel.config(model, man, "vae", VaeConfig.class));
+        double scalingFactor = vae.scalingFactor();
         ClipDataset ds = ClipDataset.open(data);
+        checkClipSize(ds, vae.downscaleFactor(), man);
         Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
         for (String c : new String[]{"vae", "image_encoder"}) {
             ModelDirectory.Entry e = man.components().get(c);
@@ -75,5 +78,23 @@ final class PrepareCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "wrote %s (%d clips, %d for training)%n", out.resolve(PreparedData.FILE), ds.count(), ds.trainCount());
         }
         return 0;
+    }
+
+    /**
+     * Clips the model's UNet could not train on are refused now, not at train's first step after minutes of encoding.
+     * Only where the UNet file's header reads: prepare needs the encoders alone, and train checks the latents again.
+     */
+    private void checkClipSize(ClipDataset ds, int vaeFactor, ModelDirectory.Manifest man) {
+        UNetConfig unet;
+        try {
+            unet = LoadedModel.config(model, man, "unet", UNetConfig.class);
+        } catch (java.io.IOException | RuntimeException e) {
+            return;
+        }
+        int side = vaeFactor * unet.latentMultiple();
+        if (ds.width() % vaeFactor != 0 || ds.height() % vaeFactor != 0 || !unet.takesLatents(ds.height() / vaeFactor, ds.width() / vaeFactor))
+            throw new UserError(data + ": clips are " + ds.width() + "x" + ds.height() + " px; " + model + " trains on square clips whose side is a multiple of "
+                    + side + " px (its VAE downscales by " + vaeFactor + ", its UNet needs latents divisible by " + unet.latentMultiple()
+                    + "): make the dataset with such a --size");
     }
 }

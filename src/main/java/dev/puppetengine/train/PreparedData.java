@@ -51,7 +51,7 @@ public final class PreparedData implements TrainingData, AutoCloseable {
 
     private final Path file;
     private final SafetensorsReader reader;
-    private final int clips, frames, trainCount, width, height, channels, embeddingDim;
+    private final int clips, frames, trainCount, width, height, latentHeight, latentWidth, channels, embeddingDim;
     private final long[] candidateStart, staticStart;   // clip i's tracks are rows [start[i], start[i + 1])
     private final double scalingFactor, staticProbability;
     private final Map<String, String> meta;
@@ -75,6 +75,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
             throw new IllegalArgumentException(file + ": tensor '" + MEAN + "' must be (clips, frames, h, w, channels), none of them 0, got " + Shape.str(l));
         clips = l[0];
         frames = l[1];
+        latentHeight = l[2];
+        latentWidth = l[3];
         channels = l[4];
         expect(STD, l);
         int[] e = shape(EMBEDDING);
@@ -194,8 +196,14 @@ public final class PreparedData implements TrainingData, AutoCloseable {
         }
     }
 
-    /** Refuses data prepared for another model: latent channels and the image embedding's width must be the UNet's. */
+    /**
+     * Refuses data prepared for another model: latent channels and the image embedding's width must be the UNet's, and
+     * the latents a size it takes (else the first step fails, after the run has begun).
+     */
     public void checkFits(UNetConfig unet) {
+        if (!unet.takesLatents(latentHeight, latentWidth))
+            throw new IllegalArgumentException(file + ": latents are " + latentWidth + "x" + latentHeight + " (from " + width + "x" + height
+                    + " px clips); this UNet takes square latents with a side divisible by " + unet.latentMultiple() + ": prepare clips of another size");
         if (2 * channels != unet.inChannels())
             throw new IllegalArgumentException(file + ": latents have " + channels + " channels; this UNet takes " + unet.inChannels() / 2 + " (in_channels / 2)");
         if (embeddingDim != unet.crossAttentionDim())

@@ -71,6 +71,12 @@ public record UNetConfig(
 
     public int timeEmbedDim() { return 4 * blockOutChannels.get(0); }
 
+    /** Latents' side must be a multiple of this: each down block but the last halves it, and the up path meets the skips. */
+    public int latentMultiple() { return 1 << (blockOutChannels.size() - 1); }
+
+    /** Whether this UNet takes h x w latents: square, with a side that is a multiple of {@link #latentMultiple}. */
+    public boolean takesLatents(int h, int w) { return h == w && h % latentMultiple() == 0; }
+
     /** Stabilityai stable-video-diffusion-img2vid (14 frames), stock diffusers eps values. */
     public static UNetConfig svdImg2vid() {
         return new UNetConfig(8, 4, List.of(320, 640, 1280, 1280), 2, List.of(CROSS_DOWN, CROSS_DOWN, CROSS_DOWN, DOWN),

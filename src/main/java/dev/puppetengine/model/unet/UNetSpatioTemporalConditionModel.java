@@ -92,8 +92,8 @@ public final class UNetSpatioTemporalConditionModel extends Module {
     public Tensor forward(UNetInputs x, UNetOptions opt) {
         int[] s = x.sample().shape();
         int b = s[0], frames = s[1], h = s[2], w = s[3], n = b * frames;
-        if (h % (1 << (cfg.blockOutChannels().size() - 1)) != 0 || w != h)
-            throw new IllegalArgumentException("UNet: latents must be square with a side divisible by " + (1 << (cfg.blockOutChannels().size() - 1)) + ", got " + h + "x" + w);
+        if (!cfg.takesLatents(h, w))
+            throw new IllegalArgumentException("UNet: latents must be square with a side divisible by " + cfg.latentMultiple() + ", got " + h + "x" + w);
         DType dt = convIn.weight.value().dtype();
         try (Scope scope = Scope.open()) {
             Tensor temb = timeEmbedding.forward(F.to(F.sinusoidal(x.timestep(), cfg.blockOutChannels().get(0)), dt));
