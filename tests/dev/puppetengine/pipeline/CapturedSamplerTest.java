@@ -1,5 +1,6 @@
 package dev.puppetengine.pipeline;
 
+import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.DeviceGraph;
 import dev.puppetengine.backend.RandomKind;
@@ -51,9 +52,11 @@ class CapturedSamplerTest {
                 @Override
                 public void replay() {
                     replays++;
+                    long before = FlopCount.current();
                     try (HostTransfers.Guard g = HostTransfers.forbid("emulated replay"); Scope s = Scope.open()) {
                         be.copyInto(body.get(), out);
                     }
+                    FlopCount.adjust(before - FlopCount.current());   // a device replay makes no F calls: the sampler counts it
                 }
 
                 @Override public Tensor output() { return out; }
@@ -76,10 +79,16 @@ class CapturedSamplerTest {
             Tensor z = randn(1, 1, 8, 8, 4), clip = randn(2, 1, 1, 16), d = drags();
             for (SamplingOptions o : new SamplingOptions[]{new SamplingOptions(5, 1.0, 2.5, 11, 3, true),
                     new SamplingOptions(4, 1.0, 1.0, 12, 3, false), new SamplingOptions(3, 1.0, 2.0, 13, 3, true)}) {   // 3: the fewest a graph serves
+                FlopCount.start();
                 double[] eager = new EulerSampler(unet).sample(z, clip, d, o, null).toDoubleArray();
+                long eagerFlops = FlopCount.stop();
                 Emulated em = new Emulated();
                 int[] calls = {0};
+                FlopCount.start();
                 double[] graph = new EulerSampler(unet, em).sample(z, clip, d, o.withCudaGraph(true), (done, total) -> calls[0]++).toDoubleArray();
+                // the capture's F calls ran nothing and each replay runs a step without any: the count is the eager one
+                assertEquals(eagerFlops, FlopCount.stop(), "FLOPs counted on the graph path (" + o + ")");
+                assertTrue(eagerFlops > 0);
                 assertEquals(1, em.captures);
                 assertEquals(o.steps() - 2, em.replays, "steps 1 .. n-2 replay; step 0 and the last run eagerly");
                 assertEquals(o.steps(), calls[0]);

@@ -23,6 +23,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PrecomputedConditioningTest {
     private static final CpuBackend CPU = CpuBackend.get();
 
+    /** A side x side x channels latent needs that many values, and an embedding at least one; one of each is the least. */
+    @Test
+    void conditioningChecksItsShape() {
+        Conditioning least = new Conditioning(1, 1, new float[]{0.5f}, new float[]{2});
+        assertArrayEquals(new float[]{0.5f}, least.latent());
+        assertArrayEquals(new float[]{2}, least.embedding());
+        String msg = assertThrows(IllegalArgumentException.class, () -> new Conditioning(2, 3, new float[11], new float[4])).getMessage();
+        assertEquals("conditioning: a 2x2x3 latent needs 12 values, got 11; embedding of 4", msg);
+        assertThrows(IllegalArgumentException.class, () -> new Conditioning(0, 4, new float[0], new float[4]), "no side");
+        assertThrows(IllegalArgumentException.class, () -> new Conditioning(2, 0, new float[0], new float[4]), "no channels");
+        assertThrows(IllegalArgumentException.class, () -> new Conditioning(2, 1, new float[4], new float[0]), "no embedding");
+    }
+
     @Test
     void theModelsOwnEncodingGivesTheSameVideoAndOtherConditioningAnother() {
         try (PuppetMaster pm = new PuppetMaster(LoadedModel.random(ModelPresets.named("toy"), CPU, DType.F32, 4))) {

@@ -82,6 +82,15 @@ class SamplerTest {
         assertEquals(2.5, new SamplingOptions(3, 2.5, 4, 0, 1, true).guidance(0), "one frame: the ramp's start");
         assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(3, Double.POSITIVE_INFINITY, 2, 0, 4, true));
         assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Double.POSITIVE_INFINITY));
+        for (double[] g : new double[][]{{Double.POSITIVE_INFINITY, 2}, {1, Double.POSITIVE_INFINITY}}) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(3, g[0], g[1], 0, 4, true)).getMessage();
+            assertTrue(msg.startsWith("guidance must be finite and >= 1"), msg);
+        }
+        // the largest guidance taken, at either end of the ramp; past it refused
+        assertEquals(SamplingOptions.MAX_GUIDANCE, o.withGuidance(SamplingOptions.MAX_GUIDANCE).guidanceMax());
+        assertEquals(SamplingOptions.MAX_GUIDANCE, new SamplingOptions(3, SamplingOptions.MAX_GUIDANCE, 1, 0, 4, true).guidanceMin());
+        assertThrows(IllegalArgumentException.class, () -> o.withGuidance(Math.nextUp(SamplingOptions.MAX_GUIDANCE)));
+        assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(3, Math.nextUp(SamplingOptions.MAX_GUIDANCE), 1, 0, 4, true));
         assertEquals(SamplingOptions.MAX_STEPS, o.withSteps(SamplingOptions.MAX_STEPS).steps());
         assertThrows(IllegalArgumentException.class, () -> o.withSteps(SamplingOptions.MAX_STEPS + 1));
         assertEquals(1, o.withFrames(1).frames());
