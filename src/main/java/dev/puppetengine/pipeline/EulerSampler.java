@@ -208,8 +208,9 @@ public final class EulerSampler {
                     stopIfInterrupted(i, sched.steps());
                     boolean last = i == sched.steps() - 1;
                     in.load(x, i);
-                    // copied into the static input: else the outer scope would keep every eager step's latents (all of them after a failed capture)
-                    if (graph == null || x != graph.output()) x.close();
+                    // copied into the static input: else the outer scope would keep every eager step's latents (all of them after a failed capture);
+                    // once a graph exists x is its output buffer (the capture step replays at once), which the graph owns
+                    if (graph == null) x.close();
                     if (!last && !eagerOnly && graph == null && i > 0) {
                         long before = FlopCount.current();
                         try (DeviceConstants.Freeze f = consts.freeze("CUDA graph capture")) {
