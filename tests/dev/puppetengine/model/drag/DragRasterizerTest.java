@@ -2,7 +2,9 @@ package dev.puppetengine.model.drag;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Spec 11.1: DragAMove 00000, drag 0, frame 5, at r = 32, 16, 8. */
 class DragRasterizerTest {
@@ -68,6 +70,55 @@ class DragRasterizerTest {
         assertEquals(Math.cos(3), t[o + 2], 1e-15);
         assertEquals(Math.sin(2), t[o + 4], 1e-15);
         assertEquals(Math.cos(0.02), t[o + 7], 1e-15);
+        // every row: [sin(j w), cos(j w), sin(i w), cos(i w)] for row i, column j
+        assertEquals(4 * 4 * 8, t.length);
+        double[] w = {1, 0.01};
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 2; k++) {
+                    int at = (i * 4 + j) * 8 + k;
+                    assertEquals(Math.sin(j * w[k]), t[at], 1e-15, "sin(j w) at " + i + "," + j + "," + k);
+                    assertEquals(Math.cos(j * w[k]), t[at + 2], 1e-15, "cos(j w) at " + i + "," + j + "," + k);
+                    assertEquals(Math.sin(i * w[k]), t[at + 4], 1e-15, "sin(i w) at " + i + "," + j + "," + k);
+                    assertEquals(Math.cos(i * w[k]), t[at + 6], 1e-15, "cos(i w) at " + i + "," + j + "," + k);
+                }
+        String msg = assertThrows(IllegalArgumentException.class, () -> SinCosTable.table(4, 6)).getMessage();
+        assertEquals("positional dim 6 is not a multiple of 4", msg);
+    }
+
+    /** A batch of videos: each video's raster and presence are what it gives alone, its last frame its own. */
+    @Test
+    void aBatchRastersEachVideoAsAlone() {
+        float[] first = drags(), second = drags();
+        for (int f = 0; f < 14; f++) {                           // video 1: drag 0 reversed, and in slot 2
+            int o = f * 20;
+            second[o + 8] = EX; second[o + 9] = EY;
+            second[o + 10] = EX + (SX - EX) * f / 13f;
+            second[o + 11] = EY + (SY - EY) * f / 13f;
+            java.util.Arrays.fill(second, o, o + 4, 0f);
+        }
+        float[] both = new float[2 * first.length];
+        System.arraycopy(first, 0, both, 0, first.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        int r = 8;
+        float[] a = DragRasterizer.rasterize(first, 1, 14, 5, r), b = DragRasterizer.rasterize(second, 1, 14, 5, r);
+        float[] ab = DragRasterizer.rasterize(both, 2, 14, 5, r);
+        assertEquals(a.length + b.length, ab.length);
+        for (int i = 0; i < a.length; i++) assertEquals(a[i], ab[i], "video 0, value " + i);
+        for (int i = 0; i < b.length; i++) assertEquals(b[i], ab[a.length + i], "video 1, value " + i);
+        boolean[] present = DragRasterizer.present(both, 2, 14, 5);
+        assertArrayEquals(new boolean[]{true, false, false, false, false, false, false, true, false, false}, present);
+    }
+
+    /** Any one of a slot's four numbers being non-zero in some frame makes it present. */
+    @Test
+    void aSlotWithAnyNonZeroNumberIsPresent() {
+        for (int which = 0; which < 4; which++) {
+            float[] d = new float[2 * 5 * 4];                     // (B=1, F=2, K=5, 4), all absent
+            d[(5 + 3) * 4 + which] = 0.5f;                         // frame 1, slot 3
+            boolean[] present = DragRasterizer.present(d, 1, 2, 5);
+            assertArrayEquals(new boolean[]{false, false, false, true, false}, present, "number " + which);
+        }
     }
 
     /**

@@ -43,6 +43,34 @@ class DragTensorTest {
         assertTrue(outside.contains("drag 0") && outside.contains("x = 40.0"), outside);
         assertThrows(IllegalArgumentException.class, () -> DragTensor.encodePixels(List.of(new double[] {0, 0, 3, 3}), 2, 32, 32));
         assertThrows(IllegalArgumentException.class, () -> DragTensor.encodePixels(List.of(ok), 3, 32, 32));
+        String frames = assertThrows(IllegalArgumentException.class, () -> DragTensor.encode(List.of(new double[]{0.5, 0.5, 0.5, 0.5}), 3)).getMessage();
+        assertEquals("drag 0 has 2 frames, expected 3", frames);
+        String y = assertThrows(IllegalArgumentException.class,
+                () -> DragTensor.encode(List.of(new double[]{0.5, 0.5, 0.5, 0.5}, new double[]{0.5, 0.5, 0.5, 1.5}), 2)).getMessage();
+        assertTrue(y.startsWith("drag 1: frame 1's y = 1.5 lies outside the image"), y);
+        String x = assertThrows(IllegalArgumentException.class, () -> DragTensor.encode(List.of(new double[]{0.5, 0.5, -0.25, 0.5}), 2)).getMessage();
+        assertTrue(x.startsWith("drag 0: frame 1's x = -0.25 lies outside"), x);
+    }
+
+    /** Five drags fill the tensor; the image's edges, 0 and 1 (0 and the width or height in pixels), are inside it. */
+    @Test
+    void takesFiveDragsAndPointsOnTheEdges() {
+        double[] edge = {0, 0.5, 1, 0, 0.5, 1};                    // starts on the left edge, then the top, then the bottom right
+        float[] t = DragTensor.encode(Collections.nCopies(DragTensor.SLOTS, edge), 3);
+        for (int k = 0; k < DragTensor.SLOTS; k++) {
+            int o = (2 * DragTensor.SLOTS + k) * 4;                 // frame 2
+            assertEquals(0f, t[o]);
+            assertEquals(0.5f, t[o + 1]);
+            assertEquals(0.5f, t[o + 2]);
+            assertEquals(1f, t[o + 3]);
+        }
+        float[] px = DragTensor.encodePixels(List.of(new double[]{0, 16, 32, 0, 32, 64}), 3, 32, 64);
+        assertEquals(0f, px[0]);
+        assertEquals(0.25f, px[1]);
+        assertEquals(1f, px[DragTensor.SLOTS * 4 + 2], "x = width");
+        assertEquals(0f, px[DragTensor.SLOTS * 4 + 3]);
+        assertEquals(1f, px[2 * DragTensor.SLOTS * 4 + 2]);
+        assertEquals(1f, px[2 * DragTensor.SLOTS * 4 + 3], "y = height");
     }
 
     /** A DragPath is a value: its arrays cannot be changed through it, and equal points make equal drags. */
