@@ -106,6 +106,10 @@ class DragRasterizerTest {
         assertEquals(a.length + b.length, ab.length);
         for (int i = 0; i < a.length; i++) assertEquals(a[i], ab[i], "video 0, value " + i);
         for (int i = 0; i < b.length; i++) assertEquals(b[i], ab[a.length + i], "video 1, value " + i);
+        // video 1's slot 2 carries its own last target (drag 0's start) in channels 16-17 of every frame, here frame 0
+        int cx = DragRasterizer.cell(SX, r), cy = DragRasterizer.cell(SY, r), px = ((14 * r + cy) * r + cx) * 30;
+        assertEquals(SX * r - cx, ab[px + 6 * 2 + 4], 1e-6);
+        assertEquals(SY * r - cy, ab[px + 6 * 2 + 5], 1e-6);
         boolean[] present = DragRasterizer.present(both, 2, 14, 5);
         assertArrayEquals(new boolean[]{true, false, false, false, false, false, false, true, false, false}, present);
     }
