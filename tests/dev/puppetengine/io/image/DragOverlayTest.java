@@ -7,6 +7,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class DragOverlayTest {
@@ -44,6 +45,55 @@ class DragOverlayTest {
         for (int i = 0; i < DragOverlay.LEAD_IN_FRAMES; i++) assertArrayEquals(annotated, seq.get(i).pixels());
         assertSame(frames.get(0), seq.get(5));
         assertSame(frames.get(1), seq.get(6));
+    }
+
+    /** At 512 high everything doubles: outline 8 px, fill 4 px, the least head 10 px. */
+    @Test
+    void widthsAndTheLeastHeadScaleWithTheHeight() {
+        RgbImage grey = GifFilesTest.solid(512, 512, 128, 128, 128);
+        RgbImage out = DragOverlay.draw(grey, List.of(new Drag(100, 256, 400, 256), new Drag(100, 100, 120, 100)));
+        assertArrayEquals(new int[] {255, 255, 0}, rgb(out, 250, 257), "fill, 1 px off the centre line");
+        assertArrayEquals(new int[] {0, 0, 0}, rgb(out, 250, 259), "outline, 3 px off");
+        assertArrayEquals(new int[] {128, 128, 128}, rgb(out, 250, 262), "clear, 6 px off");
+        // the short drag (20 px): its head is 10 px, not 10% (2 px): the upper barb runs through (114, 94)
+        int[] barb = rgb(out, 114, 94);
+        assertTrue(barb[0] > 200 && barb[2] < 60, "upper barb of the short drag: " + java.util.Arrays.toString(barb));
+    }
+
+    /** Barbs of a diagonal drag, down and to the right: straight up and straight left from the end point. */
+    @Test
+    void diagonalBarbsPointBackAt45Degrees() {
+        RgbImage out = DragOverlay.draw(WHITE, List.of(new Drag(50, 50, 150, 150)));   // head 14.1 px
+        assertTrue(rgb(out, 150, 140)[2] < 128, "barb up from the end");
+        assertTrue(rgb(out, 140, 150)[2] < 128, "barb left of the end");
+        assertArrayEquals(new int[] {255, 255, 255}, rgb(out, 150, 160), "nothing below the end");
+        assertArrayEquals(new int[] {255, 255, 255}, rgb(out, 160, 150), "nothing right of the end");
+        long blended = 0;   // antialiased: edge pixels mix the colours
+        for (int y = 0; y < 256; y++)
+            for (int x = 0; x < 256; x++) {
+                int[] p = rgb(out, x, y);
+                boolean pure = java.util.Arrays.equals(p, new int[] {255, 255, 255}) || java.util.Arrays.equals(p, new int[] {0, 0, 0})
+                        || java.util.Arrays.equals(p, new int[] {255, 255, 0});
+                if (!pure) blended++;
+            }
+        assertTrue(blended > 50, blended + " blended pixels");
+    }
+
+    /** A drag of length 0 is a dot: it has no direction, so no head. */
+    @Test
+    void aZeroLengthDragHasNoHead() {
+        RgbImage out = DragOverlay.draw(WHITE, List.of(new Drag(100, 100, 100, 100)));
+        assertTrue(rgb(out, 100, 100)[2] < 128, "the dot");
+        for (int[] at : new int[][] {{103, 97}, {103, 103}, {97, 97}, {97, 103}})
+            assertArrayEquals(new int[] {255, 255, 255}, rgb(out, at[0], at[1]), "4 px diagonally off: " + at[0] + "," + at[1]);
+    }
+
+    @Test
+    void noFramesNoSequenceAndADragsLength() {
+        String msg = assertThrows(IllegalArgumentException.class, () -> DragOverlay.demoSequence(List.of(), List.of(RIGHTWARDS))).getMessage();
+        assertEquals("no frames", msg);
+        assertEquals(5.0, new Drag(1, 2, 4, 6).length());
+        assertEquals(5.0, new Drag(4, 6, 1, 2).length());
     }
 
     private static int[] rgb(RgbImage img, int x, int y) {

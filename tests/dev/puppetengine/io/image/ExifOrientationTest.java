@@ -125,4 +125,85 @@ class ExifOrientationTest {
         assertThrows(IllegalArgumentException.class, () -> ExifOrientation.apply(in, 0));
         assertThrows(IllegalArgumentException.class, () -> ExifOrientation.describe(9));
     }
+
+    private static byte[] bytes(int... b) {
+        byte[] out = new byte[b.length];
+        for (int i = 0; i < b.length; i++) out[i] = (byte) b[i];
+        return out;
+    }
+
+    private static byte[] cat(byte[]... parts) {
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) o.writeBytes(p);
+        return o.toByteArray();
+    }
+
+    /** An APP1 "Exif" segment holding orientation 6, its FF marker prefix included. */
+    private static byte[] app1() {
+        byte[] payload = cat("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN));
+        return cat(bytes(0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff), payload);
+    }
+
+    private int jpegTag(byte[]... afterSoi) throws IOException {
+        Path f = dir.resolve("segments.jpg");
+        Files.write(f, cat(bytes(0xff, 0xd8), cat(afterSoi)));
+        return ExifOrientation.of(f);
+    }
+
+    /**
+     * The JPEG segment walk: fill bytes and payload-less markers (01, RST0-7, SOI) are stepped over, a segment's length
+     * counts its own two bytes (an empty one is 2), other segments are skipped whole; a segment after the scan or the
+     * end, a byte that is not a marker, or a length under 2 ends the search with no orientation.
+     */
+    @Test
+    void theJpegSegmentWalk() throws IOException {
+        assertEquals(6, jpegTag(app1()));
+        assertEquals(6, jpegTag(bytes(0xff, 0xff, 0xff), java.util.Arrays.copyOfRange(app1(), 1, app1().length)), "fill bytes before the marker");
+        assertEquals(6, jpegTag(bytes(0xff, 0x01, 0xff, 0xd0, 0xff, 0xd7, 0xff, 0xd8), app1()), "markers without a payload");
+        assertEquals(6, jpegTag(bytes(0xff, 0xe0, 0x00, 0x02), app1()), "an empty segment");
+        assertEquals(6, jpegTag(bytes(0xff, 0xe0, 0x00, 0x06, 'J', 'F', 'I', 'F'), app1()), "a JFIF segment first");
+        assertEquals(6, jpegTag(bytes(0xff, 0xe1, 0x00, 0x08, 'X', 'M', 'P', 0, 0, 0), app1()), "an APP1 that is not EXIF");
+        assertEquals(6, jpegTag(bytes(0xff, 0xcf, 0x00, 0x03, 0xd9), app1()), "0xCF carries a payload");
+        assertEquals(1, jpegTag(bytes(0xff, 0xda, 0x00, 0x02), app1()), "after the scan");
+        assertEquals(1, jpegTag(bytes(0xff, 0xd9), app1()), "after the end");
+        assertEquals(1, jpegTag(bytes(0x00), java.util.Arrays.copyOfRange(app1(), 1, app1().length)), "not a marker");
+        assertEquals(1, jpegTag(bytes(0xff, 0xe0, 0x00, 0x01), app1()), "a length under 2");
+        byte[] onlyPrefix = cat(bytes(0xff, 0xe1, 0x00, 0x08), "Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        assertEquals(1, jpegTag(onlyPrefix, bytes(0xff, 0xd9)), "an EXIF segment with nothing after its prefix");
+    }
+
+    /** A PNG's chunks end at IEND: an eXIf chunk after it is not read. */
+    @Test
+    void anExifChunkAfterThePngsEndIsNotRead() throws IOException {
+        Path plain = dir.resolve("plain.png"), f = dir.resolve("late.png");
+        ImageFiles.writePng(plain, numbered());
+        byte[] tiff = ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN);
+        byte[] chunk = cat(bytes(0, 0, 0, tiff.length), "eXIf".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), tiff, bytes(0, 0, 0, 0));
+        Files.write(f, cat(Files.readAllBytes(plain), chunk));
+        assertEquals(1, ExifOrientation.of(f));
+    }
+
+    /** "II" or "MM" and nothing else; the IFD's entry count bounds the search (an orientation entry past it is not one). */
+    @Test
+    void byteOrderMarksAndTheEntryCount() {
+        byte[] tiff = ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN);
+        for (int[] mark : new int[][]{{'M', 'I'}, {'I', 'M'}, {'X', 'M'}, {'M', 'X'}}) {
+            byte[] t = tiff.clone();
+            t[0] = (byte) mark[0];
+            t[1] = (byte) mark[1];
+            assertEquals(1, ExifOrientation.fromExif(t), (char) mark[0] + "" + (char) mark[1]);
+        }
+        byte[] oneEntry = tiff.clone();
+        oneEntry[9] = 1;                                             // count 1: only the Make entry; orientation lies past it
+        assertEquals(1, ExifOrientation.fromExif(oneEntry));
+    }
+
+    @Test
+    void describeNamesEachOrientation() {
+        assertEquals("as stored", ExifOrientation.describe(1));
+        assertEquals("turned 90 degrees clockwise", ExifOrientation.describe(6));
+        assertEquals("turned 90 degrees counterclockwise", ExifOrientation.describe(8));
+        String msg = assertThrows(IllegalArgumentException.class, () -> ExifOrientation.describe(0)).getMessage();
+        assertEquals("EXIF orientation must be 1 to 8, got 0", msg);
+    }
 }
