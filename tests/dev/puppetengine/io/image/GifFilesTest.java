@@ -100,6 +100,24 @@ class GifFilesTest {
         return new int[] {img.get(x, y, 0), img.get(x, y, 1), img.get(x, y, 2)};
     }
 
+    /** An animation: at least one frame, one delay per frame, none negative (0 is taken), every frame frame 0's size. */
+    @Test
+    void anAnimationChecksItsFramesAndDelays() {
+        RgbImage a = solid(4, 4, 1, 2, 3);
+        Animation ok = Animation.uniform(List.of(a, a), 0);
+        assertEquals(List.of(0, 0), ok.delaysMs());
+        assertEquals(4, ok.width());
+        assertEquals("an animation needs at least one frame",
+                assertThrows(IllegalArgumentException.class, () -> new Animation(List.of(), List.of())).getMessage());
+        assertEquals("2 frames but 1 delays", assertThrows(IllegalArgumentException.class, () -> new Animation(List.of(a, a), List.of(10))).getMessage());
+        assertEquals("frame 1 has a negative delay -1",
+                assertThrows(IllegalArgumentException.class, () -> new Animation(List.of(a, a), List.of(10, -1))).getMessage());
+        assertEquals("frame 2 is 5x4, frame 0 is 4x4",
+                assertThrows(IllegalArgumentException.class, () -> Animation.uniform(List.of(a, a, solid(5, 4, 0, 0, 0)), 10)).getMessage());
+        assertEquals("frame 1 is 4x5, frame 0 is 4x4",
+                assertThrows(IllegalArgumentException.class, () -> Animation.uniform(List.of(a, solid(4, 5, 0, 0, 0)), 10)).getMessage());
+    }
+
     static RgbImage solid(int w, int h, int r, int g, int b) {
         RgbImage img = RgbImage.blank(w, h);
         for (int i = 0; i < w * h; i++) {

@@ -82,6 +82,18 @@ class Mp4FilesTest {
         Path file = dir.resolve("odd.mp4");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Mp4Files.write(file, List.of(RgbImage.blank(15, 10)), 10));
         assertTrue(e.getMessage().contains("even"), e.getMessage());
+        String tall = assertThrows(IllegalArgumentException.class, () -> Mp4Files.write(file, List.of(RgbImage.blank(16, 9)), 10)).getMessage();
+        assertTrue(tall.contains("needs even frame sides, got 16x9"), tall);
+        String none = assertThrows(IllegalArgumentException.class, () -> Mp4Files.write(file, List.of(), 10)).getMessage();
+        assertTrue(none.startsWith("no frames to write"), none);
+        for (int fps : new int[] {0, -1}) {
+            String rate = assertThrows(IllegalArgumentException.class, () -> Mp4Files.write(file, List.of(RgbImage.blank(16, 16)), fps)).getMessage();
+            assertEquals("fps must be positive, got " + fps, rate);
+        }
+        // a later frame of another height (the width alike is failedEncodeLeavesThePreviousFileAndNoTemporary's)
+        String size = assertThrows(IllegalArgumentException.class,
+                () -> Mp4Files.write(file, List.of(RgbImage.blank(16, 16), RgbImage.blank(16, 18)), 10)).getMessage();
+        assertEquals("frame 1 is 16x18, frame 0 is 16x16", size);
         assertTrue(Files.notExists(file));
     }
 
