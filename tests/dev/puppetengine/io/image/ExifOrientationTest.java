@@ -165,7 +165,7 @@ class ExifOrientationTest {
         assertEquals(6, jpegTag(bytes(0xff, 0xe1, 0x00, 0x08, 'X', 'M', 'P', 0, 0, 0), app1()), "an APP1 that is not EXIF");
         assertEquals(6, jpegTag(bytes(0xff, 0xcf, 0x00, 0x03, 0xd9), app1()), "0xCF carries a payload");
         assertEquals(1, jpegTag(bytes(0xff, 0xda, 0x00, 0x02), app1()), "after the scan");
-        assertEquals(1, jpegTag(bytes(0xff, 0xd9), app1()), "after the end");
+        assertEquals(1, jpegTag(bytes(0xff, 0xd9, 0x00, 0x02), app1()), "after the end (followed by what would read as an empty payload)");
         assertEquals(1, jpegTag(bytes(0x00), java.util.Arrays.copyOfRange(app1(), 1, app1().length)), "not a marker");
         assertEquals(1, jpegTag(bytes(0xff, 0xe0, 0x00, 0x01), app1()), "a length under 2");
         byte[] onlyPrefix = cat(bytes(0xff, 0xe1, 0x00, 0x08), "Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
