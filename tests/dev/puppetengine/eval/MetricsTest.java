@@ -92,6 +92,9 @@ class MetricsTest {
     @Test
     void ssimNeedsAWholeWindowAndPerFramePairsFrames() {
         assertThrows(IllegalArgumentException.class, () -> ImageMetrics.ssim(noise(10, 20, 1), noise(10, 20, 2)));
+        assertThrows(IllegalArgumentException.class, () -> ImageMetrics.ssim(noise(20, 10, 1), noise(20, 10, 2)));   // the height too
+        assertEquals("images differ in size: 12x12 vs 12x14",
+                assertThrows(IllegalArgumentException.class, () -> ImageMetrics.ssim(noise(12, 12, 1), noise(12, 14, 2))).getMessage());
         RgbImage a = noise(12, 12, 1), b = noise(12, 12, 2);
         double[] v = ImageMetrics.perFrame(List.of(a, b), List.of(a, a), ImageMetrics::ssim);
         assertEquals(1.0, v[0], 1e-12);

@@ -75,6 +75,24 @@ class MetricsTrackerTest {
         assertEquals(length, e.endPx(), 1e-5);
     }
 
+    /**
+     * Two drags on still content: each is tracked from its own start (a point that stays) and the per-frame error is the
+     * mean of their lengths so far (one drag alone cannot tell drag k's slot from drag 0's, nor a mean from a sum).
+     */
+    @Test
+    void twoDragsAveragePerFrame() {
+        List<RgbImage> still = translated(noise(4), 0, 0, 5);
+        DragError e = DragError.measure(still, List.of(DragPath.line(0.3, 0.5, 0.6, 0.5), DragPath.line(0.25, 0.2, 0.25, 0.3)), PointTracker.forSide(SIDE));
+        double a = 0.3 * SIDE, b = 0.1 * SIDE;             // 19.2 and 6.4 px at the last frame
+        for (int f = 0; f < 5; f++) assertEquals((a + b) / 2 * f / 4, e.perFramePx()[f], 1e-5, "frame " + f);
+        assertEquals(2, e.tracks().size());
+        for (int f = 0; f < 5; f++) {
+            assertEquals(0.3 * SIDE, e.tracks().get(0)[f][0], 0.5, "drag 0's track, frame " + f);
+            assertEquals(0.25 * SIDE, e.tracks().get(1)[f][0], 0.5, "drag 1's track, frame " + f);
+            assertEquals(0.2 * SIDE, e.tracks().get(1)[f][1], 0.5, "drag 1's track, frame " + f);
+        }
+    }
+
     /** Content moving exactly as the drag asks (2 px right, 1 px down per frame): no error beyond the tracker's. */
     @Test
     void contentFollowingTheDragHasNoError() {
