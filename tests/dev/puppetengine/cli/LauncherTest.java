@@ -84,6 +84,147 @@ class LauncherTest {
         }
     }
 
+    /** A PATH folder of links to every command on this machine's PATH but java, javac and mvn (a machine without them). */
+    private static Path systemWithoutJava(Path dir) throws Exception {
+        Path tools = Files.createDirectories(dir.resolve("system"));
+        for (String d : System.getenv("PATH").split(":")) {
+            if (!Files.isDirectory(Path.of(d))) continue;
+            try (var files = Files.list(Path.of(d))) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String n = f.getFileName().toString();
+                    if (!List.of("java", "javac", "mvn").contains(n) && Files.notExists(tools.resolve(n), java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.createSymbolicLink(tools.resolve(n), f);
+                }
+            }
+        }
+        return tools;
+    }
+
+    /** A checkout at dir/pe that is not built, with the stand-ins {@code scripts} (name, then its sh body) in dir/bin. */
+    private static Path unbuiltCheckout(Path dir, String... scripts) throws Exception {
+        Path root = Files.createDirectories(dir.resolve("pe")), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("puppet-engine"), root.resolve("puppet-engine"));
+        Files.writeString(root.resolve("pom.xml"), "");
+        for (int i = 0; i < scripts.length; i += 2) {
+            Files.writeString(bin.resolve(scripts[i]), "#!/bin/sh\n" + scripts[i + 1] + "\n");
+            Files.setPosixFilePermissions(bin.resolve(scripts[i]), PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        return root;
+    }
+
+    /** Runs dir/pe/puppet-engine --help from dir/pe with PATH dir/bin then the system without java and mvn; its exit code and output. */
+    private static String[] firstRun(Path dir, Map<String, String> env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", "./puppet-engine", "--help").directory(dir.resolve("pe").toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("log.txt").toFile());
+        pb.environment().put("PATH", dir.resolve("bin") + ":" + systemWithoutJava(dir));
+        pb.environment().remove("JAVA_OPTS");
+        pb.environment().remove("JAVA_HOME");
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        return new String[]{String.valueOf(p.exitValue()), Files.readString(dir.resolve("log.txt"))};
+    }
+
+    private static final String JAVA_17 = "case \"$1\" in -version) echo 'openjdk version \"17.0.15\" 2025-04-15' >&2;; *) echo ran;; esac";
+
+    /** Without Maven a first run says what to install in one line; the shell's "mvn: not found" was followed by "run 'mvn ...' to see why". */
+    @Test
+    void withoutMavenTheFirstRunSaysToInstallIt(@TempDir Path dir) throws Exception {
+        Path root = unbuiltCheckout(dir, "java", JAVA_17);
+        String[] ran = firstRun(dir, Map.of());
+        assertEquals("1", ran[0], ran[1]);
+        assertEquals("[puppet-engine] needs Maven 3.6+ on PATH to build " + root.resolve("target/puppet-engine.jar") + " on first use: install it"
+                + " (apt install maven / brew install maven), or build elsewhere (mvn -DskipTests package) and copy target/ here\n", ran[1]);
+    }
+
+    /** Without java on PATH nothing is built (Maven's own script said only that JAVA_HOME was "not defined correctly"). */
+    @Test
+    void withoutJavaNothingIsBuilt(@TempDir Path dir) throws Exception {
+        unbuiltCheckout(dir, "mvn", "echo build >> ../builds; echo 'The JAVA_HOME environment variable is not defined correctly,'; exit 1");
+        String[] ran = firstRun(dir, Map.of());
+        assertEquals("1", ran[0], ran[1]);
+        assertEquals("[puppet-engine] needs Java 17 or newer, and there is no java on PATH: install a JDK 17+ (apt install openjdk-17-jdk"
+                + " / brew install openjdk@17) and put its bin on PATH\n", ran[1]);
+        assertFalse(Files.exists(dir.resolve("builds")), "Maven started");
+    }
+
+    /** A java older than 17 on PATH (one without a release file: its -version, a JVM start only when building) is named before Maven fails on it. */
+    @Test
+    void anOlderJavaIsNamedBeforeBuilding(@TempDir Path dir) throws Exception {
+        unbuiltCheckout(dir, "java", "case \"$1\" in -version) echo 'openjdk version \"11.0.21\" 2023-10-17' >&2;; *) echo ran;; esac",
+                "mvn", "echo build >> ../builds; echo '[ERROR] Fatal error compiling: error: release version 17 not supported'; exit 1");
+        String[] ran = firstRun(dir, Map.of());
+        assertEquals("1", ran[0], ran[1]);
+        assertEquals("[puppet-engine] needs Java 17 or newer; found 11.0.21 at " + dir.resolve("bin/java") + ": install a JDK 17+ and put its bin first on PATH\n", ran[1]);
+        assertFalse(Files.exists(dir.resolve("builds")), "Maven started");
+    }
+
+    /**
+     * Where the jar is built and the java on PATH is older than 17 (which fails on it with UnsupportedClassVersionError),
+     * its JDK's release file says so without a JVM start; a 17 runs the jar as before.
+     */
+    @Test
+    void aBuiltJarIsNotRunOnAnOlderJava(@TempDir Path dir) throws Exception {
+        Path root = unbuiltCheckout(dir);
+        Files.createDirectories(root.resolve("target/lib"));
+        Files.createFile(root.resolve("target/puppet-engine.jar"));
+        for (String version : new String[]{"11.0.21", "17.0.15"}) {
+            Path jdk = Files.createDirectories(dir.resolve("jdk-" + version + "/bin"));
+            Files.writeString(jdk.resolveSibling("release"), "IMPLEMENTOR=\"X\"\nJAVA_VERSION=\"" + version + "\"\n");
+            Files.writeString(jdk.resolve("java"), "#!/bin/sh\necho 'Error: LinkageError occurred while loading main class' >&2; exit 1\n");
+            if (version.startsWith("17")) Files.writeString(jdk.resolve("java"), "#!/bin/sh\necho ran\n");
+            Files.setPosixFilePermissions(jdk.resolve("java"), PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.deleteIfExists(dir.resolve("bin/java"));
+            Files.createSymbolicLink(dir.resolve("bin/java"), jdk.resolve("java"));   // as /usr/bin/java is a link into the JDK
+            String[] ran = firstRun(dir, Map.of());
+            assertEquals(version.startsWith("17") ? "ran\n" : "[puppet-engine] needs Java 17 or newer; found 11.0.21 at "
+                    + dir.resolve("bin/java") + ": install a JDK 17+ and put its bin first on PATH\n", ran[1]);
+            assertEquals(version.startsWith("17") ? "0" : "1", ran[0]);
+        }
+    }
+
+    /** After a failed build, Maven's output, then one line on the cause a first build meets; Maven's Java named from mvn -v. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "The JAVA_HOME environment variable is not defined correctly,|/opt/no-such-jdk|Maven needs JAVA_HOME to be a JDK 17+, and JAVA_HOME=/opt/no-such-jdk has no bin/java: correct it, or unset it to build with the java on PATH",
+        "[ERROR] No compiler is provided in this environment. Perhaps you are running on a JRE rather than a JDK?|/jre|Maven runs on a JRE, without javac (Java 17.0.2 at /jre): point JAVA_HOME at a JDK 17+ (apt install openjdk-17-jdk-headless)",
+        "[ERROR] Fatal error compiling: error: release version 17 not supported|/jre|needs Java 17 or newer to build; Maven runs Java 17.0.2 at /jre: point JAVA_HOME at a JDK 17+",
+        "[ERROR] Plugin org.codehaus.mojo:build-helper-maven-plugin:3.6.0 or one of its dependencies could not be resolved: Cannot access central (https://repo.maven.apache.org/maven2) in offline mode|/jre"
+            + "|Maven could not download the build's plugins and libraries: the first build needs Maven Central (https://repo.maven.apache.org), directly or through a proxy or mirror set in ~/.m2/settings.xml, or a ~/.m2/repository that holds them",
+        "[ERROR] something else|/jre|build failed (its output is above and in TARGET/build.log): run 'mvn -DskipTests package' to see more"})
+    void aFailedBuildSaysWhy(String mavenSays, String javaHome, String line, @TempDir Path dir) throws Exception {
+        Path root = unbuiltCheckout(dir, "java", JAVA_17, "mvn", "if [ \"$2\" = -v ]; then echo 'Java version: 17.0.2, vendor: X, runtime: " + javaHome + "'; exit 0; fi\n"
+                + "echo '" + mavenSays.replace("'", "'\\''") + "'; exit 1");
+        String[] ran = firstRun(dir, Map.of("JAVA_HOME", javaHome));
+        assertEquals("1", ran[0], ran[1]);
+        assertEquals("[puppet-engine] building (first run or sources changed)...\n" + mavenSays + "\n[puppet-engine] "
+                + (line.startsWith("build failed") ? "" : "build failed: ") + line.replace("TARGET", root.resolve("target").toString()) + "\n", ran[1]);
+    }
+
+    /**
+     * A build interrupted after Maven wrote the jar, while it copied target/lib (jar and lib there, lib incomplete), is
+     * built again on the next launch; before, that launch ran the incomplete jar.
+     */
+    @Test
+    void anInterruptedBuildIsDoneAgain(@TempDir Path dir) throws Exception {
+        unbuiltCheckout(dir, "java", JAVA_17, "mvn", "echo build >> ../builds\n[ -f ../first ] && { mkdir -p target/lib; touch target/puppet-engine.jar; exit 0; }\n"
+                + "touch ../first; mkdir -p target/lib; touch target/puppet-engine.jar target/lib/half.jar; touch ../started; exec sleep 30");
+        ProcessBuilder pb = new ProcessBuilder("bash", "./puppet-engine", "--help").directory(dir.resolve("pe").toFile()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("first.txt").toFile());
+        pb.environment().put("PATH", dir.resolve("bin") + ":" + systemWithoutJava(dir));
+        Process p = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (p.isAlive() && !Files.exists(dir.resolve("started")) && System.nanoTime() < deadline) Thread.sleep(10);
+        awaitTraps(p.pid(), "TERM");
+        p.destroy();   // SIGTERM
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(143, p.exitValue(), Files.readString(dir.resolve("first.txt")));
+        String[] ran = firstRun(dir, Map.of());
+        assertEquals("0", ran[0], ran[1]);
+        assertEquals("[puppet-engine] building (first run or sources changed)...\nran\n", ran[1]);
+        assertEquals(2, Files.readAllLines(dir.resolve("builds")).size());
+        assertEquals("ran\n", firstRun(dir, Map.of())[1], "a finished build is not repeated");
+    }
+
     /** A checkout at {@code root} whose jar is built (no source newer), with stand-ins: a java that prints its arguments one a line, an mvn that fails. */
     private static Path builtCheckout(Path root) throws Exception {
         Path bin = Files.createDirectories(root.resolve("stand-ins"));
