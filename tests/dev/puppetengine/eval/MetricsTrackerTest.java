@@ -10,6 +10,7 @@ import java.util.Random;
 import java.util.function.DoubleBinaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MetricsTrackerTest {
@@ -61,6 +62,38 @@ class MetricsTrackerTest {
         PointTracker tr = PointTracker.forSide(SIDE);
         assertTrue(5 * 7 > tr.searchRadius());
         assertFollows(tr.track(translated(noise(9), 5, 0, 8), 12, 30), 12, 30, 5, 0, 0.5);
+    }
+
+    /** A point whose patch reaches past the edges (edge pixels repeat) is followed away from them, from either corner. */
+    @Test
+    void followsAPointFromTheImageCorners() {
+        assertFollows(PointTracker.forSide(SIDE).track(translated(noise(11), -2, -1, 6), 62, 63), 62, 63, -2, -1, 0.5);
+        assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), 2, 1, 6), 2, 2), 2, 2, 2, 1, 0.5);
+    }
+
+    /** Motion of exactly the search radius per frame, on both axes, is still found. */
+    @Test
+    void findsMotionOfTheWholeSearchRadius() {
+        PointTracker tr = PointTracker.forSide(SIDE);
+        int r = tr.searchRadius();
+        assertFollows(tr.track(translated(noise(13), r, r, 4), 15, 15), 15, 15, r, r, 0.5);
+    }
+
+    /** On flat content every displacement matches equally: the nearest (none) wins, so the point stays. */
+    @Test
+    void flatContentKeepsThePointWhereItIs() {
+        assertFollows(PointTracker.forSide(SIDE).track(translated((x, y) -> 90, 0, 0, 4), 20, 40), 20, 40, 0, 0, 0);
+    }
+
+    @Test
+    void radiiBelowOneAndFramesOfAnotherSizeAreRefused() {
+        new PointTracker(1, 1);
+        assertThrows(IllegalArgumentException.class, () -> new PointTracker(0, 5));
+        assertThrows(IllegalArgumentException.class, () -> new PointTracker(3, 0));
+        List<RgbImage> frames = new ArrayList<>(translated(noise(2), 0, 0, 2));
+        frames.add(MetricsTest.grey(SIDE, SIDE + 1, (x, y) -> 0));
+        assertEquals("frame 2 differs in size from frame 0",
+                assertThrows(IllegalArgumentException.class, () -> PointTracker.forSide(SIDE).track(frames, 10, 10)).getMessage());
     }
 
     /** Content that does not move: the tracked point stays, so the error at frame f is the drag's length so far. */
