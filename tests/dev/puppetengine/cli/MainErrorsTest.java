@@ -130,6 +130,17 @@ class MainErrorsTest {
     }
 
     /** An exception without a message (a bare EOFException) is named by its kind, never as "null". */
+    /** A mistyped required option is named, with the option meant, not only the required one it left missing. */
+    @Test
+    void aMistypedRequiredOptionIsNamedNotOnlyTheOneMissing() {
+        String said = dev.puppetengine.testing.CliRun.stderrOf(2, "sample", "--imagee", "a.png", "--out", "x.gif");
+        assertTrue(said.startsWith("error: Unknown options: '--imagee', 'a.png'\nPossible solutions: --image\n"), said);
+        assertTrue(said.contains("(./puppet-engine sample --help lists the options)"), said);
+        // with nothing mistyped, the missing option is what is said
+        said = dev.puppetengine.testing.CliRun.stderrOf(2, "sample", "--out", "x.gif");
+        assertTrue(said.startsWith("error: Missing required option: '--image=<image>'"), said);
+    }
+
     @Test
     void anExceptionWithoutAMessageIsNamedByItsKind() {
         assertEquals("EOFException", Main.message(new EOFException()));

@@ -45,8 +45,11 @@ public final class Main implements Runnable {
     /** Runs {@code cl} with the engine's error reporting: one line and exit 2 for bad input, 1 for the environment. */
     static int execute(CommandLine cl, String... args) {
         // a mistyped option: what is wrong and where the help is, not the whole usage (which buries the message)
-        cl.setParameterExceptionHandler((ex, given) -> {
-            CommandLine c = ex.getCommandLine();
+        cl.setParameterExceptionHandler((thrown, given) -> {
+            CommandLine c = thrown.getCommandLine();
+            // a mistyped required option (--imagee) leaves it missing, and picocli reports the missing one: the typo is the news
+            CommandLine.ParameterException ex = thrown instanceof CommandLine.MissingParameterException && !c.getUnmatchedArguments().isEmpty()
+                    ? new CommandLine.UnmatchedArgumentException(c, c.getUnmatchedArguments()) : thrown;
             c.getErr().println("error: " + ex.getMessage());
             if (ex instanceof CommandLine.UnmatchedArgumentException u) CommandLine.UnmatchedArgumentException.printSuggestions(u, c.getErr());
             String sub = c.getCommandSpec().qualifiedName().replaceFirst("^\\S+", "").strip();
