@@ -87,6 +87,17 @@ class SampleCommandTest {
      * The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot; the
      * same command run again replaces them, as it replaces a GIF, unless the image is one of them.
      */
+    /** Without drags a note says what the model does; a bad --device is said alone, not after that note. */
+    @Test
+    void noDragsIsNotedOnlyForASampleThatRuns() throws IOException {
+        CliRun r = CliRun.of(sample(dir.resolve("undragged.gif")));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("note: no drags given: the model generates its unconditioned motion"), r.err());
+        r = CliRun.of(sample(dir.resolve("nodevice.gif"), "--device", "gpu"));
+        assertEquals(2, r.code(), r.err());
+        assertEquals("error: unknown device 'gpu' (expected cpu, cuda or auto)", r.err().strip());
+    }
+
     @Test
     void aTrailingSlashWritesFramesIntoADottedDirectory() throws IOException {
         Path frames = dir.resolve("frames.v2");

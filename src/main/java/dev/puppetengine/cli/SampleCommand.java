@@ -62,8 +62,8 @@ final class SampleCommand implements Callable<Integer> {
             throw new UserError(Main.message(e));
         }
         List<DragPath> paths = DragArgs.parse(drags, dragsFile, normalized, img.width(), img.height(), video.frames);
-        if (paths.isEmpty()) System.err.println("note: no drags given: the model generates its unconditioned motion");
-        try (PuppetMaster pm = sampling.open()) {
+        try (PuppetMaster pm = sampling.open()) {   // a bad --model, --device or --dtype is said first, without the note below
+            if (paths.isEmpty()) System.err.println("note: no drags given: the model generates its unconditioned motion");
             PuppetMaster.Result r;
             try (ProgressBar bar = ProgressBars.of("sampling", opts.steps(), " steps")) {
                 r = pm.sample(img, paths, opts, (done, total) -> bar.stepTo(done));
