@@ -227,11 +227,16 @@ class LauncherTest {
 
     /** A checkout at {@code root} whose jar is built (no source newer), with stand-ins: a java that prints its arguments one a line, an mvn that fails. */
     private static Path builtCheckout(Path root) throws Exception {
+        return builtCheckout(root, "#!/bin/sh\nfor a in \"$@\"; do echo \"arg<$a>\"; done\n");
+    }
+
+    /** The same, with {@code java} as the stand-in java's script; returns the stand-ins' folder. */
+    private static Path builtCheckout(Path root, String java) throws Exception {
         Path bin = Files.createDirectories(root.resolve("stand-ins"));
         Files.copy(Path.of("puppet-engine"), root.resolve("puppet-engine"));
         Files.createDirectories(root.resolve("target/lib"));
         Files.createFile(root.resolve("target/puppet-engine.jar"));
-        Files.writeString(bin.resolve("java"), "#!/bin/sh\nfor a in \"$@\"; do echo \"arg<$a>\"; done\n");
+        Files.writeString(bin.resolve("java"), java);
         Files.writeString(bin.resolve("mvn"), "#!/bin/sh\necho \"a build ran in $PWD\"; exit 1\n");   // never the real one
         for (Path p : new Path[]{root.resolve("puppet-engine"), bin.resolve("java"), bin.resolve("mvn")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
         return bin;
@@ -349,12 +354,7 @@ class LauncherTest {
      */
     @Test
     void temporaryFilesGoToADirectoryOfTheUsersOwn(@TempDir Path dir) throws Exception {
-        Path root = Files.createDirectories(dir.resolve("install")), launcher = root.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
-        Files.copy(Path.of("puppet-engine"), launcher);
-        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"$@\"\n");
-        Files.createDirectories(root.resolve("target/lib"));
-        Files.writeString(root.resolve("target/puppet-engine.jar"), "");
-        for (Path p : new Path[]{launcher, bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = dir.resolve("install"), launcher = root.resolve("puppet-engine"), bin = builtCheckout(root, "#!/bin/sh\necho \"$@\"\n");
         String uid = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).strip();
         Path shared = Files.createDirectory(dir.resolve("tmp")), own = shared.resolve("puppet-engine-" + uid);
         assertTrue(javaArgs(launcher, bin, shared, null).startsWith("-Djava.io.tmpdir=" + own + " -XX:MaxRAMPercentage=75 "));
@@ -375,12 +375,7 @@ class LauncherTest {
      */
     @Test
     void anAddressSpaceLimitSizesTheJvm(@TempDir Path dir) throws Exception {
-        Path root = Files.createDirectories(dir.resolve("install")), launcher = root.resolve("puppet-engine"), bin = Files.createDirectories(dir.resolve("bin"));
-        Files.copy(Path.of("puppet-engine"), launcher);
-        Files.writeString(bin.resolve("java"), "#!/bin/sh\necho \"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $@\"\n");
-        Files.createDirectories(root.resolve("target/lib"));
-        Files.writeString(root.resolve("target/puppet-engine.jar"), "");
-        for (Path p : new Path[]{launcher, bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = dir.resolve("install"), launcher = root.resolve("puppet-engine"), bin = builtCheckout(root, "#!/bin/sh\necho \"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX $@\"\n");
         for (String limit : new String[]{"unlimited", "3000000"}) {
             ProcessBuilder pb = new ProcessBuilder("bash", "-c", "ulimit -v " + limit + " && exec bash \"$0\" --help", launcher.toString()).redirectErrorStream(true);
             pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
