@@ -45,6 +45,69 @@ class DragArgsTest {
         assertEquals(0.25 / 256, d.get(0).xs()[0], 1e-12, "without the key or the flag: pixels");
     }
 
+    private static String refused(List<String> specs, Path file, boolean normalized, int width, int height, int frames) {
+        return assertThrows(UserError.class, () -> DragArgs.parse(specs, file, normalized, width, height, frames)).getMessage();
+    }
+
+    /** Points on the image's (or the model's square's) edges are taken, a tenth of a pixel beyond refused, on each side. */
+    @Test
+    void pointsOnTheEdgesAreTakenAndBeyondThemRefused() {
+        DragArgs.parse(List.of("0,100:256,100", "100,0:100,256"), null, false, 256, 256, 14);
+        DragArgs.parse(List.of("0,0.5:1,0.5", "0.5,0:0.5,1"), null, true, 256, 256, 14);
+        for (String out : new String[]{"-0.1,100:50,100", "256.1,100:50,100", "100,-0.1:50,100", "100,256.1:50,100"})
+            assertTrue(refused(List.of(out), null, false, 256, 256, 14).endsWith("is outside the 256x256 image"), out);
+        for (String out : new String[]{"-0.001,0.5:0.5,0.5", "1.001,0.5:0.5,0.5", "0.5,-0.001:0.5,0.5", "0.5,1.001:0.5,0.5"})
+            assertTrue(refused(List.of(out), null, true, 256, 256, 14).endsWith("is outside [0, 1] (normalized coordinates)"), out);
+        // 320x256: the model sees x 32..288
+        DragArgs.parse(List.of("32,100:288,100"), null, false, 320, 256, 14);
+        assertEquals("drag 0 point 0 (31.0, 100.0) is outside the centred 256x256 square the model sees (x 32..288, y 0..256)",
+                refused(List.of("31,100:100,100"), null, false, 320, 256, 14));
+        assertEquals("drag 0 point 1 (288.5, 100.0) is outside the centred 256x256 square the model sees (x 32..288, y 0..256)",
+                refused(List.of("100,100:288.5,100"), null, false, 320, 256, 14));
+    }
+
+    /** At most five drags; a trajectory has one point per frame or two; malformed specs and points say what is wrong. */
+    @Test
+    void countsTrajectoriesAndMalformedDragsAreRefused() throws IOException {
+        List<String> five = List.of("10,10:20,20", "30,30:40,40", "50,50:60,60", "70,70:80,80", "90,90:100,100");
+        assertEquals(5, DragArgs.parse(five, null, false, 256, 256, 14).size());
+        List<String> six = new java.util.ArrayList<>(five);
+        six.add("110,110:120,120");
+        assertEquals("at most 5 drags, got 6", refused(six, null, false, 256, 256, 14));
+        Path three = file("{\"drags\": [{\"trajectory\": [[10, 10], [20, 20], [30, 30]]}]}");
+        assertEquals(3, DragArgs.parse(List.of(), three, false, 256, 256, 3).get(0).xs().length);
+        assertEquals("drags file " + three + ": drag 0: a trajectory needs one point per frame (14), or two (start and end), got 3",
+                refused(List.of(), three, false, 256, 256, 14));
+        Path one = file("{\"drags\": [{\"trajectory\": [[10, 10]]}]}");
+        assertEquals("drags file " + one + ", drag 0: a trajectory is an array of at least two [x, y] points", refused(List.of(), one, false, 256, 256, 14));
+        Path word = file("{\"drags\": [{\"start\": [\"a\", 1], \"end\": [2, 3]}]}");
+        assertEquals("drags file " + word + ", drag 0 start: expected [x, y]", refused(List.of(), word, false, 256, 256, 14));
+        Path neither = file("{\"drags\": [{\"start\": [1, 1]}]}");
+        assertEquals("drags file " + neither + ", drag 0: needs \"start\" and \"end\", or \"trajectory\"", refused(List.of(), neither, false, 256, 256, 14));
+        assertEquals("malformed drag '1,2:3': expected x0,y0:x1,y1", refused(List.of("1,2:3"), null, false, 256, 256, 14));
+        assertEquals("malformed drag '1,2,3:4,5': expected x0,y0:x1,y1", refused(List.of("1,2,3:4,5"), null, false, 256, 256, 14));
+        assertEquals("malformed drag '1,2': expected x0,y0:x1,y1", refused(List.of("1,2"), null, false, 256, 256, 14));
+        assertEquals("malformed drag 'a,b:1,2': 'a,b' is not two numbers", refused(List.of("a,b:1,2"), null, false, 256, 256, 14));
+        assertEquals("drag 'NaN,1:2,3' has a non-finite coordinate", refused(List.of("NaN,1:2,3"), null, false, 256, 256, 14));
+        assertEquals("drag '1,Infinity:2,3' has a non-finite coordinate", refused(List.of("1,Infinity:2,3"), null, false, 256, 256, 14));
+        // a file: each drag named by its index; a two-point trajectory is a start and an end
+        Path second = file("{\"drags\": [{\"trajectory\": [[10, 10], [20, 20]]}, {\"start\": [1, 1, 1], \"end\": [2, 2]}]}");
+        assertEquals("drags file " + second + ", drag 1 start: expected [x, y]", refused(List.of(), second, false, 256, 256, 14));
+        Path infinite = file("{\"drags\": [{\"start\": [1e999, 1], \"end\": [2, 1e999]}]}");
+        assertEquals("drags file " + infinite + ", drag 0 start: non-finite coordinate", refused(List.of(), infinite, false, 256, 256, 14));
+        Path infiniteY = file("{\"drags\": [{\"start\": [1, 1], \"end\": [2, 1e999]}]}");
+        assertEquals("drags file " + infiniteY + ", drag 0 end: non-finite coordinate", refused(List.of(), infiniteY, false, 256, 256, 14));
+        Path empty = file("");
+        assertEquals("drags file " + empty + ": expected an object with a \"drags\" array", refused(List.of(), empty, false, 256, 256, 14));
+        Path yes = file("{\"normalized\": \"yes\", \"drags\": []}");
+        assertEquals("drags file " + yes + ": \"normalized\" must be true or false, found \"yes\"", refused(List.of(), yes, false, 256, 256, 14));
+        // 256x320: the model sees y 32..288
+        assertEquals("drag 0 point 0 (100.0, 31.0) is outside the centred 256x256 square the model sees (x 0..256, y 32..288)",
+                refused(List.of("100,31:100,100"), null, false, 256, 320, 14));
+        assertEquals("drag 0 point 1 (100.0, 288.5) is outside the centred 256x256 square the model sees (x 0..256, y 32..288)",
+                refused(List.of("100,100:100,288.5"), null, false, 256, 320, 14));
+    }
+
     /** A malformed drags file is one line naming where (no Jackson source excerpt); a repeated key is refused, not overridden. */
     @Test
     void malformedAndAmbiguousFilesAreRefusedInOneLine() throws IOException {
