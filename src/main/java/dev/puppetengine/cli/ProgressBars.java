@@ -86,12 +86,12 @@ public final class ProgressBars {
 
         private static int width() {
             try {
-                Process test = new ProcessBuilder("sh", "-c", "test -t 2").redirectError(ProcessBuilder.Redirect.INHERIT)
-                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-                if (test.waitFor() != 0) return 0;
-                Process stty = new ProcessBuilder("sh", "-c", "stty size <&2 2>/dev/null").redirectError(ProcessBuilder.Redirect.INHERIT).start();
-                String[] rowsCols = new String(stty.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+");
-                int cols = stty.waitFor() == 0 && rowsCols.length == 2 ? Integer.parseInt(rowsCols[1]) : 0;
+                // one shell: exit 3 where stderr is not a terminal, else its "rows cols" (nothing where stty cannot say)
+                Process sh = new ProcessBuilder("sh", "-c", "test -t 2 || exit 3; stty size <&2 2>/dev/null").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                String[] rowsCols = new String(sh.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+");
+                int rc = sh.waitFor();
+                if (rc == 3) return 0;
+                int cols = rc == 0 && rowsCols.length == 2 ? Integer.parseInt(rowsCols[1]) : 0;
                 // one column short: a full line would wrap on some terminals; an unknown width 79, as wider would wrap (a new
                 // line per redraw) on an 80-column one
                 return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : 79;
