@@ -1,5 +1,6 @@
 package dev.puppetengine.backend.cuda;
 
+import dev.puppetengine.testing.OddCheckout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -7,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,23 +34,20 @@ class EmuCheckScriptTest {
     @Test
     void aStepsTuningCacheFlagReachesTheTestJvmWholeUnderAPathWithSpacesAndQuotes(@TempDir Path dir) throws Exception {
         assumeTrue(new ProcessBuilder("bash", "-c", "command -v timeout").start().waitFor() == 0, "timeout (coreutils) is needed");
-        Path root = Files.createDirectories(dir.resolve("Bob's {work} files"));
+        Path root = OddCheckout.create(dir);
         Path emu = Files.createDirectories(root.resolve("kernels/check/emu")), bin = Files.createDirectories(root.resolve("stand-ins"));
         for (String s : new String[]{"emu-check.sh", "tests-on.sh"}) Files.copy(Path.of("kernels/check/emu").resolve(s), emu.resolve(s));
         Files.writeString(emu.resolve("build.sh"), "echo '[simt] stand-in build'\n");
         Files.createFile(Files.createDirectories(root.resolve("target/classes/kernels")).resolve("gemm.fatbin"));
         Files.writeString(bin.resolve("mvn"), FAKE_MVN);
         Files.setPosixFilePermissions(bin.resolve("mvn"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        // by a relative path with CDPATH exported, as by hand or from .ci/run: cd then prints where it went
-        ProcessBuilder pb = new ProcessBuilder("bash", "kernels/check/emu/emu-check.sh", "harness-mma").directory(root.toFile())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile());
-        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
-        pb.environment().put("CDPATH", ".");
-        pb.environment().remove("OUT");
-        Process p = pb.start();
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "emu-check.sh did not finish");
-        String log = Files.readString(dir.resolve("log.txt"));
-        assertEquals(0, p.exitValue(), log);
+        // by a relative path, as by hand or from .ci/run
+        OddCheckout.Run run = OddCheckout.run(root, env -> {
+            env.put("PATH", bin + ":" + System.getenv("PATH"));
+            env.remove("OUT");
+        }, "bash", "kernels/check/emu/emu-check.sh", "harness-mma");
+        String log = run.log();
+        assertEquals(0, run.code(), log);
         List<String> jvm = Files.readAllLines(root.resolve("jvm-args.txt"));
         assertTrue(jvm.contains("-Dpuppet.cuda.tuneCache=" + root.resolve("target/simt/check/tune")), "the test JVM's arguments: " + jvm + "\n" + log);
         assertTrue(jvm.contains("-Dpuppet.cuda.gemm=mma") && jvm.contains("-Xmx6g"), jvm.toString());

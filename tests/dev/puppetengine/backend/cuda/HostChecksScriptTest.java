@@ -1,12 +1,12 @@
 package dev.puppetengine.backend.cuda;
 
+import dev.puppetengine.testing.OddCheckout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,23 +24,20 @@ class HostChecksScriptTest {
 
     @Test
     void everyCheckBuildsAndRunsUnderAnOddPathWithCdpathExported(@TempDir Path dir) throws Exception {
-        Path root = Files.createDirectories(dir.resolve("Bob's {work} files"));
+        Path root = OddCheckout.create(dir);
         Path check = Files.createDirectories(root.resolve("kernels/check")), bin = Files.createDirectories(root.resolve("stand-ins"));
         Files.copy(Path.of("kernels/check/host-checks.sh"), check.resolve("host-checks.sh"));
         String[] checks = {"gemm_mma_host_check", "gemm_wgmma_host_check", "gemm_wgmma_ws_host_check", "attention_mma_host_check", "adam_host_check"};
         for (String c : checks) Files.writeString(check.resolve(c + ".cu"), "");
         Files.writeString(bin.resolve("nvcc"), FAKE_NVCC);
         Files.setPosixFilePermissions(bin.resolve("nvcc"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        // by a relative path with CDPATH exported (as .ci/run starts it): cd then prints where it went
-        ProcessBuilder pb = new ProcessBuilder("bash", "kernels/check/host-checks.sh").directory(root.toFile())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile());
-        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
-        pb.environment().put("CDPATH", ".");
-        pb.environment().remove("CUTLASS");
-        Process p = pb.start();
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "host-checks.sh did not finish");
-        String log = Files.readString(dir.resolve("log.txt"));
-        assertEquals(0, p.exitValue(), log);
+        // by a relative path, as .ci/run starts it
+        OddCheckout.Run run = OddCheckout.run(root, env -> {
+            env.put("PATH", bin + ":" + System.getenv("PATH"));
+            env.remove("CUTLASS");
+        }, "bash", "kernels/check/host-checks.sh");
+        String log = run.log();
+        assertEquals(0, run.code(), log);
         for (String c : checks) assertTrue(log.contains("ran " + c + "\n"), c + ": " + log);
     }
 }

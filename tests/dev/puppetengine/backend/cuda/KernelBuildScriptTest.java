@@ -1,12 +1,12 @@
 package dev.puppetengine.backend.cuda;
 
+import dev.puppetengine.testing.OddCheckout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -28,31 +28,25 @@ class KernelBuildScriptTest {
             cp "$src" "$out"
             """;
 
-    private static Process build(Path root, Path out) throws Exception {
+    private static OddCheckout.Run build(Path root, Path out) throws Exception {
         return build(root, out, System.getenv("PATH"));
     }
 
-    private static Process build(Path root, Path out, String path) throws Exception {
+    /** build.sh by its relative path, as by hand from the checkout (Maven gives an absolute one). */
+    private static OddCheckout.Run build(Path root, Path out, String path) throws Exception {
         Path nvcc = root.resolve("nvcc");
         Files.writeString(nvcc, FAKE_NVCC);
         Files.setPosixFilePermissions(nvcc, PosixFilePermissions.fromString("rwxr-xr-x"));
-        // by a relative path with CDPATH exported, as by hand from the checkout (Maven gives an absolute one): cd then
-        // prints where it went, which $(cd ... && pwd) would take in
-        ProcessBuilder pb = new ProcessBuilder("bash", "kernels/build.sh", out.toString()).directory(root.toFile())
-                .redirectErrorStream(true).redirectOutput(root.resolve("log.txt").toFile());
-        pb.environment().put("CDPATH", ".");
-        pb.environment().put("NVCC", nvcc.toString());
-        pb.environment().put("PATH", path);
-        pb.environment().remove("CUDA_SKIP");
-        pb.environment().remove("CUDA_ARCHS");
-        Process p = pb.start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "build.sh did not finish");
-        return p;
+        return OddCheckout.run(root, env -> {
+            env.put("NVCC", nvcc.toString());
+            env.put("PATH", path);
+            env.remove("CUDA_SKIP");
+            env.remove("CUDA_ARCHS");
+        }, "bash", "kernels/build.sh", out.toString());
     }
 
     private static Path checkout(Path dir, String... kernels) throws Exception {
-        // a space, a quote and a brace, as a user's folder may hold ("My Projects", "Bob's", xargs' "{}")
-        Path root = Files.createDirectories(dir.resolve("Bob's {work} files"));
+        Path root = OddCheckout.create(dir);
         Path k = Files.createDirectories(root.resolve("kernels"));
         Files.copy(Path.of("kernels/build.sh"), k.resolve("build.sh"));
         Files.writeString(k.resolve("common.cuh"), "// header\n");
@@ -65,14 +59,15 @@ class KernelBuildScriptTest {
     void buildsEveryKernelUnderAPathWithSpacesAndQuotes(@TempDir Path dir) throws Exception {
         Path root = checkout(dir, "adam", "norm", "gemm_wgmma");
         Path out = root.resolve("target/classes/kernels");
-        Process p = build(root, out);
-        String log = Files.readString(root.resolve("log.txt"));
-        assertEquals(0, p.exitValue(), log);
+        OddCheckout.Run run = build(root, out);
+        String log = run.log();
+        assertEquals(0, run.code(), log);
         for (String name : new String[]{"adam", "norm", "gemm_wgmma"})
             assertEquals("// kernel " + name + "\n", Files.readString(out.resolve(name + ".fatbin")), name + ".fatbin: " + log);
         assertTrue(log.contains("compiling 3 file(s)"), log);
-        assertEquals(0, build(root, out).exitValue());
-        assertTrue(Files.readString(root.resolve("log.txt")).contains("up to date"), "a second build compiled again");
+        OddCheckout.Run again = build(root, out);
+        assertEquals(0, again.code(), again.log());
+        assertTrue(again.log().contains("up to date"), "a second build compiled again");
     }
 
     /**
@@ -89,9 +84,9 @@ class KernelBuildScriptTest {
             Files.createSymbolicLink(tools.resolve(tool), Path.of(at));
         }
         Path out = root.resolve("target/classes/kernels");
-        Process p = build(root, out, tools.toString());
-        String log = Files.readString(root.resolve("log.txt"));
-        assertEquals(0, p.exitValue(), log);
+        OddCheckout.Run run = build(root, out, tools.toString());
+        String log = run.log();
+        assertEquals(0, run.code(), log);
         for (String name : new String[]{"adam", "norm"})
             assertEquals("// kernel " + name + "\n", Files.readString(out.resolve(name + ".fatbin")), name + ".fatbin: " + log);
     }
@@ -101,9 +96,9 @@ class KernelBuildScriptTest {
         Path root = checkout(dir, "adam", "norm");
         Files.writeString(root.resolve("kernels/norm.cu"), "// broken\n");
         Path out = root.resolve("target/classes/kernels");
-        Process p = build(root, out);
-        String log = Files.readString(root.resolve("log.txt"));
-        assertNotEquals(0, p.exitValue(), log);
+        OddCheckout.Run run = build(root, out);
+        String log = run.log();
+        assertNotEquals(0, run.code(), log);
         assertTrue(log.contains("norm.cu: error"), log);
         assertTrue(Files.exists(out.resolve("adam.fatbin")), log);
         assertTrue(!Files.exists(out.resolve("norm.fatbin")), "a failed compile left a fatbin: " + log);
