@@ -64,11 +64,25 @@ class MetricsTrackerTest {
         assertFollows(tr.track(translated(noise(9), 5, 0, 8), 12, 30), 12, 30, 5, 0, 0.5);
     }
 
-    /** A point whose patch reaches past the edges (edge pixels repeat) is followed away from them, from either corner. */
+    /** A point whose patch reaches past the edges (pixels beyond the edge take no part) is followed away from them, from either corner. */
     @Test
     void followsAPointFromTheImageCorners() {
         assertFollows(PointTracker.forSide(SIDE).track(translated(noise(11), -2, -1, 6), 62, 63), 62, 63, -2, -1, 0.5);
         assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), 2, 1, 6), 2, 2), 2, 2, 2, 1, 0.5);
+    }
+
+    /**
+     * A point at a corner or edge of content moving inward: candidate centres beyond the frame (all repeated edge
+     * pixels) once matched the entering content better than the true motion and took the track to y = -1.
+     */
+    @Test
+    void aPointAtTheCornerStaysOnTheFrameAndIsFollowed() {
+        int e = SIDE - 1;
+        double[][] cases = {{1, 0, 2, 1}, {0, 0, 1, 2}, {e, e, -2, -1}, {e, 0, -1, 2}, {0, e, 2, -2}, {30, 0, 0, 3}, {e, 30, -3, 0}};
+        for (double[] c : cases)
+            assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), c[2], c[3], 6), c[0], c[1]), c[0], c[1], c[2], c[3], 0.5);
+        // a drag point on the border itself (normalised 1.0 is x = SIDE) is matched from the nearest pixel
+        assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), -3, 1, 6), SIDE, 20), SIDE, 20, -3, 1, 0.5);
     }
 
     /** Motion of exactly the search radius per frame, on both axes, is still found. */

@@ -44,7 +44,8 @@ public final class EvalReport {
                 + "averaged over drags and frames 1..F-1; px at the model resolution, norm = px / side; end = last frame only; "
                 + "gt = the same measured on the ground-truth video (the tracker's error floor)");
         defs.putObject("tracker").put("patch_radius", tracker.patchRadius()).put("search_radius", tracker.searchRadius())
-                .put("method", "SSD on luma, template fixed from frame 0, search centred on the previous frame's match, whole-pixel displacements");
+                .put("method", "mean squared difference on luma over the patch pixels inside the frame, template fixed from frame 0, "
+                        + "search centred on the previous frame's match and kept inside the frame, whole-pixel displacements");
         ObjectNode summary = root.putObject("summary");
         summaries(scores).forEach((k, s) -> {
             ObjectNode o = summary.putObject(k);

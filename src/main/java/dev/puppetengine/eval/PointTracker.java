@@ -9,13 +9,15 @@ import java.util.List;
  *
  * <p>The template is the (2 patchRadius + 1)^2 patch around the point in frame 0 and stays fixed, so errors do
  * not accumulate as they would if each frame were matched to the previous one. In each next frame the
- * template is compared, by the sum of squared differences, at every integer offset within searchRadius of the
+ * template is compared, by the mean squared difference, at every integer offset within searchRadius of the
  * previous frame's match, so the point can travel far in total while the search stays local. Ties go to the
  * smaller displacement (a point on a flat, static region stays put), then to the first in scan order (rows top to
  * bottom, each left to right). Matches are whole pixels, so the
  * track is the start point moved by integer displacements: sub-pixel motion is resolved to within half a pixel
  * per axis (a parabolic SSD refinement was tried and dropped: on textured content it biases exact, static
- * matches). Pixels outside the image repeat the nearest edge pixel.
+ * matches). The mean runs over the patch's pixels that lie inside the image in both frame 0 and the candidate's
+ * place, and match centres stay inside the image: near an edge, padding (e.g. repeated edge pixels) would be compared
+ * with content entering there and could outscore the true motion, taking the track off the frame.
  * Coordinates are pixels: x = column, y = row, pixel centres at integers.
  */
 public record PointTracker(int patchRadius, int searchRadius) {
@@ -32,10 +34,12 @@ public record PointTracker(int patchRadius, int searchRadius) {
     public double[][] track(List<RgbImage> frames, double x0, double y0) {
         int w = frames.get(0).width(), h = frames.get(0).height();
         double[] first = ImageMetrics.luma(frames.get(0));
-        int px = (int) Math.round(x0), py = (int) Math.round(y0), r = patchRadius;
+        // a drag point on the border (normalised 1.0 is x = side) is matched from the nearest pixel
+        int px = clamp((int) Math.round(x0), w), py = clamp((int) Math.round(y0), h), r = patchRadius;
         double[] template = new double[(2 * r + 1) * (2 * r + 1)];
         for (int dy = -r, i = 0; dy <= r; dy++)
-            for (int dx = -r; dx <= r; dx++, i++) template[i] = first[clamp(py + dy, h) * w + clamp(px + dx, w)];
+            for (int dx = -r; dx <= r; dx++, i++)
+                template[i] = inside(px + dx, w) && inside(py + dy, h) ? first[(py + dy) * w + px + dx] : Double.NaN;
         double[][] out = new double[frames.size()][];
         out[0] = new double[]{x0, y0};
         int cx = px, cy = py;                          // integer match centre of the previous frame
@@ -44,12 +48,12 @@ public record PointTracker(int patchRadius, int searchRadius) {
             if (frame.width() != w || frame.height() != h) throw new IllegalArgumentException("frame " + f + " differs in size from frame 0");
             double[] lum = ImageMetrics.luma(frame);
             int bx = 0, by = 0;
-            double bestSsd = Double.POSITIVE_INFINITY;
-            for (int oy = -searchRadius; oy <= searchRadius; oy++)
-                for (int ox = -searchRadius; ox <= searchRadius; ox++) {
-                    double d = ssd(template, lum, w, h, cx + ox, cy + oy);
-                    if (d < bestSsd || d == bestSsd && ox * ox + oy * oy < bx * bx + by * by) {
-                        bestSsd = d;
+            double best = Double.POSITIVE_INFINITY;
+            for (int oy = Math.max(-searchRadius, -cy); oy <= Math.min(searchRadius, h - 1 - cy); oy++)
+                for (int ox = Math.max(-searchRadius, -cx); ox <= Math.min(searchRadius, w - 1 - cx); ox++) {
+                    double d = msd(template, lum, w, h, cx + ox, cy + oy);
+                    if (d < best || d == best && ox * ox + oy * oy < bx * bx + by * by) {
+                        best = d;
                         bx = ox;
                         by = oy;
                     }
@@ -61,20 +65,25 @@ public record PointTracker(int patchRadius, int searchRadius) {
         return out;
     }
 
-    private double ssd(double[] template, double[] lum, int w, int h, int cx, int cy) {
-        int r = patchRadius;
+    /** Mean squared difference over the pixels inside both images; the centre always is, so the count is >= 1. */
+    private double msd(double[] template, double[] lum, int w, int h, int cx, int cy) {
+        int r = patchRadius, n = 0;
         double sum = 0;
-        for (int dy = -r, i = 0; dy <= r; dy++) {
-            int row = clamp(cy + dy, h) * w;
+        for (int dy = -r, i = 0; dy <= r; dy++)
             for (int dx = -r; dx <= r; dx++, i++) {
-                double d = lum[row + clamp(cx + dx, w)] - template[i];
+                if (Double.isNaN(template[i]) || !inside(cx + dx, w) || !inside(cy + dy, h)) continue;
+                double d = lum[(cy + dy) * w + cx + dx] - template[i];
                 sum += d * d;
+                n++;
             }
-        }
-        return sum;
+        return sum / n;
+    }
+
+    private static boolean inside(int v, int n) {
+        return v >= 0 && v < n;
     }
 
     private static int clamp(int v, int n) {
-        return v < 0 ? 0 : v >= n ? n - 1 : v;
+        return Math.max(0, Math.min(n - 1, v));
     }
 }
