@@ -78,11 +78,30 @@ class MetricsTrackerTest {
     @Test
     void aPointAtTheCornerStaysOnTheFrameAndIsFollowed() {
         int e = SIDE - 1;
-        double[][] cases = {{1, 0, 2, 1}, {0, 0, 1, 2}, {e, e, -2, -1}, {e, 0, -1, 2}, {0, e, 2, -2}, {30, 0, 0, 3}, {e, 30, -3, 0}};
+        double[][] cases = {{1, 0, 2, 1}, {0, 1, 1, 2}, {e - 1, e, -2, -1}, {e, e - 1, -1, -2}, {0, 0, 1, 2},
+            {e, e, -2, -1}, {e, 0, -1, 2}, {0, e, 2, -2}, {30, 0, 0, 3}, {e, 30, -3, 0}};
         for (double[] c : cases)
             assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), c[2], c[3], 6), c[0], c[1]), c[0], c[1], c[2], c[3], 0.5);
         // a drag point on the border itself (normalised 1.0 is x = SIDE) is matched from the nearest pixel
         assertFollows(PointTracker.forSide(SIDE).track(translated(noise(12), -3, 1, 6), SIDE, 20), SIDE, 20, -3, 1, 0.5);
+    }
+
+    /**
+     * Content that leaves the frame is followed to the border, and the track stays inside the frame after that
+     * (where it goes then is not meaningful: the point is gone); a match centre is never outside.
+     */
+    @Test
+    void contentLeavingTheFrameKeepsTheTrackInside() {
+        int e = SIDE - 1;
+        double[][] right = PointTracker.forSide(SIDE).track(translated(noise(14), 3, 0, 6), e - 4, 30);
+        double[][] down = PointTracker.forSide(SIDE).track(translated(noise(15), 0, 3, 6), 30, e - 4);
+        for (int f = 0; f < right.length; f++) {
+            if (e - 4 + 3 * f <= e) {
+                assertEquals(e - 4 + 3 * f, right[f][0], 1e-9, "x in frame " + f);
+                assertEquals(e - 4 + 3 * f, down[f][1], 1e-9, "y in frame " + f);
+            }
+            assertTrue(right[f][0] <= e && down[f][1] <= e, "frame " + f + ": (" + right[f][0] + ", " + down[f][1] + ") is off the frame");
+        }
     }
 
     /** Motion of exactly the search radius per frame, on both axes, is still found. */
