@@ -132,7 +132,7 @@ class LauncherTest {
         Path root = unbuiltCheckout(dir, "java", JAVA_17);
         String[] ran = firstRun(dir, Map.of());
         assertEquals("1", ran[0], ran[1]);
-        assertEquals("[puppet-engine] needs Maven 3.6+ on PATH to build " + root.resolve("target/puppet-engine.jar") + " on first use: install it"
+        assertEquals("[puppet-engine] needs Maven 3.6.3+ on PATH to build " + root.resolve("target/puppet-engine.jar") + " on first use: install it"
                 + " (apt install maven / brew install maven), or build elsewhere (mvn -DskipTests package) and copy target/ here\n", ran[1]);
     }
 
@@ -190,9 +190,11 @@ class LauncherTest {
         "[ERROR] Fatal error compiling: error: release version 17 not supported|/jre|needs Java 17 or newer to build; Maven runs Java 17.0.2 at /jre: point JAVA_HOME at a JDK 17+",
         "[ERROR] Plugin org.codehaus.mojo:build-helper-maven-plugin:3.6.0 or one of its dependencies could not be resolved: Cannot access central (https://repo.maven.apache.org/maven2) in offline mode|/jre"
             + "|Maven could not download the build's plugins and libraries: the first build needs Maven Central (https://repo.maven.apache.org), directly or through a proxy or mirror set in ~/.m2/settings.xml, or a ~/.m2/repository that holds them",
+        "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.13.0:compile (default-compile) on project puppet-engine: The plugin org.apache.maven.plugins:maven-compiler-plugin:3.13.0 requires Maven version 3.6.3 -> [Help 1]|/jre"
+            + "|needs Maven 3.6.3 or newer; found 3.6.0: install a newer Maven (https://maven.apache.org/download.cgi)",
         "[ERROR] something else|/jre|build failed (its output is above and in TARGET/build.log): run 'mvn -DskipTests package' to see more"})
     void aFailedBuildSaysWhy(String mavenSays, String javaHome, String line, @TempDir Path dir) throws Exception {
-        Path root = unbuiltCheckout(dir, "java", JAVA_17, "mvn", "if [ \"$2\" = -v ]; then echo 'Java version: 17.0.2, vendor: X, runtime: " + javaHome + "'; exit 0; fi\n"
+        Path root = unbuiltCheckout(dir, "java", JAVA_17, "mvn", "if [ \"$2\" = -v ]; then echo 'Apache Maven 3.6.0 (97c98ec64a1fdfee7767ce5ffb20918da4f719f3; 2018-10-24T18:41:47Z)'; echo 'Java version: 17.0.2, vendor: X, runtime: " + javaHome + "'; exit 0; fi\n"
                 + "echo '" + mavenSays.replace("'", "'\\''") + "'; exit 1");
         String[] ran = firstRun(dir, Map.of("JAVA_HOME", javaHome));
         assertEquals("1", ran[0], ran[1]);
