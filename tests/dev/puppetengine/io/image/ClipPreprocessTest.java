@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Against the independent numpy/scipy reference of tests/fixtures/gen_clip_fixtures.py (max |error| < 1e-5). */
@@ -60,6 +61,24 @@ class ClipPreprocessTest {
             double signed = 200f / 255f * 2f - 1f;
             assertEquals(((signed + 1) / 2 - mean[i % 3]) / std[i % 3], out[i], 1e-6);
         }
+    }
+
+    /** Reflect padding needs a side longer than half the blur kernel (3 taps at least): a 1-pixel side is refused, 2 is taken. */
+    @Test
+    void aSideTooShortForReflectPaddingIsRefused() {
+        assertEquals("image side 1 is too small for reflect padding of 1",
+                assertThrows(IllegalArgumentException.class, () -> ClipPreprocess.preprocess(RgbImage.blank(1, 5), 4)).getMessage());
+        assertEquals("image side 1 is too small for reflect padding of 1",
+                assertThrows(IllegalArgumentException.class, () -> ClipPreprocess.preprocess(RgbImage.blank(5, 1), 4)).getMessage());
+        assertEquals(4 * 4 * 3, ClipPreprocess.preprocess(RgbImage.blank(2, 2), 4).length);
+    }
+
+    /** A 1-pixel output samples input 0, as torch's align_corners does with one output; a scale of (n - 1) / 0 made it NaN. */
+    @Test
+    void aOnePixelOutputKeepsAFlatImagesValue() {
+        double[] flat = new double[6 * 4 * 3];
+        java.util.Arrays.fill(flat, 0.25);
+        assertArrayEquals(new double[] {0.25, 0.25, 0.25}, ClipPreprocess.resizeAntialiased(flat, 4, 6, 1, 1), 1e-12);
     }
 
     private static void assertResize(String name, int h, int w, int outH, int outW) {
