@@ -1,5 +1,6 @@
 package dev.puppetengine.io.image;
 
+import dev.puppetengine.io.InputFileException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.w3c.dom.Node;
@@ -16,6 +17,7 @@ import javax.imageio.stream.ImageOutputStream;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -94,6 +96,56 @@ class GifFilesTest {
         assertArrayEquals(new int[] {255, 255, 255}, rgb(f.get(3), 0, 0)); // cleared to background (white)
         assertArrayEquals(new int[] {0, 255, 0}, rgb(f.get(3), 3, 3));
         assertArrayEquals(new int[] {255, 0, 0}, rgb(f.get(3), 2, 2));
+    }
+
+    /**
+     * Whole frames, pixel by pixel: a frame cleared to the background clears its rectangle and nothing more, and a frame
+     * reaching past the screen's right and bottom edges is drawn and cleared up to them (a GIF may declare such a frame).
+     */
+    @Test
+    void backgroundDisposalClearsExactlyTheFramesRectangleClippedToTheScreen() throws IOException {
+        Path file = dir.resolve("clip.gif");
+        writeRaw(file, new Object[][] {
+                {solid(4, 4, 255, 0, 0), 0, 0, "none"},
+                {solid(2, 2, 0, 0, 255), 1, 1, "restoreToBackgroundColor"},
+                {solid(1, 1, 0, 255, 0), 0, 0, "none"},
+                {solid(2, 2, 0, 0, 255), 3, 3, "restoreToBackgroundColor"},
+                {solid(1, 1, 0, 255, 0), 0, 3, "none"},
+        });
+        List<RgbImage> f = GifFiles.read(file).frames();
+        assertFrame(f.get(1), "rrrr", "rbbr", "rbbr", "rrrr");
+        assertFrame(f.get(2), "grrr", "rwwr", "rwwr", "rrrr");
+        assertFrame(f.get(3), "grrr", "rwwr", "rwwr", "rrrb");
+        assertFrame(f.get(4), "grrr", "rwwr", "rwwr", "grrw");
+    }
+
+    /** rows of r (red), g (green), b (blue), w (white), one letter a pixel. */
+    private static void assertFrame(RgbImage frame, String... rows) {
+        java.util.Map<Character, int[]> colours = java.util.Map.of('r', new int[] {255, 0, 0}, 'g', new int[] {0, 255, 0},
+                'b', new int[] {0, 0, 255}, 'w', new int[] {255, 255, 255});
+        assertEquals(rows.length, frame.height());
+        for (int y = 0; y < rows.length; y++) {
+            assertEquals(rows[y].length(), frame.width());
+            for (int x = 0; x < rows[y].length(); x++) assertArrayEquals(colours.get(rows[y].charAt(x)), rgb(frame, x, y), "pixel " + x + "," + y);
+        }
+    }
+
+    /** The writer ends the stream with GIF's trailer (0x3B): without it the file is truncated as far as the format goes. */
+    @Test
+    void aWrittenGifEndsWithTheTrailer() throws IOException {
+        Path file = dir.resolve("t.gif");
+        GifFiles.write(file, Animation.uniform(List.of(solid(2, 2, 1, 2, 3), solid(2, 2, 3, 2, 1)), 100));
+        byte[] bytes = Files.readAllBytes(file);
+        assertEquals(0x3b, bytes[bytes.length - 1]);
+    }
+
+    @Test
+    void aMissingFileOrOneNotAGifIsNamed() throws IOException {
+        Path missing = dir.resolve("nope.gif");
+        assertEquals(missing + ": no such GIF file", assertThrows(NoSuchFileException.class, () -> GifFiles.read(missing)).getMessage());
+        Path png = dir.resolve("still.gif");
+        ImageFiles.writePng(png, solid(2, 2, 0, 0, 0));
+        assertEquals("cannot read " + png + " as a GIF: it is png", assertThrows(InputFileException.class, () -> GifFiles.read(png)).getMessage());
     }
 
     private static int[] rgb(RgbImage img, int x, int y) {
