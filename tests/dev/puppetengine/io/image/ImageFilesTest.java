@@ -21,6 +21,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -93,10 +94,57 @@ class ImageFilesTest {
     }
 
     @Test
+    void sixteenBitAlphaKeepsItsHighByteToo() throws IOException {
+        ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_sRGB), new int[] {16, 16, 16, 16},
+                true, false, Transparency.TRANSLUCENT, DataBuffer.TYPE_USHORT);
+        WritableRaster raster = cm.createCompatibleWritableRaster(1, 1);
+        raster.setPixel(0, 0, new int[] {0x12FF, 0xAB00, 0xFFFF, 0x80FF});
+        Path file = dir.resolve("deep-alpha.png");
+        assertTrue(ImageIO.write(new BufferedImage(cm, raster, false, null), "png", file.toFile()));
+        assertArrayEquals(new byte[] {0x12, (byte) 0xAB, (byte) 0xFF, (byte) 0x80}, ImageFiles.readRgba(file).pixels());
+    }
+
+    /**
+     * Only straight 8- or 16-bit grey or RGB samples are taken as they are; any other colour model (premultiplied alpha, another
+     * colour space, components of mixed or other widths) goes through Java2D's conversion, as {@link RgbImage#fromBufferedImage}.
+     */
+    @Test
+    void otherColourModelsGoThroughJava2D() {
+        BufferedImage pre = new BufferedImage(1, 1, BufferedImage.TYPE_4BYTE_ABGR_PRE);
+        pre.setRGB(0, 0, 0x80_FF0000);   // stored premultiplied: red 128
+        assertArrayEquals(argbBytes(pre), ImageFiles.toRgba(pre).pixels());
+        assertEquals((byte) 0xff, ImageFiles.toRgba(pre).pixels()[0]);
+        assertThroughJava2D(ColorSpace.CS_CIEXYZ, new int[] {8, 8, 8}, DataBuffer.TYPE_BYTE, new int[] {40, 200, 90});
+        assertThroughJava2D(ColorSpace.CS_sRGB, new int[] {16, 16, 16, 8}, DataBuffer.TYPE_USHORT, new int[] {0x1000, 0x8000, 0xF000, 255});
+        assertThroughJava2D(ColorSpace.CS_sRGB, new int[] {10, 10, 10}, DataBuffer.TYPE_USHORT, new int[] {3, 514, 1021});
+    }
+
+    private static void assertThroughJava2D(int space, int[] bits, int type, int[] samples) {
+        boolean alpha = bits.length == 4;
+        ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(space), bits, alpha, false,
+                alpha ? Transparency.TRANSLUCENT : Transparency.OPAQUE, type);
+        WritableRaster raster = cm.createCompatibleWritableRaster(1, 1);
+        raster.setPixel(0, 0, samples);
+        BufferedImage img = new BufferedImage(cm, raster, false, null);
+        byte[] expected = argbBytes(img), plain = new byte[4];
+        int shift = bits[0] - 8;
+        for (int c = 0; c < 4; c++) plain[c] = (byte) (c < 3 ? samples[c] >> shift : alpha ? samples[3] >> shift : 255);
+        assertFalse(java.util.Arrays.equals(expected, plain), "a case where the samples would differ");
+        assertArrayEquals(expected, ImageFiles.toRgba(img).pixels(), java.util.Arrays.toString(bits));
+    }
+
+    /** RGBA bytes of a 1x1 image through getRGB. */
+    private static byte[] argbBytes(BufferedImage img) {
+        int v = img.getRGB(0, 0);
+        return new byte[] {(byte) (v >> 16), (byte) (v >> 8), (byte) v, (byte) (v >>> 24)};
+    }
+
+    @Test
     void paletteImageGoesThroughItsPalette() throws IOException {
         BufferedImage indexed = new BufferedImage(2, 2, BufferedImage.TYPE_BYTE_INDEXED);
         indexed.setRGB(0, 0, 0xFF0000);
         indexed.setRGB(1, 1, 0x0000FF);
+        indexed.setRGB(1, 0, 0x00FF00);
         Path file = dir.resolve("indexed.png");
         assertTrue(ImageIO.write(indexed, "png", file.toFile()));
         RgbImage back = ImageFiles.readRgb(file);
@@ -115,12 +163,19 @@ class ImageFilesTest {
     void missingFileIsNamed() {
         Path file = dir.resolve("nope.png");
         IOException e = assertThrows(NoSuchFileException.class, () -> ImageFiles.readRgb(file));
-        assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+        assertEquals(file + ": no such image file", e.getMessage());
+    }
+
+    @Test
+    void aDirectoryIsNamedSo() throws IOException {
+        Path sub = Files.createDirectory(dir.resolve("photos.png"));
+        assertEquals("cannot read image " + sub + ": it is a directory, not an image file",
+                assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.readRgb(sub)).getMessage());
     }
 
     @Test
     void emptyFileIsNamed() throws IOException {
-        assertMessage(Files.write(dir.resolve("empty.png"), new byte[0]), "empty");
+        assertMessage(Files.write(dir.resolve("empty.png"), new byte[0]), "the file is empty");
     }
 
     @Test
@@ -134,7 +189,17 @@ class ImageFilesTest {
         ImageFiles.writePng(good, pattern(40, 40));
         byte[] bytes = Files.readAllBytes(good);
         byte[] cut = java.util.Arrays.copyOf(bytes, bytes.length / 2);
-        assertMessage(Files.write(dir.resolve("cut.png"), cut), "corrupt");
+        Path file = Files.write(dir.resolve("cut.png"), cut);
+        IOException e = assertThrows(IOException.class, () -> ImageFiles.readRgb(file));
+        assertNotNull(e.getCause().getMessage());
+        assertEquals("cannot read image " + file + ": corrupt or truncated PNG (" + e.getCause().getMessage() + ")", e.getMessage());
+    }
+
+    /** Shorter than the 26 bytes that hold every header's size: corrupt, not "zero size" from the bytes that are not there. */
+    @Test
+    void aFileShorterThanAnyHeaderIsCorruptNotZeroSized() throws IOException {
+        byte[] cut = java.util.Arrays.copyOf(ImageBytes.headerOnlyPng(5, 5), 20);
+        assertMessage(Files.write(dir.resolve("short.png"), cut), "corrupt or truncated PNG");
     }
 
     /** The BMP reader reports a cut file with a bare EOFException (no message): still the file and what is wrong. */
@@ -148,13 +213,37 @@ class ImageFilesTest {
 
     @Test
     void zeroSizePngIsNamed() throws IOException {
-        assertMessage(Files.write(dir.resolve("zero.png"), ImageBytes.headerOnlyPng(0, 5)), "zero size");
+        assertMessage(Files.write(dir.resolve("zero.png"), ImageBytes.headerOnlyPng(0, 5)), "it has zero size (0x5)");
+        assertMessage(Files.write(dir.resolve("flat.png"), ImageBytes.headerOnlyPng(5, 0)), "it has zero size (5x0)");
     }
 
     @Test
     void zeroSizeGifIsNamed() throws IOException {
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0, 0, 0, ',', 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
         assertMessage(Files.write(dir.resolve("zero.gif"), gif), "zero size");
+    }
+
+    /** A BMP header with width 0, which the decoder fails on: the zero size read from the header is what is said. */
+    @Test
+    void zeroSizeBmpIsNamed() throws IOException {
+        Path good = dir.resolve("good.bmp");
+        assertTrue(ImageIO.write(pattern(4, 3).toBufferedImage(), "bmp", good.toFile()));
+        byte[] bmp = Files.readAllBytes(good);
+        java.nio.ByteBuffer.wrap(bmp).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(18, 0);
+        assertMessage(Files.write(dir.resolve("zero.bmp"), bmp), "it has zero size (0x3)");
+    }
+
+    /** A GIF whose screen is 0 wide and whose frames are cut short: as a PNG's, the size from the header is what is said. */
+    @Test
+    void zeroSizeCutGifIsNamed() throws IOException {
+        Path good = dir.resolve("good.gif");
+        GifFiles.write(good, Animation.uniform(List.of(pattern(40, 30), pattern(40, 30).crop(0, 0, 40, 30)), 100));
+        byte[] gif = java.util.Arrays.copyOf(Files.readAllBytes(good), 200);
+        gif[6] = 0;
+        gif[7] = 0;
+        Path file = Files.write(dir.resolve("zero.gif"), gif);
+        IOException e = assertThrows(IOException.class, () -> GifFiles.read(file));
+        assertEquals("cannot read image " + file + ": it has zero size (0x30)", e.getMessage());
     }
 
     /** Refused from the header: such a file is valid (these only start like one), but its pixels would not fit an array. */
@@ -169,6 +258,22 @@ class ImageFilesTest {
         assertEquals("cannot read image " + file + ": 20000x10000 needs about 1525 MiB to decode, more than this JVM's 1024 MiB heap"
                 + " (raise -Xmx through JAVA_OPTS, or give a smaller image)", said);
         ImageFiles.checkSize(file, 20000, 10000, 2L << 30);
+    }
+
+    /** checkSize's limits are inclusive: a side of 0 is refused, MAX_PIXELS pixels and exactly the heap are taken. */
+    @Test
+    void sizeLimitsAreExact() throws IOException {
+        Path file = dir.resolve("x.png");
+        assertEquals("cannot read image " + file + ": it has zero size (0x1)",
+                assertThrows(IOException.class, () -> ImageFiles.checkSize(file, 0, 1, Long.MAX_VALUE)).getMessage());
+        assertEquals("cannot read image " + file + ": it has zero size (1x0)",
+                assertThrows(IOException.class, () -> ImageFiles.checkSize(file, 1, 0, Long.MAX_VALUE)).getMessage());
+        ImageFiles.checkSize(file, 1, 1, Long.MAX_VALUE);
+        ImageFiles.checkSize(file, (int) ImageFiles.MAX_PIXELS, 1, Long.MAX_VALUE);
+        assertThrows(IOException.class, () -> ImageFiles.checkSize(file, (int) ImageFiles.MAX_PIXELS + 1, 1, Long.MAX_VALUE));
+        long heap = 1000L * 1000 * ImageFiles.DECODE_BYTES_PER_PIXEL;
+        ImageFiles.checkSize(file, 1000, 1000, heap);
+        assertThrows(IOException.class, () -> ImageFiles.checkSize(file, 1000, 1000, heap - 1));
     }
 
     /** A 30-byte GIF whose 1x1 screen passed the check while its frame's 65535x65535 was decoded whole (an OutOfMemoryError, or "corrupt"). */
@@ -203,6 +308,16 @@ class ImageFilesTest {
         assertThrows(FileAlreadyExistsException.class, () -> ImageFiles.writePngFrames(out, frames));
         assertEquals("mine", Files.readString(out.resolve("notes.txt")));
         assertTrue(Files.isRegularFile(out.resolve("frame_001.png")));
+    }
+
+    /** Names have three digits up to frame 999 (a thousand frames end at frame_999.png); the 1001st frame makes them four. */
+    @Test
+    void frameNamesHaveThreeDigitsUpToAThousandFrames() {
+        assertEquals("frame_%03d.png", ImageFiles.framePattern(1));
+        assertEquals("frame_%03d.png", ImageFiles.framePattern(1000));
+        assertEquals("frame_%04d.png", ImageFiles.framePattern(1001));
+        Path out = dir.resolve("none");
+        assertEquals("no frames to write to " + out, assertThrows(IllegalArgumentException.class, () -> ImageFiles.writePngFrames(out, List.of())).getMessage());
     }
 
     private void assertMessage(Path file, String expected) {

@@ -83,13 +83,18 @@ public final class ImageFiles {
      */
     public static void writePngFrames(Path dir, List<RgbImage> frames) throws IOException {
         if (frames.isEmpty()) throw new IllegalArgumentException("no frames to write to " + dir);
-        String pattern = "frame_%0" + Math.max(3, String.valueOf(frames.size() - 1).length()) + "d.png";
+        String pattern = framePattern(frames.size());
         if (Files.isDirectory(dir) && !holdsOnlyFrames(dir))
             throw new java.nio.file.FileAlreadyExistsException(dir.toString(), null, "output directory holds files other than PNG frames (frame_NNN.png); remove them or choose another");
         AtomicFile.replaceDirectory(dir, temp -> {
             PngEncoder png = new PngEncoder();
             for (int i = 0; i < frames.size(); i++) Files.write(temp.resolve(String.format(Locale.ROOT, pattern, i)), png.encode(frames.get(i)));
         });
+    }
+
+    /** The format of {@code count} frames' names: three digits, or as many as the last index has. */
+    static String framePattern(int count) {
+        return "frame_%0" + Math.max(3, String.valueOf(count - 1).length()) + "d.png";
     }
 
     private static final java.util.regex.Pattern FRAME_NAME = java.util.regex.Pattern.compile("frame_\\d{3,}\\.png");
