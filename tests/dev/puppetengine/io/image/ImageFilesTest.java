@@ -58,6 +58,19 @@ class ImageFilesTest {
         assertTrue(max <= 12, "JPEG max |diff| " + max);
     }
 
+    /**
+     * A truncated baseline JPEG: the JDK's decoder only warns ("Missing EOI marker") and fills the missing rows with grey, which
+     * was then sampled; PIL refuses such a file ("image file is truncated").
+     */
+    @Test
+    void truncatedJpegIsRefusedNotFilledWithGrey() throws IOException {
+        RgbImage img = pattern(64, 64);
+        Path good = dir.resolve("good.jpg");
+        assertTrue(ImageIO.write(img.toBufferedImage(), "jpeg", good.toFile()));
+        byte[] bytes = Files.readAllBytes(good);
+        assertMessage(Files.write(dir.resolve("cut.jpg"), java.util.Arrays.copyOf(bytes, bytes.length * 2 / 3)), "corrupt or truncated JPEG (Truncated File - Missing EOI marker)");
+    }
+
     @Test
     void alphaIsKeptAndCompositedOntoWhite() throws IOException {
         BufferedImage argb = new BufferedImage(2, 1, BufferedImage.TYPE_INT_ARGB);

@@ -32,7 +32,8 @@ import java.util.Locale;
  * <p>Pixel values come from the decoded samples, not through Java2D's colour management, because PIL
  * applies none: grey is replicated to R=G=B (Java2D would treat it as linear grey and brighten it), an
  * embedded ICC profile is ignored, and 16-bit samples keep their high byte (PIL's "RGB;16B" unpacking).
- * Palette images go through their palette. JPEG decoding is the JDK's libjpeg; it can differ from PIL's
+ * Palette images go through their palette. A JPEG cut short is refused, as PIL refuses it (the JDK's decoder
+ * only warns, and completes it in grey). JPEG decoding is the JDK's libjpeg; it can differ from PIL's
  * libjpeg-turbo by a unit here and there, so only lossless formats are bit-exact end to end.
  */
 public final class ImageFiles {
@@ -55,7 +56,12 @@ public final class ImageFiles {
                 if (reader.getFormatName().equalsIgnoreCase("gif")) return GifFiles.decode(reader, file, 1).get(0).image();
                 int w = reader.getWidth(0), h = reader.getHeight(0);
                 checkSize(file, w, h);
-                return toRgba(reader.read(0));
+                List<String> truncated = new java.util.ArrayList<>();
+                // the JPEG decoder only warns about a cut file, and fills what is missing with grey; PIL refuses it
+                reader.addIIOReadWarningListener((r, warning) -> { if (warning.startsWith("Truncated File")) truncated.add(warning); });
+                BufferedImage img = reader.read(0);
+                if (!truncated.isEmpty()) throw new IIOException(truncated.get(0));
+                return toRgba(img);
             } catch (IIOException | EOFException | RuntimeException e) {
                 // Decoders report corrupt input with arbitrary runtime exceptions, and a truncated one (BMP's) with a bare
                 // EOFException; all of them are bad-file errors.
