@@ -3,6 +3,7 @@ package dev.puppetengine.testing;
 import dev.puppetengine.io.image.RgbImage;
 
 import javax.imageio.ImageIO;
+import javax.imageio.metadata.IIOMetadataNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -10,7 +11,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32;
 
-/** Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), and header-only PNGs. */
+/**
+ * Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), header-only PNGs, and
+ * four-component (CMYK, YCCK) JPEGs as Photoshop writes them.
+ */
 public final class ImageBytes {
     private ImageBytes() {}
 
@@ -42,6 +46,70 @@ public final class ImageBytes {
         byte[] p = plain.toByteArray();
         int afterIhdr = PNG_SIGNATURE.length + 4 + 4 + 13 + 4;
         return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
+    }
+
+    /**
+     * A w x h four-component JPEG whose every pixel stores {@code stored} (C, M, Y, K as the file holds them: Adobe's inverted
+     * convention, 255 = no ink), with an Adobe APP14 marker and no JFIF, at quality 1. {@code ycck}: encoded as YCCK (Adobe
+     * transform 2: the inverted C, M, Y taken as R, G, B and turned to YCbCr, as libjpeg does), else as plain CMYK (transform 0).
+     */
+    public static byte[] cmykJpeg(int w, int h, int[] stored, boolean ycck) throws IOException {
+        int[] samples = stored.clone();
+        if (ycck) {   // libjpeg's cmyk_ycck_convert: r = 255 - C, ...; then JFIF's RGB -> YCbCr
+            double r = 255 - stored[0], g = 255 - stored[1], b = 255 - stored[2];
+            samples[0] = (int) Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+            samples[1] = (int) Math.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128);
+            samples[2] = (int) Math.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128);
+        }
+        java.awt.image.WritableRaster raster = java.awt.image.Raster.createInterleavedRaster(java.awt.image.DataBuffer.TYPE_BYTE, w, h, 4, null);
+        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) raster.setPixel(x, y, samples);
+        javax.imageio.ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        try {
+            javax.imageio.ImageWriteParam param = writer.getDefaultWriteParam();
+            param.setCompressionMode(javax.imageio.ImageWriteParam.MODE_EXPLICIT);
+            param.setCompressionQuality(1f);
+            javax.imageio.metadata.IIOMetadata meta = writer.getDefaultImageMetadata(
+                    javax.imageio.ImageTypeSpecifier.createFromBufferedImageType(java.awt.image.BufferedImage.TYPE_3BYTE_BGR), param);
+            String format = "javax_imageio_jpeg_image_1.0";
+            IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(format);
+            IIOMetadataNode variety = (IIOMetadataNode) root.getElementsByTagName("JPEGvariety").item(0);
+            while (variety.hasChildNodes()) variety.removeChild(variety.getFirstChild());   // no JFIF: it would say YCbCr
+            IIOMetadataNode markers = (IIOMetadataNode) root.getElementsByTagName("markerSequence").item(0);
+            IIOMetadataNode adobe = new IIOMetadataNode("app14Adobe");
+            adobe.setAttribute("version", "101");
+            adobe.setAttribute("flags0", "0");
+            adobe.setAttribute("flags1", "0");
+            adobe.setAttribute("transform", ycck ? "2" : "0");
+            markers.insertBefore(adobe, markers.getFirstChild());
+            IIOMetadataNode sof = (IIOMetadataNode) root.getElementsByTagName("sof").item(0), sos = (IIOMetadataNode) root.getElementsByTagName("sos").item(0);
+            while (sof.hasChildNodes()) sof.removeChild(sof.getFirstChild());
+            while (sos.hasChildNodes()) sos.removeChild(sos.getFirstChild());
+            sof.setAttribute("numFrameComponents", "4");
+            sos.setAttribute("numScanComponents", "4");
+            for (int c = 0; c < 4; c++) {
+                String table = ycck && (c == 1 || c == 2) ? "1" : "0";   // chroma tables for Cb and Cr only
+                IIOMetadataNode component = new IIOMetadataNode("componentSpec");
+                component.setAttribute("componentId", String.valueOf(c + 1));
+                component.setAttribute("HsamplingFactor", "1");
+                component.setAttribute("VsamplingFactor", "1");
+                component.setAttribute("QtableSelector", table);
+                sof.appendChild(component);
+                IIOMetadataNode scan = new IIOMetadataNode("scanComponentSpec");
+                scan.setAttribute("componentSelector", String.valueOf(c + 1));
+                scan.setAttribute("dcHuffTable", table);
+                scan.setAttribute("acHuffTable", table);
+                sos.appendChild(scan);
+            }
+            meta.setFromTree(format, root);
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (javax.imageio.stream.ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
+                writer.setOutput(out);
+                writer.write(null, new javax.imageio.IIOImage(raster, null, meta), param);
+            }
+            return bytes.toByteArray();
+        } finally {
+            writer.dispose();
+        }
     }
 
     private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};

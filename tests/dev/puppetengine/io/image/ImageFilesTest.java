@@ -71,6 +71,23 @@ class ImageFilesTest {
         assertMessage(Files.write(dir.resolve("cut.jpg"), java.util.Arrays.copyOf(bytes, bytes.length * 2 / 3)), "corrupt or truncated JPEG (Truncated File - Missing EOI marker)");
     }
 
+    /**
+     * CMYK and YCCK JPEGs (Photoshop's, with the Adobe marker) come out as PIL's convert("RGB") makes them, R = 255 - C - K + C*K/255
+     * (ink values), not through Java2D's CMYK colour space, which took (1 - C)(1 - K) as linear light and so washed them out.
+     */
+    @Test
+    void cmykAndYcckJpegsConvertAsPilDoes() throws IOException {
+        int[] stored = {200, 100, 128, 160};   // inverted ink: C = 55, M = 155, Y = 127, K = 95
+        int[] pil = {125, 63, 80};             // stored colour * stored K / 255, rounded
+        for (boolean ycck : new boolean[] {false, true}) {
+            Path file = Files.write(dir.resolve(ycck ? "ycck.jpg" : "cmyk.jpg"), ImageBytes.cmykJpeg(16, 8, stored, ycck));
+            byte[] rgb = ImageFiles.readRgb(file).pixels();
+            assertEquals(16 * 8 * 3, rgb.length);
+            for (int i = 0; i < rgb.length; i++)
+                assertTrue(Math.abs((rgb[i] & 0xff) - pil[i % 3]) <= 2, (ycck ? "YCCK" : "CMYK") + " channel " + i % 3 + ": " + (rgb[i] & 0xff) + ", PIL " + pil[i % 3]);
+        }
+    }
+
     @Test
     void alphaIsKeptAndCompositedOntoWhite() throws IOException {
         BufferedImage argb = new BufferedImage(2, 1, BufferedImage.TYPE_INT_ARGB);

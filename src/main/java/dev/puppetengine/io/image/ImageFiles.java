@@ -32,7 +32,8 @@ import java.util.Locale;
  * <p>Pixel values come from the decoded samples, not through Java2D's colour management, because PIL
  * applies none: grey is replicated to R=G=B (Java2D would treat it as linear grey and brighten it), an
  * embedded ICC profile is ignored, and 16-bit samples keep their high byte (PIL's "RGB;16B" unpacking).
- * Palette images go through their palette. A JPEG cut short is refused, as PIL refuses it (the JDK's decoder
+ * Palette images go through their palette, CMYK (and YCCK) JPEGs through PIL's arithmetic CMYK -> RGB (Java2D's
+ * CMYK colour space takes ink as linear light and washes them out). A JPEG cut short is refused, as PIL refuses it (the JDK's decoder
  * only warns, and completes it in grey). JPEG decoding is the JDK's libjpeg; it can differ from PIL's
  * libjpeg-turbo by a unit here and there, so only lossless formats are bit-exact end to end.
  */
@@ -175,7 +176,23 @@ public final class ImageFiles {
         int w = img.getWidth(), h = img.getHeight();
         byte[] out = new byte[w * h * 4];
         ColorModel cm = img.getColorModel();
-        if (hasPlainSamples(cm)) {
+        if (isCmyk(cm)) {
+            // PIL's convert("RGB") of CMYK (Convert.c, cmyk2rgb): R = (255 - K) - C * (255 - K) / 255, rounded as its MULDIV255;
+            // no colour management. The JPEG reader gives ink values (it undoes Adobe's inverted storage), as PIL's "CMYK;I" does.
+            Raster raster = img.getRaster();
+            int[] row = new int[w * 4];
+            for (int y = 0; y < h; y++) {
+                raster.getPixels(0, y, w, 1, row);
+                for (int x = 0, o = y * w * 4; x < w; x++, o += 4) {
+                    int nk = 255 - row[4 * x + 3];
+                    for (int c = 0; c < 3; c++) {
+                        int t = row[4 * x + c] * nk + 128;
+                        out[o + c] = (byte) Math.max(0, nk - (((t >> 8) + t) >> 8));
+                    }
+                    out[o + 3] = (byte) 255;
+                }
+            }
+        } else if (hasPlainSamples(cm)) {
             Raster raster = img.getRaster();
             int bands = raster.getNumBands();
             int colours = cm.getNumColorComponents();
@@ -199,6 +216,14 @@ public final class ImageFiles {
             }
         }
         return new RgbaImage(w, h, out);
+    }
+
+    /** Four 8-bit CMYK samples, no alpha (a CMYK or YCCK JPEG as the JDK decodes it, a CMYK TIFF). */
+    private static boolean isCmyk(ColorModel cm) {
+        if (!(cm instanceof ComponentColorModel) || cm.hasAlpha() || cm.getColorSpace().getType() != ColorSpace.TYPE_CMYK) return false;
+        if (cm.getNumComponents() != 4) return false;
+        for (int s : cm.getComponentSize()) if (s != 8) return false;
+        return true;
     }
 
     /** One sample per component, 8 or 16 bits, grey or RGB, straight alpha: samples are the pixel values. */
