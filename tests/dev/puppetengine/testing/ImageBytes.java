@@ -12,8 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32;
 
 /**
- * Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), header-only PNGs, and
- * four-component (CMYK, YCCK) JPEGs as Photoshop writes them.
+ * Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), header-only PNGs, JPEGs with an
+ * ICC profile, and four-component (CMYK, YCCK) JPEGs as Photoshop writes them.
  */
 public final class ImageBytes {
     private ImageBytes() {}
@@ -46,6 +46,15 @@ public final class ImageBytes {
         byte[] p = plain.toByteArray();
         int afterIhdr = PNG_SIGNATURE.length + 4 + 4 + 13 + 4;
         return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
+    }
+
+    /** {@code jpeg} (a JFIF file, as ImageIO writes it) with an APP2 "ICC_PROFILE" segment holding {@code profile} after its APP0. */
+    public static byte[] withIccProfile(byte[] jpeg, byte[] profile) {
+        byte[] id = "ICC_PROFILE\0".getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer app2 = ByteBuffer.allocate(4 + id.length + 2 + profile.length).put((byte) 0xff).put((byte) 0xe2)
+                .putShort((short) (2 + id.length + 2 + profile.length)).put(id).put((byte) 1).put((byte) 1).put(profile);   // chunk 1 of 1
+        int afterApp0 = 4 + ((jpeg[4] & 0xff) << 8 | (jpeg[5] & 0xff));
+        return concat(concat(java.util.Arrays.copyOf(jpeg, afterApp0), app2.array()), java.util.Arrays.copyOfRange(jpeg, afterApp0, jpeg.length));
     }
 
     /**

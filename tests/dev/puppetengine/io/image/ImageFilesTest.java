@@ -72,6 +72,24 @@ class ImageFilesTest {
     }
 
     /**
+     * An embedded ICC profile is ignored in a JPEG as in a PNG (PIL applies none): the same JPEG data with a linear-RGB profile
+     * decode to the same pixels (the JDK's reader converted them from the profile to sRGB, 155 -> 205), and with a grey profile
+     * on a colour image, which the JDK refused as corrupt, too.
+     */
+    @Test
+    void jpegIccProfileIsIgnored() throws IOException {
+        RgbImage img = pattern(32, 24);
+        Path plain = dir.resolve("plain.jpg");
+        assertTrue(ImageIO.write(img.toBufferedImage(), "jpeg", plain.toFile()));
+        byte[] bytes = Files.readAllBytes(plain);
+        byte[] expected = ImageFiles.readRgb(plain).pixels();
+        for (int cs : new int[] {ColorSpace.CS_LINEAR_RGB, ColorSpace.CS_GRAY}) {
+            Path file = Files.write(dir.resolve("icc" + cs + ".jpg"), ImageBytes.withIccProfile(bytes, java.awt.color.ICC_Profile.getInstance(cs).getData()));
+            assertArrayEquals(expected, ImageFiles.readRgb(file).pixels(), "profile of colour space " + cs);
+        }
+    }
+
+    /**
      * CMYK and YCCK JPEGs (Photoshop's, with the Adobe marker) come out as PIL's convert("RGB") makes them, R = 255 - C - K + C*K/255
      * (ink values), not through Java2D's CMYK colour space, which took (1 - C)(1 - K) as linear light and so washed them out.
      */

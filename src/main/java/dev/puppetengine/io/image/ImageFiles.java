@@ -31,11 +31,12 @@ import java.util.Locale;
  *
  * <p>Pixel values come from the decoded samples, not through Java2D's colour management, because PIL
  * applies none: grey is replicated to R=G=B (Java2D would treat it as linear grey and brighten it), an
- * embedded ICC profile is ignored, and 16-bit samples keep their high byte (PIL's "RGB;16B" unpacking).
- * Palette images go through their palette, CMYK (and YCCK) JPEGs through PIL's arithmetic CMYK -> RGB (Java2D's
- * CMYK colour space takes ink as linear light and washes them out). A JPEG cut short is refused, as PIL refuses it (the JDK's decoder
- * only warns, and completes it in grey). JPEG decoding is the JDK's libjpeg; it can differ from PIL's
- * libjpeg-turbo by a unit here and there, so only lossless formats are bit-exact end to end.
+ * embedded ICC profile is ignored (a JPEG's is dropped before decoding: the JDK's reader would convert from it),
+ * and 16-bit samples keep their high byte (PIL's "RGB;16B" unpacking). Palette images go through their palette,
+ * CMYK (and YCCK) JPEGs through PIL's arithmetic CMYK -> RGB (Java2D's CMYK colour space takes ink as linear
+ * light and washes them out). A JPEG cut short is refused, as PIL refuses it (the JDK's decoder only warns, and
+ * completes it in grey). JPEG decoding is the JDK's libjpeg; it can differ from PIL's libjpeg-turbo by a unit
+ * here and there, so only lossless formats are bit-exact end to end.
  */
 public final class ImageFiles {
     private static final String FORMATS = "PNG, JPEG, GIF or BMP";
@@ -49,10 +50,11 @@ public final class ImageFiles {
         if (Files.size(file) == 0) throw new InputFileException("cannot read image " + file + ": the file is empty");
         // ImageIO gives no stream, and no reason, for a file it may not read
         if (!Files.isReadable(file)) throw new AccessDeniedException(file.toString(), null, "permission denied");
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            if (in == null) throw new InputFileException("cannot open image " + file);
-            ImageReader reader = readerFor(in, file);
+        try (ImageInputStream opened = ImageIO.createImageInputStream(file.toFile())) {
+            if (opened == null) throw new InputFileException("cannot open image " + file);
+            ImageReader reader = readerFor(opened, file);
             try {
+                ImageInputStream in = isJpeg(reader) ? withoutIccProfile(opened, file) : opened;   // in memory, when a copy: no close
                 reader.setInput(in);
                 if (reader.getFormatName().equalsIgnoreCase("gif")) return GifFiles.decode(reader, file, 1).get(0).image();
                 int w = reader.getWidth(0), h = reader.getHeight(0);
@@ -111,6 +113,61 @@ public final class ImageFiles {
         try (var entries = Files.list(dir)) {
             return entries.allMatch(p -> FRAME_NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
         }
+    }
+
+    private static boolean isJpeg(ImageReader reader) throws IOException {
+        return reader.getOriginatingProvider().getFormatNames()[0].equalsIgnoreCase("jpeg");
+    }
+
+    /**
+     * The JPEG {@code in} without its ICC profile (APP2 "ICC_PROFILE" segments, which come before the first scan), else {@code in}
+     * itself, at its start. With a profile the JDK's reader converts the pixels from it to sRGB (or refuses the file when the profile
+     * does not fit it); PIL, and so this class, ignores it.
+     */
+    static ImageInputStream withoutIccProfile(ImageInputStream in, Path file) throws IOException {
+        List<long[]> profile = new java.util.ArrayList<>();   // [offset, length] of each segment to drop
+        byte[] id = "ICC_PROFILE\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        in.seek(2);   // after SOI
+        while (true) {
+            int ff = in.read(), marker = in.read();
+            if (ff != 0xff || marker < 0 || marker == 0xda || marker == 0xd9) break;   // not a marker, the end, or the first scan
+            if (marker == 0xff) { in.seek(in.getStreamPosition() - 1); continue; }    // a fill byte
+            if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;     // no length
+            long start = in.getStreamPosition() - 2;
+            int length = in.readUnsignedShort();
+            if (length < 2) break;
+            if (marker == 0xe2 && length >= 2 + id.length) {
+                byte[] head = new byte[id.length];
+                in.readFully(head);
+                if (java.util.Arrays.equals(head, id)) profile.add(new long[] {start, 2 + length});
+            }
+            in.seek(start + 2 + length);
+        }
+        in.seek(0);
+        if (profile.isEmpty()) return in;
+        long size = in.length() >= 0 ? in.length() : Files.size(file);
+        if (size > Integer.MAX_VALUE - 8) return in;   // too large to copy: left as it is
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) size);
+        long at = 0;
+        for (long[] segment : profile) {
+            out.write(readBytes(in, at, segment[0] - at));
+            at = segment[0] + segment[1];
+        }
+        out.write(readBytes(in, at, size - at));
+        in.seek(0);
+        return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(out.toByteArray()));
+    }
+
+    private static byte[] readBytes(ImageInputStream in, long from, long count) throws IOException {
+        byte[] b = new byte[(int) count];
+        in.seek(from);
+        int n = 0;
+        while (n < b.length) {
+            int r = in.read(b, n, b.length - n);
+            if (r < 0) return java.util.Arrays.copyOf(b, n);
+            n += r;
+        }
+        return b;
     }
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
