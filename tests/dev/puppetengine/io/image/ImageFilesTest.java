@@ -231,6 +231,26 @@ class ImageFilesTest {
         assertMessage(Files.writeString(dir.resolve("notes.png"), "this is not an image"), "unsupported");
     }
 
+    /** Formats a phone or browser gives that the JDK does not decode are named as such, with the formats that are read. */
+    @Test
+    void commonUnreadFormatsAreNamed() throws IOException {
+        byte[] webp = "RIFF\u0024\0\0\0WEBPVP8 \0\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] heic = "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] avif = "\0\0\0\u001cftypavif\0\0\0\0avifmif1miaf".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertMessage(Files.write(dir.resolve("photo.webp"), webp), ": unsupported format: a WebP image (expected PNG, JPEG, GIF, BMP or TIFF)");
+        assertMessage(Files.write(dir.resolve("IMG_0001.HEIC"), heic), ": unsupported format: a HEIF (HEIC) image (expected PNG, JPEG, GIF, BMP or TIFF)");
+        assertMessage(Files.write(dir.resolve("photo.avif"), avif), ": unsupported format: an AVIF image (expected PNG, JPEG, GIF, BMP or TIFF)");
+    }
+
+    /** TIFF, which javax.imageio reads, is one of the formats read (16-bit samples keep their high byte, as in a PNG). */
+    @Test
+    void tiffIsRead() throws IOException {
+        RgbImage img = pattern(9, 5);
+        Path file = dir.resolve("a.tif");
+        assertTrue(ImageIO.write(img.toBufferedImage(), "tiff", file.toFile()));
+        assertArrayEquals(img.pixels(), ImageFiles.readRgb(file).pixels());
+    }
+
     @Test
     void truncatedFileIsNamed() throws IOException {
         Path good = dir.resolve("good.png");

@@ -16,11 +16,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * A directory of images (PNG, JPEG, BMP, GIF), each with a sibling {@code <name>-drags.json} in the format
+ * A directory of images (PNG, JPEG, BMP, TIFF, GIF), each with a sibling {@code <name>-drags.json} in the format
  * {@code sample --drags} reads ({@link DragArgs}); examples are named by the image's base name.
  */
 final class ImageDirSource implements ExampleSource {
-    private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".gif");
+    private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif");
 
     private final Map<String, Path> images = new TreeMap<>();
     private final int frames;
@@ -39,7 +39,7 @@ final class ImageDirSource implements ExampleSource {
                     }
             }
         }
-        if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP or GIF) found");
+        if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP, TIFF or GIF) found");
         this.frames = frames;
         this.autoOrient = autoOrient;
     }

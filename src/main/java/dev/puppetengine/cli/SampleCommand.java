@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
                         + " centred square, resized to its resolution. Without --model, the small model shipped in models/toy is used (CPU)."},
         footer = {"", "Example:", "  ./puppet-engine sample --image examples/cabinet.png --drag 110,183:28,194 --out out.gif --overlay"})
 final class SampleCommand implements Callable<Integer> {
-    @Option(names = "--image", required = true, description = "Input image (PNG, JPEG, BMP, GIF first frame); alpha is composited onto white.")
+    @Option(names = "--image", required = true, description = "Input image (PNG, JPEG, BMP, TIFF, GIF first frame); alpha is composited onto white.")
     Path image;
 
     @Option(names = "--drag", description = "A drag x0,y0:x1,y1 (repeatable, at most 5 in all).")

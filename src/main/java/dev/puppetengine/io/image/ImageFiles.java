@@ -26,7 +26,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Reads still images (PNG, JPEG, BMP, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
+ * Reads still images (PNG, JPEG, BMP, TIFF, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
  * RGBA the way PIL would see them, and writes PNGs and directories of PNG frames atomically.
  *
  * <p>Pixel values come from the decoded samples, not through Java2D's colour management, because PIL
@@ -39,7 +39,8 @@ import java.util.Locale;
  * here and there, so only lossless formats are bit-exact end to end.
  */
 public final class ImageFiles {
-    private static final String FORMATS = "PNG, JPEG, GIF or BMP";
+    /** What {@link #readRgba} reads: the formats the JDK's javax.imageio decodes (and WBMP, which has no signature to tell it by). */
+    private static final String FORMATS = "PNG, JPEG, GIF, BMP or TIFF";
 
     private ImageFiles() {}
 
@@ -172,8 +173,34 @@ public final class ImageFiles {
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
         Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-        if (!readers.hasNext()) throw new InputFileException("cannot read image " + file + ": unsupported or unrecognised format (expected " + FORMATS + ")");
+        if (!readers.hasNext()) {
+            String kind = unreadKind(in);
+            throw new InputFileException("cannot read image " + file + ": " + (kind == null ? "unsupported or unrecognised format" : "unsupported format: " + kind)
+                    + " (expected " + FORMATS + ")");
+        }
         return readers.next();
+    }
+
+    /** "a WebP image" (HEIF, AVIF, JPEG XL): a common format this class does not read that {@code in} starts as, else null. */
+    private static String unreadKind(ImageInputStream in) throws IOException {
+        byte[] head = new byte[12];
+        in.mark();
+        int n;
+        try {
+            n = in.read(head);
+        } finally {
+            in.reset();
+        }
+        String text = new String(head, 0, Math.max(n, 0), java.nio.charset.StandardCharsets.ISO_8859_1);
+        if (n < 12) return n >= 2 && (head[0] & 0xff) == 0xff && head[1] == 0x0a ? "a JPEG XL image" : null;
+        if (text.startsWith("RIFF") && text.startsWith("WEBP", 8)) return "a WebP image";
+        if (text.startsWith("ftyp", 4)) {
+            String brand = text.substring(8, 12);
+            if (brand.equals("avif") || brand.equals("avis")) return "an AVIF image";
+            if (List.of("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1").contains(brand)) return "a HEIF (HEIC) image";
+        }
+        if ((head[0] & 0xff) == 0xff && head[1] == 0x0a || text.startsWith("\0\0\0\fJXL ")) return "a JPEG XL image";
+        return null;
     }
 
     /** The most pixels an image may have: its RGBA bytes are one Java array. */
