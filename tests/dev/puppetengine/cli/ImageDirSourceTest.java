@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class ImageDirSourceTest {
     @TempDir
@@ -20,5 +21,20 @@ class ImageDirSourceTest {
         for (String name : List.of("a.png", "b.JPG", "c.jpeg", "d.bmp", "e.tif", "f.TIFF", "g.gif", "h.webp", "notes.txt", "a-drags.json"))
             Files.write(dir.resolve(name), new byte[] {1});
         assertEquals(List.of("a", "b", "c", "d", "e", "f", "g"), new ImageDirSource(dir, 14, false).names());
+    }
+
+    /** A phone's HEIC beside its drags file was left out of the batch in silence; it is an input that fails saying what it is. */
+    @Test
+    void anUnreadFormatWithItsDragsFileIsAnInputThatFailsSayingWhy() throws IOException {
+        Files.write(dir.resolve("a.png"), new byte[] {1});
+        Files.write(dir.resolve("b.heic"), "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Files.writeString(dir.resolve("b-drags.json"), "{\"drags\": [{\"start\": [1, 1], \"end\": [2, 2]}]}");
+        Files.write(dir.resolve("c.webp"), new byte[] {1});                // no drags file: not an input
+        Files.write(dir.resolve("a.heic"), new byte[] {1});                // beside a readable a.png: not an input
+        Files.writeString(dir.resolve("a-drags.json"), "{}");
+        ImageDirSource source = new ImageDirSource(dir, 14, false);
+        assertEquals(List.of("a", "b"), source.names());
+        IOException e = assertThrows(IOException.class, () -> source.load("b"));
+        assertEquals("cannot read image " + dir.resolve("b.heic") + ": unsupported format: a HEIF (HEIC) image (expected PNG, JPEG, GIF, BMP or TIFF)", e.getMessage());
     }
 }

@@ -17,7 +17,8 @@ import java.util.stream.Stream;
 
 /**
  * A directory of images (PNG, JPEG, BMP, TIFF, GIF), each with a sibling {@code <name>-drags.json} in the format
- * {@code sample --drags} reads ({@link DragArgs}); examples are named by the image's base name.
+ * {@code sample --drags} reads ({@link DragArgs}); examples are named by the image's base name. A file of another
+ * format that has such a drags file is an input too, one that fails naming its format.
  */
 final class ImageDirSource implements ExampleSource {
     private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif");
@@ -37,6 +38,17 @@ final class ImageDirSource implements ExampleSource {
                         Path other = images.put(n.substring(0, n.length() - ext.length()), p);
                         if (other != null) throw new UserError(p + " and " + other + " would both be written as " + n.substring(0, n.length() - ext.length()) + ".gif");
                     }
+            }
+        }
+        // A file of another kind beside its own drags file (photo.heic and photo-drags.json) is an input too, which then fails
+        // saying what it is, rather than one the batch leaves out in silence; one beside a readable image of its name stays out.
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s.sorted()::iterator) {
+                String n = p.getFileName().toString();
+                int dot = n.lastIndexOf('.');
+                if (dot <= 0 || n.endsWith("-drags.json") || !Files.isRegularFile(p)) continue;
+                String base = n.substring(0, dot);
+                if (!images.containsKey(base) && Files.isRegularFile(p.resolveSibling(base + "-drags.json"))) images.put(base, p);
             }
         }
         if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP, TIFF or GIF) found");
