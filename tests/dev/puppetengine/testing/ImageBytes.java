@@ -48,7 +48,7 @@ public final class ImageBytes {
         return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
     }
 
-    /** {@code jpeg} (a JFIF file, as ImageIO writes it) with an APP2 "ICC_PROFILE" segment holding {@code profile} after its APP0. */
+    /** {@code jpeg} with an APP2 "ICC_PROFILE" segment holding {@code profile} after its first segment (ImageIO's APP0, or {@link #jpeg}'s APP1). */
     public static byte[] withIccProfile(byte[] jpeg, byte[] profile) {
         byte[] id = "ICC_PROFILE\0".getBytes(StandardCharsets.US_ASCII);
         ByteBuffer app2 = ByteBuffer.allocate(4 + id.length + 2 + profile.length).put((byte) 0xff).put((byte) 0xe2)
