@@ -7,23 +7,32 @@ import javax.imageio.IIOException;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * Reads still images (PNG, JPEG, BMP, TIFF, the first frame of a GIF; anything javax.imageio decodes) into 8-bit
@@ -60,7 +69,7 @@ public final class ImageFiles {
                 if (reader.getFormatName().equalsIgnoreCase("gif")) return GifFiles.decode(reader, file, 1).get(0).image();
                 int w = reader.getWidth(0), h = reader.getHeight(0);
                 checkSize(file, w, h);
-                List<String> truncated = new java.util.ArrayList<>();
+                List<String> truncated = new ArrayList<>();
                 // the JPEG decoder only warns about a cut file, and fills what is missing with grey; PIL refuses it
                 reader.addIIOReadWarningListener((r, warning) -> { if (warning.startsWith("Truncated File")) truncated.add(warning); });
                 BufferedImage img = reader.read(0);
@@ -95,7 +104,7 @@ public final class ImageFiles {
         if (frames.isEmpty()) throw new IllegalArgumentException("no frames to write to " + dir);
         String pattern = framePattern(frames.size());
         if (Files.isDirectory(dir) && !holdsOnlyFrames(dir))
-            throw new java.nio.file.FileAlreadyExistsException(dir.toString(), null, "output directory holds files other than PNG frames (frame_NNN.png); remove them or choose another");
+            throw new FileAlreadyExistsException(dir.toString(), null, "output directory holds files other than PNG frames (frame_NNN.png); remove them or choose another");
         AtomicFile.replaceDirectory(dir, temp -> {
             PngEncoder png = new PngEncoder();
             for (int i = 0; i < frames.size(); i++) Files.write(temp.resolve(String.format(Locale.ROOT, pattern, i)), png.encode(frames.get(i)));
@@ -107,12 +116,12 @@ public final class ImageFiles {
         return "frame_%0" + Math.max(3, String.valueOf(count - 1).length()) + "d.png";
     }
 
-    private static final java.util.regex.Pattern FRAME_NAME = java.util.regex.Pattern.compile("frame_\\d{3,}\\.png");
+    private static final Pattern FRAME_NAME = Pattern.compile("frame_\\d{3,}\\.png");
 
     /** Whether {@code dir} holds nothing but {@code frame_NNN.png} files, as {@link #writePngFrames} writes (or nothing). */
     public static boolean holdsOnlyFrames(Path dir) throws IOException {
         try (var entries = Files.list(dir)) {
-            return entries.allMatch(p -> FRAME_NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+            return entries.allMatch(p -> FRAME_NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS));
         }
     }
 
@@ -126,8 +135,8 @@ public final class ImageFiles {
      * does not fit it); PIL, and so this class, ignores it.
      */
     static ImageInputStream withoutIccProfile(ImageInputStream in, Path file) throws IOException {
-        List<long[]> profile = new java.util.ArrayList<>();   // [offset, length] of each segment to drop
-        byte[] id = "ICC_PROFILE\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        List<long[]> profile = new ArrayList<>();   // [offset, length] of each segment to drop
+        byte[] id = "ICC_PROFILE\0".getBytes(StandardCharsets.US_ASCII);
         in.seek(2);   // after SOI
         while (true) {
             int ff = in.read(), marker = in.read();
@@ -140,7 +149,7 @@ public final class ImageFiles {
             if (marker == 0xe2 && length >= 2 + id.length) {
                 byte[] head = new byte[id.length];
                 in.readFully(head);
-                if (java.util.Arrays.equals(head, id)) profile.add(new long[] {start, 2 + length});
+                if (Arrays.equals(head, id)) profile.add(new long[] {start, 2 + length});
             }
             in.seek(start + 2 + length);
         }
@@ -148,7 +157,7 @@ public final class ImageFiles {
         if (profile.isEmpty()) return in;
         long size = in.length() >= 0 ? in.length() : Files.size(file);
         if (size > Integer.MAX_VALUE - 8) return in;   // too large to copy: left as it is
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) size);
+        ByteArrayOutputStream out = new ByteArrayOutputStream((int) size);
         long at = 0;
         for (long[] segment : profile) {
             out.write(readBytes(in, at, segment[0] - at));
@@ -156,7 +165,7 @@ public final class ImageFiles {
         }
         out.write(readBytes(in, at, size - at));
         in.seek(0);
-        return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(out.toByteArray()));
+        return new MemoryCacheImageInputStream(new ByteArrayInputStream(out.toByteArray()));
     }
 
     private static byte[] readBytes(ImageInputStream in, long from, long count) throws IOException {
@@ -165,7 +174,7 @@ public final class ImageFiles {
         int n = 0;
         while (n < b.length) {
             int r = in.read(b, n, b.length - n);
-            if (r < 0) return java.util.Arrays.copyOf(b, n);
+            if (r < 0) return Arrays.copyOf(b, n);
             n += r;
         }
         return b;
@@ -191,7 +200,7 @@ public final class ImageFiles {
         } finally {
             in.reset();
         }
-        String text = new String(head, 0, Math.max(n, 0), java.nio.charset.StandardCharsets.ISO_8859_1);
+        String text = new String(head, 0, Math.max(n, 0), StandardCharsets.ISO_8859_1);
         if (n < 12) return n >= 2 && (head[0] & 0xff) == 0xff && head[1] == 0x0a ? "a JPEG XL image" : null;
         if (text.startsWith("RIFF") && text.startsWith("WEBP", 8)) return "a WebP image";
         if (text.startsWith("ftyp", 4)) {
