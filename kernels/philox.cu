@@ -11,7 +11,7 @@
 #define DDIV(a, b) __ddiv_rn(a, b)
 #define DSQRT(a) __dsqrt_rn(a)
 #define HD __host__ __device__
-#else  // host build of this file for tests/kernels/philox_host_check.cu (x86-64 without -mfma never contracts)
+#else  // host build of this file for kernels/check/philox_host_check.cu (x86-64 without -mfma never contracts)
 #include <math.h>
 #define DADD(a, b) ((a) + (b))
 #define DSUB(a, b) ((a) - (b))
