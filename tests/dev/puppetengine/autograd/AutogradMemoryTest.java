@@ -147,6 +147,101 @@ class AutogradMemoryTest {
         }
     }
 
+    /**
+     * Each node frees what it saved as soon as its backward has run, not when the whole backward ends: x -> scale -> probe
+     * -> square, where square alone holds the scaled activation (its other handles closed). By the time the probe's
+     * backward runs, square has run and that activation is gone: memory is what it was before backward, plus the probe's
+     * incoming gradient, minus the activation.
+     */
+    @Test
+    void aNodesSavedTensorsGoAsSoonAsItsBackwardHasRun() {
+        try (Scope s = Scope.open()) {
+            Tensor x = x(), h = F.scale(x, 2);
+            long[] atProbe = {-1};
+            Tensor p = Autograd.attach(h.alias(), new Node("probe", h) {
+                @Override
+                protected Tensor[] backward(Tensor gy) {
+                    atProbe[0] = CPU.bytesInUse();
+                    return new Tensor[]{gy.alias()};
+                }
+            });
+            Tensor y = F.square(p), g = Tensor.zeros(CPU, DType.F32, 64);
+            h.close();
+            p.close();
+            long before = CPU.bytesInUse();
+            Autograd.backward(y, g);
+            assertEquals(before, atProbe[0], "square's saved input freed (-256 B), its gradient alive (+256 B)");
+        }
+    }
+
+    /** Closing a tape twice is a no-op, even with another tape open by then (it is no longer the current one). */
+    @Test
+    void aTapeClosesOnce() {
+        try (Scope s = Scope.open()) {
+            Autograd.Tape t = Autograd.tape();
+            t.close();
+            try (Autograd.Tape other = Autograd.tape()) {
+                t.close();
+            }
+        }
+    }
+
+    /** A failure midway frees the gradients already handed to nodes that never ran (they belong to the caller's scope). */
+    @Test
+    void aBackwardThatFailsMidwayFreesItsPendingGradients() {
+        try (Scope s = Scope.open()) {
+            Tensor x = x();
+            Tensor a = Autograd.attach(Tensor.zeros(CPU, DType.F32, 64), new Node("fails", F.square(x)) {
+                @Override
+                protected Tensor[] backward(Tensor gy) { throw new IllegalStateException("simulated failure"); }
+            });
+            Tensor root = F.add(a, F.square(x)), g = Tensor.zeros(CPU, DType.F32, 64);
+            long before = CPU.bytesInUse();
+            // add's gradient goes to both; the second square runs first (last pushed) and leaves x's 2 x gy pending
+            assertThrows(IllegalStateException.class, () -> Autograd.backward(root, g));
+            assertEquals(before, CPU.bytesInUse());
+        }
+    }
+
+    /**
+     * add and sub save neither input, matmul only the operand the other's gradient needs: a constant's handle closed
+     * after the op frees its memory (x -> matmul with w needs w, not x).
+     */
+    @Test
+    void opsSaveOnlyWhatTheirBackwardNeeds() {
+        try (Scope s = Scope.open()) {
+            Tensor x = x();
+            for (boolean sub : new boolean[]{false, true}) {
+                Tensor c = Tensor.zeros(CPU, DType.F32, 64);
+                long before = CPU.bytesInUse();
+                Tensor y = sub ? F.sub(x, c) : F.add(c, x);   // c first and second: both slots
+                c.close();
+                assertEquals(before, CPU.bytesInUse(), (sub ? "sub" : "add") + ": y's 256 B in, c's 256 B out");
+            }
+            Tensor a = Autograd.requireGrad(Tensor.zeros(CPU, DType.F32, 4, 16)), w = Tensor.zeros(CPU, DType.F32, 16, 4);
+            long before = CPU.bytesInUse();
+            Tensor y = F.matmul(a, w);
+            a.close();
+            y.close();
+            assertEquals(before - 256, CPU.bytesInUse(), "matmul kept its grad-requiring operand");
+        }
+    }
+
+    /** Without recording, the norms' statistics and attention's log-sum-exp are freed at once: only the output is left. */
+    @Test
+    void normsAndAttentionWithoutRecordingLeaveOnlyTheirOutput() {
+        try (Scope s = Scope.open(); GradMode.Guard g = GradMode.noGrad()) {
+            Tensor x = Tensor.zeros(CPU, DType.F32, 2, 4, 8), gamma = Tensor.zeros(CPU, DType.F32, 8), beta = Tensor.zeros(CPU, DType.F32, 8);
+            long before = CPU.bytesInUse();
+            F.groupNorm(x, gamma, beta, 2, 1e-5, true);
+            assertEquals(before + 256, CPU.bytesInUse(), "groupNorm");
+            F.layerNorm(x, gamma, beta, 1e-5);
+            assertEquals(before + 512, CPU.bytesInUse(), "layerNorm");
+            F.attention(x, x, x, 2, 0.5);
+            assertEquals(before + 768, CPU.bytesInUse(), "attention");
+        }
+    }
+
     private static Tensor x() {
         return Autograd.requireGrad(Tensor.of(CPU, DType.F32, new int[]{64}, new double[64]));
     }

@@ -145,4 +145,123 @@ class AutogradTest {
         Autograd.backward(F.sum(F.checkpoint(in -> in[1] == null ? F.mul(in[0], in[0]) : in[1], x, null)));
         assertArrayEquals(new double[]{2, -6}, x.grad().toDoubleArray());
     }
+
+    /** A leaf has one accumulator, made on first use and kept, so two uses of it sum into one gradient node. */
+    @Test
+    void aLeafKeepsOneAccumulator() {
+        Tensor x = Autograd.requireGrad(randn(rng, 2));
+        Node acc = Autograd.producer(x);
+        assertSame(acc, Autograd.producer(x));
+        assertSame(acc, x.gradFn());
+        assertTrue(Autograd.isLeaf(x));
+    }
+
+    /** A gradFn autograd did not make (another engine's) is refused, not silently replaced by an accumulator. */
+    @Test
+    void aForeignGradFnIsRefused() {
+        Tensor x = randn(rng, 2);
+        x.setRequiresGrad(true);
+        x.setGradFn(new dev.puppetengine.tensor.GradFn() {});
+        assertThrows(IllegalStateException.class, () -> F.square(x));
+    }
+
+    /** needs(i) is whether input i leads to a leaf wanting a gradient; null and constant inputs do not. */
+    @Test
+    void aNodeNeedsOnlyTheGradientsOfInputsThatRequireThem() {
+        Tensor x = Autograd.requireGrad(randn(rng, 2)), c = randn(rng, 2);
+        Node n = new Node("probe", x, c, null) {
+            @Override
+            protected Tensor[] backward(Tensor gy) { return new Tensor[3]; }
+        };
+        assertTrue(n.needs(0));
+        assertFalse(n.needs(1));
+        assertFalse(n.needs(2));
+    }
+
+    /** A node may return fewer gradients than it has inputs: the missing ones count as none. */
+    @Test
+    void aNodeMayReturnFewerGradientsThanInputs() {
+        Tensor x = Autograd.requireGrad(randn(rng, 2)), w = Autograd.requireGrad(randn(rng, 2));
+        Tensor y = Autograd.attach(randn(rng, 2), new Node("first only", x, w) {
+            @Override
+            protected Tensor[] backward(Tensor gy) { return new Tensor[]{gy.alias()}; }
+        });
+        Autograd.backward(F.sum(y));
+        assertArrayEquals(new double[]{1, 1}, x.grad().toDoubleArray());
+        assertNull(w.grad());
+        Tensor z = Autograd.attach(randn(rng, 2), new Node("none", x) {
+            @Override
+            protected Tensor[] backward(Tensor gy) { return new Tensor[0]; }
+        });
+        Autograd.backward(F.sum(z));
+        assertArrayEquals(new double[]{1, 1}, x.grad().toDoubleArray(), "unchanged");
+    }
+
+    /** A node handing a leaf a gradient of another shape is a bug in that node: refused, not accumulated. */
+    @Test
+    void aLeafRefusesAGradientOfAnotherShape() {
+        Tensor x = Autograd.requireGrad(randn(rng, 2));
+        Tensor y = Autograd.attach(randn(rng, 3), new Node("wrong shape", x) {
+            @Override
+            protected Tensor[] backward(Tensor gy) { return new Tensor[]{gy.alias()}; }
+        });
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Autograd.backward(F.sum(y)));
+        assertTrue(e.getMessage().contains("for leaf [2]"), e.getMessage());
+        assertNull(x.grad());
+    }
+
+    @Test
+    void meanIsTheSumOverTheCount() {
+        Tensor x = Autograd.requireGrad(Tensor.of(CPU, DType.F64, new int[]{2, 2}, 1, 2, 3, 6));
+        Tensor m = F.mean(x);
+        assertEquals(3, m.item());
+        Autograd.backward(m);
+        assertArrayEquals(new double[]{0.25, 0.25, 0.25, 0.25}, x.grad().toDoubleArray());
+    }
+
+    @Test
+    void detachKeepsTheValuesAndCutsTheGraph() {
+        Tensor x = Autograd.requireGrad(Tensor.of(CPU, DType.F64, new int[]{2}, 1, -2));
+        Tensor d = F.detach(F.square(x));
+        assertArrayEquals(new double[]{1, 4}, d.toDoubleArray());
+        assertFalse(d.requiresGrad());
+        assertNull(d.gradFn());
+    }
+
+    /**
+     * block(true) is a checkpoint: one node over the block; block(false) records the block's own ops. Node names are what
+     * a second backward's message names (group norm's says whether the SiLU was fused).
+     */
+    @Test
+    void aCheckpointedBlockIsOneCheckpointNode() {
+        Tensor x = Autograd.requireGrad(randn(rng, 3));
+        assertEquals("Node(checkpoint)", F.block(true, in -> F.square(F.square(in[0])), x).gradFn().toString());
+        assertEquals("Node(square)", F.block(false, in -> F.square(F.square(in[0])), x).gradFn().toString());
+        Tensor h = Autograd.requireGrad(randn(rng, 1, 2, 4)), gamma = randn(rng, 4), beta = randn(rng, 4);
+        assertEquals("Node(groupNormSilu)", F.groupNorm(h, gamma, beta, 2, 1e-5, true).gradFn().toString());
+        assertEquals("Node(groupNorm)", F.groupNorm(h, gamma, beta, 2, 1e-5, false).gradFn().toString());
+    }
+
+    /**
+     * The blend factor's gradient (the backend's is F32) reaches alpha's producer in alpha's dtype, as every gradient
+     * reaches a node in its output's: a bf16 op's backward kernel is not handed an F32 gradient.
+     */
+    @Test
+    void theBlendFactorsGradientArrivesInAlphasDtype() {
+        for (DType t : List.of(DType.F64, DType.BF16)) {
+            Tensor a = Tensor.of(CPU, t, new int[]{2}, 1.5, 0), b = Tensor.of(CPU, t, new int[]{2}, 0, 0);
+            Tensor p = Autograd.requireGrad(Tensor.of(CPU, t, new int[]{1}, 0.5));
+            DType[] seen = new DType[1];
+            Tensor alpha = Autograd.attach(p.alias(), new Node("probe", p) {
+                @Override
+                protected Tensor[] backward(Tensor gy) {
+                    seen[0] = gy.dtype();
+                    return new Tensor[]{gy.alias()};
+                }
+            });
+            Autograd.backward(F.sum(F.blendFilm(a, b, alpha, null, null)));
+            assertEquals(t, seen[0]);
+            assertEquals(1.5, p.grad().item(), 0);
+        }
+    }
 }
