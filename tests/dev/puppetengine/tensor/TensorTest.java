@@ -223,4 +223,26 @@ class TensorTest {
             assertEquals(DType.F64, a.to(DType.F64).dtype());
         }
     }
+
+    /**
+     * A Use leaves its scope once (closing it again is a no-op) and only in order: an outer one left first is refused and
+     * stays open, so closing it in order afterwards still leaves its scope (it did nothing: the scope stayed current).
+     */
+    @Test
+    void scopeUsesCloseOnceAndInOrder() {
+        Scope a = Scope.detached(), b = Scope.detached();
+        try {
+            Scope.Use ua = a.use(), ub = b.use();
+            assertThrows(IllegalStateException.class, ua::close);
+            assertSame(b, Scope.current());
+            ub.close();
+            ub.close();
+            assertSame(a, Scope.current());
+            ua.close();
+            assertNull(Scope.current());
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
 }

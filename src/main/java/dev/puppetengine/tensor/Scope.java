@@ -81,9 +81,11 @@ public final class Scope implements AutoCloseable {
         @Override
         public void close() {
             if (done) return;
-            done = true;
             Deque<Scope> st = STACK.get();
+            // refused before it is marked done: else the close in order that follows did nothing, and the scope stayed
+            // current on this thread for good (every tensor made there after registered with it)
             if (st.peek() != scope) throw new IllegalStateException("scopes closed out of order");
+            done = true;
             st.pop();
         }
     }
