@@ -225,6 +225,29 @@ class TensorTest {
     }
 
     /**
+     * NaN, infinity, overflow and the subnormal range of the conversions: a NaN whose rounding carry would reach the
+     * exponent (0x7f800001, 0x7fffffff) stays a NaN in bf16 with its sign; in fp16 a NaN keeps its top payload bits, an
+     * exponent one past fp16's largest is infinity (not a NaN), subnormal ties go to even, and a float far below 2^-24
+     * is a signed zero (a shift by 32 or more would wrap).
+     */
+    @Test
+    void conversionsAtTheEdges() {
+        assertEquals((short) 0x7fc0, Half.floatToBf16(Float.intBitsToFloat(0x7f800001)));
+        assertEquals((short) 0x7fff, Half.floatToBf16(Float.intBitsToFloat(0x7fffffff)));
+        assertEquals((short) 0xffc0, Half.floatToBf16(Float.intBitsToFloat(0xffc00000)));
+        assertEquals((short) 0x7f00, Half.floatToF16(Float.intBitsToFloat(0x7fe00000)));
+        assertEquals((short) 0xfe00, Half.floatToF16(Float.intBitsToFloat(0xffc00000)));
+        assertEquals((short) 0x7e00, Half.floatToF16(Float.intBitsToFloat(0x7f800001)));
+        assertEquals((short) 0x7c00, Half.floatToF16(Float.POSITIVE_INFINITY));
+        assertEquals((short) 0x7c00, Half.floatToF16(98304f));   // 1.5 x 2^16
+        assertEquals((short) 0, Half.floatToF16(0x1p-25f));      // tie between 0 and 2^-24: even
+        assertEquals((short) 2, Half.floatToF16(3 * 0x1p-25f));  // tie between 1 and 2 x 2^-24: even
+        assertEquals((short) 1, Half.floatToF16(0x1p-25f + 0x1p-40f));
+        assertEquals((short) 0, Half.floatToF16(1e-20f));
+        assertEquals((short) 0x8000, Half.floatToF16(-1e-20f));
+    }
+
+    /**
      * A Use leaves its scope once (closing it again is a no-op) and only in order: an outer one left first is refused and
      * stays open, so closing it in order afterwards still leaves its scope (it did nothing: the scope stayed current).
      */
@@ -244,5 +267,187 @@ class TensorTest {
             a.close();
             b.close();
         }
+    }
+
+    /** escape moves only what the current scope owns: with no scope open, or a tensor of an outer scope, it changes nothing. */
+    @Test
+    void escapeLeavesWhatTheCurrentScopeDoesNotOwn() {
+        assertNull(Scope.current());
+        try (Tensor t = iota(DType.F32, 2)) {
+            assertNull(t.owner());
+            assertSame(t, Scope.escape(t));
+            assertNull(t.owner());
+        }
+        try (Scope a = Scope.open()) {
+            Tensor t = iota(DType.F32, 2);
+            try (Scope b = Scope.open(); Scope c = Scope.open()) {
+                assertSame(t, Scope.escape(t));
+                assertSame(a, t.owner());
+            }
+            assertFalse(t.isClosed());
+        }
+    }
+
+    /** A storage's reference count refuses use after the last release, and a release too many. */
+    @Test
+    void aFreedStorageIsNeitherRetainedNorReleasedAgain() {
+        Tensor t = iota(DType.F32, 2);
+        Storage s = t.storage();
+        t.close();
+        assertEquals("storage already freed", assertThrows(IllegalStateException.class, s::retain).getMessage());
+        assertEquals("storage released twice", assertThrows(IllegalStateException.class, s::release).getMessage());
+    }
+
+    /** Under HostTransfers.forbid every host read and write is refused; after the guard, allowed again. */
+    @Test
+    void hostTransfersForbidden() {
+        try (Tensor t = iota(DType.F32, 2)) {
+            try (HostTransfers.Guard g = HostTransfers.forbid("a test")) {
+                assertTrue(assertThrows(IllegalStateException.class, t::toDoubleArray).getMessage().contains("host read"));
+                assertTrue(assertThrows(IllegalStateException.class, () -> t.copyFrom(new double[]{1, 2})).getMessage().contains("host write"));
+            }
+            assertArrayEquals(new double[]{0, 1}, t.toDoubleArray());
+            try (HostTransfers.Guard outer = HostTransfers.forbid("the outer region")) {
+                try (HostTransfers.Guard inner = HostTransfers.forbid("the inner region")) {
+                    assertTrue(assertThrows(IllegalStateException.class, t::toDoubleArray).getMessage().contains("the inner region"));
+                }
+                assertTrue(assertThrows(IllegalStateException.class, t::toDoubleArray).getMessage().contains("the outer region"),
+                        "the inner guard's close restores the outer ban");
+            }
+            assertArrayEquals(new double[]{0, 1}, t.toDoubleArray());
+        }
+    }
+
+    /**
+     * Views are checked against their storage: in bounds at both ends (negative strides reach below the offset), one
+     * element past either end refused, an empty view anywhere, a rank mismatch refused; a closed handle makes no view
+     * even while another view keeps the storage alive, and closing it twice releases the storage once.
+     */
+    @Test
+    void viewsAreCheckedAgainstTheirStorage() {
+        try (Scope sc = Scope.open()) {
+            Tensor base = iota(DType.F32, 4);
+            base.view(new int[]{4}, new long[]{1}, 0).close();
+            base.view(new int[]{2}, new long[]{-1}, 1).close();
+            base.view(new int[]{1}, new long[]{1}, 3).close();
+            base.view(new int[]{0, 2}, new long[]{1, 1}, 100).close();
+            assertThrows(IndexOutOfBoundsException.class, () -> base.view(new int[]{4}, new long[]{1}, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> base.view(new int[]{2}, new long[]{-1}, 0));
+            assertThrows(IndexOutOfBoundsException.class, () -> base.view(new int[]{1}, new long[]{1}, 4));
+            assertThrows(IndexOutOfBoundsException.class, () -> base.view(new int[]{1}, new long[]{1}, -1));
+            assertThrows(IllegalArgumentException.class, () -> base.view(new int[]{2}, new long[]{1, 1}, 0));
+            assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(base.storage(), 5));
+            Tensor view = base.narrow(0, 1, 2);
+            base.close();
+            base.close();
+            assertThrows(IllegalStateException.class, base::alias);
+            assertThrows(IllegalStateException.class, base::storage);
+            assertTrue(base.toString().endsWith("(closed)"), base.toString());
+            assertEquals("Tensor[2] F32 on " + CPU.name(), view.toString());
+            assertArrayEquals(new double[]{1, 2}, view.toDoubleArray(), "the storage outlives base's double close");
+            assertArrayEquals(new float[]{1, 2}, view.toFloatArray());
+        }
+    }
+
+    /** The shape ops' refusals: narrow's range, permute's order, expand's target; transpose in 3-D, expand's -1 and new dims. */
+    @Test
+    void shapeOpsCheckTheirArguments() {
+        try (Scope sc = Scope.open()) {
+            Tensor x = iota(DType.F32, 2, 3, 4);
+            assertArrayEquals(new double[]{3}, x.narrow(2, 3, 1).narrow(1, 0, 1).narrow(0, 0, 1).toDoubleArray());
+            assertEquals(0, x.narrow(1, 3, 0).numel());
+            assertThrows(IndexOutOfBoundsException.class, () -> x.narrow(1, 2, 2));
+            assertThrows(IndexOutOfBoundsException.class, () -> x.narrow(1, -1, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> x.narrow(1, 0, -1));
+            // past the view's own end though inside its storage: refused by narrow, not left to the storage bounds
+            Tensor n = iota(DType.F32, 4, 6).narrow(1, 1, 3);
+            String m = assertThrows(IndexOutOfBoundsException.class, () -> n.narrow(1, 2, 2)).getMessage();
+            assertTrue(m.startsWith("narrow(1, 2, 2)"), m);
+            assertThrows(IllegalArgumentException.class, () -> x.permute(1, 0));
+            assertThrows(IllegalArgumentException.class, () -> x.permute(0, 1, 1));
+            Tensor t = x.transpose(0, 2);
+            assertArrayEquals(new int[]{4, 3, 2}, t.shape());
+            assertArrayEquals(new long[]{1, 4, 12}, t.strides());
+            assertEquals(12, t.stride(-1));
+            Tensor col = iota(DType.F32, 3, 1);
+            assertArrayEquals(new int[]{2, 3, 4}, col.expand(2, -1, 4).shape());
+            assertArrayEquals(new long[]{0, 1, 0}, col.expand(2, -1, 4).strides());
+            assertEquals(0, col.expand(0, 3, 1).numel());
+            assertThrows(IllegalArgumentException.class, () -> col.expand(3));
+            assertThrows(IllegalArgumentException.class, () -> col.expand(-1, 3, 1));
+            assertThrows(IllegalArgumentException.class, () -> col.expand(2, 4));
+        }
+    }
+
+    /**
+     * reshape of a non-contiguous tensor is a view exactly where torch's computeStride finds one (chunks of mergeable
+     * dims, size-1 dims anywhere), else a copy; either way the values are the contiguous tensor's, reshaped.
+     */
+    @Test
+    void reshapeOfANonContiguousTensorViewsWhereStridesAllow() {
+        try (Scope sc = Scope.open()) {
+            Tensor expanded = iota(DType.F32, 3, 1).expand(3, 4);                              // strides (1, 0)
+            reshapesAs(expanded, true, 3, 2, 2);
+            reshapesAs(expanded, false, 12);
+            Tensor t = iota(DType.F32, 2, 3, 4).transpose(0, 1);                                // (3, 2, 4), strides (4, 12, 1)
+            reshapesAs(t, true, 3, 2, 2, 2);
+            reshapesAs(t, true, 3, 1, 2, 4, 1);
+            reshapesAs(t, false, 6, 4);
+            reshapesAs(t, false, 3, 8);
+            Tensor n = iota(DType.F32, 4, 6).narrow(1, 1, 3);                                   // (4, 3), strides (6, 1)
+            reshapesAs(n, true, 2, 2, 3);
+            reshapesAs(n, true, 1, 4, 3);
+            reshapesAs(n, true, 4, 3, 1);
+            reshapesAs(n, false, 12);
+            Tensor base = iota(DType.F32, 48);
+            reshapesAs(base.view(new int[]{3, 1, 4}, new long[]{8, 99, 1}, 0), true, 3, 4);    // a size-1 dim's stride is free
+            reshapesAs(base.view(new int[]{2, 3, 4}, new long[]{24, 8, 2}, 0), true, 24);      // one chunk, element stride 2
+            reshapesAs(base.view(new int[]{2, 3, 4}, new long[]{24, 8, 2}, 0), true, 6, 2, 2);
+        }
+    }
+
+    private static void reshapesAs(Tensor x, boolean view, int... shape) {
+        assertFalse(x.isContiguous());
+        double[] want;
+        try (Tensor c = x.contiguous()) {
+            want = c.toDoubleArray();
+        }
+        Tensor r = x.reshape(shape);
+        assertArrayEquals(shape, r.shape());
+        assertEquals(view, r.storage() == x.storage(), java.util.Arrays.toString(shape) + (view ? " a view" : " a copy"));
+        assertArrayEquals(want, r.toDoubleArray(), java.util.Arrays.toString(shape));
+    }
+
+    /** contiguous() and to() of what already is so are aliases (no copy); item and copyFrom refuse what they cannot take. */
+    @Test
+    void aliasesWhereNoCopyIsNeededAndHostAccessChecks() {
+        try (Scope sc = Scope.open()) {
+            Tensor x = iota(DType.F32, 2, 3);
+            assertSame(x.storage(), x.contiguous().storage());
+            assertSame(x.storage(), x.to(DType.F32).storage());
+            assertSame(x.storage(), x.to(CPU).storage());
+            Tensor t = x.transpose(0, 1);
+            assertFalse(t.contiguous().storage() == x.storage());
+            assertFalse(t.to(DType.F32).storage() == x.storage());
+            assertArrayEquals(new double[]{0, 3, 1, 4, 2, 5}, t.to(DType.F32).toDoubleArray());
+            assertThrows(IllegalStateException.class, x::item);
+            assertEquals(4, x.narrow(0, 1, 1).narrow(1, 1, 1).item());
+            assertThrows(IllegalStateException.class, () -> t.copyFrom(new double[6]));
+            assertThrows(IllegalArgumentException.class, () -> x.copyFrom(new double[5]));
+        }
+    }
+
+    @Test
+    void dtypeNames() {
+        for (DType d : DType.values()) {
+            assertEquals(d.name(), d.safetensorsName());
+            assertSame(d, DType.fromSafetensors(d.safetensorsName()));
+        }
+        assertNull(DType.fromSafetensors("F8_E4M3"));
+        assertSame(DType.F32, DType.parse("Float32"));
+        assertSame(DType.BF16, DType.parse("bf16"));
+        assertSame(DType.F16, DType.parse("half"));
+        assertSame(DType.F64, DType.parse("FP64"));
+        assertThrows(IllegalArgumentException.class, () -> DType.parse("int8"));
     }
 }
