@@ -20,14 +20,16 @@ public abstract class Module {
     private final Map<String, Parameter> params = new LinkedHashMap<>();
 
     protected final <M extends Module> M add(String name, M child) {
-        if (children.put(name, child) != null || params.containsKey(name))
+        if (children.containsKey(name) || params.containsKey(name))   // refused before the tree changes
             throw new IllegalStateException("duplicate module name " + name);
+        children.put(name, child);
         return child;
     }
 
     protected final Parameter param(String name, Layout layout, Init init, int... shape) {
+        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate parameter name " + name);
         Parameter p = new Parameter(shape, layout, init);
-        if (params.put(name, p) != null || children.containsKey(name)) throw new IllegalStateException("duplicate parameter name " + name);
+        params.put(name, p);
         return p;
     }
 
