@@ -16,6 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -124,5 +126,93 @@ class ParameterStoreTest {
         assertEquals(before, CPU.bytesInUse(), "after a failed allocate");
         assertThrows(IllegalArgumentException.class, () -> ParameterStore.initialize(twoLayers, CPU, DType.F32, 1));
         assertEquals(before, CPU.bytesInUse(), "after a failed initialize");
+    }
+
+    /**
+     * initialize draws each parameter as its Init says: U(-b, b) for fanIn (b = 1/sqrt(fan in)), N(0, std), constants
+     * exactly; from a Philox stream keyed by the seed and the name, so names differ even at seed 1 (a seed AND-ed with the
+     * hash would give most names one of two streams), and the same seed gives the same weights. Nothing is left over.
+     */
+    @Test
+    void initialValuesFollowTheirInitAndTheName() {
+        java.util.function.Supplier<Module> make = () -> new Module() {
+            {
+                param("a", Init.fanIn(4), 4000);
+                param("foobar", Init.fanIn(4), 4000);
+                param("n", Init.normal(0.02), 4000);
+                param("c", Init.constant(0.7), 3);
+            }
+        };
+        Module m = make.get();
+        long before = CPU.bytesInUse();
+        try (ParameterStore st = ParameterStore.initialize(m, CPU, DType.F64, 1)) {
+            assertEquals(before + (3 * 4000 + 3) * 8, CPU.bytesInUse(), "the weights and nothing else");
+            assertSame(CPU, st.backend());
+            assertEquals(DType.F64, st.dtype());
+            double[] a = value(st, "a"), f = value(st, "foobar"), n = value(st, "n");
+            for (double[] u : List.of(a, f)) {
+                double min = java.util.Arrays.stream(u).min().orElseThrow(), max = java.util.Arrays.stream(u).max().orElseThrow();
+                assertTrue(min >= -0.5 && min < -0.49 && max <= 0.5 && max > 0.49, min + " .. " + max);
+            }
+            assertFalse(java.util.Arrays.equals(a, f), "another name, another stream");
+            double sq = 0;
+            for (double v : n) sq += v * v;
+            assertEquals(0.02, Math.sqrt(sq / n.length), 0.001);
+            assertTrue(java.util.Arrays.stream(n).anyMatch(v -> Math.abs(v) > 0.05), "normal, not uniform in +/- 0.02");
+            assertArrayEquals(new double[]{0.7, 0.7, 0.7}, value(st, "c"));
+            try (ParameterStore again = ParameterStore.initialize(make.get(), CPU, DType.F64, 1)) {
+                assertArrayEquals(a, value(again, "a"));
+            }
+            try (ParameterStore other = ParameterStore.initialize(make.get(), CPU, DType.F64, 2)) {
+                assertFalse(java.util.Arrays.equals(a, value(other, "a")), "another seed");
+            }
+        }
+        assertEquals(before, CPU.bytesInUse());
+    }
+
+    private static double[] value(ParameterStore st, String name) {
+        return st.parameters().get(name).value().toDoubleArray();
+    }
+
+    /** FNV-1a 64 of the name's UTF-8 bytes (published vectors; bytes unsigned: 'é' is C3 A9). */
+    @Test
+    void nameHashIsFnv1a() {
+        assertEquals(0xcbf29ce484222325L, ParameterStore.nameHash(""));
+        assertEquals(0xaf63dc4c8601ec8cL, ParameterStore.nameHash("a"));
+        assertEquals(0x85944171f73967e8L, ParameterStore.nameHash("foobar"));
+        assertEquals(0x0ac21707b7181e01L, ParameterStore.nameHash("\u00e9"));
+    }
+
+    /** allocate gives zeros; load takes an engine-layout tensor of the right name and shape, in any dtype. */
+    @Test
+    void allocateThenLoad() {
+        Linear l = new Linear(2, 3, true);
+        try (ParameterStore st = ParameterStore.allocate(l, CPU, DType.F32); Scope s = Scope.open()) {
+            assertArrayEquals(new double[6], value(st, "weight"));
+            assertArrayEquals(new double[3], value(st, "bias"));
+            st.load("bias", Tensor.of(CPU, DType.F64, new int[]{3}, 0.5, -1, 2));
+            assertArrayEquals(new double[]{0.5, -1, 2}, value(st, "bias"));
+            assertThrows(IllegalArgumentException.class, () -> st.load("bias2", Tensor.zeros(CPU, DType.F32, 3)));
+            assertThrows(IllegalArgumentException.class, () -> st.load("weight", Tensor.zeros(CPU, DType.F32, 2, 3)));
+            assertArrayEquals(new double[6], value(st, "weight"));
+        }
+    }
+
+    /** zeroGrad frees the gradients there are (none is fine); a store closes once. */
+    @Test
+    void zeroGradFreesGradientsAndCloseIsIdempotent() {
+        Linear a = new Linear(3, 2, true);
+        ParameterStore st = ParameterStore.initialize(a, CPU, DType.F32, 1);
+        st.zeroGrad();
+        st.requireGrad(n -> true);
+        long before = CPU.bytesInUse();
+        backward(a);
+        assertEquals(before + (6 + 2) * 4, CPU.bytesInUse(), "the two gradients");
+        st.zeroGrad();
+        assertEquals(before, CPU.bytesInUse());
+        assertNull(a.weight.value().grad());
+        st.close();
+        st.close();
+        assertFalse(a.weight.isMaterialized());
     }
 }
