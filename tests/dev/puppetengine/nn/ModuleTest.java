@@ -76,6 +76,14 @@ class ModuleTest {
         assertEquals(Init.zeros(), new Conv2d(4, 2, 3, ConvSpec.of(1, 1), true, true).bias.init());
         assertArrayEquals(new int[]{6, 4, 3, 1, 1}, new TemporalConv(4, 6).weight.checkpointShape());
         assertEquals(Init.fanIn(12), new TemporalConv(4, 6).bias.init());
+        assertEquals(Init.fanIn(12), new TemporalConv(4, 6).weight.init());
+        assertArrayEquals(new int[]{32, 4}, new FeedForward(4).namedParameters().get("net.0.proj.weight").shape(), "inner 4 x dim, doubled for the gate");
+        ModuleList<Linear> list = new ModuleList<>();
+        Linear first = list.append(new Linear(2, 2, true)), second = list.append(new Linear(2, 3, true));
+        assertEquals(2, list.size());
+        assertSame(second, list.get(1));
+        assertEquals(List.of(first, second), list.items());
+        assertEquals(List.of("0.weight", "0.bias", "1.weight", "1.bias"), List.copyOf(list.namedParameters().keySet()));
     }
 
     @Test
@@ -115,18 +123,20 @@ class ModuleTest {
     @Test
     void layersForwardThroughTheirFOps() {
         try (Scope s = Scope.open()) {
-            Linear noBias = new Linear(4, 3, false), proj = new Linear(4, 6, true);
-            Conv2d conv = Conv2d.same(2, 3, 3);
+            Linear noBias = new Linear(4, 3, false), proj = new Linear(4, 6, true), projNoBias = new Linear(4, 6, false);
+            Conv2d conv = Conv2d.same(2, 3, 3), pointwise = new Conv2d(2, 3, 1, ConvSpec.of(1, 0), false);
             GroupNorm gn = new GroupNorm(2, 4, 1e-5);
             LayerNorm ln = new LayerNorm(4, 1e-5);
             TemporalConv tc = new TemporalConv(2, 3);
             Attention at = new Attention(4, 4, 2, 2, false, 2, 1e-5);
             FeedForward ff = new FeedForward(4, 3, 4);
-            for (Module m : List.of(noBias, proj, conv, gn, ln, tc, at, ff)) ParameterStore.initialize(m, CPU, DType.F64, 3);
+            for (Module m : List.of(noBias, proj, projNoBias, conv, pointwise, gn, ln, tc, at, ff)) ParameterStore.initialize(m, CPU, DType.F64, 3);
             for (Parameter p : List.of(gn.weight, gn.bias, ln.weight, ln.bias)) p.value().copyFrom(randn(rng, 4).toDoubleArray());
             Tensor x = randn(rng, 2, 4), img = randn(rng, 1, 3, 3, 2), vid = randn(rng, 1, 3, 2, 2, 2), h = randn(rng, 1, 2, 2, 4);
             same(F.linear(x, noBias.weight.value(), null), noBias.forward(x));
             same(F.geglu(F.linear(x, proj.weight.value(), proj.bias.value())), proj.forwardGeglu(x));
+            same(F.geglu(F.linear(x, projNoBias.weight.value(), null)), projNoBias.forwardGeglu(x));
+            same(F.conv2d(img, pointwise.weight.value(), null, null, ConvSpec.of(1, 0)), pointwise.forward(img));
             assertEquals(ConvSpec.of(1, 1), conv.spec);
             same(F.conv2d(img, conv.weight.value(), conv.bias.value(), null, ConvSpec.of(1, 1)), conv.forward(img));
             same(F.groupNorm(h, gn.weight.value(), gn.bias.value(), 2, 1e-5, false), gn.forward(h));
