@@ -175,6 +175,86 @@ class ModelDirectoryTest {
         assertTrue(assertThrows(SafetensorsException.class, () -> ModelDirectory.verify(dir)).getMessage().contains("header is not valid JSON"));
     }
 
+    /** Each manifest check names the manifest and what is wrong: a model of another format or version is not read as this one. */
+    @Test
+    void manifestFieldsAreCheckedNamingTheField(@TempDir Path dir) throws Exception {
+        modelOf(dir, outOfHeaderOrder(1), outOfHeaderOrder(1));
+        Path manifest = dir.resolve(ModelDirectory.MANIFEST);
+        com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) Json.read(manifest);
+        String[][] cases = {{"format", "\"other\"", "format is 'other', expected 'puppet-engine-model'"},
+                {"version", "2", "version 2 is not supported (this engine reads 1)"},
+                {"components", "{}", "lists no components"}, {"components", "null", "lists no components"},
+                {"resolution", "-64", "field 'resolution' is -64, expected 0"}, {"resolution", "96", "field 'resolution' is 96, expected 0"},
+                {"unet_input", "\"scaled\"", "field 'unet_input' is 'scaled', expected 'unscaled'"},
+                {"components", "{\"vae\": null}", "component 'vae' has no \"file\""},
+                {"components", "{\"vae\": {\"bytes\": 48}}", "component 'vae' has no \"file\""},
+                {"components", "{\"vae\": {\"file\": \" \"}}", "component 'vae' has no \"file\""}};
+        for (String[] c : cases) {
+            Files.writeString(manifest, good.deepCopy().set(c[0], Json.mapper().readTree(c[1])).toString());
+            String msg = assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir), c[1]).getMessage();
+            assertTrue(msg.startsWith(manifest + ": " + c[2]), msg);
+        }
+        Files.writeString(manifest, good.deepCopy().put("unet_input", "unscaled").toString());
+        assertFalse(ModelDirectory.read(dir).scalesUNetInput());
+        Files.writeString(manifest, good.toString());
+        assertTrue(ModelDirectory.read(dir).scalesUNetInput());
+    }
+
+    /** A component file missing or a directory: read refuses the model naming it; verify lists it with the others rather than stopping. */
+    @Test
+    void aMissingComponentFileIsRefusedByReadAndListedByVerify(@TempDir Path dir) throws Exception {
+        Path file = modelOf(dir, outOfHeaderOrder(1), outOfHeaderOrder(1));
+        Files.delete(file);
+        assertEquals(file + ": missing (component 'vae')", assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir)).getMessage());
+        assertEquals(List.of(file + ": missing (component 'vae')"), ModelDirectory.verify(dir));
+        assertEquals(0, ModelDirectory.verifyBytes(dir));
+        Files.createDirectory(file);
+        assertEquals(file + ": a directory, expected its .safetensors file (component 'vae')",
+                assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir)).getMessage());
+        assertEquals(List.of(file + ": a directory, expected its .safetensors file (component 'vae')"), ModelDirectory.verify(dir));
+    }
+
+    /** What is no model directory says what it is instead, and where the model is when it can tell. */
+    @Test
+    void whatIsNoModelDirectoryIsNamedWithAHint(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("a.txt"), "x");
+        assertEquals(file + ": is not a model directory (not a directory)", assertThrows(CheckpointException.class, () -> ModelDirectory.read(file)).getMessage());
+        Path empty = Files.createDirectory(dir.resolve("empty"));
+        assertEquals(empty + ": is not a model directory (no manifest.json); convert a checkpoint with ./puppet-engine convert",
+                assertThrows(CheckpointException.class, () -> ModelDirectory.read(empty)).getMessage());
+        Path run = Files.createDirectory(dir.resolve("run"));
+        Files.writeString(run.resolve("state.json"), "{}");
+        assertTrue(assertThrows(CheckpointException.class, () -> ModelDirectory.read(run)).getMessage().endsWith("it is a training checkpoint: its run exports"
+                + " the model to RUN/model when it ends (run the same train command again to finish it)"));
+        modelOf(Files.createDirectory(run.resolve("model")), outOfHeaderOrder(1), outOfHeaderOrder(1));
+        assertTrue(assertThrows(CheckpointException.class, () -> ModelDirectory.read(run)).getMessage().endsWith("the model a training run exported is "
+                + run.resolve("model")));
+    }
+
+    /** --force replaces a model directory, not a folder holding another program's manifest.json (or a damaged one of ours: its format is what counts). */
+    @Test
+    void onlyOurManifestsFormatMakesAReplaceableModelDirectory(@TempDir Path dir) throws Exception {
+        modelOf(dir, outOfHeaderOrder(1), outOfHeaderOrder(1));
+        ModelDirectory.checkReplaceable(dir, true);
+        Files.writeString(dir.resolve(ModelDirectory.MANIFEST), "{\"format\": \"" + ModelDirectory.FORMAT + "\", \"version\": 99}");
+        assertTrue(ModelDirectory.isModelDirectory(dir));
+        Files.writeString(dir.resolve(ModelDirectory.MANIFEST), "{\"format\": \"other\", \"version\": 1}");
+        assertFalse(ModelDirectory.isModelDirectory(dir));
+        String msg = assertThrows(java.io.IOException.class, () -> ModelDirectory.checkReplaceable(dir, true)).getMessage();
+        assertTrue(msg.contains("is not an engine model directory") && msg.contains("refusing to delete it"), msg);
+    }
+
+    /** The manifest counts each component's tensors and parameters (convert and describe report them). */
+    @Test
+    void theManifestCountsTensorsAndParameters(@TempDir Path dir) throws Exception {
+        Map<String, ComponentFile.Source> tensors = new java.util.LinkedHashMap<>();
+        for (int[] shape : new int[][]{{2, 3}, {5}})
+            tensors.put("t" + shape.length, new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[shape.length == 2 ? 6 : 5])));
+        ModelDirectory.Manifest m = ModelDirectory.write(dir.resolve("m"), "tiny", "test", 0, true, DType.F32, Map.of("vae", new ModelDirectory.Component("{}", tensors)), false);
+        assertEquals(List.of(2, 11L), List.of(m.components().get("vae").tensors(), m.components().get("vae").parameters()));
+        assertEquals(m, ModelDirectory.read(dir.resolve("m")));
+    }
+
     /** An F32 safetensors file whose header lists tensor b, stored second, before a = (a0, 2), and is padded with spaces past 8-byte alignment. */
     private static byte[] outOfHeaderOrder(float a0) {
         byte[] json = ("{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
