@@ -244,6 +244,29 @@ class ModelDirectoryTest {
         assertTrue(msg.contains("is not an engine model directory") && msg.contains("refusing to delete it"), msg);
     }
 
+    /** write refuses an existing folder without force, and with it one that is no model directory, keeping what it holds. */
+    @Test
+    void writeReplacesOnlyWhatForceMay(@TempDir Path dir) throws Exception {
+        Path out = Files.createDirectory(dir.resolve("m")), keep = Files.writeString(out.resolve("keep.txt"), "x");
+        int[] shape = {2};
+        Map<String, ModelDirectory.Component> c = Map.of("vae", new ModelDirectory.Component("{}",
+                Map.of("w", new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[2])))));
+        for (boolean force : new boolean[]{false, true}) {
+            String msg = assertThrows(java.io.IOException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F32, c, force)).getMessage();
+            assertTrue(msg.startsWith(out + (force ? " is not an engine model directory" : " already exists (use --force")), msg);
+            assertEquals("x", Files.readString(keep));
+        }
+    }
+
+    /** A manifest entry without a sha256 is named by verify as a mismatch, not taken as sound. */
+    @Test
+    void verifyNamesAComponentListedWithoutAHash(@TempDir Path dir) throws Exception {
+        byte[] sound = outOfHeaderOrder(1);
+        Path file = modelOf(dir, sound, sound), manifest = dir.resolve(ModelDirectory.MANIFEST);
+        Files.writeString(manifest, Files.readString(manifest).replace("\"" + sha256(sound) + "\"", "null"));
+        assertEquals(List.of(file + ": sha256 " + sha256(sound) + ", the manifest says nothing (component 'vae' was modified or damaged)"), ModelDirectory.verify(dir));
+    }
+
     /** The manifest counts each component's tensors and parameters (convert and describe report them). */
     @Test
     void theManifestCountsTensorsAndParameters(@TempDir Path dir) throws Exception {
