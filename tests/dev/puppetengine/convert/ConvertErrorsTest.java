@@ -116,6 +116,58 @@ class ConvertErrorsTest {
         assertNothingLeft(out);
     }
 
+    /** An engine model directory without --to, a component folder without weights, a config.json that is no object: each named. */
+    @Test
+    void foldersThatAreNoCheckpointAreNamed() throws IOException {
+        Path engine = dir.resolve("engine"), out = dir.resolve("model");
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code());
+        assertFails(run(engine.toString(), "--preset", "toy", "--out", out.toString()), engine + " is already an engine model directory (use --to diffusers to export it)");
+        assertFails(run(dir.resolve("nothing.safetensors").toString(), "--preset", "toy", "--out", out.toString()), dir.resolve("nothing.safetensors") + ": no such file");
+        assertFails(run(engine.resolve("vae.safetensors").toString(), "--preset", "toy", "--out", out.toString()),
+                engine.resolve("vae.safetensors") + " is a component of an engine model directory; give the directory (with --to diffusers to export it)");
+        Path in = copyFolder();
+        Files.delete(in.resolve("vae/diffusion_pytorch_model.safetensors"));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), in.resolve("vae") + ": no weights file (looked for diffusion_pytorch_model.safetensors,"
+                + " diffusion_pytorch_model.safetensors.index.json, diffusion_pytorch_model.fp16.safetensors, diffusion_pytorch_model.safetensors.index.fp16.json,"
+                + " diffusion_pytorch_model.bin, ");
+        Files.delete(in.resolve("vae/config.json"));
+        Files.delete(in.resolve("vae"));
+        Files.writeString(in.resolve("unet/config.json"), "[]");
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), in.resolve("unet/config.json") + ": expected a JSON object");
+        assertNothingLeft(out);
+    }
+
+    /**
+     * A dry run says what it detected: a diffusers folder's component files, or the one checkpoint a folder without
+     * component folders holds (Puppet-Master's ckpts/); and it closes every file it opened.
+     */
+    @Test
+    void aDryRunSaysWhatItDetectedAndClosesTheInputs() throws IOException {
+        CliRun r = run(folder.toString(), "--preset", "toy", "--dry-run");
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("detected " + folder + ": diffusers folder (unet unet/diffusion_pytorch_model.safetensors, vae vae/diffusion_pytorch_model.safetensors,"
+                + " image_encoder image_encoder/model.safetensors)"), r.out());
+        Path ckpts = Files.createDirectories(dir.resolve("ckpts"));
+        Path index = Synthetic.writeSharded(ckpts, "model", null, Synthetic.svdUnet(), DType.F32, 2);
+        r = run(ckpts.toString(), "--preset", "toy", "--dry-run");
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("detected " + index + ": SVD UNet (diffusers names), safetensors, 2 shards, "), r.out());
+        assertTrue(r.out().contains("note: no vae, image_encoder in the inputs"), r.out());
+        Path bad = Files.createDirectories(dir.resolve("bad"));   // opens both shards, then fails: they are closed too
+        Synthetic.writeSharded(bad, "model", null, Synthetic.svdUnet(), DType.F32, 2);
+        Files.writeString(bad.resolve(index.getFileName()), Files.readString(index).replace("\"weight_map\" : {", "\"weight_map\" : {\"nothing\" : \"model-00001-of-00002.safetensors\","));
+        Path noVae = copyFolder();   // opens the UNet's file, then fails on the VAE's folder: the UNet's is closed too
+        Files.delete(noVae.resolve("vae/diffusion_pytorch_model.safetensors"));
+        long before = dev.puppetengine.testing.OpenFiles.count();
+        for (int i = 0; i < 12; i++) {   // 3 + 2 + 2 + 1 files each
+            assertEquals(2, run(noVae.toString(), "--preset", "toy", "--dry-run").code());
+            assertEquals(0, run(folder.toString(), "--preset", "toy", "--dry-run").code());
+            assertEquals(0, run(ckpts.toString(), "--preset", "toy", "--dry-run").code());
+            assertEquals(2, run(bad.toString(), "--preset", "toy", "--dry-run").code());
+        }
+        assertTrue(dev.puppetengine.testing.OpenFiles.count() < before + 8, before + " open files before, " + dev.puppetengine.testing.OpenFiles.count() + " after");
+    }
+
     @Test
     void truncatedFile() throws IOException {
         Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
@@ -154,7 +206,10 @@ class ConvertErrorsTest {
 
         Files.writeString(index, good);
         Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
-        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "shard " + second, "is missing");
+        java.util.List<String> inSecond = new java.util.TreeSet<>(Synthetic.vae().keySet()).stream()
+                .filter(k -> good.contains("\"" + k + "\" : \"" + second + "\"")).toList();   // the index's map, in name order
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()),
+                index + ": shard " + second + " (of " + inSecond.get(0) + " and " + (inSecond.size() - 1) + " more tensors) is missing");
 
         for (String outside : new String[]{"../" + second, "..", "a\\u0000b"}) {   // the NUL (found by fuzzing) was an InvalidPathException not naming the index
             Files.writeString(index, good.replace("\"" + second + "\"", "\"" + outside + "\""));
@@ -163,6 +218,18 @@ class ConvertErrorsTest {
 
         Files.writeString(index, "{\"metadata\": {}}");
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index.toString(), "field 'weight_map' is missing");
+        for (String map : new String[]{"{}", "[]"}) {
+            Files.writeString(index, "{\"weight_map\": " + map + "}");
+            assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index + ": field 'weight_map' must be a non-empty object of tensor -> shard file");
+        }
+        Files.writeString(index, good.replace("\"" + second + "\"", "5"));
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index + ": weight_map['", "'] must name a shard file beside the index, found 5");
+
+        Files.move(dir.resolve(second), in.resolve("vae").resolve(second));
+        Files.writeString(index, good.replace("\"weight_map\" : {", "\"weight_map\" : {\"decoder.nothing\" : \"" + second + "\","));   // a tensor no shard holds
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()),
+                index + ": weight_map puts tensor decoder.nothing in " + second + ", which does not hold it");
+        Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
 
         Files.writeString(index, good);                                          // a tensor in two shards
         Files.move(dir.resolve(second), in.resolve("vae").resolve(second));

@@ -83,8 +83,15 @@ class ConvertRoundTripTest {
         Path sgm = Synthetic.sgmFile(dir.resolve("svd-cond.safetensors"), DType.F32, vae);
         Path a = dir.resolve("engine-cond-diffusers"), b = dir.resolve("engine-cond-sgm");
         assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--out", a.toString()));
-        assertEquals(0, Main.run("convert", sgm.toString(), "--preset", "toy", "--out", b.toString()));
+        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", sgm.toString(), "--preset", "toy", "--out", b.toString());
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("first_stage_model.* 370 tensors -> vae; conditioner.embedders.0.open_clip.model.visual.* 32 tensors -> image_encoder;"
+                + " the vae's encoder and quant_conv from conditioner.embedders.3.encoder.* (SVD's conditioning-frame encoder); ignored: {conditioner.embedders.3=1})"), r.out());
         assertArrayEquals(Files.readAllBytes(a.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors")));
+        // without the copy's quant_conv, first_stage_model's encoder; the leftover named by its sub-model
+        r = dev.puppetengine.testing.CliRun.of("convert", dir.resolve("svd.safetensors").toString(), "--preset", "toy", "--dry-run");
+        assertTrue(r.out().contains(": Stability single-file (sgm) checkpoint, safetensors (model.diffusion_model.* 1426 tensors -> unet; first_stage_model.* 368 tensors"
+                + " -> vae; conditioner.embedders.0.open_clip.model.visual.* 32 tensors -> image_encoder; ignored: {conditioner.embedders.3=1})"), r.out());
         assertFalse(java.util.Arrays.equals(Files.readAllBytes(fromSgm.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors"))),
                 "first_stage_model.encoder (the other values) was not used");
     }
@@ -168,6 +175,50 @@ class ConvertRoundTripTest {
             }
             assertEquals(15 * 12 + 15 * 4, drags);          // 15 drag layers: 6 convs and 2 linears each
         }
+    }
+
+    /**
+     * 'convert svd-folder/ ckpts/model.safetensors': the later file's UNet (a Puppet-Master one, here the SVD values negated)
+     * replaces the folder's, drag modules and all, and says so; the VAE and image encoder are the folder's.
+     */
+    @Test
+    void aLaterInputsComponentReplacesAnEarlierOnes() throws IOException {
+        Path folder = dir.resolve("svd-diffusers"), pmFile = dir.resolve("ckpts/model.safetensors"), out = dir.resolve("engine-svd-plus-pm");
+        Map<String, Synthetic.Values> pm = Synthetic.diffusers(new UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()));
+        pm.replaceAll((k, v) -> {
+            float[] d = v.data().clone();
+            for (int i = 0; i < d.length; i++) d[i] = -d[i];
+            return new Synthetic.Values(v.shape(), d);
+        });
+        Synthetic.write(pmFile, pm, DType.F32);
+        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", folder.toString(), pmFile.toString(), "--preset", "toy", "--out", out.toString());
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("  unet from " + pmFile + " replaces the one in " + folder.resolve("unet/diffusion_pytorch_model.safetensors")), r.out());
+        assertTrue(r.out().contains("detected " + pmFile + ": Puppet-Master UNet (diffusers names + drag modules), safetensors, " + pm.size() + " tensors"), r.out());
+        String drag = pm.keySet().stream().filter(k -> ComponentInput.isDragModule(k) && k.endsWith(".bias") && !k.contains(".conv_out.")).findFirst().orElseThrow();
+        for (String k : List.of("conv_in.bias", drag)) assertArrayEquals(pm.get(k).data(), engine(out, "unet.safetensors", k), k);
+        for (String f : List.of("vae.safetensors", "image_encoder.safetensors")) assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve(f)), Files.readAllBytes(out.resolve(f)), f);
+    }
+
+    /** One file of diffusers-named VAE, UNet and CLIP tensors: three components, planned in the usual order; a name of neither joins the larger (the UNet) and is reported there. */
+    @Test
+    void aFileOfSeveralComponentsIsSplitAndAnUnknownNameJoinsTheLargest() throws IOException {
+        Map<String, Synthetic.Values> both = new java.util.LinkedHashMap<>(Synthetic.vae());   // the VAE first: the smaller, listed first
+        both.putAll(Synthetic.svdUnet());
+        both.putAll(Synthetic.clip());
+        both.put("extra.weight", new Synthetic.Values(new int[]{2}, new float[2]));
+        Path file = dir.resolve("unet-and-vae.safetensors");
+        Synthetic.write(file, both, DType.F32);
+        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
+        assertEquals(2, r.code(), r.text());
+        assertTrue(r.err().contains(file + ": does not match the toy unet: 1 unexpected: extra.weight"), r.text());
+        both.remove("extra.weight");
+        Synthetic.write(file, both, DType.F32);
+        r = dev.puppetengine.testing.CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("detected " + file + ": vae + SVD UNet (diffusers names) + image_encoder, safetensors, " + both.size() + " tensors"), r.out());
+        int unet = r.out().indexOf("\nunet "), vae = r.out().indexOf("\nvae "), encoder = r.out().indexOf("\nimage_encoder ");
+        assertTrue(0 < unet && unet < vae && vae < encoder, "planned as unet, vae, image_encoder, whatever the file's order:\n" + r.out());
     }
 
     @Test
