@@ -137,6 +137,22 @@ class ConvertErrorsTest {
         assertNothingLeft(out);
     }
 
+    /** The options convert checks before reading anything: --out (unless --dry-run), --to, one input to export; an export's dry run says what it read. */
+    @Test
+    void optionsAreCheckedAndAnExportsDryRunSaysWhatItWouldDo() throws IOException {
+        assertFails(run(folder.toString(), "--preset", "toy"), "--out is required (or use --dry-run)");
+        assertFails(run(folder.toString(), "--to", "onnx", "--dry-run"), "--to must be engine or diffusers, got 'onnx'");
+        Path engine = dir.resolve("engine");
+        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code());
+        assertFails(run(engine.toString(), engine.toString(), "--to", "diffusers", "--dry-run"), "--to diffusers takes one engine model directory, got 2 inputs");
+        CliRun r = run(engine.toString(), "--to", "diffusers", "--dry-run");
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("detected " + engine + ": engine model directory (toy, BF16, unet, vae, image_encoder)"), r.out());
+        assertTrue(r.out().contains("would export to diffusers layout in BF16; nothing written"), r.out());
+        r = run(engine.toString(), "--to", "diffusers", "--dtype", "fp16", "--dry-run");
+        assertTrue(r.out().contains("would export to diffusers layout in F16; nothing written"), r.out());
+    }
+
     /**
      * A dry run says what it detected: a diffusers folder's component files, or the one checkpoint a folder without
      * component folders holds (Puppet-Master's ckpts/); and it closes every file it opened.
@@ -147,6 +163,11 @@ class ConvertErrorsTest {
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("detected " + folder + ": diffusers folder (unet unet/diffusion_pytorch_model.safetensors, vae vae/diffusion_pytorch_model.safetensors,"
                 + " image_encoder image_encoder/model.safetensors)"), r.out());
+        assertTrue(r.out().contains("\n               dropped add_embedding (4 tensors)"), r.out());   // the plan's notes, under their component
+        long params = Stream.of(new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
+                        new dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new dev.puppetengine.model.clip.ClipVisionModelWithProjection(Synthetic.TOY.clip()))
+                .flatMap(m -> m.namedParameters().values().stream()).mapToLong(dev.puppetengine.nn.Parameter::numel).sum();
+        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "as BF16 (%,d bytes of weights); nothing written", 2 * params)), r.out());
         Path ckpts = Files.createDirectories(dir.resolve("ckpts"));
         Path index = Synthetic.writeSharded(ckpts, "model", null, Synthetic.svdUnet(), DType.F32, 2);
         r = run(ckpts.toString(), "--preset", "toy", "--dry-run");
