@@ -221,6 +221,25 @@ class ConvertRoundTripTest {
         assertTrue(0 < unet && unet < vae && vae < encoder, "planned as unet, vae, image_encoder, whatever the file's order:\n" + r.out());
     }
 
+    /**
+     * A torch training checkpoint (legacy torch.save) whose state dict is nested under 'model' then 'module', beside other
+     * entries: found there and converted as the safetensors VAE is; a dict of no tensors at any level is refused naming its keys.
+     */
+    @Test
+    void aTorchStateDictUnderWrappersConvertsAsTheSafetensorsOne() throws IOException {
+        Path pt = dir.resolve("vae-ema.pt"), out = dir.resolve("engine-from-torch");
+        Synthetic.torchFile(pt, Synthetic.vae(), "model", "module");
+        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", pt.toString(), "--preset", "toy", "--out", out.toString());
+        assertEquals(0, r.code(), r.text());
+        assertTrue(r.out().contains("detected " + pt + ": vae, torch, state dict under 'module', " + Synthetic.vae().size() + " tensors"), r.out());
+        assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve("vae.safetensors")), Files.readAllBytes(out.resolve("vae.safetensors")));
+        Synthetic.torchFile(pt, Map.of(), "model", "module");
+        r = dev.puppetengine.testing.CliRun.of("convert", pt.toString(), "--preset", "toy", "--dry-run");
+        assertEquals(2, r.code(), r.text());
+        assertTrue(r.err().contains(pt + ": a torch file without a state dict (expected a dict of tensors, possibly under one of [state_dict, model, module, ema,"
+                + " model_ema, ema_model]); found a dict with keys [epoch, model]"), r.text());
+    }
+
     @Test
     void engineToDiffusersAndBackIsBitExact() throws IOException {
         Path exported = dir.resolve("exported");
