@@ -142,10 +142,17 @@ class ConvertErrorsTest {
     void optionsAreCheckedAndAnExportsDryRunSaysWhatItWouldDo() throws IOException {
         assertFails(run(folder.toString(), "--preset", "toy"), "--out is required (or use --dry-run)");
         assertFails(run(folder.toString(), "--to", "onnx", "--dry-run"), "--to must be engine or diffusers, got 'onnx'");
-        Path engine = dir.resolve("engine");
-        assertEquals(0, run(folder.toString(), "--preset", "toy", "--out", engine.toString()).code());
+        Path engine = dir.resolve("engine"), export = dir.resolve("export");
+        CliRun r = run(folder.toString(), "--preset", "toy", "--out", engine.toString());
+        assertEquals(0, r.code(), r.text());
+        dev.puppetengine.model.checkpoint.ModelDirectory.Entry unet = dev.puppetengine.model.checkpoint.ModelDirectory.read(engine).components().get("unet");
+        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "unet.safetensors           %5d tensors %,15d params %,15d bytes  BF16  sha256 %s%n",
+                unet.tensors(), unet.parameters(), unet.bytes(), unet.sha256())) && r.out().endsWith("wrote " + engine + "\n"), r.out());   // the report: each file written
         assertFails(run(engine.toString(), engine.toString(), "--to", "diffusers", "--dry-run"), "--to diffusers takes one engine model directory, got 2 inputs");
-        CliRun r = run(engine.toString(), "--to", "diffusers", "--dry-run");
+        r = run(engine.toString(), "--to", "diffusers", "--out", export.toString());
+        assertTrue(r.out().contains("unet/diffusion_pytorch_model.safetensors") && r.out().contains("sha256 " + dev.puppetengine.model.checkpoint.ModelDirectory.sha256(
+                export.resolve("unet/diffusion_pytorch_model.safetensors"))) && r.out().endsWith("wrote " + export + "\n"), r.out());
+        r = run(engine.toString(), "--to", "diffusers", "--dry-run");
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("detected " + engine + ": engine model directory (toy, BF16, unet, vae, image_encoder)"), r.out());
         assertTrue(r.out().contains("would export to diffusers layout in BF16; nothing written"), r.out());
@@ -167,7 +174,10 @@ class ConvertErrorsTest {
         long params = Stream.of(new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
                         new dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new dev.puppetengine.model.clip.ClipVisionModelWithProjection(Synthetic.TOY.clip()))
                 .flatMap(m -> m.namedParameters().values().stream()).mapToLong(dev.puppetengine.nn.Parameter::numel).sum();
-        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "as BF16 (%,d bytes of weights); nothing written", 2 * params)), r.out());
+        int tensors = Stream.of(new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
+                new dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new dev.puppetengine.model.clip.ClipVisionModelWithProjection(Synthetic.TOY.clip()))
+                .mapToInt(m -> m.namedParameters().size()).sum();
+        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "would write %,d tensors as BF16 (%,d bytes of weights); nothing written", tensors, 2 * params)), r.out());
         Path ckpts = Files.createDirectories(dir.resolve("ckpts"));
         Path index = Synthetic.writeSharded(ckpts, "model", null, Synthetic.svdUnet(), DType.F32, 2);
         r = run(ckpts.toString(), "--preset", "toy", "--dry-run");
