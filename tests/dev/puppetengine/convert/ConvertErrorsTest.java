@@ -255,6 +255,9 @@ class ConvertErrorsTest {
         }
         Files.writeString(index, good.replace("\"" + second + "\"", "5"));
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index + ": weight_map['", "'] must name a shard file beside the index, found 5");
+        Files.writeString(index, good.replace("\"" + second + "\"", "\"" + index.getFileName() + "\""));   // itself: no endless recursion
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), index + ": weight_map['",
+                "'] must name a shard file beside the index, found \"" + index.getFileName() + "\"");
 
         Files.move(dir.resolve(second), in.resolve("vae").resolve(second));
         Files.writeString(index, good.replace("\"weight_map\" : {", "\"weight_map\" : {\"decoder.nothing\" : \"" + second + "\","));   // a tensor no shard holds
