@@ -13,6 +13,7 @@ import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Half;
 import dev.puppetengine.tensor.Shape;
+import dev.puppetengine.testing.TorchPickles;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -24,6 +25,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+
+import static dev.puppetengine.testing.TorchPickles.LITTLE;
+import static dev.puppetengine.testing.TorchPickles.MAGIC;
+import static dev.puppetengine.testing.TorchPickles.VERSION;
+import static dev.puppetengine.testing.TorchPickles.floats;
+import static dev.puppetengine.testing.TorchPickles.num;
+import static dev.puppetengine.testing.TorchPickles.pid;
+import static dev.puppetengine.testing.TorchPickles.str;
+import static dev.puppetengine.testing.TorchPickles.tensor;
 
 /**
  * Synthetic checkpoints of the toy preset's SVD (the model Puppet-Master starts from) with real values in
@@ -139,75 +149,30 @@ final class Synthetic {
 
     /**
      * A legacy (pre-zip) torch.save file of F32 tensors nested in dicts under {@code wrappers} (outermost first), each dict
-     * with an int "epoch" beside, as training scripts save them; the format TorchFormatsTest writes by hand.
+     * with an int "epoch" beside, as training scripts save them.
      */
     static void torchFile(Path file, Map<String, Values> tensors, String... wrappers) throws IOException {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        out.writeBytes(new byte[]{(byte) 0x80, 2, (byte) 0x8a, 10, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19, '.'});
-        out.writeBytes(new byte[]{(byte) 0x80, 2, 'M', (byte) 0xe9, 0x03, '.'});                              // protocol version 1001
-        out.writeBytes(new byte[]{(byte) 0x80, 2, '}'});
-        pickleString(out, "little_endian");
-        out.writeBytes(new byte[]{(byte) 0x88, 's', '.'});
-        out.writeBytes(new byte[]{(byte) 0x80, 2});
-        for (String w : wrappers) {
-            out.write('}');
-            pickleString(out, "epoch");
-            pickleLong(out, 3);
-            out.write('s');
-            pickleString(out, w);
-        }
-        out.write('}');
-        int i = 0;
+        List<Object> object = new ArrayList<>(List.of(0x80, 2));
+        for (String w : wrappers) object.addAll(List.of('}', str("epoch"), num(3), 's', str(w)));
+        object.add('}');
+        List<String> keys = new ArrayList<>();
+        List<byte[]> storages = new ArrayList<>();
         for (Map.Entry<String, Values> e : tensors.entrySet()) {
             int[] shape = e.getValue().shape;
-            pickleString(out, e.getKey());
-            out.writeBytes("ctorch._utils\n_rebuild_tensor_v2\n(".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            out.write('(');                                                // persistent id ('storage', FloatStorage, key, 'cpu', numel, None)
-            pickleString(out, "storage");
-            out.writeBytes("ctorch\nFloatStorage\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            pickleString(out, String.valueOf(i++));
-            pickleString(out, "cpu");
-            pickleLong(out, e.getValue().data.length);
-            out.writeBytes(new byte[]{'N', 't', 'Q'});
-            pickleLong(out, 0);
-            long[] stride = new long[shape.length];
-            for (int d = shape.length - 1, st = 1; d >= 0; st *= shape[d--]) stride[d] = st;
-            out.write('(');
-            for (int d : shape) pickleLong(out, d);
-            out.write('t');
-            out.write('(');
-            for (long d : stride) pickleLong(out, d);
-            out.write('t');
-            out.write(0x89);                                                 // requires_grad False, then OrderedDict()
-            out.writeBytes("ccollections\nOrderedDict\n)Rt".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            out.writeBytes(new byte[]{'R', 's'});
+            long[] size = new long[shape.length], stride = new long[shape.length];
+            for (int d = shape.length - 1, st = 1; d >= 0; st *= shape[d--]) {
+                size[d] = shape[d];
+                stride[d] = st;
+            }
+            String key = String.valueOf(keys.size());
+            object.addAll(List.of(str(e.getKey()), tensor(pid("FloatStorage", key, e.getValue().data.length, true), 0, size, stride), 's'));
+            keys.add(key);
+            storages.add(floats(e.getValue().data.length, e.getValue().data));
         }
-        for (int w = 0; w < wrappers.length; w++) out.write('s');
-        out.write('.');
-        out.writeBytes(new byte[]{(byte) 0x80, 2, ']', '('});               // the storage keys, then each storage: numel, data
-        for (int k = 0; k < tensors.size(); k++) pickleString(out, String.valueOf(k));
-        out.writeBytes(new byte[]{'e', '.'});
-        for (Values v : tensors.values()) {
-            ByteBuffer b = ByteBuffer.allocate(8 + 4 * v.data.length).order(ByteOrder.LITTLE_ENDIAN).putLong(v.data.length);
-            for (float f : v.data) b.putFloat(f);
-            out.writeBytes(b.array());
-        }
+        for (int w = 0; w < wrappers.length; w++) object.add('s');
+        object.add('.');
         Files.createDirectories(file.toAbsolutePath().getParent());
-        Files.write(file, out.toByteArray());
-    }
-
-    /** BINUNICODE. */
-    private static void pickleString(java.io.ByteArrayOutputStream out, String s) {
-        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        out.write('X');
-        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(b.length).array());
-        out.writeBytes(b);
-    }
-
-    /** LONG1 of 8 bytes. */
-    private static void pickleLong(java.io.ByteArrayOutputStream out, long v) {
-        out.writeBytes(new byte[]{(byte) 0x8a, 8});
-        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array());
+        Files.write(file, TorchPickles.bytes(MAGIC, VERSION, LITTLE, object.toArray(), TorchPickles.keys(keys.toArray(String[]::new)), storages.toArray()));
     }
 
     static ByteBuffer bytes(float[] v, DType dtype) {

@@ -7,14 +7,12 @@ import dev.puppetengine.testing.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,6 +23,7 @@ import java.util.Set;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
+import static dev.puppetengine.testing.TorchPickles.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -42,77 +41,12 @@ class TorchFormatsTest {
     @TempDir
     Path dir;
 
-    /** Integer or Character = one byte, String = its UTF-8 bytes, byte[] as is, Object[] flattened. */
-    static byte[] bytes(Object... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (Object p : parts) {
-            if (p instanceof Integer i) out.write(i);
-            else if (p instanceof Character c) out.write(c);
-            else if (p instanceof String s) out.writeBytes(s.getBytes(StandardCharsets.UTF_8));
-            else if (p instanceof Object[] a) out.writeBytes(bytes(a));
-            else out.writeBytes((byte[]) p);
-        }
-        return out.toByteArray();
-    }
-
-    static byte[] le(long v, int n) {
-        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v);
-        return java.util.Arrays.copyOf(b.array(), n);
-    }
-
-    /** BINUNICODE. */
-    static Object[] str(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        return new Object[] {'X', le(b.length, 4), b};
-    }
-
-    /** An int: LONG1 of 8 bytes (any long). */
-    static Object[] num(long v) {
-        return new Object[] {0x8a, 8, le(v, 8)};
-    }
-
-    static Object[] tuple(Object[]... items) {
-        return new Object[] {'(', items, 't'};
-    }
-
-    /** ('storage', torch.<type>, key, 'cpu', numel[, None]) as BINPERSID: the legacy id has the sixth (view) entry. */
-    static Object[] pid(String type, String key, long numel, boolean legacy) {
-        return new Object[] {'(', str("storage"), 'c', "torch\n" + type + "\n", str(key), str("cpu"), num(numel), legacy ? new Object[] {'N'} : new Object[0],
-                't', 'Q'};
-    }
-
-    /** _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()). */
-    static Object[] tensor(Object[] pid, long offset, long[] size, long[] stride) {
-        Object[][] sz = new Object[size.length][], st = new Object[stride.length][];
-        for (int i = 0; i < size.length; i++) sz[i] = num(size[i]);
-        for (int i = 0; i < stride.length; i++) st[i] = num(stride[i]);
-        return new Object[] {'c', "torch._utils\n_rebuild_tensor_v2\n", '(', pid, num(offset), tuple(sz), tuple(st), 0x89,
-                'c', "collections\nOrderedDict\n", ')', 'R', 't', 'R'};
-    }
-
-    static final byte[] MAGIC = bytes(0x80, 2, 0x8a, 10, new byte[] {0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19}, '.');
-    static final byte[] VERSION = bytes(0x80, 2, 'M', 0xe9, 0x03, '.');
-    static final byte[] LITTLE = bytes(0x80, 2, '}', str("little_endian"), 0x88, 's', '.');
-
     /** The object pickle: {'w': a float tensor of 2 over storage '0'}. */
     static byte[] object(Object[] tensor) {
         return bytes(0x80, 2, '}', str("w"), tensor, 's', '.');
     }
 
     static final byte[] W = object(tensor(pid("FloatStorage", "0", 2, true), 0, new long[] {2}, new long[] {1}));
-
-    static byte[] keys(String... keys) {
-        Object[][] k = new Object[keys.length][];
-        for (int i = 0; i < keys.length; i++) k[i] = str(keys[i]);
-        return bytes(0x80, 2, ']', '(', k, 'e', '.');
-    }
-
-    /** Element count, then the float32 elements. */
-    static byte[] floats(long count, float... v) {
-        ByteBuffer b = ByteBuffer.allocate(8 + 4 * v.length).order(ByteOrder.LITTLE_ENDIAN).putLong(count);
-        for (float f : v) b.putFloat(f);
-        return b.array();
-    }
 
     static Object load(byte[] all) throws IOException {
         return TorchFile.load(ByteBuffer.wrap(all), "legacy.pt");
