@@ -3,11 +3,9 @@ package dev.puppetengine.io.pickle;
 import dev.puppetengine.tensor.DType;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -16,24 +14,16 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 
+import static dev.puppetengine.testing.TorchPickles.LITTLE;
+import static dev.puppetengine.testing.TorchPickles.MAGIC;
+import static dev.puppetengine.testing.TorchPickles.VERSION;
+import static dev.puppetengine.testing.TorchPickles.bytes;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Hand-assembled opcode streams: the opcodes torch files rarely emit, and everything that must be refused. */
 class UnpicklerTest {
-    /** Concatenates opcodes and operands: Integer or Character = one byte, String = its UTF-8 bytes, byte[] as is. */
-    private static byte[] bytes(Object... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (Object p : parts) {
-            if (p instanceof Integer i) out.write(i);
-            else if (p instanceof Character c) out.write(c);
-            else if (p instanceof String s) out.writeBytes(s.getBytes(StandardCharsets.UTF_8));
-            else out.writeBytes((byte[]) p);
-        }
-        return out.toByteArray();
-    }
-
     private static Object load(Object... parts) throws IOException {
         return TorchFile.load(ByteBuffer.wrap(bytes(parts)), "test.pkl");
     }
@@ -66,11 +56,7 @@ class UnpicklerTest {
     @Test
     void nestedEmbeddedStreamsAreRefused() {
         // A legacy stream whose object is _load_from_bytes(...) again: only the outer pickle may embed streams.
-        byte[] inner = bytes(
-                0x80, 2, 0x8a, 10, new byte[] {0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19}, '.',
-                0x80, 2, 'M', 0xe9, 0x03, '.',
-                0x80, 2, '}', 'X', 13, 0, 0, 0, "little_endian", 0x88, 's', '.',
-                0x80, 2, 'c', "torch.storage\n_load_from_bytes\n", 'C', 0, 0x85, 'R', '.');
+        byte[] inner = bytes(MAGIC, VERSION, LITTLE, 0x80, 2, 'c', "torch.storage\n_load_from_bytes\n", 'C', 0, 0x85, 'R', '.');
         PickleException e = assertThrows(PickleException.class, () -> TorchFile.load(ByteBuffer.wrap(inner), "outer.pkl"));
         assertTrue(e.getMessage().contains("global torch.storage._load_from_bytes is not on the allow list"), e.getMessage());
         // The same stream embedded in a plain pickle gets as far as the nested call and is refused there.
