@@ -1,7 +1,9 @@
 package dev.puppetengine.convert;
 
 import dev.puppetengine.io.LockFile;
+import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.CliRun;
@@ -14,6 +16,7 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -429,6 +432,25 @@ class ConvertErrorsTest {
         ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
         Files.writeString(swapped.resolve("manifest.json"), man.toString());
         assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
+
+        // a component's own file, metadata and all, less one tensor: only the real run's tensor checks see it
+        Path cut = dir.resolve("cut");
+        Files.createDirectories(cut);
+        try (Stream<Path> s = Files.list(out)) {
+            for (Path f : s.toList()) Files.copy(f, cut.resolve(f.getFileName()));
+        }
+        String dropped;
+        try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors"))) {
+            List<SafetensorsWriter.Item> kept = new ArrayList<>();
+            for (SafetensorsEntry e : r.entries().subList(1, r.entries().size()))
+                kept.add(new SafetensorsWriter.Item(e.name(), e.dtype(), e.shape(), sink -> sink.put(r.read(e.name()))));
+            SafetensorsWriter.write(cut.resolve("vae.safetensors"), r.metadata(), kept);
+            dropped = r.entries().get(0).name();
+        }
+        man = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(cut.resolve("manifest.json").toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("vae")).put("bytes", Files.size(cut.resolve("vae.safetensors")));
+        Files.writeString(cut.resolve("manifest.json"), man.toString());
+        assertFails(run(cut.toString(), "--to", "diffusers", "--dry-run"), "vae.safetensors", dropped);
     }
 
     /**
