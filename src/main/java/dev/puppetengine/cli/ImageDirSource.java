@@ -30,26 +30,26 @@ final class ImageDirSource implements ExampleSource {
     ImageDirSource(Path dir, int frames, boolean autoOrient) throws IOException {
         if (Files.exists(dir) && !Files.isDirectory(dir)) throw new UserError(dir + " is a file, not a directory of images");
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such image directory");
+        List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s.sorted()::iterator) {
-                String n = p.getFileName().toString(), lower = n.toLowerCase(Locale.ROOT);
-                for (String ext : EXTENSIONS)
-                    if (lower.endsWith(ext) && Files.isRegularFile(p)) {
-                        Path other = images.put(n.substring(0, n.length() - ext.length()), p);
-                        if (other != null) throw new UserError(p + " and " + other + " would both be written as " + n.substring(0, n.length() - ext.length()) + ".gif");
-                    }
-            }
+            files = s.sorted().filter(Files::isRegularFile).toList();
+        }
+        for (Path p : files) {
+            String n = p.getFileName().toString(), lower = n.toLowerCase(Locale.ROOT);
+            for (String ext : EXTENSIONS)
+                if (lower.endsWith(ext)) {
+                    Path other = images.put(n.substring(0, n.length() - ext.length()), p);
+                    if (other != null) throw new UserError(p + " and " + other + " would both be written as " + n.substring(0, n.length() - ext.length()) + ".gif");
+                }
         }
         // A file of another kind beside its own drags file (photo.heic and photo-drags.json) is an input too, which then fails
         // saying what it is, rather than one the batch leaves out in silence; one beside a readable image of its name stays out.
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) s.sorted()::iterator) {
-                String n = p.getFileName().toString();
-                int dot = n.lastIndexOf('.');
-                if (dot <= 0 || n.endsWith("-drags.json") || !Files.isRegularFile(p)) continue;
-                String base = n.substring(0, dot);
-                if (!images.containsKey(base) && Files.isRegularFile(p.resolveSibling(base + "-drags.json"))) images.put(base, p);
-            }
+        for (Path p : files) {
+            String n = p.getFileName().toString();
+            int dot = n.lastIndexOf('.');
+            if (dot <= 0 || n.endsWith("-drags.json")) continue;
+            String base = n.substring(0, dot);
+            if (!images.containsKey(base) && Files.isRegularFile(p.resolveSibling(base + "-drags.json"))) images.put(base, p);
         }
         if (images.isEmpty()) throw new UserError(dir + ": no images (PNG, JPEG, BMP, TIFF or GIF) found");
         this.frames = frames;
