@@ -157,27 +157,17 @@ public final class ImageFiles {
         if (profile.isEmpty()) return in;
         long size = in.length() >= 0 ? in.length() : Files.size(file);
         if (size > Integer.MAX_VALUE - 8) return in;   // too large to copy: left as it is
-        ByteArrayOutputStream out = new ByteArrayOutputStream((int) size);
-        long at = 0;
-        for (long[] segment : profile) {
-            out.write(readBytes(in, at, segment[0] - at));
-            at = segment[0] + segment[1];
-        }
-        out.write(readBytes(in, at, size - at));
+        byte[] all = new byte[(int) size];
+        in.readFully(all);
         in.seek(0);
-        return new MemoryCacheImageInputStream(new ByteArrayInputStream(out.toByteArray()));
-    }
-
-    private static byte[] readBytes(ImageInputStream in, long from, long count) throws IOException {
-        byte[] b = new byte[(int) count];
-        in.seek(from);
-        int n = 0;
-        while (n < b.length) {
-            int r = in.read(b, n, b.length - n);
-            if (r < 0) return Arrays.copyOf(b, n);
-            n += r;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(all.length);
+        int at = 0;
+        for (long[] segment : profile) {
+            out.write(all, at, (int) segment[0] - at);
+            at = (int) Math.min(all.length, segment[0] + segment[1]);   // a segment may claim to run past the end
         }
-        return b;
+        out.write(all, at, all.length - at);
+        return new MemoryCacheImageInputStream(new ByteArrayInputStream(out.toByteArray()));
     }
 
     static ImageReader readerFor(ImageInputStream in, Path file) throws IOException {
@@ -201,14 +191,13 @@ public final class ImageFiles {
             in.reset();
         }
         String text = new String(head, 0, Math.max(n, 0), StandardCharsets.ISO_8859_1);
-        if (n < 12) return n >= 2 && (head[0] & 0xff) == 0xff && head[1] == 0x0a ? "a JPEG XL image" : null;
+        if (n >= 2 && (head[0] & 0xff) == 0xff && head[1] == 0x0a || text.startsWith("\0\0\0\fJXL ")) return "a JPEG XL image";
         if (text.startsWith("RIFF") && text.startsWith("WEBP", 8)) return "a WebP image";
-        if (text.startsWith("ftyp", 4)) {
+        if (n == 12 && text.startsWith("ftyp", 4)) {
             String brand = text.substring(8, 12);
             if (brand.equals("avif") || brand.equals("avis")) return "an AVIF image";
             if (List.of("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1").contains(brand)) return "a HEIF (HEIC) image";
         }
-        if ((head[0] & 0xff) == 0xff && head[1] == 0x0a || text.startsWith("\0\0\0\fJXL ")) return "a JPEG XL image";
         return null;
     }
 
