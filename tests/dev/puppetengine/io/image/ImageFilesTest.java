@@ -314,18 +314,35 @@ class ImageFilesTest {
         assertEquals("cannot read image " + file + ": it has zero size (0x30)", e.getMessage());
     }
 
-    /** Refused from the header: such a file is valid (these only start like one), but its pixels would not fit an array. */
+    /** Refused from the header: such a file is valid (these only start like one), but it has more pixels than PIL takes. */
     @Test
     void imagesTooLargeToHoldAreNamedSo() throws IOException {
-        assertMessage(Files.write(dir.resolve("big.png"), ImageBytes.headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 536870911)");
+        assertMessage(Files.write(dir.resolve("big.png"), ImageBytes.headerOnlyPng(30000, 30000)), "30000x30000 is too large (900000000 pixels, at most 178956970, PIL's limit)");
         byte[] gif = {'G', 'I', 'F', '8', '9', 'a', -1, -1, -1, -1, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 1, 0, ';'};
         assertMessage(Files.write(dir.resolve("big.gif"), gif), "65535x65535 is too large");
-        // one that fits an array but not the heap: refused from the header, not an OutOfMemoryError
+        // one under the limit but over the heap: refused from the header, not an OutOfMemoryError
         Path file = dir.resolve("wide.png");
-        String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.checkSize(file, 20000, 10000, 1L << 30)).getMessage();
-        assertEquals("cannot read image " + file + ": 20000x10000 needs about 1525 MiB to decode, more than this JVM's 1024 MiB heap"
+        String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.checkSize(file, 12000, 10000, 1L << 29)).getMessage();
+        assertEquals("cannot read image " + file + ": 12000x10000 needs about 915 MiB to decode, more than this JVM's 512 MiB heap"
                 + " (raise -Xmx through JAVA_OPTS, or give a smaller image)", said);
-        ImageFiles.checkSize(file, 20000, 10000, 2L << 30);
+        ImageFiles.checkSize(file, 12000, 10000, 1L << 30);
+    }
+
+    /**
+     * A complete small JPEG whose frame header claims 20000x20000: the decoder only warns that its data ends early and fills
+     * the rest with grey, taking half a minute and gigabytes. PIL refuses it by its size (a decompression bomb): so here.
+     */
+    @Test
+    void jpegClaimingAHugeSizeIsRefusedFromItsHeader() throws IOException {
+        Path small = dir.resolve("small.jpg");
+        assertTrue(ImageIO.write(pattern(96, 64).toBufferedImage(), "jpeg", small.toFile()));
+        byte[] jpeg = Files.readAllBytes(small);
+        int sof = 2;
+        while ((jpeg[sof + 1] & 0xff) != 0xc0) sof += 2 + ((jpeg[sof + 2] & 0xff) << 8 | (jpeg[sof + 3] & 0xff));   // segment by segment to SOF0
+        for (int at : new int[] {sof + 5, sof + 7}) { jpeg[at] = (byte) (20000 >> 8); jpeg[at + 1] = (byte) 20000; }   // height, width
+        long start = System.nanoTime();
+        assertMessage(Files.write(dir.resolve("claims-20000.jpg"), jpeg), "20000x20000 is too large (400000000 pixels, at most 178956970, PIL's limit)");
+        assertTrue(System.nanoTime() - start < 5_000_000_000L, "refused from the header, not after decoding");
     }
 
     /** checkSize's limits are inclusive: a side of 0 is refused, MAX_PIXELS pixels and exactly the heap are taken. */

@@ -201,8 +201,12 @@ public final class ImageFiles {
         return null;
     }
 
-    /** The most pixels an image may have: its RGBA bytes are one Java array. */
-    static final long MAX_PIXELS = Integer.MAX_VALUE / 4;
+    /**
+     * The most pixels an image may have: PIL's (Image.open refuses more as a decompression bomb), so the reference pipeline
+     * takes no image refused here. It keeps the RGBA bytes one Java array, and refuses from the header a kilobyte's JPEG
+     * that claims 20000x20000 (the decoder fills what its data lacks with grey, for half a minute).
+     */
+    static final long MAX_PIXELS = 2L * (1024 * 1024 * 1024 / 4 / 3);
 
     /** Bytes per pixel a decode holds at its peak: the decoder's raster and the RGBA copy, up to 4 bytes each. */
     static final int DECODE_BYTES_PER_PIXEL = 8;
@@ -219,7 +223,7 @@ public final class ImageFiles {
         if (w <= 0 || h <= 0) throw zeroSize(file, w, h);
         long pixels = (long) w * h;
         if (pixels > MAX_PIXELS)
-            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " is too large (" + pixels + " pixels, at most " + MAX_PIXELS + ")");
+            throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " is too large (" + pixels + " pixels, at most " + MAX_PIXELS + ", PIL's limit)");
         if (pixels * DECODE_BYTES_PER_PIXEL > heap)
             throw new InputFileException("cannot read image " + file + ": " + w + "x" + h + " needs about " + (pixels * DECODE_BYTES_PER_PIXEL >> 20)
                     + " MiB to decode, more than this JVM's " + (heap >> 20) + " MiB heap (raise -Xmx through JAVA_OPTS, or give a smaller image)");
