@@ -361,6 +361,21 @@ class ImageFilesTest {
         assertThrows(IOException.class, () -> ImageFiles.checkSize(file, 1000, 1000, heap - 1));
     }
 
+    /**
+     * Java 17.0.3 and older refuse CMYK and YCCK JPEGs with "Unsupported Image Type" (this runtime decodes them, so the
+     * decoder's refusal is handed in): said as what it is, not as a corrupt file.
+     */
+    @Test
+    void oldRuntimesRefusingCmykJpegsAreNotCalledCorrupt() throws IOException {
+        Path file = Files.write(dir.resolve("cmyk.jpg"), ImageBytes.cmykJpeg(16, 8, new int[] {10, 20, 30, 40}, false));
+        javax.imageio.ImageReader jpeg = ImageIO.getImageReadersByFormatName("jpeg").next();
+        assertEquals("cannot read image " + file + ": a JPEG this Java runtime (" + System.getProperty("java.version") + ") cannot decode"
+                        + " (Unsupported Image Type: CMYK and YCCK JPEGs need Java 17.0.4 or newer); use a newer Java, or save the image as RGB",
+                ImageFiles.unreadable(file, jpeg, new javax.imageio.IIOException("Unsupported Image Type")).getMessage());
+        assertTrue(ImageFiles.unreadable(file, jpeg, new javax.imageio.IIOException("Bogus marker length")).getMessage()
+                .endsWith(": corrupt or truncated JPEG (Bogus marker length)"));
+    }
+
     /** A 30-byte GIF whose 1x1 screen passed the check while its frame's 65535x65535 was decoded whole (an OutOfMemoryError, or "corrupt"). */
     @Test
     void gifFramesLargerThanTheirScreenAreCheckedToo() throws IOException {

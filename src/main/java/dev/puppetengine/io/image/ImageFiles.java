@@ -238,6 +238,10 @@ public final class ImageFiles {
         int[] declared = declaredSize(file);
         if (declared != null && (declared[0] == 0 || declared[1] == 0)) return zeroSize(file, declared[0], declared[1]);
         String format = reader.getOriginatingProvider().getFormatNames()[0].toUpperCase(Locale.ROOT);
+        // Java 17.0.3 and older refuse every CMYK and YCCK JPEG so (JDK-8274735, fixed in 17.0.4): not a corrupt file
+        if (format.equals("JPEG") && "Unsupported Image Type".equals(cause.getMessage()))
+            return new InputFileException("cannot read image " + file + ": a JPEG this Java runtime (" + System.getProperty("java.version")
+                    + ") cannot decode (Unsupported Image Type: CMYK and YCCK JPEGs need Java 17.0.4 or newer); use a newer Java, or save the image as RGB", cause);
         String why = cause instanceof EOFException ? "end of file reached" : cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
         return new InputFileException("cannot read image " + file + ": corrupt or truncated " + format + " (" + why + ")", cause);
     }
