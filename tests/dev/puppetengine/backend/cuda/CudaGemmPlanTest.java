@@ -55,6 +55,21 @@ public class CudaGemmPlanTest {
         assertFalse(CudaGemm.cublasTakes(m, n, k, mat(DType.F64, k, 1, 0), mat(DType.F64, n, 1, 0), null), "no f64 GEMM through the Ex call");
         assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), mat(t, 1, m, 0)), "C column-major: not this row-major call");
         assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, 2 * k, 2, 0), mat(t, n, 1, 0), null), "A strided in both directions: not BLAS-shaped");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, 2 * n, 2, 0), null), "B strided in both directions");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), mat(t, 2 * n, 2, 0)), "C strided in both directions");
+        assertTrue(CudaGemm.cublasTakes(m, n, k, mat(DType.F32, k, 1, 0), mat(DType.F32, n, 1, 0), mat(DType.F32, n, 1, 0)), "fp32 (CUDA_R_32F is 0)");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), mat(DType.F64, n, 1, 0)), "an f64 C");
+        // a stride never stepped does not count: k = 1 (A's column stride), m = 1 (A's row stride, any below k, or a
+        // single row read with a column stride, as a column of a wider matrix)
+        assertTrue(CudaGemm.cublasTakes(m, n, 1, mat(t, 1, 3, 0), mat(t, n, 1, 0), null), "an outer product");
+        assertTrue(CudaGemm.cublasTakes(1, n, k, mat(t, 5, 1, 0), mat(t, n, 1, 0), mat(t, n, 1, 0)), "one row, row stride 5");
+        assertTrue(CudaGemm.cublasTakes(1, n, k, mat(t, 999, 8, 0), mat(t, n, 1, 0), mat(t, n, 1, 0)), "one row, column stride 8");
+        // leading dimensions are ints in the cublasGemmStridedBatchedEx call
+        long max = Integer.MAX_VALUE;
+        assertTrue(CudaGemm.cublasTakes(m, n, k, mat(t, max, 1, 0), mat(t, max, 1, 0), mat(t, max, 1, 0)));
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, max + 1, 1, 0), mat(t, n, 1, 0), null), "lda past int");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, max + 1, 1, 0), null), "ldb past int");
+        assertFalse(CudaGemm.cublasTakes(m, n, k, mat(t, k, 1, 0), mat(t, n, 1, 0), mat(t, max + 1, 1, 0)), "ldc past int");
     }
 
     @Test
@@ -97,6 +112,17 @@ public class CudaGemmPlanTest {
         assertNull(plan(1, 576, 576, 576, sq, sq), "two gathered operands: no kernel k loop takes both");
         CudaGemm.Im2col odd = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 4, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(plan(1, (int) odd.pixels(), 640, (int) odd.cols(), odd, mat(t, 1, odd.cols(), 0)), "Cin 4: a 16-byte copy would straddle taps");
+        assertNull(plan(2, (int) x.pixels(), 640, (int) kk, x, mat(t, 1, kk, 8)), "a gather has no batch: its images are its rows");
+        // dilated in one direction only, as B: refused as well
+        for (int[] d : new int[][]{{2, 1}, {1, 2}}) {
+            CudaGemm.Im2col g = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 16, 16, 640, 3, 3, 32, 32, 1, 1, 1, 1, d[0], d[1]);
+            assertNull(plan(1, 320, (int) g.cols(), (int) g.pixels(), mat(t, 1, 320, 0), g), "dilation " + d[0] + "x" + d[1] + " as B");
+        }
+        // a gather whose pixels or columns are not the product's is a caller's error, not a refusal
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> plan(1, (int) p - 8, 640, (int) kk, x, mat(t, 1, kk, 0)))
+                .getMessage().contains("does not fit A as (M = pixels) x K: 2040 x 2880"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> plan(1, 640, (int) kk, (int) p + 8, mat(t, 1, 640, 0), x))
+                .getMessage().contains("does not fit B as (K = pixels) x N: 2880 x 2056"));
     }
 
     @Test
@@ -111,6 +137,8 @@ public class CudaGemmPlanTest {
         assertFalse(a.equals(b), "one tile choice for both: " + b);
         CudaGemm.Im2col dilated = new CudaGemm.Im2col(null, t, 32 * 32, 32, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1, 2, 2);
         assertFalse(key(pad1, w).equals(key(dilated, w)), "dilation 2 gathers other taps");
+        assertEquals("3x3 s1x1 p1x1 d1x2 in32x32 out32x32",
+                new CudaGemm.Im2col(null, t, 32 * 32, 32, 32, 32, 3, 3, 32, 32, 1, 1, 1, 1, 1, 2).tuneKey(), "dilated across only");
         // a stride-2 convolution's input gradient into 32x31 and into 31x32 images: the same 16x16 gradient read dilated,
         // the same padding at the top and left, as many pixels
         CudaGemm.Im2col wide = new CudaGemm.Im2col(null, t, 32 * 31, 16, 16, 32, 3, 3, 32, 31, 1, 1, 1, 1, 2, 2);
@@ -121,6 +149,13 @@ public class CudaGemmPlanTest {
         CudaGemm.MmaPlan dw = plan(1, 64, (int) pad1.cols(), 1024, gy, pad1);
         assertEquals("bf16_mn m=64 n=288 k=1024 batch=1 dW 3x3 s1x1 p1x1 in32x32 out32x32 c=F32 +bias",
                 CudaGemm.tuneKey(dw, 1, 64, 288, 1024, gy, pad1, DType.F32, CudaGemm.Epilogue.of(new CudaGemm.Bias(null, t), null), false));
+        // a dense product: the GEGLU gate and a residual are words of their own (cuBLAS finishes either in a second pass)
+        CudaGemm.Mat x = mat(t, 64, 1, 0);
+        CudaGemm.MmaPlan lin = plan(1, 128, 64, 64, x, gy);
+        assertEquals("bf16_kk m=128 n=64 k=64 batch=1 geglu c=BF16",
+                CudaGemm.tuneKey(lin, 1, 128, 64, 64, x, gy, t, new CudaGemm.Epilogue(null, null, true), false));
+        assertEquals("bf16_kk m=128 n=64 k=64 batch=1 c=BF16 +res +cublas",
+                CudaGemm.tuneKey(lin, 1, 128, 64, 64, x, gy, t, CudaGemm.Epilogue.of(null, mat(DType.F32, 64, 1, 0)), true));
     }
 
     private static String key(CudaGemm.Im2col x, CudaGemm.Mat w) {
@@ -146,6 +181,7 @@ public class CudaGemmPlanTest {
         for (long d = 1; d <= 3000; d++) check(d, max, r);
         for (long d : new long[]{9 * 2560, 65535, 917504, 1L << 20, (1L << 31) - 1, 1L << 31}) check(d, max, r);
         assertThrows(IllegalArgumentException.class, () -> CudaGemm.fastDivisor(0));
+        assertThrows(IllegalArgumentException.class, () -> CudaGemm.fastDivisor((1L << 31) + 1));
     }
 
     private static void check(long d, long max, java.util.Random r) {
@@ -193,6 +229,26 @@ public class CudaGemmPlanTest {
         assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1, CudaGemm.Epilogue.NONE));
     }
 
+    /** The epilogue's arguments as kernels/epilogue.cuh reads them, dtype codes as kernels/common.cuh numbers them. */
+    @Test
+    void epiloguesCheckTheirPartsAndPassThemOn() {
+        CudaGemm.Mat r = mat(DType.F16, 640, 1, 640 * 448);
+        CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(new CudaGemm.Bias(null, DType.BF16), r);
+        assertTrue(ep.any());
+        assertEquals("[null, 2, 640, 1, 286720]", java.util.Arrays.toString(ep.residualArgs()));
+        assertEquals("[null, 1]", java.util.Arrays.toString(ep.biasArgs()));
+        assertFalse(CudaGemm.Epilogue.NONE.any());
+        assertEquals("[null, 0, 0, 0, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.NONE.residualArgs()));
+        assertEquals("[null, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.NONE.biasArgs()));
+        assertTrue(new CudaGemm.Epilogue(null, null, true).any());
+        assertTrue(CudaGemm.Epilogue.of(null, mat(DType.F32, 640, 1, 0)).any());
+        assertEquals(0, CudaGemm.Epilogue.of(null, mat(DType.F32, 640, 1, 0)).residualArgs()[1]);
+        assertTrue(CudaGemm.Epilogue.of(new CudaGemm.Bias(null, DType.F32), null).any());
+        assertEquals("[null, 1, 640, 1, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.of(null, mat(DType.BF16, 640, 1, 0)).residualArgs()));
+        assertThrows(IllegalArgumentException.class, () -> new CudaGemm.Epilogue(null, r, true), "GEGLU takes no residual");
+        assertThrows(IllegalArgumentException.class, () -> CudaGemm.Epilogue.of(null, mat(DType.F64, 640, 1, 0)));
+    }
+
     @Test
     void dimensionsStopWhereTheKernels32BitTileArithmeticWouldWrap() {
         // (m + 127) / 128 and blockIdx.x * 128 in int: a conv with 2^31 - 1 output pixels passed the old check and got
@@ -216,6 +272,10 @@ public class CudaGemmPlanTest {
         assertNull(plan(1, 64, 64, 64, mat(DType.F32, 64, 1, 0), mat(DType.F32, 1, 64, 0)), "fp32 operands");
         assertNull(plan(1, 64, 64, 64, mat(t, 64, 1, 0), mat(DType.F16, 1, 64, 0)), "mixed bf16 / f16");
         assertNull(plan(70000, 64, 64, 64, mat(t, 64, 1, 4096), mat(t, 1, 64, 4096)), "more batches than a grid's z");
+        assertNull(CudaGemm.mmaPlan(1, 64, 64, 64, mat(t, 64, 1, 0), 0, mat(t, 1, 64, 0), 8), "B's address 8 bytes past alignment");
+        assertNotNull(CudaGemm.mmaPlan(1, 64, 64, 64, mat(t, 64, 1, 0), 32, mat(t, 1, 64, 0), 48), "addresses 16-byte aligned past a base");
+        assertNotNull(plan(65535, 64, 64, 64, mat(t, 64, 1, 4096), mat(t, 1, 64, 4096)), "as many batches as a grid's z");
+        assertNotNull(plan(1, 64, 64, 64, mat(t, 64, 1, 4100), mat(t, 1, 64, 4)), "one batch: its batch stride is never stepped");
     }
 
     @Test
@@ -245,6 +305,17 @@ public class CudaGemmPlanTest {
         assertFalse(CudaGemm.gatherFits(over), "2^26 pixels of 40 channels");
         CudaGemm.Im2col wideChannels = new CudaGemm.Im2col(null, t, 16 * 16, 16, 16, 1 << 24, 1, 1, 16, 16, 1, 1, 0, 0);
         assertFalse(CudaGemm.gatherFits(wideChannels), "256 pixels of 2^24 channels: few pixels, 2^32 elements");
+        // GatherRow's 16-bit halves: the dilated image and the strided output each below 2^14 per side
+        assertTrue(CudaGemm.gatherFits(gather(8191, 8191, 1, 1, 1, 1, 2, 2)), "an 8191-pixel side dilated by 2: 16382");
+        assertFalse(CudaGemm.gatherFits(gather(8192, 1, 1, 1, 1, 1, 2, 1)), "8192 rows dilated by 2");
+        assertFalse(CudaGemm.gatherFits(gather(1, 8192, 1, 1, 1, 1, 1, 2)), "8192 columns dilated by 2");
+        assertFalse(CudaGemm.gatherFits(gather(16383, 1, 8192, 1, 2, 1, 1, 1)), "8192 output rows of stride 2");
+        assertFalse(CudaGemm.gatherFits(gather(1, 16383, 1, 8192, 1, 2, 1, 1)), "8192 output columns of stride 2");
+    }
+
+    /** One image of h x w pixels, 8 channels, a 1x1 window of stride sh x sw, read dilated dh x dw, giving ho x wo. */
+    private static CudaGemm.Im2col gather(int h, int w, int ho, int wo, int sh, int sw, int dh, int dw) {
+        return new CudaGemm.Im2col(null, DType.BF16, (long) ho * wo, h, w, 8, 1, 1, ho, wo, sh, sw, 0, 0, dh, dw);
     }
 
     /**
@@ -269,5 +340,11 @@ public class CudaGemmPlanTest {
         asked.clear();
         CudaGemm.perRun(n -> { asked.add(n); return 0; });   // below the events' resolution: bounded, not infinite
         assertEquals(CudaGemm.TUNE_MAX_REPS, asked.get(1));
+        asked.clear();
+        assertEquals(1.0, CudaGemm.perRun(n -> { asked.add(n); return n; }), 1e-12);   // a millisecond is slow enough
+        assertEquals(java.util.List.of(1, CudaGemm.TUNE_REPS), asked);
+        // the median, not the middle pair: the third of five pairs hit
+        asked.clear();
+        assertEquals(0.005, CudaGemm.perRun(n -> { asked.add(n); return n * 0.005 + (asked.size() == 4 ? 40 : 0.002); }), 0.0001);
     }
 }
