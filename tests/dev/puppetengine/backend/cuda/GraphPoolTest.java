@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -83,12 +82,21 @@ class GraphPoolTest {
         second.seal();
         second.release();
         assertEquals(List.of(out), up.returned, "it goes back with the second graph");
-        GraphPool<Long> third = up.pool();
-        Long mine = third.allocate(512);
-        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512, first), "not from a pool still capturing");
+        // refusals leave the receiving pool as it was (each checked before it adopts anything)
+        GraphPool<Long> third = up.pool(), receiver = up.pool();
+        Long mine = third.allocate(512), reserved = third.allocate(512);
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512, receiver), "not from a pool still capturing");
+        third.free(reserved, 512);
         third.seal();
-        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 1024, first), "its size class");
-        assertThrows(IllegalStateException.class, () -> first.handOver(out, 1024, third), "no longer held");
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 1024, receiver), "its size class");
+        assertThrows(IllegalStateException.class, () -> third.handOver(reserved, 512, receiver), "freed: reserved, not live");
+        assertThrows(IllegalStateException.class, () -> first.handOver(out, 1024, receiver), "no longer held");
+        assertThrows(IllegalStateException.class, () -> third.handOver(mine, 512, new Fake().pool()), "another allocator's pool");
+        assertEquals(0, receiver.ownedBytes());
+        third.handOver(mine, 512, receiver);
+        assertEquals(512, receiver.ownedBytes());
+        assertThrows(IllegalStateException.class, () -> receiver.adopt(mine, 512), "adopted twice");
+        assertEquals(512, receiver.ownedBytes());
     }
 
     /**
@@ -166,8 +174,11 @@ class GraphPoolTest {
         assertThrows(IllegalStateException.class, () -> p.free(a, 1024), "wrong size");
         p.free(a, 512);
         assertThrows(IllegalStateException.class, () -> p.free(a, 512), "double free");
+        assertEquals(GraphPool.State.CAPTURING, p.state());
         p.seal();
         assertThrows(IllegalStateException.class, p::seal);
-        assertFalse(p.state() == GraphPool.State.CAPTURING);
+        assertEquals(GraphPool.State.SEALED, p.state());
+        p.release();
+        assertEquals(GraphPool.State.RELEASED, p.state());
     }
 }
