@@ -21,6 +21,7 @@ class TensorMapsTest {
         // B (k = 320 rows of n = 1280 contiguous), MN-major, batched: 64 x 64 boxes (one per 64-wide strip), rank 3
         TensorMaps.Plan b = (TensorMaps.Plan) TensorMaps.plan(CudaGemm.dense(1288, 320 * 1288, 320, 1280), false, 256, 2);
         assertEquals(3, b.rank());
+        assertEquals(3, b.mode(), "the kernel's rank_b argument");
         assertArrayEquals(new long[]{1280, 320, 2}, b.dims());
         assertArrayEquals(new long[]{2576, 2 * 320 * 1288}, b.strideBytes());
         assertArrayEquals(new int[]{64, 64, 1}, b.box());
@@ -29,6 +30,9 @@ class TensorMapsTest {
         assertEquals(2, shared.rank());
         assertArrayEquals(new int[]{64, 256}, shared.box());
         assertNull(TensorMaps.plan(CudaGemm.dense(8, 0, 72, 0), true, 128, 1), "k = 0: nothing to copy (the driver refuses a zero dim)");
+        assertNull(TensorMaps.plan(CudaGemm.dense(64, 0, 0, 64), true, 128, 1), "no rows: nothing to copy either");
+        TensorMaps.Plan one = (TensorMaps.Plan) TensorMaps.plan(CudaGemm.dense(64, 300 * 64, 300, 64), true, 256, 1);
+        assertEquals(2, one.mode(), "one batch entry: its batch stride is never stepped");
     }
 
     /** The Operand struct of the im2col of x (n, h, w, cin) for a k x k conv, stride s, padding p. */
@@ -71,6 +75,25 @@ class TensorMapsTest {
         long[] dilated = gather(2, 16, 16, 320, 3, 1, 1);
         dilated[15] = dilated[16] = 2;
         assertNull(TensorMaps.plan(dilated, true, 128, 1));
+        for (int d : new int[]{15, 16}) {   // dilated along one dim only
+            long[] one = gather(2, 16, 16, 320, 3, 1, 1);
+            one[d] = 2;
+            assertNull(TensorMaps.plan(one, true, 128, 1), "dilation in operand word " + d);
+        }
+        // the driver's limits: traversal strides up to 8 per dim, rank 4's window corners in [-128, 127]
+        long[] s8 = gather(1, 64, 64, 64, 3, 8, 1);
+        assertArrayEquals(new int[]{8, 8}, ((TensorMaps.Im2colPlan) TensorMaps.plan(s8, true, 128, 1)).step());
+        for (int d : new int[]{11, 12}) {
+            long[] s9 = s8.clone();
+            s9[d] = 9;
+            assertNull(TensorMaps.plan(s9, true, 128, 1), "stride 9 in operand word " + d);
+        }
+        // pad 128 with a 257-tap window keeps an 8x8 output: both corners at -128, in range; pad 129 not
+        assertArrayEquals(new int[]{-128, -128}, ((TensorMaps.Im2colPlan) TensorMaps.plan(gather(1, 8, 8, 64, 257, 1, 128), true, 128, 1)).upper());
+        assertNull(TensorMaps.plan(gather(1, 8, 8, 64, 259, 1, 129), true, 128, 1));
+        // a crop (padding -127) puts the lower corner at 127, in range; -128 not
+        assertArrayEquals(new int[]{127, 127}, ((TensorMaps.Im2colPlan) TensorMaps.plan(gather(1, 300, 300, 64, 1, 1, -127), true, 128, 1)).lower());
+        assertNull(TensorMaps.plan(gather(1, 300, 300, 64, 1, 1, -128), true, 128, 1));
     }
 
     @Test
@@ -102,6 +125,15 @@ class TensorMapsTest {
         map = words.clone();
         TensorMaps.smallTensorWorkaround(map, edge, 13000);
         assertArrayEquals(words, map, "exactly 128 KiB is not under it");
+    }
+
+    /** What an encode failure says: the JNI shim's own codes, else the driver's CUresult by name. */
+    @Test
+    void encodeFailuresAreNamed() {
+        assertEquals("libcuda.so.1 (the CUDA driver) did not load", TensorMaps.reason(-1));
+        assertTrue(TensorMaps.reason(-2).contains("no tensor-map encoder"), TensorMaps.reason(-2));
+        assertTrue(TensorMaps.reason(-3).startsWith("bad arguments"), TensorMaps.reason(-3));
+        assertEquals("CUresult 1 (CUDA_ERROR_INVALID_VALUE)", TensorMaps.reason(1));
     }
 
     @Test
