@@ -42,6 +42,16 @@ class GemmTunerTest {
         assertEquals(Tile.T64x128, g.heuristic(1280, 448, 1, MMA));
         assertEquals(40, Tile.T128x128.blocks(448, 1280, 1));
         assertEquals(80, Tile.T128x64.blocks(448, 1280, 1));
+        assertEquals(4, Tile.T128x128.blocks(127, 129, 2), "partial tiles count whole, per batch entry");
+        // exactly one block per SM is enough; a square product splits M
+        assertEquals(132, Tile.T128x128.blocks(1536, 1408, 1));
+        assertEquals(Tile.T128x128, g.heuristic(1536, 1408, 1, MMA));
+        assertEquals(Tile.W128x256, g.heuristic(1536, 2816, 1, ALL));
+        assertEquals(Tile.W128x128, g.heuristic(1536, 2560, 1, ALL), "120 wide tiles: fewer than the SMs");
+        assertEquals(Tile.T64x128, g.heuristic(512, 512, 1, MMA));
+        // cuBLAS where offered; else, without the split tile, the first usable one
+        assertEquals(Tile.CUBLAS, g.heuristic(28672, 320, 1, EnumSet.of(Tile.T128x128, Tile.CUBLAS)));
+        assertEquals(Tile.T128x128, g.heuristic(512, 512, 1, EnumSet.of(Tile.T128x128, Tile.T128x64)));
     }
 
     @Test
@@ -298,6 +308,9 @@ class GemmTunerTest {
         assertEquals(Tile.WS128x256.smem, Tile.TMA128x256.smem);
         assertEquals(List.of(132096, 197632, 199760, 216112), List.of(Tile.W128x128.smem, Tile.W128x256.smem, Tile.WS128x128.smem, Tile.WS128x256.smem));
         assertEquals(List.of(256, 256, 384, 384), List.of(Tile.W128x128.threads, Tile.W128x256.threads, Tile.WS128x128.threads, Tile.WS128x256.threads));
+        // gemm_ws takes the tensor-map arguments: the "ws" and "tma" tiles, no other
+        for (Tile t : Tile.values())
+            assertEquals(t.entry("bf16_kk").startsWith("gemm_wgmma_ws_"), t.warpSpecialised(), t.toString());
         for (Tile t : Tile.WGMMA) assertTrue(t.smem <= 227 * 1024, t + ": an sm_90 block has 227 KB of shared memory");
     }
 
@@ -332,11 +345,11 @@ class GemmTunerTest {
     @Test
     void anUnwritableCacheIsSaidOnce() throws Exception {
         Path file = Files.writeString(dir.resolve("a-file"), "").resolve("gemm-tiles.json");   // its folder cannot be made, even by root
-        GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));
         java.io.PrintStream was = System.err;
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
         try {
+            GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));   // no file yet: nothing to say
             for (int m : new int[]{448, 896, 1792})
                 g.choose("bf16_kk m=" + m + " n=1280 k=1280", m, 1280, 1, true, MMA, bench(Map.of(Tile.T128x128, 2.0, Tile.T128x64, 1.5, Tile.T64x128, 1.0), new ArrayList<>()));
         } finally {
