@@ -45,6 +45,9 @@ class GemmProbeTest {
         assertEquals(EnumSet.of(Tile.T128x64), o.bad());
         assertEquals(Tile.W128x256, o.crashed());
         assertNull(GemmProbe.parse(List.of(GemmProbe.START + "64x128"), asked).crashed(), "a tile it was not asked about is ignored");
+        // a child that ended right after a verdict died on no tile
+        assertNull(GemmProbe.parse(List.of(GemmProbe.START + "128x128", GemmProbe.OK + "128x128"), asked).crashed());
+        assertNull(GemmProbe.parse(List.of(GemmProbe.START + "128x64", GemmProbe.BAD + "128x64"), asked).crashed());
     }
 
     @Test
@@ -107,6 +110,20 @@ class GemmProbeTest {
         } finally {
             System.clearProperty("puppet.cuda.gemm.probeTileSeconds");
             System.clearProperty("puppet.test.probeChatter");
+        }
+    }
+
+    /** A child silent from its start (a hung JVM or CUDA context start) is stopped after probeStartSeconds. */
+    @Test
+    void aChildHungInStartUpIsStoppedAndValidationStaysHere() {
+        Set<Tile> all = EnumSet.of(Tile.T128x128, Tile.W128x256);
+        System.setProperty("puppet.cuda.gemm.probeStartSeconds", "2");
+        System.setProperty("puppet.test.probeSlowStart", "600");
+        try {
+            assertEquals(all, assertTimeoutPreemptively(Duration.ofSeconds(60), () -> GemmProbe.survivors(all, FakeChild.class.getName())));
+        } finally {
+            System.clearProperty("puppet.cuda.gemm.probeStartSeconds");
+            System.clearProperty("puppet.test.probeSlowStart");
         }
     }
 
