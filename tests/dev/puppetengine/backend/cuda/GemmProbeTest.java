@@ -22,6 +22,7 @@ class GemmProbeTest {
      */
     public static final class FakeChild {
         public static void main(String[] args) throws InterruptedException {
+            GemmProbe.exitWithParent();   // as the real child does (also: no stand-in outlives a test JVM killed by a timeout)
             Thread.sleep(1000L * Integer.getInteger("puppet.test.probeSlowStart", 0));   // a cold JVM and CUDA context
             for (String name : args) {
                 System.out.println(GemmProbe.START + name);
@@ -124,6 +125,36 @@ class GemmProbeTest {
         } finally {
             System.clearProperty("puppet.cuda.gemm.probeStartSeconds");
             System.clearProperty("puppet.test.probeSlowStart");
+        }
+    }
+
+    /** The engine's stand-in: starts a child hung on its tile (its lines on this stdout), prints the child's pid, waits. */
+    public static final class FakeEngine {
+        public static void main(String[] args) throws Exception {
+            Process child = new ProcessBuilder(GemmProbe.javaBinary(), "-cp", System.getProperty("java.class.path"),
+                    "-Dpuppet.test.probeHang=128x128", FakeChild.class.getName(), "128x128").inheritIO().start();
+            System.out.println("child " + child.pid());
+            System.out.flush();
+            Thread.sleep(Long.MAX_VALUE);
+        }
+    }
+
+    /** An engine killed mid-probe (SIGKILL: its finally never runs) takes its child with it, hung tile or not. */
+    @Test
+    void aChildEndsWithAKilledEngine() throws Exception {
+        Process engine = new ProcessBuilder(GemmProbe.javaBinary(), "-cp", System.getProperty("java.class.path"), FakeEngine.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        ProcessHandle child = null;
+        try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(engine.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+            for (String l; (l = out.readLine()) != null && !l.startsWith(GemmProbe.START); )   // the child's first tile: it is running
+                if (l.startsWith("child ")) child = ProcessHandle.of(Long.parseLong(l.substring(6))).orElseThrow();
+            assertTrue(child != null && child.isAlive(), "the stand-in engine started no child");
+            engine.destroyForcibly().waitFor();
+            ProcessHandle c = child;
+            assertTimeoutPreemptively(Duration.ofSeconds(30), () -> c.onExit().get(), "the child outlived its engine");
+        } finally {
+            engine.destroyForcibly();
+            if (child != null) child.destroyForcibly();
         }
     }
 

@@ -39,6 +39,7 @@ final class GemmProbe {
 
     /** The child: validates each named tile on this machine's GPU and reports it on stdout. */
     public static void main(String[] args) throws Exception {
+        exitWithParent();
         CudaGemm gemm = CudaBackend.get().gemm();
         // modules first, before any tile is announced: a GPU without their cubins JITs the PTX here (may take long),
         // which is start-up, not a hung tile
@@ -52,6 +53,15 @@ final class GemmProbe {
             System.out.println((ok ? OK : BAD) + name);
             System.out.flush();
         }
+    }
+
+    /**
+     * Ends this child when the engine that started it ends: an engine killed mid-probe (a timeout's SIGKILL, which runs
+     * no finally) would otherwise leave it running, on a hung tile still holding the GPU. (Java polls a process that is
+     * not its own child: within about 5 s.)
+     */
+    static void exitWithParent() {
+        ProcessHandle.current().parent().ifPresent(engine -> engine.onExit().thenRun(() -> Runtime.getRuntime().halt(143)));
     }
 
     /** The tiles of {@code tiles} that passed validation in child processes; all of them when no child can run. */
@@ -159,7 +169,7 @@ final class GemmProbe {
         return t != null && asked.contains(t) ? t : null;
     }
 
-    private static String javaBinary() {
+    static String javaBinary() {
         return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     }
 }
