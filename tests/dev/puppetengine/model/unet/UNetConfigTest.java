@@ -39,6 +39,16 @@ class UNetConfigTest {
         }
     }
 
+    /** An SVD config.json written without the Puppet-Master fields: the missing drag list is an empty one, and the model builds. */
+    @Test
+    void aConfigWithoutTheDragListBuildsStockSvd() throws Exception {
+        ObjectNode json = Json.mapper().valueToTree(UNetConfig.svdImg2vid());
+        json.remove("drag_embedder_out_channels");
+        UNetConfig cfg = Json.mapper().treeToValue(json, UNetConfig.class);
+        assertEquals(1_524_623_082L, new UNetSpatioTemporalConditionModel(cfg).parameterCount());
+        assertEquals(UNetConfig.svdImg2vid(), cfg);
+    }
+
     /**
      * Spec 2.1 and 3.1: the released model's hyper-parameters (the converter builds the Puppet-Master UNet from this preset
      * when a checkpoint carries no engine config), written out here from the spec, not from the preset.

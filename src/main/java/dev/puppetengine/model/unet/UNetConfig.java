@@ -43,6 +43,7 @@ public record UNetConfig(
             UP = "UpBlockSpatioTemporal", CROSS_UP = "CrossAttnUpBlockSpatioTemporal";
 
     public UNetConfig {
+        if (dragEmbedderOutChannels == null) dragEmbedderOutChannels = List.of();   // absent: no drag modules (a config written without the Puppet-Master fields)
         int levels = blockOutChannels.size();
         if (downBlockTypes.size() != levels || upBlockTypes.size() != levels || numAttentionHeads.size() != levels
                 || resnetEpsDown.size() != levels || resnetEpsUp.size() != levels)
@@ -56,7 +57,7 @@ public record UNetConfig(
         if (numDrags > 0 && (posEmbedDim % 4 != 0 || dragEmbedderOutChannels.isEmpty()))
             throw new IllegalArgumentException("UNet config: pos_embed_dim must be a multiple of 4 and drag_embedder_out_channels non-empty");
         // a config.json can hold [null] or 0 heads: refused here, not a NullPointerException or "/ by zero" building the model
-        for (List<?> l : new List<?>[]{blockOutChannels, numAttentionHeads, resnetEpsDown, resnetEpsUp, dragEmbedderOutChannels == null ? List.of() : dragEmbedderOutChannels})
+        for (List<?> l : new List<?>[]{blockOutChannels, numAttentionHeads, resnetEpsDown, resnetEpsUp, dragEmbedderOutChannels})
             if (l.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("UNet config: a list holds null: " + l);
         if (layersPerBlock < 1) throw new IllegalArgumentException("UNet config: layers_per_block must be at least 1, got " + layersPerBlock);
         for (int i = 0; i < levels; i++) {
