@@ -82,6 +82,9 @@ class ClipBehaviourTest {
             assertTrue(Math.abs(pair[0] - pair[8]) + Math.abs(pair[1] - pair[9]) > 1e-6);
             var e = assertThrows(IllegalArgumentException.class, () -> clip.embed(randn(rng, DType.F32, 1, 64, 64, 3)));
             assertEquals("CLIP embed: pixels must be (N, 56, 56, 3), got [1, 64, 64, 3]", e.getMessage());
+            for (int[] wrong : new int[][]{{1, 56, 56}, {1, 56, 64, 3}, {1, 56, 56, 4}})     // refused here, not by the patch conv
+                assertEquals("CLIP embed: pixels must be (N, 56, 56, 3), got " + Arrays.toString(wrong),
+                        assertThrows(IllegalArgumentException.class, () -> clip.embed(randn(rng, DType.F32, wrong))).getMessage());
         }
     }
 

@@ -1,8 +1,10 @@
 package dev.puppetengine.model.clip;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.puppetengine.nn.Init;
 import dev.puppetengine.nn.Parameter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -60,6 +62,16 @@ class ClipStructureTest {
         assertNull(P.get("vision_model.encoder.layers.32.layer_norm1.weight"));
         assertFalse(P.containsKey(e + "position_ids"), "position_ids is a buffer, not a weight");
         assertEquals("[1280, 14, 14, 3]", Arrays.toString(P.get(e + "patch_embedding.weight").shape()), "engine layout is channels-last");
+        assertEquals(ClipVisionConfig.vitH14(), MODEL.config());
+    }
+
+    /** transformers' _init_weights for a model fitted from scratch: class token N(0, 1/sqrt(hidden)), positions N(0, 0.02). */
+    @Test
+    void embeddingsStartAsTransformersInitialisesThem() {
+        // built here, not in the static field: PIT credits a class initialiser's coverage to no test
+        Map<String, Parameter> p = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16)).namedParameters();
+        assertEquals(Init.normal(1 / Math.sqrt(32)), p.get("vision_model.embeddings.class_embedding").init());
+        assertEquals(Init.normal(0.02), p.get("vision_model.embeddings.position_embedding.weight").init());
     }
 
     @Test
@@ -70,7 +82,37 @@ class ClipStructureTest {
                 + " \"model_type\": \"clip_vision_model\", \"num_attention_heads\": 16, \"num_channels\": 3, \"num_hidden_layers\": 32,"
                 + " \"patch_size\": 14, \"projection_dim\": 1024, \"torch_dtype\": \"float16\"}";
         assertEquals(ClipVisionConfig.vitH14(), new ObjectMapper().readValue(json, ClipVisionConfig.class));
+        assertEquals(ClipVisionConfig.vitH14(), new ObjectMapper().readValue(json.replace(" \"num_channels\": 3,", ""), ClipVisionConfig.class),
+                "num_channels absent: transformers' default 3");
         assertEquals(257, ClipVisionConfig.vitH14().numPositions());
+    }
+
+    /** Each bound at its edge: the smallest valid config is accepted, one step past any bound is refused. */
+    @Test
+    void configBoundsAreCheckedAtTheirEdges() {
+        // hidden, intermediate, layers, heads, image, patch, projection, eps: one head of 1, no layers, one 1-pixel patch
+        ClipVisionConfig smallest = config(1, 1, 0, 1, 1, 1, 1, 1e-12);
+        assertEquals(2, smallest.numPositions());
+        assertEquals(3, smallest.numChannels());
+        String hidden = "CLIP config: hidden_size", image = "CLIP config: image_size", other = "CLIP config: intermediate_size";
+        assertRefused(hidden, () -> config(0, 1, 0, 1, 1, 1, 1, 1e-12));
+        assertRefused(hidden, () -> config(1, 1, 0, 0, 1, 1, 1, 1e-12));
+        assertRefused(hidden + " 6 must be a positive multiple of num_attention_heads 4", () -> config(6, 1, 0, 4, 1, 1, 1, 1e-12));
+        assertRefused(image, () -> config(1, 1, 0, 1, 1, 0, 1, 1e-12));
+        assertRefused(image + " 12 must be a positive multiple of patch_size 8", () -> config(1, 1, 0, 1, 12, 8, 1, 1e-12));
+        assertRefused(other, () -> config(1, 0, 0, 1, 1, 1, 1, 1e-12));
+        assertRefused(other, () -> config(1, 1, -1, 1, 1, 1, 1, 1e-12));
+        assertRefused(other, () -> config(1, 1, 0, 1, 1, 1, 0, 1e-12));
+        assertRefused(other, () -> config(1, 1, 0, 1, 1, 1, 1, 0));
+    }
+
+    private static ClipVisionConfig config(int hidden, int intermediate, int layers, int heads, int image, int patch, int projection, double eps) {
+        return new ClipVisionConfig(hidden, intermediate, layers, heads, 0, image, patch, projection, eps, "gelu");
+    }
+
+    private static void assertRefused(String messageStart, Executable build) {
+        var e = assertThrows(IllegalArgumentException.class, build);
+        assertTrue(e.getMessage().startsWith(messageStart), e.getMessage());
     }
 
     @Test
