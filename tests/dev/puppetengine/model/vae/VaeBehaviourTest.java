@@ -63,6 +63,9 @@ class VaeBehaviourTest {
 
             var e = assertThrows(IllegalArgumentException.class, () -> vae.decode(randn(rng, DType.F32, 4, 8, 8, 4), 3));
             assertEquals("VAE decode: 4 latents are not a whole number of videos of 3 frames", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> vae.decode(randn(rng, DType.F32, 4, 8, 8, 3), 2));
+            assertEquals("VAE decode: latents must be (N, h, w, 4), got [4, 8, 8, 3]", e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> vae.decode(randn(rng, DType.F32, 8, 8, 4), 1));
             e = assertThrows(IllegalArgumentException.class, () -> vae.encodeMean(randn(rng, DType.F32, 1, 64, 64, 4)));
             assertEquals("VAE encode: images must be (N, H, W, 3), got [1, 64, 64, 4]", e.getMessage());
         }
@@ -155,6 +158,26 @@ class VaeBehaviourTest {
                 double[] got = item(shifted, f);
                 for (int i = 0; i < got.length; i++) assertEquals(alone[f - 1][i] + 0.1 * (1 + i % 3), got[i], 1e-12);
             }
+        }
+    }
+
+    /**
+     * diffusers' mid block runs resnets[0], then each (attention, resnet) of zip(attentions, resnets[1:]): with
+     * layers_per_block 1 the attention is built (its keys are in the file) but never runs. Its to_out bias would
+     * enter the output through the attention's residual.
+     */
+    @Test
+    void oneLayerPerBlockSkipsTheDecoderMidAttention() {
+        VaeConfig t = VaeConfig.tiny(8);
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(new VaeConfig(3, 3, 4, t.downBlockTypes(), t.blockOutChannels(), 1,
+                64, t.scalingFactor(), true, t.normNumGroups()));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(vae, CPU, DType.F64, 7)) {
+            Tensor z = randn(new Random(7), DType.F64, 2, 2, 2, 4);
+            double[] before = vae.decode(z, 2).toDoubleArray();
+            double[] bias = new double[16];
+            Arrays.fill(bias, 1);
+            set(ps, "decoder.mid_block.attentions.0.to_out.0.bias", bias);
+            assertArrayEquals(before, vae.decode(z, 2).toDoubleArray());
         }
     }
 

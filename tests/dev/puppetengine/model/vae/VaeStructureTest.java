@@ -5,8 +5,10 @@ import dev.puppetengine.nn.GroupNorm;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The full-size SVD VAE described without allocating: diffusers key names, checkpoint shapes, counts of spec 2.8/2.9. */
 class VaeStructureTest {
@@ -35,7 +38,9 @@ class VaeStructureTest {
         assertEquals(34_163_592L, count("encoder."));
         assertEquals(72L, count("quant_conv."));
         assertEquals(63_579_183L, count("decoder."));
-        assertEquals(97_742_847L, new AutoencoderKLTemporalDecoder(VaeConfig.svd()).parameterCount());
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.svd());
+        assertEquals(97_742_847L, vae.parameterCount());
+        assertEquals(VaeConfig.svd(), vae.config());
         assertEquals(P.size(), P.keySet().stream().filter(k -> k.startsWith("encoder.") || k.startsWith("quant_conv.") || k.startsWith("decoder.")).count());
     }
 
@@ -148,5 +153,34 @@ class VaeStructureTest {
         assertEquals("VAE config: 20 channels not divisible by norm_num_groups 8", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new VaeConfig(3, 3, 4, java.util.List.of("UpDecoderBlock2D"),
                 java.util.List.of(32), 2, 64, 0.18215, true, 8));
+    }
+
+    /** Each bound at its edge: the smallest valid config is accepted, one step past any bound is refused. */
+    @Test
+    void configBoundsAreCheckedAtTheirEdges() {
+        List<String> one = List.of(VaeConfig.DOWN_ENCODER);
+        VaeConfig smallest = new VaeConfig(1, 1, 1, one, List.of(1), 1, 0, Double.MIN_VALUE, false, 1);
+        assertEquals(1, smallest.downscaleFactor());
+        VaeConfig half = smallest.withScalingFactor(0.5);
+        assertEquals(0.5, half.scalingFactor());
+        assertEquals(smallest, half.withScalingFactor(Double.MIN_VALUE), "only the factor changes");
+        assertRefused("VAE config: block_out_channels must not be empty", () -> new VaeConfig(1, 1, 1, List.of(), List.of(), 1, 0, 1, false, 1));
+        assertRefused("VAE config: block_out_channels must not be empty", () -> new VaeConfig(1, 1, 1, one, null, 1, 0, 1, false, 1));
+        assertRefused("VAE config: down_block_types must have one entry per block_out_channels entry (1), got null",
+                () -> new VaeConfig(1, 1, 1, null, List.of(1), 1, 0, 1, false, 1));
+        assertRefused("VAE config: down_block_types", () -> new VaeConfig(1, 1, 1, List.of(VaeConfig.DOWN_ENCODER, VaeConfig.DOWN_ENCODER),
+                List.of(1), 1, 0, 1, false, 1));
+        assertRefused("VAE config: layers_per_block must be at least 1, got 0", () -> new VaeConfig(1, 1, 1, one, List.of(1), 0, 0, 1, false, 1));
+        for (double f : new double[]{0, -1, Double.POSITIVE_INFINITY, Double.NaN})
+            assertRefused("VAE config: scaling_factor must be a finite number > 0, got " + f, () -> smallest.withScalingFactor(f));
+        String channels = "VAE config: in_channels, out_channels and latent_channels must be positive";
+        assertRefused(channels, () -> new VaeConfig(0, 1, 1, one, List.of(1), 1, 0, 1, false, 1));
+        assertRefused(channels, () -> new VaeConfig(1, 0, 1, one, List.of(1), 1, 0, 1, false, 1));
+        assertRefused(channels, () -> new VaeConfig(1, 1, 0, one, List.of(1), 1, 0, 1, false, 1));
+    }
+
+    private static void assertRefused(String messageStart, Executable build) {
+        var e = assertThrows(IllegalArgumentException.class, build);
+        assertTrue(e.getMessage().startsWith(messageStart), e.getMessage());
     }
 }
