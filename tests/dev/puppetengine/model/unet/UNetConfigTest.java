@@ -5,9 +5,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.Json;
 import org.junit.jupiter.api.Test;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.nn.Attention;
 import dev.puppetengine.nn.GroupNorm;
 import dev.puppetengine.nn.LayerNorm;
 import dev.puppetengine.nn.Module;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Tensor;
 
 import java.util.List;
 import java.util.Map;
@@ -16,6 +20,7 @@ import java.util.TreeMap;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,6 +36,32 @@ class UNetConfigTest {
                 {"num_attention_heads", "[null, 2, 2, 2]", "holds null"}, {"resnet_eps_up", "[null, 1e-5, 1e-5, 1e-5]", "holds null"},
                 {"drag_embedder_out_channels", "[null]", "holds null"}, {"layers_per_block", "-1", "layers_per_block must be at least 1"},
         };
+        assertRefused(cases);
+    }
+
+    /** The constructor's other checks, each on the tiny preset with one field changed, and the bounds at their edges. */
+    @Test
+    void refusesUnsupportedStructures() throws Exception {
+        String four = "must all have 4 entries";
+        assertRefused(new String[][]{
+                {"down_block_types", "[\"CrossAttnDownBlockSpatioTemporal\"]", four}, {"up_block_types", "[\"UpBlockSpatioTemporal\"]", four},
+                {"num_attention_heads", "[1, 2, 2]", four}, {"resnet_eps_down", "[1e-6]", four}, {"resnet_eps_up", "[1e-6, 1e-5, 1e-5]", four},
+                {"down_block_types", "[\"CrossAttnDownBlockSpatioTemporal\", \"CrossAttnDownBlockSpatioTemporal\", \"DownBlock2D\","
+                        + " \"DownBlockSpatioTemporal\"]", "unsupported down block type DownBlock2D"},
+                {"up_block_types", "[\"UpBlock2D\", \"CrossAttnUpBlockSpatioTemporal\", \"CrossAttnUpBlockSpatioTemporal\","
+                        + " \"CrossAttnUpBlockSpatioTemporal\"]", "unsupported up block type UpBlock2D"},
+                {"transformer_layers_per_block", "2", "transformer_layers_per_block must be 1"},
+                {"pos_embed_dim", "18", "pos_embed_dim must be a multiple of 4"}, {"drag_embedder_out_channels", "[]", "non-empty"},
+                {"norm_num_groups", "3", "8 channels not divisible by norm_num_groups 3"},
+        });
+        ObjectNode smallest = Json.mapper().valueToTree(UNetConfig.tiny(8, 3, 16));
+        for (String[] f : new String[][]{{"block_out_channels", "[1, 1, 1, 1]"}, {"num_attention_heads", "[1, 1, 1, 1]"}, {"norm_num_groups", "1"},
+                {"layers_per_block", "1"}})
+            smallest.set(f[0], Json.mapper().readTree(f[1]));
+        assertEquals(List.of(1, 1, 1, 1), Json.mapper().treeToValue(smallest, UNetConfig.class).blockOutChannels());
+    }
+
+    private static void assertRefused(String[][] cases) throws Exception {
         for (String[] c : cases) {
             ObjectNode cfg = Json.mapper().valueToTree(UNetConfig.tiny(8, 3, 16));
             cfg.set(c[0], Json.mapper().readTree(c[1]));
@@ -47,6 +78,40 @@ class UNetConfigTest {
         UNetConfig cfg = Json.mapper().treeToValue(json, UNetConfig.class);
         assertEquals(1_524_623_082L, new UNetSpatioTemporalConditionModel(cfg).parameterCount());
         assertEquals(UNetConfig.svdImg2vid(), cfg);
+    }
+
+    /** Spec 3.1: Puppet-Master is initialised from stock SVD, whose UNet is Puppet-Master's less the drag modules and quirks. */
+    @Test
+    void svdBaseOfPuppetMasterIsStockSvd() {
+        assertEquals(UNetConfig.svdImg2vid(), UNetConfig.puppetMaster().svdBase());
+    }
+
+    @Test
+    void latentsMustBeSquareMultiplesOfTheDownscale() {
+        UNetConfig c = UNetConfig.tiny(8, 3, 16);
+        assertEquals(8, c.latentMultiple());
+        assertTrue(c.takesLatents(16, 16));
+        assertFalse(c.takesLatents(16, 8));
+        assertFalse(c.takesLatents(12, 12));
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(c);
+        assertSame(c, unet.config());
+        var e = assertThrows(IllegalArgumentException.class, () -> unet.forward(
+                new UNetInputs(Tensor.zeros(CpuBackend.get(), DType.F32, 1, 3, 12, 12, 4), null, null, null, null, null), UNetOptions.INFERENCE));
+        assertEquals("UNet: latents must be square with a side divisible by 8, got 12x12", e.getMessage());
+    }
+
+    /** The toy's drag embedder widths scale the released 256, 320, 320 as c/2, c, c; the up path's heads are the down path's reversed. */
+    @Test
+    void tinyDragWidthsAndUpPathHeads() {
+        assertEquals(List.of(4, 8, 8), UNetConfig.tiny(8, 3, 16).dragEmbedderOutChannels());
+        Module up = new UNetSpatioTemporalConditionModel(UNetConfig.puppetMaster()).children().get("up_blocks");
+        assertFalse(up.children().get("0").children().containsKey("attentions"), "the lowest up block has no attention");
+        int[] heads = {20, 10, 5};                                              // up blocks 1-3: head dim 64 at every level
+        for (int i = 1; i <= 3; i++) {
+            Module m = up.children().get(String.valueOf(i));
+            for (String seg : "attentions.0.transformer_blocks.0.attn1".split("\\.")) m = m.children().get(seg);
+            assertEquals(heads[i - 1], ((Attention) m).heads, "up block " + i);
+        }
     }
 
     /**
