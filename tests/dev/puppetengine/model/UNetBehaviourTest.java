@@ -8,12 +8,14 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.drag.DragEmbedding;
 import dev.puppetengine.model.drag.DragRasterizer;
 import dev.puppetengine.model.unet.BasicTransformerBlock;
+import dev.puppetengine.model.unet.TransformerSpatioTemporalModel;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.model.unet.UNetInputs;
 import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.random.Philox;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
@@ -29,6 +31,7 @@ import static dev.puppetengine.model.UNetGradientTest.randn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class UNetBehaviourTest {
@@ -108,6 +111,40 @@ class UNetBehaviourTest {
         }
     }
 
+    /**
+     * Frames are told apart only by the frame positional embedding, time_pos_embed(sinusoid(f)): with plain spatial
+     * attention and one context for all frames the block is otherwise symmetric in the frames, so swapping frames 1 and 2
+     * of the input swaps them in the output once that embedding is the same for every frame (linear_2's weight zeroed),
+     * and does not with the real one.
+     */
+    @Test
+    void framesAreToldApartByTheirPositionalEmbedding() {
+        TransformerSpatioTemporalModel t = new TransformerSpatioTemporalModel(8, 2, 6, 2, false);
+        Random rng = new Random(4);
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(t, CPU, DType.F64, 5);
+             GradMode.Guard g = GradMode.noGrad()) {
+            int frame = 2 * 2 * 8;                                       // one video of 3 frames of 2x2 pixels
+            double[] x = randn(rng, DType.F64, 3, 2, 2, 8).toDoubleArray(), c = randn(rng, DType.F64, 2, 6).toDoubleArray();
+            double[] ctx = new double[3 * c.length];
+            for (int f = 0; f < 3; f++) System.arraycopy(c, 0, ctx, f * c.length, c.length);
+            Tensor context = Tensor.of(CPU, DType.F64, new int[]{3, 2, 6}, ctx);
+            java.util.function.Function<double[], double[]> run = v -> t.forward(Tensor.of(CPU, DType.F64, new int[]{3, 2, 2, 8}, v), context, 3).toDoubleArray();
+            double[] a = swap12(run.apply(x), frame), b = run.apply(swap12(x, frame));
+            double diff = 0;
+            for (int i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+            assertTrue(diff > 1e-6, "frames 1 and 2 are told apart: " + diff);
+            ps.parameters().get("time_pos_embed.linear_2.weight").value().copyFrom(new double[8 * 32]);
+            assertArrayEquals(swap12(run.apply(x), frame), run.apply(swap12(x, frame)), 1e-12);
+        }
+    }
+
+    private static double[] swap12(double[] v, int frame) {
+        double[] w = v.clone();
+        System.arraycopy(v, frame, w, 2 * frame, frame);
+        System.arraycopy(v, 2 * frame, w, frame, frame);
+        return w;
+    }
+
     /** The zero-initialised output convs (the drag modules' among them) made random, so that drags change the output. */
     private static void liveDragOutputs(ParameterStore ps) {
         ps.parameters().forEach((k, p) -> {
@@ -135,14 +172,24 @@ class UNetBehaviourTest {
                 if (dev.puppetengine.random.Philox.uniform(77, off, 0) < cfg.condDropoutProb()) drop = drop < 0 ? off : drop;
                 else keep = keep < 0 ? off : keep;
             }
-            assertArrayEquals(zeroDrags, unet.forward(in, new UNetOptions(true, 77, drop, false, true)).toDoubleArray());
-            assertArrayEquals(withDrags, unet.forward(in, new UNetOptions(true, 77, keep, false, true)).toDoubleArray());
+            try (DeviceConstants memo = DeviceConstants.open()) {      // a sampler's memo open does not keep the first draw
+                assertArrayEquals(zeroDrags, unet.forward(in, UNetOptions.training(77, drop, false)).toDoubleArray());
+                assertArrayEquals(withDrags, unet.forward(in, UNetOptions.training(77, keep, false)).toDoubleArray());
+            }
+            // no drags at all (null) are zero drags
+            assertArrayEquals(zeroDrags, unet.forward(new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(), null, null),
+                    UNetOptions.INFERENCE).toDoubleArray());
+            for (int[] wrong : new int[][]{{1, 3, 5}, {2, 3, 5, 4}, {1, 2, 5, 4}, {1, 3, 4, 4}, {1, 3, 5, 2}}) {
+                UNetInputs bad = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(), Tensor.zeros(CPU, DType.F32, wrong), null);
+                var e = assertThrows(IllegalArgumentException.class, () -> unet.forward(bad, UNetOptions.INFERENCE), java.util.Arrays.toString(wrong));
+                assertTrue(e.getMessage().startsWith("UNet: drags must have shape [1, 3, 5, 4], got "), e.getMessage());
+            }
         }
     }
 
     /**
-     * Spec 3.7: the drop is drawn for each sample b on its own: in a batch of two, a draw that drops sample 0 and keeps
-     * sample 1 gives exactly the inference output of [zero drags, sample 1's drags].
+     * Spec 3.7: the drop is drawn for each sample b on its own: in a batch of two, a draw that drops one sample and keeps
+     * the other gives exactly the inference output with that sample's drags zeroed.
      */
     @Test
     void conditionDropoutIsDrawnPerSample() {
@@ -153,16 +200,19 @@ class UNetBehaviourTest {
              GradMode.Guard g = GradMode.noGrad()) {
             liveDragOutputs(ps);
             UNetInputs in = inputs(rng, 2, 3, 8, 16, DType.F32);
-            double[] d = in.drags().toDoubleArray();
-            java.util.Arrays.fill(d, 0, d.length / 2, 0.0);                       // sample 0's drags zeroed by hand
-            UNetInputs firstDropped = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
-                    Tensor.of(CPU, DType.F32, in.drags().shape(), d), null);
-            double[] expected = unet.forward(firstDropped, UNetOptions.INFERENCE).toDoubleArray();
-            assertFalse(java.util.Arrays.equals(expected, unet.forward(in, UNetOptions.INFERENCE).toDoubleArray()), "sample 0's drags matter");
-            long off = 0;
-            while (!(dev.puppetengine.random.Philox.uniform(77, off, 0) < cfg.condDropoutProb()
-                    && dev.puppetengine.random.Philox.uniform(77, off, 1) >= cfg.condDropoutProb())) off++;
-            assertArrayEquals(expected, unet.forward(in, new UNetOptions(true, 77, off, false, true)).toDoubleArray());
+            for (int dropped = 0; dropped < 2; dropped++) {
+                double[] d = in.drags().toDoubleArray();
+                java.util.Arrays.fill(d, dropped * d.length / 2, (dropped + 1) * d.length / 2, 0.0);   // that sample's drags zeroed by hand
+                UNetInputs oneDropped = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
+                        Tensor.of(CPU, DType.F32, in.drags().shape(), d), null);
+                double[] expected = unet.forward(oneDropped, UNetOptions.INFERENCE).toDoubleArray();
+                assertFalse(java.util.Arrays.equals(expected, unet.forward(in, UNetOptions.INFERENCE).toDoubleArray()), "sample " + dropped + "'s drags matter");
+                // a draw that drops this sample, keeps the other, and would drop a third (the batch has none: never drawn)
+                long off = 0;
+                while (!(Philox.uniform(77, off, dropped) < cfg.condDropoutProb() && Philox.uniform(77, off, 1 - dropped) >= cfg.condDropoutProb()
+                        && Philox.uniform(77, off, 2) < cfg.condDropoutProb())) off++;
+                assertArrayEquals(expected, unet.forward(in, UNetOptions.training(77, off, false)).toDoubleArray(), "sample " + dropped + " dropped");
+            }
         }
     }
 
@@ -181,6 +231,32 @@ class UNetBehaviourTest {
             Tensor v = unet.forward(in, UNetOptions.INFERENCE);
             assertArrayEquals(new int[]{1, 2, 8, 8, 4}, v.shape());
             for (double d : v.toDoubleArray()) assertTrue(Double.isFinite(d));
+            UNetInputs slower = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(), null,
+                    Tensor.of(CPU, DType.F32, new int[]{1, 3}, 6, 20, 0.02));
+            assertFalse(java.util.Arrays.equals(v.toDoubleArray(), unet.forward(slower, UNetOptions.INFERENCE).toDoubleArray()),
+                    "the motion bucket id conditions the output (add_embedding)");
+        }
+    }
+
+    /**
+     * diffusers takes the block types in any order: a resnet-only block that downsamples (level 0), and cross-attention
+     * levels that differ between the down and the up path, so each path's drag levels are needed (down 1, 2; up 2, 0).
+     */
+    @Test
+    void blockTypesInAnotherOrderRun() {
+        UNetConfig c = UNetConfig.tiny(8, 2, 16);
+        String cd = UNetConfig.CROSS_DOWN, d = UNetConfig.DOWN, cu = UNetConfig.CROSS_UP, u = UNetConfig.UP;
+        UNetConfig mixed = new UNetConfig(c.inChannels(), c.outChannels(), c.blockOutChannels(), c.layersPerBlock(), List.of(d, cd, cd, d),
+                List.of(u, cu, u, cu), c.numAttentionHeads(), 1, c.crossAttentionDim(), c.additionTimeEmbedDim(), c.projectionClassEmbeddingsInputDim(),
+                2, 8, c.numDrags(), c.posEmbedDim(), c.dragEmbedderOutChannels(), c.condDropoutProb(), false, true, c.normNumGroups(), c.resnetEpsDown(),
+                c.resnetEpsMid(), c.resnetEpsUp());
+        UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(mixed);
+        assertTrue(unet.namedParameters().containsKey("down_blocks.0.downsamplers.0.conv.weight"));
+        try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
+             GradMode.Guard g = GradMode.noGrad()) {
+            Tensor v = unet.forward(inputs(new Random(6), 1, 2, 8, 16, DType.F32), UNetOptions.INFERENCE);
+            assertArrayEquals(new int[]{1, 2, 8, 8, 4}, v.shape());
+            for (double x : v.toDoubleArray()) assertTrue(Double.isFinite(x));
         }
     }
 
