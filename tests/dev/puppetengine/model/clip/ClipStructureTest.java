@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.nn.Init;
 import dev.puppetengine.nn.Parameter;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 import java.util.Arrays;
 import java.util.Map;
 
+import static dev.puppetengine.testing.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -108,11 +108,6 @@ class ClipStructureTest {
 
     private static ClipVisionConfig config(int hidden, int intermediate, int layers, int heads, int image, int patch, int projection, double eps) {
         return new ClipVisionConfig(hidden, intermediate, layers, heads, 0, image, patch, projection, eps, "gelu");
-    }
-
-    private static void assertRefused(String messageStart, Executable build) {
-        var e = assertThrows(IllegalArgumentException.class, build);
-        assertTrue(e.getMessage().startsWith(messageStart), e.getMessage());
     }
 
     @Test
