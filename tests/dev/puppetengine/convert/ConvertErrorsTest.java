@@ -155,6 +155,7 @@ class ConvertErrorsTest {
         r = run(engine.toString(), "--to", "diffusers", "--out", export.toString());
         assertTrue(r.out().contains("unet/diffusion_pytorch_model.safetensors") && r.out().contains("sha256 " + dev.puppetengine.model.checkpoint.ModelDirectory.sha256(
                 export.resolve("unet/diffusion_pytorch_model.safetensors"))) && r.out().endsWith("wrote " + export + "\n"), r.out());
+        assertTrue(r.err().lines().anyMatch(l -> l.startsWith("export 100%")), r.err());   // the bar closed, drawn full
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("detected " + engine + ": engine model directory (toy, BF16, unet, vae, image_encoder)"), r.out());
@@ -433,7 +434,8 @@ class ConvertErrorsTest {
         Files.writeString(swapped.resolve("manifest.json"), man.toString());
         assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
 
-        // a component's own file, metadata and all, less one tensor: only the real run's tensor checks see it
+        // a component's own file, metadata and all, with its first tensor renamed (one missing, one unexpected): only the
+        // tensor checks see it, the dry run's and the export's own before it writes (a missing tensor alone would fail there anyway)
         Path cut = dir.resolve("cut");
         Files.createDirectories(cut);
         try (Stream<Path> s = Files.list(out)) {
@@ -442,8 +444,8 @@ class ConvertErrorsTest {
         String dropped;
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors"))) {
             List<SafetensorsWriter.Item> kept = new ArrayList<>();
-            for (SafetensorsEntry e : r.entries().subList(1, r.entries().size()))
-                kept.add(new SafetensorsWriter.Item(e.name(), e.dtype(), e.shape(), sink -> sink.put(r.read(e.name()))));
+            for (SafetensorsEntry e : r.entries())
+                kept.add(new SafetensorsWriter.Item(kept.isEmpty() ? "not_in_the_vae.weight" : e.name(), e.dtype(), e.shape(), sink -> sink.put(r.read(e.name()))));
             SafetensorsWriter.write(cut.resolve("vae.safetensors"), r.metadata(), kept);
             dropped = r.entries().get(0).name();
         }
@@ -451,6 +453,10 @@ class ConvertErrorsTest {
         ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("vae")).put("bytes", Files.size(cut.resolve("vae.safetensors")));
         Files.writeString(cut.resolve("manifest.json"), man.toString());
         assertFails(run(cut.toString(), "--to", "diffusers", "--dry-run"), "vae.safetensors", dropped);
+        Path cutExport = dir.resolve("cut-export");
+        assertFails(run(cut.toString(), "--to", "diffusers", "--out", cutExport.toString()), "vae.safetensors", "1 missing tensor(s): " + dropped,
+                "1 unexpected tensor(s): not_in_the_vae.weight");
+        assertNothingLeft(cutExport);
     }
 
     /**

@@ -12,6 +12,7 @@ import dev.puppetengine.nn.Module;
 import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -170,13 +172,7 @@ class ConvertPlanTest {
         try (InputFile f = InputFile.open(file)) {
             EngineConversion.Planned p = conv.plan(new ComponentInput(ComponentInput.VAE, ComponentInput.Naming.SGM, file, SgmNames.VAE_PREFIX, f.tensors, null, null));
             assertEquals(1, p.notes().stream().filter(n -> n.startsWith("quant_conv: the file has no conditioning-frame encoder copy")).count(), p.notes().toString());
-            conv.write(out, List.of(p), "test", false, new Progress() {
-                @Override
-                public void step(String tensor) { steps.add(tensor); }
-
-                @Override
-                public void close() {}
-            });
+            conv.write(out, List.of(p), "test", false, Synthetic.recording(steps));
             assertEquals(p.tensors().keySet().stream().map(k -> "vae " + k).toList(), steps);
         }
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae.safetensors")); Scope s = Scope.open()) {
@@ -185,6 +181,32 @@ class ConvertPlanTest {
             assertEquals(c * c, w.length);
             for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) assertEquals(i == j ? 1f : 0f, w[i * c + j], "quant_conv.weight[" + i + ", " + j + "]");
             for (float v : b) assertEquals(0f, v);
+        }
+    }
+
+    /** Each transform's stored shape, and the key's tensor it takes from it: q, k and v the three row blocks of in_proj, in order. */
+    @Test
+    void eachTransformTakesTheKeysTensorFromTheStoredOne() {
+        int[] target = {2, 3};
+        assertArrayEquals(target, Transform.IDENTITY.sourceShape(target));
+        assertArrayEquals(new int[]{2, 3, 1, 1}, Transform.SQUEEZE.sourceShape(target));
+        assertArrayEquals(new int[]{3, 2}, Transform.TRANSPOSE.sourceShape(target));
+        assertArrayEquals(new int[]{6, 3}, Transform.rows(2).sourceShape(target));
+        double[] fused = new double[18];
+        for (int i = 0; i < fused.length; i++) fused[i] = i;
+        try (Scope s = Scope.open()) {
+            Tensor inProj = Tensor.of(CpuBackend.get(), DType.F64, new int[]{6, 3}, fused);
+            for (int part = 0; part < Transform.FUSED; part++) {
+                Tensor t = Transform.rows(part).apply(inProj, target);
+                assertArrayEquals(target, t.shape());
+                assertArrayEquals(Arrays.copyOfRange(fused, 6 * part, 6 * part + 6), t.toDoubleArray(), "part " + part);
+            }
+            Tensor proj = Tensor.of(CpuBackend.get(), DType.F64, new int[]{3, 2}, 0, 1, 2, 3, 4, 5);
+            assertArrayEquals(new double[]{0, 2, 4, 1, 3, 5}, Transform.TRANSPOSE.apply(proj, target).toDoubleArray());
+            Tensor conv = Tensor.of(CpuBackend.get(), DType.F64, new int[]{2, 3, 1, 1}, 0, 1, 2, 3, 4, 5);
+            Tensor linear = Transform.SQUEEZE.apply(conv, target);
+            assertArrayEquals(target, linear.shape());
+            assertArrayEquals(new double[]{0, 1, 2, 3, 4, 5}, linear.toDoubleArray());
         }
     }
 }

@@ -2,6 +2,8 @@ package dev.puppetengine.convert;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.cli.Main;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
@@ -26,6 +28,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Toy-size checkpoints with real values through every path: sgm and diffusers to engine, engine to diffusers and back. */
@@ -246,6 +249,8 @@ class ConvertRoundTripTest {
         assertEquals(0, Main.run("convert", fromSgm.toString(), "--to", "diffusers", "--out", exported.toString()));
         assertTrue(Files.isRegularFile(exported.resolve("unet/config.json")));
         assertTrue(Files.isRegularFile(exported.resolve("image_encoder/model.safetensors")));
+        // diffusers builds the class config.json names: Puppet-Master's drag UNet, not SVD's
+        assertEquals("UNetDragSpatioTemporalConditionModel", Json.mapper().readTree(exported.resolve("unet/config.json").toFile()).get("_class_name").asText());
         try (SafetensorsReader r = SafetensorsReader.open(exported.resolve("vae/diffusion_pytorch_model.safetensors")); Scope s = Scope.open()) {
             assertEquals("pt", r.metadata().get("format"));
             Synthetic.Values src = Synthetic.vae().get("decoder.conv_in.weight");    // PyTorch layout again, same values
@@ -265,5 +270,38 @@ class ConvertRoundTripTest {
             ModelDirectory.Manifest m = ModelDirectory.read(back);
             assertEquals(List.of(source.kind(), 64), List.of(m.kind(), m.resolution()), preset.toString());
         }
+    }
+
+    /**
+     * The export itself (not only convert, which checks first) replaces only an earlier export; in another dtype every
+     * tensor is written in it with the same values, each stepping the progress once.
+     */
+    @Test
+    void anExportInAnotherDtypeStepsOncePerTensorAndReplacesOnlyAnEarlierExport() throws IOException {
+        Path out = dir.resolve("exported-f32");
+        List<String> steps = new ArrayList<>();
+        List<DiffusersExport.Written> written = DiffusersExport.export(fromSgm, out, DType.F32, false, Synthetic.recording(steps));
+        int tensors = 0;
+        for (DiffusersExport.Written w : written)
+            try (SafetensorsReader r = SafetensorsReader.open(out.resolve(w.file()))) {
+                tensors += r.entries().size();
+                for (SafetensorsEntry e : r.entries()) assertEquals(DType.F32, e.dtype(), w.file() + " " + e.name());
+            }
+        assertEquals(3, written.size());
+        assertEquals(tensors, steps.size());
+        assertEquals(tensors, DiffusersExport.tensorCount(fromSgm));
+        assertTrue(steps.contains("vae decoder.conv_in.weight"), steps.toString());
+        try (SafetensorsReader r = SafetensorsReader.open(out.resolve("vae/diffusion_pytorch_model.safetensors")); Scope s = Scope.open()) {
+            assertArrayEquals(Synthetic.vae().get("decoder.conv_in.weight").data(), r.load("decoder.conv_in.weight", CPU, DType.F32).toFloatArray());
+        }
+
+        IOException again = assertThrows(IOException.class, () -> DiffusersExport.export(fromSgm, out, null, false, Progress.NONE));
+        assertTrue(again.getMessage().contains("already exists"), again.getMessage());
+        Path download = dir.resolve("svd-download");
+        Files.createDirectories(download.resolve("unet"));
+        Files.writeString(download.resolve("model_index.json"), "{}");
+        IOException notOurs = assertThrows(IOException.class, () -> DiffusersExport.export(fromSgm, download, null, true, Progress.NONE));
+        assertTrue(notOurs.getMessage().contains("is not an earlier export"), notOurs.getMessage());
+        assertTrue(Files.isRegularFile(download.resolve("model_index.json")));
     }
 }

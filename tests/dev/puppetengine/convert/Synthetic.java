@@ -175,6 +175,17 @@ final class Synthetic {
         Files.write(file, TorchPickles.bytes(MAGIC, VERSION, LITTLE, object.toArray(), TorchPickles.keys(keys.toArray(String[]::new)), storages.toArray()));
     }
 
+    /** A progress that records each tensor it is told of, in order. */
+    static Progress recording(List<String> steps) {
+        return new Progress() {
+            @Override
+            public void step(String tensor) { steps.add(tensor); }
+
+            @Override
+            public void close() {}
+        };
+    }
+
     static ByteBuffer bytes(float[] v, DType dtype) {
         ByteBuffer b = ByteBuffer.allocate(v.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : v) {
