@@ -59,6 +59,25 @@ class BenchCommandTest {
                 CliRun.stderrOf(2, "bench", "sample", "--preset", "toy", "--guidance", "101").strip());
     }
 
+    /** The options bench gemm and bench kernels share are refused naming them before a model is built or anything is timed. */
+    @Test
+    void benchGemmAndKernelsRefuseTheirSharedOptionsNamingThem(@TempDir Path dir) {
+        String absent = dir.resolve("absent.json").toString();
+        String[][] bad = {{"--peak-tflops", "0", "--peak-tflops must be a finite number > 0, got 0.0"},
+                {"--peak-tflops", "Infinity", "--peak-tflops must be a finite number > 0, got Infinity"},
+                {"--model", dir.toString(), "--model and --preset both given"},
+                {"--warmup", "-1", "--warmup must be >= 0 and --iters >= 1"}, {"--iters", "0", "--warmup must be >= 0 and --iters >= 1"},
+                {"--torch-results", absent, "--torch-results: no file at " + absent}, {"--torch-script", absent, "--torch-script: no file at " + absent},
+                {"--ours-results", absent, "--ours-results: no file at " + absent}};
+        for (String bench : new String[]{"gemm", "kernels"})
+            for (String[] b : bad) {
+                String err = CliRun.stderrOf(2, "bench", bench, "--preset", "toy", "--device", "cpu", b[0], b[1]);
+                assertTrue(err.contains(b[2]) && !err.contains("cases, warmup"), bench + " " + b[0] + ": " + err);
+            }
+        assertEquals("error: --preset svd-img2vid has no drag modules: benchmark toy or puppet-master",
+                CliRun.stderrOf(2, "bench", "gemm", "--preset", "svd-img2vid", "--device", "cpu", "--torch", "none").strip());
+    }
+
     /** bench train's steps run, --warmup + --steps, past an int wrapped negative: refused as "steps must be >= 1", an option it does not have. */
     @Test
     void benchTrainRefusesWarmupAndStepsPastAnIntNamingThem() {

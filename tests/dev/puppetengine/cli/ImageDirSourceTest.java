@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -36,5 +37,23 @@ class ImageDirSourceTest {
         assertEquals(List.of("a", "b"), source.names());
         IOException e = assertThrows(IOException.class, () -> source.load("b"));
         assertEquals("cannot read image " + dir.resolve("b.heic") + ": unsupported format: a HEIF (HEIC) image (expected PNG, JPEG, GIF, BMP or TIFF)", e.getMessage());
+    }
+
+    /**
+     * Two images of one base name would be written to one GIF: refused naming both. A directory without images, or none
+     * at all, is named; an image without its drags file is an input that fails naming the file it lacks.
+     */
+    @Test
+    void imagesOfOneNameNoImagesAndAMissingDragsFileAreNamed() throws IOException {
+        assertThrows(NoSuchFileException.class, () -> new ImageDirSource(dir.resolve("absent"), 14, false));
+        Files.write(dir.resolve("notes.txt"), new byte[] {1});
+        assertEquals(dir + ": no images (PNG, JPEG, BMP, TIFF or GIF) found", assertThrows(UserError.class, () -> new ImageDirSource(dir, 14, false)).getMessage());
+        Files.write(dir.resolve("a.png"), new byte[] {1});
+        Files.write(dir.resolve("a.jpg"), new byte[] {1});
+        assertEquals(dir.resolve("a.png") + " and " + dir.resolve("a.jpg") + " would both be written as a.gif",
+                assertThrows(UserError.class, () -> new ImageDirSource(dir, 14, false)).getMessage());
+        Files.delete(dir.resolve("a.jpg"));
+        ImageDirSource source = new ImageDirSource(dir, 14, false);
+        assertEquals(dir.resolve("a-drags.json") + ": no drags file next to a.png", assertThrows(NoSuchFileException.class, () -> source.load("a")).getMessage());
     }
 }

@@ -184,4 +184,17 @@ class SampleBatchCommandTest {
         }
         assertEquals(1, writes.get(), "b is not sampled after a's write failed");
     }
+
+    /** --limit takes the first names (all when it is more, refused below 1); the exit code is 2 when any input failed, each named on stderr. */
+    @Test
+    void limitTakesTheFirstNamesAndTheReportNamesEachFailure() {
+        List<String> names = List.of("a", "b", "c");
+        assertEquals(names, BatchRun.first(names, null));
+        assertEquals(List.of("a"), BatchRun.first(names, 1));
+        assertEquals(names, BatchRun.first(names, 4));
+        assertEquals("--limit must be >= 1, got 0", assertThrows(UserError.class, () -> BatchRun.first(names, 0)).getMessage());
+        assertEquals("", CliRun.stderrDuring(() -> assertEquals(0, BatchRun.report(List.of(), 3))));
+        assertEquals("error: 1 of 3 inputs failed:\n  b: bad drags\n",
+                CliRun.stderrDuring(() -> assertEquals(2, BatchRun.report(List.of(new BatchRun.Failure("b", "bad drags")), 3))));
+    }
 }

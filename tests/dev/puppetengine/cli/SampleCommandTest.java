@@ -317,4 +317,27 @@ class SampleCommandTest {
             for (Path p : s.toList()) Files.copy(p, to.resolve(p.getFileName()));
         }
     }
+
+    /**
+     * The bounds themselves are taken (1 and MAX_STEPS steps, 1 and MAX_FRAMES frames), --unscaled-input and --cuda-graph reach
+     * the options, and only a UNet above CPU_PRACTICAL_PARAMETERS gets the CPU note.
+     */
+    @Test
+    void samplingBoundsAreInclusiveAndTheFlagsReachTheOptions() {
+        SamplingArgs a = new SamplingArgs();
+        a.guidance = 5;
+        a.guidanceMin = 1;
+        for (int steps : new int[]{1, SamplingOptions.MAX_STEPS})
+            for (int frames : new int[]{1, SamplingOptions.MAX_FRAMES}) {
+                a.steps = steps;
+                SamplingOptions o = a.options(frames);
+                assertEquals(List.of(steps, frames, true, false), List.of(o.steps(), o.frames(), o.scaleInput(), o.cudaGraph()));
+            }
+        a.unscaledInput = true;
+        a.cudaGraph = true;
+        SamplingOptions o = a.options(1);
+        assertEquals(List.of(false, true), List.of(o.scaleInput(), o.cudaGraph()));
+        assertFalse(SamplingArgs.tooLargeFor(CpuBackend.get(), SamplingArgs.CPU_PRACTICAL_PARAMETERS));
+        assertTrue(SamplingArgs.tooLargeFor(CpuBackend.get(), SamplingArgs.CPU_PRACTICAL_PARAMETERS + 1));
+    }
 }
