@@ -21,7 +21,7 @@ class BenchCommandTest {
     void benchSampleWritesEveryStageAndCountsUNetFlops(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json");
         String said = CliRun.stderrOf(0, "bench", "sample", "--preset", "toy", "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "2",
-                "--peak-tflops", "1", "--json", json.toString());
+                "--peak-tflops", "2", "--json", json.toString());
         JsonNode o = Json.mapper().readTree(json.toFile());
         for (String stage : new String[]{"preprocess", "clip", "vae_encode", "unet_per_step", "unet_total", "vae_decode", "total"})
             assertTrue(o.get("median_ms").has(stage), stage);
@@ -41,7 +41,7 @@ class BenchCommandTest {
         // (which also computes the drag embeddings the later steps reuse)
         double rate = o.get("unet_flops_per_step").asDouble() / o.get("unet_later_step_ms").asDouble() / 1e9;
         assertEquals(rate, o.get("unet_tflops_per_s").asDouble(), rate * 1e-12, o.toString());
-        assertTrue(o.get("mfu").asDouble() > 0);
+        assertEquals(rate / 2, o.get("mfu").asDouble(), rate * 1e-12, "mfu: achieved over --peak-tflops 2");
         assertTrue(o.get("peak_bytes").asLong() > 0);
         assertTrue(o.get("non_finite_note").isNull(), o.toString());
         assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
