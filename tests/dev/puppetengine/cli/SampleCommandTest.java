@@ -32,6 +32,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** ./puppet-engine sample end to end on a tiny random model: determinism, outputs, and every bad input (exit 2, one line, nothing written). */
@@ -319,8 +320,8 @@ class SampleCommandTest {
     }
 
     /**
-     * The bounds themselves are taken (1 and MAX_STEPS steps, 1 and MAX_FRAMES frames), --unscaled-input and --cuda-graph reach
-     * the options, and only a UNet above CPU_PRACTICAL_PARAMETERS gets the CPU note.
+     * The bounds themselves are taken (1 and MAX_STEPS steps, 1 and MAX_FRAMES frames) and one step more is refused naming
+     * --steps; --unscaled-input and --cuda-graph reach the options; only a UNet above CPU_PRACTICAL_PARAMETERS gets the CPU note.
      */
     @Test
     void samplingBoundsAreInclusiveAndTheFlagsReachTheOptions() {
@@ -333,6 +334,9 @@ class SampleCommandTest {
                 SamplingOptions o = a.options(frames);
                 assertEquals(List.of(steps, frames, true, false), List.of(o.steps(), o.frames(), o.scaleInput(), o.cudaGraph()));
             }
+        a.steps = SamplingOptions.MAX_STEPS + 1;
+        assertEquals("--steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + a.steps, assertThrows(UserError.class, () -> a.options(1)).getMessage());
+        a.steps = 1;
         a.unscaledInput = true;
         a.cudaGraph = true;
         SamplingOptions o = a.options(1);
