@@ -24,6 +24,18 @@ class ImageDirSourceTest {
         assertEquals(List.of("a", "b", "c", "d", "e", "f", "g"), new ImageDirSource(dir, 14, false).names());
     }
 
+    /** Hidden files are not inputs: a Mac's "._a.png" resource fork (not an image) failed the batch, exit 2. */
+    @Test
+    void hiddenFilesAreNotInputs() throws IOException {
+        Files.write(dir.resolve("a.png"), new byte[] {1});
+        Files.write(dir.resolve("._a.png"), new byte[] {0, 5, 22, 7, 0, 2, 0, 0});   // AppleDouble's magic
+        Files.write(dir.resolve(".DS_Store"), new byte[] {0, 0, 0, 1});
+        Files.write(dir.resolve(".b.jpg"), new byte[] {1});
+        Files.writeString(dir.resolve(".b-drags.json"), "{}");
+        Files.createDirectory(dir.resolve("c.png"));                                   // a folder named like an image
+        assertEquals(List.of("a"), new ImageDirSource(dir, 14, false).names());
+    }
+
     /** A phone's HEIC beside its drags file was left out of the batch in silence; it is an input that fails saying what it is. */
     @Test
     void anUnreadFormatWithItsDragsFileIsAnInputThatFailsSayingWhy() throws IOException {

@@ -32,7 +32,7 @@ final class SampleBatchCommand implements Callable<Integer> {
     static final String LOCK = "sample-batch.lock";
 
     static final class Input {
-        @Option(names = "--dir", required = true, description = "Directory of images (PNG, JPEG, BMP, TIFF, GIF), each with <name>-drags.json.")
+        @Option(names = "--dir", required = true, description = "Directory of images (PNG, JPEG, BMP, TIFF, GIF), each with <name>-drags.json; hidden files (.name) are left out.")
         Path dir;
 
         @Option(names = "--dragamove", required = true, description = "Directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif).")
