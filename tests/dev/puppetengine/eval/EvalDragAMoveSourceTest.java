@@ -68,6 +68,13 @@ class EvalDragAMoveSourceTest {
     }
 
     /** A GIF longer than its pickle's drags is refused as a shorter one is, naming the pickle the frame count comes from. */
+    /** A Mac's "._NNNNN.pkl" resource forks (not pickles) are not examples, nor other hidden files. */
+    @Test
+    void hiddenFilesAreNotExamples(@TempDir Path tmp) throws Exception {
+        for (String n : new String[]{"00000.pkl", "00000.gif", "._00000.pkl", "._00000.gif", ".00001.pkl"}) Files.write(tmp.resolve(n), new byte[] {0, 5, 22, 7});
+        assertEquals(List.of("00000"), new DragAMoveSource(tmp).names());
+    }
+
     @Test
     void aGifWithMoreFramesThanTheDragsNamesThePickle(@TempDir Path tmp) throws Exception {
         Path dir = SharedData.require("dragamove-test");
