@@ -16,6 +16,7 @@ import static dev.puppetengine.testing.CliRun.stderrOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The toy-model recipe end to end through the CLI, at a few steps each: every command's outputs, resume, refusals. */
@@ -291,6 +292,17 @@ class TrainingCommandsTest {
             assertTrue(said.contains("error: --batch-size 3 is larger than the 2 training clips of " + data64), command + ": " + said);
             assertFalse(Files.exists(out));
         }
+    }
+
+    /** A batch may hold every training clip once, not more: the check's edge (each clip twice in a batch is refused). */
+    @Test
+    void batchSizeMayEqualTheTrainingClips() {
+        TrainingOptions options = new TrainingOptions();
+        options.batchSize = 5;
+        options.checkBatchSize(5, Path.of("clips"));
+        options.batchSize = 6;
+        assertEquals("--batch-size 6 is larger than the 5 training clips of clips",
+                assertThrows(UserError.class, () -> options.checkBatchSize(5, Path.of("clips"))).getMessage());
     }
 
     /** train-vae's --window and --kl-weight are settings of the run: resuming it with others is refused, naming them. */
