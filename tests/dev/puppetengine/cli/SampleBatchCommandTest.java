@@ -106,6 +106,17 @@ class SampleBatchCommandTest {
     }
 
     /** A second run on an --out being written is refused (it would sample the same missing videos again), naming the lock. */
+    /** A sample that decoded all NaN is a failed input (its black GIF is not written as a result), named with why. */
+    @Test
+    void aBlankSampleIsAFailedInput() throws Exception {
+        Path broken = TinyModel.writeDecodingNaN(tmp.resolve("nan-model")), out = tmp.resolve("nan-out");
+        CliRun r = CliRun.of("sample-batch", "--model", broken.toString(), "--dir", images.toString(), "--out", out.toString(),
+                "--frames", "3", "--steps", "1", "--guidance", "1", "--limit", "1");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("a: every decoded value was NaN or infinite") && r.err().contains("1 of 1 inputs failed"), r.err());
+        assertFalse(Files.exists(out.resolve("a.gif")));
+    }
+
     @Test
     void aSecondRunOnTheSameOutIsRefused() throws Exception {
         Path out = tmp.resolve("locked-out");
