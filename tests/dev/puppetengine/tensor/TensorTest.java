@@ -2,8 +2,10 @@ package dev.puppetengine.tensor;
 
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.testing.TorchPickles;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -201,6 +203,27 @@ class TensorTest {
         long bits = Double.doubleToRawLongBits(v);
         long r = bits + (1L << (drop - 1)) - 1 + ((bits >>> drop) & 1);
         return Double.longBitsToDouble(r >>> drop << drop);
+    }
+
+    /**
+     * The integer dtypes against hand-written little-endian bytes: I64 and I32 sign-extend, U8 and BOOL are unsigned
+     * (0xc8 is 200, not -56); each encodes back to the same bytes.
+     */
+    @Test
+    void integerDtypesDecodeAndEncodeTheirLittleEndianBytes() {
+        integers(DType.I64, new double[]{-2, 0x1p32}, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 0, 0, 0);
+        integers(DType.I32, new double[]{-2, 0x01020304}, 0xfe, 0xff, 0xff, 0xff, 4, 3, 2, 1);
+        integers(DType.U8, new double[]{200, 1, 0}, 0xc8, 1, 0);
+        integers(DType.BOOL, new double[]{1, 0}, 1, 0);
+        try (Scope s = Scope.open()) {
+            assertArrayEquals(new double[]{-2, 200}, Tensor.of(CPU, DType.I32, new int[]{2}, -2, 200).toDoubleArray());
+        }
+    }
+
+    private static void integers(DType t, double[] values, Object... littleEndian) {
+        ByteBuffer bytes = ByteBuffer.wrap(TorchPickles.bytes(littleEndian));
+        assertArrayEquals(values, HostData.decode(bytes, t, values.length), t.toString());
+        assertEquals(bytes, HostData.encode(values, t), t.toString());
     }
 
     @Test
