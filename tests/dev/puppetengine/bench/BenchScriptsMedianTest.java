@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -56,5 +57,11 @@ class BenchScriptsMedianTest {
             assertEquals(expected, f[1], "torch_ops.py median of " + n + " timings");
             assertEquals(expected, f[2], "torch_sample.py median run of " + n);
         }
+    }
+
+    /** Without the refusal no values would have a median at index 0 ((0 - 1) / 2 truncates to 0), read past an empty list. */
+    @Test
+    void noValuesHaveNoMedian() {
+        assertThrows(IllegalArgumentException.class, () -> Median.index(0));
     }
 }
