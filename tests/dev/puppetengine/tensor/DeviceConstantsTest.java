@@ -85,6 +85,19 @@ class DeviceConstantsTest {
         }
     }
 
+    /** Closed out of order (outer first), the inner memo's close does not make the closed outer one current again. */
+    @Test
+    void anOuterMemoClosedFirstIsNotRestored() {
+        try (Scope s = Scope.open()) {
+            DeviceConstants outer = DeviceConstants.open(), inner = DeviceConstants.open();
+            outer.close();
+            inner.close();
+            Tensor a = DeviceConstants.get("k", make), b = DeviceConstants.get("k", make);   // no memo open: built each time, here
+            assertNotSame(a, b);
+            assertSame(s, a.owner());
+        }
+    }
+
     @Test
     void identityKeysCompareByIdentity() {
         String x = new String("x"), y = new String("x");

@@ -84,8 +84,10 @@ public final class DeviceConstants implements AutoCloseable {
         if (closed) return;
         closed = true;
         if (CURRENT.get() == this) {
-            if (previous == null) CURRENT.remove();
-            else CURRENT.set(previous);
+            DeviceConstants p = previous;
+            while (p != null && p.closed) p = p.previous;   // one closed out of order (before this) is not current again
+            if (p == null) CURRENT.remove();
+            else CURRENT.set(p);
         }
         memo.clear();
         scope.close();
