@@ -18,9 +18,8 @@ import java.util.stream.Stream;
 /**
  * A directory of images (PNG, JPEG, BMP, TIFF, GIF), each with a sibling {@code <name>-drags.json} in the format
  * {@code sample --drags} reads ({@link DragArgs}); examples are named by the image's base name. A file of another
- * format that has such a drags file is an input too, one that fails naming its format. Hidden files (".name", as a
- * shell's {@code *} leaves them out) are not inputs: a Mac writes "._photo.jpg" resource forks beside the photos it copies
- * to a USB drive or a network share, which would each fail the batch.
+ * format that has such a drags file is an input too, one that fails naming its format. Hidden files are not inputs
+ * ({@link ExampleSource#hidden}).
  */
 final class ImageDirSource implements ExampleSource {
     private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif");
@@ -34,7 +33,7 @@ final class ImageDirSource implements ExampleSource {
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such image directory");
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
-            files = s.sorted().filter(p -> !p.getFileName().toString().startsWith(".") && Files.isRegularFile(p)).toList();
+            files = s.sorted().filter(p -> !ExampleSource.hidden(p.getFileName().toString()) && Files.isRegularFile(p)).toList();
         }
         for (Path p : files) {
             String n = p.getFileName().toString(), lower = n.toLowerCase(Locale.ROOT);

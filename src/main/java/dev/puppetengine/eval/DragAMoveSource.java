@@ -43,8 +43,7 @@ public final class DragAMoveSource implements ExampleSource {
             throw new InputFileException(dir + " is a file, not a directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif)");
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "no such DragAMove directory");
         try (Stream<Path> s = Files.list(dir)) {
-            // hidden files are not examples: a Mac's "._00000.pkl" resource fork beside each file it copies to a shared drive
-            names = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".pkl") && !n.startsWith(".")).map(n -> n.substring(0, n.length() - 4)).sorted().toList();
+            names = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".pkl") && !ExampleSource.hidden(n)).map(n -> n.substring(0, n.length() - 4)).sorted().toList();
         }
         if (names.isEmpty()) throw new InputFileException(dir + ": no .pkl files (expected the DragAMove test examples NNNNN.pkl + NNNNN.gif)");
         this.dir = dir;

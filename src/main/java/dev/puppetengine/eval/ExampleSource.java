@@ -27,4 +27,10 @@ public interface ExampleSource {
      * same in {@link Example#files}. Empty where {@link #identity} already fixes every example's content (a generated dataset).
      */
     default Map<String, String> files(String name) throws IOException { return Map.of(); }
+
+    /**
+     * A hidden file (".name", which a shell's {@code *} leaves out) is never an example's: a Mac writes "._photo.jpg"
+     * resource forks beside the files it copies to a USB drive or a network share, and each would fail as an input.
+     */
+    static boolean hidden(String fileName) { return fileName.startsWith("."); }
 }
