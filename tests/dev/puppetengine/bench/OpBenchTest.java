@@ -2,10 +2,9 @@ package dev.puppetengine.bench;
 
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.testing.WatchedBackend;
 import org.junit.jupiter.api.Test;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -23,17 +22,11 @@ class OpBenchTest {
         List<String> calls = new ArrayList<>();
         double[] scripted = {5, 1, 3};
         AtomicInteger timed = new AtomicInteger(), runs = new AtomicInteger();
-        Backend scripting = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class}, (proxy, m, args) -> {
+        Backend scripting = WatchedBackend.of(CpuBackend.get(), (m, args, next) -> {
             calls.add(m.getName());
-            if (m.getName().equals("timeMillis")) {
-                ((Runnable) args[0]).run();
-                return scripted[timed.getAndIncrement()];
-            }
-            try {
-                return m.invoke(CpuBackend.get(), args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
+            if (!m.getName().equals("timeMillis")) return next.run();
+            ((Runnable) args[0]).run();
+            return scripted[timed.getAndIncrement()];
         });
         OpCase c = new OpCase("counted", "g", null, 0, 0, 1, be -> runs::incrementAndGet);
         assertEquals(3.0, OpBench.time(scripting, c, 2, 3));

@@ -5,10 +5,9 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.WatchedBackend;
 import org.junit.jupiter.api.Test;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -24,15 +23,11 @@ class OpCaseTest {
      */
     static List<String> timedCalls(OpCase c) {
         List<String> calls = new ArrayList<>();
-        Backend watched = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class}, (proxy, m, args) -> {
+        Backend watched = WatchedBackend.of(CpuBackend.get(), (m, args, next) -> {
             if (m.getDeclaringClass() == Backend.class)
                 calls.add(m.getName() + "(" + Arrays.stream(args == null ? new Object[0] : args).map(a -> a instanceof Tensor t ? Arrays.toString(t.shape())
                         : a == null || a instanceof Number ? String.valueOf(a) : "_").collect(Collectors.joining(", ")) + ")");
-            try {
-                return m.invoke(CpuBackend.get(), args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
+            return next.run();
         });
         try (Scope s = Scope.open()) {
             Runnable op = c.setup().prepare(watched);

@@ -5,10 +5,9 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.testing.WatchedBackend;
 import org.junit.jupiter.api.Test;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -24,13 +23,9 @@ class SampleTimingsTest {
     void everyStageBoundarySynchronizesTheBackend() {
         List<String> events = Collections.synchronizedList(new ArrayList<>());
         CpuBackend cpu = CpuBackend.get();
-        Backend watched = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class}, (proxy, m, args) -> {
+        Backend watched = WatchedBackend.of(cpu, (m, args, next) -> {
             if (m.getName().equals("synchronize")) events.add("sync");
-            try {
-                return m.invoke(cpu, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
+            return next.run();
         });
         SamplingOptions o = SamplingOptions.defaults().withSteps(2).withFrames(2);
         try (PuppetMaster pm = new PuppetMaster(LoadedModel.random(ModelPresets.named("toy"), watched, DType.F32, 0))) {
