@@ -8,7 +8,6 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -18,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import static dev.puppetengine.testing.Refusals.assertRefused;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -144,26 +144,21 @@ class EmbeddedApiTest {
     void badArgumentsAreRefusedUpFrontNamingWhatIsWrong() throws Exception {
         RgbImage image = fish();
         try (PuppetMaster pm = PuppetMaster.load(TOY, CPU, DType.F32)) {
-            refused("image is null", () -> pm.sample(null, DRAGS, FAST, null));
-            refused("drags is null", () -> pm.sample(image, null, FAST, null));
-            refused("drag 1 is null", () -> pm.sample(image, Arrays.asList(DRAGS.get(0), null), FAST, null));
-            refused("options is null", () -> pm.sample(image, DRAGS, null, null));
+            assertRefused("image is null", () -> pm.sample(null, DRAGS, FAST, null));
+            assertRefused("drags is null", () -> pm.sample(image, null, FAST, null));
+            assertRefused("drag 1 is null", () -> pm.sample(image, Arrays.asList(DRAGS.get(0), null), FAST, null));
+            assertRefused("options is null", () -> pm.sample(image, DRAGS, null, null));
         }
-        refused("model directory is null", () -> PuppetMaster.load(null, CPU, DType.F32));
-        refused("backend is null", () -> PuppetMaster.load(TOY, null, DType.F32));
-        refused("dtype must be a floating type (F32, BF16, F16 or F64), got null", () -> PuppetMaster.load(TOY, CPU, null));
-        refused("dtype must be a floating type (F32, BF16, F16 or F64), got I32", () -> PuppetMaster.load(TOY, CPU, DType.I32));
-        refused("steps must be >= 1 and <= 1000, got 0", () -> FAST.withSteps(0));
-        refused("steps must be >= 1 and <= 1000, got 2147483647", () -> FAST.withSteps(Integer.MAX_VALUE));
-        refused("frames must be >= 1 and <= 128, got -1", () -> FAST.withFrames(-1));
-        refused("frames must be >= 1 and <= 128, got 100000000", () -> FAST.withFrames(100_000_000));
-        refused("guidance must be finite and >= 1, got 1.0..Infinity", () -> FAST.withGuidance(Double.POSITIVE_INFINITY));
-        refused("guidance must be <= 100.0, got 1.0..1.0E300", () -> FAST.withGuidance(1e300));   // finite, but infinite in the sampler's F32
-        refused("drag point 0 (NaN, 0.5000) is outside the image", () -> DragPath.line(Double.NaN, 0.5, 0.3, 0.6));
-    }
-
-    private static void refused(String message, Executable call) {
-        String got = assertThrows(IllegalArgumentException.class, call).getMessage();
-        assertTrue(got.startsWith(message), got);
+        assertRefused("model directory is null", () -> PuppetMaster.load(null, CPU, DType.F32));
+        assertRefused("backend is null", () -> PuppetMaster.load(TOY, null, DType.F32));
+        assertRefused("dtype must be a floating type (F32, BF16, F16 or F64), got null", () -> PuppetMaster.load(TOY, CPU, null));
+        assertRefused("dtype must be a floating type (F32, BF16, F16 or F64), got I32", () -> PuppetMaster.load(TOY, CPU, DType.I32));
+        assertRefused("steps must be >= 1 and <= 1000, got 0", () -> FAST.withSteps(0));
+        assertRefused("steps must be >= 1 and <= 1000, got 2147483647", () -> FAST.withSteps(Integer.MAX_VALUE));
+        assertRefused("frames must be >= 1 and <= 128, got -1", () -> FAST.withFrames(-1));
+        assertRefused("frames must be >= 1 and <= 128, got 100000000", () -> FAST.withFrames(100_000_000));
+        assertRefused("guidance must be finite and >= 1, got 1.0..Infinity", () -> FAST.withGuidance(Double.POSITIVE_INFINITY));
+        assertRefused("guidance must be <= 100.0, got 1.0..1.0E300", () -> FAST.withGuidance(1e300));   // finite, but infinite in the sampler's F32
+        assertRefused("drag point 0 (NaN, 0.5000) is outside the image", () -> DragPath.line(Double.NaN, 0.5, 0.3, 0.6));
     }
 }
