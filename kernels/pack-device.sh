@@ -21,6 +21,7 @@ done
 [ -f pom.xml ] || { echo "pack-device: run me from the project root" >&2; exit 2; }
 [ -d target/classes ] && { [ $tests = 0 ] || [ -d target/test-classes ]; } || { echo "pack-device: build first: mvn -B -DskipTests package && mvn -B test-compile -Dcuda.skip=true" >&2; exit 2; }
 command -v nvcc > /dev/null || { echo "pack-device: nvcc is needed to build the kernels" >&2; exit 2; }
+command -v zip > /dev/null || { echo "pack-device: zip is needed to trim jcuda-natives" >&2; exit 2; }
 pack=${DEVICE_PACK:-../shared/tools/device-pack}
 [ -f "$pack" ] || { echo "pack-device: no device-pack at $pack (set DEVICE_PACK to its path)" >&2; exit 2; }
 if [ $tests = 1 ]; then bash "$pack" --tests --desktop > /dev/null; else bash "$pack" --desktop > /dev/null; fi
@@ -34,6 +35,10 @@ for jar in jmh-core commons-math3 jopt-simple junit-jupiter-api junit-jupiter-en
   rm -f .device/lib/"$jar"-[0-9]*.jar
 done
 [ $tests = 0 ] || ls .device/lib/junit-platform-console-standalone-*.jar > /dev/null   # the launcher the device scripts run
+# jcuda-natives also carries JCuda's NvPTXCompiler binding (24 MB unpacked, 8.9 MB of the jar): the engine loads
+# prebuilt fatbins and never compiles PTX, so only the driver's and runtime's libraries stay.
+zip -q -d .device/lib/jcuda-natives-*.jar 'lib/libJNvPTXCompiler-*'
+unzip -l .device/lib/jcuda-natives-*.jar | grep -q 'lib/libJCudaDriver-' || { echo "pack-device: jcuda-natives lost its driver library" >&2; exit 1; }
 
 jdk=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,jdk.management,java.xml,java.desktop \
