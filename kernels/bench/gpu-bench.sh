@@ -24,13 +24,13 @@ parts=${*:-kernels gemm gemm-cublas}
 for p in $parts; do case $p in kernels|gemm|gemm-sm80|gemm-cublas|sample) ;; *) echo "unknown part $p (kernels, gemm, gemm-sm80, gemm-cublas, sample)"; exit 2 ;; esac; done
 common=(--preset puppet-master --device cuda --dtype bf16 --peak-tflops "${PEAK_TFLOPS:-989}" --warmup "${WARMUP:-3}" --iters "${ITERS:-10}")
 # capped too: they run before the first step, and a visit's budget leaves only 40 s past its DEADLINE (at least 1 s:
-# timeout 0 would mean no limit)
+# a limit of 0 would mean none)
 short() { local l; l=$(capped "$1"); [ "$l" = 0 ] && l=1; echo "$l"; }
-timeout "$(short 20)" nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-timeout "$(short 60)" python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
+limited "$(short 20)" nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+limited "$(short 60)" python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" 2>&1 | tee "$out/torch.txt"
 # JCublas needs libcublas.so.12; a pip-installed PyTorch may carry one (nvidia/cublas/lib): let the engine find it.
 dirs="$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) /usr/local /usr/lib /opt"
-cublas=$(timeout "$(short 30)" find $dirs -name 'libcublas.so.12*' 2>/dev/null | head -n 1)
+cublas=$(limited "$(short 30)" find $dirs -name 'libcublas.so.12*' 2>/dev/null | head -n 1)
 [ -n "$cublas" ] && export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && echo "libcublas.so.12: $cublas"
 
 status() { echo "$1" | tee -a "$out/summary.txt"; }
@@ -39,17 +39,19 @@ run() {  # label, timeout (s), extra JVM flags, bench arguments...
   limit=$(capped "$limit")
   if [ "$limit" = 0 ]; then status "$label: skipped, the visit has no time left"; return; fi
   local t0=$SECONDS
-  JAVA_OPTS="$jvm" timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench "$@" > "$out/$label.txt" 2> "$out/$label.log"
-  local rc=$?; status "$label: exit $rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo " (timed out at ${limit} s)")"
+  JAVA_OPTS="$jvm" limited "$limit" bash .device/run dev.puppetengine.cli.Main bench "$@" > "$out/$label.txt" 2> "$out/$label.log"
+  local rc=$? ran=$((SECONDS - t0)) stopped=0
+  stopped_at_limit $rc $ran "$limit" && stopped=1
+  status "$label: exit $rc in $ran s$([ $stopped = 1 ] && echo " (timed out at ${limit} s)")"
   # stopped part-way: $label.json holds the cases we timed (rewritten after each), $label.json.torch.json PyTorch's
   # finished ones (bench gemm parts without their own: gemm's); the table is made from them without timing again
   # (here if time is left, else by the same command afterwards)
-  if [ $rc = 124 ] && { [ "$1" = gemm ] || [ "$1" = kernels ]; } && [ -s "$out/$label.json" ]; then
+  if [ $stopped = 1 ] && { [ "$1" = gemm ] || [ "$1" = kernels ]; } && [ -s "$out/$label.json" ]; then
     local t="$out/$label.json.torch.json" torch=(--torch none)
     [ -s "$t" ] || [ "$1" != gemm ] || t="$out/gemm.json.torch.json"
     [ -s "$t" ] && torch=(--torch-results "$t")
     limit=$(capped 60)
-    [ "$limit" != 0 ] && timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench "$1" --ours-results "$out/$label.json" \
+    [ "$limit" != 0 ] && limited "$limit" bash .device/run dev.puppetengine.cli.Main bench "$1" --ours-results "$out/$label.json" \
       "${torch[@]}" --json "$out/$label.json" > "$out/$label.txt.new" 2>> "$out/$label.log" \
       && mv "$out/$label.txt.new" "$out/$label.txt" && status "$label: table made from the stopped run's JSON (bench $1 --ours-results)"
   fi
@@ -77,7 +79,7 @@ for p in $parts; do
         status "sample-torch: skipped, the visit has no time left"
       elif [ -d .device-ref/diffusers/src ]; then
         t0=$SECONDS
-        timeout "$limit" python3 kernels/bench/torch_sample.py --puppet-master .device-ref/puppet-master \
+        limited "$limit" python3 kernels/bench/torch_sample.py --puppet-master .device-ref/puppet-master \
           --diffusers .device-ref/diffusers/src --extra-path .device-ref/site --device cuda --dtype fp16 --steps "$steps" \
           --warmup 1 --repeat "${TORCH_REPEAT:-3}" --peak-tflops "${PEAK_TFLOPS:-989}" --json "$out/sample-torch.json" \
           > "$out/sample-torch.txt" 2> "$out/sample-torch.log"

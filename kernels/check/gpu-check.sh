@@ -32,12 +32,12 @@ all="probe harness-cublas harness-mma products-mma products-hopper harness-tiled
 steps=${*:-$all}
 for step in $steps; do [[ " $all " == *" $step "* ]] || { echo "unknown step $step (steps: $all)"; exit 2; }; done
 probe() {
-  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+  limited 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
   # What the engine's native bindings can load here (docs/CUDA.md "What loads where" records it):
   # libcuda (JCuda driver API), libcublas.so.12 (JCublas 12.6), libcudnn.so.8 (JCudnn 11.7; unused by the engine).
   # ldconfig first; for what it lacks, one find over the usual places (pip wheels ship CUDA libraries too).
   local libs="libcuda.so.1 libcublas.so.12 libcublasLt.so.12 libcudnn.so.8 libcublas.so.13 libcudnn.so.9" found
-  found=$(timeout 30 find /usr /opt $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) \
+  found=$(limited 30 find /usr /opt $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) \
     \( -name 'libcuda.so*' -o -name 'libcublas*.so*' -o -name 'libcudnn.so*' \) 2>/dev/null)
   { for lib in $libs; do
     hit=$(ldconfig -p 2>/dev/null | grep -m1 " $lib " | sed 's/.*=> //')
@@ -53,7 +53,7 @@ sass() {
   local fb=.device/classes/kernels/gemm_wgmma.fatbin dump=$out/gemm_wgmma.sass PATH=$PATH:/usr/local/cuda/bin
   command -v cuobjdump > /dev/null || { echo "sass: no cuobjdump on PATH or in /usr/local/cuda/bin" | tee "$out/sass.txt"; return; }
   # -arch picks the sm_90a cubin; a cuobjdump that does not take that name dumps them all (the header says each one's arch)
-  timeout 60 cuobjdump -sass -arch sm_90a "$fb" > "$dump" 2>&1 || timeout 60 cuobjdump -sass "$fb" > "$dump" 2>&1 \
+  limited 60 cuobjdump -sass -arch sm_90a "$fb" > "$dump" 2>&1 || limited 60 cuobjdump -sass "$fb" > "$dump" 2>&1 \
     || { echo "sass: cuobjdump failed on $fb" | tee "$out/sass.txt"; return; }
   # every entry is listed, one without HGMMA too (the finding issue 5's check is for)
   awk '/Function :/ {f=$3; e[f]=1} / HGMMA/ {h[f]++} / (LDL|STL)[. ]/ {l[f]++} / (BSYNC|WARPSYNC)/ {s[f]++} END {
@@ -72,9 +72,9 @@ run() {  # $1 = label, $2 = timeout (s), $3 = space-separated test classes (or C
   if [ "$limit" = 0 ]; then note "$(printf '%-18s skipped: the visit has no time left' "$label")"; return; fi
   logs+=("$out/$label.log")
   local t0=$SECONDS
-  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true -Dpuppet.harness.requireDevice=true $*" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
+  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.sync=true -Dpuppet.harness.requireDevice=true $*" limited "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     "${sel[@]}" --details=tree --disable-banner > "$out/$label.log" 2>&1
-  local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s" >> "$out/$label.log"
+  local rc=$?; stopped_at_limit $rc $((SECONDS - t0)) "$limit" && echo "TIMEOUT after ${limit}s" >> "$out/$label.log"
   local line; line=$(grep -E "tests (successful|failed|aborted|skipped)" "$out/$label.log" | tr -s ' ' | tr '\n' ' ')
   note "$(printf '%-18s exit %-3s %4ss  %s' "$label" "$rc" "$((SECONDS - t0))" "$line")"
 }
@@ -88,10 +88,10 @@ memcheck() {
   if [ "$limit" = 0 ]; then note "memcheck-harness   skipped: the visit has no time left"; return; fi
   local t0=$SECONDS
   # no tile probe: its child JVM would run under the sanitizer too (~10x slower), and the harness validates anyway
-  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.gemm.probe=false" timeout "$limit" compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
+  JAVA_OPTS="-Xmx8g -Dpuppet.cuda.gemm.probe=false" limited "$limit" compute-sanitizer --tool memcheck --target-processes all --print-limit 50 \
     bash .device/run org.junit.platform.console.ConsoleLauncher --select-class=dev.puppetengine.backend.OpHarnessTest \
     --details=tree --disable-banner > "$out/memcheck-harness.log" 2>&1
-  local rc=$?; [ $rc = 124 ] && echo "TIMEOUT after ${limit}s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
+  local rc=$?; stopped_at_limit $rc $((SECONDS - t0)) "$limit" && echo "TIMEOUT after ${limit}s (summary below is partial or absent)" >> "$out/memcheck-harness.log"
   grep -E "ERROR SUMMARY|LEAK SUMMARY" "$out/memcheck-harness.log" > "$out/memcheck-summary.txt" || echo "no ERROR SUMMARY line (exit $rc)" > "$out/memcheck-summary.txt"
   note "$(printf '%-18s exit %-3s %4ss  %s' memcheck-harness "$rc" "$((SECONDS - t0))" "$(tr '\n' ' ' < "$out/memcheck-summary.txt")")"
 }

@@ -12,10 +12,10 @@ set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 export DEADLINE=${DEADLINE:-$(( $(date +%s) + ${BUDGET:-560} ))}
 source "$(dirname "$0")/../device-budget.sh"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
-limit=$(capped 300)   # 0: under 10 s left (timeout 0 would mean no limit)
+limited 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1; cat "$out/gpu.txt"
+limit=$(capped 300)   # 0: under 10 s left (a limit of 0 would mean none)
 if [ "$limit" = 0 ]; then echo "graph tests: skipped, the visit has no time left"; else
-  JAVA_OPTS="-Xmx8g" timeout "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
+  JAVA_OPTS="-Xmx8g" limited "$limit" bash .device/run org.junit.platform.console.ConsoleLauncher \
     --select-class=dev.puppetengine.backend.cuda.CudaGraphTest --select-class=dev.puppetengine.pipeline.CudaGraphSampleTest \
     --details=tree --disable-banner > "$out/graph-tests.log" 2>&1
   echo "graph tests: exit $?"; grep -E "tests (successful|failed|aborted|skipped)" "$out/graph-tests.log"
@@ -23,7 +23,7 @@ fi
 for mode in eager graph; do
   flag=""; [ $mode = graph ] && flag="--cuda-graph"
   limit=$(capped 200); [ "$limit" = 0 ] && { echo "bench $mode: skipped, the visit has no time left"; continue; }
-  JAVA_OPTS="-Xmx8g" timeout "$limit" bash .device/run dev.puppetengine.cli.Main bench sample --model models/toy --device cuda \
+  JAVA_OPTS="-Xmx8g" limited "$limit" bash .device/run dev.puppetengine.cli.Main bench sample --model models/toy --device cuda \
     --steps 25 --frames 14 --warmup 1 --repeat 3 $flag --json "$out/bench-$mode.json" > "$out/bench-$mode.log" 2>&1
   echo "bench $mode: exit $?"; grep -E "unet per step|CUDA graph|capture" "$out/bench-$mode.log" | head -5
 done
