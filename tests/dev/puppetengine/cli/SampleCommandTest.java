@@ -85,6 +85,34 @@ class SampleCommandTest {
     }
 
     /**
+     * A GIF in folders that do not exist yet: they are made. The line that says what was written gives the frame count
+     * alone without --overlay, and a healthy sample gets no non-finite warning.
+     */
+    @Test
+    void aGifIsWrittenIntoNewFoldersAndItsLineCountsTheFrames() throws IOException {
+        Path gif = dir.resolve("made/here/o.gif");
+        CliRun r = CliRun.of(sample(gif, "--drag", "30,20:40,25"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, GifFiles.read(gif).frames().size());
+        assertTrue(r.err().contains("wrote " + gif + " (2 frames)  [preprocess "), r.err());
+        assertEquals(List.of("warning: model 'tiny-random' at " + model + " has untrained random weights: expect noise, not motion"),
+                r.err().lines().filter(l -> l.startsWith("warning: ")).toList(), "the only warning");
+    }
+
+    /** A sample that decoded all NaN is not a result: exit 1 saying why and that nothing was written (sample-batch: a failed input). */
+    @Test
+    void aBlankSampleWritesNothing() throws IOException {
+        Path broken = TinyModel.writeDecodingNaN(dir.resolve("nan-model")), gif = dir.resolve("nan/o.gif");
+        String[] args = sample(gif);
+        args[Arrays.asList(args).indexOf("--model") + 1] = broken.toString();
+        CliRun r = CliRun.of(args);
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("error: every decoded value was NaN or infinite: the model's weights or the conditioning are not finite")
+                && r.err().strip().endsWith("; nothing was written"), r.err());
+        assertFalse(Files.exists(gif.getParent()));
+    }
+
+    /**
      * The trailing slash as typed (a Path drops it) asks for PNG frames, even in a directory whose name has a dot; the
      * same command run again replaces them, as it replaces a GIF, unless the image is one of them.
      */
@@ -258,6 +286,7 @@ class SampleCommandTest {
         cases.put("plain SVD", new String[]{"--model", svd.toString()});
         cases.put("--steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got 0", new String[]{"--steps", "0"});
         cases.put("--frames must be 1 to " + SamplingOptions.MAX_FRAMES + ", got 129", new String[]{"--frames", "129"});
+        cases.put("--fps must be >= 1", new String[]{"--fps", "0"});
         cases.put("--guidance-min 1.0, --guidance 0.5: guidance must be finite and >= 1", new String[]{"--guidance", "0.5"});
         cases.put("--guidance NaN: guidance must be finite", new String[]{"--guidance", "NaN"});
         cases.put("unsupported output", new String[]{"--out", dir.resolve("x.avi").toString()});

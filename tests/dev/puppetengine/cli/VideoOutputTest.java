@@ -74,6 +74,16 @@ class VideoOutputTest {
         assertEquals("ftyp", new String(Arrays.copyOfRange(Files.readAllBytes(mp4), 4, 8), StandardCharsets.US_ASCII));
     }
 
+    /** --fps 1 is the slowest rate taken; 0 is refused (sample and sample-batch check it before any work). */
+    @Test
+    void anFpsOfOneIsTakenAndZeroRefused() {
+        VideoArgs v = new VideoArgs();
+        v.fps = 1;
+        v.check();
+        v.fps = 0;
+        assertEquals("--fps must be >= 1", assertThrows(UserError.class, v::check).getMessage());
+    }
+
     private static RgbImage solid(int side, int grey) {
         RgbImage img = RgbImage.blank(side, side);
         Arrays.fill(img.pixels(), (byte) grey);
