@@ -59,6 +59,7 @@ class SampleBatchCommandTest {
         String err = r.err();
         assertEquals(2, r.code(), err);
         assertTrue(err.contains("c: ") && err.contains("c-drags.json") && err.contains("1 of 3 inputs failed"), err);
+        assertTrue(err.contains(out + ": 2 written, 0 skipped (already there), 1 failed\n"), err);
         assertEquals(3, GifFiles.read(out.resolve("a.gif")).frames().size());
         assertEquals(TinyModel.SIDE, GifFiles.read(out.resolve("b.gif")).width());
         assertFalse(Files.exists(out.resolve("c.gif")));
@@ -78,6 +79,9 @@ class SampleBatchCommandTest {
             try (var s = Files.list(out)) {
                 assertEquals(3, s.count(), "no temporary files left");
             }
+            CliRun done = batch(out);   // nothing left to do: said without loading the model
+            assertEquals(0, done.code(), done.err());
+            assertEquals("all 3 outputs already exist in " + out, done.err().strip());
         } finally {
             Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30]}]}");
         }
@@ -179,6 +183,19 @@ class SampleBatchCommandTest {
                 "--frames", "8");
         assertEquals(2, frames.code());
         assertTrue(frames.err().contains("--frames does not apply to --dragamove"), frames.err());
+    }
+
+    /** --fps, --pickle-conditioning without --dragamove, and an --out that is a file are refused before any work, naming the option. */
+    @Test
+    void badOptionsAreRefusedBeforeAnyWork() throws Exception {
+        Path aFile = Files.writeString(tmp.resolve("out-file"), "x");
+        assertEquals("error: --fps must be >= 1", batch(tmp.resolve("o7"), "--fps", "0").err().strip());
+        assertEquals("error: --pickle-conditioning needs --dragamove (only the DragAMove test batches carry conditioning)",
+                batch(tmp.resolve("o8"), "--pickle-conditioning").err().strip());
+        CliRun r = batch(aFile);
+        assertEquals(2, r.code(), r.err());
+        assertEquals("error: --out " + aFile + " is a file; a directory is needed here", r.err().strip());
+        assertFalse(Files.exists(tmp.resolve("o7")) || Files.exists(tmp.resolve("o8")));
     }
 
     /** A full disk fails every output alike: the batch stops at the first write that fails, not sampling every other input in vain. */
