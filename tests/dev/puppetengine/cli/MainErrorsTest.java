@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.cuda.CudaOutOfMemoryError;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -12,9 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -27,12 +30,17 @@ class MainErrorsTest {
         String what;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             switch (what) {
                 case "heap": throw new OutOfMemoryError("Java heap space");
                 case "threads": throw new OutOfMemoryError("unable to create native thread: possibly out of memory or process/resource limits reached");
                 case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
                 case "no-gpu": throw new EnvironmentError("--device cuda: CUDA requested but unusable: no CUDA device", null);
+                case "input-file": throw new dev.puppetengine.io.InputFileException("clips/0/meta.json: field 'frames' is -1");
+                case "json": throw new com.fasterxml.jackson.core.JsonParseException(null, "Unexpected character ('x' (code 120))");
+                case "diverged": throw new dev.puppetengine.train.Adam.NonFiniteException("gradient norm is NaN at step 3; the last checkpoint is kept");
+                case "io": throw new java.nio.file.NoSuchFileException("data/clips");
+                case "unchecked-io": throw new java.io.UncheckedIOException("reading data/clips/0", new java.io.IOException("Input/output error"));
                 default: throw new IllegalArgumentException("--frames must be positive");
             }
         }
@@ -82,6 +90,42 @@ class MainErrorsTest {
         err = new String(piped.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, piped.waitFor(), err);
         assertEquals("", err);
+    }
+
+    /**
+     * A malformed input file (InputFileException, an IOException) is bad input, exit 2; raw invalid JSON is said in one line;
+     * a diverged run and the file system are exit 1, the latter as what happened to which file.
+     */
+    @Test
+    void eachKindOfFailureGetsItsExitCodeAndOneLine() {
+        assertEquals(List.of("2", "error: clips/0/meta.json: field 'frames' is -1"), List.of(run("input-file")[0], run("input-file")[1].strip()));
+        String[] json = run("json");
+        assertEquals("2", json[0]);
+        assertTrue(json[1].startsWith("error: invalid JSON: Unexpected character ('x' (code 120))") && json[1].strip().lines().count() == 1, json[1]);
+        assertEquals(List.of("1", "\nerror: gradient norm is NaN at step 3; the last checkpoint is kept\n"), List.of(run("diverged")));
+        assertEquals(List.of("1", "error: no such file or directory: data/clips\n"), List.of(run("io")));
+        assertEquals(List.of("1", "error: reading data/clips/0\n"), List.of(run("unchecked-io")));
+    }
+
+    /** File-system failures say what happened to which file (and the other file of a move), whatever their class. */
+    @Test
+    void aFileSystemFailureNamesWhatHappenedToWhichFile() {
+        assertEquals("no such file or directory: a.gif", Main.reason(new java.nio.file.NoSuchFileException("a.gif")));
+        assertEquals("permission denied: a.gif", Main.reason(new java.nio.file.AccessDeniedException("a.gif")));
+        assertEquals("already exists: a.gif", Main.reason(new java.nio.file.FileAlreadyExistsException("a.gif")));
+        assertEquals("Read-only file system: a.tmp -> a.gif", Main.reason(new java.nio.file.FileSystemException("a.tmp", "a.gif", "Read-only file system")));
+        assertEquals("NotDirectoryException: a", Main.reason(new java.nio.file.NotDirectoryException("a")));
+    }
+
+    /** Without a command, the usage (exit 0); a mistyped top-level option points at the list of commands. */
+    @Test
+    void noCommandPrintsTheUsageAndATopLevelTypoPointsAtTheCommands() {
+        CliRun r = CliRun.of();
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("Usage: puppet-engine ") && r.out().contains("sample-batch"), r.out());
+        String said = CliRun.stderrOf(2, "--nope");
+        assertTrue(said.startsWith("error: Unknown option: '--nope'") && said.endsWith("(./puppet-engine --help lists the commands)\n"), said);
+        assertNull(Main.ran(new CommandLine(new Main())), "nothing parsed");
     }
 
     /** A thread that could not start (ulimit -u, a container's pids limit) is that limit, not the heap it has plenty of. */
