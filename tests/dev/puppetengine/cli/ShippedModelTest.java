@@ -103,7 +103,10 @@ class ShippedModelTest {
         long sizes = 0;
         for (String f : new String[]{"unet.safetensors", "vae.safetensors", "image_encoder.safetensors"}) sizes += Files.size(toy.resolve(f));
         assertEquals(sizes, ModelDirectory.verifyBytes(toy), "each file read once");
-        String err = dev.puppetengine.testing.CliRun.stderrOf(0, "describe", "--verify", toy.toString());
-        assertTrue(err.lines().anyMatch(l -> l.startsWith("verify 100%")), err);
+        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("describe", "--verify", toy.toString());
+        assertEquals(0, r.code(), r.err());
+        long mib = (sizes + (1 << 20) - 1) >> 20;   // whole MiB, rounded up
+        assertTrue(r.err().lines().anyMatch(l -> l.startsWith("verify 100%") && l.contains(" " + mib + "/" + mib + " MiB")), mib + " MiB: " + r.err());
+        assertEquals(toy + ": every component file matches its manifest sha256 and holds finite weights\n", r.out());
     }
 }
