@@ -74,6 +74,9 @@ class CreateModelCommandTest {
         CliRun first = create(empty, "--force");
         assertEquals(0, first.code(), first.err());
         String sha = ModelDirectory.read(empty).components().get("unet").sha256();
+        ModelDirectory.read(empty).components().forEach((k, v) -> assertTrue(first.out().lines().anyMatch(l -> l.startsWith(k + " ")
+                && l.contains(" " + v.tensors() + " tensors ") && l.endsWith("bytes  sha256 " + v.sha256())), k + ": " + first.out()));
+        assertTrue(first.out().endsWith("wrote " + empty + "\n"), first.out());
         CliRun again = create(empty, "--force", "--seed", "1");   // a model directory: replaced
         assertEquals(0, again.code(), again.err());
         assertNotEquals(sha, ModelDirectory.read(empty).components().get("unet").sha256());
