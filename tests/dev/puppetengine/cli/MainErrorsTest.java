@@ -37,6 +37,7 @@ class MainErrorsTest {
                 case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
                 case "no-gpu": throw new EnvironmentError("--device cuda: CUDA requested but unusable: no CUDA device", null);
                 case "input-file": throw new dev.puppetengine.io.InputFileException("clips/0/meta.json: field 'frames' is -1");
+                case "checkpoint": throw new dev.puppetengine.model.checkpoint.CheckpointException(java.nio.file.Path.of("m/unet.safetensors"), "12 bytes, the manifest says 4096");
                 case "json": throw new com.fasterxml.jackson.core.JsonParseException(null, "Unexpected character ('x' (code 120))");
                 case "diverged": throw new dev.puppetengine.train.Adam.NonFiniteException("gradient norm is NaN at step 3; the last checkpoint is kept");
                 case "io": throw new java.nio.file.NoSuchFileException("data/clips");
@@ -93,12 +94,13 @@ class MainErrorsTest {
     }
 
     /**
-     * A malformed input file (InputFileException, an IOException) is bad input, exit 2; raw invalid JSON is said in one line;
+     * A malformed input file (InputFileException, an IOException) or model file (CheckpointException) is bad input, exit 2; raw invalid JSON is said in one line;
      * a diverged run and the file system are exit 1, the latter as what happened to which file.
      */
     @Test
     void eachKindOfFailureGetsItsExitCodeAndOneLine() {
         assertEquals(List.of("2", "error: clips/0/meta.json: field 'frames' is -1"), List.of(run("input-file")[0], run("input-file")[1].strip()));
+        assertEquals(List.of("2", "error: m/unet.safetensors: 12 bytes, the manifest says 4096\n"), List.of(run("checkpoint")), "a bad model file is bad input");
         String[] json = run("json");
         assertEquals("2", json[0]);
         assertTrue(json[1].startsWith("error: invalid JSON: Unexpected character ('x' (code 120))") && json[1].strip().lines().count() == 1, json[1]);
