@@ -116,7 +116,9 @@ class MainErrorsTest {
         assertEquals("permission denied: a.gif", Main.reason(new java.nio.file.AccessDeniedException("a.gif")));
         assertEquals("already exists: a.gif", Main.reason(new java.nio.file.FileAlreadyExistsException("a.gif")));
         assertEquals("Read-only file system: a.tmp -> a.gif", Main.reason(new java.nio.file.FileSystemException("a.tmp", "a.gif", "Read-only file system")));
-        assertEquals("NotDirectoryException: a", Main.reason(new java.nio.file.NotDirectoryException("a")));
+        assertEquals("not a directory: a", Main.reason(new java.nio.file.NotDirectoryException("a")));
+        assertEquals("directory not empty: out", Main.reason(new java.nio.file.DirectoryNotEmptyException("out")));
+        assertEquals("FileSystemLoopException: a", Main.reason(new java.nio.file.FileSystemLoopException("a")), "a kind without words keeps its name");
     }
 
     /** Without a command, the usage (exit 0); a mistyped top-level option points at the list of commands. */

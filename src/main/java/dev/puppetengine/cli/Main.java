@@ -135,6 +135,8 @@ public final class Main implements Runnable {
         if (e instanceof java.nio.file.NoSuchFileException f) return "no such file or directory: " + f.getFile();
         if (e instanceof java.nio.file.AccessDeniedException f) return "permission denied: " + f.getFile();
         if (e instanceof java.nio.file.FileAlreadyExistsException f) return "already exists: " + f.getFile();
+        if (e instanceof java.nio.file.NotDirectoryException f) return "not a directory: " + f.getFile();
+        if (e instanceof java.nio.file.DirectoryNotEmptyException f) return "directory not empty: " + f.getFile();
         if (e instanceof java.nio.file.FileSystemException f)
             return (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName()) + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
         return e.getClass() == java.io.IOException.class ? message(e) : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
