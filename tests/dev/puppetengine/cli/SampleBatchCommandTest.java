@@ -213,6 +213,30 @@ class SampleBatchCommandTest {
         assertEquals(1, writes.get(), "b is not sampled after a's write failed");
     }
 
+    /**
+     * One bar over every input's steps, ended full even when the last input fails before sampling (its steps are counted
+     * done, from its own base): 2 inputs of 2 steps, the second without a drags file, end on "4/4 steps" naming the second
+     * as 2 of 2, and b's failure said as it happens. Into a pipe the bar writes its first and its last line (ProgressBars),
+     * so only those are checked.
+     */
+    @Test
+    void theBarCountsEveryInputsStepsAndEndsFullAfterAFailedLastInput() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("bar-in")), out = tmp.resolve("bar-out");
+        Files.copy(images.resolve("a.png"), dir.resolve("a.png"));
+        Files.copy(images.resolve("a-drags.json"), dir.resolve("a-drags.json"));
+        Files.copy(images.resolve("a.png"), dir.resolve("b.png"));   // no b-drags.json: b fails as it is read
+        CliRun r = CliRun.of("sample-batch", "--model", model.toString(), "--dir", dir.toString(), "--out", out.toString(),
+                "--frames", "3", "--steps", "2", "--guidance", "1");
+        assertEquals(2, r.code(), r.err());
+        List<String> bar = r.err().lines().filter(l -> l.startsWith("sampling ")).toList();
+        assertTrue(bar.get(0).contains(" 0/4 steps"), r.err());   // drawn as the bar opens, before any input's name
+        String last = bar.get(bar.size() - 1);
+        assertTrue(last.startsWith("sampling 100%") && last.contains(" 4/4 steps") && last.endsWith(" b (2/2)"), r.err());
+        assertTrue(Files.exists(out.resolve("a.gif")) && r.err().contains("1 of 2 inputs failed"), r.err());
+        // said as it happens too, not only in the report at the end
+        assertTrue(r.err().lines().anyMatch(l -> l.equals("error: b: " + dir.resolve("b-drags.json") + ": no drags file next to b.png")), r.err());
+    }
+
     /** --limit takes the first names (all when it is more, refused below 1); the exit code is 2 when any input failed, each named on stderr. */
     @Test
     void limitTakesTheFirstNamesAndTheReportNamesEachFailure() {
