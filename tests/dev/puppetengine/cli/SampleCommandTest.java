@@ -349,6 +349,49 @@ class SampleCommandTest {
     }
 
     /**
+     * open() says what will run: the guidance ramp, or that CFG is off at --guidance 1; a model trained on the unscaled
+     * noisy latent (UNetInputTest's marked copy) gets a note that it is sampled so, unless --unscaled-input asks for it.
+     */
+    @Test
+    void openSaysTheGuidanceAndThatAModelMarkedUnscaledIsSampledSo() throws Exception {
+        Path unscaled = dir.resolve("unscaled-tiny");
+        org.apache.commons.io.FileUtils.copyDirectory(model.toFile(), unscaled.toFile());
+        UNetInputTest.setUNetInput(unscaled, "unscaled");
+        SamplingArgs a = new SamplingArgs();
+        a.target = new DeviceArgs();
+        a.target.device = "cpu";
+        a.target.dtype = "fp32";
+        a.model = model;
+        a.steps = 3;
+        a.guidanceMin = 1.5;
+        a.guidance = 2.5;
+        a.seed = 9;
+        String note = "note: the model was trained on the unscaled noisy latent (its manifest's unet_input): it is sampled on it";
+        String said = opened(a);
+        assertTrue(said.contains(" 3 steps, guidance 1.50..2.50, seed 9, cpu" + System.lineSeparator()), said);
+        assertFalse(said.contains(note), said);
+        a.model = unscaled;
+        a.guidance = 1;
+        said = opened(a);
+        assertTrue(said.contains(" 3 steps, no guidance (CFG off: --guidance is 1), seed 9, cpu" + System.lineSeparator()), said);
+        assertTrue(said.contains(System.lineSeparator() + note + System.lineSeparator()), said);
+        a.unscaledInput = true;
+        said = opened(a);
+        assertFalse(said.contains(note), said);
+    }
+
+    /** What SamplingArgs.open printed, the model closed again. */
+    private static String opened(SamplingArgs a) {
+        return CliRun.stderrDuring(() -> {
+            try (var pm = a.open()) {
+                assertEquals(TinyModel.SIDE, pm.resolution());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
+    /**
      * The bounds themselves are taken (1 and MAX_STEPS steps, 1 and MAX_FRAMES frames) and one step more is refused naming
      * --steps; --unscaled-input and --cuda-graph reach the options; only a UNet above CPU_PRACTICAL_PARAMETERS gets the CPU note.
      */

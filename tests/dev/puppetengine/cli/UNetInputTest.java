@@ -54,7 +54,8 @@ class UNetInputTest {
         assertTrue(e.getMessage().contains("field 'unet_input' is 'raw', expected 'unscaled' or no such field"), e.getMessage());
     }
 
-    private static void setUNetInput(Path model, String value) throws Exception {
+    /** Sets the manifest's unet_input of {@code model} (SampleCommandTest's open() notes use it too). */
+    static void setUNetInput(Path model, String value) throws Exception {
         Path m = model.resolve(ModelDirectory.MANIFEST);
         ObjectNode json = (ObjectNode) Json.mapper().readTree(m.toFile());
         json.put("unet_input", value);
