@@ -6,6 +6,7 @@ import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -44,8 +45,24 @@ class BenchCommandTest {
         assertEquals(rate / 2, o.get("mfu").asDouble(), rate * 1e-12, "mfu: achieved over --peak-tflops 2");
         assertTrue(o.get("peak_bytes").asLong() > 0);
         assertTrue(o.get("non_finite_note").isNull(), o.toString());
+        assertTrue(said.strip().endsWith("wrote " + json), said);
         assertEquals(2, Main.run("bench", "sample", "--steps", "1"));
         assertEquals(2, Main.run("bench", "sample", "--preset", "svd-img2vid"));   // no drag modules: refused before building it
+    }
+
+    /**
+     * A --json that cannot be written (a directory, a path under a file) is refused naming it before a model is built
+     * or anything timed, by every bench command (BenchModelArgs.check through OutputPaths.file).
+     */
+    @Test
+    void anUnwritableJsonIsRefusedBeforeTiming(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "x"), under = file.resolve("bench.json");
+        for (String command : new String[]{"sample", "train", "gemm", "kernels"}) {
+            assertEquals("error: --json " + dir + " is a directory; give a file name",
+                    CliRun.stderrOf(2, "bench", command, "--preset", "toy", "--json", dir.toString()).strip(), command);
+            assertEquals("error: --json " + under + ": " + file + " is a file, not a directory",
+                    CliRun.stderrOf(2, "bench", command, "--preset", "toy", "--json", under.toString()).strip(), command);
+        }
     }
 
     /** bench sample refuses --steps past sampling's bound and a --guidance out of range naming the option, before building a model. */
