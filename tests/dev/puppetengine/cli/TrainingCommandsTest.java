@@ -31,12 +31,16 @@ class TrainingCommandsTest {
                 "--steps", "2", "--batch-size", "1", "--window", "2", "--checkpoint-every", "1", "--gradient-checkpointing");
         // encoding up to 64 clips for the scaling factor after the last step (a minute for the toy recipe) says so, then shows a bar
         assertTrue(vaeSaid.contains("latent scaling factor: encoding the frames of 5 training clips"), vaeSaid);
+        assertTrue(vaeSaid.contains("latent scaling factor 1/std = ") && vaeSaid.contains("; wrote " + vae.resolve("model")), vaeSaid);
         assertTrue(Files.isRegularFile(vae.resolve("model/manifest.json")));
         assertTrue(Files.size(vae.resolve("loss.png")) > 0);
         assertEquals(2, Files.readAllLines(vae.resolve("log.jsonl")).size());
+        String vaeSource = ModelDirectory.read(vae.resolve("model")).source();   // the run appended to the model's history; no ", EMA" without --ema
+        assertTrue(vaeSource.endsWith("; then train-vae on " + data + " (2 steps)"), vaeSource);
         // the decoder alone, checkpointed (the frozen encoder then runs without recording)
-        assertEquals(0, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("vae-dec").toString(),
-                "--steps", "1", "--batch-size", "1", "--window", "2", "--decoder-only", "--gradient-checkpointing"));
+        String decSaid = stderrOf(0, "train-vae", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("vae-dec").toString(),
+                "--steps", "1", "--batch-size", "1", "--window", "2", "--decoder-only", "--gradient-checkpointing");
+        assertTrue(decSaid.contains("latent scaling factor kept (encoder unchanged) = ") && !decSaid.contains("encoding the frames"), decSaid);
         assertEquals(1, Files.readAllLines(dir.resolve("vae-dec").resolve("log.jsonl")).size());
         // the encoder is unchanged, so is the scaling factor (latents prepared with the start model stay usable); a full run sets 1/std
         try (var m0 = Training.load(model); var dec = Training.load(dir.resolve("vae-dec/model")); var full = Training.load(vae.resolve("model"))) {
@@ -85,6 +89,8 @@ class TrainingCommandsTest {
         for (String f : new String[]{"model/manifest.json", "previews/step-1.gif", "previews/step-2.gif", "loss.png", "config.json"})
             assertTrue(Files.isRegularFile(run.resolve(f)), f);
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
+        String trainSource = ModelDirectory.read(run.resolve("model")).source();
+        assertTrue(trainSource.endsWith("; then train on " + prepared + " from " + enc.resolve("model") + " (2 steps, EMA)"), trainSource);
 
         // finished run: running it again resumes at the end (no new steps, and says so); other settings are refused
         String again = stderrOf(0, train);
@@ -146,6 +152,10 @@ class TrainingCommandsTest {
         // data prepared with another VAE (m0's scaling factor is not the trained VAE's) is refused before training
         String otherVae = stderrOf(2, "train", "--model", model.toString(), "--data", prepared.toString(), "--out", dir.resolve("r-m0").toString(), "--steps", "1");
         assertTrue(otherVae.contains("prepared with a VAE of scaling factor"), otherVae);
+        // a preview from clips with no validation split (2 clips: all train) is refused naming the option
+        String noPreview = stderrOf(2, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r-np").toString(),
+                "--steps", "1", "--preview-clips", data2.toString());
+        assertTrue(noPreview.contains("error: --preview-clips " + data2 + " has no validation clips to preview"), noPreview);
         // mixed precision: a bf16 UNet with fp32 master weights, moments and loss; checkpoints keep the fp32 masters
         Path runBf16 = dir.resolve("run-bf16");
         String said = stderrOf(0, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runBf16.toString(),   // F32 weights
@@ -193,8 +203,16 @@ class TrainingCommandsTest {
 
         // trained on the unscaled noisy latent: the exported model says so, and is not trained on further with scaling
         Path runRaw = dir.resolve("run-raw");
-        assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runRaw.toString(), "--steps", "1",
-                "--unscaled-input"));
+        // (with a prepare-work folder beside prepared.safetensors, as an unfinished prepare leaves: said, and trained on the file there)
+        Files.createDirectory(prepared.resolve("prepare-work"));
+        String raw = stderrOf(0, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runRaw.toString(), "--steps", "1",
+                "--unscaled-input");
+        Files.delete(prepared.resolve("prepare-work"));
+        assertTrue(raw.contains("note: " + prepared.resolve("prepare-work") + " holds an unfinished prepare; training on the prepared.safetensors an earlier"
+                + " prepare left there"), raw);
+        assertTrue(raw.contains("wrote " + runRaw.resolve("model") + " (its manifest says unet_input unscaled"), raw);
+        String rawSource = ModelDirectory.read(runRaw.resolve("model")).source();
+        assertTrue(rawSource.endsWith(" (1 steps, unscaled input)"), rawSource);
         assertEquals(ModelDirectory.UNSCALED, ModelDirectory.read(runRaw.resolve("model")).unetInput());
         assertTrue(ModelDirectory.read(run.resolve("model")).scalesUNetInput());
         assertEquals(2, Main.run("train", "--model", runRaw.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r3").toString(),
