@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.puppetengine.pipeline.SamplingOptions.MAX_STEPS;
 import static dev.puppetengine.testing.CliRun.stderrOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -296,13 +297,19 @@ class TrainingCommandsTest {
         assertFalse(Files.exists(out), "a run refused at its start leaves no --out directory behind");
         Path data64 = dir.resolve("clips64");
         assertEquals(0, Main.run("dataset", "--out", data64.toString(), "--count", "2", "--size", "64", "--frames", "2"));
-        said = stderrOf(2, "train-vae", "--model", model.toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
-        assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
+        for (String window : new String[]{"3", "0"}) {
+            said = stderrOf(2, "train-vae", "--model", model.toString(), "--data", data64.toString(), "--out", out.toString(), "--window", window);
+            assertTrue(said.contains("error: --window " + window + ": the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
+        }
         assertFalse(Files.exists(out));
         // the window needs only the clips: refused before the model loads (here there is none to load)
         said = stderrOf(2, "train-vae", "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "3");
         assertTrue(said.contains("error: --window 3: the clips of " + data64 + " have 2 frames; give 1 to 2"), said);
         assertFalse(Files.exists(out));
+        // a --window of 1 is taken (the run then stops at the missing model)
+        said = stderrOf(2, "train-vae", "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--window", "1",
+                "--batch-size", "1");
+        assertTrue(said.contains(dir.resolve("absent").toString()) && !said.contains("--window"), said);
         // so is a --batch-size larger than the training split (both clips), by train-vae and fit-image-encoder alike
         for (String command : new String[]{"train-vae", "fit-image-encoder"}) {
             said = stderrOf(2, command, "--model", dir.resolve("absent").toString(), "--data", data64.toString(), "--out", out.toString(), "--batch-size", "3",
@@ -339,7 +346,7 @@ class TrainingCommandsTest {
         }
     }
 
-    /** dataset refuses a frame side or count the generator cannot make naming the options, before any --out is made. */
+    /** dataset refuses a frame side, frame count or clip count the generator cannot make naming the options, before any --out is made. */
     @Test
     void datasetNamesTheOptionsOfClipsItCannotGenerate(@TempDir Path dir) {
         Path out = dir.resolve("clips");
@@ -347,6 +354,7 @@ class TrainingCommandsTest {
         assertTrue(said.contains("error: --size 16, --frames 14: image size 16 px: at least 32 needed"), said);
         said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--frames", "1");
         assertTrue(said.contains("error: --size 64, --frames 1: frames 1: a clip needs at least 2"), said);
+        assertEquals("error: --count must be >= 1", stderrOf(2, "dataset", "--out", out.toString(), "--count", "0").strip());
         assertFalse(Files.exists(out));
     }
 
@@ -365,6 +373,15 @@ class TrainingCommandsTest {
                 assertEquals("error: " + b[2], stderrOf(2, command, "--model", missing, "--data", missing, "--out", out, b[0], b[1]).strip(), command + " " + b[0]);
         assertEquals("error: --trainable must be all or drag-attention, got 'decoder'",
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
+        // train's own preview options, refused naming them; their edges are taken (the run then stops at the missing data)
+        assertEquals("error: --preview-every must be >= 1", stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--preview-every", "0").strip());
+        assertEquals("error: --preview-steps must be 1 to " + MAX_STEPS + ", got 0",
+                stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--preview-steps", "0").strip());
+        for (String[] edge : new String[][]{{"--preview-every", "1"}, {"--preview-steps", "1"}, {"--preview-steps", String.valueOf(MAX_STEPS)}}) {
+            String said = stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, edge[0], edge[1]).strip();
+            assertTrue(said.startsWith("error: " + missing + ": no prepared.safetensors"), edge[0] + " " + edge[1] + ": " + said);
+        }
+        assertFalse(Files.exists(dir.resolve("run")));
     }
 
     /**
