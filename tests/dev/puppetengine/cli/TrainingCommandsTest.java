@@ -319,6 +319,21 @@ class TrainingCommandsTest {
         }
     }
 
+    /**
+     * A run stopped by a non-finite loss (--lr 1e30 without clipping: the weights of step 1 overflow the next step's loss)
+     * exits 1 saying where it stopped, and its loss curve up to the failure is drawn.
+     */
+    @Test
+    void aDivergedRunStillDrawsItsLossCurve(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0")), out = dir.resolve("enc");
+        assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "64", "--frames", "2"));
+        String said = stderrOf(1, "fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(), "--steps", "3",
+                "--batch-size", "1", "--lr", "1e30", "--max-grad-norm", "0");
+        assertTrue(said.contains("error: training stopped: "), said);
+        assertTrue(Files.size(out.resolve("loss.png")) > 0);
+        assertFalse(Files.exists(out.resolve("model")));
+    }
+
     /** A batch may hold every training clip once, not more: the check's edge (each clip twice in a batch is refused). */
     @Test
     void batchSizeMayEqualTheTrainingClips() {
