@@ -44,8 +44,23 @@ class EvalCommandTest {
         String table = r.out();
         assertTrue(table.contains("000000") && table.contains("000001") && table.contains("psnr") && table.contains("+-"), table);
 
+        assertTrue(r.err().contains("wrote " + report), r.err());
+        assertEquals(1 + 2 + 1 + 6, table.lines().count(), table);   // the header, a row per example, a blank line, a summary per metric
+
         JsonNode j = Json.mapper().readTree(report.toFile());
         assertEquals("clips", j.path("data").path("kind").asText());
+        // the settings it ran with, as the header records them
+        assertEquals(model.toAbsolutePath().normalize().toString(), j.path("model").asText());
+        assertEquals(clips.toAbsolutePath().normalize().toString(), j.path("data").path("path").asText());
+        assertEquals(2, j.path("data").path("examples").asInt());
+        assertEquals("the clip's frames", j.path("data").path("ground_truth").asText());
+        JsonNode sampling = j.path("sampling");
+        assertEquals(1, sampling.path("steps").asInt());
+        assertEquals(1.0, sampling.path("guidance_max").asDouble());
+        assertEquals("cpu", sampling.path("device").asText());
+        assertEquals("F32", sampling.path("dtype").asText());
+        assertEquals("frame 0 encoded by the model", sampling.path("conditioning").asText());
+        assertTrue(j.path("seconds").asDouble() > 0, j.toString());
         assertEquals(TinyModel.SIDE, j.path("resolution").asInt());
         assertEquals(2, j.path("examples").size());
         assertEquals(0, j.path("failed").size());
