@@ -52,6 +52,26 @@ class PlotCommandTest {
         assertEquals(0, CliRun.of("plot", log.toString(), "--out", dir.resolve("Loss.PNG").toString()).code());
     }
 
+    /**
+     * A log file given (not its run directory) is drawn beside it by default, and into --out's missing folders when given,
+     * saying how many steps were drawn; a run directory without a log is refused naming the log it looked for.
+     */
+    @Test
+    void drawsBesideTheLogOrIntoNewFoldersAndRefusesARunWithoutALog() throws Exception {
+        Path log = Files.writeString(dir.resolve("log.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n");
+        Path png = dir.resolve("new/sub/curve.png");
+        CliRun r = CliRun.of("plot", log.toString(), "--out", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals("wrote " + png + " (2 steps)", r.err().strip());
+        assertTrue(Files.size(png) > 0);
+        assertEquals(0, CliRun.of("plot", log.toString()).code());
+        assertTrue(Files.size(dir.resolve("loss.png")) > 0);
+        Path run = Files.createDirectory(dir.resolve("run"));
+        CliRun none = CliRun.of("plot", run.toString());
+        assertEquals(2, none.code(), none.err());
+        assertEquals("error: " + run.resolve("log.jsonl") + ": no such training log (expected a run directory with log.jsonl)", none.err().strip());
+    }
+
     /** A log with nothing to plot is refused before --out's missing folders are created. */
     @Test
     void aRefusedPlotCreatesNoFolders() throws Exception {
