@@ -96,6 +96,13 @@ class ProgressBarsTest {
         assertEquals(String.join(System.lineSeparator(), "task 0/5", "note: something", "task 3/5", "task 5/5", ""), written());
     }
 
+    /** The bar is drawn to the terminal's width (a wider one would wrap, a new line per redraw); into a pipe to 130 columns. */
+    @Test
+    void theBarIsAsWideAsTheTerminalOr130IntoAPipe() {
+        assertEquals(80, new ProgressBars.Console(out, 80).getMaxRenderedLength());
+        assertEquals(130, new ProgressBars.Console(out, 0).getMaxRenderedLength());
+    }
+
     @Test
     void onATerminalALineSaidWhileTheBarIsOpenTakesTheBarsLineAndTheBarIsRedrawnBelow() {
         ProgressBars.Console c = new ProgressBars.Console(out, 10);
@@ -179,6 +186,24 @@ class ProgressBarsTest {
         c.accept("bar 2/3");   // the render thread, before the JVM halts
         c.close();
         assertEquals("\rbar 1/3   " + System.lineSeparator() + "stopped: x" + System.lineSeparator(), written());
+    }
+
+    /** Into a pipe the note before exit is a line after the bar's last line, no empty line between (the bar's lines are whole). */
+    @Test
+    void intoAPipeTheNoteBeforeExitFollowsTheBarsLastLine() {
+        ProgressBars.Console c = new ProgressBars.Console(out, 0);
+        c.accept("bar 1/3");
+        c.printlnOnExit("stopped: x");
+        assertEquals("bar 1/3" + System.lineSeparator() + "stopped: x" + System.lineSeparator(), written());
+    }
+
+    /** A terminal's stderr need not flush without a line end: each redraw is flushed, or the bar would show only when a line is printed. */
+    @Test
+    void onATerminalEachRedrawIsFlushed() {
+        PrintStream buffered = new PrintStream(new java.io.BufferedOutputStream(bytes), false, StandardCharsets.UTF_8);
+        ProgressBars.Console c = new ProgressBars.Console(buffered, 10);
+        c.accept("bar 1/3");
+        assertEquals("\rbar 1/3   ", written());
     }
 
     /**
