@@ -92,9 +92,11 @@ class TrainingCommandsTest {
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
         String trainSource = ModelDirectory.read(run.resolve("model")).source();
         assertTrue(trainSource.endsWith("; then train on " + prepared + " from " + enc.resolve("model") + " (2 steps, EMA)"), trainSource);
+        assertExportsTheEma(run, "unet", "conv_in.weight");   // --ema 0.9: its EMA weights, as train-vae and fit-image-encoder export theirs
 
         // finished run: running it again resumes at the end (no new steps, and says so); other settings are refused
         String again = stderrOf(0, train);
+        assertTrue(again.contains("train: " + enc.resolve("model") + " on cpu, F32" + System.lineSeparator()), again);   // no mixed precision to say
         assertTrue(again.contains("the run had already finished its 2 steps; nothing trained"), again);
         assertEquals(2, Files.readAllLines(run.resolve("log.jsonl")).size());
         String[] other = train.clone();
@@ -183,12 +185,14 @@ class TrainingCommandsTest {
         // frozen ones as the source model has them
         try (SafetensorsReader r = SafetensorsReader.open(runBf16.resolve("model/unet.safetensors"));
              SafetensorsReader src = SafetensorsReader.open(enc.resolve("model").resolve("unet.safetensors"));
+             SafetensorsReader master = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"));
              dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
             dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
             String trained = r.entries().stream().map(e -> e.name()).filter(n -> n.contains(".attn1.to_q.weight")).findFirst().orElseThrow();
             double[] w = r.load(trained, cpu, DType.F32).toDoubleArray();
             long finer = java.util.Arrays.stream(w).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
             assertTrue(finer > w.length / 2, finer + " of " + w.length + " exported values of " + trained + " have more precision than bf16");
+            assertArrayEquals(master.load(trained, cpu, DType.F32).toDoubleArray(), w, "the trained weight is its checkpoint's fp32 master");
             assertArrayEquals(src.load("conv_in.weight", cpu, DType.F32).toDoubleArray(), r.load("conv_in.weight", cpu, DType.F32).toDoubleArray(),
                     "a frozen weight is exported as the source had it");
         }
@@ -215,6 +219,10 @@ class TrainingCommandsTest {
         String rawSource = ModelDirectory.read(runRaw.resolve("model")).source();
         assertTrue(rawSource.endsWith(" (1 steps, unscaled input)"), rawSource);
         assertEquals(ModelDirectory.UNSCALED, ModelDirectory.read(runRaw.resolve("model")).unetInput());
+        Path runRawBf16 = dir.resolve("run-raw-bf16");   // so from bf16 weights, exported from the fp32 masters
+        assertEquals(0, Main.run("train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", runRawBf16.toString(), "--steps", "1",
+                "--unscaled-input", "--device", "cpu", "--dtype", "bf16", "--export-dtype", "fp32", "--trainable", "drag-attention"));
+        assertEquals(ModelDirectory.UNSCALED, ModelDirectory.read(runRawBf16.resolve("model")).unetInput());
         assertTrue(ModelDirectory.read(run.resolve("model")).scalesUNetInput());
         assertEquals(2, Main.run("train", "--model", runRaw.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("r3").toString(),
                 "--steps", "1"));
@@ -250,15 +258,21 @@ class TrainingCommandsTest {
             Path run = Path.of(c[1]);
             String source = ModelDirectory.read(run.resolve("model")).source();
             assertTrue(source.endsWith(" (1 steps, EMA)"), source);
-            try (SafetensorsReader exported = SafetensorsReader.open(run.resolve("model").resolve(c[0] + ".safetensors"));
-                 SafetensorsReader ema = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("ema.safetensors"));
-                 SafetensorsReader last = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("weights.safetensors"));
-                 dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
-                dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
-                double[] w = exported.load(c[2], cpu, DType.F32).toDoubleArray();
-                assertArrayEquals(ema.load(c[2], cpu, DType.F32).toDoubleArray(), w, c[0]);
-                assertFalse(java.util.Arrays.equals(last.load(c[2], cpu, DType.F32).toDoubleArray(), w), c[0] + ": the EMA differs from the last step's weights");
-            }
+            assertExportsTheEma(run, c[0], c[2]);
+        }
+    }
+
+    /** {@code run}'s exported {@code component} has its last checkpoint's EMA value of {@code tensor} (in the export's dtype), not the last step's. */
+    private static void assertExportsTheEma(Path run, String component, String tensor) throws Exception {
+        try (SafetensorsReader exported = SafetensorsReader.open(run.resolve("model").resolve(component + ".safetensors"));
+             SafetensorsReader ema = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("ema.safetensors"));
+             SafetensorsReader last = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("weights.safetensors"));
+             dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
+            dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+            DType dtype = exported.entry(tensor).dtype();   // --export-dtype's: the checkpoint's values rounded to it
+            double[] w = exported.load(tensor, cpu, dtype).toDoubleArray();
+            assertArrayEquals(ema.load(tensor, cpu, dtype).toDoubleArray(), w, component);
+            assertFalse(java.util.Arrays.equals(last.load(tensor, cpu, dtype).toDoubleArray(), w), component + ": the EMA differs from the last step's weights");
         }
     }
 
