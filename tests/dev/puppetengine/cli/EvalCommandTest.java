@@ -38,8 +38,10 @@ class EvalCommandTest {
     @Test
     void scoresTheValidationClipsAndWritesTheReport() throws Exception {
         Path report = tmp.resolve("out/report.json"), gifs = tmp.resolve("gifs");
+        long t0 = System.nanoTime();
         CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1",
                 "--out", report.toString(), "--save-gifs", gifs.toString());
+        double elapsed = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.code(), r.err());
         String table = r.out();
         assertTrue(table.contains("000000") && table.contains("000001") && table.contains("psnr") && table.contains("+-"), table);
@@ -60,7 +62,9 @@ class EvalCommandTest {
         assertEquals("cpu", sampling.path("device").asText());
         assertEquals("F32", sampling.path("dtype").asText());
         assertEquals("frame 0 encoded by the model", sampling.path("conditioning").asText());
-        assertTrue(j.path("seconds").asDouble() > 0, j.toString());
+        assertEquals(dev.puppetengine.model.checkpoint.ModelDirectory.read(model).components().get("unet").sha256(), j.path("unet_sha256").asText());
+        double seconds = j.path("seconds").asDouble();
+        assertTrue(seconds > 0 && seconds <= elapsed, "the run's seconds, within the " + elapsed + " s the command took: " + seconds);
         assertEquals(TinyModel.SIDE, j.path("resolution").asInt());
         assertEquals(2, j.path("examples").size());
         assertEquals(0, j.path("failed").size());
@@ -158,6 +162,9 @@ class EvalCommandTest {
             CliRun r = CliRun.of(cmd);
             assertEquals(2, r.code(), r.err());
             assertTrue(r.err().contains("retries only the failed ones"), r.err());
+            assertTrue(r.err().contains("wrote " + report + "; " + partial + " keeps the scored examples"), r.err());
+            JsonNode failed = Json.mapper().readTree(report.toFile()).path("failed");   // the report names the failed example and why
+            assertTrue(failed.toString().contains("000001") && failed.toString().contains("drags.json"), failed.toString());
             assertEquals(attempt == 1, r.err().contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), r.err());
             List<String> lines = java.nio.file.Files.readAllLines(partial);
             assertEquals(2, lines.size(), "the settings and example 000000: " + lines);
@@ -287,15 +294,13 @@ class EvalCommandTest {
         assertTrue(r.err().contains("remove it to start over"), r.err());
     }
 
+    /** --limit takes the first examples; without --out the table alone is the result (no report, no progress file to open). */
     @Test
     void limitTakesTheFirstExamples() throws Exception {
-        Path report = tmp.resolve("limited.json");
-        CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1",
-                "--out", report.toString());
+        CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1");
         assertEquals(0, r.code(), r.err());
-        JsonNode j = Json.mapper().readTree(report.toFile());
-        assertEquals(1, j.path("examples").size());
-        assertEquals("000000", j.path("examples").get(0).path("name").asText());
+        assertEquals(java.util.List.of("000000"), r.out().lines().filter(l -> l.startsWith("0000")).map(l -> l.split(" ")[0]).toList(), r.out());
+        assertFalse(r.err().contains("wrote"), r.err());
     }
 
     /** The report (and its OUT.partial.jsonl) never lands in the folder the evaluation reads, nor the GIFs on DragAMove's ground truth. */
@@ -341,6 +346,10 @@ class EvalCommandTest {
         assertEquals(2, steps.code());
         CliRun noModel = CliRun.of("eval", "--model", tmp.resolve("no-model").toString(), "--clips", clips.toString(), "--steps", "1");
         assertEquals(2, noModel.code(), noModel.err());
+        Path file = Files.writeString(tmp.resolve("gifs-file"), "x");   // --save-gifs a file: refused as such before the model loads
+        CliRun gifsFile = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--save-gifs", file.toString());
+        assertEquals(2, gifsFile.code(), gifsFile.err());
+        assertTrue(gifsFile.err().contains("error: --save-gifs " + file + " is a file; a directory is needed here"), gifsFile.err());
 
         Path trainOnly = tmp.resolve("train-only");
         SyntheticDataset.generate(trainOnly, 1, 1, TinyModel.SIDE, 3, ProgressListener.NONE);   // one clip: all in the train split
