@@ -54,7 +54,8 @@ class PlotCommandTest {
 
     /**
      * A log file given (not its run directory) is drawn beside it by default, and into --out's missing folders when given,
-     * saying how many steps were drawn; a run directory without a log is refused naming the log it looked for.
+     * saying how many steps were drawn; a run directory without a log is refused naming the log it looked for, and an --out
+     * that is a folder as such.
      */
     @Test
     void drawsBesideTheLogOrIntoNewFoldersAndRefusesARunWithoutALog() throws Exception {
@@ -70,6 +71,10 @@ class PlotCommandTest {
         CliRun none = CliRun.of("plot", run.toString());
         assertEquals(2, none.code(), none.err());
         assertEquals("error: " + run.resolve("log.jsonl") + ": no such training log (expected a run directory with log.jsonl)", none.err().strip());
+        Path folder = Files.createDirectory(dir.resolve("folder.png"));   // an --out that is a folder: refused as such
+        CliRun intoFolder = CliRun.of("plot", log.toString(), "--out", folder.toString());
+        assertEquals(2, intoFolder.code(), intoFolder.err());
+        assertEquals("error: --out " + folder + " is a directory; give a file name", intoFolder.err().strip());
     }
 
     /** A log with nothing to plot is refused before --out's missing folders are created. */
