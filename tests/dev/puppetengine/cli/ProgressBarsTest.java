@@ -188,6 +188,36 @@ class ProgressBarsTest {
         assertEquals("\rbar 1/3   " + System.lineSeparator() + "stopped: x" + System.lineSeparator(), written());
     }
 
+    /** On a terminal a line written to stderr with a CRLF end (a Windows-style logger's) goes above the bar without its CR. */
+    @Test
+    void onATerminalACrLfLineOnStderrGoesAboveTheBarWithoutItsCr() {
+        withStderrAsOut(() -> {
+            ProgressBars.Console c = new ProgressBars.Console(out, 10);
+            c.takeStderr();
+            c.accept("bar 1/3");
+            System.err.print("tuning\r\n");
+            c.close();
+        });
+        String nl = System.lineSeparator();
+        assertEquals("\rbar 1/3   \r          \rtuning" + nl + "\rbar 1/3   " + nl, written());
+    }
+
+    /** A bar given a unit shows its speed in it (bench's " steps"); one without shows none. */
+    @Test
+    void aBarWithAUnitShowsItsSpeedInIt() {
+        withStderrAsOut(() -> {
+            try (me.tongfei.progressbar.ProgressBar bar = ProgressBars.of("timed", 2, " steps")) {
+                bar.stepTo(2);
+            }
+            try (me.tongfei.progressbar.ProgressBar bar = ProgressBars.of("plain", 2, null)) {
+                bar.stepTo(2);
+            }
+        });
+        List<String> lines = written().lines().toList();
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("timed ") && l.contains(" steps/s")), written());
+        assertTrue(lines.stream().noneMatch(l -> l.startsWith("plain ") && l.contains("/s")), written());
+    }
+
     /** Into a pipe the note before exit is a line after the bar's last line, no empty line between (the bar's lines are whole). */
     @Test
     void intoAPipeTheNoteBeforeExitFollowsTheBarsLastLine() {
