@@ -346,6 +346,9 @@ class EvalCommandTest {
         assertEquals(2, steps.code());
         CliRun noModel = CliRun.of("eval", "--model", tmp.resolve("no-model").toString(), "--clips", clips.toString(), "--steps", "1");
         assertEquals(2, noModel.code(), noModel.err());
+        CliRun outFolder = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--out", tmp.toString());
+        assertEquals(2, outFolder.code(), outFolder.err());   // --out a folder: refused as such, not when the progress file beside it opens
+        assertTrue(outFolder.err().contains("error: --out " + tmp + " is a directory; give a file name"), outFolder.err());
         Path file = Files.writeString(tmp.resolve("gifs-file"), "x");   // --save-gifs a file: refused as such before the model loads
         CliRun gifsFile = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--save-gifs", file.toString());
         assertEquals(2, gifsFile.code(), gifsFile.err());
