@@ -47,6 +47,11 @@ class TrainingCommandsTest {
         try (var m0 = Training.load(model); var dec = Training.load(dir.resolve("vae-dec/model")); var full = Training.load(vae.resolve("model"))) {
             assertEquals(m0.vae.config().scalingFactor(), dec.vae.config().scalingFactor());
             assertNotEquals(m0.vae.config().scalingFactor(), full.vae.config().scalingFactor());
+            // and only the full run trained the encoder
+            String encoderWeight = "encoder.conv_in.weight";
+            double[] start = m0.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray();
+            assertArrayEquals(start, dec.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray());
+            assertFalse(java.util.Arrays.equals(start, full.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray()));
         }
         try (RunDirectory held = RunDirectory.lock(vae)) {   // one run at a time per run directory
             assertEquals(2, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
@@ -70,7 +75,8 @@ class TrainingCommandsTest {
         org.apache.commons.io.file.PathUtils.copyDirectory(enc.resolve("model"), encoders);
         var files = ModelDirectory.read(encoders).components();
         zero(encoders.resolve(files.get("unet").file()));
-        assertEquals(0, Main.run("prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString()));
+        String preparedSaid = stderrOf(0, "prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString());
+        assertFalse(preparedSaid.contains("continuing an unfinished prepare"), preparedSaid);   // a fresh prepare continues nothing
         zero(encoders.resolve(files.get("image_encoder").file()));
         String preparedAgain = stderrOf(0, "prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString());
         assertTrue(preparedAgain.contains(prepared.resolve("prepared.safetensors") + " already holds this prepare"), preparedAgain);
@@ -86,7 +92,8 @@ class TrainingCommandsTest {
         String[] train = {"train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", run.toString(),
                 "--steps", "2", "--checkpoint-every", "1", "--preview-clips", data.toString(), "--preview-every", "1", "--preview-steps", "1",
                 "--ema", "0.9", "--kind", "toy-test"};
-        assertEquals(0, Main.run(train));
+        String trainSaid = stderrOf(0, train);
+        assertFalse(trainSaid.contains("warning: preview"), trainSaid);   // finite previews: nothing to warn of
         for (String f : new String[]{"model/manifest.json", "previews/step-1.gif", "previews/step-2.gif", "loss.png", "config.json"})
             assertTrue(Files.isRegularFile(run.resolve(f)), f);
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
@@ -389,7 +396,7 @@ class TrainingCommandsTest {
 
     /** Each out-of-range training option is refused naming the option, not TrainingConfig's JSON field, before any data or model is read. */
     @Test
-    void trainingOptionsAreRefusedNamingTheOption(@TempDir Path dir) {
+    void trainingOptionsAreRefusedNamingTheOption(@TempDir Path dir) throws Exception {
         String[][] bad = {{"--steps", "0", "--steps must be >= 1, got 0"}, {"--batch-size", "0", "--batch-size must be >= 1, got 0"},
                 {"--accumulation", "0", "--accumulation must be >= 1, got 0"}, {"--warmup", "-1", "--warmup must be >= 0, got -1"},
                 {"--checkpoint-every", "0", "--checkpoint-every must be >= 1, got 0"}, {"--keep", "0", "--keep must be >= 1, got 0"},
@@ -402,6 +409,10 @@ class TrainingCommandsTest {
                 assertEquals("error: " + b[2], stderrOf(2, command, "--model", missing, "--data", missing, "--out", out, b[0], b[1]).strip(), command + " " + b[0]);
         assertEquals("error: --trainable must be all or drag-attention, got 'decoder'",
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
+        Path file = Files.writeString(dir.resolve("file"), "x");   // an --out that is a file: refused as such, not by the run directory's lock
+        for (String command : new String[]{"train", "train-vae", "fit-image-encoder", "prepare"})
+            assertEquals("error: --out " + file + " is a file; a directory is needed here",
+                    stderrOf(2, command, "--model", missing, "--data", missing, "--out", file.toString()).strip(), command);
         // train's own preview options, refused naming them; their edges are taken (the run then stops at the missing data)
         assertEquals("error: --preview-every must be >= 1", stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--preview-every", "0").strip());
         assertEquals("error: --preview-steps must be 1 to " + MAX_STEPS + ", got 0",
