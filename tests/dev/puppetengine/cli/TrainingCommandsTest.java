@@ -94,6 +94,7 @@ class TrainingCommandsTest {
                 "--ema", "0.9", "--kind", "toy-test"};
         String trainSaid = stderrOf(0, train);
         assertFalse(trainSaid.contains("warning: preview"), trainSaid);   // finite previews: nothing to warn of
+        assertTrue(trainSaid.lines().anyMatch(l -> l.startsWith("train 100%") && l.contains(" loss ") && !l.contains(" scale ")), trainSaid);   // F32: no loss scale
         for (String f : new String[]{"model/manifest.json", "previews/step-1.gif", "previews/step-2.gif", "loss.png", "config.json"})
             assertTrue(Files.isRegularFile(run.resolve(f)), f);
         assertTrue(Files.readString(run.resolve("model/manifest.json")).contains("\"toy-test\""));
@@ -178,6 +179,7 @@ class TrainingCommandsTest {
                 "--steps", "1", "--device", "cpu", "--dtype", "fp16", "--trainable", "drag-attention");
         assertTrue(f16.contains("on cpu, F16 weights and activations; F32 master weights, moments and loss; dynamic loss scaling"), f16);
         assertTrue(Files.readString(runF16.resolve("log.jsonl")).contains(",\"loss_scale\":"), Files.readString(runF16.resolve("log.jsonl")));
+        assertTrue(f16.contains("|g| inf (step skipped)") && f16.contains("  scale "), f16);   // the bar says the skip and the scale
         assertTrue(f16.contains("trained steps 1..1 (1 skipped by fp16 loss scaling: their gradients overflowed, log.jsonl \"skipped\")"), f16);
         for (String[] bad : new String[][]{{"--kind", " "}, {"--export-dtype", "int8"}})   // refused before any work
             stderrOf(2, "train", "--model", enc.resolve("model").toString(), "--data", prepared.toString(), "--out", dir.resolve("bad").toString(),
@@ -291,13 +293,14 @@ class TrainingCommandsTest {
     void fitImageEncoderOnFramesLargerThanTheModelResolution(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips96"), model = TinyModel.write(dir.resolve("m0"));
         assertEquals(0, Main.run("dataset", "--out", data.toString(), "--count", "2", "--size", "96", "--frames", "2"));
-        assertEquals(0, Main.run("fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("enc").toString(),
-                "--steps", "1", "--batch-size", "1", "--export-dtype", "bf16"));
+        String said = stderrOf(0, "fit-image-encoder", "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("enc").toString(),
+                "--steps", "1", "--batch-size", "1", "--export-dtype", "bf16");
+        assertTrue(said.contains("wrote " + dir.resolve("enc/model")), said);
         try (SafetensorsReader exported = SafetensorsReader.open(dir.resolve("enc/model/image_encoder.safetensors"))) {
             assertEquals(DType.BF16, exported.entry("visual_projection.weight").dtype());
         }
         for (String command : new String[]{"train-vae", "fit-image-encoder"}) {
-            String said = stderrOf(2, command, "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("bad").toString(), "--export-dtype", "int8");
+            said = stderrOf(2, command, "--model", model.toString(), "--data", data.toString(), "--out", dir.resolve("bad").toString(), "--export-dtype", "int8");
             assertTrue(said.contains("--export-dtype"), said);
             assertFalse(Files.exists(dir.resolve("bad")), command);
         }
@@ -382,9 +385,9 @@ class TrainingCommandsTest {
         }
     }
 
-    /** dataset refuses a frame side, frame count or clip count the generator cannot make naming the options, before any --out is made. */
+    /** dataset refuses a frame side, frame count or clip count the generator cannot make naming the options, before any --out is made (one clip it makes). */
     @Test
-    void datasetNamesTheOptionsOfClipsItCannotGenerate(@TempDir Path dir) {
+    void datasetNamesTheOptionsOfClipsItCannotGenerate(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("clips");
         String said = stderrOf(2, "dataset", "--out", out.toString(), "--count", "2", "--size", "16");
         assertTrue(said.contains("error: --size 16, --frames 14: image size 16 px: at least 32 needed"), said);
@@ -392,6 +395,9 @@ class TrainingCommandsTest {
         assertTrue(said.contains("error: --size 64, --frames 1: frames 1: a clip needs at least 2"), said);
         assertEquals("error: --count must be >= 1", stderrOf(2, "dataset", "--out", out.toString(), "--count", "0").strip());
         assertFalse(Files.exists(out));
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        assertEquals("error: --out " + file + " is a file; a directory is needed here", stderrOf(2, "dataset", "--out", file.toString(), "--count", "1").strip());
+        assertTrue(stderrOf(0, "dataset", "--out", out.toString(), "--count", "1", "--size", "32", "--frames", "2").contains("1 clips written"));   // one clip is a dataset
     }
 
     /** Each out-of-range training option is refused naming the option, not TrainingConfig's JSON field, before any data or model is read. */
