@@ -10,6 +10,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static dev.puppetengine.pipeline.SamplingOptions.MAX_STEPS;
@@ -22,6 +24,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The toy-model recipe end to end through the CLI, at a few steps each: every command's outputs, resume, refusals. */
 class TrainingCommandsTest {
+    /** Previews every --preview-every steps during the run, but not the last step's: that one follows the export, sampled once. */
+    @Test
+    void theLastStepIsPreviewedOnceAfterTheExport() {
+        assertEquals(List.of(2L, 4L), LongStream.rangeClosed(1, 6).filter(s -> TrainCommand.Preview.during(s, 6, 2)).boxed().toList());
+        assertEquals(List.of(1L, 2L), LongStream.rangeClosed(1, 3).filter(s -> TrainCommand.Preview.during(s, 3, 1)).boxed().toList());
+        assertFalse(TrainCommand.Preview.during(5, 5, 10));
+    }
+
     @Test
     void datasetTrainVaeFitEncoderPrepareTrainPlotAndSample(@TempDir Path dir) throws Exception {
         Path data = dir.resolve("clips"), model = TinyModel.write(dir.resolve("m0"));

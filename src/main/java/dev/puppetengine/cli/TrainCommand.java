@@ -102,7 +102,7 @@ final class TrainCommand implements Callable<Integer> {
                 Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
                         .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
                 Path ckpt = Training.run(t, cfg, "train", out, p -> {
-                    if (preview != null && (p.step() % previewEvery == 0 || p.step() == p.totalSteps())) preview.write(p.step());
+                    if (preview != null && Preview.during(p.step(), p.totalSteps(), previewEvery)) preview.write(p.step());
                 });
                 if (ckpt == null) return 0;
                 boolean ema = cfg.emaDecay() > 0;
@@ -132,6 +132,14 @@ final class TrainCommand implements Callable<Integer> {
             Example c = source.load(source.names().get(0));
             return new Preview(new PuppetMaster(m), c, dir,
                     SamplingOptions.defaults().withSteps(steps).withFrames(c.groundTruth().size()).withScaleInput(scaleInput));
+        }
+
+        /**
+         * Whether step {@code step} of {@code total} is previewed as it ends: every {@code every} steps but the last, whose
+         * preview comes after the export, from the exported weights (the EMA's where kept), so that it is sampled once.
+         */
+        static boolean during(long step, long total, int every) {
+            return step % every == 0 && step < total;
         }
 
         void write(long step) {
