@@ -227,23 +227,33 @@ public final class OpBench {
     }
 
     /** Null when {@code python} can import torch (and, for cuda, sees a GPU); else why not. */
-    private static String probe(String python, String device) throws InterruptedException {
+    private static String probe(String python, String device) throws IOException, InterruptedException {
+        return probe(python, device, 120);
+    }
+
+    /** As above, given up after {@code seconds} (its output goes to a file: a pipe read to its end would wait past that). */
+    static String probe(String python, String device, int seconds) throws IOException, InterruptedException {
         String code = "import sys, torch; sys.exit(0 if '" + device + "' == 'cpu' or torch.cuda.is_available() else 3)";
+        Path out = Files.createTempFile("puppet-torch-probe", ".txt");
         try {
-            Process p = new ProcessBuilder(python, "-c", code).redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            Process p;
+            try {
+                p = new ProcessBuilder(python, "-c", code).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            } catch (IOException e) {
+                return python + " not found (" + e.getMessage() + ")";
+            }
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                return python + " -c 'import torch' did not finish in 120 s";
+                return python + " -c 'import torch' did not finish in " + seconds + " s";
             }
             if (p.exitValue() == 3) return "torch is importable but sees no CUDA device";
             if (p.exitValue() != 0) {
-                String[] lines = new String(out).strip().split("\n");
+                String[] lines = new String(Files.readAllBytes(out)).strip().split("\n");   // any bytes, as they came
                 return python + " cannot import torch (" + lines[lines.length - 1] + ")";
             }
             return null;
-        } catch (IOException e) {
-            return python + " not found (" + e.getMessage() + ")";
+        } finally {
+            Files.deleteIfExists(out);
         }
     }
 
