@@ -1,4 +1,4 @@
-# Sourced by the device scripts (kernels/check/gpu-check.sh, kernels/bench/gpu-bench.sh, kernels/device-visit.sh).
+# Sourced by the device scripts (kernels/check/gpu-check.sh, kernels/check/graph-check.sh, kernels/bench/gpu-bench.sh).
 # The device tool kills a command at its timeout_s (600 s at most) and returns only what is under $OUT by then, so
 # a visit sets DEADLINE (epoch seconds) and every step's own timeout is cut to the time left before it.
 capped() {  # $1 = the step's own limit in seconds; prints the limit to use, 0 when under 10 s are left (skip the step)
