@@ -294,7 +294,7 @@ class EvalCommandTest {
         assertTrue(r.err().contains("remove it to start over"), r.err());
     }
 
-    /** --limit takes the first examples; without --out the table alone is the result (no report, no progress file to open). */
+    /** --limit takes the first examples; without --out the table on stdout is the result, and no file is said to be written. */
     @Test
     void limitTakesTheFirstExamples() throws Exception {
         CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1");

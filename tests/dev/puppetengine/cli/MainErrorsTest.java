@@ -99,7 +99,8 @@ class MainErrorsTest {
      */
     @Test
     void eachKindOfFailureGetsItsExitCodeAndOneLine() {
-        assertEquals(List.of("2", "error: clips/0/meta.json: field 'frames' is -1"), List.of(run("input-file")[0], run("input-file")[1].strip()));
+        String[] inputFile = run("input-file");
+        assertEquals(List.of("2", "error: clips/0/meta.json: field 'frames' is -1"), List.of(inputFile[0], inputFile[1].strip()));
         assertEquals(List.of("2", "error: m/unet.safetensors: 12 bytes, the manifest says 4096\n"), List.of(run("checkpoint")), "a bad model file is bad input");
         String[] json = run("json");
         assertEquals("2", json[0]);

@@ -136,7 +136,7 @@ final class TrainCommand implements Callable<Integer> {
 
         /**
          * Whether step {@code step} of {@code total} is previewed as it ends: every {@code every} steps but the last, whose
-         * preview comes after the export, from the exported weights (the EMA's where kept), so that it is sampled once.
+         * preview comes after the export, from the final checkpoint's weights (the EMA's where kept), so that it is sampled once.
          */
         static boolean during(long step, long total, int every) {
             return step % every == 0 && step < total;
