@@ -118,16 +118,23 @@ class ProgressBarsTest {
      */
     @Test
     void onATerminalOtherWritesToStderrGoAboveTheBar() {
+        barTakingStderr(() -> {
+            System.err.println("tuned x");
+            System.err.print("tail");
+        });
+        String redraw = "\rbar 1/3   ", clear = "\r          \r", nl = System.lineSeparator();
+        assertEquals(redraw + clear + "tuned x" + nl + redraw + clear + "tail" + nl + redraw + nl, written());
+    }
+
+    /** A terminal bar (10 wide) that takes System.err, shows "bar 1/3", hears {@code writes} to System.err, and closes, giving System.err back. */
+    private void barTakingStderr(Runnable writes) {
         withStderrAsOut(() -> {
-                ProgressBars.Console c = new ProgressBars.Console(out, 10);
-                c.takeStderr();
-                c.accept("bar 1/3");
-                System.err.println("tuned x");
-                System.err.print("tail");
-                c.close();
-                assertEquals(out, System.err, "stderr given back");
-                String redraw = "\rbar 1/3   ", clear = "\r          \r", nl = System.lineSeparator();
-                assertEquals(redraw + clear + "tuned x" + nl + redraw + clear + "tail" + nl + redraw + nl, written());
+            ProgressBars.Console c = new ProgressBars.Console(out, 10);
+            c.takeStderr();
+            c.accept("bar 1/3");
+            writes.run();
+            c.close();
+            assertEquals(out, System.err, "stderr given back");
         });
     }
 
@@ -191,13 +198,7 @@ class ProgressBarsTest {
     /** On a terminal a line written to stderr with a CRLF end (a Windows-style logger's) goes above the bar without its CR. */
     @Test
     void onATerminalACrLfLineOnStderrGoesAboveTheBarWithoutItsCr() {
-        withStderrAsOut(() -> {
-            ProgressBars.Console c = new ProgressBars.Console(out, 10);
-            c.takeStderr();
-            c.accept("bar 1/3");
-            System.err.print("tuning\r\n");
-            c.close();
-        });
+        barTakingStderr(() -> System.err.print("tuning\r\n"));
         String nl = System.lineSeparator();
         assertEquals("\rbar 1/3   \r          \rtuning" + nl + "\rbar 1/3   " + nl, written());
     }
