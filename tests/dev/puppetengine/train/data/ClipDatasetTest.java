@@ -56,6 +56,7 @@ class ClipDatasetTest {
         writeAll(root, manifest(4, 7));
         ClipDataset ds = ClipDataset.open(root);
         assertEquals(4, ds.count());
+        assertEquals(root, ds.root());
         assertEquals(3, ds.trainCount(), "last 25% of 4 clips is 1 validation clip");
         for (int i = 0; i < 4; i++) {
             ClipSample s = ds.read(i);
@@ -152,15 +153,23 @@ class ClipDatasetTest {
             Files.writeString(clips, "not a directory");   // provokes a write failure without root's tricks
             w.write(0, frames(0), drags(0));
             assertEquals(clips.toString(), assertThrows(java.nio.file.FileAlreadyExistsException.class, w::finish).getFile());
+            // the generation stops at its next clip, rather than rendering the rest for a dataset that cannot complete
+            assertEquals(clips.toString(), assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> w.write(1, frames(1), drags(1))).getFile());
         }
+    }
+
+    private static ClipDrags drags(int width, int height, int frames) {
+        return new ClipDrags(width, height, frames, List.of(), List.of(), List.of(), JsonNodeFactory.instance.objectNode());
     }
 
     @Test
     void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {
             assertThrows(IllegalArgumentException.class, () -> w.write(0, new byte[10], drags(0)));
-            ClipDrags wrongSize = new ClipDrags(W + 1, H, F, List.of(), List.of(), List.of(), JsonNodeFactory.instance.objectNode());
-            assertThrows(IllegalArgumentException.class, () -> w.write(0, frames(0), wrongSize));
+            for (ClipDrags wrong : new ClipDrags[] {drags(W + 1, H, F), drags(W, H + 1, F), drags(W, H, F + 1)}) {
+                String msg = assertThrows(IllegalArgumentException.class, () -> w.write(0, frames(0), wrong)).getMessage();
+                assertEquals("clip 0: drags for " + wrong.frames() + " frames of " + wrong.width() + "x" + wrong.height() + ", the dataset has 3 of 20x12", msg);
+            }
         }
     }
 
@@ -175,6 +184,54 @@ class ClipDatasetTest {
         Files.writeString(json, Files.readString(json).replace("\"frames\" : 3", "\"frames\" : 4"));
         msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(0)).getMessage();
         assertTrue(msg.contains(json.toString()), msg);
+    }
+
+    /** Every mismatch between a clip's files and dataset.json is refused naming the file, in width and in height alike. */
+    @Test
+    void aClipDisagreeingWithTheManifestIsRefused(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(4, 7));
+        ClipDataset ds = ClipDataset.open(root);
+        Path json = root.resolve("clips/000000/drags.json");
+        String drags = Files.readString(json);
+        for (String[] size : new String[][] {{"[ 21, 12 ]", "21x12"}, {"[ 20, 13 ]", "20x13"}}) {
+            Files.writeString(json, drags.replace("[ 20, 12 ]", size[0]));
+            String msg = assertThrows(IOException.class, () -> ds.read(0)).getMessage();
+            assertEquals(json + ": 3 frames of " + size[1] + ", the dataset has 3 of 20x12", msg);
+        }
+        // 4 frames throughout the file (every track too): only the comparison with dataset.json's 3 can catch it
+        Files.write(json, dev.puppetengine.io.Json.bytes(drags(W, H, F + 1).toJson()));
+        assertEquals(json + ": 4 frames of 20x12, the dataset has 3 of 20x12", assertThrows(IOException.class, () -> ds.read(0)).getMessage());
+        Files.delete(json);
+        assertEquals(json + ": not found", assertThrows(IOException.class, () -> ds.read(0)).getMessage());
+        Path frame = root.resolve("clips/000001/frame_02.png");
+        Files.write(frame, new dev.puppetengine.io.image.PngEncoder().encode(new byte[W * 5 * 3], 0, W, 5));
+        assertEquals(frame + ": expected 20x12 pixels, found 20x5", assertThrows(IOException.class, () -> ds.read(1)).getMessage());
+        assertEquals("clip 4 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(4)).getMessage());
+        assertEquals("clip -1 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(-1)).getMessage());
+    }
+
+    @Test
+    void onlyADirectoryWithADatasetJsonOpens(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("clips.txt"), "not a dataset");
+        assertEquals(file + " is a file, not a clip dataset directory", assertThrows(IOException.class, () -> ClipDataset.open(file)).getMessage());
+        for (Path root : new Path[] {dir, dir.resolve("absent")})
+            assertEquals(root.resolve("dataset.json") + ": not found (not a clip dataset directory)",
+                    assertThrows(IOException.class, () -> ClipDataset.open(root)).getMessage());
+    }
+
+    /** frame(f) is what the VAE, prepared data and evaluation read: frame f's bytes, not another frame's. */
+    @Test
+    void eachFrameIsItsOwnSliceOfTheClip(@TempDir Path root) throws IOException {
+        writeAll(root, manifest(1, 7));
+        ClipSample s = ClipDataset.open(root).read(0);
+        byte[] rgb = frames(0);
+        int n = W * H * 3;
+        for (int f = 0; f < F; f++) {
+            dev.puppetengine.io.image.RgbImage img = s.frame(f);
+            assertEquals(W, img.width());
+            assertEquals(H, img.height());
+            assertArrayEquals(java.util.Arrays.copyOfRange(rgb, f * n, (f + 1) * n), img.pixels(), "frame " + f);
+        }
     }
 
     /** 3 frames of 30000x30000 wrapped the clip's byte count: read(0) threw a NegativeArraySizeException. */
