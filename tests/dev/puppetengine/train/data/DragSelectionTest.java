@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The reference drag selection rules (spec 4.5) on hand-made tracks. */
@@ -35,6 +36,14 @@ class DragSelectionTest {
     void lengthsAndDistancesOfStraightTracks() {
         assertEquals(13 * 5, DragSelection.pathLength(line(0, 0, 3, 4)), 1e-9);
         assertEquals(F * 5, DragSelection.distanceSum(line(0, 0, 1, 1), line(3, 4, 1, 1)), 1e-9);
+    }
+
+    /** Tracks of different lengths are two clips' tracks mixed up: refused, not summed over the shorter one. */
+    @Test
+    void distancesBetweenTracksOfDifferentFrameCountsAreRefused() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> DragSelection.distanceSum(new double[] {0, 0, 1, 1}, new double[] {0, 0, 1, 1, 2, 2}));
+        assertEquals("tracks of 2 and 3 frames", e.getMessage());
     }
 
     @Test
@@ -75,18 +84,22 @@ class DragSelectionTest {
         }
     }
 
+    /** In either order: with the longest first, the short one must not be mistaken for the longest (always kept). */
     @Test
     void shortTracksSurviveWithProbabilityTwiceTheirRelativeLength() {
         double[] longest = line(0, 0, 5, 0);   // L = 65
         double[] shortOne = line(5, 5, 1, 0);  // L = 13: kept with probability 0.4
-        SplittableRandom rng = new SplittableRandom(3);
-        int trials = 4000, kept = 0;
-        for (int i = 0; i < trials; i++) {
-            List<double[]> out = DragSelection.keepByLength(List.of(shortOne, longest), rng);
-            assertSame(longest, out.get(out.size() - 1));
-            if (out.size() == 2) kept++;
+        for (boolean longestFirst : new boolean[] {false, true}) {
+            List<double[]> tracks = longestFirst ? List.of(longest, shortOne) : List.of(shortOne, longest);
+            SplittableRandom rng = new SplittableRandom(3);
+            int trials = 4000, kept = 0;
+            for (int i = 0; i < trials; i++) {
+                List<double[]> out = DragSelection.keepByLength(tracks, rng);
+                assertSame(longest, out.get(longestFirst ? 0 : out.size() - 1), "kept, in its place");
+                if (out.size() == 2) kept++;
+            }
+            assertEquals(0.4, kept / (double) trials, 0.03, "longest first: " + longestFirst);
         }
-        assertEquals(0.4, kept / (double) trials, 0.03);
     }
 
     @Test
