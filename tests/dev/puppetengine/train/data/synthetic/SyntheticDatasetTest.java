@@ -113,6 +113,11 @@ class SyntheticDatasetTest {
         assertEquals(4, ClipDataset.open(dir).count());
         String msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 4, SEED + 1, SIZE, F, ProgressListener.NONE)).getMessage();
         assertTrue(msg.contains("seed"), msg);
+        GeneratorConfig drawersOnly = GeneratorConfig.defaults(SIZE, F).withKindWeights(java.util.Map.of(SceneKind.DRAWER, 1.0));
+        msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 4, SEED, drawersOnly, ProgressListener.NONE)).getMessage();
+        assertTrue(msg.contains("(parameters {") && msg.contains("\"kind_weights\":{\"drawer\":1.0,\"hinge\":1.0,"), msg);
+        assertEquals("clip count -1 is negative", assertThrows(IllegalArgumentException.class,
+                () -> SyntheticDataset.open(dir, -1, SEED, GeneratorConfig.defaults(SIZE, F))).getMessage());
     }
 
     /** Progress counts complete clips: resumed, from those found complete (a bar starts there), and never back over a gap. */
