@@ -67,6 +67,16 @@ class SyntheticClipTest {
         assertEquals(Set.of(SceneKind.values()), seen);
     }
 
+    /** Tracked points keep 1 px from the image border in every frame, so their 4 neighbours are pixels of the image too. */
+    @Test
+    void trackedPointsKeepAPixelFromTheBorder() {
+        int size = 32;
+        for (SyntheticClip c : clips(GeneratorConfig.defaults(size, F), 6, 30))
+            for (List<double[]> tracks : List.of(c.candidates(), c.staticCandidates()))
+                for (double[] t : tracks)
+                    for (double v : t) assertTrue(v >= 1 && v <= size - 2, "clip " + c.index() + ": " + v);
+    }
+
     @Test
     void dragTensorsFollowTheSpecFormat() {
         for (SyntheticClip c : clips(GeneratorConfig.defaults(64, F), 21, 60)) {
