@@ -14,10 +14,20 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static dev.puppetengine.testing.TorchPickles.LITTLE;
+import static dev.puppetengine.testing.TorchPickles.MAGIC;
+import static dev.puppetengine.testing.TorchPickles.VERSION;
+import static dev.puppetengine.testing.TorchPickles.bytes;
+import static dev.puppetengine.testing.TorchPickles.keys;
+import static dev.puppetengine.testing.TorchPickles.le;
+import static dev.puppetengine.testing.TorchPickles.pid;
+import static dev.puppetengine.testing.TorchPickles.str;
+import static dev.puppetengine.testing.TorchPickles.tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -169,5 +179,94 @@ class DragAMoveBatchTest {
         assertEquals(Map.of("StorageFurniture", 50, "Laptop", 12, "Bucket", 11, "Dishwasher", 8, "Table", 8,
                 "Refrigerator", 4, "Toilet", 3, "Safe", 2, "Box", 2), categories);
         assertEquals(Map.of(1, 86, 2, 9, 3, 4, 4, 1), dragCounts);
+    }
+
+    /**
+     * A hand-made batch as a legacy torch.save file: the four float tensors over one storage of 64 floats (0, 1, 2, ...),
+     * camera_idx, start_motion_t and end_motion_t the first elements 5, 3, 40 of an int64 storage of 64; each tensor given as
+     * {name, storage type, shape[, storage offset]}.
+     */
+    private static Path batch(Path dir, Object[]... tensors) throws IOException {
+        java.util.List<Object> dict = new java.util.ArrayList<>(List.of(0x80, 2, '}'));
+        for (Object[] t : tensors) {
+            int[] shape = (int[]) t[2];
+            long[] size = new long[shape.length], stride = new long[shape.length];
+            long s = 1;
+            for (int d = shape.length - 1; d >= 0; d--) {
+                size[d] = shape[d];
+                stride[d] = s;
+                s *= shape[d];
+            }
+            boolean floats = t[1].equals("FloatStorage");
+            dict.addAll(List.of(str((String) t[0]), tensor(pid((String) t[1], floats ? "0" : "1", 64, true), t.length > 3 ? (int) t[3] : 0, size, stride), 's'));
+        }
+        for (String[] kv : new String[][] {{"category", "Laptop"}, {"instance_idx", "10211"}, {"subset_idx", "000_total01"}})
+            dict.addAll(List.of(str(kv[0]), ']', str(kv[1]), 'a', 's'));
+        dict.add('.');
+        java.nio.ByteBuffer data = java.nio.ByteBuffer.allocate(8 + 64 * 4 + 8 + 64 * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(64);
+        for (int i = 0; i < 64; i++) data.putFloat(i);
+        data.putLong(64).putLong(5).putLong(3).putLong(40);   // and 61 zeros
+        Path f = dir.resolve("batch.pkl");
+        Files.write(f, bytes(MAGIC, VERSION, LITTLE, bytes(dict.toArray()), keys("0", "1"), data.array()));
+        return f;
+    }
+
+    private static Object[] t(String name, String storage, int... shape) {
+        return new Object[] {name, storage, shape};
+    }
+
+    private static final Object[] CAMERA = {"camera_idx", "LongStorage", new int[0], 0}, START = {"start_motion_t", "LongStorage", new int[0], 1},
+            END = {"end_motion_t", "LongStorage", new int[0], 2};
+
+    /** The four tensors at the given shapes (latents, cond_latent, embedding, drags), the three indices as they should be. */
+    private static Path batch(Path dir, int[] l, int[] c, int[] e, int[] d) throws IOException {
+        return batch(dir, t("latents", "FloatStorage", l), t("cond_latent", "FloatStorage", c), t("embedding", "FloatStorage", e),
+                t("drags", "FloatStorage", d), CAMERA, START, END);
+    }
+
+    /**
+     * Every shape the batch layout ties to another is checked: a batch whose latents, cond_latent, embedding and drags disagree
+     * (each of the eleven relations broken alone) is refused naming the file and the four shapes, not sampled with a
+     * mis-sized conditioning; a tensor of the wrong kind or rank, and an index that is not one int64, are refused naming the key.
+     */
+    @Test
+    void aBatchWhoseTensorsDisagreeIsRefusedNamingTheFile(@TempDir Path dir) throws Exception {
+        int[] l = {1, 2, 4, 2, 2}, c = {1, 4, 2, 2}, e = {1, 1, 8}, d = {1, 2, 3, 4};
+        try (Scope s = Scope.open(); DragAMoveBatch b = DragAMoveBatch.read(batch(dir, l, c, e, d), CPU)) {   // the hand-made batch itself is good
+            assertEquals(31.0, b.latents().toDoubleArray()[31]);
+            assertEquals(5, b.cameraIdx());
+            assertEquals(3, b.startMotionT());   // storage offset 1
+            assertEquals(40, b.endMotionT());
+        }
+        int[][][] broken = {
+                {{2, 2, 4, 2, 2}, c, e, d}, {{1, 2, 3, 2, 2}, c, e, d}, {l, {2, 4, 2, 2}, e, d}, {l, {1, 3, 2, 2}, e, d},
+                {l, {1, 4, 1, 2}, e, d}, {l, {1, 4, 2, 1}, e, d}, {l, c, {2, 1, 8}, d}, {l, c, {1, 2, 8}, d},
+                {l, c, e, {2, 2, 3, 4}}, {l, c, e, {1, 1, 3, 4}}, {l, c, e, {1, 2, 3, 3}}};
+        for (int[][] x : broken) {
+            Path f = batch(dir, x[0], x[1], x[2], x[3]);
+            PickleException ex = assertThrows(PickleException.class, () -> DragAMoveBatch.read(f, CPU));
+            assertEquals(f + ": inconsistent shapes: latents " + Arrays.toString(x[0]) + ", cond_latent " + Arrays.toString(x[1]) + ", embedding "
+                    + Arrays.toString(x[2]) + ", drags " + Arrays.toString(x[3]) + " (expected (1,F,4,H,W), (1,4,H,W), (1,1,D), (1,F,K,4))", ex.getMessage());
+        }
+        Object[][] wrong = {
+                {t("latents", "LongStorage", l), CAMERA, "'latents' must be a floating tensor of rank 5, found TorchTensor[1, 2, 4, 2, 2] I64"},
+                {t("latents", "FloatStorage", 2, 4, 2, 2), CAMERA, "'latents' must be a floating tensor of rank 5, found TorchTensor[2, 4, 2, 2] F32"},
+                {t("latents", "FloatStorage", l), new Object[] {"camera_idx", "FloatStorage", new int[0], 5},
+                        "'camera_idx' must be a one-element int64 tensor, found TorchTensor[] F32"},
+                {t("latents", "FloatStorage", l), t("camera_idx", "LongStorage", 2),
+                        "'camera_idx' must be a one-element int64 tensor, found TorchTensor[2] I64"}};
+        for (Object[] w : wrong) {
+            Path f = batch(dir, (Object[]) w[0], t("cond_latent", "FloatStorage", c), t("embedding", "FloatStorage", e), t("drags", "FloatStorage", d), (Object[]) w[1], START, END);
+            PickleException ex = assertThrows(PickleException.class, () -> DragAMoveBatch.read(f, CPU));
+            assertEquals(f + ": " + w[2], ex.getMessage());
+        }
+    }
+
+    /** Closing a batch frees its four tensors (a batch read outside any scope is freed by nothing else). */
+    @Test
+    void closingABatchClosesItsFourTensors(@TempDir Path dir) throws Exception {
+        DragAMoveBatch b = DragAMoveBatch.read(batch(dir, new int[] {1, 2, 4, 2, 2}, new int[] {1, 4, 2, 2}, new int[] {1, 1, 8}, new int[] {1, 2, 3, 4}), CPU);
+        b.close();
+        assertTrue(b.latents().isClosed() && b.condLatent().isClosed() && b.embedding().isClosed() && b.drags().isClosed());
     }
 }
