@@ -189,9 +189,9 @@ class SafetensorsTest {
             SafetensorsWriter.write(f, Map.of(), both);
         }
         try (SafetensorsReader r = SafetensorsReader.open(f); Scope s = Scope.open()) {
-            long[] rows = {3, 0, 1, 2, 2, 4};   // a run (0, 1, 2) read at once, a repeat, and out of order
+            long[] rows = {3, 0, 1, 2, 2, 4, 2, 1, 0};   // a run (0, 1, 2) read at once, a repeat, out of order, and descending (no run)
             Tensor t = r.loadRows("x", rows, CPU, DType.F64);
-            assertArrayEquals(new int[] {6, 2, 3}, t.shape());
+            assertArrayEquals(new int[] {9, 2, 3}, t.shape());
             double[] got = t.toDoubleArray();
             for (int i = 0; i < rows.length; i++)
                 for (int j = 0; j < 6; j++) assertEquals(v[(int) rows[i] * 6 + j], got[i * 6 + j], 0, "row " + rows[i]);
@@ -201,6 +201,27 @@ class SafetensorsTest {
             assertMessage(assertThrows(SafetensorsException.class, () -> r.loadRows("x", new long[] {-1}, CPU, DType.F32)),
                     "tensor 'x' has 5 rows; row -1 asked for");
         }
+    }
+
+    /**
+     * open hands its header consumer the file's first 8 + n bytes, in order, before the tensors: a caller hashing the file
+     * while reading it (the tensors follow in entries() order) hashes every byte once.
+     */
+    @Test
+    void theHeaderConsumerSeesTheLengthAndTheJsonThatBeginTheFile() throws IOException {
+        Path f = dir.resolve("hashed.safetensors");
+        String json = "{" + entry("a", "U8", "[3]", 0, 3) + "}";
+        long dataStart = writeRaw(f, json, 3);
+        java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+        try (SafetensorsReader r = SafetensorsReader.open(f, b -> {
+            byte[] part = new byte[b.remaining()];
+            b.get(part);
+            seen.writeBytes(part);
+        })) {
+            assertEquals(List.of(r.entry("a")), r.entries());
+        }
+        assertEquals(8 + json.length(), dataStart);
+        assertArrayEquals(java.util.Arrays.copyOf(Files.readAllBytes(f), 8 + json.length()), seen.toByteArray());
     }
 
     /** loadRows refuses, naming the tensor, what has no rows, cannot convert, or asks past the end; empty shapes load. */
