@@ -214,6 +214,27 @@ class TorchFormatsTest {
         refusedFile(zip("huge.pt", entries("archive/", huge, "archive/data/0", f32(1, 2))), "storage '0' of 2305843009213693951 elements overflows");
     }
 
+    /**
+     * data.pkl's size as the zip's central directory declares it (what ZipFile reports) is checked against the limit before
+     * anything is read, and against what the entry holds once read: a damaged archive whose entry is shorter than declared
+     * is refused naming the entry, not unpickled from what was there.
+     */
+    @Test
+    void aDataPklOfAnotherSizeThanDeclaredIsRefused() throws IOException {
+        long[][] cases = {{ZIP_W.length + 10, 0}, {ZipTorchFormat.MAX_PICKLE_BYTES, 0}, {ZipTorchFormat.MAX_PICKLE_BYTES + 1, 1}};
+        for (long[] c : cases) {
+            Path f = zip("declared.pt", entries("archive/", ZIP_W, "archive/data/0", f32(0.5f, 4)));
+            byte[] all = Files.readAllBytes(f), name = "archive/data.pkl".getBytes();
+            int cen = 0;   // data.pkl's central directory record: "PK\1\2", its name at 46, its uncompressed size at 24
+            while (!(all[cen] == 'P' && all[cen + 1] == 'K' && all[cen + 2] == 1 && all[cen + 3] == 2
+                    && java.util.Arrays.equals(all, cen + 46, cen + 46 + name.length, name, 0, name.length))) cen++;
+            ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).putInt(cen + 24, (int) c[0]);
+            Files.write(f, all);
+            refusedFile(f, c[1] == 1 ? "archive/data.pkl declares " + c[0] + " bytes (limit 268435456)"
+                    : "archive/data.pkl ended after " + ZIP_W.length + " bytes, expected " + c[0]);
+        }
+    }
+
     /** A refused zip checkpoint does not stay open (the archive is held open only by a TorchFile that loaded). */
     @Test
     void aRefusedZipIsClosed() throws IOException {
