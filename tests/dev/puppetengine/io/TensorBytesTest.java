@@ -1,7 +1,9 @@
 package dev.puppetengine.io;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Half;
+import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -85,5 +87,26 @@ class TensorBytesTest {
             assertEquals(x >= 0x1.ffp127f, Float.isInfinite(Half.bf16ToFloat(Half.floatToBf16(x))), "bf16 from f32 " + x);
         for (double x : new double[]{Math.nextDown(0x1.ffffffp127), 0x1.ffffffp127})
             assertEquals(x >= 0x1.ffffffp127, Float.isInfinite((float) x), "f32 " + x);
+    }
+
+    /**
+     * A conversion longer than one chunk (2^20 elements) converts every element in its place, the chunk's last and the next
+     * one's first included; integer dtypes, and bytes that are not numel elements, are refused rather than read as something else.
+     */
+    @Test
+    void uploadConvertsChunkByChunkAndRefusesWhatItCannotRead() {
+        int n = (1 << 20) + 3;
+        ByteBuffer in = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) in.putFloat(i);   // every i exact in F32 and F64
+        try (Tensor t = TensorBytes.upload(CpuBackend.get(), in.flip(), DType.F32, new int[] {n}, DType.F64)) {
+            double[] got = t.toDoubleArray();
+            assertEquals(n, got.length);
+            for (int i = 0; i < n; i++) if (got[i] != i) assertEquals(i, got[i], "element " + i);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TensorBytes.upload(CpuBackend.get(), ByteBuffer.allocate(16), DType.I64, new int[] {2}, DType.F32));
+        assertEquals("cannot convert I64 to F32 (only between floating types)", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TensorBytes.upload(CpuBackend.get(), ByteBuffer.allocate(7), DType.F32, new int[] {2}, DType.F32));
+        assertEquals("7 bytes for 2 elements of F32 [2]", e.getMessage());
     }
 }
