@@ -1,5 +1,6 @@
 package dev.puppetengine.io;
 
+import dev.puppetengine.testing.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,6 +67,37 @@ class LockFileTest {
             }).close());
         } finally {
             other[0].close();
+        }
+    }
+
+    /**
+     * A second close does nothing: once closed, the name may already be another holder's lock, which it must neither delete
+     * nor release.
+     */
+    @Test
+    void closingTwiceLeavesTheNextHoldersLockAlone(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("run.lock");
+        LockFile first = LockFile.acquire(file, "busy");
+        first.close();
+        try (LockFile next = LockFile.acquire(file, "busy")) {
+            first.close();
+            assertTrue(Files.exists(file), "the next holder's lock file is still there");
+            assertThrows(InputFileException.class, () -> LockFile.acquire(file, "busy"));
+        }
+    }
+
+    /** Neither a taker refused by a lock held elsewhere nor a closed holder keeps a descriptor of the file open. */
+    @Test
+    void refusedAndClosedTakersLeaveNoDescriptorOpen(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("run.lock");
+        long before = OpenFiles.count();
+        for (int i = 0; i < 32; i++) LockFile.acquire(file, "busy").close();
+        assertTrue(OpenFiles.count() < before + 16, before + " open files before, " + OpenFiles.count() + " after");
+        try (FileChannel other = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            other.lock();   // another channel's lock: refused as another process's is
+            long held = OpenFiles.count();
+            for (int i = 0; i < 32; i++) assertThrows(InputFileException.class, () -> LockFile.acquire(file, "busy"));
+            assertTrue(OpenFiles.count() < held + 16, held + " open files before, " + OpenFiles.count() + " after");
         }
     }
 
