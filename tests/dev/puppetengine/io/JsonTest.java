@@ -40,4 +40,34 @@ class JsonTest {
         String msg = assertThrows(InputFileException.class, () -> Json.read(f)).getMessage();
         assertTrue(msg.startsWith(f + ": not valid JSON ("), msg);
     }
+
+    /**
+     * differences, as a resume or a prepared set refused for other settings says them: one line per leaf, nested keys joined
+     * with dots, absent on either side said so, values up to 60 characters in full and longer ones cut to 57 and "...".
+     */
+    @Test
+    void differencesNameEachChangedLeafWithItsPath() throws Exception {
+        String x58 = "x".repeat(58), x70 = "x".repeat(70);
+        JsonNode was = parse("{\"lr\": 0.001, \"steps\": 10, \"model\": {\"size\": \"small\", \"layers\": 4}, \"old\": true, "
+                + "\"edge\": \"" + x58 + "\", \"long\": \"" + x70 + "\"}");
+        JsonNode now = parse("{\"lr\": 0.002, \"steps\": 10, \"model\": {\"size\": \"big\"}, \"new\": [1, 2], \"edge\": \"e\", \"long\": \"y\"}");
+        assertEquals(java.util.List.of("lr 0.001 -> 0.002", "model.size \"small\" -> \"big\"", "model.layers 4 -> (absent)", "new (absent) -> [1,2]",
+                "edge \"" + x58 + "\" -> \"e\"", "long \"" + "x".repeat(56) + "... -> \"y\"", "old true -> (absent)"), Json.differences("", was, now));
+        assertEquals(java.util.List.of("train.lr 0.001 -> 0.002"), Json.differences("train", parse("{\"lr\": 0.001}"), parse("{\"lr\": 0.002}")));
+        assertEquals(java.util.List.of("seed 1 -> 2"), Json.differences("seed", parse("1"), parse("2")));
+        assertEquals(java.util.List.of(), Json.differences("", was, was.deepCopy()));
+    }
+
+    /** Each checked accessor refuses, naming the file and the field, a null, a value of another kind, or one below the minimum. */
+    @Test
+    void checkedFieldsRefuseNullsOtherKindsAndValuesBelowTheMinimum() throws Exception {
+        JsonNode o = parse("{\"a\": null, \"n\": 3, \"s\": 5, \"t\": \"hi\", \"b\": \"true\", \"c\": false}");
+        assertEquals("dataset.json: field 'a' is missing", assertThrows(InputFileException.class, () -> Json.field(o, "a", FILE)).getMessage());
+        assertEquals(3, Json.integer(o, "n", 3, FILE));
+        assertEquals("dataset.json: field 'n' must be an integer >= 4, found 3", assertThrows(InputFileException.class, () -> Json.integer(o, "n", 4, FILE)).getMessage());
+        assertEquals("dataset.json: field 's' must be a string, found 5", assertThrows(InputFileException.class, () -> Json.text(o, "s", FILE)).getMessage());
+        assertEquals("hi", Json.text(o, "t", FILE));
+        assertEquals("dataset.json: field 'b' must be true or false, found \"true\"", assertThrows(InputFileException.class, () -> Json.bool(o, "b", FILE)).getMessage());
+        assertEquals(false, Json.bool(o, "c", FILE));
+    }
 }
