@@ -108,6 +108,15 @@ class AtomicFileTest {
         }));
         assertEquals("writing " + out + ": No space left on device", e.getMessage());
         assertEquals(List.of(), listing());
+        // an unchecked failure (a bug, an interrupt's error) removes the temporary directory too, and is passed on as it is
+        IllegalStateException bug = new IllegalStateException("bug");
+        assertSame(bug, assertThrows(IllegalStateException.class, () -> AtomicFile.publishDirectory(out, tmp -> {
+            AtomicFile.writeString(tmp.resolve("half.bin"), "x");
+            throw bug;
+        })));
+        assertEquals(List.of(), listing());
+        // where the parent directory itself is gone there is no cut-short copy to find (not a NoSuchFileException)
+        assertNull(AtomicFile.cutShortReplacement(dir.resolve("gone").resolve("model")));
     }
 
     /**
