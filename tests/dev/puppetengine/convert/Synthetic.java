@@ -29,11 +29,11 @@ import java.util.Map;
 import static dev.puppetengine.testing.TorchPickles.LITTLE;
 import static dev.puppetengine.testing.TorchPickles.MAGIC;
 import static dev.puppetengine.testing.TorchPickles.VERSION;
+import static dev.puppetengine.testing.TorchPickles.contiguous;
 import static dev.puppetengine.testing.TorchPickles.floats;
 import static dev.puppetengine.testing.TorchPickles.num;
 import static dev.puppetengine.testing.TorchPickles.pid;
 import static dev.puppetengine.testing.TorchPickles.str;
-import static dev.puppetengine.testing.TorchPickles.tensor;
 
 /**
  * Synthetic checkpoints of the toy preset's SVD (the model Puppet-Master starts from) with real values in
@@ -158,14 +158,8 @@ final class Synthetic {
         List<String> keys = new ArrayList<>();
         List<byte[]> storages = new ArrayList<>();
         for (Map.Entry<String, Values> e : tensors.entrySet()) {
-            int[] shape = e.getValue().shape;
-            long[] size = new long[shape.length], stride = new long[shape.length];
-            for (int d = shape.length - 1, st = 1; d >= 0; st *= shape[d--]) {
-                size[d] = shape[d];
-                stride[d] = st;
-            }
             String key = String.valueOf(keys.size());
-            object.addAll(List.of(str(e.getKey()), tensor(pid("FloatStorage", key, e.getValue().data.length, true), 0, size, stride), 's'));
+            object.addAll(List.of(str(e.getKey()), contiguous(pid("FloatStorage", key, e.getValue().data.length, true), 0, e.getValue().shape), 's'));
             keys.add(key);
             storages.add(floats(e.getValue().data.length, e.getValue().data));
         }

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -23,11 +24,12 @@ import static dev.puppetengine.testing.TorchPickles.LITTLE;
 import static dev.puppetengine.testing.TorchPickles.MAGIC;
 import static dev.puppetengine.testing.TorchPickles.VERSION;
 import static dev.puppetengine.testing.TorchPickles.bytes;
+import static dev.puppetengine.testing.TorchPickles.contiguous;
+import static dev.puppetengine.testing.TorchPickles.floats;
 import static dev.puppetengine.testing.TorchPickles.keys;
-import static dev.puppetengine.testing.TorchPickles.le;
+import static dev.puppetengine.testing.TorchPickles.longs;
 import static dev.puppetengine.testing.TorchPickles.pid;
 import static dev.puppetengine.testing.TorchPickles.str;
-import static dev.puppetengine.testing.TorchPickles.tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -187,27 +189,18 @@ class DragAMoveBatchTest {
      * {name, storage type, shape[, storage offset]}.
      */
     private static Path batch(Path dir, Object[]... tensors) throws IOException {
-        java.util.List<Object> dict = new java.util.ArrayList<>(List.of(0x80, 2, '}'));
+        List<Object> dict = new ArrayList<>(List.of(0x80, 2, '}'));
         for (Object[] t : tensors) {
-            int[] shape = (int[]) t[2];
-            long[] size = new long[shape.length], stride = new long[shape.length];
-            long s = 1;
-            for (int d = shape.length - 1; d >= 0; d--) {
-                size[d] = shape[d];
-                stride[d] = s;
-                s *= shape[d];
-            }
-            boolean floats = t[1].equals("FloatStorage");
-            dict.addAll(List.of(str((String) t[0]), tensor(pid((String) t[1], floats ? "0" : "1", 64, true), t.length > 3 ? (int) t[3] : 0, size, stride), 's'));
+            String key = t[1].equals("FloatStorage") ? "0" : "1";
+            dict.addAll(List.of(str((String) t[0]), contiguous(pid((String) t[1], key, 64, true), t.length > 3 ? (int) t[3] : 0, (int[]) t[2]), 's'));
         }
         for (String[] kv : new String[][] {{"category", "Laptop"}, {"instance_idx", "10211"}, {"subset_idx", "000_total01"}})
             dict.addAll(List.of(str(kv[0]), ']', str(kv[1]), 'a', 's'));
         dict.add('.');
-        java.nio.ByteBuffer data = java.nio.ByteBuffer.allocate(8 + 64 * 4 + 8 + 64 * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(64);
-        for (int i = 0; i < 64; i++) data.putFloat(i);
-        data.putLong(64).putLong(5).putLong(3).putLong(40);   // and 61 zeros
+        float[] ramp = new float[64];
+        for (int i = 0; i < 64; i++) ramp[i] = i;
         Path f = dir.resolve("batch.pkl");
-        Files.write(f, bytes(MAGIC, VERSION, LITTLE, bytes(dict.toArray()), keys("0", "1"), data.array()));
+        Files.write(f, bytes(MAGIC, VERSION, LITTLE, bytes(dict.toArray()), keys("0", "1"), floats(64, ramp), longs(64, Arrays.copyOf(new long[] {5, 3, 40}, 64))));
         return f;
     }
 

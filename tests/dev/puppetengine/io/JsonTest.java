@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,11 +53,11 @@ class JsonTest {
         JsonNode was = parse("{\"lr\": 0.001, \"steps\": 10, \"model\": {\"size\": \"small\", \"layers\": 4}, \"old\": true, "
                 + "\"edge\": \"" + x58 + "\", \"long\": \"" + x70 + "\"}");
         JsonNode now = parse("{\"lr\": 0.002, \"steps\": 10, \"model\": {\"size\": \"big\"}, \"new\": [1, 2], \"edge\": \"e\", \"long\": \"y\"}");
-        assertEquals(java.util.List.of("lr 0.001 -> 0.002", "model.size \"small\" -> \"big\"", "model.layers 4 -> (absent)", "new (absent) -> [1,2]",
+        assertEquals(List.of("lr 0.001 -> 0.002", "model.size \"small\" -> \"big\"", "model.layers 4 -> (absent)", "new (absent) -> [1,2]",
                 "edge \"" + x58 + "\" -> \"e\"", "long \"" + "x".repeat(56) + "... -> \"y\"", "old true -> (absent)"), Json.differences("", was, now));
-        assertEquals(java.util.List.of("train.lr 0.001 -> 0.002"), Json.differences("train", parse("{\"lr\": 0.001}"), parse("{\"lr\": 0.002}")));
-        assertEquals(java.util.List.of("seed 1 -> 2"), Json.differences("seed", parse("1"), parse("2")));
-        assertEquals(java.util.List.of(), Json.differences("", was, was.deepCopy()));
+        assertEquals(List.of("train.lr 0.001 -> 0.002"), Json.differences("train", parse("{\"lr\": 0.001}"), parse("{\"lr\": 0.002}")));
+        assertEquals(List.of("seed 1 -> 2"), Json.differences("seed", parse("1"), parse("2")));
+        assertEquals(List.of(), Json.differences("", was, was.deepCopy()));
     }
 
     /** Each checked accessor refuses, naming the file and the field, a null, a value of another kind, or one below the minimum. */
@@ -68,6 +70,6 @@ class JsonTest {
         assertEquals("dataset.json: field 's' must be a string, found 5", assertThrows(InputFileException.class, () -> Json.text(o, "s", FILE)).getMessage());
         assertEquals("hi", Json.text(o, "t", FILE));
         assertEquals("dataset.json: field 'b' must be true or false, found \"true\"", assertThrows(InputFileException.class, () -> Json.bool(o, "b", FILE)).getMessage());
-        assertEquals(false, Json.bool(o, "c", FILE));
+        assertFalse(Json.bool(o, "c", FILE));
     }
 }

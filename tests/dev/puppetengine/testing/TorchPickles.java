@@ -61,6 +61,16 @@ public final class TorchPickles {
                 'c', "collections\nOrderedDict\n", ')', 'R', 't', 'R'};
     }
 
+    /** A tensor of the given shape, row-major (contiguous) in its storage from offset on. */
+    public static Object[] contiguous(Object[] pid, long offset, int... shape) {
+        long[] size = new long[shape.length], stride = new long[shape.length];
+        for (int d = shape.length - 1, st = 1; d >= 0; st *= shape[d--]) {
+            size[d] = shape[d];
+            stride[d] = st;
+        }
+        return tensor(pid, offset, size, stride);
+    }
+
     public static final byte[] MAGIC = bytes(0x80, 2, 0x8a, 10, new byte[] {0x6c, (byte) 0xfc, (byte) 0x9c, 0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19}, '.');
     public static final byte[] VERSION = bytes(0x80, 2, 'M', 0xe9, 0x03, '.');
     public static final byte[] LITTLE = bytes(0x80, 2, '}', str("little_endian"), 0x88, 's', '.');
@@ -75,6 +85,13 @@ public final class TorchPickles {
     public static byte[] floats(long count, float... v) {
         ByteBuffer b = ByteBuffer.allocate(8 + 4 * v.length).order(ByteOrder.LITTLE_ENDIAN).putLong(count);
         for (float f : v) b.putFloat(f);
+        return b.array();
+    }
+
+    /** Element count, then the int64 elements. */
+    public static byte[] longs(long count, long... v) {
+        ByteBuffer b = ByteBuffer.allocate(8 + 8 * v.length).order(ByteOrder.LITTLE_ENDIAN).putLong(count);
+        for (long l : v) b.putLong(l);
         return b.array();
     }
 }

@@ -16,6 +16,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -227,7 +228,7 @@ class TorchFormatsTest {
             byte[] all = Files.readAllBytes(f), name = "archive/data.pkl".getBytes();
             int cen = 0;   // data.pkl's central directory record: "PK\1\2", its name at 46, its uncompressed size at 24
             while (!(all[cen] == 'P' && all[cen + 1] == 'K' && all[cen + 2] == 1 && all[cen + 3] == 2
-                    && java.util.Arrays.equals(all, cen + 46, cen + 46 + name.length, name, 0, name.length))) cen++;
+                    && Arrays.equals(all, cen + 46, cen + 46 + name.length, name, 0, name.length))) cen++;
             ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).putInt(cen + 24, (int) c[0]);
             Files.write(f, all);
             refusedFile(f, c[1] == 1 ? "archive/data.pkl declares " + c[0] + " bytes (limit 268435456)"

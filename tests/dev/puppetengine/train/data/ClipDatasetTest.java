@@ -1,15 +1,23 @@
 package dev.puppetengine.train.data;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.PngEncoder;
+import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -152,13 +160,13 @@ class ClipDatasetTest {
             Files.delete(clips);
             Files.writeString(clips, "not a directory");   // provokes a write failure without root's tricks
             w.write(0, frames(0), drags(0));
-            assertEquals(clips.toString(), assertThrows(java.nio.file.FileAlreadyExistsException.class, w::finish).getFile());
+            assertEquals(clips.toString(), assertThrows(FileAlreadyExistsException.class, w::finish).getFile());
             // the generation stops at its next clip, rather than rendering the rest for a dataset that cannot complete
-            assertEquals(clips.toString(), assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> w.write(1, frames(1), drags(1))).getFile());
+            assertEquals(clips.toString(), assertThrows(FileAlreadyExistsException.class, () -> w.write(1, frames(1), drags(1))).getFile());
         }
     }
 
-    private static ClipDrags drags(int width, int height, int frames) {
+    private static ClipDrags emptyDrags(int width, int height, int frames) {
         return new ClipDrags(width, height, frames, List.of(), List.of(), List.of(), JsonNodeFactory.instance.objectNode());
     }
 
@@ -166,7 +174,7 @@ class ClipDatasetTest {
     void writerRejectsClipsOfTheWrongShape(@TempDir Path root) throws IOException {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(root, manifest(1, 7))) {
             assertThrows(IllegalArgumentException.class, () -> w.write(0, new byte[10], drags(0)));
-            for (ClipDrags wrong : new ClipDrags[] {drags(W + 1, H, F), drags(W, H + 1, F), drags(W, H, F + 1)}) {
+            for (ClipDrags wrong : new ClipDrags[] {emptyDrags(W + 1, H, F), emptyDrags(W, H + 1, F), emptyDrags(W, H, F + 1)}) {
                 String msg = assertThrows(IllegalArgumentException.class, () -> w.write(0, frames(0), wrong)).getMessage();
                 assertEquals("clip 0: drags for " + wrong.frames() + " frames of " + wrong.width() + "x" + wrong.height() + ", the dataset has 3 of 20x12", msg);
             }
@@ -177,7 +185,7 @@ class ClipDatasetTest {
     void readErrorsNameTheFile(@TempDir Path root) throws IOException {
         writeAll(root, manifest(2, 7));
         Path frame = root.resolve("clips/000001/frame_01.png");
-        Files.write(frame, new dev.puppetengine.io.image.PngEncoder().encode(new byte[5 * 5 * 3], 0, 5, 5));
+        Files.write(frame, new PngEncoder().encode(new byte[5 * 5 * 3], 0, 5, 5));
         String msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(1)).getMessage();
         assertTrue(msg.contains(frame.toString()) && msg.contains("expected 20x12"), msg);
         Path json = root.resolve("clips/000000/drags.json");
@@ -192,19 +200,21 @@ class ClipDatasetTest {
         writeAll(root, manifest(4, 7));
         ClipDataset ds = ClipDataset.open(root);
         Path json = root.resolve("clips/000000/drags.json");
-        String drags = Files.readString(json);
-        for (String[] size : new String[][] {{"[ 21, 12 ]", "21x12"}, {"[ 20, 13 ]", "20x13"}}) {
-            Files.writeString(json, drags.replace("[ 20, 12 ]", size[0]));
+        JsonNode drags = Json.read(json);
+        for (int[] size : new int[][] {{W + 1, H}, {W, H + 1}}) {
+            ObjectNode o = (ObjectNode) drags.deepCopy();
+            o.putArray("image_size").add(size[0]).add(size[1]);
+            Files.write(json, Json.bytes(o));
             String msg = assertThrows(IOException.class, () -> ds.read(0)).getMessage();
-            assertEquals(json + ": 3 frames of " + size[1] + ", the dataset has 3 of 20x12", msg);
+            assertEquals(json + ": 3 frames of " + size[0] + "x" + size[1] + ", the dataset has 3 of 20x12", msg);
         }
-        // 4 frames throughout the file (every track too): only the comparison with dataset.json's 3 can catch it
-        Files.write(json, dev.puppetengine.io.Json.bytes(drags(W, H, F + 1).toJson()));
+        // 4 frames and no tracks: nothing in the file itself is wrong, only the comparison with dataset.json's 3 frames catches it
+        Files.write(json, Json.bytes(emptyDrags(W, H, F + 1).toJson()));
         assertEquals(json + ": 4 frames of 20x12, the dataset has 3 of 20x12", assertThrows(IOException.class, () -> ds.read(0)).getMessage());
         Files.delete(json);
         assertEquals(json + ": not found", assertThrows(IOException.class, () -> ds.read(0)).getMessage());
         Path frame = root.resolve("clips/000001/frame_02.png");
-        Files.write(frame, new dev.puppetengine.io.image.PngEncoder().encode(new byte[W * 5 * 3], 0, W, 5));
+        Files.write(frame, new PngEncoder().encode(new byte[W * 5 * 3], 0, W, 5));
         assertEquals(frame + ": expected 20x12 pixels, found 20x5", assertThrows(IOException.class, () -> ds.read(1)).getMessage());
         assertEquals("clip 4 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(4)).getMessage());
         assertEquals("clip -1 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(-1)).getMessage());
@@ -227,10 +237,10 @@ class ClipDatasetTest {
         byte[] rgb = frames(0);
         int n = W * H * 3;
         for (int f = 0; f < F; f++) {
-            dev.puppetengine.io.image.RgbImage img = s.frame(f);
+            RgbImage img = s.frame(f);
             assertEquals(W, img.width());
             assertEquals(H, img.height());
-            assertArrayEquals(java.util.Arrays.copyOfRange(rgb, f * n, (f + 1) * n), img.pixels(), "frame " + f);
+            assertArrayEquals(Arrays.copyOfRange(rgb, f * n, (f + 1) * n), img.pixels(), "frame " + f);
         }
     }
 
@@ -248,8 +258,8 @@ class ClipDatasetTest {
     void aTrackPositionOutsideTheImageNamesTheFileAndThePoint(@TempDir Path root) throws IOException {
         writeAll(root, manifest(2, 7));
         Path json = root.resolve("clips/000000/drags.json");
-        com.fasterxml.jackson.databind.node.ObjectNode o = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(json);
-        ((com.fasterxml.jackson.databind.node.ArrayNode) o.get("drags").get(0).get(1)).set(0, -3.0);
+        ObjectNode o = (ObjectNode) Json.read(json);
+        ((ArrayNode) o.get("drags").get(0).get(1)).set(0, -3.0);
         Files.writeString(json, o.toString());
         String msg = assertThrows(IOException.class, () -> ClipDataset.open(root).read(0)).getMessage();
         assertTrue(msg.startsWith(json + ": drags[0][1] [-3.0,") && msg.endsWith("lies outside the 20x12 image"), msg);

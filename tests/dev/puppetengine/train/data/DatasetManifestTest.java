@@ -43,7 +43,7 @@ class DatasetManifestTest {
         assertRefused("train split of -1 clips out of 10", () -> manifest("gen/1", 7, 1, 10, 3, 20, 12, -1));
     }
 
-    /** 2147483639 bytes, the most one array holds, are 715827879 RGB pixels (and a third of a pixel). */
+    /** 2147483639 bytes, the most one array holds, are 715827879 RGB pixels (and two bytes over). */
     @Test
     void aClipFitsUpToTheLargestArray() {
         assertTrue(DatasetManifest.clipFits(1, 715827879, 1));
@@ -86,7 +86,7 @@ class DatasetManifestTest {
     }
 
     @Test
-    void aBrokenManifestIsRefusedNamingTheFileAndTheField() {
+    void aBrokenManifestIsRefusedNamingTheFileAndTheField() throws IOException {
         ObjectNode o = json().put("format", "puppet-engine-drags");
         assertEquals(FILE + ": expected format 'puppet-engine-clips' version 1, found \"puppet-engine-drags\" 1", refusal(o));
         o = json().put("version", 2);
@@ -95,16 +95,8 @@ class DatasetManifestTest {
         assertEquals(FILE + ": field 'max_drags' must be 5, found 4", refusal(o));
         for (String train : new String[] {"[0,11]", "[1,8]", "[0,-1]", "[0]", "3"}) {
             o = json();
-            ((ObjectNode) o.get("split")).set("train", parse(train));
+            ((ObjectNode) o.get("split")).set("train", Json.mapper().readTree(train));
             assertEquals(FILE + ": field 'split.train' must be [0, n] with n <= count 10, found " + train, refusal(o), train);
-        }
-    }
-
-    private static JsonNode parse(String text) {
-        try {
-            return Json.mapper().readTree(text);
-        } catch (IOException e) {
-            throw new AssertionError(e);
         }
     }
 }

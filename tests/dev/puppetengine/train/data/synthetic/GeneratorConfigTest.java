@@ -3,6 +3,7 @@ package dev.puppetengine.train.data.synthetic;
 import org.junit.jupiter.api.Test;
 
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -64,7 +65,7 @@ class GeneratorConfigTest {
         Map<SceneKind, Integer> seen = new EnumMap<>(SceneKind.class);
         int n = 8000;
         for (int i = 0; i < n; i++) seen.merge(cfg.pickKind(rng), 1, Integer::sum);
-        assertEquals(Map.of(SceneKind.DRAWER, seen.get(SceneKind.DRAWER), SceneKind.TAIL, seen.get(SceneKind.TAIL)), seen);
+        assertEquals(EnumSet.of(SceneKind.DRAWER, SceneKind.TAIL), seen.keySet());
         assertEquals(0.25, seen.get(SceneKind.DRAWER) / (double) n, 0.02);
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
@@ -103,9 +104,12 @@ class SyntheticDatasetTest {
         assertSameFiles(reference, dir);
     }
 
-    /** Run again, a dataset is kept as it is; another count (it would move clips between the splits) or seed is refused. */
+    /**
+     * Run again, a dataset is kept as it is; another count (it would move clips between the splits), seed or mix of scene kinds
+     * is refused, and so is a negative count.
+     */
     @Test
-    void aDatasetRefusesAnotherCountOrSeed(@TempDir Path dir) throws IOException {
+    void aDatasetRefusesAnotherCountSeedOrKindMix(@TempDir Path dir) throws IOException {
         generate(dir, 4);
         assertEquals(new SyntheticDataset.Result(0, 4), generate(dir, 4));
         String count = assertThrows(IOException.class, () -> generate(dir, 6)).getMessage();
@@ -113,7 +117,7 @@ class SyntheticDatasetTest {
         assertEquals(4, ClipDataset.open(dir).count());
         String msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 4, SEED + 1, SIZE, F, ProgressListener.NONE)).getMessage();
         assertTrue(msg.contains("seed"), msg);
-        GeneratorConfig drawersOnly = GeneratorConfig.defaults(SIZE, F).withKindWeights(java.util.Map.of(SceneKind.DRAWER, 1.0));
+        GeneratorConfig drawersOnly = GeneratorConfig.defaults(SIZE, F).withKindWeights(Map.of(SceneKind.DRAWER, 1.0));
         msg = assertThrows(IOException.class, () -> SyntheticDataset.generate(dir, 4, SEED, drawersOnly, ProgressListener.NONE)).getMessage();
         assertTrue(msg.contains("(parameters {") && msg.contains("\"kind_weights\":{\"drawer\":1.0,\"hinge\":1.0,"), msg);
         assertEquals("clip count -1 is negative", assertThrows(IllegalArgumentException.class,
