@@ -7,12 +7,15 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -241,6 +244,91 @@ class OptimizerTest {
                 w.copyFrom(new double[]{2, 0});
                 ema.update(Map.of("w", w));
                 assertArrayEquals(new double[]{1.1, 1.8}, ema.weights().get("w").toDoubleArray(), 1e-6);
+            }
+        }
+    }
+
+    /**
+     * fp16 loss scaling's step: gradients of losses scaled by 4 over 2 micro-steps are unscaled as they are averaged, so the
+     * step equals the unscaled one on gradients 4 times smaller (powers of two: the same bits), its norm that of the gradients
+     * Adam uses. Gradients that are not finite skip the step: weights, moments and count unchanged, the gradients cleared, and
+     * the result says so with the lr the step would have had.
+     */
+    @Test
+    void aScaledStepUnscalesAndAnOverflowedOneIsSkipped() {
+        try (Scope s = Scope.open()) {
+            Tensor a = leaf(DType.F64, 1.5, -0.25), b = leaf(DType.F64, 1.5, -0.25);
+            var set = new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0, false, 1.0, 4);
+            try (Adam scaled = new Adam(Map.of("p", a), set); Adam plain = new Adam(Map.of("p", b), set)) {
+                setGrad(a, 4 * 0.5, 4 * -2);
+                setGrad(b, 0.5, -2);
+                Adam.StepResult rs = scaled.scaledStep(2, 4), rp = plain.step(2);
+                assertEquals(Math.sqrt(0.25 * 0.25 + 1), rs.gradNorm(), 1e-15);
+                assertEquals(rp, rs);
+                assertArrayEquals(b.toDoubleArray(), a.toDoubleArray());
+                assertArrayEquals(plain.secondMoments().get("p").toDoubleArray(), scaled.secondMoments().get("p").toDoubleArray());
+
+                double[] w = a.toDoubleArray(), m = scaled.firstMoments().get("p").toDoubleArray(), v = scaled.secondMoments().get("p").toDoubleArray();
+                setGrad(a, Double.POSITIVE_INFINITY, 1);
+                Adam.StepResult skipped = scaled.scaledStep(1, 65536);
+                assertEquals(new Adam.StepResult(1, Double.POSITIVE_INFINITY, 1.0, scaled.lrAt(2), true), skipped);
+                assertEquals(0.05, skipped.lr(), 1e-15, "the lr of Adam's next step, 2 of the 4 warm-up steps");
+                assertNull(a.grad(), "the overflowed gradients are cleared");
+                assertEquals(1, scaled.stepCount());
+                assertArrayEquals(w, a.toDoubleArray());
+                assertArrayEquals(m, scaled.firstMoments().get("p").toDoubleArray());
+                assertArrayEquals(v, scaled.secondMoments().get("p").toDoubleArray());
+
+                setGrad(b, Double.NaN, 1);   // unscaled: not finite is divergence, refused changing nothing
+                assertThrows(Adam.NonFiniteException.class, () -> plain.step(1));
+                assertEquals(1, plain.stepCount());
+            }
+        }
+    }
+
+    /**
+     * The scaler: torch's defaults for fp16 weights (2^16, growth every 2000 good steps), none for the others (the loss as it is,
+     * Adam's plain step, nothing checkpointed); a growth interval below 1 refused; interval 1 doubles after every good step; a
+     * checkpoint's state continues (a dynamic scaler only), a state of null leaving the initial scale.
+     */
+    @Test
+    void theLossScalerScalesOnlyFp16AndContinuesFromAState() {
+        try (Scope s = Scope.open()) {
+            LossScaler fp16 = LossScaler.forWeights(DType.F16);
+            assertTrue(fp16.dynamic());
+            assertEquals(65536, fp16.scale());
+            assertEquals(new LossScaler.State(65536, 0), fp16.state());
+            Tensor loss = Tensor.of(CPU, DType.F32, new int[]{1}, 0.75);
+            assertEquals(0.75 * 65536, fp16.scaled(loss).item());
+            fp16.restore(null);
+            assertEquals(65536, fp16.scale(), "no loss_scale in the checkpoint (a bf16 run resumed in fp16): the initial scale");
+            fp16.restore(new LossScaler.State(1024, 7));
+            assertEquals(new LossScaler.State(1024, 7), fp16.state());
+            for (DType dt : List.of(DType.BF16, DType.F32, DType.F64)) {
+                LossScaler none = LossScaler.forWeights(dt);
+                assertFalse(none.dynamic(), dt.name());
+                assertEquals(1, none.scale());
+                assertSame(loss, none.scaled(loss), dt.name());
+                assertNull(none.state(), dt.name());
+                none.restore(new LossScaler.State(1024, 7));
+                assertEquals(1, none.scale(), dt.name());
+                assertNull(none.state());
+            }
+            for (int bad : new int[]{0, -1})
+                assertEquals("growth interval must be >= 1, got " + bad, assertThrows(IllegalArgumentException.class, () -> new LossScaler(bad)).getMessage());
+            LossScaler every = new LossScaler(1);
+            Tensor a = leaf(DType.F64, 1);
+            try (Adam opt = new Adam(Map.of("a", a), REFERENCE)) {
+                for (double expected : new double[]{131072, 262144}) {
+                    setGrad(a, 1);
+                    assertFalse(every.step(opt, 1).skipped());
+                    assertEquals(expected, every.scale());
+                    assertEquals(new LossScaler.State(expected, 0), every.state());
+                }
+                setGrad(a, Double.NaN);
+                LossScaler none = LossScaler.none();
+                assertThrows(Adam.NonFiniteException.class, () -> none.step(opt, 1), "without scaling non-finite gradients stop the run");
+                assertEquals(2, opt.stepCount());
             }
         }
     }
