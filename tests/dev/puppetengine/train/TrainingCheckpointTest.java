@@ -395,4 +395,26 @@ class TrainingCheckpointTest {
             }
         }
     }
+
+    /**
+     * The edges a real checkpoint can hold: Adam's count 0 (every step so far skipped by fp16 loss scaling) and a loss scale
+     * with no good step since it last changed resume; a scale that reads as infinite (1e400) is refused as 0 is.
+     */
+    @Test
+    void anAllSkippedScaledCheckpointResumesAndAnInfiniteScaleIsRefused() throws Exception {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
+            try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
+                TrainingCheckpoint.State skipped = new TrainingCheckpoint.State(1, 2, 77, new LossScaler.State(32768, 0));
+                Path ck = TrainingCheckpoint.save(run, skipped, w, adam, ema, "{}", 1);
+                adam.setStepCount(5);
+                assertEquals(skipped, TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertEquals(0, adam.stepCount());
+                Files.writeString(ck.resolve("state.json"), "{\"step\": 1, \"micro_step\": 2, \"seed\": 77, \"loss_scale\": {\"scale\": 1e400, \"good_steps\": 0}}");
+                InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
+                assertEquals(ck.resolve("state.json") + ": not a checkpoint state (expected a loss_scale scale that is finite and > 0 and good_steps >= 0, found Infinity and 0);"
+                        + " remove this checkpoint to resume from the one before", e.getMessage());
+            }
+        }
+    }
 }
