@@ -1,0 +1,119 @@
+package dev.puppetengine.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.F;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.nn.Linear;
+import dev.puppetengine.nn.ParameterStore;
+import dev.puppetengine.random.Streams;
+import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * config.json: a run directory with a checkpoint resumes only under the settings, model and inputs it was begun with, and says
+ * which differ; a config.json of an earlier engine (a field it did not record) or another version (a field this one does not
+ * know) is refused as such; fields of the model are never taken for another engine's. On a Linear(2, 1): checkConfig runs in
+ * prepare, before any step.
+ */
+class TrainerConfigCheckTest {
+    static final CpuBackend CPU = CpuBackend.get();
+
+    @TempDir
+    Path tmp;
+
+    private static TrainingConfig config(long steps) {
+        return new TrainingConfig(5, 1, 1, steps, 0.1, false, 0, 0, 0, 0, false, "all", true, 1, 2);
+    }
+
+    /** prepare (run too when {@code run}) of {@code cfg} with {@code inputs} in {@code dir}; returns the step it starts at. */
+    private long prepare(Path dir, TrainingConfig cfg, JsonNode inputs, boolean run, Consumer<String> notes) throws Exception {
+        Linear lin = new Linear(2, 1, true);
+        try (RunDirectory rd = RunDirectory.lock(dir); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
+            Objective o = new Objective() {
+                public int size() { return 1; }
+                public Tensor loss(int[] items, long micro, boolean c) { return F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, 1.0, micro))); }
+            };
+            Trainer t = new Trainer(rd, o, ps, "{\"in\":2}", cfg).inputs(inputs);
+            long start = t.prepare(notes);
+            if (run) t.run(null);
+            return start;
+        }
+    }
+
+    private String refusal(Path dir, TrainingConfig cfg, JsonNode inputs) {
+        return assertThrows(IllegalArgumentException.class, () -> prepare(dir, cfg, inputs, false, n -> {})).getMessage();
+    }
+
+    private static ObjectNode json(String s) throws Exception { return (ObjectNode) Json.mapper().readTree(s); }
+
+    @Test
+    void aResumedRunNamesTheSettingsThatDifferOrTheEngineThatBeganIt() throws Exception {
+        Path run = tmp.resolve("run"), config = run.resolve("config.json");
+        JsonNode data = json("{\"data\":1}");
+        prepare(run, config(2), data, true, n -> {});
+        String saved = Files.readString(config);
+        List<String> notes = new ArrayList<>();
+        assertEquals(2, prepare(run, config(2), data, false, notes::add), "the same settings and inputs resume");
+        assertEquals(List.of(), notes);
+        String other = ": this run directory was started with other settings or inputs (";
+        String use = "); use a new --out directory or the same settings and inputs";
+        assertEquals(config + other + "training.steps 2 -> 3" + use, refusal(run, config(3), data));
+        assertEquals(config + other + "inputs.data 1 -> 2" + use, refusal(run, config(2), json("{\"data\":2}")));
+
+        ObjectNode edited = json(saved);
+        edited.remove("inputs");   // begun before inputs were recorded: resumed as it was
+        Files.writeString(config, edited.toString());
+        assertEquals(2, prepare(run, config(2), data, false, n -> {}));
+
+        String cannot = ": resuming it could not be checked to go on as it began; use a new --out directory";
+        edited = json(saved);
+        edited.remove("random_streams");
+        Files.writeString(config, edited.toString());
+        assertEquals(config + ": this run directory was begun by an earlier engine, which did not record random_streams" + cannot, refusal(run, config(2), data));
+        ((ObjectNode) edited.get("training")).put("knob", 1);
+        Files.writeString(config, edited.toString());
+        assertEquals(config + ": this run directory was begun by another version of the engine, which did not record random_streams and recorded training.knob,"
+                + " unknown to this one" + cannot, refusal(run, config(2), data));
+        edited = json(saved);
+        ((ObjectNode) edited.get("training")).put("knob", 1);
+        Files.writeString(config, edited.toString());
+        assertEquals(config + ": this run directory was begun by another version of the engine, which recorded training.knob, unknown to this one" + cannot,
+                refusal(run, config(2), data));
+        edited = json(saved);
+        edited.remove("random_streams");
+        Files.writeString(config, edited.toString());
+        assertEquals(config + other + "training.steps 2 -> 3, random_streams (absent: an engine before 2026-12-01) -> " + Streams.LAYOUT + " (the run's random"
+                + " draws would change)" + use, refusal(run, config(3), data), "a setting that differs too: other settings");
+        edited = json(saved);
+        ((ObjectNode) edited.get("model")).put("x", 1);   // a model field the model now leaves out: another model, not another engine
+        Files.writeString(config, edited.toString());
+        assertEquals(config + other + "model.x 1 -> (absent)" + use, refusal(run, config(2), data));
+    }
+
+    /** Without a checkpoint other settings start the run over, saying which; config.json then holds the new ones. */
+    @Test
+    void aRunWithoutACheckpointStartsOverUnderOtherSettings() throws Exception {
+        Path run = tmp.resolve("fresh");
+        JsonNode data = json("{\"data\":1}");
+        List<String> notes = new ArrayList<>();
+        assertEquals(0, prepare(run, config(2), data, false, notes::add));
+        assertEquals(List.of(), notes, "nothing there: nothing to say");
+        assertEquals(0, prepare(run, config(3), data, false, notes::add));
+        assertEquals(List.of(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (training.steps 2 -> 3)"), notes);
+        assertEquals(3, Json.read(run.resolve("config.json")).path("training").path("steps").asInt());
+    }
+}
