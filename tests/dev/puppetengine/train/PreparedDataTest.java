@@ -645,4 +645,159 @@ class PreparedDataTest {
     private static int rowElements(String name) {
         return name.equals("embedding") ? 8 : name.equals("drags") ? FRAMES * DragTensor.SLOTS * 4 : FRAMES * SIDE * SIDE * CH;
     }
+
+    /** Rewrites {@code d}'s file with {@code edit} applied to its tensors and metadata. */
+    private static void rewrite(Path d, java.util.function.BiConsumer<Map<String, Tensor>, Map<String, String>> edit) throws IOException {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> t = new LinkedHashMap<>();
+            Map<String, String> meta;
+            try (SafetensorsReader r = SafetensorsReader.open(d.resolve(PreparedData.FILE))) {
+                for (var e : r.entries()) t.put(e.name(), r.load(e.name(), CPU));
+                meta = new LinkedHashMap<>(r.metadata());
+            }
+            edit.accept(t, meta);
+            SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, t);
+        }
+    }
+
+    /**
+     * The metadata and tensors that open checks one by one, each refused naming what is wrong, and the edges that are fine:
+     * train_count 1 and all the clips, static_drag_probability 0 and 1.
+     */
+    @Test
+    void refusesEachMetadataFieldAndTensorShapeOutOfRange(@TempDir Path dir) throws IOException {
+        String file = PreparedData.FILE;
+        assertTrue(refused(write(dir, "fmt", s -> s.meta().put("format", "other"))).endsWith(file + ": metadata format is 'other', expected 'puppet-engine-prepared'"
+                + " (a file written by ./puppet-engine prepare)"));
+        for (String key : List.of("train_count", "image_width", "scaling_factor", "static_drag_probability"))
+            assertTrue(refused(write(dir, "no-" + key, s -> s.meta().remove(key))).endsWith(file + ": no " + key + " in its metadata (not written by ./puppet-engine prepare)"), key);
+        assertTrue(refused(write(dir, "tc0", s -> s.meta().put("train_count", "0"))).endsWith(": metadata train_count is 0, expected 1..3 (the file holds 3 clips)"));
+        assertTrue(refused(write(dir, "w0", s -> s.meta().put("image_width", "0"))).endsWith(": metadata image_width is 0, expected 1..2147483647"));
+        assertTrue(refused(write(dir, "sf0", s -> s.meta().put("scaling_factor", "0"))).endsWith(
+                ": metadata scaling_factor must be > 0 and static_drag_probability in [0, 1], got 0.0, 0.5"));
+        assertTrue(refused(write(dir, "sfx", s -> s.meta().put("scaling_factor", "big"))).endsWith(": metadata scaling_factor is 'big', expected a number"));
+        for (String[] fine : new String[][]{{"train_count", "1"}, {"train_count", "3"}, {"static_drag_probability", "0"}, {"static_drag_probability", "1"}})
+            PreparedData.open(write(dir, fine[0] + fine[1], s -> s.meta().put(fine[0], fine[1]))).close();
+
+        String emb = refused(write(dir, "emb0", s -> s.shapes().put("embedding", new int[]{CLIPS, 1, 0})));
+        assertTrue(emb.endsWith("'embedding' must be (3, 1, embedding dim), got [3, 1, 0]"), emb);
+        assertTrue(refused(write(dir, "emb2", s -> s.shapes().put("embedding", new int[]{2, 1, 8}))).endsWith("got [2, 1, 8]"));
+        assertTrue(refused(write(dir, "cand3", s -> s.shapes().put("candidates", new int[]{8, 2, 3}))).endsWith("'candidates' must be (tracks, 2, 2), got [8, 2, 3]"));
+        assertTrue(refused(write(dir, "cand2", s -> s.shapes().put("candidates", new int[]{8, 4}))).endsWith("'candidates' must be (tracks, 2, 2), got [8, 4]"));
+        String counts = refused(write(dir, "counts", s -> s.shapes().put("static_count", new int[]{CLIPS + 1})));
+        assertTrue(counts.endsWith("'static_count' must have shape [3] (from 'latent_mean'), got [4]"), counts);
+
+        Path ints = write(dir, "ints", s -> {});
+        rewrite(ints, (t, meta) -> t.put("candidate_count", Tensor.of(CPU, DType.I32, new int[]{CLIPS}, CANDIDATES, 0, 0)));
+        assertTrue(refused(ints).endsWith(": tensor 'candidate_count' is I32, expected a floating type (F32 as prepare writes)"), refused(ints));
+    }
+
+    /**
+     * Latents with other channels than the UNet's in_channels / 2 are refused naming both; a model whose VAE scales otherwise
+     * (beyond 1e-6 relative) is refused, and an encoder file other than the one prepare recorded is a note (sha256 shortened).
+     */
+    @Test
+    void dataForAnotherModelsEncodersIsRefusedOrNoted(@TempDir Path dir) throws IOException {
+        try (PreparedData two = PreparedData.open(write(dir, "two", s -> {
+            s.shapes().put("latent_mean", new int[]{CLIPS, FRAMES, SIDE, SIDE, 2});
+            s.shapes().put("latent_std", new int[]{CLIPS, FRAMES, SIDE, SIDE, 2});
+        }))) {
+            String msg = assertThrows(IllegalArgumentException.class, () -> two.checkFits(UNetConfig.tiny(16, 2, 8))).getMessage();
+            assertTrue(msg.endsWith(": latents have 2 channels; this UNet takes 4 (in_channels / 2)"), msg);
+        }
+        String sha = "0123456789abcdef0123456789abcdef";
+        Path d = write(dir, "sha", s -> {
+            s.meta().put("vae_sha256", sha);
+            s.meta().put("image_encoder_sha256", "c1");
+        });
+        Path file = d.resolve(PreparedData.FILE);
+        try (PreparedData p = PreparedData.open(d)) {
+            assertEquals(List.of(), p.checkEncoders(SCALE, sha, "c1"));
+            assertEquals(List.of(), p.checkEncoders(SCALE * (1 + 0.5e-6), sha, "c1"), "within 1e-6: the same VAE");
+            for (double other : new double[]{SCALE * (1 + 2e-6), SCALE * (1 - 2e-6)}) {
+                String msg = assertThrows(IllegalArgumentException.class, () -> p.checkEncoders(other, sha, "c1")).getMessage();
+                assertEquals(file + ": prepared with a VAE of scaling factor " + SCALE + "; this model's VAE has " + other
+                        + " (another VAE): prepare the clips again with this model", msg);
+            }
+            String tail = ": fine if it holds the same weights in another dtype, else prepare again with this model";
+            assertEquals(List.of(file + " was prepared with another VAE file (sha256 0123456789ab..., this model's fedcba987654...)" + tail,
+                            file + " was prepared with another image encoder file (sha256 c1, this model's null)" + tail),
+                    p.checkEncoders(SCALE, "fedcba9876543210fedcba9876543210", null));
+            assertEquals(List.of(file + " was prepared with another image encoder file (sha256 c1, this model's 0123456789ab)" + tail),
+                    p.checkEncoders(SCALE, sha, "0123456789ab"));
+            var id = p.identity();
+            assertEquals(Files.size(file), id.get("bytes").asLong());
+            assertEquals(sha, id.path("metadata").path("vae_sha256").asText());
+            assertEquals("3", id.path("metadata").path("version").asText());
+        }
+        try (PreparedData p = PreparedData.open(write(dir, "nosha", s -> {}))) {
+            assertEquals(List.of(), p.checkEncoders(SCALE, "any", "thing"), "a file that recorded no checksums: nothing to compare");
+        }
+    }
+
+    /** A track is in the image on its edges (0 and the width or height) and out of it past them, in x or y, in any frame. */
+    @Test
+    void aTrackOnTheImagesEdgeIsInside() {
+        assertTrue(PreparedData.inside(new double[]{0, 0, 64, 32}, 64, 32));
+        for (double[] out : new double[][]{{-1e-9, 0}, {64 + 1e-9, 0}, {0, -1e-9}, {0, 32 + 1e-9}, {1, 1, 1, 1, 70, 1}, {1, 1, 1, 1, 1, 40}})
+            assertFalse(PreparedData.inside(out, 64, 32), Arrays.toString(out));
+    }
+
+    /**
+     * Over 65536 tracks the check reads them a block at a time: a track leaving the image in the second block is found and
+     * named by its clip (the first track of clip 2, past the empty clip 0 and clip 1's 65537).
+     */
+    @Test
+    void aTrackLeavingTheImageIsFoundPastTheFirstBlock(@TempDir Path dir) throws IOException {
+        int tracks = 65540;
+        Path d = write(dir, "many", s -> {});
+        rewrite(d, (t, meta) -> {
+            float[] v = new float[tracks * FRAMES * 2];
+            Arrays.fill(v, 10);
+            v[65537 * FRAMES * 2 + 2] = 65;                 // track 65537's x in frame 1
+            t.put("candidates", Tensor.of(CPU, DType.F32, new int[]{tracks, FRAMES, 2}, v));
+            t.put("candidate_count", Tensor.of(CPU, DType.F32, new int[]{CLIPS}, 0, 65537, 3));
+        });
+        String msg = refused(d);
+        assertTrue(msg.endsWith(": candidates of clip 2, track 0, leaves the 64x64 image"), msg);
+        rewrite(d, (t, meta) -> meta.put("image_width", "65"));
+        PreparedData.open(d).close();
+    }
+
+    /**
+     * The drags a batch position draws are DragSelection's choice under a SplittableRandom seeded by 48 bits of two DRAGS-stream
+     * uniforms, with the duplicate threshold of the image's mean side (here 64 x 32: 48 px): written out here as a resumed run
+     * depends on it. Candidates 0.5 to 12 px apart so that the threshold decides which count as duplicates.
+     */
+    @Test
+    void theDragsDrawnAreAFunctionOfSeedStepAndPosition(@TempDir Path dir) throws IOException {
+        double[] dx = {0, 0.5, 2, 3.5, 6, 9, 12, 30};
+        Path d = write(dir, "near", s -> s.meta().put("image_height", "32"));
+        List<double[]> moving = new java.util.ArrayList<>();
+        rewrite(d, (t, meta) -> {
+            double[] v = new double[CANDIDATES * FRAMES * 2];
+            for (int k = 0; k < CANDIDATES; k++) {
+                double[] tr = track(FRAMES, 4 + dx[k], 10, 8 + dx[k] + k, 12);
+                moving.add(tr);
+                System.arraycopy(tr, 0, v, k * FRAMES * 2, tr.length);
+            }
+            t.put("candidates", Tensor.of(CPU, DType.F32, new int[]{CANDIDATES, FRAMES, 2}, v));
+            t.put("static_candidates", Tensor.of(CPU, DType.F32, new int[]{1, FRAMES, 2}, track(FRAMES, 30, 20, 30, 20)));
+        });
+        List<double[]> still = List.of(track(FRAMES, 30, 20, 30, 20));
+        Set<String> distinct = new HashSet<>();
+        try (PreparedData p = PreparedData.open(d)) {
+            for (long step = 0; step < 30; step++)
+                for (int b = 0; b < 3; b++) {
+                    long off = Streams.offset(step, Streams.DRAGS);
+                    long bits = (long) (Philox.uniform(9, off, 2L * b) * (1L << 24)) << 24 | (long) (Philox.uniform(9, off, 2L * b + 1) * (1L << 24));
+                    float[] want = DragTensor.encodePixels(dev.puppetengine.train.data.DragSelection.choose(moving, still, 0.5, 48, new java.util.SplittableRandom(bits)),
+                            FRAMES, 64, 32);
+                    float[] got = p.dragsOf(0, 9, step, b);
+                    assertArrayEquals(want, got, "step " + step + ", position " + b);
+                    distinct.add(Arrays.toString(got));
+                }
+        }
+        assertTrue(distinct.size() > 20, distinct.size() + " distinct choices in 90 draws");
+    }
 }
