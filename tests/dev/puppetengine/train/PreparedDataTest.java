@@ -176,6 +176,11 @@ class PreparedDataTest {
 
     /** As {@link #dataset(Path, int)} with {@code frames} frames a clip (the tracks' middle frames where they start). */
     private static ClipDataset dataset(Path dir, int n, int frames) throws IOException {
+        return dataset(dir, n, frames, List.of());
+    }
+
+    /** As above, with {@code moreStatics} static candidates beside the one in the image. */
+    private static ClipDataset dataset(Path dir, int n, int frames, List<double[]> moreStatics) throws IOException {
         int side = 32;
         DatasetManifest m = new DatasetManifest("test/1", 1, JsonNodeFactory.instance.objectNode().put("static_drag_probability", 0.25), n, frames,
                 side, side, Math.max(1, n - 1), true);
@@ -184,7 +189,8 @@ class PreparedDataTest {
             for (int i = 0; i < n; i++) {
                 byte[] rgb = new byte[frames * side * side * 3];
                 new java.util.Random(i).nextBytes(rgb);
-                w.write(i, rgb, new ClipDrags(side, side, frames, List.of(in), List.of(in, out), List.of(still), JsonNodeFactory.instance.objectNode()));
+                w.write(i, rgb, new ClipDrags(side, side, frames, List.of(in), List.of(in, out),
+                        java.util.stream.Stream.concat(java.util.stream.Stream.of(still), moreStatics.stream()).toList(), JsonNodeFactory.instance.objectNode()));
             }
             w.finish();
         }
@@ -326,6 +332,8 @@ class PreparedDataTest {
             assertArrayEquals(new double[]{1, 1}, r.load("static_count", CPU, DType.F64).toDoubleArray());
             assertArrayEquals(new int[]{2, 2, 2}, r.entry("candidates").shape());
             assertEquals("0.25", r.metadata().get("static_drag_probability"));
+            assertEquals("v1", r.metadata().get("vae_sha256"), "the encoders' checksums, which train compares with its model's");
+            assertEquals("c1", r.metadata().get("image_encoder_sha256"));
             assertTrue(r.load("latent_std", CPU, DType.F64).toDoubleArray()[0] > 0, "the posterior's std is stored");
         }
         try (PreparedData p = PreparedData.open(dir.resolve("prep")); Scope s = Scope.open()) {
@@ -407,9 +415,9 @@ class PreparedDataTest {
         Path asked = dir.resolve("asked");   // asked to stop (Ctrl-C) between hourly commits: commits what it encoded first
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
              PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
-            w.run(vae, clip, done -> {
+            assertEquals(2, w.run(vae, clip, done -> {
                 if (done == 2) w.requestStop();
-            });
+            }), "stopped: the tracks left out so far, one per clip");
             assertTrue(w.stopped());
             assertEquals(2, w.done());
         }
@@ -430,6 +438,7 @@ class PreparedDataTest {
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
              PreparedDataWriter w = PreparedDataWriter.open(never, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
             assertEquals(0, w.done());
+            assertFalse(Files.exists(never.resolve(PreparedDataWriter.WORK)), "nothing committed: the work folder is removed as the prepare starts over");
             w.run(vae, clip, again::add);
         }
         assertEquals(List.of(1, 2, 3, 4, 5), again);
@@ -799,5 +808,80 @@ class PreparedDataTest {
                 }
         }
         assertTrue(distinct.size() > 20, distinct.size() + " distinct choices in 90 draws");
+    }
+
+    /**
+     * Static candidates that leave the image are left out and counted as moving ones are (kept, the finished file would be
+     * refused by every training run: "static_candidates of clip 0 ... leaves the image").
+     */
+    @Test
+    void prepareLeavesOutStaticCandidatesOutsideTheImage(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 2, 2, List.of(track(2, 31, 31, 31, 40)));
+        assertEquals(4, prepare(dir.resolve("prep"), data, WEIGHTS, 0), "per clip one moving and one static track leave the 32 x 32 image");
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("prep").resolve(PreparedData.FILE)); Scope s = Scope.open()) {
+            assertArrayEquals(new double[]{1, 1}, r.load("static_count", CPU, DType.F64).toDoubleArray());
+        }
+        PreparedData.open(dir.resolve("prep")).close();
+    }
+
+    /**
+     * Encoder outputs that are not finite are refused naming the part: the posterior's std (a NaN log-variance, its mean
+     * finite) and the image embedding (a NaN in the image encoder), not only the mean.
+     */
+    @Test
+    void prepareRefusesANonFiniteStdOrEmbedding(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 1);
+        AutoencoderKLTemporalDecoder vae = new AutoencoderKLTemporalDecoder(VaeConfig.tiny(8));
+        ClipVisionModelWithProjection clip = new ClipVisionModelWithProjection(ClipVisionConfig.tiny(32, 8, 16));
+        for (String part : List.of("latent_std", "embedding")) {
+            Path out = dir.resolve(part);
+            try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
+                 PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS)) {
+                Tensor t = part.equals("latent_std") ? v.parameters().get("quant_conv.bias").value() : c.parameters().values().iterator().next().value();
+                double[] b = t.toDoubleArray();
+                if (part.equals("latent_std")) Arrays.fill(b, 4, 8, Double.NaN);   // the log-variance's channels only
+                else b[0] = Double.NaN;
+                t.copyFrom(b);
+                String said = assertThrows(IllegalArgumentException.class, () -> w.run(vae, clip, null)).getMessage();
+                assertTrue(said.startsWith(ClipDataset.clipDir(data.root(), 0) + ": its " + part + " from the model's encoders is not finite (element "), said);
+            }
+            assertFalse(Files.exists(out.resolve(PreparedData.FILE)));
+        }
+    }
+
+    /**
+     * An unfinished prepare is continued only for its own dataset: one recorded as another folder (the same settings
+     * otherwise) is refused as other settings, not taken for the same folder spelled otherwise; so is a progress.json whose
+     * identity is no object. An empty dataset is refused before anything is made.
+     */
+    @Test
+    void anUnfinishedPrepareOfAnotherDatasetIsNotContinued(@TempDir Path dir) throws IOException {
+        ClipDataset data = dataset(dir, 3);
+        Path copy = Files.createDirectories(dir.resolve("copy"));
+        org.apache.commons.io.file.PathUtils.copyDirectory(data.root(), copy.resolve("clips"));
+        Path out = dir.resolve("p"), progress = out.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS);
+        assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 2));
+        String committed = Files.readString(progress);
+        com.fasterxml.jackson.databind.node.ObjectNode p = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(committed);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", copy.resolve("clips").toString());
+        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        String msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings (dataset \"" + copy.resolve("clips").toRealPath()), msg);
+        p.put("identity", 5);
+        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings ("), msg);
+        Files.writeString(progress, committed);
+        prepare(out, data, WEIGHTS, 0);
+        assertTrue(Files.isRegularFile(out.resolve(PreparedData.FILE)));
+
+        DatasetManifest none = new DatasetManifest("test/1", 1, JsonNodeFactory.instance.objectNode(), 0, 2, 32, 32, 0, true);
+        try (ClipDatasetWriter w = ClipDatasetWriter.open(dir.resolve("empty"), none)) {
+            w.finish();
+        }
+        ClipDataset empty = ClipDataset.open(dir.resolve("empty"));
+        msg = assertThrows(IllegalArgumentException.class, () -> PreparedDataWriter.open(dir.resolve("pe"), empty, 0.18215, CPU, DType.F32, WEIGHTS)).getMessage();
+        assertEquals(dir.resolve("empty") + ": the dataset has no clips", msg);
+        assertFalse(Files.exists(dir.resolve("pe")));
     }
 }
