@@ -18,6 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -179,6 +180,14 @@ class TrainingCheckpointTest {
                 assertArrayEquals(new double[]{5, 6}, ps.parameters().get("weight").value().toDoubleArray());
                 TrainingCheckpoint.loadWeights(ck, true, ps);
                 assertArrayEquals(new double[]{3, 4}, ps.parameters().get("weight").value().toDoubleArray());
+            }
+            try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 3, false), CPU, DType.F32)) {   // exporting into another model: refused before a read
+                InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.loadWeights(ck, false, ps));
+                assertEquals(ck.resolve("weights.safetensors") + ": tensor weight has another shape than the model's ([2, 1], expected [3, 1])", e.getMessage());
+            }
+            try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 3, true), CPU, DType.F32)) {
+                InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.loadWeights(ck, true, ps, k -> k.equals("bias")));
+                assertEquals(ck.resolve("ema.safetensors") + ": tensor bias has another shape than the model's ([2], expected [3])", e.getMessage());
             }
             try (ParameterStore ps = ParameterStore.allocate(new Linear(1, 2, true), CPU, DType.F32)) {
                 TrainingCheckpoint.loadWeights(ck, false, ps, k -> k.equals("bias"));
@@ -350,12 +359,14 @@ class TrainingCheckpointTest {
                 Files.move(ck.resolve("ema.safetensors"), ck.resolve("ema.bak"));
                 InputFileException noEma = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
                 assertEquals(ck.resolve("ema.safetensors") + " is missing: the checkpoint is incomplete", noEma.getMessage());
+                for (String k : List.of("a", "b"))   // checked before anything is read: nothing restored
+                    assertTrue(Arrays.stream(w.get(k).toDoubleArray()).allMatch(x -> x == 0) && Arrays.stream(adam.firstMoments().get(k).toDoubleArray()).allMatch(x -> x == 0), k);
                 Files.move(ck.resolve("ema.bak"), ck.resolve("ema.safetensors"));
                 TrainingCheckpoint.restore(ck, w, adam, ema);          // whole again
 
                 // found by fuzzing: "null" was a NullPointerException after the weights were copied, a negative step resumed silently
                 byte[] good = Files.readAllBytes(ck.resolve("state.json"));
-                for (String bad : new String[] {"null", "{\"step\": -5, \"micro_step\": 0, \"seed\": 1}"}) {
+                for (String bad : new String[] {"null", "{\"step\": -5, \"micro_step\": 0, \"seed\": 1}", "{\"step\": 1, \"micro_step\": -1, \"seed\": 1}"}) {
                     Files.writeString(ck.resolve("state.json"), bad);
                     InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
                     assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (expected step >= 1"), e.getMessage());
@@ -381,6 +392,9 @@ class TrainingCheckpointTest {
                     assertTrue(e.getMessage().startsWith(ck.resolve("optimizer.safetensors") + ": its metadata's step (Adam's step count) is ")
                             && e.getMessage().endsWith(", expected 0 to 1: the checkpoint is damaged; remove it to resume from the one before"), e.getMessage());
                 }
+                SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), Map.of(), moments);
+                assertEquals(ck.resolve("optimizer.safetensors") + ": its metadata's step (Adam's step count) is missing, expected 0 to 1: the checkpoint is damaged;"
+                        + " remove it to resume from the one before", assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema)).getMessage());
                 Files.write(ck.resolve("optimizer.safetensors"), optimizer);
 
                 SafetensorsWriter.write(ck.resolve("optimizer.safetensors"), Map.of(), Map.of("m.a", leaf(0, 0), "m.b", leaf(0)));
