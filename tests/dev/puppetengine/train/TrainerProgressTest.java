@@ -28,18 +28,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * What the loop reports for each optimiser step (the listener's Progress, log.jsonl's line, the Result) on a model whose
  * gradients are known without running it: the loss of micro-step m is W x_m + b for a Linear(2, 1), so its gradient is
  * (x_m, 1) whatever the weights, and a step's averaged gradient, norm and clip follow from the x_m alone.
- * x_m = (1 + m, 0.5 - m); 3 micro-steps per step; --max-grad-norm 3 (step 1's norm 2.29 is kept, the later ones are
- * clipped); lr 0.1 warmed up over 4 steps.
+ * x_m = (1 + m, 0.5 - m); 3 micro-steps per step of batches of 2 of the 2 items; --max-grad-norm 3 (step 1's norm 2.29 is
+ * kept, the later ones are clipped); lr 0.1 warmed up over 4 steps. Each micro-step takes at least 2 ms, so that every step
+ * has a measurable time.
  */
 class TrainerProgressTest {
     static final CpuBackend CPU = CpuBackend.get();
-    static final int ACC = 3;
+    static final int ACC = 3, BATCH = 2;
 
     @TempDir
     Path tmp;
 
     private static TrainingConfig config(long steps) {
-        return new TrainingConfig(5, 1, ACC, steps, 0.1, false, 0, 3.0, 4, 0.5, false, "all", true, 3, 5);
+        return new TrainingConfig(5, BATCH, ACC, steps, 0.1, false, 0, 3.0, 4, 0.5, false, "all", true, 3, 5);
     }
 
     private static double[] x(long micro) { return new double[]{1 + micro, 0.5 - micro}; }
@@ -60,17 +61,30 @@ class TrainerProgressTest {
     private final class Run {
         final List<Trainer.Progress> progress = new ArrayList<>();
         final List<Double> microLosses = new ArrayList<>();
+        final List<String> items = new ArrayList<>();
+        long wallMillis;
         final List<String> resumed = new ArrayList<>();
         Trainer.Result result;
 
         Run(Path run, TrainingConfig cfg, long stopAfter, LossScaler scaler, java.util.function.BiFunction<Long, Tensor, Tensor> hook) throws Exception {
-            Linear lin = new Linear(2, 1, true);
-            try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
-                Objective objective = new Objective() {
-                    public int size() { return 1; }
+            this(run, cfg, DType.F64, stopAfter, scaler, hook);
+        }
 
-                    public Tensor loss(int[] items, long micro, boolean checkpointing) {
-                        Tensor l = F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, x(micro))));
+        Run(Path run, TrainingConfig cfg, DType dtype, long stopAfter, LossScaler scaler, java.util.function.BiFunction<Long, Tensor, Tensor> hook) throws Exception {
+            Linear lin = new Linear(2, 1, true);
+            long t0 = System.currentTimeMillis();
+            try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, dtype, 3)) {
+                Objective objective = new Objective() {
+                    public int size() { return BATCH; }
+
+                    public Tensor loss(int[] clips, long micro, boolean checkpointing) {
+                        items.add(micro + ":" + java.util.Arrays.toString(clips));
+                        try {
+                            Thread.sleep(2);
+                        } catch (InterruptedException e) {
+                            throw new IllegalStateException(e);
+                        }
+                        Tensor l = F.to(F.mean(lin.forward(Tensor.of(CPU, dtype, new int[]{1, 2}, x(micro)))), DType.F64);
                         microLosses.add(l.item());
                         return hook.apply(micro, l);
                     }
@@ -80,6 +94,8 @@ class TrainerProgressTest {
                 result = t.run(new Trainer.Listener() {
                     public void step(Trainer.Progress p) {
                         progress.add(p);
+                        wallMillis = System.currentTimeMillis() - t0;
+                        assertTrue(p.elapsedMillis() >= 2L * ACC && p.elapsedMillis() <= wallMillis, p.elapsedMillis() + " ms of " + wallMillis);
                         try {   // the step's line is written (flushed) before the listener hears of the step: a kill now keeps it
                             List<String> lines = Files.readAllLines(run.resolve("log.jsonl"));
                             assertEquals(p.step(), Json.mapper().readTree(lines.get(lines.size() - 1)).get("step").asLong(), String.valueOf(lines));
@@ -123,6 +139,10 @@ class TrainerProgressTest {
         List<String> log = Files.readAllLines(whole.resolve("log.jsonl"));
         assertEquals(4, log.size());
         assertEquals(4 * ACC, a.microLosses.size());
+        DataOrder order = new DataOrder(BATCH, 5);
+        for (int m = 0; m < 4 * ACC; m++)   // micro-step m's batch: positions 2m and 2m + 1 of the seeded order
+            assertEquals(m + ":[" + order.clipAt(2L * m) + ", " + order.clipAt(2L * m + 1) + "]", a.items.get(m));
+        assertTrue(a.items.stream().anyMatch(i -> i.endsWith("[1, 0]")) && a.items.stream().anyMatch(i -> i.endsWith("[0, 1]")), "both orders: " + a.items);
         for (int i = 0; i < 4; i++) {
             Trainer.Progress p = a.progress.get(i);
             long step = i + 1;
@@ -133,7 +153,7 @@ class TrainerProgressTest {
             assertEquals(sum / ACC, p.loss(), "step " + step + ": the mean of its micro-steps' losses");
             assertEquals(norm(step), p.gradNorm(), 1e-12, "step " + step);
             assertEquals(lr(step), p.lr(), 1e-15, "step " + step);
-            assertEquals(step * ACC / Math.max(p.elapsedMillis() / 1000.0, 1e-9), p.clipsPerSecond(), 1e-9 * p.clipsPerSecond(), "step " + step);
+            assertEquals(step * ACC * BATCH / (p.elapsedMillis() / 1000.0), p.clipsPerSecond(), 1e-9 * p.clipsPerSecond(), "step " + step);
             assertFalse(p.skipped());
             assertEquals(0, p.lossScale(), "0 without loss scaling");
             double clip = norm(step) > 3 ? 3 / (norm(step) + 1e-6) : 1.0;
@@ -148,7 +168,7 @@ class TrainerProgressTest {
         assertEquals(List.of("step-00000002 2"), second.resumed);
         assertEquals(new Trainer.Result(2, 4, false, TrainingCheckpoint.checkpointsDir(stopped).resolve("step-00000004"), 0), second.result);
         for (Trainer.Progress p : second.progress)   // the clips of this run only: (step - 2) steps of 3
-            assertEquals((p.step() - 2) * ACC / Math.max(p.elapsedMillis() / 1000.0, 1e-9), p.clipsPerSecond(), 1e-9 * p.clipsPerSecond(), "step " + p.step());
+            assertEquals((p.step() - 2) * ACC * BATCH / (p.elapsedMillis() / 1000.0), p.clipsPerSecond(), 1e-9 * p.clipsPerSecond(), "step " + p.step());
         assertEquals(a.progress.get(3).loss(), second.progress.get(1).loss(), "resumed, the same step 4");
         assertEquals(List.of(3L, 4L), second.progress.stream().map(Trainer.Progress::step).toList());
 
@@ -186,12 +206,14 @@ class TrainerProgressTest {
     void aDivergedRunSaysWhatItKept() throws Exception {
         Path early = tmp.resolve("early"), later = tmp.resolve("later");
         UnaryOperator<String> tail = m -> m.substring(m.indexOf(". Running"));
+        DataOrder order = new DataOrder(BATCH, 5);
+        String early0 = "[" + order.clipAt(0) + ", " + order.clipAt(1) + "]";
         Adam.NonFiniteException e = assertThrows(Adam.NonFiniteException.class,
                 () -> new Run(early, config(4), Long.MAX_VALUE, null, (m, l) -> m == 0 ? F.scale(l, Double.NaN) : l));
-        assertEquals("training stopped: loss is NaN at micro-step 0 (clips [0]), in optimiser step 1; nothing was trained yet", e.getMessage().substring(0, e.getMessage().indexOf(". Running")));
+        assertEquals("training stopped: loss is NaN at micro-step 0 (clips " + early0 + "), in optimiser step 1; nothing was trained yet", e.getMessage().substring(0, e.getMessage().indexOf(". Running")));
         assertEquals(". Running the same command again resumes there with the same draws and would stop the same way: the run diverged (a lower --lr or"
                 + " --max-grad-norm, in a new --out, usually helps; the data and a resumed checkpoint are checked for non-finite values as they are read)", tail.apply(e.getMessage()));
-        assertEquals(List.of("{\"step\":1,\"micro_step\":0,\"error\":\"loss is NaN at micro-step 0 (clips [0])\"}"), Files.readAllLines(early.resolve("log.jsonl")));
+        assertEquals(List.of("{\"step\":1,\"micro_step\":0,\"error\":\"loss is NaN at micro-step 0 (clips " + early0 + ")\"}"), Files.readAllLines(early.resolve("log.jsonl")));
         assertFalse(Files.exists(TrainingCheckpoint.checkpointsDir(early)) && checkpoints(early).size() > 0, "nothing checkpointed");
 
         e = assertThrows(Adam.NonFiniteException.class,
@@ -205,5 +227,31 @@ class TrainerProgressTest {
         List<String> log = Files.readAllLines(later.resolve("log.jsonl"));
         assertEquals(2, log.size());
         assertEquals("{\"step\":2,\"micro_step\":3,\"error\":\"gradient norm is Infinity\"}", log.get(1));
+    }
+
+    /**
+     * A bf16 run keeps fp32 master weights: its checkpoints hold them (F32), and a run stopped after step 2 and resumed sets the
+     * model's bf16 copies from the restored masters before its first forward, so it logs the same losses and ends with the same
+     * weights as one that never stopped (else step 3's forward ran on the initial weights). No EMA (ema_decay 0): no EMA file.
+     */
+    @Test
+    void aResumedBf16RunRestoresItsMastersIntoTheModel() throws Exception {
+        TrainingConfig cfg = new TrainingConfig(5, BATCH, ACC, 4, 0.1, false, 0, 3.0, 4, 0, false, "all", true, 3, 5);
+        Path whole = tmp.resolve("whole"), stopped = tmp.resolve("stopped");
+        Run a = new Run(whole, cfg, DType.BF16, Long.MAX_VALUE, null, (m, l) -> l);
+        new Run(stopped, cfg, DType.BF16, 2, null, (m, l) -> l);
+        Run b = new Run(stopped, cfg, DType.BF16, Long.MAX_VALUE, null, (m, l) -> l);
+        assertEquals(a.progress.subList(2, 4).stream().map(Trainer.Progress::loss).toList(), b.progress.stream().map(Trainer.Progress::loss).toList());
+        Path ca = TrainingCheckpoint.latest(whole), cb = TrainingCheckpoint.latest(stopped);
+        assertEquals(ca.getFileName(), cb.getFileName());
+        assertFalse(Files.exists(ca.resolve(TrainingCheckpoint.EMA)), "ema_decay 0: no EMA kept");
+        try (dev.puppetengine.io.safetensors.SafetensorsReader ra = dev.puppetengine.io.safetensors.SafetensorsReader.open(ca.resolve(TrainingCheckpoint.WEIGHTS));
+             dev.puppetengine.io.safetensors.SafetensorsReader rb = dev.puppetengine.io.safetensors.SafetensorsReader.open(cb.resolve(TrainingCheckpoint.WEIGHTS));
+             Scope s = Scope.open()) {
+            for (String k : List.of("weight", "bias")) {
+                assertEquals(DType.F32, ra.entry(k).dtype(), "the fp32 master of " + k);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(ra.load(k, CPU).toDoubleArray(), rb.load(k, CPU).toDoubleArray(), k);
+            }
+        }
     }
 }
