@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -69,6 +70,10 @@ class TrainerConfigCheckTest {
         List<String> notes = new ArrayList<>();
         assertEquals(2, prepare(run, config(2), data, false, notes::add), "the same settings and inputs resume");
         assertEquals(List.of(), notes);
+        Path staged = Files.createDirectories(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000003.tmp-1"));   // one save a kill cut short
+        assertEquals(2, prepare(run, config(2), data, false, notes::add));
+        assertEquals(List.of("removed 1 unfinished write (*.tmp-*) a killed run left in " + run), notes);
+        assertFalse(Files.exists(staged));
         String other = ": this run directory was started with other settings or inputs (";
         String use = "); use a new --out directory or the same settings and inputs";
         assertEquals(config + other + "training.steps 2 -> 3" + use, refusal(run, config(3), data));

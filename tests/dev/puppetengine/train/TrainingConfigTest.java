@@ -33,7 +33,10 @@ class TrainingConfigTest {
         TrainingConfig da = with("drag-attention");
         assertTrue(da.isTrainable("down_blocks.0.flow_convs.0.conv_out.weight"));
         assertTrue(da.isTrainable("down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight"));
+        assertTrue(da.isTrainable("up_blocks.1.drag_token_mlps.0.2.weight"));
+        assertTrue(da.isTrainable("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight"));
         assertFalse(da.isTrainable("down_blocks.0.resnets.0.spatial_res_block.conv1.weight"));
+        assertFalse(da.isTrainable("down_blocks.0.attentions.0.transformer_blocks.0.ff.net.2.weight"));
         assertThrows(IllegalArgumentException.class, () -> with("some"));
     }
 
@@ -49,7 +52,11 @@ class TrainingConfigTest {
             assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, clip, 0, 0, false, "all", true, 1, 1), "clip " + clip);
         for (double ema : new double[]{nan, 1, -0.1})
             assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, 0, ema, false, "all", true, 1, 1), "ema " + ema);
-        assertThrows(IllegalArgumentException.class, () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, -3, 0, false, "all", true, 1, 1));
+        TrainingConfig.InvalidSetting warmup = assertThrows(TrainingConfig.InvalidSetting.class,
+                () -> new TrainingConfig(1, 1, 1, 1, 1e-4, false, 0, 1, -3, 0, false, "all", true, 1, 1));
+        assertEquals("warmup_steps", warmup.field());                       // the commands name their option with this
+        assertEquals("must be >= 0, got -3", warmup.requirement());
+        assertEquals("warmup_steps must be >= 0, got -3", warmup.getMessage());
         new TrainingConfig(1, 1, 1, 1, 1e-4, true, 0.01, 0, 5, 0.999, false, "all", true, 1, 1);   // the edges that are fine
     }
 
