@@ -25,6 +25,8 @@ class GracefulStopTest {
         CountDownLatch asked = new CountDownLatch(1);
         GracefulStop stop = GracefulStop.onSignal(asked::countDown, 60);
         Thread hook = hook(stop);
+        assertTrue(Runtime.getRuntime().removeShutdownHook(hook), "registered with the JVM");
+        Runtime.getRuntime().addShutdownHook(hook);
         Thread signal = new Thread(hook::run);   // as the JVM would at a signal
         signal.start();
         assertTrue(asked.await(30, TimeUnit.SECONDS), "the hook asks the work to stop");
@@ -46,6 +48,29 @@ class GracefulStopTest {
             hook.run();
             double s = (System.nanoTime() - t0) / 1e9;
             assertTrue(asked[0] == 1 && s >= 0.9 && s < 30, asked[0] + " stop requests, returned after " + s + " s");
+        } finally {
+            stop.close();
+        }
+    }
+
+    /** Interrupted while it waits, the hook returns at once, keeping the interrupt for whoever runs it. */
+    @Test
+    void anInterruptedHookReturnsKeepingTheInterrupt() throws Exception {
+        CountDownLatch asked = new CountDownLatch(1);
+        boolean[] interrupted = {false};
+        GracefulStop stop = GracefulStop.onSignal(asked::countDown, 60);
+        try {
+            Thread hook = hook(stop);
+            Thread signal = new Thread(() -> {
+                hook.run();
+                interrupted[0] = Thread.currentThread().isInterrupted();
+            });
+            signal.start();
+            assertTrue(asked.await(30, TimeUnit.SECONDS));
+            signal.interrupt();
+            signal.join(TimeUnit.SECONDS.toMillis(30));
+            assertFalse(signal.isAlive());
+            assertTrue(interrupted[0], "the interrupt is kept");
         } finally {
             stop.close();
         }
