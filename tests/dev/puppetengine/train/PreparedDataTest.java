@@ -867,6 +867,10 @@ class PreparedDataTest {
         Files.write(progress, dev.puppetengine.io.Json.bytes(p));
         String msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings (dataset \"" + copy.resolve("clips").toRealPath()), msg);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", dir.resolve("gone").resolve("clips").toString());   // a folder no longer there
+        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings (dataset \"" + dir.resolve("gone")), msg);
         p.put("identity", 5);
         Files.write(progress, dev.puppetengine.io.Json.bytes(p));
         msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
