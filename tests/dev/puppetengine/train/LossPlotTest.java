@@ -59,4 +59,29 @@ class LossPlotTest {
     }
 
     private static boolean white(int rgb) { return (rgb & 0xffffff) == 0xffffff; }
+
+    /**
+     * The moving average: over 100 steps it spans 2 (steps / 50), so losses alternating 1 and 0.01 average 0.505 from the
+     * second step on, a flat dark line at y = 400 - (log10(0.505) + 2) / 2 x 360 = 93 over the light zigzag. A flat log (every
+     * loss 0.3) spans a decade around it: the line at the frame's middle, y = 220.
+     */
+    @Test
+    void theMovingAverageAndAFlatLogAreDrawnWhereTheyBelong(@TempDir Path dir) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (int step = 1; step <= 100; step++) lines.append("{\"step\":").append(step).append(",\"loss\":").append(step % 2 == 1 ? "1.0" : "0.01").append("}\n");
+        Path log = Files.writeString(dir.resolve("log.jsonl"), lines.toString());
+        assertEquals(100, LossPlot.write(log, dir.resolve("avg.png")));
+        BufferedImage img = ImageIO.read(dir.resolve("avg.png").toFile());
+        int y = (int) Math.round(400 - (Math.log10(0.505) + 2) / 2 * 360);
+        for (int x : new int[]{200, 425, 700}) {
+            assertTrue(dark(img.getRGB(x, y)), "the average at (" + x + ", " + y + "): " + Integer.toHexString(img.getRGB(x, y)));
+            assertTrue(!dark(img.getRGB(x, y + 30)) && !dark(img.getRGB(x, y - 30)), "only there, at x " + x);
+        }
+
+        Path flat = Files.writeString(dir.resolve("flat.jsonl"), "{\"step\":1,\"loss\":0.3}\n{\"step\":2,\"loss\":0.3}\n");
+        assertEquals(2, LossPlot.write(flat, dir.resolve("flat.png")));
+        BufferedImage f = ImageIO.read(dir.resolve("flat.png").toFile());
+        for (int x : new int[]{100, 425, 750})
+            assertTrue(dark(f.getRGB(x, 220)) && !dark(f.getRGB(x, 200)) && !dark(f.getRGB(x, 240)), "flat at y 220, x " + x);
+    }
 }
