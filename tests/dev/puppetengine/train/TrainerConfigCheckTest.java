@@ -104,6 +104,10 @@ class TrainerConfigCheckTest {
         assertEquals(config + other + "training.steps 2 -> 3, random_streams (absent: an engine before 2026-12-01) -> " + Streams.LAYOUT + " (the run's random"
                 + " draws would change)" + use, refusal(run, config(3), data), "a setting that differs too: other settings");
         edited = json(saved);
+        edited.put("random_streams", 1);   // an engine of another stream layout
+        Files.writeString(config, edited.toString());
+        assertEquals(config + other + "random_streams 1 -> " + Streams.LAYOUT + " (the run's random draws would change)" + use, refusal(run, config(2), data));
+        edited = json(saved);
         ((ObjectNode) edited.get("model")).put("x", 1);   // a model field the model now leaves out: another model, not another engine
         Files.writeString(config, edited.toString());
         assertEquals(config + other + "model.x 1 -> (absent)" + use, refusal(run, config(2), data));
@@ -120,5 +124,29 @@ class TrainerConfigCheckTest {
         assertEquals(0, prepare(run, config(3), data, false, notes::add));
         assertEquals(List.of(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (training.steps 2 -> 3)"), notes);
         assertEquals(3, Json.read(run.resolve("config.json")).path("training").path("steps").asInt());
+    }
+
+    /** stopOnSignal: the hook a signal runs asks this trainer to stop, so the run ends after its current step (2 of 5), checkpointed. */
+    @Test
+    void aSignalStopsTheRunAfterItsStep() throws Exception {
+        Path run = tmp.resolve("signal");
+        Linear lin = new Linear(2, 1, true);
+        try (RunDirectory rd = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
+            Objective o = new Objective() {
+                public int size() { return 1; }
+                public Tensor loss(int[] items, long micro, boolean c) { return F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, 1.0, micro))); }
+            };
+            Trainer t = new Trainer(rd, o, ps, "{}", config(5));
+            Trainer.Result r;
+            try (GracefulStop stop = t.stopOnSignal(1)) {
+                java.lang.reflect.Field f = GracefulStop.class.getDeclaredField("hook");
+                f.setAccessible(true);
+                Thread hook = (Thread) f.get(stop);
+                r = t.run(p -> {
+                    if (p.step() == 2) hook.run();   // what the JVM runs at SIGINT: asks for the stop (then waits its 1 s for the close)
+                });
+            }
+            assertEquals(new Trainer.Result(0, 2, true, TrainingCheckpoint.checkpointsDir(run).resolve("step-00000002"), 0), r);
+        }
     }
 }
