@@ -14,17 +14,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * limit; closing drops the hook of a JVM that goes on. The in-process half of TrainerTest's kill test, whose child runs it.
  */
 class GracefulStopTest {
-    private static Thread hook(GracefulStop stop) throws Exception {
-        java.lang.reflect.Field f = GracefulStop.class.getDeclaredField("hook");
-        f.setAccessible(true);
-        return (Thread) f.get(stop);
-    }
-
     @Test
     void theHookAsksForAStopAndWaitsUntilTheWorkIsClosed() throws Exception {
         CountDownLatch asked = new CountDownLatch(1);
         GracefulStop stop = GracefulStop.onSignal(asked::countDown, 60);
-        Thread hook = hook(stop);
+        Thread hook = stop.hook();
         assertTrue(Runtime.getRuntime().removeShutdownHook(hook), "registered with the JVM");
         Runtime.getRuntime().addShutdownHook(hook);
         Thread signal = new Thread(hook::run);   // as the JVM would at a signal
@@ -43,7 +37,7 @@ class GracefulStopTest {
         int[] asked = {0};
         GracefulStop stop = GracefulStop.onSignal(() -> asked[0]++, 1);
         try {
-            Thread hook = hook(stop);
+            Thread hook = stop.hook();
             long t0 = System.nanoTime();
             hook.run();
             double s = (System.nanoTime() - t0) / 1e9;
@@ -60,7 +54,7 @@ class GracefulStopTest {
         boolean[] interrupted = {false};
         GracefulStop stop = GracefulStop.onSignal(asked::countDown, 60);
         try {
-            Thread hook = hook(stop);
+            Thread hook = stop.hook();
             Thread signal = new Thread(() -> {
                 hook.run();
                 interrupted[0] = Thread.currentThread().isInterrupted();

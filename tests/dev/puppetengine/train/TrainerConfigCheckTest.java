@@ -139,9 +139,7 @@ class TrainerConfigCheckTest {
             Trainer t = new Trainer(rd, o, ps, "{}", config(5));
             Trainer.Result r;
             try (GracefulStop stop = t.stopOnSignal(1)) {
-                java.lang.reflect.Field f = GracefulStop.class.getDeclaredField("hook");
-                f.setAccessible(true);
-                Thread hook = (Thread) f.get(stop);
+                Thread hook = stop.hook();
                 r = t.run(p -> {
                     if (p.step() == 2) hook.run();   // what the JVM runs at SIGINT: asks for the stop (then waits its 1 s for the close)
                 });

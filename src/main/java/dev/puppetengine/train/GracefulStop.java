@@ -29,6 +29,11 @@ public final class GracefulStop implements AutoCloseable {
         return new GracefulStop(requestStop, maxWaitSeconds);
     }
 
+    /** The thread a signal starts: tests run it by hand, as the JVM would, without stopping the JVM. */
+    Thread hook() {
+        return hook;
+    }
+
     /** The work has returned: a stopping JVM may exit; a running one drops the hook (else it keeps the work reachable). */
     @Override
     public void close() {
