@@ -6,6 +6,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.Function;
@@ -115,7 +116,7 @@ class AutogradMemoryTest {
         List<Function<Tensor, Tensor>> blocks = Collections.nCopies(6, t -> F.add(t, t));
         try (GradMode.Guard g = GradMode.noGrad(); Scope s = Scope.open()) {
             double[] half = new double[1024];
-            java.util.Arrays.fill(half, 0.5);
+            Arrays.fill(half, 0.5);
             Tensor h = Tensor.of(CPU, DType.F32, new int[]{1024}, half);
             long base = CPU.bytesInUse();
             CPU.resetPeak();

@@ -2,6 +2,7 @@ package dev.puppetengine.autograd;
 
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.GradFn;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
@@ -161,7 +162,7 @@ class AutogradTest {
     void aForeignGradFnIsRefused() {
         Tensor x = randn(rng, 2);
         x.setRequiresGrad(true);
-        x.setGradFn(new dev.puppetengine.tensor.GradFn() {});
+        x.setGradFn(new GradFn() {});
         assertThrows(IllegalStateException.class, () -> F.square(x));
     }
 

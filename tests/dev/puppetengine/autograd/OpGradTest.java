@@ -5,6 +5,7 @@ import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -42,12 +43,12 @@ class OpGradTest {
             xv[2 * i + 1] = 1.015625;
             gv[2 * i + 1] = -1;
         }
-        var cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
-        for (var low : List.of(dev.puppetengine.tensor.DType.BF16, dev.puppetengine.tensor.DType.F16)) {
+        var cpu = CpuBackend.get();
+        for (var low : List.of(DType.BF16, DType.F16)) {
             Tensor x = Tensor.of(cpu, low, new int[]{2 * pairs}, xv), gy = Tensor.of(cpu, low, new int[]{2 * pairs}, gv);
             Tensor a = Autograd.requireGrad(Tensor.of(cpu, low, new int[]{1}, 0.5));
             Autograd.backward(F.mul(x, a), gy);
-            org.junit.jupiter.api.Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
+            Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
                     "the exact sum of " + 2 * pairs + " " + low + " products");
         }
     }
@@ -62,8 +63,8 @@ class OpGradTest {
         Tensor x = Autograd.requireGrad(Tensor.of(cpu, DType.F64, new int[]{2, 2}, 0.1, -2, 3, 0.7));
         Tensor c = Tensor.of(cpu, DType.F32, new int[]{2, 2}, 0.5, -1.25, 3, 0.75);
         Autograd.backward(F.sum(F.mul(F.to(x, DType.F32), c)));
-        org.junit.jupiter.api.Assertions.assertEquals(DType.F64, x.grad().dtype());
-        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[]{0.5, -1.25, 3, 0.75}, x.grad().toDoubleArray(), 0);
+        Assertions.assertEquals(DType.F64, x.grad().dtype());
+        Assertions.assertArrayEquals(new double[]{0.5, -1.25, 3, 0.75}, x.grad().toDoubleArray(), 0);
     }
 
     @Test

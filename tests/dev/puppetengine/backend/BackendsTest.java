@@ -1,6 +1,7 @@
 package dev.puppetengine.backend;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.backend.cuda.CudaBackend;
 import dev.puppetengine.backend.cuda.CudaUnavailableException;
 import org.junit.jupiter.api.Test;
 
@@ -64,7 +65,7 @@ class BackendsTest {
      */
     @Test
     void aDriverCallFailingAtStartIsAReasonNotACrash() throws Exception {
-        assumeTrue(Backends.cudaUnavailableReason() == null && ((dev.puppetengine.backend.cuda.CudaBackend) Backends.select("cuda")).deviceName()
+        assumeTrue(Backends.cudaUnavailableReason() == null && ((CudaBackend) Backends.select("cuda")).deviceName()
                 .startsWith("SIMT emulator"), "needs the SIMT emulator, which injects the failure");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), FailingStart.class.getName()).redirectErrorStream(true);

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -31,7 +32,7 @@ class GemmEpilogueTest {
     void close() { scope.close(); }
 
     private Tensor rand(DType t, int... shape) {
-        double[] v = new double[java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+        double[] v = new double[Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
         for (int i = 0; i < v.length; i++) v[i] = rnd.nextGaussian();
         return Tensor.of(CPU, t, shape, v);
     }

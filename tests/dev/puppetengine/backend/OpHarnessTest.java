@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -89,7 +90,7 @@ class OpHarnessTest {
     private void check1(String name, DType t, Function<Boolean, Tensor> op) { check(name, t, g -> new Tensor[]{op.apply(g)}); }
 
     private void compare(String name, DType t, Tensor ref, Tensor out) {
-        assertTrue(java.util.Arrays.equals(ref.shape(), out.shape()), name + ": shape " + Shape.str(out.shape()) + " vs " + Shape.str(ref.shape()));
+        assertTrue(Arrays.equals(ref.shape(), out.shape()), name + ": shape " + Shape.str(out.shape()) + " vs " + Shape.str(ref.shape()));
         assertEquals(ref.dtype(), out.dtype(), name + ": dtype");
         double[] r = ref.toDoubleArray(), o = out.toDoubleArray();
         double num = 0, den = 0, maxRef = 0, maxDiff = 0;
@@ -433,7 +434,7 @@ class OpHarnessTest {
             Twin go = twin(t, cs[0], cs[1], cs[4]);
             int heads = cs[5];
             double scale = 1 / Math.sqrt(cs[4] / (double) heads);
-            String n = "attention " + java.util.Arrays.toString(cs);
+            String n = "attention " + Arrays.toString(cs);
             check(n, t, g -> {
                 AttentionResult r = q.on(g).backend().attention(q.on(g), k.on(g), v.on(g), heads, scale);
                 return new Tensor[]{r.out(), r.lse()};

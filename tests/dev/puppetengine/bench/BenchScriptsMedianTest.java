@@ -2,6 +2,7 @@ package dev.puppetengine.bench;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -41,7 +42,7 @@ class BenchScriptsMedianTest {
         Process p;
         try {
             p = new ProcessBuilder("python3", "-c", PROBE).directory(Path.of("").toAbsolutePath().toFile()).redirectErrorStream(true).start();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             assumeTrue(false, "no python3");
             return;
         }

@@ -10,6 +10,8 @@ import dev.puppetengine.testing.WatchedBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -303,8 +305,8 @@ class OpBenchTest {
                     int n = 0;
                     for (JsonNode r : Json.mapper().readTree(watched.toFile()).get("cases")) if (r.has("ours_ms")) n++;
                     SEEN.add(id + " " + n);
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             }
             return () -> CURRENT.set(id);

@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
@@ -10,10 +11,13 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -186,7 +190,7 @@ class BenchOpsTest {
         assertEquals(r.get("peak_tflops"), again.get("peak_tflops"));
         // a report cut short while our side was timing (rewritten after every case): the cases it has, the rest absent
         ObjectNode cut = (ObjectNode) Json.mapper().readTree(json.toFile());
-        com.fasterxml.jackson.databind.node.ArrayNode some = cut.putArray("cases");
+        ArrayNode some = cut.putArray("cases");
         for (int i = 0; i < 5; i++) some.add(((ObjectNode) merged.get(i).deepCopy()));
         ((ObjectNode) some.get(4)).remove("ours_ms");
         Path partial = dir.resolve("partial.json");
@@ -231,11 +235,11 @@ class BenchOpsTest {
                 System.err.println("torch_ops.py not run: python3 cannot import torch");
                 return;
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             System.err.println("torch_ops.py not run: no python3");
             return;
         }
-        java.util.Map<String, JsonNode> one = new java.util.LinkedHashMap<>();
+        Map<String, JsonNode> one = new LinkedHashMap<>();
         for (JsonNode c : cases) {
             JsonNode s = c.get("spec");
             one.putIfAbsent(s.get("kind").asText() + s.get("pass").asText() + s.path("variant").asText() + s.path("temporal").asText()
@@ -261,7 +265,7 @@ class BenchOpsTest {
         Process p;
         try {
             p = new ProcessBuilder("python3", "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", script.toString()).inheritIO().start();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             Assumptions.abort("no python3: " + e.getMessage());
             return;
         }

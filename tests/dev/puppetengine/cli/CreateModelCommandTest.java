@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
@@ -40,7 +41,7 @@ class CreateModelCommandTest {
      */
     @Test
     void weightsAreMadeOneAtATime() {
-        dev.puppetengine.backend.cpu.CpuBackend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+        CpuBackend cpu = CpuBackend.get();
         cpu.resetPeak();
         long before = cpu.bytesInUse();
         CliRun made = create(dir.resolve("toy"));

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -71,7 +72,7 @@ class DragArgsTest {
     void countsTrajectoriesAndMalformedDragsAreRefused() throws IOException {
         List<String> five = List.of("10,10:20,20", "30,30:40,40", "50,50:60,60", "70,70:80,80", "90,90:100,100");
         assertEquals(5, DragArgs.parse(five, null, false, 256, 256, 14).size());
-        List<String> six = new java.util.ArrayList<>(five);
+        List<String> six = new ArrayList<>(five);
         six.add("110,110:120,120");
         assertEquals("at most 5 drags, got 6", refused(six, null, false, 256, 256, 14));
         Path three = file("{\"drags\": [{\"trajectory\": [[10, 10], [20, 20], [30, 30]]}]}");

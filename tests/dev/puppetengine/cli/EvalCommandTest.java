@@ -1,24 +1,34 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.eval.DragError;
 import dev.puppetengine.eval.EvalProgress;
+import dev.puppetengine.eval.VideoScore;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.Animation;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.io.image.RgbImage;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.train.data.synthetic.ProgressListener;
 import dev.puppetengine.train.data.synthetic.SyntheticDataset;
+import org.apache.commons.io.FileUtils;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -62,7 +72,7 @@ class EvalCommandTest {
         assertEquals("cpu", sampling.path("device").asText());
         assertEquals("F32", sampling.path("dtype").asText());
         assertEquals("frame 0 encoded by the model", sampling.path("conditioning").asText());
-        assertEquals(dev.puppetengine.model.checkpoint.ModelDirectory.read(model).components().get("unet").sha256(), j.path("unet_sha256").asText());
+        assertEquals(ModelDirectory.read(model).components().get("unet").sha256(), j.path("unet_sha256").asText());
         double seconds = j.path("seconds").asDouble();
         assertTrue(seconds > 0 && seconds <= elapsed, "the run's seconds, within the " + elapsed + " s the command took: " + seconds);
         assertEquals(TinyModel.SIDE, j.path("resolution").asInt());
@@ -100,18 +110,18 @@ class EvalCommandTest {
         assertEquals(0, CliRun.of(cmd).code());
         JsonNode w = Json.mapper().readTree(whole.toFile());
 
-        com.fasterxml.jackson.databind.node.ObjectNode settings = w.deepCopy();   // the report's settings: what the run records first
-        settings.remove(java.util.List.of("metrics", "summary", "examples", "failed", "seconds"));
+        ObjectNode settings = w.deepCopy();   // the report's settings: what the run records first
+        settings.remove(List.of("metrics", "summary", "examples", "failed", "seconds"));
         JsonNode first = w.path("examples").get(0);
         double[] psnr = new double[first.path("psnr_per_frame").size()];
-        java.util.Arrays.fill(psnr, 99);
+        Arrays.fill(psnr, 99);
         double[] ssim = Json.mapper().treeToValue(first.path("ssim_per_frame"), double[].class);
-        dev.puppetengine.eval.DragError none = new dev.puppetengine.eval.DragError(TinyModel.SIDE, new double[]{0, Double.NaN, Double.NaN}, java.util.List.of());
-        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
-            p.add(new dev.puppetengine.eval.VideoScore(first.path("name").asText(), 0, psnr, ssim, none, none, java.util.Map.of()));
+        DragError none = new DragError(TinyModel.SIDE, new double[]{0, Double.NaN, Double.NaN}, List.of());
+        try (EvalProgress p = EvalProgress.open(resumed, settings)) {
+            p.add(new VideoScore(first.path("name").asText(), 0, psnr, ssim, none, none, Map.of()));
         }
-        java.nio.file.Files.writeString(dev.puppetengine.eval.EvalProgress.fileFor(resumed), "{\"name\":\"000001\",\"psnr\":[1",   // cut short by a crash
-                java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(EvalProgress.fileFor(resumed), "{\"name\":\"000001\",\"psnr\":[1",   // cut short by a crash
+                StandardOpenOption.APPEND);
         cmd[cmd.length - 1] = resumed.toString();
         CliRun r = CliRun.of(cmd);
         assertEquals(0, r.code(), r.err());
@@ -119,10 +129,10 @@ class EvalCommandTest {
         JsonNode j = Json.mapper().readTree(resumed.toFile());
         assertEquals(99, j.path("examples").get(0).path("psnr").asDouble(), 0, "the recorded example is not sampled again");
         assertEquals(w.path("examples").get(1), j.path("examples").get(1), "the other one is scored as in the uninterrupted run");
-        assertFalse(java.nio.file.Files.exists(dev.puppetengine.eval.EvalProgress.fileFor(resumed)));
+        assertFalse(Files.exists(EvalProgress.fileFor(resumed)));
 
         settings.put("unet_sha256", "other");
-        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
+        try (EvalProgress p = EvalProgress.open(resumed, settings)) {
             assertTrue(p.scored().isEmpty());
         }
         r = CliRun.of(cmd);
@@ -132,9 +142,9 @@ class EvalCommandTest {
         // the same folder regenerated with another seed is other data, whatever its path and clip names
         settings.put("unet_sha256", w.path("unet_sha256").asText());
         assertFalse(w.path("data").path("identity").path("generator").asText().isEmpty(), w.path("data").toString());
-        ((com.fasterxml.jackson.databind.node.ObjectNode) settings.path("data").path("identity")).put("seed", 77);
-        java.nio.file.Files.delete(dev.puppetengine.eval.EvalProgress.fileFor(resumed));
-        try (dev.puppetengine.eval.EvalProgress p = dev.puppetengine.eval.EvalProgress.open(resumed, settings)) {
+        ((ObjectNode) settings.path("data").path("identity")).put("seed", 77);
+        Files.delete(EvalProgress.fileFor(resumed));
+        try (EvalProgress p = EvalProgress.open(resumed, settings)) {
             assertTrue(p.scored().isEmpty());
         }
         r = CliRun.of(cmd);
@@ -150,14 +160,14 @@ class EvalCommandTest {
     @Test
     void aRunWithFailedExamplesKeepsItsProgressAndRetriesOnlyThem() throws Exception {
         Path copy = tmp.resolve("failing-clips"), whole = tmp.resolve("failing/whole.json"), report = tmp.resolve("failing/report.json");
-        org.apache.commons.io.FileUtils.copyDirectory(clips.toFile(), copy.toFile());
+        FileUtils.copyDirectory(clips.toFile(), copy.toFile());
         String[] cmd = {"eval", "--model", model.toString(), "--clips", copy.toString(), "--steps", "1", "--guidance", "1", "--out", whole.toString()};
         assertEquals(0, CliRun.of(cmd).code());
         Path drags = copy.resolve("clips/000001/drags.json");
-        String good = java.nio.file.Files.readString(drags);
-        java.nio.file.Files.writeString(drags, "{");
+        String good = Files.readString(drags);
+        Files.writeString(drags, "{");
         cmd[cmd.length - 1] = report.toString();
-        Path partial = dev.puppetengine.eval.EvalProgress.fileFor(report);
+        Path partial = EvalProgress.fileFor(report);
         for (int attempt = 0; attempt < 2; attempt++) {
             CliRun r = CliRun.of(cmd);
             assertEquals(2, r.code(), r.err());
@@ -166,14 +176,14 @@ class EvalCommandTest {
             JsonNode failed = Json.mapper().readTree(report.toFile()).path("failed");   // the report names the failed example and why
             assertTrue(failed.toString().contains("000001") && failed.toString().contains("drags.json"), failed.toString());
             assertEquals(attempt == 1, r.err().contains("continuing an unfinished evaluation: 1 of 2 examples were scored"), r.err());
-            List<String> lines = java.nio.file.Files.readAllLines(partial);
+            List<String> lines = Files.readAllLines(partial);
             assertEquals(2, lines.size(), "the settings and example 000000: " + lines);
             assertTrue(lines.get(1).startsWith("{\"name\":\"000000\""), lines.get(1));
         }
-        java.nio.file.Files.writeString(drags, good);
+        Files.writeString(drags, good);
         CliRun r = CliRun.of(cmd);
         assertEquals(0, r.code(), r.err());
-        assertFalse(java.nio.file.Files.exists(partial));
+        assertFalse(Files.exists(partial));
         assertEquals(Json.mapper().readTree(whole.toFile()).path("examples"), Json.mapper().readTree(report.toFile()).path("examples"));
     }
 
@@ -193,7 +203,7 @@ class EvalCommandTest {
     static {
         try {
             TINY_BATCH = Path.of(EvalCommandTest.class.getResource("/dev/puppetengine/io/pickle/dragamove_tiny.pkl").toURI());
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             throw new AssertionError(e);
         }
     }
@@ -284,9 +294,9 @@ class EvalCommandTest {
         Files.writeString(data.resolve("00001.pkl"), "not a pickle");
         assertEquals(2, CliRun.of(evalDragAMove(data, report)).code());
         List<String> lines = new ArrayList<>(Files.readAllLines(partial));
-        com.fasterxml.jackson.databind.node.ObjectNode settings = (com.fasterxml.jackson.databind.node.ObjectNode) Json.mapper().readTree(lines.get(0));
-        ((com.fasterxml.jackson.databind.node.ObjectNode) settings.path("data")).putObject("identity").put("examples", 2).put("files_sha256", "ab".repeat(32));
-        lines.set(0, Json.mapper().writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(settings));
+        ObjectNode settings = (ObjectNode) Json.mapper().readTree(lines.get(0));
+        ((ObjectNode) settings.path("data")).putObject("identity").put("examples", 2).put("files_sha256", "ab".repeat(32));
+        lines.set(0, Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(settings));
         Files.write(partial, lines);
         CliRun r = CliRun.of(evalDragAMove(data, report));
         assertEquals(2, r.code(), r.err());
@@ -299,7 +309,7 @@ class EvalCommandTest {
     void limitTakesTheFirstExamples() throws Exception {
         CliRun r = CliRun.of("eval", "--model", model.toString(), "--clips", clips.toString(), "--steps", "1", "--guidance", "1", "--limit", "1");
         assertEquals(0, r.code(), r.err());
-        assertEquals(java.util.List.of("000000"), r.out().lines().filter(l -> l.startsWith("0000")).map(l -> l.split(" ")[0]).toList(), r.out());
+        assertEquals(List.of("000000"), r.out().lines().filter(l -> l.startsWith("0000")).map(l -> l.split(" ")[0]).toList(), r.out());
         assertFalse(r.err().contains("wrote"), r.err());
     }
 

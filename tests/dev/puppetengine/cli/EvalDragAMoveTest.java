@@ -2,6 +2,7 @@ package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.Animation;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.model.unet.UNetConfig;
 import dev.puppetengine.testing.CliRun;
@@ -9,6 +10,7 @@ import dev.puppetengine.testing.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -69,10 +71,10 @@ class EvalDragAMoveTest {
         assertNotEquals(j.path("examples").get(0).path("psnr_per_frame"), Json.mapper().readTree(encoded.toFile()).path("examples").get(0).path("psnr_per_frame"));
 
         Path broken = tmp.resolve("broken");   // the first example's GIF missing: reported by name, the next one still scored
-        java.nio.file.Files.createDirectories(broken);
-        for (String f : new String[]{"00000.pkl", "00000.png", "00001.gif", "00001.pkl", "00001.png", "00002.pkl"}) java.nio.file.Files.copy(data.resolve(f), broken.resolve(f));
-        dev.puppetengine.io.image.Animation eight = GifFiles.read(data.resolve("00002.gif"));   // a GIF shorter than its pickle's drags
-        GifFiles.write(broken.resolve("00002.gif"), new dev.puppetengine.io.image.Animation(eight.frames().subList(0, 8), eight.delaysMs().subList(0, 8)));
+        Files.createDirectories(broken);
+        for (String f : new String[]{"00000.pkl", "00000.png", "00001.gif", "00001.pkl", "00001.png", "00002.pkl"}) Files.copy(data.resolve(f), broken.resolve(f));
+        Animation eight = GifFiles.read(data.resolve("00002.gif"));   // a GIF shorter than its pickle's drags
+        GifFiles.write(broken.resolve("00002.gif"), new Animation(eight.frames().subList(0, 8), eight.delaysMs().subList(0, 8)));
         Path partial = tmp.resolve("partial.json");
         r = CliRun.of("eval", "--model", wide.toString(), "--dragamove", broken.toString(), "--steps", "1", "--guidance", "1",
                 "--out", partial.toString(), "--pickle-conditioning");

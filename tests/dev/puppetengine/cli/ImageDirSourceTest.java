@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -40,7 +41,7 @@ class ImageDirSourceTest {
     @Test
     void anUnreadFormatWithItsDragsFileIsAnInputThatFailsSayingWhy() throws IOException {
         Files.write(dir.resolve("a.png"), new byte[] {1});
-        Files.write(dir.resolve("b.heic"), "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Files.write(dir.resolve("b.heic"), "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(StandardCharsets.ISO_8859_1));
         Files.writeString(dir.resolve("b-drags.json"), "{\"drags\": [{\"start\": [1, 1], \"end\": [2, 2]}]}");
         Files.write(dir.resolve("c.webp"), new byte[] {1});                // no drags file: not an input
         Files.write(dir.resolve("a.heic"), new byte[] {1});                // beside a readable a.png: not an input

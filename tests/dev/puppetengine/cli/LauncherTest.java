@@ -5,8 +5,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,11 +70,11 @@ class LauncherTest {
         Files.writeString(cu, "");
         Files.writeString(dir.resolve("pom.xml"), "");
         long now = System.currentTimeMillis();
-        for (Path p : new Path[]{cu, dir.resolve("pom.xml")}) Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.fromMillis(now - 600_000));
+        for (Path p : new Path[]{cu, dir.resolve("pom.xml")}) Files.setLastModifiedTime(p, FileTime.fromMillis(now - 600_000));
         for (int run = 1; run <= 3; run++) {
             if (run == 2) {   // the jar older than a kernel source: one build
-                Files.setLastModifiedTime(dir.resolve("target/puppet-engine.jar"), java.nio.file.attribute.FileTime.fromMillis(now - 300_000));
-                Files.setLastModifiedTime(cu, java.nio.file.attribute.FileTime.fromMillis(now - 100_000));
+                Files.setLastModifiedTime(dir.resolve("target/puppet-engine.jar"), FileTime.fromMillis(now - 300_000));
+                Files.setLastModifiedTime(cu, FileTime.fromMillis(now - 100_000));
             }
             ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "--help").redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile());
             pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
@@ -92,7 +95,7 @@ class LauncherTest {
             try (var files = Files.list(Path.of(d))) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     String n = f.getFileName().toString();
-                    if (!List.of("java", "javac", "mvn").contains(n) && Files.notExists(tools.resolve(n), java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.createSymbolicLink(tools.resolve(n), f);
+                    if (!List.of("java", "javac", "mvn").contains(n) && Files.notExists(tools.resolve(n), LinkOption.NOFOLLOW_LINKS)) Files.createSymbolicLink(tools.resolve(n), f);
                 }
             }
         }
@@ -327,7 +330,7 @@ class LauncherTest {
         Files.writeString(bin.resolve("java"), "#!/bin/sh\necho ran\n");
         Path jar = Files.createDirectories(root.resolve("target/lib")).resolveSibling("puppet-engine.jar");
         Files.writeString(jar, "");
-        Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 600_000));
+        Files.setLastModifiedTime(jar, FileTime.fromMillis(System.currentTimeMillis() - 600_000));
         Files.writeString(root.resolve("pom.xml"), "");   // newer than the jar: stale
         for (Path p : new Path[]{launcher, bin.resolve("mvn"), bin.resolve("java")}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
         for (Path p : new Path[]{dir, bin}) Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxrwxrwx"));
@@ -410,8 +413,8 @@ class LauncherTest {
         boolean root = new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).strip().equals("0");
         assumeTrue(!root || new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true").start().waitFor() == 0,
                 "as root, setpriv (util-linux) is needed to run the launcher as a user the permissions apply to");
-        java.util.List<String> cmd = new java.util.ArrayList<>(root ? java.util.List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups") : java.util.List.of());
-        cmd.addAll(java.util.List.of("bash", launcher.toString(), "--help"));
+        List<String> cmd = new ArrayList<>(root ? List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups") : List.of());
+        cmd.addAll(List.of("bash", launcher.toString(), "--help"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("log.txt").toFile()).directory(dir.toFile());
         pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
         Process p = pb.start();
@@ -444,7 +447,7 @@ class LauncherTest {
         try {
             return Files.readAllLines(status).stream().filter(l -> l.startsWith("SigCgt:"))
                     .mapToLong(l -> Long.parseUnsignedLong(l.substring("SigCgt:".length()).trim(), 16)).findFirst().orElse(0);
-        } catch (java.io.IOException e) {   // it ended meanwhile: the assertions after say how
+        } catch (IOException e) {   // it ended meanwhile: the assertions after say how
             return 0;
         }
     }

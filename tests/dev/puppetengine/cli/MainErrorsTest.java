@@ -1,18 +1,32 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import dev.puppetengine.backend.cuda.CudaOutOfMemoryError;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.model.checkpoint.CheckpointException;
 import dev.puppetengine.testing.CliRun;
+import dev.puppetengine.train.Adam;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 import java.io.EOFException;
+import java.io.File;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileSystemLoopException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -36,12 +50,12 @@ class MainErrorsTest {
                 case "threads": throw new OutOfMemoryError("unable to create native thread: possibly out of memory or process/resource limits reached");
                 case "gpu": throw new CudaOutOfMemoryError("CUDA out of memory: asked for 512.0 MiB; try a smaller batch");
                 case "no-gpu": throw new EnvironmentError("--device cuda: CUDA requested but unusable: no CUDA device", null);
-                case "input-file": throw new dev.puppetengine.io.InputFileException("clips/0/meta.json: field 'frames' is -1");
-                case "checkpoint": throw new dev.puppetengine.model.checkpoint.CheckpointException(java.nio.file.Path.of("m/unet.safetensors"), "12 bytes, the manifest says 4096");
-                case "json": throw new com.fasterxml.jackson.core.JsonParseException(null, "Unexpected character ('x' (code 120))");
-                case "diverged": throw new dev.puppetengine.train.Adam.NonFiniteException("gradient norm is NaN at step 3; the last checkpoint is kept");
-                case "io": throw new java.nio.file.NoSuchFileException("data/clips");
-                case "unchecked-io": throw new java.io.UncheckedIOException("reading data/clips/0", new java.io.IOException("Input/output error"));
+                case "input-file": throw new InputFileException("clips/0/meta.json: field 'frames' is -1");
+                case "checkpoint": throw new CheckpointException(Path.of("m/unet.safetensors"), "12 bytes, the manifest says 4096");
+                case "json": throw new JsonParseException(null, "Unexpected character ('x' (code 120))");
+                case "diverged": throw new Adam.NonFiniteException("gradient norm is NaN at step 3; the last checkpoint is kept");
+                case "io": throw new NoSuchFileException("data/clips");
+                case "unchecked-io": throw new UncheckedIOException("reading data/clips/0", new IOException("Input/output error"));
                 default: throw new IllegalArgumentException("--frames must be positive");
             }
         }
@@ -81,7 +95,7 @@ class MainErrorsTest {
         assumeTrue(Files.isWritable(Path.of("/dev/full")) && Files.isDirectory(Path.of("/proc/self/fd")), "needs Linux's /dev/full and /proc");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder full = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "describe", "--keys")
-                .redirectOutput(new java.io.File("/dev/full"));
+                .redirectOutput(new File("/dev/full"));
         Process p = full.start();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, p.waitFor(), err);
@@ -113,13 +127,13 @@ class MainErrorsTest {
     /** File-system failures say what happened to which file (and the other file of a move), whatever their class. */
     @Test
     void aFileSystemFailureNamesWhatHappenedToWhichFile() {
-        assertEquals("no such file or directory: a.gif", Main.reason(new java.nio.file.NoSuchFileException("a.gif")));
-        assertEquals("permission denied: a.gif", Main.reason(new java.nio.file.AccessDeniedException("a.gif")));
-        assertEquals("already exists: a.gif", Main.reason(new java.nio.file.FileAlreadyExistsException("a.gif")));
-        assertEquals("Read-only file system: a.tmp -> a.gif", Main.reason(new java.nio.file.FileSystemException("a.tmp", "a.gif", "Read-only file system")));
-        assertEquals("not a directory: a", Main.reason(new java.nio.file.NotDirectoryException("a")));
-        assertEquals("directory not empty: out", Main.reason(new java.nio.file.DirectoryNotEmptyException("out")));
-        assertEquals("FileSystemLoopException: a", Main.reason(new java.nio.file.FileSystemLoopException("a")), "a kind without words keeps its name");
+        assertEquals("no such file or directory: a.gif", Main.reason(new NoSuchFileException("a.gif")));
+        assertEquals("permission denied: a.gif", Main.reason(new AccessDeniedException("a.gif")));
+        assertEquals("already exists: a.gif", Main.reason(new FileAlreadyExistsException("a.gif")));
+        assertEquals("Read-only file system: a.tmp -> a.gif", Main.reason(new FileSystemException("a.tmp", "a.gif", "Read-only file system")));
+        assertEquals("not a directory: a", Main.reason(new NotDirectoryException("a")));
+        assertEquals("directory not empty: out", Main.reason(new DirectoryNotEmptyException("out")));
+        assertEquals("FileSystemLoopException: a", Main.reason(new FileSystemLoopException("a")), "a kind without words keeps its name");
     }
 
     /** Without a command, the usage (exit 0); a mistyped top-level option points at the list of commands. */
@@ -182,11 +196,11 @@ class MainErrorsTest {
     /** A mistyped required option is named, with the option meant, not only the required one it left missing. */
     @Test
     void aMistypedRequiredOptionIsNamedNotOnlyTheOneMissing() {
-        String said = dev.puppetengine.testing.CliRun.stderrOf(2, "sample", "--imagee", "a.png", "--out", "x.gif");
+        String said = CliRun.stderrOf(2, "sample", "--imagee", "a.png", "--out", "x.gif");
         assertTrue(said.startsWith("error: Unknown options: '--imagee', 'a.png'\nPossible solutions: --image\n"), said);
         assertTrue(said.contains("(./puppet-engine sample --help lists the options)"), said);
         // with nothing mistyped, the missing option is what is said
-        said = dev.puppetengine.testing.CliRun.stderrOf(2, "sample", "--out", "x.gif");
+        said = CliRun.stderrOf(2, "sample", "--out", "x.gif");
         assertTrue(said.startsWith("error: Missing required option: '--image=<image>'"), said);
     }
 
@@ -197,6 +211,6 @@ class MainErrorsTest {
         assertEquals("UserError", Main.message(new UserError(" ")));
         assertEquals("end of file", Main.message(new EOFException("end of file")));
         assertEquals("EOFException: end of file", Main.reason(new EOFException("end of file")));
-        assertEquals("writing out.gif: No space left on device", Main.reason(new java.io.IOException("writing out.gif: No space left on device")));
+        assertEquals("writing out.gif: No space left on device", Main.reason(new IOException("writing out.gif: No space left on device")));
     }
 }

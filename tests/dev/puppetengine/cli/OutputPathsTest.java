@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.testing.ProcDir;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -96,7 +97,7 @@ class OutputPathsTest {
         OutputPaths.notInput("--out", dir.resolve("clips2"), "--clips", folder, true);   // a sibling that starts with the same letters
     }
 
-    private static String refusal(org.junit.jupiter.api.function.Executable check) {
+    private static String refusal(Executable check) {
         return assertThrows(UserError.class, check).getMessage();
     }
 

@@ -1,11 +1,13 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.testing.CliRun;
+import dev.puppetengine.train.LossPlot;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,7 +40,7 @@ class PlotCommandTest {
     void aLossThatIsNotANumberIsNoStep() throws Exception {
         Path log = Files.writeString(dir.resolve("log.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": null}\n"
                 + "{\"step\": 3, \"loss\": \"n/a\"}\n{\"step\": \"x\", \"loss\": 0.3}\n{\"step\": 4, \"loss\": 0.4}\n");
-        assertEquals(java.util.List.of(1.0, 4.0), dev.puppetengine.train.LossPlot.read(log).stream().map(p -> p[0]).toList());
+        assertEquals(List.of(1.0, 4.0), LossPlot.read(log).stream().map(p -> p[0]).toList());
     }
 
     /** The plot is a PNG: an --out named otherwise (loss.gif) is refused, not written as a PNG under that name. */

@@ -1,15 +1,20 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.testing.CliRun;
+import org.apache.commons.io.file.PathUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,7 +62,7 @@ class ProgressBarsTest {
 
     /** Runs {@link Width} in a JVM of its own (with {@code jvmFlags}, under {@code wrapper} when given one); its output. */
     private static String child(List<String> jvmFlags, List<String> wrapper) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(wrapper);
+        List<String> cmd = new ArrayList<>(wrapper);
         if (wrapper.isEmpty()) {
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             cmd.addAll(jvmFlags);
@@ -79,7 +84,7 @@ class ProgressBarsTest {
     /** On the Console's own clock (here the test's): not on the time the test happens to take, nor on the wall clock. */
     @Test
     void intoAPipeItWritesWholeLinesAtMostOnceAnIntervalAndTheLast() {
-        long interval = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(ProgressBars.LOG_EVERY_MILLIS);
+        long interval = TimeUnit.MILLISECONDS.toNanos(ProgressBars.LOG_EVERY_MILLIS);
         long[] now = {-5};   // any origin: nanoTime's may be negative
         ProgressBars.Console c = new ProgressBars.Console(out, 0, () -> now[0]);
         c.accept("task 0/5   ");
@@ -231,7 +236,7 @@ class ProgressBarsTest {
     /** A terminal's stderr need not flush without a line end: each redraw is flushed, or the bar would show only when a line is printed. */
     @Test
     void onATerminalEachRedrawIsFlushed() {
-        PrintStream buffered = new PrintStream(new java.io.BufferedOutputStream(bytes), false, StandardCharsets.UTF_8);
+        PrintStream buffered = new PrintStream(new BufferedOutputStream(bytes), false, StandardCharsets.UTF_8);
         ProgressBars.Console c = new ProgressBars.Console(buffered, 10);
         c.accept("bar 1/3");
         assertEquals("\rbar 1/3   ", written());
@@ -279,7 +284,7 @@ class ProgressBarsTest {
         Path data = dir.resolve("clips");
         String[] dataset = {"dataset", "--out", data.toString(), "--count", "3", "--size", "32", "--frames", "2"};
         assertEquals(0, Main.run(dataset));
-        org.apache.commons.io.file.PathUtils.deleteDirectory(data.resolve("clips/000001"));
+        PathUtils.deleteDirectory(data.resolve("clips/000001"));
         String err = CliRun.stderrOf(0, dataset);
         List<String> bars = err.lines().filter(l -> l.startsWith("clips ")).toList();
         assertTrue(bars.size() >= 2 && bars.get(0).contains(" 2/3 ") && bars.get(bars.size() - 1).contains(" 3/3 "), err);
@@ -306,7 +311,7 @@ class ProgressBarsTest {
     /** As if the run in {@code out} had stopped before checkpoint {@code step}: that checkpoint and the pointer to it gone. */
     private static void stoppedBefore(Path out, String step) throws Exception {
         Files.delete(out.resolve("latest"));
-        org.apache.commons.io.file.PathUtils.deleteDirectory(out.resolve("checkpoints").resolve(step));
+        PathUtils.deleteDirectory(out.resolve("checkpoints").resolve(step));
     }
 
     /** A resumed training run refused for other settings says so before any bar (it used to print a bar's first line, then the error). */
@@ -327,7 +332,7 @@ class ProgressBarsTest {
         stoppedBefore(out, "step-00000002");   // and step 1's weights file then cut short
         Path weights = out.resolve("checkpoints/step-00000001/weights.safetensors");
         byte[] whole = Files.readAllBytes(weights);
-        Files.write(weights, java.util.Arrays.copyOf(whole, whole.length - 1));
+        Files.write(weights, Arrays.copyOf(whole, whole.length - 1));
         String err = CliRun.stderrOf(2, fit);
         assertTrue(err.contains(weights.toString()), err);
         assertFalse(err.lines().anyMatch(l -> l.startsWith("image encoder ")), err);

@@ -14,11 +14,14 @@ import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.testing.CliRun;
 import dev.puppetengine.testing.ImageBytes;
 import dev.puppetengine.testing.ProcDir;
+import org.apache.commons.io.FileUtils;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import javax.imageio.ImageIO;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -186,7 +190,7 @@ class SampleCommandTest {
     /** A place where nothing can be created (/proc: even root cannot) is refused before any work, naming it (and why: {@link ProcDir}). */
     @Test
     void anOutputWhereNothingCanBeCreatedIsRefusedUpFront() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
         CliRun r = CliRun.of(sample(Path.of("/proc/x.gif")));
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("--out /proc/x.gif: " + ProcDir.refusal()), r.err());
@@ -234,7 +238,7 @@ class SampleCommandTest {
         Files.write(empty, new byte[0]);
         Files.write(zero, ImageBytes.headerOnlyPng(0, 1));
         Path cutBmp = dir.resolve("cut.bmp");
-        javax.imageio.ImageIO.write(ImageFiles.readRgb(image).toBufferedImage(), "bmp", cutBmp.toFile());
+        ImageIO.write(ImageFiles.readRgb(image).toBufferedImage(), "bmp", cutBmp.toFile());
         Files.write(cutBmp, Arrays.copyOf(Files.readAllBytes(cutBmp), 1000));
         Path badJson = dir.resolve("bad.json"), wrongJson = dir.resolve("wrong.json");
         Files.writeString(badJson, "{\"drags\": [ {\"start\": [1, 2], ");
@@ -355,7 +359,7 @@ class SampleCommandTest {
     @Test
     void openSaysTheGuidanceAndThatAModelMarkedUnscaledIsSampledSo() throws Exception {
         Path unscaled = dir.resolve("unscaled-tiny");
-        org.apache.commons.io.FileUtils.copyDirectory(model.toFile(), unscaled.toFile());
+        FileUtils.copyDirectory(model.toFile(), unscaled.toFile());
         UNetInputTest.setUNetInput(unscaled, "unscaled");
         SamplingArgs a = new SamplingArgs();
         a.target = new DeviceArgs();
@@ -386,7 +390,7 @@ class SampleCommandTest {
             try (var pm = a.open()) {
                 assertEquals(TinyModel.SIDE, pm.resolution());
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         });
     }

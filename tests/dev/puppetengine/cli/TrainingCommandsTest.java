@@ -1,17 +1,26 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.backend.Backend;
+import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.TrainingCheckpoint;
+import org.apache.commons.io.file.PathUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.LongStream;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static dev.puppetengine.pipeline.SamplingOptions.MAX_STEPS;
@@ -61,7 +70,7 @@ class TrainingCommandsTest {
             String encoderWeight = "encoder.conv_in.weight";
             double[] start = m0.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray();
             assertArrayEquals(start, dec.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray());
-            assertFalse(java.util.Arrays.equals(start, full.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray()));
+            assertFalse(Arrays.equals(start, full.vaeWeights().parameters().get(encoderWeight).value().toDoubleArray()));
         }
         try (RunDirectory held = RunDirectory.lock(vae)) {   // one run at a time per run directory
             assertEquals(2, Main.run("train-vae", "--model", model.toString(), "--data", data.toString(), "--out", vae.toString(),
@@ -82,7 +91,7 @@ class TrainingCommandsTest {
         // prepare loads only the encoders, and only when there is work: a copy of the model whose UNet file is zeros
         // (same size, so the manifest's checks pass) prepares; with its image encoder zeroed too it still finds its work done
         Path prepared = dir.resolve("prepared"), encoders = dir.resolve("encoders");
-        org.apache.commons.io.file.PathUtils.copyDirectory(enc.resolve("model"), encoders);
+        PathUtils.copyDirectory(enc.resolve("model"), encoders);
         var files = ModelDirectory.read(encoders).components();
         zero(encoders.resolve(files.get("unet").file()));
         String preparedSaid = stderrOf(0, "prepare", "--model", encoders.toString(), "--data", data.toString(), "--out", prepared.toString());
@@ -130,34 +139,34 @@ class TrainingCommandsTest {
         String[] big = train.clone();
         big[6] = dir.resolve("r-big").toString();
         big[2] = dir.resolve("absent").toString();   // refused before any model loads (here there is none to load)
-        big = java.util.stream.Stream.concat(java.util.Arrays.stream(big), java.util.stream.Stream.of("--batch-size", "5000")).toArray(String[]::new);
+        big = Stream.concat(Arrays.stream(big), Stream.of("--batch-size", "5000")).toArray(String[]::new);
         String tooBig = stderrOf(2, big);
         assertTrue(tooBig.contains("error: --batch-size 5000 is larger than the 5 training clips of " + prepared), tooBig);
         assertFalse(Files.exists(dir.resolve("r-big")), "a run refused at its start leaves no --out directory behind");
         // a run begun by an engine with another random-stream layout is not resumed with other draws
         Path config = run.resolve("config.json");
         String saved = Files.readString(config);
-        com.fasterxml.jackson.databind.node.ObjectNode older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
+        ObjectNode older = (ObjectNode) Json.mapper().readTree(saved);
         older.remove("random_streams");
         Files.writeString(config, older.toString());
         String layout = stderrOf(2, train);
         assertTrue(layout.contains(config + ": this run directory was begun by an earlier engine, which did not record random_streams: resuming it"
                 + " could not be checked to go on as it began; use a new --out directory"), layout);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).remove("seed");
+        ((ObjectNode) older.get("training")).remove("seed");
         Files.writeString(config, older.toString());
         assertTrue(stderrOf(2, train).contains("which did not record training.seed, random_streams:"));
-        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).put("knob", 1);   // a field this engine does not have
+        ((ObjectNode) older.get("training")).put("knob", 1);   // a field this engine does not have
         Files.writeString(config, older.toString());
         assertTrue(stderrOf(2, train).contains("begun by another version of the engine, which did not record training.seed, random_streams and recorded"
                 + " training.knob, unknown to this one: resuming it could not be checked"));
-        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).remove("knob");
-        ((com.fasterxml.jackson.databind.node.ObjectNode) older.get("training")).put("steps", 3);   // a setting that differs too: named as such
+        ((ObjectNode) older.get("training")).remove("knob");
+        ((ObjectNode) older.get("training")).put("steps", 3);   // a setting that differs too: named as such
         Files.writeString(config, older.toString());
         String both = stderrOf(2, train);
         assertTrue(both.contains("started with other settings or inputs (training.seed (absent) -> 1024, training.steps 3 -> 2, random_streams (absent: an"
                 + " engine before 2026-12-01) -> 2"), both);
         // a run begun before its inputs were recorded resumes as it was
-        older = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(saved);
+        older = (ObjectNode) Json.mapper().readTree(saved);
         older.remove("inputs");
         Files.writeString(config, older.toString());
         assertEquals(0, Main.run(train));
@@ -205,11 +214,11 @@ class TrainingCommandsTest {
         try (SafetensorsReader r = SafetensorsReader.open(runBf16.resolve("model/unet.safetensors"));
              SafetensorsReader src = SafetensorsReader.open(enc.resolve("model").resolve("unet.safetensors"));
              SafetensorsReader master = SafetensorsReader.open(TrainingCheckpoint.latest(runBf16).resolve("weights.safetensors"));
-             dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
-            dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+             Scope s = Scope.open()) {
+            Backend cpu = CpuBackend.get();
             String trained = r.entries().stream().map(e -> e.name()).filter(n -> n.contains(".attn1.to_q.weight")).findFirst().orElseThrow();
             double[] w = r.load(trained, cpu, DType.F32).toDoubleArray();
-            long finer = java.util.Arrays.stream(w).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
+            long finer = Arrays.stream(w).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
             assertTrue(finer > w.length / 2, finer + " of " + w.length + " exported values of " + trained + " have more precision than bf16");
             assertArrayEquals(master.load(trained, cpu, DType.F32).toDoubleArray(), w, "the trained weight is its checkpoint's fp32 master");
             assertArrayEquals(src.load("conv_in.weight", cpu, DType.F32).toDoubleArray(), r.load("conv_in.weight", cpu, DType.F32).toDoubleArray(),
@@ -286,12 +295,12 @@ class TrainingCommandsTest {
         try (SafetensorsReader exported = SafetensorsReader.open(run.resolve("model").resolve(component + ".safetensors"));
              SafetensorsReader ema = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("ema.safetensors"));
              SafetensorsReader last = SafetensorsReader.open(TrainingCheckpoint.latest(run).resolve("weights.safetensors"));
-             dev.puppetengine.tensor.Scope s = dev.puppetengine.tensor.Scope.open()) {
-            dev.puppetengine.backend.Backend cpu = dev.puppetengine.backend.cpu.CpuBackend.get();
+             Scope s = Scope.open()) {
+            Backend cpu = CpuBackend.get();
             DType dtype = exported.entry(tensor).dtype();   // --export-dtype's: the checkpoint's values rounded to it
             double[] w = exported.load(tensor, cpu, dtype).toDoubleArray();
             assertArrayEquals(ema.load(tensor, cpu, dtype).toDoubleArray(), w, component);
-            assertFalse(java.util.Arrays.equals(last.load(tensor, cpu, dtype).toDoubleArray(), w), component + ": the EMA differs from the last step's weights");
+            assertFalse(Arrays.equals(last.load(tensor, cpu, dtype).toDoubleArray(), w), component + ": the EMA differs from the last step's weights");
         }
     }
 
@@ -463,7 +472,7 @@ class TrainingCommandsTest {
     }
 
     /** Overwrites a file with as many zero bytes: still the manifest's size, no longer a safetensors file. */
-    private static void zero(Path file) throws java.io.IOException {
+    private static void zero(Path file) throws IOException {
         Files.write(file, new byte[Math.toIntExact(Files.size(file))]);
     }
 }

@@ -10,12 +10,15 @@ import dev.puppetengine.pipeline.DragPath;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import org.apache.commons.io.FileUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -32,11 +35,11 @@ class UNetInputTest {
         Path scaled = TinyModel.write(dir.resolve("scaled"));
         assertFalse(Files.readString(scaled.resolve(ModelDirectory.MANIFEST)).contains("unet_input"), "absent by default: scaled by c_in");
         Path unscaled = dir.resolve("unscaled");
-        org.apache.commons.io.FileUtils.copyDirectory(scaled.toFile(), unscaled.toFile());
+        FileUtils.copyDirectory(scaled.toFile(), unscaled.toFile());
         setUNetInput(unscaled, "unscaled");
 
         byte[] rgb = new byte[64 * 64 * 3];
-        new java.util.Random(3).nextBytes(rgb);
+        new Random(3).nextBytes(rgb);
         RgbImage image = new RgbImage(64, 64, rgb);
         List<DragPath> drags = List.of(DragPath.line(0.3, 0.5, 0.6, 0.5));
         SamplingOptions opts = SamplingOptions.defaults().withSteps(2).withFrames(14);
@@ -46,7 +49,7 @@ class UNetInputTest {
             List<RgbImage> off = a.sample(image, drags, opts.withScaleInput(false), null).frames(), marked = b.sample(image, drags, opts, null).frames(),
                     on = a.sample(image, drags, opts, null).frames();
             for (int f = 0; f < off.size(); f++) assertArrayEquals(off.get(f).pixels(), marked.get(f).pixels(), "frame " + f);
-            assertFalse(java.util.Arrays.equals(on.get(13).pixels(), marked.get(13).pixels()), "scaling the input changes the video");
+            assertFalse(Arrays.equals(on.get(13).pixels(), marked.get(13).pixels()), "scaling the input changes the video");
         }
 
         setUNetInput(unscaled, "raw");

@@ -1,26 +1,50 @@
 package dev.puppetengine.convert;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.safetensors.SafetensorsEntry;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.ModelPresets;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
+import dev.puppetengine.model.clip.ClipVisionModelWithProjection;
+import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
+import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
+import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.CliRun;
+import dev.puppetengine.testing.OpenFiles;
+import dev.puppetengine.testing.ProcDir;
+import org.apache.commons.io.FileUtils;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -84,8 +108,8 @@ class ConvertErrorsTest {
         assertFalse(r.out().contains("warning"), r.out());
         assertFalse(r.text().contains("unscaled"), r.text());
 
-        Path m = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // as train --unscaled-input marks its export
-        com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(m.toFile());
+        Path m = engine.resolve(ModelDirectory.MANIFEST);   // as train --unscaled-input marks its export
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(m.toFile());
         Files.writeString(m, json.put("unet_input", "unscaled").toString());
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
         assertTrue(r.err().contains("warning: the UNet was trained on the unscaled noisy latent") && r.err().contains("sample the export without that scaling"), r.text());
@@ -93,15 +117,15 @@ class ConvertErrorsTest {
         Path back = dir.resolve("back"), exported = dir.resolve("exported");
         assertEquals(0, run(engine.toString(), "--to", "diffusers", "--out", exported.toString()).code());
         assertEquals(0, run(exported.toString(), "--preset", "toy", "--out", back.toString()).code());
-        assertFalse(dev.puppetengine.model.checkpoint.ModelDirectory.read(back).scalesUNetInput());
+        assertFalse(ModelDirectory.read(back).scalesUNetInput());
     }
 
     /** An output where nothing can be created is refused before the checkpoint is read (minutes for the full model). */
     @Test
     void anOutputWhereNothingCanBeCreatedIsRefusedFirst() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
         CliRun r = run(dir.resolve("no-such-input").toString(), "--preset", "toy", "--out", "/proc/x");
-        assertFails(r, "--out /proc/x: " + dev.puppetengine.testing.ProcDir.refusal());
+        assertFails(r, "--out /proc/x: " + ProcDir.refusal());
     }
 
     /** An unknown --dtype or --preset is refused naming the option, as by every other command, before any input is read. */
@@ -148,12 +172,12 @@ class ConvertErrorsTest {
         Path engine = dir.resolve("engine"), export = dir.resolve("export");
         CliRun r = run(folder.toString(), "--preset", "toy", "--out", engine.toString());
         assertEquals(0, r.code(), r.text());
-        dev.puppetengine.model.checkpoint.ModelDirectory.Entry unet = dev.puppetengine.model.checkpoint.ModelDirectory.read(engine).components().get("unet");
-        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "unet.safetensors           %5d tensors %,15d params %,15d bytes  BF16  sha256 %s%n",
+        ModelDirectory.Entry unet = ModelDirectory.read(engine).components().get("unet");
+        assertTrue(r.out().contains(String.format(Locale.ROOT, "unet.safetensors           %5d tensors %,15d params %,15d bytes  BF16  sha256 %s%n",
                 unet.tensors(), unet.parameters(), unet.bytes(), unet.sha256())) && r.out().endsWith("wrote " + engine + "\n"), r.out());   // the report: each file written
         assertFails(run(engine.toString(), engine.toString(), "--to", "diffusers", "--dry-run"), "--to diffusers takes one engine model directory, got 2 inputs");
         r = run(engine.toString(), "--to", "diffusers", "--out", export.toString());
-        assertTrue(r.out().contains("unet/diffusion_pytorch_model.safetensors") && r.out().contains("sha256 " + dev.puppetengine.model.checkpoint.ModelDirectory.sha256(
+        assertTrue(r.out().contains("unet/diffusion_pytorch_model.safetensors") && r.out().contains("sha256 " + ModelDirectory.sha256(
                 export.resolve("unet/diffusion_pytorch_model.safetensors"))) && r.out().endsWith("wrote " + export + "\n"), r.out());
         assertTrue(r.err().lines().anyMatch(l -> l.startsWith("export 100%")), r.err());   // the bar closed, drawn full
         r = run(engine.toString(), "--to", "diffusers", "--dry-run");
@@ -175,13 +199,13 @@ class ConvertErrorsTest {
         assertTrue(r.out().contains("detected " + folder + ": diffusers folder (unet unet/diffusion_pytorch_model.safetensors, vae vae/diffusion_pytorch_model.safetensors,"
                 + " image_encoder image_encoder/model.safetensors)"), r.out());
         assertTrue(r.out().contains("\n               dropped add_embedding (4 tensors)"), r.out());   // the plan's notes, under their component
-        long params = Stream.of(new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
-                        new dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new dev.puppetengine.model.clip.ClipVisionModelWithProjection(Synthetic.TOY.clip()))
-                .flatMap(m -> m.namedParameters().values().stream()).mapToLong(dev.puppetengine.nn.Parameter::numel).sum();
-        int tensors = Stream.of(new dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
-                new dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new dev.puppetengine.model.clip.ClipVisionModelWithProjection(Synthetic.TOY.clip()))
+        long params = Stream.of(new UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
+                        new AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new ClipVisionModelWithProjection(Synthetic.TOY.clip()))
+                .flatMap(m -> m.namedParameters().values().stream()).mapToLong(Parameter::numel).sum();
+        int tensors = Stream.of(new UNetSpatioTemporalConditionModel(Synthetic.TOY.unet()),
+                new AutoencoderKLTemporalDecoder(Synthetic.TOY.vae()), new ClipVisionModelWithProjection(Synthetic.TOY.clip()))
                 .mapToInt(m -> m.namedParameters().size()).sum();
-        assertTrue(r.out().contains(String.format(java.util.Locale.ROOT, "would write %,d tensors as BF16 (%,d bytes of weights); nothing written", tensors, 2 * params)), r.out());
+        assertTrue(r.out().contains(String.format(Locale.ROOT, "would write %,d tensors as BF16 (%,d bytes of weights); nothing written", tensors, 2 * params)), r.out());
         Path ckpts = Files.createDirectories(dir.resolve("ckpts"));
         Path index = Synthetic.writeSharded(ckpts, "model", null, Synthetic.svdUnet(), DType.F32, 2);
         r = run(ckpts.toString(), "--preset", "toy", "--dry-run");
@@ -193,21 +217,21 @@ class ConvertErrorsTest {
         Files.writeString(bad.resolve(index.getFileName()), Files.readString(index).replace("\"weight_map\" : {", "\"weight_map\" : {\"nothing\" : \"model-00001-of-00002.safetensors\","));
         Path noVae = copyFolder();   // opens the UNet's file, then fails on the VAE's folder: the UNet's is closed too
         Files.delete(noVae.resolve("vae/diffusion_pytorch_model.safetensors"));
-        long before = dev.puppetengine.testing.OpenFiles.count();
+        long before = OpenFiles.count();
         for (int i = 0; i < 12; i++) {   // 3 + 2 + 2 + 1 files each
             assertEquals(2, run(noVae.toString(), "--preset", "toy", "--dry-run").code());
             assertEquals(0, run(folder.toString(), "--preset", "toy", "--dry-run").code());
             assertEquals(0, run(ckpts.toString(), "--preset", "toy", "--dry-run").code());
             assertEquals(2, run(bad.toString(), "--preset", "toy", "--dry-run").code());
         }
-        assertTrue(dev.puppetengine.testing.OpenFiles.count() < before + 8, before + " open files before, " + dev.puppetengine.testing.OpenFiles.count() + " after");
+        assertTrue(OpenFiles.count() < before + 8, before + " open files before, " + OpenFiles.count() + " after");
     }
 
     @Test
     void truncatedFile() throws IOException {
         Path in = copyFolder(), unet = in.resolve("unet/diffusion_pytorch_model.safetensors"), out = dir.resolve("model");
         byte[] all = Files.readAllBytes(unet);
-        Files.write(unet, java.util.Arrays.copyOf(all, all.length / 2));
+        Files.write(unet, Arrays.copyOf(all, all.length / 2));
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), unet.toString(), "outside the data section");
         assertNothingLeft(out);
     }
@@ -216,12 +240,12 @@ class ConvertErrorsTest {
     @Test
     void anEngineExportsModelFieldsAreCheckedNamingTheConfig() throws IOException {
         Path in = copyFolder(), cfg = in.resolve("unet/config.json"), out = dir.resolve("model");
-        com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(cfg);
+        ObjectNode good = (ObjectNode) Json.read(cfg);
         String[][] cases = {{"resolution", "\"abc\"", "field 'resolution' must be an integer"}, {"resolution", "true", "field 'resolution' must be an integer"},
                 {"resolution", "100", "field 'resolution' must be a multiple of 64, found 100"}, {"kind", "{}", "field 'kind' must be a string"},
                 {"unet_input", "\"Unscaled\"", "field 'unet_input' must be \"unscaled\" or absent"}};
         for (String[] c : cases) {
-            Files.writeString(cfg, good.deepCopy().set(c[0], dev.puppetengine.io.Json.mapper().readTree(c[1])).toString());
+            Files.writeString(cfg, good.deepCopy().set(c[0], Json.mapper().readTree(c[1])).toString());
             assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), cfg + ": " + c[2]);
             assertNothingLeft(out);
         }
@@ -241,7 +265,7 @@ class ConvertErrorsTest {
 
         Files.writeString(index, good);
         Files.move(in.resolve("vae").resolve(second), dir.resolve(second));
-        java.util.List<String> inSecond = new java.util.TreeSet<>(Synthetic.vae().keySet()).stream()
+        List<String> inSecond = new TreeSet<>(Synthetic.vae().keySet()).stream()
                 .filter(k -> good.contains("\"" + k + "\" : \"" + second + "\"")).toList();   // the index's map, in name order
         assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()),
                 index + ": shard " + second + " (of " + inSecond.get(0) + " and " + (inSecond.size() - 1) + " more tensors) is missing");
@@ -340,31 +364,31 @@ class ConvertErrorsTest {
             assertNothingLeft(out);
         }
         Path engine = dir.resolve("engine"), encoder = engine.resolve("image_encoder.safetensors");
-        org.apache.commons.io.FileUtils.copyDirectory(Path.of("models/toy").toFile(), engine.toFile());
+        FileUtils.copyDirectory(Path.of("models/toy").toFile(), engine.toFile());
         try (SafetensorsReader r = SafetensorsReader.open(encoder);
-             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(encoder, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
-            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+             FileChannel ch = FileChannel.open(encoder, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(len, 0);
-            ch.write(java.nio.ByteBuffer.wrap(new byte[]{(byte) 0x80, (byte) 0xff}), 8 + len.getLong(0) + r.entry("visual_projection.weight").begin());   // bf16 -Infinity
+            ch.write(ByteBuffer.wrap(new byte[]{(byte) 0x80, (byte) 0xff}), 8 + len.getLong(0) + r.entry("visual_projection.weight").begin());   // bf16 -Infinity
         }
         Path exported = dir.resolve("exported");
         assertFails(run(engine.toString(), "--to", "diffusers", "--out", exported.toString()),
                 encoder + ": tensor visual_projection.weight is not finite (element 0 of ");
         assertNothingLeft(exported);
         // an integer tensor where a weight belongs: exported as it was without --dtype, an IllegalArgumentException naming no file with it
-        List<dev.puppetengine.io.safetensors.SafetensorsWriter.Item> items = new java.util.ArrayList<>();
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
         Path ints = dir.resolve("ints.safetensors");
         try (SafetensorsReader r = SafetensorsReader.open(Path.of("models/toy/image_encoder.safetensors"))) {
-            for (dev.puppetengine.io.safetensors.SafetensorsEntry e : r.entries()) {
+            for (SafetensorsEntry e : r.entries()) {
                 boolean replaced = e.name().equals("visual_projection.weight");
-                items.add(new dev.puppetengine.io.safetensors.SafetensorsWriter.Item(e.name(), replaced ? DType.I32 : e.dtype(), e.shape(),
-                        sink -> sink.put(replaced ? java.nio.ByteBuffer.allocate((int) e.byteSize() * 2) : r.read(e.name()))));
+                items.add(new SafetensorsWriter.Item(e.name(), replaced ? DType.I32 : e.dtype(), e.shape(),
+                        sink -> sink.put(replaced ? ByteBuffer.allocate((int) e.byteSize() * 2) : r.read(e.name()))));
             }
-            dev.puppetengine.io.safetensors.SafetensorsWriter.write(ints, r.metadata(), items);
+            SafetensorsWriter.write(ints, r.metadata(), items);
         }
-        Path manifest = engine.resolve(dev.puppetengine.model.checkpoint.ModelDirectory.MANIFEST);   // the file's new size, so that it loads
+        Path manifest = engine.resolve(ModelDirectory.MANIFEST);   // the file's new size, so that it loads
         Files.writeString(manifest, Files.readString(manifest).replace("\"bytes\" : " + Files.size(encoder), "\"bytes\" : " + Files.size(ints)));
-        Files.move(ints, encoder, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(ints, encoder, StandardCopyOption.REPLACE_EXISTING);
         for (String[] dtype : new String[][]{{}, {"--dtype", "fp32"}})
             assertFails(run(cat(new String[]{engine.toString(), "--to", "diffusers", "--out", exported.toString()}, dtype)),
                     encoder + ": tensor visual_projection.weight is I32, expected a floating type");
@@ -427,10 +451,10 @@ class ConvertErrorsTest {
         try (Stream<Path> s = Files.list(out)) {
             for (Path f : s.toList()) Files.copy(f, swapped.resolve(f.getFileName()));
         }
-        Files.copy(out.resolve("vae.safetensors"), swapped.resolve("unet.safetensors"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        com.fasterxml.jackson.databind.node.ObjectNode man = (com.fasterxml.jackson.databind.node.ObjectNode)
-                dev.puppetengine.io.Json.mapper().readTree(swapped.resolve("manifest.json").toFile());
-        ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
+        Files.copy(out.resolve("vae.safetensors"), swapped.resolve("unet.safetensors"), StandardCopyOption.REPLACE_EXISTING);
+        ObjectNode man = (ObjectNode)
+                Json.mapper().readTree(swapped.resolve("manifest.json").toFile());
+        ((ObjectNode) man.get("components").get("unet")).put("bytes", Files.size(swapped.resolve("unet.safetensors")));
         Files.writeString(swapped.resolve("manifest.json"), man.toString());
         assertFails(run(swapped.toString(), "--to", "diffusers", "--dry-run"), "unet.safetensors");
 
@@ -449,8 +473,8 @@ class ConvertErrorsTest {
             SafetensorsWriter.write(cut.resolve("vae.safetensors"), r.metadata(), kept);
             dropped = r.entries().get(0).name();
         }
-        man = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(cut.resolve("manifest.json").toFile());
-        ((com.fasterxml.jackson.databind.node.ObjectNode) man.get("components").get("vae")).put("bytes", Files.size(cut.resolve("vae.safetensors")));
+        man = (ObjectNode) Json.mapper().readTree(cut.resolve("manifest.json").toFile());
+        ((ObjectNode) man.get("components").get("vae")).put("bytes", Files.size(cut.resolve("vae.safetensors")));
         Files.writeString(cut.resolve("manifest.json"), man.toString());
         assertFails(run(cut.toString(), "--to", "diffusers", "--dry-run"), "vae.safetensors", dropped);
         Path cutExport = dir.resolve("cut-export");
@@ -547,17 +571,17 @@ class ConvertErrorsTest {
         Path out = dir.resolve("model");
         byte[] sd = Files.readAllBytes(fixture("state_dict.pt"));
         Path half = dir.resolve("half.pt");
-        Files.write(half, java.util.Arrays.copyOf(sd, sd.length / 2));
+        Files.write(half, Arrays.copyOf(sd, sd.length / 2));
         assertFails(run(half.toString(), "--out", out.toString()), half + ": starts like a zip torch checkpoint but is not a readable zip archive");
 
         Path deflated = dir.resolve("deflated.pt");   // the same entries, compressed, then data.pkl's stream made invalid
         String pkl = null;
-        try (java.util.zip.ZipFile in = new java.util.zip.ZipFile(fixture("state_dict.pt").toFile());
-             java.util.zip.ZipOutputStream zo = new java.util.zip.ZipOutputStream(Files.newOutputStream(deflated))) {
-            for (java.util.zip.ZipEntry e : java.util.Collections.list(in.entries())) {
+        try (ZipFile in = new ZipFile(fixture("state_dict.pt").toFile());
+             ZipOutputStream zo = new ZipOutputStream(Files.newOutputStream(deflated))) {
+            for (ZipEntry e : Collections.list(in.entries())) {
                 if (e.getName().endsWith("/data.pkl")) pkl = e.getName();
-                zo.putNextEntry(new java.util.zip.ZipEntry(e.getName()));   // DEFLATED, the stream's default
-                try (java.io.InputStream is = in.getInputStream(e)) {
+                zo.putNextEntry(new ZipEntry(e.getName()));   // DEFLATED, the stream's default
+                try (InputStream is = in.getInputStream(e)) {
                     is.transferTo(zo);
                 }
                 zo.closeEntry();
@@ -566,14 +590,14 @@ class ConvertErrorsTest {
         byte[] z = Files.readAllBytes(deflated), name = pkl.getBytes(StandardCharsets.UTF_8);
         int header = 0;                                // data.pkl's local header: "PK\3\4", 26 bytes of fields, then its name
         while (!(z[header] == 'P' && z[header + 1] == 'K' && z[header + 2] == 3 && z[header + 3] == 4
-                && java.util.Arrays.equals(z, header + 30, header + 30 + name.length, name, 0, name.length))) header++;
+                && Arrays.equals(z, header + 30, header + 30 + name.length, name, 0, name.length))) header++;
         int extra = (z[header + 28] & 0xff) | (z[header + 29] & 0xff) << 8;
         z[header + 30 + name.length + extra] = (byte) 0xff;   // a final block of the reserved type 3
         Files.write(deflated, z);
         assertFails(run(deflated.toString(), "--out", out.toString()), deflated + ": zip entry " + pkl + " is damaged (invalid block type)");
 
         Path tiny = dir.resolve("tiny.safetensors");
-        Files.write(tiny, java.util.Arrays.copyOf(Files.readAllBytes(folder.resolve("unet/diffusion_pytorch_model.safetensors")), 5));
+        Files.write(tiny, Arrays.copyOf(Files.readAllBytes(folder.resolve("unet/diffusion_pytorch_model.safetensors")), 5));
         assertFails(run(tiny.toString(), "--out", out.toString()), tiny + ": 5 bytes, too short to be a safetensors file or a torch checkpoint");
         Path png = Path.of("examples/fish.png");   // not a checkpoint at all: said so, not as a pickle opcode at byte 1
         assertFails(run(png.toString(), "--out", out.toString()), png + ": not a torch checkpoint or pickle (neither a zip archive nor a pickle stream; it is a PNG image)");

@@ -19,6 +19,8 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -69,13 +71,13 @@ class ConvertNamesTest {
     /** Every sgm name the converter reads for SVD, against the real file's key list (tests/resources/convert/svd_sgm_keys.txt). */
     @Test
     void sgmNamesAreTheRealFilesKeys() throws IOException {
-        java.util.Set<String> real = new java.util.TreeSet<>();
+        Set<String> real = new TreeSet<>();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(ConvertNamesTest.class.getResourceAsStream("/convert/svd_sgm_keys.txt"), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) if (!line.isBlank() && !line.startsWith("#")) real.add(line.strip());
         }
         assertEquals(2194, real.size());
         ModelPresets svd = ModelPresets.named("svd-img2vid");
-        java.util.Set<String> ours = new java.util.TreeSet<>();
+        Set<String> ours = new TreeSet<>();
         for (String k : new UNetSpatioTemporalConditionModel(svd.unet()).namedParameters().keySet())
             ours.add(SgmNames.UNET_PREFIX + SgmNames.unet(svd.unet(), k).name());
         int levels = svd.vae().blockOutChannels().size();
@@ -83,7 +85,7 @@ class ConvertNamesTest {
             ours.add((k.startsWith("decoder.") ? SgmNames.VAE_PREFIX : SgmNames.COND_ENCODER_PREFIX) + SgmNames.vae(levels, k).name());
         for (String k : new ClipVisionModelWithProjection(svd.clip()).namedParameters().keySet())
             ours.add(SgmNames.CLIP_PREFIX + SgmNames.clip(k).name());
-        java.util.Set<String> missing = new java.util.TreeSet<>(real), extra = new java.util.TreeSet<>(ours);
+        Set<String> missing = new TreeSet<>(real), extra = new TreeSet<>(ours);
         missing.removeAll(ours);
         extra.removeAll(real);
         assertEquals(List.of(), List.copyOf(extra), "names the converter would look for that the file does not have");

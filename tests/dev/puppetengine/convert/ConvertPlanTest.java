@@ -126,7 +126,7 @@ class ConvertPlanTest {
         t.put("decoder.conv_in.weight", header("decoder.conv_in.weight", DType.F32, new int[]{1, 2, 3}));
         t.put("decoder.conv_in.bias", header("decoder.conv_in.bias", DType.I32, t.get("decoder.conv_in.bias").shape()));
         UserError e = assertThrows(UserError.class, () -> plan(ComponentInput.VAE, t, false));
-        assertTrue(e.getMessage().contains("2 mis-shaped: decoder.conv_in.weight: shape [1, 2, 3], expected " + java.util.Arrays.toString(convIn.checkpointShape())
+        assertTrue(e.getMessage().contains("2 mis-shaped: decoder.conv_in.weight: shape [1, 2, 3], expected " + Arrays.toString(convIn.checkpointShape())
                 + ", decoder.conv_in.bias: dtype I32, expected a floating type"), e.getMessage());
 
         List<EngineConversion.Planned> p = new ArrayList<>();

@@ -13,6 +13,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -74,7 +76,7 @@ class ConvertRoundTripTest {
      */
     @Test
     void theConditioningFrameEncoderOfAnSgmFileIsTheVaesEncoder() throws IOException {
-        Map<String, Synthetic.Values> vae = new java.util.LinkedHashMap<>(Synthetic.vae()), cond = new java.util.LinkedHashMap<>();
+        Map<String, Synthetic.Values> vae = new LinkedHashMap<>(Synthetic.vae()), cond = new LinkedHashMap<>();
         vae.replaceAll((k, v) -> {
             if (!k.startsWith("encoder.") && !k.startsWith("quant_conv.")) return v;
             float[] d = v.data().clone();
@@ -86,16 +88,16 @@ class ConvertRoundTripTest {
         Path sgm = Synthetic.sgmFile(dir.resolve("svd-cond.safetensors"), DType.F32, vae);
         Path a = dir.resolve("engine-cond-diffusers"), b = dir.resolve("engine-cond-sgm");
         assertEquals(0, Main.run("convert", folder.toString(), "--preset", "toy", "--out", a.toString()));
-        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", sgm.toString(), "--preset", "toy", "--out", b.toString());
+        CliRun r = CliRun.of("convert", sgm.toString(), "--preset", "toy", "--out", b.toString());
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("first_stage_model.* 370 tensors -> vae; conditioner.embedders.0.open_clip.model.visual.* 32 tensors -> image_encoder;"
                 + " the vae's encoder and quant_conv from conditioner.embedders.3.encoder.* (SVD's conditioning-frame encoder); ignored: {conditioner.embedders.3=1})"), r.out());
         assertArrayEquals(Files.readAllBytes(a.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors")));
         // without the copy's quant_conv, first_stage_model's encoder; the leftover named by its sub-model
-        r = dev.puppetengine.testing.CliRun.of("convert", dir.resolve("svd.safetensors").toString(), "--preset", "toy", "--dry-run");
+        r = CliRun.of("convert", dir.resolve("svd.safetensors").toString(), "--preset", "toy", "--dry-run");
         assertTrue(r.out().contains(": Stability single-file (sgm) checkpoint, safetensors (model.diffusion_model.* 1426 tensors -> unet; first_stage_model.* 368 tensors"
                 + " -> vae; conditioner.embedders.0.open_clip.model.visual.* 32 tensors -> image_encoder; ignored: {conditioner.embedders.3=1})"), r.out());
-        assertFalse(java.util.Arrays.equals(Files.readAllBytes(fromSgm.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors"))),
+        assertFalse(Arrays.equals(Files.readAllBytes(fromSgm.resolve("vae.safetensors")), Files.readAllBytes(b.resolve("vae.safetensors"))),
                 "first_stage_model.encoder (the other values) was not used");
     }
 
@@ -194,7 +196,7 @@ class ConvertRoundTripTest {
             return new Synthetic.Values(v.shape(), d);
         });
         Synthetic.write(pmFile, pm, DType.F32);
-        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", folder.toString(), pmFile.toString(), "--preset", "toy", "--out", out.toString());
+        CliRun r = CliRun.of("convert", folder.toString(), pmFile.toString(), "--preset", "toy", "--out", out.toString());
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("  unet from " + pmFile + " replaces the one in " + folder.resolve("unet/diffusion_pytorch_model.safetensors")), r.out());
         assertTrue(r.out().contains("detected " + pmFile + ": Puppet-Master UNet (diffusers names + drag modules), safetensors, " + pm.size() + " tensors"), r.out());
@@ -206,18 +208,18 @@ class ConvertRoundTripTest {
     /** One file of diffusers-named VAE, UNet and CLIP tensors: three components, planned in the usual order; a name of neither joins the larger (the UNet) and is reported there. */
     @Test
     void aFileOfSeveralComponentsIsSplitAndAnUnknownNameJoinsTheLargest() throws IOException {
-        Map<String, Synthetic.Values> both = new java.util.LinkedHashMap<>(Synthetic.vae());   // the VAE first: the smaller, listed first
+        Map<String, Synthetic.Values> both = new LinkedHashMap<>(Synthetic.vae());   // the VAE first: the smaller, listed first
         both.putAll(Synthetic.svdUnet());
         both.putAll(Synthetic.clip());
         both.put("extra.weight", new Synthetic.Values(new int[]{2}, new float[2]));
         Path file = dir.resolve("unet-and-vae.safetensors");
         Synthetic.write(file, both, DType.F32);
-        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
+        CliRun r = CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
         assertEquals(2, r.code(), r.text());
         assertTrue(r.err().contains(file + ": does not match the toy unet: 1 unexpected: extra.weight"), r.text());
         both.remove("extra.weight");
         Synthetic.write(file, both, DType.F32);
-        r = dev.puppetengine.testing.CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
+        r = CliRun.of("convert", file.toString(), "--preset", "toy", "--dry-run");
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("detected " + file + ": vae + SVD UNet (diffusers names) + image_encoder, safetensors, " + both.size() + " tensors"), r.out());
         int unet = r.out().indexOf("\nunet "), vae = r.out().indexOf("\nvae "), encoder = r.out().indexOf("\nimage_encoder ");
@@ -232,12 +234,12 @@ class ConvertRoundTripTest {
     void aTorchStateDictUnderWrappersConvertsAsTheSafetensorsOne() throws IOException {
         Path pt = dir.resolve("vae-ema.pt"), out = dir.resolve("engine-from-torch");
         Synthetic.torchFile(pt, Synthetic.vae(), "model", "module");
-        dev.puppetengine.testing.CliRun r = dev.puppetengine.testing.CliRun.of("convert", pt.toString(), "--preset", "toy", "--out", out.toString());
+        CliRun r = CliRun.of("convert", pt.toString(), "--preset", "toy", "--out", out.toString());
         assertEquals(0, r.code(), r.text());
         assertTrue(r.out().contains("detected " + pt + ": vae, torch, state dict under 'module', " + Synthetic.vae().size() + " tensors"), r.out());
         assertArrayEquals(Files.readAllBytes(fromDiffusers.resolve("vae.safetensors")), Files.readAllBytes(out.resolve("vae.safetensors")));
         Synthetic.torchFile(pt, Map.of(), "model", "module");
-        r = dev.puppetengine.testing.CliRun.of("convert", pt.toString(), "--preset", "toy", "--dry-run");
+        r = CliRun.of("convert", pt.toString(), "--preset", "toy", "--dry-run");
         assertEquals(2, r.code(), r.text());
         assertTrue(r.err().contains(pt + ": a torch file without a state dict (expected a dict of tensors, possibly under one of [state_dict, model, module, ema,"
                 + " model_ema, ema_model]); found a dict with keys [epoch, model]"), r.text());

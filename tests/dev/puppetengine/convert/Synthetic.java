@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 
 import static dev.puppetengine.testing.TorchPickles.LITTLE;
 import static dev.puppetengine.testing.TorchPickles.MAGIC;
@@ -82,7 +83,7 @@ final class Synthetic {
      * The same tensors under sgm names; the test does the value side itself (fusing q/k/v row-wise, transposing
      * the projection, 1x1-conv shapes), so the converter's split and transposes are checked against it.
      */
-    static Map<String, Values> sgm(String prefix, Map<String, Values> diffusers, java.util.function.Function<String, SgmNames.Ref> names) {
+    static Map<String, Values> sgm(String prefix, Map<String, Values> diffusers, Function<String, SgmNames.Ref> names) {
         Map<String, Values> out = new LinkedHashMap<>();
         for (Map.Entry<String, Values> e : diffusers.entrySet()) {
             SgmNames.Ref ref = names.apply(e.getKey());

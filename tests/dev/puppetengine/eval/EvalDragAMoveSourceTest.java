@@ -14,8 +14,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -64,7 +66,7 @@ class EvalDragAMoveSourceTest {
                 for (int p = 0; p < 32 * 32; p += 97) assertEquals(nchw[c * 1024 + p], nhwc[p * 4 + c], 0, "channel " + c + " pixel " + p);
             assertArrayEquals(b.embedding().toFloatArray(), ex.precomputed().embedding());
         }
-        assertThrows(java.nio.file.NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
+        assertThrows(NoSuchFileException.class, () -> new DragAMoveSource(dir.resolve("nope")));
     }
 
     /** A GIF longer than its pickle's drags is refused as a shorter one is, naming the pickle the frame count comes from. */
@@ -80,9 +82,9 @@ class EvalDragAMoveSourceTest {
         Path dir = SharedData.require("dragamove-test");
         Files.copy(dir.resolve("00000.pkl"), tmp.resolve("00000.pkl"));
         Animation gif = GifFiles.read(dir.resolve("00000.gif"));
-        List<RgbImage> frames = new java.util.ArrayList<>(gif.frames());
+        List<RgbImage> frames = new ArrayList<>(gif.frames());
         frames.add(frames.get(0));
-        List<Integer> delays = new java.util.ArrayList<>(gif.delaysMs());
+        List<Integer> delays = new ArrayList<>(gif.delaysMs());
         delays.add(delays.get(0));
         GifFiles.write(tmp.resolve("00000.gif"), new Animation(frames, delays));
         String msg = assertThrows(InputFileException.class, () -> new DragAMoveSource(tmp).load("00000")).getMessage();

@@ -1,5 +1,6 @@
 package dev.puppetengine.eval;
 
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
@@ -10,6 +11,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -53,7 +56,7 @@ class EvalProgressTest {
         }
 
         byte[] bytes = Files.readAllBytes(file);   // b's line lost its newline: it was cut short, and is dropped
-        Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1));
+        Files.write(file, Arrays.copyOf(bytes, bytes.length - 1));
         assertEquals(Set.of("a"), reopened(report));
         try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
             p.add(score("c", 30));
@@ -102,14 +105,14 @@ class EvalProgressTest {
         ObjectNode now = SETTINGS.deepCopy(), then = SETTINGS.deepCopy();
         now.putObject("data").put("kind", "clips").put("path", "/c").putObject("identity").put("seed", 1);
         then.putObject("data").put("kind", "clips").put("path", "/c");
-        Files.writeString(file, Json.mapper().writer().without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(then) + "\n");
+        Files.writeString(file, Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(then) + "\n");
         String m = assertThrows(InputFileException.class, () -> EvalProgress.open(report, now)).getMessage();
         assertTrue(m.startsWith(file + " was written by an earlier version") && m.endsWith("remove it to start over"), m);
     }
 
     @Test
     void refusesAScoredExampleWhoseFilesChangedNamingTheExampleAndFile() throws IOException {
-        Map<String, Map<String, String>> files = new java.util.HashMap<>(Map.of("a", Map.of("a.pkl", "0123"), "b", Map.of("b.pkl", "4567")));
+        Map<String, Map<String, String>> files = new HashMap<>(Map.of("a", Map.of("a.pkl", "0123"), "b", Map.of("b.pkl", "4567")));
         ExampleSource source = new ExampleSource() {
             @Override public List<String> names() { return List.of("a", "b"); }
             @Override public Example load(String name) { throw new AssertionError("scored examples are not loaded"); }

@@ -5,11 +5,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
+import javax.imageio.IIOException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -60,7 +65,7 @@ class AtomicFileTest {
     void anEncodersOwnWordsKeepTheReasonUnderThem() throws IOException {
         Path f = dir.resolve("out.gif");
         IOException e = assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> {
-            throw new javax.imageio.IIOException("I/O error writing header!", new IOException("No space left on device"));
+            throw new IIOException("I/O error writing header!", new IOException("No space left on device"));
         }));
         assertEquals("writing " + f + ": I/O error writing header! (No space left on device)", e.getMessage());
         assertEquals(List.of(), listing());
@@ -127,12 +132,12 @@ class AtomicFileTest {
         IOException e = assertThrows(IOException.class, () -> AtomicFile.publishDirectory(out, tmp ->
                 AtomicFile.writePath(tmp.resolve("unet.safetensors"), f -> { throw new IOException("No space left on device"); })));
         assertEquals("writing " + out.resolve("unet.safetensors") + ": No space left on device", e.getMessage());
-        java.nio.file.FileSystemException full = assertThrows(java.nio.file.FileSystemException.class, () -> AtomicFile.replaceDirectory(out, tmp -> {
-            throw new java.nio.file.FileSystemException(tmp.resolve("vae.safetensors").toString(), null, "No space left on device");
+        FileSystemException full = assertThrows(FileSystemException.class, () -> AtomicFile.replaceDirectory(out, tmp -> {
+            throw new FileSystemException(tmp.resolve("vae.safetensors").toString(), null, "No space left on device");
         }));
         assertEquals(out.resolve("vae.safetensors").toString(), full.getFile());
         assertEquals("No space left on device", full.getReason());
-        java.nio.file.AccessDeniedException denied = new java.nio.file.AccessDeniedException("/elsewhere");
+        AccessDeniedException denied = new AccessDeniedException("/elsewhere");
         assertSame(denied, assertThrows(IOException.class, () -> AtomicFile.publishDirectory(out, tmp -> { throw denied; })));
         assertEquals(List.of(), listing());
     }
@@ -157,7 +162,7 @@ class AtomicFileTest {
         Path notes = Files.createDirectory(dir.resolve("notes"));
         Files.writeString(mine.resolve("marker"), "x");
         Files.writeString(notes.resolve("notes.txt"), "precious");
-        java.util.function.Predicate<Path> ours = d -> Files.exists(d.resolve("marker"));
+        Predicate<Path> ours = d -> Files.exists(d.resolve("marker"));
         AtomicFile.checkReplaceable(absent, false, "a thing", ours);
         InputFileException noForce = assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(empty, false, "a thing", ours));
         assertEquals(empty + " already exists (use --force to replace it)", noForce.getMessage());
@@ -191,7 +196,7 @@ class AtomicFileTest {
     @Test
     void aReplaceCutShortLeavesItsNewCopyToFind() throws IOException {
         Path out = Files.createDirectory(dir.resolve("model"));
-        List<String> filling = new java.util.ArrayList<>();
+        List<String> filling = new ArrayList<>();
         AtomicFile.replaceDirectory(out, tmp -> filling.add(tmp.getFileName().toString()));
         assertTrue(filling.get(0).matches("model\\.tmp-new-[0-9a-f]+\\.tmp-[0-9a-f]+"), "the new copy is filled under its final name + .tmp-: " + filling);
         assertNull(AtomicFile.cutShortReplacement(out), "the target is there");
@@ -237,7 +242,7 @@ class AtomicFileTest {
             assertEquals(List.of("frame_001.png"), left.map(p -> p.getFileName().toString()).toList());
         }
         Path loop = Files.createSymbolicLink(dir.resolve("loop"), Path.of("loop"));
-        assertThrows(java.nio.file.FileSystemException.class, () -> AtomicFile.writeString(loop, "x"));
+        assertThrows(FileSystemException.class, () -> AtomicFile.writeString(loop, "x"));
     }
 
     /** A failure that already names the file, or a file-system error (which names its file), is passed on unchanged. */
@@ -246,7 +251,7 @@ class AtomicFileTest {
         Path f = dir.resolve("out.bin");
         IOException named = new IOException("cannot encode " + f + ": bad pixel");
         assertSame(named, assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> { throw named; })));
-        java.nio.file.AccessDeniedException denied = new java.nio.file.AccessDeniedException("/elsewhere");
+        AccessDeniedException denied = new AccessDeniedException("/elsewhere");
         assertSame(denied, assertThrows(IOException.class, () -> AtomicFile.writePath(f, tmp -> { throw denied; })));
         assertEquals(List.of(), listing());
         IllegalArgumentException root = assertThrows(IllegalArgumentException.class, () -> AtomicFile.writeString(dir.getRoot(), "x"));

@@ -2,7 +2,9 @@ package dev.puppetengine.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -36,9 +38,9 @@ class JsonTest {
 
     /** Found by fuzzing: bytes that Jackson's encoding detection takes for UTF-32 escaped as a bare CharConversionException (exit 1, no file). */
     @Test
-    void bytesThatLookLikeUtf32AreInvalidJsonNamingTheFile(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    void bytesThatLookLikeUtf32AreInvalidJsonNamingTheFile(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("dataset.json");
-        java.nio.file.Files.write(f, new byte[] {0, 0, 0, '{', (byte) 0xff});
+        Files.write(f, new byte[] {0, 0, 0, '{', (byte) 0xff});
         String msg = assertThrows(InputFileException.class, () -> Json.read(f)).getMessage();
         assertTrue(msg.startsWith(f + ": not valid JSON ("), msg);
     }

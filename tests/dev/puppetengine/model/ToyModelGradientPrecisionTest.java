@@ -2,6 +2,7 @@ package dev.puppetengine.model;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.unet.UNetOptions;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.Parity;
@@ -43,7 +44,7 @@ class ToyModelGradientPrecisionTest {
     }
 
     /** Every tensor's relative error (floored as UNetGpuParityTest judges), sorted; the report is printed. */
-    private static double[] relativeErrors(UNetConfig cfg, UNetGpuParityTest.Problem pr, DType t, dev.puppetengine.model.unet.UNetOptions opt) {
+    private static double[] relativeErrors(UNetConfig cfg, UNetGpuParityTest.Problem pr, DType t, UNetOptions opt) {
         var ref = UNetGpuParityTest.reference(cfg, pr, t, opt);
         var got = UNetGpuParityTest.run(cfg, pr, CpuBackend.get(), t, opt);
         Parity p = new Parity("toy model, CPU " + t + " vs F64");

@@ -4,6 +4,7 @@ import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.FlopCount;
 import dev.puppetengine.autograd.GradMode;
+import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.model.drag.DragEmbedding;
 import dev.puppetengine.model.drag.DragRasterizer;
@@ -23,8 +24,11 @@ import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.CheckpointingCheck;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 
 import static dev.puppetengine.model.UNetGradientTest.inputs;
 import static dev.puppetengine.model.UNetGradientTest.randn;
@@ -82,7 +86,7 @@ class UNetBehaviourTest {
             backward(unet, ps, in, r, new UNetOptions(false, 0, 0, false, false));
             // the last drag layer has no token path downstream of it: its MLP gradient is the same either way
             assertArrayEquals(mlpDetached, grad(ps, "up_blocks.3.drag_token_mlps.2.0.weight"), 1e-12);
-            assertFalse(java.util.Arrays.equals(upstreamDetached, grad(ps, "conv_in.weight")));
+            assertFalse(Arrays.equals(upstreamDetached, grad(ps, "conv_in.weight")));
         }
     }
 
@@ -128,7 +132,7 @@ class UNetBehaviourTest {
             double[] ctx = new double[3 * c.length];
             for (int f = 0; f < 3; f++) System.arraycopy(c, 0, ctx, f * c.length, c.length);
             Tensor context = Tensor.of(CPU, DType.F64, new int[]{3, 2, 6}, ctx);
-            java.util.function.Function<double[], double[]> run = v -> t.forward(Tensor.of(CPU, DType.F64, new int[]{3, 2, 2, 8}, v), context, 3).toDoubleArray();
+            Function<double[], double[]> run = v -> t.forward(Tensor.of(CPU, DType.F64, new int[]{3, 2, 2, 8}, v), context, 3).toDoubleArray();
             double[] a = swap12(run.apply(x), frame), b = run.apply(swap12(x, frame));
             double diff = 0;
             for (int i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
@@ -148,7 +152,7 @@ class UNetBehaviourTest {
     /** The zero-initialised output convs (the drag modules' among them) made random, so that drags change the output. */
     private static void liveDragOutputs(ParameterStore ps) {
         ps.parameters().forEach((k, p) -> {
-            if (k.contains("conv_out")) CPU.fillRandom(p.value(), dev.puppetengine.backend.RandomKind.NORMAL, 5, 0);
+            if (k.contains("conv_out")) CPU.fillRandom(p.value(), RandomKind.NORMAL, 5, 0);
         });
     }
 
@@ -165,11 +169,11 @@ class UNetBehaviourTest {
                     Tensor.zeros(CPU, DType.F32, 1, 3, 5, 4), null);
             double[] withDrags = unet.forward(in, UNetOptions.INFERENCE).toDoubleArray();
             double[] zeroDrags = unet.forward(noDrags, UNetOptions.INFERENCE).toDoubleArray();
-            assertFalse(java.util.Arrays.equals(withDrags, zeroDrags), "drags change the output");
+            assertFalse(Arrays.equals(withDrags, zeroDrags), "drags change the output");
             // find a dropout stream position that drops (u < 0.1) and one that keeps
             long drop = -1, keep = -1;
             for (long off = 0; off < 1000 && (drop < 0 || keep < 0); off++) {
-                if (dev.puppetengine.random.Philox.uniform(77, off, 0) < cfg.condDropoutProb()) drop = drop < 0 ? off : drop;
+                if (Philox.uniform(77, off, 0) < cfg.condDropoutProb()) drop = drop < 0 ? off : drop;
                 else keep = keep < 0 ? off : keep;
             }
             try (DeviceConstants memo = DeviceConstants.open()) {      // a sampler's memo open does not keep the first draw
@@ -181,7 +185,7 @@ class UNetBehaviourTest {
                     UNetOptions.INFERENCE).toDoubleArray());
             for (int[] wrong : new int[][]{{1, 3, 5}, {2, 3, 5, 4}, {1, 2, 5, 4}, {1, 3, 4, 4}, {1, 3, 5, 2}}) {
                 UNetInputs bad = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(), Tensor.zeros(CPU, DType.F32, wrong), null);
-                var e = assertThrows(IllegalArgumentException.class, () -> unet.forward(bad, UNetOptions.INFERENCE), java.util.Arrays.toString(wrong));
+                var e = assertThrows(IllegalArgumentException.class, () -> unet.forward(bad, UNetOptions.INFERENCE), Arrays.toString(wrong));
                 assertTrue(e.getMessage().startsWith("UNet: drags must have shape [1, 3, 5, 4], got "), e.getMessage());
             }
         }
@@ -202,11 +206,11 @@ class UNetBehaviourTest {
             UNetInputs in = inputs(rng, 2, 3, 8, 16, DType.F32);
             for (int dropped = 0; dropped < 2; dropped++) {
                 double[] d = in.drags().toDoubleArray();
-                java.util.Arrays.fill(d, dropped * d.length / 2, (dropped + 1) * d.length / 2, 0.0);   // that sample's drags zeroed by hand
+                Arrays.fill(d, dropped * d.length / 2, (dropped + 1) * d.length / 2, 0.0);   // that sample's drags zeroed by hand
                 UNetInputs oneDropped = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(),
                         Tensor.of(CPU, DType.F32, in.drags().shape(), d), null);
                 double[] expected = unet.forward(oneDropped, UNetOptions.INFERENCE).toDoubleArray();
-                assertFalse(java.util.Arrays.equals(expected, unet.forward(in, UNetOptions.INFERENCE).toDoubleArray()), "sample " + dropped + "'s drags matter");
+                assertFalse(Arrays.equals(expected, unet.forward(in, UNetOptions.INFERENCE).toDoubleArray()), "sample " + dropped + "'s drags matter");
                 // a draw that drops this sample, keeps the other, and would drop a third (the batch has none: never drawn)
                 long off = 0;
                 while (!(Philox.uniform(77, off, dropped) < cfg.condDropoutProb() && Philox.uniform(77, off, 1 - dropped) >= cfg.condDropoutProb()
@@ -220,7 +224,7 @@ class UNetBehaviourTest {
     void svdAndZeroConditionsRun() {
         UNetConfig c = UNetConfig.tiny(8, 2, 16);
         UNetConfig svd = new UNetConfig(c.inChannels(), c.outChannels(), c.blockOutChannels(), c.layersPerBlock(), c.downBlockTypes(),
-                c.upBlockTypes(), c.numAttentionHeads(), 1, c.crossAttentionDim(), 8, 24, 2, 8, 0, 16, java.util.List.of(), 0,
+                c.upBlockTypes(), c.numAttentionHeads(), 1, c.crossAttentionDim(), 8, 24, 2, 8, 0, 16, List.of(), 0,
                 true, false, c.normNumGroups(), c.resnetEpsDown(), c.resnetEpsMid(), c.resnetEpsUp());
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(svd);
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 4);
@@ -233,7 +237,7 @@ class UNetBehaviourTest {
             for (double d : v.toDoubleArray()) assertTrue(Double.isFinite(d));
             UNetInputs slower = new UNetInputs(in.sample(), in.timestep(), in.imageLatents(), in.context(), null,
                     Tensor.of(CPU, DType.F32, new int[]{1, 3}, 6, 20, 0.02));
-            assertFalse(java.util.Arrays.equals(v.toDoubleArray(), unet.forward(slower, UNetOptions.INFERENCE).toDoubleArray()),
+            assertFalse(Arrays.equals(v.toDoubleArray(), unet.forward(slower, UNetOptions.INFERENCE).toDoubleArray()),
                     "the motion bucket id conditions the output (add_embedding)");
         }
     }
@@ -320,7 +324,7 @@ class UNetBehaviourTest {
         UNetConfig cfg = UNetGradientTest.tinyConfig();
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(cfg);
         Random rng = new Random(13);
-        List<AlphaBlender> blenders = new java.util.ArrayList<>();
+        List<AlphaBlender> blenders = new ArrayList<>();
         collect(unet, AlphaBlender.class, blenders);
         assertFalse(blenders.isEmpty());
         try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F64, 4);

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -119,7 +120,7 @@ class UNetGpuParityTest {
         shapes.forEach((k, s) -> {
             double[] v = new double[Shape.numelInt(s)];
             if (k.equals("drags")) {
-                java.util.Arrays.fill(v, -1);  // other slots: off-image points, "present" by spec 3.3 (only all-zero is absent); fine for device vs CPU
+                Arrays.fill(v, -1);  // other slots: off-image points, "present" by spec 3.3 (only all-zero is absent); fine for device vs CPU
                 for (int b = 0; b < BATCH; b++)
                     for (int d = 0; d < 3; d++) {                        // three present drags per video, straight lines
                         double sx = rng.nextDouble(), sy = rng.nextDouble(), ex = rng.nextDouble(), ey = rng.nextDouble();
@@ -236,7 +237,7 @@ class UNetGpuParityTest {
 
     static double floor(Outcome ref) {
         double[] norms = ref.values().entrySet().stream().filter(e -> e.getKey().startsWith("grad "))
-                .mapToDouble(e -> Math.sqrt(java.util.Arrays.stream(e.getValue()).map(x -> x * x).sum())).sorted().toArray();
+                .mapToDouble(e -> Math.sqrt(Arrays.stream(e.getValue()).map(x -> x * x).sum())).sorted().toArray();
         return norms.length == 0 ? 0 : FLOOR_FRACTION * norms[norms.length / 2];
     }
 

@@ -12,6 +12,7 @@ import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -53,7 +54,7 @@ class UNetGradientTest {
     }
 
     static Tensor randn(Random rng, DType t, int... shape) {
-        double[] v = new double[(int) dev.puppetengine.tensor.Shape.numel(shape)];
+        double[] v = new double[(int) Shape.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = rng.nextGaussian();
         return Tensor.of(CPU, t, shape, v);
     }

@@ -8,9 +8,11 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -135,7 +137,7 @@ class ParameterStoreTest {
      */
     @Test
     void initialValuesFollowTheirInitAndTheName() {
-        java.util.function.Supplier<Module> make = () -> new Module() {
+        Supplier<Module> make = () -> new Module() {
             {
                 param("a", Init.fanIn(4), 4000);
                 param("foobar", Init.fanIn(4), 4000);
@@ -151,20 +153,20 @@ class ParameterStoreTest {
             assertEquals(DType.F64, st.dtype());
             double[] a = value(st, "a"), f = value(st, "foobar"), n = value(st, "n");
             for (double[] u : List.of(a, f)) {
-                double min = java.util.Arrays.stream(u).min().orElseThrow(), max = java.util.Arrays.stream(u).max().orElseThrow();
+                double min = Arrays.stream(u).min().orElseThrow(), max = Arrays.stream(u).max().orElseThrow();
                 assertTrue(min >= -0.5 && min < -0.49 && max <= 0.5 && max > 0.49, min + " .. " + max);
             }
-            assertFalse(java.util.Arrays.equals(a, f), "another name, another stream");
+            assertFalse(Arrays.equals(a, f), "another name, another stream");
             double sq = 0;
             for (double v : n) sq += v * v;
             assertEquals(0.02, Math.sqrt(sq / n.length), 0.001);
-            assertTrue(java.util.Arrays.stream(n).anyMatch(v -> Math.abs(v) > 0.05), "normal, not uniform in +/- 0.02");
+            assertTrue(Arrays.stream(n).anyMatch(v -> Math.abs(v) > 0.05), "normal, not uniform in +/- 0.02");
             assertArrayEquals(new double[]{0.7, 0.7, 0.7}, value(st, "c"));
             try (ParameterStore again = ParameterStore.initialize(make.get(), CPU, DType.F64, 1)) {
                 assertArrayEquals(a, value(again, "a"));
             }
             try (ParameterStore other = ParameterStore.initialize(make.get(), CPU, DType.F64, 2)) {
-                assertFalse(java.util.Arrays.equals(a, value(other, "a")), "another seed");
+                assertFalse(Arrays.equals(a, value(other, "a")), "another seed");
             }
         }
         assertEquals(before, CPU.bytesInUse());

@@ -2,6 +2,8 @@ package dev.puppetengine.parity;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.puppetengine.autograd.Autograd;
+import dev.puppetengine.autograd.F;
 import dev.puppetengine.cli.Main;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
@@ -17,12 +19,17 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 import static dev.puppetengine.parity.ReferenceFixtures.CPU;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -179,30 +186,30 @@ class UNetReferenceParityTest {
      * features in the reference; {@link UNetOptions#INFERENCE} does the same. Bounds: F64 1e-6 per tensor (measured
      * worst 3.3e-8, the float32 storage of the reference gradients); F32 1e-5 per tensor (measured worst 6.5e-7).
      */
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"F64", "F32"})
+    @ParameterizedTest
+    @ValueSource(strings = {"F64", "F32"})
     void gradientsMatchTheReference(String precision) throws IOException {
         DType t = DType.valueOf(precision);
         double tol = t == DType.F64 ? 1e-6 : 1e-5;
         Path io = ReferenceFixtures.path("unet_io.safetensors");
         UNetSpatioTemporalConditionModel unet = new UNetSpatioTemporalConditionModel(config);
-        java.util.Map<String, ReferenceFixtures.Error> errors = new java.util.LinkedHashMap<>();
+        Map<String, ReferenceFixtures.Error> errors = new LinkedHashMap<>();
         try (SafetensorsReader r = SafetensorsReader.open(engineUnet); SafetensorsReader ior = SafetensorsReader.open(io);
              ParameterStore ps = ParameterStore.allocate(unet, CPU, t); Scope s = Scope.open()) {
             ComponentFile.load(r, ps);
-            java.util.List<String> params = ior.entries().stream().map(e -> e.name()).filter(n -> n.startsWith("grad.")).map(n -> n.substring(5)).toList();
+            List<String> params = ior.entries().stream().map(e -> e.name()).filter(n -> n.startsWith("grad.")).map(n -> n.substring(5)).toList();
             assertEquals(34, params.size());
             ps.requireGrad(params::contains);
-            Tensor sample = dev.puppetengine.autograd.Autograd.requireGrad(
+            Tensor sample = Autograd.requireGrad(
                     ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "sample")), t));
-            Tensor latents = dev.puppetengine.autograd.Autograd.requireGrad(
+            Tensor latents = Autograd.requireGrad(
                     ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "image_latents")), t));
-            Tensor context = dev.puppetengine.autograd.Autograd.requireGrad(ReferenceFixtures.tensor(ReferenceFixtures.read(io, "encoder_hidden_states"), t));
+            Tensor context = Autograd.requireGrad(ReferenceFixtures.tensor(ReferenceFixtures.read(io, "encoder_hidden_states"), t));
             Tensor timestep = ReferenceFixtures.tensor(ReferenceFixtures.read(io, "timestep"), t);
             Tensor drags = ReferenceFixtures.tensor(ReferenceFixtures.read(io, "drags"), DType.F32);
             Tensor proj = ReferenceFixtures.tensor(ReferenceFixtures.channelsLast(ReferenceFixtures.read(io, "proj")), t);
             Tensor v = unet.forward(new UNetInputs(sample, timestep, latents, context, drags, null), UNetOptions.INFERENCE);
-            dev.puppetengine.autograd.Autograd.backward(dev.puppetengine.autograd.F.sum(dev.puppetengine.autograd.F.mul(v, proj)));
+            Autograd.backward(F.sum(F.mul(v, proj)));
             errors.put("input sample", ReferenceFixtures.error(sample.grad().toDoubleArray(), reference("grad_sample")));
             errors.put("input image_latents", ReferenceFixtures.error(latents.grad().toDoubleArray(), reference("grad_image_latents")));
             errors.put("input encoder_hidden_states", ReferenceFixtures.error(context.grad().toDoubleArray(),
@@ -215,7 +222,7 @@ class UNetReferenceParityTest {
             }
         }
         double worst = errors.values().stream().mapToDouble(ReferenceFixtures.Error::relL2).max().orElseThrow();
-        String worstName = errors.entrySet().stream().max(java.util.Comparator.comparingDouble(e -> e.getValue().relL2())).orElseThrow().getKey();
+        String worstName = errors.entrySet().stream().max(Comparator.comparingDouble(e -> e.getValue().relL2())).orElseThrow().getKey();
         System.out.println(String.format(Locale.ROOT, "UNet engine %s gradients vs reference: %d tensors, worst rel L2 %.3e (%s)",
                 precision, errors.size(), worst, worstName));
         errors.forEach((k, e) -> assertTrue(e.relL2() < tol, e.line(precision + " grad " + k)));

@@ -12,6 +12,7 @@ import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -42,7 +43,7 @@ class VaeReferenceParityTest {
     static VaeConfig config;
 
     @BeforeAll
-    static void convert(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+    static void convert(@TempDir Path tmp) throws IOException {
         Path folder = tmp.resolve("reference"), vae = folder.resolve("vae");
         Files.createDirectories(vae);
         Files.copy(ReferenceFixtures.path("vae/config.json"), vae.resolve("config.json"));

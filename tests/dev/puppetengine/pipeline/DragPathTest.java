@@ -3,6 +3,7 @@ package dev.puppetengine.pipeline;
 import dev.puppetengine.model.drag.DragTensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -43,7 +44,7 @@ class DragPathTest {
             assertEquals(0.75f - 0.125f * f, t[o + 3], "y, frame " + f);
         }
         float[] one = DragPath.tensor(List.of(line), 1);
-        assertArrayEquals(new float[]{0.25f, 0.75f, 0.25f, 0.75f}, java.util.Arrays.copyOf(one, 4), "one frame: the target is the start");
+        assertArrayEquals(new float[]{0.25f, 0.75f, 0.25f, 0.75f}, Arrays.copyOf(one, 4), "one frame: the target is the start");
     }
 
     /** A trajectory (more than two points) gives frame f its own point, not a line from its first to its last. */

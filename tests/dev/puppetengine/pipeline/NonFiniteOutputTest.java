@@ -7,6 +7,7 @@ import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -49,7 +50,7 @@ class NonFiniteOutputTest {
         assertTrue(r.nonFiniteNote().startsWith("5 decoded values were NaN or infinite"), r.nonFiniteNote());
         assertTrue(new PuppetMaster.Result(List.of(f, f), f, null, 24).blank());
         assertTrue(r.nonFiniteNote().endsWith("(try bf16 or fp32: --dtype, or the dtype the model is loaded in)"), "API users have no --dtype alone");
-        java.util.ArrayList<RgbImage> mine = new java.util.ArrayList<>(List.of(f, f));
+        ArrayList<RgbImage> mine = new ArrayList<>(List.of(f, f));
         PuppetMaster.Result copied = new PuppetMaster.Result(mine, f, null, 24);
         mine.add(f);   // the caller's list changes; the result does not
         assertTrue(copied.blank() && copied.frames().size() == 2);

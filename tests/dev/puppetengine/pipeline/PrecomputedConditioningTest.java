@@ -1,5 +1,6 @@
 package dev.puppetengine.pipeline;
 
+import dev.puppetengine.autograd.F;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ClipPreprocess;
@@ -9,8 +10,10 @@ import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -56,7 +59,7 @@ class PrecomputedConditioningTest {
             float[] z = own.latent();
             for (int i = 0; i < z.length; i++) z[i] += 0.5f;
             List<byte[]> other = pixels(pm.sample(image, new Conditioning(own.side(), 4, z, own.embedding()), drags, o, null).frames());
-            assertFalse(java.util.Arrays.equals(encoded.get(2), other.get(2)), "other conditioning, another video");
+            assertFalse(Arrays.equals(encoded.get(2), other.get(2)), "other conditioning, another video");
 
             String msg = assertThrows(IllegalArgumentException.class,
                     () -> pm.sample(image, new Conditioning(32, 4, new float[32 * 32 * 4], new float[1024]), drags, o, null)).getMessage();
@@ -68,7 +71,7 @@ class PrecomputedConditioningTest {
             List<byte[]> falling = pixels(pm.sample(image, drags, new SamplingOptions(2, 5, 1, 0, 3, true), null).frames());
             List<byte[]> rising = pixels(pm.sample(image, drags, new SamplingOptions(2, 1, 5, 0, 3, true), null).frames());
             for (int f = 0; f < 3; f++) assertArrayEquals(none.get(f), falling.get(f), "frame " + f);
-            assertFalse(java.util.Arrays.equals(none.get(2), rising.get(2)));
+            assertFalse(Arrays.equals(none.get(2), rising.get(2)));
 
             // last, as it spoils the encoders: nothing is encoded from given conditioning, so with their weights NaN it still
             // gives the same video (this asserted 0 ms of encoding stages, which were 1 ms on a busy machine: the copies of
@@ -103,13 +106,13 @@ class PrecomputedConditioningTest {
             List<DragPath> drags = List.of(DragPath.line(0.3, 0.4, 0.6, 0.5));
             List<RgbImage> got = pm.sample(image, new Conditioning(h, 4, z, e), drags, o, null).frames();
             try (Scope s = Scope.open(); GradMode.Guard g = GradMode.noGrad()) {
-                var zt = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, h, h, 4}, z);
-                var ctx = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, 1, e.length}, e);
-                var dt = dev.puppetengine.tensor.Tensor.of(CPU, DType.F32, new int[]{1, frames, 5, 4}, DragPath.tensor(drags, frames));
+                var zt = Tensor.of(CPU, DType.F32, new int[]{1, h, h, 4}, z);
+                var ctx = Tensor.of(CPU, DType.F32, new int[]{1, 1, e.length}, e);
+                var dt = Tensor.of(CPU, DType.F32, new int[]{1, frames, 5, 4}, DragPath.tensor(drags, frames));
                 var latents = new EulerSampler(pm.model().unet).sample(zt, ctx, dt, o, null);
                 double factor = pm.model().vae.scalingFactor();
-                var video = pm.model().vae.decode(dev.puppetengine.autograd.F.scale(
-                        dev.puppetengine.autograd.F.reshape(latents, frames, h, h, 4), 1 / factor), frames);
+                var video = pm.model().vae.decode(F.scale(
+                        F.reshape(latents, frames, h, h, 4), 1 / factor), frames);
                 double[] v = video.toDoubleArray();
                 int per = side * side * 3;
                 for (int f = 0; f < frames; f++) {

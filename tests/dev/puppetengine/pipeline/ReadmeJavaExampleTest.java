@@ -3,6 +3,7 @@ package dev.puppetengine.pipeline;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
 import javax.tools.DiagnosticCollector;
 import javax.tools.JavaCompiler;
 import javax.tools.JavaFileObject;
@@ -13,6 +14,7 @@ import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -44,7 +46,7 @@ class ReadmeJavaExampleTest {
         try (Stream<Path> s = Files.walk(classes.resolve("dev/puppetengine"))) {
             imports = s.filter(Files::isDirectory)
                     .filter(d -> { try (Stream<Path> f = Files.list(d)) { return f.anyMatch(p -> p.toString().endsWith(".class")); } catch (Exception e) { throw new RuntimeException(e); } })
-                    .map(d -> "import " + classes.relativize(d).toString().replace(java.io.File.separatorChar, '.') + ".*;")
+                    .map(d -> "import " + classes.relativize(d).toString().replace(File.separatorChar, '.') + ".*;")
                     .sorted().collect(Collectors.joining("\n"));
         }
         String source = imports + "\nimport java.nio.file.*;\nimport java.util.*;\n"
@@ -67,7 +69,7 @@ class ReadmeJavaExampleTest {
         try (URLClassLoader loader = new URLClassLoader(new URL[]{out.toUri().toURL()}, getClass().getClassLoader())) {
             loader.loadClass("ReadmeExample").getMethod("run").invoke(null);
         }
-        byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(gif), 6);
+        byte[] head = Arrays.copyOf(Files.readAllBytes(gif), 6);
         assertArrayEquals("GIF89a".getBytes(StandardCharsets.US_ASCII), head, "the example's output is not a GIF");
     }
 

@@ -12,6 +12,7 @@ import dev.puppetengine.random.TorchCpuGenerator;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 
@@ -184,7 +185,7 @@ class SamplerTest {
             double[] c = new EulerSampler(unet).sample(z, clip, d, o.withSeed(8), null).toDoubleArray();
             assertEquals(3, calls[0]);
             assertArrayEquals(a, b);
-            assertFalse(java.util.Arrays.equals(a, c));
+            assertFalse(Arrays.equals(a, c));
             for (double v : a) assertFalse(Double.isNaN(v));
         }
     }
@@ -225,7 +226,7 @@ class SamplerTest {
             Tensor z = randn(1, 1, 8, 8, 4).to(DType.BF16), clip = randn(2, 1, 1, 16).to(DType.BF16);
             Tensor out = new EulerSampler(unet).sample(z, clip, drags(), new SamplingOptions(2, 1.0, 2.0, 7, 3, true), null);
             assertEquals(DType.F32, out.dtype());
-            long finer = java.util.Arrays.stream(out.toDoubleArray()).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
+            long finer = Arrays.stream(out.toDoubleArray()).filter(v -> (Float.floatToRawIntBits((float) v) & 0xFFFF) != 0).count();
             assertTrue(finer > out.numel() / 2, finer + " of " + out.numel() + " latents carry more than bf16's precision");
         }
     }

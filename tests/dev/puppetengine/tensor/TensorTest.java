@@ -6,6 +6,8 @@ import dev.puppetengine.testing.TorchPickles;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -179,7 +181,7 @@ class TensorTest {
         assertEquals(Float.POSITIVE_INFINITY, Half.bf16ToFloat(Half.doubleToBf16(1e300)));
         assertEquals(Float.NEGATIVE_INFINITY, Half.f16ToFloat(Half.doubleToF16(-1e300)));
         assertTrue(Float.isNaN(Half.bf16ToFloat(Half.doubleToBf16(Double.NaN))));
-        java.util.Random rng = new java.util.Random(5);
+        Random rng = new Random(5);
         for (int i = 0; i < 50_000; i++) {   // against rounding the double's own bits: 45 (bf16) or 42 (fp16) dropped
             long bits = Double.doubleToRawLongBits((rng.nextBoolean() ? 1 : -1) * Math.scalb(1 + rng.nextDouble(), rng.nextInt(28) - 14));
             for (int drop : new int[]{45, 42}) {                         // |v| in [2^-14, 2^14): normal in both
@@ -437,8 +439,8 @@ class TensorTest {
         }
         Tensor r = x.reshape(shape);
         assertArrayEquals(shape, r.shape());
-        assertEquals(view, r.storage() == x.storage(), java.util.Arrays.toString(shape) + (view ? " a view" : " a copy"));
-        assertArrayEquals(want, r.toDoubleArray(), java.util.Arrays.toString(shape));
+        assertEquals(view, r.storage() == x.storage(), Arrays.toString(shape) + (view ? " a view" : " a copy"));
+        assertArrayEquals(want, r.toDoubleArray(), Arrays.toString(shape));
     }
 
     /** contiguous() and to() of what already is so are aliases (no copy); item and copyFrom refuse what they cannot take. */

@@ -6,6 +6,7 @@ import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.Random;
@@ -25,13 +26,13 @@ public final class GradCheck {
 
     /** A float64 leaf of the given shape with N(0, 1) values from {@code rng}. */
     public static Tensor randn(Random rng, int... shape) {
-        double[] v = new double[(int) dev.puppetengine.tensor.Shape.numel(shape)];
+        double[] v = new double[(int) Shape.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = rng.nextGaussian();
         return Tensor.of(CPU, DType.F64, shape, v);
     }
 
     public static Tensor uniform(Random rng, double lo, double hi, int... shape) {
-        double[] v = new double[(int) dev.puppetengine.tensor.Shape.numel(shape)];
+        double[] v = new double[(int) Shape.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.nextDouble();
         return Tensor.of(CPU, DType.F64, shape, v);
     }

@@ -2,6 +2,10 @@ package dev.puppetengine.testing;
 
 import dev.puppetengine.io.image.RgbImage;
 
+import java.awt.image.BufferedImage;
+import java.awt.image.DataBuffer;
+import java.awt.image.Raster;
+import java.awt.image.WritableRaster;
 import javax.imageio.ImageIO;
 import javax.imageio.metadata.IIOMetadataNode;
 import java.io.ByteArrayOutputStream;
@@ -9,7 +13,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.zip.CRC32;
+import javax.imageio.IIOImage;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.stream.ImageOutputStream;
 
 /**
  * Image files made byte by byte: ones that carry an EXIF orientation tag (JPEG APP1, PNG eXIf), header-only PNGs, JPEGs with an
@@ -36,7 +47,7 @@ public final class ImageBytes {
         byte[] j = plain.toByteArray();
         byte[] payload = concat("Exif\0\0".getBytes(StandardCharsets.US_ASCII), tiff);
         ByteBuffer app1 = ByteBuffer.allocate(4 + payload.length).put((byte) 0xff).put((byte) 0xe1).putShort((short) (payload.length + 2)).put(payload);
-        return concat(concat(java.util.Arrays.copyOf(j, 2), app1.array()), java.util.Arrays.copyOfRange(j, 2, j.length));
+        return concat(concat(Arrays.copyOf(j, 2), app1.array()), Arrays.copyOfRange(j, 2, j.length));
     }
 
     /** A PNG of {@code img} with an eXIf chunk holding {@code tiff} right after IHDR (before the pixels, as the chunk's spec asks). */
@@ -45,7 +56,7 @@ public final class ImageBytes {
         if (!ImageIO.write(img.toBufferedImage(), "png", plain)) throw new IOException("no PNG writer");
         byte[] p = plain.toByteArray();
         int afterIhdr = PNG_SIGNATURE.length + 4 + 4 + 13 + 4;
-        return concat(concat(java.util.Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), java.util.Arrays.copyOfRange(p, afterIhdr, p.length));
+        return concat(concat(Arrays.copyOf(p, afterIhdr), pngChunk("eXIf", tiff)), Arrays.copyOfRange(p, afterIhdr, p.length));
     }
 
     /** {@code jpeg} with an APP2 "ICC_PROFILE" segment holding {@code profile} after its first segment (ImageIO's APP0, or {@link #jpeg}'s APP1). */
@@ -54,7 +65,7 @@ public final class ImageBytes {
         ByteBuffer app2 = ByteBuffer.allocate(4 + id.length + 2 + profile.length).put((byte) 0xff).put((byte) 0xe2)
                 .putShort((short) (2 + id.length + 2 + profile.length)).put(id).put((byte) 1).put((byte) 1).put(profile);   // chunk 1 of 1
         int afterApp0 = 4 + ((jpeg[4] & 0xff) << 8 | (jpeg[5] & 0xff));
-        return concat(concat(java.util.Arrays.copyOf(jpeg, afterApp0), app2.array()), java.util.Arrays.copyOfRange(jpeg, afterApp0, jpeg.length));
+        return concat(concat(Arrays.copyOf(jpeg, afterApp0), app2.array()), Arrays.copyOfRange(jpeg, afterApp0, jpeg.length));
     }
 
     /**
@@ -70,15 +81,15 @@ public final class ImageBytes {
             samples[1] = (int) Math.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128);
             samples[2] = (int) Math.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128);
         }
-        java.awt.image.WritableRaster raster = java.awt.image.Raster.createInterleavedRaster(java.awt.image.DataBuffer.TYPE_BYTE, w, h, 4, null);
+        WritableRaster raster = Raster.createInterleavedRaster(DataBuffer.TYPE_BYTE, w, h, 4, null);
         for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) raster.setPixel(x, y, samples);
-        javax.imageio.ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
         try {
-            javax.imageio.ImageWriteParam param = writer.getDefaultWriteParam();
-            param.setCompressionMode(javax.imageio.ImageWriteParam.MODE_EXPLICIT);
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
             param.setCompressionQuality(1f);
-            javax.imageio.metadata.IIOMetadata meta = writer.getDefaultImageMetadata(
-                    javax.imageio.ImageTypeSpecifier.createFromBufferedImageType(java.awt.image.BufferedImage.TYPE_3BYTE_BGR), param);
+            IIOMetadata meta = writer.getDefaultImageMetadata(
+                    ImageTypeSpecifier.createFromBufferedImageType(BufferedImage.TYPE_3BYTE_BGR), param);
             String format = "javax_imageio_jpeg_image_1.0";
             IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(format);
             IIOMetadataNode variety = (IIOMetadataNode) root.getElementsByTagName("JPEGvariety").item(0);
@@ -111,9 +122,9 @@ public final class ImageBytes {
             }
             meta.setFromTree(format, root);
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            try (javax.imageio.stream.ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
+            try (ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
                 writer.setOutput(out);
-                writer.write(null, new javax.imageio.IIOImage(raster, null, meta), param);
+                writer.write(null, new IIOImage(raster, null, meta), param);
             }
             return bytes.toByteArray();
         } finally {
@@ -139,7 +150,7 @@ public final class ImageBytes {
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
-        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }

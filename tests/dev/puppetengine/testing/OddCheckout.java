@@ -1,5 +1,6 @@
 package dev.puppetengine.testing;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -20,7 +21,7 @@ public final class OddCheckout {
     public record Run(int code, String log) {}
 
     /** The checkout's root, made under {@code dir}. */
-    public static Path create(Path dir) throws java.io.IOException {
+    public static Path create(Path dir) throws IOException {
         return Files.createDirectories(dir.resolve("Bob's {work} files"));
     }
 

@@ -4,6 +4,7 @@ import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -49,7 +50,7 @@ public final class Parity {
     }
 
     public Entry compare(String name, Tensor ref, Tensor got, double tol, double floor) {
-        if (!java.util.Arrays.equals(ref.shape(), got.shape())) {
+        if (!Arrays.equals(ref.shape(), got.shape())) {
             Entry e = new Entry(name, Shape.str(got.shape()), got.numel(), Double.POSITIVE_INFINITY, Double.NaN, Double.NaN, floor, 0, tol,
                     "shape " + Shape.str(got.shape()) + " but the reference is " + Shape.str(ref.shape()));
             entries.add(e);

@@ -7,8 +7,10 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -167,7 +169,7 @@ class OptimizerTest {
         try (Scope s = Scope.open()) {
             Tensor a = leaf(DType.F64, 1, 2), b = leaf(DType.F64, 3);
             try (Adam opt = new Adam(Map.of("a", a, "b", b), new Adam.Settings(0.1, 0.9, 0.999, 1e-8, 0.01, true, 10, 0))) {
-                assertEquals(java.util.Set.of("a", "b"), opt.parameters().keySet());
+                assertEquals(Set.of("a", "b"), opt.parameters().keySet());
                 assertEquals(0, opt.step(1).gradNorm());
                 assertArrayEquals(new double[]{1, 2}, a.toDoubleArray());
                 assertArrayEquals(new double[]{3}, b.toDoubleArray());
@@ -213,7 +215,7 @@ class OptimizerTest {
         try (Scope s = Scope.open()) {
             Tensor p = leaf(DType.BF16, 1.0, 2.0), gone = leaf(DType.BF16, 3.0, 4.0);
             gone.close();
-            Map<String, Tensor> params = new java.util.LinkedHashMap<>();
+            Map<String, Tensor> params = new LinkedHashMap<>();
             params.put("p", p);
             params.put("gone", gone);
             long bare = CPU.bytesInUse();

@@ -1,8 +1,11 @@
 package dev.puppetengine.train;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.io.image.ImageTensors;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.clip.ClipVisionConfig;
@@ -21,21 +24,32 @@ import dev.puppetengine.train.data.ClipDataset;
 import dev.puppetengine.train.data.ClipDatasetWriter;
 import dev.puppetengine.train.data.ClipDrags;
 import dev.puppetengine.train.data.DatasetManifest;
+import dev.puppetengine.train.data.DragSelection;
+import org.apache.commons.io.file.PathUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -75,7 +89,7 @@ class PreparedDataTest {
         Path d = dir.resolve(name);
         Files.createDirectories(d);
         try (Scope s = Scope.open()) {
-            List<SafetensorsWriter.Item> items = new java.util.ArrayList<>();
+            List<SafetensorsWriter.Item> items = new ArrayList<>();
             shapes.forEach((k, shape) -> items.add(Arrays.stream(shape).anyMatch(n -> n == 0) ? new SafetensorsWriter.Item(k, DType.F32, shape, out -> {})
                     : SafetensorsWriter.Item.of(k, Tensor.of(CPU, DType.F32, shape, values(k, shape)))));
             SafetensorsWriter.write(d.resolve(PreparedData.FILE), meta, items);
@@ -188,9 +202,9 @@ class PreparedDataTest {
         try (ClipDatasetWriter w = ClipDatasetWriter.open(dir.resolve("clips"), m)) {
             for (int i = 0; i < n; i++) {
                 byte[] rgb = new byte[frames * side * side * 3];
-                new java.util.Random(i).nextBytes(rgb);
+                new Random(i).nextBytes(rgb);
                 w.write(i, rgb, new ClipDrags(side, side, frames, List.of(in), List.of(in, out),
-                        java.util.stream.Stream.concat(java.util.stream.Stream.of(still), moreStatics.stream()).toList(), JsonNodeFactory.instance.objectNode()));
+                        Stream.concat(Stream.of(still), moreStatics.stream()).toList(), JsonNodeFactory.instance.objectNode()));
             }
             w.finish();
         }
@@ -310,7 +324,7 @@ class PreparedDataTest {
             int checked = 0;
             for (int clip = 0; clip < shape[0]; clip++)
                 for (int f = 0; f < frames; f++) {
-                    var post = vae.encode(dev.puppetengine.io.image.ImageTensors.toTensor(CPU, List.of(data.read(clip).frame(f))));
+                    var post = vae.encode(ImageTensors.toTensor(CPU, List.of(data.read(clip).frame(f))));
                     double[] m = post.mean().toDoubleArray(), lv = post.logvar().toDoubleArray();
                     int at = (clip * frames + f) * per;
                     for (int i = 0; i < per; i++, checked++) {
@@ -347,7 +361,7 @@ class PreparedDataTest {
             assertTrue(said.contains("a VAE of scaling factor " + vae.scalingFactor() + ", but this prepare was opened for " + 2 * vae.scalingFactor()), said);
         }
         Path file = dir.resolve("prep").resolve(PreparedData.FILE);   // the file named instead of its directory: say which to give
-        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(file)).getMessage();
+        String msg = assertThrows(InputFileException.class, () -> PreparedData.open(file)).getMessage();
         assertTrue(msg.contains(file + " is a file: give the directory that holds prepared.safetensors (here " + dir.resolve("prep").toAbsolutePath() + ")"), msg);
     }
 
@@ -363,22 +377,22 @@ class PreparedDataTest {
         Path out = dir.resolve("resumed"), work = out.resolve(PreparedDataWriter.WORK);
         assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 3));
         assertTrue(Files.isRegularFile(work.resolve(PreparedDataWriter.PROGRESS)) && !Files.exists(out.resolve(PreparedData.FILE)));
-        assertEquals(3, dev.puppetengine.io.Json.read(work.resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
-        Files.write(work.resolve("latent_mean"), new byte[100], java.nio.file.StandardOpenOption.APPEND);   // written after the last commit
+        assertEquals(3, Json.read(work.resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
+        Files.write(work.resolve("latent_mean"), new byte[100], StandardOpenOption.APPEND);   // written after the last commit
 
-        String other = assertThrows(dev.puppetengine.io.InputFileException.class,
+        String other = assertThrows(InputFileException.class,
                 () -> prepare(out, data, Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1"), 0)).getMessage();
         assertTrue(other.contains("unfinished prepare of other settings (vae_sha256 \"v1\" -> \"v2\")") && other.contains("remove " + work), "message: " + other);
-        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> PreparedData.open(out)).getMessage();
+        String msg = assertThrows(InputFileException.class, () -> PreparedData.open(out)).getMessage();
         assertTrue(msg.contains("run the same prepare command again to finish it"), msg);
 
         Path progress = work.resolve(PreparedDataWriter.PROGRESS);   // a count past the dataset, or past an int, is refused
         String committed = Files.readString(progress);
         for (String[] bad : new String[][]{{"6", "field 'clips_done' is 6, more than the dataset's 5 clips"},
                 {"4294967299", "field 'clips_done' must be an integer from 0 to 2147483647, found 4294967299"}}) {
-            var edited = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(committed);
-            Files.writeString(progress, edited.put("clips_done", new java.math.BigInteger(bad[0])).toString());
-            String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+            var edited = (ObjectNode) Json.mapper().readTree(committed);
+            Files.writeString(progress, edited.put("clips_done", new BigInteger(bad[0])).toString());
+            String said = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
             assertTrue(said.contains(bad[1]), said);
         }
         Files.writeString(progress, committed);
@@ -386,7 +400,7 @@ class PreparedDataTest {
         Path std = work.resolve("latent_std");
         byte[] stdBytes = Files.readAllBytes(std);
         Files.write(std, Arrays.copyOf(stdBytes, 10));
-        String cut = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        String cut = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(cut.contains(std + ": 10 bytes, but") && cut.contains("committed " + stdBytes.length), cut);
         Files.write(std, stdBytes);
 
@@ -400,9 +414,9 @@ class PreparedDataTest {
              PreparedDataWriter w = PreparedDataWriter.open(out, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 0)) {
             assertEquals(3, w.done());
             assertTrue(!Files.exists(staleAssembly) && !Files.exists(staleCleanUp.getParent()), "leftovers of a cut-short assembly and clean-up are removed");
-            String busy = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+            String busy = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
             assertTrue(busy.contains("another prepare is writing there"), busy);
-            List<Integer> seen = new java.util.ArrayList<>();
+            List<Integer> seen = new ArrayList<>();
             assertEquals(5, w.run(vae, clip, seen::add), "tracks left out, counted over both runs");
             assertEquals(List.of(4, 5), seen, "only the clips not yet done are encoded");
         }
@@ -421,9 +435,9 @@ class PreparedDataTest {
             assertTrue(w.stopped());
             assertEquals(2, w.done());
         }
-        assertEquals(2, dev.puppetengine.io.Json.read(asked.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
+        assertEquals(2, Json.read(asked.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS)).get("clips_done").asInt());
         assertTrue(!Files.exists(asked.resolve(PreparedData.FILE)));
-        List<Integer> rest = new java.util.ArrayList<>();
+        List<Integer> rest = new ArrayList<>();
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
              PreparedDataWriter w = PreparedDataWriter.open(asked, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
             w.run(vae, clip, rest::add);
@@ -434,7 +448,7 @@ class PreparedDataTest {
 
         Path never = dir.resolve("never");   // crashed before its first commit (every hour): starts over
         assertThrows(IllegalStateException.class, () -> prepare(never, data, WEIGHTS, 3, 3_600_000));
-        List<Integer> again = new java.util.ArrayList<>();
+        List<Integer> again = new ArrayList<>();
         try (ParameterStore v = ParameterStore.initialize(vae, CPU, DType.F32, 1); ParameterStore c = ParameterStore.initialize(clip, CPU, DType.F32, 2);
              PreparedDataWriter w = PreparedDataWriter.open(never, data, vae.scalingFactor(), CPU, DType.F32, WEIGHTS, 3_600_000)) {
             assertEquals(0, w.done());
@@ -457,9 +471,9 @@ class PreparedDataTest {
         Path out = dir.resolve("resumed"), progress = out.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS);
         assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 3));
         Path link = Files.createSymbolicLink(dir.resolve("link"), dir);
-        com.fasterxml.jackson.databind.node.ObjectNode p = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.read(progress).deepCopy();
-        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", link.resolve("clips").toString());
-        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        ObjectNode p = (ObjectNode) Json.read(progress).deepCopy();
+        ((ObjectNode) p.get("identity")).put("dataset", link.resolve("clips").toString());
+        Files.write(progress, Json.bytes(p));
         prepare(out, data, WEIGHTS, 0);
         assertArrayEquals(Files.readAllBytes(dir.resolve("whole").resolve(PreparedData.FILE)), Files.readAllBytes(out.resolve(PreparedData.FILE)));
     }
@@ -470,13 +484,13 @@ class PreparedDataTest {
         Path out = dir.resolve("p"), file = out.resolve(PreparedData.FILE);
         prepare(out, data, WEIGHTS, 0);
         byte[] first = Files.readAllBytes(file);
-        java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(file);
+        FileTime written = Files.getLastModifiedTime(file);
         assertEquals(0, prepare(out, data, WEIGHTS, 1), "nothing encoded (a clip done would stop it here)");
         assertArrayEquals(first, Files.readAllBytes(file));
         assertEquals(written, Files.getLastModifiedTime(file));
         Path link = Files.createSymbolicLink(dir.resolve("link"), dir);
         assertEquals(0, prepare(out, ClipDataset.open(link.resolve("clips").resolve(".")), WEIGHTS, 1), "the same dataset through a symbolic link");
-        String other = assertThrows(dev.puppetengine.io.InputFileException.class,
+        String other = assertThrows(InputFileException.class,
                 () -> prepare(out, data, Map.of("vae_sha256", "v2", "image_encoder_sha256", "c1"), 0)).getMessage();
         assertEquals(file + " holds a finished prepare of other settings (vae_sha256 \"v1\" -> \"v2\"): remove it to prepare again, or choose another --out", other);
         assertArrayEquals(first, Files.readAllBytes(file));
@@ -490,7 +504,7 @@ class PreparedDataTest {
             meta.remove(PreparedDataWriter.IDENTITY);
             SafetensorsWriter.write(file, meta, t);
         }
-        String older = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
+        String older = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(older.contains("a finished prepare whose settings were not recorded"), older);
     }
 
@@ -509,11 +523,11 @@ class PreparedDataTest {
         Path other = dir.resolve("other");
         assertThrows(IllegalStateException.class, () -> prepare(other, data, v2, 2));
         Files.move(other.resolve(PreparedDataWriter.WORK), work);
-        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> prepare(out, data, v2, 0)).getMessage();
+        String msg = assertThrows(InputFileException.class, () -> prepare(out, data, v2, 0)).getMessage();
         assertEquals(file + " holds a finished prepare of other settings (vae_sha256 \"v1\" -> \"v2\"): remove it to prepare again, or choose another --out", msg);
         assertArrayEquals(first, Files.readAllBytes(file));
 
-        org.apache.commons.io.file.PathUtils.deleteDirectory(work);
+        PathUtils.deleteDirectory(work);
         Path same = dir.resolve("same");
         assertThrows(IllegalStateException.class, () -> prepare(same, data, WEIGHTS, 3));   // every clip committed, the file not yet written
         Files.move(same.resolve(PreparedDataWriter.WORK), work);
@@ -635,7 +649,7 @@ class PreparedDataTest {
         for (String name : List.of("latent_mean", "latent_std", "embedding", "drags")) {
             Path d = write(dir, name, s -> {});
             Path file = d.resolve(PreparedData.FILE);
-            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
                  SafetensorsReader r = SafetensorsReader.open(file)) {
                 ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
                 ch.read(header, 0);
@@ -656,7 +670,7 @@ class PreparedDataTest {
     }
 
     /** Rewrites {@code d}'s file with {@code edit} applied to its tensors and metadata. */
-    private static void rewrite(Path d, java.util.function.BiConsumer<Map<String, Tensor>, Map<String, String>> edit) throws IOException {
+    private static void rewrite(Path d, BiConsumer<Map<String, Tensor>, Map<String, String>> edit) throws IOException {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> t = new LinkedHashMap<>();
             Map<String, String> meta;
@@ -782,7 +796,7 @@ class PreparedDataTest {
     void theDragsDrawnAreAFunctionOfSeedStepAndPosition(@TempDir Path dir) throws IOException {
         double[] dx = {0, 0.5, 2, 3.5, 6, 9, 12, 30};
         Path d = write(dir, "near", s -> s.meta().put("image_height", "32"));
-        List<double[]> moving = new java.util.ArrayList<>();
+        List<double[]> moving = new ArrayList<>();
         rewrite(d, (t, meta) -> {
             double[] v = new double[CANDIDATES * FRAMES * 2];
             for (int k = 0; k < CANDIDATES; k++) {
@@ -800,7 +814,7 @@ class PreparedDataTest {
                 for (int b = 0; b < 3; b++) {
                     long off = Streams.offset(step, Streams.DRAGS);
                     long bits = (long) (Philox.uniform(9, off, 2L * b) * (1L << 24)) << 24 | (long) (Philox.uniform(9, off, 2L * b + 1) * (1L << 24));
-                    float[] want = DragTensor.encodePixels(dev.puppetengine.train.data.DragSelection.choose(moving, still, 0.5, 48, new java.util.SplittableRandom(bits)),
+                    float[] want = DragTensor.encodePixels(DragSelection.choose(moving, still, 0.5, 48, new SplittableRandom(bits)),
                             FRAMES, 64, 32);
                     float[] got = p.dragsOf(0, 9, step, b);
                     assertArrayEquals(want, got, "step " + step + ", position " + b);
@@ -858,21 +872,21 @@ class PreparedDataTest {
     void anUnfinishedPrepareOfAnotherDatasetIsNotContinued(@TempDir Path dir) throws IOException {
         ClipDataset data = dataset(dir, 3);
         Path copy = Files.createDirectories(dir.resolve("copy"));
-        org.apache.commons.io.file.PathUtils.copyDirectory(data.root(), copy.resolve("clips"));
+        PathUtils.copyDirectory(data.root(), copy.resolve("clips"));
         Path out = dir.resolve("p"), progress = out.resolve(PreparedDataWriter.WORK).resolve(PreparedDataWriter.PROGRESS);
         assertThrows(IllegalStateException.class, () -> prepare(out, data, WEIGHTS, 2));
         String committed = Files.readString(progress);
-        com.fasterxml.jackson.databind.node.ObjectNode p = (com.fasterxml.jackson.databind.node.ObjectNode) dev.puppetengine.io.Json.mapper().readTree(committed);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", copy.resolve("clips").toString());
-        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        ObjectNode p = (ObjectNode) Json.mapper().readTree(committed);
+        ((ObjectNode) p.get("identity")).put("dataset", copy.resolve("clips").toString());
+        Files.write(progress, Json.bytes(p));
         String msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings (dataset \"" + copy.resolve("clips").toRealPath()), msg);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("identity")).put("dataset", dir.resolve("gone").resolve("clips").toString());   // a folder no longer there
-        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        ((ObjectNode) p.get("identity")).put("dataset", dir.resolve("gone").resolve("clips").toString());   // a folder no longer there
+        Files.write(progress, Json.bytes(p));
         msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings (dataset \"" + dir.resolve("gone")), msg);
         p.put("identity", 5);
-        Files.write(progress, dev.puppetengine.io.Json.bytes(p));
+        Files.write(progress, Json.bytes(p));
         msg = assertThrows(InputFileException.class, () -> prepare(out, data, WEIGHTS, 0)).getMessage();
         assertTrue(msg.startsWith(out.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare of other settings ("), msg);
         Files.writeString(progress, committed);

@@ -1,5 +1,6 @@
 package dev.puppetengine.train;
 
+import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.GradMode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.image.ClipPreprocess;
@@ -88,7 +89,7 @@ class ToyObjectivesTest {
             }
             assertEquals(expected, got, 1e-12 * expected);
 
-            dev.puppetengine.autograd.Autograd.backward(objective.loss(items, micro, false));   // every weight trains: the encoder's get gradients too
+            Autograd.backward(objective.loss(items, micro, false));   // every weight trains: the encoder's get gradients too
             for (String k : List.of("encoder.conv_in.weight", "quant_conv.weight", "decoder.conv_in.weight"))
                 assertTrue(ps.parameters().get(k).value().grad() != null, k + " has a gradient");
             ps.parameters().values().forEach(prm -> prm.value().setGrad(null));
@@ -96,7 +97,7 @@ class ToyObjectivesTest {
             ps.requireGrad(k -> k.startsWith("decoder."));   // --decoder-only: the frozen encoder runs without a graph, the same loss
             Tensor frozen = new VaeObjective(vae, ps, data, window, 0.25, seed).loss(items, micro, false);
             assertEquals(got, frozen.item(), 1e-12 * got);
-            dev.puppetengine.autograd.Autograd.backward(frozen);
+            Autograd.backward(frozen);
             assertTrue(ps.parameters().get("decoder.conv_in.weight").value().grad() != null && ps.parameters().get("encoder.conv_in.weight").value().grad() == null);
             assertNotEquals(got, new VaeObjective(vae, ps, data, window, 0, seed).loss(items, micro, false).item());
         }

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -69,7 +70,7 @@ class TrainerEmaCadenceTest {
     }
 
     private static double[] concat(double[] a, double[] b) {
-        double[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        double[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }

@@ -3,19 +3,25 @@ package dev.puppetengine.train;
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.nn.Linear;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.BiFunction;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
@@ -66,11 +72,11 @@ class TrainerProgressTest {
         final List<String> resumed = new ArrayList<>();
         Trainer.Result result;
 
-        Run(Path run, TrainingConfig cfg, long stopAfter, LossScaler scaler, java.util.function.BiFunction<Long, Tensor, Tensor> hook) throws Exception {
+        Run(Path run, TrainingConfig cfg, long stopAfter, LossScaler scaler, BiFunction<Long, Tensor, Tensor> hook) throws Exception {
             this(run, cfg, DType.F64, stopAfter, scaler, hook);
         }
 
-        Run(Path run, TrainingConfig cfg, DType dtype, long stopAfter, LossScaler scaler, java.util.function.BiFunction<Long, Tensor, Tensor> hook) throws Exception {
+        Run(Path run, TrainingConfig cfg, DType dtype, long stopAfter, LossScaler scaler, BiFunction<Long, Tensor, Tensor> hook) throws Exception {
             Linear lin = new Linear(2, 1, true);
             long t0 = System.currentTimeMillis();
             try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, dtype, 3)) {
@@ -78,7 +84,7 @@ class TrainerProgressTest {
                     public int size() { return BATCH; }
 
                     public Tensor loss(int[] clips, long micro, boolean checkpointing) {
-                        items.add(micro + ":" + java.util.Arrays.toString(clips));
+                        items.add(micro + ":" + Arrays.toString(clips));
                         try {
                             Thread.sleep(2);
                         } catch (InterruptedException e) {
@@ -99,8 +105,8 @@ class TrainerProgressTest {
                         try {   // the step's line is written (flushed) before the listener hears of the step: a kill now keeps it
                             List<String> lines = Files.readAllLines(run.resolve("log.jsonl"));
                             assertEquals(p.step(), Json.mapper().readTree(lines.get(lines.size() - 1)).get("step").asLong(), String.valueOf(lines));
-                        } catch (java.io.IOException e) {
-                            throw new java.io.UncheckedIOException(e);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
                         }
                         if (p.step() >= stopAfter) t.requestStop();
                     }
@@ -245,12 +251,12 @@ class TrainerProgressTest {
         Path ca = TrainingCheckpoint.latest(whole), cb = TrainingCheckpoint.latest(stopped);
         assertEquals(ca.getFileName(), cb.getFileName());
         assertFalse(Files.exists(ca.resolve(TrainingCheckpoint.EMA)), "ema_decay 0: no EMA kept");
-        try (dev.puppetengine.io.safetensors.SafetensorsReader ra = dev.puppetengine.io.safetensors.SafetensorsReader.open(ca.resolve(TrainingCheckpoint.WEIGHTS));
-             dev.puppetengine.io.safetensors.SafetensorsReader rb = dev.puppetengine.io.safetensors.SafetensorsReader.open(cb.resolve(TrainingCheckpoint.WEIGHTS));
+        try (SafetensorsReader ra = SafetensorsReader.open(ca.resolve(TrainingCheckpoint.WEIGHTS));
+             SafetensorsReader rb = SafetensorsReader.open(cb.resolve(TrainingCheckpoint.WEIGHTS));
              Scope s = Scope.open()) {
             for (String k : List.of("weight", "bias")) {
                 assertEquals(DType.F32, ra.entry(k).dtype(), "the fp32 master of " + k);
-                org.junit.jupiter.api.Assertions.assertArrayEquals(ra.load(k, CPU).toDoubleArray(), rb.load(k, CPU).toDoubleArray(), k);
+                Assertions.assertArrayEquals(ra.load(k, CPU).toDoubleArray(), rb.load(k, CPU).toDoubleArray(), k);
             }
         }
     }

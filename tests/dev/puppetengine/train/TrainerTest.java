@@ -1,20 +1,33 @@
 package dev.puppetengine.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.autograd.F;
+import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
+import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import org.apache.commons.io.FileUtils;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -104,7 +117,7 @@ class TrainerTest {
             TrainingConfig c = new TrainingConfig(5, 1, 1, 30, 2e-3, false, 0, 1.0, 0, 0, false, "all", true, 100, 1);
             TrainingData one = new TrainingData() {          // the same clip and noise level every step
                 public int size() { return 1; }
-                public EdmLoss.Batch batch(int[] clips, long seed, long micro, dev.puppetengine.backend.Backend be, DType dt) {
+                public EdmLoss.Batch batch(int[] clips, long seed, long micro, Backend be, DType dt) {
                     return TrainerChild.data().batch(clips, seed, 0, be, dt);
                 }
             };
@@ -117,7 +130,7 @@ class TrainerTest {
                         Tensor l = edm.loss(one.batch(new int[]{0}, 5, 0, CPU, DType.F32), 5, 0, false);   // fixed step: same sigma, noise
                         if (i == 0) first = l.item();
                         last = l.item();
-                        dev.puppetengine.autograd.Autograd.backward(l);
+                        Autograd.backward(l);
                     }
                     adam.step(1);
                 }
@@ -126,8 +139,8 @@ class TrainerTest {
         }
     }
 
-    private static java.util.Map<String, Tensor> trainable(ParameterStore ps) {
-        java.util.Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+    private static Map<String, Tensor> trainable(ParameterStore ps) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
         ps.parameters().forEach((k, p) -> m.put(k, p.value()));
         return m;
     }
@@ -141,13 +154,13 @@ class TrainerTest {
         assertTrue(first.stoppedBySignal());
         assertEquals(3, first.endStep());
         // what a kill after the checkpoint leaves: the next step's line, and a line cut short
-        Files.writeString(b.resolve("log.jsonl"), "{\"step\":4,\"micro_step\":8,\"loss\":0.5}\n{\"step\":5,\"lo", java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(b.resolve("log.jsonl"), "{\"step\":4,\"micro_step\":8,\"loss\":0.5}\n{\"step\":5,\"lo", StandardOpenOption.APPEND);
         Trainer.Result second = train(b, 6, Long.MAX_VALUE, lb);
         assertEquals(3, second.startStep());
         assertEquals(6, second.endStep());
         assertEquals(la, lb, "the same losses step by step");
         List<Long> logged = new ArrayList<>();
-        for (String line : Files.readAllLines(b.resolve("log.jsonl"))) logged.add(dev.puppetengine.io.Json.mapper().readTree(line).get("step").asLong());
+        for (String line : Files.readAllLines(b.resolve("log.jsonl"))) logged.add(Json.mapper().readTree(line).get("step").asLong());
         assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L), logged, "each step logged once");
         assertSameState(TrainingCheckpoint.latest(a), TrainingCheckpoint.latest(b));
         assertEquals(2, Files.list(TrainingCheckpoint.checkpointsDir(b)).count(), "keeps the newest 2");
@@ -186,7 +199,7 @@ class TrainerTest {
     @Test
     void aLogThatCannotBeWrittenIsNamedAndTheRunResumes() throws Exception {
         Path full = Path.of("/dev/full");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isWritable(full), "no /dev/full");
+        Assumptions.assumeTrue(Files.isWritable(full), "no /dev/full");
         Path run = tmp.resolve("full"), log = run.resolve("log.jsonl");
         train(run, 4, 2, null);   // stopped after step 2, checkpointed
         List<String> logged = Files.readAllLines(log);
@@ -215,8 +228,8 @@ class TrainerTest {
     void aRunStoppedByAFailedForwardGivesBackItsMemory() {
         TrainingConfig cfg = new TrainingConfig(5, 1, 2, 2, 1e-3, false, 0, 1.0, 0, 0.9, false, "all", true, 10, 2);
         long before = CPU.bytesInUse();
-        java.io.IOException e = assertThrows(java.io.IOException.class, () -> trainWith(tmp.resolve("failed"), cfg, Long.MAX_VALUE, (micro, loss) -> {
-            if (micro == 1) throw new java.io.IOException("simulated failure after the forward");
+        IOException e = assertThrows(IOException.class, () -> trainWith(tmp.resolve("failed"), cfg, Long.MAX_VALUE, (micro, loss) -> {
+            if (micro == 1) throw new IOException("simulated failure after the forward");
             return loss;
         }));
         assertEquals("simulated failure after the forward", e.getMessage());
@@ -225,12 +238,12 @@ class TrainerTest {
 
     /** What a test does to micro-step {@code micro}'s loss before the trainer sees it. */
     private interface LossHook {
-        Tensor apply(long micro, Tensor loss) throws java.io.IOException;
+        Tensor apply(long micro, Tensor loss) throws IOException;
     }
 
     /** Trains {@code run} with {@code cfg}, stopping after step {@code stopAfter}; micro-step {@code nanAt} (if >= 0) gives a NaN loss. */
     private void trainWith(Path run, TrainingConfig cfg, long stopAfter, long nanAt) throws Exception {
-        trainWith(run, cfg, stopAfter, (micro, l) -> micro == nanAt ? dev.puppetengine.autograd.F.scale(l, Double.NaN) : l);
+        trainWith(run, cfg, stopAfter, (micro, l) -> micro == nanAt ? F.scale(l, Double.NaN) : l);
     }
 
     private void trainWith(Path run, TrainingConfig cfg, long stopAfter, LossHook hook) throws Exception {
@@ -244,11 +257,11 @@ class TrainerTest {
             EdmObjective edm = new EdmObjective(unet, ps, TrainerChild.data(), true, cfg.seed());
             Objective objective = new Objective() {
                 public int size() { return edm.size(); }
-                public Tensor loss(int[] items, long micro, boolean ckpt) throws java.io.IOException {
+                public Tensor loss(int[] items, long micro, boolean ckpt) throws IOException {
                     return hook.apply(micro, edm.loss(items, micro, ckpt));
                 }
             };
-            Trainer t = new Trainer(dir, objective, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), cfg);
+            Trainer t = new Trainer(dir, objective, ps, Json.mapper().writeValueAsString(unet.config()), cfg);
             if (scaler != null) t.lossScaler(scaler);
             return t.run(listener(t, stopAfter, null));
         }
@@ -268,17 +281,17 @@ class TrainerTest {
                 Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(3)).run(null);
             }
             Path ck = TrainingCheckpoint.latest(run);
-            assertEquals(List.of("micro_step", "seed", "step"), fields(dev.puppetengine.io.Json.mapper().readTree(ck.resolve("state.json").toFile())), dt.name());
+            assertEquals(List.of("micro_step", "seed", "step"), fields(Json.mapper().readTree(ck.resolve("state.json").toFile())), dt.name());
             assertEquals("3", adamSteps(ck), dt.name());
-            for (com.fasterxml.jackson.databind.JsonNode line : log(run))
+            for (JsonNode line : log(run))
                 assertEquals(List.of("clip", "clips_per_s", "elapsed_s", "grad_norm", "loss", "lr", "micro_step", "step"), fields(line), dt.name());
         }
     }
 
-    private static List<String> fields(com.fasterxml.jackson.databind.JsonNode n) {
+    private static List<String> fields(JsonNode n) {
         List<String> f = new ArrayList<>();
         n.fieldNames().forEachRemaining(f::add);
-        java.util.Collections.sort(f);
+        Collections.sort(f);
         return f;
     }
 
@@ -294,9 +307,9 @@ class TrainerTest {
         return (micro, l) -> micro == at ? F.add(l, F.scale(F.sub(l, F.detach(l)), 1e34)) : l;
     }
 
-    private static List<com.fasterxml.jackson.databind.JsonNode> log(Path run) throws Exception {
-        List<com.fasterxml.jackson.databind.JsonNode> l = new ArrayList<>();
-        for (String line : Files.readAllLines(run.resolve("log.jsonl"))) l.add(dev.puppetengine.io.Json.mapper().readTree(line));
+    private static List<JsonNode> log(Path run) throws Exception {
+        List<JsonNode> l = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("log.jsonl"))) l.add(Json.mapper().readTree(line));
         return l;
     }
 
@@ -305,8 +318,8 @@ class TrainerTest {
         return Files.readAllLines(run.resolve("log.jsonl")).stream().map(l -> l.replaceAll(",\"clips_per_s\".*", "")).toList();
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode lossScale(Path ckpt) throws Exception {
-        return dev.puppetengine.io.Json.read(ckpt.resolve("state.json")).path("loss_scale");
+    private static JsonNode lossScale(Path ckpt) throws Exception {
+        return Json.read(ckpt.resolve("state.json")).path("loss_scale");
     }
 
     private static String adamSteps(Path ckpt) throws Exception {
@@ -334,7 +347,7 @@ class TrainerTest {
         trainWith(plain, everyStep(3), DType.F32, null, Long.MAX_VALUE, AS_IS);
         trainWith(scaled, everyStep(3), DType.F32, new LossScaler(), Long.MAX_VALUE, AS_IS);
         assertSameState(TrainingCheckpoint.latest(plain), TrainingCheckpoint.latest(scaled));
-        List<com.fasterxml.jackson.databind.JsonNode> a = log(plain), b = log(scaled);
+        List<JsonNode> a = log(plain), b = log(scaled);
         for (int i = 0; i < 3; i++) {
             for (String f : List.of("loss", "grad_norm", "clip")) assertEquals(a.get(i).get(f), b.get(i).get(f), "step " + (i + 1) + " " + f);
             assertEquals(65536, b.get(i).get("loss_scale").asDouble());
@@ -368,9 +381,9 @@ class TrainerTest {
         assertEquals(2, lossScale(two).get("good_steps").asLong());
         assertEquals(32768, lossScale(three).get("scale").asDouble());
         assertEquals(0, lossScale(three).get("good_steps").asLong());
-        List<com.fasterxml.jackson.databind.JsonNode> log = log(run), refLog = log(ref);
+        List<JsonNode> log = log(run), refLog = log(ref);
         assertEquals(5, log.size());
-        com.fasterxml.jackson.databind.JsonNode skipped = log.get(2);
+        JsonNode skipped = log.get(2);
         assertTrue(skipped.path("skipped").asBoolean() && !skipped.has("grad_norm") && skipped.get("loss_scale").asDouble() == 32768, skipped.toString());
         assertEquals(refLog.get(2).get("loss"), skipped.get("loss"), "the skipped step's loss is logged");
         for (int i : new int[]{0, 1, 3, 4}) assertFalse(log.get(i).has("skipped"), log.get(i).toString());
@@ -448,11 +461,11 @@ class TrainerTest {
     @Test
     void fp16TrainingLowersTheLossLikeBf16() throws Exception {
         TrainingConfig c = new TrainingConfig(5, 1, 1, 10, 5e-3, false, 0, 1.0, 0, 0, false, "all", true, 100, 1);
-        java.util.Map<DType, double[]> firstLast = new java.util.HashMap<>();
+        Map<DType, double[]> firstLast = new HashMap<>();
         for (DType dt : List.of(DType.BF16, DType.F16)) {
             Path run = tmp.resolve(dt.name());
             trainOneBatch(run, c, dt);
-            List<com.fasterxml.jackson.databind.JsonNode> log = log(run);
+            List<JsonNode> log = log(run);
             firstLast.put(dt, new double[]{log.get(0).get("loss").asDouble(), log.get(9).get("loss").asDouble()});
             assertEquals(dt == DType.F16, log.get(0).has("loss_scale"), dt.name());
             assertTrue(log.stream().noneMatch(n -> n.has("skipped")), dt.name());
@@ -469,18 +482,18 @@ class TrainerTest {
         try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, dt, 1)) {
             TrainingData one = new TrainingData() {
                 public int size() { return 1; }
-                public EdmLoss.Batch batch(int[] clips, long seed, long micro, dev.puppetengine.backend.Backend be, DType t) {
+                public EdmLoss.Batch batch(int[] clips, long seed, long micro, Backend be, DType t) {
                     return TrainerChild.data().batch(clips, seed, 0, be, t);
                 }
             };
             EdmLoss edm = new EdmLoss(unet, true);
             Objective same = new Objective() {
                 public int size() { return 1; }
-                public Tensor loss(int[] items, long micro, boolean ckpt) throws java.io.IOException {
+                public Tensor loss(int[] items, long micro, boolean ckpt) throws IOException {
                     return F.scale(edm.loss(one.batch(items, c.seed(), 0, CPU, dt), c.seed(), 0, ckpt), 0x1p-14);
                 }
             };
-            new Trainer(dir, same, ps, dev.puppetengine.io.Json.mapper().writeValueAsString(unet.config()), c).run(null);
+            new Trainer(dir, same, ps, Json.mapper().writeValueAsString(unet.config()), c).run(null);
         }
     }
 
@@ -490,7 +503,7 @@ class TrainerTest {
         Path run = tmp.resolve("early");
         TrainingConfig every10 = new TrainingConfig(5, 1, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
         trainWith(run, every10, Long.MAX_VALUE, -1);
-        org.apache.commons.io.FileUtils.deleteDirectory(TrainingCheckpoint.checkpointsDir(run).toFile());   // as if killed before checkpointing
+        FileUtils.deleteDirectory(TrainingCheckpoint.checkpointsDir(run).toFile());   // as if killed before checkpointing
         Files.delete(run.resolve("latest"));
         trainWith(run, every10, Long.MAX_VALUE, -1);
         List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
@@ -509,7 +522,7 @@ class TrainerTest {
     void aConfigJsonThatIsNoTextIsRefusedNamingIt() throws Exception {
         Path run = Files.createDirectories(tmp.resolve("garbled"));
         Files.write(run.resolve("config.json"), new byte[]{0, 0, 0, '{', 0x7f, -1, -1, -1});
-        String msg = assertThrows(dev.puppetengine.io.InputFileException.class, () -> train(run, 1, Long.MAX_VALUE, null)).getMessage();
+        String msg = assertThrows(InputFileException.class, () -> train(run, 1, Long.MAX_VALUE, null)).getMessage();
         assertTrue(msg.startsWith(run.resolve("config.json") + ": not valid JSON (") && msg.endsWith("; it records the run's settings"), msg);
     }
 
@@ -518,7 +531,7 @@ class TrainerTest {
     void aLogLineThatIsNoUtf8IsDroppedOnResume() throws Exception {
         Path run = tmp.resolve("bytes");
         train(run, 2, 1, null);
-        Files.write(run.resolve("log.jsonl"), new byte[]{'{', (byte) 0xff, '}', '\n'}, java.nio.file.StandardOpenOption.APPEND);
+        Files.write(run.resolve("log.jsonl"), new byte[]{'{', (byte) 0xff, '}', '\n'}, StandardOpenOption.APPEND);
         assertEquals(1, LossPlot.read(run.resolve("log.jsonl")).size());
         train(run, 2, Long.MAX_VALUE, null);
         List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
@@ -551,7 +564,7 @@ class TrainerTest {
         train(run, 2, 1, null);
         Path optimizer = TrainingCheckpoint.latest(run).resolve("optimizer.safetensors");
         byte[] whole = Files.readAllBytes(optimizer);
-        Files.write(optimizer, java.util.Arrays.copyOf(whole, whole.length - 4));
+        Files.write(optimizer, Arrays.copyOf(whole, whole.length - 4));
         UNetSpatioTemporalConditionModel unet = TrainerChild.model();
         try (RunDirectory dir = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(unet, CPU, DType.F32, 1)) {
             Trainer t = Trainer.forUNet(dir, unet, ps, TrainerChild.data(), TrainerChild.config(2));
@@ -560,7 +573,7 @@ class TrainerTest {
             Files.write(optimizer, whole);
             Path ema = optimizer.resolveSibling("ema.safetensors");
             Map<String, Tensor> one = Map.of("conv_in.weight", Tensor.zeros(CPU, DType.F32, 1));
-            dev.puppetengine.io.safetensors.SafetensorsWriter.write(ema, Map.of(), one);
+            SafetensorsWriter.write(ema, Map.of(), one);
             IOException other = assertThrows(IOException.class, () -> t.prepare(n -> {}));
             assertTrue(other.getMessage().startsWith(ema + ": tensor conv_in.weight has another shape than the model's ([1], expected ["), other.getMessage());
         }
@@ -579,7 +592,7 @@ class TrainerTest {
         TrainingConfig other = new TrainingConfig(5, 2, 1, 2, 1e-3, false, 0, 1.0, 0, 0, false, "all", true, 10, 2);
         trainWith(run, other, Long.MAX_VALUE, -1);
         assertEquals(List.of(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (training.batch_size 1 -> 2)"), notes);
-        assertEquals(2, dev.puppetengine.io.Json.read(run.resolve("config.json")).path("training").path("batch_size").asInt());
+        assertEquals(2, Json.read(run.resolve("config.json")).path("training").path("batch_size").asInt());
         List<String> log = Files.readAllLines(run.resolve("log.jsonl"));
         assertEquals(2, log.size(), String.valueOf(log));
         assertTrue(log.stream().noneMatch(l -> l.contains("error")), String.valueOf(log));
@@ -628,7 +641,7 @@ class TrainerTest {
                 Thread.sleep(20);
             }
             assertTrue(p.isAlive(), () -> "the child ended before it could be killed; output: " + output(p));   // lazily: reading waits for the end
-            dev.puppetengine.io.InputFileException busy = assertThrows(dev.puppetengine.io.InputFileException.class,
+            InputFileException busy = assertThrows(InputFileException.class,
                     () -> train(killed, 8, Long.MAX_VALUE, null));                // a second run while the child trains there
             assertTrue(busy.getMessage().startsWith(killed + ": another train, train-vae or fit-image-encoder is writing there; wait for it to end"),
                     busy.getMessage());
@@ -652,7 +665,7 @@ class TrainerTest {
     private static String output(Process p) {
         try {
             return new String(p.getInputStream().readAllBytes());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "(unreadable: " + e + ")";
         }
     }

@@ -3,6 +3,7 @@ package dev.puppetengine.train;
 import dev.puppetengine.autograd.Autograd;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.nn.Linear;
@@ -18,6 +19,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -101,9 +103,9 @@ class TrainingCheckpointTest {
                         assertArrayEquals(adam.secondMoments().get(k).toDoubleArray(), adam2.secondMoments().get(k).toDoubleArray(), "v." + k);
                         assertArrayEquals(ema.weights().get(k).toDoubleArray(), ema2.weights().get(k).toDoubleArray(), "ema " + k);
                     }
-                    assertFalse(java.util.Arrays.equals(w.get("a").toDoubleArray(), ema.weights().get("a").toDoubleArray()),
+                    assertFalse(Arrays.equals(w.get("a").toDoubleArray(), ema.weights().get("a").toDoubleArray()),
                             "the EMA differs from the weights, so restoring one for the other shows");
-                    assertFalse(java.util.Arrays.equals(adam.firstMoments().get("a").toDoubleArray(), adam.secondMoments().get("a").toDoubleArray()));
+                    assertFalse(Arrays.equals(adam.firstMoments().get("a").toDoubleArray(), adam.secondMoments().get("a").toDoubleArray()));
                 }
             }
         }
@@ -114,8 +116,8 @@ class TrainingCheckpointTest {
     void theLossScaleIsSavedOnlyWhenScaling() throws Exception {
         try (Scope s = Scope.open()) {
             Path plain = saveOne(1, 3);
-            List<String> fields = new java.util.ArrayList<>();
-            dev.puppetengine.io.Json.read(plain.resolve("state.json")).fieldNames().forEachRemaining(fields::add);
+            List<String> fields = new ArrayList<>();
+            Json.read(plain.resolve("state.json")).fieldNames().forEachRemaining(fields::add);
             assertEquals(List.of("step", "micro_step", "seed"), fields);
             Map<String, Tensor> w = weights(leaf(1, 2), leaf(3));
             try (Adam adam = new Adam(w, SETTINGS); Ema ema = new Ema(w, 0.5)) {
@@ -373,7 +375,7 @@ class TrainingCheckpointTest {
                 }
                 // found by fuzzing: a field left out read as 0 (micro_step 0 resumes on other data), bytes taken for UTF-32 failed naming no file
                 for (String bad : new String[] {"{}", "{\"step\": 3, \"seed\": 1}", "{\"step\": 3, \"micro_step\": null, \"seed\": 1}", "\0\0\0{\u007f\u00ff"}) {
-                    Files.write(ck.resolve("state.json"), bad.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    Files.write(ck.resolve("state.json"), bad.getBytes(StandardCharsets.ISO_8859_1));
                     InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
                     assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (") && e.getMessage().lines().count() == 1, e.getMessage());
                 }

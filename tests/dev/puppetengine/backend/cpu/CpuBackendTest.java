@@ -11,8 +11,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.DoubleStream;
 
 import static dev.puppetengine.testing.GradCheck.randn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -79,13 +83,13 @@ class CpuBackendTest {
         for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16}) {
             int nanBits = t == DType.F32 ? 0x7fc00123 : t == DType.BF16 ? 0x7fc1 : 0x7e01;   // quiet NaNs with a payload
             int negZero = t == DType.F32 ? 0x80000000 : 0x8000;
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(2 * t.bytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocate(2 * t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
             if (t == DType.F32) b.putInt(nanBits).putInt(negZero).flip(); else b.putShort((short) nanBits).putShort((short) negZero).flip();
             Tensor src = CPU.empty(t, new int[]{2}), dst = CPU.empty(t, new int[]{2});
             src.storage().write(0, b);
             assertEquals(0, b.remaining(), t + ": a write takes the buffer's bytes");
             CPU.copyInto(src, dst);
-            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(2 * t.bytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer out = ByteBuffer.allocate(2 * t.bytes()).order(ByteOrder.LITTLE_ENDIAN);
             dst.storage().read(0, out);
             assertEquals(0, out.remaining(), t + ": a read fills the buffer");
             assertEquals(b.flip(), out.flip(), t + ": the bits copied as they are");
@@ -169,7 +173,7 @@ class CpuBackendTest {
         double[] f = new double[2 * 3 * 4];
         for (int i = 0; i < f.length; i++) f[i] = 100 * (i / 12) + 10 * (i / 4 % 3) + i % 4;
         double[] pts = {0.5, 0.75, 1, 1, 2, 2, -1, -1};
-        Tensor points = f64(new int[]{2, 4, 2}, java.util.stream.DoubleStream.concat(java.util.Arrays.stream(pts), java.util.Arrays.stream(pts)).toArray());
+        Tensor points = f64(new int[]{2, 4, 2}, DoubleStream.concat(Arrays.stream(pts), Arrays.stream(pts)).toArray());
         assertArrayEquals(new double[]{19, 23, 23, 0, 119, 123, 123, 100},
                 CPU.gridSamplePoints(f64(new int[]{2, 3, 4, 1}, f), points).toDoubleArray());
     }

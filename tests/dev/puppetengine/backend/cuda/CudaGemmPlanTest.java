@@ -1,6 +1,10 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.tensor.DType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -96,12 +100,12 @@ public class CudaGemmPlanTest {
         CudaGemm.Im2col gy2 = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 16, 16, 640, 3, 3, 32, 32, 1, 1, 1, 1, 2, 2);
         CudaGemm.MmaPlan down = plan(1, (int) gy2.pixels(), 320, (int) gy2.cols(), gy2, mat(t, 320, 1, 0));
         assertEquals("bf16_kn a(ld 0, 2048x5760, im2col) b(ld 320, 5760x320)", describe(down));
-        assertEquals("[16, 16, 640, 3, 32, 32, 1, 1, 1, 1, 2, 2]", java.util.Arrays.toString(java.util.Arrays.copyOfRange(down.a(), 5, 17)),
+        assertEquals("[16, 16, 640, 3, 32, 32, 1, 1, 1, 1, 2, 2]", Arrays.toString(Arrays.copyOfRange(down.a(), 5, 17)),
                 "gemm_tile.cuh's Operand struct: gy's size, the gather's geometry, the dilation last");
         assertEquals(CudaGemm.OPERAND_FIELDS, down.a().length);
         assertArrayEquals(new long[]{CudaGemm.fastDivisor(640), CudaGemm.fastDivisor(3), CudaGemm.fastDivisor(32), CudaGemm.fastDivisor(32),
                         CudaGemm.fastDivisor(2), CudaGemm.fastDivisor(2)},
-                java.util.Arrays.copyOfRange(down.a(), 17, 23), "then the divisors of Cin, kw, Wo, Ho and the dilation");
+                Arrays.copyOfRange(down.a(), 17, 23), "then the divisors of Cin, kw, Wo, Ho and the dilation");
         assertEquals(CudaGemm.OPERAND_FIELDS, down.b().length, "a dense struct is as long, its gather fields zero");
         assertNull(CudaGemm.tmaPlan(down, true, 128, 1, CudaGemm.Epilogue.NONE), "TMA's im2col mode cannot dilate: cp.async");
         assertNull(plan(1, 320, (int) gy2.cols(), (int) gy2.pixels(), mat(t, 1, 320, 0), gy2), "a dilated gather as B: no k loop reads one");
@@ -176,7 +180,7 @@ public class CudaGemmPlanTest {
         assertEquals(1431655766L | 2L << 32, CudaGemm.fastDivisor(3));
         assertEquals(2576980378L | 9L << 32, CudaGemm.fastDivisor(320));
         assertEquals(1L | 6L << 32, CudaGemm.fastDivisor(64));
-        java.util.Random r = new java.util.Random(7);
+        Random r = new Random(7);
         long max = (1L << 31) - 1;
         for (long d = 1; d <= 3000; d++) check(d, max, r);
         for (long d : new long[]{9 * 2560, 65535, 917504, 1L << 20, (1L << 31) - 1, 1L << 31}) check(d, max, r);
@@ -184,7 +188,7 @@ public class CudaGemmPlanTest {
         assertThrows(IllegalArgumentException.class, () -> CudaGemm.fastDivisor((1L << 31) + 1));
     }
 
-    private static void check(long d, long max, java.util.Random r) {
+    private static void check(long d, long max, Random r) {
         long f = CudaGemm.fastDivisor(d);
         long[] ns = new long[64];
         for (int i = 0; i < 32; i++) ns[i] = r.nextLong(max + 1);
@@ -207,8 +211,8 @@ public class CudaGemmPlanTest {
         // backward input (A K-major (rows, Cout), B N-major: w (Cout, Cin) as stored), 128x256 tile
         CudaGemm.MmaPlan p = plan(1, rows, cin, cout, mat(t, cout, 1, 0), mat(t, cin, 1, 0));
         TensorMaps.Plan a = (TensorMaps.Plan) CudaGemm.tmaPlan(p, true, 128, 1, CudaGemm.Epilogue.NONE), b = (TensorMaps.Plan) CudaGemm.tmaPlan(p, false, 256, 1, CudaGemm.Epilogue.NONE);
-        assertEquals("[640, 28672] [1280] [64, 128]", java.util.Arrays.toString(a.dims()) + " " + java.util.Arrays.toString(a.strideBytes()) + " " + java.util.Arrays.toString(a.box()));
-        assertEquals("[320, 640] [640] [64, 64]", java.util.Arrays.toString(b.dims()) + " " + java.util.Arrays.toString(b.strideBytes()) + " " + java.util.Arrays.toString(b.box()));
+        assertEquals("[640, 28672] [1280] [64, 128]", Arrays.toString(a.dims()) + " " + Arrays.toString(a.strideBytes()) + " " + Arrays.toString(a.box()));
+        assertEquals("[320, 640] [640] [64, 64]", Arrays.toString(b.dims()) + " " + Arrays.toString(b.strideBytes()) + " " + Arrays.toString(b.box()));
         // a conv forward: the gathered A has an im2col map, the weights a tiled one; an 8-channel gather none
         CudaGemm.Im2col x = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 320, 3, 3, 32, 32, 1, 1, 1, 1);
         CudaGemm.MmaPlan conv = plan(1, (int) x.pixels(), 640, (int) x.cols(), x, mat(t, 1, x.cols(), 0));
@@ -222,8 +226,8 @@ public class CudaGemmPlanTest {
         // B shared by every entry (batch stride 0), a rank-2 map
         CudaGemm.MmaPlan batched = plan(2, 136, 200, 72, mat(t, 72, 1, 136 * 72), mat(t, 200, 1, 0));
         TensorMaps.Plan a3 = (TensorMaps.Plan) CudaGemm.tmaPlan(batched, true, 128, 2, CudaGemm.Epilogue.NONE);
-        assertEquals("3 [72, 136, 2] [144, 19584] [64, 128, 1]", a3.mode() + " " + java.util.Arrays.toString(a3.dims()) + " "
-                + java.util.Arrays.toString(a3.strideBytes()) + " " + java.util.Arrays.toString(a3.box()));
+        assertEquals("3 [72, 136, 2] [144, 19584] [64, 128, 1]", a3.mode() + " " + Arrays.toString(a3.dims()) + " "
+                + Arrays.toString(a3.strideBytes()) + " " + Arrays.toString(a3.box()));
         assertEquals(2, CudaGemm.tmaPlan(batched, false, 128, 2, CudaGemm.Epilogue.NONE).mode());
         CudaGemm.Im2col in = new CudaGemm.Im2col(null, t, 2 * 32 * 32, 32, 32, 8, 3, 3, 32, 32, 1, 1, 1, 1);
         assertNull(CudaGemm.tmaPlan(plan(1, (int) in.pixels(), 320, (int) in.cols(), in, mat(t, 1, in.cols(), 0)), true, 128, 1, CudaGemm.Epilogue.NONE));
@@ -235,16 +239,16 @@ public class CudaGemmPlanTest {
         CudaGemm.Mat r = mat(DType.F16, 640, 1, 640 * 448);
         CudaGemm.Epilogue ep = CudaGemm.Epilogue.of(new CudaGemm.Bias(null, DType.BF16), r);
         assertTrue(ep.any());
-        assertEquals("[null, 2, 640, 1, 286720]", java.util.Arrays.toString(ep.residualArgs()));
-        assertEquals("[null, 1]", java.util.Arrays.toString(ep.biasArgs()));
+        assertEquals("[null, 2, 640, 1, 286720]", Arrays.toString(ep.residualArgs()));
+        assertEquals("[null, 1]", Arrays.toString(ep.biasArgs()));
         assertFalse(CudaGemm.Epilogue.NONE.any());
-        assertEquals("[null, 0, 0, 0, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.NONE.residualArgs()));
-        assertEquals("[null, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.NONE.biasArgs()));
+        assertEquals("[null, 0, 0, 0, 0]", Arrays.toString(CudaGemm.Epilogue.NONE.residualArgs()));
+        assertEquals("[null, 0]", Arrays.toString(CudaGemm.Epilogue.NONE.biasArgs()));
         assertTrue(new CudaGemm.Epilogue(null, null, true).any());
         assertTrue(CudaGemm.Epilogue.of(null, mat(DType.F32, 640, 1, 0)).any());
         assertEquals(0, CudaGemm.Epilogue.of(null, mat(DType.F32, 640, 1, 0)).residualArgs()[1]);
         assertTrue(CudaGemm.Epilogue.of(new CudaGemm.Bias(null, DType.F32), null).any());
-        assertEquals("[null, 1, 640, 1, 0]", java.util.Arrays.toString(CudaGemm.Epilogue.of(null, mat(DType.BF16, 640, 1, 0)).residualArgs()));
+        assertEquals("[null, 1, 640, 1, 0]", Arrays.toString(CudaGemm.Epilogue.of(null, mat(DType.BF16, 640, 1, 0)).residualArgs()));
         assertThrows(IllegalArgumentException.class, () -> new CudaGemm.Epilogue(null, r, true), "GEGLU takes no residual");
         assertThrows(IllegalArgumentException.class, () -> CudaGemm.Epilogue.of(null, mat(DType.F64, 640, 1, 0)));
     }
@@ -324,25 +328,25 @@ public class CudaGemmPlanTest {
      */
     @Test
     void tileTimingTakesTheMedianOfPairsLongEnoughToMeasure() {
-        java.util.List<Integer> asked = new java.util.ArrayList<>();
+        List<Integer> asked = new ArrayList<>();
         double fast = CudaGemm.perRun(n -> {
             asked.add(n);
             return n * 0.005 + (asked.size() == 3 ? 40 : 0.002);   // 5 us a run, 2 us of event overhead; the second pair hit
         });
         int reps = (int) Math.ceil(CudaGemm.TUNE_PAIR_MS / 0.007);
-        java.util.List<Integer> want = new java.util.ArrayList<>(java.util.List.of(1));
+        List<Integer> want = new ArrayList<>(List.of(1));
         for (int p = 0; p < CudaGemm.TUNE_PAIRS; p++) want.add(reps);
         assertEquals(want, asked);
         assertEquals(0.005, fast, 0.0001);
         asked.clear();
         assertEquals(2.0, CudaGemm.perRun(n -> { asked.add(n); return 2.0 * n; }), 1e-12);
-        assertEquals(java.util.List.of(1, CudaGemm.TUNE_REPS), asked);
+        assertEquals(List.of(1, CudaGemm.TUNE_REPS), asked);
         asked.clear();
         CudaGemm.perRun(n -> { asked.add(n); return 0; });   // below the events' resolution: bounded, not infinite
         assertEquals(CudaGemm.TUNE_MAX_REPS, asked.get(1));
         asked.clear();
         assertEquals(1.0, CudaGemm.perRun(n -> { asked.add(n); return n; }), 1e-12);   // a millisecond is slow enough
-        assertEquals(java.util.List.of(1, CudaGemm.TUNE_REPS), asked);
+        assertEquals(List.of(1, CudaGemm.TUNE_REPS), asked);
         // the median, not the middle pair: the third of five pairs hit
         asked.clear();
         assertEquals(0.005, CudaGemm.perRun(n -> { asked.add(n); return n * 0.005 + (asked.size() == 4 ? 40 : 0.002); }), 0.0001);

@@ -4,7 +4,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -65,7 +68,7 @@ class DeviceBudgetScriptTest {
             String s;
             try {
                 s = Files.readString(stat);
-            } catch (java.nio.file.NoSuchFileException ended) {
+            } catch (NoSuchFileException ended) {
                 return true;
             }
             if (s.substring(s.lastIndexOf(')') + 2).startsWith("Z")) return true;   // the state follows the name in brackets
@@ -99,8 +102,8 @@ class DeviceBudgetScriptTest {
             scripts = all.filter(f -> f.toString().endsWith(".sh") && !f.endsWith("device-budget.sh")).filter(f -> {
                 try {
                     return Files.readString(f).contains("device-budget.sh\"");
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
                 }
             }).sorted().toList();
         }

@@ -3,6 +3,9 @@ package dev.puppetengine.backend.cuda;
 import dev.puppetengine.backend.cuda.GemmTuner.Tile;
 import org.junit.jupiter.api.Test;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
@@ -145,7 +148,7 @@ class GemmProbeTest {
         Process engine = new ProcessBuilder(GemmProbe.javaBinary(), "-cp", System.getProperty("java.class.path"), FakeEngine.class.getName())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         ProcessHandle child = null;
-        try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(engine.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8))) {
             for (String l; (l = out.readLine()) != null && !l.startsWith(GemmProbe.START); )   // the child's first tile: it is running
                 if (l.startsWith("child ")) child = ProcessHandle.of(Long.parseLong(l.substring(6))).orElseThrow();
             assertTrue(child != null && child.isAlive(), "the stand-in engine started no child");

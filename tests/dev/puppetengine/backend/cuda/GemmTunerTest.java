@@ -4,6 +4,9 @@ import dev.puppetengine.backend.cuda.GemmTuner.Tile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -345,9 +348,9 @@ class GemmTunerTest {
     @Test
     void anUnwritableCacheIsSaidOnce() throws Exception {
         Path file = Files.writeString(dir.resolve("a-file"), "").resolve("gemm-tiles.json");   // its folder cannot be made, even by root
-        java.io.PrintStream was = System.err;
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        PrintStream was = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
             GemmTuner g = new GemmTuner(H100, 132, file, true, () -> EnumSet.allOf(Tile.class));   // no file yet: nothing to say
             for (int m : new int[]{448, 896, 1792})
@@ -355,7 +358,7 @@ class GemmTunerTest {
         } finally {
             System.setErr(was);
         }
-        List<String> lines = err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
         assertEquals(1, lines.size(), String.join("\n", lines));
         assertTrue(lines.get(0).startsWith("WARN could not write the GEMM tuning cache " + file) && lines.get(0).endsWith(
                 "; tuning again in each process (-Dpuppet.cuda.tuneCache=DIR puts the cache in a writable DIR)"), lines.get(0));

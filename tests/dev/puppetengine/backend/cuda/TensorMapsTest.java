@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cuda;
 
 import dev.puppetengine.backend.Backends;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -106,7 +107,7 @@ class TensorMapsTest {
         TensorMaps.MapPlan im2col = TensorMaps.plan(gather(2, 8, 8, 64, 3, 1, 1), true, 128, 1);
         assertEquals(2 * 2 * 8 * 8 * 64, im2col.extentBytes());
         long[] words = new long[16];
-        java.util.Arrays.fill(words, -1L);
+        Arrays.fill(words, -1L);
         long[] map = words.clone();
         TensorMaps.smallTensorWorkaround(map, x, 13000);
         assertEquals(~(1L << 21), map[1], "CUDA 13.0, 19 KiB: bit 21 of word 1 cleared, nothing else");
@@ -153,7 +154,7 @@ class TensorMapsTest {
         try {
             long[] map = TensorMaps.encode(p, true, address, 13000);
             assertEquals(16, map.length);
-            assertTrue(java.util.Arrays.stream(map).anyMatch(w -> w != 0), "an encoded map is not all zero");
+            assertTrue(Arrays.stream(map).anyMatch(w -> w != 0), "an encoded map is not all zero");
         } catch (CudaException e) {
             if (hopper) throw e;
             assertTrue(e.getMessage().contains("cuTensorMapEncodeTiled(dims [320, 448], strides [640] B, box [64, 128]"), e.getMessage());

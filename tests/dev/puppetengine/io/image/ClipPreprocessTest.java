@@ -4,6 +4,7 @@ import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -54,7 +55,7 @@ class ClipPreprocessTest {
     void uniformImageMapsToNormalisedConstant() {
         // Blur and interpolation weights each sum to 1, so a flat image stays flat: ((v/255) - mean) / std.
         RgbImage grey = RgbImage.blank(300, 260);
-        java.util.Arrays.fill(grey.pixels(), (byte) 200);
+        Arrays.fill(grey.pixels(), (byte) 200);
         float[] out = ClipPreprocess.preprocess(grey, SIZE);
         double[] mean = {0.48145466, 0.4578275, 0.40821073}, std = {0.26862954, 0.26130258, 0.27577711};
         for (int i = 0; i < out.length; i++) {
@@ -77,7 +78,7 @@ class ClipPreprocessTest {
     @Test
     void aOnePixelOutputKeepsAFlatImagesValue() {
         double[] flat = new double[6 * 4 * 3];
-        java.util.Arrays.fill(flat, 0.25);
+        Arrays.fill(flat, 0.25);
         assertArrayEquals(new double[] {0.25, 0.25, 0.25}, ClipPreprocess.resizeAntialiased(flat, 4, 6, 1, 1), 1e-12);
     }
 

@@ -2,6 +2,7 @@ package dev.puppetengine.io.image;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -20,7 +21,7 @@ class DragOverlayTest {
         assertArrayEquals(new int[] {255, 255, 0}, rgb(out, 120, 128)); // centre of the shaft
         for (int y : new int[] {126, 130}) { // the black outline shows above and below (partly covered pixels)
             int[] px = rgb(out, 120, y);
-            assertTrue(px[0] < 200 && px[2] < 200, "outline at y=" + y + ": " + java.util.Arrays.toString(px));
+            assertTrue(px[0] < 200 && px[2] < 200, "outline at y=" + y + ": " + Arrays.toString(px));
         }
         assertArrayEquals(new int[] {255, 255, 255}, rgb(out, 120, 133)); // clear of the arrow
         assertArrayEquals(new int[] {255, 255, 255}, rgb(out, 30, 128)); // before the start
@@ -57,7 +58,7 @@ class DragOverlayTest {
         assertArrayEquals(new int[] {128, 128, 128}, rgb(out, 250, 262), "clear, 6 px off");
         // the short drag (20 px): its head is 10 px, not 10% (2 px): the upper barb runs through (114, 94)
         int[] barb = rgb(out, 114, 94);
-        assertTrue(barb[0] > 200 && barb[2] < 60, "upper barb of the short drag: " + java.util.Arrays.toString(barb));
+        assertTrue(barb[0] > 200 && barb[2] < 60, "upper barb of the short drag: " + Arrays.toString(barb));
     }
 
     /** Barbs of a diagonal drag, down and to the right: straight up and straight left from the end point. */
@@ -72,8 +73,8 @@ class DragOverlayTest {
         for (int y = 0; y < 256; y++)
             for (int x = 0; x < 256; x++) {
                 int[] p = rgb(out, x, y);
-                boolean pure = java.util.Arrays.equals(p, new int[] {255, 255, 255}) || java.util.Arrays.equals(p, new int[] {0, 0, 0})
-                        || java.util.Arrays.equals(p, new int[] {255, 255, 0});
+                boolean pure = Arrays.equals(p, new int[] {255, 255, 255}) || Arrays.equals(p, new int[] {0, 0, 0})
+                        || Arrays.equals(p, new int[] {255, 255, 0});
                 if (!pure) blended++;
             }
         assertTrue(blended > 50, blended + " blended pixels");

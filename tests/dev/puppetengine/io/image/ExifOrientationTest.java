@@ -4,11 +4,14 @@ import dev.puppetengine.testing.ImageBytes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -33,7 +36,7 @@ class ExifOrientationTest {
                 byte[] tiff = ImageBytes.tiff(o, order);
                 assertEquals(o, ExifOrientation.fromExif(tiff), o + " " + order);
                 byte[] app1 = new byte[6 + tiff.length];
-                System.arraycopy("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, app1, 0, 6);
+                System.arraycopy("Exif\0\0".getBytes(StandardCharsets.US_ASCII), 0, app1, 0, 6);
                 System.arraycopy(tiff, 0, app1, 6, tiff.length);
                 assertEquals(o, ExifOrientation.fromExif(app1), o + " " + order + " after Exif\\0\\0");
             }
@@ -80,7 +83,7 @@ class ExifOrientationTest {
     /** Bytes changed at random in the headers (lengths, markers, offsets) give some orientation 1 to 8, never an exception. */
     @Test
     void corruptHeadersNeverThrow() throws IOException {
-        java.util.Random rnd = new java.util.Random(5);
+        Random rnd = new Random(5);
         Path f = dir.resolve("fuzz");
         for (byte[] good : new byte[][]{ImageBytes.jpeg(numbered(), ImageBytes.tiff(6, ByteOrder.LITTLE_ENDIAN)),
                 ImageBytes.png(numbered(), ImageBytes.tiff(3, ByteOrder.BIG_ENDIAN))})
@@ -133,14 +136,14 @@ class ExifOrientationTest {
     }
 
     private static byte[] cat(byte[]... parts) {
-        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
         for (byte[] p : parts) o.writeBytes(p);
         return o.toByteArray();
     }
 
     /** An APP1 "Exif" segment holding orientation 6, its FF marker prefix included. */
     private static byte[] app1() {
-        byte[] payload = cat("Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN));
+        byte[] payload = cat("Exif\0\0".getBytes(StandardCharsets.ISO_8859_1), ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN));
         return cat(bytes(0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff), payload);
     }
 
@@ -158,7 +161,7 @@ class ExifOrientationTest {
     @Test
     void theJpegSegmentWalk() throws IOException {
         assertEquals(6, jpegTag(app1()));
-        assertEquals(6, jpegTag(bytes(0xff, 0xff, 0xff), java.util.Arrays.copyOfRange(app1(), 1, app1().length)), "fill bytes before the marker");
+        assertEquals(6, jpegTag(bytes(0xff, 0xff, 0xff), Arrays.copyOfRange(app1(), 1, app1().length)), "fill bytes before the marker");
         assertEquals(6, jpegTag(bytes(0xff, 0x01, 0xff, 0xd0, 0xff, 0xd7, 0xff, 0xd8), app1()), "markers without a payload");
         assertEquals(6, jpegTag(bytes(0xff, 0xe0, 0x00, 0x02), app1()), "an empty segment");
         assertEquals(6, jpegTag(bytes(0xff, 0xe0, 0x00, 0x06, 'J', 'F', 'I', 'F'), app1()), "a JFIF segment first");
@@ -166,9 +169,9 @@ class ExifOrientationTest {
         assertEquals(6, jpegTag(bytes(0xff, 0xcf, 0x00, 0x03, 0xd9), app1()), "0xCF carries a payload");
         assertEquals(1, jpegTag(bytes(0xff, 0xda, 0x00, 0x02), app1()), "after the scan");
         assertEquals(1, jpegTag(bytes(0xff, 0xd9, 0x00, 0x02), app1()), "after the end (followed by what would read as an empty payload)");
-        assertEquals(1, jpegTag(bytes(0x00), java.util.Arrays.copyOfRange(app1(), 1, app1().length)), "not a marker");
+        assertEquals(1, jpegTag(bytes(0x00), Arrays.copyOfRange(app1(), 1, app1().length)), "not a marker");
         assertEquals(1, jpegTag(bytes(0xff, 0xe0, 0x00, 0x01), app1()), "a length under 2");
-        byte[] onlyPrefix = cat(bytes(0xff, 0xe1, 0x00, 0x08), "Exif\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        byte[] onlyPrefix = cat(bytes(0xff, 0xe1, 0x00, 0x08), "Exif\0\0".getBytes(StandardCharsets.ISO_8859_1));
         assertEquals(1, jpegTag(onlyPrefix, bytes(0xff, 0xd9)), "an EXIF segment with nothing after its prefix");
     }
 
@@ -178,7 +181,7 @@ class ExifOrientationTest {
         Path plain = dir.resolve("plain.png"), f = dir.resolve("late.png");
         ImageFiles.writePng(plain, numbered());
         byte[] tiff = ImageBytes.tiff(6, ByteOrder.BIG_ENDIAN);
-        byte[] chunk = cat(bytes(0, 0, 0, tiff.length), "eXIf".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), tiff, bytes(0, 0, 0, 0));
+        byte[] chunk = cat(bytes(0, 0, 0, tiff.length), "eXIf".getBytes(StandardCharsets.ISO_8859_1), tiff, bytes(0, 0, 0, 0));
         Files.write(f, cat(Files.readAllBytes(plain), chunk));
         assertEquals(1, ExifOrientation.of(f));
     }

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -121,7 +122,7 @@ class GifFilesTest {
 
     /** rows of r (red), g (green), b (blue), w (white), one letter a pixel. */
     private static void assertFrame(RgbImage frame, String... rows) {
-        java.util.Map<Character, int[]> colours = java.util.Map.of('r', new int[] {255, 0, 0}, 'g', new int[] {0, 255, 0},
+        Map<Character, int[]> colours = Map.of('r', new int[] {255, 0, 0}, 'g', new int[] {0, 255, 0},
                 'b', new int[] {0, 0, 255}, 'w', new int[] {255, 255, 255});
         assertEquals(rows.length, frame.height());
         for (int y = 0; y < rows.length; y++) {

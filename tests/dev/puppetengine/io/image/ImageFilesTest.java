@@ -1,5 +1,6 @@
 package dev.puppetengine.io.image;
 
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.testing.ImageBytes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -7,16 +8,23 @@ import org.junit.jupiter.api.io.TempDir;
 import javax.imageio.ImageIO;
 import java.awt.Transparency;
 import java.awt.color.ColorSpace;
+import java.awt.color.ICC_Profile;
 import java.awt.image.BufferedImage;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
 import java.awt.image.WritableRaster;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import javax.imageio.IIOException;
+import javax.imageio.ImageReader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,7 +76,7 @@ class ImageFilesTest {
         Path good = dir.resolve("good.jpg");
         assertTrue(ImageIO.write(img.toBufferedImage(), "jpeg", good.toFile()));
         byte[] bytes = Files.readAllBytes(good);
-        assertMessage(Files.write(dir.resolve("cut.jpg"), java.util.Arrays.copyOf(bytes, bytes.length * 2 / 3)), "corrupt or truncated JPEG (Truncated File - Missing EOI marker)");
+        assertMessage(Files.write(dir.resolve("cut.jpg"), Arrays.copyOf(bytes, bytes.length * 2 / 3)), "corrupt or truncated JPEG (Truncated File - Missing EOI marker)");
     }
 
     /**
@@ -84,7 +92,7 @@ class ImageFilesTest {
         byte[] bytes = Files.readAllBytes(plain);
         byte[] expected = ImageFiles.readRgb(plain).pixels();
         for (int cs : new int[] {ColorSpace.CS_LINEAR_RGB, ColorSpace.CS_GRAY}) {
-            Path file = Files.write(dir.resolve("icc" + cs + ".jpg"), ImageBytes.withIccProfile(bytes, java.awt.color.ICC_Profile.getInstance(cs).getData()));
+            Path file = Files.write(dir.resolve("icc" + cs + ".jpg"), ImageBytes.withIccProfile(bytes, ICC_Profile.getInstance(cs).getData()));
             assertArrayEquals(expected, ImageFiles.readRgb(file).pixels(), "profile of colour space " + cs);
         }
     }
@@ -177,8 +185,8 @@ class ImageFilesTest {
         byte[] expected = argbBytes(img), plain = new byte[4];
         int shift = bits[0] - 8;
         for (int c = 0; c < 4; c++) plain[c] = (byte) (c < 3 ? samples[c] >> shift : alpha ? samples[3] >> shift : 255);
-        assertFalse(java.util.Arrays.equals(expected, plain), "a case where the samples would differ");
-        assertArrayEquals(expected, ImageFiles.toRgba(img).pixels(), java.util.Arrays.toString(bits));
+        assertFalse(Arrays.equals(expected, plain), "a case where the samples would differ");
+        assertArrayEquals(expected, ImageFiles.toRgba(img).pixels(), Arrays.toString(bits));
     }
 
     /** RGBA bytes of a 1x1 image through getRGB. */
@@ -218,7 +226,7 @@ class ImageFilesTest {
     void aDirectoryIsNamedSo() throws IOException {
         Path sub = Files.createDirectory(dir.resolve("photos.png"));
         assertEquals("cannot read image " + sub + ": it is a directory, not an image file",
-                assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.readRgb(sub)).getMessage());
+                assertThrows(InputFileException.class, () -> ImageFiles.readRgb(sub)).getMessage());
     }
 
     @Test
@@ -234,9 +242,9 @@ class ImageFilesTest {
     /** Formats a phone or browser gives that the JDK does not decode are named as such, with the formats that are read. */
     @Test
     void commonUnreadFormatsAreNamed() throws IOException {
-        byte[] webp = "RIFF\u0024\0\0\0WEBPVP8 \0\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-        byte[] heic = "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-        byte[] avif = "\0\0\0\u001cftypavif\0\0\0\0avifmif1miaf".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] webp = "RIFF\u0024\0\0\0WEBPVP8 \0\0\0\0".getBytes(StandardCharsets.ISO_8859_1);
+        byte[] heic = "\0\0\0\u0018ftypheic\0\0\0\0mif1heic".getBytes(StandardCharsets.ISO_8859_1);
+        byte[] avif = "\0\0\0\u001cftypavif\0\0\0\0avifmif1miaf".getBytes(StandardCharsets.ISO_8859_1);
         assertMessage(Files.write(dir.resolve("photo.webp"), webp), ": unsupported format: a WebP image (expected PNG, JPEG, GIF, BMP or TIFF)");
         assertMessage(Files.write(dir.resolve("IMG_0001.HEIC"), heic), ": unsupported format: a HEIF (HEIC) image (expected PNG, JPEG, GIF, BMP or TIFF)");
         assertMessage(Files.write(dir.resolve("photo.avif"), avif), ": unsupported format: an AVIF image (expected PNG, JPEG, GIF, BMP or TIFF)");
@@ -256,7 +264,7 @@ class ImageFilesTest {
         Path good = dir.resolve("good.png");
         ImageFiles.writePng(good, pattern(40, 40));
         byte[] bytes = Files.readAllBytes(good);
-        byte[] cut = java.util.Arrays.copyOf(bytes, bytes.length / 2);
+        byte[] cut = Arrays.copyOf(bytes, bytes.length / 2);
         Path file = Files.write(dir.resolve("cut.png"), cut);
         IOException e = assertThrows(IOException.class, () -> ImageFiles.readRgb(file));
         assertNotNull(e.getCause().getMessage());
@@ -266,7 +274,7 @@ class ImageFilesTest {
     /** Shorter than the 26 bytes that hold every header's size: corrupt, not "zero size" from the bytes that are not there. */
     @Test
     void aFileShorterThanAnyHeaderIsCorruptNotZeroSized() throws IOException {
-        byte[] cut = java.util.Arrays.copyOf(ImageBytes.headerOnlyPng(5, 5), 20);
+        byte[] cut = Arrays.copyOf(ImageBytes.headerOnlyPng(5, 5), 20);
         assertMessage(Files.write(dir.resolve("short.png"), cut), "corrupt or truncated PNG");
     }
 
@@ -275,7 +283,7 @@ class ImageFilesTest {
     void truncatedBmpIsNamed() throws IOException {
         Path good = dir.resolve("good.bmp");
         assertTrue(ImageIO.write(pattern(40, 40).toBufferedImage(), "bmp", good.toFile()));
-        byte[] cut = java.util.Arrays.copyOf(Files.readAllBytes(good), 1000);
+        byte[] cut = Arrays.copyOf(Files.readAllBytes(good), 1000);
         assertMessage(Files.write(dir.resolve("cut.bmp"), cut), "corrupt or truncated BMP (end of file reached)");
     }
 
@@ -297,7 +305,7 @@ class ImageFilesTest {
         Path good = dir.resolve("good.bmp");
         assertTrue(ImageIO.write(pattern(4, 3).toBufferedImage(), "bmp", good.toFile()));
         byte[] bmp = Files.readAllBytes(good);
-        java.nio.ByteBuffer.wrap(bmp).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(18, 0);
+        ByteBuffer.wrap(bmp).order(ByteOrder.LITTLE_ENDIAN).putInt(18, 0);
         assertMessage(Files.write(dir.resolve("zero.bmp"), bmp), "it has zero size (0x3)");
     }
 
@@ -306,7 +314,7 @@ class ImageFilesTest {
     void zeroSizeCutGifIsNamed() throws IOException {
         Path good = dir.resolve("good.gif");
         GifFiles.write(good, Animation.uniform(List.of(pattern(40, 30), pattern(40, 30).crop(0, 0, 40, 30)), 100));
-        byte[] gif = java.util.Arrays.copyOf(Files.readAllBytes(good), 200);
+        byte[] gif = Arrays.copyOf(Files.readAllBytes(good), 200);
         gif[6] = 0;
         gif[7] = 0;
         Path file = Files.write(dir.resolve("zero.gif"), gif);
@@ -322,7 +330,7 @@ class ImageFilesTest {
         assertMessage(Files.write(dir.resolve("big.gif"), gif), "65535x65535 is too large");
         // one under the limit but over the heap: refused from the header, not an OutOfMemoryError
         Path file = dir.resolve("wide.png");
-        String said = assertThrows(dev.puppetengine.io.InputFileException.class, () -> ImageFiles.checkSize(file, 12000, 10000, 1L << 29)).getMessage();
+        String said = assertThrows(InputFileException.class, () -> ImageFiles.checkSize(file, 12000, 10000, 1L << 29)).getMessage();
         assertEquals("cannot read image " + file + ": 12000x10000 needs about 915 MiB to decode, more than this JVM's 512 MiB heap"
                 + " (raise -Xmx through JAVA_OPTS, or give a smaller image)", said);
         ImageFiles.checkSize(file, 12000, 10000, 1L << 30);
@@ -368,11 +376,11 @@ class ImageFilesTest {
     @Test
     void oldRuntimesRefusingCmykJpegsAreNotCalledCorrupt() throws IOException {
         Path file = Files.write(dir.resolve("cmyk.jpg"), ImageBytes.cmykJpeg(16, 8, new int[] {10, 20, 30, 40}, false));
-        javax.imageio.ImageReader jpeg = ImageIO.getImageReadersByFormatName("jpeg").next();
+        ImageReader jpeg = ImageIO.getImageReadersByFormatName("jpeg").next();
         assertEquals("cannot read image " + file + ": a JPEG this Java runtime (" + System.getProperty("java.version") + ") cannot decode"
                         + " (Unsupported Image Type: CMYK and YCCK JPEGs need Java 17.0.4 or newer); use a newer Java, or save the image as RGB",
-                ImageFiles.unreadable(file, jpeg, new javax.imageio.IIOException("Unsupported Image Type")).getMessage());
-        assertTrue(ImageFiles.unreadable(file, jpeg, new javax.imageio.IIOException("Bogus marker length")).getMessage()
+                ImageFiles.unreadable(file, jpeg, new IIOException("Unsupported Image Type")).getMessage());
+        assertTrue(ImageFiles.unreadable(file, jpeg, new IIOException("Bogus marker length")).getMessage()
                 .endsWith(": corrupt or truncated JPEG (Bogus marker length)"));
     }
 

@@ -6,6 +6,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -36,7 +37,7 @@ class ImageTensorsTest {
                 0.501960813999176f, 0.9647058248519897f, 0.16470590233802795f, 0.219607874751091f};
         int[] expected = {0, 0, 1, 64, 128, 159, 191, 255, 255, 255, 2, 129, 192, 250, 148, 156};
         try (Scope s = Scope.open()) {
-            Tensor t = Tensor.of(CpuBackend.get(), DType.F32, new int[] {1, 1, x.length / 3 + 1, 3}, java.util.Arrays.copyOf(x, 18));
+            Tensor t = Tensor.of(CpuBackend.get(), DType.F32, new int[] {1, 1, x.length / 3 + 1, 3}, Arrays.copyOf(x, 18));
             RgbImage img = ImageTensors.toImages(t).get(0);
             for (int i = 0; i < x.length; i++) assertEquals(expected[i], img.pixels()[i] & 0xff, "x = " + x[i]);
         }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,7 +72,7 @@ class Mp4FilesTest {
     }
 
     private static int indexOf(byte[] b, String type, int from) {
-        byte[] t = type.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] t = type.getBytes(StandardCharsets.ISO_8859_1);
         for (int i = from; i + 4 <= b.length; i++)
             if (b[i] == t[0] && b[i + 1] == t[1] && b[i + 2] == t[2] && b[i + 3] == t[3]) return i;
         return -1;

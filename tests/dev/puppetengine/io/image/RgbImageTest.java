@@ -1,5 +1,6 @@
 package dev.puppetengine.io.image;
 
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -28,7 +29,7 @@ class RgbImageTest {
         }
         int[][] refused = {{-1, 0, 2, 2}, {0, -1, 2, 2}, {0, 0, 0, 2}, {0, 0, 2, 0}, {4, 0, 2, 2}, {0, 3, 2, 2}, {0, 0, 6, 4}, {0, 0, 5, 5}};
         for (int[] r : refused) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> img.crop(r[0], r[1], r[2], r[3]), java.util.Arrays.toString(r));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> img.crop(r[0], r[1], r[2], r[3]), Arrays.toString(r));
             assertEquals("crop " + r[2] + "x" + r[3] + " at (" + r[0] + "," + r[1] + ") is outside the 5x4 image", e.getMessage());
         }
     }

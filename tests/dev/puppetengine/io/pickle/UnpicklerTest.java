@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -139,7 +140,7 @@ class UnpicklerTest {
     void dictKeysOfEveryScalarKind() throws IOException {
         Map<?, ?> d = (Map<?, ?>) load('}', '(', 'N', 'K', 0, 0x8c, 1, "s", 'K', 1, 'K', 7, 'K', 2, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'K', 3,
                 'G', new byte[] {0x3f, (byte) 0xf8, 0, 0, 0, 0, 0, 0}, 'K', 4, 0x88, 'K', 5, 'K', 1, 'K', 2, 0x86, 'K', 6, 'u', '.');
-        assertEquals(Arrays.asList(null, "s", 7L, BigInteger.ONE.shiftLeft(64), 1.5, true, List.of(1L, 2L)), new java.util.ArrayList<>(d.keySet()));
+        assertEquals(Arrays.asList(null, "s", 7L, BigInteger.ONE.shiftLeft(64), 1.5, true, List.of(1L, 2L)), new ArrayList<>(d.keySet()));
         refused("SETITEM with key tuple of 1: keys must be str", '}', ']', 0x85, 'N', 's', '.');
         refused("ADDITEMS with key tuple of 1", 0x8f, '(', '}', 0x85, 0x90, '.');
     }

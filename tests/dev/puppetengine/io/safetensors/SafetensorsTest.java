@@ -12,6 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -359,7 +361,7 @@ class SafetensorsTest {
 
     /** The growth of the JVM's direct buffer memory while {@code body} runs in a new thread (whose buffer cache starts empty). */
     private static long directGrowth(IoBody body) throws InterruptedException {
-        java.lang.management.BufferPoolMXBean direct = java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)
+        BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)
                 .stream().filter(p -> p.getName().equals("direct")).findFirst().orElseThrow();
         long[] grew = new long[1];
         Throwable[] failed = new Throwable[1];

@@ -1,5 +1,6 @@
 package dev.puppetengine.model.checkpoint;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.safetensors.SafetensorsException;
@@ -11,6 +12,7 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -117,7 +120,7 @@ class ModelDirectoryTest {
     @Test
     void verifyReadsEachComponentFileOnce(@TempDir Path dir) throws Exception {
         int[] shape = {1 << 20};
-        Map<String, ComponentFile.Source> tensors = new java.util.LinkedHashMap<>();
+        Map<String, ComponentFile.Source> tensors = new LinkedHashMap<>();
         for (String name : new String[]{"a", "b", "c", "d"})
             tensors.put(name, new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[shape[0]])));
         Path model = dir.resolve("m");
@@ -180,7 +183,7 @@ class ModelDirectoryTest {
     void manifestFieldsAreCheckedNamingTheField(@TempDir Path dir) throws Exception {
         modelOf(dir, outOfHeaderOrder(1), outOfHeaderOrder(1));
         Path manifest = dir.resolve(ModelDirectory.MANIFEST);
-        com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) Json.read(manifest);
+        ObjectNode good = (ObjectNode) Json.read(manifest);
         String[][] cases = {{"format", "\"other\"", "format is 'other', expected 'puppet-engine-model'"},
                 {"version", "2", "version 2 is not supported (this engine reads 1)"},
                 {"components", "{}", "lists no components"}, {"components", "null", "lists no components"},
@@ -240,7 +243,7 @@ class ModelDirectoryTest {
         assertTrue(ModelDirectory.isModelDirectory(dir));
         Files.writeString(dir.resolve(ModelDirectory.MANIFEST), "{\"format\": \"other\", \"version\": 1}");
         assertFalse(ModelDirectory.isModelDirectory(dir));
-        String msg = assertThrows(java.io.IOException.class, () -> ModelDirectory.checkReplaceable(dir, true)).getMessage();
+        String msg = assertThrows(IOException.class, () -> ModelDirectory.checkReplaceable(dir, true)).getMessage();
         assertTrue(msg.contains("is not an engine model directory") && msg.contains("refusing to delete it"), msg);
     }
 
@@ -252,7 +255,7 @@ class ModelDirectoryTest {
         Map<String, ModelDirectory.Component> c = Map.of("vae", new ModelDirectory.Component("{}",
                 Map.of("w", new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[2])))));
         for (boolean force : new boolean[]{false, true}) {
-            String msg = assertThrows(java.io.IOException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F32, c, force)).getMessage();
+            String msg = assertThrows(IOException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F32, c, force)).getMessage();
             assertTrue(msg.startsWith(out + (force ? " is not an engine model directory" : " already exists (use --force")), msg);
             assertEquals("x", Files.readString(keep));
         }
@@ -270,7 +273,7 @@ class ModelDirectoryTest {
     /** The manifest counts each component's tensors and parameters (convert and describe report them). */
     @Test
     void theManifestCountsTensorsAndParameters(@TempDir Path dir) throws Exception {
-        Map<String, ComponentFile.Source> tensors = new java.util.LinkedHashMap<>();
+        Map<String, ComponentFile.Source> tensors = new LinkedHashMap<>();
         for (int[] shape : new int[][]{{2, 3}, {5}})
             tensors.put("t" + shape.length, new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[shape.length == 2 ? 6 : 5])));
         ModelDirectory.Manifest m = ModelDirectory.write(dir.resolve("m"), "tiny", "test", 0, true, DType.F32, Map.of("vae", new ModelDirectory.Component("{}", tensors)), false);

@@ -6,6 +6,7 @@ import dev.puppetengine.nn.Parameter;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
+import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 import dev.puppetengine.testing.CheckpointingCheck;
 import dev.puppetengine.testing.ParameterGradCheck;
@@ -27,7 +28,7 @@ class ClipBehaviourTest {
     static final CpuBackend CPU = CpuBackend.get();
 
     static Tensor randn(Random rng, DType t, int... shape) {
-        double[] v = new double[(int) dev.puppetengine.tensor.Shape.numel(shape)];
+        double[] v = new double[(int) Shape.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = rng.nextGaussian();
         return Tensor.of(CPU, t, shape, v);
     }

@@ -1,5 +1,6 @@
 package dev.puppetengine.model.drag;
 
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -95,7 +96,7 @@ class DragRasterizerTest {
             second[o + 8] = EX; second[o + 9] = EY;
             second[o + 10] = EX + (SX - EX) * f / 13f;
             second[o + 11] = EY + (SY - EY) * f / 13f;
-            java.util.Arrays.fill(second, o, o + 4, 0f);
+            Arrays.fill(second, o, o + 4, 0f);
         }
         float[] both = new float[2 * first.length];
         System.arraycopy(first, 0, both, 0, first.length);
@@ -132,7 +133,7 @@ class DragRasterizerTest {
     @Test
     void aSlotAbsentInOneFrameWritesNothingInThatFrame() {
         float[] d = drags();
-        java.util.Arrays.fill(d, 3 * 20, 3 * 20 + 4, 0f);                    // drag 0 absent in frame 3 only
+        Arrays.fill(d, 3 * 20, 3 * 20 + 4, 0f);                    // drag 0 absent in frame 3 only
         int r = 8, ch = 30;
         float[] img = DragRasterizer.rasterize(d, 1, 14, 5, r);
         for (int i = 3 * r * r * ch; i < 4 * r * r * ch; i++) assertEquals(-1f, img[i], "frame 3 is all -1");

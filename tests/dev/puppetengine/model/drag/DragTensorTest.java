@@ -87,13 +87,13 @@ class DragTensorTest {
     /** Sampling's drags go through the same encoder: a line from the corner is refused, not silently dropped as an empty slot. */
     @Test
     void samplingDragsShareTheEncoder() {
-        float[] t = DragPath.tensor(java.util.List.of(DragPath.line(0.25, 0.5, 0.75, 0.5)), 3);
+        float[] t = DragPath.tensor(List.of(DragPath.line(0.25, 0.5, 0.75, 0.5)), 3);
         assertEquals(3 * DragTensor.SLOTS * 4, t.length);
         assertEquals(0.5f, t[DragTensor.SLOTS * 4 + 2], "frame 1 of 3 is half way");
         String corner = assertThrows(IllegalArgumentException.class,
-                () -> DragPath.tensor(java.util.List.of(DragPath.line(0, 0, 0.5, 0.5)), 3)).getMessage();
+                () -> DragPath.tensor(List.of(DragPath.line(0, 0, 0.5, 0.5)), 3)).getMessage();
         assertTrue(corner.contains("drag 0 starts at the origin"), corner);
-        assertEquals(DragTensor.encode(java.util.List.of(new double[]{0.125, 0.25, 0.5, 0.25}), 2)[2],
-                DragTensor.encodePixels(java.util.List.of(new double[]{4, 8, 16, 8}), 2, 32, 32)[2]);
+        assertEquals(DragTensor.encode(List.of(new double[]{0.125, 0.25, 0.5, 0.25}), 2)[2],
+                DragTensor.encodePixels(List.of(new double[]{4, 8, 16, 8}), 2, 32, 32)[2]);
     }
 }

@@ -1,5 +1,6 @@
 package dev.puppetengine.model.vae;
 
+import dev.puppetengine.autograd.F;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
@@ -44,7 +45,7 @@ class VaeGradientTest {
                     "quant_conv.weight", "quant_conv.bias");
             int checked = ParameterGradCheck.check(ps, names, 2, rng, () -> {
                 LatentDistribution d = vae.encode(images);
-                return dev.puppetengine.autograd.F.add(project(d.mean(), r1), project(d.logvar(), r2));
+                return F.add(project(d.mean(), r1), project(d.logvar(), r2));
             });
             assertEquals(2 * names.size(), checked);
         }

@@ -147,11 +147,11 @@ class VaeStructureTest {
 
     @Test
     void badConfigsAreRejectedWithTheField() {
-        var e = assertThrows(IllegalArgumentException.class, () -> new VaeConfig(3, 3, 4, java.util.List.of("DownEncoderBlock2D"),
-                java.util.List.of(20), 2, 64, 0.18215, true, 8));
+        var e = assertThrows(IllegalArgumentException.class, () -> new VaeConfig(3, 3, 4, List.of("DownEncoderBlock2D"),
+                List.of(20), 2, 64, 0.18215, true, 8));
         assertEquals("VAE config: 20 channels not divisible by norm_num_groups 8", e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new VaeConfig(3, 3, 4, java.util.List.of("UpDecoderBlock2D"),
-                java.util.List.of(32), 2, 64, 0.18215, true, 8));
+        assertThrows(IllegalArgumentException.class, () -> new VaeConfig(3, 3, 4, List.of("UpDecoderBlock2D"),
+                List.of(32), 2, 64, 0.18215, true, 8));
     }
 
     /** Each bound at its edge: the smallest valid config is accepted, one step past any bound is refused. */

@@ -6,6 +6,7 @@ import dev.puppetengine.tensor.Storage;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Every operation the engine runs, forward and backward, on one device. No autograd here: the
@@ -50,7 +51,7 @@ public interface Backend extends AutoCloseable {
      * (and every intermediate) lives in memory reserved for the graph until the graph is closed. Throws (after
      * cleaning up) when the capture fails; the caller can then run the body eagerly.
      */
-    default DeviceGraph captureGraph(java.util.function.Supplier<Tensor> body) {
+    default DeviceGraph captureGraph(Supplier<Tensor> body) {
         throw new UnsupportedOperationException(graphUnavailable());
     }
 

@@ -3,6 +3,7 @@ package dev.puppetengine.bench;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.GemmRecorder.Epilogue;
 import dev.puppetengine.autograd.GemmRecorder.Product;
+import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.tensor.DType;
@@ -90,7 +91,7 @@ public final class GemmCases {
     }
 
     /** (batch, rows, cols), or its transpose stored the other way round when {@code transposed}; 2-D when batch is 1. */
-    private static Tensor operand(dev.puppetengine.backend.Backend be, DType t, int batch, int rows, int cols, boolean transposed) {
+    private static Tensor operand(Backend be, DType t, int batch, int rows, int cols, boolean transposed) {
         int[] shape = transposed ? new int[]{batch, cols, rows} : new int[]{batch, rows, cols};
         Tensor r = OpCase.random(be, t, batch == 1 ? new int[]{shape[1], shape[2]} : shape);
         return transposed ? r.transpose(-1, -2) : r;

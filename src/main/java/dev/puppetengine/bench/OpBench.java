@@ -1,5 +1,6 @@
 package dev.puppetengine.bench;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -15,10 +16,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,7 +52,7 @@ public final class OpBench {
         report.setAll(header);
         ArrayNode rows = report.putArray("cases");
         if (o.torchResults() != null) readTorchResults(o.torchResults());   // a bad file refused before minutes of timing, not after
-        java.util.Set<String> ids = new java.util.HashSet<>();
+        Set<String> ids = new HashSet<>();
         for (OpCase c : cases)
             if (!ids.add(c.id())) throw new IllegalStateException("two benchmark cases share the id '" + c.id() + "' (PyTorch results merge by id)");
         System.err.printf(Locale.ROOT, "%s: %d cases, warmup %d, iters %d%n", what, cases.size(), o.warmup(), o.iters());
@@ -181,7 +184,7 @@ public final class OpBench {
         JsonNode r;
         try {
             r = Json.mapper().readTree(file.toFile());
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new IllegalArgumentException("--torch-results " + file + ": not valid JSON: " + Json.oneLine(e));
         }
         if (r == null || !r.path("results").isObject())

@@ -5,6 +5,8 @@ import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
+import java.util.Arrays;
+import java.util.stream.Collectors;
 
 /**
  * One benchmark case of {@link OpBench}: a stable id (the key the PyTorch results are merged by), a group for the
@@ -33,7 +35,7 @@ public record OpCase(String id, String group, ObjectNode spec, long flops, long 
 
     /** 2x3x4 for {2, 3, 4}: ids stay free of spaces and brackets. */
     static String dims(int[] shape) {
-        return java.util.Arrays.stream(shape).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining("x"));
+        return Arrays.stream(shape).mapToObj(Integer::toString).collect(Collectors.joining("x"));
     }
 
     /** Bytes of {@code numel} elements of {@code dtype}. */

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -59,7 +60,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
         int f = frames != null ? frames : cfg.numFrames();
         String what = String.format(Locale.ROOT, "bench kernels: %s (%s), batch %d, %d frames, latents %dx%d, channels %s, heads %s, %s %s",
                 label, kind, batch, f, side, side, cfg.blockOutChannels(), cfg.numAttentionHeads(), backend.name(), dt);
-        List<OpCase> cases = new java.util.ArrayList<>(KernelCases.forConfig(cfg, batch, f, side, dt));
+        List<OpCase> cases = new ArrayList<>(KernelCases.forConfig(cfg, batch, f, side, dt));
         cases.add(0, GemmCases.copy(cases, dt));     // first: the bandwidth roofline, measured on a warm device
         var header = Json.mapper().createObjectNode().put("model", label).put("dtype", dt.name()).put("batch", batch).put("frames", f)
                 .put("latent_side", side);

@@ -18,8 +18,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Instant;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.function.IntConsumer;
 
@@ -102,7 +105,7 @@ final class BenchSampleCommand implements Callable<Integer> {
                 }
             }
             // timed, but not a result: a NaN video (a 16-bit overflow, say) may even run at another speed than a sound one
-            java.util.Arrays.stream(runs).map(Run::nonFiniteNote).filter(java.util.Objects::nonNull).findFirst()
+            Arrays.stream(runs).map(Run::nonFiniteNote).filter(Objects::nonNull).findFirst()
                     .ifPresent(note -> System.err.println("warning: these timings are of broken samples: " + note));
             Run med = median(runs);
             PuppetMaster.Timings t = med.t();
@@ -145,7 +148,7 @@ final class BenchSampleCommand implements Callable<Integer> {
 
     /** The run of median total time ({@link Median}); {@code runs} stay in run order, as total_ms_all_runs lists them. */
     static Run median(Run[] runs) {
-        return java.util.Arrays.stream(runs).sorted(java.util.Comparator.comparingLong(Run::totalMs)).toList().get(Median.index(runs.length));
+        return Arrays.stream(runs).sorted(Comparator.comparingLong(Run::totalMs)).toList().get(Median.index(runs.length));
     }
 
     /** One sample; the UNet's FLOPs and time per step are taken between the first and last step callbacks; {@code stepped} hears each step done. */

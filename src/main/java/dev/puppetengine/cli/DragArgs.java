@@ -1,5 +1,6 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.SquareCrop;
@@ -39,7 +40,7 @@ final class DragArgs {
             JsonNode root;
             try {
                 root = Json.mapper().readTree(jsonFile.toFile());
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {   // Jackson's own message spans lines: keep one
+            } catch (JsonProcessingException e) {   // Jackson's own message spans lines: keep one
                 throw new UserError("drags file " + jsonFile + " is not valid JSON: " + Json.oneLine(e));
             } catch (IOException e) {
                 throw new UserError("cannot read drags file " + jsonFile + ": " + Main.message(e));

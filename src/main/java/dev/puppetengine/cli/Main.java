@@ -1,9 +1,29 @@
 package dev.puppetengine.cli;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.sun.management.OperatingSystemMXBean;
+import dev.puppetengine.backend.cuda.CudaOutOfMemoryError;
 import dev.puppetengine.convert.ConvertCommand;
+import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
+import dev.puppetengine.model.checkpoint.CheckpointException;
+import dev.puppetengine.train.Adam;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /** Entry point of ./puppet-engine: dispatches to the subcommands; exit code 2 for bad input. */
@@ -26,10 +46,10 @@ public final class Main implements Runnable {
         if (!System.out.checkError()) return rc;
         String to;   // where it leads
         try {
-            to = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/1")).toString();
-        } catch (java.nio.file.NoSuchFileException e) {   // >&-
+            to = Files.readSymbolicLink(Path.of("/proc/self/fd/1")).toString();
+        } catch (NoSuchFileException e) {   // >&-
             to = "closed";
-        } catch (java.io.IOException | UnsupportedOperationException e) {   // no /proc (not Linux): said without the place
+        } catch (IOException | UnsupportedOperationException e) {   // no /proc (not Linux): said without the place
             to = null;
         }
         if (to != null && (to.startsWith("pipe:") || to.startsWith("socket:"))) return rc;
@@ -58,26 +78,26 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
             // bad input, including a malformed input file (the message names the file), not the environment
-            if (ex instanceof UserError || ex instanceof IllegalArgumentException || ex instanceof dev.puppetengine.io.InputFileException
-                    || ex instanceof dev.puppetengine.model.checkpoint.CheckpointException) {
+            if (ex instanceof UserError || ex instanceof IllegalArgumentException || ex instanceof InputFileException
+                    || ex instanceof CheckpointException) {
                 cmd.getErr().println("error: " + message(ex));
                 return 2;
             }
-            if (ex instanceof com.fasterxml.jackson.core.JacksonException j) {   // no multi-line source excerpt
-                cmd.getErr().println("error: invalid JSON: " + dev.puppetengine.io.Json.oneLine(j));
+            if (ex instanceof JacksonException j) {   // no multi-line source excerpt
+                cmd.getErr().println("error: invalid JSON: " + Json.oneLine(j));
                 return 2;
             }
-            if (ex instanceof dev.puppetengine.train.Adam.NonFiniteException) {   // a diverged run, not a bug: its message says what was kept
+            if (ex instanceof Adam.NonFiniteException) {   // a diverged run, not a bug: its message says what was kept
                 cmd.getErr().println();
                 cmd.getErr().println("error: " + message(ex));
                 return 1;
             }
-            if (ex instanceof EnvironmentError || ex instanceof dev.puppetengine.backend.cuda.CudaOutOfMemoryError) {   // its message says how much and what to try
+            if (ex instanceof EnvironmentError || ex instanceof CudaOutOfMemoryError) {   // its message says how much and what to try
                 cmd.getErr().println("error: " + message(ex));
                 return 1;
             }
-            if (ex instanceof java.io.UncheckedIOException u) ex = new java.io.IOException(u.getMessage(), u.getCause());
-            if (ex instanceof java.io.IOException io) {          // the environment, not a bug: one line, no stack trace
+            if (ex instanceof UncheckedIOException u) ex = new IOException(u.getMessage(), u.getCause());
+            if (ex instanceof IOException io) {          // the environment, not a bug: one line, no stack trace
                 cmd.getErr().println("error: " + reason(io));
                 return 1;
             }
@@ -102,7 +122,7 @@ public final class Main implements Runnable {
      * convert have none of these), a flag not already given.
      */
     static String heapExhausted(long maxHeapBytes, long machineBytes, CommandLine.ParseResult ran) {
-        java.util.List<String> tries = new java.util.ArrayList<>();
+        List<String> tries = new ArrayList<>();
         String[][] advice = {{"--frames", "fewer --frames"}, {"--batch-size", "a smaller --batch-size"}, {"--gradient-checkpointing", "--gradient-checkpointing"}};
         for (String[] a : advice)   // where the advice is the option itself (a flag), not once it is given
             if (ran != null && ran.commandSpec().findOption(a[0]) != null && !(a[0].equals(a[1]) && ran.hasMatchedOption(a[0]))
@@ -119,7 +139,7 @@ public final class Main implements Runnable {
 
     /** The memory of this machine, or of its container where it has a limit. */
     static long machineMemory() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
     }
 
     /** The parse of the (sub)command that {@code cl} ran; null when its arguments were not parsed. */
@@ -131,15 +151,15 @@ public final class Main implements Runnable {
     }
 
     /** An I/O failure in words: file-system errors as what happened to which file, others as their message. */
-    static String reason(java.io.IOException e) {
-        if (e instanceof java.nio.file.NoSuchFileException f) return "no such file or directory: " + f.getFile();
-        if (e instanceof java.nio.file.AccessDeniedException f) return "permission denied: " + f.getFile();
-        if (e instanceof java.nio.file.FileAlreadyExistsException f) return "already exists: " + f.getFile();
-        if (e instanceof java.nio.file.NotDirectoryException f) return "not a directory: " + f.getFile();
-        if (e instanceof java.nio.file.DirectoryNotEmptyException f) return "directory not empty: " + f.getFile();
-        if (e instanceof java.nio.file.FileSystemException f)
+    static String reason(IOException e) {
+        if (e instanceof NoSuchFileException f) return "no such file or directory: " + f.getFile();
+        if (e instanceof AccessDeniedException f) return "permission denied: " + f.getFile();
+        if (e instanceof FileAlreadyExistsException f) return "already exists: " + f.getFile();
+        if (e instanceof NotDirectoryException f) return "not a directory: " + f.getFile();
+        if (e instanceof DirectoryNotEmptyException f) return "directory not empty: " + f.getFile();
+        if (e instanceof FileSystemException f)
             return (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName()) + ": " + f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "");
-        return e.getClass() == java.io.IOException.class ? message(e) : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        return e.getClass() == IOException.class ? message(e) : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     /** An exception's message for the user, or its kind where it has none (a bare EOFException, say): never "null". */

@@ -2,8 +2,10 @@ package dev.puppetengine.cli;
 
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.image.ImageFiles;
+import org.apache.commons.io.file.PathUtils;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -76,8 +78,8 @@ public final class OutputPaths {
         long bytes = 0;
         for (Path p : left) {
             try {
-                bytes += Files.isDirectory(p) ? org.apache.commons.io.file.PathUtils.sizeOfDirectory(p) : Files.size(p);
-            } catch (IOException | java.io.UncheckedIOException e) {
+                bytes += Files.isDirectory(p) ? PathUtils.sizeOfDirectory(p) : Files.size(p);
+            } catch (IOException | UncheckedIOException e) {
                 // vanished meanwhile (another run finished it): nothing to add
             }
         }

@@ -14,9 +14,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /** ./puppet-engine prepare: precompute VAE latents and image embeddings of a clip dataset for training. */
@@ -51,7 +53,7 @@ final class PrepareCommand implements Callable<Integer> {
         double scalingFactor = vae.scalingFactor();
         ClipDataset ds = ClipDataset.open(data);
         checkClipSize(ds, vae.downscaleFactor(), man);
-        Map<String, String> checksums = new java.util.TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
+        Map<String, String> checksums = new TreeMap<>();   // what train compares with its model's (a hand-written manifest may lack them)
         for (String c : new String[]{"vae", "image_encoder"}) {
             ModelDirectory.Entry e = man.components().get(c);
             if (e != null && e.sha256() != null) checksums.put(c + "_sha256", e.sha256());
@@ -88,7 +90,7 @@ final class PrepareCommand implements Callable<Integer> {
         UNetConfig unet;
         try {
             unet = LoadedModel.config(model, man, "unet", UNetConfig.class);
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             return;
         }
         int side = vaeFactor * unet.latentMultiple();

@@ -6,9 +6,12 @@ import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
@@ -41,7 +44,7 @@ public final class ProgressBars {
         Console console = new Console(System.err, StderrTerminal.WIDTH);
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
                 .setConsumer(console).setUpdateIntervalMillis(unit != null ? 250 : 1000).startsFrom(done, Duration.ZERO);
-        if (unit != null) b.showSpeed(new java.text.DecimalFormat("0.0", java.text.DecimalFormatSymbols.getInstance(Locale.ROOT))).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
+        if (unit != null) b.showSpeed(new DecimalFormat("0.0", DecimalFormatSymbols.getInstance(Locale.ROOT))).setUnit(unit, 1);   // "0.2 steps/s", not ".2"
         ProgressBar bar = b.build();
         console.takeStderr();   // after build: a build that threw would have left stderr taken
         open = console;
@@ -95,7 +98,7 @@ public final class ProgressBars {
                 // one column short: a full line would wrap on some terminals; an unknown width 79, as wider would wrap (a new
                 // line per redraw) on an 80-column one
                 return cols > 1 ? Math.min(MAX_WIDTH, cols - 1) : 79;
-            } catch (java.io.IOException | NumberFormatException e) {   // no shell: as if not a terminal, plain lines are safe anywhere
+            } catch (IOException | NumberFormatException e) {   // no shell: as if not a terminal, plain lines are safe anywhere
                 return 0;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.eval.ClipSource;
 import dev.puppetengine.eval.Example;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
@@ -87,7 +88,7 @@ final class TrainCommand implements Callable<Integer> {
                 for (String note : prepared.checkEncoders(m.vae.scalingFactor(), m.manifest.components().get("vae").sha256(),
                         m.manifest.components().get("image_encoder").sha256()))
                     System.err.println("note: " + note);
-                if (java.nio.file.Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
+                if (Files.isDirectory(data.resolve(PreparedDataWriter.WORK)))
                     System.err.println("note: " + data.resolve(PreparedDataWriter.WORK) + " holds an unfinished prepare; training on the " + PreparedData.FILE
                             + " an earlier prepare left there");
                 if (!m.manifest.scalesUNetInput() && !unscaledInput)
@@ -100,7 +101,7 @@ final class TrainCommand implements Callable<Integer> {
                 // inputs: the data only; the UNet resumes from its checkpoint, and its VAE and image encoder (previews, export) may be
                 // swapped for equivalent ones (a retrained decoder) as long as checkEncoders above accepts them
                 Trainer t = Trainer.forUNet(run, m.unet, m.unetWeights(), prepared, cfg)
-                        .inputs(dev.puppetengine.io.Json.mapper().createObjectNode().set("data", prepared.identity()));
+                        .inputs(Json.mapper().createObjectNode().set("data", prepared.identity()));
                 Path ckpt = Training.run(t, cfg, "train", out, p -> {
                     if (preview != null && Preview.during(p.step(), p.totalSteps(), previewEvery)) preview.write(p.step());
                 });

@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -137,10 +138,10 @@ public final class AtomicFile {
      */
     private static IOException inPlaceOf(IOException e, Path tmp, Path shown) {
         String t = tmp.toString(), s = shown.toString();
-        if (e.getClass() == java.nio.file.FileSystemException.class) {
-            java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) e;
+        if (e.getClass() == FileSystemException.class) {
+            FileSystemException f = (FileSystemException) e;
             if (f.getFile() == null || !f.getFile().contains(t)) return e;
-            IOException moved = new java.nio.file.FileSystemException(f.getFile().replace(t, s), f.getOtherFile() == null ? null : f.getOtherFile().replace(t, s), f.getReason());
+            IOException moved = new FileSystemException(f.getFile().replace(t, s), f.getOtherFile() == null ? null : f.getOtherFile().replace(t, s), f.getReason());
             moved.initCause(e);
             return moved;
         }
@@ -238,7 +239,7 @@ public final class AtomicFile {
     public static Path throughLinks(Path target) throws IOException {
         Path p = target;
         for (int hops = 0; Files.isSymbolicLink(p); hops++) {
-            if (hops == 40) throw new java.nio.file.FileSystemException(target.toString(), null, "too many levels of symbolic links");
+            if (hops == 40) throw new FileSystemException(target.toString(), null, "too many levels of symbolic links");
             p = parentOf(p).resolve(Files.readSymbolicLink(p));
         }
         return p;
@@ -316,7 +317,7 @@ public final class AtomicFile {
      * Public for writers that append to a file they hold open (a log, a part being filled).
      */
     public static IOException naming(Path target, IOException e) {
-        if (e instanceof java.nio.file.FileSystemException || e instanceof InputFileException || String.valueOf(e.getMessage()).contains(target.toString()))
+        if (e instanceof FileSystemException || e instanceof InputFileException || String.valueOf(e.getMessage()).contains(target.toString()))
             return e;
         Throwable root = e;   // an encoder's own words ("I/O error writing header!") over the disk's reason in a cause
         while (root.getCause() != null) root = root.getCause();

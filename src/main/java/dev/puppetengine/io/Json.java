@@ -1,14 +1,20 @@
 package dev.puppetengine.io;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
+import java.io.CharConversionException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * The engine's one JSON mapper (indented output: manifests, configs, reports, the tuning cache), and checked field
@@ -16,8 +22,8 @@ import java.util.List;
  */
 public final class Json {
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)   // "{...}}}" is not a manifest
-            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);     // two "drags" keys: which one was meant?
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)   // "{...}}}" is not a manifest
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);     // two "drags" keys: which one was meant?
 
     private Json() {}
 
@@ -25,11 +31,11 @@ public final class Json {
 
     /** A JSON parse or mapping error in one line: Jackson's message without its source excerpt, plus where and which field. */
     public static String oneLine(IOException e) {
-        if (!(e instanceof com.fasterxml.jackson.core.JacksonException j)) return e.getMessage();
+        if (!(e instanceof JacksonException j)) return e.getMessage();
         String where = j.getLocation() == null || j.getLocation().getLineNr() < 1 ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
-        String field = e instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()
+        String field = e instanceof JsonMappingException m && !m.getPath().isEmpty()
                 ? " at field '" + m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                        .collect(java.util.stream.Collectors.joining(".")) + "'" : "";
+                        .collect(Collectors.joining(".")) + "'" : "";
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
@@ -41,7 +47,7 @@ public final class Json {
     public static JsonNode read(Path file) throws IOException {
         try {
             return MAPPER.readTree(Files.readAllBytes(file));
-        } catch (com.fasterxml.jackson.core.JacksonException | java.io.CharConversionException e) {   // the latter: bytes Jackson took for UTF-32
+        } catch (JacksonException | CharConversionException e) {   // the latter: bytes Jackson took for UTF-32
             throw new InputFileException(file + ": not valid JSON (" + oneLine(e) + ")", e);
         }
     }

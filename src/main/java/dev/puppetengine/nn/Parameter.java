@@ -2,6 +2,7 @@ package dev.puppetengine.nn;
 
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * A named weight of a {@link Module}: its engine shape, checkpoint layout and initialiser are known when
@@ -40,7 +41,7 @@ public final class Parameter {
     }
 
     void set(Tensor t) {
-        if (!java.util.Arrays.equals(t.shape(), shape))
+        if (!Arrays.equals(t.shape(), shape))
             throw new IllegalArgumentException("parameter expects shape " + Shape.str(shape) + ", got " + Shape.str(t.shape()));
         value = t;
     }

@@ -9,6 +9,8 @@ import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Predicate;
 
@@ -90,7 +92,7 @@ public final class ParameterStore implements AutoCloseable {
     public void load(String name, Tensor engineLayout) {
         Parameter p = params.get(name);
         if (p == null) throw new IllegalArgumentException("unexpected parameter " + name);
-        if (!java.util.Arrays.equals(engineLayout.shape(), p.shape()))
+        if (!Arrays.equals(engineLayout.shape(), p.shape()))
             throw new IllegalArgumentException("parameter " + name + ": expected shape " + Shape.str(p.shape()) + ", got " + Shape.str(engineLayout.shape()));
         try (Tensor src = engineLayout.backend() == backend ? engineLayout.alias() : engineLayout.to(backend)) {
             backend.copyInto(src, p.value());
@@ -120,7 +122,7 @@ public final class ParameterStore implements AutoCloseable {
      * fit-image-encoder trains together with the image encoder) while every parameter keeps exactly one owner.
      */
     public void addInitialized(String prefix, Module extra, long seed) {
-        Map<String, Parameter> add = new java.util.LinkedHashMap<>();
+        Map<String, Parameter> add = new LinkedHashMap<>();
         extra.namedParameters().forEach((name, p) -> {
             String key = prefix + name;
             if (params.containsKey(key) || add.containsKey(key)) throw new IllegalArgumentException("parameter " + key + " is already in this store");

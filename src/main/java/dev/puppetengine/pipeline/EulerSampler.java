@@ -14,6 +14,7 @@ import dev.puppetengine.tensor.DeviceConstants;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
@@ -143,7 +144,7 @@ public final class EulerSampler {
     /** The eager step's scalars: host values baked into each op. */
     private static StepScalars hostScalars(KarrasSchedule sched, int i, int batch, Backend be) {
         double[] c = coefficients(sched, i), t = new double[batch];
-        java.util.Arrays.fill(t, sched.cNoise(i));
+        Arrays.fill(t, sched.cNoise(i));
         return new StepScalars() {
             public Tensor scale(Tensor x, int which) { return F.scale(x, c[which]); }
             public Tensor timestep() { return Tensor.of(be, DType.F32, new int[]{batch}, t); }
@@ -165,7 +166,7 @@ public final class EulerSampler {
             double[] c = new double[n * COEFS], t = new double[n * batch];
             for (int i = 0; i < n; i++) {
                 System.arraycopy(coefficients(sched, i), 0, c, i * COEFS, COEFS);
-                java.util.Arrays.fill(t, i * batch, (i + 1) * batch, sched.cNoise(i));
+                Arrays.fill(t, i * batch, (i + 1) * batch, sched.cNoise(i));
             }
             return new StaticInputs(be.empty(xInit.dtype(), xInit.shape()), be.empty(DType.F64, COEFS), be.empty(DType.F32, batch),
                     Tensor.of(be, DType.F64, new int[]{n, COEFS}, c), Tensor.of(be, DType.F32, new int[]{n, batch}, t));

@@ -1,5 +1,6 @@
 package dev.puppetengine.pipeline;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.io.Json;
@@ -183,7 +184,7 @@ public final class LoadedModel implements AutoCloseable {
             C config = Json.mapper().readValue(ComponentFile.metadata(r, name).get("config"), configType);
             if (config == null) throw new CheckpointException(file, "the " + name + " config in its metadata is null, expected a JSON object");
             return config;
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new CheckpointException(file, "the " + name + " config in its metadata is invalid: " + Json.oneLine(e));
         }
     }

@@ -15,6 +15,7 @@ import dev.puppetengine.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 
 /**
  * The embedded API: load a model directory once, then {@link #sample} videos from an image and drags.
@@ -145,7 +146,7 @@ public final class PuppetMaster implements AutoCloseable {
         int frames = o.frames(), side = resolution();
         if (given != null) checkFits(given);
         if (Thread.currentThread().isInterrupted())   // cancelled already: not even the encoders run
-            throw new java.util.concurrent.CancellationException("sampling interrupted before it began");
+            throw new CancellationException("sampling interrupted before it began");
         backend.resetPeak();
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             long t0 = System.nanoTime();

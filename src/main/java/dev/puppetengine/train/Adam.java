@@ -8,6 +8,7 @@ import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +94,7 @@ public final class Adam implements AutoCloseable {
 
     private static int[] ones(int n) {
         int[] o = new int[n];
-        java.util.Arrays.fill(o, 1);
+        Arrays.fill(o, 1);
         return o;
     }
 

@@ -20,6 +20,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.TreeMap;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * The loss curve of a run's log.jsonl as a PNG: every step's loss (light) and its moving average (dark) on a
@@ -32,7 +34,7 @@ public final class LossPlot {
 
     /** Reads (step, loss) pairs; a line cut short by a crash is skipped. Later lines win for a repeated step (resume). */
     public static List<double[]> read(Path jsonl) throws IOException {
-        java.util.TreeMap<Long, Double> byStep = new java.util.TreeMap<>();
+        TreeMap<Long, Double> byStep = new TreeMap<>();
         for (String line : new String(Files.readAllBytes(jsonl), StandardCharsets.UTF_8).lines().toList()) {   // bytes that are no UTF-8: a garbled line, skipped
             if (line.isBlank()) continue;
             JsonNode n;
@@ -86,8 +88,8 @@ public final class LossPlot {
         }
         if (hi - lo < 1e-3) { lo -= 0.5; hi += 0.5; }
         final double fx0 = x0, fx1 = x1, flo = lo, fhi = hi;
-        java.util.function.DoubleUnaryOperator sx = s -> LEFT + (s - fx0) / (fx1 - fx0) * (W - LEFT - RIGHT);
-        java.util.function.DoubleUnaryOperator sy = l -> H - BOTTOM - (Math.log10(Math.max(l, 1e-12)) - flo) / (fhi - flo) * (H - TOP - BOTTOM);
+        DoubleUnaryOperator sx = s -> LEFT + (s - fx0) / (fx1 - fx0) * (W - LEFT - RIGHT);
+        DoubleUnaryOperator sy = l -> H - BOTTOM - (Math.log10(Math.max(l, 1e-12)) - flo) / (fhi - flo) * (H - TOP - BOTTOM);
 
         // Axes: five ticks on y; on x, five at whole steps (every step when there are fewer), each where its step is.
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
@@ -125,7 +127,7 @@ public final class LossPlot {
         return img;
     }
 
-    private static Path2D polyline(List<double[]> pts, java.util.function.DoubleUnaryOperator sx, java.util.function.DoubleUnaryOperator sy) {
+    private static Path2D polyline(List<double[]> pts, DoubleUnaryOperator sx, DoubleUnaryOperator sy) {
         Path2D.Double p = new Path2D.Double();
         for (int i = 0; i < pts.size(); i++) {
             double x = sx.applyAsDouble(pts.get(i)[0]), y = sy.applyAsDouble(pts.get(i)[1]);

@@ -2,6 +2,7 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.puppetengine.autograd.F;
+import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 
 /**
@@ -44,8 +45,8 @@ public final class LossScaler {
     public static LossScaler none() { return new LossScaler(0, 1); }
 
     /** The scaler training weights of {@code dtype} needs: dynamic for fp16, whose small gradients flush to zero unscaled. */
-    public static LossScaler forWeights(dev.puppetengine.tensor.DType dtype) {
-        return dtype == dev.puppetengine.tensor.DType.F16 ? new LossScaler() : none();
+    public static LossScaler forWeights(DType dtype) {
+        return dtype == DType.F16 ? new LossScaler() : none();
     }
 
     /** Whether this scales (fp16) at all. */

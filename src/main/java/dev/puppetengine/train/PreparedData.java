@@ -1,10 +1,12 @@
 package dev.puppetengine.train;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.autograd.F;
 import dev.puppetengine.backend.Backend;
 import dev.puppetengine.backend.RandomKind;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.io.InputFileException;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.model.drag.DragTensor;
@@ -233,8 +235,8 @@ public final class PreparedData implements TrainingData, AutoCloseable {
     }
 
     /** What identifies this set to a training run resumed on it: its size and metadata (dataset, encoders, counts). */
-    public com.fasterxml.jackson.databind.node.ObjectNode identity() throws IOException {
-        com.fasterxml.jackson.databind.node.ObjectNode id = dev.puppetengine.io.Json.mapper().createObjectNode();
+    public ObjectNode identity() throws IOException {
+        ObjectNode id = Json.mapper().createObjectNode();
         id.put("bytes", Files.size(file));
         meta.forEach(id.putObject("metadata")::put);
         return id;

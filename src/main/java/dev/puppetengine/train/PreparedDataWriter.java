@@ -27,11 +27,13 @@ import dev.puppetengine.train.data.ClipDataset;
 import dev.puppetengine.train.data.ClipSample;
 import org.apache.commons.io.file.PathUtils;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -39,6 +41,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 
@@ -232,7 +235,7 @@ public final class PreparedDataWriter implements AutoCloseable {
         if (!saved.isObject() || !saved.path("dataset").isTextual()) return false;
         try {
             if (!Path.of(saved.path("dataset").asText()).toRealPath().toString().equals(identity.path("dataset").asText())) return false;
-        } catch (IOException | java.nio.file.InvalidPathException gone) {
+        } catch (IOException | InvalidPathException gone) {
             return false;
         }
         ObjectNode respelled = ((ObjectNode) saved).deepCopy();
@@ -259,7 +262,7 @@ public final class PreparedDataWriter implements AutoCloseable {
                 parts.put(p, ch);
                 ch.truncate(lengths.get(p)).position(lengths.get(p));   // drops what was written after the last commit
             }
-            long lastCommit = System.nanoTime(), commitNanos = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(commitMillis);   // monotonic: not the wall clock
+            long lastCommit = System.nanoTime(), commitNanos = TimeUnit.MILLISECONDS.toNanos(commitMillis);   // monotonic: not the wall clock
             for (int i = done; i < data.count() && !stop.get(); i++) {
                 encode(i, parts, vae, clip);
                 done = i + 1;
@@ -427,7 +430,7 @@ public final class PreparedDataWriter implements AutoCloseable {
             for (long at = 0; at < length; ) {
                 b.clear().limit((int) Math.min(b.capacity(), length - at));
                 while (b.hasRemaining())
-                    if (ch.read(b, at + b.position()) < 0) throw new java.io.EOFException(part + ": ends at byte " + (at + b.position()) + ", " + length + " committed");
+                    if (ch.read(b, at + b.position()) < 0) throw new EOFException(part + ": ends at byte " + (at + b.position()) + ", " + length + " committed");
                 at += b.position();
                 sink.put(b.flip());
             }

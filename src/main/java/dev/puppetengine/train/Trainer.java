@@ -13,6 +13,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.Writer;
+import java.math.BigDecimal;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -20,12 +21,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 /**
  * The training loop (spec 4): per micro-step a batch in data order, the {@link Objective}'s loss, backward;
@@ -174,7 +177,7 @@ public final class Trainer {
                                 Tensor loss = objective.loss(clips, micro, cfg.gradientCheckpointing());
                                 double l = loss.item();
                                 if (!Double.isFinite(l))
-                                    throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + java.util.Arrays.toString(clips) + ")");
+                                    throw new Adam.NonFiniteException("loss is " + l + " at micro-step " + micro + " (clips " + Arrays.toString(clips) + ")");
                                 Autograd.backward(scaler.scaled(loss));
                                 lossSum += l;
                             }
@@ -196,7 +199,7 @@ public final class Trainer {
                             scaler.dynamic() ? scaler.scale() : 0);
                     // a skipped step has no gradient norm to log (JSON has no Infinity); loss_scale is the scale after the step
                     String outcome = r.skipped() ? "\"skipped\":true" : String.format(Locale.ROOT, "\"grad_norm\":%.6g,\"clip\":%.4g", r.gradNorm(), r.clipScale());
-                    String scale = !scaler.dynamic() ? "" : "\"loss_scale\":" + java.math.BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
+                    String scale = !scaler.dynamic() ? "" : "\"loss_scale\":" + BigDecimal.valueOf(scaler.scale()).stripTrailingZeros().toPlainString() + ",";
                     append(log, logPath, String.format(Locale.ROOT, "{\"step\":%d,\"micro_step\":%d,\"loss\":%.6g,%s,\"lr\":%.6g,%s\"clips_per_s\":%.4g,\"elapsed_s\":%.1f}%n",
                             step, micro, p.loss(), outcome, r.lr(), scale, clipsPerSecond, elapsed / 1000.0));
                     if (listener != null) listener.step(p);
@@ -332,7 +335,7 @@ public final class Trainer {
     }
 
     /** The field paths of {@link Json#differences} entries ("path was -> now"). */
-    private static List<String> fieldsOf(java.util.stream.Stream<String> differences) {
+    private static List<String> fieldsOf(Stream<String> differences) {
         return differences.map(d -> d.substring(0, d.indexOf(' '))).toList();
     }
 

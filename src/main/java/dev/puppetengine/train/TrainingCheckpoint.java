@@ -2,25 +2,36 @@ package dev.puppetengine.train;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
+import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
 
+import java.io.CharConversionException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -85,7 +96,7 @@ public final class TrainingCheckpoint {
      */
     private static void prune(Path dir, Path saved, int keep) throws IOException {
         List<Path> complete = list(dir).stream().filter(p -> p.getFileName().compareTo(saved.getFileName()) <= 0).toList();   // names sort by step
-        java.util.Set<Path> kept = new java.util.HashSet<>(complete.subList(Math.max(0, complete.size() - keep), complete.size()));
+        Set<Path> kept = new HashSet<>(complete.subList(Math.max(0, complete.size() - keep), complete.size()));
         List<Path> doomed;
         try (Stream<Path> s = Files.list(dir)) {
             doomed = s.filter(p -> isStep(p.getFileName().toString()) && !kept.contains(p)).toList();
@@ -120,7 +131,7 @@ public final class TrainingCheckpoint {
                     Path p = checkpointsDir(run).resolve(name);
                     if (Files.isRegularFile(p.resolve(STATE))) return p;
                 }
-            } catch (java.nio.charset.CharacterCodingException damaged) {
+            } catch (CharacterCodingException damaged) {
                 // as a pointer to nothing: the listing below decides
             }
         }
@@ -140,12 +151,12 @@ public final class TrainingCheckpoint {
      * does: a checkpoint of another model or trainable set, or a file cut short, is refused before a run opens its
      * progress bar. The values are checked as they are read.
      */
-    public static State check(Path ckpt, Map<String, int[]> weights, java.util.Collection<String> trained, boolean ema) throws IOException {
+    public static State check(Path ckpt, Map<String, int[]> weights, Collection<String> trained, boolean ema) throws IOException {
         State st = state(ckpt);
         requireTensors(ckpt.resolve(WEIGHTS), weights);
         Map<String, int[]> moments = new LinkedHashMap<>();
         for (String prefix : new String[] {"m.", "v."})
-            for (String k : trained) moments.put(prefix + k, java.util.Objects.requireNonNull(weights.get(k), k + ": a trained tensor that is not a weight"));
+            for (String k : trained) moments.put(prefix + k, Objects.requireNonNull(weights.get(k), k + ": a trained tensor that is not a weight"));
         requireTensors(ckpt.resolve(OPTIMIZER), moments);
         optimizerSteps(ckpt.resolve(OPTIMIZER), st.step());
         if (ema) requireTensors(ckpt.resolve(EMA), weights);
@@ -179,9 +190,9 @@ public final class TrainingCheckpoint {
         State st;
         try {
             // a field left out is refused, not read as 0 (a micro_step of 0 would resume on other data); CharConversionException: bytes that are no text
-            st = Json.mapper().readerFor(State.class).with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            st = Json.mapper().readerFor(State.class).with(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
                     .readValue(Files.readAllBytes(ckpt.resolve(STATE)));
-        } catch (com.fasterxml.jackson.core.JacksonException | java.io.CharConversionException e) {
+        } catch (JacksonException | CharConversionException e) {
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (" + Json.oneLine(e) + "); remove this checkpoint to resume from the one before");
         }
         if (st == null || st.step() < 1 || st.microStep() < 0)   // "null" reads as no state; a step below 1 was never saved
@@ -214,15 +225,15 @@ public final class TrainingCheckpoint {
     }
 
     /** Loads a checkpoint's weights (or its EMA weights) into a model's parameters, to export the trained model. */
-    public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store) throws IOException {
+    public static void loadWeights(Path ckpt, boolean ema, ParameterStore store) throws IOException {
         loadWeights(ckpt, ema, store, k -> true);
     }
 
     /** As above, only the parameters {@code which} names (e.g. the trained ones: frozen ones are saved in the model's own dtype). */
-    public static void loadWeights(Path ckpt, boolean ema, dev.puppetengine.nn.ParameterStore store, java.util.function.Predicate<String> which)
+    public static void loadWeights(Path ckpt, boolean ema, ParameterStore store, Predicate<String> which)
             throws IOException {
         Path file = ckpt.resolve(ema ? EMA : WEIGHTS);
-        if (ema && !java.nio.file.Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
+        if (ema && !Files.isRegularFile(file)) throw new InputFileException(ckpt + " has no EMA weights (the run was trained with ema_decay 0)");
         Map<String, Tensor> into = new LinkedHashMap<>();
         store.parameters().forEach((k, p) -> { if (which.test(k)) into.put(k, p.value()); });
         copyAll(file, into, false);
@@ -242,9 +253,9 @@ public final class TrainingCheckpoint {
 
     private static void requireTensor(SafetensorsReader r, String key, int[] shape) throws IOException {
         if (!r.contains(key)) throw new InputFileException(r.file() + ": tensor " + key + " is missing (was the run started with another model or trainable set?)");
-        if (!java.util.Arrays.equals(r.entry(key).shape(), shape))
-            throw new InputFileException(r.file() + ": tensor " + key + " has another shape than the model's (" + java.util.Arrays.toString(r.entry(key).shape())
-                    + ", expected " + java.util.Arrays.toString(shape) + ")");
+        if (!Arrays.equals(r.entry(key).shape(), shape))
+            throw new InputFileException(r.file() + ": tensor " + key + " has another shape than the model's (" + Arrays.toString(r.entry(key).shape())
+                    + ", expected " + Arrays.toString(shape) + ")");
     }
 
     /** Loads every tensor of {@code into} from {@code file}, refusing one with a value that is NaN or infinite, or with {@code moments2} negative. */

@@ -6,6 +6,7 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,7 +33,7 @@ public record TrainingConfig(
         @JsonProperty("keep_checkpoints") int keepCheckpoints) {
 
     /** What {@code trainable} may select in a UNet, and in a VAE ({@link #isTrainable}). */
-    public static final java.util.List<String> UNET_TRAINABLE = java.util.List.of("all", "drag-attention"), VAE_TRAINABLE = java.util.List.of("all", "decoder");
+    public static final List<String> UNET_TRAINABLE = List.of("all", "drag-attention"), VAE_TRAINABLE = List.of("all", "decoder");
 
     /** A setting out of its range, named by its config.json field (the commands name their option instead). */
     public static final class InvalidSetting extends IllegalArgumentException {

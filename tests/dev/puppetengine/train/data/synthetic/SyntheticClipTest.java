@@ -1,5 +1,6 @@
 package dev.puppetengine.train.data.synthetic;
 
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -21,7 +22,7 @@ class SyntheticClipTest {
     @Test
     void aClipTooLargeToReadIsRefusedBeforeGenerating() {
         GeneratorConfig.defaults(4096, 42);
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.defaults(4096, 43));
+        IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.defaults(4096, 43));
         assertEquals("43 frames of 4096x4096: clips of more than 2147483639 RGB bytes, the most one clip may hold", e.getMessage());
     }
 

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -127,7 +128,7 @@ class SyntheticDatasetTest {
     /** Progress counts complete clips: resumed, from those found complete (a bar starts there), and never back over a gap. */
     @Test
     void progressCountsCompleteClips(@TempDir Path dir) throws IOException {
-        List<Integer> seen = new java.util.ArrayList<>();
+        List<Integer> seen = new ArrayList<>();
         SyntheticDataset.generate(dir, 3, SEED, SIZE, F, (done, total) -> { assertEquals(3, total); seen.add(done); });
         assertEquals(List.of(1, 2, 3), seen);
         Files.delete(dir.resolve("clips/000000/drags.json"));

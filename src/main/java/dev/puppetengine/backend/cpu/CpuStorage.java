@@ -6,6 +6,7 @@ import dev.puppetengine.tensor.Storage;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /** Heap arrays, one per dtype family; element access through {@link #get}/{@link #set} in double. */
 final class CpuStorage extends Storage {
@@ -65,12 +66,12 @@ final class CpuStorage extends Storage {
         if (from == to) return;
         set(from, v);
         switch (dtype()) {
-            case F64: java.util.Arrays.fill(f64, from, to, f64[from]); break;
-            case F32: java.util.Arrays.fill(f32, from, to, f32[from]); break;
-            case BF16: case F16: java.util.Arrays.fill(h16, from, to, h16[from]); break;
-            case I64: java.util.Arrays.fill(i64, from, to, i64[from]); break;
-            case I32: java.util.Arrays.fill(i32, from, to, i32[from]); break;
-            default: java.util.Arrays.fill(u8, from, to, u8[from]);
+            case F64: Arrays.fill(f64, from, to, f64[from]); break;
+            case F32: Arrays.fill(f32, from, to, f32[from]); break;
+            case BF16: case F16: Arrays.fill(h16, from, to, h16[from]); break;
+            case I64: Arrays.fill(i64, from, to, i64[from]); break;
+            case I32: Arrays.fill(i32, from, to, i32[from]); break;
+            default: Arrays.fill(u8, from, to, u8[from]);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.puppetengine.backend.cpu;
 
 import dev.puppetengine.tensor.Shape;
 import dev.puppetengine.tensor.Tensor;
+import java.util.Arrays;
 
 /** Gathers and scatters between strided views and dense double arrays in logical (row-major) order. */
 final class Strided {
@@ -28,7 +29,7 @@ final class Strided {
 
     /** The elements of {@code t} broadcast to {@code shape}, as a dense array. */
     static double[] readBroadcast(Tensor t, int[] shape) {
-        if (java.util.Arrays.equals(t.shape(), shape)) return read(t);
+        if (Arrays.equals(t.shape(), shape)) return read(t);
         int[] ts = t.shape();
         long[] tst = t.strides();
         long[] st = new long[shape.length];

@@ -20,6 +20,8 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,6 +29,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.Predicate;
 
 
@@ -416,7 +419,7 @@ final class CudaGemm {
         if (plan == null) return false;
         String key = tuneKey(plan, batch, m, n, k, a, b, c.dtype(), ep, cublas != null);
         Set<GemmTuner.Tile> candidates = EnumSet.copyOf(available);
-        if (!java.util.Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
+        if (!Collections.disjoint(available, GemmTuner.Tile.TMA)   // off the TMA path: no plans to make
                 && tmaPlan(plan, true, 128, batch, ep) == null && tmaPlan(plan, false, 128, batch, ep) == null)
             candidates.removeAll(GemmTuner.Tile.TMA);   // no operand TMA can copy: the TMA tiles would be the cp.async ones again
         if (cublas != null) candidates.add(GemmTuner.Tile.CUBLAS);
@@ -507,13 +510,13 @@ final class CudaGemm {
      * resolution and launch jitter), then the median of TUNE_PAIRS pairs (a clock change or another process's kernel
      * moves one pair, not the median). A run of a millisecond or more needs neither: one pair of TUNE_REPS.
      */
-    static double perRun(java.util.function.IntToDoubleFunction timed) {
+    static double perRun(IntToDoubleFunction timed) {
         double once = timed.applyAsDouble(1);
         int reps = (int) Math.min(TUNE_MAX_REPS, Math.max(TUNE_REPS, Math.ceil(TUNE_PAIR_MS / Math.max(once, 1e-4))));
         int pairs = once >= 1 ? 1 : TUNE_PAIRS;
         double[] t = new double[pairs];
         for (int p = 0; p < pairs; p++) t[p] = timed.applyAsDouble(reps) / reps;
-        java.util.Arrays.sort(t);
+        Arrays.sort(t);
         return t[pairs / 2];
     }
 

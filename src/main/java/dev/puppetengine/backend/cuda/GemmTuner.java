@@ -14,6 +14,7 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -118,7 +119,7 @@ final class GemmTuner {
             if (v == null) return null;
             Tile t = of(v);
             if (t == null) throw new IllegalArgumentException("-Dpuppet.cuda.gemm.tile=" + v + ": expected one of "
-                    + java.util.Arrays.stream(values()).map(Tile::suffix).toList());
+                    + Arrays.stream(values()).map(Tile::suffix).toList());
             return t;
         }
     }

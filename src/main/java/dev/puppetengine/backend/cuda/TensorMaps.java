@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
+import jcuda.driver.CUresult;
 
 /**
  * Tensor maps for the bulk tensor copy engine (TMA) of kernels/gemm_wgmma.cu's warp-specialised GEMM: the CUDA
@@ -153,7 +154,7 @@ final class TensorMaps {
             case -1 -> "libcuda.so.1 (the CUDA driver) did not load";
             case -2 -> "the CUDA driver has no tensor-map encoder (older than CUDA 12)";
             case -3 -> "bad arguments (rank 1-5, positive dims, strides and box)";
-            default -> "CUresult " + rc + " (" + jcuda.driver.CUresult.stringFor(rc) + ")";
+            default -> "CUresult " + rc + " (" + CUresult.stringFor(rc) + ")";
         };
     }
 

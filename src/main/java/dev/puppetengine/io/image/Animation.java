@@ -1,5 +1,6 @@
 package dev.puppetengine.io.image;
 
+import java.util.Collections;
 import java.util.List;
 
 /** Frames of an animation, all the same size, each shown for its delay in milliseconds. */
@@ -24,7 +25,7 @@ public record Animation(List<RgbImage> frames, List<Integer> delaysMs) {
 
     /** Every frame shown for the same time. */
     public static Animation uniform(List<RgbImage> frames, int delayMs) {
-        return new Animation(frames, java.util.Collections.nCopies(frames.size(), delayMs));
+        return new Animation(frames, Collections.nCopies(frames.size(), delayMs));
     }
 
     public int width() { return frames.get(0).width(); }

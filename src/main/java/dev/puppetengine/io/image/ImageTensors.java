@@ -5,6 +5,7 @@ import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -43,7 +44,7 @@ public final class ImageTensors {
     public static List<RgbImage> toImages(Tensor frames) {
         int[] s = frames.shape();
         if (s.length != 4 || s[3] != 3 || !frames.dtype().isFloating()) {
-            throw new IllegalArgumentException("frames must be a floating (N, H, W, 3) tensor, got " + frames.dtype() + " " + java.util.Arrays.toString(s));
+            throw new IllegalArgumentException("frames must be a floating (N, H, W, 3) tensor, got " + frames.dtype() + " " + Arrays.toString(s));
         }
         return toImages(frames.toDoubleArray(), s);
     }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -42,7 +43,7 @@ public final class TorchFile implements AutoCloseable {
     private static String looksLike(ByteBuffer head) {
         byte[] b = new byte[Math.min(4, head.remaining())];
         head.get(0, b);
-        String start = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+        String start = new String(b, StandardCharsets.ISO_8859_1);
         if (start.startsWith("\u0089PNG")) return "; it is a PNG image";
         if (start.startsWith("\u00ff\u00d8")) return "; it is a JPEG image";
         if (start.startsWith("GIF8")) return "; it is a GIF image";

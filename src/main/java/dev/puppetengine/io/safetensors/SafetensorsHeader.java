@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.tensor.DType;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,7 +53,7 @@ final class SafetensorsHeader {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
             throw new SafetensorsException(file, "header is not valid JSON: " + Json.oneLine(e));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new SafetensorsException(file, "header could not be parsed: " + e.getMessage(), e);
         }
         if (root == null || !root.isObject())

@@ -16,6 +16,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -156,7 +157,7 @@ public final class ComponentFile {
     }
 
     /** The first eight names, then "..." (error messages stay one readable line). */
-    public static String abbreviate(java.util.Collection<String> names) {
+    public static String abbreviate(Collection<String> names) {
         List<String> l = new ArrayList<>(names);
         return l.size() <= 8 ? String.join(", ", l) : String.join(", ", l.subList(0, 8)) + ", ...";
     }

@@ -24,8 +24,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
@@ -191,7 +193,7 @@ public final class ModelDirectory {
      * weights are scanned for NaN or infinite values, as loading does, a finding told only of a file whose hash matches.
      * Returns one line per file that differs or holds such a weight, empty when all are sound.
      */
-    public static java.util.List<String> verify(Path dir) throws IOException {
+    public static List<String> verify(Path dir) throws IOException {
         return verify(dir, n -> {});
     }
 
@@ -204,9 +206,9 @@ public final class ModelDirectory {
     }
 
     /** As {@link #verify(Path)}, telling {@code read} each run of bytes read ({@link #verifyBytes} in all). */
-    public static java.util.List<String> verify(Path dir, LongConsumer read) throws IOException {
+    public static List<String> verify(Path dir, LongConsumer read) throws IOException {
         Manifest man = read(dir, false);   // a file missing or of another size is named below with every other that differs, not alone
-        java.util.List<String> bad = new java.util.ArrayList<>();
+        List<String> bad = new ArrayList<>();
         for (Map.Entry<String, Entry> e : man.components().entrySet()) {
             Path f = dir.resolve(e.getValue().file());
             String problem = fileProblem(f, e.getValue());

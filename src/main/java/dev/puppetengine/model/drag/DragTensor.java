@@ -1,5 +1,6 @@
 package dev.puppetengine.model.drag;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -42,7 +43,7 @@ public final class DragTensor {
 
     /** The same for pixel tracks of a width x height image ({@code double[2F]} each, see train.data.DragSelection). */
     public static float[] encodePixels(List<double[]> tracks, int frames, int width, int height) {
-        List<double[]> normalised = new java.util.ArrayList<>();
+        List<double[]> normalised = new ArrayList<>();
         for (int k = 0; k < tracks.size(); k++) {
             double[] t = tracks.get(k), n = new double[t.length];
             for (int i = 0; i < t.length; i++) {

@@ -3,8 +3,10 @@ package dev.puppetengine.model.unet;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * UNet configuration with diffusers' config.json field names (unknown fields such as "_class_name" are
@@ -58,7 +60,7 @@ public record UNetConfig(
             throw new IllegalArgumentException("UNet config: pos_embed_dim must be a multiple of 4 and drag_embedder_out_channels non-empty");
         // a config.json can hold [null] or 0 heads: refused here, not a NullPointerException or "/ by zero" building the model
         for (List<?> l : new List<?>[]{blockOutChannels, numAttentionHeads, resnetEpsDown, resnetEpsUp, dragEmbedderOutChannels})
-            if (l.stream().anyMatch(java.util.Objects::isNull)) throw new IllegalArgumentException("UNet config: a list holds null: " + l);
+            if (l.stream().anyMatch(Objects::isNull)) throw new IllegalArgumentException("UNet config: a list holds null: " + l);
         if (layersPerBlock < 1) throw new IllegalArgumentException("UNet config: layers_per_block must be at least 1, got " + layersPerBlock);
         for (int i = 0; i < levels; i++) {
             int c = blockOutChannels.get(i), heads = numAttentionHeads.get(i);
@@ -115,7 +117,7 @@ public record UNetConfig(
 
     /** Up-path head counts (reversed down list). */
     List<Integer> reversedHeads() {
-        List<Integer> r = new java.util.ArrayList<>(numAttentionHeads);
+        List<Integer> r = new ArrayList<>(numAttentionHeads);
         Collections.reverse(r);
         return r;
     }

@@ -15,6 +15,7 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
@@ -152,14 +153,14 @@ public final class UNetSpatioTemporalConditionModel extends Module {
         if (x.drags() != null) {
             int[] ds = x.drags().shape();
             if (ds.length != 4 || ds[0] != b || ds[1] != frames || ds[2] != k || ds[3] != 4)
-                throw new IllegalArgumentException("UNet: drags must have shape [" + b + ", " + frames + ", " + k + ", 4], got " + java.util.Arrays.toString(ds));
+                throw new IllegalArgumentException("UNet: drags must have shape [" + b + ", " + frames + ", " + k + ", 4], got " + Arrays.toString(ds));
             d = x.drags().toFloatArray();
         }
         if (opt.training() && cfg.condDropoutProb() > 0) {
             int per = frames * k * 4;
             for (int v = 0; v < b; v++)
                 if (Philox.uniform(opt.dropoutSeed(), opt.dropoutOffset(), v) < cfg.condDropoutProb())
-                    java.util.Arrays.fill(d, v * per, (v + 1) * per, 0f);
+                    Arrays.fill(d, v * per, (v + 1) * per, 0f);
         }
         Set<Integer> res = new TreeSet<>();
         for (int level : dragLevels) res.add(h >> level);

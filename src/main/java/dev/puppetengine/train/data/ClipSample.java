@@ -1,19 +1,21 @@
 package dev.puppetengine.train.data;
 
 import dev.puppetengine.backend.Backend;
+import dev.puppetengine.io.image.RgbImage;
 import dev.puppetengine.model.drag.DragTensor;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /** One clip as read from disk: frames (F, H, W, 3) uint8 row-major, and its drags. */
 public record ClipSample(int frames, int width, int height, byte[] rgb, ClipDrags drags) {
 
     /** Frame f as an image (a copy). */
-    public dev.puppetengine.io.image.RgbImage frame(int f) {
+    public RgbImage frame(int f) {
         int n = width * height * 3;
-        return new dev.puppetengine.io.image.RgbImage(width, height, java.util.Arrays.copyOfRange(rgb, f * n, (f + 1) * n));
+        return new RgbImage(width, height, Arrays.copyOfRange(rgb, f * n, (f + 1) * n));
     }
 
     /** The (F, 5, 4) drag tensor (spec 3.2) as a row-major float array. */

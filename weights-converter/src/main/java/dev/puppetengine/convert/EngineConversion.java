@@ -114,7 +114,7 @@ final class EngineConversion {
         try {
             return JSON.treeToValue(in.config(), type);
         } catch (JsonProcessingException e) {
-            throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + dev.puppetengine.io.Json.oneLine(e), e);
+            throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + Json.oneLine(e), e);
         } catch (IllegalArgumentException e) {
             throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + e.getMessage().lines().findFirst().orElse(""), e);
         }
@@ -247,10 +247,10 @@ final class EngineConversion {
                 .map(Planned::input).findFirst().orElse(null);
         JsonNode cfg = unet == null ? JSON.createObjectNode() : unet.config();
         Path cfgFile = unet == null ? null : unet.configFile();
-        String kind = cfg.has(ModelDirectory.KIND) ? dev.puppetengine.io.Json.text(cfg, ModelDirectory.KIND, cfgFile) : preset.name();
-        int resolution = cfg.has(ModelDirectory.RESOLUTION) ? dev.puppetengine.io.Json.intAtLeast(cfg, ModelDirectory.RESOLUTION, 0, cfgFile) : preset.resolution();
+        String kind = cfg.has(ModelDirectory.KIND) ? Json.text(cfg, ModelDirectory.KIND, cfgFile) : preset.name();
+        int resolution = cfg.has(ModelDirectory.RESOLUTION) ? Json.intAtLeast(cfg, ModelDirectory.RESOLUTION, 0, cfgFile) : preset.resolution();
         if (resolution % 64 != 0) throw new UserError(cfgFile + ": field 'resolution' must be a multiple of 64, found " + resolution);
-        String input = cfg.has(ModelDirectory.UNET_INPUT) ? dev.puppetengine.io.Json.text(cfg, ModelDirectory.UNET_INPUT, cfgFile) : null;
+        String input = cfg.has(ModelDirectory.UNET_INPUT) ? Json.text(cfg, ModelDirectory.UNET_INPUT, cfgFile) : null;
         if (input != null && !input.equals(ModelDirectory.UNSCALED))
             throw new UserError(cfgFile + ": field '" + ModelDirectory.UNET_INPUT + "' must be \"" + ModelDirectory.UNSCALED + "\" or absent, found \"" + input + "\"");
         return ModelDirectory.write(out, kind, source, resolution, input == null, dtype, comps, force);
