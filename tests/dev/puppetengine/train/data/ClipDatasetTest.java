@@ -229,7 +229,7 @@ class ClipDatasetTest {
                     assertThrows(IOException.class, () -> ClipDataset.open(root)).getMessage());
     }
 
-    /** frame(f) is what the VAE, prepared data and evaluation read: frame f's bytes, not another frame's. */
+    /** frame(f) is what the VAE, prepared data and evaluation read: frame f's bytes, not another frame's, and only frames that exist. */
     @Test
     void eachFrameIsItsOwnSliceOfTheClip(@TempDir Path root) throws IOException {
         writeAll(root, manifest(1, 7));
@@ -242,6 +242,9 @@ class ClipDatasetTest {
             assertEquals(H, img.height());
             assertArrayEquals(Arrays.copyOfRange(rgb, f * n, (f + 1) * n), img.pixels(), "frame " + f);
         }
+        // past either end is a caller's bug: refused, not a black frame (copyOfRange pads) or another clip's bytes
+        for (int f : new int[] {-1, F})
+            assertEquals("Index " + f + " out of bounds for length " + F, assertThrows(IndexOutOfBoundsException.class, () -> s.frame(f)).getMessage());
     }
 
     /** 3 frames of 30000x30000 wrapped the clip's byte count: read(0) threw a NegativeArraySizeException. */

@@ -8,12 +8,14 @@ import dev.puppetengine.tensor.Tensor;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Objects;
 
 /** One clip as read from disk: frames (F, H, W, 3) uint8 row-major, and its drags. */
 public record ClipSample(int frames, int width, int height, byte[] rgb, ClipDrags drags) {
 
     /** Frame f as an image (a copy). */
     public RgbImage frame(int f) {
+        Objects.checkIndex(f, frames);   // copyOfRange would pad a frame past the end with black
         int n = width * height * 3;
         return new RgbImage(width, height, Arrays.copyOfRange(rgb, f * n, (f + 1) * n));
     }
