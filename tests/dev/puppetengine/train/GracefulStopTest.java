@@ -18,18 +18,22 @@ class GracefulStopTest {
     void theHookAsksForAStopAndWaitsUntilTheWorkIsClosed() throws Exception {
         CountDownLatch asked = new CountDownLatch(1);
         GracefulStop stop = GracefulStop.onSignal(asked::countDown, 60);
-        Thread hook = stop.hook();
-        assertTrue(Runtime.getRuntime().removeShutdownHook(hook), "registered with the JVM");
-        Runtime.getRuntime().addShutdownHook(hook);
-        Thread signal = new Thread(hook::run);   // as the JVM would at a signal
-        signal.start();
-        assertTrue(asked.await(30, TimeUnit.SECONDS), "the hook asks the work to stop");
-        signal.join(300);
-        assertTrue(signal.isAlive(), "the hook waits while the work saves what it did");
-        stop.close();
-        signal.join(TimeUnit.SECONDS.toMillis(30));
-        assertFalse(signal.isAlive(), "closed: the hook returns and the JVM may exit");
-        assertFalse(Runtime.getRuntime().removeShutdownHook(hook), "closed: the hook is no longer registered");
+        try {   // a failed assertion must not leave the hook registered: the test JVM's exit would wait its 60 s
+            Thread hook = stop.hook();
+            assertTrue(Runtime.getRuntime().removeShutdownHook(hook), "registered with the JVM");
+            Runtime.getRuntime().addShutdownHook(hook);
+            Thread signal = new Thread(hook::run);   // as the JVM would at a signal
+            signal.start();
+            assertTrue(asked.await(30, TimeUnit.SECONDS), "the hook asks the work to stop");
+            signal.join(300);
+            assertTrue(signal.isAlive(), "the hook waits while the work saves what it did");
+            stop.close();
+            signal.join(TimeUnit.SECONDS.toMillis(30));
+            assertFalse(signal.isAlive(), "closed: the hook returns and the JVM may exit");
+            assertFalse(Runtime.getRuntime().removeShutdownHook(hook), "closed: the hook is no longer registered");
+        } finally {
+            stop.close();
+        }
     }
 
     @Test
