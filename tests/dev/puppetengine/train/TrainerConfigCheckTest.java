@@ -40,15 +40,19 @@ class TrainerConfigCheckTest {
         return new TrainingConfig(5, 1, 1, steps, 0.1, false, 0, 0, 0, 0, false, "all", true, 1, 2);
     }
 
+    /** One item whose loss at micro-step m is the Linear's output at (1, m). */
+    private static Objective objective(Linear lin) {
+        return new Objective() {
+            public int size() { return 1; }
+            public Tensor loss(int[] items, long micro, boolean c) { return F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, 1.0, micro))); }
+        };
+    }
+
     /** prepare (run too when {@code run}) of {@code cfg} with {@code inputs} in {@code dir}; returns the step it starts at. */
     private long prepare(Path dir, TrainingConfig cfg, JsonNode inputs, boolean run, Consumer<String> notes) throws Exception {
         Linear lin = new Linear(2, 1, true);
         try (RunDirectory rd = RunDirectory.lock(dir); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
-            Objective o = new Objective() {
-                public int size() { return 1; }
-                public Tensor loss(int[] items, long micro, boolean c) { return F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, 1.0, micro))); }
-            };
-            Trainer t = new Trainer(rd, o, ps, "{\"in\":2}", cfg).inputs(inputs);
+            Trainer t = new Trainer(rd, objective(lin), ps, "{\"in\":2}", cfg).inputs(inputs);
             long start = t.prepare(notes);
             if (run) t.run(null);
             return start;
@@ -132,11 +136,7 @@ class TrainerConfigCheckTest {
         Path run = tmp.resolve("signal");
         Linear lin = new Linear(2, 1, true);
         try (RunDirectory rd = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
-            Objective o = new Objective() {
-                public int size() { return 1; }
-                public Tensor loss(int[] items, long micro, boolean c) { return F.mean(lin.forward(Tensor.of(CPU, DType.F64, new int[]{1, 2}, 1.0, micro))); }
-            };
-            Trainer t = new Trainer(rd, o, ps, "{}", config(5));
+            Trainer t = new Trainer(rd, objective(lin), ps, "{}", config(5));
             Trainer.Result r;
             try (GracefulStop stop = t.stopOnSignal(1)) {
                 Thread hook = stop.hook();
