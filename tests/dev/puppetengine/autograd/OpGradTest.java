@@ -5,7 +5,6 @@ import dev.puppetengine.backend.UnaryOp;
 import dev.puppetengine.backend.cpu.CpuBackend;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Tensor;
-import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -14,6 +13,8 @@ import java.util.Random;
 import static dev.puppetengine.testing.GradCheck.check;
 import static dev.puppetengine.testing.GradCheck.randn;
 import static dev.puppetengine.testing.GradCheck.uniform;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Finite-difference gradient checks (float64, odd sizes) for every differentiable operation in {@link F}. */
 class OpGradTest {
@@ -48,7 +49,7 @@ class OpGradTest {
             Tensor x = Tensor.of(cpu, low, new int[]{2 * pairs}, xv), gy = Tensor.of(cpu, low, new int[]{2 * pairs}, gv);
             Tensor a = Autograd.requireGrad(Tensor.of(cpu, low, new int[]{1}, 0.5));
             Autograd.backward(F.mul(x, a), gy);
-            Assertions.assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
+            assertEquals(pairs * Math.pow(2, -14), a.grad().toDoubleArray()[0], 0,
                     "the exact sum of " + 2 * pairs + " " + low + " products");
         }
     }
@@ -63,8 +64,8 @@ class OpGradTest {
         Tensor x = Autograd.requireGrad(Tensor.of(cpu, DType.F64, new int[]{2, 2}, 0.1, -2, 3, 0.7));
         Tensor c = Tensor.of(cpu, DType.F32, new int[]{2, 2}, 0.5, -1.25, 3, 0.75);
         Autograd.backward(F.sum(F.mul(F.to(x, DType.F32), c)));
-        Assertions.assertEquals(DType.F64, x.grad().dtype());
-        Assertions.assertArrayEquals(new double[]{0.5, -1.25, 3, 0.75}, x.grad().toDoubleArray(), 0);
+        assertEquals(DType.F64, x.grad().dtype());
+        assertArrayEquals(new double[]{0.5, -1.25, 3, 0.75}, x.grad().toDoubleArray(), 0);
     }
 
     @Test

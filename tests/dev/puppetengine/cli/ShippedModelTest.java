@@ -11,7 +11,6 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.testing.CliRun;
 import org.apache.commons.io.FileUtils;
-import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +24,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The embedded default: models/toy is the trained toy model (not the random one), small, and README's example runs on it. */
@@ -48,7 +48,7 @@ class ShippedModelTest {
         Path m = TinyModel.write(dir.resolve("m"));
         var wider = new UNetSpatioTemporalConditionModel(UNetConfig.tiny(16, 14, 16));
         try (var r = SafetensorsReader.open(m.resolve("unet.safetensors"))) {
-            String msg = Assertions.assertThrows(CheckpointException.class,
+            String msg = assertThrows(CheckpointException.class,
                     () -> ComponentFile.check(r, wider.namedParameters())).getMessage();
             assertTrue(msg.contains("more mis-shaped tensor(s)") && msg.length() < 1000, msg.length() + ": " + msg);
         }
@@ -102,14 +102,14 @@ class ShippedModelTest {
         assertEquals(List.of(encoder + ": tensor visual_projection.weight is not finite (element 1 of " + n
                 + " is NaN) (component 'image_encoder'): loading refuses it"), ModelDirectory.verify(nan));
         assertEquals(2, Main.run("describe", "--verify", nan.toString()));
-        String refused = Assertions.assertThrows(CheckpointException.class,
+        String refused = assertThrows(CheckpointException.class,
                 () -> LoadedModel.load(nan, CpuBackend.get(), DType.F32)).getMessage();
         assertEquals(encoder + ": tensor visual_projection.weight is not finite (element 1 of " + n + " is NaN): the file is damaged, or was written"
                 + " from weights that were not finite", refused, "loading refuses it too (it sampled NaN frames)");
         // verify and loading say the same of a file cut short: loading stops at the first
         String cut = copy.resolve("unet.safetensors") + ": 100 bytes, the manifest says ";
         assertTrue(ModelDirectory.verify(copy).toString().contains(cut), ModelDirectory.verify(copy).toString());
-        String load = Assertions.assertThrows(CheckpointException.class, () -> ModelDirectory.read(copy)).getMessage();
+        String load = assertThrows(CheckpointException.class, () -> ModelDirectory.read(copy)).getMessage();
         assertTrue(load.startsWith(cut) && load.endsWith("(truncated or replaced?) (component 'unet')"), load);
         // describe --verify's bar: the bytes said read come to verifyBytes exactly, whether a file matches, differs or holds a NaN
         for (Path d : new Path[]{toy, nan, copy}) {

@@ -9,7 +9,6 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
-import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +24,7 @@ import java.util.function.BiFunction;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -256,7 +256,7 @@ class TrainerProgressTest {
              Scope s = Scope.open()) {
             for (String k : List.of("weight", "bias")) {
                 assertEquals(DType.F32, ra.entry(k).dtype(), "the fp32 master of " + k);
-                Assertions.assertArrayEquals(ra.load(k, CPU).toDoubleArray(), rb.load(k, CPU).toDoubleArray(), k);
+                assertArrayEquals(ra.load(k, CPU).toDoubleArray(), rb.load(k, CPU).toDoubleArray(), k);
             }
         }
     }

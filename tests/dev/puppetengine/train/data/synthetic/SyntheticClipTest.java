@@ -1,6 +1,5 @@
 package dev.puppetengine.train.data.synthetic;
 
-import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -14,6 +13,7 @@ import java.util.stream.Collectors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Generated clips: reproducibility, drag format, drags on their parts in every frame, visible motion. */
@@ -22,7 +22,7 @@ class SyntheticClipTest {
     @Test
     void aClipTooLargeToReadIsRefusedBeforeGenerating() {
         GeneratorConfig.defaults(4096, 42);
-        IllegalArgumentException e = Assertions.assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.defaults(4096, 43));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GeneratorConfig.defaults(4096, 43));
         assertEquals("43 frames of 4096x4096: clips of more than 2147483639 RGB bytes, the most one clip may hold", e.getMessage());
     }
 
