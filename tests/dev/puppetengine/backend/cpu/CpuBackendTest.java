@@ -15,8 +15,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Random;
 import java.util.stream.DoubleStream;
+import java.util.stream.Stream;
 
 import static dev.puppetengine.testing.GradCheck.randn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -96,6 +98,49 @@ class CpuBackendTest {
         }
     }
 
+    /** A copy between I64 tensors keeps the bits: 2^53 + 1 and -(2^62) - 1 have no double, so no round trip through one. */
+    @Test
+    void copyIntoKeepsInt64ValuesADoubleCannotHold() {
+        long[] v = {(1L << 53) + 1, -(1L << 62) - 1};
+        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(v[0]).putLong(v[1]).flip();
+        Tensor src = CPU.empty(DType.I64, 2), dst = CPU.empty(DType.I64, 2);
+        src.storage().write(0, b);
+        CPU.copyInto(src, dst);
+        ByteBuffer out = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        dst.storage().read(0, out);
+        assertArrayEquals(v, new long[]{out.getLong(0), out.getLong(8)});
+    }
+
+    /** An empty view's fill writes nothing, not even the element where the view starts. */
+    @Test
+    void fillOfAnEmptyViewLeavesItsStorageAlone() {
+        Tensor x = f64(new int[]{4}, 1, 2, 3, 4);
+        CPU.fill(x.narrow(0, 2, 0), 9);
+        assertArrayEquals(new double[]{1, 2, 3, 4}, x.toDoubleArray());
+    }
+
+    /** Rank-0 tensors (a checkpoint's scalars, a batch's int64 indices) read and written element by element. */
+    @Test
+    void rankZeroTensorsReadAndWrite() {
+        Tensor i = Tensor.of(CPU, DType.I64, new int[0], 7), h = Tensor.of(CPU, DType.BF16, new int[0], 1.5);
+        assertEquals(7, CPU.copy(i, DType.F64).item());
+        Tensor d = CPU.empty(DType.F16, new int[0]);
+        CPU.copyInto(h, d);   // BF16 to F16: read and written through double
+        assertEquals(1.5, d.item());
+    }
+
+    /** F32 views whose rows are runs but not one run: a narrowed width, a broadcast row (the bias of an add). */
+    @Test
+    void float32ViewsReadRowByRow() {
+        float[] v = new float[12];
+        for (int k = 0; k < 12; k++) v[k] = k;
+        Tensor x = Tensor.of(CPU, DType.F32, new int[]{3, 4}, v);
+        assertArrayEquals(new double[]{1, 2, 5, 6, 9, 10}, CPU.copy(x.narrow(1, 1, 2), DType.F64).toDoubleArray());
+        Tensor bias = Tensor.of(CPU, DType.F32, new int[]{4}, 0.5f, 1, 2, 4);
+        assertArrayEquals(new double[]{0.5, 2, 4, 7, 4.5, 6, 8, 11, 8.5, 10, 12, 15}, CPU.binary(BinaryOp.ADD, x, bias).toDoubleArray());
+    }
+
     @Test
     void divisionIsExactWhereTheQuotientIs() {
         Tensor a = f64(new int[]{3}, 1, 3, -7), b = f64(new int[]{3}, 4, -2, 0.5);
@@ -108,6 +153,21 @@ class CpuBackendTest {
         assertArrayEquals(new double[]{1, -5, 0}, CPU.affineFrom(x, coef, 0, 2).toDoubleArray());
         assertArrayEquals(new double[]{2.5, 1, 2.25}, CPU.affineFrom(x, coef, 1, 0).toDoubleArray());
         assertArrayEquals(new double[]{0.5, -1, 0.25}, CPU.affineFrom(x, coef, 1, -1).toDoubleArray(), "a negative index: no shift");
+    }
+
+    /** One array per storage, of its dtype's family: a spare one would be heap that bytesInUse does not count. */
+    @Test
+    void aStorageHoldsOnlyTheArrayOfItsDtype() {
+        for (DType t : DType.values()) {
+            CpuStorage s = Strided.storage(CPU.empty(t, 3));
+            assertEquals(1, Stream.of(s.f64, s.f32, s.h16, s.i64, s.i32, s.u8).filter(Objects::nonNull).count(), t.toString());
+        }
+    }
+
+    /** The name eval results record as the device and the CLI prints. */
+    @Test
+    void namedCpu() {
+        assertEquals("cpu", CPU.name());
     }
 
     @Test
