@@ -236,6 +236,11 @@ class TensorTest {
             assertEquals(DType.F32, y.dtype());
             assertArrayEquals(new double[]{1.5, 2.25}, y.toDoubleArray());
             assertEquals(DType.F32, F.add(f, i).dtype());
+            // neither floating: the first input's, so 2^40 + 1 is not cut to an I32
+            Tensor big = Tensor.of(CPU, DType.I64, new int[]{2}, 1L << 40, 3);
+            Tensor sum = F.add(big, i);
+            assertEquals(DType.I64, sum.dtype());
+            assertArrayEquals(new double[]{(1L << 40) + 1, 5}, sum.toDoubleArray());
         }
     }
 
