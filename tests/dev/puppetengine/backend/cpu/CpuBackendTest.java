@@ -141,6 +141,47 @@ class CpuBackendTest {
         assertArrayEquals(new double[]{0.5, 2, 4, 7, 4.5, 6, 8, 11, 8.5, 10, 12, 15}, CPU.binary(BinaryOp.ADD, x, bias).toDoubleArray());
     }
 
+    /**
+     * eps is added to the variance inside the root: x (1, 2, 1, 2) with channels {-1, 5} (mean 2, variance 9) and {5, 5}
+     * (variance 0), two groups, eps 16: rstd 1/5 and 1/4, so y = (+-3/5) * gamma + beta and the flat channel is beta. Layer
+     * norm on the same values as two rows of two gives the same statistics per row.
+     */
+    @Test
+    void normsAddEpsToTheVariance() {
+        Tensor x = f64(new int[]{1, 2, 1, 2}, -1, 5, 5, 5), gamma = f64(new int[]{2}, 2, 3), beta = f64(new int[]{2}, 1, -1);
+        NormResult g = CPU.groupNorm(x, gamma, beta, 2, 16, false);
+        assertArrayEquals(new double[]{-0.2, -1, 2.2, -1}, g.y().toDoubleArray(), 1e-15);
+        assertArrayEquals(new double[]{2, 5}, g.mean().toDoubleArray());
+        assertArrayEquals(new double[]{0.2, 0.25}, g.rstd().toDoubleArray());
+        NormResult l = CPU.layerNorm(f64(new int[]{2, 2}, -1, 5, 5, 5), null, null, 16);
+        assertArrayEquals(new double[]{-0.6, 0.6, 0, 0}, l.y().toDoubleArray(), 1e-15);
+        assertArrayEquals(new double[]{0.2, 0.25}, l.rstd().toDoubleArray());
+    }
+
+    /**
+     * The conv forward's per-thread im2col tile grows when a later conv has more taps than an earlier one on that thread
+     * (here 1 then 18): on a new thread, so the tile starts empty whatever ran before.
+     */
+    @Test
+    void convGrowsItsPerThreadTileForMoreTaps() throws InterruptedException {
+        Throwable[] failure = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try (Scope s = Scope.open()) {
+                for (int[] ws : new int[][]{{3, 1, 1, 1}, {3, 3, 3, 2}}) {
+                    int[] xs = {1, 5, 6, ws[3]};
+                    ConvSpec spec = ConvSpec.of(1, ws[1] / 2);
+                    Tensor x = randn(new Random(ws[1]), xs), w = randn(new Random(ws[3]), ws);
+                    assertArrayEquals(directConv(x.toDoubleArray(), xs, w.toDoubleArray(), ws, spec), CPU.conv2d(x, w, null, spec).toDoubleArray(), 1e-12);
+                }
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        });
+        t.start();
+        t.join();
+        if (failure[0] != null) throw new AssertionError("on a new thread", failure[0]);
+    }
+
     @Test
     void divisionIsExactWhereTheQuotientIs() {
         Tensor a = f64(new int[]{3}, 1, 3, -7), b = f64(new int[]{3}, 4, -2, 0.5);
@@ -250,23 +291,29 @@ class CpuBackendTest {
         assertArrayEquals(new double[]{0.5, 1.75}, lo.toDoubleArray());
     }
 
+    /**
+     * 37 rows: three row tasks of 16, enough work to run in parallel; 131 and 515 are 3 past a panel of B (128 of K by
+     * 512 of N) and not multiples of the four rows of B summed at once.
+     */
     @Test
     void matmulOverManyRowBlocksMatchesTheDirectSum() {
-        Tensor a = randn(rng, 37, 19), b = randn(rng, 19, 23);   // 37 rows: three row tasks of 16
-        double[] av = a.toDoubleArray(), bv = b.toDoubleArray(), want = new double[37 * 23];
-        for (int i = 0; i < 37; i++)
-            for (int j = 0; j < 23; j++)
-                for (int p = 0; p < 19; p++) want[i * 23 + j] += av[i * 19 + p] * bv[p * 23 + j];
+        int m = 37, k = 131, n = 515;
+        Tensor a = randn(rng, m, k), b = randn(rng, k, n);
+        double[] av = a.toDoubleArray(), bv = b.toDoubleArray(), want = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                for (int p = 0; p < k; p++) want[i * n + j] += av[i * k + p] * bv[p * n + j];
         assertArrayEquals(want, CPU.matmul(a, b).toDoubleArray(), 1e-12);
     }
 
     /**
      * 255 input and output pixels (one short of two tiles of 128) and 31 output channels (one short of two blocks of
-     * 16): the forward against the direct sum, the two gradients as its adjoints, <conv(x), gy> = <x, gx> = <w, gw>.
+     * 16), 3 input channels so each pass has the work to run its tiles or blocks in parallel: the forward against the
+     * direct sum, the two gradients as its adjoints, <conv(x), gy> = <x, gx> = <w, gw>.
      */
     @Test
     void convOverSeveralTilesAndChannelBlocks() {
-        int[] xs = {1, 15, 17, 2}, ws = {31, 3, 3, 2};
+        int[] xs = {1, 15, 17, 3}, ws = {31, 3, 3, 3};
         ConvSpec s = ConvSpec.of(1, 1);
         Tensor x = randn(rng, xs), w = randn(rng, ws), gy = randn(rng, 1, 15, 17, 31);
         double[] want = directConv(x.toDoubleArray(), xs, w.toDoubleArray(), ws, s);
