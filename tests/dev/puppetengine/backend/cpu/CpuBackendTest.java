@@ -1,6 +1,7 @@
 package dev.puppetengine.backend.cpu;
 
 import dev.puppetengine.backend.AdamParams;
+import dev.puppetengine.backend.AttentionResult;
 import dev.puppetengine.backend.BinaryOp;
 import dev.puppetengine.backend.ConvSpec;
 import dev.puppetengine.backend.NormResult;
@@ -153,9 +154,34 @@ class CpuBackendTest {
         assertArrayEquals(new double[]{-0.2, -1, 2.2, -1}, g.y().toDoubleArray(), 1e-15);
         assertArrayEquals(new double[]{2, 5}, g.mean().toDoubleArray());
         assertArrayEquals(new double[]{0.2, 0.25}, g.rstd().toDoubleArray());
-        NormResult l = CPU.layerNorm(f64(new int[]{2, 2}, -1, 5, 5, 5), null, null, 16);
-        assertArrayEquals(new double[]{-0.6, 0.6, 0, 0}, l.y().toDoubleArray(), 1e-15);
-        assertArrayEquals(new double[]{0.2, 0.25}, l.rstd().toDoubleArray());
+        Tensor rows = f64(new int[]{2, 2}, -1, 5, 5, 5);   // a group norm of rank 2, (N, C), in one group is the same
+        for (NormResult l : new NormResult[]{CPU.layerNorm(rows, null, null, 16), CPU.groupNorm(rows, null, null, 1, 16, false)}) {
+            assertArrayEquals(new double[]{-0.6, 0.6, 0, 0}, l.y().toDoubleArray(), 1e-15);
+            assertArrayEquals(new double[]{0.2, 0.25}, l.rstd().toDoubleArray());
+        }
+        assertArrayEquals(new double[]{-0.6, 0.6}, CPU.layerNorm(f64(new int[]{2}, -1, 5), null, null, 16).y().toDoubleArray(), 1e-15, "rank 1");
+    }
+
+    /** A clamp to one value (lo = hi) is allowed: every element becomes it. */
+    @Test
+    void clampToOneValue() {
+        assertArrayEquals(new double[]{2, 2, 2}, CPU.clamp(f64(new int[]{3}, -1, 2, 7), 2, 2).toDoubleArray());
+    }
+
+    /**
+     * Attention worked by hand, two heads of width 2, two query batches on one key/value batch, scale 1/2 (q doubled): each
+     * (batch, head) row's scores are {ln 3, 0}, {0, 0} or {0, ln 3}, so its weights are {3/4, 1/4}, halves or {1/4, 3/4}
+     * over the two values of its head, and its log-sum-exp ln 4 or ln 2.
+     */
+    @Test
+    void attentionByHand() {
+        double ln3 = Math.log(3);
+        Tensor q = f64(new int[]{2, 1, 4}, 2, 0, 0, 0, 0, 0, 0, 4);
+        Tensor k = f64(new int[]{1, 2, 4}, ln3, 0, 0, 0, 0, 0, 0, ln3 / 2);
+        Tensor v = f64(new int[]{1, 2, 4}, 4, 0, 2, 6, 0, 8, 4, -2);
+        AttentionResult r = CPU.attention(q, k, v, 2, 0.5);
+        assertArrayEquals(new double[]{3, 2, 3, 2, 2, 4, 3.5, 0}, r.out().toDoubleArray(), 1e-15);
+        assertArrayEquals(new double[]{Math.log(4), Math.log(2), Math.log(2), Math.log(4)}, r.lse().toDoubleArray(), 1e-15);
     }
 
     /**
