@@ -46,6 +46,7 @@ class BackendsTest {
         assumeTrue(why != null, "this machine has a usable CUDA device");
         Backends.DeviceUnavailableException e = assertThrows(Backends.DeviceUnavailableException.class, () -> Backends.select("cuda"));
         String m = e.getMessage();
+        assertEquals("CUDA requested but unusable: " + why, m, "the reason asked for is the one the refusal gives");
         // One of the reasons the brief names, in words a user can act on, and no multi-page native stack dump.
         switch (e.reason()) {
             case LIBCUDA_MISSING: assertTrue(m.contains("libcuda.so.1") && m.contains("driver"), m); break;
