@@ -1,9 +1,12 @@
 package dev.puppetengine.eval;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.testing.OpenFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,10 +31,15 @@ class EvalProgressTest {
     Path dir;
 
     private static final ObjectNode SETTINGS = Json.mapper().createObjectNode().put("model", "/m").put("steps", 25);
+    private static final ObjectWriter LINE = Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT);
 
     private static VideoScore score(String name, double psnr) {
+        return score(name, psnr, Map.of("a.pkl", "0123"));
+    }
+
+    private static VideoScore score(String name, double psnr, Map<String, String> files) {
         DragError d = new DragError(64, new double[]{0, Double.NaN, Double.POSITIVE_INFINITY}, List.<double[][]>of(new double[][]{{1, 2}, {3, 4}, {5, 6}}));
-        return new VideoScore(name, 1, new double[]{psnr, Double.POSITIVE_INFINITY, 1}, new double[]{0.5, 0.25, 1}, d, d, Map.of("a.pkl", "0123"));
+        return new VideoScore(name, 1, new double[]{psnr, Double.POSITIVE_INFINITY, 1}, new double[]{0.5, 0.25, 1}, d, d, files);
     }
 
     private Set<String> reopened(Path report) throws IOException {
@@ -105,7 +113,7 @@ class EvalProgressTest {
         ObjectNode now = SETTINGS.deepCopy(), then = SETTINGS.deepCopy();
         now.putObject("data").put("kind", "clips").put("path", "/c").putObject("identity").put("seed", 1);
         then.putObject("data").put("kind", "clips").put("path", "/c");
-        Files.writeString(file, Json.mapper().writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(then) + "\n");
+        Files.writeString(file, LINE.writeValueAsString(then) + "\n");
         String m = assertThrows(InputFileException.class, () -> EvalProgress.open(report, now)).getMessage();
         assertTrue(m.startsWith(file + " was written by an earlier version") && m.endsWith("remove it to start over"), m);
     }
@@ -158,11 +166,75 @@ class EvalProgressTest {
                 {good.replace("\"psnr\":[10.0,", "\"psnr\":\"x\",\"z\":["), "not a scored example"},
                 {good.replace("\"ssim\":[0.5,", "\"ssim\":["), "field 'ssim' does not hold one value per frame (3 PSNRs)"},
                 {good.replace("\"drags\":1,", "\"drags\":-2,"), "field 'drags' is -2, a count"},
+                {with(good, "", "psnr", null), "field 'psnr' is missing"},
+                {with(good, "", "ssim", null), "field 'ssim' is missing"},
+                {with(good, "", "drag", null), "field 'drag' is missing"},
+                {with(good, "/drag", "perFramePx", null), "field 'drag' is missing"},
+                {with(good, "/drag", "tracks", null), "field 'drag' is missing"},
+                {with(good, "/truthDrag", "perFramePx", null), "field 'truthDrag' is missing"},
+                {with(good, "/truthDrag", "tracks", null), "field 'truthDrag' is missing"},
+                {with(good, "", "psnr", Json.mapper().createArrayNode()), "field 'psnr' does not hold one value per frame (0 PSNRs)"},
+                {with(good, "/drag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'drag' does not hold one value per frame (3 PSNRs)"},
+                {with(good, "/truthDrag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'truthDrag' does not hold one value per frame (3 PSNRs)"},
         };
         for (String[] c : cases) {
             Files.writeString(file, Files.readAllLines(file).get(0) + "\n" + c[0] + "\n");
             String msg = assertThrows(InputFileException.class, () -> reopened(report), c[0]).getMessage();
             assertTrue(msg.startsWith(file + " line 2: ") && msg.contains(c[1]) && msg.lines().count() == 1, msg);
         }
+    }
+
+    /** {@code line} with the field {@code field} of the object at {@code parent} set to {@code value}, or removed where that is null. */
+    private static String with(String line, String parent, String field, JsonNode value) throws IOException {
+        ObjectNode n = (ObjectNode) Json.mapper().readTree(line), o = parent.isEmpty() ? n : (ObjectNode) n.at(parent);
+        if (value == null) o.remove(field);
+        else o.set(field, value);
+        return LINE.writeValueAsString(n);
+    }
+
+    /** A first line that is no settings object (a garbled block): the lines after it cannot be checked, so the run starts over. */
+    @Test
+    void aFileWithoutASettingsLineStartsOver() throws IOException {
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        Files.writeString(file, "{\"model\":\u0000\n" + LINE.writeValueAsString(score("a", 10)) + "\n");
+        assertEquals(Set.of(), reopened(report));
+        assertEquals(List.of("{\"model\":\"/m\",\"steps\":25}"), Files.readAllLines(file));
+    }
+
+    /** Several scored examples changed: the first is named with both digests (cut to 16 hex digits), the others counted. */
+    @Test
+    void namesTheFirstChangedExampleAndCountsTheOthers() throws IOException {
+        String then = "0123456789abcdef".repeat(4), now = "fe".repeat(32);
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            for (String n : List.of("a", "b", "c", "d")) p.add(score(n, 10, Map.of(n + ".pkl", then)));
+        }
+        ExampleSource source = new ExampleSource() {
+            @Override public List<String> names() { return List.of("a", "b", "c", "d"); }
+            @Override public Example load(String name) { throw new AssertionError("scored examples are not loaded"); }
+            @Override public Map<String, String> files(String name) { return Map.of(name + ".pkl", name.equals("b") ? then : now); }
+        };
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            String msg = assertThrows(InputFileException.class, () -> p.requireSameFiles(source)).getMessage();
+            assertEquals(file + ": example a was scored on other files than there are now (a.pkl: SHA-256 0123456789abcdef... when scored,"
+                    + " fefefefefefefefe... now) and 2 more scored examples changed; put back the files they were scored on, or remove the file to start over", msg);
+        }
+    }
+
+    /** An open progress holds its file open to append: close releases that as well as the lock, or each run in a process would leak one. */
+    @Test
+    void closingLeavesNoDescriptorOpen() throws IOException {
+        Path report = dir.resolve("r.json");
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {   // warm-up: classes loaded, the file made
+            p.add(score("a", 10));
+        }
+        long before = OpenFiles.count();
+        for (int i = 0; i < 32; i++)
+            try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+                p.add(score("b" + i, 10));
+            }
+        long more = OpenFiles.count() - before;
+        assertTrue(more < 16, more + " more descriptors open after 32 runs");
+        assertEquals(33, reopened(report).size());
     }
 }
