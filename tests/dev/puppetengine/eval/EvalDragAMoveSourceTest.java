@@ -45,6 +45,58 @@ class EvalDragAMoveSourceTest {
         assertArrayEquals(new double[]{0.75, 0.75, 0.75}, p.get(1).xs(), 1e-7);
     }
 
+    /** (1, F=3, K=2, 4): slot 0 absent; slot 1 a drag from the top-left corner, all zeros in frame 0 only, is a drag. */
+    @Test
+    void aDragFromTheCornerIsPresent() {
+        float[] d = new float[3 * 2 * 4];
+        for (int f = 1; f < 3; f++) {
+            d[(f * 2 + 1) * 4 + 2] = 0.25f * f;
+            d[(f * 2 + 1) * 4 + 3] = 0.125f * f;
+        }
+        List<DragPath> p = DragAMoveSource.drags(d, 3, 2);
+        assertEquals(1, p.size());
+        assertArrayEquals(new double[]{0, 0.25, 0.5}, p.get(0).xs());
+        assertArrayEquals(new double[]{0, 0.125, 0.25}, p.get(0).ys());
+    }
+
+    /**
+     * The toy batch (tests/fixtures/make_torch_pickles.py: drags = arange(24) / 32 as (1, 2, 3, 4)) beside a GIF of its
+     * own: each slot starts at frame 0's start (x, y) = (4k, 4k + 1) / 32, not at frame 0's target (4k + 2, 4k + 3) / 32,
+     * and ends at frame 1's target (12 + 4k + 2, 12 + 4k + 3) / 32. A GIF of fewer frames than the drags is refused.
+     */
+    @Test
+    void loadsTheToyBatchAndRefusesAShorterGif(@TempDir Path tmp) throws Exception {
+        Files.copy(Path.of(getClass().getResource("/dev/puppetengine/io/pickle/dragamove_tiny.pkl").toURI()), tmp.resolve("00000.pkl"));
+        RgbImage first = MetricsTest.grey(8, 8, (x, y) -> 8 * x), second = MetricsTest.grey(8, 8, (x, y) -> 8 * y);
+        GifFiles.write(tmp.resolve("00000.gif"), new Animation(List.of(first, second), List.of(100, 100)));
+        Example ex = new DragAMoveSource(tmp).load("00000");
+        assertEquals(2, ex.groundTruth().size());
+        assertEquals(ex.groundTruth().get(0), ex.image());
+        assertEquals(3, ex.drags().size());
+        for (int k = 0; k < 3; k++) {
+            assertArrayEquals(new double[]{4 * k / 32.0, (14 + 4 * k) / 32.0}, ex.drags().get(k).xs(), "slot " + k);
+            assertArrayEquals(new double[]{(4 * k + 1) / 32.0, (15 + 4 * k) / 32.0}, ex.drags().get(k).ys(), "slot " + k);
+        }
+        assertEquals(2, ex.precomputed().side());
+        assertEquals("88c2bb80708893825f9e982caac9d5cfaf59cab6dbe778390388d4f2a9e26154", ex.files().get("00000.pkl"));   // sha256sum of the fixture
+
+        GifFiles.write(tmp.resolve("00000.gif"), new Animation(List.of(first), List.of(100)));
+        String msg = assertThrows(InputFileException.class, () -> new DragAMoveSource(tmp).load("00000")).getMessage();
+        assertEquals(tmp.resolve("00000.gif") + " has 1 frames but 00000.pkl's drags have 2", msg);
+    }
+
+    /** A file, a missing folder and a folder without pickles are each refused saying which. */
+    @Test
+    void refusesWhatIsNoFolderOfExamples(@TempDir Path tmp) throws Exception {
+        Path file = Files.writeString(tmp.resolve("00000.pkl"), "x"), empty = Files.createDirectory(tmp.resolve("empty"));
+        Files.writeString(empty.resolve("00000.gif"), "x");
+        assertEquals(file + " is a file, not a directory of DragAMove test examples (NNNNN.pkl + NNNNN.gif)",
+                assertThrows(InputFileException.class, () -> new DragAMoveSource(file)).getMessage());
+        assertEquals("no such DragAMove directory", assertThrows(NoSuchFileException.class, () -> new DragAMoveSource(tmp.resolve("nope"))).getReason());
+        assertEquals(empty + ": no .pkl files (expected the DragAMove test examples NNNNN.pkl + NNNNN.gif)",
+                assertThrows(InputFileException.class, () -> new DragAMoveSource(empty)).getMessage());
+    }
+
     @Test
     void readsTheSharedTestExamples() throws Exception {
         Path dir = SharedData.require("dragamove-test");
