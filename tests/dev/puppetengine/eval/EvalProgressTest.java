@@ -164,24 +164,38 @@ class EvalProgressTest {
                 {good.replaceFirst("\"truthDrag\":\\{.*\\}}$", "\"truthDrag\":null}"), "field 'truthDrag' is missing"},
                 {good.replace("\"psnr\":[10.0,", "\"psnr\":[null,"), "at field 'psnr"},
                 {good.replace("\"psnr\":[10.0,", "\"psnr\":\"x\",\"z\":["), "not a scored example"},
-                {good.replace("\"ssim\":[0.5,", "\"ssim\":["), "field 'ssim' does not hold one value per frame (3 PSNRs)"},
+                {good.replace("\"ssim\":[0.5,", "\"ssim\":["), "field 'ssim' holds 2 values and 'psnr' 3, where both hold one per frame"},
                 {good.replace("\"drags\":1,", "\"drags\":-2,"), "field 'drags' is -2, a count"},
                 {with(good, "", "psnr", null), "field 'psnr' is missing"},
                 {with(good, "", "ssim", null), "field 'ssim' is missing"},
                 {with(good, "", "drag", null), "field 'drag' is missing"},
-                {with(good, "/drag", "perFramePx", null), "field 'drag' is missing"},
-                {with(good, "/drag", "tracks", null), "field 'drag' is missing"},
-                {with(good, "/truthDrag", "perFramePx", null), "field 'truthDrag' is missing"},
-                {with(good, "/truthDrag", "tracks", null), "field 'truthDrag' is missing"},
-                {with(good, "", "psnr", Json.mapper().createArrayNode()), "field 'psnr' does not hold one value per frame (0 PSNRs)"},
-                {with(good, "/drag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'drag' does not hold one value per frame (3 PSNRs)"},
-                {with(good, "/truthDrag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'truthDrag' does not hold one value per frame (3 PSNRs)"},
+                {with(good, "/drag", "perFramePx", null), "field 'drag.perFramePx' is missing"},
+                {with(good, "/drag", "tracks", null), "field 'drag.tracks' is missing"},
+                {with(good, "/truthDrag", "perFramePx", null), "field 'truthDrag.perFramePx' is missing"},
+                {with(good, "/truthDrag", "tracks", null), "field 'truthDrag.tracks' is missing"},
+                {with(good, "", "psnr", Json.mapper().createArrayNode()), "field 'psnr' is empty, no frame scored"},
+                {with(good, "/drag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'drag.perFramePx' holds 2 values and 'psnr' 3, where both hold one per frame"},
+                {with(good, "/truthDrag", "perFramePx", Json.mapper().createArrayNode().add(0).add(1)), "field 'truthDrag.perFramePx' holds 2 values and 'psnr' 3, where both hold one per frame"},
         };
         for (String[] c : cases) {
             Files.writeString(file, Files.readAllLines(file).get(0) + "\n" + c[0] + "\n");
             String msg = assertThrows(InputFileException.class, () -> reopened(report), c[0]).getMessage();
             assertTrue(msg.startsWith(file + " line 2: ") && msg.contains(c[1]) && msg.lines().count() == 1, msg);
         }
+    }
+
+    /** Two lines for one example (two progress files joined, or an edit): which would the report count? Refused, naming both lines. */
+    @Test
+    void refusesAnExampleScoredTwiceNamingBothLines() throws IOException {
+        Path report = dir.resolve("r.json"), file = EvalProgress.fileFor(report);
+        try (EvalProgress p = EvalProgress.open(report, SETTINGS)) {
+            p.add(score("a", 10));
+            p.add(score("b", 20));
+        }
+        Files.writeString(file, LINE.writeValueAsString(score("a", 15)) + "\n", StandardOpenOption.APPEND);
+        String msg = assertThrows(InputFileException.class, () -> reopened(report)).getMessage();
+        assertEquals(file + " line 4: example a is scored again (first on line 2), so which scores stand is unclear; remove the file to start over", msg);
+        assertEquals(4, Files.readAllLines(file).size(), "a refused file is left as it was");
     }
 
     /** {@code line} with the field {@code field} of the object at {@code parent} set to {@code value}, or removed where that is null. */

@@ -31,8 +31,9 @@ import java.util.Set;
  * What an evaluation has scored so far, so that a long one stopped for any reason continues where it stopped:
  * {@code <report>.partial.jsonl} holds the run's settings on its first line and then one line per scored example,
  * each fsynced as it is written. Opened again with the same settings, the scored examples are not sampled again
- * (lines a crash cut short or garbled are dropped, the file rewritten without them); with other settings it is
- * refused, and so is a scored example whose files changed since ({@link #requireSameFiles}). Examples not scored yet,
+ * (lines a crash cut short or garbled are dropped, the file rewritten without them; a whole line that is no scored
+ * example, or a second line for one, is refused); with other settings it is refused, and so is a scored example whose
+ * files changed since ({@link #requireSameFiles}). Examples not scored yet,
  * failed ones included, are read as they are then. {@code <report>.partial.jsonl.lock} keeps a second run of the same
  * report out meanwhile.
  */
@@ -74,6 +75,7 @@ public final class EvalProgress implements AutoCloseable {
         keep.add(LINE.writeValueAsString(mine));
         JsonNode was = null;
         if (Files.isRegularFile(file)) {
+            Map<String, Integer> lineOf = new LinkedHashMap<>();
             byte[] all = Files.readAllBytes(file);
             int start = 0, line = 0;
             for (int i = 0; i < all.length; i++) {
@@ -96,6 +98,10 @@ public final class EvalProgress implements AutoCloseable {
                                 + String.join(", ", Json.differences("", was, mine)) + "): run it with those to finish it, or remove the file to start over");
                 } else if (n != null && n.hasNonNull("name")) {
                     VideoScore s = score(n, line);
+                    Integer first = lineOf.putIfAbsent(s.name(), line);
+                    if (first != null)   // add never writes an example twice: two files joined, or an edit
+                        throw new InputFileException(file + " line " + line + ": example " + s.name() + " is scored again (first on line " + first
+                                + "), so which scores stand is unclear; remove the file to start over");
                     scored.put(s.name(), s);
                     keep.add(LINE.writeValueAsString(s));
                 }
@@ -120,16 +126,23 @@ public final class EvalProgress implements AutoCloseable {
         } catch (JacksonException e) {
             throw new InputFileException(where + ": not a scored example (" + Json.oneLine(e) + "); remove the file to start over", e);
         }
-        String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : s.drag() == null || s.drag().perFramePx() == null || s.drag().tracks() == null ? "drag"
-                : s.truthDrag() == null || s.truthDrag().perFramePx() == null || s.truthDrag().tracks() == null ? "truthDrag" : null;
+        String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : missing("drag", s.drag()) != null ? missing("drag", s.drag())
+                : missing("truthDrag", s.truthDrag());
         if (missing != null) throw new InputFileException(where + ": field '" + missing + "' is missing; remove the file to start over");
         if (s.drags() < 0) throw new InputFileException(where + ": field 'drags' is " + s.drags() + ", a count; remove the file to start over");
         int frames = s.psnr().length;
-        String uneven = frames == 0 ? "psnr" : s.ssim().length != frames ? "ssim" : s.drag().perFramePx().length != frames ? "drag"
-                : s.truthDrag().perFramePx().length != frames ? "truthDrag" : null;
-        if (uneven != null)
-            throw new InputFileException(where + ": field '" + uneven + "' does not hold one value per frame (" + frames + " PSNRs); remove the file to start over");
+        if (frames == 0) throw new InputFileException(where + ": field 'psnr' is empty, no frame scored; remove the file to start over");
+        for (Map.Entry<String, Integer> f : List.of(Map.entry("ssim", s.ssim().length), Map.entry("drag.perFramePx", s.drag().perFramePx().length),
+                Map.entry("truthDrag.perFramePx", s.truthDrag().perFramePx().length)))
+            if (f.getValue() != frames)
+                throw new InputFileException(where + ": field '" + f.getKey() + "' holds " + f.getValue() + " values and 'psnr' " + frames
+                        + ", where both hold one per frame; remove the file to start over");
         return s;
+    }
+
+    /** The first field of a drag error {@code name} that is absent, as its path, or null. */
+    private static String missing(String name, DragError d) {
+        return d == null ? name : d.perFramePx() == null ? name + ".perFramePx" : d.tracks() == null ? name + ".tracks" : null;
     }
 
     private static JsonNode parse(String line) {
