@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -75,7 +76,7 @@ public final class EvalProgress implements AutoCloseable {
         keep.add(LINE.writeValueAsString(mine));
         JsonNode was = null;
         if (Files.isRegularFile(file)) {
-            Map<String, Integer> lineOf = new LinkedHashMap<>();
+            Map<String, Integer> lineOf = new HashMap<>();
             byte[] all = Files.readAllBytes(file);
             int start = 0, line = 0;
             for (int i = 0; i < all.length; i++) {
@@ -126,8 +127,8 @@ public final class EvalProgress implements AutoCloseable {
         } catch (JacksonException e) {
             throw new InputFileException(where + ": not a scored example (" + Json.oneLine(e) + "); remove the file to start over", e);
         }
-        String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : missing("drag", s.drag()) != null ? missing("drag", s.drag())
-                : missing("truthDrag", s.truthDrag());
+        String drag = missing("drag", s.drag());
+        String missing = s.psnr() == null ? "psnr" : s.ssim() == null ? "ssim" : drag != null ? drag : missing("truthDrag", s.truthDrag());
         if (missing != null) throw new InputFileException(where + ": field '" + missing + "' is missing; remove the file to start over");
         if (s.drags() < 0) throw new InputFileException(where + ": field 'drags' is " + s.drags() + ", a count; remove the file to start over");
         int frames = s.psnr().length;
