@@ -39,7 +39,8 @@ public final class Json {
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
-        msg = msg.replaceFirst(" \\(set DeserializationConfig\\.\\S+ to '\\w+' to allow\\)", "");   // advice to Jackson's programmer, not to the user
+        // advice to Jackson's programmer, not to the user: "(set DeserializationConfig.X to 'false' to allow)", "(disable `X` to allow)"
+        msg = msg.replaceFirst(" \\((?:set DeserializationConfig\\.\\S+ to '\\w+'|(?:en|dis)able `[\\w.]+`) to allow\\)", "");
         msg = msg.replaceAll("\\[Source: REDACTED \\([^)]*\\); ([^\\]]*)\\]", "$1");   // "(start marker at [Source: REDACTED (...); line: 1, column: 4])"
         return msg + field + where;
     }
