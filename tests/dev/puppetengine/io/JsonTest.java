@@ -1,10 +1,16 @@
 package dev.puppetengine.io;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -73,5 +79,70 @@ class JsonTest {
         assertEquals("hi", Json.text(o, "t", FILE));
         assertEquals("dataset.json: field 'b' must be true or false, found \"true\"", assertThrows(InputFileException.class, () -> Json.bool(o, "b", FILE)).getMessage());
         assertFalse(Json.bool(o, "c", FILE));
+    }
+
+    record Point(int x, int y) {}
+
+    record Outline(String name, List<Point> points) {}
+
+    record Series(double[] values) {}
+
+    /** Json.oneLine of what {@code read} throws: the one line a command prints for a bad JSON file. */
+    private static String oneLine(Executable read) {
+        String line = Json.oneLine(assertThrows(IOException.class, read));
+        assertFalse(line.contains("\n") || line.contains("Source") || line.contains("REDACTED"), line);
+        return line;
+    }
+
+    /**
+     * A malformed document: Jackson's first line without its pointer into the redacted source, then where. The "(for root
+     * starting at ...)" that a stray close marker brings is cut; a start marker's place is kept, as "line: 1, column: 7".
+     */
+    @Test
+    void aMalformedDocumentIsOneLineWithItsLineAndColumn() {
+        assertEquals("Unexpected close marker '}': expected ']' (line 1, column 9)", oneLine(() -> parse("{\"a\": 1}}")));
+        assertEquals("Duplicate field 'drags' (line 2, column 9)", oneLine(() -> parse("{\"drags\": [],\n \"drags\": []}")));
+        assertEquals("Unexpected end-of-input: expected close marker for Array (start marker at line: 1, column: 7) (line 1, column 12)",
+                oneLine(() -> parse("{\"a\": [1, 2")));
+        assertEquals("Unexpected end-of-input within/between Object entries (line 2, column 5)", oneLine(() -> parse("{\"a\": 1,\n \"b\"")));
+        assertEquals("Trailing token (of type START_OBJECT) found after value (bound as `com.fasterxml.jackson.databind.JsonNode`): "
+                + "not allowed as per `DeserializationFeature.FAIL_ON_TRAILING_TOKENS` (line 4, column 1)", oneLine(() -> parse("{\n \"a\": 1\n}\n{}")));
+    }
+
+    /** A value of the wrong type is named by its path (fields by name, array elements by index) as well as its place. */
+    @Test
+    void aWrongTypeNamesTheFieldPath() {
+        assertEquals("Cannot deserialize value of type `int` from String \"two\": not a valid `int` value at field 'points.[1].y' (line 2, column 45)",
+                oneLine(() -> Json.mapper().readValue("{\"name\": \"s\",\n \"points\": [{\"x\": 1, \"y\": 2}, {\"x\": 1, \"y\": \"two\"}]}", Outline.class)));
+        assertEquals("Cannot deserialize value of type `double` from String \"x\": not a valid `double` value (as String to convert) at field 'values.[2]' (line 1, column 21)",
+                oneLine(() -> Json.mapper().readValue("{\"values\": [1, 2.5, \"x\"]}", Series.class)));
+        // the document itself is of the wrong type: there is no field to name
+        assertEquals("Cannot deserialize value of type `dev.puppetengine.io.JsonTest$Point` from Array value (token `JsonToken.START_ARRAY`) (line 1, column 1)",
+                oneLine(() -> Json.mapper().readValue("[1, 2]", Point.class)));
+        // read from a tree (as a progress line is): Jackson knows no line, so none is made up
+        assertEquals("Cannot deserialize value of type `int` from String \"two\": not a valid `int` value at field 'y'",
+                oneLine(() -> Json.mapper().readerFor(Point.class).readValue(parse("{\"x\": 1, \"y\": \"two\"}"))));
+    }
+
+    /**
+     * With FAIL_ON_NULL_FOR_PRIMITIVES (the eval progress and training state readers), a null where a number must be says
+     * so without Jackson's advice to its programmer to turn the check off, in either of the two wordings Jackson has.
+     */
+    @Test
+    void aNullNumberIsRefusedWithoutJacksonsAdvice() {
+        ObjectReader strict = Json.mapper().reader().with(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+        assertEquals("Cannot map `null` into type `int` at field 'y' (line 1, column 15)",
+                oneLine(() -> strict.forType(Point.class).readValue("{\"x\": 1, \"y\": null}")));
+        assertEquals("Cannot coerce `null` to element of `double[]` at field 'values.[0]' (line 1, column 13)",
+                oneLine(() -> strict.forType(Series.class).readValue("{\"values\": [null, 2]}")));
+    }
+
+    /** Any other IOException says its own message; an exception with nothing to say gives nothing, not a NullPointerException. */
+    @Test
+    void otherFailuresKeepTheirOwnMessage() {
+        assertEquals("/runs/a/progress.jsonl", Json.oneLine(new NoSuchFileException("/runs/a/progress.jsonl")));
+        assertEquals("No space left on device", Json.oneLine(new IOException("No space left on device")));
+        // Jackson documents both the location and the message as possibly null
+        assertEquals("", Json.oneLine(new JsonParseException(null, (String) null)));
     }
 }
