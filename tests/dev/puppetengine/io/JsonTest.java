@@ -105,17 +105,18 @@ class JsonTest {
         assertEquals("Unexpected end-of-input: expected close marker for Array (start marker at line: 1, column: 7) (line 1, column 12)",
                 oneLine(() -> parse("{\"a\": [1, 2")));
         assertEquals("Unexpected end-of-input within/between Object entries (line 2, column 5)", oneLine(() -> parse("{\"a\": 1,\n \"b\"")));
-        assertEquals("Trailing token (of type START_OBJECT) found after value (bound as `com.fasterxml.jackson.databind.JsonNode`): "
-                + "not allowed as per `DeserializationFeature.FAIL_ON_TRAILING_TOKENS` (line 4, column 1)", oneLine(() -> parse("{\n \"a\": 1\n}\n{}")));
+        assertEquals("Trailing token (of type START_OBJECT) found after value (line 4, column 1)", oneLine(() -> parse("{\n \"a\": 1\n}\n{}")));
     }
 
     /** A value of the wrong type is named by its path (fields by name, array elements by index) as well as its place. */
     @Test
     void aWrongTypeNamesTheFieldPath() {
-        assertEquals("Cannot deserialize value of type `int` from String \"two\": not a valid `int` value at field 'points.[1].y' (line 2, column 45)",
+        assertEquals("Cannot deserialize value of type `int` from String \"two\": not a valid `int` value at field 'points[1].y' (line 2, column 45)",
                 oneLine(() -> Json.mapper().readValue("{\"name\": \"s\",\n \"points\": [{\"x\": 1, \"y\": 2}, {\"x\": 1, \"y\": \"two\"}]}", Outline.class)));
-        assertEquals("Cannot deserialize value of type `double` from String \"x\": not a valid `double` value (as String to convert) at field 'values.[2]' (line 1, column 21)",
+        assertEquals("Cannot deserialize value of type `double` from String \"x\": not a valid `double` value (as String to convert) at field 'values[2]' (line 1, column 21)",
                 oneLine(() -> Json.mapper().readValue("{\"values\": [1, 2.5, \"x\"]}", Series.class)));
+        assertEquals("Cannot deserialize value of type `int` from String \"one\": not a valid `int` value at field '[1].x' (line 1, column 26)",
+                oneLine(() -> Json.mapper().readValue("[{\"x\": 1, \"y\": 2}, {\"x\": \"one\", \"y\": 2}]", Point[].class)));
         // the document itself is of the wrong type: there is no field to name
         assertEquals("Cannot deserialize value of type `dev.puppetengine.io.JsonTest$Point` from Array value (token `JsonToken.START_ARRAY`) (line 1, column 1)",
                 oneLine(() -> Json.mapper().readValue("[1, 2]", Point.class)));
@@ -133,7 +134,7 @@ class JsonTest {
         ObjectReader strict = Json.mapper().reader().with(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
         assertEquals("Cannot map `null` into type `int` at field 'y' (line 1, column 15)",
                 oneLine(() -> strict.forType(Point.class).readValue("{\"x\": 1, \"y\": null}")));
-        assertEquals("Cannot coerce `null` to element of `double[]` at field 'values.[0]' (line 1, column 13)",
+        assertEquals("Cannot coerce `null` to element of `double[]` at field 'values[0]' (line 1, column 13)",
                 oneLine(() -> strict.forType(Series.class).readValue("{\"values\": [null, 2]}")));
     }
 

@@ -33,16 +33,23 @@ public final class Json {
     public static String oneLine(IOException e) {
         if (!(e instanceof JacksonException j)) return e.getMessage();
         String where = j.getLocation() == null || j.getLocation().getLineNr() < 1 ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
-        String field = e instanceof JsonMappingException m && !m.getPath().isEmpty()
-                ? " at field '" + m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                        .collect(Collectors.joining(".")) + "'" : "";
+        String field = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? " at field '" + path(m) + "'" : "";
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
         // advice to Jackson's programmer, not to the user: "(set DeserializationConfig.X to 'false' to allow)", "(disable `X` to allow)"
         msg = msg.replaceFirst(" \\((?:set DeserializationConfig\\.\\S+ to '\\w+'|(?:en|dis)able `[\\w.]+`) to allow\\)", "");
+        // "(bound as `...JsonNode`): not allowed as per `DeserializationFeature.FAIL_ON_TRAILING_TOKENS`": the type is ours, the feature Jackson's
+        msg = msg.replaceFirst(" \\(bound as `[^`]*`\\): not allowed as per `[\\w.]+`", "");
         msg = msg.replaceAll("\\[Source: REDACTED \\([^)]*\\); ([^\\]]*)\\]", "$1");   // "(start marker at [Source: REDACTED (...); line: 1, column: 4])"
         return msg + field + where;
+    }
+
+    /** Where a mapping failed, as a user writes it: {@code points[1].y}, or {@code [0].x} in a top-level array. */
+    private static String path(JsonMappingException m) {
+        String p = m.getPath().stream().map(r -> r.getFieldName() != null ? "." + r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining());
+        return p.startsWith(".") ? p.substring(1) : p;
     }
 
     public static JsonNode read(Path file) throws IOException {
