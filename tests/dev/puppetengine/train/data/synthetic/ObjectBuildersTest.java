@@ -276,7 +276,7 @@ class ObjectBuildersTest {
     }
 
     /**
-     * A fish's body holds still while its tail bends: segment k (joint at the segment's front edge, on the body's axis)
+     * A fish's body holds still while its tail, growing from the back half of the body, bends: segment k (joint at the segment's front edge, on the body's axis)
      * stays joined to segment k - 1 (the first to the body) in every frame; each joint turns about itself, all towards the
      * same side; at the first and the last frame every joint has turned by the same angle (straight, or the full bend);
      * and a joint further down the tail is never further on its way than the one before it (the bend runs down the tail).
@@ -286,8 +286,12 @@ class ObjectBuildersTest {
         for (long seed = 0; seed < SEEDS; seed++) {
             Scene s = generate(SceneKind.TAIL, seed);
             String where = "seed " + seed;
-            AffineTransform object = fills(s, "fish body").get(0).poses[0];
+            List<Piece> body = fills(s, "fish body");   // the dorsal fin, the body, the eye's white and pupil
+            AffineTransform object = body.get(0).poses[0];
             List<Piece> tail = fills(s, "tail");
+            Point2D root = new Point2D.Double(local(tail.get(0)).getMaxX(), 0);
+            Rectangle2D trunk = local(body.get(1));
+            assertTrue(body.get(1).shape.contains(root) && root.getX() < trunk.getCenterX(), where + ": the tail's root " + root + " is not on the back half of " + trunk);
             int segments = (tail.size() - 1) / 2;   // a segment and the disc over its joint each, then the fin
             assertTrue(segments >= 1 && tail.size() == 2 * segments + 1, where + ": " + tail.size() + " tail pieces");
             double[][] turn = new double[segments][F];
