@@ -87,6 +87,10 @@ class JsonTest {
 
     record Series(double[] values) {}
 
+    enum Mode { FAST, SLOW }
+
+    record Setting(Mode mode) {}
+
     /** Json.oneLine of what {@code read} throws: the one line a command prints for a bad JSON file. */
     private static String oneLine(Executable read) {
         String line = Json.oneLine(assertThrows(IOException.class, read));
@@ -136,6 +140,9 @@ class JsonTest {
                 oneLine(() -> strict.forType(Point.class).readValue("{\"x\": 1, \"y\": null}")));
         assertEquals("Cannot coerce `null` to element of `double[]` at field 'values[0]' (line 1, column 13)",
                 oneLine(() -> strict.forType(Series.class).readValue("{\"values\": [null, 2]}")));
+        // an empty string for an enum: Jackson's third wording of advice, about its CoercionConfig
+        assertEquals("Cannot coerce empty String (\"\") to `dev.puppetengine.io.JsonTest$Mode` value at field 'mode' (line 1, column 10)",
+                oneLine(() -> Json.mapper().readValue("{\"mode\": \"\"}", Setting.class)));
     }
 
     /** Any other IOException says its own message; an exception with nothing to say gives nothing, not a NullPointerException. */

@@ -37,8 +37,10 @@ public final class Json {
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
-        // advice to Jackson's programmer, not to the user: "(set DeserializationConfig.X to 'false' to allow)", "(disable `X` to allow)"
-        msg = msg.replaceFirst(" \\((?:set DeserializationConfig\\.\\S+ to '\\w+'|(?:en|dis)able `[\\w.]+`) to allow\\)", "");
+        // advice to Jackson's programmer, not to the user: "(set DeserializationConfig.X to 'false' to allow)", "(disable `X` to allow)",
+        // "(but could if coercion was enabled using `CoercionConfig`)"
+        msg = msg.replaceFirst(" \\((?:(?:set DeserializationConfig\\.\\S+ to '\\w+'|(?:en|dis)able `[\\w.]+`) to allow"
+                + "|but could if coercion was enabled using `CoercionConfig`)\\)", "");
         // "(bound as `...JsonNode`): not allowed as per `DeserializationFeature.FAIL_ON_TRAILING_TOKENS`": the type is ours, the feature Jackson's
         msg = msg.replaceFirst(" \\(bound as `[^`]*`\\): not allowed as per `[\\w.]+`", "");
         msg = msg.replaceAll("\\[Source: REDACTED \\([^)]*\\); ([^\\]]*)\\]", "$1");   // "(start marker at [Source: REDACTED (...); line: 1, column: 4])"
