@@ -121,6 +121,9 @@ class JsonTest {
                 oneLine(() -> Json.mapper().readValue("{\"values\": [1, 2.5, \"x\"]}", Series.class)));
         assertEquals("Cannot deserialize value of type `int` from String \"one\": not a valid `int` value at field '[1].x' (line 1, column 26)",
                 oneLine(() -> Json.mapper().readValue("[{\"x\": 1, \"y\": 2}, {\"x\": \"one\", \"y\": 2}]", Point[].class)));
+        // a misspelt field: which fields there are, not Jackson's name for our class
+        assertEquals("unknown field \"z\" (known: \"x\", \"y\") at field 'points[0].z' (line 1, column 42)",
+                oneLine(() -> Json.mapper().readValue("{\"name\": \"s\", \"points\": [{\"x\": 1, \"z\": 2}]}", Outline.class)));
         // the document itself is of the wrong type: there is no field to name
         assertEquals("Cannot deserialize value of type `dev.puppetengine.io.JsonTest$Point` from Array value (token `JsonToken.START_ARRAY`) (line 1, column 1)",
                 oneLine(() -> Json.mapper().readValue("[1, 2]", Point.class)));

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 
 import java.io.CharConversionException;
 import java.io.IOException;
@@ -34,6 +35,9 @@ public final class Json {
         if (!(e instanceof JacksonException j)) return e.getMessage();
         String where = j.getLocation() == null || j.getLocation().getLineNr() < 1 ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
         String field = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? " at field '" + path(m) + "'" : "";
+        if (e instanceof UnrecognizedPropertyException u)   // Jackson names our class and keeps the fields it knows out of its message
+            return "unknown field \"" + u.getPropertyName() + "\" (known: " + u.getKnownPropertyIds().stream().map(k -> "\"" + k + "\"").sorted()
+                    .collect(Collectors.joining(", ")) + ")" + field + where;
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
