@@ -85,6 +85,14 @@ class DragArgsTest {
         assertEquals("drags file " + word + ", drag 0 start: expected [x, y]", refused(List.of(), word, false, 256, 256, 14));
         Path neither = file("{\"drags\": [{\"start\": [1, 1]}]}");
         assertEquals("drags file " + neither + ", drag 0: needs \"start\" and \"end\", or \"trajectory\"", refused(List.of(), neither, false, 256, 256, 14));
+        // a misspelt key is refused, not ignored: "normalised" ignored would read [0, 1] points as pixels near the corner
+        Path british = file("{\"normalised\": true, \"drags\": [{\"start\": [0.25, 0.5], \"end\": [0.75, 0.5]}]}");
+        assertEquals("drags file " + british + ": unknown key \"normalised\" (known: \"drags\", \"normalized\")", refused(List.of(), british, false, 256, 256, 14));
+        Path misspelt = file("{\"drags\": [{\"start\": [1, 1], \"end\": [2, 2]}, {\"start\": [1, 1], \"ned\": [2, 2]}]}");
+        assertEquals("drags file " + misspelt + ", drag 1: unknown key \"ned\" (known: \"start\", \"end\", \"trajectory\")",
+                refused(List.of(), misspelt, false, 256, 256, 14));
+        Path both = file("{\"drags\": [{\"start\": [1, 1], \"end\": [2, 2], \"trajectory\": [[1, 1], [3, 3]]}]}");
+        assertEquals("drags file " + both + ", drag 0: give \"start\" and \"end\", or \"trajectory\", not both", refused(List.of(), both, false, 256, 256, 14));
         assertEquals("malformed drag '1,2:3': expected x0,y0:x1,y1", refused(List.of("1,2:3"), null, false, 256, 256, 14));
         assertEquals("malformed drag '1,2,3:4,5': expected x0,y0:x1,y1", refused(List.of("1,2,3:4,5"), null, false, 256, 256, 14));
         assertEquals("malformed drag '1,2': expected x0,y0:x1,y1", refused(List.of("1,2"), null, false, 256, 256, 14));

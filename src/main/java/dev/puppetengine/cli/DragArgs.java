@@ -17,7 +17,7 @@ import java.util.Locale;
  * Drags from the command line ("x0,y0:x1,y1") or a JSON file, in pixels of the input image (mapped through the
  * centre square the model sees) or, with {@code normalized}, in [0, 1] coordinates of that square. A file's own
  * "normalized" key applies to its drags only (the command line's follow {@code normalized}); a file that says false
- * while {@code normalized} is set is refused as a contradiction.
+ * while {@code normalized} is set is refused as a contradiction, and so is a key the format does not have.
  *
  * <pre>
  * {"normalized": false,
@@ -47,6 +47,7 @@ final class DragArgs {
             }
             if (root == null || !root.has("drags") || !root.get("drags").isArray())
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
+            onlyKeys(root, "drags file " + jsonFile, "drags", "normalized");   // "normalised" ignored would read [0, 1] points as pixels
             if (root.has("normalized") && !root.get("normalized").isBoolean())
                 throw new UserError("drags file " + jsonFile + ": \"normalized\" must be true or false, found " + root.get("normalized"));
             fileNorm = root.path("normalized").asBoolean(normalized);
@@ -55,6 +56,9 @@ final class DragArgs {
             int k = 0;
             for (JsonNode d : root.get("drags")) {
                 String where = "drags file " + jsonFile + ", drag " + k++;
+                onlyKeys(d, where, "start", "end", "trajectory");
+                if (d.has("trajectory") && (d.has("start") || d.has("end")))
+                    throw new UserError(where + ": give \"start\" and \"end\", or \"trajectory\", not both");
                 if (d.has("trajectory")) raw.add(points(d.get("trajectory"), where));
                 else if (d.has("start") && d.has("end")) raw.add(new double[][]{point(d.get("start"), where + " start"), point(d.get("end"), where + " end")});
                 else throw new UserError(where + ": needs \"start\" and \"end\", or \"trajectory\"");
@@ -117,6 +121,15 @@ final class DragArgs {
         } catch (NumberFormatException e) {
             throw new UserError("malformed drag '" + whole + "': '" + p + "' is not two numbers");
         }
+    }
+
+    /** Refuses a key of {@code o} other than {@code known}: a misspelt key would otherwise be silently ignored. */
+    private static void onlyKeys(JsonNode o, String where, String... known) {
+        List<String> keys = List.of(known);
+        o.fieldNames().forEachRemaining(k -> {
+            if (!keys.contains(k))
+                throw new UserError(where + ": unknown key \"" + k + "\" (known: \"" + String.join("\", \"", keys) + "\")");
+        });
     }
 
     private static double[] point(JsonNode n, String where) {
