@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.puppetengine.backend.Backends;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
@@ -8,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -15,6 +17,7 @@ import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The benchmark harness runs and reports every stage, FLOPs and memory (never a timing assertion). */
 class BenchCommandTest {
@@ -100,6 +103,59 @@ class BenchCommandTest {
     void benchTrainRefusesWarmupAndStepsPastAnIntNamingThem() {
         assertEquals("error: --warmup + --steps must be at most 2147483647, got 2147483647 + 3",
                 CliRun.stderrOf(2, "bench", "train", "--preset", "toy", "--warmup", "2147483647").strip());
+    }
+
+    /**
+     * Each bench command refuses a bad count naming the option, and accepts the bounds themselves: a bound taken for out
+     * of range would be refused by its own message, before the later check that the call below then fails instead.
+     */
+    @Test
+    void benchCountsAreRefusedNamingTheOptionAndTheirBoundsAccepted() {
+        String[][] cases = {
+                {"sample --warmup -1", "error: --warmup must be >= 0 and --repeat >= 1"},
+                {"sample --repeat 0", "error: --warmup must be >= 0 and --repeat >= 1"},
+                {"sample --steps 1", "error: --steps must be 2 to 1000, got 1 (the UNet's FLOPs and time per step are measured between steps)"},
+                // --steps 2 and 1000 are in range: the bad --guidance after them is what is refused
+                {"sample --steps 2 --guidance 0.5", "error: --guidance 0.5: guidance must be finite and >= 1, got 1.0..0.5"},
+                {"sample --steps 1000 --guidance 0.5", "error: --guidance 0.5: guidance must be finite and >= 1, got 1.0..0.5"},
+                {"sample --warmup 0 --repeat 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                // warm-up + steps exactly the largest int is allowed
+                {"train --warmup 2147483644 --steps 3 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                {"train --warmup 0 --steps 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                {"kernels --batch 0", "error: --batch must be >= 1, got 0"},
+                {"kernels --batch 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                {"gemm --square 4096,x", "error: --square: expected sizes such as 4096,8192 or none, got 4096,x"},
+                {"gemm --square 64,-2", "error: --square: sizes must be positive, got -2"},
+                {"gemm --square 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                {"gemm --square none --frames 0", "error: --frames must be 1 to 128, got 0"}};
+        for (String[] c : cases) {
+            List<String> args = new ArrayList<>(List.of("bench"));
+            args.addAll(List.of(c[0].split(" ")));
+            args.addAll(List.of("--preset", "toy", "--device", "cpu"));
+            assertEquals(c[1], CliRun.stderrOf(2, args.toArray(new String[0])).strip(), c[0]);
+        }
+    }
+
+    /** bench alone lists its four benchmarks (and help) rather than running one. */
+    @Test
+    void benchAloneListsItsSubcommands() {
+        CliRun r = CliRun.of("bench");
+        assertEquals(0, r.code(), r.err());
+        for (String sub : new String[]{"sample", "train", "gemm", "kernels", "help"})
+            assertTrue(r.out().lines().anyMatch(l -> l.strip().startsWith(sub + " ")), sub + " in:\n" + r.out());
+    }
+
+    /** Where CUDA is unusable, --device cuda is refused by every bench command naming the device and why, before any timing. */
+    @Test
+    void cudaWithoutAUsableDeviceIsRefusedNamingIt() {
+        String why = Backends.cudaUnavailableReason();
+        assumeTrue(why != null, "this machine has a usable CUDA device");
+        for (String command : new String[]{"sample", "train", "gemm", "kernels"}) {
+            CliRun r = CliRun.of("bench", command, "--preset", "toy", "--device", "cuda");
+            assertEquals(1, r.code(), command + ": " + r.err());
+            assertEquals("error: --device cuda: CUDA requested but unusable: " + why + " (--device cpu or auto runs without a GPU)", r.err().strip(), command);
+            assertEquals("", r.out(), command);
+        }
     }
 
     /** The median run is found without reordering the runs, which total_ms_all_runs lists in run order. */
