@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.backend.Backends;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -12,10 +13,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.LongStream;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -103,6 +108,128 @@ class BenchCommandTest {
     void benchTrainRefusesWarmupAndStepsPastAnIntNamingThem() {
         assertEquals("error: --warmup + --steps must be at most 2147483647, got 2147483647 + 3",
                 CliRun.stderrOf(2, "bench", "train", "--preset", "toy", "--warmup", "2147483647").strip());
+    }
+
+    /** A model directory's weights in fp32: 4 bytes for each parameter its manifest counts (UNet, VAE, image encoder). */
+    private static long weightsF32Bytes(Path model) throws Exception {
+        JsonNode parts = Json.mapper().readTree(model.resolve("manifest.json").toFile()).get("components");
+        long params = 0;
+        for (JsonNode c : parts) params += c.get("parameters").asLong();
+        return 4 * params;
+    }
+
+    /** The numbers of a printed line, in order ("2..3" gives 2 and 3; a percent sign or unit after a number is left out). */
+    private static List<Double> numbers(String line) {
+        return Pattern.compile("-?\\d+(\\.\\d+)?(e[-+]?\\d+)?").matcher(line).results().map(m -> Double.parseDouble(m.group())).toList();
+    }
+
+    /**
+     * bench sample's table says what its JSON says, in its units, and the numbers hold together: the stages fit in the
+     * total, a UNet step is the UNet total over the steps and the later steps fit in it, the peak holds at least the
+     * weights, a step's FLOPs do not depend on --steps, and the warm-up sample is run but not reported.
+     */
+    @Test
+    void benchSampleTableAgreesWithItsJsonAndItsNumbersHoldTogether(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.json"), model = TinyModel.write(dir.resolve("tiny"));
+        CliRun run = CliRun.of("bench", "sample", "--model", model.toString(), "--frames", "2", "--steps", "3", "--warmup", "1", "--repeat", "1",
+                "--peak-tflops", "0.001", "--json", json.toString());
+        assertEquals(0, run.code(), run.err());
+        JsonNode o = Json.mapper().readTree(json.toFile()), ms = o.get("median_ms");
+        List<String> table = run.out().lines().toList();
+        assertEquals(List.of("stage", "ms"), List.of(table.get(0).split(" +")), run.out());
+        String[] rows = {"preprocess", "clip", "vae encode", "unet per step", "unet total", "vae decode", "total"};
+        String[] keys = {"preprocess", "clip", "vae_encode", "unet_per_step", "unet_total", "vae_decode", "total"};
+        for (int i = 0; i < rows.length; i++) {
+            assertTrue(table.get(1 + i).startsWith(rows[i] + " "), run.out());
+            assertEquals(ms.get(keys[i]).asDouble(), Double.parseDouble(table.get(1 + i).substring(rows[i].length()).strip()), 0.05, rows[i]);
+        }
+        long stages = ms.get("preprocess").asLong() + ms.get("clip").asLong() + ms.get("vae_encode").asLong() + ms.get("unet_total").asLong()
+                + ms.get("vae_decode").asLong();
+        assertTrue(stages <= ms.get("total").asLong(), "the stages are parts of the run: " + ms);
+        assertEquals(ms.get("unet_total").asDouble() / 3, ms.get("unet_per_step").asDouble(), 1e-9, ms.toString());
+        // steps 2..3 are timed inside the UNet stage (whole ms): two of them cannot take longer than it
+        double later = o.get("unet_later_step_ms").asDouble();
+        assertTrue(later > 0 && 2 * later < ms.get("unet_total").asLong() + 1, o.toString());
+        long peak = o.get("peak_bytes").asLong();
+        assertTrue(peak >= weightsF32Bytes(model), peak + " bytes at peak, the weights alone take " + weightsF32Bytes(model));
+        // "unet steps 2..3: X TFLOP and Y ms per step, Z TFLOP/s, MFU W%; peak memory V MiB", the JSON's values in those units
+        String summary = table.get(1 + rows.length);
+        assertTrue(summary.startsWith("unet steps 2..3: ") && summary.contains(" TFLOP and ") && summary.contains(", MFU ")
+                && summary.endsWith(" MiB"), summary);
+        List<Double> n = numbers(summary);
+        double flops = o.get("unet_flops_per_step").asDouble(), tflops = o.get("unet_tflops_per_s").asDouble();
+        assertEquals(flops / 1e12, n.get(2), flops / 1e12 * 1e-3, summary);
+        assertEquals(later, n.get(3), 0.05, summary);
+        assertEquals(tflops, n.get(4), 5e-5, summary);
+        assertEquals(100 * o.get("mfu").asDouble(), n.get(5), 0.05, summary);
+        assertEquals(100 * tflops / 0.001, n.get(5), 0.05, "MFU: achieved over --peak-tflops 0.001 (a CPU's tiny rate), in percent");
+        assertEquals(peak / 1048576.0, n.get(6), 0.05, summary);
+        // the warm-up sample ran (the bar counts 2 samples x 3 steps) and is not among the reported runs
+        assertTrue(run.err().lines().anyMatch(l -> l.startsWith("bench sample 100%") && l.contains(" 6/6 steps")), run.err());
+        assertEquals(1, run.err().lines().filter(l -> l.startsWith("  run ")).count(), run.err());
+        assertEquals(1, o.get("total_ms_all_runs").size());
+        assertEquals(1, o.get("repeat").asInt());
+        assertTrue(o.get("what").asText().endsWith(", 2 frames, 3 steps, CFG on (batch 2), cpu F32") && o.get("cfg").asBoolean(), o.toString());
+        assertFalse(o.get("cuda_graph_requested").asBoolean(), o.toString());
+        assertEquals(model.toString(), o.get("model").asText());
+
+        // the same sample at 2 steps: the same FLOPs per UNet step; without --peak-tflops no MFU, without --json nothing written;
+        // --cuda-graph is said to be requested (the CPU then samples eagerly, the same products)
+        CliRun two = CliRun.of("bench", "sample", "--model", model.toString(), "--frames", "2", "--steps", "2", "--warmup", "0", "--repeat", "1",
+                "--cuda-graph");
+        assertEquals(0, two.code(), two.err());
+        assertTrue(two.err().lines().anyMatch(l -> l.startsWith("bench sample: " + model) && l.endsWith(", 2 steps, CFG on (batch 2), cpu F32, CUDA graph requested")),
+                two.err());
+        String line = two.out().lines().filter(l -> l.startsWith("unet steps 2..2: ")).findFirst().orElseThrow();
+        assertEquals(n.get(2), numbers(line).get(2), line + " against " + summary);
+        assertFalse(line.contains("MFU"), line);
+        assertFalse(two.err().contains("wrote "), two.err());
+    }
+
+    /**
+     * bench train honours --warmup and --steps (the timed steps printed and listed in order, the warm-up step not), reports
+     * the median step, and derives TFLOP/s and MFU from it; its printed line says what its JSON says, in its units.
+     */
+    @Test
+    void benchTrainReportsTheMedianOfItsTimedStepsAndAgreesWithItsJson(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("train.json"), model = TinyModel.write(dir.resolve("tiny"));
+        Files.writeString(json, "an older report, longer than the new one: ".repeat(1000));   // replaced whole, not overwritten in place
+        CliRun run = CliRun.of("bench", "train", "--model", model.toString(), "--frames", "1", "--steps", "3", "--warmup", "1", "--peak-tflops", "0.001",
+                "--json", json.toString());
+        assertEquals(0, run.code(), run.err());
+        JsonNode o = Json.mapper().readTree(json.toFile());
+        try (Stream<Path> left = Files.list(dir)) {
+            assertEquals(Set.of(json, model), left.collect(Collectors.toSet()), "no temporary file left beside the report");
+        }
+        assertTrue(run.err().strip().endsWith("wrote " + json), run.err());
+        List<Long> steps = new ArrayList<>();
+        o.get("ms_per_step").forEach(t -> steps.add(t.asLong()));
+        List<Long> printed = Pattern.compile("(?m)^  step (\\d+): (\\d+) ms").matcher(run.err()).results()
+                .map(m -> Long.parseLong(m.group(2))).toList();
+        assertEquals(List.of("1", "2", "3"), Pattern.compile("(?m)^  step (\\d+): ").matcher(run.err()).results().map(m -> m.group(1)).toList(), run.err());
+        assertEquals(steps, printed, "ms_per_step lists the timed steps in run order");
+        long med = steps.stream().sorted().toList().get(1);
+        assertEquals(med, o.get("median_ms_per_step").asLong(), o.toString());
+        double flops = o.get("model_flops_per_step").asDouble(), tflops = o.get("tflops_per_s").asDouble();
+        assertEquals(flops / (med / 1e3) / 1e12, tflops, tflops * 1e-12, o.toString());
+        assertEquals(tflops / 0.001, o.get("mfu").asDouble(), tflops * 1e-9, "mfu: achieved over --peak-tflops 0.001");
+        long peak = o.get("peak_bytes").asLong();
+        assertTrue(peak >= weightsF32Bytes(model), peak + " bytes at peak, the weights alone take " + weightsF32Bytes(model));
+        int side = TinyModel.SIDE / VaeConfig.tiny(8).downscaleFactor();   // the frames' side over the VAE's downscale
+        assertEquals(List.of(side, 1), List.of(o.get("latent_side").asInt(), o.get("frames").asInt()), o.toString());
+        assertTrue(o.get("what").asText().startsWith(model + " (tiny-random), latents 1x1x" + side + "x" + side + ", "), o.toString());
+        assertFalse(o.has("skipped_steps"), "fp32 trains without loss scaling: no step can be skipped");
+        // "train step: M ms (median of 3); X TFLOP/step (forward F, backward B), T TFLOP/s, MFU P%; peak memory Q MiB"
+        String line = run.out().strip();
+        assertTrue(line.startsWith("train step: ") && line.contains(" TFLOP/step (forward ") && line.endsWith(" MiB"), line);
+        List<Double> n = numbers(line);
+        assertEquals(List.of((double) med, 3.0), n.subList(0, 2), line);
+        assertEquals(flops / 1e12, n.get(2), flops / 1e12 * 1e-3, line);
+        assertEquals(o.get("forward_flops").asDouble() / 1e12, n.get(3), n.get(3) * 1e-3, line);
+        assertEquals(o.get("backward_flops").asDouble() / 1e12, n.get(4), n.get(4) * 1e-3, line);
+        assertEquals(tflops, n.get(5), 5e-5, line);
+        assertEquals(100 * tflops / 0.001, n.get(6), 0.05, line);
+        assertEquals(peak / 1048576.0, n.get(7), 0.05, line);
     }
 
     /**
