@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.unet.UNetConfig;
+import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -48,6 +49,7 @@ class BenchOpsTest {
         List<JsonNode> cases = list(r.get("cases"));
         for (JsonNode c : cases) assertTrue(c.get("ours_ms").asDouble() > 0 && !c.has("ours_error"), c.toString());
         assertTrue(r.get("torch").get("skipped").asText().contains("no-torch-python"), r.get("torch").toString());
+        assertEquals(0, r.get("recording_errors").size(), "both recorded passes ran to the end: " + r.get("recording_errors"));
 
         UNetConfig u = TOY.unet();
         int side = TOY.resolution() / TOY.vae().downscaleFactor(), c0 = u.blockOutChannels().get(0);
@@ -97,6 +99,7 @@ class BenchOpsTest {
         List<JsonNode> cases = list(Json.mapper().readTree(json.toFile()).get("cases"));
         assertTrue(cases.size() > 5, "the model's products ran");
         assertTrue(all(cases, c -> c.get("group").asText().equals("square")).isEmpty());
+        assertTrue(all(cases, c -> c.get("group").asText().equals("train-b1")).isEmpty(), "--no-train records no training step");
 
         Path badTorch = Files.writeString(dir.resolve("torch.json"), "[1, 2]");   // refused before anything is timed
         String err = CliRun.stderrOf(2, "bench", "gemm", "--preset", "toy", "--device", "cpu", "--frames", "1", "--no-train", "--torch-results", badTorch.toString());
@@ -221,6 +224,30 @@ class BenchOpsTest {
         String otherBench = CliRun.stderrOf(2, "bench", "gemm", "--ours-results", json.toString(), "--torch", "none");
         assertTrue(otherBench.contains("not a report of bench gemm") && otherBench.contains("\"bench kernels: "), otherBench);
         torchScriptRunsOneCaseOfEachKind(cases, dir);
+    }
+
+    /**
+     * With --model bench kernels takes that directory's UNet config (the report names the directory and its kind) and,
+     * without --frames, the config's num_frames; the device copy, the roofline, comes first.
+     */
+    @Test
+    void benchKernelsTakesAModelDirectorysShapesAndFrames(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("kernels.json");
+        UNetConfig u = UNetConfig.tiny(8, 5, 16);
+        Path model = TinyModel.write(dir.resolve("tiny"), u, "tiny-five-frames");
+        CliRun run = CliRun.of("bench", "kernels", "--model", model.toString(), "--device", "cpu", "--batch", "1", "--warmup", "0", "--iters", "1",
+                "--torch", "none", "--json", json.toString());
+        assertEquals(0, run.code(), run.err());
+        JsonNode r = Json.mapper().readTree(json.toFile());
+        int frames = u.numFrames(), side = TinyModel.SIDE / VaeConfig.tiny(8).downscaleFactor();
+        assertEquals(model.toString(), r.get("model").asText());
+        assertEquals(List.of(1, frames, side), List.of(r.get("batch").asInt(), r.get("frames").asInt(), r.get("latent_side").asInt()), r.toString());
+        assertTrue(r.get("what").asText().startsWith("bench kernels: " + model + " (tiny-five-frames), batch 1, " + frames + " frames, latents "
+                + side + "x" + side + ", "), r.get("what").asText());
+        List<JsonNode> cases = list(r.get("cases"));
+        assertEquals("copy", cases.get(0).get("spec").get("kind").asText());
+        JsonNode temporal = one(cases, k -> k.get("id").asText().startsWith("L0 attn temporal fwd"));
+        assertEquals(List.of(side * side, frames), List.of(spec(temporal, "bq"), spec(temporal, "lq")), "temporal attention over every frame");
     }
 
     /**
