@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -131,9 +132,11 @@ class BenchCommandTest {
     @Test
     void benchSampleTableAgreesWithItsJsonAndItsNumbersHoldTogether(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json"), model = TinyModel.write(dir.resolve("tiny"));
+        long began = System.nanoTime();
         CliRun run = CliRun.of("bench", "sample", "--model", model.toString(), "--frames", "2", "--steps", "3", "--warmup", "1", "--repeat", "1",
                 "--peak-tflops", "0.001", "--json", json.toString());
         assertEquals(0, run.code(), run.err());
+        long commandMs = (System.nanoTime() - began) / 1_000_000;
         JsonNode o = Json.mapper().readTree(json.toFile()), ms = o.get("median_ms");
         List<String> table = run.out().lines().toList();
         assertEquals(List.of("stage", "ms"), List.of(table.get(0).split(" +")), run.out());
@@ -146,6 +149,7 @@ class BenchCommandTest {
         long stages = ms.get("preprocess").asLong() + ms.get("clip").asLong() + ms.get("vae_encode").asLong() + ms.get("unet_total").asLong()
                 + ms.get("vae_decode").asLong();
         assertTrue(stages <= ms.get("total").asLong(), "the stages are parts of the run: " + ms);
+        assertTrue(ms.get("total").asLong() <= commandMs, "a timed run is part of the command, which took " + commandMs + " ms: " + ms);
         assertEquals(ms.get("unet_total").asDouble() / 3, ms.get("unet_per_step").asDouble(), 1e-9, ms.toString());
         // steps 2..3 are timed inside the UNet stage (whole ms): two of them cannot take longer than it
         double later = o.get("unet_later_step_ms").asDouble();
@@ -166,7 +170,9 @@ class BenchCommandTest {
         assertEquals(peak / 1048576.0, n.get(6), 0.05, summary);
         // the warm-up sample ran (the bar counts 2 samples x 3 steps) and is not among the reported runs
         assertTrue(run.err().lines().anyMatch(l -> l.startsWith("bench sample 100%") && l.contains(" 6/6 steps")), run.err());
-        assertEquals(1, run.err().lines().filter(l -> l.startsWith("  run ")).count(), run.err());
+        // the one timed run is run 1, its total and UNet ms/step those reported
+        assertEquals(List.of("  run 1: " + ms.get("total").asLong() + " ms (unet " + String.format(Locale.ROOT, "%.1f", ms.get("unet_per_step").asDouble())
+                + " ms/step)"), run.err().lines().filter(l -> l.startsWith("  run ")).toList(), run.err());
         assertEquals(1, o.get("total_ms_all_runs").size());
         assertEquals(1, o.get("repeat").asInt());
         assertTrue(o.get("what").asText().endsWith(", 2 frames, 3 steps, CFG on (batch 2), cpu F32") && o.get("cfg").asBoolean(), o.toString());
