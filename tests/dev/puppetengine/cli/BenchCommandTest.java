@@ -200,9 +200,11 @@ class BenchCommandTest {
     void benchTrainReportsTheMedianOfItsTimedStepsAndAgreesWithItsJson(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("train.json"), model = TinyModel.write(dir.resolve("tiny"));
         Files.writeString(json, "an older report, longer than the new one: ".repeat(1000));   // replaced whole, not overwritten in place
+        long began = System.nanoTime();
         CliRun run = CliRun.of("bench", "train", "--model", model.toString(), "--frames", "1", "--steps", "3", "--warmup", "1", "--peak-tflops", "0.001",
-                "--json", json.toString());
+                "--gradient-checkpointing", "--json", json.toString());
         assertEquals(0, run.code(), run.err());
+        long commandMs = (System.nanoTime() - began) / 1_000_000;
         JsonNode o = Json.mapper().readTree(json.toFile());
         try (Stream<Path> left = Files.list(dir)) {
             assertEquals(Set.of(json, model), left.collect(Collectors.toSet()), "no temporary file left beside the report");
@@ -214,6 +216,7 @@ class BenchCommandTest {
                 .map(m -> Long.parseLong(m.group(2))).toList();
         assertEquals(List.of("1", "2", "3"), Pattern.compile("(?m)^  step (\\d+): ").matcher(run.err()).results().map(m -> m.group(1)).toList(), run.err());
         assertEquals(steps, printed, "ms_per_step lists the timed steps in run order");
+        assertTrue(steps.stream().allMatch(t -> t <= commandMs), "each timed step is part of the command, which took " + commandMs + " ms: " + steps);
         long med = steps.stream().sorted().toList().get(1);
         assertEquals(med, o.get("median_ms_per_step").asLong(), o.toString());
         double flops = o.get("model_flops_per_step").asDouble(), tflops = o.get("tflops_per_s").asDouble();
@@ -223,19 +226,23 @@ class BenchCommandTest {
         assertTrue(peak >= weightsF32Bytes(model), peak + " bytes at peak, the weights alone take " + weightsF32Bytes(model));
         int side = TinyModel.SIDE / VaeConfig.tiny(8).downscaleFactor();   // the frames' side over the VAE's downscale
         assertEquals(List.of(side, 1), List.of(o.get("latent_side").asInt(), o.get("frames").asInt()), o.toString());
-        assertTrue(o.get("what").asText().startsWith(model + " (tiny-random), latents 1x1x" + side + "x" + side + ", "), o.toString());
+        String what = o.get("what").asText();
+        assertTrue(what.startsWith(model + " (tiny-random), latents 1x1x" + side + "x" + side + ", ") && what.endsWith(", checkpointing on, cpu F32"), what);
+        assertTrue(run.err().lines().anyMatch(l -> l.equals("bench train: " + what)), run.err());
         assertFalse(o.has("skipped_steps"), "fp32 trains without loss scaling: no step can be skipped");
-        // "train step: M ms (median of 3); X TFLOP/step (forward F, backward B), T TFLOP/s, MFU P%; peak memory Q MiB"
+        // "train step: M ms (median of 3); X TFLOP/step (forward F, backward B; recomputed R more), T TFLOP/s, MFU P%; peak memory Q MiB"
         String line = run.out().strip();
-        assertTrue(line.startsWith("train step: ") && line.contains(" TFLOP/step (forward ") && line.endsWith(" MiB"), line);
+        assertTrue(line.startsWith("train step: ") && line.contains(" TFLOP/step (forward ") && line.contains(" more), ") && line.endsWith(" MiB"), line);
         List<Double> n = numbers(line);
         assertEquals(List.of((double) med, 3.0), n.subList(0, 2), line);
         assertEquals(flops / 1e12, n.get(2), flops / 1e12 * 1e-3, line);
         assertEquals(o.get("forward_flops").asDouble() / 1e12, n.get(3), n.get(3) * 1e-3, line);
         assertEquals(o.get("backward_flops").asDouble() / 1e12, n.get(4), n.get(4) * 1e-3, line);
-        assertEquals(tflops, n.get(5), 5e-5, line);
-        assertEquals(100 * tflops / 0.001, n.get(6), 0.05, line);
-        assertEquals(peak / 1048576.0, n.get(7), 0.05, line);
+        assertEquals(o.get("recomputed_flops").asDouble() / 1e12, n.get(5), n.get(5) * 1e-3, line);
+        assertTrue(n.get(5) > 0, "a checkpointed backward runs the forward again: " + line);
+        assertEquals(tflops, n.get(6), 5e-5, line);
+        assertEquals(100 * tflops / 0.001, n.get(7), 0.05, line);
+        assertEquals(peak / 1048576.0, n.get(8), 0.05, line);
     }
 
     /**
@@ -255,6 +262,7 @@ class BenchCommandTest {
                 // warm-up + steps exactly the largest int is allowed
                 {"train --warmup 2147483644 --steps 3 --frames 0", "error: --frames must be 1 to 128, got 0"},
                 {"train --warmup 0 --steps 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
+                {"train --trainable some", "error: --trainable must be all or drag-attention, got 'some'"},
                 {"kernels --batch 0", "error: --batch must be >= 1, got 0"},
                 {"kernels --batch 1 --frames 0", "error: --frames must be 1 to 128, got 0"},
                 {"gemm --square 4096,x", "error: --square: expected sizes such as 4096,8192 or none, got 4096,x"},
