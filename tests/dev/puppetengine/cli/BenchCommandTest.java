@@ -168,7 +168,9 @@ class BenchCommandTest {
         assertEquals(100 * o.get("mfu").asDouble(), n.get(5), 0.05, summary);
         assertEquals(100 * tflops / 0.001, n.get(5), 0.05, "MFU: achieved over --peak-tflops 0.001 (a CPU's tiny rate), in percent");
         assertEquals(peak / 1048576.0, n.get(6), 0.05, summary);
-        // the warm-up sample ran (the bar counts 2 samples x 3 steps) and is not among the reported runs
+        // the warm-up sample ran (the bar counts 2 samples x 3 steps, from its first draw: its ETA needs the total) and is
+        // not among the reported runs
+        assertTrue(run.err().lines().anyMatch(l -> l.startsWith("bench sample   0%") && l.contains(" 0/6 steps")), run.err());
         assertTrue(run.err().lines().anyMatch(l -> l.startsWith("bench sample 100%") && l.contains(" 6/6 steps")), run.err());
         // the one timed run is run 1, its total and UNet ms/step those reported
         assertEquals(List.of("  run 1: " + ms.get("total").asLong() + " ms (unet " + String.format(Locale.ROOT, "%.1f", ms.get("unet_per_step").asDouble())
