@@ -276,8 +276,8 @@ class ObjectBuildersTest {
     }
 
     /**
-     * A fish's body holds still while its tail, growing from the back half of the body, bends: segment k (joint at the segment's front edge, on the body's axis)
-     * stays joined to segment k - 1 (the first to the body) in every frame; each joint turns about itself, all towards the
+     * A fish's body holds still while its tail, growing from the back half of the body, bends: segment k (joint at the
+     * segment's front edge, on the body's axis) stays joined to segment k - 1 (the first to the body) in every frame; each joint turns about itself, all towards the
      * same side; at the first and the last frame every joint has turned by the same angle (straight, or the full bend);
      * and a joint further down the tail is never further on its way than the one before it (the bend runs down the tail).
      */
