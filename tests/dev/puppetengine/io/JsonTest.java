@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
@@ -124,6 +125,8 @@ class JsonTest {
         // a misspelt field: which fields there are, not Jackson's name for our class
         assertEquals("unknown field \"z\" (known: \"x\", \"y\") at field 'points[0].z' (line 1, column 42)",
                 oneLine(() -> Json.mapper().readValue("{\"name\": \"s\", \"points\": [{\"x\": 1, \"z\": 2}]}", Outline.class)));
+        // Jackson documents the known fields as possibly unknown (null): the field alone then
+        assertEquals("unknown field \"z\"", Json.oneLine(new UnrecognizedPropertyException(null, "m", null, Point.class, "z", null)));
         // the document itself is of the wrong type: there is no field to name
         assertEquals("Cannot deserialize value of type `dev.puppetengine.io.JsonTest$Point` from Array value (token `JsonToken.START_ARRAY`) (line 1, column 1)",
                 oneLine(() -> Json.mapper().readValue("[1, 2]", Point.class)));

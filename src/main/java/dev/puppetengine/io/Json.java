@@ -36,8 +36,8 @@ public final class Json {
         String where = j.getLocation() == null || j.getLocation().getLineNr() < 1 ? "" : " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
         String field = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? " at field '" + path(m) + "'" : "";
         if (e instanceof UnrecognizedPropertyException u)   // Jackson names our class and keeps the fields it knows out of its message
-            return "unknown field \"" + u.getPropertyName() + "\" (known: " + u.getKnownPropertyIds().stream().map(k -> "\"" + k + "\"").sorted()
-                    .collect(Collectors.joining(", ")) + ")" + field + where;
+            return "unknown field \"" + u.getPropertyName() + "\"" + (u.getKnownPropertyIds() == null ? "" : " (known: "   // null: not known
+                    + u.getKnownPropertyIds().stream().map(k -> "\"" + k + "\"").sorted().collect(Collectors.joining(", ")) + ")") + field + where;
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
