@@ -3,6 +3,7 @@ package dev.puppetengine.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.puppetengine.backend.Backends;
 import dev.puppetengine.io.Json;
+import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.model.vae.VaeConfig;
 import dev.puppetengine.testing.CliRun;
 import org.junit.jupiter.api.Test;
@@ -113,10 +114,7 @@ class BenchCommandTest {
 
     /** A model directory's weights in fp32: 4 bytes for each parameter its manifest counts (UNet, VAE, image encoder). */
     private static long weightsF32Bytes(Path model) throws Exception {
-        JsonNode parts = Json.mapper().readTree(model.resolve("manifest.json").toFile()).get("components");
-        long params = 0;
-        for (JsonNode c : parts) params += c.get("parameters").asLong();
-        return 4 * params;
+        return 4 * ModelDirectory.read(model).components().values().stream().mapToLong(ModelDirectory.Entry::parameters).sum();
     }
 
     /** The numbers of a printed line, in order ("2..3" gives 2 and 3; a percent sign or unit after a number is left out). */
