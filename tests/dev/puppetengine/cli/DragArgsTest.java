@@ -106,8 +106,10 @@ class DragArgsTest {
         assertEquals("drags file " + infinite + ", drag 0 start: non-finite coordinate", refused(List.of(), infinite, false, 256, 256, 14));
         Path infiniteY = file("{\"drags\": [{\"start\": [1, 1], \"end\": [2, 1e999]}]}");
         assertEquals("drags file " + infiniteY + ", drag 0 end: non-finite coordinate", refused(List.of(), infiniteY, false, 256, 256, 14));
-        Path empty = file("");
-        assertEquals("drags file " + empty + ": expected an object with a \"drags\" array", refused(List.of(), empty, false, 256, 256, 14));
+        Path empty = file(""), blank = file(" \n"), noDrags = file("{}");   // an empty file said so, not taken for an object without drags
+        assertEquals("drags file " + empty + " is not valid JSON: empty document", refused(List.of(), empty, false, 256, 256, 14));
+        assertEquals("drags file " + blank + " is not valid JSON: empty document", refused(List.of(), blank, false, 256, 256, 14));
+        assertEquals("drags file " + noDrags + ": expected an object with a \"drags\" array", refused(List.of(), noDrags, false, 256, 256, 14));
         Path yes = file("{\"normalized\": \"yes\", \"drags\": []}");
         assertEquals("drags file " + yes + ": \"normalized\" must be true or false, found \"yes\"", refused(List.of(), yes, false, 256, 256, 14));
         // 256x320: the model sees y 32..288

@@ -151,6 +151,19 @@ class JsonTest {
                 oneLine(() -> Json.mapper().readValue("{\"mode\": \"\"}", Setting.class)));
     }
 
+    /** An empty or blank file says so, read as a tree or as a type, without Jackson's "column 0". */
+    @Test
+    void anEmptyDocumentIsSaidToBeEmpty(@TempDir Path dir) throws Exception {
+        assertEquals("empty document", oneLine(() -> Json.mapper().readValue("", Point.class)));
+        assertEquals("empty document", oneLine(() -> Json.mapper().readValue(" \n\t", Point.class)));
+        for (String content : new String[] {"", "\n  \n"}) {
+            Path f = Files.writeString(dir.resolve("dataset.json"), content);
+            assertEquals(f + ": not valid JSON (empty document)", assertThrows(InputFileException.class, () -> Json.read(f)).getMessage());
+        }
+        // a document that is JSON's null is no empty one
+        assertTrue(Json.read(Files.writeString(dir.resolve("null.json"), "null")).isNull());
+    }
+
     /** Any other IOException says its own message; an exception with nothing to say gives nothing, not a NullPointerException. */
     @Test
     void otherFailuresKeepTheirOwnMessage() {

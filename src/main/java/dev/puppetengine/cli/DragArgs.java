@@ -45,7 +45,8 @@ final class DragArgs {
             } catch (IOException e) {
                 throw new UserError("cannot read drags file " + jsonFile + ": " + Main.message(e));
             }
-            if (root == null || !root.has("drags") || !root.get("drags").isArray())
+            if (root == null || root.isMissingNode()) throw new UserError("drags file " + jsonFile + " is not valid JSON: " + Json.EMPTY);
+            if (!root.has("drags") || !root.get("drags").isArray())
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
             onlyKeys(root, "drags file " + jsonFile, "drags", "normalized");   // "normalised" ignored would read [0, 1] points as pixels
             if (root.has("normalized") && !root.get("normalized").isBoolean())

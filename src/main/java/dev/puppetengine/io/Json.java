@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 
 import java.io.CharConversionException;
@@ -26,6 +27,9 @@ public final class Json {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)   // "{...}}}" is not a manifest
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);     // two "drags" keys: which one was meant?
 
+    /** What {@link #oneLine} and {@link #read} say of a file with no JSON value in it (empty, or only white space). */
+    public static final String EMPTY = "empty document";
+
     private Json() {}
 
     public static ObjectMapper mapper() { return MAPPER; }
@@ -39,6 +43,8 @@ public final class Json {
             return "unknown field \"" + u.getPropertyName() + "\"" + (u.getKnownPropertyIds() == null ? "" : " (known: "   // null: not known
                     + u.getKnownPropertyIds().stream().map(k -> "\"" + k + "\"").sorted().collect(Collectors.joining(", ")) + ")") + field + where;
         String msg = j.getOriginalMessage() == null ? "" : j.getOriginalMessage().lines().findFirst().orElse("");
+        // a typed read of an empty (or blank) file: Jackson places it at "column 0" and says nothing of the file being empty
+        if (e instanceof MismatchedInputException && msg.startsWith("No content to map due to end-of-input")) return EMPTY;
         int src = msg.indexOf(" (for root starting at ");   // Jackson's pointer into a redacted source excerpt
         if (src >= 0) msg = msg.substring(0, src);
         // advice to Jackson's programmer, not to the user: "(set DeserializationConfig.X to 'false' to allow)", "(disable `X` to allow)",
@@ -60,7 +66,9 @@ public final class Json {
 
     public static JsonNode read(Path file) throws IOException {
         try {
-            return MAPPER.readTree(Files.readAllBytes(file));
+            JsonNode root = MAPPER.readTree(Files.readAllBytes(file));
+            if (root.isMissingNode()) throw new InputFileException(file + ": not valid JSON (" + EMPTY + ")");   // Jackson reads "" as no value
+            return root;
         } catch (JacksonException | CharConversionException e) {   // the latter: bytes Jackson took for UTF-32
             throw new InputFileException(file + ": not valid JSON (" + oneLine(e) + ")", e);
         }
