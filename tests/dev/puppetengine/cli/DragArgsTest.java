@@ -88,6 +88,8 @@ class DragArgsTest {
         // a misspelt key is refused, not ignored: "normalised" ignored would read [0, 1] points as pixels near the corner
         Path british = file("{\"normalised\": true, \"drags\": [{\"start\": [0.25, 0.5], \"end\": [0.75, 0.5]}]}");
         assertEquals("drags file " + british + ": unknown key \"normalised\" (known: \"drags\", \"normalized\")", refused(List.of(), british, false, 256, 256, 14));
+        Path singular = file("{\"drag\": [{\"start\": [1, 1], \"end\": [2, 2]}]}");   // named as the typo it is, not as a file without drags
+        assertEquals("drags file " + singular + ": unknown key \"drag\" (known: \"drags\", \"normalized\")", refused(List.of(), singular, false, 256, 256, 14));
         Path misspelt = file("{\"drags\": [{\"start\": [1, 1], \"end\": [2, 2]}, {\"start\": [1, 1], \"ned\": [2, 2]}]}");
         assertEquals("drags file " + misspelt + ", drag 1: unknown key \"ned\" (known: \"start\", \"end\", \"trajectory\")",
                 refused(List.of(), misspelt, false, 256, 256, 14));

@@ -147,6 +147,25 @@ class MainErrorsTest {
         assertNull(Main.ran(new CommandLine(new Main())), "nothing parsed");
     }
 
+    /** Every command's --version and -V say the engine's version, as the top level's does (a subcommand's printed nothing). */
+    @Test
+    void everyCommandSaysTheVersion() {
+        String version = CliRun.of("--version").out();
+        assertTrue(version.startsWith("puppet-engine "), version);
+        for (String[] c : new String[][]{{"sample", "--version"}, {"convert", "-V"}, {"bench", "sample", "--version"}, {"bench", "-V"}}) {
+            CliRun r = CliRun.of(c);
+            assertEquals(0, r.code(), r.err());
+            assertEquals(version, r.out(), String.join(" ", c));
+        }
+    }
+
+    /** Options that exclude each other are said once as an error, without picocli's own "Error: " after ours. */
+    @Test
+    void mutuallyExclusiveOptionsAreOneError() {
+        String said = CliRun.stderrOf(2, "sample-batch", "--dir", "a", "--dragamove", "b", "--out", "o");
+        assertTrue(said.startsWith("error: --dir=<dir>, --dragamove=<dragamove> are mutually exclusive"), said);
+    }
+
     /** A thread that could not start (ulimit -u, a container's pids limit) is that limit, not the heap it has plenty of. */
     @Test
     void aThreadLimitIsNotCalledTheHeap() {

@@ -111,6 +111,12 @@ class JsonTest {
                 oneLine(() -> parse("{\"a\": [1, 2")));
         assertEquals("Unexpected end-of-input within/between Object entries (line 2, column 5)", oneLine(() -> parse("{\"a\": 1,\n \"b\"")));
         assertEquals("Trailing token (of type START_OBJECT) found after value (line 4, column 1)", oneLine(() -> parse("{\n \"a\": 1\n}\n{}")));
+        // what JSON lacks (NaN, Infinity, "+1", comments) said as such, without the parser's advice to its programmer
+        assertEquals("Non-standard token 'NaN': JSON has no NaN or Infinity (line 1, column 10)", oneLine(() -> parse("{\"a\": NaN}")));
+        assertEquals("Non-standard token '-Infinity': JSON has no NaN or Infinity (line 1, column 16)", oneLine(() -> parse("{\"a\": -Infinity}")));
+        assertEquals("Unexpected character ('+' (code 43)) in numeric value: JSON spec does not allow numbers to have plus signs (line 1, column 8)",
+                oneLine(() -> parse("{\"a\": +1}")));
+        assertEquals("Unexpected character ('/' (code 47)): maybe a (non-standard) comment? (line 1, column 10)", oneLine(() -> parse("{\"a\": 1} // c")));
     }
 
     /** A value of the wrong type is named by its path (fields by name, array elements by index) as well as its place. */

@@ -185,6 +185,7 @@ class ModelDirectoryTest {
         Path manifest = dir.resolve(ModelDirectory.MANIFEST);
         ObjectNode good = (ObjectNode) Json.read(manifest);
         String[][] cases = {{"format", "\"other\"", "format is 'other', expected 'puppet-engine-model'"},
+                {"format", "null", "field 'format' is missing, expected 'puppet-engine-model'"},
                 {"version", "2", "version 2 is not supported (this engine reads 1)"},
                 {"components", "{}", "lists no components"}, {"components", "null", "lists no components"},
                 {"resolution", "-64", "field 'resolution' is -64, expected 0"}, {"resolution", "96", "field 'resolution' is 96, expected 0"},
@@ -221,7 +222,8 @@ class ModelDirectoryTest {
     @Test
     void whatIsNoModelDirectoryIsNamedWithAHint(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("a.txt"), "x");
-        assertEquals(file + ": is not a model directory (not a directory)", assertThrows(CheckpointException.class, () -> ModelDirectory.read(file)).getMessage());
+        assertEquals(file + ": is not a model directory (a file, not a directory)", assertThrows(CheckpointException.class, () -> ModelDirectory.read(file)).getMessage());
+        assertEquals(dir.resolve("nothing") + ": does not exist", assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir.resolve("nothing"))).getMessage());
         Path empty = Files.createDirectory(dir.resolve("empty"));
         assertEquals(empty + ": is not a model directory (no manifest.json); convert a checkpoint with ./puppet-engine convert",
                 assertThrows(CheckpointException.class, () -> ModelDirectory.read(empty)).getMessage());

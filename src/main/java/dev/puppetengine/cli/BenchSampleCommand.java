@@ -70,7 +70,8 @@ final class BenchSampleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (warmup < 0 || repeat < 1) throw new UserError("--warmup must be >= 0 and --repeat >= 1");
+        if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
+        if (repeat < 1) throw new UserError("--repeat must be >= 1, got " + repeat);
         bench.check();
         if (steps < 2 || steps > SamplingOptions.MAX_STEPS)
             throw new UserError("--steps must be 2 to " + SamplingOptions.MAX_STEPS + ", got " + steps + " (the UNet's FLOPs and time per step are measured between steps)");

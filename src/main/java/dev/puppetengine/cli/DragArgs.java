@@ -46,9 +46,10 @@ final class DragArgs {
                 throw new UserError("cannot read drags file " + jsonFile + ": " + Main.message(e));
             }
             if (root == null || root.isMissingNode()) throw new UserError("drags file " + jsonFile + " is not valid JSON: " + Json.EMPTY);
+            // keys first: a misspelt "drag" is named as such, not as a file without drags; "normalised" ignored would read [0, 1] points as pixels
+            if (root.isObject()) onlyKeys(root, "drags file " + jsonFile, "drags", "normalized");
             if (!root.has("drags") || !root.get("drags").isArray())
                 throw new UserError("drags file " + jsonFile + ": expected an object with a \"drags\" array");
-            onlyKeys(root, "drags file " + jsonFile, "drags", "normalized");   // "normalised" ignored would read [0, 1] points as pixels
             if (root.has("normalized") && !root.get("normalized").isBoolean())
                 throw new UserError("drags file " + jsonFile + ": \"normalized\" must be true or false, found " + root.get("normalized"));
             fileNorm = root.path("normalized").asBoolean(normalized);

@@ -64,13 +64,14 @@ public final class Main implements Runnable {
 
     /** Runs {@code cl} with the engine's error reporting: one line and exit 2 for bad input, 1 for the environment. */
     static int execute(CommandLine cl, String... args) {
+        versionEverywhere(cl, cl.getCommandSpec().version());
         // a mistyped option: what is wrong and where the help is, not the whole usage (which buries the message)
         cl.setParameterExceptionHandler((thrown, given) -> {
             CommandLine c = thrown.getCommandLine();
             // a mistyped required option (--imagee) leaves it missing, and picocli reports the missing one: the typo is the news
             CommandLine.ParameterException ex = thrown instanceof CommandLine.MissingParameterException && !c.getUnmatchedArguments().isEmpty()
                     ? new CommandLine.UnmatchedArgumentException(c, c.getUnmatchedArguments()) : thrown;
-            c.getErr().println("error: " + ex.getMessage());
+            c.getErr().println("error: " + ex.getMessage().replaceFirst("^Error: ", ""));   // picocli's own prefix on some (mutually exclusive options)
             if (ex instanceof CommandLine.UnmatchedArgumentException u) CommandLine.UnmatchedArgumentException.printSuggestions(u, c.getErr());
             String sub = c.getCommandSpec().qualifiedName().replaceFirst("^\\S+", "").strip();
             c.getErr().println("(./puppet-engine " + (sub.isEmpty() ? "" : sub + " ") + "--help lists the " + (sub.isEmpty() ? "commands" : "options") + ")");
@@ -111,6 +112,12 @@ public final class Main implements Runnable {
                     : heapExhausted(Runtime.getRuntime().maxMemory(), machineMemory(), ran(cl))));
             return 1;
         }
+    }
+
+    /** Every command's --version says the engine's (picocli gives a subcommand none of its parent's: it printed nothing). */
+    private static void versionEverywhere(CommandLine c, String[] version) {
+        c.getCommandSpec().version(version);
+        c.getSubcommands().values().forEach(sub -> versionEverywhere(sub, version));
     }
 
     /** ActiveProcessorCount sizes the JVM's own threads and the CPU backend's pool; the heap option keeps the launcher's default. */

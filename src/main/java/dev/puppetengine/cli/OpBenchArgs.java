@@ -45,7 +45,8 @@ final class OpBenchArgs {
     }
 
     OpBench.Options options(BenchModelArgs bench) {
-        if (warmup < 0 || iters < 1) throw new UserError("--warmup must be >= 0 and --iters >= 1");
+        if (warmup < 0) throw new UserError("--warmup must be >= 0, got " + warmup);
+        if (iters < 1) throw new UserError("--iters must be >= 1, got " + iters);
         bench.check();
         // checked before anything is timed, not after
         if (torchResults != null && !Files.isRegularFile(torchResults)) throw new UserError("--torch-results: no file at " + torchResults);

@@ -51,6 +51,10 @@ public final class Json {
         // "(but could if coercion was enabled using `CoercionConfig`)"
         msg = msg.replaceFirst(" \\((?:(?:set DeserializationConfig\\.\\S+ to '\\w+'|(?:en|dis)able `[\\w.]+`) to allow"
                 + "|but could if coercion was enabled using `CoercionConfig`)\\)", "");
+        // the parser's: "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow" (also after "+1"),
+        // "maybe a (non-standard) comment? (not recognized as one since Feature 'ALLOW_COMMENTS' not enabled for parser)"
+        msg = msg.replaceFirst("^(Non-standard token '[^']*'): enable `[\\w.]+` to allow", "$1: JSON has no NaN or Infinity")
+                .replaceFirst(": enable `[\\w.]+` to allow", "").replaceFirst(" \\(not recognized as one since Feature '\\w+' not enabled for parser\\)", "");
         // "(bound as `...JsonNode`): not allowed as per `DeserializationFeature.FAIL_ON_TRAILING_TOKENS`": the type is ours, the feature Jackson's
         msg = msg.replaceFirst(" \\(bound as `[^`]*`\\): not allowed as per `[\\w.]+`", "");
         msg = msg.replaceAll("\\[Source: REDACTED \\([^)]*\\); ([^\\]]*)\\]", "$1");   // "(start marker at [Source: REDACTED (...); line: 1, column: 4])"

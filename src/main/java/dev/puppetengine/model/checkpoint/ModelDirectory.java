@@ -135,7 +135,7 @@ public final class ModelDirectory {
         Path m = dir.resolve(MANIFEST);
         if (!Files.isDirectory(dir)) {
             Path cut = AtomicFile.cutShortReplacement(dir);
-            throw new CheckpointException(dir, cut == null ? "is not a model directory (not a directory)"
+            throw new CheckpointException(dir, cut == null ? (Files.exists(dir) ? "is not a model directory (a file, not a directory)" : "does not exist")
                     : "is missing: replacing it was cut short (killed between two renames); the complete new model is " + cut + ": rename it to "
                     + dir.getFileName());
         }
@@ -155,6 +155,7 @@ public final class ModelDirectory {
             throw new CheckpointException(m, "is not a valid manifest: " + Json.oneLine(e));
         }
         if (man == null) throw new CheckpointException(m, "is not a valid manifest: it holds null, expected a JSON object");
+        if (man.format() == null) throw new CheckpointException(m, "field 'format' is missing, expected '" + FORMAT + "'");
         if (!FORMAT.equals(man.format())) throw new CheckpointException(m, "format is '" + man.format() + "', expected '" + FORMAT + "'");
         if (man.version() != VERSION) throw new CheckpointException(m, "version " + man.version() + " is not supported (this engine reads " + VERSION + ")");
         if (man.components() == null || man.components().isEmpty()) throw new CheckpointException(m, "lists no components");

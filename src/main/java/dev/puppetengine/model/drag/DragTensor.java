@@ -29,7 +29,7 @@ public final class DragTensor {
                             + " lies outside the image (normalised coordinates must be in [0, 1])");
             float xs = (float) t[0], ys = (float) t[1];
             if (xs == 0 && ys == 0)
-                throw new IllegalArgumentException("drag " + k + " starts at the origin (the image's top-left corner), which the drag tensor reads as an absent slot");
+                throw new IllegalArgumentException("drag " + k + " starts at the origin (the top-left corner of the square the model sees), which the drag tensor reads as an absent slot");
             for (int f = 0; f < frames; f++) {
                 int o = (f * SLOTS + k) * 4;
                 out[o] = xs;
