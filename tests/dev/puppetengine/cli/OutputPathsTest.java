@@ -48,6 +48,18 @@ class OutputPathsTest {
         OutputPaths.directory("--out", frames, false);   // written into, not replaced
         OutputPaths.directory("--out", dir.resolve("new/deeper"), true);
         assertEquals(List.of(aFile, frames), listing(dir));
+        // frames replace their directory whole: never the one the command runs in, nor one above it (the tests run in the checkout)
+        for (Path here : new Path[]{Path.of("./"), Path.of("."), Path.of("src/.."), Path.of("").toAbsolutePath().getParent()})
+            assertTrue(refusal(() -> OutputPaths.directory("--out", here, true)).startsWith("--out " + here
+                    + " is or holds the working directory, which the frames would replace whole; name a directory for them (e.g. frames/)"), here.toString());
+        OutputPaths.directory("--out", Path.of("src"), false);   // written into, not replaced: the working directory's folders are as good as any
+    }
+
+    /** An empty path (--out "") is refused as such, not taken for the working directory. */
+    @Test
+    void anEmptyPathIsRefused() {
+        assertEquals("--out is empty; give a path", refusal(() -> OutputPaths.file("--out", Path.of(""))));
+        assertEquals("--json is empty; give a path", refusal(() -> OutputPaths.directory("--json", Path.of(""), false)));
     }
 
     /** Leftovers of cut-short writes of this output (its name, ".tmp-", anything) are counted and sized, files and folders; others' are not. */

@@ -304,6 +304,9 @@ class SampleCommandTest {
         cases.put("is a file, not a directory", new String[]{"--out", aFile.resolve("o.gif").toString()});
         cases.put("is a directory; give a file name", new String[]{"--out", gifDir.toString()});
         cases.put("holds files other than PNG frames (frame_NNN.png)", new String[]{"--out", full + "/"});
+        // the working directory (the checkout): its rename after all the work failed, leaving the frames hidden in it
+        cases.put("--out . is or holds the working directory, which the frames would replace whole", new String[]{"--out", "./"});
+        cases.put("--out is empty", new String[]{"--out", ""});
         for (Map.Entry<String, String[]> c : cases.entrySet()) {
             Path out = dir.resolve("bad-" + Math.abs(c.getKey().hashCode()) + ".gif");
             List<String> args = new ArrayList<>(Arrays.asList(sample(out, "--drag", "30,20:40,25")));

@@ -169,6 +169,10 @@ class ConvertErrorsTest {
     void optionsAreCheckedAndAnExportsDryRunSaysWhatItWouldDo() throws IOException {
         assertFails(run(folder.toString(), "--preset", "toy"), "--out is required (or use --dry-run)");
         assertFails(run(folder.toString(), "--to", "onnx", "--dry-run"), "--to must be engine or diffusers, got 'onnx'");
+        // options of a conversion into an engine model, which an export would ignore
+        for (String[] o : new String[][]{{"--preset", "toy"}, {"--seed", "5"}, {"--allow-partial"}})
+            assertFails(run(cat(new String[]{folder.toString(), "--to", "diffusers", "--dry-run"}, o)),
+                    o[0] + " applies to converting into an engine model directory, not to --to diffusers");
         Path engine = dir.resolve("engine"), export = dir.resolve("export");
         CliRun r = run(folder.toString(), "--preset", "toy", "--out", engine.toString());
         assertEquals(0, r.code(), r.text());
@@ -436,9 +440,13 @@ class ConvertErrorsTest {
 
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep"), "x");
-        assertFails(run(folder.toString(), "--preset", "toy", "--out", out.toString()), out + " already exists (use --force");
+        // a folder of other files is refused as such, --force or not (the advice to use --force would be refused next), also in a dry run
+        for (String[] extra : new String[][]{{}, {"--force"}, {"--dry-run"}})
+            assertFails(run(cat(new String[]{folder.toString(), "--preset", "toy", "--out", out.toString()}, extra)),
+                    out + " is not an engine model directory (no manifest.json of format puppet-engine-model) and not empty: refusing to delete it");
         assertTrue(Files.exists(out.resolve("keep")));
-        Files.delete(out.resolve("keep"));   // an empty directory is replaced with --force (a folder of other files is not: below)
+        Files.delete(out.resolve("keep"));   // an empty directory is replaced with --force only
+        assertFails(run(folder.toString(), "--preset", "toy", "--out", out.toString()), out + " already exists (use --force");
         assertEquals(0, run(folder.toString(), "--preset", "toy", "--force", "--out", out.toString()).code());
         assertTrue(Files.exists(out.resolve("manifest.json")));
 

@@ -168,8 +168,31 @@ class AtomicFileTest {
         assertEquals(empty + " already exists (use --force to replace it)", noForce.getMessage());
         AtomicFile.checkReplaceable(empty, true, "a thing", ours);
         AtomicFile.checkReplaceable(mine, true, "a thing", ours);
-        InputFileException other = assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(notes, true, "a thing (no marker)", ours));
-        assertEquals(notes + " is not a thing (no marker) and not empty: refusing to delete it; choose another --out", other.getMessage());
+        for (boolean force : new boolean[]{true, false}) {   // without --force too: advice to use it would only be refused next
+            InputFileException other = assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(notes, force, "a thing (no marker)", ours));
+            assertEquals(notes + " is not a thing (no marker) and not empty: refusing to delete it; choose another --out", other.getMessage());
+        }
+        // the working directory (the checkout the tests run in), however named, is never replaced, even where it would qualify
+        for (Path here : new Path[]{Path.of("."), Path.of("src/.."), Path.of("").toAbsolutePath()}) {
+            assertTrue(AtomicFile.holdsWorkingDirectory(here), here.toString());
+            assertEquals(here + " is or holds the working directory, which replacing it would delete; choose another --out",
+                    assertThrows(InputFileException.class, () -> AtomicFile.checkReplaceable(here, true, "a thing", d -> true)).getMessage());
+        }
+        assertTrue(AtomicFile.holdsWorkingDirectory(Path.of("").toAbsolutePath().getParent()));
+        assertFalse(AtomicFile.holdsWorkingDirectory(mine));
+        assertFalse(AtomicFile.holdsWorkingDirectory(Path.of("src")));
+        assertFalse(AtomicFile.holdsWorkingDirectory(dir.resolve("absent")));
+        FileSystemException swap = assertThrows(FileSystemException.class, () -> AtomicFile.replaceDirectory(Path.of("."), d -> {}));
+        assertEquals(".: is or holds the working directory: not replaced", swap.getMessage());
+    }
+
+    /** A file's missing parent folders are made (a --json or --out in a folder not there yet), as a directory's are. */
+    @Test
+    void writingMakesMissingParentFolders() throws IOException {
+        Path deep = dir.resolve("a/b/report.json");
+        AtomicFile.writeString(deep, "{}");
+        assertEquals("{}", Files.readString(deep));
+        assertEquals(List.of(deep.getFileName()), Files.list(deep.getParent()).map(Path::getFileName).toList());
     }
 
     /** Replacing publishes beside the target under fresh names: siblings called like the old fixed ones (.old, .replacement) are left alone. */

@@ -223,7 +223,7 @@ class ModelDirectoryTest {
     void whatIsNoModelDirectoryIsNamedWithAHint(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("a.txt"), "x");
         assertEquals(file + ": is not a model directory (a file, not a directory)", assertThrows(CheckpointException.class, () -> ModelDirectory.read(file)).getMessage());
-        assertEquals(dir.resolve("nothing") + ": does not exist", assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir.resolve("nothing"))).getMessage());
+        assertEquals(dir.resolve("nothing") + ": no such model directory", assertThrows(CheckpointException.class, () -> ModelDirectory.read(dir.resolve("nothing"))).getMessage());
         Path empty = Files.createDirectory(dir.resolve("empty"));
         assertEquals(empty + ": is not a model directory (no manifest.json); convert a checkpoint with ./puppet-engine convert",
                 assertThrows(CheckpointException.class, () -> ModelDirectory.read(empty)).getMessage());
@@ -249,7 +249,7 @@ class ModelDirectoryTest {
         assertTrue(msg.contains("is not an engine model directory") && msg.contains("refusing to delete it"), msg);
     }
 
-    /** write refuses an existing folder without force, and with it one that is no model directory, keeping what it holds. */
+    /** write refuses a folder that is no model directory, with force or not, keeping what it holds; an empty one only without force. */
     @Test
     void writeReplacesOnlyWhatForceMay(@TempDir Path dir) throws Exception {
         Path out = Files.createDirectory(dir.resolve("m")), keep = Files.writeString(out.resolve("keep.txt"), "x");
@@ -258,9 +258,12 @@ class ModelDirectoryTest {
                 Map.of("w", new ComponentFile.Source(shape, () -> Tensor.of(CpuBackend.get(), DType.F32, shape, new float[2])))));
         for (boolean force : new boolean[]{false, true}) {
             String msg = assertThrows(IOException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F32, c, force)).getMessage();
-            assertTrue(msg.startsWith(out + (force ? " is not an engine model directory" : " already exists (use --force")), msg);
+            assertTrue(msg.startsWith(out + " is not an engine model directory"), msg);
             assertEquals("x", Files.readString(keep));
         }
+        Files.delete(keep);
+        String msg = assertThrows(IOException.class, () -> ModelDirectory.write(out, "tiny", "test", 0, true, DType.F32, c, false)).getMessage();
+        assertTrue(msg.startsWith(out + " already exists (use --force"), msg);
     }
 
     /** A manifest entry without a sha256 is named by verify as a mismatch, not taken as sound. */

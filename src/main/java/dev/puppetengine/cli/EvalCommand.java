@@ -138,7 +138,6 @@ final class EvalCommand implements Callable<Integer> {
         header.put("seconds", (System.nanoTime() - t0) / 1e9);
         print(scores);
         if (out != null) {
-            if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
             Map<String, String> errors = new LinkedHashMap<>();
             failed.forEach(f -> errors.put(f.name(), f.message()));
             AtomicFile.writeString(out, Json.mapper().writeValueAsString(EvalReport.json(header, tracker, scores, errors)));

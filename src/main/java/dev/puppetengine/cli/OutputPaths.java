@@ -23,6 +23,7 @@ public final class OutputPaths {
 
     /** A file to be written at {@code out} (its missing parent folders are created later). */
     public static void file(String option, Path out) {
+        notEmpty(option, out);
         Path abs = out.toAbsolutePath();
         if (Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a directory; give a file name");
         writableAncestor(option, out, abs.getParent());
@@ -31,8 +32,11 @@ public final class OutputPaths {
 
     /** A directory at {@code out}; {@code frames} where the command replaces it whole with PNG frames (it may hold only frames). */
     public static void directory(String option, Path out, boolean frames) {
+        notEmpty(option, out);
         Path abs = out.toAbsolutePath();
         if (Files.exists(abs) && !Files.isDirectory(abs)) throw new UserError(option + " " + out + " is a file; a directory is needed here");
+        if (frames && AtomicFile.holdsWorkingDirectory(abs))
+            throw new UserError(option + " " + out + " is or holds the working directory, which the frames would replace whole; name a directory for them (e.g. frames/)");
         if (frames && Files.isDirectory(abs)) {
             try {
                 if (!ImageFiles.holdsOnlyFrames(abs))
@@ -43,6 +47,10 @@ public final class OutputPaths {
         }
         writableAncestor(option, out, abs);
         noteLeftoversBeside(out);
+    }
+
+    private static void notEmpty(String option, Path out) {
+        if (out.toString().isEmpty()) throw new UserError(option + " is empty; give a path");
     }
 
     /** Notes the leftovers of writes of {@code out} cut short: beside what it names, through a symbolic link, where writes put them. */

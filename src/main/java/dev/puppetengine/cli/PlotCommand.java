@@ -31,7 +31,6 @@ final class PlotCommand implements Callable<Integer> {
             throw new UserError("--out " + png + ": plot writes a PNG; give a file name ending in .png");
         if (LossPlot.read(log).isEmpty())   // before creating --out's folders: a refused plot leaves nothing behind
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
-        if (png.toAbsolutePath().getParent() != null) Files.createDirectories(png.toAbsolutePath().getParent());   // as sample does
         int n = LossPlot.write(log, png);
         System.err.printf(Locale.ROOT, "wrote %s (%d steps)%n", png, n);
         return 0;

@@ -10,7 +10,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,9 +72,7 @@ final class SampleCommand implements Callable<Integer> {
                 return 1;
             }
             if (r.nonFinite() > 0) System.err.println("warning: " + r.nonFiniteNote());
-            Path target = Path.of(out);
-            if (target.getParent() != null) Files.createDirectories(target.toAbsolutePath().getParent());
-            int written = video.write(target, kind, r.frames(), paths);
+            int written = video.write(Path.of(out), kind, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
             System.err.printf(Locale.ROOT, "wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
                     out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",

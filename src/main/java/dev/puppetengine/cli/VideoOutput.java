@@ -25,6 +25,7 @@ final class VideoOutput {
 
     /** The kind {@code out} asks for, from the text as typed: a Path drops the trailing slash that asks for a directory. */
     static Kind kind(String out) {
+        if (out.isEmpty()) throw new UserError("--out is empty; " + USE);
         Path name = Path.of(out).getFileName();
         if (name == null) throw new UserError("unsupported output " + out + ": it names no file or directory; " + USE);
         String n = name.toString().toLowerCase(Locale.ROOT);

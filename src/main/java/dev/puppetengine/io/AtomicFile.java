@@ -49,7 +49,10 @@ public final class AtomicFile {
         void write(Path dir) throws IOException;
     }
 
-    /** Atomically creates or replaces {@code target} (what it names, if a symbolic link) with what {@code body} writes. */
+    /**
+     * Atomically creates or replaces {@code target} (what it names, if a symbolic link) with what {@code body} writes;
+     * missing parent folders are created.
+     */
     public static void write(Path target, FileBody body) throws IOException {
         writePath(target, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -67,6 +70,7 @@ public final class AtomicFile {
     static void writePath(Path target, PathBody body, Runnable renamed) throws IOException {
         target = throughLinks(target);
         Path dir = parentOf(target);
+        Files.createDirectories(dir);   // as a directory's publication does: every output's missing folders are made
         Path tmp = createSibling(target, false);
         try {
             body.write(tmp);
@@ -149,20 +153,36 @@ public final class AtomicFile {
     }
 
     /**
-     * Refuses, before any work, a {@code target} that {@link #replaceDirectory} may not take: an existing one unless
-     * {@code force}, and even then anything but an empty directory or one that {@code ours} recognises as an earlier
-     * output of the same kind ({@code what}, with how it is recognised): replacing deletes everything in it, so a
-     * mistyped path must not take unrelated files with it.
+     * Refuses, before any work, a {@code target} that {@link #replaceDirectory} may not take: anything but an empty
+     * directory or one that {@code ours} recognises as an earlier output of the same kind ({@code what}, with how it is
+     * recognised), since replacing deletes everything in it and a mistyped path must not take unrelated files with it;
+     * one it may take only with {@code force} (said first only where --force would be taken); never the working directory.
      */
     public static void checkReplaceable(Path target, boolean force, String what, Predicate<Path> ours) throws IOException {
         if (!Files.exists(target)) return;
-        if (!force) throw new InputFileException(target + " already exists (use --force to replace it)");
+        boolean replaceable = false;
         if (Files.isDirectory(target)) {
             try (Stream<Path> s = Files.list(target)) {
-                if (s.findAny().isEmpty() || ours.test(target)) return;
+                replaceable = s.findAny().isEmpty() || ours.test(target);
             }
         }
-        throw new InputFileException(target + " is not " + what + " and not empty: refusing to delete it; choose another --out");
+        if (!replaceable) throw new InputFileException(target + " is not " + what + " and not empty: refusing to delete it; choose another --out");
+        if (!force) throw new InputFileException(target + " already exists (use --force to replace it)");
+        if (holdsWorkingDirectory(target))
+            throw new InputFileException(target + " is or holds the working directory, which replacing it would delete; choose another --out");
+    }
+
+    /**
+     * Whether {@code target} is the working directory or a folder above it: what {@link #replaceDirectory} must not take
+     * (the rename of "." fails after all the work; by another name the directory the command runs in would be deleted).
+     */
+    public static boolean holdsWorkingDirectory(Path target) {
+        try {
+            Path t = target.toAbsolutePath().normalize();
+            return Files.exists(t) && Path.of("").toRealPath().startsWith(t.toRealPath());
+        } catch (IOException e) {
+            return false;   // cannot be resolved: not where the command runs
+        }
     }
 
     /**
@@ -172,6 +192,7 @@ public final class AtomicFile {
      * {@link #cutShortReplacement} finds. Callers check {@code target} with {@link #checkReplaceable} first.
      */
     public static void replaceDirectory(Path target, DirectoryBody body) throws IOException {
+        if (holdsWorkingDirectory(target)) throw new FileSystemException(target.toString(), null, "is or holds the working directory: not replaced");
         target = throughLinks(target);
         if (!Files.exists(target)) {
             publishDirectory(target, body);

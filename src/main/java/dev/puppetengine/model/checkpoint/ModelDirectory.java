@@ -135,7 +135,7 @@ public final class ModelDirectory {
         Path m = dir.resolve(MANIFEST);
         if (!Files.isDirectory(dir)) {
             Path cut = AtomicFile.cutShortReplacement(dir);
-            throw new CheckpointException(dir, cut == null ? (Files.exists(dir) ? "is not a model directory (a file, not a directory)" : "does not exist")
+            throw new CheckpointException(dir, cut == null ? (Files.exists(dir) ? "is not a model directory (a file, not a directory)" : "no such model directory")
                     : "is missing: replacing it was cut short (killed between two renames); the complete new model is " + cut + ": rename it to "
                     + dir.getFileName());
         }

@@ -12,8 +12,10 @@ import dev.puppetengine.model.checkpoint.CheckpointException;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.DType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -59,25 +61,32 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--allow-partial", description = "Convert even when tensors are missing, unexpected or mis-shaped (warnings; missing ones are initialised).")
     boolean allowPartial;
 
-    @Option(names = "--dry-run", description = "Only detect and check the inputs and print what would be written.")
+    @Option(names = "--dry-run", description = "Only detect and check the inputs (and --out, if given) and print what would be written.")
     boolean dryRun;
 
     @Option(names = "--force", description = "Replace --out if it is an engine model directory (with manifest.json; with --to diffusers: an earlier"
             + " export, only unet/, vae/, image_encoder/) or empty; any other directory is refused, as is an --out that is, holds or lies in an input.")
     boolean force;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws IOException {
         PrintStream log = System.out;
         try {
             if (out == null && !dryRun) throw new UserError("--out is required (or use --dry-run)");
-            if (out != null && !dryRun) {   // before minutes of reading
+            if (out != null) {   // before minutes of reading; a dry run says what the real one would refuse
                 for (Path in : inputs) OutputPaths.notInput("--out", out, "checkpoint", in, true);   // with or without --force: it would replace or delete the input
                 OutputPaths.directory("--out", out, false);
             }
             DType dt = dtype == null ? null : DeviceArgs.dtypeOption("--dtype", dtype);   // before any input is read
             String target = to.toLowerCase(Locale.ROOT);
             if (!target.equals("engine") && !target.equals("diffusers")) throw new UserError("--to must be engine or diffusers, got '" + to + "'");
+            if (target.equals("diffusers"))   // an export writes the model as it is: these would be ignored
+                for (String o : new String[]{"--preset", "--seed", "--allow-partial"})
+                    if (spec.commandLine().getParseResult().hasMatchedOption(o))
+                        throw new UserError(o + " applies to converting into an engine model directory, not to --to diffusers (which exports the model as it is)");
             try (LockFile lock = dryRun ? null : lockOut()) {
                 return target.equals("engine") ? toEngine(log, dt == null ? DType.BF16 : dt) : toDiffusers(log, dt);
             }
@@ -103,7 +112,7 @@ public final class ConvertCommand implements Callable<Integer> {
             p = null;   // refused below with the presets convert takes, not every preset (svd-img2vid has no drag modules)
         }
         if (p == null || !p.unet().hasDrags()) throw new UserError("--preset must be a Puppet-Master architecture (puppet-master or toy), got '" + preset + "'");
-        if (!dryRun) ModelDirectory.checkReplaceable(out, force);
+        if (out != null) ModelDirectory.checkReplaceable(out, force);
         try (Inputs in = Inputs.open(inputs, log)) {
             EngineConversion conv = new EngineConversion(p, dt, seed, allowPartial);
             List<EngineConversion.Planned> plan = conv.plan(in);
@@ -137,7 +146,7 @@ public final class ConvertCommand implements Callable<Integer> {
     private int toDiffusers(PrintStream log, DType dt) throws IOException {
         if (inputs.size() != 1) throw new UserError("--to diffusers takes one engine model directory, got " + inputs.size() + " inputs");
         Path dir = inputs.get(0);
-        if (!dryRun) DiffusersExport.checkReplaceable(out, force);
+        if (out != null) DiffusersExport.checkReplaceable(out, force);
         ModelDirectory.Manifest man = ModelDirectory.read(dir);
         log.println("detected " + dir + ": engine model directory (" + man.kind() + ", " + man.dtype() + ", " + String.join(", ", man.components().keySet()) + ")");
         for (String c : DiffusersExport.caveats(dir)) System.err.println("warning: " + c);   // stdout is the report; no bar open yet
