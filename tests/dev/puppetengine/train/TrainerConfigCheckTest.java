@@ -14,12 +14,14 @@ import dev.puppetengine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -128,6 +130,49 @@ class TrainerConfigCheckTest {
         assertEquals(0, prepare(run, config(3), data, false, notes::add));
         assertEquals(List.of(run + ": the earlier attempt there left no checkpoint; starting it over with these settings (training.steps 2 -> 3)"), notes);
         assertEquals(3, Json.read(run.resolve("config.json")).path("training").path("steps").asInt());
+    }
+
+    /**
+     * A stop asked in the middle of a step (its accumulation can outlast the wait a signal gets) drops that step at its
+     * next micro-step and checkpoints the last finished one; resumed, the run ends with the weights of one never stopped.
+     */
+    @Test
+    void aStopMidStepDropsTheStepAndTheResumeRedoesIt() throws Exception {
+        TrainingConfig accumulating = new TrainingConfig(5, 1, 4, 3, 0.1, false, 0, 0, 0, 0, false, "all", true, 1, 2);
+        double[] straight = null, resumed = null;
+        for (Path run : new Path[]{tmp.resolve("straight"), tmp.resolve("stopped")}) {
+            Linear lin = new Linear(2, 1, true);
+            try (Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
+                List<Long> micros = new ArrayList<>();
+                try (RunDirectory rd = RunDirectory.lock(run)) {
+                    Trainer[] t = new Trainer[1];
+                    Objective stopsInStep2 = new Objective() {   // asked during micro-step 5, the second of step 2's four
+                        public int size() { return 1; }
+                        public Tensor loss(int[] items, long micro, boolean c) throws IOException {
+                            micros.add(micro);
+                            if (micro == 5 && run.endsWith("stopped")) t[0].requestStop();
+                            return objective(lin).loss(items, micro, c);
+                        }
+                    };
+                    t[0] = new Trainer(rd, stopsInStep2, ps, "{}", accumulating);
+                    Trainer.Result r = t[0].run(null);
+                    if (run.endsWith("stopped")) {
+                        assertEquals(new Trainer.Result(0, 1, true, TrainingCheckpoint.checkpointsDir(run).resolve("step-00000001"), 0), r);
+                        assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L), micros, "step 2 dropped at its third micro-step");
+                        assertEquals(1, Json.read(TrainingCheckpoint.checkpointsDir(run).resolve("step-00000001/state.json")).path("step").asInt());
+                        assertEquals(1, Files.readAllLines(run.resolve("log.jsonl")).size(), "the dropped step is not logged");
+                        micros.clear();
+                        r = new Trainer(rd, stopsInStep2, ps, "{}", accumulating).run(null);   // resumed: step 2 redone from its first micro-step
+                        assertEquals(new Trainer.Result(1, 3, false, TrainingCheckpoint.checkpointsDir(run).resolve("step-00000003"), 0), r);
+                        assertEquals(List.of(4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L), micros);
+                        resumed = ps.parameters().get("weight").value().toDoubleArray();
+                    } else {
+                        straight = ps.parameters().get("weight").value().toDoubleArray();
+                    }
+                }
+            }
+        }
+        assertArrayEquals(straight, resumed);
     }
 
     /** stopOnSignal: the hook a signal runs asks this trainer to stop, so the run ends after its current step (2 of 5), checkpointed. */

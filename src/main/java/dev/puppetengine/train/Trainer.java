@@ -109,7 +109,10 @@ public final class Trainer {
         return this;
     }
 
-    /** Asks the loop to checkpoint and stop after the current optimiser step (thread-safe). */
+    /**
+     * Asks the loop to stop (thread-safe): after the current optimiser step when it is asked between steps, else at the
+     * step's next micro-step, dropping the step; either way the last finished step is checkpointed.
+     */
     public void requestStop() { stop.set(true); }
 
     /**
@@ -170,6 +173,7 @@ public final class Trainer {
                     Adam.StepResult r;
                     try {
                         for (int a = 0; a < cfg.accumulation(); a++, micro++) {
+                            if (a > 0 && stop.get()) break;   // a stop mid-step drops the step (below)
                             int[] clips = new int[cfg.batchSize()];
                             for (int i = 0; i < clips.length; i++) clips[i] = order.clipAt(micro * cfg.batchSize() + i);
                             // the tape frees the graph that a throwing forward or a non-finite loss leaves unpropagated
@@ -181,6 +185,18 @@ public final class Trainer {
                                 Autograd.backward(scaler.scaled(loss));
                                 lossSum += l;
                             }
+                        }
+                        if (micro - stepMicro < cfg.accumulation()) {
+                            // Its remaining micro-steps (64 in the recipe, each minutes on a CPU at full size) could outlast the
+                            // wait a signal is given: the step is dropped, the last finished one checkpointed, and a resume redoes
+                            // it the same (its batches and draws follow from the micro-step's index).
+                            adam.zeroGrad();
+                            micro = stepMicro;
+                            if (step > saved) {
+                                logFile.force(false);
+                                last = TrainingCheckpoint.save(run, state(step, micro), weights, adam, ema, modelConfigJson, cfg.keepCheckpoints());
+                            }
+                            break;
                         }
                         r = scaler.step(adam, cfg.accumulation());
                     } catch (Adam.NonFiniteException e) {
@@ -340,8 +356,8 @@ public final class Trainer {
     }
 
     /**
-     * Makes SIGINT/SIGTERM stop the run cleanly: the current optimiser step is finished and checkpointed before the JVM
-     * exits (waiting up to {@code maxWaitSeconds}). Close the result when {@link #run} has returned.
+     * Makes SIGINT/SIGTERM stop the run cleanly, as {@link #requestStop} does, the last finished step checkpointed before
+     * the JVM exits (waiting up to {@code maxWaitSeconds}). Close the result when {@link #run} has returned.
      */
     public GracefulStop stopOnSignal(long maxWaitSeconds) {
         return GracefulStop.onSignal(this::requestStop, maxWaitSeconds);
