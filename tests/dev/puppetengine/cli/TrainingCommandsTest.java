@@ -443,8 +443,11 @@ class TrainingCommandsTest {
         assertEquals("error: --preview-steps must be 1 to " + MAX_STEPS + ", got 0",
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--preview-steps", "0").strip());
         for (String[] edge : new String[][]{{"--preview-every", "1"}, {"--preview-steps", "1"}, {"--preview-steps", String.valueOf(MAX_STEPS)}}) {
-            String said = stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, edge[0], edge[1]).strip();
+            String said = stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--preview-clips", missing, edge[0], edge[1]).strip();
             assertTrue(said.startsWith("error: " + missing + ": no prepared.safetensors"), edge[0] + " " + edge[1] + ": " + said);
+            // without clips to preview they would be ignored
+            assertEquals("error: " + edge[0] + " needs --preview-clips (the clips whose first validation clip is previewed)",
+                    stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, edge[0], edge[1]).strip());
         }
         assertFalse(Files.exists(dir.resolve("run")));
     }

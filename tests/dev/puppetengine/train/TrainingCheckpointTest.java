@@ -360,11 +360,17 @@ class TrainingCheckpointTest {
 
                 Files.move(ck.resolve("ema.safetensors"), ck.resolve("ema.bak"));
                 InputFileException noEma = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema));
-                assertEquals(ck.resolve("ema.safetensors") + " is missing: the checkpoint is incomplete", noEma.getMessage());
+                assertEquals(ck.resolve("ema.safetensors") + " is missing: the checkpoint is incomplete; remove " + ck + " to resume from the checkpoint before it",
+                        noEma.getMessage());
                 for (String k : List.of("a", "b"))   // checked before anything is read: nothing restored
                     assertTrue(Arrays.stream(w.get(k).toDoubleArray()).allMatch(x -> x == 0) && Arrays.stream(adam.firstMoments().get(k).toDoubleArray()).allMatch(x -> x == 0), k);
                 Files.move(ck.resolve("ema.bak"), ck.resolve("ema.safetensors"));
                 TrainingCheckpoint.restore(ck, w, adam, ema);          // whole again
+                byte[] weightsFile = Files.readAllBytes(ck.resolve("weights.safetensors"));   // cut short: what is wrong, and what to do
+                Files.write(ck.resolve("weights.safetensors"), Arrays.copyOf(weightsFile, 20));
+                String cut = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema)).getMessage();
+                assertTrue(cut.startsWith(ck.resolve("weights.safetensors") + ": ") && cut.endsWith("; remove " + ck + " to resume from the checkpoint before it"), cut);
+                Files.write(ck.resolve("weights.safetensors"), weightsFile);
 
                 // found by fuzzing: "null" was a NullPointerException after the weights were copied, a negative step resumed silently
                 byte[] good = Files.readAllBytes(ck.resolve("state.json"));
@@ -384,6 +390,10 @@ class TrainingCheckpointTest {
                     InputFileException e = assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema), bad);
                     assertTrue(e.getMessage().startsWith(ck.resolve("state.json") + ": not a checkpoint state (") && e.getMessage().lines().count() == 1, e.getMessage());
                 }
+                // a state of another step than its folder's (edited, or copied from another checkpoint): resumed, it would skip or redo steps
+                Files.writeString(ck.resolve("state.json"), new String(good, StandardCharsets.UTF_8).replaceFirst("\"step\" ?: ?1", "\"step\": 2"));
+                assertEquals(ck.resolve("state.json") + ": step 2 in checkpoint step-00000001: the checkpoint is damaged; remove it to resume from the one before",
+                        assertThrows(InputFileException.class, () -> TrainingCheckpoint.restore(ck, w, adam, ema)).getMessage());
                 Files.write(ck.resolve("state.json"), good);
 
                 byte[] optimizer = Files.readAllBytes(ck.resolve("optimizer.safetensors"));

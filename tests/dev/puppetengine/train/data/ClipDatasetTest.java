@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.image.PngEncoder;
 import dev.puppetengine.io.image.RgbImage;
@@ -216,6 +217,8 @@ class ClipDatasetTest {
         Path frame = root.resolve("clips/000001/frame_02.png");
         Files.write(frame, new PngEncoder().encode(new byte[W * 5 * 3], 0, W, 5));
         assertEquals(frame + ": expected 20x12 pixels, found 20x5", assertThrows(IOException.class, () -> ds.read(1)).getMessage());
+        Files.delete(frame);   // the dataset's fault, bad input (exit 2) as a missing drags.json is, not the environment's
+        assertEquals(frame + ": not found", assertThrows(InputFileException.class, () -> ds.read(1)).getMessage());
         assertEquals("clip 4 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(4)).getMessage());
         assertEquals("clip -1 of a dataset of 4", assertThrows(IndexOutOfBoundsException.class, () -> ds.read(-1)).getMessage());
     }

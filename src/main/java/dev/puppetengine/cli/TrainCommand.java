@@ -16,7 +16,9 @@ import dev.puppetengine.train.TrainingCheckpoint;
 import dev.puppetengine.train.TrainingConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -70,11 +72,17 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     DeviceArgs target;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (previewEvery < 1) throw new UserError("--preview-every must be >= 1");
         if (previewSteps < 1 || previewSteps > SamplingOptions.MAX_STEPS)   // refused now, not after the model has loaded
             throw new UserError("--preview-steps must be 1 to " + SamplingOptions.MAX_STEPS + ", got " + previewSteps);
+        if (previewClips == null)   // they would be ignored: no clip to preview
+            for (String o : new String[]{"--preview-every", "--preview-steps"})
+                if (spec.commandLine().getParseResult().hasMatchedOption(o)) throw new UserError(o + " needs --preview-clips (the clips whose first validation clip is previewed)");
         OutputPaths.directory("--out", out, false);
         DType export = training.exportDtype();
         if (kind.isBlank()) throw new UserError("--kind: empty; it names the model in OUT/model's manifest (default fine-tuned)");

@@ -8,6 +8,7 @@ import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.InputFileException;
 import dev.puppetengine.io.Json;
 import dev.puppetengine.io.TensorBytes;
+import dev.puppetengine.io.safetensors.SafetensorsException;
 import dev.puppetengine.io.safetensors.SafetensorsReader;
 import dev.puppetengine.io.safetensors.SafetensorsWriter;
 import dev.puppetengine.nn.ParameterStore;
@@ -202,6 +203,10 @@ public final class TrainingCheckpoint {
         if (ls != null && !(ls.scale() > 0 && ls.scale() < Double.POSITIVE_INFINITY && ls.goodSteps() >= 0))
             throw new InputFileException(ckpt.resolve(STATE) + ": not a checkpoint state (expected a loss_scale scale that is finite and > 0 and good_steps >= 0, found "
                     + ls.scale() + " and " + ls.goodSteps() + "); remove this checkpoint to resume from the one before");
+        String dir = ckpt.getFileName() == null ? "" : ckpt.getFileName().toString();
+        if (isStep(dir) && !dir.equals(name(st.step())))   // an edited or misplaced state: resumed, it would skip or redo steps
+            throw new InputFileException(ckpt.resolve(STATE) + ": step " + st.step() + " in checkpoint " + dir
+                    + ": the checkpoint is damaged; remove it to resume from the one before");
         return st;
     }
 
@@ -247,8 +252,13 @@ public final class TrainingCheckpoint {
     }
 
     private static SafetensorsReader openPart(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete");
-        return SafetensorsReader.open(file);
+        String remove = "; remove " + file.toAbsolutePath().getParent() + " to resume from the checkpoint before it";
+        if (!Files.isRegularFile(file)) throw new InputFileException(file + " is missing: the checkpoint is incomplete" + remove);
+        try {
+            return SafetensorsReader.open(file);
+        } catch (SafetensorsException e) {   // cut short or garbled: what the message says, and what to do
+            throw new InputFileException(e.getMessage() + remove, e);
+        }
     }
 
     private static void requireTensor(SafetensorsReader r, String key, int[] shape) throws IOException {

@@ -64,6 +64,7 @@ public final class ClipDataset {
         byte[] rgb = new byte[frames() * frameBytes];
         for (int f = 0; f < frames(); f++) {
             Path file = frameFile(dir, f);
+            if (!Files.isRegularFile(file)) throw new InputFileException(file + ": not found");   // the dataset's fault (exit 2), as a missing drags.json is
             RgbImage img = ImageFiles.readRgb(file);
             if (img.width() != width() || img.height() != height())
                 throw new InputFileException(file + ": expected " + width() + "x" + height() + " pixels, found " + img.width() + "x" + img.height());
