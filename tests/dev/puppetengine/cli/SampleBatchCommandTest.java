@@ -1,6 +1,7 @@
 package dev.puppetengine.cli;
 
 import dev.puppetengine.backend.cpu.CpuBackend;
+import dev.puppetengine.io.Json;
 import dev.puppetengine.io.LockFile;
 import dev.puppetengine.io.image.GifFiles;
 import dev.puppetengine.pipeline.PuppetMaster;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -77,7 +79,8 @@ class SampleBatchCommandTest {
             assertEquals(aTime, Files.getLastModifiedTime(out.resolve("a.gif")), "existing outputs are kept");
             assertTrue(Files.exists(out.resolve("c.gif")));
             try (var s = Files.list(out)) {
-                assertEquals(3, s.count(), "no temporary files left");
+                assertEquals(List.of("a.gif", "b.gif", "c.gif", SampleBatchCommand.SETTINGS), s.map(p -> p.getFileName().toString()).sorted().toList(),
+                        "no temporary files left");
             }
             CliRun done = batch(out);   // nothing left to do: said without loading the model
             assertEquals(0, done.code(), done.err());
@@ -85,6 +88,47 @@ class SampleBatchCommandTest {
         } finally {
             Files.writeString(images.resolve("c-drags.json"), "{\"drags\": [{\"start\": [20, 30]}]}");
         }
+    }
+
+    /**
+     * A resume under other settings is refused while videos of the first are there, naming what differs (it said "already
+     * exist" and kept them); an empty file or a folder under a video's name is no video; videos of an engine that kept no
+     * record are taken as done, with a note.
+     */
+    @Test
+    void aResumeUnderOtherSettingsIsRefusedAndOnlyWholeVideosCountAsDone() throws Exception {
+        Path out = tmp.resolve("settings");
+        assertEquals(0, batch(out, "--limit", "1").code());
+        Path settings = out.resolve(SampleBatchCommand.SETTINGS);
+        assertEquals(3, Json.read(settings).path("sampling").path("frames").asInt());
+        for (String[] other : new String[][]{{"--guidance-min", "2"}, {"--overlay"}, {"--seed", "7"}, {"--fps", "5"}}) {
+            CliRun r = batch(out, cat(new String[]{"--limit", "1"}, other));
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().startsWith("error: --out " + out + " holds 1 of these videos, sampled with other settings ("), r.err());
+            assertTrue(r.err().contains("; choose another --out, or remove those videos to sample them anew"), r.err());
+        }
+        assertTrue(batch(out, "--limit", "1", "--seed", "7").err().contains("sampling.seed 0 -> 7"));
+        FileTime before = Files.getLastModifiedTime(out.resolve("a.gif"));
+        assertEquals("all 1 outputs already exist in " + out, batch(out, "--limit", "1").err().strip());   // the same settings: done
+        // an empty a.gif (a user's touch) is no video: sampled, now under other settings, which are recorded
+        Files.write(out.resolve("a.gif"), new byte[0]);
+        CliRun redo = batch(out, "--limit", "1", "--seed", "7");
+        assertEquals(0, redo.code(), redo.err());
+        assertTrue(GifFiles.read(out.resolve("a.gif")).frames().size() == 3 && Json.read(settings).path("sampling").path("seed").asInt() == 7);
+        // no record (an engine before it): the videos are kept as done, with a note, and the record written
+        Files.delete(settings);
+        Files.setLastModifiedTime(out.resolve("a.gif"), before);
+        CliRun old = batch(out, "--limit", "1");
+        assertEquals(0, old.code(), old.err());
+        assertTrue(old.err().contains("note: " + out + " holds 1 of these videos and no record of their settings"), old.err());
+        assertEquals(before, Files.getLastModifiedTime(out.resolve("a.gif")));
+        assertEquals(0, Json.read(settings).path("sampling").path("seed").asInt());
+    }
+
+    private static String[] cat(String[] a, String[] b) {
+        String[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     /** SIGTERM part way through a batch: exit 143 with a note that what was written stays and the same command continues. */

@@ -128,7 +128,7 @@ class SampleCommandTest {
         assertTrue(r.err().contains("note: no drags given: the model generates its unconditioned motion"), r.err());
         r = CliRun.of(sample(dir.resolve("nodevice.gif"), "--device", "gpu"));
         assertEquals(2, r.code(), r.err());
-        assertEquals("error: unknown device 'gpu' (expected cpu, cuda or auto)", r.err().strip());
+        assertEquals("error: --device: unknown device 'gpu' (expected cpu, cuda or auto)", r.err().strip());
     }
 
     @Test

@@ -432,6 +432,9 @@ class TrainingCommandsTest {
         for (String[] b : bad)
             for (String command : new String[]{"train", "train-vae", "fit-image-encoder"})
                 assertEquals("error: " + b[2], stderrOf(2, command, "--model", missing, "--data", missing, "--out", out, b[0], b[1]).strip(), command + " " + b[0]);
+        for (String kl : new String[]{"-1", "NaN", "Infinity"})   // train-vae's own, named, before the data or the model is read
+            assertEquals("error: --kl-weight must be a finite number >= 0, got " + Double.parseDouble(kl),
+                    stderrOf(2, "train-vae", "--model", missing, "--data", missing, "--out", out, "--kl-weight", kl).strip());
         assertEquals("error: --trainable must be all or drag-attention, got 'decoder'",
                 stderrOf(2, "train", "--model", missing, "--data", missing, "--out", out, "--trainable", "decoder").strip());
         Path file = Files.writeString(dir.resolve("file"), "x");   // an --out that is a file: refused as such, not by the run directory's lock

@@ -18,7 +18,7 @@ final class Devices {
                     throw new EnvironmentError("--device cuda: " + Main.message(e) + " (--device cpu or auto runs without a GPU)", e);
                 }
             default:
-                throw new UserError("unknown device '" + name + "' (expected cpu, cuda or auto)");
+                throw new UserError("--device: unknown device '" + name + "' (expected cpu, cuda or auto)");
         }
     }
 }

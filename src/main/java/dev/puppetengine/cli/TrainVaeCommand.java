@@ -59,6 +59,8 @@ final class TrainVaeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainingConfig cfg = training.config(decoderOnly ? "decoder" : "all", true);
         DType export = training.exportDtype();
+        if (!(klWeight >= 0 && klWeight < Double.POSITIVE_INFINITY))   // refused now, naming the option, not after the model has loaded
+            throw new UserError("--kl-weight must be a finite number >= 0, got " + klWeight);
         OutputPaths.directory("--out", out, false);
         ClipDataset ds = ClipDataset.open(data);
         if (window < 1 || window > ds.frames())   // the clips alone bound it: refused before the model loads
