@@ -14,6 +14,7 @@ import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.tensor.Tensor;
+import dev.puppetengine.testing.Signals;
 import org.apache.commons.io.FileUtils;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -659,6 +660,32 @@ class TrainerTest {
         assertSameState(TrainingCheckpoint.latest(ref), TrainingCheckpoint.latest(killed));
         try (var left = Files.list(TrainingCheckpoint.checkpointsDir(killed))) {   // the newest 2, nothing a save cut short by the kill left
             assertEquals(List.of("step-00000007", "step-00000008"), left.map(c -> c.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    /**
+     * Ctrl-C: the run checkpoints its last finished step and exits 130, and its run directory is left unlocked, though the
+     * process would go on holding it after the run (the child's "hold": as a command's lock closes only after its stop
+     * has let the JVM go, which left run.lock behind).
+     */
+    @Test
+    void sigintCheckpointsAndLeavesTheRunDirectoryUnlocked() throws Exception {
+        Path run = tmp.resolve("interrupted");
+        Process p = child(run, 100000, true);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (p.isAlive() && TrainingCheckpoint.latest(run) == null && System.nanoTime() < deadline) Thread.sleep(20);
+            assertTrue(p.isAlive() && TrainingCheckpoint.latest(run) != null, () -> "no checkpoint before the end: " + output(p));
+            Signals.interrupt(p);
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "still running two minutes after the signal");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(130, p.exitValue(), () -> output(p));
+        assertFalse(Files.exists(run.resolve(RunDirectory.LOCK)), () -> output(p));
+        assertTrue(TrainingCheckpoint.step(TrainingCheckpoint.latest(run)) >= 1);
+        try (var left = Files.walk(run)) {
+            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().contains(".tmp-")).toList());
         }
     }
 

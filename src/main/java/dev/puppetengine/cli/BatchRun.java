@@ -78,6 +78,7 @@ final class BatchRun {
                     if (r.blank()) throw new UserError(r.nonFiniteNote());   // a black video is a failed example, not a result
                     if (r.nonFinite() > 0) ProgressBars.println("warning: " + name + ": " + r.nonFiniteNote());
                 } catch (IOException | IllegalArgumentException | UserError e) {
+                    if (StopNote.unwinding(e)) throw e;   // a signal's stop, not this example's failure
                     fail(failed, name, e);
                     bar.stepTo(base + steps);
                     continue;

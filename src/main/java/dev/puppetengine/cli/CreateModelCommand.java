@@ -8,6 +8,7 @@ import dev.puppetengine.model.unet.UNetSpatioTemporalConditionModel;
 import dev.puppetengine.model.vae.AutoencoderKLTemporalDecoder;
 import dev.puppetengine.nn.Module;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.GracefulStop;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -50,7 +51,10 @@ final class CreateModelCommand implements Callable<Integer> {
         Map<String, ModelDirectory.Component> comps = new LinkedHashMap<>();
         for (Map.Entry<String, Module> e : modules.entrySet())   // each weight made as it is written: puppet-master's 9 GB of fp32 never at once
             comps.put(e.getKey(), ModelDirectory.Component.initialised(Json.mapper().writeValueAsString(configs.get(e.getKey())), e.getValue(), seed));
-        ModelDirectory.Manifest m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
+        ModelDirectory.Manifest m;
+        try (GracefulStop note = StopNote.saying("nothing was written (" + out + " is written whole or not at all)")) {
+            m = ModelDirectory.write(out, preset + "-random", "created with seed " + seed + " (untrained)", p.resolution(), true, dt, comps, force);
+        }
         m.components().forEach((k, v) -> System.out.printf(Locale.ROOT, "%-14s %5d tensors %,14d params %,12d bytes  sha256 %s%n", k, v.tensors(), v.parameters(), v.bytes(), v.sha256()));
         System.out.println("wrote " + out);
         return 0;

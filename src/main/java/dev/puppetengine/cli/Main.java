@@ -78,6 +78,7 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
+            if (StopNote.unwinding(ex)) return 130;   // a signal's stop: its note is said; the JVM exits with the signal's code
             // bad input, including a malformed input file (the message names the file), not the environment
             if (ex instanceof UserError || ex instanceof IllegalArgumentException || ex instanceof InputFileException
                     || ex instanceof CheckpointException) {

@@ -89,7 +89,9 @@ final class SampleBatchCommand implements Callable<Integer> {
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames, autoOrient) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
         // a second run on this --out would sample the same missing videos again: it waits its turn instead
-        try (LockFile lock = LockFile.acquire(out.resolve(LOCK), out + ": another sample-batch is writing there; wait for it to end or choose another --out")) {
+        // the stop before the lock: a signal's interrupt unwinds the GIF being written and releases the lock before the JVM exits
+        try (GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues");
+             LockFile lock = LockFile.acquire(out.resolve(LOCK), out + ": another sample-batch is writing there; wait for it to end or choose another --out")) {
             List<String> todo = new ArrayList<>();
             for (String n : names) if (!done(n)) todo.add(n);
             int skipped = names.size() - todo.size();
@@ -99,8 +101,7 @@ final class SampleBatchCommand implements Callable<Integer> {
                 return 0;
             }
             List<BatchRun.Failure> failed;
-            try (PuppetMaster pm = sampling.open();
-                 GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues")) {
+            try (PuppetMaster pm = sampling.open()) {
                 BatchRun.checkPrecomputed(pickleConditioning, pm, source, todo);
                 failed = BatchRun.run(pm, source, todo, ex -> input.dragamove != null ? opts.withFrames(ex.groundTruth().size()) : opts,
                         pickleConditioning, opts.steps(), "sampling",

@@ -67,7 +67,10 @@ final class Training {
                 throw e;
             }
             if (r.stoppedBySignal()) {   // still inside: the JVM exits as soon as the latch opens; the message first
-                System.err.printf(Locale.ROOT, "stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
+                if (r.lastCheckpoint() == null)   // stopped in the first step: nothing kept
+                    System.err.println("stopped before the first step finished: nothing to resume; the same command starts the run over");
+                else
+                    System.err.printf(Locale.ROOT, "stopped at step %d; checkpoint %s; run the same command again to resume%n", r.endStep(), r.lastCheckpoint());
                 try {
                     LossPlot.write(out.resolve("log.jsonl"), out.resolve("loss.png"));
                 } catch (IOException | RuntimeException e) {   // a convenience: the next run redraws it

@@ -23,6 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class LockFile implements AutoCloseable {
     /** The lock files this process holds (parent's real path + name). */
     private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+    /** The locks open in this process, for {@link #releaseAll}. */
+    private static final Set<LockFile> OPEN = ConcurrentHashMap.newKeySet();
 
     private final Path file, key;
     private final FileChannel channel;
@@ -65,7 +67,11 @@ public final class LockFile implements AutoCloseable {
                 // A holder's close deletes the file, then unlocks it: one that opened it just before then holds a file no name
                 // leads to, while the next creates and locks a new one under the name. The same file named before the open
                 // and after the lock is the one locked (short of two more holders passing between, one reusing the number).
-                if (before != null && before.equals(identity(file))) return new LockFile(file, key, ch);
+                if (before != null && before.equals(identity(file))) {
+                    LockFile taken = new LockFile(file, key, ch);
+                    OPEN.add(taken);
+                    return taken;
+                }
                 ch.close();   // missing before (created here: looked at again) or replaced since: take the file there now
             }
         } catch (IOException | RuntimeException e) {
@@ -92,7 +98,7 @@ public final class LockFile implements AutoCloseable {
     }
 
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {   // synchronized: the owner and releaseAll may both close it
         if (!channel.isOpen()) return;
         try {
             Files.deleteIfExists(file);   // while still held: never another writer's file
@@ -101,6 +107,21 @@ public final class LockFile implements AutoCloseable {
                 channel.close();
             } finally {
                 HELD.remove(key);   // only once released: a taker here before then would open the file and so release it
+                OPEN.remove(this);
+            }
+        }
+    }
+
+    /**
+     * Closes every lock still open in this process, for a JVM exiting on a signal once its work has stopped (GracefulStop):
+     * the OS would release them, but their files would stay behind. Failures are ignored: the process is ending.
+     */
+    public static void releaseAll() {
+        for (LockFile l : OPEN) {
+            try {
+                l.close();
+            } catch (IOException | RuntimeException ignored) {
+                // a file that cannot be deleted stays, as after a kill: harmless, the next run takes it
             }
         }
     }

@@ -2,6 +2,7 @@ package dev.puppetengine.convert;
 
 import dev.puppetengine.cli.DeviceArgs;
 import dev.puppetengine.cli.OutputPaths;
+import dev.puppetengine.cli.StopNote;
 import dev.puppetengine.cli.UserError;
 import dev.puppetengine.io.AtomicFile;
 import dev.puppetengine.io.LockFile;
@@ -11,6 +12,7 @@ import dev.puppetengine.model.ModelPresets;
 import dev.puppetengine.model.checkpoint.CheckpointException;
 import dev.puppetengine.model.checkpoint.ModelDirectory;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.GracefulStop;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -87,7 +89,9 @@ public final class ConvertCommand implements Callable<Integer> {
                 for (String o : new String[]{"--preset", "--seed", "--allow-partial"})
                     if (spec.commandLine().getParseResult().hasMatchedOption(o))
                         throw new UserError(o + " applies to converting into an engine model directory, not to --to diffusers (which exports the model as it is)");
-            try (LockFile lock = dryRun ? null : lockOut()) {
+            // the stop before the lock: a signal's interrupt unwinds the write (its temporary folder removed) and releases the lock first
+            try (GracefulStop note = dryRun ? null : StopNote.saying("nothing was written (" + out + " is written whole or not at all)");
+                 LockFile lock = dryRun ? null : lockOut()) {
                 return target.equals("engine") ? toEngine(log, dt == null ? DType.BF16 : dt) : toDiffusers(log, dt);
             }
         } catch (CheckpointException | PickleException | SafetensorsException e) {

@@ -4,6 +4,7 @@ import dev.puppetengine.train.data.ClipDatasetWriter;
 import dev.puppetengine.train.data.DatasetManifest;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.util.BitSet;
 
@@ -64,6 +65,9 @@ public final class SyntheticDataset implements AutoCloseable {
         int kept = complete(), written = 0;
         for (int i = 0; i < count; i++) {
             if (complete.get(i)) continue;
+            // the clips are written by other threads: an interrupt (a signal's stop) would go unnoticed; taken (cleared) here,
+            // so that close() waits for the clips being written and releases the directory
+            if (Thread.interrupted()) throw new InterruptedIOException("generation interrupted after " + (kept + written) + " of " + count + " clips");
             SyntheticClip clip = SyntheticClip.generate(seed, i, config);
             writer.write(i, clip.rgb(), clip.clipDrags());
             written++;
