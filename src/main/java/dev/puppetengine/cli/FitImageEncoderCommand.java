@@ -4,6 +4,7 @@ import dev.puppetengine.io.Json;
 import dev.puppetengine.nn.ParameterStore;
 import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.ImageEncoderFit;
 import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
@@ -52,9 +53,11 @@ final class FitImageEncoderCommand implements Callable<Integer> {
             String json = Json.mapper().writeValueAsString(m.clip.config());
             Path ckpt = Training.run(new Trainer(run, fit, store, json, cfg).inputs(Training.inputs(m, ds.manifest().toJson())), cfg, "image encoder", out);
             if (ckpt == null) return 0;
-            TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, store);   // with --ema its EMA weights, as train exports
-            m.save(out.resolve("model"), m.manifest.kind(), Training.source("fit-image-encoder", data, cfg),
-                    m.manifest.scalesUNetInput(), export, Map.of(), true);
+            try (GracefulStop note = Training.exporting(out)) {
+                TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, store);   // with --ema its EMA weights, as train exports
+                m.save(out.resolve("model"), m.manifest.kind(), Training.source("fit-image-encoder", data, cfg),
+                        m.manifest.scalesUNetInput(), export, Map.of(), true);
+            }
             System.err.println("wrote " + out.resolve("model"));
         }
         return 0;

@@ -8,6 +8,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.pipeline.PuppetMaster;
 import dev.puppetengine.pipeline.SamplingOptions;
 import dev.puppetengine.tensor.DType;
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.PreparedData;
 import dev.puppetengine.train.PreparedDataWriter;
 import dev.puppetengine.train.RunDirectory;
@@ -114,20 +115,22 @@ final class TrainCommand implements Callable<Integer> {
                     if (preview != null && Preview.during(p.step(), p.totalSteps(), previewEvery)) preview.write(p.step());
                 });
                 if (ckpt == null) return 0;
-                boolean ema = cfg.emaDecay() > 0;
-                TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
-                String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
-                        + (unscaledInput ? ", unscaled input" : "") + ")";
-                if (export != dt && dt != dt.full()) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
-                    try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
-                        TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
-                        full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                try (GracefulStop stop = Training.exporting(out)) {   // and the last preview
+                    boolean ema = cfg.emaDecay() > 0;
+                    TrainingCheckpoint.loadWeights(ckpt, ema, m.unetWeights());   // for the last preview
+                    String note = "train on " + data + " from " + model + " (" + cfg.steps() + " steps" + (ema ? ", EMA" : "")
+                            + (unscaledInput ? ", unscaled input" : "") + ")";
+                    if (export != dt && dt != dt.full()) {   // trained in low precision: the trained weights' fp32 masters, frozen ones as the source has them
+                        try (LoadedModel full = SamplingArgs.loadModel(model, CpuBackend.get(), DType.F32)) {
+                            TrainingCheckpoint.loadWeights(ckpt, ema, full.unetWeights(), cfg::isTrainable);
+                            full.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                        }
+                    } else {
+                        m.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
                     }
-                } else {
-                    m.save(out.resolve("model"), kind, note, !unscaledInput, export, Map.of(), true);
+                    System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (its manifest says unet_input unscaled: sampling feeds it that way)" : ""));
+                    if (preview != null) preview.write(cfg.steps());
                 }
-                System.err.println("wrote " + out.resolve("model") + (unscaledInput ? " (its manifest says unet_input unscaled: sampling feeds it that way)" : ""));
-                if (preview != null) preview.write(cfg.steps());
             }
         }
         return 0;

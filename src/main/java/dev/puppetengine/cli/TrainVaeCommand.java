@@ -10,6 +10,7 @@ import dev.puppetengine.pipeline.LoadedModel;
 import dev.puppetengine.tensor.DType;
 import dev.puppetengine.tensor.Scope;
 import dev.puppetengine.train.Adam;
+import dev.puppetengine.train.GracefulStop;
 import dev.puppetengine.train.RunDirectory;
 import dev.puppetengine.train.Trainer;
 import dev.puppetengine.train.TrainingCheckpoint;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,12 +80,15 @@ final class TrainVaeCommand implements Callable<Integer> {
                     .inputs(inputs);
             Path ckpt = Training.run(t, cfg, "vae", out);
             if (ckpt == null) return 0;
-            TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.vaeWeights());   // with --ema its EMA weights, as train exports
-            // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
-            double factor = decoderOnly ? m.vae.config().scalingFactor() : scalingFactor(m, ds);
-            String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
-            m.save(out.resolve("model"), m.manifest.kind(), Training.source("train-vae", data, cfg),
-                    m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
+            double factor;
+            try (GracefulStop note = Training.exporting(out)) {   // the scaling factor's pass too: a minute of encoding for the toy
+                TrainingCheckpoint.loadWeights(ckpt, cfg.emaDecay() > 0, m.vaeWeights());   // with --ema its EMA weights, as train exports
+                // the encoder, hence its latents and data prepared with them, is unchanged by --decoder-only: so is their scale
+                factor = decoderOnly ? m.vae.config().scalingFactor() : scalingFactor(m, ds);
+                String json = Json.mapper().writeValueAsString(m.vae.config().withScalingFactor(factor));
+                m.save(out.resolve("model"), m.manifest.kind(), Training.source("train-vae", data, cfg),
+                        m.manifest.scalesUNetInput(), export, Map.of("vae", json), true);
+            }
             System.err.printf(Locale.ROOT, "latent scaling factor %s = %.5f; wrote %s%n", decoderOnly ? "kept (encoder unchanged)" : "1/std", factor, out.resolve("model"));
         }
         return 0;
@@ -100,6 +105,7 @@ final class TrainVaeCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "latent scaling factor: encoding the frames of %d training clips%n", clips);
         try (GradMode.Guard g = GradMode.noGrad(); ProgressBar bar = ProgressBars.of("latent std", clips, null)) {
             for (int i = 0; i < clips; i++, bar.step()) {
+                if (Thread.interrupted()) throw new InterruptedIOException("the latent scaling factor's pass was interrupted");   // a signal's stop
                 try (Scope s = Scope.open()) {
                     var c = ds.read(i);
                     List<RgbImage> frames = new ArrayList<>();

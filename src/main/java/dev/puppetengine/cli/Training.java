@@ -40,6 +40,11 @@ final class Training {
         return command + " on " + data + " (" + cfg.steps() + " steps" + (cfg.emaDecay() > 0 ? ", EMA" : "") + ")";
     }
 
+    /** The stop of the export after the last step (out/model, written whole): a signal then says what is kept and how to go on. */
+    static GracefulStop exporting(Path out) {
+        return StopNote.saying("the run's checkpoints are kept; the same command exports " + out.resolve("model") + " again");
+    }
+
     /** Runs to the end (or a signal); returns the latest checkpoint to export from, or null when stopped early. */
     static Path run(Trainer t, TrainingConfig cfg, String task, Path out) throws IOException {
         return run(t, cfg, task, out, p -> {});
