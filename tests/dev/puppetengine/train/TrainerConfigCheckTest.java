@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * config.json: a run directory with a checkpoint resumes only under the settings, model and inputs it was begun with, and says
@@ -117,6 +118,30 @@ class TrainerConfigCheckTest {
         ((ObjectNode) edited.get("model")).put("x", 1);   // a model field the model now leaves out: another model, not another engine
         Files.writeString(config, edited.toString());
         assertEquals(config + other + "model.x 1 -> (absent)" + use, refusal(run, config(2), data));
+    }
+
+    /**
+     * How often checkpoints are saved and how many are kept change nothing the run computes: a resume takes new ones,
+     * saying so, and records them (a resume that only wanted more frequent checkpoints or less disk was refused).
+     */
+    @Test
+    void aResumeTakesOtherCheckpointSettings() throws Exception {
+        Path run = tmp.resolve("storage"), config = run.resolve("config.json");
+        JsonNode data = json("{\"data\":1}");
+        prepare(run, config(2), data, true, n -> {});
+        TrainingConfig c = config(2), more = new TrainingConfig(c.seed(), c.batchSize(), c.accumulation(), c.steps(), c.lr(), c.adamW(), c.weightDecay(),
+                c.maxGradNorm(), c.warmupSteps(), c.emaDecay(), c.gradientCheckpointing(), c.trainable(), c.applyCIn(), 3, 5);
+        List<String> notes = new ArrayList<>();
+        assertEquals(2, prepare(run, more, data, false, notes::add));
+        assertEquals(List.of(run + ": taking training.checkpoint_every 1 -> 3, training.keep_checkpoints 2 -> 5 (which checkpoints are saved and kept,"
+                + " not what the run computes)"), notes);
+        assertEquals(5, Json.read(config).path("training").path("keep_checkpoints").asInt());
+        notes.clear();
+        assertEquals(2, prepare(run, more, data, false, notes::add));
+        assertEquals(List.of(), notes, "recorded: nothing to say the next time");
+        TrainingConfig moreSteps = new TrainingConfig(c.seed(), c.batchSize(), c.accumulation(), 3, c.lr(), c.adamW(), c.weightDecay(),
+                c.maxGradNorm(), c.warmupSteps(), c.emaDecay(), c.gradientCheckpointing(), c.trainable(), c.applyCIn(), 3, 5);
+        assertTrue(refusal(run, moreSteps, data).contains("(training.steps 2 -> 3)"), "what the run computes is still refused");
     }
 
     /** Without a checkpoint other settings start the run over, saying which; config.json then holds the new ones. */

@@ -330,7 +330,14 @@ public final class Trainer {
             if (!now.path("random_streams").equals(saved.path("random_streams")))
                 diff.add("random_streams " + (saved.has("random_streams") ? saved.get("random_streams") : "(absent: an engine before 2026-12-01)") + " -> "
                         + Streams.LAYOUT + " (the run's random draws would change)");
-            if (diff.isEmpty()) return;
+            // how often checkpoints are saved and how many are kept change nothing the run computes: taken on a resume
+            List<String> storage = diff.stream().filter(d -> d.startsWith("training.checkpoint_every ") || d.startsWith("training.keep_checkpoints ")).toList();
+            if (diff.size() == storage.size()) {
+                if (storage.isEmpty()) return;
+                notes.accept(run + ": taking " + String.join(", ", storage) + " (which checkpoints are saved and kept, not what the run computes)");
+                AtomicFile.writeString(file, mine);
+                return;
+            }
             // only fields one side lacks (not the model's, whose optional ones a user's choice leaves out): another version
             // of the engine began the run, and "the same settings" cannot be given
             List<String> unrecorded = fieldsOf(diff.stream().filter(d -> d.matches("\\S+ \\(absent[:)].*"))),
