@@ -321,7 +321,7 @@ class ConvertErrorsTest {
         t.remove("decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight");
         t.put("decoder.extra.weight", new Synthetic.Values(new int[]{2}, new float[2]));
         Synthetic.write(vae, t, DType.F32);
-        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), vae.toString(), "does not match the toy vae",
+        assertFails(run(in.toString(), "--preset", "toy", "--out", out.toString()), vae.toString(), "does not match the toy vae", "decoder.extra.weight (--allow-partial converts anyway)",
                 "1 missing: decoder.up_blocks.1.resnets.2.temporal_res_block.conv1.weight", "1 unexpected: decoder.extra.weight", "--allow-partial");
         assertNothingLeft(out);
 
@@ -406,7 +406,8 @@ class ConvertErrorsTest {
                 "not the puppet-master unet", "block_out_channels is [32,64,64,64], expected [320,640,1280,1280]");
         Path sgm = Synthetic.sgmFile(dir.resolve("toy-svd.safetensors"), DType.F16);
         assertFails(run(sgm.toString(), "--out", out.toString()), sgm.toString(), "does not match the puppet-master unet",
-                "model.diffusion_model.input_blocks.0.0.weight: shape [32, 8, 3, 3], expected [320, 8, 3, 3] (for conv_in.weight)");
+                "model.diffusion_model.input_blocks.0.0.weight: shape [32, 8, 3, 3], expected [320, 8, 3, 3] (for conv_in.weight)",
+                "; it is the toy preset's unet: give --preset toy (--allow-partial converts anyway)");   // a file alone: no config.json says which
         Path vaeOnly = dir.resolve("vae.safetensors");
         Synthetic.write(vaeOnly, Map.of("foo", new Synthetic.Values(new int[]{1}, new float[1])), DType.F32);
         assertFails(run(vaeOnly.toString(), "--out", out.toString()), vaeOnly.toString(), "cannot tell what this checkpoint holds");

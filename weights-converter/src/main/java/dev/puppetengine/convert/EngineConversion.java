@@ -55,12 +55,19 @@ final class EngineConversion {
     private final DType dtype;
     private final long seed;
     private final boolean allowPartial;
+    /** Whether a mismatch looks for another preset that matches (not while looking: each would try the other). */
+    private final boolean suggest;
 
     EngineConversion(ModelPresets preset, DType dtype, long seed, boolean allowPartial) {
+        this(preset, dtype, seed, allowPartial, true);
+    }
+
+    private EngineConversion(ModelPresets preset, DType dtype, long seed, boolean allowPartial, boolean suggest) {
         this.preset = preset;
         this.dtype = dtype;
         this.seed = seed;
         this.allowPartial = allowPartial;
+        this.suggest = suggest;
     }
 
     List<Planned> plan(Inputs inputs) {
@@ -118,6 +125,25 @@ final class EngineConversion {
         } catch (IllegalArgumentException e) {
             throw new UserError(in.configFile() + ": not a usable " + in.component() + " config: " + e.getMessage().lines().findFirst().orElse(""), e);
         }
+    }
+
+    /**
+     * "; it is the toy preset's: give --preset toy" where another Puppet-Master preset takes every tensor of {@code in}
+     * as it is (a file given alone has no config.json to say which), else "": --allow-partial would fill in at random
+     * what a wrong preset finds mis-shaped.
+     */
+    private String otherPresetTaking(ComponentInput in) {
+        if (!suggest) return "";
+        for (String name : new String[]{"puppet-master", "toy"}) {
+            if (name.equals(preset.name())) continue;
+            try {
+                new EngineConversion(ModelPresets.named(name), dtype, seed, false, false).plan(in);
+                return "; it is the " + name + " preset's " + in.component() + ": give --preset " + name;
+            } catch (UserError | IllegalArgumentException e) {
+                // not that one either
+            }
+        }
+        return "";
     }
 
     /** A config.json that disagrees with the architecture the weights are checked against is the wrong model. */
@@ -197,7 +223,7 @@ final class EngineConversion {
         if (!misshaped.isEmpty()) problems.add(misshaped.size() + " mis-shaped: " + ComponentFile.abbreviate(misshaped));
         if (!problems.isEmpty()) {
             String what = in.file() + ": does not match the " + preset.name() + " " + in.component() + ": " + String.join("; ", problems);
-            if (!allowPartial) throw new UserError(what + " (--allow-partial converts anyway)");
+            if (!allowPartial) throw new UserError(what + otherPresetTaking(in) + " (--allow-partial converts anyway)");
             System.err.println("warning: " + what);   // stdout is convert's report; planned before its bar opens
             if (!initialised.isEmpty()) notes.add(initialised.size() + " missing or mis-shaped tensors initialised (seed " + seed + "), unexpected ones skipped");
         }
