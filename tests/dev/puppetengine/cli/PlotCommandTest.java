@@ -69,6 +69,8 @@ class PlotCommandTest {
         assertTrue(Files.size(png) > 0);
         assertEquals(0, CliRun.of("plot", log.toString()).code());
         assertTrue(Files.size(dir.resolve("loss.png")) > 0);
+        Path one = Files.writeString(dir.resolve("one.jsonl"), "{\"step\": 1, \"loss\": 0.5}\n");
+        assertEquals("wrote " + dir.resolve("one.png") + " (1 step)", CliRun.of("plot", one.toString(), "--out", dir.resolve("one.png").toString()).err().strip());
         Path run = Files.createDirectory(dir.resolve("run"));
         CliRun none = CliRun.of("plot", run.toString());
         assertEquals(2, none.code(), none.err());

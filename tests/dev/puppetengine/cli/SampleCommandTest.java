@@ -99,6 +99,10 @@ class SampleCommandTest {
         assertEquals(0, r.code(), r.err());
         assertEquals(2, GifFiles.read(gif).frames().size());
         assertTrue(r.err().contains("wrote " + gif + " (2 frames)  [preprocess "), r.err());
+        List<String> one = new ArrayList<>(Arrays.asList(sample(dir.resolve("one.gif"))));
+        one.set(one.indexOf("--frames") + 1, "1");
+        CliRun single = CliRun.of(one.toArray(new String[0]));
+        assertTrue(single.err().contains("wrote " + dir.resolve("one.gif") + " (1 frame)  [preprocess "), single.err());
         assertEquals(List.of("warning: model 'tiny-random' at " + model + " has untrained random weights: expect noise, not motion"),
                 r.err().lines().filter(l -> l.startsWith("warning: ")).toList(), "the only warning");
     }

@@ -32,7 +32,7 @@ final class PlotCommand implements Callable<Integer> {
         if (LossPlot.read(log).isEmpty())   // before creating --out's folders: a refused plot leaves nothing behind
             throw new UserError(log + ": no step with a finite loss (expected the JSON lines a training run writes, each with \"step\" and \"loss\")");
         int n = LossPlot.write(log, png);
-        System.err.printf(Locale.ROOT, "wrote %s (%d steps)%n", png, n);
+        System.err.printf(Locale.ROOT, "wrote %s (%d step%s)%n", png, n, n == 1 ? "" : "s");
         return 0;
     }
 }

@@ -74,8 +74,8 @@ final class SampleCommand implements Callable<Integer> {
             if (r.nonFinite() > 0) System.err.println("warning: " + r.nonFiniteNote());
             int written = video.write(Path.of(out), kind, r.frames(), paths);
             PuppetMaster.Timings t = r.timings();
-            System.err.printf(Locale.ROOT, "wrote %s (%d frames%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
-                    out, r.frames().size(), written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",
+            System.err.printf(Locale.ROOT, "wrote %s (%d frame%s%s)  [preprocess %d ms, clip %d ms, vae encode %d ms, unet %.0f ms/step, vae decode %d ms]%n",
+                    out, r.frames().size(), r.frames().size() == 1 ? "" : "s", written > r.frames().size() ? " after " + (written - r.frames().size()) + " overlay frames" : "",
                     t.preprocessMs(), t.clipMs(), t.vaeEncodeMs(), t.unetPerStepMs(), t.vaeDecodeMs());
         }
         return 0;
