@@ -239,7 +239,11 @@ class SampleBatchCommandTest {
         CliRun r = batch(aFile);
         assertEquals(2, r.code(), r.err());
         assertEquals("error: --out " + aFile + " is a file; a directory is needed here", r.err().strip());
-        assertFalse(Files.exists(tmp.resolve("o7")) || Files.exists(tmp.resolve("o8")));
+        Path noModel = tmp.resolve("o9/deeper");   // a --model that is none: refused before --out and its folders are made
+        CliRun absent = CliRun.of("sample-batch", "--model", tmp.resolve("nothing").toString(), "--dir", images.toString(), "--out", noModel.toString());
+        assertEquals(2, absent.code(), absent.err());
+        assertTrue(absent.err().contains(tmp.resolve("nothing") + ": no such model directory"), absent.err());
+        assertFalse(Files.exists(tmp.resolve("o7")) || Files.exists(tmp.resolve("o8")) || Files.exists(tmp.resolve("o9")));
     }
 
     /** A full disk fails every output alike: the batch stops at the first write that fails, not sampling every other input in vain. */

@@ -88,6 +88,7 @@ final class SampleBatchCommand implements Callable<Integer> {
         SamplingOptions opts = sampling.options(video.frames);
         ExampleSource source = BatchRun.open(() -> input.dir != null ? new ImageDirSource(input.dir, video.frames, autoOrient) : new DragAMoveSource(input.dragamove));
         List<String> names = BatchRun.first(source.names(), limit);
+        JsonNode settings = settings(opts, in);   // reads the model's manifest: a bad --model refused before --out is made
         // a second run on this --out would sample the same missing videos again: it waits its turn instead
         // the stop before the lock: a signal's interrupt unwinds the GIF being written and releases the lock before the JVM exits
         try (GracefulStop note = StopNote.saying(out + " keeps the videos written so far; the same command continues");
@@ -95,7 +96,7 @@ final class SampleBatchCommand implements Callable<Integer> {
             List<String> todo = new ArrayList<>();
             for (String n : names) if (!done(n)) todo.add(n);
             int skipped = names.size() - todo.size();
-            requireSameSettings(settings(opts, in), names.size() - todo.size());
+            requireSameSettings(settings, names.size() - todo.size());
             if (todo.isEmpty()) {
                 System.err.printf(Locale.ROOT, "all %d outputs already exist in %s%n", names.size(), out);
                 return 0;
