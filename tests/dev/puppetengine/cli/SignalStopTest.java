@@ -15,9 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Ctrl-C (SIGINT) in the middle of a command's writes: the write under way unwinds, so nothing it was writing is left
- * (no {@code *.tmp-*}, no lock file), the note says what was kept, and the exit code is 130. Each in a child JVM: the
- * shutdown hooks run only as a JVM exits.
+ * A stop by signal (Ctrl-C's SIGINT, or SIGTERM: the same hooks; the tests send SIGTERM, see Signals) in the middle of a
+ * command's writes: the write under way unwinds, so nothing it was writing is left (no {@code *.tmp-*}, no lock file), the
+ * note says what was kept, and the exit code is the signal's (143). Each in a child JVM: the hooks run only as a JVM exits.
  */
 class SignalStopTest {
     @TempDir
@@ -29,10 +29,10 @@ class SignalStopTest {
         Path out = tmp.resolve("clips"), log = tmp.resolve("dataset.log");
         Process p = Signals.java(log, Main.class.getName(), "dataset", "--out", out.toString(), "--count", "5000", "--size", "32", "--frames", "2");
         waitFor(p, () -> count(out.resolve("clips")) >= 3, log);
-        Signals.interrupt(p);
+        p.destroy();   // SIGTERM: the hooks of Ctrl-C (Signals)
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "still running a minute after the signal");
         String said = Files.readString(log);
-        assertEquals(130, p.exitValue(), said);
+        assertEquals(143, p.exitValue(), said);
         assertTrue(said.contains("stopped: " + out + " keeps its complete clips; the same command continues"), said);
         assertFalse(said.contains("error"), said);
         assertEquals(List.of(), leftovers(out), said);
@@ -46,11 +46,11 @@ class SignalStopTest {
             Path out = tmp.resolve("model-" + attempt), log = tmp.resolve("create-" + attempt + ".log");
             Process p = Signals.java(log, Main.class.getName(), "create-model", "--preset", "toy", "--out", out.toString());
             waitFor(p, () -> !leftovers(tmp).isEmpty(), log);   // its temporary folder beside --out: writing
-            Signals.interrupt(p);
+            p.destroy();   // SIGTERM: the hooks of Ctrl-C (Signals)
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "still running a minute after the signal");
             String said = Files.readString(log);
             if (p.exitValue() == 0 && attempt < 4) continue;   // finished first
-            assertEquals(130, p.exitValue(), said);
+            assertEquals(143, p.exitValue(), said);
             assertTrue(said.contains("stopped: nothing was written (" + out + " is written whole or not at all)"), said);
             assertFalse(said.contains("error"), said);
             assertFalse(Files.exists(out), said);

@@ -5,7 +5,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Child JVMs for the tests of what a signal does (a JVM's shutdown hooks run only as it exits), and the signals. */
+/**
+ * Child JVMs for the tests of what a signal does (a JVM's shutdown hooks run only as it exits). The tests send SIGTERM
+ * (Process.destroy), which runs the same hooks as Ctrl-C's SIGINT: a build started in the background (CI, nohup) passes
+ * its children SIGINT ignored, and a JVM leaves an ignored SIGINT ignored.
+ */
 public final class Signals {
     private Signals() {}
 
@@ -15,11 +19,5 @@ public final class Signals {
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();   // a file: a signal closes no pipe
-    }
-
-    /** SIGINT, as Ctrl-C sends it (Process.destroy sends SIGTERM). */
-    public static void interrupt(Process p) throws IOException, InterruptedException {
-        int rc = new ProcessBuilder("kill", "-INT", String.valueOf(p.pid())).inheritIO().start().waitFor();
-        if (rc != 0 && p.isAlive()) throw new IOException("kill -INT " + p.pid() + " failed: exit " + rc);
     }
 }

@@ -664,24 +664,24 @@ class TrainerTest {
     }
 
     /**
-     * Ctrl-C: the run checkpoints its last finished step and exits 130, and its run directory is left unlocked, though the
-     * process would go on holding it after the run (the child's "hold": as a command's lock closes only after its stop
-     * has let the JVM go, which left run.lock behind).
+     * A stop by signal (SIGTERM here; Ctrl-C's SIGINT runs the same hooks): the run checkpoints its last finished step and
+     * exits 143, and its run directory is left unlocked, though the process would go on holding it after the run (the
+     * child's "hold": as a command's lock closes only after its stop has let the JVM go, which left run.lock behind).
      */
     @Test
-    void sigintCheckpointsAndLeavesTheRunDirectoryUnlocked() throws Exception {
+    void aSignalCheckpointsAndLeavesTheRunDirectoryUnlocked() throws Exception {
         Path run = tmp.resolve("interrupted");
         Process p = child(run, 100000, true);
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (p.isAlive() && TrainingCheckpoint.latest(run) == null && System.nanoTime() < deadline) Thread.sleep(20);
             assertTrue(p.isAlive() && TrainingCheckpoint.latest(run) != null, () -> "no checkpoint before the end: " + output(p));
-            Signals.interrupt(p);
+            p.destroy();   // SIGTERM: the hooks of Ctrl-C (Signals)
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "still running two minutes after the signal");
         } finally {
             p.destroyForcibly();
         }
-        assertEquals(130, p.exitValue(), () -> output(p));
+        assertEquals(143, p.exitValue(), () -> output(p));
         assertFalse(Files.exists(run.resolve(RunDirectory.LOCK)), () -> output(p));
         assertTrue(TrainingCheckpoint.step(TrainingCheckpoint.latest(run)) >= 1);
         try (var left = Files.walk(run)) {
