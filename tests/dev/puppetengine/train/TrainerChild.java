@@ -33,7 +33,7 @@ public final class TrainerChild {
         DType dtype = flags.contains("f64") ? DType.F64 : DType.F32;
         try (RunDirectory run = RunDirectory.lock(Path.of(args[0])); ParameterStore ps = ParameterStore.initialize(unet, CpuBackend.get(), dtype, 1)) {
             Trainer t = Trainer.forUNet(run, unet, ps, data(), config(Long.parseLong(args[1])));
-            try (GracefulStop stop = t.stopOnSignal(60)) {
+            try (GracefulStop stop = t.stopOnSignal(60, System.out::println)) {
                 t.run(p -> System.out.println("step " + p.step()));
             }
             if (flags.contains("hold")) {

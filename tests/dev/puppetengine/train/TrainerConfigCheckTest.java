@@ -208,13 +208,16 @@ class TrainerConfigCheckTest {
         try (RunDirectory rd = RunDirectory.lock(run); Scope s = Scope.open(); ParameterStore ps = ParameterStore.initialize(lin, CPU, DType.F64, 3)) {
             Trainer t = new Trainer(rd, objective(lin), ps, "{}", config(5));
             Trainer.Result r;
-            try (GracefulStop stop = t.stopOnSignal(1)) {
+            List<String> said = new ArrayList<>();
+            try (GracefulStop stop = t.stopOnSignal(1, said::add)) {
                 Thread hook = stop.hook();
                 r = t.run(p -> {
                     if (p.step() == 2) hook.run();   // what the JVM runs at SIGINT: asks for the stop (then waits its 1 s for the close)
                 });
             }
             assertEquals(new Trainer.Result(0, 2, true, TrainingCheckpoint.checkpointsDir(run).resolve("step-00000002"), 0), r);
+            assertEquals(List.of("stopping: after the micro-step under way (a step not finished is dropped, redone on resume), then checkpointing"), said,
+                    "said at once, before the step under way ends");
         }
     }
 }

@@ -96,7 +96,7 @@ final class SampleBatchCommand implements Callable<Integer> {
             List<String> todo = new ArrayList<>();
             for (String n : names) if (!done(n)) todo.add(n);
             int skipped = names.size() - todo.size();
-            requireSameSettings(settings, names.size() - todo.size());
+            requireSameSettings(settings, skipped);
             if (todo.isEmpty()) {
                 System.err.printf(Locale.ROOT, "all %d outputs already exist in %s%n", names.size(), out);
                 return 0;

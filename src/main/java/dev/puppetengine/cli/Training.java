@@ -56,11 +56,7 @@ final class Training {
         // checkpoint resumed, so that its ETA times only this run's steps
         long done = t.prepare(note -> ProgressBars.println("note: " + note));
         Trainer.Result r;
-        // said at once: the micro-step under way (minutes on a CPU at full size) ends first, in silence otherwise
-        try (GracefulStop stop = GracefulStop.onSignal(() -> {
-            ProgressBars.println("stopping: after the micro-step under way (a step not finished is dropped, redone on resume), then checkpointing");
-            t.requestStop();
-        }, 300)) {
+        try (GracefulStop stop = t.stopOnSignal(300, ProgressBars::println)) {
             try (ProgressBar bar = ProgressBars.of(task, cfg.steps(), null, done)) {
                 r = t.run(listener(bar, each, out));
             } catch (Adam.NonFiniteException e) {   // the curve up to the failure helps judge it; the failure is what to report

@@ -364,9 +364,13 @@ public final class Trainer {
 
     /**
      * Makes SIGINT/SIGTERM stop the run cleanly, as {@link #requestStop} does, the last finished step checkpointed before
-     * the JVM exits (waiting up to {@code maxWaitSeconds}). Close the result when {@link #run} has returned.
+     * the JVM exits (waiting up to {@code maxWaitSeconds}); {@code notes} hears at once what the stop will do (the
+     * micro-step under way, minutes on a CPU at full size, ends first). Close the result when {@link #run} has returned.
      */
-    public GracefulStop stopOnSignal(long maxWaitSeconds) {
-        return GracefulStop.onSignal(this::requestStop, maxWaitSeconds);
+    public GracefulStop stopOnSignal(long maxWaitSeconds, Consumer<String> notes) {
+        return GracefulStop.onSignal(() -> {
+            notes.accept("stopping: after the micro-step under way (a step not finished is dropped, redone on resume), then checkpointing");
+            requestStop();
+        }, maxWaitSeconds);
     }
 }
